@@ -1,0 +1,54 @@
+"""The package's exceptions, in one place."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["DataValidationError", "AnalysisError", "PROBLEM_COLUMNS"]
+
+PROBLEM_COLUMNS = ["file", "row", "column", "value", "rule"]
+
+
+class DataValidationError(ValueError):
+    """Raised when programme data break the data contract.
+
+    Every violation found in every file is collected first; ``problems`` is a
+    DataFrame with columns ``file``, ``row`` (1-based as a spreadsheet shows
+    it, the header being row 1; empty for a whole-file or whole-column
+    problem), ``column``, ``value`` and ``rule``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> err = DataValidationError(pd.DataFrame(
+    ...     [{"file": "sites.csv", "row": 2, "column": "site_id", "value": "",
+    ...       "rule": "required value is missing"}]))
+    >>> err.problems.loc[0, "rule"]
+    'required value is missing'
+    """
+
+    def __init__(self, problems: pd.DataFrame, *, max_lines: int = 50):
+        problems = problems.reindex(columns=PROBLEM_COLUMNS).reset_index(drop=True)
+        self.problems = problems
+        n = len(problems)
+        lines = [f"{n} problem{'s' if n != 1 else ''} found in the programme data:"]
+        for rec in problems.head(max_lines).itertuples(index=False):
+            where = rec.file
+            if pd.notna(rec.row) and rec.row != "":
+                where += f", row {int(rec.row)}"
+            if isinstance(rec.column, str) and rec.column:
+                where += f", column '{rec.column}'"
+            value = "" if rec.value is None or (isinstance(rec.value, float) and pd.isna(rec.value)) else rec.value
+            shown = f" (value {str(value)[:40]!r})" if value != "" else ""
+            lines.append(f"  - {where}: {rec.rule}{shown}")
+        if n > max_lines:
+            lines.append(f"  ... and {n - max_lines} more (see the .problems DataFrame)")
+        super().__init__("\n".join(lines))
+
+
+class AnalysisError(ValueError):
+    """Raised when valid data cannot support the analysis asked for.
+
+    The message says in plain words what is missing (for example "no
+    partner_surveys table in this folder" or "all episodes are censored").
+    """

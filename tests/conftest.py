@@ -1,0 +1,83 @@
+"""Shared fixtures: a small hand-made valid programme folder, and the shipped synthetic data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNTHETIC = ROOT / "data_synthetic"
+REFERENCE = Path(__file__).resolve().parent / "reference"
+
+# A tiny folder that satisfies every rule of the contract. Row numbers in the
+# tests below refer to spreadsheet rows (header = row 1).
+MINI = {
+    "sites.csv": """site_id,site_name,programme_model,planned_sessions,annual_cost_gbp,target_completions,period_start,period_end,data_extract_date,incident_data_from
+S1,North (synthetic),group,24,28000,30,2023-04-01,2024-03-31,2024-04-30,2021-01-01
+S2,South (synthetic),one_to_one,12,,,2023-04-01,2024-03-31,2024-04-30,
+""",
+    "referrals.csv": """referral_id,participant_id,site_id,referral_date,referral_source,programme_name,planned_sessions,gender,age,ethnicity,employment,prior_da_police_contact,substance_misuse,relationship_to_victim,abuse_types,n_children,assessment_date,assessment_outcome,start_date,exit_date,exit_reason
+R1,P1,S1,2023-04-03,childrens_social_care,,,male,34,white_british,employed,true,false,partner,physical;emotional,2,2023-04-10,suitable,2023-04-17,2023-05-01,completed
+R2,P2,S1,2023-05-01,police,,,female,27,asian,unemployed,false,true,ex_partner,verbal,0,2023-05-08,suitable,2023-05-15,2023-05-22,dropped_out
+R3,P3,S1,2023-06-01,self,,,male,,unknown,other,,,partner,,1,,,,2023-06-10,declined_assessment
+R4,P4,S2,2023-07-01,court,,6,male,45,black,employed,true,true,partner,coercive_control,3,2023-07-05,unsuitable,,2023-07-06,unsuitable
+R5,P1,S2,2024-01-02,probation,,,male,35,white_british,employed,true,false,partner,physical,2,2024-01-08,suitable,,,
+""",
+    "sessions.csv": """referral_id,session_number,session_date,session_type,attended
+R1,1,2023-04-17,group,true
+R1,2,2023-04-24,group,false
+R1,3,2023-05-01,group,true
+R2,1,2023-05-15,group,true
+R2,2,2023-05-22,group,false
+""",
+    "risk_assessments.csv": """referral_id,assessment_date,timepoint,instrument,score,informant
+R1,2023-04-10,intake,DASH,15,practitioner
+R1,2023-05-01,exit,DASH,8,practitioner
+R2,2023-05-08,intake,DASH,11,practitioner
+""",
+    "partners.csv": """partner_id,referral_id,relationship,gender,support_offered,support_accepted
+V1,R1,partner,female,true,true
+V2,R2,ex_partner,male,true,
+""",
+    "partner_surveys.csv": """partner_id,referral_id,wave,survey_date,physical_violence,sexual_violence,threats,weapon_used,injury,harassment_stalking,coercive_control,child_exposed,feels_safe,space_for_action
+V1,R1,T1,2023-04-18,true,false,true,false,true,false,true,true,1,40
+V1,R1,T2,2023-07-18,false,false,false,false,false,false,true,,4,65.5
+""",
+    "incidents.csv": """incident_id,event_id,participant_id,incident_date,incident_type,outcome_date
+I1,E1,P1,2023-01-05,police_callout,
+I2,E1,P1,2023-01-05,arrest,
+I3,I3,P2,2023-09-01,marac_referral,
+""",
+}
+
+
+def write_folder(path: Path, files: dict[str, str] | None = None) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    for name, text in (files or MINI).items():
+        (path / name).write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def mini_folder(tmp_path) -> Path:
+    """A small valid programme folder in a temporary directory."""
+    return write_folder(tmp_path / "mini")
+
+
+@pytest.fixture(scope="session")
+def synthetic_data():
+    """The shipped synthetic programme, loaded once per test session."""
+    from dapp_eval.io import load_programme
+
+    if not (SYNTHETIC / "referrals.csv").exists():
+        pytest.skip("data_synthetic/ has not been generated")
+    return load_programme(SYNTHETIC)
+
+
+@pytest.fixture
+def synthetic_copy(tmp_path) -> Path:
+    dst = tmp_path / "copy"
+    shutil.copytree(SYNTHETIC, dst)
+    return dst
