@@ -1,2 +1,51 @@
-"""dapp_eval: evaluate domestic abuse perpetrator programmes the Project Mirabal way."""
+"""dapp_eval: evaluate domestic abuse perpetrator programmes the Project Mirabal way.
+
+Load a programme data folder (``load_programme``), then use the analysis
+modules, each returning an :class:`~dapp_eval.results.AnalysisResult`:
+
+- :mod:`dapp_eval.funnel`     referral -> completion cascade, waiting times, costs
+- :mod:`dapp_eval.attrition`  completion and dropout as competing exits
+- :mod:`dapp_eval.risk`       pre/post risk change, reliable change, mixed models
+- :mod:`dapp_eval.safety`     (ex-)partner survey outcomes by wave (Mirabal)
+- :mod:`dapp_eval.followup`   police / MARAC / children's services after exit
+- :mod:`dapp_eval.disclosure` small-number suppression for published tables
+- :mod:`dapp_eval.report`     the commissioner HTML report
+
+Examples
+--------
+>>> import dapp_eval
+>>> data = dapp_eval.load_programme("data_synthetic")
+>>> len(data.sites)
+5
+"""
+
+from importlib import import_module
+
+from .errors import AnalysisError, DataValidationError
+from .io import ProgrammeData, load_programme, read_column_map
+from .results import AnalysisResult
+
 __version__ = "0.1.0"
+
+_SUBMODULES = (
+    "attrition", "bench", "cli", "disclosure", "followup", "funnel", "io", "lmm", "plan", "plotting",
+    "privacy", "quality", "report", "results", "risk", "safety", "schema", "stats", "survival", "synthetic",
+)
+
+__all__ = [
+    "AnalysisError",
+    "AnalysisResult",
+    "DataValidationError",
+    "ProgrammeData",
+    "__version__",
+    "load_programme",
+    "read_column_map",
+    *_SUBMODULES,
+]
+
+
+def __getattr__(name):
+    # analysis modules are imported on first use, so `import dapp_eval` stays light
+    if name in _SUBMODULES:
+        return import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'dapp_eval' has no attribute {name!r}")

@@ -661,8 +661,10 @@ def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _
     ses = tabs.get("sessions")
     if ses is not None and {"referral_id", "session_date", "attended"} <= set(ses) and "referral_id" in ref:
         r = ref.drop_duplicates("referral_id").set_index("referral_id")
-        site_extract = ref.set_index("referral_id")["site_id"].map(
-            sites.drop_duplicates("site_id").set_index("site_id")["data_extract_date"]) if "site_id" in ref else None
+        site_extract = None
+        if "site_id" in ref and {"site_id", "data_extract_date"} <= set(sites):
+            site_extract = ref.set_index("referral_id")["site_id"].map(
+                sites.drop_duplicates("site_id").set_index("site_id")["data_extract_date"])
         r = r[~r.index.duplicated()]
         att = ses["attended"].fillna(False).astype(bool)
         start = ses["referral_id"].map(r["start_date"]) if "start_date" in r else None
@@ -820,5 +822,5 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
     if len(problems):
         raise DataValidationError(problems)
     for df in typed.values():
-        df.drop(columns="_row", inplace=True)
+        df = df.drop(columns="_row")
     return ProgrammeData(**typed, source=str(path), load_log=log, input_hash=hasher.hexdigest())

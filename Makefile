@@ -1,0 +1,51 @@
+# dapp_eval: two commands do everything (see README.md).
+#   make report   -> local virtual environment + HTML reports in reports/ from data_synthetic/
+#   make test     -> same environment + the whole test suite, notebooks included (nbval)
+# Needs only Python 3.11 and access to PyPI.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: report test lab notebooks synth lint bench clean
+
+$(STAMP): pyproject.toml requirements-lock.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "dapp_eval needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements-lock.txt -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## main job: commissioner reports for the shipped synthetic data
+report: $(STAMP)
+	$(BIN)/dapp-eval report data_synthetic --out reports
+
+## every test, notebooks included (outputs compared by nbval)
+test: $(STAMP)
+	$(BIN)/ruff check dapp_eval tests scripts
+	$(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env -p no:cacheprovider
+
+## JupyterLab on notebooks/ in the project environment
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+## re-execute the notebooks in place (after a deliberate change of outputs)
+notebooks: $(STAMP)
+	$(BIN)/python scripts/run_notebooks.py
+
+## regenerate data_synthetic/ (default scenario)
+synth: $(STAMP)
+	$(BIN)/dapp-eval synth --out data_synthetic --referrals 2000 --sites 5 --seed 1
+
+lint: $(STAMP)
+	$(BIN)/ruff check dapp_eval tests scripts
+
+bench: $(STAMP)
+	$(BIN)/dapp-eval bench --referrals 1000,10000,100000 --json bench.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,137 @@
+"""The ``dapp-eval`` command.
+
+Sub-commands::
+
+    dapp-eval validate DIR [--column-map MAP] [--csv FILE]
+    dapp-eval synth --out DIR [--referrals N] [--sites K] [--seed S]
+    dapp-eval report DATA_DIR --out OUT [--site SITE ...] [--period FROM TO] [--plan plan.yaml] [--threshold 10] [--strict]
+    dapp-eval pseudonymise IN OUT --key-file KEY
+    dapp-eval bench [--referrals 1000,10000,100000] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+__all__ = ["main"]
+
+
+def _cmd_validate(args) -> int:
+    from .errors import DataValidationError
+    from .io import load_programme
+
+    try:
+        data = load_programme(args.folder, column_map=args.column_map)
+    except DataValidationError as exc:
+        print(f"Data-quality report for {args.folder}: NOT VALID\n")
+        print(str(exc))
+        if args.csv:
+            exc.problems.to_csv(args.csv, index=False)
+            print(f"\nAll problems written to {args.csv}")
+        return 1
+    print(f"Data-quality report for {args.folder}: valid\n")
+    print(data.sizes().to_string(index=False))
+    if len(data.load_log):
+        print("\nTolerated and logged:")
+        print(data.load_log.to_string(index=False))
+    return 0
+
+
+def _cmd_synth(args) -> int:
+    from .synthetic import generate
+
+    generate(args.out, referrals=args.referrals, sites=args.sites, seed=args.seed)
+    print(f"Synthetic programme folder written to {args.out} ({args.referrals} referrals, {args.sites} sites, seed {args.seed})")
+    return 0
+
+
+def _cmd_pseudonymise(args) -> int:
+    from .privacy import pseudonymise
+
+    log = pseudonymise(args.input, args.output, key_file=args.key_file)
+    print(log.to_string(index=False) if len(log) else "No identifiers found; IDs re-keyed only.")
+    print(f"\nPseudonymised copy written to {args.output} (log: pseudonymisation_log.csv). The key was not copied.")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .report import render_reports
+
+    paths = render_reports(
+        args.data_dir, args.out, sites=args.site, period=args.period, plan=args.plan,
+        threshold=args.threshold, strict=args.strict, progress=not args.quiet,
+    )
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    sizes = [int(s) for s in str(args.referrals).split(",") if s.strip()]
+    run_bench(sizes, json_path=args.json, seed=args.seed, render=not args.no_render)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dapp-eval", description="Evaluate domestic abuse perpetrator programmes.")
+    p.add_argument("--version", action="version", version=f"dapp_eval {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="check a programme data folder against the data contract")
+    v.add_argument("folder")
+    v.add_argument("--column-map", default=None, help="YAML mapping a provider export onto the contract")
+    v.add_argument("--csv", default=None, help="write every problem to this CSV file")
+    v.set_defaults(func=_cmd_validate)
+
+    s = sub.add_parser("synth", help="write a synthetic programme data folder")
+    s.add_argument("--out", required=True)
+    s.add_argument("--referrals", type=int, default=2000)
+    s.add_argument("--sites", type=int, default=5)
+    s.add_argument("--seed", type=int, default=1)
+    s.set_defaults(func=_cmd_synth)
+
+    r = sub.add_parser("report", help="render the commissioner HTML reports")
+    r.add_argument("data_dir")
+    r.add_argument("--out", required=True)
+    r.add_argument("--site", action="append", default=None, help="only this site (repeatable)")
+    r.add_argument("--period", nargs=2, metavar=("FROM", "TO"), default=None)
+    r.add_argument("--plan", default=None, help="analysis plan YAML")
+    r.add_argument("--threshold", type=int, default=None, help="small-number suppression threshold (default 10)")
+    r.add_argument("--strict", action="store_true", help="suppress every published count below the threshold")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_report)
+
+    ps = sub.add_parser("pseudonymise", help="replace identifiers with keyed hashes")
+    ps.add_argument("input")
+    ps.add_argument("output")
+    ps.add_argument("--key-file", required=True)
+    ps.set_defaults(func=_cmd_pseudonymise)
+
+    b = sub.add_parser("bench", help="time every stage on synthetic data of several sizes")
+    b.add_argument("--referrals", default="1000,10000,100000")
+    b.add_argument("--json", default=None)
+    b.add_argument("--seed", type=int, default=1)
+    b.add_argument("--no-render", action="store_true", help="skip timing the report rendering")
+    b.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``dapp-eval`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError) as exc:
+        # DataValidationError and AnalysisError are ValueErrors: say them plainly, no traceback
+        print(f"dapp-eval {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
