@@ -821,6 +821,5 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
         problems = pd.concat([*read_problems, problems], ignore_index=True)
     if len(problems):
         raise DataValidationError(problems)
-    for df in typed.values():
-        df = df.drop(columns="_row")
+    typed = {name: df.drop(columns="_row") for name, df in typed.items()}
     return ProgrammeData(**typed, source=str(path), load_log=log, input_hash=hasher.hexdigest())
