@@ -306,20 +306,23 @@ def risk_table(result, ax, *, times=None, events="n_cum_exits", events_label="cu
     if times is not None:
         tab = tab[tab["time_days"].isin(list(times))]
     groups = list(dict.fromkeys(tab["group"]))
+    many = len(groups) > 1
     for i, g in enumerate(groups):
         y = len(groups) - 1 - i
         sub = tab[tab["group"] == g]
+        colour = PALETTE[i % len(PALETTE)] if many else "black"
+        if many:  # row header above the row, so it never collides with the first column
+            ax.text(0.0, y + 0.42, str(g), transform=ax.get_yaxis_transform(), ha="left", va="center",
+                    fontsize=7, color=colour, style="italic")
         for r in sub.itertuples():
             ev = getattr(r, events) if events in sub.columns else float("nan")
             ax.text(r.time_days, y, f"{_att_text(r.n_at_risk)} ({_att_text(ev)})", ha="center", va="center",
-                    fontsize=7.5, color=PALETTE[i % len(PALETTE)] if len(groups) > 1 else "black")
-    ax.set_ylim(-0.6, len(groups) - 0.4)
-    ax.set_yticks(range(len(groups)))
-    ax.set_yticklabels(list(reversed(groups)), fontsize=8)
+                    fontsize=7.5, color=colour)
+    ax.set_ylim(-0.5, len(groups) - 0.5 + (0.35 if many else 0))
+    ax.set_yticks([])
     ax.tick_params(axis="x", labelsize=8)
     for s in ("top", "right", "left"):
         ax.spines[s].set_visible(False)
-    ax.tick_params(axis="y", length=0)
     ax.set_title(f"Number at risk ({events_label})", fontsize=8, loc="left")
     ax.set_xlabel("Days since programme start")
     return ax
@@ -330,14 +333,17 @@ def _att_steps(t, y, lo, hi, start):
     return t, np.r_[start, y], np.r_[start, lo], np.r_[start, hi]
 
 
-def _att_finish(ax, tab, result, xmax, title, legend_title=None):
-    ax.set_xlim(0, xmax * 1.02)
+def _att_finish(ax, tab, result, xmax, title, *, outside_legend=False, subtitle=None):
+    ax.set_xlim(-0.04 * xmax, xmax * 1.04)
     ax.set_ylim(0, 1.0)
     ax.grid(alpha=0.25, linewidth=0.6)
     for s in ("top", "right"):
         ax.spines[s].set_visible(False)
-    ax.legend(frameon=False, fontsize=8, loc="upper left", title=legend_title, title_fontsize=8)
-    ax.set_title(title, fontsize=10)
+    if outside_legend:
+        ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=10)
     if tab is not None:
         ticks = sorted(set(result.tables["at_risk"]["time_days"]))
         ax.set_xticks(ticks)
@@ -405,15 +411,18 @@ def plot_cumulative_incidence(result, ax=None, *, outcomes=None, groups=None, ci
                     ax.plot([tm, tm], [0, 0.5], color=colour, linestyle=":", linewidth=0.9)
                     ax.plot([0, tm], [0.5, 0.5], color="grey", linestyle=":", linewidth=0.7)
                     ax.plot([tm], [0.5], marker=MARKERS[k % len(MARKERS)], color=colour, markersize=4)
-    ax.set_ylabel("Cumulative incidence (probability of having exited)")
+    ax.set_ylabel("Cumulative incidence")
     xmax = float(s["time_days"].max()) if len(s) else 1.0
     tests = result.tables.get("tests")
+    subtitle = None
     if show_p and tests is not None and len(tests):
-        txt = "; ".join(f"{_ATT_OUTCOME_LABELS.get(r.outcome, r.outcome)} p {_att_pfmt(r.p_value)}"
+        txt = "; ".join(f"{_ATT_OUTCOME_LABELS.get(r.outcome, r.outcome).lower()} p {_att_pfmt(r.p_value)}"
                         for r in tests.itertuples() if r.outcome in outcomes)
-        ax.text(0.99, 0.98, f"Gray's test: {txt}", transform=ax.transAxes, ha="right", va="top", fontsize=7.5,
-                wrap=True)
-    _att_finish(ax, tab, result, xmax, title or getattr(result, "title", "Cumulative incidence"))
+        subtitle = f"Gray's test: {txt}"
+    _att_finish(ax, tab, result, xmax, title or getattr(result, "title", "Cumulative incidence"),
+                outside_legend=many, subtitle=subtitle)
+    if subtitle:
+        ax.title.set_fontsize(9)
     if tab is not None:
         at = result.tables["at_risk"]
         risk_table(at[at["group"].isin(groups)], tab)
@@ -456,17 +465,18 @@ def plot_km(result, ax=None, *, groups=None, ci=True, risk_table_on=True, show_p
                 ax.plot([0, tm], [0.5, 0.5], color="grey", linestyle=":", linewidth=0.7)
     ax.set_ylabel("Not dropped out (Kaplan-Meier)")
     tests = result.tables.get("tests")
+    subtitle = None
     if show_p and tests is not None and len(tests):
-        ax.text(0.99, 0.02, f"log-rank p {_att_pfmt(float(tests['p_value'].iloc[0]))}", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=8)
+        subtitle = f"log-rank test of dropout: p {_att_pfmt(float(tests['p_value'].iloc[0]))}"
     ax.text(0.01, 0.02, "Overstates dropout: completers are censored", transform=ax.transAxes, fontsize=7.5,
             style="italic", va="bottom")
     xmax = float(s["time_days"].max()) if len(s) else 1.0
-    _att_finish(ax, tab, result, xmax, title or getattr(result, "title", "Kaplan-Meier retention"))
-    if len(groups) > 1:
-        ax.legend(frameon=False, fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.06))
-    elif ax.get_legend() is not None:
+    _att_finish(ax, tab, result, xmax, title or getattr(result, "title", "Kaplan-Meier retention"),
+                outside_legend=len(groups) > 1, subtitle=subtitle)
+    if len(groups) == 1 and ax.get_legend() is not None:
         ax.get_legend().remove()
+    if subtitle:
+        ax.title.set_fontsize(9)
     if tab is not None:
         at = result.tables["at_risk"]
         risk_table(at[at["group"].isin(groups)], tab, events="n_cum_dropped_out", events_label="cumulative dropouts")
@@ -502,8 +512,9 @@ def plot_risk_change(result, ax=None, *, group="all", max_lines=2000, title=None
     group : str
         Group of a ``by=`` analysis to draw (default ``"all"``).
     max_lines : int
-        Draw at most this many individual lines (every k-th referral, in
-        table order, so the figure is deterministic).
+        Draw at most this many distinct (first, second) score pairs (the most
+        frequent ones); each pair is one line whose width and darkness grow
+        with the number of referrals sharing it.
 
     Shows individual scores: pass only to internal readers, or apply
     disclosure control first.
@@ -513,10 +524,13 @@ def plot_risk_change(result, ax=None, *, group="all", max_lines=2000, title=None
     by = result.meta.get("by")
     if by and group != "all":
         ch = ch[ch[by].astype(str) == group]
-    step = max(1, int(np.ceil(len(ch) / max_lines))) if len(ch) else 1
-    sub = ch.iloc[::step]
-    for a, b in zip(sub["score_from"], sub["score_to"]):
-        ax.plot([0, 1], [a, b], color=PALETTE[5], alpha=0.25, lw=0.8)
+    # identical (from, to) pairs are drawn once, thicker and darker with their count (no random jitter)
+    agg = ch.groupby(["score_from", "score_to"]).size().rename("k").reset_index()
+    if len(agg) > max_lines:
+        agg = agg.nlargest(max_lines, "k")
+    kmax = agg["k"].max() if len(agg) else 1
+    for a, b, k in zip(agg["score_from"], agg["score_to"], agg["k"]):
+        ax.plot([0, 1], [a, b], color=PALETTE[5], alpha=0.15 + 0.6 * k / kmax, lw=0.5 + 3.0 * k / kmax)
     s = _risk_sum(result, group)
     for x, stat in ((0, "mean_from"), (1, "mean_to")):
         if stat in s.index:
@@ -561,6 +575,9 @@ def plot_reliable_change(result, ax=None, *, group="all", title=None):
     xs = np.array([lo, hi], float)
     ax.plot(xs, xs, color=PALETTE[0], lw=1, label="no change")
     ax.fill_between(xs, xs - thr, xs + thr, color="0.85", zorder=0, label=f"within +/- {thr:.1f} (not reliable)")
+    ax.set_xlim(lo - 1, hi + 1)
+    ax.set_ylim(lo - 1, hi + 1)
+    ax.set_aspect("equal")
     m = result.meta
     ax.set_xlabel(f"{m.get('instrument', '')} at {m.get('from_', '')}")
     ax.set_ylabel(f"{m.get('instrument', '')} at {m.get('to', '')}")
@@ -950,4 +967,46 @@ def plot_balance(result, ax=None, *, title=None):
     ax.set_xlabel("Standardised mean difference (programme - comparison)")
     ax.legend(frameon=False, fontsize=8)
     ax.set_title(title or "Covariate balance before and after matching")
+    return ax
+
+
+# ---------------------------------------------------------------------------
+# comparison of sites
+# ---------------------------------------------------------------------------
+
+
+def plot_site_funnel(result, ax=None, *, title=None):
+    """Funnel plot: each site's completion proportion against its size, with 95% and 99.8% limits.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+        From :func:`dapp_eval.compare.site_funnel`.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = new_axes(ax)
+    lim = result.tables["limits"]
+    s = result.summary[result.summary["n"] > 0]
+    ax.axhline(lim["pooled"].iloc[0], color=PALETTE[0], lw=1, label="pooled proportion")
+    ax.plot(lim["n"], lim["limit95_lower"], color=PALETTE[1], ls="--", lw=1.2, label="95% limits")
+    ax.plot(lim["n"], lim["limit95_upper"], color=PALETTE[1], ls="--", lw=1.2)
+    ax.plot(lim["n"], lim["limit998_lower"], color=PALETTE[3], ls=":", lw=1.6, label="99.8% limits")
+    ax.plot(lim["n"], lim["limit998_upper"], color=PALETTE[3], ls=":", lw=1.6)
+    models = list(dict.fromkeys(s["programme_model"]))
+    for i, m in enumerate(models):
+        d = s[s["programme_model"] == m]
+        ax.scatter(d["n"], d["estimate"], marker=MARKERS[i % len(MARKERS)], s=60, color=PALETTE[(i + 2) % 8],
+                   edgecolor="black", zorder=3, label=f"site ({m.replace('_', '-')})")
+        for _, r in d.iterrows():
+            ax.annotate(str(r["site_id"]), (r["n"], r["estimate"]), textcoords="offset points", xytext=(6, 4),
+                        fontsize=8)
+    ax.set_xlabel("People who started and have left the programme (n)")
+    ax.set_ylabel("Proportion who completed")
+    ax.set_ylim(0, 1)
+    ax.set_title(title or "Completion by site against site size")
+    ax.legend(fontsize=8, loc="lower right")
     return ax
