@@ -453,20 +453,36 @@ class ProgrammeData:
         ep["last_attended_date"] = pd.to_datetime(ep["last_attended_date"])
         return ep.reset_index(drop=True)
 
-    def subset(self, *, sites: list[str] | None = None) -> ProgrammeData:
-        """Restrict to some sites; every child table is filtered consistently.
+    def subset(self, *, sites: list[str] | None = None, period: tuple | None = None) -> ProgrammeData:
+        """Restrict to some sites and/or referrals received in a period; child tables follow.
+
+        Parameters
+        ----------
+        sites : list of str, optional
+            site_id values to keep.
+        period : (from, to), optional
+            Keep referrals whose referral_date lies in [from, to] (inclusive).
 
         Examples
         --------
-        >>> sub = data.subset(sites=["S1"])                  # doctest: +SKIP
+        >>> sub = data.subset(sites=["S1"], period=("2023-04-01", "2024-03-31"))  # doctest: +SKIP
         """
-        if sites is None:
+        if sites is None and period is None:
             return self
+        sites = list(self.sites["site_id"]) if sites is None else list(sites)
         unknown = sorted(set(sites) - set(self.sites["site_id"]))
         if unknown:
             raise AnalysisError(f"unknown site_id(s): {', '.join(unknown)}; known: {', '.join(self.sites['site_id'])}")
         keep_sites = self.sites[self.sites["site_id"].isin(sites)].reset_index(drop=True)
-        ref = self.referrals[self.referrals["site_id"].isin(sites)].reset_index(drop=True)
+        keep = self.referrals["site_id"].isin(sites)
+        label = f"sites: {', '.join(sites)}"
+        if period is not None:
+            lo, hi = (pd.Timestamp(p) for p in period)
+            if hi < lo:
+                raise AnalysisError(f"period runs backwards: {lo.date()} to {hi.date()}")
+            keep &= self.referrals["referral_date"].between(lo, hi)
+            label += f"; referrals {lo.date()} to {hi.date()}"
+        ref = self.referrals[keep].reset_index(drop=True)
         rid = set(ref["referral_id"])
         pid = set(ref["participant_id"])
 
@@ -480,7 +496,7 @@ class ProgrammeData:
             partners=filt(self.partners, "referral_id", rid),
             partner_surveys=filt(self.partner_surveys, "referral_id", rid),
             incidents=filt(self.incidents, "participant_id", pid),
-            source=f"{self.source} [sites: {', '.join(sites)}]",
+            source=f"{self.source} [{label}]",
             load_log=self.load_log, input_hash=self.input_hash,
         )
 
@@ -580,10 +596,8 @@ def _dtype(col: Column):
 
 def _instrument_range(name: str) -> tuple[float, float] | None:
     """Score range of a registered instrument, or None if it is not registered."""
-    try:
-        from .risk import get_instrument
-    except ImportError:  # TODO(lead): remove once risk.py lands
-        return {"DASH": (0.0, 24.0)}.get(name)
+    from .risk import get_instrument
+
     try:
         inst = get_instrument(name)
     except KeyError:

@@ -1,0 +1,1613 @@
+"""Pre/post risk change, reliable change and repeated-measures models.
+
+Coventry's commissioners were told that "93% of perpetrators demonstrate a
+reduction in risk", with no denominator, no interval and no definition.  This
+module turns such a line into a defensible one:
+
+    "x of n (y%, 95% CI a-b) showed a reliable reduction"
+
+with every person who had a score accounted for, and with the analyses that
+show how much the answer depends on who is missing.
+
+What the DASH measures
+----------------------
+The SafeLives DASH risk checklist is completed *with the (ex-)partner*: its 24
+yes/no answers describe the risk of serious harm to that person at the time
+of asking, not a trait of the person referred.  A fall in DASH therefore means
+the (ex-)partner's situation was judged safer (which also depends on
+separation, support and other services), and the informant (practitioner,
+partner, self) matters: scores are only ever paired within the same
+instrument and informant.  Several DASH questions ask whether something has
+*ever* happened (weapons, threats to kill, strangulation, ...); a "yes" there
+cannot become "no", so those items put a floor under each person's score.
+
+Instruments
+-----------
+Instruments live in a registry (:func:`get_instrument`,
+:func:`register_instrument`, :func:`instruments`), each with its range,
+direction, bands, "ever" items, and the SD and reliability used for
+Jacobson-Truax reliable change, each with its source or marked as an
+assumption.  No published test-retest reliability or normative SD exists
+for the DASH total score; dapp_eval's values (SD 5.0, reliability 0.85) are
+labelled assumptions and can be overridden (``sd=``, ``reliability=``).
+
+Analyses
+--------
+:func:`change`              pre/post change, effect sizes, reliable change
+:func:`band_transitions`    risk band table, exact McNemar for high risk
+:func:`trajectory`          linear mixed model over all timepoints (:mod:`dapp_eval.lmm`)
+:func:`high_risk_trajectory` binomial GEE for high-risk status
+:func:`missing_exit`        complete case vs IPW vs multiple imputation, tipping point
+:func:`holm`, :func:`label_tests`  multiplicity (primary vs Holm-adjusted secondary tests)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from . import plotting
+from .errors import AnalysisError
+from .lmm import RandomInterceptLMM, design_matrix
+from .results import AnalysisResult, check_alpha, make_meta
+
+__all__ = [
+    "Instrument",
+    "register_instrument",
+    "get_instrument",
+    "instruments",
+    "change",
+    "band_transitions",
+    "trajectory",
+    "high_risk_trajectory",
+    "missing_exit",
+    "holm",
+    "label_tests",
+    "wilson_interval",
+    "cohens_dz",
+    "hedges_gav",
+    "rubin",
+]
+
+TIMEPOINT_ORDER = ("intake", "midpoint", "exit", "follow_up")
+_INFORMANTS = ("practitioner", "partner", "self")
+
+
+# ---------------------------------------------------------------------------
+# instrument registry
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A risk (or behaviour) instrument: range, direction, bands and reliable-change constants.
+
+    Parameters
+    ----------
+    name : str
+        Registry key, as used in ``risk_assessments.instrument``.
+    min_score, max_score : float
+        Possible range of the total score.
+    higher_is_worse : bool
+        Direction: ``True`` when a higher score means more risk (DASH).
+    bands : tuple of (label, lower bound)
+        Ordered bands; a score belongs to the last band whose lower bound it
+        reaches. DASH: standard (0-9), medium (10-13), high (14+).
+    high_band : str
+        Label of the band that counts as "high risk" (McNemar, GEE).
+    clinical_cutoff : float, optional
+        Score separating the clinical (high-risk) range from the rest, for
+        Jacobson-Truax clinically significant change; for a higher-is-worse
+        instrument a score ``>= clinical_cutoff`` is in the clinical range.
+    sd, reliability : float
+        Standard deviation and reliability used for the reliable change index.
+    sd_source, reliability_source : str
+        Where those figures come from.
+    sd_is_assumption, reliability_is_assumption : bool
+        ``True`` where no published figure exists and the value is assumed.
+    ever_items : tuple of str
+        Items that ask whether something has *ever* happened; a "yes" cannot
+        fall, so they floor the score.
+    informant_note : str
+        Who completes the instrument and what it describes.
+    description : str
+        Plain-language description.
+
+    Examples
+    --------
+    >>> dash = get_instrument("DASH")
+    >>> dash.band_of([3, 12, 17]).tolist()
+    ['standard', 'medium', 'high']
+    >>> round(dash.s_diff, 3)
+    2.739
+    """
+
+    name: str
+    min_score: float
+    max_score: float
+    higher_is_worse: bool = True
+    bands: tuple[tuple[str, float], ...] = ()
+    high_band: str | None = None
+    clinical_cutoff: float | None = None
+    sd: float = float("nan")
+    reliability: float = float("nan")
+    sd_source: str = ""
+    reliability_source: str = ""
+    sd_is_assumption: bool = False
+    reliability_is_assumption: bool = False
+    ever_items: tuple[str, ...] = ()
+    informant_note: str = ""
+    description: str = ""
+    references: tuple[str, ...] = field(default=())
+
+    def __post_init__(self):
+        if not self.max_score > self.min_score:
+            raise ValueError(f"instrument {self.name}: max_score must exceed min_score")
+        if not (self.sd > 0):
+            raise ValueError(f"instrument {self.name}: sd must be positive (the SD used for reliable change)")
+        if not (0 <= self.reliability < 1):
+            raise ValueError(f"instrument {self.name}: reliability must be in [0, 1)")
+        lows = [b[1] for b in self.bands]
+        if lows != sorted(lows):
+            raise ValueError(f"instrument {self.name}: bands must be ordered by their lower bound")
+        if self.high_band is not None and self.high_band not in [b[0] for b in self.bands]:
+            raise ValueError(f"instrument {self.name}: high_band {self.high_band!r} is not one of the bands")
+
+    @property
+    def sem(self) -> float:
+        """Standard error of measurement, ``SD * sqrt(1 - reliability)``."""
+        return self.sd * math.sqrt(1 - self.reliability)
+
+    @property
+    def s_diff(self) -> float:
+        """Standard error of a difference of two scores, ``sqrt(2) * SEM``."""
+        return math.sqrt(2) * self.sem
+
+    def rc_threshold(self, alpha: float = 0.05) -> float:
+        """Smallest change counted as reliable: ``z(1 - alpha/2) * S_diff`` (1.96 * S_diff at 0.05)."""
+        return float(stats.norm.ppf(1 - alpha / 2) * self.s_diff)
+
+    def band_of(self, scores) -> np.ndarray:
+        """Band label of each score (object array; NaN score -> None)."""
+        s = np.asarray(scores, dtype=float)
+        labels = np.array([b[0] for b in self.bands], dtype=object)
+        lows = np.array([b[1] for b in self.bands], dtype=float)
+        idx = np.searchsorted(lows, s, side="right") - 1
+        out = np.where((idx >= 0) & ~np.isnan(s), labels[np.clip(idx, 0, len(labels) - 1)], None)
+        return out.astype(object)
+
+    def is_high(self, scores) -> np.ndarray:
+        """Boolean array: score in the high band (NaN -> False)."""
+        if self.high_band is None:
+            raise AnalysisError(f"instrument {self.name} defines no high-risk band")
+        return self.band_of(scores) == self.high_band
+
+    def in_clinical_range(self, scores) -> np.ndarray:
+        s = np.asarray(scores, dtype=float)
+        return s >= self.clinical_cutoff if self.higher_is_worse else s <= self.clinical_cutoff
+
+    def replace(self, **changes) -> Instrument:
+        """A copy with some fields changed (e.g. ``sd=``, ``reliability=``)."""
+        return dataclasses.replace(self, **changes)
+
+
+DASH = Instrument(
+    name="DASH",
+    min_score=0,
+    max_score=24,
+    higher_is_worse=True,
+    bands=(("standard", 0), ("medium", 10), ("high", 14)),
+    high_band="high",
+    clinical_cutoff=14,
+    sd=5.0,
+    reliability=0.85,
+    sd_source=("assumption: no published normative SD for the DASH total score; 5.0 is a plausible spread "
+               "of 0-24 yes counts in specialist-service samples. Override with sd= when a local SD is known."),
+    reliability_source=("assumption: no published test-retest or internal-consistency figure for the DASH total "
+                        "score; 0.85 assumed. Override with reliability= when a figure is available."),
+    sd_is_assumption=True,
+    reliability_is_assumption=True,
+    ever_items=(
+        "Q13 weapons or objects ever used to hurt",
+        "Q14 ever threatened to kill (and believed)",
+        "Q15 ever attempted to strangle, choke, suffocate or drown",
+        "Q19 ever mistreated an animal or the family pet",
+        "Q22 ever threatened or attempted suicide",
+        "Q23 ever broken bail, an injunction or a formal agreement",
+        "Q24 ever in trouble with the police or has a criminal history",
+    ),
+    informant_note=(
+        "Completed with the (ex-)partner (the person at risk): it describes the risk of serious harm to "
+        "her/him at the time of asking, not a trait of the person referred. Items with a look-back window "
+        "(separation in the past year, pregnancy or a baby within 18 months, drug/alcohol/mental-health "
+        "problems in the past year) also change slowly."
+    ),
+    description=("SafeLives Dash risk checklist: 24 yes/no questions; 14+ yes answers = high risk (Marac "
+                 "referral), 10-13 medium, below 10 standard."),
+    references=("SafeLives (2015) Dash risk checklist and quick start guidance.",
+                "Jacobson NS, Truax P (1991) J Consult Clin Psychol 59:12-19 (reliable change)."),
+)
+
+_REGISTRY: dict[str, Instrument] = {"DASH": DASH}
+
+
+def register_instrument(instrument: Instrument, *, replace: bool = False) -> Instrument:
+    """Add an instrument to the registry (e.g. an abusive-behaviour inventory).
+
+    Parameters
+    ----------
+    instrument : Instrument
+        The definition, with SD and reliability and their sources.
+    replace : bool
+        Allow replacing an instrument of the same name.
+
+    Returns
+    -------
+    Instrument
+
+    Examples
+    --------
+    >>> abi = Instrument(name="ABI-example", min_score=30, max_score=150, bands=(("all", 30),),
+    ...                  sd=18.0, reliability=0.90, sd_source="your sample at intake",
+    ...                  reliability_source="your published source")
+    >>> register_instrument(abi, replace=True).name
+    'ABI-example'
+    """
+    if not isinstance(instrument, Instrument):
+        raise TypeError("register_instrument expects an Instrument")
+    if instrument.name in _REGISTRY and not replace:
+        raise ValueError(f"instrument {instrument.name!r} is already registered (use replace=True)")
+    _REGISTRY[instrument.name] = instrument
+    return instrument
+
+
+def get_instrument(name: str | Instrument) -> Instrument:
+    """Look up an instrument by name (``KeyError`` listing the known names if absent).
+
+    Examples
+    --------
+    >>> get_instrument("DASH").max_score
+    24
+    """
+    if isinstance(name, Instrument):
+        return name
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"instrument {name!r} is not registered (known: {', '.join(sorted(_REGISTRY))}); "
+                       "add it with dapp_eval.risk.register_instrument") from None
+
+
+def instruments() -> pd.DataFrame:
+    """The registry as a table, one row per instrument, with sources and assumption flags.
+
+    Examples
+    --------
+    >>> instruments().loc[0, "name"]
+    'DASH'
+    """
+    rows = []
+    for inst in _REGISTRY.values():
+        rows.append({
+            "name": inst.name, "min_score": inst.min_score, "max_score": inst.max_score,
+            "direction": "higher = worse" if inst.higher_is_worse else "higher = better",
+            "bands": "; ".join(f"{lab} >= {lo:g}" for lab, lo in inst.bands),
+            "high_band": inst.high_band, "clinical_cutoff": inst.clinical_cutoff,
+            "sd": inst.sd, "sd_source": inst.sd_source, "sd_is_assumption": inst.sd_is_assumption,
+            "reliability": inst.reliability, "reliability_source": inst.reliability_source,
+            "reliability_is_assumption": inst.reliability_is_assumption,
+            "s_diff": inst.s_diff, "rc_threshold_95": inst.rc_threshold(0.05),
+            "ever_items": "; ".join(inst.ever_items), "informant_note": inst.informant_note,
+        })
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------
+# small statistics helpers (public: reused by other modules)
+# ---------------------------------------------------------------------------
+
+
+def wilson_interval(count, nobs, *, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval for a proportion (NaN when ``nobs == 0``).
+
+    Examples
+    --------
+    >>> [round(v, 4) for v in wilson_interval(6, 15)]
+    [0.1982, 0.6425]
+    """
+    alpha = check_alpha(alpha)
+    if nobs <= 0:
+        return (np.nan, np.nan)
+    z = stats.norm.ppf(1 - alpha / 2)
+    p = count / nobs
+    den = 1 + z**2 / nobs
+    centre = (p + z**2 / (2 * nobs)) / den
+    half = z / den * math.sqrt(p * (1 - p) / nobs + z**2 / (4 * nobs**2))
+    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+
+
+def _nct_ncp_interval(t: float, df: float, alpha: float) -> tuple[float, float]:
+    """Confidence limits for the noncentrality parameter of a t statistic (inverting the noncentral t)."""
+    if not np.isfinite(t) or df <= 0:
+        return (np.nan, np.nan)
+
+    def f(ncp, q):
+        return stats.nct.cdf(t, df, ncp) - q
+
+    out = []
+    for q in (1 - alpha / 2, alpha / 2):
+        lo, hi = t - 10.0, t + 10.0
+        for _ in range(60):
+            if f(lo, q) > 0 and f(hi, q) < 0:
+                break
+            lo -= 10.0 + abs(lo)
+            hi += 10.0 + abs(hi)
+        try:
+            out.append(optimize.brentq(f, lo, hi, args=(q,), xtol=1e-12, rtol=1e-12))
+        except ValueError:  # numerical failure at extreme df: normal approximation
+            se = math.sqrt(1 + t * t / (2 * df))
+            out.append(t + (-1 if q > 0.5 else 1) * stats.norm.ppf(1 - alpha / 2) * se)
+    return (out[0], out[1])
+
+
+def cohens_dz(diff, *, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Cohen's d_z (mean difference / SD of differences) with a noncentral-t interval.
+
+    The interval inverts the noncentral t distribution of the paired t
+    statistic (Cumming & Finch 2001) and divides the limits by ``sqrt(n)``.
+
+    Returns
+    -------
+    (estimate, ci_lower, ci_upper)
+
+    Examples
+    --------
+    >>> [round(v, 3) for v in cohens_dz([-3, -1, -4, 0, -2, -5, 1, -2])]
+    [-1.0, -1.84, -0.115]
+    """
+    alpha = check_alpha(alpha)
+    d = np.asarray(diff, dtype=float)
+    n = len(d)
+    if n < 2 or not d.std(ddof=1) > 0:
+        return (np.nan, np.nan, np.nan)
+    dz = d.mean() / d.std(ddof=1)
+    lo, hi = _nct_ncp_interval(dz * math.sqrt(n), n - 1, alpha)
+    return (float(dz), float(lo / math.sqrt(n)), float(hi / math.sqrt(n)))
+
+
+def _hedges_j(df: float) -> float:
+    """Exact small-sample correction J(df) = Gamma(df/2) / (sqrt(df/2) Gamma((df-1)/2))."""
+    if df <= 1:
+        return np.nan
+    return math.exp(math.lgamma(df / 2) - 0.5 * math.log(df / 2) - math.lgamma((df - 1) / 2))
+
+
+def hedges_gav(before, after, *, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Hedges' g_av for paired scores, with an interval (change = after - before).
+
+    ``d_av = mean(after - before) / ((SD_before + SD_after) / 2)`` (Lakens
+    2013), ``g_av = J(n - 1) * d_av`` with the exact correction
+    ``J(df) = Gamma(df/2) / (sqrt(df/2) Gamma((df-1)/2))``. Interval: the
+    noncentral-t limits of the paired t statistic rescaled by
+    ``S_diff / (sqrt(n) * S_av)`` (Algina & Keselman 2003), times ``J``.
+
+    Returns
+    -------
+    (estimate, ci_lower, ci_upper)
+
+    Examples
+    --------
+    >>> g, lo, hi = hedges_gav([12, 15, 9, 14, 11, 16], [9, 13, 9, 10, 10, 12])
+    >>> round(g, 3), round(lo, 3), round(hi, 3)
+    (-0.916, -1.65, -0.145)
+    """
+    alpha = check_alpha(alpha)
+    x1 = np.asarray(before, dtype=float)
+    x2 = np.asarray(after, dtype=float)
+    n = len(x1)
+    d = x2 - x1
+    if n < 3 or not d.std(ddof=1) > 0:
+        return (np.nan, np.nan, np.nan)
+    sav = (x1.std(ddof=1) + x2.std(ddof=1)) / 2
+    if not sav > 0:
+        return (np.nan, np.nan, np.nan)
+    J = _hedges_j(n - 1)
+    t = d.mean() / (d.std(ddof=1) / math.sqrt(n))
+    lo, hi = _nct_ncp_interval(t, n - 1, alpha)
+    scale = d.std(ddof=1) / (math.sqrt(n) * sav)
+    return (float(J * d.mean() / sav), float(J * lo * scale), float(J * hi * scale))
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm-adjusted p-values (NaN entries stay NaN and are not counted).
+
+    Examples
+    --------
+    >>> holm([0.01, 0.04, 0.03, 0.2]).round(3).tolist()
+    [0.04, 0.09, 0.09, 0.2]
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
+    return out
+
+
+def label_tests(summary: pd.DataFrame, *, primary: pd.Series | np.ndarray | None,
+                p_col: str = "p_value") -> pd.DataFrame:
+    """Label rows as primary / secondary / descriptive and Holm-adjust the secondary tests.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Tidy results with a p-value column.
+    primary : boolean mask, optional
+        Rows holding the domain's single primary test (at most one row).
+    p_col : str
+        Name of the p-value column.
+
+    Returns
+    -------
+    DataFrame
+        Copy with ``role`` ("primary", "secondary (Holm-adjusted)",
+        "descriptive") and ``p_value_holm`` (the primary test keeps its
+        unadjusted p-value there; descriptive rows NaN).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"p_value": [0.01, 0.04, np.nan, 0.03]})
+    >>> label_tests(df, primary=np.array([True, False, False, False]))["role"].tolist()
+    ['primary', 'secondary (Holm-adjusted)', 'descriptive', 'secondary (Holm-adjusted)']
+    """
+    out = summary.copy()
+    p = out[p_col].to_numpy(dtype=float)
+    prim = np.zeros(len(out), bool) if primary is None else np.asarray(primary, dtype=bool)
+    if prim.sum() > 1:
+        raise ValueError("a domain declares one primary outcome; the mask selects several rows")
+    has_p = ~np.isnan(p)
+    sec = has_p & ~prim
+    role = np.where(prim, "primary", np.where(sec, "secondary (Holm-adjusted)", "descriptive"))
+    adj = np.full(len(out), np.nan)
+    adj[sec] = holm(p[sec])
+    adj[prim] = p[prim]
+    out["role"] = role
+    out["p_value_holm"] = adj
+    return out
+
+
+def rubin(estimates, variances, *, df_complete: float = np.inf, alpha: float = 0.05) -> dict[str, float]:
+    """Pool estimates from multiply imputed data sets by Rubin's rules.
+
+    Degrees of freedom by Barnard & Rubin (1999) when ``df_complete`` is finite.
+
+    Returns
+    -------
+    dict with estimate, std_error, df, ci_lower, ci_upper, p_value, within, between, fmi
+
+    Examples
+    --------
+    >>> r = rubin([1.0, 1.2, 0.8], [0.04, 0.05, 0.03], df_complete=50)
+    >>> round(r["estimate"], 3), round(r["std_error"], 4), round(r["df"], 2)
+    (1.0, 0.3055, 4.72)
+    """
+    q = np.asarray(estimates, dtype=float)
+    u = np.asarray(variances, dtype=float)
+    m = len(q)
+    qbar = q.mean()
+    ubar = u.mean()
+    b = q.var(ddof=1) if m > 1 else 0.0
+    t = ubar + (1 + 1 / m) * b
+    lam = (1 + 1 / m) * b / t if t > 0 else 0.0
+    if lam <= 0:
+        df = df_complete
+    else:
+        df_old = (m - 1) / lam**2
+        if np.isfinite(df_complete):
+            df_obs = (df_complete + 1) / (df_complete + 3) * df_complete * (1 - lam)
+            df = df_old * df_obs / (df_old + df_obs)
+        else:
+            df = df_old
+    se = math.sqrt(t)
+    crit = stats.t.ppf(1 - alpha / 2, df) if np.isfinite(df) else stats.norm.ppf(1 - alpha / 2)
+    stat = qbar / se if se > 0 else np.nan
+    p = 2 * (stats.t.sf(abs(stat), df) if np.isfinite(df) else stats.norm.sf(abs(stat)))
+    r = (1 + 1 / m) * b / ubar if ubar > 0 else np.inf
+    fmi = (r + 2 / (df + 3)) / (r + 1) if np.isfinite(df) else lam
+    out = dict(estimate=qbar, std_error=se, df=df, ci_lower=qbar - crit * se, ci_upper=qbar + crit * se,
+               p_value=p, within=ubar, between=b, fmi=fmi)
+    return {k: float(v) for k, v in out.items()}
+
+
+# ---------------------------------------------------------------------------
+# data preparation
+# ---------------------------------------------------------------------------
+
+
+def _tables(data) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(risk_assessments, episodes or None) from a ProgrammeData or a risk DataFrame."""
+    if isinstance(data, pd.DataFrame):
+        return data, None
+    if hasattr(data, "require"):
+        ra = data.require("risk_assessments")
+        return ra, data.episodes
+    raise TypeError("expected a ProgrammeData (dapp_eval.io.load_programme) or a risk_assessments DataFrame")
+
+
+def _select(ra: pd.DataFrame, inst: Instrument, informant: str) -> tuple[pd.DataFrame, int]:
+    """Rows of one instrument and informant, checked. Returns (rows, n rows of other instrument/informant)."""
+    need = ["referral_id", "timepoint", "score"]
+    missing = [c for c in need if c not in ra.columns]
+    if missing:
+        raise AnalysisError(f"risk_assessments lacks the column(s) {', '.join(missing)}")
+    if informant not in _INFORMANTS:
+        raise ValueError(f"informant must be one of {_INFORMANTS}, got {informant!r}")
+    mask = pd.Series(True, index=ra.index)
+    if "instrument" in ra.columns:
+        mask &= ra["instrument"].astype(str) == inst.name
+    elif inst.name != "DASH":
+        raise AnalysisError("risk_assessments has no 'instrument' column, so only DASH scores can be assumed")
+    if "informant" in ra.columns:
+        mask &= ra["informant"].astype(str) == informant
+    rows = ra.loc[mask].copy()
+    if rows.empty:
+        raise AnalysisError(f"no {inst.name} scores with informant '{informant}' in risk_assessments")
+    rows["score"] = pd.to_numeric(rows["score"], errors="coerce").astype(float)
+    if rows["score"].isna().any():
+        raise AnalysisError(f"risk_assessments column 'score': {int(rows['score'].isna().sum())} missing or "
+                            f"non-numeric {inst.name} scores")
+    bad = (rows["score"] < inst.min_score) | (rows["score"] > inst.max_score)
+    if bad.any():
+        raise AnalysisError(f"risk_assessments column 'score': {int(bad.sum())} {inst.name} scores outside "
+                            f"{inst.min_score:g}-{inst.max_score:g} (e.g. {rows.loc[bad, 'score'].iloc[0]:g})")
+    rows["timepoint"] = rows["timepoint"].astype(str)
+    dup = rows.duplicated(["referral_id", "timepoint"])
+    if dup.any():
+        r = rows.loc[dup].iloc[0]
+        raise AnalysisError(f"risk_assessments: referral {r['referral_id']} has two {inst.name} "
+                            f"({informant}) scores at timepoint '{r['timepoint']}'; the key is "
+                            "(referral_id, timepoint, instrument, informant)")
+    rows["referral_id"] = rows["referral_id"].astype(str)
+    return rows, int((~mask).sum())
+
+
+def _check_timepoint(tp: str, rows: pd.DataFrame, what: str) -> None:
+    if tp not in set(rows["timepoint"]):
+        known = [t for t in TIMEPOINT_ORDER if t in set(rows["timepoint"])] or sorted(set(rows["timepoint"]))
+        raise AnalysisError(f"no scores at timepoint '{tp}' ({what}); timepoints present: {', '.join(known)}")
+
+
+_EP_COLS = ["referral_id", "participant_id", "site_id", "start_date", "exit_date", "exit_reason"]
+
+
+def _wide(rows: pd.DataFrame, ep: pd.DataFrame | None, from_: str, to: str) -> pd.DataFrame:
+    """One row per referral with a score at from_ or to: score_from, score_to (+ episode columns)."""
+    sub = rows[rows["timepoint"].isin([from_, to])]
+    wide = sub.pivot(index="referral_id", columns="timepoint", values="score")
+    wide = wide.reindex(columns=[from_, to]).rename(columns={from_: "score_from", to: "score_to"})
+    wide.columns.name = None
+    extra = [c for c in ("n_ever_items",) if c in rows.columns]
+    if extra:
+        fr = rows[rows["timepoint"] == from_].set_index("referral_id")[extra]
+        wide = wide.join(fr)
+    wide = wide.reset_index()
+    if ep is not None:
+        e = ep.copy()
+        e["referral_id"] = e["referral_id"].astype(str)
+        keep = [c for c in e.columns if c not in wide.columns or c == "referral_id"]
+        wide = wide.merge(e[keep], on="referral_id", how="left", validate="one_to_one")
+    elif "site_id" in rows.columns:
+        wide = wide.merge(rows.drop_duplicates("referral_id").set_index("referral_id")[["site_id"]],
+                          left_on="referral_id", right_index=True, how="left")
+    return wide
+
+
+def _a(word: str) -> str:
+    """'an intake' / 'a midpoint'."""
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
+def _why_one_score(wide: pd.DataFrame, from_: str, to: str) -> pd.Series:
+    """Reason label for each referral lacking one of the two scores (None when paired)."""
+    has_f = wide["score_from"].notna()
+    has_t = wide["score_to"].notna()
+    reason = pd.Series(None, index=wide.index, dtype=object)
+    reason[~has_f] = f"{to} score only (no {from_} score)"
+    only_f = has_f & ~has_t
+    if "exit_reason" in wide.columns:
+        er = wide["exit_reason"].astype("object")
+        lab = er.map(lambda r: (
+            "still open (exit not yet due)" if (r is None or (isinstance(r, float) and np.isnan(r))) else
+            "completed but no exit score recorded" if r == "completed" else
+            "dropped out" if r == "dropped_out" else f"left: {str(r).replace('_', ' ')}"))
+        reason[only_f] = (f"{from_} score only: " + lab[only_f]).astype(object)
+    else:
+        reason[only_f] = f"{from_} score only (reason unknown: no referral data)"
+    return reason
+
+
+# ---------------------------------------------------------------------------
+# pre/post change
+# ---------------------------------------------------------------------------
+
+_CHANGE_METHOD = (
+    "Scores paired within referral, instrument ({inst}) and informant ({informant}); change = {to} - {from_} "
+    "({direction}). Mean change with t interval and paired t-test; Wilcoxon signed-rank test (zeros dropped, "
+    "normal approximation with continuity and tie correction, as R's wilcox.test(exact = FALSE)); Cohen's d_z "
+    "(noncentral-t interval) and Hedges' g_av (Lakens 2013; Algina-Keselman interval). Jacobson-Truax reliable "
+    "change: RCI = change / S_diff, S_diff = sqrt(2) x SD x sqrt(1 - r) with SD {sd:g} and reliability {rel:g} "
+    "({assump}); |RCI| >= {z:.2f} is reliable. 'Could show a reliable improvement' = room of at least "
+    "{thr:.2f} points between the {from_} score and the floor. Proportions with Wilson {level:g}% intervals; "
+    "the p-value of the reliable-improvement row is an exact binomial (sign) test of reliable improvements "
+    "against reliable deteriorations. Population: referrals with both scores ('completers' of the "
+    "assessment, not intention-to-treat: there is no control arm)."
+)
+
+
+def _prop_row(stat, count, total, alpha, **kw):
+    lo, hi = wilson_interval(count, total, alpha=alpha)
+    return dict(statistic=stat, estimate=count / total if total else np.nan, ci_lower=lo, ci_upper=hi,
+                n=int(count), n_total=int(total), **kw)
+
+
+def _paired_rows(x1: np.ndarray, x2: np.ndarray, floor: np.ndarray, inst: Instrument,
+                 alpha: float) -> list[dict[str, Any]]:
+    n = len(x1)
+    d = x2 - x1
+    rows: list[dict[str, Any]] = [dict(statistic="n_paired", n=n, n_total=n)]
+    if n == 0:
+        return rows
+    crit = stats.t.ppf(1 - alpha / 2, n - 1) if n > 1 else np.nan
+    for stat, x in (("mean_from", x1), ("mean_to", x2)):
+        se = x.std(ddof=1) / math.sqrt(n) if n > 1 else np.nan
+        rows.append(dict(statistic=stat, estimate=x.mean(), ci_lower=x.mean() - crit * se,
+                         ci_upper=x.mean() + crit * se, n=n, n_total=n))
+    if n > 1 and d.std(ddof=1) > 0:
+        se = d.std(ddof=1) / math.sqrt(n)
+        t = d.mean() / se
+        p = 2 * stats.t.sf(abs(t), n - 1)
+        rows.append(dict(statistic="mean_change", estimate=d.mean(), ci_lower=d.mean() - crit * se,
+                         ci_upper=d.mean() + crit * se, p_value=p, n=n, n_total=n, test="paired t-test",
+                         test_statistic=t, df=n - 1))
+    else:
+        rows.append(dict(statistic="mean_change", estimate=d.mean(), n=n, n_total=n,
+                         test="paired t-test (not computable: fewer than 2 pairs or no variation)"))
+    nz = d[d != 0]
+    if len(nz) > 0:
+        ranks = stats.rankdata(np.abs(nz))
+        v = float(ranks[nz > 0].sum())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            w = stats.wilcoxon(nz, zero_method="wilcox", correction=True, method="approx")
+        p = float(w.pvalue)
+    else:
+        v, p = 0.0, 1.0
+    rows.append(dict(statistic="median_change", estimate=float(np.median(d)), p_value=p, n=n, n_total=n,
+                     test="Wilcoxon signed-rank (V = sum of positive ranks)", test_statistic=v))
+    dz = cohens_dz(d, alpha=alpha)
+    rows.append(dict(statistic="cohens_dz", estimate=dz[0], ci_lower=dz[1], ci_upper=dz[2], n=n, n_total=n))
+    g = hedges_gav(x1, x2, alpha=alpha)
+    rows.append(dict(statistic="hedges_gav", estimate=g[0], ci_lower=g[1], ci_upper=g[2], n=n, n_total=n))
+    # reliable change
+    z = stats.norm.ppf(1 - alpha / 2)
+    rci = d / inst.s_diff
+    sign = -1 if inst.higher_is_worse else 1
+    improved = sign * rci >= z
+    worse = sign * rci <= -z
+    n_imp, n_wor = int(improved.sum()), int(worse.sum())
+    p_sign = float(stats.binomtest(n_imp, n_imp + n_wor).pvalue) if n_imp + n_wor else np.nan
+    rows.append(_prop_row("reliably_improved", n_imp, n, alpha, p_value=p_sign,
+                          test="exact binomial: reliable improvements vs reliable deteriorations"))
+    rows.append(_prop_row("any_improvement", int((sign * d > 0).sum()), n, alpha,
+                          test="any change in the better direction, however small (not a reliable change)"))
+    rows.append(_prop_row("no_reliable_change", n - n_imp - n_wor, n, alpha))
+    rows.append(_prop_row("reliably_worse", n_wor, n, alpha))
+    thr = inst.rc_threshold(alpha)
+    room = (x1 - floor) if inst.higher_is_worse else (inst.max_score - x1)
+    could = room >= thr
+    rows.append(_prop_row("could_improve_reliably", int(could.sum()), n, alpha))
+    rows.append(_prop_row("reliably_improved_of_could", int((improved & could).sum()), int(could.sum()), alpha))
+    if inst.clinical_cutoff is not None:
+        clin = inst.in_clinical_range(x1)
+        rec = clin & improved & ~inst.in_clinical_range(x2)
+        rows.append(_prop_row("clinically_significant_improvement", int(rec.sum()), int(clin.sum()), alpha,
+                              test=f"reliably improved and moved out of the clinical range "
+                                   f"(cut-off {inst.clinical_cutoff:g}); among those in it at the start"))
+    return rows
+
+
+def _resolve_inst(instrument, sd, reliability) -> Instrument:
+    inst = get_instrument(instrument)
+    ch = {}
+    if sd is not None:
+        ch.update(sd=float(sd), sd_source="set by the analyst (sd=)", sd_is_assumption=False)
+    if reliability is not None:
+        ch.update(reliability=float(reliability), reliability_source="set by the analyst (reliability=)",
+                  reliability_is_assumption=False)
+    return inst.replace(**ch) if ch else inst
+
+
+def _group_keys(wide: pd.DataFrame, by: str | None) -> list[tuple[str, np.ndarray]]:
+    if by is None:
+        return [("all", np.ones(len(wide), bool))]
+    if by not in wide.columns:
+        raise AnalysisError(f"cannot group by {by!r}: no such column (available: {', '.join(map(str, wide.columns))})")
+    key = wide[by].astype("object").where(wide[by].notna(), "missing").astype(str)
+    out = [(g, (key == g).to_numpy()) for g in sorted(key.unique())]
+    out.append(("all", np.ones(len(wide), bool)))
+    return out
+
+
+def _primary_name(primary: str | None) -> str | None:
+    if primary is None:
+        return None
+    aliases = {"dash_mean_change": "mean_change", "mean_change": "mean_change",
+               "reliable_improvement": "reliably_improved", "reliably_improved": "reliably_improved",
+               "median_change": "median_change"}
+    if primary not in aliases:
+        raise ValueError(f"primary must be one of {sorted(aliases)}, got {primary!r}")
+    return aliases[primary]
+
+
+def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake", to: str = "exit",
+           by: str | None = None, informant: str = "practitioner", sd: float | None = None,
+           reliability: float | None = None, primary: str | None = "mean_change",
+           alpha: float = 0.05) -> AnalysisResult:
+    """Pre/post change in a risk score with reliable change, for referrals with both scores.
+
+    Parameters
+    ----------
+    data : ProgrammeData or DataFrame
+        A loaded programme (reasons for a missing score come from the
+        referrals) or a ``risk_assessments`` DataFrame.
+    instrument : str or Instrument
+        Registry name (default ``"DASH"``).
+    from_, to : str
+        Timepoints to pair (default intake -> exit).
+    by : str, optional
+        Column of the referrals to split by (e.g. ``"site_id"``); ``"all"``
+        is always added.
+    informant : str
+        ``practitioner`` (default), ``partner`` or ``self``; pairs are formed
+        within one informant only.
+    sd, reliability : float, optional
+        Override the instrument's reliable-change constants.
+    primary : str, optional
+        The risk domain's primary outcome from the analysis plan
+        (``"mean_change"``/``"dash_mean_change"`` or
+        ``"reliable_improvement"``); other tests are Holm-adjusted.
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: one row per group and statistic (``group, statistic,
+        estimate, ci_lower, ci_upper, p_value, n, n_total, test,
+        test_statistic, df, role, p_value_holm, population``); statistics:
+        ``n_paired``, ``n_one_score``, one ``one_score: <reason>`` row per
+        reason, ``mean_from``, ``mean_to``, ``mean_change``, ``median_change``
+        (Wilcoxon), ``cohens_dz``, ``hedges_gav``, ``reliably_improved``,
+        ``any_improvement`` (any fall, however small: the kind of figure behind
+        "93% show a reduction in risk"), ``no_reliable_change``,
+        ``reliably_worse``, ``could_improve_reliably``,
+        ``reliably_improved_of_could``, ``clinically_significant_improvement``.
+        ``tables["changes"]``: one row per referral with both scores
+        (``score_from, score_to, change, rci, reliable_change, could_improve``).
+        ``meta["headline"]``: the commissioner sentence.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ra = pd.DataFrame({"referral_id": ["a", "a", "b", "b", "c"],
+    ...                    "timepoint": ["intake", "exit"] * 2 + ["intake"],
+    ...                    "score": [16, 8, 12, 11, 15]})
+    >>> res = change(ra)
+    >>> int(res.summary.query("statistic == 'reliably_improved'")["n"].iloc[0])
+    1
+    """
+    alpha = check_alpha(alpha)
+    inst = _resolve_inst(instrument, sd, reliability)
+    primary_stat = _primary_name(primary)
+    ra, ep = _tables(data)
+    rows, n_other = _select(ra, inst, informant)
+    _check_timepoint(from_, rows, "from_")
+    _check_timepoint(to, rows, "to")
+    wide = _wide(rows, ep, from_, to)
+    wide["why_one_score"] = _why_one_score(wide, from_, to)
+    paired = wide["why_one_score"].isna().to_numpy()
+    floor = np.full(len(wide), float(inst.min_score))
+    if "n_ever_items" in wide.columns:
+        floor = floor + pd.to_numeric(wide["n_ever_items"], errors="coerce").fillna(0).to_numpy(float)
+
+    out_rows: list[dict[str, Any]] = []
+    for label, gmask in _group_keys(wide, by):
+        sub = wide[gmask]
+        pm = paired[gmask]
+        reasons = sub.loc[~pm, "why_one_score"].value_counts().sort_index()
+        out_rows.append(dict(group=label, statistic="n_with_a_score", n=len(sub), n_total=len(sub)))
+        out_rows.append(dict(group=label, statistic="n_one_score", n=int((~pm).sum()), n_total=len(sub)))
+        for why, k in reasons.items():
+            out_rows.append(dict(group=label, statistic=f"one_score: {why}", n=int(k), n_total=len(sub)))
+        x1 = sub.loc[pm, "score_from"].to_numpy(float)
+        x2 = sub.loc[pm, "score_to"].to_numpy(float)
+        for r in _paired_rows(x1, x2, floor[gmask][pm], inst, alpha):
+            out_rows.append(dict(group=label, **r))
+    summary = pd.DataFrame(out_rows)
+    for c in ("estimate", "ci_lower", "ci_upper", "p_value", "test_statistic", "df"):
+        if c not in summary:
+            summary[c] = np.nan
+    for c in ("test",):
+        if c not in summary:
+            summary[c] = None
+    summary["population"] = np.where(summary["statistic"].str.startswith(("n_with", "n_one", "one_score")),
+                                     f"referrals with {_a(from_)} or {to} score",
+                                     f"completers of both assessments ({from_} and {to})")
+    pmask = None
+    if primary_stat is not None:
+        pmask = ((summary["group"] == "all") & (summary["statistic"] == primary_stat)).to_numpy()
+    summary = label_tests(summary, primary=pmask)
+    cols = ["group", "statistic", "estimate", "ci_lower", "ci_upper", "p_value", "n", "n_total", "test",
+            "test_statistic", "df", "role", "p_value_holm", "population"]
+    summary = summary[cols]
+    summary["n"] = summary["n"].astype("Int64")
+    summary["n_total"] = summary["n_total"].astype("Int64")
+
+    ch = wide.loc[paired].copy()
+    ch["change"] = ch["score_to"] - ch["score_from"]
+    ch["rci"] = ch["change"] / inst.s_diff
+    z = stats.norm.ppf(1 - alpha / 2)
+    sign = -1 if inst.higher_is_worse else 1
+    ch["reliable_change"] = np.where(sign * ch["rci"] >= z, "reliably improved",
+                                     np.where(sign * ch["rci"] <= -z, "reliably worse", "no reliable change"))
+    room = (ch["score_from"] - floor[paired]) if inst.higher_is_worse else (inst.max_score - ch["score_from"])
+    ch["could_improve"] = room >= inst.rc_threshold(alpha)
+    ch["band_from"] = inst.band_of(ch["score_from"]) if inst.bands else None
+    ch["band_to"] = inst.band_of(ch["score_to"]) if inst.bands else None
+    keep = [c for c in ["referral_id", "participant_id", "site_id", by, "score_from", "score_to", "change", "rci",
+                        "reliable_change", "could_improve", "band_from", "band_to"] if c and c in ch.columns]
+    changes = ch[list(dict.fromkeys(keep))].reset_index(drop=True)
+    one = wide.loc[~paired, ["referral_id", "score_from", "score_to", "why_one_score"]].reset_index(drop=True)
+
+    excluded = wide.loc[~paired, "why_one_score"].value_counts().to_dict()
+    allrow = summary[summary["group"] == "all"].set_index("statistic")
+    level = 100 * (1 - alpha)
+    headline = _headline(allrow, inst, informant, from_, to, level, excluded)
+    meta = make_meta(
+        n_in=len(wide), excluded=excluded, alpha=alpha, unit="referrals with a score",
+        method=_CHANGE_METHOD.format(
+            inst=inst.name, informant=informant, to=to, from_=from_,
+            direction="negative = lower score = less risk" if inst.higher_is_worse else "positive = better",
+            sd=inst.sd, rel=inst.reliability, z=z, thr=inst.rc_threshold(alpha), level=level,
+            assump="assumed; no published figures" if (inst.sd_is_assumption or inst.reliability_is_assumption)
+            else f"{inst.sd_source}; {inst.reliability_source}"),
+        instrument=inst.name, informant=informant, from_=from_, to=to, by=by,
+        s_diff=inst.s_diff, rc_threshold=inst.rc_threshold(alpha),
+        sd_source=inst.sd_source, reliability_source=inst.reliability_source,
+        informant_note=inst.informant_note, ever_items=list(inst.ever_items),
+        n_rows_other_instrument_or_informant=n_other,
+        n_referrals_scored_at_other_timepoints_only=int(rows.loc[~rows["referral_id"].isin(wide["referral_id"]),
+                                                                 "referral_id"].nunique()),
+        headline=headline, primary=primary_stat,
+    )
+    return AnalysisResult(summary=summary, meta=meta, model=inst,
+                          tables={"changes": changes, "one_score": one},
+                          title=f"Change in {inst.name} ({informant}) from {from_} to {to}",
+                          _plotter=plotting.plot_risk_change)
+
+
+def _headline(allrow: pd.DataFrame, inst: Instrument, informant: str, from_: str, to: str, level: float,
+              excluded: dict[str, int]) -> str:
+    if "reliably_improved" not in allrow.index:
+        return f"No referral had both a {from_} and a {to} {inst.name} score."
+    r = allrow.loc["reliably_improved"]
+    n_with = int(allrow.loc["n_with_a_score", "n"])
+    reasons: dict[str, int] = {}
+    for why, k in excluded.items():
+        reasons[_coarse_reason(why)] = reasons.get(_coarse_reason(why), 0) + int(k)
+    reasons = dict(sorted(reasons.items(), key=lambda kv: -kv[1]))
+    word = "reduction" if inst.higher_is_worse else "improvement"
+    mc = allrow.loc["mean_change"]
+    txt = (f"{int(r['n'])} of {int(r['n_total'])} ({100 * r['estimate']:.0f}%, {level:g}% CI "
+           f"{100 * r['ci_lower']:.0f}-{100 * r['ci_upper']:.0f}%) showed a reliable {word} in {inst.name} "
+           f"score ({informant}-informed) between {from_} and {to}")
+    if np.isfinite(mc["ci_lower"]):
+        txt += (f"; mean change {mc['estimate']:+.1f} points ({level:g}% CI {mc['ci_lower']:+.1f} to "
+                f"{mc['ci_upper']:+.1f})")
+    txt += f". Of the {n_with:,} referrals with either score, {int(r['n_total']):,} had both"
+    if reasons:
+        txt += "; not in this figure: " + ", ".join(f"{k:,} {why}" for why, k in reasons.items())
+    return txt + "."
+
+
+def _coarse_reason(why: str) -> str:
+    """Headline wording for a reason a referral has only one score."""
+    w = why.lower()
+    if any(k in w for k in ("declined to start", "unsuitable", "declined assessment")):
+        return "never started"
+    if "still open" in w:
+        return "still open"
+    if "dropped out" in w:
+        return "dropped out"
+    if "completed but" in w:
+        return "completed without a second score"
+    if "score only (no" in w:
+        return "without a first score"
+    if "left:" in w:
+        return "left for other reasons"
+    return "reason unknown"
+
+
+# ---------------------------------------------------------------------------
+# band transitions
+# ---------------------------------------------------------------------------
+
+
+def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str = "intake", to: str = "exit",
+                     informant: str = "practitioner", alpha: float = 0.05) -> AnalysisResult:
+    """Risk band at ``from_`` x band at ``to``, with an exact McNemar test for high-risk status.
+
+    Parameters
+    ----------
+    data : ProgrammeData or DataFrame
+        Programme or ``risk_assessments`` table.
+    instrument, from_, to, informant, alpha
+        As in :func:`change`.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary`` rows: ``high_at_from``, ``high_at_to`` (share high,
+        Wilson CI), ``left_high_band`` (of those high at ``from_``, share no
+        longer high), ``entered_high_band`` (of those not high at ``from_``),
+        ``mcnemar_exact`` (estimate = share of the discordant pairs that left
+        the high band, Clopper-Pearson CI, exact two-sided binomial p-value;
+        ``n_left``, ``n_entered``). ``tables["transitions"]``: long table
+        ``band_from, band_to, n``; ``tables["matrix"]``: the cross-table with
+        margins.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ra = pd.DataFrame({"referral_id": list("aabbcc"), "timepoint": ["intake", "exit"] * 3,
+    ...                    "score": [16, 8, 15, 14, 5, 6]})
+    >>> res = band_transitions(ra)
+    >>> int(res.summary.set_index("statistic").loc["left_high_band", "n"])
+    1
+    """
+    alpha = check_alpha(alpha)
+    inst = get_instrument(instrument)
+    if inst.high_band is None:
+        raise AnalysisError(f"instrument {inst.name} defines no high-risk band")
+    ra, ep = _tables(data)
+    rows, _ = _select(ra, inst, informant)
+    _check_timepoint(from_, rows, "from_")
+    _check_timepoint(to, rows, "to")
+    wide = _wide(rows, ep, from_, to)
+    wide["why_one_score"] = _why_one_score(wide, from_, to)
+    pw = wide[wide["why_one_score"].isna()]
+    labels = [b[0] for b in inst.bands]
+    bf = pd.Categorical(inst.band_of(pw["score_from"]), categories=labels, ordered=True)
+    bt = pd.Categorical(inst.band_of(pw["score_to"]), categories=labels, ordered=True)
+    tab = pd.crosstab(bf, bt, dropna=False).reindex(index=labels, columns=labels, fill_value=0)
+    tab.index.name, tab.columns.name = f"band_{from_}", f"band_{to}"
+    long = tab.stack().rename("n").reset_index()
+    long.columns = ["band_from", "band_to", "n"]
+    mat = tab.copy()
+    mat["total"] = mat.sum(axis=1)
+    mat.loc["total"] = mat.sum(axis=0)
+    h1 = np.asarray(inst.is_high(pw["score_from"]), bool)
+    h2 = np.asarray(inst.is_high(pw["score_to"]), bool)
+    n = len(pw)
+    b = int((h1 & ~h2).sum())
+    c = int((~h1 & h2).sum())
+    rows_out = [
+        _prop_row("high_at_from", int(h1.sum()), n, alpha),
+        _prop_row("high_at_to", int(h2.sum()), n, alpha),
+        _prop_row("left_high_band", b, int(h1.sum()), alpha),
+        _prop_row("entered_high_band", c, int((~h1).sum()), alpha),
+    ]
+    if b + c > 0:
+        bt_res = stats.binomtest(b, b + c)
+        ci = bt_res.proportion_ci(confidence_level=1 - alpha, method="exact")
+        rows_out.append(dict(statistic="mcnemar_exact", estimate=b / (b + c), ci_lower=ci.low, ci_upper=ci.high,
+                             p_value=float(bt_res.pvalue), n=b + c, n_total=n, n_left=b, n_entered=c,
+                             test="exact McNemar (binomial test on discordant pairs)"))
+    else:
+        rows_out.append(dict(statistic="mcnemar_exact", p_value=1.0, n=0, n_total=n, n_left=0, n_entered=0,
+                             test="exact McNemar (no discordant pairs)"))
+    summary = pd.DataFrame(rows_out)
+    for col in ("p_value", "n_left", "n_entered", "test"):
+        if col not in summary:
+            summary[col] = np.nan
+    for col in ("n", "n_total", "n_left", "n_entered"):
+        summary[col] = summary[col].astype("Int64")
+    summary["population"] = f"completers of both assessments ({from_} and {to})"
+    excluded = wide.loc[wide["why_one_score"].notna(), "why_one_score"].value_counts().to_dict()
+    meta = make_meta(
+        n_in=len(wide), excluded=excluded, alpha=alpha, unit="referrals with a score",
+        method=(f"{inst.name} bands ({'; '.join(f'{lab} >= {lo:g}' for lab, lo in inst.bands)}) at {from_} and "
+                f"{to}, informant {informant}. High-risk status compared by the exact McNemar test (two-sided "
+                "binomial test of the discordant pairs, p = 0.5); shares with Wilson intervals."),
+        instrument=inst.name, informant=informant, from_=from_, to=to,
+    )
+    return AnalysisResult(summary=summary, meta=meta, tables={"transitions": long, "matrix": mat},
+                          title=f"{inst.name} risk bands: {from_} to {to}",
+                          _plotter=plotting.plot_band_transitions)
+
+
+# ---------------------------------------------------------------------------
+# repeated measures: linear mixed model and GEE
+# ---------------------------------------------------------------------------
+
+
+def _long(data, inst: Instrument, informant: str, timepoints: Sequence[str] | None):
+    ra, ep = _tables(data)
+    rows, _ = _select(ra, inst, informant)
+    present = [t for t in TIMEPOINT_ORDER if t in set(rows["timepoint"])]
+    present += sorted(set(rows["timepoint"]) - set(present))
+    tps = list(timepoints) if timepoints is not None else present
+    for t in tps:
+        _check_timepoint(t, rows, "timepoints")
+    if len(tps) < 2:
+        raise AnalysisError("a repeated-measures model needs scores at two or more timepoints")
+    n_other_tp = int((~rows["timepoint"].isin(tps)).sum())
+    long = rows[rows["timepoint"].isin(tps)].copy()
+    if ep is not None:
+        e = ep[[c for c in ("referral_id", "participant_id", "site_id") if c in ep.columns]].copy()
+        e["referral_id"] = e["referral_id"].astype(str)
+        long = long.drop(columns=[c for c in ("participant_id", "site_id") if c in long.columns and c in e.columns])
+        long = long.merge(e, on="referral_id", how="left", validate="many_to_one")
+    if "site_id" not in long.columns:
+        long["site_id"] = "all"
+    long["site_id"] = long["site_id"].astype("object").where(long["site_id"].notna(), "missing").astype(str)
+    long["_tp"] = long["timepoint"].map({t: i for i, t in enumerate(tps)})
+    long = long.sort_values(["referral_id", "_tp"]).reset_index(drop=True)
+    return long, tps, n_other_tp
+
+
+def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = "practitioner",
+               timepoints: Sequence[str] | None = None, site_random: bool | None = None,
+               emm_weights: str = "equal", df: str = "satterthwaite", alpha: float = 0.05) -> AnalysisResult:
+    """Scores over all timepoints: linear mixed model with a random intercept per referral.
+
+    Model: ``score ~ timepoint + site_id + (1 | referral_id)`` fitted by exact
+    REML (:class:`dapp_eval.lmm.RandomInterceptLMM`, equal to lme4's
+    ``lmer(..., REML = TRUE)``); with five or more sites the site enters as a
+    random intercept instead (``score ~ timepoint + (1 | site_id/referral_id)``).
+    Everyone with at least one score contributes, which is valid if missing
+    scores are missing at random given the observed scores, site and timepoint.
+
+    Parameters
+    ----------
+    data : ProgrammeData or DataFrame
+        Programme or ``risk_assessments`` table.
+    instrument, informant
+        As in :func:`change`.
+    timepoints : sequence of str, optional
+        Timepoints to model, in order (default: all present, contract order);
+        the first is the reference.
+    site_random : bool, optional
+        Force a random (True) or fixed (False) site effect; default: random
+        when there are at least 5 sites.
+    emm_weights : {"equal", "proportional"}
+        How estimated marginal means average over fixed site effects: equal
+        weight per site (emmeans' default) or in proportion to the number of
+        observations per site (emmeans ``weights = "proportional"``).
+    df : {"satterthwaite", "asymptotic"}
+        Degrees of freedom of intervals and tests.
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: ``statistic == "emm"`` rows (estimated mean by
+        timepoint) and ``"difference_vs_<first>"`` rows, with ``timepoint,
+        estimate, std_error, df, ci_lower, ci_upper, p_value, n`` (scores at
+        that timepoint). ``tables``: ``fixed_effects``,
+        ``variance_components``, ``counts``. ``model``: the fitted
+        :class:`~dapp_eval.lmm.RandomInterceptLMM`.
+
+    Examples
+    --------
+    >>> res = trajectory(data)                                       # doctest: +SKIP
+    >>> res.summary.query("statistic == 'emm'")[["timepoint", "estimate"]]  # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    if emm_weights not in ("equal", "proportional"):
+        raise ValueError("emm_weights must be 'equal' or 'proportional'")
+    inst = get_instrument(instrument)
+    long, tps, n_other_tp = _long(data, inst, informant, timepoints)
+    sites = sorted(long["site_id"].unique())
+    n_sites = len(sites)
+    if site_random is None:
+        site_random = n_sites >= 5
+    terms = ["timepoint"] + (["site_id"] if (n_sites > 1 and not site_random) else [])
+    X = design_matrix(long, terms, levels={"timepoint": tps, "site_id": sites})
+    model = RandomInterceptLMM(site_effect=bool(site_random and n_sites > 1))
+    model.fit(long["score"].to_numpy(float), X, long["referral_id"].to_numpy(),
+              long["site_id"].to_numpy() if model.site_effect else None)
+    names = list(X.columns)
+    # estimated marginal means: L rows
+    L = np.zeros((len(tps), len(names)))
+    L[:, 0] = 1.0
+    for i, t in enumerate(tps[1:], start=1):
+        L[i, names.index(f"timepoint[T.{t}]")] = 1.0
+    if "site_id" in terms:
+        if emm_weights == "equal":
+            w = np.full(n_sites, 1.0 / n_sites)
+        else:
+            cnt = long["site_id"].value_counts()
+            w = np.array([cnt.get(s, 0) for s in sites], float) / len(long)
+        for j, s in enumerate(sites[1:], start=1):
+            L[:, names.index(f"site_id[T.{s}]")] = w[j]
+    emm = model.contrast(L, names=tps, alpha=alpha, df=df)
+    D = L[1:] - L[0]
+    diff = model.contrast(D, names=tps[1:], alpha=alpha, df=df)
+    counts = long.groupby("timepoint").agg(n=("score", "size")).reindex(tps)
+    ren = {"term": "timepoint", "statistic": "test_statistic"}
+    emm = emm.rename(columns=ren).assign(statistic="emm", p_value=np.nan, test_statistic=np.nan)
+    diff = diff.rename(columns=ren).assign(statistic=f"difference_vs_{tps[0]}")
+    summary = pd.concat([emm, diff], ignore_index=True)
+    summary["n"] = summary["timepoint"].map(counts["n"]).astype("Int64")
+    summary = summary[["statistic", "timepoint", "estimate", "std_error", "df", "ci_lower", "ci_upper",
+                       "test_statistic", "p_value", "n"]]
+    summary["population"] = "all referrals with at least one score (missing at random assumed)"
+    fixed = model.summary(alpha=alpha, df=df)
+    vc = model.variance_components_.copy()
+    n_ref = long["referral_id"].nunique()
+    n_per = long.groupby("referral_id").size().value_counts().sort_index()
+    counts_tab = pd.DataFrame({"timepoint": tps, "n": counts["n"].to_numpy()})
+    formula = ("score ~ timepoint + (1 | site_id/referral_id)" if model.site_effect else
+               "score ~ timepoint" + (" + site_id" if "site_id" in terms else "") + " + (1 | referral_id)")
+    meta = make_meta(
+        n_in=n_ref, excluded={}, alpha=alpha, unit="referrals with a score",
+        method=(f"Linear mixed model {formula}, exact REML (lme4-equivalent; dapp_eval.lmm). Estimated "
+                f"marginal means by timepoint"
+                + (f" averaging the site effects with {emm_weights} weights" if "site_id" in terms else "")
+                + f"; {'Satterthwaite' if df == 'satterthwaite' else 'asymptotic normal'} degrees of freedom. "
+                "Uses every available score; valid if missing scores are missing at random given the "
+                "observed scores, site and timepoint."),
+        instrument=inst.name, informant=informant, timepoints=tps, formula=formula, n_obs=len(long),
+        n_sites=n_sites, site_effect="random" if model.site_effect else ("fixed" if "site_id" in terms else "none"),
+        n_scores_per_referral={int(k): int(v) for k, v in n_per.items()},
+        n_rows_other_timepoints=n_other_tp, reml_criterion=model.reml_criterion_, singular=model.singular_,
+    )
+    return AnalysisResult(summary=summary, meta=meta, model=model,
+                          tables={"fixed_effects": fixed, "variance_components": vc, "counts": counts_tab},
+                          title=f"{inst.name} ({informant}) by timepoint: linear mixed model",
+                          _plotter=plotting.plot_risk_trajectory)
+
+
+def high_risk_trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = "practitioner",
+                         timepoints: Sequence[str] | None = None, cluster: str = "referral_id",
+                         alpha: float = 0.05) -> AnalysisResult:
+    """High-risk status over timepoints: binomial GEE (logit link, exchangeable correlation).
+
+    Model ``high ~ timepoint + site_id`` with robust (sandwich) standard
+    errors, clustered by referral (or by person with
+    ``cluster="participant_id"``). Estimates agree with R's
+    ``geepack::geeglm(..., family = binomial, corstr = "exchangeable")``
+    (moment estimators without degrees-of-freedom correction, as geepack).
+
+    Parameters
+    ----------
+    data : ProgrammeData or DataFrame
+        Programme or ``risk_assessments`` table.
+    instrument, informant, timepoints
+        As in :func:`trajectory`.
+    cluster : {"referral_id", "participant_id"}
+        Cluster for the working correlation and the sandwich.
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: ``proportion_high`` rows (observed share high by
+        timepoint, Wilson CI, ``n`` high of ``n_total`` scored) and
+        ``odds_ratio_vs_<first>`` rows (GEE odds ratio, Wald CI, p-value).
+        ``tables["coefficients"]`` (log-odds scale), ``model`` the statsmodels
+        results.
+
+    Examples
+    --------
+    >>> res = high_risk_trajectory(data)                             # doctest: +SKIP
+    """
+    import statsmodels.api as sm
+
+    alpha = check_alpha(alpha)
+    inst = get_instrument(instrument)
+    if inst.high_band is None:
+        raise AnalysisError(f"instrument {inst.name} defines no high-risk band")
+    long, tps, _ = _long(data, inst, informant, timepoints)
+    if cluster not in long.columns:
+        raise AnalysisError(f"cannot cluster by {cluster!r}: the data have no such column")
+    long["high"] = np.asarray(inst.is_high(long["score"]), dtype=float)
+    long = long.sort_values([cluster, "referral_id", "_tp"]).reset_index(drop=True)
+    sites = sorted(long["site_id"].unique())
+    terms = ["timepoint"] + (["site_id"] if len(sites) > 1 else [])
+    X = design_matrix(long, terms, levels={"timepoint": tps, "site_id": sites})
+    gee = sm.GEE(long["high"], X, groups=long[cluster].astype(str), family=sm.families.Binomial(),
+                 cov_struct=sm.cov_struct.Exchangeable())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gee.fit(ddof_scale=0, ctol=1e-10, maxiter=200)
+    z = stats.norm.ppf(1 - alpha / 2)
+    coef = pd.DataFrame({"term": X.columns, "estimate": res.params.to_numpy(), "std_error": res.bse.to_numpy()})
+    coef["statistic"] = coef["estimate"] / coef["std_error"]
+    coef["p_value"] = 2 * stats.norm.sf(np.abs(coef["statistic"]))
+    coef["ci_lower"] = coef["estimate"] - z * coef["std_error"]
+    coef["ci_upper"] = coef["estimate"] + z * coef["std_error"]
+    rows = []
+    for t in tps:
+        sub = long[long["timepoint"] == t]
+        rows.append(dict(_prop_row("proportion_high", int(sub["high"].sum()), len(sub), alpha), timepoint=t))
+    for t in tps[1:]:
+        r = coef.set_index("term").loc[f"timepoint[T.{t}]"]
+        rows.append(dict(statistic=f"odds_ratio_vs_{tps[0]}", timepoint=t, estimate=math.exp(r["estimate"]),
+                         ci_lower=math.exp(r["ci_lower"]), ci_upper=math.exp(r["ci_upper"]),
+                         p_value=r["p_value"], n=int((long["timepoint"] == t).sum())))
+    summary = pd.DataFrame(rows)
+    summary["n"] = summary["n"].astype("Int64")
+    summary["n_total"] = summary["n_total"].astype("Int64")
+    summary = summary[["statistic", "timepoint", "estimate", "ci_lower", "ci_upper", "p_value", "n", "n_total"]]
+    summary["population"] = "all referrals with at least one score (missing at random assumed)"
+    meta = make_meta(
+        n_in=int(long["referral_id"].nunique()), excluded={}, alpha=alpha, unit="referrals with a score",
+        method=(f"Binomial GEE (logit link, exchangeable working correlation within {cluster}), "
+                f"high ~ timepoint{' + site_id' if len(sites) > 1 else ''}; robust sandwich standard errors, "
+                "Wald intervals; correlation and scale by moment estimators without degrees-of-freedom "
+                "correction (as geepack). High = "
+                f"{inst.name} band '{inst.high_band}'."),
+        instrument=inst.name, informant=informant, timepoints=tps, cluster=cluster, n_obs=len(long),
+        n_clusters=int(long[cluster].nunique()), working_correlation=float(gee.cov_struct.dep_params),
+    )
+    return AnalysisResult(summary=summary, meta=meta, model=res, tables={"coefficients": coef},
+                          title=f"High {inst.name} risk by timepoint: GEE",
+                          _plotter=plotting.plot_high_risk_trajectory)
+
+
+# ---------------------------------------------------------------------------
+# missing exit scores
+# ---------------------------------------------------------------------------
+
+
+def _exit_group(reason: pd.Series) -> pd.Series:
+    """How an episode ended, coarsely: completed / dropped out / other exit."""
+    r = reason.astype("object")
+    return pd.Series(np.where(r == "completed", "completed", np.where(r == "dropped_out", "dropped out",
+                                                                       "other exit")), index=reason.index)
+
+
+def _covariate_matrix(frame: pd.DataFrame, covariates: Sequence[str], with_site: bool,
+                      sites: list[str]) -> pd.DataFrame:
+    """Design for the attrition / imputation models: intake score, site, covariates (missing-indicator coding)."""
+    cols = {"Intercept": np.ones(len(frame)), "score_from": frame["score_from"].to_numpy(float)}
+    if with_site:
+        for s in sites[1:]:
+            cols[f"site_id[T.{s}]"] = (frame["site_id"] == s).to_numpy(float)
+    for c in covariates:
+        if c not in frame.columns:
+            raise AnalysisError(f"covariate {c!r} is not a column of the referrals data")
+        x = frame[c]
+        if pd.api.types.is_bool_dtype(x) or x.dtype == object or isinstance(x.dtype, pd.CategoricalDtype) \
+                or pd.api.types.is_string_dtype(x):
+            xs = x.astype("object").where(x.notna(), "missing").astype(str)
+            levels = sorted(xs.unique())
+            for lev in levels[1:]:
+                cols[f"{c}[T.{lev}]"] = (xs == lev).to_numpy(float)
+        else:
+            v = pd.to_numeric(x, errors="coerce").astype(float)
+            if v.isna().any():
+                cols[f"{c}_missing"] = v.isna().to_numpy(float)
+                v = v.fillna(v.mean() if v.notna().any() else 0.0)
+            cols[c] = v.to_numpy(float)
+    return pd.DataFrame(cols, index=frame.index)
+
+
+def _full_rank(X: pd.DataFrame, rows: np.ndarray | None = None) -> list[str]:
+    """Columns of X that are linearly independent on the given rows (constant / aliased ones dropped)."""
+    A = X.to_numpy(float) if rows is None else X.to_numpy(float)[rows]
+    keep = [0]
+    for j in range(1, A.shape[1]):
+        if np.linalg.matrix_rank(A[:, keep + [j]]) == len(keep) + 1:
+            keep.append(j)
+    return [X.columns[j] for j in keep]
+
+
+def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str = "practitioner",
+                 from_: str = "intake", to: str = "exit", covariates: Sequence[str] = (),
+                 condition_on_exit: bool = True, m: int = 20, seed: int = 20240601,
+                 deltas: Sequence[float] | None = None, population: str = "starters",
+                 alpha: float = 0.05) -> AnalysisResult:
+    """Mean change and reliable improvement when exit scores are missing: three answers side by side.
+
+    * complete case ("completers"): referrals with both scores; assumes the
+      missing exit scores are missing completely at random.
+    * inverse probability of attrition weighting ("all starters"): a
+      logistic model of having an exit score given the intake score, site
+      and ``covariates``; stabilised weights; assumes missing at random given
+      those and a correct attrition model.
+    * multiple imputation ("all starters"): exit scores drawn from a normal
+      linear regression on the same predictors (proper Bayesian draws of the
+      coefficients and variance, ``m`` imputations, Rubin's rules with
+      Barnard-Rubin degrees of freedom); assumes missing at random and the
+      linear-normal model. Imputed scores are not rounded or truncated to the
+      score range, which keeps the mean unbiased under the model.
+    * tipping point (delta adjustment): the imputed exit scores are shifted by
+      ``delta`` points (towards higher risk for a higher-is-worse instrument)
+      to represent missing-not-at-random; the tipping delta is the smallest
+      shift at which the interval of the mean change reaches zero, i.e. how
+      much worse the missing people's exit scores would have to be than
+      similar completers' for the conclusion to be overturned.
+
+    There is no control arm, so none of these is an intention-to-treat
+    effect: they describe change among the people who started.
+
+    Parameters
+    ----------
+    data : ProgrammeData or DataFrame
+        Programme (needed for who started / who is still open) or
+        ``risk_assessments`` table (then everyone with a ``from_`` score).
+    instrument, informant, from_, to
+        As in :func:`change`.
+    covariates : sequence of str
+        Extra referral columns for the attrition and imputation models (e.g.
+        ``["age", "employment", "substance_misuse"]``); missing values are
+        coded with a missing indicator / level.
+    condition_on_exit : bool
+        Also condition both models on how the episode ended (completed /
+        dropped out / other exit), known for everyone: then a missing exit
+        score of someone who dropped out is imputed from dropouts who were
+        scored, not from completers. Levels with no scored member cannot be
+        modelled (a positivity failure): they are reported in ``meta``.
+    m : int
+        Number of imputations.
+    seed : int
+        Seed of the imputation draws.
+    deltas : sequence of float, optional
+        Grid of shifts for the tipping-point table (default 0 to the
+        instrument's range in steps of 0.5).
+    population : {"starters", "intake"}
+        "starters": referrals with a ``from_`` score that started the
+        programme and have exited (still-open episodes are excluded: their
+        exit is not yet due); "intake": everyone with a ``from_`` score.
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: one row per method and statistic (``mean_change``,
+        ``reliably_improved``) with ``method, population, assumption,
+        estimate, std_error, ci_lower, ci_upper, p_value, n`` (people
+        represented), ``n_observed`` (with an exit score), plus a
+        ``tipping_point_delta`` row. ``tables``: ``tipping`` (delta grid),
+        ``weights`` (IPW weight summary), ``attrition_model`` (logistic
+        coefficients).
+
+    Examples
+    --------
+    >>> res = missing_exit(data, covariates=["age"])                 # doctest: +SKIP
+    >>> res.summary[["method", "statistic", "estimate", "ci_lower", "ci_upper"]]  # doctest: +SKIP
+    """
+    import statsmodels.api as sm
+
+    alpha = check_alpha(alpha)
+    if m < 2:
+        raise ValueError("m (number of imputations) must be at least 2")
+    if population not in ("starters", "intake"):
+        raise ValueError("population must be 'starters' or 'intake'")
+    inst = get_instrument(instrument)
+    ra, ep = _tables(data)
+    rows, _ = _select(ra, inst, informant)
+    _check_timepoint(from_, rows, "from_")
+    _check_timepoint(to, rows, "to")
+    wide = _wide(rows, ep, from_, to)
+    n_in = len(wide)
+    excluded: dict[str, int] = {}
+    keep = wide["score_from"].notna()
+    excluded[f"no {from_} score"] = int((~keep).sum())
+    pop_label = f"all with {_a(from_)} score"
+    if ep is not None and population == "starters":
+        started = wide["start_date"].notna()
+        excluded["never started the programme"] = int((keep & ~started).sum())
+        keep &= started
+        open_ = wide["exit_reason"].isna()
+        excluded["still open (exit not yet due)"] = int((keep & open_).sum())
+        keep &= ~open_
+        pop_label = "all starters (closed episodes)"
+    pop = wide[keep].reset_index(drop=True)
+    if "site_id" not in pop.columns:
+        pop["site_id"] = "all"
+    pop["site_id"] = pop["site_id"].astype("object").where(pop["site_id"].notna(), "missing").astype(str)
+    obs = pop["score_to"].notna().to_numpy()
+    n, n_obs = len(pop), int(obs.sum())
+    if n_obs < 3:
+        raise AnalysisError(f"only {n_obs} referrals in the population have a {to} score; too few to model")
+    sites = sorted(pop["site_id"].unique())
+    covs = list(covariates)
+    unmodelled: list[str] = []
+    if condition_on_exit and "exit_reason" in pop.columns and population == "starters" and ep is not None:
+        pop["exit_group"] = _exit_group(pop["exit_reason"])
+        covs = ["exit_group"] + covs
+        seen = set(pop.loc[pop["score_to"].notna(), "exit_group"])
+        unmodelled = sorted(set(pop["exit_group"]) - seen)
+    Xfull = _covariate_matrix(pop, covs, len(sites) > 1, sites)
+    X = Xfull[_full_rank(Xfull)]
+    predictors = ["intake score"] + (["site"] if len(sites) > 1 else []) + [
+        "how the episode ended" if c == "exit_group" else c for c in covs]
+    x1 = pop["score_from"].to_numpy(float)
+    x2 = pop["score_to"].to_numpy(float)
+    level = 100 * (1 - alpha)
+    zc = stats.norm.ppf(1 - alpha / 2)
+    s_diff = inst.s_diff
+    sign = -1 if inst.higher_is_worse else 1
+    ztr = stats.norm.ppf(1 - alpha / 2)
+    out: list[dict[str, Any]] = []
+
+    # --- complete case
+    d_cc = (x2 - x1)[obs]
+    tcrit = stats.t.ppf(1 - alpha / 2, n_obs - 1)
+    se = d_cc.std(ddof=1) / math.sqrt(n_obs)
+    out.append(dict(method="complete case", population=f"completers (with {_a(to)} score)",
+                    assumption="missing completely at random: completers are like all starters",
+                    statistic="mean_change", estimate=d_cc.mean(), std_error=se,
+                    ci_lower=d_cc.mean() - tcrit * se, ci_upper=d_cc.mean() + tcrit * se,
+                    p_value=2 * stats.t.sf(abs(d_cc.mean() / se), n_obs - 1) if se > 0 else np.nan,
+                    n=n_obs, n_observed=n_obs))
+    imp_cc = (sign * d_cc / s_diff >= ztr).astype(float)
+    lo, hi = wilson_interval(imp_cc.sum(), n_obs, alpha=alpha)
+    out.append(dict(method="complete case", population=f"completers (with {_a(to)} score)",
+                    assumption="missing completely at random: completers are like all starters",
+                    statistic="reliably_improved", estimate=imp_cc.mean(),
+                    std_error=math.sqrt(imp_cc.mean() * (1 - imp_cc.mean()) / n_obs), ci_lower=lo, ci_upper=hi,
+                    n=n_obs, n_observed=n_obs))
+
+    # --- inverse probability of attrition weighting
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        glm = sm.GLM(obs.astype(float), X, family=sm.families.Binomial()).fit()
+    ph = np.asarray(glm.fittedvalues, dtype=float)
+    ph_floor = 0.01
+    n_trunc = int((ph < ph_floor).sum())
+    ph = np.maximum(ph, ph_floor)
+    w = obs.mean() / ph
+    wo = w[obs]
+    ess = wo.sum() ** 2 / (wo**2).sum()
+    ipw_assump = ("missing at random given the " + ", ".join(predictors)
+                  + "; attrition model correctly specified; every starter had a chance of an exit score")
+    for stat, val in (("mean_change", d_cc), ("reliably_improved", imp_cc)):
+        est = float((wo * val).sum() / wo.sum())
+        se = float(math.sqrt((wo**2 * (val - est) ** 2).sum()) / wo.sum())
+        out.append(dict(method="inverse probability of attrition weighting", population=pop_label,
+                        assumption=ipw_assump, statistic=stat, estimate=est, std_error=se,
+                        ci_lower=est - zc * se, ci_upper=est + zc * se,
+                        p_value=2 * stats.norm.sf(abs(est / se)) if stat == "mean_change" and se > 0 else np.nan,
+                        n=n, n_observed=n_obs))
+    weights_tab = pd.DataFrame([{"n_observed": n_obs, "n_population": n, "weight_min": wo.min(),
+                                 "weight_max": wo.max(), "weight_mean": wo.mean(),
+                                 "effective_sample_size": ess, "n_probabilities_truncated_at_0.01": n_trunc}])
+    attr = pd.DataFrame({"term": X.columns, "estimate": glm.params.to_numpy(), "std_error": glm.bse.to_numpy()})
+
+    # --- multiple imputation (normal linear regression, proper draws)
+    rng = np.random.default_rng(seed)
+    Xi = Xfull[_full_rank(Xfull, obs)]
+    Xo = Xi.to_numpy(float)[obs]
+    Xm = Xi.to_numpy(float)[~obs]
+    yo = x2[obs]
+    k = Xo.shape[1]
+    if n_obs <= k:
+        raise AnalysisError("too few referrals with an exit score for the imputation model")
+    XtX_inv = np.linalg.inv(Xo.T @ Xo)
+    bhat = XtX_inv @ Xo.T @ yo
+    resid = yo - Xo @ bhat
+    rss = float(resid @ resid)
+    chol = np.linalg.cholesky(XtX_inv)
+    draws = []  # (imputed exit scores for the missing) per imputation
+    for _ in range(m):
+        sigma2 = rss / rng.chisquare(n_obs - k)
+        beta = bhat + math.sqrt(sigma2) * chol @ rng.standard_normal(k)
+        draws.append(Xm @ beta + rng.normal(0.0, math.sqrt(sigma2), len(Xm)))
+    mi_assump = ("missing at random given the " + ", ".join(predictors)
+                 + "; exit scores follow a linear-normal model")
+
+    def pooled(delta: float, stat: str) -> dict[str, float]:
+        q, u = [], []
+        for dr in draws:
+            xx = x2.copy()
+            xx[~obs] = dr - sign * delta
+            d = xx - x1
+            if stat == "mean_change":
+                q.append(d.mean())
+                u.append(d.var(ddof=1) / n)
+            else:
+                imp = (sign * d / s_diff >= ztr).astype(float)
+                q.append(imp.mean())
+                u.append(imp.mean() * (1 - imp.mean()) / n)
+        return rubin(q, u, df_complete=n - 1, alpha=alpha)
+
+    for stat in ("mean_change", "reliably_improved"):
+        r = pooled(0.0, stat)
+        out.append(dict(method="multiple imputation", population=pop_label, assumption=mi_assump,
+                        statistic=stat, estimate=r["estimate"], std_error=r["std_error"], df=r["df"],
+                        ci_lower=r["ci_lower"], ci_upper=r["ci_upper"],
+                        p_value=r["p_value"] if stat == "mean_change" else np.nan, n=n, n_observed=n_obs,
+                        fraction_missing_information=r["fmi"]))
+
+    # --- tipping point
+    if deltas is None:
+        deltas = np.arange(0, inst.max_score - inst.min_score + 0.25, 0.5)
+    deltas = np.asarray(sorted(set(float(x) for x in deltas)))
+    tip_rows = []
+    for dl in deltas:
+        r = pooled(dl, "mean_change")
+        tip_rows.append(dict(delta=dl, estimate=r["estimate"], ci_lower=r["ci_lower"], ci_upper=r["ci_upper"],
+                             p_value=r["p_value"]))
+    tipping = pd.DataFrame(tip_rows)
+    base = pooled(0.0, "mean_change")
+    # the MAR conclusion: a significant change in the 'better' direction?
+    better = base["ci_upper"] < 0 if inst.higher_is_worse else base["ci_lower"] > 0
+    tip_delta, tip_note = np.nan, ""
+    if n_obs == n:
+        tip_note = "no missing exit scores: nothing to tip"
+    elif not better:
+        tip_note = (f"under missing at random the {level:g}% interval already includes no change (or worsening); "
+                    "there is no favourable conclusion to overturn")
+    else:
+        def gap(dl):
+            r = pooled(dl, "mean_change")
+            return r["ci_upper"] if inst.higher_is_worse else -r["ci_lower"]
+
+        hi_d = next((dl for dl in deltas if dl > 0 and gap(dl) >= 0), None)
+        if hi_d is None:
+            span = inst.max_score - inst.min_score
+            hi_d = next((f * span for f in (2, 4, 8, 16) if gap(f * span) >= 0), None)
+        if hi_d is None:
+            tip_note = "the conclusion holds for every shift tried"
+        else:
+            lo_d = max([dl for dl in deltas if dl < hi_d and gap(dl) < 0] + [0.0])
+            tip_delta = float(optimize.brentq(gap, lo_d, hi_d, xtol=1e-8))
+            tip_note = (f"the missing {to} scores would have to be {tip_delta:.2f} points "
+                        f"{'higher (worse)' if inst.higher_is_worse else 'lower (worse)'} on average than similar "
+                        f"completers' for the {level:g}% interval of the mean change to reach zero")
+    out.append(dict(method="tipping point (delta-adjusted multiple imputation)", population=pop_label,
+                    assumption="missing not at random: imputed exit scores shifted by delta points",
+                    statistic="tipping_point_delta", estimate=tip_delta, n=n, n_observed=n_obs, note=tip_note))
+    summary = pd.DataFrame(out)
+    for c in ("df", "fraction_missing_information", "note"):
+        if c not in summary:
+            summary[c] = np.nan
+    summary["n"] = summary["n"].astype("Int64")
+    summary["n_observed"] = summary["n_observed"].astype("Int64")
+    meta = make_meta(
+        n_in=n_in, excluded=excluded, alpha=alpha, unit="referrals with a score",
+        method=(f"Change in {inst.name} ({informant}) {from_} -> {to} with missing {to} scores handled three ways "
+                f"(complete case; inverse probability of attrition weighting with stabilised weights from a "
+                f"logistic model, probabilities truncated at {ph_floor}, sandwich SE treating weights as known "
+                f"(conservative); multiple imputation by normal linear regression, m = {m}, seed {seed}, "
+                f"Rubin's rules, Barnard-Rubin df) and a delta-adjusted tipping-point analysis. Reliable "
+                f"improvement: change beyond {inst.rc_threshold(alpha):.2f} points (Jacobson-Truax). Neither "
+                "'all starters' nor 'completers' is intention-to-treat: there is no control arm."),
+        instrument=inst.name, informant=informant, from_=from_, to=to, m=m, seed=seed,
+        covariates=list(covariates), predictors=predictors, attrition_model_terms=list(X.columns),
+        imputation_model_terms=list(Xi.columns), exit_groups_without_any_exit_score=unmodelled,
+        population=pop_label, n_population=n, n_observed=n_obs,
+        n_missing=n - n_obs, tipping_point_delta=tip_delta, tipping_note=tip_note,
+    )
+    return AnalysisResult(summary=summary, meta=meta, model=glm,
+                          tables={"tipping": tipping, "weights": weights_tab, "attrition_model": attr},
+                          title=f"Missing {to} {inst.name} scores: sensitivity analyses",
+                          _plotter=plotting.plot_missing_exit)

@@ -1,0 +1,158 @@
+"""dapp_eval.lmm: exact REML against lme4 / lmerTest / emmeans references and closed forms.
+
+References: tests/reference/risk_reference.json, made by risk_reference.R from
+risk_lmm_data.csv (written by risk_make_data.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REFERENCE
+
+from dapp_eval.lmm import RandomInterceptLMM, design_matrix
+
+TPS = ["intake", "midpoint", "exit"]
+
+
+@pytest.fixture(scope="module")
+def ref():
+    with open(REFERENCE / "risk_reference.json", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@pytest.fixture(scope="module")
+def lmm_data():
+    return pd.read_csv(REFERENCE / "risk_lmm_data.csv")
+
+
+@pytest.fixture(scope="module")
+def fixed_site_fit(lmm_data):
+    X = design_matrix(lmm_data, ["timepoint", "site"], levels={"timepoint": TPS})
+    return RandomInterceptLMM().fit(lmm_data["score"], X, lmm_data["id"])
+
+
+@pytest.fixture(scope="module")
+def random_site_fit(lmm_data):
+    X = design_matrix(lmm_data, ["timepoint"], levels={"timepoint": TPS})
+    return RandomInterceptLMM(site_effect=True).fit(lmm_data["score"], X, lmm_data["id"], lmm_data["site"])
+
+
+def test_reference_data_is_unbalanced(lmm_data):
+    sizes = lmm_data.groupby("id").size()
+    assert set(sizes) == {1, 2, 3}  # people with one, two and three scores
+
+
+def test_design_matrix_matches_r_names(lmm_data, ref):
+    X = design_matrix(lmm_data, ["timepoint", "site"], levels={"timepoint": TPS})
+    r_names = ref["lmm_fixed_site"]["coef_names"]
+    ours = [c.replace("[T.", "").replace("]", "") for c in X.columns]
+    assert ours == [n.replace("(Intercept)", "Intercept") for n in r_names]
+
+
+@pytest.mark.parametrize("key,fixture", [("lmm_fixed_site", "fixed_site_fit"),
+                                         ("lmm_random_site", "random_site_fit")])
+def test_matches_lme4_reml(key, fixture, ref, request):
+    m = request.getfixturevalue(fixture)
+    r = ref[key]
+    np.testing.assert_allclose(m.params_.to_numpy(), r["fixef"], atol=1e-6)
+    np.testing.assert_allclose(m.bse_.to_numpy(), r["se"], atol=1e-6)
+    np.testing.assert_allclose(m.cov_params_.to_numpy(), np.array(r["vcov"]), atol=1e-6)
+    np.testing.assert_allclose(m.theta_, np.atleast_1d(r["theta"]), atol=1e-5)
+    assert m.sigma2_ == pytest.approx(r["sigma"] ** 2, abs=1e-6)
+    np.testing.assert_allclose(m.variance_components_["variance"].to_numpy(), r["varcomp"], atol=1e-5)
+    assert m.reml_criterion_ == pytest.approx(r["remlcrit"], abs=1e-6)
+
+
+@pytest.mark.parametrize("key,fixture", [("lmm_fixed_site", "fixed_site_fit"),
+                                         ("lmm_random_site", "random_site_fit")])
+def test_satterthwaite_df_matches_lmertest(key, fixture, ref, request):
+    m = request.getfixturevalue(fixture)
+    s = m.summary()
+    np.testing.assert_allclose(s["df"].to_numpy(), ref[key]["df"], rtol=2e-5)
+
+
+def test_reml_criterion_is_the_minimum(random_site_fit):
+    m = random_site_fit
+    best = m.reml_deviance(m.theta_)
+    for dt in ([1e-3, 0], [-1e-3, 0], [0, 1e-3], [0, -1e-3]):
+        assert m.reml_deviance(m.theta_ + np.array(dt)) > best
+
+
+def test_balanced_one_way_anova_closed_form():
+    # balanced random-intercept model with only an intercept: REML = ANOVA estimators
+    rng = np.random.default_rng(3)
+    g, k = 40, 4
+    grp = np.repeat(np.arange(g), k)
+    y = 5 + rng.normal(0, 2, g)[grp] + rng.normal(0, 1, g * k)
+    m = RandomInterceptLMM().fit(y, np.ones((g * k, 1)), grp)
+    means = pd.Series(y).groupby(grp).mean().to_numpy()
+    msw = ((y - means[grp]) ** 2).sum() / (g * (k - 1))
+    msb = k * ((means - y.mean()) ** 2).sum() / (g - 1)
+    assert m.sigma2_ == pytest.approx(msw, rel=1e-7)
+    assert m.variance_components_.loc[0, "variance"] == pytest.approx((msb - msw) / k, rel=1e-6)
+    assert m.params_.iloc[0] == pytest.approx(y.mean(), rel=1e-12)
+    assert m.bse_.iloc[0] == pytest.approx(np.sqrt(msb / (g * k)), rel=1e-6)
+
+
+def test_no_between_group_variance_gives_ols_on_the_boundary():
+    # group means vary less than chance: REML puts the person variance at zero
+    rng = np.random.default_rng(11)
+    grp = np.repeat(np.arange(30), 2)
+    e = rng.normal(0, 1, 60)
+    e = e - pd.Series(e).groupby(grp).transform("mean").to_numpy()  # no between-group spread at all
+    y = 3 + e
+    X = np.column_stack([np.ones(60), np.tile([0.0, 1.0], 30)])
+    m = RandomInterceptLMM().fit(y, X, grp)
+    assert m.theta_[0] == 0.0
+    assert m.singular_
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    np.testing.assert_allclose(m.params_.to_numpy(), beta, atol=1e-10)
+
+
+def test_order_of_rows_does_not_matter(lmm_data, fixed_site_fit):
+    shuffled = lmm_data.sample(frac=1.0, random_state=4)
+    X = design_matrix(shuffled, ["timepoint", "site"], levels={"timepoint": TPS})
+    m = RandomInterceptLMM().fit(shuffled["score"], X, shuffled["id"])
+    np.testing.assert_allclose(m.params_.to_numpy(), fixed_site_fit.params_.to_numpy(), atol=1e-9)
+
+
+def test_contrast_asymptotic_and_conf_int(fixed_site_fit):
+    c = fixed_site_fit.contrast(np.eye(len(fixed_site_fit.params_))[:1], df="asymptotic")
+    se = fixed_site_fit.bse_.iloc[0]
+    assert c["ci_upper"].iloc[0] - c["estimate"].iloc[0] == pytest.approx(1.959963985 * se, rel=1e-8)
+    ci = fixed_site_fit.conf_int(0.05)
+    assert list(ci.columns) == ["ci_lower", "ci_upper"]
+
+
+def test_input_checks(lmm_data):
+    X = design_matrix(lmm_data, ["timepoint"], levels={"timepoint": TPS})
+    bad_sites = lmm_data["site"].where(lmm_data.index % 7 != 0, "S9")  # some people in two sites
+    with pytest.raises(ValueError, match="nested"):
+        RandomInterceptLMM(site_effect=True).fit(lmm_data["score"], X, lmm_data["id"], bad_sites)
+    with pytest.raises(ValueError, match="rank deficient"):
+        RandomInterceptLMM().fit(lmm_data["score"], np.column_stack([X, X.iloc[:, 1]]), lmm_data["id"])
+    with pytest.raises(ValueError, match="site labels"):
+        RandomInterceptLMM(site_effect=True).fit(lmm_data["score"], X, lmm_data["id"])
+    with pytest.raises(ValueError, match="finite"):
+        RandomInterceptLMM().fit(lmm_data["score"].where(lmm_data.index > 0), X, lmm_data["id"])
+    with pytest.raises(ValueError, match="levels"):
+        design_matrix(lmm_data, ["timepoint"], levels={"timepoint": ["intake", "exit"]})
+
+
+def test_large_data_runs_quickly_enough_to_use():
+    # 20,000 people x 3 timepoints (not timed; just exercising the vectorised path)
+    rng = np.random.default_rng(8)
+    n = 20_000
+    grp = np.repeat(np.arange(n), 3)
+    site = rng.integers(0, 8, n)[grp]
+    t = np.tile([0, 1, 2], n)
+    y = 12 + rng.normal(0, 1, 8)[site] + rng.normal(0, 3, n)[grp] - 1.5 * t + rng.normal(0, 2, 3 * n)
+    keep = rng.random(3 * n) > 0.15
+    X = np.column_stack([np.ones(keep.sum()), t[keep] == 1, t[keep] == 2]).astype(float)
+    m = RandomInterceptLMM(site_effect=True).fit(y[keep], X, grp[keep], site[keep])
+    assert m.params_.iloc[2] == pytest.approx(-3.0, abs=0.1)
+    assert m.variance_components_.set_index("component").loc["person", "variance"] == pytest.approx(9, rel=0.1)
