@@ -43,7 +43,8 @@ def _cmd_validate(args) -> int:
 def _cmd_synth(args) -> int:
     from .synthetic import generate
 
-    generate(args.out, referrals=args.referrals, sites=args.sites, seed=args.seed)
+    generate(args.out, referrals=args.referrals, sites=args.sites, seed=args.seed, years=args.years,
+             scenario=args.scenario)
     print(f"Synthetic programme folder written to {args.out} ({args.referrals} referrals, {args.sites} sites, seed {args.seed})")
     return 0
 
@@ -93,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--referrals", type=int, default=2000)
     s.add_argument("--sites", type=int, default=5)
     s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--years", type=int, default=2)
+    s.add_argument("--scenario", choices=["default", "no_effect"], default="default",
+                   help="no_effect: completing changes no outcome (any before/after fall is regression to the mean)")
     s.set_defaults(func=_cmd_synth)
 
     r = sub.add_parser("report", help="render the commissioner HTML reports")

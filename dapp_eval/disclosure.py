@@ -160,14 +160,14 @@ class DisclosureControl:
         hide = pd.DataFrame(False, index=out.index, columns=out.columns)
         if kind == "people" or self.strict:
             for c in counts:
-                vals = pd.to_numeric(out[c], errors="coerce")
+                vals = pd.to_numeric(out[c], errors="coerce").astype(float)
                 small = (vals > 0) & (vals < self.threshold)
                 for i in np.flatnonzero(small.to_numpy()):
                     hide.loc[i, c] = True
                     self._record(name, labels[i], c, f"count below {self.threshold}")
             for num, den in (pairs or {}).items():
                 if num in out and den in out:
-                    comp = pd.to_numeric(out[den], errors="coerce") - pd.to_numeric(out[num], errors="coerce")
+                    comp = pd.to_numeric(out[den], errors="coerce").astype(float) - pd.to_numeric(out[num], errors="coerce").astype(float)
                     small = (comp > 0) & (comp < self.threshold) & ~hide[num]
                     for i in np.flatnonzero(small.to_numpy()):
                         hide.loc[i, num] = True
@@ -176,7 +176,7 @@ class DisclosureControl:
             if margins:
                 groups = [np.zeros(len(out), dtype=int)] if margins == ["__all__"] else [out[m] for m in margins]
                 for c in counts:
-                    vals = pd.to_numeric(out[c], errors="coerce")
+                    vals = pd.to_numeric(out[c], errors="coerce").astype(float)
                     for _, idx in out.groupby(groups, dropna=False).groups.items():
                         idx = list(idx)
                         hidden = [i for i in idx if hide.loc[i, c]]
@@ -199,7 +199,7 @@ class DisclosureControl:
                         if d in out and not hide.loc[i, d]:
                             hide.loc[i, d] = True
         for c in counts:
-            vals = pd.to_numeric(out[c], errors="coerce")
+            vals = pd.to_numeric(out[c], errors="coerce").astype(float)
             out[c] = [self.marker if h else ("" if pd.isna(v) else f"{int(round(v)):,}")
                       for v, h in zip(vals, hide[c])]
         for c in out.columns:
@@ -230,7 +230,7 @@ class DisclosureControl:
         gcols = [g for g in group_cols if g in df]
         parts = []
         for key, g in (df.groupby(gcols, sort=False, dropna=False) if gcols else [((), df)]):
-            small = pd.to_numeric(g[at_risk_col], errors="coerce") < self.threshold
+            small = pd.to_numeric(g[at_risk_col], errors="coerce").astype(float) < self.threshold
             if small.any():
                 first = int(np.flatnonzero(small.to_numpy())[0])
                 self._record(name, " / ".join(map(str, key if isinstance(key, tuple) else (key,))), at_risk_col,

@@ -1,0 +1,147 @@
+"""Benchmark: time and peak memory of every stage on synthetic data of several sizes.
+
+``dapp-eval bench --referrals 1000,10000,100000 --json bench.json`` generates a
+synthetic folder per size (timed separately), then times each analysis stage
+on it and reports wall time and peak resident memory per stage and in total,
+plus the scaling exponent of each stage between consecutive sizes
+(``log(t2/t1) / log(n2/n1)``). Targets (100,000 referrals, 2 cores): whole
+analysis under 60 s and 4 GB; no stage growing faster than n^1.15.
+
+Memory is the process's peak resident set size while the stage runs, sampled
+every 5 ms from ``/proc/self/statm`` (or ``resource`` where /proc is absent),
+so it includes the data already loaded.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import platform
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["run_bench", "STAGES", "measure"]
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):  # pragma: no cover - non-Linux
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(fn: Callable[[], object]) -> tuple[object, float, float]:
+    """Run ``fn``; return (result, wall seconds, peak RSS in MB while it ran).
+
+    Examples
+    --------
+    >>> _, seconds, peak = measure(lambda: sum(range(1000)))
+    >>> seconds >= 0 and peak > 0
+    True
+    """
+    gc.collect()
+    peak = [_rss_mb()]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            stop.wait(0.005)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    t0 = time.perf_counter()
+    try:
+        out = fn()
+    finally:
+        elapsed = time.perf_counter() - t0
+        stop.set()
+        th.join()
+    peak[0] = max(peak[0], _rss_mb())
+    return out, elapsed, peak[0]
+
+
+def _stages() -> list[tuple[str, Callable]]:
+    from . import attrition, followup, funnel, risk, safety
+
+    return [
+        ("funnel", lambda d: funnel.cascade(d, by="site_id")),
+        ("waiting", lambda d: funnel.waiting_times(d, stage="assessment_to_start", by="site_id")),
+        ("cumulative_incidence", lambda d: attrition.cumulative_incidence(d, by="site_id")),
+        ("dropout_cox", lambda d: attrition.dropout_cox(d)),
+        ("risk_change", lambda d: risk.change(d)),
+        ("repeated_measures", lambda d: risk.trajectory(d)),
+        ("safety", lambda d: safety.prevalence(d)),
+        ("followup", lambda d: followup.before_after(d)),
+    ]
+
+
+#: names of the timed stages, in order (load first, rendering last)
+STAGES = ("load_validate", "funnel", "waiting", "cumulative_incidence", "dropout_cox", "risk_change",
+          "repeated_measures", "safety", "followup", "render_one_site")
+
+
+def run_bench(sizes: list[int], *, json_path: str | Path | None = None, seed: int = 1, sites: int = 5,
+              render: bool = True, echo: Callable[[str], None] = print) -> dict:
+    """Time every stage at each size; print a table; optionally write JSON.
+
+    Returns
+    -------
+    dict
+        ``{"machine": ..., "date": ..., "sizes": [{"referrals", "generation_s", "stages": {name:
+        {"seconds", "peak_mb"}}, "analysis_total_s", "peak_memory_mb"}], "scaling": {stage: exponent}}``
+    """
+    from .io import load_programme
+    from .synthetic import generate
+
+    results = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / f"synthetic_{n}"
+            _, gen_s, gen_mb = measure(lambda folder=folder, n=n: generate(folder, referrals=n, sites=sites,
+                                                                          seed=seed))
+            data, load_s, load_mb = measure(lambda folder=folder: load_programme(folder))
+            stages = {"load_validate": {"seconds": round(load_s, 3), "peak_mb": round(load_mb, 1)}}
+            _ = data.episodes  # derived once and cached, as a notebook would
+            for name, fn in _stages():
+                _, s, mb = measure(lambda fn=fn, data=data: fn(data))
+                stages[name] = {"seconds": round(s, 3), "peak_mb": round(mb, 1)}
+            analysis_total = sum(v["seconds"] for v in stages.values())
+            peak = max(v["peak_mb"] for v in stages.values())
+            if render:
+                from .report import render_reports
+
+                site = str(data.sites["site_id"].iloc[0])
+                _, s, mb = measure(lambda folder=folder, site=site: render_reports(
+                    folder, Path(tmp) / "out", sites=[site], overall=False, progress=False))
+                stages["render_one_site"] = {"seconds": round(s, 3), "peak_mb": round(mb, 1)}
+            results.append({"referrals": n, "generation_s": round(gen_s, 3), "generation_peak_mb": round(gen_mb, 1),
+                            "stages": stages, "analysis_total_s": round(analysis_total, 3),
+                            "peak_memory_mb": round(peak, 1)})
+            echo(f"{n:>8} referrals: generation {gen_s:6.2f} s; analysis {analysis_total:6.2f} s; peak {peak:7.0f} MB")
+            for name, v in stages.items():
+                echo(f"           {name:<22} {v['seconds']:8.3f} s {v['peak_mb']:8.0f} MB")
+    scaling = {}
+    for a, b in zip(results, results[1:]):
+        key = f"{a['referrals']}->{b['referrals']}"
+        scaling[key] = {}
+        for name in b["stages"]:
+            if name in a["stages"] and a["stages"][name]["seconds"] > 0:
+                scaling[key][name] = round(math.log(b["stages"][name]["seconds"] / a["stages"][name]["seconds"])
+                                           / math.log(b["referrals"] / a["referrals"]), 3)
+    out = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+           "date": time.strftime("%Y-%m-%d"), "sizes": results, "scaling": scaling}
+    for key, exps in scaling.items():
+        echo(f"scaling exponents {key}: " + ", ".join(f"{k} {v:.2f}" for k, v in exps.items()))
+    if json_path:
+        Path(json_path).write_text(json.dumps(out, indent=2) + "\n")
+    return out
