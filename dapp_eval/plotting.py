@@ -785,7 +785,7 @@ def plot_change_views(result, ax=None, *, behaviour=None, title=None):
     step = 0.8 / max(len(views), 1)
     for j, v in enumerate(views):
         d = df[df["view"] == v].set_index("label").reindex(labels)
-        y = np.arange(len(labels))[::-1] + (j - (len(views) - 1) / 2) * step
+        y = np.arange(len(labels))[::-1] - (j - (len(views) - 1) / 2) * step
         ax.errorbar(d["estimate"], y, xerr=[d["estimate"] - d["ci_lower"], d["ci_upper"] - d["estimate"]],
                     fmt=MARKERS[j], color=PALETTE[j], capsize=2, linestyle="none", label=v)
     ax.axvline(0, color="grey", linewidth=0.8, linestyle="--")
@@ -906,10 +906,11 @@ def plot_time_to_incident(result, ax=None, *, title=None):
     curves = result.tables["curves"]
     summ = result.summary
     gcol = summ.columns[0]
+    names = {"completed": "completed", "did_not_complete": "started, did not complete",
+             "ongoing": "still attending", "not_started": "did not start"}
     ax = new_axes(ax, figsize=(7, 5))
     for i, (g, d) in enumerate(curves.groupby("group", sort=False)):
-        lab = {"completed": "completed", "did_not_complete": "started, did not complete",
-               "ongoing": "still attending", "not_started": "did not start"}.get(g, str(g))
+        lab = names.get(g, str(g))
         ax.step(d["days"] / (365.25 / 12), 100 * d["estimate"], where="post", color=PALETTE[i % len(PALETTE)],
                 linestyle=LINESTYLES[i % len(LINESTYLES)], label=lab)
         ax.fill_between(d["days"] / (365.25 / 12), 100 * d["ci_lower"], 100 * d["ci_upper"], step="post",
@@ -922,7 +923,8 @@ def plot_time_to_incident(result, ax=None, *, title=None):
     ax.legend(frameon=False, fontsize=8, loc="lower left")
     lines = ["At risk:"]
     for g, d in summ.groupby(gcol, sort=False):
-        lines.append(f"{g}: " + "  ".join(f"{int(m)}m {_sf_n(n)}" for m, n in zip(d["months"], d["n_at_risk"])))
+        lines.append(f"{names.get(g, str(g))}: "
+                     + "  ".join(f"{int(m)}m {_sf_n(n)}" for m, n in zip(d["months"], d["n_at_risk"])))
     ax.text(0, -0.18, "\n".join(lines), transform=ax.transAxes, fontsize=7, va="top", family="monospace")
     ax.set_title(title or "Time to first incident after exit (Kaplan-Meier, 95% CI)")
     return ax

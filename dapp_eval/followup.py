@@ -1,0 +1,1042 @@
+"""Police, MARAC and children's services records before and after the programme.
+
+``incidents.csv`` is keyed by person (``participant_id``), so follow-up is per
+person, never per referral: a person referred twice is counted once.  Each
+person's **index referral** is their first referral that started the
+programme (earliest ``referral_date``, ties by ``referral_id``), or their
+first referral if none started.  Records sharing an ``event_id`` (a call-out
+that led to a crime report and an arrest) count as one event, dated by its
+earliest record.
+
+Two designs, both offered, each with its caveat:
+
+``design="commissioner"``
+    What commissioners ask ("assessed one year after completion"): the 12
+    months before referral, ``[referral_date - 365 d, referral_date)``, vs the
+    12 months after exit, ``[exit_date, exit_date + 365 d)``.  Referral usually
+    follows a crisis, so part of any fall is regression to the mean; and the
+    after window starts at a different time for people who complete and
+    people who leave early, so it does not compare them fairly.
+``design="aligned"``
+    Windows fixed relative to the referral date for everyone, by default
+    months -12..0 (days -365..0) and months 7..18 (days 183..548), the same
+    for completers and non-completers: use this for any comparison between
+    them (:func:`compare_completers`).
+
+Windows are ``(start, end)`` day offsets from their anchor, start inclusive,
+end exclusive.  With ``proven=True`` an event counts only if a caution or
+conviction proved it (``outcome_date``) by the window end plus ``lag_days``
+(the Justice Data Lab allows 6 months).  Only people whose whole windows are
+covered by the linked data (site ``incident_data_from`` <= window start, window
+end + lag <= ``data_extract_date``) count; the rest are reported as not yet
+eligible (or as not covered), never as zero.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+from . import plotting
+from .errors import AnalysisError
+from .results import AnalysisResult, check_alpha, make_meta
+from .safety import (
+    _as_float,
+    _episodes,
+    _holm,
+    _require,
+    mcnemar_exact,
+    newcombe_diff_ci,
+    newcombe_paired_ci,
+    programme_status,
+    wilson_ci,
+)
+from .schema import INCIDENT_TYPES
+
+__all__ = [
+    "OUTCOMES",
+    "OUTCOME_LABELS",
+    "DEFAULT_WINDOWS",
+    "CAVEATS",
+    "NOT_CAUSAL",
+    "person_windows",
+    "before_after",
+    "repeat_marac",
+    "time_to_incident",
+    "compare_completers",
+    "matched_comparison",
+]
+
+POLICE_TYPES = ("police_callout", "da_crime", "arrest")
+#: outcome name -> incident types it counts
+OUTCOMES = {
+    "police": POLICE_TYPES,
+    "da_crime": ("da_crime",),
+    "marac": ("marac_referral",),
+    "childrens_services": ("child_protection",),
+    "any_record": INCIDENT_TYPES,
+}
+OUTCOME_LABELS = {
+    "police": "Police involvement (call-out, domestic abuse crime or arrest)",
+    "da_crime": "Domestic abuse crime",
+    "marac": "MARAC referral",
+    "childrens_services": "Children's services (child protection) involvement",
+    "any_record": "Any linked record",
+}
+#: design -> ((before start, before end), (after start, after end)) in days
+DEFAULT_WINDOWS = {
+    "commissioner": ((-365, 0), (0, 365)),
+    "aligned": ((-365, 0), (183, 548)),
+}
+CAVEATS = {
+    "commissioner": (
+        "Before = the 12 months before referral; after = the 12 months after leaving the programme. "
+        "Referral usually follows a crisis, so incidents are often at a peak just before it: part of any "
+        "fall would have happened anyway (regression to the mean), and the fall is not the programme's "
+        "effect. The after window starts at a different time for people who complete and for people who "
+        "leave early, so do not compare those groups with this design."
+    ),
+    "aligned": (
+        "Windows are fixed relative to the referral date and are the same for everyone, whether they "
+        "completed or not, so groups can be compared on equal terms. Part of any fall since referral is "
+        "still regression to the mean."
+    ),
+}
+NOT_CAUSAL = (
+    "This is not a causal comparison: people who complete a programme differ from people who leave early "
+    "(motivation, stability, risk), and those differences also affect later incidents. A difference here "
+    "does not show what the programme achieved."
+)
+GROUP_LABELS = {
+    "completed": "completed",
+    "did_not_complete": "started, did not complete",
+    "ongoing": "still attending",
+    "not_started": "did not start",
+}
+_GROUP_OF_STATUS = {"completed": "completed", "dropped_out": "did_not_complete", "other_exit": "did_not_complete",
+                    "ongoing": "ongoing", "not_started": "not_started"}
+_YEAR = 365.25
+_SMALL_COHORT = 60
+
+
+# ---------------------------------------------------------------------------
+# persons, windows, events
+# ---------------------------------------------------------------------------
+
+
+def _outcome_types(outcome) -> tuple[str, tuple[str, ...]]:
+    if isinstance(outcome, str):
+        if outcome in INCIDENT_TYPES and outcome not in OUTCOMES:
+            return outcome, (outcome,)
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}, an incident type "
+                             f"({', '.join(INCIDENT_TYPES)}) or a list of incident types")
+        return outcome, OUTCOMES[outcome]
+    types = tuple(outcome)
+    bad = [t for t in types if t not in INCIDENT_TYPES]
+    if bad or not types:
+        raise ValueError(f"unknown incident type(s) {bad}; incidents.csv has {', '.join(INCIDENT_TYPES)}")
+    return "+".join(types), types
+
+
+def _persons(data, population: str) -> tuple[pd.DataFrame, int, dict[str, int]]:
+    """One row per person (index referral); returns (persons, n_in, excluded)."""
+    if population not in ("started", "completed", "all"):
+        raise ValueError("population must be 'started', 'completed' or 'all'")
+    ep = _episodes(data).copy()
+    ep["programme_status"] = programme_status(ep)
+    ep["_not_started"] = ep["start_date"].isna().astype(int)
+    ep = ep.sort_values(["participant_id", "_not_started", "referral_date", "referral_id"], kind="stable")
+    persons = ep.drop_duplicates("participant_id").drop(columns="_not_started").reset_index(drop=True)
+    persons["group"] = persons["programme_status"].map(_GROUP_OF_STATUS)
+    n_in = len(persons)
+    excluded: dict[str, int] = {}
+    if population == "started":
+        drop = persons["group"] == "not_started"
+        excluded["never started the programme"] = int(drop.sum())
+        persons = persons[~drop]
+    elif population == "completed":
+        excluded["never started the programme"] = int((persons["group"] == "not_started").sum())
+        excluded["started but did not complete (or still attending)"] = int(
+            persons["group"].isin(["did_not_complete", "ongoing"]).sum())
+        persons = persons[persons["group"] == "completed"]
+    return persons.reset_index(drop=True), n_in, excluded
+
+
+def _check_window(w, name) -> tuple[int, int]:
+    try:
+        a, b = (int(w[0]), int(w[1]))
+    except (TypeError, ValueError, IndexError):
+        raise ValueError(f"{name} must be a (start, end) pair of day offsets, e.g. (-365, 0)") from None
+    if b <= a:
+        raise ValueError(f"{name} window must end after it starts, got {w!r}")
+    return a, b
+
+
+def _add_windows(persons: pd.DataFrame, design: str, before, after, lag: int) -> pd.DataFrame:
+    if design not in DEFAULT_WINDOWS:
+        raise ValueError("design must be 'commissioner' (before referral vs after exit) or 'aligned' "
+                         "(both windows relative to referral)")
+    before = _check_window(before or DEFAULT_WINDOWS[design][0], "before")
+    after = _check_window(after or DEFAULT_WINDOWS[design][1], "after")
+    p = persons.copy()
+    ref = p["referral_date"]
+    anchor = p["exit_date"] if design == "commissioner" else ref
+    day = pd.Timedelta(days=1)
+    p["before_start"] = ref + before[0] * day
+    p["before_end"] = ref + before[1] * day
+    p["after_start"] = anchor + after[0] * day
+    p["after_end"] = anchor + after[1] * day
+    data_from = p["incident_data_from"] if "incident_data_from" in p else pd.Series(pd.NaT, index=p.index)
+    reasons = np.select(
+        [
+            anchor.isna(),
+            (p["after_end"] + lag * day) > p["data_extract_date"],
+            data_from.notna() & (p["before_start"] < data_from),
+        ],
+        [
+            "no exit date yet (still attending): no after-exit window",
+            "not yet eligible: follow-up window not complete at the extract date",
+            "before window not covered: incident data start later",
+        ],
+        default="",
+    )
+    p["ineligible_reason"] = reasons
+    p["eligible"] = p["ineligible_reason"] == ""
+    p["exposure_before"] = (before[1] - before[0]) / _YEAR
+    p["exposure_after"] = (after[1] - after[0]) / _YEAR
+    p.attrs["windows"] = {"before": before, "after": after}
+    return p
+
+
+def _events(data, types: Sequence[str]) -> pd.DataFrame:
+    inc = _require(data, "incidents", " (linked police / MARAC / children's services records)")
+    inc = inc[inc["incident_type"].isin(types)].copy()
+    eid = inc["event_id"] if "event_id" in inc else pd.Series(np.nan, index=inc.index, dtype=object)
+    inc["event_id"] = eid.astype(object).where(eid.notna(), inc["incident_id"])
+    if "outcome_date" not in inc:
+        inc["outcome_date"] = pd.NaT
+    return (inc.groupby(["participant_id", "event_id"], as_index=False)
+            .agg(event_date=("incident_date", "min"), proved_date=("outcome_date", "min"),
+                 n_records=("incident_id", "size")))
+
+
+def _count(ev: pd.DataFrame, persons: pd.DataFrame, start: str, end: str, proven: bool, lag: int) -> pd.Series:
+    if len(persons) == 0:
+        return pd.Series([], dtype=int)
+    m = ev.merge(persons[["participant_id", start, end]], on="participant_id", how="inner")
+    inwin = (m["event_date"] >= m[start]) & (m["event_date"] < m[end])
+    if proven:
+        inwin &= m["proved_date"].notna() & (m["proved_date"] <= m[end] + pd.Timedelta(days=lag))
+    counts = m[inwin].groupby("participant_id").size()
+    return persons["participant_id"].map(counts).fillna(0).astype(int)
+
+
+def _prepare(data, *, design, outcomes, before, after, population, proven, lag_days):
+    lag = int(lag_days) if proven else 0
+    if lag < 0:
+        raise ValueError("lag_days must be >= 0")
+    persons, n_in, excluded = _persons(data, population)
+    persons = _add_windows(persons, design, before, after, lag)
+    names = []
+    for o in outcomes:
+        name, types = _outcome_types(o)
+        ev = _events(data, types)
+        for period in ("before", "after"):
+            n = _count(ev, persons, f"{period}_start", f"{period}_end", proven, lag)
+            # people whose windows are not fully covered get no count (never a zero)
+            persons[f"n_{name}_{period}"] = n.astype("Int64").where(persons["eligible"].to_numpy(), pd.NA)
+        names.append(name)
+    for reason, k in persons.loc[~persons["eligible"], "ineligible_reason"].value_counts().items():
+        excluded[reason] = int(k)
+    no_from = sorted(set(persons.loc[persons["incident_data_from"].isna(), "site_id"])) \
+        if "incident_data_from" in persons else []
+    return persons, n_in, excluded, names, lag, no_from
+
+
+def person_windows(data, *, design: str = "commissioner", outcomes: Sequence = ("police", "marac",
+                   "childrens_services"), before=None, after=None, population: str = "started",
+                   proven: bool = False, lag_days: int = 183) -> AnalysisResult:
+    """Per-person follow-up windows, eligibility and event counts.
+
+    Parameters
+    ----------
+    data : ProgrammeData
+        Needs ``referrals``, ``sites`` and ``incidents``.
+    design : {"commissioner", "aligned"}
+        See the module notes; :data:`CAVEATS` holds the plain-words caveat.
+    outcomes : sequence
+        Names in :data:`OUTCOMES` or lists of incident types.
+    before, after : (int, int), optional
+        Day offsets; defaults in :data:`DEFAULT_WINDOWS`.
+    population : {"started", "completed", "all"}
+        Whose index referral is followed.
+    proven : bool
+        Count only events proved (``outcome_date``) by window end + ``lag_days``.
+    lag_days : int
+        Lag for proven outcomes (default 183 days, the Justice Data Lab's 6 months).
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: eligibility counts by group (``n``, ``n_eligible``,
+        ``n_not_eligible``); ``tables["persons"]``: one row per person with the
+        index referral, window dates, ``eligible``, ``ineligible_reason`` and
+        ``n_<outcome>_before`` / ``n_<outcome>_after``.
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> pw = person_windows(data, design="aligned")                   # doctest: +SKIP
+    >>> pw.persons.query("eligible").shape                            # doctest: +SKIP
+    """
+    persons, n_in, excluded, names, lag, no_from = _prepare(
+        data, design=design, outcomes=outcomes, before=before, after=after, population=population,
+        proven=proven, lag_days=lag_days)
+    summary = (persons.groupby("group", sort=False)
+               .agg(n=("participant_id", "size"), n_eligible=("eligible", "sum")).reset_index())
+    summary["n_not_eligible"] = summary["n"] - summary["n_eligible"]
+    summary["group_label"] = summary["group"].map(GROUP_LABELS)
+    meta = make_meta(n_in=n_in, excluded=excluded, unit="people", method=_method(design, persons, proven, lag),
+                     design=design, caveat=CAVEATS[design], windows=persons.attrs["windows"], lag_days=lag,
+                     sites_without_incident_data_from=no_from)
+    return AnalysisResult(summary=summary, meta=meta, tables={"persons": persons},
+                          title=f"Follow-up windows ({design} design)")
+
+
+def _method(design, persons, proven, lag) -> str:
+    w = persons.attrs["windows"]
+    anchor = "exit date" if design == "commissioner" else "referral date"
+    txt = (f"Index referral = first started referral per person. Before window days {w['before'][0]}..{w['before'][1]} "
+           f"from the referral date; after window days {w['after'][0]}..{w['after'][1]} from the {anchor}. "
+           "Records sharing an event_id count once. Only people whose windows are fully covered by the "
+           "linked data count.")
+    if proven:
+        txt += f" Events count only if proved (outcome_date) within {lag} days after the window ends."
+    return txt
+
+
+# ---------------------------------------------------------------------------
+# before vs after
+# ---------------------------------------------------------------------------
+
+
+def _fit_glm(y, X, offset, family, groups, cov_type="cluster"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kw = {"cov_type": cov_type}
+        if cov_type == "cluster":
+            kw["cov_kwds"] = {"groups": groups}
+        return sm.GLM(y, X, family=family, offset=offset).fit(tol=1e-12, maxiter=200, **kw)
+
+
+def _nb_alpha(y, X, offset) -> float:
+    """ML estimate of the NB2 dispersion (alpha = 1/theta of MASS::glm.nb)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pois = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit()
+        start = np.append(np.asarray(pois.params), 0.5)
+        nb = sm.NegativeBinomial(y, X, offset=offset, loglike_method="nb2").fit(
+            start_params=start, method="newton", maxiter=300, tol=1e-12, disp=0)
+    a = float(np.asarray(nb.params)[-1])
+    if not np.isfinite(a) or a <= 0:
+        raise AnalysisError("negative binomial dispersion not estimable (no over-dispersion)")
+    return a
+
+
+def _rate_models(yb, ya, eb, ea, pid, alpha, models=("poisson", "negative binomial")):
+    """Person-period count model: rate before, after and rate ratio, clustered by person."""
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    n = len(yb)
+    y = np.concatenate([yb, ya]).astype(float)
+    X = pd.DataFrame({"const": 1.0, "after": np.r_[np.zeros(n), np.ones(n)]})
+    off = np.log(np.concatenate([eb, ea]).astype(float))
+    groups = pd.factorize(np.concatenate([pid, pid]))[0]
+    out, fits = [], {}
+    if n == 0 or y[:n].sum() == 0 or y[n:].sum() == 0:
+        return out, fits, "no events in one of the windows: rate ratio not estimable"
+    for model in models:
+        try:
+            if model == "poisson":
+                fam = sm.families.Poisson()
+                res = _fit_glm(y, X, off, fam, groups)
+            else:
+                fam = sm.families.NegativeBinomial(alpha=_nb_alpha(y, X, off))
+                res = _fit_glm(y, X, off, fam, None, cov_type="nonrobust")
+        except (AnalysisError, np.linalg.LinAlgError, ValueError) as err:
+            out.append({"model": model, "measure": "rate ratio (after / before)", "period": "change",
+                        "estimate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan,
+                        "note": str(err)})
+            continue
+        fits[model] = res
+        b = np.asarray(res.params)
+        V = np.asarray(res.cov_params())
+        se1 = float(np.sqrt(V[1, 1]))
+        out.append({"model": model, "measure": "rate ratio (after / before)", "period": "change",
+                    "estimate": float(np.exp(b[1])), "ci_lower": float(np.exp(b[1] - z * se1)),
+                    "ci_upper": float(np.exp(b[1] + z * se1)), "p_value": float(2 * stats.norm.sf(abs(b[1] / se1))),
+                    "note": "" if model == "poisson" else (
+                        f"NB2 dispersion alpha = {fam.alpha:.4g} (theta = {1 / fam.alpha:.4g}); model-based SE, "
+                        "which does not allow for the same person in both windows")})
+    return out, fits, ""
+
+
+def _any_rows(yb, ya, alpha):
+    ab, aa = (np.asarray(yb) > 0), (np.asarray(ya) > 0)
+    n = len(ab)
+    rows = []
+    for period, x in (("before", ab), ("after", aa)):
+        k = int(x.sum())
+        lo, hi = wilson_ci(k, n, alpha=alpha)
+        rows.append({"measure": "any incident", "period": period, "model": "Wilson", "n": n,
+                     "n_with_incident": k, "estimate": k / n if n else np.nan,
+                     "ci_lower": float(lo), "ci_upper": float(hi), "p_value": np.nan, "unit": "proportion"})
+    both, stopped = int((ab & aa).sum()), int((ab & ~aa).sum())
+    started, neither = int((~ab & aa).sum()), int((~ab & ~aa).sum())
+    d, lo, hi = newcombe_paired_ci(both, started, stopped, neither, alpha=alpha)
+    rows.append({"measure": "any incident", "period": "change", "model": "Newcombe paired; exact McNemar",
+                 "n": n, "n_with_incident": np.nan, "estimate": 100 * d, "ci_lower": 100 * lo,
+                 "ci_upper": 100 * hi, "p_value": mcnemar_exact(stopped, started) if n else np.nan,
+                 "unit": "percentage points"})
+    return rows
+
+
+def _rate_rows(yb, ya, eb, ea, pid, alpha):
+    rows = []
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    for period, y, e in (("before", yb, eb), ("after", ya, ea)):
+        k, py = int(np.sum(y)), float(np.sum(e))
+        est = k / py if py > 0 else np.nan
+        # cluster-robust (one observation per person) interval on the log scale
+        if k > 0 and len(y) > 1:
+            mu = est * np.asarray(e)
+            u = np.asarray(y) - mu
+            se_log = float(np.sqrt(np.sum(u**2) * len(y) / (len(y) - 1)) / k)
+            lo, hi = est * np.exp(-z * se_log), est * np.exp(z * se_log)
+        else:
+            lo, hi = (0.0, float(-np.log(alpha / 2) / py)) if py > 0 else (np.nan, np.nan)
+        rows.append({"measure": "incidents per person-year", "period": period, "model": "robust (by person)",
+                     "n": len(y), "n_events": k, "person_years": py, "estimate": est, "ci_lower": lo,
+                     "ci_upper": hi, "p_value": np.nan, "unit": "per person-year"})
+    mod, fits, note = _rate_models(np.asarray(yb), np.asarray(ya), np.asarray(eb), np.asarray(ea), pid, alpha)
+    for r in mod:
+        lab = " (SE clustered by person)" if r["model"] == "poisson" else " (model-based SE)"
+        rows.append({**r, "n": len(yb), "unit": "ratio", "model": r["model"] + lab})
+    if note:
+        rows.append({"measure": "rate ratio (after / before)", "period": "change", "model": "", "n": len(yb),
+                     "estimate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan,
+                     "unit": "ratio", "note": note})
+    return rows, fits
+
+
+_BA_COLS = ["outcome", "label", "role", "measure", "period", "model", "unit", "n", "n_with_incident", "n_events",
+            "person_years", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted", "note"]
+
+
+def before_after(data, *, design: str = "commissioner",
+                 outcomes: Sequence = ("police", "marac", "childrens_services"), before=None, after=None,
+                 population: str = "started", by: str | None = None, proven: bool = False,
+                 lag_days: int = 183, primary: str | None = None, alpha: float = 0.05) -> AnalysisResult:
+    """Incidents before vs after, per person: any-incident proportions, rates and rate ratios.
+
+    For every eligible person (see the module notes) and outcome:
+
+    * any incident in the before and after windows: proportions with Wilson
+      intervals; the change in percentage points (Newcombe method 10 for
+      paired proportions) with the exact McNemar test;
+    * incidents per person-year before and after, and the rate ratio from a
+      Poisson GLM on the two person-periods with log exposure offset and
+      standard errors clustered by person (statsmodels ``cov_type="cluster"``,
+      small-sample factor G/(G-1)(N-1)/(N-K), as ``sandwich::vcovCL(type="HC1")``),
+      with a negative binomial alternative (NB2, dispersion by maximum
+      likelihood and model-based SE, as ``MASS::glm.nb``).  With windows of
+      equal length both give the same rate ratio (the ratio of event totals);
+      they differ in the interval: the clustered Poisson interval allows for
+      each person appearing in both windows, the negative binomial one for
+      over-dispersion only.
+
+    Parameters
+    ----------
+    data : ProgrammeData
+    design : {"commissioner", "aligned"}
+        ``commissioner``: 12 months before referral vs 12 months after exit.
+        ``aligned``: months -12..0 vs 7..18 since referral for everyone.
+        Read ``meta["caveat"]``.
+    outcomes : sequence
+        Names in :data:`OUTCOMES` (``police``, ``da_crime``, ``marac``,
+        ``childrens_services``, ``any_record``), single incident types
+        (e.g. ``police_callout``) or lists of incident types.
+    before, after : (int, int), optional
+        Window day offsets (default :data:`DEFAULT_WINDOWS`); for a plan's
+        ``window_months`` use ``round(months * 365.25 / 12)`` days.
+    population : {"started", "completed", "all"}
+    by : str, optional
+        ``"group"`` (completed / started, did not complete / ...),
+        ``"programme_status"``, ``"site_id"`` or another referral column.
+    proven, lag_days
+        Proven-outcome rule (Justice Data Lab: 6-month lag = 183 days).
+    primary : str, optional
+        The analysis plan's primary follow-up outcome (one of ``outcomes``;
+        default the first).  Its change in "any incident" is tested as is
+        (exact McNemar); the other outcomes' are secondary and
+        Holm-adjusted (``p_adjusted``, within each ``by`` group).
+    alpha : float
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary`` columns: [by], ``outcome``, ``label``, ``role``
+        (primary / secondary), ``measure``, ``period`` (before / after /
+        change), ``model``, ``unit``, ``n`` (eligible people),
+        ``n_with_incident``, ``n_events``, ``person_years``, ``estimate``,
+        ``ci_lower``, ``ci_upper``, ``p_value``, ``p_adjusted`` (on the
+        "any incident" change rows), ``note``.  ``tables["persons"]``: per-person windows and
+        counts; ``tables["eligibility"]``: people by group and eligibility.
+        ``model``: dict of fitted rate models.
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> ba = before_after(data, design="commissioner")                # doctest: +SKIP
+    >>> ba.summary.query("measure == 'rate ratio (after / before)'")  # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    persons, n_in, excluded, names, lag, no_from = _prepare(
+        data, design=design, outcomes=outcomes, before=before, after=after, population=population,
+        proven=proven, lag_days=lag_days)
+    elig = persons[persons["eligible"]]
+    if by is not None and by not in elig.columns:
+        raise ValueError(f"by={by!r} is not a referral, site or derived column ('group', 'programme_status')")
+    primary_name = names[0] if primary is None else _outcome_types(primary)[0]
+    if primary_name not in names:
+        raise ValueError(f"primary={primary!r} must be one of the outcomes analysed ({', '.join(names)})")
+    groups = [((None,), elig)] if by is None else [((k,), g) for k, g in elig.groupby(by, sort=True)]
+    rows, fits = [], {}
+    for key, g in groups:
+        for name in names:
+            yb, ya = g[f"n_{name}_before"].to_numpy(dtype=int), g[f"n_{name}_after"].to_numpy(dtype=int)
+            base = {"outcome": name, "label": OUTCOME_LABELS.get(name, name),
+                    "role": "primary" if name == primary_name else "secondary"}
+            if by is not None:
+                base = {by: key[0], **base}
+            for r in _any_rows(yb, ya, alpha):
+                rows.append({**base, **r})
+            rr, f = _rate_rows(yb, ya, g["exposure_before"].to_numpy(), g["exposure_after"].to_numpy(),
+                               g["participant_id"].to_numpy(), alpha)
+            rows += [{**base, **r} for r in rr]
+            fits[(key[0], name) if by is not None else name] = f
+    cols = ([by] if by is not None else []) + _BA_COLS
+    summary = pd.DataFrame(rows).reindex(columns=cols)
+    summary["note"] = summary["note"].fillna("")
+    tested = (summary["measure"] == "any incident") & (summary["period"] == "change")
+    for _, idx in (summary[tested].groupby(by, dropna=False).groups.items() if by is not None
+                   else [(None, summary.index[tested])]):
+        summary.loc[idx, "p_adjusted"] = _holm(summary.loc[idx])
+    for c in ("n", "n_with_incident", "n_events"):
+        summary[c] = summary[c].astype("Int64")
+    elig_tab = (persons.assign(status=np.where(persons["eligible"], "eligible", persons["ineligible_reason"]))
+                .groupby(["group", "status"]).size().rename("n").reset_index())
+    meta = make_meta(n_in=n_in, excluded=excluded, unit="people", alpha=alpha,
+                     method=_method(design, persons, proven, lag) + " Rate ratio: Poisson GLM with log "
+                     "exposure offset, SE clustered by person; negative binomial (NB2, model-based SE) alternative.",
+                     design=design, caveat=CAVEATS[design], windows=persons.attrs["windows"], lag_days=lag,
+                     proven=proven, primary=primary_name, sites_without_incident_data_from=no_from,
+                     note_incident_data_from=("incident_data_from not given for site(s) "
+                                              f"{', '.join(no_from)}: their before windows are assumed complete")
+                     if no_from else "")
+    return AnalysisResult(summary=summary, meta=meta, model=fits,
+                          tables={"persons": persons, "eligibility": elig_tab},
+                          title=f"Incidents before and after ({design} design)",
+                          _plotter=plotting.plot_before_after)
+
+
+# ---------------------------------------------------------------------------
+# repeat MARAC
+# ---------------------------------------------------------------------------
+
+
+def repeat_marac(data, *, design: str = "commissioner", before=None, after=None, population: str = "started",
+                 by: str | None = None, alpha: float = 0.05) -> AnalysisResult:
+    """Repeat MARAC referrals as SafeLives defines them, before vs after.
+
+    A MARAC referral is a **repeat** when the same person had a previous
+    MARAC referral within the 12 months (365 days) before it (SafeLives).
+    The previous referral may lie outside the window (all linked data are
+    searched).  Repeats are counted per MARAC referral (the SafeLives repeat
+    rate = repeat referrals / all referrals) and per person.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: per period (before / after): ``n`` (eligible people),
+        ``n_marac`` (MARAC referrals in the window), ``n_repeat``,
+        ``estimate`` (repeat rate, Wilson CI), ``n_people_marac``,
+        ``n_people_repeat``, ``n_lookback_incomplete`` (first-time referrals
+        within 12 months of the start of the linked data, whose status
+        cannot be known).
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> repeat_marac(data).summary                                    # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    persons, n_in, excluded, _, _, _ = _prepare(data, design=design, outcomes=(), before=before, after=after,
+                                                population=population, proven=False, lag_days=0)
+    elig = persons[persons["eligible"]]
+    ev = _events(data, ("marac_referral",)).sort_values(["participant_id", "event_date", "event_id"])
+    ev["prev_date"] = ev.groupby("participant_id")["event_date"].shift()
+    ev["repeat"] = (ev["event_date"] - ev["prev_date"]).dt.days <= 365
+    cols = ["participant_id", "before_start", "before_end", "after_start", "after_end", "incident_data_from"]
+    if by is not None:
+        if by not in elig.columns:
+            raise ValueError(f"by={by!r} is not a referral, site or derived column")
+        cols.append(by)
+    m = ev.merge(elig[cols], on="participant_id", how="inner")
+    m["lookback_incomplete"] = (~m["repeat"]) & m["incident_data_from"].notna() & (
+        (m["event_date"] - m["incident_data_from"]).dt.days < 365)
+    groups = [(None, elig, m)] if by is None else [(k, g, m[m[by] == k]) for k, g in elig.groupby(by, sort=True)]
+    rows = []
+    for key, g, mm in groups:
+        for period in ("before", "after"):
+            w = mm[(mm["event_date"] >= mm[f"{period}_start"]) & (mm["event_date"] < mm[f"{period}_end"])]
+            k, n_ev = int(w["repeat"].sum()), len(w)
+            lo, hi = wilson_ci(k, n_ev, alpha=alpha)
+            row = {"period": period, "n": len(g), "n_marac": n_ev, "n_repeat": k,
+                   "estimate": k / n_ev if n_ev else np.nan, "ci_lower": float(lo), "ci_upper": float(hi),
+                   "n_people_marac": int(w["participant_id"].nunique()),
+                   "n_people_repeat": int(w.loc[w["repeat"], "participant_id"].nunique()),
+                   "n_lookback_incomplete": int(w["lookback_incomplete"].sum())}
+            rows.append(row if by is None else {by: key, **row})
+    meta = make_meta(n_in=n_in, excluded=excluded, unit="people", alpha=alpha,
+                     method=("SafeLives repeat MARAC: a MARAC referral within 365 days of the same person's "
+                             "previous MARAC referral; repeat rate = repeats / MARAC referrals in the window "
+                             "(Wilson interval, referrals treated as independent)."),
+                     design=design, caveat=CAVEATS[design], windows=persons.attrs["windows"])
+    return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, title="Repeat MARAC referrals (SafeLives)",
+                          tables={"marac_events": m})
+
+
+# ---------------------------------------------------------------------------
+# time to first incident after exit
+# ---------------------------------------------------------------------------
+
+
+def time_to_incident(data, *, outcome="police", population: str = "started", by: str | None = "group",
+                     timeline_months: Sequence[float] = (0, 3, 6, 9, 12, 18, 24), proven: bool = False,
+                     alpha: float = 0.05) -> AnalysisResult:
+    """Time from exit to the first incident: Kaplan-Meier with numbers at risk.
+
+    Time zero is the exit date of the person's index referral; follow-up ends
+    at the first event (an event on the exit day counts at day 0) or is
+    censored at the site's data extract date.  People still attending, and
+    people whose exit precedes the start of the linked data, are excluded
+    (counted in ``meta``).  Estimates use lifelines' ``KaplanMeierFitter``
+    (product-limit, tied times handled exactly) with its log(-log) intervals.
+    With ``proven=True`` the event date is when the event was proved
+    (``outcome_date``), since only then is it known to be an offence.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: per group and time point: ``months``, ``days``,
+        ``n_at_risk``, ``n_events`` (cumulative), ``n_censored``
+        (cumulative), ``estimate`` (proportion with no incident since exit;
+        empty beyond the longest follow-up), ``ci_lower``, ``ci_upper``.  ``tables["persons"]``: durations.
+        ``model``: dict of fitted ``KaplanMeierFitter`` per group.
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> tti = time_to_incident(data, outcome="police")                # doctest: +SKIP
+    >>> tti.summary.query("months == 12")                             # doctest: +SKIP
+    """
+    from lifelines import KaplanMeierFitter
+
+    alpha = check_alpha(alpha)
+    name, types = _outcome_types(outcome)
+    persons, n_in, excluded = _persons(data, population)
+    no_exit = persons["exit_date"].isna()
+    excluded["no exit date yet (still attending)"] = int(no_exit.sum())
+    p = persons[~no_exit].copy()
+    late = p["incident_data_from"].notna() & (p["incident_data_from"] > p["exit_date"])
+    excluded["linked incident data start after exit"] = int(late.sum())
+    p = p[~late].reset_index(drop=True)
+    ev = _events(data, types)
+    if proven:
+        ev = ev[ev["proved_date"].notna()].assign(event_date=lambda d: d["proved_date"])
+    m = ev.merge(p[["participant_id", "exit_date", "data_extract_date"]], on="participant_id")
+    m = m[(m["event_date"] >= m["exit_date"]) & (m["event_date"] <= m["data_extract_date"])]
+    first = m.groupby("participant_id")["event_date"].min()
+    p["first_event_date"] = p["participant_id"].map(first)
+    p["event"] = p["first_event_date"].notna()
+    end = p["first_event_date"].where(p["event"], p["data_extract_date"])
+    p["days"] = (end - p["exit_date"]).dt.days.astype(float)
+    if by is not None and by not in p.columns:
+        raise ValueError(f"by={by!r} is not a referral, site or derived column")
+    if len(p) == 0:
+        raise AnalysisError("no one has left the programme with linked data after exit: nothing to follow up")
+    groups = [("all", p)] if by is None else list(p.groupby(by, sort=True))
+    rows, fits, curves = [], {}, []
+    for key, g in groups:
+        kmf = KaplanMeierFitter(alpha=alpha, label=str(GROUP_LABELS.get(key, key)))
+        kmf.fit(g["days"], event_observed=g["event"])
+        fits[key] = kmf
+        sf = kmf.survival_function_.iloc[:, 0]
+        ci = kmf.confidence_interval_survival_function_
+        curves.append(pd.DataFrame({"group": key, "days": sf.index.to_numpy(), "estimate": sf.to_numpy(),
+                                    "ci_lower": ci.iloc[:, 0].to_numpy(), "ci_upper": ci.iloc[:, 1].to_numpy()}))
+        for mo in timeline_months:
+            t = float(round(mo * _YEAR / 12))
+            idx = sf.index[sf.index <= t]
+            at = idx.max() if len(idx) else sf.index.min()
+            beyond = t > g["days"].max()  # no one followed this long: no estimate
+            rows.append({"group": key, "months": mo, "days": t,
+                         "n_at_risk": int((g["days"] >= t).sum()),
+                         "n_events": int(((g["days"] <= t) & g["event"]).sum()),
+                         "n_censored": int(((g["days"] <= t) & ~g["event"]).sum()),
+                         "estimate": np.nan if beyond else float(sf.loc[at]),
+                         "ci_lower": np.nan if beyond else float(ci.loc[at].iloc[0]),
+                         "ci_upper": np.nan if beyond else float(ci.loc[at].iloc[1])})
+    summary = pd.DataFrame(rows)
+    if by is not None:
+        summary = summary.rename(columns={"group": by})
+    meta = make_meta(n_in=n_in, excluded=excluded, unit="people", alpha=alpha,
+                     method=(f"Kaplan-Meier estimate of the proportion with no {OUTCOME_LABELS.get(name, name).lower()} "
+                             "since exit (time zero = exit date of the index referral, censored at the data "
+                             "extract date); log(-log) intervals; records sharing an event_id count once."),
+                     outcome=name, proven=proven)
+    return AnalysisResult(summary=summary, meta=meta, model=fits,
+                          tables={"persons": p, "curves": pd.concat(curves, ignore_index=True)},
+                          title="Time to first incident after exit", _plotter=plotting.plot_time_to_incident)
+
+
+# ---------------------------------------------------------------------------
+# completers vs non-completers
+# ---------------------------------------------------------------------------
+
+
+def compare_completers(data, *, outcome="police", before=None, after=None, proven: bool = False,
+                       lag_days: int = 183, alpha: float = 0.05) -> AnalysisResult:
+    """People who completed vs people who started but did not: aligned windows.
+
+    Uses the aligned design (windows fixed relative to referral, the same for
+    both groups).  **Not a causal comparison** (see :data:`NOT_CAUSAL`, also in
+    ``meta["caveat"]``).
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary`` rows per group and window: any incident (Wilson) and
+        incidents per person-year; then the difference in the after-window
+        proportion (completed minus did not complete, percentage points,
+        Newcombe hybrid score interval, Fisher exact p) and the after-window
+        rate ratio (Poisson GLM, robust SE), unadjusted and adjusted for
+        log(1 + before-window count).
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> cc = compare_completers(data)                                 # doctest: +SKIP
+    >>> cc.meta["caveat"]                                             # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    persons, n_in, excluded, names, lag, _ = _prepare(
+        data, design="aligned", outcomes=(outcome,), before=before, after=after, population="started",
+        proven=proven, lag_days=lag_days)
+    name = names[0]
+    elig = persons[persons["eligible"]]
+    ongoing = elig["group"] == "ongoing"
+    excluded["still attending (neither completed nor left)"] = int(ongoing.sum())
+    elig = elig[~ongoing].reset_index(drop=True)
+    rows = []
+    for grp in ("completed", "did_not_complete"):
+        g = elig[elig["group"] == grp]
+        for period in ("before", "after"):
+            y = g[f"n_{name}_{period}"].to_numpy(dtype=int)
+            k, n = int((y > 0).sum()), len(y)
+            lo, hi = wilson_ci(k, n, alpha=alpha)
+            rows.append({"group": grp, "group_label": GROUP_LABELS[grp], "period": period,
+                         "measure": "any incident", "n": n, "n_with_incident": k, "n_events": int(y.sum()),
+                         "estimate": k / n if n else np.nan, "ci_lower": float(lo), "ci_upper": float(hi),
+                         "p_value": np.nan})
+            py = float(g[f"exposure_{period}"].sum())
+            rows.append({"group": grp, "group_label": GROUP_LABELS[grp], "period": period,
+                         "measure": "incidents per person-year", "n": n, "n_with_incident": np.nan,
+                         "n_events": int(y.sum()), "estimate": y.sum() / py if py else np.nan,
+                         "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan})
+    c, d = elig[elig["group"] == "completed"], elig[elig["group"] == "did_not_complete"]
+    kc, nc = int((c[f"n_{name}_after"] > 0).sum()), len(c)
+    kd, nd = int((d[f"n_{name}_after"] > 0).sum()), len(d)
+    diff, lo, hi = newcombe_diff_ci(kc, nc, kd, nd, alpha=alpha)
+    p_f = float(stats.fisher_exact([[kc, nc - kc], [kd, nd - kd]])[1]) if nc and nd else np.nan
+    rows.append({"group": "completed - did_not_complete", "group_label": "difference (completed minus not)",
+                 "period": "after", "measure": "any incident: difference in percentage points", "n": nc + nd,
+                 "n_with_incident": kc + kd, "n_events": np.nan, "estimate": 100 * diff, "ci_lower": 100 * lo,
+                 "ci_upper": 100 * hi, "p_value": p_f})
+    fits = {}
+    if nc and nd and elig[f"n_{name}_after"].sum() > 0:
+        y = elig[f"n_{name}_after"].to_numpy(dtype=float)
+        off = np.log(elig["exposure_after"].to_numpy(dtype=float))
+        Xu = pd.DataFrame({"const": 1.0, "completed": (elig["group"] == "completed").astype(float)})
+        Xa = Xu.assign(log1p_before=np.log1p(elig[f"n_{name}_before"].to_numpy(dtype=float)))
+        for label, X in (("unadjusted", Xu), ("adjusted for before-window count", Xa)):
+            res = _fit_glm(y, X, off, sm.families.Poisson(), None, cov_type="HC0")
+            fits[label] = res
+            b, se = float(res.params.iloc[1]), float(res.bse.iloc[1])
+            rows.append({"group": "completed / did_not_complete", "group_label": "rate ratio (completed vs not)",
+                         "period": "after", "measure": f"rate ratio, Poisson robust SE, {label}", "n": nc + nd,
+                         "n_with_incident": np.nan, "n_events": int(y.sum()), "estimate": np.exp(b),
+                         "ci_lower": np.exp(b - z * se), "ci_upper": np.exp(b + z * se),
+                         "p_value": float(2 * stats.norm.sf(abs(b / se)))})
+    summary = pd.DataFrame(rows)
+    for c_ in ("n", "n_with_incident", "n_events"):
+        summary[c_] = summary[c_].astype("Int64")
+    meta = make_meta(n_in=n_in, excluded=excluded, unit="people", alpha=alpha,
+                     method=_method("aligned", persons, proven, lag) + " Difference: Newcombe hybrid score; "
+                     "Fisher exact test; rate ratio: Poisson GLM with robust (HC0) SE.",
+                     caveat=NOT_CAUSAL + " " + CAVEATS["aligned"], outcome=name,
+                     windows=persons.attrs["windows"])
+    return AnalysisResult(summary=summary, meta=meta, model=fits, tables={"persons": elig},
+                          title="Completers vs non-completers (not a causal comparison)",
+                          _plotter=plotting.plot_compare_completers)
+
+
+# ---------------------------------------------------------------------------
+# comparison cohort: Justice Data Lab-style propensity score matching
+# ---------------------------------------------------------------------------
+
+DEFAULT_COVARIATES = ("age", "gender", "ethnicity", "employment", "referral_source", "prior_da_police_contact",
+                      "substance_misuse", "n_children", "prior_incidents")
+_NUMERIC = ("age", "n_children", "prior_incidents")
+
+
+def _covariate_matrix(df: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
+    """Numeric covariates (median-filled, with a missing flag) and all category levels as 0/1."""
+    cols = {}
+    for c in covariates:
+        if c not in df.columns:
+            raise ValueError(f"covariate {c!r} is not a referral column (nor 'prior_incidents')")
+        s = df[c]
+        if c in _NUMERIC or pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            x = _as_float(s)
+            if x.isna().any():
+                cols[f"{c}: missing"] = x.isna().astype(float)
+                x = x.fillna(x.median() if x.notna().any() else 0.0)
+            cols[c] = x
+        else:
+            if pd.api.types.is_bool_dtype(s) or str(s.dtype) == "boolean":
+                lev = pd.Series(np.where(s.isna(), "unknown", np.where(s.fillna(False).astype(bool), "yes", "no")),
+                                index=s.index)
+            else:
+                lev = s.astype(object).where(s.notna(), "unknown").astype(str)
+            for v in sorted(lev.unique()):
+                cols[f"{c}: {v}"] = (lev == v).astype(float)
+    return pd.DataFrame(cols, index=df.index)
+
+
+def _smd(xt: np.ndarray, xc: np.ndarray, sd: float) -> float:
+    if sd <= 0 or not np.isfinite(sd):
+        return 0.0 if np.mean(xt) == np.mean(xc) else np.nan
+    return float((np.mean(xt) - np.mean(xc)) / sd)
+
+
+def _greedy_match(lt: np.ndarray, lc: np.ndarray, width: float) -> np.ndarray:
+    """1:1 nearest neighbour without replacement; treated in descending score; returns control index or -1."""
+    order = np.argsort(-lt, kind="stable")
+    free = np.ones(len(lc), dtype=bool)
+    out = np.full(len(lt), -1)
+    for i in order:
+        if not free.any():
+            break
+        d = np.abs(lc - lt[i])
+        d[~free] = np.inf
+        j = int(np.argmin(d))  # first minimum = lowest control position: deterministic ties
+        if d[j] <= width:
+            out[i] = j
+            free[j] = False
+    return out
+
+
+def matched_comparison(data, comparison, *, outcome="police", covariates: Sequence[str] = DEFAULT_COVARIATES,
+                       before=(-365, 0), after=(0, 365), population: str = "started",
+                       comparison_population: str = "all", caliper: float | None = 0.2, proven: bool = False,
+                       lag_days: int = 183, alpha: float = 0.05) -> AnalysisResult:
+    """Programme cohort vs a comparison cohort, Justice Data Lab style: propensity score matching.
+
+    ``comparison`` is another programme-data folder (same layout: referrals,
+    sites, incidents), e.g. people referred but not offered a place, or a
+    neighbouring area.  Each person's index referral is the anchor; the
+    one-year outcome window is ``after`` (days from the referral date) and
+    the ``before`` window gives the prior-incident covariate.  Only people
+    whose windows are covered by their own folder's linked data count.
+
+    Method: logistic propensity score on ``covariates`` (numeric ones
+    median-filled with a missing flag, categories as indicators);
+    1:1 nearest-neighbour matching on the logit of the score without
+    replacement, caliper ``caliper`` x SD of the logit score (pooled),
+    treated people matched in descending score order and ties broken by
+    position (deterministic; the same as MatchIt's ``m.order = "largest"``;
+    ``caliper=None`` matches without a caliper).
+    Balance: standardised mean differences before and after matching, with
+    the pooled pre-matching SD as denominator (Austin 2009); |SMD| < 0.1 is
+    conventionally balanced.  Effects among matched pairs: any incident in the
+    window (difference in percentage points, Newcombe method 10 for paired
+    data, exact McNemar) and incidents per person (paired mean difference,
+    t-interval).  Cohorts under 60 matched people are flagged as too small to
+    conclude (``meta["too_small"]``), the Justice Data Lab's threshold.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: effect rows; ``tables["balance"]``: covariate,
+        ``mean_programme_before``, ``mean_comparison_before``, ``smd_before``,
+        ``mean_programme_after``, ``mean_comparison_after``, ``smd_after``;
+        ``tables["pairs"]``: matched pairs with scores; ``tables["cohorts"]``:
+        everyone eligible with score; ``tables["design"]``: the propensity
+        model's design matrix; ``model``: the propensity model.
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> comparison_data = load_programme("another_area/")            # doctest: +SKIP
+    >>> res = matched_comparison(data, comparison_data)               # doctest: +SKIP
+    >>> res.balance                                                   # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    if caliper is not None and not caliper > 0:
+        raise ValueError("caliper must be positive (in SDs of the logit propensity score), or None for no caliper")
+    name, types = _outcome_types(outcome)
+    cohorts = []
+    excluded: dict[str, int] = {}
+    n_in = 0
+    comp_meta = {}
+    for label, d, pop in (("programme", data, population), ("comparison", comparison, comparison_population)):
+        persons, n, excl, names, lag, _ = _prepare(d, design="aligned", outcomes=(types,), before=before,
+                                                   after=after, population=pop, proven=proven, lag_days=lag_days)
+        col = names[0]
+        persons = persons.rename(columns={f"n_{col}_before": "prior_incidents", f"n_{col}_after": "y_after"})
+        el = persons[persons["eligible"]].copy()
+        el["cohort"] = label
+        el["treated"] = 1.0 if label == "programme" else 0.0
+        cohorts.append(el)
+        if label == "programme":
+            n_in, excluded = n, dict(excl)
+        else:
+            comp_meta = {"n_in": n, "excluded": excl, "n_eligible": len(el)}
+    both = pd.concat(cohorts, ignore_index=True)
+    nt, nc = int(both["treated"].sum()), int((1 - both["treated"]).sum())
+    if nt == 0 or nc == 0:
+        raise AnalysisError("no eligible people in the programme or in the comparison cohort")
+    X = _covariate_matrix(both, covariates)
+    Xm = X.copy()
+    for c in list(covariates):  # drop one reference level per category for the model
+        levels = [k for k in Xm.columns if k.startswith(f"{c}: ") and not k.endswith(": missing")]
+        if levels and c not in _NUMERIC:
+            Xm = Xm.drop(columns=levels[0])
+    Xm = Xm.loc[:, Xm.std(ddof=0) > 0]
+    Xm = sm.add_constant(Xm, has_constant="add")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ps_fit = sm.GLM(both["treated"].to_numpy(), Xm, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=200)
+    eta = np.asarray(Xm @ np.asarray(ps_fit.params))
+    both["ps"] = 1 / (1 + np.exp(-eta))
+    both["logit_ps"] = eta
+    width = np.inf if caliper is None else caliper * float(np.std(eta, ddof=1))
+    t_idx = np.flatnonzero(both["treated"].to_numpy() == 1)
+    c_idx = np.flatnonzero(both["treated"].to_numpy() == 0)
+    match = _greedy_match(eta[t_idx], eta[c_idx], width)
+    ok = match >= 0
+    ti, ci = t_idx[ok], c_idx[match[ok]]
+    excluded["no comparison match within the caliper"] = int((~ok).sum())
+    pairs = pd.DataFrame({"pair": np.arange(ok.sum()),
+                          "participant_id": both["participant_id"].to_numpy()[ti],
+                          "comparison_participant_id": both["participant_id"].to_numpy()[ci],
+                          "logit_ps": eta[ti], "comparison_logit_ps": eta[ci],
+                          "y_after": both["y_after"].to_numpy(dtype=int)[ti],
+                          "comparison_y_after": both["y_after"].to_numpy(dtype=int)[ci]})
+    bal = []
+    Xa = X.to_numpy(dtype=float)
+    tr = both["treated"].to_numpy() == 1
+    for j, cname in enumerate(X.columns):
+        xt, xc = Xa[tr, j], Xa[~tr, j]
+        sd = float(np.sqrt((np.var(xt, ddof=1) + np.var(xc, ddof=1)) / 2)) if min(len(xt), len(xc)) > 1 else np.nan
+        bal.append({"covariate": cname, "mean_programme_before": xt.mean(), "mean_comparison_before": xc.mean(),
+                    "smd_before": _smd(xt, xc, sd),
+                    "mean_programme_after": Xa[ti, j].mean() if len(ti) else np.nan,
+                    "mean_comparison_after": Xa[ci, j].mean() if len(ci) else np.nan,
+                    "smd_after": _smd(Xa[ti, j], Xa[ci, j], sd) if len(ti) else np.nan})
+    bal.append({"covariate": "logit propensity score", "mean_programme_before": eta[tr].mean(),
+                "mean_comparison_before": eta[~tr].mean(),
+                "smd_before": _smd(eta[tr], eta[~tr], float(np.sqrt((np.var(eta[tr], ddof=1)
+                                                                      + np.var(eta[~tr], ddof=1)) / 2))),
+                "mean_programme_after": eta[ti].mean() if len(ti) else np.nan,
+                "mean_comparison_after": eta[ci].mean() if len(ci) else np.nan,
+                "smd_after": _smd(eta[ti], eta[ci], float(np.sqrt((np.var(eta[tr], ddof=1)
+                                                                    + np.var(eta[~tr], ddof=1)) / 2)))
+                if len(ti) else np.nan})
+    balance = pd.DataFrame(bal)
+    n_pairs = len(pairs)
+    too_small = n_pairs < _SMALL_COHORT
+    rows = []
+    yt, yc = pairs["y_after"].to_numpy(), pairs["comparison_y_after"].to_numpy()
+    at, ac = yt > 0, yc > 0
+    for lab, a, yy in (("programme (matched)", at, yt), ("comparison (matched)", ac, yc)):
+        k = int(a.sum())
+        lo, hi = wilson_ci(k, n_pairs, alpha=alpha)
+        rows.append({"cohort": lab, "measure": "any incident in the window", "n": n_pairs, "n_with_incident": k,
+                     "estimate": k / n_pairs if n_pairs else np.nan, "ci_lower": float(lo), "ci_upper": float(hi),
+                     "p_value": np.nan, "unit": "proportion"})
+        rows.append({"cohort": lab, "measure": "incidents per person", "n": n_pairs, "n_with_incident": np.nan,
+                     "estimate": float(yy.mean()) if n_pairs else np.nan, "ci_lower": np.nan,
+                     "ci_upper": np.nan, "p_value": np.nan, "unit": "mean count"})
+    both_, t_only = int((at & ac).sum()), int((at & ~ac).sum())
+    c_only, neither = int((~at & ac).sum()), int((~at & ~ac).sum())
+    d, lo, hi = newcombe_paired_ci(both_, t_only, c_only, neither, alpha=alpha)
+    rows.append({"cohort": "programme - comparison", "measure": "any incident in the window: difference",
+                 "n": n_pairs, "n_with_incident": np.nan, "estimate": 100 * d, "ci_lower": 100 * lo,
+                 "ci_upper": 100 * hi, "p_value": mcnemar_exact(t_only, c_only) if n_pairs else np.nan,
+                 "unit": "percentage points"})
+    diffs = (yt - yc).astype(float)
+    if n_pairs > 1:
+        m = diffs.mean()
+        half = float(stats.t.ppf(1 - alpha / 2, n_pairs - 1) * diffs.std(ddof=1) / np.sqrt(n_pairs))
+        p = float(stats.ttest_1samp(diffs, 0).pvalue) if diffs.std() > 0 else np.nan
+    else:
+        m, half, p = (diffs.mean() if n_pairs else np.nan), np.nan, np.nan
+    rows.append({"cohort": "programme - comparison", "measure": "incidents per person: difference",
+                 "n": n_pairs, "n_with_incident": np.nan, "estimate": m, "ci_lower": m - half, "ci_upper": m + half,
+                 "p_value": p, "unit": "mean count"})
+    summary = pd.DataFrame(rows)
+    for c_ in ("n", "n_with_incident"):
+        summary[c_] = summary[c_].astype("Int64")
+    flag = (f"Only {n_pairs} matched people: too small to conclude (the Justice Data Lab needs at least "
+            f"{_SMALL_COHORT})." if too_small else "")
+    meta = make_meta(n_in=n_in, excluded=excluded, unit="people in the programme cohort", alpha=alpha,
+                     method=("Logistic propensity score; 1:1 nearest-neighbour matching on the logit score "
+                             f"without replacement, caliper {caliper} SD of the logit score, greedy in descending "
+                             "score order; balance by standardised mean differences (pooled pre-matching SD); "
+                             "paired effects (Newcombe method 10, exact McNemar; paired t for counts)."),
+                     outcome=name, windows={"before": before, "after": after}, caliper_width=width,
+                     n_comparison_in=comp_meta.get("n_in"), comparison_excluded=comp_meta.get("excluded"),
+                     n_comparison_eligible=nc, n_pairs=n_pairs, too_small=too_small, too_small_note=flag,
+                     caveat=("Matching balances only the measured characteristics; people who join a programme "
+                             "may still differ in ways not recorded. " + flag).strip())
+    return AnalysisResult(summary=summary, meta=meta, model=ps_fit,
+                          tables={"balance": balance, "pairs": pairs, "cohorts": both,
+                                  "design": Xm.assign(treated=both["treated"].to_numpy(),
+                                                      participant_id=both["participant_id"].to_numpy(),
+                                                      cohort=both["cohort"].to_numpy())},
+                          title="Programme vs matched comparison cohort", _plotter=plotting.plot_balance)

@@ -1,0 +1,1256 @@
+"""(Ex-)partner-reported safety by survey wave, the Project Mirabal way.
+
+Partner surveys are repeated at programme start (``T1``) and about 3, 6 and
+12 months later (``T2``-``T4``), each asking about the last 3 months.  This
+module turns them into the tables a commissioner and an evaluator need:
+
+* :func:`prevalence` -- per wave and behaviour, the proportion of those who
+  answered who report it, with the denominator of every wave (the Mirabal
+  "start vs 12 months" table) and Wilson intervals;
+* :func:`paired_change` -- the same (ex-)partners seen at both waves: exact
+  McNemar test and the change in percentage points (Newcombe's method 10);
+  the declared primary outcome is tested as is, the other behaviours are
+  secondary and Holm-adjusted;
+* :func:`wave_model` -- a binomial GEE over all waves, weighted by the inverse
+  probability of responding (who answers later waves depends on whether the
+  person referred completed the programme), with the unweighted fit beside it;
+* :func:`change_views` -- all-respondent, paired and model-based views of the
+  change side by side, labelled;
+* :func:`feeling_safe`, :func:`space_for_action` -- the 1-5 safety scale
+  (% very safe, % not safe at all, ordinal change) and space for action;
+* :func:`response_rates` -- who answered each wave and who did not, by the
+  programme status of the person referred;
+* :func:`partner_support` -- support offered and accepted, children in the
+  families of people who started;
+* :func:`mirabal_measures` -- the six Mirabal measures of success, each with
+  the data that inform it or "not measured by this data".
+
+Wording is gender-neutral throughout: "the person referred" (or "on the
+programme") and "(ex-)partner".  Small statistical helpers used across the
+package (:func:`wilson_ci`, :func:`newcombe_paired_ci`,
+:func:`newcombe_diff_ci`, :func:`mcnemar_exact`) live here too.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from . import plotting
+from .errors import AnalysisError
+from .results import AnalysisResult, check_alpha, make_meta
+from .schema import SURVEY_BEHAVIOURS, WAVES
+
+__all__ = [
+    "BEHAVIOUR_LABELS",
+    "WAVE_LABELS",
+    "WAVE_MONTHS",
+    "STATUS_LABELS",
+    "wilson_ci",
+    "newcombe_paired_ci",
+    "newcombe_diff_ci",
+    "mcnemar_exact",
+    "programme_status",
+    "prevalence",
+    "paired_change",
+    "wave_model",
+    "change_views",
+    "feeling_safe",
+    "space_for_action",
+    "response_rates",
+    "partner_support",
+    "mirabal_measures",
+]
+
+#: plain-words labels of the survey behaviours ("in the last 3 months")
+BEHAVIOUR_LABELS = {
+    "physical_violence": "Physical violence",
+    "sexual_violence": "Sexual violence (made to do something sexual)",
+    "threats": "Threats",
+    "weapon_used": "Weapon used",
+    "injury": "Physically injured",
+    "harassment_stalking": "Harassment or stalking",
+    "coercive_control": "Coercive control",
+    "child_exposed": "Children saw or heard abuse",
+}
+WAVE_LABELS = {
+    "T1": "T1 (programme start)",
+    "T2": "T2 (about 3 months)",
+    "T3": "T3 (about 6 months)",
+    "T4": "T4 (about 12 months)",
+}
+#: months after the programme start at which each wave falls due
+WAVE_MONTHS = {"T1": 0, "T2": 3, "T3": 6, "T4": 12}
+#: programme status of the person referred (derived from the index referral)
+STATUS_LABELS = {
+    "completed": "completed",
+    "dropped_out": "dropped out or excluded",
+    "other_exit": "left for another reason",
+    "ongoing": "still attending",
+    "not_started": "did not start",
+}
+FEELS_SAFE_LABELS = {1: "1 not safe at all", 2: "2", 3: "3", 4: "4", 5: "5 very safe"}
+_LINK = ["partner_id", "referral_id"]
+_DAYS_PER_MONTH = 365.25 / 12
+
+
+# ---------------------------------------------------------------------------
+# small statistics shared with followup.py
+# ---------------------------------------------------------------------------
+
+
+def _z(alpha: float) -> float:
+    return float(stats.norm.ppf(1 - alpha / 2))
+
+
+def wilson_ci(k, n, *, alpha: float = 0.05):
+    """Wilson score interval for a binomial proportion ``k / n``.
+
+    Vectorised; returns ``(lower, upper)`` arrays (NaN where ``n == 0``).
+
+    Examples
+    --------
+    >>> lo, hi = wilson_ci(6, 41)
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (0.0688, 0.2844)
+    """
+    alpha = check_alpha(alpha)
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    z = _z(alpha)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+        lo = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
+        hi = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
+    # exact boundaries (avoid 1e-17 rounding noise)
+    lo = np.where((k == 0) & (n > 0), 0.0, lo)
+    hi = np.where((k == n) & (n > 0), 1.0, hi)
+    return lo, hi
+
+
+def newcombe_paired_ci(n11, n12, n21, n22, *, alpha: float = 0.05):
+    """Newcombe's (1998) method 10 interval for a difference of paired proportions.
+
+    For a paired 2x2 table with rows = first classification and columns =
+    second (``n12``, ``n21`` the discordant cells), the difference is
+    ``p1+ - p+1 = (n12 - n21) / n``.  The interval combines the Wilson
+    intervals of the two marginal proportions ("square and add") with a
+    correction for their correlation (phi with Newcombe's continuity
+    adjustment).  Returns ``(difference, lower, upper)`` (NaN if ``n == 0``).
+
+    Examples
+    --------
+    Cavo et al. (2012), as worked in Fagerland, Lydersen & Laake (2017),
+    *Statistical Analysis of Contingency Tables*, ch. 8: estimate -0.0621
+    (95% CI -0.1186 to -0.0046).
+
+    >>> d, lo, hi = newcombe_paired_ci(59, 6, 16, 80)
+    >>> round(d, 4), round(lo, 4), round(hi, 4)
+    (-0.0621, -0.1186, -0.0046)
+    """
+    alpha = check_alpha(alpha)
+    n11, n12, n21, n22 = (float(x) for x in (n11, n12, n21, n22))
+    n = n11 + n12 + n21 + n22
+    if n == 0:
+        return np.nan, np.nan, np.nan
+    r1, c1 = n11 + n12, n11 + n21
+    p1, p2 = r1 / n, c1 / n
+    d = p1 - p2
+    (l1, u1), (l2, u2) = (tuple(float(v) for v in wilson_ci(x, n, alpha=alpha)) for x in (r1, c1))
+    r2, c2 = n21 + n22, n12 + n22
+    if min(r1, r2, c1, c2) == 0:
+        phi = 0.0
+    else:
+        a = n11 * n22 - n12 * n21
+        if a > n / 2:
+            c = a - n / 2
+        elif a >= 0:
+            c = 0.0
+        else:
+            c = a
+        phi = c / np.sqrt(r1 * r2 * c1 * c2)
+    lower = d - np.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
+    upper = d + np.sqrt(max((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2, 0.0))
+    return float(d), float(max(lower, -1.0)), float(min(upper, 1.0))
+
+
+def newcombe_diff_ci(k1, n1, k2, n2, *, alpha: float = 0.05):
+    """Newcombe's (1998) hybrid score interval for ``k1/n1 - k2/n2`` (independent samples).
+
+    Returns ``(difference, lower, upper)``.
+
+    Examples
+    --------
+    Newcombe (1998, Stat Med 17:873), example (a): 56/70 vs 48/80 gives
+    0.2000 (95% CI 0.0524 to 0.3339).
+
+    >>> d, lo, hi = newcombe_diff_ci(56, 70, 48, 80)
+    >>> round(d, 4), round(lo, 4), round(hi, 4)
+    (0.2, 0.0524, 0.3339)
+    """
+    alpha = check_alpha(alpha)
+    if n1 == 0 or n2 == 0:
+        return np.nan, np.nan, np.nan
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = (float(v) for v in wilson_ci(k1, n1, alpha=alpha))
+    l2, u2 = (float(v) for v in wilson_ci(k2, n2, alpha=alpha))
+    d = p1 - p2
+    lower = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    upper = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return float(d), float(lower), float(upper)
+
+
+def mcnemar_exact(b, c) -> float:
+    """Exact (binomial) McNemar test of the discordant counts ``b`` and ``c``.
+
+    Two-sided p-value ``min(1, 2 * P(X <= min(b, c)))`` with ``X ~ Bin(b + c, 1/2)``,
+    as R's ``binom.test(b, b + c)``; 1 when there are no discordant pairs.
+
+    Examples
+    --------
+    >>> round(mcnemar_exact(6, 16), 4)
+    0.0525
+    """
+    b, c = int(b), int(c)
+    if b + c == 0:
+        return 1.0
+    return float(min(1.0, 2 * stats.binom.cdf(min(b, c), b + c, 0.5)))
+
+
+def _holm(summary: pd.DataFrame) -> pd.Series:
+    """Holm-adjust the secondary rows' p-values; the primary keeps its own."""
+    out = summary["p_value"].astype(float).copy()
+    sec = (summary["role"] == "secondary") & summary["p_value"].notna()
+    if sec.sum() > 0:
+        out.loc[sec] = multipletests(summary.loc[sec, "p_value"].astype(float), method="holm")[1]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# data access
+# ---------------------------------------------------------------------------
+
+
+def _require(data, name: str, why: str = "") -> pd.DataFrame:
+    if hasattr(data, "require"):
+        return data.require(name)
+    df = getattr(data, name, None)
+    if df is None:
+        raise AnalysisError(f"this analysis needs {name}.csv, which is not in the data folder{why}")
+    return df
+
+
+def _episodes(data) -> pd.DataFrame:
+    ep = getattr(data, "episodes", None)
+    if ep is not None:
+        return ep
+    ref = data.referrals
+    cols = ["site_id", "data_extract_date", "incident_data_from", "period_start", "period_end"]
+    return ref.merge(data.sites.reindex(columns=cols), on="site_id", how="left")
+
+
+def programme_status(episodes: pd.DataFrame) -> pd.Series:
+    """Programme status of each referral: a code of :data:`STATUS_LABELS`.
+
+    ``completed``; ``dropped_out`` (dropped out or excluded); ``other_exit``
+    (started, then moved away, custody or other); ``ongoing`` (started, no
+    exit yet); ``not_started``.
+
+    Examples
+    --------
+    >>> ref = pd.DataFrame({"start_date": pd.to_datetime(["2024-01-01", None]),
+    ...                     "exit_reason": ["completed", "declined_assessment"]})
+    >>> programme_status(ref).tolist()
+    ['completed', 'not_started']
+    """
+    started = episodes["start_date"].notna()
+    reason = episodes["exit_reason"].astype(object)
+    out = np.select(
+        [
+            ~started,
+            reason.eq("completed"),
+            reason.isin(["dropped_out", "excluded"]),
+            reason.notna(),
+        ],
+        ["not_started", "completed", "dropped_out", "other_exit"],
+        default="ongoing",
+    )
+    return pd.Series(out, index=episodes.index, name="programme_status")
+
+
+def _as_float(s: pd.Series) -> pd.Series:
+    """Nullable bool / Int64 -> float with NaN."""
+    return pd.Series(pd.array(s, dtype="Float64").to_numpy(dtype=float, na_value=np.nan), index=s.index)
+
+
+def _check_behaviours(behaviours, primary: str) -> list[str]:
+    if behaviours is None:
+        behaviours = list(SURVEY_BEHAVIOURS)
+    behaviours = list(behaviours)
+    unknown = [b for b in behaviours + [primary] if b not in SURVEY_BEHAVIOURS]
+    if unknown:
+        raise ValueError(
+            f"unknown behaviour(s) {unknown}; partner_surveys.csv has {', '.join(SURVEY_BEHAVIOURS)}"
+        )
+    return behaviours
+
+
+def _check_wave(wave: str, name: str) -> str:
+    if wave not in WAVES:
+        raise ValueError(f"{name} must be one of {', '.join(WAVES)}, got {wave!r}")
+    return wave
+
+
+def _surveys(data, extra: Sequence[str] = ()) -> pd.DataFrame:
+    """Survey rows with numeric answers and, on request, episode columns."""
+    sv = _require(data, "partner_surveys").copy()
+    for b in SURVEY_BEHAVIOURS:
+        if b in sv:
+            sv[b] = _as_float(sv[b])
+    for c in ("feels_safe", "space_for_action"):
+        if c in sv:
+            sv[c] = _as_float(sv[c])
+    need = [c for c in extra if c and c not in sv.columns]
+    if need:
+        ep = _episodes(data).copy()
+        ep["programme_status"] = programme_status(ep)
+        missing = [c for c in need if c not in ep.columns]
+        if missing:
+            raise ValueError(
+                f"by={missing[0]!r} is neither a partner_surveys column nor a referral/site column "
+                "(nor 'programme_status')"
+            )
+        sv = sv.merge(ep[["referral_id", *need]], on="referral_id", how="left")
+        for c in need:
+            sv[c] = sv[c].astype(object).where(sv[c].notna(), "unknown")
+    sv["wave"] = pd.Categorical(sv["wave"], categories=list(WAVES), ordered=True)
+    return sv
+
+
+def _role(behaviour: str, primary: str) -> str:
+    return "primary" if behaviour == primary else "secondary"
+
+
+# ---------------------------------------------------------------------------
+# prevalence by wave
+# ---------------------------------------------------------------------------
+
+
+def prevalence(data, *, by: str | None = None, behaviours: Sequence[str] | None = None,
+               primary: str = "physical_violence", alpha: float = 0.05) -> AnalysisResult:
+    """Proportion of (ex-)partners reporting each behaviour, per survey wave.
+
+    The Project Mirabal "start vs 12 months" table: at every wave, among the
+    (ex-)partners who answered the question, the proportion reporting the
+    behaviour in the last 3 months, with the denominator shown.  Different
+    people answer different waves; see :func:`paired_change` for the same
+    people at two waves and :func:`wave_model` for a non-response-weighted
+    estimate.
+
+    Parameters
+    ----------
+    data : ProgrammeData
+        Needs ``partner_surveys`` (and ``referrals``/``sites`` when ``by`` is
+        a referral or site column).
+    by : str, optional
+        Split by a survey, referral or site column (e.g. ``"site_id"``) or by
+        ``"programme_status"`` of the person referred.
+    behaviours : sequence of str, optional
+        Default: all eight survey behaviours.
+    primary : str
+        The analysis plan's primary outcome (labelled in the ``role`` column).
+    alpha : float
+        1 - confidence level of the Wilson intervals.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary`` columns: ``wave``, [by], ``behaviour``, ``label``, ``role``,
+        ``n_responses`` (surveys returned at that wave), ``n_answered``,
+        ``n_missing``, ``n_reporting``, ``estimate`` (proportion, 0-1),
+        ``ci_lower``, ``ci_upper``.
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> res = prevalence(load_programme("data_synthetic"))           # doctest: +SKIP
+    >>> res.summary.query("behaviour == 'injury'")[["wave", "n_answered", "estimate"]]  # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    behaviours = _check_behaviours(behaviours, primary)
+    sv = _surveys(data, [by] if by else [])
+    keys = ["wave"] + ([by] if by else [])
+    rows = []
+    for key, g in sv.groupby(keys, observed=True, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        for b in behaviours:
+            col = g[b]
+            n_ans = int(col.notna().sum())
+            k = int((col == 1).sum())
+            rows.append({**dict(zip(keys, key)), "behaviour": b, "label": BEHAVIOUR_LABELS[b],
+                         "role": _role(b, primary), "n_responses": len(g), "n_answered": n_ans,
+                         "n_missing": len(g) - n_ans, "n_reporting": k})
+    summary = pd.DataFrame(rows, columns=[*keys, "behaviour", "label", "role", "n_responses", "n_answered",
+                                          "n_missing", "n_reporting"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        summary["estimate"] = summary["n_reporting"] / summary["n_answered"].where(summary["n_answered"] > 0)
+    summary["ci_lower"], summary["ci_upper"] = wilson_ci(summary["n_reporting"], summary["n_answered"], alpha=alpha)
+    summary["wave"] = summary["wave"].astype(str)
+    meta = make_meta(
+        n_in=len(sv), method=(
+            "Proportion of (ex-)partners answering each question at each wave who reported the behaviour "
+            f"in the last 3 months; Wilson score {100 * (1 - alpha):.0f}% intervals. Denominators differ "
+            "by wave because different people answer each wave."),
+        alpha=alpha, unit="survey responses", primary=primary, by=by,
+    )
+    return AnalysisResult(summary=summary, meta=meta, title="(Ex-)partner reports by survey wave",
+                          _plotter=plotting.plot_prevalence)
+
+
+# ---------------------------------------------------------------------------
+# paired change
+# ---------------------------------------------------------------------------
+
+
+def _wide(sv: pd.DataFrame, baseline: str, followup: str, cols: Sequence[str]) -> pd.DataFrame:
+    base = sv[sv["wave"] == baseline].set_index(_LINK)[list(cols)]
+    fu = sv[sv["wave"] == followup].set_index(_LINK)[list(cols)]
+    return base.join(fu, how="inner", lsuffix="_base", rsuffix="_fu")
+
+
+def _link_accounting(sv, baseline, followup) -> tuple[int, dict[str, int]]:
+    b = set(map(tuple, sv.loc[sv["wave"] == baseline, _LINK].to_numpy()))
+    f = set(map(tuple, sv.loc[sv["wave"] == followup, _LINK].to_numpy()))
+    return len(b | f), {f"answered {baseline} only": len(b - f), f"answered {followup} only": len(f - b)}
+
+
+def _paired_binary(x_base: pd.Series, x_fu: pd.Series, alpha: float) -> dict:
+    ok = x_base.notna() & x_fu.notna()
+    xb, xf = x_base[ok].to_numpy(), x_fu[ok].to_numpy()
+    both = int(((xb == 1) & (xf == 1)).sum())
+    stopped = int(((xb == 1) & (xf == 0)).sum())
+    started = int(((xb == 0) & (xf == 1)).sum())
+    neither = int(((xb == 0) & (xf == 0)).sum())
+    n = both + stopped + started + neither
+    # rows = follow-up, columns = baseline: p1+ - p+1 = follow-up minus baseline
+    d, lo, hi = newcombe_paired_ci(both, started, stopped, neither, alpha=alpha)
+    return {
+        "n_pairs": n, "n_missing_item": int((~ok).sum()),
+        "n_yes_baseline": both + stopped, "n_yes_followup": both + started,
+        "n_stopped": stopped, "n_started": started,
+        "prop_baseline": (both + stopped) / n if n else np.nan,
+        "prop_followup": (both + started) / n if n else np.nan,
+        "estimate": 100 * d, "ci_lower": 100 * lo, "ci_upper": 100 * hi,
+        "p_value": mcnemar_exact(stopped, started) if n else np.nan,
+    }
+
+
+def paired_change(data, *, baseline: str = "T1", followup: str = "T4",
+                  behaviours: Sequence[str] | None = None, primary: str = "physical_violence",
+                  alpha: float = 0.05) -> AnalysisResult:
+    """Change among (ex-)partners who answered both waves: exact McNemar and Newcombe CI.
+
+    A pair is one (ex-)partner linked to one referral who answered the
+    question at both ``baseline`` and ``followup``.  The change is the
+    follow-up proportion minus the baseline proportion, in percentage points,
+    with Newcombe's (1998) method 10 interval for paired proportions (Wilson
+    score limits combined with a correction for the correlation of the two
+    waves); the p-value is the exact McNemar test (binomial test of the
+    discordant pairs).  ``primary`` is tested at level ``alpha`` as declared
+    in the analysis plan; the other behaviours are secondary and their
+    p-values are Holm-adjusted (``p_adjusted``).
+
+    Parameters
+    ----------
+    data : ProgrammeData
+    baseline, followup : str
+        Waves to compare (default ``T1`` and ``T4``).
+    behaviours : sequence of str, optional
+    primary : str
+        Primary outcome of the analysis plan (default ``physical_violence``).
+    alpha : float
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary`` columns: ``behaviour``, ``label``, ``role``, ``baseline``,
+        ``followup``, ``n_pairs``, ``n_missing_item``, ``n_yes_baseline``,
+        ``n_yes_followup``, ``n_stopped`` (yes -> no), ``n_started``
+        (no -> yes), ``prop_baseline``, ``prop_followup``, ``estimate``
+        (change in percentage points), ``ci_lower``, ``ci_upper``,
+        ``p_value`` (exact McNemar), ``p_adjusted`` (Holm for secondary
+        outcomes; the primary's own p-value).
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> res = paired_change(data, baseline="T1", followup="T4")      # doctest: +SKIP
+    >>> res.summary[["behaviour", "role", "n_pairs", "estimate", "p_adjusted"]]  # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    behaviours = _check_behaviours(behaviours, primary)
+    _check_wave(baseline, "baseline")
+    _check_wave(followup, "followup")
+    if baseline == followup:
+        raise ValueError("baseline and followup must be different waves")
+    sv = _surveys(data)
+    wide = _wide(sv, baseline, followup, behaviours)
+    rows = []
+    for b in behaviours:
+        r = _paired_binary(wide[f"{b}_base"], wide[f"{b}_fu"], alpha)
+        rows.append({"behaviour": b, "label": BEHAVIOUR_LABELS[b], "role": _role(b, primary),
+                     "baseline": baseline, "followup": followup, **r})
+    summary = pd.DataFrame(rows)
+    summary["p_adjusted"] = _holm(summary)
+    n_in, excluded = _link_accounting(sv, baseline, followup)
+    meta = make_meta(
+        n_in=n_in, excluded=excluded, alpha=alpha, unit="(ex-)partner links (partner x referral)",
+        method=(f"(Ex-)partners who answered both {baseline} and {followup}: change in percentage points "
+                f"({followup} minus {baseline}) with Newcombe's method 10 interval for paired proportions; "
+                "exact McNemar test. Primary outcome tested as declared; secondary outcomes Holm-adjusted."),
+        primary=primary,
+    )
+    return AnalysisResult(summary=summary, meta=meta, title=f"Paired change {baseline} to {followup}",
+                          _plotter=plotting.plot_paired_change)
+
+
+# ---------------------------------------------------------------------------
+# non-response and response weights
+# ---------------------------------------------------------------------------
+
+
+def _due_links(data, wave_months: dict[str, float] | None, offered_only: bool | None = None):
+    """Every (link, wave) that was due or answered, with the response indicator.
+
+    Population: (ex-)partner links in partners.csv whose referral started
+    (and, with ``offered_only``, who were offered partner support; ``None``
+    restricts to them when no one who was not offered support answered).
+    A wave is due when start_date + its months <= the site's extract date.
+    """
+    months = dict(WAVE_MONTHS if wave_months is None else wave_months)
+    bad = set(months) - set(WAVES)
+    if bad or set(months) != set(WAVES):
+        raise ValueError(f"wave_months must give months for each of {', '.join(WAVES)}")
+    partners = _require(data, "partners", " (non-response needs the list of (ex-)partners who could answer)")
+    sv = _surveys(data)
+    ep = _episodes(data).copy()
+    ep["programme_status"] = programme_status(ep)
+    cols = ["referral_id", "participant_id", "site_id", "start_date", "data_extract_date", "programme_status"]
+    pl = partners[_LINK + ["support_offered"]].drop_duplicates(_LINK)
+    links = pl.merge(ep[cols], on="referral_id", how="left")
+    started = links["start_date"].notna()
+    n_links_not_started = int((~started).sum())
+    links = links[started].reset_index(drop=True)
+    offered = _as_float(links["support_offered"]).eq(1).to_numpy()
+    if offered_only is None:
+        answered_keys = set(map(tuple, sv[_LINK].to_numpy()))
+        not_offered_answered = any(k in answered_keys for k in map(tuple, links.loc[~offered, _LINK].to_numpy()))
+        offered_only = bool((~offered).any()) and not not_offered_answered
+    n_not_offered = int((~offered).sum()) if offered_only else 0
+    if offered_only:
+        links = links[offered].reset_index(drop=True)
+    rows = []
+    answered = sv[_LINK + ["wave"]].assign(responded=1)
+    answered["wave"] = answered["wave"].astype(str)
+    for w in WAVES:
+        due_date = links["start_date"] + pd.to_timedelta(np.round(months[w] * _DAYS_PER_MONTH), unit="D")
+        rows.append(links.assign(wave=w, due=(due_date <= links["data_extract_date"]).to_numpy()))
+    long = pd.concat(rows, ignore_index=True)
+    long = long.merge(answered, on=_LINK + ["wave"], how="left")
+    long["responded"] = long["responded"].fillna(0).astype(int)
+    not_due = (~long["due"]) & (long["responded"] == 0)
+    n_not_due = int(not_due.sum())
+    long = long[~not_due].reset_index(drop=True)
+    known = set(map(tuple, links[_LINK].to_numpy()))
+    sv_link = list(map(tuple, sv[_LINK].to_numpy()))
+    outside = np.array([t not in known for t in sv_link], dtype=bool)
+    info = {"n_links": len(links) + n_links_not_started + n_not_offered, "n_links_not_started": n_links_not_started,
+            "n_links_not_offered": n_not_offered, "offered_only": offered_only,
+            "n_link_waves_not_due": n_not_due, "n_responses_outside": int(outside.sum()),
+            "outside_mask": outside}
+    return long, sv, info
+
+
+def _design(df: pd.DataFrame, cats: Sequence[str]) -> pd.DataFrame:
+    X = pd.get_dummies(df[list(cats)].astype(str), drop_first=True, dtype=float)
+    X = X.loc[:, X.std(ddof=0) > 0] if len(X) else X
+    return sm.add_constant(X, has_constant="add")
+
+
+def _fit_response(long: pd.DataFrame, behaviour: str | None, sv: pd.DataFrame):
+    """Per-wave logistic model of responding; returns p_respond and coefficient table."""
+    long = long.copy()
+    if behaviour is not None:
+        t1 = sv.loc[sv["wave"] == "T1", _LINK + [behaviour]].rename(columns={behaviour: "_t1"})
+        long = long.merge(t1, on=_LINK, how="left")
+        long["t1_answer"] = np.select([long["_t1"] == 1, long["_t1"] == 0], ["yes", "no"], "not answered")
+        long = long.drop(columns="_t1")
+    else:
+        long["t1_answer"] = "not used"
+    long["p_respond"] = np.nan
+    coefs = []
+    for w in WAVES:
+        m = (long["wave"] == w).to_numpy()
+        sub = long[m]
+        if len(sub) == 0:
+            continue
+        cats = ["programme_status", "site_id"] + (["t1_answer"] if w != WAVES[0] and behaviour else [])
+        X = _design(sub, cats)
+        y = sub["responded"].to_numpy(dtype=float)
+        if y.min() == y.max():
+            long.loc[m, "p_respond"] = y.mean()
+            coefs.append(pd.DataFrame({"wave": w, "term": ["const"], "coef": [np.nan], "se": [np.nan]}))
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-10, maxiter=200)
+        long.loc[m, "p_respond"] = fit.fittedvalues.to_numpy() if hasattr(fit.fittedvalues, "to_numpy") \
+            else np.asarray(fit.fittedvalues)
+        coefs.append(pd.DataFrame({"wave": w, "term": X.columns, "coef": np.asarray(fit.params),
+                                   "se": np.asarray(fit.bse)}))
+    long["weight"] = np.where(long["responded"] == 1, 1.0 / long["p_respond"], np.nan)
+    coef_table = pd.concat(coefs, ignore_index=True) if coefs else pd.DataFrame(columns=["wave", "term", "coef", "se"])
+    return long, coef_table
+
+
+def response_rates(data, *, wave_months: dict[str, float] | None = None, offered_only: bool | None = None,
+                   alpha: float = 0.05) -> AnalysisResult:
+    """Who answered each wave and who did not, by the programme status of the person referred.
+
+    The population is every (ex-)partner link in partners.csv whose referral
+    started the programme; a wave counts as expected once it is due
+    (programme start + ``wave_months`` <= the site's extract date).  If later
+    waves are answered mostly by the (ex-)partners of people who completed,
+    raw later-wave percentages over-represent completers' families: compare
+    the ``composition`` table with :func:`wave_model`'s weighted estimate.
+
+    Parameters
+    ----------
+    data : ProgrammeData
+        Needs ``partners``, ``partner_surveys``, ``referrals``, ``sites``.
+    wave_months : dict, optional
+        Months after start at which each wave is due (default
+        :data:`WAVE_MONTHS`: T1 0, T2 3, T3 6, T4 12).
+    offered_only : bool, optional
+        Count only (ex-)partners offered partner support (surveys usually go
+        through the support service).  Default ``None``: yes when no one who
+        was not offered support answered a survey (said in ``meta``).
+    alpha : float
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: ``wave``, ``programme_status``, ``status_label``,
+        ``n_expected``, ``n_answered``, ``n_not_answered``, ``estimate``
+        (response rate), ``ci_lower``, ``ci_upper``; ``tables["composition"]``:
+        per wave and group (answered / did not answer / all expected), ``n``,
+        ``n_completed`` and the share whose person referred completed;
+        ``tables["tests"]``: per wave, chi-square test of response by status.
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> res = response_rates(data)                                    # doctest: +SKIP
+    >>> res.composition.query("group == 'answered'")                  # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    long, _, info = _due_links(data, wave_months, offered_only)
+    rows, comp, tests = [], [], []
+    for w in WAVES:
+        sub = long[long["wave"] == w]
+        for s in STATUS_LABELS:
+            g = sub[sub["programme_status"] == s]
+            if len(g) == 0:
+                continue
+            rows.append({"wave": w, "programme_status": s, "status_label": STATUS_LABELS[s],
+                         "n_expected": len(g), "n_answered": int(g["responded"].sum())})
+        for grp, g in (("answered", sub[sub["responded"] == 1]), ("did not answer", sub[sub["responded"] == 0]),
+                       ("all expected", sub)):
+            k = int((g["programme_status"] == "completed").sum())
+            lo, hi = wilson_ci(k, len(g), alpha=alpha)
+            comp.append({"wave": w, "group": grp, "n": len(g), "n_completed": k,
+                         "share_completed": k / len(g) if len(g) else np.nan,
+                         "ci_lower": float(lo), "ci_upper": float(hi)})
+        ct = pd.crosstab(sub["programme_status"], sub["responded"]) if len(sub) else pd.DataFrame()
+        p = np.nan
+        if ct.shape == (ct.shape[0], 2) and ct.shape[0] > 1:
+            p = float(stats.chi2_contingency(ct.to_numpy(), correction=False)[1])
+        tests.append({"wave": w, "test": "chi-square: response by programme status", "p_value": p,
+                      "n": len(sub)})
+    summary = pd.DataFrame(rows, columns=["wave", "programme_status", "status_label", "n_expected", "n_answered"])
+    summary["n_not_answered"] = summary["n_expected"] - summary["n_answered"]
+    summary["estimate"] = summary["n_answered"] / summary["n_expected"]
+    summary["ci_lower"], summary["ci_upper"] = wilson_ci(summary["n_answered"], summary["n_expected"], alpha=alpha)
+    excluded = {"referral never started (no survey waves expected)": info["n_links_not_started"],
+                "not offered partner support (not surveyed)": info["n_links_not_offered"]}
+    meta = make_meta(
+        n_in=info["n_links"], excluded=excluded, alpha=alpha, unit="(ex-)partner links (partner x referral)",
+        method=("Response to each survey wave among (ex-)partner links whose referral started, once the wave "
+                "was due; Wilson intervals; chi-square test of response by the programme status of the "
+                "person referred."),
+        n_link_waves_not_yet_due=info["n_link_waves_not_due"],
+        n_responses_from_links_not_in_partners=info["n_responses_outside"],
+        offered_only=info["offered_only"],
+    )
+    return AnalysisResult(summary=summary, meta=meta, title="Survey response by wave",
+                          tables={"composition": pd.DataFrame(comp), "tests": pd.DataFrame(tests)},
+                          _plotter=plotting.plot_response_rates)
+
+
+# ---------------------------------------------------------------------------
+# GEE over waves (unweighted and inverse-probability-of-response weighted)
+# ---------------------------------------------------------------------------
+
+_FIT_LABELS = {"unweighted": "unweighted GEE",
+               "weighted": "GEE weighted by inverse probability of responding"}
+
+
+def _gee_fit(df: pd.DataFrame, behaviour: str, weights, cov_struct: str):
+    waves = [w for w in WAVES if (df["wave"] == w).any()]
+    X = pd.DataFrame({"const": 1.0}, index=df.index)
+    for w in waves[1:]:
+        X[f"wave[{w}]"] = (df["wave"] == w).astype(float)
+    cs = {"independence": sm.cov_struct.Independence(),
+          "exchangeable": sm.cov_struct.Exchangeable()}[cov_struct]
+    groups = pd.factorize(df["partner_id"])[0]
+    model = sm.GEE(df[behaviour].to_numpy(dtype=float), X, groups=groups, family=sm.families.Binomial(),
+                   cov_struct=cs, weights=weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = model.fit(maxiter=200, ctol=1e-10)
+    return res, waves
+
+
+def _gee_rows(res, waves, df, fit: str, alpha: float):
+    z = _z(alpha)
+    params = np.asarray(res.params)
+    cov = np.asarray(res.cov_robust)
+    rows, change = [], []
+    p0 = 1 / (1 + np.exp(-params[0]))
+    for j, w in enumerate(waves):
+        g = np.zeros(len(params))
+        g[0] = 1.0
+        if j > 0:
+            g[j] = 1.0
+        eta = g @ params
+        se = float(np.sqrt(g @ cov @ g))
+        p = 1 / (1 + np.exp(-eta))
+        row = {"fit": fit, "label": _FIT_LABELS[fit], "wave": w,
+               "n_obs": int((df["wave"] == w).sum()),
+               "n_clusters": int(df["partner_id"].nunique()),
+               "estimate": p, "ci_lower": 1 / (1 + np.exp(-(eta - z * se))),
+               "ci_upper": 1 / (1 + np.exp(-(eta + z * se))),
+               "odds_ratio": np.nan, "or_ci_lower": np.nan, "or_ci_upper": np.nan, "p_value": np.nan}
+        if j > 0:
+            b, sb = params[j], float(np.sqrt(cov[j, j]))
+            row.update({"odds_ratio": np.exp(b), "or_ci_lower": np.exp(b - z * sb),
+                        "or_ci_upper": np.exp(b + z * sb), "p_value": float(2 * stats.norm.sf(abs(b / sb)))})
+            # change in percentage points, delta method
+            grad = np.zeros(len(params))
+            grad[0] = p * (1 - p) - p0 * (1 - p0)
+            grad[j] = p * (1 - p)
+            d = p - p0
+            sd = float(np.sqrt(grad @ cov @ grad))
+            change.append({"fit": fit, "label": _FIT_LABELS[fit], "baseline": waves[0], "wave": w,
+                           "estimate": 100 * d, "ci_lower": 100 * (d - z * sd), "ci_upper": 100 * (d + z * sd),
+                           "p_value": row["p_value"]})
+        rows.append(row)
+    return rows, change
+
+
+def wave_model(data, *, behaviour: str = "physical_violence", cov_struct: str = "independence",
+               wave_months: dict[str, float] | None = None, offered_only: bool | None = None,
+               alpha: float = 0.05) -> AnalysisResult:
+    """Binomial GEE over all waves, weighted by the inverse probability of responding.
+
+    Who answers later waves depends on what the person referred did: the
+    (ex-)partners of people who dropped out answer less often, so the raw
+    later-wave percentages over-represent completers' families and an
+    unweighted GEE is biased.  For every (ex-)partner link whose referral
+    started and every wave that was due, a logistic model of responding is
+    fitted per wave on the programme status of the person referred, the site
+    and (from T2 on) the T1 answer to the same question (yes / no / not
+    answered).  Each answer is weighted by ``1 / P(responding)`` (Robins,
+    Rotnitzky & Zhao 1995); the GEE has a logit link, wave as a categorical
+    covariate, clusters = (ex-)partner and robust (sandwich) standard errors.
+    The unweighted fit on the same answers is reported beside it.
+
+    ``cov_struct="independence"`` (the default) is the working correlation
+    under which inverse-probability weighting gives consistent estimates;
+    ``"exchangeable"`` is offered for the unweighted comparison.  Weights
+    enter statsmodels' GEE estimating equations per observation
+    (``D' V^-1 W (y - mu)``), the same as geepack's ``weights`` with an
+    independence working correlation (checked to 1e-6 against geepack).
+
+    Parameters
+    ----------
+    data : ProgrammeData
+        Needs ``partners``, ``partner_surveys``, ``referrals``, ``sites``.
+    behaviour : str
+        Survey behaviour to model (default the primary outcome).
+    cov_struct : {"independence", "exchangeable"}
+    wave_months : dict, optional
+        When each wave falls due (see :func:`response_rates`).
+    offered_only : bool, optional
+        Population for the weights (see :func:`response_rates`).
+    alpha : float
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: per fit (``unweighted``, ``weighted``) and wave: ``n_obs``,
+        ``n_clusters``, ``estimate`` (model prevalence), ``ci_lower``,
+        ``ci_upper``, ``odds_ratio`` vs the first wave with CI and robust
+        ``p_value``.  ``tables``: ``change`` (percentage-point change vs the
+        first wave, delta method), ``coefficients``, ``response_model``
+        (logistic coefficients per wave), ``weights`` (one row per link and
+        wave: responded, p_respond, weight), ``gee_data`` (the answers the
+        GEEs were fitted to, with their weights).  ``model``: dict of the two
+        statsmodels GEE results.
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> res = wave_model(data, behaviour="physical_violence")         # doctest: +SKIP
+    >>> res.change                                                    # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    _check_behaviours([behaviour], behaviour)
+    if cov_struct not in ("independence", "exchangeable"):
+        raise ValueError("cov_struct must be 'independence' or 'exchangeable'")
+    long, sv, info = _due_links(data, wave_months, offered_only)
+    long, coef_table = _fit_response(long, behaviour, sv)
+    resp = long[long["responded"] == 1][_LINK + ["wave", "p_respond", "weight"]]
+    df = sv[~info["outside_mask"]].copy()
+    df["wave"] = df["wave"].astype(str)
+    df = df.merge(resp, on=_LINK + ["wave"], how="left")
+    n_in = len(sv)
+    n_outside = info["n_responses_outside"]
+    item_missing = df[behaviour].isna()
+    df = df[~item_missing].reset_index(drop=True)
+    excluded = {"response from a link not in partners.csv, whose referral never started, or not offered support":
+                n_outside,
+                f"{behaviour} not answered": int(item_missing.sum())}
+    if len(df) == 0 or df[behaviour].nunique() < 2:
+        raise AnalysisError(f"not enough answers to {behaviour} to fit a model across waves")
+    # statsmodels groups rows by cluster internally; sort for a stable order
+    df = df.sort_values(["partner_id", "referral_id", "wave"], kind="stable").reset_index(drop=True)
+    res_u, waves = _gee_fit(df, behaviour, None, cov_struct)
+    res_w, _ = _gee_fit(df, behaviour, df["weight"].to_numpy(dtype=float), cov_struct)
+    rows, change, coefs = [], [], []
+    for fit, res in (("unweighted", res_u), ("weighted", res_w)):
+        r, c = _gee_rows(res, waves, df, fit, alpha)
+        rows += r
+        change += c
+        coefs.append(pd.DataFrame({"fit": fit, "term": res.model.exog_names, "coef": np.asarray(res.params),
+                                   "se_robust": np.asarray(res.bse)}))
+    summary = pd.DataFrame(rows)
+    summary.insert(0, "behaviour", behaviour)
+    weights = long[_LINK + ["participant_id", "site_id", "programme_status", "wave", "t1_answer", "responded",
+                            "p_respond", "weight"]]
+    meta = make_meta(
+        n_in=n_in, excluded=excluded, alpha=alpha, unit="survey responses",
+        method=("Binomial GEE (logit link, wave as categorical, clusters = (ex-)partner, robust SE, "
+                f"{cov_struct} working correlation), unweighted and weighted by the inverse of the probability "
+                "of responding from per-wave logistic models on programme status of the person referred, "
+                "site and the T1 answer."),
+        behaviour=behaviour, cov_struct=cov_struct,
+        max_weight=float(np.nanmax(df["weight"])) if len(df) else np.nan,
+        n_link_waves_not_yet_due=info["n_link_waves_not_due"], offered_only=info["offered_only"],
+    )
+    return AnalysisResult(
+        summary=summary, meta=meta, model={"unweighted": res_u, "weighted": res_w},
+        tables={"change": pd.DataFrame(change), "coefficients": pd.concat(coefs, ignore_index=True),
+                "response_model": coef_table, "weights": weights,
+                "gee_data": df[_LINK + ["wave", behaviour, "p_respond", "weight"]]},
+        title=f"{BEHAVIOUR_LABELS[behaviour]}: model-based estimates by wave",
+        _plotter=plotting.plot_wave_model,
+    )
+
+
+def change_views(data, *, baseline: str = "T1", followup: str = "T4",
+                 behaviours: Sequence[str] | None = None, primary: str = "physical_violence",
+                 wave_models: bool = True, alpha: float = 0.05) -> AnalysisResult:
+    """All-respondent, paired and model-based views of the change, side by side.
+
+    For each behaviour, the change from ``baseline`` to ``followup`` in
+    percentage points, four ways, each labelled:
+
+    ``all respondents``
+        everyone who answered each wave (the Mirabal headline; different
+        people at each wave; interval by Newcombe's hybrid score method,
+        treating the waves as independent samples, which is approximate);
+    ``paired respondents``
+        only (ex-)partners who answered both waves (:func:`paired_change`);
+    ``unweighted GEE`` / ``weighted GEE``
+        all answers at all waves, without and with inverse-probability-of-
+        response weights (:func:`wave_model`).
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> change_views(data).summary.query("behaviour == 'physical_violence'")  # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    behaviours = _check_behaviours(behaviours, primary)
+    prev = prevalence(data, behaviours=behaviours, primary=primary, alpha=alpha).summary
+    paired = paired_change(data, baseline=baseline, followup=followup, behaviours=behaviours,
+                           primary=primary, alpha=alpha)
+    rows = []
+    for b in behaviours:
+        pb = prev[(prev["behaviour"] == b) & (prev["wave"] == baseline)]
+        pf = prev[(prev["behaviour"] == b) & (prev["wave"] == followup)]
+        kb, nb = (int(pb["n_reporting"].sum()), int(pb["n_answered"].sum()))
+        kf, nf = (int(pf["n_reporting"].sum()), int(pf["n_answered"].sum()))
+        d, lo, hi = newcombe_diff_ci(kf, nf, kb, nb, alpha=alpha)
+        rows.append({"behaviour": b, "role": _role(b, primary), "view": "all respondents",
+                     "n_baseline": nb, "n_followup": nf,
+                     "prop_baseline": kb / nb if nb else np.nan, "prop_followup": kf / nf if nf else np.nan,
+                     "estimate": 100 * d, "ci_lower": 100 * lo, "ci_upper": 100 * hi, "p_value": np.nan})
+        pr = paired.summary.set_index("behaviour").loc[b]
+        rows.append({"behaviour": b, "role": _role(b, primary), "view": "paired respondents",
+                     "n_baseline": int(pr["n_pairs"]), "n_followup": int(pr["n_pairs"]),
+                     "prop_baseline": pr["prop_baseline"], "prop_followup": pr["prop_followup"],
+                     "estimate": pr["estimate"], "ci_lower": pr["ci_lower"], "ci_upper": pr["ci_upper"],
+                     "p_value": pr["p_value"]})
+        if wave_models:
+            try:
+                wm = wave_model(data, behaviour=b, alpha=alpha)
+            except AnalysisError:
+                continue
+            for fit in ("unweighted", "weighted"):
+                s = wm.summary[wm.summary["fit"] == fit].set_index("wave")
+                ch = wm.change[(wm.change["fit"] == fit) & (wm.change["wave"] == followup)]
+                if baseline not in s.index or followup not in s.index or len(ch) == 0:
+                    continue
+                rows.append({"behaviour": b, "role": _role(b, primary),
+                             "view": "unweighted GEE" if fit == "unweighted" else "weighted GEE",
+                             "n_baseline": int(s.loc[baseline, "n_obs"]), "n_followup": int(s.loc[followup, "n_obs"]),
+                             "prop_baseline": s.loc[baseline, "estimate"], "prop_followup": s.loc[followup, "estimate"],
+                             "estimate": float(ch["estimate"].iloc[0]), "ci_lower": float(ch["ci_lower"].iloc[0]),
+                             "ci_upper": float(ch["ci_upper"].iloc[0]), "p_value": float(ch["p_value"].iloc[0])})
+    summary = pd.DataFrame(rows)
+    summary.insert(1, "label", summary["behaviour"].map(BEHAVIOUR_LABELS))
+    meta = make_meta(
+        n_in=paired.meta["n_in"], excluded=paired.meta["excluded"], alpha=alpha,
+        unit="(ex-)partner links (partner x referral); paired view",
+        method=("Change in percentage points, follow-up minus baseline: all respondents (Newcombe hybrid "
+                "score, waves treated as independent), paired respondents (Newcombe method 10, exact "
+                "McNemar), GEE unweighted and weighted by inverse probability of responding (delta method)."),
+        baseline=baseline, followup=followup, primary=primary,
+    )
+    return AnalysisResult(summary=summary, meta=meta, title=f"Change {baseline} to {followup}: three views",
+                          _plotter=plotting.plot_change_views)
+
+
+# ---------------------------------------------------------------------------
+# feeling safe, space for action
+# ---------------------------------------------------------------------------
+
+
+def feeling_safe(data, *, baseline: str = "T1", followup: str = "T4", alpha: float = 0.05) -> AnalysisResult:
+    """How safe (ex-)partners feel (1 = not safe at all ... 5 = very safe), by wave.
+
+    Parameters
+    ----------
+    data : ProgrammeData
+    baseline, followup : str
+        Waves for the paired (ordinal) change.
+    alpha : float
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: per wave and level, ``n_answered`` (wave denominator),
+        ``n`` (answering this level), ``estimate`` (proportion), Wilson CI.
+        ``tables["headline"]``: per wave, % "very safe" (5) and % "not safe
+        at all" (1), Mirabal's headline.  ``tables["paired"]``: among those
+        answering both waves, numbers feeling safer / the same / less safe
+        with the exact sign test, and the paired change in % very safe and
+        % not safe at all (Newcombe method 10, exact McNemar).
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> res = feeling_safe(data)                                      # doctest: +SKIP
+    >>> res.headline                                                  # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    _check_wave(baseline, "baseline")
+    _check_wave(followup, "followup")
+    sv = _surveys(data)
+    rows, head = [], []
+    for w, g in sv.groupby("wave", observed=True, sort=True):
+        x = g["feels_safe"].dropna()
+        n = len(x)
+        for lev in range(1, 6):
+            rows.append({"wave": str(w), "level": lev, "label": FEELS_SAFE_LABELS[lev], "n_answered": n,
+                         "n_missing": len(g) - n, "n": int((x == lev).sum())})
+        for measure, lev in (("very safe (5)", 5), ("not safe at all (1)", 1)):
+            head.append({"wave": str(w), "measure": measure, "n_answered": n, "n": int((x == lev).sum())})
+    summary = pd.DataFrame(rows, columns=["wave", "level", "label", "n_answered", "n_missing", "n"])
+    headline = pd.DataFrame(head, columns=["wave", "measure", "n_answered", "n"])
+    for t in (summary, headline):
+        t["estimate"] = t["n"] / t["n_answered"].where(t["n_answered"] > 0)
+        t["ci_lower"], t["ci_upper"] = wilson_ci(t["n"], t["n_answered"], alpha=alpha)
+    wide = _wide(sv, baseline, followup, ["feels_safe"]).dropna()
+    diff = wide["feels_safe_fu"] - wide["feels_safe_base"]
+    safer, same, less = int((diff > 0).sum()), int((diff == 0).sum()), int((diff < 0).sum())
+    p_sign = float(stats.binomtest(safer, safer + less, 0.5).pvalue) if safer + less else 1.0
+    paired = [{"measure": "feels safer / same / less safe", "n_pairs": len(wide), "n_safer": safer,
+               "n_same": same, "n_less_safe": less, "estimate": float(diff.median()) if len(diff) else np.nan,
+               "ci_lower": np.nan, "ci_upper": np.nan, "p_value": p_sign,
+               "method": "median change on the 1-5 scale; exact sign test (safer vs less safe)"}]
+    for measure, lev in (("very safe (5)", 5), ("not safe at all (1)", 1)):
+        r = _paired_binary((wide["feels_safe_base"] == lev).astype(float), (wide["feels_safe_fu"] == lev).astype(float),
+                           alpha)
+        paired.append({"measure": f"{measure}: change in percentage points", "n_pairs": r["n_pairs"],
+                       "n_safer": np.nan, "n_same": np.nan, "n_less_safe": np.nan, "estimate": r["estimate"],
+                       "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"], "p_value": r["p_value"],
+                       "method": "Newcombe method 10; exact McNemar"})
+    meta = make_meta(
+        n_in=len(sv), alpha=alpha, unit="survey responses",
+        method=("Distribution of the 1-5 feeling-safe scale per wave with Wilson intervals; paired "
+                f"{baseline} vs {followup}: exact sign test and Newcombe method 10."),
+        baseline=baseline, followup=followup,
+        n_paired_excluded=_link_accounting(sv, baseline, followup)[1],
+    )
+    return AnalysisResult(summary=summary, meta=meta, title="How safe (ex-)partners feel, by wave",
+                          tables={"headline": headline, "paired": pd.DataFrame(paired)},
+                          _plotter=plotting.plot_feeling_safe)
+
+
+def space_for_action(data, *, baseline: str = "T1", followup: str = "T4", alpha: float = 0.05) -> AnalysisResult:
+    """Space for action (0-100, higher = more freedom to act): means by wave and paired change.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary`` rows: one per wave (``measure = "mean"``: ``n``,
+        ``estimate``, t-interval) and one ``"paired change"`` row (mean of
+        follow-up minus baseline among (ex-)partners answering both, paired
+        t-interval and p-value).
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> space_for_action(data).summary                                # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    sv = _surveys(data)
+    rows = []
+    for w, g in sv.groupby("wave", observed=True, sort=True):
+        x = g["space_for_action"].dropna().to_numpy()
+        rows.append({"wave": str(w), "measure": "mean", **_mean_ci(x, alpha), "p_value": np.nan})
+    wide = _wide(sv, baseline, followup, ["space_for_action"]).dropna()
+    d = (wide["space_for_action_fu"] - wide["space_for_action_base"]).to_numpy()
+    p = float(stats.ttest_1samp(d, 0).pvalue) if len(d) > 1 and np.std(d) > 0 else np.nan
+    rows.append({"wave": f"{followup} - {baseline}", "measure": "paired change", **_mean_ci(d, alpha), "p_value": p})
+    meta = make_meta(n_in=len(sv), alpha=alpha, unit="survey responses",
+                     method="Mean with t-interval per wave; paired mean change with paired t-interval and t-test.",
+                     baseline=baseline, followup=followup)
+    return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, title="Space for action by wave",
+                          _plotter=plotting.plot_space_for_action)
+
+
+def _mean_ci(x: np.ndarray, alpha: float) -> dict:
+    n = len(x)
+    if n == 0:
+        return {"n": 0, "estimate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan}
+    m = float(np.mean(x))
+    if n == 1:
+        return {"n": 1, "estimate": m, "ci_lower": np.nan, "ci_upper": np.nan}
+    half = float(stats.t.ppf(1 - alpha / 2, n - 1) * np.std(x, ddof=1) / np.sqrt(n))
+    return {"n": n, "estimate": m, "ci_lower": m - half, "ci_upper": m + half}
+
+
+# ---------------------------------------------------------------------------
+# partner support and children
+# ---------------------------------------------------------------------------
+
+
+def partner_support(data, *, alpha: float = 0.05) -> AnalysisResult:
+    """Support offered to and accepted by (ex-)partners; children in the families.
+
+    Units: each (ex-)partner once (a person linked to several referrals
+    counts as offered if offered on any link and as accepting if they accepted
+    on any link); children are counted once per person who started the
+    programme, from their first started referral (repeat referrals of the same
+    family are not added twice).
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary`` rows: ``measure``, ``n`` (numerator), ``n_of``
+        (denominator), ``estimate`` (proportion where it applies), Wilson CI.
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> partner_support(data).summary                                 # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    partners = _require(data, "partners")
+    p = partners.copy()
+    p["offered"] = _as_float(p["support_offered"])
+    p["accepted"] = _as_float(p["support_accepted"])
+    per = p.groupby("partner_id").agg(offered=("offered", "max"), accepted=("accepted", "max"))
+    n_partners = len(per)
+    offered = per["offered"] == 1
+    acc_known = per["accepted"].notna() & offered
+    rows = [
+        {"measure": "(ex-)partners linked to referrals", "n": n_partners, "n_of": np.nan},
+        {"measure": "support offered", "n": int(offered.sum()), "n_of": n_partners},
+        {"measure": "support accepted (of those offered, answer recorded)", "n": int((per["accepted"][offered] == 1).sum()),
+         "n_of": int(acc_known.sum())},
+        {"measure": "offered, acceptance not recorded", "n": int((offered & per["accepted"].isna()).sum()),
+         "n_of": int(offered.sum())},
+    ]
+    ep = _episodes(data)
+    st = ep[ep["start_date"].notna()].sort_values(["participant_id", "start_date", "referral_id"], kind="stable")
+    first = st.drop_duplicates("participant_id")
+    kids = _as_float(first["n_children"]).fillna(0)
+    rows += [
+        {"measure": "people who started the programme", "n": len(first), "n_of": np.nan},
+        {"measure": "people who started, with children", "n": int((kids > 0).sum()), "n_of": len(first)},
+        {"measure": "children in the families of people who started", "n": int(kids.sum()), "n_of": np.nan},
+    ]
+    summary = pd.DataFrame(rows)
+    has_of = summary["n_of"].notna() & (summary["n_of"] > 0)
+    summary["estimate"] = np.where(has_of, summary["n"] / summary["n_of"].where(has_of), np.nan)
+    lo, hi = wilson_ci(summary["n"].where(has_of, 0), summary["n_of"].where(has_of, 0), alpha=alpha)
+    summary["ci_lower"] = np.where(has_of, lo, np.nan)
+    summary["ci_upper"] = np.where(has_of, hi, np.nan)
+    summary["n_of"] = summary["n_of"].astype("Int64")
+    meta = make_meta(n_in=len(partners), alpha=alpha, unit="rows of partners.csv",
+                     method=("Each (ex-)partner counted once; children counted once per person who started, "
+                             "from their first started referral; Wilson intervals."),
+                     n_unique_partners=n_partners)
+    return AnalysisResult(summary=summary, meta=meta, title="Partner support and children",
+                          _plotter=plotting.plot_partner_support)
+
+
+# ---------------------------------------------------------------------------
+# the six Mirabal measures
+# ---------------------------------------------------------------------------
+
+MIRABAL_MEASURES = {
+    1: "An improved relationship between the person on the programme and their (ex-)partner, "
+       "built on respect and communication",
+    2: "Expanded 'space for action' for (ex-)partners: voice, choices and wellbeing",
+    3: "Safety and freedom from violence and abuse for (ex-)partners and children",
+    4: "Safe, positive and shared parenting",
+    5: "Awareness of self and others for the person on the programme, including the impact of their abuse",
+    6: "Safer, healthier childhoods in which children feel heard and cared about",
+}
+NOT_MEASURED = "not measured by this data"
+
+
+def _fmt_pp(est, lo, hi, n, what) -> str:
+    return f"{what}: {est:+.1f} percentage points (95% CI {lo:+.1f} to {hi:+.1f}; {n} paired (ex-)partners)"
+
+
+def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primary: str = "physical_violence",
+                     alpha: float = 0.05) -> AnalysisResult:
+    """The six Project Mirabal measures of success, each with the data that inform it.
+
+    For each measure: which data in the folder inform it and the headline
+    estimate among (ex-)partners answering both ``baseline`` and
+    ``followup``, or "not measured by this data".  Measures 1, 4 and 5
+    need relationship, parenting and self-awareness items that the data
+    contract does not hold.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary`` columns: ``measure_no``, ``measure``, ``informed_by``,
+        ``status``, ``headline`` (plain words), ``estimate``, ``ci_lower``,
+        ``ci_upper``, ``n``.
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
+    >>> mirabal_measures(data).summary[["measure_no", "status", "headline"]]  # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    conf = f"{100 * (1 - alpha):.0f}% CI"
+    has_sv = getattr(data, "partner_surveys", None) is not None
+    has_inc = getattr(data, "incidents", None) is not None
+    rows = []
+
+    def add(no, informed_by, status, headline="", est=np.nan, lo=np.nan, hi=np.nan, n=np.nan):
+        rows.append({"measure_no": no, "measure": MIRABAL_MEASURES[no], "informed_by": informed_by,
+                     "status": status, "headline": headline.replace("95% CI", conf), "estimate": est,
+                     "ci_lower": lo, "ci_upper": hi, "n": n})
+
+    add(1, "no relationship-quality items in the data contract", NOT_MEASURED)
+    if has_sv:
+        sfa = space_for_action(data, baseline=baseline, followup=followup, alpha=alpha).summary
+        ch = sfa[sfa["measure"] == "paired change"].iloc[0]
+        if ch["n"] > 0:
+            add(2, "partner_surveys.csv: space_for_action (0-100)", "measured",
+                f"space for action, mean change {baseline} to {followup}: {ch['estimate']:+.1f} points "
+                f"(95% CI {ch['ci_lower']:+.1f} to {ch['ci_upper']:+.1f}; {int(ch['n'])} paired (ex-)partners)",
+                ch["estimate"], ch["ci_lower"], ch["ci_upper"], int(ch["n"]))
+        else:
+            add(2, "partner_surveys.csv: space_for_action", f"no (ex-)partner answered both {baseline} and {followup}")
+        pc = paired_change(data, baseline=baseline, followup=followup, primary=primary, alpha=alpha).summary
+        pr = pc.set_index("behaviour").loc[primary]
+        add(3, f"partner_surveys.csv: {primary} (primary outcome) and the other behaviours", "measured",
+            _fmt_pp(pr["estimate"], pr["ci_lower"], pr["ci_upper"], int(pr["n_pairs"]),
+                    f"{BEHAVIOUR_LABELS[primary].lower()}, {baseline} to {followup}"),
+            pr["estimate"], pr["ci_lower"], pr["ci_upper"], int(pr["n_pairs"]))
+        fs = feeling_safe(data, baseline=baseline, followup=followup, alpha=alpha).paired
+        vs = fs[fs["measure"].str.startswith("very safe")].iloc[0]
+        add(3, "partner_surveys.csv: feels_safe (1-5)", "measured",
+            _fmt_pp(vs["estimate"], vs["ci_lower"], vs["ci_upper"], int(vs["n_pairs"]), "feeling very safe"),
+            vs["estimate"], vs["ci_lower"], vs["ci_upper"], int(vs["n_pairs"]))
+    else:
+        add(2, "partner_surveys.csv is not in this folder", NOT_MEASURED)
+        add(3, "partner_surveys.csv is not in this folder", NOT_MEASURED)
+    add(4, "no parenting items in the data contract", NOT_MEASURED)
+    add(5, "no self-awareness items in the data contract (risk scores measure risk, not awareness)", NOT_MEASURED)
+    if has_sv:
+        ce = pc.set_index("behaviour").loc["child_exposed"]
+        add(6, "partner_surveys.csv: child_exposed", "measured",
+            _fmt_pp(ce["estimate"], ce["ci_lower"], ce["ci_upper"], int(ce["n_pairs"]),
+                    f"children seeing or hearing abuse, {baseline} to {followup}"),
+            ce["estimate"], ce["ci_lower"], ce["ci_upper"], int(ce["n_pairs"]))
+    if has_inc:
+        from . import followup as _fu
+
+        try:
+            ba = _fu.before_after(data, outcomes=("childrens_services",), alpha=alpha).summary
+            chg = ba[(ba["measure"] == "any incident") & (ba["period"] == "change")].iloc[0]
+            add(6, "incidents.csv: child_protection records (12 months before referral vs after exit)", "measured",
+                f"people with children's services involvement: {chg['estimate']:+.1f} percentage points "
+                f"(95% CI {chg['ci_lower']:+.1f} to {chg['ci_upper']:+.1f}; {int(chg['n'])} people)",
+                chg["estimate"], chg["ci_lower"], chg["ci_upper"], int(chg["n"]))
+        except AnalysisError as err:
+            add(6, "incidents.csv: child_protection records", f"not estimable: {err}")
+    if not has_sv and not has_inc:
+        add(6, "neither partner_surveys.csv nor incidents.csv is in this folder", NOT_MEASURED)
+    summary = pd.DataFrame(rows)
+    summary["n"] = summary["n"].astype("Int64")
+    meta = make_meta(n_in=6, alpha=alpha, unit="Mirabal measures",
+                     method="Headline estimates from paired (ex-)partner reports (Newcombe method 10) and "
+                            "linked records; measures without data in the contract are marked.",
+                     baseline=baseline, followup=followup, primary=primary)
+    return AnalysisResult(summary=summary, meta=meta, title="Project Mirabal measures of success")
