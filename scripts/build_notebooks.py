@@ -62,6 +62,73 @@ NOTEBOOKS = {
         code('dapp_eval.attrition.fine_gray(data).summary.round(3)'),
         code('dapp_eval.attrition.rmst(data, by="programme_model").summary.round(1)'),
     ],
+    "03_risk_reduction": [
+        md("# 03 · Risk reduction\n\nPre/post change in the DASH risk checklist, reliable change, risk bands, a mixed "
+           "model over all timepoints, and what missing exit scores could do to the conclusion.\n\nDASH is completed "
+           "with the (ex-)partner: it describes the risk that person faces, not a trait of the person on the programme."),
+        code(SETUP),
+        md("## The instrument registry\n\nScore range, bands, items that cannot fall (they ask \"ever\"), and the SD "
+           "and reliability used for reliable change, each with its source or marked as an assumption."),
+        code("dapp_eval.risk.instruments()"),
+        md("## Paired change, intake to exit\n\nPairs are formed only within the same instrument and informant. "
+           "Everyone with only one score is counted with the reason. `any_improvement` is the kind of figure behind "
+           "\"93% show a reduction in risk\"; `reliably_improved` is the defensible one."),
+        code('chg = dapp_eval.risk.change(data)\nchg.summary[["statistic", "estimate", "ci_lower", "ci_upper", "p_value", "n", "n_total", "role"]].round(3)'),
+        code("_ = chg.plot()"),
+        md("## Risk bands and the high-risk group"),
+        code('bands = dapp_eval.risk.band_transitions(data)\nbands.tables["matrix"]'),
+        code('bands.summary.round(3)'),
+        md("## All timepoints: linear mixed model\n\nRandom intercept per referral and per site (5 sites), timepoint "
+           "as a fixed effect; exact REML equal to lme4's."),
+        code('traj = dapp_eval.risk.trajectory(data)\ntraj.summary.round(3)'),
+        code("_ = traj.plot()"),
+        md("## Missing exit scores\n\nComplete case vs inverse-probability weighting vs multiple imputation, with the "
+           "assumption each makes, and the tipping point: how much worse the missing scores would have to be to "
+           "overturn the conclusion."),
+        code('miss = dapp_eval.risk.missing_exit(data)\nmiss.summary[["method", "statistic", "population", "estimate", "ci_lower", "ci_upper", "n"]].round(3)'),
+    ],
+    "04_victim_safety": [
+        md("# 04 · Safety of (ex-)partners and children\n\n(Ex-)partner surveys at the start (T1) and about 3, 6 and "
+           "12 months later, in the style of Project Mirabal. Every percentage shows the number who answered that "
+           "wave."),
+        code(SETUP),
+        md("## Prevalence by wave (all respondents)"),
+        code('prev = dapp_eval.safety.prevalence(data)\nprev.summary[["wave", "behaviour", "role", "n_answered", "n_reporting", "estimate", "ci_lower", "ci_upper"]].round(3)'),
+        code("_ = prev.plot()"),
+        md("## Paired change among (ex-)partners who answered both waves\n\nExact McNemar; the primary outcome "
+           "(physical violence) is unadjusted, the other behaviours are secondary and Holm-adjusted."),
+        code('pc = dapp_eval.safety.paired_change(data)\npc.summary[["behaviour", "role", "n_pairs", "prop_baseline", "prop_followup", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted"]].round(4)'),
+        md("## Three views side by side\n\nAll respondents, paired respondents, and a binomial GEE weighted by the "
+           "inverse probability of responding (non-response depends on the programme outcome), with the unweighted "
+           "fit beside it."),
+        code("views = dapp_eval.safety.change_views(data)\nviews.summary.query(\"behaviour == 'physical_violence'\").round(3)"),
+        md("## Who answered each wave?"),
+        code('dapp_eval.safety.response_rates(data).summary.round(3)'),
+        md("## Feeling safe and space for action"),
+        code('fs = dapp_eval.safety.feeling_safe(data)\nfs.tables["headline"].round(3)'),
+        code("_ = fs.plot()"),
+        code('dapp_eval.safety.space_for_action(data).summary.round(2)'),
+        md("## Support, and Mirabal's six measures of success"),
+        code('dapp_eval.safety.partner_support(data).summary.round(3)'),
+        code('dapp_eval.safety.mirabal_measures(data).summary[["measure_no", "measure", "informed_by", "status", "headline"]]'),
+    ],
+    "05_follow_up": [
+        md("# 05 · Police, MARAC and children's services after the programme\n\nLinked records are keyed by person, "
+           "so a re-referred person's events are not counted twice; records of one event count once. Only people "
+           "whose whole window is covered by the linked data count."),
+        code(SETUP),
+        md("## Design 1: the 12 months before referral vs the 12 months after leaving\n\nWhat commissioners ask. "
+           "Referral usually follows a crisis, so part of any fall is regression to the mean."),
+        code('ba = dapp_eval.followup.before_after(data)\nprint(ba.meta["caveat"])\nba.summary.drop(columns=["label", "note"]).round(3)'),
+        code("_ = ba.plot()"),
+        md("## Repeat MARAC (SafeLives definition)"),
+        code('dapp_eval.followup.repeat_marac(data).summary.round(3)'),
+        md("## Design 2: completers vs non-completers on aligned windows since referral\n\nThe same windows for "
+           "everyone; still not a causal comparison."),
+        code('cc = dapp_eval.followup.compare_completers(data)\ncc.summary.round(3)'),
+        md("## Time to the first police incident after leaving"),
+        code('tti = dapp_eval.followup.time_to_incident(data)\n_ = tti.plot()'),
+    ],
 }
 
 if __name__ == "__main__":

@@ -74,8 +74,8 @@ def test_count_columns_by_name():
 
 def test_small_site_report_triggers_every_rule(synthetic_data):
     """A real report section of the smallest site exercises primary, complement, secondary and curve rules."""
-    from dapp_eval.report import ReportBuilder
     from dapp_eval.plan import load_plan
+    from dapp_eval.report import ReportBuilder
 
     small = synthetic_data.subset(sites=["S05"])
     rb = ReportBuilder(small, site="S05", plan=load_plan(threshold=10), synthetic=True, full_data=synthetic_data)
