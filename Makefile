@@ -27,7 +27,8 @@ report: $(STAMP)
 ## every test, notebooks included (outputs compared by nbval)
 test: $(STAMP)
 	$(BIN)/ruff check dapp_eval tests scripts
-	$(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env -p no:cacheprovider
+	$(BIN)/python -m pytest dapp_eval tests notebooks --doctest-modules --ignore=tests/reference --ignore=dapp_eval/templates \
+	  --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env -p no:cacheprovider
 
 ## JupyterLab on notebooks/ in the project environment
 lab: $(STAMP)

@@ -28,7 +28,7 @@ from .results import AnalysisResult
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "attrition", "bench", "cli", "disclosure", "followup", "funnel", "io", "lmm", "plan", "plotting",
+    "attrition", "bench", "cli", "compare", "disclosure", "followup", "funnel", "io", "lmm", "plan", "plotting",
     "privacy", "quality", "report", "results", "risk", "safety", "schema", "stats", "survival", "synthetic",
 )
 

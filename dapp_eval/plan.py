@@ -13,7 +13,7 @@ full. Anything not given takes the default below.
       engagement: completion_rate      # cumulative incidence of completion at planned length + grace
       risk: dash_mean_change           # practitioner DASH, intake -> exit
       safety: physical_violence        # partner-reported, T1 vs T4
-      followup: police_callout         # any police call-out, 12 months before referral vs 12 months after exit
+      followup: police                 # any police involvement, 12 months before referral vs 12 months after exit
     attrition:
       exit_time: last_session          # or exit_date
       grace_weeks: 4
@@ -47,7 +47,7 @@ DEFAULT_PLAN: dict[str, Any] = {
         "engagement": "completion_rate",
         "risk": "dash_mean_change",
         "safety": "physical_violence",
-        "followup": "police_callout",
+        "followup": "police",
     },
     "attrition": {"exit_time": "last_session", "grace_weeks": 4},
     "risk": {"instrument": "DASH", "informant": "practitioner", "from": "intake", "to": "exit"},
@@ -59,6 +59,7 @@ _ALLOWED = {
     ("primary", "engagement"): {"completion_rate"},
     ("primary", "risk"): {"dash_mean_change", "reliable_improvement"},
     ("attrition", "exit_time"): {"last_session", "exit_date"},
+    ("primary", "followup"): {"police", "marac", "childrens_services"},
 }
 
 

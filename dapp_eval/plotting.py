@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-__all__ = ["PALETTE", "LINESTYLES", "MARKERS", "new_axes"]
+__all__ = ["PALETTE", "LINESTYLES", "MARKERS", "new_axes", "plot_funnel_flow", "plot_waiting_times",
+           "plot_waiting_list", "plot_throughput", "plot_attendance", "plot_smd", "plot_costs",
+           "plot_prevalence", "plot_paired_change", "plot_wave_model", "plot_change_views", "plot_feeling_safe",
+           "plot_space_for_action", "plot_response_rates", "plot_partner_support", "plot_before_after",
+           "plot_time_to_incident", "plot_compare_completers", "plot_balance", "plot_site_funnel"]
 
 #: colour-blind safe and greyscale-distinguishable (luminance spread), Okabe-Ito based
 PALETTE = ["#000000", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442"]

@@ -808,15 +808,17 @@ class ReportBuilder:
     def _before_after(self):
         from . import followup
 
-        return self._get("before_after", lambda: followup.before_after(self.data, design="commissioner",
-                                                                      alpha=self.alpha))
+        return self._get("before_after", lambda: followup.before_after(
+            self.data, design="commissioner", primary=self.plan["primary"]["followup"],
+            after=(0, round(self.plan["followup"]["window_months"] * 365.25 / 12)),
+            before=(-round(self.plan["followup"]["window_months"] * 365.25 / 12), 0), alpha=self.alpha))
 
     def _kpi_followup(self) -> str:
         res = self._before_after()
         if isinstance(res, Exception):
             return self._kpi("Police and MARAC involvement a year on", "not available", "", str(res))
         s = res.summary
-        prim = {"police_callout": "police"}.get(self.plan["primary"]["followup"], self.plan["primary"]["followup"])
+        prim = self.plan["primary"]["followup"]
         rows = s[(s["outcome"] == prim) & (s["measure"] == "any incident")].set_index("period")
         if not {"before", "after"} <= set(rows.index):
             return ""
