@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from .results import AnalysisResult, check_alpha, make_meta
+from .stats import wilson_ci
 
 __all__ = ["site_funnel", "wilson_limits"]
 
@@ -84,14 +85,10 @@ def site_funnel(data, *, alpha: float = 0.05) -> AnalysisResult:
 
         raise AnalysisError("no closed started episodes: the completion funnel plot needs at least one")
     p0 = per["n_completed"].sum() / total_n
-    z = stats.norm.ppf(1 - alpha / 2)
     est = per["n_completed"] / per["n"].where(per["n"] > 0)
-    k, n = per["n_completed"].to_numpy(float), per["n"].to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ph = k / n
-        centre = (ph + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z * np.sqrt(ph * (1 - ph) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    per["estimate"], per["ci_lower"], per["ci_upper"] = est, centre - half, centre + half
+    n = per["n"].to_numpy(float)
+    lo_i, hi_i = wilson_ci(per["n_completed"].to_numpy(float), n, alpha=alpha)
+    per["estimate"], per["ci_lower"], per["ci_upper"] = est, lo_i, hi_i
     z95, z998 = stats.norm.ppf(0.975), stats.norm.ppf(0.999)
     with np.errstate(invalid="ignore", divide="ignore"):
         per["limit95_lower"], per["limit95_upper"] = wilson_limits(p0, n, z95)

@@ -49,6 +49,7 @@ from . import plotting
 from .errors import AnalysisError
 from .results import AnalysisResult, check_alpha, make_meta
 from .schema import EXIT_REASONS
+from .stats import wilson_ci
 
 __all__ = [
     "STAGES",
@@ -167,39 +168,7 @@ _CASCADE_METHOD = (
 # ---------------------------------------------------------------------------
 
 
-def wilson_ci(x, n, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score confidence interval for a binomial proportion.
-
-    Parameters
-    ----------
-    x, n : int or array-like
-        Successes and trials; ``n == 0`` gives NaN.
-    alpha : float
-        1 - confidence level.
-
-    Returns
-    -------
-    lower, upper : numpy.ndarray
-
-    Examples
-    --------
-    >>> lo, hi = wilson_ci(6, 15)
-    >>> round(float(lo), 4), round(float(hi), 4)
-    (0.1982, 0.6425)
-    """
-    alpha = check_alpha(alpha)
-    x = np.asarray(x, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(1 - alpha / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = x / n
-        denom = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z / denom * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-        # exact limits at the boundaries (0 successes: lower 0; all successes: upper 1)
-        lo = np.where(n > 0, np.where(x == 0, 0.0, np.clip(centre - half, 0, 1)), np.nan)
-        hi = np.where(n > 0, np.where(x == n, 1.0, np.clip(centre + half, 0, 1)), np.nan)
-    return lo, hi
+# Wilson interval shared with the other modules (dapp_eval.stats)
 
 
 def _episodes(data) -> pd.DataFrame:

@@ -46,6 +46,7 @@ from . import plotting
 from .errors import AnalysisError
 from .results import AnalysisResult, check_alpha, make_meta
 from .schema import SURVEY_BEHAVIOURS, WAVES
+from .stats import wilson_ci
 
 __all__ = [
     "BEHAVIOUR_LABELS",
@@ -109,32 +110,7 @@ def _z(alpha: float) -> float:
     return float(stats.norm.ppf(1 - alpha / 2))
 
 
-def wilson_ci(k, n, *, alpha: float = 0.05):
-    """Wilson score interval for a binomial proportion ``k / n``.
-
-    Vectorised; returns ``(lower, upper)`` arrays (NaN where ``n == 0``).
-
-    Examples
-    --------
-    >>> lo, hi = wilson_ci(6, 41)
-    >>> round(float(lo), 4), round(float(hi), 4)
-    (0.0688, 0.2844)
-    """
-    alpha = check_alpha(alpha)
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = _z(alpha)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        denom = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-        lo = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
-        hi = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
-    # exact boundaries (avoid 1e-17 rounding noise)
-    lo = np.where((k == 0) & (n > 0), 0.0, lo)
-    hi = np.where((k == n) & (n > 0), 1.0, hi)
-    return lo, hi
+# wilson_ci lives in dapp_eval.stats (shared with funnel and compare)
 
 
 def newcombe_paired_ci(n11, n12, n21, n22, *, alpha: float = 0.05):
