@@ -798,10 +798,12 @@ class ReportBuilder:
             self.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
             primary=self.plan["primary"]["safety"], alpha=self.alpha))
         if not isinstance(mm, Exception):
-            mk = [c for c in ("measure_no", "measure", "informed_by", "status", "headline") if c in mm.summary]
+            mk = [c for c in ("measure_no", "measure", "informed_by", "status", "headline", "n") if c in mm.summary]
             out.append("<h3>Project Mirabal's six measures of success</h3>")
-            out.append(html_table(mm.summary[mk], caption="What this data can and cannot say about each measure",
-                                  csv_name=_slug(f"{self.site or 'all'}_mirabal_measures")))
+            # the headline is text built from the numbers, so it is hidden with its count
+            out.append(self._table(mm.summary[mk], caption="What this data can and cannot say about each measure",
+                                   name="mirabal_measures", label_cols=["measure", "informed_by", "status"],
+                                   dependent={"n": ["headline"]}))
         return "\n".join(out)
 
     # -- follow-up ------------------------------------------------------------

@@ -58,6 +58,7 @@ from . import plotting
 from .errors import AnalysisError
 from .lmm import RandomInterceptLMM, design_matrix
 from .results import AnalysisResult, check_alpha, make_meta
+from .stats import holm, wilson_ci
 
 __all__ = [
     "Instrument",
@@ -316,22 +317,17 @@ def instruments() -> pd.DataFrame:
 
 
 def wilson_interval(count, nobs, *, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval for a proportion (NaN when ``nobs == 0``).
+    """Wilson score interval for one proportion as two floats (NaN when ``nobs == 0``).
+
+    A scalar front end to :func:`dapp_eval.stats.wilson_ci`.
 
     Examples
     --------
     >>> [round(v, 4) for v in wilson_interval(6, 15)]
     [0.1982, 0.6425]
     """
-    alpha = check_alpha(alpha)
-    if nobs <= 0:
-        return (np.nan, np.nan)
-    z = stats.norm.ppf(1 - alpha / 2)
-    p = count / nobs
-    den = 1 + z**2 / nobs
-    centre = (p + z**2 / (2 * nobs)) / den
-    half = z / den * math.sqrt(p * (1 - p) / nobs + z**2 / (4 * nobs**2))
-    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+    lo, hi = wilson_ci(count, nobs, alpha=alpha)
+    return (float(lo), float(hi))
 
 
 def _nct_ncp_interval(t: float, df: float, alpha: float) -> tuple[float, float]:
@@ -424,24 +420,6 @@ def hedges_gav(before, after, *, alpha: float = 0.05) -> tuple[float, float, flo
     lo, hi = _nct_ncp_interval(t, n - 1, alpha)
     scale = d.std(ddof=1) / (math.sqrt(n) * sav)
     return (float(J * d.mean() / sav), float(J * lo * scale), float(J * hi * scale))
-
-
-def holm(p_values) -> np.ndarray:
-    """Holm-adjusted p-values (NaN entries stay NaN and are not counted).
-
-    Examples
-    --------
-    >>> holm([0.01, 0.04, 0.03, 0.2]).round(3).tolist()
-    [0.04, 0.09, 0.09, 0.2]
-    """
-    from statsmodels.stats.multitest import multipletests
-
-    p = np.asarray(p_values, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method="holm")[1]
-    return out
 
 
 def label_tests(summary: pd.DataFrame, *, primary: pd.Series | np.ndarray | None,

@@ -40,13 +40,12 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 from . import plotting
 from .errors import AnalysisError
 from .results import AnalysisResult, check_alpha, make_meta
 from .schema import SURVEY_BEHAVIOURS, WAVES
-from .stats import wilson_ci
+from .stats import holm, wilson_ci
 
 __all__ = [
     "BEHAVIOUR_LABELS",
@@ -207,7 +206,7 @@ def _holm(summary: pd.DataFrame) -> pd.Series:
     out = summary["p_value"].astype(float).copy()
     sec = (summary["role"] == "secondary") & summary["p_value"].notna()
     if sec.sum() > 0:
-        out.loc[sec] = multipletests(summary.loc[sec, "p_value"].astype(float), method="holm")[1]
+        out.loc[sec] = holm(summary.loc[sec, "p_value"].astype(float))
     return out
 
 

@@ -7,7 +7,7 @@ from scipy import stats
 
 from .results import check_alpha
 
-__all__ = ["wilson_ci"]
+__all__ = ["wilson_ci", "holm"]
 
 
 def wilson_ci(x, n, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -43,3 +43,21 @@ def wilson_ci(x, n, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
         lo = np.where(n > 0, np.where(x == 0, 0.0, np.clip(centre - half, 0, 1)), np.nan)
         hi = np.where(n > 0, np.where(x == n, 1.0, np.clip(centre + half, 0, 1)), np.nan)
     return lo, hi
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm-adjusted p-values (NaN entries stay NaN and are not counted).
+
+    Examples
+    --------
+    >>> holm([0.01, 0.04, 0.03, 0.2]).round(3).tolist()
+    [0.04, 0.09, 0.09, 0.2]
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
+    return out
