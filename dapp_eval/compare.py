@@ -8,10 +8,15 @@ more than chance would produce; outside the 99.8% limits is a strong signal.
 Limits follow the Wilson score method, as Public Health England's funnel-plot
 tools do for proportions.
 
-The proportion plotted is completion among *closed* started episodes
-(completed / (completed + dropped out + excluded + other exits)): it has a
-binomial denominator, which a cumulative incidence does not. Open episodes
-are left out of it and counted in ``n_open``.
+The proportion plotted is the commissioner's completion rate in the cohort
+whose follow-up is complete: people who started at least the planned length
+plus the grace period before the extract date, and the share of them who
+completed within that time. Everyone in that cohort has reached the horizon
+or left, so the proportion has a plain binomial denominator and estimates the
+same quantity as the cumulative incidence of completion at the horizon,
+without the bias against sites with many open cases that "completion among
+closed episodes" has (open episodes are mostly the ones still on track to
+complete). People who started later are counted in ``n_recent`` and left out.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .errors import AnalysisError
 from .results import AnalysisResult, check_alpha, make_meta
 from .stats import wilson_ci
 
@@ -41,23 +47,29 @@ def wilson_limits(p0: float, n, z: float) -> tuple[np.ndarray, np.ndarray]:
     return centre - half, centre + half
 
 
-def site_funnel(data, *, alpha: float = 0.05) -> AnalysisResult:
-    """Completion among closed started episodes per site, with funnel-plot control limits.
+def site_funnel(data, *, alpha: float = 0.05, grace_weeks: float = 4,
+                exit_time: str = "last_session") -> AnalysisResult:
+    """Completion rate per site in cohorts with complete follow-up, with funnel-plot control limits.
 
     Parameters
     ----------
     data : ProgrammeData
     alpha : float
         For each site's own Wilson interval (the funnel limits are always 95% and 99.8%).
+    grace_weeks : float
+        Added to the planned length (weeks) to give each episode's horizon.
+    exit_time : {"last_session", "exit_date"}
+        As in :func:`dapp_eval.attrition.episode_times`.
 
     Returns
     -------
     AnalysisResult
-        ``summary``: site_id, site_name, programme_model, n (closed started
-        episodes), n_completed, n_open, estimate, ci_lower, ci_upper,
-        limit95_lower/upper, limit998_lower/upper at the site's n, and
-        ``position`` (inside, above/below 95%, above/below 99.8%).
-        ``tables["limits"]``: the limit curves over n for plotting.
+        ``summary``: site_id, site_name, programme_model, n (started at least
+        their horizon before the extract date), n_completed (completed within
+        the horizon), n_recent (started too recently; left out), estimate,
+        ci_lower, ci_upper, limit95_lower/upper, limit998_lower/upper at the
+        site's n, and ``position`` (inside, above/below 95%, above/below
+        99.8%). ``tables["limits"]``: the limit curves over n for plotting.
 
     Examples
     --------
@@ -66,27 +78,33 @@ def site_funnel(data, *, alpha: float = 0.05) -> AnalysisResult:
     >>> int(res.summary["n"].sum()) == int(res.meta["n_used"])
     True
     """
+    from .attrition import episode_times
+
     alpha = check_alpha(alpha)
-    ep = data.episodes
-    n_in = len(ep)
-    started = ep["start_date"].notna()
-    closed = started & ep["exit_reason"].notna()
-    excluded = {"never started": int((~started).sum()), "still attending (open)": int((started & ~closed).sum())}
-    sub = ep[closed]
+    et = episode_times(data, exit_time=exit_time)
+    ep = et.tables["episodes"].copy()
+    n_in = et.meta["n_in"]
+    excluded = dict(et.meta["excluded"])
+    extract = ep["site_id"].map(data.sites.set_index("site_id")["data_extract_date"])
+    horizon = (ep["planned"].astype(float) + float(grace_weeks)) * 7.0
+    followed = (extract - ep["start_date"]).dt.days >= horizon
+    recent = ~followed
+    excluded["started less than the planned length + grace before the extract date"] = int(recent.sum())
+    ep["completed_by_horizon"] = (ep["outcome"] == "completed") & (ep["time_days"] <= horizon)
+    sub = ep[followed]
     g = sub.groupby("site_id")
-    per = pd.DataFrame({"n": g.size(), "n_completed": g["exit_reason"].apply(lambda s: int((s == "completed").sum()))})
-    per["n_open"] = ep[started & ~closed].groupby("site_id").size().reindex(per.index).fillna(0).astype(int)
+    per = pd.DataFrame({"n": g.size(), "n_completed": g["completed_by_horizon"].sum().astype(int)})
+    per["n_recent"] = ep[recent].groupby("site_id").size().reindex(per.index).fillna(0).astype(int)
     per = data.sites.set_index("site_id")[["site_name", "programme_model"]].join(per, how="left")
-    per[["n", "n_completed", "n_open"]] = per[["n", "n_completed", "n_open"]].fillna(0).astype(int)
+    per[["n", "n_completed", "n_recent"]] = per[["n", "n_completed", "n_recent"]].fillna(0).astype(int)
     per = per.reset_index()
     total_n = int(per["n"].sum())
     if total_n == 0:
-        from .errors import AnalysisError
-
-        raise AnalysisError("no closed started episodes: the completion funnel plot needs at least one")
+        raise AnalysisError("no site has started episodes with complete follow-up (planned length + grace before "
+                            "the extract date): the completion funnel plot needs at least one")
     p0 = per["n_completed"].sum() / total_n
-    est = per["n_completed"] / per["n"].where(per["n"] > 0)
     n = per["n"].to_numpy(float)
+    est = per["n_completed"] / per["n"].where(per["n"] > 0)
     lo_i, hi_i = wilson_ci(per["n_completed"].to_numpy(float), n, alpha=alpha)
     per["estimate"], per["ci_lower"], per["ci_upper"] = est, lo_i, hi_i
     z95, z998 = stats.norm.ppf(0.975), stats.norm.ppf(0.999)
@@ -96,7 +114,7 @@ def site_funnel(data, *, alpha: float = 0.05) -> AnalysisResult:
 
     def position(r):
         if r["n"] == 0:
-            return "no closed episodes"
+            return "no episodes with complete follow-up"
         e = r["estimate"]
         if e > r["limit998_upper"]:
             return "above 99.8% limit"
@@ -116,8 +134,10 @@ def site_funnel(data, *, alpha: float = 0.05) -> AnalysisResult:
     limits = pd.DataFrame({"n": grid, "pooled": p0, "limit95_lower": l95, "limit95_upper": u95,
                            "limit998_lower": l998, "limit998_upper": u998})
     meta = make_meta(n_in=n_in, excluded=excluded, alpha=alpha, unit="referrals", pooled_proportion=float(p0),
-                     method="completion among closed started episodes per site; funnel limits = Wilson score "
-                            "limits around the pooled proportion at 95% and 99.8% (Spiegelhalter 2005)")
+                     grace_weeks=float(grace_weeks), exit_time=exit_time,
+                     method="completion within the planned length + grace among episodes that started at least that "
+                            "long before the extract date (complete follow-up), per site; funnel limits = Wilson "
+                            "score limits around the pooled proportion at 95% and 99.8% (Spiegelhalter 2005)")
     from . import plotting
 
     return AnalysisResult(summary=per, meta=meta, tables={"limits": limits}, title="Comparison of sites",

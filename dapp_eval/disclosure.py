@@ -6,9 +6,9 @@ which
 
 - suppresses counts from 1 to ``threshold - 1`` (default 10) in tables that
   describe people by characteristics or outcomes (``kind="people"``), marks
-  them, and applies secondary suppression so that no hidden cell can be
-  recovered from a total (the next-smallest cell of the same margin is hidden
-  too);
+  them ``<10``, and applies secondary suppression so that no hidden cell can
+  be recovered from a total (the next-smallest cell of the same margin, row
+  or block is hidden too, marked ``[c]`` because its own value may be large);
 - hides percentages, rates and intervals built on a suppressed count, and
   proportions whose complement is small (``8 of 9`` reveals the one);
 - publishes the programme's own throughput counts (referrals, starts,
@@ -71,7 +71,7 @@ class DisclosureControl:
     >>> dc = DisclosureControl(threshold=10)
     >>> t = pd.DataFrame({"group": ["A", "B", "C"], "n": [25, 4, 30]})
     >>> dc.table(t, name="demo", margins=["__all__"])["n"].tolist()
-    ['<10', '<10', '30']
+    ['[c]', '<10', '30']
     >>> dc.log["reason"].iloc[1]
     'secondary suppression: protects a suppressed cell in the same margin'
     """
@@ -119,9 +119,10 @@ class DisclosureControl:
             return self.marker
         return f"{int(round(float(n))):,}"
 
-    def table(self, df: pd.DataFrame, *, name: str, kind: str = "people", margins: list[str] | None = None,
+    def table(self, df: pd.DataFrame, *, name: str, kind: str = "people", margins: list | None = None,
               pairs: dict[str, str] | None = None, dependent: dict[str, list[str]] | None = None,
-              label_cols: list[str] | None = None) -> pd.DataFrame:
+              label_cols: list[str] | None = None, exempt=None, row_margins: list[list[str]] | None = None,
+              row_cells=None, group_all: list[str] | None = None, keep: tuple[str, ...] = ()) -> pd.DataFrame:
         """Return a display copy of ``df`` with small counts and what they reveal hidden.
 
         Parameters
@@ -131,12 +132,15 @@ class DisclosureControl:
         name : str
             Table name for the log.
         kind : {"people", "throughput"}
-            ``throughput`` counts are published unless ``strict``.
-        margins : list of str, optional
-            Columns whose rows form one margin that adds up to a published
-            total (e.g. ``["group"]``: all stages of one site).  ``["__all__"]``
-            treats the whole column as one margin.  Within a margin, if exactly
-            one cell is suppressed the next-smallest positive cell is hidden too.
+            ``throughput`` counts (referrals, starts, completions) are published
+            unless ``strict``.
+        margins : list of str, or list of lists of str, optional
+            Each entry names columns whose rows form margins adding up to a
+            published total (e.g. ``["group"]``; ``["__all__"]`` = the whole
+            column). Within a margin, if exactly one cell is hidden the
+            next-smallest positive cell is hidden too. Several margin
+            definitions (rows and columns of a cross-table) are applied
+            repeatedly until nothing changes.
         pairs : dict, optional
             ``{numerator: denominator}``: a numerator whose complement
             (denominator - numerator) is small is hidden as well.
@@ -146,68 +150,135 @@ class DisclosureControl:
             count columns of its row.
         label_cols : list of str, optional
             Columns used to name rows in the log (default: non-numeric columns).
+        exempt : boolean array-like, optional
+            Rows holding the programme's throughput counts: published unless
+            ``strict``, and never chosen for secondary suppression.
+        row_margins : list of lists of str, optional
+            Count columns of one row that add up to a published total (e.g.
+            ``["n_event", "n_competing", "n_censored"]`` adding up to ``n``).
+        row_cells : callable, optional
+            ``row_cells(df) -> DataFrame`` of counts implied by each row (e.g.
+            the four cells of a paired 2x2 table). A row with any implied cell
+            below the threshold is hidden whole (its counts but ``keep`` and
+            everything computed from them).
+        group_all : list of str, optional
+            Rows sharing these columns are one block (e.g. the before, after and
+            change rows of one outcome): if any count in a block is hidden,
+            every other count (but ``keep``) and every computed value of the
+            block is hidden, so nothing can be worked back.
+        keep : tuple of str
+            Count columns that ``row_cells`` and ``group_all`` leave visible
+            (e.g. the number of eligible people ``n``).
 
         Returns
         -------
         DataFrame
-            Same shape, counts as formatted strings, hidden cells shown as ``<threshold``.
+            Same shape; counts as formatted strings. A count below the
+            threshold shows ``<threshold``; a cell hidden because it would
+            reveal one (complement, secondary, row or block suppression) shows
+            ``[c]``.
         """
         out = df.copy().reset_index(drop=True)
         counts = count_columns(out)
         if label_cols is None:
             label_cols = [c for c in out.columns if out[c].dtype == object and c not in counts]
         labels = out[label_cols].astype(str).agg(" / ".join, axis=1) if label_cols else out.index.astype(str)
+        vals = {c: pd.to_numeric(out[c], errors="coerce").astype(float) for c in counts}
+        ex = (np.zeros(len(out), dtype=bool) if exempt is None
+              else np.asarray(pd.Series(exempt).fillna(False), dtype=bool))
+        if kind == "throughput" or self.strict:
+            ex = np.ones(len(out), dtype=bool) if kind == "throughput" and not self.strict else ex
+            if self.strict:
+                ex = np.zeros(len(out), dtype=bool)
+        primary = pd.DataFrame(False, index=out.index, columns=out.columns)
         hide = pd.DataFrame(False, index=out.index, columns=out.columns)
-        if kind == "people" or self.strict:
-            for c in counts:
-                vals = pd.to_numeric(out[c], errors="coerce").astype(float)
-                small = (vals > 0) & (vals < self.threshold)
-                for i in np.flatnonzero(small.to_numpy()):
-                    hide.loc[i, c] = True
-                    self._record(name, labels[i], c, f"count below {self.threshold}")
-            for num, den in (pairs or {}).items():
-                if num in out and den in out:
-                    comp = pd.to_numeric(out[den], errors="coerce").astype(float) - pd.to_numeric(out[num], errors="coerce").astype(float)
-                    small = (comp > 0) & (comp < self.threshold) & ~hide[num]
-                    for i in np.flatnonzero(small.to_numpy()):
-                        hide.loc[i, num] = True
-                        self._record(name, labels[i], num,
-                                     f"complement ({den} - {num}) below {self.threshold}")
-            if margins:
-                groups = [np.zeros(len(out), dtype=int)] if margins == ["__all__"] else [out[m] for m in margins]
+
+        def mark(i, c, reason, is_primary=False):
+            if hide.loc[i, c]:
+                return False
+            hide.loc[i, c] = True
+            primary.loc[i, c] = is_primary
+            self._record(name, labels[i], c, reason)
+            return True
+
+        for c in counts:
+            small = ((vals[c] > 0) & (vals[c] < self.threshold)).to_numpy() & ~ex
+            for i in np.flatnonzero(small):
+                mark(i, c, f"count below {self.threshold}", True)
+        for num, den in (pairs or {}).items():
+            if num in out and den in out:
+                comp = vals[den] - vals[num]
+                small = ((comp > 0) & (comp < self.threshold)).to_numpy() & ~ex
+                for i in np.flatnonzero(small):
+                    mark(i, num, f"complement ({den} - {num}) below {self.threshold}")
+        hidden_rows = np.zeros(len(out), dtype=bool)
+        if row_cells is not None:
+            cells = row_cells(out if not counts else out.assign(**vals)).astype(float)
+            bad = (((cells > 0) & (cells < self.threshold)).any(axis=1)).to_numpy() & ~ex
+            for i in np.flatnonzero(bad):
+                hidden_rows[i] = True
                 for c in counts:
-                    vals = pd.to_numeric(out[c], errors="coerce").astype(float)
+                    if c not in keep and pd.notna(vals[c][i]):
+                        mark(i, c, "row suppressed: a count implied by this row is below the threshold")
+        margin_defs = []
+        if margins:
+            margin_defs = [margins] if isinstance(margins[0], str) else list(margins)
+        changed = True
+        while changed:
+            changed = False
+            for cols in row_margins or []:
+                cols = [c for c in cols if c in counts]
+                for i in range(len(out)):
+                    hid = [c for c in cols if hide.loc[i, c]]
+                    if len(hid) != 1 or ex[i]:
+                        continue
+                    cand = [c for c in cols if not hide.loc[i, c] and vals[c][i] > 0]
+                    if cand:
+                        j = min(cand, key=lambda c: (vals[c][i], c))
+                        changed |= mark(i, j, "secondary suppression: protects a suppressed cell of the same row")
+            for mcols in margin_defs:
+                groups = [np.zeros(len(out), dtype=int)] if mcols == ["__all__"] else [out[m] for m in mcols]
+                for c in counts:
                     for _, idx in out.groupby(groups, dropna=False).groups.items():
                         idx = list(idx)
                         hidden = [i for i in idx if hide.loc[i, c]]
                         if len(hidden) != 1:
                             continue
-                        cand = [i for i in idx if not hide.loc[i, c] and vals[i] > 0]
+                        cand = [i for i in idx if not hide.loc[i, c] and vals[c][i] > 0 and not ex[i]]
                         if not cand:
                             continue
-                        j = min(cand, key=lambda i: (vals[i], i))
-                        hide.loc[j, c] = True
-                        self._record(name, labels[j], c,
-                                     "secondary suppression: protects a suppressed cell in the same margin")
-            # derived values on a hidden count are hidden too
-            derived_default = [c for c in out.columns if c not in counts and c not in label_cols
-                               and pd.api.types.is_numeric_dtype(out[c])]
-            for c in counts:
-                deps = (dependent or {}).get(c, derived_default)
-                for i in np.flatnonzero(hide[c].to_numpy()):
-                    for d in deps:
-                        if d in out and not hide.loc[i, d]:
-                            hide.loc[i, d] = True
+                        j = min(cand, key=lambda i: (vals[c][i], i))
+                        changed |= mark(j, c, "secondary suppression: protects a suppressed cell in the same margin")
+        derived_default = [c for c in out.columns if c not in counts and c not in label_cols
+                           and pd.api.types.is_numeric_dtype(out[c])]
+        if group_all:
+            for _, idx in out.groupby([out[g] for g in group_all], dropna=False, sort=False).groups.items():
+                idx = list(idx)
+                if not any(hide.loc[i, c] for i in idx for c in counts):
+                    continue
+                for i in idx:
+                    hidden_rows[i] = True
+                    for c in counts:
+                        if c not in keep and pd.notna(vals[c][i]):
+                            mark(i, c, "block suppressed: another count of this block is hidden")
+        # values computed from a hidden count are hidden too
         for c in counts:
-            vals = pd.to_numeric(out[c], errors="coerce").astype(float)
-            out[c] = [self.marker if h else ("" if pd.isna(v) else f"{int(round(v)):,}")
-                      for v, h in zip(vals, hide[c])]
+            deps = (dependent or {}).get(c, derived_default)
+            for i in np.flatnonzero(hide[c].to_numpy()):
+                for d in deps:
+                    if d in out:
+                        hide.loc[i, d] = True
+        for i in np.flatnonzero(hidden_rows):
+            for d in derived_default:
+                hide.loc[i, d] = True
+        for c in counts:
+            out[c] = [(self.marker if primary.loc[i, c] else "[c]") if hide.loc[i, c]
+                      else ("" if pd.isna(v) else f"{int(round(v)):,}") for i, v in enumerate(vals[c])]
         for c in out.columns:
-            if c in counts:
+            if c in counts or not hide[c].any():
                 continue
-            if hide[c].any():
-                out[c] = out[c].astype(object)
-                out.loc[hide[c], c] = self.marker
+            out[c] = out[c].astype(object)
+            out.loc[hide[c], c] = "[c]"
         return out
 
     def curve(self, df: pd.DataFrame, *, name: str, at_risk_col: str = "n_at_risk",

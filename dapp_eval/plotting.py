@@ -1010,8 +1010,8 @@ def plot_site_funnel(result, ax=None, *, title=None):
         for _, r in d.iterrows():
             ax.annotate(str(r["site_id"]), (r["n"], r["estimate"]), textcoords="offset points", xytext=(6, 4),
                         fontsize=8)
-    ax.set_xlabel("People who started and have left the programme (n)")
-    ax.set_ylabel("Proportion who completed")
+    ax.set_xlabel("People who started with complete follow-up (n)")
+    ax.set_ylabel("Proportion who completed within planned length + grace")
     ax.set_ylim(0, 1)
     ax.set_title(title or "Completion by site against site size")
     ax.legend(fontsize=8, loc="lower right")

@@ -75,6 +75,21 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_") or "table"
 
 
+def _fmt_p(v: Any) -> str:
+    if isinstance(v, (float, np.floating)) and not np.isnan(v):
+        return "<0.001" if v < 0.001 else f"{v:.3f}"
+    return _fmt_cell(v)
+
+
+def _csv_view(df: pd.DataFrame) -> pd.DataFrame:
+    """The table as downloaded: numbers rounded to what the page shows (no extra precision to work back from)."""
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            out[c] = out[c].round(4 if str(c).startswith("p_") else 3)
+    return out
+
+
 def html_table(df: pd.DataFrame, *, caption: str, csv_name: str | None = None,
                formatters: dict[str, Callable] | None = None, max_rows: int = 400) -> str:
     """A real HTML table (caption, header cells) plus a CSV download link embedded in the page.
@@ -95,12 +110,12 @@ def html_table(df: pd.DataFrame, *, caption: str, csv_name: str | None = None,
     for rec in shown.itertuples(index=False):
         cells = []
         for c, v in zip(shown.columns, rec):
-            f = formatters.get(c, _fmt_cell)
+            f = formatters.get(c, _fmt_p if str(c).startswith("p_") else _fmt_cell)
             cells.append(f'<td class="{"txt" if c in text_cols else "num"}">{html.escape(f(v))}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = (f'<p class="note">First {max_rows} of {len(df)} rows shown; the CSV has all.</p>'
             if len(df) > max_rows else "")
-    csv = base64.b64encode(df.to_csv(index=False).encode("utf-8")).decode("ascii")
+    csv = base64.b64encode(_csv_view(df).to_csv(index=False).encode("utf-8")).decode("ascii")
     name = (csv_name or _slug(caption)) + ".csv"
     return (f'<table class="dt"><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>{more}'
@@ -159,6 +174,9 @@ def pct(x: float, digits: int = 0) -> str:
 # ---------------------------------------------------------------------------
 # the report
 # ---------------------------------------------------------------------------
+
+#: funnel stages that are the programme's own throughput (published unless --strict)
+THROUGHPUT_STAGES = ("referred", "started", "completed")
 
 SECTIONS = ("title", "summary", "engagement", "attrition", "risk", "safety", "followup", "sites",
             "methods", "plan", "data_quality", "disclosure_log")
@@ -253,9 +271,14 @@ class ReportBuilder:
     def _title_text(self) -> str:
         return f"{self.plan['title']}: {self.scope}"
 
-    def _table(self, df: pd.DataFrame, *, caption: str, name: str, kind: str = "people", **dc_kw) -> str:
+    def _csv(self, name: str) -> str:
+        return _slug(f"{self.site or 'all'}_{name}")
+
+    def _table(self, df: pd.DataFrame, *, caption: str, name: str, kind: str = "people", drop: tuple = (),
+               **dc_kw) -> str:
+        """Pass a table through disclosure control and render it (the CSV carries the suppressed table)."""
         shown = self.dc.table(df, name=caption, kind=kind, **dc_kw)
-        return html_table(shown, caption=caption, csv_name=_slug(f"{self.site or 'all'}_{name}"))
+        return html_table(shown.drop(columns=list(drop)), caption=caption, csv_name=self._csv(name))
 
     # -- analyses (cached) ------------------------------------------------------
     def _funnel(self):
@@ -337,11 +360,14 @@ class ReportBuilder:
             return self._kpi("Median wait from assessment to start", "not reached", f"n = {n} accepted",
                              "Fewer than half of the people accepted had started by the extract date.")
         ci = (f"95% CI {r['ci_lower']:.1f} to {r['ci_upper']:.1f}" if np.isfinite(r["ci_upper"])
-              else f"95% CI from {r['ci_lower']:.1f} (upper limit not reached)")
+              else f"95% CI from {r['ci_lower']:.1f} (upper limit not reached)" if np.isfinite(r["ci_lower"])
+              else "95% CI not estimable: too few people")
         return self._kpi("Median wait from assessment to start", f"{r['estimate']:.1f} weeks ({ci})",
                          f"n = {n} accepted; people still waiting are counted, not dropped",
                          f"Half of the {n} people accepted onto the programme had started within "
-                         f"{r['estimate']:.1f} weeks of assessment, allowing for those still waiting and those who left.")
+                         f"{r['estimate']:.1f} weeks of assessment, allowing for those still waiting and those who left"
+                         + (f"; among those who did start, the median wait was {r['median_observed_events']:.1f} weeks."
+                            if pd.notna(r.get("median_observed_events")) else "."))
 
     def _throughput(self):
         from . import funnel
@@ -388,12 +414,14 @@ class ReportBuilder:
 
         return self._kpi("Cost per referral / start / completion",
                          f"{gbp(r['cost_per_referral'])} / {gbp(r['cost_per_start'])} / {gbp(r['cost_per_completion'])}",
-                         f"period cost {gbp(r['period_cost_gbp'])} over {r['period_years']:.2f} years",
+                         f"period cost {gbp(r['period_cost_gbp'])} over {r['period_years']:.2f} years; "
+                         f"n = {r['n_referrals']:,} referrals, {r['n_started']:,} starts and "
+                         f"{r['n_completed']:,} completions dated within the period",
                          f"Over the period the programme cost {gbp(r['period_cost_gbp'])}, which is "
                          f"{gbp(r['cost_per_completion'])} for each person who completed it.")
 
     def _s_engagement(self) -> str:
-        from . import funnel
+        from . import funnel, plotting
 
         out = ["<h2>Engagement: from referral to completion</h2>"]
         res = self._funnel()
@@ -402,23 +430,24 @@ class ReportBuilder:
         out.append(_p("Every referral is placed in exactly one stage, derived from its case record. "
                       "Conversion rates are taken among cases that have reached a decision at that step; "
                       "cases still open are shown beside them and never counted as failures."))
-        counts = res.tables["counts"][["label", "level", "n", "pct_of_referred"]].rename(
-            columns={"label": "stage", "pct_of_referred": "% of referred"})
-        out.append(self._table(counts, caption="Participant flow: people at each stage", name="funnel_counts",
-                               kind="throughput", label_cols=["stage"]))
+        counts = res.tables["counts"][["group", "stage", "label", "level", "parent", "n", "pct_of_referred"]].copy()
+        counts["parent"] = counts["parent"].fillna("")
+        # referrals, starts and completions are the programme's throughput (published as councils do);
+        # every other stage describes people and is suppressed, with its siblings as the margin
+        shown = self.dc.table(counts, name="Participant flow", margins=["parent"], label_cols=["label"],
+                              exempt=counts["stage"].isin(THROUGHPUT_STAGES))
+        out.append(html_table(shown.drop(columns=["group", "stage", "parent"]).rename(
+            columns={"label": "stage", "pct_of_referred": "% of referred"}),
+            caption="Participant flow: people at each stage", csv_name=self._csv("funnel_counts")))
+        out.append(html_figure(plotting.plot_funnel_flow(shown), alt="Participant flow diagram from referral to "
+                               "completion, with the number of people at each stage and each exit (small numbers "
+                               "hidden).", caption="Participant flow (CONSORT-style)."))
         conv = res.tables["conversion"]
         conv = conv[[c for c in ("conversion", "n_converted", "n_resolved", "n_open", "estimate", "ci_lower",
                                  "ci_upper") if c in conv]]
         out.append(self._table(conv, caption="Conversion at each step (proportion with 95% Wilson CI)",
                                name="funnel_conversion", pairs={"n_converted": "n_resolved"},
-                               label_cols=["conversion"]))
-        if not any(self.dc.is_small(v) for v in res.tables["counts"]["n"]) or self.dc.threshold <= 1:
-            out.append(html_figure(res.plot(), alt="Participant flow diagram from referral to completion, "
-                                   "with the number of people at each stage and each exit.",
-                                   caption="Participant flow (CONSORT-style)."))
-        else:
-            out.append(_p("The flow diagram is not shown because some of its boxes hold fewer people than the "
-                          "small-number threshold.", "note"))
+                               label_cols=["conversion"], dependent={"n_open": []}))
         for stage, title in (("referral_to_assessment", "Wait from referral to assessment"),
                              ("assessment_to_start", "Wait from assessment to start")):
             w = self._wait(stage)
@@ -431,17 +460,29 @@ class ReportBuilder:
                 "estimate": "median_weeks", "median_observed_events": "median_among_those_with_event"})
             out.append(f"<h3>{html.escape(title)}</h3>")
             out.append(self._table(t, caption=f"{title} (weeks; competing risks, people still waiting censored)",
-                                   name=f"wait_{stage}", label_cols=[]))
-            if w.summary["n_event"].sum() >= self.dc.threshold:
-                out.append(html_figure(w.plot(), alt=f"Cumulative incidence curves of the {title.lower()}.",
+                                   name=f"wait_{stage}", label_cols=[],
+                                   row_margins=[["n_event", "n_competing", "n_censored"]],
+                                   dependent={"n_censored": [], "n_competing": []}))
+            safe = _protect_curve(self, w, f"{title} curves", table="cif", group_cols=("group", "cause"))
+            if len(safe.tables["cif"]):
+                out.append(html_figure(safe.plot(), alt=f"Cumulative incidence curves of the {title.lower()}, "
+                                       "stopped where fewer people than the threshold remain.",
                                        caption=f"{title}: cumulative incidence, with competing exits."))
         wl = self._get("waiting_list", lambda: funnel.waiting_list(self.data, by=None))
+        if isinstance(wl, Exception):
+            out.append(_na("Waiting list at the extract date", str(wl)))
         if not isinstance(wl, Exception):
             out.append("<h3>Waiting list at the extract date</h3>")
-            out.append(self._table(wl.summary.drop(columns=[c for c in ("group",) if c in wl.summary]),
-                                   caption="People waiting at the data extract date and how long they had waited "
-                                           "(weeks)", name="waiting_list", kind="throughput", label_cols=["list"]))
+            keep = [c for c in ("list", "n_waiting", "n_referred", "median_weeks", "q1_weeks", "q3_weeks",
+                                "n_over_threshold", "threshold_weeks") if c in wl.summary]
+            out.append(self._table(wl.summary[keep], caption="People waiting at the data extract date and how long "
+                                   "they had waited so far (weeks; the longest single wait is not shown)",
+                                   name="waiting_list", label_cols=["list"],
+                                   dependent={"n_waiting": ["median_weeks", "q1_weeks", "q3_weeks"],
+                                              "n_over_threshold": [], "n_referred": []}))
         tp = self._throughput()
+        if isinstance(tp, Exception):
+            out.append(_na("Throughput by quarter", str(tp)))
         if not isinstance(tp, Exception):
             out.append("<h3>Throughput by quarter</h3>")
             t = tp.summary[tp.summary["group"] == "all"].drop(columns=["group", "quarter_start", "quarter_end"],
@@ -449,15 +490,20 @@ class ReportBuilder:
             out.append(self._table(t, caption="Referrals, starts and completions by financial quarter "
                                    "(partial = quarter not fully covered by the data)",
                                    name="throughput", kind="throughput", label_cols=["quarter"]))
-            out.append(html_figure(tp.plot(), alt="Bar chart of referrals, starts and completions per quarter, "
-                                   "with the contract target where given.", caption="Throughput by quarter."))
+            if not self.dc.strict:
+                out.append(html_figure(tp.plot(), alt="Bar chart of referrals, starts and completions per quarter, "
+                                       "with the contract target where given.", caption="Throughput by quarter."))
         att = self._get("attendance", lambda: funnel.attendance(self.data, by=None, alpha=self.alpha))
+        if isinstance(att, Exception):
+            out.append(_na("Attendance", str(att)))
         if not isinstance(att, Exception):
             out.append("<h3>Attendance</h3>")
             out.append(self._table(att.summary.drop(columns=["group"], errors="ignore"),
                                    caption="Sessions attended (ratio with 95% CI)", name="attendance",
                                    label_cols=["measure"] if "measure" in att.summary else None))
         t1 = self._get("table1", lambda: funnel.baseline_table(self.data, by="completion_status"))
+        if isinstance(t1, Exception):
+            out.append(_na("Baseline profile by completion status", str(t1)))
         if not isinstance(t1, Exception):
             out.append("<h3>Who completes? Baseline profile by completion status</h3>")
             out.append(_p("Standardised mean differences (SMD) above 0.1 in absolute value mark characteristics "
@@ -466,9 +512,15 @@ class ReportBuilder:
             s = t1.summary
             keep = [c for c in ("variable", "level", "group", "n", "n_group", "pct", "mean", "sd", "smd_max_abs")
                     if c in s]
-            out.append(self._table(s[keep], caption="Baseline characteristics by completion status (Table 1)",
-                                   name="table1", margins=["variable", "group"],
-                                   pairs={"n": "n_group"}, label_cols=["variable", "level", "group"]))
+            tab = s[keep].copy()
+            for c in ("pct", "mean", "sd", "smd_max_abs"):
+                if c in tab:
+                    tab[c] = tab[c].round(2)
+            # an SMD describes both groups of a level: it is hidden with any of the level's cells
+            out.append(self._table(tab, caption="Baseline characteristics by completion status (Table 1)",
+                                   name="table1", margins=[["variable", "group"], ["variable", "level"]],
+                                   pairs={"n": "n_group"}, label_cols=["variable", "level", "group"],
+                                   group_all=["variable", "level"], keep=("n_group",)))
         return "\n".join(out)
 
     def _completion(self, by=None):
@@ -495,7 +547,9 @@ class ReportBuilder:
             f"n = {n} started; {self.dc.count(r['n_open'], name='summary', label='open', kind='throughput')} "
             f"still attending are followed, not counted as failures",
             f"Of the people who started, an estimated {pct(r['estimate'])} completed within {weeks:.0f} weeks "
-            f"(the planned length plus {grace:g} weeks); the plain ratio of completions to starts, "
+            f"({'the longest planned length here' if str(r['basis']).startswith('pooled') else 'the planned length'}"
+            f", {int(r['planned_sessions'])} weekly sessions, plus {grace:g} weeks); the plain ratio of completions "
+            f"to starts, "
             f"{pct(r['raw_ratio'])}, understates this while people are still attending.")
 
     def _s_attrition(self) -> str:
@@ -515,22 +569,32 @@ class ReportBuilder:
         if isinstance(ci, Exception):
             return "\n".join(out) + _na("Cumulative incidence", str(ci))
         safe = _protect_curve(self, ci, "cumulative incidence of exits")
-        if len(safe.summary):
-            ax = plotting.plot_cumulative_incidence(safe, show_p=False)
+        n_exits = ci.tables["detail"].groupby("outcome")["n_event"].sum()
+        drawn = [o for o, k in n_exits.items() if k >= self.dc.threshold]
+        for o, k in n_exits.items():
+            if 0 < k < self.dc.threshold:
+                self.dc._record("cumulative incidence of exits", o, "curve",
+                                f"exit type with fewer than {self.dc.threshold} exits not drawn")
+        if len(safe.summary) and drawn:
+            ax = plotting.plot_cumulative_incidence(safe, show_p=False, outcomes=drawn)
             out.append(html_figure(ax, alt="Cumulative incidence of completion, dropout, exclusion and other exits "
                                    "by days since start, with 95% bands and numbers at risk underneath.",
                                    caption="Cumulative incidence of each exit (Aalen-Johansen), with numbers at "
                                            "risk (rounded to 5) and cumulative exits."))
         comp = self._completion()
+        if isinstance(comp, Exception):
+            out.append(_na("Completion rate", str(comp)))
         if not isinstance(comp, Exception):
             cols = ["planned_sessions", "basis", "horizon_days", "n", "n_completed", "n_open", "estimate",
                     "ci_lower", "ci_upper", "raw_ratio"]
             out.append(self._table(comp.summary[cols], caption="Completion rate: cumulative incidence of completion "
                                    "at the planned length plus grace period (raw ratio for comparison only)",
-                                   name="completion_rate", kind="throughput", label_cols=["basis"],
-                                   pairs={"n_completed": "n"}))
+                                   name="completion_rate", label_cols=["basis"],
+                                   pairs={"n_completed": "n"}, dependent={"n_open": []}))
         km = self._get("km", lambda: attrition.retention_km(self.data, by=None, exit_time=a["exit_time"],
                                                              alpha=self.alpha))
+        if isinstance(km, Exception):
+            out.append(_na("Kaplan-Meier retention", str(km)))
         if not isinstance(km, Exception):
             safe_km = _protect_curve(self, km, "Kaplan-Meier retention")
             if len(safe_km.summary):
@@ -541,6 +605,8 @@ class ReportBuilder:
                                                "comparison: it treats completers as if they might still drop out, "
                                                "so it overstates dropout."))
         rm = self._get("rmst", lambda: attrition.rmst(self.data, by=None, exit_time=a["exit_time"], alpha=self.alpha))
+        if isinstance(rm, Exception):
+            out.append(_na("Restricted mean time in programme", str(rm)))
         if not isinstance(rm, Exception):
             out.append(self._table(rm.summary, caption="Restricted mean time in programme (days) up to the horizon",
                                    name="rmst", label_cols=["group"]))
@@ -553,8 +619,16 @@ class ReportBuilder:
                           "people referred more than once. This describes risk factors; it does not explain why "
                           "people leave.", "note"))
             cols = ["term", "hr", "ci_lower", "ci_upper", "p_value", "n", "n_events"]
+            n_ev = int(cox.summary["n_events"].iloc[0]) if "n_events" in cox.summary else 0
+            n_terms = len(cox.summary)
+            excl = "; ".join(f"{k}: {v}" for k, v in cox.meta.get("excluded", {}).items())
+            if n_ev < 10 * n_terms:
+                out.append(_p(f"Caution: {n_ev} dropouts for {n_terms} terms is fewer than the 10 events per term "
+                              "a model like this needs; the hazard ratios below are unstable and may be "
+                              "exaggerated.", "note"))
             out.append(self._table(cox.summary[[c for c in cols if c in cox.summary]],
-                                   caption="Dropout hazard ratios (95% CI, cluster-robust)", name="dropout_cox",
+                                   caption="Dropout hazard ratios (95% CI, cluster-robust); episodes left out: "
+                                           + (excl or "none"), name="dropout_cox",
                                    label_cols=["term"], dependent={"n": [], "n_events": []}))
             if "ph_test" in cox.tables:
                 out.append(html_table(cox.tables["ph_test"], caption="Proportional-hazards check (Schoenfeld "
@@ -563,6 +637,8 @@ class ReportBuilder:
         if self.site is None and self.data.sites["site_id"].nunique() > 1:
             cg = self._get("compare_model", lambda: attrition.compare_groups(self.data, by="programme_model",
                                                                             exit_time=a["exit_time"]))
+            if isinstance(cg, Exception):
+                out.append(_na("Comparison of programme models", str(cg)))
             if not isinstance(cg, Exception):
                 out.append(self._table(cg.summary, caption="Do exits differ by programme model? Log-rank and "
                                        "Gray's tests", name="compare_model", label_cols=["test", "outcome"],
@@ -579,23 +655,28 @@ class ReportBuilder:
         fp = self._get("site_funnel", lambda: compare.site_funnel(full, alpha=self.alpha))
         if isinstance(fp, Exception):
             return out[0] + _na("Funnel plot", str(fp))
-        out.append(_p("Each point is a site: the share of people who completed among those who started and have "
-                      "left, against the number of such people. Sites inside the dashed lines differ from the "
-                      "pooled rate by no more than chance would produce; a site outside the dotted lines (99.8%) "
-                      "stands out. Sites run different models (24-week and 10-week groups, one-to-one work), so "
-                      "differences also reflect who they take on and how long their programme is."))
-        if not any(self.dc.is_small(v) for v in fp.summary["n"]) or self.dc.threshold <= 1:
+        out.append(_p("Each point is a site: the share of people who completed within their programme's planned "
+                      "length plus the grace period, among those who started long enough before the extract date "
+                      "for that to be known, against the number of such people. Sites inside the dashed lines differ "
+                      "from the pooled rate by no more than chance would produce; a site outside the dotted lines "
+                      "(99.8%) stands out. Sites run different models (24-week and 10-week groups, one-to-one work), "
+                      "so differences also reflect who they take on and how long their programme is."))
+        cols = ["site_id", "site_name", "programme_model", "n", "n_completed", "n_recent", "estimate", "ci_lower",
+                "ci_upper", "position"]
+        shown = self.dc.table(fp.summary[cols], name="Completion by site", pairs={"n_completed": "n"},
+                              label_cols=["site_id", "site_name", "programme_model", "position"],
+                              dependent={"n_recent": []})
+        if not shown[["n", "n_completed"]].isin([self.dc.marker, "[c]"]).any().any():
             out.append(html_figure(fp.plot(), alt="Funnel plot of completion proportion by site against the "
                                    "number of people, with 95% and 99.8% control limits around the pooled rate.",
                                    caption=f"Completion by site (pooled proportion "
                                            f"{pct(fp.meta['pooled_proportion'])}); markers show the programme model."))
-        cols = ["site_id", "site_name", "programme_model", "n", "n_completed", "n_open", "estimate", "ci_lower",
-                "ci_upper", "position"]
-        out.append(self._table(fp.summary[cols], caption="Completion among closed started episodes by site "
-                               "(95% Wilson CI) and position in the funnel plot", name="site_funnel",
-                               kind="throughput", label_cols=["site_id", "site_name", "programme_model", "position"],
-                               pairs={"n_completed": "n"}))
+        out.append(html_table(shown, caption="Completion within planned length + grace by site, cohorts with complete "
+                              "follow-up (95% Wilson CI) and position in the funnel plot",
+                              csv_name=self._csv("site_funnel")))
         cs = self._get("costs_by_site", lambda: funnel.costs(full, by="site_id"))
+        if isinstance(cs, Exception):
+            out.append(_na("Costs by site", str(cs)))
         if not isinstance(cs, Exception):
             cols = [c for c in ("group", "annual_cost_gbp", "period_years", "period_cost_gbp", "n_referrals",
                                 "n_started", "n_completed", "cost_per_referral", "cost_per_start",
@@ -612,6 +693,13 @@ class ReportBuilder:
         return self._get("risk_change", lambda: risk.change(self.data, instrument=r["instrument"], from_=r["from"],
                                                              to=r["to"], informant=r["informant"], alpha=self.alpha,
                                                              primary=self.plan["primary"]["risk"]))
+
+    def _missing_exit(self):
+        from . import risk
+
+        r = self.plan["risk"]
+        return self._get("missing_exit", lambda: risk.missing_exit(self.data, instrument=r["instrument"],
+                                                                   informant=r["informant"], alpha=self.alpha))
 
     def _kpi_risk(self) -> str:
         res = self._risk_change()
@@ -632,6 +720,15 @@ class ReportBuilder:
         mc = row.loc["mean_change"] if "mean_change" in row.index else None
         mc_txt = (f" The average change was {mc['estimate']:+.1f} points (95% CI {mc['ci_lower']:+.1f} to "
                   f"{mc['ci_upper']:+.1f})." if mc is not None else "")
+        me = self._missing_exit()
+        if not isinstance(me, Exception):
+            mi = me.summary[(me.summary["method"] == "multiple imputation")
+                            & (me.summary["statistic"] == "reliably_improved")]
+            if len(mi) and pd.notna(mi["estimate"].iloc[0]):
+                m = mi.iloc[0]
+                mc_txt += (f" Counting everyone who started and left, with missing exit scores imputed, the "
+                           f"estimate is {pct(m['estimate'])} (95% CI {pct(m['ci_lower'])} to {pct(m['ci_upper'])}; "
+                           f"n = {self.dc.count(m['n'], name='summary', label='starters (MI)')}).")
         return self._kpi(f"Reliable reduction in {inst} risk score",
                          f"{k:,} of {n_paired:,} ({pct(r['estimate'])}, 95% CI {pct(r['ci_lower'])} to "
                          f"{pct(r['ci_upper'])})",
@@ -645,31 +742,49 @@ class ReportBuilder:
 
         r = self.plan["risk"]
         out = ["<h2>Risk reduction</h2>",
-               _p(f"{r['instrument']} scores completed with the {r['informant']} at {r['from']} and {r['to']}. "
-                  "DASH is completed with the (ex-)partner: it describes the risk that person faces, not a trait of "
-                  "the person on the programme. Scores are paired only within the same instrument and informant.")]
+               _p(f"{r['instrument']} scores recorded by the {r['informant']} at {r['from']} and {r['to']}. "
+                  "The DASH checklist is completed by a practitioner with the (ex-)partner: it describes the risk "
+                  "that person faces, not a trait of the person on the programme. Scores are paired only within the "
+                  "same instrument and informant.")]
         res = self._risk_change()
         if isinstance(res, Exception):
             return "\n".join(out) + _na("Risk change", str(res))
         s = res.summary
         keep = [c for c in ("statistic", "estimate", "ci_lower", "ci_upper", "p_value", "p_value_holm", "role", "n",
                             "n_total", "population") if c in s]
-        t = s[s["group"] == "all"][keep] if "group" in s else s[keep]
+        t = (s[s["group"] == "all"][keep] if "group" in s else s[keep]).reset_index(drop=True)
+        # the three reliable-change categories add up to the people paired: one margin
+        rc = t["statistic"].isin(["reliably_improved", "no_reliable_change", "reliably_worse"])
+        t["_margin"] = np.where(rc, "reliable change", t.index.astype(str))
         out.append(self._table(t, caption=f"Change in {r['instrument']} score, {r['from']} to {r['to']} "
                                "(negative = lower risk)", name="risk_change",
-                               label_cols=[c for c in ("statistic", "role", "population") if c in t],
-                               pairs={"n": "n_total"}))
+                               label_cols=[c for c in ("statistic", "role", "population", "_margin") if c in t],
+                               pairs={"n": "n_total"}, margins=["_margin"], drop=("_margin",)))
         bt = self._get("bands", lambda: risk.band_transitions(self.data, instrument=r["instrument"], from_=r["from"],
                                                              to=r["to"], informant=r["informant"], alpha=self.alpha))
+        if isinstance(bt, Exception):
+            out.append(_na("Risk bands", str(bt)))
         if not isinstance(bt, Exception):
-            out.append(self._table(bt.tables["transitions"], caption="Risk band at intake and at exit (people)",
-                                   name="risk_bands", margins=["band_from"], label_cols=["band_from", "band_to"]))
-            bs = bt.summary
-            bkeep = [c for c in ("statistic", "estimate", "ci_lower", "ci_upper", "p_value", "n") if c in bs]
-            out.append(self._table(bs[bkeep], caption="Moving out of the high-risk band (exact McNemar test)",
-                                   name="risk_band_summary", label_cols=["statistic"]))
+            tr_shown = self.dc.table(bt.tables["transitions"], name="Risk band at intake and at exit",
+                                     margins=[["band_from"], ["band_to"]], label_cols=["band_from", "band_to"])
+            out.append(html_table(tr_shown, caption="Risk band at intake and at exit (people)",
+                                  csv_name=self._csv("risk_bands")))
+            high = (tr_shown["band_from"] == "high") | (tr_shown["band_to"] == "high")
+            if tr_shown.loc[high, "n"].isin([self.dc.marker, "[c]"]).any():
+                out.append(_p("The summary of moves into and out of the high-risk band is not shown: some of the "
+                              "cells it is built from hold fewer people than the small-number threshold.", "note"))
+            else:
+                bs = bt.summary
+                bkeep = [c for c in ("statistic", "estimate", "ci_lower", "ci_upper", "p_value", "n", "n_total")
+                         if c in bs]
+                out.append(self._table(bs[bkeep], caption="Moving out of the high-risk band: shares with their "
+                                       "denominators (n_total); mcnemar_exact = share of band changers who left the "
+                                       "high band, with the exact McNemar test", name="risk_band_summary",
+                                       label_cols=["statistic"], pairs={"n": "n_total"}))
         tr = self._get("trajectory", lambda: risk.trajectory(self.data, instrument=r["instrument"],
                                                              informant=r["informant"], alpha=self.alpha))
+        if isinstance(tr, Exception):
+            out.append(_na("Mixed model of all timepoints", str(tr)))
         if not isinstance(tr, Exception):
             out.append("<h3>All timepoints: mixed model</h3>")
             out.append(_p("A linear mixed model with a random intercept per person uses every score, including "
@@ -681,8 +796,9 @@ class ReportBuilder:
             out.append(html_figure(tr.plot(), alt=f"Estimated mean {r['instrument']} score at each timepoint with "
                                    "95% confidence intervals, from the mixed model.",
                                    caption="Estimated mean score by timepoint (mixed model)."))
-        me = self._get("missing_exit", lambda: risk.missing_exit(self.data, instrument=r["instrument"],
-                                                                 informant=r["informant"], alpha=self.alpha))
+        me = self._missing_exit()
+        if isinstance(me, Exception):
+            out.append(_na("People without an exit score", str(me)))
         if not isinstance(me, Exception):
             out.append("<h3>People without an exit score</h3>")
             mk = [c for c in ("method", "statistic", "population", "assumption", "estimate", "ci_lower", "ci_upper",
@@ -720,12 +836,19 @@ class ReportBuilder:
         if safer is None or pd.isna(safer):
             return ""
         safer = int(safer)
+        if n_pairs == 0:
+            return self._kpi("(Ex-)partners feeling safer", "not available", "n = 0",
+                             f"No (ex-)partner answered the feeling-safe question at both {sp['baseline_wave']} "
+                             f"and {sp['followup_wave']}.")
         npn = self.dc.count(n_pairs, name="summary", label="partners answering both waves")
         if self.dc.is_small(safer) or self.dc.is_small(n_pairs - safer):
             return self._kpi("(Ex-)partners feeling safer", "hidden (small numbers)", f"n = {npn}",
                              "Too few (ex-)partners answered both surveys to publish this safely.")
+        from .stats import wilson_ci
+
+        lo, hi = wilson_ci(safer, n_pairs, alpha=self.alpha)
         return self._kpi("(Ex-)partners feeling safer",
-                         f"{safer:,} of {n_pairs:,} ({pct(safer / n_pairs)})",
+                         f"{safer:,} of {n_pairs:,} ({pct(safer / n_pairs)}, 95% CI {pct(lo)} to {pct(hi)})",
                          f"n = {npn} (ex-)partners who answered at {sp['baseline_wave']} and {sp['followup_wave']}",
                          f"Of the {n_pairs:,} (ex-)partners who answered at both the start and about 12 months, "
                          f"{safer:,} said they felt safer at the later survey.")
@@ -742,61 +865,103 @@ class ReportBuilder:
                                                               alpha=self.alpha))
         if isinstance(pv, Exception):
             return "\n".join(out) + _na("Partner surveys", str(pv))
-        keep = [c for c in ("wave", "label", "role", "n_answered", "n_reporting", "estimate", "ci_lower", "ci_upper")
-                if c in pv.summary]
-        out.append(self._table(pv.summary[keep], caption="Behaviours reported by (ex-)partners, by wave (all who "
-                               "answered; Wilson 95% CI)", name="safety_prevalence", label_cols=["wave", "label", "role"],
-                               pairs={"n_reporting": "n_answered"}))
-        if not any(self.dc.is_small(v) for v in pv.summary["n_answered"]):
-            out.append(html_figure(pv.plot(), alt="Share of (ex-)partners reporting each behaviour at each "
-                                   "survey wave, with confidence intervals.",
-                                   caption="Reported behaviours by wave (all respondents)."))
+        keep = [c for c in ("wave", "behaviour", "label", "role", "n_answered", "n_reporting", "estimate", "ci_lower",
+                            "ci_upper") if c in pv.summary]
+        pv_shown = self.dc.table(pv.summary[keep], name="Behaviours reported by (ex-)partners",
+                                 label_cols=["wave", "label", "role", "behaviour"], pairs={"n_reporting": "n_answered"})
+        out.append(html_table(pv_shown.drop(columns=["behaviour"]), caption="Behaviours reported by (ex-)partners, by "
+                              "wave (all who answered; Wilson 95% CI)", csv_name=self._csv("safety_prevalence")))
+        hidden = pv_shown["n_reporting"].isin([self.dc.marker, "[c]"])
+        safe_behaviours = [b for b in dict.fromkeys(pv_shown["behaviour"])
+                           if not hidden[pv_shown["behaviour"] == b].any()]
+        if safe_behaviours:
+            left_out = len(set(pv_shown["behaviour"])) - len(safe_behaviours)
+            out.append(html_figure(pv.plot(behaviours=safe_behaviours), alt="Share of (ex-)partners reporting each "
+                                   "behaviour at each survey wave, with confidence intervals.",
+                                   caption="Reported behaviours by wave (all respondents)"
+                                           + (f"; {left_out} behaviour(s) with small numbers not drawn."
+                                              if left_out else ".")))
         pc = self._safety_views()
+        primary_visible = False
         if not isinstance(pc, Exception):
-            ck = [c for c in ("label", "role", "n_pairs", "n_yes_baseline", "n_yes_followup", "n_stopped", "n_started",
-                              "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted") if c in pc.summary]
-            out.append(self._table(pc.summary[ck], caption=f"Paired change {sp['baseline_wave']} to "
-                                   f"{sp['followup_wave']} among (ex-)partners who answered both (percentage points; "
-                                   "exact McNemar; secondary outcomes Holm-adjusted)", name="safety_paired",
-                                   label_cols=["label", "role"], pairs={"n_yes_baseline": "n_pairs",
-                                                                        "n_yes_followup": "n_pairs"}))
+            ck = [c for c in ("behaviour", "label", "role", "n_pairs", "n_yes_baseline", "n_yes_followup", "n_stopped",
+                              "n_started", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted")
+                  if c in pc.summary]
+
+            def cells(d):  # the paired 2x2 table each row implies
+                return pd.DataFrame({"both": d["n_yes_baseline"] - d["n_stopped"], "stopped": d["n_stopped"],
+                                     "started": d["n_started"],
+                                     "neither": d["n_pairs"] - d["n_yes_baseline"] - d["n_started"]})
+
+            pc_shown = self.dc.table(pc.summary[ck], name="Paired change in reported behaviours",
+                                     label_cols=["behaviour", "label", "role"], row_cells=cells, keep=("n_pairs",))
+            out.append(html_table(pc_shown.drop(columns=["behaviour"]),
+                                  caption=f"Paired change {sp['baseline_wave']} to {sp['followup_wave']} among "
+                                          "(ex-)partners who answered both (percentage points; exact McNemar; the "
+                                          "primary outcome unadjusted, secondary outcomes Holm-adjusted)",
+                                  csv_name=self._csv("safety_paired")))
+            prim = self.plan["primary"]["safety"]
+            prow = pc_shown[pc_shown["behaviour"] == prim]
+            pvrow = pv_shown[(pv_shown["behaviour"] == prim) & pv_shown["wave"].isin([sp["baseline_wave"],
+                                                                                     sp["followup_wave"]])]
+            primary_visible = (len(prow) == 1 and prow["n_stopped"].iloc[0] not in (self.dc.marker, "[c]")
+                               and not pvrow["n_reporting"].isin([self.dc.marker, "[c]"]).any())
         cv = self._get("change_views", lambda: safety.change_views(
             self.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
             primary=self.plan["primary"]["safety"], alpha=self.alpha))
         if not isinstance(cv, Exception):
-            vk = [c for c in cv.summary.columns if c not in ("behaviour",)]
-            out.append(self._table(cv.summary[vk], caption="Three views of the primary outcome side by side: all "
-                                   "respondents, paired respondents, and a model weighted for non-response",
-                                   name="safety_views",
-                                   label_cols=[c for c in vk if cv.summary[c].dtype == object]))
+            prim = self.plan["primary"]["safety"]
+            if primary_visible:
+                v = cv.summary[cv.summary["behaviour"] == prim]
+                vk = [c for c in v.columns if c not in ("behaviour",)]
+                out.append(html_table(v[vk], caption="Three views of the primary outcome side by side: all "
+                                      "respondents, paired respondents, and models unweighted and weighted for "
+                                      "non-response (proportions 0-1; change in percentage points)",
+                                      csv_name=self._csv("safety_views")))
+            else:
+                self.dc._record("Three views of the primary outcome", prim, "table",
+                                "not shown: built on counts hidden elsewhere")
+                out.append(_p("The side-by-side views of the primary outcome are not shown: they are built on counts "
+                              "that are below the small-number threshold.", "note"))
         fs = self._cache.get("feeling_safe")
+        if isinstance(fs, Exception):
+            out.append(_na("Feeling safe", str(fs)))
         if fs is not None and not isinstance(fs, Exception):
             out.append("<h3>Feeling safe</h3>")
             out.append(self._table(fs.tables["headline"], caption="Feeling 'very safe' and 'not safe at all', by "
-                                   "wave", name="feeling_safe_headline",
+                                   "wave", name="feeling_safe_headline", pairs={"n": "n_answered"},
                                    label_cols=[c for c in fs.tables["headline"].columns
                                                if fs.tables["headline"][c].dtype == object]))
-            if not any(self.dc.is_small(v) for v in fs.summary["n"]):
+            levels = fs.summary
+            if not any(self.dc.is_small(v) or self.dc.is_small(a - v)
+                       for v, a in zip(levels["n"].fillna(0), levels["n_answered"].fillna(0))):
                 out.append(html_figure(fs.plot(), alt="Stacked bars of how safe (ex-)partners feel at each wave, "
                                        "from not safe at all to very safe.", caption="How safe (ex-)partners feel, "
                                        "by wave."))
         rr = self._get("response", lambda: safety.response_rates(self.data, alpha=self.alpha))
+        if isinstance(rr, Exception):
+            out.append(_na("Survey response", str(rr)))
         if not isinstance(rr, Exception):
             out.append("<h3>Who answered?</h3>")
             out.append(_p("(Ex-)partners of people who left the programme early answer less often, so later waves "
-                          "over-represent completers' families; the weighted view above corrects for this.", "note"))
+                          "over-represent completers' families. The weighted model above adjusts for this, on the assumption that, "
+                          "within the groups its response model uses, those who answered are like those who did not.", "note"))
             rk = [c for c in ("wave", "status_label", "n_expected", "n_answered", "estimate", "ci_lower", "ci_upper")
                   if c in rr.summary]
             out.append(self._table(rr.summary[rk], caption="Survey response by wave and programme status",
                                    name="safety_response", label_cols=["wave", "status_label"],
                                    pairs={"n_answered": "n_expected"}))
         ps = self._get("support", lambda: safety.partner_support(self.data, alpha=self.alpha))
+        if isinstance(ps, Exception):
+            out.append(_na("Partner support", str(ps)))
         if not isinstance(ps, Exception):
             out.append(self._table(ps.summary, caption="Support for (ex-)partners and children in the families",
                                    name="partner_support", label_cols=["measure"], pairs={"n": "n_of"}))
         mm = self._get("mirabal", lambda: safety.mirabal_measures(
             self.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
             primary=self.plan["primary"]["safety"], alpha=self.alpha))
+        if isinstance(mm, Exception):
+            out.append(_na("Project Mirabal's six measures", str(mm)))
         if not isinstance(mm, Exception):
             mk = [c for c in ("measure_no", "measure", "informed_by", "status", "headline", "n") if c in mm.summary]
             out.append("<h3>Project Mirabal's six measures of success</h3>")
@@ -834,12 +999,20 @@ class ReportBuilder:
         mar = s[(s["outcome"] == "marac") & (s["measure"] == "any incident")].set_index("period")
         mar_txt = ""
         if {"before", "after"} <= set(mar.index) and not any(
-                self.dc.is_small(v) for v in (mar.loc["before", "n_with_incident"], mar.loc["after", "n_with_incident"])):
+                self.dc.is_small(v) or self.dc.is_small(n - v)
+                for v in (mar.loc["before", "n_with_incident"], mar.loc["after", "n_with_incident"])):
             mar_txt = (f" MARAC referrals: {pct(mar.loc['before', 'estimate'])} before, "
                        f"{pct(mar.loc['after', 'estimate'])} after.")
+        started = res.meta["n_in"] - res.meta.get("excluded", {}).get("never started the programme", 0)
+
+        def ci(r):
+            return f"95% CI {pct(r['ci_lower'])} to {pct(r['ci_upper'])}"
+
         return self._kpi("Police involvement a year on",
-                         f"{pct(b['estimate'])} before, {pct(a['estimate'])} after",
-                         f"n = {nn} people with a full year before referral and after leaving",
+                         f"{pct(b['estimate'])} before ({ci(b)}), {pct(a['estimate'])} after ({ci(a)})",
+                         f"n = {nn} of the {self.dc.count(started, name='summary', label='started')} people who "
+                         "started: those with a full year of linked records before referral and after leaving "
+                         "(the others are still attending or left less than a year ago)",
                          f"Of the {n:,} people followed for a full year, {pct(b['estimate'])} had police involvement "
                          f"in the year before referral and {pct(a['estimate'])} in the year after leaving the "
                          f"programme; part of this fall is regression to the mean.{mar_txt}")
@@ -855,41 +1028,57 @@ class ReportBuilder:
         out.append(_p("Only people whose whole window is covered by the linked records count; the others are "
                       "reported as not yet eligible (see the data-quality appendix), never as having no incidents. "
                       "Records of one event count once.", "note"))
-        keep = [c for c in ("label", "measure", "period", "model", "n", "n_with_incident", "n_events", "person_years",
-                            "estimate", "ci_lower", "ci_upper", "p_value") if c in ba.summary]
-        out.append(self._table(ba.summary[keep], caption="12 months before referral vs 12 months after leaving "
-                               "(proportions with Wilson CI; rates per person-year; rate ratios)",
-                               name="followup_before_after", label_cols=["label", "measure", "period", "model"],
-                               pairs={"n_with_incident": "n"}, dependent={"n_events": ["estimate", "ci_lower",
-                                                                                       "ci_upper", "person_years"],
-                                                                          "n_with_incident": ["estimate", "ci_lower",
-                                                                                              "ci_upper"],
-                                                                          "n": []}))
-        out.append(html_figure(ba.plot(), alt="Share of people with police, MARAC and children's services "
-                               "involvement in the year before referral and the year after leaving.",
-                               caption="Any involvement before vs after (commissioner design)."))
+        keep = [c for c in ("label", "measure", "period", "model", "unit", "role", "n", "n_with_incident", "n_events",
+                            "person_years", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted")
+                if c in ba.summary]
+        # one block per outcome: if any count of it is hidden, its change and ratio rows are hidden too
+        ba_shown = self.dc.table(ba.summary[keep], name="12 months before referral vs 12 months after leaving",
+                                 label_cols=["label", "measure", "period", "model"],
+                                 pairs={"n_with_incident": "n"}, group_all=["label"], keep=("n",))
+        out.append(html_table(ba_shown, caption="12 months before referral vs 12 months after leaving (unit column: "
+                              "proportions with Wilson CI, percentage points, rates per person-year, rate ratios; "
+                              "secondary outcomes Holm-adjusted)", csv_name=self._csv("followup_before_after")))
+        blocked = set(ba_shown.loc[ba_shown["n_with_incident"].isin([self.dc.marker, "[c]"])
+                                   | ba_shown["n_events"].isin([self.dc.marker, "[c]"]), "label"])
+        if len(blocked) < ba_shown["label"].nunique():
+            import copy
+
+            vis = copy.copy(ba)
+            vis.summary = ba.summary[~ba.summary["label"].isin(blocked)]
+            out.append(html_figure(vis.plot(), alt="Share of people with police, MARAC and children's services "
+                                   "involvement in the year before referral and the year after leaving.",
+                                   caption="Any involvement before vs after (commissioner design)"
+                                           + ("; outcomes with small numbers not drawn." if blocked else ".")))
         rm = self._get("repeat_marac", lambda: followup.repeat_marac(self.data, alpha=self.alpha))
+        if isinstance(rm, Exception):
+            out.append(_na("Repeat MARAC cases", str(rm)))
         if not isinstance(rm, Exception):
             rk = [c for c in rm.summary.columns if c != "note"]
-            out.append(self._table(rm.summary[rk], caption="Repeat MARAC cases (a new MARAC referral within 12 "
-                                   "months of the previous one, as SafeLives defines it)", name="repeat_marac",
-                                   label_cols=[c for c in rk if rm.summary[c].dtype == object],
-                                   pairs={"n_repeat": "n_marac"}))
+            out.append(self._table(rm.summary[rk].assign(_block=1), caption="Repeat MARAC cases (a new MARAC "
+                                   "referral within 12 months of the previous one, as SafeLives defines it)",
+                                   name="repeat_marac", label_cols=[c for c in rk if rm.summary[c].dtype == object],
+                                   pairs={"n_repeat": "n_marac", "n_people_repeat": "n_people_marac"},
+                                   group_all=["_block"], keep=("n",), drop=("_block",)))
         cc = self._get("completers", lambda: followup.compare_completers(self.data, alpha=self.alpha))
+        if isinstance(cc, Exception):
+            out.append(_na("Completers and non-completers", str(cc)))
         if not isinstance(cc, Exception):
             out.append("<h3>Completers and non-completers (aligned windows since referral)</h3>")
             out.append(_p(cc.meta.get("caveat", "People who complete differ from people who leave early in ways "
                                                "that also affect their later behaviour, so this comparison is "
                                                "descriptive, not an effect of completing."), "note"))
             ck = [c for c in cc.summary.columns if c not in ("note",)]
-            out.append(self._table(cc.summary[ck], caption="Completers vs non-completers: any police involvement "
-                                   "and rates (not a causal comparison)", name="followup_completers",
+            # the difference rows add the groups up, so one hidden count hides the whole table's counts
+            out.append(self._table(cc.summary[ck].assign(_block=1), caption="Completers vs non-completers: any police "
+                                   "involvement and rates (not a causal comparison)", name="followup_completers",
                                    label_cols=[c for c in ck if cc.summary[c].dtype == object],
-                                   pairs={"n_with_incident": "n"}))
+                                   pairs={"n_with_incident": "n"}, group_all=["_block"], drop=("_block",)))
         tti = self._get("time_to_incident", lambda: followup.time_to_incident(self.data, alpha=self.alpha))
+        if isinstance(tti, Exception):
+            out.append(_na("Time to first police incident after leaving", str(tti)))
         if not isinstance(tti, Exception):
-            safe = _protect_curve(self, tti, "time to first police incident after exit")
-            if len(safe.summary):
+            safe = _protect_km_persons(self, tti, "time to first police incident after exit")
+            if len(safe.tables["curves"]):
                 out.append(html_figure(safe.plot(), alt="Kaplan-Meier curves of the share with no police incident "
                                        "since leaving the programme, with numbers at risk.",
                                        caption="Time to first police incident after leaving (Kaplan-Meier)."))
@@ -926,11 +1115,16 @@ class ReportBuilder:
             ("Partner surveys", "Each wave's percentages are of the people who answered that wave; the number who "
              "answered is shown. Because people whose (ex-)partner dropped out answer less often, a paired analysis "
              "of those who answered both waves and a model weighted for non-response are shown beside them."),
-            ("Multiple outcomes", "One primary outcome per domain is fixed in the analysis plan; every other "
-             "outcome is secondary and its p-value is Holm-adjusted."),
-            ("Small numbers", f"Counts from 1 to {self.dc.threshold - 1} describing people are hidden, with further "
-             "cells hidden where a hidden one could be worked out from a total; curves stop where fewer than "
-             f"{self.dc.threshold} people remain at risk and numbers at risk are rounded to the nearest 5."),
+            ("Multiple outcomes", "One primary outcome per domain is fixed in the analysis plan; the other outcomes "
+             "of the same domain are secondary and their p-values are Holm-adjusted (column p_adjusted or "
+             "p_value_holm). Model coefficients, band summaries and alternative views of the primary outcome are "
+             "descriptive and not adjusted."),
+            ("Small numbers", f"Counts from 1 to {self.dc.threshold - 1} describing people are shown as "
+             f"'{self.dc.marker}'. Further cells that would let a hidden count be worked out (from a total, the rest "
+             "of a row or table, or a percentage) are shown as '[c]'; their own value may be large. Curves stop where "
+             f"fewer than {self.dc.threshold} people remain at risk, exit types or outcomes with fewer events are not "
+             "drawn, and numbers at risk are rounded to the nearest 5. Referrals, starts and completions are the "
+             "programme's own throughput and are published as councils already do (unless the report is strict)."),
         ]
         lis = "".join(f"<li><strong>{html.escape(k)}.</strong> {html.escape(v)}</li>" for k, v in items)
         return f"<h2>Methods and caveats</h2><ul>{lis}</ul>"
@@ -959,12 +1153,15 @@ class ReportBuilder:
             if isinstance(res, Exception) or not hasattr(res, "meta"):
                 continue
             m = res.meta
-            excl = "; ".join(f"{k}: {v}" for k, v in m.get("excluded", {}).items()) or "none"
-            rows.append({"analysis": res.title, "unit": m.get("unit", "rows"), "n_in": m.get("n_in"),
-                         "n_used": m.get("n_used"), "excluded (reason: count)": excl})
+            items = [("used", m.get("n_used"))] + list(m.get("excluded", {}).items())
+            for item, n in items:
+                rows.append({"analysis": res.title, "unit": m.get("unit", "rows"), "n_in": m.get("n_in"),
+                             "rows": item, "n": n})
         if rows:
-            out.append(html_table(pd.DataFrame(rows), caption="Rows used by each analysis and why others were not",
-                                  csv_name="data_quality_exclusions"))
+            # per analysis, used + every exclusion adds up to n_in: one margin
+            out.append(self._table(pd.DataFrame(rows), caption="Rows used by each analysis and why others were not",
+                                   name="data_quality_exclusions", margins=["analysis"],
+                                   label_cols=["analysis", "unit", "rows"]))
         return "\n".join(out)
 
     def _s_disclosure_log(self) -> str:
@@ -1081,13 +1278,54 @@ def render_reports(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
     return written
 
 
-def _protect_curve(rb: ReportBuilder, res, name: str):
-    """A copy of a survival-type result whose curves and at-risk table obey disclosure control."""
+def _protect_km_persons(rb: ReportBuilder, res, name: str):
+    """Cut Kaplan-Meier curves (``tables["curves"]``, per ``group``) where fewer than the threshold remain at risk.
+
+    The number at risk at day t is the number of people whose follow-up
+    (``tables["persons"]["days"]``) lasts at least t days.
+    """
     import copy
 
     out = copy.copy(res)
-    out.summary = rb.dc.curve(res.summary, name=name, at_risk_col="n_at_risk")
     tables = dict(res.tables)
+    persons, curves = tables["persons"], tables["curves"]
+    keep = []
+    for g, d in curves.groupby("group", sort=False):
+        days = np.sort(persons.loc[persons["group"] == g, "days"].dropna().to_numpy())[::-1]
+        if len(days) < rb.dc.threshold:
+            rb.dc._record(name, str(g), "curve", f"group with fewer than {rb.dc.threshold} people not drawn")
+            continue
+        cutoff = days[rb.dc.threshold - 1]
+        if (d["days"] > cutoff).any():
+            rb.dc._record(name, str(g), "curve", f"curve stopped where fewer than {rb.dc.threshold} remain at risk")
+        keep.append(d[d["days"] <= cutoff])
+    tables["curves"] = pd.concat(keep) if keep else curves.iloc[:0]
+    out.tables = tables
+    out.summary = rb.dc.curve(res.summary, name=name, at_risk_col="n_at_risk", group_cols=("group",))
+    out.summary = out.summary[out.summary["group"].isin(tables["curves"]["group"].unique())]
+    return out
+
+
+def _protect_curve(rb: ReportBuilder, res, name: str, *, table: str | None = None,
+                   group_cols: tuple[str, ...] = ("group", "outcome")):
+    """A copy of a survival-type result whose curves and at-risk table obey disclosure control.
+
+    Every curve the plot draws (``summary`` and, where present, ``tables[table]``
+    and ``tables["curves"]``) stops where fewer than the threshold remain at
+    risk; numbers at risk and cumulative counts under the axes are rounded to
+    the nearest 5 and shown only while at least the threshold are at risk.
+    """
+    import copy
+
+    out = copy.copy(res)
+    if "n_at_risk" in res.summary:
+        out.summary = rb.dc.curve(res.summary, name=name, at_risk_col="n_at_risk", group_cols=group_cols)
+    tables = dict(res.tables)
+    for key in {t for t in (table, "curves") if t and t in tables}:
+        cur = tables[key]
+        if "n_at_risk" in cur:
+            gc = tuple(g for g in (*group_cols, "cause") if g in cur)
+            tables[key] = rb.dc.curve(cur, name=name, at_risk_col="n_at_risk", group_cols=gc)
     if "at_risk" in tables:
         ar = tables["at_risk"]
         keep = pd.to_numeric(ar["n_at_risk"]) >= rb.dc.threshold

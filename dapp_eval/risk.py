@@ -830,7 +830,7 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
             summary[c] = None
     summary["population"] = np.where(summary["statistic"].str.startswith(("n_with", "n_one", "one_score")),
                                      f"referrals with {_a(from_)} or {to} score",
-                                     f"completers of both assessments ({from_} and {to})")
+                                     f"people with both a {from_} and a {to} score (complete cases; not only completers)")
     pmask = None
     if primary_stat is not None:
         pmask = ((summary["group"] == "all") & (summary["statistic"] == primary_stat)).to_numpy()
@@ -1010,7 +1010,7 @@ def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str 
             summary[col] = np.nan
     for col in ("n", "n_total", "n_left", "n_entered"):
         summary[col] = summary[col].astype("Int64")
-    summary["population"] = f"completers of both assessments ({from_} and {to})"
+    summary["population"] = f"people with both a {from_} and a {to} score (complete cases; not only completers)"
     excluded = wide.loc[wide["why_one_score"].notna(), "why_one_score"].value_counts().to_dict()
     meta = make_meta(
         n_in=len(wide), excluded=excluded, alpha=alpha, unit="referrals with a score",
@@ -1113,6 +1113,12 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
         site_random = n_sites >= 5
     terms = ["timepoint"] + (["site_id"] if (n_sites > 1 and not site_random) else [])
     X = design_matrix(long, terms, levels={"timepoint": tps, "site_id": sites})
+    n_scored = long["referral_id"].nunique()
+    if n_scored < 2 or len(long) <= X.shape[1]:
+        raise AnalysisError(
+            f"too few scores for the mixed model: {len(long)} {inst.name} ({informant}) scores from {n_scored} "
+            f"referral(s) for {X.shape[1]} fixed effects; it needs scores from at least two referrals and more "
+            "scores than fixed effects")
     model = RandomInterceptLMM(site_effect=bool(site_random and n_sites > 1))
     model.fit(long["score"].to_numpy(float), X, long["referral_id"].to_numpy(),
               long["site_id"].to_numpy() if model.site_effect else None)
@@ -1217,6 +1223,12 @@ def high_risk_trajectory(data, *, instrument: str | Instrument = "DASH", informa
     sites = sorted(long["site_id"].unique())
     terms = ["timepoint"] + (["site_id"] if len(sites) > 1 else [])
     X = design_matrix(long, terms, levels={"timepoint": tps, "site_id": sites})
+    n_clusters = long[cluster].nunique()
+    if n_clusters < 2 or len(long) <= X.shape[1]:
+        raise AnalysisError(
+            f"too few scores for the GEE: {len(long)} {inst.name} ({informant}) scores in {n_clusters} "
+            f"{cluster} cluster(s) for {X.shape[1]} coefficients; robust standard errors need at least two "
+            "clusters and more scores than coefficients")
     gee = sm.GEE(long["high"], X, groups=long[cluster].astype(str), family=sm.families.Binomial(),
                  cov_struct=sm.cov_struct.Exchangeable())
     with warnings.catch_warnings():
@@ -1414,7 +1426,7 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
     obs = pop["score_to"].notna().to_numpy()
     n, n_obs = len(pop), int(obs.sum())
     if n_obs < 3:
-        raise AnalysisError(f"only {n_obs} referrals in the population have a {to} score; too few to model")
+        raise AnalysisError(f"only {n_obs} referral(s) in the population have {_a(to)} score; too few to model")
     sites = sorted(pop["site_id"].unique())
     covs = list(covariates)
     unmodelled: list[str] = []
