@@ -1,0 +1,36 @@
+"""Shared statistics against closed forms and published values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dapp_eval.stats import holm, wilson_ci
+
+
+def test_holm_closed_form():
+    # Holm (1979): sort p, multiply the i-th smallest by (m - i + 1), take running maxima, cap at 1
+    p = [0.01, 0.04, 0.03, 0.2]
+    # 0.01*4 = 0.04; 0.03*3 = 0.09; 0.04*2 = 0.08 -> max(0.09, 0.08) = 0.09; 0.2*1 = 0.2
+    assert holm(p).tolist() == pytest.approx([0.04, 0.09, 0.09, 0.2])
+    assert holm([0.5, 0.6]).tolist() == pytest.approx([1.0, 1.0])
+    out = holm([0.01, np.nan, 0.02])
+    assert np.isnan(out[1]) and out[[0, 2]].tolist() == pytest.approx([0.02, 0.02])   # NaN not counted in m
+
+
+@pytest.mark.parametrize(("k", "n", "lo", "hi"), [
+    # Newcombe (1998), Statistics in Medicine 17:857-872, Table I, method 3 (Wilson score)
+    (81, 263, 0.2553, 0.3662),
+    (15, 148, 0.0624, 0.1605),
+    (0, 20, 0.0, 0.1611),
+    (1, 29, 0.0061, 0.1718),
+])
+def test_wilson_against_newcombe_1998(k, n, lo, hi):
+    a, b = wilson_ci(k, n)
+    assert float(a) == pytest.approx(lo, abs=1e-4) and float(b) == pytest.approx(hi, abs=1e-4)
+
+
+def test_wilson_edge_cases():
+    lo, hi = wilson_ci([0, 5, 3], [0, 5, 10])
+    assert np.isnan(lo[0]) and np.isnan(hi[0])
+    assert hi[1] == 1.0 and lo[2] > 0
