@@ -830,7 +830,7 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
             summary[c] = None
     summary["population"] = np.where(summary["statistic"].str.startswith(("n_with", "n_one", "one_score")),
                                      f"referrals with {_a(from_)} or {to} score",
-                                     f"people with both a {from_} and a {to} score (complete cases; not only completers)")
+                                     f"people with both {_a(from_)} and {_a(to)} score (complete cases; not only completers)")
     pmask = None
     if primary_stat is not None:
         pmask = ((summary["group"] == "all") & (summary["statistic"] == primary_stat)).to_numpy()
@@ -1010,7 +1010,7 @@ def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str 
             summary[col] = np.nan
     for col in ("n", "n_total", "n_left", "n_entered"):
         summary[col] = summary[col].astype("Int64")
-    summary["population"] = f"people with both a {from_} and a {to} score (complete cases; not only completers)"
+    summary["population"] = f"people with both {_a(from_)} and {_a(to)} score (complete cases; not only completers)"
     excluded = wide.loc[wide["why_one_score"].notna(), "why_one_score"].value_counts().to_dict()
     meta = make_meta(
         n_in=len(wide), excluded=excluded, alpha=alpha, unit="referrals with a score",

@@ -639,57 +639,10 @@ def cox_score_residuals(time, event, covariates, beta, *, ties: str = "efron") -
     >>> r.shape
     (4, 1)
     """
-    if ties not in ("efron", "breslow"):
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
-    t = _as_time(time)
-    e = _as_event(event, t.size)
-    X = np.asarray(covariates, dtype=float)
-    if X.ndim == 1:
-        X = X[:, None]
-    b = np.asarray(beta, dtype=float).ravel()
-    n, p = X.shape
-    r = np.exp(X @ b - np.max(X @ b))  # scale cancels in every ratio below
-    # risk-set sums over t_i >= u at each distinct death time u
-    dt, d = np.unique(t[e == 1], return_counts=True)
-    order = np.argsort(t, kind="stable")
-    ts = t[order]
-    pos = np.searchsorted(ts, dt, side="left")
-
-    def suffix(a):
-        return np.concatenate([np.cumsum(a[::-1], axis=0)[::-1], np.zeros((1,) + a.shape[1:])])
-
-    S0 = suffix(r[order])[pos]
-    S1 = suffix((r[:, None] * X)[order])[pos]
+    t, e, X, b = _cox_inputs(time, event, covariates, beta, ties)
+    p = X.shape[1]
+    r, dt, k_of, H0, H1, D0, D1, M1 = _efron_terms(t, e, X, b, ties)
     dead = e == 1
-    k_of = np.searchsorted(dt, t)
-    S0d = np.zeros(dt.size)
-    S1d = np.zeros((dt.size, p))
-    np.add.at(S0d, k_of[dead], r[dead])
-    np.add.at(S1d, k_of[dead], r[dead, None] * X[dead])
-    # per death time: H0 = sum_k h_k, H1 = sum_k h_k mean_k; for the deaths
-    # themselves also the (1 - k/d) weighted sums and the 1/d-weighted means
-    H0 = np.zeros(dt.size)
-    H1 = np.zeros((dt.size, p))
-    D0 = np.zeros(dt.size)   # sum_k h_k (1 - k/d)
-    D1 = np.zeros((dt.size, p))  # sum_k h_k (1 - k/d) mean_k
-    M1 = np.zeros((dt.size, p))  # sum_k mean_k / d
-    for j in range(dt.size):
-        dj = int(d[j])
-        if ties == "breslow" or dj < 2:
-            h = dj / S0[j]
-            mean = S1[j] / S0[j]
-            H0[j], H1[j] = h, h * mean
-            D0[j], D1[j], M1[j] = h, h * mean, mean
-            continue
-        kk = np.arange(dj) / dj
-        den = S0[j] - kk * S0d[j]
-        h = 1.0 / den
-        mean = (S1[j][None, :] - kk[:, None] * S1d[j][None, :]) / den[:, None]
-        H0[j] = h.sum()
-        H1[j] = (h[:, None] * mean).sum(axis=0)
-        D0[j] = (h * (1 - kk)).sum()
-        D1[j] = ((h * (1 - kk))[:, None] * mean).sum(axis=0)
-        M1[j] = mean.sum(axis=0) / dj
     cH0 = np.r_[0.0, np.cumsum(H0)]
     cH1 = np.vstack([np.zeros((1, p)), np.cumsum(H1, axis=0)])
     # death times strictly before t_i (for deaths) or up to t_i (for censored)
@@ -700,6 +653,76 @@ def cox_score_residuals(time, event, covariates, beta, *, ties: str = "efron") -
     kd = k_of[dead]
     resid[dead] += (X[dead] - M1[kd]) - r[dead, None] * (X[dead] * D0[kd][:, None] - D1[kd])
     return resid
+
+
+def _cox_inputs(time, event, covariates, beta, ties):
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    t = _as_time(time)
+    e = _as_event(event, t.size)
+    X = np.asarray(covariates, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    b = np.asarray(beta, dtype=float).ravel()
+    return t, e, X, b
+
+
+def _efron_terms(t, e, X, b, ties):
+    """Risk-set sums of an unweighted one-stratum Cox model at each distinct death time.
+
+    Vectorised over deaths (no loop over death times, so O(n log n) whatever
+    the number of distinct times). With ``d`` deaths at a time, the k-th
+    (k = 0..d-1) Efron risk set has ``S0 - k/d S0d`` and ``S1 - k/d S1d``
+    (``S0d, S1d``: sums over the deaths themselves); Breslow uses k = 0 for
+    all. Returns ``r`` (relative risks, scaled), the distinct death times
+    ``dt``, ``k_of`` (index into ``dt`` of each row's time), per death time
+    ``H0 = sum_k h_k``, ``H1 = sum_k h_k mean_k``, ``D0 = sum_k h_k (1 - k/d)``,
+    ``D1 = sum_k h_k (1 - k/d) mean_k`` and ``M1 = sum_k mean_k / d`` (the
+    Efron-weighted covariate mean that Schoenfeld residuals subtract), with
+    ``h_k = 1 / (S0 - k/d S0d)`` and ``mean_k`` the matching S1/S0 ratio.
+    """
+    n, p = X.shape
+    eta = X @ b
+    r = np.exp(eta - np.max(eta))  # scale cancels in every ratio below
+    dead = e == 1
+    # risk-set sums over t_i >= u at each distinct death time u
+    dt, d = np.unique(t[dead], return_counts=True)
+    order = np.argsort(t, kind="stable")
+    pos = np.searchsorted(t[order], dt, side="left")
+
+    def suffix(a):
+        return np.concatenate([np.cumsum(a[::-1], axis=0)[::-1], np.zeros((1,) + a.shape[1:])])
+
+    S0 = suffix(r[order])[pos]
+    S1 = suffix((r[:, None] * X)[order])[pos]
+    k_of = np.searchsorted(dt, t)
+    m = dt.size
+    kd = k_of[dead]
+    rd = r[dead]
+    S0d = np.bincount(kd, weights=rd, minlength=m)
+    S1d = np.column_stack([np.bincount(kd, weights=rd * X[dead, j], minlength=m) for j in range(p)]).reshape(m, p)
+    # one row per death: its death-time index k and its Efron fraction k/d
+    kdeath = np.repeat(np.arange(m), d)
+    if ties == "efron":
+        start = np.cumsum(d) - d
+        kk = (np.arange(kdeath.size) - start[kdeath]) / d[kdeath]
+    else:
+        kk = np.zeros(kdeath.size)
+    den = S0[kdeath] - kk * S0d[kdeath]
+    h = 1.0 / den
+    mean = (S1[kdeath] - kk[:, None] * S1d[kdeath]) / den[:, None]
+
+    def by_time(w):
+        if w.ndim == 1:
+            return np.bincount(kdeath, weights=w, minlength=m)
+        return np.column_stack([np.bincount(kdeath, weights=w[:, j], minlength=m) for j in range(p)]).reshape(m, p)
+
+    H0 = by_time(h)
+    H1 = by_time(h[:, None] * mean)
+    D0 = by_time(h * (1 - kk))
+    D1 = by_time((h * (1 - kk))[:, None] * mean)
+    M1 = by_time(mean) / d[:, None]
+    return r, dt, k_of, H0, H1, D0, D1, M1
 
 
 def cluster_robust_variance(time, event, covariates, beta, naive_variance, cluster, *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from dapp_eval.bench import STAGES, run_bench
 
@@ -17,3 +18,24 @@ def test_bench_smoke(tmp_path):
     assert set(size["stages"]) == set(STAGES) - {"render_one_site"}
     assert size["analysis_total_s"] > 0 and size["peak_memory_mb"] > 0
     assert abs(size["analysis_total_s"] - sum(v["seconds"] for v in size["stages"].values())) < 0.01
+
+
+def test_bench_json_keys_and_scaling(tmp_path):
+    out = tmp_path / "bench.json"
+    res = run_bench([200, 400], json_path=out, render=False, echo=lambda _: None)
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(res))
+    assert set(saved) == {"machine", "date", "sizes", "generation", "scaling"}
+    assert [s["referrals"] for s in saved["sizes"]] == [200, 400]
+    for size in saved["sizes"]:
+        # exactly the per-size keys of issue 8; generation is kept out of the stages and the total
+        assert set(size) == {"referrals", "stages", "analysis_total_s", "peak_memory_mb"}
+        assert list(size["stages"]) == [s for s in STAGES if s != "render_one_site"]
+        assert all(set(v) == {"seconds", "peak_mb"} for v in size["stages"].values())
+        assert size["peak_memory_mb"] == max(v["peak_mb"] for v in size["stages"].values())
+    assert set(saved["generation"]) == {"200", "400"}
+    assert all(v["seconds"] > 0 and v["peak_mb"] > 0 for v in saved["generation"].values())
+    exps = saved["scaling"]["200->400"]
+    assert "generation" in exps and "derive_episodes" in exps and "dropout_cox" in exps
+    a, b = (s["stages"]["dropout_cox"]["seconds"] for s in saved["sizes"])
+    assert abs(exps["dropout_cox"] - math.log(b / a) / math.log(2)) < 1e-3
