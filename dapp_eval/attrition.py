@@ -577,7 +577,8 @@ def design_matrix(ep: pd.DataFrame, covariates=None, *, programme_model: bool = 
 def _model_frame(data, covariates, exit_time, programme_model=True):
     ep, n_in, excluded, notes = _build_episodes(data, exit_time)
     if ep.empty:
-        raise AnalysisError("no started episodes")
+        raise AnalysisError("no started episodes (no referral has a start_date): a regression model of exits needs "
+                            "started episodes")
     X, ex2, dropped = design_matrix(ep, covariates, programme_model=programme_model)
     for k, v in ex2.items():
         excluded[k] = excluded.get(k, 0) + v
@@ -669,10 +670,18 @@ def dropout_cox(data, *, covariates=None, cause: str = "dropped_out", exit_time:
     df["time_days"] = ep["time_days"].to_numpy()
     df["event"] = event
     cph = CoxPHFitter(alpha=alpha)
+    from lifelines.exceptions import ConvergenceError
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cph.fit(df, duration_col="time_days", event_col="event",
-                fit_options={"precision": 1e-10, "r_precision": 1e-14})
+        try:
+            cph.fit(df, duration_col="time_days", event_col="event",
+                    fit_options={"precision": 1e-10, "r_precision": 1e-14})
+        except ConvergenceError:
+            raise AnalysisError(
+                f"the dropout model cannot be fitted: {int(event.sum())} '{cause}' exits among {len(ep)} episodes "
+                f"for {X.shape[1]} terms (a covariate separates the exits perfectly or there are too few); "
+                "use fewer covariates or more data") from None
     terms = list(X.columns)
     beta = cph.params_[terms].to_numpy()
     naive = cph.variance_matrix_.loc[terms, terms].to_numpy()

@@ -237,6 +237,11 @@ def _count(ev: pd.DataFrame, persons: pd.DataFrame, start: str, end: str, proven
     return persons["participant_id"].map(counts).fillna(0).astype(int)
 
 
+def _no_one(what: str, n_in: int, excluded: dict[str, int]) -> AnalysisError:
+    why = "; ".join(f"{k}: {v}" for k, v in excluded.items() if v)
+    return AnalysisError(f"{what} ({n_in} people referred" + (f"; {why})" if why else ")"))
+
+
 def _prepare(data, *, design, outcomes, before, after, population, proven, lag_days):
     lag = int(lag_days) if proven else 0
     if lag < 0:
@@ -252,6 +257,8 @@ def _prepare(data, *, design, outcomes, before, after, population, proven, lag_d
             # people whose windows are not fully covered get no count (never a zero)
             persons[f"n_{name}_{period}"] = n.astype("Int64").where(persons["eligible"].to_numpy(), pd.NA)
         names.append(name)
+    if len(persons) == 0:
+        raise _no_one(f"no one in the follow-up population ('{population}')", n_in, excluded)
     for reason, k in persons.loc[~persons["eligible"], "ineligible_reason"].value_counts().items():
         excluded[reason] = int(k)
     no_from = sorted(set(persons.loc[persons["incident_data_from"].isna(), "site_id"])) \
@@ -512,6 +519,8 @@ def before_after(data, *, design: str = "commissioner",
         data, design=design, outcomes=outcomes, before=before, after=after, population=population,
         proven=proven, lag_days=lag_days)
     elig = persons[persons["eligible"]]
+    if len(elig) == 0:
+        raise _no_one("no one is eligible for the before/after comparison yet", n_in, excluded)
     if by is not None and by not in elig.columns:
         raise ValueError(f"by={by!r} is not a referral, site or derived column ('group', 'programme_status')")
     primary_name = names[0] if primary is None else _outcome_types(primary)[0]
@@ -592,6 +601,8 @@ def repeat_marac(data, *, design: str = "commissioner", before=None, after=None,
     persons, n_in, excluded, _, _, _ = _prepare(data, design=design, outcomes=(), before=before, after=after,
                                                 population=population, proven=False, lag_days=0)
     elig = persons[persons["eligible"]]
+    if len(elig) == 0:
+        raise _no_one("no one is eligible for the repeat MARAC count yet", n_in, excluded)
     ev = _events(data, ("marac_referral",)).sort_values(["participant_id", "event_date", "event_id"])
     ev["prev_date"] = ev.groupby("participant_id")["event_date"].shift()
     ev["repeat"] = (ev["event_date"] - ev["prev_date"]).dt.days <= 365
@@ -616,7 +627,10 @@ def repeat_marac(data, *, design: str = "commissioner", before=None, after=None,
                    "n_people_repeat": int(w.loc[w["repeat"], "participant_id"].nunique()),
                    "n_lookback_incomplete": int(w["lookback_incomplete"].sum())}
             rows.append(row if by is None else {by: key, **row})
-    meta = make_meta(n_in=n_in, excluded=excluded, unit="people", alpha=alpha,
+    empty = sorted({r["period"] for r in rows if r["n_marac"] == 0}, reverse=True)
+    note = (f"no MARAC referrals among the eligible people in the {' and '.join(empty)} window"
+            f"{'s' if len(empty) > 1 else ''}: no repeat rate there" if empty else "")
+    meta = make_meta(n_in=n_in, excluded=excluded, unit="people", alpha=alpha, note=note,
                      method=("SafeLives repeat MARAC: a MARAC referral within 365 days of the same person's "
                              "previous MARAC referral; repeat rate = repeats / MARAC referrals in the window "
                              "(Wilson interval, referrals treated as independent)."),
@@ -760,6 +774,8 @@ def compare_completers(data, *, outcome="police", before=None, after=None, prove
     ongoing = elig["group"] == "ongoing"
     excluded["still attending (neither completed nor left)"] = int(ongoing.sum())
     elig = elig[~ongoing].reset_index(drop=True)
+    if len(elig) == 0:
+        raise _no_one("no one who completed or left is eligible for the comparison yet", n_in, excluded)
     rows = []
     for grp in ("completed", "did_not_complete"):
         g = elig[elig["group"] == grp]
@@ -961,6 +977,10 @@ def matched_comparison(data, comparison, *, outcome="police", covariates: Sequen
     ok = match >= 0
     ti, ci = t_idx[ok], c_idx[match[ok]]
     excluded["no comparison match within the caliper"] = int((~ok).sum())
+    if not ok.any():
+        raise AnalysisError(f"no one of the {nt} eligible people in the programme cohort has a comparison match "
+                            f"within the caliper ({caliper:g} SD of the logit propensity score): nothing to "
+                            "compare (a wider caliper, caliper=None or more people may help)")
     pairs = pd.DataFrame({"pair": np.arange(ok.sum()),
                           "participant_id": both["participant_id"].to_numpy()[ti],
                           "comparison_participant_id": both["participant_id"].to_numpy()[ci],

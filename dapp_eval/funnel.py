@@ -729,7 +729,8 @@ def waiting_list(data, *, by: str | None = "site_id", since: str = "referral",
               f"to their site's data extract date, in weeks; quartiles by linear interpolation.")
     meta = make_meta(n_in=len(ep), excluded={"not waiting at the extract date": int((~waiting).sum()),
                                              "waiting, but no date to time the wait from": int(no_origin.sum())},
-                     method=method, alpha=0.05, unit="referrals", by=by)
+                     method=method, alpha=0.05, unit="referrals", by=by,
+                     note="" if waiting.any() else "nobody was waiting at the extract date: no waits to summarise")
     return AnalysisResult(summary=summary, meta=meta, title="Waiting list at the extract date",
                           _plotter=plotting.plot_waiting_list)
 
@@ -888,6 +889,10 @@ def attendance(data, *, by: str | None = "site_id", alpha: float = 0.05) -> Anal
     z = stats.norm.ppf(1 - alpha / 2)
     closed_started = ep["stage"].isin(["completed", "dropped_out", "excluded", "other_exit"])
     has_sched = ep["n_sessions_scheduled"].fillna(0) > 0
+    if not has_sched.any():
+        raise AnalysisError(f"no referral has a scheduled session in sessions.csv (of {len(ep)} referrals, "
+                            f"{int(ep['start_date'].notna().sum()) if 'start_date' in ep else 0} started): "
+                            "attendance needs at least one")
     rows, dist = [], []
     for label, sub in _group_frames(ep, by):
         for measure, mask, den_col in (("attended_of_scheduled", has_sched, "n_sessions_scheduled"),
@@ -1024,6 +1029,11 @@ def baseline_table(data, *, by: str = "completion_status",
         grp = ep[by].astype("object").where(ep[by].notna(), "missing").astype(str)
         excluded, order = {}, sorted(grp.unique())
     keep = grp.notna()
+    if not keep.any():
+        why = "; ".join(f"{k}: {v}" for k, v in excluded.items() if v)
+        raise AnalysisError(f"no referral can be placed in a {by.replace('_', ' ')} group ({why}): "
+                            + ("nobody who started has completed or left yet" if by == "completion_status"
+                               else "no one accepted has yet started or left before starting"))
     ep, grp = ep[keep], grp[keep]
     order = [g for g in order if (grp == g).any()] or order
     groups = {g: ep[grp == g] for g in order}

@@ -241,12 +241,22 @@ class ReportBuilder:
         return f"{name} ({self.site})"
 
     def _get(self, key: str, fn: Callable[[], Any]):
-        """Run an analysis once; an AnalysisError is kept and shown as 'not available'."""
+        """Run an analysis once; an AnalysisError is kept and shown as 'not available'.
+
+        So is a model that cannot be fitted to the data (lifelines' ConvergenceError, a singular matrix):
+        one model failing on a small site must not stop the rest of the report.
+        """
         if key not in self._cache:
+            from lifelines.exceptions import ConvergenceError
+
             try:
                 self._cache[key] = fn()
             except AnalysisError as exc:
                 self._cache[key] = exc
+            except (ConvergenceError, np.linalg.LinAlgError) as exc:
+                first = str(exc).split(". ")[0].strip().rstrip(".")
+                self._cache[key] = AnalysisError(f"the model could not be fitted to these data, which are too few "
+                                                 f"or too uniform ({type(exc).__name__}: {first})")
         return self._cache[key]
 
     def section(self, name: str) -> str:
@@ -883,6 +893,8 @@ class ReportBuilder:
                                               if left_out else ".")))
         pc = self._safety_views()
         primary_visible = False
+        if isinstance(pc, Exception):
+            out.append(_na("Paired change", str(pc)))
         if not isinstance(pc, Exception):
             ck = [c for c in ("behaviour", "label", "role", "n_pairs", "n_yes_baseline", "n_yes_followup", "n_stopped",
                               "n_started", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted")
@@ -909,6 +921,8 @@ class ReportBuilder:
         cv = self._get("change_views", lambda: safety.change_views(
             self.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
             primary=self.plan["primary"]["safety"], alpha=self.alpha))
+        if isinstance(cv, Exception):
+            out.append(_na("Three views of the change", str(cv)))
         if not isinstance(cv, Exception):
             prim = self.plan["primary"]["safety"]
             if primary_visible:
@@ -1263,6 +1277,10 @@ def render_reports(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
                             "period": list(period) if period else None},
             )
             nb = nbformat.read(str(executed), as_version=4)
+            # papermill gives its injected-parameters cell a random id, which nbconvert writes into the
+            # HTML; number the cells instead so that the same data always give byte-identical reports
+            for i, cell in enumerate(nb.cells):
+                cell["id"] = f"cell-{i}"
             nbformat.write(nb, str(executed))
             title = f"{plan_dict['title']}: {names[site] + ' (' + site + ')' if site else 'all sites'}"
             page = _notebook_to_html(executed, title=title, synthetic=synthetic)

@@ -311,6 +311,11 @@ def _surveys(data, extra: Sequence[str] = ()) -> pd.DataFrame:
     return sv
 
 
+def _require_answers(sv: pd.DataFrame) -> None:
+    if len(sv) == 0:
+        raise AnalysisError("partner_surveys.csv has no rows: no (ex-)partner has answered a survey yet")
+
+
 def _role(behaviour: str, primary: str) -> str:
     return "primary" if behaviour == primary else "secondary"
 
@@ -363,6 +368,7 @@ def prevalence(data, *, by: str | None = None, behaviours: Sequence[str] | None 
     alpha = check_alpha(alpha)
     behaviours = _check_behaviours(behaviours, primary)
     sv = _surveys(data, [by] if by else [])
+    _require_answers(sv)
     keys = ["wave"] + ([by] if by else [])
     rows = []
     for key, g in sv.groupby(keys, observed=True, sort=True):
@@ -480,6 +486,10 @@ def paired_change(data, *, baseline: str = "T1", followup: str = "T4",
         raise ValueError("baseline and followup must be different waves")
     sv = _surveys(data)
     wide = _wide(sv, baseline, followup, behaviours)
+    if len(wide) == 0:
+        _, only = _link_accounting(sv, baseline, followup)
+        raise AnalysisError(f"no (ex-)partner answered both {baseline} and {followup}, so there is no paired change ("
+                            + "; ".join(f"{k}: {v}" for k, v in only.items()) + ")")
     rows = []
     for b in behaviours:
         r = _paired_binary(wide[f"{b}_base"], wide[f"{b}_fu"], alpha)
@@ -641,6 +651,11 @@ def response_rates(data, *, wave_months: dict[str, float] | None = None, offered
     """
     alpha = check_alpha(alpha)
     long, _, info = _due_links(data, wave_months, offered_only)
+    if len(long) == 0:
+        raise AnalysisError(
+            f"no (ex-)partner was due to answer a survey by the extract date ({info['n_links']} links in "
+            f"partners.csv; referral never started: {info['n_links_not_started']}; not offered support: "
+            f"{info['n_links_not_offered']}; waves not yet due: {info['n_link_waves_not_due']})")
     rows, comp, tests = [], [], []
     for w in WAVES:
         sub = long[long["wave"] == w]
@@ -882,8 +897,11 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
     alpha = check_alpha(alpha)
     behaviours = _check_behaviours(behaviours, primary)
     prev = prevalence(data, behaviours=behaviours, primary=primary, alpha=alpha).summary
-    paired = paired_change(data, baseline=baseline, followup=followup, behaviours=behaviours,
-                           primary=primary, alpha=alpha)
+    try:
+        paired = paired_change(data, baseline=baseline, followup=followup, behaviours=behaviours,
+                               primary=primary, alpha=alpha)
+    except AnalysisError:
+        paired = None  # nobody answered both waves: the other views may still be estimable
     rows = []
     for b in behaviours:
         pb = prev[(prev["behaviour"] == b) & (prev["wave"] == baseline)]
@@ -895,12 +913,13 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
                      "n_baseline": nb, "n_followup": nf,
                      "prop_baseline": kb / nb if nb else np.nan, "prop_followup": kf / nf if nf else np.nan,
                      "estimate": 100 * d, "ci_lower": 100 * lo, "ci_upper": 100 * hi, "p_value": np.nan})
-        pr = paired.summary.set_index("behaviour").loc[b]
-        rows.append({"behaviour": b, "role": _role(b, primary), "view": "paired respondents",
-                     "n_baseline": int(pr["n_pairs"]), "n_followup": int(pr["n_pairs"]),
-                     "prop_baseline": pr["prop_baseline"], "prop_followup": pr["prop_followup"],
-                     "estimate": pr["estimate"], "ci_lower": pr["ci_lower"], "ci_upper": pr["ci_upper"],
-                     "p_value": pr["p_value"]})
+        if paired is not None:
+            pr = paired.summary.set_index("behaviour").loc[b]
+            rows.append({"behaviour": b, "role": _role(b, primary), "view": "paired respondents",
+                         "n_baseline": int(pr["n_pairs"]), "n_followup": int(pr["n_pairs"]),
+                         "prop_baseline": pr["prop_baseline"], "prop_followup": pr["prop_followup"],
+                         "estimate": pr["estimate"], "ci_lower": pr["ci_lower"], "ci_upper": pr["ci_upper"],
+                         "p_value": pr["p_value"]})
         if wave_models:
             try:
                 wm = wave_model(data, behaviour=b, alpha=alpha)
@@ -918,9 +937,19 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
                              "estimate": float(ch["estimate"].iloc[0]), "ci_lower": float(ch["ci_lower"].iloc[0]),
                              "ci_upper": float(ch["ci_upper"].iloc[0]), "p_value": float(ch["p_value"].iloc[0])})
     summary = pd.DataFrame(rows)
+    if not np.isfinite(summary["estimate"].astype(float)).any():
+        n_b = int(prev.loc[prev["wave"] == baseline, "n_responses"].max()) if (prev["wave"] == baseline).any() else 0
+        n_f = int(prev.loc[prev["wave"] == followup, "n_responses"].max()) if (prev["wave"] == followup).any() else 0
+        raise AnalysisError(f"no change from {baseline} to {followup} can be estimated: {n_b} survey(s) answered at "
+                            f"{baseline} and {n_f} at {followup}; every view needs answers at both waves")
     summary.insert(1, "label", summary["behaviour"].map(BEHAVIOUR_LABELS))
+    if paired is not None:
+        n_links, links_excluded = paired.meta["n_in"], paired.meta["excluded"]
+    else:
+        sv_all = _surveys(data)
+        n_links, links_excluded = _link_accounting(sv_all, baseline, followup)
     meta = make_meta(
-        n_in=paired.meta["n_in"], excluded=paired.meta["excluded"], alpha=alpha,
+        n_in=n_links, excluded=links_excluded, alpha=alpha,
         unit="(ex-)partner links (partner x referral); paired view",
         method=("Change in percentage points, follow-up minus baseline: all respondents (Newcombe hybrid "
                 "score, waves treated as independent), paired respondents (Newcombe method 10, exact "
@@ -968,6 +997,7 @@ def feeling_safe(data, *, baseline: str = "T1", followup: str = "T4", alpha: flo
     _check_wave(baseline, "baseline")
     _check_wave(followup, "followup")
     sv = _surveys(data)
+    _require_answers(sv)
     rows, head = [], []
     for w, g in sv.groupby("wave", observed=True, sort=True):
         x = g["feels_safe"].dropna()
@@ -1028,6 +1058,7 @@ def space_for_action(data, *, baseline: str = "T1", followup: str = "T4", alpha:
     """
     alpha = check_alpha(alpha)
     sv = _surveys(data)
+    _require_answers(sv)
     rows = []
     for w, g in sv.groupby("wave", observed=True, sort=True):
         x = g["space_for_action"].dropna().to_numpy()
@@ -1166,7 +1197,8 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
     """
     alpha = check_alpha(alpha)
     conf = f"{100 * (1 - alpha):.0f}% CI"
-    has_sv = getattr(data, "partner_surveys", None) is not None
+    surveys = getattr(data, "partner_surveys", None)
+    has_sv = surveys is not None and len(surveys) > 0
     has_inc = getattr(data, "incidents", None) is not None
     rows = []
 
@@ -1186,28 +1218,42 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
                 ch["estimate"], ch["ci_lower"], ch["ci_upper"], int(ch["n"]))
         else:
             add(2, "partner_surveys.csv: space_for_action", f"no (ex-)partner answered both {baseline} and {followup}")
-        pc = paired_change(data, baseline=baseline, followup=followup, primary=primary, alpha=alpha).summary
-        pr = pc.set_index("behaviour").loc[primary]
-        add(3, f"partner_surveys.csv: {primary} (primary outcome) and the other behaviours", "measured",
-            _fmt_pp(pr["estimate"], pr["ci_lower"], pr["ci_upper"], int(pr["n_pairs"]),
-                    f"{BEHAVIOUR_LABELS[primary].lower()}, {baseline} to {followup}"),
-            pr["estimate"], pr["ci_lower"], pr["ci_upper"], int(pr["n_pairs"]))
+        no_pairs = f"no (ex-)partner answered both {baseline} and {followup}"
+        try:
+            pc = paired_change(data, baseline=baseline, followup=followup, primary=primary, alpha=alpha).summary
+        except AnalysisError:
+            pc = None
+        pr = None if pc is None else pc.set_index("behaviour").loc[primary]
+        if pr is not None and pr["n_pairs"] > 0:
+            add(3, f"partner_surveys.csv: {primary} (primary outcome) and the other behaviours", "measured",
+                _fmt_pp(pr["estimate"], pr["ci_lower"], pr["ci_upper"], int(pr["n_pairs"]),
+                        f"{BEHAVIOUR_LABELS[primary].lower()}, {baseline} to {followup}"),
+                pr["estimate"], pr["ci_lower"], pr["ci_upper"], int(pr["n_pairs"]))
+        else:
+            add(3, f"partner_surveys.csv: {primary} (primary outcome) and the other behaviours", no_pairs)
         fs = feeling_safe(data, baseline=baseline, followup=followup, alpha=alpha).paired
         vs = fs[fs["measure"].str.startswith("very safe")].iloc[0]
-        add(3, "partner_surveys.csv: feels_safe (1-5)", "measured",
-            _fmt_pp(vs["estimate"], vs["ci_lower"], vs["ci_upper"], int(vs["n_pairs"]), "feeling very safe"),
-            vs["estimate"], vs["ci_lower"], vs["ci_upper"], int(vs["n_pairs"]))
+        if vs["n_pairs"] > 0:
+            add(3, "partner_surveys.csv: feels_safe (1-5)", "measured",
+                _fmt_pp(vs["estimate"], vs["ci_lower"], vs["ci_upper"], int(vs["n_pairs"]), "feeling very safe"),
+                vs["estimate"], vs["ci_lower"], vs["ci_upper"], int(vs["n_pairs"]))
+        else:
+            add(3, "partner_surveys.csv: feels_safe (1-5)", no_pairs)
     else:
-        add(2, "partner_surveys.csv is not in this folder", NOT_MEASURED)
-        add(3, "partner_surveys.csv is not in this folder", NOT_MEASURED)
+        where = "has no rows yet" if surveys is not None else "is not in this folder"
+        add(2, f"partner_surveys.csv {where}", NOT_MEASURED)
+        add(3, f"partner_surveys.csv {where}", NOT_MEASURED)
     add(4, "no parenting items in the data contract", NOT_MEASURED)
     add(5, "no self-awareness items in the data contract (risk scores measure risk, not awareness)", NOT_MEASURED)
     if has_sv:
-        ce = pc.set_index("behaviour").loc["child_exposed"]
-        add(6, "partner_surveys.csv: child_exposed", "measured",
-            _fmt_pp(ce["estimate"], ce["ci_lower"], ce["ci_upper"], int(ce["n_pairs"]),
-                    f"children seeing or hearing abuse, {baseline} to {followup}"),
-            ce["estimate"], ce["ci_lower"], ce["ci_upper"], int(ce["n_pairs"]))
+        ce = None if pc is None else pc.set_index("behaviour").loc["child_exposed"]
+        if ce is not None and ce["n_pairs"] > 0:
+            add(6, "partner_surveys.csv: child_exposed", "measured",
+                _fmt_pp(ce["estimate"], ce["ci_lower"], ce["ci_upper"], int(ce["n_pairs"]),
+                        f"children seeing or hearing abuse, {baseline} to {followup}"),
+                ce["estimate"], ce["ci_lower"], ce["ci_upper"], int(ce["n_pairs"]))
+        else:
+            add(6, "partner_surveys.csv: child_exposed", no_pairs)
     if has_inc:
         from . import followup as _fu
 
