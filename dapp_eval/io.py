@@ -7,7 +7,13 @@ reported with file, row (1-based as a spreadsheet shows it, header = row 1),
 column, value and rule in one :class:`~dapp_eval.errors.DataValidationError`.
 
 Accepted file formats per table: ``.csv`` (UTF-8, with or without BOM, LF or
-CRLF), ``.xlsx``, ``.sav`` (SPSS), ``.dta`` (Stata) and ``.parquet``.  A
+CRLF; UTF-16 with a BOM is read and logged), ``.xlsx``, ``.sav`` (SPSS),
+``.dta`` (Stata) and ``.parquet``.  The structure of a CSV file is checked
+before its values: every row must have the header's number of fields (a
+missing or extra delimiter is reported, never padded or shifted), a header
+name may appear only once, and NUL characters, unclosed quotes and cells
+holding line breaks are reported with their row.  A damaged file of any
+format ends in a DataValidationError, never in another exception.  A
 provider's own export is mapped onto the contract with a column-map YAML file
 (see :func:`read_column_map`).
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -172,54 +179,215 @@ def _find_file(folder: Path, table: Table, tmap: TableMap) -> Path | None:
     return found[0] if found else None
 
 
-def _read_raw(path: Path, tmap: TableMap) -> pd.DataFrame:
-    """Read a file with every cell as it stands (strings for text formats)."""
+_STRIPPED = "_dapp_eval_cells_stripped"  # DataFrame.attrs flag set by _read_csv
+_SPACE = re.compile(r"[^\S\r\n]")
+_PADDED = re.compile(r"(?:^|,)[^\S\r\n]|[^\S\r\n](?:,|\r?$)", re.M)
+_CSV_OPTS = dict(dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c",
+                 index_col=False)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _file_problem(fname: str, row, rule: str, value: str = "", column: str = "") -> dict:
+    return {"file": fname, "row": row, "column": column, "value": value, "rule": rule}
+
+
+def _decode_csv(raw_bytes: bytes, fname: str, problems: list, notes: list) -> str | None:
+    """Bytes -> text (UTF-8 with or without BOM, or UTF-16 with a BOM), or None after recording why not."""
+    if raw_bytes.startswith(_UTF16_BOMS):
+        try:
+            text = raw_bytes.decode("utf-16")
+        except UnicodeDecodeError:
+            problems.append(_file_problem(fname, None, "file starts like UTF-16 text but cannot be decoded (it may be "
+                                                       "cut short): save it as 'CSV UTF-8'"))
+            return None
+        notes.append("file read as UTF-16 (byte-order mark found); 'CSV UTF-8' is preferred")
+        return text
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw_bytes[: exc.start].count(b"\n") + 1
+        if exc.reason == "unexpected end of data":
+            rule = "file ends in the middle of a character: it looks cut short (truncated); export it again"
+        else:
+            rule = "file is not UTF-8 text: save it as 'CSV UTF-8' (in Excel: Save As > CSV UTF-8)"
+        problems.append(_file_problem(fname, line, rule, repr(raw_bytes[exc.start:exc.start + 4])))
+        return None
+    if "\x00" in text:
+        if raw_bytes.count(0) * 4 > len(raw_bytes):
+            problems.append(_file_problem(fname, None, "file looks like UTF-16 text without a byte-order mark: "
+                                                       "save it as 'CSV UTF-8'"))
+            return None
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        for i, line in enumerate(lines):
+            if "\x00" in line:
+                problems.append(_file_problem(fname, i + 1, "line contains a NUL character (binary data in a text "
+                                                            "file): the file may be damaged; export it again"))
+                if len(problems) > _MAX_PROBLEMS_PER_RULE:
+                    break
+        text = text.replace("\x00", "")
+    return text
+
+
+def _read_csv(path: Path, problems: list, notes: list) -> pd.DataFrame | None:
+    """Read a CSV file with every cell as a string; record (never raise) what is wrong with its structure.
+
+    Every record must have as many fields as the header (a row with fewer is not padded silently);
+    a cell holding a line break (a stray quote merged lines) and NUL characters are reported.
+    """
+    import csv
+    import io as _io
+
+    fname = path.name
+    text = _decode_csv(path.read_bytes(), fname, problems, notes)
+    if text is None:
+        return None
+    if not text.strip():
+        problems.append(_file_problem(fname, 1, "file is empty: it needs at least a header row"))
+        return None
+    if not text.endswith(("\n", "\r")):
+        notes.append("the last line does not end with a line break: if the file was cut short, "
+                     "its last row may be incomplete")
+    first_line = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+    if not first_line.strip():
+        problems.append(_file_problem(fname, 1, "the first line is blank: the header row must be the first line"))
+        return None
+    quoted = '"' in text
+    df = None
+    if not quoted:
+        with warnings.catch_warnings():
+            # a first data row longer than the header must not silently become an index or lose cells
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            try:
+                df = pd.read_csv(_io.StringIO(text), **_CSV_OPTS)
+            except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError):
+                df = None
+        # no quotes, and no row longer than the header (the parser would have refused it): equal comma
+        # counts then mean that every row has exactly the header's width
+        if df is not None and text.count(",") == (df.shape[1] - 1) * (len(df) + 1):
+            header = first_line.split(",")
+            if len(header) == df.shape[1]:
+                df.columns = _header_names(header)
+            # no cell starts or ends with white space: the validator can skip stripping every cell
+            df.attrs[_STRIPPED] = not (_SPACE.search(text) and _PADDED.search(text))
+            return df
+    # slow path: count the fields of every record with the csv module, then parse to the widest record
+    try:
+        widths = [len(rec) for rec in csv.reader(_io.StringIO(text, newline=""))]
+        header = next(csv.reader(_io.StringIO(text, newline="")))
+    except (csv.Error, StopIteration) as exc:
+        problems.append(_file_problem(fname, None, f"CSV cannot be parsed ({exc}); check quoting and line endings"))
+        return None
+    width = len(header)
+    try:
+        df = pd.read_csv(_io.StringIO(text), header=None, names=list(range(max(widths))), **_CSV_OPTS)
+    except pd.errors.ParserError as exc:
+        msg = str(exc)
+        m = re.search(r"row (\d+)", msg)
+        row = int(m.group(1)) + 1 if m else None
+        if "EOF inside string" in msg:
+            rule = ("a quote (\") opened in this row is never closed, so the rest of the file would be one cell; "
+                    "check the quoting")
+        else:
+            rule = f"CSV cannot be parsed ({msg.strip()}); check quoting and the number of fields per row"
+        problems.append(_file_problem(fname, row, rule))
+        return None
+    if len(df) != len(widths):
+        problems.append(_file_problem(fname, None, "the rows of this CSV cannot be counted reliably (stray quotes or "
+                                                   "line breaks); check the quoting and line endings"))
+        return None
+    df = df.iloc[1:, :width].reset_index(drop=True)
+    df.columns = _header_names(header)
+    widths = np.asarray(widths[1:])
+    odd = np.flatnonzero(widths != width)
+    if len(odd):
+        cells = df.iloc[odd]
+        blank = cells.apply(lambda c: c.str.strip().eq(""), axis=0).all(axis=1).to_numpy()
+        odd = odd[~blank]
+        rule = (f"row has {{}} but the header has {width}: a delimiter is missing or extra, "
+                "or a value holding a comma is not in quotes")
+        _capped(problems, [_file_problem(fname, int(i) + 2, rule.format(f"{w} field{'s' if w != 1 else ''}"))
+                           for i, w in
+                           zip(odd[: _MAX_PROBLEMS_PER_RULE + 1], widths[odd[: _MAX_PROBLEMS_PER_RULE + 1]])],
+                len(odd), fname, "", "row has the wrong number of fields")
+    if quoted:
+        for j, col in enumerate(df.columns):
+            hit = np.flatnonzero(df.iloc[:, j].str.contains("[\r\n]", regex=True).to_numpy())
+            rule = "cell contains a line break: a stray or unbalanced quote (\") may have merged lines; check the quoting"
+            _capped(problems, [_file_problem(fname, int(i) + 2, rule, column=str(col))
+                               for i in hit[: _MAX_PROBLEMS_PER_RULE + 1]], len(hit), fname, str(col), rule)
+    return df
+
+
+def _header_names(header: list[str]) -> list[str]:
+    """The header as written (a repeated name stays repeated, so it can be reported); empty names become 'Unnamed: k'."""
+    return [h if h.strip() else f"Unnamed: {k}" for k, h in enumerate(header)]
+
+
+def _capped(problems: list, rows: list[dict], n: int, fname: str, column: str, rule: str) -> None:
+    """Append at most _MAX_PROBLEMS_PER_RULE rows, then one line saying how many more there are."""
+    problems.extend(rows[:_MAX_PROBLEMS_PER_RULE])
+    if n > _MAX_PROBLEMS_PER_RULE:
+        problems.append(_file_problem(fname, None, f"{rule} (further {n - _MAX_PROBLEMS_PER_RULE} rows with this "
+                                                   "problem not listed)", column=column))
+
+
+def _read_raw(path: Path, tmap: TableMap, problems: list | None = None, notes: list | None = None) -> pd.DataFrame | None:
+    """Read a file with every cell as it stands (strings for text formats).
+
+    Problems with the file's structure are appended to ``problems`` (file, row, column, value, rule);
+    None is returned when the file cannot be read at all.
+    """
+    problems = [] if problems is None else problems
+    notes = [] if notes is None else notes
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        raw_bytes = path.read_bytes()
-        try:
-            text = raw_bytes.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = raw_bytes[: exc.start].count(b"\n") + 1
-            raise DataValidationError(pd.DataFrame([{
-                "file": path.name, "row": line, "column": "", "value": repr(raw_bytes[exc.start:exc.start + 4]),
-                "rule": "file is not UTF-8 text: save it as 'CSV UTF-8' (in Excel: Save As > CSV UTF-8)"}])) from None
-        import io as _io
+    try:
+        if suffix == ".csv":
+            return _read_csv(path, problems, notes)
+        if suffix == ".xlsx":
+            df = pd.read_excel(path, sheet_name=tmap.sheet if tmap.sheet is not None else 0, dtype=object)
+        elif suffix == ".sav":
+            import pyreadstat
 
-        try:
-            df = pd.read_csv(
-                _io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                skip_blank_lines=False, on_bad_lines="error", engine="c",
-            )
-        except pd.errors.ParserError as exc:
-            m = re.search(r"line (\d+)", str(exc))
-            raise DataValidationError(pd.DataFrame([{
-                "file": path.name, "row": int(m.group(1)) if m else None, "column": "", "value": "",
-                "rule": f"CSV cannot be parsed ({exc}); check quoting and the number of fields per row"}])) from None
-        except pd.errors.EmptyDataError:
-            raise DataValidationError(pd.DataFrame([{
-                "file": path.name, "row": 1, "column": "", "value": "",
-                "rule": "file is empty: it needs at least a header row"}])) from None
-        return df
-    if suffix == ".xlsx":
-        df = pd.read_excel(path, sheet_name=tmap.sheet if tmap.sheet is not None else 0, dtype=object)
-    elif suffix == ".sav":
-        import pyreadstat
-
-        df, _meta = pyreadstat.read_sav(str(path), apply_value_formats=True)
-    elif suffix == ".dta":
-        df = pd.read_stata(path, convert_categoricals=True)
-    elif suffix == ".parquet":
-        df = pd.read_parquet(path)
-    else:  # pragma: no cover - guarded by _find_file
-        raise ValueError(suffix)
+            df, _meta = pyreadstat.read_sav(str(path), apply_value_formats=True)
+        elif suffix == ".dta":
+            df = pd.read_stata(path, convert_categoricals=True)
+        elif suffix == ".parquet":
+            df = pd.read_parquet(path)
+        else:  # pragma: no cover - guarded by _find_file
+            raise ValueError(suffix)
+    except OSError as exc:
+        problems.append(_file_problem(path.name, None, f"file cannot be read ({exc.strerror or exc})"))
+        return None
+    except Exception as exc:  # each reader library raises its own types for a damaged file
+        problems.append(_file_problem(path.name, None, f"file cannot be read as {suffix} ({type(exc).__name__}: "
+                                                       f"{str(exc)[:200]}); is it damaged or of another format?"))
+        return None
     df = df.astype(object).where(df.notna(), "")
     df.columns = [str(c) for c in df.columns]
     return df
 
 
+def _cells(raw: pd.Series, stripped: bool = False) -> tuple[pd.Series, np.ndarray]:
+    """Cells as stripped text ('' when empty) and a mask of blank cells.
+
+    CSV columns hold only strings and take a vectorised path (``stripped``: the
+    reader saw no cell with leading or trailing white space); columns read from
+    Excel, SPSS, Stata or Parquet may hold numbers, dates and booleans and are
+    converted cell by cell (whole-number floats lose their '.0', dates become ISO).
+    """
+    if stripped:
+        return raw, (raw == "").to_numpy()
+    if pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
+        text = raw.str.strip() if len(raw) else raw.astype(object)
+        if text.hasnans:
+            text = text.fillna("")
+    else:
+        text = _as_text(raw).str.strip()
+    return text, (text == "").to_numpy()
+
+
 def _blank(s: pd.Series) -> pd.Series:
-    return s.map(lambda v: v is None or (isinstance(v, str) and v.strip() == "") or (isinstance(v, float) and np.isnan(v)))
+    return pd.Series(_cells(s)[1], index=s.index)
 
 
 # ---------------------------------------------------------------------------
@@ -242,11 +410,16 @@ class _Problems:
                               "rule": f"{rule} (further rows with this problem not listed)"})
 
     def add_mask(self, file, rows: pd.Series, column, values: pd.Series, mask, rule):
-        mask = np.asarray(mask, dtype=bool)
-        if not mask.any():
+        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if not len(idx):
             return
-        for r, v in zip(rows[mask].tolist(), values[mask].tolist()):
+        # only the rows that will be listed are converted; the rest are counted
+        room = max(_MAX_PROBLEMS_PER_RULE - self.counts.get((file, column, rule), 0), 0) + 1
+        take = idx[:room]
+        for r, v in zip(np.asarray(rows)[take].tolist(), np.asarray(values, dtype=object)[take].tolist()):
             self.add(file, r, column, "" if v is None else str(v), rule)
+        if len(idx) > len(take):
+            self.counts[(file, column, rule)] += len(idx) - len(take)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=PROBLEM_COLUMNS)
@@ -254,7 +427,7 @@ class _Problems:
 
 def _as_text(s: pd.Series) -> pd.Series:
     def conv(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
             return ""
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
@@ -265,18 +438,35 @@ def _as_text(s: pd.Series) -> pd.Series:
     return s.map(conv)
 
 
+def _native_dates(raw: pd.Series, is_ts: np.ndarray) -> pd.Series:
+    """Date-like cells of Excel/SPSS/Stata/Parquet files as naive timestamps (NaT if out of range)."""
+    def conv(v):
+        try:
+            t = pd.Timestamp(v)
+            return t.tz_localize(None) if t.tzinfo is not None else t
+        except (ValueError, TypeError, OverflowError):
+            return pd.NaT
+
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    if is_ts.any():
+        out[is_ts] = pd.to_datetime(raw[is_ts].map(conv), errors="coerce")
+    return out
+
+
+_INT_LIMIT = 2.0 ** 53  # beyond this a float no longer holds every whole number exactly
+
+
 def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date_format: str | None,
-                  probs: _Problems) -> pd.Series:
+                  probs: _Problems, cells: tuple[pd.Series, np.ndarray] | None = None) -> pd.Series:
     """Convert raw cells to the column's type, recording every failure."""
-    blank = _blank(raw).to_numpy()
+    text, blank = cells if cells is not None else _cells(raw)
     if not col.nullable:
         probs.add_mask(fname, rows, col.name, raw, blank, "required value is missing")
     kind = col.kind
     if kind == "str":
-        return _as_text(raw).str.strip().where(~blank, None).astype(object)
+        return text.where(~blank, None).astype(object)
 
     if kind in ("enum", "set"):
-        text = _as_text(raw).str.strip()
         if kind == "enum":
             canon = {v.lower(): v for v in col.values}
             low = text.str.lower().map(canon)
@@ -285,35 +475,32 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
                            f"value not allowed; use one of: {', '.join(col.values)}")
             return low.where(~blank, None).astype(object)
         parts = text.str.lower().str.replace(r"\s*;\s*", ";", regex=True)
-        ok = parts.map(lambda t: t == "" or all(p in col.values for p in t.split(";") if p != ""))
-        probs.add_mask(fname, rows, col.name, raw, ~blank & ~ok.to_numpy(),
+        allowed = set(col.values)
+        good = [u for u in parts.unique() if all(p in allowed for p in u.split(";") if p != "")]
+        ok = parts.isin(good).to_numpy()
+        probs.add_mask(fname, rows, col.name, raw, ~blank & ~ok,
                        f"';'-separated values must come from: {', '.join(col.values)}")
         return parts.where(~blank, None).astype(object)
 
     if kind == "bool":
-        def to_bool(v):
-            if isinstance(v, (bool, np.bool_)):
-                return bool(v)
-            if isinstance(v, (int, np.integer)) or (isinstance(v, float) and v in (0.0, 1.0)):
-                return bool(int(v)) if v in (0, 1) else None
-            t = str(v).strip().lower()
-            if t in TRUE_WORDS:
-                return True
-            if t in FALSE_WORDS:
-                return False
-            return None
-
-        vals = raw.map(to_bool)
-        bad = ~blank & vals.isna().to_numpy()
-        probs.add_mask(fname, rows, col.name, raw, bad, "not a yes/no value; use true/false (or yes/no, y/n, 1/0)")
-        out = pd.array([None if b else v for v, b in zip(vals.tolist(), blank)], dtype="boolean")
+        low = text.str.lower()
+        true = low.isin(TRUE_WORDS).to_numpy()
+        false = low.isin(FALSE_WORDS).to_numpy()
+        probs.add_mask(fname, rows, col.name, raw, ~blank & ~true & ~false,
+                       "not a yes/no value; use true/false (or yes/no, y/n, 1/0)")
+        out = pd.array(true, dtype="boolean")
+        out[~true & ~false] = pd.NA
         return pd.Series(out, index=raw.index)
 
     if kind in ("int", "float"):
-        num = pd.to_numeric(_as_text(raw).str.strip().where(~blank, None), errors="coerce")
+        num = pd.to_numeric(text.where(~blank, None), errors="coerce").astype(float)
+        num = num.where(np.isfinite(num.to_numpy()))  # 'inf', '1e400': not a number anyone typed on purpose
         bad_type = ~blank & num.isna().to_numpy()
         probs.add_mask(fname, rows, col.name, raw, bad_type, f"not a number ({'whole number' if kind == 'int' else 'number'} expected)")
         if kind == "int":
+            huge = (num.abs() > _INT_LIMIT).to_numpy()
+            probs.add_mask(fname, rows, col.name, raw, huge, "number too large for a whole-number column")
+            num = num.where(~huge)
             frac = num.notna().to_numpy() & (num.fillna(0) % 1 != 0).to_numpy()
             probs.add_mask(fname, rows, col.name, raw, frac, "not a whole number")
             num = num.where(~frac)
@@ -325,18 +512,28 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
                            f"value above the allowed maximum {col.max:g}")
         if kind == "int":
             return num.round().astype("Int64")
-        return num.astype(float)
+        return num
 
     if kind == "date":
-        is_ts = raw.map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "year")).to_numpy()
-        text = _as_text(raw).str.strip()
+        if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
+            is_ts = np.zeros(len(raw), dtype=bool)
+        else:
+            is_ts = raw.map(lambda v: not isinstance(v, str) and (
+                isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "year"))).to_numpy(dtype=bool)
         fmt = date_format or "%Y-%m-%d"
-        parsed = pd.to_datetime(text.where(~blank & ~is_ts, None), format=fmt, errors="coerce")
+        try:
+            parsed = pd.to_datetime(text.where(~blank & ~is_ts, None), format=fmt, errors="coerce")
+        except (ValueError, TypeError) as exc:
+            probs.add(fname, None, col.name, fmt, f"date_format {fmt!r} in the column map cannot be used ({exc})")
+            return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)
+        parsed = parsed.astype("datetime64[ns]")
         if is_ts.any():
-            parsed = parsed.where(~is_ts, pd.to_datetime(raw.where(is_ts, None), errors="coerce"))
+            parsed = parsed.where(~is_ts, _native_dates(raw, is_ts))
         bad = ~blank & parsed.isna().to_numpy()
         if bad.any():
-            partial = text.str.match(_PARTIAL_DATE).to_numpy()
+            partial = text.str.match(_PARTIAL_DATE).to_numpy(dtype=bool)
             probs.add_mask(fname, rows, col.name, raw, bad & partial,
                            "partial date (month or year only): enter the full date; dapp_eval never guesses the day")
             fmt_hint = fmt.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
@@ -344,7 +541,7 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
             if fmt == "%Y-%m-%d":
                 hint += " (for UK dates DD/MM/YYYY set date_format: \"%d/%m/%Y\" in the column map)"
             probs.add_mask(fname, rows, col.name, raw, bad & ~partial, hint)
-        return parsed.astype("datetime64[ns]")
+        return parsed
     raise ValueError(f"unknown column kind {kind}")  # pragma: no cover
 
 
@@ -516,6 +713,7 @@ def _rows_of(df: pd.DataFrame) -> pd.Series:
 
 def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cmap: ColumnMap,
                  probs: _Problems, log: list) -> pd.DataFrame | None:
+    stripped = bool(raw.attrs.get(_STRIPPED))
     # rename provider columns
     raw = raw.rename(columns={k: v for k, v in tmap.columns.items()})
     raw.columns = [str(c).strip() for c in raw.columns]
@@ -524,24 +722,27 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
         probs.add(fname, 1, c, c, "column appears more than once in the header")
     if dup_cols:
         raw = raw.loc[:, ~raw.columns.duplicated()]
+    if "_row" in raw.columns:
+        probs.add(fname, 1, "_row", "_row", "column name '_row' is reserved by dapp_eval: rename the column")
+        raw = raw.drop(columns="_row")
     # spreadsheet row numbers: header is row 1
     raw = raw.reset_index(drop=True)
     rows = pd.Series(np.arange(2, len(raw) + 2), index=raw.index)
+    cells = {c: _cells(raw[c], stripped) for c in raw.columns}  # stripped text and blank mask, computed once
     # trailing blank rows are tolerated (and logged); blank rows inside the data are problems
     if len(raw):
         all_blank = np.ones(len(raw), dtype=bool)
-        for c in raw.columns:
-            all_blank &= _blank(raw[c]).to_numpy()
-        n_trailing = 0
-        for b in all_blank[::-1]:
-            if not b:
-                break
-            n_trailing += 1
+        for _text, blank in cells.values():
+            all_blank &= blank
+        filled = np.flatnonzero(~all_blank)
+        n_trailing = len(raw) - (int(filled[-1]) + 1 if len(filled) else 0)
         if n_trailing:
             log.append({"file": fname, "note": "trailing blank rows ignored", "n": n_trailing})
-            raw = raw.iloc[: len(raw) - n_trailing]
-            rows = rows.iloc[: len(raw)]
-            all_blank = all_blank[: len(raw)]
+            n = len(raw) - n_trailing
+            raw = raw.iloc[:n]
+            rows = rows.iloc[:n]
+            all_blank = all_blank[:n]
+            cells = {c: (text.iloc[:n], blank[:n]) for c, (text, blank) in cells.items()}
         for r in rows[all_blank].tolist():
             probs.add(fname, r, "", "", "blank row inside the data: delete it or fill it in")
     missing = [c.name for c in table.columns if c.required and c.name not in raw.columns]
@@ -556,14 +757,16 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
         if col.name not in raw.columns:
             continue
         series = raw[col.name]
+        col_cells = cells[col.name]
         recode = tmap.values.get(col.name)
         if recode:
-            key = _as_text(series).str.strip()
+            key = col_cells[0]
             hit = key.isin(recode.keys())
             if hit.any():
                 series = series.where(~hit, key.map(recode))
+                col_cells = _cells(series)
                 log.append({"file": fname, "note": f"{col.name}: values recoded by the column map", "n": int(hit.sum())})
-        out[col.name] = _parse_column(col, series, rows, fname, date_format, probs)
+        out[col.name] = _parse_column(col, series, rows, fname, date_format, probs, col_cells)
     df = pd.DataFrame(out, index=raw.index)
     for c in extra:
         df[c] = raw[c]
@@ -571,18 +774,24 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
         if col.name not in df and not col.required:
             df[col.name] = pd.Series([None] * len(df), index=df.index, dtype=_dtype(col))
     df["_row"] = rows.to_numpy()
-    # keys
+    # keys: every later copy names the row where the key was first seen
     if table.key and all(k in df for k in table.key):
         keycols = list(table.key)
-        complete = df[keycols].notna().all(axis=1)
-        dup = df[complete].duplicated(subset=keycols, keep="first")
-        dup_idx = dup[dup].index
-        first = df[complete].drop_duplicates(subset=keycols, keep="first").set_index(keycols)["_row"]
-        for i in dup_idx:
-            k = tuple(df.loc[i, keycols]) if len(keycols) > 1 else df.loc[i, keycols[0]]
-            first_row = first.loc[k] if len(keycols) > 1 else first.loc[k]
-            probs.add(fname, int(df.loc[i, "_row"]), "+".join(keycols), str(k),
-                      f"duplicate key ({', '.join(keycols)} must be unique; first seen in row {int(first_row)})")
+        complete = df[keycols].notna().all(axis=1).to_numpy()
+        keyed = df[complete]
+        dup = np.flatnonzero(keyed.duplicated(subset=keycols, keep="first").to_numpy())
+        if len(dup):
+            first_row = keyed.groupby(keycols, sort=False, dropna=False)["_row"].transform("first").to_numpy()
+            later_row = keyed["_row"].to_numpy()
+            label = "+".join(keycols)
+            shown = dup[:_MAX_PROBLEMS_PER_RULE]
+            for i in shown:
+                k = tuple(keyed.iloc[i][keycols]) if len(keycols) > 1 else keyed.iloc[i][keycols[0]]
+                probs.add(fname, int(later_row[i]), label, str(k),
+                          f"duplicate key ({', '.join(keycols)} must be unique; first seen in row {int(first_row[i])})")
+            if len(dup) > len(shown):
+                probs.add(fname, None, label, "", f"duplicate key ({', '.join(keycols)} must be unique; further "
+                                                  f"{len(dup) - len(shown)} rows with this problem not listed)")
     for col in table.columns:
         if col.unique and col.name in df and (not table.key or (col.name,) != table.key):
             d = df[col.name].notna() & df[col.name].duplicated(keep="first")
@@ -706,7 +915,7 @@ def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _
             lo, hi = rng
             mask_rule(grp, files["risk_assessments"], "score", (grp["score"] < lo) | (grp["score"] > hi),
                       f"score outside the range of {inst} ({lo:g}..{hi:g})")
-        if {"referral_id", "assessment_date"} <= set(ra) and "referral_date" in ref:
+        if {"referral_id", "assessment_date"} <= set(ra) and {"referral_id", "referral_date"} <= set(ref):
             rd = ra["referral_id"].map(ref.drop_duplicates("referral_id").set_index("referral_id")["referral_date"])
             mask_rule(ra, files["risk_assessments"], "assessment_date", ra["assessment_date"] < rd - pd.Timedelta(days=92),
                       "risk assessment more than 3 months before the referral_date")
@@ -808,17 +1017,27 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
     raw_tables: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
     hasher = hashlib.sha256()
-    read_problems = []
+    read_problems: list[pd.DataFrame] = []
+    notes: list[dict] = []
     for name, table in TABLES.items():
         tmap = cmap.for_table(name)
         try:
             p = _find_file(folder, table, tmap)
-            if p is None:
-                continue
-            raw_tables[name] = _read_raw(p, tmap)
         except DataValidationError as exc:
             read_problems.append(exc.problems)
             continue
+        if p is None:
+            continue
+        found: list[dict] = []
+        file_notes: list[str] = []
+        raw = _read_raw(p, tmap, found, file_notes)
+        if found:
+            read_problems.append(pd.DataFrame(found, columns=PROBLEM_COLUMNS))
+        notes.extend({"file": p.name, "note": note, "n": 1} for note in file_notes)
+        if raw is None:
+            files[name] = p.name
+            continue
+        raw_tables[name] = raw
         files[name] = p.name
         hasher.update(p.name.encode())
         hasher.update(p.read_bytes())
@@ -831,8 +1050,14 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
             if len(found):
                 read_problems.append(found)
     typed, problems, log = validate_tables(raw_tables, files=files, column_map=cmap)
+    unread = [f"required table {name} is missing from the folder" for name in files if name not in raw_tables]
+    if unread and len(problems):  # the file is there but could not be read: that problem is already listed
+        problems = problems[~problems["rule"].isin(unread)].reset_index(drop=True)
+    if notes:
+        log = pd.concat([pd.DataFrame(notes, columns=["file", "note", "n"]), log], ignore_index=True)
     if read_problems:
-        problems = pd.concat([*read_problems, problems], ignore_index=True)
+        problems = pd.concat([*[p for p in read_problems if len(p)], problems], ignore_index=True)
+        problems["row"] = pd.to_numeric(problems["row"], errors="coerce").astype("Int64")
     if len(problems):
         raise DataValidationError(problems)
     typed = {name: df.drop(columns="_row") for name, df in typed.items()}
