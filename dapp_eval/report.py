@@ -306,7 +306,7 @@ class ReportBuilder:
                                 zip(d.sites["site_name"], d.sites["programme_model"]))),
             ("Evaluation period", f"{d.sites['period_start'].min():%d %B %Y} to {d.sites['period_end'].max():%d %B %Y}"),
             ("Referrals in scope", (f"received {self.plan['period'][0]} to {self.plan['period'][1]}"
-                                    if self.plan["period"] else "all referrals in the data")),
+                                    if self.plan["period"] else self._scope_note())),
             ("Data extracted", f"{extract:%d %B %Y} (cases still open are followed up to this date)"),
             ("dapp_eval version", __version__),
             ("Input data (SHA-256)", d.input_hash or "n/a"),
@@ -319,6 +319,16 @@ class ReportBuilder:
                  "They describe no real person or programme.</strong></p>" if self.synthetic else "")
         return (f"<h1>{html.escape(self._title_text())}</h1>{synth}"
                 f'<table class="dt"><caption>About this report</caption><tbody>{meta}</tbody></table>')
+
+    def _scope_note(self) -> str:
+        ref = self.data.referrals
+        start = ref["site_id"].map(self.data.sites.set_index("site_id")["period_start"])
+        before = int((ref["referral_date"] < start).sum())
+        if not before:
+            return "all referrals in the data"
+        return (f"all referrals in the data, including {before:,} received before the period start and carried "
+                "over into it (costs count only what falls inside the period; quarters it does not fully cover are "
+                "marked partial)")
 
     def _kpi(self, label: str, value: str, n_text: str, reading: str) -> str:
         self.kpis.append({"measure": label, "value": value, "denominator": n_text, "reading": reading})

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import stats
+from scipy import special, stats
 
 from . import plotting
 from .errors import AnalysisError
@@ -735,17 +735,18 @@ def _gee_rows(res, waves, df, fit: str, alpha: float):
             g[j] = 1.0
         eta = g @ params
         se = float(np.sqrt(g @ cov @ g))
-        p = 1 / (1 + np.exp(-eta))
+        p = float(special.expit(eta))
         row = {"fit": fit, "label": _FIT_LABELS[fit], "wave": w,
                "n_obs": int((df["wave"] == w).sum()),
                "n_clusters": int(df["partner_id"].nunique()),
-               "estimate": p, "ci_lower": 1 / (1 + np.exp(-(eta - z * se))),
-               "ci_upper": 1 / (1 + np.exp(-(eta + z * se))),
+               "estimate": p, "ci_lower": float(special.expit(eta - z * se)),
+               "ci_upper": float(special.expit(eta + z * se)),
                "odds_ratio": np.nan, "or_ci_lower": np.nan, "or_ci_upper": np.nan, "p_value": np.nan}
         if j > 0:
             b, sb = params[j], float(np.sqrt(cov[j, j]))
-            row.update({"odds_ratio": np.exp(b), "or_ci_lower": np.exp(b - z * sb),
-                        "or_ci_upper": np.exp(b + z * sb), "p_value": float(2 * stats.norm.sf(abs(b / sb)))})
+            with np.errstate(over="ignore"):  # a separated fit gives an infinite odds ratio, shown as inf
+                row.update({"odds_ratio": np.exp(b), "or_ci_lower": np.exp(b - z * sb),
+                            "or_ci_upper": np.exp(b + z * sb), "p_value": float(2 * stats.norm.sf(abs(b / sb)))})
             # change in percentage points, delta method
             grad = np.zeros(len(params))
             grad[0] = p * (1 - p) - p0 * (1 - p0)
