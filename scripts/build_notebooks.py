@@ -20,9 +20,36 @@ ROOT = Path(__file__).resolve().parents[1]
 md = nbformat.v4.new_markdown_cell
 code = nbformat.v4.new_code_cell
 
-SETUP = 'import dapp_eval\n\nDATA = "../data_synthetic"  # change to your programme folder\ndata = dapp_eval.load_programme(DATA)'
+PROVENANCE = 'print(f"data: {data.source}; input SHA-256 {data.input_hash[:16]}")'
+SETUP = ('import dapp_eval\n\nDATA = "../data_synthetic"  # change to your programme folder\n'
+         'data = dapp_eval.load_programme(DATA)\n' + PROVENANCE)
 
 NOTEBOOKS = {
+    "01_data_quality": [
+        md("# 01 · Data quality\n\nThis notebook loads a programme data folder, checks it against the data contract\n"
+           "(`docs/data-contract.md`) and summarises what is in it. Run it first on every new export.\n\n"
+           "It runs here on the shipped **synthetic** data (`data_synthetic/`). For a provider's export,\n"
+           "change `DATA` below to that folder (kept outside this repository) and, if its columns are named\n"
+           "differently, pass a column map: `dapp_eval.load_programme(DATA, column_map=\"map.yaml\")`."),
+        code('import dapp_eval\nfrom dapp_eval.quality import data_quality\n\nDATA = "../data_synthetic"'),
+        md("## Load and validate\n\n`load_programme` checks every rule of the contract in every file (types, allowed "
+           "values, ranges,\nunique keys, links between tables, dates in order, sessions inside their episode). If "
+           "anything is\nwrong it stops with **one** `DataValidationError` that lists every problem with file, "
+           "spreadsheet\nrow, column, value and rule; `err.problems` holds the same list as a table. The same "
+           "report is\navailable from the command line: `dapp-eval validate FOLDER`. Nothing is dropped or guessed. "
+           "The input hash printed below identifies exactly which files the outputs come from."),
+        code("data = dapp_eval.load_programme(DATA)\n" + PROVENANCE + "\ndata"),
+        md("## Table sizes"),
+        code('dq = data_quality(data)\ndq.summary'),
+        md("## What the loader tolerated\n\nReal exports contain byte-order marks, Windows line endings, extra columns "
+           "and trailing blank rows.\nThese are accepted and logged here rather than silently changed."),
+        code('dq.tables["load_log"]'),
+        md("## Sites and coverage"),
+        code('dq.tables["coverage"]'),
+        md("## Missing values\n\nColumns with any empty cell. `nullable` says whether the contract allows an empty "
+           "cell there\n(a required column cannot be empty: the loader would have stopped)."),
+        code('dq.tables["missingness"].query("n_missing > 0").round(1)'),
+    ],
     "02_engagement_attrition": [
         md("# 02 · Engagement and attrition\n\nThe referral-to-completion funnel, waiting times, attendance, who "
            "completes, and completion and dropout as competing exits. Every number comes from `dapp_eval.funnel` "
