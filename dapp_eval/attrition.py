@@ -180,9 +180,12 @@ def episode_times(data, *, exit_time: str = "last_session") -> AnalysisResult:
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")               # doctest: +SKIP
-    >>> et = episode_times(data)                              # doctest: +SKIP
-    >>> et.episodes[["time_days", "outcome"]].head()          # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> et = episode_times(data)
+    >>> et.meta["n_in"], et.meta["n_used"]
+    (2000, 922)
+    >>> int((et.episodes["outcome"] == "completed").sum())
+    632
     """
     ep, n_in, excluded, notes = _build_episodes(data, exit_time)
     cols = ["referral_id", "participant_id", "site_id", "site_name", "programme_model", "planned",
@@ -301,9 +304,16 @@ def cumulative_incidence(data, *, by: str | None = None, exit_time: str = "last_
 
     Examples
     --------
-    >>> res = cumulative_incidence(data, by="site_id")        # doctest: +SKIP
-    >>> res.summary.query("outcome == 'completed'").tail()    # doctest: +SKIP
-    >>> res.plot()                                            # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> res = cumulative_incidence(data, by="site_id")
+    >>> s05 = res.summary.query("group == 'S05' and outcome == 'completed'")
+    >>> round(float(s05["estimate"].iloc[-1]), 3)
+    0.84
+    >>> ax = res.plot()
+    >>> ax.get_ylabel()
+    'Cumulative incidence'
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
     """
     from dapp_eval import plotting
 
@@ -384,7 +394,13 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
 
     Examples
     --------
-    >>> completion_rate(data, by="site_id").summary           # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> s = completion_rate(data, by="site_id").summary
+    >>> round(float(s.loc[s["group"] == "S01", "estimate"].iloc[0]), 3)
+    0.707
+    >>> s["basis"].unique().tolist()
+    ['planned length', 'split by planned length', 'pooled (longest planned length)']
     """
     alpha = check_alpha(alpha)
     if not np.isfinite(grace_weeks) or grace_weeks < 0:
@@ -461,7 +477,13 @@ def retention_km(data, *, by: str | None = None, exit_time: str = "last_session"
 
     Examples
     --------
-    >>> retention_km(data).comparison                         # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> cmp = retention_km(data).comparison
+    >>> cmp.columns.tolist()
+    ['group', 'time_days', 'dropout_km', 'dropout_cif', 'overstatement']
+    >>> round(float(cmp["overstatement"].iloc[-1]), 3)
+    0.058
     """
     from dapp_eval import plotting
 
@@ -653,8 +675,12 @@ def dropout_cox(data, *, covariates=None, cause: str = "dropped_out", exit_time:
 
     Examples
     --------
-    >>> res = dropout_cox(data)                               # doctest: +SKIP
-    >>> res.summary[["term", "hr", "ci_lower", "ci_upper"]]   # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> res = dropout_cox(data)
+    >>> hr = res.summary.set_index("term")
+    >>> hr.loc["substance_misuse", ["hr", "ci_lower", "ci_upper"]].astype(float).round(2).tolist()
+    [2.07, 1.4, 3.04]
     """
     from lifelines import CoxPHFitter
     from lifelines.statistics import proportional_hazard_test
@@ -734,7 +760,13 @@ def fine_gray(data, *, covariates=None, cause: str = "dropped_out", exit_time: s
 
     Examples
     --------
-    >>> fine_gray(data).summary                               # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> fg = fine_gray(data).summary.set_index("term")
+    >>> fg.loc["substance_misuse", ["hr", "ci_lower", "ci_upper"]].astype(float).round(2).tolist()
+    [2.07, 1.42, 3.02]
+    >>> int(fg["n_events"].iloc[0])
+    110
     """
     alpha = check_alpha(alpha)
     if cause not in OUTCOMES:
@@ -778,7 +810,13 @@ def compare_groups(data, *, by: str = "site_id", exit_time: str = "last_session"
 
     Examples
     --------
-    >>> compare_groups(data, by="programme_model").summary    # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> s = compare_groups(data, by="programme_model").summary
+    >>> s["test"].unique().tolist()
+    ['log-rank', 'Gray']
+    >>> bool(s.query("test == 'Gray' and outcome == 'completed'")["p_value"].iloc[0] < 0.001)
+    True
     """
     ep, n_in, excluded, notes = _build_episodes(data, exit_time)
     groups = _groups(ep, by)
@@ -835,7 +873,13 @@ def rmst(data, *, by: str | None = None, horizon_days: float | None = None, exit
 
     Examples
     --------
-    >>> rmst(data, by="site_id").summary                      # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> s = rmst(data, by="site_id").summary
+    >>> float(s["horizon_days"].iloc[0])
+    196.0
+    >>> s["estimate"].round(1).tolist()
+    [132.1, 137.6, 57.6, 60.6, 65.6]
     """
     alpha = check_alpha(alpha)
     ep, n_in, excluded, notes = _build_episodes(data, exit_time)

@@ -299,9 +299,12 @@ def person_windows(data, *, design: str = "commissioner", outcomes: Sequence = (
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> pw = person_windows(data, design="aligned")                   # doctest: +SKIP
-    >>> pw.persons.query("eligible").shape                            # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> pw = person_windows(data, design="aligned")
+    >>> pw.summary.set_index("group")["n_eligible"].to_dict()
+    {'did_not_complete': 53, 'completed': 226, 'ongoing': 0}
+    >>> int(pw.persons["eligible"].sum())
+    279
     """
     persons, n_in, excluded, names, lag, no_from = _prepare(
         data, design=design, outcomes=outcomes, before=before, after=after, population=population,
@@ -510,9 +513,11 @@ def before_after(data, *, design: str = "commissioner",
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> ba = before_after(data, design="commissioner")                # doctest: +SKIP
-    >>> ba.summary.query("measure == 'rate ratio (after / before)'")  # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> ba = before_after(data, design="commissioner")
+    >>> rr = ba.summary.query("outcome == 'police' and measure == 'rate ratio (after / before)'").iloc[0]
+    >>> rr["model"], round(float(rr["estimate"]), 2)
+    ('poisson (SE clustered by person)', 0.24)
     """
     alpha = check_alpha(alpha)
     persons, n_in, excluded, names, lag, no_from = _prepare(
@@ -594,8 +599,10 @@ def repeat_marac(data, *, design: str = "commissioner", before=None, after=None,
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> repeat_marac(data).summary                                    # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> rm = repeat_marac(data).summary.set_index("period")
+    >>> rm["estimate"].round(3).to_dict()
+    {'before': 0.385, 'after': 0.3}
     """
     alpha = check_alpha(alpha)
     persons, n_in, excluded, _, _, _ = _prepare(data, design=design, outcomes=(), before=before, after=after,
@@ -670,9 +677,10 @@ def time_to_incident(data, *, outcome="police", population: str = "started", by:
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> tti = time_to_incident(data, outcome="police")                # doctest: +SKIP
-    >>> tti.summary.query("months == 12")                             # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> tti = time_to_incident(data, outcome="police")
+    >>> tti.summary.query("months == 12").set_index("group")["estimate"].round(3).to_dict()
+    {'completed': 0.792, 'did_not_complete': 0.602}
     """
     from lifelines import KaplanMeierFitter
 
@@ -760,9 +768,13 @@ def compare_completers(data, *, outcome="police", before=None, after=None, prove
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> cc = compare_completers(data)                                 # doctest: +SKIP
-    >>> cc.meta["caveat"]                                             # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> cc = compare_completers(data)
+    >>> cc.meta["caveat"].startswith("This is not a causal comparison")
+    True
+    >>> diff = cc.summary.query("group == 'completed - did_not_complete'")
+    >>> round(float(diff["estimate"].iloc[0]), 1)
+    -23.6
     """
     alpha = check_alpha(alpha)
     z = float(stats.norm.ppf(1 - alpha / 2))
@@ -926,10 +938,15 @@ def matched_comparison(data, comparison, *, outcome="police", covariates: Sequen
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> comparison_data = load_programme("another_area/")            # doctest: +SKIP
-    >>> res = matched_comparison(data, comparison_data)               # doctest: +SKIP
-    >>> res.balance                                                   # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> # two synthetic sites stand in for the programme, two others for a comparison area
+    >>> programme, comparison = data.subset(sites=["S01", "S02"]), data.subset(sites=["S03", "S04"])
+    >>> res = matched_comparison(programme, comparison)
+    >>> res.meta["n_pairs"]
+    178
+    >>> bal = res.balance.set_index("covariate")
+    >>> bal.loc["logit propensity score", ["smd_before", "smd_after"]].astype(float).round(3).tolist()
+    [0.23, 0.001]
     """
     alpha = check_alpha(alpha)
     if caliper is not None and not caliper > 0:

@@ -31,9 +31,13 @@ counted 51 people still attending in the denominator.)
 Examples
 --------
 >>> from dapp_eval.io import load_programme
->>> data = load_programme("data_synthetic")                        # doctest: +SKIP
->>> res = cascade(data, by="site_id")                              # doctest: +SKIP
->>> res.conversion.query("group == 'all'")[["conversion", "estimate"]]  # doctest: +SKIP
+>>> data = load_programme("data_synthetic")
+>>> res = cascade(data, by="site_id")
+>>> conv = res.conversion.query("group == 'all'").set_index("conversion")
+>>> round(float(conv.loc["completed_of_started", "estimate"]), 3)
+0.801
+>>> int(conv.loc["completed_of_started", "n_open"])  # still attending: shown beside, not failures
+133
 """
 
 from __future__ import annotations
@@ -417,8 +421,12 @@ def cascade(data, *, by: str | None = None, alpha: float = 0.05) -> AnalysisResu
 
     Examples
     --------
-    >>> res = cascade(data, by="site_id")                            # doctest: +SKIP
-    >>> res.counts.query("group == 'all' and stage == 'referred'")["n"]  # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> res = cascade(data, by="site_id")
+    >>> n = res.counts.query("group == 'all'").set_index("stage")["n"]
+    >>> int(n["referred"]), int(n["started"]), int(n["completed"])
+    (2000, 922, 632)
     """
     alpha = check_alpha(alpha)
     ep = _with_stage(_episodes(data))
@@ -585,8 +593,13 @@ def waiting_times(data, *, stage: str = "referral_to_assessment", by: str | None
 
     Examples
     --------
-    >>> res = waiting_times(data, stage="assessment_to_start", by="site_id", unit="weeks")  # doctest: +SKIP
-    >>> res.summary[["group", "estimate", "ci_lower", "ci_upper", "n_censored"]]             # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> res = waiting_times(data, stage="assessment_to_start", by="site_id", unit="weeks")
+    >>> res.summary.set_index("group")["estimate"].round(1).to_dict()
+    {'S01': 6.3, 'S02': 7.3, 'S03': 5.3, 'S04': 15.1, 'S05': 10.0, 'all': 8.4}
+    >>> int(res.summary.set_index("group").loc["all", "n_censored"])
+    101
     """
     alpha = check_alpha(alpha)
     if stage not in _WAIT_STAGES:
@@ -693,7 +706,11 @@ def waiting_list(data, *, by: str | None = "site_id", since: str = "referral",
 
     Examples
     --------
-    >>> waiting_list(data).summary.query("list == 'any'")   # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> wl = waiting_list(data).summary.query("list == 'any'").set_index("group")
+    >>> int(wl.loc["all", "n_waiting"]), int(wl.loc["all", "n_over_threshold"])
+    (114, 32)
     """
     if since not in ("referral", "stage_entry"):
         raise ValueError(f"since must be 'referral' or 'stage_entry', got {since!r}")
@@ -772,7 +789,13 @@ def throughput(data, *, by: str | None = "site_id", freq: str = "quarter") -> An
 
     Examples
     --------
-    >>> throughput(data, freq="fy_quarter").summary.head()   # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> tp = throughput(data, freq="fy_quarter").summary
+    >>> tp.loc[tp["group"] == "S01", "quarter"].head(3).tolist()
+    ['2022/23 Q4', '2023/24 Q1', '2023/24 Q2']
+    >>> bool(tp["partial"].iloc[0])
+    True
     """
     if freq not in ("quarter", "fy_quarter"):
         raise ValueError(f"freq must be 'quarter' or 'fy_quarter', got {freq!r}")
@@ -875,7 +898,11 @@ def attendance(data, *, by: str | None = "site_id", alpha: float = 0.05) -> Anal
 
     Examples
     --------
-    >>> attendance(data).summary[["group", "measure", "estimate", "ci_lower", "ci_upper"]]  # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> att = attendance(data).summary.query("group == 'all'").set_index("measure")
+    >>> att["estimate"].round(3).to_dict()
+    {'attended_of_scheduled': 0.881, 'attended_of_planned': 0.781}
     """
     alpha = check_alpha(alpha)
     if not isinstance(data, pd.DataFrame):
@@ -1011,8 +1038,14 @@ def baseline_table(data, *, by: str = "completion_status",
 
     Examples
     --------
-    >>> t1 = baseline_table(data)                                     # doctest: +SKIP
-    >>> t1.summary.query("variable == 'age' and level == 'mean'")     # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> t1 = baseline_table(data)
+    >>> age = t1.summary.query("variable == 'age' and level == 'mean'").set_index("group")
+    >>> age["mean"].round(1).to_dict()
+    {'completed': 35.8, 'not_completed': 33.1}
+    >>> round(float(age["smd"].iloc[0]), 2)
+    0.25
     """
     ep = _with_stage(_episodes(data))
     allvars = (*_CONTINUOUS, *_BOOLEAN, *_CATEGORICAL, *_SET)
@@ -1164,7 +1197,11 @@ def costs(data, *, by: str | None = "site_id") -> AnalysisResult:
 
     Examples
     --------
-    >>> costs(data).summary[["group", "cost_per_completion", "note"]]   # doctest: +SKIP
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> c = costs(data).summary.set_index("group")
+    >>> int(c.loc["all", "n_completed"]), round(float(c.loc["all", "cost_per_completion"]), 2)
+    (602, 933.55)
     """
     if by not in ("site_id", None):
         raise ValueError("costs are contracted per site: by must be 'site_id' or None")

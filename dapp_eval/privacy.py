@@ -270,9 +270,15 @@ def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Pat
 
     Examples
     --------
-    >>> log = pseudonymise("raw_export", "clean", key_file="KEY")  # doctest: +SKIP
-    >>> log.columns.tolist()                                       # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:  # a provider would use its raw export and a kept key
+    ...     key = Path(tmp, "KEY"); _ = key.write_text("an example key, not a real one")
+    ...     log = pseudonymise("data_synthetic", Path(tmp, "clean"), key_file=key)
+    >>> log.columns.tolist()
     ['file', 'column', 'action', 'n']
+    >>> log.query("file == 'referrals.csv'")["column"].tolist()
+    ['referral_id', 'participant_id']
     """
     from .io import read_column_map
 

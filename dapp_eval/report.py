@@ -202,8 +202,11 @@ class ReportBuilder:
 
     Examples
     --------
-    >>> rb = ReportBuilder.from_folder("data_synthetic", site=None)   # doctest: +SKIP
-    >>> html = rb.section("summary")                                 # doctest: +SKIP
+    >>> rb = ReportBuilder.from_folder("data_synthetic", site="S01")
+    >>> rb.scope
+    'Northvale Steps (synthetic) (S01)'
+    >>> rb.section("title").startswith("<h1>Perpetrator programme evaluation: Northvale Steps")
+    True
     """
 
     def __init__(self, data: ProgrammeData, *, site: str | None, plan: dict, strict: bool = False,
@@ -1254,7 +1257,8 @@ def render_reports(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
 
     Examples
     --------
-    >>> render_reports("data_synthetic", "output/reports", sites=["S1"])  # doctest: +SKIP
+    >>> # skipped in doctests: runs papermill (about 8 s per report) and writes HTML files into the repository
+    >>> render_reports("data_synthetic", "output/reports", sites=["S01"])  # doctest: +SKIP
     """
     import nbformat
     import papermill as pm

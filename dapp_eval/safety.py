@@ -362,8 +362,10 @@ def prevalence(data, *, by: str | None = None, behaviours: Sequence[str] | None 
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> res = prevalence(load_programme("data_synthetic"))           # doctest: +SKIP
-    >>> res.summary.query("behaviour == 'injury'")[["wave", "n_answered", "estimate"]]  # doctest: +SKIP
+    >>> res = prevalence(load_programme("data_synthetic"))
+    >>> injury = res.summary.query("behaviour == 'injury'").set_index("wave")
+    >>> injury["estimate"].round(3).to_dict()
+    {'T1': 0.607, 'T2': 0.277, 'T3': 0.182, 'T4': 0.064}
     """
     alpha = check_alpha(alpha)
     behaviours = _check_behaviours(behaviours, primary)
@@ -474,9 +476,11 @@ def paired_change(data, *, baseline: str = "T1", followup: str = "T4",
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> res = paired_change(data, baseline="T1", followup="T4")      # doctest: +SKIP
-    >>> res.summary[["behaviour", "role", "n_pairs", "estimate", "p_adjusted"]]  # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> res = paired_change(data, baseline="T1", followup="T4")
+    >>> pv = res.summary.set_index("behaviour").loc["physical_violence"]
+    >>> pv["role"], int(pv["n_pairs"]), round(float(pv["estimate"]), 1)
+    ('primary', 169, -52.1)
     """
     alpha = check_alpha(alpha)
     behaviours = _check_behaviours(behaviours, primary)
@@ -645,9 +649,11 @@ def response_rates(data, *, wave_months: dict[str, float] | None = None, offered
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> res = response_rates(data)                                    # doctest: +SKIP
-    >>> res.composition.query("group == 'answered'")                  # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> res = response_rates(data)
+    >>> answered = res.composition.query("group == 'answered'").set_index("wave")
+    >>> answered["share_completed"].round(3).to_dict()
+    {'T1': 0.718, 'T2': 0.827, 'T3': 0.878, 'T4': 0.904}
     """
     alpha = check_alpha(alpha)
     long, _, info = _due_links(data, wave_months, offered_only)
@@ -813,9 +819,10 @@ def wave_model(data, *, behaviour: str = "physical_violence", cov_struct: str = 
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> res = wave_model(data, behaviour="physical_violence")         # doctest: +SKIP
-    >>> res.change                                                    # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> res = wave_model(data, behaviour="physical_violence")
+    >>> res.change.query("wave == 'T4'").set_index("fit")["estimate"].round(1).to_dict()
+    {'unweighted': -55.4, 'weighted': -51.7}
     """
     alpha = check_alpha(alpha)
     _check_behaviours([behaviour], behaviour)
@@ -892,8 +899,12 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> change_views(data).summary.query("behaviour == 'physical_violence'")  # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> cv = change_views(data, behaviours=["physical_violence"]).summary
+    >>> cv["view"].tolist()
+    ['all respondents', 'paired respondents', 'unweighted GEE', 'weighted GEE']
+    >>> cv["estimate"].round(1).tolist()
+    [-55.4, -52.1, -55.4, -51.7]
     """
     alpha = check_alpha(alpha)
     behaviours = _check_behaviours(behaviours, primary)
@@ -990,9 +1001,11 @@ def feeling_safe(data, *, baseline: str = "T1", followup: str = "T4", alpha: flo
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> res = feeling_safe(data)                                      # doctest: +SKIP
-    >>> res.headline                                                  # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> res = feeling_safe(data)
+    >>> very_safe = res.headline.query("measure == 'very safe (5)'").set_index("wave")
+    >>> very_safe["estimate"].round(3).to_dict()
+    {'T1': 0.077, 'T2': 0.172, 'T3': 0.275, 'T4': 0.505}
     """
     alpha = check_alpha(alpha)
     _check_wave(baseline, "baseline")
@@ -1054,8 +1067,10 @@ def space_for_action(data, *, baseline: str = "T1", followup: str = "T4", alpha:
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> space_for_action(data).summary                                # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> s = space_for_action(data).summary.set_index("wave")
+    >>> int(s.loc["T4 - T1", "n"]), round(float(s.loc["T4 - T1", "estimate"]), 1)
+    (166, 22.8)
     """
     alpha = check_alpha(alpha)
     sv = _surveys(data)
@@ -1109,8 +1124,10 @@ def partner_support(data, *, alpha: float = 0.05) -> AnalysisResult:
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> partner_support(data).summary                                 # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> s = partner_support(data).summary.set_index("measure")
+    >>> int(s.loc["support offered", "n"]), int(s.loc["support offered", "n_of"])
+    (1398, 1500)
     """
     alpha = check_alpha(alpha)
     partners = _require(data, "partners")
@@ -1193,8 +1210,10 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
     Examples
     --------
     >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")                      # doctest: +SKIP
-    >>> mirabal_measures(data).summary[["measure_no", "status", "headline"]]  # doctest: +SKIP
+    >>> data = load_programme("data_synthetic")
+    >>> mm = mirabal_measures(data).summary
+    >>> sorted(mm.loc[mm["status"] == "measured", "measure_no"].unique().tolist())
+    [2, 3, 6]
     """
     alpha = check_alpha(alpha)
     conf = f"{100 * (1 - alpha):.0f}% CI"
