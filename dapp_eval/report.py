@@ -666,6 +666,9 @@ class ReportBuilder:
                 out.append(self._table(cg.summary, caption="Do exits differ by programme model? Log-rank and "
                                        "Gray's tests", name="compare_model", label_cols=["test", "outcome"],
                                        dependent={"n": []}))
+                out.append(_p("Programmes of different lengths complete at different times, so a difference in "
+                              "completion between models mostly reflects their length (10 vs 24 weeks, or "
+                              "individual plans), not how well they work.", "note"))
         return "\n".join(out)
 
     def _s_sites(self) -> str:

@@ -828,9 +828,15 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
     for c in ("test",):
         if c not in summary:
             summary[c] = None
-    summary["population"] = np.where(summary["statistic"].str.startswith(("n_with", "n_one", "one_score")),
-                                     f"referrals with {_a(from_)} or {to} score",
-                                     f"people with both {_a(from_)} and {_a(to)} score (complete cases; not only completers)")
+    paired_pop = f"people with both {_a(from_)} and {_a(to)} score (complete cases; not only completers)"
+    summary["population"] = np.select(
+        [summary["statistic"].str.startswith(("n_with", "n_one", "one_score")),
+         summary["statistic"].eq("clinically_significant_improvement"),
+         summary["statistic"].eq("reliably_improved_of_could")],
+        [f"referrals with {_a(from_)} or {to} score",
+         f"{paired_pop}, in the clinical range at {from_}",
+         f"{paired_pop}, whose {from_} score left room for a reliable improvement"],
+        default=paired_pop)
     pmask = None
     if primary_stat is not None:
         pmask = ((summary["group"] == "all") & (summary["statistic"] == primary_stat)).to_numpy()
