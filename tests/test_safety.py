@@ -15,7 +15,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REFERENCE, SYNTHETIC, write_folder
+from conftest import HAND_BASE, REFERENCE, SYNTHETIC, write_folder
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
@@ -238,17 +238,7 @@ def test_response_rates_show_who_answers(data):
 
 
 HAND = {
-    "sites.csv": """site_id,site_name,programme_model,planned_sessions,period_start,period_end,data_extract_date,incident_data_from
-S1,Hand (test),group,24,2020-01-01,2020-12-31,2022-06-30,2019-01-01
-""",
-    "referrals.csv": """referral_id,participant_id,site_id,referral_date,referral_source,gender,age,ethnicity,employment,prior_da_police_contact,substance_misuse,relationship_to_victim,abuse_types,n_children,assessment_date,assessment_outcome,start_date,exit_date,exit_reason
-R1,P1,S1,2020-02-01,police,male,30,white_british,employed,true,false,partner,physical,2,2020-02-05,suitable,2020-02-10,2020-08-01,completed
-R2,P2,S1,2020-12-01,self,female,40,asian,employed,false,false,partner,verbal,0,2020-12-05,suitable,2020-12-10,2021-09-01,dropped_out
-R3,P3,S1,2019-06-01,court,male,35,black,unemployed,true,true,ex_partner,physical,1,2019-06-05,suitable,2019-06-10,2019-12-01,completed
-R4,P4,S1,2020-03-01,self,unknown,28,other,other,,,partner,,4,,,,2020-03-10,declined_assessment
-R5a,P5,S1,2020-01-15,health,male,50,white_other,employed,false,false,partner,emotional,3,2020-01-20,suitable,,2020-02-15,declined_to_start
-R5b,P5,S1,2020-05-01,health,male,50,white_other,employed,false,false,partner,emotional,3,2020-05-05,suitable,2020-05-10,2020-11-01,completed
-""",
+    **HAND_BASE,
     "partners.csv": """partner_id,referral_id,relationship,gender,support_offered,support_accepted
 V1,R1,partner,female,true,true
 V1,R5b,partner,female,false,
