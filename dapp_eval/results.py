@@ -19,13 +19,15 @@ and returns the Axes.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["AnalysisResult", "check_alpha", "make_meta"]
+__all__ = ["AnalysisResult", "check_alpha", "format_sig", "make_meta", "stable_digits"]
 
 
 def check_alpha(alpha: float) -> float:
@@ -78,6 +80,91 @@ def make_meta(
     return meta
 
 
+# Columns shown at a fixed precision, whatever their magnitude: likelihood-type
+# criteria are determined to about 1e-6 relative by their optimiser, so one
+# decimal is stable; p-values are shown to 2 significant digits or as "< 0.001".
+_ONE_DECIMAL = {"loglik", "log_likelihood", "llf", "reml", "reml_criterion", "aic", "bic", "deviance"}
+
+
+def format_sig(x: Any, sig: int = 3) -> str:
+    """Format a number to ``sig`` significant digits without an exponent where readable.
+
+    Iterative fits (REML, GEE, Cox partial likelihood) and numerical derivatives
+    (Satterthwaite df) agree across CPUs and BLAS kernels to about 1e-6 relative,
+    not to the last printed digit; three significant digits leave a margin of
+    about 1,000 between that noise and the printed precision.
+
+    Examples
+    --------
+    >>> format_sig(1955.187177), format_sig(-1.851728), format_sig(0.000123456), format_sig(5.0)
+    ('1960', '-1.85', '0.000123', '5.00')
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA:
+        return ""
+    x = float(x)
+    if not math.isfinite(x):
+        return "inf" if x > 0 else ("-inf" if x < 0 else "")
+    if x == 0:
+        return "0"
+    mag = math.floor(math.log10(abs(x)))
+    if mag < -4 or mag >= 9:
+        return f"{x:.{sig - 1}e}"
+    decimals = sig - 1 - mag
+    r = round(x, decimals)
+    if r != 0 and math.floor(math.log10(abs(r))) > mag:  # 9.996 -> 10.0: one digit fewer
+        decimals -= 1
+        r = round(x, decimals)
+    if decimals <= 0:
+        return str(int(r))
+    return f"{r:.{decimals}f}"
+
+
+def _format_p(x: Any) -> str:
+    if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    return "< 0.001" if float(x) < 0.001 else format_sig(x, 2)
+
+
+def _is_p_column(name: str) -> bool:
+    n = name.lower()
+    return n in {"p", "p_value", "p_adjusted", "pvalue"} or n.startswith("p_value") or n.startswith("p_adj")
+
+
+def stable_digits(df: pd.DataFrame, *, sig: int = 3) -> pd.DataFrame:
+    """A copy of ``df`` for display, showing only the digits the methods determine.
+
+    Floats become text at ``sig`` significant digits, p-values at 2 significant
+    digits or "< 0.001", likelihood-type criteria at one decimal; integer and
+    text columns are left as they are. Use it to show results in notebooks and
+    anywhere an output is stored and compared (nbval), so that a different BLAS
+    kernel or thread count cannot change what is shown. Keep computing with the
+    raw ``summary``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> stable_digits(pd.DataFrame({"estimate": [11.022274], "p_value": [2.2e-50], "n": [1706]}))
+      estimate  p_value     n
+    0     11.0  < 0.001  1706
+    """
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if not (pd.api.types.is_float_dtype(s.dtype)):
+            continue
+        name = str(col)
+        vals = s.to_numpy(dtype=float, na_value=np.nan)
+        if _is_p_column(name):
+            out[col] = [_format_p(v) for v in vals]
+        elif name.lower() in _ONE_DECIMAL:
+            out[col] = ["" if math.isnan(v) else f"{v:.1f}" for v in vals]
+        elif (name == "n" or name.startswith("n_")) and np.all(np.isnan(vals) | (vals == np.round(vals))):
+            out[col] = s.astype("Int64")
+        else:
+            out[col] = [format_sig(v, sig) for v in vals]
+    return out
+
+
 @dataclass
 class AnalysisResult:
     """Container returned by every dapp_eval analysis.
@@ -107,6 +194,17 @@ class AnalysisResult:
             raise NotImplementedError(f"{self.title} has no standard figure")
         return self._plotter(self, ax=ax, **kwargs)
 
+    def view(self, columns: list[str] | None = None, *, query: str | None = None, sig: int = 3) -> pd.DataFrame:
+        """The summary (optionally filtered and column-selected) at stable precision.
+
+        See :func:`stable_digits`: this is what notebooks show, while
+        ``summary`` keeps full precision for further computation.
+        """
+        df = self.summary if query is None else self.summary.query(query)
+        if columns is not None:
+            df = df[list(columns)]
+        return stable_digits(df, sig=sig)
+
     def __getattr__(self, name: str):
         # expose named tables as attributes: res.at_risk, res.changes, ...
         tables = self.__dict__.get("tables", {})
@@ -123,7 +221,7 @@ class AnalysisResult:
             f"{self.meta.get('unit', 'rows')} in: {self.meta.get('n_in')}, used: {self.meta.get('n_used')}; "
             f"excluded: {html.escape(excl_txt)}</p>"
         )
-        return head + self.summary.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="")
+        return head + stable_digits(self.summary).to_html(index=False, na_rep="")
 
     def __repr__(self) -> str:
         return f"<{self.title}: {len(self.summary)} rows; n_used={self.meta.get('n_used')}>"

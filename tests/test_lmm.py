@@ -72,7 +72,12 @@ def test_matches_lme4_reml(key, fixture, ref, request):
 def test_satterthwaite_df_matches_lmertest(key, fixture, ref, request):
     m = request.getfixturevalue(fixture)
     s = m.summary()
-    np.testing.assert_allclose(s["df"].to_numpy(), ref[key]["df"], rtol=2e-5)
+    # Satterthwaite df come from numerical derivatives of the variance
+    # components, ours by central differences and lmerTest's by numDeriv: each is
+    # accurate to about 1e-4 relative, and ours moved by 2.5e-5 between two CPUs
+    # (BLAS summation order), so 2e-4 covers both with room, and is still far
+    # tighter than a wrong df formula (which misses by whole units).
+    np.testing.assert_allclose(s["df"].to_numpy(), ref[key]["df"], rtol=2e-4)
 
 
 def test_reml_criterion_is_the_minimum(random_site_fit):
