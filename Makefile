@@ -28,6 +28,9 @@ report: $(STAMP)
 # The second pytest run repeats the numerically sensitive part (notebooks and the
 # estimator reference tests) with one BLAS/OpenMP thread: a different summation
 # order must not change any stored output or break any reference tolerance.
+# Both runs use the two cores (pytest-xdist; --dist loadfile keeps each notebook's
+# cells in order in one kernel).
+XDIST     := -n 2 --dist loadfile
 NBVAL     := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 NUMERICAL := notebooks tests/test_survival.py tests/test_lmm.py tests/test_risk.py tests/test_safety.py \
              tests/test_followup.py tests/test_attrition.py tests/test_cox_ph_test.py tests/test_stats.py
@@ -35,9 +38,9 @@ NUMERICAL := notebooks tests/test_survival.py tests/test_lmm.py tests/test_risk.
 test: $(STAMP)
 	$(BIN)/ruff check dapp_eval tests scripts
 	$(BIN)/python -m pytest dapp_eval tests notebooks --doctest-modules --ignore=tests/reference --ignore=dapp_eval/templates \
-	  $(NBVAL) -p no:cacheprovider --durations=15
+	  $(NBVAL) $(XDIST) -p no:cacheprovider --durations=15
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-	  $(BIN)/python -m pytest $(NUMERICAL) $(NBVAL) -p no:cacheprovider -q
+	  $(BIN)/python -m pytest $(NUMERICAL) $(NBVAL) $(XDIST) -p no:cacheprovider -q
 
 ## JupyterLab on notebooks/ in the project environment
 lab: $(STAMP)
