@@ -163,7 +163,7 @@ def test_gee_matches_geepack(wm, ref):
     r = ref["gee"]
     py = wm.coefficients
     assert list(py["fit"]) == list(r["fit"])
-    # iterative fits: statsmodels GEE ctol=1e-10 (largest parameter step), geepack epsilon=1e-12;
+    # iterative fits: statsmodels GEE stops at score norm < ctol=1e-10, geepack at epsilon=1e-12;
     # 1e-6 is the spec's margin
     assert np.abs(py["coef"].to_numpy() - r["coef"].to_numpy()).max() < 1e-6
     assert np.abs(py["se_robust"].to_numpy() - r["se_robust"].to_numpy()).max() < 1e-6
