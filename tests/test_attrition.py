@@ -131,6 +131,7 @@ def test_episode_covariates_follow_truth_coding(hand):
     assert excluded == {"missing prior_da_police_contact": 1}
     full = ep.reset_index()
     assert X.loc[full.index[full["referral_id"] == "R2"][0], "unemployed"] == 1.0
+    # closed forms; pytest.approx's default rel=1e-6 is ample
     assert X.loc[full.index[full["referral_id"] == "R1"][0], "wait_per_30d"] == pytest.approx(22 / 30)
     assert X.loc[full.index[full["referral_id"] == "R1"][0], "age_per_10y"] == pytest.approx(3.4)
     assert "programme_model_one_to_one" in X.columns
@@ -166,10 +167,12 @@ def test_cumulative_incidence_equals_survival_module(synth):
     sub = ep[ep["site_id"] == "S02"]
     aj = sv.aalen_johansen(sub["time_days"], sub["outcome"], censored="censored", causes=list(at.OUTCOMES))
     mine = res.summary[res.summary["group"] == "S02"]
+    # the same exact estimator on the same data: assert_allclose's default rtol=1e-7 is ample
     np.testing.assert_allclose(mine["estimate"].to_numpy(), aj["estimate"].to_numpy())
     np.testing.assert_allclose(mine["ci_upper"].to_numpy(), aj["ci_upper"].to_numpy())
     assert set(res.tests["outcome"]) <= set(at.OUTCOMES) and (res.tests["df"] == 4).all()
     gt = sv.grays_test(ep["time_days"], ep["outcome"], ep["site_id"], censored="censored", causes=["completed"])
+    # the same exact (non-iterative) test computed two ways: approx's default rel=1e-6
     assert res.tests.set_index("outcome").loc["completed", "statistic"] == pytest.approx(gt["statistic"].item())
     assert accounting_ok(res.meta)
 
@@ -236,6 +239,7 @@ def test_dropout_cox_recovers_truth(synth):
                                    X, res.model.params_[X.columns].to_numpy(),
                                    res.model.variance_matrix_.loc[X.columns, X.columns].to_numpy(),
                                    ep.loc[X.index, "participant_id"])
+    # the same computation on the same fitted coefficients: float rounding only (measured 0)
     np.testing.assert_allclose(s.loc[X.columns, "std_error"], np.sqrt(np.diag(V)), rtol=1e-10)
 
 
@@ -254,6 +258,7 @@ def test_fine_gray_attrition_equals_survival_module(synth):
     X, _, _ = at.design_matrix(ep, ["age_per_10y", "substance_misuse"], programme_model=False)
     fit = sv.fine_gray(ep.loc[X.index, "time_days"], ep.loc[X.index, "outcome"], X,
                        cause_of_interest="dropped_out", censored="censored")
+    # the same deterministic Newton iteration on the same data: default rtol=1e-7 is ample
     np.testing.assert_allclose(res.summary["estimate"], fit.params_.to_numpy())
     assert res.meta["converged"] and accounting_ok(res.meta)
     assert res.summary["n_events"].iloc[0] == (ep.loc[X.index, "outcome"] == "dropped_out").sum()
@@ -277,6 +282,7 @@ def test_compare_groups_and_rmst(synth, hand):
     ep = at.episode_times(data).episodes
     lr = sv.logrank_test(ep["time_days"], ep["outcome"] == "dropped_out", ep["programme_model"])
     got = res.summary.query("test == 'log-rank' and outcome == 'dropped_out'")["statistic"].item()
+    # the same exact log-rank test computed two ways: approx's default rel=1e-6
     assert got == pytest.approx(lr["statistic"])
     with pytest.raises(AnalysisError, match="nothing to compare"):
         at.compare_groups(hand.subset(sites=["S1"]), by="site_id")

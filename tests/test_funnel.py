@@ -161,17 +161,18 @@ def test_bromley_conversions_exclude_open_cases(bromley):
     for name, (x, n, o) in exp.items():
         row = conv.loc[name]
         assert (row["n_converted"], row["n_resolved"], row["n_open"]) == (x, n, o), name
-        assert row["estimate"] == pytest.approx(x / n)
+        assert row["estimate"] == pytest.approx(x / n)  # closed form (approx's default rel=1e-6 is ample)
         assert row["n_resolved"] + row["n_open"] == row["n_stage"]
     # Wilson 95% for 25/30 by hand: z = 1.959964, centre = (p + z^2/2n)/(1 + z^2/n)
     z = 1.959963984540054
     p, n = 25 / 30, 30
     centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z / (1 + z**2 / n) * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    # closed form, float rounding only (the same formula rearranged)
     assert conv.loc["assessed_of_referred", "ci_lower"] == pytest.approx(centre - half, abs=1e-12)
     assert conv.loc["assessed_of_referred", "ci_upper"] == pytest.approx(centre + half, abs=1e-12)
     # 6/6: Wilson upper limit is exactly 1, lower = n / (n + z^2)
-    assert conv.loc["completed_of_started", "ci_upper"] == pytest.approx(1.0)
+    assert conv.loc["completed_of_started", "ci_upper"] == pytest.approx(1.0)  # closed forms (default rel=1e-6)
     assert conv.loc["completed_of_started", "ci_lower"] == pytest.approx(6 / (6 + z**2))
 
 
@@ -191,6 +192,7 @@ def test_coventry_completion_rate_among_resolved():
     conv = res.conversion.set_index(["group", "conversion"])
     row = conv.loc[("all", "completed_of_started")]
     assert (row["n_converted"], row["n_resolved"], row["n_open"], row["n_stage"]) == (54, 68, 51, 119)
+    # closed forms; approx's default rel=1e-6
     assert row["estimate"] == pytest.approx(54 / 68)
     assert conv.loc[("male", "completed_of_started"), "n_converted"] == 51
     assert conv.loc[("female", "completed_of_started"), "n_stage"] == 7
@@ -205,6 +207,7 @@ def test_wilson_against_newcombe_and_statsmodels():
              (1, 29): (0.0061, 0.1718), (29, 29): (0.8830, 1.0)}
     for (x, n), (lo, hi) in table.items():
         got_lo, got_hi = funnel.wilson_ci(x, n)
+        # published to 4 decimals: half a unit of the last digit (measured 4.5e-5)
         assert float(got_lo) == pytest.approx(lo, abs=5e-5)
         assert float(got_hi) == pytest.approx(hi, abs=5e-5)
     from statsmodels.stats.proportion import proportion_confint
@@ -212,6 +215,7 @@ def test_wilson_against_newcombe_and_statsmodels():
     xs, ns = np.array([0, 3, 7, 25, 54]), np.array([5, 11, 40, 30, 68])
     lo, hi = funnel.wilson_ci(xs, ns, alpha=0.1)
     ref_lo, ref_hi = proportion_confint(xs, ns, alpha=0.1, method="wilson")
+    # closed form computed two ways: float rounding only (measured 2e-16)
     np.testing.assert_allclose(lo, ref_lo, atol=1e-12)
     np.testing.assert_allclose(hi, ref_hi, atol=1e-12)
     lo0, hi0 = funnel.wilson_ci(0, 0)
@@ -258,6 +262,7 @@ def test_bromley_costs(bromley):
     assert row["period_years"] == pytest.approx(0.75)
     assert row["period_cost_gbp"] == pytest.approx(21000)
     assert (row["n_referrals"], row["n_started"], row["n_completed"]) == (41, 15, 6)
+    # exact arithmetic on counts and costs; approx's default rel=1e-6
     assert row["cost_per_referral"] == pytest.approx(21000 / 41)
     assert row["cost_per_start"] == pytest.approx(1400)
     assert row["cost_per_completion"] == pytest.approx(3500)
@@ -287,6 +292,7 @@ def test_costs_missing_cost_is_nan_with_note(waiting_fixture, tmp_path):
 
 
 def test_period_years_partial_months():
+    # calendar arithmetic, exact; approx's default rel=1e-6
     assert funnel._period_years(pd.Timestamp("2015-04-01"), pd.Timestamp("2015-09-30")) == pytest.approx(0.5)
     assert funnel._period_years(pd.Timestamp("2023-04-15"), pd.Timestamp("2023-05-14")) == pytest.approx(1 / 12)
     assert funnel._period_years(pd.Timestamp("2023-04-03"), pd.Timestamp("2023-05-01")) == pytest.approx(29 / 365.25)
@@ -448,6 +454,7 @@ def test_median_wait_by_hand(tmp_path):
     cif = res.cif[res.cif["cause"] == "assessed"].set_index("time")["estimate"]
     assert cif[7.0] == pytest.approx(1 / 6) and cif[14.0] == pytest.approx(0.5) and cif[21.0] == pytest.approx(2 / 3)
     dec = res.cif[res.cif["cause"] == "declined_assessment"].set_index("time")["estimate"]
+    # Aalen-Johansen by hand, closed form; pytest.approx's default rel=1e-6 is ample for float rounding
     assert dec[10.0] == pytest.approx(1 / 6) and dec[30.0] == pytest.approx(1 / 6)
     # the person still waiting is censored at day 30 (extract date), not dropped, not a zero wait
     d = res.data.set_index("referral_id")
@@ -480,6 +487,8 @@ def test_waiting_times_match_cmprsk(waiting_fixture, step):
         cur = res.cif[(res.cif["group"] == g) & (res.cif["cause"] == cause)].sort_values("time")
         est = step_at(cur["time"], cur["estimate"], r["time"])
         var = step_at(cur["time"], cur["variance"], r["time"])
+        # exact (non-iterative) Aalen-Johansen and its variance against cmprsk::cuminc, R written with 15
+        # significant digits: float rounding only (measured 8e-16); 1e-8 is generous
         np.testing.assert_allclose(est, r["estimate"], atol=1e-8, err_msg=f"{g} {cause}")
         np.testing.assert_allclose(var, r["variance"], atol=1e-8, err_msg=f"{g} {cause}")
     med = pd.read_csv(REF / "funnel_waiting_medians.csv")
@@ -540,6 +549,7 @@ def test_attendance_ratio_estimator_by_hand(tmp_path):
     r = 17 / 25
     resid = np.array([11 - r * 16, 2 - r * 5, 4 - r * 4])
     se = math.sqrt(3 / 2 * (resid**2).sum()) / 25
+    # ratio estimator and its SE by hand, closed form; pytest.approx's default rel=1e-6 is ample for float rounding
     assert s.loc["attended_of_scheduled", "estimate"] == pytest.approx(0.68)
     assert s.loc["attended_of_scheduled", "se"] == pytest.approx(se)
     assert s.loc["attended_of_scheduled", "ci_lower"] == pytest.approx(r - 1.959963984540054 * se)

@@ -65,7 +65,7 @@ def test_dash_registry_entry():
     assert dash.is_high([13, 14]).tolist() == [False, True]
     # S_diff = sqrt(2) * 5 * sqrt(0.15); threshold 1.96 * S_diff
     assert dash.s_diff == pytest.approx(math.sqrt(2) * 5 * math.sqrt(0.15))
-    assert dash.rc_threshold(0.05) == pytest.approx(1.959964 * 2.7386128, rel=1e-6)
+    assert dash.rc_threshold(0.05) == pytest.approx(1.959964 * 2.7386128, rel=1e-6)  # constants given to 7 digits
     assert dash.sd_is_assumption and dash.reliability_is_assumption
     assert "assumption" in dash.sd_source and "assumption" in dash.reliability_source
     assert any("strangle" in i for i in dash.ever_items) and any("weapon" in i for i in dash.ever_items)
@@ -78,6 +78,7 @@ def test_register_and_lookup_custom_instrument():
     abi = risk.Instrument(name="ABI-test", min_score=30, max_score=150, bands=(("all", 30),), sd=18.0,
                           reliability=0.9, sd_source="test", reliability_source="test")
     risk.register_instrument(abi, replace=True)
+    # closed form; pytest.approx's default rel=1e-6 is ample for float rounding
     assert risk.get_instrument("ABI-test").sem == pytest.approx(18 * math.sqrt(0.1))
     with pytest.raises(ValueError, match="already registered"):
         risk.register_instrument(abi)
@@ -93,16 +94,19 @@ def test_register_and_lookup_custom_instrument():
 def test_mean_change_and_paired_t_match_r(paired_res, ref):
     r = ref["paired"]
     mc = _row(paired_res, "mean_change")
+    # closed forms against t.test (scipy's and R's t quantile/tail agree to float rounding; measured 3e-15
+    # and 1e-14 relative on the p-value)
     assert mc["estimate"] == pytest.approx(r["mean_diff"], abs=1e-12)
     assert [mc["ci_lower"], mc["ci_upper"]] == pytest.approx(r["ci"], abs=1e-10)
     assert mc["test_statistic"] == pytest.approx(r["t"], abs=1e-10)
-    assert mc["p_value"] == pytest.approx(r["t_p"], rel=1e-8)
+    assert mc["p_value"] == pytest.approx(r["t_p"], rel=1e-8)  # t tail, closed form (as above)
     assert mc["role"] == "primary"
 
 
 def test_wilcoxon_matches_r(paired_res, ref):
     w = _row(paired_res, "median_change")
     assert w["test_statistic"] == ref["paired"]["wilcoxon_V"]
+    # normal approximation with tie and continuity corrections (exact=FALSE in R): closed form
     assert w["p_value"] == pytest.approx(ref["paired"]["wilcoxon_p"], rel=1e-8)
     assert w["role"] == "secondary (Holm-adjusted)"
 
@@ -110,24 +114,27 @@ def test_wilcoxon_matches_r(paired_res, ref):
 def test_effect_sizes_match_noncentral_t_reference(paired_res, ref):
     r = ref["paired"]
     dz = _row(paired_res, "cohens_dz")
-    assert dz["estimate"] == pytest.approx(r["dz"], abs=1e-12)
+    assert dz["estimate"] == pytest.approx(r["dz"], abs=1e-12)  # closed form
+    # interval: root of the noncentral t cdf, ours brentq (xtol=rtol=1e-12) on scipy's nct, R uniroot
+    # (tol=1e-12) on pt(ncp=) whose series stops at 1e-12; measured 8e-13
     assert [dz["ci_lower"], dz["ci_upper"]] == pytest.approx(r["dz_ci"], abs=1e-7)
     g = _row(paired_res, "hedges_gav")
-    assert g["estimate"] == pytest.approx(r["gav"], abs=1e-12)
-    assert [g["ci_lower"], g["ci_upper"]] == pytest.approx(r["gav_ci"], abs=1e-7)
-    assert risk._hedges_j(r["n"] - 1) == pytest.approx(r["J"], abs=1e-14)
+    assert g["estimate"] == pytest.approx(r["gav"], abs=1e-12)  # closed form
+    assert [g["ci_lower"], g["ci_upper"]] == pytest.approx(r["gav_ci"], abs=1e-7)  # root finding, as dz
+    assert risk._hedges_j(r["n"] - 1) == pytest.approx(r["J"], abs=1e-14)  # closed form (lgamma)
 
 
 def test_reliable_change_counts_and_wilson_match_r(paired_res, ref):
     r = ref["paired"]
     imp = _row(paired_res, "reliably_improved")
     assert (imp["n"], imp["n_total"]) == (r["improved"], r["n"])
+    # Wilson intervals (prop.test, correct = FALSE): closed form, measured 5e-16
     assert [imp["ci_lower"], imp["ci_upper"]] == pytest.approx(r["improved_ci"], abs=1e-10)
     wor = _row(paired_res, "reliably_worse")
     assert wor["n"] == r["worse"]
-    assert [wor["ci_lower"], wor["ci_upper"]] == pytest.approx(r["worse_ci"], abs=1e-10)
+    assert [wor["ci_lower"], wor["ci_upper"]] == pytest.approx(r["worse_ci"], abs=1e-10)  # Wilson, closed form
     nc = _row(paired_res, "no_reliable_change")
-    assert [nc["ci_lower"], nc["ci_upper"]] == pytest.approx(r["unchanged_ci"], abs=1e-10)
+    assert [nc["ci_lower"], nc["ci_upper"]] == pytest.approx(r["unchanged_ci"], abs=1e-10)  # (same)
     assert imp["n"] + wor["n"] + nc["n"] == r["n"]
     assert _row(paired_res, "could_improve_reliably")["n"] == r["could"]
     assert _row(paired_res, "reliably_improved_of_could")["n_total"] == r["could"]
@@ -243,6 +250,7 @@ def test_input_errors(paired_ra):
 
 
 def test_holm_matches_r_p_adjust(ref):
+    # exact arithmetic (a product and a running maximum): at most an ulp apart
     np.testing.assert_allclose(risk.holm([0.01, 0.04, 0.03, 0.2]), ref["paired"]["holm_example"], atol=1e-15)
     assert np.isnan(risk.holm([0.01, np.nan])[1])
 
@@ -256,10 +264,11 @@ def test_label_tests_one_primary_only():
 def test_rubin_matches_mice_pool_scalar(ref):
     r = ref["rubin"]
     out = risk.rubin(r["Q"], r["U"], df_complete=r["n"] - 1)
+    # Rubin's rules and Barnard-Rubin df against mice::pool.scalar: closed forms, float rounding only
     assert out["estimate"] == pytest.approx(r["qbar"], abs=1e-12)
     assert out["std_error"] ** 2 == pytest.approx(r["t"], abs=1e-12)
     assert out["df"] == pytest.approx(r["df"], rel=1e-10)
-    assert out["fmi"] == pytest.approx(r["fmi"], rel=1e-10)
+    assert out["fmi"] == pytest.approx(r["fmi"], rel=1e-10)  # closed form (as above)
 
 
 def test_wilson_known_value():
@@ -276,7 +285,8 @@ def test_band_transitions_exact_mcnemar_matches_r(paired_ra, ref):
     res = risk.band_transitions(paired_ra)
     mc = _row(res, "mcnemar_exact")
     assert (mc["n_left"], mc["n_entered"]) == (r["mcnemar_b"], r["mcnemar_c"])
-    assert mc["p_value"] == pytest.approx(r["mcnemar_exact_p"], abs=1e-14)
+    assert mc["p_value"] == pytest.approx(r["mcnemar_exact_p"], abs=1e-14)  # binomial sum: exact (measured 0)
+    # Clopper-Pearson limits: inverse incomplete beta in scipy and in R's qbeta, measured 5e-13 apart
     assert [mc["ci_lower"], mc["ci_upper"]] == pytest.approx(r["mcnemar_exact_prop_ci"], abs=1e-10)
     mat = res.tables["matrix"]
     assert mat.loc["total", "total"] == r["n"]
@@ -285,7 +295,7 @@ def test_band_transitions_exact_mcnemar_matches_r(paired_ra, ref):
     from statsmodels.stats.contingency_tables import mcnemar
 
     tab = [[0, r["mcnemar_b"]], [r["mcnemar_c"], 0]]
-    assert mcnemar(tab, exact=True).pvalue == pytest.approx(mc["p_value"], abs=1e-14)
+    assert mcnemar(tab, exact=True).pvalue == pytest.approx(mc["p_value"], abs=1e-14)  # same binomial sum
 
 
 # ---------------------------------------------------------------- repeated measures vs lme4 / emmeans / geepack
@@ -297,15 +307,20 @@ def test_trajectory_emmeans_match_r(lmm_ra, ref, site_random, key):
     r = ref[key]
     e = res.summary[res.summary["statistic"] == "emm"]
     assert e["timepoint"].tolist() == r["emm"]["timepoint"]
+    # estimates and SEs: iterative REML fits (ours Brent, xatol=1e-11 on log theta; lme4 bobyqa,
+    # rhoend=1e-12), as in test_lmm: measured < 1e-8
     np.testing.assert_allclose(e["estimate"], r["emm"]["emmean"], atol=1e-6)
     np.testing.assert_allclose(e["std_error"], r["emm"]["SE"], atol=1e-6)
+    # Satterthwaite df: numerical derivatives on both sides (ours central differences, lmerTest numDeriv),
+    # measured 2.5e-5 apart; about 1e-4 is what they determine. The intervals use those df.
     np.testing.assert_allclose(e["df"], r["emm"]["df"], rtol=1e-4)
-    np.testing.assert_allclose(e["ci_lower"], r["emm"]["lower"], atol=1e-4)
-    np.testing.assert_allclose(e["ci_upper"], r["emm"]["upper"], atol=1e-4)
+    np.testing.assert_allclose(e["ci_lower"], r["emm"]["lower"], atol=1e-4)  # via the df (measured 1.2e-5)
+    np.testing.assert_allclose(e["ci_upper"], r["emm"]["upper"], atol=1e-4)  # (same)
     c = res.summary[res.summary["statistic"] == "difference_vs_intake"]
-    np.testing.assert_allclose(c["estimate"], r["contrast"]["estimate"], atol=1e-6)
-    np.testing.assert_allclose(c["std_error"], r["contrast"]["SE"], atol=1e-6)
-    np.testing.assert_allclose(c["ci_lower"], r["contrast"]["lower"], atol=1e-5)
+    np.testing.assert_allclose(c["estimate"], r["contrast"]["estimate"], atol=1e-6)  # iterative REML, as above
+    np.testing.assert_allclose(c["std_error"], r["contrast"]["SE"], atol=1e-6)  # (same)
+    # through the Satterthwaite df (numerical derivatives): was 1e-5, what they determine is about 1e-4
+    np.testing.assert_allclose(c["ci_lower"], r["contrast"]["lower"], atol=1e-4)
     assert res.meta["site_effect"] == ("random" if site_random else "fixed")
     assert res.meta["n_in"] == lmm_ra["referral_id"].nunique()
 
@@ -314,6 +329,7 @@ def test_trajectory_default_site_effect_and_proportional_weights(lmm_ra, ref):
     assert risk.trajectory(lmm_ra).meta["site_effect"] == "random"  # 6 sites >= 5
     res = risk.trajectory(lmm_ra, site_random=False, emm_weights="proportional")
     e = res.summary[res.summary["statistic"] == "emm"]
+    # iterative REML fits against lme4/emmeans, as in test_trajectory_emmeans_match_r (measured < 1e-8)
     np.testing.assert_allclose(e["estimate"], ref["lmm_fixed_site"]["emm_proportional"]["emmean"], atol=1e-6)
     np.testing.assert_allclose(e["std_error"], ref["lmm_fixed_site"]["emm_proportional"]["SE"], atol=1e-6)
     small = lmm_ra[lmm_ra["site_id"].isin(["S1", "S2"])]
@@ -324,9 +340,11 @@ def test_gee_matches_geepack(lmm_ra, ref):
     res = risk.high_risk_trajectory(lmm_ra)
     g = ref["gee_scale_est"]
     coef = res.tables["coefficients"]
+    # iterative fits: statsmodels GEE stops when the norm of the estimating-equation score is below
+    # ctol=1e-10, geepack at epsilon=1e-12; measured 7e-15, 1e-6 is the spec's margin (OR = exp(coef))
     np.testing.assert_allclose(coef["estimate"], g["coef"], atol=1e-6)
     np.testing.assert_allclose(coef["std_error"], g["se"], atol=1e-6)
-    assert res.meta["working_correlation"] == pytest.approx(g["alpha"], abs=1e-6)
+    assert res.meta["working_correlation"] == pytest.approx(g["alpha"], abs=1e-6)  # (as above)
     orow = _row(res, "odds_ratio_vs_intake").set_index("timepoint")
     assert orow.loc["exit", "estimate"] == pytest.approx(math.exp(g["coef"][2]), rel=1e-6)
     ph = _row(res, "proportion_high").set_index("timepoint")
@@ -346,13 +364,18 @@ def test_ipw_matches_r_glm_weights(missing_res, ref):
     r = ref["ipw"]
     ipw = missing_res.summary[missing_res.summary["method"] == "inverse probability of attrition weighting"]
     ipw = ipw.set_index("statistic")
+    # the attrition model is an iterative fit: IRLS, statsmodels GLM and R glm both at their default
+    # deviance tolerance 1e-8; Newton's quadratic convergence leaves both far closer (measured 3e-15 on the
+    # coefficients); the weighted means and SEs are closed forms given the fitted probabilities
     assert ipw.loc["mean_change", "estimate"] == pytest.approx(r["mean_change"], abs=1e-7)
     assert ipw.loc["mean_change", "std_error"] == pytest.approx(r["se"], abs=1e-7)
-    assert ipw.loc["reliably_improved", "estimate"] == pytest.approx(r["reliably_improved"], abs=1e-7)
-    assert ipw.loc["reliably_improved", "std_error"] == pytest.approx(r["reliably_improved_se"], abs=1e-7)
+    assert ipw.loc["reliably_improved", "estimate"] == pytest.approx(r["reliably_improved"], abs=1e-7)  # (same)
+    assert ipw.loc["reliably_improved", "std_error"] == pytest.approx(r["reliably_improved_se"], abs=1e-7)  # (same)
+    # (same)
     np.testing.assert_allclose(missing_res.tables["attrition_model"]["estimate"], r["attrition_coef"], atol=1e-6)
     assert (ipw["n"] == r["n"]).all() and (ipw["n_observed"] == r["n_obs"]).all()
     w = missing_res.tables["weights"].iloc[0]
+    # weights from the fitted probabilities of the IRLS fit above (measured 6e-15)
     assert (w["weight_min"], w["weight_max"]) == pytest.approx((r["weight_min"], r["weight_max"]), abs=1e-7)
 
 
@@ -384,11 +407,12 @@ def test_tipping_point_is_where_the_interval_reaches_zero(lmm_ra, missing_res):
     assert (tab.loc[tab["delta"] < tip, "ci_upper"] < 0).all()
     assert (tab.loc[tab["delta"] > tip, "ci_upper"] >= 0).all()
     at = risk.missing_exit(lmm_ra, m=10, seed=3, deltas=[tip]).tables["tipping"]
+    # the tipping point is a brentq root (xtol=1e-8 on delta) and ci_upper moves by < 1 per point of delta
     assert at["ci_upper"].iloc[0] == pytest.approx(0, abs=1e-6)
     # the delta-adjusted mean moves by delta x share missing
     share = 1 - missing_res.meta["n_observed"] / missing_res.meta["n_population"]
     d = tab.set_index("delta")["estimate"]
-    assert d.loc[10.0] - d.loc[0.0] == pytest.approx(10 * share, rel=1e-10)
+    assert d.loc[10.0] - d.loc[0.0] == pytest.approx(10 * share, rel=1e-10)  # exact shift: float rounding only
 
 
 def test_no_missing_exit_scores_mi_equals_complete_case(paired_ra):
@@ -396,6 +420,8 @@ def test_no_missing_exit_scores_mi_equals_complete_case(paired_ra):
     s = res.summary.set_index(["method", "statistic"])
     cc = s.loc[("complete case", "mean_change")]
     mi = s.loc[("multiple imputation", "mean_change")]
+    # nothing to impute: every imputation is the complete data, so Rubin's rules return the same numbers
+    # (closed form; the interval goes through a t quantile, hence a little more rounding)
     assert mi["estimate"] == pytest.approx(cc["estimate"], abs=1e-12)
     assert mi["ci_lower"] == pytest.approx(cc["ci_lower"], abs=1e-10)
     assert np.isnan(res.meta["tipping_point_delta"])
@@ -417,7 +443,8 @@ def truth():
 def test_synthetic_registry_agrees_with_generator(truth):
     dash = risk.get_instrument("DASH")
     assert (dash.sd, dash.reliability) == (truth["assumed_observed_sd"], truth["assumed_reliability"])
-    # the generator uses 1.96, dapp_eval the exact normal quantile 1.959964 (same counts for whole-point scores)
+    # the generator uses 1.96, dapp_eval the exact normal quantile 1.959964 (same counts for whole-point scores);
+    # tolerance: (1.96 - 1.959964) * S_diff 2.739 = 9.9e-5, plus truth.json's 6-decimal rounding (5e-7)
     assert dash.rc_threshold() == pytest.approx(truth["reliable_change_index_threshold"], abs=1e-4)
 
 
@@ -426,13 +453,15 @@ def test_synthetic_change_recovers_truth(synthetic_data, truth):
     real = truth["realised_intake_to_exit_practitioner"]["completed"]
     mc = _row(res, "mean_change", group="completed")
     assert mc["n"] == real["n"]
+    # the generator's realised values, which truth.json rounds to 6 decimals (error <= 5e-7)
     assert mc["estimate"] == pytest.approx(real["mean_change"], abs=1e-6)
     # the interval covers the generator's true mean change among completers
     assert mc["ci_lower"] <= truth["true_mean_change"]["completed"] <= mc["ci_upper"]
     imp = _row(res, "reliably_improved", group="completed")
-    assert imp["estimate"] == pytest.approx(real["share_reliable_improvement"], abs=1e-6)
+    assert imp["estimate"] == pytest.approx(real["share_reliable_improvement"], abs=1e-6)  # 6 decimals, as above
     wor = _row(res, "reliably_worse", group="completed")
-    assert wor["estimate"] == pytest.approx(real["share_reliable_deterioration"], abs=1e-4)
+    # 6 decimals, as above (was 1e-4: the share is a count over the same whole-point scores, measured 1.7e-7)
+    assert wor["estimate"] == pytest.approx(real["share_reliable_deterioration"], abs=1e-6)
     # expected share with scores rounded to whole points: a fall of >= 6 points is needed (threshold 5.37)
     sem, csd, mu = truth["sem"], truth["change_sd"], truth["true_mean_change"]["completed"]
     from scipy.stats import norm

@@ -58,7 +58,7 @@ def test_newcombe_paired_matches_published_example():
     assert (round(d, 4), round(lo, 4), round(hi, 4)) == (-0.0621, -0.1186, -0.0046)
     # swapping the two classifications negates the interval
     d2, lo2, hi2 = safety.newcombe_paired_ci(59, 16, 6, 80)
-    assert (d2, lo2, hi2) == pytest.approx((-d, -hi, -lo), abs=1e-12)
+    assert (d2, lo2, hi2) == pytest.approx((-d, -hi, -lo), abs=1e-12)  # closed form: float rounding only
 
 
 def test_newcombe_paired_without_discordant_pairs_is_zero_centred_and_narrow():
@@ -75,6 +75,7 @@ def test_newcombe_independent_matches_published_example():
 def test_wilson_closed_form_and_edges():
     lo, hi = safety.wilson_ci(0, 10)
     z = stats.norm.ppf(0.975)
+    # closed form; pytest.approx's default rel=1e-6 is ample for float rounding
     assert float(lo) == 0 and float(hi) == pytest.approx(z**2 / (10 + z**2))
     lo, hi = safety.wilson_ci(10, 10)
     assert float(hi) == 1 and float(lo) == pytest.approx(10 / (10 + z**2))
@@ -85,7 +86,7 @@ def test_wilson_closed_form_and_edges():
 def test_mcnemar_exact_equals_binomial_test():
     for b, c in [(6, 16), (0, 5), (3, 3), (0, 0), (40, 9)]:
         expected = 1.0 if b + c == 0 else stats.binomtest(b, b + c, 0.5).pvalue
-        assert safety.mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-12)
+        assert safety.mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-12)  # exact binomial sums both
 
 
 # ---------------------------------------------------------------------------
@@ -99,6 +100,7 @@ def test_prevalence_matches_prop_test(data, ref):
     assert len(m) == len(ref["prevalence"]) == 32
     assert (m["n_answered"] == m["n_answered_r"]).all() and (m["n_reporting"] == m["n_reporting_r"]).all()
     for c in ("estimate", "ci_lower", "ci_upper"):
+        # proportions and Wilson limits (prop.test, correct = FALSE): closed forms, float rounding only
         assert np.abs(m[c] - m[f"{c}_r"]).max() < 1e-9
     # every wave shows its denominator; the accounting adds up
     assert (res.summary["n_answered"] + res.summary["n_missing"] == res.summary["n_responses"]).all()
@@ -121,7 +123,9 @@ def test_paired_change_matches_binom_test_and_holm(data, ref):
     for c in ("n_pairs", "n_stopped", "n_started"):
         assert (m[c] == m[f"{c}_r"]).all()
     for c in ("prop_baseline", "prop_followup"):
-        assert np.abs(m[c] - m[f"{c}_r"]).max() < 1e-12
+        assert np.abs(m[c] - m[f"{c}_r"]).max() < 1e-12  # proportions of counts: exact up to rounding
+    # exact binomial p-values (binom.test) and Holm: closed forms; compared on the log scale (relative)
+    # because some p-values are tiny
     assert np.abs(np.log(m["p_value"]) - np.log(m["p_value_r"])).max() < 1e-8
     assert np.abs(np.log(m["p_adjusted"]) - np.log(m["p_adjusted_r"])).max() < 1e-8
     prim = res.summary[res.summary["role"] == "primary"]
@@ -149,6 +153,7 @@ def test_secondary_holm_with_another_primary(data):
 def test_response_model_matches_glm(wm, ref):
     m = wm.weights.merge(ref["response"], on=["partner_id", "referral_id", "wave"], how="outer", indicator=True)
     assert (m["_merge"] == "both").all()
+    # logistic IRLS, statsmodels tol=1e-10 on the deviance, R glm epsilon=1e-12: both at the root
     assert np.abs(m["p_respond"] - m["p_respond_r"]).max() < 1e-8
     resp = wm.weights["responded"] == 1
     assert np.allclose(wm.weights.loc[resp, "weight"], 1 / wm.weights.loc[resp, "p_respond"])
@@ -158,6 +163,8 @@ def test_gee_matches_geepack(wm, ref):
     r = ref["gee"]
     py = wm.coefficients
     assert list(py["fit"]) == list(r["fit"])
+    # iterative fits: statsmodels GEE stops at score norm < ctol=1e-10, geepack at epsilon=1e-12;
+    # 1e-6 is the spec's margin
     assert np.abs(py["coef"].to_numpy() - r["coef"].to_numpy()).max() < 1e-6
     assert np.abs(py["se_robust"].to_numpy() - r["se_robust"].to_numpy()).max() < 1e-6
     assert len(wm.gee_data) == r["n_obs"].iloc[0]
@@ -194,6 +201,7 @@ def test_change_views_side_by_side(data):
     assert list(res.summary["view"]) == ["all respondents", "paired respondents", "unweighted GEE", "weighted GEE"]
     paired = safety.paired_change(data).summary.set_index("behaviour").loc["physical_violence"]
     row = res.summary.set_index("view").loc["paired respondents"]
+    # the same estimate computed two ways: approx's default rel=1e-6
     assert row["estimate"] == pytest.approx(paired["estimate"])
 
 
@@ -213,6 +221,7 @@ def test_feeling_safe(data):
     assert h.loc[("T4", "not safe at all (1)"), "n_answered"] == len(t4)
     p = res.paired.iloc[0]
     assert p["n_safer"] + p["n_same"] + p["n_less_safe"] == p["n_pairs"]
+    # the same exact binomial test computed two ways: approx's default rel=1e-6
     assert p["p_value"] == pytest.approx(stats.binomtest(int(p["n_safer"]), int(p["n_safer"] + p["n_less_safe"])).pvalue)
 
 
@@ -222,6 +231,7 @@ def test_space_for_action_paired_change(data):
     w = sv[sv["wave"] == "T1"].merge(sv[sv["wave"] == "T4"], on=["partner_id", "referral_id"])
     d = (w["space_for_action_y"] - w["space_for_action_x"]).dropna()
     row = res.summary.set_index("measure").loc["paired change"]
+    # the mean and t interval computed two ways (closed forms): approx's default rel=1e-6
     assert row["n"] == len(d) and row["estimate"] == pytest.approx(d.mean())
     ci = stats.ttest_1samp(d, 0).confidence_interval()
     assert (row["ci_lower"], row["ci_upper"]) == pytest.approx((ci.low, ci.high))
@@ -282,6 +292,7 @@ def test_mirabal_measures_table(data):
     assert not_measured == {1, 4, 5}
     prim = safety.paired_change(data).summary.set_index("behaviour").loc["physical_violence"]
     row = s[(s["measure_no"] == 3) & s["informed_by"].str.contains("physical_violence")].iloc[0]
+    # the same estimate computed two ways: approx's default rel=1e-6
     assert row["estimate"] == pytest.approx(prim["estimate"])
     assert s.loc[s["measure_no"] == 6, "informed_by"].str.contains("incidents.csv").any()
 
