@@ -1,0 +1,187 @@
+"""SPC charts (dapp_eval.trends) against hand-computed closed forms and the MDC rules."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dapp_eval import trends
+from dapp_eval.errors import AnalysisError
+
+
+def test_xmr_limits_closed_form():
+    # mean = 47/4 = 11.75; moving ranges 2, 1, 3 -> mean 2; limits 11.75 +/- 2.66 x 2; 2 sigma +/- (2/3) x 5.32
+    r = trends.xmr([10, 12, 11, 14])
+    assert r["moving_range"].tolist()[1:] == [2.0, 1.0, 3.0]
+    # tolerance: float arithmetic only (sums of small integers times 2.66)
+    assert r["centre"].iloc[0] == pytest.approx(11.75, abs=1e-12)
+    assert r["upper_limit"].iloc[0] == pytest.approx(17.07, abs=1e-12)
+    assert r["lower_limit"].iloc[0] == pytest.approx(6.43, abs=1e-12)
+    assert r["upper_2sigma"].iloc[0] == pytest.approx(11.75 + 2.66 * 2 * 2 / 3, abs=1e-12)
+    assert not r["special_cause"].any()
+
+
+def test_xmr_partial_point_is_shown_but_not_in_the_limits_or_rules():
+    full = trends.xmr([10, 12, 11, 14])
+    r = trends.xmr([10, 12, 11, 14, 0], partial=[False, False, False, False, True])
+    # tolerance: identical arithmetic on the same four points
+    assert r["centre"].iloc[0] == pytest.approx(full["centre"].iloc[0], abs=1e-12)
+    assert r["upper_limit"].iloc[0] == pytest.approx(full["upper_limit"].iloc[0], abs=1e-12)
+    # 0 is far below the lower limit (6.43) but a partial quarter is never a special cause
+    assert r["value"].iloc[4] == 0 and not r["special_cause"].iloc[4]
+    assert np.isnan(r["moving_range"].iloc[4])
+
+
+def test_xmr_lower_limit_floored_at_zero_for_counts():
+    # mean 3, mR bar = 4 -> 3 - 10.64 < 0; a count cannot be negative
+    r = trends.xmr([1, 5, 1, 5])
+    assert r["lower_limit"].iloc[0] == 0
+    # tolerance: float arithmetic only
+    assert r["upper_limit"].iloc[0] == pytest.approx(3 + 2.66 * 4, abs=1e-12)
+    assert trends.xmr([1, 5, 1, 5], floor=None)["lower_limit"].iloc[0] == pytest.approx(3 - 10.64, abs=1e-12)
+
+
+def test_xmr_flags_a_point_outside_the_limits():
+    vals = [20, 21, 19, 20, 22, 20, 19, 21, 20, 40]
+    r = trends.xmr(vals)
+    xs = np.array(vals, float)
+    mean, mr = xs.mean(), np.abs(np.diff(xs)).mean()
+    # hand computation: mean 22.2, mR bar = (1+2+1+2+2+1+2+1+20)/9 = 32/9
+    assert mean == pytest.approx(22.2) and mr == pytest.approx(32 / 9)  # tolerance: float sums
+    assert r["upper_limit"].iloc[0] == pytest.approx(22.2 + 2.66 * 32 / 9)  # tolerance: float arithmetic
+    assert r["outside_limits"].tolist() == [False] * 9 + [True]
+    assert r["direction"].iloc[9] == "high"
+    assert "above the upper process limit" in r["special_cause_text"].iloc[9]
+
+
+def test_p_chart_limits_closed_form_vary_with_n():
+    r = trends.p_chart([30, 40, 10], [100, 100, 25])
+    pbar = 80 / 225
+    for i, n in enumerate([100, 100, 25]):
+        s = np.sqrt(pbar * (1 - pbar) / n)
+        # tolerance: float arithmetic of the same formula
+        assert r["centre"].iloc[i] == pytest.approx(pbar, abs=1e-12)
+        assert r["upper_limit"].iloc[i] == pytest.approx(pbar + 3 * s, abs=1e-12)
+        assert r["lower_limit"].iloc[i] == pytest.approx(max(pbar - 3 * s, 0), abs=1e-12)
+        assert r["upper_2sigma"].iloc[i] == pytest.approx(pbar + 2 * s, abs=1e-12)
+    assert r["value"].tolist() == [0.3, 0.4, 0.4]
+
+
+def test_p_chart_single_pair_hand_value():
+    # pbar 0.35, sqrt(0.35 x 0.65 / 100) = 0.0476970, x 3 = 0.1430909
+    r = trends.p_chart([30, 40], [100, 100])
+    assert r["upper_limit"].iloc[0] == pytest.approx(0.4930909, abs=1e-7)  # tolerance: 7 hand-computed digits
+    assert r["lower_limit"].iloc[0] == pytest.approx(0.2069091, abs=1e-7)  # tolerance: 7 hand-computed digits
+
+
+def test_p_chart_limits_stay_inside_zero_and_one():
+    r = trends.p_chart([9, 1], [10, 10])
+    assert (r["upper_limit"] <= 1).all() and (r["lower_limit"] >= 0).all()
+
+
+def test_p_chart_rejects_impossible_counts():
+    with pytest.raises(ValueError, match="events <= n"):
+        trends.p_chart([5], [3])
+
+
+def _rules(values, centre=5.0, lo=0.0, hi=10.0, lo2=2.0, hi2=8.0):
+    k = len(values)
+    return trends.special_causes(values, [centre] * k, [lo] * k, [hi] * k, [lo2] * k, [hi2] * k)
+
+
+def test_shift_needs_seven_in_a_row():
+    assert not _rules([6] * 6)["shift"].any()
+    assert _rules([6] * 7)["shift"].all()
+    assert _rules([4] * 7)["direction"].eq("low").all()
+    # a point on the centre line ends the run: 6 + on-line + 6 is no shift
+    assert not _rules([6] * 6 + [5] + [6] * 6)["shift"].any()
+    # 7 above embedded in a longer series: exactly those 7 are flagged
+    sc = _rules([4, 4, 6, 6, 6, 6, 6, 6, 6, 4])
+    assert sc["shift"].tolist() == [False, False] + [True] * 7 + [False]
+
+
+def test_trend_needs_six_points_in_a_row():
+    assert not _rules([1, 2, 3, 4, 5])["trend"].any()  # only 5 points rising
+    assert _rules([1, 2, 3, 4, 5, 6])["trend"].all()
+    sc = _rules([9, 8, 7, 6, 5, 4, 5])
+    assert sc["trend"].tolist() == [True] * 6 + [False]
+    assert sc["direction"].iloc[0] == "low"
+    # an equal value ends a trend
+    assert not _rules([1, 2, 3, 3, 4, 5])["trend"].any()
+
+
+def test_two_of_three_beyond_two_sigma_same_side():
+    sc = _rules([5, 9, 5, 9, 5])
+    assert sc["two_of_three"].tolist() == [False, True, False, True, False]
+    # one high and one low in a window is not the rule
+    assert not _rules([9, 5, 1])["two_of_three"].any()
+    # three apart: never 2 of 3
+    assert not _rules([9, 5, 5, 9])["two_of_three"].any()
+
+
+def test_rules_text_is_plain_words():
+    for code, text in trends.RULES.items():
+        assert "_" not in text, code
+
+
+def test_xmr_needs_two_complete_points():
+    with pytest.raises(AnalysisError, match="at least 2 complete"):
+        trends.xmr([3, 4], partial=[True, False])
+
+
+@pytest.fixture(scope="module")
+def spc(synthetic_data):
+    return trends.quarterly_spc(synthetic_data)
+
+
+def test_quarterly_spc_counts_equal_throughput(spc, synthetic_data):
+    from dapp_eval import funnel
+
+    tp = funnel.throughput(synthetic_data, by=None, freq="fy_quarter").summary
+    s = spc.summary
+    ref = s[s["measure"] == "referrals"]
+    assert ref["quarter"].tolist() == tp["quarter"].tolist()
+    assert ref["value"].astype(int).tolist() == tp["n_referrals"].astype(int).tolist()
+    assert s.loc[s["measure"] == "starts", "value"].astype(int).tolist() == tp["n_starts"].astype(int).tolist()
+    # centre line = mean of complete quarters only
+    complete = ref[~ref["partial"]]
+    assert ref["centre"].iloc[0] == pytest.approx(complete["value"].mean())  # tolerance: float mean
+
+
+def test_quarterly_spc_marks_the_quarter_holding_the_extract_date(spc, synthetic_data):
+    extract = synthetic_data.sites["data_extract_date"].min()  # 30 April 2025 -> 2025/26 Q1
+    s = spc.summary
+    row = s[(s["measure"] == "referrals") & (s["quarter_start"] <= extract) & (s["quarter_end"] >= extract)]
+    assert row["quarter"].tolist() == ["2025/26 Q1"]
+    assert row["partial"].all()
+    assert not s[s["partial"]]["special_cause"].any()
+
+
+def test_quarterly_spc_completion_uses_only_complete_cohorts(spc, synthetic_data):
+    from dapp_eval import attrition
+
+    s = spc.summary[spc.summary["measure"] == "completion"]
+    complete = s[~s["partial"]]
+    # pbar = pooled completion over complete quarters (closed form)
+    assert complete["centre"].iloc[0] == pytest.approx(  # tolerance: float division
+        complete["n_numerator"].sum() / complete["n_denominator"].sum())
+    # recompute one complete quarter by hand from the episode table
+    ep = attrition.episode_times(synthetic_data).tables["episodes"]
+    q = ep["start_date"].dt.to_period("Q-MAR")
+    row = complete.iloc[2]
+    sub = ep[q == pd.Period(row["quarter_start"], "Q-MAR")]
+    horizon = (sub["planned"] + 4) * 7
+    assert len(sub) == row["n_denominator"]
+    assert int(((sub["outcome"] == "completed") & (sub["time_days"] <= horizon)).sum()) == row["n_numerator"]
+    # the last cohorts have not reached their horizon: no value shown
+    assert s[s["partial_reason"].str.contains("not yet reached")]["value"].isna().all()
+    assert s["partial_reason"].str.contains("not yet reached").any()
+
+
+def test_quarterly_spc_risk_counts_match_the_risk_analysis(spc, synthetic_data):
+    from dapp_eval import risk
+
+    s = spc.summary[spc.summary["measure"] == "reliable_risk_reduction"]
+    rc = risk.change(synthetic_data).summary.set_index("statistic").loc["reliably_improved"]
+    # every pair has an exit date, so quarters partition the pairs
+    assert int(s["n_denominator"].sum()) == int(rc["n_total"])
+    assert int(s["n_numerator"].sum()) == int(rc["n"])
