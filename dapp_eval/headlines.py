@@ -572,6 +572,12 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
         sentence per outcome (``outcome``, ``case_mix``). ``tables["referral_mix"]``: referral source
         by site with standardised differences (:func:`dapp_eval.funnel.baseline_table`).
 
+    Notes
+    -----
+    Police involvement counts people (their first started referral), so a person who started at two
+    sites is counted at each site but once for all sites: the sites' denominators can add up to a
+    little more than the all-sites one.
+
     Examples
     --------
     >>> from dapp_eval import load_programme
