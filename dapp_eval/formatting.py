@@ -64,8 +64,9 @@ def sig(x, digits: int = 2) -> str:
     if v == 0:
         return "0"
     mag = math.floor(math.log10(abs(v)))
-    decimals = max(digits - 1 - mag, 0)
     rounded = round(v, digits - 1 - mag)
+    mag = math.floor(math.log10(abs(rounded)))  # 0.999 rounds up to 1.0: one fewer decimal
+    decimals = max(digits - 1 - mag, 0)
     return f"{rounded:,.{decimals}f}"
 
 

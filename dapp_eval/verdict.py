@@ -85,6 +85,12 @@ def _pct_ci(r) -> str:
     return fmt.percent(r["value"])
 
 
+def _ci_only(r) -> str:
+    if pd.notna(r.get("ci_lower")) and pd.notna(r.get("ci_upper")):
+        return f" (95% CI {fmt.percent(r['ci_lower'])} to {fmt.percent(r['ci_upper'])})"
+    return ""
+
+
 def _people(r) -> str:
     n = r.get("n_denominator")
     return f"{fmt.count(n)} {'person' if n == 1 else 'people'}" if pd.notna(n) else ""
@@ -200,7 +206,7 @@ def verdict_paragraphs(headlines: pd.DataFrame, *, comparison_group: bool = Fals
             direction = ("fell" if a["value"] < b["value"] else "rose" if a["value"] > b["value"]
                          else "was unchanged")
             text = (f"Police involvement {direction} from {fmt.percent(b['value'])} in the year before referral to "
-                    f"{fmt.percent(a['value'])} ({_pct_ci(a)}) in the year after leaving the programme, among the "
+                    f"{fmt.percent(a['value'])}{_ci_only(a)} in the year after leaving the programme, among the "
                     f"{_people(a)} with a full year of linked records. Referral often follows a crisis, so part of "
                     f"{'this fall' if direction == 'fell' else 'any change'} would have happened anyway"
                     f"{'' if comparison_group else ', and there is no comparison group'}.{_hedge(a)}{_beside(a)}")

@@ -185,3 +185,69 @@ def test_quarterly_spc_risk_counts_match_the_risk_analysis(spc, synthetic_data):
     # every pair has an exit date, so quarters partition the pairs
     assert int(s["n_denominator"].sum()) == int(rc["n_total"])
     assert int(s["n_numerator"].sum()) == int(rc["n"])
+
+
+def test_spc_chart_marks_special_causes_by_shape_and_partial_quarters_hollow():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dapp_eval import plotting
+
+    vals = [20, 21, 19, 20, 22, 20, 19, 21, 20, 40, 5]
+    ch = trends.xmr(vals, partial=[False] * 10 + [True], labels=[f"Q{i}" for i in range(11)])
+    ax = plotting.spc_chart(ch, higher_is_better=True)
+    # the outlier pulls the mean up to 22.2, so quarters 0-8 are a run of 9 below it (a shift, low) and
+    # quarter 9 is above the upper limit (high): one scatter per point, the shape says which way
+    assert trends.xmr(vals[:10])["shift"].tolist() == [True] * 9 + [False]
+    pts = list(ax.collections)
+    assert len(pts) == 11
+
+    def apex(c):  # +0.5: triangle pointing up; -0.5: pointing down; a circle has many vertices
+        v = c.get_paths()[0].vertices
+        return round(float(v[0][1]), 1) if len(v) == 4 else "circle"
+
+    assert [apex(c) for c in pts[:10]] == [-0.5] * 9 + [0.5]
+    assert tuple(pts[10].get_facecolor()[0][:3]) == (1.0, 1.0, 1.0)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[-1] == "Q10 (part)"
+    # the limits are dashed, the centre line solid
+    styles = [ln.get_linestyle() for ln in ax.get_lines()[:3]]
+    assert styles == ["-", "--", "--"]
+    with pytest.raises(ValueError, match="several measures"):
+        plotting.spc_chart(pd.concat([ch.assign(measure="a"), ch.assign(measure="b")]))
+    plt.close("all")
+
+
+def test_quarterly_spc_plot_per_measure(spc):
+    import matplotlib.pyplot as plt
+
+    ax = spc.plot(measure="completion", higher_is_better=True)
+    assert ax.get_title().startswith("Completion within the planned length")
+    # no completion quarter is a special cause on the synthetic data: every drawn point is a circle
+    assert all(len(c.get_paths()[0].vertices) > 4 for c in ax.collections)
+    assert all("_" not in t.get_text() for t in ax.get_xticklabels())
+    plt.close("all")
+
+
+def test_dot_whisker_all_sites_line_and_shapes_by_model():
+    import matplotlib.pyplot as plt
+
+    from dapp_eval import plotting
+
+    t = pd.DataFrame({"site_id": ["A", "B", "C", "all"], "site_name": ["Site A", "Site B", "Site C", "All sites"],
+                      "programme_model": ["group", "group", "one-to-one", "group, one-to-one"],
+                      "estimate": [0.7, 0.8, 0.6, 0.72], "ci_lower": [0.6, 0.7, 0.4, 0.68],
+                      "ci_upper": [0.8, 0.9, 0.8, 0.76]})
+    ax = plotting.dot_whisker(t)
+    assert [x.get_text() for x in ax.get_yticklabels()] == ["Site A", "Site B", "Site C"]
+    vlines = [ln for ln in ax.get_lines() if ln.get_xdata()[0] == ln.get_xdata()[-1] == 0.72]
+    assert len(vlines) == 1 and vlines[0].get_linestyle() == "--"
+    # the two programme models have different marker shapes, not only colours
+    shapes = {len(c.get_paths()[0].vertices) for c in ax.collections}
+    assert len(shapes) == 2
+    assert "All sites (72%)" in [x.get_text() for x in ax.get_legend().get_texts()]
+    with pytest.raises(ValueError, match="no column"):
+        plotting.dot_whisker(t.drop(columns="ci_upper"))
+    plt.close("all")

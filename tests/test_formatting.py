@@ -1,0 +1,114 @@
+"""Commissioner formatting (dapp_eval.formatting): fixed inputs, exact expected text."""
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dapp_eval import formatting as f
+
+
+@pytest.mark.parametrize("x, digits, text", [
+    (0.8012, 0, "80%"), (0.8012, 1, "80.1%"), (0.005, 0, "0%"), (1, 0, "100%"), (0.125, 1, "12.5%"),
+])
+def test_percent(x, digits, text):
+    assert f.percent(x, digits) == text
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), np.nan, pd.NA])
+def test_missing_values_read_n_a(missing):
+    for fn in (f.percent, f.gbp, f.count, f.weeks, f.p_value, f.sig, f.in_n_in_10):
+        assert fn(missing) == "n/a"
+    assert f.long_date(pd.NaT) == "n/a"
+
+
+def test_suppressed_cells_pass_through():
+    for fn in (f.percent, f.gbp, f.count, f.weeks, f.p_value, f.sig):
+        assert fn("<10") == "<10" and fn("[c]") == "[c]"
+
+
+@pytest.mark.parametrize("x, text", [(304.3, "£304"), (1234.4, "£1,234"), (562000, "£562,000"), (0, "£0"),
+                                     (-1500, "-£1,500")])
+def test_gbp(x, text):
+    assert f.gbp(x) == text
+
+
+def test_gbp_pence_and_count():
+    assert f.gbp(933.554817, pence=True) == "£933.55"
+    assert f.count(1947) == "1,947" and f.count(np.int64(2000)) == "2,000"
+    with pytest.raises(ValueError, match="whole number"):
+        f.count(2.5)
+
+
+@pytest.mark.parametrize("x, text", [
+    ("2023-04-01", "1 April 2023"), (dt.date(2025, 3, 31), "31 March 2025"),
+    (pd.Timestamp("2024-12-09"), "9 December 2024"), ("2025-04-30T00:00:00", "30 April 2025"),
+])
+def test_long_date(x, text):
+    assert f.long_date(x) == text
+
+
+@pytest.mark.parametrize("x, text", [(3.1e-26, "< 0.001"), (0.000999, "< 0.001"), (0.001, "0.001"),
+                                     (0.0412, "0.041"), (1.0, "1.000")])
+def test_p_value(x, text):
+    assert f.p_value(x) == text
+
+
+def test_p_value_out_of_range():
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        f.p_value(1.2)
+
+
+@pytest.mark.parametrize("x, digits, text", [
+    (0.012345, 2, "0.012"), (12345.6, 3, "12,300"), (3.14159, 3, "3.14"), (0.999, 2, "1.0"), (-0.0456, 1, "-0.05"),
+    (100, 2, "100"),
+])
+def test_significant_digits(x, digits, text):
+    assert f.sig(x, digits) == text
+
+
+@pytest.mark.parametrize("x, text", [
+    (0.288, "about 3 in 10"), (0.25, "about 3 in 10"), (0.249, "about 2 in 10"), (0.81, "about 8 in 10"),
+    (0.04, "fewer than 1 in 10"), (0.05, "about 1 in 10"), (0.95, "nearly all"), (0.5, "about half"),
+    (0.0, "fewer than 1 in 10"),
+])
+def test_n_in_10(x, text):
+    assert f.in_n_in_10(x) == text
+
+
+def test_format_value_every_format():
+    assert [f.format_value(v, k) for v, k in ((0.288, "percent"), (1947, "count"), (933.5, "gbp"), (8.43, "weeks"),
+                                              (-3.61, "points"), (-37.7, "percentage_points"))] == [
+        "29%", "1,947", "£934", "8.4 weeks", "-3.6 points", "-38 percentage points"]
+    with pytest.raises(ValueError, match="unknown format"):
+        f.format_value(1, "ratio")
+
+
+def test_plain_names_cover_the_issue_examples_and_have_no_code():
+    for code in ("assessed_of_referred", "n_resolved", "smd_max_abs", "emm", "p_value_holm"):
+        assert f.plain_name(code) != code
+    for code, words in f.PLAIN_NAMES.items():
+        assert f.find_code_names(words) == [], (code, words)
+    with pytest.raises(KeyError, match="PLAIN_NAMES"):
+        f.plain_name("some_new_column")
+    assert f.plain_name("Site") == "Site"
+
+
+def test_find_code_names_in_visible_text():
+    text = ("Completion (assessed_of_referred) was 80%; n_resolved = 12, see all_site_funnel.csv or "
+            "/data_synthetic/referrals.csv; Cohen's d, p-value < 0.001; emm and p_value_holm; DASH_total.")
+    assert f.find_code_names(text) == ["assessed_of_referred", "n_resolved", "p_value_holm", "DASH_total"]
+    assert f.find_code_names("n_resolved", allow=["n_resolved"]) == []
+    assert f.find_code_names("Planned length + grace, 95% CI, one-to-one (ex-)partners") == []
+
+
+def test_find_raw_proportions():
+    assert f.find_raw_proportions("0.859 and .42 and 0.8") == ["0.859", ".42"]
+    assert f.find_raw_proportions("81% (95% CI 78% to 84%); 2023/24 Q1; version 0.2.1; 1,234.56") == []
+
+
+def test_in_n_in_10_rounds_half_up_not_to_even():
+    # Python's round() rounds 2.5 to 2; the phrasing must not depend on that
+    assert math.floor(10 * 0.25 + 0.5) == 3 and f.in_n_in_10(0.35) == "about 4 in 10"
