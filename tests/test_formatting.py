@@ -112,3 +112,37 @@ def test_find_raw_proportions():
 def test_in_n_in_10_rounds_half_up_not_to_even():
     # Python's round() rounds 2.5 to 2; the phrasing must not depend on that
     assert math.floor(10 * 0.25 + 0.5) == 3 and f.in_n_in_10(0.35) == "about 4 in 10"
+
+
+# every snake_case token visible in the 0.1 all-sites report (reports/report_all_sites.html, scanned with
+# find_code_names on 2 December 2026: 142 tokens), apart from the package name
+REPORT_01_TOKENS = """n_converted n_resolved n_open ci_lower ci_upper assessed_of_referred accepted_of_assessed
+started_of_accepted completed_of_started started_of_referred completed_of_referred n_event n_competing n_censored
+median_weeks median_among_those_with_event n_waiting n_referred q1_weeks q3_weeks n_over_threshold threshold_weeks
+awaiting_assessment awaiting_start n_referrals n_starts n_completions target_completions n_participants
+n_sessions_attended n_sessions_denominator median_attended attended_of_scheduled attended_of_planned n_group
+smd_max_abs not_completed n_children prior_da_police_contact substance_misuse white_british white_other
+referral_source childrens_social_care family_court relationship_to_victim ex_partner abuse_types coercive_control
+planned_sessions horizon_days n_completed raw_ratio std_error start_date age_per_10y p_value n_events wait_per_30d
+programme_model_one_to_one proportional_hazard_test dropped_out other_exit p_value_holm n_total n_with_a_score
+n_one_score one_score n_paired mean_from mean_to mean_change median_change cohens_dz hedges_gav reliably_improved
+any_improvement no_reliable_change reliably_worse could_improve_reliably reliably_improved_of_could
+clinically_significant_improvement band_from band_to follow_up difference_vs_intake n_observed tipping_point_delta
+n_reporting n_yes_baseline n_yes_followup n_stopped status_label n_expected n_of measure_no informed_by
+space_for_action physical_violence feels_safe child_exposed child_protection n_marac n_repeat n_people_marac
+n_people_repeat n_lookback_incomplete group_label did_not_complete one_to_one completion_rate dash_mean_change
+exit_time last_session grace_weeks baseline_wave followup_wave window_months proven_lag_months n_rows n_columns
+risk_assessments partner_surveys n_in emm""".split()
+
+
+def test_every_code_of_the_01_report_has_plain_words():
+    assert [t for t in REPORT_01_TOKENS if t not in f.PLAIN_NAMES] == []
+
+
+def test_every_data_contract_value_with_an_underscore_has_plain_words():
+    from dapp_eval import schema
+
+    values = [v for name in ("PROGRAMME_MODELS", "REFERRAL_SOURCES", "ETHNICITIES", "RELATIONSHIPS", "ABUSE_TYPES",
+                             "EXIT_REASONS", "TIMEPOINTS", "SURVEY_BEHAVIOURS", "INCIDENT_TYPES")
+              for v in getattr(schema, name)]
+    assert [v for v in values if "_" in v and v not in f.PLAIN_NAMES] == []

@@ -190,3 +190,13 @@ def test_definitions_table_lists_every_figure():
     assert d["code"].tolist() == list(headlines.REGISTRY)
     assert {"numerator", "denominator", "period", "definition", "how_to_quote", "format"} <= set(d.columns)
     assert isinstance(d, pd.DataFrame)
+
+
+def test_every_published_column_has_plain_words(hf, sc, synthetic_data):
+    from dapp_eval import trends
+
+    s2 = headlines.site_and_all_sites(synthetic_data, site="S02", codes=["police_after"]).summary
+    cols = [*hf.reset_index().columns, *sc.summary.columns, *sc.tables["case_mix"].columns,
+            *headlines.definitions().columns, *s2.columns, *trends.xmr([1, 2, 3]).columns,
+            *trends.p_chart([1, 2], [3, 4]).columns]
+    assert formatting.plain_columns(cols)  # raises KeyError naming any code without plain words
