@@ -1090,8 +1090,10 @@ def dot_whisker(table, ax=None, *, estimate="estimate", lower="ci_lower", upper=
     if overall is not None and overall == overall:
         ax.axvline(float(overall), color=PALETTE[0], ls="--", lw=1.2,
                    label=f"{overall_label} ({100 * float(overall):.0f}%)" if percent else overall_label)
+    import textwrap
+
     ax.set_yticks(y)
-    ax.set_yticklabels([str(v) for v in df[label]])
+    ax.set_yticklabels([textwrap.fill(str(v), 24) for v in df[label]])
     ax.set_ylim(-0.7, len(df) - 0.3)
     if percent:
         ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
@@ -1101,8 +1103,9 @@ def dot_whisker(table, ax=None, *, estimate="estimate", lower="ci_lower", upper=
     if title:
         ax.set_title(title)
     handles, labels_ = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(fontsize=8, loc="best")
+    if handles:  # below the axes, so it never hides a site
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(len(handles), 3),
+                  frameon=False)
     return ax
 
 
@@ -1151,7 +1154,8 @@ def spc_chart(result, ax=None, *, measure=None, higher_is_better=None, title=Non
     ax.plot(x, df["centre"], color="#231F20", lw=1.2)
     ax.plot(x, df["upper_limit"], color="#7F7F7F", ls="--", lw=1.2)
     ax.plot(x, df["lower_limit"], color="#7F7F7F", ls="--", lw=1.2)
-    ax.plot(x, v, color=MDC_COLOURS["common"], lw=1.5, zorder=2)
+    # the line joins complete quarters only: a partial quarter's value is incomplete, not a fall
+    ax.plot(x, v.where(~partial), color=MDC_COLOURS["common"], lw=1.5, zorder=2)
     special = df["special_cause"].astype(bool) if "special_cause" in df else pd.Series(False, index=df.index)
     direction = df["direction"] if "direction" in df else pd.Series("", index=df.index)
     for i in x:
@@ -1181,7 +1185,7 @@ def spc_chart(result, ax=None, *, measure=None, higher_is_better=None, title=Non
     else:
         ax.set_ylim(bottom=0)
     name = str(df["name"].iloc[0]) if "name" in df else "Value"
-    ax.set_ylabel(name if len(name) < 40 else name.split(",")[0])
+    ax.set_ylabel("Percentage" if is_p else "Number")
     ax.set_title(title or name)
     special_colour = MDC_COLOURS["neither"] if higher_is_better is None else MDC_COLOURS["improvement"]
     handles = [Line2D([], [], color=MDC_COLOURS["common"], marker="o", label="quarter"),
@@ -1194,5 +1198,5 @@ def spc_chart(result, ax=None, *, measure=None, higher_is_better=None, title=Non
     if partial.any():
         handles.append(Line2D([], [], color=MDC_COLOURS["common"], marker="o", markerfacecolor="white", ls="",
                               label="part quarter (not in the limits)"))
-    ax.legend(handles=handles, fontsize=7, loc="best")
+    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, frameon=False)
     return ax
