@@ -26,7 +26,8 @@ from collections.abc import Iterable
 
 __all__ = [
     "PLAIN_NAMES", "count", "find_code_names", "find_raw_proportions", "format_value", "gbp", "in_n_in_10",
-    "long_date", "p_value", "percent", "percentage_points", "plain_columns", "plain_name", "sig", "weeks",
+    "long_date", "p_value", "percent", "percentage_points", "plain_columns", "plain_name", "plain_text", "sig",
+    "weeks",
 ]
 
 NA_TEXT = "n/a"
@@ -365,6 +366,30 @@ def plain_name(code: str) -> str:
     if _CODE_RE.fullmatch(str(code)):
         raise KeyError(f"no plain name for the code {code!r}: add it to dapp_eval.formatting.PLAIN_NAMES")
     return str(code)
+
+
+def plain_text(text: str) -> str:
+    """Replace every known code name in a sentence by its plain words (mid-sentence in lower case).
+
+    For messages written by the analyses (notes, reasons a figure is not available) before a reader
+    sees them; an unknown code is left as it is, for :func:`find_code_names` to catch.
+
+    Examples
+    --------
+    >>> plain_text("no annual_cost_gbp for S2; n_resolved counts cases with a decision")
+    'no annual cost for S2; Number with a decision counts cases with a decision'
+    """
+    def repl(m: re.Match) -> str:
+        tok = m.group(0)
+        words = PLAIN_NAMES.get(tok)
+        if words is None:
+            return tok
+        start = m.start() == 0 or text[:m.start()].rstrip().endswith((".", ";", ":", "!", "?"))
+        if start or (len(words) > 1 and words[:2].isupper()):  # keep "MARAC", "DASH" and sentence starts
+            return words
+        return words[0].lower() + words[1:]
+
+    return _TOKEN_RE.sub(repl, text)
 
 
 def plain_columns(columns: Iterable[str]) -> list[str]:

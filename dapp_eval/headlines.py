@@ -468,6 +468,7 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
     s["headline"] = [REGISTRY[c].headline for c in s["code"]]
     s["period"] = s.pop("period_text")
     s["value_text"] = s.apply(_value_text, axis=1)
+    s["note"] = s["note"].fillna("").astype(str).map(fmt.plain_text)  # analyses' messages may hold code names
     s = s[["code", "name", "scope", "value", "ci_lower", "ci_upper", "n_numerator", "n_denominator", "period",
            "format", "value_text", "headline", "note"]]
     meta = make_meta(n_in=len(sub.referrals), excluded={}, unit="referrals", alpha=alpha, site=site,

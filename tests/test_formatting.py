@@ -146,3 +146,10 @@ def test_every_data_contract_value_with_an_underscore_has_plain_words():
                              "EXIT_REASONS", "TIMEPOINTS", "SURVEY_BEHAVIOURS", "INCIDENT_TYPES")
               for v in getattr(schema, name)]
     assert [v for v in values if "_" in v and v not in f.PLAIN_NAMES] == []
+
+
+def test_plain_text_rewrites_known_codes_only():
+    assert f.plain_text("no annual_cost_gbp") == "no annual cost"
+    assert f.plain_text("marac_referral recorded") == "MARAC referral recorded"
+    assert f.plain_text("see n_resolved; n_open too") == "see number with a decision; Number still open too"
+    assert f.plain_text("an unknown_code stays") == "an unknown_code stays"

@@ -130,6 +130,10 @@ def test_a_figure_the_data_cannot_support_says_why(mini_folder):
     for code in ("police_after", "partner_feels_safer"):
         assert np.isnan(s.loc[code, "value"]) and s.loc[code, "value_text"] == "not available"
         assert s.loc[code, "note"], code
+    # one site has no annual cost: the analysis' note names the column; the reader sees plain words
+    cost = headlines.headline_figures(data, codes=["cost_per_completion"]).summary.iloc[0]
+    assert cost["value_text"] == "not available"
+    assert "annual cost" in cost["note"] and formatting.find_code_names(cost["note"]) == []
 
 
 @pytest.fixture(scope="module")
