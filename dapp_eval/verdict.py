@@ -20,7 +20,7 @@ Examples
 >>> import pandas as pd
 >>> h = pd.DataFrame([{"code": "reliable_risk_reduction", "value": 0.288, "ci_lower": 0.254,
 ...                    "ci_upper": 0.324, "n_numerator": 186, "n_denominator": 646, "note": ""}])
->>> print(verdict_paragraphs(h)["text"].iloc[0])
+>>> print(verdict_paragraphs(h).set_index("topic").loc["risk", "text"])
 Risk: a reliable reduction in risk for about 3 in 10 of those assessed twice (29%, 95% CI 25% to 32%; 646 people); no comparison group, so some of this may have happened anyway.
 """
 
@@ -137,6 +137,54 @@ def _not_available(name: str, r) -> str:
     return f"{name}: not available ({note})."
 
 
+_SHORT_NAMES = {"completion_rate": "completion", "reliable_risk_reduction": "risk reduction",
+                "partner_feels_safer": "partner safety", "police_after": "police involvement"}
+
+
+def _in_short(rows: dict, comparison_group: bool) -> str:
+    """The opening paragraph: is it working, compared with what, and how sure."""
+    parts = []
+    r = rows.get("completion_rate")
+    if _ok(r):
+        parts.append(f"{_share(r)} of the people who started completed the programme")
+    r = rows.get("reliable_risk_reduction")
+    if _ok(r):
+        parts.append(f"risk fell reliably for {_share(r)} of those assessed twice")
+    r = rows.get("partner_feels_safer")
+    if _ok(r):
+        parts.append(f"{_share(r)} (ex-)partners who answered both surveys felt safer")
+    a, b = rows.get("police_after"), rows.get("police_before")
+    if _ok(a) and _ok(b):
+        word = "lower" if a["value"] < b["value"] else "higher" if a["value"] > b["value"] else "the same"
+        parts.append(f"police involvement in the year after leaving was {word} than in the year before referral "
+                     f"({fmt.percent(b['value'])}, then {fmt.percent(a['value'])})")
+    if not parts:
+        return ""
+    text = "In short: " + "; ".join(parts) + "."
+    if comparison_group:
+        text += " These changes are compared with a matched comparison group of people who did not take part."
+    else:
+        supplied = any(r.get("comparators") for r in rows.values())
+        text += (" Compared with what: only with the same people before the programme"
+                 + (", and with the published figures supplied" if supplied else "")
+                 + ". There is no comparison group, so these are changes seen alongside the programme, not proof "
+                   "that it caused them.")
+    unsure = [name for code, name in _SHORT_NAMES.items()
+              if _ok(rows.get(code)) and certainty(rows[code]) in ("rough", "very uncertain")]
+    firm = [name for code, name in _SHORT_NAMES.items() if _ok(rows.get(code)) and certainty(rows[code]) == "firm"]
+    if firm:
+        text += f" How sure: the {_join(firm)} figure{'s are' if len(firm) > 1 else ' is'} based on enough people to " \
+                "be fairly precise"
+        text += f"; the {_join(unsure)} figure{'s are' if len(unsure) > 1 else ' is'} less certain." if unsure else "."
+    elif unsure:
+        text += f" How sure: the {_join(unsure)} figure{'s are' if len(unsure) > 1 else ' is'} uncertain (few people)."
+    return text[0].upper() + text[1:]
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def verdict_paragraphs(headlines: pd.DataFrame, *, comparison_group: bool = False) -> pd.DataFrame:
     """The verdict, one paragraph per topic, from a headline-figures table.
 
@@ -154,19 +202,23 @@ def verdict_paragraphs(headlines: pd.DataFrame, *, comparison_group: bool = Fals
     Returns
     -------
     DataFrame
-        ``topic`` (engagement, risk, safety, police, cost) and ``text``; topics without a figure are
-        left out, a figure that could not be computed says so.
+        ``topic`` (in_short: is it working, compared with what, how sure; then engagement, risk,
+        safety, police, cost) and ``text``; topics without a figure are left out, a figure that could
+        not be computed says so.
 
     Examples
     --------
     >>> h = pd.DataFrame([{"code": "completion_rate", "value": 0.81, "ci_lower": 0.78, "ci_upper": 0.84,
     ...                    "n_numerator": 632, "n_denominator": 922, "note": ""}])
-    >>> print(verdict_paragraphs(h)["text"].iloc[0])
+    >>> print(verdict_paragraphs(h).set_index("topic").loc["engagement", "text"])
     Completion: about 8 in 10 people who started completed the programme within its planned length plus 4 weeks (81%, 95% CI 78% to 84%; 922 people).
     """
     rows = _rows(headlines)
     anyway = ("" if comparison_group else "; no comparison group, so some of this may have happened anyway")
     out = []
+    short = _in_short(rows, comparison_group)
+    if short:
+        out.append(("in_short", short))
 
     if "completion_rate" in rows:
         r = rows["completion_rate"]

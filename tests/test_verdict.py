@@ -23,7 +23,15 @@ SYNTHETIC_LIKE = pd.DataFrame([
 
 def test_verdict_paragraphs_on_fixed_inputs():
     v = verdict.verdict_paragraphs(SYNTHETIC_LIKE).set_index("topic")["text"]
-    assert list(v.index) == ["engagement", "risk", "safety", "police", "cost"]
+    assert list(v.index) == ["in_short", "engagement", "risk", "safety", "police", "cost"]
+    assert v["in_short"] == (
+        "In short: about 8 in 10 of the people who started completed the programme; risk fell reliably for about 3 "
+        "in 10 of those assessed twice; roughly 7 in 10 (ex-)partners who answered both surveys felt safer; police "
+        "involvement in the year after leaving was lower than in the year before referral (63%, then 25%). Compared "
+        "with what: only with the same people before the programme. There is no comparison group, so these are "
+        "changes seen alongside the programme, not proof that it caused them. How sure: the completion, risk "
+        "reduction and police involvement figures are based on enough people to be fairly precise; the partner "
+        "safety figure is less certain.")
     assert v["engagement"] == (
         "Completion: about 8 in 10 people who started completed the programme within its planned length plus 4 "
         "weeks (81%, 95% CI 78% to 84%; 922 people). In all, 2,000 people were referred, 922 started and 632 "
@@ -49,6 +57,7 @@ def test_comparison_group_drops_the_happened_anyway_caveat():
     v = verdict.verdict_paragraphs(SYNTHETIC_LIKE, comparison_group=True).set_index("topic")["text"]
     assert "no comparison group" not in v["risk"]
     assert "no comparison group" not in v["police"]
+    assert "matched comparison group" in v["in_short"]
 
 
 @pytest.mark.parametrize("lo, hi, n, word", [
@@ -61,7 +70,9 @@ def test_certainty_keyed_on_interval_width_and_n(lo, hi, n, word):
 
 def test_small_site_is_worded_as_uncertain_with_the_all_sites_value_beside_it():
     h = pd.DataFrame([fig("reliable_risk_reduction", 0.30, 0.12, 0.56, 6, 20, all_sites_value=0.288)])
-    text = verdict.verdict_paragraphs(h)["text"].iloc[0]
+    v = verdict.verdict_paragraphs(h).set_index("topic")["text"]
+    assert v["in_short"].endswith("How sure: the risk reduction figure is uncertain (few people).")
+    text = v["risk"]
     assert text == ("Risk: a reliable reduction in risk for perhaps 3 in 10 of those assessed twice (30%, 95% CI "
                     "12% to 56%; 20 people); no comparison group, so some of this may have happened anyway. There "
                     "are too few people to be sure: anything from 12% to 56% is consistent with the data. All "
@@ -71,14 +82,16 @@ def test_small_site_is_worded_as_uncertain_with_the_all_sites_value_beside_it():
 def test_comparators_quoted_with_their_source():
     h = pd.DataFrame([fig("completion_rate", 0.81, 0.78, 0.84, 632, 922,
                           comparators="62% (Evaluation A, 2019)")])
-    assert verdict.verdict_paragraphs(h)["text"].iloc[0].endswith(
-        "Published figure for comparison: 62% (Evaluation A, 2019).")
+    v = verdict.verdict_paragraphs(h).set_index("topic")["text"]
+    assert v["engagement"].endswith("Published figure for comparison: 62% (Evaluation A, 2019).")
+    assert "and with the published figures supplied" in v["in_short"]
 
 
 def test_a_missing_figure_says_why():
     h = pd.DataFrame([fig("partner_feels_safer", float("nan"), note="no (ex-)partner answered both surveys")])
-    assert verdict.verdict_paragraphs(h)["text"].iloc[0] == (
-        "Safety: not available (no (ex-)partner answered both surveys).")
+    v = verdict.verdict_paragraphs(h)
+    assert v["topic"].tolist() == ["safety"]  # nothing to say in short
+    assert v["text"].iloc[0] == "Safety: not available (no (ex-)partner answered both surveys)."
     with pytest.raises(ValueError, match="headline_figures"):
         verdict.verdict_paragraphs(pd.DataFrame({"x": [1]}))
 
