@@ -251,3 +251,39 @@ def test_dot_whisker_all_sites_line_and_shapes_by_model():
     with pytest.raises(ValueError, match="no column"):
         plotting.dot_whisker(t.drop(columns="ci_upper"))
     plt.close("all")
+
+
+def test_p_chart_finds_a_known_step_change_and_none_in_a_stable_process():
+    # known truth: a simulated process whose completion probability steps from 0.30 to 0.50 at quarter 13
+    rng = np.random.default_rng(16)
+    n = np.full(20, 100)
+    p = np.r_[np.full(12, 0.30), np.full(8, 0.50)]
+    r = trends.p_chart(rng.binomial(n, p), n)
+    assert r["shift"].iloc[12:].all() and (r["direction"].iloc[12:] == "high").all()
+    assert r["shift"].iloc[:12].all() and (r["direction"].iloc[:12] == "low").all()
+    # the same process without the step: no point outside the 3-sigma limits
+    stable = trends.p_chart(rng.binomial(n, 0.30), n)
+    assert not stable["outside_limits"].any()
+
+
+def test_commissioner_modules_import_nothing_above_the_analysis_layer():
+    import ast
+    from pathlib import Path
+
+    import dapp_eval
+
+    root = Path(dapp_eval.__file__).parent
+    forbidden = {"report", "cli", "templates"}
+    for name in ("formatting", "glossary", "comparators", "headlines", "trends", "verdict"):
+        tree = ast.parse((root / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level >= 1:
+                mods = [node.module or ""] + [a.name for a in node.names] if not node.module else [node.module]
+                assert not set(m.split(".")[0] for m in mods) & forbidden, (name, mods)
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    assert not a.name.startswith("dapp_eval.report"), (name, a.name)
+    # formatting and glossary are data-free: they import nothing from the package
+    for name in ("formatting", "glossary"):
+        tree = ast.parse((root / f"{name}.py").read_text(encoding="utf-8"))
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level >= 1], name
