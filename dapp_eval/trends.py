@@ -108,7 +108,7 @@ def special_causes(values, centre, lower, upper, lower_2sigma, upper_2sigma) -> 
     Examples
     --------
     >>> sc = special_causes([1, 2, 3, 4, 5, 6], [3.5] * 6, [0] * 6, [10] * 6, [1] * 6, [8] * 6)
-    >>> sc["trend"].all(), sc["shift"].any()
+    >>> bool(sc["trend"].all()), bool(sc["shift"].any())
     (True, False)
     """
     x = np.asarray(values, dtype=float)
