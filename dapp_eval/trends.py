@@ -44,7 +44,7 @@ import pandas as pd
 from .errors import AnalysisError
 from .results import AnalysisResult, make_meta
 
-__all__ = ["E2", "RULES", "MEASURES", "MIN_POINTS", "p_chart", "quarterly_spc", "special_causes", "xmr"]
+__all__ = ["E2", "RULES", "MEASURES", "MIN_POINTS", "describe", "p_chart", "quarterly_spc", "special_causes", "xmr"]
 
 #: XmR scaling constant: 3 / d2 with d2 = 1.128 for moving ranges of two points
 E2 = 2.66
@@ -417,3 +417,61 @@ def _finish(ch: pd.DataFrame, code: str, base: pd.DataFrame) -> pd.DataFrame:
     ch["quarter_start"] = base["quarter_start"].to_numpy()
     ch["quarter_end"] = base["quarter_end"].to_numpy()
     return ch
+
+
+def describe(summary: pd.DataFrame) -> pd.DataFrame:
+    """One plain-English sentence per chart: what the chart shows and any unusual variation.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``quarterly_spc(...).summary`` (or one chart of it with ``measure`` and ``name`` columns).
+
+    Returns
+    -------
+    DataFrame
+        ``measure``, ``name``, ``text``.
+
+    Examples
+    --------
+    >>> ch = xmr([20, 21, 19, 20, 22, 20, 19, 21, 20, 40], labels=[f"Q{i}" for i in range(1, 11)])
+    >>> ch["measure"], ch["name"], ch["chart"] = "referrals", "Referrals received", "XmR"
+    >>> print(describe(ch)["text"].iloc[0])
+    Referrals received: average 22 a quarter over 10 complete quarters. Unusual variation: Q1 to Q9: 9 quarters in a row below the average; Q10: above the upper process limit. Making Data Count advises at least 15 points before limits are fixed: treat these limits as provisional.
+    """
+    rows = []
+    for code, g in summary.groupby("measure", sort=False):
+        g = g.reset_index(drop=True)
+        name = str(g["name"].iloc[0])
+        complete = g[~g["partial"].astype(bool)]
+        is_p = str(g["chart"].iloc[0]) == "p-chart"
+        centre = float(g["centre"].iloc[0])
+        avg = f"{100 * centre:.0f}%" if is_p else f"{centre:,.0f} a quarter"
+        text = f"{name}: average {avg} over {len(complete)} complete quarter{'s' if len(complete) != 1 else ''}."
+        flagged = g[g["special_cause"].astype(bool)]
+        if flagged.empty:
+            text += " No unusual variation: the ups and downs are within what is usual for this measure."
+        else:
+            # group consecutive quarters that share the same reason
+            parts, start, prev, reason = [], None, None, None
+            for _, r in flagged.iterrows():
+                why = r["special_cause_text"]
+                if why == reason and prev is not None and r.name == prev + 1:
+                    prev = r.name
+                    continue
+                if reason is not None:
+                    parts.append((start, prev, reason))
+                start, prev, reason = r.name, r.name, why
+            parts.append((start, prev, reason))
+            text += " Unusual variation: " + "; ".join(
+                f"{g.loc[a, 'quarter']} to {g.loc[b, 'quarter']}: {why.replace('one of ', '')}" if a != b
+                else f"{g.loc[a, 'quarter']}: {why}" for a, b, why in parts) + "."
+        n_part = int(g["partial"].astype(bool).sum())
+        if n_part:
+            text += (f" {n_part} part quarter{'s are' if n_part != 1 else ' is'} shown but not used for the average "
+                     "or the limits.")
+        if len(complete) < MIN_POINTS:
+            text += (f" Making Data Count advises at least {MIN_POINTS} points before limits are fixed: treat these "
+                     "limits as provisional.")
+        rows.append({"measure": code, "name": name, "text": text})
+    return pd.DataFrame(rows, columns=["measure", "name", "text"])

@@ -287,3 +287,17 @@ def test_commissioner_modules_import_nothing_above_the_analysis_layer():
     for name in ("formatting", "glossary"):
         tree = ast.parse((root / f"{name}.py").read_text(encoding="utf-8"))
         assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level >= 1], name
+
+
+def test_describe_says_what_each_chart_shows_in_plain_words(spc):
+    from dapp_eval import formatting
+
+    d = trends.describe(spc.summary).set_index("measure")["text"]
+    assert list(d.index) == list(trends.MEASURES)
+    # the first full quarter of starts (programmes filling up) is below the lower limit; nothing else is unusual
+    assert "Unusual variation: 2023/24 Q1: below the lower process limit." in d["starts"]
+    assert d["referrals"].startswith("Referrals received: average 243 a quarter over 8 complete quarters. No unusual")
+    assert "average 81% over 6 complete quarters" in d["completion"]
+    for text in d:
+        assert "provisional" in text  # fewer than 15 complete quarters
+        assert formatting.find_code_names(text) == [] and formatting.find_raw_proportions(text) == []
