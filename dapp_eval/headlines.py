@@ -399,14 +399,16 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
     Parameters
     ----------
     data : ProgrammeData
-        All sites (restricted to ``site`` here when one is given).
+        All sites, as the report uses them: already restricted to the plan's ``period`` when it has
+        one (``data.subset(period=...)``); restricted to ``site`` here when one is given.
     site : str, optional
         A ``site_id``; None for all sites.
     plan : dict or path, optional
         The analysis plan (:func:`dapp_eval.plan.load_plan`): grace weeks, exit time, risk instrument,
-        survey waves, follow-up window.
+        primary outcomes, survey waves, follow-up window. Its ``period`` is not applied here (see
+        ``data``).
     alpha : float
-        For the confidence intervals.
+        For the confidence intervals (the report passes ``plan["alpha"]``).
     codes : sequence of str, optional
         Only these figures (default: all of :data:`REGISTRY`).
 
