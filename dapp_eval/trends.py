@@ -311,7 +311,8 @@ def quarterly_spc(data, *, plan: dict | None = None) -> AnalysisResult:
         ``quarter_start``, ``quarter_end``, ``partial`` and
         ``partial_reason``, ``value`` (count, or proportion), ``n_numerator``,
         ``n_denominator`` (p-charts), ``centre``, limits, rule flags,
-        ``special_cause``, ``direction`` and ``special_cause_text``.
+        ``special_cause``, ``direction`` and ``special_cause_text``. ``meta["not_charted"]``
+        counts people left out of a chart and why (no planned length; assessed twice but no exit date).
 
     Notes
     -----
@@ -357,6 +358,10 @@ def quarterly_spc(data, *, plan: dict | None = None) -> AnalysisResult:
     # completion within planned length + grace, by quarter of starting
     a = plan["attrition"]
     ep = attrition.episode_times(data, exit_time=a["exit_time"]).tables["episodes"]
+    not_charted: dict[str, int] = {}
+    k = int(ep["planned"].isna().sum())
+    if k:
+        not_charted["completion: started episodes without a planned length"] = k
     ep = ep[ep["planned"].notna()]
     horizon = (ep["planned"].astype(float) + float(a["grace_weeks"])) * 7.0
     ext = ep["site_id"].map(data.sites.set_index("site_id")["data_extract_date"])
@@ -385,6 +390,9 @@ def quarterly_spc(data, *, plan: dict | None = None) -> AnalysisResult:
         ch_r = None
     if ch_r is not None and len(ch_r):
         exit_q = _fy_period(ch_r["referral_id"].map(data.referrals.set_index("referral_id")["exit_date"]))
+        k = int(exit_q.isna().sum())
+        if k:
+            not_charted["reliable risk reduction: people assessed twice who have no exit date yet"] = k
         rel = ch_r["reliable_change"] == "reliably improved"
         n_r = exit_q.value_counts().reindex(quarters, fill_value=0).to_numpy(float)
         k_r = exit_q[rel.to_numpy()].value_counts().reindex(quarters, fill_value=0).to_numpy(float)
@@ -401,7 +409,7 @@ def quarterly_spc(data, *, plan: dict | None = None) -> AnalysisResult:
                 "range) and p-charts for proportions (limits = pbar +/- 3 x sqrt(pbar(1 - pbar)/n)); "
                 "UK financial-year quarters; partial quarters shown but left out of the limits and the rules"),
         rules=dict(RULES), extract_date=extract, n_complete_quarters=n_complete.to_dict(),
-        provisional=bool((n_complete < MIN_POINTS).any()),
+        provisional=bool((n_complete < MIN_POINTS).any()), not_charted=not_charted,
         provisional_note=(f"Making Data Count advises at least {MIN_POINTS} points before limits are fixed; with "
                           "fewer, treat the limits as provisional."))
     from . import plotting

@@ -301,3 +301,20 @@ def test_describe_says_what_each_chart_shows_in_plain_words(spc):
     for text in d:
         assert "provisional" in text  # fewer than 15 complete quarters
         assert formatting.find_code_names(text) == [] and formatting.find_raw_proportions(text) == []
+
+
+def test_people_left_out_of_a_chart_are_counted(tmp_path, synthetic_data):
+    from conftest import MINI, write_folder
+
+    from dapp_eval.io import load_programme
+
+    assert trends.quarterly_spc(synthetic_data).meta["not_charted"] == {}
+    files = dict(MINI)
+    # R5 is still open (no exit date) but already has an exit score: it cannot be placed in a quarter of leaving
+    files["risk_assessments.csv"] = MINI["risk_assessments.csv"] + (
+        "R5,2024-01-08,intake,DASH,12,practitioner\nR5,2024-03-01,exit,DASH,5,practitioner\n")
+    res = trends.quarterly_spc(load_programme(write_folder(tmp_path / "m", files)))
+    assert res.meta["not_charted"] == {
+        "reliable risk reduction: people assessed twice who have no exit date yet": 1}
+    risk_rows = res.summary[res.summary["measure"] == "reliable_risk_reduction"]
+    assert risk_rows["n_denominator"].sum() == 1  # R1 only
