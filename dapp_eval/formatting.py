@@ -26,8 +26,8 @@ from collections.abc import Iterable
 
 __all__ = [
     "PLAIN_NAMES", "count", "find_code_names", "find_raw_proportions", "format_value", "gbp", "in_n_in_10",
-    "long_date", "p_value", "percent", "percentage_points", "plain_columns", "plain_name", "plain_text", "sig",
-    "weeks",
+    "long_date", "p_value", "percent", "percentage_points", "plain_columns", "plain_name", "plain_table",
+    "plain_text", "sig", "weeks",
 ]
 
 NA_TEXT = "n/a"
@@ -401,6 +401,74 @@ def plain_columns(columns: Iterable[str]) -> list[str]:
     ['Site', 'Number with a decision', 'Average score from the model (adjusted)']
     """
     return [plain_name(c) for c in columns]
+
+
+def plain_table(df, formats: dict[str, str] | None = None, *, keep_codes: bool = False):
+    """A table as a reader sees it: plain-word headers, every cell formatted as text.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    formats : dict, optional
+        Column -> format (as :func:`format_value`, plus ``"p_value"``, ``"date"`` and ``"text"``).
+        Unlisted columns: ``n`` / ``n_*`` as counts, ``p_value*`` / ``p_adjusted`` as p-values, dates as
+        "1 April 2023", other numbers to 3 significant digits, text (including category codes, put
+        into plain words) as it is.
+    keep_codes : bool
+        Keep the code names as a second header row (a two-level column index), for analysts' CSVs.
+
+    Raises
+    ------
+    KeyError
+        For a code column that has no plain words in :data:`PLAIN_NAMES` (add them there).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"site_name": ["North"], "estimate": [0.859], "n_resolved": [1987],
+    ...                   "p_value_holm": [2e-5], "referral_source": ["childrens_social_care"]})
+    >>> plain_table(t, {"estimate": "percent"}).iloc[0].to_dict()
+    {'Site': 'North', 'Estimate': '86%', 'Number with a decision': '1,987', 'p-value (adjusted for several outcomes, Holm)': '< 0.001', 'Referred by': "Children's social care"}
+    """
+    import pandas as pd
+
+    formats = dict(formats or {})
+    out = pd.DataFrame(index=df.index)
+    for c in df.columns:
+        col = df[c]
+        f = formats.get(c)
+        if f is None:
+            if c == "n" or str(c).startswith("n_"):
+                f = "count"
+            elif str(c).startswith("p_value") or c == "p_adjusted":
+                f = "p_value"
+            elif pd.api.types.is_datetime64_any_dtype(col):
+                f = "date"
+            elif pd.api.types.is_bool_dtype(col):
+                f = "bool"
+            elif pd.api.types.is_numeric_dtype(col):
+                f = "sig"
+            else:
+                f = "text"
+        if f == "text":
+            out[c] = [plain_text(str(v)) if isinstance(v, str) else ("" if _missing(v) else str(v)) for v in col]
+            out[c] = [PLAIN_NAMES.get(v, t) if isinstance(v, str) else t for v, t in zip(col, out[c])]
+        elif f == "date":
+            out[c] = [long_date(v) for v in col]
+        elif f == "p_value":
+            out[c] = [p_value(v) for v in col]
+        elif f == "bool":
+            out[c] = ["yes" if v is True or v == 1 else "no" if v is False or v == 0 else NA_TEXT for v in col]
+        elif f == "sig":
+            out[c] = [sig(v, 3) for v in col]
+        else:
+            out[c] = [format_value(v, f) for v in col]
+    headers = plain_columns(df.columns)
+    if keep_codes:
+        out.columns = pd.MultiIndex.from_arrays([headers, list(df.columns)])
+    else:
+        out.columns = headers
+    return out
 
 
 # a code identifier: lower-case words joined by underscores (at least one underscore)

@@ -153,3 +153,18 @@ def test_plain_text_rewrites_known_codes_only():
     assert f.plain_text("marac_referral recorded") == "MARAC referral recorded"
     assert f.plain_text("see n_resolved; n_open too") == "see number with a decision; Number still open too"
     assert f.plain_text("an unknown_code stays") == "an unknown_code stays"
+
+
+def test_plain_table_headers_cells_and_code_row():
+    t = pd.DataFrame({"quarter_start": pd.to_datetime(["2023-04-01"]), "n": ["<10"], "partial": [True],
+                      "cost_per_completion": [933.55], "mean_change": [-3.6146], "group": ["one_to_one"]})
+    out = f.plain_table(t, {"cost_per_completion": "gbp"})
+    assert list(out.columns) == ["Quarter starts", "Number of people", "Part quarter", "Cost per completion",
+                                 "Average change in score", "Group"]
+    assert out.iloc[0].tolist() == ["1 April 2023", "<10", "yes", "£934", "-3.61", "One-to-one"]
+    coded = f.plain_table(t, keep_codes=True)
+    assert coded.columns.get_level_values(1).tolist() == list(t.columns)
+    text = " ".join(out.columns) + " " + " ".join(out.iloc[0])
+    assert f.find_code_names(text) == []
+    with pytest.raises(KeyError, match="new_thing"):
+        f.plain_table(pd.DataFrame({"new_thing": [1]}))
