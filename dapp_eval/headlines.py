@@ -552,11 +552,22 @@ def _referral_mix_sentence(data) -> tuple[str, pd.DataFrame]:
     names = data.sites.set_index("site_id")["site_name"]
     pct = rows["pct"] / 100
     lo, hi = _range_text(pct, pd.Series({g: names.get(g, g) for g in pct.index}))
-    source = str(lev).replace("_", " ")
-    size = "large" if smd >= 0.5 else "moderate" if smd >= 0.2 else "small"
-    return (f"Referral sources differ between sites: the share referred by {source} ranges from {lo} to {hi} "
-            f"(standardised difference {smd:.2f}, a {size} difference; above 0.1 is usually taken as a real "
+    source = fmt.plain_name(str(lev))
+    source = source if source[:2].isupper() else source[0].lower() + source[1:]
+    verb = "differ" if smd >= SMD_FLAG else "are similar"
+    return (f"Referral sources {verb} between sites: the share referred by {source} ranges from {lo} to {hi} "
+            f"(standardised difference {smd:.2f}, {_size(smd)}; above {SMD_FLAG} is usually taken as a real "
             f"difference in case mix)."), bt
+
+
+#: |standardised difference| above which case mix is said to differ (the usual Table 1 flag)
+SMD_FLAG = 0.1
+
+
+def _size(d: float) -> str:
+    d = abs(d)
+    return ("a large difference" if d >= 0.5 else "a moderate difference" if d >= 0.2
+            else "a small difference" if d >= SMD_FLAG else "a negligible difference")
 
 
 def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05) -> AnalysisResult:
@@ -619,10 +630,24 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
     notes = {}
     planned = sites["planned_sessions"].astype(int)
     models = sorted({str(m).replace("_", "-") for m in sites["programme_model"]})
-    notes["completion_rate"] = (
-        f"Sites run different programmes ({', '.join(models)}; {planned.min()} to {planned.max()} planned weekly "
-        "sessions): a longer programme gives more time to leave early, so completion rates are not like for "
-        "like. " + mix_text)
+    if len(sites) < 2:
+        one = "Only one site: there is no other site to compare with."
+        case_mix = pd.DataFrame({"outcome": list(SITE_OUTCOMES), "case_mix": [one] * len(SITE_OUTCOMES)})
+        meta = make_meta(n_in=len(data.referrals), excluded={}, unit="referrals", alpha=alpha,
+                         method="each site's headline figures side by side", case_mix={o: one for o in SITE_OUTCOMES})
+        from . import plotting
+
+        return AnalysisResult(summary=s, meta=meta, tables={"case_mix": case_mix, "referral_mix": mix_table},
+                              title="Comparison of sites on the headline outcomes", _plotter=_plot_outcome(plotting))
+    if len(models) == 1 and planned.nunique() == 1:
+        notes["completion_rate"] = (
+            f"All sites run the same kind of programme ({models[0]}, {planned.iloc[0]} planned weekly sessions). "
+            + mix_text)
+    else:
+        notes["completion_rate"] = (
+            f"Sites run different programmes ({', '.join(models)}; {planned.min()} to {planned.max()} planned weekly "
+            "sessions): a longer programme gives more time to leave early, so completion rates are not like for "
+            "like. " + mix_text)
     r = plan["risk"]
     try:
         ch = risk.change(data, instrument=r["instrument"], from_=r["from"], to=r["to"],
@@ -632,8 +657,8 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
         d = _smd_cont(g["mean"].max(), g.loc[g["mean"].idxmax(), "std"], g["mean"].min(),
                       g.loc[g["mean"].idxmin(), "std"])
         notes["reliable_risk_reduction"] = (
-            f"Risk at intake differs: the average {r['instrument']} score at intake among people assessed twice "
-            f"ranges from {lo} to {hi} (standardised difference {d:.2f}); people who start with a lower score have "
+            f"Risk at intake {'differs' if abs(d) >= SMD_FLAG else 'is similar'}: the average {r['instrument']} score at intake among people assessed twice "
+            f"ranges from {lo} to {hi} (standardised difference {d:.2f}, {_size(d)}); people who start with a lower score have "
             "less room to show a reliable reduction. " + mix_text)
     except AnalysisError as exc:
         notes["reliable_risk_reduction"] = f"Case mix not available: {exc}"

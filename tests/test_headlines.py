@@ -204,3 +204,11 @@ def test_every_published_column_has_plain_words(hf, sc, synthetic_data):
             *headlines.definitions().columns, *s2.columns, *trends.xmr([1, 2, 3]).columns,
             *trends.p_chart([1, 2], [3, 4]).columns]
     assert formatting.plain_columns(cols)  # raises KeyError naming any code without plain words
+
+
+def test_site_comparison_of_one_site_says_there_is_nothing_to_compare(synthetic_data):
+    sc1 = headlines.site_comparison(synthetic_data.subset(sites=["S03"]))
+    assert set(sc1.tables["case_mix"]["case_mix"]) == {"Only one site: there is no other site to compare with."}
+    t = sc1.summary[sc1.summary["outcome"] == "completion_rate"].set_index("site_id")
+    # one site: its figure and the all-sites figure are the same computation
+    assert t.loc["S03", "estimate"] == t.loc["all", "estimate"]
