@@ -10,6 +10,10 @@ modules, each returning an :class:`~dapp_eval.results.AnalysisResult`:
 - :mod:`dapp_eval.followup`   police / MARAC / children's services after exit
 - :mod:`dapp_eval.disclosure` small-number suppression for published tables
 - :mod:`dapp_eval.report`     the commissioner HTML report
+- :mod:`dapp_eval.headlines`  the headline figures: one registry, one value each; sites side by side
+- :mod:`dapp_eval.trends`     quarterly statistical process control charts (Making Data Count)
+- :mod:`dapp_eval.verdict`    plain-English verdict paragraphs and the Mirabal measures
+- :mod:`dapp_eval.formatting`, :mod:`dapp_eval.glossary`, :mod:`dapp_eval.comparators`  words for commissioners
 
 Examples
 --------
@@ -30,6 +34,8 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "attrition", "bench", "cli", "compare", "disclosure", "followup", "funnel", "io", "lmm", "plan", "plotting",
     "privacy", "quality", "report", "results", "risk", "safety", "schema", "stats", "survival", "synthetic",
+    # commissioner content (issue #16)
+    "comparators", "formatting", "glossary", "headlines", "trends", "verdict",
 )
 
 __all__ = [

@@ -1016,3 +1016,187 @@ def plot_site_funnel(result, ax=None, *, title=None):
     ax.set_title(title or "Completion by site against site size")
     ax.legend(fontsize=8, loc="lower right")
     return ax
+
+
+# ---------------------------------------------------------------------------
+# commissioner figures: site comparison (dot and whisker) and SPC charts
+# ---------------------------------------------------------------------------
+
+__all__ += ["dot_whisker", "spc_chart"]
+
+#: Making Data Count colours: common cause grey, improvement blue, concern orange, neither purple
+MDC_COLOURS = {"common": "#7F7F7F", "improvement": "#00B0F0", "concern": "#E46C0A", "neither": "#7030A0"}
+
+
+def _as_frame(result):
+    return result.summary if hasattr(result, "summary") else result
+
+
+def dot_whisker(table, ax=None, *, estimate="estimate", lower="ci_lower", upper="ci_upper", label="site_name",
+                group="programme_model", overall=None, overall_label="All sites", percent=True, xlabel=None,
+                title=None):
+    """Dot-and-whisker chart: one row per site, its estimate and confidence interval, and the all-sites line.
+
+    Sites are told apart by their label on the axis and the programme model by the marker shape (and
+    colour), so nothing depends on colour alone.
+
+    Parameters
+    ----------
+    table : DataFrame or AnalysisResult
+        One row per site with ``estimate``, ``ci_lower``, ``ci_upper`` and a label column; a row with
+        ``site_id == "all"`` (as :func:`dapp_eval.headlines.site_comparison` gives) is drawn as the
+        all-sites line instead of a dot.
+    ax : matplotlib Axes, optional
+    overall : float, optional
+        The all-sites value (overrides an ``"all"`` row).
+    percent : bool
+        Axis in percentages (values are proportions 0-1).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import pandas as pd
+    from matplotlib.ticker import PercentFormatter
+
+    df = _as_frame(table).copy()
+    if "site_id" in df and (df["site_id"] == "all").any():
+        all_row = df[df["site_id"] == "all"].iloc[0]
+        if overall is None:
+            overall = all_row[estimate]
+        df = df[df["site_id"] != "all"]
+    missing = [c for c in (estimate, lower, upper, label) if c not in df]
+    if missing:
+        raise ValueError(f"dot_whisker: the table has no column(s) {missing}")
+    df = df.reset_index(drop=True)
+    ax = new_axes(ax, figsize=(7, 0.55 * len(df) + 1.6))
+    y = list(range(len(df)))[::-1]
+    groups = list(dict.fromkeys(df[group])) if group in df else [None]
+    for i, g in enumerate(groups):
+        idx = df.index[df[group] == g] if g is not None else df.index
+        first = True
+        for j in idx:
+            r = df.loc[j]
+            est = pd_to_numeric(pd.Series([r[estimate], r[lower], r[upper]]))
+            if est.isna().iloc[0]:
+                ax.text(0.01, y[j], "not available", va="center", fontsize=8, transform=ax.get_yaxis_transform())
+                continue
+            colour = PALETTE[(i + 1) % len(PALETTE)]
+            ax.plot([est.iloc[1], est.iloc[2]], [y[j], y[j]], color=colour, lw=2, solid_capstyle="butt")
+            ax.scatter([est.iloc[0]], [y[j]], marker=MARKERS[i % len(MARKERS)], s=70, color=colour,
+                       edgecolor="black", zorder=3,
+                       label=(str(g).replace("_", "-") if g is not None and first else None))
+            first = False
+    if overall is not None and overall == overall:
+        ax.axvline(float(overall), color=PALETTE[0], ls="--", lw=1.2,
+                   label=f"{overall_label} ({100 * float(overall):.0f}%)" if percent else overall_label)
+    import textwrap
+
+    ax.set_yticks(y)
+    ax.set_yticklabels([textwrap.fill(str(v), 24) for v in df[label]])
+    ax.set_ylim(-0.7, len(df) - 0.3)
+    if percent:
+        ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+    ax.set_xlabel(xlabel or "Estimate with 95% confidence interval")
+    ax.grid(axis="x", color="#DDDDDD", lw=0.6)
+    ax.set_axisbelow(True)
+    if title:
+        ax.set_title(title)
+    handles, labels_ = ax.get_legend_handles_labels()
+    if handles:  # below the axes, so it never hides a site
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(len(handles), 3),
+                  frameon=False)
+    return ax
+
+
+def spc_chart(result, ax=None, *, measure=None, higher_is_better=None, title=None, percent=None):
+    """Statistical process control chart in NHS England "Making Data Count" style.
+
+    Grey line and dots for the values, solid centre line, dashed process limits; special-cause points
+    are marked by shape as well as colour (triangle up = unusually high, triangle down = unusually low;
+    blue = improvement, orange = concern, purple where neither direction is better); partial quarters
+    are hollow and labelled.
+
+    Parameters
+    ----------
+    result : AnalysisResult or DataFrame
+        From :func:`dapp_eval.trends.quarterly_spc` (pick one ``measure``), or one chart from
+        :func:`dapp_eval.trends.xmr` / :func:`dapp_eval.trends.p_chart` with a ``quarter`` column.
+    ax : matplotlib Axes, optional
+    measure : str, optional
+        Which measure to draw when the table holds several.
+    higher_is_better : bool or None
+        Colours special causes as improvement / concern; None = neither.
+    percent : bool, optional
+        Axis as percentages; default: True for a p-chart.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import pandas as pd
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import PercentFormatter
+
+    df = _as_frame(result)
+    if "measure" in df:
+        measures = list(dict.fromkeys(df["measure"]))
+        if measure is None and len(measures) > 1:
+            raise ValueError(f"spc_chart: the table holds several measures {measures}; pass measure=")
+        df = df[df["measure"] == (measure or measures[0])]
+    if df.empty:
+        raise ValueError(f"spc_chart: no rows for measure {measure!r}")
+    df = df.reset_index(drop=True)
+    ax = new_axes(ax, figsize=(8, 4))
+    x = list(range(len(df)))
+    v = pd_to_numeric(df["value"])
+    partial = df["partial"].astype(bool) if "partial" in df else pd.Series(False, index=df.index)
+    ax.plot(x, df["centre"], color="#231F20", lw=1.2)
+    ax.plot(x, df["upper_limit"], color="#7F7F7F", ls="--", lw=1.2)
+    ax.plot(x, df["lower_limit"], color="#7F7F7F", ls="--", lw=1.2)
+    # the line joins complete quarters only: a partial quarter's value is incomplete, not a fall
+    ax.plot(x, v.where(~partial), color=MDC_COLOURS["common"], lw=1.5, zorder=2)
+    special = df["special_cause"].astype(bool) if "special_cause" in df else pd.Series(False, index=df.index)
+    direction = df["direction"] if "direction" in df else pd.Series("", index=df.index)
+    for i in x:
+        if pd.isna(v.iloc[i]):
+            continue
+        if partial.iloc[i]:
+            ax.scatter([i], [v.iloc[i]], marker="o", s=40, facecolor="white", edgecolor=MDC_COLOURS["common"],
+                       zorder=3)
+            continue
+        if special.iloc[i]:
+            high = str(direction.iloc[i]).startswith("high")
+            if higher_is_better is None:
+                colour = MDC_COLOURS["neither"]
+            else:
+                colour = MDC_COLOURS["improvement" if high == bool(higher_is_better) else "concern"]
+            ax.scatter([i], [v.iloc[i]], marker="^" if high else "v", s=80, color=colour, edgecolor="black",
+                       zorder=4)
+        else:
+            ax.scatter([i], [v.iloc[i]], marker="o", s=30, color=MDC_COLOURS["common"], zorder=3)
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(q) + (" (part)" if p else "") for q, p in zip(df["quarter"], partial)], rotation=45,
+                       ha="right", fontsize=8)
+    is_p = percent if percent is not None else ("chart" in df and str(df["chart"].iloc[0]) == "p-chart")
+    if is_p:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+        ax.set_ylim(bottom=0)
+    else:
+        ax.set_ylim(bottom=0)
+    name = str(df["name"].iloc[0]) if "name" in df else "Value"
+    ax.set_ylabel("Percentage" if is_p else "Number")
+    ax.set_title(title or name)
+    special_colour = MDC_COLOURS["neither"] if higher_is_better is None else MDC_COLOURS["improvement"]
+    handles = [Line2D([], [], color=MDC_COLOURS["common"], marker="o", label="quarter"),
+               Line2D([], [], color="#231F20", label="average (centre line)"),
+               Line2D([], [], color="#7F7F7F", ls="--", label="process limits"),
+               Line2D([], [], color=special_colour, marker="^", ls="", markeredgecolor="black",
+                      label="unusual variation (high)"),
+               Line2D([], [], color=special_colour if higher_is_better is None else MDC_COLOURS["concern"],
+                      marker="v", ls="", markeredgecolor="black", label="unusual variation (low)")]
+    if partial.any():
+        handles.append(Line2D([], [], color=MDC_COLOURS["common"], marker="o", markerfacecolor="white", ls="",
+                              label="part quarter (not in the limits)"))
+    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, frameon=False)
+    return ax
