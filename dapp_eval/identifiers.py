@@ -74,7 +74,7 @@ _NAME_RULES: list[tuple[str, re.Pattern]] = [
         rf"|^({_PERSON_WORDS})s?(_(full|details|surname|forename))?$|(^|_)(fore|sur)names?($|_)")),
     ("a date of birth", re.compile(
         r"(^|_)(dob|d_o_b|birth|births|birthday|birthdate|born|date_?of_?birth|birth_?date)($|_)")),
-    ("a postcode", re.compile(r"(^|_)(post_?code|postal_?code|zip(_?code)?)($|_)")),
+    ("a postcode", re.compile(r"(^|_)(post_?code|postal_?code|zip(_?code)?)$")),  # not postcode_district
     ("an address or location", re.compile(
         r"(^|_)(address|addresses|addr|street|house_?(number|name)|address_?line_?\d|location|home|residence)($|_)")),
     ("a phone number", re.compile(r"(^|_)(phone|telephone|tel|mobile|landline|contact_?(no|number))($|_)")),
