@@ -198,19 +198,38 @@ def _uniques(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     return codes, pd.Series([_conv(v) for v in uniq], dtype=object)
 
 
-# RE2 (through pyarrow, vectorised in C++) finds the candidate texts; each rule's exact pattern
-# (with look-arounds RE2 lacks, and the check digit) then runs only on those few texts
-_PREFILTER = "|".join([
-    r"[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}",
-    r"(?:\+44|0044|0)[ ()-]*[0-9](?:[ ()\-.]?[0-9]){8,10}",
-    r"@",
-    r"(?i:https?://|ftp://|www\.)",
-    r"(?i:[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})",
-    r"(?i:[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D])",
-    r"(?i:(?:CR|CRN|CRIS|OCC|OC|INC|CAD|URN|LOG) ?[/:#-]? ?[0-9]{2,8}[/-][0-9]{2,8})",
-    r"[0-9]{1,2}/[0-9]{5,8}/[0-9]{2}",
-    r"[0-9]{2}/[0-9]{1,7}[A-Za-z]",
-])
+# RE2 (through pyarrow, vectorised in C++) finds each rule's candidate texts; the exact rule (with the
+# look-arounds RE2 lacks, and the check digit) then runs in Python on those candidates only.  For
+# e-mail addresses and URLs the RE2 pattern is already the exact rule.
+_PREFILTERS = {
+    "NHS numbers": (r"[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}", False),
+    "phone numbers": (r"(?:\+44|0044|0)[ ()-]*[0-9](?:[ ()\-.]?[0-9]){8,10}", False),
+    "e-mail addresses": (_EMAIL, True),
+    "full UK postcodes": (r"(?i:[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})", False),
+    "National Insurance numbers": (r"(?i:[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D])", False),
+    "police crime or occurrence references": (
+        r"(?i:(?:CR|CRN|CRIS|OCC|OC|INC|CAD|URN|LOG) ?[/:#-]? ?[0-9]{2,8}[/-][0-9]{2,8})"
+        r"|[0-9]{1,2}/[0-9]{5,8}/[0-9]{2}|[0-9]{2}/[0-9]{1,7}[A-Za-z]", False),
+    "URLs": (r"(?i:https?://|ftp://|www\.[a-z0-9-]+\.)", True),
+}
+
+
+_ANY_PREFILTER = "|".join(pre for pre, _exact in _PREFILTERS.values())
+
+
+def _checked(sub: pd.Series, rule: _Rule) -> np.ndarray:
+    """Which texts hold a candidate that passes the rule's check (NHS check digit, phone number length)."""
+    test = _nhs_ok if rule.check == "nhs" else _phone_ok
+    first = sub.str.extract(f"({rule.pattern})", flags=re.M)[0]
+    ok = first.notna().to_numpy()
+    ok[ok] = test(first[ok])
+    # a cell whose first candidate fails may hold a second one that passes
+    again = ~ok & (sub.str.count(rule.pattern) > 1).to_numpy()
+    if again.any():
+        found = sub[again].str.extractall(f"({rule.pattern})")
+        good = found.index.get_level_values(0)[test(found[0])]
+        ok |= sub.index.isin(good)
+    return ok
 
 
 def _hits(lines: list[str]) -> dict[str, np.ndarray]:
@@ -221,18 +240,27 @@ def _hits(lines: list[str]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     if not lines:
         return out
-    cand = pc.match_substring_regex(pa.array(lines, type=pa.string()), _PREFILTER).to_numpy(zero_copy_only=False)
-    idx = np.flatnonzero(cand)
-    if not len(idx):
+    # one pass over everything with all the prefilters at once; then each rule on the few candidates
+    some = np.flatnonzero(pc.match_substring_regex(pa.array(lines, type=pa.string()), _ANY_PREFILTER)
+                          .to_numpy(zero_copy_only=False))
+    if not len(some):
         return out
-    sub = pd.Series([lines[i] for i in idx], dtype=object)
+    texts = [lines[i] for i in some]
+    arr = pa.array(texts, type=pa.string())
     for rule, pat in _COMPILED:
-        hit = sub.str.contains(pat).to_numpy(dtype=bool)
-        if rule.check and hit.any():
-            # the pattern finds candidates; the check digit / the number's length decides
-            found = sub[hit].str.extractall(f"({rule.pattern})")
-            ok = _nhs_ok(found[0]) if rule.check == "nhs" else _phone_ok(found[0])
-            hit = sub.index.isin(found.index.get_level_values(0)[ok])
+        pre, exact = _PREFILTERS[rule.what]
+        cand = pc.match_substring_regex(arr, pre).to_numpy(zero_copy_only=False)
+        idx = np.flatnonzero(cand)
+        if not len(idx):
+            continue
+        if exact:
+            mask = np.zeros(len(lines), dtype=bool)
+            mask[some[idx]] = True
+            out[rule.what] = mask
+            continue
+        sub = pd.Series([texts[i] for i in idx], dtype=object)
+        idx = some[idx]
+        hit = _checked(sub, rule) if rule.check else sub.str.contains(pat).to_numpy(dtype=bool)
         if hit.any():
             mask = np.zeros(len(lines), dtype=bool)
             mask[idx[hit]] = True
