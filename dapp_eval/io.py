@@ -80,7 +80,7 @@ def read_column_map(path: str | Path | dict | None) -> ColumnMap:
     The file looks like::
 
         date_format: "%d/%m/%Y"        # UK dates everywhere (default ISO %Y-%m-%d)
-        allow_columns: [keyworker_code] # columns never to be treated as identifiers
+        allow_columns: [keyworker_code] # extra columns kept: not refused by name (content still checked)
         tables:
           referrals:
             file: Referrals 2024.xlsx   # file name in the folder (default referrals.<ext>)

@@ -379,3 +379,13 @@ def test_scan_of_100k_rows_is_vectorised():
     ids = pd.Series([f"P{i:06d}" for i in rng.permutation(n)])
     ids.iloc[99_998] = "07700 900123"
     assert scan_column(ids) == [("phone numbers", 1, 99_998)]
+
+
+def test_cli_validate_refuses_an_outside_file_unless_allowed(tmp_path, capsys):
+    write_folder(tmp_path / "outside", {"private.csv": MINI["sites.csv"]})
+    folder = write_folder(tmp_path / "data")
+    (folder / "sites.csv").unlink()
+    (folder / "column_map.yaml").write_text("tables:\n  sites:\n    file: ../outside/private.csv\n")
+    assert main(["validate", str(folder)]) == 1
+    assert "outside the data folder" in capsys.readouterr().out
+    assert main(["validate", str(folder), "--allow-outside"]) == 0
