@@ -396,6 +396,10 @@ def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Pat
             df = _read_table_csv(path)
             clean = _pseudonymise_table(df, path.name, table, cmap.for_table(table), cmap, key, run)
             clean.to_csv(tmp / path.name, index=False, lineterminator="\n")
+        if isinstance(column_map, (str, Path)) and not (tmp / "column_map.yaml").exists():
+            # a map given on the command line goes with the copy, so the copy loads like the input
+            shutil.copyfile(column_map, tmp / "column_map.yaml")
+            run.note(Path(column_map).name, "", "copied (column map, as OUT/column_map.yaml)")
         log_df = run.frame()
         log_df.to_csv(tmp / LOG_NAME, index=False, lineterminator="\n")
         (tmp / "pseudonymisation_note.json").write_text(json.dumps({

@@ -389,3 +389,14 @@ def test_cli_validate_refuses_an_outside_file_unless_allowed(tmp_path, capsys):
     assert main(["validate", str(folder)]) == 1
     assert "outside the data folder" in capsys.readouterr().out
     assert main(["validate", str(folder), "--allow-outside"]) == 0
+
+
+def test_a_column_map_given_apart_goes_with_the_copy(tmp_path):
+    raw = write_folder(tmp_path / "raw")
+    (raw / "referrals.csv").write_text(MINI["referrals.csv"].replace("referral_id,participant_id", "Ref No,Client ID"))
+    cmap = tmp_path / "map.yaml"
+    cmap.write_text("tables:\n  referrals:\n    columns:\n      Ref No: referral_id\n      Client ID: participant_id\n")
+    log = pseudonymise(raw, tmp_path / "out", key_file=_key(tmp_path / "KEY"), column_map=cmap)
+    assert (tmp_path / "out" / "column_map.yaml").read_text() == cmap.read_text()
+    assert log.loc[log["file"] == "map.yaml", "action"].item().startswith("copied (column map")
+    assert load_programme(tmp_path / "out").referrals["participant_id"].nunique() == 4
