@@ -2,10 +2,11 @@
 
 Sub-commands::
 
-    dapp-eval validate DIR [--column-map MAP] [--csv FILE]
+    dapp-eval validate DIR [--column-map MAP] [--csv FILE] [--allow-outside]
     dapp-eval synth --out DIR [--referrals N] [--sites K] [--seed S]
     dapp-eval report DATA_DIR --out OUT [--site SITE ...] [--period FROM TO] [--plan plan.yaml] [--threshold 10] [--strict]
-    dapp-eval pseudonymise IN OUT --key-file KEY
+    dapp-eval pseudonymise IN OUT --key-file KEY [--column-map MAP] [--force] [--allow-outside]
+    dapp-eval keygen KEY
     dapp-eval bench [--referrals 1000,10000,100000] [--json FILE]
 """
 
@@ -24,7 +25,7 @@ def _cmd_validate(args) -> int:
     from .io import load_programme
 
     try:
-        data = load_programme(args.folder, column_map=args.column_map)
+        data = load_programme(args.folder, column_map=args.column_map, allow_outside=args.allow_outside)
     except DataValidationError as exc:
         print(f"Data-quality report for {args.folder}: NOT VALID\n")
         print(str(exc))
@@ -52,9 +53,24 @@ def _cmd_synth(args) -> int:
 def _cmd_pseudonymise(args) -> int:
     from .privacy import pseudonymise
 
-    log = pseudonymise(args.input, args.output, key_file=args.key_file)
+    try:
+        log = pseudonymise(args.input, args.output, key_file=args.key_file, column_map=args.column_map,
+                           force=args.force, allow_outside=args.allow_outside)
+    except (ValueError, FileNotFoundError):
+        print(f"dapp-eval pseudonymise: {args.output} was left as it was; see {args.output.rstrip('/')}"
+              ".failed-run.log beside it", file=sys.stderr)
+        raise
     print(log.to_string(index=False) if len(log) else "No identifiers found; IDs re-keyed only.")
     print(f"\nPseudonymised copy written to {args.output} (log: pseudonymisation_log.csv). The key was not copied.")
+    return 0
+
+
+def _cmd_keygen(args) -> int:
+    from .privacy import keygen
+
+    path = keygen(args.key_file)
+    print(f"New key written to {path} (32 random bytes, readable by you only). Keep it apart from the data and "
+          "the reports, and keep it: the same key gives the same pseudonyms in the next extract.")
     return 0
 
 
@@ -87,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("folder")
     v.add_argument("--column-map", default=None, help="YAML mapping a provider export onto the contract")
     v.add_argument("--csv", default=None, help="write every problem to this CSV file")
+    v.add_argument("--allow-outside", action="store_true",
+                   help="let the column map name files outside the data folder")
     v.set_defaults(func=_cmd_validate)
 
     s = sub.add_parser("synth", help="write a synthetic programme data folder")
@@ -110,11 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_report)
 
-    ps = sub.add_parser("pseudonymise", help="replace identifiers with keyed hashes")
+    ps = sub.add_parser("pseudonymise", help="write an allow-listed copy: keyed pseudonyms, contract columns only")
     ps.add_argument("input")
     ps.add_argument("output")
-    ps.add_argument("--key-file", required=True)
+    ps.add_argument("--key-file", required=True, help="from `dapp-eval keygen KEY`; mode 0600, kept apart")
+    ps.add_argument("--column-map", default=None, help="default: INPUT/column_map.yaml if present")
+    ps.add_argument("--force", action="store_true", help="replace a non-empty OUTPUT whole")
+    ps.add_argument("--allow-outside", action="store_true",
+                    help="let the column map name files outside the input folder")
     ps.set_defaults(func=_cmd_pseudonymise)
+
+    kg = sub.add_parser("keygen", help="write a new pseudonymisation key (32 random bytes, mode 0600)")
+    kg.add_argument("key_file")
+    kg.set_defaults(func=_cmd_keygen)
 
     b = sub.add_parser("bench", help="time every stage on synthetic data of several sizes")
     b.add_argument("--referrals", default="1000,10000,100000")

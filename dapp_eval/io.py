@@ -33,7 +33,8 @@ import pandas as pd
 import yaml
 
 from .errors import PROBLEM_COLUMNS, AnalysisError, DataValidationError
-from .schema import TABLES, Column, Table
+from .identifiers import HIDDEN, identifier_problems, looks_identifying
+from .schema import TABLES, Column, Table, instrument_range
 
 __all__ = ["ProgrammeData", "load_programme", "read_column_map", "validate_tables", "SUPPORTED_SUFFIXES"]
 
@@ -79,7 +80,7 @@ def read_column_map(path: str | Path | dict | None) -> ColumnMap:
     The file looks like::
 
         date_format: "%d/%m/%Y"        # UK dates everywhere (default ISO %Y-%m-%d)
-        allow_columns: [keyworker_code] # columns never to be treated as identifiers
+        allow_columns: [keyworker_code] # extra columns kept: not refused by name (content still checked)
         tables:
           referrals:
             file: Referrals 2024.xlsx   # file name in the folder (default referrals.<ext>)
@@ -163,9 +164,24 @@ def read_column_map(path: str | Path | dict | None) -> ColumnMap:
 # ---------------------------------------------------------------------------
 
 
-def _find_file(folder: Path, table: Table, tmap: TableMap) -> Path | None:
+def _inside(folder: Path, path: Path) -> bool:
+    """Whether ``path`` resolves (symbolic links followed, ``..`` removed) to a place inside ``folder``."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _find_file(folder: Path, table: Table, tmap: TableMap, *, allow_outside: bool = False) -> Path | None:
     if tmap.file:
         p = folder / tmap.file
+        if not allow_outside and not _inside(folder, p):
+            raise DataValidationError(pd.DataFrame([{
+                "file": "column map", "row": None, "column": f"tables.{table.name}.file", "value": "",
+                "rule": f"the file named for table {table.name} lies outside the data folder {folder} (after "
+                        "following '..' and symbolic links): copy it into the folder, or pass --allow-outside "
+                        "(allow_outside=True) if that is intended"}]))
         if not p.exists():
             raise DataValidationError(pd.DataFrame([{
                 "file": tmap.file, "row": None, "column": "", "value": "",
@@ -176,6 +192,11 @@ def _find_file(folder: Path, table: Table, tmap: TableMap) -> Path | None:
         raise DataValidationError(pd.DataFrame([{
             "file": ", ".join(p.name for p in found), "row": None, "column": "", "value": "",
             "rule": f"several files hold table {table.name}; keep one"}]))
+    if found and not allow_outside and not _inside(folder, found[0]):
+        raise DataValidationError(pd.DataFrame([{
+            "file": found[0].name, "row": None, "column": "", "value": "",
+            "rule": "this file is a symbolic link to a place outside the data folder: copy the file into the "
+                    "folder, or pass --allow-outside (allow_outside=True) if that is intended"}]))
     return found[0] if found else None
 
 
@@ -251,6 +272,12 @@ def _read_csv(path: Path, problems: list, notes: list) -> pd.DataFrame | None:
     if not first_line.strip():
         problems.append(_file_problem(fname, 1, "the first line is blank: the header row must be the first line"))
         return None
+    if "," not in first_line:
+        for sep, word in ((";", "semicolon"), ("\t", "tab")):
+            if first_line.count(sep) >= 1:
+                problems.append(_file_problem(fname, 1, f"the header splits on {word}s, not commas ({word}-delimited "
+                                                        "file): save it as comma-separated 'CSV UTF-8'"))
+                return None
     quoted = '"' in text
     df = None
     if not quoted:
@@ -400,7 +427,9 @@ class _Problems:
         self.rows: list[dict] = []
         self.counts: dict[tuple, int] = {}
 
-    def add(self, file, row, column, value, rule):
+    def add(self, file, row, column, value, rule, *, masked: bool = False):
+        if not masked and value not in (None, "") and looks_identifying(pd.Series([str(value)]))[0]:
+            value = HIDDEN  # a message never repeats what looks like a phone number, e-mail, NHS number, ...
         key = (file, column, rule)
         self.counts[key] = self.counts.get(key, 0) + 1
         if self.counts[key] <= _MAX_PROBLEMS_PER_RULE:
@@ -416,8 +445,10 @@ class _Problems:
         # only the rows that will be listed are converted; the rest are counted
         room = max(_MAX_PROBLEMS_PER_RULE - self.counts.get((file, column, rule), 0), 0) + 1
         take = idx[:room]
-        for r, v in zip(np.asarray(rows)[take].tolist(), np.asarray(values, dtype=object)[take].tolist()):
-            self.add(file, r, column, "" if v is None else str(v), rule)
+        shown = ["" if v is None else str(v) for v in np.asarray(values, dtype=object)[take].tolist()]
+        hidden = looks_identifying(pd.Series(shown, dtype=object)) if shown else []
+        for r, v, h in zip(np.asarray(rows)[take].tolist(), shown, hidden):
+            self.add(file, r, column, HIDDEN if h else v, rule, masked=True)
         if len(idx) > len(take):
             self.counts[(file, column, rule)] += len(idx) - len(take)
 
@@ -712,6 +743,34 @@ class ProgrammeData:
 # ---------------------------------------------------------------------------
 
 
+def _log_normalised(col: Column, raw: pd.Series, cells: tuple[pd.Series, np.ndarray], parsed: pd.Series,
+                    fname: str, stripped: bool, log: list) -> None:
+    """Count in the load log every cell the loader read other than exactly as written.
+
+    White space around a value, codes in another case (``MALE``), yes/no words other than
+    ``true``/``false`` (``Y``, ``n``, ``1``): accepted, but never silently.
+    """
+    text, blank = cells
+    if not stripped and raw.dtype == object and len(raw):
+        is_str = raw.map(type).eq(str).to_numpy()
+        padded = int((is_str & ~blank & (raw.astype(str).to_numpy() != text.to_numpy())).sum())
+        if padded:
+            log.append({"file": fname, "note": f"{col.name}: white space around values removed", "n": padded})
+    if col.kind in ("enum", "set"):
+        ok = parsed.notna().to_numpy()
+        changed = int((ok & ~blank & (text.to_numpy() != parsed.fillna("").to_numpy())).sum())
+        if changed:
+            log.append({"file": fname, "note": f"{col.name}: codes normalised to the contract's spelling "
+                                               "(case or spaces)", "n": changed})
+    elif col.kind == "bool":
+        low = text.str.lower()
+        other = int((~blank & parsed.notna().to_numpy() & ~text.isin(["true", "false"]).to_numpy()).sum())
+        if other:
+            words = sorted(set(low[~blank & parsed.notna().to_numpy() & ~text.isin(["true", "false"]).to_numpy()]))
+            log.append({"file": fname, "note": f"{col.name}: yes/no values read as true/false "
+                                               f"({', '.join(words[:6])})", "n": other})
+
+
 def _rows_of(df: pd.DataFrame) -> pd.Series:
     return df["_row"]
 
@@ -750,6 +809,12 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
             cells = {c: (text.iloc[:n], blank[:n]) for c, (text, blank) in cells.items()}
         for r in rows[all_blank].tolist():
             probs.add(fname, r, "", "", "blank row inside the data: delete it or fill it in")
+    if not len(raw):
+        if table.name in ("sites", "referrals"):
+            probs.add(fname, None, "", "", "the file has a header but no data rows: every analysis needs "
+                                           f"{table.name}; export the data again")
+        else:
+            log.append({"file": fname, "note": "header only: the file holds no records", "n": 0})
     missing = [c.name for c in table.columns if c.required and c.name not in raw.columns]
     for c in missing:
         probs.add(fname, 1, c, "", "required column is missing from the header")
@@ -772,6 +837,7 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
                 col_cells = _cells(series)
                 log.append({"file": fname, "note": f"{col.name}: values recoded by the column map", "n": int(hit.sum())})
         out[col.name] = _parse_column(col, series, rows, fname, date_format, probs, col_cells)
+        _log_normalised(col, series, col_cells, out[col.name], fname, stripped, log)
     df = pd.DataFrame(out, index=raw.index)
     for c in extra:
         df[c] = raw[c]
@@ -809,14 +875,8 @@ def _dtype(col: Column):
 
 
 def _instrument_range(name: str) -> tuple[float, float] | None:
-    """Score range of a registered instrument, or None if it is not registered."""
-    from .risk import get_instrument
-
-    try:
-        inst = get_instrument(name)
-    except KeyError:
-        return None
-    return float(inst.min_score), float(inst.max_score)
+    """Score range of a registered instrument, or None if it is not registered (see schema.instrument_range)."""
+    return instrument_range(name)
 
 
 def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _Problems) -> None:
@@ -852,6 +912,30 @@ def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _
         for c in ("assessment_date", "start_date", "exit_date"):
             if c in ref:
                 mask_rule(ref, fr, c, ref[c] > extract, "date is after the site's data_extract_date")
+    # every later record against its referral's (or its person's) extract date
+    if {"site_id", "data_extract_date"} <= set(sites) and {"referral_id", "site_id"} <= set(ref):
+        site_ex = sites.drop_duplicates("site_id").set_index("site_id")["data_extract_date"]
+        ex_by_ref = ref.drop_duplicates("referral_id").set_index("referral_id")["site_id"].map(site_ex)
+        later = [("sessions", "session_date"), ("risk_assessments", "assessment_date"),
+                 ("partner_surveys", "survey_date")]
+        for tname, c in later:
+            tab = tabs.get(tname)
+            if tab is not None and {c, "referral_id"} <= set(tab):
+                ex = tab["referral_id"].map(ex_by_ref)
+                mask_rule(tab, files[tname], c, tab[c] > ex, "date is after the site's data_extract_date")
+        inc = tabs.get("incidents")
+        if inc is not None and "participant_id" in inc and "participant_id" in ref:
+            ex_by_person = ref.assign(_ex=ref["site_id"].map(site_ex)).groupby("participant_id")["_ex"].max()
+            ex = inc["participant_id"].map(ex_by_person)
+            for c in ("incident_date", "outcome_date"):
+                if c in inc:
+                    mask_rule(inc, files["incidents"], c, inc[c] > ex,
+                              "date is after the data_extract_date of the person's sites")
+    ses0 = tabs.get("sessions")
+    if ses0 is not None and not len(ses0) and "start_date" in ref and ref["start_date"].notna().any():
+        probs.add(files["sessions"], None, "", "", f"the file has a header but no rows, while "
+                  f"{int(ref['start_date'].notna().sum())} referrals have a start_date: the attendance log is "
+                  "missing; export it again (or delete the file if the programme keeps no attendance)")
     # referral date order
     order = [("assessment_date", "referral_date"), ("start_date", "assessment_date"), ("start_date", "referral_date"),
              ("exit_date", "referral_date"), ("exit_date", "assessment_date"), ("exit_date", "start_date")]
@@ -979,7 +1063,7 @@ def validate_tables(raw_tables: dict[str, pd.DataFrame], *, files: dict[str, str
 
 
 def load_programme(path: str | Path, *, column_map: str | Path | dict | None = None,
-                   check_identifiers: bool = True) -> ProgrammeData:
+                   check_identifiers: bool = True, allow_outside: bool = False) -> ProgrammeData:
     """Load and validate a programme data folder.
 
     Parameters
@@ -994,7 +1078,11 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
         given and the folder holds ``column_map.yaml``, that is used.
     check_identifiers : bool
         Refuse tables that contain direct identifiers (names, dates of birth,
-        postcodes, ...).  See :mod:`dapp_eval.privacy`.
+        postcodes, phone numbers, ...), found by column name or in any cell.
+        See :mod:`dapp_eval.identifiers`.
+    allow_outside : bool
+        Let the column map name files outside ``path`` (after resolving
+        ``..`` and symbolic links); refused by default.
 
     Returns
     -------
@@ -1029,7 +1117,7 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
     for name, table in TABLES.items():
         tmap = cmap.for_table(name)
         try:
-            p = _find_file(folder, table, tmap)
+            p = _find_file(folder, table, tmap, allow_outside=allow_outside)
         except DataValidationError as exc:
             read_problems.append(exc.problems)
             continue
@@ -1049,8 +1137,6 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
         hasher.update(p.name.encode())
         hasher.update(p.read_bytes())
     if check_identifiers:
-        from .privacy import identifier_problems
-
         for name, raw in raw_tables.items():
             renamed = raw.rename(columns=cmap.for_table(name).columns)
             found = identifier_problems(renamed, file=files[name], table=name, allow=cmap.allow_columns)

@@ -58,6 +58,7 @@ from . import plotting
 from .errors import AnalysisError
 from .lmm import RandomInterceptLMM, design_matrix
 from .results import AnalysisResult, check_alpha, make_meta
+from .schema import set_instrument_range
 from .stats import holm, wilson_ci
 
 __all__ = [
@@ -267,6 +268,7 @@ def register_instrument(instrument: Instrument, *, replace: bool = False) -> Ins
     if instrument.name in _REGISTRY and not replace:
         raise ValueError(f"instrument {instrument.name!r} is already registered (use replace=True)")
     _REGISTRY[instrument.name] = instrument
+    set_instrument_range(instrument.name, instrument.min_score, instrument.max_score)  # what the loader checks
     return instrument
 
 

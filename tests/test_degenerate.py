@@ -14,6 +14,7 @@ computed.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 
@@ -108,8 +109,13 @@ def just_started(t):
     ra = t["risk_assessments"]
     ra = ra[ra["timepoint"] == "intake"].copy()
     ra["assessment_date"] = ra["referral_id"].map(ref.set_index("referral_id")["referral_date"])
+    # records dated after the extract date are refused by the loader (issue 17): keep the incidents before it
+    inc = t["incidents"]
+    inc = inc[inc["incident_date"] <= pd.Timestamp("2024-04-12")].copy()
+    inc.loc[inc["outcome_date"] > pd.Timestamp("2024-04-12"), "outcome_date"] = pd.NaT
     return {**t, "sites": sites, "referrals": ref, "sessions": t["sessions"].iloc[0:0],
-            "partner_surveys": t["partner_surveys"].iloc[0:0], "risk_assessments": ra.reset_index(drop=True)}
+            "partner_surveys": t["partner_surveys"].iloc[0:0], "risk_assessments": ra.reset_index(drop=True),
+            "incidents": inc.reset_index(drop=True)}
 
 
 def no_incidents(t):
@@ -123,8 +129,8 @@ def no_sessions(t):
 
 
 def empty_tables(t):
-    """Every optional table present with its header only."""
-    return {**t, **{k: t[k].iloc[0:0] for k in OPTIONAL}}
+    """Every optional table present with its header only (sessions: emptied after loading, see _Folders)."""
+    return {**t, **{k: t[k].iloc[0:0] for k in OPTIONAL if k != "sessions"}}
 
 
 BUILDERS = {f.__name__: f for f in (site_without_completions, no_partner_tables, single_participant, all_censored,
@@ -155,6 +161,11 @@ class _Folders:
         if case not in self.cache:
             if case == "site_without_completions_alone":
                 self.cache[case] = self("site_without_completions").subset(sites=["S01"])
+            elif case == "empty_tables":
+                # the loader refuses a header-only sessions.csv beside started referrals (issue 17); the
+                # analyses must still cope with an empty attendance log, so it is emptied in memory
+                data = load_programme(self.folder(case))
+                self.cache[case] = dataclasses.replace(data, sessions=data.sessions.iloc[0:0])
             else:
                 self.cache[case] = load_programme(self.folder(case))
         return self.cache[case]

@@ -173,9 +173,9 @@ def test_bom_crlf_booleans_extra_columns_trailing_blank_rows(tmp_path):
     files = dict(MINI)
     ref = files["referrals.csv"]
     ref = ref.replace("employed,true,false", "employed,Yes,N").replace("unemployed,false,true", "unemployed,0,Y")
-    ref = ref.replace("exit_reason\n", "exit_reason,keyworker_note\n")
+    ref = ref.replace("exit_reason\n", "exit_reason,keyworker_code\n")
     ref = "\n".join(line + ("," if i else "") for i, line in enumerate(ref.strip("\n").split("\n"))) + "\n"
-    ref = ref.replace(",\n", ",note\n", 1)
+    ref = ref.replace(",\n", ",K1\n", 1)
     files["referrals.csv"] = ref + ",,,,,,,,,,,,,,,,,,,,,\n,,,,,,,,,,,,,,,,,,,,,\n"
     folder = write_folder(tmp_path / "tolerant", files)
     raw = (folder / "referrals.csv").read_text(encoding="utf-8").replace("\n", "\r\n")
@@ -185,10 +185,13 @@ def test_bom_crlf_booleans_extra_columns_trailing_blank_rows(tmp_path):
     assert len(ref) == 5
     assert ref["prior_da_police_contact"].tolist()[:2] == [True, False]
     assert ref["substance_misuse"].tolist()[:2] == [False, True]
-    assert "keyworker_note" in ref.columns
+    assert "keyworker_code" in ref.columns
     log = data.load_log
     assert log.loc[log["note"] == "trailing blank rows ignored", "n"].item() == 2
-    assert log["note"].str.contains("extra columns kept: keyworker_note").any()
+    assert log["note"].str.contains("extra columns kept: keyworker_code").any()
+    # Yes/N in rows 2 and 6 (R1, R5) and 0/Y in row 3 (R2): read, and each counted in the log
+    assert log.loc[log["note"].str.startswith("prior_da_police_contact: yes/no values read"), "n"].item() == 3
+    assert log.loc[log["note"].str.startswith("substance_misuse: yes/no values read"), "n"].item() == 3
 
 
 def test_uk_dates_with_column_map(tmp_path):

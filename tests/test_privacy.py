@@ -77,23 +77,27 @@ def test_identifier_values_under_innocuous_names_are_flagged(column, values, wha
     df = pd.DataFrame({"referral_id": [f"R{i}" for i in range(len(values))], column: values})
     found = identifier_problems(df, file="referrals.csv", table="referrals")
     assert found["column"].tolist() == [column]
-    assert found.loc[0, "rule"].startswith(f"values look like {what}")
+    n = sum(v != "" and v not in ("x", "n/a", "LE1", "unknown") for v in values)
+    assert found.loc[0, "rule"].startswith(f"{n} value{'s' if n > 1 else ''} look{'' if n > 1 else 's'} like {what}")
     assert found.loc[0, "row"] == row  # the first value that looks like one (header = row 1)
+    assert f"first in row {row}" in found.loc[0, "rule"]
     assert found.loc[0, "value"] == "(hidden)"  # the report never repeats an identifier
 
 
 def test_loader_refuses_a_table_with_an_identifier_and_names_the_way_out(tmp_path):
     files = dict(MINI)
-    files["incidents.csv"] = (files["incidents.csv"].replace("outcome_date\n", "outcome_date,officer_notes\n")
+    files["incidents.csv"] = (files["incidents.csv"].replace("outcome_date\n", "outcome_date,contact_info\n")
                               .replace("police_callout,\n", "police_callout,,call 07700 900123\n")
                               .replace("arrest,\n", "arrest,,07700 900456\n")
                               .replace("marac_referral,\n", "marac_referral,,07700 900789\n"))
     with pytest.raises(DataValidationError) as exc:
         load_programme(write_folder(tmp_path / "ident", files))
     p = exc.value.problems
-    hit = p[p["column"] == "officer_notes"]
-    assert len(hit) == 1 and hit["file"].item() == "incidents.csv" and hit["row"].item() == 3
-    assert "phone numbers" in hit["rule"].item() and "dapp-eval pseudonymise" in hit["rule"].item()
+    hit = p[p["column"] == "contact_info"]
+    # every cell is read, not only whole-cell matches: "call 07700 900123" in row 2 is the first
+    assert len(hit) == 1 and hit["file"].item() == "incidents.csv" and hit["row"].item() == 2
+    assert hit["rule"].item().startswith("3 values look like phone numbers (direct identifiers; first in row 2)")
+    assert "dapp-eval pseudonymise" in hit["rule"].item()
     assert "07700" not in str(exc.value)
 
 
@@ -121,8 +125,7 @@ def test_mini_fixture_raises_no_alarm():
     ("sites", "site_name", ["Coventry Project (synthetic)", "Leicestershire Choices", "Bromley"]),
     ("referrals", "programme_name", ["Foundations", "Step Up", "Caring Dads"]),
     ("referrals", "referral_id", ["R000123", "R000124", "R000125"]),
-    ("referrals", "participant_id", ["P000123", "100234", "0123456789"]),
-    ("referrals", "participant_id", VALID_NHS[:3]),  # contract IDs are only checked for e-mails and postcodes
+    ("referrals", "participant_id", ["P000123", "100234", "000123456"]),
     ("partners", "partner_id", ["V000001", "V000002", "V000003"]),
     ("incidents", "incident_id", ["I0000001", "I0000002", "I0000003"]),
     ("sessions", "session_number", ["1", "2", "3"]),
@@ -131,23 +134,37 @@ def test_mini_fixture_raises_no_alarm():
     ("referrals", "batch", CODES_10[:3]),  # ten digits without a valid NHS check digit
     ("referrals", "nhs_trust", ["Coventry and Warwickshire", "Leicester", "Bromley"]),
     ("referrals", "postcode_district", ["CV6", "LE1", "B15"]),
-    ("referrals", "notes", ["seen twice", "tel. contact preferred", "ok"]),
+    ("referrals", "keyworker_remark_code", ["seen twice", "tel. contact preferred", "ok"]),
+    # yes/no flags are never refused by their names
+    ("referrals", "telephone_contact_made", ["yes", "no", "Y", ""]),
+    ("referrals", "email_sent", ["true", "false", "1", "0"]),
+    ("referrals", "address_known", ["Y", "n", "", "N"]),
+    # counts with 10-11 digits (no leading zero) are not phone numbers; a decimal is not one either
+    ("referrals", "n_contacts", ["12345678901", "7700900123", "0.1234567890"]),
+    ("sites", "annual_cost_gbp", ["28000", "1234567890.5", "68000"]),
+    ("referrals", "contact_date", ["2023-04-01", "2023-05-02", "2023-06-03"]),  # not dates of birth
 ])
 def test_no_false_alarm(table, column, values):
     df = pd.DataFrame({column: values})
     assert identifier_problems(df, file=f"{table}.csv", table=table).empty
 
 
-def test_allow_columns_from_the_column_map_silence_an_alarm(tmp_path):
+def test_allow_columns_silence_the_name_rule_but_never_the_content_scan(tmp_path):
     files = dict(MINI)
     files["sites.csv"] = (files["sites.csv"].replace("incident_data_from\n", "incident_data_from,office_phone\n")
-                          .replace("2021-01-01\n", "2021-01-01,024 7600 0000\n")
-                          .replace("2024-04-30,\n", "2024-04-30,,024 7600 0001\n"))
+                          .replace("2021-01-01\n", "2021-01-01,ext 12\n")
+                          .replace("2024-04-30,\n", "2024-04-30,,ext 14\n"))
     folder = write_folder(tmp_path / "allow", files)
     with pytest.raises(DataValidationError, match="office_phone"):
         load_programme(folder)
     data = load_programme(folder, column_map={"allow_columns": ["office_phone"]})
-    assert data.sites["office_phone"].tolist() == ["024 7600 0000", "024 7600 0001"]
+    assert data.sites["office_phone"].tolist() == ["ext 12", "ext 14"]
+    # allowed by name, but a cell holds a phone number: still refused, and the number is not repeated
+    (folder / "sites.csv").write_text(files["sites.csv"].replace("ext 14", "024 7600 0001"))
+    with pytest.raises(DataValidationError) as exc:
+        load_programme(folder, column_map={"allow_columns": ["office_phone"]})
+    assert exc.value.problems["rule"].str.startswith("1 value looks like phone numbers").any()
+    assert "7600" not in str(exc.value)
 
 
 # ---------------------------------------------------------------------------
@@ -179,7 +196,16 @@ def _raw_export(folder: Path, *, key_inside: bool = False) -> Path:
     # I4 has no event_id (it defaults to its incident_id); I5 belongs to the same event
     with open(folder / "incidents.csv", "a", encoding="utf-8") as fh:
         fh.write("I4,,P2,2023-10-01,police_callout,\nI5,I4,P2,2023-10-01,da_crime,\n")
+    # the only extra column the provider asks to keep: a case reference, which pseudonymise hashes
+    (folder / "column_map.yaml").write_text("allow_columns: [client_ref]\n")
     return folder
+
+
+def _key(path: Path, text: str = KEY) -> Path:
+    """A key file as a careful user keeps it: readable by its owner only."""
+    path.write_text(text + "\n")
+    path.chmod(0o600)
+    return path
 
 
 @pytest.fixture
@@ -189,9 +215,7 @@ def export(tmp_path) -> Path:
 
 @pytest.fixture
 def key_file(tmp_path) -> Path:
-    path = tmp_path / "KEY"
-    path.write_text(KEY + "\n")
-    return path
+    return _key(tmp_path / "KEY")
 
 
 def test_raw_export_is_refused_by_the_loader(export):
@@ -298,8 +322,7 @@ def test_same_key_same_output_other_key_other_pseudonyms(export, key_file, tmp_p
     pseudonymise(export, tmp_path / "b", key_file=key_file)
     for name in ("referrals.csv", "incidents.csv", "pseudonymisation_log.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    other = tmp_path / "OTHER_KEY"
-    other.write_text(OTHER_KEY)
+    other = _key(tmp_path / "OTHER_KEY", OTHER_KEY)
     pseudonymise(export, tmp_path / "c", key_file=other)
     a = load_programme(tmp_path / "a").referrals
     c = load_programme(tmp_path / "c").referrals
@@ -332,8 +355,7 @@ def test_ids_with_stray_spaces_keep_their_link(tmp_path, key_file):
 
 @pytest.mark.parametrize(("key", "message"), [("short", "too short"), ("  123456789012345  ", "too short")])
 def test_short_key_is_refused_and_nothing_written(export, tmp_path, key, message):
-    kf = tmp_path / "KEY"
-    kf.write_text(key)
+    kf = _key(tmp_path / "KEY", key)
     with pytest.raises(ValueError, match=message):
         pseudonymise(export, tmp_path / "out", key_file=kf)
     assert not (tmp_path / "out").exists()
@@ -349,17 +371,32 @@ def test_same_folder_in_and_out_is_refused(export, key_file):
 def test_key_file_inside_the_output_folder_is_refused(export, tmp_path):
     out = tmp_path / "clean"
     out.mkdir()
-    (out / "KEY").write_text(KEY)
+    _key(out / "KEY")
     with pytest.raises(ValueError, match="outside the output folder"):
         pseudonymise(export, out, key_file=out / "KEY")
+    (out / "sub").mkdir()
+    _key(out / "sub" / "KEY")
+    with pytest.raises(ValueError, match="outside the output folder"):
+        pseudonymise(export, out, key_file=out / "sub" / "KEY")
 
 
-def test_key_file_inside_the_input_folder_is_not_copied(tmp_path):
+def test_key_file_inside_the_input_folder_is_refused(tmp_path):
     raw = _raw_export(tmp_path / "raw")
-    (raw / "secret.csv").write_text(KEY)  # even a key kept (badly) as a .csv next to the data
-    pseudonymise(raw, tmp_path / "out", key_file=raw / "secret.csv")
-    assert not (tmp_path / "out" / "secret.csv").exists()
-    assert all(KEY.encode() not in p.read_bytes() for p in (tmp_path / "out").iterdir())
+    _key(raw / "secret.csv")  # a key kept (badly) as a .csv next to the data
+    with pytest.raises(ValueError, match="outside the input folder"):
+        pseudonymise(raw, tmp_path / "out", key_file=raw / "secret.csv")
+    assert not (tmp_path / "out").exists()
+
+
+def test_other_csv_files_and_subfolders_are_listed_never_copied(export, key_file, tmp_path):
+    (export / "secret.csv").write_text(f"key\n{KEY}\n")  # say, a copy of the key
+    (export / "old").mkdir()
+    (export / "old" / "referrals.csv").write_text("Surname\nSmith\n")
+    log = pseudonymise(export, tmp_path / "out", key_file=key_file)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        [*MINI, "column_map.yaml", "pseudonymisation_log.csv", "pseudonymisation_note.json"])
+    assert log.loc[log["file"] == "secret.csv", "action"].item().startswith("not copied: not a table")
+    assert log.loc[log["file"] == "old/", "action"].item().startswith("not copied: subfolder")
 
 
 def test_non_csv_files_are_logged_not_silently_skipped(export, key_file, tmp_path):
@@ -386,8 +423,7 @@ def test_cli_pseudonymise(export, key_file, tmp_path, capsys):
 
 
 def test_cli_pseudonymise_refuses_a_short_key_without_traceback(export, tmp_path, capsys):
-    kf = tmp_path / "KEY"
-    kf.write_text("abc")
+    kf = _key(tmp_path / "KEY", "abc")
     assert main(["pseudonymise", str(export), str(tmp_path / "out"), "--key-file", str(kf)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dapp-eval pseudonymise: ") and "too short" in err and "Traceback" not in err
