@@ -56,9 +56,10 @@ from scipy import optimize, stats
 
 from . import plotting
 from .errors import AnalysisError
-from .lmm import RandomInterceptLMM, design_matrix
+from .estimators.effect_sizes import cohens_dz, hedges_gav, rubin
+from .estimators.lmm import RandomInterceptLMM, design_matrix
+from .estimators.proportions import holm, wilson_ci
 from .results import AnalysisResult, check_alpha, make_meta
-from .stats import holm, wilson_ci
 
 __all__ = [
     "Instrument",
@@ -330,98 +331,6 @@ def wilson_interval(count, nobs, *, alpha: float = 0.05) -> tuple[float, float]:
     return (float(lo), float(hi))
 
 
-def _nct_ncp_interval(t: float, df: float, alpha: float) -> tuple[float, float]:
-    """Confidence limits for the noncentrality parameter of a t statistic (inverting the noncentral t)."""
-    if not np.isfinite(t) or df <= 0:
-        return (np.nan, np.nan)
-
-    def f(ncp, q):
-        return stats.nct.cdf(t, df, ncp) - q
-
-    out = []
-    for q in (1 - alpha / 2, alpha / 2):
-        lo, hi = t - 10.0, t + 10.0
-        for _ in range(60):
-            if f(lo, q) > 0 and f(hi, q) < 0:
-                break
-            lo -= 10.0 + abs(lo)
-            hi += 10.0 + abs(hi)
-        try:
-            out.append(optimize.brentq(f, lo, hi, args=(q,), xtol=1e-12, rtol=1e-12))
-        except ValueError:  # numerical failure at extreme df: normal approximation
-            se = math.sqrt(1 + t * t / (2 * df))
-            out.append(t + (-1 if q > 0.5 else 1) * stats.norm.ppf(1 - alpha / 2) * se)
-    return (out[0], out[1])
-
-
-def cohens_dz(diff, *, alpha: float = 0.05) -> tuple[float, float, float]:
-    """Cohen's d_z (mean difference / SD of differences) with a noncentral-t interval.
-
-    The interval inverts the noncentral t distribution of the paired t
-    statistic (Cumming & Finch 2001) and divides the limits by ``sqrt(n)``.
-
-    Returns
-    -------
-    (estimate, ci_lower, ci_upper)
-
-    Examples
-    --------
-    >>> [round(v, 3) for v in cohens_dz([-3, -1, -4, 0, -2, -5, 1, -2])]
-    [-1.0, -1.84, -0.115]
-    """
-    alpha = check_alpha(alpha)
-    d = np.asarray(diff, dtype=float)
-    n = len(d)
-    if n < 2 or not d.std(ddof=1) > 0:
-        return (np.nan, np.nan, np.nan)
-    dz = d.mean() / d.std(ddof=1)
-    lo, hi = _nct_ncp_interval(dz * math.sqrt(n), n - 1, alpha)
-    return (float(dz), float(lo / math.sqrt(n)), float(hi / math.sqrt(n)))
-
-
-def _hedges_j(df: float) -> float:
-    """Exact small-sample correction J(df) = Gamma(df/2) / (sqrt(df/2) Gamma((df-1)/2))."""
-    if df <= 1:
-        return np.nan
-    return math.exp(math.lgamma(df / 2) - 0.5 * math.log(df / 2) - math.lgamma((df - 1) / 2))
-
-
-def hedges_gav(before, after, *, alpha: float = 0.05) -> tuple[float, float, float]:
-    """Hedges' g_av for paired scores, with an interval (change = after - before).
-
-    ``d_av = mean(after - before) / ((SD_before + SD_after) / 2)`` (Lakens
-    2013), ``g_av = J(n - 1) * d_av`` with the exact correction
-    ``J(df) = Gamma(df/2) / (sqrt(df/2) Gamma((df-1)/2))``. Interval: the
-    noncentral-t limits of the paired t statistic rescaled by
-    ``S_diff / (sqrt(n) * S_av)`` (Algina & Keselman 2003), times ``J``.
-
-    Returns
-    -------
-    (estimate, ci_lower, ci_upper)
-
-    Examples
-    --------
-    >>> g, lo, hi = hedges_gav([12, 15, 9, 14, 11, 16], [9, 13, 9, 10, 10, 12])
-    >>> round(g, 3), round(lo, 3), round(hi, 3)
-    (-0.916, -1.65, -0.145)
-    """
-    alpha = check_alpha(alpha)
-    x1 = np.asarray(before, dtype=float)
-    x2 = np.asarray(after, dtype=float)
-    n = len(x1)
-    d = x2 - x1
-    if n < 3 or not d.std(ddof=1) > 0:
-        return (np.nan, np.nan, np.nan)
-    sav = (x1.std(ddof=1) + x2.std(ddof=1)) / 2
-    if not sav > 0:
-        return (np.nan, np.nan, np.nan)
-    J = _hedges_j(n - 1)
-    t = d.mean() / (d.std(ddof=1) / math.sqrt(n))
-    lo, hi = _nct_ncp_interval(t, n - 1, alpha)
-    scale = d.std(ddof=1) / (math.sqrt(n) * sav)
-    return (float(J * d.mean() / sav), float(J * lo * scale), float(J * hi * scale))
-
-
 def label_tests(summary: pd.DataFrame, *, primary: pd.Series | np.ndarray | None,
                 p_col: str = "p_value") -> pd.DataFrame:
     """Label rows as primary / secondary / descriptive and Holm-adjust the secondary tests.
@@ -462,49 +371,6 @@ def label_tests(summary: pd.DataFrame, *, primary: pd.Series | np.ndarray | None
     out["role"] = role
     out["p_value_holm"] = adj
     return out
-
-
-def rubin(estimates, variances, *, df_complete: float = np.inf, alpha: float = 0.05) -> dict[str, float]:
-    """Pool estimates from multiply imputed data sets by Rubin's rules.
-
-    Degrees of freedom by Barnard & Rubin (1999) when ``df_complete`` is finite.
-
-    Returns
-    -------
-    dict with estimate, std_error, df, ci_lower, ci_upper, p_value, within, between, fmi
-
-    Examples
-    --------
-    >>> r = rubin([1.0, 1.2, 0.8], [0.04, 0.05, 0.03], df_complete=50)
-    >>> round(r["estimate"], 3), round(r["std_error"], 4), round(r["df"], 2)
-    (1.0, 0.3055, 4.72)
-    """
-    q = np.asarray(estimates, dtype=float)
-    u = np.asarray(variances, dtype=float)
-    m = len(q)
-    qbar = q.mean()
-    ubar = u.mean()
-    b = q.var(ddof=1) if m > 1 else 0.0
-    t = ubar + (1 + 1 / m) * b
-    lam = (1 + 1 / m) * b / t if t > 0 else 0.0
-    if lam <= 0:
-        df = df_complete
-    else:
-        df_old = (m - 1) / lam**2
-        if np.isfinite(df_complete):
-            df_obs = (df_complete + 1) / (df_complete + 3) * df_complete * (1 - lam)
-            df = df_old * df_obs / (df_old + df_obs)
-        else:
-            df = df_old
-    se = math.sqrt(t)
-    crit = stats.t.ppf(1 - alpha / 2, df) if np.isfinite(df) else stats.norm.ppf(1 - alpha / 2)
-    stat = qbar / se if se > 0 else np.nan
-    p = 2 * (stats.t.sf(abs(stat), df) if np.isfinite(df) else stats.norm.sf(abs(stat)))
-    r = (1 + 1 / m) * b / ubar if ubar > 0 else np.inf
-    fmi = (r + 2 / (df + 3)) / (r + 1) if np.isfinite(df) else lam
-    out = dict(estimate=qbar, std_error=se, df=df, ci_lower=qbar - crit * se, ci_upper=qbar + crit * se,
-               p_value=p, within=ubar, between=b, fmi=fmi)
-    return {k: float(v) for k, v in out.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -1129,6 +995,11 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
             f"too few scores for the mixed model: {len(long)} {inst.name} ({informant}) scores from {n_scored} "
             f"referral(s) for {X.shape[1]} fixed effects; it needs scores from at least two referrals and more "
             "scores than fixed effects")
+    if long.groupby("referral_id").size().max() < 2:
+        raise AnalysisError(
+            f"no referral has two {inst.name} ({informant}) scores, so the mixed model cannot tell the variation "
+            "between people from the variation within a person (lme4 refuses this model too); "
+            "use risk.change for the scores as they are")
     model = RandomInterceptLMM(site_effect=bool(site_random and n_sites > 1))
     model.fit(long["score"].to_numpy(float), X, long["referral_id"].to_numpy(),
               long["site_id"].to_numpy() if model.site_effect else None)
@@ -1172,11 +1043,15 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
                 + (f" averaging the site effects with {emm_weights} weights" if "site_id" in terms else "")
                 + f"; {'Satterthwaite' if df == 'satterthwaite' else 'asymptotic normal'} degrees of freedom. "
                 "Uses every available score; valid if missing scores are missing at random given the "
-                "observed scores, site and timepoint."),
+                "observed scores, site and timepoint."
+                + ("" if not model.singular_ else
+                   " Singular fit (on a boundary of the parameter space): " + "; ".join(model.singular_reasons_)
+                   + ". The fixed effects are still estimable, but the variance components are not.")),
         instrument=inst.name, informant=informant, timepoints=tps, formula=formula, n_obs=len(long),
         n_sites=n_sites, site_effect="random" if model.site_effect else ("fixed" if "site_id" in terms else "none"),
         n_scores_per_referral={int(k): int(v) for k, v in n_per.items()},
         n_rows_other_timepoints=n_other_tp, reml_criterion=model.reml_criterion_, singular=model.singular_,
+        singular_reasons=list(model.singular_reasons_),
     )
     return AnalysisResult(summary=summary, meta=meta, model=model,
                           tables={"fixed_effects": fixed, "variance_components": vc, "counts": counts_tab},

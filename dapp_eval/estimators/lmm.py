@@ -161,6 +161,12 @@ class RandomInterceptLMM:
         ``component``, ``variance``, ``sd`` for person, (site,) residual.
     reml_criterion_ : float
         ``-2`` times the restricted log-likelihood (lme4's ``REMLcrit``).
+    singular_ : bool
+        The fit is on a boundary of the parameter space: a random-intercept
+        variance at zero (relative SD below 1e-4, lme4's ``isSingular``) or
+        the residual variance at zero (relative SD above 1e3).
+    singular_reasons_ : list of str
+        Which boundary, in plain words (empty when not singular).
     n_obs_, n_groups_, n_sites_ : int
         Numbers of observations, persons and sites.
 
@@ -226,6 +232,11 @@ class RandomInterceptLMM:
             raise ValueError("the fixed-effects design X is rank deficient (a level with no observations?)")
         if n - p <= 0:
             raise ValueError("too few observations for the number of fixed effects")
+        if n_groups >= n:
+            raise ValueError(
+                f"the person and residual variances cannot be told apart: no group has two observations "
+                f"({n_groups} groups for {n} observations). lme4 refuses this too ('number of levels of each "
+                "grouping factor must be < number of observations'); fit an ordinary linear model instead")
 
         Z = np.column_stack([X, y])
         q = p + 1
@@ -247,6 +258,10 @@ class RandomInterceptLMM:
             if (sid < 0).any():
                 raise ValueError("sites has missing labels")
             n_sites = len(slabels)
+            if n_sites >= n:
+                raise ValueError(f"the site and residual variances cannot be told apart: {n_sites} sites for {n} "
+                                 "observations (lme4: 'number of levels of each grouping factor must be < number "
+                                 "of observations')")
             gsite = np.full(n_groups, -1)
             gsite[gid] = sid
             if (gsite[gid] != sid).any():
@@ -368,7 +383,19 @@ class RandomInterceptLMM:
         self.variance_components_ = pd.DataFrame(
             {"component": [c for c, _ in comps], "variance": [v for _, v in comps]}
         ).assign(sd=lambda d: np.sqrt(d["variance"]))
-        self.singular_ = bool(np.any(self.theta_ < 1e-6))
+        # lme4's isSingular(): a relative SD below 1e-4 puts a random-effect variance on its boundary (zero).
+        # The other boundary, residual variance -> 0, shows as a very large relative SD (lme4 cannot go there
+        # and stops); 1e3 means the residual variance is below a millionth of the person variance.
+        reasons = []
+        labels = ["person"] + (["site"] if self.site_effect else [])
+        for lab, t in zip(labels, self.theta_, strict=True):
+            if t < 1e-4:
+                reasons.append(f"the {lab} variance is estimated at (or next to) zero")
+        if self.theta_[0] > 1e3:
+            reasons.append("the residual variance is estimated at (or next to) zero: the scores of each person "
+                           "barely vary, so person and residual variance are not separately identified")
+        self.singular_ = bool(reasons)
+        self.singular_reasons_ = reasons
         self._hess = None
 
     # ------------------------------------------------ Satterthwaite machinery
