@@ -15,17 +15,24 @@ Modules: :mod:`~dapp_eval.estimators.survival`, :mod:`~dapp_eval.estimators.lmm`
 :mod:`~dapp_eval.estimators.effect_sizes`.
 """
 
+from ._base import EstimatorResults
+from .counts import CountModelResults, count_model
 from .effect_sizes import cohens_dz, hedges_gav, rubin, smd, smd_binary, smd_from_moments
 from .gee import GEEResults, gee
 from .lmm import RandomInterceptLMM, design_matrix
+from .paired import paired_change, paired_t, reliable_change_index, wilcoxon_signed_rank
 from .proportions import holm, mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
-from .survival import aalen_johansen, fine_gray, grays_test, kaplan_meier, logrank_test, rmst
+from .survival import aalen_johansen, cox, fine_gray, grays_test, kaplan_meier, logrank_test, rmst
 
 __all__ = [
+    "CountModelResults",
+    "EstimatorResults",
     "GEEResults",
     "RandomInterceptLMM",
     "aalen_johansen",
     "cohens_dz",
+    "count_model",
+    "cox",
     "design_matrix",
     "fine_gray",
     "gee",
@@ -37,10 +44,14 @@ __all__ = [
     "mcnemar_exact",
     "newcombe_diff_ci",
     "newcombe_paired_ci",
+    "paired_change",
+    "paired_t",
+    "reliable_change_index",
     "rmst",
     "rubin",
     "smd",
     "smd_binary",
     "smd_from_moments",
+    "wilcoxon_signed_rank",
     "wilson_ci",
 ]
