@@ -51,9 +51,11 @@ from scipy import stats
 
 from . import plotting
 from .errors import AnalysisError
+from .estimators.effect_sizes import smd_binary, smd_from_moments
+from .estimators.proportions import wilson_ci
+from .estimators.survival import aalen_johansen
 from .results import AnalysisResult, check_alpha, make_meta
 from .schema import EXIT_REASONS
-from .stats import wilson_ci
 
 __all__ = [
     "STAGES",
@@ -531,10 +533,6 @@ def _wait_data(ep: pd.DataFrame, stage: str) -> tuple[pd.DataFrame, dict[str, in
 
 
 def _aalen_johansen(time, cause, causes, alpha):
-    try:
-        from .survival import aalen_johansen
-    except ImportError as exc:  # pragma: no cover - the module ships with the package
-        raise AnalysisError("dapp_eval.survival.aalen_johansen is not available") from exc
     return aalen_johansen(np.asarray(time, dtype=float), np.asarray(cause, dtype=object),
                           censored="censored", causes=list(causes), alpha=alpha)
 
@@ -963,16 +961,6 @@ _CATEGORICAL = ("gender", "ethnicity", "employment", "referral_source", "relatio
 _SET = ("abuse_types",)
 
 
-def _smd_cont(m1, s1, m2, s2) -> float:
-    pooled = np.sqrt((s1**2 + s2**2) / 2)
-    return float((m1 - m2) / pooled) if pooled > 0 else (0.0 if m1 == m2 else np.nan)
-
-
-def _smd_prop(p1, p2) -> float:
-    pooled = np.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / 2)
-    return float((p1 - p2) / pooled) if pooled > 0 else (0.0 if p1 == p2 else np.nan)
-
-
 def _status(ep: pd.DataFrame, by: str) -> tuple[pd.Series, dict[str, int], list[str]]:
     st = ep["stage"].astype(str)
     if by == "completion_status":
@@ -1121,9 +1109,9 @@ def baseline_table(data, *, by: str = "completion_status",
                 if g1 not in b.index or g2 not in b.index:
                     continue
                 if lev == "mean":
-                    smd = _smd_cont(b.at[g1, "mean"], b.at[g1, "sd"], b.at[g2, "mean"], b.at[g2, "sd"])
+                    smd = smd_from_moments(b.at[g1, "mean"], b.at[g1, "sd"], b.at[g2, "mean"], b.at[g2, "sd"])
                 else:
-                    smd = _smd_prop(b.at[g1, "pct"] / 100, b.at[g2, "pct"] / 100)
+                    smd = smd_binary(b.at[g1, "pct"] / 100, b.at[g2, "pct"] / 100)
                 smd_rows.append({"variable": var, "level": lev, "group_1": g1, "group_2": g2, "smd": smd})
     smd = pd.DataFrame(smd_rows, columns=["variable", "level", "group_1", "group_2", "smd"])
     if len(smd):

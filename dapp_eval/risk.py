@@ -58,6 +58,7 @@ from . import plotting
 from .errors import AnalysisError
 from .estimators.effect_sizes import cohens_dz, hedges_gav, rubin
 from .estimators.lmm import RandomInterceptLMM, design_matrix
+from .estimators.paired import paired_t, reliable_change_index, wilcoxon_signed_rank
 from .estimators.proportions import holm, wilson_ci
 from .results import AnalysisResult, check_alpha, make_meta
 
@@ -516,35 +517,25 @@ def _paired_rows(x1: np.ndarray, x2: np.ndarray, floor: np.ndarray, inst: Instru
         se = x.std(ddof=1) / math.sqrt(n) if n > 1 else np.nan
         rows.append(dict(statistic=stat, estimate=x.mean(), ci_lower=x.mean() - crit * se,
                          ci_upper=x.mean() + crit * se, n=n, n_total=n))
-    if n > 1 and d.std(ddof=1) > 0:
-        se = d.std(ddof=1) / math.sqrt(n)
-        t = d.mean() / se
-        p = 2 * stats.t.sf(abs(t), n - 1)
-        rows.append(dict(statistic="mean_change", estimate=d.mean(), ci_lower=d.mean() - crit * se,
-                         ci_upper=d.mean() + crit * se, p_value=p, n=n, n_total=n, test="paired t-test",
-                         test_statistic=t, df=n - 1))
+    t = paired_t(x1, x2, alpha=alpha)
+    if np.isfinite(t["statistic"]):
+        rows.append(dict(statistic="mean_change", estimate=t["estimate"], ci_lower=t["ci_lower"],
+                         ci_upper=t["ci_upper"], p_value=t["p_value"], n=n, n_total=n, test="paired t-test",
+                         test_statistic=t["statistic"], df=n - 1))
     else:
         rows.append(dict(statistic="mean_change", estimate=d.mean(), n=n, n_total=n,
                          test="paired t-test (not computable: fewer than 2 pairs or no variation)"))
-    nz = d[d != 0]
-    if len(nz) > 0:
-        ranks = stats.rankdata(np.abs(nz))
-        v = float(ranks[nz > 0].sum())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            w = stats.wilcoxon(nz, zero_method="wilcox", correction=True, method="approx")
-        p = float(w.pvalue)
-    else:
-        v, p = 0.0, 1.0
-    rows.append(dict(statistic="median_change", estimate=float(np.median(d)), p_value=p, n=n, n_total=n,
-                     test="Wilcoxon signed-rank (V = sum of positive ranks)", test_statistic=v))
+    w = wilcoxon_signed_rank(x1, x2)
+    rows.append(dict(statistic="median_change", estimate=float(np.median(d)), p_value=w["p_value"], n=n,
+                     n_total=n, test="Wilcoxon signed-rank (V = sum of positive ranks)",
+                     test_statistic=w["statistic"]))
     dz = cohens_dz(d, alpha=alpha)
     rows.append(dict(statistic="cohens_dz", estimate=dz[0], ci_lower=dz[1], ci_upper=dz[2], n=n, n_total=n))
     g = hedges_gav(x1, x2, alpha=alpha)
     rows.append(dict(statistic="hedges_gav", estimate=g[0], ci_lower=g[1], ci_upper=g[2], n=n, n_total=n))
     # reliable change
     z = stats.norm.ppf(1 - alpha / 2)
-    rci = d / inst.s_diff
+    rci = reliable_change_index(x1, x2, s_diff=inst.s_diff)
     sign = -1 if inst.higher_is_worse else 1
     improved = sign * rci >= z
     worse = sign * rci <= -z

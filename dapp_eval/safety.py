@@ -42,9 +42,14 @@ import statsmodels.api as sm
 from scipy import special, stats
 
 from . import plotting
+from .episodes import as_float as _as_float
+from .episodes import episodes as _episodes
+from .episodes import holm_secondary as _holm
+from .episodes import programme_status
+from .episodes import require_table as _require
 from .errors import AnalysisError
 from .estimators.gee import fit_gee
-from .estimators.proportions import holm, mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
+from .estimators.proportions import mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
 from .results import AnalysisResult, check_alpha, make_meta
 from .schema import SURVEY_BEHAVIOURS, WAVES
 
@@ -110,70 +115,9 @@ def _z(alpha: float) -> float:
     return float(stats.norm.ppf(1 - alpha / 2))
 
 
-def _holm(summary: pd.DataFrame) -> pd.Series:
-    """Holm-adjust the secondary rows' p-values; the primary keeps its own."""
-    out = summary["p_value"].astype(float).copy()
-    sec = (summary["role"] == "secondary") & summary["p_value"].notna()
-    if sec.sum() > 0:
-        out.loc[sec] = holm(summary.loc[sec, "p_value"].astype(float))
-    return out
-
-
 # ---------------------------------------------------------------------------
 # data access
 # ---------------------------------------------------------------------------
-
-
-def _require(data, name: str, why: str = "") -> pd.DataFrame:
-    if hasattr(data, "require"):
-        return data.require(name)
-    df = getattr(data, name, None)
-    if df is None:
-        raise AnalysisError(f"this analysis needs {name}.csv, which is not in the data folder{why}")
-    return df
-
-
-def _episodes(data) -> pd.DataFrame:
-    ep = getattr(data, "episodes", None)
-    if ep is not None:
-        return ep
-    ref = data.referrals
-    cols = ["site_id", "data_extract_date", "incident_data_from", "period_start", "period_end"]
-    return ref.merge(data.sites.reindex(columns=cols), on="site_id", how="left")
-
-
-def programme_status(episodes: pd.DataFrame) -> pd.Series:
-    """Programme status of each referral: a code of :data:`STATUS_LABELS`.
-
-    ``completed``; ``dropped_out`` (dropped out or excluded); ``other_exit``
-    (started, then moved away, custody or other); ``ongoing`` (started, no
-    exit yet); ``not_started``.
-
-    Examples
-    --------
-    >>> ref = pd.DataFrame({"start_date": pd.to_datetime(["2024-01-01", None]),
-    ...                     "exit_reason": ["completed", "declined_assessment"]})
-    >>> programme_status(ref).tolist()
-    ['completed', 'not_started']
-    """
-    started = episodes["start_date"].notna()
-    reason = episodes["exit_reason"].astype(object)
-    out = np.select(
-        [
-            ~started,
-            reason.eq("completed"),
-            reason.isin(["dropped_out", "excluded"]),
-            reason.notna(),
-        ],
-        ["not_started", "completed", "dropped_out", "other_exit"],
-        default="ongoing",
-    )
-    return pd.Series(out, index=episodes.index, name="programme_status")
-
-
-def _as_float(s: pd.Series) -> pd.Series:
-    """Nullable bool / Int64 -> float with NaN."""
-    return pd.Series(pd.array(s, dtype="Float64").to_numpy(dtype=float, na_value=np.nan), index=s.index)
 
 
 def _check_behaviours(behaviours, primary: str) -> list[str]:

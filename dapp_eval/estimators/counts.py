@@ -11,8 +11,9 @@ corrections are named as in R's ``sandwich::vcovCL``:
 * ``cov_type="HC0"``: ``G/(G-1)`` only (``vcovCL(fit, cluster, type = "HC0")``);
 * ``cov_type="nonrobust"``: the inverse Fisher information (``vcov(fit)``).
 
-Without ``cluster`` each row is its own cluster (``vcovCL`` with
-``cluster = NULL`` and the same ``type``). For ``family="negbin"`` the NB2
+Without ``cluster`` the sandwich is the heteroskedasticity-consistent one of
+``sandwich::vcovHC(fit, type = ...)``: HC1 multiplies by ``N/(N-K)`` (the
+same as ``vcovCL`` with one cluster per row), HC0 has no factor. For ``family="negbin"`` the NB2
 dispersion is estimated by maximum likelihood first and then held fixed,
 as ``MASS::glm.nb`` does (``alpha = 1 / theta``); its model-based standard
 errors therefore equal ``summary(glm.nb(...))``.
@@ -113,11 +114,13 @@ def fit_count_model(y, X, *, family: str = "poisson", offset=None, cluster=None,
         res = sm.GLM(y, X, family=fam, offset=off).fit(tol=1e-12, maxiter=200, **kw)
     V = np.asarray(res.cov_params(), dtype=float)
     G = int(groups.max()) + 1
-    if cov_type == "HC0":
+    if cov_type == "HC0" and cluster is not None:
         V = V * G / (G - 1)  # vcovCL's cadjust G/(G-1), without the (N-1)/(N-K) of HC1
     idx = pd.Index(names)
     what = {"HC1": "cluster-robust SE, HC1: G/(G-1)(N-1)/(N-K)", "HC0": "cluster-robust SE, HC0: G/(G-1)",
             "nonrobust": "model-based SE"}[cov_type]
+    if cluster is None and cov_type != "nonrobust":
+        what = {"HC1": "robust SE, HC1: N/(N-K)", "HC0": "robust SE, HC0"}[cov_type]
     label = "Poisson" if family == "poisson" else f"negative binomial (NB2, alpha = {nb_alpha:.4g} by ML)"
     return CountModelResults(
         params=pd.Series(np.asarray(res.params), index=idx, name="estimate"),
