@@ -810,7 +810,7 @@ def _dtype(col: Column):
 
 def _instrument_range(name: str) -> tuple[float, float] | None:
     """Score range of a registered instrument, or None if it is not registered."""
-    from .risk import get_instrument
+    from .instruments import get_instrument
 
     try:
         inst = get_instrument(name)

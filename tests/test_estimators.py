@@ -126,3 +126,30 @@ def test_reliable_change_index_closed_form():
         paired.reliable_change_index([1.0], [2.0])
     with pytest.raises(ValueError, match="missing"):
         paired.paired_t([1.0, np.nan], [2.0, 3.0])
+
+
+def test_survival_plots_take_estimator_curves():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dapp_eval import plotting
+    from dapp_eval.estimators import aalen_johansen, kaplan_meier
+
+    t = np.array([1.0, 2, 3, 4, 5, 6, 7, 8])
+    cause = np.array([1, 2, 0, 1, 2, 1, 0, 1])
+    aj = aalen_johansen(t, cause)
+    ax = plotting.plot_cumulative_incidence(aj)
+    # one step line per cause, ending at the estimator's last value
+    lines = [ln for ln in ax.get_lines() if ln.get_drawstyle() == "steps-post"]
+    assert len(lines) == 2
+    last = aj.groupby("cause")["estimate"].last()
+    assert sorted(ln.get_ydata()[-1] for ln in lines) == pytest.approx(sorted(last), abs=1e-12)
+    plt.close(ax.figure)
+    km = kaplan_meier(t, (cause > 0).astype(int))
+    ax = plotting.plot_km(km)
+    assert ax.get_lines()[0].get_ydata()[-1] == pytest.approx(km["estimate"].iloc[-1], abs=1e-12)
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="needs column 'estimate'"):
+        plotting.plot_km(km.drop(columns="estimate"))
