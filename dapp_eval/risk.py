@@ -46,6 +46,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -965,6 +966,10 @@ def _full_rank(X: pd.DataFrame, rows: np.ndarray | None = None) -> list[str]:
     return [X.columns[j] for j in keep]
 
 
+class _MissingExitState(SimpleNamespace):
+    """The values that the methods of :func:`missing_exit` hand on to each other."""
+
+
 def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str = "practitioner",
                  from_: str = "intake", to: str = "exit", covariates: Sequence[str] = (),
                  condition_on_exit: bool = True, m: int = 20, seed: int = 20240601,
@@ -1099,8 +1104,28 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
     sign = -1 if inst.higher_is_worse else 1
     ztr = stats.norm.ppf(1 - alpha / 2)
     out: list[dict[str, Any]] = []
+    st = _MissingExitState(X=X, Xfull=Xfull, alpha=alpha, covariates=covariates, deltas=deltas,
+        excluded=excluded, from_=from_, informant=informant, inst=inst, level=level, m=m, n=n, n_in=n_in,
+        n_obs=n_obs, obs=obs, out=out, pop_label=pop_label, predictors=predictors, s_diff=s_diff,
+        seed=seed, sign=sign, sm=sm, to=to, unmodelled=unmodelled, x1=x1, x2=x2, zc=zc, ztr=ztr)
+    _mx_complete_case(st)
+    _mx_ipw(st)
+    _mx_multiple_imputation(st)
+    return _mx_tipping_point(st)
 
-    # --- complete case
+
+def _mx_complete_case(st: _MissingExitState) -> None:
+    """Complete-case analysis of the change."""
+    alpha = st.alpha
+    n_obs = st.n_obs
+    obs = st.obs
+    out = st.out
+    s_diff = st.s_diff
+    sign = st.sign
+    to = st.to
+    x1 = st.x1
+    x2 = st.x2
+    ztr = st.ztr
     d_cc = (x2 - x1)[obs]
     tcrit = stats.t.ppf(1 - alpha / 2, n_obs - 1)
     se = d_cc.std(ddof=1) / math.sqrt(n_obs)
@@ -1117,8 +1142,23 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
                     statistic="reliably_improved", estimate=imp_cc.mean(),
                     std_error=math.sqrt(imp_cc.mean() * (1 - imp_cc.mean()) / n_obs), ci_lower=lo, ci_upper=hi,
                     n=n_obs, n_observed=n_obs))
+    st.d_cc = d_cc
+    st.imp_cc = imp_cc
 
-    # --- inverse probability of attrition weighting
+
+def _mx_ipw(st: _MissingExitState) -> None:
+    """Inverse probability of attrition weighting (logistic model of having an exit score)."""
+    X = st.X
+    d_cc = st.d_cc
+    imp_cc = st.imp_cc
+    n = st.n
+    n_obs = st.n_obs
+    obs = st.obs
+    out = st.out
+    pop_label = st.pop_label
+    predictors = st.predictors
+    sm = st.sm
+    zc = st.zc
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         glm = sm.GLM(obs.astype(float), X, family=sm.families.Binomial()).fit()
@@ -1143,8 +1183,31 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
                                  "weight_max": wo.max(), "weight_mean": wo.mean(),
                                  "effective_sample_size": ess, "n_probabilities_truncated_at_0.01": n_trunc}])
     attr = pd.DataFrame({"term": X.columns, "estimate": glm.params.to_numpy(), "std_error": glm.bse.to_numpy()})
+    st.attr = attr
+    st.glm = glm
+    st.ph_floor = ph_floor
+    st.stat = stat
+    st.weights_tab = weights_tab
 
-    # --- multiple imputation (normal linear regression, proper draws)
+
+def _mx_multiple_imputation(st: _MissingExitState) -> None:
+    """Multiple imputation (normal linear regression, proper draws)."""
+    Xfull = st.Xfull
+    alpha = st.alpha
+    m = st.m
+    n = st.n
+    n_obs = st.n_obs
+    obs = st.obs
+    out = st.out
+    pop_label = st.pop_label
+    predictors = st.predictors
+    s_diff = st.s_diff
+    seed = st.seed
+    sign = st.sign
+    stat = st.stat
+    x1 = st.x1
+    x2 = st.x2
+    ztr = st.ztr
     rng = np.random.default_rng(seed)
     Xi = Xfull[_full_rank(Xfull, obs)]
     Xo = Xi.to_numpy(float)[obs]
@@ -1188,8 +1251,37 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
                         ci_lower=r["ci_lower"], ci_upper=r["ci_upper"],
                         p_value=r["p_value"] if stat == "mean_change" else np.nan, n=n, n_observed=n_obs,
                         fraction_missing_information=r["fmi"]))
+    st.Xi = Xi
+    st.pooled = pooled
 
-    # --- tipping point
+
+def _mx_tipping_point(st: _MissingExitState):
+    """Tipping point (delta adjustment of the imputed scores) and the assembled result."""
+    X = st.X
+    Xi = st.Xi
+    alpha = st.alpha
+    attr = st.attr
+    covariates = st.covariates
+    deltas = st.deltas
+    excluded = st.excluded
+    from_ = st.from_
+    glm = st.glm
+    informant = st.informant
+    inst = st.inst
+    level = st.level
+    m = st.m
+    n = st.n
+    n_in = st.n_in
+    n_obs = st.n_obs
+    out = st.out
+    ph_floor = st.ph_floor
+    pooled = st.pooled
+    pop_label = st.pop_label
+    predictors = st.predictors
+    seed = st.seed
+    to = st.to
+    unmodelled = st.unmodelled
+    weights_tab = st.weights_tab
     if deltas is None:
         deltas = np.arange(0, inst.max_score - inst.min_score + 0.25, 0.5)
     deltas = np.asarray(sorted(set(float(x) for x in deltas)))

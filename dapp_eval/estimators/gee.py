@@ -86,6 +86,65 @@ def _cluster_sums(gid: np.ndarray, n_groups: int, M: np.ndarray) -> np.ndarray:
     return out
 
 
+def _check_inputs(y, X, groups, weights, offset):
+    y = np.asarray(y, dtype=float).ravel()
+    X = np.asarray(X, dtype=float)
+    n = X.shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()
+    off = np.zeros(n) if offset is None else np.asarray(offset, dtype=float).ravel()
+    if len(y) != n or len(w) != n or len(off) != n:
+        raise ValueError("y, X, weights and offset must have one entry per observation")
+    if not (np.isfinite(w).all() and (w > 0).all()):
+        raise ValueError("weights must be finite and positive")
+    if not (np.isfinite(y).all() and np.isfinite(X).all()):
+        raise ValueError("y and X must be finite (drop missing values before fitting)")
+    gser = pd.Series(np.asarray(groups))
+    if gser.isna().any():
+        raise ValueError(f"groups has {int(gser.isna().sum())} missing labels")
+    gid, glabels = pd.factorize(gser, sort=False)
+    return y, X, w, off, gid, len(glabels)
+
+
+def _pearson(fam, y, X, off, beta):
+    """Pearson residuals r = (y - mu) / sqrt(v) and D = diag(dmu/deta / sqrt(v)) X."""
+    eta = X @ beta + off
+    mu = fam.link.inverse(eta)
+    v = fam.variance(mu)
+    dmu = fam.link.inverse_deriv(eta)
+    return (y - mu) / np.sqrt(v), (dmu / np.sqrt(v))[:, None] * X
+
+
+def _moments(w, r, gid, G, exch):
+    """geepack's weighted moment estimates of the scale and (exchangeable) correlation."""
+    phi = float(np.sum(w * r**2) / np.sum(w))
+    if not exch:
+        return phi, 0.0
+    sums = _cluster_sums(gid, G, np.column_stack([w * r, w**2 * r**2, w, w**2]))
+    num = 0.5 * np.sum(sums[:, 0] ** 2 - sums[:, 1])  # sum over pairs j<k of w_j w_k r_j r_k
+    den = 0.5 * np.sum(sums[:, 2] ** 2 - sums[:, 3])  # sum over pairs j<k of w_j w_k
+    return phi, (float(num / (phi * den)) if den > 0 else 0.0)
+
+
+def _equations(w, D, r, gid, G, a):
+    """A = sum D' W^1/2 R^-1 W^1/2 D and the per-cluster scores U_i = D_i' W^1/2 R^-1 W^1/2 r_i.
+
+    For an exchangeable R of size m, W^1/2 R^-1 W^1/2 = (W - c s s') / (1 - a) with s = sqrt(w) and
+    c = a / (1 + (m - 1) a), so everything reduces to per-cluster sums.
+    """
+    WD = w[:, None] * D
+    A = D.T @ WD
+    Ui = _cluster_sums(gid, G, WD * r[:, None])
+    if a != 0.0:
+        sw = np.sqrt(w)
+        m = np.bincount(gid, minlength=G).astype(float)
+        c = a / (1.0 + (m - 1.0) * a)
+        Ds = _cluster_sums(gid, G, sw[:, None] * D)
+        sr = np.bincount(gid, weights=sw * r, minlength=G)
+        A = (A - (Ds * c[:, None]).T @ Ds) / (1.0 - a)
+        Ui = (Ui - (c * sr)[:, None] * Ds) / (1.0 - a)
+    return A, Ui
+
+
 def fit_gee(y, X, groups, *, family="binomial", cov_struct: str = "independence", weights=None, offset=None,
             names=None, tol: float = 1e-10, maxiter: int = 100) -> GEEResults:
     """Fit a GEE on arrays (see :func:`gee` for the formula interface).
@@ -115,82 +174,28 @@ def fit_gee(y, X, groups, *, family="binomial", cov_struct: str = "independence"
     if cov_struct not in _COV_STRUCTS:
         raise ValueError(f"cov_struct must be one of {_COV_STRUCTS}, got {cov_struct!r}")
     fam = _family(family)
-    y = np.asarray(y, dtype=float).ravel()
-    X = np.asarray(X, dtype=float)
+    y, X, w, off, gid, G = _check_inputs(y, X, groups, weights, offset)
     n, p = X.shape
     names = list(names) if names is not None else [f"x{j}" for j in range(p)]
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()
-    off = np.zeros(n) if offset is None else np.asarray(offset, dtype=float).ravel()
-    if len(y) != n or len(w) != n or len(off) != n:
-        raise ValueError("y, X, weights and offset must have one entry per observation")
-    if not (np.isfinite(w).all() and (w > 0).all()):
-        raise ValueError("weights must be finite and positive")
-    if not (np.isfinite(y).all() and np.isfinite(X).all()):
-        raise ValueError("y and X must be finite (drop missing values before fitting)")
-    gser = pd.Series(np.asarray(groups))
-    if gser.isna().any():
-        raise ValueError(f"groups has {int(gser.isna().sum())} missing labels")
-    gid, glabels = pd.factorize(gser, sort=False)
-    G = len(glabels)
     exch = cov_struct == "exchangeable"
-
     # start from the weighted GLM (geepack starts from glm.fit with the same weights)
     import statsmodels.api as sm
 
     beta = np.asarray(sm.GLM(y, X, family=fam, offset=off, var_weights=w).fit(tol=1e-8).params, dtype=float)
-    sw = np.sqrt(w)
-    alpha = 0.0
-    phi = 1.0
-    n_iter = 0
-
-    def pieces(b):
-        eta = X @ b + off
-        mu = fam.link.inverse(eta)
-        v = fam.variance(mu)
-        dmu = fam.link.inverse_deriv(eta)
-        r = (y - mu) / np.sqrt(v)
-        D = (dmu / np.sqrt(v))[:, None] * X
-        return r, D
-
-    def moments(r):
-        ph = float(np.sum(w * r**2) / np.sum(w))
-        if not exch:
-            return ph, 0.0
-        sums = _cluster_sums(gid, G, np.column_stack([w * r, w**2 * r**2, w, w**2]))
-        num = 0.5 * np.sum(sums[:, 0] ** 2 - sums[:, 1])
-        den = 0.5 * np.sum(sums[:, 2] ** 2 - sums[:, 3])
-        return ph, (float(num / (ph * den)) if den > 0 else 0.0)
-
-    def equations(r, D, a):
-        """A (p x p), per-cluster scores U_i (G x p) of sum D' W^1/2 R^-1 W^1/2 r."""
-        WD = w[:, None] * D
-        A = D.T @ WD
-        Ui = _cluster_sums(gid, G, WD * r[:, None])
-        if a != 0.0:
-            m = np.bincount(gid, minlength=G).astype(float)
-            c = a / (1.0 + (m - 1.0) * a)
-            Ds = _cluster_sums(gid, G, sw[:, None] * D)  # sum_j s_j D_j per cluster
-            sr = np.bincount(gid, weights=sw * r, minlength=G)
-            A = (A - (Ds * c[:, None]).T @ Ds) / (1.0 - a)
-            Ui = (Ui - (c * sr)[:, None] * Ds) / (1.0 - a)
-        return A, Ui
-
-    converged = False
-    for it in range(1, maxiter + 1):
-        n_iter = it
-        r, D = pieces(beta)
-        phi, alpha = moments(r)
-        A, Ui = equations(r, D, alpha)
+    n_iter, step = 0, np.full(p, np.inf)
+    while np.max(np.abs(step)) >= tol:
+        if n_iter == maxiter:
+            raise RuntimeError(f"GEE did not converge in {maxiter} iterations "
+                               f"(largest step {np.max(np.abs(step)):.3g})")
+        n_iter += 1
+        r, D = _pearson(fam, y, X, off, beta)
+        phi, alpha = _moments(w, r, gid, G, exch)
+        A, Ui = _equations(w, D, r, gid, G, alpha)
         step = np.linalg.solve(A, Ui.sum(axis=0))
         beta = beta + step
-        if np.max(np.abs(step)) < tol:
-            converged = True
-            break
-    if not converged:
-        raise RuntimeError(f"GEE did not converge in {maxiter} iterations (largest step {np.max(np.abs(step)):.3g})")
-    r, D = pieces(beta)
-    phi, alpha = moments(r)
-    A, Ui = equations(r, D, alpha)
+    r, D = _pearson(fam, y, X, off, beta)
+    phi, alpha = _moments(w, r, gid, G, exch)
+    A, Ui = _equations(w, D, r, gid, G, alpha)
     Ainv = np.linalg.inv(A)
     robust = Ainv @ (Ui.T @ Ui) @ Ainv
     idx = pd.Index(names)
