@@ -51,6 +51,7 @@ from .episodes import require_table as _require
 from .errors import AnalysisError
 from .estimators.counts import fit_count_model
 from .estimators.effect_sizes import smd
+from .estimators.matching import greedy_match as _greedy_match
 from .estimators.proportions import mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
 from .results import AnalysisResult, check_alpha, make_meta
 from .schema import INCIDENT_TYPES
@@ -853,21 +854,64 @@ def _smd(xt: np.ndarray, xc: np.ndarray, sd: float) -> float:
     return smd(xt, xc, sd=sd)
 
 
-def _greedy_match(lt: np.ndarray, lc: np.ndarray, width: float) -> np.ndarray:
-    """1:1 nearest neighbour without replacement; treated in descending score; returns control index or -1."""
-    order = np.argsort(-lt, kind="stable")
-    free = np.ones(len(lc), dtype=bool)
-    out = np.full(len(lt), -1)
-    for i in order:
-        if not free.any():
-            break
-        d = np.abs(lc - lt[i])
-        d[~free] = np.inf
-        j = int(np.argmin(d))  # first minimum = lowest control position: deterministic ties
-        if d[j] <= width:
-            out[i] = j
-            free[j] = False
-    return out
+def _balance_table(X: pd.DataFrame, both: pd.DataFrame, eta: np.ndarray, ti: np.ndarray,
+                   ci: np.ndarray) -> pd.DataFrame:
+    """Means and standardised differences of each covariate (and the logit score) before and after matching."""
+    bal = []
+    Xa = X.to_numpy(dtype=float)
+    tr = both["treated"].to_numpy() == 1
+    for j, cname in enumerate(X.columns):
+        xt, xc = Xa[tr, j], Xa[~tr, j]
+        sd = float(np.sqrt((np.var(xt, ddof=1) + np.var(xc, ddof=1)) / 2)) if min(len(xt), len(xc)) > 1 else np.nan
+        bal.append({"covariate": cname, "mean_programme_before": xt.mean(), "mean_comparison_before": xc.mean(),
+                    "smd_before": _smd(xt, xc, sd),
+                    "mean_programme_after": Xa[ti, j].mean() if len(ti) else np.nan,
+                    "mean_comparison_after": Xa[ci, j].mean() if len(ci) else np.nan,
+                    "smd_after": _smd(Xa[ti, j], Xa[ci, j], sd) if len(ti) else np.nan})
+    bal.append({"covariate": "logit propensity score", "mean_programme_before": eta[tr].mean(),
+                "mean_comparison_before": eta[~tr].mean(),
+                "smd_before": _smd(eta[tr], eta[~tr], float(np.sqrt((np.var(eta[tr], ddof=1)
+                                                                      + np.var(eta[~tr], ddof=1)) / 2))),
+                "mean_programme_after": eta[ti].mean() if len(ti) else np.nan,
+                "mean_comparison_after": eta[ci].mean() if len(ci) else np.nan,
+                "smd_after": _smd(eta[ti], eta[ci], float(np.sqrt((np.var(eta[tr], ddof=1)
+                                                                    + np.var(eta[~tr], ddof=1)) / 2)))
+                if len(ti) else np.nan})
+    return pd.DataFrame(bal)
+
+
+def _matched_effects(pairs: pd.DataFrame, n_pairs: int, alpha: float) -> list[dict]:
+    """Per-cohort rates and paired differences (Newcombe, exact McNemar, paired t) in the matched pairs."""
+    rows = []
+    yt, yc = pairs["y_after"].to_numpy(), pairs["comparison_y_after"].to_numpy()
+    at, ac = yt > 0, yc > 0
+    for lab, a, yy in (("programme (matched)", at, yt), ("comparison (matched)", ac, yc)):
+        k = int(a.sum())
+        lo, hi = wilson_ci(k, n_pairs, alpha=alpha)
+        rows.append({"cohort": lab, "measure": "any incident in the window", "n": n_pairs, "n_with_incident": k,
+                     "estimate": k / n_pairs if n_pairs else np.nan, "ci_lower": float(lo), "ci_upper": float(hi),
+                     "p_value": np.nan, "unit": "proportion"})
+        rows.append({"cohort": lab, "measure": "incidents per person", "n": n_pairs, "n_with_incident": np.nan,
+                     "estimate": float(yy.mean()) if n_pairs else np.nan, "ci_lower": np.nan,
+                     "ci_upper": np.nan, "p_value": np.nan, "unit": "mean count"})
+    both_, t_only = int((at & ac).sum()), int((at & ~ac).sum())
+    c_only, neither = int((~at & ac).sum()), int((~at & ~ac).sum())
+    d, lo, hi = newcombe_paired_ci(both_, t_only, c_only, neither, alpha=alpha)
+    rows.append({"cohort": "programme - comparison", "measure": "any incident in the window: difference",
+                 "n": n_pairs, "n_with_incident": np.nan, "estimate": 100 * d, "ci_lower": 100 * lo,
+                 "ci_upper": 100 * hi, "p_value": mcnemar_exact(t_only, c_only) if n_pairs else np.nan,
+                 "unit": "percentage points"})
+    diffs = (yt - yc).astype(float)
+    if n_pairs > 1:
+        m = diffs.mean()
+        half = float(stats.t.ppf(1 - alpha / 2, n_pairs - 1) * diffs.std(ddof=1) / np.sqrt(n_pairs))
+        p = float(stats.ttest_1samp(diffs, 0).pvalue) if diffs.std() > 0 else np.nan
+    else:
+        m, half, p = (diffs.mean() if n_pairs else np.nan), np.nan, np.nan
+    rows.append({"cohort": "programme - comparison", "measure": "incidents per person: difference",
+                 "n": n_pairs, "n_with_incident": np.nan, "estimate": m, "ci_lower": m - half, "ci_upper": m + half,
+                 "p_value": p, "unit": "mean count"})
+    return rows
 
 
 def matched_comparison(data, comparison, *, outcome="police", covariates: Sequence[str] = DEFAULT_COVARIATES,
@@ -977,58 +1021,10 @@ def matched_comparison(data, comparison, *, outcome="police", covariates: Sequen
                           "logit_ps": eta[ti], "comparison_logit_ps": eta[ci],
                           "y_after": both["y_after"].to_numpy(dtype=int)[ti],
                           "comparison_y_after": both["y_after"].to_numpy(dtype=int)[ci]})
-    bal = []
-    Xa = X.to_numpy(dtype=float)
-    tr = both["treated"].to_numpy() == 1
-    for j, cname in enumerate(X.columns):
-        xt, xc = Xa[tr, j], Xa[~tr, j]
-        sd = float(np.sqrt((np.var(xt, ddof=1) + np.var(xc, ddof=1)) / 2)) if min(len(xt), len(xc)) > 1 else np.nan
-        bal.append({"covariate": cname, "mean_programme_before": xt.mean(), "mean_comparison_before": xc.mean(),
-                    "smd_before": _smd(xt, xc, sd),
-                    "mean_programme_after": Xa[ti, j].mean() if len(ti) else np.nan,
-                    "mean_comparison_after": Xa[ci, j].mean() if len(ci) else np.nan,
-                    "smd_after": _smd(Xa[ti, j], Xa[ci, j], sd) if len(ti) else np.nan})
-    bal.append({"covariate": "logit propensity score", "mean_programme_before": eta[tr].mean(),
-                "mean_comparison_before": eta[~tr].mean(),
-                "smd_before": _smd(eta[tr], eta[~tr], float(np.sqrt((np.var(eta[tr], ddof=1)
-                                                                      + np.var(eta[~tr], ddof=1)) / 2))),
-                "mean_programme_after": eta[ti].mean() if len(ti) else np.nan,
-                "mean_comparison_after": eta[ci].mean() if len(ci) else np.nan,
-                "smd_after": _smd(eta[ti], eta[ci], float(np.sqrt((np.var(eta[tr], ddof=1)
-                                                                    + np.var(eta[~tr], ddof=1)) / 2)))
-                if len(ti) else np.nan})
-    balance = pd.DataFrame(bal)
+    balance = _balance_table(X, both, eta, ti, ci)
     n_pairs = len(pairs)
     too_small = n_pairs < _SMALL_COHORT
-    rows = []
-    yt, yc = pairs["y_after"].to_numpy(), pairs["comparison_y_after"].to_numpy()
-    at, ac = yt > 0, yc > 0
-    for lab, a, yy in (("programme (matched)", at, yt), ("comparison (matched)", ac, yc)):
-        k = int(a.sum())
-        lo, hi = wilson_ci(k, n_pairs, alpha=alpha)
-        rows.append({"cohort": lab, "measure": "any incident in the window", "n": n_pairs, "n_with_incident": k,
-                     "estimate": k / n_pairs if n_pairs else np.nan, "ci_lower": float(lo), "ci_upper": float(hi),
-                     "p_value": np.nan, "unit": "proportion"})
-        rows.append({"cohort": lab, "measure": "incidents per person", "n": n_pairs, "n_with_incident": np.nan,
-                     "estimate": float(yy.mean()) if n_pairs else np.nan, "ci_lower": np.nan,
-                     "ci_upper": np.nan, "p_value": np.nan, "unit": "mean count"})
-    both_, t_only = int((at & ac).sum()), int((at & ~ac).sum())
-    c_only, neither = int((~at & ac).sum()), int((~at & ~ac).sum())
-    d, lo, hi = newcombe_paired_ci(both_, t_only, c_only, neither, alpha=alpha)
-    rows.append({"cohort": "programme - comparison", "measure": "any incident in the window: difference",
-                 "n": n_pairs, "n_with_incident": np.nan, "estimate": 100 * d, "ci_lower": 100 * lo,
-                 "ci_upper": 100 * hi, "p_value": mcnemar_exact(t_only, c_only) if n_pairs else np.nan,
-                 "unit": "percentage points"})
-    diffs = (yt - yc).astype(float)
-    if n_pairs > 1:
-        m = diffs.mean()
-        half = float(stats.t.ppf(1 - alpha / 2, n_pairs - 1) * diffs.std(ddof=1) / np.sqrt(n_pairs))
-        p = float(stats.ttest_1samp(diffs, 0).pvalue) if diffs.std() > 0 else np.nan
-    else:
-        m, half, p = (diffs.mean() if n_pairs else np.nan), np.nan, np.nan
-    rows.append({"cohort": "programme - comparison", "measure": "incidents per person: difference",
-                 "n": n_pairs, "n_with_incident": np.nan, "estimate": m, "ci_lower": m - half, "ci_upper": m + half,
-                 "p_value": p, "unit": "mean count"})
+    rows = _matched_effects(pairs, n_pairs, alpha)
     summary = pd.DataFrame(rows)
     for c_ in ("n", "n_with_incident"):
         summary[c_] = summary[c_].astype("Int64")

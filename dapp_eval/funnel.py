@@ -983,6 +983,79 @@ def _status(ep: pd.DataFrame, by: str) -> tuple[pd.Series, dict[str, int], list[
     return g.where(~drop), counts, order
 
 
+def _baseline_rows(ep: pd.DataFrame, variables: list[str], groups: dict[str, pd.DataFrame]) -> list[dict]:
+    """One row per variable, level and group: n, n_group, pct (and mean, sd for continuous variables)."""
+    rows = []
+    for var in variables:
+        col = ep[var]
+        if var in _CONTINUOUS:
+            x = pd.to_numeric(col, errors="coerce").astype(float)
+            levels = ["mean"] + (["missing"] if x.isna().any() else [])
+            for g, sub in groups.items():
+                xs = x.loc[sub.index]
+                ng = len(sub)
+                rows.append({"variable": var, "kind": "continuous", "level": "mean", "group": g,
+                             "n": int(xs.notna().sum()), "n_group": ng,
+                             "pct": 100 * xs.notna().sum() / ng if ng else np.nan,
+                             "mean": float(xs.mean()), "sd": float(xs.std(ddof=1))})
+                if "missing" in levels:
+                    rows.append({"variable": var, "kind": "continuous", "level": "missing", "group": g,
+                                 "n": int(xs.isna().sum()), "n_group": ng,
+                                 "pct": 100 * xs.isna().sum() / ng if ng else np.nan})
+            continue
+        if var in _SET:
+            s = _str_col(col)
+            present = sorted({t for v in s for t in v.split(";") if t})
+            indicators = {t: s.str.split(";").apply(lambda parts, t=t: t in parts) for t in present}
+            if (s == "").any():
+                indicators["missing"] = s == ""
+            kind = "set"
+        else:
+            if var in _BOOLEAN:
+                s = col.astype("object").map({True: "yes", False: "no"}).where(col.notna(), "missing")
+                kind = "binary"
+                levs = [v for v in ("yes", "no", "missing") if (s == v).any()]
+            else:
+                s = col.astype("object").where(col.notna(), "missing").astype(str)
+                kind = "categorical"
+                levs = sorted(set(s) - {"missing"}) + (["missing"] if (s == "missing").any() else [])
+            indicators = {lev: s == lev for lev in levs}
+        for lev, ind in indicators.items():
+            for g, sub in groups.items():
+                k = int(ind.loc[sub.index].sum())
+                rows.append({"variable": var, "kind": kind, "level": lev, "group": g, "n": k, "n_group": len(sub),
+                             "pct": 100 * k / len(sub) if len(sub) else np.nan})
+    return rows
+
+
+def _smd_columns(summary: pd.DataFrame, order: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pairwise standardised differences per variable level, and the summary with smd / smd_max_abs."""
+    smd_rows = []
+    for (var, lev), block in summary.groupby(["variable", "level"], sort=False):
+        b = block.set_index("group")
+        for i, g1 in enumerate(order):
+            for g2 in order[i + 1:]:
+                if g1 not in b.index or g2 not in b.index:
+                    continue
+                if lev == "mean":
+                    smd = smd_from_moments(b.at[g1, "mean"], b.at[g1, "sd"], b.at[g2, "mean"], b.at[g2, "sd"])
+                else:
+                    smd = smd_binary(b.at[g1, "pct"] / 100, b.at[g2, "pct"] / 100)
+                smd_rows.append({"variable": var, "level": lev, "group_1": g1, "group_2": g2, "smd": smd})
+    smd = pd.DataFrame(smd_rows, columns=["variable", "level", "group_1", "group_2", "smd"])
+    if len(smd):
+        smax = smd.assign(a=smd["smd"].abs()).groupby(["variable", "level"], sort=False)["a"].max()
+        summary = summary.merge(smax.rename("smd_max_abs").reset_index(), on=["variable", "level"], how="left")
+        if len(order) == 2:
+            summary = summary.merge(smd[["variable", "level", "smd"]], on=["variable", "level"], how="left")
+        else:
+            summary["smd"] = np.nan
+    else:
+        summary["smd_max_abs"] = np.nan
+        summary["smd"] = np.nan
+    return summary, smd
+
+
 def baseline_table(data, *, by: str = "completion_status",
                    variables: Sequence[str] | None = None) -> AnalysisResult:
     """Baseline profile ("Table 1") by group, with standardised mean differences.
@@ -1059,71 +1132,10 @@ def baseline_table(data, *, by: str = "completion_status",
     order = [g for g in order if (grp == g).any()] or order
     groups = {g: ep[grp == g] for g in order}
 
-    rows = []
-    for var in variables:
-        col = ep[var]
-        if var in _CONTINUOUS:
-            x = pd.to_numeric(col, errors="coerce").astype(float)
-            levels = ["mean"] + (["missing"] if x.isna().any() else [])
-            for g, sub in groups.items():
-                xs = x.loc[sub.index]
-                ng = len(sub)
-                rows.append({"variable": var, "kind": "continuous", "level": "mean", "group": g,
-                             "n": int(xs.notna().sum()), "n_group": ng,
-                             "pct": 100 * xs.notna().sum() / ng if ng else np.nan,
-                             "mean": float(xs.mean()), "sd": float(xs.std(ddof=1))})
-                if "missing" in levels:
-                    rows.append({"variable": var, "kind": "continuous", "level": "missing", "group": g,
-                                 "n": int(xs.isna().sum()), "n_group": ng,
-                                 "pct": 100 * xs.isna().sum() / ng if ng else np.nan})
-            continue
-        if var in _SET:
-            s = _str_col(col)
-            present = sorted({t for v in s for t in v.split(";") if t})
-            indicators = {t: s.str.split(";").apply(lambda parts, t=t: t in parts) for t in present}
-            if (s == "").any():
-                indicators["missing"] = s == ""
-            kind = "set"
-        else:
-            if var in _BOOLEAN:
-                s = col.astype("object").map({True: "yes", False: "no"}).where(col.notna(), "missing")
-                kind = "binary"
-                levs = [v for v in ("yes", "no", "missing") if (s == v).any()]
-            else:
-                s = col.astype("object").where(col.notna(), "missing").astype(str)
-                kind = "categorical"
-                levs = sorted(set(s) - {"missing"}) + (["missing"] if (s == "missing").any() else [])
-            indicators = {lev: s == lev for lev in levs}
-        for lev, ind in indicators.items():
-            for g, sub in groups.items():
-                k = int(ind.loc[sub.index].sum())
-                rows.append({"variable": var, "kind": kind, "level": lev, "group": g, "n": k, "n_group": len(sub),
-                             "pct": 100 * k / len(sub) if len(sub) else np.nan})
+    rows = _baseline_rows(ep, variables, groups)
     summary = pd.DataFrame(rows, columns=["variable", "kind", "level", "group", "n", "n_group", "pct", "mean", "sd"])
 
-    smd_rows = []
-    for (var, lev), block in summary.groupby(["variable", "level"], sort=False):
-        b = block.set_index("group")
-        for i, g1 in enumerate(order):
-            for g2 in order[i + 1:]:
-                if g1 not in b.index or g2 not in b.index:
-                    continue
-                if lev == "mean":
-                    smd = smd_from_moments(b.at[g1, "mean"], b.at[g1, "sd"], b.at[g2, "mean"], b.at[g2, "sd"])
-                else:
-                    smd = smd_binary(b.at[g1, "pct"] / 100, b.at[g2, "pct"] / 100)
-                smd_rows.append({"variable": var, "level": lev, "group_1": g1, "group_2": g2, "smd": smd})
-    smd = pd.DataFrame(smd_rows, columns=["variable", "level", "group_1", "group_2", "smd"])
-    if len(smd):
-        smax = smd.assign(a=smd["smd"].abs()).groupby(["variable", "level"], sort=False)["a"].max()
-        summary = summary.merge(smax.rename("smd_max_abs").reset_index(), on=["variable", "level"], how="left")
-        if len(order) == 2:
-            summary = summary.merge(smd[["variable", "level", "smd"]], on=["variable", "level"], how="left")
-        else:
-            summary["smd"] = np.nan
-    else:
-        summary["smd_max_abs"] = np.nan
-        summary["smd"] = np.nan
+    summary, smd = _smd_columns(summary, order)
     for c in ("n", "n_group"):
         summary[c] = summary[c].astype("Int64")
     n_in = len(keep)
@@ -1151,6 +1163,25 @@ def _period_years(start: pd.Timestamp, end: pd.Timestamp) -> float:
     if start.day == end_excl.day:
         return ((end_excl.year - start.year) * 12 + end_excl.month - start.month) / 12
     return (end_excl - start).days / 365.25
+
+
+def _cost_notes(df: pd.DataFrame) -> list[str]:
+    """Why a cost ratio is missing, per row of the costs table."""
+    notes = []
+    for r in df.to_dict("records"):
+        note = []
+        if pd.isna(r["period_cost_gbp"]):
+            if r["group"] == "all":
+                missing = ", ".join(df.loc[(df["group"] != "all") & df["annual_cost_gbp"].isna(), "group"])
+                note.append(f"no programme total: no annual_cost_gbp for {missing}" if missing
+                            else "no annual_cost_gbp")
+            else:
+                note.append("no annual_cost_gbp given for this site")
+        for c, what in (("n_referrals", "referrals"), ("n_started", "starts"), ("n_completed", "completions")):
+            if r[c] == 0 and pd.notna(r["period_cost_gbp"]):
+                note.append(f"no {what} in the period")
+        notes.append("; ".join(note))
+    return notes
 
 
 def costs(data, *, by: str | None = "site_id") -> AnalysisResult:
@@ -1241,20 +1272,7 @@ def costs(data, *, by: str | None = "site_id") -> AnalysisResult:
                                              if all_cost and all_target and tot["target_completions_period"] > 0
                                              else np.nan)
         df = pd.concat([df, pd.DataFrame([tot])], ignore_index=True) if by == "site_id" else pd.DataFrame([tot])
-    notes = []
-    for r in df.to_dict("records"):
-        note = []
-        if pd.isna(r["period_cost_gbp"]):
-            if r["group"] == "all":
-                missing = ", ".join(df.loc[(df["group"] != "all") & df["annual_cost_gbp"].isna(), "group"])
-                note.append(f"no programme total: no annual_cost_gbp for {missing}" if missing
-                            else "no annual_cost_gbp")
-            else:
-                note.append("no annual_cost_gbp given for this site")
-        for c, what in (("n_referrals", "referrals"), ("n_started", "starts"), ("n_completed", "completions")):
-            if r[c] == 0 and pd.notna(r["period_cost_gbp"]):
-                note.append(f"no {what} in the period")
-        notes.append("; ".join(note))
+    notes = _cost_notes(df)
     df["note"] = notes
     with np.errstate(divide="ignore", invalid="ignore"):
         for c, n in (("cost_per_referral", "n_referrals"), ("cost_per_start", "n_started"),

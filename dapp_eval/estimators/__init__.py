@@ -12,7 +12,7 @@ the programme logic. Each estimator is checked against R in
 Modules: :mod:`~dapp_eval.estimators.survival`, :mod:`~dapp_eval.estimators.lmm`,
 :mod:`~dapp_eval.estimators.gee`, :mod:`~dapp_eval.estimators.counts`,
 :mod:`~dapp_eval.estimators.paired`, :mod:`~dapp_eval.estimators.proportions`,
-:mod:`~dapp_eval.estimators.effect_sizes`.
+:mod:`~dapp_eval.estimators.effect_sizes`, :mod:`~dapp_eval.estimators.matching`.
 """
 
 from ._base import EstimatorResults
@@ -20,6 +20,7 @@ from .counts import CountModelResults, count_model
 from .effect_sizes import cohens_dz, hedges_gav, rubin, smd, smd_binary, smd_from_moments
 from .gee import GEEResults, gee
 from .lmm import RandomInterceptLMM, design_matrix
+from .matching import greedy_match
 from .paired import paired_change, paired_t, reliable_change_index, wilcoxon_signed_rank
 from .proportions import holm, mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
 from .survival import aalen_johansen, cox, fine_gray, grays_test, kaplan_meier, logrank_test, rmst
@@ -37,6 +38,7 @@ __all__ = [
     "fine_gray",
     "gee",
     "grays_test",
+    "greedy_match",
     "hedges_gav",
     "holm",
     "kaplan_meier",

@@ -308,7 +308,8 @@ def _crst(y: np.ndarray, m: np.ndarray, ig: np.ndarray, ng: int, rho: float):
         return _crst_loop(y, m, ig, ng, rho)
 
 
-def _crst_loop(y, m, ig, ng, rho):
+# a line-by-line port of cmprsk's Fortran crstm, kept in its shape so that it can be checked against it
+def _crst_loop(y, m, ig, ng, rho):  # noqa: PLR0915
     n = y.size
     ng1 = ng - 1
     rs = np.bincount(ig, minlength=ng).astype(float)
