@@ -935,7 +935,7 @@ def matched_comparison(data, comparison, *, outcome="police", covariates: Sequen
     position (deterministic; the same as MatchIt's ``m.order = "largest"``;
     ``caliper=None`` matches without a caliper).
     Balance: standardised mean differences before and after matching, with
-    the pooled pre-matching SD as denominator (Austin 2009); |SMD| < 0.1 is
+    the pooled pre-matching SD as denominator (Austin 2009); an absolute SMD below 0.1 is
     conventionally balanced.  Effects among matched pairs: any incident in the
     window (difference in percentage points, Newcombe method 10 for paired
     data, exact McNemar) and incidents per person (paired mean difference,

@@ -1094,7 +1094,7 @@ def baseline_table(data, *, by: str = "completion_status",
     one level of a categorical variable: (p1 - p2) / sqrt((p1 (1 - p1) +
     p2 (1 - p2)) / 2), with p among everyone in the group (missing
     included as a level).  ``abuse_types``: one level per type (the person
-    disclosed it), plus ``missing``.  |SMD| > 0.1 is a common flag of
+    disclosed it), plus ``missing``.  An absolute SMD above 0.1 is a common flag of
     imbalance.
 
     Examples
