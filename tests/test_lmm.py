@@ -159,7 +159,8 @@ def test_large_data_runs_quickly_enough_to_use():
 
 
 def test_one_observation_per_person_is_refused_as_lme4_does():
-    # lme4: "number of levels of each grouping factor must be < number of observations"; before this check the
+    # lme4: "number of levels of each grouping factor must be < number of observations", and it fits 39 groups
+    # with one pair (tests/reference/lmm_identifiability.R and .txt); before this check the
     # fit returned person variance 1032.3, residual 6.6e-05 and singular_ = False (issue #18)
     rng = np.random.default_rng(3)
     y = rng.normal(50, 30, 40)
