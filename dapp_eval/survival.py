@@ -1,11 +1,12 @@
 """Old import path: :mod:`dapp_eval.survival` is now :mod:`dapp_eval.estimators.survival`.
 
-Kept so that existing code keeps working; this name is the same module object,
-so private helpers and monkeypatching behave as before.
+Kept so that existing code keeps working: every name of the new module
+(private helpers included) is reachable from here.
 """
 
-import sys
-
 from .estimators import survival as _module
+from .estimators.survival import *  # noqa: F403
 
-sys.modules[__name__] = _module
+
+def __getattr__(name):
+    return getattr(_module, name)

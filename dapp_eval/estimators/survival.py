@@ -39,6 +39,7 @@ __all__ = [
     "rmst",
     "fine_gray",
     "FineGrayResult",
+    "cox",
     "cox_score_residuals",
     "cluster_robust_variance",
     "step_at",
