@@ -153,3 +153,52 @@ def test_survival_plots_take_estimator_curves():
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="needs column 'estimate'"):
         plotting.plot_km(km.drop(columns="estimate"))
+
+
+# ---------------------------------------------------------------------------
+# survival edge cases (tests/reference/estimators_edge_reference.R): events of both causes at time 0, tied
+# times with both exit types and censorings, a group in which everybody is censored
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def edge():
+    return pd.read_csv(f"{REF}/estimators_edge_data.csv")
+
+
+@pytest.mark.parametrize("group", ["A", "B", "C"])
+def test_aalen_johansen_edge_cases_match_cuminc(edge, group):
+    curves = pd.read_csv(f"{REF}/estimators_edge_curves.csv")
+    z = edge[edge["group"] == group]
+    for cause in (1, 2):
+        r = curves[(curves["group"] == group) & (curves["cause"] == cause)].groupby("time").tail(1)
+        aj = survival.aalen_johansen(z["time"], z["cause"], causes=[cause])
+        est = survival.step_at(aj["time"], aj["estimate"], r["time"])
+        var = survival.step_at(aj["time"], aj["variance"], r["time"])
+        # the same closed-form recursion as cmprsk's Fortran: agreement to rounding (measured 1e-16)
+        np.testing.assert_allclose(est, r["est"], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(var, r["var"], rtol=0, atol=1e-12)
+    if group == "C":  # everybody censored: both curves stay at zero
+        assert (aj["estimate"] == 0).all()
+
+
+def test_grays_test_with_an_all_censored_group(edge):
+    r = pd.read_csv(f"{REF}/estimators_edge_tests.csv").set_index("cause")
+    g = survival.grays_test(edge["time"], edge["cause"], edge["group"]).set_index("cause")
+    # crstm's statistic and chi-square p-value: same algebra, 1e-10 relative
+    np.testing.assert_allclose(g.loc[[1, 2], "statistic"], r.loc[[1, 2], "stat"], rtol=1e-10)
+    np.testing.assert_allclose(g.loc[[1, 2], "p_value"], r.loc[[1, 2], "p_value"], rtol=1e-10)
+    assert (g.loc[[1, 2], "df"] == r.loc[[1, 2], "df"]).all()
+
+
+def test_kaplan_meier_with_events_at_time_zero(edge):
+    r = pd.read_csv(f"{REF}/estimators_edge_km.csv")
+    km = survival.kaplan_meier(edge["time"], (edge["cause"] > 0).astype(int))
+    m = km.set_index("time").loc[r["time"]]
+    assert m["n_at_risk"].tolist() == r["n_risk"].tolist()
+    # product-limit and log-log limits in closed form on both sides: rounding only
+    np.testing.assert_allclose(m["estimate"], r["surv"], rtol=0, atol=1e-12)
+    ok = r["lower"].notna()
+    np.testing.assert_allclose(m["ci_lower"][ok.to_numpy()], r["lower"][ok], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(m["ci_upper"][ok.to_numpy()], r["upper"][ok], rtol=0, atol=1e-10)
+    assert m["estimate"].iloc[0] == pytest.approx(37 / 40, abs=1e-15)  # three events at time 0 among 40
