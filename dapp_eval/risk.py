@@ -56,7 +56,6 @@ from scipy import optimize, stats
 from . import plotting
 from .errors import AnalysisError
 from .estimators.effect_sizes import cohens_dz, hedges_gav, rubin
-from .estimators.gee import fit_gee
 from .estimators.lmm import RandomInterceptLMM, design_matrix
 from .estimators.paired import paired_t, reliable_change_index, wilcoxon_signed_rank
 from .estimators.proportions import holm, wilson_ci
@@ -850,8 +849,8 @@ def high_risk_trajectory(data, *, instrument: str | Instrument = "DASH", informa
         ``summary``: ``proportion_high`` rows (observed share high by
         timepoint, Wilson CI, ``n`` high of ``n_total`` scored) and
         ``odds_ratio_vs_<first>`` rows (GEE odds ratio, Wald CI, p-value).
-        ``tables["coefficients"]`` (log-odds scale), ``model`` the
-        :class:`~dapp_eval.estimators.gee.GEEResults`.
+        ``tables["coefficients"]`` (log-odds scale), ``model`` the statsmodels
+        results.
 
     Examples
     --------
@@ -862,6 +861,7 @@ def high_risk_trajectory(data, *, instrument: str | Instrument = "DASH", informa
     >>> high["estimate"].round(3).to_dict()
     {'intake': 0.314, 'midpoint': 0.182, 'exit': 0.155, 'follow_up': 0.129}
     """
+    import statsmodels.api as sm
 
     alpha = check_alpha(alpha)
     inst = get_instrument(instrument)
@@ -881,8 +881,11 @@ def high_risk_trajectory(data, *, instrument: str | Instrument = "DASH", informa
             f"too few scores for the GEE: {len(long)} {inst.name} ({informant}) scores in {n_clusters} "
             f"{cluster} cluster(s) for {X.shape[1]} coefficients; robust standard errors need at least two "
             "clusters and more scores than coefficients")
-    res = fit_gee(long["high"].to_numpy(), X.to_numpy(), long[cluster].astype(str).to_numpy(), family="binomial",
-                  cov_struct="exchangeable", names=list(X.columns))
+    gee = sm.GEE(long["high"], X, groups=long[cluster].astype(str), family=sm.families.Binomial(),
+                 cov_struct=sm.cov_struct.Exchangeable())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gee.fit(ddof_scale=0, ctol=1e-10, maxiter=200)
     z = stats.norm.ppf(1 - alpha / 2)
     coef = pd.DataFrame({"term": X.columns, "estimate": res.params.to_numpy(), "std_error": res.bse.to_numpy()})
     coef["statistic"] = coef["estimate"] / coef["std_error"]
@@ -911,7 +914,7 @@ def high_risk_trajectory(data, *, instrument: str | Instrument = "DASH", informa
                 "correction (as geepack). High = "
                 f"{inst.name} band '{inst.high_band}'."),
         instrument=inst.name, informant=informant, timepoints=tps, cluster=cluster, n_obs=len(long),
-        n_clusters=int(long[cluster].nunique()), working_correlation=float(res.dep_params),
+        n_clusters=int(long[cluster].nunique()), working_correlation=float(gee.cov_struct.dep_params),
     )
     return AnalysisResult(summary=summary, meta=meta, model=res, tables={"coefficients": coef},
                           title=f"High {inst.name} risk by timepoint: GEE",
