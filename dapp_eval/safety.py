@@ -570,8 +570,11 @@ def _gee_fit(df: pd.DataFrame, behaviour: str, weights, cov_struct: str):
     X = pd.DataFrame({"const": 1.0}, index=df.index)
     for w in waves[1:]:
         X[f"wave[{w}]"] = (df["wave"] == w).astype(float)
-    res = fit_gee(df[behaviour].to_numpy(dtype=float), X.to_numpy(), df["partner_id"].to_numpy(),
-                  family="binomial", cov_struct=cov_struct, weights=weights, names=list(X.columns))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a wave with no 'yes' separates: its odds ratio is shown as 0 / inf
+        res = fit_gee(df[behaviour].to_numpy(dtype=float), X.to_numpy(), df["partner_id"].to_numpy(),
+                      family="binomial", cov_struct=cov_struct, weights=weights, names=list(X.columns),
+                      maxiter=200)
     return res, waves
 
 

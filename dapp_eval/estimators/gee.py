@@ -35,6 +35,7 @@ geepack needs the data sorted by id to form the same clusters.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,6 +104,14 @@ def _check_inputs(y, X, groups, weights, offset):
         raise ValueError(f"groups has {int(gser.isna().sum())} missing labels")
     gid, glabels = pd.factorize(gser, sort=False)
     return y, X, w, off, gid, len(glabels)
+
+
+def _inverse(A):
+    """Inverse of A; the pseudo-inverse when A is singular (a separated or collinear fit), as statsmodels."""
+    try:
+        return np.linalg.inv(A)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(A)
 
 
 def _pearson(fam, y, X, off, beta):
@@ -183,20 +192,22 @@ def fit_gee(y, X, groups, *, family="binomial", cov_struct: str = "independence"
 
     beta = np.asarray(sm.GLM(y, X, family=fam, offset=off, var_weights=w).fit(tol=1e-8).params, dtype=float)
     n_iter, step = 0, np.full(p, np.inf)
-    while np.max(np.abs(step)) >= tol:
-        if n_iter == maxiter:
-            raise RuntimeError(f"GEE did not converge in {maxiter} iterations "
-                               f"(largest step {np.max(np.abs(step)):.3g})")
+    while np.max(np.abs(step)) >= tol and n_iter < maxiter:
         n_iter += 1
         r, D = _pearson(fam, y, X, off, beta)
         phi, alpha = _moments(w, r, gid, G, exch)
         A, Ui = _equations(w, D, r, gid, G, alpha)
-        step = np.linalg.solve(A, Ui.sum(axis=0))
+        step = _inverse(A) @ Ui.sum(axis=0)
         beta = beta + step
+    converged = bool(np.max(np.abs(step)) < tol)
+    if not converged:
+        # e.g. a level in which every answer is the same: the coefficient runs off to infinity
+        warnings.warn(f"GEE did not converge in {maxiter} iterations (largest step {np.max(np.abs(step)):.3g}); "
+                      "a coefficient may be infinite (separation)", RuntimeWarning, stacklevel=2)
     r, D = _pearson(fam, y, X, off, beta)
     phi, alpha = _moments(w, r, gid, G, exch)
     A, Ui = _equations(w, D, r, gid, G, alpha)
-    Ainv = np.linalg.inv(A)
+    Ainv = _inverse(A)
     robust = Ainv @ (Ui.T @ Ui) @ Ainv
     idx = pd.Index(names)
     link = type(fam.link).__name__.lower()
@@ -206,7 +217,7 @@ def fit_gee(y, X, groups, *, family="binomial", cov_struct: str = "independence"
         method=(f"GEE ({type(fam).__name__.lower()} family, {link} link, {cov_struct} working correlation, "
                 "geepack weighting, robust sandwich SE)"),
         n_obs=n, info={"family": type(fam).__name__.lower(), "cov_struct": cov_struct,
-                       "weighted": weights is not None},
+                       "weighted": weights is not None, "converged": converged},
         cov_naive=pd.DataFrame(phi * Ainv, index=idx, columns=idx), scale=phi, dep_params=alpha,
         n_groups=G, n_iter=n_iter,
     )
