@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: report test lab notebooks synth lint bench clean
+.PHONY: report test lab notebooks synth lint bench docs clean
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "dapp_eval needs Python 3.11+"'
@@ -56,6 +56,11 @@ synth: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check dapp_eval tests scripts
+
+## documentation site (user guide + API reference) in docs/_build/html; warnings are errors
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements-lock.txt -e ".[docs]"
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 bench: $(STAMP)
 	$(BIN)/dapp-eval bench --referrals 1000,10000,100000 --json bench.json

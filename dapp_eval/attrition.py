@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dapp_eval import survival as sv
 from dapp_eval.errors import AnalysisError
+from dapp_eval.estimators import survival as sv
 from dapp_eval.results import AnalysisResult, check_alpha, make_meta
 
 __all__ = [

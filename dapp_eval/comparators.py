@@ -69,7 +69,8 @@ def _value(raw, fmt_name: str):
     return v, None
 
 
-def load_comparators(source: str | Path | dict | list | None) -> pd.DataFrame:
+# one validation step per field of each entry, in the order the error messages report them
+def load_comparators(source: str | Path | dict | list | None) -> pd.DataFrame:  # noqa: C901
     """Read and check a comparators file; an empty table when there is none.
 
     Parameters

@@ -26,8 +26,8 @@ import pandas as pd
 from scipy import stats
 
 from .errors import AnalysisError
+from .estimators.proportions import wilson_ci
 from .results import AnalysisResult, check_alpha, make_meta
-from .stats import wilson_ci
 
 __all__ = ["site_funnel", "wilson_limits"]
 

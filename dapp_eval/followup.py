@@ -43,19 +43,17 @@ import statsmodels.api as sm
 from scipy import stats
 
 from . import plotting
+from .episodes import as_float as _as_float
+from .episodes import episodes as _episodes
+from .episodes import holm_secondary as _holm
+from .episodes import programme_status
+from .episodes import require_table as _require
 from .errors import AnalysisError
+from .estimators.counts import fit_count_model
+from .estimators.effect_sizes import smd
+from .estimators.matching import greedy_match as _greedy_match
+from .estimators.proportions import mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
 from .results import AnalysisResult, check_alpha, make_meta
-from .safety import (
-    _as_float,
-    _episodes,
-    _holm,
-    _require,
-    mcnemar_exact,
-    newcombe_diff_ci,
-    newcombe_paired_ci,
-    programme_status,
-    wilson_ci,
-)
 from .schema import INCIDENT_TYPES
 
 __all__ = [
@@ -337,29 +335,6 @@ def _method(design, persons, proven, lag) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _fit_glm(y, X, offset, family, groups, cov_type="cluster"):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        kw = {"cov_type": cov_type}
-        if cov_type == "cluster":
-            kw["cov_kwds"] = {"groups": groups}
-        return sm.GLM(y, X, family=family, offset=offset).fit(tol=1e-12, maxiter=200, **kw)
-
-
-def _nb_alpha(y, X, offset) -> float:
-    """ML estimate of the NB2 dispersion (alpha = 1/theta of MASS::glm.nb)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pois = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit()
-        start = np.append(np.asarray(pois.params), 0.5)
-        nb = sm.NegativeBinomial(y, X, offset=offset, loglike_method="nb2").fit(
-            start_params=start, method="newton", maxiter=300, tol=1e-12, disp=0)
-    a = float(np.asarray(nb.params)[-1])
-    if not np.isfinite(a) or a <= 0:
-        raise AnalysisError("negative binomial dispersion not estimable (no over-dispersion)")
-    return a
-
-
 def _rate_models(yb, ya, eb, ea, pid, alpha, models=("poisson", "negative binomial")):
     """Person-period count model: rate before, after and rate ratio, clustered by person."""
     z = float(stats.norm.ppf(1 - alpha / 2))
@@ -374,25 +349,24 @@ def _rate_models(yb, ya, eb, ea, pid, alpha, models=("poisson", "negative binomi
     for model in models:
         try:
             if model == "poisson":
-                fam = sm.families.Poisson()
-                res = _fit_glm(y, X, off, fam, groups)
+                res = fit_count_model(y, X.to_numpy(), family="poisson", offset=off, cluster=groups,
+                                      cov_type="HC1", names=list(X.columns))
             else:
-                fam = sm.families.NegativeBinomial(alpha=_nb_alpha(y, X, off))
-                res = _fit_glm(y, X, off, fam, None, cov_type="nonrobust")
-        except (AnalysisError, np.linalg.LinAlgError, ValueError) as err:
+                res = fit_count_model(y, X.to_numpy(), family="negbin", offset=off, cov_type="nonrobust",
+                                      names=list(X.columns))
+        except (np.linalg.LinAlgError, ValueError) as err:
             out.append({"model": model, "measure": "rate ratio (after / before)", "period": "change",
                         "estimate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan,
                         "note": str(err)})
             continue
         fits[model] = res
-        b = np.asarray(res.params)
-        V = np.asarray(res.cov_params())
-        se1 = float(np.sqrt(V[1, 1]))
+        b = res.params.to_numpy()
+        se1 = float(res.bse.iloc[1])
         out.append({"model": model, "measure": "rate ratio (after / before)", "period": "change",
                     "estimate": float(np.exp(b[1])), "ci_lower": float(np.exp(b[1] - z * se1)),
                     "ci_upper": float(np.exp(b[1] + z * se1)), "p_value": float(2 * stats.norm.sf(abs(b[1] / se1))),
                     "note": "" if model == "poisson" else (
-                        f"NB2 dispersion alpha = {fam.alpha:.4g} (theta = {1 / fam.alpha:.4g}); model-based SE, "
+                        f"NB2 dispersion alpha = {res.nb_alpha:.4g} (theta = {1 / res.nb_alpha:.4g}); model-based SE, "
                         "which does not allow for the same person in both windows")})
     return out, fits, ""
 
@@ -559,7 +533,8 @@ def before_after(data, *, design: str = "commissioner",
                 .groupby(["group", "status"]).size().rename("n").reset_index())
     meta = make_meta(n_in=n_in, excluded=excluded, unit="people", alpha=alpha,
                      method=_method(design, persons, proven, lag) + " Rate ratio: Poisson GLM with log "
-                     "exposure offset, SE clustered by person; negative binomial (NB2, model-based SE) alternative.",
+                     "exposure offset, SE clustered by person (HC1: G/(G-1)(N-1)/(N-K), as sandwich::vcovCL; HC0 "
+                     "would be slightly smaller); negative binomial (NB2, model-based SE) alternative.",
                      design=design, caveat=CAVEATS[design], windows=persons.attrs["windows"], lag_days=lag,
                      proven=proven, primary=primary_name, sites_without_incident_data_from=no_from,
                      note_incident_data_from=("incident_data_from not given for site(s) "
@@ -820,7 +795,8 @@ def compare_completers(data, *, outcome="police", before=None, after=None, prove
         Xu = pd.DataFrame({"const": 1.0, "completed": (elig["group"] == "completed").astype(float)})
         Xa = Xu.assign(log1p_before=np.log1p(elig[f"n_{name}_before"].to_numpy(dtype=float)))
         for label, X in (("unadjusted", Xu), ("adjusted for before-window count", Xa)):
-            res = _fit_glm(y, X, off, sm.families.Poisson(), None, cov_type="HC0")
+            res = fit_count_model(y, X.to_numpy(), family="poisson", offset=off, cov_type="HC0",
+                                  names=list(X.columns))
             fits[label] = res
             b, se = float(res.params.iloc[1]), float(res.bse.iloc[1])
             rows.append({"group": "completed / did_not_complete", "group_label": "rate ratio (completed vs not)",
@@ -875,26 +851,67 @@ def _covariate_matrix(df: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFra
 
 
 def _smd(xt: np.ndarray, xc: np.ndarray, sd: float) -> float:
-    if sd <= 0 or not np.isfinite(sd):
-        return 0.0 if np.mean(xt) == np.mean(xc) else np.nan
-    return float((np.mean(xt) - np.mean(xc)) / sd)
+    return smd(xt, xc, sd=sd)
 
 
-def _greedy_match(lt: np.ndarray, lc: np.ndarray, width: float) -> np.ndarray:
-    """1:1 nearest neighbour without replacement; treated in descending score; returns control index or -1."""
-    order = np.argsort(-lt, kind="stable")
-    free = np.ones(len(lc), dtype=bool)
-    out = np.full(len(lt), -1)
-    for i in order:
-        if not free.any():
-            break
-        d = np.abs(lc - lt[i])
-        d[~free] = np.inf
-        j = int(np.argmin(d))  # first minimum = lowest control position: deterministic ties
-        if d[j] <= width:
-            out[i] = j
-            free[j] = False
-    return out
+def _balance_table(X: pd.DataFrame, both: pd.DataFrame, eta: np.ndarray, ti: np.ndarray,
+                   ci: np.ndarray) -> pd.DataFrame:
+    """Means and standardised differences of each covariate (and the logit score) before and after matching."""
+    bal = []
+    Xa = X.to_numpy(dtype=float)
+    tr = both["treated"].to_numpy() == 1
+    for j, cname in enumerate(X.columns):
+        xt, xc = Xa[tr, j], Xa[~tr, j]
+        sd = float(np.sqrt((np.var(xt, ddof=1) + np.var(xc, ddof=1)) / 2)) if min(len(xt), len(xc)) > 1 else np.nan
+        bal.append({"covariate": cname, "mean_programme_before": xt.mean(), "mean_comparison_before": xc.mean(),
+                    "smd_before": _smd(xt, xc, sd),
+                    "mean_programme_after": Xa[ti, j].mean() if len(ti) else np.nan,
+                    "mean_comparison_after": Xa[ci, j].mean() if len(ci) else np.nan,
+                    "smd_after": _smd(Xa[ti, j], Xa[ci, j], sd) if len(ti) else np.nan})
+    bal.append({"covariate": "logit propensity score", "mean_programme_before": eta[tr].mean(),
+                "mean_comparison_before": eta[~tr].mean(),
+                "smd_before": _smd(eta[tr], eta[~tr], float(np.sqrt((np.var(eta[tr], ddof=1)
+                                                                      + np.var(eta[~tr], ddof=1)) / 2))),
+                "mean_programme_after": eta[ti].mean() if len(ti) else np.nan,
+                "mean_comparison_after": eta[ci].mean() if len(ci) else np.nan,
+                "smd_after": _smd(eta[ti], eta[ci], float(np.sqrt((np.var(eta[tr], ddof=1)
+                                                                    + np.var(eta[~tr], ddof=1)) / 2)))
+                if len(ti) else np.nan})
+    return pd.DataFrame(bal)
+
+
+def _matched_effects(pairs: pd.DataFrame, n_pairs: int, alpha: float) -> list[dict]:
+    """Per-cohort rates and paired differences (Newcombe, exact McNemar, paired t) in the matched pairs."""
+    rows = []
+    yt, yc = pairs["y_after"].to_numpy(), pairs["comparison_y_after"].to_numpy()
+    at, ac = yt > 0, yc > 0
+    for lab, a, yy in (("programme (matched)", at, yt), ("comparison (matched)", ac, yc)):
+        k = int(a.sum())
+        lo, hi = wilson_ci(k, n_pairs, alpha=alpha)
+        rows.append({"cohort": lab, "measure": "any incident in the window", "n": n_pairs, "n_with_incident": k,
+                     "estimate": k / n_pairs if n_pairs else np.nan, "ci_lower": float(lo), "ci_upper": float(hi),
+                     "p_value": np.nan, "unit": "proportion"})
+        rows.append({"cohort": lab, "measure": "incidents per person", "n": n_pairs, "n_with_incident": np.nan,
+                     "estimate": float(yy.mean()) if n_pairs else np.nan, "ci_lower": np.nan,
+                     "ci_upper": np.nan, "p_value": np.nan, "unit": "mean count"})
+    both_, t_only = int((at & ac).sum()), int((at & ~ac).sum())
+    c_only, neither = int((~at & ac).sum()), int((~at & ~ac).sum())
+    d, lo, hi = newcombe_paired_ci(both_, t_only, c_only, neither, alpha=alpha)
+    rows.append({"cohort": "programme - comparison", "measure": "any incident in the window: difference",
+                 "n": n_pairs, "n_with_incident": np.nan, "estimate": 100 * d, "ci_lower": 100 * lo,
+                 "ci_upper": 100 * hi, "p_value": mcnemar_exact(t_only, c_only) if n_pairs else np.nan,
+                 "unit": "percentage points"})
+    diffs = (yt - yc).astype(float)
+    if n_pairs > 1:
+        m = diffs.mean()
+        half = float(stats.t.ppf(1 - alpha / 2, n_pairs - 1) * diffs.std(ddof=1) / np.sqrt(n_pairs))
+        p = float(stats.ttest_1samp(diffs, 0).pvalue) if diffs.std() > 0 else np.nan
+    else:
+        m, half, p = (diffs.mean() if n_pairs else np.nan), np.nan, np.nan
+    rows.append({"cohort": "programme - comparison", "measure": "incidents per person: difference",
+                 "n": n_pairs, "n_with_incident": np.nan, "estimate": m, "ci_lower": m - half, "ci_upper": m + half,
+                 "p_value": p, "unit": "mean count"})
+    return rows
 
 
 def matched_comparison(data, comparison, *, outcome="police", covariates: Sequence[str] = DEFAULT_COVARIATES,
@@ -918,7 +935,7 @@ def matched_comparison(data, comparison, *, outcome="police", covariates: Sequen
     position (deterministic; the same as MatchIt's ``m.order = "largest"``;
     ``caliper=None`` matches without a caliper).
     Balance: standardised mean differences before and after matching, with
-    the pooled pre-matching SD as denominator (Austin 2009); |SMD| < 0.1 is
+    the pooled pre-matching SD as denominator (Austin 2009); an absolute SMD below 0.1 is
     conventionally balanced.  Effects among matched pairs: any incident in the
     window (difference in percentage points, Newcombe method 10 for paired
     data, exact McNemar) and incidents per person (paired mean difference,
@@ -1004,58 +1021,10 @@ def matched_comparison(data, comparison, *, outcome="police", covariates: Sequen
                           "logit_ps": eta[ti], "comparison_logit_ps": eta[ci],
                           "y_after": both["y_after"].to_numpy(dtype=int)[ti],
                           "comparison_y_after": both["y_after"].to_numpy(dtype=int)[ci]})
-    bal = []
-    Xa = X.to_numpy(dtype=float)
-    tr = both["treated"].to_numpy() == 1
-    for j, cname in enumerate(X.columns):
-        xt, xc = Xa[tr, j], Xa[~tr, j]
-        sd = float(np.sqrt((np.var(xt, ddof=1) + np.var(xc, ddof=1)) / 2)) if min(len(xt), len(xc)) > 1 else np.nan
-        bal.append({"covariate": cname, "mean_programme_before": xt.mean(), "mean_comparison_before": xc.mean(),
-                    "smd_before": _smd(xt, xc, sd),
-                    "mean_programme_after": Xa[ti, j].mean() if len(ti) else np.nan,
-                    "mean_comparison_after": Xa[ci, j].mean() if len(ci) else np.nan,
-                    "smd_after": _smd(Xa[ti, j], Xa[ci, j], sd) if len(ti) else np.nan})
-    bal.append({"covariate": "logit propensity score", "mean_programme_before": eta[tr].mean(),
-                "mean_comparison_before": eta[~tr].mean(),
-                "smd_before": _smd(eta[tr], eta[~tr], float(np.sqrt((np.var(eta[tr], ddof=1)
-                                                                      + np.var(eta[~tr], ddof=1)) / 2))),
-                "mean_programme_after": eta[ti].mean() if len(ti) else np.nan,
-                "mean_comparison_after": eta[ci].mean() if len(ci) else np.nan,
-                "smd_after": _smd(eta[ti], eta[ci], float(np.sqrt((np.var(eta[tr], ddof=1)
-                                                                    + np.var(eta[~tr], ddof=1)) / 2)))
-                if len(ti) else np.nan})
-    balance = pd.DataFrame(bal)
+    balance = _balance_table(X, both, eta, ti, ci)
     n_pairs = len(pairs)
     too_small = n_pairs < _SMALL_COHORT
-    rows = []
-    yt, yc = pairs["y_after"].to_numpy(), pairs["comparison_y_after"].to_numpy()
-    at, ac = yt > 0, yc > 0
-    for lab, a, yy in (("programme (matched)", at, yt), ("comparison (matched)", ac, yc)):
-        k = int(a.sum())
-        lo, hi = wilson_ci(k, n_pairs, alpha=alpha)
-        rows.append({"cohort": lab, "measure": "any incident in the window", "n": n_pairs, "n_with_incident": k,
-                     "estimate": k / n_pairs if n_pairs else np.nan, "ci_lower": float(lo), "ci_upper": float(hi),
-                     "p_value": np.nan, "unit": "proportion"})
-        rows.append({"cohort": lab, "measure": "incidents per person", "n": n_pairs, "n_with_incident": np.nan,
-                     "estimate": float(yy.mean()) if n_pairs else np.nan, "ci_lower": np.nan,
-                     "ci_upper": np.nan, "p_value": np.nan, "unit": "mean count"})
-    both_, t_only = int((at & ac).sum()), int((at & ~ac).sum())
-    c_only, neither = int((~at & ac).sum()), int((~at & ~ac).sum())
-    d, lo, hi = newcombe_paired_ci(both_, t_only, c_only, neither, alpha=alpha)
-    rows.append({"cohort": "programme - comparison", "measure": "any incident in the window: difference",
-                 "n": n_pairs, "n_with_incident": np.nan, "estimate": 100 * d, "ci_lower": 100 * lo,
-                 "ci_upper": 100 * hi, "p_value": mcnemar_exact(t_only, c_only) if n_pairs else np.nan,
-                 "unit": "percentage points"})
-    diffs = (yt - yc).astype(float)
-    if n_pairs > 1:
-        m = diffs.mean()
-        half = float(stats.t.ppf(1 - alpha / 2, n_pairs - 1) * diffs.std(ddof=1) / np.sqrt(n_pairs))
-        p = float(stats.ttest_1samp(diffs, 0).pvalue) if diffs.std() > 0 else np.nan
-    else:
-        m, half, p = (diffs.mean() if n_pairs else np.nan), np.nan, np.nan
-    rows.append({"cohort": "programme - comparison", "measure": "incidents per person: difference",
-                 "n": n_pairs, "n_with_incident": np.nan, "estimate": m, "ci_lower": m - half, "ci_upper": m + half,
-                 "p_value": p, "unit": "mean count"})
+    rows = _matched_effects(pairs, n_pairs, alpha)
     summary = pd.DataFrame(rows)
     for c_ in ("n", "n_with_incident"):
         summary[c_] = summary[c_].astype("Int64")

@@ -51,9 +51,11 @@ from scipy import stats
 
 from . import plotting
 from .errors import AnalysisError
+from .estimators.effect_sizes import smd_binary, smd_from_moments
+from .estimators.proportions import wilson_ci
+from .estimators.survival import aalen_johansen
 from .results import AnalysisResult, check_alpha, make_meta
 from .schema import EXIT_REASONS
-from .stats import wilson_ci
 
 __all__ = [
     "STAGES",
@@ -531,10 +533,6 @@ def _wait_data(ep: pd.DataFrame, stage: str) -> tuple[pd.DataFrame, dict[str, in
 
 
 def _aalen_johansen(time, cause, causes, alpha):
-    try:
-        from .survival import aalen_johansen
-    except ImportError as exc:  # pragma: no cover - the module ships with the package
-        raise AnalysisError("dapp_eval.survival.aalen_johansen is not available") from exc
     return aalen_johansen(np.asarray(time, dtype=float), np.asarray(cause, dtype=object),
                           censored="censored", causes=list(causes), alpha=alpha)
 
@@ -963,16 +961,6 @@ _CATEGORICAL = ("gender", "ethnicity", "employment", "referral_source", "relatio
 _SET = ("abuse_types",)
 
 
-def _smd_cont(m1, s1, m2, s2) -> float:
-    pooled = np.sqrt((s1**2 + s2**2) / 2)
-    return float((m1 - m2) / pooled) if pooled > 0 else (0.0 if m1 == m2 else np.nan)
-
-
-def _smd_prop(p1, p2) -> float:
-    pooled = np.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / 2)
-    return float((p1 - p2) / pooled) if pooled > 0 else (0.0 if p1 == p2 else np.nan)
-
-
 def _status(ep: pd.DataFrame, by: str) -> tuple[pd.Series, dict[str, int], list[str]]:
     st = ep["stage"].astype(str)
     if by == "completion_status":
@@ -995,82 +983,8 @@ def _status(ep: pd.DataFrame, by: str) -> tuple[pd.Series, dict[str, int], list[
     return g.where(~drop), counts, order
 
 
-def baseline_table(data, *, by: str = "completion_status",
-                   variables: Sequence[str] | None = None) -> AnalysisResult:
-    """Baseline profile ("Table 1") by group, with standardised mean differences.
-
-    Parameters
-    ----------
-    data : ProgrammeData
-    by : str
-        ``"completion_status"`` (default: among people who started and whose
-        episode is closed, ``completed`` vs ``not_completed`` = dropped out,
-        excluded or other exit; people still attending or who never started
-        are counted in ``meta["excluded"]``), ``"start_status"`` (among
-        people accepted, ``started`` vs ``not_started`` = declined to start or
-        other exit before starting; people awaiting start excluded), or any
-        referral column such as ``"site_id"`` (all referrals; missing as its
-        own group).
-    variables : sequence of str, optional
-        Subset of ``age``, ``n_children``, ``gender``, ``ethnicity``,
-        ``employment``, ``prior_da_police_contact``, ``substance_misuse``,
-        ``referral_source``, ``relationship_to_victim``, ``abuse_types``.
-
-    Returns
-    -------
-    AnalysisResult
-        ``summary``: one row per variable, level and group: ``n`` (people
-        with that level; for continuous variables people with a value),
-        ``n_group``, ``pct`` (n / n_group x 100), ``mean`` and ``sd``
-        (continuous), then ``smd`` (two groups: first minus second, e.g.
-        completed minus not completed) and ``smd_max_abs`` (largest absolute
-        pairwise SMD).  Missing values are their own level (``"missing"``).
-        ``tables["smd"]``: every pairwise SMD.
-
-    Notes
-    -----
-    SMD, continuous: (mean1 - mean2) / sqrt((sd1^2 + sd2^2) / 2).  Binary or
-    one level of a categorical variable: (p1 - p2) / sqrt((p1 (1 - p1) +
-    p2 (1 - p2)) / 2), with p among everyone in the group (missing
-    included as a level).  ``abuse_types``: one level per type (the person
-    disclosed it), plus ``missing``.  |SMD| > 0.1 is a common flag of
-    imbalance.
-
-    Examples
-    --------
-    >>> from dapp_eval.io import load_programme
-    >>> data = load_programme("data_synthetic")
-    >>> t1 = baseline_table(data)
-    >>> age = t1.summary.query("variable == 'age' and level == 'mean'").set_index("group")
-    >>> age["mean"].round(1).to_dict()
-    {'completed': 35.8, 'not_completed': 33.1}
-    >>> round(float(age["smd"].iloc[0]), 2)
-    0.25
-    """
-    ep = _with_stage(_episodes(data))
-    allvars = (*_CONTINUOUS, *_BOOLEAN, *_CATEGORICAL, *_SET)
-    variables = list(allvars if variables is None else variables)
-    unknown = [v for v in variables if v not in allvars]
-    if unknown:
-        raise ValueError(f"unknown baseline variable(s) {unknown}; choose from {', '.join(allvars)}")
-    variables = [v for v in variables if v in ep.columns]
-    if by in ("completion_status", "start_status"):
-        grp, excluded, order = _status(ep, by)
-    else:
-        if by not in ep.columns:
-            raise AnalysisError(f"cannot group by {by!r}: no such column")
-        grp = ep[by].astype("object").where(ep[by].notna(), "missing").astype(str)
-        excluded, order = {}, sorted(grp.unique())
-    keep = grp.notna()
-    if not keep.any():
-        why = "; ".join(f"{k}: {v}" for k, v in excluded.items() if v)
-        raise AnalysisError(f"no referral can be placed in a {by.replace('_', ' ')} group ({why}): "
-                            + ("nobody who started has completed or left yet" if by == "completion_status"
-                               else "no one accepted has yet started or left before starting"))
-    ep, grp = ep[keep], grp[keep]
-    order = [g for g in order if (grp == g).any()] or order
-    groups = {g: ep[grp == g] for g in order}
-
+def _baseline_rows(ep: pd.DataFrame, variables: list[str], groups: dict[str, pd.DataFrame]) -> list[dict]:
+    """One row per variable, level and group: n, n_group, pct (and mean, sd for continuous variables)."""
     rows = []
     for var in variables:
         col = ep[var]
@@ -1111,8 +1025,11 @@ def baseline_table(data, *, by: str = "completion_status",
                 k = int(ind.loc[sub.index].sum())
                 rows.append({"variable": var, "kind": kind, "level": lev, "group": g, "n": k, "n_group": len(sub),
                              "pct": 100 * k / len(sub) if len(sub) else np.nan})
-    summary = pd.DataFrame(rows, columns=["variable", "kind", "level", "group", "n", "n_group", "pct", "mean", "sd"])
+    return rows
 
+
+def _smd_columns(summary: pd.DataFrame, order: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pairwise standardised differences per variable level, and the summary with smd / smd_max_abs."""
     smd_rows = []
     for (var, lev), block in summary.groupby(["variable", "level"], sort=False):
         b = block.set_index("group")
@@ -1121,9 +1038,9 @@ def baseline_table(data, *, by: str = "completion_status",
                 if g1 not in b.index or g2 not in b.index:
                     continue
                 if lev == "mean":
-                    smd = _smd_cont(b.at[g1, "mean"], b.at[g1, "sd"], b.at[g2, "mean"], b.at[g2, "sd"])
+                    smd = smd_from_moments(b.at[g1, "mean"], b.at[g1, "sd"], b.at[g2, "mean"], b.at[g2, "sd"])
                 else:
-                    smd = _smd_prop(b.at[g1, "pct"] / 100, b.at[g2, "pct"] / 100)
+                    smd = smd_binary(b.at[g1, "pct"] / 100, b.at[g2, "pct"] / 100)
                 smd_rows.append({"variable": var, "level": lev, "group_1": g1, "group_2": g2, "smd": smd})
     smd = pd.DataFrame(smd_rows, columns=["variable", "level", "group_1", "group_2", "smd"])
     if len(smd):
@@ -1136,6 +1053,89 @@ def baseline_table(data, *, by: str = "completion_status",
     else:
         summary["smd_max_abs"] = np.nan
         summary["smd"] = np.nan
+    return summary, smd
+
+
+def baseline_table(data, *, by: str = "completion_status",
+                   variables: Sequence[str] | None = None) -> AnalysisResult:
+    """Baseline profile ("Table 1") by group, with standardised mean differences.
+
+    Parameters
+    ----------
+    data : ProgrammeData
+    by : str
+        ``"completion_status"`` (default: among people who started and whose
+        episode is closed, ``completed`` vs ``not_completed`` = dropped out,
+        excluded or other exit; people still attending or who never started
+        are counted in ``meta["excluded"]``), ``"start_status"`` (among
+        people accepted, ``started`` vs ``not_started`` = declined to start or
+        other exit before starting; people awaiting start excluded), or any
+        referral column such as ``"site_id"`` (all referrals; missing as its
+        own group).
+    variables : sequence of str, optional
+        Subset of ``age``, ``n_children``, ``gender``, ``ethnicity``,
+        ``employment``, ``prior_da_police_contact``, ``substance_misuse``,
+        ``referral_source``, ``relationship_to_victim``, ``abuse_types``.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: one row per variable, level and group: ``n`` (people
+        with that level; for continuous variables people with a value),
+        ``n_group``, ``pct`` (n / n_group x 100), ``mean`` and ``sd``
+        (continuous), then ``smd`` (two groups: first minus second, e.g.
+        completed minus not completed) and ``smd_max_abs`` (largest absolute
+        pairwise SMD).  Missing values are their own level (``"missing"``).
+        ``tables["smd"]``: every pairwise SMD.
+
+    Notes
+    -----
+    SMD, continuous: (mean1 - mean2) / sqrt((sd1^2 + sd2^2) / 2).  Binary or
+    one level of a categorical variable: (p1 - p2) / sqrt((p1 (1 - p1) +
+    p2 (1 - p2)) / 2), with p among everyone in the group (missing
+    included as a level).  ``abuse_types``: one level per type (the person
+    disclosed it), plus ``missing``.  An absolute SMD above 0.1 is a common flag of
+    imbalance.
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> t1 = baseline_table(data)
+    >>> age = t1.summary.query("variable == 'age' and level == 'mean'").set_index("group")
+    >>> age["mean"].round(1).to_dict()
+    {'completed': 35.8, 'not_completed': 33.1}
+    >>> round(float(age["smd"].iloc[0]), 2)
+    0.25
+    """
+    ep = _with_stage(_episodes(data))
+    allvars = (*_CONTINUOUS, *_BOOLEAN, *_CATEGORICAL, *_SET)
+    variables = list(allvars if variables is None else variables)
+    unknown = [v for v in variables if v not in allvars]
+    if unknown:
+        raise ValueError(f"unknown baseline variable(s) {unknown}; choose from {', '.join(allvars)}")
+    variables = [v for v in variables if v in ep.columns]
+    if by in ("completion_status", "start_status"):
+        grp, excluded, order = _status(ep, by)
+    else:
+        if by not in ep.columns:
+            raise AnalysisError(f"cannot group by {by!r}: no such column")
+        grp = ep[by].astype("object").where(ep[by].notna(), "missing").astype(str)
+        excluded, order = {}, sorted(grp.unique())
+    keep = grp.notna()
+    if not keep.any():
+        why = "; ".join(f"{k}: {v}" for k, v in excluded.items() if v)
+        raise AnalysisError(f"no referral can be placed in a {by.replace('_', ' ')} group ({why}): "
+                            + ("nobody who started has completed or left yet" if by == "completion_status"
+                               else "no one accepted has yet started or left before starting"))
+    ep, grp = ep[keep], grp[keep]
+    order = [g for g in order if (grp == g).any()] or order
+    groups = {g: ep[grp == g] for g in order}
+
+    rows = _baseline_rows(ep, variables, groups)
+    summary = pd.DataFrame(rows, columns=["variable", "kind", "level", "group", "n", "n_group", "pct", "mean", "sd"])
+
+    summary, smd = _smd_columns(summary, order)
     for c in ("n", "n_group"):
         summary[c] = summary[c].astype("Int64")
     n_in = len(keep)
@@ -1163,6 +1163,25 @@ def _period_years(start: pd.Timestamp, end: pd.Timestamp) -> float:
     if start.day == end_excl.day:
         return ((end_excl.year - start.year) * 12 + end_excl.month - start.month) / 12
     return (end_excl - start).days / 365.25
+
+
+def _cost_notes(df: pd.DataFrame) -> list[str]:
+    """Why a cost ratio is missing, per row of the costs table."""
+    notes = []
+    for r in df.to_dict("records"):
+        note = []
+        if pd.isna(r["period_cost_gbp"]):
+            if r["group"] == "all":
+                missing = ", ".join(df.loc[(df["group"] != "all") & df["annual_cost_gbp"].isna(), "group"])
+                note.append(f"no programme total: no annual_cost_gbp for {missing}" if missing
+                            else "no annual_cost_gbp")
+            else:
+                note.append("no annual_cost_gbp given for this site")
+        for c, what in (("n_referrals", "referrals"), ("n_started", "starts"), ("n_completed", "completions")):
+            if r[c] == 0 and pd.notna(r["period_cost_gbp"]):
+                note.append(f"no {what} in the period")
+        notes.append("; ".join(note))
+    return notes
 
 
 def costs(data, *, by: str | None = "site_id") -> AnalysisResult:
@@ -1253,20 +1272,7 @@ def costs(data, *, by: str | None = "site_id") -> AnalysisResult:
                                              if all_cost and all_target and tot["target_completions_period"] > 0
                                              else np.nan)
         df = pd.concat([df, pd.DataFrame([tot])], ignore_index=True) if by == "site_id" else pd.DataFrame([tot])
-    notes = []
-    for r in df.to_dict("records"):
-        note = []
-        if pd.isna(r["period_cost_gbp"]):
-            if r["group"] == "all":
-                missing = ", ".join(df.loc[(df["group"] != "all") & df["annual_cost_gbp"].isna(), "group"])
-                note.append(f"no programme total: no annual_cost_gbp for {missing}" if missing
-                            else "no annual_cost_gbp")
-            else:
-                note.append("no annual_cost_gbp given for this site")
-        for c, what in (("n_referrals", "referrals"), ("n_started", "starts"), ("n_completed", "completions")):
-            if r[c] == 0 and pd.notna(r["period_cost_gbp"]):
-                note.append(f"no {what} in the period")
-        notes.append("; ".join(note))
+    notes = _cost_notes(df)
     df["note"] = notes
     with np.errstate(divide="ignore", invalid="ignore"):
         for c, n in (("cost_per_referral", "n_referrals"), ("cost_per_start", "n_started"),

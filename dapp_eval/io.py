@@ -34,7 +34,7 @@ import yaml
 
 from .errors import PROBLEM_COLUMNS, AnalysisError, DataValidationError
 from .identifiers import HIDDEN, identifier_problems, looks_identifying
-from .schema import TABLES, Column, Table, instrument_range
+from .schema import TABLES, Column, Table
 
 __all__ = ["ProgrammeData", "load_programme", "read_column_map", "validate_tables", "SUPPORTED_SUFFIXES"]
 
@@ -875,8 +875,14 @@ def _dtype(col: Column):
 
 
 def _instrument_range(name: str) -> tuple[float, float] | None:
-    """Score range of a registered instrument, or None if it is not registered (see schema.instrument_range)."""
-    return instrument_range(name)
+    """Score range of a registered instrument, or None if it is not registered."""
+    from .instruments import get_instrument
+
+    try:
+        inst = get_instrument(name)
+    except KeyError:
+        return None
+    return float(inst.min_score), float(inst.max_score)
 
 
 def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _Problems) -> None:

@@ -8,7 +8,8 @@ dashes and markers).
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+# matplotlib.pyplot is imported inside the functions that draw, so that importing an analysis module (which
+# imports this one for its .plot()) does not load pyplot and pick a backend.
 
 __all__ = ["PALETTE", "LINESTYLES", "MARKERS", "new_axes", "plot_funnel_flow", "plot_waiting_times",
            "plot_waiting_list", "plot_throughput", "plot_attendance", "plot_smd", "plot_costs",
@@ -25,6 +26,8 @@ MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 def new_axes(ax=None, *, figsize=(7, 4.5)):
     """Return ``ax`` or a fresh Axes of a standard size."""
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=figsize)
     return ax
 
@@ -286,6 +289,8 @@ def _att_axes(ax, n_rows, risk_table_on):
     """Main axes plus an axes for the at-risk table under it."""
     if ax is None:
         if risk_table_on:
+            import matplotlib.pyplot as plt
+
             fig = plt.figure(figsize=(7.5, 4.8 + 0.28 * n_rows))
             gs = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.9 + 0.3 * n_rows], hspace=0.45)
             ax = fig.add_subplot(gs[0])
@@ -354,6 +359,32 @@ def _att_finish(ax, tab, result, xmax, title, *, outside_legend=False, subtitle=
         ax.tick_params(axis="x", labelbottom=True)
 
 
+class _CurveFrame:
+    """An estimator's curve DataFrame dressed as a result, so the survival plots can draw it."""
+
+    def __init__(self, df, *, outcome_col: str | None, title: str):
+        d = df.rename(columns={"time": "time_days"}).copy()
+        if outcome_col is not None:
+            d["outcome"] = d[outcome_col]
+        if "group" not in d:
+            d["group"] = "all"
+        self.summary = d
+        self.tables: dict = {}
+        self.title = title
+
+
+def _as_curve_result(result, *, outcome_col: str | None, title: str):
+    """AnalysisResult as given; a DataFrame from dapp_eval.estimators (aalen_johansen, kaplan_meier) adapted."""
+    import pandas as pd
+
+    if isinstance(result, pd.DataFrame):
+        for col in ("time", "estimate", "ci_lower", "ci_upper"):
+            if col not in result.columns:
+                raise ValueError(f"a curve DataFrame needs column '{col}' (as returned by dapp_eval.estimators)")
+        return _CurveFrame(result, outcome_col=outcome_col, title=title), False
+    return result, True
+
+
 def plot_cumulative_incidence(result, ax=None, *, outcomes=None, groups=None, ci=True, risk_table_on=True,
                               show_p=True, show_medians=True, title=None):
     """Cumulative incidence of programme exits (survminer style).
@@ -364,8 +395,11 @@ def plot_cumulative_incidence(result, ax=None, *, outcomes=None, groups=None, ci
 
     Parameters
     ----------
-    result : AnalysisResult
-        From :func:`dapp_eval.attrition.cumulative_incidence`.
+    result : AnalysisResult or DataFrame
+        From :func:`dapp_eval.attrition.cumulative_incidence`, or the curve
+        DataFrame of :func:`dapp_eval.estimators.aalen_johansen` (causes are
+        drawn as outcomes; add a ``group`` column for several groups; no
+        at-risk table or test is drawn for a DataFrame).
     ax : matplotlib Axes, optional
         Axes for the curves; the at-risk table goes in a second axes below.
     outcomes : list of str, optional
@@ -384,8 +418,12 @@ def plot_cumulative_incidence(result, ax=None, *, outcomes=None, groups=None, ci
     matplotlib.axes.Axes
         The axes with the curves (the table axes is ``ax.risk_table_ax``).
     """
+    result, full = _as_curve_result(result, outcome_col="cause", title="Cumulative incidence")
+    risk_table_on = risk_table_on and full
     s = result.summary
     det = result.tables.get("detail", s)
+    if outcomes is None and not full:
+        outcomes = list(dict.fromkeys(s["outcome"]))
     if outcomes is None:
         outcomes = [o for o in _ATT_OUTCOME_LABELS if (det.loc[det["outcome"] == o, "n_event"].sum()
                                                        if "n_event" in det else 1) > 0]
@@ -442,12 +480,16 @@ def plot_km(result, ax=None, *, groups=None, ci=True, risk_table_on=True, show_p
     """Kaplan-Meier "retention" (dropout as event), labelled as overstating dropout.
 
     Same layout as :func:`plot_cumulative_incidence`; the at-risk table shows
-    cumulative dropouts and the log-rank p-value is annotated.
+    cumulative dropouts and the log-rank p-value is annotated. ``result``
+    may also be the DataFrame of :func:`dapp_eval.estimators.kaplan_meier`
+    (with a ``group`` column for several groups; no at-risk table then).
 
     Returns
     -------
     matplotlib.axes.Axes
     """
+    result, full = _as_curve_result(result, outcome_col=None, title="Kaplan-Meier")
+    risk_table_on = risk_table_on and full
     s = result.summary
     all_groups = list(dict.fromkeys(s["group"]))
     groups = all_groups if groups is None else list(groups)
@@ -467,13 +509,14 @@ def plot_km(result, ax=None, *, groups=None, ci=True, risk_table_on=True, show_p
                 tm = t[hit[0]]
                 ax.plot([tm, tm], [0, 0.5], color=colour, linestyle=":", linewidth=0.9)
                 ax.plot([0, tm], [0.5, 0.5], color="grey", linestyle=":", linewidth=0.7)
-    ax.set_ylabel("Not dropped out (Kaplan-Meier)")
+    ax.set_ylabel("Not dropped out (Kaplan-Meier)" if full else "Survival (Kaplan-Meier)")
     tests = result.tables.get("tests")
     subtitle = None
     if show_p and tests is not None and len(tests):
         subtitle = f"log-rank test of dropout: p {_att_pfmt(float(tests['p_value'].iloc[0]))}"
-    ax.text(0.01, 0.02, "Overstates dropout: completers are censored", transform=ax.transAxes, fontsize=7.5,
-            style="italic", va="bottom")
+    if full:
+        ax.text(0.01, 0.02, "Overstates dropout: completers are censored", transform=ax.transAxes, fontsize=7.5,
+                style="italic", va="bottom")
     xmax = float(s["time_days"].max()) if len(s) else 1.0
     _att_finish(ax, tab, result, xmax, title or getattr(result, "title", "Kaplan-Meier retention"),
                 outside_legend=len(groups) > 1, subtitle=subtitle)

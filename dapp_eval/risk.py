@@ -43,11 +43,10 @@ Analyses
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -56,10 +55,12 @@ from scipy import optimize, stats
 
 from . import plotting
 from .errors import AnalysisError
-from .lmm import RandomInterceptLMM, design_matrix
+from .estimators.effect_sizes import cohens_dz, hedges_gav, rubin
+from .estimators.lmm import RandomInterceptLMM, design_matrix
+from .estimators.paired import paired_t, reliable_change_index, wilcoxon_signed_rank
+from .estimators.proportions import holm, wilson_ci
+from .instruments import Instrument, get_instrument, instruments, register_instrument
 from .results import AnalysisResult, check_alpha, make_meta
-from .schema import set_instrument_range
-from .stats import holm, wilson_ci
 
 __all__ = [
     "Instrument",
@@ -84,236 +85,6 @@ _INFORMANTS = ("practitioner", "partner", "self")
 
 
 # ---------------------------------------------------------------------------
-# instrument registry
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Instrument:
-    """A risk (or behaviour) instrument: range, direction, bands and reliable-change constants.
-
-    Parameters
-    ----------
-    name : str
-        Registry key, as used in ``risk_assessments.instrument``.
-    min_score, max_score : float
-        Possible range of the total score.
-    higher_is_worse : bool
-        Direction: ``True`` when a higher score means more risk (DASH).
-    bands : tuple of (label, lower bound)
-        Ordered bands; a score belongs to the last band whose lower bound it
-        reaches. DASH: standard (0-9), medium (10-13), high (14+).
-    high_band : str
-        Label of the band that counts as "high risk" (McNemar, GEE).
-    clinical_cutoff : float, optional
-        Score separating the clinical (high-risk) range from the rest, for
-        Jacobson-Truax clinically significant change; for a higher-is-worse
-        instrument a score ``>= clinical_cutoff`` is in the clinical range.
-    sd, reliability : float
-        Standard deviation and reliability used for the reliable change index.
-    sd_source, reliability_source : str
-        Where those figures come from.
-    sd_is_assumption, reliability_is_assumption : bool
-        ``True`` where no published figure exists and the value is assumed.
-    ever_items : tuple of str
-        Items that ask whether something has *ever* happened; a "yes" cannot
-        fall, so they floor the score.
-    informant_note : str
-        Who completes the instrument and what it describes.
-    description : str
-        Plain-language description.
-
-    Examples
-    --------
-    >>> dash = get_instrument("DASH")
-    >>> dash.band_of([3, 12, 17]).tolist()
-    ['standard', 'medium', 'high']
-    >>> round(dash.s_diff, 3)
-    2.739
-    """
-
-    name: str
-    min_score: float
-    max_score: float
-    higher_is_worse: bool = True
-    bands: tuple[tuple[str, float], ...] = ()
-    high_band: str | None = None
-    clinical_cutoff: float | None = None
-    sd: float = float("nan")
-    reliability: float = float("nan")
-    sd_source: str = ""
-    reliability_source: str = ""
-    sd_is_assumption: bool = False
-    reliability_is_assumption: bool = False
-    ever_items: tuple[str, ...] = ()
-    informant_note: str = ""
-    description: str = ""
-    references: tuple[str, ...] = field(default=())
-
-    def __post_init__(self):
-        if not self.max_score > self.min_score:
-            raise ValueError(f"instrument {self.name}: max_score must exceed min_score")
-        if not (self.sd > 0):
-            raise ValueError(f"instrument {self.name}: sd must be positive (the SD used for reliable change)")
-        if not (0 <= self.reliability < 1):
-            raise ValueError(f"instrument {self.name}: reliability must be in [0, 1)")
-        lows = [b[1] for b in self.bands]
-        if lows != sorted(lows):
-            raise ValueError(f"instrument {self.name}: bands must be ordered by their lower bound")
-        if self.high_band is not None and self.high_band not in [b[0] for b in self.bands]:
-            raise ValueError(f"instrument {self.name}: high_band {self.high_band!r} is not one of the bands")
-
-    @property
-    def sem(self) -> float:
-        """Standard error of measurement, ``SD * sqrt(1 - reliability)``."""
-        return self.sd * math.sqrt(1 - self.reliability)
-
-    @property
-    def s_diff(self) -> float:
-        """Standard error of a difference of two scores, ``sqrt(2) * SEM``."""
-        return math.sqrt(2) * self.sem
-
-    def rc_threshold(self, alpha: float = 0.05) -> float:
-        """Smallest change counted as reliable: ``z(1 - alpha/2) * S_diff`` (1.96 * S_diff at 0.05)."""
-        return float(stats.norm.ppf(1 - alpha / 2) * self.s_diff)
-
-    def band_of(self, scores) -> np.ndarray:
-        """Band label of each score (object array; NaN score -> None)."""
-        s = np.asarray(scores, dtype=float)
-        labels = np.array([b[0] for b in self.bands], dtype=object)
-        lows = np.array([b[1] for b in self.bands], dtype=float)
-        idx = np.searchsorted(lows, s, side="right") - 1
-        out = np.where((idx >= 0) & ~np.isnan(s), labels[np.clip(idx, 0, len(labels) - 1)], None)
-        return out.astype(object)
-
-    def is_high(self, scores) -> np.ndarray:
-        """Boolean array: score in the high band (NaN -> False)."""
-        if self.high_band is None:
-            raise AnalysisError(f"instrument {self.name} defines no high-risk band")
-        return self.band_of(scores) == self.high_band
-
-    def in_clinical_range(self, scores) -> np.ndarray:
-        s = np.asarray(scores, dtype=float)
-        return s >= self.clinical_cutoff if self.higher_is_worse else s <= self.clinical_cutoff
-
-    def replace(self, **changes) -> Instrument:
-        """A copy with some fields changed (e.g. ``sd=``, ``reliability=``)."""
-        return dataclasses.replace(self, **changes)
-
-
-DASH = Instrument(
-    name="DASH",
-    min_score=0,
-    max_score=24,
-    higher_is_worse=True,
-    bands=(("standard", 0), ("medium", 10), ("high", 14)),
-    high_band="high",
-    clinical_cutoff=14,
-    sd=5.0,
-    reliability=0.85,
-    sd_source=("assumption: no published normative SD for the DASH total score; 5.0 is a plausible spread "
-               "of 0-24 yes counts in specialist-service samples. Override with sd= when a local SD is known."),
-    reliability_source=("assumption: no published test-retest or internal-consistency figure for the DASH total "
-                        "score; 0.85 assumed. Override with reliability= when a figure is available."),
-    sd_is_assumption=True,
-    reliability_is_assumption=True,
-    ever_items=(
-        "Q13 weapons or objects ever used to hurt",
-        "Q14 ever threatened to kill (and believed)",
-        "Q15 ever attempted to strangle, choke, suffocate or drown",
-        "Q19 ever mistreated an animal or the family pet",
-        "Q22 ever threatened or attempted suicide",
-        "Q23 ever broken bail, an injunction or a formal agreement",
-        "Q24 ever in trouble with the police or has a criminal history",
-    ),
-    informant_note=(
-        "Completed with the (ex-)partner (the person at risk): it describes the risk of serious harm to "
-        "her/him at the time of asking, not a trait of the person referred. Items with a look-back window "
-        "(separation in the past year, pregnancy or a baby within 18 months, drug/alcohol/mental-health "
-        "problems in the past year) also change slowly."
-    ),
-    description=("SafeLives Dash risk checklist: 24 yes/no questions; 14+ yes answers = high risk (Marac "
-                 "referral), 10-13 medium, below 10 standard."),
-    references=("SafeLives (2015) Dash risk checklist and quick start guidance.",
-                "Jacobson NS, Truax P (1991) J Consult Clin Psychol 59:12-19 (reliable change)."),
-)
-
-_REGISTRY: dict[str, Instrument] = {"DASH": DASH}
-
-
-def register_instrument(instrument: Instrument, *, replace: bool = False) -> Instrument:
-    """Add an instrument to the registry (e.g. an abusive-behaviour inventory).
-
-    Parameters
-    ----------
-    instrument : Instrument
-        The definition, with SD and reliability and their sources.
-    replace : bool
-        Allow replacing an instrument of the same name.
-
-    Returns
-    -------
-    Instrument
-
-    Examples
-    --------
-    >>> abi = Instrument(name="ABI-example", min_score=30, max_score=150, bands=(("all", 30),),
-    ...                  sd=18.0, reliability=0.90, sd_source="your sample at intake",
-    ...                  reliability_source="your published source")
-    >>> register_instrument(abi, replace=True).name
-    'ABI-example'
-    """
-    if not isinstance(instrument, Instrument):
-        raise TypeError("register_instrument expects an Instrument")
-    if instrument.name in _REGISTRY and not replace:
-        raise ValueError(f"instrument {instrument.name!r} is already registered (use replace=True)")
-    _REGISTRY[instrument.name] = instrument
-    set_instrument_range(instrument.name, instrument.min_score, instrument.max_score)  # what the loader checks
-    return instrument
-
-
-def get_instrument(name: str | Instrument) -> Instrument:
-    """Look up an instrument by name (``KeyError`` listing the known names if absent).
-
-    Examples
-    --------
-    >>> get_instrument("DASH").max_score
-    24
-    """
-    if isinstance(name, Instrument):
-        return name
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"instrument {name!r} is not registered (known: {', '.join(sorted(_REGISTRY))}); "
-                       "add it with dapp_eval.risk.register_instrument") from None
-
-
-def instruments() -> pd.DataFrame:
-    """The registry as a table, one row per instrument, with sources and assumption flags.
-
-    Examples
-    --------
-    >>> instruments().loc[0, "name"]
-    'DASH'
-    """
-    rows = []
-    for inst in _REGISTRY.values():
-        rows.append({
-            "name": inst.name, "min_score": inst.min_score, "max_score": inst.max_score,
-            "direction": "higher = worse" if inst.higher_is_worse else "higher = better",
-            "bands": "; ".join(f"{lab} >= {lo:g}" for lab, lo in inst.bands),
-            "high_band": inst.high_band, "clinical_cutoff": inst.clinical_cutoff,
-            "sd": inst.sd, "sd_source": inst.sd_source, "sd_is_assumption": inst.sd_is_assumption,
-            "reliability": inst.reliability, "reliability_source": inst.reliability_source,
-            "reliability_is_assumption": inst.reliability_is_assumption,
-            "s_diff": inst.s_diff, "rc_threshold_95": inst.rc_threshold(0.05),
-            "ever_items": "; ".join(inst.ever_items), "informant_note": inst.informant_note,
-        })
-    return pd.DataFrame(rows)
-
-
-# ---------------------------------------------------------------------------
 # small statistics helpers (public: reused by other modules)
 # ---------------------------------------------------------------------------
 
@@ -330,98 +101,6 @@ def wilson_interval(count, nobs, *, alpha: float = 0.05) -> tuple[float, float]:
     """
     lo, hi = wilson_ci(count, nobs, alpha=alpha)
     return (float(lo), float(hi))
-
-
-def _nct_ncp_interval(t: float, df: float, alpha: float) -> tuple[float, float]:
-    """Confidence limits for the noncentrality parameter of a t statistic (inverting the noncentral t)."""
-    if not np.isfinite(t) or df <= 0:
-        return (np.nan, np.nan)
-
-    def f(ncp, q):
-        return stats.nct.cdf(t, df, ncp) - q
-
-    out = []
-    for q in (1 - alpha / 2, alpha / 2):
-        lo, hi = t - 10.0, t + 10.0
-        for _ in range(60):
-            if f(lo, q) > 0 and f(hi, q) < 0:
-                break
-            lo -= 10.0 + abs(lo)
-            hi += 10.0 + abs(hi)
-        try:
-            out.append(optimize.brentq(f, lo, hi, args=(q,), xtol=1e-12, rtol=1e-12))
-        except ValueError:  # numerical failure at extreme df: normal approximation
-            se = math.sqrt(1 + t * t / (2 * df))
-            out.append(t + (-1 if q > 0.5 else 1) * stats.norm.ppf(1 - alpha / 2) * se)
-    return (out[0], out[1])
-
-
-def cohens_dz(diff, *, alpha: float = 0.05) -> tuple[float, float, float]:
-    """Cohen's d_z (mean difference / SD of differences) with a noncentral-t interval.
-
-    The interval inverts the noncentral t distribution of the paired t
-    statistic (Cumming & Finch 2001) and divides the limits by ``sqrt(n)``.
-
-    Returns
-    -------
-    (estimate, ci_lower, ci_upper)
-
-    Examples
-    --------
-    >>> [round(v, 3) for v in cohens_dz([-3, -1, -4, 0, -2, -5, 1, -2])]
-    [-1.0, -1.84, -0.115]
-    """
-    alpha = check_alpha(alpha)
-    d = np.asarray(diff, dtype=float)
-    n = len(d)
-    if n < 2 or not d.std(ddof=1) > 0:
-        return (np.nan, np.nan, np.nan)
-    dz = d.mean() / d.std(ddof=1)
-    lo, hi = _nct_ncp_interval(dz * math.sqrt(n), n - 1, alpha)
-    return (float(dz), float(lo / math.sqrt(n)), float(hi / math.sqrt(n)))
-
-
-def _hedges_j(df: float) -> float:
-    """Exact small-sample correction J(df) = Gamma(df/2) / (sqrt(df/2) Gamma((df-1)/2))."""
-    if df <= 1:
-        return np.nan
-    return math.exp(math.lgamma(df / 2) - 0.5 * math.log(df / 2) - math.lgamma((df - 1) / 2))
-
-
-def hedges_gav(before, after, *, alpha: float = 0.05) -> tuple[float, float, float]:
-    """Hedges' g_av for paired scores, with an interval (change = after - before).
-
-    ``d_av = mean(after - before) / ((SD_before + SD_after) / 2)`` (Lakens
-    2013), ``g_av = J(n - 1) * d_av`` with the exact correction
-    ``J(df) = Gamma(df/2) / (sqrt(df/2) Gamma((df-1)/2))``. Interval: the
-    noncentral-t limits of the paired t statistic rescaled by
-    ``S_diff / (sqrt(n) * S_av)`` (Algina & Keselman 2003), times ``J``.
-
-    Returns
-    -------
-    (estimate, ci_lower, ci_upper)
-
-    Examples
-    --------
-    >>> g, lo, hi = hedges_gav([12, 15, 9, 14, 11, 16], [9, 13, 9, 10, 10, 12])
-    >>> round(g, 3), round(lo, 3), round(hi, 3)
-    (-0.916, -1.65, -0.145)
-    """
-    alpha = check_alpha(alpha)
-    x1 = np.asarray(before, dtype=float)
-    x2 = np.asarray(after, dtype=float)
-    n = len(x1)
-    d = x2 - x1
-    if n < 3 or not d.std(ddof=1) > 0:
-        return (np.nan, np.nan, np.nan)
-    sav = (x1.std(ddof=1) + x2.std(ddof=1)) / 2
-    if not sav > 0:
-        return (np.nan, np.nan, np.nan)
-    J = _hedges_j(n - 1)
-    t = d.mean() / (d.std(ddof=1) / math.sqrt(n))
-    lo, hi = _nct_ncp_interval(t, n - 1, alpha)
-    scale = d.std(ddof=1) / (math.sqrt(n) * sav)
-    return (float(J * d.mean() / sav), float(J * lo * scale), float(J * hi * scale))
 
 
 def label_tests(summary: pd.DataFrame, *, primary: pd.Series | np.ndarray | None,
@@ -464,49 +143,6 @@ def label_tests(summary: pd.DataFrame, *, primary: pd.Series | np.ndarray | None
     out["role"] = role
     out["p_value_holm"] = adj
     return out
-
-
-def rubin(estimates, variances, *, df_complete: float = np.inf, alpha: float = 0.05) -> dict[str, float]:
-    """Pool estimates from multiply imputed data sets by Rubin's rules.
-
-    Degrees of freedom by Barnard & Rubin (1999) when ``df_complete`` is finite.
-
-    Returns
-    -------
-    dict with estimate, std_error, df, ci_lower, ci_upper, p_value, within, between, fmi
-
-    Examples
-    --------
-    >>> r = rubin([1.0, 1.2, 0.8], [0.04, 0.05, 0.03], df_complete=50)
-    >>> round(r["estimate"], 3), round(r["std_error"], 4), round(r["df"], 2)
-    (1.0, 0.3055, 4.72)
-    """
-    q = np.asarray(estimates, dtype=float)
-    u = np.asarray(variances, dtype=float)
-    m = len(q)
-    qbar = q.mean()
-    ubar = u.mean()
-    b = q.var(ddof=1) if m > 1 else 0.0
-    t = ubar + (1 + 1 / m) * b
-    lam = (1 + 1 / m) * b / t if t > 0 else 0.0
-    if lam <= 0:
-        df = df_complete
-    else:
-        df_old = (m - 1) / lam**2
-        if np.isfinite(df_complete):
-            df_obs = (df_complete + 1) / (df_complete + 3) * df_complete * (1 - lam)
-            df = df_old * df_obs / (df_old + df_obs)
-        else:
-            df = df_old
-    se = math.sqrt(t)
-    crit = stats.t.ppf(1 - alpha / 2, df) if np.isfinite(df) else stats.norm.ppf(1 - alpha / 2)
-    stat = qbar / se if se > 0 else np.nan
-    p = 2 * (stats.t.sf(abs(stat), df) if np.isfinite(df) else stats.norm.sf(abs(stat)))
-    r = (1 + 1 / m) * b / ubar if ubar > 0 else np.inf
-    fmi = (r + 2 / (df + 3)) / (r + 1) if np.isfinite(df) else lam
-    out = dict(estimate=qbar, std_error=se, df=df, ci_lower=qbar - crit * se, ci_upper=qbar + crit * se,
-               p_value=p, within=ubar, between=b, fmi=fmi)
-    return {k: float(v) for k, v in out.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -652,35 +288,25 @@ def _paired_rows(x1: np.ndarray, x2: np.ndarray, floor: np.ndarray, inst: Instru
         se = x.std(ddof=1) / math.sqrt(n) if n > 1 else np.nan
         rows.append(dict(statistic=stat, estimate=x.mean(), ci_lower=x.mean() - crit * se,
                          ci_upper=x.mean() + crit * se, n=n, n_total=n))
-    if n > 1 and d.std(ddof=1) > 0:
-        se = d.std(ddof=1) / math.sqrt(n)
-        t = d.mean() / se
-        p = 2 * stats.t.sf(abs(t), n - 1)
-        rows.append(dict(statistic="mean_change", estimate=d.mean(), ci_lower=d.mean() - crit * se,
-                         ci_upper=d.mean() + crit * se, p_value=p, n=n, n_total=n, test="paired t-test",
-                         test_statistic=t, df=n - 1))
+    t = paired_t(x1, x2, alpha=alpha)
+    if np.isfinite(t["statistic"]):
+        rows.append(dict(statistic="mean_change", estimate=t["estimate"], ci_lower=t["ci_lower"],
+                         ci_upper=t["ci_upper"], p_value=t["p_value"], n=n, n_total=n, test="paired t-test",
+                         test_statistic=t["statistic"], df=n - 1))
     else:
         rows.append(dict(statistic="mean_change", estimate=d.mean(), n=n, n_total=n,
                          test="paired t-test (not computable: fewer than 2 pairs or no variation)"))
-    nz = d[d != 0]
-    if len(nz) > 0:
-        ranks = stats.rankdata(np.abs(nz))
-        v = float(ranks[nz > 0].sum())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            w = stats.wilcoxon(nz, zero_method="wilcox", correction=True, method="approx")
-        p = float(w.pvalue)
-    else:
-        v, p = 0.0, 1.0
-    rows.append(dict(statistic="median_change", estimate=float(np.median(d)), p_value=p, n=n, n_total=n,
-                     test="Wilcoxon signed-rank (V = sum of positive ranks)", test_statistic=v))
+    w = wilcoxon_signed_rank(x1, x2)
+    rows.append(dict(statistic="median_change", estimate=float(np.median(d)), p_value=w["p_value"], n=n,
+                     n_total=n, test="Wilcoxon signed-rank (V = sum of positive ranks)",
+                     test_statistic=w["statistic"]))
     dz = cohens_dz(d, alpha=alpha)
     rows.append(dict(statistic="cohens_dz", estimate=dz[0], ci_lower=dz[1], ci_upper=dz[2], n=n, n_total=n))
     g = hedges_gav(x1, x2, alpha=alpha)
     rows.append(dict(statistic="hedges_gav", estimate=g[0], ci_lower=g[1], ci_upper=g[2], n=n, n_total=n))
     # reliable change
     z = stats.norm.ppf(1 - alpha / 2)
-    rci = d / inst.s_diff
+    rci = reliable_change_index(x1, x2, s_diff=inst.s_diff)
     sign = -1 if inst.higher_is_worse else 1
     improved = sign * rci >= z
     worse = sign * rci <= -z
@@ -1131,6 +757,11 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
             f"too few scores for the mixed model: {len(long)} {inst.name} ({informant}) scores from {n_scored} "
             f"referral(s) for {X.shape[1]} fixed effects; it needs scores from at least two referrals and more "
             "scores than fixed effects")
+    if long.groupby("referral_id").size().max() < 2:
+        raise AnalysisError(
+            f"no referral has two {inst.name} ({informant}) scores, so the mixed model cannot tell the variation "
+            "between people from the variation within a person (lme4 refuses this model too); "
+            "use risk.change for the scores as they are")
     model = RandomInterceptLMM(site_effect=bool(site_random and n_sites > 1))
     model.fit(long["score"].to_numpy(float), X, long["referral_id"].to_numpy(),
               long["site_id"].to_numpy() if model.site_effect else None)
@@ -1174,11 +805,15 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
                 + (f" averaging the site effects with {emm_weights} weights" if "site_id" in terms else "")
                 + f"; {'Satterthwaite' if df == 'satterthwaite' else 'asymptotic normal'} degrees of freedom. "
                 "Uses every available score; valid if missing scores are missing at random given the "
-                "observed scores, site and timepoint."),
+                "observed scores, site and timepoint."
+                + ("" if not model.singular_ else
+                   " Singular fit (on a boundary of the parameter space): " + "; ".join(model.singular_reasons_)
+                   + ". The fixed effects are still estimable, but the variance components are not.")),
         instrument=inst.name, informant=informant, timepoints=tps, formula=formula, n_obs=len(long),
         n_sites=n_sites, site_effect="random" if model.site_effect else ("fixed" if "site_id" in terms else "none"),
         n_scores_per_referral={int(k): int(v) for k, v in n_per.items()},
         n_rows_other_timepoints=n_other_tp, reml_criterion=model.reml_criterion_, singular=model.singular_,
+        singular_reasons=list(model.singular_reasons_),
     )
     return AnalysisResult(summary=summary, meta=meta, model=model,
                           tables={"fixed_effects": fixed, "variance_components": vc, "counts": counts_tab},
@@ -1334,6 +969,10 @@ def _full_rank(X: pd.DataFrame, rows: np.ndarray | None = None) -> list[str]:
     return [X.columns[j] for j in keep]
 
 
+class _MissingExitState(SimpleNamespace):
+    """The values that the methods of :func:`missing_exit` hand on to each other."""
+
+
 def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str = "practitioner",
                  from_: str = "intake", to: str = "exit", covariates: Sequence[str] = (),
                  condition_on_exit: bool = True, m: int = 20, seed: int = 20240601,
@@ -1468,8 +1107,28 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
     sign = -1 if inst.higher_is_worse else 1
     ztr = stats.norm.ppf(1 - alpha / 2)
     out: list[dict[str, Any]] = []
+    st = _MissingExitState(X=X, Xfull=Xfull, alpha=alpha, covariates=covariates, deltas=deltas,
+        excluded=excluded, from_=from_, informant=informant, inst=inst, level=level, m=m, n=n, n_in=n_in,
+        n_obs=n_obs, obs=obs, out=out, pop_label=pop_label, predictors=predictors, s_diff=s_diff,
+        seed=seed, sign=sign, sm=sm, to=to, unmodelled=unmodelled, x1=x1, x2=x2, zc=zc, ztr=ztr)
+    _mx_complete_case(st)
+    _mx_ipw(st)
+    _mx_multiple_imputation(st)
+    return _mx_tipping_point(st)
 
-    # --- complete case
+
+def _mx_complete_case(st: _MissingExitState) -> None:
+    """Complete-case analysis of the change."""
+    alpha = st.alpha
+    n_obs = st.n_obs
+    obs = st.obs
+    out = st.out
+    s_diff = st.s_diff
+    sign = st.sign
+    to = st.to
+    x1 = st.x1
+    x2 = st.x2
+    ztr = st.ztr
     d_cc = (x2 - x1)[obs]
     tcrit = stats.t.ppf(1 - alpha / 2, n_obs - 1)
     se = d_cc.std(ddof=1) / math.sqrt(n_obs)
@@ -1486,8 +1145,23 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
                     statistic="reliably_improved", estimate=imp_cc.mean(),
                     std_error=math.sqrt(imp_cc.mean() * (1 - imp_cc.mean()) / n_obs), ci_lower=lo, ci_upper=hi,
                     n=n_obs, n_observed=n_obs))
+    st.d_cc = d_cc
+    st.imp_cc = imp_cc
 
-    # --- inverse probability of attrition weighting
+
+def _mx_ipw(st: _MissingExitState) -> None:
+    """Inverse probability of attrition weighting (logistic model of having an exit score)."""
+    X = st.X
+    d_cc = st.d_cc
+    imp_cc = st.imp_cc
+    n = st.n
+    n_obs = st.n_obs
+    obs = st.obs
+    out = st.out
+    pop_label = st.pop_label
+    predictors = st.predictors
+    sm = st.sm
+    zc = st.zc
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         glm = sm.GLM(obs.astype(float), X, family=sm.families.Binomial()).fit()
@@ -1512,8 +1186,31 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
                                  "weight_max": wo.max(), "weight_mean": wo.mean(),
                                  "effective_sample_size": ess, "n_probabilities_truncated_at_0.01": n_trunc}])
     attr = pd.DataFrame({"term": X.columns, "estimate": glm.params.to_numpy(), "std_error": glm.bse.to_numpy()})
+    st.attr = attr
+    st.glm = glm
+    st.ph_floor = ph_floor
+    st.stat = stat
+    st.weights_tab = weights_tab
 
-    # --- multiple imputation (normal linear regression, proper draws)
+
+def _mx_multiple_imputation(st: _MissingExitState) -> None:
+    """Multiple imputation (normal linear regression, proper draws)."""
+    Xfull = st.Xfull
+    alpha = st.alpha
+    m = st.m
+    n = st.n
+    n_obs = st.n_obs
+    obs = st.obs
+    out = st.out
+    pop_label = st.pop_label
+    predictors = st.predictors
+    s_diff = st.s_diff
+    seed = st.seed
+    sign = st.sign
+    stat = st.stat
+    x1 = st.x1
+    x2 = st.x2
+    ztr = st.ztr
     rng = np.random.default_rng(seed)
     Xi = Xfull[_full_rank(Xfull, obs)]
     Xo = Xi.to_numpy(float)[obs]
@@ -1557,8 +1254,37 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
                         ci_lower=r["ci_lower"], ci_upper=r["ci_upper"],
                         p_value=r["p_value"] if stat == "mean_change" else np.nan, n=n, n_observed=n_obs,
                         fraction_missing_information=r["fmi"]))
+    st.Xi = Xi
+    st.pooled = pooled
 
-    # --- tipping point
+
+def _mx_tipping_point(st: _MissingExitState):
+    """Tipping point (delta adjustment of the imputed scores) and the assembled result."""
+    X = st.X
+    Xi = st.Xi
+    alpha = st.alpha
+    attr = st.attr
+    covariates = st.covariates
+    deltas = st.deltas
+    excluded = st.excluded
+    from_ = st.from_
+    glm = st.glm
+    informant = st.informant
+    inst = st.inst
+    level = st.level
+    m = st.m
+    n = st.n
+    n_in = st.n_in
+    n_obs = st.n_obs
+    out = st.out
+    ph_floor = st.ph_floor
+    pooled = st.pooled
+    pop_label = st.pop_label
+    predictors = st.predictors
+    seed = st.seed
+    to = st.to
+    unmodelled = st.unmodelled
+    weights_tab = st.weights_tab
     if deltas is None:
         deltas = np.arange(0, inst.max_score - inst.min_score + 0.25, 0.5)
     deltas = np.asarray(sorted(set(float(x) for x in deltas)))

@@ -42,10 +42,16 @@ import statsmodels.api as sm
 from scipy import special, stats
 
 from . import plotting
+from .episodes import as_float as _as_float
+from .episodes import episodes as _episodes
+from .episodes import holm_secondary as _holm
+from .episodes import programme_status
+from .episodes import require_table as _require
 from .errors import AnalysisError
+from .estimators.gee import fit_gee
+from .estimators.proportions import mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
 from .results import AnalysisResult, check_alpha, make_meta
 from .schema import SURVEY_BEHAVIOURS, WAVES
-from .stats import holm, wilson_ci
 
 __all__ = [
     "BEHAVIOUR_LABELS",
@@ -109,162 +115,9 @@ def _z(alpha: float) -> float:
     return float(stats.norm.ppf(1 - alpha / 2))
 
 
-# wilson_ci lives in dapp_eval.stats (shared with funnel and compare)
-
-
-def newcombe_paired_ci(n11, n12, n21, n22, *, alpha: float = 0.05):
-    """Newcombe's (1998) method 10 interval for a difference of paired proportions.
-
-    For a paired 2x2 table with rows = first classification and columns =
-    second (``n12``, ``n21`` the discordant cells), the difference is
-    ``p1+ - p+1 = (n12 - n21) / n``.  The interval combines the Wilson
-    intervals of the two marginal proportions ("square and add") with a
-    correction for their correlation (phi with Newcombe's continuity
-    adjustment).  Returns ``(difference, lower, upper)`` (NaN if ``n == 0``).
-
-    Examples
-    --------
-    Cavo et al. (2012), as worked in Fagerland, Lydersen & Laake (2017),
-    *Statistical Analysis of Contingency Tables*, ch. 8: estimate -0.0621
-    (95% CI -0.1186 to -0.0046).
-
-    >>> d, lo, hi = newcombe_paired_ci(59, 6, 16, 80)
-    >>> round(d, 4), round(lo, 4), round(hi, 4)
-    (-0.0621, -0.1186, -0.0046)
-    """
-    alpha = check_alpha(alpha)
-    n11, n12, n21, n22 = (float(x) for x in (n11, n12, n21, n22))
-    n = n11 + n12 + n21 + n22
-    if n == 0:
-        return np.nan, np.nan, np.nan
-    r1, c1 = n11 + n12, n11 + n21
-    p1, p2 = r1 / n, c1 / n
-    d = p1 - p2
-    (l1, u1), (l2, u2) = (tuple(float(v) for v in wilson_ci(x, n, alpha=alpha)) for x in (r1, c1))
-    r2, c2 = n21 + n22, n12 + n22
-    if min(r1, r2, c1, c2) == 0:
-        phi = 0.0
-    else:
-        a = n11 * n22 - n12 * n21
-        if a > n / 2:
-            c = a - n / 2
-        elif a >= 0:
-            c = 0.0
-        else:
-            c = a
-        phi = c / np.sqrt(r1 * r2 * c1 * c2)
-    lower = d - np.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
-    upper = d + np.sqrt(max((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2, 0.0))
-    return float(d), float(max(lower, -1.0)), float(min(upper, 1.0))
-
-
-def newcombe_diff_ci(k1, n1, k2, n2, *, alpha: float = 0.05):
-    """Newcombe's (1998) hybrid score interval for ``k1/n1 - k2/n2`` (independent samples).
-
-    Returns ``(difference, lower, upper)``.
-
-    Examples
-    --------
-    Newcombe (1998, Stat Med 17:873), example (a): 56/70 vs 48/80 gives
-    0.2000 (95% CI 0.0524 to 0.3339).
-
-    >>> d, lo, hi = newcombe_diff_ci(56, 70, 48, 80)
-    >>> round(d, 4), round(lo, 4), round(hi, 4)
-    (0.2, 0.0524, 0.3339)
-    """
-    alpha = check_alpha(alpha)
-    if n1 == 0 or n2 == 0:
-        return np.nan, np.nan, np.nan
-    p1, p2 = k1 / n1, k2 / n2
-    l1, u1 = (float(v) for v in wilson_ci(k1, n1, alpha=alpha))
-    l2, u2 = (float(v) for v in wilson_ci(k2, n2, alpha=alpha))
-    d = p1 - p2
-    lower = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
-    upper = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    return float(d), float(lower), float(upper)
-
-
-def mcnemar_exact(b, c) -> float:
-    """Exact (binomial) McNemar test of the discordant counts ``b`` and ``c``.
-
-    Two-sided p-value ``min(1, 2 * P(X <= min(b, c)))`` with ``X ~ Bin(b + c, 1/2)``,
-    as R's ``binom.test(b, b + c)``; 1 when there are no discordant pairs.
-
-    Examples
-    --------
-    >>> round(mcnemar_exact(6, 16), 4)
-    0.0525
-    """
-    b, c = int(b), int(c)
-    if b + c == 0:
-        return 1.0
-    return float(min(1.0, 2 * stats.binom.cdf(min(b, c), b + c, 0.5)))
-
-
-def _holm(summary: pd.DataFrame) -> pd.Series:
-    """Holm-adjust the secondary rows' p-values; the primary keeps its own."""
-    out = summary["p_value"].astype(float).copy()
-    sec = (summary["role"] == "secondary") & summary["p_value"].notna()
-    if sec.sum() > 0:
-        out.loc[sec] = holm(summary.loc[sec, "p_value"].astype(float))
-    return out
-
-
 # ---------------------------------------------------------------------------
 # data access
 # ---------------------------------------------------------------------------
-
-
-def _require(data, name: str, why: str = "") -> pd.DataFrame:
-    if hasattr(data, "require"):
-        return data.require(name)
-    df = getattr(data, name, None)
-    if df is None:
-        raise AnalysisError(f"this analysis needs {name}.csv, which is not in the data folder{why}")
-    return df
-
-
-def _episodes(data) -> pd.DataFrame:
-    ep = getattr(data, "episodes", None)
-    if ep is not None:
-        return ep
-    ref = data.referrals
-    cols = ["site_id", "data_extract_date", "incident_data_from", "period_start", "period_end"]
-    return ref.merge(data.sites.reindex(columns=cols), on="site_id", how="left")
-
-
-def programme_status(episodes: pd.DataFrame) -> pd.Series:
-    """Programme status of each referral: a code of :data:`STATUS_LABELS`.
-
-    ``completed``; ``dropped_out`` (dropped out or excluded); ``other_exit``
-    (started, then moved away, custody or other); ``ongoing`` (started, no
-    exit yet); ``not_started``.
-
-    Examples
-    --------
-    >>> ref = pd.DataFrame({"start_date": pd.to_datetime(["2024-01-01", None]),
-    ...                     "exit_reason": ["completed", "declined_assessment"]})
-    >>> programme_status(ref).tolist()
-    ['completed', 'not_started']
-    """
-    started = episodes["start_date"].notna()
-    reason = episodes["exit_reason"].astype(object)
-    out = np.select(
-        [
-            ~started,
-            reason.eq("completed"),
-            reason.isin(["dropped_out", "excluded"]),
-            reason.notna(),
-        ],
-        ["not_started", "completed", "dropped_out", "other_exit"],
-        default="ongoing",
-    )
-    return pd.Series(out, index=episodes.index, name="programme_status")
-
-
-def _as_float(s: pd.Series) -> pd.Series:
-    """Nullable bool / Int64 -> float with NaN."""
-    return pd.Series(pd.array(s, dtype="Float64").to_numpy(dtype=float, na_value=np.nan), index=s.index)
 
 
 def _check_behaviours(behaviours, primary: str) -> list[str]:
@@ -717,14 +570,11 @@ def _gee_fit(df: pd.DataFrame, behaviour: str, weights, cov_struct: str):
     X = pd.DataFrame({"const": 1.0}, index=df.index)
     for w in waves[1:]:
         X[f"wave[{w}]"] = (df["wave"] == w).astype(float)
-    cs = {"independence": sm.cov_struct.Independence(),
-          "exchangeable": sm.cov_struct.Exchangeable()}[cov_struct]
-    groups = pd.factorize(df["partner_id"])[0]
-    model = sm.GEE(df[behaviour].to_numpy(dtype=float), X, groups=groups, family=sm.families.Binomial(),
-                   cov_struct=cs, weights=weights)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = model.fit(maxiter=200, ctol=1e-10)
+        warnings.simplefilter("ignore")  # a wave with no 'yes' separates: its odds ratio is shown as 0 / inf
+        res = fit_gee(df[behaviour].to_numpy(dtype=float), X.to_numpy(), df["partner_id"].to_numpy(),
+                      family="binomial", cov_struct=cov_struct, weights=weights, names=list(X.columns),
+                      maxiter=200)
     return res, waves
 
 
@@ -785,10 +635,12 @@ def wave_model(data, *, behaviour: str = "physical_violence", cov_struct: str = 
 
     ``cov_struct="independence"`` (the default) is the working correlation
     under which inverse-probability weighting gives consistent estimates;
-    ``"exchangeable"`` is offered for the unweighted comparison.  Weights
-    enter statsmodels' GEE estimating equations per observation
-    (``D' V^-1 W (y - mu)``), the same as geepack's ``weights`` with an
-    independence working correlation (checked to 1e-6 against geepack).
+    ``"exchangeable"`` is offered for the comparison.  The GEEs are fitted by
+    :func:`dapp_eval.estimators.gee.fit_gee`, which solves geepack's weighted
+    equations (``D' W^1/2 R^-1 W^1/2 r``, weighted moment estimates of the
+    scale and correlation): the same as ``geepack::geeglm(..., weights=)``
+    with either working correlation (to 1e-8 in the tests; statsmodels' GEE
+    weights the exchangeable equations differently).
 
     Parameters
     ----------
@@ -814,7 +666,7 @@ def wave_model(data, *, behaviour: str = "physical_violence", cov_struct: str = 
         (logistic coefficients per wave), ``weights`` (one row per link and
         wave: responded, p_respond, weight), ``gee_data`` (the answers the
         GEEs were fitted to, with their weights).  ``model``: dict of the two
-        statsmodels GEE results.
+        :class:`~dapp_eval.estimators.gee.GEEResults`.
 
     Examples
     --------
@@ -852,7 +704,7 @@ def wave_model(data, *, behaviour: str = "physical_violence", cov_struct: str = 
         r, c = _gee_rows(res, waves, df, fit, alpha)
         rows += r
         change += c
-        coefs.append(pd.DataFrame({"fit": fit, "term": res.model.exog_names, "coef": np.asarray(res.params),
+        coefs.append(pd.DataFrame({"fit": fit, "term": res.exog_names, "coef": np.asarray(res.params),
                                    "se_robust": np.asarray(res.bse)}))
     summary = pd.DataFrame(rows)
     summary.insert(0, "behaviour", behaviour)

@@ -33,8 +33,6 @@ __all__ = [
     "WAVES",
     "TIMEPOINTS",
     "INCIDENT_TYPES",
-    "instrument_range",
-    "set_instrument_range",
 ]
 
 
@@ -291,25 +289,3 @@ TABLES: dict[str, Table] = {
     t.name: t for t in (SITES, REFERRALS, SESSIONS, RISK, PARTNERS, PARTNER_SURVEYS, INCIDENTS)
 }
 TABLE_ORDER = tuple(TABLES)
-
-
-# Score ranges of the registered instruments, as the loader checks them.  The
-# registry itself (bands, reliable-change constants) lives with the risk
-# analysis, which records each instrument's range here when it is registered,
-# so the data layer never imports an analysis module.  DASH is part of the
-# contract (0..24 yes answers).
-_INSTRUMENT_RANGES: dict[str, tuple[float, float]] = {"DASH": (0.0, 24.0)}
-
-
-def set_instrument_range(name: str, min_score: float, max_score: float) -> None:
-    """Record the score range of a registered instrument (called by ``risk.register_instrument``)."""
-    _INSTRUMENT_RANGES[str(name)] = (float(min_score), float(max_score))
-
-
-def instrument_range(name: str) -> tuple[float, float] | None:
-    """Score range of a registered instrument, or None if it is not registered.
-
-    >>> instrument_range("DASH")
-    (0.0, 24.0)
-    """
-    return _INSTRUMENT_RANGES.get(name)

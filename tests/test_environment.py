@@ -24,7 +24,8 @@ def _pins(specs):
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_pins = _pins(project["dependencies"] + project["optional-dependencies"]["test"])
+    extras = project["optional-dependencies"]
+    pip_pins = _pins(project["dependencies"] + extras["test"] + extras["docs"])
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda_specs = [d for d in env["dependencies"] if isinstance(d, str) and "==" in d]
     conda_pins = _pins(conda_specs)
@@ -36,7 +37,8 @@ def test_environment_yml_matches_pyproject():
 
 def test_lock_file_agrees_with_direct_pins():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pins = _pins(project["dependencies"] + project["optional-dependencies"]["test"])
+    extras = project["optional-dependencies"]
+    pins = _pins(project["dependencies"] + extras["test"] + extras["docs"])
     lock = _pins([line for line in (ROOT / "requirements-lock.txt").read_text().splitlines()
                   if line.strip() and not line.startswith("#")])
     for name, version in pins.items():

@@ -172,3 +172,41 @@ def test_large_data_runs_quickly_enough_to_use():
     # people with both scores, residual SD 2) and ~0.11 for the person variance 9; ~4 and ~8 SE
     assert m.params_.iloc[2] == pytest.approx(-3.0, abs=0.1)
     assert m.variance_components_.set_index("component").loc["person", "variance"] == pytest.approx(9, rel=0.1)
+
+
+def test_one_observation_per_person_is_refused_as_lme4_does():
+    # lme4: "number of levels of each grouping factor must be < number of observations", and it fits 39 groups
+    # with one pair (tests/reference/lmm_identifiability.R and .txt); before this check the
+    # fit returned person variance 1032.3, residual 6.6e-05 and singular_ = False (issue #18)
+    rng = np.random.default_rng(3)
+    y = rng.normal(50, 30, 40)
+    X = np.column_stack([np.ones(40), rng.normal(size=40)])
+    with pytest.raises(ValueError, match="no group has two observations"):
+        RandomInterceptLMM().fit(y, X, np.arange(40))
+    # lme4 accepts as soon as one group has two observations (39 levels < 40 observations), and so do we
+    g = np.arange(40)
+    g[1] = 0
+    m = RandomInterceptLMM().fit(y, X, g)
+    assert m.n_groups_ == 39
+
+
+def test_residual_variance_on_the_boundary_is_flagged():
+    # every person's two scores are identical up to 1e-3: nearly all variation is between people, the residual
+    # variance (1e-6) is below a millionth of the person variance: the other boundary
+    rng = np.random.default_rng(5)
+    grp = np.repeat(np.arange(50), 2)
+    y = rng.normal(20, 5, 50)[grp] + rng.normal(0, 1e-3, 100)
+    X = np.ones((100, 1))
+    m = RandomInterceptLMM().fit(y, X, grp)
+    assert m.singular_
+    assert any("residual variance" in r for r in m.singular_reasons_)
+    # balanced one-way ANOVA: person variance = (MSB - MSW) / k = var(person means) - MSW / 2 under REML; the
+    # REML criterion is nearly flat in theta this close to the boundary (measured 6e-5 relative), hence 1e-4
+    means = y.reshape(50, 2).mean(axis=1)
+    msw = ((y.reshape(50, 2) - means[:, None]) ** 2).sum() / 50
+    assert m.variance_components_.loc[0, "variance"] == pytest.approx(np.var(means, ddof=1) - msw / 2, rel=1e-4)
+
+
+def test_regular_fit_is_not_singular(fixed_site_fit):
+    assert not fixed_site_fit.singular_
+    assert fixed_site_fit.singular_reasons_ == []

@@ -18,6 +18,7 @@ from conftest import MINI, REFERENCE, SYNTHETIC, write_folder
 
 from dapp_eval import risk
 from dapp_eval.errors import AnalysisError
+from dapp_eval.estimators import effect_sizes
 from dapp_eval.io import load_programme
 
 matplotlib.use("Agg")
@@ -121,7 +122,7 @@ def test_effect_sizes_match_noncentral_t_reference(paired_res, ref):
     g = _row(paired_res, "hedges_gav")
     assert g["estimate"] == pytest.approx(r["gav"], abs=1e-12)  # closed form
     assert [g["ci_lower"], g["ci_upper"]] == pytest.approx(r["gav_ci"], abs=1e-7)  # root finding, as dz
-    assert risk._hedges_j(r["n"] - 1) == pytest.approx(r["J"], abs=1e-14)  # closed form (lgamma)
+    assert effect_sizes._hedges_j(r["n"] - 1) == pytest.approx(r["J"], abs=1e-14)  # closed form (lgamma)
 
 
 def test_reliable_change_counts_and_wilson_match_r(paired_res, ref):

@@ -1,0 +1,59 @@
+"""Pure estimators on plain pandas / numpy data, matched to R.
+
+Nothing in this subpackage knows the programme data model: every function
+takes arrays or a DataFrame with column names you choose, in the statsmodels
+idiom (formula strings and ``data=``; results with ``params``, ``bse``,
+``conf_int(alpha)`` and a tidy ``summary``). The analysis modules
+(:mod:`dapp_eval.attrition`, :mod:`dapp_eval.risk`, :mod:`dapp_eval.safety`,
+:mod:`dapp_eval.followup`, :mod:`dapp_eval.funnel`) call these and add only
+the programme logic. Each estimator is checked against R in
+``tests/reference/`` (the R script that made each number is kept there).
+
+Modules: :mod:`~dapp_eval.estimators.survival`, :mod:`~dapp_eval.estimators.lmm`,
+:mod:`~dapp_eval.estimators.gee`, :mod:`~dapp_eval.estimators.counts`,
+:mod:`~dapp_eval.estimators.paired`, :mod:`~dapp_eval.estimators.proportions`,
+:mod:`~dapp_eval.estimators.effect_sizes`, :mod:`~dapp_eval.estimators.matching`.
+"""
+
+from ._base import EstimatorResults
+from .counts import CountModelResults, count_model
+from .effect_sizes import cohens_dz, hedges_gav, rubin, smd, smd_binary, smd_from_moments
+from .gee import GEEResults, gee
+from .lmm import RandomInterceptLMM, design_matrix
+from .matching import greedy_match
+from .paired import paired_change, paired_t, reliable_change_index, wilcoxon_signed_rank
+from .proportions import holm, mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
+from .survival import aalen_johansen, cox, fine_gray, grays_test, kaplan_meier, logrank_test, rmst
+
+__all__ = [
+    "CountModelResults",
+    "EstimatorResults",
+    "GEEResults",
+    "RandomInterceptLMM",
+    "aalen_johansen",
+    "cohens_dz",
+    "count_model",
+    "cox",
+    "design_matrix",
+    "fine_gray",
+    "gee",
+    "grays_test",
+    "greedy_match",
+    "hedges_gav",
+    "holm",
+    "kaplan_meier",
+    "logrank_test",
+    "mcnemar_exact",
+    "newcombe_diff_ci",
+    "newcombe_paired_ci",
+    "paired_change",
+    "paired_t",
+    "reliable_change_index",
+    "rmst",
+    "rubin",
+    "smd",
+    "smd_binary",
+    "smd_from_moments",
+    "wilcoxon_signed_rank",
+    "wilson_ci",
+]
