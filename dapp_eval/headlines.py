@@ -531,9 +531,9 @@ def _range_text(values: pd.Series, names: pd.Series, as_pct: bool = True, digits
 
 
 def _smd_cont(m1, s1, m2, s2) -> float:
-    from .funnel import _smd_cont as smd
+    from .estimators.effect_sizes import smd_from_moments
 
-    return smd(m1, s1, m2, s2)
+    return smd_from_moments(m1, s1, m2, s2)
 
 
 def _referral_mix_sentence(data) -> tuple[str, pd.DataFrame]:

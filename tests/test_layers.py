@@ -18,19 +18,23 @@ PKG = Path(__file__).resolve().parents[1] / "dapp_eval"
 LAYERS = {
     # shared types
     "errors": 0, "results": 0,
+    # wording and number formats for readers, and the glossary: no data, no statistics
+    "formatting": 0, "glossary": 0,
     # data: contract, instrument registry, loading, privacy, quality, analysis plan
-    "schema": 1, "instruments": 1, "io": 1, "privacy": 1, "quality": 1, "plan": 1, "data": 1,
+    "schema": 1, "instruments": 1, "identifiers": 1, "io": 1, "privacy": 1, "quality": 1, "plan": 1, "data": 1,
     # estimators (and the old import paths that re-export them)
     "estimators": 2, "survival": 2, "lmm": 2, "stats": 2,
     # figures: take estimator or analysis outputs
     "plotting": 3,
     # analyses: programme logic
     "episodes": 4, "funnel": 4, "attrition": 4, "risk": 4, "safety": 4, "followup": 4, "compare": 4,
+    # commissioner figures built from the analyses: headline registry, site comparison, SPC trends, verdict wording,
+    # user-supplied comparators (checked against the headline registry)
+    "headlines": 4, "trends": 4, "verdict": 4, "comparators": 4,
     # release, tools and entry points
     "disclosure": 5, "report": 5, "synthetic": 5, "bench": 5, "cli": 5,
 }
-# Known cycle being removed on another branch (identifiers: io <-> privacy). Delete the entry once merged.
-KNOWN_CYCLES = [{"dapp_eval.io", "dapp_eval.privacy"}]
+KNOWN_CYCLES: list[set[str]] = []
 
 
 def _module_name(path: Path) -> str:
