@@ -66,7 +66,8 @@ def audit(html: str) -> _Audit:
 def rendered(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
     paths = render_reports(SYNTHETIC, out, sites=["S05"], progress=False)
-    return {p.name: p.read_text(encoding="utf-8") for p in paths}
+    assert [p.name for p in paths] == ["report_all_sites.html", "report_s05.html", "tables.xlsx", "index.html"]
+    return {p.name: p.read_text(encoding="utf-8") for p in paths if p.suffix == ".html"}
 
 
 def test_render_writes_overall_site_and_index(rendered):
