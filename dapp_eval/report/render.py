@@ -272,7 +272,7 @@ class ReportBuilder:
     def section(self, name: str) -> str:
         """HTML of one section."""
         with _figure_settings():
-            return render_section(self._page, name)
+            return str(render_section(self._page, name))
 
     def page(self) -> str:
         """The whole page."""
