@@ -184,6 +184,42 @@ class Page:
         uri = ax_or_fig if isinstance(ax_or_fig, str) else figure_png_uri(ax_or_fig)
         return {"kind": "figure", "alt": alt, "caption": caption, "src": uri, "data": data}
 
+    def curve_table(self, df: pd.DataFrame, *, time_col: str, group_cols: tuple[str, ...], step: float,
+                    unit: str, caption: str, name: str) -> dict:
+        """The data a (protected) step curve draws, read off every ``step`` time units, as a table block.
+
+        The curve is a step function: its value at t is that of the last step at or before t. Only the
+        estimate and its interval are listed (no counts), up to where the drawn curve stops.
+        """
+        rows = []
+        gcols = [g for g in group_cols if g in df]
+        for key, g in (df.groupby(gcols, sort=False) if gcols else [((), df)]):
+            g = g.sort_values(time_col)
+            key = key if isinstance(key, tuple) else (key,)
+            t, end = 0.0, float(g[time_col].max())
+            while t <= end:
+                before = g[g[time_col] <= t]
+                t += step
+                if before.empty:  # the curve starts later
+                    continue
+                r = before.iloc[-1]
+                rows.append({**dict(zip(gcols, key)), unit: t - step, "estimate": r["estimate"],
+                             "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"]})
+        return self.shown_table(pd.DataFrame(rows), caption=caption, csv_name=self.csv_name(name))
+
+    @staticmethod
+    def curve_ends(df: pd.DataFrame, *, time_col: str, label_col: str, scale: float = 1.0, unit: str = "days",
+                   complement: bool = False) -> str:
+        """A sentence-part with where each drawn curve ends: 'completed 69% by 180 days, ...'."""
+        from .format import pct
+
+        parts = []
+        for label, g in df.groupby(label_col, sort=False):
+            last = g.sort_values(time_col).iloc[-1]
+            est = 1 - last["estimate"] if complement else last["estimate"]
+            parts.append(f"{str(label).replace('_', ' ')} {pct(est)} by {last[time_col] / scale:.0f} {unit}")
+        return "; ".join(parts)
+
     def kpi(self, label: str, value: str, n_text: str, reading: str) -> dict:
         card = {"measure": label, "value": value, "denominator": n_text, "reading": reading}
         self.kpis.append(card)

@@ -29,9 +29,14 @@ def build(page) -> dict:
     drawn = page.dc.drawable(n_exits.to_dict(), name="cumulative incidence of exits", what="exit type")
     if len(safe.summary) and drawn:
         ax = plotting.plot_cumulative_incidence(safe, show_p=False, outcomes=drawn)
-        out.append(page.figure(ax, alt="Cumulative incidence of completion, dropout, exclusion and other exits "
-                               "by days since start, with 95% bands and numbers at risk underneath.",
-                               caption="Cumulative incidence of each exit (Aalen-Johansen), with numbers at "
+        drawn_curves = safe.summary[safe.summary["outcome"].isin(drawn)]
+        data = page.curve_table(drawn_curves, time_col="time_days", group_cols=("outcome",), step=28,
+                                unit="days_since_start", caption="Cumulative incidence of each exit, every 28 "
+                                "days (the data of the chart)", name="cif_chart_data")
+        out.append(page.figure(ax, alt="Cumulative incidence of each exit by days since start: "
+                               + page.curve_ends(drawn_curves, time_col="time_days", label_col="outcome")
+                               + " (where the curves stop). The chart's data are in the table after it.",
+                               data=data, caption="Cumulative incidence of each exit (Aalen-Johansen), with numbers at "
                                        "risk (rounded to 5) and cumulative exits."))
     comp = R.completion(page)
     if isinstance(comp, Exception):
@@ -51,8 +56,13 @@ def build(page) -> dict:
         safe_km = page.dc.curve_result(km, name="Kaplan-Meier retention")
         if len(safe_km.summary):
             ax = plotting.plot_km(safe_km, show_p=False)
-            out.append(page.figure(ax, alt="Kaplan-Meier curve of staying in the programme, treating "
-                                   "completion as censoring; it overstates dropout.",
+            data = page.curve_table(safe_km.summary, time_col="time_days", group_cols=("group", "outcome"),
+                                    step=28, unit="days_since_start", name="km_chart_data",
+                                    caption="Kaplan-Meier retention every 28 days (the data of the chart)")
+            out.append(page.figure(ax, data=data, alt="Kaplan-Meier curve of staying in the programme, treating "
+                                   "completion as censoring, so it overstates dropout: "
+                                   + page.curve_ends(safe_km.summary, time_col="time_days", label_col="outcome")
+                                   + " (where the curve stops).",
                                    caption="Kaplan-Meier retention (dropout as the event). Shown only for "
                                            "comparison: it treats completers as if they might still drop out, "
                                            "so it overstates dropout."))

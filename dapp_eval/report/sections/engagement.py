@@ -28,9 +28,12 @@ def build(page) -> dict:
     out.append(page.shown_table(shown.drop(columns=["group", "stage", "parent"]).rename(
         columns={"label": "stage", "pct_of_referred": "% of referred"}),
         caption="Participant flow: people at each stage", csv_name=page.csv_name("funnel_counts")))
+    ref, st, co = (page.dc.count(R.counts(page).get(k, 0), name="Participant flow", label=k, kind="throughput")
+                   for k in ("referred", "started", "completed"))
     out.append(page.figure(plotting.plot_funnel_flow(shown), alt="Participant flow diagram from referral to "
-                           "completion, with the number of people at each stage and each exit (small numbers "
-                           "hidden).", caption="Participant flow (CONSORT-style)."))
+                           f"completion: {ref} referred, {st} started, {co} completed; the number at every stage "
+                           "and exit is in the "
+                           "table above (small numbers hidden).", caption="Participant flow (CONSORT-style)."))
     conv = res.tables["conversion"]
     conv = conv[[c for c in ("conversion", "n_converted", "n_resolved", "n_open", "estimate", "ci_lower",
                              "ci_upper") if c in conv]]
@@ -54,8 +57,13 @@ def build(page) -> dict:
                                dependent={"n_censored": [], "n_competing": []}))
         safe = page.dc.curve_result(w, name=f"{title} curves", table="cif", group_cols=("group", "cause"))
         if len(safe.tables["cif"]):
-            out.append(page.figure(safe.plot(), alt=f"Cumulative incidence curves of the {title.lower()}, "
-                                   "stopped where fewer people than the threshold remain.",
+            cif = safe.tables["cif"]
+            data = page.curve_table(cif, time_col="time", group_cols=("cause",), step=4, unit="weeks",
+                                    caption=f"{title}: cumulative incidence every 4 weeks (the data of the chart)",
+                                    name=f"wait_{stage}_chart_data")
+            out.append(page.figure(safe.plot(), data=data, alt=f"Cumulative incidence curves of the {title.lower()}"
+                                   " (stopped where fewer people than the threshold remain): "
+                                   + page.curve_ends(cif, time_col="time", label_col="cause", unit="weeks") + ".",
                                    caption=f"{title}: cumulative incidence, with competing exits."))
     wl = page.get("waiting_list", lambda: funnel.waiting_list(page.data, by=None))
     if isinstance(wl, Exception):
@@ -81,7 +89,7 @@ def build(page) -> dict:
                                name="throughput", kind="throughput", label_cols=["quarter"]))
         if not page.dc.strict:
             out.append(page.figure(tp.plot(), alt="Bar chart of referrals, starts and completions per quarter, "
-                                   "with the contract target where given.", caption="Throughput by quarter."))
+                                   "with the contract target where given; the numbers are in the table above.", caption="Throughput by quarter."))
     att = page.get("attendance", lambda: funnel.attendance(page.data, by=None, alpha=page.alpha))
     if isinstance(att, Exception):
         out.append(page.na("Attendance", str(att)))

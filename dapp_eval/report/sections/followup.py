@@ -37,7 +37,8 @@ def build(page) -> dict:
         vis = copy.copy(ba)
         vis.summary = ba.summary[~ba.summary["label"].isin(blocked)]
         out.append(page.figure(vis.plot(), alt="Share of people with police, MARAC and children's services "
-                               "involvement in the year before referral and the year after leaving.",
+                               "involvement in the year before referral and the year after leaving; the numbers "
+                               "are in the table above.",
                                caption="Any involvement before vs after (commissioner design)"
                                        + ("; outcomes with small numbers not drawn." if blocked else ".")))
     rm = page.get("repeat_marac", lambda: followup.repeat_marac(page.data, alpha=page.alpha))
@@ -70,7 +71,13 @@ def build(page) -> dict:
     if not isinstance(tti, Exception):
         safe = page.dc.km_persons_result(tti, name="time to first police incident after exit")
         if len(safe.tables["curves"]):
-            out.append(page.figure(safe.plot(), alt="Kaplan-Meier curves of the share with no police incident "
-                                   "since leaving the programme, with numbers at risk.",
+            data = page.curve_table(safe.tables["curves"], time_col="days", group_cols=("group",), step=30,
+                                    unit="days_since_leaving", name="time_to_incident_chart_data",
+                                    caption="Share with no police incident since leaving, every 30 days (the data "
+                                            "of the chart)")
+            out.append(page.figure(safe.plot(), data=data, alt="Kaplan-Meier curves of the share with no police "
+                                   "incident since leaving the programme: "
+                                   + page.curve_ends(safe.tables["curves"], time_col="days", label_col="group")
+                                   + " (where the curves stop).",
                                    caption="Time to first police incident after leaving (Kaplan-Meier)."))
     return {"blocks": out[1:]}

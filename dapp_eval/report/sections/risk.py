@@ -67,7 +67,7 @@ def build(page) -> dict:
         out.append(page.table(tr.summary[tk], caption="Estimated mean score by timepoint (95% CI)",
                                name="risk_trajectory", label_cols=["statistic", "timepoint"]))
         out.append(page.figure(tr.plot(), alt=f"Estimated mean {r['instrument']} score at each timepoint with "
-                               "95% confidence intervals, from the mixed model.",
+                               "95% confidence intervals, from the mixed model; the numbers are in the table above.",
                                caption="Estimated mean score by timepoint (mixed model)."))
     me = R.missing_exit(page)
     if isinstance(me, Exception):

@@ -34,7 +34,7 @@ def build(page) -> dict:
     if safe_behaviours:
         left_out = len(set(pv_shown["behaviour"])) - len(safe_behaviours)
         out.append(page.figure(pv.plot(behaviours=safe_behaviours), alt="Share of (ex-)partners reporting each "
-                               "behaviour at each survey wave, with confidence intervals.",
+                               "behaviour at each survey wave, with confidence intervals; the numbers are in the table above.",
                                caption="Reported behaviours by wave (all respondents)"
                                        + (f"; {left_out} behaviour(s) with small numbers not drawn."
                                           if left_out else ".")))

@@ -33,7 +33,8 @@ def build(page) -> dict:
     if not shown[["n", "n_completed"]].isin([page.dc.marker, "[c]"]).any().any():
         png = page.release.memo("site_funnel_png", lambda: figure_png_uri(fp.plot()))
         out.append(page.figure(png, alt="Funnel plot of completion proportion by site against the "
-                               "number of people, with 95% and 99.8% control limits around the pooled rate.",
+                               "number of people, with 95% and 99.8% control limits around the pooled rate "
+                               f"({pct(fp.meta['pooled_proportion'])}); each site's position is in the table below.",
                                caption=f"Completion by site (pooled proportion "
                                        f"{pct(fp.meta['pooled_proportion'])}); markers show the programme model."))
     out.append(page.shown_table(shown, caption="Completion within planned length + grace by site, cohorts with complete "
