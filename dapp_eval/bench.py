@@ -12,8 +12,12 @@ The analysis stages are ``load_validate`` (read and check the CSV files),
 cached on ``ProgrammeData.episodes`` as a notebook would reuse it), then one
 stage per analysis. ``analysis_total_s`` is the sum of these (everything but
 generation and rendering) and ``peak_memory_mb`` their largest peak;
-``render_one_site`` (the full HTML report of one site, from the folder) is
-reported but kept out of both.
+the report stages ``render_one_site`` (the HTML report of one site, from the
+folder: load, validate, analyses, page, workbook) and ``render_release``
+(every site + overall + index + ``tables.xlsx``, from the folder, in one
+process) are reported but kept out of both. With ``default_release`` the
+shipped ``data_synthetic/`` release and one of its sites are timed as well
+(``report_default`` in the JSON).
 
 Memory is the process's peak resident set size while the stage runs, sampled
 every 5 ms from ``/proc/self/statm`` (or ``resource`` where /proc is absent),
@@ -99,8 +103,20 @@ STAGES = ("load_validate", "derive_episodes", "funnel", "waiting", "cumulative_i
           "repeated_measures", "safety", "followup", "render_one_site")
 
 
+def _render_stages(folder: Path, out: Path, site: str) -> dict:
+    from .report import render_release
+
+    stages = {}
+    _, s, mb = measure(lambda: render_release(folder, out / "one", sites=[site], overall=False, progress=False))
+    stages["render_one_site"] = {"seconds": round(s, 3), "peak_mb": round(mb, 1)}
+    _, s, mb = measure(lambda: render_release(folder, out / "all", progress=False))
+    stages["render_release"] = {"seconds": round(s, 3), "peak_mb": round(mb, 1)}
+    return stages
+
+
 def run_bench(sizes: list[int], *, json_path: str | Path | None = None, seed: int = 1, sites: int = 5,
-              render: bool = True, echo: Callable[[str], None] = print) -> dict:
+              render: bool = True, echo: Callable[[str], None] = print,
+              default_release: str | Path | None = None) -> dict:
     """Time every stage at each size; print a table; optionally write JSON.
 
     Parameters
@@ -112,7 +128,10 @@ def run_bench(sizes: list[int], *, json_path: str | Path | None = None, seed: in
     seed, sites : int
         Passed to :func:`dapp_eval.synthetic.generate`.
     render : bool, default True
-        Also time rendering the report of the first site.
+        Also time the report stages (one site's report; the whole release).
+    default_release : str or Path, optional
+        A programme folder (e.g. ``data_synthetic``) whose default release and first site's
+        report are timed too.
     echo : callable
         Receives the printed table line by line.
 
@@ -149,12 +168,7 @@ def run_bench(sizes: list[int], *, json_path: str | Path | None = None, seed: in
             analysis_total = sum(v["seconds"] for v in stages.values())
             peak = max(v["peak_mb"] for v in stages.values())
             if render:
-                from .report import render_reports
-
-                site = str(data.sites["site_id"].iloc[0])
-                _, s, mb = measure(lambda folder=folder, site=site: render_reports(
-                    folder, Path(tmp) / "out", sites=[site], overall=False, progress=False))
-                stages["render_one_site"] = {"seconds": round(s, 3), "peak_mb": round(mb, 1)}
+                stages.update(_render_stages(folder, Path(tmp), str(data.sites["site_id"].iloc[0])))
             results.append({"referrals": n, "stages": stages, "analysis_total_s": round(analysis_total, 3),
                             "peak_memory_mb": round(peak, 1)})
             echo(f"{n:>8} referrals: generation {gen_s:6.2f} s; analysis {analysis_total:6.2f} s; peak {peak:7.0f} MB")
@@ -172,6 +186,12 @@ def run_bench(sizes: list[int], *, json_path: str | Path | None = None, seed: in
                                            / math.log(b["referrals"] / a["referrals"]), 3)
     out = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
            "date": time.strftime("%Y-%m-%d"), "sizes": results, "generation": generation, "scaling": scaling}
+    if default_release is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            first = str(load_programme(default_release).sites["site_id"].iloc[0])
+            out["report_default"] = _render_stages(Path(default_release), Path(tmp), first)
+        for name, v in out["report_default"].items():
+            echo(f"{str(default_release):>18}: {name:<22} {v['seconds']:8.3f} s {v['peak_mb']:8.0f} MB")
     for key, exps in scaling.items():
         echo(f"scaling exponents {key}: " + ", ".join(f"{k} {v:.2f}" for k, v in exps.items()))
     if json_path:

@@ -4,7 +4,8 @@ Sub-commands::
 
     dapp-eval validate DIR [--column-map MAP] [--csv FILE] [--allow-outside]
     dapp-eval synth --out DIR [--referrals N] [--sites K] [--seed S]
-    dapp-eval report DATA_DIR --out OUT [--site SITE ...] [--period FROM TO] [--plan plan.yaml] [--threshold 10] [--strict]
+    dapp-eval report DATA_DIR --out OUT [--column-map MAP] [--site SITE ...] [--period FROM TO] [--plan plan.yaml]
+                     [--threshold 10] [--strict]
     dapp-eval pseudonymise IN OUT --key-file KEY [--column-map MAP] [--force] [--allow-outside]
     dapp-eval keygen KEY
     dapp-eval bench [--referrals 1000,10000,100000] [--json FILE]
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import __version__
 
@@ -75,11 +77,11 @@ def _cmd_keygen(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .report import render_reports
+    from .report import render_release
 
-    paths = render_reports(
-        args.data_dir, args.out, sites=args.site, period=args.period, plan=args.plan,
-        threshold=args.threshold, strict=args.strict, progress=not args.quiet,
+    paths = render_release(
+        args.data_dir, args.out, sites=args.site, periods=args.period, plan_path=args.plan,
+        column_map=args.column_map, threshold=args.threshold, strict=args.strict, progress=not args.quiet,
     )
     for p in paths:
         print(p)
@@ -90,7 +92,9 @@ def _cmd_bench(args) -> int:
     from .bench import run_bench
 
     sizes = [int(s) for s in str(args.referrals).split(",") if s.strip()]
-    run_bench(sizes, json_path=args.json, seed=args.seed, render=not args.no_render)
+    run_bench(sizes, json_path=args.json, seed=args.seed, render=not args.no_render,
+              default_release=(args.default_data if not args.no_render and args.default_data
+                               and Path(args.default_data).is_dir() else None))
     return 0
 
 
@@ -117,11 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no_effect: completing changes no outcome (any before/after fall is regression to the mean)")
     s.set_defaults(func=_cmd_synth)
 
-    r = sub.add_parser("report", help="render the commissioner HTML reports")
+    r = sub.add_parser("report", help="render the commissioner reports: HTML per site and overall, tables.xlsx, index")
     r.add_argument("data_dir")
     r.add_argument("--out", required=True)
+    r.add_argument("--column-map", default=None, help="YAML mapping a provider export onto the contract")
     r.add_argument("--site", action="append", default=None, help="only this site (repeatable)")
-    r.add_argument("--period", nargs=2, metavar=("FROM", "TO"), default=None)
+    r.add_argument("--period", nargs=2, metavar=("FROM", "TO"), default=None, action="append",
+                   help="only referrals received FROM..TO (repeatable: one set of pages per period)")
     r.add_argument("--plan", default=None, help="analysis plan YAML")
     r.add_argument("--threshold", type=int, default=None, help="small-number suppression threshold (default 10)")
     r.add_argument("--strict", action="store_true", help="suppress every published count below the threshold")
@@ -147,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", default=None)
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--no-render", action="store_true", help="skip timing the report rendering")
+    b.add_argument("--default-data", default="data_synthetic",
+                   help="also time this folder's default report release and one site's report ('' to skip)")
     b.set_defaults(func=_cmd_bench)
     return p
 

@@ -95,8 +95,11 @@ class DisclosureControl:
         """What was suppressed: table, row (label), column, reason."""
         return pd.DataFrame(self._log, columns=["table", "row", "column", "reason"])
 
-    def _record(self, table, row, column, reason):
+    def record(self, table, row, column, reason):
+        """Log one suppression decision taken outside :meth:`table` (e.g. a figure not drawn); never the value."""
         self._log.append({"table": table, "row": row, "column": column, "reason": reason})
+
+    _record = record  # the name used before the method was public
 
     def is_small(self, n) -> bool:
         """Whether a count would be suppressed (1 .. threshold-1)."""
@@ -312,4 +315,78 @@ class DisclosureControl:
         out = out.copy()
         r = self.round_at_risk
         out[at_risk_col] = (np.round(pd.to_numeric(out[at_risk_col]) / r) * r).astype(int)
+        return out
+
+    # -- whole results (used by the report; kept here so that only this module decides what is hidden) -------
+    def drawable(self, counts: dict, *, name: str, what: str = "group") -> list:
+        """Labels whose count reaches the threshold; the others are logged as not drawn.
+
+        Examples
+        --------
+        >>> dc = DisclosureControl()
+        >>> dc.drawable({"completed": 40, "excluded": 3, "other": 0}, name="cif", what="exit type")
+        ['completed']
+        >>> dc.log["reason"].tolist()
+        ['exit type with fewer than 10 not drawn']
+        """
+        for label, k in counts.items():
+            if 0 < k < self.threshold:
+                self.record(name, str(label), "curve", f"{what} with fewer than {self.threshold} not drawn")
+        return [label for label, k in counts.items() if k >= self.threshold]
+
+    def curve_result(self, res, *, name: str, table: str | None = None,
+                     group_cols: tuple[str, ...] = ("group", "outcome")):
+        """A copy of a survival-type result whose curves and at-risk table obey this control.
+
+        Every curve the plot draws (``summary`` and, where present, ``tables[table]``
+        and ``tables["curves"]``) stops where fewer than the threshold remain at
+        risk; numbers at risk under the axes are rounded to ``round_at_risk`` and
+        shown only while at least the threshold are at risk.
+        """
+        import copy
+
+        out = copy.copy(res)
+        if "n_at_risk" in res.summary:
+            out.summary = self.curve(res.summary, name=name, at_risk_col="n_at_risk", group_cols=group_cols)
+        tables = dict(res.tables)
+        for key in sorted({t for t in (table, "curves") if t and t in tables}):
+            cur = tables[key]
+            if "n_at_risk" in cur:
+                gc = tuple(g for g in (*group_cols, "cause") if g in cur)
+                tables[key] = self.curve(cur, name=name, at_risk_col="n_at_risk", group_cols=gc)
+        if "at_risk" in tables:
+            ar = tables["at_risk"]
+            ar = ar[pd.to_numeric(ar["n_at_risk"]) >= self.threshold].copy()
+            r = self.round_at_risk
+            for c in [c for c in ar.columns if c.startswith("n_")]:
+                ar[c] = (np.round(pd.to_numeric(ar[c]) / r) * r).astype(int)
+            tables["at_risk"] = ar
+        out.tables = tables
+        return out
+
+    def km_persons_result(self, res, *, name: str):
+        """Cut Kaplan-Meier curves (``tables["curves"]``, per ``group``) where fewer than the threshold remain.
+
+        The number at risk at day t is the number of people whose follow-up
+        (``tables["persons"]["days"]``) lasts at least t days.
+        """
+        import copy
+
+        out = copy.copy(res)
+        tables = dict(res.tables)
+        persons, curves = tables["persons"], tables["curves"]
+        keep = []
+        for g, d in curves.groupby("group", sort=False):
+            days = np.sort(persons.loc[persons["group"] == g, "days"].dropna().to_numpy())[::-1]
+            if len(days) < self.threshold:
+                self.record(name, str(g), "curve", f"group with fewer than {self.threshold} people not drawn")
+                continue
+            cutoff = days[self.threshold - 1]
+            if (d["days"] > cutoff).any():
+                self.record(name, str(g), "curve", f"curve stopped where fewer than {self.threshold} remain at risk")
+            keep.append(d[d["days"] <= cutoff])
+        tables["curves"] = pd.concat(keep) if keep else curves.iloc[:0]
+        out.tables = tables
+        out.summary = self.curve(res.summary, name=name, at_risk_col="n_at_risk", group_cols=("group",))
+        out.summary = out.summary[out.summary["group"].isin(tables["curves"]["group"].unique())]
         return out

@@ -886,6 +886,11 @@ def feeling_safe(data, *, baseline: str = "T1", followup: str = "T4", alpha: flo
                "n_same": same, "n_less_safe": less, "estimate": float(diff.median()) if len(diff) else np.nan,
                "ci_lower": np.nan, "ci_upper": np.nan, "p_value": p_sign,
                "method": "median change on the 1-5 scale; exact sign test (safer vs less safe)"}]
+    # the headline share feeling safer (of all pairs) with its Wilson interval, for the report's summary
+    lo, hi = ((float(np.asarray(v)) for v in wilson_ci(safer, len(wide), alpha=alpha)) if len(wide)
+              else (np.nan, np.nan))
+    paired[0].update(share_safer=safer / len(wide) if len(wide) else np.nan, share_safer_ci_lower=lo,
+                     share_safer_ci_upper=hi)
     for measure, lev in (("very safe (5)", 5), ("not safe at all (1)", 1)):
         r = _paired_binary((wide["feels_safe_base"] == lev).astype(float), (wide["feels_safe_fu"] == lev).astype(float),
                            alpha)

@@ -63,10 +63,16 @@ def audit(html: str) -> _Audit:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
+def release(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports") / "release"
     paths = render_reports(SYNTHETIC, out, sites=["S05"], progress=False)
-    return {p.name: p.read_text(encoding="utf-8") for p in paths}
+    assert [p.name for p in paths] == ["report_all_sites.html", "report_s05.html", "tables.xlsx", "index.html"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def rendered(release):
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(release.glob("*.html"))}
 
 
 def test_render_writes_overall_site_and_index(rendered):
@@ -150,3 +156,134 @@ def test_report_renders_offline_in_headless_chromium(rendered, tmp_path):
     res = subprocess.run([browser, *flags, "--window-size=1200,2000", f"--screenshot={shot}", page.as_uri()],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and shot.stat().st_size > 20_000
+
+
+# -- in a real browser (Selenium on the system chromedriver): accessibility, widths, print, keyboard -------------
+
+PAGES = ["index.html", "report_all_sites.html", "report_s05.html"]
+#: axe-core rule sets every page must pass: WCAG 2.0 A/AA, 2.1 A/AA, 2.2 AA
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+#: best-practice rules that must pass too: landmarks and page structure (how screen-reader users move around)
+STRUCTURE_RULES = {"region", "landmark-one-main", "landmark-no-duplicate-main", "landmark-unique",
+                   "landmark-main-is-top-level", "landmark-banner-is-top-level",
+                   "landmark-contentinfo-is-top-level", "landmark-no-duplicate-banner",
+                   "landmark-no-duplicate-contentinfo", "page-has-heading-one", "heading-order", "skip-link"}
+
+
+@pytest.fixture(scope="module")
+def driver():
+    if _chromium() is None or shutil.which("chromedriver") is None:
+        pytest.skip("SKIPPED browser test: Chromium/chromedriver are not installed (apt-get install chromium "
+                    "chromium-driver; .ci/run does this)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is a test dependency")
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+              "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>"):  # any network fetch would fail
+        opts.add_argument(a)
+    opts.binary_location = _chromium()
+    drv = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    drv.command_executor._client_config.timeout = 900  # a loaded 2-core CI machine: big pages, slow axe runs
+    drv.set_script_timeout(900)
+    drv.set_page_load_timeout(900)
+    yield drv
+    drv.quit()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", PAGES)
+def test_axe_core_finds_no_wcag_or_landmark_violation(release, driver, name):
+    from axe_selenium_python import Axe
+
+    driver.set_window_size(1280, 1000)
+    driver.get((release / name).as_uri())
+    axe = Axe(driver)
+    axe.inject()
+    res = axe.run(options={"runOnly": {"type": "tag", "values": WCAG_TAGS + ["best-practice"]}})
+    assert res["testEngine"]["version"].startswith("4."), res["testEngine"]
+    bad = [v for v in res["violations"] if set(v["tags"]) & set(WCAG_TAGS) or v["id"] in STRUCTURE_RULES]
+    assert not bad, axe.report(bad)
+    ran = {r["id"] for r in res["passes"] + res["incomplete"] + res["inapplicable"]}
+    # the rules the issue names really ran (a misconfigured run would pass vacuously)
+    assert {"color-contrast", "target-size", "region", "landmark-one-main", "image-alt", "th-has-data-cells"} <= ran
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_no_page_scrolls_sideways(release, driver, width):
+    wide_tables = 0
+    for name in PAGES:
+        driver.set_window_size(width, 900)
+        driver.get((release / name).as_uri())
+        inner, scroll = driver.execute_script(
+            "return [window.innerWidth, document.documentElement.scrollWidth]")
+        assert scroll <= inner, f"{name} is {scroll} px wide in a {inner} px window"
+        wide_tables += driver.execute_script(
+            "return [...document.querySelectorAll('.table-wrap')].filter(e => e.scrollWidth > e.clientWidth).length")
+    if width == 390:
+        assert wide_tables >= 10, "at phone width the wide tables should scroll inside their own containers"
+
+
+@pytest.mark.browser
+def test_keyboard_order_and_visible_focus(release, driver):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    driver.set_window_size(1280, 900)
+    driver.get((release / "report_s05.html").as_uri())
+    stops = []
+    for _ in range(6):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        stops.append(driver.execute_script(
+            "const e = document.activeElement; const s = getComputedStyle(e);"
+            "return [e.tagName, e.getAttribute('href') || e.getAttribute('aria-label') || '', s.outlineStyle,"
+            " s.outlineWidth]"))
+    assert stops[0][:2] == ["A", "#main"], stops  # the skip link comes first
+    assert stops[1][:2] == ["A", "index.html"], stops
+    assert stops[2][0] == "DIV" and stops[2][1].startswith("About this report"), stops  # a scrollable table
+    assert [s[1] for s in stops[3:6]] == ["#summary", "#engagement", "#attrition"], stops  # then the contents
+    assert all(s[2] != "none" and s[3] != "0px" for s in stops), f"focus not visible: {stops}"
+    driver.get((release / "report_s05.html").as_uri())
+    ActionChains(driver).send_keys(Keys.TAB).send_keys(Keys.ENTER).perform()
+    assert driver.execute_script("return location.hash") == "#main"
+
+
+@pytest.mark.browser
+def test_print_to_a4_keeps_every_table_on_the_page(release, driver, tmp_path):
+    import base64
+
+    from selenium.webdriver.common.print_page_options import PrintOptions
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("SKIPPED print check: pdftotext is not installed (apt-get install poppler-utils)")
+    driver.set_window_size(1280, 900)
+    driver.get((release / "report_all_sites.html").as_uri())
+    po = PrintOptions()
+    po.page_width, po.page_height = 21.0, 29.7
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(base64.b64decode(driver.print_page(po)))
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    pages = text.count("\f")
+    # one page per main section plus the long tables: 30 pages measured; bounds catch a layout that explodes
+    # (one table row per page) or loses content
+    assert 20 <= pages <= 40, pages
+    # the widest table ("Costs by site") keeps its last numeric column: every cost per completion is printed
+    costs = driver.execute_script(
+        "const t = [...document.querySelectorAll('table')].find(t => t.caption &&"
+        " t.caption.textContent.startsWith('Costs by site'));"
+        "const i = [...t.tHead.rows[0].cells].findIndex(c => c.textContent === 'cost_per_completion');"
+        "return [...t.tBodies[0].rows].map(r => r.cells[i].textContent);")
+    assert len(costs) == 6
+    for v in costs:
+        assert v in text, f"cost per completion {v} cut off in print"
+    # and in print layout nothing is wider than the A4 text width (186 mm = 703 CSS px)
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    driver.set_window_size(703, 1000)
+    over = driver.execute_script(
+        "const w = document.documentElement.clientWidth; return [...document.querySelectorAll("
+        "'table, img, figure, pre')].filter(e => e.getBoundingClientRect().right > w + 1).map(e => e.tagName + ' ' +"
+        " ((e.querySelector('caption') || {}).textContent || ''));")
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    assert over == [], over

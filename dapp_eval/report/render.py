@@ -1,0 +1,279 @@
+"""Build a report release: every page, the index and the workbook, from one load in one process.
+
+:func:`render_release` loads and validates the data once, computes each result
+once (:class:`~dapp_eval.report.context.Release`), renders every page from the
+Jinja2 templates, and writes the whole release into a temporary folder beside
+``out``; only when everything has been written is it moved into place, so an
+error leaves ``out`` as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from .. import __version__
+from ..errors import AnalysisError
+from ..io import ProgrammeData, load_programme
+from ..plan import load_plan
+from . import sections
+from .context import Page, Release
+from .format import slug
+from .workbook import write_workbook
+
+__all__ = ["render_release", "render_reports", "render_page", "render_section", "ReportBuilder"]
+
+_HERE = Path(__file__).parent
+WORKBOOK = "tables.xlsx"
+
+
+@lru_cache(maxsize=1)
+def _env():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    return Environment(loader=FileSystemLoader(str(_HERE / "templates")), autoescape=True, trim_blocks=True,
+                       lstrip_blocks=True, undefined=StrictUndefined, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=1)
+def _css() -> str:
+    return (_HERE / "static" / "report.css").read_text(encoding="utf-8").strip()
+
+
+def _figure_settings():
+    """Deterministic figures: no software/date metadata in PNG, a fixed SVG hash salt."""
+    import matplotlib
+
+    return matplotlib.rc_context({"svg.hashsalt": "dapp_eval", "svg.fonttype": "none"})
+
+
+def render_section(page: Page, name: str) -> str:
+    """HTML of one section of a page."""
+    from markupsafe import Markup
+
+    mod = sections.load(name)
+    ctx = mod.build(page)
+    return Markup(_env().get_template(f"sections/{name}.html.j2").render(
+        section_id=name.replace("_", "-"), title=mod.TITLE, placement=mod.PLACEMENT, **ctx))
+
+
+def _footer(data: ProgrammeData) -> str:
+    return (f"Made by dapp_eval {__version__} from input data with SHA-256 {(data.input_hash or 'n/a')[:16]}"
+            "... (the full hash is in About this report).")
+
+
+def render_page(page: Page) -> str:
+    """The complete, self-contained HTML page of one report."""
+    parts: dict[str, list] = {"top": [], "body": [], "annex": []}
+    with _figure_settings():
+        for name in sections.REGISTRY:
+            mod = sections.load(name)
+            html = render_section(page, name)
+            parts[mod.PLACEMENT].append({"id": name.replace("_", "-"), "title": mod.TITLE, "html": html})
+    return _env().get_template("report.html.j2").render(
+        title=page.title, css=_css(), synthetic=page.synthetic, home=True, footer=_footer(page.data),
+        top=[s["html"] for s in parts["top"]], body=parts["body"], annex=parts["annex"])
+
+
+def _index(plan: dict, links: list[dict], *, synthetic: bool, data: ProgrammeData) -> str:
+    return _env().get_template("index.html.j2").render(
+        title=plan["title"], heading=plan["title"], css=_css(), synthetic=synthetic, home=False,
+        footer=_footer(data), reports=links, workbook=WORKBOOK,
+        intro="One report for the whole programme and one for each site. Each opens offline in any browser.")
+
+
+def _report_name(site: str | None, suffix: str) -> str:
+    return f"report_{slug(site) if site else 'all_sites'}{suffix}.html"
+
+
+def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | None = None,
+                   periods: list[tuple[str, str]] | None = None, plan_path: str | Path | None = None,
+                   column_map: str | Path | dict | None = None, threshold: int | None = None,
+                   strict: bool = False, progress: bool = True, overall: bool = True) -> list[Path]:
+    """Render a release: one report per site, one overall, ``tables.xlsx`` and ``index.html``.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        Programme data folder.
+    out : str or Path
+        Output folder. Keep reports from real data out of git. Written only when the whole
+        release has been built (an error leaves it untouched); files of an earlier release
+        that this one does not write are left in place.
+    sites : list of str, optional
+        Only these sites (default: every site).
+    periods : list of (from, to), optional
+        Only referrals received in each period; with more than one period every page is
+        made once per period and named ``report_<site>_<from>_<to>.html``.
+    plan_path : str or Path, optional
+        Analysis plan YAML.
+    column_map : str, Path or dict, optional
+        Column map of a provider export (as for ``dapp-eval validate``).
+    threshold : int, optional
+        Small-number threshold (default from the plan: 10).
+    strict : bool
+        Suppress throughput counts too.
+    progress : bool
+        One progress bar over the pages.
+    overall : bool
+        Also the all-sites report.
+
+    Returns
+    -------
+    list of Path
+        The files written: the reports, ``tables.xlsx``, then ``index.html``.
+
+    Examples
+    --------
+    >>> paths = render_release("data_synthetic", getfixture("tmp_path"), sites=["S01"], overall=False,
+    ...                        progress=False)
+    >>> [p.name for p in paths]
+    ['report_s01.html', 'tables.xlsx', 'index.html']
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    data = load_programme(data_dir, column_map=column_map)  # validate once, up front, with a clear error
+    all_sites = list(data.sites["site_id"])
+    chosen = all_sites if not sites else list(sites)
+    unknown = sorted(set(chosen) - set(all_sites))
+    if unknown:
+        raise AnalysisError(f"unknown site(s) {', '.join(unknown)}; the data has {', '.join(all_sites)}")
+    synthetic = (Path(data_dir) / "truth.json").exists()
+    variants = [tuple(p) for p in periods] if periods else [None]
+    releases = []
+    for period in variants:
+        plan = load_plan(plan_path, threshold=threshold, period=list(period) if period else None)
+        full = data.subset(period=period) if period else data
+        suffix = f"_{slug(period[0])}_{slug(period[1])}" if period and len(variants) > 1 else ""
+        releases.append((Release(full, plan, strict=strict, synthetic=synthetic), suffix))
+    targets = [(rel, suffix, site) for rel, suffix in releases
+               for site in ([None] if overall else []) + chosen]
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        names, links, tables = [], [], []
+        for rel, suffix, site in tqdm(targets, desc="Rendering reports", unit="report", disable=not progress,
+                                      leave=False):
+            page = Page(rel, site)
+            name = _report_name(site, suffix)
+            (tmp / name).write_text(render_page(page), encoding="utf-8")
+            names.append(name)
+            tables.extend(page.tables)
+            period = rel.plan["period"]
+            links.append({"href": name, "label": page.scope + (f", referrals {period[0]} to {period[1]}"
+                                                               if period and suffix else "")})
+        plan = releases[0][0].plan
+        stamp = _dt.datetime.combine(data.sites["data_extract_date"].max().date(), _dt.time())
+        write_workbook(tmp / WORKBOOK, tables, title=f"{plan['title']}: all published tables", stamp=stamp)
+        (tmp / "index.html").write_text(_index(plan, links, synthetic=synthetic, data=data), encoding="utf-8")
+        names += [WORKBOOK, "index.html"]
+        _move_into_place(tmp, out, names)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [out / n for n in names]
+
+
+def _move_into_place(tmp: Path, out: Path, names: list[str]) -> None:
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    if not out.is_dir():
+        raise NotADirectoryError(f"--out {out} exists and is not a folder")
+    for n in names:  # each file replaced atomically; index.html last
+        os.replace(tmp / n, out / n)
+
+
+def render_reports(data_dir: str | Path, out: str | Path, *, sites: list[str] | None = None,
+                   period: tuple[str, str] | None = None, plan: str | Path | None = None,
+                   threshold: int | None = None, strict: bool = False, progress: bool = True,
+                   overall: bool = True, column_map: str | Path | dict | None = None) -> list[Path]:
+    """Render one HTML report per site plus an overall one, the workbook and an index page.
+
+    The arguments of earlier versions; see :func:`render_release`.
+
+    Examples
+    --------
+    >>> render_reports("data_synthetic", "output/reports", sites=["S01"])  # doctest: +SKIP
+    """
+    return render_release(data_dir, out, sites=sites, periods=[tuple(period)] if period else None,
+                          plan_path=plan, column_map=column_map, threshold=threshold, strict=strict,
+                          progress=progress, overall=overall)
+
+
+class ReportBuilder:
+    """One report (one site or all sites) from data already loaded: for notebooks and tests.
+
+    Parameters
+    ----------
+    data : ProgrammeData
+        Already restricted to the site (and period) the report is about.
+    site : str or None
+        ``None`` for the whole programme.
+    plan : dict
+        From :func:`dapp_eval.plan.load_plan`.
+    strict : bool
+        Suppress throughput counts too.
+    synthetic : bool
+        Show the SYNTHETIC DATA banner.
+    full_data : ProgrammeData, optional
+        All sites, for the comparison of sites.
+
+    Examples
+    --------
+    >>> rb = ReportBuilder.from_folder("data_synthetic", site="S01")
+    >>> rb.scope
+    'Northvale Steps (synthetic) (S01)'
+    >>> rb.section("title").split("\\n")[1]
+    '<h1>Perpetrator programme evaluation: Northvale Steps (synthetic) (S01)</h1>'
+    """
+
+    def __init__(self, data: ProgrammeData, *, site: str | None, plan: dict, strict: bool = False,
+                 synthetic: bool = False, full_data: ProgrammeData | None = None):
+        self.release = Release(full_data if full_data is not None else data, plan, strict=strict,
+                               synthetic=synthetic)
+        self._page = Page(self.release, site, data=data)
+
+    @classmethod
+    def from_folder(cls, data_dir: str | Path, *, site: str | None = None, plan_path: str | Path | None = None,
+                    threshold: int | None = None, strict: bool = False, period: tuple[str, str] | None = None,
+                    synthetic: bool | None = None, column_map=None) -> ReportBuilder:
+        """Load, restrict to site and period, and set up the report."""
+        plan = load_plan(plan_path, threshold=threshold, period=list(period) if period else None)
+        full = load_programme(data_dir, column_map=column_map)
+        if plan["period"]:
+            full = full.subset(period=tuple(plan["period"]))
+        data = full.subset(sites=[site]) if site else full
+        if synthetic is None:
+            synthetic = (Path(data_dir) / "truth.json").exists()
+        return cls(data, site=site, plan=plan, strict=strict, synthetic=synthetic, full_data=full)
+
+    @property
+    def dc(self):
+        return self._page.dc
+
+    @property
+    def kpis(self) -> list[dict]:
+        return self._page.kpis
+
+    @property
+    def scope(self) -> str:
+        return self._page.scope
+
+    @property
+    def tables(self):
+        return self._page.tables
+
+    def section(self, name: str) -> str:
+        """HTML of one section."""
+        with _figure_settings():
+            return str(render_section(self._page, name))
+
+    def page(self) -> str:
+        """The whole page."""
+        return render_page(self._page)

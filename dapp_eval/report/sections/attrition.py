@@ -1,0 +1,111 @@
+"""Retention and attrition: competing exits, completion rate, Kaplan-Meier, RMST, dropout model."""
+
+from __future__ import annotations
+
+from . import _results as R
+
+TITLE = 'Retention and attrition'
+PLACEMENT = 'body'
+
+
+def build(page) -> dict:
+    from ... import attrition, plotting
+
+    a = page.plan["attrition"]
+    out = [None,
+           page.p("Time runs from the first attended session. An episode ends at its last attended session "
+              if a["exit_time"] == "last_session" else
+              "Time runs from the first attended session. An episode ends at its recorded exit date "
+              "(the plan chose exit_date)."),
+           page.p("Completion, dropping out, exclusion by the provider and other exits (moved away, custody) "
+              "are competing exits: each curve shows the share who had left for that reason by each time, "
+              "allowing for the others. People still attending are followed up to the extract date.")]
+    ci = page.get("cif", lambda: attrition.cumulative_incidence(page.data, by=None, exit_time=a["exit_time"],
+                                                                   alpha=page.alpha))
+    if isinstance(ci, Exception):
+        return {"blocks": out[1:] + [page.na("Cumulative incidence", str(ci))]}
+    safe = page.dc.curve_result(ci, name="cumulative incidence of exits")
+    n_exits = ci.tables["detail"].groupby("outcome")["n_event"].sum()
+    drawn = page.dc.drawable(n_exits.to_dict(), name="cumulative incidence of exits", what="exit type")
+    if len(safe.summary) and drawn:
+        ax = plotting.plot_cumulative_incidence(safe, show_p=False, outcomes=drawn)
+        drawn_curves = safe.summary[safe.summary["outcome"].isin(drawn)]
+        data = page.curve_table(drawn_curves, time_col="time_days", group_cols=("outcome",), step=28,
+                                unit="days_since_start", caption="Cumulative incidence of each exit, every 28 "
+                                "days (the data of the chart)", name="cif_chart_data")
+        out.append(page.figure(ax, alt="Cumulative incidence of each exit by days since start: "
+                               + page.curve_ends(drawn_curves, time_col="time_days", label_col="outcome")
+                               + " (where the curves stop). The chart's data are in the table after it.",
+                               data=data, caption="Cumulative incidence of each exit (Aalen-Johansen), with numbers at "
+                                       "risk (rounded to 5) and cumulative exits."))
+    comp = R.completion(page)
+    if isinstance(comp, Exception):
+        out.append(page.na("Completion rate", str(comp)))
+    if not isinstance(comp, Exception):
+        cols = ["planned_sessions", "basis", "horizon_days", "n", "n_completed", "n_open", "estimate",
+                "ci_lower", "ci_upper", "raw_ratio"]
+        out.append(page.table(comp.summary[cols], caption="Completion rate: cumulative incidence of completion "
+                               "at the planned length plus grace period (raw ratio for comparison only)",
+                               name="completion_rate", label_cols=["basis"],
+                               pairs={"n_completed": "n"}, dependent={"n_open": []}))
+    km = page.get("km", lambda: attrition.retention_km(page.data, by=None, exit_time=a["exit_time"],
+                                                         alpha=page.alpha))
+    if isinstance(km, Exception):
+        out.append(page.na("Kaplan-Meier retention", str(km)))
+    if not isinstance(km, Exception):
+        safe_km = page.dc.curve_result(km, name="Kaplan-Meier retention")
+        if len(safe_km.summary):
+            ax = plotting.plot_km(safe_km, show_p=False)
+            data = page.curve_table(safe_km.summary, time_col="time_days", group_cols=("group", "outcome"),
+                                    step=28, unit="days_since_start", name="km_chart_data",
+                                    caption="Kaplan-Meier retention every 28 days (the data of the chart)")
+            out.append(page.figure(ax, data=data, alt="Kaplan-Meier curve of staying in the programme, treating "
+                                   "completion as censoring, so it overstates dropout: "
+                                   + page.curve_ends(safe_km.summary, time_col="time_days", label_col="outcome")
+                                   + " (where the curve stops).",
+                                   caption="Kaplan-Meier retention (dropout as the event). Shown only for "
+                                           "comparison: it treats completers as if they might still drop out, "
+                                           "so it overstates dropout."))
+    rm = page.get("rmst", lambda: attrition.rmst(page.data, by=None, exit_time=a["exit_time"], alpha=page.alpha))
+    if isinstance(rm, Exception):
+        out.append(page.na("Restricted mean time in programme", str(rm)))
+    if not isinstance(rm, Exception):
+        out.append(page.table(rm.summary, caption="Restricted mean time in programme (days) up to the horizon",
+                               name="rmst", label_cols=["group"]))
+    cox = page.get("cox", lambda: attrition.dropout_cox(page.data, exit_time=a["exit_time"], alpha=page.alpha))
+    if isinstance(cox, Exception):
+        out.append(page.na("Dropout model", str(cox)))
+    else:
+        out.append(page.h3("Who drops out? Cause-specific Cox model of dropout"))
+        out.append(page.p("Hazard ratios above 1 mean a higher rate of dropping out. Standard errors allow for "
+                      "people referred more than once. This describes risk factors; it does not explain why "
+                      "people leave.", "note"))
+        cols = ["term", "hr", "ci_lower", "ci_upper", "p_value", "n", "n_events"]
+        n_ev = int(cox.summary["n_events"].iloc[0]) if "n_events" in cox.summary else 0
+        n_terms = len(cox.summary)
+        excl = "; ".join(f"{k}: {v}" for k, v in cox.meta.get("excluded", {}).items())
+        if n_ev < 10 * n_terms:
+            out.append(page.p(f"Caution: {n_ev} dropouts for {n_terms} terms is fewer than the 10 events per term "
+                          "a model like this needs; the hazard ratios below are unstable and may be "
+                          "exaggerated.", "note"))
+        out.append(page.table(cox.summary[[c for c in cols if c in cox.summary]],
+                               caption="Dropout hazard ratios (95% CI, cluster-robust); episodes left out: "
+                                       + (excl or "none"), name="dropout_cox",
+                               label_cols=["term"], dependent={"n": [], "n_events": []}))
+        if "ph_test" in cox.tables:
+            out.append(page.shown_table(cox.tables["ph_test"], caption="Proportional-hazards check (Schoenfeld "
+                                  "residuals); small p-values flag a hazard ratio that changes over time",
+                                  csv_name=page.csv_name("ph_test")))
+    if page.site is None and page.data.sites["site_id"].nunique() > 1:
+        cg = page.get("compare_model", lambda: attrition.compare_groups(page.data, by="programme_model",
+                                                                        exit_time=a["exit_time"]))
+        if isinstance(cg, Exception):
+            out.append(page.na("Comparison of programme models", str(cg)))
+        if not isinstance(cg, Exception):
+            out.append(page.table(cg.summary, caption="Do exits differ by programme model? Log-rank and "
+                                   "Gray's tests", name="compare_model", label_cols=["test", "outcome"],
+                                   dependent={"n": []}))
+            out.append(page.p("Programmes of different lengths complete at different times, so a difference in "
+                          "completion between models mostly reflects their length (10 vs 24 weeks, or "
+                          "individual plans), not how well they work.", "note"))
+    return {"blocks": out[1:]}

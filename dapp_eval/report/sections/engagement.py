@@ -1,0 +1,121 @@
+"""Engagement: the funnel from referral to completion, waits, waiting list, throughput, attendance, Table 1."""
+
+from __future__ import annotations
+
+from ..context import THROUGHPUT_STAGES
+from . import _results as R
+
+TITLE = 'Engagement: from referral to completion'
+PLACEMENT = 'body'
+
+
+def build(page) -> dict:
+    from ... import funnel, plotting
+
+    out = [None]
+    res = R.funnel_cascade(page)
+    if isinstance(res, Exception):
+        return {"blocks": [page.na("Funnel", str(res))]}
+    out.append(page.p("Every referral is placed in exactly one stage, derived from its case record. "
+                  "Conversion rates are taken among cases that have reached a decision at that step; "
+                  "cases still open are shown beside them and never counted as failures."))
+    counts = res.tables["counts"][["group", "stage", "label", "level", "parent", "n", "pct_of_referred"]].copy()
+    counts["parent"] = counts["parent"].fillna("")
+    # referrals, starts and completions are the programme's throughput (published as councils do);
+    # every other stage describes people and is suppressed, with its siblings as the margin
+    shown = page.dc.table(counts, name="Participant flow", margins=["parent"], label_cols=["label"],
+                          exempt=counts["stage"].isin(THROUGHPUT_STAGES))
+    out.append(page.shown_table(shown.drop(columns=["group", "stage", "parent"]).rename(
+        columns={"label": "stage", "pct_of_referred": "% of referred"}),
+        caption="Participant flow: people at each stage", csv_name=page.csv_name("funnel_counts")))
+    ref, st, co = (page.dc.count(R.counts(page).get(k, 0), name="Participant flow", label=k, kind="throughput")
+                   for k in ("referred", "started", "completed"))
+    out.append(page.figure(plotting.plot_funnel_flow(shown), alt="Participant flow diagram from referral to "
+                           f"completion: {ref} referred, {st} started, {co} completed; the number at every stage "
+                           "and exit is in the "
+                           "table above (small numbers hidden).", caption="Participant flow (CONSORT-style)."))
+    conv = res.tables["conversion"]
+    conv = conv[[c for c in ("conversion", "n_converted", "n_resolved", "n_open", "estimate", "ci_lower",
+                             "ci_upper") if c in conv]]
+    out.append(page.table(conv, caption="Conversion at each step (proportion with 95% Wilson CI)",
+                           name="funnel_conversion", pairs={"n_converted": "n_resolved"},
+                           label_cols=["conversion"], dependent={"n_open": []}))
+    for stage, title in (("referral_to_assessment", "Wait from referral to assessment"),
+                         ("assessment_to_start", "Wait from assessment to start")):
+        w = R.wait(page, stage)
+        if isinstance(w, Exception):
+            out.append(page.na(title, str(w)))
+            continue
+        cols = ["n", "n_event", "n_competing", "n_censored", "estimate", "ci_lower", "ci_upper",
+                "median_observed_events"]
+        t = w.summary[[c for c in cols if c in w.summary]].rename(columns={
+            "estimate": "median_weeks", "median_observed_events": "median_among_those_with_event"})
+        out.append(page.h3(title))
+        out.append(page.table(t, caption=f"{title} (weeks; competing risks, people still waiting censored)",
+                               name=f"wait_{stage}", label_cols=[],
+                               row_margins=[["n_event", "n_competing", "n_censored"]],
+                               dependent={"n_censored": [], "n_competing": []}))
+        safe = page.dc.curve_result(w, name=f"{title} curves", table="cif", group_cols=("group", "cause"))
+        if len(safe.tables["cif"]):
+            cif = safe.tables["cif"]
+            data = page.curve_table(cif, time_col="time", group_cols=("cause",), step=4, unit="weeks",
+                                    caption=f"{title}: cumulative incidence every 4 weeks (the data of the chart)",
+                                    name=f"wait_{stage}_chart_data")
+            out.append(page.figure(safe.plot(), data=data, alt=f"Cumulative incidence curves of the {title.lower()}"
+                                   " (stopped where fewer people than the threshold remain): "
+                                   + page.curve_ends(cif, time_col="time", label_col="cause", unit="weeks") + ".",
+                                   caption=f"{title}: cumulative incidence, with competing exits."))
+    wl = page.get("waiting_list", lambda: funnel.waiting_list(page.data, by=None))
+    if isinstance(wl, Exception):
+        out.append(page.na("Waiting list at the extract date", str(wl)))
+    if not isinstance(wl, Exception):
+        out.append(page.h3("Waiting list at the extract date"))
+        keep = [c for c in ("list", "n_waiting", "n_referred", "median_weeks", "q1_weeks", "q3_weeks",
+                            "n_over_threshold", "threshold_weeks") if c in wl.summary]
+        out.append(page.table(wl.summary[keep], caption="People waiting at the data extract date and how long "
+                               "they had waited so far (weeks; the longest single wait is not shown)",
+                               name="waiting_list", label_cols=["list"],
+                               dependent={"n_waiting": ["median_weeks", "q1_weeks", "q3_weeks"],
+                                          "n_over_threshold": [], "n_referred": []}))
+    tp = R.throughput(page)
+    if isinstance(tp, Exception):
+        out.append(page.na("Throughput by quarter", str(tp)))
+    if not isinstance(tp, Exception):
+        out.append(page.h3("Throughput by quarter"))
+        t = tp.summary[tp.summary["group"] == "all"].drop(columns=["group", "quarter_start", "quarter_end"],
+                                                             errors="ignore")
+        out.append(page.table(t, caption="Referrals, starts and completions by financial quarter "
+                               "(partial = quarter not fully covered by the data)",
+                               name="throughput", kind="throughput", label_cols=["quarter"]))
+        if not page.dc.strict:
+            out.append(page.figure(tp.plot(), alt="Bar chart of referrals, starts and completions per quarter, "
+                                   "with the contract target where given; the numbers are in the table above.", caption="Throughput by quarter."))
+    att = page.get("attendance", lambda: funnel.attendance(page.data, by=None, alpha=page.alpha))
+    if isinstance(att, Exception):
+        out.append(page.na("Attendance", str(att)))
+    if not isinstance(att, Exception):
+        out.append(page.h3("Attendance"))
+        out.append(page.table(att.summary.drop(columns=["group"], errors="ignore"),
+                               caption="Sessions attended (ratio with 95% CI)", name="attendance",
+                               label_cols=["measure"] if "measure" in att.summary else None))
+    t1 = page.get("table1", lambda: funnel.baseline_table(page.data, by="completion_status"))
+    if isinstance(t1, Exception):
+        out.append(page.na("Baseline profile by completion status", str(t1)))
+    if not isinstance(t1, Exception):
+        out.append(page.h3("Who completes? Baseline profile by completion status"))
+        out.append(page.p("Standardised mean differences (SMD) above 0.1 in absolute value mark characteristics "
+                      "that differ between people who completed and people who left early. This describes "
+                      "who completes; it does not show that the programme caused any difference.", "note"))
+        s = t1.summary
+        keep = [c for c in ("variable", "level", "group", "n", "n_group", "pct", "mean", "sd", "smd_max_abs")
+                if c in s]
+        tab = s[keep].copy()
+        for c in ("pct", "mean", "sd", "smd_max_abs"):
+            if c in tab:
+                tab[c] = tab[c].round(2)
+        # an SMD describes both groups of a level: it is hidden with any of the level's cells
+        out.append(page.table(tab, caption="Baseline characteristics by completion status (Table 1)",
+                               name="table1", margins=[["variable", "group"], ["variable", "level"]],
+                               pairs={"n": "n_group"}, label_cols=["variable", "level", "group"],
+                               group_all=["variable", "level"], keep=("n_group",)))
+    return {"blocks": out[1:]}

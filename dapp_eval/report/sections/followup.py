@@ -1,0 +1,83 @@
+"""Police, MARAC and children's services before referral and after leaving the programme."""
+
+from __future__ import annotations
+
+from . import _results as R
+
+TITLE = "Police, MARAC and children's services after the programme"
+PLACEMENT = 'body'
+
+
+def build(page) -> dict:
+    from ... import followup
+
+    out = [None]
+    ba = R.before_after(page)
+    if isinstance(ba, Exception):
+        return {"blocks": [page.na("Follow-up", str(ba))]}
+    out.append(page.p(ba.meta.get("caveat", "")))
+    out.append(page.p("Only people whose whole window is covered by the linked records count; the others are "
+                  "reported as not yet eligible (see the data-quality appendix), never as having no incidents. "
+                  "Records of one event count once.", "note"))
+    keep = [c for c in ("label", "measure", "period", "model", "unit", "role", "n", "n_with_incident", "n_events",
+                        "person_years", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted")
+            if c in ba.summary]
+    # one block per outcome: if any count of it is hidden, its change and ratio rows are hidden too
+    ba_shown = page.dc.table(ba.summary[keep], name="12 months before referral vs 12 months after leaving",
+                             label_cols=["label", "measure", "period", "model"],
+                             pairs={"n_with_incident": "n"}, group_all=["label"], keep=("n",))
+    out.append(page.shown_table(ba_shown, caption="12 months before referral vs 12 months after leaving (unit column: "
+                          "proportions with Wilson CI, percentage points, rates per person-year, rate ratios; "
+                          "secondary outcomes Holm-adjusted)", csv_name=page.csv_name("followup_before_after")))
+    blocked = set(ba_shown.loc[ba_shown["n_with_incident"].isin([page.dc.marker, "[c]"])
+                               | ba_shown["n_events"].isin([page.dc.marker, "[c]"]), "label"])
+    if len(blocked) < ba_shown["label"].nunique():
+        import copy
+
+        vis = copy.copy(ba)
+        vis.summary = ba.summary[~ba.summary["label"].isin(blocked)]
+        out.append(page.figure(vis.plot(), alt="Share of people with police, MARAC and children's services "
+                               "involvement in the year before referral and the year after leaving; the numbers "
+                               "are in the table above.",
+                               caption="Any involvement before vs after (commissioner design)"
+                                       + ("; outcomes with small numbers not drawn." if blocked else ".")))
+    rm = page.get("repeat_marac", lambda: followup.repeat_marac(page.data, alpha=page.alpha))
+    if isinstance(rm, Exception):
+        out.append(page.na("Repeat MARAC cases", str(rm)))
+    if not isinstance(rm, Exception):
+        rk = [c for c in rm.summary.columns if c != "note"]
+        out.append(page.table(rm.summary[rk].assign(_block=1), caption="Repeat MARAC cases (a new MARAC "
+                               "referral within 12 months of the previous one, as SafeLives defines it)",
+                               name="repeat_marac", label_cols=[c for c in rk if rm.summary[c].dtype == object],
+                               pairs={"n_repeat": "n_marac", "n_people_repeat": "n_people_marac"},
+                               group_all=["_block"], keep=("n",), drop=("_block",)))
+    cc = page.get("completers", lambda: followup.compare_completers(page.data, alpha=page.alpha))
+    if isinstance(cc, Exception):
+        out.append(page.na("Completers and non-completers", str(cc)))
+    if not isinstance(cc, Exception):
+        out.append(page.h3("Completers and non-completers (aligned windows since referral)"))
+        out.append(page.p(cc.meta.get("caveat", "People who complete differ from people who leave early in ways "
+                                           "that also affect their later behaviour, so this comparison is "
+                                           "descriptive, not an effect of completing."), "note"))
+        ck = [c for c in cc.summary.columns if c not in ("note",)]
+        # the difference rows add the groups up, so one hidden count hides the whole table's counts
+        out.append(page.table(cc.summary[ck].assign(_block=1), caption="Completers vs non-completers: any police "
+                               "involvement and rates (not a causal comparison)", name="followup_completers",
+                               label_cols=[c for c in ck if cc.summary[c].dtype == object],
+                               pairs={"n_with_incident": "n"}, group_all=["_block"], drop=("_block",)))
+    tti = page.get("time_to_incident", lambda: followup.time_to_incident(page.data, alpha=page.alpha))
+    if isinstance(tti, Exception):
+        out.append(page.na("Time to first police incident after leaving", str(tti)))
+    if not isinstance(tti, Exception):
+        safe = page.dc.km_persons_result(tti, name="time to first police incident after exit")
+        if len(safe.tables["curves"]):
+            data = page.curve_table(safe.tables["curves"], time_col="days", group_cols=("group",), step=30,
+                                    unit="days_since_leaving", name="time_to_incident_chart_data",
+                                    caption="Share with no police incident since leaving, every 30 days (the data "
+                                            "of the chart)")
+            out.append(page.figure(safe.plot(), data=data, alt="Kaplan-Meier curves of the share with no police "
+                                   "incident since leaving the programme: "
+                                   + page.curve_ends(safe.tables["curves"], time_col="days", label_col="group")
+                                   + " (where the curves stop).",
+                                   caption="Time to first police incident after leaving (Kaplan-Meier)."))
+    return {"blocks": out[1:]}

@@ -1,0 +1,51 @@
+"""Methods and caveats: how each figure was made and what it cannot say, in plain language."""
+
+from __future__ import annotations
+
+TITLE = "Methods and caveats"
+PLACEMENT = "annex"
+
+
+def build(page) -> dict:
+    items = [
+        ("Funnel", "Each referral's stage is derived from its dates and exit reason (never from a status "
+         "column), so every referral sits in exactly one stage and the counts add up."),
+        ("Completion rate", "The completion rate is the cumulative incidence of completion at the planned "
+         f"programme length plus a grace period of {page.plan['attrition']['grace_weeks']} weeks, estimated "
+         "with the Aalen-Johansen method: dropping out, exclusion and other exits are competing outcomes, and "
+         "people still attending are followed up to the extract date. A plain ratio of completions to starts "
+         "would count people still attending as failures."),
+        ("Dropout curves", "A Kaplan-Meier curve that treats completion as censoring overstates dropout; it is "
+         "shown only beside the cumulative incidence and labelled as such."),
+        ("Waiting times", "Waits are competing-risks estimates: people still waiting at the extract date are "
+         "counted as still waiting (censored), never dropped and never given a zero wait."),
+        ("Risk change", "DASH is completed with the (ex-)partner: it describes risk to that person, not a trait "
+         "of the person on the programme. Change is paired within the same instrument and informant. A reliable "
+         "change (Jacobson-Truax) is a change larger than measurement error alone would produce; the "
+         "reliability and standard deviation used are shown with their source."),
+        ("Missing scores", "People without an exit score are not ignored: complete-case, inverse-probability "
+         "weighted and multiple-imputation estimates are shown side by side, each with the assumption it makes, "
+         "and a tipping-point analysis shows how different the missing scores would have to be to change the "
+         "conclusion."),
+        ("Who is compared", "There is no control group. Completers are compared with non-completers only to "
+         "describe them: people who complete differ from those who leave (see Table 1), so the difference in "
+         "their outcomes is not an effect of the programme."),
+        ("Regression to the mean", "Referral usually follows a crisis. Police call-outs in the year before "
+         "referral are therefore unusually high, and part of any fall afterwards would have happened anyway."),
+        ("Partner reports and police records", "Outcomes reported by (ex-)partners and outcomes from police "
+         "records are shown side by side and never combined; effects on police records tend to look larger."),
+        ("Partner surveys", "Each wave's percentages are of the people who answered that wave; the number who "
+         "answered is shown. Because people whose (ex-)partner dropped out answer less often, a paired analysis "
+         "of those who answered both waves and a model weighted for non-response are shown beside them."),
+        ("Multiple outcomes", "One primary outcome per domain is fixed in the analysis plan; the other outcomes "
+         "of the same domain are secondary and their p-values are Holm-adjusted (column p_adjusted or "
+         "p_value_holm). Model coefficients, band summaries and alternative views of the primary outcome are "
+         "descriptive and not adjusted."),
+        ("Small numbers", f"Counts from 1 to {page.dc.threshold - 1} describing people are shown as "
+         f"'{page.dc.marker}'. Further cells that would let a hidden count be worked out (from a total, the rest "
+         "of a row or table, or a percentage) are shown as '[c]'; their own value may be large. Curves stop where "
+         f"fewer than {page.dc.threshold} people remain at risk, exit types or outcomes with fewer events are not "
+         "drawn, and numbers at risk are rounded to the nearest 5. Referrals, starts and completions are the "
+         "programme's own throughput and are published as councils already do (unless the report is strict)."),
+    ]
+    return {"items": items}

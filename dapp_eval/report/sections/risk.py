@@ -1,0 +1,86 @@
+"""Risk reduction: paired change, reliable change, risk bands, mixed model, missing exit scores."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _results as R
+
+TITLE = 'Risk reduction'
+PLACEMENT = 'body'
+
+
+def build(page) -> dict:
+    from ... import risk
+
+    r = page.plan["risk"]
+    out = [None,
+           page.p(f"{r['instrument']} scores recorded by the {r['informant']} at {r['from']} and {r['to']}. "
+              "The DASH checklist is completed by a practitioner with the (ex-)partner: it describes the risk "
+              "that person faces, not a trait of the person on the programme. Scores are paired only within the "
+              "same instrument and informant.")]
+    res = R.risk_change(page)
+    if isinstance(res, Exception):
+        return {"blocks": out[1:] + [page.na("Risk change", str(res))]}
+    s = res.summary
+    keep = [c for c in ("statistic", "estimate", "ci_lower", "ci_upper", "p_value", "p_value_holm", "role", "n",
+                        "n_total", "population") if c in s]
+    t = (s[s["group"] == "all"][keep] if "group" in s else s[keep]).reset_index(drop=True)
+    # the three reliable-change categories add up to the people paired: one margin
+    rc = t["statistic"].isin(["reliably_improved", "no_reliable_change", "reliably_worse"])
+    t["_margin"] = np.where(rc, "reliable change", t.index.astype(str))
+    out.append(page.table(t, caption=f"Change in {r['instrument']} score, {r['from']} to {r['to']} "
+                           "(negative = lower risk)", name="risk_change",
+                           label_cols=[c for c in ("statistic", "role", "population", "_margin") if c in t],
+                           pairs={"n": "n_total"}, margins=["_margin"], drop=("_margin",)))
+    bt = page.get("bands", lambda: risk.band_transitions(page.data, instrument=r["instrument"], from_=r["from"],
+                                                         to=r["to"], informant=r["informant"], alpha=page.alpha))
+    if isinstance(bt, Exception):
+        out.append(page.na("Risk bands", str(bt)))
+    if not isinstance(bt, Exception):
+        tr_shown = page.dc.table(bt.tables["transitions"], name="Risk band at intake and at exit",
+                                 margins=[["band_from"], ["band_to"]], label_cols=["band_from", "band_to"])
+        out.append(page.shown_table(tr_shown, caption="Risk band at intake and at exit (people)",
+                              csv_name=page.csv_name("risk_bands")))
+        high = (tr_shown["band_from"] == "high") | (tr_shown["band_to"] == "high")
+        if tr_shown.loc[high, "n"].isin([page.dc.marker, "[c]"]).any():
+            out.append(page.p("The summary of moves into and out of the high-risk band is not shown: some of the "
+                          "cells it is built from hold fewer people than the small-number threshold.", "note"))
+        else:
+            bs = bt.summary
+            bkeep = [c for c in ("statistic", "estimate", "ci_lower", "ci_upper", "p_value", "n", "n_total")
+                     if c in bs]
+            out.append(page.table(bs[bkeep], caption="Moving out of the high-risk band: shares with their "
+                                   "denominators (n_total); mcnemar_exact = share of band changers who left the "
+                                   "high band, with the exact McNemar test", name="risk_band_summary",
+                                   label_cols=["statistic"], pairs={"n": "n_total"}))
+    tr = page.get("trajectory", lambda: risk.trajectory(page.data, instrument=r["instrument"],
+                                                         informant=r["informant"], alpha=page.alpha))
+    if isinstance(tr, Exception):
+        out.append(page.na("Mixed model of all timepoints", str(tr)))
+    if not isinstance(tr, Exception):
+        out.append(page.h3("All timepoints: mixed model"))
+        out.append(page.p("A linear mixed model with a random intercept per person uses every score, including "
+                      "people seen only at some timepoints; estimated means by timepoint are shown.", "note"))
+        tk = [c for c in ("statistic", "timepoint", "estimate", "ci_lower", "ci_upper", "p_value", "n")
+              if c in tr.summary]
+        out.append(page.table(tr.summary[tk], caption="Estimated mean score by timepoint (95% CI)",
+                               name="risk_trajectory", label_cols=["statistic", "timepoint"]))
+        out.append(page.figure(tr.plot(), alt=f"Estimated mean {r['instrument']} score at each timepoint with "
+                               "95% confidence intervals, from the mixed model; the numbers are in the table above.",
+                               caption="Estimated mean score by timepoint (mixed model)."))
+    me = R.missing_exit(page)
+    if isinstance(me, Exception):
+        out.append(page.na("People without an exit score", str(me)))
+    if not isinstance(me, Exception):
+        out.append(page.h3("People without an exit score"))
+        mk = [c for c in ("method", "statistic", "population", "assumption", "estimate", "ci_lower", "ci_upper",
+                          "n", "n_observed") if c in me.summary]
+        out.append(page.table(me.summary[mk], caption="Complete-case, weighted and imputed estimates side by "
+                               "side, with the assumption each makes, and the tipping point",
+                               name="risk_missing", label_cols=[c for c in ("method", "statistic", "population",
+                                                                            "assumption") if c in mk],
+                               dependent={"n": [], "n_observed": []}))
+    return {"blocks": out[1:]}
+
+

