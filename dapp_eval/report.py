@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .disclosure import DisclosureControl
+from .disclosure import DisclosureControl, how_figures_are_protected, protected_sentence
 from .errors import AnalysisError
 from .io import ProgrammeData, load_programme
 from .plan import load_plan
@@ -291,7 +291,13 @@ class ReportBuilder:
                **dc_kw) -> str:
         """Pass a table through disclosure control and render it (the CSV carries the suppressed table)."""
         shown = self.dc.table(df, name=caption, kind=kind, **dc_kw)
-        return html_table(shown.drop(columns=list(drop)), caption=caption, csv_name=self._csv(name))
+        return html_table(shown.drop(columns=list(drop)), caption=caption, csv_name=self._csv(name)) + self._protected(
+            shown)
+
+    def _protected(self, shown: pd.DataFrame) -> str:
+        """[disclosure] The plain sentence under a table with rounded or hidden cells ("" if none)."""
+        text = protected_sentence(shown, threshold=self.dc.threshold, base=self.dc.base)
+        return _p(text, "note") if text else ""
 
     # -- analyses (cached) ------------------------------------------------------
     def _funnel(self):
@@ -329,7 +335,8 @@ class ReportBuilder:
         before = int((ref["referral_date"] < start).sum())
         if not before:
             return "all referrals in the data"
-        return (f"all referrals in the data, including {before:,} received before the period start and carried "
+        before = self.dc.count(before, name="title", label="carried over", kind="throughput")  # [disclosure]
+        return (f"all referrals in the data, including {before} received before the period start and carried "
                 "over into it (costs count only what falls inside the period; quarters it does not fully cover are "
                 "marked partial)")
 
@@ -345,7 +352,9 @@ class ReportBuilder:
                 + _p("Each figure shows its denominator (n) and, where it estimates a rate, a 95% confidence "
                      "interval. Counts below the small-number threshold are hidden to protect the people involved.",
                      "note")
-                + '<div class="kpis">' + "".join(x for x in parts if x) + "</div>")
+                + '<div class="kpis">' + "".join(x for x in parts if x) + "</div>"
+                + '<div class="kpi" role="note"><strong>How figures are protected.</strong> '
+                + html.escape(how_figures_are_protected(self.dc.threshold, self.dc.base)) + "</div>")
 
     def _counts(self) -> dict[str, int]:
         res = self._funnel()
@@ -433,13 +442,17 @@ class ReportBuilder:
                              str(r.get("note") or "No annual cost was given in sites.csv."))
 
         def gbp(v):
-            return "n/a" if pd.isna(v) else f"£{v:,.0f}"
+            return "n/a" if pd.isna(v) or v == "[c]" else f"£{v:,.0f}"
 
+        # [disclosure] counts rounded like everywhere else; costs per person recomputed from the rounded counts
+        r = self.dc.table(res.summary.iloc[[-1]], name="summary: costs", kind="throughput", dependent={
+            "n_referrals": ["cost_per_referral"], "n_started": ["cost_per_start"],
+            "n_completed": ["cost_per_completion"], "n_carried_over": []}).iloc[0]
         return self._kpi("Cost per referral / start / completion",
                          f"{gbp(r['cost_per_referral'])} / {gbp(r['cost_per_start'])} / {gbp(r['cost_per_completion'])}",
                          f"period cost {gbp(r['period_cost_gbp'])} over {r['period_years']:.2f} years; "
-                         f"n = {r['n_referrals']:,} referrals, {r['n_started']:,} starts and "
-                         f"{r['n_completed']:,} completions dated within the period",
+                         f"n = {r['n_referrals']} referrals, {r['n_started']} starts and "
+                         f"{r['n_completed']} completions dated within the period",
                          f"Over the period the programme cost {gbp(r['period_cost_gbp'])}, which is "
                          f"{gbp(r['cost_per_completion'])} for each person who completed it.")
 
@@ -461,7 +474,7 @@ class ReportBuilder:
                               exempt=counts["stage"].isin(THROUGHPUT_STAGES))
         out.append(html_table(shown.drop(columns=["group", "stage", "parent"]).rename(
             columns={"label": "stage", "pct_of_referred": "% of referred"}),
-            caption="Participant flow: people at each stage", csv_name=self._csv("funnel_counts")))
+            caption="Participant flow: people at each stage", csv_name=self._csv("funnel_counts")) + self._protected(shown))
         out.append(html_figure(plotting.plot_funnel_flow(shown), alt="Participant flow diagram from referral to "
                                "completion, with the number of people at each stage and each exit (small numbers "
                                "hidden).", caption="Participant flow (CONSORT-style)."))
@@ -644,9 +657,12 @@ class ReportBuilder:
             cols = ["term", "hr", "ci_lower", "ci_upper", "p_value", "n", "n_events"]
             n_ev = int(cox.summary["n_events"].iloc[0]) if "n_events" in cox.summary else 0
             n_terms = len(cox.summary)
+            if not self.dc.model_allowed(n_ev, name="Dropout hazard ratios", what="dropouts"):
+                return "\n".join(out + [_na("Dropout model", self.dc.withheld_reason("dropouts"))])
             excl = "; ".join(f"{k}: {v}" for k, v in cox.meta.get("excluded", {}).items())
             if n_ev < 10 * n_terms:
-                out.append(_p(f"Caution: {n_ev} dropouts for {n_terms} terms is fewer than the 10 events per term "
+                out.append(_p(f"Caution: {self.dc.count(n_ev, name='Dropout hazard ratios', label='dropouts')} "
+                              f"dropouts for {n_terms} terms is fewer than the 10 events per term "
                               "a model like this needs; the hazard ratios below are unstable and may be "
                               "exaggerated.", "note"))
             out.append(self._table(cox.summary[[c for c in cols if c in cox.summary]],
@@ -699,7 +715,7 @@ class ReportBuilder:
                                            f"{pct(fp.meta['pooled_proportion'])}); markers show the programme model."))
         out.append(html_table(shown, caption="Completion within planned length + grace by site, cohorts with complete "
                               "follow-up (95% Wilson CI) and position in the funnel plot",
-                              csv_name=self._csv("site_funnel")))
+                              csv_name=self._csv("site_funnel")) + self._protected(shown))
         cs = self._get("costs_by_site", lambda: funnel.costs(full, by="site_id"))
         if isinstance(cs, Exception):
             out.append(_na("Costs by site", str(cs)))
@@ -755,12 +771,14 @@ class ReportBuilder:
                 mc_txt += (f" Counting everyone who started and left, with missing exit scores imputed, the "
                            f"estimate is {pct(m['estimate'])} (95% CI {pct(m['ci_lower'])} to {pct(m['ci_upper'])}; "
                            f"n = {self.dc.count(m['n'], name='summary', label='starters (MI)')}).")
+        # [disclosure] the headline proportion is computed from the published (rounded) counts
+        hp = self.dc.proportion(k, n_paired, name="summary", label="reliable reduction", alpha=self.alpha)
         return self._kpi(f"Reliable reduction in {inst} risk score",
-                         f"{k:,} of {n_paired:,} ({pct(r['estimate'])}, 95% CI {pct(r['ci_lower'])} to "
-                         f"{pct(r['ci_upper'])})",
+                         f"{hp['k']} of {hp['n']} ({pct(hp['estimate'])}, 95% CI {pct(hp['ci_lower'])} to "
+                         f"{pct(hp['ci_upper'])})",
                          f"n = {npn} people with both an {self.plan['risk']['from']} and an "
                          f"{self.plan['risk']['to']} score",
-                         f"{k:,} of the {n_paired:,} people assessed twice showed a reduction in risk larger than "
+                         f"{hp['k']} of the {hp['n']} people assessed twice showed a reduction in risk larger than "
                          f"measurement error alone would produce.{mc_txt}")
 
     def _s_risk(self) -> str:
@@ -870,14 +888,14 @@ class ReportBuilder:
         if self.dc.is_small(safer) or self.dc.is_small(n_pairs - safer):
             return self._kpi("(Ex-)partners feeling safer", "hidden (small numbers)", f"n = {npn}",
                              "Too few (ex-)partners answered both surveys to publish this safely.")
-        from .stats import wilson_ci
-
-        lo, hi = wilson_ci(safer, n_pairs, alpha=self.alpha)
+        # [disclosure] the headline proportion is computed from the published (rounded) counts
+        hp = self.dc.proportion(safer, n_pairs, name="summary", label="feeling safer", alpha=self.alpha)
         return self._kpi("(Ex-)partners feeling safer",
-                         f"{safer:,} of {n_pairs:,} ({pct(safer / n_pairs)}, 95% CI {pct(lo)} to {pct(hi)})",
+                         f"{hp['k']} of {hp['n']} ({pct(hp['estimate'])}, 95% CI {pct(hp['ci_lower'])} to "
+                         f"{pct(hp['ci_upper'])})",
                          f"n = {npn} (ex-)partners who answered at {sp['baseline_wave']} and {sp['followup_wave']}",
-                         f"Of the {n_pairs:,} (ex-)partners who answered at both the start and about 12 months, "
-                         f"{safer:,} said they felt safer at the later survey.")
+                         f"Of the {hp['n']} (ex-)partners who answered at both the start and about 12 months, "
+                         f"{hp['k']} said they felt safer at the later survey.")
 
     def _s_safety(self) -> str:
         from . import safety
@@ -1031,9 +1049,13 @@ class ReportBuilder:
         if {"before", "after"} <= set(mar.index) and not any(
                 self.dc.is_small(v) or self.dc.is_small(n - v)
                 for v in (mar.loc["before", "n_with_incident"], mar.loc["after", "n_with_incident"])):
-            mar_txt = (f" MARAC referrals: {pct(mar.loc['before', 'estimate'])} before, "
-                       f"{pct(mar.loc['after', 'estimate'])} after.")
+            mb, ma = (self.dc.proportion(mar.loc[p, "n_with_incident"], n, label=f"MARAC {p}", alpha=self.alpha)
+                      for p in ("before", "after"))
+            mar_txt = f" MARAC referrals: {pct(mb['estimate'])} before, {pct(ma['estimate'])} after."
         started = res.meta["n_in"] - res.meta.get("excluded", {}).get("never started the programme", 0)
+        # [disclosure] headline percentages computed from the published (rounded) counts
+        b, a = (self.dc.proportion(r["n_with_incident"], n, label=f"police {p}", alpha=self.alpha)
+                for p, r in (("before", b), ("after", a)))
 
         def ci(r):
             return f"95% CI {pct(r['ci_lower'])} to {pct(r['ci_upper'])}"
@@ -1043,7 +1065,7 @@ class ReportBuilder:
                          f"n = {nn} of the {self.dc.count(started, name='summary', label='started')} people who "
                          "started: those with a full year of linked records before referral and after leaving "
                          "(the others are still attending or left less than a year ago)",
-                         f"Of the {n:,} people followed for a full year, {pct(b['estimate'])} had police involvement "
+                         f"Of the {nn} people followed for a full year, {pct(b['estimate'])} had police involvement "
                          f"in the year before referral and {pct(a['estimate'])} in the year after leaving the "
                          f"programme; part of this fall is regression to the mean.{mar_txt}")
 
@@ -1150,11 +1172,14 @@ class ReportBuilder:
              "p_value_holm). Model coefficients, band summaries and alternative views of the primary outcome are "
              "descriptive and not adjusted."),
             ("Small numbers", f"Counts from 1 to {self.dc.threshold - 1} describing people are shown as "
-             f"'{self.dc.marker}'. Further cells that would let a hidden count be worked out (from a total, the rest "
-             "of a row or table, or a percentage) are shown as '[c]'; their own value may be large. Curves stop where "
-             f"fewer than {self.dc.threshold} people remain at risk, exit types or outcomes with fewer events are not "
-             "drawn, and numbers at risk are rounded to the nearest 5. Referrals, starts and completions are the "
-             "programme's own throughput and are published as councils already do (unless the report is strict)."),
+             f"'{self.dc.marker}', and every other count is rounded to the nearest {self.dc.base}, the same way in "
+             "every table and report (the method OpenSAFELY uses), so no hidden count can be worked out from a total, "
+             "another site's report or another period. Percentages of counts are computed from the rounded counts; "
+             f"values computed from a hidden count are shown as '[c]'; models with fewer than {self.dc.threshold} "
+             f"events are not shown. Curves stop where fewer than {self.dc.threshold} people remain at risk and "
+             "numbers at risk are rounded. Referrals, starts and completions are the programme's own throughput: "
+             "rounded, but not hidden when small (unless the report is strict). Before a release is written, a "
+             "built-in attacker (dapp-eval audit) tries to work back every hidden count and stops the release if it can."),
         ]
         lis = "".join(f"<li><strong>{html.escape(k)}.</strong> {html.escape(v)}</li>" for k, v in items)
         return f"<h2>Methods and caveats</h2><ul>{lis}</ul>"
@@ -1197,12 +1222,17 @@ class ReportBuilder:
     def _s_disclosure_log(self) -> str:
         log = self.dc.log
         head = "<h2>Appendix: disclosure control log</h2>"
-        if log.empty:
-            return head + _p(f"No cell needed suppression at threshold {self.dc.threshold}.")
-        agg = log.groupby(["table", "reason"], sort=False).size().rename("cells").reset_index()
-        return head + _p(f"{len(log)} cells or curve segments were hidden (threshold {self.dc.threshold}). "
-                         "The hidden values are not recorded anywhere in this report.") + html_table(
-            agg, caption="What was suppressed, where and why", csv_name="disclosure_log")
+        summ = self.dc.summary
+        if summ.empty:
+            return head + _p(f"No count needed protection at threshold {self.dc.threshold}.")
+        summ = summ.rename(columns={"cells_published": "published", "cells_rounded": "rounded",
+                                    "cells_withheld": "withheld", "values_hidden": "computed values hidden"})
+        return head + _p(f"{int(summ['withheld'].sum())} of {int(summ['published'].sum() + summ['withheld'].sum())} "
+                         f"counts were withheld (below {self.dc.threshold}) and {int(summ['rounded'].sum())} "
+                         f"rounded to the nearest {self.dc.base}; {len(log)} cells, curve segments or models were "
+                         "withheld in all. The hidden values are not recorded anywhere in this report.") + html_table(
+            summ.rename(columns={"why": "why withheld"}), caption="What was published, rounded and withheld, per table",
+            csv_name="disclosure_log")
 
 
 # ---------------------------------------------------------------------------
@@ -1267,8 +1297,7 @@ def render_reports(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
     import papermill as pm
     from tqdm.auto import tqdm
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    final_out = Path(out)
     data = load_programme(data_dir)  # validate once, up front, with a clear error
     plan_dict = load_plan(plan, threshold=threshold, period=list(period) if period else None)
     all_sites = list(data.sites["site_id"])
@@ -1282,6 +1311,10 @@ def render_reports(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
     names = dict(zip(data.sites["site_id"], data.sites["site_name"]))
     import tempfile
 
+    # [disclosure] the release is written to a temporary folder, attacked there, and moved into place only if
+    # no hidden count can be worked back from it
+    final_out.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=f".{final_out.name}.", dir=final_out.parent))
     with tempfile.TemporaryDirectory() as tmp:
         for site in tqdm(targets, desc="Rendering reports", unit="report", disable=not progress):
             executed = Path(tmp) / f"report_{site or 'all'}.ipynb"
@@ -1310,7 +1343,10 @@ def render_reports(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
                       title=plan_dict["title"], synthetic=synthetic)
     (out / "index.html").write_text(index, encoding="utf-8")
     written.append(out / "index.html")
-    return written
+    from .disclosure.release import publish_release
+
+    publish_release(out, final_out, threshold=int(plan_dict["threshold"]))  # raises if a hidden count leaks
+    return [final_out / p.name for p in written]
 
 
 def _protect_km_persons(rb: ReportBuilder, res, name: str):
