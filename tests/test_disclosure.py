@@ -126,13 +126,23 @@ def test_row_margins_and_row_cells():
     assert out.iloc[0].tolist() == ["physical", "170", "105", "20", "90", "<10", "[c]"]
 
 
-def test_block_suppression_hides_the_computed_values_of_the_block():
+def test_block_suppression_hides_what_describes_the_block_not_a_sibling_percentage():
     t = pd.DataFrame({"label": ["police"] * 3, "period": ["before", "after", "change"],
-                      "n": [35, 35, 35], "n_with_incident": [20, 8, None], "estimate": [0.57, 0.23, -0.34]})
+                      "n": [35, 35, 35], "n_with_incident": [21, 8, None], "estimate": [21 / 35, 8 / 35, -13 / 35]})
     out = DisclosureControl().table(t, name="t", group_all=["label"], keep=("n",), label_cols=["label", "period"])
     assert out["n_with_incident"].tolist() == ["20", "<10", ""]
-    assert out["estimate"].tolist() == ["[c]", "[c]", "[c]"]
+    # 'before' is a percentage of 35 people: kept, recomputed from the published 20 of 35; the small 'after'
+    # and the change between them (a row with no counts of its own) are hidden
+    assert out["estimate"].tolist()[1:] == ["[c]", "[c]"]
+    assert out["estimate"].iloc[0] == pytest.approx(20 / 35)
     assert out["n"].tolist() == ["35", "35", "35"]
+    # Table 1: an SMD (the same on both rows of a level) goes with the small cell; each group's % stays
+    t1 = pd.DataFrame({"variable": ["employed"] * 2, "level": ["yes"] * 2, "group": ["completed", "not"],
+                       "n": [40, 5], "n_group": [73, 15], "pct": [round(4000 / 73, 2), round(500 / 15, 2)],
+                       "smd_max_abs": [0.42, 0.42]})
+    out = DisclosureControl().table(t1, name="t1", group_all=["variable", "level"], keep=("n_group",))
+    assert out["smd_max_abs"].tolist() == ["[c]", "[c]"] and out["pct"].iloc[1] == "[c]"
+    assert out["pct"].iloc[0] == pytest.approx(100 * 40 / 75)
 
 
 def test_exempt_rows_are_rounded_not_suppressed_unless_strict():

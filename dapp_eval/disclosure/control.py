@@ -327,7 +327,8 @@ class DisclosureControl:
             below the threshold has its computed values hidden.
         group_all : list of str, optional
             Rows sharing these columns are one block: if any count of a block
-            is suppressed, every computed value of the block is hidden.
+            is suppressed, the values describing the whole block (equal in
+            all its rows, or on a row without counts of its own) are hidden.
         keep : tuple of str
             Kept for compatibility (counts are never hidden by ``row_cells`` or
             ``group_all`` now; they are rounded).
@@ -406,10 +407,22 @@ class DisclosureControl:
                     if d in out:
                         hide.loc[i, d] = True
         if group_all:
+            # a block with a suppressed count: values that describe the whole block (the same in each of its rows,
+            # like an SMD, or on a row with no counts of its own, like a before/after change) are hidden; a row's
+            # own percentage or mean over at least the threshold is kept (it is not hidden for a small sibling)
+            own = [c for c in counts if c not in keep]
             for _, idx in out.groupby([out[g] for g in group_all], dropna=False, sort=False).groups.items():
                 idx = list(idx)
-                if any(small[c][i] for i in idx for c in counts):
-                    row_hidden[idx] = True
+                if not any(small[c][i] for i in idx for c in counts):
+                    continue
+                for i in idx:
+                    if own and all(pd.isna(vals[c][i]) for c in own):
+                        row_hidden[i] = True
+                if len(idx) > 1:
+                    for d in derived_cols:
+                        v = out.loc[idx, d]
+                        if v.notna().all() and v.nunique() == 1:
+                            hide.loc[idx, d] = True
         for i in np.flatnonzero(row_hidden):
             for d in derived_cols:
                 hide.loc[i, d] = True
@@ -418,13 +431,21 @@ class DisclosureControl:
         for d, (kind_r, a, b, scale) in ratios.items():
             newv = []
             for i in range(len(out)):
+                j = 0 if kind_r == "root" else i
+                if (kind_r != "inverse" and pd.isna(vals[a][i])) or pd.isna(vals[b][j]):
+                    newv.append("keep")  # a row without these counts (e.g. a change row): not this ratio
+                    continue
                 x = pub[a][i] if kind_r != "inverse" else pd.to_numeric(out.loc[i, a], errors="coerce")
-                y = pub[b][i] if kind_r == "pair" else (pub[b][0] if kind_r == "root" else pub[b][i])
-                if x is None or y is None or pd.isna(x) or pd.isna(y) or y == 0:
-                    newv.append(np.nan if not (x is None or y is None) else None)
+                y = pub[b][j]
+                if x is None or y is None:
+                    newv.append(None)
+                elif pd.isna(x) or y == 0:
+                    newv.append(np.nan)
                 else:
                     newv.append(scale * x / y)
             for i, v in enumerate(newv):
+                if isinstance(v, str):
+                    continue
                 if v is None:
                     hide.loc[i, d] = True
                 elif not hide.loc[i, d]:
@@ -482,7 +503,8 @@ class DisclosureControl:
                             continue
                         with np.errstate(invalid="ignore", divide="ignore"):
                             r = scale * vals[a].to_numpy() / vals[b].to_numpy()
-                        if _close(y, r, atol=h) and np.isfinite(r).sum() == (~np.isnan(y)).sum():
+                        both = int((np.isfinite(r) & ~np.isnan(y)).sum())
+                        if _close(y, r, atol=h) and both >= (2 if len(out) > 2 else 1):
                             found[d] = ("pair", a, b, scale)
                             done = True
                             break
