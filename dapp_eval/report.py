@@ -445,16 +445,16 @@ class ReportBuilder:
             return "n/a" if pd.isna(v) or v == "[c]" else f"£{v:,.0f}"
 
         # [disclosure] counts rounded like everywhere else; costs per person recomputed from the rounded counts
-        r = self.dc.table(res.summary.iloc[[-1]], name="summary: costs", kind="throughput", dependent={
+        p = self.dc.table(res.summary.iloc[[-1]], name="summary: costs", kind="throughput", dependent={
             "n_referrals": ["cost_per_referral"], "n_started": ["cost_per_start"],
             "n_completed": ["cost_per_completion"], "n_carried_over": []}).iloc[0]
         return self._kpi("Cost per referral / start / completion",
-                         f"{gbp(r['cost_per_referral'])} / {gbp(r['cost_per_start'])} / {gbp(r['cost_per_completion'])}",
+                         f"{gbp(p['cost_per_referral'])} / {gbp(p['cost_per_start'])} / {gbp(p['cost_per_completion'])}",
                          f"period cost {gbp(r['period_cost_gbp'])} over {r['period_years']:.2f} years; "
-                         f"n = {r['n_referrals']} referrals, {r['n_started']} starts and "
-                         f"{r['n_completed']} completions dated within the period",
+                         f"n = {p['n_referrals']} referrals, {p['n_started']} starts and "
+                         f"{p['n_completed']} completions dated within the period",
                          f"Over the period the programme cost {gbp(r['period_cost_gbp'])}, which is "
-                         f"{gbp(r['cost_per_completion'])} for each person who completed it.")
+                         f"{gbp(p['cost_per_completion'])} for each person who completed it.")
 
     def _s_engagement(self) -> str:
         from . import funnel, plotting
@@ -773,6 +773,9 @@ class ReportBuilder:
                            f"n = {self.dc.count(m['n'], name='summary', label='starters (MI)')}).")
         # [disclosure] the headline proportion is computed from the published (rounded) counts
         hp = self.dc.proportion(k, n_paired, name="summary", label="reliable reduction", alpha=self.alpha)
+        if hp is None:
+            return self._kpi(f"Reliable reduction in {inst} risk", "not available", f"n = {npn} pairs",
+                             "No one was assessed twice, or too few to publish this figure safely.")
         return self._kpi(f"Reliable reduction in {inst} risk score",
                          f"{hp['k']} of {hp['n']} ({pct(hp['estimate'])}, 95% CI {pct(hp['ci_lower'])} to "
                          f"{pct(hp['ci_upper'])})",
@@ -890,6 +893,9 @@ class ReportBuilder:
                              "Too few (ex-)partners answered both surveys to publish this safely.")
         # [disclosure] the headline proportion is computed from the published (rounded) counts
         hp = self.dc.proportion(safer, n_pairs, name="summary", label="feeling safer", alpha=self.alpha)
+        if hp is None:
+            return self._kpi("(Ex-)partners feeling safer", "hidden (small numbers)", f"n = {npn}",
+                             "Too few (ex-)partners answered both surveys to publish this safely.")
         return self._kpi("(Ex-)partners feeling safer",
                          f"{hp['k']} of {hp['n']} ({pct(hp['estimate'])}, 95% CI {pct(hp['ci_lower'])} to "
                          f"{pct(hp['ci_upper'])})",
@@ -1051,11 +1057,15 @@ class ReportBuilder:
                 for v in (mar.loc["before", "n_with_incident"], mar.loc["after", "n_with_incident"])):
             mb, ma = (self.dc.proportion(mar.loc[p, "n_with_incident"], n, label=f"MARAC {p}", alpha=self.alpha)
                       for p in ("before", "after"))
-            mar_txt = f" MARAC referrals: {pct(mb['estimate'])} before, {pct(ma['estimate'])} after."
+            if mb is not None and ma is not None:
+                mar_txt = f" MARAC referrals: {pct(mb['estimate'])} before, {pct(ma['estimate'])} after."
         started = res.meta["n_in"] - res.meta.get("excluded", {}).get("never started the programme", 0)
         # [disclosure] headline percentages computed from the published (rounded) counts
         b, a = (self.dc.proportion(r["n_with_incident"], n, label=f"police {p}", alpha=self.alpha)
                 for p, r in (("before", b), ("after", a)))
+        if b is None or a is None:
+            return self._kpi("Police involvement a year on", "not available", f"n = {nn}",
+                             "No one had a full year of follow-up, or too few to publish this safely.")
 
         def ci(r):
             return f"95% CI {pct(r['ci_lower'])} to {pct(r['ci_upper'])}"
