@@ -353,7 +353,7 @@ class ReportBuilder:
                      "interval. Counts below the small-number threshold are hidden to protect the people involved.",
                      "note")
                 + '<div class="kpis">' + "".join(x for x in parts if x) + "</div>"
-                + '<div class="kpi" role="note"><strong>How figures are protected.</strong> '
+                + '<div class="kpi protect" role="note"><strong>How figures are protected.</strong> '
                 + html.escape(how_figures_are_protected(self.dc.threshold, self.dc.base)) + "</div>")
 
     def _counts(self) -> dict[str, int]:
