@@ -8,6 +8,7 @@ Sub-commands::
                      [--threshold 10] [--strict]
     dapp-eval pseudonymise IN OUT --key-file KEY [--column-map MAP] [--force] [--allow-outside]
     dapp-eval keygen KEY
+    dapp-eval audit OUT [--threshold 10] [--csv FILE]
     dapp-eval bench [--referrals 1000,10000,100000] [--json FILE]
 """
 
@@ -88,6 +89,17 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_audit(args) -> int:
+    from .disclosure.audit import audit_release
+
+    res = audit_release(args.folder, threshold=args.threshold)
+    print(res.text(limit=args.limit))
+    if args.csv:
+        res.to_frame().to_csv(args.csv, index=False)
+        print(f"\nEvery recovered count written to {args.csv}")
+    return 0 if res.ok else 1
+
+
 def _cmd_bench(args) -> int:
     from .bench import run_bench
 
@@ -133,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--strict", action="store_true", help="suppress every published count below the threshold")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_report)
+
+    au = sub.add_parser("audit", help="try to work back hidden counts from a rendered release; exit 1 if any can")
+    au.add_argument("folder")
+    au.add_argument("--threshold", type=int, default=10, help="threshold of reports that do not state one")
+    au.add_argument("--csv", default=None, help="write every recovered count to this CSV file")
+    au.add_argument("--limit", type=int, default=50, help="list at most this many recovered counts")
+    au.set_defaults(func=_cmd_audit)
 
     ps = sub.add_parser("pseudonymise", help="write an allow-listed copy: keyed pseudonyms, contract columns only")
     ps.add_argument("input")

@@ -1,11 +1,18 @@
-"""Disclosure control: every rule triggered on hand-made tables with known answers."""
+"""Disclosure control (suppress below 10, round the rest to 5): every rule on hand-made tables with known answers."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from dapp_eval.disclosure import DisclosureControl, count_columns
+from dapp_eval.disclosure import (
+    DisclosureControl,
+    count_columns,
+    how_figures_are_protected,
+    protected_sentence,
+    round_count,
+)
 
 
 def test_primary_suppression_hides_counts_and_their_percentages():
@@ -18,38 +25,84 @@ def test_primary_suppression_hides_counts_and_their_percentages():
     assert dc.log["reason"].tolist() == ["count below 10"]
 
 
-def test_secondary_suppression_protects_against_subtraction_from_total():
+def test_no_secondary_suppression_every_other_count_rounded_to_5():
     dc = DisclosureControl(threshold=10)
-    # one margin (site A): 30 + 4 + 12 = 46 published as a total elsewhere
+    # one margin (site A): 30 + 4 + 12 = 46 published as a total elsewhere; rounding, not a second hidden cell,
+    # protects the 4: 45 - 30 - 10 leaves anything from -2 to 8 (each rounded count is off by up to 2)
     t = pd.DataFrame({"site": ["A", "A", "A", "B", "B"], "stage": ["x", "y", "z", "x", "y"],
-                      "n": [30, 4, 12, 50, 60]})
+                      "n": [30, 4, 12, 52, 63]})
     out = dc.table(t, name="funnel", margins=["site"])
-    # 12 is the next-smallest in A's margin; it is marked [c], not "<10", because it is not small
-    assert out["n"].tolist() == ["30", "<10", "[c]", "50", "60"]
-    reasons = dc.log["reason"].tolist()
-    assert reasons.count("secondary suppression: protects a suppressed cell in the same margin") == 1
+    assert out["n"].tolist() == ["30", "<10", "10", "50", "65"]
+    assert dc.log["reason"].tolist() == ["count below 10"]
+    summ = dc.summary.iloc[0]
+    assert (summ["cells_published"], summ["cells_rounded"], summ["cells_withheld"]) == (4, 3, 1)
 
 
-def test_two_hidden_cells_need_no_secondary():
+def test_rounding_is_the_same_function_of_the_true_value_everywhere():
+    # halves go up; 10-12 -> 10, 13-17 -> 15; one true value has one published value in every table
+    dc = DisclosureControl()
+    assert [round_count(v) for v in (10, 12, 13, 17, 18, 22, 23, 1947)] == [10, 10, 15, 15, 20, 20, 25, 1945]
+    a = dc.table(pd.DataFrame({"g": ["x"], "n": [23]}), name="a")
+    b = dc.table(pd.DataFrame({"item": ["y", "z"], "n_reporting": [23, 40]}), name="b")
+    assert a["n"].item() == b["n_reporting"].iloc[0] == dc.count(23) == "25"
+
+
+def test_a_total_row_beside_a_suppressed_part_is_withheld():
+    # 'any' = 4 + 14: with the funnel's other rounded views of the same people, 20 pinned the 4 (audit, S01)
+    t = pd.DataFrame({"list": ["awaiting_assessment", "awaiting_start", "any"], "n_waiting": [4, 14, 18],
+                      "n_referred": [427, 427, 427], "median_weeks": [3.0, 7.0, 6.5]})
+    dc = DisclosureControl()
+    out = dc.table(t, name="waiting list", dependent={"n_waiting": ["median_weeks"], "n_referred": []})
+    assert out["n_waiting"].tolist() == ["<10", "15", "[c]"]
+    assert out["median_weeks"].tolist() == ["[c]", 7.0, "[c]"]
+    assert out["n_referred"].tolist() == ["425"] * 3       # not a part of anything small: published
+    assert dc.log["reason"].tolist() == ["count below 10", "total of a part below the threshold"]
+
+
+def test_two_hidden_cells():
     dc = DisclosureControl(threshold=10)
     t = pd.DataFrame({"g": ["A"] * 3, "n": [3, 4, 30]})
     assert dc.table(t, name="t", margins=["g"])["n"].tolist() == ["<10", "<10", "30"]
 
 
-def test_complement_rule():
+def test_complement_rule_hides_the_percentage_not_the_counts():
     dc = DisclosureControl(threshold=10)
     t = pd.DataFrame({"item": ["injury"], "n_reporting": [48], "n_answered": [50], "estimate": [0.96]})
     out = dc.table(t, name="t", pairs={"n_reporting": "n_answered"})
-    assert out.loc[0, "n_reporting"] == "[c]" and out.loc[0, "estimate"] == "[c]"
+    # 0.96 x 50 would give 48 and so the 2 who did not report: the estimate goes, the rounded counts stay
+    assert out.loc[0, "n_reporting"] == "50" and out.loc[0, "estimate"] == "[c]"
     assert out.loc[0, "n_answered"] == "50"
 
 
-def test_two_way_margins_are_applied_until_stable():
-    dc = DisclosureControl(threshold=10)
-    # 2 x 2 cross-table with published row and column totals: one small cell forces three more
-    t = pd.DataFrame({"r": ["a", "a", "b", "b"], "c": ["x", "y", "x", "y"], "n": [3, 40, 50, 60]})
-    out = dc.table(t, name="t", margins=[["r"], ["c"]])
-    assert out["n"].tolist() == ["<10", "[c]", "[c]", "[c]"]
+def test_percentages_and_wilson_intervals_recomputed_from_published_counts():
+    from dapp_eval.stats import wilson_ci
+
+    lo, hi = wilson_ci(np.array([176, 24]), np.array([208, 36]))
+    t = pd.DataFrame({"conversion": ["a", "b"], "n_converted": [176, 24], "n_resolved": [208, 36],
+                      "estimate": [176 / 208, 24 / 36], "ci_lower": lo, "ci_upper": hi})
+    out = DisclosureControl().table(t, name="conv", pairs={"n_converted": "n_resolved"})
+    assert out["n_converted"].tolist() == ["175", "25"] and out["n_resolved"].tolist() == ["210", "35"]
+    # the published proportion is 175/210, not 176/208: it cannot be used to un-round the counts
+    assert out["estimate"].tolist() == pytest.approx([175 / 210, 25 / 35], abs=1e-12)
+    plo, phi = wilson_ci(np.array([175, 25]), np.array([210, 35]))
+    assert out["ci_lower"].tolist() == pytest.approx(plo.tolist(), abs=1e-12)   # exact: same formula
+    assert out["ci_upper"].tolist() == pytest.approx(phi.tolist(), abs=1e-12)
+    # % of the first row (the funnel's "% of referred") and a cost per person are recomputed too
+    f = pd.DataFrame({"stage": ["referred", "assessed"], "n": [212, 176], "pct": [100.0, 100 * 176 / 212]})
+    assert DisclosureControl().table(f, name="f")["pct"].tolist() == pytest.approx([100.0, 100 * 175 / 210])
+    c = pd.DataFrame({"group": ["all"], "period_cost_gbp": [562000.0], "n_referrals": [1947],
+                      "cost_per_referral": [562000 / 1947]})
+    out = DisclosureControl().table(c, name="c", kind="throughput")
+    assert out["n_referrals"].item() == "1,945"
+    assert out["cost_per_referral"].item() == pytest.approx(562000 / 1945)
+
+
+def test_a_model_estimate_is_not_mistaken_for_a_ratio():
+    # a cumulative incidence of 0.84 beside 73 of 97 is a model estimate: it is kept as computed
+    t = pd.DataFrame({"basis": ["pooled"], "n": [97], "n_completed": [73], "estimate": [0.8395],
+                      "ci_lower": [0.747], "ci_upper": [0.900]})
+    out = DisclosureControl().table(t, name="t", pairs={"n_completed": "n"})
+    assert out[["estimate", "ci_lower", "ci_upper"]].iloc[0].tolist() == [0.8395, 0.747, 0.900]
 
 
 def test_row_margins_and_row_cells():
@@ -58,8 +111,8 @@ def test_row_margins_and_row_cells():
                       "estimate": [5.0]})
     out = dc.table(t, name="t", row_margins=[["n_event", "n_competing", "n_censored"]],
                    dependent={"n_censored": [], "n_competing": []})
-    assert out[["n_event", "n_competing", "n_censored"]].iloc[0].tolist() == ["176", "[c]", "<10"]
-    assert out.loc[0, "estimate"] == 5.0 and out.loc[0, "n"] == "212"
+    assert out[["n", "n_event", "n_competing", "n_censored"]].iloc[0].tolist() == ["210", "175", "30", "<10"]
+    assert out.loc[0, "estimate"] == 5.0
     # paired 2x2: both = yes_base - stopped, started, neither = pairs - yes_base - started
     pairs = pd.DataFrame({"label": ["physical"], "n_pairs": [169], "n_yes_baseline": [107],
                           "n_yes_followup": [19], "n_stopped": [92], "n_started": [4], "estimate": [-0.52]})
@@ -70,35 +123,65 @@ def test_row_margins_and_row_cells():
                              "neither": d["n_pairs"] - d["n_yes_baseline"] - d["n_started"]})
 
     out = DisclosureControl().table(pairs, name="p", row_cells=cells, keep=("n_pairs",))
-    assert out.iloc[0].tolist() == ["physical", "169", "[c]", "[c]", "[c]", "<10", "[c]"]
+    assert out.iloc[0].tolist() == ["physical", "170", "105", "20", "90", "<10", "[c]"]
 
 
-def test_block_suppression_hides_change_rows():
+def test_block_suppression_hides_what_describes_the_block_not_a_sibling_percentage():
     t = pd.DataFrame({"label": ["police"] * 3, "period": ["before", "after", "change"],
-                      "n": [35, 35, 35], "n_with_incident": [20, 8, None], "estimate": [0.57, 0.23, -0.34]})
+                      "n": [35, 35, 35], "n_with_incident": [21, 8, None], "estimate": [21 / 35, 8 / 35, -13 / 35]})
     out = DisclosureControl().table(t, name="t", group_all=["label"], keep=("n",), label_cols=["label", "period"])
-    assert out["n_with_incident"].tolist() == ["[c]", "<10", ""]
-    assert out["estimate"].tolist() == ["[c]", "[c]", "[c]"]
+    assert out["n_with_incident"].tolist() == ["20", "<10", ""]
+    # 'before' is a percentage of 35 people: kept, recomputed from the published 20 of 35; the small 'after'
+    # and the change between them (a row with no counts of its own) are hidden
+    assert out["estimate"].tolist()[1:] == ["[c]", "[c]"]
+    assert out["estimate"].iloc[0] == pytest.approx(20 / 35)
     assert out["n"].tolist() == ["35", "35", "35"]
+    # Table 1: an SMD (the same on both rows of a level) goes with the small cell; each group's % stays
+    t1 = pd.DataFrame({"variable": ["employed"] * 2, "level": ["yes"] * 2, "group": ["completed", "not"],
+                       "n": [40, 5], "n_group": [73, 15], "pct": [round(4000 / 73, 2), round(500 / 15, 2)],
+                       "smd_max_abs": [0.42, 0.42]})
+    out = DisclosureControl().table(t1, name="t1", group_all=["variable", "level"], keep=("n_group",))
+    assert out["smd_max_abs"].tolist() == ["[c]", "[c]"] and out["pct"].iloc[1] == "[c]"
+    assert out["pct"].iloc[0] == pytest.approx(100 * 40 / 75)
 
 
-def test_exempt_rows_are_published_and_never_secondary():
+def test_exempt_rows_are_rounded_not_suppressed_unless_strict():
     t = pd.DataFrame({"stage": ["referred", "declined", "waiting", "started"], "parent": ["", "referred", "referred",
                                                                                         "referred"],
-                      "n": [41, 5, 21, 15]})
+                      "n": [41, 5, 21, 4]})
     out = DisclosureControl().table(t, name="t", margins=["parent"], exempt=t["stage"].isin(["referred", "started"]))
-    assert out["n"].tolist() == ["41", "<10", "[c]", "15"]
+    assert out["n"].tolist() == ["40", "<10", "20", "5"]
     strict = DisclosureControl(strict=True).table(t, name="t", margins=["parent"],
                                                   exempt=t["stage"].isin(["referred", "started"]))
-    assert strict["n"].tolist() == ["41", "<10", "21", "[c]"]   # strict: starts are not exempt
+    assert strict["n"].tolist() == ["40", "<10", "20", "<10"]   # strict: starts are not exempt
 
 
-def test_throughput_published_unless_strict():
-    t = pd.DataFrame({"quarter": ["Q1"], "n_referrals": [4]})
-    assert DisclosureControl().table(t, name="t", kind="throughput")["n_referrals"].item() == "4"
-    assert DisclosureControl(strict=True).table(t, name="t", kind="throughput")["n_referrals"].item() == "<10"
-    assert DisclosureControl().count(4, kind="throughput") == "4"
+def test_throughput_published_rounded_unless_strict():
+    t = pd.DataFrame({"quarter": ["Q1", "Q2", "Q3"], "n_referrals": [4, 1, 0]})
+    # a positive throughput count is never shown as 0
+    assert DisclosureControl().table(t, name="t", kind="throughput")["n_referrals"].tolist() == ["5", "5", "0"]
+    assert DisclosureControl(strict=True).table(t, name="t", kind="throughput")["n_referrals"].tolist() == [
+        "<10", "<10", "0"]
+    assert DisclosureControl().count(4, kind="throughput") == "5"
     assert DisclosureControl(strict=True).count(4, kind="throughput") == "<10"
+
+
+def test_model_allowed_needs_threshold_events():
+    dc = DisclosureControl(threshold=10)
+    assert not dc.model_allowed(9, name="cox") and dc.model_allowed(10, name="cox")
+    assert dc.log.to_dict("records") == [{"table": "cox", "row": "", "column": "model",
+                                          "reason": "model withheld: fewer than 10 events"}]
+    assert "fewer than 10 events" in dc.withheld_reason()
+
+
+def test_plain_english_text():
+    box = how_figures_are_protected(10, 5)
+    assert "below 10 are not shown" in box and "nearest 5" in box and "up to 2 either way" in box
+    shown = DisclosureControl().table(pd.DataFrame({"g": ["a", "b"], "n": [3, 31], "estimate": [0.1, 0.9]}),
+                                      name="t")
+    assert protected_sentence(shown) == ("Counts are rounded to the nearest 5; '<10' marks a count from 1 to 9, "
+                                         "and '[c]' a value calculated from one.")
+    assert protected_sentence(pd.DataFrame({"g": ["a"], "n": ["0"]})) == ""
 
 
 def test_curve_stops_below_threshold_and_rounds_at_risk():
@@ -133,7 +216,7 @@ def test_small_site_report_triggers_every_rule(synthetic_data):
     reasons = set(rb.dc.log["reason"])
     assert "count below 10" in reasons
     assert any(r.startswith("complement") for r in reasons)
-    assert any(r.startswith("secondary suppression") for r in reasons)
+    assert not any(r.startswith("secondary suppression") for r in reasons)   # rounding makes it unnecessary
     assert any(r.startswith("curve stopped") for r in reasons)
     assert "Appendix: disclosure control log" in html
     # hidden values never appear in the log

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..disclosure import DisclosureControl
+from ..disclosure import DisclosureControl, protected_sentence
 from ..errors import AnalysisError
 from ..io import ProgrammeData
 from .format import csv_bytes, fmt_cell, publish_frame, slug
@@ -172,7 +172,9 @@ class Page:
         rows = [[{"text": fmt_cell(v), "cls": col["cls"]} for v, col in zip(rec, cols)]
                 for rec in pub.head(MAX_ROWS).itertuples(index=False)]
         csv = base64.b64encode(csv_bytes(pub)).decode("ascii")
+        protected = protected_sentence(shown, threshold=self.dc.threshold, base=self.dc.base)
         return {"kind": "table", "caption": caption, "columns": cols, "rows": rows, "n_rows": len(pub),
+                "protected": protected,
                 "max_rows": MAX_ROWS, "csv_name": csv_name, "csv_uri": f"data:text/csv;base64,{csv}"}
 
     def figure(self, ax_or_fig, *, alt: str, caption: str = "", data: dict | None = None) -> dict:

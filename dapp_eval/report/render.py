@@ -17,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import __version__
+from ..disclosure.audit import audit_release
+from ..disclosure.release import DisclosureAuditError
 from ..errors import AnalysisError
 from ..io import ProgrammeData, load_programme
 from ..plan import load_plan
@@ -173,6 +175,10 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
         write_workbook(tmp / WORKBOOK, tables, title=f"{plan['title']}: all published tables", stamp=stamp)
         (tmp / "index.html").write_text(_index(plan, links, synthetic=synthetic, data=data), encoding="utf-8")
         names += [WORKBOOK, "index.html"]
+        # attack the whole release where it was written; nothing reaches OUT unless the audit passes
+        result = audit_release(tmp, threshold=int(plan["threshold"]))
+        if not result.ok:
+            raise DisclosureAuditError(result)
         _move_into_place(tmp, out, names)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -83,19 +83,22 @@ def build(page) -> dict:
         cols = ["term", "hr", "ci_lower", "ci_upper", "p_value", "n", "n_events"]
         n_ev = int(cox.summary["n_events"].iloc[0]) if "n_events" in cox.summary else 0
         n_terms = len(cox.summary)
-        excl = "; ".join(f"{k}: {v}" for k, v in cox.meta.get("excluded", {}).items())
-        if n_ev < 10 * n_terms:
-            out.append(page.p(f"Caution: {n_ev} dropouts for {n_terms} terms is fewer than the 10 events per term "
-                          "a model like this needs; the hazard ratios below are unstable and may be "
-                          "exaggerated.", "note"))
-        out.append(page.table(cox.summary[[c for c in cols if c in cox.summary]],
-                               caption="Dropout hazard ratios (95% CI, cluster-robust); episodes left out: "
-                                       + (excl or "none"), name="dropout_cox",
-                               label_cols=["term"], dependent={"n": [], "n_events": []}))
-        if "ph_test" in cox.tables:
-            out.append(page.shown_table(cox.tables["ph_test"], caption="Proportional-hazards check (Schoenfeld "
-                                  "residuals); small p-values flag a hazard ratio that changes over time",
-                                  csv_name=page.csv_name("ph_test")))
+        if not page.dc.model_allowed(n_ev, name="Dropout hazard ratios", what="dropouts"):
+            out.append(page.na("Dropout model", page.dc.withheld_reason("dropouts")))
+        else:
+            excl = "; ".join(f"{k}: {v}" for k, v in cox.meta.get("excluded", {}).items())
+            if n_ev < 10 * n_terms:
+                out.append(page.p(f"Caution: {page.dc.count(n_ev, name='Dropout hazard ratios', label='dropouts')} dropouts for {n_terms} terms is fewer than the 10 events per term "
+                              "a model like this needs; the hazard ratios below are unstable and may be "
+                              "exaggerated.", "note"))
+            out.append(page.table(cox.summary[[c for c in cols if c in cox.summary]],
+                                   caption="Dropout hazard ratios (95% CI, cluster-robust); episodes left out: "
+                                           + (excl or "none"), name="dropout_cox",
+                                   label_cols=["term"], dependent={"n": [], "n_events": []}))
+            if "ph_test" in cox.tables:
+                out.append(page.shown_table(cox.tables["ph_test"], caption="Proportional-hazards check (Schoenfeld "
+                                      "residuals); small p-values flag a hazard ratio that changes over time",
+                                      csv_name=page.csv_name("ph_test")))
     if page.site is None and page.data.sites["site_id"].nunique() > 1:
         cg = page.get("compare_model", lambda: attrition.compare_groups(page.data, by="programme_model",
                                                                         exit_time=a["exit_time"]))

@@ -7,11 +7,16 @@ PLACEMENT = 'annex'
 
 
 def build(page) -> dict:
-    log = page.dc.log
-    if log.empty:
-        return {"blocks": [page.p(f"No cell needed suppression at threshold {page.dc.threshold}.")]}
-    agg = log.groupby(["table", "reason"], sort=False).size().rename("cells").reset_index()
+    log, summ = page.dc.log, page.dc.summary
+    if summ.empty:
+        return {"blocks": [page.p(f"No count needed protection at threshold {page.dc.threshold}.")]}
+    summ = summ.rename(columns={"cells_published": "published", "cells_rounded": "rounded",
+                                "cells_withheld": "withheld", "values_hidden": "computed values hidden",
+                                "why": "why withheld"})
     return {"blocks": [
-        page.p(f"{len(log)} cells or curve segments were hidden (threshold {page.dc.threshold}). "
+        page.p(f"{int(summ['withheld'].sum())} of {int(summ['published'].sum() + summ['withheld'].sum())} "
+               f"counts were withheld (below {page.dc.threshold}) and {int(summ['rounded'].sum())} rounded to the "
+               f"nearest {page.dc.base}; {len(log)} cells, curve segments or models were withheld in all. "
                "The hidden values are not recorded anywhere in this report."),
-        page.shown_table(agg, caption="What was suppressed, where and why", csv_name="disclosure_log")]}
+        page.shown_table(summ, caption="What was published, rounded and withheld, per table",
+                         csv_name="disclosure_log")]}

@@ -42,10 +42,14 @@ def build(page) -> dict:
          "p_value_holm). Model coefficients, band summaries and alternative views of the primary outcome are "
          "descriptive and not adjusted."),
         ("Small numbers", f"Counts from 1 to {page.dc.threshold - 1} describing people are shown as "
-         f"'{page.dc.marker}'. Further cells that would let a hidden count be worked out (from a total, the rest "
-         "of a row or table, or a percentage) are shown as '[c]'; their own value may be large. Curves stop where "
-         f"fewer than {page.dc.threshold} people remain at risk, exit types or outcomes with fewer events are not "
-         "drawn, and numbers at risk are rounded to the nearest 5. Referrals, starts and completions are the "
-         "programme's own throughput and are published as councils already do (unless the report is strict)."),
+         f"'{page.dc.marker}', and every other count is rounded to the nearest {page.dc.base}, the same way in "
+         "every table and report (the method OpenSAFELY uses), so no hidden count can be worked out from a total, "
+         "another site's report or another period. Percentages of counts are computed from the rounded counts; "
+         f"values computed from a hidden count are shown as '[c]'; models with fewer than {page.dc.threshold} "
+         f"events are not shown. Curves stop where fewer than {page.dc.threshold} people remain at risk and "
+         "numbers at risk are rounded. Referrals, starts and completions are the programme's own throughput: "
+         "rounded, but not hidden when small (unless the report is strict). Before a release is written, a "
+         "built-in attacker (dapp-eval audit) tries to work back every hidden count and stops the release if it "
+         "can."),
     ]
     return {"items": items}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...disclosure import how_figures_are_protected
 from ..format import pct
 from . import _results as R
 
@@ -19,7 +20,8 @@ PLACEMENT = "body"
 def build(page) -> dict:
     cards = [c for c in (_funnel(page), _completion(page), _wait(page), _throughput(page), _risk(page),
                          _safety(page), _followup(page), _costs(page)) if c]
-    return {"cards": cards}
+    return {"cards": cards,
+            "protection": how_figures_are_protected(page.dc.threshold, page.dc.base)}
 
 
 def _funnel(page):
@@ -86,15 +88,19 @@ def _costs(page):
                         str(r.get("note") or "No annual cost was given in sites.csv."))
 
     def gbp(v):
-        return "n/a" if pd.isna(v) else f"£{v:,.0f}"
+        return "n/a" if pd.isna(v) or v == "[c]" else f"£{v:,.0f}"
 
+    # counts rounded like everywhere else; costs per person recomputed from the rounded counts
+    p = page.dc.table(res.summary.iloc[[-1]], name="summary: costs", kind="throughput", dependent={
+        "n_referrals": ["cost_per_referral"], "n_started": ["cost_per_start"],
+        "n_completed": ["cost_per_completion"], "n_carried_over": []}).iloc[0]
     return page.kpi("Cost per referral / start / completion",
-                    f"{gbp(r['cost_per_referral'])} / {gbp(r['cost_per_start'])} / {gbp(r['cost_per_completion'])}",
+                    f"{gbp(p['cost_per_referral'])} / {gbp(p['cost_per_start'])} / {gbp(p['cost_per_completion'])}",
                     f"period cost {gbp(r['period_cost_gbp'])} over {r['period_years']:.2f} years; "
-                    f"n = {r['n_referrals']:,} referrals, {r['n_started']:,} starts and "
-                    f"{r['n_completed']:,} completions dated within the period",
+                    f"n = {p['n_referrals']} referrals, {p['n_started']} starts and "
+                    f"{p['n_completed']} completions dated within the period",
                     f"Over the period the programme cost {gbp(r['period_cost_gbp'])}, which is "
-                    f"{gbp(r['cost_per_completion'])} for each person who completed it.")
+                    f"{gbp(p['cost_per_completion'])} for each person who completed it.")
 
 
 def _completion(page):
@@ -148,11 +154,16 @@ def _risk(page):
             mc_txt += (f" Counting everyone who started and left, with missing exit scores imputed, the "
                        f"estimate is {pct(m['estimate'])} (95% CI {pct(m['ci_lower'])} to {pct(m['ci_upper'])}; "
                        f"n = {page.dc.count(m['n'], name='summary', label='starters (MI)')}).")
+    # the headline proportion is computed from the published (rounded) counts, so it cannot pin them
+    hp = page.dc.proportion(k, n_paired, name="summary", label="reliable reduction", alpha=page.alpha)
+    if hp is None:
+        return page.kpi(f"Reliable reduction in {plan['instrument']} risk", "not available", f"n = {npn} pairs",
+                        "No one was assessed twice, or too few to publish this figure safely.")
     return page.kpi(f"Reliable reduction in {plan['instrument']} risk score",
-                    f"{k:,} of {n_paired:,} ({pct(r['estimate'])}, 95% CI {pct(r['ci_lower'])} to "
-                    f"{pct(r['ci_upper'])})",
+                    f"{hp['k']} of {hp['n']} ({pct(hp['estimate'])}, 95% CI {pct(hp['ci_lower'])} to "
+                    f"{pct(hp['ci_upper'])})",
                     f"n = {npn} people with both an {plan['from']} and an {plan['to']} score",
-                    f"{k:,} of the {n_paired:,} people assessed twice showed a reduction in risk larger than "
+                    f"{hp['k']} of the {hp['n']} people assessed twice showed a reduction in risk larger than "
                     f"measurement error alone would produce.{mc_txt}")
 
 
@@ -178,12 +189,17 @@ def _safety(page):
     if page.dc.is_small(safer) or page.dc.is_small(n_pairs - safer):
         return page.kpi("(Ex-)partners feeling safer", "hidden (small numbers)", f"n = {npn}",
                         "Too few (ex-)partners answered both surveys to publish this safely.")
+    # computed from the published (rounded) counts
+    hp = page.dc.proportion(safer, n_pairs, name="summary", label="feeling safer", alpha=page.alpha)
+    if hp is None:
+        return page.kpi("(Ex-)partners feeling safer", "hidden (small numbers)", f"n = {npn}",
+                        "Too few (ex-)partners answered both surveys to publish this safely.")
     return page.kpi("(Ex-)partners feeling safer",
-                    f"{safer:,} of {n_pairs:,} ({pct(row['share_safer'])}, 95% CI {pct(row['share_safer_ci_lower'])}"
-                    f" to {pct(row['share_safer_ci_upper'])})",
+                    f"{hp['k']} of {hp['n']} ({pct(hp['estimate'])}, 95% CI {pct(hp['ci_lower'])} to "
+                    f"{pct(hp['ci_upper'])})",
                     f"n = {npn} (ex-)partners who answered at {sp['baseline_wave']} and {sp['followup_wave']}",
-                    f"Of the {n_pairs:,} (ex-)partners who answered at both the start and about 12 months, "
-                    f"{safer:,} said they felt safer at the later survey.")
+                    f"Of the {hp['n']} (ex-)partners who answered at both the start and about 12 months, "
+                    f"{hp['k']} said they felt safer at the later survey.")
 
 
 def _followup(page):
@@ -208,9 +224,17 @@ def _followup(page):
     if {"before", "after"} <= set(mar.index) and not any(
             dc.is_small(v) or dc.is_small(n - v)
             for v in (mar.loc["before", "n_with_incident"], mar.loc["after", "n_with_incident"])):
-        mar_txt = (f" MARAC referrals: {pct(mar.loc['before', 'estimate'])} before, "
-                   f"{pct(mar.loc['after', 'estimate'])} after.")
+        mb, ma = (dc.proportion(mar.loc[p, "n_with_incident"], n, label=f"MARAC {p}", alpha=page.alpha)
+                  for p in ("before", "after"))
+        if mb is not None and ma is not None:
+            mar_txt = f" MARAC referrals: {pct(mb['estimate'])} before, {pct(ma['estimate'])} after."
     started = res.meta["n_in"] - res.meta.get("excluded", {}).get("never started the programme", 0)
+    # headline percentages computed from the published (rounded) counts
+    b, a = (dc.proportion(r["n_with_incident"], n, label=f"police {p}", alpha=page.alpha)
+            for p, r in (("before", b), ("after", a)))
+    if b is None or a is None:
+        return page.kpi("Police involvement a year on", "not available", f"n = {nn}",
+                        "No one had a full year of follow-up, or too few to publish this safely.")
 
     def ci(r):
         return f"95% CI {pct(r['ci_lower'])} to {pct(r['ci_upper'])}"
@@ -220,6 +244,6 @@ def _followup(page):
                     f"n = {nn} of the {dc.count(started, name='summary', label='started')} people who "
                     "started: those with a full year of linked records before referral and after leaving "
                     "(the others are still attending or left less than a year ago)",
-                    f"Of the {n:,} people followed for a full year, {pct(b['estimate'])} had police involvement "
+                    f"Of the {nn} people followed for a full year, {pct(b['estimate'])} had police involvement "
                     f"in the year before referral and {pct(a['estimate'])} in the year after leaving the "
                     f"programme; part of this fall is regression to the mean.{mar_txt}")

@@ -14,7 +14,8 @@ def _scope_note(page) -> str:
     before = int((ref["referral_date"] < start).sum())
     if not before:
         return "all referrals in the data"
-    return (f"all referrals in the data, including {before:,} received before the period start and carried "
+    before = page.dc.count(before, name="title", label="carried over", kind="throughput")
+    return (f"all referrals in the data, including {before} received before the period start and carried "
             "over into it (costs count only what falls inside the period; quarters it does not fully cover are "
             "marked partial)")
 

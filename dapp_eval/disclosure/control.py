@@ -1,0 +1,644 @@
+"""Protection of every count that reaches a published release: suppress, then round.
+
+The method is the one OpenSAFELY applies to every released output (suppress
+small counts, then round every count to the nearest 5), with the threshold
+dapp_eval has always used:
+
+1. **Primary suppression.** A count of people from 1 to ``threshold - 1``
+   (default 10) is shown as ``<10``. Zero is published: "none" identifies
+   nobody.
+2. **Rounding.** Every other count is rounded to the nearest ``base``
+   (default 5; halves go up). The rounded value depends only on the true
+   value, so one cell has one published value everywhere it appears in the
+   release, in every table, report and period. The programme's own
+   throughput (referrals, starts, completions; ``kind="throughput"``) is not
+   suppressed unless ``strict``, but it is rounded like every other count
+   (a positive throughput count is never shown as 0: 1 to 7 show as 5).
+3. **Derived figures.** A proportion, percentage or cost ratio that is one
+   count divided by another (found by checking the numbers, not by name) is
+   recomputed from the published counts, and a Wilson interval around it is
+   recomputed too, so it carries no more than the counts do. Any other value
+   computed from a suppressed count (a mean, a model estimate, a CI) is
+   hidden, as is every value of a row whose complement (``denominator -
+   numerator``) or implied 2x2 cell is small, and of a block (``group_all``)
+   with any suppressed count.
+
+Why no secondary suppression: with rounding, a total minus the rest of its
+margin gives an interval at least 8 wide (each rounded cell is uncertain by
+up to 2 either way), so a suppressed cell cannot be worked back from totals,
+other sites or other periods; :mod:`dapp_eval.disclosure.audit` checks this
+on every release. Cell-key perturbation (ONS Census 2021, cellKey) gives the
+same consistency but needs a record key per person carried through every
+analysis, and its noise is harder to explain to a commissioner; linked-table
+secondary suppression (sdcTable, tau-argus) over a whole release withheld
+most of the small-site tables in version 0.1. ``docs/disclosure.md`` has the
+measured comparison.
+
+Count columns are found by name: ``n`` or ``n_*``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DisclosureControl", "count_columns", "SUPPRESSED", "HIDDEN", "round_count"]
+
+#: marker shown in place of a suppressed count
+SUPPRESSED = "<{t}"
+#: marker shown in place of a value hidden because it is computed from a suppressed count
+HIDDEN = "[c]"
+
+
+def count_columns(df: pd.DataFrame) -> list[str]:
+    """Columns that hold published counts: named ``n`` or ``n_*``.
+
+    Examples
+    --------
+    >>> count_columns(pd.DataFrame(columns=["stage", "n", "n_open", "estimate"]))
+    ['n', 'n_open']
+    """
+    return [c for c in df.columns if c == "n" or str(c).startswith("n_")]
+
+
+def round_count(n, base: int = 5, *, keep_positive: bool = False) -> int:
+    """Round a count to the nearest ``base`` (halves up); deterministic in the true value.
+
+    ``keep_positive`` shows a positive count below ``base / 2`` as ``base``
+    rather than 0 (used for throughput counts, which are not suppressed).
+
+    Examples
+    --------
+    >>> [round_count(v) for v in (0, 10, 12, 13, 17, 18, 1947)]
+    [0, 10, 10, 15, 15, 20, 1945]
+    >>> round_count(2, keep_positive=True), round_count(2)
+    (5, 0)
+    """
+    v = int(np.floor(float(n) / base + 0.5)) * base
+    if keep_positive and float(n) > 0 and v == 0:
+        v = base
+    return v
+
+
+def _wilson(x, n, alpha=0.05):
+    from scipy import stats
+
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    z = stats.norm.ppf(1 - alpha / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = x / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z / denom * np.sqrt(np.clip(p * (1 - p), 0, None) / n + z**2 / (4 * n**2))
+        lo = np.where(n > 0, np.where(x <= 0, 0.0, np.clip(centre - half, 0, 1)), np.nan)
+        hi = np.where(n > 0, np.where(x >= n, 1.0, np.clip(centre + half, 0, 1)), np.nan)
+    return lo, hi
+
+
+def _close(a, b, tol=1e-6, atol=0.0) -> bool:
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    ok = ~np.isnan(a) & ~np.isnan(b)
+    return bool(ok.any()) and bool(np.all(np.abs(a[ok] - b[ok]) <= atol + tol * np.maximum(1, np.abs(b[ok]))))
+
+
+def _half_unit(y: np.ndarray) -> float:
+    """Half a unit of the last decimal a column was rounded to (0 if it was not rounded to 0-6 decimals)."""
+    y = y[~np.isnan(y)]
+    for d in range(7):
+        if len(y) and np.all(np.abs(y - np.round(y, d)) < 1e-9):
+            return 0.5 * 10.0 ** (-d)
+    return 0.0
+
+
+@dataclass
+class DisclosureControl:
+    """Suppress small counts, round every other count, and log what was done.
+
+    Parameters
+    ----------
+    threshold : int
+        Counts from 1 to ``threshold - 1`` are suppressed (0 is published).
+    strict : bool
+        Also suppress the programme's throughput counts.
+    round_at_risk : int
+        The rounding base (default 5) for every published count, at-risk
+        numbers under curves included.
+
+    Examples
+    --------
+    >>> dc = DisclosureControl(threshold=10)
+    >>> t = pd.DataFrame({"group": ["A", "B", "C"], "n": [26, 4, 30]})
+    >>> dc.table(t, name="demo", margins=["__all__"])["n"].tolist()
+    ['25', '<10', '30']
+    >>> dc.log["reason"].iloc[0]
+    'count below 10'
+    >>> dc.summary.loc[0, ["cells_published", "cells_rounded", "cells_withheld"]].astype(int).tolist()
+    [2, 1, 1]
+    """
+
+    threshold: int = 10
+    strict: bool = False
+    round_at_risk: int = 5
+    _log: list[dict] = field(default_factory=list, repr=False)
+    _cells: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if int(self.threshold) < 1:
+            raise ValueError("threshold must be a whole number >= 1")
+        if int(self.round_at_risk) < 1:
+            raise ValueError("round_at_risk (the rounding base) must be a whole number >= 1")
+        self.threshold = int(self.threshold)
+        self.round_at_risk = int(self.round_at_risk)
+
+    # -- what readers and the log see ------------------------------------------
+    @property
+    def base(self) -> int:
+        """The rounding base of every published count."""
+        return self.round_at_risk
+
+    @property
+    def marker(self) -> str:
+        return SUPPRESSED.format(t=self.threshold)
+
+    @property
+    def log(self) -> pd.DataFrame:
+        """What was withheld: table, row (label), column, reason (never the hidden value)."""
+        return pd.DataFrame(self._log, columns=["table", "row", "column", "reason"])
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Per table: count cells published (rounded or exact 0), rounded, withheld, and why withheld."""
+        rows = []
+        for table, c in self._cells.items():
+            reasons = Counter(r["reason"] for r in self._log if r["table"] == table)
+            rows.append({"table": table, "cells_published": c["published"], "cells_rounded": c["rounded"],
+                         "cells_withheld": c["withheld"], "values_hidden": c["derived"],
+                         "why": "; ".join(f"{k} ({v})" for k, v in reasons.items())})
+        return pd.DataFrame(rows, columns=["table", "cells_published", "cells_rounded", "cells_withheld",
+                                           "values_hidden", "why"])
+
+    def record(self, table: str, row, column: str, reason: str) -> None:
+        """Add one withheld cell, curve segment or model to the log (never its value)."""
+        self._log.append({"table": table, "row": row, "column": column, "reason": reason})
+
+    _record = record  # version 0.1 name, kept for callers not yet moved
+
+    def _tally(self, table, published=0, rounded=0, withheld=0, derived=0):
+        c = self._cells.setdefault(table, {"published": 0, "rounded": 0, "withheld": 0, "derived": 0})
+        c["published"] += published
+        c["rounded"] += rounded
+        c["withheld"] += withheld
+        c["derived"] += derived
+
+    # -- single values -------------------------------------------------------------
+    def is_small(self, n) -> bool:
+        """Whether a count would be suppressed (1 .. threshold-1)."""
+        return n is not None and not pd.isna(n) and 0 < float(n) < self.threshold
+
+    def rounded(self, n, *, kind: str = "people") -> int | None:
+        """The published value of a count (None if suppressed): the one function every count goes through.
+
+        Examples
+        --------
+        >>> dc = DisclosureControl()
+        >>> dc.rounded(7), dc.rounded(7, kind="throughput"), dc.rounded(212)
+        (None, 5, 210)
+        """
+        if n is None or pd.isna(n):
+            return None
+        if self.is_small(n) and (kind == "people" or self.strict):
+            return None
+        return round_count(n, self.base, keep_positive=True)
+
+    def count(self, n, *, name: str = "annotation", label: str = "", kind: str = "people") -> str:
+        """Format one count for text or a figure annotation: ``<10`` if small, else rounded.
+
+        Examples
+        --------
+        >>> DisclosureControl().count(7)
+        '<10'
+        >>> DisclosureControl().count(54)
+        '55'
+        >>> DisclosureControl().count(1947, kind="throughput")
+        '1,945'
+        """
+        if n is None or pd.isna(n):
+            return "n/a"
+        v = self.rounded(n, kind=kind)
+        if v is None:
+            self.record(name, label, "count", f"count below {self.threshold}")
+            self._tally(name, withheld=1)
+            return self.marker
+        self._tally(name, published=1, rounded=int(v != round(float(n))))
+        return f"{v:,}"
+
+    def proportion(self, k, n, *, name: str = "summary", label: str = "", alpha: float = 0.05) -> dict | None:
+        """A headline "k of n" proportion computed from the published counts (None if either side is small).
+
+        Returns the published counts as text and the proportion with its
+        Wilson interval computed from them, so the headline can be printed
+        without pinning the true counts.
+
+        Examples
+        --------
+        >>> p = DisclosureControl().proportion(23, 48)
+        >>> p["k"], p["n"], round(p["estimate"], 4)
+        ('25', '50', 0.5)
+        >>> DisclosureControl().proportion(43, 48) is None   # 5 did not: the complement is small
+        True
+        """
+        if self.is_small(k) or self.is_small(n - k) or self.is_small(n):
+            self.record(name, label, "proportion", f"a count or its complement below {self.threshold}")
+            return None
+        kp, np_ = self.rounded(k), self.rounded(n)
+        if not np_:
+            return None
+        lo, hi = _wilson(kp, np_, alpha)
+        self._tally(name, published=2, rounded=int(kp != k) + int(np_ != n))
+        return {"k": f"{kp:,}", "n": f"{np_:,}", "estimate": kp / np_, "ci_lower": float(lo), "ci_upper": float(hi)}
+
+    def model_allowed(self, n_events, *, name: str, what: str = "events") -> bool:
+        """Whether a model (hazard ratios, odds ratios ...) may be published: at least ``threshold`` events.
+
+        A model fitted to fewer events than the threshold describes a handful
+        of people: its coefficients, intervals and p-values are withheld and
+        the log says why. Use :meth:`withheld_reason` for the sentence to show.
+
+        Examples
+        --------
+        >>> dc = DisclosureControl()
+        >>> dc.model_allowed(4, name="Dropout model"), dc.model_allowed(12, name="Dropout model")
+        (False, True)
+        >>> dc.log["reason"].tolist()
+        ['model withheld: fewer than 10 events']
+        """
+        if n_events is not None and not pd.isna(n_events) and float(n_events) >= self.threshold:
+            return True
+        self.record(name, "", "model", f"model withheld: fewer than {self.threshold} {what}")
+        self._tally(name, withheld=1)
+        return False
+
+    def withheld_reason(self, what: str = "events") -> str:
+        """Plain sentence for a model withheld by :meth:`model_allowed`."""
+        return (f"Not shown: fewer than {self.threshold} {what}, so the model would describe a handful of "
+                "people and could identify them.")
+
+    # -- tables ----------------------------------------------------------------------
+    def table(self, df: pd.DataFrame, *, name: str, kind: str = "people", margins: list | None = None,
+              pairs: dict[str, str] | None = None, dependent: dict[str, list[str]] | None = None,
+              label_cols: list[str] | None = None, exempt=None, row_margins: list[list[str]] | None = None,
+              row_cells=None, group_all: list[str] | None = None, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+        """Return a display copy of ``df``: small counts suppressed, every other count rounded.
+
+        Parameters
+        ----------
+        df : DataFrame
+            A tidy result table.
+        name : str
+            Table name for the log.
+        kind : {"people", "throughput"}
+            ``throughput`` counts (referrals, starts, completions) are not
+            suppressed unless ``strict`` (they are still rounded).
+        margins, row_margins : list, optional
+            Which rows / columns add up to published totals. Accepted for
+            compatibility and documentation; rounding makes secondary
+            suppression unnecessary (see the module docstring), and the
+            audit checks those sums.
+        pairs : dict, optional
+            ``{numerator: denominator}``: if the complement (denominator -
+            numerator) is below the threshold, the values computed from the
+            row (estimate, CI ...) are hidden; the counts stay (rounded).
+        dependent : dict, optional
+            ``{count column: [columns computed from it]}``; by default every
+            non-count numeric column depends on all count columns of its row.
+        label_cols : list of str, optional
+            Columns used to name rows in the log (default: non-numeric columns).
+        exempt : boolean array-like, optional
+            Rows holding the programme's throughput counts: not suppressed
+            unless ``strict`` (still rounded).
+        row_cells : callable, optional
+            ``row_cells(df) -> DataFrame`` of counts implied by each row (e.g.
+            the four cells of a paired 2x2 table). A row with an implied cell
+            below the threshold has its computed values hidden.
+        group_all : list of str, optional
+            Rows sharing these columns are one block: if any count of a block
+            is suppressed, the values describing the whole block (equal in
+            all its rows, or on a row without counts of its own) are hidden.
+        keep : tuple of str
+            Kept for compatibility (counts are never hidden by ``row_cells`` or
+            ``group_all`` now; they are rounded).
+
+        Returns
+        -------
+        DataFrame
+            Same shape; counts as formatted strings: ``<threshold`` when
+            suppressed, otherwise the rounded count; values computed from a
+            suppressed count show ``[c]``; simple ratios of counts are
+            recomputed from the published counts.
+        """
+        out = df.copy().reset_index(drop=True)
+        counts = count_columns(out)
+        if label_cols is None:
+            label_cols = [c for c in out.columns if out[c].dtype == object and c not in counts]
+        labels = out[label_cols].astype(str).agg(" / ".join, axis=1) if label_cols else out.index.astype(str)
+        vals = {c: pd.to_numeric(out[c], errors="coerce").astype(float) for c in counts}
+        throughput = np.zeros(len(out), dtype=bool)
+        if not self.strict:
+            if kind == "throughput":
+                throughput[:] = True
+            elif exempt is not None:
+                throughput = np.asarray(pd.Series(exempt).fillna(False), dtype=bool)
+        derived_cols = [c for c in out.columns if c not in counts and c not in label_cols
+                        and pd.api.types.is_numeric_dtype(out[c])]
+        ratios = self._find_ratios(out, vals, counts, derived_cols)
+
+        small = {c: (((vals[c] > 0) & (vals[c] < self.threshold)).to_numpy() & ~throughput) for c in counts}
+        # a total row (all / any / total) beside a suppressed part is withheld too: with the part's rounded
+        # siblings and the same quantities elsewhere in the release (the funnel, the waiting times) it can pin
+        # the part exactly (found by the audit on the shipped data: 'any' = awaiting assessment + awaiting start)
+        total_row = (labels.astype(str).str.strip().str.lower().str.fullmatch(r"(all|any|total|overall)")
+                     .to_numpy() & ~throughput) if len(out) > 2 else np.zeros(len(out), dtype=bool)
+        total_hidden = {c: np.zeros(len(out), dtype=bool) for c in counts}
+        for c in counts:
+            if small[c][~total_row].any():
+                total_hidden[c] = total_row & (vals[c] > 0).to_numpy() & ~small[c]
+        pub = {c: [None if (small[c][i] or total_hidden[c][i] or pd.isna(v))
+                   else float(round_count(v, self.base, keep_positive=True))
+                   for i, v in enumerate(vals[c])] for c in counts}
+        hide = pd.DataFrame(False, index=out.index, columns=out.columns)
+        n_pub = n_round = n_with = 0
+        for c in counts:
+            for i in np.flatnonzero(small[c]):
+                self.record(name, labels[i], c, f"count below {self.threshold}")
+            for i in np.flatnonzero(total_hidden[c]):
+                self.record(name, labels[i], c, "total of a part below the threshold")
+            n_with += int(small[c].sum() + total_hidden[c].sum())
+            ok = [p is not None for p in pub[c]]
+            n_pub += int(sum(ok))
+            n_round += int(sum(1 for i, p in enumerate(pub[c]) if p is not None and p != vals[c][i]))
+
+        row_hidden = np.zeros(len(out), dtype=bool)
+        for num, den in (pairs or {}).items():
+            if num in vals and den in vals:
+                comp = vals[den] - vals[num]
+                bad = (((comp > 0) & (comp < self.threshold)).to_numpy() & ~throughput)
+                for i in np.flatnonzero(bad):
+                    if not row_hidden[i]:
+                        self.record(name, labels[i], num, f"complement ({den} - {num}) below {self.threshold}: "
+                                    "computed values hidden")
+                    row_hidden[i] = True
+        if row_cells is not None:
+            cells = row_cells(out.assign(**vals)).astype(float)
+            bad = (((cells > 0) & (cells < self.threshold)).any(axis=1)).to_numpy() & ~throughput
+            for i in np.flatnonzero(bad):
+                if not row_hidden[i]:
+                    self.record(name, labels[i], "row", "a count implied by this row is below the threshold: "
+                                "computed values hidden")
+                row_hidden[i] = True
+        for c in counts:
+            deps = (dependent or {}).get(c, derived_cols)
+            for i in np.flatnonzero(small[c] | total_hidden[c]):
+                for d in deps:
+                    if d in out:
+                        hide.loc[i, d] = True
+        if group_all:
+            # a block with a suppressed count: values that describe the whole block (the same in each of its rows,
+            # like an SMD, or on a row with no counts of its own, like a before/after change) are hidden; a row's
+            # own percentage or mean over at least the threshold is kept (it is not hidden for a small sibling)
+            own = [c for c in counts if c not in keep]
+            for _, idx in out.groupby([out[g] for g in group_all], dropna=False, sort=False).groups.items():
+                idx = list(idx)
+                if not any(small[c][i] for i in idx for c in counts):
+                    continue
+                for i in idx:
+                    if own and all(pd.isna(vals[c][i]) for c in own):
+                        row_hidden[i] = True
+                if len(idx) > 1:
+                    for d in derived_cols:
+                        v = out.loc[idx, d]
+                        if v.notna().all() and v.nunique() == 1:
+                            hide.loc[idx, d] = True
+        for i in np.flatnonzero(row_hidden):
+            for d in derived_cols:
+                hide.loc[i, d] = True
+
+        # ratios of counts: recomputed from what is published, so they tell no more than the counts
+        for d, (kind_r, a, b, scale) in ratios.items():
+            newv = []
+            for i in range(len(out)):
+                j = 0 if kind_r == "root" else i
+                if (kind_r != "inverse" and pd.isna(vals[a][i])) or pd.isna(vals[b][j]):
+                    newv.append("keep")  # a row without these counts (e.g. a change row): not this ratio
+                    continue
+                x = pub[a][i] if kind_r != "inverse" else pd.to_numeric(out.loc[i, a], errors="coerce")
+                y = pub[b][j]
+                if x is None or y is None:
+                    newv.append(None)
+                elif pd.isna(x) or y == 0:
+                    newv.append(np.nan)
+                else:
+                    newv.append(scale * x / y)
+            for i, v in enumerate(newv):
+                if isinstance(v, str):
+                    continue
+                if v is None:
+                    hide.loc[i, d] = True
+                elif not hide.loc[i, d]:
+                    out.loc[i, d] = v
+            if kind_r == "pair" and scale == 1 and {"ci_lower", "ci_upper"} <= set(out.columns):
+                # a Wilson interval of the true counts would give them back: recompute it from the published ones
+                w_lo, w_hi = _wilson(vals[a].to_numpy(), vals[b].to_numpy())
+                ci_lo = pd.to_numeric(df["ci_lower"], errors="coerce").to_numpy(dtype=float)
+                ci_hi = pd.to_numeric(df["ci_upper"], errors="coerce").to_numpy(dtype=float)
+                if not (_close(ci_lo, w_lo, 1e-4) and _close(ci_hi, w_hi, 1e-4)):
+                    continue
+                for i in range(len(out)):
+                    if hide.loc[i, d] or pub[a][i] is None or pub[b][i] is None:
+                        continue
+                    lo, hi = _wilson(pub[a][i], pub[b][i])
+                    out.loc[i, "ci_lower"], out.loc[i, "ci_upper"] = float(lo), float(hi)
+
+        n_derived = int(hide[[d for d in derived_cols if d in hide]].to_numpy().sum()) if derived_cols else 0
+        self._tally(name, published=n_pub, rounded=n_round, withheld=n_with, derived=n_derived)
+        for c in counts:
+            out[c] = [self.marker if small[c][i] else HIDDEN if total_hidden[c][i] else ("" if p is None else f"{int(p):,}")
+                      for i, p in enumerate(pub[c])]
+        for c in out.columns:
+            if c in counts or not hide[c].any():
+                continue
+            out[c] = out[c].astype(object)
+            out.loc[hide[c], c] = HIDDEN
+        return out
+
+    @staticmethod
+    def _find_ratios(out, vals, counts, derived_cols) -> dict:
+        """Derived columns that are exactly one count over another (so they can be recomputed).
+
+        Returns ``{column: (kind, numerator, denominator, scale)}`` with kind
+        ``pair`` (count / count of the same row), ``root`` (count / the same
+        column's first row, e.g. % of referred) or ``inverse`` (a non-count
+        column / a count, e.g. cost per completion).
+        """
+        found = {}
+        for d in derived_cols:
+            y = pd.to_numeric(out[d], errors="coerce").astype(float).to_numpy()
+            if np.isnan(y).all():
+                continue
+            # a column already rounded for display (Table 1's pct to 2 decimals) still pins a count
+            h = _half_unit(y)
+            if h >= 0.5 or pd.api.types.is_bool_dtype(out[d]):
+                continue  # whole numbers and flags are not ratios of counts
+            done = False
+            for scale in (1.0, 100.0):
+                if h > 0.005 * scale:
+                    continue
+                for a in counts:
+                    for b in counts:
+                        if a == b:
+                            continue
+                        with np.errstate(invalid="ignore", divide="ignore"):
+                            r = scale * vals[a].to_numpy() / vals[b].to_numpy()
+                        both = int((np.isfinite(r) & ~np.isnan(y)).sum())
+                        if _close(y, r, atol=h) and both >= (2 if len(out) > 2 else 1):
+                            found[d] = ("pair", a, b, scale)
+                            done = True
+                            break
+                    if done:
+                        break
+                    if len(out) > 1 and vals[a].iloc[0] > 0:
+                        r = scale * vals[a].to_numpy() / vals[a].iloc[0]
+                        if _close(y, r, atol=h) and (~np.isnan(y)).sum() > 1:
+                            found[d] = ("root", a, a, scale)
+                            done = True
+                            break
+                if done:
+                    break
+            if done:
+                continue
+            for x in derived_cols:
+                if x == d:
+                    continue
+                xv = pd.to_numeric(out[x], errors="coerce").astype(float).to_numpy()
+                for b in counts:
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        r = xv / vals[b].to_numpy()
+                    if _close(y, r, atol=h):
+                        found[d] = ("inverse", x, b, 1.0)
+                        done = True
+                        break
+                if done:
+                    break
+        return found
+
+    # -- curves ---------------------------------------------------------------------
+    def curve(self, df: pd.DataFrame, *, name: str, at_risk_col: str = "n_at_risk",
+              group_cols: tuple[str, ...] = ("group", "outcome")) -> pd.DataFrame:
+        """Cut a survival/incidence curve where fewer than ``threshold`` remain at risk.
+
+        Rows from the first time the number at risk falls below the threshold
+        are removed (per group), and the remaining at-risk counts are rounded
+        to the nearest ``round_at_risk``.
+
+        Examples
+        --------
+        >>> curve = pd.DataFrame({"group": "all", "outcome": "completed", "time_days": [0, 7, 14],
+        ...                       "estimate": [0, .1, .2], "n_at_risk": [40, 12, 8]})
+        >>> DisclosureControl().curve(curve, name="cif")["n_at_risk"].tolist()
+        [40, 10]
+        """
+        if at_risk_col not in df:
+            return df.copy()
+        gcols = [g for g in group_cols if g in df]
+        parts = []
+        for key, g in (df.groupby(gcols, sort=False, dropna=False) if gcols else [((), df)]):
+            small = pd.to_numeric(g[at_risk_col], errors="coerce").astype(float) < self.threshold
+            if small.any():
+                first = int(np.flatnonzero(small.to_numpy())[0])
+                self.record(name, " / ".join(map(str, key if isinstance(key, tuple) else (key,))), at_risk_col,
+                            f"curve stopped where fewer than {self.threshold} remain at risk")
+                g = g.iloc[:first]
+            parts.append(g)
+        out = pd.concat(parts) if parts else df.iloc[:0]
+        out = out.copy()
+        r = self.round_at_risk
+        out[at_risk_col] = (np.floor(pd.to_numeric(out[at_risk_col]) / r + 0.5) * r).astype(int)
+        return out
+
+    # -- whole results (used by the report; kept here so that only this module decides what is hidden) -------
+    def drawable(self, counts: dict, *, name: str, what: str = "group") -> list:
+        """Labels whose count reaches the threshold; the others are logged as not drawn.
+
+        Examples
+        --------
+        >>> dc = DisclosureControl()
+        >>> dc.drawable({"completed": 40, "excluded": 3, "other": 0}, name="cif", what="exit type")
+        ['completed']
+        >>> dc.log["reason"].tolist()
+        ['exit type with fewer than 10 not drawn']
+        """
+        for label, k in counts.items():
+            if 0 < k < self.threshold:
+                self.record(name, str(label), "curve", f"{what} with fewer than {self.threshold} not drawn")
+        return [label for label, k in counts.items() if k >= self.threshold]
+
+    def curve_result(self, res, *, name: str, table: str | None = None,
+                     group_cols: tuple[str, ...] = ("group", "outcome")):
+        """A copy of a survival-type result whose curves and at-risk table obey this control.
+
+        Every curve the plot draws (``summary`` and, where present, ``tables[table]``
+        and ``tables["curves"]``) stops where fewer than the threshold remain at
+        risk; numbers at risk under the axes are rounded to ``round_at_risk`` and
+        shown only while at least the threshold are at risk.
+        """
+        import copy
+
+        out = copy.copy(res)
+        if "n_at_risk" in res.summary:
+            out.summary = self.curve(res.summary, name=name, at_risk_col="n_at_risk", group_cols=group_cols)
+        tables = dict(res.tables)
+        for key in sorted({t for t in (table, "curves") if t and t in tables}):
+            cur = tables[key]
+            if "n_at_risk" in cur:
+                gc = tuple(g for g in (*group_cols, "cause") if g in cur)
+                tables[key] = self.curve(cur, name=name, at_risk_col="n_at_risk", group_cols=gc)
+        if "at_risk" in tables:
+            ar = tables["at_risk"]
+            ar = ar[pd.to_numeric(ar["n_at_risk"]) >= self.threshold].copy()
+            r = self.round_at_risk
+            for c in [c for c in ar.columns if c.startswith("n_")]:
+                ar[c] = (np.floor(pd.to_numeric(ar[c]) / r + 0.5) * r).astype(int)  # as curve(): half up
+            tables["at_risk"] = ar
+        out.tables = tables
+        return out
+
+    def km_persons_result(self, res, *, name: str):
+        """Cut Kaplan-Meier curves (``tables["curves"]``, per ``group``) where fewer than the threshold remain.
+
+        The number at risk at day t is the number of people whose follow-up
+        (``tables["persons"]["days"]``) lasts at least t days.
+        """
+        import copy
+
+        out = copy.copy(res)
+        tables = dict(res.tables)
+        persons, curves = tables["persons"], tables["curves"]
+        keep = []
+        for g, d in curves.groupby("group", sort=False):
+            days = np.sort(persons.loc[persons["group"] == g, "days"].dropna().to_numpy())[::-1]
+            if len(days) < self.threshold:
+                self.record(name, str(g), "curve", f"group with fewer than {self.threshold} people not drawn")
+                continue
+            cutoff = days[self.threshold - 1]
+            if (d["days"] > cutoff).any():
+                self.record(name, str(g), "curve", f"curve stopped where fewer than {self.threshold} remain at risk")
+            keep.append(d[d["days"] <= cutoff])
+        tables["curves"] = pd.concat(keep) if keep else curves.iloc[:0]
+        out.tables = tables
+        out.summary = self.curve(res.summary, name=name, at_risk_col="n_at_risk", group_cols=("group",))
+        out.summary = out.summary[out.summary["group"].isin(tables["curves"]["group"].unique())]
+        return out
