@@ -10,9 +10,11 @@ error leaves ``out`` as it was.
 from __future__ import annotations
 
 import datetime as _dt
+import multiprocessing
 import os
 import shutil
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -95,7 +97,8 @@ def _report_name(site: str | None, suffix: str) -> str:
 def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | None = None,
                    periods: list[tuple[str, str]] | None = None, plan_path: str | Path | None = None,
                    column_map: str | Path | dict | None = None, threshold: int | None = None,
-                   strict: bool = False, progress: bool = True, overall: bool = True) -> list[Path]:
+                   strict: bool = False, progress: bool = True, overall: bool = True,
+                   jobs: int | None = None) -> list[Path]:
     """Render a release: one report per site, one overall, ``tables.xlsx`` and ``index.html``.
 
     Parameters
@@ -123,6 +126,8 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
         One progress bar over the pages.
     overall : bool
         Also the all-sites report.
+    jobs : int, optional
+        Pages rendered at once, in worker processes (default: one per CPU core; 1 renders in this process).
 
     Returns
     -------
@@ -160,16 +165,17 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         names, links, tables = [], [], []
-        for rel, suffix, site in tqdm(targets, desc="Rendering reports", unit="report", disable=not progress,
-                                      leave=False):
-            page = Page(rel, site)
+        pages = _render_pages(targets, jobs=jobs)
+        for (rel, suffix, site), (html, scope, page_tables) in tqdm(
+                zip(targets, pages), total=len(targets), desc="Rendering reports", unit="report",
+                disable=not progress, leave=False):
             name = _report_name(site, suffix)
-            (tmp / name).write_text(render_page(page), encoding="utf-8")
+            (tmp / name).write_text(html, encoding="utf-8")
             names.append(name)
-            tables.extend(page.tables)
+            tables.extend(page_tables)
             period = rel.plan["period"]
-            links.append({"href": name, "label": page.scope + (f", referrals {period[0]} to {period[1]}"
-                                                               if period and suffix else "")})
+            links.append({"href": name, "label": scope + (f", referrals {period[0]} to {period[1]}"
+                                                          if period and suffix else "")})
         plan = releases[0][0].plan
         stamp = _dt.datetime.combine(data.sites["data_extract_date"].max().date(), _dt.time())
         write_workbook(tmp / WORKBOOK, tables, title=f"{plan['title']}: all published tables", stamp=stamp)
@@ -183,6 +189,33 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [out / n for n in names]
+
+
+_TARGETS: list = []  # the pages of the release being rendered, inherited by forked workers
+
+
+def _render_one(i: int):
+    rel, _suffix, site = _TARGETS[i]
+    page = Page(rel, site)
+    return render_page(page), page.scope, page.tables
+
+
+def _render_pages(targets: list, *, jobs: int | None):
+    """Render every page, yielding them in order; pages are independent, so with ``jobs`` > 1 they are rendered in forked
+    worker processes (each page's HTML is the same whichever process renders it)."""
+    global _TARGETS
+    n = len(targets)
+    jobs = min(jobs or os.cpu_count() or 1, n)
+    _TARGETS = list(targets)
+    try:
+        if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            for i in range(n):
+                yield _render_one(i)
+            return
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as ex:
+            yield from ex.map(_render_one, range(n))
+    finally:
+        _TARGETS = []
 
 
 def _move_into_place(tmp: Path, out: Path, names: list[str]) -> None:
