@@ -306,7 +306,7 @@ def test_all_sites_report_withholds_only_small_counts(release_rounded):
 def test_protection_is_explained_on_page_one_and_under_tables(release_rounded):
     html = (release_rounded / "report_s03.html").read_text(encoding="utf-8")
     box = html.find("How figures are protected")
-    assert 0 < box < html.find("Engagement: from referral to completion")
+    assert 0 < box < html.find('<section id="engagement"')  # on page 1: in the summary, before the first section
     assert html.count("Counts are rounded to the nearest 5") > 10
 
 

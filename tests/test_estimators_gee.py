@@ -57,8 +57,8 @@ def test_gee_equals_geepack(ref, frames, dataset, fit, formula, groups, weights,
     np.testing.assert_allclose(m.params.to_numpy(), r["coef"].to_numpy(), rtol=0, atol=1e-8)
     np.testing.assert_allclose(m.bse.to_numpy(), r["se_robust"].to_numpy(), rtol=0, atol=1e-8)
     np.testing.assert_allclose(np.sqrt(np.diag(m.cov_naive)), r["se_naive"].to_numpy(), rtol=0, atol=1e-8)
-    assert m.dep_params == pytest.approx(r["alpha"].iloc[0], abs=1e-8)
-    assert m.scale == pytest.approx(r["phi"].iloc[0], abs=1e-8)
+    assert m.dep_params == pytest.approx(r["alpha"].iloc[0], abs=1e-8)  # as above: 1e-12 measured, 1e-8 for BLAS differences
+    assert m.scale == pytest.approx(r["phi"].iloc[0], abs=1e-8)  # as above
     assert m.n_groups == frames[dataset][groups].nunique()
 
 

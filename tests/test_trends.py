@@ -16,7 +16,7 @@ def test_xmr_limits_closed_form():
     assert r["centre"].iloc[0] == pytest.approx(11.75, abs=1e-12)
     assert r["upper_limit"].iloc[0] == pytest.approx(17.07, abs=1e-12)
     assert r["lower_limit"].iloc[0] == pytest.approx(6.43, abs=1e-12)
-    assert r["upper_2sigma"].iloc[0] == pytest.approx(11.75 + 2.66 * 2 * 2 / 3, abs=1e-12)
+    assert r["upper_2sigma"].iloc[0] == pytest.approx(11.75 + 2.66 * 2 * 2 / 3, abs=1e-12)  # float arithmetic only
     assert not r["special_cause"].any()
 
 
@@ -62,7 +62,7 @@ def test_p_chart_limits_closed_form_vary_with_n():
         assert r["centre"].iloc[i] == pytest.approx(pbar, abs=1e-12)
         assert r["upper_limit"].iloc[i] == pytest.approx(pbar + 3 * s, abs=1e-12)
         assert r["lower_limit"].iloc[i] == pytest.approx(max(pbar - 3 * s, 0), abs=1e-12)
-        assert r["upper_2sigma"].iloc[i] == pytest.approx(pbar + 2 * s, abs=1e-12)
+        assert r["upper_2sigma"].iloc[i] == pytest.approx(pbar + 2 * s, abs=1e-12)  # float arithmetic of the same formula
     assert r["value"].tolist() == [0.3, 0.4, 0.4]
 
 

@@ -24,9 +24,10 @@ from ..disclosure.release import DisclosureAuditError
 from ..errors import AnalysisError
 from ..io import ProgrammeData, load_programme
 from ..plan import load_plan
-from . import sections
 from .context import Page, Release
 from .format import slug
+from .sections import REGISTRY as SECTION_REGISTRY
+from .sections import load as load_section
 from .workbook import write_workbook
 
 __all__ = ["render_release", "render_reports", "render_page", "render_section", "ReportBuilder"]
@@ -59,7 +60,7 @@ def render_section(page: Page, name: str) -> str:
     """HTML of one section of a page."""
     from markupsafe import Markup
 
-    mod = sections.load(name)
+    mod = load_section(name)
     ctx = mod.build(page)
     return Markup(_env().get_template(f"sections/{name}.html.j2").render(
         section_id=name.replace("_", "-"), title=mod.TITLE, placement=mod.PLACEMENT, **ctx))
@@ -74,8 +75,8 @@ def render_page(page: Page) -> str:
     """The complete, self-contained HTML page of one report."""
     parts: dict[str, list] = {"top": [], "body": [], "annex": []}
     with _figure_settings():
-        for name in sections.REGISTRY:
-            mod = sections.load(name)
+        for name in SECTION_REGISTRY:
+            mod = load_section(name)
             html = render_section(page, name)
             parts[mod.PLACEMENT].append({"id": name.replace("_", "-"), "title": mod.TITLE, "html": html})
     return _env().get_template("report.html.j2").render(
@@ -295,6 +296,16 @@ class ReportBuilder:
     @property
     def dc(self):
         return self._page.dc
+
+    @dc.setter
+    def dc(self, control) -> None:
+        """Use another DisclosureControl for this page (e.g. another threshold or rounding base)."""
+        self._page.dc = control
+
+    @property
+    def data(self) -> ProgrammeData:
+        """The data this page reports on (site and period applied)."""
+        return self._page.data
 
     @property
     def kpis(self) -> list[dict]:

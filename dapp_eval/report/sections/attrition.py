@@ -43,9 +43,11 @@ def build(page) -> dict:
         out.append(page.na("Completion rate", str(comp)))
     if not isinstance(comp, Exception):
         cols = ["planned_sessions", "basis", "horizon_days", "n", "n_completed", "n_open", "estimate",
-                "ci_lower", "ci_upper", "raw_ratio"]
+                "ci_lower", "ci_upper"]
+        # the plain ratio of completions to starts is not published: it is not the completion rate (it counts
+        # people still attending as failures), and as a ratio of two rounded counts it can pin a small count
         out.append(page.table(comp.summary[cols], caption="Completion rate: cumulative incidence of completion "
-                               "at the planned length plus grace period (raw ratio for comparison only)",
+                               "at the planned length plus grace period",
                                name="completion_rate", label_cols=["basis"],
                                pairs={"n_completed": "n"}, dependent={"n_open": []}))
     km = page.get("km", lambda: attrition.retention_km(page.data, by=None, exit_time=a["exit_time"],

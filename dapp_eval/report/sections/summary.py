@@ -122,8 +122,8 @@ def _completion(page):
         f"still attending are followed, not counted as failures",
         f"Of the people who started, an estimated {pct(r['estimate'])} completed within {weeks:.0f} weeks "
         f"({'the longest planned length here' if str(r['basis']).startswith('pooled') else 'the planned length'}"
-        f", {int(r['planned_sessions'])} weekly sessions, plus {grace:g} weeks); the plain ratio of completions "
-        f"to starts, {pct(r['raw_ratio'])}, understates this while people are still attending.")
+        f", {int(r['planned_sessions'])} weekly sessions, plus {grace:g} weeks). People still attending are "
+        "followed until they complete or leave, not counted as failures.")
 
 
 def _risk(page):
