@@ -84,19 +84,10 @@ def round_count(n, base: int = 5, *, keep_positive: bool = False) -> int:
 
 
 def _wilson(x, n, alpha=0.05):
-    from scipy import stats
+    """The package's one Wilson interval (estimators.proportions), applied to published counts."""
+    from ..estimators.proportions import wilson_ci
 
-    x = np.asarray(x, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(1 - alpha / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = x / n
-        denom = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z / denom * np.sqrt(np.clip(p * (1 - p), 0, None) / n + z**2 / (4 * n**2))
-        lo = np.where(n > 0, np.where(x <= 0, 0.0, np.clip(centre - half, 0, 1)), np.nan)
-        hi = np.where(n > 0, np.where(x >= n, 1.0, np.clip(centre + half, 0, 1)), np.nan)
-    return lo, hi
+    return wilson_ci(x, n, alpha=alpha)
 
 
 def _close(a, b, tol=1e-6, atol=0.0) -> bool:
