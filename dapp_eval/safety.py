@@ -138,8 +138,25 @@ def _check_wave(wave: str, name: str) -> str:
     return wave
 
 
+def _derived(data, key, fn):
+    """``fn()``, computed once per data object (like ``ProgrammeData.episodes``).
+
+    The report asks for the same intermediate tables (survey answers as numbers, the due
+    (link, wave) grid) once per behaviour and view; they depend only on the data. Callers
+    get a copy, so nothing cached can be changed from outside.
+    """
+    cache = data.__dict__.setdefault("_safety_derived", {})
+    if key not in cache:
+        cache[key] = fn()
+    return cache[key]
+
+
 def _surveys(data, extra: Sequence[str] = ()) -> pd.DataFrame:
     """Survey rows with numeric answers and, on request, episode columns."""
+    return _derived(data, ("surveys", tuple(extra)), lambda: _surveys_uncached(data, extra)).copy()
+
+
+def _surveys_uncached(data, extra: Sequence[str]) -> pd.DataFrame:
     sv = _require(data, "partner_surveys").copy()
     for b in SURVEY_BEHAVIOURS:
         if b in sv:
@@ -372,6 +389,13 @@ def paired_change(data, *, baseline: str = "T1", followup: str = "T4",
 
 
 def _due_links(data, wave_months: dict[str, float] | None, offered_only: bool | None = None):
+    """Every (link, wave) that was due or answered, with the response indicator (see _due_links_uncached)."""
+    key = ("due_links", tuple(sorted((wave_months or {}).items())) if wave_months is not None else None, offered_only)
+    long, sv, info = _derived(data, key, lambda: _due_links_uncached(data, wave_months, offered_only))
+    return long.copy(), sv.copy(), dict(info, outside_mask=info["outside_mask"].copy())
+
+
+def _due_links_uncached(data, wave_months: dict[str, float] | None, offered_only: bool | None = None):
     """Every (link, wave) that was due or answered, with the response indicator.
 
     Population: (ex-)partner links in partners.csv whose referral started
@@ -424,9 +448,17 @@ def _due_links(data, wave_months: dict[str, float] | None, offered_only: bool | 
 
 
 def _design(df: pd.DataFrame, cats: Sequence[str]) -> pd.DataFrame:
-    X = pd.get_dummies(df[list(cats)].astype(str), drop_first=True, dtype=float)
-    X = X.loc[:, X.std(ddof=0) > 0] if len(X) else X
-    return sm.add_constant(X, has_constant="add")
+    """Constant + treatment dummies of ``cats`` (levels as text, sorted, first dropped; constant columns
+    dropped): the same columns, names and order as ``pd.get_dummies(drop_first=True)`` then
+    ``sm.add_constant``, built from the category codes in one pass."""
+    cols = {"const": np.ones(len(df))}
+    for c in cats:
+        codes, levels = pd.factorize(df[c].astype(str), sort=True)
+        for k in range(1, len(levels)):
+            col = (codes == k).astype(float)
+            if len(col) and col.min() != col.max():
+                cols[f"{c}_{levels[k]}"] = col
+    return pd.DataFrame(cols, index=df.index)
 
 
 def _fit_response(long: pd.DataFrame, behaviour: str | None, sv: pd.DataFrame):

@@ -16,6 +16,10 @@ def test_holm_closed_form():
     assert holm([0.5, 0.6]).tolist() == pytest.approx([1.0, 1.0])
     out = holm([0.01, np.nan, 0.02])
     assert np.isnan(out[1]) and out[[0, 2]].tolist() == pytest.approx([0.02, 0.02])   # NaN not counted in m
+    # ties and order: R's p.adjust(c(0.5, 0.02, NA, 0.02), "holm") gives 0.5, 0.06, NA, 0.06
+    out = holm([0.5, 0.02, np.nan, 0.02])
+    # exact arithmetic on the inputs (3 * 0.02, then a running maximum): 1 ulp of a double
+    assert out[[0, 1, 3]].tolist() == pytest.approx([0.5, 0.06, 0.06], rel=1e-15) and np.isnan(out[2])
 
 
 @pytest.mark.parametrize(("k", "n", "lo", "hi"), [

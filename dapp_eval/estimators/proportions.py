@@ -59,13 +59,20 @@ def holm(p_values) -> np.ndarray:
     >>> holm([0.01, 0.04, 0.03, 0.2]).round(3).tolist()
     [0.04, 0.09, 0.09, 0.2]
     """
-    from statsmodels.stats.multitest import multipletests
-
+    # Step-down: sort ascending, multiply the i-th smallest (0-based) by m - i, carry the running
+    # maximum forward, cap at 1 (R's p.adjust). Written out rather than calling statsmodels'
+    # multipletests, which runs a full gc.collect() on every call (0.2 s each; 30 calls a release).
     p = np.asarray(p_values, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method="holm")[1]
+    m = int(ok.sum())
+    if m:
+        vals = p[ok]
+        order = np.argsort(vals, kind="stable")
+        adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * vals[order]))
+        res = np.empty(m)
+        res[order] = adj
+        out[ok] = res
     return out
 
 
