@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..context import figure_png_uri
+from ..context import figure_uri
 from ..format import pct
 
 TITLE = 'Comparison of sites'
@@ -31,8 +31,8 @@ def build(page) -> dict:
                           label_cols=["site_id", "site_name", "programme_model", "position"],
                           dependent={"n_recent": []})
     if not shown[["n", "n_completed"]].isin([page.dc.marker, "[c]"]).any().any():
-        png = page.release.memo("site_funnel_png", lambda: figure_png_uri(fp.plot()))
-        out.append(page.figure(png, alt="Funnel plot of completion proportion by site against the "
+        svg = page.release.memo("site_funnel_svg", lambda: figure_uri(fp.plot()))
+        out.append(page.figure(svg, alt="Funnel plot of completion proportion by site against the "
                                "number of people, with 95% and 99.8% control limits around the pooled rate "
                                f"({pct(fp.meta['pooled_proportion'])}); each site's position is in the table below.",
                                caption=f"Completion by site (pooled proportion "
