@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import io
 import os
@@ -173,5 +174,12 @@ def test_release_is_byte_identical_across_thread_counts(tmp_path):
         assert res.returncode == 0, res.stderr[-3000:]
         assert res.stderr == "", res.stderr[-3000:]  # and nothing on the terminal
         digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())})
+    # two renders in two processes: also the "same data, same bytes" check
     assert digests[0] == digests[1]
     assert set(digests[0]) == {"report_s05.html", "tables.xlsx", "index.html"}
+    page = (tmp_path / "t1" / "report_s05.html").read_text(encoding="utf-8")
+    assert len(page) > 100_000 and "<h2>Summary" in page
+    # no render timestamp in the page
+    today = dt.date.today()
+    for stamp in (today.isoformat(), today.strftime("%d %B %Y").lstrip("0")):
+        assert stamp not in page, f"the report contains today's date ({stamp})"
