@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -99,7 +100,7 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
                    periods: list[tuple[str, str]] | None = None, plan_path: str | Path | None = None,
                    column_map: str | Path | dict | None = None, threshold: int | None = None,
                    strict: bool = False, progress: bool = True, overall: bool = True,
-                   jobs: int | None = None) -> list[Path]:
+                   jobs: int | None = None, timings: dict | None = None) -> list[Path]:
     """Render a release: one report per site, one overall, ``tables.xlsx`` and ``index.html``.
 
     Parameters
@@ -129,6 +130,9 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
         Also the all-sites report.
     jobs : int, optional
         Pages rendered at once, in worker processes (default: one per CPU core; 1 renders in this process).
+    timings : dict, optional
+        Filled with the wall seconds of each stage: ``load_validate``, ``pages``, ``workbook_index``,
+        ``audit`` (``dapp-eval bench`` reports them).
 
     Returns
     -------
@@ -137,15 +141,20 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
 
     Examples
     --------
-    >>> paths = render_release("data_synthetic", getfixture("tmp_path"), sites=["S01"], overall=False,
-    ...                        progress=False)
-    >>> [p.name for p in paths]
+    Rendering takes seconds, and tests/test_report_release.py renders releases in every way this
+    example could, so it is not run as a doctest:
+
+    >>> paths = render_release("data_synthetic", "out", sites=["S01"], overall=False,
+    ...                        progress=False)  # doctest: +SKIP
+    >>> [p.name for p in paths]  # doctest: +SKIP
     ['report_s01.html', 'tables.xlsx', 'index.html']
     """
     from tqdm.auto import tqdm
 
+    clock = _Clock(timings)
     out = Path(out)
     data = load_programme(data_dir, column_map=column_map)  # validate once, up front, with a clear error
+    clock.lap("load_validate")
     all_sites = list(data.sites["site_id"])
     chosen = all_sites if not sites else list(sites)
     unknown = sorted(set(chosen) - set(all_sites))
@@ -177,19 +186,35 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
             period = rel.plan["period"]
             links.append({"href": name, "label": scope + (f", referrals {period[0]} to {period[1]}"
                                                           if period and suffix else "")})
+        clock.lap("pages")
         plan = releases[0][0].plan
         stamp = _dt.datetime.combine(data.sites["data_extract_date"].max().date(), _dt.time())
         write_workbook(tmp / WORKBOOK, tables, title=f"{plan['title']}: all published tables", stamp=stamp)
         (tmp / "index.html").write_text(_index(plan, links, synthetic=synthetic, data=data), encoding="utf-8")
         names += [WORKBOOK, "index.html"]
+        clock.lap("workbook_index")
         # attack the whole release where it was written; nothing reaches OUT unless the audit passes
         result = audit_release(tmp, threshold=int(plan["threshold"]))
+        clock.lap("audit")
         if not result.ok:
             raise DisclosureAuditError(result)
         _move_into_place(tmp, out, names)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [out / n for n in names]
+
+
+class _Clock:
+    """Wall seconds per stage into ``timings`` (a no-op without it)."""
+
+    def __init__(self, timings: dict | None):
+        self.timings, self.t = timings, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[name] = round(now - self.t, 3)
+        self.t = now
 
 
 _TARGETS: list = []  # the pages of the release being rendered, inherited by forked workers
