@@ -30,7 +30,7 @@ def test_rendered_report_is_byte_identical_twice(tmp_path):
     two = render_reports(SYNTHETIC, tmp_path / "two", sites=["S02"], overall=False, progress=False)
     assert [p.name for p in one] == [p.name for p in two] == ["report_s02.html", "tables.xlsx", "index.html"]
     first = one[0].read_text(encoding="utf-8")
-    assert len(first) > 100_000 and "<h2>Summary" in first
+    assert len(first) > 100_000 and "<h2>At a glance" in first
     for a, b in zip(one, two):
         assert _digest(a) == _digest(b), f"{a.name} differs between two renders of the same data"
     # no render timestamp in the page
