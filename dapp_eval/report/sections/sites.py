@@ -99,7 +99,8 @@ def _headline_comparison(page) -> list:
         name = REGISTRY[code].name
         disp = pd.DataFrame({
             "Site": shown["site_name"], "Programme model": shown["programme_model"],
-            name: [fmt.percent(v) if pd.notna(v) else str(o) for v, o in zip(num["estimate"], shown["estimate"])],
+            name: [fmt.percent(v) if pd.notna(v) else str(o) if isinstance(o, str) else "not available"
+                   for v, o in zip(num["estimate"], shown["estimate"])],
             "95% CI": [f"{fmt.percent(lo)} to {fmt.percent(hi)}" if pd.notna(lo) and pd.notna(hi) else ""
                        for lo, hi in zip(num["ci_lower"], num["ci_upper"])],
             "n_numerator": shown["n_numerator"], "n_denominator": shown["n"]})
