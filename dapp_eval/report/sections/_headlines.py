@@ -106,8 +106,10 @@ def _publish_row(dc, r: pd.Series, alpha: float, period_cost: float | None) -> d
         if dc.is_small(k) or dc.is_small(n - k):
             out["hidden"] = True
             return out
+        # an estimate that follows people still attending: no numerator is shown, so that no one divides
+        # completions by starts (the plain ratio the registry says not to quote)
         out.update(value=r["value"], ci_lower=r["ci_lower"], ci_upper=r["ci_upper"],
-                   n_numerator=dc.rounded(k, kind="throughput"), n_denominator=dc.rounded(n, kind="throughput"))
+                   n_denominator=dc.rounded(n, kind="throughput"))
         return out
     if f == "gbp":
         n = _count(dc, r["n_denominator"], "throughput")

@@ -104,6 +104,8 @@ def _headline_comparison(page) -> list:
             "95% CI": [f"{fmt.percent(lo)} to {fmt.percent(hi)}" if pd.notna(lo) and pd.notna(hi) else ""
                        for lo, hi in zip(num["ci_lower"], num["ci_upper"])],
             "n_numerator": shown["n_numerator"], "n_denominator": shown["n"]})
+        if code == "completion_rate":  # an estimate that follows people still attending, not completions / starts
+            disp = disp.drop(columns="n_numerator")
         table = page.shown_table(disp, caption=f"{name} by site, with 95% confidence intervals",
                                  csv_name=page.csv_name(f"sites_{code}"))
         out.append(page.h3(name))
