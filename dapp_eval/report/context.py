@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..disclosure import DisclosureControl, protected_sentence
 from ..errors import AnalysisError
-from ..formatting import PLAIN_NAMES, percent, plain_text
+from ..formatting import PLAIN_NAMES, gbp, percent, plain_text
 from ..io import ProgrammeData
 from .format import csv_bytes, fmt_cell, publish_frame, slug
 
@@ -291,6 +291,7 @@ def _display_rows(pub: pd.DataFrame):
         rate_cols = []
     prop_cols = [c for c in pub.columns if str(c).startswith("prop_")]
     pct_cols = [c for c in pub.columns if str(c).startswith("pct") or "%" in str(c)]  # already percentages
+    gbp_cols = [c for c in pub.columns if str(c).startswith("cost_") or str(c).endswith("_gbp")]
     label_cols = [c for c in pub.columns[:1].tolist() + list(_LABEL_COLS) if c in pub.columns]
     for _, r in pub.iterrows():
         label = " ".join(str(r[c]) for c in label_cols if isinstance(r[c], str))
@@ -301,6 +302,8 @@ def _display_rows(pub: pd.DataFrame):
             x = _num(r[c])
             if x is not None and ((c in rate_cols and is_rate) or (c in prop_cols and 0 <= x <= 1)):
                 out.append(_as_percent(x))
+            elif x is not None and c in gbp_cols:
+                out.append(gbp(x))
             elif x is not None and c in pct_cols:
                 out.append(f"{x:.1f}%" if abs(x) < 10 else f"{x:.0f}%")
             else:
