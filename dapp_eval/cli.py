@@ -6,6 +6,7 @@ Sub-commands::
     dapp-eval synth --out DIR [--referrals N] [--sites K] [--seed S]
     dapp-eval report DATA_DIR --out OUT [--column-map MAP] [--site SITE ...] [--period FROM TO] [--plan plan.yaml]
                      [--threshold 10] [--strict]
+                     [--comparators comparators.yaml]
     dapp-eval pseudonymise IN OUT --key-file KEY [--column-map MAP] [--force] [--allow-outside]
     dapp-eval keygen KEY
     dapp-eval audit OUT [--threshold 10] [--csv FILE]
@@ -83,6 +84,7 @@ def _cmd_report(args) -> int:
     paths = render_release(
         args.data_dir, args.out, sites=args.site, periods=args.period, plan_path=args.plan,
         column_map=args.column_map, threshold=args.threshold, strict=args.strict, progress=not args.quiet,
+        comparators=args.comparators,
     )
     for p in paths:
         print(p)
@@ -143,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--plan", default=None, help="analysis plan YAML")
     r.add_argument("--threshold", type=int, default=None, help="small-number suppression threshold (default 10)")
     r.add_argument("--strict", action="store_true", help="suppress every published count below the threshold")
+    r.add_argument("--comparators", default=None,
+                   help="comparators.yaml: published figures (figure, value, source, year) to show beside the "
+                        "programme's, labelled with their source (none are shipped)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_report)
 

@@ -242,7 +242,11 @@ PLAIN_NAMES: dict[str, str] = {
     "outcome": "Outcome", "period": "Period", "unit": "Unit", "level": "Level", "variable": "Characteristic",
     "population": "People included", "test": "Test", "test_statistic": "Test statistic", "df": "Degrees of freedom",
     "quarter": "Quarter", "quarter_start": "Quarter starts", "quarter_end": "Quarter ends",
-    "partial": "Part quarter", "group_1": "Group", "group_2": "Compared with",
+    "partial": "Part quarter",
+    "hr": "Hazard ratio", "se": "Standard error", "days_since_start": "Days since starting",
+    "days_since_leaving": "Days since leaving", "n_baseline": "Number at the first survey",
+    "n_followup": "Number at the later survey", "prop_baseline": "Share at the first survey",
+    "prop_followup": "Share at the later survey", "view": "View", "group_1": "Group", "group_2": "Compared with",
     # funnel / engagement
     "stage": "Stage", "parent": "Part of", "pct_of_referred": "Percentage of referrals",
     "conversion": "Step", "from_stage": "From", "to_stage": "To", "n_stage": "Number reaching the step",

@@ -382,7 +382,7 @@ def test_report_renders_with_reasons(cases, case):
         page = ReportBuilder(data, site=site, plan=plan, full_data=full).page()
         plt.close("all")
         text = _visible_text(page)
-        for title in ("Summary", "Engagement", "Retention and attrition", "Risk reduction", "Methods and caveats",
+        for title in ("At a glance", "Engagement", "Retention and attrition", "Risk reduction", "Methods and caveats",
                       "Appendix: data quality"):
             assert f"<h2>{title}" in page, (case, site, title)
         for what, why in NOT_AVAILABLE.get(case, []):

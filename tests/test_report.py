@@ -10,12 +10,14 @@ from html.parser import HTMLParser
 import pytest
 from conftest import ROOT, SYNTHETIC
 
-from dapp_eval.report import render_reports
+from dapp_eval.plan import load_plan
+from dapp_eval.report import ReportBuilder, render_reports
 
-SECTION_TITLES = ["Summary", "Engagement: from referral to completion", "Retention and attrition", "Risk reduction",
-                  "Safety of (ex-)partners and children", "Police, MARAC and children", "Comparison of sites",
+SECTION_TITLES = ["At a glance", "Engagement: from referral to completion", "Trends by quarter",
+                  "Retention and attrition", "Risk reduction", "Safety of (ex-)partners and children",
+                  "Police, MARAC and children", "Comparison of sites", "Technical detail of the results",
                   "Methods and caveats", "Analysis plan", "Appendix: data quality",
-                  "Appendix: disclosure control log"]
+                  "Appendix: disclosure control log", "Definitions and glossary"]
 
 
 class _Audit(HTMLParser):
@@ -96,13 +98,15 @@ def test_report_is_self_contained_and_complete(rendered, name):
 
 def test_summary_readings_give_denominators(rendered):
     html = rendered["report_all_sites.html"]
-    summary = html[html.index("<h2>Summary"):html.index("<h2>Engagement")]
-    assert summary.count('class="kpi"') == 8
-    assert summary.count("n = ") >= 6
+    summary = html[html.index("<h2>At a glance"):html.index("<h2>Engagement")]
+    assert summary.count('class="kpi"') == 10
+    # every rate card says how many people it is about ("k of n ..." or "n = ...")
+    assert len(re.findall(r'<p class="n">(?:[\d,]+ of [\d,]+ |n = [\d,]+ )', summary)) >= 6
     assert "95% CI" in summary
-    # gender-neutral readings
+    # gender-neutral readings (Project Mirabal's six measures below them are quoted in the study's own words)
+    readings = summary[:summary.index("Project Mirabal's measures")]
     for word in (" he ", " she ", " his ", " her ", " men ", " women "):
-        assert word not in summary.lower()
+        assert word not in readings.lower()
 
 
 def test_committed_reports_come_from_data_synthetic(synthetic_data):
@@ -233,7 +237,7 @@ def test_keyboard_order_and_visible_focus(release, driver):
     assert stops[0][:2] == ["A", "#main"], stops  # the skip link comes first
     assert stops[1][:2] == ["A", "index.html"], stops
     assert stops[2][0] == "DIV" and stops[2][1].startswith("About this report"), stops  # a scrollable table
-    assert [s[1] for s in stops[3:6]] == ["#summary", "#engagement", "#attrition"], stops  # then the contents
+    assert [s[1] for s in stops[3:6]] == ["#summary", "#engagement", "#trends"], stops  # then the contents
     assert all(s[2] != "none" and s[3] != "0px" for s in stops), f"focus not visible: {stops}"
     driver.get((release / "report_s05.html").as_uri())
     ActionChains(driver).send_keys(Keys.TAB).send_keys(Keys.ENTER).perform()
@@ -257,14 +261,15 @@ def test_print_to_a4_keeps_every_table_on_the_page(release, driver, tmp_path):
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
     pages = text.count("\f")
-    # one page per main section plus the long tables: 30 pages measured; bounds catch a layout that explodes
-    # (one table row per page) or loses content
-    assert 20 <= pages <= 40, pages
+    # one page per main section plus the long tables: 46 pages measured (30 before the trends, the technical annex
+    # and the definitions got pages of their own); bounds catch a layout that explodes (one table row per page) or
+    # loses content
+    assert 30 <= pages <= 65, pages
     # the widest table ("Costs by site") keeps its last numeric column: every cost per completion is printed
     costs = driver.execute_script(
         "const t = [...document.querySelectorAll('table')].find(t => t.caption &&"
         " t.caption.textContent.startsWith('Costs by site'));"
-        "const i = [...t.tHead.rows[0].cells].findIndex(c => c.textContent === 'cost_per_completion');"
+        "const i = [...t.tHead.rows[0].cells].findIndex(c => c.textContent === 'Cost per completion');"
         "return [...t.tBodies[0].rows].map(r => r.cells[i].textContent);")
     assert len(costs) == 6
     for v in costs:
@@ -278,3 +283,219 @@ def test_print_to_a4_keeps_every_table_on_the_page(release, driver, tmp_path):
         " ((e.querySelector('caption') || {}).textContent || ''));")
     driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     assert over == [], over
+
+
+# -- issue 16: a report a commissioner can decide from ----------------------------------------------------------
+
+
+class _Visible(HTMLParser):
+    """The text a reader sees (and alt text / labels a screen reader reads), and every table with its CSV."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts, self.tables, self._skip, self._cell, self._tab, self._head = [], [], 0, None, None, False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("style", "script", "pre"):  # pre: the analysis plan, printed as the YAML it was fixed in
+            self._skip += 1
+        for k in ("alt", "aria-label"):
+            if a.get(k):
+                self.parts.append(a[k])
+        if tag == "table":
+            self._tab = {"head": [], "rows": [], "caption": ""}
+        elif tag == "thead":
+            self._head = True
+        elif tag in ("th", "td", "caption"):
+            self._cell = []
+        elif tag == "tr" and self._tab is not None and not self._head:
+            self._tab["rows"].append([])
+        elif tag == "a" and a.get("href", "").startswith("data:text/csv") and self.tables:
+            self.tables[-1]["csv"] = a["href"]
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script", "pre"):
+            self._skip -= 1
+        elif tag == "thead":
+            self._head = False
+        elif tag in ("th", "td", "caption") and self._tab is not None and self._cell is not None:
+            text = "".join(self._cell).strip()
+            if tag == "caption":
+                self._tab["caption"] = text
+            elif self._head:
+                self._tab["head"].append(text)
+            else:
+                self._tab["rows"][-1].append(text)
+            self._cell = None
+        elif tag == "table" and self._tab is not None:
+            self.tables.append(self._tab)
+            self._tab = None
+
+    def handle_data(self, data):
+        if self._skip:
+            return
+        self.parts.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _visible(html: str) -> _Visible:
+    v = _Visible()
+    v.feed(html)
+    return v
+
+
+def _csv(uri: str):
+    import base64
+    import io
+
+    import pandas as pd
+
+    return pd.read_csv(io.StringIO(base64.b64decode(uri.split(",", 1)[1]).decode("utf-8")), dtype=str,
+                       keep_default_na=False)
+
+
+def _cards(html: str) -> dict[str, dict]:
+    cards = {}
+    for m in re.finditer(r'<div class="kpi">\s*<h4 class="m"><a href="#([\w-]+)">(.*?)</a></h4>\s*'
+                         r'<p class="v">(.*?)</p>\s*(?:<p class="all">(.*?)</p>)?', html, re.S):
+        cards[m.group(2).replace("&#39;", "'")] = {"anchor": m.group(1), "value": m.group(3).replace("&#39;", "'"),
+                                                   "all": (m.group(4) or "").replace("&#39;", "'")}
+    return cards
+
+
+def _headline_table(v: _Visible) -> dict:
+    (t,) = [t for t in v.tables if t["caption"].startswith("Headline figures:")]
+    return t
+
+
+@pytest.mark.parametrize("name", ["report_all_sites.html", "report_s05.html"])
+def test_each_headline_card_has_the_value_of_its_table_and_csv(rendered, name):
+    html = rendered[name]
+    cards = _cards(html)
+    assert len(cards) == 10, list(cards)
+    t = _headline_table(_visible(html))
+    csv = _csv(t["csv"]).set_index("Figure")
+    head = t["head"]
+    table = {r[0]: dict(zip(head, r)) for r in t["rows"]}
+    for figure, card in cards.items():
+        row, crow = table[figure], csv.loc[figure]
+        quoted = row["Value"] + (f" ({row['95% CI']})" if row["95% CI"] else "")
+        assert card["value"].split("; the year before")[0] == quoted, (figure, card, row)
+        assert (crow["Value"], crow["95% CI"]) == (row["Value"], row["95% CI"]), figure
+        # every card links to its one definition at the end of the report
+        assert f'<dt id="{card["anchor"]}">{figure}</dt>' in html.replace("&#39;", "'"), figure
+    # the figures with a second base carry their own names; the page says which to quote
+    assert {"Completions", "Completions in the contract period", "Completion rate"} <= set(table)
+    assert "Quote 'completions' for the programme's throughput" in html.replace("&#39;", "'")
+
+
+def test_a_site_card_shows_the_all_sites_figure_of_the_overall_report(rendered):
+    site, every = _cards(rendered["report_s05.html"]), _cards(rendered["report_all_sites.html"])
+    for figure, card in site.items():
+        assert card["all"] == "All sites: " + every[figure]["value"].split("; the year before")[0], figure
+
+
+def test_site_comparison_shows_each_sites_own_headline_value(rendered):
+    """The overall report's site-by-site tables quote S05 exactly as S05's own cards do."""
+    v = _visible(rendered["report_all_sites.html"])
+    cards = _cards(rendered["report_s05.html"])
+    for figure in ("Completion rate", "Reliable reduction in risk", "Partners feeling safer",
+                   "Police involvement a year on"):
+        (t,) = [t for t in v.tables if t["caption"] == f"{figure} by site, with 95% confidence intervals"]
+        rows = {r[0]: dict(zip(t["head"], r)) for r in t["rows"]}
+        s05 = next(r for k, r in rows.items() if k.startswith("Westmere"))
+        card = cards[figure]["value"].split("; the year before")[0]
+        shown = s05[figure] + (f" (95% CI {s05['95% CI']})" if s05["95% CI"] else "")
+        assert card == shown or (card.startswith("hidden") and s05[figure] == "[c]"), (figure, card, shown)
+        assert "All sites" in rows
+    html = rendered["report_all_sites.html"]
+    assert html.count("Dot-and-whisker chart of") == 4
+    assert html.count("<p class=\"note\">Case mix: ") == 4
+
+
+#: columns whose cells are not rates (model statistics and effect sizes keep their decimals)
+NOT_RATES = {"p-value", "p-value (adjusted for several outcomes, Holm)", "Hazard ratio", "Standard error",
+             "Largest standardised difference", "Standardised difference", "Test statistic"}
+
+
+#: rows that are not rates: averages, effect sizes, ratios, changes, times
+NOT_A_RATE_ROW = re.compile(r"ratio|average|mean|median|effect size|change|tipping|difference|per person|score|"
+                            r"hazard|standardised|days|weeks|sessions", re.I)
+
+
+@pytest.mark.parametrize("name", ["index.html", "report_all_sites.html", "report_s05.html"])
+def test_no_code_name_or_raw_proportion_is_visible(rendered, name):
+    from dapp_eval.formatting import find_code_names, find_raw_proportions
+
+    v = _visible(rendered[name])
+    text = "\n".join(v.parts)
+    assert find_code_names(text, allow={"dapp_eval"}) == []  # the package's own name, in the footer
+    in_tables = set()
+    for t in v.tables:
+        ratio_table = "Hazard ratio" in t["head"]
+        for r in t["rows"]:
+            for h, cell in zip(t["head"], r):
+                in_tables.add(cell)
+                if h in NOT_RATES or ratio_table or NOT_A_RATE_ROW.search(" ".join(r)):
+                    continue
+                assert find_raw_proportions(cell) == [], (t["caption"], h, r)
+    outside = "\n".join(p for p in v.parts if p.strip() not in in_tables)
+    # a standardised difference (case mix) is not a proportion: it keeps its decimals
+    assert find_raw_proportions(re.sub(r"standardised difference -?\d\.\d+", "", outside)) == []
+
+
+def test_page_one_answers_the_commissioners_questions(rendered):
+    html = rendered["report_all_sites.html"].replace("&#39;", "'")
+    page1 = html[html.index("<h2>At a glance"):html.index("<h2>Engagement")]
+    assert "In short:" in page1 and "Compared with what" in page1 and "How sure" in page1
+    assert "no comparison group" in page1.lower()
+    assert page1.count("<li><strong>") == 6  # Project Mirabal's six measures ...
+    assert page1.count("What the data can say") == 6 and page1.count("What they cannot say") == 6
+    assert "How figures are protected." in page1
+    assert page1.index("In short:") < page1.index('class="kpi"') < page1.index("Project Mirabal")
+
+
+def test_technical_material_is_in_the_annex_and_linked_from_the_body(rendered):
+    html = rendered["report_all_sites.html"].replace("&#39;", "'")
+    body, annex = html[:html.index('id="annex"')], html[html.index('id="annex"'):]
+    for caption in ("Baseline characteristics by completion status (Table 1)", "Proportional-hazards check",
+                    "Log-rank and Gray's tests", "Complete-case, weighted and imputed estimates",
+                    "Survey response by wave", "Estimated mean score by timepoint"):
+        assert caption not in body and caption in annex, caption
+    links = re.findall(r'<p class="more"><a href="#(annex-[\w-]+)">', body)
+    assert len(links) >= 5
+    for a in links:
+        assert f'id="{a}"' in annex
+    assert annex.index("<h2>Definitions and glossary") > annex.index("<h2>Analysis plan")
+    for term in ("Competing risks", "Reliable change", "Confidence interval (95% CI)", "MARAC", "DASH",
+                 "Suppression"):
+        assert f"<dt>{term}</dt>" in annex, term
+
+
+def test_trends_section_has_the_four_spc_charts_with_their_data(rendered):
+    html = rendered["report_all_sites.html"]
+    trends = html[html.index("<h2>Trends by quarter"):html.index("<h2>Retention and attrition")]
+    assert trends.count("<img alt=\"Statistical process control chart.") == 4
+    assert trends.count('<details class="figdata">') == 4
+    assert "yes: part of the quarter falls outside" in trends
+    assert "7 or more quarters in a row" in trends  # the rules in plain words
+
+
+def test_comparators_the_user_supplies_are_shown_with_their_source(synthetic_data, tmp_path):
+    from dapp_eval.comparators import load_comparators
+    from dapp_eval.errors import DataValidationError
+
+    rb = ReportBuilder(synthetic_data, site=None, plan=load_plan(), synthetic=True)
+    rb.release.comparators = load_comparators(
+        [{"figure": "completion_rate", "value": "62%", "source": "An example evaluation", "year": 2019}])
+    html = rb.section("summary").replace("&#39;", "'")
+    assert "Published figure for comparison: 62% (An example evaluation, 2019)" in html
+    assert html.count("Published figure for comparison") == 2  # the card and the verdict, nowhere else
+    bad = tmp_path / "comparators.yaml"
+    bad.write_text("comparators:\n  - figure: completion_rate\n    value: 62%\n", encoding="utf-8")
+    from dapp_eval.report import render_release
+
+    with pytest.raises(DataValidationError, match="source"):  # the file is read before anything is rendered
+        render_release(SYNTHETIC, tmp_path / "out", comparators=bad, progress=False)
+    assert not (tmp_path / "out").exists()

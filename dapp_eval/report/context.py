@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ import pandas as pd
 
 from ..disclosure import DisclosureControl, protected_sentence
 from ..errors import AnalysisError
+from ..formatting import PLAIN_NAMES, gbp, percent, plain_text
 from ..io import ProgrammeData
 from .format import csv_bytes, fmt_cell, publish_frame, slug
 
@@ -58,6 +60,8 @@ class Release:
     strict: bool = False
     synthetic: bool = False
     label: str = ""
+    #: published figures the user supplies to show beside the programme's (dapp_eval.comparators.load_comparators)
+    comparators: pd.DataFrame | None = None
     _cache: dict = field(default_factory=dict, repr=False)
     _subsets: dict = field(default_factory=dict, repr=False)
     _memo: dict = field(default_factory=dict, repr=False)
@@ -115,6 +119,7 @@ class Page:
         self.kpis: list[dict] = []
         self.tables: list[PublishedTable] = []
         self.used: dict[str, Any] = {}   # results this page used, in order (for the data-quality appendix)
+        self.annex_parts: list[dict] = []  # technical material moved out of the body (sections/technical.py)
 
     # -- results ------------------------------------------------------------------
     def get(self, key: str, fn: Callable[[], Any]):
@@ -151,6 +156,18 @@ class Page:
     def h3(text: str) -> dict:
         return {"kind": "h3", "text": text}
 
+    def annex(self, title: str, blocks: list, *, what: str) -> list:
+        """Move technical ``blocks`` to the technical annex; the body keeps one line linking to them.
+
+        ``what`` says in plain words what the annex part holds ("the model of who drops out ...").
+        """
+        if not blocks:
+            return []
+        anchor = "annex-" + slug(title).replace("_", "-")
+        self.annex_parts.append({"id": anchor, "title": title, "blocks": list(blocks)})
+        return [{"kind": "more", "text": f"Technical detail: {what}, in the technical annex", "href": f"#{anchor}",
+                 "title": title}]
+
     @staticmethod
     def na(what: str, why: str) -> dict:
         return {"kind": "na", "what": what, "why": str(why)}
@@ -168,12 +185,13 @@ class Page:
         self.tables.append(PublishedTable(self.scope, caption, csv_name, pub))
         text_cols = {c for c in pub.columns
                      if any(isinstance(v, str) and not _numberish(v) for v in pub[c])}
-        cols = [{"name": str(c), "cls": "txt" if c in text_cols else "num"} for c in pub.columns]
-        rows = [[{"text": fmt_cell(v), "cls": col["cls"]} for v, col in zip(rec, cols)]
-                for rec in pub.head(MAX_ROWS).itertuples(index=False)]
+        # the page shows plain words and percentages (the CSV keeps the codes and numbers, which the audit reads)
+        cols = [{"name": _header(pub, c), "cls": "txt" if c in text_cols else "num"} for c in pub.columns]
+        rows = [[{"text": t, "cls": col["cls"]} for t, col in zip(rec, cols)]
+                for rec in _display_rows(pub.head(MAX_ROWS))]
         csv = base64.b64encode(csv_bytes(pub)).decode("ascii")
         protected = protected_sentence(shown, threshold=self.dc.threshold, base=self.dc.base)
-        return {"kind": "table", "caption": caption, "columns": cols, "rows": rows, "n_rows": len(pub),
+        return {"kind": "table", "caption": plain_text(caption), "columns": cols, "rows": rows, "n_rows": len(pub),
                 "protected": protected,
                 "max_rows": MAX_ROWS, "csv_name": csv_name, "csv_uri": f"data:text/csv;base64,{csv}"}
 
@@ -228,9 +246,72 @@ class Page:
         return card
 
 
-def _numberish(v: str) -> bool:
-    import re
+#: columns that hold a proportion (0-1) when every value of the row in them lies in 0..1 ...
+_RATE_COLS = ("estimate", "ci_lower", "ci_upper")
+#: ... unless the table is of ratios or the row's label names a statistic that is not a proportion
+_RATIO_TABLE_COLS = {"hr", "or", "irr", "rr", "smd", "smd_max_abs", "emm"}
+_LABEL_COLS = ("statistic", "measure", "unit", "term", "method", "label")
+_NOT_RATE = re.compile(r"ratio|mean|average|median|cohen|hedges|effect|delta|tipping|difference|change|score|"
+                       r"hazard|smd|days|weeks|sessions|per_|per person", re.I)
 
+
+def _header(pub: pd.DataFrame, c) -> str:
+    if str(c) == "statistic" and any(isinstance(v, (int, float, np.floating)) and not pd.isna(v) for v in pub[c]):
+        return "Test statistic"
+    return PLAIN_NAMES.get(str(c), str(c))
+
+
+def _plain_cell(v) -> str:
+    if isinstance(v, str) and not _numberish(v):
+        return PLAIN_NAMES.get(v) or plain_text(v)
+    return fmt_cell(v)
+
+
+def _num(v) -> float | None:
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return None if pd.isna(v) else float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.replace(",", ""))
+        except ValueError:
+            return None
+    return None
+
+
+def _as_percent(v: float) -> str:
+    return percent(v, 1 if 0 < abs(v) < 0.1 else 0)
+
+
+def _display_rows(pub: pd.DataFrame):
+    """Each row's cells as the page shows them: code values in plain words, proportions as percentages."""
+    rate_cols = [c for c in _RATE_COLS if c in pub.columns]
+    if _RATIO_TABLE_COLS & set(map(str, pub.columns)):
+        rate_cols = []
+    prop_cols = [c for c in pub.columns if str(c).startswith("prop_")]
+    pct_cols = [c for c in pub.columns if str(c).startswith("pct") or "%" in str(c)]  # already percentages
+    gbp_cols = [c for c in pub.columns if str(c).startswith("cost_") or str(c).endswith("_gbp")]
+    label_cols = [c for c in pub.columns[:1].tolist() + list(_LABEL_COLS) if c in pub.columns]
+    for _, r in pub.iterrows():
+        label = " ".join(str(r[c]) for c in label_cols if isinstance(r[c], str))
+        vals = [x for x in (_num(r[c]) for c in rate_cols) if x is not None]
+        is_rate = bool(vals) and all(0 <= x <= 1 for x in vals) and not _NOT_RATE.search(label)
+        out = []
+        for c in pub.columns:
+            x = _num(r[c])
+            if x is not None and ((c in rate_cols and is_rate) or (c in prop_cols and 0 <= x <= 1)):
+                out.append(_as_percent(x))
+            elif x is not None and c in gbp_cols:
+                out.append(gbp(x))
+            elif x is not None and c in pct_cols:
+                out.append(f"{x:.1f}%" if abs(x) < 10 else f"{x:.0f}%")
+            else:
+                out.append(_plain_cell(r[c]))
+        yield out
+
+
+def _numberish(v: str) -> bool:
     return bool(re.match(r"^[<\d.,%\-–£ \[\]c]*$", v))
 
 
@@ -254,6 +335,3 @@ def figure_uri(ax_or_fig) -> str:
     plt.close(fig)
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
-
-#: the earlier name, from when figures were PNG
-figure_png_uri = figure_uri

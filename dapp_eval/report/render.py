@@ -100,7 +100,8 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
                    periods: list[tuple[str, str]] | None = None, plan_path: str | Path | None = None,
                    column_map: str | Path | dict | None = None, threshold: int | None = None,
                    strict: bool = False, progress: bool = True, overall: bool = True,
-                   jobs: int | None = None, timings: dict | None = None) -> list[Path]:
+                   jobs: int | None = None, comparators: str | Path | dict | list | None = None,
+                   timings: dict | None = None) -> list[Path]:
     """Render a release: one report per site, one overall, ``tables.xlsx`` and ``index.html``.
 
     Parameters
@@ -130,6 +131,9 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
         Also the all-sites report.
     jobs : int, optional
         Pages rendered at once, in worker processes (default: one per CPU core; 1 renders in this process).
+    comparators : str, Path, dict or list, optional
+        Published figures to show beside the programme's, each labelled with its source and year
+        (a ``comparators.yaml``; see :func:`dapp_eval.comparators.load_comparators`). None are shipped.
     timings : dict, optional
         Filled with the wall seconds of each stage: ``load_validate``, ``pages``, ``workbook_index``,
         ``audit`` (``dapp-eval bench`` reports them).
@@ -161,15 +165,26 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
     if unknown:
         raise AnalysisError(f"unknown site(s) {', '.join(unknown)}; the data has {', '.join(all_sites)}")
     synthetic = (Path(data_dir) / "truth.json").exists()
+    comp = None
+    if comparators is not None:
+        from ..comparators import load_comparators
+
+        comp = load_comparators(comparators)  # every problem in the file at once, before anything is rendered
     variants = [tuple(p) for p in periods] if periods else [None]
     releases = []
     for period in variants:
         plan = load_plan(plan_path, threshold=threshold, period=list(period) if period else None)
         full = data.subset(period=period) if period else data
         suffix = f"_{slug(period[0])}_{slug(period[1])}" if period and len(variants) > 1 else ""
-        releases.append((Release(full, plan, strict=strict, synthetic=synthetic), suffix))
+        releases.append((Release(full, plan, strict=strict, synthetic=synthetic, comparators=comp), suffix))
     targets = [(rel, suffix, site) for rel, suffix in releases
                for site in ([None] if overall else []) + chosen]
+    for rel, _suffix in releases:
+        # every page shows the all-sites headline figures (a site's cards show them beside its own): computed
+        # once here, before the pages are rendered in forked workers that inherit them
+        from .sections._headlines import figures
+
+        figures(rel, None)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))

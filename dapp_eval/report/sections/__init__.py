@@ -21,15 +21,18 @@ REGISTRY = (
     "title",
     "summary",
     "engagement",
+    "trends",
     "attrition",
     "risk",
     "safety",
     "followup",
     "sites",
+    "technical",
     "methods",
     "plan",
     "data_quality",
     "disclosure_log",
+    "definitions",
 )
 
 

@@ -74,6 +74,7 @@ def build(page) -> dict:
     if not isinstance(rm, Exception):
         out.append(page.table(rm.summary, caption="Restricted mean time in programme (days) up to the horizon",
                                name="rmst", label_cols=["group"]))
+    k = len(out)  # models and tests of assumptions go to the technical annex
     cox = page.get("cox", lambda: attrition.dropout_cox(page.data, exit_time=a["exit_time"], alpha=page.alpha))
     if isinstance(cox, Exception):
         out.append(page.na("Dropout model", str(cox)))
@@ -113,4 +114,7 @@ def build(page) -> dict:
             out.append(page.p("Programmes of different lengths complete at different times, so a difference in "
                           "completion between models mostly reflects their length (10 vs 24 weeks, or "
                           "individual plans), not how well they work.", "note"))
+    out[k:] = page.annex("Dropout model and tests", out[k:],
+                         what="who drops out (Cox model), its proportional-hazards check (Schoenfeld residuals) and "
+                              "the log-rank and Gray's tests of programme models")
     return {"blocks": out[1:]}

@@ -98,6 +98,7 @@ def build(page) -> dict:
         out.append(page.table(att.summary.drop(columns=["group"], errors="ignore"),
                                caption="Sessions attended (ratio with 95% CI)", name="attendance",
                                label_cols=["measure"] if "measure" in att.summary else None))
+    k = len(out)  # the full Table 1 goes to the technical annex
     t1 = page.get("table1", lambda: funnel.baseline_table(page.data, by="completion_status"))
     if isinstance(t1, Exception):
         out.append(page.na("Baseline profile by completion status", str(t1)))
@@ -118,4 +119,6 @@ def build(page) -> dict:
                                name="table1", margins=[["variable", "group"], ["variable", "level"]],
                                pairs={"n": "n_group"}, label_cols=["variable", "level", "group"],
                                group_all=["variable", "level"], keep=("n_group",)))
+    out[k:] = page.annex("Who completes: Table 1 in full", out[k:],
+                         what="the baseline characteristics of people who completed and people who left early")
     return {"blocks": out[1:]}

@@ -38,8 +38,8 @@ def build(page) -> dict:
          "answered is shown. Because people whose (ex-)partner dropped out answer less often, a paired analysis "
          "of those who answered both waves and a model weighted for non-response are shown beside them."),
         ("Multiple outcomes", "One primary outcome per domain is fixed in the analysis plan; the other outcomes "
-         "of the same domain are secondary and their p-values are Holm-adjusted (column p_adjusted or "
-         "p_value_holm). Model coefficients, band summaries and alternative views of the primary outcome are "
+         "of the same domain are secondary and their p-values are Holm-adjusted (the column "
+         "'p-value (adjusted for several outcomes, Holm)'). Model coefficients, band summaries and alternative views of the primary outcome are "
          "descriptive and not adjusted."),
         ("Small numbers", f"Counts from 1 to {page.dc.threshold - 1} describing people are shown as "
          f"'{page.dc.marker}', and every other count is rounded to the nearest {page.dc.base}, the same way in "

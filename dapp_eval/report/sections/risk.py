@@ -54,6 +54,7 @@ def build(page) -> dict:
                                    "denominators (n_total); mcnemar_exact = share of band changers who left the "
                                    "high band, with the exact McNemar test", name="risk_band_summary",
                                    label_cols=["statistic"], pairs={"n": "n_total"}))
+    k = len(out)  # the mixed model and the sensitivity analyses go to the technical annex
     tr = page.get("trajectory", lambda: risk.trajectory(page.data, instrument=r["instrument"],
                                                          informant=r["informant"], alpha=page.alpha))
     if isinstance(tr, Exception):
@@ -81,6 +82,9 @@ def build(page) -> dict:
                                name="risk_missing", label_cols=[c for c in ("method", "statistic", "population",
                                                                             "assumption") if c in mk],
                                dependent={"n": [], "n_observed": []}))
+    out[k:] = page.annex("Risk: mixed model and missing exit scores", out[k:],
+                         what="the mixed model of every timepoint and the sensitivity analyses for people without an "
+                              "exit score (weighting for attrition, multiple imputation, tipping point)")
     return {"blocks": out[1:]}
 
 

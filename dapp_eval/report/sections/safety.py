@@ -101,6 +101,7 @@ def build(page) -> dict:
             out.append(page.figure(fs.plot(), alt="Stacked bars of how safe (ex-)partners feel at each wave, "
                                    "from not safe at all to very safe.", caption="How safe (ex-)partners feel, "
                                    "by wave."))
+    k = len(out)  # survey response (the basis of the non-response weighting) goes to the technical annex
     rr = page.get("response", lambda: safety.response_rates(page.data, alpha=page.alpha))
     if isinstance(rr, Exception):
         out.append(page.na("Survey response", str(rr)))
@@ -114,12 +115,15 @@ def build(page) -> dict:
         out.append(page.table(rr.summary[rk], caption="Survey response by wave and programme status",
                                name="safety_response", label_cols=["wave", "status_label"],
                                pairs={"n_answered": "n_expected"}))
+    out[k:] = page.annex("Survey response and weighting", out[k:],
+                         what="who answered each survey wave, the basis of the weighting for non-response")
     ps = page.get("support", lambda: safety.partner_support(page.data, alpha=page.alpha))
     if isinstance(ps, Exception):
         out.append(page.na("Partner support", str(ps)))
     if not isinstance(ps, Exception):
         out.append(page.table(ps.summary, caption="Support for (ex-)partners and children in the families",
                                name="partner_support", label_cols=["measure"], pairs={"n": "n_of"}))
+    k = len(out)  # page 1 says what the data can say about each measure; the table in full is in the annex
     mm = page.get("mirabal", lambda: safety.mirabal_measures(
         page.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
         primary=page.plan["primary"]["safety"], alpha=page.alpha))
@@ -132,6 +136,8 @@ def build(page) -> dict:
         out.append(page.table(mm.summary[mk], caption="What this data can and cannot say about each measure",
                                name="mirabal_measures", label_cols=["measure", "informed_by", "status"],
                                dependent={"n": ["headline"]}))
+    out[k:] = page.annex("Project Mirabal's measures in full", out[k:],
+                         what="the evidence on each of Project Mirabal's six measures, with its numbers")
     return {"blocks": out[1:]}
 
 

@@ -1,7 +1,17 @@
-"""Comparison of sites: completion funnel plot and costs by site (computed once per release)."""
+"""Comparison of sites: each headline outcome side by side (overall report), funnel plot, costs by site.
+
+The side-by-side comparison (:func:`dapp_eval.headlines.site_comparison`) is
+computed once per release, on the overall report only; its table goes through
+the page's disclosure control and the dot-and-whisker charts draw the
+published (protected) values.
+"""
 
 from __future__ import annotations
 
+import pandas as pd
+
+from ... import formatting as fmt
+from ...headlines import REGISTRY, SITE_OUTCOMES
 from ..context import figure_uri
 from ..format import pct
 
@@ -19,6 +29,8 @@ def build(page) -> dict:
     fp = page.get_full("site_funnel", lambda: compare.site_funnel(full, alpha=page.alpha))
     if isinstance(fp, Exception):
         return {"blocks": [page.na("Funnel plot", str(fp))]}
+    out += _headline_comparison(page) if page.site is None else []
+    out.append(page.h3("Completion by site: funnel plot"))
     out.append(page.p("Each point is a site: the share of people who completed within their programme's planned "
                   "length plus the grace period, among those who started long enough before the extract date "
                   "for that to be known, against the number of such people. Sites inside the dashed lines differ "
@@ -51,4 +63,79 @@ def build(page) -> dict:
                                name="costs_by_site", kind="throughput", label_cols=["group", "note"]))
     return {"blocks": out[1:]}
 
+
+def _headline_comparison(page) -> list:
+    """Table by site and a dot-and-whisker chart for each headline outcome, with its case-mix sentence."""
+    from ... import headlines
+
+    full = page.full_data
+    sc = page.get_full("site_comparison", lambda: headlines.site_comparison(full, plan=page.plan, alpha=page.alpha))
+    if isinstance(sc, Exception):
+        return [page.na("Sites side by side", str(sc))]
+    mix = dict(zip(sc.tables["case_mix"]["outcome"], sc.tables["case_mix"]["case_mix"]))
+    out = [page.h3("Sites side by side on the headline outcomes"),
+           page.p("Each outcome by site, with its 95% confidence interval and the all-sites figure, computed exactly "
+                  "as on each site's own report. Intervals that overlap widely mean the data cannot tell the sites "
+                  "apart. Sites run different programmes and take on different people, so a difference is a "
+                  "question to ask, not a ranking; the sentence under each chart says how the sites' case mix "
+                  "differs.")]
+    cols = ["outcome", "site_id", "site_name", "programme_model", "estimate", "ci_lower", "ci_upper", "n_numerator",
+            "n"]
+    for code in SITE_OUTCOMES:
+        t = sc.summary.loc[sc.summary["outcome"] == code, cols].reset_index(drop=True)
+        # completion is an estimate that allows for people still attending, not numerator / denominator
+        kind = "throughput" if code == "completion_rate" else "people"
+        shown = page.dc.table(t, name=f"Sites side by side: {REGISTRY[code].name}", kind=kind,
+                              pairs={"n_numerator": "n"}, label_cols=["outcome", "site_id", "site_name",
+                                                                       "programme_model"])
+        if code == "completion_rate":  # hidden when the completers or the others are few, as on the cards
+            few = t.apply(lambda r: page.dc.is_small(r["n_numerator"]) or page.dc.is_small(r["n"] - r["n_numerator"]),
+                          axis=1)
+            shown[["estimate", "ci_lower", "ci_upper"]] = shown[["estimate", "ci_lower", "ci_upper"]].astype(object)
+            shown.loc[few.to_numpy(), ["estimate", "ci_lower", "ci_upper"]] = "[c]"
+        num = shown.copy()
+        for c in ("estimate", "ci_lower", "ci_upper"):
+            num[c] = pd.to_numeric(num[c], errors="coerce")
+        name = REGISTRY[code].name
+        disp = pd.DataFrame({
+            "Site": shown["site_name"], "Programme model": shown["programme_model"],
+            name: [fmt.percent(v) if pd.notna(v) else str(o) if isinstance(o, str) else "not available"
+                   for v, o in zip(num["estimate"], shown["estimate"])],
+            "95% CI": [f"{fmt.percent(lo)} to {fmt.percent(hi)}" if pd.notna(lo) and pd.notna(hi) else ""
+                       for lo, hi in zip(num["ci_lower"], num["ci_upper"])],
+            "n_numerator": shown["n_numerator"], "n_denominator": shown["n"]})
+        if code == "completion_rate":  # an estimate that follows people still attending, not completions / starts
+            disp = disp.drop(columns="n_numerator")
+        table = page.shown_table(disp, caption=f"{name} by site, with 95% confidence intervals",
+                                 csv_name=page.csv_name(f"sites_{code}"))
+        out.append(page.h3(name))
+        drawn = num[num["estimate"].notna()]
+        if len(drawn[drawn["site_id"] != "all"]):
+            def draw(drawn=drawn, name=name):
+                from ..context import figure_uri
+
+                return figure_uri(drawn.assign(site_name=drawn["site_name"].str.replace(" (synthetic)", "",
+                                                                                              regex=False))
+                                      .pipe(_dot_whisker, title=name))
+            svg = page.release.memo(f"site_comparison_{code}_svg", draw)
+            sites_ = drawn[drawn["site_id"] != "all"]
+            hi, lo = sites_.loc[sites_["estimate"].idxmax()], sites_.loc[sites_["estimate"].idxmin()]
+            every = drawn.loc[drawn["site_id"] == "all", "estimate"]
+            alt = (f"Dot-and-whisker chart of {name.lower()} by site with 95% confidence intervals: highest "
+                   f"{hi['site_name']} at {fmt.percent(hi['estimate'])}, lowest {lo['site_name']} at "
+                   f"{fmt.percent(lo['estimate'])}"
+                   + (f"; all sites {fmt.percent(every.iloc[0])}" if len(every) else "") + ".")
+            out.append(page.figure(svg, alt=alt, caption=f"{name} by site (dots) with 95% confidence intervals "
+                                   "(lines); the dashed line is all sites; the marker shape shows the programme model.",
+                                   data=table))
+        else:
+            out.append(table)
+        out.append(page.p(f"Case mix: {fmt.plain_text(mix.get(code, ''))}", cls="note"))
+    return out
+
+
+def _dot_whisker(df, *, title):
+    from ...plotting import dot_whisker
+
+    return dot_whisker(df, title=title, xlabel="Percentage with 95% confidence interval")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ... import __version__
+from ...formatting import long_date
 
 TITLE = "About this report"
 PLACEMENT = "top"  # before the contents list; its heading is the page's <h1>
@@ -27,10 +28,10 @@ def build(page) -> dict:
         ("Programme", page.scope),
         ("Sites", ", ".join(f"{n} ({m.replace('_', '-')})" for n, m in
                             zip(d.sites["site_name"], d.sites["programme_model"]))),
-        ("Evaluation period", f"{d.sites['period_start'].min():%d %B %Y} to {d.sites['period_end'].max():%d %B %Y}"),
+        ("Evaluation period", f"{long_date(d.sites['period_start'].min())} to {long_date(d.sites['period_end'].max())}"),
         ("Referrals in scope", (f"received {plan['period'][0]} to {plan['period'][1]}"
                                 if plan["period"] else _scope_note(page))),
-        ("Data extracted", f"{extract:%d %B %Y} (cases still open are followed up to this date)"),
+        ("Data extracted", f"{long_date(extract)} (cases still open are followed up to this date)"),
         ("dapp_eval version", __version__),
         ("Input data (SHA-256)", d.input_hash or "n/a"),
         ("Small-number threshold", f"counts below {page.dc.threshold} are hidden"

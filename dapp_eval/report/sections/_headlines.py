@@ -1,0 +1,198 @@
+"""The headline figures as one page publishes them: one value per figure, after disclosure control.
+
+:func:`published` turns :func:`dapp_eval.headlines.headline_figures` into the
+rows every part of a page quotes (the "At a glance" cards, the verdict, the
+headline table and its CSV, the workbook): counts rounded (or hidden) by the
+page's disclosure control, proportions of two counts recomputed from the
+published counts with their Wilson interval, costs per person recomputed from
+the published denominators. A figure is formatted once, here, and every
+other place copies the text.
+
+The figures are computed once per release and scope; the analyses they come
+from are put into the release cache under the keys the body sections use
+(``sections/_results.py``), so nothing is fitted twice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ... import formatting as fmt
+from ...headlines import REGISTRY
+
+#: the cards of page 1, in order (each a headline figure code; the police card shows the year before too)
+CARDS = ("referrals", "starts", "completions", "completion_rate", "wait_to_start", "reliable_risk_reduction",
+         "partner_feels_safer", "police_after", "cost_per_referral", "cost_per_completion")
+
+#: figures the headline table lists (the cards plus the figures with a second base, under their own names)
+TABLE = ("referrals", "referrals_in_period", "starts", "starts_in_period", "completions", "completions_in_period",
+         "completion_rate", "completion_rate_followed", "wait_to_start", "reliable_risk_reduction",
+         "risk_score_change", "partner_feels_safer", "police_before", "police_after", "marac_before", "marac_after",
+         "cost_per_referral", "cost_per_start", "cost_per_completion")
+
+#: proportions of two counts of people (recomputed from the published counts)
+_PROPORTIONS = ("completion_rate_followed", "reliable_risk_reduction", "partner_feels_safer", "police_before",
+                "police_after", "marac_before", "marac_after")
+_DENOMINATOR = {"cost_per_referral": "referrals_in_period", "cost_per_start": "starts_in_period",
+                "cost_per_completion": "completions_in_period"}
+#: the page-1 caption under each card's value: the denominator in words
+_DEN_WORDS = {
+    "referrals": "referrals received", "starts": "people who started", "completions": "completions",
+    "referrals_in_period": "referrals in the contract period", "starts_in_period": "starts in the contract period",
+    "completions_in_period": "completions in the contract period",
+    "completion_rate": "people who started", "completion_rate_followed": "people followed to the end",
+    "wait_to_start": "people accepted", "reliable_risk_reduction": "people assessed twice",
+    "risk_score_change": "people assessed twice", "partner_feels_safer": "(ex-)partners who answered both surveys",
+    "police_before": "people with a full year of records", "police_after": "people with a full year of records",
+    "marac_before": "people with a full year of records", "marac_after": "people with a full year of records",
+    "cost_per_referral": "referrals in the contract period", "cost_per_start": "starts in the contract period",
+    "cost_per_completion": "completions in the contract period",
+}
+HIDDEN_TEXT = "hidden (small numbers)"
+
+
+def figures(release, site: str | None):
+    """``headline_figures`` for one scope, once per release (an AnalysisError is returned, not raised)."""
+    from ... import headlines
+
+    def run():
+        res = headlines.headline_figures(release.data, site=site, plan=release.plan, alpha=release.alpha,
+                                         codes=list(TABLE))
+        _prime(release, site, res.model)
+        return res
+
+    return release.result(site, "headline_figures", run)
+
+
+def _prime(release, site, sources: dict) -> None:
+    """Give the body sections the analyses the headline figures already ran (same function, same arguments)."""
+    keys = {"costs": "costs", "completion_rate": "completion_None", "waiting_times": "wait_assessment_to_start",
+            "risk_change": "risk_change", "feeling_safe": "feeling_safe", "before_after": "before_after"}
+    if release.alpha == 0.05:  # the cascade is run with the default alpha there
+        keys["cascade"] = "cascade"
+    for src, key in keys.items():
+        if src in sources:
+            release._cache.setdefault((site, key), sources[src])
+
+
+def _count(dc, v, kind):
+    return None if v is None or pd.isna(v) else dc.rounded(v, kind=kind)
+
+
+def _publish_row(dc, r: pd.Series, alpha: float, period_cost: float | None) -> dict:
+    """One figure after disclosure control: value, interval and counts as published (NaN = not shown)."""
+    code, f = r["code"], REGISTRY[r["code"]].format
+    out = {"code": code, "value": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "n_numerator": np.nan,
+           "n_denominator": np.nan, "hidden": False}
+    if pd.isna(r["value"]):
+        return out
+    if f == "count":
+        v = _count(dc, r["value"], "throughput")
+        out.update(value=v if v is not None else np.nan, n_numerator=v if v is not None else np.nan,
+                   hidden=v is None)
+        return out
+    if code in _PROPORTIONS:
+        p = dc.proportion(r["n_numerator"], r["n_denominator"], name="headline figures", label=code, alpha=alpha)
+        if p is None:
+            out["hidden"] = True
+            return out
+        k, n = (int(str(p[x]).replace(",", "")) for x in ("k", "n"))
+        out.update(value=p["estimate"], ci_lower=p["ci_lower"], ci_upper=p["ci_upper"], n_numerator=k,
+                   n_denominator=n)
+        return out
+    if code == "completion_rate":
+        k, n = r["n_numerator"], r["n_denominator"]
+        if dc.is_small(k) or dc.is_small(n - k):
+            out["hidden"] = True
+            return out
+        # an estimate that follows people still attending: no numerator is shown, so that no one divides
+        # completions by starts (the plain ratio the registry says not to quote)
+        out.update(value=r["value"], ci_lower=r["ci_lower"], ci_upper=r["ci_upper"],
+                   n_denominator=dc.rounded(n, kind="throughput"))
+        return out
+    if f == "gbp":
+        n = _count(dc, r["n_denominator"], "throughput")
+        if not n or period_cost is None:
+            out["hidden"] = not n
+            return out
+        out.update(value=round(period_cost / n, 2), n_denominator=n)
+        return out
+    # a median wait or an average change: an estimate about people; shown when its group is not small
+    n = r["n_denominator"]
+    if dc.is_small(n):
+        out["hidden"] = True
+        return out
+    out.update(value=r["value"], ci_lower=r["ci_lower"], ci_upper=r["ci_upper"], n_denominator=dc.rounded(n))
+    return out
+
+
+def _texts(row: dict) -> dict:
+    code, f = row["code"], REGISTRY[row["code"]].format
+    if row["hidden"]:
+        return {"value_text": HIDDEN_TEXT, "ci_text": "", "n_text": ""}
+    if pd.isna(row["value"]):
+        return {"value_text": "not available", "ci_text": "", "n_text": ""}
+    v = fmt.format_value(row["value"], f)
+    ci = ""
+    if pd.notna(row["ci_lower"]) and pd.notna(row["ci_upper"]):
+        if f == "points":
+            ci = f"95% CI {row['ci_lower']:+.1f} to {row['ci_upper']:+.1f}"
+        elif f == "weeks":
+            ci = f"95% CI {row['ci_lower']:.1f} to {fmt.weeks(row['ci_upper'])}"
+        else:
+            ci = f"95% CI {fmt.format_value(row['ci_lower'], f)} to {fmt.format_value(row['ci_upper'], f)}"
+    elif f == "weeks" and pd.notna(row["ci_lower"]):
+        ci = f"95% CI from {row['ci_lower']:.1f} weeks (upper limit not reached)"
+    k, n = row["n_numerator"], row["n_denominator"]
+    words = _DEN_WORDS[code]
+    if f == "count":
+        n_text = ""
+    elif pd.notna(k) and pd.notna(n) and f == "percent" and code != "completion_rate":  # an estimate, not k / n
+        n_text = f"{fmt.count(k)} of {fmt.count(n)} {words}"
+    elif pd.notna(n):
+        n_text = f"n = {fmt.count(n)} {words}"
+    else:
+        n_text = ""
+    return {"value_text": v, "ci_text": ci, "n_text": n_text}
+
+
+def published(page, site: str | None = "page") -> pd.DataFrame | Exception:
+    """The headline figures of ``site`` (default: the page's own scope) as this page publishes them.
+
+    Columns: ``code``, ``name``, ``value``, ``ci_lower``, ``ci_upper``, ``n_numerator``,
+    ``n_denominator`` (published counts), ``hidden``, ``value_text``, ``ci_text``, ``n_text``,
+    ``period``, ``note``; the verdict reads the numeric columns, the cards and the table the texts.
+    """
+    scope = page.site if site == "page" else site
+    key = f"published_headlines_{scope}"
+    if key in page.__dict__.setdefault("_headline_memo", {}):
+        return page._headline_memo[key]
+    res = figures(page.release, scope)
+    if isinstance(res, Exception):
+        page._headline_memo[key] = res
+        return res
+    if scope == page.site:
+        page.used.setdefault(f"{scope}/headline_figures", res)
+    s = res.summary.set_index("code")
+    period_cost = {}
+    for code, den in _DENOMINATOR.items():
+        v, n = s.loc[code, "value"], s.loc[den, "value"]
+        period_cost[code] = float(v * n) if pd.notna(v) and pd.notna(n) and n else None
+    rows = []
+    for code in TABLE:
+        r = s.loc[code].copy()
+        r["code"] = code
+        row = _publish_row(page.dc, r, page.alpha, period_cost.get(code))
+        row.update(_texts(row))
+        row.update(name=REGISTRY[code].name, period=fmt.plain_text(str(s.loc[code, "period"])),
+                   note=str(s.loc[code, "note"]) if not row["hidden"] else "too few people to publish safely")
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    page._headline_memo[key] = out
+    return out
+
+
+def full_text(row) -> str:
+    """The value with its interval, as every page writes it: '81% (95% CI 78% to 84%)'."""
+    return f"{row['value_text']} ({row['ci_text']})" if row["ci_text"] else row["value_text"]

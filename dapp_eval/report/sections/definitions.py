@@ -1,0 +1,29 @@
+"""Definitions and glossary (the end of the report): each headline figure defined once, then the terms.
+
+Each definition gives the figure's numerator, denominator and period (the
+period with this report's dates, from the published headline figures) and
+how to quote it; page 1's cards link here (``#def-<figure>``).
+"""
+
+from __future__ import annotations
+
+from ...glossary import glossary
+from ...headlines import REGISTRY, definitions
+from . import _headlines as H
+
+TITLE = "Definitions and glossary"
+PLACEMENT = "annex"
+
+
+def build(page) -> dict:
+    pub = H.published(page)
+    periods = {} if isinstance(pub, Exception) else dict(zip(pub["code"], pub["period"]))
+    defs = []
+    for r in definitions(list(H.TABLE)).itertuples(index=False):
+        defs.append({"anchor": f"def-{r.code.replace('_', '-')}", "name": r.name, "definition": r.definition,
+                     "numerator": r.numerator, "denominator": r.denominator,
+                     "period": periods.get(r.code) or r.period, "quote": r.how_to_quote})
+    extra = [c for c in REGISTRY if c not in H.TABLE]
+    assert not extra, f"headline figures missing from the report's table: {extra}"
+    g = glossary()
+    return {"defs": defs, "glossary": list(zip(g["term"], g["definition"]))}
