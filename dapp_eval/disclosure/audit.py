@@ -446,7 +446,10 @@ def _read_workbook(path: Path, threshold: int, reports: list[_Report]) -> _Repor
             d = dict(zip(cols, r))
             if d.get("sheet"):
                 meta[d["sheet"]] = d
-    by_programme = {r.programme.lower(): r for r in reports if r.programme}
+    by_programme: dict[str, list[_Report]] = defaultdict(list)
+    for r in reports:
+        if r.programme:
+            by_programme[r.programme.lower()].append(r)
     for name, rows in sheets.items():
         if name == "Contents" or len(rows) < 2:
             continue
@@ -455,17 +458,13 @@ def _read_workbook(path: Path, threshold: int, reports: list[_Report]) -> _Repor
             header.pop()
         body = [(r + [""] * len(header))[:len(header)] for r in rows[2:] if any(v != "" for v in r)]
         d = meta.get(name, {})
-        report = by_programme.get(str(d.get("report", "")).lower())
-        key = None
-        if report is not None:
-            csv_name = str(d.get("csv file", ""))
-            key = next((k for k, t in report.tables.items() if t.source == "csv"
-                        and csv_name.removesuffix(".csv").endswith(k)), None)
-        if report is not None and key is not None:
-            pub = report.tables[key]
-            if _same(header, body, pub.columns, pub.rows):
-                continue
-            rep.links.append((report.file, key, name))
+        csv_name = str(d.get("csv file", "")).removesuffix(".csv")
+        found = [(x, k) for x in by_programme.get(str(d.get("report", "")).lower(), [])
+                 for k, t in x.tables.items() if t.source == "csv" and csv_name.endswith(k)]
+        if any(_same(header, body, x.tables[k].columns, x.tables[k].rows) for x, k in found):
+            continue  # repeats a table of a report exactly
+        if len(found) == 1:  # (reports of several periods share names: then the sheet stands alone)
+            rep.links.append((found[0][0].file, found[0][1], name))
         rep.tables[name] = PublishedTable(path.name, name, header, body, "xlsx")
     return rep
 
@@ -713,16 +712,17 @@ def _text_counts(text: str, labels=()) -> list[tuple[int, str, str]]:
     "n = K" is always a count; "K of N" only when people or a row of the report's tables are named
     after it ("6 of 8 complete quarters" is not a count of people).
     """
-    out = []
+    out, seen = [], set()
     for k, pat in enumerate(_TEXT_COUNT):
         for m in pat.finditer(text):
             words = m.group(m.lastindex).strip().lower()
             if k == 1 and not (re.match(_PEOPLE, words) or _label_words(words, labels)):
                 continue
             phrase = " ".join(text[max(0, m.start() - 30):m.end()].split())
-            nums = [m.group(1)] + ([m.group(2)] if k == 1 else [])
-            for x in nums:
-                out.append((int(x.replace(",", "")), words, phrase))
+            for g in (1, 2) if k == 1 else (1,):
+                if m.start(g) not in seen:  # "n = 33 people" is one count
+                    seen.add(m.start(g))
+                    out.append((int(m.group(g).replace(",", "")), words, phrase))
     return out
 
 
