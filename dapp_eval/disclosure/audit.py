@@ -826,20 +826,26 @@ def _relations_across_reports(reports, cells: _Cells, eqs):
                 for ck in set(ac) & set(bc):
                     eqs.append(("across thresholds", "eq", {ac[ck]: 1.0, bc[ck]: -1.0},
                                 f"{key} '{ck[0]}' {ck[1]} at thresholds {a.threshold} and {b.threshold}"))
-    # reports of the same scope over disjoint referral periods add up to no more than the whole data
-    for scope in {r.scope for r in reports}:
-        whole = [r for r in reports if r.scope == scope and r.period == "all"]
-        parts = [r for r in reports if r.scope == scope and r.period != "all"]
-        if not whole or not parts:
+    # a report of the same scope over a referral period that covers another's holds at least its counts
+    # (the whole data covers every period; 2023-01-01 to 2025-03-31 covers 2024-01-01 to 2024-12-31)
+    for a, b in itertools.permutations([r for r in reports if r.scope != "workbook"], 2):
+        if a.scope != b.scope or a.period == b.period or not _covers(a.period, b.period):
             continue
-        w = whole[0]
-        for p in parts:
-            for key in set(w.tables) & set(p.tables):
-                wc, pc = index_by_table.get((w.file, key), {}), index_by_table.get((p.file, key), {})
-                for ck in set(wc) & set(pc):
-                    if wc[ck] != pc[ck]:
-                        eqs.append(("across periods", "ge", {wc[ck]: 1.0, pc[ck]: -1.0},
-                                    f"{key} '{ck[0]}' {ck[1]}: whole data vs {p.period}"))
+        for key in set(a.tables) & set(b.tables):
+            wc, pc = index_by_table.get((a.file, key), {}), index_by_table.get((b.file, key), {})
+            for ck in set(wc) & set(pc):
+                eqs.append(("across periods", "ge", {wc[ck]: 1.0, pc[ck]: -1.0},
+                            f"{key} '{ck[0]}' {ck[1]}: {a.period} covers {b.period}"))
+
+
+def _covers(outer: str, inner: str) -> bool:
+    """Whether referral period ``outer`` ('all' or 'FROM to TO', ISO dates) contains ``inner``."""
+    if outer == "all":
+        return True
+    if inner == "all":
+        return False
+    (a0, a1), (b0, b1) = outer.split(" to "), inner.split(" to ")
+    return a0 <= b0 and b1 <= a1
 
 
 def _relations_within_table(r: _Report, key: str, df: PublishedTable, cells: _Cells, eqs):
