@@ -706,6 +706,9 @@ _TEXT_COUNT = [
 ]
 
 
+_BOUND = re.compile(r"(?:fewer than|less than|more than|at least|at most|below|under|over|above)\s+$", re.I)
+
+
 def _text_counts(text: str, labels=()) -> list[tuple[int, str, str]]:
     """(count, the words after it, the phrase) for every count of people a sentence prints.
 
@@ -720,6 +723,8 @@ def _text_counts(text: str, labels=()) -> list[tuple[int, str, str]]:
                 continue
             phrase = " ".join(text[max(0, m.start() - 30):m.end()].split())
             for g in (1, 2) if k == 1 else (1,):
+                if _BOUND.search(text[max(0, m.start(g) - 16):m.start(g)]):
+                    continue  # "fewer than 10 people": a rule, not a count
                 if m.start(g) not in seen:  # "n = 33 people" is one count
                     seen.add(m.start(g))
                     out.append((int(m.group(g).replace(",", "")), words, phrase))
