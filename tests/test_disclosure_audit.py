@@ -263,6 +263,21 @@ def test_small_or_unrounded_counts_in_page_text_are_caught(tmp_path):
         "S01", {"exits": _protect(_drop_table(4))}, rounded=True, extra=ok)})).ok
 
 
+def test_an_analysis_message_with_counts_is_caught_and_protect_counts_makes_it_safe(tmp_path):
+    # found on a --period release: 'not available' printed the analysis's reason with its counts
+    from dapp_eval.disclosure import protect_counts
+
+    why = "no one is eligible for the before/after comparison yet (246 people referred; still attending: 240; " \
+          "left early: 3)"
+    res = audit_release(_release(tmp_path, {"report_s01.html": _page(
+        "S01", {"exits": _protect(_drop_table(4))}, rounded=True, extra=f"<p class='na'>{why}</p>")}))
+    assert sorted((x.value, x.attack) for x in res.leaks) == [(3, "page text"), (246, "page text")]
+    safe = protect_counts(why, DisclosureControl())
+    assert safe.endswith("(245 people referred; still attending: 240; left early: <10)")
+    assert audit_release(_release(tmp_path / "b", {"report_s01.html": _page(
+        "S01", {"exits": _protect(_drop_table(4))}, rounded=True, extra=f"<p class='na'>{safe}</p>")})).ok
+
+
 def test_chart_data_under_details_is_decoded_and_attacked(tmp_path):
     # the data table of a chart (HTML only, inside <details>) carries a total beside a hidden part: 68 - 64 = 4
     chart = pd.DataFrame({"outcome": ["completed", "dropped out", "all"], "n": ["64", "<10", "68"]})
@@ -434,3 +449,66 @@ def _csvs(html):
 
     for _, data in re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html):
         yield pd.read_csv(io.StringIO(base64.b64decode(data).decode("utf-8")), dtype=str, keep_default_na=False)
+
+
+# ---------------------------------------------------------------------------
+# whole releases (render_release, as `dapp-eval report` writes them) of 4 and 6 sites of unequal size,
+# one of them with --period variants beside the whole data
+# ---------------------------------------------------------------------------
+
+
+def _synth(tmp_path_factory, name, **kw):
+    from dapp_eval.synthetic import generate
+
+    folder = tmp_path_factory.mktemp(name) / "data"
+    generate(folder, **kw)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def release_four_sites_periods(tmp_path_factory):
+    from dapp_eval.report.render import render_release
+
+    folder = _synth(tmp_path_factory, "synth4", referrals=480, sites=4, seed=12)
+    out = tmp_path_factory.mktemp("rel4") / "out"
+    render_release(folder, out, progress=False,
+                   periods=[("2023-01-01", "2025-03-31"), ("2024-04-01", "2025-03-31")])
+    return folder, out
+
+
+@pytest.fixture(scope="session")
+def release_six_sites(tmp_path_factory):
+    from dapp_eval.report.render import render_release
+
+    folder = _synth(tmp_path_factory, "synth6", referrals=600, sites=6, seed=13)
+    out = tmp_path_factory.mktemp("rel6") / "out"
+    render_release(folder, out, progress=False)
+    return folder, out
+
+
+def _site_sizes(folder):
+    return pd.read_csv(folder / "referrals.csv").groupby("site_id").size()
+
+
+@pytest.mark.slow
+def test_release_of_four_unequal_sites_with_periods_gives_nothing_back(release_four_sites_periods):
+    folder, out = release_four_sites_periods
+    sizes = _site_sizes(folder)
+    assert len(sizes) == 4 and sizes.max() > 1.3 * sizes.min()      # unequal sites
+    assert len(list(out.glob("report_*.html"))) == 10                # 5 pages x 2 periods, one release
+    res = audit_release(out)
+    assert res.ok, res.text()
+    # the attacks ran on this release: other sites in each period, one period inside the other, the workbook
+    for attack in ("across reports", "across periods", "row and column totals", "denominators and conversions",
+                   "percentage x denominator"):
+        assert res.relations.get(attack, 0) > 10, (attack, res.relations)
+
+
+@pytest.mark.slow
+def test_release_of_six_unequal_sites_gives_nothing_back(release_six_sites):
+    folder, out = release_six_sites
+    sizes = _site_sizes(folder)
+    assert len(sizes) == 6 and sizes.max() > 1.5 * sizes.min()
+    res = audit_release(out)
+    assert res.ok, res.text()
+    assert res.relations["across reports"] > 100 and res.n_hidden > 300   # many small counts, none worked back

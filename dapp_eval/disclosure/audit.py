@@ -703,6 +703,7 @@ _TEXT_COUNT = [
     re.compile(r"\bn\s*=\s*" + _NUM + r"((?:\s+[a-z][a-z_-]*){0,3})", re.I),
     re.compile(_NUM + r"\s+(?:out\s+)?of\s+(?:the\s+)?" + _NUM + r"((?:\s+[a-z][a-z_-]*){0,3})", re.I),
     re.compile(_NUM + r"(\s+" + _PEOPLE + r"(?:\s+[a-z][a-z_-]*){0,2})", re.I),
+    re.compile(r"([a-z][a-z _-]{0,40}):\s*" + _NUM + r"(?=\s*[;)])", re.I),   # (... still attending: 4; ...)
 ]
 
 
@@ -718,11 +719,11 @@ def _text_counts(text: str, labels=()) -> list[tuple[int, str, str]]:
     out, seen = [], set()
     for k, pat in enumerate(_TEXT_COUNT):
         for m in pat.finditer(text):
-            words = m.group(m.lastindex).strip().lower()
+            words = (m.group(1) if k == 3 else m.group(m.lastindex)).strip().lower()
             if k == 1 and not (re.match(_PEOPLE, words) or _label_words(words, labels)):
                 continue
             phrase = " ".join(text[max(0, m.start() - 30):m.end()].split())
-            for g in (1, 2) if k == 1 else (1,):
+            for g in (1, 2) if k == 1 else (2,) if k == 3 else (1,):
                 if _BOUND.search(text[max(0, m.start(g) - 16):m.start(g)]):
                     continue  # "fewer than 10 people": a rule, not a count
                 if m.start(g) not in seen:  # "n = 33 people" is one count
@@ -925,7 +926,10 @@ def _relations_within_table(r: _Report, key: str, df: PublishedTable, cells: _Ce
                 # needs to see it hold exactly in one block (or know it: n_group is a documented denominator)
                 seen = any(all(cells.exact[j] for j in h) and sum(c * cells.lo[j] for j, c in h.items()) == 0
                            for h in hyp)
-                if hyp and (seen or d in KNOWN_DENOMINATORS) and all(_consistent(cells, h, "eq") for h in hyp):
+                # ... unless d is one value over the whole table (two groups of equal published size): then the
+                # blocks it is constant over are a coincidence, and which rows it sums is not known
+                known = d in KNOWN_DENOMINATORS and len({row[dj] for row in df.rows}) > 1
+                if hyp and (seen or known) and all(_consistent(cells, h, "eq") for h in hyp):
                     for h in hyp:
                         add(h, f"{d} of each block of {', '.join(df.columns[j] for j in block_cols)} = sum of {c}")
     # n = n_event + n_competing + n_censored (competing-risks tables)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..disclosure import DisclosureControl, protected_sentence
+from ..disclosure import DisclosureControl, protect_counts, protected_sentence
 from ..errors import AnalysisError
 from ..io import ProgrammeData
 from .format import csv_bytes, fmt_cell, publish_frame, slug
@@ -151,9 +151,9 @@ class Page:
     def h3(text: str) -> dict:
         return {"kind": "h3", "text": text}
 
-    @staticmethod
-    def na(what: str, why: str) -> dict:
-        return {"kind": "na", "what": what, "why": str(why)}
+    def na(self, what: str, why: str) -> dict:
+        # disclosure (issue 15): an analysis's reason may print counts ("111 people referred; still attending: 4")
+        return {"kind": "na", "what": what, "why": protect_counts(str(why), self.dc)}
 
     def table(self, df: pd.DataFrame, *, caption: str, name: str, kind: str = "people", drop: tuple = (),
               **dc_kw) -> dict:
