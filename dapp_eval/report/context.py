@@ -223,6 +223,8 @@ class Page:
         return "; ".join(parts)
 
     def kpi(self, label: str, value: str, n_text: str, reading: str) -> dict:
+        if value == "not available":  # disclosure (issue 15): the reason is an analysis's message, which may print counts
+            reading = protect_counts(str(reading), self.dc)
         card = {"measure": label, "value": value, "denominator": n_text, "reading": reading}
         self.kpis.append(card)
         return card
