@@ -512,3 +512,14 @@ def test_release_of_six_unequal_sites_gives_nothing_back(release_six_sites):
     res = audit_release(out)
     assert res.ok, res.text()
     assert res.relations["across reports"] > 100 and res.n_hidden > 300   # many small counts, none worked back
+
+
+def test_percentage_of_the_first_row_needs_its_100_percent(tmp_path):
+    # "% of referred" pins a hidden stage (6.0% of 50 = 3); a CI bound beside counts is not a share of the first
+    # row (found as a false leak on a small --period release: ci_lower = n_open / n_open of the first row)
+    f = pd.DataFrame({"stage": ["Referred", "Declined", "Assessed"], "n": ["50", "<10", "47"],
+                      "% of referred": ["100.0", "6.0", "94.0"]})
+    res, leaks = _leaks(_release(tmp_path, {"report_s01.html": _page("S01", {"funnel": f})}))
+    assert ("report_s01.html", "funnel", "Declined", "n", 3, "percentage x denominator") in leaks
+    ci = f.rename(columns={"% of referred": "ci_lower"}).assign(ci_lower=["", "0.06", "0.9"])
+    assert audit_release(_release(tmp_path / "b", {"report_s01.html": _page("S01", {"funnel": ci})})).ok

@@ -1040,6 +1040,10 @@ def _ratio_hypotheses(r: _Report, key: str, df: PublishedTable, cells: _Cells):
                     cand.append((a, b, "row"))
             cand.append((a, a, "root"))
         for a, b, how in cand:
+            # "% of the first row" shows itself as 100% (or 1) in the first row; without that, guessing that a
+            # column (a CI bound, say) is a count over the first row's count is a coincidence, not evidence
+            if how == "root" and (v[0] is None or abs(v[0] - scale) > _decimals(df.rows[0][j].rstrip("%"))):
+                continue
             hyp = []
             for i in range(len(df)):
                 if v[i] is None:
