@@ -24,7 +24,7 @@ import pandas as pd
 from dapp_eval.disclosure.audit import audit_release
 
 _CSV = re.compile(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"')
-_KPI = re.compile(r'<div class="kpi"><div>([^<]+)</div><div class="v">([^<]+)</div>')
+_KPI = re.compile(r'<div class="kpi">\s*(?:<div>|<h3 class="m">)([^<]+)</(?:div|h3)>\s*(?:<div|<p) class="v">([^<]+)<')
 
 
 def withheld(html: str) -> tuple[int, int]:
@@ -72,7 +72,8 @@ def main(old: str, new: str) -> None:
         print("| " + " | ".join(str(r[c]) for c in cols) + " |")
     for label, path in (("old", old), ("new", new)):
         res = audit_release(path)
-        print(f"\n{label}: {len(res.leaks)} counts from 1 to 9 recovered "
+        print(f"\n{label}: {len(res.leaks)} leaks (hidden counts from 1 to 9 worked back, or counts published "
+              "unrounded) "
               f"({', '.join(f'{k} {v}' for k, v in res.recovered_by_attack.items()) or 'none'}); "
               f"{len(res.narrowed)} narrowed to 2-3 values; relations tried: "
               + ", ".join(f"{k} {v}" for k, v in res.relations.items()))

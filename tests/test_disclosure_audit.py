@@ -19,7 +19,7 @@ from dapp_eval.disclosure.audit import audit_release
 
 
 def _page(scope: str, tables: dict[str, pd.DataFrame], *, threshold: int = 10, period: str | None = None,
-          rounded: bool = False) -> str:
+          rounded: bool = False, extra: str = "") -> str:
     """A minimal report page: the 'About this report' table and one CSV download per table.
 
     ``rounded`` adds the page-1 sentence that says counts are rounded to 5 (as a protected report does).
@@ -35,7 +35,16 @@ def _page(scope: str, tables: dict[str, pd.DataFrame], *, threshold: int = 10, p
         data = base64.b64encode(df.to_csv(index=False).encode()).decode()
         body.append(f'<table class="dt"><caption>{name}</caption></table>'
                     f'<div class="dl"><a download="{prefix}_{name}.csv" href="data:text/csv;base64,{data}">csv</a></div>')
-    return "<html><body>" + "".join(body) + "</body></html>"
+    return "<html><body>" + "".join(body) + extra + "</body></html>"
+
+
+def _html_table(caption: str, df: pd.DataFrame) -> str:
+    """A table shown on the page only (no CSV download), as a chart's data under <details>."""
+    head = "".join(f'<th scope="col">{c}</th>' for c in df.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{v}</td>" for v in r) + "</tr>" for r in df.astype(str).values)
+    return (f'<figure><img alt="chart" src="data:image/png;base64,AAAA"><details class="figdata"><summary>The data '
+            f'drawn in this chart</summary><table class="dt"><caption>{caption}</caption><thead><tr>{head}</tr>'
+            f"</thead><tbody>{rows}</tbody></table></details></figure>")
 
 
 def _release(tmp_path: Path, pages: dict[str, str]) -> Path:
@@ -217,6 +226,130 @@ def test_publish_release_moves_only_a_clean_release(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# everything published is read: page text, chart data, page tables, the workbook
+# ---------------------------------------------------------------------------
+
+# accepted = started + awaiting start: 33 = 29 + 4; the table hides accepted ([c]) and awaiting start (<10)
+_ACCEPT = pd.DataFrame({"stage": ["Accepted", "Started", "Awaiting start"],
+                        "level": ["intermediate", "terminal", "terminal"], "n": ["[c]", "29", "<10"]})
+
+
+def test_page_text_naming_a_hidden_cell_is_caught(tmp_path):
+    # the issue's example: "n = 33 accepted" printed beside a table that marks accepted [c]
+    text = "<p>Of those assessed, n = 33 accepted a place.</p>"
+    res, leaks = _leaks(_release(tmp_path, {"report_s01.html": _page("S01", {"funnel_counts": _ACCEPT},
+                                                                      extra=text)}))
+    assert ("report_s01.html", "funnel_counts", "Awaiting start", "n", 4, "row and column totals") in leaks
+    assert res.relations["page text"] == 1
+    # the same sentence without the count: nothing to work back
+    quiet = "<p>Of those assessed, most accepted a place.</p>"
+    assert audit_release(_release(tmp_path / "b", {"report_s01.html": _page("S01", {"funnel_counts": _ACCEPT},
+                                                                            extra=quiet)})).ok
+
+
+def test_small_or_unrounded_counts_in_page_text_are_caught(tmp_path):
+    # "x of y" phrases about people; "6 of 8 quarters" is not a count of people and is not flagged
+    text = "<p>The target was met in 6 of 8 complete quarters. 4 of 60 people were excluded.</p>"
+    res, leaks = _leaks(_release(tmp_path, {"report_s01.html": _page("S01", {"exits": _exact(_drop_table(4))},
+                                                                      extra=text)}))
+    assert {(x.value, x.attack) for x in res.leaks} == {(4, "page text")}
+    # in a rounded release a count printed unrounded is a leak by itself (it un-rounds its table's cells)
+    rtext = '<p>n = 33 people accepted.</p><img alt="Completion: 64 of 71 people completed" src="x.png">'
+    res2 = audit_release(_release(tmp_path / "b", {"report_s01.html": _page(
+        "S01", {"exits": _protect(_drop_table(4))}, rounded=True, extra=rtext)}))
+    assert sorted((x.value, x.attack) for x in res2.leaks) == [(33, "page text"), (64, "page text"), (71, "page text")]
+    ok = '<p>n = 35 people accepted.</p><img alt="Completion: 65 of 70 people completed" src="x.png">'
+    assert audit_release(_release(tmp_path / "c", {"report_s01.html": _page(
+        "S01", {"exits": _protect(_drop_table(4))}, rounded=True, extra=ok)})).ok
+
+
+def test_an_analysis_message_with_counts_is_caught_and_protect_counts_makes_it_safe(tmp_path):
+    # found on a --period release: 'not available' printed the analysis's reason with its counts
+    from dapp_eval.disclosure import protect_counts
+
+    why = "no one is eligible for the before/after comparison yet (246 people referred; still attending: 240; " \
+          "left early: 3)"
+    res = audit_release(_release(tmp_path, {"report_s01.html": _page(
+        "S01", {"exits": _protect(_drop_table(4))}, rounded=True, extra=f"<p class='na'>{why}</p>")}))
+    assert sorted((x.value, x.attack) for x in res.leaks) == [(3, "page text"), (246, "page text")]
+    safe = protect_counts(why, DisclosureControl())
+    assert safe.endswith("(245 people referred; still attending: 240; left early: <10)")
+    assert audit_release(_release(tmp_path / "b", {"report_s01.html": _page(
+        "S01", {"exits": _protect(_drop_table(4))}, rounded=True, extra=f"<p class='na'>{safe}</p>")})).ok
+
+
+def test_chart_data_under_details_is_decoded_and_attacked(tmp_path):
+    # the data table of a chart (HTML only, inside <details>) carries a total beside a hidden part: 68 - 64 = 4
+    chart = pd.DataFrame({"outcome": ["completed", "dropped out", "all"], "n": ["64", "<10", "68"]})
+    res, leaks = _leaks(_release(tmp_path, {"report_s01.html": _page(
+        "S01", {}, extra=_html_table("Exits drawn in the chart", chart))}))
+    assert ("report_s01.html", "exits_drawn_in_the_chart", "dropped out", "n", 4, "row and column totals") in leaks
+    # in a rounded release, a bar height published unrounded is caught even without a relation
+    bars = pd.DataFrame({"quarter": ["Q1", "Q2"], "n_referrals": ["55", "43"]})
+    res2 = audit_release(_release(tmp_path / "b", {"report_s01.html": _page(
+        "S01", {"exits": _protect(_drop_table(4))}, rounded=True, extra=_html_table("Referrals per quarter", bars))}))
+    assert [(x.table, x.value, x.attack) for x in res2.leaks] == [("referrals_per_quarter", 43, "unrounded count")]
+    rounded_bars = bars.assign(n_referrals=["55", "45"])
+    assert audit_release(_release(tmp_path / "c", {"report_s01.html": _page(
+        "S01", {"exits": _protect(_drop_table(4))}, rounded=True,
+        extra=_html_table("Referrals per quarter", rounded_bars))})).ok
+
+
+def test_page_table_that_differs_from_its_csv_is_attacked(tmp_path):
+    # the CSV hides the dropout count, the table on the page shows it: same table, same cells
+    html = _page("S01", {"exits": _exact(_drop_table(4))})
+    html = html.replace('<table class="dt"><caption>exits</caption></table>',
+                        '<table class="dt"><caption>exits</caption><tr><th>outcome</th><th>n</th></tr>'
+                        '<tr><td>completed</td><td>64</td></tr><tr><td>dropped out</td><td>4</td></tr></table>')
+    res, leaks = _leaks(_release(tmp_path, {"report_s01.html": html}))
+    assert ("report_s01.html", "exits", "dropped out", "n", 4, "across outputs") in leaks
+    same = _page("S01", {"exits": _exact(_drop_table(4))}).replace(
+        '<table class="dt"><caption>exits</caption></table>',
+        '<table class="dt"><caption>exits</caption><tr><th>outcome</th><th>n</th></tr>'
+        '<tr><td>completed</td><td>64</td></tr><tr><td>dropped out</td><td>&lt;10</td></tr></table>')
+    assert audit_release(_release(tmp_path / "b", {"report_s01.html": same})).ok
+
+
+def _workbook(path: Path, sheets: list[tuple[str, str, pd.DataFrame]]) -> None:
+    """A release workbook as report/workbook.py writes it: contents sheet, then a title row and a header per sheet."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    c = wb.active
+    c.title = "Contents"
+    c.append(["title"])
+    c.append(["note"])
+    c.append([])
+    c.append(["sheet", "report", "title", "notes", "csv file", "rows"])
+    for i, (report, csv_name, df) in enumerate(sheets, 1):
+        c.append([f"T{i:03d}", report, csv_name, "", csv_name, len(df)])
+        ws = wb.create_sheet(f"T{i:03d}")
+        ws.append([f"{report}: {csv_name}"])
+        ws.append(list(df.columns))
+        for rec in df.itertuples(index=False):
+            ws.append([int(v) if str(v).isdigit() else v for v in rec])
+    wb.save(path)
+
+
+def test_workbook_sheet_is_tied_to_its_report_table(tmp_path):
+    pages = {"report_s01.html": _page("S01", {"exits": _exact(_drop_table(4))})}
+    rel = _release(tmp_path, pages)
+    _workbook(rel / "tables.xlsx", [("Site S01 (synthetic) (S01)", "s01_exits.csv", _drop_table(4))])
+    res, leaks = _leaks(rel)
+    assert ("report_s01.html", "exits", "dropped out", "n", 4, "across outputs") in leaks
+    rel2 = _release(tmp_path / "b", pages)
+    _workbook(rel2 / "tables.xlsx", [("Site S01 (synthetic) (S01)", "s01_exits.csv", _exact(_drop_table(4)))])
+    res2 = audit_release(rel2)
+    assert res2.ok and res2.n_tables == 1   # the sheet repeats the report's table exactly: nothing new
+    # in a rounded release, an unrounded sheet is caught on its own
+    rel3 = _release(tmp_path / "c", {"report_s01.html": _page("S01", {"exits": _protect(_drop_table(4))},
+                                                              rounded=True)})
+    _workbook(rel3 / "tables.xlsx", [("Site S01 (synthetic) (S01)", "s01_exits.csv", _drop_table(21))])
+    assert [(x.report, x.value, x.attack) for x in audit_release(rel3).leaks] == [
+        ("tables.xlsx", 81, "unrounded count"), ("tables.xlsx", 21, "unrounded count")]
+
+
+# ---------------------------------------------------------------------------
 # releases rendered from a synthetic programme of 3 sites of unequal size
 # ---------------------------------------------------------------------------
 
@@ -316,3 +449,77 @@ def _csvs(html):
 
     for _, data in re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html):
         yield pd.read_csv(io.StringIO(base64.b64decode(data).decode("utf-8")), dtype=str, keep_default_na=False)
+
+
+# ---------------------------------------------------------------------------
+# whole releases (render_release, as `dapp-eval report` writes them) of 4 and 6 sites of unequal size,
+# one of them with --period variants beside the whole data
+# ---------------------------------------------------------------------------
+
+
+def _synth(tmp_path_factory, name, **kw):
+    from dapp_eval.synthetic import generate
+
+    folder = tmp_path_factory.mktemp(name) / "data"
+    generate(folder, **kw)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def release_four_sites_periods(tmp_path_factory):
+    from dapp_eval.report.render import render_release
+
+    folder = _synth(tmp_path_factory, "synth4", referrals=480, sites=4, seed=12)
+    out = tmp_path_factory.mktemp("rel4") / "out"
+    render_release(folder, out, progress=False,
+                   periods=[("2023-01-01", "2025-03-31"), ("2024-04-01", "2025-03-31")])
+    return folder, out
+
+
+@pytest.fixture(scope="session")
+def release_six_sites(tmp_path_factory):
+    from dapp_eval.report.render import render_release
+
+    folder = _synth(tmp_path_factory, "synth6", referrals=600, sites=6, seed=13)
+    out = tmp_path_factory.mktemp("rel6") / "out"
+    render_release(folder, out, progress=False)
+    return folder, out
+
+
+def _site_sizes(folder):
+    return pd.read_csv(folder / "referrals.csv").groupby("site_id").size()
+
+
+@pytest.mark.slow
+def test_release_of_four_unequal_sites_with_periods_gives_nothing_back(release_four_sites_periods):
+    folder, out = release_four_sites_periods
+    sizes = _site_sizes(folder)
+    assert len(sizes) == 4 and sizes.max() > 1.3 * sizes.min()      # unequal sites
+    assert len(list(out.glob("report_*.html"))) == 10                # 5 pages x 2 periods, one release
+    res = audit_release(out)
+    assert res.ok, res.text()
+    # the attacks ran on this release: other sites in each period, one period inside the other, the workbook
+    for attack in ("across reports", "across periods", "row and column totals", "denominators and conversions",
+                   "percentage x denominator"):
+        assert res.relations.get(attack, 0) > 10, (attack, res.relations)
+
+
+@pytest.mark.slow
+def test_release_of_six_unequal_sites_gives_nothing_back(release_six_sites):
+    folder, out = release_six_sites
+    sizes = _site_sizes(folder)
+    assert len(sizes) == 6 and sizes.max() > 1.5 * sizes.min()
+    res = audit_release(out)
+    assert res.ok, res.text()
+    assert res.relations["across reports"] > 100 and res.n_hidden > 300   # many small counts, none worked back
+
+
+def test_percentage_of_the_first_row_needs_its_100_percent(tmp_path):
+    # "% of referred" pins a hidden stage (6.0% of 50 = 3); a CI bound beside counts is not a share of the first
+    # row (found as a false leak on a small --period release: ci_lower = n_open / n_open of the first row)
+    f = pd.DataFrame({"stage": ["Referred", "Declined", "Assessed"], "n": ["50", "<10", "47"],
+                      "% of referred": ["100.0", "6.0", "94.0"]})
+    res, leaks = _leaks(_release(tmp_path, {"report_s01.html": _page("S01", {"funnel": f})}))
+    assert ("report_s01.html", "funnel", "Declined", "n", 3, "percentage x denominator") in leaks
+    ci = f.rename(columns={"% of referred": "ci_lower"}).assign(ci_lower=["", "0.06", "0.9"])
+    assert audit_release(_release(tmp_path / "b", {"report_s01.html": _page("S01", {"funnel": ci})})).ok

@@ -7,15 +7,15 @@
 - :mod:`.audit`: :func:`audit_release` decodes a rendered release and attacks
   it as an adversary would (differencing across reports, totals, periods,
   thresholds, denominators, percentage x denominator); ``dapp-eval audit OUT``.
-- :mod:`.text`: the "How figures are protected" box and the sentence shown
-  under protected tables.
+- :mod:`.text`: the "How figures are protected" box, the sentence shown
+  under protected tables, and ``protect_counts`` for messages that print counts.
 """
 
 from .control import HIDDEN, SUPPRESSED, DisclosureControl, count_columns, round_count
-from .text import HOW_FIGURES_ARE_PROTECTED, how_figures_are_protected, protected_sentence
+from .text import HOW_FIGURES_ARE_PROTECTED, how_figures_are_protected, protect_counts, protected_sentence
 
 __all__ = ["DisclosureControl", "count_columns", "round_count", "SUPPRESSED", "HIDDEN",
-           "HOW_FIGURES_ARE_PROTECTED", "how_figures_are_protected", "protected_sentence",
+           "HOW_FIGURES_ARE_PROTECTED", "how_figures_are_protected", "protected_sentence", "protect_counts",
            "audit_release", "AuditResult"]
 
 

@@ -61,11 +61,14 @@ as "narrowed" but not counted as a leak: rounding guarantees at most that.
 from __future__ import annotations
 
 import base64
+import csv
 import html as _html
 import io
 import itertools
 import math
 import re
+import xml.etree.ElementTree as ET
+import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -85,12 +88,26 @@ def _is_count(col) -> bool:
 
 @dataclass
 class PublishedTable:
-    """One table as published: which report, its name without the scope prefix, and its text cells."""
+    """One table as published: which report, its name without the scope prefix, its header and text cells."""
 
     report: str
     name: str
-    frame: pd.DataFrame
+    columns: list[str]
+    rows: list[list[str]]
     source: str = "csv"
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The table as a DataFrame of text (built on demand; the audit itself works on the rows)."""
+        return pd.DataFrame(self.rows, columns=self.columns, dtype=object)
+
+    def col(self, name: str) -> list[str]:
+        j = self.columns.index(name)
+        return [r[j] for r in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 @dataclass
@@ -101,6 +118,10 @@ class _Report:
     period: str                      # "all" or "FROM to TO"
     tables: dict[str, PublishedTable] = field(default_factory=dict)
     base: int | None = None          # rounding base the page states ("rounded to the nearest 5")
+    programme: str = ""              # the page's "Programme" (how the workbook names it)
+    text: list[str] = field(default_factory=list)        # page text, block by block (alt text included)
+    captions: dict[str, str] = field(default_factory=dict)  # caption -> table key
+    links: list[tuple[str, str, str]] = field(default_factory=list)  # workbook: (report file, table, sheet)
 
 
 @dataclass
@@ -176,18 +197,37 @@ class AuditResult:
 
 
 class _TableParser(HTMLParser):
-    """Collect every <table>: caption, header and body cells, and whether a CSV link follows it."""
+    """Collect every <table> (caption, rows, the CSV link after it) and the page text outside tables.
+
+    Page text is kept block by block (paragraphs, headings, list items, figure captions, KPI cards) with
+    every image's alt text, because numbers in sentences are published too.
+    """
+
+    _BLOCKS = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption", "summary", "div", "dd", "dt",
+               "section", "br", "caption"}
 
     def __init__(self):
-        super().__init__()
+        super().__init__(convert_charrefs=True)
         self.tables: list[dict] = []
+        self.text: list[str] = []
+        self._buf: list[str] = []
         self._cur = None
         self._cell = None
         self._row = None
         self._in_caption = False
+        self._skip = 0
+
+    def _flush(self):
+        s = " ".join("".join(self._buf).split())
+        if s:
+            self.text.append(s)
+        self._buf = []
 
     def handle_starttag(self, tag, attrs):
-        if tag == "table":
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag == "table":
+            self._flush()
             self._cur = {"caption": "", "rows": [], "csv": None}
         elif self._cur is not None and tag == "tr":
             self._row = []
@@ -199,9 +239,21 @@ class _TableParser(HTMLParser):
             d = dict(attrs)
             if d.get("download") and self.tables[-1]["csv"] is None:
                 self.tables[-1]["csv"] = d["download"]
+        elif tag == "img":
+            alt = dict(attrs).get("alt")
+            if alt:
+                self._flush()
+                self.text.append(" ".join(alt.split()))
+        elif self._cur is None and tag in self._BLOCKS:
+            self._flush()
 
     def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+            return
         if self._cur is None:
+            if tag in self._BLOCKS:
+                self._flush()
             return
         if tag in ("td", "th") and self._cell is not None:
             self._row.append("".join(self._cell).strip())
@@ -216,7 +268,11 @@ class _TableParser(HTMLParser):
             self._cur = None
 
     def handle_data(self, data):
-        if self._in_caption:
+        if self._skip:
+            return
+        if self._cur is None:
+            self._buf.append(data)
+        elif self._in_caption:
             self._cur["caption"] += data
         elif self._cell is not None:
             self._cell.append(data)
@@ -233,10 +289,46 @@ def _about(parser: _TableParser) -> dict[str, str]:
     return {}
 
 
+#: data URIs (figures, CSV downloads) are cut out before the HTML is parsed: they are most of its bytes
+_DATA_URI = re.compile(r'(src|href)="data:[^"]*"')
+
+
+def _read_csv(data: str) -> tuple[list[str], list[list[str]]] | None:
+    try:
+        rows = list(csv.reader(io.StringIO(base64.b64decode(data).decode("utf-8"))))
+    except Exception:  # an unreadable download is skipped, not fatal
+        return None
+    if not rows:
+        return None
+    header, body = rows[0], [r for r in rows[1:] if r]
+    if any(len(r) != len(header) for r in body):
+        return None
+    return header, body
+
+
+def _same(cols_a, rows_a, cols_b, rows_b) -> bool:
+    """Whether two publications of a table show the same thing ('2,000' and '2000', '100.0' and '100' agree)."""
+    if [c.strip() for c in cols_a] != [c.strip() for c in cols_b] or len(rows_a) != len(rows_b):
+        return False
+    for ra, rb in zip(rows_a, rows_b):
+        if ra == rb:
+            continue
+        if len(ra) != len(rb):
+            return False
+        for x, y in zip(ra, rb):
+            if x != y and x.strip() != y.strip():
+                nx, ny = _number(x), _number(y)
+                if nx is None or ny is None or nx != ny:
+                    return False
+    return True
+
+
 def _read_report(path: Path, default_threshold: int) -> _Report:
     text = path.read_text(encoding="utf-8")
+    csvs = _CSV.findall(text)
     parser = _TableParser()
-    parser.feed(text)
+    parser.feed(_DATA_URI.sub(r'\1=""', text))
+    parser.close()
     about = _about(parser)
     prog = about.get("Programme", "")
     m = re.search(r"\(([^()]+)\)\s*$", prog)
@@ -251,44 +343,140 @@ def _read_report(path: Path, default_threshold: int) -> _Report:
     threshold = int(thr.group(1)) if thr else default_threshold
     per = re.search(r"received (\S+) to (\S+)", about.get("Referrals in scope", ""))
     period = f"{per.group(1)} to {per.group(2)}" if per else "all"
-    stated = re.search(r"every other count is rounded to the nearest (\d+)", re.sub(r"<[^>]+>", " ", text), re.I)
-    rep = _Report(path.name, scope, threshold, period, base=int(stated.group(1)) if stated else None)
+    stated = re.search(r"every other count is rounded to the nearest (\d+)", " ".join(parser.text), re.I)
+    rep = _Report(path.name, scope, threshold, period, base=int(stated.group(1)) if stated else None,
+                  programme=prog.strip(), text=parser.text)
     prefix = "all" if scope == "all" else _slug(scope)
-    for name, data in _CSV.findall(text):
-        try:
-            df = pd.read_csv(io.StringIO(base64.b64decode(data).decode("utf-8")), dtype=str, keep_default_na=False)
-        except Exception:  # an unreadable download is skipped, not fatal
+    by_csv = {}
+    for name, data in csvs:
+        parsed = _read_csv(data)
+        if parsed is None:
             continue
         key = _html.unescape(name).removesuffix(".csv")
         key = key[len(prefix) + 1:] if key.startswith(prefix + "_") else key
-        rep.tables[key] = PublishedTable(path.name, key, df, "csv")
+        rep.tables[key] = PublishedTable(path.name, key, parsed[0], parsed[1], "csv")
+        by_csv[_html.unescape(name)] = key
     for t in parser.tables:
-        if t["csv"] is not None or not t["rows"] or t["caption"].strip().lower().startswith("about this report"):
+        if not t["rows"] or t["caption"].strip().lower().startswith("about this report"):
             continue
         header, *body = t["rows"]
         if not body or any(len(r) != len(header) for r in body):
             continue
-        key = _slug(t["caption"])[:60]
-        rep.tables.setdefault(key, PublishedTable(path.name, key, pd.DataFrame(body, columns=header), "html"))
+        key = by_csv.get(t["csv"]) if t["csv"] else None
+        if key is not None:
+            rep.captions[" ".join(t["caption"].split())] = key
+            shown = rep.tables[key]
+            # the page shows the first rows of the CSV: a page table that says something else is a table too
+            if _same(header, body, shown.columns, shown.rows[:len(body)]):
+                continue
+            rep.links.append((path.name, key, f"{key} (page)"))
+            key = f"{key} (page)"
+        else:
+            key = _slug(t["caption"])[:60]
+        rep.tables.setdefault(key, PublishedTable(path.name, key, header, body, "html"))
     return rep
 
 
-def _read_workbook(path: Path, threshold: int) -> _Report:
+def _xlsx_sheets(path: Path) -> dict[str, list[list[str]]]:
+    """Every sheet of an .xlsx as rows of text (values as written; a small reader, no styles or dates)."""
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        shared = []
+        if "xl/sharedStrings.xml" in names:
+            for si in ET.fromstring(z.read("xl/sharedStrings.xml")).iter(f"{ns}si"):
+                shared.append("".join(t.text or "" for t in si.iter(f"{ns}t")))
+        rels = {r.get("Id"): r.get("Target") for r in ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))}
+        out = {}
+        for sh in ET.fromstring(z.read("xl/workbook.xml")).iter(f"{ns}sheet"):
+            target = rels.get(sh.get(f"{rel_ns}id"), "")
+            target = target.lstrip("/") if target.startswith("/") else "xl/" + target
+            if target not in names:
+                continue
+            rows = []
+            for row in ET.fromstring(z.read(target)).iter(f"{ns}row"):
+                vals: dict[int, str] = {}
+                for c in row.iter(f"{ns}c"):
+                    col = _xlsx_col(c.get("r", ""))
+                    t = c.get("t", "n")
+                    if t == "inlineStr":
+                        v = "".join(x.text or "" for x in c.iter(f"{ns}t"))
+                    else:
+                        x = c.find(f"{ns}v")
+                        v = "" if x is None or x.text is None else x.text
+                        if t == "s" and v:
+                            v = shared[int(v)]
+                        elif t == "b" and v:
+                            v = "True" if v == "1" else "False"
+                        elif t == "n" and v:
+                            f = float(v)
+                            v = str(int(f)) if f.is_integer() and abs(f) < 1e15 else v
+                    vals[col if col is not None else len(vals)] = v
+                width = max(vals) + 1 if vals else 0
+                rows.append([vals.get(i, "") for i in range(width)])
+            out[sh.get("name")] = rows
+    return out
+
+
+def _xlsx_col(ref: str) -> int | None:
+    m = re.match(r"([A-Z]+)", ref)
+    if not m:
+        return None
+    n = 0
+    for ch in m.group(1):
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def _read_workbook(path: Path, threshold: int, reports: list[_Report]) -> _Report:
+    """The release workbook: each sheet is tied, through its contents sheet, to the report and table it repeats.
+
+    A sheet that repeats its table exactly adds nothing and is left out; any other sheet is a table of the
+    workbook, and when its report table is known, each of its count cells is the same count as there.
+    """
     rep = _Report(path.name, "workbook", threshold, "all")
-    sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
-    for name, df in sheets.items():
-        rep.tables[str(name)] = PublishedTable(path.name, str(name), df.astype(str), "xlsx")
+    sheets = _xlsx_sheets(path)
+    contents = sheets.get("Contents", [])
+    head = next((i for i, r in enumerate(contents) if r[:1] == ["sheet"]), None)
+    meta = {}
+    if head is not None:
+        cols = contents[head]
+        for r in contents[head + 1:]:
+            d = dict(zip(cols, r))
+            if d.get("sheet"):
+                meta[d["sheet"]] = d
+    by_programme: dict[str, list[_Report]] = defaultdict(list)
+    for r in reports:
+        if r.programme:
+            by_programme[r.programme.lower()].append(r)
+    for name, rows in sheets.items():
+        if name == "Contents" or len(rows) < 2:
+            continue
+        header = [c for c in rows[1]]
+        while header and header[-1] == "":
+            header.pop()
+        body = [(r + [""] * len(header))[:len(header)] for r in rows[2:] if any(v != "" for v in r)]
+        d = meta.get(name, {})
+        csv_name = str(d.get("csv file", "")).removesuffix(".csv")
+        found = [(x, k) for x in by_programme.get(str(d.get("report", "")).lower(), [])
+                 for k, t in x.tables.items() if t.source == "csv" and csv_name.endswith(k)]
+        if any(_same(header, body, x.tables[k].columns, x.tables[k].rows) for x, k in found):
+            continue  # repeats a table of a report exactly
+        if len(found) == 1:  # (reports of several periods share names: then the sheet stands alone)
+            rep.links.append((found[0][0].file, found[0][1], name))
+        rep.tables[name] = PublishedTable(path.name, name, header, body, "xlsx")
     return rep
 
 
 def decode_release(path, *, threshold: int = 10) -> list[_Report]:
-    """Every report (HTML page or workbook) of a release folder with its published tables."""
+    """Every report (HTML page or workbook) of a release folder with its published tables and page text."""
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: not a release folder")
     reports = [_read_report(p, threshold) for p in sorted(path.glob("*.html")) if p.name != "index.html"]
     for x in sorted(path.glob("*.xlsx")):
-        reports.append(_read_workbook(x, threshold))
+        reports.append(_read_workbook(x, threshold, list(reports)))
     return reports
 
 
@@ -322,8 +510,8 @@ class _Cells:
             return None
         if not v.is_integer() or v < 0:
             return None
-        if not self.rounded or v == 0:
-            return (v, v, True, False)
+        if not self.rounded or v == 0 or v % self.base:
+            return (v, v, True, False)  # a count that is not a multiple of the base was not rounded
         h = self.base // 2
         if v == self.base:
             return (1.0, float(self.base + h), False, False)
@@ -343,37 +531,52 @@ class _Cells:
         return i
 
 
-def _text_columns(df: pd.DataFrame) -> list[str]:
-    """Label columns: not counts, no number in them, and some real text (not only '', '[c]' or '<10')."""
-    if "_text_cols" in df.attrs:
-        return df.attrs["_text_cols"]
+def _number(text: str) -> float | None:
+    """The number a published cell shows ('1,234', '45%', '0.3'), or None (text, markers, blanks, NaN)."""
+    t = text.strip().replace(",", "").removesuffix("%")
+    if not t or t[0] not in "+-.0123456789":
+        return None
+    try:
+        v = float(t)
+    except ValueError:
+        return None
+    return None if v != v else v
+
+
+_NOT_LABEL = re.compile(r"|\[c\]|True|False|<\d+")
+
+
+def _text_columns(t: PublishedTable) -> list[int]:
+    """Label columns (by position): not counts, no number in them, and some real text (not only '', '[c]' or '<10')."""
+    if "text_cols" in t._cache:
+        return t._cache["text_cols"]
     out = []
-    for c in df.columns:
+    for j, c in enumerate(t.columns):
         if _is_count(c):
             continue
-        v = df[c].astype(str).str.strip()
-        if pd.to_numeric(v.str.replace(",", ""), errors="coerce").notna().any():
+        vals = [r[j].strip() for r in t.rows]
+        if any(_number(v) is not None for v in vals):
             continue
-        if (~(v.isin(["", "[c]", "True", "False"]) | v.str.fullmatch(r"<\d+"))).any():
-            out.append(c)
-    df.attrs["_text_cols"] = out
+        if any(not _NOT_LABEL.fullmatch(v) for v in vals):
+            out.append(j)
+    t._cache["text_cols"] = out
     return out
 
 
-def _row_labels(df: pd.DataFrame) -> list[str]:
-    if "_labels" in df.attrs:
-        return df.attrs["_labels"]
-    text_cols = _text_columns(df)
+def _row_labels(t: PublishedTable) -> list[str]:
+    if "labels" in t._cache:
+        return t._cache["labels"]
+    text_cols = _text_columns(t)
     if not text_cols:
-        labels = [str(i) for i in range(len(df))]
+        labels = [str(i) for i in range(len(t.rows))]
     else:
-        labels = df[text_cols].astype(str).agg(" / ".join, axis=1).tolist()
+        labels = [" / ".join(r[j] for j in text_cols) for r in t.rows]
     seen: dict[str, int] = defaultdict(int)
     out = []
     for lab in labels:
         out.append(lab if not seen[lab] else f"{lab} #{seen[lab] + 1}")
         seen[lab] += 1
-    df.attrs["_labels"] = out
+    t._cache["labels"] = out
     return out
 
 
@@ -410,9 +613,9 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
         value from 1 to threshold - 1.
     """
     reports = decode_release(path, threshold=threshold)
-    texts = [str(v).replace(",", "") for r in reports for t in r.tables.values()
-             for c in t.frame.columns if _is_count(c) for v in t.frame[c]]
-    positive = [int(v) for v in texts if v.isdigit() and int(v) > 0]
+    positive = [int(v) for r in reports for t in r.tables.values()
+                for j, c in enumerate(t.columns) if _is_count(c)
+                for v in (row[j].replace(",", "") for row in t.rows) if v.isdigit() and int(v) > 0]
     stated = {r.base for r in reports if r.base}
     if base is None and len(stated) == 1:
         base = stated.pop()
@@ -422,22 +625,26 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
     cells = _Cells(rounded=base > 1, base=base)
     for r in reports:
         for key, t in r.tables.items():
-            df = t.frame
-            labels = _row_labels(df)
-            for c in [c for c in df.columns if _is_count(c)]:
-                for i, v in enumerate(df[c].astype(str)):
-                    cells.add((r.file, key, labels[i], c), v, r.threshold, (r.file, key, labels[i], c, v,
-                                                                            r.threshold))
+            labels = _row_labels(t)
+            for j, c in enumerate(t.columns):
+                if not _is_count(c):
+                    continue
+                for i, row in enumerate(t.rows):
+                    v = row[j]
+                    cells.add((r.file, key, labels[i], c), v, r.threshold, (r.file, key, labels[i], c, v, r.threshold))
     eqs: list[tuple[str, str, dict[int, float], str]] = []   # (attack, kind "eq"/"ge", coefs, description)
     _relations_across_reports(reports, cells, eqs)
+    _relations_across_outputs(reports, cells, eqs)
+    for r in reports:
+        _page_text(r, cells, eqs)
     for r in reports:
         for key, t in r.tables.items():
-            _relations_within_table(r, key, t.frame, cells, eqs)
+            _relations_within_table(r, key, t, cells, eqs)
         _relations_between_tables(r, cells, eqs)
     ratio_hyps = []
     for r in reports:
         for key, t in r.tables.items():
-            ratio_hyps += _ratio_hypotheses(r, key, t.frame, cells)
+            ratio_hyps += _ratio_hypotheses(r, key, t, cells)
 
     relations = defaultdict(int)
     for a, *_ in eqs:
@@ -445,7 +652,7 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
     relations["percentage x denominator"] = len(ratio_hyps)
     _propagate(cells, eqs, ratio_hyps)
 
-    leaks, narrowed = [], []
+    leaks, narrowed = _unrounded(cells), []
     for i, meta in enumerate(cells.meta):
         if cells.exact[i]:
             continue
@@ -463,6 +670,112 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
         by_attack[x.attack] += 1
     return AuditResult(str(path), cells.rounded, base, len(reports), sum(len(r.tables) for r in reports),
                        len(cells.lo), int(sum(cells.hidden)), leaks, narrowed, dict(relations), dict(by_attack))
+
+
+def _unrounded(cells: _Cells) -> list[Leak]:
+    """In a rounded release, every count published exactly (not a multiple of the base) is a leak itself.
+
+    The release promises that every count is rounded; a count shown unrounded (in a chart's data, the
+    workbook, the page text) pins itself, and with the rounded counts beside it, its neighbours.
+    """
+    if not cells.rounded:
+        out = []
+        for i, (rep, table, row, col, text, thr) in enumerate(cells.meta):
+            if table == "page text" and cells.exact[i] and 1 <= cells.lo[i] <= thr - 1:
+                out.append(Leak("page text", rep, table, row, col, text, int(cells.lo[i]),
+                                "a count below the threshold printed in the text"))
+        return out
+    out = []
+    for i, (rep, table, row, col, text, _thr) in enumerate(cells.meta):
+        if cells.exact[i] and cells.lo[i] > 0 and cells.lo[i] % cells.base:
+            attack = "page text" if table == "page text" else "unrounded count"
+            out.append(Leak(attack, rep, table, row, col, text, int(cells.lo[i]),
+                            f"published unrounded in a release rounded to {cells.base}"))
+    return out
+
+
+_PEOPLE = (r"(?:people|persons?|participants?|referrals?|men|women|partners?|victims?|survivors?|perpetrators?|"
+           r"completers?|starters?|children|families|cases|completions|starts|dropouts|exits|respondents?|"
+           r"responses|users|clients|individuals)\b")
+#: a number that is a count in a sentence: "n = 33", "33 of 45", "33 people" (not 33%, £33, 3.3, 12 weeks)
+_NUM = r"(?<![\d.,£$])(\d{1,3}(?:,\d{3})+|\d+)(?![\d.%])(?!,\d)"
+_TEXT_COUNT = [
+    re.compile(r"\bn\s*=\s*" + _NUM + r"((?:\s+[a-z][a-z_-]*){0,3})", re.I),
+    re.compile(_NUM + r"\s+(?:out\s+)?of\s+(?:the\s+)?" + _NUM + r"((?:\s+[a-z][a-z_-]*){0,3})", re.I),
+    re.compile(_NUM + r"(\s+" + _PEOPLE + r"(?:\s+[a-z][a-z_-]*){0,2})", re.I),
+    re.compile(r"([a-z][a-z _-]{0,40}):\s*" + _NUM + r"(?=\s*[;)])", re.I),   # (... still attending: 4; ...)
+]
+
+
+_BOUND = re.compile(r"(?:fewer than|less than|more than|at least|at most|below|under|over|above)\s+$", re.I)
+
+
+def _text_counts(text: str, labels=()) -> list[tuple[int, str, str]]:
+    """(count, the words after it, the phrase) for every count of people a sentence prints.
+
+    "n = K" is always a count; "K of N" only when people or a row of the report's tables are named
+    after it ("6 of 8 complete quarters" is not a count of people).
+    """
+    out, seen = [], set()
+    for k, pat in enumerate(_TEXT_COUNT):
+        for m in pat.finditer(text):
+            words = (m.group(1) if k == 3 else m.group(m.lastindex)).strip().lower()
+            if k == 1 and not (re.match(_PEOPLE, words) or _label_words(words, labels)):
+                continue
+            phrase = " ".join(text[max(0, m.start() - 30):m.end()].split())
+            for g in (1, 2) if k == 1 else (2,) if k == 3 else (1,):
+                if _BOUND.search(text[max(0, m.start(g) - 16):m.start(g)]):
+                    continue  # "fewer than 10 people": a rule, not a count
+                if m.start(g) not in seen:  # "n = 33 people" is one count
+                    seen.add(m.start(g))
+                    out.append((int(m.group(g).replace(",", "")), words, phrase))
+    return out
+
+
+def _label_words(words: str, labels) -> str | None:
+    """The longest start of ``words`` (up to 3 words) that is a row label of the report's tables."""
+    w = words.split()
+    for k in (3, 2, 1):
+        if len(w) >= k and " ".join(w[:k]) in labels:
+            return " ".join(w[:k])
+    return None
+
+
+def _page_text(r: _Report, cells: _Cells, eqs) -> None:
+    """Counts printed in the page text become published cells; one that names a row ("n = 33 accepted")
+    is the same count as that row's cells in the report's tables."""
+    if not r.text or r.scope == "workbook":
+        return
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for (rep, _key, lab, _col), i in cells.index.items():
+        if rep == r.file:
+            by_label[lab.split(" / ")[0].strip().lower().replace("_", " ")].append(i)
+    n = 0
+    for block in r.text:
+        for value, words, phrase in _text_counts(block, by_label):
+            n += 1
+            i = cells.add((r.file, "page text", phrase, f"text {n}"), str(value), r.threshold,
+                          (r.file, "page text", phrase, "text", str(value), r.threshold))
+            for j in by_label.get(_label_words(words, by_label) or "", []):
+                eqs.append(("page text", "eq", {i: 1.0, j: -1.0},
+                            f"{r.file}: the text '{phrase}' and {cells.meta[j][1]} '{cells.meta[j][2]}'"))
+
+
+def _relations_across_outputs(reports, cells: _Cells, eqs) -> None:
+    """The same table published twice (the page and its CSV, the workbook sheet and the report): same cells."""
+    files = {r.file: r for r in reports}
+    for r in reports:
+        for (fa, ka, kb) in r.links:
+            a = files.get(fa)
+            if a is None or ka not in a.tables or kb not in r.tables:
+                continue
+            la, lb = _row_labels(a.tables[ka]), _row_labels(r.tables[kb])
+            for c in [c for c in r.tables[kb].columns if _is_count(c)]:
+                for lab in set(la) & set(lb):
+                    i, j = cells.index.get((fa, ka, lab, c)), cells.index.get((r.file, kb, lab, c))
+                    if i is not None and j is not None:
+                        eqs.append(("across outputs", "eq", {i: 1.0, j: -1.0},
+                                    f"{ka} '{lab}' {c} in {fa} and in {r.file} {kb}"))
 
 
 # -- relations ------------------------------------------------------------------
@@ -485,15 +798,15 @@ def _relations_across_reports(reports, cells: _Cells, eqs):
         listed = set()
         for k in ("site_funnel", "costs_by_site"):
             if k in o.tables:
-                f = o.tables[k].frame
-                col = "site_id" if "site_id" in f else ("group" if "group" in f else None)
+                f = o.tables[k]
+                col = "site_id" if "site_id" in f.columns else ("group" if "group" in f.columns else None)
                 if col:
-                    listed |= {s for s in f[col] if re.fullmatch(r"[A-Za-z]\w*", str(s)) and s != "all"}
+                    listed |= {s for s in f.col(col) if re.fullmatch(r"[A-Za-z]\w*", str(s)) and s != "all"}
         complete = bool(listed) and listed <= {s.scope for s in sites}
         for key, t in o.tables.items():
             if not all(key in s.tables for s in sites):
                 continue
-            if all(s.tables[key].frame.equals(t.frame) for s in sites):
+            if all(s.tables[key].columns == t.columns and s.tables[key].rows == t.rows for s in sites):
                 continue  # the same table in every report (comparison of sites): not additive
             oc = index_by_table.get((o.file, key), {})
             scs = [index_by_table.get((s.file, key), {}) for s in sites]
@@ -519,23 +832,29 @@ def _relations_across_reports(reports, cells: _Cells, eqs):
                 for ck in set(ac) & set(bc):
                     eqs.append(("across thresholds", "eq", {ac[ck]: 1.0, bc[ck]: -1.0},
                                 f"{key} '{ck[0]}' {ck[1]} at thresholds {a.threshold} and {b.threshold}"))
-    # reports of the same scope over disjoint referral periods add up to no more than the whole data
-    for scope in {r.scope for r in reports}:
-        whole = [r for r in reports if r.scope == scope and r.period == "all"]
-        parts = [r for r in reports if r.scope == scope and r.period != "all"]
-        if not whole or not parts:
+    # a report of the same scope over a referral period that covers another's holds at least its counts
+    # (the whole data covers every period; 2023-01-01 to 2025-03-31 covers 2024-01-01 to 2024-12-31)
+    for a, b in itertools.permutations([r for r in reports if r.scope != "workbook"], 2):
+        if a.scope != b.scope or a.period == b.period or not _covers(a.period, b.period):
             continue
-        w = whole[0]
-        for p in parts:
-            for key in set(w.tables) & set(p.tables):
-                wc, pc = index_by_table.get((w.file, key), {}), index_by_table.get((p.file, key), {})
-                for ck in set(wc) & set(pc):
-                    if wc[ck] != pc[ck]:
-                        eqs.append(("across periods", "ge", {wc[ck]: 1.0, pc[ck]: -1.0},
-                                    f"{key} '{ck[0]}' {ck[1]}: whole data vs {p.period}"))
+        for key in set(a.tables) & set(b.tables):
+            wc, pc = index_by_table.get((a.file, key), {}), index_by_table.get((b.file, key), {})
+            for ck in set(wc) & set(pc):
+                eqs.append(("across periods", "ge", {wc[ck]: 1.0, pc[ck]: -1.0},
+                            f"{key} '{ck[0]}' {ck[1]}: {a.period} covers {b.period}"))
 
 
-def _relations_within_table(r: _Report, key: str, df: pd.DataFrame, cells: _Cells, eqs):
+def _covers(outer: str, inner: str) -> bool:
+    """Whether referral period ``outer`` ('all' or 'FROM to TO', ISO dates) contains ``inner``."""
+    if outer == "all":
+        return True
+    if inner == "all":
+        return False
+    (a0, a1), (b0, b1) = outer.split(" to "), inner.split(" to ")
+    return a0 <= b0 and b1 <= a1
+
+
+def _relations_within_table(r: _Report, key: str, df: PublishedTable, cells: _Cells, eqs):
     labels = _row_labels(df)
     counts = [c for c in df.columns if _is_count(c)]
     idx = {(labels[i], c): cells.index.get((r.file, key, labels[i], c)) for i in range(len(df)) for c in counts}
@@ -545,8 +864,8 @@ def _relations_within_table(r: _Report, key: str, df: pd.DataFrame, cells: _Cell
             eqs.append(("row and column totals", kind, coefs, f"{r.file} {key}: {desc}"))
 
     # flow tables: an intermediate stage is the sum of the stages under it
-    if "level" in df.columns and set(df["level"]) <= {"intermediate", "terminal"} and "intermediate" in set(df["level"]):
-        lev = df["level"].tolist()
+    lev = df.col("level") if "level" in df.columns else []
+    if lev and set(lev) <= {"intermediate", "terminal"} and "intermediate" in set(lev):
         for i, v in enumerate(lev):
             if v != "intermediate":
                 continue
@@ -584,9 +903,13 @@ def _relations_within_table(r: _Report, key: str, df: pd.DataFrame, cells: _Cell
         block_cols = [c for c in text_cols if c != drop]
         if not block_cols:
             continue
-        blocks = [list(rows) for rows in df.groupby(block_cols, sort=False).groups.values() if len(rows) >= 2]
+        groups: dict[tuple, list[int]] = {}
+        for i, row in enumerate(df.rows):
+            groups.setdefault(tuple(row[j] for j in block_cols), []).append(i)
+        blocks = [rows for rows in groups.values() if len(rows) >= 2]
         for d in counts:
-            if not blocks or any(df.loc[rows, d].nunique() != 1 for rows in blocks):
+            dj = df.columns.index(d)
+            if not blocks or any(len({df.rows[k][dj] for k in rows}) != 1 for rows in blocks):
                 continue
             for c in [c for c in counts if c != d]:
                 hyp = []
@@ -603,9 +926,12 @@ def _relations_within_table(r: _Report, key: str, df: pd.DataFrame, cells: _Cell
                 # needs to see it hold exactly in one block (or know it: n_group is a documented denominator)
                 seen = any(all(cells.exact[j] for j in h) and sum(c * cells.lo[j] for j, c in h.items()) == 0
                            for h in hyp)
-                if hyp and (seen or d in KNOWN_DENOMINATORS) and all(_consistent(cells, h, "eq") for h in hyp):
+                # ... unless d is one value over the whole table (two groups of equal published size): then the
+                # blocks it is constant over are a coincidence, and which rows it sums is not known
+                known = d in KNOWN_DENOMINATORS and len({row[dj] for row in df.rows}) > 1
+                if hyp and (seen or known) and all(_consistent(cells, h, "eq") for h in hyp):
                     for h in hyp:
-                        add(h, f"{d} of each block of {', '.join(block_cols)} = sum of {c}")
+                        add(h, f"{d} of each block of {', '.join(df.columns[j] for j in block_cols)} = sum of {c}")
     # n = n_event + n_competing + n_censored (competing-risks tables)
     parts = [c for c in ("n_event", "n_competing", "n_censored") if c in counts]
     if "n" in counts and len(parts) == 3:
@@ -627,8 +953,7 @@ def _relations_between_tables(r: _Report, cells: _Cells, eqs):
     funnel = next((k for k in r.tables if k.endswith("funnel_counts")), None)
     if funnel is None:
         return
-    f = r.tables[funnel].frame
-    flabels = _row_labels(f)
+    flabels = _row_labels(r.tables[funnel])
     stage = {}
     for lab in flabels:
         stage.setdefault(lab.split(" / ")[0].strip().lower(), lab)
@@ -645,8 +970,7 @@ def _relations_between_tables(r: _Report, cells: _Cells, eqs):
 
     conv = next((k for k in r.tables if k.endswith("funnel_conversion")), None)
     if conv:
-        c = r.tables[conv].frame
-        clabels = _row_labels(c)
+        clabels = _row_labels(r.tables[conv])
         for lab in clabels:
             m = re.fullmatch(r"(\w+?)_of_(\w+)", lab.split(" / ")[0])
             if not m:
@@ -666,20 +990,20 @@ def _relations_between_tables(r: _Report, cells: _Cells, eqs):
         key = next((t for t in r.tables if t.endswith(k)), None)
         if key is None:
             continue
-        lab = _row_labels(r.tables[key].frame)[0]
+        lab = _row_labels(r.tables[key])[0]
         add({find(den): 1.0, cell(key, lab, "n"): -1.0}, f"{k}: n = {den}")
         add({find(ev): 1.0, cell(key, lab, "n_event"): -1.0}, f"{k}: n_event = {ev}")
         add({find(waiting): 1.0, cell(key, lab, "n_censored"): -1.0}, f"{k}: n_censored = {waiting}")
     wl = next((t for t in r.tables if t.endswith("waiting_list")), None)
     if wl:
-        for lab in _row_labels(r.tables[wl].frame):
+        for lab in _row_labels(r.tables[wl]):
             w = lab.split(" / ")[0].replace("_", " ")
             if w in stage:
                 add({find(w): 1.0, cell(wl, lab, "n_waiting"): -1.0}, f"waiting list {w} = funnel stage")
             add({find("referred"): 1.0, cell(wl, lab, "n_referred"): -1.0}, "waiting list n_referred = referred")
     tp = next((t for t in r.tables if t.endswith("throughput")), None)
     if tp:
-        tl = _row_labels(r.tables[tp].frame)
+        tl = _row_labels(r.tables[tp])
         for col, st in (("n_referrals", "referred"),):
             ids = [cell(tp, lab, col) for lab in tl]
             if None not in ids and find(st) is not None:
@@ -689,7 +1013,7 @@ def _relations_between_tables(r: _Report, cells: _Cells, eqs):
                 add(coefs, f"sum of quarterly {col} = {st}")
 
 
-def _ratio_hypotheses(r: _Report, key: str, df: pd.DataFrame, cells: _Cells):
+def _ratio_hypotheses(r: _Report, key: str, df: PublishedTable, cells: _Cells):
     """(num cell, den cell, value, half-precision, scale) for every ratio an attacker can pair with counts."""
     labels = _row_labels(df)
     counts = [c for c in df.columns if _is_count(c)]
@@ -697,16 +1021,17 @@ def _ratio_hypotheses(r: _Report, key: str, df: pd.DataFrame, cells: _Cells):
         return []
     out = []
     nums = {}
-    for d in df.columns:
+    for j, d in enumerate(df.columns):
         if _is_count(d):
             continue
-        v = pd.to_numeric(df[d].str.replace(",", "").str.rstrip("%"), errors="coerce")
-        if v.notna().sum() == 0 or (v.dropna() < 0).any():
+        v = [_number(row[j]) for row in df.rows]
+        present = [x for x in v if x is not None]
+        if not present or min(present) < 0:
             continue
-        nums[d] = v
-    for d, v in nums.items():
+        nums[d] = (j, v, max(present))
+    for d, (j, v, vmax) in nums.items():
         scale = 100.0 if ("pct" in str(d).lower() or "%" in str(d)) else 1.0
-        if v.max() > scale * 1.0000001:
+        if vmax > scale * 1.0000001:
             continue
         cand = []
         for a in counts:
@@ -715,15 +1040,19 @@ def _ratio_hypotheses(r: _Report, key: str, df: pd.DataFrame, cells: _Cells):
                     cand.append((a, b, "row"))
             cand.append((a, a, "root"))
         for a, b, how in cand:
+            # "% of the first row" shows itself as 100% (or 1) in the first row; without that, guessing that a
+            # column (a CI bound, say) is a count over the first row's count is a coincidence, not evidence
+            if how == "root" and (v[0] is None or abs(v[0] - scale) > _decimals(df.rows[0][j].rstrip("%"))):
+                continue
             hyp = []
             for i in range(len(df)):
-                if pd.isna(v.iloc[i]):
+                if v[i] is None:
                     continue
                 ni = cells.index.get((r.file, key, labels[i], a))
                 di = cells.index.get((r.file, key, labels[0 if how == "root" else i], b))
                 if ni is None or di is None:
                     continue
-                hyp.append((ni, di, float(v.iloc[i]) / scale, _decimals(df[d].iloc[i]) / scale,
+                hyp.append((ni, di, v[i] / scale, _decimals(df.rows[i][j].rstrip("%")) / scale,
                             f"{key} '{labels[i]}': {d} = {a} / {b if how == 'row' else b + ' of the first row'}"))
             if hyp:
                 out.append(hyp)

@@ -97,6 +97,19 @@ def _close(a, b, tol=1e-6, atol=0.0) -> bool:
     return bool(ok.any()) and bool(np.all(np.abs(a[ok] - b[ok]) <= atol + tol * np.maximum(1, np.abs(b[ok]))))
 
 
+def _merged_label(levels: list[str]) -> str:
+    """'black, mixed or other'; levels sharing a prefix ('left: custody', 'left: other') keep it once."""
+    common = levels[0]
+    for lev in levels[1:]:
+        k = 0
+        while k < min(len(common), len(lev)) and common[k] == lev[k]:
+            k += 1
+        common = common[:k]
+    cut = common.rfind(": ") + 2 if ": " in common else 0
+    parts = [lev[cut:] for lev in levels]
+    return levels[0][:cut] + ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
 def _half_unit(y: np.ndarray) -> float:
     """Half a unit of the last decimal a column was rounded to (0 if it was not rounded to 0-6 decimals)."""
     y = y[~np.isnan(y)]
@@ -283,7 +296,8 @@ class DisclosureControl:
     def table(self, df: pd.DataFrame, *, name: str, kind: str = "people", margins: list | None = None,
               pairs: dict[str, str] | None = None, dependent: dict[str, list[str]] | None = None,
               label_cols: list[str] | None = None, exempt=None, row_margins: list[list[str]] | None = None,
-              row_cells=None, group_all: list[str] | None = None, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+              row_cells=None, group_all: list[str] | None = None, keep: tuple[str, ...] = (),
+              own_values: tuple[str, ...] = ()) -> pd.DataFrame:
         """Return a display copy of ``df``: small counts suppressed, every other count rounded.
 
         Parameters
@@ -323,6 +337,11 @@ class DisclosureControl:
         keep : tuple of str
             Kept for compatibility (counts are never hidden by ``row_cells`` or
             ``group_all`` now; they are rounded).
+        own_values : tuple of str
+            Columns that describe the row's own people (a mean, an SD of the
+            people counted in the row): hidden only when the row's own count is
+            suppressed, never because a complement, an implied cell or a sibling
+            row is small (a mean over at least the threshold reveals no count).
 
         Returns
         -------
@@ -410,13 +429,14 @@ class DisclosureControl:
                     if own and all(pd.isna(vals[c][i]) for c in own):
                         row_hidden[i] = True
                 if len(idx) > 1:
-                    for d in derived_cols:
+                    for d in (d for d in derived_cols if d not in own_values):
                         v = out.loc[idx, d]
                         if v.notna().all() and v.nunique() == 1:
                             hide.loc[idx, d] = True
         for i in np.flatnonzero(row_hidden):
             for d in derived_cols:
-                hide.loc[i, d] = True
+                if d not in own_values:
+                    hide.loc[i, d] = True
 
         # ratios of counts: recomputed from what is published, so they tell no more than the counts
         for d, (kind_r, a, b, scale) in ratios.items():
@@ -525,6 +545,89 @@ class DisclosureControl:
                 if done:
                     break
         return found
+
+    # -- global recoding -----------------------------------------------------------------
+    def merge_small(self, df: pd.DataFrame, *, by: list[str], level: str, across: tuple[str, ...] = (),
+                    add: tuple[str, ...] = ("n",), where=None, ratios: dict[str, tuple[str, str, float]] | None = None,
+                    name: str = "table") -> pd.DataFrame:
+        """Merge the small levels of a categorical variable into one level, instead of withholding them.
+
+        Global recoding (sdcMicro ``groupAndRename``, tau-argus recoding): within each block of rows
+        sharing ``by`` (one variable of a Table 1, say), a level is small when one of its ``add``
+        counts is from 1 to ``threshold - 1`` in any of its rows (one per value of ``across``, e.g.
+        the group). When at least two levels are small they are merged into one level named after
+        them ("black, mixed or other"), whose counts are the sums; while the merged level is still
+        small and more than two other levels remain, the next smallest level joins it. Columns that
+        identify a row (``across``, ``n_group``) are kept; values that described a single level (means,
+        SMDs) are left empty, and ``ratios`` ``{column: (numerator, denominator, scale)}`` are
+        recomputed. One small level alone is left for :meth:`table` to suppress. ``where`` (a boolean
+        mask over ``df``) limits merging to some rows (mutually exclusive categories only: not
+        multiple-response variables, not continuous variables' summary rows). The log lists which
+        levels were merged (never a count).
+
+        Examples
+        --------
+        >>> t = pd.DataFrame({"variable": "ethnicity", "level": ["white", "asian", "black", "mixed"],
+        ...                   "n": [120, 40, 6, 8], "n_group": 174})
+        >>> DisclosureControl().merge_small(t, by=["variable"], level="level")[["level", "n"]].values.tolist()
+        [['white', 120], ['asian', 40], ['black or mixed', 14]]
+        """
+        df = df.reset_index(drop=True)
+        mask = np.ones(len(df), dtype=bool) if where is None else np.asarray(where, dtype=bool)
+        across, add = list(across), list(add)
+        out = []
+
+        def small(frame) -> bool:
+            v = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+            return bool(((v > 0) & (v < self.threshold)).any())
+
+        def sums(rows):
+            return rows.groupby(across, sort=False, dropna=False)[add].sum() if across else rows[add].sum().to_frame().T
+
+        for key, idx in df.groupby(by, sort=False, dropna=False).indices.items():
+            g = df.iloc[idx]
+            if not mask[idx].all():
+                out.append(g)
+                continue
+            levels = list(dict.fromkeys(g[level]))
+            merged = [lev for lev in levels if small(g.loc[g[level] == lev, add])]
+            if len(merged) < 2:
+                out.append(g)
+                continue
+            rest = [lev for lev in levels if lev not in merged]
+            while len(rest) > 2 and small(sums(g[g[level].isin(merged)])):
+                nxt = min(rest, key=lambda lev: float(g.loc[g[level] == lev, add].to_numpy(dtype=float).min()))
+                merged.append(nxt)
+                rest.remove(nxt)
+            merged = [lev for lev in levels if lev in merged]
+            label = _merged_label([str(x) for x in merged])
+            rows = g[g[level].isin(merged)]
+            others = [c for c in g.columns if c not in (*by, level, *add)]
+            parts = [rows] if not across else [r for _, r in rows.groupby(across, sort=False, dropna=False)]
+            keep_cols = [c for c in others if c in across or (c not in set(ratios or {}) and all(
+                r[c].nunique(dropna=False) == 1 for r in parts))]  # the same in every merged row: kept
+            new = sums(rows).reset_index() if across else sums(rows)
+            first_of = rows.drop_duplicates(across) if across else rows.iloc[:1]
+            for c in keep_cols:
+                if c not in across:
+                    new[c] = first_of[c].to_numpy()
+            for c in by:
+                new[c] = rows[c].iloc[0]
+            new[level] = label
+            for c in others:
+                if c not in new:
+                    new[c] = np.nan
+            for col, (a, b, scale) in (ratios or {}).items():
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    new[col] = scale * new[a].astype(float) / new[b].astype(float)
+            first = int(np.flatnonzero(g[level].isin(merged).to_numpy())[0])
+            keep = g[~g[level].isin(merged)]
+            before = keep[keep.index < g.index[first]]
+            after = keep[keep.index > g.index[first]]
+            out.append(pd.concat([before, new[df.columns], after]))
+            tag = " / ".join(map(str, key if isinstance(key, tuple) else (key,)))
+            self.record(name, tag, level, f"levels merged so that they need not be withheld: {label}")
+        return pd.concat(out, ignore_index=True) if out else df.copy()
 
     # -- curves ---------------------------------------------------------------------
     def curve(self, df: pd.DataFrame, *, name: str, at_risk_col: str = "n_at_risk",

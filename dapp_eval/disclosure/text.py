@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from .control import HIDDEN, SUPPRESSED, count_columns
 
-__all__ = ["HOW_FIGURES_ARE_PROTECTED", "how_figures_are_protected", "protected_sentence"]
+__all__ = ["HOW_FIGURES_ARE_PROTECTED", "how_figures_are_protected", "protected_sentence", "protect_counts"]
 
 #: the "How figures are protected" box for page 1 of a report (format with threshold and base)
 HOW_FIGURES_ARE_PROTECTED = (
@@ -57,3 +59,37 @@ def protected_sentence(shown: pd.DataFrame, *, threshold: int = 10, base: int = 
     elif derived:
         parts.append(f"'{HIDDEN}' marks a value calculated from a count below {threshold}")
     return ("; ".join(parts) + ".") if parts else ""
+
+
+_PEOPLE_WORDS = (r"people|persons?|participants?|referrals?|men|women|partners?|victims?|survivors?|"
+                 r"perpetrators?|completers?|starters?|children|families|cases|completions|starts|dropouts|exits|"
+                 r"respondents?|responses|events?")
+_COUNT_IN_TEXT = re.compile(
+    r"(?<![\w.,£$/-])(\d{1,3}(?:,\d{3})+|\d+)(?=\s+(?:" + _PEOPLE_WORDS + r")\b)"   # 111 people referred
+    r"|(?<=\bn = )(\d{1,3}(?:,\d{3})+|\d+)(?![\d.%])"                                # n = 33
+    r"|(?<=: )(\d{1,3}(?:,\d{3})+|\d+)(?=\s*(?:[;)]|$))",                              # still attending: 4)
+    re.I)
+_BOUND_BEFORE = re.compile(r"(?:fewer than|less than|more than|at least|at most|below|under|over|above)\s+$", re.I)
+
+
+def protect_counts(text: str, dc) -> str:
+    """A message (e.g. why an analysis is not available) with its counts of people shown as published.
+
+    Analyses explain themselves in words that may carry counts ("no one is eligible yet (111 people referred;
+    still attending: 4)"); before such a message reaches a page each count goes through ``dc.count``:
+    below the threshold it is ``<10``, otherwise rounded. Rules ("fewer than 10 events") are left alone.
+
+    Examples
+    --------
+    >>> from dapp_eval.disclosure import DisclosureControl
+    >>> protect_counts("no one is eligible yet (111 people referred; still attending: 4)", DisclosureControl())
+    'no one is eligible yet (110 people referred; still attending: <10)'
+    >>> protect_counts("fewer than 10 events; n = 33", DisclosureControl())
+    'fewer than 10 events; n = 35'
+    """
+    def sub(m):
+        if _BOUND_BEFORE.search(text[max(0, m.start() - 16):m.start()]):
+            return m.group(0)
+        return dc.count(int(m.group(0).replace(",", "")), name="text", label="message")
+
+    return _COUNT_IN_TEXT.sub(sub, str(text))

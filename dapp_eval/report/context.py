@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..disclosure import DisclosureControl, protected_sentence
+from ..disclosure import DisclosureControl, protect_counts, protected_sentence
 from ..errors import AnalysisError
 from ..formatting import PLAIN_NAMES, gbp, percent, plain_text
 from ..io import ProgrammeData
@@ -168,9 +168,9 @@ class Page:
         return [{"kind": "more", "text": f"Technical detail: {what}, in the technical annex", "href": f"#{anchor}",
                  "title": title}]
 
-    @staticmethod
-    def na(what: str, why: str) -> dict:
-        return {"kind": "na", "what": what, "why": str(why)}
+    def na(self, what: str, why: str) -> dict:
+        # disclosure (issue 15): an analysis's reason may print counts ("111 people referred; still attending: 4")
+        return {"kind": "na", "what": what, "why": protect_counts(str(why), self.dc)}
 
     def table(self, df: pd.DataFrame, *, caption: str, name: str, kind: str = "people", drop: tuple = (),
               **dc_kw) -> dict:
@@ -241,6 +241,8 @@ class Page:
         return "; ".join(parts)
 
     def kpi(self, label: str, value: str, n_text: str, reading: str) -> dict:
+        if value == "not available":  # disclosure (issue 15): the reason is an analysis's message, which may print counts
+            reading = protect_counts(str(reading), self.dc)
         card = {"measure": label, "value": value, "denominator": n_text, "reading": reading}
         self.kpis.append(card)
         return card

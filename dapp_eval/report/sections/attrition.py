@@ -48,7 +48,8 @@ def build(page) -> dict:
         # people still attending as failures), and as a ratio of two rounded counts it can pin a small count
         out.append(page.table(comp.summary[cols], caption="Completion rate: cumulative incidence of completion "
                                "at the planned length plus grace period",
-                               name="completion_rate", label_cols=["basis"],
+                               # disclosure (issue 15): the planned length and horizon name the row: never [c]
+                               name="completion_rate", label_cols=["planned_sessions", "basis", "horizon_days"],
                                pairs={"n_completed": "n"}, dependent={"n_open": []}))
     km = page.get("km", lambda: attrition.retention_km(page.data, by=None, exit_time=a["exit_time"],
                                                          alpha=page.alpha))

@@ -15,7 +15,10 @@ def build(page) -> dict:
     out = [None,
            page.p("Rows read from each file. The data passed every rule of the data contract; nothing was dropped "
               "on loading. Rows left out of an analysis are counted below with the reason.")]
-    out.append(page.shown_table(dq.summary, caption="Rows in each input table", csv_name="data_quality_sizes"))
+    # disclosure (issue 15): rows of a file are people or their records: rounded like every other count
+    # (not suppressed: the programme's throughput); the number of columns is not a count
+    out.append(page.table(dq.summary.rename(columns={"n_columns": "columns"}), caption="Rows in each input table",
+                          name="data_quality_sizes", kind="throughput"))
     if len(dq.tables["load_log"]):
         out.append(page.shown_table(dq.tables["load_log"], caption="Irregularities tolerated on loading",
                               csv_name="data_quality_load_log"))
@@ -29,8 +32,17 @@ def build(page) -> dict:
             rows.append({"analysis": res.title, "unit": m.get("unit", "rows"), "n_in": m.get("n_in"),
                          "rows": item, "n": n})
     if rows:
+        # disclosure (issue 15): rare exit reasons are merged rather than withheld; the Mirabal measures are
+        # a list of measures, not people (their 'n' is how many measures, which no rule needs to hide)
+        ex = pd.DataFrame(rows)
+        ex = ex[ex["unit"] != "Mirabal measures"]
+        ex = page.dc.merge_small(ex.assign(_reason=ex["analysis"] + ex["rows"].astype(str).str.replace(
+                                     r"left: .*$", "left", regex=True)),
+                                 by=["_reason"], level="rows", across=["analysis"],
+                                 where=ex["rows"].astype(str).str.contains("left: "),
+                                 name="data_quality_exclusions").drop(columns="_reason")
         # per analysis, used + every exclusion adds up to n_in: one margin
-        out.append(page.table(pd.DataFrame(rows), caption="Rows used by each analysis and why others were not",
+        out.append(page.table(ex, caption="Rows used by each analysis and why others were not",
                                name="data_quality_exclusions", margins=["analysis"],
                                label_cols=["analysis", "unit", "rows"]))
     return {"blocks": out[1:]}

@@ -108,6 +108,12 @@ def build(page) -> dict:
                       "that differ between people who completed and people who left early. This describes "
                       "who completes; it does not show that the programme caused any difference.", "note"))
         s = t1.summary
+        # disclosure (issue 15): small levels of a categorical characteristic are merged ("black, mixed or
+        # other") rather than withheld; a mean or SD over the row's own people is never hidden for a small sibling
+        if "kind" in s:
+            s = page.dc.merge_small(s, by=["variable"], level="level", across=["group"],
+                                    where=s["kind"] == "categorical", ratios={"pct": ("n", "n_group", 100.0)},
+                                    name="Baseline characteristics by completion status (Table 1)")
         keep = [c for c in ("variable", "level", "group", "n", "n_group", "pct", "mean", "sd", "smd_max_abs")
                 if c in s]
         tab = s[keep].copy()
@@ -118,7 +124,7 @@ def build(page) -> dict:
         out.append(page.table(tab, caption="Baseline characteristics by completion status (Table 1)",
                                name="table1", margins=[["variable", "group"], ["variable", "level"]],
                                pairs={"n": "n_group"}, label_cols=["variable", "level", "group"],
-                               group_all=["variable", "level"], keep=("n_group",)))
+                               group_all=["variable", "level"], keep=("n_group",), own_values=("mean", "sd")))
     out[k:] = page.annex("Who completes: Table 1 in full", out[k:],
                          what="the baseline characteristics of people who completed and people who left early")
     return {"blocks": out[1:]}

@@ -26,6 +26,10 @@ def build(page) -> dict:
     keep = [c for c in ("statistic", "estimate", "ci_lower", "ci_upper", "p_value", "p_value_holm", "role", "n",
                         "n_total", "population") if c in s]
     t = (s[s["group"] == "all"][keep] if "group" in s else s[keep]).reset_index(drop=True)
+    # disclosure (issue 15): rare exit reasons of people with one score are merged rather than withheld
+    t = page.dc.merge_small(t.assign(_reason=t["statistic"].str.replace(r"left: .*$", "left", regex=True)),
+                            by=["_reason"], level="statistic", where=t["statistic"].str.contains("left: "),
+                            name="risk_change").drop(columns="_reason")
     # the three reliable-change categories add up to the people paired: one margin
     rc = t["statistic"].isin(["reliably_improved", "no_reliable_change", "reliably_worse"])
     t["_margin"] = np.where(rc, "reliable change", t.index.astype(str))

@@ -77,10 +77,11 @@ def build(page) -> dict:
         if primary_visible:
             v = cv.summary[cv.summary["behaviour"] == prim]
             vk = [c for c in v.columns if c not in ("behaviour",)]
-            out.append(page.shown_table(v[vk], caption="Three views of the primary outcome side by side: all "
+            # disclosure (issue 15): the numbers of respondents are counts of people, rounded like every other
+            out.append(page.table(v[vk], caption="Three views of the primary outcome side by side: all "
                                   "respondents, paired respondents, and models unweighted and weighted for "
                                   "non-response (proportions 0-1; change in percentage points)",
-                                  csv_name=page.csv_name("safety_views")))
+                                  name="safety_views"))
         else:
             page.dc.record("Three views of the primary outcome", prim, "table",
                             "not shown: built on counts hidden elsewhere")
