@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ... import formatting as fmt
+from ...disclosure import protect_counts
 from ...headlines import REGISTRY
 
 #: the cards of page 1, in order (each a headline figure code; the police card shows the year before too)
@@ -186,7 +187,9 @@ def published(page, site: str | None = "page") -> pd.DataFrame | Exception:
         row = _publish_row(page.dc, r, page.alpha, period_cost.get(code))
         row.update(_texts(row))
         row.update(name=REGISTRY[code].name, period=fmt.plain_text(str(s.loc[code, "period"])),
-                   note=str(s.loc[code, "note"]) if not row["hidden"] else "too few people to publish safely")
+                   # an analysis's message may print counts ("221 people referred; never started: 127")
+                   note=(protect_counts(str(s.loc[code, "note"]), page.dc) if not row["hidden"]
+                         else "too few people to publish safely"))
         rows.append(row)
     out = pd.DataFrame(rows)
     page._headline_memo[key] = out
