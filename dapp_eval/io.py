@@ -281,21 +281,23 @@ def _read_csv(path: Path, problems: list, notes: list) -> pd.DataFrame | None:
     quoted = '"' in text
     df = None
     if not quoted:
-        with warnings.catch_warnings():
-            # a first data row longer than the header must not silently become an index or lose cells
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            try:
-                df = pd.read_csv(_io.StringIO(text), **_CSV_OPTS)
-            except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError):
-                df = None
+        header = first_line.split(",")
+        df = _read_unquoted(text, len(header))
+        if df is None:
+            with warnings.catch_warnings():
+                # a first data row longer than the header must not silently become an index or lose cells
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                try:
+                    df = pd.read_csv(_io.StringIO(text), **_CSV_OPTS)
+                except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError):
+                    df = None
         # no quotes, and no row longer than the header (the parser would have refused it): equal comma
         # counts then mean that every row has exactly the header's width
         if df is not None and text.count(",") == (df.shape[1] - 1) * (len(df) + 1):
-            header = first_line.split(",")
             if len(header) == df.shape[1]:
                 df.columns = _header_names(header)
             # no cell starts or ends with white space: the validator can skip stripping every cell
-            df.attrs[_STRIPPED] = not (_SPACE.search(text) and _PADDED.search(text))
+            df.attrs[_STRIPPED] = not _has_padded_cell(text)
             return df
     # slow path: count the fields of every record with the csv module, then parse to the widest record
     try:
@@ -343,6 +345,52 @@ def _read_csv(path: Path, problems: list, notes: list) -> pd.DataFrame | None:
             _capped(problems, [_file_problem(fname, int(i) + 2, rule, column=str(col))
                                for i in hit[: _MAX_PROBLEMS_PER_RULE + 1]], len(hit), fname, str(col), rule)
     return df
+
+
+_ASCII_SPACE = (" ", "\t", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")  # str.isspace() in ASCII, but \r \n
+
+
+def _has_padded_cell(text: str) -> bool:
+    """Whether some cell of an unquoted CSV text starts or ends with white space (what ``_PADDED`` finds).
+
+    ASCII text is searched for the few padded cell boundaries by plain substring search (many times
+    faster than the regular expression on a large file); other text uses the expression.
+    """
+    if not text.isascii():
+        return bool(_SPACE.search(text) and _PADDED.search(text))
+    for w in _ASCII_SPACE:
+        if w not in text:
+            continue
+        if (text.startswith(w) or text.endswith((w, w + "\r")) or any(
+                b in text for b in ("," + w, "\n" + w, w + ",", w + "\n", w + "\r\n"))):
+            return True
+    return False
+
+
+def _read_unquoted(text: str, width: int) -> pd.DataFrame | None:
+    """A CSV text holding no quote character, parsed column-wise by pyarrow: every cell a ``str`` ('' when
+    empty), header row skipped (the caller names the columns). None when pyarrow refuses it (a row of
+    another width, a blank line, no data rows), so the caller falls back to pandas' parser, which
+    gives the same cells or finds the problem.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"c{j}" for j in range(width)]
+    try:
+        tab = pacsv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowException):
+        return None
+    if tab.num_rows == 0:
+        return None
+    # repeated cells (codes, dates) share one str object: less memory, and each hash is computed once
+    return pd.DataFrame({j: tab.column(j).to_pandas(deduplicate_objects=True).to_numpy(dtype=object)
+                         for j in range(width)})
 
 
 def _header_names(header: list[str]) -> list[str]:
