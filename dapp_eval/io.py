@@ -532,6 +532,19 @@ def _native_dates(raw: pd.Series, is_ts: np.ndarray) -> pd.Series:
     return out
 
 
+def _per_distinct(text: pd.Series, fn) -> pd.Series:
+    """``fn(text)`` computed once per distinct cell and spread back to every row (same values, same index).
+
+    A code, a yes/no word or a score repeats thousands of times in a large file; lower-casing or
+    parsing each distinct text once keeps these steps proportional to the distinct values.
+    """
+    codes, uniq = pd.factorize(text.to_numpy(dtype=object), sort=False)
+    if len(text) == 0 or (codes < 0).any():
+        return fn(text)
+    res = fn(pd.Series(uniq, dtype=object))
+    return pd.Series(res.to_numpy()[codes], index=text.index, dtype=res.dtype)
+
+
 _INT_LIMIT = 2.0 ** 53  # beyond this a float no longer holds every whole number exactly
 
 
@@ -548,12 +561,12 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
     if kind in ("enum", "set"):
         if kind == "enum":
             canon = {v.lower(): v for v in col.values}
-            low = text.str.lower().map(canon)
+            low = _per_distinct(text, lambda u: u.str.lower().map(canon))
             bad = ~blank & low.isna().to_numpy()
             probs.add_mask(fname, rows, col.name, raw, bad,
                            f"value not allowed; use one of: {', '.join(col.values)}")
             return low.where(~blank, None).astype(object)
-        parts = text.str.lower().str.replace(r"\s*;\s*", ";", regex=True)
+        parts = _per_distinct(text, lambda u: u.str.lower().str.replace(r"\s*;\s*", ";", regex=True))
         allowed = set(col.values)
         good = [u for u in parts.unique() if all(p in allowed for p in u.split(";") if p != "")]
         ok = parts.isin(good).to_numpy()
@@ -562,7 +575,7 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
         return parts.where(~blank, None).astype(object)
 
     if kind == "bool":
-        low = text.str.lower()
+        low = _per_distinct(text, lambda u: u.str.lower())
         true = low.isin(TRUE_WORDS).to_numpy()
         false = low.isin(FALSE_WORDS).to_numpy()
         probs.add_mask(fname, rows, col.name, raw, ~blank & ~true & ~false,
@@ -572,7 +585,7 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
         return pd.Series(out, index=raw.index)
 
     if kind in ("int", "float"):
-        num = pd.to_numeric(text.where(~blank, None), errors="coerce").astype(float)
+        num = _per_distinct(text, lambda u: pd.to_numeric(u, errors="coerce").astype(float)).where(~blank)
         num = num.where(np.isfinite(num.to_numpy()))  # 'inf', '1e400': not a number anyone typed on purpose
         bad_type = ~blank & num.isna().to_numpy()
         probs.add_mask(fname, rows, col.name, raw, bad_type, f"not a number ({'whole number' if kind == 'int' else 'number'} expected)")
