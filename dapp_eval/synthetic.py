@@ -60,7 +60,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import re
 from collections import deque
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -436,7 +435,10 @@ def _int(values: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
 
 def _ids(prefix: str, n: int, width: int = 6) -> np.ndarray:
     width = max(width, len(str(n)))
-    return np.asarray([f"{prefix}{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
+    if n == 0:
+        return np.asarray([], dtype=object)
+    # numpy's string kernels: the same texts as f"{prefix}{i:0{width}d}", without a Python loop
+    return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
 
 
 def _segment_starts(lengths: np.ndarray) -> np.ndarray:
@@ -2011,7 +2013,7 @@ def table_to_csv(df: pd.DataFrame, table: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+_QUOTE_CHARS = (",", '"', "\r", "\n")  # a cell holding any of these is quoted by the csv writer
 
 
 def _csv_columns_fast(df: pd.DataFrame, spec, names: list[str]) -> list[list[str]] | None:
@@ -2051,7 +2053,8 @@ def _csv_columns_fast(df: pd.DataFrame, spec, names: list[str]) -> list[list[str
             vals[miss] = ""
             if pd.api.types.infer_dtype(vals, skipna=False) not in ("string", "empty"):
                 return None
-            if _NEEDS_QUOTES.search("".join(vals.tolist())):
+            joined = "".join(vals.tolist())
+            if any(ch in joined for ch in _QUOTE_CHARS):
                 return None
             cols.append(vals.tolist())
     return cols
@@ -2066,8 +2069,8 @@ def _as_days(s: pd.Series) -> np.ndarray:
 
 def _by_unique(values: np.ndarray, fmt) -> list[str]:
     """Format each distinct value once (``fmt`` maps an array of distinct values to their texts), then spread."""
-    uniq, inverse = np.unique(values, return_inverse=True)
-    return np.asarray(fmt(uniq), dtype=object)[inverse.ravel()].tolist()
+    inverse, uniq = pd.factorize(values, sort=False)  # hashing: linear, where np.unique sorts
+    return np.asarray(fmt(np.asarray(uniq, dtype=values.dtype)), dtype=object)[inverse].tolist()
 
 
 def _table_to_csv_pandas(df: pd.DataFrame, spec, names: list[str]) -> str:
