@@ -66,8 +66,8 @@ def growth_exponents(results: list[dict], generation: dict) -> dict:
 
     Examples
     --------
-    >>> res = [{"referrals": 10, "stages": {"x": {"seconds": 1.0}}},
-    ...        {"referrals": 100, "stages": {"x": {"seconds": 10.0}}}]
+    >>> res = [{"referrals": 10, "stages": {"x": {"seconds": 1.0}}, "analysis_total_s": 1.0},
+    ...        {"referrals": 100, "stages": {"x": {"seconds": 10.0}}, "analysis_total_s": 10.0}]
     >>> growth_exponents(res, {})["x"]
     1.0
     """
