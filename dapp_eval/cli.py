@@ -106,7 +106,7 @@ def _cmd_bench(args) -> int:
     from .bench import run_bench
 
     sizes = [int(s) for s in str(args.referrals).split(",") if s.strip()]
-    run_bench(sizes, json_path=args.json, seed=args.seed, render=not args.no_render,
+    run_bench(sizes, json_path=args.json, seed=args.seed, render=not args.no_render, release=not args.no_release,
               default_release=(args.default_data if not args.no_render and args.default_data
                                and Path(args.default_data).is_dir() else None))
     return 0
@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", default=None)
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--no-render", action="store_true", help="skip timing the report rendering")
+    b.add_argument("--no-release", action="store_true",
+                   help="time one site's report but not the whole release (which takes long at 1M referrals)")
     b.add_argument("--default-data", default="data_synthetic",
                    help="also time this folder's default report release and one site's report ('' to skip)")
     b.set_defaults(func=_cmd_bench)

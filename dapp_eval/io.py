@@ -281,21 +281,23 @@ def _read_csv(path: Path, problems: list, notes: list) -> pd.DataFrame | None:
     quoted = '"' in text
     df = None
     if not quoted:
-        with warnings.catch_warnings():
-            # a first data row longer than the header must not silently become an index or lose cells
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            try:
-                df = pd.read_csv(_io.StringIO(text), **_CSV_OPTS)
-            except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError):
-                df = None
+        header = first_line.split(",")
+        df = _read_unquoted(text, len(header))
+        if df is None:
+            with warnings.catch_warnings():
+                # a first data row longer than the header must not silently become an index or lose cells
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                try:
+                    df = pd.read_csv(_io.StringIO(text), **_CSV_OPTS)
+                except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError):
+                    df = None
         # no quotes, and no row longer than the header (the parser would have refused it): equal comma
         # counts then mean that every row has exactly the header's width
         if df is not None and text.count(",") == (df.shape[1] - 1) * (len(df) + 1):
-            header = first_line.split(",")
             if len(header) == df.shape[1]:
                 df.columns = _header_names(header)
             # no cell starts or ends with white space: the validator can skip stripping every cell
-            df.attrs[_STRIPPED] = not (_SPACE.search(text) and _PADDED.search(text))
+            df.attrs[_STRIPPED] = not _has_padded_cell(text)
             return df
     # slow path: count the fields of every record with the csv module, then parse to the widest record
     try:
@@ -343,6 +345,52 @@ def _read_csv(path: Path, problems: list, notes: list) -> pd.DataFrame | None:
             _capped(problems, [_file_problem(fname, int(i) + 2, rule, column=str(col))
                                for i in hit[: _MAX_PROBLEMS_PER_RULE + 1]], len(hit), fname, str(col), rule)
     return df
+
+
+_ASCII_SPACE = (" ", "\t", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")  # str.isspace() in ASCII, but \r \n
+
+
+def _has_padded_cell(text: str) -> bool:
+    """Whether some cell of an unquoted CSV text starts or ends with white space (what ``_PADDED`` finds).
+
+    ASCII text is searched for the few padded cell boundaries by plain substring search (many times
+    faster than the regular expression on a large file); other text uses the expression.
+    """
+    if not text.isascii():
+        return bool(_SPACE.search(text) and _PADDED.search(text))
+    for w in _ASCII_SPACE:
+        if w not in text:
+            continue
+        if (text.startswith(w) or text.endswith((w, w + "\r")) or any(
+                b in text for b in ("," + w, "\n" + w, w + ",", w + "\n", w + "\r\n"))):
+            return True
+    return False
+
+
+def _read_unquoted(text: str, width: int) -> pd.DataFrame | None:
+    """A CSV text holding no quote character, parsed column-wise by pyarrow: every cell a ``str`` ('' when
+    empty), header row skipped (the caller names the columns). None when pyarrow refuses it (a row of
+    another width, a blank line, no data rows), so the caller falls back to pandas' parser, which
+    gives the same cells or finds the problem.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"c{j}" for j in range(width)]
+    try:
+        tab = pacsv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowException):
+        return None
+    if tab.num_rows == 0:
+        return None
+    # repeated cells (codes, dates) share one str object: less memory, and each hash is computed once
+    return pd.DataFrame({j: tab.column(j).to_pandas(deduplicate_objects=True).to_numpy(dtype=object)
+                         for j in range(width)})
 
 
 def _header_names(header: list[str]) -> list[str]:
@@ -484,6 +532,19 @@ def _native_dates(raw: pd.Series, is_ts: np.ndarray) -> pd.Series:
     return out
 
 
+def _per_distinct(text: pd.Series, fn) -> pd.Series:
+    """``fn(text)`` computed once per distinct cell and spread back to every row (same values, same index).
+
+    A code, a yes/no word or a score repeats thousands of times in a large file; lower-casing or
+    parsing each distinct text once keeps these steps proportional to the distinct values.
+    """
+    codes, uniq = pd.factorize(text.to_numpy(dtype=object), sort=False)
+    if len(text) == 0 or (codes < 0).any():
+        return fn(text)
+    res = fn(pd.Series(uniq, dtype=object))
+    return pd.Series(res.to_numpy()[codes], index=text.index, dtype=res.dtype)
+
+
 _INT_LIMIT = 2.0 ** 53  # beyond this a float no longer holds every whole number exactly
 
 
@@ -500,12 +561,12 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
     if kind in ("enum", "set"):
         if kind == "enum":
             canon = {v.lower(): v for v in col.values}
-            low = text.str.lower().map(canon)
+            low = _per_distinct(text, lambda u: u.str.lower().map(canon))
             bad = ~blank & low.isna().to_numpy()
             probs.add_mask(fname, rows, col.name, raw, bad,
                            f"value not allowed; use one of: {', '.join(col.values)}")
             return low.where(~blank, None).astype(object)
-        parts = text.str.lower().str.replace(r"\s*;\s*", ";", regex=True)
+        parts = _per_distinct(text, lambda u: u.str.lower().str.replace(r"\s*;\s*", ";", regex=True))
         allowed = set(col.values)
         good = [u for u in parts.unique() if all(p in allowed for p in u.split(";") if p != "")]
         ok = parts.isin(good).to_numpy()
@@ -514,7 +575,7 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
         return parts.where(~blank, None).astype(object)
 
     if kind == "bool":
-        low = text.str.lower()
+        low = _per_distinct(text, lambda u: u.str.lower())
         true = low.isin(TRUE_WORDS).to_numpy()
         false = low.isin(FALSE_WORDS).to_numpy()
         probs.add_mask(fname, rows, col.name, raw, ~blank & ~true & ~false,
@@ -524,7 +585,7 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
         return pd.Series(out, index=raw.index)
 
     if kind in ("int", "float"):
-        num = pd.to_numeric(text.where(~blank, None), errors="coerce").astype(float)
+        num = _per_distinct(text, lambda u: pd.to_numeric(u, errors="coerce").astype(float)).where(~blank)
         num = num.where(np.isfinite(num.to_numpy()))  # 'inf', '1e400': not a number anyone typed on purpose
         bad_type = ~blank & num.isna().to_numpy()
         probs.add_mask(fname, rows, col.name, raw, bad_type, f"not a number ({'whole number' if kind == 'int' else 'number'} expected)")
@@ -905,8 +966,9 @@ def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _
         for col, parent, pcol in TABLES[tname].foreign_keys:
             if parent not in tabs or col not in tab or pcol not in tabs[parent]:
                 continue
-            known = set(tabs[parent][pcol].dropna())
-            orphan = tab[col].notna() & ~tab[col].isin(known)
+            # isin against the parent column itself (a Python set of a million keys would be hashed twice);
+            # a missing parent key matches nothing, because missing child keys are not orphans anyway
+            orphan = tab[col].notna() & ~tab[col].isin(tabs[parent][pcol].dropna())
             mask_rule(tab, files[tname], col, orphan, f"no matching {pcol} in {files[parent]} (orphan foreign key)")
     # referrals against their site
     needed = {"site_id", "referral_date"}

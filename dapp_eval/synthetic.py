@@ -435,7 +435,10 @@ def _int(values: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
 
 def _ids(prefix: str, n: int, width: int = 6) -> np.ndarray:
     width = max(width, len(str(n)))
-    return np.asarray([f"{prefix}{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
+    if n == 0:
+        return np.asarray([], dtype=object)
+    # numpy's string kernels: the same texts as f"{prefix}{i:0{width}d}", without a Python loop
+    return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
 
 
 def _segment_starts(lengths: np.ndarray) -> np.ndarray:
@@ -1997,25 +2000,100 @@ def table_to_csv(df: pd.DataFrame, table: str) -> str:
     'site_id,site_name,programme_model,planned_sessions,annual_cost_gbp,target_completions,period_start,period_end,data_extract_date,incident_data_from'
     """
     spec = schema.TABLES[table]
+    names = [col.name for col in spec.columns if col.name in df.columns]
+    fast = _csv_columns_fast(df, spec, names)
+    if fast is None:
+        return _table_to_csv_pandas(df, spec, names)
+    # every cell is already its CSV text and none needs quoting: join rows in blocks (bounded memory)
+    lines = [",".join(names)]
+    n = len(df)
+    step = 250_000
+    for a in range(0, n, step):
+        lines.append("\n".join(map(",".join, zip(*(c[a:a + step] for c in fast)))))
+    return "\n".join(lines) + "\n"
+
+
+_QUOTE_CHARS = (",", '"', "\r", "\n")  # a cell holding any of these is quoted by the csv writer
+
+
+def _csv_columns_fast(df: pd.DataFrame, spec, names: list[str]) -> list[list[str]] | None:
+    """Each column as a list of its CSV cells, formatted as :func:`_table_to_csv_pandas` writes them.
+
+    Returns None when the fast path cannot promise the same bytes (a text cell that needs quoting, a
+    text column holding non-strings, a single-column table), so the caller falls back to pandas.
+    """
+    if len(names) < 2:
+        return None
+    kinds = {col.name: col.kind for col in spec.columns}
+    cols = []
+    for name in names:
+        s = df[name]
+        kind = kinds[name]
+        if kind == "date":
+            d = _as_days(s)
+            cols.append(_by_unique(d.view(np.int64), lambda u: np.where(
+                np.isnat(u.view("datetime64[D]")), "", np.datetime_as_string(u.view("datetime64[D]"), unit="D"))))
+        elif kind == "bool":
+            b = s.astype("boolean")
+            cols.append(np.where(b.isna(), "", np.where(b.fillna(False), "true", "false")).tolist())
+        elif kind == "int":
+            v = s.astype("Int64")
+            miss = v.isna().to_numpy()
+            codes = np.where(miss, np.iinfo(np.int64).min, v.fillna(0).to_numpy(dtype=np.int64))
+            cols.append(_by_unique(codes, lambda u: np.where(u == np.iinfo(np.int64).min, "", u.astype(str))))
+        elif kind == "float":
+            # distinct bit patterns, so -0.0 stays "-0" as pandas writes it
+            bits = np.ascontiguousarray(s.astype(float).to_numpy()).view(np.int64)
+            cols.append(_by_unique(bits, lambda u: np.asarray(
+                ["" if x != x else format(x, ".10g") for x in u.view(np.float64).tolist()], dtype=object)))
+        else:
+            obj = s.astype(object)
+            miss = obj.isna().to_numpy()
+            vals = obj.to_numpy(copy=True)
+            vals[miss] = ""
+            if pd.api.types.infer_dtype(vals, skipna=False) not in ("string", "empty"):
+                return None
+            joined = "".join(vals.tolist())
+            if any(ch in joined for ch in _QUOTE_CHARS):
+                return None
+            cols.append(vals.tolist())
+    return cols
+
+
+def _as_days(s: pd.Series) -> np.ndarray:
+    """A date column as datetime64[D] (NaT for missing)."""
+    if not (pd.api.types.is_datetime64_dtype(s.dtype) and getattr(s.dtype, "tz", None) is None):
+        s = pd.to_datetime(s)
+    return s.to_numpy().astype("datetime64[D]")
+
+
+def _by_unique(values: np.ndarray, fmt) -> list[str]:
+    """Format each distinct value once (``fmt`` maps an array of distinct values to their texts), then spread."""
+    inverse, uniq = pd.factorize(values, sort=False)  # hashing: linear, where np.unique sorts
+    return np.asarray(fmt(np.asarray(uniq, dtype=values.dtype)), dtype=object)[inverse].tolist()
+
+
+def _table_to_csv_pandas(df: pd.DataFrame, spec, names: list[str]) -> str:
+    """pandas' CSV writer (quotes where needed); the reference the fast path must equal byte for byte."""
+    kinds = {col.name: col.kind for col in spec.columns}
     out = pd.DataFrame(index=df.index)
-    for col in spec.columns:
-        if col.name not in df.columns:
-            continue
-        s = df[col.name]
-        if col.kind == "date":
+    for name in names:
+        s = df[name]
+        kind = kinds[name]
+        if kind == "date":
             d = pd.to_datetime(s).to_numpy().astype("datetime64[D]")
             txt = np.datetime_as_string(d, unit="D").astype(object)
             txt[np.isnat(d)] = ""
-            out[col.name] = txt
-        elif col.kind == "bool":
+            out[name] = txt
+        elif kind == "bool":
             b = s.astype("boolean")
-            out[col.name] = np.where(b.isna(), "", np.where(b.fillna(False), "true", "false"))
-        elif col.kind == "int":
-            out[col.name] = s.astype("Int64")
-        elif col.kind == "float":
-            out[col.name] = s.astype(float)
+            out[name] = np.where(b.isna(), "", np.where(b.fillna(False), "true", "false"))
+        elif kind == "int":
+            out[name] = s.astype("Int64")
+        elif kind == "float":
+            out[name] = s.astype(float)
         else:
-            out[col.name] = s.astype(object).where(s.notna(), "")
+            out[name] = s.astype(object).where(s.notna(), "")
     return out.to_csv(index=False, lineterminator="\n", na_rep="", float_format="%.10g")
 
 

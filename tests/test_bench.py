@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from dapp_eval.bench import STAGES, run_bench
+from dapp_eval.bench import STAGES, _target_note, growth_exponents, run_bench
 
 
 def test_bench_smoke(tmp_path):
@@ -25,7 +25,7 @@ def test_bench_json_keys_and_scaling(tmp_path):
     res = run_bench([200, 400], json_path=out, render=False, echo=lambda _: None)
     saved = json.loads(out.read_text())
     assert saved == json.loads(json.dumps(res))
-    assert set(saved) == {"machine", "date", "sizes", "generation", "scaling"}
+    assert set(saved) == {"machine", "date", "sizes", "generation", "scaling", "growth", "targets"}
     assert [s["referrals"] for s in saved["sizes"]] == [200, 400]
     for size in saved["sizes"]:
         # exactly the per-size keys of issue 8; generation is kept out of the stages and the total
@@ -40,3 +40,23 @@ def test_bench_json_keys_and_scaling(tmp_path):
     a, b = (s["stages"]["dropout_cox"]["seconds"] for s in saved["sizes"])
     # the stored exponent is computed from these stored seconds and rounded to 3 decimals: within 5e-4
     assert abs(exps["dropout_cox"] - math.log(b / a) / math.log(2)) < 1e-3
+    # with two sizes the growth between the two largest is the one scaling pair, plus the whole analysis
+    assert {k: v for k, v in saved["growth"].items() if k != "analysis_total"} == exps
+    ta, tb = (s["analysis_total_s"] for s in saved["sizes"])
+    # rounded to 3 decimals from the stored seconds: within 5e-4
+    assert abs(saved["growth"]["analysis_total"] - math.log(tb / ta) / math.log(2)) < 1e-3
+    assert saved["targets"]["growth_exponent"] == 1.05
+    assert saved["targets"]["by_size"]["1000000"]["load_validate"] == 20.0
+
+
+def test_growth_uses_the_two_largest_sizes():
+    res = [{"referrals": n, "stages": {"x": {"seconds": t}}, "analysis_total_s": t}
+           for n, t in ((1_000, 5.0), (10_000, 1.0), (100_000, 20.0))]
+    gen = {"1000": {"seconds": 1.0}, "10000": {"seconds": 2.0}, "100000": {"seconds": 40.0}}
+    g = growth_exponents(res, gen)
+    # 1 s -> 20 s over a tenfold size: log10(20) = 1.30103, rounded to 3 decimals (exact arithmetic)
+    assert g == {"generation": 1.301, "x": 1.301, "analysis_total": 1.301}
+    assert growth_exponents(res[:1], gen) == {}
+    assert "MISSED" in _target_note(1_000_000, "load_validate", 25.0)
+    assert "met" in _target_note(1_000_000, "load_validate", 15.0)
+    assert _target_note(1_000, "load_validate", 25.0) == ""
