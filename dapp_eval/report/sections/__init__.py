@@ -32,6 +32,7 @@ REGISTRY = (
     "plan",
     "data_quality",
     "disclosure_log",
+    "about",
     "definitions",
 )
 

@@ -1,40 +1,18 @@
-"""Title and "About this report": scope, period, data version, threshold, accessibility statement."""
+"""The page title: what the report covers in one line; the full record is "About this report" in the annex."""
 
 from __future__ import annotations
 
-from ... import __version__
 from ...formatting import long_date
+from .about import _scope_note
 
-TITLE = "About this report"
+TITLE = "Title"
 PLACEMENT = "top"  # before the contents list; its heading is the page's <h1>
-
-
-def _scope_note(page) -> str:
-    ref = page.data.referrals
-    start = ref["site_id"].map(page.data.sites.set_index("site_id")["period_start"])
-    before = int((ref["referral_date"] < start).sum())
-    if not before:
-        return "all referrals in the data"
-    before = page.dc.count(before, name="title", label="carried over", kind="throughput")
-    return (f"all referrals in the data, including {before} received before the period start and carried "
-            "over into it (costs count only what falls inside the period; quarters it does not fully cover are "
-            "marked partial)")
 
 
 def build(page) -> dict:
     d, plan = page.data, page.plan
-    extract = d.sites["data_extract_date"].max()
-    rows = [
-        ("Programme", page.scope),
-        ("Sites", ", ".join(f"{n} ({m.replace('_', '-')})" for n, m in
-                            zip(d.sites["site_name"], d.sites["programme_model"]))),
-        ("Evaluation period", f"{long_date(d.sites['period_start'].min())} to {long_date(d.sites['period_end'].max())}"),
-        ("Referrals in scope", (f"received {plan['period'][0]} to {plan['period'][1]}"
-                                if plan["period"] else _scope_note(page))),
-        ("Data extracted", f"{long_date(extract)} (cases still open are followed up to this date)"),
-        ("dapp_eval version", __version__),
-        ("Input data (SHA-256)", d.input_hash or "n/a"),
-        ("Small-number threshold", f"counts below {page.dc.threshold} are hidden"
-         + (" (strict: throughput counts too)" if page.dc.strict else "")),
-    ]
-    return {"h1": page.title, "rows": rows, "synthetic": page.synthetic}
+    scope = (f"referrals received {plan['period'][0]} to {plan['period'][1]}" if plan["period"]
+             else _scope_note(page))
+    line = (f"{long_date(d.sites['period_start'].min())} to {long_date(d.sites['period_end'].max())}; "
+            f"{scope}; data extracted {long_date(d.sites['data_extract_date'].max())}.")
+    return {"h1": page.title, "line": line, "synthetic": page.synthetic}
