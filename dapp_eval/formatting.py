@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 
 __all__ = [
-    "PLAIN_NAMES", "count", "find_code_names", "find_raw_proportions", "format_value", "gbp", "in_n_in_10",
+    "PLAIN_NAMES", "count", "csv_header_rows", "code_row_below", "read_published_csv", "find_code_names", "find_raw_proportions", "format_value", "gbp", "in_n_in_10",
     "long_date", "p_value", "percent", "percentage_points", "plain_columns", "plain_name", "plain_table",
     "plain_text", "sig", "weeks",
 ]
@@ -522,3 +522,48 @@ def find_raw_proportions(text: str) -> list[str]:
     []
     """
     return _PROPORTION_RE.findall(text)
+
+
+def csv_header_rows(columns) -> list[list[str]]:
+    """The header of a published CSV / workbook sheet: plain words, then the code names for analysts.
+
+    The code row is left out when it would repeat the plain row (no column has a code name).
+
+    Examples
+    --------
+    >>> csv_header_rows(["stage", "n_resolved"])
+    [['Stage', 'Number with a decision'], ['stage', 'n_resolved']]
+    >>> csv_header_rows(["Figure", "Value"])
+    [['Figure', 'Value']]
+    """
+    codes = [str(c) for c in columns]
+    plain = [PLAIN_NAMES.get(c, c) for c in codes]
+    return [plain] if plain == codes else [plain, codes]
+
+
+def code_row_below(first, second) -> bool:
+    """Whether ``second`` is the code row that :func:`csv_header_rows` writes under the plain row ``first``.
+
+    Exact, not a guess from the look of the cells: each code must have exactly its plain name above it.
+    """
+    first, second = [str(x).strip() for x in first], [str(x).strip() for x in second]
+    return (len(first) == len(second) and first != second
+            and all(PLAIN_NAMES.get(c, c) == f for f, c in zip(first, second)))
+
+
+def read_published_csv(text: str):
+    """A published CSV download as a DataFrame with the code names as columns (all cells as text).
+
+    Examples
+    --------
+    >>> read_published_csv("Stage,Number with a decision\\nstage,n_resolved\\nreferred,425\\n").columns.tolist()
+    ['stage', 'n_resolved']
+    """
+    import csv
+    import io
+
+    import pandas as pd
+
+    rows = list(csv.reader(io.StringIO(text)))
+    skip = 2 if len(rows) > 1 and code_row_below(rows[0], rows[1]) else 1
+    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skiprows=skip - 1)

@@ -14,14 +14,12 @@ and in every site report, the largest absolute change of a headline figure
 from __future__ import annotations
 
 import base64
-import io
 import re
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from dapp_eval.disclosure.audit import audit_release
+from dapp_eval.formatting import read_published_csv
 
 _CSV = re.compile(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"')
 _KPI = re.compile(r'<div class="kpi">\s*(?:<div>|<h3 class="m">)([^<]+)</(?:div|h3)>\s*(?:<div|<p) class="v">([^<]+)<')
@@ -33,7 +31,7 @@ def withheld(html: str) -> tuple[int, int]:
     for name, data in _CSV.findall(html):
         if name.startswith("disclosure_log"):
             continue
-        df = pd.read_csv(io.StringIO(base64.b64decode(data).decode("utf-8")), dtype=str, keep_default_na=False)
+        df = read_published_csv(base64.b64decode(data).decode("utf-8"))
         for c in [c for c in df.columns if c == "n" or str(c).startswith("n_")]:
             v = df[c].astype(str)
             cells += int((v != "").sum())

@@ -13,6 +13,7 @@ from dapp_eval.disclosure import (
     protected_sentence,
     round_count,
 )
+from dapp_eval.formatting import read_published_csv
 
 
 def test_primary_suppression_hides_counts_and_their_percentages():
@@ -225,11 +226,10 @@ def test_small_site_report_triggers_every_rule(synthetic_data):
 
 def _csvs(html):
     import base64
-    import io
     import re
 
     for name, data in re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html):
-        yield name, pd.read_csv(io.StringIO(base64.b64decode(data).decode("utf-8")), dtype=str, keep_default_na=False)
+        yield name, read_published_csv(base64.b64decode(data).decode("utf-8"))
 
 
 # CSVs whose counts are the programme's own throughput (published as councils do, unless --strict)

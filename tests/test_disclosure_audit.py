@@ -16,6 +16,7 @@ import pytest
 
 from dapp_eval.disclosure import DisclosureControl
 from dapp_eval.disclosure.audit import audit_release
+from dapp_eval.formatting import read_published_csv
 
 
 def _page(scope: str, tables: dict[str, pd.DataFrame], *, threshold: int = 10, period: str | None = None,
@@ -444,11 +445,10 @@ def test_protection_is_explained_on_page_one_and_under_tables(release_rounded):
 
 
 def _csvs(html):
-    import io
     import re
 
     for _, data in re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html):
-        yield pd.read_csv(io.StringIO(base64.b64decode(data).decode("utf-8")), dtype=str, keep_default_na=False)
+        yield read_published_csv(base64.b64decode(data).decode("utf-8"))
 
 
 # ---------------------------------------------------------------------------

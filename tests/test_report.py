@@ -347,12 +347,10 @@ def _visible(html: str) -> _Visible:
 
 def _csv(uri: str):
     import base64
-    import io
 
-    import pandas as pd
+    from dapp_eval.formatting import read_published_csv
 
-    return pd.read_csv(io.StringIO(base64.b64decode(uri.split(",", 1)[1]).decode("utf-8")), dtype=str,
-                       keep_default_na=False)
+    return read_published_csv(base64.b64decode(uri.split(",", 1)[1]).decode("utf-8"))
 
 
 def _cards(html: str) -> dict[str, dict]:
@@ -417,6 +415,23 @@ def test_site_comparison_shows_each_sites_own_headline_value(rendered):
 #: columns whose cells are not rates (model statistics and effect sizes keep their decimals)
 NOT_RATES = {"p-value", "p-value (adjusted for several outcomes, Holm)", "Hazard ratio", "Standard error",
              "Largest standardised difference", "Standardised difference", "Test statistic"}
+
+
+@pytest.mark.parametrize("name", ["report_all_sites.html", "report_s05.html"])
+def test_csv_headers_are_plain_words_with_the_codes_below(rendered, name):
+    import base64
+    import csv
+    import io
+
+    from dapp_eval.formatting import code_row_below, find_code_names
+
+    n_two_rows = 0
+    for uri in re.findall(r'href="(data:text/csv;base64,[^"]+)"', rendered[name]):
+        rows = list(csv.reader(io.StringIO(base64.b64decode(uri.split(",", 1)[1]).decode("utf-8"))))
+        assert find_code_names(" ".join(rows[0])) == [], rows[0]  # the first header row is what people read
+        if len(rows) > 1 and code_row_below(rows[0], rows[1]):
+            n_two_rows += 1
+    assert n_two_rows > 20  # most tables have code names (n_*, ci_lower, ...) for analysts
 
 
 #: rows that are not rates: averages, effect sizes, ratios, changes, times

@@ -76,6 +76,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..formatting import code_row_below
+
 __all__ = ["audit_release", "AuditResult", "Leak", "decode_release", "PublishedTable"]
 
 INF = math.inf
@@ -293,6 +295,13 @@ def _about(parser: _TableParser) -> dict[str, str]:
 _DATA_URI = re.compile(r'(src|href)="data:[^"]*"')
 
 
+def _trim(row: list[str]) -> list[str]:
+    row = list(row)
+    while row and row[-1] == "":
+        row.pop()
+    return row
+
+
 def _read_csv(data: str) -> tuple[list[str], list[list[str]]] | None:
     try:
         rows = list(csv.reader(io.StringIO(base64.b64decode(data).decode("utf-8"))))
@@ -300,7 +309,8 @@ def _read_csv(data: str) -> tuple[list[str], list[list[str]]] | None:
         return None
     if not rows:
         return None
-    header, body = rows[0], [r for r in rows[1:] if r]
+    skip = 2 if len(rows) > 1 and code_row_below(rows[0], rows[1]) else 1
+    header, body = rows[skip - 1], [r for r in rows[skip:] if r]  # the code names, where there are two rows
     if any(len(r) != len(header) for r in body):
         return None
     return header, body
@@ -453,10 +463,9 @@ def _read_workbook(path: Path, threshold: int, reports: list[_Report]) -> _Repor
     for name, rows in sheets.items():
         if name == "Contents" or len(rows) < 2:
             continue
-        header = [c for c in rows[1]]
-        while header and header[-1] == "":
-            header.pop()
-        body = [(r + [""] * len(header))[:len(header)] for r in rows[2:] if any(v != "" for v in r)]
+        skip = 3 if len(rows) > 2 and code_row_below(*(_trim(r) for r in rows[1:3])) else 2
+        header = _trim(rows[skip - 1])  # the code names, where the sheet has plain and code rows
+        body = [(r + [""] * len(header))[:len(header)] for r in rows[skip:] if any(v != "" for v in r)]
         d = meta.get(name, {})
         csv_name = str(d.get("csv file", "")).removesuffix(".csv")
         found = [(x, k) for x in by_programme.get(str(d.get("report", "")).lower(), [])

@@ -147,5 +147,13 @@ def number_or_text(v: Any) -> Any:
 
 def csv_bytes(published: pd.DataFrame) -> bytes:
     """The CSV download of a published table (UTF-8, LF line ends, formula-safe text)."""
+    import csv
+    import io as _io
+
+    from ..formatting import csv_header_rows
+
     safe = published.apply(lambda col: col.map(spreadsheet_safe)) if len(published) else published
-    return safe.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    head = _io.StringIO()
+    # plain words first (what a reader sees), then the code names for analysts (pandas: header=[0, 1])
+    csv.writer(head, lineterminator="\n").writerows(csv_header_rows(published.columns))
+    return (head.getvalue() + safe.to_csv(index=False, header=False, lineterminator="\n")).encode("utf-8")

@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..formatting import csv_header_rows
 from .context import PublishedTable
 from .format import number_or_text, spreadsheet_safe
 
@@ -52,9 +53,10 @@ def write_workbook(path: str | Path, tables: Sequence[PublishedTable], *, title:
         ws = wb.create_sheet(sheet)
         ws.append([spreadsheet_safe(f"{t.report}: {t.caption}")])
         ws["A1"].font = Font(bold=True)
-        ws.append([spreadsheet_safe(str(c)) for c in t.frame.columns])
-        for c in ws[2]:
-            c.font = Font(bold=True)
+        for header in csv_header_rows(t.frame.columns):  # plain words, then the code names (as in the CSV)
+            ws.append([spreadsheet_safe(h) for h in header])
+            for c in ws[ws.max_row]:
+                c.font = Font(bold=True)
         for rec in t.frame.itertuples(index=False):
             ws.append([number_or_text(v) for v in rec])
     for col, width in zip("ABCDEF", (8, 34, 70, 30, 40, 6)):
