@@ -78,7 +78,7 @@ class Release:
         return self._subsets[site]
 
     def memo(self, key: str, fn: Callable[[], Any]):
-        """Anything else made once per release (e.g. the PNG of a figure every page shows)."""
+        """Anything else made once per release (e.g. the SVG of a figure every page shows)."""
         if key not in self._memo:
             self._memo[key] = fn()
         return self._memo[key]
@@ -196,7 +196,7 @@ class Page:
                 "max_rows": MAX_ROWS, "csv_name": csv_name, "csv_uri": f"data:text/csv;base64,{csv}"}
 
     def figure(self, ax_or_fig, *, alt: str, caption: str = "", data: dict | None = None) -> dict:
-        """A matplotlib figure (or its PNG data URI) as a deterministic PNG with alt text (the figure is closed).
+        """A matplotlib figure (or its data URI) as a deterministic SVG with alt text (the figure is closed).
 
         ``data``, a table block, is the data the figure draws, shown beside it for readers who cannot
         see the chart.

@@ -51,7 +51,7 @@ def _css() -> str:
 
 
 def _figure_settings():
-    """Deterministic figures: no software/date metadata in PNG, a fixed SVG hash salt."""
+    """Deterministic figures: a fixed SVG hash salt and text kept as text (see context.figure_uri)."""
     import matplotlib
 
     return matplotlib.rc_context({"svg.hashsalt": "dapp_eval", "svg.fonttype": "none"})
