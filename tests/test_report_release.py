@@ -192,3 +192,23 @@ def test_release_is_byte_identical_across_thread_counts(tmp_path):
     today = dt.date.today()
     for stamp in (today.isoformat(), today.strftime("%d %B %Y").lstrip("0")):
         assert stamp not in page, f"the report contains today's date ({stamp})"
+
+
+def test_trend_chart_with_a_withheld_denominator_is_not_drawn_from_it():
+    """A quarter of 7 people with 0 events publishes its 0 but withholds its 7 (<10): the p-chart cannot be
+    recomputed from published counts, so the section shows the table only (at 100k referrals this crashed)."""
+    from types import SimpleNamespace
+
+    from dapp_eval.disclosure import DisclosureControl
+    from dapp_eval.report.sections.trends import _published_chart
+
+    g = pd.DataFrame({"measure": "completion", "chart": "p-chart", "name": "Completion",
+                      "quarter": ["2023 Q2", "2023 Q3", "2023 Q4", "2024 Q1"], "partial": False,
+                      "n_numerator": [40, 0, 45, 50], "n_denominator": [60, 7, 62, 70],
+                      "value": [40 / 60, 0.0, 45 / 62, 50 / 70]})
+    chart, shown = _published_chart(SimpleNamespace(dc=DisclosureControl()), g)
+    assert chart is None  # a complete quarter is withheld: limits would describe a hidden count
+    assert shown["n_denominator"].tolist()[1] == "<10" and shown["n_numerator"].tolist()[1] == "0"
+    # the same quarter as a part quarter is simply left off the chart
+    chart, _ = _published_chart(SimpleNamespace(dc=DisclosureControl()), g.assign(partial=[False, True, False, False]))
+    assert chart is not None and pd.isna(chart["value"].iloc[1]) and chart["value"].notna().sum() == 3

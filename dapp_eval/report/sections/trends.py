@@ -40,7 +40,8 @@ def _published_chart(page, g: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.Dat
         # a quarter whose cohort is not complete yet has no value (quarterly_spc leaves it out)
         open_q = g["value"].isna().to_numpy() & (g["n_denominator"].fillna(0).to_numpy() > 0)
         k[open_q] = np.nan
-        hidden = (k.isna() & ~open_q & n.notna() & (n > 0)).to_numpy()
+        # hidden: a quarter whose published numerator or denominator is withheld (a count below the threshold)
+        hidden = ((k.isna() & n.notna() & (n > 0)) | (n.isna() & k.notna())).to_numpy() & ~open_q
         if (hidden & ~partial).any() or ((n - k) < 0).any():
             return None, shown  # a complete quarter is hidden: its limits would describe hidden counts
         open_q = open_q | hidden  # a hidden part quarter is not drawn (part quarters are outside the limits anyway)
