@@ -212,3 +212,14 @@ def test_trend_chart_with_a_withheld_denominator_is_not_drawn_from_it():
     # the same quarter as a part quarter is simply left off the chart
     chart, _ = _published_chart(SimpleNamespace(dc=DisclosureControl()), g.assign(partial=[False, True, False, False]))
     assert chart is not None and pd.isna(chart["value"].iloc[1]) and chart["value"].notna().sum() == 3
+
+
+def test_headline_interval_is_labelled_with_the_plans_level():
+    """A plan with alpha = 0.1 gives 90% intervals; the card must not call them 95%."""
+    from dapp_eval.report.sections._headlines import _texts
+
+    row = {"code": "reliable_risk_reduction", "hidden": False, "value": 0.29, "ci_lower": 0.25, "ci_upper": 0.32,
+           "n_numerator": 185, "n_denominator": 645}
+    assert _texts(row)["ci_text"] == "95% CI 25% to 32%"
+    assert _texts(row, 0.1)["ci_text"] == "90% CI 25% to 32%"
+    assert _texts(row, 0.1)["n_text"] == "185 of 645 people assessed twice"

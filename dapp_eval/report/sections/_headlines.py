@@ -128,8 +128,9 @@ def _publish_row(dc, r: pd.Series, alpha: float, period_cost: float | None) -> d
     return out
 
 
-def _texts(row: dict) -> dict:
+def _texts(row: dict, alpha: float = 0.05) -> dict:
     code, f = row["code"], REGISTRY[row["code"]].format
+    level = f"{100 * (1 - alpha):g}% CI"  # the plan's alpha, not always 95%
     if row["hidden"]:
         return {"value_text": HIDDEN_TEXT, "ci_text": "", "n_text": ""}
     if pd.isna(row["value"]):
@@ -138,13 +139,13 @@ def _texts(row: dict) -> dict:
     ci = ""
     if pd.notna(row["ci_lower"]) and pd.notna(row["ci_upper"]):
         if f == "points":
-            ci = f"95% CI {row['ci_lower']:+.1f} to {row['ci_upper']:+.1f}"
+            ci = f"{level} {row['ci_lower']:+.1f} to {row['ci_upper']:+.1f}"
         elif f == "weeks":
-            ci = f"95% CI {row['ci_lower']:.1f} to {fmt.weeks(row['ci_upper'])}"
+            ci = f"{level} {row['ci_lower']:.1f} to {fmt.weeks(row['ci_upper'])}"
         else:
-            ci = f"95% CI {fmt.format_value(row['ci_lower'], f)} to {fmt.format_value(row['ci_upper'], f)}"
+            ci = f"{level} {fmt.format_value(row['ci_lower'], f)} to {fmt.format_value(row['ci_upper'], f)}"
     elif f == "weeks" and pd.notna(row["ci_lower"]):
-        ci = f"95% CI from {row['ci_lower']:.1f} weeks (upper limit not reached)"
+        ci = f"{level} from {row['ci_lower']:.1f} weeks (upper limit not reached)"
     k, n = row["n_numerator"], row["n_denominator"]
     words = _DEN_WORDS[code]
     if f == "count":
@@ -185,7 +186,7 @@ def published(page, site: str | None = "page") -> pd.DataFrame | Exception:
         r = s.loc[code].copy()
         r["code"] = code
         row = _publish_row(page.dc, r, page.alpha, period_cost.get(code))
-        row.update(_texts(row))
+        row.update(_texts(row, page.alpha))
         row.update(name=REGISTRY[code].name, period=fmt.plain_text(str(s.loc[code, "period"])),
                    # an analysis's message may print counts ("221 people referred; never started: 127")
                    note=(protect_counts(str(s.loc[code, "note"]), page.dc) if not row["hidden"]
