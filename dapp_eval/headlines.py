@@ -36,7 +36,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -570,12 +570,18 @@ def _size(d: float) -> str:
             else "a small difference" if d >= SMD_FLAG else "a negligible difference")
 
 
-def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05) -> AnalysisResult:
+def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05,
+                    figures: Mapping | None = None) -> AnalysisResult:
     """Each headline outcome by site, with 95% CIs, programme model and a case-mix sentence.
 
     The outcomes are :data:`SITE_OUTCOMES`: completion rate, reliable reduction in risk, partners
     feeling safer and police involvement a year on, each computed exactly as on the headline cards
     (:func:`headline_figures` per site), so a site's figure is the same here and on its own report.
+
+    ``figures`` may hold :func:`headline_figures` results already computed on ``data`` with the same
+    plan and alpha, keyed by site id (None for all sites), as a report release has them; they are used
+    instead of computing them again. A scope missing from it, or a result without every code needed
+    here, is computed.
 
     Returns
     -------
@@ -606,8 +612,12 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
     plan = plan if isinstance(plan, dict) else load_plan(plan)
     sites = data.sites.set_index("site_id")
     parts, pb, fs = [], {}, {}
+    codes = [*SITE_OUTCOMES, "police_before"]
+    given = dict(figures or {})
     for sid in [*sites.index, None]:
-        res = headline_figures(data, site=sid, plan=plan, alpha=alpha, codes=[*SITE_OUTCOMES, "police_before"])
+        res = given.get(sid)
+        if not isinstance(res, AnalysisResult) or not set(codes) <= set(res.summary["code"]):
+            res = headline_figures(data, site=sid, plan=plan, alpha=alpha, codes=codes)
         hf = res.summary
         fs[sid] = res.model.get("feeling_safe")
         pb[sid] = hf.loc[hf["code"] == "police_before", "value"].iloc[0]

@@ -514,3 +514,46 @@ def test_comparators_the_user_supplies_are_shown_with_their_source(synthetic_dat
     with pytest.raises(DataValidationError, match="source"):  # the file is read before anything is rendered
         render_release(SYNTHETIC, tmp_path / "out", comparators=bad, progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_figures_are_drawn_once_and_cropped_as_savefig_tight_would():
+    # svg_bytes draws once and crops the viewBox to the measured box; savefig(bbox_inches="tight") draws twice.
+    # Both must give the same picture size, with the same text, for a figure whose legend and rotated tick
+    # labels lie outside the axes (what the tight box is for).
+    import io
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from dapp_eval.report.context import svg_bytes
+
+    def fig():
+        f, ax = plt.subplots(figsize=(6, 3))
+        ax.plot([1, 2, 3], [3, 1, 2], label="a long legend label placed outside the axes")
+        ax.set_xticks([1, 2, 3], ["2023/24 Q1", "2023/24 Q2", "2023/24 Q3"], rotation=45)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1))
+        ax.set_title("Title")
+        return f
+
+    def size(svg):
+        return [float(x) for x in re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"', svg).groups()]
+
+    with matplotlib.rc_context({"svg.hashsalt": "t", "svg.fonttype": "none"}):
+        buf = io.BytesIO()
+        f = fig()
+        f.savefig(buf, format="svg", bbox_inches="tight")
+        plt.close(f)
+        f = fig()
+        ours = svg_bytes(f).decode()
+        plt.close(f)
+    theirs = buf.getvalue().decode()
+    assert size(theirs)[0] > 6 * 72  # the legend is outside: the tight box is wider than the figure
+    # 0.01 pt: our header is written to 2 decimals (matplotlib's to 6); a real difference would be whole points
+    assert size(ours) == pytest.approx(size(theirs), abs=0.01)
+    texts = lambda s: re.findall(r"<text[^>]*>([^<]*)</text>", s)  # noqa: E731
+    assert texts(ours) == texts(theirs) and "2023/24 Q2" in texts(ours)
+    assert '<rect x="' in ours.split("<defs")[0]  # white background under the whole cropped box
+    # and the same place: a label's position less our viewBox origin is where savefig's tight output puts it
+    origin = [float(x) for x in re.search(r'viewBox="([-\d.]+) ([-\d.]+)', ours).groups()]
+    at = lambda s: [float(x) for x in re.search(r'translate\(([-\d.]+) ([-\d.]+)\) rotate\(-45\)">2023/24 Q2', s).groups()]  # noqa: E731
+    assert [a - o for a, o in zip(at(ours), origin)] == pytest.approx(at(theirs), abs=0.01)  # 2-decimal origin

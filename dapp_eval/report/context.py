@@ -322,18 +322,56 @@ def figure_uri(ax_or_fig) -> str:
 
     SVG rather than PNG: text stays text (sharp when printed or zoomed, and the browser's font), the
     file is smaller, and it is drawn about 40% faster (no rasterising). Element ids come from the
-    fixed ``svg.hashsalt`` set in :func:`dapp_eval.report.render.render_page`, so the bytes are the
-    same on every run.
+    fixed ``svg.hashsalt``, so the bytes are the same on every run. See :func:`svg_bytes`.
     """
-    import matplotlib
     import matplotlib.pyplot as plt
 
     fig = ax_or_fig if hasattr(ax_or_fig, "savefig") else ax_or_fig.figure
     while not hasattr(fig, "savefig"):  # a sub-figure
         fig = fig.figure
-    buf = io.BytesIO()
-    with matplotlib.rc_context({"svg.hashsalt": "dapp_eval", "svg.fonttype": "none"}):
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
-    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    try:
+        svg = svg_bytes(fig)
+    finally:
+        plt.close(fig)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
 
+
+#: white space kept around the drawn elements (inches; matplotlib's savefig.pad_inches)
+_PAD_INCHES = 0.1
+_SVG_SIZE = re.compile(r'width="[\d.]+pt" height="[\d.]+pt" viewBox="0 0 [\d.]+ [\d.]+"')
+
+
+def svg_bytes(fig) -> bytes:
+    """The figure as SVG, cropped to what is drawn (as ``savefig(bbox_inches="tight")``), drawn once.
+
+    ``savefig(bbox_inches="tight")`` draws a figure twice: once to measure it, once to write it. Here it is
+    drawn once, on matplotlib's SVG renderer, and then measured with the same renderer (whose text
+    measurements are cached, so measuring costs little); the SVG's viewBox is then set to the measured
+    box plus the usual 0.1-inch margin, with a white background under it. This halves the cost of a figure
+    and gives the same picture (tests/test_report.py compares the two).
+    """
+    import matplotlib
+    from matplotlib.backends.backend_mixed import MixedModeRenderer
+    from matplotlib.backends.backend_svg import RendererSVG
+
+    fh = io.StringIO()
+    dpi = fig.dpi
+    fig.dpi = 72  # SVG units are points, as matplotlib's print_svg does
+    try:
+        with matplotlib.rc_context({"svg.hashsalt": "dapp_eval", "svg.fonttype": "none"}):
+            w_in, h_in = fig.get_size_inches()
+            renderer = MixedModeRenderer(fig, w_in, h_in, dpi, RendererSVG(w_in * 72, h_in * 72, fh, image_dpi=dpi,
+                                                                          metadata={"Date": None, "Creator": None}))
+            fig.draw(renderer)
+            renderer.finalize()
+            box = fig.get_tightbbox(renderer).padded(_PAD_INCHES)
+    finally:
+        fig.dpi = dpi
+    x0, y0, w, h = box.x0 * 72, (h_in - box.y1) * 72, box.width * 72, box.height * 72
+    size = f'width="{w:.2f}pt" height="{h:.2f}pt" viewBox="{x0:.2f} {y0:.2f} {w:.2f} {h:.2f}"'
+    svg, n = _SVG_SIZE.subn(size, fh.getvalue(), count=1)
+    if n != 1:  # pragma: no cover - matplotlib changed its SVG header
+        raise RuntimeError("unexpected SVG header from matplotlib; cannot crop the figure")
+    start = svg.index(">", svg.index("<svg")) + 1  # the background: matplotlib's covers the uncropped figure only
+    svg = svg[:start] + f'\n <rect x="{x0:.2f}" y="{y0:.2f}" width="{w:.2f}" height="{h:.2f}" fill="#ffffff"/>' + svg[start:]
+    return svg.encode("utf-8")

@@ -135,8 +135,8 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
         Published figures to show beside the programme's, each labelled with its source and year
         (a ``comparators.yaml``; see :func:`dapp_eval.comparators.load_comparators`). None are shipped.
     timings : dict, optional
-        Filled with the wall seconds of each stage: ``load_validate``, ``pages``, ``workbook_index``,
-        ``audit`` (``dapp-eval bench`` reports them).
+        Filled with the wall seconds of each stage: ``load_validate``, ``headline_figures`` (every scope's,
+        computed before the pages), ``pages``, ``workbook_index``, ``audit`` (``dapp-eval bench`` reports them).
 
     Returns
     -------
@@ -179,12 +179,12 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
         releases.append((Release(full, plan, strict=strict, synthetic=synthetic, comparators=comp), suffix))
     targets = [(rel, suffix, site) for rel, suffix in releases
                for site in ([None] if overall else []) + chosen]
-    for rel, _suffix in releases:
-        # every page shows the all-sites headline figures (a site's cards show them beside its own): computed
-        # once here, before the pages are rendered in forked workers that inherit them
-        from .sections._headlines import figures
-
-        figures(rel, None)
+    # every page shows the all-sites headline figures (a site's cards show them beside its own), and the
+    # all-sites page compares every site's: each scope's are computed once, here, before the pages are
+    # rendered in forked workers that inherit them
+    scopes = [None, *(all_sites if overall and len(all_sites) > 1 else chosen)]
+    _headline_figures([(rel, scope) for rel, _suffix in releases for scope in scopes], jobs=jobs)
+    clock.lap("headline_figures")
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
@@ -255,6 +255,33 @@ def _warm_up() -> None:
         load_section(name)
         env.get_template(f"sections/{name}.html.j2")
     env.get_template("report.html.j2")
+
+
+def _figures_of(i: int):
+    from .sections._headlines import figures
+
+    rel, site = _TARGETS[i]
+    return figures(rel, site)
+
+
+def _headline_figures(targets: list, *, jobs: int | None) -> None:
+    """The headline figures of each (release, scope), computed in worker processes and kept in each release."""
+    from .sections._headlines import adopt, figures
+
+    global _TARGETS
+    jobs = min(jobs or os.cpu_count() or 1, len(targets))
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for rel, site in targets:
+            figures(rel, site)
+        return
+    _warm_up()
+    _TARGETS = list(targets)
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as ex:
+            for (rel, site), res in zip(targets, ex.map(_figures_of, range(len(targets)))):
+                adopt(rel, site, res)
+    finally:
+        _TARGETS = []
 
 
 def _render_pages(targets: list, *, jobs: int | None):

@@ -66,6 +66,13 @@ def figures(release, site: str | None):
     return release.result(site, "headline_figures", run)
 
 
+def adopt(release, site: str | None, res) -> None:
+    """Keep ``headline_figures`` computed elsewhere (a worker process of the release) as if :func:`figures` had run."""
+    release._cache.setdefault((site, "headline_figures"), res)
+    if not isinstance(res, Exception):
+        _prime(release, site, res.model)
+
+
 def _prime(release, site, sources: dict) -> None:
     """Give the body sections the analyses the headline figures already ran (same function, same arguments)."""
     keys = {"costs": "costs", "completion_rate": "completion_None", "waiting_times": "wait_assessment_to_start",

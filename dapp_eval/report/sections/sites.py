@@ -67,9 +67,13 @@ def build(page) -> dict:
 def _headline_comparison(page) -> list:
     """Table by site and a dot-and-whisker chart for each headline outcome, with its case-mix sentence."""
     from ... import headlines
+    from ._headlines import figures
 
     full = page.full_data
-    sc = page.get_full("site_comparison", lambda: headlines.site_comparison(full, plan=page.plan, alpha=page.alpha))
+    # each site's headline figures as its own page computed them (once per release; see render.py)
+    done = {sid: figures(page.release, sid) for sid in [*full.sites["site_id"], None]}
+    sc = page.get_full("site_comparison", lambda: headlines.site_comparison(full, plan=page.plan, alpha=page.alpha,
+                                                                            figures=done))
     if isinstance(sc, Exception):
         return [page.na("Sites side by side", str(sc))]
     mix = dict(zip(sc.tables["case_mix"]["outcome"], sc.tables["case_mix"]["case_mix"]))
