@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -98,3 +99,53 @@ def synthetic_copy(tmp_path) -> Path:
     dst = tmp_path / "copy"
     shutil.copytree(SYNTHETIC, dst)
     return dst
+
+
+# ---------------------------------------------------------------------------
+# a synthetic programme of 3 sites of unequal size, and its pages rendered with a given rounding base
+# (tests/test_disclosure_release_*.py attack them)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def three_sites(tmp_path_factory):
+    from dapp_eval.synthetic import generate
+
+    folder = tmp_path_factory.mktemp("synth3") / "data"
+    generate(folder, referrals=900, sites=3, seed=11)
+    return folder
+
+
+@contextlib.contextmanager
+def figures_not_drawn():
+    """Render without drawing the charts (each is an empty SVG): for releases rendered only to be attacked.
+
+    The disclosure audit never reads a chart's picture (it cuts data URIs out of a page before reading
+    it) and attacks the data table published beside every chart, so a release rendered this way is
+    attacked exactly as the real one; drawing is about a third of the time of a page. Every other
+    release in the tests (tests/test_report*.py) draws its charts.
+    """
+    from unittest import mock
+
+    with mock.patch("dapp_eval.report.context.svg_bytes", lambda fig: b"<svg xmlns='http://www.w3.org/2000/svg'/>"):
+        yield
+
+
+def render_pages(folder: Path, out: Path, *, base: int) -> Path:
+    """Every page of a 3-site release, from one load and one set of results as ``dapp-eval report`` does,
+    with counts rounded to ``base`` (1: exact, to show what rounding protects against); charts not drawn."""
+    from dapp_eval.disclosure import DisclosureControl
+    from dapp_eval.io import load_programme
+    from dapp_eval.plan import load_plan
+    from dapp_eval.report.context import Page, Release
+    from dapp_eval.report.render import render_page
+
+    out.mkdir(parents=True)
+    release = Release(load_programme(folder), load_plan(), synthetic=True)
+    with figures_not_drawn():
+        for site in (None, "S01", "S02", "S03"):
+            page = Page(release, site)
+            page.dc = DisclosureControl(threshold=10, round_at_risk=base)
+            name = "report_all_sites.html" if site is None else f"report_{site.lower()}.html"
+            (out / name).write_text(render_page(page), encoding="utf-8")
+    return out

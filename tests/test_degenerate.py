@@ -375,11 +375,12 @@ def _visible_text(page: str) -> str:
 def test_report_renders_with_reasons(cases, case):
     import matplotlib.pyplot as plt
 
-    full = cases(case)
-    plan = load_plan()
+    from dapp_eval.report.context import Page, Release
+    from dapp_eval.report.render import render_page
+
+    release = Release(cases(case), load_plan())  # one release for its pages, as `dapp-eval report` renders them
     for site in [None, *SITE_REPORTS.get(case, [])]:
-        data = full.subset(sites=[site]) if site else full
-        page = ReportBuilder(data, site=site, plan=plan, full_data=full).page()
+        page = render_page(Page(release, site))
         plt.close("all")
         text = _visible_text(page)
         for title in ("At a glance", "Engagement", "Retention and attrition", "Risk reduction", "Methods and caveats",

@@ -2,8 +2,8 @@
 
 Hand-made releases (a few small HTML pages with CSV downloads, the format the
 report writes) plant one leak per attack with a known hidden value; the same
-tables passed through :class:`DisclosureControl` must pass. A release rendered
-from a 3-site synthetic folder is attacked at the end (slow: session-scoped).
+tables passed through :class:`DisclosureControl` must pass. Whole rendered
+releases are attacked in tests/test_disclosure_release_*.py (one file each, so that they render in parallel).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import pytest
 
 from dapp_eval.disclosure import DisclosureControl
 from dapp_eval.disclosure.audit import audit_release
-from dapp_eval.formatting import read_published_csv
 
 
 def _page(scope: str, tables: dict[str, pd.DataFrame], *, threshold: int = 10, period: str | None = None,
@@ -348,170 +347,6 @@ def test_workbook_sheet_is_tied_to_its_report_table(tmp_path):
     _workbook(rel3 / "tables.xlsx", [("Site S01 (synthetic) (S01)", "s01_exits.csv", _drop_table(21))])
     assert [(x.report, x.value, x.attack) for x in audit_release(rel3).leaks] == [
         ("tables.xlsx", 81, "unrounded count"), ("tables.xlsx", 21, "unrounded count")]
-
-
-# ---------------------------------------------------------------------------
-# releases rendered from a synthetic programme of 3 sites of unequal size
-# ---------------------------------------------------------------------------
-
-
-def _render(folder: Path, out: Path, *, base: int) -> Path:
-    """Every page of a release, rendered in this process (no papermill: same sections, much faster)."""
-    from dapp_eval.report import ReportBuilder
-
-    out.mkdir(parents=True)
-    for site in (None, "S01", "S02", "S03"):
-        rb = ReportBuilder.from_folder(folder, site=site)
-        rb.dc = DisclosureControl(threshold=10, round_at_risk=base)
-        name = "report_all_sites.html" if site is None else f"report_{site.lower()}.html"
-        (out / name).write_text(rb.page(), encoding="utf-8")
-    return out
-
-
-@pytest.fixture(scope="session")
-def three_sites(tmp_path_factory):
-    from dapp_eval.synthetic import generate
-
-    folder = tmp_path_factory.mktemp("synth3") / "data"
-    generate(folder, referrals=900, sites=3, seed=11)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def release_rounded(three_sites, tmp_path_factory):
-    return _render(three_sites, tmp_path_factory.mktemp("rel") / "rounded", base=5)
-
-
-@pytest.fixture(scope="session")
-def release_exact(three_sites, tmp_path_factory):
-    # base 1: small counts suppressed table by table, everything else exact (no secondary suppression)
-    return _render(three_sites, tmp_path_factory.mktemp("rel") / "exact", base=1)
-
-
-def test_rendered_release_passes_the_audit(release_rounded):
-    res = audit_release(release_rounded)
-    assert res.rounded and res.base == 5
-    assert res.ok, res.text()
-    # the attack was real: every family of relation was tried on these pages
-    for attack in ("across reports", "row and column totals", "denominators and conversions",
-                   "percentage x denominator"):
-        assert res.relations.get(attack, 0) > 20, attack
-
-
-def test_the_audit_recovers_true_counts_from_table_by_table_suppression(release_exact, three_sites):
-    """Without rounding the attack works, and every funnel count it recovers is the true one."""
-    import dapp_eval
-    from dapp_eval import funnel
-
-    res = audit_release(release_exact)
-    assert not res.ok
-    assert {"across reports", "row and column totals", "denominators and conversions"} <= set(
-        res.recovered_by_attack)
-    data = dapp_eval.load_programme(three_sites)
-    truth = {}
-    for site in (None, "S01", "S02", "S03"):
-        c = funnel.cascade(data.subset(sites=[site]) if site else data, by=None).tables["counts"]
-        truth[f"report_{site.lower()}.html" if site else "report_all_sites.html"] = dict(zip(c["label"], c["n"]))
-    checked = 0
-    for leak in res.leaks:
-        if leak.table == "funnel_counts":
-            assert truth[leak.report][leak.row.split(" / ")[0]] == leak.value, str(leak)
-            checked += 1
-    assert checked >= 5
-
-
-def test_all_sites_report_withholds_only_small_counts(release_rounded):
-    html = (release_rounded / "report_all_sites.html").read_text(encoding="utf-8")
-    cells = small = other = 0
-    for df in _csvs(html):
-        for c in [c for c in df.columns if c == "n" or str(c).startswith("n_")]:
-            v = df[c].astype(str)
-            cells += int((v != "").sum())
-            small += int((v == "<10").sum())
-            other += int((v == "[c]").sum())
-    assert cells > 500
-    # no secondary suppression: a count is withheld only if it is from 1 to 9 (or, rarely, a total row beside one)
-    assert other <= 3, other
-    # measured 89 of 825 (10.8%; version 0.1 withheld 152, 18.6%): the floor set by the threshold itself on a
-    # 900-referral programme, whose all-sites tables hold that many true counts from 1 to 9
-    assert (small + other) / cells < 0.12, (small, other, cells)
-
-
-def test_protection_is_explained_on_page_one_and_under_tables(release_rounded):
-    html = (release_rounded / "report_s03.html").read_text(encoding="utf-8")
-    box = html.find("How figures are protected")
-    assert 0 < box < html.find('<section id="engagement"')  # on page 1: in the summary, before the first section
-    assert html.count("Counts are rounded to the nearest 5") > 10
-
-
-def _csvs(html):
-    import re
-
-    for _, data in re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html):
-        yield read_published_csv(base64.b64decode(data).decode("utf-8"))
-
-
-# ---------------------------------------------------------------------------
-# whole releases (render_release, as `dapp-eval report` writes them) of 4 and 6 sites of unequal size,
-# one of them with --period variants beside the whole data
-# ---------------------------------------------------------------------------
-
-
-def _synth(tmp_path_factory, name, **kw):
-    from dapp_eval.synthetic import generate
-
-    folder = tmp_path_factory.mktemp(name) / "data"
-    generate(folder, **kw)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def release_four_sites_periods(tmp_path_factory):
-    from dapp_eval.report.render import render_release
-
-    folder = _synth(tmp_path_factory, "synth4", referrals=480, sites=4, seed=12)
-    out = tmp_path_factory.mktemp("rel4") / "out"
-    render_release(folder, out, progress=False,
-                   periods=[("2023-01-01", "2025-03-31"), ("2024-04-01", "2025-03-31")])
-    return folder, out
-
-
-@pytest.fixture(scope="session")
-def release_six_sites(tmp_path_factory):
-    from dapp_eval.report.render import render_release
-
-    folder = _synth(tmp_path_factory, "synth6", referrals=600, sites=6, seed=13)
-    out = tmp_path_factory.mktemp("rel6") / "out"
-    render_release(folder, out, progress=False)
-    return folder, out
-
-
-def _site_sizes(folder):
-    return pd.read_csv(folder / "referrals.csv").groupby("site_id").size()
-
-
-@pytest.mark.slow
-def test_release_of_four_unequal_sites_with_periods_gives_nothing_back(release_four_sites_periods):
-    folder, out = release_four_sites_periods
-    sizes = _site_sizes(folder)
-    assert len(sizes) == 4 and sizes.max() > 1.3 * sizes.min()      # unequal sites
-    assert len(list(out.glob("report_*.html"))) == 10                # 5 pages x 2 periods, one release
-    res = audit_release(out)
-    assert res.ok, res.text()
-    # the attacks ran on this release: other sites in each period, one period inside the other, the workbook
-    for attack in ("across reports", "across periods", "row and column totals", "denominators and conversions",
-                   "percentage x denominator"):
-        assert res.relations.get(attack, 0) > 10, (attack, res.relations)
-
-
-@pytest.mark.slow
-def test_release_of_six_unequal_sites_gives_nothing_back(release_six_sites):
-    folder, out = release_six_sites
-    sizes = _site_sizes(folder)
-    assert len(sizes) == 6 and sizes.max() > 1.5 * sizes.min()
-    res = audit_release(out)
-    assert res.ok, res.text()
-    assert res.relations["across reports"] > 100 and res.n_hidden > 300   # many small counts, none worked back
 
 
 def test_percentage_of_the_first_row_needs_its_100_percent(tmp_path):
