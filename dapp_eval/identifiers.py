@@ -461,7 +461,8 @@ def identifier_problems(df: pd.DataFrame, *, file: str, table: str | None = None
     allowed = {norm_name(a) for a in allow}
     rows = []
     ref = None
-    df = df.reset_index(drop=True)
+    df = df.copy(deep=False)  # positions as the index; the data are not copied
+    df.index = pd.RangeIndex(len(df))
     scans = scan_table(df, _distinct)
     if _distinct is None or len(_distinct) != df.shape[1]:
         _distinct = None

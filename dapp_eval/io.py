@@ -394,6 +394,28 @@ class _Factor:
         return _Factor(self.codes[:n], self.uniq, self.arrow)
 
 
+def _encode(arr) -> tuple[np.ndarray, Any]:
+    """(int32 code per cell, distinct cells as a pyarrow array), the distinct cells in order of first appearance.
+
+    A column already in order (identifiers usually are: I0000001, I0000002, ...) is encoded by comparing
+    each cell with the one before it, in linear time; others by pyarrow's hash table.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(arr)
+    if n > 1 and arr.null_count == 0:
+        before, after = arr.slice(0, n - 1), arr.slice(1)
+        if pc.all(pc.less_equal(before, after)).as_py():
+            new = np.empty(n, dtype=bool)
+            new[0] = True
+            new[1:] = pc.not_equal(before, after).to_numpy(zero_copy_only=False)
+            codes = (np.cumsum(new, dtype=np.int64) - 1).astype(np.int32)
+            return codes, (arr if new.all() else arr.filter(pa.array(new)))
+    enc = pc.dictionary_encode(arr)
+    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False), enc.dictionary
+
+
 def _read_unquoted(text: str, width: int, factors: list | None = None,
                    data: bytes | None = None) -> pd.DataFrame | None:
     """A CSV text holding no quote character, parsed column-wise by pyarrow: every cell a ``str`` ('' when
@@ -417,15 +439,13 @@ def _read_unquoted(text: str, width: int, factors: list | None = None,
         return None
     if tab.num_rows == 0:
         return None
-    import pyarrow.compute as pc
 
     cols, made = {}, []
     for j in range(width):
         # distinct cells found by pyarrow; repeated cells (codes, dates) then share one str object
-        enc = pc.dictionary_encode(tab.column(j).combine_chunks())
-        fac = _Factor(enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False),
-                      enc.dictionary.to_numpy(zero_copy_only=False), enc.dictionary)
-        cols[j] = fac.uniq[fac.codes]
+        codes, dictionary = _encode(tab.column(j).combine_chunks())
+        fac = _Factor(codes, dictionary.to_numpy(zero_copy_only=False), dictionary)
+        cols[j] = fac.uniq if len(fac.uniq) == len(codes) else fac.uniq[fac.codes]
         made.append(fac)
     if factors is not None:
         factors.extend(made)
@@ -1133,8 +1153,9 @@ class _Keys:
         if (tname, col) not in self._first:
             f = self.factor(tname, col)
             first = np.full(len(f.uniq), -1, dtype=np.int64)
-            at = np.flatnonzero(f.codes >= 0)[::-1]
-            first[f.codes[at]] = at  # written last to first, so the first row of each value stays
+            valid = np.flatnonzero(f.codes >= 0)
+            held, at = np.unique(f.codes[valid], return_index=True)  # return_index: each value's first row
+            first[held] = valid[at]
             self._first[(tname, col)] = first
         return self._first[(tname, col)]
 
