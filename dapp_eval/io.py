@@ -377,7 +377,7 @@ def _has_padded_cell(text: str) -> bool:
     return False
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Factor:
     """A text column as its distinct cells and, for every row, the position of its cell among them.
 
@@ -388,10 +388,23 @@ class _Factor:
     codes: np.ndarray  # int32, one per row
     uniq: np.ndarray  # object array of str, the distinct cells
     arrow: Any  # the same distinct cells as a pyarrow string array (for regular-expression scans)
+    _cells: tuple | None = None
 
     def take(self, n: int) -> _Factor:
         """The first ``n`` rows (trailing blank rows cut off)."""
-        return _Factor(self.codes[:n], self.uniq, self.arrow)
+        return _Factor(self.codes[:n], self.uniq, self.arrow, self._cells)
+
+    def cells(self, stripped: bool) -> tuple[pd.Series, np.ndarray]:
+        """:func:`_cells` of the distinct cells (computed once)."""
+        if self._cells is None:
+            u = pd.Series(self.uniq, dtype=object)
+            if stripped and self.arrow is not None:  # '' found by pyarrow
+                import pyarrow.compute as pc
+
+                self._cells = (u, pc.equal(self.arrow, "").to_numpy(zero_copy_only=False))
+            else:
+                self._cells = _cells(u, stripped)
+        return self._cells
 
 
 def _encode(arr) -> tuple[np.ndarray, Any]:
@@ -404,14 +417,16 @@ def _encode(arr) -> tuple[np.ndarray, Any]:
     import pyarrow.compute as pc
 
     n = len(arr)
-    if n > 1 and arr.null_count == 0:
+    head = arr.slice(0, 1000)  # a column of codes or dates is seldom in order: look at its start first
+    if n > 1 and arr.null_count == 0 and pc.all(pc.less_equal(head.slice(0, len(head) - 1), head.slice(1))).as_py():
         before, after = arr.slice(0, n - 1), arr.slice(1)
         if pc.all(pc.less_equal(before, after)).as_py():
             new = np.empty(n, dtype=bool)
             new[0] = True
             new[1:] = pc.not_equal(before, after).to_numpy(zero_copy_only=False)
-            codes = (np.cumsum(new, dtype=np.int64) - 1).astype(np.int32)
-            return codes, (arr if new.all() else arr.filter(pa.array(new)))
+            if new.all():
+                return np.arange(n, dtype=np.int32), arr
+            return (np.cumsum(new, dtype=np.int32) - 1).astype(np.int32, copy=False), arr.filter(pa.array(new))
     enc = pc.dictionary_encode(arr)
     return enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False), enc.dictionary
 
@@ -443,13 +458,22 @@ def _read_unquoted(text: str, width: int, factors: list | None = None,
     cols, made = {}, []
     for j in range(width):
         # distinct cells found by pyarrow; repeated cells (codes, dates) then share one str object
-        codes, dictionary = _encode(tab.column(j).combine_chunks())
+        arr = tab.column(j).combine_chunks()
+        codes, dictionary = _encode(arr)
         fac = _Factor(codes, dictionary.to_numpy(zero_copy_only=False), dictionary)
-        cols[j] = fac.uniq if len(fac.uniq) == len(codes) else fac.uniq[fac.codes]
         made.append(fac)
+        if factors is None:
+            cols[j] = fac.uniq[fac.codes]
+        else:  # validation reads the factor; the cells stay in pyarrow's buffers (see _as_object)
+            cols[j] = pd.arrays.ArrowStringArray(arr)
     if factors is not None:
         factors.extend(made)
     return pd.DataFrame(cols, copy=False)
+
+
+def _as_object(s: pd.Series) -> pd.Series:
+    """A column of cells as Python objects (the CSV reader keeps text in pyarrow arrays)."""
+    return s if s.dtype == object else s.astype(object)
 
 
 def _header_names(header: list[str]) -> list[str]:
@@ -555,7 +579,8 @@ class _Problems:
         # only the rows that will be listed are converted; the rest are counted
         room = max(_MAX_PROBLEMS_PER_RULE - self.counts.get((file, column, rule), 0), 0) + 1
         take = idx[:room]
-        shown = ["" if v is None else str(v) for v in np.asarray(values, dtype=object)[take].tolist()]
+        picked = values.iloc[take] if isinstance(values, pd.Series) else np.asarray(values, dtype=object)[take]
+        shown = ["" if v is None else str(v) for v in np.asarray(picked, dtype=object).tolist()]
         hidden = looks_identifying(pd.Series(shown, dtype=object)) if shown else []
         for r, v, h in zip(np.asarray(rows)[take].tolist(), shown, hidden):
             self.add(file, r, column, HIDDEN if h else v, rule, masked=True)
@@ -724,15 +749,14 @@ def _parse_factored(col: Column, raw: pd.Series, rows: pd.Series, fname: str, da
     cross-table links can be matched on integer codes.
     """
     codes = fac.codes
-    u = pd.Series(fac.uniq, dtype=object)
+    cells_u = fac.cells(stripped)
+    u = cells_u[0] if stripped else pd.Series(fac.uniq, dtype=object)
     rec = _Recorder(probs)
-    cells_u = _cells(u, stripped)
     parsed_u = _parse_column(col, u, rows, fname, date_format, rec, cells_u)
     for column, mask_u, rule in rec.masks:
         if mask_u.any():
             probs.add_mask(fname, rows, column, raw, mask_u[codes], rule)
-    _log_normalised(col, u, cells_u, parsed_u, fname, stripped, log,
-                    weights=np.bincount(codes, minlength=len(u)))
+    _log_normalised(col, u, cells_u, parsed_u, fname, stripped, log, row_codes=codes)
     if parsed_u.dtype == object or isinstance(parsed_u.dtype, np.dtype):  # numpy: plain take, no type inference
         out = pd.Series(parsed_u.to_numpy()[codes], index=raw.index, dtype=parsed_u.dtype, copy=False)
     else:
@@ -918,17 +942,19 @@ class ProgrammeData:
 
 
 def _log_normalised(col: Column, raw: pd.Series, cells: tuple[pd.Series, np.ndarray], parsed: pd.Series,
-                    fname: str, stripped: bool, log: list, weights: np.ndarray | None = None) -> None:
+                    fname: str, stripped: bool, log: list, row_codes: np.ndarray | None = None) -> None:
     """Count in the load log every cell the loader read other than exactly as written.
 
     White space around a value, codes in another case (``MALE``), yes/no words other than
-    ``true``/``false`` (``Y``, ``n``, ``1``): accepted, but never silently.  ``weights``: how many
-    rows hold each cell, when the cells given are a column's distinct cells.
+    ``true``/``false`` (``Y``, ``n``, ``1``): accepted, but never silently.  ``row_codes``: when the
+    cells given are a column's distinct cells, the code of each row's cell (rows are counted).
     """
     text, blank = cells
 
     def count(mask) -> int:
-        return int(mask.sum()) if weights is None else int(weights[mask].sum())
+        if row_codes is None or not mask.any():
+            return int(mask.sum())
+        return int(np.asarray(mask, dtype=bool)[row_codes].sum())
 
     if not stripped and raw.dtype == object and len(raw):
         is_str = raw.map(type).eq(str).to_numpy()
@@ -963,8 +989,8 @@ def _header(raw: pd.DataFrame, tmap: TableMap, fname: str, probs: _Problems,
     raw.index = pd.RangeIndex(len(raw))
     dup = pd.Index(names).duplicated()
     by_name = {}
-    if factors is not None and len(factors) == len(names):
-        by_name = {n: f for n, f, d in zip(names, factors, dup) if names.count(n) == 1}
+    if factors is not None and len(factors) == len(names):  # a repeated name keeps its first column
+        by_name = {n: f for n, f, d in zip(names, factors, dup) if not d}
     dup_cols = raw.columns[dup].unique().tolist()
     for c in dup_cols:
         probs.add(fname, 1, c, c, "column appears more than once in the header")
@@ -983,9 +1009,9 @@ def _blank_cells(raw: pd.DataFrame, stripped: bool, facs: dict[str, _Factor]) ->
     for c in raw.columns:
         f = facs.get(c)
         if f is None:
-            cells[c] = _cells(raw[c], stripped)
+            cells[c] = _cells(_as_object(raw[c]), stripped)
         else:  # blank per distinct cell, spread to the rows
-            cells[c] = (None, _cells(pd.Series(f.uniq, dtype=object), stripped)[1][f.codes])
+            cells[c] = (None, f.cells(stripped)[1][f.codes])
     return cells
 
 
@@ -1037,6 +1063,7 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
         fac = facs.get(col.name)
         recode = tmap.values.get(col.name)
         if recode:
+            series = _as_object(series)
             if col_cells[0] is None:
                 col_cells = _cells(series, stripped)
             key = col_cells[0]
@@ -1051,13 +1078,14 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
             if tfac is not None:
                 typed_factors[col.name] = tfac
             continue
+        series = _as_object(series)
         if col_cells[0] is None:
             col_cells = _cells(series, stripped)
         out[col.name] = _parse_column(col, series, rows, fname, date_format, probs, col_cells)
         _log_normalised(col, series, col_cells, out[col.name], fname, stripped, log)
     df = pd.DataFrame(out, index=raw.index, copy=False)  # copy=False: the columns are not copied into blocks
     for c in extra:
-        df[c] = raw[c]
+        df[c] = _as_object(raw[c])
     for col in table.columns:
         if col.name not in df and not col.required:
             df[col.name] = pd.Series([None] * len(df), index=df.index, dtype=_dtype(col))
@@ -1066,9 +1094,37 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
     return df
 
 
-def _key_frame(df: pd.DataFrame, cols: list[str], facs: dict[str, _Factor]) -> pd.DataFrame:
-    """The key columns with text replaced by its integer codes (same equalities, far cheaper to hash)."""
-    return pd.DataFrame({c: facs[c].codes if c in facs else df[c].to_numpy() for c in cols}, index=df.index)
+def _key_codes(df: pd.DataFrame, cols: list[str], facs: dict[str, _Factor], rows: np.ndarray) -> np.ndarray:
+    """One integer per row (of ``rows``) that is equal exactly when the key columns are all equal.
+
+    Text columns contribute the codes of their factor, others ``pandas.factorize(sort=True)`` codes;
+    the codes are combined positionally (mixed radix).  Rows must have no missing key value.
+    """
+    key = np.zeros(len(rows), dtype=np.int64)
+    span = 1
+    for c in cols:
+        if c in facs:
+            codes, k = facs[c].codes[rows], len(facs[c].uniq)
+        else:
+            try:
+                codes, uniq = pd.factorize(df[c].iloc[rows], sort=True)
+            except TypeError:  # values that cannot be ordered (mixed types): any order will do
+                codes, uniq = pd.factorize(df[c].iloc[rows], sort=False)
+            k = len(uniq)
+        span *= max(k, 1)
+        if span >= 2**62:  # too many combinations for one int64: hash the columns' codes together instead
+            frame = pd.DataFrame({c: facs[c].codes[rows] if c in facs else df[c].iloc[rows].to_numpy() for c in cols})
+            codes, _ = pd.factorize(pd.MultiIndex.from_frame(frame))
+            return codes.astype(np.int64)
+        key = key * max(k, 1) + codes
+    return key
+
+
+def _duplicates(key: np.ndarray) -> np.ndarray:
+    """Positions of the values of ``key`` seen at an earlier position (none when the key increases)."""
+    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(pd.Series(key).duplicated(keep="first").to_numpy())
 
 
 def _check_keys(table: Table, df: pd.DataFrame, fname: str, probs: _Problems, facs: dict[str, _Factor]) -> None:
@@ -1078,13 +1134,12 @@ def _check_keys(table: Table, df: pd.DataFrame, fname: str, probs: _Problems, fa
         complete = np.ones(len(df), dtype=bool)
         for c in keycols:
             complete &= facs[c].codes >= 0 if c in facs else df[c].notna().to_numpy()
-        keyed = _key_frame(df, keycols, facs)[complete]
-        dup = np.flatnonzero(keyed.duplicated(subset=keycols, keep="first").to_numpy())
+        at = np.flatnonzero(complete)
+        key = _key_codes(df, keycols, facs, at)
+        dup = _duplicates(key)
         if len(dup):
             later_row = df["_row"].to_numpy()[complete]
-            first_row = keyed.assign(_row=later_row).groupby(keycols, sort=False, dropna=False)["_row"] \
-                .transform("first").to_numpy()
-            at = np.flatnonzero(complete)
+            first_row = pd.Series(later_row).groupby(key, sort=False).transform("first").to_numpy()
             label = "+".join(keycols)
             shown = dup[:_MAX_PROBLEMS_PER_RULE]
             for i in shown:
@@ -1098,7 +1153,9 @@ def _check_keys(table: Table, df: pd.DataFrame, fname: str, probs: _Problems, fa
         if col.unique and col.name in df and (not table.key or (col.name,) != table.key):
             if col.name in facs:
                 codes = facs[col.name].codes
-                d = (codes >= 0) & pd.Series(codes).duplicated(keep="first").to_numpy()
+                filled = np.flatnonzero(codes >= 0)
+                d = np.zeros(len(codes), dtype=bool)
+                d[filled[_duplicates(codes[filled])]] = True
             else:
                 d = (df[col.name].notna() & df[col.name].duplicated(keep="first")).to_numpy()
             probs.add_mask(fname, df["_row"], col.name, df[col.name], d, "value must be unique")
@@ -1484,5 +1541,6 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
         problems["row"] = pd.to_numeric(problems["row"], errors="coerce").astype("Int64")
     if len(problems):
         raise DataValidationError(problems)
-    typed = {name: df.drop(columns="_row") for name, df in typed.items()}
+    for df in typed.values():
+        del df["_row"]  # in place: these frames are ours, and dropping would copy every column
     return ProgrammeData(**typed, source=str(path), load_log=log, input_hash=hasher.hexdigest())
