@@ -263,6 +263,9 @@ def _read_csv(path: Path, problems: list, notes: list, factors: list | None = No
 
     fname = path.name
     raw_bytes = path.read_bytes() if data is None else data
+    df = _read_ascii(raw_bytes, factors)
+    if df is not None:
+        return df
     text = _decode_csv(raw_bytes, fname, problems, notes)
     if text is None:
         return None
@@ -360,19 +363,49 @@ def _read_csv(path: Path, problems: list, notes: list, factors: list | None = No
 _ASCII_SPACE = (" ", "\t", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")  # str.isspace() in ASCII, but \r \n
 
 
-def _has_padded_cell(text: str) -> bool:
+def _read_ascii(raw: bytes, factors: list | None) -> pd.DataFrame | None:
+    """The common case, read from the bytes without decoding them: ASCII text without NUL characters or
+    quotes, ending with a line break, a header with commas, every row as wide as the header.
+
+    Returns None whenever anything else holds; the caller then takes the general path, which reads
+    the same cells or reports what is wrong.
+    """
+    if not raw.endswith(b"\n") or b'"' in raw or b"\x00" in raw or not raw.isascii():
+        return None
+    nl = raw.find(b"\n")
+    first_line = re.split(rb"\r\n|\r|\n", raw[:nl + 1], maxsplit=1)[0].decode("ascii")
+    if not first_line.strip() or "," not in first_line:
+        return None
+    header = first_line.split(",")
+    made: list[_Factor] = []
+    df = _read_unquoted(None, len(header), made, raw)
+    # as in _read_csv: no quotes and equal comma counts mean every row has exactly the header's width
+    if df is None or len(header) != df.shape[1] or raw.count(b",") != (df.shape[1] - 1) * (len(df) + 1):
+        return None
+    df.columns = _header_names(header)
+    df.attrs[_STRIPPED] = not _has_padded_cell(raw)
+    if factors is not None:
+        factors.extend(made)
+    return df
+
+
+def _has_padded_cell(text: str | bytes) -> bool:
     """Whether some cell of an unquoted CSV text starts or ends with white space (what ``_PADDED`` finds).
 
-    ASCII text is searched for the few padded cell boundaries by plain substring search (many times
-    faster than the regular expression on a large file); other text uses the expression.
+    ASCII text (or ASCII bytes) is searched for the few padded cell boundaries by plain substring search
+    (many times faster than the regular expression on a large file); other text uses the expression.
     """
-    if not text.isascii():
+    if isinstance(text, bytes):  # the caller has checked that the bytes are ASCII
+        spaces, comma, lf, cr = [w.encode("ascii") for w in _ASCII_SPACE], b",", b"\n", b"\r"
+    elif not text.isascii():
         return bool(_SPACE.search(text) and _PADDED.search(text))
-    for w in _ASCII_SPACE:
+    else:
+        spaces, comma, lf, cr = _ASCII_SPACE, ",", "\n", "\r"
+    for w in spaces:
         if w not in text:
             continue
-        if (text.startswith(w) or text.endswith((w, w + "\r")) or any(
-                b in text for b in ("," + w, "\n" + w, w + ",", w + "\n", w + "\r\n"))):
+        if (text.startswith(w) or text.endswith((w, w + cr)) or any(
+                b in text for b in (comma + w, lf + w, w + comma, w + lf, w + cr + lf))):
             return True
     return False
 
