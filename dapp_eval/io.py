@@ -377,14 +377,14 @@ def _read_ascii(raw: bytes, factors: list | None) -> pd.DataFrame | None:
     if not first_line.strip() or "," not in first_line:
         return None
     header = first_line.split(",")
-    made: list[_Factor] = []
+    made: list[_Factor] | None = [] if factors is not None else None
     df = _read_unquoted(None, len(header), made, raw)
     # as in _read_csv: no quotes and equal comma counts mean every row has exactly the header's width
     if df is None or len(header) != df.shape[1] or raw.count(b",") != (df.shape[1] - 1) * (len(df) + 1):
         return None
     df.columns = _header_names(header)
     df.attrs[_STRIPPED] = not _has_padded_cell(raw)
-    if factors is not None:
+    if made is not None:
         factors.extend(made)
     return df
 
