@@ -1425,7 +1425,9 @@ def validate_tables(raw_tables: dict[str, pd.DataFrame], *, files: dict[str, str
         Table name -> file name used in messages (default ``<table>.csv``).
     column_map : ColumnMap, optional
     _factors : dict, optional
-        Table name -> the CSV reader's factors of its columns (see :func:`_read_raw`); internal.
+        Table name -> the CSV reader's factors of its columns (see :func:`_read_raw`); internal.  When
+        given, ``raw_tables`` and ``_factors`` are emptied table by table, so that a large folder's
+        cells are released as soon as they are checked.
 
     Returns
     -------
@@ -1452,11 +1454,14 @@ def validate_tables(raw_tables: dict[str, pd.DataFrame], *, files: dict[str, str
     for name in ("sites", "referrals"):
         if name not in raw_tables:
             probs.add(files.get(name, f"{name}.csv"), None, "", "", f"required table {name} is missing from the folder")
-    for name, raw in raw_tables.items():
+    consume = _factors is not None  # load_programme's own tables: each is released once it is checked
+    for name in list(raw_tables):
+        raw = raw_tables.pop(name) if consume else raw_tables[name]
         fname = files.setdefault(name, f"{name}.csv")
         tfacs: dict[str, _Factor] = {}
         out = _check_table(TABLES[name], raw, fname, cmap.for_table(name), cmap, probs, log,
-                           (_factors or {}).get(name), tfacs)
+                           _factors.pop(name, None) if consume else None, tfacs)
+        del raw
         if out is not None:
             typed[name] = out
             typed_factors[name] = tfacs
@@ -1563,8 +1568,9 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
                                         _distinct=[(f.codes, f.uniq, f.arrow) for f in factors.get(name, [])] or None)
             if len(found):
                 read_problems.append(found)
-    typed, problems, log = validate_tables(raw_tables, files=files, column_map=cmap, _factors=factors)
+        raw = renamed = None  # do not hold the last table through validation
     unread = [f"required table {name} is missing from the folder" for name in files if name not in raw_tables]
+    typed, problems, log = validate_tables(raw_tables, files=files, column_map=cmap, _factors=factors)
     if unread and len(problems):  # the file is there but could not be read: that problem is already listed
         problems = problems[~problems["rule"].isin(unread)].reset_index(drop=True)
     if notes:
