@@ -232,6 +232,24 @@ def _checked(sub: pd.Series, rule: _Rule) -> np.ndarray:
     return ok
 
 
+def _prefilter(lines) -> np.ndarray:
+    """Mask of the texts that any rule's prefilter matches; the chunks of a chunked array side by side
+    (RE2 runs in pyarrow's C++ without the GIL)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def one(arr) -> np.ndarray:
+        return pc.match_substring_regex(arr, _ANY_PREFILTER).to_numpy(zero_copy_only=False)
+
+    if not isinstance(lines, pa.ChunkedArray) or lines.num_chunks < 2:
+        return one(lines)
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        return np.concatenate(list(pool.map(one, lines.chunks)))
+
+
 def _hits(lines) -> dict[str, np.ndarray]:
     """Rule -> mask of the texts in ``lines`` (a list of str or a pyarrow string array) that hold such an identifier."""
     import pyarrow as pa
@@ -243,7 +261,7 @@ def _hits(lines) -> dict[str, np.ndarray]:
     if not isinstance(lines, (pa.Array, pa.ChunkedArray)):
         lines = pa.array(lines, type=pa.string())
     # one pass over everything with all the prefilters at once; then each rule on the few candidates
-    some = np.flatnonzero(pc.match_substring_regex(lines, _ANY_PREFILTER).to_numpy(zero_copy_only=False))
+    some = np.flatnonzero(_prefilter(lines))
     if not len(some):
         return out
     texts = lines.take(pa.array(some)).to_pylist()

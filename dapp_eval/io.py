@@ -21,6 +21,7 @@ provider's own export is mapped onto the contract with a column-map YAML file
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,7 @@ TRUE_WORDS = frozenset({"true", "1", "yes", "y"})
 FALSE_WORDS = frozenset({"false", "0", "no", "n"})
 _PARTIAL_DATE = re.compile(r"^\s*(\d{4}[-/]\d{1,2}|\d{1,2}[-/]\d{4}|[A-Za-z]{3,9}[ -]\d{4}|\d{4})\s*$")
 _MAX_PROBLEMS_PER_RULE = 200  # per file/column/rule, so one broken column cannot flood the report
+_THREADS = max(1, min(4, os.cpu_count() or 1))  # for pyarrow kernels run side by side
 
 
 # ---------------------------------------------------------------------------
@@ -489,16 +491,19 @@ def _read_unquoted(text: str, width: int, factors: list | None = None,
         return None
 
     cols, made = {}, []
-    for j in range(width):
-        # distinct cells found by pyarrow; repeated cells (codes, dates) then share one str object
-        arr = tab.column(j).combine_chunks()
-        codes, dictionary = _encode(arr)
+    arrays = [tab.column(j).combine_chunks() for j in range(width)]
+    del tab
+    # distinct cells found by pyarrow, whose kernels release the GIL: the columns are encoded side by side
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        encoded = list(pool.map(_encode, arrays))
+    for j, (arr, (codes, dictionary)) in enumerate(zip(arrays, encoded)):
+        # repeated cells (codes, dates) share one str object
         fac = _Factor(codes, dictionary.to_numpy(zero_copy_only=False), dictionary)
         made.append(fac)
         if factors is None:
             cols[j] = fac.uniq[fac.codes]
         else:  # validation reads the factor; the cells stay in pyarrow's buffers (see _as_object)
-            cols[j] = pd.arrays.ArrowStringArray(arr)
+            cols[j] = pd.arrays.ArrowExtensionArray(arr)
     if factors is not None:
         factors.extend(made)
     return pd.DataFrame(cols, copy=False)
