@@ -1254,6 +1254,16 @@ class _Keys:
             self._first[(tname, col)] = first
         return self._first[(tname, col)]
 
+    def prefetch(self, links: list[tuple[str, str, str, str]]) -> None:
+        """:meth:`match` for several links at once, side by side (pyarrow's lookups release the GIL)."""
+        for _child, _ccol, parent, pcol in links:  # what links share is made once, first
+            self.first_rows(parent, pcol)
+            self.arrow(parent, pcol)
+        todo = [link for link in links if link not in self._matches]
+        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+            for link, found in zip(todo, pool.map(lambda link: self._match(*link), todo)):
+                self._matches[link] = found
+
     def match(self, child: str, ccol: str, parent: str, pcol: str) -> np.ndarray:
         """For each row of ``child``, the first row of ``parent`` whose ``pcol`` equals its ``ccol`` (-1 if none)."""
         if (child, ccol, parent, pcol) not in self._matches:
@@ -1286,6 +1296,8 @@ def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _
     ref = tabs["referrals"]
     fs, fr = files["sites"], files["referrals"]
     keys = _Keys(tabs, dict(factors or {}))
+    keys.prefetch([(t, c, parent, pcol) for t, tab in tabs.items() for c, parent, pcol in TABLES[t].foreign_keys
+                   if parent in tabs and c in tab and pcol in tabs[parent]])
 
     def mask_rule(df, fname, column, mask, rule, value_col=None):
         mask = np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)
