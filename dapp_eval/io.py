@@ -499,10 +499,10 @@ def _read_unquoted(text: str, width: int, factors: list | None = None,
         return None
 
     cols, made = {}, []
-    arrays = [tab.column(j).combine_chunks() for j in range(width)]
-    del tab
-    # distinct cells found by pyarrow, whose kernels release the GIL: the columns are encoded side by side
+    # each column made one array and encoded by pyarrow, whose kernels release the GIL: columns side by side
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        arrays = list(pool.map(lambda col: col.combine_chunks(), tab.columns))
+        del tab
         encoded = list(pool.map(_encode, arrays))
     for j, (arr, (codes, dictionary)) in enumerate(zip(arrays, encoded)):
         # repeated cells (codes, dates) share one str object
