@@ -232,20 +232,39 @@ def _checked(sub: pd.Series, rule: _Rule) -> np.ndarray:
     return ok
 
 
-def _hits(lines: list[str]) -> dict[str, np.ndarray]:
-    """Rule -> mask of the texts in ``lines`` that hold such an identifier."""
+def _prefilter(lines) -> np.ndarray:
+    """Mask of the texts that any rule's prefilter matches; the chunks of a chunked array side by side
+    (RE2 runs in pyarrow's C++ without the GIL)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def one(arr) -> np.ndarray:
+        return pc.match_substring_regex(arr, _ANY_PREFILTER).to_numpy(zero_copy_only=False)
+
+    if not isinstance(lines, pa.ChunkedArray) or lines.num_chunks < 2:
+        return one(lines)
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        return np.concatenate(list(pool.map(one, lines.chunks)))
+
+
+def _hits(lines) -> dict[str, np.ndarray]:
+    """Rule -> mask of the texts in ``lines`` (a list of str or a pyarrow string array) that hold such an identifier."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     out: dict[str, np.ndarray] = {}
-    if not lines:
+    if not len(lines):
         return out
+    if not isinstance(lines, (pa.Array, pa.ChunkedArray)):
+        lines = pa.array(lines, type=pa.string())
     # one pass over everything with all the prefilters at once; then each rule on the few candidates
-    some = np.flatnonzero(pc.match_substring_regex(pa.array(lines, type=pa.string()), _ANY_PREFILTER)
-                          .to_numpy(zero_copy_only=False))
+    some = np.flatnonzero(_prefilter(lines))
     if not len(some):
         return out
-    texts = [lines[i] for i in some]
+    texts = lines.take(pa.array(some)).to_pylist()
     arr = pa.array(texts, type=pa.string())
     for rule, pat in _COMPILED:
         pre, exact = _PREFILTERS[rule.what]
@@ -272,15 +291,22 @@ def _cell_mask(codes: np.ndarray, uniq_mask: np.ndarray) -> np.ndarray:
     return np.append(uniq_mask, False)[codes]
 
 
-def scan_table(df: pd.DataFrame) -> list[list[tuple[str, int, int]]]:
-    """:func:`scan_column` for every column of ``df`` at once (one regex pass per rule over the whole table)."""
-    per_col = [_uniques(df.iloc[:, j]) for j in range(df.shape[1])]
-    lines: list[str] = []
-    bounds = [0]
-    for _codes, uniq in per_col:
-        lines.extend(uniq.tolist())
-        bounds.append(len(lines))
-    hits = _hits(lines)
+def scan_table(df: pd.DataFrame, _distinct: list | None = None) -> list[list[tuple[str, int, int]]]:
+    """:func:`scan_column` for every column of ``df`` at once (one regex pass per rule over the whole table).
+
+    ``_distinct`` (internal): per column, ``(codes, distinct cells, the same as a pyarrow array)`` from
+    the CSV reader, so that the cells are not hashed again.
+    """
+    import pyarrow as pa
+
+    if _distinct is not None and len(_distinct) == df.shape[1]:
+        per_col = [(codes, uniq) for codes, uniq, _arrow in _distinct]
+        arrays = [arrow for _codes, _uniq, arrow in _distinct]
+    else:
+        per_col = [_uniques(df.iloc[:, j]) for j in range(df.shape[1])]
+        arrays = [pa.array(uniq.tolist(), type=pa.string()) for _codes, uniq in per_col]
+    bounds = np.cumsum([0] + [len(uniq) for _codes, uniq in per_col])
+    hits = _hits(pa.chunked_array(arrays, type=pa.string()) if arrays else [])
     out = []
     for j, (codes, _uniq) in enumerate(per_col):
         found = []
@@ -411,7 +437,7 @@ def _way_out(kind: str) -> str:
 
 
 def identifier_problems(df: pd.DataFrame, *, file: str, table: str | None = None,
-                        allow: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
+                        allow: tuple[str, ...] | list[str] = (), _distinct: list | None = None) -> pd.DataFrame:
     """Columns of ``df`` that hold direct identifiers, as loader problems.
 
     A column is flagged by its name (``surname``, ``DOB``, ``crime_no``,
@@ -432,6 +458,8 @@ def identifier_problems(df: pd.DataFrame, *, file: str, table: str | None = None
     allow : sequence of str
         Column names the user allows (the column map's ``allow_columns``):
         not refused by name; their content is still checked.
+    _distinct : list, optional
+        Internal: the CSV reader's distinct cells per column (see :func:`scan_table`).
 
     Returns
     -------
@@ -451,8 +479,11 @@ def identifier_problems(df: pd.DataFrame, *, file: str, table: str | None = None
     allowed = {norm_name(a) for a in allow}
     rows = []
     ref = None
-    df = df.reset_index(drop=True)
-    scans = scan_table(df)
+    df = df.copy(deep=False)  # positions as the index; the data are not copied
+    df.index = pd.RangeIndex(len(df))
+    scans = scan_table(df, _distinct)
+    if _distinct is None or len(_distinct) != df.shape[1]:
+        _distinct = None
     for j, col in enumerate(df.columns):
         n = norm_name(col)
         values = df.iloc[:, j]
@@ -472,7 +503,8 @@ def identifier_problems(df: pd.DataFrame, *, file: str, table: str | None = None
         if hits:
             continue
         if n in _CONTRACT_TEXT:
-            codes, uniq = _uniques(values)
+            codes, uniq = _uniques(values) if _distinct is None else (_distinct[j][0], pd.Series(_distinct[j][1],
+                                                                                               dtype=object))
             formula = _cell_mask(codes, uniq.str.contains(_FORMULA).to_numpy(dtype=bool))
             if formula.any():
                 first = int(np.argmax(formula))

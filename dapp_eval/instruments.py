@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .errors import AnalysisError
 
@@ -113,6 +112,8 @@ class Instrument:
 
     def rc_threshold(self, alpha: float = 0.05) -> float:
         """Smallest change counted as reliable: ``z(1 - alpha/2) * S_diff`` (1.96 * S_diff at 0.05)."""
+        from scipy import stats  # imported here: loading data needs the registry, not scipy
+
         return float(stats.norm.ppf(1 - alpha / 2) * self.s_diff)
 
     def band_of(self, scores) -> np.ndarray:

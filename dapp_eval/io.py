@@ -16,13 +16,23 @@ holding line breaks are reported with their row.  A damaged file of any
 format ends in a DataValidationError, never in another exception.  A
 provider's own export is mapped onto the contract with a column-map YAML file
 (see :func:`read_column_map`).
+
+At national scale (10^6 referrals, 10^8 cells) the work is column-wise: a
+plain CSV file is parsed by pyarrow and each column dictionary-encoded
+(:class:`_Factor`); every rule is checked once per distinct cell and its
+verdict spread to the rows, so problems are still listed row by row; keys and
+cross-table links are compared as integer codes.  Other files, and tables
+given to :func:`validate_tables` directly, are checked cell by cell, with the
+same rules and messages (``tests/test_io_scale.py`` holds the two paths equal).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -43,6 +53,7 @@ TRUE_WORDS = frozenset({"true", "1", "yes", "y"})
 FALSE_WORDS = frozenset({"false", "0", "no", "n"})
 _PARTIAL_DATE = re.compile(r"^\s*(\d{4}[-/]\d{1,2}|\d{1,2}[-/]\d{4}|[A-Za-z]{3,9}[ -]\d{4}|\d{4})\s*$")
 _MAX_PROBLEMS_PER_RULE = 200  # per file/column/rule, so one broken column cannot flood the report
+_THREADS = max(1, min(4, os.cpu_count() or 1))  # for pyarrow kernels run side by side
 
 
 # ---------------------------------------------------------------------------
@@ -249,26 +260,33 @@ def _decode_csv(raw_bytes: bytes, fname: str, problems: list, notes: list) -> st
     return text
 
 
-def _read_csv(path: Path, problems: list, notes: list) -> pd.DataFrame | None:
+def _read_csv(path: Path, problems: list, notes: list, factors: list | None = None,
+              data: bytes | None = None) -> pd.DataFrame | None:
     """Read a CSV file with every cell as a string; record (never raise) what is wrong with its structure.
 
     Every record must have as many fields as the header (a row with fewer is not padded silently);
     a cell holding a line break (a stray quote merged lines) and NUL characters are reported.
+    ``data``: the file's bytes, when the caller has read them already.
     """
     import csv
     import io as _io
 
     fname = path.name
-    text = _decode_csv(path.read_bytes(), fname, problems, notes)
+    raw_bytes = path.read_bytes() if data is None else data
+    df = _read_ascii(raw_bytes, factors)
+    if df is not None:
+        return df
+    text = _decode_csv(raw_bytes, fname, problems, notes)
     if text is None:
         return None
-    if not text.strip():
+    if not text or text.isspace():
         problems.append(_file_problem(fname, 1, "file is empty: it needs at least a header row"))
         return None
     if not text.endswith(("\n", "\r")):
         notes.append("the last line does not end with a line break: if the file was cut short, "
                      "its last row may be incomplete")
-    first_line = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+    nl = text.find("\n")  # the first line ends at or before the first LF (splitting the whole text copies it)
+    first_line = re.split(r"\r\n|\r|\n", text if nl < 0 else text[:nl + 1], maxsplit=1)[0]
     if not first_line.strip():
         problems.append(_file_problem(fname, 1, "the first line is blank: the header row must be the first line"))
         return None
@@ -282,7 +300,10 @@ def _read_csv(path: Path, problems: list, notes: list) -> pd.DataFrame | None:
     df = None
     if not quoted:
         header = first_line.split(",")
-        df = _read_unquoted(text, len(header))
+        made: list[_Factor] = []
+        # plain UTF-8 (no byte-order mark, no NUL removed): the bytes are the text, no need to encode it again
+        same = not raw_bytes.startswith((b"\xef\xbb\xbf", *_UTF16_BOMS)) and b"\x00" not in raw_bytes
+        df = _read_unquoted(text, len(header), made, raw_bytes if same else None)
         if df is None:
             with warnings.catch_warnings():
                 # a first data row longer than the header must not silently become an index or lose cells
@@ -298,6 +319,8 @@ def _read_csv(path: Path, problems: list, notes: list) -> pd.DataFrame | None:
                 df.columns = _header_names(header)
             # no cell starts or ends with white space: the validator can skip stripping every cell
             df.attrs[_STRIPPED] = not _has_padded_cell(text)
+            if factors is not None and len(made) == df.shape[1]:
+                factors.extend(made)
             return df
     # slow path: count the fields of every record with the csv module, then parse to the widest record
     try:
@@ -350,28 +373,114 @@ def _read_csv(path: Path, problems: list, notes: list) -> pd.DataFrame | None:
 _ASCII_SPACE = (" ", "\t", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")  # str.isspace() in ASCII, but \r \n
 
 
-def _has_padded_cell(text: str) -> bool:
+def _read_ascii(raw: bytes, factors: list | None) -> pd.DataFrame | None:
+    """The common case, read from the bytes without decoding them: ASCII text without NUL characters or
+    quotes, ending with a line break, a header with commas, every row as wide as the header.
+
+    Returns None whenever anything else holds; the caller then takes the general path, which reads
+    the same cells or reports what is wrong.
+    """
+    if not raw.endswith(b"\n") or b'"' in raw or b"\x00" in raw or not raw.isascii():
+        return None
+    nl = raw.find(b"\n")
+    first_line = re.split(rb"\r\n|\r|\n", raw[:nl + 1], maxsplit=1)[0].decode("ascii")
+    if not first_line.strip() or "," not in first_line:
+        return None
+    header = first_line.split(",")
+    made: list[_Factor] | None = [] if factors is not None else None
+    df = _read_unquoted(None, len(header), made, raw)
+    # as in _read_csv: no quotes and equal comma counts mean every row has exactly the header's width
+    if df is None or len(header) != df.shape[1] or raw.count(b",") != (df.shape[1] - 1) * (len(df) + 1):
+        return None
+    df.columns = _header_names(header)
+    df.attrs[_STRIPPED] = not _has_padded_cell(raw)
+    if made is not None:
+        factors.extend(made)
+    return df
+
+
+def _has_padded_cell(text: str | bytes) -> bool:
     """Whether some cell of an unquoted CSV text starts or ends with white space (what ``_PADDED`` finds).
 
-    ASCII text is searched for the few padded cell boundaries by plain substring search (many times
-    faster than the regular expression on a large file); other text uses the expression.
+    ASCII text (or ASCII bytes) is searched for the few padded cell boundaries by plain substring search
+    (many times faster than the regular expression on a large file); other text uses the expression.
     """
-    if not text.isascii():
+    if isinstance(text, bytes):  # the caller has checked that the bytes are ASCII
+        spaces, comma, lf, cr = [w.encode("ascii") for w in _ASCII_SPACE], b",", b"\n", b"\r"
+    elif not text.isascii():
         return bool(_SPACE.search(text) and _PADDED.search(text))
-    for w in _ASCII_SPACE:
+    else:
+        spaces, comma, lf, cr = _ASCII_SPACE, ",", "\n", "\r"
+    for w in spaces:
         if w not in text:
             continue
-        if (text.startswith(w) or text.endswith((w, w + "\r")) or any(
-                b in text for b in ("," + w, "\n" + w, w + ",", w + "\n", w + "\r\n"))):
+        if (text.startswith(w) or text.endswith((w, w + cr)) or any(
+                b in text for b in (comma + w, lf + w, w + comma, w + lf, w + cr + lf))):
             return True
     return False
 
 
-def _read_unquoted(text: str, width: int) -> pd.DataFrame | None:
+@dataclass
+class _Factor:
+    """A text column as its distinct cells and, for every row, the position of its cell among them.
+
+    Made by the CSV reader (pyarrow's hash table, in C++) so that validation checks each distinct
+    cell once and never hashes a million Python strings: ``uniq[codes]`` are the cells as read.
+    """
+
+    codes: np.ndarray  # int32, one per row
+    uniq: np.ndarray  # object array of str, the distinct cells
+    arrow: Any  # the same distinct cells as a pyarrow string array (for regular-expression scans)
+    _cells: tuple | None = None
+
+    def take(self, n: int) -> _Factor:
+        """The first ``n`` rows (trailing blank rows cut off)."""
+        return _Factor(self.codes[:n], self.uniq, self.arrow, self._cells)
+
+    def cells(self, stripped: bool) -> tuple[pd.Series, np.ndarray]:
+        """:func:`_cells` of the distinct cells (computed once)."""
+        if self._cells is None:
+            u = pd.Series(self.uniq, dtype=object)
+            if stripped and self.arrow is not None:  # '' found by pyarrow
+                import pyarrow.compute as pc
+
+                self._cells = (u, pc.equal(self.arrow, "").to_numpy(zero_copy_only=False))
+            else:
+                self._cells = _cells(u, stripped)
+        return self._cells
+
+
+def _encode(arr) -> tuple[np.ndarray, Any]:
+    """(int32 code per cell, distinct cells as a pyarrow array), the distinct cells in order of first appearance.
+
+    A column already in order (identifiers usually are: I0000001, I0000002, ...) is encoded by comparing
+    each cell with the one before it, in linear time; others by pyarrow's hash table.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(arr)
+    head = arr.slice(0, 1000)  # a column of codes or dates is seldom in order: look at its start first
+    if n > 1 and arr.null_count == 0 and pc.all(pc.less_equal(head.slice(0, len(head) - 1), head.slice(1))).as_py():
+        before, after = arr.slice(0, n - 1), arr.slice(1)
+        if pc.all(pc.less_equal(before, after)).as_py():
+            new = np.empty(n, dtype=bool)
+            new[0] = True
+            new[1:] = pc.not_equal(before, after).to_numpy(zero_copy_only=False)
+            if new.all():
+                return np.arange(n, dtype=np.int32), arr
+            return (np.cumsum(new, dtype=np.int32) - 1).astype(np.int32, copy=False), arr.filter(pa.array(new))
+    enc = pc.dictionary_encode(arr)
+    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False), enc.dictionary
+
+
+def _read_unquoted(text: str, width: int, factors: list | None = None,
+                   data: bytes | None = None) -> pd.DataFrame | None:
     """A CSV text holding no quote character, parsed column-wise by pyarrow: every cell a ``str`` ('' when
     empty), header row skipped (the caller names the columns). None when pyarrow refuses it (a row of
     another width, a blank line, no data rows), so the caller falls back to pandas' parser, which
-    gives the same cells or finds the problem.
+    gives the same cells or finds the problem.  Each column's :class:`_Factor` is appended to
+    ``factors`` when given.  ``data``: the same text as UTF-8 bytes, if at hand.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -379,7 +488,7 @@ def _read_unquoted(text: str, width: int) -> pd.DataFrame | None:
     names = [f"c{j}" for j in range(width)]
     try:
         tab = pacsv.read_csv(
-            pa.py_buffer(text.encode("utf-8")),
+            pa.py_buffer(text.encode("utf-8") if data is None else data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
@@ -388,9 +497,29 @@ def _read_unquoted(text: str, width: int) -> pd.DataFrame | None:
         return None
     if tab.num_rows == 0:
         return None
-    # repeated cells (codes, dates) share one str object: less memory, and each hash is computed once
-    return pd.DataFrame({j: tab.column(j).to_pandas(deduplicate_objects=True).to_numpy(dtype=object)
-                         for j in range(width)})
+
+    cols, made = {}, []
+    # each column made one array and encoded by pyarrow, whose kernels release the GIL: columns side by side
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        arrays = list(pool.map(lambda col: col.combine_chunks(), tab.columns))
+        del tab
+        encoded = list(pool.map(_encode, arrays))
+    for j, (arr, (codes, dictionary)) in enumerate(zip(arrays, encoded)):
+        # repeated cells (codes, dates) share one str object
+        fac = _Factor(codes, dictionary.to_numpy(zero_copy_only=False), dictionary)
+        made.append(fac)
+        if factors is None:
+            cols[j] = fac.uniq[fac.codes]
+        else:  # validation reads the factor; the cells stay in pyarrow's buffers (see _as_object)
+            cols[j] = pd.arrays.ArrowExtensionArray(arr)
+    if factors is not None:
+        factors.extend(made)
+    return pd.DataFrame(cols, copy=False)
+
+
+def _as_object(s: pd.Series) -> pd.Series:
+    """A column of cells as Python objects (the CSV reader keeps text in pyarrow arrays)."""
+    return s if s.dtype == object else s.astype(object)
 
 
 def _header_names(header: list[str]) -> list[str]:
@@ -406,18 +535,21 @@ def _capped(problems: list, rows: list[dict], n: int, fname: str, column: str, r
                                                    "problem not listed)", column=column))
 
 
-def _read_raw(path: Path, tmap: TableMap, problems: list | None = None, notes: list | None = None) -> pd.DataFrame | None:
+def _read_raw(path: Path, tmap: TableMap, problems: list | None = None, notes: list | None = None,
+              factors: list | None = None, data: bytes | None = None) -> pd.DataFrame | None:
     """Read a file with every cell as it stands (strings for text formats).
 
     Problems with the file's structure are appended to ``problems`` (file, row, column, value, rule);
-    None is returned when the file cannot be read at all.
+    None is returned when the file cannot be read at all.  For a CSV file read column-wise, one
+    :class:`_Factor` per column (in file order) is appended to ``factors``.  ``data``: the file's bytes,
+    if the caller has read them already.
     """
     problems = [] if problems is None else problems
     notes = [] if notes is None else notes
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return _read_csv(path, problems, notes)
+            return _read_csv(path, problems, notes, factors, data)
         if suffix == ".xlsx":
             df = pd.read_excel(path, sheet_name=tmap.sheet if tmap.sheet is not None else 0, dtype=object)
         elif suffix == ".sav":
@@ -493,7 +625,8 @@ class _Problems:
         # only the rows that will be listed are converted; the rest are counted
         room = max(_MAX_PROBLEMS_PER_RULE - self.counts.get((file, column, rule), 0), 0) + 1
         take = idx[:room]
-        shown = ["" if v is None else str(v) for v in np.asarray(values, dtype=object)[take].tolist()]
+        picked = values.iloc[take] if isinstance(values, pd.Series) else np.asarray(values, dtype=object)[take]
+        shown = ["" if v is None else str(v) for v in np.asarray(picked, dtype=object).tolist()]
         hidden = looks_identifying(pd.Series(shown, dtype=object)) if shown else []
         for r, v, h in zip(np.asarray(rows)[take].tolist(), shown, hidden):
             self.add(file, r, column, HIDDEN if h else v, rule, masked=True)
@@ -635,6 +768,56 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
             probs.add_mask(fname, rows, col.name, raw, bad & ~partial, hint)
         return parsed
     raise ValueError(f"unknown column kind {kind}")  # pragma: no cover
+
+
+class _Recorder:
+    """Stands in for :class:`_Problems` while a column's distinct cells are parsed: keeps each rule's mask
+    over the distinct cells, to be spread to the rows afterwards; other problems pass straight through."""
+
+    def __init__(self, probs: _Problems):
+        self.probs = probs
+        self.masks: list[tuple[str, np.ndarray, str]] = []
+
+    def add(self, *args, **kwargs):
+        self.probs.add(*args, **kwargs)
+
+    def add_mask(self, file, rows, column, values, mask, rule):
+        self.masks.append((column, np.asarray(mask, dtype=bool), rule))
+
+
+def _parse_factored(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date_format: str | None,
+                    probs: _Problems, fac: _Factor, stripped: bool, log: list) -> tuple[pd.Series, _Factor | None]:
+    """:func:`_parse_column` and :func:`_log_normalised` on the distinct cells only, spread to the rows.
+
+    Every rule looks at one cell at a time, so a cell's verdict is its distinct value's verdict; the
+    problems are then listed row by row, in the same order and with the same caps, as if each row had
+    been parsed.  Also returns the typed column's own factor (for text and code columns), so keys and
+    cross-table links can be matched on integer codes.
+    """
+    codes = fac.codes
+    cells_u = fac.cells(stripped)
+    u = cells_u[0] if stripped else pd.Series(fac.uniq, dtype=object)
+    rec = _Recorder(probs)
+    parsed_u = _parse_column(col, u, rows, fname, date_format, rec, cells_u)
+    for column, mask_u, rule in rec.masks:
+        if mask_u.any():
+            probs.add_mask(fname, rows, column, raw, mask_u[codes], rule)
+    _log_normalised(col, u, cells_u, parsed_u, fname, stripped, log, row_codes=codes)
+    if parsed_u.dtype == object or isinstance(parsed_u.dtype, np.dtype):  # numpy: plain take, no type inference
+        out = pd.Series(parsed_u.to_numpy()[codes], index=raw.index, dtype=parsed_u.dtype, copy=False)
+    else:
+        out = pd.Series(parsed_u.array.take(codes), index=raw.index)
+    typed = None
+    if col.kind in ("str", "enum", "set"):
+        if col.kind == "str" and stripped:  # distinct cells are distinct values; '' is missing
+            ucodes = np.arange(len(u), dtype=np.int32)
+            ucodes[cells_u[1]] = -1
+            tuniq, arrow = fac.uniq, fac.arrow
+        else:
+            ucodes, tuniq = pd.factorize(parsed_u.to_numpy(dtype=object), sort=False)
+            arrow = None
+        typed = _Factor(ucodes.astype(np.int32, copy=False)[codes], np.asarray(tuniq, dtype=object), arrow)
+    return out, typed
 
 
 # ---------------------------------------------------------------------------
@@ -805,27 +988,34 @@ class ProgrammeData:
 
 
 def _log_normalised(col: Column, raw: pd.Series, cells: tuple[pd.Series, np.ndarray], parsed: pd.Series,
-                    fname: str, stripped: bool, log: list) -> None:
+                    fname: str, stripped: bool, log: list, row_codes: np.ndarray | None = None) -> None:
     """Count in the load log every cell the loader read other than exactly as written.
 
     White space around a value, codes in another case (``MALE``), yes/no words other than
-    ``true``/``false`` (``Y``, ``n``, ``1``): accepted, but never silently.
+    ``true``/``false`` (``Y``, ``n``, ``1``): accepted, but never silently.  ``row_codes``: when the
+    cells given are a column's distinct cells, the code of each row's cell (rows are counted).
     """
     text, blank = cells
+
+    def count(mask) -> int:
+        if row_codes is None or not mask.any():
+            return int(mask.sum())
+        return int(np.asarray(mask, dtype=bool)[row_codes].sum())
+
     if not stripped and raw.dtype == object and len(raw):
         is_str = raw.map(type).eq(str).to_numpy()
-        padded = int((is_str & ~blank & (raw.astype(str).to_numpy() != text.to_numpy())).sum())
+        padded = count(is_str & ~blank & (raw.astype(str).to_numpy() != text.to_numpy()))
         if padded:
             log.append({"file": fname, "note": f"{col.name}: white space around values removed", "n": padded})
     if col.kind in ("enum", "set"):
         ok = parsed.notna().to_numpy()
-        changed = int((ok & ~blank & (text.to_numpy() != parsed.fillna("").to_numpy())).sum())
+        changed = count(ok & ~blank & (text.to_numpy() != parsed.fillna("").to_numpy()))
         if changed:
             log.append({"file": fname, "note": f"{col.name}: codes normalised to the contract's spelling "
                                                "(case or spaces)", "n": changed})
     elif col.kind == "bool":
         low = text.str.lower()
-        other = int((~blank & parsed.notna().to_numpy() & ~text.isin(["true", "false"]).to_numpy()).sum())
+        other = count(~blank & parsed.notna().to_numpy() & ~text.isin(["true", "false"]).to_numpy())
         if other:
             words = sorted(set(low[~blank & parsed.notna().to_numpy() & ~text.isin(["true", "false"]).to_numpy()]))
             log.append({"file": fname, "note": f"{col.name}: yes/no values read as true/false "
@@ -836,24 +1026,49 @@ def _rows_of(df: pd.DataFrame) -> pd.Series:
     return df["_row"]
 
 
-def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cmap: ColumnMap,
-                 probs: _Problems, log: list) -> pd.DataFrame | None:
-    stripped = bool(raw.attrs.get(_STRIPPED))
-    # rename provider columns
-    raw = raw.rename(columns={k: v for k, v in tmap.columns.items()})
-    raw.columns = [str(c).strip() for c in raw.columns]
-    dup_cols = raw.columns[raw.columns.duplicated()].unique().tolist()
+def _header(raw: pd.DataFrame, tmap: TableMap, fname: str, probs: _Problems,
+            factors: list[_Factor] | None) -> tuple[pd.DataFrame, dict[str, _Factor]]:
+    """Rename provider columns, report repeated and reserved names; the reader's factors by column name."""
+    names = [str(tmap.columns.get(c, c)).strip() for c in raw.columns]
+    raw = raw.copy(deep=False)  # new labels, same data: a large table is not copied
+    raw.columns = names
+    raw.index = pd.RangeIndex(len(raw))
+    dup = pd.Index(names).duplicated()
+    by_name = {}
+    if factors is not None and len(factors) == len(names):  # a repeated name keeps its first column
+        by_name = {n: f for n, f, d in zip(names, factors, dup) if not d}
+    dup_cols = raw.columns[dup].unique().tolist()
     for c in dup_cols:
         probs.add(fname, 1, c, c, "column appears more than once in the header")
     if dup_cols:
-        raw = raw.loc[:, ~raw.columns.duplicated()]
+        raw = raw.loc[:, ~dup]
     if "_row" in raw.columns:
         probs.add(fname, 1, "_row", "_row", "column name '_row' is reserved by dapp_eval: rename the column")
         raw = raw.drop(columns="_row")
+        by_name.pop("_row", None)
+    return raw, by_name
+
+
+def _blank_cells(raw: pd.DataFrame, stripped: bool, facs: dict[str, _Factor]) -> dict[str, tuple]:
+    """Column -> (stripped text or None when the column has a factor, blank mask)."""
+    cells = {}
+    for c in raw.columns:
+        f = facs.get(c)
+        if f is None:
+            cells[c] = _cells(_as_object(raw[c]), stripped)
+        else:  # blank per distinct cell, spread to the rows
+            cells[c] = (None, f.cells(stripped)[1][f.codes])
+    return cells
+
+
+def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cmap: ColumnMap,
+                 probs: _Problems, log: list, factors: list[_Factor] | None = None,
+                 typed_factors: dict[str, _Factor] | None = None) -> pd.DataFrame | None:
+    stripped = bool(raw.attrs.get(_STRIPPED))
+    raw, facs = _header(raw, tmap, fname, probs, factors)
     # spreadsheet row numbers: header is row 1
-    raw = raw.reset_index(drop=True)
     rows = pd.Series(np.arange(2, len(raw) + 2), index=raw.index)
-    cells = {c: _cells(raw[c], stripped) for c in raw.columns}  # stripped text and blank mask, computed once
+    cells = _blank_cells(raw, stripped, facs)  # stripped text and blank mask, computed once
     # trailing blank rows are tolerated (and logged); blank rows inside the data are problems
     if len(raw):
         all_blank = np.ones(len(raw), dtype=bool)
@@ -867,7 +1082,8 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
             raw = raw.iloc[:n]
             rows = rows.iloc[:n]
             all_blank = all_blank[:n]
-            cells = {c: (text.iloc[:n], blank[:n]) for c, (text, blank) in cells.items()}
+            cells = {c: (None if text is None else text.iloc[:n], blank[:n]) for c, (text, blank) in cells.items()}
+            facs = {c: f.take(n) for c, f in facs.items()}
         for r in rows[all_blank].tolist():
             probs.add(fname, r, "", "", "blank row inside the data: delete it or fill it in")
     if not len(raw):
@@ -883,42 +1099,97 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
     if extra:
         log.append({"file": fname, "note": f"extra columns kept: {', '.join(extra)}", "n": len(extra)})
     out = {}
+    typed_factors = {} if typed_factors is None else typed_factors
     date_format = tmap.date_format or cmap.date_format
     for col in table.columns:
         if col.name not in raw.columns:
             continue
         series = raw[col.name]
         col_cells = cells[col.name]
+        fac = facs.get(col.name)
         recode = tmap.values.get(col.name)
         if recode:
+            series = _as_object(series)
+            if col_cells[0] is None:
+                col_cells = _cells(series, stripped)
             key = col_cells[0]
             hit = key.isin(recode.keys())
             if hit.any():
                 series = series.where(~hit, key.map(recode))
                 col_cells = _cells(series)
+                fac = None
                 log.append({"file": fname, "note": f"{col.name}: values recoded by the column map", "n": int(hit.sum())})
+        if fac is not None and len(raw):
+            out[col.name], tfac = _parse_factored(col, series, rows, fname, date_format, probs, fac, stripped, log)
+            if tfac is not None:
+                typed_factors[col.name] = tfac
+            continue
+        series = _as_object(series)
+        if col_cells[0] is None:
+            col_cells = _cells(series, stripped)
         out[col.name] = _parse_column(col, series, rows, fname, date_format, probs, col_cells)
         _log_normalised(col, series, col_cells, out[col.name], fname, stripped, log)
-    df = pd.DataFrame(out, index=raw.index)
+    df = pd.DataFrame(out, index=raw.index, copy=False)  # copy=False: the columns are not copied into blocks
     for c in extra:
-        df[c] = raw[c]
+        df[c] = _as_object(raw[c])
     for col in table.columns:
         if col.name not in df and not col.required:
             df[col.name] = pd.Series([None] * len(df), index=df.index, dtype=_dtype(col))
     df["_row"] = rows.to_numpy()
-    # keys: every later copy names the row where the key was first seen
+    _check_keys(table, df, fname, probs, typed_factors)
+    return df
+
+
+def _key_codes(df: pd.DataFrame, cols: list[str], facs: dict[str, _Factor], rows: np.ndarray) -> np.ndarray:
+    """One integer per row (of ``rows``) that is equal exactly when the key columns are all equal.
+
+    Text columns contribute the codes of their factor, others ``pandas.factorize(sort=True)`` codes;
+    the codes are combined positionally (mixed radix).  Rows must have no missing key value.
+    """
+    key = np.zeros(len(rows), dtype=np.int64)
+    span = 1
+    for c in cols:
+        if c in facs:
+            codes, k = facs[c].codes[rows], len(facs[c].uniq)
+        else:
+            try:
+                codes, uniq = pd.factorize(df[c].iloc[rows], sort=True)
+            except TypeError:  # values that cannot be ordered (mixed types): any order will do
+                codes, uniq = pd.factorize(df[c].iloc[rows], sort=False)
+            k = len(uniq)
+        span *= max(k, 1)
+        if span >= 2**62:  # too many combinations for one int64: hash the columns' codes together instead
+            frame = pd.DataFrame({c: facs[c].codes[rows] if c in facs else df[c].iloc[rows].to_numpy() for c in cols})
+            codes, _ = pd.factorize(pd.MultiIndex.from_frame(frame))
+            return codes.astype(np.int64)
+        key = key * max(k, 1) + codes
+    return key
+
+
+def _duplicates(key: np.ndarray) -> np.ndarray:
+    """Positions of the values of ``key`` seen at an earlier position (none when the key increases)."""
+    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(pd.Series(key).duplicated(keep="first").to_numpy())
+
+
+def _check_keys(table: Table, df: pd.DataFrame, fname: str, probs: _Problems, facs: dict[str, _Factor]) -> None:
+    """Duplicate keys (every later copy names the row where the key was first seen) and unique columns."""
     if table.key and all(k in df for k in table.key):
         keycols = list(table.key)
-        complete = df[keycols].notna().all(axis=1).to_numpy()
-        keyed = df[complete]
-        dup = np.flatnonzero(keyed.duplicated(subset=keycols, keep="first").to_numpy())
+        complete = np.ones(len(df), dtype=bool)
+        for c in keycols:
+            complete &= facs[c].codes >= 0 if c in facs else df[c].notna().to_numpy()
+        at = np.flatnonzero(complete)
+        key = _key_codes(df, keycols, facs, at)
+        dup = _duplicates(key)
         if len(dup):
-            first_row = keyed.groupby(keycols, sort=False, dropna=False)["_row"].transform("first").to_numpy()
-            later_row = keyed["_row"].to_numpy()
+            later_row = df["_row"].to_numpy()[complete]
+            first_row = pd.Series(later_row).groupby(key, sort=False).transform("first").to_numpy()
             label = "+".join(keycols)
             shown = dup[:_MAX_PROBLEMS_PER_RULE]
             for i in shown:
-                k = tuple(keyed.iloc[i][keycols]) if len(keycols) > 1 else keyed.iloc[i][keycols[0]]
+                k = tuple(df.iloc[at[i]][keycols]) if len(keycols) > 1 else df[keycols[0]].iloc[at[i]]
                 probs.add(fname, int(later_row[i]), label, str(k),
                           f"duplicate key ({', '.join(keycols)} must be unique; first seen in row {int(first_row[i])})")
             if len(dup) > len(shown):
@@ -926,9 +1197,14 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
                                                   f"{len(dup) - len(shown)} rows with this problem not listed)")
     for col in table.columns:
         if col.unique and col.name in df and (not table.key or (col.name,) != table.key):
-            d = df[col.name].notna() & df[col.name].duplicated(keep="first")
-            probs.add_mask(fname, df["_row"], col.name, df[col.name], d.to_numpy(), "value must be unique")
-    return df
+            if col.name in facs:
+                codes = facs[col.name].codes
+                filled = np.flatnonzero(codes >= 0)
+                d = np.zeros(len(codes), dtype=bool)
+                d[filled[_duplicates(codes[filled])]] = True
+            else:
+                d = (df[col.name].notna() & df[col.name].duplicated(keep="first")).to_numpy()
+            probs.add_mask(fname, df["_row"], col.name, df[col.name], d, "value must be unique")
 
 
 def _dtype(col: Column):
@@ -946,10 +1222,90 @@ def _instrument_range(name: str) -> tuple[float, float] | None:
     return float(inst.min_score), float(inst.max_score)
 
 
-def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _Problems) -> None:
+class _Keys:
+    """Finds, for the rows of one table, the first row of another table with the same key.
+
+    Keys are compared through their integer codes and distinct values (the reader's factors, or
+    ``pandas.factorize``), so a million-row link hashes each distinct key once, in pyarrow's C++.
+    A missing key matches nothing.
+    """
+
+    def __init__(self, tabs: dict[str, pd.DataFrame], factors: dict[str, dict[str, _Factor]]):
+        self.tabs, self.factors, self._arrow, self._first, self._matches = tabs, factors, {}, {}, {}
+
+    def factor(self, tname: str, col: str) -> _Factor:
+        f = self.factors.setdefault(tname, {}).get(col)
+        if f is None:
+            codes, uniq = pd.factorize(self.tabs[tname][col].to_numpy(dtype=object), sort=False)
+            f = self.factors[tname][col] = _Factor(codes.astype(np.int32, copy=False), np.asarray(uniq, dtype=object), None)
+        return f
+
+    def arrow(self, tname: str, col: str):
+        import pyarrow as pa
+
+        if (tname, col) not in self._arrow:
+            f = self.factor(tname, col)
+            arr = f.arrow
+            if arr is None and all(isinstance(v, str) for v in f.uniq):
+                arr = pa.array(f.uniq, type=pa.string())
+            self._arrow[(tname, col)] = arr
+        return self._arrow[(tname, col)]
+
+    def first_rows(self, tname: str, col: str) -> np.ndarray:
+        """For each distinct value of the column, its first row (-1 for a value no row holds)."""
+        if (tname, col) not in self._first:
+            f = self.factor(tname, col)
+            first = np.full(len(f.uniq), -1, dtype=np.int64)
+            valid = np.flatnonzero(f.codes >= 0)
+            held, at = np.unique(f.codes[valid], return_index=True)  # return_index: each value's first row
+            first[held] = valid[at]
+            self._first[(tname, col)] = first
+        return self._first[(tname, col)]
+
+    def prefetch(self, links: list[tuple[str, str, str, str]]) -> None:
+        """:meth:`match` for several links at once, side by side (pyarrow's lookups release the GIL)."""
+        for _child, _ccol, parent, pcol in links:  # what links share is made once, first
+            self.first_rows(parent, pcol)
+            self.arrow(parent, pcol)
+        todo = [link for link in links if link not in self._matches]
+        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+            for link, found in zip(todo, pool.map(lambda link: self._match(*link), todo)):
+                self._matches[link] = found
+
+    def match(self, child: str, ccol: str, parent: str, pcol: str) -> np.ndarray:
+        """For each row of ``child``, the first row of ``parent`` whose ``pcol`` equals its ``ccol`` (-1 if none)."""
+        if (child, ccol, parent, pcol) not in self._matches:
+            self._matches[(child, ccol, parent, pcol)] = self._match(child, ccol, parent, pcol)
+        return self._matches[(child, ccol, parent, pcol)]
+
+    def _match(self, child: str, ccol: str, parent: str, pcol: str) -> np.ndarray:
+        import pyarrow.compute as pc
+
+        cf, pf = self.factor(child, ccol), self.factor(parent, pcol)
+        ca, pa_ = self.arrow(child, ccol), self.arrow(parent, pcol)
+        if ca is not None and pa_ is not None:
+            pos = pc.index_in(ca, value_set=pa_).to_numpy(zero_copy_only=False)
+            pos = np.where(np.isnan(pos), -1, pos).astype(np.int64) if pos.dtype.kind == "f" else pos.astype(np.int64)
+        else:
+            pos = pd.Index(pf.uniq, dtype=object).get_indexer(pd.Index(cf.uniq, dtype=object))
+        first = np.append(self.first_rows(parent, pcol), -1)
+        row_of_value = first[pos]  # pos -1 reads the appended -1
+        return np.append(row_of_value, -1)[cf.codes]  # a missing key (code -1) matches nothing
+
+
+def _take(values: pd.Series, at: np.ndarray, index) -> pd.Series:
+    """``values`` at positions ``at`` (-1 gives a missing value), on ``index``."""
+    return pd.Series(values.array.take(at, allow_fill=True), index=index)
+
+
+def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _Problems,
+                  factors: dict[str, dict[str, _Factor]] | None = None) -> None:
     sites = tabs["sites"]
     ref = tabs["referrals"]
     fs, fr = files["sites"], files["referrals"]
+    keys = _Keys(tabs, dict(factors or {}))
+    keys.prefetch([(t, c, parent, pcol) for t, tab in tabs.items() for c, parent, pcol in TABLES[t].foreign_keys
+                   if parent in tabs and c in tab and pcol in tabs[parent]])
 
     def mask_rule(df, fname, column, mask, rule, value_col=None):
         mask = np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)
@@ -966,35 +1322,42 @@ def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _
         for col, parent, pcol in TABLES[tname].foreign_keys:
             if parent not in tabs or col not in tab or pcol not in tabs[parent]:
                 continue
-            # isin against the parent column itself (a Python set of a million keys would be hashed twice);
             # a missing parent key matches nothing, because missing child keys are not orphans anyway
-            orphan = tab[col].notna() & ~tab[col].isin(tabs[parent][pcol].dropna())
+            orphan = (keys.factor(tname, col).codes >= 0) & (keys.match(tname, col, parent, pcol) < 0)
             mask_rule(tab, files[tname], col, orphan, f"no matching {pcol} in {files[parent]} (orphan foreign key)")
     # referrals against their site
+    ref_site = keys.match("referrals", "site_id", "sites", "site_id") if "site_id" in ref and "site_id" in sites \
+        else None
     needed = {"site_id", "referral_date"}
     if needed <= set(ref) and {"site_id", "period_end", "data_extract_date"} <= set(sites):
-        s = sites.drop_duplicates("site_id").set_index("site_id")
-        pend = ref["site_id"].map(s["period_end"])
-        extract = ref["site_id"].map(s["data_extract_date"])
+        pend = _take(sites["period_end"], ref_site, ref.index)
+        extract = _take(sites["data_extract_date"], ref_site, ref.index)
         mask_rule(ref, fr, "referral_date", ref["referral_date"] > pend, "referral_date is after the site's period_end")
         for c in ("assessment_date", "start_date", "exit_date"):
             if c in ref:
                 mask_rule(ref, fr, c, ref[c] > extract, "date is after the site's data_extract_date")
     # every later record against its referral's (or its person's) extract date
+    ref_ex = None
     if {"site_id", "data_extract_date"} <= set(sites) and {"referral_id", "site_id"} <= set(ref):
-        site_ex = sites.drop_duplicates("site_id").set_index("site_id")["data_extract_date"]
-        ex_by_ref = ref.drop_duplicates("referral_id").set_index("referral_id")["site_id"].map(site_ex)
+        ref_ex = _take(sites["data_extract_date"], ref_site, ref.index)  # each referral's site's extract date
         later = [("sessions", "session_date"), ("risk_assessments", "assessment_date"),
                  ("partner_surveys", "survey_date")]
         for tname, c in later:
             tab = tabs.get(tname)
             if tab is not None and {c, "referral_id"} <= set(tab):
-                ex = tab["referral_id"].map(ex_by_ref)
+                ex = _take(ref_ex, keys.match(tname, "referral_id", "referrals", "referral_id"), tab.index)
                 mask_rule(tab, files[tname], c, tab[c] > ex, "date is after the site's data_extract_date")
         inc = tabs.get("incidents")
         if inc is not None and "participant_id" in inc and "participant_id" in ref:
-            ex_by_person = ref.assign(_ex=ref["site_id"].map(site_ex)).groupby("participant_id")["_ex"].max()
-            ex = inc["participant_id"].map(ex_by_person)
+            pf = keys.factor("referrals", "participant_id")
+            latest = pd.Series(ref_ex.to_numpy()).groupby(pf.codes).max()  # per person: the latest of their sites
+            latest = latest[latest.index >= 0]
+            per_value = pd.Series(pd.NaT, index=range(len(pf.uniq)), dtype="datetime64[ns]")
+            per_value.iloc[latest.index.to_numpy()] = latest.to_numpy()
+            # the person's first referral row stands for the person: look the value up by its code
+            at = keys.match("incidents", "participant_id", "referrals", "participant_id")
+            code = np.append(pf.codes, -1)[at]
+            ex = _take(per_value, code, inc.index)
             for c in ("incident_date", "outcome_date"):
                 if c in inc:
                     mask_rule(inc, files["incidents"], c, inc[c] > ex,
@@ -1040,20 +1403,15 @@ def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _
     # sessions within their episode
     ses = tabs.get("sessions")
     if ses is not None and {"referral_id", "session_date", "attended"} <= set(ses) and "referral_id" in ref:
-        r = ref.drop_duplicates("referral_id").set_index("referral_id")
-        site_extract = None
-        if "site_id" in ref and {"site_id", "data_extract_date"} <= set(sites):
-            site_extract = ref.set_index("referral_id")["site_id"].map(
-                sites.drop_duplicates("site_id").set_index("site_id")["data_extract_date"])
-        r = r[~r.index.duplicated()]
+        at = keys.match("sessions", "referral_id", "referrals", "referral_id")  # the referral's first row
         att = ses["attended"].fillna(False).astype(bool)
-        start = ses["referral_id"].map(r["start_date"]) if "start_date" in r else None
-        end = ses["referral_id"].map(r["exit_date"]) if "exit_date" in r else None
-        if site_extract is not None:
-            site_extract = site_extract[~site_extract.index.duplicated()]
-            end = end.fillna(ses["referral_id"].map(site_extract)) if end is not None else ses["referral_id"].map(site_extract)
+        start = _take(ref["start_date"], at, ses.index) if "start_date" in ref else None
+        end = _take(ref["exit_date"], at, ses.index) if "exit_date" in ref else None
+        if ref_ex is not None:
+            site_end = _take(ref_ex, at, ses.index)
+            end = end.fillna(site_end) if end is not None else site_end
         if start is not None:
-            mask_rule(ses, files["sessions"], "session_date", att & start.isna() & ses["referral_id"].isin(r.index),
+            mask_rule(ses, files["sessions"], "session_date", att & start.isna() & (at >= 0),
                       "attended session, but the referral has no start_date")
             mask_rule(ses, files["sessions"], "session_date", att & (ses["session_date"] < start),
                       "attended session before the referral's start_date")
@@ -1073,13 +1431,15 @@ def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _
             mask_rule(grp, files["risk_assessments"], "score", (grp["score"] < lo) | (grp["score"] > hi),
                       f"score outside the range of {inst} ({lo:g}..{hi:g})")
         if {"referral_id", "assessment_date"} <= set(ra) and {"referral_id", "referral_date"} <= set(ref):
-            rd = ra["referral_id"].map(ref.drop_duplicates("referral_id").set_index("referral_id")["referral_date"])
+            rd = _take(ref["referral_date"], keys.match("risk_assessments", "referral_id", "referrals", "referral_id"),
+                       ra.index)
             mask_rule(ra, files["risk_assessments"], "assessment_date", ra["assessment_date"] < rd - pd.Timedelta(days=92),
                       "risk assessment more than 3 months before the referral_date")
 
 
 def validate_tables(raw_tables: dict[str, pd.DataFrame], *, files: dict[str, str] | None = None,
-                    column_map: ColumnMap | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+                    column_map: ColumnMap | None = None, _factors: dict[str, list[_Factor]] | None = None,
+                    ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
     """Validate raw tables (cells as read from the files) against the contract.
 
     Parameters
@@ -1089,6 +1449,10 @@ def validate_tables(raw_tables: dict[str, pd.DataFrame], *, files: dict[str, str
     files : dict, optional
         Table name -> file name used in messages (default ``<table>.csv``).
     column_map : ColumnMap, optional
+    _factors : dict, optional
+        Table name -> the CSV reader's factors of its columns (see :func:`_read_raw`); internal.  When
+        given, ``raw_tables`` and ``_factors`` are emptied table by table, so that a large folder's
+        cells are released as soon as they are checked.
 
     Returns
     -------
@@ -1111,16 +1475,23 @@ def validate_tables(raw_tables: dict[str, pd.DataFrame], *, files: dict[str, str
     probs = _Problems()
     log: list[dict] = []
     typed: dict[str, pd.DataFrame] = {}
+    typed_factors: dict[str, dict[str, _Factor]] = {}
     for name in ("sites", "referrals"):
         if name not in raw_tables:
             probs.add(files.get(name, f"{name}.csv"), None, "", "", f"required table {name} is missing from the folder")
-    for name, raw in raw_tables.items():
+    consume = _factors is not None  # load_programme's own tables: each is released once it is checked
+    for name in list(raw_tables):
+        raw = raw_tables.pop(name) if consume else raw_tables[name]
         fname = files.setdefault(name, f"{name}.csv")
-        out = _check_table(TABLES[name], raw, fname, cmap.for_table(name), cmap, probs, log)
+        tfacs: dict[str, _Factor] = {}
+        out = _check_table(TABLES[name], raw, fname, cmap.for_table(name), cmap, probs, log,
+                           _factors.pop(name, None) if consume else None, tfacs)
+        del raw
         if out is not None:
             typed[name] = out
+            typed_factors[name] = tfacs
     if "sites" in typed and "referrals" in typed:
-        _cross_checks(typed, files, probs)
+        _cross_checks(typed, files, probs, typed_factors)
     problems = probs.frame()
     if len(problems):
         problems["_order"] = problems["file"].map({f: i for i, f in enumerate(files.values())}).fillna(99)
@@ -1182,36 +1553,49 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
     hasher = hashlib.sha256()
     read_problems: list[pd.DataFrame] = []
     notes: list[dict] = []
-    for name, table in TABLES.items():
-        tmap = cmap.for_table(name)
-        try:
-            p = _find_file(folder, table, tmap, allow_outside=allow_outside)
-        except DataValidationError as exc:
-            read_problems.append(exc.problems)
-            continue
-        if p is None:
-            continue
-        found: list[dict] = []
-        file_notes: list[str] = []
-        raw = _read_raw(p, tmap, found, file_notes)
-        if found:
-            read_problems.append(pd.DataFrame(found, columns=PROBLEM_COLUMNS))
-        notes.extend({"file": p.name, "note": note, "n": 1} for note in file_notes)
-        if raw is None:
+    factors: dict[str, list[_Factor]] = {}
+    # the input hash is computed in a second thread (hashlib releases the GIL) while the files are parsed;
+    # every file found is hashed, which differs from hashing only the files read when one cannot be read,
+    # but then the load fails and the hash is never used
+    with ThreadPoolExecutor(max_workers=1) as hashing:
+        for name, table in TABLES.items():
+            tmap = cmap.for_table(name)
+            try:
+                p = _find_file(folder, table, tmap, allow_outside=allow_outside)
+            except DataValidationError as exc:
+                read_problems.append(exc.problems)
+                continue
+            if p is None:
+                continue
+            try:
+                data = p.read_bytes()
+            except OSError:
+                data = None  # _read_raw reports why
+            else:
+                hashing.submit(hasher.update, p.name.encode())
+                hashing.submit(hasher.update, data)
+            found: list[dict] = []
+            file_notes: list[str] = []
+            factors[name] = []
+            raw = _read_raw(p, tmap, found, file_notes, factors[name], data)
+            del data
+            if found:
+                read_problems.append(pd.DataFrame(found, columns=PROBLEM_COLUMNS))
+            notes.extend({"file": p.name, "note": note, "n": 1} for note in file_notes)
             files[name] = p.name
-            continue
-        raw_tables[name] = raw
-        files[name] = p.name
-        hasher.update(p.name.encode())
-        hasher.update(p.read_bytes())
+            if raw is not None:
+                raw_tables[name] = raw
     if check_identifiers:
         for name, raw in raw_tables.items():
-            renamed = raw.rename(columns=cmap.for_table(name).columns)
-            found = identifier_problems(renamed, file=files[name], table=name, allow=cmap.allow_columns)
+            renamed = raw.copy(deep=False)  # new labels, same data
+            renamed.columns = [cmap.for_table(name).columns.get(c, c) for c in raw.columns]
+            found = identifier_problems(renamed, file=files[name], table=name, allow=cmap.allow_columns,
+                                        _distinct=[(f.codes, f.uniq, f.arrow) for f in factors.get(name, [])] or None)
             if len(found):
                 read_problems.append(found)
-    typed, problems, log = validate_tables(raw_tables, files=files, column_map=cmap)
+        raw = renamed = None  # do not hold the last table through validation
     unread = [f"required table {name} is missing from the folder" for name in files if name not in raw_tables]
+    typed, problems, log = validate_tables(raw_tables, files=files, column_map=cmap, _factors=factors)
     if unread and len(problems):  # the file is there but could not be read: that problem is already listed
         problems = problems[~problems["rule"].isin(unread)].reset_index(drop=True)
     if notes:
@@ -1221,5 +1605,6 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
         problems["row"] = pd.to_numeric(problems["row"], errors="coerce").astype("Int64")
     if len(problems):
         raise DataValidationError(problems)
-    typed = {name: df.drop(columns="_row") for name, df in typed.items()}
+    for df in typed.values():
+        del df["_row"]  # in place: these frames are ours, and dropping would copy every column
     return ProgrammeData(**typed, source=str(path), load_log=log, input_hash=hasher.hexdigest())
