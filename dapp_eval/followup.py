@@ -146,11 +146,18 @@ def _persons(data, population: str) -> tuple[pd.DataFrame, int, dict[str, int]]:
     """One row per person (index referral); returns (persons, n_in, excluded)."""
     if population not in ("started", "completed", "all"):
         raise ValueError("population must be 'started', 'completed' or 'all'")
-    ep = _episodes(data).copy()
-    ep["programme_status"] = programme_status(ep)
-    ep["_not_started"] = ep["start_date"].isna().astype(int)
-    ep = ep.sort_values(["participant_id", "_not_started", "referral_date", "referral_id"], kind="stable")
-    persons = ep.drop_duplicates("participant_id").drop(columns="_not_started").reset_index(drop=True)
+    ep = _episodes(data)
+    # first row per person by (not started, referral_date, referral_id): a sort of integer codes, then
+    # only the chosen rows are copied (participant and referral codes in string order, as a sort by the ids)
+    pcode = pd.factorize(ep["participant_id"], sort=True)[0]
+    rcode = pd.factorize(ep["referral_id"], sort=True)[0]
+    rdate = ep["referral_date"].to_numpy().astype("datetime64[ns]")
+    day = np.where(np.isnat(rdate), np.iinfo(np.int64).max, rdate.view(np.int64))  # missing last, as sort_values
+    order = np.lexsort((rcode, day, ep["start_date"].isna().to_numpy(), pcode))
+    ps = pcode[order]
+    first = order[np.r_[True, ps[1:] != ps[:-1]]] if len(ps) else order
+    persons = ep.take(first).reset_index(drop=True)
+    persons["programme_status"] = programme_status(persons)
     persons["group"] = persons["programme_status"].map(_GROUP_OF_STATUS)
     n_in = len(persons)
     excluded: dict[str, int] = {}
@@ -259,21 +266,61 @@ def _no_one(what: str, n_in: int, excluded: dict[str, int]) -> AnalysisError:
     return AnalysisError(f"{what} ({n_in} people referred" + (f"; {why})" if why else ")"))
 
 
+def _window_counts(data, persons: pd.DataFrame, specs: list[tuple[str, tuple[str, ...]]], proven: bool,
+                   lag: int) -> dict[str, pd.Series]:
+    """``n_<name>_before`` / ``n_<name>_after`` for every (name, incident types) in ``specs``.
+
+    The same events and windows as :func:`_events` and :func:`_count`, done once for all outcomes on
+    integer codes: each incident's person (position in ``persons``, one row per participant_id) and
+    event (event_id, else incident_id) are looked up once; an outcome's events are grouped on
+    (person, event) codes, never on strings, and counted per person with bincount.
+    """
+    out: dict[str, pd.Series] = {}
+    if not specs:
+        return out
+    inc = _require(data, "incidents", " (linked police / MARAC / children's services records)")
+    pos = pd.Index(persons["participant_id"]).get_indexer(inc["participant_id"])
+    keep = pos >= 0
+    inc = inc[keep]
+    pos = pos[keep]
+    tcode, tuniq = pd.factorize(inc["incident_type"])
+    eid = inc["event_id"] if "event_id" in inc else pd.Series(np.nan, index=inc.index, dtype=object)
+    ecode, euniq = pd.factorize(eid.astype(object).where(eid.notna(), inc["incident_id"]))
+    key_all = pos.astype(np.int64) * max(len(euniq), 1) + ecode
+    date_all = inc["incident_date"].to_numpy()
+    proved_all = (pd.to_datetime(inc["outcome_date"]) if "outcome_date" in inc
+                  else pd.Series(pd.NaT, index=inc.index, dtype="datetime64[ns]")).to_numpy()
+    n = len(persons)
+    for name, types in specs:
+        m = np.isin(tcode, [i for i, t in enumerate(tuniq) if t in set(types)])
+        g = pd.DataFrame({"event_date": date_all[m], "proved_date": proved_all[m]}).groupby(key_all[m], sort=False)
+        ev = g.min()
+        who = (ev.index.to_numpy() // max(len(euniq), 1)).astype(np.intp)
+        when, proved = ev["event_date"].to_numpy(), ev["proved_date"].to_numpy()
+        for period in ("before", "after"):
+            start, end = persons[f"{period}_start"].to_numpy()[who], persons[f"{period}_end"]
+            inwin = (when >= start) & (when < end.to_numpy()[who])
+            if proven:
+                inwin &= ~np.isnat(proved) & (proved <= (end + pd.Timedelta(days=lag)).to_numpy()[who])
+            out[f"n_{name}_{period}"] = pd.Series(np.bincount(who[inwin], minlength=n), index=persons.index)
+    return out
+
+
 def _prepare(data, *, design, outcomes, before, after, population, proven, lag_days):
     lag = int(lag_days) if proven else 0
     if lag < 0:
         raise ValueError("lag_days must be >= 0")
     persons, n_in, excluded = _persons(data, population)
     persons = _add_windows(persons, design, before, after, lag)
-    names = []
-    for o in outcomes:
-        name, types = _outcome_types(o)
-        ev = _events(data, types)
+    specs = [_outcome_types(o) for o in outcomes]
+    names = [name for name, _ in specs]
+    counts = _window_counts(data, persons, specs, proven, lag)
+    eligible = persons["eligible"].to_numpy()
+    for name in names:
         for period in ("before", "after"):
-            n = _count(ev, persons, f"{period}_start", f"{period}_end", proven, lag)
+            n = counts.get(f"n_{name}_{period}", pd.Series([], dtype=int))
             # people whose windows are not fully covered get no count (never a zero)
-            persons[f"n_{name}_{period}"] = n.astype("Int64").where(persons["eligible"].to_numpy(), pd.NA)
-        names.append(name)
+            persons[f"n_{name}_{period}"] = n.astype("Int64").where(eligible, pd.NA)
     if len(persons) == 0:
         raise _no_one(f"no one in the follow-up population ('{population}')", n_in, excluded)
     for reason, k in persons.loc[~persons["eligible"], "ineligible_reason"].value_counts().items():
