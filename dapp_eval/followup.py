@@ -142,6 +142,15 @@ def _outcome_types(outcome) -> tuple[str, tuple[str, ...]]:
     return "+".join(types), types
 
 
+def _sorted_codes(s: pd.Series) -> np.ndarray:
+    """Integer codes of ``s`` numbered in the sorted order of its values (as ``factorize(sort=True)``,
+    which sorts through a slower path): hash once, then argsort only the distinct values."""
+    codes, uniq = pd.factorize(s)
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[np.argsort(np.asarray(uniq, dtype=object), kind="stable")] = np.arange(len(uniq))
+    return np.where(codes >= 0, rank[codes], -1)
+
+
 def _persons(data, population: str) -> tuple[pd.DataFrame, int, dict[str, int]]:
     """One row per person (index referral); returns (persons, n_in, excluded)."""
     if population not in ("started", "completed", "all"):
@@ -149,14 +158,14 @@ def _persons(data, population: str) -> tuple[pd.DataFrame, int, dict[str, int]]:
     ep = _episodes(data)
     # first row per person by (not started, referral_date, referral_id): a sort of integer codes, then
     # only the chosen rows are copied (participant and referral codes in string order, as a sort by the ids)
-    pcode = pd.factorize(ep["participant_id"], sort=True)[0]
-    rcode = pd.factorize(ep["referral_id"], sort=True)[0]
+    pcode, rcode = _sorted_codes(ep["participant_id"]), _sorted_codes(ep["referral_id"])
     rdate = ep["referral_date"].to_numpy().astype("datetime64[ns]")
     day = np.where(np.isnat(rdate), np.iinfo(np.int64).max, rdate.view(np.int64))  # missing last, as sort_values
     order = np.lexsort((rcode, day, ep["start_date"].isna().to_numpy(), pcode))
     ps = pcode[order]
     first = order[np.r_[True, ps[1:] != ps[:-1]]] if len(ps) else order
-    persons = ep.take(first).reset_index(drop=True)
+    persons = ep.take(first)
+    persons.index = pd.RangeIndex(len(persons))
     persons["programme_status"] = programme_status(persons)
     persons["group"] = persons["programme_status"].map(_GROUP_OF_STATUS)
     n_in = len(persons)
