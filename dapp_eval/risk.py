@@ -203,6 +203,28 @@ def _check_timepoint(tp: str, rows: pd.DataFrame, what: str) -> None:
         raise AnalysisError(f"no scores at timepoint '{tp}' ({what}); timepoints present: {', '.join(known)}")
 
 
+def _sorted_codes(s: pd.Series) -> np.ndarray:
+    """Integer codes of ``s`` numbered in the sorted order of its values (hash once, sort the distinct)."""
+    codes, uniq = pd.factorize(s)
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[np.argsort(np.asarray(uniq, dtype=object), kind="stable")] = np.arange(len(uniq))
+    return np.where(codes >= 0, rank[codes], -1)
+
+
+def _join_episodes(left: pd.DataFrame, ep: pd.DataFrame, cols: list[str], validate: str) -> pd.DataFrame:
+    """``left`` with episode columns ``cols`` by referral_id (as a left merge on the ids as text), by position:
+    one hash lookup per row instead of a merge's factorisation of both sides and a copy of the episodes."""
+    ids = pd.Index(ep["referral_id"].astype(str))
+    if not ids.is_unique:  # let merge raise its own error
+        e = ep[["referral_id", *cols]].assign(referral_id=ids)
+        return left.merge(e, on="referral_id", how="left", validate=validate)
+    pos = ids.get_indexer(left["referral_id"])
+    out = left.reset_index(drop=True)
+    for c in cols:
+        out[c] = ep[c].array.take(pos, allow_fill=True)
+    return out
+
+
 _EP_COLS = ["referral_id", "participant_id", "site_id", "start_date", "exit_date", "exit_reason"]
 
 
@@ -218,10 +240,8 @@ def _wide(rows: pd.DataFrame, ep: pd.DataFrame | None, from_: str, to: str) -> p
         wide = wide.join(fr)
     wide = wide.reset_index()
     if ep is not None:
-        e = ep.copy()
-        e["referral_id"] = e["referral_id"].astype(str)
-        keep = [c for c in e.columns if c not in wide.columns or c == "referral_id"]
-        wide = wide.merge(e[keep], on="referral_id", how="left", validate="one_to_one")
+        keep = [c for c in ep.columns if c not in wide.columns]
+        wide = _join_episodes(wide, ep, keep, "one_to_one")
     elif "site_id" in rows.columns:
         wide = wide.merge(rows.drop_duplicates("referral_id").set_index("referral_id")[["site_id"]],
                           left_on="referral_id", right_index=True, how="left")
@@ -242,10 +262,10 @@ def _why_one_score(wide: pd.DataFrame, from_: str, to: str) -> pd.Series:
     only_f = has_f & ~has_t
     if "exit_reason" in wide.columns:
         er = wide["exit_reason"].astype("object")
-        lab = er.map(lambda r: (
-            "still open (exit not yet due)" if (r is None or (isinstance(r, float) and np.isnan(r))) else
-            "completed but no exit score recorded" if r == "completed" else
-            "dropped out" if r == "dropped_out" else f"left: {str(r).replace('_', ' ')}"))
+        labels = {r: ("completed but no exit score recorded" if r == "completed" else
+                      "dropped out" if r == "dropped_out" else f"left: {str(r).replace('_', ' ')}")
+                  for r in er.dropna().unique()}  # one label per distinct reason, not per row
+        lab = er.map(labels).where(er.notna(), "still open (exit not yet due)")
         reason[only_f] = (f"{from_} score only: " + lab[only_f]).astype(object)
     else:
         reason[only_f] = f"{from_} score only (reason unknown: no referral data)"
@@ -676,15 +696,15 @@ def _long(data, inst: Instrument, informant: str, timepoints: Sequence[str] | No
     n_other_tp = int((~rows["timepoint"].isin(tps)).sum())
     long = rows[rows["timepoint"].isin(tps)].copy()
     if ep is not None:
-        e = ep[[c for c in ("referral_id", "participant_id", "site_id") if c in ep.columns]].copy()
-        e["referral_id"] = e["referral_id"].astype(str)
-        long = long.drop(columns=[c for c in ("participant_id", "site_id") if c in long.columns and c in e.columns])
-        long = long.merge(e, on="referral_id", how="left", validate="many_to_one")
+        cols = [c for c in ("participant_id", "site_id") if c in ep.columns]
+        long = _join_episodes(long.drop(columns=[c for c in cols if c in long.columns]), ep, cols, "many_to_one")
     if "site_id" not in long.columns:
         long["site_id"] = "all"
     long["site_id"] = long["site_id"].astype("object").where(long["site_id"].notna(), "missing").astype(str)
     long["_tp"] = long["timepoint"].map({t: i for i, t in enumerate(tps)})
-    long = long.sort_values(["referral_id", "_tp"]).reset_index(drop=True)
+    # sorted by (referral_id, timepoint order): a lexsort of integer codes (the pair is unique, see _select)
+    long = long.take(np.lexsort((long["_tp"].to_numpy(), _sorted_codes(long["referral_id"]))))
+    long.index = pd.RangeIndex(len(long))
     return long, tps, n_other_tp
 
 
