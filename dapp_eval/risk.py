@@ -198,8 +198,9 @@ def _select(ra: pd.DataFrame, inst: Instrument, informant: str) -> tuple[pd.Data
 
 
 def _check_timepoint(tp: str, rows: pd.DataFrame, what: str) -> None:
-    if tp not in set(rows["timepoint"]):
-        known = [t for t in TIMEPOINT_ORDER if t in set(rows["timepoint"])] or sorted(set(rows["timepoint"]))
+    seen = set(rows["timepoint"].unique())  # distinct values by hashing (not a Python set over every row)
+    if tp not in seen:
+        known = [t for t in TIMEPOINT_ORDER if t in seen] or sorted(seen)
         raise AnalysisError(f"no scores at timepoint '{tp}' ({what}); timepoints present: {', '.join(known)}")
 
 
@@ -686,8 +687,9 @@ def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str 
 def _long(data, inst: Instrument, informant: str, timepoints: Sequence[str] | None):
     ra, ep = _tables(data)
     rows, _ = _select(ra, inst, informant)
-    present = [t for t in TIMEPOINT_ORDER if t in set(rows["timepoint"])]
-    present += sorted(set(rows["timepoint"]) - set(present))
+    seen = set(rows["timepoint"].unique())
+    present = [t for t in TIMEPOINT_ORDER if t in seen]
+    present += sorted(seen - set(present))
     tps = list(timepoints) if timepoints is not None else present
     for t in tps:
         _check_timepoint(t, rows, "timepoints")
@@ -771,13 +773,15 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
         site_random = n_sites >= 5
     terms = ["timepoint"] + (["site_id"] if (n_sites > 1 and not site_random) else [])
     X = design_matrix(long, terms, levels={"timepoint": tps, "site_id": sites})
-    n_scored = long["referral_id"].nunique()
+    # scores per referral (order does not matter here): codes and bincount, not a sorted groupby on ids
+    per_referral = np.bincount(pd.factorize(long["referral_id"])[0]) if len(long) else np.zeros(0, dtype=int)
+    n_scored = len(per_referral)
     if n_scored < 2 or len(long) <= X.shape[1]:
         raise AnalysisError(
             f"too few scores for the mixed model: {len(long)} {inst.name} ({informant}) scores from {n_scored} "
             f"referral(s) for {X.shape[1]} fixed effects; it needs scores from at least two referrals and more "
             "scores than fixed effects")
-    if long.groupby("referral_id").size().max() < 2:
+    if per_referral.max() < 2:
         raise AnalysisError(
             f"no referral has two {inst.name} ({informant}) scores, so the mixed model cannot tell the variation "
             "between people from the variation within a person (lme4 refuses this model too); "
@@ -813,8 +817,8 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
     summary["population"] = "all referrals with at least one score (missing at random assumed)"
     fixed = model.summary(alpha=alpha, df=df)
     vc = model.variance_components_.copy()
-    n_ref = long["referral_id"].nunique()
-    n_per = long.groupby("referral_id").size().value_counts().sort_index()
+    n_ref = n_scored
+    n_per = pd.Series(per_referral).value_counts().sort_index()
     counts_tab = pd.DataFrame({"timepoint": tps, "n": counts["n"].to_numpy()})
     formula = ("score ~ timepoint + (1 | site_id/referral_id)" if model.site_effect else
                "score ~ timepoint" + (" + site_id" if "site_id" in terms else "") + " + (1 | referral_id)")
