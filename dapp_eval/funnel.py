@@ -200,8 +200,14 @@ def _group_frames(ep: pd.DataFrame, by: str | None, *, overall: bool = True) -> 
         return [("all", ep)]
     if by not in ep.columns:
         raise AnalysisError(f"cannot group by {by!r}: no such column (available: {', '.join(map(str, ep.columns))})")
-    key = ep[by].astype("object").where(ep[by].notna(), "missing").astype(str)
-    out = [(str(g), ep[key == g]) for g in sorted(key.unique())]
+    # one factorisation, then each group's rows by position (file order kept), not one scan per group
+    codes, uniq = pd.factorize(ep[by])
+    names = np.array([str(u) for u in uniq] + ["missing"], dtype=object)[codes]
+    gcodes, labels = pd.factorize(names)
+    order = np.argsort(gcodes, kind="stable")
+    bounds = np.cumsum(np.bincount(gcodes, minlength=len(labels)))
+    rows = dict(zip(labels, np.split(order, bounds[:-1]))) if len(labels) else {}
+    out = [(str(g), ep.take(rows[g])) for g in sorted(labels)]
     if overall:
         out.append(("all", ep))
     return out
@@ -211,8 +217,11 @@ def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
     return (pd.to_datetime(later) - pd.to_datetime(earlier)).dt.days.astype(float)
 
 
-def _str_col(s: pd.Series) -> pd.Series:
-    return s.astype("object").where(s.notna(), "").astype(str)
+def _str_col(s: pd.Series, strip: bool = False) -> pd.Series:
+    """Values as text, missing as "" (optionally stripped): converted once per distinct value."""
+    codes, uniq = pd.factorize(s)
+    text = [str(u).strip() if strip else str(u) for u in uniq]
+    return pd.Series(np.array(text + [""], dtype=object)[codes], index=s.index)
 
 
 # ---------------------------------------------------------------------------
@@ -280,8 +289,8 @@ def derive_stage(referrals: pd.DataFrame, extract_date=None) -> pd.Series:
     ['still_attending', 'declined_assessment']
     """
     _need(referrals, ["exit_reason", "start_date", "assessment_outcome", "assessment_date"], "derive_stage")
-    er = _str_col(referrals["exit_reason"]).str.strip().to_numpy(dtype=object)
-    outcome = _str_col(referrals["assessment_outcome"]).str.strip().to_numpy(dtype=object)
+    er = _str_col(referrals["exit_reason"], strip=True).to_numpy(dtype=object)
+    outcome = _str_col(referrals["assessment_outcome"], strip=True).to_numpy(dtype=object)
     adate = pd.to_datetime(referrals["assessment_date"])
     started = pd.to_datetime(referrals["start_date"]).notna().to_numpy()
     has_adate = adate.notna().to_numpy()
