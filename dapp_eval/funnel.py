@@ -180,12 +180,12 @@ _CASCADE_METHOD = (
 def _episodes(data) -> pd.DataFrame:
     """The episodes table (referrals + site settings) of a ProgrammeData, or a DataFrame as given."""
     if isinstance(data, pd.DataFrame):
-        ep = data.copy()
+        ep = data
     elif hasattr(data, "episodes"):
-        ep = data.episodes.copy()
+        ep = data.episodes
     else:
         raise TypeError("expected a ProgrammeData (from dapp_eval.io.load_programme) or an episodes DataFrame")
-    return ep.reset_index(drop=True)
+    return ep.reset_index(drop=True)  # a copy (one, not two), with a fresh RangeIndex
 
 
 def _need(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
@@ -386,7 +386,7 @@ def _stage_notes(ep: pd.DataFrame, stage: pd.Series) -> dict[str, int]:
 def _with_stage(ep: pd.DataFrame) -> pd.DataFrame:
     ext = ep["data_extract_date"] if "data_extract_date" in ep and "exit_date" in ep and "referral_date" in ep \
         else None
-    ep = ep.copy()
+    ep = ep.copy(deep=False)  # a new column on a shallow copy: the caller's frame is left as it was
     ep["stage"] = derive_stage(ep, ext)
     return ep
 
