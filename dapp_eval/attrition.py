@@ -101,7 +101,8 @@ def _days(a: pd.Series, b: pd.Series) -> pd.Series:
 def _build_episodes(data, exit_time: str):
     """Per-started-episode times and outcomes, with exclusions counted."""
     _check_exit_time(exit_time)
-    ep = data.episodes.copy()
+    # shallow: below only new columns are set and rows filtered, and reset_index copies at the end
+    ep = data.episodes.copy(deep=False)
     n_in = len(ep)
     excluded: dict[str, int] = {}
     notes: dict[str, object] = {}

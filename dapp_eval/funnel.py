@@ -508,7 +508,7 @@ _WAIT_STAGES = {
 def _wait_data(ep: pd.DataFrame, stage: str) -> tuple[pd.DataFrame, dict[str, int], int]:
     """Per-referral (time in days, cause) for one waiting step; returns (frame, exclusions, n_population)."""
     pop_stages, origin, event, competing, censored = _WAIT_STAGES[stage]
-    pop = ep[ep["stage"].isin(pop_stages)].copy()
+    pop = ep[ep["stage"].isin(pop_stages)]  # (a new frame already; only read below)
     excluded = {"not in this step's population": len(ep) - len(pop)}
     if stage == "referral_to_assessment":
         is_event = pop["stage"].isin(INTERMEDIATE_STAGES["assessed"])
@@ -537,8 +537,18 @@ def _wait_data(ep: pd.DataFrame, stage: str) -> tuple[pd.DataFrame, dict[str, in
         raise AnalysisError(f"negative waiting time for {len(bad)} referral(s) ({', '.join(ids)}): "
                             f"a date precedes the {origin}")
     out = pd.DataFrame({"referral_id": pop.loc[keep, "referral_id"] if "referral_id" in pop else pop.index[keep],
-                        "stage": pop.loc[keep, "stage"].astype(str), "time": t[keep], "cause": cause[keep]})
+                        "stage": _cat_text(pop.loc[keep, "stage"]), "time": t[keep], "cause": cause[keep]})
     return out, excluded, len(pop)
+
+
+def _cat_text(s: pd.Series) -> pd.Series:
+    """A categorical as text (``astype(str)``), converting each category once rather than each row."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        return s.astype(str)
+    codes = s.cat.codes.to_numpy()
+    if not (codes >= 0).all():
+        return s.astype(str)
+    return pd.Series(np.asarray(s.cat.categories.astype(str), dtype=object)[codes], index=s.index, name=s.name)
 
 
 def _aalen_johansen(time, cause, causes, alpha):
