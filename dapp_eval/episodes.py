@@ -67,6 +67,10 @@ def programme_status(episodes: pd.DataFrame) -> pd.Series:
 
 def as_float(s: pd.Series) -> pd.Series:
     """Nullable bool / Int64 -> float with NaN."""
+    arr = s.array
+    if isinstance(arr, (pd.arrays.BooleanArray, pd.arrays.IntegerArray, pd.arrays.FloatingArray)):
+        # masked arrays convert directly (pd.array(..., "Float64") coerces them element by element)
+        return pd.Series(arr.to_numpy(dtype=float, na_value=np.nan), index=s.index)
     return pd.Series(pd.array(s, dtype="Float64").to_numpy(dtype=float, na_value=np.nan), index=s.index)
 
 
