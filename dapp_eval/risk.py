@@ -220,10 +220,8 @@ def _join_episodes(left: pd.DataFrame, ep: pd.DataFrame, cols: list[str], valida
         e = ep[["referral_id", *cols]].assign(referral_id=ids)
         return left.merge(e, on="referral_id", how="left", validate=validate)
     pos = ids.get_indexer(left["referral_id"])
-    out = left.reset_index(drop=True)
-    for c in cols:
-        out[c] = ep[c].array.take(pos, allow_fill=True)
-    return out
+    add = pd.DataFrame({c: ep[c].array.take(pos, allow_fill=True) for c in cols}, index=pd.RangeIndex(len(left)))
+    return pd.concat([left.reset_index(drop=True), add], axis=1)  # all columns at once, not one insert each
 
 
 _EP_COLS = ["referral_id", "participant_id", "site_id", "start_date", "exit_date", "exit_reason"]
@@ -231,15 +229,39 @@ _EP_COLS = ["referral_id", "participant_id", "site_id", "start_date", "exit_date
 
 def _wide(rows: pd.DataFrame, ep: pd.DataFrame | None, from_: str, to: str) -> pd.DataFrame:
     """One row per referral with a score at from_ or to: score_from, score_to (+ episode columns)."""
-    sub = rows[rows["timepoint"].isin([from_, to])]
-    wide = sub.pivot(index="referral_id", columns="timepoint", values="score")
-    wide = wide.reindex(columns=[from_, to]).rename(columns={from_: "score_from", to: "score_to"})
-    wide.columns.name = None
     extra = [c for c in ("n_ever_items",) if c in rows.columns]
-    if extra:
-        fr = rows[rows["timepoint"] == from_].set_index("referral_id")[extra]
-        wide = wide.join(fr)
-    wide = wide.reset_index()
+    if from_ == to:
+        sub = rows[rows["timepoint"].isin([from_, to])]
+        wide = sub.pivot(index="referral_id", columns="timepoint", values="score")
+        wide = wide.reindex(columns=[from_, to]).rename(columns={from_: "score_from", to: "score_to"})
+        wide.columns.name = None
+        if extra:
+            fr = rows[rows["timepoint"] == from_].set_index("referral_id")[extra]
+            wide = wide.join(fr)
+        wide = wide.reset_index()
+    else:
+        # the pivot by position: referral codes in id order, one slot per (referral, timepoint), which
+        # _select has made unique; rows with neither timepoint take no part
+        tp = rows["timepoint"].to_numpy()
+        is_from, is_to = tp == from_, tp == to
+        sel = np.flatnonzero(is_from | is_to)
+        codes, uniq = pd.factorize(rows["referral_id"].to_numpy()[sel])
+        rank = np.empty(len(uniq), dtype=np.int64)
+        order = np.argsort(np.asarray(uniq, dtype=object), kind="stable")
+        rank[order] = np.arange(len(uniq))
+        slot = rank[codes]
+        score = rows["score"].to_numpy(dtype=float)[sel]
+        cols = {"referral_id": np.asarray(uniq, dtype=object)[order]}
+        for name, mask in (("score_from", is_from[sel]), ("score_to", is_to[sel])):
+            v = np.full(len(uniq), np.nan)
+            v[slot[mask]] = score[mask]
+            cols[name] = v
+        if extra:
+            pos = np.full(len(uniq), -1, dtype=np.intp)
+            pos[slot[is_from[sel]]] = sel[is_from[sel]]
+            for c in extra:
+                cols[c] = rows[c].array.take(pos, allow_fill=True)
+        wide = pd.DataFrame(cols)
     if ep is not None:
         keep = [c for c in ep.columns if c not in wide.columns]
         wide = _join_episodes(wide, ep, keep, "one_to_one")
