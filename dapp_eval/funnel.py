@@ -383,11 +383,19 @@ def _stage_notes(ep: pd.DataFrame, stage: pd.Series) -> dict[str, int]:
     return {k: v for k, v in notes.items() if v}
 
 
-def _with_stage(ep: pd.DataFrame) -> pd.DataFrame:
-    ext = ep["data_extract_date"] if "data_extract_date" in ep and "exit_date" in ep and "referral_date" in ep \
-        else None
+def _with_stage(ep: pd.DataFrame, data=None) -> pd.DataFrame:
+    """``ep`` (from :func:`_episodes`) with its ``stage``; derived once per ProgrammeData (like its episodes),
+    as every funnel analysis of a report needs it."""
+    cache = None if data is None or isinstance(data, pd.DataFrame) else getattr(data, "__dict__", None)
+    stage = cache.get("_funnel_stage") if cache is not None else None
+    if stage is None or not stage.index.equals(ep.index):
+        ext = ep["data_extract_date"] if "data_extract_date" in ep and "exit_date" in ep and "referral_date" in ep \
+            else None
+        stage = derive_stage(ep, ext)
+        if cache is not None:
+            cache["_funnel_stage"] = stage
     ep = ep.copy(deep=False)  # a new column on a shallow copy: the caller's frame is left as it was
-    ep["stage"] = derive_stage(ep, ext)
+    ep["stage"] = stage.copy()  # (a copy of the codes: nothing cached can be changed from outside)
     return ep
 
 
@@ -440,7 +448,7 @@ def cascade(data, *, by: str | None = None, alpha: float = 0.05) -> AnalysisResu
     (2000, 922, 632)
     """
     alpha = check_alpha(alpha)
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     stage_rows: list[dict[str, Any]] = []
     conv_rows: list[dict[str, Any]] = []
     for label, sub in _group_frames(ep, by):
@@ -624,7 +632,7 @@ def waiting_times(data, *, stage: str = "referral_to_assessment", by: str | None
     if unit not in ("days", "weeks"):
         raise ValueError(f"unit must be 'days' or 'weeks', got {unit!r}")
     scale = 7.0 if unit == "weeks" else 1.0
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     _need(ep, ["referral_date", "assessment_date", "start_date", "exit_date", "data_extract_date"], "waiting_times")
     wd, excluded, _ = _wait_data(ep, stage)
     wd["time"] = wd["time"] / scale
@@ -731,7 +739,7 @@ def waiting_list(data, *, by: str | None = "site_id", since: str = "referral",
     """
     if since not in ("referral", "stage_entry"):
         raise ValueError(f"since must be 'referral' or 'stage_entry', got {since!r}")
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     _need(ep, ["referral_date", "assessment_date", "data_extract_date"], "waiting_list")
     waiting = ep["stage"].isin(["awaiting_assessment", "awaiting_start"])
     origin = ep["referral_date"]
@@ -817,7 +825,7 @@ def throughput(data, *, by: str | None = "site_id", freq: str = "quarter") -> An
     if freq not in ("quarter", "fy_quarter"):
         raise ValueError(f"freq must be 'quarter' or 'fy_quarter', got {freq!r}")
     pfreq = "Q" if freq == "quarter" else "Q-MAR"
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     _need(ep, ["site_id", "referral_date", "start_date", "exit_date", "period_start", "data_extract_date"],
           "throughput")
     events = {
@@ -924,7 +932,7 @@ def attendance(data, *, by: str | None = "site_id", alpha: float = 0.05) -> Anal
     alpha = check_alpha(alpha)
     if not isinstance(data, pd.DataFrame):
         data.require("sessions")
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     _need(ep, ["n_sessions_scheduled", "n_sessions_attended", "planned"], "attendance")
     if ep["n_sessions_scheduled"].isna().all():
         raise AnalysisError("attendance needs sessions.csv (the attendance log), which is not in the data")
@@ -1127,7 +1135,7 @@ def baseline_table(data, *, by: str = "completion_status",
     >>> round(float(age["smd"].iloc[0]), 2)
     0.25
     """
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     allvars = (*_CONTINUOUS, *_BOOLEAN, *_CATEGORICAL, *_SET)
     variables = list(allvars if variables is None else variables)
     unknown = [v for v in variables if v not in allvars]
@@ -1243,7 +1251,7 @@ def costs(data, *, by: str | None = "site_id") -> AnalysisResult:
     """
     if by not in ("site_id", None):
         raise ValueError("costs are contracted per site: by must be 'site_id' or None")
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     _need(ep, ["site_id", "period_start", "period_end", "referral_date", "start_date", "exit_date"], "costs")
     if "annual_cost_gbp" not in ep:
         ep["annual_cost_gbp"] = np.nan
