@@ -186,14 +186,18 @@ def _select(ra: pd.DataFrame, inst: Instrument, informant: str) -> tuple[pd.Data
     if bad.any():
         raise AnalysisError(f"risk_assessments column 'score': {int(bad.sum())} {inst.name} scores outside "
                             f"{inst.min_score:g}-{inst.max_score:g} (e.g. {rows.loc[bad, 'score'].iloc[0]:g})")
-    rows["timepoint"] = rows["timepoint"].astype(str)
-    dup = rows.duplicated(["referral_id", "timepoint"])
+    if pd.api.types.infer_dtype(rows["timepoint"], skipna=False) != "string":
+        rows["timepoint"] = rows["timepoint"].astype(str)
+    # (referral_id, timepoint) pairs as one integer key: a duplicated() on ints, not on two object columns
+    rc, tc = pd.factorize(rows["referral_id"])[0], pd.factorize(rows["timepoint"])[0]
+    dup = pd.Series(rc.astype(np.int64) * (int(tc.max()) + 2 if len(tc) else 1) + tc, index=rows.index).duplicated()
     if dup.any():
         r = rows.loc[dup].iloc[0]
         raise AnalysisError(f"risk_assessments: referral {r['referral_id']} has two {inst.name} "
                             f"({informant}) scores at timepoint '{r['timepoint']}'; the key is "
                             "(referral_id, timepoint, instrument, informant)")
-    rows["referral_id"] = rows["referral_id"].astype(str)
+    if pd.api.types.infer_dtype(rows["referral_id"], skipna=False) != "string":  # (text already: nothing to do)
+        rows["referral_id"] = rows["referral_id"].astype(str)
     return rows, int((~mask).sum())
 
 
