@@ -48,6 +48,7 @@ from .episodes import episodes as _episodes
 from .episodes import holm_secondary as _holm
 from .episodes import programme_status
 from .episodes import require_table as _require
+from .episodes import sorted_codes as _sorted_codes
 from .errors import AnalysisError
 from .estimators.counts import fit_count_model
 from .estimators.effect_sizes import smd
@@ -140,15 +141,6 @@ def _outcome_types(outcome) -> tuple[str, tuple[str, ...]]:
     if bad or not types:
         raise ValueError(f"unknown incident type(s) {bad}; incidents.csv has {', '.join(INCIDENT_TYPES)}")
     return "+".join(types), types
-
-
-def _sorted_codes(s: pd.Series) -> np.ndarray:
-    """Integer codes of ``s`` numbered in the sorted order of its values (as ``factorize(sort=True)``,
-    which sorts through a slower path): hash once, then argsort only the distinct values."""
-    codes, uniq = pd.factorize(s)
-    rank = np.empty(len(uniq), dtype=np.int64)
-    rank[np.argsort(np.asarray(uniq, dtype=object), kind="stable")] = np.arange(len(uniq))
-    return np.where(codes >= 0, rank[codes], -1)
 
 
 def _persons(data, population: str) -> tuple[pd.DataFrame, int, dict[str, int]]:

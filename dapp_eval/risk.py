@@ -54,6 +54,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from . import plotting
+from .episodes import sorted_codes as _sorted_codes
 from .errors import AnalysisError
 from .estimators.effect_sizes import cohens_dz, hedges_gav, rubin
 from .estimators.lmm import RandomInterceptLMM, design_matrix
@@ -206,14 +207,6 @@ def _check_timepoint(tp: str, rows: pd.DataFrame, what: str) -> None:
     if tp not in seen:
         known = [t for t in TIMEPOINT_ORDER if t in seen] or sorted(seen)
         raise AnalysisError(f"no scores at timepoint '{tp}' ({what}); timepoints present: {', '.join(known)}")
-
-
-def _sorted_codes(s: pd.Series) -> np.ndarray:
-    """Integer codes of ``s`` numbered in the sorted order of its values (hash once, sort the distinct)."""
-    codes, uniq = pd.factorize(s)
-    rank = np.empty(len(uniq), dtype=np.int64)
-    rank[np.argsort(np.asarray(uniq, dtype=object), kind="stable")] = np.arange(len(uniq))
-    return np.where(codes >= 0, rank[codes], -1)
 
 
 def _join_episodes(left: pd.DataFrame, ep: pd.DataFrame, cols: list[str], validate: str) -> pd.DataFrame:
