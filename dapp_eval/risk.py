@@ -548,8 +548,8 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
         sd_source=inst.sd_source, reliability_source=inst.reliability_source,
         informant_note=inst.informant_note, ever_items=list(inst.ever_items),
         n_rows_other_instrument_or_informant=n_other,
-        n_referrals_scored_at_other_timepoints_only=int(rows.loc[~rows["referral_id"].isin(wide["referral_id"]),
-                                                                 "referral_id"].nunique()),
+        # wide has one row per referral scored at from_ or to, so the rest are the referrals scored elsewhere only
+        n_referrals_scored_at_other_timepoints_only=int(rows["referral_id"].nunique() - len(wide)),
         headline=headline, primary=primary_stat,
     )
     return AnalysisResult(summary=summary, meta=meta, model=inst,
