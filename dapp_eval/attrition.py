@@ -101,7 +101,8 @@ def _days(a: pd.Series, b: pd.Series) -> pd.Series:
 def _build_episodes(data, exit_time: str):
     """Per-started-episode times and outcomes, with exclusions counted."""
     _check_exit_time(exit_time)
-    ep = data.episodes.copy()
+    # shallow: below only new columns are set and rows filtered, and reset_index copies at the end
+    ep = data.episodes.copy(deep=False)
     n_in = len(ep)
     excluded: dict[str, int] = {}
     notes: dict[str, object] = {}
@@ -242,17 +243,31 @@ def break_times(max_time: float, *, max_columns: int = 9) -> np.ndarray:
     return np.arange(0, max_time + 1e-9, step, dtype=float)
 
 
+def _group_rows(groups: pd.Series) -> dict:
+    """Positions of each group's rows (file order), from one factorisation instead of a scan per group."""
+    codes, uniq = pd.factorize(groups)
+    order = np.argsort(codes, kind="stable")
+    parts = np.split(order, np.cumsum(np.bincount(codes[codes >= 0], minlength=len(uniq)))[:-1]) if len(uniq) else []
+    return dict(zip(uniq, parts))
+
+
 def _at_risk_table(ep: pd.DataFrame, groups: pd.Series, times) -> pd.DataFrame:
+    """Numbers at risk and cumulative exits at each time: binary searches in each group's sorted times."""
     rows = []
+    rows_of = _group_rows(groups)
+    times = np.asarray(times, float)
+    t_all = ep["time_days"].to_numpy(dtype=float)
+    o_all = ep["outcome"].to_numpy()
     for g in _sorted(groups):
-        sub = ep[groups == g]
-        t = sub["time_days"].to_numpy()
-        o = sub["outcome"].to_numpy()
-        for b in times:
-            row = {"group": g, "time_days": float(b), "n_at_risk": int((t >= b).sum())}
+        t, o = t_all[rows_of[g]], o_all[rows_of[g]]
+        at_risk = len(t) - np.searchsorted(np.sort(t), times, side="left")  # t >= b
+        cum = {k: np.searchsorted(np.sort(t[o == k]), times, side="right") for k in list(OUTCOMES) + [CENSORED]}
+        exits = np.searchsorted(np.sort(t[o != CENSORED]), times, side="right")  # t <= b
+        for i, b in enumerate(times):
+            row = {"group": g, "time_days": float(b), "n_at_risk": int(at_risk[i])}
             for k in list(OUTCOMES) + [CENSORED]:
-                row[f"n_cum_{k}"] = int(((t <= b) & (o == k)).sum())
-            row["n_cum_exits"] = int(((t <= b) & (o != CENSORED)).sum())
+                row[f"n_cum_{k}"] = int(cum[k][i])
+            row["n_cum_exits"] = int(exits[i])
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -324,8 +339,9 @@ def cumulative_incidence(data, *, by: str | None = None, exit_time: str = "last_
     _require_exits(ep, "the cumulative incidence of exits")
     groups = _groups(ep, by)
     parts = []
+    rows_of = _group_rows(groups)
     for g in _sorted(groups):
-        sub = ep[groups == g]
+        sub = ep.take(rows_of[g])
         aj = sv.aalen_johansen(sub["time_days"], sub["outcome"], censored=CENSORED, causes=list(OUTCOMES),
                                alpha=alpha, conf_type=conf_type)
         aj.insert(0, "group", g)

@@ -15,7 +15,7 @@ import pandas as pd
 from .errors import AnalysisError
 from .estimators.proportions import holm
 
-__all__ = ["as_float", "episodes", "holm_secondary", "programme_status", "require_table"]
+__all__ = ["as_float", "episodes", "holm_secondary", "programme_status", "require_table", "sorted_codes"]
 
 
 def require_table(data, name: str, why: str = "") -> pd.DataFrame:
@@ -67,7 +67,26 @@ def programme_status(episodes: pd.DataFrame) -> pd.Series:
 
 def as_float(s: pd.Series) -> pd.Series:
     """Nullable bool / Int64 -> float with NaN."""
+    arr = s.array
+    if isinstance(arr, (pd.arrays.BooleanArray, pd.arrays.IntegerArray, pd.arrays.FloatingArray)):
+        # masked arrays convert directly (pd.array(..., "Float64") coerces them element by element)
+        return pd.Series(arr.to_numpy(dtype=float, na_value=np.nan), index=s.index)
     return pd.Series(pd.array(s, dtype="Float64").to_numpy(dtype=float, na_value=np.nan), index=s.index)
+
+
+def sorted_codes(s: pd.Series) -> np.ndarray:
+    """Integer codes of ``s`` numbered in the sorted order of its values, missing -1 (as
+    ``pd.factorize(s, sort=True)``, which sorts through a slower path): hash once, argsort the distinct values.
+
+    Examples
+    --------
+    >>> sorted_codes(pd.Series(["b", "a", "b", None])).tolist()
+    [1, 0, 1, -1]
+    """
+    codes, uniq = pd.factorize(s)
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[np.argsort(np.asarray(uniq, dtype=object), kind="stable")] = np.arange(len(uniq))
+    return np.where(codes >= 0, rank[codes] if len(uniq) else codes, -1)
 
 
 def holm_secondary(summary: pd.DataFrame) -> pd.Series:

@@ -48,6 +48,7 @@ from .episodes import episodes as _episodes
 from .episodes import holm_secondary as _holm
 from .episodes import programme_status
 from .episodes import require_table as _require
+from .episodes import sorted_codes as _sorted_codes
 from .errors import AnalysisError
 from .estimators.counts import fit_count_model
 from .estimators.effect_sizes import smd
@@ -146,11 +147,18 @@ def _persons(data, population: str) -> tuple[pd.DataFrame, int, dict[str, int]]:
     """One row per person (index referral); returns (persons, n_in, excluded)."""
     if population not in ("started", "completed", "all"):
         raise ValueError("population must be 'started', 'completed' or 'all'")
-    ep = _episodes(data).copy()
-    ep["programme_status"] = programme_status(ep)
-    ep["_not_started"] = ep["start_date"].isna().astype(int)
-    ep = ep.sort_values(["participant_id", "_not_started", "referral_date", "referral_id"], kind="stable")
-    persons = ep.drop_duplicates("participant_id").drop(columns="_not_started").reset_index(drop=True)
+    ep = _episodes(data)
+    # first row per person by (not started, referral_date, referral_id): a sort of integer codes, then
+    # only the chosen rows are copied (participant and referral codes in string order, as a sort by the ids)
+    pcode, rcode = _sorted_codes(ep["participant_id"]), _sorted_codes(ep["referral_id"])
+    rdate = ep["referral_date"].to_numpy().astype("datetime64[ns]")
+    day = np.where(np.isnat(rdate), np.iinfo(np.int64).max, rdate.view(np.int64))  # missing last, as sort_values
+    order = np.lexsort((rcode, day, ep["start_date"].isna().to_numpy(), pcode))
+    ps = pcode[order]
+    first = order[np.r_[True, ps[1:] != ps[:-1]]] if len(ps) else order
+    persons = ep.take(first)
+    persons.index = pd.RangeIndex(len(persons))
+    persons["programme_status"] = programme_status(persons)
     persons["group"] = persons["programme_status"].map(_GROUP_OF_STATUS)
     n_in = len(persons)
     excluded: dict[str, int] = {}
@@ -213,31 +221,90 @@ def _add_windows(persons: pd.DataFrame, design: str, before, after, lag: int) ->
 
 
 def _events(data, types: Sequence[str]) -> pd.DataFrame:
+    """One row per (participant_id, event_id): earliest record date, earliest proof date, number of records.
+
+    Sorted by participant_id then event_id. The keys are grouped as integer codes
+    (one factorisation per key column), not as pairs of strings.
+    """
     inc = _require(data, "incidents", " (linked police / MARAC / children's services records)")
-    inc = inc[inc["incident_type"].isin(types)].copy()
+    inc = inc[inc["incident_type"].isin(types)]
     eid = inc["event_id"] if "event_id" in inc else pd.Series(np.nan, index=inc.index, dtype=object)
-    inc["event_id"] = eid.astype(object).where(eid.notna(), inc["incident_id"])
-    if "outcome_date" not in inc:
-        inc["outcome_date"] = pd.NaT
-    return (inc.groupby(["participant_id", "event_id"], as_index=False)
-            .agg(event_date=("incident_date", "min"), proved_date=("outcome_date", "min"),
-                 n_records=("incident_id", "size")))
+    eid = eid.astype(object).where(eid.notna(), inc["incident_id"])
+    pcode, puniq = pd.factorize(inc["participant_id"], sort=True)
+    ecode, euniq = pd.factorize(eid, sort=True)
+    key = pcode.astype(np.int64) * max(len(euniq), 1) + ecode
+    proved = inc["outcome_date"] if "outcome_date" in inc else pd.Series(pd.NaT, index=inc.index)
+    g = pd.DataFrame({"key": key, "event_date": inc["incident_date"].to_numpy(),
+                      "proved_date": pd.to_datetime(proved).to_numpy()}).groupby("key", sort=True)
+    agg = pd.DataFrame({"event_date": g["event_date"].min(), "proved_date": g["proved_date"].min(),
+                        "n_records": g.size()})
+    k = agg.index.to_numpy()
+    n_e = max(len(euniq), 1)
+    out = pd.DataFrame({"participant_id": puniq.take(k // n_e), "event_id": euniq.take(k % n_e)})
+    for c in ("event_date", "proved_date", "n_records"):
+        out[c] = agg[c].to_numpy()
+    return out
 
 
 def _count(ev: pd.DataFrame, persons: pd.DataFrame, start: str, end: str, proven: bool, lag: int) -> pd.Series:
+    """Events of each person (``persons`` has one row per participant_id) inside [start, end)."""
     if len(persons) == 0:
         return pd.Series([], dtype=int)
-    m = ev.merge(persons[["participant_id", start, end]], on="participant_id", how="inner")
-    inwin = (m["event_date"] >= m[start]) & (m["event_date"] < m[end])
+    pos = pd.Index(persons["participant_id"]).get_indexer(ev["participant_id"])
+    ok = pos >= 0
+    pos = pos[ok]
+    when = ev["event_date"].to_numpy()[ok]
+    inwin = (when >= persons[start].to_numpy()[pos]) & (when < persons[end].to_numpy()[pos])
     if proven:
-        inwin &= m["proved_date"].notna() & (m["proved_date"] <= m[end] + pd.Timedelta(days=lag))
-    counts = m[inwin].groupby("participant_id").size()
-    return persons["participant_id"].map(counts).fillna(0).astype(int)
+        proved = ev["proved_date"].to_numpy()[ok]
+        limit = (persons[end] + pd.Timedelta(days=lag)).to_numpy()[pos]
+        inwin &= ~np.isnat(proved) & (proved <= limit)
+    return pd.Series(np.bincount(pos[inwin], minlength=len(persons)), index=persons.index)
 
 
 def _no_one(what: str, n_in: int, excluded: dict[str, int]) -> AnalysisError:
     why = "; ".join(f"{k}: {v}" for k, v in excluded.items() if v)
     return AnalysisError(f"{what} ({n_in} people referred" + (f"; {why})" if why else ")"))
+
+
+def _window_counts(data, persons: pd.DataFrame, specs: list[tuple[str, tuple[str, ...]]], proven: bool,
+                   lag: int) -> dict[str, pd.Series]:
+    """``n_<name>_before`` / ``n_<name>_after`` for every (name, incident types) in ``specs``.
+
+    The same events and windows as :func:`_events` and :func:`_count`, done once for all outcomes on
+    integer codes: each incident's person (position in ``persons``, one row per participant_id) and
+    event (event_id, else incident_id) are looked up once; an outcome's events are grouped on
+    (person, event) codes, never on strings, and counted per person with bincount.
+    """
+    out: dict[str, pd.Series] = {}
+    if not specs:
+        return out
+    inc = _require(data, "incidents", " (linked police / MARAC / children's services records)")
+    pos = pd.Index(persons["participant_id"]).get_indexer(inc["participant_id"])
+    keep = pos >= 0
+    inc = inc[keep]
+    pos = pos[keep]
+    tcode, tuniq = pd.factorize(inc["incident_type"])
+    eid = inc["event_id"] if "event_id" in inc else pd.Series(np.nan, index=inc.index, dtype=object)
+    ecode, euniq = pd.factorize(eid.astype(object).where(eid.notna(), inc["incident_id"]))
+    key_all = pos.astype(np.int64) * max(len(euniq), 1) + ecode
+    date_all = inc["incident_date"].to_numpy()
+    proved_all = (pd.to_datetime(inc["outcome_date"]) if "outcome_date" in inc
+                  else pd.Series(pd.NaT, index=inc.index, dtype="datetime64[ns]")).to_numpy()
+    n = len(persons)
+    for name, types in specs:
+        m = np.isin(tcode, [i for i, t in enumerate(tuniq) if t in set(types)])
+        g = pd.DataFrame({"event_date": date_all[m], "proved_date": proved_all[m]}).groupby(key_all[m], sort=False)
+        ev = g.min()
+        who = (ev.index.to_numpy() // max(len(euniq), 1)).astype(np.intp)
+        when, proved = ev["event_date"].to_numpy(), ev["proved_date"].to_numpy()
+        for period in ("before", "after"):
+            start, end = persons[f"{period}_start"].to_numpy()[who], persons[f"{period}_end"]
+            inwin = (when >= start) & (when < end.to_numpy()[who])
+            if proven:
+                inwin &= ~np.isnat(proved) & (proved <= (end + pd.Timedelta(days=lag)).to_numpy()[who])
+            out[f"n_{name}_{period}"] = pd.Series(np.bincount(who[inwin], minlength=n), index=persons.index)
+    return out
 
 
 def _prepare(data, *, design, outcomes, before, after, population, proven, lag_days):
@@ -246,15 +313,15 @@ def _prepare(data, *, design, outcomes, before, after, population, proven, lag_d
         raise ValueError("lag_days must be >= 0")
     persons, n_in, excluded = _persons(data, population)
     persons = _add_windows(persons, design, before, after, lag)
-    names = []
-    for o in outcomes:
-        name, types = _outcome_types(o)
-        ev = _events(data, types)
+    specs = [_outcome_types(o) for o in outcomes]
+    names = [name for name, _ in specs]
+    counts = _window_counts(data, persons, specs, proven, lag)
+    eligible = persons["eligible"].to_numpy()
+    for name in names:
         for period in ("before", "after"):
-            n = _count(ev, persons, f"{period}_start", f"{period}_end", proven, lag)
+            n = counts.get(f"n_{name}_{period}", pd.Series([], dtype=int))
             # people whose windows are not fully covered get no count (never a zero)
-            persons[f"n_{name}_{period}"] = n.astype("Int64").where(persons["eligible"].to_numpy(), pd.NA)
-        names.append(name)
+            persons[f"n_{name}_{period}"] = n.astype("Int64").where(eligible, pd.NA)
     if len(persons) == 0:
         raise _no_one(f"no one in the follow-up population ('{population}')", n_in, excluded)
     for reason, k in persons.loc[~persons["eligible"], "ineligible_reason"].value_counts().items():
@@ -336,24 +403,38 @@ def _method(design, persons, proven, lag) -> str:
 
 
 def _rate_models(yb, ya, eb, ea, pid, alpha, models=("poisson", "negative binomial")):
-    """Person-period count model: rate before, after and rate ratio, clustered by person."""
+    """Person-period count model: rate before, after and rate ratio, clustered by person.
+
+    Fitted on the distinct (count before, count after, exposures) patterns with
+    frequency weights: people with the same pattern contribute identical rows and
+    identical cluster scores, so the estimates, clustered SEs and small-sample factors
+    are those of the person-level fit, at a cost that does not grow with the data.
+    """
     z = float(stats.norm.ppf(1 - alpha / 2))
     n = len(yb)
     y = np.concatenate([yb, ya]).astype(float)
     X = pd.DataFrame({"const": 1.0, "after": np.r_[np.zeros(n), np.ones(n)]})
-    off = np.log(np.concatenate([eb, ea]).astype(float))
-    groups = pd.factorize(np.concatenate([pid, pid]))[0]
+    if n and pd.Series(pid).duplicated().any():
+        raise ValueError("follow-up rate models need one row per person")
+    cells = (pd.DataFrame({"yb": yb, "ya": ya, "eb": eb, "ea": ea}).value_counts(sort=False)
+             .reset_index().sort_values(["yb", "ya", "eb", "ea"], kind="stable"))
+    m = len(cells)
+    yc = np.r_[cells["yb"], cells["ya"]].astype(float)
+    Xc = np.c_[np.ones(2 * m), np.r_[np.zeros(m), np.ones(m)]]
+    offc = np.log(np.r_[cells["eb"], cells["ea"]].astype(float))
+    wc = np.r_[cells["count"], cells["count"]].astype(float)
+    groups = np.r_[np.arange(m), np.arange(m)]
     out, fits = [], {}
     if n == 0 or y[:n].sum() == 0 or y[n:].sum() == 0:
         return out, fits, "no events in one of the windows: rate ratio not estimable"
     for model in models:
         try:
             if model == "poisson":
-                res = fit_count_model(y, X.to_numpy(), family="poisson", offset=off, cluster=groups,
-                                      cov_type="HC1", names=list(X.columns))
+                res = fit_count_model(yc, Xc, family="poisson", offset=offc, cluster=groups, cov_type="HC1",
+                                      names=list(X.columns), freq_weights=wc)
             else:
-                res = fit_count_model(y, X.to_numpy(), family="negbin", offset=off, cov_type="nonrobust",
-                                      names=list(X.columns))
+                res = fit_count_model(yc, Xc, family="negbin", offset=offc, cov_type="nonrobust",
+                                      names=list(X.columns), freq_weights=wc)
         except (np.linalg.LinAlgError, ValueError) as err:
             out.append({"model": model, "measure": "rate ratio (after / before)", "period": "change",
                         "estimate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan,

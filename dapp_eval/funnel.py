@@ -180,12 +180,12 @@ _CASCADE_METHOD = (
 def _episodes(data) -> pd.DataFrame:
     """The episodes table (referrals + site settings) of a ProgrammeData, or a DataFrame as given."""
     if isinstance(data, pd.DataFrame):
-        ep = data.copy()
+        ep = data
     elif hasattr(data, "episodes"):
-        ep = data.episodes.copy()
+        ep = data.episodes
     else:
         raise TypeError("expected a ProgrammeData (from dapp_eval.io.load_programme) or an episodes DataFrame")
-    return ep.reset_index(drop=True)
+    return ep.reset_index(drop=True)  # a copy (one, not two), with a fresh RangeIndex
 
 
 def _need(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
@@ -200,8 +200,14 @@ def _group_frames(ep: pd.DataFrame, by: str | None, *, overall: bool = True) -> 
         return [("all", ep)]
     if by not in ep.columns:
         raise AnalysisError(f"cannot group by {by!r}: no such column (available: {', '.join(map(str, ep.columns))})")
-    key = ep[by].astype("object").where(ep[by].notna(), "missing").astype(str)
-    out = [(str(g), ep[key == g]) for g in sorted(key.unique())]
+    # one factorisation, then each group's rows by position (file order kept), not one scan per group
+    codes, uniq = pd.factorize(ep[by])
+    names = np.array([str(u) for u in uniq] + ["missing"], dtype=object)[codes]
+    gcodes, labels = pd.factorize(names)
+    order = np.argsort(gcodes, kind="stable")
+    bounds = np.cumsum(np.bincount(gcodes, minlength=len(labels)))
+    rows = dict(zip(labels, np.split(order, bounds[:-1]))) if len(labels) else {}
+    out = [(str(g), ep.take(rows[g])) for g in sorted(labels)]
     if overall:
         out.append(("all", ep))
     return out
@@ -211,8 +217,11 @@ def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
     return (pd.to_datetime(later) - pd.to_datetime(earlier)).dt.days.astype(float)
 
 
-def _str_col(s: pd.Series) -> pd.Series:
-    return s.astype("object").where(s.notna(), "").astype(str)
+def _str_col(s: pd.Series, strip: bool = False) -> pd.Series:
+    """Values as text, missing as "" (optionally stripped): converted once per distinct value."""
+    codes, uniq = pd.factorize(s)
+    text = [str(u).strip() if strip else str(u) for u in uniq]
+    return pd.Series(np.array(text + [""], dtype=object)[codes], index=s.index)
 
 
 # ---------------------------------------------------------------------------
@@ -280,8 +289,8 @@ def derive_stage(referrals: pd.DataFrame, extract_date=None) -> pd.Series:
     ['still_attending', 'declined_assessment']
     """
     _need(referrals, ["exit_reason", "start_date", "assessment_outcome", "assessment_date"], "derive_stage")
-    er = _str_col(referrals["exit_reason"]).str.strip().to_numpy(dtype=object)
-    outcome = _str_col(referrals["assessment_outcome"]).str.strip().to_numpy(dtype=object)
+    er = _str_col(referrals["exit_reason"], strip=True).to_numpy(dtype=object)
+    outcome = _str_col(referrals["assessment_outcome"], strip=True).to_numpy(dtype=object)
     adate = pd.to_datetime(referrals["assessment_date"])
     started = pd.to_datetime(referrals["start_date"]).notna().to_numpy()
     has_adate = adate.notna().to_numpy()
@@ -374,11 +383,19 @@ def _stage_notes(ep: pd.DataFrame, stage: pd.Series) -> dict[str, int]:
     return {k: v for k, v in notes.items() if v}
 
 
-def _with_stage(ep: pd.DataFrame) -> pd.DataFrame:
-    ext = ep["data_extract_date"] if "data_extract_date" in ep and "exit_date" in ep and "referral_date" in ep \
-        else None
-    ep = ep.copy()
-    ep["stage"] = derive_stage(ep, ext)
+def _with_stage(ep: pd.DataFrame, data=None) -> pd.DataFrame:
+    """``ep`` (from :func:`_episodes`) with its ``stage``; derived once per ProgrammeData (like its episodes),
+    as every funnel analysis of a report needs it."""
+    cache = None if data is None or isinstance(data, pd.DataFrame) else getattr(data, "__dict__", None)
+    stage = cache.get("_funnel_stage") if cache is not None else None
+    if stage is None or not stage.index.equals(ep.index):
+        ext = ep["data_extract_date"] if "data_extract_date" in ep and "exit_date" in ep and "referral_date" in ep \
+            else None
+        stage = derive_stage(ep, ext)
+        if cache is not None:
+            cache["_funnel_stage"] = stage
+    ep = ep.copy(deep=False)  # a new column on a shallow copy: the caller's frame is left as it was
+    ep["stage"] = stage.copy()  # (a copy of the codes: nothing cached can be changed from outside)
     return ep
 
 
@@ -431,7 +448,7 @@ def cascade(data, *, by: str | None = None, alpha: float = 0.05) -> AnalysisResu
     (2000, 922, 632)
     """
     alpha = check_alpha(alpha)
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     stage_rows: list[dict[str, Any]] = []
     conv_rows: list[dict[str, Any]] = []
     for label, sub in _group_frames(ep, by):
@@ -499,7 +516,7 @@ _WAIT_STAGES = {
 def _wait_data(ep: pd.DataFrame, stage: str) -> tuple[pd.DataFrame, dict[str, int], int]:
     """Per-referral (time in days, cause) for one waiting step; returns (frame, exclusions, n_population)."""
     pop_stages, origin, event, competing, censored = _WAIT_STAGES[stage]
-    pop = ep[ep["stage"].isin(pop_stages)].copy()
+    pop = ep[ep["stage"].isin(pop_stages)]  # (a new frame already; only read below)
     excluded = {"not in this step's population": len(ep) - len(pop)}
     if stage == "referral_to_assessment":
         is_event = pop["stage"].isin(INTERMEDIATE_STAGES["assessed"])
@@ -528,8 +545,18 @@ def _wait_data(ep: pd.DataFrame, stage: str) -> tuple[pd.DataFrame, dict[str, in
         raise AnalysisError(f"negative waiting time for {len(bad)} referral(s) ({', '.join(ids)}): "
                             f"a date precedes the {origin}")
     out = pd.DataFrame({"referral_id": pop.loc[keep, "referral_id"] if "referral_id" in pop else pop.index[keep],
-                        "stage": pop.loc[keep, "stage"].astype(str), "time": t[keep], "cause": cause[keep]})
+                        "stage": _cat_text(pop.loc[keep, "stage"]), "time": t[keep], "cause": cause[keep]})
     return out, excluded, len(pop)
+
+
+def _cat_text(s: pd.Series) -> pd.Series:
+    """A categorical as text (``astype(str)``), converting each category once rather than each row."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        return s.astype(str)
+    codes = s.cat.codes.to_numpy()
+    if not (codes >= 0).all():
+        return s.astype(str)
+    return pd.Series(np.asarray(s.cat.categories.astype(str), dtype=object)[codes], index=s.index, name=s.name)
 
 
 def _aalen_johansen(time, cause, causes, alpha):
@@ -605,7 +632,7 @@ def waiting_times(data, *, stage: str = "referral_to_assessment", by: str | None
     if unit not in ("days", "weeks"):
         raise ValueError(f"unit must be 'days' or 'weeks', got {unit!r}")
     scale = 7.0 if unit == "weeks" else 1.0
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     _need(ep, ["referral_date", "assessment_date", "start_date", "exit_date", "data_extract_date"], "waiting_times")
     wd, excluded, _ = _wait_data(ep, stage)
     wd["time"] = wd["time"] / scale
@@ -712,7 +739,7 @@ def waiting_list(data, *, by: str | None = "site_id", since: str = "referral",
     """
     if since not in ("referral", "stage_entry"):
         raise ValueError(f"since must be 'referral' or 'stage_entry', got {since!r}")
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     _need(ep, ["referral_date", "assessment_date", "data_extract_date"], "waiting_list")
     waiting = ep["stage"].isin(["awaiting_assessment", "awaiting_start"])
     origin = ep["referral_date"]
@@ -798,7 +825,7 @@ def throughput(data, *, by: str | None = "site_id", freq: str = "quarter") -> An
     if freq not in ("quarter", "fy_quarter"):
         raise ValueError(f"freq must be 'quarter' or 'fy_quarter', got {freq!r}")
     pfreq = "Q" if freq == "quarter" else "Q-MAR"
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     _need(ep, ["site_id", "referral_date", "start_date", "exit_date", "period_start", "data_extract_date"],
           "throughput")
     events = {
@@ -905,7 +932,7 @@ def attendance(data, *, by: str | None = "site_id", alpha: float = 0.05) -> Anal
     alpha = check_alpha(alpha)
     if not isinstance(data, pd.DataFrame):
         data.require("sessions")
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     _need(ep, ["n_sessions_scheduled", "n_sessions_attended", "planned"], "attendance")
     if ep["n_sessions_scheduled"].isna().all():
         raise AnalysisError("attendance needs sessions.csv (the attendance log), which is not in the data")
@@ -1108,7 +1135,7 @@ def baseline_table(data, *, by: str = "completion_status",
     >>> round(float(age["smd"].iloc[0]), 2)
     0.25
     """
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     allvars = (*_CONTINUOUS, *_BOOLEAN, *_CATEGORICAL, *_SET)
     variables = list(allvars if variables is None else variables)
     unknown = [v for v in variables if v not in allvars]
@@ -1224,7 +1251,7 @@ def costs(data, *, by: str | None = "site_id") -> AnalysisResult:
     """
     if by not in ("site_id", None):
         raise ValueError("costs are contracted per site: by must be 'site_id' or None")
-    ep = _with_stage(_episodes(data))
+    ep = _with_stage(_episodes(data), data)
     _need(ep, ["site_id", "period_start", "period_end", "referral_date", "start_date", "exit_date"], "costs")
     if "annual_cost_gbp" not in ep:
         ep["annual_cost_gbp"] = np.nan

@@ -825,6 +825,29 @@ def _parse_factored(col: Column, raw: pd.Series, rows: pd.Series, fname: str, da
 # ---------------------------------------------------------------------------
 
 
+
+def _take(col: pd.Series, pos: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``col``'s values at positions ``pos`` (-1 = missing, as a left join leaves it), dtype kept."""
+    return col.array.take(pos, allow_fill=True)
+
+
+def _session_summary(s: pd.DataFrame, referral_id: pd.Series) -> dict[str, np.ndarray]:
+    """Sessions scheduled, sessions attended and the last attended date of each referral (aligned to
+    ``referral_id``, which is unique): integer positions and bincount, not a groupby and merge on strings."""
+    n = len(referral_id)
+    pos = pd.Index(referral_id).get_indexer(s["referral_id"])
+    ok = pos >= 0  # sessions of unknown referrals (the validation reports them) count for no one
+    att = s["attended"].fillna(False).astype(bool).to_numpy() & ok
+    date = s["session_date"].to_numpy()
+    dated = att & ~np.isnat(date)
+    last = pd.Series(date[dated]).groupby(pos[dated]).max()
+    out = np.full(n, np.datetime64("NaT"), dtype=date.dtype)
+    out[last.index.to_numpy()] = last.to_numpy()
+    return {"n_sessions_scheduled": np.bincount(pos[ok], minlength=n),
+            "n_sessions_attended": np.bincount(pos[att], minlength=n),
+            "last_attended_date": out}
+
+
 @dataclass
 class ProgrammeData:
     """A validated programme data folder: one typed DataFrame per contract table.
@@ -902,21 +925,24 @@ class ProgrammeData:
         site_cols = ["site_id", "site_name", "programme_model", "planned_sessions", "period_start", "period_end",
                      "data_extract_date", "incident_data_from", "annual_cost_gbp", "target_completions"]
         sites = self.sites.reindex(columns=site_cols).rename(columns={"planned_sessions": "_site_planned"})
-        ep = ref.merge(sites, on="site_id", how="left", validate="many_to_one")
-        if "planned_sessions" in ep:
-            ep["planned"] = ep["planned_sessions"].fillna(ep["_site_planned"]).astype("Int64")
+        if set(ref.columns) & (set(sites.columns) - {"site_id"}) or sites["site_id"].duplicated().any():
+            ep = ref.merge(sites, on="site_id", how="left", validate="many_to_one")  # (suffixes / the error)
+            site_planned = ep.pop("_site_planned")
         else:
-            ep["planned"] = ep["_site_planned"].astype("Int64")
-        ep = ep.drop(columns="_site_planned")
+            # the site's row by position (one hash lookup per referral; no merge, no second copy)
+            pos = pd.Index(sites["site_id"]).get_indexer(ref["site_id"])
+            ep = ref.copy()
+            ep.index = pd.RangeIndex(len(ep))
+            for c in sites.columns.drop(["site_id", "_site_planned"]):
+                ep[c] = _take(sites[c], pos)
+            site_planned = pd.Series(_take(sites["_site_planned"], pos), index=ep.index)
+        if "planned_sessions" in ep:
+            ep["planned"] = ep["planned_sessions"].fillna(site_planned).astype("Int64")
+        else:
+            ep["planned"] = site_planned.astype("Int64")
         if self.sessions is not None and len(self.sessions):
-            s = self.sessions
-            att = s[s["attended"].fillna(False).astype(bool)]
-            agg = pd.DataFrame({
-                "n_sessions_scheduled": s.groupby("referral_id").size(),
-                "n_sessions_attended": att.groupby("referral_id").size(),
-                "last_attended_date": att.groupby("referral_id")["session_date"].max(),
-            })
-            ep = ep.merge(agg, left_on="referral_id", right_index=True, how="left")
+            for c, v in _session_summary(self.sessions, ep["referral_id"]).items():
+                ep[c] = v
         else:
             ep["n_sessions_scheduled"] = np.nan
             ep["n_sessions_attended"] = np.nan
@@ -924,7 +950,7 @@ class ProgrammeData:
         for c in ("n_sessions_scheduled", "n_sessions_attended"):
             ep[c] = ep[c].fillna(0).astype("Int64") if self.sessions is not None else ep[c].astype("Int64")
         ep["last_attended_date"] = pd.to_datetime(ep["last_attended_date"])
-        return ep.reset_index(drop=True)
+        return ep if isinstance(ep.index, pd.RangeIndex) and ep.index.start == 0 else ep.reset_index(drop=True)
 
     def subset(self, *, sites: list[str] | None = None, period: tuple | None = None) -> ProgrammeData:
         """Restrict to some sites and/or referrals received in a period; child tables follow.

@@ -54,6 +54,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from . import plotting
+from .episodes import sorted_codes as _sorted_codes
 from .errors import AnalysisError
 from .estimators.effect_sizes import cohens_dz, hedges_gav, rubin
 from .estimators.lmm import RandomInterceptLMM, design_matrix
@@ -186,21 +187,38 @@ def _select(ra: pd.DataFrame, inst: Instrument, informant: str) -> tuple[pd.Data
     if bad.any():
         raise AnalysisError(f"risk_assessments column 'score': {int(bad.sum())} {inst.name} scores outside "
                             f"{inst.min_score:g}-{inst.max_score:g} (e.g. {rows.loc[bad, 'score'].iloc[0]:g})")
-    rows["timepoint"] = rows["timepoint"].astype(str)
-    dup = rows.duplicated(["referral_id", "timepoint"])
+    if pd.api.types.infer_dtype(rows["timepoint"], skipna=False) != "string":
+        rows["timepoint"] = rows["timepoint"].astype(str)
+    # (referral_id, timepoint) pairs as one integer key: a duplicated() on ints, not on two object columns
+    rc, tc = pd.factorize(rows["referral_id"])[0], pd.factorize(rows["timepoint"])[0]
+    dup = pd.Series(rc.astype(np.int64) * (int(tc.max()) + 2 if len(tc) else 1) + tc, index=rows.index).duplicated()
     if dup.any():
         r = rows.loc[dup].iloc[0]
         raise AnalysisError(f"risk_assessments: referral {r['referral_id']} has two {inst.name} "
                             f"({informant}) scores at timepoint '{r['timepoint']}'; the key is "
                             "(referral_id, timepoint, instrument, informant)")
-    rows["referral_id"] = rows["referral_id"].astype(str)
+    if pd.api.types.infer_dtype(rows["referral_id"], skipna=False) != "string":  # (text already: nothing to do)
+        rows["referral_id"] = rows["referral_id"].astype(str)
     return rows, int((~mask).sum())
 
 
 def _check_timepoint(tp: str, rows: pd.DataFrame, what: str) -> None:
-    if tp not in set(rows["timepoint"]):
-        known = [t for t in TIMEPOINT_ORDER if t in set(rows["timepoint"])] or sorted(set(rows["timepoint"]))
+    seen = set(rows["timepoint"].unique())  # distinct values by hashing (not a Python set over every row)
+    if tp not in seen:
+        known = [t for t in TIMEPOINT_ORDER if t in seen] or sorted(seen)
         raise AnalysisError(f"no scores at timepoint '{tp}' ({what}); timepoints present: {', '.join(known)}")
+
+
+def _join_episodes(left: pd.DataFrame, ep: pd.DataFrame, cols: list[str], validate: str) -> pd.DataFrame:
+    """``left`` with episode columns ``cols`` by referral_id (as a left merge on the ids as text), by position:
+    one hash lookup per row instead of a merge's factorisation of both sides and a copy of the episodes."""
+    ids = pd.Index(ep["referral_id"].astype(str))
+    if not ids.is_unique:  # let merge raise its own error
+        e = ep[["referral_id", *cols]].assign(referral_id=ids)
+        return left.merge(e, on="referral_id", how="left", validate=validate)
+    pos = ids.get_indexer(left["referral_id"])
+    add = pd.DataFrame({c: ep[c].array.take(pos, allow_fill=True) for c in cols}, index=pd.RangeIndex(len(left)))
+    return pd.concat([left.reset_index(drop=True), add], axis=1)  # all columns at once, not one insert each
 
 
 _EP_COLS = ["referral_id", "participant_id", "site_id", "start_date", "exit_date", "exit_reason"]
@@ -208,20 +226,42 @@ _EP_COLS = ["referral_id", "participant_id", "site_id", "start_date", "exit_date
 
 def _wide(rows: pd.DataFrame, ep: pd.DataFrame | None, from_: str, to: str) -> pd.DataFrame:
     """One row per referral with a score at from_ or to: score_from, score_to (+ episode columns)."""
-    sub = rows[rows["timepoint"].isin([from_, to])]
-    wide = sub.pivot(index="referral_id", columns="timepoint", values="score")
-    wide = wide.reindex(columns=[from_, to]).rename(columns={from_: "score_from", to: "score_to"})
-    wide.columns.name = None
     extra = [c for c in ("n_ever_items",) if c in rows.columns]
-    if extra:
-        fr = rows[rows["timepoint"] == from_].set_index("referral_id")[extra]
-        wide = wide.join(fr)
-    wide = wide.reset_index()
+    if from_ == to:
+        sub = rows[rows["timepoint"].isin([from_, to])]
+        wide = sub.pivot(index="referral_id", columns="timepoint", values="score")
+        wide = wide.reindex(columns=[from_, to]).rename(columns={from_: "score_from", to: "score_to"})
+        wide.columns.name = None
+        if extra:
+            fr = rows[rows["timepoint"] == from_].set_index("referral_id")[extra]
+            wide = wide.join(fr)
+        wide = wide.reset_index()
+    else:
+        # the pivot by position: referral codes in id order, one slot per (referral, timepoint), which
+        # _select has made unique; rows with neither timepoint take no part
+        tp = rows["timepoint"].to_numpy()
+        is_from, is_to = tp == from_, tp == to
+        sel = np.flatnonzero(is_from | is_to)
+        codes, uniq = pd.factorize(rows["referral_id"].to_numpy()[sel])
+        rank = np.empty(len(uniq), dtype=np.int64)
+        order = np.argsort(np.asarray(uniq, dtype=object), kind="stable")
+        rank[order] = np.arange(len(uniq))
+        slot = rank[codes]
+        score = rows["score"].to_numpy(dtype=float)[sel]
+        cols = {"referral_id": np.asarray(uniq, dtype=object)[order]}
+        for name, mask in (("score_from", is_from[sel]), ("score_to", is_to[sel])):
+            v = np.full(len(uniq), np.nan)
+            v[slot[mask]] = score[mask]
+            cols[name] = v
+        if extra:
+            pos = np.full(len(uniq), -1, dtype=np.intp)
+            pos[slot[is_from[sel]]] = sel[is_from[sel]]
+            for c in extra:
+                cols[c] = rows[c].array.take(pos, allow_fill=True)
+        wide = pd.DataFrame(cols)
     if ep is not None:
-        e = ep.copy()
-        e["referral_id"] = e["referral_id"].astype(str)
-        keep = [c for c in e.columns if c not in wide.columns or c == "referral_id"]
-        wide = wide.merge(e[keep], on="referral_id", how="left", validate="one_to_one")
+        keep = [c for c in ep.columns if c not in wide.columns]
+        wide = _join_episodes(wide, ep, keep, "one_to_one")
     elif "site_id" in rows.columns:
         wide = wide.merge(rows.drop_duplicates("referral_id").set_index("referral_id")[["site_id"]],
                           left_on="referral_id", right_index=True, how="left")
@@ -242,10 +282,10 @@ def _why_one_score(wide: pd.DataFrame, from_: str, to: str) -> pd.Series:
     only_f = has_f & ~has_t
     if "exit_reason" in wide.columns:
         er = wide["exit_reason"].astype("object")
-        lab = er.map(lambda r: (
-            "still open (exit not yet due)" if (r is None or (isinstance(r, float) and np.isnan(r))) else
-            "completed but no exit score recorded" if r == "completed" else
-            "dropped out" if r == "dropped_out" else f"left: {str(r).replace('_', ' ')}"))
+        labels = {r: ("completed but no exit score recorded" if r == "completed" else
+                      "dropped out" if r == "dropped_out" else f"left: {str(r).replace('_', ' ')}")
+                  for r in er.dropna().unique()}  # one label per distinct reason, not per row
+        lab = er.map(labels).where(er.notna(), "still open (exit not yet due)")
         reason[only_f] = (f"{from_} score only: " + lab[only_f]).astype(object)
     else:
         reason[only_f] = f"{from_} score only (reason unknown: no referral data)"
@@ -508,8 +548,8 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
         sd_source=inst.sd_source, reliability_source=inst.reliability_source,
         informant_note=inst.informant_note, ever_items=list(inst.ever_items),
         n_rows_other_instrument_or_informant=n_other,
-        n_referrals_scored_at_other_timepoints_only=int(rows.loc[~rows["referral_id"].isin(wide["referral_id"]),
-                                                                 "referral_id"].nunique()),
+        # wide has one row per referral scored at from_ or to, so the rest are the referrals scored elsewhere only
+        n_referrals_scored_at_other_timepoints_only=int(rows["referral_id"].nunique() - len(wide)),
         headline=headline, primary=primary_stat,
     )
     return AnalysisResult(summary=summary, meta=meta, model=inst,
@@ -666,8 +706,9 @@ def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str 
 def _long(data, inst: Instrument, informant: str, timepoints: Sequence[str] | None):
     ra, ep = _tables(data)
     rows, _ = _select(ra, inst, informant)
-    present = [t for t in TIMEPOINT_ORDER if t in set(rows["timepoint"])]
-    present += sorted(set(rows["timepoint"]) - set(present))
+    seen = set(rows["timepoint"].unique())
+    present = [t for t in TIMEPOINT_ORDER if t in seen]
+    present += sorted(seen - set(present))
     tps = list(timepoints) if timepoints is not None else present
     for t in tps:
         _check_timepoint(t, rows, "timepoints")
@@ -676,15 +717,15 @@ def _long(data, inst: Instrument, informant: str, timepoints: Sequence[str] | No
     n_other_tp = int((~rows["timepoint"].isin(tps)).sum())
     long = rows[rows["timepoint"].isin(tps)].copy()
     if ep is not None:
-        e = ep[[c for c in ("referral_id", "participant_id", "site_id") if c in ep.columns]].copy()
-        e["referral_id"] = e["referral_id"].astype(str)
-        long = long.drop(columns=[c for c in ("participant_id", "site_id") if c in long.columns and c in e.columns])
-        long = long.merge(e, on="referral_id", how="left", validate="many_to_one")
+        cols = [c for c in ("participant_id", "site_id") if c in ep.columns]
+        long = _join_episodes(long.drop(columns=[c for c in cols if c in long.columns]), ep, cols, "many_to_one")
     if "site_id" not in long.columns:
         long["site_id"] = "all"
     long["site_id"] = long["site_id"].astype("object").where(long["site_id"].notna(), "missing").astype(str)
     long["_tp"] = long["timepoint"].map({t: i for i, t in enumerate(tps)})
-    long = long.sort_values(["referral_id", "_tp"]).reset_index(drop=True)
+    # sorted by (referral_id, timepoint order): a lexsort of integer codes (the pair is unique, see _select)
+    long = long.take(np.lexsort((long["_tp"].to_numpy(), _sorted_codes(long["referral_id"]))))
+    long.index = pd.RangeIndex(len(long))
     return long, tps, n_other_tp
 
 
@@ -751,13 +792,15 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
         site_random = n_sites >= 5
     terms = ["timepoint"] + (["site_id"] if (n_sites > 1 and not site_random) else [])
     X = design_matrix(long, terms, levels={"timepoint": tps, "site_id": sites})
-    n_scored = long["referral_id"].nunique()
+    # scores per referral (order does not matter here): codes and bincount, not a sorted groupby on ids
+    per_referral = np.bincount(pd.factorize(long["referral_id"])[0]) if len(long) else np.zeros(0, dtype=int)
+    n_scored = len(per_referral)
     if n_scored < 2 or len(long) <= X.shape[1]:
         raise AnalysisError(
             f"too few scores for the mixed model: {len(long)} {inst.name} ({informant}) scores from {n_scored} "
             f"referral(s) for {X.shape[1]} fixed effects; it needs scores from at least two referrals and more "
             "scores than fixed effects")
-    if long.groupby("referral_id").size().max() < 2:
+    if per_referral.max() < 2:
         raise AnalysisError(
             f"no referral has two {inst.name} ({informant}) scores, so the mixed model cannot tell the variation "
             "between people from the variation within a person (lme4 refuses this model too); "
@@ -793,8 +836,8 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
     summary["population"] = "all referrals with at least one score (missing at random assumed)"
     fixed = model.summary(alpha=alpha, df=df)
     vc = model.variance_components_.copy()
-    n_ref = long["referral_id"].nunique()
-    n_per = long.groupby("referral_id").size().value_counts().sort_index()
+    n_ref = n_scored
+    n_per = pd.Series(per_referral).value_counts().sort_index()
     counts_tab = pd.DataFrame({"timepoint": tps, "n": counts["n"].to_numpy()})
     formula = ("score ~ timepoint + (1 | site_id/referral_id)" if model.site_effect else
                "score ~ timepoint" + (" + site_id" if "site_id" in terms else "") + " + (1 | referral_id)")

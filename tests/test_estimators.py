@@ -89,6 +89,56 @@ def test_negbin_matches_glm_nb(ref, quine):
     np.testing.assert_allclose(m.bse.to_numpy(), rr["std_error"].to_numpy(), rtol=1e-6)  # iterative fit (IRLS, statsmodels tol 1e-8 vs glm.nb epsilon 1e-8): 1e-6 on the SEs
 
 
+def _fit_weighted(quine, w, **kw):
+    from dapp_eval.estimators._base import design_from_formula
+
+    y, X, names, _ = design_from_formula(QUINE, quine)
+    cl = quine["cl"].to_numpy() if kw.pop("clustered", False) else None
+    return counts.fit_count_model(y, X, offset=quine["log_expo"].to_numpy(), cluster=cl, names=names,
+                                  freq_weights=w, **kw)
+
+
+@pytest.mark.parametrize("case,kw", [
+    ("poisson_model", {"cov_type": "nonrobust"}),
+    ("poisson_HC1_cluster", {"clustered": True, "cov_type": "HC1"}),
+    ("poisson_HC0_cluster", {"clustered": True, "cov_type": "HC0"}),
+    ("poisson_HC1_rows", {"cov_type": "HC1"}),
+    ("negbin_model", {"family": "negbin", "cov_type": "nonrobust"}),
+])
+def test_frequency_weights_of_one_match_r(ref, quine, case, kw):
+    m = _fit_weighted(quine, np.ones(len(quine)), **kw)
+    r = ref[case]
+    rr = r.loc[_terms(m.params.index)]
+    # the same iterative fits as the unweighted tests above (IRLS; for NB2 alpha by root finding to 1e-14
+    # in log alpha against glm.nb's 1e-14): the same tolerances, 1e-6 for the negative binomial
+    tol = 1e-6 if case == "negbin_model" else 1e-8
+    np.testing.assert_allclose(m.params.to_numpy(), rr["estimate"].to_numpy(), rtol=0, atol=tol)
+    np.testing.assert_allclose(m.bse.to_numpy(), rr["std_error"].to_numpy(), rtol=tol)
+    if case == "negbin_model":
+        assert 1 / m.nb_alpha == pytest.approx(r.loc["theta", "estimate"], rel=1e-6)  # (as test_negbin_matches_glm_nb)
+
+
+@pytest.mark.parametrize("family,cov_type", [("poisson", "HC1"), ("poisson", "HC0"), ("negbin", "nonrobust"),
+                                             ("negbin", "HC1")])
+def test_frequency_weights_equal_the_expanded_data(quine, family, cov_type):
+    # every cluster (school class) repeated 1-3 times as new clusters = the original rows with weights 1-3
+    codes = pd.factorize(quine["cl"])[0]
+    w = (codes % 3 + 1).astype(float)
+    big = pd.concat([quine.assign(cl=quine["cl"].astype(str) + f"_{k}")[w > k] for k in range(3)],
+                    ignore_index=True)
+    full = counts.count_model(QUINE, big, offset="log_expo", cluster="cl", family=family, cov_type=cov_type)
+    coll = _fit_weighted(quine, w, clustered=True, family=family, cov_type=cov_type)
+    assert (coll.n_obs, coll.n_clusters) == (full.n_obs, full.n_clusters) == (len(big), big["cl"].nunique())
+    # the same likelihood and sandwich; both fits iterate (IRLS to 1e-12, alpha by Newton vs root finding):
+    # measured 1e-10 (NB, relative); 1e-7 is the margin
+    np.testing.assert_allclose(coll.params.to_numpy(), full.params.to_numpy(), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(coll.bse.to_numpy(), full.bse.to_numpy(), rtol=1e-7)
+    if family == "negbin":
+        assert coll.nb_alpha == pytest.approx(full.nb_alpha, rel=1e-7)  # (same)
+    with pytest.raises(ValueError, match="same on every row of a cluster"):
+        _fit_weighted(quine, np.arange(len(quine)) % 2 + 1.0, clustered=True, family=family, cov_type=cov_type)
+
+
 def test_rate_ratios_and_bad_input(quine):
     m = counts.count_model(QUINE, quine, offset="log_expo", cluster="cl")
     np.testing.assert_allclose(m.rate_ratios["rate_ratio"], np.exp(m.params), rtol=1e-14)  # exp of the same numbers: float rounding only

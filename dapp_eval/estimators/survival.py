@@ -94,6 +94,18 @@ def _check_conf_type(conf_type: str) -> str:
     return conf_type
 
 
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, list]:
+    """(code of each value, the distinct values): per-row label tests become tests on the few distinct
+    values (no Python loop over rows)."""
+    codes, uniq = pd.factorize(values)
+    return codes, list(uniq)
+
+
+def _is_value(codes: np.ndarray, uniq: list, value) -> np.ndarray:
+    """``values == value`` elementwise, from :func:`_distinct`'s output."""
+    return np.array([bool(u == value) for u in uniq], dtype=bool)[codes] if uniq else np.zeros(len(codes), bool)
+
+
 def _sorted_label_values(values) -> list:
     vals = list(pd.unique(pd.Series(values, dtype=object)))
     try:
@@ -240,7 +252,8 @@ def aalen_johansen(time, cause, *, censored=0, causes=None, alpha: float = 0.05,
     _check_conf_type(conf_type)
     t = _as_time(time)
     c = _as_labels(cause, t.size, "cause")
-    is_cens = np.array([x == censored for x in c], dtype=bool)
+    ccodes, cuniq = _distinct(c)
+    is_cens = _is_value(ccodes, cuniq, censored)
     observed = _sorted_label_values(c[~is_cens])
     if causes is None:
         causes = observed
@@ -251,7 +264,8 @@ def aalen_johansen(time, cause, *, censored=0, causes=None, alpha: float = 0.05,
     all_causes = list(dict.fromkeys(list(observed) + list(causes)))
     code_of = {k: i for i, k in enumerate(all_causes)}
     ncode = len(all_causes)
-    codes = np.array([ncode if cens else code_of[x] for x, cens in zip(c, is_cens)], dtype=int)
+    lut = np.array([ncode if bool(u == censored) else code_of.get(u, -1) for u in cuniq], dtype=int)
+    codes = lut[ccodes] if cuniq else np.zeros(0, dtype=int)
     ut, rs, counts = _risk_table(t, codes, ncode + 1)
     nd = counts[:, :ncode].sum(axis=1)
     ncens = counts[:, ncode]
@@ -422,18 +436,20 @@ def grays_test(time, cause, group, *, censored=0, causes=None, strata=None,
     g = _as_labels(group, t.size, "group")
     st = np.zeros(t.size, dtype=int) if strata is None else pd.factorize(
         _as_labels(strata, t.size, "strata"), sort=True)[0]
-    is_cens = np.array([x == censored for x in c], dtype=bool)
+    ccodes, cuniq = _distinct(c)
+    is_cens = _is_value(ccodes, cuniq, censored)
     glevels = _sorted_label_values(g)
     ng = len(glevels)
     if ng < 2:
         raise ValueError("group must have at least two distinct values for Gray's test")
-    gcode = np.array([glevels.index(x) for x in g], dtype=int)
+    gc, guniq = _distinct(g)
+    gcode = np.array([glevels.index(u) for u in guniq], dtype=int)[gc]
     if causes is None:
         causes = _sorted_label_values(c[~is_cens])
     order = np.argsort(t, kind="stable")
     out = []
     for k in causes:
-        m = np.where(is_cens, 0, np.where(np.array([x == k for x in c]), 1, 2))
+        m = np.where(is_cens, 0, np.where(_is_value(ccodes, cuniq, k), 1, 2))
         s = np.zeros(ng - 1)
         v = np.zeros((ng - 1, ng - 1))
         for ks in np.unique(st):
@@ -526,7 +542,8 @@ def logrank_test(time, event, group) -> dict:
     ng = len(levels)
     if ng < 2:
         raise ValueError("group must have at least two distinct values for the log-rank test")
-    gc = np.array([levels.index(x) for x in g], dtype=int)
+    gcodes, guniq = _distinct(g)
+    gc = np.array([levels.index(u) for u in guniq], dtype=int)[gcodes]
     ut, inv = np.unique(t, return_inverse=True)
     dg = np.zeros((ut.size, ng))
     ng_t = np.zeros((ut.size, ng))
