@@ -825,8 +825,7 @@ def _parse_factored(col: Column, raw: pd.Series, rows: pd.Series, fname: str, da
 # ---------------------------------------------------------------------------
 
 
-
-def _take(col: pd.Series, pos: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+def _take_array(col: pd.Series, pos: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
     """``col``'s values at positions ``pos`` (-1 = missing, as a left join leaves it), dtype kept."""
     return col.array.take(pos, allow_fill=True)
 
@@ -934,8 +933,8 @@ class ProgrammeData:
             ep = ref.copy()
             ep.index = pd.RangeIndex(len(ep))
             for c in sites.columns.drop(["site_id", "_site_planned"]):
-                ep[c] = _take(sites[c], pos)
-            site_planned = pd.Series(_take(sites["_site_planned"], pos), index=ep.index)
+                ep[c] = _take_array(sites[c], pos)
+            site_planned = _take(sites["_site_planned"], pos, ep.index)
         if "planned_sessions" in ep:
             ep["planned"] = ep["planned_sessions"].fillna(site_planned).astype("Int64")
         else:
