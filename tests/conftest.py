@@ -149,3 +149,24 @@ def render_pages(folder: Path, out: Path, *, base: int) -> Path:
             name = "report_all_sites.html" if site is None else f"report_{site.lower()}.html"
             (out / name).write_text(render_page(page), encoding="utf-8")
     return out
+
+
+def synthetic_release(tmp_path_factory, name: str, *, periods=None, **synth) -> tuple[Path, Path]:
+    """A synthetic folder (``generate(**synth)``) and its whole release (``render_release``, as `dapp-eval
+    report` writes it), charts not drawn (:func:`figures_not_drawn`), for the release-level attacks."""
+    from dapp_eval.report.render import render_release
+    from dapp_eval.synthetic import generate
+
+    folder = tmp_path_factory.mktemp(name) / "data"
+    generate(folder, **synth)
+    out = tmp_path_factory.mktemp(f"{name}_release") / "out"
+    with figures_not_drawn():
+        render_release(folder, out, progress=False, periods=periods)
+    return folder, out
+
+
+def site_sizes(folder: Path):
+    """Referrals per site in a programme folder."""
+    import pandas as pd
+
+    return pd.read_csv(folder / "referrals.csv").groupby("site_id").size()
