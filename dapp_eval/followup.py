@@ -220,6 +220,12 @@ def _add_windows(persons: pd.DataFrame, design: str, before, after, lag: int) ->
     return p
 
 
+def _event_ids(inc: pd.DataFrame) -> pd.Series:
+    """Each record's event: its ``event_id`` (records of one incident share it), else its own ``incident_id``."""
+    eid = inc["event_id"] if "event_id" in inc else pd.Series(np.nan, index=inc.index, dtype=object)
+    return eid.astype(object).where(eid.notna(), inc["incident_id"])
+
+
 def _events(data, types: Sequence[str]) -> pd.DataFrame:
     """One row per (participant_id, event_id): earliest record date, earliest proof date, number of records.
 
@@ -228,8 +234,7 @@ def _events(data, types: Sequence[str]) -> pd.DataFrame:
     """
     inc = _require(data, "incidents", " (linked police / MARAC / children's services records)")
     inc = inc[inc["incident_type"].isin(types)]
-    eid = inc["event_id"] if "event_id" in inc else pd.Series(np.nan, index=inc.index, dtype=object)
-    eid = eid.astype(object).where(eid.notna(), inc["incident_id"])
+    eid = _event_ids(inc)
     pcode, puniq = pd.factorize(inc["participant_id"], sort=True)
     ecode, euniq = pd.factorize(eid, sort=True)
     key = pcode.astype(np.int64) * max(len(euniq), 1) + ecode
@@ -246,22 +251,6 @@ def _events(data, types: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def _count(ev: pd.DataFrame, persons: pd.DataFrame, start: str, end: str, proven: bool, lag: int) -> pd.Series:
-    """Events of each person (``persons`` has one row per participant_id) inside [start, end)."""
-    if len(persons) == 0:
-        return pd.Series([], dtype=int)
-    pos = pd.Index(persons["participant_id"]).get_indexer(ev["participant_id"])
-    ok = pos >= 0
-    pos = pos[ok]
-    when = ev["event_date"].to_numpy()[ok]
-    inwin = (when >= persons[start].to_numpy()[pos]) & (when < persons[end].to_numpy()[pos])
-    if proven:
-        proved = ev["proved_date"].to_numpy()[ok]
-        limit = (persons[end] + pd.Timedelta(days=lag)).to_numpy()[pos]
-        inwin &= ~np.isnat(proved) & (proved <= limit)
-    return pd.Series(np.bincount(pos[inwin], minlength=len(persons)), index=persons.index)
-
-
 def _no_one(what: str, n_in: int, excluded: dict[str, int]) -> AnalysisError:
     why = "; ".join(f"{k}: {v}" for k, v in excluded.items() if v)
     return AnalysisError(f"{what} ({n_in} people referred" + (f"; {why})" if why else ")"))
@@ -271,7 +260,7 @@ def _window_counts(data, persons: pd.DataFrame, specs: list[tuple[str, tuple[str
                    lag: int) -> dict[str, pd.Series]:
     """``n_<name>_before`` / ``n_<name>_after`` for every (name, incident types) in ``specs``.
 
-    The same events and windows as :func:`_events` and :func:`_count`, done once for all outcomes on
+    The same events as :func:`_events`, counted in each window, done once for all outcomes on
     integer codes: each incident's person (position in ``persons``, one row per participant_id) and
     event (event_id, else incident_id) are looked up once; an outcome's events are grouped on
     (person, event) codes, never on strings, and counted per person with bincount.
@@ -285,8 +274,7 @@ def _window_counts(data, persons: pd.DataFrame, specs: list[tuple[str, tuple[str
     inc = inc[keep]
     pos = pos[keep]
     tcode, tuniq = pd.factorize(inc["incident_type"])
-    eid = inc["event_id"] if "event_id" in inc else pd.Series(np.nan, index=inc.index, dtype=object)
-    ecode, euniq = pd.factorize(eid.astype(object).where(eid.notna(), inc["incident_id"]))
+    ecode, euniq = pd.factorize(_event_ids(inc))
     key_all = pos.astype(np.int64) * max(len(euniq), 1) + ecode
     date_all = inc["incident_date"].to_numpy()
     proved_all = (pd.to_datetime(inc["outcome_date"]) if "outcome_date" in inc

@@ -593,10 +593,6 @@ def _cells(raw: pd.Series, stripped: bool = False) -> tuple[pd.Series, np.ndarra
     return text, (text == "").to_numpy()
 
 
-def _blank(s: pd.Series) -> pd.Series:
-    return pd.Series(_cells(s)[1], index=s.index)
-
-
 # ---------------------------------------------------------------------------
 # parsing one column
 # ---------------------------------------------------------------------------
@@ -1045,10 +1041,6 @@ def _log_normalised(col: Column, raw: pd.Series, cells: tuple[pd.Series, np.ndar
             words = sorted(set(low[~blank & parsed.notna().to_numpy() & ~text.isin(["true", "false"]).to_numpy()]))
             log.append({"file": fname, "note": f"{col.name}: yes/no values read as true/false "
                                                f"({', '.join(words[:6])})", "n": other})
-
-
-def _rows_of(df: pd.DataFrame) -> pd.Series:
-    return df["_row"]
 
 
 def _header(raw: pd.DataFrame, tmap: TableMap, fname: str, probs: _Problems,
