@@ -265,6 +265,8 @@ def test_print_to_a4_keeps_every_table_on_the_page(release, driver, tmp_path):
     # and the definitions got pages of their own); bounds catch a layout that explodes (one table row per page) or
     # loses content
     assert 30 <= pages <= 65, pages
+    # page 1 opens with the verdict under the title (the contents list is screen-only), not the title alone
+    assert "At a glance" in text.split("\f")[0] and "The verdict" in text.split("\f")[0]
     # the widest table ("Costs by site") keeps its last numeric column: every cost per completion is printed
     costs = driver.execute_script(
         "const t = [...document.querySelectorAll('table')].find(t => t.caption &&"
