@@ -79,6 +79,15 @@ def test_render_writes_overall_site_and_index(rendered):
     assert set(rendered) == {"report_all_sites.html", "report_s05.html", "index.html"}
 
 
+def test_sections_rendered_in_workers_give_the_page_rendered_in_one_process(rendered):
+    """The release renders a page's independent sections in separate worker processes, each on its own copy of
+    the page, and absorbs what each added (published tables, cards, disclosure log, results used); the page
+    rendered section after section in one process must be the same, byte for byte."""
+    from dapp_eval.report.render import ReportBuilder
+
+    assert ReportBuilder.from_folder(SYNTHETIC, site="S05").page() == rendered["report_s05.html"]
+
+
 @pytest.mark.parametrize("name", ["report_all_sites.html", "report_s05.html"])
 def test_report_is_self_contained_and_complete(rendered, name):
     html = rendered[name]

@@ -148,18 +148,20 @@ def test_workbook_lists_every_published_table(tmp_path):
 
 
 def test_an_error_leaves_the_output_folder_untouched(tmp_path, monkeypatch):
+    from markupsafe import Markup
+
     from dapp_eval.report import render as render_mod
 
     out = tmp_path / "out"
     out.mkdir()
     (out / "index.html").write_text("previous release", encoding="utf-8")
 
-    def failing(page):
-        if page.site == "S02":  # the second page fails, in whichever process renders it
+    def failing(page, name):
+        if page.site == "S02":  # the second page fails, in whichever process renders its sections
             raise RuntimeError("disk full")
-        return "<html></html>"
+        return Markup("<p></p>")
 
-    monkeypatch.setattr(render_mod, "render_page", failing)
+    monkeypatch.setattr(render_mod, "render_section", failing)
     for jobs in (1, 2):  # in this process, and in forked workers
         with pytest.raises(RuntimeError, match="disk full"):
             render_release(SYNTHETIC, out, sites=["S01", "S02"], overall=False, progress=False, jobs=jobs)

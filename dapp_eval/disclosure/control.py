@@ -192,6 +192,38 @@ class DisclosureControl:
 
     _record = record  # version 0.1 name, kept for callers not yet moved
 
+    # -- the log in parts (a page's sections may be rendered in separate processes) -----------
+    def mark(self) -> tuple:
+        """Where the log stands now, for :meth:`changes_since`."""
+        return len(self._log), {t: dict(c) for t, c in self._cells.items()}
+
+    def changes_since(self, mark: tuple) -> dict:
+        """What was logged and tallied since ``mark``, to be :meth:`absorb`-ed by another control.
+
+        Examples
+        --------
+        >>> a, b = DisclosureControl(), DisclosureControl()
+        >>> m = a.mark()
+        >>> _ = a.count(4, name="t"), a.count(40, name="t")
+        >>> b.absorb(a.changes_since(m))
+        >>> b.summary.equals(a.summary) and b.log.equals(a.log)
+        True
+        """
+        n, before = mark
+        cells = []
+        for table, c in self._cells.items():
+            old = before.get(table)
+            diff = {k: v - (old[k] if old else 0) for k, v in c.items()}
+            if old is None or any(diff.values()):
+                cells.append((table, diff))
+        return {"log": [dict(r) for r in self._log[n:]], "cells": cells}
+
+    def absorb(self, changes: dict) -> None:
+        """Add what another control logged (:meth:`changes_since`), as if it had been logged here."""
+        self._log.extend(dict(r) for r in changes["log"])
+        for table, diff in changes["cells"]:
+            self._tally(table, **diff)
+
     def _tally(self, table, published=0, rounded=0, withheld=0, derived=0):
         c = self._cells.setdefault(table, {"published": 0, "rounded": 0, "withheld": 0, "derived": 0})
         c["published"] += published

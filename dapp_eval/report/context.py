@@ -120,6 +120,7 @@ class Page:
         self.tables: list[PublishedTable] = []
         self.used: dict[str, Any] = {}   # results this page used, in order (for the data-quality appendix)
         self.annex_parts: list[dict] = []  # technical material moved out of the body (sections/technical.py)
+        self.saved: dict[str, Any] = {}  # what a section works out once for the page (e.g. the published headlines)
 
     # -- results ------------------------------------------------------------------
     def get(self, key: str, fn: Callable[[], Any]):
@@ -133,6 +134,40 @@ class Page:
         res = self.release.result(None, key, fn)
         self.used.setdefault(f"None/{key}", res)
         return res
+
+    def keep(self, key: str, fn: Callable[[], Any]):
+        """Something worked out once per page and reused by other sections (kept in :attr:`saved`)."""
+        if key not in self.saved:
+            self.saved[key] = fn()
+        return self.saved[key]
+
+    # -- the page's state, in parts -----------------------------------------------------
+    # Sections before the first one marked AFTER_OTHERS may be rendered in separate processes, each on
+    # its own copy of the page; what each adds to the page is then absorbed, in page order, into the
+    # page the rest of the sections are rendered on (render.py), which ends in the same state.
+    def mark(self) -> tuple:
+        """Where the page's state stands now, for :meth:`changes_since`."""
+        return (len(self.kpis), len(self.tables), len(self.used), len(self.annex_parts), len(self.saved),
+                self.dc.mark())
+
+    def changes_since(self, mark: tuple) -> dict:
+        """What sections added to the page since ``mark`` (the results used as their title and counts only)."""
+        k, t, u, a, s, d = mark
+        return {"kpis": self.kpis[k:], "tables": self.tables[t:],
+                "used": [(key, _used(res)) for key, res in list(self.used.items())[u:]],
+                "annex_parts": self.annex_parts[a:], "saved": list(self.saved.items())[s:],
+                "disclosure": self.dc.changes_since(d)}
+
+    def absorb(self, changes: dict) -> None:
+        """Add what sections rendered on another copy of this page added to it (:meth:`changes_since`)."""
+        self.kpis += changes["kpis"]
+        self.tables += changes["tables"]
+        for key, res in changes["used"]:
+            self.used.setdefault(key, res)
+        self.annex_parts += changes["annex_parts"]
+        for key, value in changes["saved"]:
+            self.saved.setdefault(key, value)
+        self.dc.absorb(changes["disclosure"])
 
     @property
     def scope(self) -> str:
@@ -246,6 +281,20 @@ class Page:
         card = {"measure": label, "value": value, "denominator": n_text, "reading": reading}
         self.kpis.append(card)
         return card
+
+
+@dataclass
+class UsedResult:
+    """What the data-quality appendix reads of a result a section used: its title and its counts (``meta``)."""
+
+    title: str
+    meta: dict
+
+
+def _used(res):
+    if isinstance(res, Exception):
+        return res
+    return UsedResult(getattr(res, "title", ""), res.meta) if hasattr(res, "meta") else None
 
 
 #: columns that hold a proportion (0-1) when every value of the row in them lies in 0..1 ...

@@ -72,13 +72,20 @@ def _footer(data: ProgrammeData) -> str:
             "... (the full hash is in About this report).")
 
 
-def render_page(page: Page) -> str:
-    """The complete, self-contained HTML page of one report."""
+def render_page(page: Page, rendered: dict | None = None) -> str:
+    """The complete, self-contained HTML page of one report.
+
+    ``rendered`` holds the HTML of sections already rendered elsewhere (whose additions to the page
+    it has absorbed); the other sections are rendered here.
+    """
+    from markupsafe import Markup
+
+    rendered = rendered or {}
     parts: dict[str, list] = {"top": [], "body": [], "annex": []}
     with _figure_settings():
         for name in SECTION_REGISTRY:
             mod = load_section(name)
-            html = render_section(page, name)
+            html = Markup(rendered[name]) if name in rendered else render_section(page, name)
             parts[mod.PLACEMENT].append({"id": name.replace("_", "-"), "title": mod.TITLE, "html": html})
     return _env().get_template("report.html.j2").render(
         title=page.title, css=_css(), synthetic=page.synthetic, home=True, footer=_footer(page.data),
@@ -233,12 +240,27 @@ class _Clock:
 
 
 _TARGETS: list = []  # the pages of the release being rendered, inherited by forked workers
+_UNITS: list = []  # (page number, section names): what one worker task renders
 
 
 def _render_one(i: int):
     rel, _suffix, site = _TARGETS[i]
     page = Page(rel, site)
     return render_page(page), page.scope, page.tables
+
+
+def _render_unit(j: int) -> list:
+    """Some independent sections of one page, on a copy of the page: (name, HTML, what it added to the page)."""
+    i, names = _UNITS[j]
+    rel, _suffix, site = _TARGETS[i]
+    page = Page(rel, site)
+    out = []
+    with _figure_settings():
+        for name in names:
+            mark = page.mark()
+            html = str(render_section(page, name))
+            out.append((name, html, page.changes_since(mark)))
+    return out
 
 
 def _warm_up() -> None:
@@ -264,20 +286,26 @@ def _figures_of(i: int):
     return figures(rel, site)
 
 
+def _forking(jobs: int | None, n: int) -> int:
+    """Worker processes to use for ``n`` tasks (1: none, work in this process)."""
+    jobs = min(jobs or os.cpu_count() or 1, n)
+    return jobs if "fork" in multiprocessing.get_all_start_methods() else 1
+
+
 def _headline_figures(targets: list, *, jobs: int | None) -> None:
     """The headline figures of each (release, scope), computed in worker processes and kept in each release."""
     from .sections._headlines import adopt, figures
 
     global _TARGETS
-    jobs = min(jobs or os.cpu_count() or 1, len(targets))
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if _forking(jobs, len(targets)) <= 1:
         for rel, site in targets:
             figures(rel, site)
         return
     _warm_up()
     _TARGETS = list(targets)
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as ex:
+        with ProcessPoolExecutor(max_workers=_forking(jobs, len(targets)),
+                                 mp_context=multiprocessing.get_context("fork")) as ex:
             for (rel, site), res in zip(targets, ex.map(_figures_of, range(len(targets)))):
                 adopt(rel, site, res)
     finally:
@@ -285,22 +313,42 @@ def _headline_figures(targets: list, *, jobs: int | None) -> None:
 
 
 def _render_pages(targets: list, *, jobs: int | None):
-    """Render every page, yielding them in order; pages are independent, so with ``jobs`` > 1 they are rendered in forked
-    worker processes (each page's HTML is the same whichever process renders it)."""
-    global _TARGETS
+    """Render every page, yielding (HTML, scope, published tables) in order.
+
+    With ``jobs`` > 1 the independent sections of every page (:func:`sections.independent`) are rendered
+    one per task in forked worker processes, each on its own copy of its page; here, each page absorbs
+    what its sections added (published tables, headline cards, disclosure log...) in page order and
+    renders the rest. Every page's HTML is the same whichever process renders what
+    (tests/test_report_parallel.py compares the two ways byte for byte).
+    """
+    from .sections import independent
+
+    global _TARGETS, _UNITS
     n = len(targets)
-    jobs = min(jobs or os.cpu_count() or 1, n)
     _TARGETS = list(targets)
     try:
-        if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        if _forking(jobs, n * len(independent())) <= 1:
             for i in range(n):
                 yield _render_one(i)
             return
         _warm_up()
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as ex:
-            yield from ex.map(_render_one, range(n))
+        for rel, _suffix, site in targets:  # derived tables every section uses, before the workers fork
+            rel.site_data(site).episodes  # noqa: B018
+        _UNITS = [(i, (name,)) for i in range(n) for name in independent()]
+        with ProcessPoolExecutor(max_workers=_forking(jobs, len(_UNITS)),
+                                 mp_context=multiprocessing.get_context("fork")) as ex:
+            futures = [ex.submit(_render_unit, j) for j in range(len(_UNITS))]
+            for i, (rel, _suffix, site) in enumerate(targets):
+                page, rendered = Page(rel, site), {}
+                for (k, _names), fut in zip(_UNITS, futures):
+                    if k != i:
+                        continue
+                    for name, html, changes in fut.result():
+                        page.absorb(changes)
+                        rendered[name] = html
+                yield render_page(page, rendered), page.scope, page.tables
     finally:
-        _TARGETS = []
+        _TARGETS, _UNITS = [], []
 
 
 def _move_into_place(tmp: Path, out: Path, names: list[str]) -> None:

@@ -9,7 +9,11 @@ themselves (the page's :class:`~dapp_eval.disclosure.DisclosureControl` does).
 
 To add a section: write ``sections/<name>.py`` and
 ``templates/sections/<name>.html.j2`` (usually ``{% extends "section.html.j2" %}``)
-and add one line to :data:`REGISTRY`.
+and add one line to :data:`REGISTRY`. A section that reads what the sections
+before it added to the page (the annex, the results they used, the disclosure
+log) says so with ``AFTER_OTHERS = True``; the sections before the first such
+one read nothing of each other, so a release may render them in separate
+processes (:func:`independent`).
 """
 
 from __future__ import annotations
@@ -42,3 +46,13 @@ def load(name: str):
     if name not in REGISTRY:
         raise KeyError(f"unknown section {name!r}; known: {', '.join(REGISTRY)}")
     return import_module(f"{__name__}.{name}")
+
+
+def independent() -> tuple[str, ...]:
+    """The sections before the first ``AFTER_OTHERS`` one: each can be rendered on its own copy of the page."""
+    out = []
+    for name in REGISTRY:
+        if getattr(load(name), "AFTER_OTHERS", False):
+            break
+        out.append(name)
+    return tuple(out)

@@ -174,12 +174,12 @@ def published(page, site: str | None = "page") -> pd.DataFrame | Exception:
     ``period``, ``note``; the verdict reads the numeric columns, the cards and the table the texts.
     """
     scope = page.site if site == "page" else site
-    key = f"published_headlines_{scope}"
-    if key in page.__dict__.setdefault("_headline_memo", {}):
-        return page._headline_memo[key]
+    return page.keep(f"published_headlines_{scope}", lambda: _published(page, scope))
+
+
+def _published(page, scope):
     res = figures(page.release, scope)
     if isinstance(res, Exception):
-        page._headline_memo[key] = res
         return res
     if scope == page.site:
         page.used.setdefault(f"{scope}/headline_figures", res)
@@ -199,9 +199,7 @@ def published(page, site: str | None = "page") -> pd.DataFrame | Exception:
                    note=(protect_counts(str(s.loc[code, "note"]), page.dc) if not row["hidden"]
                          else "too few people to publish safely"))
         rows.append(row)
-    out = pd.DataFrame(rows)
-    page._headline_memo[key] = out
-    return out
+    return pd.DataFrame(rows)
 
 
 def full_text(row) -> str:

@@ -6,6 +6,8 @@ import pandas as pd
 
 TITLE = 'Appendix: data quality'
 PLACEMENT = 'annex'
+#: reads the results every other section used: rendered after every section before it
+AFTER_OTHERS = True
 
 
 def build(page) -> dict:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 TITLE = 'Appendix: disclosure control log'
 PLACEMENT = 'annex'
+#: reads what every other section withheld: rendered after every section before it
+AFTER_OTHERS = True
 
 
 def build(page) -> dict:

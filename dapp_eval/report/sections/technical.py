@@ -9,6 +9,8 @@ from __future__ import annotations
 
 TITLE = "Technical detail of the results"
 PLACEMENT = "annex"
+#: reads the technical material other sections moved to the annex: rendered after every section before it
+AFTER_OTHERS = True
 
 
 def build(page) -> dict:
