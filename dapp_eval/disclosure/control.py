@@ -412,7 +412,7 @@ class DisclosureControl:
         pub = {c: [None if (small[c][i] or total_hidden[c][i] or pd.isna(v))
                    else float(round_count(v, self.base, keep_positive=True))
                    for i, v in enumerate(vals[c])] for c in counts}
-        hide = pd.DataFrame(False, index=out.index, columns=out.columns)
+        hide = {c: np.zeros(len(out), dtype=bool) for c in out.columns}  # cells to withhold, column by column
         n_pub = n_round = n_with = 0
         for c in counts:
             for i in np.flatnonzero(small[c]):
@@ -444,10 +444,10 @@ class DisclosureControl:
                 row_hidden[i] = True
         for c in counts:
             deps = (dependent or {}).get(c, derived_cols)
-            for i in np.flatnonzero(small[c] | total_hidden[c]):
-                for d in deps:
-                    if d in out:
-                        hide.loc[i, d] = True
+            rows = small[c] | total_hidden[c]
+            for d in deps:
+                if d in hide:
+                    hide[d] |= rows
         if group_all:
             # a block with a suppressed count: values that describe the whole block (the same in each of its rows,
             # like an SMD, or on a row with no counts of its own, like a before/after change) are hidden; a row's
@@ -464,11 +464,10 @@ class DisclosureControl:
                     for d in (d for d in derived_cols if d not in own_values):
                         v = out.loc[idx, d]
                         if v.notna().all() and v.nunique() == 1:
-                            hide.loc[idx, d] = True
-        for i in np.flatnonzero(row_hidden):
-            for d in derived_cols:
-                if d not in own_values:
-                    hide.loc[i, d] = True
+                            hide[d][idx] = True
+        for d in derived_cols:
+            if d not in own_values:
+                hide[d] |= row_hidden
 
         # ratios of counts: recomputed from what is published, so they tell no more than the counts
         for d, (kind_r, a, b, scale) in ratios.items():
@@ -486,13 +485,17 @@ class DisclosureControl:
                     newv.append(np.nan)
                 else:
                     newv.append(scale * x / y)
+            at, new = [], []  # the recomputed values, set in one assignment
             for i, v in enumerate(newv):
                 if isinstance(v, str):
                     continue
                 if v is None:
-                    hide.loc[i, d] = True
-                elif not hide.loc[i, d]:
-                    out.loc[i, d] = v
+                    hide[d][i] = True
+                elif not hide[d][i]:
+                    at.append(i)
+                    new.append(v)
+            if at:
+                out.loc[at, d] = new
             if kind_r == "pair" and scale == 1 and {"ci_lower", "ci_upper"} <= set(out.columns):
                 # a Wilson interval of the true counts would give them back: recompute it from the published ones
                 w_lo, w_hi = _wilson(vals[a].to_numpy(), vals[b].to_numpy())
@@ -500,13 +503,13 @@ class DisclosureControl:
                 ci_hi = pd.to_numeric(df["ci_upper"], errors="coerce").to_numpy(dtype=float)
                 if not (_close(ci_lo, w_lo, 1e-4) and _close(ci_hi, w_hi, 1e-4)):
                     continue
-                for i in range(len(out)):
-                    if hide.loc[i, d] or pub[a][i] is None or pub[b][i] is None:
-                        continue
-                    lo, hi = _wilson(pub[a][i], pub[b][i])
-                    out.loc[i, "ci_lower"], out.loc[i, "ci_upper"] = float(lo), float(hi)
+                at = [i for i in range(len(out)) if not (hide[d][i] or pub[a][i] is None or pub[b][i] is None)]
+                if at:
+                    lo, hi = _wilson(np.array([pub[a][i] for i in at]), np.array([pub[b][i] for i in at]))
+                    out.loc[at, "ci_lower"] = [float(x) for x in lo]
+                    out.loc[at, "ci_upper"] = [float(x) for x in hi]
 
-        n_derived = int(hide[[d for d in derived_cols if d in hide]].to_numpy().sum()) if derived_cols else 0
+        n_derived = int(sum(hide[d].sum() for d in derived_cols if d in hide))
         self._tally(name, published=n_pub, rounded=n_round, withheld=n_with, derived=n_derived)
         for c in counts:
             out[c] = [self.marker if small[c][i] else HIDDEN if total_hidden[c][i] else ("" if p is None else f"{int(p):,}")
@@ -528,8 +531,10 @@ class DisclosureControl:
         column / a count, e.g. cost per completion).
         """
         found = {}
+        vals = {c: vals[c].to_numpy(dtype=float) for c in counts}
+        nums = {d: pd.to_numeric(out[d], errors="coerce").astype(float).to_numpy() for d in derived_cols}
         for d in derived_cols:
-            y = pd.to_numeric(out[d], errors="coerce").astype(float).to_numpy()
+            y = nums[d]
             if np.isnan(y).all():
                 continue
             # a column already rounded for display (Table 1's pct to 2 decimals) still pins a count
@@ -545,7 +550,7 @@ class DisclosureControl:
                         if a == b:
                             continue
                         with np.errstate(invalid="ignore", divide="ignore"):
-                            r = scale * vals[a].to_numpy() / vals[b].to_numpy()
+                            r = scale * vals[a] / vals[b]
                         both = int((np.isfinite(r) & ~np.isnan(y)).sum())
                         if _close(y, r, atol=h) and both >= (2 if len(out) > 2 else 1):
                             found[d] = ("pair", a, b, scale)
@@ -553,8 +558,8 @@ class DisclosureControl:
                             break
                     if done:
                         break
-                    if len(out) > 1 and vals[a].iloc[0] > 0:
-                        r = scale * vals[a].to_numpy() / vals[a].iloc[0]
+                    if len(out) > 1 and vals[a][0] > 0:
+                        r = scale * vals[a] / vals[a][0]
                         if _close(y, r, atol=h) and (~np.isnan(y)).sum() > 1:
                             found[d] = ("root", a, a, scale)
                             done = True
@@ -566,10 +571,9 @@ class DisclosureControl:
             for x in derived_cols:
                 if x == d:
                     continue
-                xv = pd.to_numeric(out[x], errors="coerce").astype(float).to_numpy()
                 for b in counts:
                     with np.errstate(invalid="ignore", divide="ignore"):
-                        r = xv / vals[b].to_numpy()
+                        r = nums[x] / vals[b]
                     if _close(y, r, atol=h):
                         found[d] = ("inverse", x, b, 1.0)
                         done = True

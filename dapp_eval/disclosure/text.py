@@ -33,6 +33,9 @@ def how_figures_are_protected(threshold: int = 10, base: int = 5) -> str:
     return HOW_FIGURES_ARE_PROTECTED.format(threshold=threshold, base=base, half=base // 2)
 
 
+_POSITIVE = re.compile(r"[1-9]\d*")
+
+
 def protected_sentence(shown: pd.DataFrame, *, threshold: int = 10, base: int = 5) -> str:
     """One sentence to print under a protected table ("" if nothing in it is protected).
 
@@ -46,10 +49,10 @@ def protected_sentence(shown: pd.DataFrame, *, threshold: int = 10, base: int = 
     """
     marker = SUPPRESSED.format(t=threshold)
     counts = count_columns(shown)
-    values = shown[counts].astype(str).replace(",", "", regex=True) if counts else pd.DataFrame()
-    rounded = bool(len(values)) and values.apply(lambda s: s.str.fullmatch(r"[1-9]\d*")).any().any()
-    small = bool((shown.astype(str) == marker).any().any())
-    derived = bool((shown.astype(str) == HIDDEN).any().any())
+    # cell by cell as text (tables are small; this runs for every published table)
+    rounded = any(_POSITIVE.fullmatch(str(v).replace(",", "")) for c in counts for v in shown[c])
+    cells = {str(v) for c in shown.columns for v in shown[c]}
+    small, derived = marker in cells, HIDDEN in cells
     parts = []
     if rounded:
         parts.append(f"Counts are rounded to the nearest {base}")
