@@ -17,6 +17,7 @@ release workbook.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import re
 from collections.abc import Callable
@@ -412,6 +413,40 @@ def _titles_stay_put(fig) -> None:
         ax._autotitlepos = False
 
 
+@contextlib.contextmanager
+def _ticks_laid_out_once(fig):
+    """Within one draw and its measurement, each axis works out its ticks once.
+
+    matplotlib recomputes an axis's ticks (locator, formatter, one Text per label) every time it is asked for
+    them, and measures their labels again each time: several times while drawing (the axis, its label's
+    position, its siblings) and again when the drawn figure is measured. Between those calls nothing that
+    decides them changes (no layout engine moves the axes; the figure's size and dpi are fixed), so the
+    first answer is reused.
+    """
+    axes = [axis for ax in fig.axes for axis in ax._axis_map.values()]
+    for axis in axes:
+        ticks: list = []
+        boxes: dict = {}
+
+        def update_ticks(axis=axis, ticks=ticks):
+            if not ticks:
+                ticks.append(type(axis)._update_ticks(axis))
+            return ticks[0]
+
+        def ticklabel_bboxes(these, renderer, axis=axis, boxes=boxes):  # so are their labels' extents
+            key = (id(these), len(these), id(renderer))
+            if key not in boxes:
+                boxes[key] = (these, type(axis)._get_ticklabel_bboxes(axis, these, renderer))
+            return boxes[key][1]
+
+        axis._update_ticks, axis._get_ticklabel_bboxes = update_ticks, ticklabel_bboxes
+    try:
+        yield
+    finally:
+        for axis in axes:
+            del axis._update_ticks, axis._get_ticklabel_bboxes
+
+
 def svg_bytes(fig) -> bytes:
     """The figure as SVG, cropped to what is drawn (as ``savefig(bbox_inches="tight")``), drawn once.
 
@@ -430,7 +465,7 @@ def svg_bytes(fig) -> bytes:
     dpi = fig.dpi
     fig.dpi = 72  # SVG units are points, as matplotlib's print_svg does
     try:
-        with matplotlib.rc_context({"svg.hashsalt": "dapp_eval", "svg.fonttype": "none"}):
+        with _ticks_laid_out_once(fig), matplotlib.rc_context({"svg.hashsalt": "dapp_eval", "svg.fonttype": "none"}):
             w_in, h_in = fig.get_size_inches()
             renderer = MixedModeRenderer(fig, w_in, h_in, dpi, RendererSVG(w_in * 72, h_in * 72, fh, image_dpi=dpi,
                                                                           metadata={"Date": None, "Creator": None}))
