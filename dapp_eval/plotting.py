@@ -1201,23 +1201,26 @@ def spc_chart(result, ax=None, *, measure=None, higher_is_better=None, title=Non
     ax.plot(x, v.where(~partial), color=MDC_COLOURS["common"], lw=1.5, zorder=2)
     special = df["special_cause"].astype(bool) if "special_cause" in df else pd.Series(False, index=df.index)
     direction = df["direction"] if "direction" in df else pd.Series("", index=df.index)
+    points: dict[tuple, list] = {}  # one scatter per kind of point (a collection per point is slow to draw)
     for i in x:
         if pd.isna(v.iloc[i]):
             continue
         if partial.iloc[i]:
-            ax.scatter([i], [v.iloc[i]], marker="o", s=40, facecolor="white", edgecolor=MDC_COLOURS["common"],
-                       zorder=3)
-            continue
-        if special.iloc[i]:
+            kind = (("marker", "o"), ("s", 40), ("facecolor", "white"), ("edgecolor", MDC_COLOURS["common"]),
+                    ("zorder", 3))
+        elif special.iloc[i]:
             high = str(direction.iloc[i]).startswith("high")
             if higher_is_better is None:
                 colour = MDC_COLOURS["neither"]
             else:
                 colour = MDC_COLOURS["improvement" if high == bool(higher_is_better) else "concern"]
-            ax.scatter([i], [v.iloc[i]], marker="^" if high else "v", s=80, color=colour, edgecolor="black",
-                       zorder=4)
+            kind = (("marker", "^" if high else "v"), ("s", 80), ("color", colour), ("edgecolor", "black"),
+                    ("zorder", 4))
         else:
-            ax.scatter([i], [v.iloc[i]], marker="o", s=30, color=MDC_COLOURS["common"], zorder=3)
+            kind = (("marker", "o"), ("s", 30), ("color", MDC_COLOURS["common"]), ("zorder", 3))
+        points.setdefault(kind, []).append(i)
+    for kind, at in points.items():
+        ax.scatter(at, [v.iloc[i] for i in at], **dict(kind))
     ax.set_xticks(x)
     ax.set_xticklabels([str(q) + (" (part)" if p else "") for q, p in zip(df["quarter"], partial)], rotation=45,
                        ha="right", fontsize=8)

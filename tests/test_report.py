@@ -542,7 +542,7 @@ def test_figures_are_drawn_once_and_cropped_as_savefig_tight_would():
         f, ax = plt.subplots(figsize=(6, 3))
         ax.plot([1, 2, 3], [3, 1, 2], label="a long legend label placed outside the axes")
         ax.set_xticks([1, 2, 3], ["2023/24 Q1", "2023/24 Q2", "2023/24 Q3"], rotation=45)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1))
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6))  # below the figure, as under the SPC charts
         ax.set_title("Title")
         return f
 
@@ -558,12 +558,15 @@ def test_figures_are_drawn_once_and_cropped_as_savefig_tight_would():
         ours = svg_bytes(f).decode()
         plt.close(f)
     theirs = buf.getvalue().decode()
-    assert size(theirs)[0] > 6 * 72  # the legend is outside: the tight box is wider than the figure
+    assert size(theirs)[1] > 3 * 72  # the legend is outside: the tight box is taller than the figure
     # 0.01 pt: our header is written to 2 decimals (matplotlib's to 6); a real difference would be whole points
     assert size(ours) == pytest.approx(size(theirs), abs=0.01)
     texts = lambda s: re.findall(r"<text[^>]*>([^<]*)</text>", s)  # noqa: E731
     assert texts(ours) == texts(theirs) and "2023/24 Q2" in texts(ours)
     assert '<rect x="' in ours.split("<defs")[0]  # white background under the whole cropped box
+    # every line is drawn, the legend's key outside the figure too (clipped to the uncropped figure, it was empty)
+    lines = lambda s: len(re.findall(r'<path d="M', s))  # noqa: E731
+    assert lines(ours) == lines(theirs) and "<path style=" not in ours
     # and the same place: a label's position less our viewBox origin is where savefig's tight output puts it
     origin = [float(x) for x in re.search(r'viewBox="([-\d.]+) ([-\d.]+)', ours).groups()]
     at = lambda s: [float(x) for x in re.search(r'translate\(([-\d.]+) ([-\d.]+)\) rotate\(-45\)">2023/24 Q2', s).groups()]  # noqa: E731

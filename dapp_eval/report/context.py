@@ -460,6 +460,13 @@ def svg_bytes(fig) -> bytes:
     from matplotlib.backends.backend_mixed import MixedModeRenderer
     from matplotlib.backends.backend_svg import RendererSVG
 
+    class _Unclipped(RendererSVG):
+        """matplotlib's SVG renderer clips lines to the canvas, which here is the figure before cropping: a
+        legend's line keys below or beside the figure would be cut away. The viewBox crops instead."""
+
+        def _convert_path(self, path, transform=None, clip=None, simplify=None, sketch=None):
+            return super()._convert_path(path, transform, None, simplify, sketch)
+
     _titles_stay_put(fig)
     fh = io.StringIO()
     dpi = fig.dpi
@@ -467,8 +474,8 @@ def svg_bytes(fig) -> bytes:
     try:
         with _ticks_laid_out_once(fig), matplotlib.rc_context({"svg.hashsalt": "dapp_eval", "svg.fonttype": "none"}):
             w_in, h_in = fig.get_size_inches()
-            renderer = MixedModeRenderer(fig, w_in, h_in, dpi, RendererSVG(w_in * 72, h_in * 72, fh, image_dpi=dpi,
-                                                                          metadata={"Date": None, "Creator": None}))
+            renderer = MixedModeRenderer(fig, w_in, h_in, dpi, _Unclipped(w_in * 72, h_in * 72, fh, image_dpi=dpi,
+                                                                         metadata={"Date": None, "Creator": None}))
             fig.draw(renderer)
             renderer.finalize()
             box = fig.get_tightbbox(renderer).padded(_PAD_INCHES)
