@@ -447,54 +447,118 @@ def _due_links_uncached(data, wave_months: dict[str, float] | None, offered_only
     return long, sv, info
 
 
-def _design(df: pd.DataFrame, cats: Sequence[str]) -> pd.DataFrame:
-    """Constant + treatment dummies of ``cats`` (levels as text, sorted, first dropped; constant columns
-    dropped): the same columns, names and order as ``pd.get_dummies(drop_first=True)`` then
-    ``sm.add_constant``, built from the category codes in one pass."""
-    cols = {"const": np.ones(len(df))}
-    for c in cats:
-        codes, levels = pd.factorize(df[c].astype(str), sort=True)
-        for k in range(1, len(levels)):
-            col = (codes == k).astype(float)
-            if len(col) and col.min() != col.max():
-                cols[f"{c}_{levels[k]}"] = col
-    return pd.DataFrame(cols, index=df.index)
+_T1_LEVELS = ("no", "not answered", "yes")  # the T1 answer's levels as text, sorted (codes 0, 1, 2)
 
 
-def _fit_response(long: pd.DataFrame, behaviour: str | None, sv: pd.DataFrame):
-    """Per-wave logistic model of responding; returns p_respond and coefficient table."""
-    long = long.copy()
-    if behaviour is not None:
-        t1 = sv.loc[sv["wave"] == "T1", _LINK + [behaviour]].rename(columns={behaviour: "_t1"})
-        long = long.merge(t1, on=_LINK, how="left")
-        long["t1_answer"] = np.select([long["_t1"] == 1, long["_t1"] == 0], ["yes", "no"], "not answered")
-        long = long.drop(columns="_t1")
-    else:
-        long["t1_answer"] = "not used"
-    long["p_respond"] = np.nan
+def _wave_frame(data, wave_months: dict[str, float] | None, offered_only: bool | None):
+    """What every behaviour's :func:`wave_model` shares, derived once per data (as integer codes).
+
+    ``long``/``sv``/``info`` as :func:`_due_links` (not copied: read only); per (link, wave) row of
+    ``long``: its wave, programme status and site as codes of sorted text levels, the response
+    indicator and the position in ``sv`` of the link's T1 survey (-1: none); ``gee``: the survey rows
+    from known links, sorted by partner, referral and wave (wave as text), with the position of each
+    in ``long`` (``_long_pos``) and its partner as an integer cluster code (``_cluster``).
+    """
+    key = ("wave_frame", tuple(sorted((wave_months or {}).items())) if wave_months is not None else None, offered_only)
+    return _derived(data, key, lambda: _wave_frame_uncached(data, wave_months, offered_only))
+
+
+def _wave_frame_uncached(data, wave_months, offered_only) -> dict:
+    long, sv, info = _derived(
+        data, ("due_links", tuple(sorted((wave_months or {}).items())) if wave_months is not None else None,
+               offered_only), lambda: _due_links_uncached(data, wave_months, offered_only))
+    fr = {"long": long, "sv": sv, "info": info}
+    fr["wave"] = pd.Categorical(long["wave"], categories=list(WAVES)).codes.astype(np.int64)
+    for c in ("programme_status", "site_id"):
+        codes, levels = pd.factorize(long[c].astype(str), sort=True)
+        fr[c] = (codes.astype(np.int64), [str(v) for v in levels])
+    fr["responded"] = long["responded"].to_numpy(dtype=float)
+    t1 = sv.loc[(sv["wave"] == WAVES[0]).to_numpy(), _LINK]
+    pos = long[_LINK].merge(t1.assign(_pos=np.flatnonzero((sv["wave"] == WAVES[0]).to_numpy())), on=_LINK,
+                            how="left")["_pos"]
+    fr["t1_pos"] = pos.fillna(-1).to_numpy(dtype=np.int64)
+    # the answers the GEEs use: from known links (each matches its responded (link, wave) row of long)
+    df = sv.loc[~info["outside_mask"], _LINK + ["wave"]].copy()
+    df["wave"] = df["wave"].astype(str)
+    df["_sv_pos"] = np.flatnonzero(~info["outside_mask"])
+    resp = long.loc[long["responded"].to_numpy() == 1, _LINK + ["wave"]].copy()
+    resp["wave"] = resp["wave"].astype(str)
+    resp["_long_pos"] = np.flatnonzero(long["responded"].to_numpy() == 1)
+    df = df.merge(resp, on=_LINK + ["wave"], how="left")
+    # sorted by cluster for a stable order (the key is unique, so no ties)
+    df = df.sort_values(["partner_id", "referral_id", "wave"], kind="stable").reset_index(drop=True)
+    df["_long_pos"] = df["_long_pos"].astype(np.int64)  # every answer from a known link was due or answered
+    df["_cluster"] = pd.factorize(df["partner_id"], sort=False)[0]
+    fr["gee"] = df
+    return fr
+
+
+def _dummies(codes: np.ndarray, levels: Sequence[str], name: str, cols: dict) -> None:
+    """Treatment dummies of the levels present in ``codes`` (sorted text levels, first present dropped)."""
+    present = np.flatnonzero(np.bincount(codes, minlength=len(levels)))
+    for k in present[1:]:
+        cols[f"{name}_{levels[k]}"] = (codes == k).astype(float)
+
+
+def _t1_codes(fr: dict, sv: pd.DataFrame, behaviour: str) -> np.ndarray:
+    """The T1 answer to ``behaviour`` of each (link, wave) row, as a code of :data:`_T1_LEVELS`."""
+    pos = fr["t1_pos"]
+    vals = np.full(len(pos), np.nan)
+    has = pos >= 0
+    vals[has] = sv[behaviour].to_numpy(dtype=float)[pos[has]]
+    return np.select([vals == 1, vals == 0], [2, 0], 1).astype(np.int64)
+
+
+def _fit_response(fr: dict, behaviour: str | None) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Per-wave logistic model of responding; returns (t1 answer codes, p_respond, coefficient table).
+
+    The covariates (programme status, site, T1 answer) are all categorical, so each wave's model is
+    fitted on its distinct covariate patterns, responders and non-responders with frequency weights:
+    the same likelihood, estimates and standard errors as on one row per (link, wave), in a fraction of
+    the time. The design has the columns of ``pd.get_dummies(drop_first=True)`` + constant on the wave's
+    rows (levels as text, sorted; the first present dropped).
+    """
+    status, status_levels = fr["programme_status"]
+    site, site_levels = fr["site_id"]
+    t1 = _t1_codes(fr, fr["sv"], behaviour) if behaviour is not None else np.zeros(len(status), dtype=np.int64)
+    y_all = fr["responded"]
+    p_respond = np.full(len(status), np.nan)
     coefs = []
-    for w in WAVES:
-        m = (long["wave"] == w).to_numpy()
-        sub = long[m]
-        if len(sub) == 0:
+    for k, w in enumerate(WAVES):
+        rows = np.flatnonzero(fr["wave"] == k)
+        if len(rows) == 0:
             continue
-        cats = ["programme_status", "site_id"] + (["t1_answer"] if w != WAVES[0] and behaviour else [])
-        X = _design(sub, cats)
-        y = sub["responded"].to_numpy(dtype=float)
+        use_t1 = w != WAVES[0] and behaviour is not None
+        key = (status[rows] * len(site_levels) + site[rows]) * len(_T1_LEVELS) + (t1[rows] if use_t1 else 0)
+        patterns, inverse = np.unique(key, return_inverse=True)
+        y = y_all[rows]
         if y.min() == y.max():
-            long.loc[m, "p_respond"] = y.mean()
+            p_respond[rows] = y.mean()
             coefs.append(pd.DataFrame({"wave": w, "term": ["const"], "coef": [np.nan], "se": [np.nan]}))
             continue
+        n = np.bincount(inverse, minlength=len(patterns)).astype(float)
+        yes = np.bincount(inverse, weights=y, minlength=len(patterns))
+        # the levels present in the wave are those of its patterns
+        p_t1, rest = patterns % len(_T1_LEVELS), patterns // len(_T1_LEVELS)
+        cols = {"const": np.ones(len(patterns))}
+        _dummies(rest // len(site_levels), status_levels, "programme_status", cols)
+        _dummies(rest % len(site_levels), site_levels, "site_id", cols)
+        if use_t1:
+            _dummies(p_t1, _T1_LEVELS, "t1_answer", cols)
+        Xp = pd.DataFrame(cols)
+        two = np.r_[np.arange(len(patterns)), np.arange(len(patterns))]
+        yy = np.r_[np.ones(len(patterns)), np.zeros(len(patterns))]
+        ff = np.r_[yes, n - yes]
+        keep = ff > 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-10, maxiter=200)
-        long.loc[m, "p_respond"] = fit.fittedvalues.to_numpy() if hasattr(fit.fittedvalues, "to_numpy") \
-            else np.asarray(fit.fittedvalues)
-        coefs.append(pd.DataFrame({"wave": w, "term": X.columns, "coef": np.asarray(fit.params),
-                                   "se": np.asarray(fit.bse)}))
-    long["weight"] = np.where(long["responded"] == 1, 1.0 / long["p_respond"], np.nan)
+            fit = sm.GLM(yy[keep], Xp.to_numpy()[two[keep]], family=sm.families.Binomial(),
+                         freq_weights=ff[keep]).fit(tol=1e-10, maxiter=200)
+        params = np.asarray(fit.params)
+        p_respond[rows] = fit.model.family.link.inverse(Xp.to_numpy() @ params)[inverse]
+        coefs.append(pd.DataFrame({"wave": w, "term": Xp.columns, "coef": params, "se": np.asarray(fit.bse)}))
     coef_table = pd.concat(coefs, ignore_index=True) if coefs else pd.DataFrame(columns=["wave", "term", "coef", "se"])
-    return long, coef_table
+    return t1, p_respond, coef_table
 
 
 def response_rates(data, *, wave_months: dict[str, float] | None = None, offered_only: bool | None = None,
@@ -597,20 +661,20 @@ _FIT_LABELS = {"unweighted": "unweighted GEE",
                "weighted": "GEE weighted by inverse probability of responding"}
 
 
-def _gee_fit(df: pd.DataFrame, behaviour: str, weights, cov_struct: str):
-    waves = [w for w in WAVES if (df["wave"] == w).any()]
-    X = pd.DataFrame({"const": 1.0}, index=df.index)
+def _gee_fit(y: np.ndarray, wave: np.ndarray, clusters: np.ndarray, weights, cov_struct: str):
+    """Binomial GEE of ``y`` on wave (codes of :data:`WAVES`; the first present is the reference)."""
+    waves = [w for k, w in enumerate(WAVES) if (wave == k).any()]
+    cols = {"const": np.ones(len(y))}
     for w in waves[1:]:
-        X[f"wave[{w}]"] = (df["wave"] == w).astype(float)
+        cols[f"wave[{w}]"] = (wave == WAVES.index(w)).astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a wave with no 'yes' separates: its odds ratio is shown as 0 / inf
-        res = fit_gee(df[behaviour].to_numpy(dtype=float), X.to_numpy(), df["partner_id"].to_numpy(),
-                      family="binomial", cov_struct=cov_struct, weights=weights, names=list(X.columns),
-                      maxiter=200)
+        res = fit_gee(y, np.column_stack(list(cols.values())), clusters, family="binomial", cov_struct=cov_struct,
+                      weights=weights, names=list(cols), maxiter=200)
     return res, waves
 
 
-def _gee_rows(res, waves, df, fit: str, alpha: float):
+def _gee_rows(res, waves, n_obs: dict, n_clusters: int, fit: str, alpha: float):
     z = _z(alpha)
     params = np.asarray(res.params)
     cov = np.asarray(res.cov_robust)
@@ -625,8 +689,7 @@ def _gee_rows(res, waves, df, fit: str, alpha: float):
         se = float(np.sqrt(g @ cov @ g))
         p = float(special.expit(eta))
         row = {"fit": fit, "label": _FIT_LABELS[fit], "wave": w,
-               "n_obs": int((df["wave"] == w).sum()),
-               "n_clusters": int(df["partner_id"].nunique()),
+               "n_obs": n_obs[w], "n_clusters": n_clusters,
                "estimate": p, "ci_lower": float(special.expit(eta - z * se)),
                "ci_upper": float(special.expit(eta + z * se)),
                "odds_ratio": np.nan, "or_ci_lower": np.nan, "or_ci_upper": np.nan, "p_value": np.nan}
@@ -712,36 +775,47 @@ def wave_model(data, *, behaviour: str = "physical_violence", cov_struct: str = 
     _check_behaviours([behaviour], behaviour)
     if cov_struct not in ("independence", "exchangeable"):
         raise ValueError("cov_struct must be 'independence' or 'exchangeable'")
-    long, sv, info = _due_links(data, wave_months, offered_only)
-    long, coef_table = _fit_response(long, behaviour, sv)
-    resp = long[long["responded"] == 1][_LINK + ["wave", "p_respond", "weight"]]
-    df = sv[~info["outside_mask"]].copy()
-    df["wave"] = df["wave"].astype(str)
-    df = df.merge(resp, on=_LINK + ["wave"], how="left")
+    fr = _wave_frame(data, wave_months, offered_only)
+    long, sv, info = fr["long"], fr["sv"], fr["info"]
+    t1, p_respond, coef_table = _fit_response(fr, behaviour)
+    weight = np.where(fr["responded"] == 1, 1.0 / p_respond, np.nan)
+    gee = fr["gee"]
+    answers = sv[behaviour].to_numpy(dtype=float)[gee["_sv_pos"].to_numpy()]
+    item_missing = np.isnan(answers)
     n_in = len(sv)
     n_outside = info["n_responses_outside"]
-    item_missing = df[behaviour].isna()
-    df = df[~item_missing].reset_index(drop=True)
     excluded = {"response from a link not in partners.csv, whose referral never started, or not offered support":
                 n_outside,
                 f"{behaviour} not answered": int(item_missing.sum())}
-    if len(df) == 0 or df[behaviour].nunique() < 2:
+    keep = ~item_missing
+    y = answers[keep]
+    if len(y) == 0 or len(np.unique(y)) < 2:
         raise AnalysisError(f"not enough answers to {behaviour} to fit a model across waves")
-    # statsmodels groups rows by cluster internally; sort for a stable order
-    df = df.sort_values(["partner_id", "referral_id", "wave"], kind="stable").reset_index(drop=True)
-    res_u, waves = _gee_fit(df, behaviour, None, cov_struct)
-    res_w, _ = _gee_fit(df, behaviour, df["weight"].to_numpy(dtype=float), cov_struct)
+    df = gee.loc[keep, _LINK + ["wave"]].reset_index(drop=True)
+    df[behaviour] = y
+    lpos = gee["_long_pos"].to_numpy()[keep]
+    df["p_respond"] = p_respond[lpos]
+    df["weight"] = weight[lpos]
+    wave = fr["wave"][lpos]
+    clusters = gee["_cluster"].to_numpy()[keep]
+    n_obs = {w: int(c) for w, c in zip(WAVES, np.bincount(wave, minlength=len(WAVES)))}
+    n_clusters = len(np.unique(clusters))
+    res_u, waves = _gee_fit(y, wave, clusters, None, cov_struct)
+    res_w, _ = _gee_fit(y, wave, clusters, df["weight"].to_numpy(dtype=float), cov_struct)
     rows, change, coefs = [], [], []
     for fit, res in (("unweighted", res_u), ("weighted", res_w)):
-        r, c = _gee_rows(res, waves, df, fit, alpha)
+        r, c = _gee_rows(res, waves, n_obs, n_clusters, fit, alpha)
         rows += r
         change += c
         coefs.append(pd.DataFrame({"fit": fit, "term": res.exog_names, "coef": np.asarray(res.params),
                                    "se_robust": np.asarray(res.bse)}))
     summary = pd.DataFrame(rows)
     summary.insert(0, "behaviour", behaviour)
-    weights = long[_LINK + ["participant_id", "site_id", "programme_status", "wave", "t1_answer", "responded",
-                            "p_respond", "weight"]]
+    weights = long[_LINK + ["participant_id", "site_id", "programme_status", "wave"]].copy()
+    weights["t1_answer"] = np.array(_T1_LEVELS, dtype=object)[t1]
+    weights["responded"] = long["responded"].to_numpy()
+    weights["p_respond"] = p_respond
+    weights["weight"] = weight
     meta = make_meta(
         n_in=n_in, excluded=excluded, alpha=alpha, unit="survey responses",
         method=("Binomial GEE (logit link, wave as categorical, clusters = (ex-)partner, robust SE, "
