@@ -419,8 +419,7 @@ def _due_links_uncached(data, wave_months: dict[str, float] | None, offered_only
     links = links[started].reset_index(drop=True)
     offered = _as_float(links["support_offered"]).eq(1).to_numpy()
     if offered_only is None:
-        answered_keys = set(map(tuple, sv[_LINK].to_numpy()))
-        not_offered_answered = any(k in answered_keys for k in map(tuple, links.loc[~offered, _LINK].to_numpy()))
+        not_offered_answered = len(links.loc[~offered, _LINK].merge(sv[_LINK].drop_duplicates(), on=_LINK)) > 0
         offered_only = bool((~offered).any()) and not not_offered_answered
     n_not_offered = int((~offered).sum()) if offered_only else 0
     if offered_only:
@@ -437,9 +436,8 @@ def _due_links_uncached(data, wave_months: dict[str, float] | None, offered_only
     not_due = (~long["due"]) & (long["responded"] == 0)
     n_not_due = int(not_due.sum())
     long = long[~not_due].reset_index(drop=True)
-    known = set(map(tuple, links[_LINK].to_numpy()))
-    sv_link = list(map(tuple, sv[_LINK].to_numpy()))
-    outside = np.array([t not in known for t in sv_link], dtype=bool)
+    # links are unique (drop_duplicates above), so the left join keeps one row per survey, in order
+    outside = sv[_LINK].merge(links[_LINK].assign(_known=True), on=_LINK, how="left")["_known"].isna().to_numpy()
     info = {"n_links": len(links) + n_links_not_started + n_not_offered, "n_links_not_started": n_links_not_started,
             "n_links_not_offered": n_not_offered, "offered_only": offered_only,
             "n_link_waves_not_due": n_not_due, "n_responses_outside": int(outside.sum()),
