@@ -224,8 +224,10 @@ def _join_episodes(left: pd.DataFrame, ep: pd.DataFrame, cols: list[str], valida
 _EP_COLS = ["referral_id", "participant_id", "site_id", "start_date", "exit_date", "exit_reason"]
 
 
-def _wide(rows: pd.DataFrame, ep: pd.DataFrame | None, from_: str, to: str) -> pd.DataFrame:
-    """One row per referral with a score at from_ or to: score_from, score_to (+ episode columns)."""
+def _wide(rows: pd.DataFrame, ep: pd.DataFrame | None, from_: str, to: str,
+          ep_cols: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per referral with a score at from_ or to: score_from, score_to (+ episode columns:
+    all of them, or only ``ep_cols``: the join copies each column once per scored referral)."""
     extra = [c for c in ("n_ever_items",) if c in rows.columns]
     if from_ == to:
         sub = rows[rows["timepoint"].isin([from_, to])]
@@ -260,7 +262,7 @@ def _wide(rows: pd.DataFrame, ep: pd.DataFrame | None, from_: str, to: str) -> p
                 cols[c] = rows[c].array.take(pos, allow_fill=True)
         wide = pd.DataFrame(cols)
     if ep is not None:
-        keep = [c for c in ep.columns if c not in wide.columns]
+        keep = [c for c in ep.columns if c not in wide.columns and (ep_cols is None or c in ep_cols)]
         wide = _join_episodes(wide, ep, keep, "one_to_one")
     elif "site_id" in rows.columns:
         wide = wide.merge(rows.drop_duplicates("referral_id").set_index("referral_id")[["site_id"]],
@@ -469,7 +471,10 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
     rows, n_other = _select(ra, inst, informant)
     _check_timepoint(from_, rows, "from_")
     _check_timepoint(to, rows, "to")
-    wide = _wide(rows, ep, from_, to)
+    # only the episode columns change() reads (all of them when ``by`` is not one: its error lists them)
+    need = None if by is not None and ep is not None and by not in ep.columns else \
+        ["participant_id", "site_id", "exit_reason", *([by] if by else [])]
+    wide = _wide(rows, ep, from_, to, ep_cols=need)
     wide["why_one_score"] = _why_one_score(wide, from_, to)
     paired = wide["why_one_score"].isna().to_numpy()
     floor = np.full(len(wide), float(inst.min_score))
