@@ -274,16 +274,32 @@ def prevalence(data, *, by: str | None = None, behaviours: Sequence[str] | None 
 # ---------------------------------------------------------------------------
 
 
-def _wide(sv: pd.DataFrame, baseline: str, followup: str, cols: Sequence[str]) -> pd.DataFrame:
-    base = sv[sv["wave"] == baseline].set_index(_LINK)[list(cols)]
-    fu = sv[sv["wave"] == followup].set_index(_LINK)[list(cols)]
-    return base.join(fu, how="inner", lsuffix="_base", rsuffix="_fu")
+def _link_codes(data) -> np.ndarray:
+    """Each survey row's (partner_id, referral_id) link as one integer (rows as :func:`_surveys` gives them)."""
+    def codes():
+        sv = _derived(data, ("surveys", ()), lambda: _surveys_uncached(data, ()))
+        pc = pd.factorize(sv["partner_id"])[0].astype(np.int64)
+        rc = pd.factorize(sv["referral_id"])[0].astype(np.int64)
+        return pc * (int(rc.max()) + 1 if len(rc) else 1) + rc
+    return _derived(data, ("link_codes",), codes)
 
 
-def _link_accounting(sv, baseline, followup) -> tuple[int, dict[str, int]]:
-    b = set(map(tuple, sv.loc[sv["wave"] == baseline, _LINK].to_numpy()))
-    f = set(map(tuple, sv.loc[sv["wave"] == followup, _LINK].to_numpy()))
-    return len(b | f), {f"answered {baseline} only": len(b - f), f"answered {followup} only": len(f - b)}
+def _wide(sv: pd.DataFrame, link: np.ndarray, baseline: str, followup: str, cols: Sequence[str]) -> pd.DataFrame:
+    """Links that answered both waves (in baseline order): ``<col>_base``, ``<col>_fu`` (a join on link codes)."""
+    b, f = np.flatnonzero((sv["wave"] == baseline).to_numpy()), np.flatnonzero((sv["wave"] == followup).to_numpy())
+    pos = pd.Index(link[f]).get_indexer(link[b])  # the key is unique within a wave
+    b, f = b[pos >= 0], f[pos[pos >= 0]]
+    out = {f"{c}_base": sv[c].to_numpy()[b] for c in cols}
+    out.update({f"{c}_fu": sv[c].to_numpy()[f] for c in cols})
+    return pd.DataFrame(out, columns=[f"{c}_base" for c in cols] + [f"{c}_fu" for c in cols])
+
+
+def _link_accounting(sv, link: np.ndarray, baseline, followup) -> tuple[int, dict[str, int]]:
+    b = np.unique(link[(sv["wave"] == baseline).to_numpy()])
+    f = np.unique(link[(sv["wave"] == followup).to_numpy()])
+    both = len(np.intersect1d(b, f, assume_unique=True))
+    return len(b) + len(f) - both, {f"answered {baseline} only": len(b) - both,
+                                    f"answered {followup} only": len(f) - both}
 
 
 def _paired_binary(x_base: pd.Series, x_fu: pd.Series, alpha: float) -> dict:
@@ -359,9 +375,10 @@ def paired_change(data, *, baseline: str = "T1", followup: str = "T4",
     if baseline == followup:
         raise ValueError("baseline and followup must be different waves")
     sv = _surveys(data)
-    wide = _wide(sv, baseline, followup, behaviours)
+    link = _link_codes(data)
+    wide = _wide(sv, link, baseline, followup, behaviours)
     if len(wide) == 0:
-        _, only = _link_accounting(sv, baseline, followup)
+        _, only = _link_accounting(sv, link, baseline, followup)
         raise AnalysisError(f"no (ex-)partner answered both {baseline} and {followup}, so there is no paired change ("
                             + "; ".join(f"{k}: {v}" for k, v in only.items()) + ")")
     rows = []
@@ -371,7 +388,7 @@ def paired_change(data, *, baseline: str = "T1", followup: str = "T4",
                      "baseline": baseline, "followup": followup, **r})
     summary = pd.DataFrame(rows)
     summary["p_adjusted"] = _holm(summary)
-    n_in, excluded = _link_accounting(sv, baseline, followup)
+    n_in, excluded = _link_accounting(sv, link, baseline, followup)
     meta = make_meta(
         n_in=n_in, excluded=excluded, alpha=alpha, unit="(ex-)partner links (partner x referral)",
         method=(f"(Ex-)partners who answered both {baseline} and {followup}: change in percentage points "
@@ -915,7 +932,7 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
         n_links, links_excluded = paired.meta["n_in"], paired.meta["excluded"]
     else:
         sv_all = _surveys(data)
-        n_links, links_excluded = _link_accounting(sv_all, baseline, followup)
+        n_links, links_excluded = _link_accounting(sv_all, _link_codes(data), baseline, followup)
     meta = make_meta(
         n_in=n_links, excluded=links_excluded, alpha=alpha,
         unit="(ex-)partner links (partner x referral); paired view",
@@ -982,7 +999,8 @@ def feeling_safe(data, *, baseline: str = "T1", followup: str = "T4", alpha: flo
     for t in (summary, headline):
         t["estimate"] = t["n"] / t["n_answered"].where(t["n_answered"] > 0)
         t["ci_lower"], t["ci_upper"] = wilson_ci(t["n"], t["n_answered"], alpha=alpha)
-    wide = _wide(sv, baseline, followup, ["feels_safe"]).dropna()
+    link = _link_codes(data)
+    wide = _wide(sv, link, baseline, followup, ["feels_safe"]).dropna()
     diff = wide["feels_safe_fu"] - wide["feels_safe_base"]
     safer, same, less = int((diff > 0).sum()), int((diff == 0).sum()), int((diff < 0).sum())
     p_sign = float(stats.binomtest(safer, safer + less, 0.5).pvalue) if safer + less else 1.0
@@ -1007,7 +1025,7 @@ def feeling_safe(data, *, baseline: str = "T1", followup: str = "T4", alpha: flo
         method=("Distribution of the 1-5 feeling-safe scale per wave with Wilson intervals; paired "
                 f"{baseline} vs {followup}: exact sign test and Newcombe method 10."),
         baseline=baseline, followup=followup,
-        n_paired_excluded=_link_accounting(sv, baseline, followup)[1],
+        n_paired_excluded=_link_accounting(sv, link, baseline, followup)[1],
     )
     return AnalysisResult(summary=summary, meta=meta, title="How safe (ex-)partners feel, by wave",
                           tables={"headline": headline, "paired": pd.DataFrame(paired)},
@@ -1040,7 +1058,7 @@ def space_for_action(data, *, baseline: str = "T1", followup: str = "T4", alpha:
     for w, g in sv.groupby("wave", observed=True, sort=True):
         x = g["space_for_action"].dropna().to_numpy()
         rows.append({"wave": str(w), "measure": "mean", **_mean_ci(x, alpha), "p_value": np.nan})
-    wide = _wide(sv, baseline, followup, ["space_for_action"]).dropna()
+    wide = _wide(sv, _link_codes(data), baseline, followup, ["space_for_action"]).dropna()
     d = (wide["space_for_action_fu"] - wide["space_for_action_base"]).to_numpy()
     p = float(stats.ttest_1samp(d, 0).pvalue) if len(d) > 1 and np.std(d) > 0 else np.nan
     rows.append({"wave": f"{followup} - {baseline}", "measure": "paired change", **_mean_ci(d, alpha), "p_value": p})
