@@ -185,6 +185,10 @@ def _episodes(data) -> pd.DataFrame:
         ep = data.episodes
     else:
         raise TypeError("expected a ProgrammeData (from dapp_eval.io.load_programme) or an episodes DataFrame")
+    if isinstance(ep.index, pd.RangeIndex) and ep.index.start == 0 and ep.index.step == 1:
+        # already 0..n-1: a shallow copy (the analyses add columns and take rows, never write into the
+        # columns they were given), not a copy of every column per analysis (13 per report page)
+        return ep.copy(deep=False)
     return ep.reset_index(drop=True)  # a copy (one, not two), with a fresh RangeIndex
 
 
