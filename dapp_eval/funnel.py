@@ -185,6 +185,10 @@ def _episodes(data) -> pd.DataFrame:
         ep = data.episodes
     else:
         raise TypeError("expected a ProgrammeData (from dapp_eval.io.load_programme) or an episodes DataFrame")
+    if isinstance(ep.index, pd.RangeIndex) and ep.index.start == 0 and ep.index.step == 1:
+        # already 0..n-1: a shallow copy (the analyses add columns and take rows, never write into the
+        # columns they were given), not a copy of every column per analysis (13 per report page)
+        return ep.copy(deep=False)
     return ep.reset_index(drop=True)  # a copy (one, not two), with a fresh RangeIndex
 
 
@@ -1013,6 +1017,8 @@ def _status(ep: pd.DataFrame, by: str) -> tuple[pd.Series, dict[str, int], list[
 def _baseline_rows(ep: pd.DataFrame, variables: list[str], groups: dict[str, pd.DataFrame]) -> list[dict]:
     """One row per variable, level and group: n, n_group, pct (and mean, sd for continuous variables)."""
     rows = []
+    # each group's rows as positions in ep, looked up once (not a label lookup per level and group)
+    pos = {g: ep.index.get_indexer(sub.index) for g, sub in groups.items()} if ep.index.is_unique else None
     for var in variables:
         col = ep[var]
         if var in _CONTINUOUS:
@@ -1032,8 +1038,12 @@ def _baseline_rows(ep: pd.DataFrame, variables: list[str], groups: dict[str, pd.
             continue
         if var in _SET:
             s = _str_col(col)
-            present = sorted({t for v in s for t in v.split(";") if t})
-            indicators = {t: s.str.split(";").apply(lambda parts, t=t: t in parts) for t in present}
+            # the tokens of each distinct value, not of each row
+            codes, uniq = pd.factorize(s)
+            parts = [set(str(v).split(";")) for v in uniq]
+            present = sorted({t for ps in parts for t in ps if t})
+            indicators = {t: pd.Series(np.array([t in ps for ps in parts], dtype=bool)[codes], index=s.index)
+                          for t in present}
             if (s == "").any():
                 indicators["missing"] = s == ""
             kind = "set"
@@ -1045,11 +1055,13 @@ def _baseline_rows(ep: pd.DataFrame, variables: list[str], groups: dict[str, pd.
             else:
                 s = col.astype("object").where(col.notna(), "missing").astype(str)
                 kind = "categorical"
-                levs = sorted(set(s) - {"missing"}) + (["missing"] if (s == "missing").any() else [])
-            indicators = {lev: s == lev for lev in levs}
+                levs = sorted(set(pd.unique(s)) - {"missing"}) + (["missing"] if (s == "missing").any() else [])
+            codes, uniq = pd.factorize(s)  # compare integer codes, not text, per level
+            code_of = {v: k for k, v in enumerate(uniq)}
+            indicators = {lev: pd.Series(codes == code_of[lev], index=s.index) for lev in levs}
         for lev, ind in indicators.items():
             for g, sub in groups.items():
-                k = int(ind.loc[sub.index].sum())
+                k = int(ind.to_numpy()[pos[g]].sum()) if pos is not None else int(ind.loc[sub.index].sum())
                 rows.append({"variable": var, "kind": kind, "level": lev, "group": g, "n": k, "n_group": len(sub),
                              "pct": 100 * k / len(sub) if len(sub) else np.nan})
     return rows

@@ -161,8 +161,12 @@ def _tables(data) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     raise TypeError("expected a ProgrammeData (dapp_eval.io.load_programme) or a risk_assessments DataFrame")
 
 
-def _select(ra: pd.DataFrame, inst: Instrument, informant: str) -> tuple[pd.DataFrame, int]:
-    """Rows of one instrument and informant, checked. Returns (rows, n rows of other instrument/informant)."""
+def _select(ra: pd.DataFrame, inst: Instrument, informant: str, info: dict | None = None) -> tuple[pd.DataFrame, int]:
+    """Rows of one instrument and informant, checked. Returns (rows, n rows of other instrument/informant).
+
+    ``info``, when given, receives what the checks already hashed: ``timepoints`` (the set of timepoints
+    in ``rows``) and, when the ids are text already, ``n_referrals`` (distinct referral_ids in ``rows``).
+    """
     need = ["referral_id", "timepoint", "score"]
     missing = [c for c in need if c not in ra.columns]
     if missing:
@@ -171,11 +175,11 @@ def _select(ra: pd.DataFrame, inst: Instrument, informant: str) -> tuple[pd.Data
         raise ValueError(f"informant must be one of {_INFORMANTS}, got {informant!r}")
     mask = pd.Series(True, index=ra.index)
     if "instrument" in ra.columns:
-        mask &= ra["instrument"].astype(str) == inst.name
+        mask &= _as_text(ra["instrument"]) == inst.name
     elif inst.name != "DASH":
         raise AnalysisError("risk_assessments has no 'instrument' column, so only DASH scores can be assumed")
     if "informant" in ra.columns:
-        mask &= ra["informant"].astype(str) == informant
+        mask &= _as_text(ra["informant"]) == informant
     rows = ra.loc[mask].copy()
     if rows.empty:
         raise AnalysisError(f"no {inst.name} scores with informant '{informant}' in risk_assessments")
@@ -190,20 +194,30 @@ def _select(ra: pd.DataFrame, inst: Instrument, informant: str) -> tuple[pd.Data
     if pd.api.types.infer_dtype(rows["timepoint"], skipna=False) != "string":
         rows["timepoint"] = rows["timepoint"].astype(str)
     # (referral_id, timepoint) pairs as one integer key: a duplicated() on ints, not on two object columns
-    rc, tc = pd.factorize(rows["referral_id"])[0], pd.factorize(rows["timepoint"])[0]
+    (rc, runiq), (tc, tuniq) = pd.factorize(rows["referral_id"]), pd.factorize(rows["timepoint"])
     dup = pd.Series(rc.astype(np.int64) * (int(tc.max()) + 2 if len(tc) else 1) + tc, index=rows.index).duplicated()
     if dup.any():
         r = rows.loc[dup].iloc[0]
         raise AnalysisError(f"risk_assessments: referral {r['referral_id']} has two {inst.name} "
                             f"({informant}) scores at timepoint '{r['timepoint']}'; the key is "
                             "(referral_id, timepoint, instrument, informant)")
+    if info is not None:
+        info["timepoints"] = set(tuniq)
     if pd.api.types.infer_dtype(rows["referral_id"], skipna=False) != "string":  # (text already: nothing to do)
         rows["referral_id"] = rows["referral_id"].astype(str)
+    elif info is not None:
+        info["n_referrals"] = len(runiq)
     return rows, int((~mask).sum())
 
 
-def _check_timepoint(tp: str, rows: pd.DataFrame, what: str) -> None:
-    seen = set(rows["timepoint"].unique())  # distinct values by hashing (not a Python set over every row)
+def _as_text(s: pd.Series) -> pd.Series:
+    """``s.astype(str)``, without the copy when every value is text already."""
+    return s if pd.api.types.infer_dtype(s, skipna=False) == "string" else s.astype(str)
+
+
+def _check_timepoint(tp: str, rows: pd.DataFrame, what: str, seen: set | None = None) -> None:
+    if seen is None:
+        seen = set(rows["timepoint"].unique())  # distinct values by hashing (not a Python set over every row)
     if tp not in seen:
         known = [t for t in TIMEPOINT_ORDER if t in seen] or sorted(seen)
         raise AnalysisError(f"no scores at timepoint '{tp}' ({what}); timepoints present: {', '.join(known)}")
@@ -224,8 +238,10 @@ def _join_episodes(left: pd.DataFrame, ep: pd.DataFrame, cols: list[str], valida
 _EP_COLS = ["referral_id", "participant_id", "site_id", "start_date", "exit_date", "exit_reason"]
 
 
-def _wide(rows: pd.DataFrame, ep: pd.DataFrame | None, from_: str, to: str) -> pd.DataFrame:
-    """One row per referral with a score at from_ or to: score_from, score_to (+ episode columns)."""
+def _wide(rows: pd.DataFrame, ep: pd.DataFrame | None, from_: str, to: str,
+          ep_cols: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per referral with a score at from_ or to: score_from, score_to (+ episode columns:
+    all of them, or only ``ep_cols``: the join copies each column once per scored referral)."""
     extra = [c for c in ("n_ever_items",) if c in rows.columns]
     if from_ == to:
         sub = rows[rows["timepoint"].isin([from_, to])]
@@ -260,7 +276,7 @@ def _wide(rows: pd.DataFrame, ep: pd.DataFrame | None, from_: str, to: str) -> p
                 cols[c] = rows[c].array.take(pos, allow_fill=True)
         wide = pd.DataFrame(cols)
     if ep is not None:
-        keep = [c for c in ep.columns if c not in wide.columns]
+        keep = [c for c in ep.columns if c not in wide.columns and (ep_cols is None or c in ep_cols)]
         wide = _join_episodes(wide, ep, keep, "one_to_one")
     elif "site_id" in rows.columns:
         wide = wide.merge(rows.drop_duplicates("referral_id").set_index("referral_id")[["site_id"]],
@@ -466,10 +482,14 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
     inst = _resolve_inst(instrument, sd, reliability)
     primary_stat = _primary_name(primary)
     ra, ep = _tables(data)
-    rows, n_other = _select(ra, inst, informant)
-    _check_timepoint(from_, rows, "from_")
-    _check_timepoint(to, rows, "to")
-    wide = _wide(rows, ep, from_, to)
+    info: dict = {}
+    rows, n_other = _select(ra, inst, informant, info)
+    _check_timepoint(from_, rows, "from_", info["timepoints"])
+    _check_timepoint(to, rows, "to", info["timepoints"])
+    # only the episode columns change() reads (all of them when ``by`` is not one: its error lists them)
+    need = None if by is not None and ep is not None and by not in ep.columns else \
+        ["participant_id", "site_id", "exit_reason", *([by] if by else [])]
+    wide = _wide(rows, ep, from_, to, ep_cols=need)
     wide["why_one_score"] = _why_one_score(wide, from_, to)
     paired = wide["why_one_score"].isna().to_numpy()
     floor = np.full(len(wide), float(inst.min_score))
@@ -549,7 +569,8 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
         informant_note=inst.informant_note, ever_items=list(inst.ever_items),
         n_rows_other_instrument_or_informant=n_other,
         # wide has one row per referral scored at from_ or to, so the rest are the referrals scored elsewhere only
-        n_referrals_scored_at_other_timepoints_only=int(rows["referral_id"].nunique() - len(wide)),
+        n_referrals_scored_at_other_timepoints_only=int(info.get("n_referrals", rows["referral_id"].nunique())
+                                                        - len(wide)),
         headline=headline, primary=primary_stat,
     )
     return AnalysisResult(summary=summary, meta=meta, model=inst,

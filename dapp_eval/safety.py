@@ -274,16 +274,32 @@ def prevalence(data, *, by: str | None = None, behaviours: Sequence[str] | None 
 # ---------------------------------------------------------------------------
 
 
-def _wide(sv: pd.DataFrame, baseline: str, followup: str, cols: Sequence[str]) -> pd.DataFrame:
-    base = sv[sv["wave"] == baseline].set_index(_LINK)[list(cols)]
-    fu = sv[sv["wave"] == followup].set_index(_LINK)[list(cols)]
-    return base.join(fu, how="inner", lsuffix="_base", rsuffix="_fu")
+def _link_codes(data) -> np.ndarray:
+    """Each survey row's (partner_id, referral_id) link as one integer (rows as :func:`_surveys` gives them)."""
+    def codes():
+        sv = _derived(data, ("surveys", ()), lambda: _surveys_uncached(data, ()))
+        pc = pd.factorize(sv["partner_id"])[0].astype(np.int64)
+        rc = pd.factorize(sv["referral_id"])[0].astype(np.int64)
+        return pc * (int(rc.max()) + 1 if len(rc) else 1) + rc
+    return _derived(data, ("link_codes",), codes)
 
 
-def _link_accounting(sv, baseline, followup) -> tuple[int, dict[str, int]]:
-    b = set(map(tuple, sv.loc[sv["wave"] == baseline, _LINK].to_numpy()))
-    f = set(map(tuple, sv.loc[sv["wave"] == followup, _LINK].to_numpy()))
-    return len(b | f), {f"answered {baseline} only": len(b - f), f"answered {followup} only": len(f - b)}
+def _wide(sv: pd.DataFrame, link: np.ndarray, baseline: str, followup: str, cols: Sequence[str]) -> pd.DataFrame:
+    """Links that answered both waves (in baseline order): ``<col>_base``, ``<col>_fu`` (a join on link codes)."""
+    b, f = np.flatnonzero((sv["wave"] == baseline).to_numpy()), np.flatnonzero((sv["wave"] == followup).to_numpy())
+    pos = pd.Index(link[f]).get_indexer(link[b])  # the key is unique within a wave
+    b, f = b[pos >= 0], f[pos[pos >= 0]]
+    out = {f"{c}_base": sv[c].to_numpy()[b] for c in cols}
+    out.update({f"{c}_fu": sv[c].to_numpy()[f] for c in cols})
+    return pd.DataFrame(out, columns=[f"{c}_base" for c in cols] + [f"{c}_fu" for c in cols])
+
+
+def _link_accounting(sv, link: np.ndarray, baseline, followup) -> tuple[int, dict[str, int]]:
+    b = np.unique(link[(sv["wave"] == baseline).to_numpy()])
+    f = np.unique(link[(sv["wave"] == followup).to_numpy()])
+    both = len(np.intersect1d(b, f, assume_unique=True))
+    return len(b) + len(f) - both, {f"answered {baseline} only": len(b) - both,
+                                    f"answered {followup} only": len(f) - both}
 
 
 def _paired_binary(x_base: pd.Series, x_fu: pd.Series, alpha: float) -> dict:
@@ -359,9 +375,10 @@ def paired_change(data, *, baseline: str = "T1", followup: str = "T4",
     if baseline == followup:
         raise ValueError("baseline and followup must be different waves")
     sv = _surveys(data)
-    wide = _wide(sv, baseline, followup, behaviours)
+    link = _link_codes(data)
+    wide = _wide(sv, link, baseline, followup, behaviours)
     if len(wide) == 0:
-        _, only = _link_accounting(sv, baseline, followup)
+        _, only = _link_accounting(sv, link, baseline, followup)
         raise AnalysisError(f"no (ex-)partner answered both {baseline} and {followup}, so there is no paired change ("
                             + "; ".join(f"{k}: {v}" for k, v in only.items()) + ")")
     rows = []
@@ -371,7 +388,7 @@ def paired_change(data, *, baseline: str = "T1", followup: str = "T4",
                      "baseline": baseline, "followup": followup, **r})
     summary = pd.DataFrame(rows)
     summary["p_adjusted"] = _holm(summary)
-    n_in, excluded = _link_accounting(sv, baseline, followup)
+    n_in, excluded = _link_accounting(sv, link, baseline, followup)
     meta = make_meta(
         n_in=n_in, excluded=excluded, alpha=alpha, unit="(ex-)partner links (partner x referral)",
         method=(f"(Ex-)partners who answered both {baseline} and {followup}: change in percentage points "
@@ -419,8 +436,7 @@ def _due_links_uncached(data, wave_months: dict[str, float] | None, offered_only
     links = links[started].reset_index(drop=True)
     offered = _as_float(links["support_offered"]).eq(1).to_numpy()
     if offered_only is None:
-        answered_keys = set(map(tuple, sv[_LINK].to_numpy()))
-        not_offered_answered = any(k in answered_keys for k in map(tuple, links.loc[~offered, _LINK].to_numpy()))
+        not_offered_answered = len(links.loc[~offered, _LINK].merge(sv[_LINK].drop_duplicates(), on=_LINK)) > 0
         offered_only = bool((~offered).any()) and not not_offered_answered
     n_not_offered = int((~offered).sum()) if offered_only else 0
     if offered_only:
@@ -437,9 +453,8 @@ def _due_links_uncached(data, wave_months: dict[str, float] | None, offered_only
     not_due = (~long["due"]) & (long["responded"] == 0)
     n_not_due = int(not_due.sum())
     long = long[~not_due].reset_index(drop=True)
-    known = set(map(tuple, links[_LINK].to_numpy()))
-    sv_link = list(map(tuple, sv[_LINK].to_numpy()))
-    outside = np.array([t not in known for t in sv_link], dtype=bool)
+    # links are unique (drop_duplicates above), so the left join keeps one row per survey, in order
+    outside = sv[_LINK].merge(links[_LINK].assign(_known=True), on=_LINK, how="left")["_known"].isna().to_numpy()
     info = {"n_links": len(links) + n_links_not_started + n_not_offered, "n_links_not_started": n_links_not_started,
             "n_links_not_offered": n_not_offered, "offered_only": offered_only,
             "n_link_waves_not_due": n_not_due, "n_responses_outside": int(outside.sum()),
@@ -447,54 +462,118 @@ def _due_links_uncached(data, wave_months: dict[str, float] | None, offered_only
     return long, sv, info
 
 
-def _design(df: pd.DataFrame, cats: Sequence[str]) -> pd.DataFrame:
-    """Constant + treatment dummies of ``cats`` (levels as text, sorted, first dropped; constant columns
-    dropped): the same columns, names and order as ``pd.get_dummies(drop_first=True)`` then
-    ``sm.add_constant``, built from the category codes in one pass."""
-    cols = {"const": np.ones(len(df))}
-    for c in cats:
-        codes, levels = pd.factorize(df[c].astype(str), sort=True)
-        for k in range(1, len(levels)):
-            col = (codes == k).astype(float)
-            if len(col) and col.min() != col.max():
-                cols[f"{c}_{levels[k]}"] = col
-    return pd.DataFrame(cols, index=df.index)
+_T1_LEVELS = ("no", "not answered", "yes")  # the T1 answer's levels as text, sorted (codes 0, 1, 2)
 
 
-def _fit_response(long: pd.DataFrame, behaviour: str | None, sv: pd.DataFrame):
-    """Per-wave logistic model of responding; returns p_respond and coefficient table."""
-    long = long.copy()
-    if behaviour is not None:
-        t1 = sv.loc[sv["wave"] == "T1", _LINK + [behaviour]].rename(columns={behaviour: "_t1"})
-        long = long.merge(t1, on=_LINK, how="left")
-        long["t1_answer"] = np.select([long["_t1"] == 1, long["_t1"] == 0], ["yes", "no"], "not answered")
-        long = long.drop(columns="_t1")
-    else:
-        long["t1_answer"] = "not used"
-    long["p_respond"] = np.nan
+def _wave_frame(data, wave_months: dict[str, float] | None, offered_only: bool | None):
+    """What every behaviour's :func:`wave_model` shares, derived once per data (as integer codes).
+
+    ``long``/``sv``/``info`` as :func:`_due_links` (not copied: read only); per (link, wave) row of
+    ``long``: its wave, programme status and site as codes of sorted text levels, the response
+    indicator and the position in ``sv`` of the link's T1 survey (-1: none); ``gee``: the survey rows
+    from known links, sorted by partner, referral and wave (wave as text), with the position of each
+    in ``long`` (``_long_pos``) and its partner as an integer cluster code (``_cluster``).
+    """
+    key = ("wave_frame", tuple(sorted((wave_months or {}).items())) if wave_months is not None else None, offered_only)
+    return _derived(data, key, lambda: _wave_frame_uncached(data, wave_months, offered_only))
+
+
+def _wave_frame_uncached(data, wave_months, offered_only) -> dict:
+    long, sv, info = _derived(
+        data, ("due_links", tuple(sorted((wave_months or {}).items())) if wave_months is not None else None,
+               offered_only), lambda: _due_links_uncached(data, wave_months, offered_only))
+    fr = {"long": long, "sv": sv, "info": info}
+    fr["wave"] = pd.Categorical(long["wave"], categories=list(WAVES)).codes.astype(np.int64)
+    for c in ("programme_status", "site_id"):
+        codes, levels = pd.factorize(long[c].astype(str), sort=True)
+        fr[c] = (codes.astype(np.int64), [str(v) for v in levels])
+    fr["responded"] = long["responded"].to_numpy(dtype=float)
+    t1 = sv.loc[(sv["wave"] == WAVES[0]).to_numpy(), _LINK]
+    pos = long[_LINK].merge(t1.assign(_pos=np.flatnonzero((sv["wave"] == WAVES[0]).to_numpy())), on=_LINK,
+                            how="left")["_pos"]
+    fr["t1_pos"] = pos.fillna(-1).to_numpy(dtype=np.int64)
+    # the answers the GEEs use: from known links (each matches its responded (link, wave) row of long)
+    df = sv.loc[~info["outside_mask"], _LINK + ["wave"]].copy()
+    df["wave"] = df["wave"].astype(str)
+    df["_sv_pos"] = np.flatnonzero(~info["outside_mask"])
+    resp = long.loc[long["responded"].to_numpy() == 1, _LINK + ["wave"]].copy()
+    resp["wave"] = resp["wave"].astype(str)
+    resp["_long_pos"] = np.flatnonzero(long["responded"].to_numpy() == 1)
+    df = df.merge(resp, on=_LINK + ["wave"], how="left")
+    # sorted by cluster for a stable order (the key is unique, so no ties)
+    df = df.sort_values(["partner_id", "referral_id", "wave"], kind="stable").reset_index(drop=True)
+    df["_long_pos"] = df["_long_pos"].astype(np.int64)  # every answer from a known link was due or answered
+    df["_cluster"] = pd.factorize(df["partner_id"], sort=False)[0]
+    fr["gee"] = df
+    return fr
+
+
+def _dummies(codes: np.ndarray, levels: Sequence[str], name: str, cols: dict) -> None:
+    """Treatment dummies of the levels present in ``codes`` (sorted text levels, first present dropped)."""
+    present = np.flatnonzero(np.bincount(codes, minlength=len(levels)))
+    for k in present[1:]:
+        cols[f"{name}_{levels[k]}"] = (codes == k).astype(float)
+
+
+def _t1_codes(fr: dict, sv: pd.DataFrame, behaviour: str) -> np.ndarray:
+    """The T1 answer to ``behaviour`` of each (link, wave) row, as a code of :data:`_T1_LEVELS`."""
+    pos = fr["t1_pos"]
+    vals = np.full(len(pos), np.nan)
+    has = pos >= 0
+    vals[has] = sv[behaviour].to_numpy(dtype=float)[pos[has]]
+    return np.select([vals == 1, vals == 0], [2, 0], 1).astype(np.int64)
+
+
+def _fit_response(fr: dict, behaviour: str | None) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Per-wave logistic model of responding; returns (t1 answer codes, p_respond, coefficient table).
+
+    The covariates (programme status, site, T1 answer) are all categorical, so each wave's model is
+    fitted on its distinct covariate patterns, responders and non-responders with frequency weights:
+    the same likelihood, estimates and standard errors as on one row per (link, wave), in a fraction of
+    the time. The design has the columns of ``pd.get_dummies(drop_first=True)`` + constant on the wave's
+    rows (levels as text, sorted; the first present dropped).
+    """
+    status, status_levels = fr["programme_status"]
+    site, site_levels = fr["site_id"]
+    t1 = _t1_codes(fr, fr["sv"], behaviour) if behaviour is not None else np.zeros(len(status), dtype=np.int64)
+    y_all = fr["responded"]
+    p_respond = np.full(len(status), np.nan)
     coefs = []
-    for w in WAVES:
-        m = (long["wave"] == w).to_numpy()
-        sub = long[m]
-        if len(sub) == 0:
+    for k, w in enumerate(WAVES):
+        rows = np.flatnonzero(fr["wave"] == k)
+        if len(rows) == 0:
             continue
-        cats = ["programme_status", "site_id"] + (["t1_answer"] if w != WAVES[0] and behaviour else [])
-        X = _design(sub, cats)
-        y = sub["responded"].to_numpy(dtype=float)
+        use_t1 = w != WAVES[0] and behaviour is not None
+        key = (status[rows] * len(site_levels) + site[rows]) * len(_T1_LEVELS) + (t1[rows] if use_t1 else 0)
+        patterns, inverse = np.unique(key, return_inverse=True)
+        y = y_all[rows]
         if y.min() == y.max():
-            long.loc[m, "p_respond"] = y.mean()
+            p_respond[rows] = y.mean()
             coefs.append(pd.DataFrame({"wave": w, "term": ["const"], "coef": [np.nan], "se": [np.nan]}))
             continue
+        n = np.bincount(inverse, minlength=len(patterns)).astype(float)
+        yes = np.bincount(inverse, weights=y, minlength=len(patterns))
+        # the levels present in the wave are those of its patterns
+        p_t1, rest = patterns % len(_T1_LEVELS), patterns // len(_T1_LEVELS)
+        cols = {"const": np.ones(len(patterns))}
+        _dummies(rest // len(site_levels), status_levels, "programme_status", cols)
+        _dummies(rest % len(site_levels), site_levels, "site_id", cols)
+        if use_t1:
+            _dummies(p_t1, _T1_LEVELS, "t1_answer", cols)
+        Xp = pd.DataFrame(cols)
+        two = np.r_[np.arange(len(patterns)), np.arange(len(patterns))]
+        yy = np.r_[np.ones(len(patterns)), np.zeros(len(patterns))]
+        ff = np.r_[yes, n - yes]
+        keep = ff > 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-10, maxiter=200)
-        long.loc[m, "p_respond"] = fit.fittedvalues.to_numpy() if hasattr(fit.fittedvalues, "to_numpy") \
-            else np.asarray(fit.fittedvalues)
-        coefs.append(pd.DataFrame({"wave": w, "term": X.columns, "coef": np.asarray(fit.params),
-                                   "se": np.asarray(fit.bse)}))
-    long["weight"] = np.where(long["responded"] == 1, 1.0 / long["p_respond"], np.nan)
+            fit = sm.GLM(yy[keep], Xp.to_numpy()[two[keep]], family=sm.families.Binomial(),
+                         freq_weights=ff[keep]).fit(tol=1e-10, maxiter=200)
+        params = np.asarray(fit.params)
+        p_respond[rows] = fit.model.family.link.inverse(Xp.to_numpy() @ params)[inverse]
+        coefs.append(pd.DataFrame({"wave": w, "term": Xp.columns, "coef": params, "se": np.asarray(fit.bse)}))
     coef_table = pd.concat(coefs, ignore_index=True) if coefs else pd.DataFrame(columns=["wave", "term", "coef", "se"])
-    return long, coef_table
+    return t1, p_respond, coef_table
 
 
 def response_rates(data, *, wave_months: dict[str, float] | None = None, offered_only: bool | None = None,
@@ -597,20 +676,20 @@ _FIT_LABELS = {"unweighted": "unweighted GEE",
                "weighted": "GEE weighted by inverse probability of responding"}
 
 
-def _gee_fit(df: pd.DataFrame, behaviour: str, weights, cov_struct: str):
-    waves = [w for w in WAVES if (df["wave"] == w).any()]
-    X = pd.DataFrame({"const": 1.0}, index=df.index)
+def _gee_fit(y: np.ndarray, wave: np.ndarray, clusters: np.ndarray, weights, cov_struct: str):
+    """Binomial GEE of ``y`` on wave (codes of :data:`WAVES`; the first present is the reference)."""
+    waves = [w for k, w in enumerate(WAVES) if (wave == k).any()]
+    cols = {"const": np.ones(len(y))}
     for w in waves[1:]:
-        X[f"wave[{w}]"] = (df["wave"] == w).astype(float)
+        cols[f"wave[{w}]"] = (wave == WAVES.index(w)).astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a wave with no 'yes' separates: its odds ratio is shown as 0 / inf
-        res = fit_gee(df[behaviour].to_numpy(dtype=float), X.to_numpy(), df["partner_id"].to_numpy(),
-                      family="binomial", cov_struct=cov_struct, weights=weights, names=list(X.columns),
-                      maxiter=200)
+        res = fit_gee(y, np.column_stack(list(cols.values())), clusters, family="binomial", cov_struct=cov_struct,
+                      weights=weights, names=list(cols), maxiter=200)
     return res, waves
 
 
-def _gee_rows(res, waves, df, fit: str, alpha: float):
+def _gee_rows(res, waves, n_obs: dict, n_clusters: int, fit: str, alpha: float):
     z = _z(alpha)
     params = np.asarray(res.params)
     cov = np.asarray(res.cov_robust)
@@ -625,8 +704,7 @@ def _gee_rows(res, waves, df, fit: str, alpha: float):
         se = float(np.sqrt(g @ cov @ g))
         p = float(special.expit(eta))
         row = {"fit": fit, "label": _FIT_LABELS[fit], "wave": w,
-               "n_obs": int((df["wave"] == w).sum()),
-               "n_clusters": int(df["partner_id"].nunique()),
+               "n_obs": n_obs[w], "n_clusters": n_clusters,
                "estimate": p, "ci_lower": float(special.expit(eta - z * se)),
                "ci_upper": float(special.expit(eta + z * se)),
                "odds_ratio": np.nan, "or_ci_lower": np.nan, "or_ci_upper": np.nan, "p_value": np.nan}
@@ -712,36 +790,47 @@ def wave_model(data, *, behaviour: str = "physical_violence", cov_struct: str = 
     _check_behaviours([behaviour], behaviour)
     if cov_struct not in ("independence", "exchangeable"):
         raise ValueError("cov_struct must be 'independence' or 'exchangeable'")
-    long, sv, info = _due_links(data, wave_months, offered_only)
-    long, coef_table = _fit_response(long, behaviour, sv)
-    resp = long[long["responded"] == 1][_LINK + ["wave", "p_respond", "weight"]]
-    df = sv[~info["outside_mask"]].copy()
-    df["wave"] = df["wave"].astype(str)
-    df = df.merge(resp, on=_LINK + ["wave"], how="left")
+    fr = _wave_frame(data, wave_months, offered_only)
+    long, sv, info = fr["long"], fr["sv"], fr["info"]
+    t1, p_respond, coef_table = _fit_response(fr, behaviour)
+    weight = np.where(fr["responded"] == 1, 1.0 / p_respond, np.nan)
+    gee = fr["gee"]
+    answers = sv[behaviour].to_numpy(dtype=float)[gee["_sv_pos"].to_numpy()]
+    item_missing = np.isnan(answers)
     n_in = len(sv)
     n_outside = info["n_responses_outside"]
-    item_missing = df[behaviour].isna()
-    df = df[~item_missing].reset_index(drop=True)
     excluded = {"response from a link not in partners.csv, whose referral never started, or not offered support":
                 n_outside,
                 f"{behaviour} not answered": int(item_missing.sum())}
-    if len(df) == 0 or df[behaviour].nunique() < 2:
+    keep = ~item_missing
+    y = answers[keep]
+    if len(y) == 0 or len(np.unique(y)) < 2:
         raise AnalysisError(f"not enough answers to {behaviour} to fit a model across waves")
-    # statsmodels groups rows by cluster internally; sort for a stable order
-    df = df.sort_values(["partner_id", "referral_id", "wave"], kind="stable").reset_index(drop=True)
-    res_u, waves = _gee_fit(df, behaviour, None, cov_struct)
-    res_w, _ = _gee_fit(df, behaviour, df["weight"].to_numpy(dtype=float), cov_struct)
+    df = gee.loc[keep, _LINK + ["wave"]].reset_index(drop=True)
+    df[behaviour] = y
+    lpos = gee["_long_pos"].to_numpy()[keep]
+    df["p_respond"] = p_respond[lpos]
+    df["weight"] = weight[lpos]
+    wave = fr["wave"][lpos]
+    clusters = gee["_cluster"].to_numpy()[keep]
+    n_obs = {w: int(c) for w, c in zip(WAVES, np.bincount(wave, minlength=len(WAVES)))}
+    n_clusters = len(np.unique(clusters))
+    res_u, waves = _gee_fit(y, wave, clusters, None, cov_struct)
+    res_w, _ = _gee_fit(y, wave, clusters, df["weight"].to_numpy(dtype=float), cov_struct)
     rows, change, coefs = [], [], []
     for fit, res in (("unweighted", res_u), ("weighted", res_w)):
-        r, c = _gee_rows(res, waves, df, fit, alpha)
+        r, c = _gee_rows(res, waves, n_obs, n_clusters, fit, alpha)
         rows += r
         change += c
         coefs.append(pd.DataFrame({"fit": fit, "term": res.exog_names, "coef": np.asarray(res.params),
                                    "se_robust": np.asarray(res.bse)}))
     summary = pd.DataFrame(rows)
     summary.insert(0, "behaviour", behaviour)
-    weights = long[_LINK + ["participant_id", "site_id", "programme_status", "wave", "t1_answer", "responded",
-                            "p_respond", "weight"]]
+    weights = long[_LINK + ["participant_id", "site_id", "programme_status", "wave"]].copy()
+    weights["t1_answer"] = np.array(_T1_LEVELS, dtype=object)[t1]
+    weights["responded"] = long["responded"].to_numpy()
+    weights["p_respond"] = p_respond
+    weights["weight"] = weight
     meta = make_meta(
         n_in=n_in, excluded=excluded, alpha=alpha, unit="survey responses",
         method=("Binomial GEE (logit link, wave as categorical, clusters = (ex-)partner, robust SE, "
@@ -843,7 +932,7 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
         n_links, links_excluded = paired.meta["n_in"], paired.meta["excluded"]
     else:
         sv_all = _surveys(data)
-        n_links, links_excluded = _link_accounting(sv_all, baseline, followup)
+        n_links, links_excluded = _link_accounting(sv_all, _link_codes(data), baseline, followup)
     meta = make_meta(
         n_in=n_links, excluded=links_excluded, alpha=alpha,
         unit="(ex-)partner links (partner x referral); paired view",
@@ -910,7 +999,8 @@ def feeling_safe(data, *, baseline: str = "T1", followup: str = "T4", alpha: flo
     for t in (summary, headline):
         t["estimate"] = t["n"] / t["n_answered"].where(t["n_answered"] > 0)
         t["ci_lower"], t["ci_upper"] = wilson_ci(t["n"], t["n_answered"], alpha=alpha)
-    wide = _wide(sv, baseline, followup, ["feels_safe"]).dropna()
+    link = _link_codes(data)
+    wide = _wide(sv, link, baseline, followup, ["feels_safe"]).dropna()
     diff = wide["feels_safe_fu"] - wide["feels_safe_base"]
     safer, same, less = int((diff > 0).sum()), int((diff == 0).sum()), int((diff < 0).sum())
     p_sign = float(stats.binomtest(safer, safer + less, 0.5).pvalue) if safer + less else 1.0
@@ -935,7 +1025,7 @@ def feeling_safe(data, *, baseline: str = "T1", followup: str = "T4", alpha: flo
         method=("Distribution of the 1-5 feeling-safe scale per wave with Wilson intervals; paired "
                 f"{baseline} vs {followup}: exact sign test and Newcombe method 10."),
         baseline=baseline, followup=followup,
-        n_paired_excluded=_link_accounting(sv, baseline, followup)[1],
+        n_paired_excluded=_link_accounting(sv, link, baseline, followup)[1],
     )
     return AnalysisResult(summary=summary, meta=meta, title="How safe (ex-)partners feel, by wave",
                           tables={"headline": headline, "paired": pd.DataFrame(paired)},
@@ -968,7 +1058,7 @@ def space_for_action(data, *, baseline: str = "T1", followup: str = "T4", alpha:
     for w, g in sv.groupby("wave", observed=True, sort=True):
         x = g["space_for_action"].dropna().to_numpy()
         rows.append({"wave": str(w), "measure": "mean", **_mean_ci(x, alpha), "p_value": np.nan})
-    wide = _wide(sv, baseline, followup, ["space_for_action"]).dropna()
+    wide = _wide(sv, _link_codes(data), baseline, followup, ["space_for_action"]).dropna()
     d = (wide["space_for_action_fu"] - wide["space_for_action_base"]).to_numpy()
     p = float(stats.ttest_1samp(d, 0).pvalue) if len(d) > 1 and np.std(d) > 0 else np.nan
     rows.append({"wave": f"{followup} - {baseline}", "measure": "paired change", **_mean_ci(d, alpha), "p_value": p})

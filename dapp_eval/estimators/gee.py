@@ -81,10 +81,35 @@ class GEEResults(EstimatorResults):
 
 
 def _cluster_sums(gid: np.ndarray, n_groups: int, M: np.ndarray) -> np.ndarray:
-    """Per-cluster column sums of M (n x k) -> (n_groups x k)."""
-    out = np.zeros((n_groups, M.shape[1]))
-    np.add.at(out, gid, M)
-    return out
+    """Per-cluster column sums of M (n x k) -> (n_groups x k).
+
+    One ``bincount`` per column: it adds the rows in the same order as ``np.add.at`` (so the same sums,
+    bit for bit) at a fraction of its cost on a million rows.
+    """
+    return np.column_stack([np.bincount(gid, weights=M[:, j], minlength=n_groups) for j in range(M.shape[1])]) \
+        if M.shape[1] else np.zeros((n_groups, 0))
+
+
+def _patterns(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of M (n x k): ``(inverse, representative, count)``.
+
+    ``inverse[i]`` numbers row i's pattern, ``M[representative]`` holds one row per pattern and
+    ``count`` how many rows share it. Hashing (``pd.factorize``) column by column, O(n).
+    """
+    n = M.shape[0]
+    key = np.zeros(n, dtype=np.int64)
+    card = 1
+    for j in range(M.shape[1]):
+        codes, uniq = pd.factorize(M[:, j])
+        if card * max(len(uniq), 1) >= 2**62:  # keep the mixed-radix key inside int64
+            key, kept = pd.factorize(key)
+            card = len(kept)
+        key = key * len(uniq) + codes
+        card *= max(len(uniq), 1)
+    inverse, kept = pd.factorize(key)
+    rep = np.empty(len(kept), dtype=np.int64)
+    rep[inverse] = np.arange(n)  # any row of a pattern will do: they are equal
+    return inverse, rep, np.bincount(inverse, minlength=len(kept)).astype(float)
 
 
 def _check_inputs(y, X, groups, weights, offset):
@@ -187,26 +212,45 @@ def fit_gee(y, X, groups, *, family="binomial", cov_struct: str = "independence"
     n, p = X.shape
     names = list(names) if names is not None else [f"x{j}" for j in range(p)]
     exch = cov_struct == "exchangeable"
+    if exch:
+        yc, Xc, wc, offc, freq = y, X, w, off, None
+    else:
+        # Independence: the estimating equations are sums over rows, so rows with the same (x, y, weight,
+        # offset) are solved as one row with a frequency (exact); only the robust covariance needs each
+        # cluster's score, built from the per-pattern contributions at the end.
+        inverse, rep, freq = _patterns(np.column_stack([X, y, w, off]))
+        yc, Xc, wc, offc = y[rep], X[rep], w[rep], off[rep]
+    wf = wc if freq is None else wc * freq
     # start from the weighted GLM (geepack starts from glm.fit with the same weights)
     import statsmodels.api as sm
 
-    beta = np.asarray(sm.GLM(y, X, family=fam, offset=off, var_weights=w).fit(tol=1e-8).params, dtype=float)
+    beta = np.asarray(sm.GLM(yc, Xc, family=fam, offset=offc, var_weights=wc, freq_weights=freq).fit(tol=1e-8).params,
+                      dtype=float)
     n_iter, step = 0, np.full(p, np.inf)
     while np.max(np.abs(step)) >= tol and n_iter < maxiter:
         n_iter += 1
-        r, D = _pearson(fam, y, X, off, beta)
-        phi, alpha = _moments(w, r, gid, G, exch)
-        A, Ui = _equations(w, D, r, gid, G, alpha)
-        step = _inverse(A) @ Ui.sum(axis=0)
+        r, D = _pearson(fam, yc, Xc, offc, beta)
+        if exch:
+            phi, alpha = _moments(w, r, gid, G, exch)
+            A, Ui = _equations(w, D, r, gid, G, alpha)
+            score = Ui.sum(axis=0)
+        else:
+            A, score = D.T @ (wf[:, None] * D), (wf * r) @ D
+        step = _inverse(A) @ score
         beta = beta + step
     converged = bool(np.max(np.abs(step)) < tol)
     if not converged:
         # e.g. a level in which every answer is the same: the coefficient runs off to infinity
         warnings.warn(f"GEE did not converge in {maxiter} iterations (largest step {np.max(np.abs(step)):.3g}); "
                       "a coefficient may be infinite (separation)", RuntimeWarning, stacklevel=2)
-    r, D = _pearson(fam, y, X, off, beta)
-    phi, alpha = _moments(w, r, gid, G, exch)
-    A, Ui = _equations(w, D, r, gid, G, alpha)
+    r, D = _pearson(fam, yc, Xc, offc, beta)
+    if exch:
+        phi, alpha = _moments(w, r, gid, G, exch)
+        A, Ui = _equations(w, D, r, gid, G, alpha)
+    else:
+        phi, alpha = float(np.sum(wf * r**2) / np.sum(wf)), 0.0
+        A = D.T @ (wf[:, None] * D)
+        Ui = _cluster_sums(gid, G, ((wc * r)[:, None] * D)[inverse])
     Ainv = _inverse(A)
     robust = Ainv @ (Ui.T @ Ui) @ Ainv
     idx = pd.Index(names)
