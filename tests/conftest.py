@@ -170,3 +170,54 @@ def site_sizes(folder: Path):
     import pandas as pd
 
     return pd.read_csv(folder / "referrals.csv").groupby("site_id").size()
+
+
+# ---------------------------------------------------------------------------
+# scheduling on the two xdist workers (`make test`: --dist loadgroup --no-loadscope-reorder)
+# ---------------------------------------------------------------------------
+
+#: Wall seconds of the longest work units in `make test` on 2 busy cores (--durations, December 2026); only
+#: their order matters. A unit is a whole file (its module fixtures are then made once, and a notebook's
+#: cells run in order in one kernel), except the tests named here with "::": each of those needs nothing
+#: from its file's other tests, so it is a unit of its own and the two workers can share the file.
+UNIT_SECONDS = {
+    "tests/test_report.py": 157,
+    "tests/test_properties.py::test_corrupted_folder_loads_or_names_every_problem": 107,
+    "tests/test_degenerate.py": 68,
+    "tests/test_report_release.py::test_release_is_byte_identical_across_thread_counts": 19,
+    "tests/test_disclosure_release_four.py": 19,
+    "tests/test_funnel.py": 18,
+    "tests/test_properties.py::test_duplicated_row_is_reported_with_both_rows": 16,
+    "tests/test_disclosure_release_six.py": 15,
+    "tests/test_report_release.py": 15,
+    "tests/test_io.py": 15,
+    "tests/test_identifier_properties.py": 14,
+    "tests/test_disclosure_release_rounded.py": 13,
+    "tests/test_disclosure_release_exact.py": 13,
+    "tests/test_disclosure.py": 13,
+    "tests/test_bench.py": 12,
+    "tests/test_properties.py::test_stray_delimiters_and_quotes_load_or_name_every_problem": 11,
+    "tests/test_properties.py::test_truncated_file_loads_or_names_every_problem": 11,
+    "tests/test_report_release.py::test_workbook_lists_every_published_table": 6,
+}
+
+
+def work_unit(nodeid: str) -> str:
+    """The xdist work unit of a test: its own node id (without parameters) if listed in UNIT_SECONDS, else its file."""
+    test = nodeid.split("[", 1)[0]
+    return test if test in UNIT_SECONDS else nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    """Longest work units first, so that neither worker is left with a long unit at the end.
+
+    pytest-xdist hands the units out in collection order as the workers ask for work; by default it would
+    sort them by their number of tests, which puts a file of one long test near the end.  Only with
+    ``--dist loadgroup`` (as `make test` runs); a plain ``pytest`` run keeps the collection order.
+    """
+    if not getattr(config.option, "loadgroup", False):  # set by pytest-xdist on its workers
+        return
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(work_unit(item.nodeid).replace("@", "_")))
+    items.sort(key=lambda item: -UNIT_SECONDS.get(work_unit(item.nodeid), 0))  # stable: a file's tests stay in order
