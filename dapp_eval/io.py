@@ -54,6 +54,17 @@ FALSE_WORDS = frozenset({"false", "0", "no", "n"})
 _PARTIAL_DATE = re.compile(r"^\s*(\d{4}[-/]\d{1,2}|\d{1,2}[-/]\d{4}|[A-Za-z]{3,9}[ -]\d{4}|\d{4})\s*$")
 _MAX_PROBLEMS_PER_RULE = 200  # per file/column/rule, so one broken column cannot flood the report
 _THREADS = max(1, min(4, os.cpu_count() or 1))  # for pyarrow kernels run side by side
+#: below this many cells the kernels run one after another: starting and feeding a thread pool costs more
+#: than the kernels themselves on a small folder (the loader's fixed cost, paid ~300 times by the tests)
+_SIDE_BY_SIDE_MIN = 1 << 16
+
+
+def _side_by_side(fn, items: list, n_cells: int) -> list:
+    """``[fn(x) for x in items]``, in ``_THREADS`` threads when there are ``_SIDE_BY_SIDE_MIN`` cells or more."""
+    if n_cells < _SIDE_BY_SIDE_MIN or len(items) < 2:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        return list(pool.map(fn, items))
 
 
 # ---------------------------------------------------------------------------
@@ -500,10 +511,10 @@ def _read_unquoted(text: str, width: int, factors: list | None = None,
 
     cols, made = {}, []
     # each column made one array and encoded by pyarrow, whose kernels release the GIL: columns side by side
-    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-        arrays = list(pool.map(lambda col: col.combine_chunks(), tab.columns))
-        del tab
-        encoded = list(pool.map(_encode, arrays))
+    n_cells = tab.num_rows * width
+    arrays = _side_by_side(lambda col: col.combine_chunks(), tab.columns, n_cells)
+    del tab
+    encoded = _side_by_side(_encode, arrays, n_cells)
     for j, (arr, (codes, dictionary)) in enumerate(zip(arrays, encoded)):
         # repeated cells (codes, dates) share one str object
         fac = _Factor(codes, dictionary.to_numpy(zero_copy_only=False), dictionary)
@@ -1285,9 +1296,9 @@ class _Keys:
             self.first_rows(parent, pcol)
             self.arrow(parent, pcol)
         todo = [link for link in links if link not in self._matches]
-        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-            for link, found in zip(todo, pool.map(lambda link: self._match(*link), todo)):
-                self._matches[link] = found
+        n_rows = sum(len(self.tabs[child]) for child, *_ in todo)
+        for link, found in zip(todo, _side_by_side(lambda link: self._match(*link), todo, n_rows)):
+            self._matches[link] = found
 
     def match(self, child: str, ccol: str, parent: str, pcol: str) -> np.ndarray:
         """For each row of ``child``, the first row of ``parent`` whose ``pcol`` equals its ``ccol`` (-1 if none)."""
