@@ -173,7 +173,12 @@ def site_sizes(folder: Path):
 
 
 # ---------------------------------------------------------------------------
-# scheduling on the two xdist workers (`make test`: --dist loadgroup --no-loadscope-reorder)
+# scheduling on the two pytest-xdist workers of `make test` (--dist loadfile)
+#
+# The work units are files, as pytest-xdist makes them, except the few long tests named in UNIT_SECONDS,
+# and the longest units are handed out first. Without these hooks (a run that does not collect tests/)
+# the run is plain --dist loadfile. (pytest-xdist's --dist loadgroup cannot do this: with pytest 9 the
+# group it appends to a node id is ignored, and a notebook's cells would be spread over both workers.)
 # ---------------------------------------------------------------------------
 
 #: Wall seconds of the longest work units in `make test` on 2 busy cores (--durations, December 2026); only
@@ -203,21 +208,33 @@ UNIT_SECONDS = {
 
 
 def work_unit(nodeid: str) -> str:
-    """The xdist work unit of a test: its own node id (without parameters) if listed in UNIT_SECONDS, else its file."""
+    """The work unit of a test: its own node id (without parameters) if listed in UNIT_SECONDS, else its file."""
     test = nodeid.split("[", 1)[0]
     return test if test in UNIT_SECONDS else nodeid.split("::", 1)[0]
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
-    """Longest work units first, so that neither worker is left with a long unit at the end.
+    """On an xdist worker: the longest units first (the controller hands the units out in this order).
 
-    pytest-xdist hands the units out in collection order as the workers ask for work; by default it would
-    sort them by their number of tests, which puts a file of one long test near the end.  Only with
-    ``--dist loadgroup`` (as `make test` runs); a plain ``pytest`` run keeps the collection order.
+    A plain ``pytest`` run keeps the collection order.
     """
-    if not getattr(config.option, "loadgroup", False):  # set by pytest-xdist on its workers
-        return
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(work_unit(item.nodeid).replace("@", "_")))
-    items.sort(key=lambda item: -UNIT_SECONDS.get(work_unit(item.nodeid), 0))  # stable: a file's tests stay in order
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: -UNIT_SECONDS.get(work_unit(item.nodeid), 0))  # stable: a file stays in order
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with the units of :func:`work_unit`, handed out in collection order (longest first).
+
+    pytest-xdist would otherwise sort the files by their number of tests, which puts a file of one long
+    test (a release attack, the benchmark) near the end, where the other worker waits for it.
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LongestFirst(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False
+    return LongestFirst(config, log)
