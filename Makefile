@@ -29,7 +29,7 @@ report: $(STAMP)
 # estimator reference tests) with one BLAS/OpenMP thread: a different summation
 # order must not change any stored output or break any reference tolerance.
 # Both runs use the two cores (pytest-xdist, --dist loadfile: a notebook's cells run in order in
-# one kernel, module fixtures are made once); conftest.py at the top splits out a few long
+# one kernel, module fixtures are made once); tests/conftest.py splits out a few long
 # independent tests as units of their own and hands out the longest units first (UNIT_SECONDS).
 XDIST     := -n 2 --dist loadfile
 NBVAL     := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
