@@ -181,28 +181,31 @@ def site_sizes(folder: Path):
 # group it appends to a node id is ignored, and a notebook's cells would be spread over both workers.)
 # ---------------------------------------------------------------------------
 
-#: Wall seconds of the longest work units in `make test` on 2 busy cores (--durations, December 2026); only
-#: their order matters. A unit is a whole file (its module fixtures are then made once, and a notebook's
-#: cells run in order in one kernel), except the tests named here with "::": each of those needs nothing
-#: from its file's other tests, so it is a unit of its own and the two workers can share the file.
+#: Wall seconds of the longest work units in `make test` on 2 busy cores (--durations; the larger of the runs
+#: before and after these units were made, December 2026); only their order matters. A unit is a whole file
+#: (its module fixtures are then made once, and a notebook's cells run in order in one kernel), except the
+#: tests named here with "::": each needs nothing from its file's other tests, so it is a unit of its own
+#: (all its parameters together) and the two workers can share the file.
 UNIT_SECONDS = {
     "tests/test_report.py": 157,
+    "tests/test_degenerate.py": 119,
     "tests/test_properties.py::test_corrupted_folder_loads_or_names_every_problem": 107,
-    "tests/test_degenerate.py": 68,
-    "tests/test_report_release.py::test_release_is_byte_identical_across_thread_counts": 19,
-    "tests/test_disclosure_release_four.py": 19,
+    "tests/test_disclosure_release_six.py": 44,
+    "tests/test_disclosure_release_four.py": 42,
+    "tests/test_report_release.py::test_release_is_byte_identical_across_thread_counts": 30,
+    "tests/test_report_release.py::test_column_mapped_export_renders_quietly_and_is_spreadsheet_safe": 28,
     "tests/test_funnel.py": 18,
-    "tests/test_properties.py::test_duplicated_row_is_reported_with_both_rows": 16,
-    "tests/test_disclosure_release_six.py": 15,
-    "tests/test_report_release.py": 15,
+    "tests/test_properties.py::test_duplicated_row_is_reported_with_both_rows": 17,
+    "tests/test_disclosure_release_exact.py": 16,
+    "tests/test_identifier_properties.py": 16,
     "tests/test_io.py": 15,
-    "tests/test_identifier_properties.py": 14,
     "tests/test_disclosure_release_rounded.py": 13,
-    "tests/test_disclosure_release_exact.py": 13,
     "tests/test_disclosure.py": 13,
     "tests/test_bench.py": 12,
+    "tests/test_report_release.py": 10,
     "tests/test_properties.py::test_stray_delimiters_and_quotes_load_or_name_every_problem": 11,
     "tests/test_properties.py::test_truncated_file_loads_or_names_every_problem": 11,
+    "tests/test_layers.py": 8,
     "tests/test_report_release.py::test_workbook_lists_every_published_table": 6,
 }
 
