@@ -28,8 +28,9 @@ report: $(STAMP)
 # The second pytest run repeats the numerically sensitive part (notebooks and the
 # estimator reference tests) with one BLAS/OpenMP thread: a different summation
 # order must not change any stored output or break any reference tolerance.
-# Both runs use the two cores (pytest-xdist; --dist loadfile keeps each notebook's
-# cells in order in one kernel).
+# Both runs use the two cores (pytest-xdist, --dist loadfile: a notebook's cells run in order in
+# one kernel, module fixtures are made once); tests/conftest.py splits out a few long
+# independent tests as units of their own and hands out the longest units first (UNIT_SECONDS).
 XDIST     := -n 2 --dist loadfile
 NBVAL     := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 NUMERICAL := notebooks tests/test_survival.py tests/test_lmm.py tests/test_risk.py tests/test_safety.py \

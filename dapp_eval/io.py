@@ -54,6 +54,17 @@ FALSE_WORDS = frozenset({"false", "0", "no", "n"})
 _PARTIAL_DATE = re.compile(r"^\s*(\d{4}[-/]\d{1,2}|\d{1,2}[-/]\d{4}|[A-Za-z]{3,9}[ -]\d{4}|\d{4})\s*$")
 _MAX_PROBLEMS_PER_RULE = 200  # per file/column/rule, so one broken column cannot flood the report
 _THREADS = max(1, min(4, os.cpu_count() or 1))  # for pyarrow kernels run side by side
+#: below this many cells the kernels run one after another: starting and feeding a thread pool costs more
+#: than the kernels themselves on a small folder (the loader's fixed cost, paid ~300 times by the tests)
+_SIDE_BY_SIDE_MIN = 1 << 16
+
+
+def _side_by_side(fn, items: list, n_cells: int) -> list:
+    """``[fn(x) for x in items]``, in ``_THREADS`` threads when there are ``_SIDE_BY_SIDE_MIN`` cells or more."""
+    if n_cells < _SIDE_BY_SIDE_MIN or len(items) < 2:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        return list(pool.map(fn, items))
 
 
 # ---------------------------------------------------------------------------
@@ -500,10 +511,10 @@ def _read_unquoted(text: str, width: int, factors: list | None = None,
 
     cols, made = {}, []
     # each column made one array and encoded by pyarrow, whose kernels release the GIL: columns side by side
-    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-        arrays = list(pool.map(lambda col: col.combine_chunks(), tab.columns))
-        del tab
-        encoded = list(pool.map(_encode, arrays))
+    n_cells = tab.num_rows * width
+    arrays = _side_by_side(lambda col: col.combine_chunks(), tab.columns, n_cells)
+    del tab
+    encoded = _side_by_side(_encode, arrays, n_cells)
     for j, (arr, (codes, dictionary)) in enumerate(zip(arrays, encoded)):
         # repeated cells (codes, dates) share one str object
         fac = _Factor(codes, dictionary.to_numpy(zero_copy_only=False), dictionary)
@@ -661,6 +672,23 @@ def _native_dates(raw: pd.Series, is_ts: np.ndarray) -> pd.Series:
     return out
 
 
+def _where(s: pd.Series, keep: np.ndarray) -> pd.Series:
+    """``s.where(keep, None)``: ``None`` (text) or NaN (a float column) where ``keep`` is False; same dtype and index.
+
+    Done in numpy for these two dtypes: pandas' ``where`` has a fixed cost of ~0.15 ms, paid several times for
+    each of the ~70 columns of every folder loaded (the property tests load ~350 small folders).
+    """
+    keep = np.asarray(keep, dtype=bool)
+    if s.dtype == object:
+        out = s.to_numpy(dtype=object, copy=True)
+        out[~keep] = None
+    elif s.dtype == np.float64:
+        out = np.where(keep, s.to_numpy(), np.nan)
+    else:
+        return s.where(keep, None)
+    return pd.Series(out, index=s.index, dtype=s.dtype, name=s.name, copy=False)
+
+
 def _per_distinct(text: pd.Series, fn) -> pd.Series:
     """``fn(text)`` computed once per distinct cell and spread back to every row (same values, same index).
 
@@ -685,7 +713,7 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
         probs.add_mask(fname, rows, col.name, raw, blank, "required value is missing")
     kind = col.kind
     if kind == "str":
-        return text.where(~blank, None).astype(object)
+        return _where(text, ~blank).astype(object)
 
     if kind in ("enum", "set"):
         if kind == "enum":
@@ -694,14 +722,14 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
             bad = ~blank & low.isna().to_numpy()
             probs.add_mask(fname, rows, col.name, raw, bad,
                            f"value not allowed; use one of: {', '.join(col.values)}")
-            return low.where(~blank, None).astype(object)
+            return _where(low, ~blank).astype(object)
         parts = _per_distinct(text, lambda u: u.str.lower().str.replace(r"\s*;\s*", ";", regex=True))
         allowed = set(col.values)
         good = [u for u in parts.unique() if all(p in allowed for p in u.split(";") if p != "")]
         ok = parts.isin(good).to_numpy()
         probs.add_mask(fname, rows, col.name, raw, ~blank & ~ok,
                        f"';'-separated values must come from: {', '.join(col.values)}")
-        return parts.where(~blank, None).astype(object)
+        return _where(parts, ~blank).astype(object)
 
     if kind == "bool":
         low = _per_distinct(text, lambda u: u.str.lower())
@@ -714,17 +742,17 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
         return pd.Series(out, index=raw.index)
 
     if kind in ("int", "float"):
-        num = _per_distinct(text, lambda u: pd.to_numeric(u, errors="coerce").astype(float)).where(~blank)
-        num = num.where(np.isfinite(num.to_numpy()))  # 'inf', '1e400': not a number anyone typed on purpose
+        num = _where(_per_distinct(text, lambda u: pd.to_numeric(u, errors="coerce").astype(float)), ~blank)
+        num = _where(num, np.isfinite(num.to_numpy()))  # 'inf', '1e400': not a number anyone typed on purpose
         bad_type = ~blank & num.isna().to_numpy()
         probs.add_mask(fname, rows, col.name, raw, bad_type, f"not a number ({'whole number' if kind == 'int' else 'number'} expected)")
         if kind == "int":
             huge = (num.abs() > _INT_LIMIT).to_numpy()
             probs.add_mask(fname, rows, col.name, raw, huge, "number too large for a whole-number column")
-            num = num.where(~huge)
+            num = _where(num, ~huge)
             frac = num.notna().to_numpy() & (num.fillna(0) % 1 != 0).to_numpy()
             probs.add_mask(fname, rows, col.name, raw, frac, "not a whole number")
-            num = num.where(~frac)
+            num = _where(num, ~frac)
         if col.min is not None:
             probs.add_mask(fname, rows, col.name, raw, (num < col.min).to_numpy(),
                            f"value below the allowed minimum {col.min:g}")
@@ -743,7 +771,7 @@ def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date
                 isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "year"))).to_numpy(dtype=bool)
         fmt = date_format or "%Y-%m-%d"
         try:
-            parsed = pd.to_datetime(text.where(~blank & ~is_ts, None), format=fmt, errors="coerce")
+            parsed = pd.to_datetime(_where(text, ~blank & ~is_ts), format=fmt, errors="coerce")
         except (ValueError, TypeError) as exc:
             probs.add(fname, None, col.name, fmt, f"date_format {fmt!r} in the column map cannot be used ({exc})")
             return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
@@ -1285,9 +1313,9 @@ class _Keys:
             self.first_rows(parent, pcol)
             self.arrow(parent, pcol)
         todo = [link for link in links if link not in self._matches]
-        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-            for link, found in zip(todo, pool.map(lambda link: self._match(*link), todo)):
-                self._matches[link] = found
+        n_rows = sum(len(self.tabs[child]) for child, *_ in todo)
+        for link, found in zip(todo, _side_by_side(lambda link: self._match(*link), todo, n_rows)):
+            self._matches[link] = found
 
     def match(self, child: str, ccol: str, parent: str, pcol: str) -> np.ndarray:
         """For each row of ``child``, the first row of ``parent`` whose ``pcol`` equals its ``ccol`` (-1 if none)."""

@@ -170,3 +170,74 @@ def site_sizes(folder: Path):
     import pandas as pd
 
     return pd.read_csv(folder / "referrals.csv").groupby("site_id").size()
+
+
+# ---------------------------------------------------------------------------
+# scheduling on the two pytest-xdist workers of `make test` (--dist loadfile)
+#
+# The work units are files, as pytest-xdist makes them, except the few long tests named in UNIT_SECONDS,
+# and the longest units are handed out first. Without these hooks (a run that does not collect tests/)
+# the run is plain --dist loadfile. (pytest-xdist's --dist loadgroup cannot do this: with pytest 9 the
+# group it appends to a node id is ignored, and a notebook's cells would be spread over both workers.)
+# ---------------------------------------------------------------------------
+
+#: Wall seconds of the longest work units in `make test` on 2 busy cores (--durations; the larger of the runs
+#: before and after these units were made, December 2026); only their order matters. A unit is a whole file
+#: (its module fixtures are then made once, and a notebook's cells run in order in one kernel), except the
+#: tests named here with "::": each needs nothing from its file's other tests, so it is a unit of its own
+#: (all its parameters together) and the two workers can share the file.
+UNIT_SECONDS = {
+    "tests/test_report.py": 157,
+    "tests/test_degenerate.py": 119,
+    "tests/test_properties.py::test_corrupted_folder_loads_or_names_every_problem": 107,
+    "tests/test_disclosure_release_six.py": 44,
+    "tests/test_disclosure_release_four.py": 42,
+    "tests/test_report_release.py::test_release_is_byte_identical_across_thread_counts": 30,
+    "tests/test_report_release.py::test_column_mapped_export_renders_quietly_and_is_spreadsheet_safe": 28,
+    "tests/test_funnel.py": 18,
+    "tests/test_properties.py::test_duplicated_row_is_reported_with_both_rows": 17,
+    "tests/test_disclosure_release_exact.py": 16,
+    "tests/test_identifier_properties.py": 16,
+    "tests/test_io.py": 15,
+    "tests/test_disclosure_release_rounded.py": 13,
+    "tests/test_disclosure.py": 13,
+    "tests/test_bench.py": 12,
+    "tests/test_report_release.py": 10,
+    "tests/test_properties.py::test_stray_delimiters_and_quotes_load_or_name_every_problem": 11,
+    "tests/test_properties.py::test_truncated_file_loads_or_names_every_problem": 11,
+    "tests/test_layers.py": 8,
+    "tests/test_report_release.py::test_workbook_lists_every_published_table": 6,
+}
+
+
+def work_unit(nodeid: str) -> str:
+    """The work unit of a test: its own node id (without parameters) if listed in UNIT_SECONDS, else its file."""
+    test = nodeid.split("[", 1)[0]
+    return test if test in UNIT_SECONDS else nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker: the longest units first (the controller hands the units out in this order).
+
+    A plain ``pytest`` run keeps the collection order.
+    """
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: -UNIT_SECONDS.get(work_unit(item.nodeid), 0))  # stable: a file stays in order
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with the units of :func:`work_unit`, handed out in collection order (longest first).
+
+    pytest-xdist would otherwise sort the files by their number of tests, which puts a file of one long
+    test (a release attack, the benchmark) near the end, where the other worker waits for it.
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LongestFirst(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False
+    return LongestFirst(config, log)

@@ -5,25 +5,31 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from dapp_eval.bench import STAGES, _target_note, growth_exponents, run_bench
 
 
-def test_bench_smoke(tmp_path):
-    out = tmp_path / "bench.json"
-    res = run_bench([400], json_path=out, render=False, echo=lambda _: None)
-    saved = json.loads(out.read_text())
+@pytest.fixture(scope="module")
+def bench_200_400(tmp_path_factory):
+    """One benchmark run at 200 and 400 referrals (what it returned, what it saved), read by both tests below."""
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    res = run_bench([200, 400], json_path=out, render=False, echo=lambda _: None)
+    return res, json.loads(out.read_text())
+
+
+def test_bench_smoke(bench_200_400):
+    res, saved = bench_200_400
     assert saved == json.loads(json.dumps(res))
-    size = saved["sizes"][0]
+    size = saved["sizes"][1]
     assert size["referrals"] == 400
     assert set(size["stages"]) == set(STAGES) - {"render_one_site"}
     assert size["analysis_total_s"] > 0 and size["peak_memory_mb"] > 0
     assert abs(size["analysis_total_s"] - sum(v["seconds"] for v in size["stages"].values())) < 0.01
 
 
-def test_bench_json_keys_and_scaling(tmp_path):
-    out = tmp_path / "bench.json"
-    res = run_bench([200, 400], json_path=out, render=False, echo=lambda _: None)
-    saved = json.loads(out.read_text())
+def test_bench_json_keys_and_scaling(bench_200_400):
+    res, saved = bench_200_400
     assert saved == json.loads(json.dumps(res))
     assert set(saved) == {"machine", "date", "sizes", "generation", "scaling", "growth", "targets"}
     assert [s["referrals"] for s in saved["sizes"]] == [200, 400]

@@ -206,14 +206,30 @@ def test_count_columns_by_name():
     assert count_columns(pd.DataFrame(columns=["n", "n_open", "name", "estimate"])) == ["n", "n_open"]
 
 
-def test_small_site_report_triggers_every_rule(synthetic_data):
-    """A real report section of the smallest site exercises primary, complement, secondary and curve rules."""
+@pytest.fixture(scope="module")
+def s05_pages(synthetic_data):
+    """strict -> (ReportBuilder, page) of the smallest site, S05, at the plan's threshold of 10: each page is
+    rendered once for the tests below."""
     from dapp_eval.plan import load_plan
     from dapp_eval.report import ReportBuilder
 
-    small = synthetic_data.subset(sites=["S05"])
-    rb = ReportBuilder(small, site="S05", plan=load_plan(threshold=10), synthetic=True, full_data=synthetic_data)
-    html = rb.page()
+    pages = {}
+
+    def page(strict: bool):
+        if strict not in pages:
+            plan = load_plan(threshold=10)
+            assert plan == load_plan()  # 10 is the default: the page of the default plan
+            small = synthetic_data.subset(sites=["S05"])
+            rb = ReportBuilder(small, site="S05", plan=plan, strict=strict, synthetic=True, full_data=synthetic_data)
+            pages[strict] = rb, rb.page()
+        return pages[strict]
+
+    return page
+
+
+def test_small_site_report_triggers_every_rule(s05_pages):
+    """A real report section of the smallest site exercises primary, complement, secondary and curve rules."""
+    rb, html = s05_pages(False)
     reasons = set(rb.dc.log["reason"])
     assert "count below 10" in reasons
     assert any(r.startswith("complement") for r in reasons)
@@ -237,14 +253,11 @@ THROUGHPUT_TABLES = ("throughput", "costs")
 
 
 @pytest.mark.parametrize("strict", [False, True])
-def test_no_small_count_reaches_a_small_site_report(synthetic_data, strict):
+def test_no_small_count_reaches_a_small_site_report(s05_pages, strict):
     """Every table downloadable from the S05 report carries only suppressed small counts."""
-    from dapp_eval.plan import load_plan
-    from dapp_eval.report import THROUGHPUT_STAGES, ReportBuilder
+    from dapp_eval.report import THROUGHPUT_STAGES
 
-    small = synthetic_data.subset(sites=["S05"])
-    rb = ReportBuilder(small, site="S05", plan=load_plan(), strict=strict, synthetic=True, full_data=synthetic_data)
-    html = rb.page()
+    _rb, html = s05_pages(strict)
     checked = 0
     for name, df in _csvs(html):
         if "data_quality_sizes" in name or name.startswith("disclosure_log"):

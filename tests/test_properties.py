@@ -76,7 +76,7 @@ class _Bases(dict):
         return "<valid base folders>"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: the long tests below are work units of their own (UNIT_SECONDS in conftest.py)
 def bases(tmp_path_factory) -> dict[str, dict[str, bytes]]:
     """The valid starting folders as file name -> bytes: MINI and a synthetic one."""
     from dapp_eval.synthetic import generate
