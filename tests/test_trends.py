@@ -199,17 +199,20 @@ def test_spc_chart_marks_special_causes_by_shape_and_partial_quarters_hollow():
     ch = trends.xmr(vals, partial=[False] * 10 + [True], labels=[f"Q{i}" for i in range(11)])
     ax = plotting.spc_chart(ch, higher_is_better=True)
     # the outlier pulls the mean up to 22.2, so quarters 0-8 are a run of 9 below it (a shift, low) and
-    # quarter 9 is above the upper limit (high): one scatter per point, the shape says which way
+    # quarter 9 is above the upper limit (high): the shape of each point says which way (one scatter per kind)
     assert trends.xmr(vals[:10])["shift"].tolist() == [True] * 9 + [False]
-    pts = list(ax.collections)
-    assert len(pts) == 11
 
     def apex(c):  # +0.5: triangle pointing up; -0.5: pointing down; a circle has many vertices
         v = c.get_paths()[0].vertices
         return round(float(v[0][1]), 1) if len(v) == 4 else "circle"
 
-    assert [apex(c) for c in pts[:10]] == [-0.5] * 9 + [0.5]
-    assert tuple(pts[10].get_facecolor()[0][:3]) == (1.0, 1.0, 1.0)
+    shape, face = {}, {}
+    for c in ax.collections:
+        for x, y in c.get_offsets():
+            shape[int(x)], face[int(x)] = apex(c), tuple(c.get_facecolor()[0][:3])
+            assert y == vals[int(x)]
+    assert [shape[i] for i in range(11)] == [-0.5] * 9 + [0.5] + ["circle"]
+    assert face[10] == (1.0, 1.0, 1.0) and face[9] != (1.0, 1.0, 1.0)  # the part quarter is hollow
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels[-1] == "Q10 (part)"
     # the limits are dashed, the centre line solid
