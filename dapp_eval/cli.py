@@ -107,6 +107,7 @@ def _cmd_bench(args) -> int:
 
     sizes = [int(s) for s in str(args.referrals).split(",") if s.strip()]
     run_bench(sizes, json_path=args.json, seed=args.seed, render=not args.no_render, release=not args.no_release,
+              repeat=args.repeat,
               default_release=(args.default_data if not args.no_render and args.default_data
                                and Path(args.default_data).is_dir() else None))
     return 0
@@ -181,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time one site's report but not the whole release (which takes long at 1M referrals)")
     b.add_argument("--default-data", default="data_synthetic",
                    help="also time this folder's default report release and one site's report ('' to skip)")
+    b.add_argument("--repeat", type=int, default=3,
+                   help="passes at each size; each stage reports its fastest (default 3)")
     b.set_defaults(func=_cmd_bench)
     return p
 
