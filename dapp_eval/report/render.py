@@ -319,7 +319,7 @@ def _render_pages(targets: list, *, jobs: int | None):
     one per task in forked worker processes, each on its own copy of its page; here, each page absorbs
     what its sections added (published tables, headline cards, disclosure log...) in page order and
     renders the rest. Every page's HTML is the same whichever process renders what
-    (tests/test_report_parallel.py compares the two ways byte for byte).
+    (tests/test_report.py compares the two ways byte for byte).
     """
     from .sections import independent
 
@@ -338,15 +338,19 @@ def _render_pages(targets: list, *, jobs: int | None):
         with ProcessPoolExecutor(max_workers=_forking(jobs, len(_UNITS)),
                                  mp_context=multiprocessing.get_context("fork")) as ex:
             futures = [ex.submit(_render_unit, j) for j in range(len(_UNITS))]
-            for i, (rel, _suffix, site) in enumerate(targets):
-                page, rendered = Page(rel, site), {}
-                for (k, _names), fut in zip(_UNITS, futures):
-                    if k != i:
-                        continue
-                    for name, html, changes in fut.result():
-                        page.absorb(changes)
-                        rendered[name] = html
-                yield render_page(page, rendered), page.scope, page.tables
+            try:
+                for i, (rel, _suffix, site) in enumerate(targets):
+                    page, rendered = Page(rel, site), {}
+                    for (k, _names), fut in zip(_UNITS, futures):
+                        if k != i:
+                            continue
+                        for name, html, changes in fut.result():
+                            page.absorb(changes)
+                            rendered[name] = html
+                    yield render_page(page, rendered), page.scope, page.tables
+            except BaseException:  # an error (or Ctrl-C): do not wait for the sections not yet started
+                ex.shutdown(cancel_futures=True)
+                raise
     finally:
         _TARGETS, _UNITS = [], []
 
