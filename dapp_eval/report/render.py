@@ -29,7 +29,7 @@ from .context import Page, Release
 from .format import slug
 from .sections import REGISTRY as SECTION_REGISTRY
 from .sections import load as load_section
-from .workbook import write_workbook
+from .workbook import WorkbookBuilder
 
 __all__ = ["render_release", "render_reports", "render_page", "render_section", "ReportBuilder"]
 
@@ -196,7 +196,10 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        names, links, tables = [], [], []
+        names, links = [], []
+        plan = releases[0][0].plan
+        # each page's tables go into the workbook as the page arrives, while the workers render the next ones
+        book = WorkbookBuilder(title=f"{plan['title']}: all published tables")
         pages = _render_pages(targets, jobs=jobs)
         for (rel, suffix, site), (html, scope, page_tables) in tqdm(
                 zip(targets, pages), total=len(targets), desc="Rendering reports", unit="report",
@@ -204,14 +207,13 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
             name = _report_name(site, suffix)
             (tmp / name).write_text(html, encoding="utf-8")
             names.append(name)
-            tables.extend(page_tables)
+            book.add(page_tables)
             period = rel.plan["period"]
             links.append({"href": name, "label": scope + (f", referrals {period[0]} to {period[1]}"
                                                           if period and suffix else "")})
         clock.lap("pages")
-        plan = releases[0][0].plan
         stamp = _dt.datetime.combine(data.sites["data_extract_date"].max().date(), _dt.time())
-        write_workbook(tmp / WORKBOOK, tables, title=f"{plan['title']}: all published tables", stamp=stamp)
+        book.save(tmp / WORKBOOK, stamp=stamp)
         (tmp / "index.html").write_text(_index(plan, links, synthetic=synthetic, data=data), encoding="utf-8")
         names += [WORKBOOK, "index.html"]
         clock.lap("workbook_index")
