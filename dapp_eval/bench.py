@@ -234,7 +234,7 @@ def run_bench(sizes: list[int], *, json_path: str | Path | None = None, seed: in
 
     Examples
     --------
-    >>> out = run_bench([300], render=False, echo=lambda _: None)
+    >>> out = run_bench([300], render=False, echo=lambda _: None, repeat=1)
     >>> sorted(out["sizes"][0])
     ['analysis_total_s', 'peak_memory_mb', 'referrals', 'stages']
     """
