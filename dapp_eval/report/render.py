@@ -190,7 +190,7 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
     # all-sites page compares every site's: each scope's are computed once, here, before the pages are
     # rendered in forked workers that inherit them
     scopes = [None, *(all_sites if overall and len(all_sites) > 1 else chosen)]
-    _headline_figures([(rel, scope) for rel, _suffix in releases for scope in scopes], jobs=jobs)
+    _headline_figures([(rel, scope) for rel, _suffix in releases for scope in scopes], jobs=jobs, pages_of=targets)
     clock.lap("headline_figures")
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -282,10 +282,17 @@ def _warm_up() -> None:
 
 
 def _figures_of(i: int):
+    import dataclasses
+
     from .sections._headlines import figures
 
-    rel, site = _TARGETS[i]
-    return figures(rel, site)
+    rel, site, page_of_its_own = _TARGETS[i]
+    res = figures(rel, site)
+    if page_of_its_own or isinstance(res, Exception):
+        return res
+    # the analyses behind them serve the body of that scope's own page only: not sent back when it has
+    # none (the programme's, for one site's report: at a million referrals, gigabytes to copy between processes)
+    return dataclasses.replace(res, model={})
 
 
 def _forking(jobs: int | None, n: int) -> int:
@@ -294,8 +301,9 @@ def _forking(jobs: int | None, n: int) -> int:
     return jobs if "fork" in multiprocessing.get_all_start_methods() else 1
 
 
-def _headline_figures(targets: list, *, jobs: int | None) -> None:
-    """The headline figures of each (release, scope), computed in worker processes and kept in each release."""
+def _headline_figures(targets: list, *, jobs: int | None, pages_of: list = ()) -> None:
+    """The headline figures of each (release, scope), computed in worker processes and kept in each release
+    (with the analyses behind them for the scopes among the pages ``pages_of``)."""
     from .sections._headlines import adopt, figures
 
     global _TARGETS
@@ -304,14 +312,27 @@ def _headline_figures(targets: list, *, jobs: int | None) -> None:
             figures(rel, site)
         return
     _warm_up()
-    _TARGETS = list(targets)
+    pages = {(id(rel), site) for rel, _suffix, site in pages_of}
+    _TARGETS = [(rel, site, (id(rel), site) in pages) for rel, site in targets]
     try:
         with ProcessPoolExecutor(max_workers=_forking(jobs, len(targets)),
                                  mp_context=multiprocessing.get_context("fork")) as ex:
-            for (rel, site), res in zip(targets, ex.map(_figures_of, range(len(targets)))):
+            results = ex.map(_figures_of, range(len(targets)))
+            _prepare(pages_of)  # meanwhile, here: what the pages' workers will inherit
+            for (rel, site), res in zip(targets, results):
                 adopt(rel, site, res)
     finally:
         _TARGETS = []
+
+
+def _prepare(targets: list) -> None:
+    """Derived tables every section of these pages uses, made before workers fork (each would make them)."""
+    for rel, _suffix, site in targets:
+        rel.site_data(site).episodes  # noqa: B018
+
+
+#: the independent sections by time to render (at 2,000 and at 1,000,000 referrals): the rest follow
+_LONGEST_FIRST = ("safety", "followup", "engagement", "risk", "sites", "attrition", "trends")
 
 
 def _render_pages(targets: list, *, jobs: int | None):
@@ -334,21 +355,23 @@ def _render_pages(targets: list, *, jobs: int | None):
                 yield _render_one(i)
             return
         _warm_up()
-        for rel, _suffix, site in targets:  # derived tables every section uses, before the workers fork
-            rel.site_data(site).episodes  # noqa: B018
-        _UNITS = [(i, (name,)) for i in range(n) for name in independent()]
+        _prepare(targets)
+        # within a page the longest sections first, so that no worker is left with a long one at the end
+        _UNITS = [(i, (name,)) for i in range(n)
+                  for name in sorted(independent(), key=lambda m: _LONGEST_FIRST.index(m)
+                                     if m in _LONGEST_FIRST else len(_LONGEST_FIRST))]
         with ProcessPoolExecutor(max_workers=_forking(jobs, len(_UNITS)),
                                  mp_context=multiprocessing.get_context("fork")) as ex:
             futures = [ex.submit(_render_unit, j) for j in range(len(_UNITS))]
             try:
                 for i, (rel, _suffix, site) in enumerate(targets):
+                    got = {name: (html, changes) for (k, _names), fut in zip(_UNITS, futures) if k == i
+                           for name, html, changes in fut.result()}
                     page, rendered = Page(rel, site), {}
-                    for (k, _names), fut in zip(_UNITS, futures):
-                        if k != i:
-                            continue
-                        for name, html, changes in fut.result():
-                            page.absorb(changes)
-                            rendered[name] = html
+                    for name in independent():  # absorbed in page order, whatever order they were rendered in
+                        html, changes = got[name]
+                        page.absorb(changes)
+                        rendered[name] = html
                     yield render_page(page, rendered), page.scope, page.tables
             except BaseException:  # an error (or Ctrl-C): do not wait for the sections not yet started
                 ex.shutdown(cancel_futures=True)
