@@ -270,7 +270,11 @@ def _warm_up() -> None:
     workers share it instead of each paying for it (about 2 s of CPU per worker)."""
     import lifelines  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
+    import openpyxl  # noqa: F401
+    import pyarrow.compute
+    import pyarrow.csv  # noqa: F401
     import statsmodels.api  # noqa: F401
+    import tqdm.auto  # noqa: F401
 
     from .. import attrition, followup, funnel, plotting, risk, safety  # noqa: F401
 
