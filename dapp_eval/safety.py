@@ -405,10 +405,19 @@ def paired_change(data, *, baseline: str = "T1", followup: str = "T4",
 # ---------------------------------------------------------------------------
 
 
+def _months_key(wave_months: dict[str, float] | None):
+    return tuple(sorted(wave_months.items())) if wave_months is not None else None
+
+
+def _due_links_shared(data, wave_months: dict[str, float] | None, offered_only: bool | None):
+    """:func:`_due_links` as derived once per data, not copied: for callers that only read it."""
+    return _derived(data, ("due_links", _months_key(wave_months), offered_only),
+                    lambda: _due_links_uncached(data, wave_months, offered_only))
+
+
 def _due_links(data, wave_months: dict[str, float] | None, offered_only: bool | None = None):
     """Every (link, wave) that was due or answered, with the response indicator (see _due_links_uncached)."""
-    key = ("due_links", tuple(sorted((wave_months or {}).items())) if wave_months is not None else None, offered_only)
-    long, sv, info = _derived(data, key, lambda: _due_links_uncached(data, wave_months, offered_only))
+    long, sv, info = _due_links_shared(data, wave_months, offered_only)
     return long.copy(), sv.copy(), dict(info, outside_mask=info["outside_mask"].copy())
 
 
@@ -474,14 +483,12 @@ def _wave_frame(data, wave_months: dict[str, float] | None, offered_only: bool |
     from known links, sorted by partner, referral and wave (wave as text), with the position of each
     in ``long`` (``_long_pos``) and its partner as an integer cluster code (``_cluster``).
     """
-    key = ("wave_frame", tuple(sorted((wave_months or {}).items())) if wave_months is not None else None, offered_only)
-    return _derived(data, key, lambda: _wave_frame_uncached(data, wave_months, offered_only))
+    return _derived(data, ("wave_frame", _months_key(wave_months), offered_only),
+                    lambda: _wave_frame_uncached(data, wave_months, offered_only))
 
 
 def _wave_frame_uncached(data, wave_months, offered_only) -> dict:
-    long, sv, info = _derived(
-        data, ("due_links", tuple(sorted((wave_months or {}).items())) if wave_months is not None else None,
-               offered_only), lambda: _due_links_uncached(data, wave_months, offered_only))
+    long, sv, info = _due_links_shared(data, wave_months, offered_only)
     fr = {"long": long, "sv": sv, "info": info}
     fr["wave"] = pd.Categorical(long["wave"], categories=list(WAVES)).codes.astype(np.int64)
     for c in ("programme_status", "site_id"):
