@@ -917,6 +917,8 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
                 wm = wave_model(data, behaviour=b, alpha=alpha)
             except AnalysisError:
                 continue
+            if "fit" not in wm.summary or "fit" not in wm.change:  # too few answers for either fit (e.g. one month)
+                continue
             for fit in ("unweighted", "weighted"):
                 s = wm.summary[wm.summary["fit"] == fit].set_index("wave")
                 ch = wm.change[(wm.change["fit"] == fit) & (wm.change["wave"] == followup)]
