@@ -11,10 +11,19 @@
   under protected tables, and ``protect_counts`` for messages that print counts.
 """
 
-from .control import HIDDEN, SUPPRESSED, DisclosureControl, count_columns, round_count
+from .control import (
+    HIDDEN,
+    SUPPRESSED,
+    THRESHOLD_FLOOR,
+    DisclosureControl,
+    check_threshold,
+    count_columns,
+    round_count,
+)
 from .text import HOW_FIGURES_ARE_PROTECTED, how_figures_are_protected, protect_counts, protected_sentence
 
-__all__ = ["DisclosureControl", "count_columns", "round_count", "SUPPRESSED", "HIDDEN",
+__all__ = ["DisclosureControl", "count_columns", "round_count", "SUPPRESSED", "HIDDEN", "THRESHOLD_FLOOR",
+           "check_threshold",
            "HOW_FIGURES_ARE_PROTECTED", "how_figures_are_protected", "protected_sentence", "protect_counts",
            "audit_release", "AuditResult"]
 

@@ -45,7 +45,33 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["DisclosureControl", "count_columns", "SUPPRESSED", "HIDDEN", "round_count"]
+__all__ = ["DisclosureControl", "count_columns", "SUPPRESSED", "HIDDEN", "round_count", "THRESHOLD_FLOOR",
+           "check_threshold"]
+
+#: the lowest threshold a release may use. Below 5, a count rounded to the nearest 5 is no longer wider than the
+#: suppressed range (1 to T-1), so rounding and suppression stop covering each other (docs/disclosure.md); many
+#: councils publish at 5, ONS and UK LLC at 10, OpenSAFELY redacts 7 or fewer.
+THRESHOLD_FLOOR = 5
+
+
+def check_threshold(threshold) -> int:
+    """The threshold of a release as a whole number, or a plain ``ValueError`` if it is below the floor.
+
+    Examples
+    --------
+    >>> check_threshold(10)
+    10
+    >>> check_threshold(3)
+    Traceback (most recent call last):
+    ...
+    ValueError: the small-number threshold must be at least 5 (it was 3): below 5, counts of a few people are protected only by rounding. Use --threshold 5 or more (the default is 10).
+    """
+    t = int(threshold)
+    if t < THRESHOLD_FLOOR:
+        raise ValueError(f"the small-number threshold must be at least {THRESHOLD_FLOOR} (it was {t}): below "
+                         f"{THRESHOLD_FLOOR}, counts of a few people are protected only by rounding. Use --threshold "
+                         f"{THRESHOLD_FLOOR} or more (the default is 10).")
+    return t
 
 #: marker shown in place of a suppressed count
 SUPPRESSED = "<{t}"
@@ -148,6 +174,8 @@ class DisclosureControl:
     threshold: int = 10
     strict: bool = False
     round_at_risk: int = 5
+    #: the plan's alpha: intervals recomputed from published counts are at this level (1 - alpha)
+    alpha: float = 0.05
     _log: list[dict] = field(default_factory=list, repr=False)
     _cells: dict = field(default_factory=dict, repr=False)
 
@@ -158,6 +186,20 @@ class DisclosureControl:
             raise ValueError("round_at_risk (the rounding base) must be a whole number >= 1")
         self.threshold = int(self.threshold)
         self.round_at_risk = int(self.round_at_risk)
+        self.alpha = float(self.alpha)
+        if not 0 < self.alpha < 1:
+            raise ValueError("alpha must be between 0 and 1")
+
+    @property
+    def zero_minimum(self) -> int:
+        """Groups smaller than this (twice the threshold) have a numerator or complement of 0 treated as small.
+
+        "None of them" or "all of them" says something about every person in a small group (ACRO treats
+        zeros as disclosive). Below twice the threshold a count or its complement is always below the
+        threshold, so with this rule a proportion of such a group is never published, whatever its value:
+        nothing is shown only because it came out 0% or 100%.
+        """
+        return 2 * self.threshold
 
     # -- what readers and the log see ------------------------------------------
     @property
@@ -273,7 +315,7 @@ class DisclosureControl:
         self._tally(name, published=1, rounded=int(v != round(float(n))))
         return f"{v:,}"
 
-    def proportion(self, k, n, *, name: str = "summary", label: str = "", alpha: float = 0.05) -> dict | None:
+    def proportion(self, k, n, *, name: str = "summary", label: str = "", alpha: float | None = None) -> dict | None:
         """A headline "k of n" proportion computed from the published counts (None if either side is small).
 
         Returns the published counts as text and the proportion with its
@@ -288,15 +330,21 @@ class DisclosureControl:
         >>> DisclosureControl().proportion(43, 48) is None   # 5 did not: the complement is small
         True
         """
-        if self.is_small(k) or self.is_small(n - k) or self.is_small(n):
+        if self.is_small(k) or self.is_small(n - k) or self.is_small(n) or self._zero_small(k, n):
             self.record(name, label, "proportion", f"a count or its complement below {self.threshold}")
             return None
         kp, np_ = self.rounded(k), self.rounded(n)
         if not np_:
             return None
-        lo, hi = _wilson(kp, np_, alpha)
+        lo, hi = _wilson(kp, np_, self.alpha if alpha is None else alpha)
         self._tally(name, published=2, rounded=int(kp != k) + int(np_ != n))
         return {"k": f"{kp:,}", "n": f"{np_:,}", "estimate": kp / np_, "ci_lower": float(lo), "ci_upper": float(hi)}
+
+    def _zero_small(self, k, n) -> bool:
+        """A numerator or complement of 0 in a group below :attr:`zero_minimum` (treated as a small count)."""
+        if k is None or n is None or pd.isna(k) or pd.isna(n) or float(n) <= 0:
+            return False
+        return float(n) < self.zero_minimum and (float(k) == 0 or float(n) - float(k) == 0)
 
     def model_allowed(self, n_events, *, name: str, what: str = "events") -> bool:
         """Whether a model (hazard ratios, odds ratios ...) may be published: at least ``threshold`` events.
@@ -434,6 +482,19 @@ class DisclosureControl:
                         self.record(name, labels[i], num, f"complement ({den} - {num}) below {self.threshold}: "
                                     "computed values hidden")
                     row_hidden[i] = True
+                # the zero rule: "none" or "all" of a group smaller than twice the threshold is treated as small
+                zero = (((vals[num] == 0) | (comp == 0)) & (vals[den] > 0) & (vals[den] < self.zero_minimum)
+                        ).to_numpy() & ~throughput
+                for i in np.flatnonzero(zero):
+                    if not row_hidden[i]:
+                        self.record(name, labels[i], num, f"none or all of a group below {self.zero_minimum}: "
+                                    "computed values hidden")
+                    row_hidden[i] = True
+                    if pub[num][i] is not None and not small[num][i]:
+                        total_hidden[num][i] = True  # the count itself says "none" or "all": withheld too
+                        pub[num][i] = None
+                        n_with += 1
+                        n_pub -= 1
         if row_cells is not None:
             cells = row_cells(out.assign(**vals)).astype(float)
             bad = (((cells > 0) & (cells < self.threshold)).any(axis=1)).to_numpy() & ~throughput
@@ -497,15 +558,20 @@ class DisclosureControl:
             if at:
                 out.loc[at, d] = new
             if kind_r == "pair" and scale == 1 and {"ci_lower", "ci_upper"} <= set(out.columns):
-                # a Wilson interval of the true counts would give them back: recompute it from the published ones
-                w_lo, w_hi = _wilson(vals[a].to_numpy(), vals[b].to_numpy())
+                # an interval of the true counts would give them back (at any level): the interval of a
+                # proportion that is this ratio is recomputed from the published counts, at the plan's level
                 ci_lo = pd.to_numeric(df["ci_lower"], errors="coerce").to_numpy(dtype=float)
                 ci_hi = pd.to_numeric(df["ci_upper"], errors="coerce").to_numpy(dtype=float)
-                if not (_close(ci_lo, w_lo, 1e-4) and _close(ci_hi, w_hi, 1e-4)):
+                wilson = False
+                for lev in dict.fromkeys((self.alpha, 0.05)):
+                    w_lo, w_hi = _wilson(vals[a].to_numpy(), vals[b].to_numpy(), lev)
+                    wilson = wilson or (_close(ci_lo, w_lo, 1e-4) and _close(ci_hi, w_hi, 1e-4))
+                if not (wilson or d == "estimate"):
                     continue
                 at = [i for i in range(len(out)) if not (hide[d][i] or pub[a][i] is None or pub[b][i] is None)]
                 if at:
-                    lo, hi = _wilson(np.array([pub[a][i] for i in at]), np.array([pub[b][i] for i in at]))
+                    lo, hi = _wilson(np.array([pub[a][i] for i in at]), np.array([pub[b][i] for i in at]),
+                                     self.alpha)
                     out.loc[at, "ci_lower"] = [float(x) for x in lo]
                     out.loc[at, "ci_upper"] = [float(x) for x in hi]
 

@@ -16,9 +16,14 @@ HOW_FIGURES_ARE_PROTECTED = (
     "Counts of people below {threshold} are not shown (they appear as '<{threshold}'). Every other count is "
     "rounded to the nearest {base}, so a count may differ from the true number by up to {half} either way, and "
     "totals may not add up exactly. The same group of people always shows the same rounded number, in every "
-    "table and report. Percentages are worked out from the rounded counts. A value marked '[c]' is not shown "
-    "because it is calculated from a count below {threshold}; a model fitted to fewer than {threshold} events "
-    "is not shown at all."
+    "table and report. Percentages, rates and their confidence intervals are worked out from the rounded "
+    "counts; the intervals do not allow for the rounding, so for small groups they are a little too narrow. "
+    "Curves over time are redrawn from rounded numbers of exits, so that each step stands for at least "
+    "{threshold} people. 'None' or 'all' of a group of fewer than {zero_minimum} people is treated like a "
+    "small count. A value marked '[c]' is not shown because it is calculated from a count below {threshold}; "
+    "a model fitted to fewer than {threshold} events is not shown at all. This release uses a threshold of "
+    "{threshold}: releases of the same data at different thresholds must not both be published, because "
+    "together they show which counts are exactly {threshold_less_one}."
 )
 
 
@@ -30,7 +35,8 @@ def how_figures_are_protected(threshold: int = 10, base: int = 5) -> str:
     >>> how_figures_are_protected(10, 5).split(". ")[1]
     "Counts of people below 10 are not shown (they appear as '<10')"
     """
-    return HOW_FIGURES_ARE_PROTECTED.format(threshold=threshold, base=base, half=base // 2)
+    return HOW_FIGURES_ARE_PROTECTED.format(threshold=threshold, base=base, half=base // 2,
+                                            zero_minimum=2 * threshold, threshold_less_one=threshold - 1)
 
 
 _POSITIVE = re.compile(r"[1-9]\d*")
@@ -61,6 +67,8 @@ def protected_sentence(shown: pd.DataFrame, *, threshold: int = 10, base: int = 
                      + (f", and '{HIDDEN}' a value calculated from one" if derived else ""))
     elif derived:
         parts.append(f"'{HIDDEN}' marks a value calculated from a count below {threshold}")
+    if rounded and {"ci_lower", "ci_upper"} <= set(shown.columns):
+        parts.append("intervals are worked out from the rounded counts and do not allow for the rounding")
     return ("; ".join(parts) + ".") if parts else ""
 
 
