@@ -63,6 +63,9 @@ class Release:
     label: str = ""
     #: published figures the user supplies to show beside the programme's (dapp_eval.comparators.load_comparators)
     comparators: pd.DataFrame | None = None
+    #: tables withheld from this release, as (site or None, table key): the release's backstop audit found that,
+    #: read with the rest of the release, they would give back a count below the threshold
+    withheld: set = field(default_factory=set, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
     _subsets: dict = field(default_factory=dict, repr=False)
     _memo: dict = field(default_factory=dict, repr=False)
@@ -114,7 +117,7 @@ class Page:
         self.data = data if data is not None else release.site_data(site)
         self.plan = release.plan
         self.alpha = release.alpha
-        self.dc = DisclosureControl(threshold=int(self.plan["threshold"]), strict=release.strict)
+        self.dc = DisclosureControl(threshold=int(self.plan["threshold"]), strict=release.strict, alpha=self.alpha)
         self.synthetic = release.synthetic
         self.full_data = release.data
         self.kpis: list[dict] = []
@@ -211,11 +214,34 @@ class Page:
     def table(self, df: pd.DataFrame, *, caption: str, name: str, kind: str = "people", drop: tuple = (),
               **dc_kw) -> dict:
         """Pass a table through disclosure control and publish it (the CSV carries the suppressed table)."""
+        if self.is_withheld(caption, self.csv_name(name)):
+            return self.withheld_block(caption)
         shown = self.dc.table(df, name=caption, kind=kind, **dc_kw)
         return self.shown_table(shown.drop(columns=list(drop)), caption=caption, csv_name=self.csv_name(name))
 
+    def table_key(self, caption: str, csv_name: str | None) -> tuple[str, str]:
+        """How the audit names a table of this page: its CSV name without the scope, and its caption's slug."""
+        name = csv_name or slug(caption)
+        prefix = slug(self.site or "all") + "_"
+        return (name[len(prefix):] if name.startswith(prefix) else name,
+                re.sub(r"[^a-z0-9]+", "_", plain_text(caption).lower()).strip("_")[:60] or "table")
+
+    def is_withheld(self, caption: str, csv_name: str | None) -> bool:
+        """Whether the release withholds this table (see :attr:`Release.withheld`)."""
+        return any((self.site, k) in self.release.withheld for k in self.table_key(caption, csv_name))
+
+    def withheld_block(self, caption: str) -> dict:
+        """The sentence shown in place of a table withheld from the release (logged, never its values)."""
+        self.dc.record(caption, "", "table", "table withheld: read with the rest of the release it could give back "
+                       f"a count below {self.dc.threshold}")
+        return {"kind": "na", "what": plain_text(caption),
+                "why": f"Withheld: there are too few people here to publish this table safely (with the other "
+                       f"figures in this release it could give back a count below {self.dc.threshold})."}
+
     def shown_table(self, shown: pd.DataFrame, *, caption: str, csv_name: str | None = None) -> dict:
         """Publish a table that is already safe (disclosure applied, or no counts of people)."""
+        if self.is_withheld(caption, csv_name):
+            return self.withheld_block(caption)
         pub = publish_frame(shown.reset_index(drop=True))
         csv_name = (csv_name or slug(caption)) + ".csv"
         self.tables.append(PublishedTable(self.scope, caption, csv_name, pub))
@@ -237,6 +263,12 @@ class Page:
         ``data``, a table block, is the data the figure draws, shown beside it for readers who cannot
         see the chart.
         """
+        if data is not None and data.get("kind") == "na":  # its data are withheld: so is the chart that draws them
+            if not isinstance(ax_or_fig, str):
+                import matplotlib.pyplot as plt
+
+                plt.close(ax_or_fig if hasattr(ax_or_fig, "savefig") else ax_or_fig.figure)
+            return data
         uri = ax_or_fig if isinstance(ax_or_fig, str) else figure_uri(ax_or_fig)
         return {"kind": "figure", "alt": alt, "caption": caption, "src": uri, "data": data}
 

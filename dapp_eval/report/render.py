@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import __version__
+from ..disclosure import check_threshold
 from ..disclosure.audit import audit_release
 from ..disclosure.release import DisclosureAuditError
 from ..errors import AnalysisError
@@ -160,8 +161,9 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
     >>> [p.name for p in paths]  # doctest: +SKIP
     ['report_s01.html', 'tables.xlsx', 'index.html']
     """
-    from tqdm.auto import tqdm
 
+    if threshold is not None:
+        check_threshold(threshold)  # before anything is loaded: a plain message, no traceback
     clock = _Clock(timings)
     out = Path(out)
     data = load_programme(data_dir, column_map=column_map)  # validate once, up front, with a clear error
@@ -181,6 +183,7 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
     releases = []
     for period in variants:
         plan = load_plan(plan_path, threshold=threshold, period=list(period) if period else None)
+        check_threshold(plan["threshold"])  # a plan file's threshold too
         full = data.subset(period=period) if period else data
         suffix = f"_{slug(period[0])}_{slug(period[1])}" if period and len(variants) > 1 else ""
         releases.append((Release(full, plan, strict=strict, synthetic=synthetic, comparators=comp), suffix))
@@ -194,6 +197,41 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
     clock.lap("headline_figures")
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    by_file = {_report_name(site, suffix): (rel, site) for rel, suffix, site in targets}
+    for attempt in range(_MAX_WITHHOLD_ROUNDS + 1):
+        tmp, names, result = _write_release(targets, releases, data, synthetic, jobs=jobs, progress=progress,
+                                            clock=clock, out=out)
+        try:
+            if result.ok:
+                _move_into_place(tmp, out, names)
+                return [out / n for n in names]
+            # the backstop found a count worked back: withhold the tables it was read from (each in the report
+            # it was read from) and render again, rather than refuse the whole release
+            new = []
+            for x in result.leaks:
+                if x.report not in by_file:
+                    continue
+                rel, site = by_file[x.report]
+                key = (site, x.table.removesuffix(" (page)"))
+                if key not in rel.withheld and not any(r is rel and k == key for r, k in new):
+                    new.append((rel, key))
+            if not new or attempt == _MAX_WITHHOLD_ROUNDS:
+                raise DisclosureAuditError(result)
+            for rel, key in new:
+                rel.withheld.add(key)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+#: how many times a release is rendered again with more tables withheld before it is refused
+_MAX_WITHHOLD_ROUNDS = 6
+
+
+def _write_release(targets, releases, data, synthetic, *, jobs, progress, clock, out):
+    """Render every page, the workbook and the index into a new folder beside ``out``; audit it there."""
+    from tqdm.auto import tqdm
+
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         names, links = [], []
@@ -220,11 +258,10 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
         # attack the whole release where it was written; nothing reaches OUT unless the audit passes
         result = audit_release(tmp, threshold=int(plan["threshold"]))
         clock.lap("audit")
-        if not result.ok:
-            raise DisclosureAuditError(result)
-        _move_into_place(tmp, out, names)
-    finally:
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp, names, result
     return [out / n for n in names]
 
 
