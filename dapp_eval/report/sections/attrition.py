@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...disclosure.curves import protect_cif_result, protect_km_result
 from . import _results as R
 
 TITLE = 'Retention and attrition'
@@ -24,7 +25,8 @@ def build(page) -> dict:
                                                                    alpha=page.alpha))
     if isinstance(ci, Exception):
         return {"blocks": out[1:] + [page.na("Cumulative incidence", str(ci))]}
-    safe = page.dc.curve_result(ci, name="cumulative incidence of exits")
+    # redrawn from rounded cumulative exits: each step stands for at least the threshold (disclosure.curves)
+    safe = protect_cif_result(ci, page.dc, name="cumulative incidence of exits")
     n_exits = ci.tables["detail"].groupby("outcome")["n_event"].sum()
     drawn = page.dc.drawable(n_exits.to_dict(), name="cumulative incidence of exits", what="exit type")
     if len(safe.summary) and drawn:
@@ -56,7 +58,7 @@ def build(page) -> dict:
     if isinstance(km, Exception):
         out.append(page.na("Kaplan-Meier retention", str(km)))
     if not isinstance(km, Exception):
-        safe_km = page.dc.curve_result(km, name="Kaplan-Meier retention")
+        safe_km = protect_km_result(km, page.dc, name="Kaplan-Meier retention")
         if len(safe_km.summary):
             ax = plotting.plot_km(safe_km, show_p=False)
             data = page.curve_table(safe_km.summary, time_col="time_days", group_cols=("group", "outcome"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...disclosure.curves import protect_persons_km_result
 from . import _results as R
 
 TITLE = "Police, MARAC and children's services after the programme"
@@ -69,7 +70,8 @@ def build(page) -> dict:
     if isinstance(tti, Exception):
         out.append(page.na("Time to first police incident after leaving", str(tti)))
     if not isinstance(tti, Exception):
-        safe = page.dc.km_persons_result(tti, name="time to first police incident after exit")
+        # redrawn from rounded cumulative incidents and censorings (disclosure.curves)
+        safe = protect_persons_km_result(tti, page.dc, name="time to first police incident after exit")
         if len(safe.tables["curves"]):
             data = page.curve_table(safe.tables["curves"], time_col="days", group_cols=("group",), step=30,
                                     unit="days_since_leaving", name="time_to_incident_chart_data",

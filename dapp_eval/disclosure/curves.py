@@ -1,0 +1,325 @@
+"""Curves over time redrawn from rounded counts, so that each step stands for at least the threshold.
+
+A Kaplan-Meier or Aalen-Johansen curve drawn from the true data gives its
+step sizes away: a step of d/n at a time where n are at risk is d people, and
+an outside reader can read d from the chart to 1e-9 (measured on this
+product's releases: 426 of 432 steps, almost all of 1 to 9 people). The
+method here is OpenSAFELY's ``kaplan-meier-function`` (``round_km``,
+"constant" interpolation), applied to every cause of exit:
+
+1. For each cause and for censoring, the **cumulative** count up to each time
+   is rounded up to a multiple of ``min_count`` (the release's threshold) and
+   moved down by ``min_count // 2`` ("midpoint" rounding, which removes the
+   upward bias): ``ceil(x / m) * m - m // 2`` for ``x > 0``. The rounded
+   cumulative count only moves when the true one passes a multiple of ``m``,
+   so every step of the redrawn curve stands for ``m`` people (the first for
+   ``m - m // 2``), however few left at that time.
+2. The number who started is the published (rounded) count; the numbers at
+   risk are rebuilt from it and the rounded cumulative counts.
+3. The curve, its confidence band (at the plan's alpha) and the at-risk
+   numbers under it are computed from these rounded counts with the
+   package's own estimators, as if they were the data. Medians and other
+   quantiles are read off the redrawn curve, never the true one.
+
+The band does not allow for the rounding. See ``docs/disclosure.md`` for a
+before/after figure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .control import round_count
+
+__all__ = ["round_cumulative", "protected_steps", "pseudo_data", "km_from_steps", "cif_from_steps", "km_steps",
+           "at_risk_table"]
+
+
+def round_cumulative(x, min_count: int) -> np.ndarray:
+    """Midpoint rounding of a non-decreasing cumulative count (OpenSAFELY's ``roundmid_any``).
+
+    Examples
+    --------
+    >>> round_cumulative([0, 1, 3, 10, 11, 19, 20, 21], 10).tolist()
+    [0, 5, 5, 5, 15, 15, 15, 25]
+    """
+    x = np.asarray(x, dtype=float)
+    m = int(min_count)
+    return np.where(x > 0, np.ceil(x / m) * m - m // 2, 0).astype(int)
+
+
+def protected_steps(time, events: dict, censored, n_total: int, *, min_count: int, base: int = 5) -> pd.DataFrame:
+    """Per-time counts of a curve, rebuilt from rounded cumulative counts.
+
+    Parameters
+    ----------
+    time : array-like
+        The distinct times of the curve, increasing.
+    events : dict of str -> array-like
+        For each cause, the number of events at each time.
+    censored : array-like
+        The number censored at each time.
+    n_total : int
+        The number who started (at risk at the first time).
+    min_count : int
+        The threshold: each step of the rebuilt curve stands for this many people.
+    base : int
+        The rounding base of published counts (``n_total`` is published rounded to it).
+
+    Returns
+    -------
+    DataFrame
+        ``time``, ``n_event_<cause>`` for each cause, ``n_censored`` (rounded per-time counts; the people
+        left at the end are censored at the last time) and ``n_at_risk`` (rebuilt).
+
+    Examples
+    --------
+    >>> s = protected_steps([1, 2, 3, 4], {"dropped": [1, 2, 0, 9]}, [0, 3, 0, 1], 40, min_count=10)
+    >>> s[["time", "n_event_dropped", "n_censored", "n_at_risk"]].astype(int).values.tolist()
+    [[1, 5, 0, 40], [2, 0, 5, 35], [3, 0, 0, 30], [4, 10, 20, 30]]
+    """
+    t = np.asarray(time, dtype=float)
+    out = pd.DataFrame({"time": t})
+    total = np.zeros(len(t), dtype=int)
+    for k, d in events.items():
+        step = np.diff(np.r_[0, round_cumulative(np.cumsum(np.asarray(d, dtype=float)), min_count)])
+        out[f"n_event_{k}"] = step
+        total += step
+    cens = np.diff(np.r_[0, round_cumulative(np.cumsum(np.asarray(censored, dtype=float)), min_count)])
+    n0 = round_count(n_total, base, keep_positive=True)
+    left = n0 - int(total.sum() + cens.sum())
+    if len(t):
+        if left >= 0:
+            cens[-1] += left  # those still followed at the end: censored at the last time
+        else:  # rounding up went past the published total: fewer censored, latest first
+            for i in range(len(t) - 1, -1, -1):
+                take = min(cens[i], -left)
+                cens[i] -= take
+                left += take
+                if left == 0:
+                    break
+            if left < 0:  # still too many: fewer events, latest first
+                for k in events:
+                    col = out[f"n_event_{k}"].to_numpy()
+                    for i in range(len(t) - 1, -1, -1):
+                        take = min(col[i], -left)
+                        col[i] -= take
+                        left += take
+                    out[f"n_event_{k}"] = col
+                    if left == 0:
+                        break
+    out["n_censored"] = cens
+    gone = out[[c for c in out.columns if c.startswith("n_event_")]].sum(axis=1).to_numpy() + cens
+    out["n_at_risk"] = n0 - np.r_[0, np.cumsum(gone)[:-1]].astype(int)
+    return out
+
+
+def pseudo_data(steps: pd.DataFrame, causes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(time, cause code) of the rounded people a step table stands for (0 = censored, i + 1 = causes[i])."""
+    times, codes = [], []
+    for j, k in enumerate(causes, start=1):
+        n = steps[f"n_event_{k}"].to_numpy(dtype=int)
+        times.append(np.repeat(steps["time"].to_numpy(dtype=float), n))
+        codes.append(np.full(int(n.sum()), j))
+    n = steps["n_censored"].to_numpy(dtype=int)
+    times.append(np.repeat(steps["time"].to_numpy(dtype=float), n))
+    codes.append(np.zeros(int(n.sum()), dtype=int))
+    return np.concatenate(times), np.concatenate(codes)
+
+
+def km_from_steps(steps: pd.DataFrame, cause: str, *, alpha: float) -> pd.DataFrame:
+    """Kaplan-Meier of one cause (the others censored) from rounded steps: ``time, n_at_risk, estimate, ci_*``."""
+    from ..estimators.survival import kaplan_meier
+
+    causes = [c.removeprefix("n_event_") for c in steps.columns if c.startswith("n_event_")]
+    t, code = pseudo_data(steps, causes)
+    if not len(t):
+        return pd.DataFrame(columns=["time", "n_at_risk", "estimate", "ci_lower", "ci_upper"])
+    km = kaplan_meier(t, code == causes.index(cause) + 1, alpha=alpha)
+    return km[["time", "n_at_risk", "estimate", "ci_lower", "ci_upper"]]
+
+
+def cif_from_steps(steps: pd.DataFrame, *, alpha: float) -> pd.DataFrame:
+    """Aalen-Johansen cumulative incidence of every cause from rounded steps (``cause, time, n_at_risk, ...``)."""
+    from ..estimators.survival import aalen_johansen
+
+    causes = [c.removeprefix("n_event_") for c in steps.columns if c.startswith("n_event_")]
+    t, code = pseudo_data(steps, causes)
+    if not len(t):
+        return pd.DataFrame(columns=["cause", "time", "n_at_risk", "estimate", "ci_lower", "ci_upper"])
+    aj = aalen_johansen(t, code, censored=0, causes=list(range(1, len(causes) + 1)), alpha=alpha)
+    aj["cause"] = aj["cause"].map(dict(enumerate(causes, start=1)))
+    return aj[["cause", "time", "n_at_risk", "estimate", "ci_lower", "ci_upper"]]
+
+
+def km_steps(summary: pd.DataFrame, *, time_col: str = "time_days") -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(time, events, censored, number at the start) of a Kaplan-Meier curve given as estimate and numbers at risk.
+
+    ``summary`` has one row per time with ``n_at_risk`` (at risk just before it) and ``estimate`` (just after);
+    the events at a time are ``n_at_risk * (1 - S(t) / S(t-))`` and the rest of the drop in the number at
+    risk is censoring.
+    """
+    s = summary.sort_values(time_col)
+    n = s["n_at_risk"].to_numpy(dtype=float)
+    est = s["estimate"].to_numpy(dtype=float)
+    prev = np.r_[1.0, est[:-1]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where(prev > 0, np.rint(n * (1 - est / prev)), 0)
+    d = np.nan_to_num(d).astype(int)
+    nxt = np.r_[n[1:], 0]
+    c = np.maximum(n - d - nxt, 0).astype(int)
+    return s[time_col].to_numpy(dtype=float), d, c, int(n[0]) if len(n) else 0
+
+
+def at_risk_table(steps: pd.DataFrame, ticks, *, group: str, cum_names: dict) -> pd.DataFrame:
+    """Numbers at risk and cumulative events at each tick time, from rounded steps.
+
+    ``cum_names`` maps an output column (``n_cum_exits``) to the causes it adds up.
+    """
+    t = steps["time"].to_numpy(dtype=float)
+    rows = []
+    gone_before = steps[[c for c in steps.columns if c.startswith("n_event_")]].sum(axis=1).to_numpy() + \
+        steps["n_censored"].to_numpy()
+    n0 = int(steps["n_at_risk"].iloc[0]) if len(steps) else 0
+    for tick in ticks:
+        row = {"group": group, "time_days": float(tick), "n_at_risk": n0 - int(gone_before[t < tick].sum())}
+        for col, causes in cum_names.items():
+            row[col] = int(sum(steps.loc[t <= tick, f"n_event_{k}"].sum() for k in causes))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _cut(curve: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """Rows of a rebuilt curve up to where fewer than ``threshold`` remain at risk."""
+    small = curve["n_at_risk"].to_numpy(dtype=float) < threshold
+    return curve.iloc[: int(np.flatnonzero(small)[0])] if small.any() else curve
+
+
+def protect_cif_result(res, dc, *, name: str):
+    """A copy of :func:`dapp_eval.attrition.cumulative_incidence`'s result redrawn from rounded counts.
+
+    ``summary`` (the curves), ``tables["detail"]`` and ``tables["at_risk"]`` are rebuilt per group from
+    the rounded cumulative exits of each kind and censorings; each curve stops where fewer than the
+    threshold remain at risk (logged).
+    """
+    import copy
+
+    det = res.tables["detail"]
+    at = res.tables.get("at_risk")
+    outcomes = list(dict.fromkeys(det["outcome"]))
+    curves, risk, details = [], [], []
+    for g, d in det.groupby("group", sort=False):
+        wide = d.pivot_table(index="time_days", columns="outcome", values="n_event", aggfunc="sum").reindex(
+            columns=outcomes).fillna(0)
+        cens = d.groupby("time_days")["n_censored"].first().reindex(wide.index).fillna(0)
+        n0 = int(d.sort_values("time_days")["n_at_risk"].iloc[0])
+        steps = protected_steps(wide.index.to_numpy(), {o: wide[o].to_numpy() for o in outcomes}, cens.to_numpy(),
+                                n0, min_count=dc.threshold, base=dc.base)
+        cif = cif_from_steps(steps, alpha=dc.alpha).rename(columns={"cause": "outcome", "time": "time_days"})
+        cif.insert(0, "group", g)
+        kept = []
+        for o, c in cif.groupby("outcome", sort=False):
+            cut = _cut(c, dc.threshold)
+            if len(cut) < len(c):
+                dc.record(name, f"{g} / {o}", "n_at_risk", f"curve stopped where fewer than {dc.threshold} remain "
+                          "at risk")
+            kept.append(cut)
+        cif = pd.concat(kept) if kept else cif.iloc[:0]
+        curves.append(cif)
+        by_time = steps.set_index("time")
+        details.append(cif.assign(n_event=[int(by_time.at[t, f"n_event_{o}"]) if t in by_time.index else 0
+                                           for o, t in zip(cif["outcome"], cif["time_days"])]))
+        if at is not None:
+            ticks = at.loc[at["group"] == g, "time_days"].to_numpy()
+            cum = {f"n_cum_{o}": [o] for o in outcomes}
+            cum["n_cum_exits"] = outcomes
+            tab = at_risk_table(steps, ticks, group=g, cum_names=cum)
+            tab["n_cum_censored"] = [int(steps.loc[steps["time"] <= t, "n_censored"].sum()) for t in ticks]
+            risk.append(tab[tab["n_at_risk"] >= dc.threshold])
+    out = copy.copy(res)
+    out.summary = pd.concat(curves, ignore_index=True) if curves else res.summary.iloc[:0]
+    tables = dict(res.tables)
+    # the true per-time counts stay out of what is drawn: the detail is the redrawn curve
+    tables["detail"] = pd.concat(details, ignore_index=True) if details else det.iloc[:0]
+    if at is not None:
+        tables["at_risk"] = pd.concat(risk, ignore_index=True) if risk else at.iloc[:0]
+    tables.pop("medians", None)  # read off the redrawn curve by the plot, never the true one
+    out.tables = tables
+    return out
+
+
+def protect_km_result(res, dc, *, name: str, cum_col: str = "n_cum_dropped_out"):
+    """A copy of a Kaplan-Meier result (``summary`` with ``n_at_risk`` and ``estimate`` per time) redrawn
+    from rounded counts, with its ``at_risk`` table rebuilt."""
+    import copy
+
+    at = res.tables.get("at_risk")
+    curves, risk = [], []
+    for (g, o), s in res.summary.groupby(["group", "outcome"], sort=False):
+        t, d, c, n0 = km_steps(s)
+        steps = protected_steps(t, {"event": d}, c, n0, min_count=dc.threshold, base=dc.base)
+        km = km_from_steps(steps, "event", alpha=dc.alpha).rename(columns={"time": "time_days"})
+        cut = _cut(km, dc.threshold)
+        if len(cut) < len(km):
+            dc.record(name, f"{g} / {o}", "n_at_risk", f"curve stopped where fewer than {dc.threshold} remain at risk")
+        curves.append(cut.assign(group=g, outcome=o)[["group", "outcome", "time_days", "estimate", "ci_lower",
+                                                       "ci_upper", "n_at_risk"]])
+        if at is not None:
+            ticks = at.loc[at["group"] == g, "time_days"].to_numpy()
+            tab = at_risk_table(steps, ticks, group=g, cum_names={cum_col: ["event"]})
+            risk.append(tab[tab["n_at_risk"] >= dc.threshold])
+    out = copy.copy(res)
+    out.summary = pd.concat(curves, ignore_index=True) if curves else res.summary.iloc[:0]
+    tables = dict(res.tables)
+    if at is not None:
+        tables["at_risk"] = pd.concat(risk, ignore_index=True) if risk else at.iloc[:0]
+    for k in ("medians", "comparison"):
+        tables.pop(k, None)
+    out.tables = tables
+    return out
+
+
+def protect_persons_km_result(res, dc, *, name: str):
+    """A copy of :func:`dapp_eval.followup.time_to_incident`'s result redrawn from rounded counts.
+
+    Per group, the events and censorings of ``tables["persons"]`` (``days``, ``event``) are rounded as
+    cumulative counts; ``tables["curves"]`` and the at-risk numbers of ``summary`` come from them. A group
+    of fewer than the threshold is not drawn.
+    """
+    import copy
+
+    persons = res.tables["persons"]
+    curves, summ = [], []
+    for g, s in res.summary.groupby(res.summary.columns[0], sort=False):
+        p = persons[persons["group"] == g].dropna(subset=["days"])
+        if len(p) < dc.threshold:
+            dc.record(name, str(g), "curve", f"group with fewer than {dc.threshold} people not drawn")
+            continue
+        ev = p.groupby("days")["event"].agg(["sum", "count"])
+        steps = protected_steps(ev.index.to_numpy(), {"event": ev["sum"].to_numpy()},
+                                (ev["count"] - ev["sum"]).to_numpy(), len(p), min_count=dc.threshold, base=dc.base)
+        km = km_from_steps(steps, "event", alpha=dc.alpha).rename(columns={"time": "days"})
+        cut = _cut(km, dc.threshold)
+        if len(cut) < len(km):
+            dc.record(name, str(g), "curve", f"curve stopped where fewer than {dc.threshold} remain at risk")
+        curves.append(cut.assign(group=g)[["group", "days", "estimate", "ci_lower", "ci_upper"]])
+        tab = at_risk_table(steps, s["days"].to_numpy(), group=g, cum_names={"n_events": ["event"]})
+        end = float(cut["days"].max()) if len(cut) else -1.0
+        keep = (tab["n_at_risk"].to_numpy() >= dc.threshold) & (s["days"].to_numpy() <= max(end, 0.0))
+        row = s.loc[keep].copy()
+        row["n_at_risk"] = tab.loc[keep, "n_at_risk"].to_numpy()
+        row["n_events"] = tab.loc[keep, "n_events"].to_numpy()
+        row["n_censored"] = [int(steps.loc[steps["time"] <= t, "n_censored"].sum()) for t in row["days"]]
+        idx = np.searchsorted(cut["days"].to_numpy(), row["days"].to_numpy(), side="right") - 1
+        for col in ("estimate", "ci_lower", "ci_upper"):
+            row[col] = np.where(idx >= 0, cut[col].to_numpy()[np.maximum(idx, 0)], 1.0)
+        summ.append(row)
+    out = copy.copy(res)
+    tables = dict(res.tables)
+    tables["curves"] = pd.concat(curves, ignore_index=True) if curves else res.tables["curves"].iloc[:0]
+    tables.pop("persons")  # the people stay out of what is drawn
+    tables["persons"] = persons.iloc[:0]
+    out.tables = tables
+    out.summary = pd.concat(summ, ignore_index=True) if summ else res.summary.iloc[:0]
+    return out
