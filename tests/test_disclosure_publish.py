@@ -1,0 +1,97 @@
+"""Issue 26: numbers published only from protected counts (alpha, zero rule, threshold floor, curves)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dapp_eval.disclosure import DisclosureControl, check_threshold
+from dapp_eval.disclosure.curves import (
+    cif_from_steps,
+    km_from_steps,
+    protected_steps,
+    round_cumulative,
+)
+from dapp_eval.estimators.proportions import wilson_ci
+
+
+def _table(k, n, alpha):
+    lo, hi = wilson_ci(np.array(k), np.array(n), alpha=alpha)
+    return pd.DataFrame({"group": [f"g{i}" for i in range(len(k))], "n_completed": k, "n": n,
+                         "estimate": np.array(k) / np.array(n), "ci_lower": lo, "ci_upper": hi})
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.1, 0.2])
+def test_interval_recomputed_at_the_plans_alpha(alpha):
+    # 632 of 789 published as 630 of 790: the interval must be the Wilson interval of 630/790 at the plan's
+    # level (at alpha 0.1 the true counts came back from the interval, because only 0.05 was recomputed)
+    dc = DisclosureControl(alpha=alpha)
+    shown = dc.table(_table([632, 300], [789, 412], alpha), name="t", pairs={"n_completed": "n"})
+    lo, hi = wilson_ci(np.array([630, 300]), np.array([790, 410]), alpha=alpha)
+    assert shown["ci_lower"].astype(float).tolist() == pytest.approx(lo.tolist(), abs=1e-12)
+    assert shown["ci_upper"].astype(float).tolist() == pytest.approx(hi.tolist(), abs=1e-12)
+    assert shown["estimate"].astype(float).tolist() == pytest.approx([630 / 790, 300 / 410])
+
+
+def test_zero_rule_hides_none_or_all_of_a_small_group():
+    dc = DisclosureControl()
+    t = _table([15, 0, 30], [15, 14, 30], 0.05)  # all of 15, none of 14: below twice the threshold (20)
+    shown = dc.table(t, name="t", pairs={"n_completed": "n"})
+    assert shown.loc[0, "estimate"] == "[c]" and shown.loc[0, "n_completed"] == "[c]"
+    assert shown.loc[1, "estimate"] == "[c]" and shown.loc[1, "n_completed"] == "[c]"
+    assert shown.loc[2, "n_completed"] == "30"  # all of 30: at least twice the threshold, published
+    assert dc.proportion(15, 15) is None and dc.proportion(0, 12) is None
+    assert dc.proportion(0, 40)["k"] == "0"
+
+
+@given(n=st.integers(1, 19), k=st.integers(0, 19))
+def test_no_proportion_of_a_group_below_twice_the_threshold(n, k):
+    """Whatever its value, a proportion of fewer than 20 people is never published (no selection by value)."""
+    k = min(k, n)
+    assert DisclosureControl().proportion(k, n) is None
+
+
+def test_threshold_floor():
+    assert check_threshold(5) == 5
+    with pytest.raises(ValueError, match="at least 5"):
+        check_threshold(4)
+
+
+def test_round_cumulative_is_opensafely_midpoint():
+    # R: ceiling(x/7)*7 - floor(7/2)*(x!=0)
+    x = np.array([0, 1, 6, 7, 8, 14, 15, 100])
+    assert round_cumulative(x, 7).tolist() == [int(np.ceil(v / 7) * 7 - 3) if v else 0 for v in x]
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(20, 400), threshold=st.integers(5, 20),
+       alpha=st.floats(0.01, 0.2))
+def test_curve_steps_each_stand_for_the_threshold(seed, n, threshold, alpha):
+    """Every drop of a redrawn Kaplan-Meier curve is a multiple of the threshold (the first, its midpoint),
+    the numbers at risk start at the published count, and no step comes from an unrounded count."""
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 60, n).astype(float)
+    cause = rng.integers(0, 3, n)  # 0 censored, 1 and 2 two kinds of exit
+    times = np.unique(t)
+    ev = {k: np.array([np.sum((t == u) & (cause == j)) for u in times]) for j, k in ((1, "a"), (2, "b"))}
+    cens = np.array([np.sum((t == u) & (cause == 0)) for u in times])
+    steps = protected_steps(times, ev, cens, n, min_count=threshold)
+    n0 = int(np.floor(n / 5 + 0.5) * 5)
+    assert steps["n_at_risk"].iloc[0] == n0
+    assert int(steps[["n_event_a", "n_event_b", "n_censored"]].to_numpy().sum()) == n0
+    for k in ("a", "b"):
+        cum = np.cumsum(steps[f"n_event_{k}"].to_numpy())
+        pos = cum[cum > 0]
+        # the rounded cumulative count is m*j - m//2: its steps are whole multiples of the threshold
+        assert np.all((pos + threshold // 2) % threshold == 0) or n0 < np.cumsum(ev[k]).max()
+    km = km_from_steps(steps, "a", alpha=alpha)
+    d = km["n_at_risk"].to_numpy() * -np.diff(np.r_[1.0, km["estimate"].to_numpy()]) / np.r_[
+        1.0, km["estimate"].to_numpy()[:-1]].clip(1e-300)
+    d = d[d > 1e-9]
+    assert np.allclose(d, np.round(d), atol=1e-6)
+    cif = cif_from_steps(steps, alpha=alpha)
+    assert set(cif["cause"]) <= {"a", "b"}
+    assert (cif["ci_lower"] <= cif["estimate"] + 1e-12).all()
