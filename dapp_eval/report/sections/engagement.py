@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...disclosure.publish import publish_result
 from ..context import THROUGHPUT_STAGES
 from . import _results as R
 
@@ -88,7 +89,9 @@ def build(page) -> dict:
                                "(partial = quarter not fully covered by the data)",
                                name="throughput", kind="throughput", label_cols=["quarter"]))
         if not page.dc.strict:
-            out.append(page.figure(tp.plot(), alt="Bar chart of referrals, starts and completions per quarter, "
+            # bars drawn from the published (rounded) counts, never the true ones
+            tp_pub = publish_result(tp, page.dc, kind="throughput", label_cols=["group", "quarter"])
+            out.append(page.figure(tp_pub.plot(), alt="Bar chart of referrals, starts and completions per quarter, "
                                    "with the contract target where given; the numbers are in the table above.", caption="Throughput by quarter."))
     att = page.get("attendance", lambda: funnel.attendance(page.data, by=None, alpha=page.alpha))
     if isinstance(att, Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...disclosure.curves import protect_persons_km_result
+from ...disclosure.publish import publish_result
 from . import _results as R
 
 TITLE = "Police, MARAC and children's services after the programme"
@@ -37,6 +38,7 @@ def build(page) -> dict:
 
         vis = copy.copy(ba)
         vis.summary = ba.summary[~ba.summary["label"].isin(blocked)]
+        vis = publish_result(vis, page.dc, pairs={"n_with_incident": "n"})  # drawn from published values
         out.append(page.figure(vis.plot(), alt="Share of people with police, MARAC and children's services "
                                "involvement in the year before referral and the year after leaving; the numbers "
                                "are in the table above.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...disclosure.publish import publish_result
 from . import _results as R
 
 TITLE = 'Risk reduction'
@@ -71,7 +72,7 @@ def build(page) -> dict:
               if c in tr.summary]
         out.append(page.table(tr.summary[tk], caption=f"Estimated mean score by timepoint ({page.ci_label})",
                                name="risk_trajectory", label_cols=["statistic", "timepoint"]))
-        out.append(page.figure(tr.plot(), alt=f"Estimated mean {r['instrument']} score at each timepoint with "
+        out.append(page.figure(publish_result(tr, page.dc).plot(), alt=f"Estimated mean {r['instrument']} score at each timepoint with "
                                f"{page.level} confidence intervals, from the mixed model; the numbers are in the table above.",
                                caption="Estimated mean score by timepoint (mixed model)."))
     me = R.missing_exit(page)

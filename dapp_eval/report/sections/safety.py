@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ...disclosure.publish import publish_result
 from . import _results as R
 
 TITLE = 'Safety of (ex-)partners and children'
@@ -33,7 +34,8 @@ def build(page) -> dict:
                        if not hidden[pv_shown["behaviour"] == b].any()]
     if safe_behaviours:
         left_out = len(set(pv_shown["behaviour"])) - len(safe_behaviours)
-        out.append(page.figure(pv.plot(behaviours=safe_behaviours), alt="Share of (ex-)partners reporting each "
+        pv_pub = publish_result(pv, page.dc, pairs={"n_reporting": "n_answered"})  # bars and labels: published values
+        out.append(page.figure(pv_pub.plot(behaviours=safe_behaviours), alt="Share of (ex-)partners reporting each "
                                "behaviour at each survey wave, with confidence intervals; the numbers are in the table above.",
                                caption="Reported behaviours by wave (all respondents)"
                                        + (f"; {left_out} behaviour(s) with small numbers not drawn."
@@ -99,7 +101,7 @@ def build(page) -> dict:
         levels = fs.summary
         if not any(page.dc.is_small(v) or page.dc.is_small(a - v)
                    for v, a in zip(levels["n"].fillna(0), levels["n_answered"].fillna(0))):
-            out.append(page.figure(fs.plot(), alt="Stacked bars of how safe (ex-)partners feel at each wave, "
+            out.append(page.figure(publish_result(fs, page.dc, pairs={"n": "n_answered"}).plot(), alt="Stacked bars of how safe (ex-)partners feel at each wave, "
                                    "from not safe at all to very safe.", caption="How safe (ex-)partners feel, "
                                    "by wave."))
     k = len(out)  # survey response (the basis of the non-response weighting) goes to the technical annex

@@ -19,6 +19,33 @@ TITLE = 'Comparison of sites'
 PLACEMENT = 'body'
 
 
+def _published_funnel(fp, shown: pd.DataFrame, alpha: float):
+    """The funnel plot's result redrawn from the published table: each site at its published size and
+    completions, the pooled rate and the limits (over a grid from the published sizes) from published counts."""
+    import copy
+
+    import numpy as np
+    from scipy import stats
+
+    from ...compare import wilson_limits
+
+    out = copy.copy(fp)
+    s = fp.summary.copy()
+    s["n"] = pd.to_numeric(shown["n"].astype(str).str.replace(",", ""), errors="coerce").to_numpy()
+    s["n_completed"] = pd.to_numeric(shown["n_completed"].astype(str).str.replace(",", ""), errors="coerce").to_numpy()
+    s["estimate"] = s["n_completed"] / s["n"].where(s["n"] > 0)
+    out.summary = s
+    p0 = float(s["n_completed"].sum() / s["n"].sum())
+    grid = np.unique(np.round(np.geomspace(5, max(float(s["n"].max()) * 1.3, 10), 120)))
+    z_in, z_out = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(0.999)
+    li, ui = wilson_limits(p0, grid, z_in)
+    lo, uo = wilson_limits(p0, grid, z_out)
+    out.tables = {**fp.tables, "limits": pd.DataFrame({"n": grid, "pooled": p0, "limit_inner_lower": li,
+                                                       "limit_inner_upper": ui, "limit_outer_lower": lo,
+                                                       "limit_outer_upper": uo})}
+    return out
+
+
 def build(page) -> dict:
     from ... import compare, funnel
 
@@ -43,12 +70,14 @@ def build(page) -> dict:
                           label_cols=["site_id", "site_name", "programme_model", "position"],
                           dependent={"n_recent": []})
     if not shown[["n", "n_completed"]].isin([page.dc.marker, "[c]"]).any().any():
-        svg = page.release.memo("site_funnel_svg", lambda: figure_uri(fp.plot()))
+        pub = _published_funnel(fp, shown, page.alpha)
+        pooled = pub.tables["limits"]["pooled"].iloc[0]
+        svg = page.release.memo("site_funnel_svg", lambda: figure_uri(pub.plot()))
         out.append(page.figure(svg, alt="Funnel plot of completion proportion by site against the "
                                f"number of people, with {page.level} and 99.8% control limits around the pooled rate "
-                               f"({pct(fp.meta['pooled_proportion'])}); each site's position is in the table below.",
+                               f"({pct(pooled)}); each site's position is in the table below.",
                                caption=f"Completion by site (pooled proportion "
-                                       f"{pct(fp.meta['pooled_proportion'])}); markers show the programme model."))
+                                       f"{pct(pooled)}); markers show the programme model."))
     out.append(page.shown_table(shown, caption="Completion within planned length + grace by site, cohorts with complete "
                           f"follow-up ({page.level} Wilson CI) and position in the funnel plot",
                           csv_name=page.csv_name("site_funnel")))
