@@ -95,3 +95,27 @@ def test_curve_steps_each_stand_for_the_threshold(seed, n, threshold, alpha):
     cif = cif_from_steps(steps, alpha=alpha)
     assert set(cif["cause"]) <= {"a", "b"}
     assert (cif["ci_lower"] <= cif["estimate"] + 1e-12).all()
+
+
+def test_data_quality_names_tables_by_contract_and_protects_load_counts():
+    """No input file name or extra column header reaches the page; cleaning counts are protected counts."""
+    import base64
+    import re
+
+    from dapp_eval.report.render import ReportBuilder
+
+    rb = ReportBuilder.from_folder("data_synthetic", site="S05")
+    sizes = rb.data.sizes()
+    rb.data.load_log = pd.DataFrame({
+        "file": [sizes.loc[sizes["table"] == "referrals", "file"].iloc[0], "Jane_Doe_extract.csv", "partners.csv"],
+        "note": ["extra columns kept: keyworker_Jane_Doe", "trailing blank rows ignored",
+                 "victim_contact: yes/no values read as true/false (y, oui)"],
+        "n": [1, 4, 1953]})
+    html = rb.section("data_quality")
+    assert "Jane" not in html and "keyworker" not in html and "oui" not in html
+    csvs = {m.group(1): base64.b64decode(m.group(2)).decode() for m in
+            re.finditer(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html)}
+    log = next(v for k, v in csvs.items() if "load_log" in k)
+    assert "1,953" not in log and "1,955" in log  # rounded like any count of people
+    assert "<10" in log                          # 4 blank rows: a small count
+    assert not any(".csv" in v for v in csvs.values())

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 TITLE = 'Appendix: data quality'
 PLACEMENT = 'annex'
 #: reads the results every other section used: rendered after every section before it
 AFTER_OTHERS = True
+
+
+def _plain_note(note: str) -> str:
+    """A load-log note without names or values read from the input (extra column headers, yes/no words)."""
+    note = str(note)
+    if note.startswith("extra columns kept"):
+        return "extra columns kept (not used)"
+    return re.sub(r"\s*\([^()]*\)\s*$", "", note) if "yes/no values read" in note else note
 
 
 def build(page) -> dict:
@@ -17,13 +27,27 @@ def build(page) -> dict:
     out = [None,
            page.p("Rows read from each file. The data passed every rule of the data contract; nothing was dropped "
               "on loading. Rows left out of an analysis are counted below with the reason.")]
-    # disclosure (issue 15): rows of a file are people or their records: rounded like every other count
-    # (not suppressed: the programme's throughput); the number of columns is not a count
-    out.append(page.table(dq.summary.rename(columns={"n_columns": "columns"}), caption="Rows in each input table",
-                          name="data_quality_sizes", kind="throughput"))
-    if len(dq.tables["load_log"]):
-        out.append(page.shown_table(dq.tables["load_log"], caption="Irregularities tolerated on loading",
-                              csv_name="data_quality_load_log"))
+    # disclosure (issue 26): tables are named by their contract name, never the input's file names (a file
+    # named after a person reached every page); rows of a file of people or their records are rounded like
+    # every other count (the programme's throughput: not suppressed); the sites table lists sites, not people,
+    # so its rows are published as they are (rounded, 7 sites of 1 row each were pinned by the all-sites sum)
+    sizes = dq.summary.drop(columns=["file"], errors="ignore")
+    people = sizes[sizes["table"] != "sites"].rename(columns={"n_columns": "columns"})
+    out.append(page.table(people, caption="Rows in each input table", name="data_quality_sizes", kind="throughput",
+                          label_cols=["table"]))
+    n_sites = sizes.loc[sizes["table"] == "sites", "n_rows"]
+    if len(n_sites):
+        out.append(page.p(f"The sites table lists {int(n_sites.iloc[0])} site(s) (sites, not people).", "note"))
+    log = dq.tables["load_log"]
+    if len(log):
+        # what was cleaned or recoded on loading, per contract table and column, as protected counts; the
+        # names of extra columns and of input files are not published
+        names = dict(zip(dq.summary["file"], dq.summary["table"]))
+        ll = pd.DataFrame({"table": [names.get(f, "other input file") for f in log["file"]],
+                           "note": [_plain_note(x) for x in log["note"]], "n": log["n"].astype(int)})
+        ll = ll.groupby(["table", "note"], sort=False, as_index=False)["n"].sum()
+        out.append(page.table(ll, caption="Irregularities tolerated on loading (cells or rows)",
+                              name="data_quality_load_log", label_cols=["table", "note"]))
     rows = []
     for res in page.used.values():
         if isinstance(res, Exception) or not hasattr(res, "meta"):
