@@ -323,3 +323,33 @@ def protect_persons_km_result(res, dc, *, name: str):
     out.tables = tables
     out.summary = pd.concat(summ, ignore_index=True) if summ else res.summary.iloc[:0]
     return out
+
+
+def protect_cif_table(det: pd.DataFrame, dc, *, name: str, cause_col: str = "cause", time_col: str = "time",
+                      group_col: str = "group", causes: list | None = None) -> pd.DataFrame:
+    """An Aalen-Johansen detail table (``group, cause, time, n_at_risk, n_event, n_censored ...``) redrawn
+    from rounded cumulative counts: ``group, cause, time, n_at_risk, n_event, estimate, ci_lower, ci_upper``,
+    each curve stopped where fewer than the threshold remain at risk (logged)."""
+    causes = list(causes) if causes is not None else list(dict.fromkeys(det[cause_col]))
+    parts = []
+    for g, d in det.groupby(group_col, sort=False):
+        wide = d.pivot_table(index=time_col, columns=cause_col, values="n_event", aggfunc="sum").reindex(
+            columns=causes).fillna(0)
+        cens = d.groupby(time_col)["n_censored"].first().reindex(wide.index).fillna(0)
+        n0 = int(d.sort_values(time_col)["n_at_risk"].iloc[0])
+        steps = protected_steps(wide.index.to_numpy(), {str(c): wide[c].to_numpy() for c in causes},
+                                cens.to_numpy(), n0, min_count=dc.threshold, base=dc.base)
+        cif = cif_from_steps(steps, alpha=dc.alpha)
+        by_time = steps.set_index("time")
+        for c, cc in cif.groupby("cause", sort=False):
+            cut = _cut(cc, dc.threshold)
+            if len(cut) < len(cc):
+                dc.record(name, f"{g} / {c}", "n_at_risk", f"curve stopped where fewer than {dc.threshold} remain "
+                          "at risk")
+            parts.append(pd.DataFrame({group_col: g, cause_col: dict(zip(map(str, causes), causes))[c],
+                                       time_col: cut["time"].to_numpy(), "n_at_risk": cut["n_at_risk"].to_numpy(),
+                                       "n_event": [int(by_time.at[t, f"n_event_{c}"]) for t in cut["time"]],
+                                       "estimate": cut["estimate"].to_numpy(), "ci_lower": cut["ci_lower"].to_numpy(),
+                                       "ci_upper": cut["ci_upper"].to_numpy()}))
+    cols = [group_col, cause_col, time_col, "n_at_risk", "n_event", "estimate", "ci_lower", "ci_upper"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)

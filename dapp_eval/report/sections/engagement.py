@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+
+from ...disclosure.curves import protect_cif_table
 from ...disclosure.publish import publish_result
 from ..context import THROUGHPUT_STAGES
 from . import _results as R
@@ -56,7 +59,10 @@ def build(page) -> dict:
                                name=f"wait_{stage}", label_cols=[],
                                row_margins=[["n_event", "n_competing", "n_censored"]],
                                dependent={"n_censored": [], "n_competing": []}))
-        safe = page.dc.curve_result(w, name=f"{title} curves", table="cif", group_cols=("group", "cause"))
+        # redrawn from rounded cumulative counts: each step stands for at least the threshold (disclosure.curves)
+        safe = copy.copy(w)
+        safe.tables = {"cif": protect_cif_table(w.tables["cif"], page.dc, name=f"{title} curves",
+                                                causes=w.meta.get("causes"))}
         if len(safe.tables["cif"]):
             cif = safe.tables["cif"]
             data = page.curve_table(cif, time_col="time", group_cols=("cause",), step=4, unit="weeks",
