@@ -11,6 +11,37 @@ TITLE = 'Safety of (ex-)partners and children'
 PLACEMENT = 'body'
 
 
+def _num(v) -> float:
+    return float(str(v).replace(",", ""))
+
+
+def _published_views(v: pd.DataFrame, prow: pd.DataFrame, pvrow: pd.DataFrame, sp, alpha: float) -> pd.DataFrame:
+    """The 'three views' rows of the primary outcome with the two views built on counts recomputed from the
+    published counts: all respondents (proportions and Newcombe interval from the published prevalence table)
+    and paired respondents (the paired table's published row); the model rows are model outputs."""
+    from ...estimators.proportions import newcombe_diff_ci
+
+    v = v.copy().reset_index(drop=True)
+    base = pvrow[pvrow["wave"] == sp["baseline_wave"]].iloc[0]
+    fol = pvrow[pvrow["wave"] == sp["followup_wave"]].iloc[0]
+    kb, nb, kf, nf = (_num(base["n_reporting"]), _num(base["n_answered"]), _num(fol["n_reporting"]),
+                      _num(fol["n_answered"]))
+    pr = prow.iloc[0]
+    n_pairs = _num(pr["n_pairs"])
+    for i, view in enumerate(v["view"]):
+        if view == "all respondents" and nb > 0 and nf > 0:
+            d, lo, hi = newcombe_diff_ci(kf, nf, kb, nb, alpha=alpha)
+            v.loc[i, ["n_baseline", "n_followup", "prop_baseline", "prop_followup", "estimate", "ci_lower",
+                      "ci_upper"]] = [nb, nf, kb / nb, kf / nf, 100 * d, 100 * lo, 100 * hi]
+        elif view == "paired respondents" and n_pairs > 0:
+            v.loc[i, ["n_baseline", "n_followup", "prop_baseline", "prop_followup"]] = [
+                n_pairs, n_pairs, _num(pr["n_yes_baseline"]) / n_pairs, _num(pr["n_yes_followup"]) / n_pairs]
+            for c in ("estimate", "ci_lower", "ci_upper", "p_value"):
+                if c in pr.index:
+                    v.loc[i, c] = float(pr[c])
+    return v
+
+
 def build(page) -> dict:
     from ... import safety
 
@@ -67,8 +98,9 @@ def build(page) -> dict:
         prow = pc_shown[pc_shown["behaviour"] == prim]
         pvrow = pv_shown[(pv_shown["behaviour"] == prim) & pv_shown["wave"].isin([sp["baseline_wave"],
                                                                                  sp["followup_wave"]])]
-        primary_visible = (len(prow) == 1 and prow["n_stopped"].iloc[0] not in (page.dc.marker, "[c]")
-                           and not pvrow["n_reporting"].isin([page.dc.marker, "[c]"]).any())
+        # every cell of the paired row published (a hidden 'started' hid its 2x2 table: the views must not show it)
+        primary_visible = (len(prow) == 1 and not prow.isin([page.dc.marker, "[c]"]).any().any()
+                           and len(pvrow) == 2 and not pvrow.isin([page.dc.marker, "[c]"]).any().any())
     cv = page.get("change_views", lambda: safety.change_views(
         page.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
         primary=page.plan["primary"]["safety"], alpha=page.alpha))
@@ -77,7 +109,7 @@ def build(page) -> dict:
     if not isinstance(cv, Exception):
         prim = page.plan["primary"]["safety"]
         if primary_visible:
-            v = cv.summary[cv.summary["behaviour"] == prim]
+            v = _published_views(cv.summary[cv.summary["behaviour"] == prim], prow, pvrow, sp, page.alpha)
             vk = [c for c in v.columns if c not in ("behaviour",)]
             # disclosure (issue 15): the numbers of respondents are counts of people, rounded like every other
             out.append(page.table(v[vk], caption="Three views of the primary outcome side by side: all "
