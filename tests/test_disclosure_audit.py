@@ -358,3 +358,19 @@ def test_percentage_of_the_first_row_needs_its_100_percent(tmp_path):
     assert ("report_s01.html", "funnel", "Declined", "n", 3, "percentage x denominator") in leaks
     ci = f.rename(columns={"% of referred": "ci_lower"}).assign(ci_lower=["", "0.06", "0.9"])
     assert audit_release(_release(tmp_path / "b", {"report_s01.html": _page("S01", {"funnel": ci})})).ok
+
+
+def test_disjoint_periods_add_up_to_their_union(tmp_path):
+    # issue 26: two half-years that make up a published year add up to it: 20 - 14 = 6 hidden in the second half
+    year, h1, h2 = "2024-01-01 to 2024-12-31", "2024-01-01 to 2024-06-30", "2024-07-01 to 2024-12-31"
+    pages = {"report_s01_y.html": _page("S01", {"exits": _exact(pd.DataFrame({"outcome": ["a", "b"], "n": [90, 20]}))},
+                                        period=year),
+             "report_s01_h1.html": _page("S01", {"exits": _exact(pd.DataFrame({"outcome": ["a", "b"], "n": [40, 14]}))},
+                                         period=h1),
+             "report_s01_h2.html": _page("S01", {"exits": _exact(pd.DataFrame({"outcome": ["a", "b"], "n": [50, 6]}))},
+                                         period=h2)}
+    res, leaks = _leaks(_release(tmp_path, pages))
+    assert ("report_s01_h2.html", "exits", "b", "n", 6, "across periods") in leaks
+    # the halves alone (no union published) give nothing back
+    del pages["report_s01_y.html"]
+    assert audit_release(_release(tmp_path / "b", pages)).ok

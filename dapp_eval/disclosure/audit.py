@@ -30,7 +30,9 @@ structure, plus the arithmetic of percentages:
     same count.
 ``across periods``
     Reports of the same scope whose referral periods do not overlap add up
-    to no more than the report of the whole data.
+    to no more than the report of the whole data, and to exactly a published
+    period that they make up day by day (disjoint periods add up to their
+    union).
 ``row and column totals``
     A stage marked ``intermediate`` in a flow table is the sum of the stages
     under it; a row labelled all / any / total is the sum of the others; a
@@ -851,6 +853,55 @@ def _relations_across_reports(reports, cells: _Cells, eqs):
             for ck in set(wc) & set(pc):
                 eqs.append(("across periods", "ge", {wc[ck]: 1.0, pc[ck]: -1.0},
                             f"{key} '{ck[0]}' {ck[1]}: {a.period} covers {b.period}"))
+    # disjoint periods that follow each other and make up a published period add up to it (an attacker
+    # assumes it of every count; a relation the published numbers contradict is dropped)
+    for whole, chain in _partitions(reports):
+        for key in set(whole.tables).intersection(*(set(r.tables) for r in chain)):
+            wc = index_by_table.get((whole.file, key), {})
+            pcs = [index_by_table.get((r.file, key), {}) for r in chain]
+            for ck, i in wc.items():
+                members = [pc.get(ck) for pc in pcs]
+                if any(m is None for m in members):
+                    continue
+                coefs = {i: 1.0}
+                for m in members:
+                    coefs[m] = coefs.get(m, 0.0) - 1.0
+                eqs.append(("across periods", "eq", coefs, f"{key} '{ck[0]}' {ck[1]}: {whole.period} = "
+                            + " + ".join(r.period for r in chain)))
+
+
+def _partitions(reports) -> list[tuple]:
+    """(report, [reports]) where the listed reports' referral periods are disjoint, follow each other day by day
+    and together make up the first's period: their counts add up to its counts (same scope)."""
+    import datetime as _d
+
+    def span(r):
+        a, b = r.period.split(" to ")
+        return _d.date.fromisoformat(a), _d.date.fromisoformat(b)
+
+    dated = []
+    for r in reports:
+        if r.scope == "workbook" or r.period == "all":
+            continue
+        try:
+            dated.append((r, *span(r)))
+        except ValueError:
+            continue
+    out = []
+    for whole, w0, w1 in dated:
+        parts = [(r, a, b) for r, a, b in dated if r.scope == whole.scope and r is not whole
+                 and r.threshold == whole.threshold and w0 <= a and b <= w1 and (a, b) != (w0, w1)]
+        chain, day = [], w0
+        while day <= w1:
+            nxt = [(r, a, b) for r, a, b in parts if a == day]
+            if not nxt:
+                break
+            r, a, b = max(nxt, key=lambda x: x[2])
+            chain.append(r)
+            day = b + _d.timedelta(days=1)
+        if len(chain) >= 2 and day == w1 + _d.timedelta(days=1):
+            out.append((whole, chain))
+    return out
 
 
 def _covers(outer: str, inner: str) -> bool:
