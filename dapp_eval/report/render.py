@@ -97,7 +97,10 @@ def _index(plan: dict, links: list[dict], *, synthetic: bool, data: ProgrammeDat
     return _env().get_template("index.html.j2").render(
         title=plan["title"], heading=plan["title"], css=_css(), synthetic=synthetic, home=False,
         footer=_footer(data), reports=links, workbook=WORKBOOK,
-        intro="One report for the whole programme and one for each site. Each opens offline in any browser.")
+        intro="One report for the whole programme and one for each site. Each opens offline in any browser. "
+              f"Small-number threshold of this release: {int(plan['threshold'])} (counts of people below "
+              f"{int(plan['threshold'])} are not shown; every other count is rounded to the nearest 5). Do not "
+              "publish another release of the same data at a different threshold beside it.")
 
 
 def _report_name(site: str | None, suffix: str) -> str:
