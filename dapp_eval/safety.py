@@ -800,7 +800,8 @@ def wave_model(data, *, behaviour: str = "physical_violence", cov_struct: str = 
     fr = _wave_frame(data, wave_months, offered_only)
     long, sv, info = fr["long"], fr["sv"], fr["info"]
     t1, p_respond, coef_table = _fit_response(fr, behaviour)
-    weight = np.where(fr["responded"] == 1, 1.0 / p_respond, np.nan)
+    with np.errstate(divide="ignore"):  # a fitted response probability of 0 only where nobody responded
+        weight = np.where(fr["responded"] == 1, 1.0 / p_respond, np.nan)
     gee = fr["gee"]
     answers = sv[behaviour].to_numpy(dtype=float)[gee["_sv_pos"].to_numpy()]
     item_missing = np.isnan(answers)
