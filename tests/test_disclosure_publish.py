@@ -119,3 +119,18 @@ def test_data_quality_names_tables_by_contract_and_protects_load_counts():
     assert "1,953" not in log and "1,955" in log  # rounded like any count of people
     assert "<10" in log                          # 4 blank rows: a small count
     assert not any(".csv" in v for v in csvs.values())
+
+
+def test_rate_recomputed_from_the_published_count():
+    """Incidents per person-year x person-years gave the true count back (0.337 x 109.9 = 37, shown as 35)."""
+    t = pd.DataFrame({"period": ["before", "after", "before", "after"], "n": [112] * 4,
+                      "n_with_incident": [47, 23, np.nan, np.nan], "n_events": [np.nan, np.nan, 37, 21],
+                      "person_years": [np.nan, np.nan, 109.9, 104.2]})
+    t["estimate"] = [47 / 112, 23 / 112, 37 / 109.9, 21 / 104.2]
+    t["ci_lower"], t["ci_upper"] = t["estimate"] * 0.8, t["estimate"] * 1.25
+    s = DisclosureControl().table(t, name="x", pairs={"n_with_incident": "n"})
+    assert s["n_events"].tolist()[2:] == ["35", "20"]
+    assert s["estimate"].astype(float).tolist()[2:] == pytest.approx([35 / 109.9, 20 / 104.2])
+    assert s["person_years"].astype(float).tolist()[2:] == pytest.approx([109.9, 104.2])  # not a ratio: kept
+    assert s["ci_lower"].astype(float).tolist()[2:] == pytest.approx([0.8 * 35 / 109.9, 0.8 * 20 / 104.2])
+    assert s["estimate"].astype(float).tolist()[:2] == pytest.approx([45 / 110, 25 / 110])

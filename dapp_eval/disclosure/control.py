@@ -532,9 +532,21 @@ class DisclosureControl:
 
         # ratios of counts: recomputed from what is published, so they tell no more than the counts
         for d, (kind_r, a, b, scale) in ratios.items():
+            d = d.split("\x00")[0]  # a column may hold a ratio of counts in some rows and a rate in others
             newv = []
+            if kind_r == "rate":
+                true_rate = pd.to_numeric(out[d], errors="coerce").to_numpy(dtype=float)
             for i in range(len(out)):
                 j = 0 if kind_r == "root" else i
+                if kind_r == "rate":
+                    x, y = pub[a][i], pd.to_numeric(out.loc[i, b], errors="coerce")
+                    if pd.isna(vals[a][i]) or pd.isna(y) or pd.isna(true_rate[i]):
+                        newv.append("keep")
+                    elif x is None:
+                        newv.append(None)
+                    else:
+                        newv.append(x / y if y else np.nan)
+                    continue
                 if (kind_r != "inverse" and pd.isna(vals[a][i])) or pd.isna(vals[b][j]):
                     newv.append("keep")  # a row without these counts (e.g. a change row): not this ratio
                     continue
@@ -556,6 +568,12 @@ class DisclosureControl:
                     at.append(i)
                     new.append(v)
             if at:
+                if kind_r == "rate" and {"ci_lower", "ci_upper"} <= set(out.columns):
+                    # the rate's interval moves with it (same relative width): it is not computed from the
+                    # true count alone, and scaled it no longer pins it
+                    f = np.array(new, dtype=float) / true_rate[at]
+                    for c in ("ci_lower", "ci_upper"):
+                        out.loc[at, c] = pd.to_numeric(out.loc[at, c], errors="coerce").to_numpy(dtype=float) * f
                 out.loc[at, d] = new
             if kind_r == "pair" and scale == 1 and {"ci_lower", "ci_upper"} <= set(out.columns):
                 # an interval of the true counts would give them back (at any level): the interval of a
@@ -646,6 +664,34 @@ class DisclosureControl:
                         break
                 if done:
                     break
+        # a rate: a count over a column that is not a count (incidents per person-year), on rows no ratio of
+        # counts covers (a table may hold proportions in some rows and rates in others): rate x person-years
+        # gave the true count back (0.337 x 109.9 = 37, published as 35)
+        rates = {}
+        stats_cols = {"estimate", "rate", "ci_lower", "ci_upper", "p_value", "p_adjusted"}
+        for d in [c for c in derived_cols if c in ("estimate", "rate")]:
+            y = nums[d]
+            h = _half_unit(y)
+            if np.isnan(y).all() or pd.api.types.is_bool_dtype(out[d]):
+                continue
+            taken = np.zeros(len(y), dtype=bool)
+            if d in found:
+                kind_r, a, b, scale = found[d]
+                if kind_r == "pair":
+                    taken = ~np.isnan(vals[a]) & ~np.isnan(vals[b])
+            for a in counts:
+                for x in derived_cols:
+                    if x == d or x in stats_cols:
+                        continue
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        r = vals[a] / nums[x]
+                    r = np.where(taken, np.nan, r)
+                    if np.isfinite(r).any() and _close(y, r, tol=1e-3, atol=h):
+                        rates[d] = ("rate", a, x, 1.0)
+                        break
+                if d in rates:
+                    break
+        found.update({f"{d}\x00rate": v for d, v in rates.items()})
         return found
 
     # -- global recoding -----------------------------------------------------------------
