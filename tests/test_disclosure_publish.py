@@ -134,3 +134,14 @@ def test_rate_recomputed_from_the_published_count():
     assert s["person_years"].astype(float).tolist()[2:] == pytest.approx([109.9, 104.2])  # not a ratio: kept
     assert s["ci_lower"].astype(float).tolist()[2:] == pytest.approx([0.8 * 35 / 109.9, 0.8 * 20 / 104.2])
     assert s["estimate"].astype(float).tolist()[:2] == pytest.approx([45 / 110, 25 / 110])
+
+
+def test_other_interval_of_a_proportion_moves_with_it():
+    """A proportion's non-Wilson interval (clustered, exact) keeps its method but moves with the published
+    estimate, so it is no longer centred on the true counts."""
+    t = pd.DataFrame({"group": ["a", "b"], "n_completed": [632, 300], "n": [789, 412]}, index=[7, 9])
+    t["estimate"] = t["n_completed"] / t["n"]
+    t["ci_lower"], t["ci_upper"] = t["estimate"] - 0.05, t["estimate"] + 0.05
+    s = DisclosureControl().table(t, name="t", pairs={"n_completed": "n"})
+    f = np.array([630 / 790, 300 / 410]) / (t["estimate"].to_numpy())
+    assert s["ci_lower"].astype(float).tolist() == pytest.approx(((t["estimate"] - 0.05).to_numpy() * f).tolist())

@@ -587,7 +587,17 @@ class DisclosureControl:
                 if not (wilson or d == "estimate"):
                     continue
                 at = [i for i in range(len(out)) if not (hide[d][i] or pub[a][i] is None or pub[b][i] is None)]
-                if at:
+                if at and not wilson:
+                    # another interval of this proportion (clustered, exact ...): kept, moved with the estimate
+                    # by the same factor (its method stays; it is no longer centred on the true counts)
+                    true = pd.to_numeric(df[d], errors="coerce").to_numpy(dtype=float)[at]
+                    new = pd.to_numeric(out.loc[at, d], errors="coerce").to_numpy(dtype=float)
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        f = np.where(true > 0, new / true, 1.0)
+                    for c in ("ci_lower", "ci_upper"):
+                        v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)[at] * f
+                        out.loc[at, c] = np.clip(v, 0.0, 1.0)
+                elif at:
                     lo, hi = _wilson(np.array([pub[a][i] for i in at]), np.array([pub[b][i] for i in at]),
                                      self.alpha)
                     out.loc[at, "ci_lower"] = [float(x) for x in lo]
