@@ -197,8 +197,9 @@ def test_release_is_byte_identical_across_thread_counts(tmp_path):
 
 
 def test_trend_chart_with_a_withheld_denominator_is_not_drawn_from_it():
-    """A quarter of 7 people with 0 events publishes its 0 but withholds its 7 (<10): the p-chart cannot be
-    recomputed from published counts, so the section shows the table only (at 100k referrals this crashed)."""
+    """A quarter of 7 people with 0 events withholds its 7 (<10) and, by the zero rule (none of a group below
+    twice the threshold), its 0: the p-chart cannot be recomputed from published counts, so the section shows
+    the table only (at 100k referrals this crashed)."""
     from types import SimpleNamespace
 
     from dapp_eval.disclosure import DisclosureControl
@@ -210,7 +211,7 @@ def test_trend_chart_with_a_withheld_denominator_is_not_drawn_from_it():
                       "value": [40 / 60, 0.0, 45 / 62, 50 / 70]})
     chart, shown = _published_chart(SimpleNamespace(dc=DisclosureControl()), g)
     assert chart is None  # a complete quarter is withheld: limits would describe a hidden count
-    assert shown["n_denominator"].tolist()[1] == "<10" and shown["n_numerator"].tolist()[1] == "0"
+    assert shown["n_denominator"].tolist()[1] == "<10" and shown["n_numerator"].tolist()[1] == "[c]"
     # the same quarter as a part quarter is simply left off the chart
     chart, _ = _published_chart(SimpleNamespace(dc=DisclosureControl()), g.assign(partial=[False, True, False, False]))
     assert chart is not None and pd.isna(chart["value"].iloc[1]) and chart["value"].notna().sum() == 3

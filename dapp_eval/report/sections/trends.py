@@ -41,7 +41,9 @@ def _published_chart(page, g: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.Dat
         open_q = g["value"].isna().to_numpy() & (g["n_denominator"].fillna(0).to_numpy() > 0)
         k[open_q] = np.nan
         # hidden: a quarter whose published numerator or denominator is withheld (a count below the threshold)
-        hidden = ((k.isna() & n.notna() & (n > 0)) | (n.isna() & k.notna())).to_numpy() & ~open_q
+        withheld = (shown["n_numerator"].isin([page.dc.marker, "[c]"])
+                    | shown["n_denominator"].isin([page.dc.marker, "[c]"])).to_numpy()
+        hidden = (withheld | (k.isna() & n.notna() & (n > 0)).to_numpy()) & ~open_q
         if (hidden & ~partial).any() or ((n - k) < 0).any():
             return None, shown  # a complete quarter is hidden: its limits would describe hidden counts
         open_q = open_q | hidden  # a hidden part quarter is not drawn (part quarters are outside the limits anyway)
