@@ -1,0 +1,138 @@
+"""tables.xlsx as a workbook of numbers (issue 29): ONS / GOV.UK spreadsheet conventions, read back with
+pandas and openpyxl as a user would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+import pytest
+from conftest import SYNTHETIC, figures_not_drawn
+
+from dapp_eval.disclosure.audit import _notes_merged
+from dapp_eval.report.context import PublishedTable
+from dapp_eval.report.workbook import WorkbookBuilder, sheet_columns
+
+STAMP = dt.datetime(2025, 4, 30)
+
+
+def _frame():
+    # a published table as the pages publish it: counts as text with markers, a percentage column, figures the
+    # page writes as text ("81%", "£937", an interval), and words among figures
+    return pd.DataFrame({
+        "stage": ["Referred", "Declined", "Started", "Cost"],
+        "n": ["1,234", "<10", "15", "[c]"],
+        "% of referred": [100, 0.75, 14, None],
+        "Value": ["81%", "£937", "-3.6 points", "hidden (small numbers)"],
+        "95% CI": ["95% CI 64% to 77%", "£608 to £1,471", "", "[c]"],
+    }, dtype=object)
+
+
+def test_sheet_columns_store_numbers_with_the_shorthand_beside_them():
+    cols = {c.code: c for c in sheet_columns(_frame())}
+    assert list(cols) == ["stage", "n", "n note", "prop of referred", "Value", "Value note", "Value unit",
+                          "ci_lower", "ci_upper", "95% CI note"]
+    assert cols["n"].values == [1234, None, 15, None]
+    assert cols["n note"].values == [None, "<10", None, "[c]"]
+    # one unit convention: the page's percentages become proportions (0.75% is 0.0075), formatted as %
+    assert cols["prop of referred"].values == [1, 0.0075, 0.14, None]
+    assert [c.fmt for c in cols["prop of referred"].cells][:3] == ["0%", "0.00%", "0%"]
+    assert cols["Value"].values == [0.81, 937, -3.6, None]
+    assert [c.fmt for c in cols["Value"].cells][:2] == ["0%", "£#,##0"]
+    assert cols["Value note"].values == [None, None, None, "hidden (small numbers)"]
+    assert cols["Value unit"].values == ["proportion (shown as %)", "£", "points", None]
+    assert cols["ci_lower"].values == [0.64, 608, None, None] and cols["ci_upper"].values == [0.77, 1471, None, None]
+    assert cols["95% CI note"].values == [None, None, None, "[c]"]
+    # the disclosure audit reads the shorthand back into its column, as the CSV has it
+    header, body = _notes_merged(["n", "n note"], [["1234", ""], ["", "<10"]])
+    assert header == ["n"] and body == [["1234"], ["<10"]]
+
+
+def test_builder_names_sheets_in_words_once_each_with_a_frozen_filtered_header(tmp_path):
+    from openpyxl import load_workbook
+
+    f = _frame()
+    tables = [PublishedTable("all sites", "Participant flow", "all_funnel_counts.csv", f),
+              PublishedTable("Site A (S01)", "Participant flow", "s01_funnel_counts.csv", f.iloc[:2]),
+              PublishedTable("Site A (S01)", "Comparison of sites", "s01_site_funnel.csv", f),
+              PublishedTable("Site B (S02)", "Comparison of sites", "s02_site_funnel.csv", f)]
+    book = WorkbookBuilder(title="Test release")
+    book.add(tables[:2])
+    book.add(tables[2:])  # in parts, as the release adds each page's tables
+    path = book.save(tmp_path / "t.xlsx", stamp=STAMP)
+    wb = load_workbook(path)
+    # the comparison shown identically on two pages is one sheet, listed with both reports
+    assert wb.sheetnames == ["Notes", "Contents", "All funnel counts", "S01 funnel counts", "S01 site funnel"]
+    contents = pd.read_excel(path, sheet_name="Contents")
+    assert contents["also in"].tolist()[2] == "Site B (S02)" and contents["rows"].tolist() == [4, 2, 4]
+    for ws in wb.worksheets:
+        assert ws.freeze_panes == "A2" and ws.auto_filter.ref, ws.title
+    sheet = pd.read_excel(path, sheet_name="All funnel counts")
+    assert sheet.columns[:3].tolist() == ["Stage", "Number of people", "Number of people: note"]
+    for c in ("Number of people", "% of referred", "Value", "95% CI: lower"):
+        assert pd.api.types.is_numeric_dtype(sheet[c]), c
+    assert wb["All funnel counts"]["D3"].number_format == "0.00%" and wb["All funnel counts"]["E3"].number_format \
+        == "£#,##0"
+    notes = dict(pd.read_excel(path, sheet_name="Notes").values)
+    assert "between 0 and 1" in notes["Units"] and "[c]" in notes["Shorthand"]
+    # the same file, byte for byte, however the tables are added
+    one = WorkbookBuilder(title="Test release")
+    one.add(tables)
+    assert one.save(tmp_path / "u.xlsx", stamp=STAMP).read_bytes() == path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    from dapp_eval.report import render_release
+
+    out = tmp_path_factory.mktemp("wb") / "out"
+    with figures_not_drawn():
+        paths = render_release(SYNTHETIC, out, sites=["S03"], progress=False)  # the audit passes on it
+    return paths
+
+
+def test_release_workbook_reads_as_numbers_in_pandas(release):
+    from openpyxl import load_workbook
+
+    path = release[-2]
+    wb = load_workbook(path)
+    names = wb.sheetnames
+    assert names[:2] == ["Notes", "Contents"]
+    assert not any(re.fullmatch(r"T\d+", n) for n in names) and len({n.lower() for n in names}) == len(names)
+    sheets = pd.read_excel(path, sheet_name=None)
+    contents = sheets["Contents"]
+    assert contents["sheet"].tolist() == names[2:]
+    seen = set()
+    marker = re.compile(r"^(<\d[\d,.]*|\[c\])$")
+    for name in names[2:]:
+        df = sheets[name]
+        ws = wb[name]
+        assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:"), name
+        key = df.to_csv(index=False)
+        assert key not in seen, f"sheet {name} repeats another"
+        seen.add(key)
+        codes = contents.loc[contents["sheet"] == name, "column codes"].iloc[0].split("; ")
+        assert len(codes) == df.shape[1], name
+        for code, col in zip(codes, df.columns):
+            vals = df[col].dropna()
+            numbers = vals.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+            notes = code.endswith((" note", " unit"))
+            if not notes and (code == "n" or code.startswith("n_") or numbers.any() and numbers.mean() > 0.5):
+                # a numeric column holds numbers only: the shorthand is in its note column
+                assert numbers.all(), (name, col, vals[~numbers].tolist()[:3])
+            if numbers.any():
+                assert not vals.map(lambda v: isinstance(v, str) and bool(marker.match(v))).any(), (name, col)
+    # the key figures are numbers with formats: the headline completion rate, its interval and the cost
+    head = sheets["S03 headline figures"].set_index("Figure")
+    rate = head.loc["Completion rate"]
+    assert 0 < rate["Value"] < 1 and rate["Value: unit"] == "proportion (shown as %)"
+    assert rate["95% CI: lower"] < rate["Value"] < rate["95% CI: upper"]
+    assert head.loc["Cost per completion", "Value: unit"] == "£" and head.loc["Cost per completion", "Value"] > 100
+    ws = wb["S03 headline figures"]
+    fmts = {ws.cell(row=r, column=1).value: ws.cell(row=r, column=2).number_format for r in range(2, ws.max_row + 1)}
+    assert fmts["Completion rate"] == "0%" and fmts["Cost per completion"] == "£#,##0"
+    # ... and the page's card quotes the same value
+    page = release[1].read_text(encoding="utf-8")  # report_s03.html
+    card = re.search(r'<h4 class="m"><a href="#[\w-]+">Completion rate</a></h4>\s*<p class="v">(\d+)%', page)
+    assert card and int(card.group(1)) == round(100 * rate["Value"])
