@@ -1,9 +1,10 @@
-"""tables.xlsx as a workbook of numbers (issue 29): ONS / GOV.UK spreadsheet conventions, read back with
-pandas and openpyxl as a user would."""
+"""What a commissioner reads (issue 29): tables.xlsx as a workbook of numbers (ONS / GOV.UK spreadsheet
+conventions, read back with pandas and openpyxl as a user would) and a glossary complete by test."""
 
 from __future__ import annotations
 
 import datetime as dt
+import html as _html
 import re
 
 import pandas as pd
@@ -136,3 +137,53 @@ def test_release_workbook_reads_as_numbers_in_pandas(release):
     page = release[1].read_text(encoding="utf-8")  # report_s03.html
     card = re.search(r'<h4 class="m"><a href="#[\w-]+">Completion rate</a></h4>\s*<p class="v">(\d+)%', page)
     assert card and int(card.group(1)) == round(100 * rate["Value"])
+
+
+# ---------------------------------------------------------------------------
+# the glossary, complete by test
+# ---------------------------------------------------------------------------
+
+
+def test_every_listed_technical_term_has_a_plain_definition():
+    from dapp_eval.formatting import find_code_names
+    from dapp_eval.glossary import GLOSSARY, TECHNICAL_TERMS, glossary, terms_used
+
+    assert set(TECHNICAL_TERMS.values()) <= set(GLOSSARY)
+    # the terms a commissioner met undefined (issue 29), each found by the list and defined
+    for words, term in [("Kaplan-Meier retention", "Kaplan-Meier estimator"),
+                        ("unweighted GEE", "Generalised estimating equations (GEE)"),
+                        ("exact McNemar", "McNemar test"), ("Holm-adjusted", "Holm adjustment"),
+                        ("95% Wilson CI", "Wilson interval"), ("the hazard ratio", "Hazard ratio"),
+                        ("Cost per targeted completion", "Cost per targeted completion"),
+                        ("cumulative incidence (Aalen-Johansen)", "Aalen-Johansen estimator"),
+                        ("reliable change (Jacobson-Truax)", "Reliable change"),
+                        ("competing risks", "Competing risks"), ("Cost per completion", "Cost per completion"),
+                        ("cost per referral", "Cost per referral"), ("Cost per start", "Cost per start"),
+                        ("difference (Newcombe)", "Newcombe interval")]:
+        assert term in terms_used(words), words
+    g = glossary(alpha=0.1)
+    for text in g["definition"]:
+        assert find_code_names(text) == [], text
+    assert "90%" in g.set_index("term").loc["Confidence interval (CI)", "definition"]
+
+
+def _page_text(html: str) -> tuple[str, str]:
+    """(the page's words before its glossary, the glossary's HTML)."""
+    at = html.index('<h3 id="glossary">')
+    body = re.sub(r"data:[^\"')]+", "", html[:at])
+    return _html.unescape(re.sub(r"<[^>]+>", " ", body)), html[at:]
+
+
+def test_every_technical_term_used_on_a_page_is_in_its_glossary(release):
+    from dapp_eval.glossary import terms_used
+
+    for path in release:
+        if path.suffix != ".html" or path.name == "index.html":
+            continue
+        words, glossary_html = _page_text(path.read_text(encoding="utf-8"))
+        used = terms_used(words)
+        assert {"Kaplan-Meier estimator", "Holm adjustment", "Wilson interval", "Aalen-Johansen estimator",
+                "Cost per completion"} <= set(used), path.name  # (the list does find what the pages say)
+        defined = {_html.unescape(t) for t in re.findall(r"<dt>([^<]+)</dt>", glossary_html)}
+        missing = [t for t in used if t not in defined]
+        assert missing == [], f"{path.name}: used but not in its glossary: {missing}"
