@@ -41,7 +41,7 @@ from .errors import AnalysisError
 from .estimators.proportions import newcombe_diff_ci, wilson_ci
 from .results import check_alpha
 
-__all__ = ["year_on_year", "READINGS"]
+__all__ = ["year_on_year", "compare", "READINGS"]
 
 #: the three plain readings of a year-on-year difference
 READINGS = ("higher than last year, beyond chance", "lower than last year, beyond chance", "no clear change")
@@ -110,10 +110,31 @@ def year_on_year(quarters: pd.DataFrame, *, kind: str, alpha: float = 0.05) -> d
     span = common[0] if len(common) == 1 else f"{common[0]}-{common[-1]}"
     if len(common) > 1 and [int(q[1]) for q in common] != list(range(int(common[0][1]), int(common[-1][1]) + 1)):
         span = ", ".join(common)
-    out = {"this_year": fy, "last_year": prev, "quarters": span, "k_this": k1, "k_last": k0}
+    n1 = sum(years[fy][q][1] for q in common)
+    n0 = sum(years[prev][q][1] for q in common)
+    return {"this_year": fy, "last_year": prev, "quarters": span, **compare(k1, n1, k0, n0, kind=kind, alpha=alpha)}
+
+
+def compare(k_this, n_this, k_last, n_last, *, kind: str, alpha: float = 0.05) -> dict:
+    """This year's figure against last year's, from the two years' counts (see :func:`year_on_year`).
+
+    ``n_*`` are the denominators of a proportion (ignored for counts).
+
+    Examples
+    --------
+    >>> r = compare(56, 70, 48, 80, kind="proportion")
+    >>> round(r["ci_lower"], 4), round(r["ci_upper"], 4), r["reading"]
+    (0.0524, 0.3339, 'higher than last year, beyond chance')
+    >>> compare(120, None, 100, None, kind="count")["reading"]
+    'no clear change'
+    """
+    if kind not in ("proportion", "count"):
+        raise ValueError(f"kind must be 'proportion' or 'count', got {kind!r}")
+    alpha = check_alpha(alpha)
+    k1, k0 = float(k_this), float(k_last)
+    out = {"k_this": k1, "k_last": k0}
     if kind == "proportion":
-        n1 = sum(years[fy][q][1] for q in common)
-        n0 = sum(years[prev][q][1] for q in common)
+        n1, n0 = float(n_this), float(n_last)
         d, lo, hi = newcombe_diff_ci(k1, n1, k0, n0, alpha=alpha)
         out.update(n_this=n1, n_last=n0, this=k1 / n1, last=k0 / n0,
                    ci_this=tuple(float(v) for v in wilson_ci(k1, n1, alpha=alpha)),

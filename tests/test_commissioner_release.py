@@ -187,3 +187,57 @@ def test_every_technical_term_used_on_a_page_is_in_its_glossary(release):
         defined = {_html.unescape(t) for t in re.findall(r"<dt>([^<]+)</dt>", glossary_html)}
         missing = [t for t in used if t not in defined]
         assert missing == [], f"{path.name}: used but not in its glossary: {missing}"
+
+
+# ---------------------------------------------------------------------------
+# this year against last, beside the SPC charts
+# ---------------------------------------------------------------------------
+
+
+def _published_csvs(html: str) -> dict[str, pd.DataFrame]:
+    import base64
+
+    from dapp_eval.formatting import read_published_csv
+
+    return {name: read_published_csv(base64.b64decode(data).decode("utf-8"))
+            for name, data in re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html)}
+
+
+def test_this_year_against_last_is_worked_from_the_published_quarters(release):
+    from dapp_eval.yearly import compare, year_on_year
+
+    page = release[1].read_text(encoding="utf-8")  # report_s03.html
+    trends = page[page.index("<h2>Trends by quarter"):page.index("<h2>Retention and attrition")]
+    block = trends[trends.index("<h3>This year against last</h3>"):]
+    assert "Statistical process control chart" not in block  # a block of its own, after the charts
+    csvs = _published_csvs(page)
+    # (a signed figure is quoted in the CSV, as any text a spreadsheet could run: "'+6")
+    yoy = csvs["s03_year_on_year.csv"].apply(lambda c: c.str.removeprefix("'")).set_index("Measure")
+    assert set(yoy["Reading"]) <= {"higher than last year, beyond chance", "lower than last year, beyond chance",
+                                   "no clear change"} | {r for r in yoy["Reading"] if r.startswith("not ")}
+    # completion: from the counts published beside its chart (complete quarters with a value), by hand
+    q = csvs["s03_trend_completion.csv"]
+    q = q.assign(partial=q["Part quarter"] != "no",
+                 n_numerator=pd.to_numeric(q["n_numerator"].where(q["Value"] != ""), errors="coerce"),
+                 n_denominator=pd.to_numeric(q["n_denominator"], errors="coerce"))
+    q = q.rename(columns={"Quarter": "quarter"})
+    r = year_on_year(q, kind="proportion", alpha=0.05)
+    row = yoy.loc["Completion within the planned length + grace"]
+    assert (row["Last year"], row["This year"]) == (r["last_year"], r["this_year"])
+    assert row["Quarters compared"] == f"{r['quarters']} of each year"
+    assert row["This year's figure"] == f"{100 * r['this']:.0f}%" and row["Last year's figure"] == f"{100 * r['last']:.0f}%"
+    assert row["Difference"] == f"{100 * r['difference']:+.0f} percentage points"
+    assert row["95% CI"] == f"{100 * r['ci_lower']:+.0f} to {100 * r['ci_upper']:+.0f} percentage points"
+    assert row["Reading"] == r["reading"]
+    # referrals: the published quarterly counts, Poisson difference
+    q = csvs["s03_trend_referrals.csv"].rename(columns={"Quarter": "quarter"})
+    q = q.assign(partial=q["Part quarter"] != "no", n_numerator=pd.to_numeric(q["Number"].str.replace(",", "")),
+                 n_denominator=float("nan"))
+    r = year_on_year(q, kind="count")
+    row = yoy.loc["Referrals received"]
+    assert row["Difference"] == f"{r['difference']:+,.0f}" and row["Reading"] == r["reading"]
+    assert r == {**r, **compare(r["k_this"], None, r["k_last"], None, kind="count")}
+    # the sentence above the table says the same
+    words = _html.unescape(re.sub(r"<[^>]+>", " ", block))
+    assert f"Referrals received: {r['this']:,.0f} in {r['this_year']} against {r['last']:,.0f} in {r['last_year']}" \
+        in words

@@ -51,8 +51,8 @@ SHORTHAND = {
     "[x]": "not available",
 }
 _MARKER = re.compile(r"^(<\d[\d,]*(\.\d+)?|\[[a-z]\]|n/a)$")
-_NUM = r"-?£?\d[\d,]*(?:\.\d+)?"
-_UNIT_WORDS = "weeks|days|points|sessions|months"
+_NUM = r"[-+]?£?\d[\d,]*(?:\.\d+)?"
+_UNIT_WORDS = "percentage points|weeks|days|points|sessions|months"
 _SINGLE = re.compile(rf"^(?P<v>{_NUM})(?P<pct>%)?(?: (?P<unit>{_UNIT_WORDS}))?$")
 _RANGE = re.compile(rf"^(?:\d+(?:\.\d+)?% CI )?(?P<lo>{_NUM})(?P<plo>%)? to (?P<hi>{_NUM})(?P<phi>%)?"
                     rf"(?: (?P<unit>{_UNIT_WORDS}))?$")
@@ -130,7 +130,7 @@ def _number_cell(v: Any, unit: str | None) -> _Cell:
 
 def _parse_text(v: str) -> tuple[str, Any]:
     """('marker', text), ('number', _Cell), ('range', (lo, hi)) or ('text', text) for a published text cell."""
-    t = v[1:] if v.startswith("'-") else v  # spreadsheet_safe quoted a negative figure ("'-3 points")
+    t = v[1:] if v.startswith(("'-", "'+")) else v  # spreadsheet_safe quoted a signed figure ("'-3 points")
     if _MARKER.match(t):
         return "marker", t
     m = _SINGLE.match(t)
@@ -146,6 +146,7 @@ def _parse_text(v: str) -> tuple[str, Any]:
 def _typed(num: str, percent: bool, unit: str | None) -> _Cell:
     if percent:
         return _as_proportion(num)
+    num = num.lstrip("+")
     if num.lstrip("-").startswith("£"):
         return _number_cell(num.replace("£", ""), "gbp")
     cell = _number_cell(num, None)
@@ -256,8 +257,8 @@ def _notes_rows(title: str) -> list[tuple[str, str]]:
          "is divided by 100 here. Money is in pounds sterling (£), formatted as such. Counts are whole numbers, "
          "rounded as in the reports. Intervals are in two columns, lower and upper, at the plan's confidence level, in the unit of "
          "the figure they belong to. "
-         "Where a column holds figures in different units (headline figures), the column ': unit' beside it names "
-         "each one's."),
+         "A difference between two percentages is in percentage points. Where a column holds figures in different "
+         "units (headline figures), the column ': unit' beside it names each one's."),
         ("Shorthand", "A numeric column never holds text. Where the reports show shorthand instead of a number, "
          "the cell is empty and the column ': note' beside it holds the shorthand: "
          + "; ".join(f"{k}: {v}" for k, v in SHORTHAND.items()) + "."),
