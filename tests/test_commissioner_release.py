@@ -161,7 +161,7 @@ def test_every_listed_technical_term_has_a_plain_definition():
                         ("cost per referral", "Cost per referral"), ("Cost per start", "Cost per start"),
                         ("difference (Newcombe)", "Newcombe interval")]:
         assert term in terms_used(words), words
-    g = glossary(alpha=0.1)
+    g = glossary(level="90%")
     for text in g["definition"]:
         assert find_code_names(text) == [], text
     assert "90%" in g.set_index("term").loc["Confidence interval (CI)", "definition"]
