@@ -79,7 +79,7 @@ GLOSSARY: dict[str, str] = {
     "Newcombe interval": "A confidence interval for the difference between two percentages (for example this "
                          "year and last), built from each one's Wilson interval.",
     "p-value": "The chance of a difference at least this large if there were truly none. Below the level the "
-               "analysis plan sets (usually 0.05), the difference is called beyond chance.",
+               "analysis plan sets (usually 5 in 100), the difference is called beyond chance.",
     "Poisson and negative binomial models": "Models for counts of events (such as police call-outs) over a "
                                             "length of time. They give a rate ratio; the negative binomial "
                                             "allows for some people having many more events than others.",
