@@ -231,11 +231,21 @@ def sheet_columns(frame, headers: Sequence[str] | None = None) -> list[SheetColu
 # ---------------------------------------------------------------------------
 
 
+#: words shortened, in turn, in a sheet name longer than Excel allows
+_SHORTER = (("chart data", "chart"), ("assessment", "assess"), ("reduction", "fall"), ("reliable", "rel."),
+            ("referral", "ref."))
+
+
 def _sheet_name(t: PublishedTable, taken: set[str]) -> str:
     """A readable, unique sheet name (31 characters at most) from the table's CSV name: 'S01 funnel counts'."""
     words = t.csv_name.removesuffix(".csv").split("_")
     scope, rest = words[0], " ".join(words[1:]) or "table"
-    base = f"{'All' if scope == 'all' else scope.upper()} {rest}"[:31].rstrip()
+    base = f"{'All' if scope == 'all' else scope.upper()} {rest}"
+    for long, short in _SHORTER:  # only as far as needed to fit Excel's 31 characters
+        if len(base) <= 31:
+            break
+        base = base.replace(long, short)
+    base = base[:31].rstrip()
     name, k = base, 2
     while name.lower() in taken:
         tail = f" ({k})"
