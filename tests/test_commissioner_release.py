@@ -10,6 +10,8 @@ import re
 import pandas as pd
 import pytest
 from conftest import SYNTHETIC, figures_not_drawn
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dapp_eval.disclosure.audit import _notes_merged
 from dapp_eval.report.context import PublishedTable
@@ -48,6 +50,26 @@ def test_sheet_columns_store_numbers_with_the_shorthand_beside_them():
     # the disclosure audit reads the shorthand back into its column, as the CSV has it
     header, body = _notes_merged(["n", "n note"], [["1234", ""], ["", "<10"]])
     assert header == ["n"] and body == [["1234"], ["<10"]]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 5000), st.sampled_from(["<10", "[c]", "<5"]),
+                          st.integers(10, 5000).map(lambda v: f"{v:,}"), st.none()), min_size=1, max_size=12))
+def test_a_count_column_keeps_numbers_and_its_shorthand_beside_it(cells):
+    frame = pd.DataFrame({"group": [f"g{i}" for i in range(len(cells))], "n": cells}, dtype=object)
+    cols = {c.code: c for c in sheet_columns(frame)}
+    assert all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in cols["n"].values)
+    expected = [int(v.replace(",", "")) if isinstance(v, str) and v[0].isdigit() else v if isinstance(v, int) else None
+                for v in cells]
+    assert cols["n"].values == expected
+    markers = [v if isinstance(v, str) and not v[0].isdigit() else None for v in cells]
+    assert cols.get("n note", None) is None and not any(markers) or cols["n note"].values == markers
+    # the audit's reading of the sheet gives back the cells as the CSV publishes them
+    codes = list(cols)
+    rows = [["" if c.cells[i].value is None else str(c.cells[i].value) for c in cols.values()]
+            for i in range(len(cells))]
+    _header, body = _notes_merged(codes, rows)
+    assert [r[1] for r in body] == [str(v).replace(",", "") if v is not None else "" for v in cells]
 
 
 def test_builder_names_sheets_in_words_once_each_with_a_frozen_filtered_header(tmp_path):
