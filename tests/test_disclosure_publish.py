@@ -80,13 +80,15 @@ def test_curve_steps_each_stand_for_the_threshold(seed, n, threshold, alpha):
     cens = np.array([np.sum((t == u) & (cause == 0)) for u in times])
     steps = protected_steps(times, ev, cens, n, min_count=threshold)
     n0 = int(np.floor(n / 5 + 0.5) * 5)
-    assert steps["n_at_risk"].iloc[0] == n0
-    assert int(steps[["n_event_a", "n_event_b", "n_censored"]].to_numpy().sum()) == n0
+    start = int(steps["n_at_risk"].iloc[0])
+    assert start >= n0  # the published number, or the sum of the rounded exits where that is larger
+    assert int(steps[["n_event_a", "n_event_b", "n_censored"]].to_numpy().sum()) == start
+    assert (steps["n_censored"] >= 0).all()
     for k in ("a", "b"):
         cum = np.cumsum(steps[f"n_event_{k}"].to_numpy())
         pos = cum[cum > 0]
         # the rounded cumulative count is m*j - m//2: its steps are whole multiples of the threshold
-        assert np.all((pos + threshold // 2) % threshold == 0) or n0 < np.cumsum(ev[k]).max()
+        assert np.all((pos + threshold // 2) % threshold == 0)
     km = km_from_steps(steps, "a", alpha=alpha)
     d = km["n_at_risk"].to_numpy() * -np.diff(np.r_[1.0, km["estimate"].to_numpy()]) / np.r_[
         1.0, km["estimate"].to_numpy()[:-1]].clip(1e-300)

@@ -61,7 +61,8 @@ def protected_steps(time, events: dict, censored, n_total: int, *, min_count: in
     censored : array-like
         The number censored at each time.
     n_total : int
-        The number who started (at risk at the first time).
+        The number who started (at risk at the first time). Published rounded to ``base``; where the
+        rounded exits alone add up to more (a small group), the curve starts from their sum.
     min_count : int
         The threshold: each step of the rebuilt curve stands for this many people.
     base : int
@@ -99,16 +100,12 @@ def protected_steps(time, events: dict, censored, n_total: int, *, min_count: in
                 left += take
                 if left == 0:
                     break
-            if left < 0:  # still too many: fewer events, latest first
-                for k in events:
-                    col = out[f"n_event_{k}"].to_numpy()
-                    for i in range(len(t) - 1, -1, -1):
-                        take = min(col[i], -left)
-                        col[i] -= take
-                        left += take
-                    out[f"n_event_{k}"] = col
-                    if left == 0:
-                        break
+            if left < 0:
+                # the rounded exits alone pass the published total (a small group near its end): the curve
+                # starts from their sum instead (a figure made of rounded counts only), so that no step of
+                # it ever stands for fewer than the threshold
+                n0 -= left
+                left = 0
     out["n_censored"] = cens
     gone = out[[c for c in out.columns if c.startswith("n_event_")]].sum(axis=1).to_numpy() + cens
     out["n_at_risk"] = n0 - np.r_[0, np.cumsum(gone)[:-1]].astype(int)
