@@ -415,6 +415,8 @@ def _rate_models(yb, ya, eb, ea, pid, alpha, models=("poisson", "negative binomi
     out, fits = [], {}
     if n == 0 or y[:n].sum() == 0 or y[n:].sum() == 0:
         return out, fits, "no events in one of the windows: rate ratio not estimable"
+    if n < 2:  # one person: no person-clustered variance (a 20-referral folder split into 8 sites)
+        return out, fits, "fewer than 2 people: rate ratio not estimable"
     for model in models:
         try:
             if model == "poisson":

@@ -861,6 +861,8 @@ def throughput(data, *, by: str | None = "site_id", freq: str = "quarter") -> An
                 "target_completions": target,
                 "partial": bool(p.start_time < obs_from or p.end_time.normalize() > obs_to),
             })
+    if not rows:
+        raise AnalysisError("no referrals in the data or period chosen: there is no quarter to count")
     summary = pd.DataFrame(rows)
     for c in events:
         summary[c] = summary[c].astype("Int64")

@@ -194,9 +194,9 @@ def test_release_is_byte_identical_across_thread_counts(tmp_path):
 
 
 def test_trend_chart_with_a_withheld_denominator_is_not_drawn_from_it():
-    """A quarter of 7 people with 0 events withholds its 7 (<10) and, by the zero rule (none of a group below
-    twice the threshold), its 0: the p-chart cannot be recomputed from published counts, so the section shows
-    the table only (at 100k referrals this crashed)."""
+    """A quarter of 60 with 3 events withholds its 3 (<10) but publishes its 60: the p-chart cannot be
+    recomputed from published counts, so the section shows the table only (at 100k referrals this crashed).
+    A quarter of 7 with 0 events withholds both (the 7, and its 0 by the zero rule): it is left off the chart."""
     from types import SimpleNamespace
 
     from dapp_eval.disclosure import DisclosureControl
@@ -204,13 +204,18 @@ def test_trend_chart_with_a_withheld_denominator_is_not_drawn_from_it():
 
     g = pd.DataFrame({"measure": "completion", "chart": "p-chart", "name": "Completion",
                       "quarter": ["2023 Q2", "2023 Q3", "2023 Q4", "2024 Q1"], "partial": False,
-                      "n_numerator": [40, 0, 45, 50], "n_denominator": [60, 7, 62, 70],
-                      "value": [40 / 60, 0.0, 45 / 62, 50 / 70]})
+                      "n_numerator": [40, 3, 45, 50], "n_denominator": [60, 60, 62, 70],
+                      "value": [40 / 60, 3 / 60, 45 / 62, 50 / 70]})
     chart, shown = _published_chart(SimpleNamespace(dc=DisclosureControl()), g)
     assert chart is None  # a complete quarter is withheld: limits would describe a hidden count
-    assert shown["n_denominator"].tolist()[1] == "<10" and shown["n_numerator"].tolist()[1] == "[c]"
+    assert shown["n_denominator"].tolist()[1] == "60" and shown["n_numerator"].tolist()[1] == "<10"
     # the same quarter as a part quarter is simply left off the chart
     chart, _ = _published_chart(SimpleNamespace(dc=DisclosureControl()), g.assign(partial=[False, True, False, False]))
+    assert chart is not None and pd.isna(chart["value"].iloc[1]) and chart["value"].notna().sum() == 3
+    # a quarter of 7 with 0 events: both withheld, the quarter is left off the chart
+    z = g.assign(n_numerator=[40, 0, 45, 50], n_denominator=[60, 7, 62, 70], value=[40 / 60, 0.0, 45 / 62, 50 / 70])
+    chart, shown = _published_chart(SimpleNamespace(dc=DisclosureControl()), z)
+    assert shown["n_denominator"].tolist()[1] == "<10" and shown["n_numerator"].tolist()[1] == "[c]"
     assert chart is not None and pd.isna(chart["value"].iloc[1]) and chart["value"].notna().sum() == 3
 
 

@@ -327,6 +327,9 @@ def protect_cif_table(det: pd.DataFrame, dc, *, name: str, cause_col: str = "cau
     """An Aalen-Johansen detail table (``group, cause, time, n_at_risk, n_event, n_censored ...``) redrawn
     from rounded cumulative counts: ``group, cause, time, n_at_risk, n_event, estimate, ci_lower, ci_upper``,
     each curve stopped where fewer than the threshold remain at risk (logged)."""
+    cols = [group_col, cause_col, time_col, "n_at_risk", "n_event", "estimate", "ci_lower", "ci_upper"]
+    if det is None or len(det) == 0 or group_col not in det:
+        return pd.DataFrame(columns=cols)  # nothing to draw (no one reached the end of the wait)
     causes = list(causes) if causes is not None else list(dict.fromkeys(det[cause_col]))
     parts = []
     for g, d in det.groupby(group_col, sort=False):
@@ -348,5 +351,4 @@ def protect_cif_table(det: pd.DataFrame, dc, *, name: str, cause_col: str = "cau
                                        "n_event": [int(by_time.at[t, f"n_event_{c}"]) for t in cut["time"]],
                                        "estimate": cut["estimate"].to_numpy(), "ci_lower": cut["ci_lower"].to_numpy(),
                                        "ci_upper": cut["ci_upper"].to_numpy()}))
-    cols = [group_col, cause_col, time_col, "n_at_risk", "n_event", "estimate", "ci_lower", "ci_upper"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)

@@ -41,9 +41,8 @@ def _published_chart(page, g: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.Dat
         open_q = g["value"].isna().to_numpy() & (g["n_denominator"].fillna(0).to_numpy() > 0)
         k[open_q] = np.nan
         # hidden: a quarter whose published numerator or denominator is withheld (a count below the threshold)
-        withheld = (shown["n_numerator"].isin([page.dc.marker, "[c]"])
-                    | shown["n_denominator"].isin([page.dc.marker, "[c]"])).to_numpy()
-        hidden = (withheld | (k.isna() & n.notna() & (n > 0)).to_numpy()) & ~open_q
+        # (a quarter with both withheld is left off the chart: nothing of it is drawn or enters the limits)
+        hidden = ((k.isna() & n.notna() & (n > 0)) | (n.isna() & k.notna())).to_numpy() & ~open_q
         if (hidden & ~partial).any() or ((n - k) < 0).any():
             return None, shown  # a complete quarter is hidden: its limits would describe hidden counts
         open_q = open_q | hidden  # a hidden part quarter is not drawn (part quarters are outside the limits anyway)
