@@ -16,6 +16,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from .results import check_alpha, level_text
+
 __all__ = ["GLOSSARY", "glossary"]
 
 GLOSSARY: dict[str, str] = {
@@ -31,10 +33,11 @@ GLOSSARY: dict[str, str] = {
     "Completion rate": "The estimated share of people who started who completed within the planned number of "
                        "weekly sessions plus 4 weeks. It allows for people still attending when the data were "
                        "taken. This is the completion figure to quote.",
-    "Confidence interval (95% CI)": "The range of values that the data are consistent with. If the programme "
-                                    "were run again with similar people, the true figure would lie in a range "
-                                    "worked out this way 95 times in 100. A wide interval means few people and "
-                                    "an uncertain figure.",
+    "Confidence interval (CI)": "The range of values that the data are consistent with. A {level} interval "
+                                "(the level the analysis plan sets) is worked out so that, if the programme "
+                                "were run again with similar people, ranges made this way would hold the true "
+                                "figure {times} times in 100. A wide interval means few people and an "
+                                "uncertain figure.",
     "Cumulative incidence": "The share of people who have had an outcome (such as completing) by a given time, "
                             "allowing for those who left in other ways and those still attending.",
     "DASH": "The SafeLives Domestic Abuse, Stalking and Harassment risk checklist: 24 yes/no questions asked of "
@@ -74,13 +77,15 @@ GLOSSARY: dict[str, str] = {
 }
 
 
-def glossary(terms: Iterable[str] | None = None) -> pd.DataFrame:
+def glossary(terms: Iterable[str] | None = None, *, alpha: float = 0.05) -> pd.DataFrame:
     """The glossary as a table (``term``, ``definition``), in alphabetical order.
 
     Parameters
     ----------
     terms : iterable of str, optional
         Only these terms (each must be in :data:`GLOSSARY`).
+    alpha : float, default 0.05
+        The plan's alpha: definitions that name the interval level say it ('95%', or '90%' at 0.1).
 
     Examples
     --------
@@ -92,4 +97,7 @@ def glossary(terms: Iterable[str] | None = None) -> pd.DataFrame:
     if unknown:
         raise KeyError(f"not in the glossary: {unknown}; known: {', '.join(GLOSSARY)}")
     keys = sorted(keys, key=str.lower)
-    return pd.DataFrame({"term": keys, "definition": [GLOSSARY[k] for k in keys]})
+    level = level_text(check_alpha(alpha))
+    times = level[:-1]
+    return pd.DataFrame({"term": keys, "definition": [GLOSSARY[k].replace("{level}", level).replace("{times}", times)
+                                                      for k in keys]})
