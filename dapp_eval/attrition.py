@@ -46,6 +46,7 @@ from scipy import stats
 
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators import survival as sv
+from dapp_eval.estimators.proportions import wilson_ci
 from dapp_eval.results import AnalysisResult, check_alpha, make_meta
 
 __all__ = [
@@ -356,7 +357,7 @@ def _first_reach(times, values, level=0.5, *, decreasing=False):
 
 def cumulative_incidence(data, *, by: str | None = None, exit_time: str = "last_session",
                          alpha: float = 0.05, conf_type: str = "log-log",
-                         at_risk_times=None) -> AnalysisResult:
+                         at_risk_times=None, recording_lag=None) -> AnalysisResult:
     """Aalen-Johansen cumulative incidence of each kind of exit, with Gray's tests.
 
     Parameters
@@ -403,7 +404,7 @@ def cumulative_incidence(data, *, by: str | None = None, exit_time: str = "last_
     from dapp_eval import plotting
 
     alpha = check_alpha(alpha)
-    ep, n_in, excluded, notes = _build_episodes(data, exit_time)
+    ep, n_in, excluded, notes = _build_episodes(data, exit_time, recording_lag)
     if ep.empty:
         raise AnalysisError("no started episodes: cumulative incidence needs at least one start_date")
     _require_exits(ep, "the cumulative incidence of exits")
@@ -504,6 +505,7 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
     _require_exits(ep, "the completion rate")
     groups = _groups(ep, by)
     rows = []
+    wilson_groups: list[str] = []
     for g in _sorted(groups):
         lengths = sorted(ep.loc[groups == g, "planned"].unique())
         strata = [(p, "planned length" if len(lengths) == 1 else "split by planned length") for p in lengths]
@@ -519,7 +521,15 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
             if idx >= 0:
                 est, lo, hi = (float(aj[c].iloc[idx]) for c in ("estimate", "ci_lower", "ci_upper"))
             else:
-                est, lo, hi = 0.0, 0.0, 0.0
+                est, lo, hi = 0.0, np.nan, np.nan
+            est = min(max(est, 0.0), 1.0)  # rounding in the product-limit can leave 1 + 4e-16
+            n_known = int(((sub["time_days"] >= horizon) | (sub["outcome"] != CENSORED)).sum())
+            if not (np.isfinite(lo) and np.isfinite(hi)) or est <= 0 or est >= 1:
+                # the log-log interval is undefined at 0% and 100%: Wilson on the people whose outcome at
+                # the horizon is known (as a Clopper-Pearson / Wilson interval for the complement)
+                lo, hi = (float(v) for v in wilson_ci(round(est * n_known), n_known, alpha=alpha)) if n_known \
+                    else (np.nan, np.nan)
+                wilson_groups.append(str(g))
             n = len(sub)
             n_comp = int((sub["outcome"] == "completed").sum())
             rows.append({
@@ -537,6 +547,10 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
                 "x 7 days after start, with log-log interval; raw_ratio = completed / started (open episodes "
                 "count as not completed) is shown only for comparison; " + _method_time(exit_time)),
         exit_time=exit_time, by=by, grace_weeks=float(grace_weeks), **notes)
+    if wilson_groups:
+        meta["ci_note"] = (f"{', '.join(sorted(set(wilson_groups)))}: the estimate is 0% or 100%, where the log-log "
+                           "interval is undefined; the Wilson interval on the people whose outcome at the horizon "
+                           "is known is given instead")
     return AnalysisResult(summary=summary, meta=meta, title="Completion rate (cumulative incidence at planned length)")
 
 

@@ -45,7 +45,8 @@ def completion(page, by=None):
 
     a = page.plan["attrition"]
     return page.get(f"completion_{by}", lambda: attrition.completion_rate(
-        page.data, by=by, grace_weeks=a["grace_weeks"], exit_time=a["exit_time"], alpha=page.alpha))
+        page.data, by=by, grace_weeks=a["grace_weeks"], exit_time=a["exit_time"], alpha=page.alpha,
+        recording_lag=a.get("recording_lag")))
 
 
 def risk_change(page):
