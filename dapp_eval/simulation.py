@@ -57,7 +57,7 @@ import pandas as pd
 from scipy import stats
 
 __all__ = ["Scenario", "ESTIMANDS", "DEFAULT_SCENARIOS", "performance", "simsum", "true_values", "analyse",
-           "replicate", "run", "main"]
+           "replicate", "run", "report", "add_arguments", "simulate_command", "main"]
 
 _Z = float(stats.norm.ppf(0.975))
 
@@ -511,9 +511,8 @@ def report(results: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
-def main(argv=None) -> int:
-    """``dapp-eval simulate``: run the study and print (or write) the tables."""
-    ap = argparse.ArgumentParser(prog="dapp-eval simulate", description=__doc__.split("\n")[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of ``dapp-eval simulate``."""
     ap.add_argument("--reps", type=int, default=200, help="replications per scenario (default 200)")
     ap.add_argument("--seed0", type=int, default=20_000)
     ap.add_argument("--workers", type=int, default=2)
@@ -522,9 +521,12 @@ def main(argv=None) -> int:
     ap.add_argument("--sites", type=int, default=5)
     ap.add_argument("--parameters", default="default", help="synthetic.SCENARIOS name")
     ap.add_argument("--out", default=None, help="write every replication's estimates to this CSV")
-    args = ap.parse_args(argv)
+
+
+def simulate_command(args) -> int:
+    """Run the study of parsed ``args`` and print the tables of docs/validation.md."""
     if args.reps < 2:
-        ap.error("--reps must be at least 2")
+        raise ValueError("--reps must be at least 2")
     if args.referrals:
         scen = [Scenario(f"{n} referrals, {args.sites} sites", n, args.sites, parameters=args.parameters)
                 for n in args.referrals]
@@ -537,6 +539,13 @@ def main(argv=None) -> int:
           f"{args.workers} worker(s): {time.time() - t0:.0f} s; warnings raised inside the analyses: "
           f"{int(res.groupby(['scenario', 'seed'])['n_warnings'].first().sum())}")
     return 0
+
+
+def main(argv=None) -> int:
+    """``python -m dapp_eval.simulation``: as ``dapp-eval simulate``."""
+    ap = argparse.ArgumentParser(prog="dapp-eval simulate", description=__doc__.split("\n")[0])
+    add_arguments(ap)
+    return simulate_command(ap.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ LAYERS = {
     "headlines": 4, "trends": 4, "verdict": 4, "comparators": 4,
     # release, tools and entry points
     "disclosure": 5, "report": 5, "synthetic": 5, "bench": 5, "cli": 5,
+    # the simulation study of the headline figures (generator + analyses), a tool like bench
+    "simulation": 5,
 }
 KNOWN_CYCLES: list[set[str]] = []
 
