@@ -16,8 +16,6 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from .results import check_alpha, level_text
-
 __all__ = ["GLOSSARY", "glossary"]
 
 GLOSSARY: dict[str, str] = {
@@ -77,15 +75,15 @@ GLOSSARY: dict[str, str] = {
 }
 
 
-def glossary(terms: Iterable[str] | None = None, *, alpha: float = 0.05) -> pd.DataFrame:
+def glossary(terms: Iterable[str] | None = None, *, level: str = "95%") -> pd.DataFrame:
     """The glossary as a table (``term``, ``definition``), in alphabetical order.
 
     Parameters
     ----------
     terms : iterable of str, optional
         Only these terms (each must be in :data:`GLOSSARY`).
-    alpha : float, default 0.05
-        The plan's alpha: definitions that name the interval level say it ('95%', or '90%' at 0.1).
+    level : str, default '95%'
+        The plan's interval level (``AnalysisPlan.level``): definitions that name it say it ('90%' at alpha 0.1).
 
     Examples
     --------
@@ -97,7 +95,8 @@ def glossary(terms: Iterable[str] | None = None, *, alpha: float = 0.05) -> pd.D
     if unknown:
         raise KeyError(f"not in the glossary: {unknown}; known: {', '.join(GLOSSARY)}")
     keys = sorted(keys, key=str.lower)
-    level = level_text(check_alpha(alpha))
+    if not (level.endswith("%") and 0 < float(level[:-1]) < 100):
+        raise ValueError(f"level must be a percentage such as '95%', got {level!r}")
     times = level[:-1]
     return pd.DataFrame({"term": keys, "definition": [GLOSSARY[k].replace("{level}", level).replace("{times}", times)
                                                       for k in keys]})
