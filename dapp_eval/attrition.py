@@ -61,6 +61,7 @@ __all__ = [
     "rmst",
     "design_matrix",
     "recording_lag_days",
+    "resolve_recording_lag",
 ]
 
 #: causes of exit after a programme start, in reporting order
@@ -140,8 +141,12 @@ def recording_lag_days(data, *, quantile: float = 0.95) -> float:
     return float(np.ceil(np.quantile(d.to_numpy(), quantile)))
 
 
-def _resolve_lag(data, recording_lag) -> float:
-    """Days of the recording-lag rule: 0 when off."""
+def resolve_recording_lag(data, recording_lag) -> float:
+    """Days of the recording-lag rule for ``recording_lag`` ("auto", days or None): 0 when off.
+
+    Resolve "auto" once on all sites and pass the number to each site's analysis, so that every site is
+    followed to the same date (a site's own few exits give a noisy centile).
+    """
     if recording_lag is None or recording_lag is False:
         return 0.0
     if isinstance(recording_lag, str):
@@ -158,7 +163,7 @@ def _resolve_lag(data, recording_lag) -> float:
 def _build_episodes(data, exit_time: str, recording_lag=None):
     """Per-started-episode times and outcomes, with exclusions counted."""
     _check_exit_time(exit_time)
-    lag = _resolve_lag(data, recording_lag)
+    lag = resolve_recording_lag(data, recording_lag)
     # shallow: below only new columns are set and rows filtered, and reset_index copies at the end
     ep = data.episodes.copy(deep=False)
     n_in = len(ep)

@@ -31,7 +31,7 @@ Examples
 >>> from dapp_eval import load_programme
 >>> hf = headline_figures(load_programme("data_synthetic"), codes=["completion_rate"])
 >>> hf.summary.set_index("code").loc["completion_rate", "value_text"]
-'81% (95% CI 78% to 84%)'
+'82% (95% CI 79% to 84%)'
 """
 
 from __future__ import annotations
@@ -306,22 +306,26 @@ def _costs(data, sources):
     return rows
 
 
-def _completion(data, plan, alpha, extract_text, sources):
+def _completion(data, plan, alpha, extract_text, sources, lag):
     from . import attrition
 
     a = plan["attrition"]
     sources["completion_rate"] = res = attrition.completion_rate(
-        data, by=None, grace_weeks=a["grace_weeks"], exit_time=a["exit_time"], alpha=alpha,
-        recording_lag=a.get("recording_lag"))
+        data, by=None, grace_weeks=a["grace_weeks"], exit_time=a["exit_time"], alpha=alpha, recording_lag=lag)
     s = res.summary
     pooled = s["basis"].str.startswith("pooled")
     r = s[pooled].iloc[0] if pooled.any() else s.iloc[0]
     weeks = r["horizon_days"] / 7
+    lag = res.meta.get("recording_lag_days", 0)
+    upto = (f"up to {lag:g} days before {extract_text} (the delay in recording that someone has left)" if lag
+            else f"up to {extract_text}")
+    notes = [n for n in ("" if not pooled.any() else "several planned lengths: pooled, at the longest",
+                         res.meta.get("ci_note", "")) if n]
     return [_row("completion_rate", r["estimate"], r["ci_lower"], r["ci_upper"], r["n_completed_by_horizon"],
-                 r["n"], period=f"people who started up to {extract_text}, each followed to {weeks:.0f} weeks "
+                 r["n"], period=f"people who started {upto}, each followed to {weeks:.0f} weeks "
                                  f"after starting ({int(r['planned_sessions'])} weekly sessions + "
                                  f"{a['grace_weeks']:g} weeks)",
-                 note=("" if not pooled.any() else "several planned lengths: pooled, at the longest"))]
+                 note="; ".join(notes))]
 
 
 def _completion_followed(data, plan, alpha, extract_text, sources):
@@ -533,6 +537,10 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
     if unknown:
         raise ValueError(f"unknown headline figure code(s) {unknown}; known: {', '.join(REGISTRY)}")
     sub = data.subset(sites=[site]) if site is not None else data
+    from .attrition import resolve_recording_lag
+
+    # the plan's recording lag, "auto" resolved on all sites: every site is followed to the same date
+    lag = resolve_recording_lag(data, plan["attrition"].get("recording_lag"))
     extract_text = fmt.long_date(sub.sites["data_extract_date"].max())
     first = sub.referrals["referral_date"].min()
     first_text = fmt.long_date(first) if pd.notna(first) else "n/a"
@@ -540,7 +548,7 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
     runners = {
         "counts": lambda: _counts(sub, alpha, extract_text, first_text, sources),
         "costs": lambda: _costs(sub, sources),
-        "completion": lambda: _completion(sub, plan, alpha, extract_text, sources),
+        "completion": lambda: _completion(sub, plan, alpha, extract_text, sources, lag),
         "completion_followed": lambda: _completion_followed(sub, plan, alpha, extract_text, sources),
         "wait": lambda: _wait(sub, alpha, extract_text, sources),
         "risk": lambda: _risk(sub, plan, alpha, extract_text, sources),

@@ -26,7 +26,7 @@ def build(page) -> dict:
               )]
     ci = page.get("cif", lambda: attrition.cumulative_incidence(page.data, by=None, exit_time=a["exit_time"],
                                                                    alpha=page.alpha,
-                                                                   recording_lag=a.get("recording_lag")))
+                                                                   recording_lag=R.recording_lag(page)))
     if isinstance(ci, Exception):
         return {"blocks": out[1:] + [page.na("Cumulative incidence", str(ci))]}
     safe = page.dc.curve_result(ci, name="cumulative incidence of exits")
@@ -82,7 +82,7 @@ def build(page) -> dict:
                                name="rmst", label_cols=["group"]))
     k = len(out)  # models and tests of assumptions go to the technical annex
     cox = page.get("cox", lambda: attrition.dropout_cox(page.data, exit_time=a["exit_time"], alpha=page.alpha,
-                                                        recording_lag=a.get("recording_lag")))
+                                                        recording_lag=R.recording_lag(page)))
     if isinstance(cox, Exception):
         out.append(page.na("Dropout model", str(cox)))
     else:
