@@ -599,7 +599,7 @@ def site_and_all_sites(data, *, site: str, plan: dict | str | None = None, alpha
     >>> from dapp_eval import load_programme
     >>> s = site_and_all_sites(load_programme("data_synthetic"), site="S03", codes=["completion_rate"]).summary
     >>> s[["value_text", "all_sites_value_text"]].iloc[0].tolist()
-    ['86% (95% CI 82% to 90%)', '81% (95% CI 78% to 84%)']
+    ['86% (95% CI 81% to 90%)', '82% (95% CI 79% to 84%)']
     """
     if site is None:
         raise ValueError("site_and_all_sites needs a site_id; for all sites use headline_figures")
