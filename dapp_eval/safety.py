@@ -929,7 +929,10 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
                 continue
             for fit in ("unweighted", "weighted"):
                 s = wm.summary[wm.summary["fit"] == fit].set_index("wave")
-                ch = wm.change[(wm.change["fit"] == fit) & (wm.change["wave"] == followup)]
+                wch = wm.change
+                if len(wch) == 0:  # one wave answered: no change rows (and no columns) to read
+                    continue
+                ch = wch[(wch["fit"] == fit) & (wch["wave"] == followup)]
                 if baseline not in s.index or followup not in s.index or len(ch) == 0:
                     continue
                 rows.append({"behaviour": b, "role": _role(b, primary),
