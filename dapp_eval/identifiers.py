@@ -697,20 +697,20 @@ def _way_out(kind: str) -> str:
             "drops columns that are not in the contract); allowing the column by name does not let them through")
 
 
-def _column_kinds(df: pd.DataFrame, table: str | None, allowed: set) -> list:
+def _column_kinds(df: pd.DataFrame, table: str | None, numbers: set) -> list:
     """Per column, what its declared type says about the content rules (see :func:`scan_table`)."""
     cols = {c.name: c for c in TABLES[table].columns} if table in TABLES else {
         c.name: c for t in TABLES.values() for c in t.columns}
     kinds = []
-    for j, col in enumerate(df.columns):
+    for col in df.columns:
         n = norm_name(col)
         c = cols.get(n)
         if c is not None and c.kind in ("int", "float"):
             kinds.append("number")
         elif c is not None and n in _CONTRACT_NAMES:
             kinds.append("name")
-        elif c is None and n in allowed and _all_numbers(df.iloc[:, j]):
-            kinds.append("number")  # an allowed extra column of numbers (cost_pence, a Unix time) is declared numeric
+        elif c is None and n in numbers:
+            kinds.append("number")  # an extra column declared numeric (number_columns: cost_pence, a Unix time)
         else:
             kinds.append(None)
     return kinds
@@ -720,15 +720,9 @@ def _column_kinds(df: pd.DataFrame, table: str | None, allowed: set) -> list:
 _CONTRACT_NAMES = {"site_name", "programme_name", "instrument"}
 
 
-def _all_numbers(values: pd.Series) -> bool:
-    text = as_text(values)
-    text = text[text != ""]
-    return bool(len(text)) and bool(text.str.match(_PLAIN_NUMBER).all())
-
-
 def identifier_problems(df: pd.DataFrame, *, file: str, table: str | None = None,
                         allow: tuple[str, ...] | list[str] = (), _distinct: list | None = None,
-                        recode: dict | None = None) -> pd.DataFrame:
+                        recode: dict | None = None, numbers: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
     """Columns of ``df`` that hold direct identifiers, as loader problems.
 
     A header row that holds values (a file saved without its header row) is refused first, with one problem
@@ -752,10 +746,13 @@ def identifier_problems(df: pd.DataFrame, *, file: str, table: str | None = None
         Contract table name; its columns are trusted by name.
     allow : sequence of str
         Column names the user allows (the column map's ``allow_columns``):
-        not refused by name; their content is still checked, and an allowed
-        column of numbers is taken as numeric.
+        not refused by name; their content is still checked.
     _distinct : list, optional
         Internal: the CSV reader's distinct cells per column (see :func:`scan_table`).
+    numbers : sequence of str
+        Extra columns declared numeric (the column map's ``number_columns``, which are allowed too): their
+        plain numbers are amounts or counts, so the NHS and phone number rules do not apply to them (a
+        10-digit ``cost_pence`` or Unix time); any other cell is still scanned.
     recode : dict, optional
         The column map's value maps (contract column -> {provider value: code}): their provider values
         count as allowed codes.
@@ -787,7 +784,8 @@ def identifier_problems(df: pd.DataFrame, *, file: str, table: str | None = None
     ref = None
     df = df.copy(deep=False)  # positions as the index; the data are not copied
     df.index = pd.RangeIndex(len(df))
-    scans = scan_table(df, _distinct, kinds=_column_kinds(df, table, allowed))
+    allowed |= {norm_name(a) for a in numbers}
+    scans = scan_table(df, _distinct, kinds=_column_kinds(df, table, {norm_name(a) for a in numbers}))
     if _distinct is None or len(_distinct) != df.shape[1]:
         _distinct = None
     for j, col in enumerate(df.columns):

@@ -90,6 +90,7 @@ class ColumnMap:
     tables: dict[str, TableMap] = field(default_factory=dict)
     date_format: str | None = None
     allow_columns: tuple[str, ...] = ()
+    number_columns: tuple[str, ...] = ()  # allowed extra columns declared numeric (amounts, counts, Unix times)
     source: str | None = None
 
     def for_table(self, name: str) -> TableMap:
@@ -103,6 +104,7 @@ def read_column_map(path: str | Path | dict | None) -> ColumnMap:
 
         date_format: "%d/%m/%Y"        # UK dates everywhere (default ISO %Y-%m-%d)
         allow_columns: [keyworker_code] # extra columns kept: not refused by name (content still checked)
+        number_columns: [cost_pence]    # allowed extra columns of numbers: a 10-digit amount is no NHS number
         tables:
           referrals:
             file: Referrals 2024.xlsx   # file name in the folder (default referrals.<ext>)
@@ -176,7 +178,8 @@ def read_column_map(path: str | Path | dict | None) -> ColumnMap:
     return ColumnMap(
         tables=tables,
         date_format=raw.get("date_format"),
-        allow_columns=tuple(raw.get("allow_columns") or ()),
+        allow_columns=tuple(dict.fromkeys([*(raw.get("allow_columns") or ()), *(raw.get("number_columns") or ())])),
+        number_columns=tuple(raw.get("number_columns") or ()),
         source=source,
     )
 
@@ -1704,6 +1707,7 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
             renamed = raw.copy(deep=False)  # new labels, same data
             renamed.columns = [cmap.for_table(name).columns.get(c, c) for c in raw.columns]
             found = identifier_problems(renamed, file=files[name], table=name, allow=cmap.allow_columns,
+                                        numbers=cmap.number_columns,
                                         _distinct=[(f.codes, f.uniq, f.arrow) for f in factors.get(name, [])] or None,
                                         recode=cmap.for_table(name).values)
             if len(found):

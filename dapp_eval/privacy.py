@@ -292,7 +292,8 @@ def _pseudonymise_table(raw: pd.DataFrame, table: str, tmap, cmap, key: bytes, r
     ref_col = "referral_date" if "referral_date" in named else None
     extras = [(k, c) for k, (c, is_c) in enumerate(zip(raw.columns, contract)) if not is_c]
     ext_frame = raw[[c for _k, c in extras]] if extras else pd.DataFrame(index=raw.index)
-    kinds = ["number" if norm_name(c) in allowed and _all_numbers(raw[c]) else None for _k, c in extras]
+    numbers = {norm_name(a) for a in cmap.number_columns}
+    kinds = ["number" if norm_name(c) in numbers else None for _k, c in extras]
     scans = dict(zip([c for _k, c in extras], scan_table(ext_frame, kinds=kinds))) if extras else {}
     ref_dates = _ref_dates(named) if extras else None
     for k, col in extras:
@@ -359,12 +360,6 @@ def _pseudonymise_table(raw: pd.DataFrame, table: str, tmap, cmap, key: bytes, r
         run.note(fname, label, "kept (allowed by the column map; no cell looks like an identifier)", filled.sum())
     df = pd.DataFrame(out, index=raw.index)
     return df.loc[keep_rows]
-
-
-def _all_numbers(values: pd.Series) -> bool:
-    text = as_text(values)
-    text = text[text != ""]
-    return bool(len(text)) and bool(text.str.match(_NUMBER).all())
 
 
 # ---------------------------------------------------------------------------
@@ -676,13 +671,15 @@ def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Pat
                                                           f"{total} referrals after coarsening ({coarsen})", m)
         extras = sorted({c for t, df in clean.items() for c in df.columns if c not in TABLES[t].names
                          and c not in ("age", "postcode_district")})
+        numbers = [c for c in extras if c in {norm_name(a) for a in cmap.number_columns}]
         for table, df in clean.items():
             df.to_csv(tmp / f"{table}.csv", index=False, lineterminator="\n")
         if extras or any("postcode_district" in df for df in clean.values()):
             allow = extras + (["postcode_district"] if any("postcode_district" in df for df in clean.values()) else [])
+            spec = {"allow_columns": allow} | ({"number_columns": numbers} if numbers else {})
             (tmp / "column_map.yaml").write_text(
                 "# written by dapp-eval pseudonymise: the copy is in contract form; these extra columns were "
-                "allowed\n" + yaml.safe_dump({"allow_columns": allow}, sort_keys=False), encoding="utf-8")
+                "allowed\n" + yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
             run.note("column_map.yaml", "", "written: the extra columns kept (allow_columns)", len(allow))
         log_df = run.frame()
         log_df.to_csv(tmp / LOG_NAME, index=False, lineterminator="\n")

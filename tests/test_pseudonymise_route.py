@@ -64,13 +64,17 @@ def test_header_examples(row):
 @pytest.mark.parametrize("row", EXAMPLES[EXAMPLES["kind"] == "column"].to_dict("records"),
                          ids=lambda r: r["column"])
 def test_false_positives_load(row):
-    """Each false positive of the issue passes the identifier checks (allowed by name where it says so)."""
+    """Each false positive of the issue passes the identifier checks (declared numeric where it says so)."""
     values = row["text"].split(";")
     df = pd.DataFrame({"referral_date": ["2024-01-01"] * len(values), row["column"]: values})
-    allow = [row["column"]] if row["expect"] == "allowed" else []
-    assert identifier_problems(df, file=f"{row['table']}.csv", table=row["table"], allow=allow).empty
-    if row["expect"] == "allowed" and any(_valid_nhs(v) for v in values):  # allowing is what lets them through
-        assert not identifier_problems(df, file=f"{row['table']}.csv", table=row["table"]).empty
+    numbers = [row["column"]] if row["expect"] == "number" else []
+    assert identifier_problems(df, file=f"{row['table']}.csv", table=row["table"], numbers=numbers).empty
+    if numbers and any(_valid_nhs(v) for v in values):  # declaring the column numeric is what lets them through;
+        # allowing it by name is not enough
+        assert not identifier_problems(df, file=f"{row['table']}.csv", table=row["table"], allow=numbers).empty
+        # and a declared number column still refuses anything that is not a plain number
+        df.loc[0, row["column"]] = "call 07700 900123"
+        assert not identifier_problems(df, file=f"{row['table']}.csv", table=row["table"], numbers=numbers).empty
 
 
 def _valid_nhs(v: str) -> bool:
