@@ -70,7 +70,7 @@ from .io import _inside, read_column_map, read_export, validate_tables
 from .schema import TABLES
 
 __all__ = ["identifier_problems", "pseudonymise", "ID_COLUMNS", "pseudonym", "keygen", "LOG_NAME", "uniqueness",
-           "AGE_BANDS"]
+           "pattern_uniqueness", "AGE_BANDS"]
 
 #: pseudonym prefix per ID column; event_id shares incident_id's, because an
 #: empty event_id defaults to the incident_id and the two must still match
@@ -394,6 +394,25 @@ def uniqueness(referrals: pd.DataFrame) -> dict[str, tuple[int, int]]:
     return out
 
 
+def pattern_uniqueness(incidents: pd.DataFrame) -> tuple[int, int]:
+    """(people whose list of (incident date, incident type) no one else has, people with incidents).
+
+    Police and MARAC records are known to others (the police, a partner): a person's sequence of events can
+    pick out his record even when every single field is common.
+
+    >>> inc = pd.DataFrame({"participant_id": ["a", "a", "b", "c"], "incident_date": ["2023-01-01"] * 4,
+    ...                     "incident_type": ["arrest", "da_crime", "arrest", "arrest"]})
+    >>> pattern_uniqueness(inc)
+    (1, 3)
+    """
+    if not {"participant_id", "incident_date", "incident_type"} <= set(incidents) or not len(incidents):
+        return 0, 0
+    rows = incidents.assign(_e=incidents["incident_date"].astype(str) + "|" + incidents["incident_type"].astype(str))
+    pattern = rows.sort_values("_e").groupby("participant_id", sort=False)["_e"].agg(";".join)
+    counts = pattern.map(pattern.value_counts())
+    return int((counts == 1).sum()), len(pattern)
+
+
 def _keyed_int(key: bytes, text: str) -> int:
     return int.from_bytes(hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()[:8], "big")
 
@@ -656,12 +675,14 @@ def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Pat
                 clean[table] = _pseudonymise_table(raw_tables.pop(table), table, cmap.for_table(table), cmap, key,
                                                    run)
         before = uniqueness(clean["referrals"]) if "referrals" in clean else {}
+        pattern_before = pattern_uniqueness(clean["incidents"]) if "incidents" in clean else (0, 0)
         if coarsen:
             _coarsen(clean, coarsen, key, shift_days, run)
             for table in clean:
                 clean[table] = _shuffle(clean[table], key, table)
             run.note("(all tables)", "(rows)", "put in a keyed random order", sum(len(d) for d in clean.values()))
         after = uniqueness(clean["referrals"]) if "referrals" in clean else {}
+        pattern_after = pattern_uniqueness(clean["incidents"]) if "incidents" in clean else (0, 0)
         for label, (n, total) in before.items():
             run.note("referrals.csv", "(k-anonymity)", f"unique on {label}: {100 * n / max(total, 1):.1f}% of "
                                                       f"{total} referrals{' before coarsening' if coarsen else ''}", n)
@@ -669,6 +690,11 @@ def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Pat
                 m = after[label][0]
                 run.note("referrals.csv", "(k-anonymity)", f"unique on {label}: {100 * m / max(total, 1):.1f}% of "
                                                           f"{total} referrals after coarsening ({coarsen})", m)
+        if pattern_before[1]:
+            for when, (n, total) in (("before", pattern_before), ("after", pattern_after))[:2 if coarsen else 1]:
+                run.note("incidents.csv", "(k-anonymity)", f"people unique on their incident dates and types: "
+                                                          f"{100 * n / total:.1f}% of {total}"
+                                                          f"{f' {when} coarsening' if coarsen else ''}", n)
         extras = sorted({c for t, df in clean.items() for c in df.columns if c not in TABLES[t].names
                          and c not in ("age", "postcode_district")})
         numbers = [c for c in extras if c in {norm_name(a) for a in cmap.number_columns}]
@@ -690,6 +716,8 @@ def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Pat
             "coarsened": coarsen or "no",
             "k_anonymity": {label: {"unique_before": before[label][0], "unique_after": after[label][0],
                                     "records": before[label][1]} for label in before},
+            "incident_patterns": {"unique_before": pattern_before[0], "unique_after": pattern_after[0],
+                                  "people": pattern_before[1]},
             "key": "not stored here; keep the key file separate from the data and the reports",
         }, indent=2) + "\n")
         _replace(tmp, out_dir)

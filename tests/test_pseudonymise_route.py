@@ -329,7 +329,9 @@ def test_coarsen_month_brings_unique_records_below_5_percent(tmp_path, key_file)
     note = json.loads((tmp_path / "out" / "pseudonymisation_note.json").read_text())
     k = note["k_anonymity"]["site + referral date + age"]
     assert k["records"] == 2000 and k["unique_before"] / 2000 > 0.95 and k["unique_after"] / 2000 < 0.05
-    assert log["column"].eq("(k-anonymity)").sum() == 6
+    assert log["column"].eq("(k-anonymity)").sum() == 8
+    # the figure: 1,623 of 1,629 people unique on their (incident date, incident type) list
+    assert note["incident_patterns"]["unique_before"] == 1623 and note["incident_patterns"]["people"] == 1629
     data = load_programme(tmp_path / "out")  # still a valid folder
     assert (data.referrals["referral_date"].dt.day == 1).all()
     assert set(data.referrals["age"].dropna()) <= {14, 18, 25, 35, 45, 55, 65}
@@ -353,3 +355,14 @@ def test_coarsen_shift_keeps_every_interval_within_a_person(tmp_path, key_file):
     for c in ("assessment_date", "start_date", "exit_date"):
         wait = (merged[c] - merged["referral_date"]).dt.days
         assert wait.equals((merged[f"{c}_new"] - merged["referral_date_new"]).dt.days), c
+
+
+def test_a_report_publishes_no_input_file_name_or_header():
+    from dapp_eval.report.sections.data_quality import _published_log
+
+    log = pd.DataFrame({"file": ["referrals.csv", "Referrals Ann Other.xlsx", "sites.xlsx"],
+                        "note": ["trailing blank rows ignored", "extra columns kept: Ann Other, Keyworker",
+                                 "sites: values recoded by the column map"], "n": [2, 2, 1]})
+    shown = _published_log(log)
+    assert shown["file"].tolist() == ["referrals.csv", "an input file (name not published)", "sites table"]
+    assert "Ann" not in shown.to_string() and shown["n"].tolist() == [2, 2, 1]
