@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .identifiers import _FORMULA as _FORMULA_RULE
 from .identifiers import (
     ID_COLUMNS,
     _dob_hits,
@@ -81,8 +82,7 @@ _ALPHABET = "bcdfghjkmnpqrstvwxz"
 #: an allowed extra column named like some person's or case's reference: hashed, never copied
 _PERSON_ID = re.compile(r"(^|_)(id|ids|identifier|ref|reference|case_?(no|number)|client_?(no|number)|urn|uid)$")
 _DISTRICT = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?$")
-_FORMULA = re.compile(r"^ *[=+\-@\t\r]")
-_NUMBER = re.compile(r"^ *[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)? *$")
+_FORMULA = re.compile(_FORMULA_RULE)  # the loader's rule: '=...', '@...', '-2+3'; not '-' or '+ve Change'
 LOG_NAME = "pseudonymisation_log.csv"
 _MIN_KEY_BYTES = 16
 #: lower bounds of the age bands of a coarsened copy (14-17, 18-24, 25-34, ..., 65+); a banded age is written
@@ -350,7 +350,7 @@ def _pseudonymise_table(raw: pd.DataFrame, table: str, tmap, cmap, key: bytes, r
         if scans[col]:
             run.note(fname, label, f"dropped (allowed by name, but {_hits_text(scans[col])})", len(keep_rows))
             continue
-        formula = text.str.match(_FORMULA) & ~text.str.match(_NUMBER)
+        formula = text.str.contains(_FORMULA)
         if formula.any():
             run.note(fname, label, f"dropped (allowed by name, but {int(formula.sum())} value(s) start like a "
                                    f"spreadsheet formula; first in row {int(formula.to_numpy().argmax()) + 2})",
