@@ -558,20 +558,40 @@ def _code_name_hits(values: pd.Series, allowed: tuple[str, ...], recode=None) ->
     return int(cells.sum()), int(np.argmax(cells))
 
 
-def _headerish(col) -> str:
-    """Why a header cell is a value rather than a column name ('' when it reads as a name)."""
-    if isinstance(col, (int, float, np.integer, np.floating)) and not isinstance(col, bool):
-        return "number"
-    if hasattr(col, "year") and hasattr(col, "month"):
-        return "date"
-    text = str(col).strip()
-    if re.fullmatch(r"[-+]?\d+([.,]\d+)?", text):
-        return "number"
-    if parse_dates(pd.Series([text])).notna().iloc[0]:
-        return "date"
-    if _hits([text]):  # a header that reads like a name ("Home Address") is a header; an NHS number is not
-        return "identifier"
-    return ""
+def _headerish(columns) -> list[str]:
+    """Per header cell, why it is a value rather than a column name ('' when it reads as a name): a number,
+    a date, or an identifier (one pass over all the cells; a header without a digit, '@' or a URL's dot
+    needs no date parsing)."""
+    cols = list(columns)
+    kinds = [""] * len(cols)
+    texts = []
+    for k, col in enumerate(cols):
+        if isinstance(col, (int, float, np.integer, np.floating)) and not isinstance(col, bool):
+            kinds[k] = "number"
+        elif hasattr(col, "year") and hasattr(col, "month"):
+            kinds[k] = "date"
+        texts.append(str(col).strip())
+    for k, t in enumerate(texts):  # a yes/no word is a value, never a column's name
+        if not kinds[k] and t.lower() in ("true", "false", "yes", "no", "y", "n"):
+            kinds[k] = "yes/no value"
+    digits = [k for k, t in enumerate(texts) if not kinds[k] and re.search(r"[0-9]", t)]
+    for k in digits:
+        if re.fullmatch(r"[-+]?\d+([.,]\d+)?", texts[k]):
+            kinds[k] = "number"
+    todo = [k for k in digits if not kinds[k]]
+    if todo:
+        parsed = parse_dates(pd.Series([texts[k] for k in todo], dtype=object))
+        for k, ok in zip(todo, parsed.notna().tolist()):
+            if ok:
+                kinds[k] = "date"
+    rest = [k for k, t in enumerate(texts) if not kinds[k]]
+    if rest:  # a header that reads like a name ("Home Address") is a header; an NHS number is not
+        hits = _hits([texts[k] for k in rest])
+        for m in hits.values():
+            for k, h in zip(rest, m.tolist()):
+                if h:
+                    kinds[k] = "identifier"
+    return kinds
 
 
 def header_problems(columns, *, file: str) -> pd.DataFrame:
@@ -584,12 +604,12 @@ def header_problems(columns, *, file: str) -> pd.DataFrame:
     >>> header_problems(["R1", "2023-04-03", "943 476 5919"], file="referrals.csv")["rule"].str[:38].tolist()
     ['the header row holds values, not colum']
     """
-    kinds = [_headerish(c) for c in columns]
+    kinds = _headerish(columns)
     bad = [k for k in kinds if k]
     if not bad:
         return pd.DataFrame(columns=["file", "row", "column", "value", "rule"])
-    what = ", ".join(f"{bad.count(k)} {k}{'s' if bad.count(k) != 1 else ''}" for k in ("date", "number", "identifier")
-                     if k in bad)
+    what = ", ".join(f"{bad.count(k)} {k}{'s' if bad.count(k) != 1 else ''}"
+                     for k in ("date", "number", "identifier", "yes/no value") if k in bad)
     return pd.DataFrame([{
         "file": file, "row": 1, "column": "", "value": "(hidden)",
         "rule": f"the header row holds values, not column names ({len(bad)} of {len(kinds)} header cells: {what}; "
