@@ -986,6 +986,26 @@ def plot_time_to_incident(result, ax=None, *, title=None):
     return ax
 
 
+def plot_recurrent_contacts(result, ax=None, *, title=None):
+    """Mean cumulative number of incidents per person since exit (MCF), by group, with 95% intervals."""
+    curves = result.tables["curves"]
+    names = {"completed": "completed", "did_not_complete": "started, did not complete", "all": "everyone"}
+    ax = new_axes(ax, figsize=(7, 4.5))
+    for i, (g, d) in enumerate(curves.groupby("group", sort=False)):
+        x = d["days"] / (365.25 / 12)
+        ax.step(x, d["estimate"], where="post", color=PALETTE[i % len(PALETTE)],
+                linestyle=LINESTYLES[i % len(LINESTYLES)], label=names.get(g, str(g)))
+        ax.fill_between(x, d["ci_lower"], d["ci_upper"], step="post", color=PALETTE[i % len(PALETTE)], alpha=0.12)
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("Months since leaving the programme")
+    ax.set_ylabel("Mean number of incidents per person")
+    if len(curves):
+        ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.set_title(title or "Incidents since leaving: mean cumulative number per person (95% CI)")
+    return ax
+
+
 def plot_compare_completers(result, ax=None, *, title=None):
     """% with any incident before and after (aligned windows): completers vs non-completers."""
     import numpy as np

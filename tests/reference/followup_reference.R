@@ -82,10 +82,14 @@ fp <- glm(y ~ after + offset(log(exposure)), family = poisson, data = long,
           control = glm.control(epsilon = 1e-14, maxit = 100))
 vp <- vcovCL(fp, cluster = ~pid, type = "HC1")
 fn <- glm.nb(y ~ after + offset(log(exposure)), data = long, control = glm.control(epsilon = 1e-14, maxit = 100))
+# both clustered by person (one person is in both windows); se_model: glm.nb's model-based SE, kept to show
+# how much smaller it is (issue #31: it over-covers in simulation, 98.0%, and ignores the pairing)
+vn <- vcovCL(fn, cluster = ~pid, type = "HC1")
 rates <- rbind(
-  data.frame(model = "poisson", term = names(coef(fp)), coef = coef(fp), se = sqrt(diag(vp)), theta = NA),
+  data.frame(model = "poisson", term = names(coef(fp)), coef = coef(fp), se = sqrt(diag(vp)), theta = NA,
+             se_model = sqrt(diag(vcov(fp)))),
   data.frame(model = "negative binomial", term = names(coef(fn)), coef = coef(fn),
-             se = sqrt(diag(vcov(fn))), theta = fn$theta))
+             se = sqrt(diag(vn)), theta = fn$theta, se_model = sqrt(diag(vcov(fn)))))
 write.csv(rates, file.path(dir, "followup_reference_rates.csv"), row.names = FALSE)
 
 # ---- part 2b: Kaplan-Meier (exported durations), log-log intervals -----------------------
