@@ -1160,6 +1160,47 @@ def _matched_effects(pairs: pd.DataFrame, n_pairs: int, alpha: float) -> list[di
     return rows
 
 
+def comparison_cohorts(data, comparison, *, outcome, covariates, before, after, population, comparison_population,
+                       proven, lag_days):
+    """The eligible people of a programme and a comparison folder, with covariates, for matching or weighting.
+
+    Returns ``(name, both, X, Xm, n_in, excluded, comp_meta, n_treated, n_comparison)``: ``both`` one row per
+    eligible person (``treated`` 1/0, ``prior_incidents``, ``y_after``), ``X`` every covariate level as 0/1 (for
+    balance), ``Xm`` the propensity model's columns (one reference level dropped per category, constant columns
+    dropped, no intercept).
+    """
+    name, types = _outcome_types(outcome)
+    cohorts = []
+    excluded: dict[str, int] = {}
+    n_in = 0
+    comp_meta = {}
+    for label, d, pop in (("programme", data, population), ("comparison", comparison, comparison_population)):
+        persons, n, excl, names, lag, _ = _prepare(d, design="aligned", outcomes=(types,), before=before,
+                                                   after=after, population=pop, proven=proven, lag_days=lag_days)
+        col = names[0]
+        persons = persons.rename(columns={f"n_{col}_before": "prior_incidents", f"n_{col}_after": "y_after"})
+        el = persons[persons["eligible"]].copy()
+        el["cohort"] = label
+        el["treated"] = 1.0 if label == "programme" else 0.0
+        cohorts.append(el)
+        if label == "programme":
+            n_in, excluded = n, dict(excl)
+        else:
+            comp_meta = {"n_in": n, "excluded": excl, "n_eligible": len(el)}
+    both = pd.concat(cohorts, ignore_index=True)
+    nt, nc = int(both["treated"].sum()), int((1 - both["treated"]).sum())
+    if nt == 0 or nc == 0:
+        raise AnalysisError("no eligible people in the programme or in the comparison cohort")
+    X = _covariate_matrix(both, covariates)
+    Xm = X.copy()
+    for c in list(covariates):  # drop one reference level per category for the model
+        levels = [k for k in Xm.columns if k.startswith(f"{c}: ") and not k.endswith(": missing")]
+        if levels and c not in _NUMERIC:
+            Xm = Xm.drop(columns=levels[0])
+    Xm = Xm.loc[:, Xm.std(ddof=0) > 0]
+    return name, both, X, Xm, n_in, excluded, comp_meta, nt, nc
+
+
 def matched_comparison(data, comparison, *, outcome="police", covariates: Sequence[str] = DEFAULT_COVARIATES,
                        before=(-365, 0), after=(0, 365), population: str = "started",
                        comparison_population: str = "all", caliper: float | None = 0.2, proven: bool = False,
@@ -1214,35 +1255,9 @@ def matched_comparison(data, comparison, *, outcome="police", covariates: Sequen
     alpha = check_alpha(alpha)
     if caliper is not None and not caliper > 0:
         raise ValueError("caliper must be positive (in SDs of the logit propensity score), or None for no caliper")
-    name, types = _outcome_types(outcome)
-    cohorts = []
-    excluded: dict[str, int] = {}
-    n_in = 0
-    comp_meta = {}
-    for label, d, pop in (("programme", data, population), ("comparison", comparison, comparison_population)):
-        persons, n, excl, names, lag, _ = _prepare(d, design="aligned", outcomes=(types,), before=before,
-                                                   after=after, population=pop, proven=proven, lag_days=lag_days)
-        col = names[0]
-        persons = persons.rename(columns={f"n_{col}_before": "prior_incidents", f"n_{col}_after": "y_after"})
-        el = persons[persons["eligible"]].copy()
-        el["cohort"] = label
-        el["treated"] = 1.0 if label == "programme" else 0.0
-        cohorts.append(el)
-        if label == "programme":
-            n_in, excluded = n, dict(excl)
-        else:
-            comp_meta = {"n_in": n, "excluded": excl, "n_eligible": len(el)}
-    both = pd.concat(cohorts, ignore_index=True)
-    nt, nc = int(both["treated"].sum()), int((1 - both["treated"]).sum())
-    if nt == 0 or nc == 0:
-        raise AnalysisError("no eligible people in the programme or in the comparison cohort")
-    X = _covariate_matrix(both, covariates)
-    Xm = X.copy()
-    for c in list(covariates):  # drop one reference level per category for the model
-        levels = [k for k in Xm.columns if k.startswith(f"{c}: ") and not k.endswith(": missing")]
-        if levels and c not in _NUMERIC:
-            Xm = Xm.drop(columns=levels[0])
-    Xm = Xm.loc[:, Xm.std(ddof=0) > 0]
+    name, both, X, Xm, n_in, excluded, comp_meta, nt, nc = comparison_cohorts(
+        data, comparison, outcome=outcome, covariates=covariates, before=before, after=after, population=population,
+        comparison_population=comparison_population, proven=proven, lag_days=lag_days)
     Xm = sm.add_constant(Xm, has_constant="add")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1002,7 +1002,10 @@ def plot_recurrent_contacts(result, ax=None, *, title=None):
     ax.set_ylabel("Mean number of incidents per person")
     if len(curves):
         ax.legend(frameon=False, fontsize=8, loc="upper left")
-    ax.set_title(title or "Incidents since leaving: mean cumulative number per person (95% CI)")
+    from .results import level_text
+
+    level = level_text(result.meta.get("alpha", 0.05))
+    ax.set_title(title or f"Incidents since leaving: mean cumulative number per person ({level} CI)")
     return ax
 
 
@@ -1028,15 +1031,15 @@ def plot_compare_completers(result, ax=None, *, title=None):
     return ax
 
 
-def plot_balance(result, ax=None, *, title=None):
-    """Love plot: standardised mean differences before and after matching."""
+def plot_balance(result, ax=None, *, title=None, adjusted="matching"):
+    """Love plot: standardised mean differences before and after matching (or ``adjusted="weighting"``)."""
     import numpy as np
 
     df = _sf_table(result, "balance").iloc[::-1].reset_index(drop=True)
     ax = new_axes(ax, figsize=(7, 0.3 * len(df) + 1.5))
     y = np.arange(len(df))
-    ax.scatter(df["smd_before"], y, marker="o", facecolors="none", edgecolors=PALETTE[0], label="before matching")
-    ax.scatter(df["smd_after"], y, marker="D", color=PALETTE[1], label="after matching")
+    ax.scatter(df["smd_before"], y, marker="o", facecolors="none", edgecolors=PALETTE[0], label=f"before {adjusted}")
+    ax.scatter(df["smd_after"], y, marker="D", color=PALETTE[1], label=f"after {adjusted}")
     for v in (-0.1, 0.1):
         ax.axvline(v, color="grey", linestyle="--", linewidth=0.8)
     ax.axvline(0, color="black", linewidth=0.6)
@@ -1044,7 +1047,7 @@ def plot_balance(result, ax=None, *, title=None):
     ax.set_yticklabels(df["covariate"], fontsize=7)
     ax.set_xlabel("Standardised mean difference (programme - comparison)")
     ax.legend(frameon=False, fontsize=8)
-    ax.set_title(title or "Covariate balance before and after matching")
+    ax.set_title(title or f"Covariate balance before and after {adjusted}")
     return ax
 
 

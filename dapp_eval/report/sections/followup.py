@@ -99,8 +99,8 @@ def _recurrent(page, followup) -> list:
     per = "contacts per person (mean)"  # a mean count, not a proportion: the page must not show it as a percentage
     tab = safe.summary[keep].rename(columns={"n_at_risk": "n_followed"}).assign(measure=per)
     out.append(page.table(tab, caption="Mean number of police contacts per person since leaving, "
-                          "by exit group (people still followed, contacts by then, 95% CI allowing for repeat "
-                          "contacts of one person)", name="recurrent_contacts",
+                          f"by exit group (people still followed, contacts by then, {page.level} CI allowing for "
+                          "repeat contacts of one person)", name="recurrent_contacts",
                           label_cols=["group", "months", "measure"]))
     if len(safe.tables["curves"]):
         data = page.curve_table(safe.tables["curves"].assign(measure=per), time_col="days",
@@ -112,12 +112,12 @@ def _recurrent(page, followup) -> list:
                                "contacts per person since leaving the programme, by exit group: "
                                + _ends(safe.tables["curves"]) + " (where the curves stop).",
                                caption="Police contacts since leaving: mean cumulative number per person "
-                                       "(mean cumulative function, 95% CI)."))
+                                       f"(mean cumulative function, {page.level} CI)."))
     rr = rc.tables.get("rate_ratio")
     if rr is not None and len(rr) and np.isfinite(rr["estimate"].iloc[0]):
         r = rr.iloc[0]
         out.append(page.p(f"Contacts since leaving, completed vs did not complete: rate ratio {r['estimate']:.2f} "
-                          f"(95% CI {r['ci_lower']:.2f} to {r['ci_upper']:.2f}). " + str(rc.meta.get("caveat", "")),
+                          f"({page.level} CI {r['ci_lower']:.2f} to {r['ci_upper']:.2f}). " + str(rc.meta.get("caveat", "")),
                           "note"))
     return out
 
