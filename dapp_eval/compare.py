@@ -256,11 +256,15 @@ def weighted_comparison(data, comparison, *, outcome="police", covariates=None, 
                  f"comparison weights above their {100 * trim:g}th centile ({fit.info['trim_value']:.3g}) set to it "
                  f"({fit.info['n_trimmed']} weights)")
     big = balance.loc[balance["covariate"] != "propensity score", "diff_after"].abs()
+    too_small = nt < 60  # the Justice Data Lab's minimum cohort, as matched_comparison
+    flag = (f"Only {nt} people in the programme cohort: too small to conclude (the Justice Data Lab needs at "
+            "least 60)." if too_small else "")
     meta = make_meta(n_in=n_in, excluded=excluded, unit="people in the programme cohort", alpha=alpha, outcome=name,
                      windows={"before": before, "after": after}, trim=trim, trim_text=trim_text,
                      n_comparison_in=comp_meta.get("n_in"), comparison_excluded=comp_meta.get("excluded"),
                      n_comparison_eligible=nc, n_programme=nt, ess_comparison=fit.info["ess_comparison"],
-                     max_abs_diff_after=float(big.max()) if len(big) else np.nan,
+                     max_abs_diff_after=float(big.max()) if len(big) else np.nan, too_small=too_small,
+                     too_small_note=flag,
                      method=("Logistic propensity score; ATT weights (1 for the programme, ps/(1-ps) for the "
                              f"comparison), {trim_text}; balance as cobalt::bal.tab (SMD with the programme "
                              "cohort's SD for continuous covariates, difference in proportions for binary ones, "
@@ -269,7 +273,7 @@ def weighted_comparison(data, comparison, *, outcome="police", covariates=None, 
                      caveat=("Weighting balances only the measured characteristics. The E-value is the strength "
                              "(as a risk ratio) that an unmeasured difference between the cohorts would need with "
                              "both joining the programme and the outcome to explain the estimate away; a small "
-                             "E-value means a modest unmeasured difference could."))
+                             "E-value means a modest unmeasured difference could. " + flag).strip())
     from . import plotting
 
     weights = pd.DataFrame({"participant_id": both["participant_id"].to_numpy(), "cohort": both["cohort"].to_numpy(),

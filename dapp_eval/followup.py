@@ -1161,7 +1161,7 @@ def _matched_effects(pairs: pd.DataFrame, n_pairs: int, alpha: float) -> list[di
 
 
 def comparison_cohorts(data, comparison, *, outcome, covariates, before, after, population, comparison_population,
-                       proven, lag_days):
+                       proven, lag_days) -> tuple:
     """The eligible people of a programme and a comparison folder, with covariates, for matching or weighting.
 
     Returns ``(name, both, X, Xm, n_in, excluded, comp_meta, n_treated, n_comparison)``: ``both`` one row per

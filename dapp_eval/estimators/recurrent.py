@@ -136,8 +136,8 @@ class MCFResult:
         s = self.summary
         out = pd.DataFrame({"time": t})
         for c in ("estimate", "std_error", "ci_lower", "ci_upper"):
-            v = s[c].to_numpy()
-            out[c] = np.where(idx >= 0, v[np.maximum(idx, 0)], 0.0)
+            v = s[c].to_numpy(dtype=float)
+            out[c] = np.where(idx >= 0, v[np.maximum(idx, 0)], 0.0) if v.size else 0.0
         return out
 
     def __repr__(self) -> str:
