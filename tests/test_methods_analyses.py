@@ -123,3 +123,31 @@ def test_its_only_with_a_change_date():
     assert ref.loc["step", "change_quarter"] == "2024/25 Q1"
     short = res.summary.query("measure == 'completion'")
     assert short["note"].str.contains("at least 3 complete quarters").all()
+
+
+def test_release_shows_recurrent_contacts_and_its_only_with_a_change_date(tmp_path, capsys):
+    import base64
+    import re
+    import warnings
+
+    from conftest import SYNTHETIC
+
+    from dapp_eval.report import render_release
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("trends:\n  change_date: 2024-04-01\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing of the new methods may reach the user as a warning
+        with_date = render_release(SYNTHETIC, tmp_path / "dated", sites=["S02"], overall=False, progress=False,
+                                   plan_path=plan)
+    html = next(p for p in with_date if p.name == "report_s02.html").read_text(encoding="utf-8")
+    assert "Police contacts since leaving (every contact, not only the first)" in html
+    assert "Before and after the planned change date (2024-04-01)" in html
+    csvs = dict(re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html))
+    its = base64.b64decode(csvs["s02_trend_interrupted_time_series.csv"]).decode("utf-8")
+    assert "step change at the change quarter" in its and "2024/25 Q1" in its
+    assert "s02_recurrent_contacts.csv" in csvs and "s02_recurrent_contacts_chart_data.csv" in csvs
+    plain = render_release(SYNTHETIC, tmp_path / "plain", sites=["S02"], overall=False, progress=False)
+    html = next(p for p in plain if p.name == "report_s02.html").read_text(encoding="utf-8")
+    assert "planned change date" not in html  # no date in the plan: no interrupted time series
+    assert capsys.readouterr().err == ""
