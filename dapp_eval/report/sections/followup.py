@@ -115,19 +115,27 @@ def _recurrent(page, followup) -> list:
                                        f"(mean cumulative function, {page.level} CI)."))
     rr = rc.tables.get("rate_ratio")
     if rr is not None and len(rr) and np.isfinite(rr["estimate"].iloc[0]):
-        r = rr.iloc[0]
-        out.append(page.p(f"Contacts since leaving, completed vs did not complete: rate ratio {r['estimate']:.2f} "
-                          f"({page.level} CI {r['ci_lower']:.2f} to {r['ci_upper']:.2f}). " + str(rc.meta.get("caveat", "")),
-                          "note"))
+        out.append(page.p(_ratio_sentence(rr.iloc[0], page.level) + " " + str(rc.meta.get("caveat", "")), "note"))
     return out
 
 
 def _ends(curves) -> str:
-    """Where each drawn MCF curve ends: 'completed 0.64 contacts per person by 655 days; ...'."""
+    """Where each drawn MCF curve ends: 'completed 64 contacts per 100 people by 655 days; ...'."""
     from ...followup import GROUP_LABELS
 
     parts = []
     for g, d in curves.groupby("group", sort=False):
         last = d.sort_values("days").iloc[-1]
-        parts.append(f"{GROUP_LABELS.get(g, g)} {last['estimate']:.2f} contacts per person by {last['days']:.0f} days")
+        parts.append(f"{GROUP_LABELS.get(g, g)} {100 * last['estimate']:.0f} contacts per 100 people by "
+                     f"{last['days']:.0f} days")
     return "; ".join(parts)
+
+
+def _ratio_sentence(r, level: str) -> str:
+    """The LWYY rate ratio in words, as a percentage more or fewer (a ratio written 0.43 reads as a proportion)."""
+    def pct(v):
+        return f"{abs(100 * (v - 1)):.0f}% {'fewer' if v < 1 else 'more'}"
+
+    return (f"Since leaving, people who completed had {pct(r['estimate'])} police contacts per year followed than "
+            f"people who started but did not complete ({level} CI {pct(r['ci_lower'])} to {pct(r['ci_upper'])}; "
+            "proportional rates model, intervals allowing for repeat contacts of one person).")
