@@ -405,7 +405,8 @@ def rate_model(formula: str, data: pd.DataFrame, *, start: str, stop: str, event
         new = b + step
         ll_new = cp.loglik(new)
         halvings = 0
-        while ll_new < ll - 1e-12 and halvings < 30:
+        # step-halving only on a real decrease, not on rounding of a log-likelihood summed over many rows
+        while ll_new < ll - 1e-10 * max(1.0, abs(ll)) and halvings < 30:
             step /= 2
             new = b + step
             ll_new = cp.loglik(new)
