@@ -143,6 +143,7 @@ def test_release_shows_recurrent_contacts_and_its_only_with_a_change_date(tmp_pa
     html = next(p for p in with_date if p.name == "report_s02.html").read_text(encoding="utf-8")
     assert "Police contacts since leaving (every contact, not only the first)" in html
     assert "Before and after the planned change date (2024-04-01)" in html
+    assert "Repeat police contacts" in html and "Before and after a change" in html  # the methods annex
     csvs = dict(re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html))
     its = base64.b64decode(csvs["s02_trend_interrupted_time_series.csv"]).decode("utf-8")
     assert "step change at the change quarter" in its and "2024/25 Q1" in its
@@ -150,4 +151,5 @@ def test_release_shows_recurrent_contacts_and_its_only_with_a_change_date(tmp_pa
     plain = render_release(SYNTHETIC, tmp_path / "plain", sites=["S02"], overall=False, progress=False)
     html = next(p for p in plain if p.name == "report_s02.html").read_text(encoding="utf-8")
     assert "planned change date" not in html  # no date in the plan: no interrupted time series
+    assert "Before and after a change" not in html
     assert capsys.readouterr().err == ""
