@@ -1089,6 +1089,9 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
         raw, _derive_problems = _derive(raw, tmap, cmap, fname, probs, log, rows)
         for c in tmap.derive:
             facs.pop(c, None)
+        used = [c for c in raw.columns if c in tmap.drop]
+        if used:
+            raw = raw.drop(columns=used)
     cells = _blank_cells(raw, stripped, facs)  # stripped text and blank mask, computed once
     # trailing blank rows are tolerated (and logged); blank rows inside the data are problems
     if len(raw):
@@ -1158,6 +1161,18 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
     df["_row"] = rows.to_numpy()
     _check_keys(table, df, fname, probs, typed_factors)
     return df
+
+
+def _derive_inputs(tmap: TableMap) -> set[str]:
+    """Provider or contract column names the map's derivations read."""
+    out = set()
+    for op in tmap.derive.values():
+        name, args = next(iter(op.items()))
+        if name == "copy":
+            out.add(str(args))
+        elif name in ("add_days", "add_weeks"):
+            out.update(str(a) for a in args if isinstance(a, str))
+    return out
 
 
 def _derive(raw: pd.DataFrame, tmap: TableMap, cmap: ColumnMap, fname: str, probs: _Problems, log: list,
@@ -1689,7 +1704,9 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
                     read_problems.append(fr)
                 notes.extend({"file": label, "note": note, "n": 1} for note in file_notes)
                 if raw is not None and tmap.drop:
-                    dropped = [c for c in raw.columns if c in tmap.drop]
+                    # a dropped column a derivation needs is read for it, then dropped (in _check_table)
+                    needed = _derive_inputs(tmap)
+                    dropped = [c for c in raw.columns if c in tmap.drop and c not in needed]
                     if dropped:
                         attrs = dict(raw.attrs)
                         if fac and len(fac) == raw.shape[1]:
