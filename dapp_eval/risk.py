@@ -1147,6 +1147,12 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
     if "site_id" not in pop.columns:
         pop["site_id"] = "all"
     pop["site_id"] = pop["site_id"].astype("object").where(pop["site_id"].notna(), "missing").astype(str)
+    # the imputation's random draws go to the people with a missing exit score in row order: put the rows in
+    # an order made of what the models use (never the ID text, never the input's row order), so renaming
+    # IDs or shuffling rows draws the same numbers for the same people; rows equal on every key are
+    # interchangeable in every model below, so their order cannot move a result
+    order = [c for c in ("site_id", "score_from", "score_to", "exit_reason", *covariates) if c in pop.columns]
+    pop = pop.sort_values(order, kind="mergesort", na_position="last").reset_index(drop=True)
     obs = pop["score_to"].notna().to_numpy()
     n, n_obs = len(pop), int(obs.sum())
     if n_obs < 3:
