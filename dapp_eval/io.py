@@ -1750,4 +1750,9 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
         raise DataValidationError(_in_providers_words(problems, cmap, files, segments, folder))
     for df in typed.values():
         del df["_row"]  # in place: these frames are ours, and dropping would copy every column
+    sites = typed["sites"]
+    if len(sites) > 1 and not sites["site_id"].is_monotonic_increasing:
+        # sites in site_id order, whatever order the file lists them in: every page, by-site table and
+        # chart then comes out in the same order from a re-sorted export
+        typed["sites"] = sites.sort_values("site_id", kind="mergesort").reset_index(drop=True)
     return ProgrammeData(**typed, source=str(path), load_log=log, input_hash=hasher.hexdigest())
