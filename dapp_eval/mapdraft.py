@@ -167,6 +167,8 @@ class _Source:
     table: str | None = None
     why: str = ""
     columns: dict[str, tuple[str, str]] = field(default_factory=dict)  # header -> (contract column, why)
+    more: list[_Source] = field(default_factory=list)  # further files with the same header, rows stacked
+    shapes: dict = field(default_factory=dict)
 
 
 def _read_sources(export: Path) -> tuple[Path, list[_Source], list[str]]:
@@ -263,14 +265,22 @@ def _table_score(src: _Source) -> dict[str, tuple[float, str]]:
 
 def _place_tables(sources: list[_Source]) -> None:
     scores = [(s, _table_score(s)) for s in sources]
-    taken: set[str] = set()
-    pairs = sorted(((sc[t][0], i, t) for i, (_, sc) in enumerate(scores) for t in TABLES), reverse=True)
-    for score, i, t in pairs:
-        src = scores[i][0]
+    taken: dict[str, _Source] = {}
+    pairs = sorted(((sc[t][0], -i, t) for i, (_, sc) in enumerate(scores) for t in TABLES), reverse=True)
+    for score, neg_i, t in pairs:
+        src = scores[-neg_i][0]
         if src.table is not None or t in taken or score < 0.3:
             continue
-        src.table, src.why = t, scores[i][1][t][1]
-        taken.add(t)
+        src.table, src.why = t, scores[-neg_i][1][t][1]
+        taken[t] = src
+    # a file with the same header as a placed one continues its table (an export split by year or team)
+    for src in sources:
+        if src.table is None:
+            for first in taken.values():
+                if list(map(str, src.frame.columns)) == list(map(str, first.frame.columns)):
+                    first.more.append(src)
+                    src.table = "(stacked)"
+                    break
 
 
 def _column_score(header: str, col: Column, shape: str) -> tuple[float, str]:
@@ -349,7 +359,7 @@ def _separator(values: list[str]) -> str | None:
 
 
 def _values_block(src: _Source, header: str, col: Column, lines: list[str]) -> None:
-    text = _text(src.frame[header])
+    text = _text(pd.concat([src.frame[header], *[m.frame[header] for m in src.more]], ignore_index=True))
     distinct = sorted(set(text[text != ""]))
     if col.kind == "set":
         sep = _separator(distinct)
@@ -415,17 +425,29 @@ def _derive_block(src: _Source, missing: list[Column], lines: list[str]) -> list
     return left
 
 
+def _where_lines(s: _Source) -> list[str]:
+    """file:/sheet: (or files: for a table over several files) of a placed table."""
+    out = []
+    if s.more:
+        out.append(f"    files:   # {len(s.more) + 1} files with the same header: their rows are stacked in this order")
+        for m in [s, *s.more]:
+            out.append(f"      - {{file: {_yaml_str(m.file)}, sheet: {_yaml_str(m.sheet)}}}" if m.sheet is not None
+                       else f"      - {_yaml_str(m.file)}")
+        return out
+    if not (s.sheet is None and Path(s.file).stem == s.table):
+        out.append(f"    file: {_yaml_str(s.file)}")
+    if s.sheet is not None:
+        out.append(f"    sheet: {_yaml_str(s.sheet)}")
+    return out
+
+
 def _table_block(s: _Source) -> list[str]:
     """The draft's lines for one file or sheet placed as a contract table."""
     out: list[str] = []
     table = TABLES[s.table]
     where = f"file '{s.file}'" + (f", sheet '{s.sheet}'" if s.sheet else "")
     out.append(f"  {s.table}:   # {where}: {s.why}")
-    is_contract_file = s.sheet is None and Path(s.file).stem == s.table
-    if not is_contract_file:
-        out.append(f"    file: {_yaml_str(s.file)}")
-    if s.sheet is not None:
-        out.append(f"    sheet: {_yaml_str(s.sheet)}")
+    out.extend(_where_lines(s))
     renamed = [(h, c, why) for h, (c, why) in s.columns.items() if h != c]
     if renamed:
         out.append("    columns:")
@@ -490,9 +512,9 @@ def draft_map(export: str | Path) -> str:
     folder, sources, skipped = _read_sources(export)
     _place_tables(sources)
     for s in sources:
-        if s.table:
+        if s.table in TABLES:
             _place_columns(s)
-    fmt, fmt_why = _date_format([s for s in sources if s.table])
+    fmt, fmt_why = _date_format([s for s in sources if s.table in TABLES])
     out = [f"# Column map drafted by `dapp-eval map {export}`: check every guess, fill in every TODO.",
            "# A TODO left in place is refused by `dapp-eval validate`, which names its line.",
            "# Guide: docs/column-maps.md. Name this file in evaluation.yaml (column_map:).", ""]
@@ -501,11 +523,11 @@ def draft_map(export: str | Path) -> str:
     elif fmt:
         out.append(f"# dates are ISO (YYYY-MM-DD): {fmt_why}")
     out.append("tables:")
-    placed = {s.table for s in sources if s.table}
-    for s in sorted((s for s in sources if s.table), key=lambda s: list(TABLES).index(s.table)):
+    placed = {s.table for s in sources if s.table in TABLES}
+    for s in sorted((s for s in sources if s.table in TABLES), key=lambda s: list(TABLES).index(s.table)):
         out.extend(_table_block(s))
     for s in sources:
-        if not s.table:
+        if s.table is None:
             where = f"'{s.file}'" + (f", sheet '{s.sheet}'" if s.sheet else "")
             out.append(f"# TODO: {where} matched no contract table; add it under tables: if it holds one")
     for t in TABLES:
