@@ -1155,9 +1155,11 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
     df = pd.DataFrame(out, index=raw.index, copy=False)  # copy=False: the columns are not copied into blocks
     for c in extra:
         df[c] = _as_object(raw[c])
-    for col in table.columns:
-        if col.name not in df and not col.required:
-            df[col.name] = pd.Series([None] * len(df), index=df.index, dtype=_dtype(col))
+    absent = [col for col in table.columns if col.name not in df and not col.required]
+    for col in absent:
+        df[col.name] = pd.Series([None] * len(df), index=df.index, dtype=_dtype(col))
+    if absent:  # contract order, whichever optional columns the export has; extra columns after them
+        df = df[[c.name for c in table.columns if c.name in df] + extra]
     df["_row"] = rows.to_numpy()
     _check_keys(table, df, fname, probs, typed_factors)
     return df

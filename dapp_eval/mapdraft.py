@@ -30,10 +30,10 @@ _SUFFIXES = (".csv", ".xlsx", ".sav", ".dta", ".parquet")
 
 #: other names exports use for contract columns (compared after lower-casing and removing punctuation)
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "site_id": ("site", "site code", "service id", "service code", "site ref", "service ref"),
-    "site_name": ("service", "service name", "site", "provider", "location", "office"),
+    "site_id": ("team", "team code", "team id", "site", "site code", "service id", "service code", "site ref", "service ref"),
+    "site_name": ("team name", "service", "service name", "site", "provider", "location", "office"),
     "programme_model": ("model", "delivery model", "delivery", "format"),
-    "planned_sessions": ("sessions planned", "number of sessions", "no of sessions", "programme length",
+    "planned_sessions": ("sessions", "sessions planned", "number of sessions", "no of sessions", "programme length",
                          "course length", "weeks"),
     "annual_cost_gbp": ("annual cost", "cost", "contract value", "yearly cost", "budget"),
     "target_completions": ("target", "completion target", "contract target"),
@@ -41,37 +41,37 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "period_end": ("end of period", "contract end", "period to", "to"),
     "data_extract_date": ("extract date", "extracted", "date extracted", "report date", "data as at"),
     "incident_data_from": ("police data from", "incident data start"),
-    "referral_id": ("referral ref", "referral number", "referral no", "ref no", "case ref", "case id",
+    "referral_id": ("case no", "case num", "episode no", "referral ref", "referral number", "referral no", "ref no", "case ref", "case id",
                     "episode id", "referral reference", "case number"),
     "participant_id": ("client ref", "client id", "client number", "person id", "service user id", "su ref",
                        "perpetrator id", "client reference", "nominal id", "person ref"),
-    "referral_date": ("date of referral", "referred", "date referred", "referral received", "received"),
+    "referral_date": ("ref date", "date of ref", "referral on", "date of referral", "referred", "date referred", "referral received", "received"),
     "referral_source": ("referrer", "referred by", "source", "referral agency", "referring agency"),
     "programme_name": ("programme", "course", "intervention"),
     "gender": ("sex", "gender identity"),
     "age": ("age at referral", "age years"),
     "ethnicity": ("ethnic group", "ethnic origin", "ethnicity group"),
     "employment": ("employment status", "employed", "work status"),
-    "prior_da_police_contact": ("previous police contact", "prior police contact", "known to police",
+    "prior_da_police_contact": ("prior da", "previous da police", "da history", "previous police contact", "prior police contact", "known to police",
                                 "police history", "previous da"),
     "substance_misuse": ("substance use", "drugs alcohol", "drug alcohol", "substance"),
-    "relationship_to_victim": ("relationship", "relationship to victim", "relationship to partner"),
-    "abuse_types": ("abuse type", "abuse types", "type of abuse", "types of abuse", "forms of abuse"),
+    "relationship_to_victim": ("victim rel", "rel to victim", "relationship", "relationship to victim", "relationship to partner"),
+    "abuse_types": ("abuse codes", "abuse", "abuse type", "abuse types", "type of abuse", "types of abuse", "forms of abuse"),
     "n_children": ("children", "number of children", "no of children", "no children", "kids"),
     "assessment_date": ("date of assessment", "assessed", "date assessed", "assessment"),
     "assessment_outcome": ("assessment result", "outcome of assessment", "suitability", "suitable"),
     "start_date": ("programme start", "date started", "started", "first session", "start"),
     "exit_date": ("date closed", "closure date", "end date", "date of exit", "closed", "discharge date"),
-    "exit_reason": ("closure reason", "reason for closure", "reason closed", "outcome", "exit outcome",
+    "exit_reason": ("close code", "closure code", "close reason", "exit code", "closure reason", "reason for closure", "reason closed", "outcome", "exit outcome",
                     "discharge reason", "reason for leaving"),
-    "session_number": ("session", "session no", "week", "session num"),
-    "session_date": ("date of session", "date", "appointment date"),
-    "session_type": ("type", "session format", "appointment type", "format"),
+    "session_number": ("seq", "sequence", "session seq", "session", "session no", "week", "session num"),
+    "session_date": ("appt date", "appointment on", "date of session", "date", "appointment date"),
+    "session_type": ("kind", "appt type", "type", "session format", "appointment type", "format"),
     "attended": ("attendance", "attended y n", "present", "did attend"),
     "timepoint": ("stage", "time point", "point", "review"),
     "instrument": ("tool", "risk tool", "measure"),
     "score": ("total", "total score", "dash score", "risk score", "dash total"),
-    "informant": ("completed by", "source of information", "informed by", "assessor"),
+    "informant": ("by", "informant type", "completed by", "source of information", "informed by", "assessor"),
     "partner_id": ("partner ref", "victim id", "victim ref", "partner reference", "survivor id"),
     "relationship": ("relationship", "relationship to client"),
     "support_offered": ("offered support", "support offered", "offered", "ps offered"),
@@ -88,28 +88,28 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "child_exposed": ("children exposed", "child witnessed", "children present"),
     "feels_safe": ("safe", "feeling safe", "how safe", "safety rating", "safety"),
     "space_for_action": ("sfa", "space for action score"),
-    "incident_id": ("incident ref", "occurrence", "occurrence ref", "urn", "record id", "crime ref", "log number"),
+    "incident_id": ("occ no", "occurrence no", "occurrence number", "incident no", "incident ref", "occurrence", "occurrence ref", "urn", "record id", "crime ref", "log number"),
     "event_id": ("event", "event ref", "linked incident"),
-    "incident_date": ("date of incident", "occurrence date", "date"),
+    "incident_date": ("occ date", "occurred on", "date of incident", "occurrence date", "date"),
     "incident_type": ("type", "record type", "category", "incident category"),
-    "outcome_date": ("date of outcome", "disposal date", "conviction date"),
+    "outcome_date": ("proven", "proven on", "outcome on", "date of outcome", "disposal date", "conviction date"),
 }
 
 #: provider words for contract codes (compared after lower-casing and removing punctuation)
 CODE_SYNONYMS: dict[str, dict[str, str]] = {
     "bool": {"yes": "true", "y": "true", "true": "true", "1": "true", "attended": "true", "present": "true",
              "no": "false", "n": "false", "false": "false", "0": "false", "dna": "false", "did not attend": "false",
-             "absent": "false", "not attended": "false", "cancelled": "false"},
-    "session_type": {"1 1": "one_to_one", "one to one": "one_to_one", "individual": "one_to_one",
+             "absent": "false", "not attended": "false", "cancelled": "false", "p": "true", "a": "false"},
+    "session_type": {"ind": "one_to_one", "i": "one_to_one", "1 1": "one_to_one", "one to one": "one_to_one", "individual": "one_to_one",
                      "121": "one_to_one", "group session": "group", "groupwork": "group"},
-    "programme_model": {"1 1": "one_to_one", "one to one": "one_to_one", "individual": "one_to_one",
+    "programme_model": {"ind": "one_to_one", "1 1": "one_to_one", "one to one": "one_to_one", "individual": "one_to_one",
                         "groupwork": "group", "blended": "mixed", "both": "mixed"},
     "gender": {"m": "male", "man": "male", "f": "female", "woman": "female", "not known": "unknown",
                "not stated": "unknown", "prefer not to say": "unknown", "non binary": "other"},
     "ethnicity": {"white british": "white_british", "white english": "white_british", "white other": "white_other",
                   "any other white background": "white_other", "asian or asian british": "asian",
                   "black or black british": "black", "mixed multiple": "mixed", "mixed heritage": "mixed",
-                  "not stated": "unknown", "not known": "unknown", "other ethnic group": "other"},
+                  "not stated": "unknown", "not known": "unknown", "other ethnic group": "other", "ns": "unknown"},
     "employment": {"full time": "employed", "part time": "employed", "self employed": "employed",
                    "in work": "employed", "not in work": "unemployed", "jobseeker": "unemployed",
                    "not known": "unknown", "retired": "other", "student": "other"},
@@ -117,9 +117,9 @@ CODE_SYNONYMS: dict[str, dict[str, str]] = {
                         "social care": "childrens_social_care", "social services": "childrens_social_care",
                         "criminal court": "court", "self referral": "self", "gp": "health", "nhs": "health",
                         "family court cafcass": "family_court", "cafcass": "family_court"},
-    "relationship_to_victim": {"current partner": "partner", "ex partner": "ex_partner", "former partner": "ex_partner",
+    "relationship_to_victim": {"xp": "ex_partner", "current partner": "partner", "ex partner": "ex_partner", "former partner": "ex_partner",
                                "family member": "family"},
-    "relationship": {"current partner": "partner", "ex partner": "ex_partner", "former partner": "ex_partner",
+    "relationship": {"xp": "ex_partner", "current partner": "partner", "ex partner": "ex_partner", "former partner": "ex_partner",
                      "family member": "family"},
     "exit_reason": {"completed programme": "completed", "complete": "completed", "disengaged": "dropped_out",
                     "dropped out": "dropped_out", "assessed unsuitable": "unsuitable", "not suitable": "unsuitable",
@@ -131,7 +131,7 @@ CODE_SYNONYMS: dict[str, dict[str, str]] = {
     "timepoint": {"baseline": "intake", "start": "intake", "pre": "intake", "initial": "intake", "mid": "midpoint",
                   "mid point": "midpoint", "end": "exit", "post": "exit", "closure": "exit",
                   "follow up": "follow_up", "followup": "follow_up"},
-    "informant": {"worker": "practitioner", "keyworker": "practitioner", "facilitator": "practitioner",
+    "informant": {"vic": "partner", "worker": "practitioner", "keyworker": "practitioner", "facilitator": "practitioner",
                   "victim": "partner", "survivor": "partner", "client": "self", "self report": "self"},
     "wave": {"wave 1": "T1", "wave 2": "T2", "wave 3": "T3", "wave 4": "T4", "baseline": "T1", "start": "T1",
              "3 months": "T2", "6 months": "T3", "12 months": "T4"},
@@ -156,7 +156,9 @@ TABLE_WORDS: dict[str, tuple[str, ...]] = {
 
 
 def _norm(s) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", str(s).lower()).strip()
+    """Lower-case words: punctuation to spaces, camelCase split (``RefDate`` -> ``ref date``)."""
+    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", str(s))
+    return re.sub(r"[^a-z0-9]+", " ", s.lower()).strip()
 
 
 @dataclass
@@ -264,7 +266,16 @@ def _table_score(src: _Source) -> dict[str, tuple[float, str]]:
 
 
 def _place_tables(sources: list[_Source]) -> None:
-    scores = [(s, _table_score(s)) for s in sources]
+    # a file with the same header as an earlier one continues its table (an export split by year or team)
+    firsts: dict[tuple, _Source] = {}
+    for src in sources:
+        key = tuple(map(str, src.frame.columns))
+        if key in firsts and key:
+            firsts[key].more.append(src)
+            src.table = "(stacked)"
+        else:
+            firsts[key] = src
+    scores = [(s, _table_score(s)) for s in sources if s.table is None]
     taken: dict[str, _Source] = {}
     pairs = sorted(((sc[t][0], -i, t) for i, (_, sc) in enumerate(scores) for t in TABLES), reverse=True)
     for score, neg_i, t in pairs:
@@ -273,14 +284,11 @@ def _place_tables(sources: list[_Source]) -> None:
             continue
         src.table, src.why = t, scores[-neg_i][1][t][1]
         taken[t] = src
-    # a file with the same header as a placed one continues its table (an export split by year or team)
-    for src in sources:
+    for src in sources:  # stacked files of a table no file was placed as go back to being unplaced
         if src.table is None:
-            for first in taken.values():
-                if list(map(str, src.frame.columns)) == list(map(str, first.frame.columns)):
-                    first.more.append(src)
-                    src.table = "(stacked)"
-                    break
+            for m in src.more:
+                m.table = None
+            src.more = []
 
 
 def _column_score(header: str, col: Column, shape: str) -> tuple[float, str]:
@@ -318,6 +326,11 @@ def _place_columns(src: _Source) -> None:
         used_c.add(c)
         src.columns[h] = (c, why)
     src.shapes = shapes
+    # one required date column unplaced and one date-shaped column left: they are each other
+    left_dates = [h for h in map(str, src.frame.columns) if h not in src.columns and shapes[h][0] == "date"]
+    need_dates = [c.name for c in table.columns if c.kind == "date" and c.required and c.name not in used_c]
+    if len(left_dates) == 1 and len(need_dates) == 1:
+        src.columns[left_dates[0]] = (need_dates[0], f"the only date column left, and {need_dates[0]} is required")
 
 
 def _code_like(values: list[str]) -> bool:
@@ -343,7 +356,36 @@ def _guess_code(value: str, col: Column) -> tuple[str | None, str]:
     close = difflib.get_close_matches(n, list(codes.values()), n=1, cutoff=0.8)
     if close:
         return next(c for c, cn in codes.items() if cn == close[0]), "close to the contract's code"
+    abbrev = _abbreviation(n, codes)
+    if abbrev:
+        return abbrev
     return None, ""
+
+
+def _subsequence(short: str, word: str) -> bool:
+    it = iter(word)
+    return all(ch in it for ch in short)
+
+
+def _abbreviation(n: str, codes: dict[str, str]) -> tuple[str, str] | None:
+    """A short code read as an abbreviation of exactly one contract code: its initials (``do``: dropped out),
+    else its letters in order from the code's first word (``grp``: group, ``unemp``: unemployed), else from
+    a later word (``call``: police callout).  Ambiguous abbreviations are left to the evaluator."""
+    v = n.replace(" ", "")
+    if not v.isalpha() or len(v) > 6:
+        return None
+    initials = [c for c, cn in codes.items() if "".join(w[0] for w in cn.split()) == v and len(cn.split()) > 1]
+    if len(initials) == 1:
+        return initials[0], f"the initials of {initials[0]}"
+    for rank in (0, 1):
+        hits = [c for c, cn in codes.items()
+                if any(w.startswith(v[0]) and _subsequence(v, " ".join(cn.split()[k:]))
+                       for k, w in enumerate(cn.split()) if (k == 0) == (rank == 0))]
+        if len(hits) == 1:
+            return hits[0], f"reads as an abbreviation of {hits[0]}"
+        if hits:
+            return None
+    return None
 
 
 def _yaml_str(s) -> str:

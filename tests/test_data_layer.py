@@ -14,7 +14,7 @@ from dapp_eval.io import load_programme
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dapp_eval"
 DATA_LAYER = {"errors", "results", "schema", "instruments", "identifiers", "io", "privacy", "quality", "mapping",
-              "evaluation", "mapdraft"}
+              "evaluation", "mapdraft", "plan"}
 
 
 def _imports(module: str) -> set[str]:

@@ -84,3 +84,79 @@ def test_a_workbook_sheet_that_is_not_there_is_named(export, tmp_path):
         load_programme(export, column_map=tmp_path / "map.yaml")
     rule = exc.value.problems["rule"].iloc[0]
     assert "sheet 'Risk', which is not in this workbook" in rule and "Risk (DASH)" in rule
+
+
+# ---------------------------------------------------------------------------
+# a second export built differently: CSV files only, short codes, other names, referrals over two files
+# ---------------------------------------------------------------------------
+
+def _d(s, fmt="%d-%m-%Y"):
+    return s.dt.strftime(fmt).where(s.notna(), "")
+
+def _build_csv_export(src, out):
+    """The second export: CSV files only, other names, short codes, referrals split by year."""
+    x = load_programme(src)
+    out.mkdir(parents=True, exist_ok=True)
+    s = x.sites
+    pd.DataFrame({"Team": s["site_id"], "TeamName": s["site_name"], "Format": s["programme_model"].map({"group": "GRP", "one_to_one": "IND", "mixed": "MIX"}),
+                  "Sessions": s["planned_sessions"], "Budget": s["annual_cost_gbp"], "Target": s["target_completions"],
+                  "From": _d(s["period_start"]), "To": _d(s["period_end"]), "ExtractedOn": _d(s["data_extract_date"]),
+                  "PoliceFrom": _d(s["incident_data_from"])}).to_csv(out / "teams.csv", index=False)
+    r = x.referrals
+    ab = {"physical": "PHYS", "emotional": "EMOT", "verbal": "VERB", "sexual": "SEX", "financial": "FIN", "coercive_control": "CC", "stalking": "STALK"}
+    cases = pd.DataFrame({
+        "CaseNo": r["referral_id"], "ClientID": r["participant_id"], "Team": r["site_id"], "RefDate": _d(r["referral_date"]),
+        "Source": r["referral_source"].map({"childrens_social_care": "CSC", "police": "POL", "probation": "PROB", "court": "CRT",
+                                            "family_court": "FAMCRT", "self": "SELF", "health": "HLTH", "other": "OTH"}),
+        "Gender": r["gender"].map({"male": "M", "female": "F", "other": "O", "unknown": "U"}), "AgeAtReferral": r["age"].astype("Int64"),
+        "Ethnicity": r["ethnicity"].map({"white_british": "WB", "white_other": "WO", "asian": "A", "black": "B", "mixed": "MX", "other": "OT", "unknown": "NS"}),
+        "Employment": r["employment"].map({"employed": "EMP", "unemployed": "UNEMP", "other": "OTH", "unknown": "UNK"}),
+        "PriorDA": r["prior_da_police_contact"].map({True: 1, False: 0}).astype("Int64"),
+        "Substance": r["substance_misuse"].map({True: "TRUE", False: "FALSE"}),
+        "VictimRel": r["relationship_to_victim"].map({"partner": "P", "ex_partner": "XP", "family": "FAM", "other": "OTH"}),
+        "AbuseCodes": r["abuse_types"].map(lambda v: "/".join(ab[p] for p in v.split(";")) if isinstance(v, str) and v else ""),
+        "Kids": r["n_children"], "AssessedOn": _d(r["assessment_date"]),
+        "Suitable": r["assessment_outcome"].map({"suitable": "Y", "unsuitable": "N"}),
+        "StartedOn": _d(r["start_date"]), "ClosedOn": _d(r["exit_date"]),
+        "CloseCode": r["exit_reason"].map({"declined_assessment": "DA", "unsuitable": "UNS", "declined_to_start": "DNS", "dropped_out": "DO",
+                                           "excluded": "EXC", "moved_away": "MOV", "custody": "CUS", "completed": "COMP", "other": "OTH"}),
+    })
+    y = r["referral_date"].dt.year
+    cases[y <= 2023].to_csv(out / "cases_2023.csv", index=False)
+    cases[y > 2023].to_csv(out / "cases_2024.csv", index=False)
+    se = x.sessions
+    pd.DataFrame({"CaseNo": se["referral_id"], "Seq": se["session_number"], "ApptDate": _d(se["session_date"]),
+                  "Kind": se["session_type"].map({"group": "G", "one_to_one": "I"}), "Present": se["attended"].map({True: "P", False: "A"})}
+                 ).to_csv(out / "appointments.csv", index=False)
+    ra = x.risk_assessments
+    pd.DataFrame({"CaseNo": ra["referral_id"], "When": _d(ra["assessment_date"]), "Tool": ra["instrument"],
+                  "Point": ra["timepoint"].map({"intake": "T0", "midpoint": "T1", "exit": "T2", "follow_up": "T3"}),
+                  "Total": ra["score"], "By": ra["informant"].map({"practitioner": "PRAC", "partner": "VIC", "self": "SELF"})}
+                 ).to_csv(out / "risk_scores.csv", index=False)
+    inc = x.incidents
+    pd.DataFrame({"OccNo": inc["incident_id"], "EventNo": inc["event_id"], "ClientID": inc["participant_id"], "OccDate": _d(inc["incident_date"]),
+                  "Type": inc["incident_type"].map({"police_callout": "CALL", "da_crime": "CRIME", "arrest": "ARR", "marac_referral": "MARAC", "child_protection": "CP"}),
+                  "Proven": _d(inc["outcome_date"])}).to_csv(out / "police.csv", index=False)
+
+
+def test_a_csv_export_with_other_names_and_codes(tmp_path):
+    _build_csv_export(SYNTHETIC, tmp_path / "export")
+    draft = draft_map(tmp_path / "export")
+    todo = [ln.split(":")[0].strip() for ln in draft.splitlines() if ": TODO" in ln]
+    # what no rule can know: the provider's own timepoint numbers, Y/N for suitability, DNS
+    assert todo == ['"DNS"', '"N"', '"Y"', '"T0"', '"T1"', '"T2"', '"T3"']
+    assert '- "cases_2023.csv"' in draft and '- "cases_2024.csv"' in draft  # one table over two files
+    fills = {'"DNS"': "declined_to_start", '"N"': "unsuitable", '"Y"': "suitable", '"T0"': "intake",
+             '"T1"': "midpoint", '"T2"': "exit", '"T3"': "follow_up"}
+    lines = []
+    for ln in draft.splitlines():
+        key = ln.split(":")[0].strip()
+        lines.append(ln.split(":")[0] + ": " + fills[key] if ": TODO" in ln else ln)
+    (tmp_path / "map.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "evaluation.yaml").write_text("data: export\ncolumn_map: map.yaml\n", encoding="utf-8")
+    got = open_evaluation(tmp_path / "evaluation.yaml").load()
+    want = load_programme(SYNTHETIC)
+    per_referral = ["planned_sessions", "programme_name"]  # this export does not carry them
+    for name, df in got.tables().items():
+        pd.testing.assert_frame_equal(df.drop(columns=per_referral, errors="ignore"),
+                                      want.tables()[name].drop(columns=per_referral, errors="ignore"), obj=name)
