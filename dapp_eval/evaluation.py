@@ -93,7 +93,7 @@ class Evaluation:
 
 
 def _problem(fname: str, line: int | None, key: str, rule: str) -> dict:
-    return {"file": fname, "row": line, "column": key, "value": "",
+    return {"file": fname, "row": None, "column": "", "value": "",
             "rule": f"evaluation file{f' line {line}' if line else ''}: {rule}"}
 
 

@@ -565,9 +565,9 @@ def _shaped(column: str, value: str) -> bool:
             return True
         import difflib
 
-        parts = [p for p in re.split(r"[;,]", v.lower()) if p.strip()] or [v.lower()]
-        return len(parts) <= 8 and all(difflib.get_close_matches(p.strip().replace(" ", "_"), col.values, n=1,
-                                                                 cutoff=0.6) for p in parts)
+        parts = [p.strip() for p in re.split(r"[;,]", v) if p.strip()] or [v]
+        return len(parts) <= 8 and all(_SHAPES["code"].match(p) or difflib.get_close_matches(
+            p.lower().replace(" ", "_"), col.values, n=1, cutoff=0.6) for p in parts)
     shape = _SHAPES.get(col.kind)
     return bool(shape and shape.match(v))
 
@@ -1571,6 +1571,16 @@ def _source_label(path: Path, sheet) -> str:
     return f"{path.name}, sheet {sheet}"
 
 
+def _segment_row(segments: list[tuple[str, int]], row: int) -> tuple[str, int]:
+    """(file, its own spreadsheet row) of row ``row`` of a table stacked from several files."""
+    start = 2
+    for label, n in segments:
+        if row < start + n:
+            return label, row - start + 2
+        start += n
+    return segments[-1][0], row - start + 2 + segments[-1][1]
+
+
 def _in_providers_words(problems: pd.DataFrame, cmap: ColumnMap, files: dict[str, str],
                         segments: dict[str, list[tuple[str, int]]], folder: Path) -> pd.DataFrame:
     """Problems as the provider sees the export: the provider's column name with the contract's in brackets,
@@ -1588,14 +1598,19 @@ def _in_providers_words(problems: pd.DataFrame, cmap: ColumnMap, files: dict[str
             prov = tmap.provider_name(col)
             if prov:
                 problems.at[i, "column"] = f"{prov} [{col}]"
-        row = problems.at[i, "row"]
-        if name in segments and pd.notna(row) and int(row) > 1:
-            start = 2
-            for seg_label, n in segments[name]:
-                if int(row) < start + n:
-                    problems.at[i, "file"], problems.at[i, "row"] = seg_label, int(row) - start + 2
-                    break
-                start += n
+        multi = tmap.multi.get(col) if isinstance(col, str) else None
+        if multi is not None:
+            problems.at[i, "rule"] = problems.at[i, "rule"].replace(
+                "';'-separated values must come from:",
+                f"each '{multi.separator}'-separated part must be mapped (values: in the column map) onto one of:")
+        if name in segments:
+            row = problems.at[i, "row"]
+            if pd.notna(row) and int(row) > 1:
+                problems.at[i, "file"], problems.at[i, "row"] = _segment_row(segments[name], int(row))
+            problems.at[i, "rule"] = re.sub(
+                r"first seen in row (\d+)",
+                lambda m, seg=segments[name]: "first seen in {}, row {}".format(*_segment_row(seg, int(m.group(1)))),
+                problems.at[i, "rule"])
     missing = problems["rule"].str.fullmatch(r"required table (sites|referrals) is missing from the folder")
     if missing.any():
         here = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)

@@ -160,8 +160,9 @@ class _Checker:
                 line = self.lines[path[:k]]
                 break
         dotted = ".".join(str(p) for p in path)
-        self.problems.append({"file": self.fname, "row": line, "column": dotted, "value": "",
-                              "rule": f"column map{f' line {line}' if line else ''}: {rule}"})
+        where = " ".join(x for x in (f"line {line}" if line else "", f"({dotted})" if dotted else "") if x)
+        self.problems.append({"file": self.fname, "row": None, "column": "", "value": "",
+                              "rule": f"column map{' ' + where if where else ''}: {rule}"})
 
 
 def _value_map(chk: _Checker, path: tuple, mapping, col) -> dict[str, Any]:
@@ -363,7 +364,7 @@ def read_column_map(path: str | Path | dict | None) -> ColumnMap:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
             raise DataValidationError(pd.DataFrame([{
-                "file": Path(path).name, "row": line, "column": "", "value": "",
+                "file": Path(path).name, "row": None, "column": "", "value": "",
                 "rule": f"column map{f' line {line}' if line else ''} is not valid YAML: "
                         f"{getattr(exc, 'problem', None) or exc}"}])) from None
         lines = _line_index(text)
