@@ -11,6 +11,7 @@ reads its settings (and the confidence level) from there.
     period: [2023-04-01, 2025-03-31]   # referrals received in this period (default: all)
     threshold: 10                      # small-number suppression
     alpha: 0.05                        # 95% intervals; 0.1 gives 90% intervals everywhere
+    seed: 20240601                     # random draws (multiple imputation): same plan, same numbers
     primary:                           # one primary outcome per domain; the rest are secondary (Holm-adjusted)
       engagement: completion_rate      # cumulative incidence of completion at planned length + grace
       risk: dash_mean_change           # practitioner DASH, intake -> exit
@@ -144,6 +145,8 @@ class AnalysisPlan(_Section):
     period: tuple[str, str] | None = None
     threshold: int = 10
     alpha: float = 0.05
+    #: seeds every random draw of a release (multiple imputation); draws never depend on ID text or row order
+    seed: int = 20240601
     primary: PrimaryOutcomes = field(default_factory=PrimaryOutcomes)
     attrition: AttritionPlan = field(default_factory=AttritionPlan)
     risk: RiskPlan = field(default_factory=RiskPlan)
@@ -250,9 +253,12 @@ def _build(raw: dict) -> AnalysisPlan:
     for key in ("window_months", "proven_lag_months"):
         if _number(f[key], f"followup.{key}", int) < (1 if key == "window_months" else 0):
             raise ValueError(f"analysis plan: followup.{key} must be {'>= 1' if key == 'window_months' else '>= 0'}")
+    seed = _number(raw["seed"], "seed", int)
+    if seed < 0:
+        raise ValueError("analysis plan: seed must be a whole number >= 0")
     r = raw["risk"]
     return AnalysisPlan(
-        title=str(raw["title"]), period=period, threshold=threshold, alpha=alpha,
+        title=str(raw["title"]), period=period, threshold=threshold, alpha=alpha, seed=seed,
         primary=PrimaryOutcomes(**raw["primary"]),
         attrition=AttritionPlan(exit_time=a["exit_time"], grace_weeks=int(grace) if grace == int(grace) else grace),
         risk=RiskPlan(instrument=r["instrument"], informant=r["informant"], from_=r["from"], to=r["to"]),
