@@ -160,3 +160,21 @@ def test_a_csv_export_with_other_names_and_codes(tmp_path):
     for name, df in got.tables().items():
         pd.testing.assert_frame_equal(df.drop(columns=per_referral, errors="ignore"),
                                       want.tables()[name].drop(columns=per_referral, errors="ignore"), obj=name)
+
+
+def test_notebook_01_runs_on_the_export_after_one_edit_of_the_evaluation_file(export, tmp_path):
+    """A smoke run: notebook 01 as shipped, beside an evaluation.yaml whose data: and column_map: name the
+    export (the only edit an evaluator makes); every cell runs without an error."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(EXAMPLE / "map.yaml", tmp_path / "map.yaml")
+    text = (ROOT / "evaluation.yaml").read_text(encoding="utf-8")
+    text = text.replace("data: data_synthetic", f"data: {export}").replace("column_map:   ", "column_map: map.yaml")
+    (tmp_path / "evaluation.yaml").write_text(text, encoding="utf-8")
+    nb = nbformat.read(str(ROOT / "notebooks" / "01_data_quality.ipynb"), as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path / "notebooks")}}).execute()
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert f"data: {export}" in printed
