@@ -17,6 +17,7 @@ Sub-commands::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def _print_problems(problems, args, screen: int = 30) -> None:
     further = problems["rule"].str.extract(r"\(further (\d+) rows? with this problem not listed\)$")[0]
     extra = pd.to_numeric(further, errors="coerce").fillna(0).astype(int)
     rule = problems["rule"].str.replace(r" \(further \d+ rows? with this problem not listed\)$", "", regex=True)
-    rule = rule.str.replace(r"; first seen in row \d+\)$", ")", regex=True)
+    rule = rule.str.replace(r"; first seen in [^;)]*row \d+\)$", ")", regex=True)
     counted = pd.DataFrame({"file": problems["file"].astype(str), "column": problems["column"].fillna("").astype(str),
                             "rule": rule, "n": (extra.where(extra > 0, 1)).to_numpy()})
     by = counted.groupby(["file", "column", "rule"], sort=False)["n"].sum().reset_index()
@@ -288,10 +289,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dapp-eval`` command."""
     args = build_parser().parse_args(argv)
+    from .errors import DataValidationError
+
     try:
         return int(args.func(args) or 0)
+    except DataValidationError as exc:
+        # data (or a map, or the evaluation file) refused: counted and listed as `validate` does, with the way
+        # to the full list; no Python object named
+        print(f"dapp-eval {args.command}: the data were not accepted.\n", file=sys.stderr)
+        args.csv = None
+        if not hasattr(args, "folder"):
+            args.folder = getattr(args, "data_dir", None) or getattr(args, "input", None) or getattr(args, "export", "")
+        if not hasattr(args, "column_map"):
+            args.column_map = None
+        args.command = "validate"
+        with contextlib.redirect_stdout(sys.stderr):
+            _print_problems(exc.problems, args)
+        return 2
     except (ValueError, FileNotFoundError) as exc:
-        # DataValidationError and AnalysisError are ValueErrors: say them plainly, no traceback
+        # AnalysisError is a ValueError: say it plainly, no traceback
         print(f"dapp-eval {args.command}: {exc}", file=sys.stderr)
         return 2
 

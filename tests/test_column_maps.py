@@ -174,3 +174,15 @@ def test_a_duplicate_in_a_stacked_file_names_the_file_and_row_it_repeats(tmp_pat
     dup = p[p["rule"].str.startswith("duplicate key")]
     assert dup["file"].tolist() == ["referrals_2023b.csv"] and dup["row"].tolist() == [2]
     assert "first seen in referrals_2023a.csv, row 2" in dup["rule"].iloc[0]
+
+
+def test_report_refusals_are_counted_like_validate_with_no_python_words(tmp_path, capsys):
+    folder, cmap = _provider_folder(tmp_path)
+    import yaml
+    cmap["tables"]["referrals"]["values"]["exit_reason"] = {"Completed": "completed"}  # "Dropped out" unmapped
+    (tmp_path / "map.yaml").write_text(yaml.safe_dump(cmap), encoding="utf-8")
+    assert main(["report", str(folder), "--column-map", str(tmp_path / "map.yaml"), "--out",
+                 str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "1  referrals_2023a.csv · exit_reason: value not allowed" in err
+    assert "--csv problems.csv" in err and "DataFrame" not in err and ".problems" not in err
