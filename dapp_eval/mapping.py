@@ -185,13 +185,9 @@ def _value_map(chk: _Checker, path: tuple, mapping, col) -> dict[str, Any]:
     return out
 
 
-def _table_spec(chk: _Checker, tname: str, spec: dict) -> TableMap | None:
-    table = TABLES[tname]
-    base = ("tables", tname)
-    for k in spec:
-        if k not in _TABLE_KEYS:
-            chk.add(base + (k,), f"unknown key '{k}' for a table (known: {', '.join(_TABLE_KEYS)})"
-                    + _suggest(k, _TABLE_KEYS))
+def _columns_part(chk: _Checker, base: tuple, table, spec: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """columns: {provider: contract}, and contract -> provider for the names mapped."""
+    tname = table.name
     cols_raw = spec.get("columns") or {}
     if not isinstance(cols_raw, dict):
         chk.add(base + ("columns",), "columns must be a mapping {provider column: contract column}")
@@ -211,6 +207,13 @@ def _table_spec(chk: _Checker, tname: str, spec: dict) -> TableMap | None:
             continue
         seen[v] = str(k)
         cols[str(k)] = v
+    return cols, seen
+
+
+def _values_part(chk: _Checker, base: tuple, table, spec: dict, cols: dict[str, str],
+                 ) -> tuple[dict[str, dict[str, Any]], dict[str, MultiSelect]]:
+    """values: plain value maps and multi-select rules, by contract column."""
+    tname = table.name
     values: dict[str, dict[str, Any]] = {}
     multi: dict[str, MultiSelect] = {}
     vals_raw = spec.get("values") or {}
@@ -240,6 +243,14 @@ def _table_spec(chk: _Checker, tname: str, spec: dict) -> TableMap | None:
             multi[cname] = MultiSelect(sep, _value_map(chk, path + ("values",), mapping.get("values") or {}, col))
         else:
             values[cname] = _value_map(chk, path, mapping, col)
+    return values, multi
+
+
+def _derive_part(chk: _Checker, base: tuple, table, spec: dict, cols: dict[str, str],
+                 seen: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """derive: one checked operation per contract column."""
+    tname = table.name
+    by_name = {c.name: c for c in table.columns}
     derive: dict[str, dict[str, Any]] = {}
     der_raw = spec.get("derive") or {}
     if not isinstance(der_raw, dict):
@@ -273,6 +284,11 @@ def _table_spec(chk: _Checker, tname: str, spec: dict) -> TableMap | None:
             chk.add(path + (name,), "value takes one value (a word, number or true/false)")
             continue
         derive[cname] = {name: args}
+    return derive
+
+
+def _where_part(chk: _Checker, base: tuple, spec: dict) -> dict[str, Any]:
+    """drop/keep lists, file or files, sheet and date_format."""
     lists = {}
     for key in ("drop", "keep"):
         raw = spec.get(key) or []
@@ -309,8 +325,58 @@ def _table_spec(chk: _Checker, tname: str, spec: dict) -> TableMap | None:
     if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
         chk.add(base + ("date_format",), "date_format is written with % codes, e.g. \"%d/%m/%Y\"")
         date_format = None
-    return TableMap(file=file, sheet=sheet, columns=cols, values=values, date_format=date_format, files=files,
-                    multi=multi, derive=derive, drop=lists["drop"], keep=lists["keep"])
+    return dict(file=file, sheet=sheet, date_format=date_format, files=files, drop=lists["drop"],
+                keep=lists["keep"])
+
+
+def _table_spec(chk: _Checker, tname: str, spec: dict) -> TableMap | None:
+    table = TABLES[tname]
+    base = ("tables", tname)
+    for k in spec:
+        if k not in _TABLE_KEYS:
+            chk.add(base + (k,), f"unknown key '{k}' for a table (known: {', '.join(_TABLE_KEYS)})"
+                    + _suggest(k, _TABLE_KEYS))
+    cols, seen = _columns_part(chk, base, table, spec)
+    values, multi = _values_part(chk, base, table, spec, cols)
+    derive = _derive_part(chk, base, table, spec, cols, seen)
+    return TableMap(columns=cols, values=values, multi=multi, derive=derive, **_where_part(chk, base, spec))
+
+
+def _read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
+    """The map file's content (``yes``/``no`` kept as words) and the line of each key; unreadable or
+    invalid YAML is a DataValidationError naming the line."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise DataValidationError(pd.DataFrame([{"file": path.name, "row": None, "column": "", "value": "",
+                                                 "rule": f"column map cannot be read ({exc.strerror or exc})"}])
+                                  ) from None
+    try:
+        raw = yaml.load(text, Loader=_MapLoader) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise DataValidationError(pd.DataFrame([{
+            "file": path.name, "row": None, "column": "", "value": "",
+            "rule": f"column map{f' line {line}' if line else ''} is not valid YAML: "
+                    f"{getattr(exc, 'problem', None) or exc}"}])) from None
+    lines = _line_index(text)
+    return raw, lines
+
+
+def _top_settings(chk: _Checker, raw: dict) -> tuple[tuple, str | None]:
+    """allow_columns and the map-wide date_format, checked."""
+    allow = raw.get("allow_columns") or ()
+    if isinstance(allow, str):
+        allow = [allow]
+    if not isinstance(allow, (list, tuple)):
+        chk.add(("allow_columns",), "allow_columns must be a list of column names")
+        allow = ()
+    date_format = raw.get("date_format")
+    if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
+        chk.add(("date_format",), "date_format is written with % codes, e.g. \"%d/%m/%Y\"")
+        date_format = None
+    return tuple(allow), date_format
 
 
 def read_column_map(path: str | Path | dict | None) -> ColumnMap:
@@ -352,22 +418,7 @@ def read_column_map(path: str | Path | dict | None) -> ColumnMap:
         raw, source, lines = path, None, {}
     else:
         source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise DataValidationError(pd.DataFrame([{"file": Path(path).name, "row": None, "column": "", "value": "",
-                                                     "rule": f"column map cannot be read ({exc.strerror or exc})"}])
-                                      ) from None
-        try:
-            raw = yaml.load(text, Loader=_MapLoader) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            raise DataValidationError(pd.DataFrame([{
-                "file": Path(path).name, "row": None, "column": "", "value": "",
-                "rule": f"column map{f' line {line}' if line else ''} is not valid YAML: "
-                        f"{getattr(exc, 'problem', None) or exc}"}])) from None
-        lines = _line_index(text)
+        raw, lines = _read_yaml(Path(path))
     chk = _Checker(Path(source).name if source else "column map", lines)
     if not isinstance(raw, dict):
         chk.add((), "the column map must be a mapping with a 'tables' key")
@@ -391,16 +442,7 @@ def read_column_map(path: str | Path | dict | None) -> ColumnMap:
         tm = _table_spec(chk, tname, spec or {})
         if tm is not None:
             tables[tname] = tm
-    allow = raw.get("allow_columns") or ()
-    if isinstance(allow, str):
-        allow = [allow]
-    if not isinstance(allow, (list, tuple)):
-        chk.add(("allow_columns",), "allow_columns must be a list of column names")
-        allow = ()
-    date_format = raw.get("date_format")
-    if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
-        chk.add(("date_format",), "date_format is written with % codes, e.g. \"%d/%m/%Y\"")
-        date_format = None
+    allow, date_format = _top_settings(chk, raw)
     if chk.problems:
         raise DataValidationError(pd.DataFrame(chk.problems))
     kept = tuple(str(a) for a in allow) + tuple(k for tm in tables.values() for k in tm.keep)
