@@ -860,6 +860,8 @@ class ProgrammeData:
         kept, trailing blank rows ignored, values recoded by the column map.
     input_hash : str
         SHA-256 over the input files (names and bytes), for the report's title page.
+    files : dict
+        Table -> the file (and workbook sheet) it was read from.
 
     Examples
     --------
@@ -879,6 +881,8 @@ class ProgrammeData:
     source: str = ""
     load_log: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["file", "note", "n"]))
     input_hash: str = ""
+    #: table -> where it was read from (file, and sheet for a workbook), as messages name it
+    files: dict[str, str] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables present, in contract order."""
@@ -901,7 +905,7 @@ class ProgrammeData:
         out = []
         for name, t in TABLES.items():
             df = getattr(self, name)
-            out.append({"table": name, "file": t.filename, "present": df is not None,
+            out.append({"table": name, "file": self.files.get(name, t.filename), "present": df is not None,
                         "n_rows": 0 if df is None else len(df), "n_columns": 0 if df is None else df.shape[1]})
         return pd.DataFrame(out)
 
@@ -995,7 +999,7 @@ class ProgrammeData:
             partner_surveys=filt(self.partner_surveys, "referral_id", rid),
             incidents=filt(self.incidents, "participant_id", pid),
             source=f"{self.source} [{label}]",
-            load_log=self.load_log, input_hash=self.input_hash,
+            load_log=self.load_log, input_hash=self.input_hash, files=self.files,
         )
 
     def __repr__(self) -> str:
@@ -1772,4 +1776,5 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
         # sites in site_id order, whatever order the file lists them in: every page, by-site table and
         # chart then comes out in the same order from a re-sorted export
         typed["sites"] = sites.sort_values("site_id", kind="mergesort").reset_index(drop=True)
-    return ProgrammeData(**typed, source=str(path), load_log=log, input_hash=hasher.hexdigest())
+    return ProgrammeData(**typed, source=str(path), load_log=log, input_hash=hasher.hexdigest(),
+                         files={name: label for name, label in files.items() if name in typed})
