@@ -7,6 +7,7 @@ the same numbers on the renamed, shuffled copy of the shipped data.
 
 from __future__ import annotations
 
+import os
 import numpy as np
 import pandas as pd
 import pytest
@@ -57,6 +58,8 @@ def test_sites_and_exclusion_reasons_come_out_in_a_fixed_order(both):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("DAPP_EVAL_RELEASE_INVARIANCE"),
+                    reason="two whole releases (about 25 s on an idle machine): DAPP_EVAL_RELEASE_INVARIANCE=1 runs it")
 def test_the_whole_release_workbook_is_byte_identical(both, tmp_path):
     """Every published table (tables.xlsx) of the shipped data and of its renamed, shuffled copy.
 
