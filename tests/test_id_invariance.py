@@ -8,6 +8,7 @@ the same numbers on the renamed, shuffled copy of the shipped data.
 from __future__ import annotations
 
 import os
+
 import numpy as np
 import pandas as pd
 import pytest
