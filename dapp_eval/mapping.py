@@ -9,6 +9,8 @@ its own schema before any data are read; every problem names the map's line.
 .. code-block:: yaml
 
     date_format: "%d/%m/%Y"             # dates as the export writes them (default ISO YYYY-MM-DD)
+    allow_columns: [keyworker_code]     # extra columns kept: not refused by name (content still checked)
+    number_columns: [cost_pence]        # allowed extra columns of numbers: a 10-digit amount is no NHS number
     tables:
       referrals:
         file: Provider export.xlsx      # or files: [Referrals 2023.csv, Referrals 2024.csv] (rows stacked)
@@ -53,7 +55,7 @@ __all__ = ["TableMap", "ColumnMap", "MultiSelect", "read_column_map", "DERIVE_OP
 
 DERIVE_OPS = ("value", "copy", "add_days", "add_weeks")
 _TABLE_KEYS = ("file", "files", "sheet", "columns", "values", "derive", "drop", "keep", "date_format")
-_TOP_KEYS = ("date_format", "allow_columns", "tables")
+_TOP_KEYS = ("date_format", "allow_columns", "number_columns", "tables")
 
 
 class _MapLoader(yaml.SafeLoader):
@@ -110,6 +112,7 @@ class ColumnMap:
     tables: dict[str, TableMap] = field(default_factory=dict)
     date_format: str | None = None
     allow_columns: tuple[str, ...] = ()
+    number_columns: tuple[str, ...] = ()  # allowed extra columns declared numeric (amounts, counts, Unix times)
     source: str | None = None
 
     def for_table(self, name: str) -> TableMap:
@@ -364,19 +367,24 @@ def _read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
     return raw, lines
 
 
-def _top_settings(chk: _Checker, raw: dict) -> tuple[tuple, str | None]:
-    """allow_columns and the map-wide date_format, checked."""
-    allow = raw.get("allow_columns") or ()
-    if isinstance(allow, str):
-        allow = [allow]
-    if not isinstance(allow, (list, tuple)):
-        chk.add(("allow_columns",), "allow_columns must be a list of column names")
-        allow = ()
+def _top_settings(chk: _Checker, raw: dict) -> tuple[tuple, tuple, str | None]:
+    """allow_columns (with number_columns), number_columns and the map-wide date_format, checked."""
+    lists = {}
+    for key in ("allow_columns", "number_columns"):
+        value = raw.get(key) or ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            chk.add((key,), f"{key} must be a list of column names")
+            value = ()
+        lists[key] = tuple(str(v) for v in value)
+    # a column declared numeric is allowed too
+    allow = tuple(dict.fromkeys([*lists["allow_columns"], *lists["number_columns"]]))
     date_format = raw.get("date_format")
     if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
         chk.add(("date_format",), "date_format is written with % codes, e.g. \"%d/%m/%Y\"")
         date_format = None
-    return tuple(allow), date_format
+    return allow, lists["number_columns"], date_format
 
 
 def read_column_map(path: str | Path | dict | None) -> ColumnMap:
@@ -442,11 +450,12 @@ def read_column_map(path: str | Path | dict | None) -> ColumnMap:
         tm = _table_spec(chk, tname, spec or {})
         if tm is not None:
             tables[tname] = tm
-    allow, date_format = _top_settings(chk, raw)
+    allow, numbers, date_format = _top_settings(chk, raw)
     if chk.problems:
         raise DataValidationError(pd.DataFrame(chk.problems))
     kept = tuple(str(a) for a in allow) + tuple(k for tm in tables.values() for k in tm.keep)
-    return ColumnMap(tables=tables, date_format=date_format, allow_columns=kept, source=source)
+    return ColumnMap(tables=tables, date_format=date_format, allow_columns=kept, number_columns=numbers,
+                     source=source)
 
 
 # ---------------------------------------------------------------------------
