@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .identifiers import looks_identifying
+from .identifiers import scan_column
 from .schema import TABLES, Column
 
 __all__ = ["draft_map", "SYNONYMS", "CODE_SYNONYMS"]
@@ -333,12 +333,37 @@ def _place_columns(src: _Source) -> None:
         src.columns[left_dates[0]] = (need_dates[0], f"the only date column left, and {need_dates[0]} is required")
 
 
+#: a value is written into the draft only if at least this many rows hold it: a category, not a person
+MIN_ROWS = 5
+
+
 def _code_like(values: list[str]) -> bool:
+    """Whether a code column's distinct values read as codes: few, short, and no identifier pattern (phone,
+    e-mail, NHS number, postcode, police reference ...) among them."""
     if not values or len(values) > 60:
         return False
-    if looks_identifying(pd.Series(values, dtype=object)).any():
+    if scan_column(pd.Series(values, dtype=object)):
         return False
     return all(len(v) <= 40 and len(v.split()) <= 5 and not re.search(r"\d{5,}", v) for v in values)
+
+
+def _frequent(cells: list[str], col: Column, per_person: bool) -> tuple[list[str], int]:
+    """The distinct values to list (sorted), and how many rarer ones are left out.
+
+    In a table about people a value held by fewer than MIN_ROWS rows is listed only when it is a word the
+    draft knows for one of the column's codes (``Not known``): any other rare value may single someone out
+    (a name typed where a code belongs), so it is counted, never written.  Sites are not people."""
+    counts = pd.Series(cells, dtype=object).value_counts()
+    keep = sorted(str(v) for v, n in counts.items()
+                  if not per_person or n >= MIN_ROWS or _guess_code(str(v), col)[0] is not None)
+    return keep, len(counts) - len(keep)
+
+
+def _rare_note(n_rare: int, col: Column, header: str) -> list[str]:
+    if not n_rare:
+        return []
+    return [f"        # TODO {col.name}: {n_rare} value(s) of '{header}' held by fewer than {MIN_ROWS} rows are not "
+            "listed (a rare value could single someone out): add them here by hand if they are codes"]
 
 
 def _guess_code(value: str, col: Column) -> tuple[str | None, str]:
@@ -402,10 +427,13 @@ def _separator(values: list[str]) -> str | None:
 
 def _values_block(src: _Source, header: str, col: Column, lines: list[str]) -> None:
     text = _text(pd.concat([src.frame[header], *[m.frame[header] for m in src.more]], ignore_index=True))
-    distinct = sorted(set(text[text != ""]))
+    cells = text[text != ""].tolist()
+    per_person = src.table != "sites"
+    distinct, n_rare = _frequent(cells, col, per_person)
     if col.kind == "set":
-        sep = _separator(distinct)
-        parts = sorted({p.strip() for v in distinct for p in (v.split(sep) if sep else [v]) if p.strip()})
+        sep = _separator(sorted(set(cells)))
+        parts, n_rare = _frequent([p.strip() for v in cells for p in (v.split(sep) if sep else [v]) if p.strip()],
+                                  col, per_person)
         if (sep in (None, ";")) and all(p in col.values for p in parts):
             return  # already the contract's own codes and separator
         if not _code_like(parts):
@@ -420,6 +448,7 @@ def _values_block(src: _Source, header: str, col: Column, lines: list[str]) -> N
             code, why = _guess_code(p, col)
             lines.append(f"          {_yaml_str(p)}: {code}   # {why}" if code else
                          f"          {_yaml_str(p)}: TODO   # TODO: which of {', '.join(col.values)}?")
+        lines.extend("  " + ln for ln in _rare_note(n_rare, col, header))
         return
     if not _code_like(distinct):
         lines.append(f"      # TODO {col.name}: '{header}' has {len(distinct)} distinct values that do not look "
@@ -435,9 +464,10 @@ def _values_block(src: _Source, header: str, col: Column, lines: list[str]) -> N
             continue
         entries.append(f"        {_yaml_str(v)}: {code}   # {why}" if code else
                        f"        {_yaml_str(v)}: TODO   # TODO: which of {options}?")
-    if entries:
+    rare = _rare_note(n_rare, col, header)
+    if entries or rare:
         lines.append(f"      {col.name}:   # distinct values of '{header}' against the contract's codes: {options}")
-        lines.extend(entries)
+        lines.extend(entries + rare)
 
 
 def _date_format(sources: list[_Source]) -> tuple[str | None, str]:

@@ -186,3 +186,17 @@ def test_report_refusals_are_counted_like_validate_with_no_python_words(tmp_path
     err = capsys.readouterr().err
     assert "1  referrals_2023a.csv · exit_reason: value not allowed" in err
     assert "--csv problems.csv" in err and "DataFrame" not in err and ".problems" not in err
+
+
+def test_the_draft_never_writes_a_rare_value_it_does_not_know(tmp_path):
+    from dapp_eval.mapdraft import draft_map
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    sex = ["M"] * 6 + ["F"] * 6 + ["Not known"] + ["Jane Smith"]
+    pd.DataFrame({"Client Ref": [f"C{i:03d}" for i in range(len(sex))], "Sex": sex}).to_csv(
+        folder / "clients.csv", index=False)
+    draft = draft_map(folder)
+    assert '"M": male' in draft and '"F": female' in draft and '"Not known": unknown' in draft
+    assert "Jane" not in draft and "C001" not in draft
+    assert "1 value(s) of 'Sex' held by fewer than 5 rows are not listed" in draft
