@@ -1820,12 +1820,16 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
             factors.pop(name, None)
     if check_identifiers:
         for name, raw in raw_tables.items():
+            tmap = cmap.for_table(name)
             renamed = raw.copy(deep=False)  # new labels, same data
-            renamed.columns = [cmap.for_table(name).columns.get(c, c) for c in raw.columns]
+            renamed.columns = [tmap.columns.get(c, c) for c in raw.columns]
+            distinct = [(f.codes, f.uniq, f.arrow) for f in factors.get(name, [])] or None
+            multi = [c for c in tmap.multi if c in renamed.columns]
+            for c in multi:  # multi-select cells are checked part by part, as the map splits and recodes them
+                renamed[c] = recode(_cells(_as_object(renamed[c]))[0], None, tmap.multi[c])[0]
+                distinct = None  # the reader's distinct cells no longer describe this column
             found = identifier_problems(renamed, file=files[name], table=name, allow=cmap.allow_columns,
-                                        numbers=cmap.number_columns,
-                                        _distinct=[(f.codes, f.uniq, f.arrow) for f in factors.get(name, [])] or None,
-                                        recode=cmap.for_table(name).values)
+                                        numbers=cmap.number_columns, _distinct=distinct, recode=tmap.values)
             if len(found):
                 read_problems.append(found)
         raw = renamed = None  # do not hold the last table through validation
