@@ -11,6 +11,7 @@ reads its settings (and the confidence level) from there.
     period: [2023-04-01, 2025-03-31]   # referrals received in this period (default: all)
     threshold: 10                      # small-number suppression
     alpha: 0.05                        # 95% intervals; 0.1 gives 90% intervals everywhere
+    seed: 20240601                     # random draws (multiple imputation): same plan, same numbers
     primary:                           # one primary outcome per domain; the rest are secondary (Holm-adjusted)
       engagement: completion_rate      # cumulative incidence of completion at planned length + grace
       risk: dash_mean_change           # practitioner DASH, intake -> exit
@@ -19,6 +20,8 @@ reads its settings (and the confidence level) from there.
     attrition:
       exit_time: last_session          # or exit_date
       grace_weeks: 4
+      recording_lag: auto              # follow episodes to the extract date minus this many days (auto: the
+                                       # 95th centile of the exit-recording delay; null: to the extract date)
     risk:
       instrument: DASH
       informant: practitioner
@@ -28,6 +31,11 @@ reads its settings (and the confidence level) from there.
     followup:
       window_months: 12
       proven_lag_months: 6
+    headlines:
+      completers_only: false           # also give each mostly-completers figure among completers only
+    trends:
+      change_date: null                # a known change (new provider, changed programme), YYYY-MM-DD:
+                                       # adds an interrupted time series of each quarterly chart
 
 The plan behaves as a read-only mapping too (``plan["attrition"]["grace_weeks"]``),
 so code and notebooks written for the dict it used to be keep working.
@@ -96,6 +104,8 @@ class PrimaryOutcomes(_Section):
 class AttritionPlan(_Section):
     exit_time: str = "last_session"
     grace_weeks: float = 4
+    #: "auto" (the data's 95th centile of exit-recording delay), a number of days, or None (no lag rule)
+    recording_lag: str | float | None = "auto"
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,9 +129,26 @@ class FollowupPlan(_Section):
     proven_lag_months: int = 6
 
 
+@dataclass(frozen=True, eq=False)
+class HeadlinesPlan(_Section):
+    #: beside a figure whose population is mostly completers, the same figure among completers only
+    completers_only: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class TrendsPlan(_Section):
+    """``change_date``: the first day under a known change (new provider, changed programme), or None.
+
+    When set, the trends section fits an interrupted time series (segmented regression, Newey-West SE) to
+    each quarterly chart, with the change at the first quarter starting on or after that date.
+    """
+
+    change_date: str | None = None
+
+
 _SECTIONS: dict[str, type[_Section]] = {
     "primary": PrimaryOutcomes, "attrition": AttritionPlan, "risk": RiskPlan,
-    "safety": SafetyPlan, "followup": FollowupPlan,
+    "safety": SafetyPlan, "followup": FollowupPlan, "headlines": HeadlinesPlan, "trends": TrendsPlan,
 }
 
 
@@ -144,11 +171,15 @@ class AnalysisPlan(_Section):
     period: tuple[str, str] | None = None
     threshold: int = 10
     alpha: float = 0.05
+    #: seeds every random draw of a release (multiple imputation); draws never depend on ID text or row order
+    seed: int = 20240601
     primary: PrimaryOutcomes = field(default_factory=PrimaryOutcomes)
     attrition: AttritionPlan = field(default_factory=AttritionPlan)
     risk: RiskPlan = field(default_factory=RiskPlan)
     safety: SafetyPlan = field(default_factory=SafetyPlan)
     followup: FollowupPlan = field(default_factory=FollowupPlan)
+    headlines: HeadlinesPlan = field(default_factory=HeadlinesPlan)
+    trends: TrendsPlan = field(default_factory=TrendsPlan)
 
     @property
     def confidence(self) -> float:
@@ -217,7 +248,18 @@ def _date_text(value, name: str) -> str:
         raise ValueError(f"analysis plan: {name} must be a date written YYYY-MM-DD") from None
 
 
-def _build(raw: dict) -> AnalysisPlan:
+def _recording_lag(lag):
+    """attrition.recording_lag: 'auto', None (no rule) or a non-negative number of days."""
+    if lag is None or lag == "auto":
+        return lag
+    lag = _number(lag, "attrition.recording_lag (days, 'auto' or null)", float)
+    if lag < 0:
+        raise ValueError("analysis plan: attrition.recording_lag must be >= 0 days, 'auto' or null")
+    return int(lag) if lag == int(lag) else lag
+
+
+def _check_choices(raw: dict) -> None:
+    """Settings that must be one of a fixed list."""
     for (section, key), allowed in _ALLOWED.items():
         if raw[section][key] not in allowed:
             raise ValueError(f"analysis plan: {section}.{key} must be one of {sorted(allowed)}, "
@@ -229,6 +271,10 @@ def _build(raw: dict) -> AnalysisPlan:
     for w in ("baseline_wave", "followup_wave"):
         if raw["safety"][w] not in WAVES:
             raise ValueError(f"analysis plan: safety.{w} must be one of {list(WAVES)}")
+
+
+def _build(raw: dict) -> AnalysisPlan:
+    _check_choices(raw)
     threshold = _number(raw["threshold"], "threshold", int)
     if threshold < 1:
         raise ValueError("analysis plan: threshold must be >= 1")
@@ -250,14 +296,26 @@ def _build(raw: dict) -> AnalysisPlan:
     for key in ("window_months", "proven_lag_months"):
         if _number(f[key], f"followup.{key}", int) < (1 if key == "window_months" else 0):
             raise ValueError(f"analysis plan: followup.{key} must be {'>= 1' if key == 'window_months' else '>= 0'}")
+    lag = _recording_lag(a.get("recording_lag", "auto"))
+    completers_only = raw["headlines"]["completers_only"]
+    if not isinstance(completers_only, bool):
+        raise ValueError("analysis plan: headlines.completers_only must be true or false")
+    seed = _number(raw["seed"], "seed", int)
+    if seed < 0:
+        raise ValueError("analysis plan: seed must be a whole number >= 0")
     r = raw["risk"]
+    change = raw["trends"]["change_date"]
+    change = None if change is None else _date_text(change, "trends.change_date")
     return AnalysisPlan(
-        title=str(raw["title"]), period=period, threshold=threshold, alpha=alpha,
+        title=str(raw["title"]), period=period, threshold=threshold, alpha=alpha, seed=seed,
         primary=PrimaryOutcomes(**raw["primary"]),
-        attrition=AttritionPlan(exit_time=a["exit_time"], grace_weeks=int(grace) if grace == int(grace) else grace),
+        attrition=AttritionPlan(exit_time=a["exit_time"], grace_weeks=int(grace) if grace == int(grace) else grace,
+                                recording_lag=lag),
         risk=RiskPlan(instrument=r["instrument"], informant=r["informant"], from_=r["from"], to=r["to"]),
         safety=SafetyPlan(**raw["safety"]),
         followup=FollowupPlan(window_months=int(f["window_months"]), proven_lag_months=int(f["proven_lag_months"])),
+        headlines=HeadlinesPlan(completers_only=completers_only),
+        trends=TrendsPlan(change_date=change),
     )
 
 

@@ -20,6 +20,25 @@ def _plain_note(note: str) -> str:
     return re.sub(r"\s*\([^()]*\)\s*$", "", note) if "yes/no values read" in note else note
 
 
+def _published_log(log: pd.DataFrame) -> pd.DataFrame:
+    """The load log with file names a report may show (issue 27): an input file is named by its contract table
+    when its name is the table's, else not at all (a provider's file name can hold a client's name), and the
+    headers of extra columns are counted, not listed. The page itself (:func:`build`) names tables by their
+    contract name and publishes the counts through disclosure control (issue 26)."""
+    from pathlib import PurePath
+
+    from ...schema import TABLES
+
+    def file(f):
+        stem = PurePath(str(f)).stem
+        return f"{stem}.csv" if stem in TABLES and PurePath(str(f)).suffix.lower() == ".csv" else (
+            f"{stem} table" if stem in TABLES else "an input file (name not published)")
+
+    note = log["note"].astype(str).str.replace(r"^extra columns kept: .*$", "extra columns kept (names not published)",
+                                               regex=True)
+    return log.assign(file=log["file"].map(file), note=note)
+
+
 def build(page) -> dict:
     from ...quality import data_quality
 

@@ -14,7 +14,14 @@ def build(page) -> dict:
          f"programme length plus a grace period of {page.plan['attrition']['grace_weeks']} weeks, estimated "
          "with the Aalen-Johansen method: dropping out, exclusion and other exits are competing outcomes, and "
          "people still attending are followed up to the extract date. A plain ratio of completions to starts "
-         "would count people still attending as failures."),
+         "would count people still attending as failures. "
+         + ("Because dropping out is recorded weeks after the last session (completion within days), everyone is "
+            "followed only to the extract date less the recording lag of the analysis plan (by default the 95th "
+            "centile of the recording delay in the data); otherwise people who had stopped coming would still "
+            "count as attending and the rate would be too high."
+            if page.plan["attrition"].get("recording_lag") else
+            "The plan sets no recording lag: people who stopped coming shortly before the extract date may "
+            "still count as attending, which makes the rate slightly too high.")),
         ("Dropout curves", "A Kaplan-Meier curve that treats completion as censoring overstates dropout; it is "
          "shown only beside the cumulative incidence and labelled as such."),
         ("Waiting times", "Waits are competing-risks estimates: people still waiting at the extract date are "
@@ -32,6 +39,10 @@ def build(page) -> dict:
          "their outcomes is not an effect of the programme."),
         ("Regression to the mean", "Referral usually follows a crisis. Police call-outs in the year before "
          "referral are therefore unusually high, and part of any fall afterwards would have happened anyway."),
+        ("Repeat police contacts", "Police contacts recur, so after leaving every contact is counted, not only the "
+         "first: the mean cumulative number per person (mean cumulative function) among the people still "
+         "followed, with intervals that allow for one person's contacts being linked. The before/after rate "
+         "ratios use standard errors clustered by person, because each person is counted in both windows."),
         ("Partner reports and police records", "Outcomes reported by (ex-)partners and outcomes from police "
          "records are shown side by side and never combined; effects on police records tend to look larger."),
         ("Partner surveys", "Each wave's percentages are of the people who answered that wave; the number who "
@@ -52,4 +63,11 @@ def build(page) -> dict:
          "built-in attacker (dapp-eval audit) tries to work back every hidden count and stops the release if it "
          "can."),
     ]
+    if page.plan.trends.change_date:
+        items.append(("Before and after a change", "The analysis plan names a change date "
+                      f"({page.plan.trends.change_date}). Each quarterly series is fitted with a line before and "
+                      "a new level and trend from the first quarter under the change (segmented regression), with "
+                      "standard errors that allow for neighbouring quarters being alike (Newey-West). The date was "
+                      "fixed before the results were seen; a change at that date does not show that the change "
+                      "caused it."))
     return {"items": items}
