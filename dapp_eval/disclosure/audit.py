@@ -757,6 +757,8 @@ def _text_counts(text: str, labels=()) -> list[tuple[int, str, str]]:
             for g in (1, 2) if k == 1 else (2,) if k == 3 else (1,):
                 if _BOUND.search(text[max(0, m.start(g) - 16):m.start(g)]):
                     continue  # "fewer than 10 people": a rule, not a count
+                if text[max(0, m.start(g) - 1):m.start(g)] == "<":
+                    continue  # "<8 people": the suppression marker at threshold 8, not a count of 8
                 if m.start(g) not in seen:  # "n = 33 people" is one count
                     seen.add(m.start(g))
                     out.append((int(m.group(g).replace(",", "")), words, phrase))
