@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .optional import MissingExtraError
 
 __all__ = ["main"]
 
@@ -193,8 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
-        # DataValidationError and AnalysisError are ValueErrors: say them plainly, no traceback
+    except (ValueError, FileNotFoundError, MissingExtraError) as exc:
+        # DataValidationError and AnalysisError are ValueErrors, MissingExtraError names the extra to
+        # install: say them plainly, no traceback
         print(f"dapp-eval {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -44,6 +44,7 @@ import yaml
 
 from .errors import PROBLEM_COLUMNS, AnalysisError, DataValidationError
 from .identifiers import HIDDEN, identifier_problems, looks_identifying
+from .optional import require
 from .schema import TABLES, Column, Table
 
 __all__ = ["ProgrammeData", "load_programme", "read_column_map", "validate_tables", "SUPPORTED_SUFFIXES"]
@@ -558,6 +559,8 @@ def _read_raw(path: Path, tmap: TableMap, problems: list | None = None, notes: l
     problems = [] if problems is None else problems
     notes = [] if notes is None else notes
     suffix = path.suffix.lower()
+    if suffix == ".sav":  # before the reader's try: a missing extra is not a damaged file
+        require("pyreadstat", extra="spss", purpose=f"reading the SPSS file {path.name}")
     try:
         if suffix == ".csv":
             return _read_csv(path, problems, notes, factors, data)
