@@ -25,5 +25,5 @@ def build(page) -> dict:
                      "period": periods.get(r.code) or r.period, "quote": r.how_to_quote})
     extra = [c for c in REGISTRY if c not in H.TABLE]
     assert not extra, f"headline figures missing from the report's table: {extra}"
-    g = glossary()
+    g = glossary(level=page.level)
     return {"defs": defs, "glossary": list(zip(g["term"], g["definition"]))}
