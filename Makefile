@@ -72,14 +72,14 @@ test-lowest:
 	rm -rf $(LOWEST_VENV)
 	$(PYTHON) -m venv $(LOWEST_VENV)
 	$(LOWEST_VENV)/bin/python -m pip install --quiet -c requirements-lock.txt uv
-	$(LOWEST_VENV)/bin/uv pip compile pyproject.toml --extra report --resolution lowest-direct \
+	$(LOWEST_VENV)/bin/uv pip compile pyproject.toml --extra report --extra spss --resolution lowest-direct \
 	  --python $(LOWEST_VENV)/bin/python --no-header --quiet -o $(LOWEST_VENV)/lowest.txt
 	$(LOWEST_VENV)/bin/uv pip install --python $(LOWEST_VENV)/bin/python --quiet -r $(LOWEST_VENV)/lowest.txt
 	$(LOWEST_VENV)/bin/uv pip install --python $(LOWEST_VENV)/bin/python --quiet --no-deps -e .
-	$(LOWEST_VENV)/bin/python -m pip install --quiet -c requirements-lock.txt -c $(LOWEST_VENV)/lowest.txt \
-	  pytest pytest-xdist hypothesis
+	$(LOWEST_VENV)/bin/python -m pip install --quiet -c $(LOWEST_VENV)/lowest.txt \
+	  $$(grep -E '^(pytest|pytest-xdist|hypothesis)==' requirements-lock.txt)
 	$(LOWEST_VENV)/bin/python -m pip check
-	@grep -E '^(numpy|pandas|scipy|statsmodels|lifelines|matplotlib|pyyaml|openpyxl|pyarrow|jinja2|markupsafe|tqdm)==' \
+	@grep -E '^(numpy|pandas|scipy|statsmodels|lifelines|matplotlib|pyyaml|openpyxl|pyarrow|jinja2|markupsafe|tqdm|pyreadstat)==' \
 	  $(LOWEST_VENV)/lowest.txt | tr '\n' ' '; echo
 	$(LOWEST_VENV)/bin/python -m pytest $(LOWEST_TESTS) $(XDIST) -p no:cacheprovider -q
 

@@ -401,36 +401,33 @@ _PAD_INCHES = 0.1
 #: decimals of every coordinate, length and transform written in a figure's SVG (1/100 pt, far below
 #: what any screen or printer shows)
 SVG_DECIMALS = 2
-_SVG_ATTR = re.compile(r'(\s(?!version=)[a-zA-Z:-]+=")([^"]*)(")')
-_SVG_NUMBER = re.compile(r"-?\d+\.\d+(?:e-?\d+)?")
-#: ids matplotlib makes from a hash of what they name (clip paths, markers): a letter and 10 hex digits
-_SVG_ID = re.compile(r'\sid="([a-z][0-9a-f]{10})"')
+#: a text node (left as it is: what the chart shows) or a number written with more decimals than that
+_SVG_TEXT_OR_NUMBER = re.compile(rf">[^<]*<|-?\d+\.\d{{{SVG_DECIMALS + 1},}}")
+#: ids matplotlib makes from a hash of what they name (clip paths, markers): a letter and 10 hex digits, and
+#: the references to them
+_SVG_ID = re.compile(r'(?<=id=")[a-z][0-9a-f]{10}(?=")|(?<=#)[a-z][0-9a-f]{10}(?=[)"])')
 
 
 def _short(m: re.Match) -> str:
-    x = round(float(m.group(0)), SVG_DECIMALS)
-    text = f"{x:.{SVG_DECIMALS}f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    text = m.group(0)
+    if text[0] == ">":
+        return text
+    text = f"{round(float(text), SVG_DECIMALS):.{SVG_DECIMALS}f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def fixed_precision_svg(svg: str) -> str:
-    """The SVG with every number in its attributes rounded to :data:`SVG_DECIMALS` and its element ids numbered.
+    """The SVG with every number in its markup rounded to :data:`SVG_DECIMALS` and its hash-named ids numbered.
 
     matplotlib writes coordinates to 6 decimals, and names clip paths and markers after a hash of their
     coordinates: the last bits of a float (which differ between CPUs, BLAS builds and thread counts) would
     show in the file. Rounded, and those ids renumbered in order of first appearance, the bytes are the same
-    wherever the figure is drawn. Only attribute values are touched, never the text a chart shows.
+    wherever the figure is drawn. Text nodes (the words and numbers a chart shows) are never touched.
     """
     start = svg.index("<svg")  # not the XML declaration's version="1.0"
-    svg = svg[:start] + _SVG_ATTR.sub(lambda m: m.group(1) + _SVG_NUMBER.sub(_short, m.group(2)) + m.group(3),
-                                      svg[start:])
+    svg = svg[:start] + _SVG_TEXT_OR_NUMBER.sub(_short, svg[start:])
     ids: dict[str, str] = {}
-    for old in _SVG_ID.findall(svg):
-        ids.setdefault(old, f"{old[0]}{len(ids) + 1}")
-    if ids:
-        pattern = re.compile(r'(?<=id=")(%s)(?=")|(?<=#)(%s)(?=[)"])' % (("|".join(map(re.escape, ids)),) * 2))
-        svg = pattern.sub(lambda m: ids[m.group(0)], svg)
-    return svg
+    return _SVG_ID.sub(lambda m: ids.setdefault(m.group(0), f"{m.group(0)[0]}{len(ids) + 1}"), svg)
 
 
 def _titles_stay_put(fig) -> None:
