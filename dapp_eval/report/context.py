@@ -17,6 +17,7 @@ release workbook.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import re
 from collections.abc import Callable
@@ -458,6 +459,18 @@ def _titles_stay_put(fig) -> None:
         ax.title.update_from(kept)
 
 
+@functools.lru_cache(maxsize=16)
+def _measuring_renderer(w_in: float, h_in: float):
+    """matplotlib's SVG renderer for a figure size, kept to measure every figure of that size.
+
+    It only measures (nothing is drawn on it): kept, its cache of text extents carries over from figure to
+    figure, and most labels ("0", "20", "Number", the quarters) recur on every chart.
+    """
+    from matplotlib.backends.backend_svg import RendererSVG
+
+    return RendererSVG(w_in * 72, h_in * 72, io.StringIO())
+
+
 def svg_bytes(fig) -> bytes:
     """The figure as SVG, cropped to what is drawn (as ``savefig(bbox_inches="tight")``), drawn once.
 
@@ -468,7 +481,6 @@ def svg_bytes(fig) -> bytes:
     The SVG is then written at a fixed precision (:func:`fixed_precision_svg`).
     """
     import matplotlib
-    from matplotlib.backends.backend_svg import RendererSVG
 
     _titles_stay_put(fig)
     fh = io.StringIO()
@@ -477,7 +489,7 @@ def svg_bytes(fig) -> bytes:
         fig.set_dpi(72)  # SVG units are points, as matplotlib's print_svg does
         try:
             w_in, h_in = fig.get_size_inches()
-            box = fig.get_tightbbox(RendererSVG(w_in * 72, h_in * 72, io.StringIO())).padded(_PAD_INCHES)
+            box = fig.get_tightbbox(_measuring_renderer(float(w_in), float(h_in))).padded(_PAD_INCHES)
         finally:
             fig.set_dpi(dpi)
         fig.savefig(fh, format="svg", bbox_inches=box, facecolor="white",
