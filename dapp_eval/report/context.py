@@ -459,6 +459,30 @@ def _titles_stay_put(fig) -> None:
         ax.title.update_from(kept)
 
 
+def _ticks_worked_out_once(fig) -> None:
+    """Each axis's major ticks and labels, worked out once and fixed (``FixedLocator``/``FixedFormatter``).
+
+    matplotlib asks an axis's locator and formatter for its ticks every time it lays the axis out: several
+    times while the figure is measured and again while it is drawn. Nothing that decides them changes in
+    between (the figure is finished; its size and limits are fixed), so they are worked out here once, with
+    the axis's own locator and formatter, and set as fixed ticks: the same positions and the same labels.
+    Axes whose formatter writes an offset or multiplier ("1e6") keep their own.
+    """
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if isinstance(axis.get_major_locator(), (NullLocator, FixedLocator)):
+                continue
+            locs = axis.get_majorticklocs()
+            fmt = axis.get_major_formatter()
+            labels = fmt.format_ticks(locs)
+            if fmt.get_offset():
+                continue
+            axis.set_major_locator(FixedLocator(locs))
+            axis.set_major_formatter(FixedFormatter(labels))
+
+
 @functools.lru_cache(maxsize=16)
 def _measuring_renderer(w_in: float, h_in: float):
     """matplotlib's SVG renderer for a figure size, kept to measure every figure of that size.
@@ -478,11 +502,13 @@ def svg_bytes(fig) -> bytes:
     it, once to write it. Here the drawn extent is measured without drawing (``Figure.get_tightbbox`` with
     matplotlib's SVG renderer, at SVG's 72 dpi, as savefig measures) and handed to ``savefig`` as the box to
     write, so the figure is drawn once. Public matplotlib API only (tests/test_no_private_matplotlib.py).
-    The SVG is then written at a fixed precision (:func:`fixed_precision_svg`).
+    The SVG is then written at a fixed precision (:func:`fixed_precision_svg`). The figure is taken as
+    finished: its ticks are fixed as they are (:func:`_ticks_worked_out_once`).
     """
     import matplotlib
 
     _titles_stay_put(fig)
+    _ticks_worked_out_once(fig)
     fh = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": "dapp_eval", "svg.fonttype": "none"}):
         dpi = fig.get_dpi()
