@@ -30,7 +30,7 @@ LAYERS = {
     "episodes": 4, "funnel": 4, "attrition": 4, "risk": 4, "safety": 4, "followup": 4, "compare": 4,
     # commissioner figures built from the analyses: headline registry, site comparison, SPC trends, verdict wording,
     # user-supplied comparators (checked against the headline registry)
-    "headlines": 4, "trends": 4, "verdict": 4, "comparators": 4,
+    "headlines": 4, "trends": 4, "verdict": 4, "comparators": 4, "yearly": 4,
     # statistical disclosure control of what is published; the synthetic-data generator
     "disclosure": 5, "synthetic": 5,
     # the release: pages, workbook, index (published through the disclosure layer)
@@ -46,7 +46,7 @@ ANALYSIS_FLOORS = {
     "episodes": 0,
     "funnel": 1, "attrition": 1,
     "risk": 2, "followup": 2, "compare": 2,
-    "safety": 3, "trends": 3,
+    "safety": 3, "trends": 3, "yearly": 3,
     "headlines": 4,
     "verdict": 5, "comparators": 5,
 }
