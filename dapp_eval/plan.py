@@ -28,6 +28,9 @@ reads its settings (and the confidence level) from there.
     followup:
       window_months: 12
       proven_lag_months: 6
+    trends:
+      change_date: null                # a known change (new provider, changed programme), YYYY-MM-DD:
+                                       # adds an interrupted time series of each quarterly chart
 
 The plan behaves as a read-only mapping too (``plan["attrition"]["grace_weeks"]``),
 so code and notebooks written for the dict it used to be keep working.
@@ -119,9 +122,20 @@ class FollowupPlan(_Section):
     proven_lag_months: int = 6
 
 
+@dataclass(frozen=True, eq=False)
+class TrendsPlan(_Section):
+    """``change_date``: the first day under a known change (new provider, changed programme), or None.
+
+    When set, the trends section fits an interrupted time series (segmented regression, Newey-West SE) to
+    each quarterly chart, with the change at the first quarter starting on or after that date.
+    """
+
+    change_date: str | None = None
+
+
 _SECTIONS: dict[str, type[_Section]] = {
     "primary": PrimaryOutcomes, "attrition": AttritionPlan, "risk": RiskPlan,
-    "safety": SafetyPlan, "followup": FollowupPlan,
+    "safety": SafetyPlan, "followup": FollowupPlan, "trends": TrendsPlan,
 }
 
 
@@ -149,6 +163,7 @@ class AnalysisPlan(_Section):
     risk: RiskPlan = field(default_factory=RiskPlan)
     safety: SafetyPlan = field(default_factory=SafetyPlan)
     followup: FollowupPlan = field(default_factory=FollowupPlan)
+    trends: TrendsPlan = field(default_factory=TrendsPlan)
 
     @property
     def confidence(self) -> float:
@@ -251,6 +266,8 @@ def _build(raw: dict) -> AnalysisPlan:
         if _number(f[key], f"followup.{key}", int) < (1 if key == "window_months" else 0):
             raise ValueError(f"analysis plan: followup.{key} must be {'>= 1' if key == 'window_months' else '>= 0'}")
     r = raw["risk"]
+    change = raw["trends"]["change_date"]
+    change = None if change is None else _date_text(change, "trends.change_date")
     return AnalysisPlan(
         title=str(raw["title"]), period=period, threshold=threshold, alpha=alpha,
         primary=PrimaryOutcomes(**raw["primary"]),
@@ -258,6 +275,7 @@ def _build(raw: dict) -> AnalysisPlan:
         risk=RiskPlan(instrument=r["instrument"], informant=r["informant"], from_=r["from"], to=r["to"]),
         safety=SafetyPlan(**raw["safety"]),
         followup=FollowupPlan(window_months=int(f["window_months"]), proven_lag_months=int(f["proven_lag_months"])),
+        trends=TrendsPlan(change_date=change),
     )
 
 
