@@ -45,8 +45,9 @@ KNOWN_CYCLES: list[set[str]] = []
 ANALYSIS_FLOORS = {
     "episodes": 0,
     "funnel": 1, "attrition": 1,
-    "risk": 2, "followup": 2, "compare": 2,
-    "safety": 3, "trends": 3, "yearly": 3,
+    "risk": 2, "followup": 2,
+    # compare weights a comparison cohort on follow-up outcomes (compare.weighted_comparison reads followup)
+    "safety": 3, "trends": 3, "yearly": 3, "compare": 3,
     "headlines": 4,
     "verdict": 5, "comparators": 5,
 }
