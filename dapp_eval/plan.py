@@ -19,6 +19,8 @@ reads its settings (and the confidence level) from there.
     attrition:
       exit_time: last_session          # or exit_date
       grace_weeks: 4
+      recording_lag: auto              # follow episodes to the extract date minus this many days (auto: the
+                                       # 95th centile of the exit-recording delay; null: to the extract date)
     risk:
       instrument: DASH
       informant: practitioner
@@ -28,6 +30,8 @@ reads its settings (and the confidence level) from there.
     followup:
       window_months: 12
       proven_lag_months: 6
+    headlines:
+      completers_only: false           # also give each mostly-completers figure among completers only
     trends:
       change_date: null                # a known change (new provider, changed programme), YYYY-MM-DD:
                                        # adds an interrupted time series of each quarterly chart
@@ -99,6 +103,8 @@ class PrimaryOutcomes(_Section):
 class AttritionPlan(_Section):
     exit_time: str = "last_session"
     grace_weeks: float = 4
+    #: "auto" (the data's 95th centile of exit-recording delay), a number of days, or None (no lag rule)
+    recording_lag: str | float | None = "auto"
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,6 +129,12 @@ class FollowupPlan(_Section):
 
 
 @dataclass(frozen=True, eq=False)
+class HeadlinesPlan(_Section):
+    #: beside a figure whose population is mostly completers, the same figure among completers only
+    completers_only: bool = False
+
+
+@dataclass(frozen=True, eq=False)
 class TrendsPlan(_Section):
     """``change_date``: the first day under a known change (new provider, changed programme), or None.
 
@@ -135,7 +147,7 @@ class TrendsPlan(_Section):
 
 _SECTIONS: dict[str, type[_Section]] = {
     "primary": PrimaryOutcomes, "attrition": AttritionPlan, "risk": RiskPlan,
-    "safety": SafetyPlan, "followup": FollowupPlan, "trends": TrendsPlan,
+    "safety": SafetyPlan, "followup": FollowupPlan, "headlines": HeadlinesPlan, "trends": TrendsPlan,
 }
 
 
@@ -163,6 +175,7 @@ class AnalysisPlan(_Section):
     risk: RiskPlan = field(default_factory=RiskPlan)
     safety: SafetyPlan = field(default_factory=SafetyPlan)
     followup: FollowupPlan = field(default_factory=FollowupPlan)
+    headlines: HeadlinesPlan = field(default_factory=HeadlinesPlan)
     trends: TrendsPlan = field(default_factory=TrendsPlan)
 
     @property
@@ -232,6 +245,16 @@ def _date_text(value, name: str) -> str:
         raise ValueError(f"analysis plan: {name} must be a date written YYYY-MM-DD") from None
 
 
+def _recording_lag(lag):
+    """attrition.recording_lag: 'auto', None (no rule) or a non-negative number of days."""
+    if lag is None or lag == "auto":
+        return lag
+    lag = _number(lag, "attrition.recording_lag (days, 'auto' or null)", float)
+    if lag < 0:
+        raise ValueError("analysis plan: attrition.recording_lag must be >= 0 days, 'auto' or null")
+    return int(lag) if lag == int(lag) else lag
+
+
 def _build(raw: dict) -> AnalysisPlan:
     for (section, key), allowed in _ALLOWED.items():
         if raw[section][key] not in allowed:
@@ -265,16 +288,22 @@ def _build(raw: dict) -> AnalysisPlan:
     for key in ("window_months", "proven_lag_months"):
         if _number(f[key], f"followup.{key}", int) < (1 if key == "window_months" else 0):
             raise ValueError(f"analysis plan: followup.{key} must be {'>= 1' if key == 'window_months' else '>= 0'}")
+    lag = _recording_lag(a.get("recording_lag", "auto"))
+    completers_only = raw["headlines"]["completers_only"]
+    if not isinstance(completers_only, bool):
+        raise ValueError("analysis plan: headlines.completers_only must be true or false")
     r = raw["risk"]
     change = raw["trends"]["change_date"]
     change = None if change is None else _date_text(change, "trends.change_date")
     return AnalysisPlan(
         title=str(raw["title"]), period=period, threshold=threshold, alpha=alpha,
         primary=PrimaryOutcomes(**raw["primary"]),
-        attrition=AttritionPlan(exit_time=a["exit_time"], grace_weeks=int(grace) if grace == int(grace) else grace),
+        attrition=AttritionPlan(exit_time=a["exit_time"], grace_weeks=int(grace) if grace == int(grace) else grace,
+                                recording_lag=lag),
         risk=RiskPlan(instrument=r["instrument"], informant=r["informant"], from_=r["from"], to=r["to"]),
         safety=SafetyPlan(**raw["safety"]),
         followup=FollowupPlan(window_months=int(f["window_months"]), proven_lag_months=int(f["proven_lag_months"])),
+        headlines=HeadlinesPlan(completers_only=completers_only),
         trends=TrendsPlan(change_date=change),
     )
 
