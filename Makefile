@@ -65,7 +65,7 @@ test-slow: $(STAMP)
 LOWEST_VENV  := .venv-lowest
 LOWEST_TESTS := tests/test_estimators.py tests/test_estimators_gee.py tests/test_estimators_methods.py \
                 tests/test_survival.py tests/test_lmm.py \
-                tests/test_stats.py tests/test_cox_ph_test.py tests/test_tolerances.py \
+                tests/test_stats.py tests/test_cox_ph_test.py \
                 tests/test_io.py tests/test_data_layer.py tests/test_funnel.py tests/test_attrition.py \
                 tests/test_risk.py tests/test_safety.py tests/test_followup.py tests/test_trends.py tests/test_yearly.py \
                 tests/test_headlines.py tests/test_verdict.py tests/test_comparators.py tests/test_methods_analyses.py
