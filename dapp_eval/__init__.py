@@ -32,13 +32,14 @@ from .evaluation import Evaluation, open_evaluation
 from .io import ProgrammeData, load_programme, read_column_map
 from .results import AnalysisResult
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _SUBMODULES = (
     "attrition", "bench", "cli", "compare", "disclosure", "evaluation", "mapdraft", "mapping", "followup", "funnel", "io", "lmm", "plan", "plotting",
     "privacy", "quality", "report", "results", "risk", "safety", "schema", "stats", "survival", "synthetic",
     # commissioner content (issue #16)
     "comparators", "formatting", "glossary", "headlines", "trends", "verdict",
+    "optional",
 )
 
 __all__ = [

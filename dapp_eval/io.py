@@ -43,6 +43,7 @@ import pandas as pd
 
 from .errors import PROBLEM_COLUMNS, AnalysisError, DataValidationError
 from .identifiers import HIDDEN, header_problems, identifier_problems, looks_identifying
+from .optional import require
 from .schema import TABLES, Column, Table
 
 __all__ = ["ProgrammeData", "load_programme", "read_column_map", "read_export", "validate_tables", "SUPPORTED_SUFFIXES"]
@@ -470,6 +471,8 @@ def _read_raw(path: Path, tmap: TableMap, problems: list | None = None, notes: l
     problems = [] if problems is None else problems
     notes = [] if notes is None else notes
     suffix = path.suffix.lower()
+    if suffix == ".sav":  # before the reader's try: a missing extra is not a damaged file
+        require("pyreadstat", extra="spss", purpose=f"reading the SPSS file {path.name}")
     try:
         if suffix == ".csv":
             return _read_csv(path, problems, notes, factors, data)
