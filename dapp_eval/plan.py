@@ -26,6 +26,8 @@ full. Anything not given takes the default below.
     followup:
       window_months: 12
       proven_lag_months: 6
+    headlines:
+      extra: [proven_reoffending_rate]  # further headline figures for page 1's table (default none)
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ DEFAULT_PLAN: dict[str, Any] = {
     "risk": {"instrument": "DASH", "informant": "practitioner", "from": "intake", "to": "exit"},
     "safety": {"baseline_wave": "T1", "followup_wave": "T4"},
     "followup": {"window_months": 12, "proven_lag_months": 6},
+    # figures of the headline registry beyond page 1's usual table (dapp_eval.headlines.V2_FIGURES and others)
+    "headlines": {"extra": []},
 }
 
 _ALLOWED = {
@@ -110,6 +114,9 @@ def load_plan(source: str | Path | dict | None = None, **overrides) -> dict[str,
     for w in ("baseline_wave", "followup_wave"):
         if plan["safety"][w] not in WAVES:
             raise ValueError(f"analysis plan: safety.{w} must be one of {list(WAVES)}")
+    extra = plan["headlines"]["extra"]
+    if not isinstance(extra, list) or not all(isinstance(c, str) for c in extra):
+        raise ValueError("analysis plan: headlines.extra must be a list of headline figure codes")
     if int(plan["threshold"]) < 1:
         raise ValueError("analysis plan: threshold must be >= 1")
     if plan["period"] is not None and len(plan["period"]) != 2:
