@@ -31,8 +31,10 @@ LAYERS = {
     # commissioner figures built from the analyses: headline registry, site comparison, SPC trends, verdict wording,
     # user-supplied comparators (checked against the headline registry)
     "headlines": 4, "trends": 4, "verdict": 4, "comparators": 4,
+    # analyses of data contract version 2 (issue 32)
+    "equality": 4, "families": 4, "reoffending": 4, "delivery": 4,
     # release, tools and entry points
-    "disclosure": 5, "report": 5, "synthetic": 5, "bench": 5, "cli": 5,
+    "disclosure": 5, "report": 5, "synthetic": 5, "synthetic_v2": 5, "bench": 5, "cli": 5,
 }
 KNOWN_CYCLES: list[set[str]] = []
 
