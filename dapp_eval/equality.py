@@ -102,9 +102,10 @@ def _values(ref: pd.DataFrame, col: str) -> pd.Series | None:
 def _order(col: str, groups: Sequence[str]) -> list[str]:
     if col == "age_band":
         order = [*AGE_BANDS, "Not recorded"]
+        return [g for g in order if g in set(groups)]
     elif col in TABLES["referrals"].names and TABLES["referrals"].column(col).values:
         order = [_WORDS.get(v, v.replace("_", " ").capitalize()) for v in TABLES["referrals"].column(col).values]
-        order += [g for g in ("Yes", "No") if g not in order] + ["Not recorded"]
+        order = list(dict.fromkeys([*order, "Not recorded"]))
     elif col in ("mental_health", "aces_flag", "interpreter_needed", "substance_misuse"):
         order = ["Yes", "No", "Not recorded"]
     else:  # free text (district, programme strand): largest first, then by name, 'Not recorded' last
@@ -191,8 +192,8 @@ def compare_groups(counts: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame
     DataFrame
         One row per group and measure (``start`` / ``completion``): ``estimate`` and its Wilson
         interval, ``rest`` (everyone else's rate), ``difference`` (group minus rest) with Newcombe's
-        interval, and ``lower`` (True when the whole interval of the difference is below zero).
-        The interval of the difference is simultaneous over the groups of the characteristic
+        interval, and ``lower`` (True when the whole interval of the difference is below zero);
+        ``k``, ``n``, ``k_rest`` and ``n_rest`` are the counts compared. The interval of the difference is simultaneous over the groups of the characteristic
         (Bonferroni: level ``1 - alpha / k`` for ``k`` groups compared), so that a characteristic
         with many groups does not name one by chance; ``k`` is in column ``n_groups_compared``.
 
@@ -218,11 +219,13 @@ def compare_groups(counts: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame
                     continue
                 lo, hi = wilson_ci(a, b, alpha=alpha)
                 d, dlo, dhi = newcombe_diff_ci(a, b, tot_k - a, tot_n - b, alpha=alpha / max(k_groups, 1))
-                rows.append({"characteristic": char, "group": grp, "measure": measure, "estimate": a / b,
+                rows.append({"characteristic": char, "group": grp, "measure": measure, "k": a, "n": b,
+                             "k_rest": tot_k - a, "n_rest": tot_n - b, "estimate": a / b,
                              "ci_lower": float(lo), "ci_upper": float(hi), "rest": (tot_k - a) / (tot_n - b),
                              "difference": d, "difference_ci_lower": dlo, "difference_ci_upper": dhi,
                              "n_groups_compared": k_groups, "lower": bool(dhi < 0)})
-    cols = ["characteristic", "group", "measure", "estimate", "ci_lower", "ci_upper", "rest", "difference",
+    cols = ["characteristic", "group", "measure", "k", "n", "k_rest", "n_rest", "estimate", "ci_lower", "ci_upper",
+            "rest", "difference",
             "difference_ci_lower", "difference_ci_upper", "n_groups_compared", "lower"]
     return pd.DataFrame(rows, columns=cols)
 

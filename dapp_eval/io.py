@@ -896,7 +896,7 @@ class ProgrammeData:
     >>> from dapp_eval import load_programme
     >>> data = load_programme("data_synthetic")
     >>> data.referrals.shape
-    (2000, 21)
+    (2000, 31)
     """
 
     sites: pd.DataFrame

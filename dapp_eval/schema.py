@@ -172,7 +172,7 @@ FEEDBACK_ITEMS = ("behaviour_change", "understanding", "feels_safer", "relations
 #: the referral columns that are protected characteristics (Equality Act 2010) held by the contract
 PROTECTED_CHARACTERISTICS = ("gender", "ethnicity", "disability", "religion", "sexual_orientation")
 #: age bands of the equality monitoring (years at referral; the contract allows ages from 14)
-AGE_BANDS = ("under 18", "18 to 24", "25 to 34", "35 to 44", "45 to 54", "55 and over")
+AGE_BANDS = ("Under 18", "18 to 24", "25 to 34", "35 to 44", "45 to 54", "55 and over")
 
 
 def age_band(age) -> str | None:
@@ -181,7 +181,7 @@ def age_band(age) -> str | None:
     Examples
     --------
     >>> [age_band(a) for a in (16, 18, 34, 35, 60, None)]
-    ['under 18', '18 to 24', '25 to 34', '35 to 44', '55 and over', None]
+    ['Under 18', '18 to 24', '25 to 34', '35 to 44', '55 and over', None]
     """
     try:
         a = float(age)

@@ -42,7 +42,11 @@ def named(page, shown: pd.DataFrame, *, what: str) -> list:
         nums[c] = shown[c].map(_num)
     cmp = compare_groups(nums, alpha=page.alpha)
     label = dict(zip(shown["characteristic"], shown["label"]))
-    low = cmp[cmp["lower"] & ~cmp["group"].isin(NOT_DISCLOSED)]
+    # a comparison is named only when both sides' published counts and complements are large enough to publish
+    # their rates (so a sentence never shows a rate the table withholds, nor one worked out from a hidden part)
+    big = cmp[["k", "n", "k_rest", "n_rest"]].assign(c=cmp["n"] - cmp["k"], c_rest=cmp["n_rest"] - cmp["k_rest"])
+    enough = (big >= page.dc.threshold).all(axis=1)
+    low = cmp[cmp["lower"] & enough & ~cmp["group"].isin(NOT_DISCLOSED)]
     level = f"{100 * (1 - page.alpha):g}%"
     if low.empty:
         return [page.p(f"No {what} starts or completes less than everyone else by more than chance would explain "
@@ -56,6 +60,6 @@ def named(page, shown: pd.DataFrame, *, what: str) -> list:
         out.append(page.p(
             f"{label.get(r.characteristic, '')}: {r.group}. {fmt.percent(r.estimate)} {rate} "
             f"({level} CI {fmt.percent(r.ci_lower)} to {fmt.percent(r.ci_upper)}) against {fmt.percent(r.rest)} "
-            f"of everyone else; difference {fmt.percentage_points(r.difference)} "
-            f"({fmt.percentage_points(r.difference_ci_lower)} to {fmt.percentage_points(r.difference_ci_upper)})."))
+            f"of everyone else; difference {fmt.percentage_points(100 * r.difference)} "
+            f"({100 * r.difference_ci_lower:+.0f} to {100 * r.difference_ci_upper:+.0f})."))
     return out

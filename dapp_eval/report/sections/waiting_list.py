@@ -19,5 +19,6 @@ def build(page) -> dict:
                   "level where recorded, otherwise the practitioner's intake risk score (DASH 14 or more high, 10 "
                   "to 13 medium).")]
     out.append(page.table(res.summary, caption="Waiting list at the extract date by risk band", name="waiting_list",
-                          label_cols=["risk_band", "basis"], own_values=("median_weeks_waiting",)))
+                          label_cols=["risk_band", "basis"],
+                          dependent={"n_awaiting_assessment": [], "n_awaiting_start": []}))
     return {"blocks": out}
