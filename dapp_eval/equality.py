@@ -36,7 +36,7 @@ Examples
 >>> from dapp_eval import load_programme
 >>> p = profile(load_programme("data_synthetic"), characteristics=["gender"]).summary
 >>> p[["group", "n_referred"]].head(2).values.tolist()
-[['Male', 1873], ['Female', 115]]
+[['Male', 1858], ['Female', 138]]
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Examples
 >>> from dapp_eval import load_programme
 >>> data = load_programme("data_synthetic")
 >>> children(data).meta["n_children"]
-2216
+3318
 >>> ps = partner_support(data).summary.set_index("measure")
 >>> int(ps.loc["safety_plan", "n"])
 960

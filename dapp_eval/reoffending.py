@@ -27,7 +27,7 @@ Examples
 >>> from dapp_eval import load_programme
 >>> r = proven_reoffending(load_programme("data_synthetic")).summary.set_index("cohort")
 >>> int(r.loc["completed", "n"]), bool(r.loc["completed", "meets_minimum"])
-(182, True)
+(80, True)
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ Examples
 >>> from dapp_eval import synthetic
 >>> tables = synthetic.generate_tables(referrals=200, sites=5, seed=3)
 >>> sorted(tables)[:3]
-['incidents', 'partner_surveys', 'partners']
+['capacity', 'children', 'feedback']
 >>> len(tables["referrals"])
 200
 """
@@ -2205,7 +2205,7 @@ def write_programme(tables: dict[str, pd.DataFrame], out_dir: str | Path, *, tru
     >>> prog = simulate(referrals=50, sites=2, seed=4)
     >>> folder = write_programme(prog.tables, tempfile.mkdtemp(), truth=prog.truth)
     >>> sorted(p.name for p in folder.iterdir())[:3]
-    ['README.md', 'incidents.csv', 'partner_surveys.csv']
+    ['README.md', 'capacity.csv', 'children.csv']
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
