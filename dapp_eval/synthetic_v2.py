@@ -67,6 +67,35 @@ def quarter_starts(first: pd.Timestamp, last: pd.Timestamp) -> list[pd.Timestamp
     return out
 
 
+def _dates(days: np.ndarray) -> pd.Series:
+    """Day numbers since 1970-01-01 (float, NaN = missing) -> datetime64[ns] Series (as the version-1 generator)."""
+    arr = np.asarray(days, dtype=float)
+    out = np.full(arr.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+    ok = ~np.isnan(arr)
+    out[ok] = arr[ok].astype(np.int64).astype("datetime64[D]")
+    return pd.Series(out.astype("datetime64[ns]"))
+
+
+def _bool(values: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
+    s = pd.array(np.asarray(values, dtype=bool), dtype="boolean")
+    if missing is not None:
+        s[np.asarray(missing, dtype=bool)] = pd.NA
+    return pd.Series(s)
+
+
+def _int(values: np.ndarray) -> pd.Series:
+    arr = np.asarray(values, dtype=float)
+    s = pd.array(np.where(np.isnan(arr), 0, arr).astype(np.int64), dtype="Int64")
+    s[np.isnan(arr)] = pd.NA
+    return pd.Series(s)
+
+
+def _ids(prefix: str, n: int, width: int = 6) -> np.ndarray:
+    width = max(width, len(str(n)))
+    return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object) if n else \
+        np.asarray([], dtype=object)
+
+
 def _choice(rng, probs: dict, n: int) -> np.ndarray:
     keys = list(probs)
     p = np.asarray([probs[k] for k in keys], dtype=float)
@@ -100,8 +129,6 @@ def _outcomes(st):
 
 def _people(st, rng, par, truth, new) -> None:
     """Protected characteristics, district and complex needs per person; risk level and strand per referral."""
-    from .synthetic import _bool, _int
-
     n, n_people, person, roots = st.n, st.n_people, st.person, st.roots
     ref = st.tables["referrals"]
     _, completed, left_early, not_started = _outcomes(st)
@@ -166,8 +193,6 @@ def _people(st, rng, par, truth, new) -> None:
 
 def _children(st, rng, par, truth, new) -> None:
     """One row per child and referral: age band, plan at referral and 12 months later."""
-    from .synthetic import _ids
-
     n, person = st.n, st.person
     _, completed, _, _ = _outcomes(st)
     cp = par["children"]
@@ -216,8 +241,6 @@ def _supported(st):
 
 def _partner_support(st, rng, par, truth, new) -> None:
     """Partner support of every (ex-)partner who accepted it."""
-    from .synthetic import _bool, _dates, _int
-
     ps = par["partner_support"]
     prt, idx, r_of = _supported(st)
     ri = r_of[idx]
