@@ -3,7 +3,8 @@
 A funnel plot shows each site's completion proportion against its number of
 people, with control limits around the pooled proportion that narrow as the
 number grows (Spiegelhalter 2005, "Funnel plots for comparing institutional
-performance"). Sites inside the 95% limits differ from the pooled rate by no
+performance"). Sites inside the inner limits (at the plan's confidence level,
+95% by default) differ from the pooled rate by no
 more than chance would produce; outside the 99.8% limits is a strong signal.
 Limits follow the Wilson score method, as Public Health England's funnel-plot
 tools do for proportions.
@@ -27,7 +28,7 @@ from scipy import stats
 
 from .errors import AnalysisError
 from .estimators.proportions import wilson_ci
-from .results import AnalysisResult, check_alpha, make_meta
+from .results import AnalysisResult, check_alpha, level_text, make_meta
 
 __all__ = ["site_funnel", "wilson_limits"]
 
@@ -55,7 +56,7 @@ def site_funnel(data, *, alpha: float = 0.05, grace_weeks: float = 4,
     ----------
     data : ProgrammeData
     alpha : float
-        For each site's own Wilson interval (the funnel limits are always 95% and 99.8%).
+        For each site's own Wilson interval (the funnel's inner limits are at the same level; the outer at 99.8%).
     grace_weeks : float
         Added to the planned length (weeks) to give each episode's horizon.
     exit_time : {"last_session", "exit_date"}
@@ -68,7 +69,7 @@ def site_funnel(data, *, alpha: float = 0.05, grace_weeks: float = 4,
         their horizon before the extract date), n_completed (completed within
         the horizon), n_recent (started too recently; left out), estimate,
         ci_lower, ci_upper, limit95_lower/upper, limit998_lower/upper at the
-        site's n, and ``position`` (inside, above/below 95%, above/below
+        site's n, and ``position`` (inside, above/below the inner limit, above/below
         99.8%). ``tables["limits"]``: the limit curves over n for plotting.
 
     Examples
@@ -107,23 +108,24 @@ def site_funnel(data, *, alpha: float = 0.05, grace_weeks: float = 4,
     est = per["n_completed"] / per["n"].where(per["n"] > 0)
     lo_i, hi_i = wilson_ci(per["n_completed"].to_numpy(float), n, alpha=alpha)
     per["estimate"], per["ci_lower"], per["ci_upper"] = est, lo_i, hi_i
-    z95, z998 = stats.norm.ppf(0.975), stats.norm.ppf(0.999)
+    z95, z998 = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(0.999)
+    inner = level_text(alpha)
     with np.errstate(invalid="ignore", divide="ignore"):
-        per["limit95_lower"], per["limit95_upper"] = wilson_limits(p0, n, z95)
-        per["limit998_lower"], per["limit998_upper"] = wilson_limits(p0, n, z998)
+        per["limit_inner_lower"], per["limit_inner_upper"] = wilson_limits(p0, n, z95)
+        per["limit_outer_lower"], per["limit_outer_upper"] = wilson_limits(p0, n, z998)
 
     def position(r):
         if r["n"] == 0:
             return "no episodes with complete follow-up"
         e = r["estimate"]
-        if e > r["limit998_upper"]:
+        if e > r["limit_outer_upper"]:
             return "above 99.8% limit"
-        if e < r["limit998_lower"]:
+        if e < r["limit_outer_lower"]:
             return "below 99.8% limit"
-        if e > r["limit95_upper"]:
-            return "above 95% limit"
-        if e < r["limit95_lower"]:
-            return "below 95% limit"
+        if e > r["limit_inner_upper"]:
+            return f"above {inner} limit"
+        if e < r["limit_inner_lower"]:
+            return f"below {inner} limit"
         return "inside limits"
 
     per["position"] = per.apply(position, axis=1)
@@ -131,13 +133,14 @@ def site_funnel(data, *, alpha: float = 0.05, grace_weeks: float = 4,
                                            120)))
     l95, u95 = wilson_limits(p0, grid, z95)
     l998, u998 = wilson_limits(p0, grid, z998)
-    limits = pd.DataFrame({"n": grid, "pooled": p0, "limit95_lower": l95, "limit95_upper": u95,
-                           "limit998_lower": l998, "limit998_upper": u998})
+    limits = pd.DataFrame({"n": grid, "pooled": p0, "limit_inner_lower": l95, "limit_inner_upper": u95,
+                           "limit_outer_lower": l998, "limit_outer_upper": u998})
     meta = make_meta(n_in=n_in, excluded=excluded, alpha=alpha, unit="referrals", pooled_proportion=float(p0),
-                     grace_weeks=float(grace_weeks), exit_time=exit_time,
+                     grace_weeks=float(grace_weeks), exit_time=exit_time, inner_level=inner,
                      method="completion within the planned length + grace among episodes that started at least that "
                             "long before the extract date (complete follow-up), per site; funnel limits = Wilson "
-                            "score limits around the pooled proportion at 95% and 99.8% (Spiegelhalter 2005)")
+                            f"score limits around the pooled proportion at {inner} (the plan's level) and 99.8% "
+                            "(Spiegelhalter 2005)")
     from . import plotting
 
     return AnalysisResult(summary=per, meta=meta, tables={"limits": limits}, title="Comparison of sites",

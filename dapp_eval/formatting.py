@@ -235,7 +235,7 @@ PLAIN_NAMES: dict[str, str] = {
     # shared
     "group": "Group", "site_id": "Site code", "site_name": "Site", "programme_model": "Programme model",
     "n": "Number of people", "n_total": "Number in the group", "estimate": "Estimate",
-    "ci_lower": "95% CI lower", "ci_upper": "95% CI upper", "p_value": "p-value",
+    "ci_lower": "{level} CI lower", "ci_upper": "{level} CI upper", "p_value": "p-value",
     "p_value_holm": "p-value (adjusted for several outcomes, Holm)",
     "p_adjusted": "p-value (adjusted for several outcomes, Holm)", "role": "Role in the analysis plan",
     "note": "Note", "method": "Method", "statistic": "Measure", "measure": "Measure", "label": "Label",
@@ -266,8 +266,8 @@ PLAIN_NAMES: dict[str, str] = {
     "planned_sessions": "Planned weekly sessions", "basis": "Basis", "horizon_days": "Planned length + grace (days)",
     "n_completed_by_horizon": "Completed within planned length + grace",
     "n_followed_to_horizon": "Followed to planned length + grace", "raw_ratio": "Completions per start (plain ratio)",
-    "n_recent": "Started too recently to count", "limit95_lower": "95% limit, lower", "limit95_upper":
-        "95% limit, upper", "limit998_lower": "99.8% limit, lower", "limit998_upper": "99.8% limit, upper",
+    "n_recent": "Started too recently to count", "limit_inner_lower": "Inner limit, lower", "limit_inner_upper":
+        "Inner limit, upper", "limit_outer_lower": "99.8% limit, lower", "limit_outer_upper": "99.8% limit, upper",
     "position": "Position in the funnel plot", "n_at_risk": "Number still attending",
     # risk
     "mean_from": "Average score at the start", "mean_to": "Average score at the end",
@@ -296,7 +296,7 @@ PLAIN_NAMES: dict[str, str] = {
     "outside_limits": "Outside the process limits", "shift": "Shift", "trend": "Trend",
     "two_of_three": "2 of 3 near a limit", "direction": "Direction",
     "all_sites_value": "All sites", "all_sites_value_text": "All sites", "all_sites_ci_lower":
-        "All sites, 95% CI lower", "all_sites_ci_upper": "All sites, 95% CI upper",
+        "All sites, {level} CI lower", "all_sites_ci_upper": "All sites, {level} CI upper",
     "n_all_sites_numerator": "All sites, number counted", "n_all_sites_denominator": "All sites, out of",
     "period_text": "Period", "headline": "Headline figure", "can_say": "What these data can say",
     "cannot_say": "What they cannot say", "topic": "Topic", "comparators": "Published figures for comparison",
@@ -372,7 +372,15 @@ PLAIN_NAMES: dict[str, str] = {
 }
 
 
-def plain_name(code: str) -> str:
+def _words(code: str, default=None, level: str = ""):
+    """PLAIN_NAMES[code] with its interval level filled in ('95% CI lower'); 'CI lower' when no level is given."""
+    words = PLAIN_NAMES.get(code, default)
+    if isinstance(words, str) and "{level}" in words:
+        return words.replace("{level}", level) if level else words.replace("{level} ", "")
+    return words
+
+
+def plain_name(code: str, level: str = "") -> str:
     """Plain words for a code identifier; an unknown ``snake_case`` code raises, so none reaches a page.
 
     Text that is not a code (no underscore, e.g. "Site") is returned as it is.
@@ -383,7 +391,7 @@ def plain_name(code: str) -> str:
     ('Assessed, of those referred', 'p-value (adjusted for several outcomes, Holm)', 'Site')
     """
     if code in PLAIN_NAMES:
-        return PLAIN_NAMES[code]
+        return _words(code, level=level)
     if _CODE_RE.fullmatch(str(code)):
         raise KeyError(f"no plain name for the code {code!r}: add it to dapp_eval.formatting.PLAIN_NAMES")
     return str(code)
@@ -402,7 +410,7 @@ def plain_text(text: str) -> str:
     """
     def repl(m: re.Match) -> str:
         tok = m.group(0)
-        words = PLAIN_NAMES.get(tok)
+        words = _words(tok)
         if words is None:
             return tok
         start = m.start() == 0 or text[:m.start()].rstrip().endswith((".", ";", ":", "!", "?"))
@@ -473,7 +481,7 @@ def plain_table(df, formats: dict[str, str] | None = None, *, keep_codes: bool =
                 f = "text"
         if f == "text":
             out[c] = [plain_text(str(v)) if isinstance(v, str) else ("" if _missing(v) else str(v)) for v in col]
-            out[c] = [PLAIN_NAMES.get(v, t) if isinstance(v, str) else t for v, t in zip(col, out[c])]
+            out[c] = [_words(v, t) if isinstance(v, str) else t for v, t in zip(col, out[c])]
         elif f == "date":
             out[c] = [long_date(v) for v in col]
         elif f == "p_value":
@@ -554,7 +562,7 @@ def csv_header_rows(columns) -> list[list[str]]:
     [['Figure', 'Value']]
     """
     codes = [str(c) for c in columns]
-    plain = [PLAIN_NAMES.get(c, c) for c in codes]
+    plain = [_words(c, c) for c in codes]
     return [plain] if plain == codes else [plain, codes]
 
 
@@ -565,7 +573,7 @@ def code_row_below(first, second) -> bool:
     """
     first, second = [str(x).strip() for x in first], [str(x).strip() for x in second]
     return (len(first) == len(second) and first != second
-            and all(PLAIN_NAMES.get(c, c) == f for f, c in zip(first, second)))
+            and all(_words(c, c) == f for f, c in zip(first, second)))
 
 
 def read_published_csv(text: str):

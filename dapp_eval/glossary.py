@@ -54,10 +54,11 @@ GLOSSARY: dict[str, str] = {
     "Completion rate": "The estimated share of people who started who completed within the planned number of "
                        "weekly sessions plus 4 weeks. It allows for people still attending when the data were "
                        "taken. This is the completion figure to quote.",
-    "Confidence interval (95% CI)": "The range of values that the data are consistent with. If the programme "
-                                    "were run again with similar people, the true figure would lie in a range "
-                                    "worked out this way 95 times in 100. A wide interval means few people and "
-                                    "an uncertain figure.",
+    "Confidence interval (CI)": "The range of values that the data are consistent with. A {level} interval "
+                                "(the level the analysis plan sets) is worked out so that, if the programme "
+                                "were run again with similar people, ranges made this way would hold the true "
+                                "figure {times} times in 100. A wide interval means few people and an "
+                                "uncertain figure.",
     "Cumulative incidence": "The share of people who have had an outcome (such as completing) by a given time, "
                             "allowing for those who left in other ways and those still attending.",
     "DASH": "The SafeLives Domestic Abuse, Stalking and Harassment risk checklist: 24 yes/no questions asked of "
@@ -97,13 +98,15 @@ GLOSSARY: dict[str, str] = {
 }
 
 
-def glossary(terms: Iterable[str] | None = None) -> pd.DataFrame:
+def glossary(terms: Iterable[str] | None = None, *, level: str = "95%") -> pd.DataFrame:
     """The glossary as a table (``term``, ``definition``), in alphabetical order.
 
     Parameters
     ----------
     terms : iterable of str, optional
         Only these terms (each must be in :data:`GLOSSARY`).
+    level : str, default '95%'
+        The plan's interval level (``AnalysisPlan.level``): definitions that name it say it ('90%' at alpha 0.1).
 
     Examples
     --------
@@ -115,4 +118,8 @@ def glossary(terms: Iterable[str] | None = None) -> pd.DataFrame:
     if unknown:
         raise KeyError(f"not in the glossary: {unknown}; known: {', '.join(GLOSSARY)}")
     keys = sorted(keys, key=str.lower)
-    return pd.DataFrame({"term": keys, "definition": [GLOSSARY[k] for k in keys]})
+    if not (level.endswith("%") and 0 < float(level[:-1]) < 100):
+        raise ValueError(f"level must be a percentage such as '95%', got {level!r}")
+    times = level[:-1]
+    return pd.DataFrame({"term": keys, "definition": [GLOSSARY[k].replace("{level}", level).replace("{times}", times)
+                                                      for k in keys]})

@@ -44,7 +44,7 @@ import pandas as pd
 
 from . import formatting as fmt
 from .errors import AnalysisError
-from .results import AnalysisResult, check_alpha, make_meta
+from .results import AnalysisResult, check_alpha, level_text, make_meta
 
 __all__ = ["HeadlineFigure", "REGISTRY", "SITE_OUTCOMES", "V2_FIGURES", "definitions", "headline_figures", "site_and_all_sites",
            "site_comparison"]
@@ -108,7 +108,7 @@ REGISTRY: dict[str, HeadlineFigure] = {f.code: f for f in [
         "The estimated share of people who started who complete within the planned number of weekly sessions "
         "plus 4 weeks' grace (cumulative incidence, Aalen-Johansen, which allows for people still attending). "
         "This is the completion figure to quote.",
-        "Quote as 'X% of people who started completed (95% CI A% to B%)'. Do not quote the plain ratio of "
+        "Quote as 'X% of people who started completed', with its confidence interval. Do not quote the plain ratio of "
         "completions to starts: it counts people still attending as not completing.",
         "percent", higher_is_better=True),
     HeadlineFigure(
@@ -290,7 +290,7 @@ def _row(code, value=np.nan, lo=np.nan, hi=np.nan, num=np.nan, den=np.nan, perio
             "n_denominator": den, "period_text": period, "note": note}
 
 
-def _value_text(r: pd.Series) -> str:
+def _value_text(r: pd.Series, level: str) -> str:
     f = REGISTRY[r["code"]].format
     if pd.isna(r["value"]):
         return "not available"
@@ -301,7 +301,7 @@ def _value_text(r: pd.Series) -> str:
             lo, hi = f"{r['ci_lower']:+.1f}", f"{r['ci_upper']:+.1f}"
         elif f == "weeks":
             lo = f"{r['ci_lower']:.1f}"
-        return f"{v} (95% CI {lo} to {hi})"
+        return f"{v} ({level} CI {lo} to {hi})"
     return v
 
 
@@ -313,10 +313,10 @@ def _errors_as_rows(codes, fn):
         return [_row(c, note=str(exc)) for c in codes]
 
 
-def _counts(data, extract_text, first_text, sources):
+def _counts(data, alpha, extract_text, first_text, sources):
     from . import funnel
 
-    sources["cascade"] = res = funnel.cascade(data, by=None)
+    sources["cascade"] = res = funnel.cascade(data, by=None, alpha=alpha)
     c = res.tables["counts"]
     n = dict(zip(c["stage"], c["n"].astype(int)))
     period = f"referrals received {first_text} to {extract_text} (the data extract date)"
@@ -583,10 +583,10 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
     >>> int(s.loc["reliable_risk_reduction", "n_numerator"]), int(s.loc["reliable_risk_reduction", "n_denominator"])
     (32, 116)
     """
-    from .plan import load_plan
+    from .plan import as_plan
 
     alpha = check_alpha(alpha)
-    plan = plan if isinstance(plan, dict) else load_plan(plan)
+    plan = as_plan(plan)
     codes = list(REGISTRY) if codes is None else list(codes)
     unknown = [c for c in codes if c not in REGISTRY]
     if unknown:
@@ -597,7 +597,7 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
     first_text = fmt.long_date(first) if pd.notna(first) else "n/a"
     sources: dict[str, AnalysisResult] = {}
     runners = {
-        "counts": lambda: _counts(sub, extract_text, first_text, sources),
+        "counts": lambda: _counts(sub, alpha, extract_text, first_text, sources),
         "costs": lambda: _costs(sub, sources),
         "completion": lambda: _completion(sub, plan, alpha, extract_text, sources),
         "completion_followed": lambda: _completion_followed(sub, plan, alpha, extract_text, sources),
@@ -622,7 +622,7 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
     s["format"] = [REGISTRY[c].format for c in s["code"]]
     s["headline"] = [REGISTRY[c].headline for c in s["code"]]
     s["period"] = s.pop("period_text")
-    s["value_text"] = s.apply(_value_text, axis=1)
+    s["value_text"] = s.apply(_value_text, axis=1, level=level_text(alpha))
     s["note"] = s["note"].fillna("").astype(str).map(fmt.plain_text)  # analyses' messages may hold code names
     s = s[["code", "name", "scope", "value", "ci_lower", "ci_upper", "n_numerator", "n_denominator", "period",
            "format", "value_text", "headline", "note"]]
@@ -759,10 +759,10 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
     '24% (95% CI 16% to 34%)'
     """
     from . import risk
-    from .plan import load_plan
+    from .plan import as_plan
 
     alpha = check_alpha(alpha)
-    plan = plan if isinstance(plan, dict) else load_plan(plan)
+    plan = as_plan(plan)
     sites = data.sites.set_index("site_id")
     parts, pb, fs = [], {}, {}
     codes = [*SITE_OUTCOMES, "police_before"]

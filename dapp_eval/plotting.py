@@ -263,6 +263,15 @@ def plot_costs(result, ax=None):
 
 import numpy as np  # noqa: E402
 
+
+def _ci(result) -> str:
+    """'95% CI' at the level the result was computed at (its ``meta['alpha']``)."""
+    from .results import level_text
+
+    meta = getattr(result, "meta", None) or {}
+    return f"{level_text(meta.get('alpha', 0.05))} CI"
+
+
 __all__ += ["plot_cumulative_incidence", "plot_km", "risk_table"]
 
 _ATT_OUTCOME_LABELS = {"completed": "Completed", "dropped_out": "Dropped out", "excluded": "Excluded by provider",
@@ -586,7 +595,7 @@ def plot_risk_change(result, ax=None, *, group="all", max_lines=2000, title=None
                         fmt="o", color=PALETTE[0], capsize=6, ms=7, zorder=5)
     if {"mean_from", "mean_to"} <= set(s.index):
         ax.plot([0, 1], [s.loc["mean_from", "estimate"], s.loc["mean_to", "estimate"]], color=PALETTE[0], lw=2.5,
-                zorder=4, label="mean with 95% CI")
+                zorder=4, label=f"mean with {_ci(result)}")
     m = result.meta
     ax.set_xticks([0, 1], [m.get("from_", "from"), m.get("to", "to")])
     ax.set_xlim(-0.3, 1.3)
@@ -705,7 +714,7 @@ def plot_missing_exit(result, ax=None, *, title=None):
     """Tipping-point curve: pooled mean change and CI against the MNAR shift delta, methods marked at 0."""
     ax = new_axes(ax)
     tip = result.tables["tipping"]
-    ax.fill_between(tip["delta"], tip["ci_lower"], tip["ci_upper"], color="0.85", label="MI, delta-adjusted (95% CI)")
+    ax.fill_between(tip["delta"], tip["ci_lower"], tip["ci_upper"], color="0.85", label=f"MI, delta-adjusted ({_ci(result)})")
     ax.plot(tip["delta"], tip["estimate"], color=PALETTE[0], lw=1.5)
     ax.axhline(0, color=PALETTE[0], lw=0.8, ls=":")
     s = result.summary
@@ -772,7 +781,7 @@ def plot_prevalence(result, ax=None, *, behaviours=None, title=None):
     ax.set_ylabel("% of (ex-)partners answering (last 3 months)")
     ax.set_ylim(0, 100)
     ax.legend(frameon=False, fontsize=8)
-    ax.set_title(title or "(Ex-)partner reports by survey wave (95% CI)")
+    ax.set_title(title or f"(Ex-)partner reports by survey wave ({_ci(result)})")
     return ax
 
 
@@ -792,7 +801,7 @@ def plot_paired_change(result, ax=None, *, title=None):
     ax.set_yticklabels([f"{r['label']}{' (primary)' if r.get('role') == 'primary' else ''} (n = {_sf_n(r['n_pairs'])})"
                         for _, r in df.iterrows()], fontsize=8)
     base, fu = (df["baseline"].iloc[0], df["followup"].iloc[0]) if len(df) else ("", "")
-    ax.set_xlabel(f"Change {base} to {fu}, percentage points (95% CI)")
+    ax.set_xlabel(f"Change {base} to {fu}, percentage points ({_ci(result)})")
     ax.set_title(title or "Change among (ex-)partners who answered both waves")
     return ax
 
@@ -838,7 +847,7 @@ def plot_change_views(result, ax=None, *, behaviour=None, title=None):
     ax.axvline(0, color="grey", linewidth=0.8, linestyle="--")
     ax.set_yticks(np.arange(len(labels))[::-1])
     ax.set_yticklabels(labels, fontsize=8)
-    ax.set_xlabel("Change, percentage points (95% CI)")
+    ax.set_xlabel(f"Change, percentage points ({_ci(result)})")
     ax.legend(frameon=False, fontsize=8)
     ax.set_title(title or "Change by view: all respondents, paired, model-based")
     return ax
@@ -880,7 +889,7 @@ def plot_space_for_action(result, ax=None, *, title=None):
     ax.set_xticklabels([f"{w}\nn = {_sf_n(n)}" for w, n in zip(d["wave"], d["n"])])
     ax.set_ylabel("Space for action, mean (0-100)")
     ax.set_ylim(0, 100)
-    ax.set_title(title or "Space for action by wave (95% CI)")
+    ax.set_title(title or f"Space for action by wave ({_ci(result)})")
     return ax
 
 
@@ -973,7 +982,7 @@ def plot_time_to_incident(result, ax=None, *, title=None):
         lines.append(f"{names.get(g, str(g))}: "
                      + "  ".join(f"{int(m)}m {_sf_n(n)}" for m, n in zip(d["months"], d["n_at_risk"])))
     ax.text(0, -0.18, "\n".join(lines), transform=ax.transAxes, fontsize=7, va="top", family="monospace")
-    ax.set_title(title or "Time to first incident after exit (Kaplan-Meier, 95% CI)")
+    ax.set_title(title or f"Time to first incident after exit (Kaplan-Meier, {_ci(result)})")
     return ax
 
 
@@ -1025,7 +1034,7 @@ def plot_balance(result, ax=None, *, title=None):
 
 
 def plot_site_funnel(result, ax=None, *, title=None):
-    """Funnel plot: each site's completion proportion against its size, with 95% and 99.8% limits.
+    """Funnel plot: each site's completion proportion against its size, with inner (plan level) and 99.8% limits.
 
     Parameters
     ----------
@@ -1041,10 +1050,13 @@ def plot_site_funnel(result, ax=None, *, title=None):
     lim = result.tables["limits"]
     s = result.summary[result.summary["n"] > 0]
     ax.axhline(lim["pooled"].iloc[0], color=PALETTE[0], lw=1, label="pooled proportion")
-    ax.plot(lim["n"], lim["limit95_lower"], color=PALETTE[1], ls="--", lw=1.2, label="95% limits")
-    ax.plot(lim["n"], lim["limit95_upper"], color=PALETTE[1], ls="--", lw=1.2)
-    ax.plot(lim["n"], lim["limit998_lower"], color=PALETTE[3], ls=":", lw=1.6, label="99.8% limits")
-    ax.plot(lim["n"], lim["limit998_upper"], color=PALETTE[3], ls=":", lw=1.6)
+    from .results import level_text
+
+    inner = result.meta.get("inner_level") or level_text(result.meta.get("alpha", 0.05))
+    ax.plot(lim["n"], lim["limit_inner_lower"], color=PALETTE[1], ls="--", lw=1.2, label=f"{inner} limits")
+    ax.plot(lim["n"], lim["limit_inner_upper"], color=PALETTE[1], ls="--", lw=1.2)
+    ax.plot(lim["n"], lim["limit_outer_lower"], color=PALETTE[3], ls=":", lw=1.6, label="99.8% limits")
+    ax.plot(lim["n"], lim["limit_outer_upper"], color=PALETTE[3], ls=":", lw=1.6)
     models = list(dict.fromkeys(s["programme_model"]))
     for i, m in enumerate(models):
         d = s[s["programme_model"] == m]
@@ -1140,7 +1152,7 @@ def dot_whisker(table, ax=None, *, estimate="estimate", lower="ci_lower", upper=
     ax.set_ylim(-0.7, len(df) - 0.3)
     if percent:
         ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
-    ax.set_xlabel(xlabel or "Estimate with 95% confidence interval")
+    ax.set_xlabel(xlabel or "Estimate with its confidence interval")
     ax.grid(axis="x", color="#DDDDDD", lw=0.6)
     ax.set_axisbelow(True)
     if title:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["AnalysisResult", "check_alpha", "format_sig", "make_meta", "stable_digits"]
+__all__ = ["AnalysisResult", "check_alpha", "level_text", "format_sig", "make_meta", "stable_digits"]
 
 
 def check_alpha(alpha: float) -> float:
@@ -45,6 +45,17 @@ def check_alpha(alpha: float) -> float:
     if not 0 < a < 0.5:
         raise ValueError(f"alpha must be between 0 and 0.5 (e.g. 0.05 for 95% intervals), got {alpha!r}")
     return a
+
+
+def level_text(alpha: float) -> str:
+    """The confidence level of ``alpha`` as a page writes it: ``'95%'``, ``'90%'``, ``'97.5%'``.
+
+    Examples
+    --------
+    >>> level_text(0.05), level_text(0.1), level_text(0.025), level_text(0.01)
+    ('95%', '90%', '97.5%', '99%')
+    """
+    return f"{round(100 * (1 - float(alpha)), 6):g}%"
 
 
 def make_meta(

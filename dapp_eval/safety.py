@@ -50,7 +50,7 @@ from .episodes import require_table as _require
 from .errors import AnalysisError
 from .estimators.gee import fit_gee
 from .estimators.proportions import mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
-from .results import AnalysisResult, check_alpha, make_meta
+from .results import AnalysisResult, check_alpha, level_text, make_meta
 from .schema import SURVEY_BEHAVIOURS, WAVES
 
 __all__ = [
@@ -1172,8 +1172,8 @@ MIRABAL_MEASURES = {
 NOT_MEASURED = "not measured by this data"
 
 
-def _fmt_pp(est, lo, hi, n, what) -> str:
-    return f"{what}: {est:+.1f} percentage points (95% CI {lo:+.1f} to {hi:+.1f}; {n} paired (ex-)partners)"
+def _fmt_pp(est, lo, hi, n, what, conf) -> str:
+    return f"{what}: {est:+.1f} percentage points ({conf} {lo:+.1f} to {hi:+.1f}; {n} paired (ex-)partners)"
 
 
 def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primary: str = "physical_violence",
@@ -1202,7 +1202,7 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
     [2, 3, 6]
     """
     alpha = check_alpha(alpha)
-    conf = f"{100 * (1 - alpha):.0f}% CI"
+    conf = f"{level_text(alpha)} CI"
     surveys = getattr(data, "partner_surveys", None)
     has_sv = surveys is not None and len(surveys) > 0
     has_inc = getattr(data, "incidents", None) is not None
@@ -1210,7 +1210,7 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
 
     def add(no, informed_by, status, headline="", est=np.nan, lo=np.nan, hi=np.nan, n=np.nan):
         rows.append({"measure_no": no, "measure": MIRABAL_MEASURES[no], "informed_by": informed_by,
-                     "status": status, "headline": headline.replace("95% CI", conf), "estimate": est,
+                     "status": status, "headline": headline, "estimate": est,
                      "ci_lower": lo, "ci_upper": hi, "n": n})
 
     add(1, "no relationship-quality items in the data contract", NOT_MEASURED)
@@ -1220,7 +1220,7 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
         if ch["n"] > 0:
             add(2, "partner_surveys.csv: space_for_action (0-100)", "measured",
                 f"space for action, mean change {baseline} to {followup}: {ch['estimate']:+.1f} points "
-                f"(95% CI {ch['ci_lower']:+.1f} to {ch['ci_upper']:+.1f}; {int(ch['n'])} paired (ex-)partners)",
+                f"({conf} {ch['ci_lower']:+.1f} to {ch['ci_upper']:+.1f}; {int(ch['n'])} paired (ex-)partners)",
                 ch["estimate"], ch["ci_lower"], ch["ci_upper"], int(ch["n"]))
         else:
             add(2, "partner_surveys.csv: space_for_action", f"no (ex-)partner answered both {baseline} and {followup}")
@@ -1233,7 +1233,7 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
         if pr is not None and pr["n_pairs"] > 0:
             add(3, f"partner_surveys.csv: {primary} (primary outcome) and the other behaviours", "measured",
                 _fmt_pp(pr["estimate"], pr["ci_lower"], pr["ci_upper"], int(pr["n_pairs"]),
-                        f"{BEHAVIOUR_LABELS[primary].lower()}, {baseline} to {followup}"),
+                        f"{BEHAVIOUR_LABELS[primary].lower()}, {baseline} to {followup}", conf),
                 pr["estimate"], pr["ci_lower"], pr["ci_upper"], int(pr["n_pairs"]))
         else:
             add(3, f"partner_surveys.csv: {primary} (primary outcome) and the other behaviours", no_pairs)
@@ -1241,7 +1241,7 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
         vs = fs[fs["measure"].str.startswith("very safe")].iloc[0]
         if vs["n_pairs"] > 0:
             add(3, "partner_surveys.csv: feels_safe (1-5)", "measured",
-                _fmt_pp(vs["estimate"], vs["ci_lower"], vs["ci_upper"], int(vs["n_pairs"]), "feeling very safe"),
+                _fmt_pp(vs["estimate"], vs["ci_lower"], vs["ci_upper"], int(vs["n_pairs"]), "feeling very safe", conf),
                 vs["estimate"], vs["ci_lower"], vs["ci_upper"], int(vs["n_pairs"]))
         else:
             add(3, "partner_surveys.csv: feels_safe (1-5)", no_pairs)
@@ -1256,7 +1256,7 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
         if ce is not None and ce["n_pairs"] > 0:
             add(6, "partner_surveys.csv: child_exposed", "measured",
                 _fmt_pp(ce["estimate"], ce["ci_lower"], ce["ci_upper"], int(ce["n_pairs"]),
-                        f"children seeing or hearing abuse, {baseline} to {followup}"),
+                        f"children seeing or hearing abuse, {baseline} to {followup}", conf),
                 ce["estimate"], ce["ci_lower"], ce["ci_upper"], int(ce["n_pairs"]))
         else:
             add(6, "partner_surveys.csv: child_exposed", no_pairs)
@@ -1268,7 +1268,7 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
             chg = ba[(ba["measure"] == "any incident") & (ba["period"] == "change")].iloc[0]
             add(6, "incidents.csv: child_protection records (12 months before referral vs after exit)", "measured",
                 f"people with children's services involvement: {chg['estimate']:+.1f} percentage points "
-                f"(95% CI {chg['ci_lower']:+.1f} to {chg['ci_upper']:+.1f}; {int(chg['n'])} people)",
+                f"({conf} {chg['ci_lower']:+.1f} to {chg['ci_upper']:+.1f}; {int(chg['n'])} people)",
                 chg["estimate"], chg["ci_lower"], chg["ci_upper"], int(chg["n"]))
         except AnalysisError as err:
             add(6, "incidents.csv: child_protection records", f"not estimable: {err}")

@@ -336,9 +336,9 @@ def quarterly_spc(data, *, plan: dict | None = None) -> AnalysisResult:  # noqa:
     [242.0]
     """
     from . import attrition, funnel, risk
-    from .plan import load_plan
+    from .plan import as_plan
 
-    plan = plan if isinstance(plan, dict) else load_plan(plan)
+    plan = as_plan(plan)
     tp = funnel.throughput(data, by=None, freq="fy_quarter").summary
     tp = tp[tp["group"] == "all"].reset_index(drop=True)
     if tp.empty:

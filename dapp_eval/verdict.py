@@ -29,6 +29,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import formatting as fmt
+from .results import check_alpha, level_text
 
 __all__ = ["FEW", "MIRABAL", "certainty", "mirabal_measures", "verdict_paragraphs"]
 
@@ -67,12 +68,13 @@ def certainty(row) -> str:
     return "firm" if w <= FIRM_WIDTH else "rough" if w <= ROUGH_WIDTH else "very uncertain"
 
 
-def _rows(headlines: pd.DataFrame) -> dict[str, dict]:
+def _rows(headlines: pd.DataFrame, alpha: float = 0.05) -> dict[str, dict]:
     need = {"code", "value"}
     missing = need - set(headlines.columns)
     if missing:
         raise ValueError(f"the headline table has no column(s) {sorted(missing)}: pass headline_figures(...).summary")
-    return {r["code"]: r for r in headlines.to_dict("records")}
+    level = level_text(alpha)
+    return {r["code"]: {**r, "level": level} for r in headlines.to_dict("records")}
 
 
 def _ok(r) -> bool:
@@ -81,13 +83,13 @@ def _ok(r) -> bool:
 
 def _pct_ci(r) -> str:
     if pd.notna(r.get("ci_lower")) and pd.notna(r.get("ci_upper")):
-        return f"{fmt.percent(r['value'])}, 95% CI {fmt.percent(r['ci_lower'])} to {fmt.percent(r['ci_upper'])}"
+        return f"{fmt.percent(r['value'])}, {r['level']} CI {fmt.percent(r['ci_lower'])} to {fmt.percent(r['ci_upper'])}"
     return fmt.percent(r["value"])
 
 
 def _ci_only(r) -> str:
     if pd.notna(r.get("ci_lower")) and pd.notna(r.get("ci_upper")):
-        return f" (95% CI {fmt.percent(r['ci_lower'])} to {fmt.percent(r['ci_upper'])})"
+        return f" ({r['level']} CI {fmt.percent(r['ci_lower'])} to {fmt.percent(r['ci_upper'])})"
     return ""
 
 
@@ -185,7 +187,7 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def verdict_paragraphs(headlines: pd.DataFrame, *, comparison_group: bool = False) -> pd.DataFrame:
+def verdict_paragraphs(headlines: pd.DataFrame, *, comparison_group: bool = False, alpha: float = 0.05) -> pd.DataFrame:
     """The verdict, one paragraph per topic, from a headline-figures table.
 
     Parameters
@@ -198,6 +200,8 @@ def verdict_paragraphs(headlines: pd.DataFrame, *, comparison_group: bool = Fals
     comparison_group : bool
         True only when the outcomes were compared with a matched comparison group; otherwise every
         change is said to be possibly one that would have happened anyway.
+    alpha : float, default 0.05
+        The level the intervals were computed at (the plan's); the text names it ('95% CI').
 
     Returns
     -------
@@ -213,7 +217,7 @@ def verdict_paragraphs(headlines: pd.DataFrame, *, comparison_group: bool = Fals
     >>> print(verdict_paragraphs(h).set_index("topic").loc["engagement", "text"])
     Completion: about 8 in 10 people who started completed the programme within its planned length plus 4 weeks (81%, 95% CI 78% to 84%; 922 people).
     """
-    rows = _rows(headlines)
+    rows = _rows(headlines, check_alpha(alpha))
     anyway = ("" if comparison_group else "; no comparison group, so some of this may have happened anyway")
     out = []
     short = _in_short(rows, comparison_group)

@@ -61,3 +61,56 @@ def test_strict_suppresses_small_throughput_counts(synthetic_data):
     assert flow["row"].isin(["Awaiting assessment", "Excluded"]).any()   # exits and waits describe people
     strict_flow = strict.dc.log[strict.dc.log["table"] == "Participant flow"]
     assert len(strict_flow) >= len(flow)
+
+
+def test_plan_is_typed_frozen_and_read_once():
+    import dataclasses
+
+    from dapp_eval.plan import AnalysisPlan, as_plan
+
+    plan = load_plan({"alpha": 0.1, "attrition": {"grace_weeks": 6}, "period": ["2024-04-01", "2025-03-31"]})
+    assert isinstance(plan, AnalysisPlan)
+    assert (plan.alpha, plan.level, plan.ci_label) == (0.1, "90%", "90% CI")
+    assert plan.attrition.grace_weeks == 6 == plan["attrition"]["grace_weeks"]
+    assert plan.period == ("2024-04-01", "2025-03-31")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.alpha = 0.05
+    assert as_plan(plan) is plan                       # checked once, not again on every call
+    assert load_plan(plan.to_dict()) == plan            # round trip through the YAML form
+    assert plan.replace(threshold=12).threshold == 12 and plan.threshold == 10
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"alpha": 0.5}, "alpha must be between 0 and 0.5"),
+    ({"alpha": "x"}, "alpha must be a number"),
+    ({"threshold": 7.5}, "threshold must be a whole number"),
+    ({"period": ["2025-01-01", "2024-01-01"]}, "FROM must not be after TO"),
+    ({"period": ["2025-01-01", "soon"]}, "must be a date"),
+    ({"attrition": 4}, "'attrition' must be a group of settings"),
+])
+def test_bad_values_are_named(raw, message):
+    with pytest.raises(ValueError, match=message):
+        load_plan(raw)
+
+
+def test_every_label_reads_the_plans_level(tmp_path):
+    """A release at alpha 0.1 says 90% wherever it names an interval level, and never 95%."""
+    import re
+
+    from conftest import figures_not_drawn
+
+    from dapp_eval.report.render import render_release
+
+    folder = SYNTHETIC
+    (tmp_path / "plan.yaml").write_text("alpha: 0.1\n")
+    out = tmp_path / "out"
+    with figures_not_drawn():
+        render_release(folder, out, plan_path=tmp_path / "plan.yaml", progress=False)
+    pages = sorted(out.glob("*.html"))
+    assert len(pages) >= 3
+    for page in pages:
+        text = re.sub(r"data:[^\"']+", "", page.read_text(encoding="utf-8"))
+        named = re.findall(r"95%\s*(?:CI|confidence|Wilson|limit|interval)|95 times", text)  # a level, not a value
+        assert not named, (page.name, named)
+        if page.name.startswith("report_"):
+            assert "90% CI" in text, page.name

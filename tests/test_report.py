@@ -498,7 +498,7 @@ def test_technical_material_is_in_the_annex_and_linked_from_the_body(rendered):
     for a in links:
         assert f'id="{a}"' in annex
     assert annex.index("<h2>Definitions and glossary") > annex.index("<h2>Analysis plan")
-    for term in ("Competing risks", "Reliable change", "Confidence interval (95% CI)", "MARAC", "DASH",
+    for term in ("Competing risks", "Reliable change", "Confidence interval (CI)", "MARAC", "DASH",
                  "Suppression"):
         assert f"<dt>{term}</dt>" in annex, term
 

@@ -111,7 +111,7 @@ def test_mirabal_measures_can_and_cannot():
 def test_glossary_terms_plain_and_complete():
     g = glossary.glossary()
     terms = set(g["term"])
-    for needed in ("Competing risks", "Reliable change", "Confidence interval (95% CI)", "MARAC", "DASH",
+    for needed in ("Competing risks", "Reliable change", "Confidence interval (CI)", "MARAC", "DASH",
                    "Suppression", "Statistical process control (SPC)"):
         assert needed in terms
     assert g["term"].tolist() == sorted(g["term"], key=str.lower)

@@ -29,8 +29,9 @@ import pandas as pd
 
 from ..disclosure import DisclosureControl, protect_counts, protected_sentence
 from ..errors import AnalysisError
-from ..formatting import PLAIN_NAMES, gbp, percent, plain_text
+from ..formatting import PLAIN_NAMES, gbp, percent, plain_name, plain_text
 from ..io import ProgrammeData
+from ..plan import AnalysisPlan, as_plan
 from .format import csv_bytes, fmt_cell, publish_frame, slug
 
 __all__ = ["Release", "Page", "PublishedTable"]
@@ -57,7 +58,7 @@ class Release:
     """The loaded data, the plan and one cache of results for every page of a release."""
 
     data: ProgrammeData
-    plan: dict
+    plan: AnalysisPlan
     strict: bool = False
     synthetic: bool = False
     label: str = ""
@@ -67,9 +68,17 @@ class Release:
     _subsets: dict = field(default_factory=dict, repr=False)
     _memo: dict = field(default_factory=dict, repr=False)
 
+    def __post_init__(self):
+        self.plan = as_plan(self.plan)  # checked once; a dict from older code is read through load_plan
+
     @property
     def alpha(self) -> float:
-        return float(self.plan["alpha"])
+        return self.plan.alpha
+
+    @property
+    def level(self) -> str:
+        """The plan's confidence level as pages write it ('95%')."""
+        return self.plan.level
 
     def site_data(self, site: str | None) -> ProgrammeData:
         if site is None:
@@ -114,6 +123,8 @@ class Page:
         self.data = data if data is not None else release.site_data(site)
         self.plan = release.plan
         self.alpha = release.alpha
+        self.level = release.level            # '95%': every label reads the plan's level from here
+        self.ci_label = f"{self.level} CI"
         self.dc = DisclosureControl(threshold=int(self.plan["threshold"]), strict=release.strict)
         self.synthetic = release.synthetic
         self.full_data = release.data
@@ -222,7 +233,7 @@ class Page:
         text_cols = {c for c in pub.columns
                      if any(isinstance(v, str) and not _numberish(v) for v in pub[c])}
         # the page shows plain words and percentages (the CSV keeps the codes and numbers, which the audit reads)
-        cols = [{"name": _header(pub, c), "cls": "txt" if c in text_cols else "num"} for c in pub.columns]
+        cols = [{"name": _header(pub, c, self.level), "cls": "txt" if c in text_cols else "num"} for c in pub.columns]
         rows = [[{"text": t, "cls": col["cls"]} for t, col in zip(rec, cols)]
                 for rec in _display_rows(pub.head(MAX_ROWS))]
         csv = base64.b64encode(csv_bytes(pub)).decode("ascii")
@@ -307,15 +318,15 @@ _NOT_RATE = re.compile(r"ratio|mean|average|median|cohen|hedges|effect|delta|tip
                        r"hazard|smd|days|weeks|sessions|per_|per person", re.I)
 
 
-def _header(pub: pd.DataFrame, c) -> str:
+def _header(pub: pd.DataFrame, c, level: str = "") -> str:
     if str(c) == "statistic" and any(isinstance(v, (int, float, np.floating)) and not pd.isna(v) for v in pub[c]):
         return "Test statistic"
-    return PLAIN_NAMES.get(str(c), str(c))
+    return plain_name(str(c), level) if str(c) in PLAIN_NAMES else str(c)
 
 
 def _plain_cell(v) -> str:
     if isinstance(v, str) and not _numberish(v):
-        return PLAIN_NAMES.get(v) or plain_text(v)
+        return (plain_name(v) if v in PLAIN_NAMES else None) or plain_text(v)
     return fmt_cell(v)
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from ... import formatting as fmt
 from ...disclosure import protect_counts
 from ...headlines import REGISTRY
+from ...results import level_text
 
 #: the cards of page 1, in order (each a headline figure code; the police card shows the year before too)
 CARDS = ("referrals", "starts", "completions", "completion_rate", "wait_to_start", "reliable_risk_reduction",
@@ -31,7 +32,6 @@ TABLE = ("referrals", "referrals_in_period", "starts", "starts_in_period", "comp
          "completion_rate", "completion_rate_followed", "wait_to_start", "reliable_risk_reduction",
          "risk_score_change", "partner_feels_safer", "police_before", "police_after", "marac_before", "marac_after",
          "cost_per_referral", "cost_per_start", "cost_per_completion")
-
 
 
 def table_codes(plan) -> tuple[str, ...]:
@@ -98,9 +98,8 @@ def adopt(release, site: str | None, res) -> None:
 def _prime(release, site, sources: dict) -> None:
     """Give the body sections the analyses the headline figures already ran (same function, same arguments)."""
     keys = {"costs": "costs", "completion_rate": "completion_None", "waiting_times": "wait_assessment_to_start",
-            "risk_change": "risk_change", "feeling_safe": "feeling_safe", "before_after": "before_after"}
-    if release.alpha == 0.05:  # the cascade is run with the default alpha there
-        keys["cascade"] = "cascade"
+            "risk_change": "risk_change", "feeling_safe": "feeling_safe", "before_after": "before_after",
+            "cascade": "cascade"}  # each run at the plan's alpha, as the body sections run them
     for src, key in keys.items():
         if src in sources:
             release._cache.setdefault((site, key), sources[src])
@@ -159,7 +158,7 @@ def _publish_row(dc, r: pd.Series, alpha: float, period_cost: float | None) -> d
 
 def _texts(row: dict, alpha: float = 0.05) -> dict:
     code, f = row["code"], REGISTRY[row["code"]].format
-    level = f"{100 * (1 - alpha):g}% CI"  # the plan's alpha, not always 95%
+    level = f"{level_text(alpha)} CI"  # the plan's alpha
     if row["hidden"]:
         return {"value_text": HIDDEN_TEXT, "ci_text": "", "n_text": ""}
     if pd.isna(row["value"]):

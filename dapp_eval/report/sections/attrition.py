@@ -96,7 +96,7 @@ def build(page) -> dict:
                               "a model like this needs; the hazard ratios below are unstable and may be "
                               "exaggerated.", "note"))
             out.append(page.table(cox.summary[[c for c in cols if c in cox.summary]],
-                                   caption="Dropout hazard ratios (95% CI, cluster-robust); episodes left out: "
+                                   caption=f"Dropout hazard ratios ({page.ci_label}, cluster-robust); episodes left out: "
                                            + (excl or "none"), name="dropout_cox",
                                    label_cols=["term"], dependent={"n": [], "n_events": []}))
             if "ph_test" in cox.tables:

@@ -25,5 +25,5 @@ def build(page) -> dict:
         defs.append({"anchor": f"def-{r.code.replace('_', '-')}", "name": r.name, "definition": r.definition,
                      "numerator": r.numerator, "denominator": r.denominator,
                      "period": periods.get(r.code) or r.period, "quote": r.how_to_quote})
-    g = glossary()
+    g = glossary(level=page.level)
     return {"defs": defs, "glossary": list(zip(g["term"], g["definition"]))}

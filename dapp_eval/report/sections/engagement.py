@@ -37,7 +37,7 @@ def build(page) -> dict:
     conv = res.tables["conversion"]
     conv = conv[[c for c in ("conversion", "n_converted", "n_resolved", "n_open", "estimate", "ci_lower",
                              "ci_upper") if c in conv]]
-    out.append(page.table(conv, caption="Conversion at each step (proportion with 95% Wilson CI)",
+    out.append(page.table(conv, caption=f"Conversion at each step (proportion with {page.level} Wilson CI)",
                            name="funnel_conversion", pairs={"n_converted": "n_resolved"},
                            label_cols=["conversion"], dependent={"n_open": []}))
     for stage, title in (("referral_to_assessment", "Wait from referral to assessment"),
@@ -96,7 +96,7 @@ def build(page) -> dict:
     if not isinstance(att, Exception):
         out.append(page.h3("Attendance"))
         out.append(page.table(att.summary.drop(columns=["group"], errors="ignore"),
-                               caption="Sessions attended (ratio with 95% CI)", name="attendance",
+                               caption=f"Sessions attended (ratio with {page.ci_label})", name="attendance",
                                label_cols=["measure"] if "measure" in att.summary else None))
     k = len(out)  # the full Table 1 goes to the technical annex
     t1 = page.get("table1", lambda: funnel.baseline_table(page.data, by="completion_status"))

@@ -10,4 +10,4 @@ def build(page) -> dict:
     import yaml
 
     return {"note": "The choices below were fixed in the analysis plan before the results were produced.",
-            "text": yaml.safe_dump(page.plan, sort_keys=False, default_flow_style=False)}
+            "text": yaml.safe_dump(page.plan.to_dict(), sort_keys=False, default_flow_style=False)}

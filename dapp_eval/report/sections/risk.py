@@ -69,10 +69,10 @@ def build(page) -> dict:
                       "people seen only at some timepoints; estimated means by timepoint are shown.", "note"))
         tk = [c for c in ("statistic", "timepoint", "estimate", "ci_lower", "ci_upper", "p_value", "n")
               if c in tr.summary]
-        out.append(page.table(tr.summary[tk], caption="Estimated mean score by timepoint (95% CI)",
+        out.append(page.table(tr.summary[tk], caption=f"Estimated mean score by timepoint ({page.ci_label})",
                                name="risk_trajectory", label_cols=["statistic", "timepoint"]))
         out.append(page.figure(tr.plot(), alt=f"Estimated mean {r['instrument']} score at each timepoint with "
-                               "95% confidence intervals, from the mixed model; the numbers are in the table above.",
+                               f"{page.level} confidence intervals, from the mixed model; the numbers are in the table above.",
                                caption="Estimated mean score by timepoint (mixed model)."))
     me = R.missing_exit(page)
     if isinstance(me, Exception):

@@ -27,7 +27,7 @@ def build(page) -> dict:
     pv_shown = page.dc.table(pv.summary[keep], name="Behaviours reported by (ex-)partners",
                              label_cols=["wave", "label", "role", "behaviour"], pairs={"n_reporting": "n_answered"})
     out.append(page.shown_table(pv_shown.drop(columns=["behaviour"]), caption="Behaviours reported by (ex-)partners, by "
-                          "wave (all who answered; Wilson 95% CI)", csv_name=page.csv_name("safety_prevalence")))
+                          f"wave (all who answered; Wilson {page.ci_label})", csv_name=page.csv_name("safety_prevalence")))
     hidden = pv_shown["n_reporting"].isin([page.dc.marker, "[c]"])
     safe_behaviours = [b for b in dict.fromkeys(pv_shown["behaviour"])
                        if not hidden[pv_shown["behaviour"] == b].any()]

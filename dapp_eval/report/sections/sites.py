@@ -45,12 +45,12 @@ def build(page) -> dict:
     if not shown[["n", "n_completed"]].isin([page.dc.marker, "[c]"]).any().any():
         svg = page.release.memo("site_funnel_svg", lambda: figure_uri(fp.plot()))
         out.append(page.figure(svg, alt="Funnel plot of completion proportion by site against the "
-                               "number of people, with 95% and 99.8% control limits around the pooled rate "
+                               f"number of people, with {page.level} and 99.8% control limits around the pooled rate "
                                f"({pct(fp.meta['pooled_proportion'])}); each site's position is in the table below.",
                                caption=f"Completion by site (pooled proportion "
                                        f"{pct(fp.meta['pooled_proportion'])}); markers show the programme model."))
     out.append(page.shown_table(shown, caption="Completion within planned length + grace by site, cohorts with complete "
-                          "follow-up (95% Wilson CI) and position in the funnel plot",
+                          f"follow-up ({page.level} Wilson CI) and position in the funnel plot",
                           csv_name=page.csv_name("site_funnel")))
     cs = page.get_full("costs_by_site", lambda: funnel.costs(full, by="site_id"))
     if isinstance(cs, Exception):
@@ -78,7 +78,7 @@ def _headline_comparison(page) -> list:
         return [page.na("Sites side by side", str(sc))]
     mix = dict(zip(sc.tables["case_mix"]["outcome"], sc.tables["case_mix"]["case_mix"]))
     out = [page.h3("Sites side by side on the headline outcomes"),
-           page.p("Each outcome by site, with its 95% confidence interval and the all-sites figure, computed exactly "
+           page.p(f"Each outcome by site, with its {page.level} confidence interval and the all-sites figure, computed exactly "
                   "as on each site's own report. Intervals that overlap widely mean the data cannot tell the sites "
                   "apart. Sites run different programmes and take on different people, so a difference is a "
                   "question to ask, not a ranking; the sentence under each chart says how the sites' case mix "
@@ -105,12 +105,12 @@ def _headline_comparison(page) -> list:
             "Site": shown["site_name"], "Programme model": shown["programme_model"],
             name: [fmt.percent(v) if pd.notna(v) else str(o) if isinstance(o, str) else "not available"
                    for v, o in zip(num["estimate"], shown["estimate"])],
-            "95% CI": [f"{fmt.percent(lo)} to {fmt.percent(hi)}" if pd.notna(lo) and pd.notna(hi) else ""
+            page.ci_label: [f"{fmt.percent(lo)} to {fmt.percent(hi)}" if pd.notna(lo) and pd.notna(hi) else ""
                        for lo, hi in zip(num["ci_lower"], num["ci_upper"])],
             "n_numerator": shown["n_numerator"], "n_denominator": shown["n"]})
         if code == "completion_rate":  # an estimate that follows people still attending, not completions / starts
             disp = disp.drop(columns="n_numerator")
-        table = page.shown_table(disp, caption=f"{name} by site, with 95% confidence intervals",
+        table = page.shown_table(disp, caption=f"{name} by site, with {page.level} confidence intervals",
                                  csv_name=page.csv_name(f"sites_{code}"))
         out.append(page.h3(name))
         drawn = num[num["estimate"].notna()]
@@ -120,16 +120,16 @@ def _headline_comparison(page) -> list:
 
                 return figure_uri(drawn.assign(site_name=drawn["site_name"].str.replace(" (synthetic)", "",
                                                                                               regex=False))
-                                      .pipe(_dot_whisker, title=name))
+                                      .pipe(_dot_whisker, title=name, level=page.level))
             svg = page.release.memo(f"site_comparison_{code}_svg", draw)
             sites_ = drawn[drawn["site_id"] != "all"]
             hi, lo = sites_.loc[sites_["estimate"].idxmax()], sites_.loc[sites_["estimate"].idxmin()]
             every = drawn.loc[drawn["site_id"] == "all", "estimate"]
-            alt = (f"Dot-and-whisker chart of {name.lower()} by site with 95% confidence intervals: highest "
+            alt = (f"Dot-and-whisker chart of {name.lower()} by site with {page.level} confidence intervals: highest "
                    f"{hi['site_name']} at {fmt.percent(hi['estimate'])}, lowest {lo['site_name']} at "
                    f"{fmt.percent(lo['estimate'])}"
                    + (f"; all sites {fmt.percent(every.iloc[0])}" if len(every) else "") + ".")
-            out.append(page.figure(svg, alt=alt, caption=f"{name} by site (dots) with 95% confidence intervals "
+            out.append(page.figure(svg, alt=alt, caption=f"{name} by site (dots) with {page.level} confidence intervals "
                                    "(lines); the dashed line is all sites; the marker shape shows the programme model.",
                                    data=table))
         else:
@@ -138,8 +138,8 @@ def _headline_comparison(page) -> list:
     return out
 
 
-def _dot_whisker(df, *, title):
+def _dot_whisker(df, *, title, level):
     from ...plotting import dot_whisker
 
-    return dot_whisker(df, title=title, xlabel="Percentage with 95% confidence interval")
+    return dot_whisker(df, title=title, xlabel=f"Percentage with {level} confidence interval")
 

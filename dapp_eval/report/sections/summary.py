@@ -57,12 +57,12 @@ def _card(page, row, every_row, comps: dict, police_before=None) -> dict:
 
 
 def _headline_table(page, pub: pd.DataFrame, every: pd.DataFrame | None) -> dict:
-    t = pd.DataFrame({"Figure": pub["name"], "Value": pub["value_text"], "95% CI": pub["ci_text"],
+    t = pd.DataFrame({"Figure": pub["name"], "Value": pub["value_text"], page.ci_label: pub["ci_text"],
                       "n_numerator": pub["n_numerator"], "n_denominator": pub["n_denominator"],
                       "Period": pub["period"]})
     if every is not None:
         t["All sites"] = every["value_text"].to_numpy()
-        t["All sites 95% CI"] = every["ci_text"].to_numpy()
+        t[f"All sites {page.ci_label}"] = every["ci_text"].to_numpy()
     t["How to quote it"] = [REGISTRY[c].how_to_quote for c in pub["code"]]
     # counts are already published (rounded / hidden) in _headlines: the table is shown as it is
     t["n_numerator"] = [fmt.count(v) if pd.notna(v) else "" for v in t["n_numerator"]]
@@ -78,13 +78,13 @@ def build(page) -> dict:
     pub = H.published(page)
     if isinstance(pub, Exception):
         return {"verdict": [], "cards": [], "mirabal": [], "table": None, "protection": protection,
-                "na": str(pub), "site": page.site}
+                "na": str(pub), "site": page.site, "level": page.level}
     every = None
     if page.site is not None:
         every = H.published(page, site=None)
         every = None if isinstance(every, Exception) else every
     comps = _comparators(page)
-    ver = verdict_paragraphs(_verdict_input(pub, every, comps))
+    ver = verdict_paragraphs(_verdict_input(pub, every, comps), alpha=page.alpha)
     by = pub.set_index("code", drop=False)
     ev = every.set_index("code", drop=False) if every is not None else None
     cards = [_card(page, by.loc[c], ev.loc[c] if ev is not None else None, comps,
@@ -93,7 +93,7 @@ def build(page) -> dict:
     mirabal = [{"no": int(r.measure_no), "measure": r.measure, "can": r.can_say, "cannot": r.cannot_say}
                for r in mm.itertuples(index=False)]
     return {"verdict": list(ver["text"]), "cards": cards, "mirabal": mirabal, "protection": protection,
-            "table": _headline_table(page, pub, every), "na": "", "site": page.site,
+            "table": _headline_table(page, pub, every), "na": "", "site": page.site, "level": page.level,
             "which": _which_to_quote(by)}
 
 
