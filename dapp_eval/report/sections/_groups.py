@@ -47,7 +47,7 @@ def named(page, shown: pd.DataFrame, *, what: str) -> list:
     big = cmp[["k", "n", "k_rest", "n_rest"]].assign(c=cmp["n"] - cmp["k"], c_rest=cmp["n_rest"] - cmp["k_rest"])
     enough = (big >= page.dc.threshold).all(axis=1)
     low = cmp[cmp["lower"] & enough & ~cmp["group"].isin(NOT_DISCLOSED)]
-    level = f"{100 * (1 - page.alpha):g}%"
+    level = page.level
     if low.empty:
         return [page.p(f"No {what} starts or completes less than everyone else by more than chance would explain "
                        f"(each group against all others, {level} intervals made simultaneous over the groups of "

@@ -28,6 +28,6 @@ def build(page) -> dict:
     # only the share rating better: the other categories and the mean rating, beside rounded counts, could
     # pin a small count (found by the release's disclosure audit)
     s = s[["informant", "wave", "item", "n", "n_better", "estimate", "ci_lower", "ci_upper"]]
-    out.append(page.table(s, caption="Share rating change as better or much better (95% Wilson CI)",
+    out.append(page.table(s, caption=f"Share rating change as better or much better (Wilson {page.ci_label})",
                           name="feedback", label_cols=["informant", "wave", "item"], pairs={"n_better": "n"}))
     return {"blocks": out}

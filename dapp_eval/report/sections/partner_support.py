@@ -26,7 +26,7 @@ def build(page) -> dict:
                   "whether support lasted until the perpetrator left the programme.")]
     s = res.summary.copy()
     s["measure"] = s["measure"].map(_MEASURE)
-    out.append(page.table(s, caption="Partner support: take-up, safety plans and duration (95% Wilson CI)",
+    out.append(page.table(s, caption=f"Partner support: take-up, safety plans and duration (Wilson {page.ci_label})",
                           name="partner_support", label_cols=["measure"], pairs={"n_yes": "n"}))
     c = res.tables["contacts"].copy()
     c["measure"] = c["measure"].map(_NUMBER)

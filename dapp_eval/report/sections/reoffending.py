@@ -28,8 +28,8 @@ def build(page) -> dict:
     s = s[s["meets_minimum"]].drop(columns="meets_minimum")
     if len(s):
         s["cohort"] = s["cohort"].map(_COHORT)
-        out.append(page.table(s, caption="Proven reoffending within one year of leaving (six-month lag; 95% Wilson "
-                                         "CI)", name="proven_reoffending", label_cols=["cohort"],
+        out.append(page.table(s, caption="Proven reoffending within one year of leaving (six-month lag; Wilson "
+                                         f"{page.ci_label})", name="proven_reoffending", label_cols=["cohort"],
                               pairs={"n_reoffenders": "n"}))
     comp = getattr(page.release, "comparators", None)
     rows = [] if comp is None else list(comp[comp["figure"] == "proven_reoffending_rate"].itertuples(index=False))
