@@ -137,7 +137,8 @@ def _people(st, rng, par, truth, new) -> None:
     root = roots  # each person's first referral (index into the referrals)
     grp = np.where(completed[root], "completed", np.where(left_early[root], "left_early", "other"))
     u = rng.random(n_people)
-    p_yes = np.array([par["disability_yes"][g] for g in grp])
+    dy = par["disability_yes"]
+    p_yes = np.select([grp == "completed", grp == "left_early"], [dy["completed"], dy["left_early"]], dy["other"])
     und = par["disability_undisclosed"]
     disability = np.where(u < p_yes, "yes", np.where(u < p_yes + und["prefer_not_to_say"], "prefer_not_to_say",
                           np.where(u < p_yes + und["prefer_not_to_say"] + und["not_recorded"], "not_recorded",
@@ -148,8 +149,9 @@ def _people(st, rng, par, truth, new) -> None:
     dw = np.asarray(par["district_weights"], dtype=float)
     d_idx = rng.choice(len(dw), size=n_people, p=dw / dw.sum())
     places = st.par["place_names"]
-    district = np.array([f"{places[s % len(places)]} {par['district_words'][d]}"
-                         for s, d in zip(site_of_person, d_idx)], dtype=object)
+    names = np.array([f"{places[s % len(places)]} {w}" for s in range(st.k) for w in par["district_words"]],
+                     dtype=object)  # one name per (site, district word): people take theirs by position
+    district = names[site_of_person * len(par["district_words"]) + d_idx]
     district[rng.random(n_people) < par["district_missing"]] = None
     p_int = np.where(not_started[root], par["interpreter_needed"]["not_started"], par["interpreter_needed"]["other"])
     interpreter = rng.random(n_people) < p_int
@@ -335,11 +337,12 @@ def _feedback(st, rng, par, truth, new) -> None:
             ("partner_exit", "partner", "exit", left & has_support),
             ("referring_agency_exit", "referring_agency", "exit", left),
             ("referring_agency_follow_up", "referring_agency", "follow_up", left & fu_ok)):
-        p_r = np.array([fb["p_respond"][key][g] for g in grp_r])
+        p_r = np.where(completed, fb["p_respond"][key]["completed"], fb["p_respond"][key]["other"])
         who = np.flatnonzero(eligible & (rng.random(n) < p_r))
         for item in fb["items"][informant]:
             w = who[st.p_children[person[who]] > 0] if item == "children" else who
-            p_pos = np.array([fb["p_positive"][informant][g] for g in grp_r[w]])
+            pp = fb["p_positive"][informant]
+            p_pos = np.where(completed[w], pp["completed"], pp["other"])
             pos_ = rng.random(len(w)) < p_pos
             hi = _choice(rng, fb["positive_levels"], len(w)).astype(int)
             lo = _choice(rng, fb["other_levels"], len(w)).astype(int)
