@@ -337,6 +337,7 @@ PLAIN_NAMES: dict[str, str] = {
     "proven_lag_months": "Lag for proven outcomes (months)",
     # data contract tables and values (schema.py)
     "risk_assessments": "Risk assessments", "partner_surveys": "Partner surveys", "one_to_one": "One-to-one",
+    "partner_support": "Partner support",
     "n_children": "Number of children", "prior_da_police_contact": "Earlier police contact for domestic abuse",
     "substance_misuse": "Substance misuse", "referral_source": "Referred by", "relationship_to_victim":
         "Relationship to the person harmed", "abuse_types": "Types of abuse", "white_british": "White British",
