@@ -871,6 +871,16 @@ def _session_summary(s: pd.DataFrame, referral_id: pd.Series) -> dict[str, np.nd
             "last_attended_date": out}
 
 
+def _capacity_in(cap: pd.DataFrame | None, period: tuple | None) -> pd.DataFrame | None:
+    """Capacity rows of the quarters that overlap ``period`` (all of them without a period)."""
+    if cap is None or period is None:
+        return cap
+    lo, hi = (pd.Timestamp(p) for p in period)
+    q = cap["quarter_start"]
+    keep = (q <= hi) & (q + pd.DateOffset(months=3) > lo)
+    return cap[keep.to_numpy()].reset_index(drop=True)
+
+
 @dataclass
 class ProgrammeData:
     """A validated programme data folder: one typed DataFrame per contract table.
@@ -1030,7 +1040,7 @@ class ProgrammeData:
             incidents=filt(self.incidents, "participant_id", pid),
             children=filt(self.children, "referral_id", rid),
             partner_support=filt(self.partner_support, "referral_id", rid),
-            capacity=filt(self.capacity, "site_id", set(sites)),
+            capacity=_capacity_in(filt(self.capacity, "site_id", set(sites)), period),
             feedback=filt(self.feedback, "referral_id", rid),
             source=f"{self.source} [{label}]",
             load_log=self.load_log, input_hash=self.input_hash,

@@ -360,3 +360,14 @@ def test_v2_figures_are_registered_and_match_their_analyses(synthetic_data, trut
                  "Child protection plan", "Adverse childhood experiences (ACEs)", "Rating of change"):
         assert term in GLOSSARY
     assert np.isfinite(h.loc[list(headlines.V2_FIGURES), "value"].astype(float)).all()
+
+
+def test_subset_keeps_the_new_tables_of_its_sites_and_period(synthetic_data):
+    sub = synthetic_data.subset(sites=["S02"], period=("2024-04-01", "2024-09-30"))
+    rid = set(sub.referrals["referral_id"])
+    for name in ("children", "partner_support", "feedback"):
+        t = getattr(sub, name)
+        assert set(t["referral_id"]) <= rid and len(t), name
+    cap = sub.capacity
+    assert set(cap["site_id"]) == {"S02"}
+    assert sorted(cap["quarter_start"].dt.strftime("%Y-%m-%d").unique()) == ["2024-04-01", "2024-07-01"]
