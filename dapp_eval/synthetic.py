@@ -2510,7 +2510,9 @@ def data_dictionary(truth: dict[str, Any]) -> str:
         "- `truth.json`: arguments, row counts, funnel targets and achieved values, true dropout log hazard "
         "ratios and their covariate coding, risk-change parameters, true partner-survey prevalences by wave "
         "(completers, non-completers, all partners, expected among respondents), response model, incident "
-        "rates and rate ratios, and the full parameter set.",
+        "rates and rate ratios, and the full parameter set; under `contract_v2`, the parameters of the items of "
+        "data contract version 2 (drawn from a random stream of their own, so the version-1 tables of a seed "
+        "are unchanged) and their realised counts.",
         "- `README.md`: this file (written by the generator).",
         "",
     ]
