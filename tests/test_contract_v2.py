@@ -371,3 +371,21 @@ def test_subset_keeps_the_new_tables_of_its_sites_and_period(synthetic_data):
     cap = sub.capacity
     assert set(cap["site_id"]) == {"S02"}
     assert sorted(cap["quarter_start"].dt.strftime("%Y-%m-%d").unique()) == ["2024-04-01", "2024-07-01"]
+
+
+def test_plan_puts_a_v2_figure_on_page_one_through_disclosure_control(synthetic_data):
+    from dapp_eval.plan import load_plan
+    from dapp_eval.report.context import Page, Release
+    from dapp_eval.report.sections import _headlines as H
+
+    plan = load_plan({"headlines": {"extra": ["utilisation", "under_18_referrals"]}})
+    assert plan.headlines.extra == ("utilisation", "under_18_referrals")
+    pub = H.published(Page(Release(synthetic_data, plan), None)).set_index("code")
+    assert list(pub.index[-2:]) == ["utilisation", "under_18_referrals"]
+    assert pub.loc["under_18_referrals", "hidden"]  # 8 people: a small count of people is suppressed
+    cap = delivery.capacity(synthetic_data).summary
+    k, n = DisclosureControl().rounded(cap["n_places_filled"].sum()), DisclosureControl().rounded(
+        cap["n_places_offered"].sum())
+    assert pub.loc["utilisation", "value"] == pytest.approx(k / n)  # recomputed from the published counts
+    with pytest.raises(ValueError, match="headlines.extra"):
+        load_plan({"headlines": {"extra": "utilisation"}})
