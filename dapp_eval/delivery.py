@@ -58,7 +58,8 @@ def capacity(data) -> AnalysisResult:
     Returns
     -------
     AnalysisResult
-        ``summary``: per quarter for all sites: ``quarter``, ``n_groups_run``, ``n_places_offered``,
+        ``summary``: per quarter for all sites: ``quarter``, ``groups_run`` (not a count of people),
+        ``n_places_offered``,
         ``n_places_filled``, ``prop_filled`` (utilisation: filled / offered), ``staff_fte``, ``funding_gbp``.
         ``tables["by_site"]``: the same per site and quarter. ``tables["funding"]``: funding by funder
         over the whole period (``funding_gbp``, ``share``).
@@ -73,9 +74,9 @@ def capacity(data) -> AnalysisResult:
         g = df.groupby(keys, sort=True)
         out = g[_CAP + ["funding_gbp"]].sum(min_count=1).reset_index()
         out["prop_filled"] = out["places_filled"] / out["places_offered"].where(out["places_offered"] > 0)
-        return out.rename(columns={"groups_run": "n_groups_run", "places_offered": "n_places_offered",
+        return out.rename(columns={"places_offered": "n_places_offered",
                                    "places_filled": "n_places_filled"})[
-            [*keys, "n_groups_run", "n_places_offered", "n_places_filled", "prop_filled", "staff_fte", "funding_gbp"]]
+            [*keys, "groups_run", "n_places_offered", "n_places_filled", "prop_filled", "staff_fte", "funding_gbp"]]
 
     summary = agg(c, ["quarter"])
     by_site = agg(c, ["site_id", "quarter"])

@@ -363,7 +363,7 @@ PLAIN_NAMES: dict[str, str] = {
     "median": "Median", "closed_reason": "Why support closed", "cohort": "Cohort",
     "n_reoffenders": "People who reoffended", "n_offences": "Proven offences", "frequency": "Offences per person",
     "offences_per_reoffender": "Offences per person who reoffended",
-    "mean_days_to_first": "Average days to the first offence", "n_groups_run": "Groups run",
+    "mean_days_to_first": "Average days to the first offence", "groups_run": "Groups run",
     "n_places_offered": "Places offered", "n_places_filled": "Places filled",
     "prop_filled": "Places filled, of those offered", "staff_fte": "Staff (full-time equivalent)",
     "funding_gbp": "Funding", "funder": "Funder", "prop_of_funding": "Share of funding", "risk_band": "Risk band",

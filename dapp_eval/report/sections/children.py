@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ...families import PLAN_LABELS
-
 TITLE = "Children in the families referred"
 PLACEMENT = "body"
 _GROUP = {"all": "All children", "completed": "Parent completed", "did not complete": "Parent did not complete"}
+# the plans by whether the parent completed, and the full table of moves between plans, stay in the analysis
+# (families.children): at a site their cells are mostly a handful of children
 _MEASURE = {"child_protection_plan": "On a child protection plan", "any_plan": "On any plan (child in need, child "
             "protection or looked after)"}
 
@@ -22,8 +22,10 @@ def build(page) -> dict:
     out = [page.p(f"{count(m['n_children'], name='Children')} children were in the families of "
                   f"{count(m['n_referrals_with_children'], name='Children')} referrals (each child counted once, "
                   "however often the parent was referred).")]
-    out.append(page.table(res.tables["age_bands"], caption="Children by age band at referral", name="children_age",
-                          label_cols=["age_band"]))
+    ages = page.dc.merge_small(res.tables["age_bands"].assign(_block=1), by=["_block"], level="age_band",
+                               name="Children by age band at referral")
+    out.append(page.table(ages, caption="Children by age band at referral", name="children_age",
+                          label_cols=["age_band"], drop=("_block",)))
     s = res.summary.copy()
     s["group"] = s["group"].map(_GROUP)
     s["measure"] = s["measure"].map(_MEASURE)
@@ -34,13 +36,12 @@ def build(page) -> dict:
                       "before the data were taken, with both plans recorded). Plans change for many reasons besides "
                       "the programme, and parents who complete differ from those who do not, so this describes what "
                       "happened; it does not measure the programme's effect."))
-    out.append(page.table(s, caption="Children's services plans at referral and 12 months later (same children)",
-                          name="children_plans", label_cols=["measure", "group"]))
-    t = res.tables["transitions"]
-    t = t.groupby(
-        ["plan_at_referral", "plan_at_12_months"], sort=False)["n"].sum().reset_index()
-    t["plan_at_referral"] = t["plan_at_referral"].map(PLAN_LABELS)
-    t["plan_at_12_months"] = t["plan_at_12_months"].map(PLAN_LABELS)
-    out.append(page.table(t, caption="Children by plan at referral and 12 months later", name="children_transitions",
-                          label_cols=["plan_at_referral", "plan_at_12_months"]))
+    s = s[s["group"] == _GROUP["all"]].drop(columns="group")
+    small = s[["n", "n_at_referral", "n_at_12_months"]].apply(lambda c: c.map(page.dc.is_small)).any(axis=None)
+    if small:  # a handful of children: the counts beside each other (and other pages) could identify them
+        out.append(page.p("Too few children have both plans recorded to publish the plans without risk of "
+                          "identifying them.", "note"))
+    else:
+        out.append(page.table(s, caption="Children's services plans at referral and 12 months later (same "
+                                         "children)", name="children_plans", label_cols=["measure"]))
     return {"blocks": out}

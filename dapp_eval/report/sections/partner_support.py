@@ -34,6 +34,7 @@ def build(page) -> dict:
                           label_cols=["measure"], own_values=("mean", "median")))
     cl = res.tables["closed"].copy()
     cl["closed_reason"] = cl["closed_reason"].map(_CLOSED)
+    cl = page.dc.merge_small(cl.assign(_block=1), by=["_block"], level="closed_reason", name="Why partner support closed")
     out.append(page.table(cl, caption="Why partner support closed", name="partner_support_closed",
-                          label_cols=["closed_reason"]))
+                          label_cols=["closed_reason"], drop=("_block",)))
     return {"blocks": out}
