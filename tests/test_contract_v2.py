@@ -389,3 +389,20 @@ def test_plan_puts_a_v2_figure_on_page_one_through_disclosure_control(synthetic_
     assert pub.loc["utilisation", "value"] == pytest.approx(k / n)  # recomputed from the published counts
     with pytest.raises(ValueError, match="headlines.extra"):
         load_plan({"headlines": {"extra": "utilisation"}})
+
+
+def test_reoffending_section_shows_a_supplied_matched_comparison(synthetic_data):
+    from dapp_eval.comparators import load_comparators
+    from dapp_eval.plan import load_plan
+    from dapp_eval.report.context import Page, Release
+    from dapp_eval.report.sections import reoffending as section
+
+    comp = load_comparators({"comparators": [{"figure": "proven_reoffending_rate", "value": "21%",
+                                              "source": "Justice Data Lab matched comparison (example)",
+                                              "year": 2024}]})
+    blocks = section.build(Page(Release(synthetic_data, load_plan(None), comparators=comp), None))["blocks"]
+    text = " ".join(str(b.get("text", "")) for b in blocks)
+    assert "Comparison: 21% (Justice Data Lab matched comparison (example), 2024)" in text
+    assert any(b["kind"] == "table" for b in blocks)
+    plain = section.build(Page(Release(synthetic_data, load_plan(None)), None))["blocks"]
+    assert "No matched comparison group was supplied" in " ".join(str(b.get("text", "")) for b in plain)
