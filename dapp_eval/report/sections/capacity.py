@@ -18,8 +18,10 @@ def build(page) -> dict:
     out = [page.p("Places offered and filled each quarter (financial years), with the groups run, staff in "
                   "full-time equivalents and funding. High utilisation alongside a waiting list means people wait "
                   "because the programme is full.")]
+    # places filled are people attending: a handful is suppressed like any count of people, and the row's
+    # other figures with it (on a tiny site a ratio of two small counts can equal the groups run: audit, 6 sites)
     out.append(page.table(res.summary, caption="Places, utilisation, groups, staff and funding by quarter",
-                          name="capacity", kind="throughput", label_cols=["quarter"]))
+                          name="capacity", kind="people", label_cols=["quarter"]))
     f = res.tables["funding"].copy()
     f["funder"] = f["funder"].map(_FUNDER)
     out.append(page.shown_table(f.rename(columns={"share": "prop_of_funding"}),
