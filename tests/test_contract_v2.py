@@ -406,3 +406,37 @@ def test_reoffending_section_shows_a_supplied_matched_comparison(synthetic_data)
     assert any(b["kind"] == "table" for b in blocks)
     plain = section.build(Page(Release(synthetic_data, load_plan(None)), None))["blocks"]
     assert "No matched comparison group was supplied" in " ".join(str(b.get("text", "")) for b in plain)
+
+
+V2_CALLS = {
+    "equality.profile": (lambda d: equality.profile(d), lambda d: len(d.referrals)),
+    "families.children": (lambda d: families.children(d), lambda d: len(d.children)),
+    "families.partner_support": (lambda d: families.partner_support(d), lambda d: len(d.partner_support)),
+    "reoffending.proven_reoffending": (lambda d: reoffending.proven_reoffending(d),
+                                       lambda d: d.referrals["participant_id"].nunique()),
+    "delivery.capacity": (lambda d: delivery.capacity(d), lambda d: len(d.capacity)),
+    "delivery.feedback": (lambda d: delivery.feedback(d), lambda d: len(d.feedback)),
+    "delivery.waiting_list": (lambda d: delivery.waiting_list(d), lambda d: len(d.referrals)),
+}
+
+
+@pytest.mark.parametrize("name", list(V2_CALLS))
+def test_row_accounting_of_the_v2_analyses(name, synthetic_data):
+    from test_accounting import check_meta
+
+    run, population = V2_CALLS[name]
+    meta = run(synthetic_data).meta
+    check_meta(meta)
+    assert meta["n_in"] == population(synthetic_data) > 0
+
+
+def test_every_v2_analysis_is_listed():
+    import inspect
+
+    found = set()
+    for mod in (equality, families, reoffending, delivery):
+        for name in mod.__all__:
+            fn = getattr(mod, name)
+            if inspect.isfunction(fn) and inspect.signature(fn).return_annotation in ("AnalysisResult",):
+                found.add(f"{mod.__name__.split('.')[-1]}.{name}")
+    assert found == set(V2_CALLS)
