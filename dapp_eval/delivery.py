@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .episodes import require_table as _require
+from .errors import AnalysisError
 from .estimators.proportions import wilson_ci
 from .results import AnalysisResult, check_alpha, make_meta
 from .schema import FEEDBACK_INFORMANTS, FEEDBACK_ITEMS, FEEDBACK_WAVES
@@ -65,6 +66,8 @@ def capacity(data) -> AnalysisResult:
         over the whole period (``funding_gbp``, ``share``).
     """
     cap = _require(data, "capacity", " (contract version 2: capacity.csv, places and funding per site and quarter)")
+    if not len(cap):
+        raise AnalysisError("capacity.csv holds no rows: the data record no places or funding")
     c = cap.copy()
     c["quarter"] = fy_quarter(c["quarter_start"])
     for col in _CAP + ["funding_gbp"]:
@@ -102,6 +105,8 @@ def feedback(data, *, alpha: float = 0.05) -> AnalysisResult:
     """
     alpha = check_alpha(alpha)
     fb = _require(data, "feedback", " (contract version 2: feedback.csv, structured ratings of change)")
+    if not len(fb):
+        raise AnalysisError("feedback.csv holds no rows: the data record no ratings")
     r = pd.to_numeric(fb["rating"], errors="coerce")
     rows = []
     for inf in FEEDBACK_INFORMANTS:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from .episodes import programme_status
 from .episodes import require_table as _require
+from .errors import AnalysisError
 from .estimators.proportions import newcombe_paired_ci, wilson_ci
 from .results import AnalysisResult, check_alpha, make_meta
 from .schema import CHILD_AGE_BANDS, CHILD_PLANS
@@ -61,6 +62,8 @@ def children(data, *, alpha: float = 0.05) -> AnalysisResult:
     """
     alpha = check_alpha(alpha)
     ch = _require(data, "children", " (contract version 2: children.csv, one row per child and referral)")
+    if not len(ch):
+        raise AnalysisError("children.csv holds no rows: the data record no children")
     ref = data.referrals.set_index("referral_id")
     status = programme_status(data.referrals).set_axis(data.referrals["referral_id"])
     group = ch["referral_id"].map(status).map(lambda s: "completed" if s == "completed" else "did not complete")
@@ -117,6 +120,8 @@ def partner_support(data, *, alpha: float = 0.05) -> AnalysisResult:
     """
     alpha = check_alpha(alpha)
     ps = _require(data, "partner_support", " (contract version 2: partner_support.csv)")
+    if not len(ps):
+        raise AnalysisError("partner_support.csv holds no rows: the data record no partner support")
     rows = []
     prt = data.partners
     if prt is not None and len(prt):
