@@ -108,20 +108,23 @@ def feedback(data, *, alpha: float = 0.05) -> AnalysisResult:
     if not len(fb):
         raise AnalysisError("feedback.csv holds no rows: the data record no ratings")
     r = pd.to_numeric(fb["rating"], errors="coerce")
+    ok = r.notna().to_numpy()
+    g = pd.DataFrame({"informant": fb["informant"].to_numpy()[ok], "wave": fb["wave"].to_numpy()[ok],
+                      "item": fb["item"].to_numpy()[ok], "r": r.to_numpy()[ok]})
+    g = g.assign(better=g["r"] >= 4, same=g["r"] == 3, worse=g["r"] <= 2)
+    agg = g.groupby(["informant", "wave", "item"], sort=False).agg(
+        n=("r", "size"), n_better=("better", "sum"), n_no_change=("same", "sum"), n_worse=("worse", "sum"),
+        mean_rating=("r", "mean"))
     rows = []
-    for inf in FEEDBACK_INFORMANTS:
-        for wave in FEEDBACK_WAVES:
-            for item in FEEDBACK_ITEMS:
-                m = (fb["informant"] == inf) & (fb["wave"] == wave) & (fb["item"] == item) & r.notna()
-                n = int(m.sum())
-                if not n:
-                    continue
-                k = int((r[m] >= 4).sum())
-                lo, hi = wilson_ci(k, n, alpha=alpha)
-                rows.append({"informant": inf, "wave": wave, "item": item, "n": n, "n_better": k,
-                             "n_no_change": int((r[m] == 3).sum()), "n_worse": int((r[m] <= 2).sum()),
-                             "estimate": k / n, "ci_lower": float(lo), "ci_upper": float(hi),
-                             "mean_rating": float(r[m].mean())})
+    for key in ((i, w, t) for i in FEEDBACK_INFORMANTS for w in FEEDBACK_WAVES for t in FEEDBACK_ITEMS):
+        if key not in agg.index:
+            continue
+        a = agg.loc[key]
+        n, k = int(a["n"]), int(a["n_better"])
+        lo, hi = wilson_ci(k, n, alpha=alpha)
+        rows.append({"informant": key[0], "wave": key[1], "item": key[2], "n": n, "n_better": k,
+                     "n_no_change": int(a["n_no_change"]), "n_worse": int(a["n_worse"]), "estimate": k / n,
+                     "ci_lower": float(lo), "ci_upper": float(hi), "mean_rating": float(a["mean_rating"])})
     meta = make_meta(n_in=len(fb), excluded={"no rating": int(r.isna().sum())}, unit="ratings", alpha=alpha,
                      method="share of ratings of 4 or 5 (better, much better) on a 1-5 scale, Wilson intervals",
                      n_referrals=int(fb["referral_id"].nunique()))
