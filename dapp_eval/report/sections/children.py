@@ -22,7 +22,8 @@ def build(page) -> dict:
     out = [page.p(f"{count(m['n_children'], name='Children')} children were in the families of "
                   f"{count(m['n_referrals_with_children'], name='Children')} referrals (each child counted once, "
                   "however often the parent was referred).")]
-    ages = page.dc.merge_small(res.tables["age_bands"].assign(_block=1), by=["_block"], level="age_band",
+    ages = page.dc.merge_small(res.tables["age_bands"].rename(columns={"n": "n_children"}).assign(_block=1),
+                               by=["_block"], level="age_band", add=("n_children",),
                                name="Children by age band at referral")
     out.append(page.table(ages, caption="Children by age band at referral", name="children_age",
                           label_cols=["age_band"], drop=("_block",)))
@@ -36,8 +37,8 @@ def build(page) -> dict:
                       "before the data were taken, with both plans recorded). Plans change for many reasons besides "
                       "the programme, and parents who complete differ from those who do not, so this describes what "
                       "happened; it does not measure the programme's effect."))
-    s = s[s["group"] == _GROUP["all"]].drop(columns="group")
-    small = s[["n", "n_at_referral", "n_at_12_months"]].apply(lambda c: c.map(page.dc.is_small)).any(axis=None)
+    s = s[s["group"] == _GROUP["all"]].drop(columns="group").rename(columns={"n": "n_children"})
+    small = s[["n_children", "n_at_referral", "n_at_12_months"]].apply(lambda c: c.map(page.dc.is_small)).any(axis=None)
     if small:  # a handful of children: the counts beside each other (and other pages) could identify them
         out.append(page.p("Too few children have both plans recorded to publish the plans without risk of "
                           "identifying them.", "note"))
