@@ -8,6 +8,7 @@ Sub-commands::
                      [--threshold 10] [--strict]
                      [--comparators comparators.yaml]
     dapp-eval pseudonymise IN OUT --key-file KEY [--column-map MAP] [--force] [--allow-outside]
+                           [--coarsen month|shift] [--shift-days 30]
     dapp-eval keygen KEY
     dapp-eval audit OUT [--threshold 10] [--csv FILE]
     dapp-eval bench [--referrals 1000,10000,100000] [--json FILE]
@@ -59,7 +60,8 @@ def _cmd_pseudonymise(args) -> int:
 
     try:
         log = pseudonymise(args.input, args.output, key_file=args.key_file, column_map=args.column_map,
-                           force=args.force, allow_outside=args.allow_outside)
+                           force=args.force, allow_outside=args.allow_outside, coarsen=args.coarsen,
+                           shift_days=args.shift_days)
     except (ValueError, FileNotFoundError):
         print(f"dapp-eval pseudonymise: {args.output} was left as it was; see {args.output.rstrip('/')}"
               ".failed-run.log beside it", file=sys.stderr)
@@ -167,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--force", action="store_true", help="replace a non-empty OUTPUT whole")
     ps.add_argument("--allow-outside", action="store_true",
                     help="let the column map name files outside the input folder")
+    ps.add_argument("--coarsen", choices=["month", "shift"], default=None,
+                    help="also reduce quasi-identifiers: 'month' (dates to their month, ages banded, ages that stay "
+                         "unique emptied) or 'shift' (each person's dates moved by a keyed offset, intervals kept; "
+                         "ages banded); both shuffle the rows. The log gives the share of unique records")
+    ps.add_argument("--shift-days", type=int, default=30, help="largest offset of --coarsen shift (default 30)")
     ps.set_defaults(func=_cmd_pseudonymise)
 
     kg = sub.add_parser("keygen", help="write a new pseudonymisation key (32 random bytes, mode 0600)")

@@ -12,13 +12,92 @@ Examples
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import pandas as pd
 
-__all__ = ["GLOSSARY", "glossary"]
+__all__ = ["GLOSSARY", "TECHNICAL_TERMS", "glossary", "terms_used"]
 
 GLOSSARY: dict[str, str] = {
+    "Aalen-Johansen estimator": "The method behind the cumulative incidence curves: at each week it works out the "
+                                "share of people who have left in each way (completed, dropped out, moved away), "
+                                "counting people still attending only for as long as they have been followed.",
+    "Censoring": "When a person's follow-up stops before the outcome could be seen (for example, still attending "
+                 "when the data were taken), they count for the time they were followed, not as a failure.",
+    "Clustered standard errors": "Several records can come from the same person (or site), so they are not "
+                                 "independent. 'Clustered' or 'robust' intervals allow for this, and are wider "
+                                 "than intervals that treat every record as a separate person.",
+    "Complete cases": "An analysis of only the people with every measurement it needs (for example, a risk score "
+                      "at intake and at exit). It can mislead if those without them differ from those with them.",
+    "Contract period": "The dates the contract covers, set for each site in its data. Costs are for this "
+                       "period, so 'starts in the contract period' and 'completions in the contract period' are "
+                       "the counts costs are divided by; they differ from the counts of the whole data.",
+    "Cost per completion": "The programme's cost over the contract period divided by the people who completed in "
+                           "that period. It is a cost per person finishing, not a cost per successful outcome.",
+    "Cost per referral": "The programme's cost over the contract period divided by the referrals received in that "
+                         "period.",
+    "Cost per start": "The programme's cost over the contract period divided by the people who started the "
+                      "programme in that period.",
+    "Cost per targeted completion": "The programme's yearly cost divided by the yearly number of completions the "
+                                    "contract targets: what a completion would cost if the target were met. "
+                                    "Compare it with the cost per completion actually achieved.",
+    "Cox model": "A model of how quickly something happens (here, leaving the programme) that compares groups "
+                 "through hazard ratios while allowing for other characteristics. 'Cause-specific' means one way "
+                 "of leaving at a time, with the other ways ending a person's follow-up.",
+    "Effect size (Cohen's d, Hedges' g)": "A change or difference expressed in units of the score's spread, so "
+                                         "that it can be compared across measures. About 0.2 is usually called "
+                                         "small, 0.5 medium and 0.8 large.",
+    "Generalised estimating equations (GEE)": "A way of fitting a model when several answers come from the same "
+                                              "person, so they are not independent; its intervals allow for "
+                                              "that. 'Unweighted' means every answer counts the same, with no "
+                                              "allowance for those who did not answer.",
+    "Gray's test": "A test of whether the cumulative incidence of one way of leaving (such as completing) differs "
+                   "between groups, allowing for the other ways of leaving.",
+    "Hazard ratio": "How much faster (above 1) or slower (below 1) something happens in one group than in "
+                    "another, at any point in time. 1 means no difference.",
+    "Holm adjustment": "When several outcomes are tested at once, some will look significant by chance. Holm's "
+                       "method raises the bar for each test in turn, so that the chance of any false alarm "
+                       "across the set stays at the level the analysis plan sets.",
+    "Kaplan-Meier estimator": "A standard way of estimating the share of people still in the programme over "
+                              "time. It treats people who completed as if they had simply stopped being "
+                              "followed, so it overstates dropout; the report shows it only as a check, and its "
+                              "completion rate uses cumulative incidence instead.",
+    "Log-rank test": "A test of whether something (such as dropping out) happens at a different pace in two or "
+                     "more groups over the whole follow-up.",
+    "McNemar test": "A test of whether the share answering 'yes' changed between two times, using only the "
+                    "people who answered both times. 'Exact' means its chance is worked out exactly, which suits "
+                    "small numbers.",
+    "Missing at random": "An assumption about people without a measurement: that, once what is known about them "
+                         "is allowed for, they are like those with it. 'Missing not at random' drops that "
+                         "assumption; the tipping point shows how far it must fail to change the conclusion.",
+    "Mixed model": "A model for repeated measurements of the same people (risk scores at several times) that "
+                   "allows each person their own starting level, and uses everyone with at least one score.",
+    "Multiple imputation": "Filling in each missing score many times with plausible values worked out from what "
+                           "is known about the person, analysing each filled-in set, and combining the results "
+                           "so the uncertainty of the guesses is counted.",
+    "Newcombe interval": "A confidence interval for the difference between two percentages (for example this "
+                         "year and last), built from each one's Wilson interval.",
+    "p-value": "The chance of a difference at least this large if there were truly none. Below the level the "
+               "analysis plan sets (usually 5 in 100), the difference is called beyond chance.",
+    "Poisson and negative binomial models": "Models for counts of events (such as police call-outs) over a "
+                                            "length of time. They give a rate ratio; the negative binomial "
+                                            "allows for some people having many more events than others.",
+    "Proportional hazards": "The assumption of a Cox model that one group's hazard ratio against another is "
+                            "the same at every point in time. The Schoenfeld residual test checks it.",
+    "Rate ratio": "One rate divided by another (for example incidents per person-year after leaving divided by "
+                  "before). Below 1 means fewer events; 1 means no change.",
+    "Restricted mean time": "The average time people spend in the programme up to a fixed cut-off (for example "
+                            "the planned length), allowing for those still attending.",
+    "Sensitivity analysis": "The same question answered under different assumptions (for example about people "
+                            "with a missing score), to see whether the answer depends on them.",
+    "Tipping point": "How much worse the people without an exit score would have to have done than those with "
+                     "one for the conclusion to change. A large tipping point means a robust conclusion.",
+    "Weighting for non-response": "Counting each answer more or less so that the people who answered stand for "
+                                  "everyone who should have, based on what is known about those who did not "
+                                  "answer.",
+    "Wilson interval": "A confidence interval for a percentage that behaves well with small numbers and with "
+                       "percentages near 0% or 100%.",
     "Adverse childhood experiences (ACEs)": "Harmful experiences before the age of 18, such as abuse, neglect or "
                                             "living with domestic abuse. Four or more are linked to poorer health "
                                             "and to using or suffering abuse later in life.",
@@ -81,7 +160,7 @@ GLOSSARY: dict[str, str] = {
                               "situation would settle afterwards without any programme, so part of a fall after "
                               "referral would have happened anyway.",
     "Reliable change": "A change in a score larger than the score's own measurement error could produce "
-                       "(Jacobson and Truax). A 'reliable reduction in risk' is a fall in the risk score that is "
+                       "(the Jacobson-Truax method). A 'reliable reduction in risk' is a fall in the risk score that is "
                        "unlikely to be just noise.",
     "Special-cause variation": "On a statistical process control chart, a pattern unlikely to arise from the "
                                "usual variation: a point outside the limits, 7 quarters in a row on one side of "
@@ -96,6 +175,83 @@ GLOSSARY: dict[str, str] = {
     "Suppression": "Hiding small numbers (below 10 by default) and any number from which a hidden one could be "
                    "worked out, so that no person can be identified. Shown as '<10' or '[c]'.",
 }
+
+
+#: Every method or technical term a page may use: the words that show it is used (a regular expression, matched
+#: ignoring case) and the glossary entry that defines it. A term on this list is either defined in the glossary
+#: or absent from the pages: tests/test_commissioner_release.py renders pages and checks (see :func:`terms_used`).
+TECHNICAL_TERMS: dict[str, str] = {
+    r"Aalen[- ]Johansen": "Aalen-Johansen estimator",
+    r"\bcensor(?:ed|ing|s)?\b": "Censoring",
+    r"\bclustered\b|\brobust \(by person\)|robust standard error": "Clustered standard errors",
+    r"\bcomplete[- ]cases?\b": "Complete cases",
+    r"\bcontract period\b": "Contract period",
+    r"\bcost per completion\b": "Cost per completion",
+    r"\bcost per referral\b": "Cost per referral",
+    r"\bcost per start\b": "Cost per start",
+    r"\bcost per target(?:ed)? completion\b": "Cost per targeted completion",
+    r"\bCox\b": "Cox model",
+    r"Cohen's d|Hedges' g|\beffect size": "Effect size (Cohen's d, Hedges' g)",
+    r"\bGEE\b|generali[sz]ed estimating equation": "Generalised estimating equations (GEE)",
+    r"\bGray's test": "Gray's test",
+    r"\bhazard ratio": "Hazard ratio",
+    r"\bHolm\b": "Holm adjustment",
+    r"Kaplan[- ]Meier": "Kaplan-Meier estimator",
+    r"\blog-rank\b": "Log-rank test",
+    r"McNemar": "McNemar test",
+    r"\bmissing (?:not )?at random\b": "Missing at random",
+    r"\bmixed(?:-effects)? model": "Mixed model",
+    r"\bmultiple imputation\b|\bimputed\b": "Multiple imputation",
+    r"\bNewcombe\b": "Newcombe interval",
+    r"\bp-values?\b": "p-value",
+    r"\bPoisson\b|\bnegative binomial\b": "Poisson and negative binomial models",
+    r"\bproportional[- ]hazards\b|\bSchoenfeld\b": "Proportional hazards",
+    r"\brate ratios?\b": "Rate ratio",
+    r"\brestricted mean\b|\bRMST\b": "Restricted mean time",
+    r"\bsensitivity analys[ie]s\b": "Sensitivity analysis",
+    r"\btipping point\b": "Tipping point",
+    r"\bweight(?:ed|ing) for (?:non-response|attrition)\b|\bweighted estimate": "Weighting for non-response",
+    r"\bWilson\b": "Wilson interval",
+    r"\bcompeting risks?\b": "Competing risks",
+    r"\bcumulative incidence\b": "Cumulative incidence",
+    r"Jacobson[- ]Truax|Jacobson and Truax|\breliable (?:change|reduction)\b": "Reliable change",
+    r"\bstandardi[sz]ed (?:mean )?difference|\bSMD\b": "Standardised difference",
+    r"\bregression to the mean\b": "Regression to the mean",
+    r"\bfunnel plot": "Funnel plot",
+    r"\bSPC\b|statistical process control": "Statistical process control (SPC)",
+    r"\bprocess limits?\b": "Process limits",
+    r"\bspecial[- ]cause\b": "Special-cause variation",
+    r"\bconfidence intervals?\b|\b\d+% CI\b": "Confidence interval (CI)",
+    r"\bMARAC\b": "MARAC",
+    r"\bDASH\b": "DASH",
+    r"\bMirabal\b": "Project Mirabal",
+    r"\bpercentage points?\b": "Percentage points",
+    r"\bcase[- ]mix\b": "Case mix",
+    r"\bcomparison group\b": "Comparison group",
+    r"\bsuppress(?:ed|ion)\b": "Suppression",
+    # data contract version 2 (issue 32)
+    r"\badverse childhood experiences\b|\bACEs\b": "Adverse childhood experiences (ACEs)",
+    r"\bage bands?\b": "Age band",
+    r"\bchild protection plan|\bchild in need\b|\blooked[- ]after\b": "Child protection plan",
+    r"\bequality (?:monitoring|duty)\b|\bequalities monitoring\b": "Equality monitoring",
+    r"\bpartner support\b": "Partner support service",
+    r"\bproven reoffending\b|\bJustice Data Lab\b": "Proven reoffending",
+    r"\bratings? of change\b": "Rating of change",
+    r"\butilisation\b": "Utilisation",
+}
+_TERM_RES = [(re.compile(p, re.IGNORECASE), term) for p, term in TECHNICAL_TERMS.items()]
+
+
+def terms_used(text: str) -> list[str]:
+    """The glossary entries of the technical terms :data:`TECHNICAL_TERMS` finds in ``text``, in glossary order.
+
+    Examples
+    --------
+    >>> terms_used("Completion (Aalen-Johansen; 95% CI 64% to 77%), compared with a Holm-adjusted p-value")
+    ['Aalen-Johansen estimator', 'Confidence interval (CI)', 'Holm adjustment', 'p-value']
+    """
+    found = {term for rx, term in _TERM_RES if rx.search(text)}
+    return sorted(found, key=str.lower)
 
 
 def glossary(terms: Iterable[str] | None = None, *, level: str = "95%") -> pd.DataFrame:

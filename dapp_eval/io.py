@@ -43,10 +43,10 @@ import pandas as pd
 import yaml
 
 from .errors import PROBLEM_COLUMNS, AnalysisError, DataValidationError
-from .identifiers import HIDDEN, identifier_problems, looks_identifying
+from .identifiers import HIDDEN, header_problems, identifier_problems, looks_identifying
 from .schema import TABLES, Column, Table
 
-__all__ = ["ProgrammeData", "load_programme", "read_column_map", "validate_tables", "SUPPORTED_SUFFIXES"]
+__all__ = ["ProgrammeData", "load_programme", "read_column_map", "read_export", "validate_tables", "SUPPORTED_SUFFIXES"]
 
 SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".sav", ".dta", ".parquet")
 TRUE_WORDS = frozenset({"true", "1", "yes", "y"})
@@ -90,6 +90,7 @@ class ColumnMap:
     tables: dict[str, TableMap] = field(default_factory=dict)
     date_format: str | None = None
     allow_columns: tuple[str, ...] = ()
+    number_columns: tuple[str, ...] = ()  # allowed extra columns declared numeric (amounts, counts, Unix times)
     source: str | None = None
 
     def for_table(self, name: str) -> TableMap:
@@ -103,6 +104,7 @@ def read_column_map(path: str | Path | dict | None) -> ColumnMap:
 
         date_format: "%d/%m/%Y"        # UK dates everywhere (default ISO %Y-%m-%d)
         allow_columns: [keyworker_code] # extra columns kept: not refused by name (content still checked)
+        number_columns: [cost_pence]    # allowed extra columns of numbers: a 10-digit amount is no NHS number
         tables:
           referrals:
             file: Referrals 2024.xlsx   # file name in the folder (default referrals.<ext>)
@@ -176,7 +178,8 @@ def read_column_map(path: str | Path | dict | None) -> ColumnMap:
     return ColumnMap(
         tables=tables,
         date_format=raw.get("date_format"),
-        allow_columns=tuple(raw.get("allow_columns") or ()),
+        allow_columns=tuple(dict.fromkeys([*(raw.get("allow_columns") or ()), *(raw.get("number_columns") or ())])),
+        number_columns=tuple(raw.get("number_columns") or ()),
         source=source,
     )
 
@@ -1600,6 +1603,67 @@ def validate_tables(raw_tables: dict[str, pd.DataFrame], *, files: dict[str, str
     return typed, problems, pd.DataFrame(log, columns=["file", "note", "n"])
 
 
+def read_export(path: str | Path, *, column_map: str | Path | dict | ColumnMap | None = None,
+                allow_outside: bool = False) -> tuple[dict[str, pd.DataFrame], dict[str, str], pd.DataFrame]:
+    """Read the contract's tables from a folder as the loader does (every format it reads, through the column
+    map's file and sheet names), without validating them.
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder.
+    column_map : str, Path, dict or ColumnMap, optional
+        As for :func:`load_programme` (default: ``column_map.yaml`` in the folder, if there).
+    allow_outside : bool
+        Let the column map name files outside the folder.
+
+    Returns
+    -------
+    tables : dict
+        Table name -> cells as read, under the provider's column names (text for CSV; native numbers and
+        dates for Excel, SPSS, Stata and Parquet).  Only the cells are read: SPSS/Stata labels, Parquet
+        metadata, other sheets and cell comments are not part of them.
+    files : dict
+        Table name -> the file it was read from.
+    problems : DataFrame
+        Files that could not be read (or are damaged), as :data:`~dapp_eval.errors.PROBLEM_COLUMNS`;
+        a table with such a problem is not in ``tables``.
+
+    Examples
+    --------
+    >>> tables, files, problems = read_export("data_synthetic")
+    >>> files["referrals"], len(tables["referrals"]), problems.empty
+    ('referrals.csv', 2000, True)
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataValidationError(pd.DataFrame([{
+            "file": str(folder), "row": None, "column": "", "value": "",
+            "rule": "data folder does not exist (or is not a folder)"}]))
+    if column_map is None and (folder / "column_map.yaml").exists():
+        column_map = folder / "column_map.yaml"
+    cmap = column_map if isinstance(column_map, ColumnMap) else read_column_map(column_map)
+    tables: dict[str, pd.DataFrame] = {}
+    files: dict[str, str] = {}
+    problems: list[dict] = []
+    for name, table in TABLES.items():
+        tmap = cmap.for_table(name)
+        try:
+            p = _find_file(folder, table, tmap, allow_outside=allow_outside)
+        except DataValidationError as exc:
+            problems.extend(exc.problems.to_dict("records"))
+            continue
+        if p is None:
+            continue
+        found: list[dict] = []
+        raw = _read_raw(p, tmap, found, [])
+        files[name] = p.name
+        problems.extend(found)
+        if raw is not None and not found:
+            tables[name] = raw
+    return tables, files, pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+
+
 def load_programme(path: str | Path, *, column_map: str | Path | dict | None = None,
                    check_identifiers: bool = True, allow_outside: bool = False) -> ProgrammeData:
     """Load and validate a programme data folder.
@@ -1686,12 +1750,22 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
             files[name] = p.name
             if raw is not None:
                 raw_tables[name] = raw
+    for name in list(raw_tables):
+        # a header row holding values (a file saved without it): refused, and the table is checked no further, so
+        # that no other message repeats its "column names"
+        heads = header_problems(raw_tables[name].columns, file=files[name])
+        if len(heads):
+            read_problems.append(heads)
+            del raw_tables[name]
+            factors.pop(name, None)
     if check_identifiers:
         for name, raw in raw_tables.items():
             renamed = raw.copy(deep=False)  # new labels, same data
             renamed.columns = [cmap.for_table(name).columns.get(c, c) for c in raw.columns]
             found = identifier_problems(renamed, file=files[name], table=name, allow=cmap.allow_columns,
-                                        _distinct=[(f.codes, f.uniq, f.arrow) for f in factors.get(name, [])] or None)
+                                        numbers=cmap.number_columns,
+                                        _distinct=[(f.codes, f.uniq, f.arrow) for f in factors.get(name, [])] or None,
+                                        recode=cmap.for_table(name).values)
             if len(found):
                 read_problems.append(found)
         raw = renamed = None  # do not hold the last table through validation

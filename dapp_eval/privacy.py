@@ -4,15 +4,33 @@ The data describe victims of abuse.  dapp_eval works only on pseudonymised
 data: the loader refuses a table holding direct identifiers (see
 :mod:`dapp_eval.identifiers`, which finds them by column name and in every
 cell), and :func:`pseudonymise` (``dapp-eval pseudonymise IN OUT --key-file
-KEY``) writes a copy that keeps only what the data contract allows:
+KEY``) reads the export as the loader does (CSV, Excel, SPSS, Stata or
+Parquet, through the column map) and writes a folder of contract CSV files
+that keeps only what the data contract allows:
 
-- contract ID columns are replaced by keyed pseudonyms (HMAC-SHA256);
-- other contract columns are copied unchanged, after the same content scan
-  as the loader (a contract column holding a phone number stops the run);
-- a date of birth becomes ``age`` at referral, a postcode its district;
+- contract ID columns are replaced by keyed pseudonyms (HMAC-SHA256), written
+  in letters only so that a pseudonym can never look like an NHS number,
+  phone number or any other identifier;
+- other contract columns are checked against their declared type (a code,
+  date, number or yes/no column holding anything else stops the run: free
+  text or a name is never copied) and against the same content scan as the
+  loader, and written in the contract's form (codes recoded by the column
+  map, ISO dates, ``true``/``false``);
+- a date of birth (named as one) becomes ``age`` at referral, a postcode its
+  district;
 - extra columns are kept only when the column map allows them by name
   (``allow_columns``) and no cell looks like an identifier; everything else,
-  free text included, is dropped and listed in the log (file, column, why).
+  free text included, is dropped and listed in the log.
+
+Only cells are read, so no file's metadata (SPSS/Stata variable and value
+labels, file labels, Parquet schema metadata, other or hidden sheets, cell
+comments, sheet and file names) can reach the copy.  Neither the log nor any
+message repeats a value, a file name or a header that could identify someone.
+
+``coarsen`` (``--coarsen month`` or ``--coarsen shift``) also reduces the
+quasi-identifiers (see :func:`pseudonymise`), and the log always holds a
+k-anonymity summary: the share of referrals unique on site + referral date +
+age (+ gender + ethnicity).
 
 The output is written to a temporary folder beside OUT and renamed at the end,
 so a failed run leaves OUT as it was (and a log of the failure beside it).
@@ -32,51 +50,68 @@ import stat
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import yaml
 
+from .identifiers import _FORMULA as _FORMULA_RULE
 from .identifiers import (
     ID_COLUMNS,
     _dob_hits,
     _ref_dates,
+    as_text,
+    header_problems,
     identifier_problems,
-    is_flag,
     name_rule,
     norm_name,
     parse_dates,
     scan_table,
 )
-from .io import _inside, read_column_map
+from .io import _inside, read_column_map, read_export, validate_tables
 from .schema import TABLES
 
-__all__ = ["identifier_problems", "pseudonymise", "ID_COLUMNS", "pseudonym", "keygen", "LOG_NAME"]
+__all__ = ["identifier_problems", "pseudonymise", "ID_COLUMNS", "pseudonym", "keygen", "LOG_NAME", "uniqueness",
+           "pattern_uniqueness", "AGE_BANDS"]
 
 #: pseudonym prefix per ID column; event_id shares incident_id's, because an
 #: empty event_id defaults to the incident_id and the two must still match
 _PREFIXES = {"participant_id": "P", "referral_id": "R", "partner_id": "V", "incident_id": "I", "event_id": "I"}
+#: the letters of a pseudonym: consonants only, so no digit (no NHS or phone number, postcode, date or
+#: reference can appear) and no word
+_ALPHABET = "bcdfghjkmnpqrstvwxz"
 #: an allowed extra column named like some person's or case's reference: hashed, never copied
 _PERSON_ID = re.compile(r"(^|_)(id|ids|identifier|ref|reference|case_?(no|number)|client_?(no|number)|urn|uid)$")
 _DISTRICT = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?$")
-_FORMULA = re.compile(r"^ *[=+\-@\t\r]")
-_NUMBER = re.compile(r"^ *[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)? *$")
+_FORMULA = re.compile(_FORMULA_RULE)  # the loader's rule: '=...', '@...', '-2+3'; not '-' or '+ve Change'
 LOG_NAME = "pseudonymisation_log.csv"
 _MIN_KEY_BYTES = 16
+#: lower bounds of the age bands of a coarsened copy (14-17, 18-24, 25-34, ..., 65+); a banded age is written
+#: as its band's lower bound, so that it still loads as the contract's whole-number age
+AGE_BANDS = (14, 18, 25, 35, 45, 55, 65)
 
 
 def pseudonym(value: str, key: bytes, *, prefix: str = "") -> str:
-    """Keyed hash (HMAC-SHA256, first 16 hex digits) of an identifier.
+    """Keyed hash (HMAC-SHA256, its first 64 bits) of an identifier, written as ``prefix-`` and 16 consonants.
 
     The same key gives the same pseudonym in every file, so links survive.
-    Surrounding white space is ignored (the loader ignores it too).
+    Surrounding white space is ignored (the loader ignores it too).  A
+    pseudonym holds no digit, so it can never look like an NHS number, a
+    phone number, a date or any other identifier the loader refuses.
 
     Examples
     --------
     >>> pseudonym("12345", b"secret-key", prefix="P")
-    'P600cee29b069e12a'
+    'P-vqkphrzprrdcqrmb'
     >>> pseudonym(" 12345 ", b"secret-key", prefix="P")
-    'P600cee29b069e12a'
+    'P-vqkphrzprrdcqrmb'
     """
-    digest = hmac.new(key, str(value).strip().encode("utf-8"), hashlib.sha256).hexdigest()
-    return prefix + digest[:16]
+    digest = hmac.new(key, str(value).strip().encode("utf-8"), hashlib.sha256).digest()
+    n = int.from_bytes(digest[:8], "big")
+    letters = []
+    for _ in range(16):  # 19**16 > 2**64: every 64-bit value has its own spelling
+        n, r = divmod(n, len(_ALPHABET))
+        letters.append(_ALPHABET[r])
+    return f"{prefix}-{''.join(letters)}" if prefix else "".join(letters)
 
 
 def keygen(path: str | Path) -> Path:
@@ -144,7 +179,7 @@ def _age(dob: pd.Series, on: pd.Series) -> pd.Series:
 
 
 class _Run:
-    """The log of one pseudonymise run."""
+    """The log of one pseudonymise run: file (the contract file written), column, action, n."""
 
     def __init__(self):
         self.rows: list[dict] = []
@@ -157,118 +192,334 @@ class _Run:
 
 
 def _refuse(file: str, column: str, rule: str) -> ValueError:
-    return ValueError(f"{file}, column '{column}': {rule}; nothing was written")
+    where = f"{file}, column {column}" if column else file
+    return ValueError(f"{where}: {rule}; nothing was written")
 
 
-def _pseudonymise_table(df: pd.DataFrame, fname: str, table: str, tmap, cmap, key: bytes, run: _Run) -> pd.DataFrame:
-    """Allow-list one table: hash IDs, keep contract columns, convert DOB/postcode, keep allowed clean extras."""
-    contract = set(TABLES[table].names)
-    target = {c: norm_name(tmap.columns.get(c, c)) for c in df.columns}  # provider column -> contract name
+def _label(col: str, k: int, *, shown: bool) -> str:
+    """How the log names a provider column: its header when the header says what it is (a contract name, an
+    allowed column, a name the identifier rules recognise), else its position, so that a header holding
+    data never reaches the log."""
+    return str(col) if shown else f"column {k + 1} (header not shown)"
+
+
+def _hits_text(hits) -> str:
+    return "; ".join(f"{n} value{'s' if n != 1 else ''} look{'s' if n == 1 else ''} like {what} "
+                     f"(first in row {first + 2})" for what, n, first in hits)
+
+
+def _contract_text(col, typed: pd.Series) -> pd.Series:
+    """Typed contract values written as the contract's text (ISO dates, true/false, codes, whole numbers)."""
+    if col.kind == "date":
+        return typed.dt.strftime("%Y-%m-%d").fillna("").astype(object)
+    if col.kind == "bool":
+        return typed.map({True: "true", False: "false"}).astype(object).where(typed.notna(), "")
+    if col.kind == "int":
+        return typed.astype("Int64").astype(str).replace("<NA>", "").astype(object)
+    if col.kind == "float":
+        return typed.map(lambda v: "" if pd.isna(v) else repr(float(v))).astype(object)
+    return typed.astype(object).where(typed.notna(), "")
+
+
+def _type_failures(table: str, raw: pd.DataFrame, typed: pd.DataFrame, fname: str) -> None:
+    """Refuse a contract column whose filled cells do not parse as its declared type (a name in a code column,
+    free text in a date or number column): such cells would otherwise be copied, or silently emptied."""
+    for col in TABLES[table].columns:
+        if col.name not in typed or col.name not in raw or col.kind == "str" or col.name in ID_COLUMNS:
+            continue
+        filled = (as_text(raw[col.name]) != "").to_numpy()
+        lost = filled & typed[col.name].isna().to_numpy()
+        if lost.any():
+            first = int(np.argmax(lost)) + 2
+            what = {"enum": "one of the allowed codes (" + ", ".join(col.values) + ")",
+                    "set": "';'-separated allowed codes (" + ", ".join(col.values) + ")",
+                    "bool": "a yes/no value", "int": "a whole number in range", "float": "a number in range",
+                    "date": "a full date"}[col.kind]
+            raise _refuse(fname, col.name, f"{int(lost.sum())} value{'s are' if lost.sum() != 1 else ' is'} not "
+                                           f"{what} (first in row {first}; not shown): free text, names or other "
+                                           "data in a code, date or number column are never copied; correct the "
+                                           "export, or map the values with the column map, and run again")
+
+
+def _pseudonymise_table(raw: pd.DataFrame, table: str, tmap, cmap, key: bytes, run: _Run) -> pd.DataFrame:
+    """Allow-list one table: hash IDs, check and write contract columns, convert DOB/postcode, keep allowed extras."""
+    fname = f"{table}.csv"
+    spec = TABLES[table]
+    heads = header_problems(raw.columns, file=fname)
+    if len(heads):
+        raise _refuse(fname, "", heads["rule"].iloc[0])
+    raw = raw.copy(deep=False)
+    raw.index = pd.RangeIndex(len(raw))
+    target = [str(tmap.columns.get(c, c)).strip() for c in raw.columns]  # provider column -> contract name
+    dup = pd.Index(target).duplicated()
+    if dup.any():
+        k = int(np.flatnonzero(dup)[0])
+        raise _refuse(fname, "", f"two columns of the export become column {target[k]!r}" if target[k] in spec.names
+                      else f"column {k + 1} appears more than once in the header")
+    contract = [t in spec.names for t in target]
     allowed = {norm_name(a) for a in cmap.allow_columns}
-    scans = dict(zip(df.columns, scan_table(df)))
-    ref_col = next((c for c in df.columns if target[c] == "referral_date"), None)
-    has_age = any(t == "age" for t in target.values())
+    # contract columns: the loader's own parsing (column map's value maps, date format), checked cell by cell
+    sub = raw.loc[:, contract]
+    typed_all, _problems, _log = validate_tables({table: sub}, files={table: fname}, column_map=cmap)
+    typed = typed_all[table].drop(columns="_row")
+    named = sub.copy(deep=False)
+    named.columns = [t for t, c in zip(target, contract) if c]
+    _type_failures(table, named, typed, fname)
+    keep_rows = typed.index  # trailing blank rows are left out, as the loader leaves them out
+    checked = named[[c for c in named.columns if c not in ID_COLUMNS]]
+    found = identifier_problems(checked, file=fname, table=table, recode=tmap.values)
+    if len(found):
+        first = found.iloc[0]
+        raise _refuse(fname, first["column"], f"{first['rule'].split(';')[0]}: this contract column cannot be "
+                                              "dropped, so correct these cells in the export and run again")
+    out: dict[str, pd.Series] = {}
+    for col in spec.columns:
+        if col.name not in named:
+            continue
+        if col.name in ID_COLUMNS:
+            text = as_text(named[col.name])
+            filled = text != ""
+            hashed = text.copy()
+            hashed[filled] = text[filled].map(lambda v, p=_PREFIXES[col.name]: pseudonym(v, key, prefix=p))
+            out[col.name] = hashed
+            run.note(fname, col.name, "replaced by keyed hash (HMAC-SHA256)", filled.sum())
+        else:
+            out[col.name] = _contract_text(col, typed[col.name]).reindex(raw.index, fill_value="")
+            run.note(fname, col.name, "checked against its contract type and copied", (out[col.name] != "").sum())
+    # columns outside the contract
+    has_age = "age" in out
     date_format = tmap.date_format or cmap.date_format
-    ref_dates = _ref_dates(df.rename(columns={c: target[c] for c in df.columns}))
-    out = {}
-
-    def hits_text(hits):
-        return "; ".join(f"{n} value{'s' if n != 1 else ''} look{'s' if n == 1 else ''} like {what} "
-                         f"(first in row {first + 2})" for what, n, first in hits)
-
-    for col in df.columns:
-        n = target[col]
-        values = df[col]
-        filled = values.str.strip() != ""
-        if n in ID_COLUMNS and n in contract:
-            prefix = _PREFIXES[n]
-            hashed = values.copy()
-            hashed[filled] = values[filled].map(lambda v, p=prefix: pseudonym(v, key, prefix=p))
-            out[col] = hashed
-            run.note(fname, col, "replaced by keyed hash (HMAC-SHA256)", filled.sum())
-            continue
-        if n in contract:
-            if scans[col]:
-                raise _refuse(fname, col, f"{hits_text(scans[col])}: this contract column cannot be dropped, so "
-                                          "correct these cells in the export and run again")
-            if TABLES[table].column(n).kind == "str":
-                formula = values.str.match(_FORMULA) & ~values.str.match(_NUMBER)
-                if formula.any():
-                    first = int(formula.to_numpy().argmax()) + 2
-                    raise _refuse(fname, col, f"{int(formula.sum())} value(s) start like a spreadsheet formula "
-                                              f"(=, +, -, @, tab; first in row {first}): correct them in the export")
-            out[col] = values
-            continue
-        what = name_rule(col) if not is_flag(values) else None
-        dob = _dob_hits(values, ref_dates) if what is None else None
-        if what == "a date of birth" or dob is not None:
+    ref_col = "referral_date" if "referral_date" in named else None
+    extras = [(k, c) for k, (c, is_c) in enumerate(zip(raw.columns, contract)) if not is_c]
+    ext_frame = raw[[c for _k, c in extras]] if extras else pd.DataFrame(index=raw.index)
+    numbers = {norm_name(a) for a in cmap.number_columns}
+    kinds = ["number" if norm_name(c) in numbers else None for _k, c in extras]
+    scans = dict(zip([c for _k, c in extras], scan_table(ext_frame, kinds=kinds))) if extras else {}
+    ref_dates = _ref_dates(named) if extras else None
+    for k, col in extras:
+        values = raw[col]
+        text = as_text(values)
+        filled = text != ""
+        n = norm_name(col)
+        what = name_rule(col, values)
+        label = _label(col, k, shown=what is not None or n in allowed)
+        if what == "a date of birth":
             if ref_col is not None and not has_age:
-                born = parse_dates(values, date_format)
-                age = _age(born, parse_dates(df[ref_col], date_format))
-                out["age"] = age.astype(str).replace("<NA>", "")
+                born = parse_dates(text, date_format, serial=True)
+                age = _age(born, parse_dates(as_text(named[ref_col]), date_format))
+                age = age.where((age >= 0) & (age <= 120))
+                out["age"] = age.astype(str).replace("<NA>", "").astype(object)
                 has_age = True
-                run.note(fname, col, "converted to age at referral (column age)", age.notna().sum())
+                run.note(fname, label, "converted to age at referral (column age)", age.notna().sum())
                 unusable = filled & age.isna()
                 if unusable.any():
-                    run.note(fname, col, "age left empty: date of birth or referral date not a full date "
-                                         "(YYYY-MM-DD or DD/MM/YYYY)", unusable.sum())
-                run.note(fname, col, "dropped (date of birth)", len(df))
+                    run.note(fname, label, "age left empty: date of birth or referral date not a full date",
+                             unusable.sum())
+                run.note(fname, label, "dropped (date of birth)", len(keep_rows))
             else:
-                why = "an age column is already present" if has_age else "no referral date in this file"
-                run.note(fname, col, f"dropped (date of birth; not converted to age: {why})", len(df))
+                why = "an age column is already present" if has_age else "no referral date in this table"
+                run.note(fname, label, f"dropped (date of birth; not converted to age: {why})", len(keep_rows))
+            continue
+        if what is None and _dob_hits(values, ref_dates, str(col)) is not None:
+            # dates that imply adults' ages, under a name that does not say so: dropped, never turned into age
+            run.note(fname, label, "dropped (its dates look like dates of birth; only a column named as a date of "
+                                   "birth is converted to age)", len(keep_rows))
             continue
         if what == "a postcode":
-            compact = values.str.upper().str.replace(r"\s+", "", regex=True)
+            compact = text.str.upper().str.replace(r"\s+", "", regex=True)
             district = compact.str.extract(r"^([A-Z]{1,2}\d[A-Z\d]?)\d[A-Z]{2}$")[0]
             district = district.fillna(compact.where(compact.str.match(_DISTRICT))).fillna("")
-            new = f"{col}_district"
+            new = "postcode_district"
             out[new] = district
-            run.note(fname, col, f"coarsened to postcode district (column {new})", (district != "").sum())
+            run.note(fname, label, f"coarsened to postcode district (column {new})", (district != "").sum())
             lost = (compact != "") & (district == "")
             if lost.any():
-                run.note(fname, col, "emptied: not a UK postcode", lost.sum())
+                run.note(fname, label, "emptied: not a UK postcode", lost.sum())
             continue
         if n not in allowed:
-            if what is not None:
-                why = f"column looks like {what}"
-            elif scans[col]:
-                why = hits_text(scans[col])
-            else:
-                why = "not in the data contract; list it under allow_columns in the column map to keep it"
-            run.note(fname, col, f"dropped ({why})", len(df))
+            why = (f"column looks like {what}" if what is not None else _hits_text(scans[col]) if scans[col]
+                   else "not in the data contract; list it under allow_columns in the column map to keep it")
+            run.note(fname, label, f"dropped ({why})", len(keep_rows))
             continue
         if _PERSON_ID.search(n):
-            hashed = values.copy()
-            hashed[filled] = values[filled].map(lambda v: pseudonym(v, key, prefix="X"))
-            out[col] = hashed
-            run.note(fname, col, "replaced by keyed hash (HMAC-SHA256; allowed reference column)", filled.sum())
+            hashed = text.copy()
+            hashed[filled] = text[filled].map(lambda v: pseudonym(v, key, prefix="X"))
+            out[n] = hashed
+            run.note(fname, label, "replaced by keyed hash (HMAC-SHA256; allowed reference column)", filled.sum())
             continue
         if scans[col]:
-            run.note(fname, col, f"dropped (allowed by name, but {hits_text(scans[col])})", len(df))
+            run.note(fname, label, f"dropped (allowed by name, but {_hits_text(scans[col])})", len(keep_rows))
             continue
-        formula = values.str.match(_FORMULA) & ~values.str.match(_NUMBER)
+        formula = text.str.contains(_FORMULA)
         if formula.any():
-            run.note(fname, col, f"dropped (allowed by name, but {int(formula.sum())} value(s) start like a "
-                                 f"spreadsheet formula; first in row {int(formula.to_numpy().argmax()) + 2})", len(df))
+            run.note(fname, label, f"dropped (allowed by name, but {int(formula.sum())} value(s) start like a "
+                                   f"spreadsheet formula; first in row {int(formula.to_numpy().argmax()) + 2})",
+                     len(keep_rows))
             continue
-        out[col] = values
-        run.note(fname, col, "kept (allowed by the column map; no cell looks like an identifier)", filled.sum())
-    return pd.DataFrame(out, index=df.index)
+        out[n] = text
+        run.note(fname, label, "kept (allowed by the column map; no cell looks like an identifier)", filled.sum())
+    df = pd.DataFrame(out, index=raw.index)
+    return df.loc[keep_rows]
 
 
-def _read_table_csv(path: Path) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(f"{path.name} is not UTF-8 text: save it as 'CSV UTF-8' and run again") from None
-    except pd.errors.ParserError:
-        raise ValueError(f"{path.name} cannot be read as CSV; check quoting and delimiters") from None
-    except pd.errors.EmptyDataError:
-        raise ValueError(f"{path.name} is empty") from None
-    if df.shape[1] == 1 and re.search(r"[;\t]", str(df.columns[0])):
-        raise ValueError(f"{path.name}: the header splits on semicolons or tabs, not commas: save it as "
-                         "comma-separated 'CSV UTF-8'")
-    return df
+# ---------------------------------------------------------------------------
+# quasi-identifiers
+# ---------------------------------------------------------------------------
+
+_QUASI = (("site + referral date + age", ["site_id", "referral_date", "age"]),
+          ("site + referral date + age + gender + ethnicity",
+           ["site_id", "referral_date", "age", "gender", "ethnicity"]),
+          ("site + all episode dates + age + gender + ethnicity",
+           ["site_id", "referral_date", "assessment_date", "start_date", "exit_date", "age", "gender", "ethnicity"]))
+
+
+def uniqueness(referrals: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """k-anonymity summary: for each set of quasi-identifiers, (records unique on it, records).
+
+    A record that no other record shares on site, dates, age, gender and ethnicity can be picked out by anyone
+    who knows those few facts about a person (a neighbour, a former partner).  Empty cells count as a value.
+
+    >>> r = pd.DataFrame({"site_id": ["S1", "S1", "S2"], "referral_date": ["2023-04-01"] * 3, "age": ["30"] * 3})
+    >>> uniqueness(r)["site + referral date + age"]
+    (1, 3)
+    """
+    out = {}
+    for label, cols in _QUASI:
+        have = [c for c in cols if c in referrals]
+        if not have or not len(referrals):
+            continue
+        key = referrals[have].astype(str)
+        size = key.groupby(have, dropna=False, sort=False)[have[0]].transform("size")
+        out[label] = (int((size == 1).sum()), len(referrals))
+    return out
+
+
+def pattern_uniqueness(incidents: pd.DataFrame) -> tuple[int, int]:
+    """(people whose list of (incident date, incident type) no one else has, people with incidents).
+
+    Police and MARAC records are known to others (the police, a partner): a person's sequence of events can
+    pick out his record even when every single field is common.
+
+    >>> inc = pd.DataFrame({"participant_id": ["a", "a", "b", "c"], "incident_date": ["2023-01-01"] * 4,
+    ...                     "incident_type": ["arrest", "da_crime", "arrest", "arrest"]})
+    >>> pattern_uniqueness(inc)
+    (1, 3)
+    """
+    if not {"participant_id", "incident_date", "incident_type"} <= set(incidents) or not len(incidents):
+        return 0, 0
+    rows = incidents.assign(_e=incidents["incident_date"].astype(str) + "|" + incidents["incident_type"].astype(str))
+    pattern = rows.sort_values("_e").groupby("participant_id", sort=False)["_e"].agg(";".join)
+    counts = pattern.map(pattern.value_counts())
+    return int((counts == 1).sum()), len(pattern)
+
+
+def _keyed_int(key: bytes, text: str) -> int:
+    return int.from_bytes(hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()[:8], "big")
+
+
+def _band(age: pd.Series) -> pd.Series:
+    num = pd.to_numeric(age, errors="coerce")
+    edges = np.array(AGE_BANDS)
+    idx = np.searchsorted(edges, num.fillna(-1).to_numpy(), side="right") - 1
+    lower = np.where(idx >= 0, edges[np.clip(idx, 0, None)], np.nan)
+    return pd.Series(lower, index=age.index).where(num.notna()).map(
+        lambda v: "" if pd.isna(v) else str(int(v))).astype(object)
+
+
+def _coarsen(tables: dict[str, pd.DataFrame], mode: str, key: bytes, shift_days: int, run: _Run) -> None:
+    """Coarsen the quasi-identifiers of the written tables, in place (see :func:`pseudonymise`)."""
+    ref = tables.get("referrals")
+    person_of_ref = dict(zip(ref["referral_id"], ref["participant_id"])) if ref is not None and {
+        "referral_id", "participant_id"} <= set(ref) else {}
+    sites = tables.get("sites")
+    limits = {}
+    if sites is not None and "site_id" in sites:
+        for c in ("period_end", "data_extract_date"):
+            if c in sites:
+                limits[c] = dict(zip(sites["site_id"], pd.to_datetime(sites[c], errors="coerce")))
+    if mode == "shift":
+        # each person's own offset in -shift_days..shift_days, from the key: intervals within a person are kept
+        people = pd.Series(sorted(set(person_of_ref.values()) | set(
+            tables["incidents"]["participant_id"] if "incidents" in tables and "participant_id" in tables[
+                "incidents"] else [])))
+        offset = {p: _keyed_int(key, "shift:" + p) % (2 * shift_days + 1) - shift_days for p in people if p}
+        # never past the site's period end (referral) or extract date (every date): the offset is cut back
+        room: dict[str, int] = {}
+
+        def cap(persons, dates, limit):
+            gap = (limit - dates).dt.days
+            for p, g in zip(persons, gap):
+                if p and pd.notna(g):
+                    room[p] = min(room.get(p, 10 ** 6), int(g))
+
+        site_of_ref = dict(zip(ref["referral_id"], ref["site_id"])) if ref is not None else {}
+        for tname, df in tables.items():
+            if tname == "sites":
+                continue
+            persons, site = _persons(tname, df, person_of_ref, site_of_ref, ref)
+            for col in _date_columns(tname, df):
+                d = pd.to_datetime(df[col], errors="coerce")
+                if "data_extract_date" in limits:
+                    cap(persons, d, site.map(limits["data_extract_date"]))
+                if tname == "referrals" and col == "referral_date" and "period_end" in limits:
+                    cap(persons, d, site.map(limits["period_end"]))
+        offset = {p: min(o, room.get(p, o)) for p, o in offset.items()}
+    n_dates = 0
+    for tname, df in tables.items():
+        if tname == "sites":
+            continue
+        persons, _site = _persons(tname, df, person_of_ref, {}, ref) if mode == "shift" else (None, None)
+        for col in _date_columns(tname, df):
+            d = pd.to_datetime(df[col], errors="coerce")
+            if mode == "month":
+                new = d.dt.to_period("M").dt.start_time
+            else:
+                days = pd.to_timedelta(persons.map(offset).fillna(0).astype(int).to_numpy(), unit="D")
+                new = d + days
+            df[col] = new.dt.strftime("%Y-%m-%d").fillna("").astype(object)
+            n_dates += int(d.notna().sum())
+    run.note("(all tables)", "(dates)", "reduced to the first day of their month" if mode == "month" else
+             f"moved by each person's keyed offset of up to {shift_days} days (intervals within a person kept; "
+             "never past the site's period end or extract date)", n_dates)
+    if ref is not None and "age" in ref:
+        ref["age"] = _band(ref["age"])
+        run.note("referrals.csv", "age", "banded (14-17, 18-24, 25-34, ..., 65+; written as the band's lower bound)",
+                 (ref["age"] != "").sum())
+        if mode == "month" and {"site_id", "referral_date"} <= set(ref):
+            # local suppression: an age that still makes a referral unique on site + month + band is emptied
+            size = ref.groupby(["site_id", "referral_date", "age"], sort=False)["age"].transform("size")
+            alone = (size == 1) & (ref["age"] != "")
+            ref.loc[alone, "age"] = ""
+            run.note("referrals.csv", "age", "emptied where site + month + age band was still unique "
+                                             "(local suppression)", alone.sum())
+
+
+def _date_columns(tname: str, df: pd.DataFrame) -> list[str]:
+    return [c.name for c in TABLES[tname].columns if c.kind == "date" and c.name in df]
+
+
+def _persons(tname, df, person_of_ref, site_of_ref, ref):
+    """Each row's person (participant pseudonym) and site, through its referral where it has no participant_id."""
+    if "participant_id" in df:
+        persons = df["participant_id"]
+    elif "referral_id" in df:
+        persons = df["referral_id"].map(person_of_ref).fillna("")
+    else:
+        persons = pd.Series("", index=df.index)
+    if "referral_id" in df and site_of_ref:
+        site = df["referral_id"].map(site_of_ref)
+    elif "participant_id" in df and ref is not None and "site_id" in ref:
+        first_site = ref.drop_duplicates("participant_id").set_index("participant_id")["site_id"]
+        site = df["participant_id"].map(first_site)
+    else:
+        site = pd.Series(np.nan, index=df.index)
+    return persons, site
+
+
+def _shuffle(df: pd.DataFrame, key: bytes, tname: str) -> pd.DataFrame:
+    """The rows in a keyed random order (the same key gives the same order)."""
+    rng = np.random.default_rng(_keyed_int(key, "rows:" + tname))
+    return df.iloc[rng.permutation(len(df))].reset_index(drop=True)
 
 
 def _failed_log_path(out_dir: Path) -> Path:
@@ -277,34 +528,57 @@ def _failed_log_path(out_dir: Path) -> Path:
 
 def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Path,
                  column_map: str | Path | dict | None = None, force: bool = False,
-                 allow_outside: bool = False) -> pd.DataFrame:
-    """Write a pseudonymised, allow-listed copy of a folder of CSV files.
+                 allow_outside: bool = False, coarsen: str | None = None, shift_days: int = 30) -> pd.DataFrame:
+    """Write a pseudonymised, allow-listed copy of a programme's export as contract CSV files.
 
-    Only the files of the contract's tables (``sites.csv`` ..., or the files
-    the column map names) are written, each holding only:
+    The export is read as :func:`~dapp_eval.io.load_programme` reads it (CSV,
+    Excel, SPSS, Stata or Parquet; file, sheet and column names from the
+    column map).  A table whose file cannot be read, or whose header row
+    holds values, stops the run.  Each table is written as ``<table>.csv``
+    under the contract's column names, holding only:
 
     - contract ID columns (participant_id, referral_id, partner_id,
-      incident_id, event_id; under a provider's own names when the column
-      map renames them), replaced by :func:`pseudonym` with the key, so the
-      same ID gets the same pseudonym in every file;
-    - the other contract columns, unchanged, when no cell looks like an
-      identifier and no text cell starts like a spreadsheet formula
-      (otherwise the run stops: a contract column cannot be dropped);
-    - ``age`` at referral (whole years) from a date of birth (by name, or a
-      date column whose dates imply ages of 10-100), when the table has a
-      referral date; dates are read as ISO or UK ``DD/MM/YYYY``, never
-      month-first;
-    - ``<name>_district``: the district (outward code, e.g. ``CV6``) of a
+      incident_id, event_id), replaced by :func:`pseudonym` with the key, so
+      the same ID gets the same pseudonym in every file;
+    - the other contract columns, after the loader's own parsing (value maps
+      and date format of the column map) and written in the contract's form;
+      a cell that is not of the column's type (a name in a code column, text
+      in a date or number column) or looks like an identifier stops the run:
+      a contract column cannot be dropped;
+    - ``age`` at referral (whole years) from a column named as a date of
+      birth (``DOB``, ``ClientDOB``, ``DateBorn``; ISO, UK, ``3rd March
+      1985``, ``03-Mar-1985`` or Excel serial dates), when the table has a
+      referral date and no age; a column whose dates only look like dates
+      of birth is dropped, never turned into age;
+    - ``postcode_district``: the district (outward code, e.g. ``CV6``) of a
       postcode column;
     - extra columns listed under ``allow_columns`` in the column map whose
       cells pass the content scan (a column named like a reference, e.g.
-      ``client_ref``, is hashed).
+      ``client_ref``, is hashed); a ``column_map.yaml`` listing them is
+      written with the copy.
 
     Everything else (names, free text, phone numbers, addresses, e-mail,
-    NHS/NI numbers, police references, other files, subfolders) is not
-    written and is listed in the log with the reason.  Values are not
-    altered otherwise: the copy is data, not a publication (published
-    tables are protected against formula injection by the report).
+    NHS/NI numbers, police references, other files, subfolders, every file's
+    metadata) is not written; the log says what was dropped and why, naming
+    a provider's column by its header only when the header says what it is.
+
+    ``coarsen`` reduces the quasi-identifiers as well:
+
+    - ``"month"``: every date of a person's records becomes the first day of
+      its month (sites' dates are kept); ages are banded (14-17, 18-24,
+      25-34, ..., 65+, written as the band's lower bound); an age that still
+      makes a referral unique on site + month + band is emptied;
+    - ``"shift"``: every date of a person's records moves by one keyed
+      offset per person (up to ``shift_days`` either way, cut back so that
+      no date passes its site's period end or extract date); intervals
+      within a person are exact, so waiting times and follow-up windows are
+      kept, but the copy's dates stay day-exact (unique on them), so only
+      their link to the true dates is broken; ages are banded;
+    - with either, every table's rows are put in a keyed random order.
+
+    The log always ends with a k-anonymity summary (:func:`uniqueness`): the
+    share of referrals unique on site + referral date + age, with gender and
+    ethnicity, and with every episode date, before and after coarsening.
 
     The output is built in a temporary folder beside ``out_dir`` and renamed
     at the end: on any error ``out_dir`` is left as it was and
@@ -326,6 +600,10 @@ def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Pat
         Replace a non-empty ``out_dir``.
     allow_outside : bool
         Let the column map name files outside ``in_dir``.
+    coarsen : {None, "month", "shift"}
+        Reduce the quasi-identifiers too (see above).
+    shift_days : int
+        Largest date offset of ``coarsen="shift"``.
 
     Returns
     -------
@@ -336,8 +614,9 @@ def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Pat
     ------
     ValueError
         A key that is missing, readable by others, short or repetitive, or
-        kept with the data; OUT not empty; a file that cannot be read; a
-        contract column holding an identifier.
+        kept with the data; OUT not empty; a table that cannot be read or
+        has values for a header; a contract column holding an identifier or
+        a value not of its type.
 
     Examples
     --------
@@ -348,13 +627,15 @@ def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Pat
     ...     log = pseudonymise("data_synthetic", Path(tmp, "clean"), key_file=key)
     >>> log.columns.tolist()
     ['file', 'column', 'action', 'n']
-    >>> log.query("file == 'referrals.csv'")["column"].tolist()
-    ['referral_id', 'participant_id']
+    >>> log.query("file == 'referrals.csv'")["column"].tolist()[:3]
+    ['referral_id', 'participant_id', 'site_id']
     """
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     run = _Run()
     tmp: Path | None = None
     try:
+        if coarsen not in (None, "month", "shift"):
+            raise ValueError("coarsen must be 'month' or 'shift'")
         if not in_dir.is_dir():
             raise FileNotFoundError(f"input folder {in_dir} does not exist")
         if out_dir.resolve() == in_dir.resolve():
@@ -368,44 +649,75 @@ def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Pat
         if column_map is None and (in_dir / "column_map.yaml").exists():
             column_map = in_dir / "column_map.yaml"
         cmap = read_column_map(column_map)
-        by_file: dict[str, str] = {}
-        for name, tm in cmap.tables.items():
-            if tm.file:
-                if not allow_outside and not _inside(in_dir, in_dir / tm.file):
-                    raise ValueError(f"the column map names a file for table {name} outside the input folder: copy "
-                                     "it into the folder, or pass --allow-outside if that is intended")
-                by_file[str(tm.file)] = name
+        raw_tables, files, problems = read_export(in_dir, column_map=cmap, allow_outside=allow_outside)
+        if len(problems):
+            table_of = {f: t for t, f in files.items()}
+            first = problems.iloc[0]
+            where = f"{table_of[first['file']]} table" if first["file"] in table_of else "the column map"
+            row = f", row {int(first['row'])}" if pd.notna(first["row"]) else ""
+            raise ValueError(f"{len(problems)} problem(s) reading the export, nothing was written; first: the "
+                             f"{where}{row}: {first['rule']}. Run `dapp-eval validate` on the export for the full "
+                             "list")
+        used = {files[t] for t in raw_tables} | ({Path(column_map).name} if isinstance(column_map, (str, Path))
+                                                  and _inside(in_dir, Path(column_map)) else set())
+        others = [p for p in in_dir.iterdir() if p.name not in used]
+        n_dirs = sum(p.is_dir() for p in others)
+        if len(others) - n_dirs:
+            run.note("(other files)", "", "not copied: not a table of the data contract (names not shown)",
+                     len(others) - n_dirs)
+        if n_dirs:
+            run.note("(subfolders)", "", "not copied: only the files of the input folder are read", n_dirs)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-        for path in sorted(in_dir.iterdir()):
-            if path.is_dir():
-                run.note(path.name + "/", "", "not copied: subfolder (only the files of the input folder are read)")
-                continue
-            table = by_file.get(path.name) or (path.stem if path.stem in TABLES and path.stem not in by_file.values()
-                                               else None)
-            if path.name == "column_map.yaml" and column_map == in_dir / "column_map.yaml":
-                shutil.copyfile(path, tmp / path.name)
-                run.note(path.name, "", "copied (column map)")
-                continue
-            if table is None:
-                run.note(path.name, "", "not copied: not a table of the data contract (nor named by the column map)")
-                continue
-            if path.suffix.lower() != ".csv":
-                run.note(path.name, "", "not copied: only CSV files are pseudonymised (convert it to CSV UTF-8 first)")
-                continue
-            df = _read_table_csv(path)
-            clean = _pseudonymise_table(df, path.name, table, cmap.for_table(table), cmap, key, run)
-            clean.to_csv(tmp / path.name, index=False, lineterminator="\n")
-        if isinstance(column_map, (str, Path)) and not (tmp / "column_map.yaml").exists():
-            # a map given on the command line goes with the copy, so the copy loads like the input
-            shutil.copyfile(column_map, tmp / "column_map.yaml")
-            run.note(Path(column_map).name, "", "copied (column map, as OUT/column_map.yaml)")
+        clean: dict[str, pd.DataFrame] = {}
+        for table in TABLES:
+            if table in raw_tables:
+                clean[table] = _pseudonymise_table(raw_tables.pop(table), table, cmap.for_table(table), cmap, key,
+                                                   run)
+        before = uniqueness(clean["referrals"]) if "referrals" in clean else {}
+        pattern_before = pattern_uniqueness(clean["incidents"]) if "incidents" in clean else (0, 0)
+        if coarsen:
+            _coarsen(clean, coarsen, key, shift_days, run)
+            for table in clean:
+                clean[table] = _shuffle(clean[table], key, table)
+            run.note("(all tables)", "(rows)", "put in a keyed random order", sum(len(d) for d in clean.values()))
+        after = uniqueness(clean["referrals"]) if "referrals" in clean else {}
+        pattern_after = pattern_uniqueness(clean["incidents"]) if "incidents" in clean else (0, 0)
+        for label, (n, total) in before.items():
+            run.note("referrals.csv", "(k-anonymity)", f"unique on {label}: {100 * n / max(total, 1):.1f}% of "
+                                                      f"{total} referrals{' before coarsening' if coarsen else ''}", n)
+            if coarsen:
+                m = after[label][0]
+                run.note("referrals.csv", "(k-anonymity)", f"unique on {label}: {100 * m / max(total, 1):.1f}% of "
+                                                          f"{total} referrals after coarsening ({coarsen})", m)
+        if pattern_before[1]:
+            for when, (n, total) in (("before", pattern_before), ("after", pattern_after))[:2 if coarsen else 1]:
+                run.note("incidents.csv", "(k-anonymity)", f"people unique on their incident dates and types: "
+                                                          f"{100 * n / total:.1f}% of {total}"
+                                                          f"{f' {when} coarsening' if coarsen else ''}", n)
+        extras = sorted({c for t, df in clean.items() for c in df.columns if c not in TABLES[t].names
+                         and c not in ("age", "postcode_district")})
+        numbers = [c for c in extras if c in {norm_name(a) for a in cmap.number_columns}]
+        for table, df in clean.items():
+            df.to_csv(tmp / f"{table}.csv", index=False, lineterminator="\n")
+        if extras or any("postcode_district" in df for df in clean.values()):
+            allow = extras + (["postcode_district"] if any("postcode_district" in df for df in clean.values()) else [])
+            spec = {"allow_columns": allow} | ({"number_columns": numbers} if numbers else {})
+            (tmp / "column_map.yaml").write_text(
+                "# written by dapp-eval pseudonymise: the copy is in contract form; these extra columns were "
+                "allowed\n" + yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+            run.note("column_map.yaml", "", "written: the extra columns kept (allow_columns)", len(allow))
         log_df = run.frame()
         log_df.to_csv(tmp / LOG_NAME, index=False, lineterminator="\n")
         (tmp / "pseudonymisation_note.json").write_text(json.dumps({
-            "method": "HMAC-SHA256 keyed hash, first 16 hex digits, per-column prefix",
-            "kept": "contract columns, age from date of birth, postcode districts, allowed extra columns "
-                    "that passed the content scan",
+            "method": "HMAC-SHA256 keyed hash, first 64 bits written as 16 consonants, per-column prefix",
+            "kept": "contract columns (checked against their types), age from a date of birth, postcode "
+                    "districts, allowed extra columns that passed the content scan",
+            "coarsened": coarsen or "no",
+            "k_anonymity": {label: {"unique_before": before[label][0], "unique_after": after[label][0],
+                                    "records": before[label][1]} for label in before},
+            "incident_patterns": {"unique_before": pattern_before[0], "unique_after": pattern_after[0],
+                                  "people": pattern_before[1]},
             "key": "not stored here; keep the key file separate from the data and the reports",
         }, indent=2) + "\n")
         _replace(tmp, out_dir)

@@ -708,7 +708,8 @@ def _gee_rows(res, waves, n_obs: dict, n_clusters: int, fit: str, alpha: float):
         if j > 0:
             g[j] = 1.0
         eta = g @ params
-        se = float(np.sqrt(g @ cov @ g))
+        var = float(g @ cov @ g)
+        se = float(np.sqrt(var)) if var >= 0 else np.nan  # a degenerate robust covariance: no interval, no warning
         p = float(special.expit(eta))
         row = {"fit": fit, "label": _FIT_LABELS[fit], "wave": w,
                "n_obs": n_obs[w], "n_clusters": n_clusters,

@@ -194,6 +194,7 @@ UNIT_SECONDS = {
     "tests/test_disclosure_release_four.py": 42,
     "tests/test_report_release.py::test_release_is_byte_identical_across_thread_counts": 30,
     "tests/test_report_release.py::test_column_mapped_export_renders_quietly_and_is_spreadsheet_safe": 28,
+    "tests/test_commissioner_release.py": 40,
     "tests/test_funnel.py": 18,
     "tests/test_properties.py::test_duplicated_row_is_reported_with_both_rows": 17,
     "tests/test_disclosure_release_exact.py": 16,

@@ -75,8 +75,11 @@ def test_names_from_the_issue_are_refused(column, what):
 def test_yes_no_flags_are_not_refused_by_name(column):
     df = pd.DataFrame({column: ["yes", "No", "", "Y", "n", "TRUE", "0"]})
     assert identifier_problems(df, file="referrals.csv", table="referrals").empty
-    # the same name with other values is refused
-    assert not identifier_problems(pd.DataFrame({column: ["07/03", "x"]}), file="r.csv", table="referrals").empty
+    # a name that counts, flags or dates something is not refused by its name whatever its values (issue 27:
+    # phone_contact_made, emails_sent, home_visits); its content is still scanned
+    assert identifier_problems(pd.DataFrame({column: ["07/03", "x"]}), file="r.csv", table="referrals").empty
+    assert not identifier_problems(pd.DataFrame({column: ["07700 900123", "x"]}), file="r.csv",
+                                   table="referrals").empty
 
 
 # ---------------------------------------------------------------------------
@@ -159,14 +162,14 @@ def test_xlsx_numbers_and_dates_are_read_as_identifiers(tmp_path):
     ref = pd.read_csv(folder / "referrals.csv", dtype=str, keep_default_na=False)
     ref["nhs_code"] = [int(n) for n in NHS]  # stored as numbers, as Excel does
     ref["born"] = pd.to_datetime(["1989-04-04", "1996-05-01", "1978-06-30", "1988-01-02", "1989-04-04"])
-    ref["start"] = pd.to_datetime(["1989-04-04", "1996-05-01", "1978-06-30", "1988-01-02", "1989-04-04"])
+    ref["d2"] = pd.to_datetime(["1989-04-04", "1996-05-01", "1978-06-30", "1988-01-02", "1989-04-04"])
     (folder / "referrals.csv").unlink()
     ref.to_excel(folder / "referrals.xlsx", index=False)
     p = _problems(folder)
     assert p.loc[p["column"] == "nhs_code", "rule"].str.startswith("5 values look like NHS numbers").any()
     assert p.loc[p["column"] == "born", "rule"].str.contains("a date of birth").any()
     # an innocent name does not hide dates of birth: ages 27-45 at referral
-    assert p.loc[p["column"] == "start", "rule"].str.contains("dates imply ages of 10-100 for 5 rows").any()
+    assert p.loc[p["column"] == "d2", "rule"].str.contains("dates imply adults' ages for 5 rows").any()
     for n in NHS:
         assert n not in p.to_string()
 
@@ -308,12 +311,12 @@ def test_a_failed_run_leaves_out_as_it_was_and_logs_beside_it(tmp_path):
     key = _key(tmp_path / "KEY")
     with pytest.raises(ValueError, match="not empty"):
         pseudonymise(raw, out, key_file=key)
-    with pytest.raises(ValueError, match="risk_assessments.csv is not UTF-8"):
+    with pytest.raises(ValueError, match="the risk_assessments table, row 2: file is not UTF-8"):
         pseudonymise(raw, out, key_file=key, force=True)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["KEY", "out", "out.failed-run.log", "raw"]  # no temp left
     failed = (tmp_path / "out.failed-run.log").read_text()
-    assert "left as it was" in failed and "not UTF-8" in failed and "partners.csv" in failed
+    assert "left as it was" in failed and "not UTF-8" in failed  # every table is read before any is written
     assert not any(s in failed for s in SECRETS)
     # fixed: --force replaces OUT whole (the stale raw file is gone)
     (raw / "risk_assessments.csv").write_text(MINI["risk_assessments.csv"])
@@ -326,7 +329,7 @@ def test_contract_column_with_an_identifier_stops_pseudonymise(tmp_path):
     files = dict(MINI)
     files["sites.csv"] = MINI["sites.csv"].replace("North (synthetic)", "@SUM(1+1)")
     raw = write_folder(tmp_path / "raw", files)
-    with pytest.raises(ValueError, match=r"sites.csv, column 'site_name': 1 value\(s\) start like a spreadsheet"):
+    with pytest.raises(ValueError, match=r"sites.csv, column site_name: 1 value\(s\) look like spreadsheet formulas"):
         pseudonymise(raw, tmp_path / "out", key_file=_key(tmp_path / "KEY"))
     files["sites.csv"] = MINI["sites.csv"].replace("North (synthetic)", "ring 07700 900123")
     raw = write_folder(tmp_path / "raw", files)
@@ -391,12 +394,12 @@ def test_cli_validate_refuses_an_outside_file_unless_allowed(tmp_path, capsys):
     assert main(["validate", str(folder), "--allow-outside"]) == 0
 
 
-def test_a_column_map_given_apart_goes_with_the_copy(tmp_path):
+def test_a_column_map_given_apart_is_applied_and_the_copy_needs_none(tmp_path):
     raw = write_folder(tmp_path / "raw")
     (raw / "referrals.csv").write_text(MINI["referrals.csv"].replace("referral_id,participant_id", "Ref No,Client ID"))
     cmap = tmp_path / "map.yaml"
     cmap.write_text("tables:\n  referrals:\n    columns:\n      Ref No: referral_id\n      Client ID: participant_id\n")
-    log = pseudonymise(raw, tmp_path / "out", key_file=_key(tmp_path / "KEY"), column_map=cmap)
-    assert (tmp_path / "out" / "column_map.yaml").read_text() == cmap.read_text()
-    assert log.loc[log["file"] == "map.yaml", "action"].item().startswith("copied (column map")
+    pseudonymise(raw, tmp_path / "out", key_file=_key(tmp_path / "KEY"), column_map=cmap)
+    # the copy is written under the contract's names (issue 27), so it loads without the map
+    assert not (tmp_path / "out" / "column_map.yaml").exists()
     assert load_programme(tmp_path / "out").referrals["participant_id"].nunique() == 4

@@ -30,7 +30,7 @@ LAYERS = {
     "episodes": 4, "funnel": 4, "attrition": 4, "risk": 4, "safety": 4, "followup": 4, "compare": 4,
     # commissioner figures built from the analyses: headline registry, site comparison, SPC trends, verdict wording,
     # user-supplied comparators (checked against the headline registry)
-    "headlines": 4, "trends": 4, "verdict": 4, "comparators": 4,
+    "headlines": 4, "trends": 4, "verdict": 4, "comparators": 4, "yearly": 4,
     # analyses of data contract version 2 (issue 32)
     "equality": 4, "families": 4, "reoffending": 4, "delivery": 4,
     # release, tools and entry points

@@ -252,7 +252,7 @@ def test_dob_becomes_age_at_referral_and_postcode_its_district(export, key_file,
     ref = load_programme(out).referrals
     assert ref["age"].tolist() == [pd.NA if a is None else a for a in AGES]
     assert "DOB" not in ref and "Postcode" not in ref
-    assert ref["Postcode_district"].fillna("").tolist() == DISTRICTS
+    assert ref["postcode_district"].fillna("").tolist() == DISTRICTS
 
 
 def test_iso_dob_with_a_blank_is_not_read_day_first(tmp_path, key_file):
@@ -331,18 +331,24 @@ def test_same_key_same_output_other_key_other_pseudonyms(export, key_file, tmp_p
     assert c["participant_id"].tolist()[0] == c["participant_id"].tolist()[4]
 
 
-def test_provider_export_with_column_map_is_hashed_under_its_own_names(tmp_path, key_file):
+def test_provider_export_with_column_map_is_written_under_contract_names(tmp_path, key_file):
     raw = write_folder(tmp_path / "provider")
-    (raw / "referrals.csv").write_text(MINI["referrals.csv"].replace("referral_id,participant_id", "Ref No,Client ID"))
+    (raw / "referrals.csv").unlink()
+    (raw / "Referrals 2024 Smith.csv").write_text(
+        MINI["referrals.csv"].replace("referral_id,participant_id", "Ref No,Client ID"))
     (raw / "column_map.yaml").write_text(
-        "tables:\n  referrals:\n    columns:\n      Ref No: referral_id\n      Client ID: participant_id\n")
+        "tables:\n  referrals:\n    file: Referrals 2024 Smith.csv\n    columns:\n      Ref No: referral_id\n"
+        "      Client ID: participant_id\n")
     out = tmp_path / "clean"
     log = pseudonymise(raw, out, key_file=key_file)
-    assert (out / "column_map.yaml").read_bytes() == (raw / "column_map.yaml").read_bytes()
-    ref = load_programme(out).referrals  # the copied map still renames the columns
+    # the copy is in contract form: contract file and column names, so it needs no map
+    assert not (out / "column_map.yaml").exists()
+    ref = load_programme(out).referrals
     assert ref["participant_id"].tolist()[0] == pseudonym("P1", KEY.encode(), prefix="P")
     assert ref["referral_id"].tolist()[1] == pseudonym("R2", KEY.encode(), prefix="R")
-    assert log.loc[log["column"] == "Client ID", "n"].item() == 5
+    assert log.loc[(log["column"] == "participant_id") & (log["file"] == "referrals.csv"), "n"].item() == 5
+    # the provider's file name (which holds a surname) reaches neither the copy nor its log
+    assert not any(b"Smith" in p.read_bytes() for p in out.iterdir())
 
 
 def test_ids_with_stray_spaces_keep_their_link(tmp_path, key_file):
@@ -395,15 +401,18 @@ def test_other_csv_files_and_subfolders_are_listed_never_copied(export, key_file
     log = pseudonymise(export, tmp_path / "out", key_file=key_file)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
         [*MINI, "column_map.yaml", "pseudonymisation_log.csv", "pseudonymisation_note.json"])
-    assert log.loc[log["file"] == "secret.csv", "action"].item().startswith("not copied: not a table")
-    assert log.loc[log["file"] == "old/", "action"].item().startswith("not copied: subfolder")
+    # counted, not named: a file name can hold a person's name
+    hit = log[log["file"] == "(other files)"]
+    assert hit["action"].item().startswith("not copied: not a table") and hit["n"].item() == 1
+    assert log.loc[log["file"] == "(subfolders)", "n"].item() == 1
+    assert "secret" not in log.to_string()
 
 
 def test_non_csv_files_are_logged_not_silently_skipped(export, key_file, tmp_path):
     pd.DataFrame({"x": [1]}).to_parquet(export / "extra.parquet")
     log = pseudonymise(export, tmp_path / "out", key_file=key_file)
-    hit = log[log["file"] == "extra.parquet"]
-    assert hit["action"].str.startswith("not copied").all() and len(hit) == 1
+    hit = log[log["file"] == "(other files)"]
+    assert hit["action"].str.startswith("not copied").all() and hit["n"].item() == 1
     assert not (tmp_path / "out" / "extra.parquet").exists()
 
 

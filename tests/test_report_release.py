@@ -125,26 +125,23 @@ def test_workbook_lists_every_published_table(tmp_path):
 
     paths = render_release(SYNTHETIC, tmp_path / "out", sites=["S03"], overall=False, progress=False)
     page = paths[0].read_text(encoding="utf-8")
-    n_tables = len(list(_csvs(page)))
+    csvs = list(_csvs(page))
     wb = load_workbook(paths[1])
-    assert wb.sheetnames[0] == "Contents" and len(wb.sheetnames) == n_tables + 1
-    contents = list(wb["Contents"].iter_rows(min_row=5, values_only=True))
-    assert len(contents) == n_tables
+    assert wb.sheetnames[:2] == ["Notes", "Contents"]
+    contents = list(wb["Contents"].iter_rows(min_row=2, values_only=True))
+    # one sheet per table (a table shown twice on the page is one sheet), each listed on the contents sheet
+    assert [r[0] for r in contents] == wb.sheetnames[2:]
+    assert {r[4] for r in contents} == {name for name, _text in csvs}
     # the first table of a page is its headline figures (page 1), then the participant flow
-    assert contents[0][2].startswith("Headline figures:") and contents[0][4] == "s03_headline_figures.csv"
+    assert contents[0][:3] == ("S03 headline figures", "Millford Choices (synthetic) (S03)",
+                               "Headline figures: the one value of each figure, as every part of this report quotes it")
     assert contents[1][2] == "Participant flow: people at each stage" and contents[1][4] == "s03_funnel_counts.csv"
-    # a table sheet holds the same cells as its CSV download (title row, header row, then rows)
-    first_csv = pd.read_csv(io.StringIO(next(iter(_csvs(page)))[1]), dtype=str, keep_default_na=False)
-    sheet = list(wb["T001"].iter_rows(min_row=2, values_only=True))
-    assert list(sheet[0]) == list(first_csv.columns)
-    assert len(sheet) - 1 == len(first_csv)
-    # ... and the workbook quotes each headline figure as the page's card does (one value per figure)
-    rows = {r[0]: r for r in sheet[1:]}
-    for m in re.finditer(r'<h4 class="m"><a href="#[\w-]+">([^<]+)</a></h4>\s*<p class="v">([^<]+)</p>', page):
-        r = rows[m.group(1).replace("&#39;", "'")]
-        assert m.group(2).replace("&#39;", "'").split("; the year before")[0] == (
-            f"{r[1]} ({r[2]})" if r[2] else f"{r[1]:,}" if isinstance(r[1], int) else r[1]), m.group(1)
-        # (a count is a number in the workbook, as in every other sheet)
+    # a table sheet holds the rows of its CSV download under one header row (the CSV's plain words)
+    from dapp_eval.formatting import read_published_csv
+
+    first_csv = read_published_csv(csvs[0][1])
+    sheet = pd.read_excel(paths[1], sheet_name="S03 headline figures")
+    assert sheet["Figure"].tolist() == first_csv["Figure"].tolist()
 
 
 def test_an_error_leaves_the_output_folder_untouched(tmp_path, monkeypatch):

@@ -461,12 +461,17 @@ def _read_workbook(path: Path, threshold: int, reports: list[_Report]) -> _Repor
         if r.programme:
             by_programme[r.programme.lower()].append(r)
     for name, rows in sheets.items():
-        if name == "Contents" or len(rows) < 2:
+        if name in ("Contents", "Notes") or len(rows) < 2:
             continue
-        skip = 3 if len(rows) > 2 and code_row_below(*(_trim(r) for r in rows[1:3])) else 2
-        header = _trim(rows[skip - 1])  # the code names, where the sheet has plain and code rows
-        body = [(r + [""] * len(header))[:len(header)] for r in rows[skip:] if any(v != "" for v in r)]
         d = meta.get(name, {})
+        if d.get("column codes"):  # one header row of words; the codes are on the contents sheet
+            header = [c.strip() for c in d["column codes"].split(";")]
+            header, body = _notes_merged(header, [(r + [""] * len(header))[:len(header)] for r in rows[1:]
+                                                  if any(v != "" for v in r)])
+        else:  # a title row, then the header (plain and code rows)
+            skip = 3 if len(rows) > 2 and code_row_below(*(_trim(r) for r in rows[1:3])) else 2
+            header = _trim(rows[skip - 1])  # the code names, where the sheet has plain and code rows
+            body = [(r + [""] * len(header))[:len(header)] for r in rows[skip:] if any(v != "" for v in r)]
         csv_name = str(d.get("csv file", "")).removesuffix(".csv")
         found = [(x, k) for x in by_programme.get(str(d.get("report", "")).lower(), [])
                  for k, t in x.tables.items() if t.source == "csv" and csv_name.endswith(k)]
@@ -476,6 +481,21 @@ def _read_workbook(path: Path, threshold: int, reports: list[_Report]) -> _Repor
             rep.links.append((found[0][0].file, found[0][1], name))
         rep.tables[name] = PublishedTable(path.name, name, header, body, "xlsx")
     return rep
+
+
+def _notes_merged(header: list[str], body: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """A workbook sheet's shorthand put back where the reports show it: the '<10' or '[c]' of a column's
+    note column ('n_numerator note') in the empty cell of the column ('n_numerator'); the note column dropped."""
+    keep = [j for j, c in enumerate(header) if not (c.endswith(" note") and c[:-5] in header)]
+    rows = [list(r) for r in body]
+    for j, c in enumerate(header):
+        if j in keep:
+            continue
+        k = header.index(c[:-5])
+        for r in rows:
+            if r[j] and not r[k]:
+                r[k] = r[j]
+    return [header[j] for j in keep], [[r[j] for j in keep] for r in rows]
 
 
 def decode_release(path, *, threshold: int = 10) -> list[_Report]:

@@ -347,8 +347,13 @@ def _as_percent(v: float) -> str:
     return percent(v, 1 if 0 < abs(v) < 0.1 else 0)
 
 
-def _display_rows(pub: pd.DataFrame):
-    """Each row's cells as the page shows them: code values in plain words, proportions as percentages."""
+def cell_units(pub: pd.DataFrame):
+    """The unit of each numeric cell of a published table, row by row, as the page reads it.
+
+    ``"proportion"`` (0-1, shown as a percentage), ``"percent"`` (already a percentage), ``"gbp"`` (pounds),
+    or None (a count or another number, shown as it is). The page (:func:`_display_rows`) and the workbook
+    (:mod:`dapp_eval.report.workbook`) read the units from here, so both say the same.
+    """
     rate_cols = [c for c in _RATE_COLS if c in pub.columns]
     if _RATIO_TABLE_COLS & set(map(str, pub.columns)):
         rate_cols = []
@@ -360,14 +365,31 @@ def _display_rows(pub: pd.DataFrame):
         label = " ".join(str(r[c]) for c in label_cols if isinstance(r[c], str))
         vals = [x for x in (_num(r[c]) for c in rate_cols) if x is not None]
         is_rate = bool(vals) and all(0 <= x <= 1 for x in vals) and not _NOT_RATE.search(label)
-        out = []
+        units = []
         for c in pub.columns:
             x = _num(r[c])
             if x is not None and ((c in rate_cols and is_rate) or (c in prop_cols and 0 <= x <= 1)):
-                out.append(_as_percent(x))
+                units.append("proportion")
             elif x is not None and c in gbp_cols:
-                out.append(gbp(x))
+                units.append("gbp")
             elif x is not None and c in pct_cols:
+                units.append("percent")
+            else:
+                units.append(None)
+        yield units
+
+
+def _display_rows(pub: pd.DataFrame):
+    """Each row's cells as the page shows them: code values in plain words, proportions as percentages."""
+    for (_, r), units in zip(pub.iterrows(), cell_units(pub)):
+        out = []
+        for c, unit in zip(pub.columns, units):
+            x = _num(r[c])
+            if unit == "proportion":
+                out.append(_as_percent(x))
+            elif unit == "gbp":
+                out.append(gbp(x))
+            elif unit == "percent":
                 out.append(f"{x:.1f}%" if abs(x) < 10 else f"{x:.0f}%")
             else:
                 out.append(_plain_cell(r[c]))

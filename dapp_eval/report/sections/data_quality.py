@@ -10,6 +10,24 @@ PLACEMENT = 'annex'
 AFTER_OTHERS = True
 
 
+def _published_log(log: pd.DataFrame) -> pd.DataFrame:
+    """The load log as a report may show it (issue 27): an input file is named by its contract table when its
+    name is the table's, else not at all (a provider's file name can hold a client's name), and the headers
+    of extra columns are counted, not listed."""
+    from pathlib import PurePath
+
+    from ...schema import TABLES
+
+    def file(f):
+        stem = PurePath(str(f)).stem
+        return f"{stem}.csv" if stem in TABLES and PurePath(str(f)).suffix.lower() == ".csv" else (
+            f"{stem} table" if stem in TABLES else "an input file (name not published)")
+
+    note = log["note"].astype(str).str.replace(r"^extra columns kept: .*$", "extra columns kept (names not published)",
+                                               regex=True)
+    return log.assign(file=log["file"].map(file), note=note)
+
+
 def build(page) -> dict:
     from ...quality import data_quality
 
@@ -22,8 +40,8 @@ def build(page) -> dict:
     out.append(page.table(dq.summary.rename(columns={"n_columns": "columns"}), caption="Rows in each input table",
                           name="data_quality_sizes", kind="throughput"))
     if len(dq.tables["load_log"]):
-        out.append(page.shown_table(dq.tables["load_log"], caption="Irregularities tolerated on loading",
-                              csv_name="data_quality_load_log"))
+        out.append(page.shown_table(_published_log(dq.tables["load_log"]), caption="Irregularities tolerated on "
+                                    "loading", csv_name="data_quality_load_log"))
     rows = []
     for res in page.used.values():
         if isinstance(res, Exception) or not hasattr(res, "meta"):

@@ -87,6 +87,7 @@ def build(page) -> dict:
                   "holds: " + "; ".join(trends.RULES.values()) + ". Unusual variation is a reason to ask what "
                   "changed, not proof of a cause. A part quarter (hollow circle, labelled 'part') is shown but "
                   "left out of the average and the limits, because its figure is incomplete.")]
+    published = {}  # each measure's published quarterly counts, for this year against last
     for code, g in res.summary.groupby("measure", sort=False):
         g = g.reset_index(drop=True)
         name, chart, better = trends.MEASURES[code]
@@ -97,6 +98,7 @@ def build(page) -> dict:
         except AnalysisError as exc:
             out.append(page.na(name, str(exc)))
             continue
+        published[code] = (g, shown)
         table = page.shown_table(_display(ch, shown, g, is_p), caption=f"{name}: the data of the chart",
                                  csv_name=page.csv_name(f"trend_{code}"))
         if ch is None:
@@ -108,6 +110,7 @@ def build(page) -> dict:
         svg = page.release.memo(f"spc_{page.site}_{code}", lambda ch=ch, better=better: _svg(ch, better))
         out.append(page.figure(svg, alt=f"Statistical process control chart. {sentence}",
                                caption=sentence, data=table))
+    out += _year_on_year(page, published)
     if res.meta.get("not_charted"):
         out.append(page.p("Not charted: " + "; ".join(f"{k} ({page.dc.count(v, name='trends', label=k)})"
                                                     for k, v in res.meta["not_charted"].items()) + ".", cls="note"))
@@ -119,3 +122,93 @@ def _svg(ch, better):
     from ..context import figure_uri
 
     return figure_uri(spc_chart(ch, higher_is_better=better))
+
+
+# ---------------------------------------------------------------------------
+# this year against last (issue 29): a block of its own, after the charts
+# ---------------------------------------------------------------------------
+
+
+def _year_on_year(page, published: dict) -> list:
+    """Each measure's latest financial year beside the one before (:func:`dapp_eval.yearly.year_on_year`).
+
+    Worked from the quarterly counts as published beside the charts (after the page's disclosure control);
+    each year's proportion goes through ``page.dc.proportion`` and each count through ``page.dc.rounded``,
+    and the figures, the difference and its interval are computed from those published counts.
+    """
+    from ... import trends, yearly
+
+    rows, sentences = [], []
+    for code, (g, shown) in published.items():
+        name, chart, _better = trends.MEASURES[code]
+        is_p = chart == "p-chart"
+        q = pd.DataFrame({"quarter": shown["quarter"], "partial": g["partial"].astype(bool).to_numpy(),
+                          "n_numerator": pd.to_numeric(shown["n_numerator"], errors="coerce"),
+                          "n_denominator": (pd.to_numeric(shown["n_denominator"], errors="coerce")
+                                            if is_p else np.nan)})
+        if is_p:  # a cohort not complete yet has no value (quarterly_spc leaves it out)
+            q.loc[g["value"].isna().to_numpy(), "n_numerator"] = np.nan
+        label = name.split(",")[0]
+        try:
+            r = yearly.year_on_year(q, kind="proportion" if is_p else "count", alpha=page.alpha)
+        except AnalysisError as exc:
+            rows.append(_row(label, reading=f"not compared: {exc}"))
+            continue
+        if is_p:
+            this = page.dc.proportion(r["k_this"], r["n_this"], name="This year against last",
+                                      label=f"{label} {r['this_year']}", alpha=page.alpha)
+            last = page.dc.proportion(r["k_last"], r["n_last"], name="This year against last",
+                                      label=f"{label} {r['last_year']}", alpha=page.alpha)
+            if this is None or last is None:
+                r = None
+            else:  # from the published (rounded) counts
+                r.update(yearly.compare(*(int(x.replace(",", "")) for x in (this["k"], this["n"], last["k"], last["n"])),
+                                        kind="proportion", alpha=page.alpha))
+        else:
+            k1 = page.dc.rounded(r["k_this"], kind="throughput")
+            k0 = page.dc.rounded(r["k_last"], kind="throughput")
+            if k1 is None or k0 is None:
+                r = None
+            else:
+                r.update(yearly.compare(k1, None, k0, None, kind="count", alpha=page.alpha))
+        if r is None:
+            rows.append(_row(label, reading="not published: too few people"))
+            continue
+        span = f"{r['quarters']} of each year"
+        if is_p:
+            vals = (fmt.percent(r["last"]), fmt.percent(r["this"]))
+            diff = fmt.percentage_points(100 * r["difference"])
+            ci = (f"{fmt.percentage_points(100 * r['ci_lower']).split()[0]} to "
+                  f"{fmt.percentage_points(100 * r['ci_upper'])}")
+        else:
+            vals = (f"{r['last']:,.0f}", f"{r['this']:,.0f}")
+            diff = f"{r['difference']:+,.0f}"
+            ci = f"{r['ci_lower']:+,.0f} to {r['ci_upper']:+,.0f}"
+        rows.append(_row(label, span, r["last_year"], vals[0], r["this_year"], vals[1], diff, ci, r["reading"]))
+        sentences.append(f"{label}: {vals[1]} in {r['this_year']} against {vals[0]} in {r['last_year']} "
+                         f"({r['quarters']}), {r['reading']}")
+    if not rows:
+        return []
+    intro = (f"Each measure's latest financial year beside the year before, over the same quarters: a quarter "
+             f"counts when it is complete, and published, in both years. The difference has a {page.ci_label} "
+             "(Newcombe's method for percentages; for counts, allowing for chance variation in the number of "
+             "people); 'beyond chance' means the interval leaves out no change. The charts above ask whether any "
+             "quarter is unusual; this asks whether the year differs from the last. Neither says why. The difference is "
+             "worked out before rounding, so it may differ by one from the gap between the rounded figures.")
+    blocks = [page.h3("This year against last"), page.p(intro)]
+    if sentences:
+        blocks.append(page.p(". ".join(sentences) + "."))
+    table = pd.DataFrame(rows, columns=["Measure", "Quarters compared", "Last year", "Last year's figure", "This year",
+                                        "This year's figure", "Difference", page.ci_label, "Reading"])
+    blocks.append(page.shown_table(table, caption="This year against last: each measure's latest "
+                                   "financial year beside the year before, over the same quarters",
+                                   csv_name=page.csv_name("year_on_year")))
+    return blocks
+
+
+def _row(label: str, *cells: str, reading: str = "") -> list:
+    """A row of the table: measure, quarters compared, each year and its figure, difference, interval, reading."""
+    cells = list(cells) or [""] * 8
+    if reading:
+        cells[-1] = reading
+    return [label, *cells]
