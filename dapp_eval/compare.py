@@ -1,4 +1,4 @@
-"""Comparison of sites: funnel plot of completion against site size.
+"""Comparisons: sites against each other (funnel plot), and the programme against a comparison cohort (weighting).
 
 A funnel plot shows each site's completion proportion against its number of
 people, with control limits around the pooled proportion that narrow as the
@@ -30,7 +30,7 @@ from .errors import AnalysisError
 from .estimators.proportions import wilson_ci
 from .results import AnalysisResult, check_alpha, level_text, make_meta
 
-__all__ = ["site_funnel", "wilson_limits"]
+__all__ = ["site_funnel", "weighted_comparison", "wilson_limits"]
 
 
 def wilson_limits(p0: float, n, z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -145,3 +145,142 @@ def site_funnel(data, *, alpha: float = 0.05, grace_weeks: float = 4,
 
     return AnalysisResult(summary=per, meta=meta, tables={"limits": limits}, title="Comparison of sites",
                           _plotter=plotting.plot_site_funnel)
+
+
+# ---------------------------------------------------------------------------
+# programme vs comparison cohort: propensity weighting (ATT) with balance and E-values
+# ---------------------------------------------------------------------------
+
+
+def _effect_row(measure, unit, fit, scale, alpha):
+    from .estimators.sensitivity import evalues_rr
+
+    ci = fit.conf_int(alpha).loc["treat"]
+    b = float(fit.params["treat"])
+    row = {"measure": measure, "unit": unit, "mean_programme": fit.info["mean_treated"],
+           "mean_comparison_weighted": fit.info["mean_comparison"], "p_value": float(fit.pvalues["treat"])}
+    if scale == "ratio":
+        est, lo, hi = np.exp(b), np.exp(float(ci["ci_lower"])), np.exp(float(ci["ci_upper"]))
+        ev = evalues_rr(est, lo, hi).loc["E-value"]
+        row.update(estimate=est, ci_lower=lo, ci_upper=hi, e_value=float(ev["point"]),
+                   e_value_ci=float(ev["lower"] if est >= 1 else ev["upper"]))
+    else:
+        f = 100.0 if unit == "percentage points" else 1.0
+        row.update(estimate=f * b, ci_lower=f * float(ci["ci_lower"]), ci_upper=f * float(ci["ci_upper"]),
+                   e_value=np.nan, e_value_ci=np.nan)
+    return row
+
+
+def weighted_comparison(data, comparison, *, outcome="police", covariates=None, before=(-365, 0), after=(0, 365),
+                        population: str = "started", comparison_population: str = "all", trim: float | None = 0.99,
+                        proven: bool = False, lag_days: int = 183, alpha: float = 0.05) -> AnalysisResult:
+    """Programme cohort vs a comparison cohort by propensity weighting (the effect in the programme's people).
+
+    The cohorts, windows and covariates are those of
+    :func:`dapp_eval.followup.matched_comparison` (``comparison`` is another
+    programme-data folder; one-year outcome window ``after`` from the index
+    referral, the ``before`` window gives the prior-incident covariate).
+    Instead of discarding unmatched people, everyone is kept and the
+    comparison cohort is reweighted to look like the programme cohort:
+
+    * ATT weights from a logistic propensity score: 1 for the programme,
+      ``ps / (1 - ps)`` for the comparison (``WeightIt``, ``estimand =
+      "ATT"``); comparison weights above their ``trim`` centile are set to it
+      (``WeightIt::trim``; stated in ``meta``, ``trim=None`` keeps them all);
+    * a balance table as ``cobalt::bal.tab`` gives it (differences before and
+      after weighting: standardised by the programme cohort's SD for
+      continuous covariates, differences in proportions for binary ones;
+      variance ratios), with the propensity score itself;
+    * weighted outcome comparison with HC0 robust SEs (weights treated as
+      known): any incident in the window (risk ratio and difference in
+      percentage points) and incidents per person (rate ratio and difference);
+    * E-values (VanderWeele & Ding 2017) for the two ratios and the
+      confidence limit nearer the null: how strongly an unmeasured
+      confounder would have to be associated with both being in the
+      programme and the outcome (risk-ratio scale) to explain the estimate
+      away.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: measure, unit, estimate, ci_lower, ci_upper, p_value,
+        e_value, e_value_ci, mean_programme, mean_comparison_weighted;
+        ``tables["balance"]`` (covariate, type, diff_before, diff_after,
+        var_ratio_before, var_ratio_after, means; plus smd_before/smd_after for
+        the love plot), ``tables["weights"]`` (participant_id, cohort, ps,
+        weight); ``model``: the propensity fit.
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> data = load_programme("data_synthetic")
+    >>> res = weighted_comparison(data.subset(sites=["S01", "S02"]), data.subset(sites=["S03", "S04"]))
+    >>> res.summary["measure"].tolist()[:2]
+    ['any incident in the window: risk ratio', 'any incident in the window: difference']
+    >>> bool(res.balance["diff_after"].abs().max() < res.balance["diff_before"].abs().max())
+    True
+    """
+    from .estimators.weighting import att_weights, balance_table, weighted_outcome
+    from .followup import DEFAULT_COVARIATES, comparison_cohorts
+
+    alpha = check_alpha(alpha)
+    covariates = DEFAULT_COVARIATES if covariates is None else tuple(covariates)
+    name, both, X, Xm, n_in, excluded, comp_meta, nt, nc = comparison_cohorts(
+        data, comparison, outcome=outcome, covariates=covariates, before=before, after=after, population=population,
+        comparison_population=comparison_population, proven=proven, lag_days=lag_days)
+    t = both["treated"].to_numpy()
+    try:
+        fit = att_weights(Xm, t, trim=trim)
+    except (ValueError, np.linalg.LinAlgError) as err:
+        raise AnalysisError(f"the propensity model for the weighted comparison cannot be fitted: {err}") from None
+    w = fit.info["weights"]
+    balance = balance_table(X.assign(**{"propensity score": fit.info["ps"]}), t, w)
+    balance["smd_before"], balance["smd_after"] = balance["diff_before"], balance["diff_after"]
+    y = both["y_after"].to_numpy(dtype=float)
+    rows = []
+    for measure, unit, yy, scale in (
+            ("any incident in the window: risk ratio", "ratio", (y > 0).astype(float), "ratio"),
+            ("any incident in the window: difference", "percentage points", (y > 0).astype(float), "difference"),
+            ("incidents per person: rate ratio", "ratio", y, "ratio"),
+            ("incidents per person: difference", "mean count", y, "difference")):
+        try:
+            res = weighted_outcome(yy, t, w, scale=scale, alpha=alpha)
+        except ValueError as err:
+            rows.append({"measure": measure, "unit": unit, "estimate": np.nan, "ci_lower": np.nan,
+                         "ci_upper": np.nan, "p_value": np.nan, "e_value": np.nan, "e_value_ci": np.nan,
+                         "note": f"not estimable: {err}"})
+            continue
+        rows.append({**_effect_row(measure, unit, res, scale, alpha), "note": ""})
+    summary = pd.DataFrame(rows)
+    trim_text = ("no truncation" if trim is None else
+                 f"comparison weights above their {100 * trim:g}th centile ({fit.info['trim_value']:.3g}) set to it "
+                 f"({fit.info['n_trimmed']} weights)")
+    big = balance.loc[balance["covariate"] != "propensity score", "diff_after"].abs()
+    too_small = nt < 60  # the Justice Data Lab's minimum cohort, as matched_comparison
+    flag = (f"Only {nt} people in the programme cohort: too small to conclude (the Justice Data Lab needs at "
+            "least 60)." if too_small else "")
+    meta = make_meta(n_in=n_in, excluded=excluded, unit="people in the programme cohort", alpha=alpha, outcome=name,
+                     windows={"before": before, "after": after}, trim=trim, trim_text=trim_text,
+                     n_comparison_in=comp_meta.get("n_in"), comparison_excluded=comp_meta.get("excluded"),
+                     n_comparison_eligible=nc, n_programme=nt, ess_comparison=fit.info["ess_comparison"],
+                     max_abs_diff_after=float(big.max()) if len(big) else np.nan, too_small=too_small,
+                     too_small_note=flag,
+                     method=("Logistic propensity score; ATT weights (1 for the programme, ps/(1-ps) for the "
+                             f"comparison), {trim_text}; balance as cobalt::bal.tab (SMD with the programme "
+                             "cohort's SD for continuous covariates, difference in proportions for binary ones, "
+                             "variance ratios); weighted outcome models with HC0 robust SE (weights treated as "
+                             "known); E-values (VanderWeele & Ding 2017) for the ratios."),
+                     caveat=("Weighting balances only the measured characteristics. The E-value is the strength "
+                             "(as a risk ratio) that an unmeasured difference between the cohorts would need with "
+                             "both joining the programme and the outcome to explain the estimate away; a small "
+                             "E-value means a modest unmeasured difference could. " + flag).strip())
+    from . import plotting
+
+    weights = pd.DataFrame({"participant_id": both["participant_id"].to_numpy(), "cohort": both["cohort"].to_numpy(),
+                            "ps": fit.info["ps"], "weight": w})
+    return AnalysisResult(summary=summary, meta=meta, model=fit,
+                          tables={"balance": balance, "weights": weights},
+                          title="Programme vs weighted comparison cohort",
+                          _plotter=lambda r, ax=None, **kw: plotting.plot_balance(
+                              r, ax, title=kw.get("title", "Covariate balance before and after weighting"),
+                              adjusted="weighting"))

@@ -67,6 +67,7 @@ __all__ = [
     "before_after",
     "repeat_marac",
     "time_to_incident",
+    "recurrent_contacts",
     "compare_completers",
     "matched_comparison",
 ]
@@ -421,7 +422,7 @@ def _rate_models(yb, ya, eb, ea, pid, alpha, models=("poisson", "negative binomi
                 res = fit_count_model(yc, Xc, family="poisson", offset=offc, cluster=groups, cov_type="HC1",
                                       names=list(X.columns), freq_weights=wc)
             else:
-                res = fit_count_model(yc, Xc, family="negbin", offset=offc, cov_type="nonrobust",
+                res = fit_count_model(yc, Xc, family="negbin", offset=offc, cluster=groups, cov_type="HC1",
                                       names=list(X.columns), freq_weights=wc)
         except (np.linalg.LinAlgError, ValueError) as err:
             out.append({"model": model, "measure": "rate ratio (after / before)", "period": "change",
@@ -435,8 +436,8 @@ def _rate_models(yb, ya, eb, ea, pid, alpha, models=("poisson", "negative binomi
                     "estimate": float(np.exp(b[1])), "ci_lower": float(np.exp(b[1] - z * se1)),
                     "ci_upper": float(np.exp(b[1] + z * se1)), "p_value": float(2 * stats.norm.sf(abs(b[1] / se1))),
                     "note": "" if model == "poisson" else (
-                        f"NB2 dispersion alpha = {res.nb_alpha:.4g} (theta = {1 / res.nb_alpha:.4g}); model-based SE, "
-                        "which does not allow for the same person in both windows")})
+                        f"NB2 dispersion alpha = {res.nb_alpha:.4g} (theta = {1 / res.nb_alpha:.4g}); SE clustered by "
+                        "person (the model-based SE ignores that each person is in both windows)")})
     return out, fits, ""
 
 
@@ -479,7 +480,7 @@ def _rate_rows(yb, ya, eb, ea, pid, alpha):
                      "ci_upper": hi, "p_value": np.nan, "unit": "per person-year"})
     mod, fits, note = _rate_models(np.asarray(yb), np.asarray(ya), np.asarray(eb), np.asarray(ea), pid, alpha)
     for r in mod:
-        lab = " (SE clustered by person)" if r["model"] == "poisson" else " (model-based SE)"
+        lab = " (SE clustered by person)"
         rows.append({**r, "n": len(yb), "unit": "ratio", "model": r["model"] + lab})
     if note:
         rows.append({"measure": "rate ratio (after / before)", "period": "change", "model": "", "n": len(yb),
@@ -508,11 +509,14 @@ def before_after(data, *, design: str = "commissioner",
       standard errors clustered by person (statsmodels ``cov_type="cluster"``,
       small-sample factor G/(G-1)(N-1)/(N-K), as ``sandwich::vcovCL(type="HC1")``),
       with a negative binomial alternative (NB2, dispersion by maximum
-      likelihood and model-based SE, as ``MASS::glm.nb``).  With windows of
-      equal length both give the same rate ratio (the ratio of event totals);
-      they differ in the interval: the clustered Poisson interval allows for
-      each person appearing in both windows, the negative binomial one for
-      over-dispersion only.
+      likelihood as ``MASS::glm.nb``), its SE also clustered by person.  With
+      windows of equal length both give the same rate ratio (the ratio of
+      event totals) and, the window being the only term, the same clustered
+      interval.  The negative binomial's model-based SE is not used: it
+      allows for over-dispersion but treats a person's two windows as
+      independent, whereas people with many incidents before tend to have
+      many after; in simulation it over-covered (98.0%, issue #31) while the
+      clustered interval covered 96.1%.
 
     Parameters
     ----------
@@ -603,7 +607,7 @@ def before_after(data, *, design: str = "commissioner",
     meta = make_meta(n_in=n_in, excluded=excluded, unit="people", alpha=alpha,
                      method=_method(design, persons, proven, lag) + " Rate ratio: Poisson GLM with log "
                      "exposure offset, SE clustered by person (HC1: G/(G-1)(N-1)/(N-K), as sandwich::vcovCL; HC0 "
-                     "would be slightly smaller); negative binomial (NB2, model-based SE) alternative.",
+                     "would be slightly smaller); negative binomial (NB2) alternative, SE also clustered by person.",
                      design=design, caveat=CAVEATS[design], windows=persons.attrs["windows"], lag_days=lag,
                      proven=proven, primary=primary_name, sites_without_incident_data_from=no_from,
                      note_incident_data_from=("incident_data_from not given for site(s) "
@@ -784,6 +788,179 @@ def time_to_incident(data, *, outcome="police", population: str = "started", by:
     return AnalysisResult(summary=summary, meta=meta, model=fits,
                           tables={"persons": p, "curves": pd.concat(curves, ignore_index=True)},
                           title="Time to first incident after exit", _plotter=plotting.plot_time_to_incident)
+
+
+# ---------------------------------------------------------------------------
+# recurrent contacts after exit: mean cumulative function
+# ---------------------------------------------------------------------------
+
+
+def _recurrent_rows(p: pd.DataFrame, m: pd.DataFrame) -> pd.DataFrame:
+    """Counting-process rows per person: (start, stop] between event days, ``event`` = events on ``stop``.
+
+    Time is days since exit; the at-risk period is (-1, follow-up days], so an event on the exit day
+    counts at day 0. ``m``: one row per event with ``participant_id`` and ``day``.
+    """
+    pos = pd.Index(p["participant_id"]).get_indexer(m["participant_id"])
+    ev = (pd.DataFrame({"pos": pos, "day": m["day"].to_numpy(dtype=float)})
+          .groupby(["pos", "day"]).size().rename("event").reset_index())
+    prev = ev.groupby("pos")["day"].shift().fillna(-1.0)
+    rows = pd.DataFrame({"pos": ev["pos"], "start": prev, "stop": ev["day"], "event": ev["event"]})
+    last = ev.groupby("pos")["day"].max()
+    end = p["days"].to_numpy(dtype=float)
+    tail_start = np.full(len(p), -1.0)
+    tail_start[last.index.to_numpy()] = last.to_numpy()
+    tail = pd.DataFrame({"pos": np.arange(len(p)), "start": tail_start, "stop": end, "event": 0})
+    tail = tail[tail["stop"] > tail["start"]]
+    out = pd.concat([rows, tail], ignore_index=True).sort_values(["pos", "start"], kind="stable")
+    out["participant_id"] = p["participant_id"].to_numpy()[out["pos"].to_numpy()]
+    out["group"] = p["group"].to_numpy()[out["pos"].to_numpy()] if "group" in p else "all"
+    return out.reset_index(drop=True)
+
+
+def _lwyy_completed(rows_all: pd.DataFrame, alpha: float, fits: dict) -> list[dict]:
+    """LWYY rate ratio since exit, completed vs did not complete (one row, or none if a group has no events)."""
+    from .estimators.recurrent import rate_model
+
+    two = rows_all[rows_all["group"].isin(["completed", "did_not_complete"])].copy()
+    two["event"] = (two["event"] > 0).astype(int)
+    counts = two.groupby("group")["event"].sum()
+    if len(counts) < 2 or not (counts > 0).all():
+        return []
+    two["completed"] = (two["group"] == "completed").astype(float)
+    measure = "rate ratio since exit (completed / did not complete)"
+    try:
+        fit = rate_model("~ completed", two, start="start", stop="stop", event="event", id="participant_id",
+                         alpha=alpha)
+    except (ValueError, np.linalg.LinAlgError) as err:
+        return [{"measure": measure, "estimate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan,
+                 "note": f"not estimable: {err}"}]
+    fits["lwyy"] = fit
+    ci = fit.conf_int(alpha).loc["completed"]
+    return [{"measure": measure, "estimate": float(np.exp(fit.params["completed"])),
+             "ci_lower": float(np.exp(ci["ci_lower"])), "ci_upper": float(np.exp(ci["ci_upper"])),
+             "p_value": float(fit.pvalues["completed"]),
+             "note": "LWYY proportional rates model, robust SE clustered by person; descriptive, not causal"}]
+
+
+def recurrent_contacts(data, *, outcome="police", population: str = "started", by: str | None = "group",
+                       timeline_months: Sequence[float] = (0, 3, 6, 12, 18, 24), proven: bool = False,
+                       alpha: float = 0.05) -> AnalysisResult:
+    """Police contacts (or another outcome) over time since leaving: every event, not only the first.
+
+    Time zero is the exit date of the person's index referral; follow-up runs
+    to the site's data extract date. Records sharing an ``event_id`` count
+    once; an event on the exit day counts at day 0. The **mean cumulative
+    function** (MCF) is the average number of events per person by each day
+    since exit among the people still followed (Nelson-Aalen of the pooled
+    process, :func:`dapp_eval.estimators.recurrent.mcf`), with the
+    Lawless-Nadeau robust interval, which allows for one person's contacts
+    depending on each other (R: ``reda::mcf``, ``survival::survfit(..., id =)``).
+    Log-transformed intervals, so never below zero.
+
+    With ``by="group"`` the ratio of contact rates since exit, completed vs
+    started but did not complete, comes from the LWYY proportional rates
+    model (:func:`dapp_eval.estimators.recurrent.rate_model`, robust SE
+    clustered by person). People who complete differ from people who leave
+    early, and their clocks start at different points of their lives: the
+    ratio is descriptive (:data:`NOT_CAUSAL`). For that model, two events of
+    one person on the same day count once (``meta["n_same_day_merged"]``).
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: per group and time point: ``months``, ``days``,
+        ``n_at_risk`` (people followed at least that long), ``n_events``
+        (events by then), ``estimate`` (MCF: events per person), ``ci_lower``,
+        ``ci_upper`` (empty beyond the longest follow-up).
+        ``tables["curves"]``: the MCF steps (``group``, ``days``,
+        ``n_at_risk``, ``n_events``, ``estimate``, ``ci_lower``, ``ci_upper``);
+        ``tables["persons"]``: one row per person with ``days`` of follow-up
+        and ``n_events``; ``tables["rows"]``: the counting-process rows;
+        ``tables["rate_ratio"]``: the LWYY ratio (one row, or none).
+        ``model``: dict of :class:`~dapp_eval.estimators.recurrent.MCFResult`
+        per group and ``"lwyy"``.
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> rc = recurrent_contacts(load_programme("data_synthetic"))
+    >>> rc.summary.query("months == 12").set_index("group")["estimate"].round(2).to_dict()
+    {'completed': 0.27, 'did_not_complete': 0.7}
+    """
+    from .estimators.recurrent import mcf
+
+    alpha = check_alpha(alpha)
+    name, types = _outcome_types(outcome)
+    persons, n_in, excluded = _persons(data, population)
+    no_exit = persons["exit_date"].isna()
+    excluded["no exit date yet (still attending)"] = int(no_exit.sum())
+    p = persons[~no_exit]
+    late = p["incident_data_from"].notna() & (p["incident_data_from"] > p["exit_date"]) \
+        if "incident_data_from" in p else pd.Series(False, index=p.index)
+    excluded["linked incident data start after exit"] = int(late.sum())
+    p = p[~late].reset_index(drop=True)
+    p["days"] = (p["data_extract_date"] - p["exit_date"]).dt.days.astype(float)
+    after_extract = p["days"] < 0
+    excluded["exit date after the data extract date"] = int(after_extract.sum())
+    p = p[~after_extract].reset_index(drop=True)
+    if by is not None and by not in p.columns:
+        raise ValueError(f"by={by!r} is not a referral, site or derived column")
+    if len(p) == 0:
+        raise AnalysisError("no one has left the programme with linked data after exit: nothing to follow up")
+    ev = _events(data, types)
+    if proven:
+        ev = ev[ev["proved_date"].notna()].assign(event_date=lambda d: d["proved_date"])
+    m = ev.merge(p[["participant_id", "exit_date", "data_extract_date"]], on="participant_id")
+    m = m[(m["event_date"] >= m["exit_date"]) & (m["event_date"] <= m["data_extract_date"])]
+    m = m.assign(day=(m["event_date"] - m["exit_date"]).dt.days)
+    p["n_events"] = p["participant_id"].map(m.groupby("participant_id").size()).fillna(0).astype(int)
+    gcol = by if by is not None else "_all"
+    if by is None:
+        p["_all"] = "all"
+    rows_all = _recurrent_rows(p.assign(group=p[gcol]), m)
+    summary, curves, fits = [], [], {}
+    for key, g in rows_all.groupby("group", sort=True):
+        r = mcf(g["start"], g["stop"], g["event"], g["participant_id"], alpha=alpha, conf_type="log")
+        fits[key] = r
+        s = r.summary.rename(columns={"time": "days", "n_risk": "n_at_risk"})
+        if not len(s) or s["days"].iloc[0] > 0:
+            n0 = int((p.loc[p[gcol] == key, "days"] >= 0).sum())
+            s = pd.concat([pd.DataFrame({"days": [0.0], "n_at_risk": [n0], "n_events": [0.0], "estimate": [0.0],
+                                         "std_error": [0.0], "ci_lower": [0.0], "ci_upper": [0.0]}), s])
+        curves.append(s.assign(group=key))
+        gp = p[p[gcol] == key]
+        ge = m[m["participant_id"].isin(gp["participant_id"])]
+        for mo in timeline_months:
+            t = float(round(mo * _YEAR / 12))
+            at = r.at([t]).iloc[0]
+            beyond = t > gp["days"].max()
+            summary.append({"group": key, "months": mo, "days": t, "n_at_risk": int((gp["days"] >= t).sum()),
+                            "n_events": int((ge["day"] <= t).sum()),
+                            "estimate": np.nan if beyond else float(at["estimate"]),
+                            "ci_lower": np.nan if beyond else float(at["ci_lower"]),
+                            "ci_upper": np.nan if beyond else float(at["ci_upper"])})
+    curves_df = pd.concat(curves, ignore_index=True)[["group", "days", "n_at_risk", "n_events", "estimate",
+                                                      "std_error", "ci_lower", "ci_upper"]]
+    merged = int(len(m) - m[["participant_id", "day"]].drop_duplicates().shape[0])
+    rr_rows = _lwyy_completed(rows_all, alpha, fits) if by == "group" else []
+    summary_df = pd.DataFrame(summary)
+    if by is not None:
+        summary_df = summary_df.rename(columns={"group": by}) if by != "group" else summary_df
+    label = OUTCOME_LABELS.get(name, name)
+    meta = make_meta(n_in=n_in, excluded=excluded, unit="people", alpha=alpha, outcome=name, proven=proven,
+                     n_same_day_merged=merged, caveat=NOT_CAUSAL,
+                     method=(f"Mean cumulative function of {label.lower()} since exit (every event, records "
+                             "sharing an event_id once; time zero = exit date of the index referral; followed to "
+                             "the data extract date): Nelson-Aalen of the pooled process with the Lawless-Nadeau "
+                             "robust variance and log-transformed intervals (= reda::mcf, survival::survfit with "
+                             "id). Rate ratio: LWYY proportional rates model, robust SE clustered by person "
+                             "(= coxph(Surv(start, stop, event) ~ completed + cluster(id)))."))
+    return AnalysisResult(summary=summary_df, meta=meta, model=fits,
+                          tables={"curves": curves_df, "persons": p.drop(columns=["_all"], errors="ignore"),
+                                  "rows": rows_all, "rate_ratio": pd.DataFrame(rr_rows)},
+                          title=f"{label} since leaving: mean number per person",
+                          _plotter=plotting.plot_recurrent_contacts)
 
 
 # ---------------------------------------------------------------------------
@@ -983,6 +1160,47 @@ def _matched_effects(pairs: pd.DataFrame, n_pairs: int, alpha: float) -> list[di
     return rows
 
 
+def comparison_cohorts(data, comparison, *, outcome, covariates, before, after, population, comparison_population,
+                       proven, lag_days) -> tuple:
+    """The eligible people of a programme and a comparison folder, with covariates, for matching or weighting.
+
+    Returns ``(name, both, X, Xm, n_in, excluded, comp_meta, n_treated, n_comparison)``: ``both`` one row per
+    eligible person (``treated`` 1/0, ``prior_incidents``, ``y_after``), ``X`` every covariate level as 0/1 (for
+    balance), ``Xm`` the propensity model's columns (one reference level dropped per category, constant columns
+    dropped, no intercept).
+    """
+    name, types = _outcome_types(outcome)
+    cohorts = []
+    excluded: dict[str, int] = {}
+    n_in = 0
+    comp_meta = {}
+    for label, d, pop in (("programme", data, population), ("comparison", comparison, comparison_population)):
+        persons, n, excl, names, lag, _ = _prepare(d, design="aligned", outcomes=(types,), before=before,
+                                                   after=after, population=pop, proven=proven, lag_days=lag_days)
+        col = names[0]
+        persons = persons.rename(columns={f"n_{col}_before": "prior_incidents", f"n_{col}_after": "y_after"})
+        el = persons[persons["eligible"]].copy()
+        el["cohort"] = label
+        el["treated"] = 1.0 if label == "programme" else 0.0
+        cohorts.append(el)
+        if label == "programme":
+            n_in, excluded = n, dict(excl)
+        else:
+            comp_meta = {"n_in": n, "excluded": excl, "n_eligible": len(el)}
+    both = pd.concat(cohorts, ignore_index=True)
+    nt, nc = int(both["treated"].sum()), int((1 - both["treated"]).sum())
+    if nt == 0 or nc == 0:
+        raise AnalysisError("no eligible people in the programme or in the comparison cohort")
+    X = _covariate_matrix(both, covariates)
+    Xm = X.copy()
+    for c in list(covariates):  # drop one reference level per category for the model
+        levels = [k for k in Xm.columns if k.startswith(f"{c}: ") and not k.endswith(": missing")]
+        if levels and c not in _NUMERIC:
+            Xm = Xm.drop(columns=levels[0])
+    Xm = Xm.loc[:, Xm.std(ddof=0) > 0]
+    return name, both, X, Xm, n_in, excluded, comp_meta, nt, nc
+
+
 def matched_comparison(data, comparison, *, outcome="police", covariates: Sequence[str] = DEFAULT_COVARIATES,
                        before=(-365, 0), after=(0, 365), population: str = "started",
                        comparison_population: str = "all", caliper: float | None = 0.2, proven: bool = False,
@@ -1037,35 +1255,9 @@ def matched_comparison(data, comparison, *, outcome="police", covariates: Sequen
     alpha = check_alpha(alpha)
     if caliper is not None and not caliper > 0:
         raise ValueError("caliper must be positive (in SDs of the logit propensity score), or None for no caliper")
-    name, types = _outcome_types(outcome)
-    cohorts = []
-    excluded: dict[str, int] = {}
-    n_in = 0
-    comp_meta = {}
-    for label, d, pop in (("programme", data, population), ("comparison", comparison, comparison_population)):
-        persons, n, excl, names, lag, _ = _prepare(d, design="aligned", outcomes=(types,), before=before,
-                                                   after=after, population=pop, proven=proven, lag_days=lag_days)
-        col = names[0]
-        persons = persons.rename(columns={f"n_{col}_before": "prior_incidents", f"n_{col}_after": "y_after"})
-        el = persons[persons["eligible"]].copy()
-        el["cohort"] = label
-        el["treated"] = 1.0 if label == "programme" else 0.0
-        cohorts.append(el)
-        if label == "programme":
-            n_in, excluded = n, dict(excl)
-        else:
-            comp_meta = {"n_in": n, "excluded": excl, "n_eligible": len(el)}
-    both = pd.concat(cohorts, ignore_index=True)
-    nt, nc = int(both["treated"].sum()), int((1 - both["treated"]).sum())
-    if nt == 0 or nc == 0:
-        raise AnalysisError("no eligible people in the programme or in the comparison cohort")
-    X = _covariate_matrix(both, covariates)
-    Xm = X.copy()
-    for c in list(covariates):  # drop one reference level per category for the model
-        levels = [k for k in Xm.columns if k.startswith(f"{c}: ") and not k.endswith(": missing")]
-        if levels and c not in _NUMERIC:
-            Xm = Xm.drop(columns=levels[0])
-    Xm = Xm.loc[:, Xm.std(ddof=0) > 0]
+    name, both, X, Xm, n_in, excluded, comp_meta, nt, nc = comparison_cohorts(
+        data, comparison, outcome=outcome, covariates=covariates, before=before, after=after, population=population,
+        comparison_population=comparison_population, proven=proven, lag_days=lag_days)
     Xm = sm.add_constant(Xm, has_constant="add")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

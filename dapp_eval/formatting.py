@@ -284,6 +284,9 @@ PLAIN_NAMES: dict[str, str] = {
     "n_less_safe": "Feel less safe",
     # follow-up
     "n_with_incident": "Number with any incident", "n_events": "Number of incidents",
+    "n_followed": "Number still followed",
+    "quarters_before": "Quarters before", "quarters_after": "Quarters from the change",
+    "change_quarter": "First quarter under the change",
     "person_years": "Person-years followed", "model": "Model",
     # headlines / site comparison / trends
     "code": "Figure code", "name": "Figure", "value": "Value", "value_text": "Value",

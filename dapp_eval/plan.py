@@ -30,6 +30,9 @@ reads its settings (and the confidence level) from there.
       proven_lag_months: 6
     headlines:
       extra: [proven_reoffending_rate]  # more figures for page 1's headline table (default none)
+    trends:
+      change_date: null                # a known change (new provider, changed programme), YYYY-MM-DD:
+                                       # adds an interrupted time series of each quarterly chart
 
 The plan behaves as a read-only mapping too (``plan["attrition"]["grace_weeks"]``),
 so code and notebooks written for the dict it used to be keep working.
@@ -128,9 +131,20 @@ class HeadlinesPlan(_Section):
     extra: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, eq=False)
+class TrendsPlan(_Section):
+    """``change_date``: the first day under a known change (new provider, changed programme), or None.
+
+    When set, the trends section fits an interrupted time series (segmented regression, Newey-West SE) to
+    each quarterly chart, with the change at the first quarter starting on or after that date.
+    """
+
+    change_date: str | None = None
+
+
 _SECTIONS: dict[str, type[_Section]] = {
     "primary": PrimaryOutcomes, "attrition": AttritionPlan, "risk": RiskPlan,
-    "safety": SafetyPlan, "followup": FollowupPlan, "headlines": HeadlinesPlan,
+    "safety": SafetyPlan, "followup": FollowupPlan, "headlines": HeadlinesPlan, "trends": TrendsPlan,
 }
 
 
@@ -159,6 +173,7 @@ class AnalysisPlan(_Section):
     safety: SafetyPlan = field(default_factory=SafetyPlan)
     followup: FollowupPlan = field(default_factory=FollowupPlan)
     headlines: HeadlinesPlan = field(default_factory=HeadlinesPlan)
+    trends: TrendsPlan = field(default_factory=TrendsPlan)
 
     @property
     def confidence(self) -> float:
@@ -264,6 +279,8 @@ def _build(raw: dict) -> AnalysisPlan:
     if isinstance(extra, str | bytes) or not all(isinstance(c, str) for c in (extra or ())):
         raise ValueError("analysis plan: headlines.extra must be a list of headline figure codes")
     r = raw["risk"]
+    change = raw["trends"]["change_date"]
+    change = None if change is None else _date_text(change, "trends.change_date")
     return AnalysisPlan(
         title=str(raw["title"]), period=period, threshold=threshold, alpha=alpha,
         primary=PrimaryOutcomes(**raw["primary"]),
@@ -272,6 +289,7 @@ def _build(raw: dict) -> AnalysisPlan:
         safety=SafetyPlan(**raw["safety"]),
         followup=FollowupPlan(window_months=int(f["window_months"]), proven_lag_months=int(f["proven_lag_months"])),
         headlines=HeadlinesPlan(extra=tuple(extra or ())),
+        trends=TrendsPlan(change_date=change),
     )
 
 

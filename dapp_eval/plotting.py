@@ -986,6 +986,29 @@ def plot_time_to_incident(result, ax=None, *, title=None):
     return ax
 
 
+def plot_recurrent_contacts(result, ax=None, *, title=None):
+    """Mean cumulative number of incidents per person since exit (MCF), by group, with 95% intervals."""
+    curves = result.tables["curves"]
+    names = {"completed": "completed", "did_not_complete": "started, did not complete", "all": "everyone"}
+    ax = new_axes(ax, figsize=(7, 4.5))
+    for i, (g, d) in enumerate(curves.groupby("group", sort=False)):
+        x = d["days"] / (365.25 / 12)
+        ax.step(x, d["estimate"], where="post", color=PALETTE[i % len(PALETTE)],
+                linestyle=LINESTYLES[i % len(LINESTYLES)], label=names.get(g, str(g)))
+        ax.fill_between(x, d["ci_lower"], d["ci_upper"], step="post", color=PALETTE[i % len(PALETTE)], alpha=0.12)
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("Months since leaving the programme")
+    ax.set_ylabel("Mean number of incidents per person")
+    if len(curves):
+        ax.legend(frameon=False, fontsize=8, loc="upper left")
+    from .results import level_text
+
+    level = level_text(result.meta.get("alpha", 0.05))
+    ax.set_title(title or f"Incidents since leaving: mean cumulative number per person ({level} CI)")
+    return ax
+
+
 def plot_compare_completers(result, ax=None, *, title=None):
     """% with any incident before and after (aligned windows): completers vs non-completers."""
     import numpy as np
@@ -1008,15 +1031,15 @@ def plot_compare_completers(result, ax=None, *, title=None):
     return ax
 
 
-def plot_balance(result, ax=None, *, title=None):
-    """Love plot: standardised mean differences before and after matching."""
+def plot_balance(result, ax=None, *, title=None, adjusted="matching"):
+    """Love plot: standardised mean differences before and after matching (or ``adjusted="weighting"``)."""
     import numpy as np
 
     df = _sf_table(result, "balance").iloc[::-1].reset_index(drop=True)
     ax = new_axes(ax, figsize=(7, 0.3 * len(df) + 1.5))
     y = np.arange(len(df))
-    ax.scatter(df["smd_before"], y, marker="o", facecolors="none", edgecolors=PALETTE[0], label="before matching")
-    ax.scatter(df["smd_after"], y, marker="D", color=PALETTE[1], label="after matching")
+    ax.scatter(df["smd_before"], y, marker="o", facecolors="none", edgecolors=PALETTE[0], label=f"before {adjusted}")
+    ax.scatter(df["smd_after"], y, marker="D", color=PALETTE[1], label=f"after {adjusted}")
     for v in (-0.1, 0.1):
         ax.axvline(v, color="grey", linestyle="--", linewidth=0.8)
     ax.axvline(0, color="black", linewidth=0.6)
@@ -1024,7 +1047,7 @@ def plot_balance(result, ax=None, *, title=None):
     ax.set_yticklabels(df["covariate"], fontsize=7)
     ax.set_xlabel("Standardised mean difference (programme - comparison)")
     ax.legend(frameon=False, fontsize=8)
-    ax.set_title(title or "Covariate balance before and after matching")
+    ax.set_title(title or f"Covariate balance before and after {adjusted}")
     return ax
 
 

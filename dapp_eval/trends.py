@@ -44,7 +44,8 @@ import pandas as pd
 from .errors import AnalysisError
 from .results import AnalysisResult, make_meta
 
-__all__ = ["E2", "RULES", "MEASURES", "MIN_POINTS", "describe", "p_chart", "quarterly_spc", "special_causes", "xmr"]
+__all__ = ["E2", "RULES", "MEASURES", "MIN_POINTS", "describe", "interrupted_time_series", "its_rows", "p_chart",
+           "quarterly_spc", "special_causes", "xmr"]
 
 #: XmR scaling constant: 3 / d2 with d2 = 1.128 for moving ranges of two points
 E2 = 2.66
@@ -485,3 +486,123 @@ def describe(summary: pd.DataFrame) -> pd.DataFrame:
                      "limits as provisional.")
         rows.append({"measure": code, "name": name, "text": text})
     return pd.DataFrame(rows, columns=["measure", "name", "text"])
+
+
+# ---------------------------------------------------------------------------
+# interrupted time series at a planned change date
+# ---------------------------------------------------------------------------
+
+ITS_MIN_EACH_SIDE = 3
+
+
+def its_rows(values, quarter_starts, partial, change_date, *, code: str, alpha: float = 0.05,
+             labels=None) -> list[dict]:
+    """Step and slope change of one quarterly series at ``change_date`` (segmented regression, Newey-West SE).
+
+    Only complete quarters are used (a part quarter's value is incomplete); they must be consecutive, with
+    at least 3 before the change and 3 from it on. The change quarter is the first complete quarter starting
+    on or after ``change_date``. Counts are modelled as counts per quarter, p-chart measures as proportions.
+
+    Returns
+    -------
+    list of dict
+        Two rows (``term`` = ``step``, ``slope_change``) with ``estimate``, ``ci_lower``, ``ci_upper``,
+        ``p_value`` (t with n - 4 df), ``level_before`` (the pre-change line at the change quarter),
+        ``n_before``, ``n_after``, ``lag``, ``change_quarter``; or one row with ``note`` saying why not.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> starts = pd.period_range("2023Q1", periods=8, freq="Q").start_time
+    >>> rows = its_rows([10, 11, 12, 13, 9, 9.5, 10, 10.5], starts, [False] * 8, "2024-01-01", code="referrals")
+    >>> [(r["term"], round(r["estimate"], 2)) for r in rows]
+    [('step', -5.0), ('slope_change', -0.5)]
+    """
+    from .estimators.its import segmented_regression
+
+    name = MEASURES[code][0] if code in MEASURES else code
+    x = np.asarray(values, dtype=float)
+    starts = pd.to_datetime(pd.Series(quarter_starts)).to_numpy()
+    use = ~np.asarray(partial, dtype=bool) & np.isfinite(x)
+    idx = np.flatnonzero(use)
+    base = {"measure": code, "name": name}
+
+    def withheld(why):
+        return [{**base, "term": "", "estimate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan,
+                 "note": why}]
+
+    if idx.size and (np.diff(idx) != 1).any():
+        return withheld("the complete quarters are not consecutive (a quarter in between is incomplete or hidden)")
+    change = np.datetime64(pd.Timestamp(change_date))
+    c = int(np.sum(starts[idx] < change))
+    if c < ITS_MIN_EACH_SIDE or idx.size - c < ITS_MIN_EACH_SIDE:
+        return withheld(f"needs at least {ITS_MIN_EACH_SIDE} complete quarters before the change date and "
+                        f"{ITS_MIN_EACH_SIDE} from it on; there are {c} and {idx.size - c}")
+    fit = segmented_regression(x[idx], c)
+    ci = fit.conf_int(alpha)
+    level = float(fit.info["counterfactual"][c])
+    rows = []
+    for term in ("step", "slope_change"):
+        rows.append({**base, "term": term, "estimate": float(fit.params[term]),
+                     "ci_lower": float(ci.loc[term, "ci_lower"]), "ci_upper": float(ci.loc[term, "ci_upper"]),
+                     "p_value": float(fit.pvalues[term]), "level_before": level, "n_before": c,
+                     "n_after": int(idx.size - c), "lag": fit.info["lag"],
+                     "change_quarter": (str(list(labels)[idx[c]]) if labels is not None
+                                        else str(pd.Timestamp(starts[idx][c]).date())), "note": ""})
+    return rows
+
+
+def interrupted_time_series(data, *, plan=None, change_date=None) -> AnalysisResult:
+    """Interrupted time series of each quarterly chart at the plan's change date.
+
+    Segmented regression on the complete quarters of every series of
+    :func:`quarterly_spc` (counts per quarter, or the proportion for the
+    p-charts), ``y = b0 + b1 t + b2 post + b3 (t - t0) post``, with
+    Newey-West (HAC) standard errors (Bartlett weights, lag
+    ``floor(4 (n/100)^(2/9))``, at least 1; ``sandwich::NeweyWest(lag = L,
+    prewhite = FALSE)``) and t intervals on n - 4 df. ``step`` is the jump at
+    the first quarter under the change from the pre-change line carried on;
+    ``slope_change`` the change in the quarterly trend. Used only when the
+    plan names ``trends.change_date`` (a new provider, a changed programme):
+    without a date fixed in advance, a searched-for break point would find
+    one by chance.
+
+    Returns
+    -------
+    AnalysisResult
+        ``summary``: per measure two rows (``step``, ``slope_change``) with
+        ``estimate``, ``ci_lower``, ``ci_upper``, ``p_value``,
+        ``level_before``, ``n_before``, ``n_after``, ``lag``,
+        ``change_quarter``; or one row with ``note`` when a series is too
+        short.
+
+    Examples
+    --------
+    >>> from dapp_eval import load_programme
+    >>> res = interrupted_time_series(load_programme("data_synthetic"), change_date="2024-04-01")
+    >>> res.summary.query("measure == 'referrals'")["term"].tolist()
+    ['step', 'slope_change']
+    """
+    from .plan import as_plan
+
+    plan = as_plan(plan)
+    change_date = change_date or plan.trends.change_date
+    if change_date is None:
+        raise AnalysisError("no change date: an interrupted time series needs the date of a known change, set in "
+                            "the analysis plan as trends: {change_date: YYYY-MM-DD}")
+    spc = quarterly_spc(data, plan=plan)
+    rows = []
+    for code, g in spc.summary.groupby("measure", sort=False):
+        rows += its_rows(g["value"], g["quarter_start"], g["partial"], change_date, code=code, alpha=plan.alpha,
+                         labels=g["quarter"])
+    summary = pd.DataFrame(rows)
+    meta = make_meta(n_in=len(data.referrals), excluded={}, unit="referrals", alpha=plan.alpha,
+                     change_date=str(change_date),
+                     method=("Segmented regression on the complete quarters (level, trend, step and slope change at "
+                             "the first quarter starting on or after the change date), Newey-West standard errors "
+                             "(Bartlett kernel, lag floor(4 (n/100)^(2/9)), no prewhitening), t intervals on n - 4 "
+                             "degrees of freedom."),
+                     caveat=("A step or slope change at the date shows that the series changed then, not that the "
+                             "change caused it: anything else that changed at the same time would look the same. "
+                             "With few quarters the intervals are wide."))
+    return AnalysisResult(summary=summary, meta=meta, title="Interrupted time series at the planned change date")

@@ -124,6 +124,8 @@ CALLS = {
     "followup.time_to_incident": (lambda d: followup.time_to_incident(d), "people"),
     "followup.compare_completers": (lambda d: followup.compare_completers(d), "people"),
     "followup.matched_comparison": (lambda d: followup.matched_comparison(d, comparison_cohort()), "people"),
+    "followup.recurrent_contacts": (lambda d: followup.recurrent_contacts(d), "people"),
+    "compare.weighted_comparison": (lambda d: compare.weighted_comparison(d, comparison_cohort()), "people"),
     "compare.site_funnel": (lambda d: compare.site_funnel(d), "referrals"),
     "quality.data_quality": (lambda d: quality.data_quality(d), "all rows"),
 }

@@ -211,7 +211,8 @@ _PARTNERS = {name: r"needs partner_surveys\.csv" for name in (
     "safety.prevalence", "safety.paired_change", "safety.change_views", "safety.feeling_safe",
     "safety.space_for_action")} | {name: r"needs partners\.csv" for name in (
         "safety.wave_model", "safety.response_rates", "safety.partner_support")}
-_INCIDENTS = {name: r"needs incidents\.csv" for name in CALLS if name.startswith("followup.")}
+_INCIDENTS = {name: r"needs incidents\.csv" for name in CALLS
+              if name.startswith("followup.") or name == "compare.weighted_comparison"}
 _NO_SURVEYS = {name: r"partner_surveys\.csv has no rows" for name in (
     "safety.prevalence", "safety.change_views", "safety.feeling_safe", "safety.space_for_action")} | {
     "safety.paired_change": r"no \(ex-\)partner answered both T1 and T4",
@@ -249,6 +250,7 @@ EXPECTED_ERRORS: dict[str, dict[str, str]] = {
         "followup.before_after[commissioner]": r"no one is eligible .*no exit date yet \(still attending\)",
         "followup.repeat_marac": r"no one is eligible .*no exit date yet \(still attending\)",
         "followup.time_to_incident": r"no one has left the programme",
+        "followup.recurrent_contacts": r"no one has left the programme",
         "followup.compare_completers": r"no one who completed or left is eligible",
     },
     "intake_only": {**_NO_EXIT_SCORE, **_ONE_TIMEPOINT},
@@ -262,6 +264,8 @@ EXPECTED_ERRORS: dict[str, dict[str, str]] = {
         "attrition.compare_groups": r"only one site_id",
         **{name: _NOT_STARTED for name in CALLS if name.startswith("followup.")},
         "followup.time_to_incident": r"no one has left the programme",
+        "followup.recurrent_contacts": r"no one has left the programme",
+        "compare.weighted_comparison": _NOT_STARTED,
         "compare.site_funnel": r"funnel plot needs at least one",
     },
     "no_incidents": _INCIDENTS,

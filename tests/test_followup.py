@@ -336,3 +336,12 @@ def test_synthetic_rate_ratio_recovers_truth():
     for group, key in (("completed", "completed"), ("did_not_complete", "dropped_out")):
         assert s.loc[group, "ci_lower"] <= truth[key] <= s.loc[group, "ci_upper"], (group, s.loc[group])
     assert s.loc["completed", "estimate"] < s.loc["did_not_complete", "estimate"]
+
+
+def test_negative_binomial_interval_is_clustered_not_model_based(ba, ref):
+    # issue #31: glm.nb's model-based SE treats a person's two windows as independent (R: se_model)
+    r = ref["rates"].set_index(["model", "term"])
+    nb = ba.model["police"]["negative binomial"]
+    assert nb.bse.iloc[1] < r.loc[("negative binomial", "after"), "se_model"]
+    s = ba.summary[(ba.summary["outcome"] == "police") & (ba.summary["measure"] == "rate ratio (after / before)")]
+    assert set(s["model"]) == {"poisson (SE clustered by person)", "negative binomial (SE clustered by person)"}

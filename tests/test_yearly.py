@@ -43,6 +43,7 @@ def test_the_interval_is_at_the_plans_alpha():
     l0, u0 = _wilson(48, 80, z)
     d = 56 / 70 - 48 / 80
     r = year_on_year(q, kind="proportion", alpha=0.1)
+    # the same closed form in the same order of operations: only last-bit rounding can differ
     assert r["ci_lower"] == pytest.approx(d - math.sqrt((56 / 70 - l1) ** 2 + (u0 - 48 / 80) ** 2), abs=1e-12)
     assert r["ci_upper"] == pytest.approx(d + math.sqrt((u1 - 56 / 70) ** 2 + (48 / 80 - l0) ** 2), abs=1e-12)
     assert r["ci_this"] == pytest.approx((l1, u1), abs=1e-12)

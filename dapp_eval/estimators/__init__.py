@@ -12,29 +12,42 @@ the programme logic. Each estimator is checked against R in
 Modules: :mod:`~dapp_eval.estimators.survival`, :mod:`~dapp_eval.estimators.lmm`,
 :mod:`~dapp_eval.estimators.gee`, :mod:`~dapp_eval.estimators.counts`,
 :mod:`~dapp_eval.estimators.paired`, :mod:`~dapp_eval.estimators.proportions`,
-:mod:`~dapp_eval.estimators.effect_sizes`, :mod:`~dapp_eval.estimators.matching`.
+:mod:`~dapp_eval.estimators.effect_sizes`, :mod:`~dapp_eval.estimators.matching`,
+:mod:`~dapp_eval.estimators.recurrent` (mean cumulative function, Andersen-Gill / LWYY),
+:mod:`~dapp_eval.estimators.weighting` (propensity ATT weights, balance, weighted outcomes),
+:mod:`~dapp_eval.estimators.sensitivity` (E-values), :mod:`~dapp_eval.estimators.its`
+(interrupted time series with Newey-West SE).
 """
 
 from ._base import EstimatorResults
 from .counts import CountModelResults, count_model
 from .effect_sizes import cohens_dz, hedges_gav, rubin, smd, smd_binary, smd_from_moments
 from .gee import GEEResults, gee
+from .its import newey_west, segmented_regression
 from .lmm import RandomInterceptLMM, design_matrix
 from .matching import greedy_match
 from .paired import paired_change, paired_t, reliable_change_index, wilcoxon_signed_rank
 from .proportions import holm, mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
+from .recurrent import MCFResult, mcf, rate_model
+from .sensitivity import evalues_hr, evalues_rr
 from .survival import aalen_johansen, cox, fine_gray, grays_test, kaplan_meier, logrank_test, rmst
+from .weighting import att_weights, balance_table, weighted_outcome
 
 __all__ = [
     "CountModelResults",
+    "MCFResult",
     "EstimatorResults",
     "GEEResults",
     "RandomInterceptLMM",
     "aalen_johansen",
+    "att_weights",
+    "balance_table",
     "cohens_dz",
     "count_model",
     "cox",
     "design_matrix",
+    "evalues_hr",
+    "evalues_rr",
     "fine_gray",
     "gee",
     "grays_test",
@@ -43,17 +56,22 @@ __all__ = [
     "holm",
     "kaplan_meier",
     "logrank_test",
+    "mcf",
     "mcnemar_exact",
     "newcombe_diff_ci",
     "newcombe_paired_ci",
+    "newey_west",
     "paired_change",
     "paired_t",
     "reliable_change_index",
+    "rate_model",
     "rmst",
     "rubin",
+    "segmented_regression",
     "smd",
     "smd_binary",
     "smd_from_moments",
     "wilcoxon_signed_rank",
+    "weighted_outcome",
     "wilson_ci",
 ]

@@ -13,7 +13,7 @@
 # analysis data.
 # Outputs: followup_reference_persons.csv, followup_reference_rates.csv,
 #          followup_reference_km.csv, followup_reference_completers.csv,
-#          followup_reference_psm.csv, followup_reference_pairs.csv,
+#          followup_reference_psm.csv, followup_reference_pairs.csv, followup_reference_recurrent.csv,
 #          followup_reference_versions.txt
 
 suppressPackageStartupMessages({
@@ -82,10 +82,14 @@ fp <- glm(y ~ after + offset(log(exposure)), family = poisson, data = long,
           control = glm.control(epsilon = 1e-14, maxit = 100))
 vp <- vcovCL(fp, cluster = ~pid, type = "HC1")
 fn <- glm.nb(y ~ after + offset(log(exposure)), data = long, control = glm.control(epsilon = 1e-14, maxit = 100))
+# both clustered by person (one person is in both windows); se_model: glm.nb's model-based SE, kept to show
+# how much smaller it is (issue #31: it over-covers in simulation, 98.0%, and ignores the pairing)
+vn <- vcovCL(fn, cluster = ~pid, type = "HC1")
 rates <- rbind(
-  data.frame(model = "poisson", term = names(coef(fp)), coef = coef(fp), se = sqrt(diag(vp)), theta = NA),
+  data.frame(model = "poisson", term = names(coef(fp)), coef = coef(fp), se = sqrt(diag(vp)), theta = NA,
+             se_model = sqrt(diag(vcov(fp)))),
   data.frame(model = "negative binomial", term = names(coef(fn)), coef = coef(fn),
-             se = sqrt(diag(vcov(fn))), theta = fn$theta))
+             se = sqrt(diag(vn)), theta = fn$theta, se_model = sqrt(diag(vcov(fn)))))
 write.csv(rates, file.path(dir, "followup_reference_rates.csv"), row.names = FALSE)
 
 # ---- part 2b: Kaplan-Meier (exported durations), log-log intervals -----------------------
@@ -142,6 +146,50 @@ pairs <- pairs[!is.na(pairs$c), ]
 write.csv(data.frame(caliper = pairs$caliper, participant_id = ps$participant_id[pairs$t],
                      comparison_participant_id = ps$participant_id[pairs$c]),
           file.path(dir, "followup_reference_pairs.csv"), row.names = FALSE)
+
+# ---- part 3: recurrent police contacts since exit (issue #31) ---------------------------
+# From the raw incidents: every police event (records sharing event_id once) from the exit date to the
+# extract date, per person followed by time_to_incident (its exported persons give the exit group).
+# Mean cumulative function by group with the Lawless-Nadeau variance (reda's compute_var_ln, written out
+# as in methods_reference.R, where it equals survfit(id =)'s robust SE), and LWYY: coxph on (start, stop]
+# rows with cluster(id), events on one day merged into one.
+mcf_ln <- function(d) {
+  tj <- sort(unique(d$stop[d$event > 0]))
+  Y <- sapply(tj, function(t) length(unique(d$id[d$start < t & t <= d$stop])))
+  dN <- sapply(tj, function(t) sum(d$event[d$stop == t]))
+  m <- dN / Y
+  v <- numeric(length(tj))
+  for (i in unique(d$id)) {
+    di <- d[d$id == i, ]
+    at <- sapply(tj, function(t) any(di$start < t & t <= di$stop))
+    ni <- sapply(tj, function(t) sum(di$event[di$stop == t]))
+    v <- v + cumsum(at / Y * (ni - m))^2
+  }
+  data.frame(time = tj, n_risk = Y, n_events = dN, mcf = cumsum(m), se = sqrt(v))
+}
+rp <- merge(p[, c("participant_id", "exit_date", "data_extract_date")], km[, c("participant_id", "group")],
+            by = "participant_id")
+rp$fu <- as.numeric(rp$data_extract_date - rp$exit_date)
+rows <- do.call(rbind, lapply(seq_len(nrow(rp)), function(i) {
+  d <- sort(as.numeric(pol$incident_date[pol$participant_id == rp$participant_id[i] &
+                                         pol$incident_date >= rp$exit_date[i] &
+                                         pol$incident_date <= rp$data_extract_date[i]] - rp$exit_date[i]))
+  ud <- unique(d)
+  cnt <- as.numeric(table(factor(d, levels = ud)))
+  starts <- c(-1, ud); stops <- c(ud, rp$fu[i]); ev <- c(cnt, 0)
+  keep <- stops > starts
+  data.frame(id = rp$participant_id[i], group = rp$group[i], start = starts[keep], stop = stops[keep],
+             event = ev[keep])
+}))
+rec <- do.call(rbind, lapply(split(rows, rows$group), function(d) cbind(group = d$group[1], mcf_ln(d))))
+two <- rows[rows$group %in% c("completed", "did_not_complete"), ]
+two$completed <- as.integer(two$group == "completed")
+two$ev1 <- as.integer(two$event > 0)
+lw <- coxph(Surv(start, stop, ev1) ~ completed + cluster(id), data = two, ties = "efron",
+            control = coxph.control(eps = 1e-11, iter.max = 100))
+rec <- rbind(rec, data.frame(group = "lwyy_completed", time = NA, n_risk = NA, n_events = sum(two$ev1),
+                             mcf = unname(coef(lw)), se = unname(sqrt(diag(vcov(lw))))))
+write.csv(rec, file.path(dir, "followup_reference_recurrent.csv"), row.names = FALSE)
 
 writeLines(c(R.version.string, paste("MASS", packageVersion("MASS")), paste("sandwich", packageVersion("sandwich")),
              paste("survival", packageVersion("survival"))),

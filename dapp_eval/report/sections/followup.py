@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import _results as R
 
 TITLE = "Police, MARAC and children's services after the programme"
@@ -80,4 +82,60 @@ def build(page) -> dict:
                                    + page.curve_ends(safe.tables["curves"], time_col="days", label_col="group")
                                    + " (where the curves stop).",
                                    caption="Time to first police incident after leaving (Kaplan-Meier)."))
+    out += _recurrent(page, followup)
     return {"blocks": out[1:]}
+
+
+def _recurrent(page, followup) -> list:
+    """Police contacts since leaving, every contact: mean cumulative number per person by exit group."""
+    rc = page.get("recurrent_contacts", lambda: followup.recurrent_contacts(page.data, alpha=page.alpha))
+    if isinstance(rc, Exception):
+        return [page.na("Police contacts since leaving", str(rc))]
+    out = [page.h3("Police contacts since leaving (every contact, not only the first)")]
+    # the curve is cut where fewer than the threshold are still followed, as the Kaplan-Meier curve is
+    safe = page.dc.km_persons_result(rc, name="police contacts since leaving (mean cumulative function)")
+    keep = [c for c in ("group", "months", "n_at_risk", "n_events", "estimate", "ci_lower", "ci_upper")
+            if c in safe.summary]
+    per = "contacts per person (mean)"  # a mean count, not a proportion: the page must not show it as a percentage
+    tab = safe.summary[keep].rename(columns={"n_at_risk": "n_followed"}).assign(measure=per)
+    out.append(page.table(tab, caption="Mean number of police contacts per person since leaving, "
+                          f"by exit group (people still followed, contacts by then, {page.level} CI allowing for "
+                          "repeat contacts of one person)", name="recurrent_contacts",
+                          label_cols=["group", "months", "measure"]))
+    if len(safe.tables["curves"]):
+        data = page.curve_table(safe.tables["curves"].assign(measure=per), time_col="days",
+                                group_cols=("group", "measure"), step=30,
+                                unit="days_since_leaving", name="recurrent_contacts_chart_data",
+                                caption="Mean number of police contacts per person since leaving, every 30 days "
+                                        "(the data of the chart)")
+        out.append(page.figure(safe.plot(), data=data, alt="Step curves of the mean cumulative number of police "
+                               "contacts per person since leaving the programme, by exit group: "
+                               + _ends(safe.tables["curves"]) + " (where the curves stop).",
+                               caption="Police contacts since leaving: mean cumulative number per person "
+                                       f"(mean cumulative function, {page.level} CI)."))
+    rr = rc.tables.get("rate_ratio")
+    if rr is not None and len(rr) and np.isfinite(rr["estimate"].iloc[0]):
+        out.append(page.p(_ratio_sentence(rr.iloc[0], page.level) + " " + str(rc.meta.get("caveat", "")), "note"))
+    return out
+
+
+def _ends(curves) -> str:
+    """Where each drawn MCF curve ends: 'completed 64 contacts per 100 people by 655 days; ...'."""
+    from ...followup import GROUP_LABELS
+
+    parts = []
+    for g, d in curves.groupby("group", sort=False):
+        last = d.sort_values("days").iloc[-1]
+        parts.append(f"{GROUP_LABELS.get(g, g)} {100 * last['estimate']:.0f} contacts per 100 people by "
+                     f"{last['days']:.0f} days")
+    return "; ".join(parts)
+
+
+def _ratio_sentence(r, level: str) -> str:
+    """The LWYY rate ratio in words, as a percentage more or fewer (a ratio written 0.43 reads as a proportion)."""
+    def pct(v):
+        return f"{abs(100 * (v - 1)):.0f}% {'fewer' if v < 1 else 'more'}"
+
+    return (f"Since leaving, people who completed had {pct(r['estimate'])} police contacts per year followed than "
+            f"people who started but did not complete ({level} CI {pct(r['ci_lower'])} to {pct(r['ci_upper'])}; "
+            "proportional rates model, intervals allowing for repeat contacts of one person).")

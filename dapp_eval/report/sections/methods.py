@@ -32,6 +32,10 @@ def build(page) -> dict:
          "their outcomes is not an effect of the programme."),
         ("Regression to the mean", "Referral usually follows a crisis. Police call-outs in the year before "
          "referral are therefore unusually high, and part of any fall afterwards would have happened anyway."),
+        ("Repeat police contacts", "Police contacts recur, so after leaving every contact is counted, not only the "
+         "first: the mean cumulative number per person (mean cumulative function) among the people still "
+         "followed, with intervals that allow for one person's contacts being linked. The before/after rate "
+         "ratios use standard errors clustered by person, because each person is counted in both windows."),
         ("Partner reports and police records", "Outcomes reported by (ex-)partners and outcomes from police "
          "records are shown side by side and never combined; effects on police records tend to look larger."),
         ("Partner surveys", "Each wave's percentages are of the people who answered that wave; the number who "
@@ -52,4 +56,11 @@ def build(page) -> dict:
          "built-in attacker (dapp-eval audit) tries to work back every hidden count and stops the release if it "
          "can."),
     ]
+    if page.plan.trends.change_date:
+        items.append(("Before and after a change", "The analysis plan names a change date "
+                      f"({page.plan.trends.change_date}). Each quarterly series is fitted with a line before and "
+                      "a new level and trend from the first quarter under the change (segmented regression), with "
+                      "standard errors that allow for neighbouring quarters being alike (Newey-West). The date was "
+                      "fixed before the results were seen; a change at that date does not show that the change "
+                      "caused it."))
     return {"items": items}

@@ -87,6 +87,8 @@ def build(page) -> dict:
                   "holds: " + "; ".join(trends.RULES.values()) + ". Unusual variation is a reason to ask what "
                   "changed, not proof of a cause. A part quarter (hollow circle, labelled 'part') is shown but "
                   "left out of the average and the limits, because its figure is incomplete.")]
+    change = page.plan.trends.change_date
+    its = []
     published = {}  # each measure's published quarterly counts, for this year against last
     for code, g in res.summary.groupby("measure", sort=False):
         g = g.reset_index(drop=True)
@@ -106,11 +108,16 @@ def build(page) -> dict:
                               "shows what can be published.", cls="note"))
             out.append(table)
             continue
+        if change:  # fitted to the published values, as the chart is
+            its += trends.its_rows(ch["value"], g["quarter_start"], ch["partial"], change, code=code,
+                                   alpha=page.alpha, labels=g["quarter"])
         sentence = trends.describe(ch)["text"].iloc[0]
         svg = page.release.memo(f"spc_{page.site}_{code}", lambda ch=ch, better=better: _svg(ch, better))
         out.append(page.figure(svg, alt=f"Statistical process control chart. {sentence}",
                                caption=sentence, data=table))
     out += _year_on_year(page, published)
+    if change:
+        out += _its_blocks(page, its, change)
     if res.meta.get("not_charted"):
         out.append(page.p("Not charted: " + "; ".join(f"{k} ({page.dc.count(v, name='trends', label=k)})"
                                                     for k, v in res.meta["not_charted"].items()) + ".", cls="note"))
@@ -122,6 +129,35 @@ def _svg(ch, better):
     from ..context import figure_uri
 
     return figure_uri(spc_chart(ch, higher_is_better=better))
+
+
+def _its_blocks(page, rows: list, change: str) -> list:
+    """The interrupted time series table: step and trend change of each charted series at the plan's date."""
+    out = [page.h3(f"Before and after the planned change date ({change})")]
+    if not rows:
+        return out + [page.p("No chart could be drawn, so no series is tested for a change.", cls="note")]
+    df = pd.DataFrame(rows)
+    from ... import trends
+
+    is_p = df["measure"].map(lambda c: trends.MEASURES.get(c, ("", "", None))[1] == "p-chart").to_numpy()
+    scale = np.where(is_p, 100.0, 1.0)
+    for c in ("estimate", "ci_lower", "ci_upper"):
+        df[c] = df[c] * scale
+    if "level_before" in df:
+        df["level_before"] = df["level_before"] * scale
+    df["term"] = df["term"].map({"step": "step change at the change quarter",
+                                 "slope_change": "change in the quarterly trend"}).fillna("")
+    df["unit"] = np.where(is_p, "percentage points", "per quarter")
+    keep = [c for c in ("name", "term", "unit", "change_quarter", "n_before", "n_after", "estimate", "ci_lower",
+                        "ci_upper", "p_value", "note") if c in df]
+    out.append(page.p("Segmented regression on the complete quarters shown above: the line before the change "
+                      "carried on, against a new level (step) and trend from the first quarter starting on or after "
+                      "the date the analysis plan names; Newey-West standard errors allow for neighbouring quarters "
+                      "being alike. A change at that date does not show that the change caused it.", cls="note"))
+    out.append(page.shown_table(df[keep].rename(columns={"n_before": "quarters_before", "n_after": "quarters_after"}),
+                                caption=f"Interrupted time series at {change} (step and trend change, {page.level} CI)",
+                                csv_name=page.csv_name("trend_interrupted_time_series")))
+    return out
 
 
 # ---------------------------------------------------------------------------
