@@ -14,6 +14,19 @@ Time scale
     exit date instead. Every result states which in ``meta["exit_time"]``.
     Episodes still open are censored at their site's ``data_extract_date``.
 
+Recording lag (``recording_lag``)
+    A dropout is recorded weeks after the last attended session (in the
+    synthetic data 7-42 days), a completion within days. Near the extract
+    date, people who have already stopped coming therefore look open and stay
+    at risk of completing, which biases completion upward. With
+    ``recording_lag=L`` every episode is followed only to ``data_extract_date
+    - L`` days: exits after that cut-off and open episodes are censored at it,
+    and episodes that started after it are left out (counted in
+    ``meta["excluded"]``). ``recording_lag="auto"`` takes ``L`` from the data:
+    the 95th centile of the recording delay (``exit_date`` minus last attended
+    session) of the exits other than completion
+    (:func:`recording_lag_days`). ``None`` or 0 switches the rule off.
+
 Outcomes (causes of exit), kept separate
     ``completed``, ``dropped_out``, ``excluded`` (the provider's decision) and
     ``other_exit`` (``moved_away``, ``custody``, ``other``); open episodes are
@@ -33,6 +46,7 @@ from scipy import stats
 
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators import survival as sv
+from dapp_eval.estimators.proportions import wilson_ci
 from dapp_eval.results import AnalysisResult, check_alpha, make_meta
 
 __all__ = [
@@ -46,6 +60,8 @@ __all__ = [
     "compare_groups",
     "rmst",
     "design_matrix",
+    "recording_lag_days",
+    "resolve_recording_lag",
 ]
 
 #: causes of exit after a programme start, in reporting order
@@ -98,9 +114,56 @@ def _days(a: pd.Series, b: pd.Series) -> pd.Series:
     return (pd.to_datetime(a) - pd.to_datetime(b)).dt.days.astype("float")
 
 
-def _build_episodes(data, exit_time: str):
+def recording_lag_days(data, *, quantile: float = 0.95) -> float:
+    """The exit-recording delay in days: a centile of ``exit_date`` minus the last attended session.
+
+    Taken over closed episodes that started and ended other than by completion (dropout, exclusion,
+    other exits): those are the exits whose late recording makes a person look still attending.
+    NaN when there is no sessions table or no such exit with both dates.
+
+    Examples
+    --------
+    >>> from dapp_eval.io import load_programme
+    >>> recording_lag_days(load_programme("data_synthetic"))
+    40.0
+    """
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be between 0 and 1, got {quantile!r}")
+    ep = data.episodes
+    if getattr(data, "sessions", None) is None or "last_attended_date" not in ep:
+        return float("nan")
+    closed = ep["start_date"].notna() & ep["exit_reason"].notna() & ~ep["exit_reason"].isin(
+        list(_PRESTART_REASONS) + ["completed"])
+    d = _days(ep.loc[closed, "exit_date"], ep.loc[closed, "last_attended_date"]).dropna()
+    d = d[d >= 0]
+    if d.empty:
+        return float("nan")
+    return float(np.ceil(np.quantile(d.to_numpy(), quantile)))
+
+
+def resolve_recording_lag(data, recording_lag) -> float:
+    """Days of the recording-lag rule for ``recording_lag`` ("auto", days or None): 0 when off.
+
+    Resolve "auto" once on all sites and pass the number to each site's analysis, so that every site is
+    followed to the same date (a site's own few exits give a noisy centile).
+    """
+    if recording_lag is None or recording_lag is False:
+        return 0.0
+    if isinstance(recording_lag, str):
+        if recording_lag != "auto":
+            raise ValueError(f"recording_lag must be 'auto', a number of days or None, got {recording_lag!r}")
+        lag = recording_lag_days(data)
+        return 0.0 if np.isnan(lag) else lag
+    lag = float(recording_lag)
+    if not np.isfinite(lag) or lag < 0:
+        raise ValueError(f"recording_lag must be a non-negative number of days, got {recording_lag!r}")
+    return lag
+
+
+def _build_episodes(data, exit_time: str, recording_lag=None):
     """Per-started-episode times and outcomes, with exclusions counted."""
     _check_exit_time(exit_time)
+    lag = resolve_recording_lag(data, recording_lag)
     # shallow: below only new columns are set and rows filtered, and reset_index copies at the end
     ep = data.episodes.copy(deep=False)
     n_in = len(ep)
@@ -130,12 +193,25 @@ def _build_episodes(data, exit_time: str):
         exit_at = ep["exit_date"].where(closed)
     ep["exit_at"] = exit_at
     drop(closed & ep["exit_at"].isna(), "closed episode without an exit date")
-    closed = ep["exit_reason"].notna()
-    end = ep["exit_at"].where(closed, ep["data_extract_date"])
+    if lag > 0:
+        cut = pd.to_timedelta(lag, unit="D")
+        drop(pd.to_datetime(ep["start_date"]) > pd.to_datetime(ep["data_extract_date"]) - cut,
+             f"started within the recording lag ({lag:g} days) before the extract date")
+        cutoff = pd.to_datetime(ep["data_extract_date"]) - cut
+        closed = ep["exit_reason"].notna()
+        late = closed & (pd.to_datetime(ep["exit_at"]) > cutoff)
+        notes["n_exits_after_lag_cutoff"] = int(late.sum())
+        ep["_closed"] = closed & ~late
+        end = ep["exit_at"].where(ep["_closed"], cutoff)
+    else:
+        ep["_closed"] = ep["exit_reason"].notna()
+        end = ep["exit_at"].where(ep["_closed"], ep["data_extract_date"])
+    if lag > 0:
+        notes["recording_lag_days"] = lag
     ep["time_days"] = _days(end, ep["start_date"])
     drop(ep["time_days"].isna(), "open episode without a data_extract_date")
     drop(ep["time_days"] < 0, "exit or extract date before start_date")
-    closed = ep["exit_reason"].notna()
+    closed = ep.pop("_closed").astype(bool)
     ep["outcome"] = ep["exit_reason"].map(_REASON_TO_OUTCOME).where(closed, CENSORED)
     drop(ep["outcome"].isna(), "unrecognised exit_reason")
     ep = ep.reset_index(drop=True)
@@ -286,7 +362,7 @@ def _first_reach(times, values, level=0.5, *, decreasing=False):
 
 def cumulative_incidence(data, *, by: str | None = None, exit_time: str = "last_session",
                          alpha: float = 0.05, conf_type: str = "log-log",
-                         at_risk_times=None) -> AnalysisResult:
+                         at_risk_times=None, recording_lag=None) -> AnalysisResult:
     """Aalen-Johansen cumulative incidence of each kind of exit, with Gray's tests.
 
     Parameters
@@ -333,7 +409,7 @@ def cumulative_incidence(data, *, by: str | None = None, exit_time: str = "last_
     from dapp_eval import plotting
 
     alpha = check_alpha(alpha)
-    ep, n_in, excluded, notes = _build_episodes(data, exit_time)
+    ep, n_in, excluded, notes = _build_episodes(data, exit_time, recording_lag)
     if ep.empty:
         raise AnalysisError("no started episodes: cumulative incidence needs at least one start_date")
     _require_exits(ep, "the cumulative incidence of exits")
@@ -375,7 +451,7 @@ def cumulative_incidence(data, *, by: str | None = None, exit_time: str = "last_
 
 
 def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit_time: str = "last_session",
-                    alpha: float = 0.05) -> AnalysisResult:
+                    alpha: float = 0.05, recording_lag=None) -> AnalysisResult:
     """Completion rate as the cumulative incidence of completion at the planned length.
 
     The rate is ``F_completed(t*)`` with ``t* = (planned sessions + grace_weeks)
@@ -393,6 +469,9 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
         Grace period added to the planned length.
     exit_time : {"last_session", "exit_date"}
     alpha : float, default 0.05
+    recording_lag : "auto", float or None
+        Follow every episode only to the extract date minus this many days (see the module notes;
+        the analysis plan's ``attrition.recording_lag``). None: to the extract date.
 
     Returns
     -------
@@ -421,7 +500,7 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
     alpha = check_alpha(alpha)
     if not np.isfinite(grace_weeks) or grace_weeks < 0:
         raise ValueError(f"grace_weeks must be a non-negative number, got {grace_weeks!r}")
-    ep, n_in, excluded, notes = _build_episodes(data, exit_time)
+    ep, n_in, excluded, notes = _build_episodes(data, exit_time, recording_lag)
     k = int(ep["planned"].isna().sum())
     if k:
         excluded["no planned_sessions"] = k
@@ -431,6 +510,7 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
     _require_exits(ep, "the completion rate")
     groups = _groups(ep, by)
     rows = []
+    wilson_groups: list[str] = []
     for g in _sorted(groups):
         lengths = sorted(ep.loc[groups == g, "planned"].unique())
         strata = [(p, "planned length" if len(lengths) == 1 else "split by planned length") for p in lengths]
@@ -446,7 +526,15 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
             if idx >= 0:
                 est, lo, hi = (float(aj[c].iloc[idx]) for c in ("estimate", "ci_lower", "ci_upper"))
             else:
-                est, lo, hi = 0.0, 0.0, 0.0
+                est, lo, hi = 0.0, np.nan, np.nan
+            est = min(max(est, 0.0), 1.0)  # rounding in the product-limit can leave 1 + 4e-16
+            n_known = int(((sub["time_days"] >= horizon) | (sub["outcome"] != CENSORED)).sum())
+            if not (np.isfinite(lo) and np.isfinite(hi)) or est <= 0 or est >= 1:
+                # the log-log interval is undefined at 0% and 100%: Wilson on the people whose outcome at
+                # the horizon is known (as a Clopper-Pearson / Wilson interval for the complement)
+                lo, hi = (float(v) for v in wilson_ci(round(est * n_known), n_known, alpha=alpha)) if n_known \
+                    else (np.nan, np.nan)
+                wilson_groups.append(str(g))
             n = len(sub)
             n_comp = int((sub["outcome"] == "completed").sum())
             rows.append({
@@ -464,6 +552,10 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
                 "x 7 days after start, with log-log interval; raw_ratio = completed / started (open episodes "
                 "count as not completed) is shown only for comparison; " + _method_time(exit_time)),
         exit_time=exit_time, by=by, grace_weeks=float(grace_weeks), **notes)
+    if wilson_groups:
+        meta["ci_note"] = (f"{', '.join(sorted(set(wilson_groups)))}: the estimate is 0% or 100%, where the log-log "
+                           "interval is undefined; the Wilson interval on the people whose outcome at the horizon "
+                           "is known is given instead")
     return AnalysisResult(summary=summary, meta=meta, title="Completion rate (cumulative incidence at planned length)")
 
 
@@ -612,8 +704,8 @@ def design_matrix(ep: pd.DataFrame, covariates=None, *, programme_model: bool = 
     return X, excluded, dropped
 
 
-def _model_frame(data, covariates, exit_time, programme_model=True):
-    ep, n_in, excluded, notes = _build_episodes(data, exit_time)
+def _model_frame(data, covariates, exit_time, programme_model=True, recording_lag=None):
+    ep, n_in, excluded, notes = _build_episodes(data, exit_time, recording_lag)
     if ep.empty:
         raise AnalysisError("no started episodes (no referral has a start_date): a regression model of exits needs "
                             "started episodes")
@@ -653,7 +745,7 @@ def _scaled_schoenfeld(cph, df: pd.DataFrame, terms: list) -> pd.DataFrame:
 
 
 def dropout_cox(data, *, covariates=None, cause: str = "dropped_out", exit_time: str = "last_session",
-                alpha: float = 0.05, programme_model: bool = True) -> AnalysisResult:
+                alpha: float = 0.05, programme_model: bool = True, recording_lag=None) -> AnalysisResult:
     """Cause-specific Cox model of dropout with cluster-robust standard errors.
 
     The event is ``cause`` (default dropout); every other exit and open
@@ -678,6 +770,8 @@ def dropout_cox(data, *, covariates=None, cause: str = "dropped_out", exit_time:
     alpha : float, default 0.05
     programme_model : bool, default True
         Include programme-model indicators.
+    recording_lag : "auto", float or None
+        The recording-lag rule of the module notes (None: off).
 
     Returns
     -------
@@ -704,7 +798,8 @@ def dropout_cox(data, *, covariates=None, cause: str = "dropped_out", exit_time:
     alpha = check_alpha(alpha)
     if cause not in OUTCOMES:
         raise ValueError(f"cause must be one of {OUTCOMES}, got {cause!r}")
-    ep, X, n_in, excluded, dropped, notes = _model_frame(data, covariates, exit_time, programme_model)
+    ep, X, n_in, excluded, dropped, notes = _model_frame(data, covariates, exit_time, programme_model,
+                                                         recording_lag)
     event = (ep["outcome"] == cause).astype(int).to_numpy()
     if event.sum() == 0:
         raise AnalysisError(f"no '{cause}' exits among the {len(ep)} episodes with complete covariates")

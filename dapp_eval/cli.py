@@ -115,6 +115,12 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_simulate(args) -> int:
+    from .simulation import simulate_command
+
+    return simulate_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dapp-eval", description="Evaluate domestic abuse perpetrator programmes.")
     p.add_argument("--version", action="version", version=f"dapp_eval {__version__}")
@@ -192,7 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeat", type=int, default=3,
                    help="passes at each size; each stage reports its fastest (default 3)")
     b.set_defaults(func=_cmd_bench)
+    _add_simulate(sub)
     return p
+
+
+def _add_simulate(sub) -> None:
+    from .simulation import add_arguments
+
+    sm = sub.add_parser("simulate", help="simulation study of the headline figures: bias, SEs and coverage with "
+                                         "Monte Carlo SEs (docs/validation.md; about 30 minutes at the defaults)")
+    add_arguments(sm)
+    sm.set_defaults(func=_cmd_simulate)
 
 
 def main(argv: list[str] | None = None) -> int:

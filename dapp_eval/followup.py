@@ -391,6 +391,15 @@ def _method(design, persons, proven, lag) -> str:
 # ---------------------------------------------------------------------------
 
 
+def _se(variance) -> float:
+    """A standard error from a variance estimate; NaN (interval withheld) when the estimate is not positive.
+
+    Sandwich variances from a handful of people can come out zero or negative; their square root is not taken.
+    """
+    v = float(variance)
+    return float(np.sqrt(v)) if np.isfinite(v) and v > 0 else np.nan
+
+
 def _rate_models(yb, ya, eb, ea, pid, alpha, models=("poisson", "negative binomial")):
     """Person-period count model: rate before, after and rate ratio, clustered by person.
 
@@ -416,6 +425,8 @@ def _rate_models(yb, ya, eb, ea, pid, alpha, models=("poisson", "negative binomi
     out, fits = [], {}
     if n == 0 or y[:n].sum() == 0 or y[n:].sum() == 0:
         return out, fits, "no events in one of the windows: rate ratio not estimable"
+    if n < 2:
+        return out, fits, "one person: a rate ratio with a person-clustered interval needs at least two"
     for model in models:
         try:
             if model == "poisson":
@@ -431,7 +442,13 @@ def _rate_models(yb, ya, eb, ea, pid, alpha, models=("poisson", "negative binomi
             continue
         fits[model] = res
         b = res.params.to_numpy()
-        se1 = float(res.bse.iloc[1])
+        se1 = _se(res.cov_params.iloc[1, 1])
+        if not np.isfinite(se1):
+            out.append({"model": model, "measure": "rate ratio (after / before)", "period": "change",
+                        "estimate": float(np.exp(b[1])), "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan,
+                        "note": "the variance estimate is not positive (too few people or events): interval "
+                                "withheld"})
+            continue
         out.append({"model": model, "measure": "rate ratio (after / before)", "period": "change",
                     "estimate": float(np.exp(b[1])), "ci_lower": float(np.exp(b[1] - z * se1)),
                     "ci_upper": float(np.exp(b[1] + z * se1)), "p_value": float(2 * stats.norm.sf(abs(b[1] / se1))),
@@ -1044,7 +1061,9 @@ def compare_completers(data, *, outcome="police", before=None, after=None, prove
             res = fit_count_model(y, X.to_numpy(), family="poisson", offset=off, cov_type="HC0",
                                   names=list(X.columns))
             fits[label] = res
-            b, se = float(res.params.iloc[1]), float(res.bse.iloc[1])
+            b, se = float(res.params.iloc[1]), _se(res.cov_params.iloc[1, 1])
+            if not (np.isfinite(se) and abs(b) < 20 and se < 10):  # separation (no incident in a group), or no
+                b, se = np.nan, np.nan                                # usable variance: not estimable
             rows.append({"group": "completed / did_not_complete", "group_label": "rate ratio (completed vs not)",
                          "period": "after", "measure": f"rate ratio, Poisson robust SE, {label}", "n": nc + nd,
                          "n_with_incident": np.nan, "n_events": int(y.sum()), "estimate": np.exp(b),

@@ -336,6 +336,13 @@ PLAIN_NAMES: dict[str, str] = {
     "completion_rate": "Completion rate", "dash_mean_change": "Average change in DASH score",
     "reliable_improvement": "Reliable reduction in risk", "exit_time": "Time of leaving",
     "last_session": "Last attended session", "exit_date": "Exit date", "grace_weeks": "Grace period (weeks)",
+    "recording_lag": "Recording lag (days; auto = 95th centile of the delay in recording an exit)",
+    "completers_only": "Also give figures among completers only",
+    # who a headline figure is about
+    "n_population": "People the figure is about",
+    "n_population_completed": "Of whom completed the programme", "completers_value": "Completers only",
+    "completers_ci_lower": "Completers only: lower limit", "completers_ci_upper": "Completers only: upper limit",
+    "completers_n_numerator": "Completers only: number counted", "completers_n_denominator": "Completers only: out of",
     "baseline_wave": "First survey", "followup_wave": "Later survey", "window_months": "Follow-up window (months)",
     "proven_lag_months": "Lag for proven outcomes (months)",
     # data contract tables and values (schema.py)

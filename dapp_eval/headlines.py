@@ -31,7 +31,7 @@ Examples
 >>> from dapp_eval import load_programme
 >>> hf = headline_figures(load_programme("data_synthetic"), codes=["completion_rate"])
 >>> hf.summary.set_index("code").loc["completion_rate", "value_text"]
-'81% (95% CI 78% to 84%)'
+'82% (95% CI 79% to 84%)'
 """
 
 from __future__ import annotations
@@ -41,13 +41,19 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from . import formatting as fmt
 from .errors import AnalysisError
 from .results import AnalysisResult, check_alpha, level_text, make_meta
 
+<<<<<<< HEAD
 __all__ = ["HeadlineFigure", "REGISTRY", "SITE_OUTCOMES", "V2_FIGURES", "definitions", "headline_figures", "site_and_all_sites",
            "site_comparison"]
+=======
+__all__ = ["HeadlineFigure", "REGISTRY", "SITE_OUTCOMES", "MIXED_POPULATION", "definitions", "headline_figures",
+           "population_text", "site_and_all_sites", "site_comparison"]
+>>>>>>> main
 
 
 @dataclass(frozen=True)
@@ -285,9 +291,46 @@ def definitions(codes: Sequence[str] | None = None) -> pd.DataFrame:
 # ---------------------------------------------------------------------------
 
 
-def _row(code, value=np.nan, lo=np.nan, hi=np.nan, num=np.nan, den=np.nan, period="", note=""):
+def _row(code, value=np.nan, lo=np.nan, hi=np.nan, num=np.nan, den=np.nan, period="", note="", **extra):
     return {"code": code, "value": value, "ci_lower": lo, "ci_upper": hi, "n_numerator": num,
-            "n_denominator": den, "period_text": period, "note": note}
+            "n_denominator": den, "period_text": period, "note": note, **extra}
+
+
+#: who each figure is about, in the words a card uses before the share who completed
+POPULATION_WORDS = {
+    "completion_rate": "everyone who started",
+    "reliable_risk_reduction": "those assessed twice", "risk_score_change": "those assessed twice",
+    "partner_feels_safer": "the (ex-)partners who answered both surveys",
+    "police_before": "the people with a full year of records", "police_after": "the people with a full year of records",
+    "marac_before": "the people with a full year of records", "marac_after": "the people with a full year of records",
+}
+#: figures whose population is mostly people who completed (exit scores, partner answers and a full year after
+#: leaving are all more common after completion): their population is named with the share who completed
+MIXED_POPULATION = ("reliable_risk_reduction", "risk_score_change", "partner_feels_safer", "police_before",
+                    "police_after", "marac_before", "marac_after")
+
+
+def _completed_count(data, referral_ids) -> tuple[int, int]:
+    """(people whose programme ended in completion, people) among these referrals."""
+    ids = pd.Index(pd.Series(referral_ids).dropna().astype(str))
+    reason = data.referrals.set_index(data.referrals["referral_id"].astype(str))["exit_reason"]
+    r = reason.reindex(ids)
+    return int((r == "completed").sum()), len(ids)
+
+
+def _population(data, code: str, referral_ids) -> dict:
+    k, n = _completed_count(data, referral_ids)
+    return {"n_population": n, "n_population_completed": k}
+
+
+def _completers_only(k: int, n: int, alpha: float) -> dict:
+    from .stats import wilson_ci
+
+    if n == 0:
+        return {}
+    lo, hi = wilson_ci(k, n, alpha=alpha)
+    return {"completers_value": k / n, "completers_ci_lower": float(lo), "completers_ci_upper": float(hi),
+            "completers_n_numerator": k, "completers_n_denominator": n}
 
 
 def _value_text(r: pd.Series, level: str) -> str:
@@ -341,21 +384,26 @@ def _costs(data, sources):
     return rows
 
 
-def _completion(data, plan, alpha, extract_text, sources):
+def _completion(data, plan, alpha, extract_text, sources, lag):
     from . import attrition
 
     a = plan["attrition"]
     sources["completion_rate"] = res = attrition.completion_rate(
-        data, by=None, grace_weeks=a["grace_weeks"], exit_time=a["exit_time"], alpha=alpha)
+        data, by=None, grace_weeks=a["grace_weeks"], exit_time=a["exit_time"], alpha=alpha, recording_lag=lag)
     s = res.summary
     pooled = s["basis"].str.startswith("pooled")
     r = s[pooled].iloc[0] if pooled.any() else s.iloc[0]
     weeks = r["horizon_days"] / 7
+    lag = res.meta.get("recording_lag_days", 0)
+    upto = (f"up to {lag:g} days before {extract_text} (the delay in recording that someone has left)" if lag
+            else f"up to {extract_text}")
+    notes = [n for n in ("" if not pooled.any() else "several planned lengths: pooled, at the longest",
+                         res.meta.get("ci_note", "")) if n]
     return [_row("completion_rate", r["estimate"], r["ci_lower"], r["ci_upper"], r["n_completed_by_horizon"],
-                 r["n"], period=f"people who started up to {extract_text}, each followed to {weeks:.0f} weeks "
+                 r["n"], period=f"people who started {upto}, each followed to {weeks:.0f} weeks "
                                  f"after starting ({int(r['planned_sessions'])} weekly sessions + "
                                  f"{a['grace_weeks']:g} weeks)",
-                 note=("" if not pooled.any() else "several planned lengths: pooled, at the longest"))]
+                 note="; ".join(notes))]
 
 
 def _completion_followed(data, plan, alpha, extract_text, sources):
@@ -396,14 +444,27 @@ def _risk(data, plan, alpha, extract_text, sources):
     row = s.set_index("statistic")
     period = f"people with a {r['instrument']} score at {r['from']} and at {r['to']}, up to {extract_text}"
     out = []
+    ch = res.tables.get("changes")
+    ids = ch["referral_id"] if ch is not None else []
+    pop = _population(data, "reliable_risk_reduction", ids)
+    comp_rel, comp_mean = {}, {}
+    if plan["headlines"]["completers_only"] and ch is not None and len(ch):
+        done = ch[ch["referral_id"].astype(str).map(
+            data.referrals.set_index(data.referrals["referral_id"].astype(str))["exit_reason"]) == "completed"]
+        comp_rel = _completers_only(int((done["reliable_change"] == "reliably improved").sum()), len(done), alpha)
+        d = done["change"].to_numpy(float)
+        if len(d) > 1:
+            half = float(stats.t.ppf(1 - alpha / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+            comp_mean = {"completers_value": float(d.mean()), "completers_ci_lower": float(d.mean()) - half,
+                         "completers_ci_upper": float(d.mean()) + half, "completers_n_denominator": len(d)}
     if "reliably_improved" in row.index:
         ri = row.loc["reliably_improved"]
         out.append(_row("reliable_risk_reduction", ri["estimate"], ri["ci_lower"], ri["ci_upper"], ri["n"],
-                        ri["n_total"], period=period))
+                        ri["n_total"], period=period, **pop, **comp_rel))
     if "mean_change" in row.index:
         mc = row.loc["mean_change"]
         out.append(_row("risk_score_change", mc["estimate"], mc["ci_lower"], mc["ci_upper"], den=mc["n"],
-                        period=period))
+                        period=period, **pop, **comp_mean))
     return out
 
 
@@ -424,7 +485,14 @@ def _safety(data, plan, alpha, extract_text, sources):
     if n == 0:
         return [_row("partner_feels_safer", den=0, period=period, note="no (ex-)partner answered both surveys")]
     lo, hi = wilson_ci(k, n, alpha=alpha)
-    return [_row("partner_feels_safer", k / n, float(lo), float(hi), k, n, period=period)]
+    pairs = fs.tables.get("pairs")
+    ids = pairs["referral_id"] if pairs is not None else []
+    extra = _population(data, "partner_feels_safer", ids)
+    if plan["headlines"]["completers_only"] and pairs is not None and len(pairs):
+        reason = data.referrals.set_index(data.referrals["referral_id"].astype(str))["exit_reason"]
+        done = pairs[pairs["referral_id"].astype(str).map(reason) == "completed"]
+        extra.update(_completers_only(int((done["feels_safe_fu"] > done["feels_safe_base"]).sum()), len(done), alpha))
+    return [_row("partner_feels_safer", k / n, float(lo), float(hi), k, n, period=period, **extra)]
 
 
 def _followup(data, plan, alpha, extract_text, sources):
@@ -435,6 +503,8 @@ def _followup(data, plan, alpha, extract_text, sources):
         data, design="commissioner", primary=plan["primary"]["followup"], after=(0, days), before=(-days, 0),
         alpha=alpha)
     s = res.summary
+    persons = res.tables["persons"]
+    elig = persons[persons["eligible"]]
     out = []
     for outcome in ("police", "marac"):
         rows = s[(s["outcome"] == outcome) & (s["measure"] == "any incident")].set_index("period")
@@ -447,11 +517,16 @@ def _followup(data, plan, alpha, extract_text, sources):
                 out.append(_row(code, period=period, note="no one has a full year of linked records"))
                 continue
             r = rows.loc[per]
+            extra = _population(data, code, elig["referral_id"])
+            if plan["headlines"]["completers_only"]:
+                done = elig[elig["exit_reason"] == "completed"]
+                extra.update(_completers_only(int((done[f"n_{outcome}_{per}"] > 0).sum()), len(done), alpha))
             out.append(_row(code, r["estimate"], r["ci_lower"], r["ci_upper"], r["n_with_incident"], r["n"],
-                            period=period))
+                            period=period, **extra))
     return out
 
 
+<<<<<<< HEAD
 def _prop(code, k, n, period, note=""):
     from .stats import wilson_ci
 
@@ -528,6 +603,34 @@ def _v2(data, alpha, extract_text, sources):
     out += guarded(["agency_positive_change"], agencies)
     out += guarded(["waiting_high_risk"], waiting)
     return out
+=======
+_POP_COLS = ["n_population", "n_population_completed", "completers_value", "completers_ci_lower",
+             "completers_ci_upper", "completers_n_numerator", "completers_n_denominator"]
+
+
+def population_text(code: str, k=np.nan, n=np.nan, *, share_shown: bool = True) -> str:
+    """Who a figure is about, as a card names it: "of those assessed twice: 92% completed the programme".
+
+    Examples
+    --------
+    >>> population_text("reliable_risk_reduction", 590, 642)
+    'of those assessed twice: 92% completed the programme'
+    >>> population_text("completion_rate")
+    'of everyone who started'
+    """
+    words = POPULATION_WORDS.get(code)
+    if words is None:
+        return ""
+    if code not in MIXED_POPULATION:
+        return f"of {words}"
+    if pd.isna(n) or not n or pd.isna(k):
+        return f"of {words}"
+    if not share_shown:
+        return f"of {words} (most of whom completed the programme; the share is not shown: small numbers)"
+    who = "were partners of people who" if code == "partner_feels_safer" else ""
+    verb = f"{who} completed the programme".strip()
+    return f"of {words}: {100 * k / n:.0f}% {verb}"
+>>>>>>> main
 
 
 _GROUPS = {
@@ -592,6 +695,10 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
     if unknown:
         raise ValueError(f"unknown headline figure code(s) {unknown}; known: {', '.join(REGISTRY)}")
     sub = data.subset(sites=[site]) if site is not None else data
+    from .attrition import resolve_recording_lag
+
+    # the plan's recording lag, "auto" resolved on all sites: every site is followed to the same date
+    lag = resolve_recording_lag(data, plan["attrition"].get("recording_lag"))
     extract_text = fmt.long_date(sub.sites["data_extract_date"].max())
     first = sub.referrals["referral_date"].min()
     first_text = fmt.long_date(first) if pd.notna(first) else "n/a"
@@ -599,7 +706,7 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
     runners = {
         "counts": lambda: _counts(sub, alpha, extract_text, first_text, sources),
         "costs": lambda: _costs(sub, sources),
-        "completion": lambda: _completion(sub, plan, alpha, extract_text, sources),
+        "completion": lambda: _completion(sub, plan, alpha, extract_text, sources, lag),
         "completion_followed": lambda: _completion_followed(sub, plan, alpha, extract_text, sources),
         "wait": lambda: _wait(sub, alpha, extract_text, sources),
         "risk": lambda: _risk(sub, plan, alpha, extract_text, sources),
@@ -614,8 +721,8 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
             rows += [r for r in _errors_as_rows(wanted, runners[key]) if r["code"] in wanted]
     got = {r["code"] for r in rows}
     rows += [_row(c, note="not produced by the analysis for these data") for c in codes if c not in got]
-    s = pd.DataFrame(rows).set_index("code").loc[codes].reset_index()
-    for c in ("value", "ci_lower", "ci_upper", "n_numerator", "n_denominator"):
+    s = pd.DataFrame(rows).reindex(columns=list(_row("x")) + _POP_COLS).set_index("code").loc[codes].reset_index()
+    for c in ("value", "ci_lower", "ci_upper", "n_numerator", "n_denominator", *_POP_COLS):
         s[c] = pd.to_numeric(s[c], errors="coerce").astype(float)
     s["name"] = [REGISTRY[c].name for c in s["code"]]
     s["scope"] = site if site is not None else "all"
@@ -624,8 +731,10 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
     s["period"] = s.pop("period_text")
     s["value_text"] = s.apply(_value_text, axis=1, level=level_text(alpha))
     s["note"] = s["note"].fillna("").astype(str).map(fmt.plain_text)  # analyses' messages may hold code names
+    s["population"] = [population_text(c, k, n) for c, k, n in
+                       zip(s["code"], s["n_population_completed"], s["n_population"])]
     s = s[["code", "name", "scope", "value", "ci_lower", "ci_upper", "n_numerator", "n_denominator", "period",
-           "format", "value_text", "headline", "note"]]
+           "format", "value_text", "headline", "note", "population", *_POP_COLS]]
     meta = make_meta(n_in=len(sub.referrals), excluded={}, unit="referrals", alpha=alpha, site=site,
                      method="each figure from the analysis function the report uses (funnel.cascade, funnel.costs, "
                             "attrition.completion_rate, compare.site_funnel, funnel.waiting_times, risk.change, "
@@ -649,7 +758,7 @@ def site_and_all_sites(data, *, site: str, plan: dict | str | None = None, alpha
     >>> from dapp_eval import load_programme
     >>> s = site_and_all_sites(load_programme("data_synthetic"), site="S03", codes=["completion_rate"]).summary
     >>> s[["value_text", "all_sites_value_text"]].iloc[0].tolist()
-    ['86% (95% CI 82% to 90%)', '81% (95% CI 78% to 84%)']
+    ['86% (95% CI 81% to 90%)', '82% (95% CI 79% to 84%)']
     """
     if site is None:
         raise ValueError("site_and_all_sites needs a site_id; for all sites use headline_figures")

@@ -19,6 +19,8 @@ reads its settings (and the confidence level) from there.
     attrition:
       exit_time: last_session          # or exit_date
       grace_weeks: 4
+      recording_lag: auto              # follow episodes to the extract date minus this many days (auto: the
+                                       # 95th centile of the exit-recording delay; null: to the extract date)
     risk:
       instrument: DASH
       informant: practitioner
@@ -29,7 +31,11 @@ reads its settings (and the confidence level) from there.
       window_months: 12
       proven_lag_months: 6
     headlines:
+<<<<<<< HEAD
       extra: [proven_reoffending_rate]  # more figures for page 1's headline table (default none)
+=======
+      completers_only: false           # also give each mostly-completers figure among completers only
+>>>>>>> main
     trends:
       change_date: null                # a known change (new provider, changed programme), YYYY-MM-DD:
                                        # adds an interrupted time series of each quarterly chart
@@ -101,6 +107,8 @@ class PrimaryOutcomes(_Section):
 class AttritionPlan(_Section):
     exit_time: str = "last_session"
     grace_weeks: float = 4
+    #: "auto" (the data's 95th centile of exit-recording delay), a number of days, or None (no lag rule)
+    recording_lag: str | float | None = "auto"
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,9 +134,14 @@ class FollowupPlan(_Section):
 
 @dataclass(frozen=True, eq=False)
 class HeadlinesPlan(_Section):
+<<<<<<< HEAD
     """Figures of the headline registry added to page 1's headline table (codes of dapp_eval.headlines)."""
 
     extra: tuple[str, ...] = ()
+=======
+    #: beside a figure whose population is mostly completers, the same figure among completers only
+    completers_only: bool = False
+>>>>>>> main
 
 
 @dataclass(frozen=True, eq=False)
@@ -242,6 +255,16 @@ def _date_text(value, name: str) -> str:
         raise ValueError(f"analysis plan: {name} must be a date written YYYY-MM-DD") from None
 
 
+def _recording_lag(lag):
+    """attrition.recording_lag: 'auto', None (no rule) or a non-negative number of days."""
+    if lag is None or lag == "auto":
+        return lag
+    lag = _number(lag, "attrition.recording_lag (days, 'auto' or null)", float)
+    if lag < 0:
+        raise ValueError("analysis plan: attrition.recording_lag must be >= 0 days, 'auto' or null")
+    return int(lag) if lag == int(lag) else lag
+
+
 def _build(raw: dict) -> AnalysisPlan:
     for (section, key), allowed in _ALLOWED.items():
         if raw[section][key] not in allowed:
@@ -275,20 +298,32 @@ def _build(raw: dict) -> AnalysisPlan:
     for key in ("window_months", "proven_lag_months"):
         if _number(f[key], f"followup.{key}", int) < (1 if key == "window_months" else 0):
             raise ValueError(f"analysis plan: followup.{key} must be {'>= 1' if key == 'window_months' else '>= 0'}")
+<<<<<<< HEAD
     extra = raw["headlines"]["extra"]
     if isinstance(extra, str | bytes) or not all(isinstance(c, str) for c in (extra or ())):
         raise ValueError("analysis plan: headlines.extra must be a list of headline figure codes")
+=======
+    lag = _recording_lag(a.get("recording_lag", "auto"))
+    completers_only = raw["headlines"]["completers_only"]
+    if not isinstance(completers_only, bool):
+        raise ValueError("analysis plan: headlines.completers_only must be true or false")
+>>>>>>> main
     r = raw["risk"]
     change = raw["trends"]["change_date"]
     change = None if change is None else _date_text(change, "trends.change_date")
     return AnalysisPlan(
         title=str(raw["title"]), period=period, threshold=threshold, alpha=alpha,
         primary=PrimaryOutcomes(**raw["primary"]),
-        attrition=AttritionPlan(exit_time=a["exit_time"], grace_weeks=int(grace) if grace == int(grace) else grace),
+        attrition=AttritionPlan(exit_time=a["exit_time"], grace_weeks=int(grace) if grace == int(grace) else grace,
+                                recording_lag=lag),
         risk=RiskPlan(instrument=r["instrument"], informant=r["informant"], from_=r["from"], to=r["to"]),
         safety=SafetyPlan(**raw["safety"]),
         followup=FollowupPlan(window_months=int(f["window_months"]), proven_lag_months=int(f["proven_lag_months"])),
+<<<<<<< HEAD
         headlines=HeadlinesPlan(extra=tuple(extra or ())),
+=======
+        headlines=HeadlinesPlan(completers_only=completers_only),
+>>>>>>> main
         trends=TrendsPlan(change_date=change),
     )
 

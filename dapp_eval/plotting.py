@@ -972,7 +972,7 @@ def plot_time_to_incident(result, ax=None, *, title=None):
         ax.fill_between(d["days"] / (365.25 / 12), 100 * d["ci_lower"], 100 * d["ci_upper"], step="post",
                         color=PALETTE[i % len(PALETTE)], alpha=0.12)
     months = sorted(summ["months"].unique())
-    ax.set_xlim(0, max(months) if months else None)
+    ax.set_xlim(0, max(months) if months and max(months) > 0 else None)
     ax.set_ylim(0, 100)
     ax.set_xlabel("Months since exit")
     ax.set_ylabel("% with no incident since exit")

@@ -696,20 +696,29 @@ def _gee_fit(y: np.ndarray, wave: np.ndarray, clusters: np.ndarray, weights, cov
     return res, waves
 
 
+def _se(variance) -> float:
+    """A standard error from a variance estimate; NaN (interval withheld) when the estimate is not positive.
+
+    A robust GEE variance from a handful of (ex-)partners can come out zero or negative; its square root is not
+    taken, and the interval is left empty instead of printing a warning.
+    """
+    v = float(variance)
+    return float(np.sqrt(v)) if np.isfinite(v) and v > 0 else np.nan
+
+
 def _gee_rows(res, waves, n_obs: dict, n_clusters: int, fit: str, alpha: float):
     z = _z(alpha)
     params = np.asarray(res.params)
     cov = np.asarray(res.cov_robust)
     rows, change = [], []
-    p0 = 1 / (1 + np.exp(-params[0]))
+    p0 = float(special.expit(params[0]))
     for j, w in enumerate(waves):
         g = np.zeros(len(params))
         g[0] = 1.0
         if j > 0:
             g[j] = 1.0
         eta = g @ params
-        var = float(g @ cov @ g)
-        se = float(np.sqrt(var)) if var >= 0 else np.nan  # a degenerate robust covariance: no interval, no warning
+        se = _se(g @ cov @ g)
         p = float(special.expit(eta))
         row = {"fit": fit, "label": _FIT_LABELS[fit], "wave": w,
                "n_obs": n_obs[w], "n_clusters": n_clusters,
@@ -717,7 +726,7 @@ def _gee_rows(res, waves, n_obs: dict, n_clusters: int, fit: str, alpha: float):
                "ci_upper": float(special.expit(eta + z * se)),
                "odds_ratio": np.nan, "or_ci_lower": np.nan, "or_ci_upper": np.nan, "p_value": np.nan}
         if j > 0:
-            b, sb = params[j], float(np.sqrt(cov[j, j]))
+            b, sb = params[j], _se(cov[j, j])
             with np.errstate(over="ignore"):  # a separated fit gives an infinite odds ratio, shown as inf
                 row.update({"odds_ratio": np.exp(b), "or_ci_lower": np.exp(b - z * sb),
                             "or_ci_upper": np.exp(b + z * sb), "p_value": float(2 * stats.norm.sf(abs(b / sb)))})
@@ -726,7 +735,7 @@ def _gee_rows(res, waves, n_obs: dict, n_clusters: int, fit: str, alpha: float):
             grad[0] = p * (1 - p) - p0 * (1 - p0)
             grad[j] = p * (1 - p)
             d = p - p0
-            sd = float(np.sqrt(grad @ cov @ grad))
+            sd = _se(grad @ cov @ grad)
             change.append({"fit": fit, "label": _FIT_LABELS[fit], "baseline": waves[0], "wave": w,
                            "estimate": 100 * d, "ci_lower": 100 * (d - z * sd), "ci_upper": 100 * (d + z * sd),
                            "p_value": row["p_value"]})
@@ -920,7 +929,10 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
                 continue
             for fit in ("unweighted", "weighted"):
                 s = wm.summary[wm.summary["fit"] == fit].set_index("wave")
-                ch = wm.change[(wm.change["fit"] == fit) & (wm.change["wave"] == followup)]
+                wch = wm.change
+                if len(wch) == 0:  # one wave answered: no change rows (and no columns) to read
+                    continue
+                ch = wch[(wch["fit"] == fit) & (wch["wave"] == followup)]
                 if baseline not in s.index or followup not in s.index or len(ch) == 0:
                     continue
                 rows.append({"behaviour": b, "role": _role(b, primary),
@@ -978,6 +990,9 @@ def feeling_safe(data, *, baseline: str = "T1", followup: str = "T4", alpha: flo
         answering both waves, numbers feeling safer / the same / less safe
         with the exact sign test, and the paired change in % very safe and
         % not safe at all (Newcombe method 10, exact McNemar).
+        ``tables["pairs"]``: the pairs themselves (``referral_id``, ``feels_safe_base``,
+        ``feels_safe_fu``), for saying who they are (e.g. the share whose programme ended in
+        completion); not for publication.
 
     Examples
     --------
@@ -1008,8 +1023,11 @@ def feeling_safe(data, *, baseline: str = "T1", followup: str = "T4", alpha: flo
         t["estimate"] = t["n"] / t["n_answered"].where(t["n_answered"] > 0)
         t["ci_lower"], t["ci_upper"] = wilson_ci(t["n"], t["n_answered"], alpha=alpha)
     link = _link_codes(data)
-    wide = _wide(sv, link, baseline, followup, ["feels_safe"]).dropna()
-    diff = wide["feels_safe_fu"] - wide["feels_safe_base"]
+    wide = _wide(sv, link, baseline, followup, ["feels_safe", "referral_id"])
+    wide = wide[wide["feels_safe_base"].notna() & wide["feels_safe_fu"].notna()].reset_index(drop=True)
+    pairs = pd.DataFrame({"referral_id": wide["referral_id_base"], "feels_safe_base": wide["feels_safe_base"],
+                          "feels_safe_fu": wide["feels_safe_fu"]})
+    diff = (wide["feels_safe_fu"] - wide["feels_safe_base"]).astype(float)
     safer, same, less = int((diff > 0).sum()), int((diff == 0).sum()), int((diff < 0).sum())
     p_sign = float(stats.binomtest(safer, safer + less, 0.5).pvalue) if safer + less else 1.0
     paired = [{"measure": "feels safer / same / less safe", "n_pairs": len(wide), "n_safer": safer,
@@ -1036,7 +1054,7 @@ def feeling_safe(data, *, baseline: str = "T1", followup: str = "T4", alpha: flo
         n_paired_excluded=_link_accounting(sv, link, baseline, followup)[1],
     )
     return AnalysisResult(summary=summary, meta=meta, title="How safe (ex-)partners feel, by wave",
-                          tables={"headline": headline, "paired": pd.DataFrame(paired)},
+                          tables={"headline": headline, "paired": pd.DataFrame(paired), "pairs": pairs},
                           _plotter=plotting.plot_feeling_safe)
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ... import formatting as fmt
 from ...disclosure import protect_counts
-from ...headlines import REGISTRY
+from ...headlines import MIXED_POPULATION, REGISTRY, population_text
 from ...results import level_text
 
 #: the cards of page 1, in order (each a headline figure code; the police card shows the year before too)
@@ -73,6 +73,42 @@ _DEN_WORDS = {
     "waiting_high_risk": "referrals waiting",
 }
 HIDDEN_TEXT = "hidden (small numbers)"
+#: the technical-annex part that holds the missing-exit-score sensitivity analyses (sections/risk.py)
+RISK_ANNEX_TITLE = "Risk: mixed model and missing exit scores"
+
+
+def _population_texts(dc, code: str, s_row: pd.Series, alpha: float, hidden: bool, completers_only: bool) -> dict:
+    """Who the figure is about (with the share who completed, from published counts) and the completers-only figure."""
+    out = {"population": "", "completers_text": ""}
+    if hidden:
+        return out
+    k, n = s_row.get("n_population_completed", np.nan), s_row.get("n_population", np.nan)
+    if code in MIXED_POPULATION and pd.notna(n) and n:
+        p = dc.proportion(k, n, name="headline figures", label=f"{code}: share who completed", alpha=alpha)
+        out["population"] = (population_text(code, float(str(p["k"]).replace(",", "")),
+                                             float(str(p["n"]).replace(",", "")))
+                             if p is not None else population_text(code, k, n, share_shown=False))
+    else:
+        out["population"] = population_text(code)
+    cv, cn = s_row.get("completers_value", np.nan), s_row.get("completers_n_denominator", np.nan)
+    if not completers_only or pd.isna(cv) or pd.isna(cn):
+        return out
+    level = f"{100 * (1 - alpha):g}% CI"
+    f = REGISTRY[code].format
+    if f == "percent":
+        p = dc.proportion(s_row["completers_n_numerator"], cn, name="headline figures",
+                          label=f"{code}: completers only", alpha=alpha)
+        if p is None:
+            out["completers_text"] = "Completers only: hidden (small numbers)"
+        else:
+            out["completers_text"] = (f"Completers only: {fmt.format_value(p['estimate'], f)} ({level} "
+                                      f"{fmt.format_value(p['ci_lower'], f)} to {fmt.format_value(p['ci_upper'], f)}; "
+                                      f"{p['k']} of {p['n']})")
+    elif not dc.is_small(cn):
+        out["completers_text"] = (f"Completers only: {fmt.format_value(cv, f)} ({level} "
+                                  f"{s_row['completers_ci_lower']:+.1f} to {s_row['completers_ci_upper']:+.1f}; "
+                                  f"n = {fmt.count(dc.rounded(cn))})")
+    return out
 
 
 def figures(release, site: str | None):
@@ -215,6 +251,8 @@ def _published(page, scope):
         r["code"] = code
         row = _publish_row(page.dc, r, page.alpha, period_cost.get(code))
         row.update(_texts(row, page.alpha))
+        row.update(_population_texts(page.dc, code, s.loc[code], page.alpha, bool(row["hidden"]),
+                                     bool(page.plan["headlines"]["completers_only"])))
         row.update(name=REGISTRY[code].name, period=fmt.plain_text(str(s.loc[code, "period"])),
                    # an analysis's message may print counts ("221 people referred; never started: 127")
                    note=(protect_counts(str(s.loc[code, "note"]), page.dc) if not row["hidden"]

@@ -45,7 +45,16 @@ def completion(page, by=None):
 
     a = page.plan["attrition"]
     return page.get(f"completion_{by}", lambda: attrition.completion_rate(
-        page.data, by=by, grace_weeks=a["grace_weeks"], exit_time=a["exit_time"], alpha=page.alpha))
+        page.data, by=by, grace_weeks=a["grace_weeks"], exit_time=a["exit_time"], alpha=page.alpha,
+        recording_lag=recording_lag(page)))
+
+
+def recording_lag(page) -> float:
+    """The plan's recording lag in days, "auto" resolved once on the release's data (all sites)."""
+    from ... import attrition
+
+    return page.release.result(None, "recording_lag", lambda: attrition.resolve_recording_lag(
+        page.release.data, page.plan["attrition"].get("recording_lag")))
 
 
 def risk_change(page):

@@ -19,9 +19,14 @@ def build(page) -> dict:
               "(the plan chose exit_date)."),
            page.p("Completion, dropping out, exclusion by the provider and other exits (moved away, custody) "
               "are competing exits: each curve shows the share who had left for that reason by each time, "
-              "allowing for the others. People still attending are followed up to the extract date.")]
+              "allowing for the others. People still attending are followed up to the extract date"
+              + ("." if not a.get("recording_lag") else
+                 " less the recording lag (dropping out is recorded weeks after the last session, so people "
+                 "who have stopped coming would otherwise look still attending).")
+              )]
     ci = page.get("cif", lambda: attrition.cumulative_incidence(page.data, by=None, exit_time=a["exit_time"],
-                                                                   alpha=page.alpha))
+                                                                   alpha=page.alpha,
+                                                                   recording_lag=R.recording_lag(page)))
     if isinstance(ci, Exception):
         return {"blocks": out[1:] + [page.na("Cumulative incidence", str(ci))]}
     safe = page.dc.curve_result(ci, name="cumulative incidence of exits")
@@ -76,7 +81,8 @@ def build(page) -> dict:
         out.append(page.table(rm.summary, caption="Restricted mean time in programme (days) up to the horizon",
                                name="rmst", label_cols=["group"]))
     k = len(out)  # models and tests of assumptions go to the technical annex
-    cox = page.get("cox", lambda: attrition.dropout_cox(page.data, exit_time=a["exit_time"], alpha=page.alpha))
+    cox = page.get("cox", lambda: attrition.dropout_cox(page.data, exit_time=a["exit_time"], alpha=page.alpha,
+                                                        recording_lag=R.recording_lag(page)))
     if isinstance(cox, Exception):
         out.append(page.na("Dropout model", str(cox)))
     else:

@@ -14,7 +14,14 @@ def build(page) -> dict:
          f"programme length plus a grace period of {page.plan['attrition']['grace_weeks']} weeks, estimated "
          "with the Aalen-Johansen method: dropping out, exclusion and other exits are competing outcomes, and "
          "people still attending are followed up to the extract date. A plain ratio of completions to starts "
-         "would count people still attending as failures."),
+         "would count people still attending as failures. "
+         + ("Because dropping out is recorded weeks after the last session (completion within days), everyone is "
+            "followed only to the extract date less the recording lag of the analysis plan (by default the 95th "
+            "centile of the recording delay in the data); otherwise people who had stopped coming would still "
+            "count as attending and the rate would be too high."
+            if page.plan["attrition"].get("recording_lag") else
+            "The plan sets no recording lag: people who stopped coming shortly before the extract date may "
+            "still count as attending, which makes the rate slightly too high.")),
         ("Dropout curves", "A Kaplan-Meier curve that treats completion as censoring overstates dropout; it is "
          "shown only beside the cumulative incidence and labelled as such."),
         ("Waiting times", "Waits are competing-risks estimates: people still waiting at the extract date are "

@@ -49,7 +49,14 @@ def _card(page, row, every_row, comps: dict, police_before=None) -> dict:
     card = {"measure": REGISTRY[code].name, "code": code, "anchor": f"def-{code.replace('_', '-')}",
             "value": value, "value_text": row["value_text"], "ci_text": row["ci_text"],
             "denominator": row["n_text"], "reading": REGISTRY[code].definition, "all_sites": "",
-            "comparator": comps.get(code, "")}
+            "comparator": comps.get(code, ""), "population": row.get("population", ""),
+            "completers": row.get("completers_text", ""), "sensitivity": None}
+    if code in ("reliable_risk_reduction", "risk_score_change") and not row["hidden"] and pd.notna(row["value"]):
+        from ..format import slug
+
+        card["sensitivity"] = {"href": "#annex-" + slug(H.RISK_ANNEX_TITLE).replace("_", "-"),
+                               "text": "How people without an exit score could change this (sensitivity analyses, "
+                                       "technical annex)"}
     if every_row is not None:
         card["all_sites"] = f"All sites: {H.full_text(every_row)}"
     page.kpis.append(card)
