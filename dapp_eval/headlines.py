@@ -47,13 +47,8 @@ from . import formatting as fmt
 from .errors import AnalysisError
 from .results import AnalysisResult, check_alpha, level_text, make_meta
 
-<<<<<<< HEAD
-__all__ = ["HeadlineFigure", "REGISTRY", "SITE_OUTCOMES", "V2_FIGURES", "definitions", "headline_figures", "site_and_all_sites",
-           "site_comparison"]
-=======
-__all__ = ["HeadlineFigure", "REGISTRY", "SITE_OUTCOMES", "MIXED_POPULATION", "definitions", "headline_figures",
-           "population_text", "site_and_all_sites", "site_comparison"]
->>>>>>> main
+__all__ = ["HeadlineFigure", "REGISTRY", "SITE_OUTCOMES", "MIXED_POPULATION", "V2_FIGURES", "definitions",
+           "headline_figures", "population_text", "site_and_all_sites", "site_comparison"]
 
 
 @dataclass(frozen=True)
@@ -526,7 +521,6 @@ def _followup(data, plan, alpha, extract_text, sources):
     return out
 
 
-<<<<<<< HEAD
 def _prop(code, k, n, period, note=""):
     from .stats import wilson_ci
 
@@ -603,7 +597,8 @@ def _v2(data, alpha, extract_text, sources):
     out += guarded(["agency_positive_change"], agencies)
     out += guarded(["waiting_high_risk"], waiting)
     return out
-=======
+
+
 _POP_COLS = ["n_population", "n_population_completed", "completers_value", "completers_ci_lower",
              "completers_ci_upper", "completers_n_numerator", "completers_n_denominator"]
 
@@ -630,7 +625,6 @@ def population_text(code: str, k=np.nan, n=np.nan, *, share_shown: bool = True) 
     who = "were partners of people who" if code == "partner_feels_safer" else ""
     verb = f"{who} completed the programme".strip()
     return f"of {words}: {100 * k / n:.0f}% {verb}"
->>>>>>> main
 
 
 _GROUPS = {

@@ -31,11 +31,8 @@ reads its settings (and the confidence level) from there.
       window_months: 12
       proven_lag_months: 6
     headlines:
-<<<<<<< HEAD
-      extra: [proven_reoffending_rate]  # more figures for page 1's headline table (default none)
-=======
       completers_only: false           # also give each mostly-completers figure among completers only
->>>>>>> main
+      extra: [proven_reoffending_rate]  # more figures for page 1's headline table (default none)
     trends:
       change_date: null                # a known change (new provider, changed programme), YYYY-MM-DD:
                                        # adds an interrupted time series of each quarterly chart
@@ -134,14 +131,10 @@ class FollowupPlan(_Section):
 
 @dataclass(frozen=True, eq=False)
 class HeadlinesPlan(_Section):
-<<<<<<< HEAD
-    """Figures of the headline registry added to page 1's headline table (codes of dapp_eval.headlines)."""
-
-    extra: tuple[str, ...] = ()
-=======
     #: beside a figure whose population is mostly completers, the same figure among completers only
     completers_only: bool = False
->>>>>>> main
+    #: figures of the headline registry added to page 1's headline table (codes of dapp_eval.headlines)
+    extra: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -298,16 +291,13 @@ def _build(raw: dict) -> AnalysisPlan:
     for key in ("window_months", "proven_lag_months"):
         if _number(f[key], f"followup.{key}", int) < (1 if key == "window_months" else 0):
             raise ValueError(f"analysis plan: followup.{key} must be {'>= 1' if key == 'window_months' else '>= 0'}")
-<<<<<<< HEAD
-    extra = raw["headlines"]["extra"]
-    if isinstance(extra, str | bytes) or not all(isinstance(c, str) for c in (extra or ())):
-        raise ValueError("analysis plan: headlines.extra must be a list of headline figure codes")
-=======
     lag = _recording_lag(a.get("recording_lag", "auto"))
     completers_only = raw["headlines"]["completers_only"]
     if not isinstance(completers_only, bool):
         raise ValueError("analysis plan: headlines.completers_only must be true or false")
->>>>>>> main
+    extra = raw["headlines"]["extra"]
+    if isinstance(extra, str | bytes) or not all(isinstance(c, str) for c in (extra or ())):
+        raise ValueError("analysis plan: headlines.extra must be a list of headline figure codes")
     r = raw["risk"]
     change = raw["trends"]["change_date"]
     change = None if change is None else _date_text(change, "trends.change_date")
@@ -319,11 +309,7 @@ def _build(raw: dict) -> AnalysisPlan:
         risk=RiskPlan(instrument=r["instrument"], informant=r["informant"], from_=r["from"], to=r["to"]),
         safety=SafetyPlan(**raw["safety"]),
         followup=FollowupPlan(window_months=int(f["window_months"]), proven_lag_months=int(f["proven_lag_months"])),
-<<<<<<< HEAD
-        headlines=HeadlinesPlan(extra=tuple(extra or ())),
-=======
-        headlines=HeadlinesPlan(completers_only=completers_only),
->>>>>>> main
+        headlines=HeadlinesPlan(completers_only=completers_only, extra=tuple(extra or ())),
         trends=TrendsPlan(change_date=change),
     )
 

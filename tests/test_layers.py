@@ -34,13 +34,9 @@ LAYERS = {
     # analyses of data contract version 2 (issue 32)
     "equality": 4, "families": 4, "reoffending": 4, "delivery": 4,
     # release, tools and entry points
-<<<<<<< HEAD
     "disclosure": 5, "report": 5, "synthetic": 5, "synthetic_v2": 5, "bench": 5, "cli": 5,
-=======
-    "disclosure": 5, "report": 5, "synthetic": 5, "bench": 5, "cli": 5,
     # the simulation study of the headline figures (generator + analyses), a tool like bench
     "simulation": 5,
->>>>>>> main
 }
 KNOWN_CYCLES: list[set[str]] = []
 
