@@ -258,6 +258,13 @@ def _recording_lag(lag):
     return int(lag) if lag == int(lag) else lag
 
 
+def _headline_codes(extra) -> tuple[str, ...]:
+    """``headlines.extra`` as a tuple of figure codes (checked against the registry where the report uses it)."""
+    if isinstance(extra, str | bytes) or not all(isinstance(c, str) for c in (extra or ())):
+        raise ValueError("analysis plan: headlines.extra must be a list of headline figure codes")
+    return tuple(extra or ())
+
+
 def _build(raw: dict) -> AnalysisPlan:
     for (section, key), allowed in _ALLOWED.items():
         if raw[section][key] not in allowed:
@@ -295,9 +302,7 @@ def _build(raw: dict) -> AnalysisPlan:
     completers_only = raw["headlines"]["completers_only"]
     if not isinstance(completers_only, bool):
         raise ValueError("analysis plan: headlines.completers_only must be true or false")
-    extra = raw["headlines"]["extra"]
-    if isinstance(extra, str | bytes) or not all(isinstance(c, str) for c in (extra or ())):
-        raise ValueError("analysis plan: headlines.extra must be a list of headline figure codes")
+    extra = _headline_codes(raw["headlines"]["extra"])
     r = raw["risk"]
     change = raw["trends"]["change_date"]
     change = None if change is None else _date_text(change, "trends.change_date")
@@ -309,7 +314,7 @@ def _build(raw: dict) -> AnalysisPlan:
         risk=RiskPlan(instrument=r["instrument"], informant=r["informant"], from_=r["from"], to=r["to"]),
         safety=SafetyPlan(**raw["safety"]),
         followup=FollowupPlan(window_months=int(f["window_months"]), proven_lag_months=int(f["proven_lag_months"])),
-        headlines=HeadlinesPlan(completers_only=completers_only, extra=tuple(extra or ())),
+        headlines=HeadlinesPlan(completers_only=completers_only, extra=extra),
         trends=TrendsPlan(change_date=change),
     )
 
