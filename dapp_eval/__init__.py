@@ -1,6 +1,8 @@
 """dapp_eval: evaluate domestic abuse perpetrator programmes the Project Mirabal way.
 
-Load a programme data folder (``load_programme``), then use the analysis
+Open the evaluation file (``open_evaluation("evaluation.yaml")``: data folder, column map, plan,
+threshold, output folder) and load its data (``.load()``), or load a programme data folder directly
+(``load_programme``), then use the analysis
 modules, each returning an :class:`~dapp_eval.results.AnalysisResult`:
 
 - :mod:`dapp_eval.funnel`     referral -> completion cascade, waiting times, costs
@@ -30,13 +32,14 @@ Examples
 from importlib import import_module
 
 from .errors import AnalysisError, DataValidationError
+from .evaluation import Evaluation, open_evaluation
 from .io import ProgrammeData, load_programme, read_column_map
 from .results import AnalysisResult
 
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "attrition", "bench", "cli", "compare", "disclosure", "followup", "funnel", "io", "lmm", "plan", "plotting",
+    "attrition", "bench", "cli", "compare", "disclosure", "evaluation", "mapdraft", "mapping", "followup", "funnel", "io", "lmm", "plan", "plotting",
     "privacy", "quality", "report", "results", "risk", "safety", "schema", "stats", "survival", "synthetic",
     # commissioner content (issue #16)
     "comparators", "formatting", "glossary", "headlines", "trends", "verdict",
@@ -48,9 +51,11 @@ __all__ = [
     "AnalysisError",
     "AnalysisResult",
     "DataValidationError",
+    "Evaluation",
     "ProgrammeData",
     "__version__",
     "load_programme",
+    "open_evaluation",
     "read_column_map",
     *_SUBMODULES,
 ]

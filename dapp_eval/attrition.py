@@ -722,6 +722,24 @@ def _model_frame(data, covariates, exit_time, programme_model=True, recording_la
     return ep, X, n_in, excluded, dropped, notes
 
 
+def _event_time_rank(durations, events, weights) -> pd.Series:
+    """The rank of each event's time among the event times, tied times sharing their average rank.
+
+    lifelines' own ``"rank"`` transform numbers events in row order (``cumsum``), so events at the same
+    time got different ranks depending on how the input was sorted, and the test's p-value moved when IDs
+    were renamed or rows shuffled.  Average ranks, as R's ``cox.zph(transform = "rank")`` gives tied times,
+    depend on the times alone.  Returned for every row (non-events 0) as a Series, as lifelines indexes it
+    by events and reads ``.values``.
+    """
+    from scipy.stats import rankdata
+
+    t = np.asarray(durations, dtype=float)
+    ev = np.asarray(events).astype(bool)
+    out = np.zeros(len(t))
+    out[ev] = rankdata(t[ev], method="average")
+    return pd.Series(out, index=getattr(durations, "index", None))
+
+
 def _scaled_schoenfeld(cph, df: pd.DataFrame, terms: list) -> pd.DataFrame:
     """lifelines' scaled Schoenfeld residuals (Efron ties), vectorised.
 
@@ -834,12 +852,13 @@ def dropout_cox(data, *, covariates=None, cause: str = "dropped_out", exit_time:
     })
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ph = proportional_hazard_test(cph, df, time_transform="rank",
+        ph = proportional_hazard_test(cph, df, time_transform=_event_time_rank,
                                       precomputed_residuals=_scaled_schoenfeld(cph, df, terms))
     ph_tab = ph.summary.reset_index().rename(columns={"index": "term", "covariate": "term",
                                                        "test_statistic": "statistic", "p": "p_value"})
     ph_tab = ph_tab[["term", "statistic", "p_value"]]
-    ph_tab["method"] = "Schoenfeld residuals vs rank of time (lifelines proportional_hazard_test)"
+    ph_tab["method"] = ("Schoenfeld residuals vs rank of time, tied times given their average rank "
+                        "(lifelines proportional_hazard_test)")
     meta = make_meta(
         n_in=n_in, excluded=excluded, unit="referrals", alpha=alpha,
         method=(f"cause-specific Cox model for '{cause}' (other exits censored), Efron ties, "

@@ -39,7 +39,10 @@ class DataValidationError(ValueError):
             if isinstance(rec.column, str) and rec.column:
                 where += f", column '{rec.column}'"
             value = "" if rec.value is None or (isinstance(rec.value, float) and pd.isna(rec.value)) else rec.value
-            shown = f" (value {str(value)[:40]!r})" if value != "" else ""
+            if isinstance(value, str) and value.startswith("(") and value.endswith(")"):
+                shown = f" {value}"  # a value withheld: the reason, not the value
+            else:
+                shown = f" (value {str(value)[:40]!r})" if value != "" else ""
             lines.append(f"  - {where}: {rec.rule}{shown}")
         if n > max_lines:
             lines.append(f"  ... and {n - max_lines} more (see the .problems DataFrame)")

@@ -40,7 +40,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .errors import PROBLEM_COLUMNS, AnalysisError, DataValidationError
 from .identifiers import HIDDEN, header_problems, identifier_problems, looks_identifying
@@ -72,117 +71,9 @@ def _side_by_side(fn, items: list, n_cells: int) -> list:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
-class TableMap:
-    """How one provider file maps onto one contract table."""
-
-    file: str | None = None
-    sheet: str | int | None = None
-    columns: dict[str, str] = field(default_factory=dict)  # provider name -> contract name
-    values: dict[str, dict[str, Any]] = field(default_factory=dict)  # contract column -> {provider value: code}
-    date_format: str | None = None
-
-
-@dataclass
-class ColumnMap:
-    """A parsed column-map file.  See :func:`read_column_map`."""
-
-    tables: dict[str, TableMap] = field(default_factory=dict)
-    date_format: str | None = None
-    allow_columns: tuple[str, ...] = ()
-    number_columns: tuple[str, ...] = ()  # allowed extra columns declared numeric (amounts, counts, Unix times)
-    source: str | None = None
-
-    def for_table(self, name: str) -> TableMap:
-        return self.tables.get(name, TableMap())
-
-
-def read_column_map(path: str | Path | dict | None) -> ColumnMap:
-    """Read a column-map YAML file (or dict) that maps a provider export onto the contract.
-
-    The file looks like::
-
-        date_format: "%d/%m/%Y"        # UK dates everywhere (default ISO %Y-%m-%d)
-        allow_columns: [keyworker_code] # extra columns kept: not refused by name (content still checked)
-        number_columns: [cost_pence]    # allowed extra columns of numbers: a 10-digit amount is no NHS number
-        tables:
-          referrals:
-            file: Referrals 2024.xlsx   # file name in the folder (default referrals.<ext>)
-            sheet: Data                 # Excel sheet (default: first)
-            columns:                    # provider column -> contract column
-              Ref No: referral_id
-              Client ID: participant_id
-              Sex: gender
-            values:                     # contract column -> {provider value: contract code}
-              gender: {M: male, F: female}
-              exit_reason: {Completed programme: completed}
-            date_format: "%d/%m/%Y"     # per-table override
-
-    Parameters
-    ----------
-    path : str, Path, dict or None
-        YAML file, an already-parsed dict, or None for the identity map.
-
-    Returns
-    -------
-    ColumnMap
-
-    Examples
-    --------
-    >>> cm = read_column_map({"tables": {"sites": {"columns": {"Site": "site_id"}}}})
-    >>> cm.for_table("sites").columns
-    {'Site': 'site_id'}
-    """
-    if path is None:
-        return ColumnMap()
-    if isinstance(path, dict):
-        raw, source = path, None
-    else:
-        source = str(path)
-        try:
-            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig")) or {}
-        except yaml.YAMLError as exc:
-            raise DataValidationError(
-                pd.DataFrame([{"file": Path(path).name, "row": None, "column": "",
-                               "value": "", "rule": f"column map is not valid YAML: {exc}"}])
-            ) from None
-    problems = []
-    fname = Path(source).name if source else "column map"
-    if not isinstance(raw, dict):
-        problems.append("the column map must be a mapping with a 'tables' key")
-        raw = {}
-    tables: dict[str, TableMap] = {}
-    for tname, spec in (raw.get("tables") or {}).items():
-        if tname not in TABLES:
-            problems.append(f"unknown table '{tname}' (known: {', '.join(TABLES)})")
-            continue
-        spec = spec or {}
-        cols = {str(k): str(v) for k, v in (spec.get("columns") or {}).items()}
-        for target in cols.values():
-            if target not in TABLES[tname].names:
-                problems.append(f"tables.{tname}.columns maps onto '{target}', which is not a column of {tname}")
-        values = {}
-        for col, mapping in (spec.get("values") or {}).items():
-            if col not in TABLES[tname].names:
-                problems.append(f"tables.{tname}.values names '{col}', which is not a column of {tname}")
-                continue
-            values[col] = {str(k): v for k, v in (mapping or {}).items()}
-        tables[tname] = TableMap(
-            file=spec.get("file"), sheet=spec.get("sheet"), columns=cols, values=values,
-            date_format=spec.get("date_format"),
-        )
-    if problems:
-        raise DataValidationError(
-            pd.DataFrame([{"file": fname, "row": None, "column": "", "value": "", "rule": p} for p in problems])
-        )
-    return ColumnMap(
-        tables=tables,
-        date_format=raw.get("date_format"),
-        allow_columns=tuple(dict.fromkeys([*(raw.get("allow_columns") or ()), *(raw.get("number_columns") or ())])),
-        number_columns=tuple(raw.get("number_columns") or ()),
-        source=source,
-    )
-
+# The map's format, its schema check and how it recodes cells live in :mod:`dapp_eval.mapping`; the names
+# stay importable from here.
+from .mapping import ColumnMap, TableMap, derive_columns, read_column_map, recode  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # reading raw files
@@ -196,6 +87,24 @@ def _inside(folder: Path, path: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _find_sources(folder: Path, table: Table, tmap: TableMap, *,
+                  allow_outside: bool = False) -> list[tuple[Path, str | int | None]]:
+    """The (file, sheet) pairs holding a table: those the column map names, else ``<table>.<ext>``."""
+    named = tmap.sources()
+    if len(named) <= 1:
+        p = _find_file(folder, table, TableMap(file=named[0][0]) if named else tmap, allow_outside=allow_outside)
+        return [] if p is None else [(p, named[0][1] if named else tmap.sheet)]
+    out, problems = [], []
+    for f, sheet in named:
+        try:
+            out.append((_find_file(folder, table, TableMap(file=f), allow_outside=allow_outside), sheet))
+        except DataValidationError as exc:
+            problems.append(exc.problems)
+    if problems:
+        raise DataValidationError(pd.concat(problems, ignore_index=True))
+    return out
 
 
 def _find_file(folder: Path, table: Table, tmap: TableMap, *, allow_outside: bool = False) -> Path | None:
@@ -565,7 +474,18 @@ def _read_raw(path: Path, tmap: TableMap, problems: list | None = None, notes: l
         if suffix == ".csv":
             return _read_csv(path, problems, notes, factors, data)
         if suffix == ".xlsx":
-            df = pd.read_excel(path, sheet_name=tmap.sheet if tmap.sheet is not None else 0, dtype=object)
+            sheet = tmap.sheet if tmap.sheet is not None else 0
+            if isinstance(sheet, str):
+                from openpyxl import load_workbook
+
+                names = load_workbook(path, read_only=True).sheetnames
+                if sheet not in names:
+                    near = [n for n in names if n.strip().lower() == sheet.strip().lower()]
+                    problems.append(_file_problem(path.name, None, f"the column map names sheet '{sheet}', which is "
+                                                  f"not in this workbook (its sheets: {', '.join(names)})"
+                                                  + (f"; did you mean '{near[0]}'?" if near else "")))
+                    return None
+            df = pd.read_excel(path, sheet_name=sheet, dtype=object)
         elif suffix == ".sav":
             import pyreadstat
 
@@ -612,6 +532,46 @@ def _cells(raw: pd.Series, stripped: bool = False) -> tuple[pd.Series, np.ndarra
 # ---------------------------------------------------------------------------
 
 
+#: what a message shows instead of a cell that does not have the shape the column expects (a name typed
+#: into a code column, a note in a date column): only values shaped like the column's own are repeated
+NOT_SHOWN = "(value not shown: unlike this column's values)"
+_KINDS: dict[str, Column] = {}
+for _t in TABLES.values():
+    for _c in _t.columns:
+        _KINDS.setdefault(_c.name, _c)
+_SHAPES = {
+    "date": re.compile(r"^\d{1,4}([-/. ]\d{1,2}([-/. ]\d{1,4})?)?( 00:00:00)?$"),
+    "int": re.compile(r"^[-+]?[\d.,]{1,15}(e[-+]?\d{1,4})?$|^(n/?a|none|null|nan|inf|-|\?)$", re.I),
+    "bool": re.compile(r"^[A-Za-z0-9?/-]{1,8}$"),
+    "str": re.compile(r"^(?=.*\d)[A-Za-z0-9_/.:-]{1,24}$"),
+    "code": re.compile(r"^[A-Za-z0-9 _:/&+.-]{1,4}$|^[A-Za-z][A-Za-z0-9_:/&+.-]{0,19}$"),
+}
+_SHAPES["float"] = _SHAPES["int"]
+
+
+def _shaped(column: str, value: str) -> bool:
+    """Whether a cell has the shape of the column's values, so that a message may repeat it.
+
+    Dates and numbers: digits and separators; identifiers: letters and digits with at least one digit;
+    yes/no: a short word; codes: one short word (``woman``, ``DNA``, ``1:1``) or a near miss of the column's
+    codes (``Dropped out``).  Anything else (a name typed into a code column, a note in a date column) is not shown.
+    """
+    col = _KINDS.get(column.split(" [")[-1].rstrip("]") if column.endswith("]") else column)
+    if col is None:
+        return False
+    v = value.strip()
+    if col.kind in ("enum", "set"):
+        if _SHAPES["code"].match(v):
+            return True
+        import difflib
+
+        parts = [p.strip() for p in re.split(r"[;,]", v) if p.strip()] or [v]
+        return len(parts) <= 8 and all(_SHAPES["code"].match(p) or difflib.get_close_matches(
+            p.lower().replace(" ", "_"), col.values, n=1, cutoff=0.6) for p in parts)
+    shape = _SHAPES.get(col.kind)
+    return bool(shape and shape.match(v))
+
+
 class _Problems:
     def __init__(self):
         self.rows: list[dict] = []
@@ -620,6 +580,8 @@ class _Problems:
     def add(self, file, row, column, value, rule, *, masked: bool = False):
         if not masked and value not in (None, "") and looks_identifying(pd.Series([str(value)]))[0]:
             value = HIDDEN  # a message never repeats what looks like a phone number, e-mail, NHS number, ...
+        if value not in (None, "", HIDDEN) and not _shaped(str(column), str(value)):
+            value = NOT_SHOWN
         key = (file, column, rule)
         self.counts[key] = self.counts.get(key, 0) + 1
         if self.counts[key] <= _MAX_PROBLEMS_PER_RULE:
@@ -644,7 +606,14 @@ class _Problems:
             self.counts[(file, column, rule)] += len(idx) - len(take)
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=PROBLEM_COLUMNS)
+        rows = []
+        for r in self.rows:  # the line standing for the rows not listed says how many they are
+            if r["row"] is None and r["rule"].endswith("(further rows with this problem not listed)"):
+                rule = r["rule"][: -len(" (further rows with this problem not listed)")]
+                n = self.counts.get((r["file"], r["column"], rule), 0) - _MAX_PROBLEMS_PER_RULE
+                r = {**r, "rule": f"{rule} (further {n} row{'s' if n != 1 else ''} with this problem not listed)"}
+            rows.append(r)
+        return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
 
 
 def _as_text(s: pd.Series) -> pd.Series:
@@ -903,6 +872,8 @@ class ProgrammeData:
         kept, trailing blank rows ignored, values recoded by the column map.
     input_hash : str
         SHA-256 over the input files (names and bytes), for the report's title page.
+    files : dict
+        Table -> the file (and workbook sheet) it was read from.
 
     Examples
     --------
@@ -926,6 +897,8 @@ class ProgrammeData:
     source: str = ""
     load_log: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["file", "note", "n"]))
     input_hash: str = ""
+    #: table -> where it was read from (file, and sheet for a workbook), as messages name it
+    files: dict[str, str] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables present, in contract order."""
@@ -948,7 +921,7 @@ class ProgrammeData:
         out = []
         for name, t in TABLES.items():
             df = getattr(self, name)
-            out.append({"table": name, "file": t.filename, "present": df is not None,
+            out.append({"table": name, "file": self.files.get(name, t.filename), "present": df is not None,
                         "n_rows": 0 if df is None else len(df), "n_columns": 0 if df is None else df.shape[1]})
         return pd.DataFrame(out)
 
@@ -1046,7 +1019,7 @@ class ProgrammeData:
             capacity=_capacity_in(filt(self.capacity, "site_id", set(sites)), period),
             feedback=filt(self.feedback, "referral_id", rid),
             source=f"{self.source} [{label}]",
-            load_log=self.load_log, input_hash=self.input_hash,
+            load_log=self.load_log, input_hash=self.input_hash, files=self.files,
         )
 
     def __repr__(self) -> str:
@@ -1136,6 +1109,13 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
     raw, facs = _header(raw, tmap, fname, probs, factors)
     # spreadsheet row numbers: header is row 1
     rows = pd.Series(np.arange(2, len(raw) + 2), index=raw.index)
+    if tmap.derive:
+        raw, _derive_problems = _derive(raw, tmap, cmap, fname, probs, log, rows)
+        for c in tmap.derive:
+            facs.pop(c, None)
+        used = [c for c in raw.columns if c in tmap.drop]
+        if used:
+            raw = raw.drop(columns=used)
     cells = _blank_cells(raw, stripped, facs)  # stripped text and blank mask, computed once
     # trailing blank rows are tolerated (and logged); blank rows inside the data are problems
     if len(raw):
@@ -1175,18 +1155,17 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
         series = raw[col.name]
         col_cells = cells[col.name]
         fac = facs.get(col.name)
-        recode = tmap.values.get(col.name)
-        if recode:
+        if col.name in tmap.values or col.name in tmap.multi:
             series = _as_object(series)
             if col_cells[0] is None:
                 col_cells = _cells(series, stripped)
-            key = col_cells[0]
-            hit = key.isin(recode.keys())
-            if hit.any():
-                series = series.where(~hit, key.map(recode))
+            new, n_changed = recode(col_cells[0], tmap.values.get(col.name), tmap.multi.get(col.name))
+            if n_changed:
+                series = new
                 col_cells = _cells(series)
                 fac = None
-                log.append({"file": fname, "note": f"{col.name}: values recoded by the column map", "n": int(hit.sum())})
+                how = "split and recoded" if col.name in tmap.multi else "recoded"
+                log.append({"file": fname, "note": f"{col.name}: values {how} by the column map", "n": n_changed})
         if fac is not None and len(raw):
             out[col.name], tfac = _parse_factored(col, series, rows, fname, date_format, probs, fac, stripped, log)
             if tfac is not None:
@@ -1200,12 +1179,43 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
     df = pd.DataFrame(out, index=raw.index, copy=False)  # copy=False: the columns are not copied into blocks
     for c in extra:
         df[c] = _as_object(raw[c])
-    for col in table.columns:
-        if col.name not in df and not col.required:
-            df[col.name] = pd.Series([None] * len(df), index=df.index, dtype=_dtype(col))
+    absent = [col for col in table.columns if col.name not in df and not col.required]
+    for col in absent:
+        df[col.name] = pd.Series([None] * len(df), index=df.index, dtype=_dtype(col))
+    if absent:  # contract order, whichever optional columns the export has; extra columns after them
+        df = df[[c.name for c in table.columns if c.name in df] + extra]
     df["_row"] = rows.to_numpy()
     _check_keys(table, df, fname, probs, typed_factors)
     return df
+
+
+def _derive_inputs(tmap: TableMap) -> set[str]:
+    """Provider or contract column names the map's derivations read."""
+    out = set()
+    for op in tmap.derive.values():
+        name, args = next(iter(op.items()))
+        if name == "copy":
+            out.add(str(args))
+        elif name in ("add_days", "add_weeks"):
+            out.update(str(a) for a in args if isinstance(a, str))
+    return out
+
+
+def _derive(raw: pd.DataFrame, tmap: TableMap, cmap: ColumnMap, fname: str, probs: _Problems, log: list,
+            rows: pd.Series) -> tuple[pd.DataFrame, int]:
+    """The column map's derived columns (``derive:``), with their inputs' problems and a load-log note each."""
+    for cname, op in tmap.derive.items():
+        name, args = next(iter(op.items()))
+        inputs = [args] if name == "copy" else list(args)[:1] + [a for a in list(args)[1:] if isinstance(a, str)] \
+            if name in ("add_days", "add_weeks") else []
+        for src in inputs:
+            if tmap.columns.get(src, src) not in raw.columns:
+                probs.add(fname, 1, src, "", f"the column map derives {cname} from '{src}', which is not in the header")
+    raw, notes, bad = derive_columns(raw, tmap, tmap.date_format or cmap.date_format)
+    for src, mask, rule in bad:
+        probs.add_mask(fname, rows, src, pd.Series([""] * len(raw), index=raw.index), mask, rule)
+    log.extend({"file": fname, "note": n, "n": len(raw)} for n in notes)
+    return raw, len(bad)
 
 
 def _key_codes(df: pd.DataFrame, cols: list[str], facs: dict[str, _Factor], rows: np.ndarray) -> np.ndarray:
@@ -1603,6 +1613,76 @@ def validate_tables(raw_tables: dict[str, pd.DataFrame], *, files: dict[str, str
     return typed, problems, pd.DataFrame(log, columns=["file", "note", "n"])
 
 
+def _source_label(path: Path, sheet) -> str:
+    """How messages name where a table came from: the file, and the workbook sheet when there is one."""
+    if path.suffix.lower() != ".xlsx":
+        return path.name
+    if sheet is None or sheet == 0:
+        try:
+            from openpyxl import load_workbook
+
+            sheet = load_workbook(path, read_only=True).sheetnames[0 if sheet is None else sheet]
+        except Exception:  # an unreadable workbook is reported by the reader
+            return path.name
+    elif isinstance(sheet, int):
+        return f"{path.name}, sheet {sheet + 1}"
+    return f"{path.name}, sheet {sheet}"
+
+
+def _segment_row(segments: list[tuple[str, int]], row: int) -> tuple[str, int]:
+    """(file, its own spreadsheet row) of row ``row`` of a table stacked from several files."""
+    start = 2
+    for label, n in segments:
+        if row < start + n:
+            return label, row - start + 2
+        start += n
+    return segments[-1][0], row - start + 2 + segments[-1][1]
+
+
+def _in_providers_words(problems: pd.DataFrame, cmap: ColumnMap, files: dict[str, str],
+                        segments: dict[str, list[tuple[str, int]]], folder: Path) -> pd.DataFrame:
+    """Problems as the provider sees the export: the provider's column name with the contract's in brackets,
+    the file (and sheet) and row each stacked file numbers, and a way out when a required table is not found."""
+    problems = problems.copy()
+    table_of = {label: name for name, label in files.items()}
+    for i in range(len(problems)):
+        label = problems.at[i, "file"]
+        name = table_of.get(label)
+        if name is None:
+            continue
+        tmap = cmap.for_table(name)
+        col = problems.at[i, "column"]
+        if isinstance(col, str) and col and col in TABLES[name].names:
+            prov = tmap.provider_name(col)
+            if prov:
+                problems.at[i, "column"] = f"{prov} [{col}]"
+        multi = tmap.multi.get(col) if isinstance(col, str) else None
+        if multi is not None:
+            problems.at[i, "rule"] = problems.at[i, "rule"].replace(
+                "';'-separated values must come from:",
+                f"each '{multi.separator}'-separated part must be mapped (values: in the column map) onto one of:")
+        if name in segments:
+            row = problems.at[i, "row"]
+            if pd.notna(row) and int(row) > 1:
+                problems.at[i, "file"], problems.at[i, "row"] = _segment_row(segments[name], int(row))
+            problems.at[i, "rule"] = re.sub(
+                r"first seen in row (\d+)",
+                lambda m, seg=segments[name]: "first seen in {}, row {}".format(*_segment_row(seg, int(m.group(1)))),
+                problems.at[i, "rule"])
+    missing = problems["rule"].str.fullmatch(r"required table (sites|referrals) is missing from the folder")
+    if missing.any():
+        here = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+        found = f"the folder holds {', '.join(here[:6])}{' ...' if len(here) > 6 else ''}" if here else \
+            "the folder holds no readable files (.csv, .xlsx, .sav, .dta, .parquet)"
+        for i in np.flatnonzero(missing.to_numpy()):
+            tname = problems.at[i, "rule"].split()[2]
+            how = (f"; {found}, none of them named {tname}.csv or given for {tname} by the column map. For a "
+                   "provider's own export, draft a column map with `dapp-eval map FOLDER > map.yaml`, fill in its "
+                   "TODOs and name it in evaluation.yaml (column_map:) or pass --column-map map.yaml")
+            problems.at[i, "rule"] = problems.at[i, "rule"] + how
+    return problems
+
+
 def read_export(path: str | Path, *, column_map: str | Path | dict | ColumnMap | None = None,
                 allow_outside: bool = False) -> tuple[dict[str, pd.DataFrame], dict[str, str], pd.DataFrame]:
     """Read the contract's tables from a folder as the loader does (every format it reads, through the column
@@ -1722,34 +1802,70 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
     # the input hash is computed in a second thread (hashlib releases the GIL) while the files are parsed;
     # every file found is hashed, which differs from hashing only the files read when one cannot be read,
     # but then the load fails and the hash is never used
+    segments: dict[str, list[tuple[str, int]]] = {}  # table -> (file label, rows) of each file stacked into it
+    hashed: set[Path] = set()
     with ThreadPoolExecutor(max_workers=1) as hashing:
         for name, table in TABLES.items():
             tmap = cmap.for_table(name)
             try:
-                p = _find_file(folder, table, tmap, allow_outside=allow_outside)
+                sources = _find_sources(folder, table, tmap, allow_outside=allow_outside)
             except DataValidationError as exc:
                 read_problems.append(exc.problems)
                 continue
-            if p is None:
+            if not sources:
                 continue
-            try:
-                data = p.read_bytes()
-            except OSError:
-                data = None  # _read_raw reports why
+            parts: list[pd.DataFrame | None] = []
+            labels: list[str] = []
+            for p, sheet in sources:
+                data = None
+                if p.suffix.lower() == ".csv" or p not in hashed:
+                    try:
+                        data = p.read_bytes()
+                    except OSError:
+                        data = None  # _read_raw reports why
+                    else:
+                        if p not in hashed:
+                            hashed.add(p)
+                            hashing.submit(hasher.update, p.name.encode())
+                            hashing.submit(hasher.update, data)
+                found: list[dict] = []
+                file_notes: list[str] = []
+                fac: list[_Factor] = []
+                label = _source_label(p, sheet)
+                one = TableMap(file=tmap.file, sheet=sheet, columns=tmap.columns)
+                raw = _read_raw(p, one, found, file_notes, fac if len(sources) == 1 else None,
+                                data if p.suffix.lower() == ".csv" else None)
+                del data
+                if found:
+                    fr = pd.DataFrame(found, columns=PROBLEM_COLUMNS)
+                    fr["file"] = fr["file"].replace(p.name, label)
+                    read_problems.append(fr)
+                notes.extend({"file": label, "note": note, "n": 1} for note in file_notes)
+                if raw is not None and tmap.drop:
+                    # a dropped column a derivation needs is read for it, then dropped (in _check_table)
+                    needed = _derive_inputs(tmap)
+                    dropped = [c for c in raw.columns if c in tmap.drop and c not in needed]
+                    if dropped:
+                        attrs = dict(raw.attrs)
+                        if fac and len(fac) == raw.shape[1]:
+                            fac[:] = [f for c, f in zip(raw.columns, fac) if c not in tmap.drop]
+                        raw = raw.drop(columns=dropped)
+                        raw.attrs.update(attrs)
+                        notes.append({"file": label, "note": f"columns not read (drop: in the column map): "
+                                                            f"{', '.join(dropped)}", "n": len(dropped)})
+                parts.append(raw)
+                labels.append(label)
+                if len(sources) == 1:
+                    factors[name] = fac
+            files[name] = labels[0] if len(labels) == 1 else " + ".join(labels)
+            if any(r is None for r in parts):
+                continue
+            if len(parts) == 1:
+                raw_tables[name] = parts[0]
             else:
-                hashing.submit(hasher.update, p.name.encode())
-                hashing.submit(hasher.update, data)
-            found: list[dict] = []
-            file_notes: list[str] = []
-            factors[name] = []
-            raw = _read_raw(p, tmap, found, file_notes, factors[name], data)
-            del data
-            if found:
-                read_problems.append(pd.DataFrame(found, columns=PROBLEM_COLUMNS))
-            notes.extend({"file": p.name, "note": note, "n": 1} for note in file_notes)
-            files[name] = p.name
-            if raw is not None:
-                raw_tables[name] = raw
+                raw_tables[name] = pd.concat([r.reset_index(drop=True) for r in parts], ignore_index=True,
+                                             sort=False).fillna("")
+                segments[name] = [(lab, len(r)) for lab, r in zip(labels, parts)]
     for name in list(raw_tables):
         # a header row holding values (a file saved without it): refused, and the table is checked no further, so
         # that no other message repeats its "column names"
@@ -1760,12 +1876,16 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
             factors.pop(name, None)
     if check_identifiers:
         for name, raw in raw_tables.items():
+            tmap = cmap.for_table(name)
             renamed = raw.copy(deep=False)  # new labels, same data
-            renamed.columns = [cmap.for_table(name).columns.get(c, c) for c in raw.columns]
+            renamed.columns = [tmap.columns.get(c, c) for c in raw.columns]
+            distinct = [(f.codes, f.uniq, f.arrow) for f in factors.get(name, [])] or None
+            multi = [c for c in tmap.multi if c in renamed.columns]
+            for c in multi:  # multi-select cells are checked part by part, as the map splits and recodes them
+                renamed[c] = recode(_cells(_as_object(renamed[c]))[0], None, tmap.multi[c])[0]
+                distinct = None  # the reader's distinct cells no longer describe this column
             found = identifier_problems(renamed, file=files[name], table=name, allow=cmap.allow_columns,
-                                        numbers=cmap.number_columns,
-                                        _distinct=[(f.codes, f.uniq, f.arrow) for f in factors.get(name, [])] or None,
-                                        recode=cmap.for_table(name).values)
+                                        numbers=cmap.number_columns, _distinct=distinct, recode=tmap.values)
             if len(found):
                 read_problems.append(found)
         raw = renamed = None  # do not hold the last table through validation
@@ -1779,7 +1899,13 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
         problems = pd.concat([*[p for p in read_problems if len(p)], problems], ignore_index=True)
         problems["row"] = pd.to_numeric(problems["row"], errors="coerce").astype("Int64")
     if len(problems):
-        raise DataValidationError(problems)
+        raise DataValidationError(_in_providers_words(problems, cmap, files, segments, folder))
     for df in typed.values():
         del df["_row"]  # in place: these frames are ours, and dropping would copy every column
-    return ProgrammeData(**typed, source=str(path), load_log=log, input_hash=hasher.hexdigest())
+    sites = typed["sites"]
+    if len(sites) > 1 and not sites["site_id"].is_monotonic_increasing:
+        # sites in site_id order, whatever order the file lists them in: every page, by-site table and
+        # chart then comes out in the same order from a re-sorted export
+        typed["sites"] = sites.sort_values("site_id", kind="mergesort").reset_index(drop=True)
+    return ProgrammeData(**typed, source=str(path), load_log=log, input_hash=hasher.hexdigest(),
+                         files={name: label for name, label in files.items() if name in typed})

@@ -11,6 +11,7 @@ reads its settings (and the confidence level) from there.
     period: [2023-04-01, 2025-03-31]   # referrals received in this period (default: all)
     threshold: 10                      # small-number suppression
     alpha: 0.05                        # 95% intervals; 0.1 gives 90% intervals everywhere
+    seed: 20240601                     # random draws (multiple imputation): same plan, same numbers
     primary:                           # one primary outcome per domain; the rest are secondary (Holm-adjusted)
       engagement: completion_rate      # cumulative incidence of completion at planned length + grace
       risk: dash_mean_change           # practitioner DASH, intake -> exit
@@ -173,6 +174,8 @@ class AnalysisPlan(_Section):
     period: tuple[str, str] | None = None
     threshold: int = 10
     alpha: float = 0.05
+    #: seeds every random draw of a release (multiple imputation); draws never depend on ID text or row order
+    seed: int = 20240601
     primary: PrimaryOutcomes = field(default_factory=PrimaryOutcomes)
     attrition: AttritionPlan = field(default_factory=AttritionPlan)
     risk: RiskPlan = field(default_factory=RiskPlan)
@@ -265,7 +268,8 @@ def _headline_codes(extra) -> tuple[str, ...]:
     return tuple(extra or ())
 
 
-def _build(raw: dict) -> AnalysisPlan:
+def _check_choices(raw: dict) -> None:
+    """Settings that must be one of a fixed list."""
     for (section, key), allowed in _ALLOWED.items():
         if raw[section][key] not in allowed:
             raise ValueError(f"analysis plan: {section}.{key} must be one of {sorted(allowed)}, "
@@ -277,6 +281,10 @@ def _build(raw: dict) -> AnalysisPlan:
     for w in ("baseline_wave", "followup_wave"):
         if raw["safety"][w] not in WAVES:
             raise ValueError(f"analysis plan: safety.{w} must be one of {list(WAVES)}")
+
+
+def _build(raw: dict) -> AnalysisPlan:
+    _check_choices(raw)
     threshold = _number(raw["threshold"], "threshold", int)
     if threshold < 1:
         raise ValueError("analysis plan: threshold must be >= 1")
@@ -303,11 +311,14 @@ def _build(raw: dict) -> AnalysisPlan:
     if not isinstance(completers_only, bool):
         raise ValueError("analysis plan: headlines.completers_only must be true or false")
     extra = _headline_codes(raw["headlines"]["extra"])
+    seed = _number(raw["seed"], "seed", int)
+    if seed < 0:
+        raise ValueError("analysis plan: seed must be a whole number >= 0")
     r = raw["risk"]
     change = raw["trends"]["change_date"]
     change = None if change is None else _date_text(change, "trends.change_date")
     return AnalysisPlan(
-        title=str(raw["title"]), period=period, threshold=threshold, alpha=alpha,
+        title=str(raw["title"]), period=period, threshold=threshold, alpha=alpha, seed=seed,
         primary=PrimaryOutcomes(**raw["primary"]),
         attrition=AttritionPlan(exit_time=a["exit_time"], grace_weeks=int(grace) if grace == int(grace) else grace,
                                 recording_lag=lag),

@@ -289,6 +289,13 @@ def _a(word: str) -> str:
     return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
 
+def _counted(reasons: pd.Series) -> dict[str, int]:
+    """Reason -> rows, most frequent first and equal counts in alphabetical order (never in the order the
+    rows happened to come in, so shuffled input publishes the same table)."""
+    vc = reasons.value_counts()
+    return dict(sorted(((str(k), int(v)) for k, v in vc.items()), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _why_one_score(wide: pd.DataFrame, from_: str, to: str) -> pd.Series:
     """Reason label for each referral lacking one of the two scores (None when paired)."""
     has_f = wide["score_from"].notna()
@@ -551,7 +558,7 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
     changes = ch[list(dict.fromkeys(keep))].reset_index(drop=True)
     one = wide.loc[~paired, ["referral_id", "score_from", "score_to", "why_one_score"]].reset_index(drop=True)
 
-    excluded = wide.loc[~paired, "why_one_score"].value_counts().to_dict()
+    excluded = _counted(wide.loc[~paired, "why_one_score"])
     allrow = summary[summary["group"] == "all"].set_index("statistic")
     level = 100 * (1 - alpha)
     headline = _headline(allrow, inst, informant, from_, to, level, excluded)
@@ -706,7 +713,7 @@ def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str 
     for col in ("n", "n_total", "n_left", "n_entered"):
         summary[col] = summary[col].astype("Int64")
     summary["population"] = f"people with both {_a(from_)} and {_a(to)} score (complete cases; not only completers)"
-    excluded = wide.loc[wide["why_one_score"].notna(), "why_one_score"].value_counts().to_dict()
+    excluded = _counted(wide.loc[wide["why_one_score"].notna(), "why_one_score"])
     meta = make_meta(
         n_in=len(wide), excluded=excluded, alpha=alpha, unit="referrals with a score",
         method=(f"{inst.name} bands ({'; '.join(f'{lab} >= {lo:g}' for lab, lo in inst.bands)}) at {from_} and "
@@ -1147,6 +1154,12 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
     if "site_id" not in pop.columns:
         pop["site_id"] = "all"
     pop["site_id"] = pop["site_id"].astype("object").where(pop["site_id"].notna(), "missing").astype(str)
+    # the imputation's random draws go to the people with a missing exit score in row order: put the rows in
+    # an order made of what the models use (never the ID text, never the input's row order), so renaming
+    # IDs or shuffling rows draws the same numbers for the same people; rows equal on every key are
+    # interchangeable in every model below, so their order cannot move a result
+    order = [c for c in ("site_id", "score_from", "score_to", "exit_reason", *covariates) if c in pop.columns]
+    pop = pop.sort_values(order, kind="mergesort", na_position="last").reset_index(drop=True)
     obs = pop["score_to"].notna().to_numpy()
     n, n_obs = len(pop), int(obs.sum())
     if n_obs < 3:

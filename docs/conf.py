@@ -1,6 +1,15 @@
 """Sphinx configuration for the dapp_eval documentation (``make docs``; warnings are errors)."""
 
+import shutil
+from pathlib import Path
+
 import dapp_eval
+
+# The narrated notebooks are shown with the outputs stored in notebooks/ (nbval checks those outputs
+# against a fresh run in `make test`): copied here at each build, never executed by Sphinx.
+_DOCS = Path(__file__).resolve().parent
+shutil.rmtree(_DOCS / "notebooks", ignore_errors=True)
+shutil.copytree(_DOCS.parent / "notebooks", _DOCS / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
 
 project = "dapp_eval"
 author = "dapp_eval developers"
@@ -12,9 +21,11 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "numpydoc",
-    "myst_parser",
+    "myst_nb",  # Markdown pages (MyST) and the notebooks with their stored outputs
 ]
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+nb_execution_mode = "off"  # stored outputs only: the docs build runs no analysis
+nb_merge_streams = True
 exclude_patterns = ["_build"]
 root_doc = "index"
 

@@ -21,24 +21,28 @@ md = nbformat.v4.new_markdown_cell
 code = nbformat.v4.new_code_cell
 
 PROVENANCE = 'print(f"data: {data.source}; input SHA-256 {data.input_hash[:16]}")'
-SETUP = ('import dapp_eval\nfrom dapp_eval.results import stable_digits  # shows only the digits the method determines\n\nDATA = "../data_synthetic"  # change to your programme folder\n'
-         'data = dapp_eval.load_programme(DATA)\n' + PROVENANCE)
+OPEN = ('# evaluation.yaml (at the repository\'s top) says where the data are and how the export maps onto the\n'
+        '# contract; to run every notebook on another export, edit its data: and column_map: lines, nothing here\n'
+        'evaluation = dapp_eval.open_evaluation("../evaluation.yaml")')
+SETUP = ('import dapp_eval\nfrom dapp_eval.results import stable_digits  # shows only the digits the method determines\n\n'
+         + OPEN + '\ndata = evaluation.load()\n' + PROVENANCE)
 
 NOTEBOOKS = {
     "01_data_quality": [
         md("# 01 · Data quality\n\nThis notebook loads a programme data folder, checks it against the data contract\n"
            "(`docs/data-contract.md`) and summarises what is in it. Run it first on every new export.\n\n"
-           "It runs here on the shipped **synthetic** data (`data_synthetic/`). For a provider's export,\n"
-           "change `DATA` below to that folder (kept outside this repository) and, if its columns are named\n"
-           "differently, pass a column map: `dapp_eval.load_programme(DATA, column_map=\"map.yaml\")`."),
-        code('import dapp_eval\nfrom dapp_eval.quality import data_quality\nfrom dapp_eval.results import stable_digits  # shows only the digits the method determines\n\nDATA = "../data_synthetic"'),
+           "It runs here on the shipped **synthetic** data (`data_synthetic/`). For a provider's export, edit\n"
+           "the evaluation file `evaluation.yaml` at the repository's top: `data:` names the export's folder\n"
+           "(kept outside this repository) and `column_map:` the map drafted by `dapp-eval map` (see the\n"
+           "column-map guide in the docs). Every notebook and `dapp-eval --config evaluation.yaml` read the same file."),
+        code('import dapp_eval\nfrom dapp_eval.quality import data_quality\nfrom dapp_eval.results import stable_digits  # shows only the digits the method determines\n\n' + OPEN),
         md("## Load and validate\n\n`load_programme` checks every rule of the contract in every file (types, allowed "
            "values, ranges,\nunique keys, links between tables, dates in order, sessions inside their episode). If "
            "anything is\nwrong it stops with **one** `DataValidationError` that lists every problem with file, "
            "spreadsheet\nrow, column, value and rule; `err.problems` holds the same list as a table. The same "
            "report is\navailable from the command line: `dapp-eval validate FOLDER`. Nothing is dropped or guessed. "
            "The input hash printed below identifies exactly which files the outputs come from."),
-        code("data = dapp_eval.load_programme(DATA)\n" + PROVENANCE + "\ndata"),
+        code("data = evaluation.load()\n" + PROVENANCE + "\ndata"),
         md("## Table sizes"),
         code('dq = data_quality(data)\nstable_digits(dq.summary)'),
         md("## What the loader tolerated\n\nReal exports contain byte-order marks, Windows line endings, extra columns "
@@ -158,12 +162,33 @@ NOTEBOOKS = {
     ],
 }
 
+def _keep_outputs(nb, path: Path) -> None:
+    """Carry the stored outputs of the notebook at ``path`` over to ``nb`` cell by cell (same cell count and
+    kinds): for a change of cell source that cannot change any output, without re-executing (nbval still
+    checks that a fresh run reproduces them)."""
+    if not path.exists():
+        return
+    old = nbformat.read(str(path), as_version=4)
+    if [c.cell_type for c in old.cells] != [c.cell_type for c in nb.cells]:
+        raise SystemExit(f"{path.name}: the cells changed; run `make notebooks` instead of --keep-outputs")
+    for new_cell, old_cell in zip(nb.cells, old.cells):
+        if new_cell.cell_type == "code":
+            new_cell.outputs = old_cell.outputs
+            new_cell.execution_count = old_cell.execution_count
+        new_cell["id"] = old_cell.get("id", new_cell.get("id"))
+        new_cell.metadata = old_cell.metadata
+    nb.metadata = old.metadata
+
+
 if __name__ == "__main__":
-    names = sys.argv[1:] or list(NOTEBOOKS)
+    keep = "--keep-outputs" in sys.argv
+    names = [a for a in sys.argv[1:] if a != "--keep-outputs"] or list(NOTEBOOKS)
     for name in names:
         nb = nbformat.v4.new_notebook()
         nb.cells = NOTEBOOKS[name]
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.metadata["language_info"] = {"name": "python"}
+        if keep:
+            _keep_outputs(nb, ROOT / "notebooks" / f"{name}.ipynb")
         nbformat.write(nb, str(ROOT / "notebooks" / f"{name}.ipynb"))
         print(f"wrote notebooks/{name}.ipynb")

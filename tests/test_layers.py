@@ -22,6 +22,8 @@ LAYERS = {
     "formatting": 0, "glossary": 0,
     # data: contract, instrument registry, loading, privacy, quality, analysis plan
     "schema": 1, "instruments": 1, "identifiers": 1, "io": 1, "privacy": 1, "quality": 1, "plan": 1, "data": 1,
+    # column maps, their draft from an export, and the evaluation file
+    "mapping": 1, "mapdraft": 1, "evaluation": 1,
     # estimators (and the old import paths that re-export them)
     "estimators": 2, "survival": 2, "lmm": 2, "stats": 2,
     # figures: take estimator or analysis outputs

@@ -71,7 +71,8 @@ def missing_exit(page):
 
     r = page.plan["risk"]
     return page.get("missing_exit", lambda: risk.missing_exit(page.data, instrument=r["instrument"],
-                                                              informant=r["informant"], alpha=page.alpha))
+                                                              informant=r["informant"], alpha=page.alpha,
+                                                              seed=int(page.plan["seed"])))
 
 
 def feeling_safe(page):
