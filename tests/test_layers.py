@@ -33,8 +33,10 @@ LAYERS = {
     # commissioner figures built from the analyses: headline registry, site comparison, SPC trends, verdict wording,
     # user-supplied comparators (checked against the headline registry)
     "headlines": 4, "trends": 4, "verdict": 4, "comparators": 4, "yearly": 4,
+    # analyses of data contract version 2 (issue 32)
+    "equality": 4, "families": 4, "reoffending": 4, "delivery": 4,
     # statistical disclosure control of what is published; the synthetic-data generator
-    "disclosure": 5, "synthetic": 5,
+    "disclosure": 5, "synthetic": 5, "synthetic_v2": 5,
     # the release: pages, workbook, index (published through the disclosure layer)
     "report": 6,
     # tools and entry points; the simulation study of the headline figures (generator + analyses)
@@ -47,6 +49,8 @@ KNOWN_CYCLES: list[set[str]] = []
 ANALYSIS_FLOORS = {
     "episodes": 0,
     "funnel": 1, "attrition": 1,
+    # contract version 2's analyses read episodes only
+    "equality": 1, "families": 1, "reoffending": 1, "delivery": 1,
     "risk": 2, "followup": 2,
     # compare weights a comparison cohort on follow-up outcomes (compare.weighted_comparison reads followup)
     "safety": 3, "trends": 3, "yearly": 3, "compare": 3,

@@ -15,7 +15,11 @@ from dapp_eval.report import ReportBuilder, render_reports
 
 SECTION_TITLES = ["At a glance", "Engagement: from referral to completion", "Trends by quarter",
                   "Retention and attrition", "Risk reduction", "Safety of (ex-)partners and children",
-                  "Police, MARAC and children", "Comparison of sites", "Technical detail of the results",
+                  "Police, MARAC and children", "Equality monitoring: who is referred, starts and completes",
+                  "Results by programme strand", "Referrals and completion by district",
+                  "Children in the families referred", "Partner support", "Proven reoffending",
+                  "Capacity, utilisation and funding", "Waiting list by risk", "Feedback: ratings of change",
+                  "Comparison of sites", "Technical detail of the results",
                   "Methods and caveats", "Analysis plan", "Appendix: data quality",
                   "Appendix: disclosure control log", "Definitions and glossary"]
 
