@@ -10,6 +10,10 @@ modules, each returning an :class:`~dapp_eval.results.AnalysisResult`:
 - :mod:`dapp_eval.risk`       pre/post risk change, reliable change, mixed models
 - :mod:`dapp_eval.safety`     (ex-)partner survey outcomes by wave (Mirabal)
 - :mod:`dapp_eval.followup`   police / MARAC / children's services after exit
+- :mod:`dapp_eval.equality`   equality monitoring: referrals, starts, completions by characteristic, district, strand
+- :mod:`dapp_eval.families`   children's plans and partner support (data contract version 2)
+- :mod:`dapp_eval.reoffending` proven reoffending in the Justice Data Lab's form
+- :mod:`dapp_eval.delivery`   capacity and utilisation, structured feedback, waiting list by risk
 - :mod:`dapp_eval.disclosure` small-number suppression for published tables
 - :mod:`dapp_eval.report`     the commissioner HTML report
 - :mod:`dapp_eval.headlines`  the headline figures: one registry, one value each; sites side by side
@@ -32,13 +36,16 @@ from .evaluation import Evaluation, open_evaluation
 from .io import ProgrammeData, load_programme, read_column_map
 from .results import AnalysisResult
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _SUBMODULES = (
     "attrition", "bench", "cli", "compare", "disclosure", "evaluation", "mapdraft", "mapping", "followup", "funnel", "io", "lmm", "plan", "plotting",
     "privacy", "quality", "report", "results", "risk", "safety", "schema", "stats", "survival", "synthetic",
     # commissioner content (issue #16)
     "comparators", "formatting", "glossary", "headlines", "trends", "verdict",
+    "optional",
+    # data contract version 2 (issue #32)
+    "delivery", "equality", "families", "reoffending", "synthetic_v2",
 )
 
 __all__ = [

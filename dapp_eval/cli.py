@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .optional import MissingExtraError
 
 __all__ = ["main"]
 
@@ -329,8 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.redirect_stdout(sys.stderr):
             _print_problems(exc.problems, args)
         return 2
-    except (ValueError, FileNotFoundError) as exc:
-        # AnalysisError is a ValueError: say it plainly, no traceback
+    except (ValueError, FileNotFoundError, MissingExtraError) as exc:
+        # AnalysisError is a ValueError, MissingExtraError names the extra to install: say them plainly,
+        # no traceback
         print(f"dapp-eval {args.command}: {exc}", file=sys.stderr)
         return 2
 

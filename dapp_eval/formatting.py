@@ -347,6 +347,7 @@ PLAIN_NAMES: dict[str, str] = {
     "proven_lag_months": "Lag for proven outcomes (months)",
     # data contract tables and values (schema.py)
     "risk_assessments": "Risk assessments", "partner_surveys": "Partner surveys", "one_to_one": "One-to-one",
+    "partner_support": "Partner support",
     "n_children": "Number of children", "prior_da_police_contact": "Earlier police contact for domestic abuse",
     "substance_misuse": "Substance misuse", "referral_source": "Referred by", "relationship_to_victim":
         "Relationship to the person harmed", "abuse_types": "Types of abuse", "white_british": "White British",
@@ -362,6 +363,23 @@ PLAIN_NAMES: dict[str, str] = {
         "Children's services (child protection)", "police_callout": "Police call-out",
     "da_crime": "Domestic abuse crime", "marac_referral": "MARAC referral", "childrens_services":
         "Children's services", "support_offered": "Support offered", "support_accepted": "Support accepted",
+    # data contract version 2 (issue 32): equality, strands, districts, children, partner support, reoffending,
+    # capacity, waiting list, feedback
+    "n_left": "Started and left", "prop_started": "Started, of those no longer waiting",
+    "prop_completed": "Completed, of those who left", "age_band": "Age band",
+    "n_at_referral": "Number at referral", "n_at_12_months": "Number 12 months later",
+    "prop_at_referral": "Share at referral", "prop_at_12_months": "Share 12 months later",
+    "plan_at_referral": "Plan at referral", "plan_at_12_months": "Plan 12 months later", "n_yes": "Number counted",
+    "median": "Median", "closed_reason": "Why support closed", "cohort": "Cohort",
+    "n_reoffenders": "People who reoffended", "n_offences": "Proven offences", "frequency": "Offences per person",
+    "offences_per_reoffender": "Offences per person who reoffended",
+    "mean_days_to_first": "Average days to the first offence", "groups_run": "Groups run",
+    "n_places_offered": "Places offered", "n_places_filled": "Places filled",
+    "prop_filled": "Places filled, of those offered", "staff_fte": "Staff (full-time equivalent)",
+    "funding_gbp": "Funding", "funder": "Funder", "prop_of_funding": "Share of funding", "risk_band": "Risk band",
+    "n_awaiting_assessment": "Awaiting assessment", "n_awaiting_start": "Awaiting a place",
+    "median_weeks_waiting": "Median weeks waiting so far", "informant": "Who rated",
+    "item": "What was rated", "n_better": "Rated better or much better",
 }
 
 

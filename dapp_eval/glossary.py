@@ -98,6 +98,29 @@ GLOSSARY: dict[str, str] = {
                                   "answer.",
     "Wilson interval": "A confidence interval for a percentage that behaves well with small numbers and with "
                        "percentages near 0% or 100%.",
+    "Adverse childhood experiences (ACEs)": "Harmful experiences before the age of 18, such as abuse, neglect or "
+                                            "living with domestic abuse. Four or more are linked to poorer health "
+                                            "and to using or suffering abuse later in life.",
+    "Age band": "Age at referral in bands (under 18, 18 to 24, 25 to 34, 35 to 44, 45 to 54, 55 and over), so that "
+                "no one's exact age is shown.",
+    "Child protection plan": "A plan agreed at a child protection conference when a child is at risk of significant "
+                             "harm. A child in need plan is the lower level of children's services support; a "
+                             "looked-after child is in the care of the council.",
+    "Equality monitoring": "Counting referrals, starts and completions by protected characteristic (sex, age, "
+                           "ethnicity, disability, religion or belief, sexual orientation) so that a public body can "
+                           "show its service reaches and serves every group, as the public sector equality duty "
+                           "requires. Small groups are merged, never dropped.",
+    "Partner support service": "Support for the (ex-)partners of people on a programme (safety planning, advocacy, "
+                               "an IDVA or support worker), which the Home Office standards require to run "
+                               "alongside every perpetrator programme.",
+    "Proven reoffending": "An offence committed within a year that is proved by a caution or conviction within a "
+                          "further six months, as the Ministry of Justice's Justice Data Lab counts it: the rate "
+                          "(share who reoffend), the frequency (offences per person) and the time to the first "
+                          "offence. It is reported only for groups of 60 or more.",
+    "Rating of change": "A structured answer on a five-point scale, from 'much worse' to 'much better', given by the "
+                        "person, the (ex-)partner or the referring agency. Only the rating is kept, never free text.",
+    "Utilisation": "Programme places filled as a share of the places offered in a quarter. High utilisation with a "
+                   "waiting list means people wait because the programme is full.",
     "Case mix": "The kinds of people a site works with (for example how risky they were at referral, or who "
                 "referred them). Sites with different case mix can have different results for reasons that have "
                 "nothing to do with how good the programme is.",
@@ -206,6 +229,15 @@ TECHNICAL_TERMS: dict[str, str] = {
     r"\bcase[- ]mix\b": "Case mix",
     r"\bcomparison group\b": "Comparison group",
     r"\bsuppress(?:ed|ion)\b": "Suppression",
+    # data contract version 2 (issue 32)
+    r"\badverse childhood experiences\b|\bACEs\b": "Adverse childhood experiences (ACEs)",
+    r"\bage bands?\b": "Age band",
+    r"\bchild protection plan|\bchild in need\b|\blooked[- ]after\b": "Child protection plan",
+    r"\bequality (?:monitoring|duty)\b|\bequalities monitoring\b": "Equality monitoring",
+    r"\bpartner support\b": "Partner support service",
+    r"\bproven reoffending\b|\bJustice Data Lab\b": "Proven reoffending",
+    r"\bratings? of change\b": "Rating of change",
+    r"\butilisation\b": "Utilisation",
 }
 _TERM_RES = [(re.compile(p, re.IGNORECASE), term) for p, term in TECHNICAL_TERMS.items()]
 

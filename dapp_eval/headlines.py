@@ -47,8 +47,8 @@ from . import formatting as fmt
 from .errors import AnalysisError
 from .results import AnalysisResult, check_alpha, level_text, make_meta
 
-__all__ = ["HeadlineFigure", "REGISTRY", "SITE_OUTCOMES", "MIXED_POPULATION", "definitions", "headline_figures",
-           "population_text", "site_and_all_sites", "site_comparison"]
+__all__ = ["HeadlineFigure", "REGISTRY", "SITE_OUTCOMES", "MIXED_POPULATION", "V2_FIGURES", "definitions",
+           "headline_figures", "population_text", "site_and_all_sites", "site_comparison"]
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,80 @@ REGISTRY: dict[str, HeadlineFigure] = {f.code: f for f in [
         "completions in the contract period", "the contract period",
         "Period cost divided by completions in the period (not a cost per successful outcome).",
         "Quote in pounds with the period.", "gbp", higher_is_better=False),
+    # contract version 2 (issue 32): on page 1 only when the analysis plan lists them (headlines.extra)
+    HeadlineFigure(
+        "under_18_referrals", "Referrals of under-18s", "referrals of people aged under 18 at referral",
+        "none (a count)", "all referrals in the data, up to the data extract date",
+        "Referral episodes of people younger than 18 on the referral date (the contract allows ages from 14; "
+        "the seed reports counted those aged 16 to 17).",
+        "Quote as 'N referrals of people aged under 18'; small numbers are shown as '<10'.", "count",
+        headline=False),
+    HeadlineFigure(
+        "children_affected", "Children in the families referred", "distinct children listed with a referral",
+        "none (a count)", "all referrals in the data, up to the data extract date",
+        "Each child counts once however many times the parent was referred (children.csv).",
+        "Quote as 'N children were in the families referred'.", "count", headline=False),
+    HeadlineFigure(
+        "children_cp_plan_at_referral", "Children on a child protection plan at referral",
+        "children on a child protection plan at referral",
+        "children whose plan is known at referral and 12 months later", "referrals at least 12 months before the "
+        "extract date", "The share of children on a child protection plan when the parent was referred.",
+        "Quote beside the figure 12 months later, for the same children.", "percent", higher_is_better=None,
+        headline=False),
+    HeadlineFigure(
+        "children_cp_plan_12_months", "Children on a child protection plan 12 months later",
+        "children on a child protection plan 12 months after referral",
+        "children whose plan is known at referral and 12 months later", "12 months after referral",
+        "The share of the same children on a child protection plan a year after the referral. Plans change for "
+        "many reasons besides the programme.",
+        "Quote as 'X% at referral, Y% a year later (same children)'.", "percent", higher_is_better=False,
+        headline=False),
+    HeadlineFigure(
+        "partner_support_covers_programme", "Partner support for the length of the programme",
+        "supported (ex-)partners whose support had not closed before the perpetrator left the programme",
+        "supported (ex-)partners of people who started and have left", "up to the data extract date",
+        "Whether partner support ran alongside the perpetrator's programme until he or she left it, as the "
+        "Home Office standards ask.", "Quote as 'X% of supported (ex-)partners were supported for the whole "
+        "programme'.", "percent", higher_is_better=True, headline=False),
+    HeadlineFigure(
+        "partner_safety_plan", "Safety plans with supported (ex-)partners",
+        "supported (ex-)partners with a safety plan", "supported (ex-)partners", "up to the data extract date",
+        "The share of (ex-)partners in the partner support service with whom a safety plan was made.",
+        "Quote as 'X% of supported (ex-)partners had a safety plan'.", "percent", higher_is_better=True,
+        headline=False),
+    HeadlineFigure(
+        "proven_reoffending_rate", "Proven reoffending within a year (completers)",
+        "people who completed with a proven domestic abuse offence within a year of leaving",
+        "people who completed, a year and six months after leaving", "one year from leaving, plus six months "
+        "for the caution or conviction",
+        "The Justice Data Lab's one-year proven reoffending rate: an offence committed within a year of leaving "
+        "and proved by a caution or conviction within a further six months, counted from the linked records. "
+        "Withheld for a cohort under 60.",
+        "Quote with its cohort and beside a matched comparison where one exists; without one it is not an "
+        "effect of the programme.", "percent", higher_is_better=False, headline=False),
+    HeadlineFigure(
+        "utilisation", "Places filled", "programme places filled", "programme places offered",
+        "the quarters in capacity.csv", "Places taken up as a share of places offered, over all quarters.",
+        "Quote as 'X% of places were filled'.", "percent", higher_is_better=True, headline=False),
+    HeadlineFigure(
+        "agency_positive_change", "Referring agencies reporting positive change",
+        "referring agencies rating the person's behaviour better or much better at exit",
+        "referring-agency ratings of behaviour at exit", "at exit, up to the data extract date",
+        "Structured feedback: the referring agency's rating of change in behaviour on a 5-point scale; 4 or 5 "
+        "counts as positive.", "Quote as 'agencies reported positive change for X% (N ratings)'; who answers is "
+        "not a random sample.", "percent", higher_is_better=True, headline=False),
+    HeadlineFigure(
+        "waiting_high_risk", "High-risk referrals waiting", "referrals waiting at the extract date assessed as "
+        "high risk", "none (a count)", "the data extract date",
+        "Referrals awaiting assessment or a place at the extract date whose risk is high (the referrer's level, "
+        "else a DASH intake score of 14 or more).", "Quote with the date.", "count", higher_is_better=False,
+        headline=False),
 ]}
+
+#: the figures of data contract version 2 (computed only when asked for)
+V2_FIGURES = ("under_18_referrals", "children_affected", "children_cp_plan_at_referral", "children_cp_plan_12_months",
+              "partner_support_covers_programme", "partner_safety_plan", "proven_reoffending_rate", "utilisation",
+              "agency_positive_change", "waiting_high_risk")
 
 #: the outcomes compared between sites
 SITE_OUTCOMES = ("completion_rate", "reliable_risk_reduction", "partner_feels_safer", "police_after")
@@ -448,6 +521,84 @@ def _followup(data, plan, alpha, extract_text, sources):
     return out
 
 
+def _prop(code, k, n, period, note=""):
+    from .stats import wilson_ci
+
+    if not n:
+        return _row(code, den=n, period=period, note=note or "no one to count")
+    lo, hi = wilson_ci(k, n)
+    return _row(code, k / n, float(lo), float(hi), k, n, period=period, note=note)
+
+
+def _v2(data, alpha, extract_text, sources):
+    """The figures of contract version 2; each is 'not available' with the reason when the data lack it."""
+    from . import delivery, equality, families, reoffending
+
+    out = []
+    period = f"referrals up to {extract_text}"
+    u = equality.under_18(data)
+    out.append(_row("under_18_referrals", u["n_under_18"], num=u["n_under_18"], period=period))
+
+    def guarded(codes, fn):
+        try:
+            return fn()
+        except AnalysisError as exc:
+            return [_row(c, note=str(exc)) for c in codes]
+
+    def kids():
+        sources["children"] = ch = families.children(data, alpha=alpha)
+        r = ch.summary[(ch.summary["measure"] == "child_protection_plan") & (ch.summary["group"] == "all")].iloc[0]
+        per = "children whose plan is known at referral and 12 months later"
+        return [_row("children_affected", ch.meta["n_children"], num=ch.meta["n_children"], period=period),
+                _prop("children_cp_plan_at_referral", int(r["n_at_referral"]), int(r["n"]), per),
+                _prop("children_cp_plan_12_months", int(r["n_at_12_months"]), int(r["n"]), per)]
+
+    def support():
+        sources["partner_support"] = ps = families.partner_support(data, alpha=alpha)
+        t = ps.summary.set_index("measure")
+        return [_prop(c, int(t.loc[m, "n_yes"]), int(t.loc[m, "n"]), f"supported (ex-)partners up to {extract_text}")
+                for c, m in (("partner_support_covers_programme", "covers_programme"),
+                             ("partner_safety_plan", "safety_plan"))]
+
+    def reoffend():
+        sources["proven_reoffending"] = ro = reoffending.proven_reoffending(data, alpha=alpha)
+        r = ro.summary.set_index("cohort").loc["completed"]
+        per = "people who completed, one year after leaving plus six months for the caution or conviction"
+        if not r["meets_minimum"]:
+            return [_row("proven_reoffending_rate", den=r["n"], period=per,
+                         note=f"cohort under {reoffending.MIN_COHORT} (the Justice Data Lab minimum): not reported")]
+        return [_prop("proven_reoffending_rate", int(r["n_reoffenders"]), int(r["n"]), per)]
+
+    def places():
+        sources["capacity"] = cap = delivery.capacity(data)
+        s = cap.summary
+        return [_prop("utilisation", int(s["n_places_filled"].sum()), int(s["n_places_offered"].sum()),
+                      "the quarters in the capacity table")]
+
+    def agencies():
+        sources["feedback"] = fb = delivery.feedback(data, alpha=alpha)
+        s = fb.summary
+        r = s[(s["informant"] == "referring_agency") & (s["wave"] == "exit") & (s["item"] == "behaviour_change")]
+        if r.empty:
+            return [_row("agency_positive_change", note="no referring agency rated behaviour at exit")]
+        return [_prop("agency_positive_change", int(r["n_better"].iloc[0]), int(r["n"].iloc[0]),
+                      f"ratings at exit up to {extract_text}")]
+
+    def waiting():
+        sources["waiting_list"] = wl = delivery.waiting_list(data)
+        s = wl.summary.set_index("risk_band")
+        n = int(s.loc["High", "n_waiting"]) if "High" in s.index else 0
+        return [_row("waiting_high_risk", n, num=n, period=f"waiting at {extract_text}")]
+
+    out += guarded(["children_affected", "children_cp_plan_at_referral", "children_cp_plan_12_months"], kids)
+    out += guarded(["partner_support_covers_programme", "partner_safety_plan"], support)
+    out += guarded(["proven_reoffending_rate"], reoffend)
+    out += guarded(["utilisation"], places)
+    out += guarded(["agency_positive_change"], agencies)
+    out += guarded(["waiting_high_risk"], waiting)
+    return out
+
+
 _POP_COLS = ["n_population", "n_population_completed", "completers_value", "completers_ci_lower",
              "completers_ci_upper", "completers_n_numerator", "completers_n_denominator"]
 
@@ -486,6 +637,7 @@ _GROUPS = {
     ("reliable_risk_reduction", "risk_score_change"): "risk",
     ("partner_feels_safer",): "safety",
     ("police_before", "police_after", "marac_before", "marac_after"): "followup",
+    V2_FIGURES: "v2",
 }
 
 
@@ -554,6 +706,7 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
         "risk": lambda: _risk(sub, plan, alpha, extract_text, sources),
         "safety": lambda: _safety(sub, plan, alpha, extract_text, sources),
         "followup": lambda: _followup(sub, plan, alpha, extract_text, sources),
+        "v2": lambda: _v2(sub, alpha, extract_text, sources),
     }
     rows: list[dict] = []
     for group_codes, key in _GROUPS.items():

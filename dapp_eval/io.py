@@ -43,6 +43,7 @@ import pandas as pd
 
 from .errors import PROBLEM_COLUMNS, AnalysisError, DataValidationError
 from .identifiers import HIDDEN, header_problems, identifier_problems, looks_identifying
+from .optional import require
 from .schema import TABLES, Column, Table
 
 __all__ = ["ProgrammeData", "load_programme", "read_column_map", "read_export", "validate_tables", "SUPPORTED_SUFFIXES"]
@@ -470,6 +471,8 @@ def _read_raw(path: Path, tmap: TableMap, problems: list | None = None, notes: l
     problems = [] if problems is None else problems
     notes = [] if notes is None else notes
     suffix = path.suffix.lower()
+    if suffix == ".sav":  # before the reader's try: a missing extra is not a damaged file
+        require("pyreadstat", extra="spss", purpose=f"reading the SPSS file {path.name}")
     try:
         if suffix == ".csv":
             return _read_csv(path, problems, notes, factors, data)
@@ -843,6 +846,16 @@ def _session_summary(s: pd.DataFrame, referral_id: pd.Series) -> dict[str, np.nd
             "last_attended_date": out}
 
 
+def _capacity_in(cap: pd.DataFrame | None, period: tuple | None) -> pd.DataFrame | None:
+    """Capacity rows of the quarters that overlap ``period`` (all of them without a period)."""
+    if cap is None or period is None:
+        return cap
+    lo, hi = (pd.Timestamp(p) for p in period)
+    q = cap["quarter_start"]
+    keep = (q <= hi) & (q + pd.DateOffset(months=3) > lo)
+    return cap[keep.to_numpy()].reset_index(drop=True)
+
+
 @dataclass
 class ProgrammeData:
     """A validated programme data folder: one typed DataFrame per contract table.
@@ -853,6 +866,8 @@ class ProgrammeData:
         Always present.
     sessions, risk_assessments, partners, partner_surveys, incidents : pandas.DataFrame or None
         Optional tables; ``None`` when the folder has no such file.
+    children, partner_support, capacity, feedback : pandas.DataFrame or None
+        Optional tables of contract version 2; ``None`` when the folder has no such file.
     source : str
         Where the data came from.
     load_log : pandas.DataFrame
@@ -868,7 +883,7 @@ class ProgrammeData:
     >>> from dapp_eval import load_programme
     >>> data = load_programme("data_synthetic")
     >>> data.referrals.shape
-    (2000, 21)
+    (2000, 31)
     """
 
     sites: pd.DataFrame
@@ -878,6 +893,10 @@ class ProgrammeData:
     partners: pd.DataFrame | None = None
     partner_surveys: pd.DataFrame | None = None
     incidents: pd.DataFrame | None = None
+    children: pd.DataFrame | None = None
+    partner_support: pd.DataFrame | None = None
+    capacity: pd.DataFrame | None = None
+    feedback: pd.DataFrame | None = None
     source: str = ""
     load_log: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["file", "note", "n"]))
     input_hash: str = ""
@@ -998,6 +1017,10 @@ class ProgrammeData:
             partners=filt(self.partners, "referral_id", rid),
             partner_surveys=filt(self.partner_surveys, "referral_id", rid),
             incidents=filt(self.incidents, "participant_id", pid),
+            children=filt(self.children, "referral_id", rid),
+            partner_support=filt(self.partner_support, "referral_id", rid),
+            capacity=_capacity_in(filt(self.capacity, "site_id", set(sites)), period),
+            feedback=filt(self.feedback, "referral_id", rid),
             source=f"{self.source} [{label}]",
             load_log=self.load_log, input_hash=self.input_hash, files=self.files,
         )
@@ -1458,6 +1481,7 @@ def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _
     if {"start_date", "assessment_date"} <= set(ref):
         mask_rule(ref, fr, "assessment_date", ref["start_date"].notna() & ref["assessment_date"].isna(),
                   "start_date is given but assessment_date is empty (a programme starts after assessment)")
+    _v2_checks(tabs, files, keys, mask_rule, ref_ex)
     # sessions within their episode
     ses = tabs.get("sessions")
     if ses is not None and {"referral_id", "session_date", "attended"} <= set(ses) and "referral_id" in ref:
@@ -1493,6 +1517,39 @@ def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _
                        ra.index)
             mask_rule(ra, files["risk_assessments"], "assessment_date", ra["assessment_date"] < rd - pd.Timedelta(days=92),
                       "risk assessment more than 3 months before the referral_date")
+
+
+def _v2_checks(tabs, files, keys, mask_rule, ref_ex) -> None:
+    """Rules between the columns of contract version 2's tables and their referral or site."""
+    ref = tabs["referrals"]
+    ps = tabs.get("partner_support")
+    if ps is not None and {"support_start", "support_end"} <= set(ps):
+        fp = files["partner_support"]
+        mask_rule(ps, fp, "support_end", ps["support_end"] < ps["support_start"], "support_end is before support_start")
+        if "closed_reason" in ps:
+            mask_rule(ps, fp, "closed_reason", ps["support_end"].notna() & ps["closed_reason"].isna(),
+                      "support_end is given but closed_reason is empty (both or neither)")
+            mask_rule(ps, fp, "support_end", ps["support_end"].isna() & ps["closed_reason"].notna(),
+                      "closed_reason is given but support_end is empty (both or neither)", value_col="closed_reason")
+        if {"referral_id", "referral_date"} <= set(ref) and "referral_id" in ps:
+            rd = _take(ref["referral_date"], keys.match("partner_support", "referral_id", "referrals", "referral_id"),
+                       ps.index)
+            mask_rule(ps, fp, "support_start", ps["support_start"] < rd - pd.Timedelta(days=92),
+                      "partner support started more than 3 months before the referral_date")
+            if ref_ex is not None:
+                ex = _take(ref_ex, keys.match("partner_support", "referral_id", "referrals", "referral_id"), ps.index)
+                for c in ("support_start", "support_end"):
+                    mask_rule(ps, fp, c, ps[c] > ex, "date is after the site's data_extract_date")
+    cap = tabs.get("capacity")
+    if cap is not None and {"places_offered", "places_filled"} <= set(cap):
+        mask_rule(cap, files["capacity"], "places_filled", cap["places_filled"] > cap["places_offered"],
+                  "places_filled is more than places_offered")
+        given = cap[["groups_run", "places_offered", "places_filled", "staff_fte"]].notna().any(axis=1)
+        if {"site_id", "quarter_start"} <= set(cap) and given.any():
+            twice = given & cap[given].duplicated(["site_id", "quarter_start"]).reindex(cap.index, fill_value=False)
+            mask_rule(cap, files["capacity"], "places_offered", twice,
+                      "groups, places and staff are given on more than one row of this site and quarter "
+                      "(give them once; the other funders' rows leave them empty)")
 
 
 def validate_tables(raw_tables: dict[str, pd.DataFrame], *, files: dict[str, str] | None = None,
@@ -1698,8 +1755,9 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
     ----------
     path : str or Path
         Folder holding ``sites``, ``referrals`` and optionally ``sessions``,
-        ``risk_assessments``, ``partners``, ``partner_surveys`` and
-        ``incidents`` as .csv, .xlsx, .sav, .dta or .parquet files (or the
+        ``risk_assessments``, ``partners``, ``partner_surveys``,
+        ``incidents`` and (contract version 2) ``children``,
+        ``partner_support``, ``capacity`` and ``feedback`` as .csv, .xlsx, .sav, .dta or .parquet files (or the
         file names a column map gives).
     column_map : str, Path or dict, optional
         Column-map YAML that renames and recodes a provider's export; if not
@@ -1724,8 +1782,9 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
     Examples
     --------
     >>> data = load_programme("data_synthetic")
-    >>> list(data.tables())
-    ['sites', 'referrals', 'sessions', 'risk_assessments', 'partners', 'partner_surveys', 'incidents']
+    >>> list(data.tables())  # doctest: +NORMALIZE_WHITESPACE
+    ['sites', 'referrals', 'sessions', 'risk_assessments', 'partners', 'partner_surveys', 'incidents',
+     'children', 'partner_support', 'capacity', 'feedback']
     >>> len(data.referrals)
     2000
     """

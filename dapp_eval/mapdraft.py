@@ -93,6 +93,36 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "incident_date": ("occ date", "occurred on", "date of incident", "occurrence date", "date"),
     "incident_type": ("type", "record type", "category", "incident category"),
     "outcome_date": ("proven", "proven on", "outcome on", "date of outcome", "disposal date", "conviction date"),
+    # data contract version 2 (issue 32)
+    "district": ("postcode district", "postcode area", "area", "local authority", "la", "ward", "borough"),
+    "disability": ("disabled", "disability status", "has disability"),
+    "religion": ("religion or belief", "faith", "belief"),
+    "sexual_orientation": ("sexuality", "orientation", "sexual orientation"),
+    "aces_score": ("aces", "ace score", "number of aces", "adverse childhood experiences"),
+    "aces_flag": ("aces identified", "ace flag", "trauma"),
+    "mental_health": ("mental health need", "mh", "mental health issues"),
+    "interpreter_needed": ("interpreter", "interpreter required", "needs interpreter"),
+    "language": ("first language", "main language", "preferred language"),
+    "referral_risk_level": ("risk level", "referrer risk", "risk at referral"),
+    "child_id": ("child ref", "child number", "child no"),
+    "age_band": ("child age", "age group"),
+    "plan_at_referral": ("plan at referral", "cp status at referral", "status at referral"),
+    "plan_at_12_months": ("plan at 12 months", "status at 12 months", "12 month status"),
+    "support_start": ("support started", "first contact", "start of support"),
+    "support_end": ("support ended", "closed", "closure date", "end of support"),
+    "n_contacts": ("contacts", "number of contacts", "no of contacts"),
+    "n_sessions": ("idva sessions", "support sessions", "number of sessions"),
+    "safety_plan": ("safety plan", "safety planning", "safety plan made"),
+    "closed_reason": ("closure reason", "reason closed", "outcome"),
+    "quarter_start": ("quarter", "quarter beginning", "period"),
+    "funder": ("funding source", "funded by"),
+    "funding_gbp": ("funding", "amount", "grant"),
+    "groups_run": ("groups", "number of groups"),
+    "places_offered": ("places", "capacity", "spaces"),
+    "places_filled": ("filled", "places used", "occupied"),
+    "staff_fte": ("fte", "staff", "staffing"),
+    "rating": ("score", "likert", "rating of change"),
+    "item": ("question", "measure"),
 }
 
 #: provider words for contract codes (compared after lower-casing and removing punctuation)
@@ -139,6 +169,14 @@ CODE_SYNONYMS: dict[str, dict[str, str]] = {
                       "police callout": "police_callout", "da crime": "da_crime", "crime": "da_crime",
                       "crime recorded": "da_crime", "marac": "marac_referral", "child protection plan":
                       "child_protection", "cp": "child_protection"},
+    "disability": {"y": "yes", "n": "no", "disabled": "yes", "not disabled": "no", "prefer not to say": "prefer_not_to_say",
+                   "not known": "not_recorded", "not stated": "not_recorded", "unknown": "not_recorded"},
+    "religion": {"none": "no_religion", "no religion": "no_religion", "atheist": "no_religion",
+                 "prefer not to say": "prefer_not_to_say", "not known": "not_recorded", "not stated": "not_recorded"},
+    "sexual_orientation": {"straight": "heterosexual", "heterosexual straight": "heterosexual", "gay": "gay_or_lesbian",
+                           "lesbian": "gay_or_lesbian", "gay man": "gay_or_lesbian", "gay woman": "gay_or_lesbian",
+                           "prefer not to say": "prefer_not_to_say", "not known": "not_recorded",
+                           "not stated": "not_recorded"},
     "abuse_types": {"economic": "financial", "coercive control": "coercive_control", "controlling": "coercive_control",
                     "harassment": "stalking", "psychological": "emotional"},
 }
@@ -152,6 +190,11 @@ TABLE_WORDS: dict[str, tuple[str, ...]] = {
     "partners": ("partner", "partners", "victims", "survivors"),
     "partner_surveys": ("survey", "surveys", "partner survey", "partner surveys", "wellbeing", "feedback"),
     "incidents": ("police", "incident", "incidents", "marac", "crime", "occurrences"),
+    # data contract version 2 (issue 32)
+    "children": ("child", "children", "kids", "dependants", "family members"),
+    "partner_support": ("partner support", "idva", "victim support", "support service", "pss"),
+    "capacity": ("capacity", "places", "funding", "staffing", "utilisation", "quarterly"),
+    "feedback": ("ratings", "outcome ratings", "stakeholder", "likert", "questionnaire", "feedback form"),
 }
 
 

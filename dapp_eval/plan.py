@@ -33,6 +33,7 @@ reads its settings (and the confidence level) from there.
       proven_lag_months: 6
     headlines:
       completers_only: false           # also give each mostly-completers figure among completers only
+      extra: [proven_reoffending_rate]  # more figures for page 1's headline table (default none)
     trends:
       change_date: null                # a known change (new provider, changed programme), YYYY-MM-DD:
                                        # adds an interrupted time series of each quarterly chart
@@ -133,6 +134,8 @@ class FollowupPlan(_Section):
 class HeadlinesPlan(_Section):
     #: beside a figure whose population is mostly completers, the same figure among completers only
     completers_only: bool = False
+    #: figures of the headline registry added to page 1's headline table (codes of dapp_eval.headlines)
+    extra: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -258,6 +261,13 @@ def _recording_lag(lag):
     return int(lag) if lag == int(lag) else lag
 
 
+def _headline_codes(extra) -> tuple[str, ...]:
+    """``headlines.extra`` as a tuple of figure codes (checked against the registry where the report uses it)."""
+    if isinstance(extra, str | bytes) or not all(isinstance(c, str) for c in (extra or ())):
+        raise ValueError("analysis plan: headlines.extra must be a list of headline figure codes")
+    return tuple(extra or ())
+
+
 def _check_choices(raw: dict) -> None:
     """Settings that must be one of a fixed list."""
     for (section, key), allowed in _ALLOWED.items():
@@ -300,6 +310,7 @@ def _build(raw: dict) -> AnalysisPlan:
     completers_only = raw["headlines"]["completers_only"]
     if not isinstance(completers_only, bool):
         raise ValueError("analysis plan: headlines.completers_only must be true or false")
+    extra = _headline_codes(raw["headlines"]["extra"])
     seed = _number(raw["seed"], "seed", int)
     if seed < 0:
         raise ValueError("analysis plan: seed must be a whole number >= 0")
@@ -314,7 +325,7 @@ def _build(raw: dict) -> AnalysisPlan:
         risk=RiskPlan(instrument=r["instrument"], informant=r["informant"], from_=r["from"], to=r["to"]),
         safety=SafetyPlan(**raw["safety"]),
         followup=FollowupPlan(window_months=int(f["window_months"]), proven_lag_months=int(f["proven_lag_months"])),
-        headlines=HeadlinesPlan(completers_only=completers_only),
+        headlines=HeadlinesPlan(completers_only=completers_only, extra=extra),
         trends=TrendsPlan(change_date=change),
     )
 

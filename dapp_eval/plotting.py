@@ -946,7 +946,9 @@ def plot_before_after(result, ax=None, *, title=None):
         dd = d[d["period"] == period].set_index("label").reindex(labels)
         est = 100 * dd["estimate"].to_numpy(dtype=float)
         ax.bar(x + (i - 0.5) * 0.38, est, 0.38, color=PALETTE[i], edgecolor="black", hatch=["", "//"][i],
-               yerr=[est - 100 * dd["ci_lower"].to_numpy(dtype=float), 100 * dd["ci_upper"].to_numpy(dtype=float) - est],
+               # lists, not arrays: matplotlib 3.10.0 reads a one-bar array as a scalar (a NumPy DeprecationWarning)
+               yerr=[(est - 100 * dd["ci_lower"].to_numpy(dtype=float)).tolist(),
+                     (100 * dd["ci_upper"].to_numpy(dtype=float) - est).tolist()],
                capsize=3, label=f"{period} (n = {_sf_n(dd['n'].max())})")
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=15, ha="right", fontsize=8)
@@ -1020,7 +1022,9 @@ def plot_compare_completers(result, ax=None, *, title=None):
         dd = dd.set_index("period").reindex(["before", "after"])
         est = 100 * dd["estimate"].to_numpy(dtype=float)
         ax.bar(np.arange(2) + (i - 0.5) * 0.38, est, 0.38, color=PALETTE[i], edgecolor="black", hatch=["", "//"][i],
-               yerr=[est - 100 * dd["ci_lower"].to_numpy(dtype=float), 100 * dd["ci_upper"].to_numpy(dtype=float) - est],
+               # lists, not arrays: matplotlib 3.10.0 reads a one-bar array as a scalar (a NumPy DeprecationWarning)
+               yerr=[(est - 100 * dd["ci_lower"].to_numpy(dtype=float)).tolist(),
+                     (100 * dd["ci_upper"].to_numpy(dtype=float) - est).tolist()],
                capsize=3, label=f"{lab} (n = {_sf_n(dd['n'].max())})")
     ax.set_xticks([0, 1])
     ax.set_xticklabels(["before referral", "after (aligned window)"])

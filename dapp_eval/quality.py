@@ -11,7 +11,7 @@ import pandas as pd
 
 from .io import ProgrammeData
 from .results import AnalysisResult, make_meta
-from .schema import TABLES
+from .schema import TABLES, V2_REFERRAL_COLUMNS
 
 __all__ = ["data_quality", "missingness", "coverage"]
 
@@ -23,7 +23,8 @@ def missingness(data: ProgrammeData) -> pd.DataFrame:
     -------
     DataFrame
         table, column, n_rows, n_missing, pct_missing, nullable (whether the
-        contract allows an empty cell there).
+        contract allows an empty cell there). A referral column of contract
+        version 2 that is empty in every row (a version-1 export) is left out.
 
     Examples
     --------
@@ -39,6 +40,8 @@ def missingness(data: ProgrammeData) -> pd.DataFrame:
             if col.name not in df:
                 continue
             n_missing = int(df[col.name].isna().sum())
+            if name == "referrals" and col.name in V2_REFERRAL_COLUMNS and n_missing == len(df):
+                continue  # an optional item of contract version 2 the data do not hold (the sections say so)
             rows.append({"table": name, "column": col.name, "n_rows": len(df), "n_missing": n_missing,
                          "pct_missing": 100.0 * n_missing / len(df) if len(df) else float("nan"),
                          "nullable": col.nullable})

@@ -20,7 +20,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: version of the data contract these definitions describe.  Version 2 added optional items only
+#: (protected characteristics, district, complex needs, referral risk level and the tables children,
+#: partner_support, capacity and feedback), so every version-1 folder is a valid version-2 folder.
+CONTRACT_VERSION = 2
+
 __all__ = [
+    "CONTRACT_VERSION",
+    "V2_REFERRAL_COLUMNS",
+    "V2_TABLES",
+    "PROTECTED_CHARACTERISTICS",
+    "AGE_BANDS",
+    "age_band",
     "Column",
     "Table",
     "TABLES",
@@ -144,6 +155,46 @@ SURVEY_BEHAVIOURS = (
 )
 INCIDENT_TYPES = ("police_callout", "da_crime", "arrest", "marac_referral", "child_protection")
 
+# -- contract version 2 ------------------------------------------------------------------------
+#: answers every protected characteristic allows besides its own codes
+UNDISCLOSED = ("prefer_not_to_say", "not_recorded")
+DISABILITY = ("yes", "no", *UNDISCLOSED)
+RELIGIONS = ("no_religion", "christian", "muslim", "hindu", "sikh", "jewish", "buddhist", "other", *UNDISCLOSED)
+SEXUAL_ORIENTATIONS = ("heterosexual", "gay_or_lesbian", "bisexual", "other", *UNDISCLOSED)
+RISK_LEVELS = ("standard", "medium", "high")
+CHILD_AGE_BANDS = ("under_5", "5_to_10", "11_to_15", "16_to_17")
+CHILD_PLANS = ("none", "child_in_need", "child_protection", "looked_after", "not_recorded")
+SUPPORT_CLOSED = ("completed", "disengaged", "declined", "moved_away", "referred_on", "other")
+FUNDERS = ("home_office", "pcc", "local_authority", "childrens_services", "health", "probation", "charity", "other")
+FEEDBACK_INFORMANTS = ("perpetrator", "partner", "referring_agency")
+FEEDBACK_WAVES = ("exit", "follow_up")
+FEEDBACK_ITEMS = ("behaviour_change", "understanding", "feels_safer", "relationship", "children")
+#: the referral columns that are protected characteristics (Equality Act 2010) held by the contract
+PROTECTED_CHARACTERISTICS = ("gender", "ethnicity", "disability", "religion", "sexual_orientation")
+#: age bands of the equality monitoring (years at referral; the contract allows ages from 14)
+AGE_BANDS = ("Under 18", "18 to 24", "25 to 34", "35 to 44", "45 to 54", "55 and over")
+
+
+def age_band(age) -> str | None:
+    """The equality-monitoring age band of an age in years (None when the age is missing).
+
+    Examples
+    --------
+    >>> [age_band(a) for a in (16, 18, 34, 35, 60, None)]
+    ['Under 18', '18 to 24', '25 to 34', '35 to 44', '55 and over', None]
+    """
+    try:
+        a = float(age)
+    except (TypeError, ValueError):
+        return None
+    if a != a:  # NaN
+        return None
+    for upper, band in zip((18, 25, 35, 45, 55), AGE_BANDS):
+        if a < upper:
+            return band
+    return AGE_BANDS[-1]
+
+
 C = Column
 
 SITES = Table(
@@ -193,6 +244,28 @@ REFERRALS = Table(
         C("start_date", "date", nullable=True, description="Date of the first attended session."),
         C("exit_date", "date", nullable=True, description="Date the episode was closed."),
         C("exit_reason", "enum", nullable=True, values=EXIT_REASONS, description="Reason for closing; empty = still open."),
+        # contract version 2: every item optional
+        C("district", "str", required=False, nullable=True,
+          description="Postcode district (e.g. CV6) or local-authority code of the person's home; never a full "
+                      "postcode (v2)."),
+        C("disability", "enum", required=False, nullable=True, values=DISABILITY,
+          description="Disability as the person describes it (Equality Act 2010) (v2)."),
+        C("religion", "enum", required=False, nullable=True, values=RELIGIONS,
+          description="Religion or belief (v2)."),
+        C("sexual_orientation", "enum", required=False, nullable=True, values=SEXUAL_ORIENTATIONS,
+          description="Sexual orientation (v2)."),
+        C("aces_score", "int", required=False, nullable=True, min=0, max=10,
+          description="Number of adverse childhood experiences disclosed (0-10) (v2)."),
+        C("aces_flag", "bool", required=False, nullable=True,
+          description="Adverse childhood experiences identified (where only a flag is kept) (v2)."),
+        C("mental_health", "bool", required=False, nullable=True,
+          description="Mental health need identified at referral (v2)."),
+        C("interpreter_needed", "bool", required=False, nullable=True,
+          description="An interpreter is needed to take part (v2)."),
+        C("language", "str", required=False, nullable=True,
+          description="Main language, lower case (e.g. english, polish, urdu) (v2)."),
+        C("referral_risk_level", "enum", required=False, nullable=True, values=RISK_LEVELS,
+          description="Risk level given by the referring agency (standard, medium, high) (v2)."),
     ),
     key=("referral_id",),
     foreign_keys=(("site_id", "sites", "site_id"),),
@@ -285,7 +358,84 @@ INCIDENTS = Table(
     description="Linked police, MARAC and children's services records, keyed by person.",
 )
 
+CHILDREN = Table(
+    "children",
+    (
+        C("child_id", "str", description="Pseudonymous child identifier (v2)."),
+        C("referral_id", "str", description="Referral episode (must exist in referrals.csv)."),
+        C("age_band", "enum", values=CHILD_AGE_BANDS, nullable=True, description="Age band at referral."),
+        C("plan_at_referral", "enum", values=CHILD_PLANS, nullable=True,
+          description="Children's services plan at referral (none, child in need, child protection, looked after)."),
+        C("plan_at_12_months", "enum", values=CHILD_PLANS, nullable=True,
+          description="Plan 12 months after referral; empty = not yet known."),
+    ),
+    optional=True,
+    key=("child_id", "referral_id"),
+    foreign_keys=(("referral_id", "referrals", "referral_id"),),
+    description="Children in the family of a referral, one row per child and referral (v2).",
+)
+
+PARTNER_SUPPORT = Table(
+    "partner_support",
+    (
+        C("partner_id", "str", description="Pseudonymous (ex-)partner identifier (as in partners.csv)."),
+        C("referral_id", "str", description="Referral episode (must exist in referrals.csv)."),
+        C("support_start", "date", description="First contact of the partner support service."),
+        C("support_end", "date", nullable=True, description="Date support closed; empty = still supported."),
+        C("n_contacts", "int", nullable=True, min=0, description="Contacts (calls, visits, messages) with the partner."),
+        C("n_sessions", "int", nullable=True, min=0, description="IDVA or support-worker sessions."),
+        C("safety_plan", "bool", nullable=True, description="A safety plan was made with the partner."),
+        C("closed_reason", "enum", nullable=True, values=SUPPORT_CLOSED,
+          description="Why support closed; empty = still supported."),
+    ),
+    optional=True,
+    key=("partner_id", "referral_id"),
+    foreign_keys=(("referral_id", "referrals", "referral_id"),),
+    description="Partner support service: one row per supported (ex-)partner and referral (v2).",
+)
+
+CAPACITY = Table(
+    "capacity",
+    (
+        C("site_id", "str", description="Site (must exist in sites.csv)."),
+        C("quarter_start", "date", description="First day of the quarter."),
+        C("funder", "enum", values=FUNDERS, description="Funder of the amount in funding_gbp."),
+        C("funding_gbp", "float", required=False, nullable=True, min=0, description="Funding from this funder in the quarter (GBP)."),
+        C("groups_run", "int", required=False, nullable=True, min=0,
+          description="Groups run in the quarter (given on one row of the site and quarter; the others empty)."),
+        C("places_offered", "int", required=False, nullable=True, min=0, description="Programme places available in the quarter."),
+        C("places_filled", "int", required=False, nullable=True, min=0, description="Places taken up (people attending)."),
+        C("staff_fte", "float", required=False, nullable=True, min=0, description="Staff in full-time equivalents."),
+    ),
+    optional=True,
+    key=("site_id", "quarter_start", "funder"),
+    foreign_keys=(("site_id", "sites", "site_id"),),
+    description="Capacity, staffing and funding by site, quarter and funder (v2).",
+)
+
+FEEDBACK = Table(
+    "feedback",
+    (
+        C("referral_id", "str", description="Referral episode (must exist in referrals.csv)."),
+        C("informant", "enum", values=FEEDBACK_INFORMANTS, description="Who rated the change."),
+        C("wave", "enum", values=FEEDBACK_WAVES, description="When: at exit, or at follow-up (about 6 months later)."),
+        C("item", "enum", values=FEEDBACK_ITEMS, description="What was rated."),
+        C("rating", "int", min=1, max=5,
+          description="1 = much worse, 2 = worse, 3 = no change, 4 = better, 5 = much better."),
+    ),
+    optional=True,
+    key=("referral_id", "informant", "wave", "item"),
+    foreign_keys=(("referral_id", "referrals", "referral_id"),),
+    description="Structured feedback: Likert ratings of change by informant and wave; no free text (v2).",
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (SITES, REFERRALS, SESSIONS, RISK, PARTNERS, PARTNER_SURVEYS, INCIDENTS)
+    t.name: t for t in (SITES, REFERRALS, SESSIONS, RISK, PARTNERS, PARTNER_SURVEYS, INCIDENTS,
+                        CHILDREN, PARTNER_SUPPORT, CAPACITY, FEEDBACK)
 }
+#: the tables version 2 of the contract added
+V2_TABLES = ("children", "partner_support", "capacity", "feedback")
+#: the referral columns version 2 of the contract added
+V2_REFERRAL_COLUMNS = ("district", "disability", "religion", "sexual_orientation", "aces_score", "aces_flag",
+                       "mental_health", "interpreter_needed", "language", "referral_risk_level")
 TABLE_ORDER = tuple(TABLES)

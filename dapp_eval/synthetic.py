@@ -50,7 +50,7 @@ Examples
 >>> from dapp_eval import synthetic
 >>> tables = synthetic.generate_tables(referrals=200, sites=5, seed=3)
 >>> sorted(tables)[:3]
-['incidents', 'partner_surveys', 'partners']
+['capacity', 'children', 'feedback']
 >>> len(tables["referrals"])
 200
 """
@@ -89,7 +89,7 @@ __all__ = [
 ]
 
 #: version of the generating process; bump whenever the output for a seed changes
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "2.0.0"
 
 #: arguments of the shipped ``data_synthetic/`` folder
 DEFAULT_ARGS: dict[str, Any] = {"referrals": 2000, "sites": 5, "years": 2, "seed": 1, "scenario": "default"}
@@ -307,6 +307,79 @@ _DEFAULT: dict[str, Any] = {
                 "custody": 0.9, "other": 0.9, "declined_assessment": 1.1, "unsuitable": 1.1,
                 "declined_to_start": 1.1,
             },
+        },
+    },
+    # contract version 2: drawn from a random stream of their own (_V2_STREAM), after everything above, so
+    # the version-1 columns and tables of a seed are the same as before version 2 existed
+    "contract_v2": {
+        # protected characteristics, per person; disability is more common among people who started and
+        # left early (so completion is lower among disabled people: a known inequality to find)
+        "disability_yes": {"completed": 0.10, "left_early": 0.24, "other": 0.14},
+        "disability_undisclosed": {"prefer_not_to_say": 0.03, "not_recorded": 0.05},
+        "religion": {"no_religion": 0.40, "christian": 0.30, "muslim": 0.12, "hindu": 0.04, "sikh": 0.03,
+                     "jewish": 0.01, "buddhist": 0.01, "other": 0.02, "prefer_not_to_say": 0.04,
+                     "not_recorded": 0.03},
+        "sexual_orientation": {"heterosexual": 0.88, "gay_or_lesbian": 0.02, "bisexual": 0.01, "other": 0.005,
+                               "prefer_not_to_say": 0.045, "not_recorded": 0.04},
+        "district_weights": [0.40, 0.30, 0.20, 0.10],
+        "district_words": ["Central", "North", "East", "West"],
+        "district_missing": 0.02,
+        # complex needs, per person; people who did not start (declined or unsuitable) more often need an
+        # interpreter (so fewer of them start: a known gap in reach)
+        "interpreter_needed": {"not_started": 0.12, "other": 0.04},
+        "interpreter_languages": {"polish": 0.30, "urdu": 0.25, "punjabi": 0.15, "arabic": 0.15, "romanian": 0.15},
+        "other_language_if_no_interpreter": 0.07,
+        "aces_gamma": {"shape": 2.0, "scale": 1.2},
+        "aces_missing": 0.20,
+        "aces_flag_from": 4,
+        "mental_health": {"p": 0.38, "missing": 0.05},
+        "referral_risk_level": {"standard": 0.45, "medium": 0.35, "high": 0.20},
+        "referral_risk_level_missing": 0.05,
+        # a second strand at 24-session group sites (a fathering course, like Step Up)
+        "second_strand": {"name": "Step Up", "share": 0.30},
+        "children": {
+            "age_band": {"under_5": 0.25, "5_to_10": 0.35, "11_to_15": 0.28, "16_to_17": 0.12},
+            "plan_at_referral": {"none": 0.50, "child_in_need": 0.24, "child_protection": 0.18,
+                                 "looked_after": 0.04, "not_recorded": 0.04},
+            # plan 12 months after referral given the plan at referral, by whether the referral completed
+            "plan_at_12_months": {
+                "completed": {"none": [0.92, 0.06, 0.02, 0.0], "child_in_need": [0.55, 0.38, 0.06, 0.01],
+                              "child_protection": [0.35, 0.40, 0.22, 0.03], "looked_after": [0.05, 0.05, 0.05, 0.85]},
+                "not_completed": {"none": [0.85, 0.10, 0.05, 0.0], "child_in_need": [0.35, 0.45, 0.17, 0.03],
+                                  "child_protection": [0.15, 0.35, 0.45, 0.05],
+                                  "looked_after": [0.02, 0.03, 0.05, 0.90]},
+            },
+        },
+        "partner_support": {
+            "start_after_days": [0, 21],
+            "p_covers_episode": 0.75,
+            "after_exit_days": [0, 90],
+            "not_started_days": [30, 180],
+            "contacts_base": 2.0, "contacts_per_week": 0.5, "sessions_per_week": 0.25,
+            "p_safety_plan": 0.80,
+            "closed_if_covered": {"completed": 0.85, "referred_on": 0.15},
+            "closed_if_not_covered": {"disengaged": 0.60, "declined": 0.15, "moved_away": 0.10, "other": 0.15},
+        },
+        "capacity": {
+            "utilisation": [0.82, 0.97], "group_size": 10, "staff_fte": [1.5, 4.5],
+            "funding_shares": {"pcc": 0.5, "local_authority": 0.3, "health": 0.2},
+        },
+        "feedback": {
+            "p_respond": {
+                "perpetrator_exit": {"completed": 0.75, "other": 0.30},
+                "partner_exit": {"completed": 0.60, "other": 0.40},
+                "referring_agency_exit": {"completed": 0.50, "other": 0.30},
+                "referring_agency_follow_up": {"completed": 0.40, "other": 0.25},
+            },
+            "items": {"perpetrator": ["behaviour_change", "understanding"], "partner": ["feels_safer", "relationship"],
+                      "referring_agency": ["behaviour_change", "children"]},
+            # probability of a rating of 4 or 5 ("better" or "much better")
+            "p_positive": {"perpetrator": {"completed": 0.85, "other": 0.40},
+                           "partner": {"completed": 0.70, "other": 0.30},
+                           "referring_agency": {"completed": 0.75, "other": 0.35}},
+            "positive_levels": {"4": 0.6, "5": 0.4},
+            "other_levels": {"3": 0.6, "2": 0.3, "1": 0.1},
+            "follow_up_days": 182,
         },
     },
 }
@@ -586,6 +659,7 @@ def simulate(*, referrals: int = 2000, sites: int = 5, years: int = 2, seed: int
     _sim_surveys_table(st)
     _sim_incidents(st)
     _sim_referrals_table(st)
+    _sim_contract_v2(st)
     return _sim_truth(st)
 
 
@@ -1482,8 +1556,15 @@ def _sim_referrals_table(st: _SimState) -> None:
         "incidents": incidents,
     }
     for name, df in tables.items():
-        tables[name] = df[schema.TABLES[name].names].reset_index(drop=True)
+        tables[name] = df[[c for c in schema.TABLES[name].names if c in df]].reset_index(drop=True)
     st.tables = tables
+
+
+def _sim_contract_v2(st: _SimState) -> None:
+    """Contract version 2: new referral columns and tables, from a random stream of their own."""
+    from .synthetic_v2 import simulate_v2
+
+    st.truth_v2 = simulate_v2(st)
 
 
 def _sim_truth(st: _SimState):
@@ -1530,6 +1611,7 @@ def _sim_truth(st: _SimState):
         risk_ids=risk_ids, survey_info=survey_info, inc_truth=inc_truth, sem=sem, true_sd=true_sd,
         n_people=n_people, is_repeat=is_repeat,
     )
+    truth["contract_v2"] = _jsonable(st.truth_v2)
     return SyntheticProgramme(tables=tables, truth=truth)
 
 
@@ -2123,7 +2205,7 @@ def write_programme(tables: dict[str, pd.DataFrame], out_dir: str | Path, *, tru
     >>> prog = simulate(referrals=50, sites=2, seed=4)
     >>> folder = write_programme(prog.tables, tempfile.mkdtemp(), truth=prog.truth)
     >>> sorted(p.name for p in folder.iterdir())[:3]
-    ['README.md', 'incidents.csv', 'partner_surveys.csv']
+    ['README.md', 'capacity.csv', 'children.csv']
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -2216,7 +2298,41 @@ _NOTES: dict[tuple[str, str], str] = {
                                      "(at least 90 days later, usually the same site).",
     ("referrals", "referral_date"): "Uniform over the period; 3% carried over from the 90 days before it.",
     ("referrals", "referral_source"): "Children's social care about 65% (Coventry: 70%).",
-    ("referrals", "programme_name"): "Always empty here (each site runs one programme).",
+    ("referrals", "programme_name"): "The site's programme; 30% of referrals at 24-session group sites are on a "
+                                     "second strand, 'Step Up' (v2 stream).",
+    ("referrals", "district"): "Invented districts, four per site ('<place> Central/North/East/West', 40/30/20/10%); "
+                               "2% missing.",
+    ("referrals", "disability"): "Yes for 10% of people who completed, 24% of those who started and left early, 14% "
+                                 "of others (a known gap in completion); 3% prefer not to say, 5% not recorded.",
+    ("referrals", "religion"): "No religion 40%, Christian 30%, Muslim 12%, others smaller; 4% prefer not to say, "
+                               "3% not recorded.",
+    ("referrals", "sexual_orientation"): "Heterosexual 88%, gay or lesbian 2%, bisexual 1% (Leicestershire: 1 of "
+                                         "107 LGBTQ+); 4.5% prefer not to say, 4% not recorded.",
+    ("referrals", "aces_score"): "Poisson(Gamma(2, 1.2)) capped at 10; 20% missing.",
+    ("referrals", "aces_flag"): "aces_score >= 4; missing where the score is.",
+    ("referrals", "mental_health"): "38% true; 5% missing.",
+    ("referrals", "interpreter_needed"): "12% of people who declined or were unsuitable, 4% of others (a known gap "
+                                         "in reach).",
+    ("referrals", "language"): "The interpreter's language (Polish, Urdu, ...) when one is needed; otherwise "
+                               "english, or another language for 7%.",
+    ("referrals", "referral_risk_level"): "Standard 45%, medium 35%, high 20%; 5% missing.",
+    ("children", "child_id"): "C000001, ...: the same child in every referral of the person.",
+    ("children", "plan_at_referral"): "None 50%, child in need 24%, child protection 18%, looked after 4%, not "
+                                      "recorded 4%.",
+    ("children", "plan_at_12_months"): "From a transition matrix by whether the referral completed (truth.json); "
+                                       "empty until 12 months after referral have passed.",
+    ("partner_support", "support_start"): "0-21 days after assessment (or referral).",
+    ("partner_support", "support_end"): "For 75% of partners of people who started, 0-90 days after the "
+                                        "perpetrator left (covering the programme); otherwise earlier. Empty = open.",
+    ("partner_support", "n_contacts"): "Poisson(2 + 0.5 per week supported).",
+    ("partner_support", "n_sessions"): "Poisson(0.25 per week supported).",
+    ("partner_support", "safety_plan"): "80% true.",
+    ("capacity", "places_filled"): "People with an attended session in the quarter (from sessions.csv).",
+    ("capacity", "places_offered"): "places_filled / utilisation, utilisation uniform 82-97% per quarter.",
+    ("capacity", "groups_run"): "places_offered / 10, rounded up; 0 at one-to-one sites.",
+    ("capacity", "funding_gbp"): "annual_cost_gbp / 4, split PCC 50%, local authority 30%, health 20%.",
+    ("feedback", "rating"): "4 or 5 ('better') with probability by informant and completion (perpetrator 85% / "
+                            "40%, partner 70% / 30%, referring agency 75% / 35%); see truth.json.",
     ("referrals", "planned_sessions"): "Set only for suitable referrals at one-to-one sites (8-16 sessions).",
     ("referrals", "gender"): "About 6% female (Coventry 7/119, Leicestershire 13/107); other/unknown rare.",
     ("referrals", "age"): "18 + Gamma(2.2, 8.2), median about 33, capped at 70; 0.4% aged 16-17; 1.5% missing.",
@@ -2394,7 +2510,9 @@ def data_dictionary(truth: dict[str, Any]) -> str:
         "- `truth.json`: arguments, row counts, funnel targets and achieved values, true dropout log hazard "
         "ratios and their covariate coding, risk-change parameters, true partner-survey prevalences by wave "
         "(completers, non-completers, all partners, expected among respondents), response model, incident "
-        "rates and rate ratios, and the full parameter set.",
+        "rates and rate ratios, and the full parameter set; under `contract_v2`, the parameters of the items of "
+        "data contract version 2 (drawn from a random stream of their own, so the version-1 tables of a seed "
+        "are unchanged) and their realised counts.",
         "- `README.md`: this file (written by the generator).",
         "",
     ]

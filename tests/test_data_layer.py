@@ -13,8 +13,8 @@ from dapp_eval.errors import DataValidationError
 from dapp_eval.io import load_programme
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dapp_eval"
-DATA_LAYER = {"errors", "results", "schema", "instruments", "identifiers", "io", "privacy", "quality", "mapping",
-              "evaluation", "mapdraft", "plan"}
+DATA_LAYER = {"errors", "results", "optional", "schema", "instruments", "identifiers", "io", "privacy", "quality",
+              "mapping", "evaluation", "mapdraft", "plan"}
 
 
 def _imports(module: str) -> set[str]:

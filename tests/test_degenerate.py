@@ -31,6 +31,7 @@ from dapp_eval.io import load_programme
 from dapp_eval.plan import load_plan
 from dapp_eval.report import ReportBuilder
 from dapp_eval.results import AnalysisResult
+from dapp_eval.schema import V2_TABLES
 
 matplotlib.use("Agg")
 
@@ -55,6 +56,9 @@ def _keep_referrals(t: dict, mask: pd.Series) -> dict:
         t[name] = t[name][t[name]["referral_id"].isin(ref["referral_id"])].reset_index(drop=True)
     t["incidents"] = t["incidents"][t["incidents"]["participant_id"].isin(ref["participant_id"])].reset_index(drop=True)
     t["sites"] = t["sites"][t["sites"]["site_id"].isin(ref["site_id"])].reset_index(drop=True)
+    for name in ("children", "partner_support", "feedback"):  # contract version 2
+        t[name] = t[name][t[name]["referral_id"].isin(ref["referral_id"])].reset_index(drop=True)
+    t["capacity"] = t["capacity"][t["capacity"]["site_id"].isin(t["sites"]["site_id"])].reset_index(drop=True)
     return t
 
 
@@ -115,7 +119,10 @@ def just_started(t):
     inc.loc[inc["outcome_date"] > pd.Timestamp("2024-04-12"), "outcome_date"] = pd.NaT
     return {**t, "sites": sites, "referrals": ref, "sessions": t["sessions"].iloc[0:0],
             "partner_surveys": t["partner_surveys"].iloc[0:0], "risk_assessments": ra.reset_index(drop=True),
-            "incidents": inc.reset_index(drop=True)}
+            "incidents": inc.reset_index(drop=True),
+            # contract version 2: no one has been supported, rated or counted in a quarter yet
+            "partner_support": t["partner_support"].iloc[0:0], "feedback": t["feedback"].iloc[0:0],
+            "capacity": t["capacity"].iloc[0:0]}
 
 
 def no_incidents(t):
@@ -130,7 +137,7 @@ def no_sessions(t):
 
 def empty_tables(t):
     """Every optional table present with its header only (sessions: emptied after loading, see _Folders)."""
-    return {**t, **{k: t[k].iloc[0:0] for k in OPTIONAL if k != "sessions"}}
+    return {**t, **{k: t[k].iloc[0:0] for k in (*OPTIONAL, *V2_TABLES) if k != "sessions"}}
 
 
 BUILDERS = {f.__name__: f for f in (site_without_completions, no_partner_tables, single_participant, all_censored,

@@ -1,4 +1,4 @@
-"""The package's import graph keeps its layers: data <- estimators <- analyses <- report / cli, no cycles.
+"""The package's import graph keeps its layers: data <- estimators <- analyses <- disclosure <- report <- cli.
 
 An AST walk over dapp_eval/ (every import statement, including those inside
 functions): each module belongs to a layer and may import only from its own
@@ -17,11 +17,11 @@ PKG = Path(__file__).resolve().parents[1] / "dapp_eval"
 # layer of each top-level module or subpackage of dapp_eval
 LAYERS = {
     # shared types
-    "errors": 0, "results": 0,
+    "errors": 0, "results": 0, "optional": 0,
     # wording and number formats for readers, and the glossary: no data, no statistics
     "formatting": 0, "glossary": 0,
     # data: contract, instrument registry, loading, privacy, quality, analysis plan
-    "schema": 1, "instruments": 1, "identifiers": 1, "io": 1, "privacy": 1, "quality": 1, "plan": 1, "data": 1,
+    "schema": 1, "instruments": 1, "identifiers": 1, "io": 1, "privacy": 1, "quality": 1, "plan": 1,
     # column maps, their draft from an export, and the evaluation file
     "mapping": 1, "mapdraft": 1, "evaluation": 1,
     # estimators (and the old import paths that re-export them)
@@ -33,12 +33,30 @@ LAYERS = {
     # commissioner figures built from the analyses: headline registry, site comparison, SPC trends, verdict wording,
     # user-supplied comparators (checked against the headline registry)
     "headlines": 4, "trends": 4, "verdict": 4, "comparators": 4, "yearly": 4,
-    # release, tools and entry points
-    "disclosure": 5, "report": 5, "synthetic": 5, "bench": 5, "cli": 5,
-    # the simulation study of the headline figures (generator + analyses), a tool like bench
-    "simulation": 5,
+    # analyses of data contract version 2 (issue 32)
+    "equality": 4, "families": 4, "reoffending": 4, "delivery": 4,
+    # statistical disclosure control of what is published; the synthetic-data generator
+    "disclosure": 5, "synthetic": 5, "synthetic_v2": 5,
+    # the release: pages, workbook, index (published through the disclosure layer)
+    "report": 6,
+    # tools and entry points; the simulation study of the headline figures (generator + analyses)
+    "bench": 7, "cli": 7, "simulation": 7,
 }
 KNOWN_CYCLES: list[set[str]] = []
+
+# floors inside the analyses (layer 4): a module may import only from lower floors, never from its own
+# floor or a higher one (so two modules of one floor never import each other, in either direction)
+ANALYSIS_FLOORS = {
+    "episodes": 0,
+    "funnel": 1, "attrition": 1,
+    # contract version 2's analyses read episodes only
+    "equality": 1, "families": 1, "reoffending": 1, "delivery": 1,
+    "risk": 2, "followup": 2,
+    # compare weights a comparison cohort on follow-up outcomes (compare.weighted_comparison reads followup)
+    "safety": 3, "trends": 3, "yearly": 3, "compare": 3,
+    "headlines": 4,
+    "verdict": 5, "comparators": 5,
+}
 
 
 def _module_name(path: Path) -> str:
@@ -156,10 +174,41 @@ def test_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
 
 
-def test_followup_and_safety_no_longer_import_each_other():
+def test_analyses_import_only_from_lower_floors():
+    assert set(ANALYSIS_FLOORS) == {name for name, layer in LAYERS.items() if layer == 4}
+    bad = []
+    for mod, deps in _graph().items():
+        c = _component(mod)
+        for d in deps:
+            dc = _component(d)
+            if c in ANALYSIS_FLOORS and dc in ANALYSIS_FLOORS and dc != c and ANALYSIS_FLOORS[dc] >= ANALYSIS_FLOORS[c]:
+                bad.append(f"{mod} (floor {ANALYSIS_FLOORS[c]}) imports {d} (floor {ANALYSIS_FLOORS[dc]})")
+    assert not bad, "analyses importing sideways or upwards:\n" + "\n".join(sorted(bad))
+
+
+def test_followup_and_safety_import_in_one_direction_only():
+    # followup (floor 2) no longer imports safety; safety's Mirabal measures (floor 3) read followup's
+    # before/after table, and that is the only direction
     g = _graph()
     assert "dapp_eval.safety" not in g["dapp_eval.followup"]
+    assert "dapp_eval.followup" in g["dapp_eval.safety"]
+    assert ANALYSIS_FLOORS["followup"] < ANALYSIS_FLOORS["safety"]
     assert "dapp_eval.risk" not in g["dapp_eval.io"]
+
+
+def test_every_layer_entry_is_a_module():
+    # a stale entry (a module since moved or removed) would hide a module of that name added later
+    stale = sorted(name for name in LAYERS if not _is_module(f"dapp_eval.{name}"))
+    assert not stale, f"LAYERS names modules that do not exist: {stale}"
+
+
+def test_disclosure_sits_below_the_report():
+    # the report publishes only through disclosure control; disclosure never reaches up into the report
+    g = _graph()
+    assert LAYERS["disclosure"] < LAYERS["report"]
+    assert not [d for m, deps in g.items() if _component(m) == "disclosure" for d in deps
+                if _component(d) in ("report", "cli", "bench")]
+    assert any(_component(d) == "disclosure" for m, deps in g.items() if _component(m) == "report" for d in deps)
 
 
 @pytest.mark.parametrize("stmt", ["import dapp_eval",

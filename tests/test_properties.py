@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import MINI
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import HealthCheck, Phase, assume, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
@@ -307,6 +307,7 @@ def test_corrupted_folder_loads_or_names_every_problem(bases, base, ops, last):
 @given(base=BASES, table=_choice(TABLES), r=_i, where=_i)
 def test_duplicated_row_is_reported_with_both_rows(bases, base, table, r, where):
     files = bases[base]
+    assume(f"{table}.csv" in files)  # the mini folder has no tables of contract version 2
     body = _rows(files[f"{table}.csv"])[1:]
     i = r % len(body)
     j = i + 1 + where % (len(body) - i)  # 0-based position of the copy among the data rows

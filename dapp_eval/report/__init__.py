@@ -18,6 +18,9 @@ Where things are:
 - ``format.py``: rounding at the source, cell formatting, spreadsheet safety;
 - ``workbook.py``: ``tables.xlsx``; ``render.py``: the release itself.
 
+The report needs the ``report`` extra (``pip install "dapp_eval[report]"``: Jinja2, MarkupSafe, tqdm);
+without it, importing this package raises :class:`~dapp_eval.optional.MissingExtraError` saying so.
+
 Adding a section takes two new files and one line: ``sections/<name>.py``
 (``TITLE``, ``PLACEMENT`` = ``"body"`` or ``"annex"``, ``build(page)``),
 ``templates/sections/<name>.html.j2`` (``{% extends "section.html.j2" %}``),
@@ -26,9 +29,13 @@ and ``"<name>"`` in ``sections.REGISTRY``.
 
 from __future__ import annotations
 
+from ..optional import require
 from .context import THROUGHPUT_STAGES, Page, Release
 from .format import pct
 from .render import ReportBuilder, render_page, render_release, render_reports, render_section
+
+for _module in ("jinja2", "markupsafe", "tqdm"):  # the report extra: say so plainly if it is missing
+    require(_module, extra="report", purpose="dapp_eval.report (the HTML report)")
 
 __all__ = ["render_release", "render_reports", "render_page", "render_section", "ReportBuilder", "Release", "Page",
            "THROUGHPUT_STAGES", "pct"]

@@ -17,7 +17,7 @@ release workbook.
 from __future__ import annotations
 
 import base64
-import contextlib
+import functools
 import io
 import re
 from collections.abc import Callable
@@ -453,104 +453,125 @@ def figure_uri(ax_or_fig) -> str:
 
 #: white space kept around the drawn elements (inches; matplotlib's savefig.pad_inches)
 _PAD_INCHES = 0.1
-_SVG_SIZE = re.compile(r'width="[\d.]+pt" height="[\d.]+pt" viewBox="0 0 [\d.]+ [\d.]+"')
+#: decimals of every coordinate, length and transform written in a figure's SVG (1/100 pt, far below
+#: what any screen or printer shows)
+SVG_DECIMALS = 2
+#: a text node (left as it is: what the chart shows) or a number written with more decimals than that
+_SVG_TEXT_OR_NUMBER = re.compile(rf">[^<]*<|-?\d+\.\d{{{SVG_DECIMALS + 1},}}")
+#: ids matplotlib makes from a hash of what they name (clip paths, markers): a letter and 10 hex digits, and
+#: the references to them
+_SVG_ID = re.compile(r'(?<=id=")[a-z][0-9a-f]{10}(?=")|(?<=#)[a-z][0-9a-f]{10}(?=[)"])')
+
+
+def _short(m: re.Match) -> str:
+    text = m.group(0)
+    if text[0] == ">":
+        return text
+    text = f"{round(float(text), SVG_DECIMALS):.{SVG_DECIMALS}f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def fixed_precision_svg(svg: str) -> str:
+    """The SVG with every number in its markup rounded to :data:`SVG_DECIMALS` and its hash-named ids numbered.
+
+    matplotlib writes coordinates to 6 decimals, and names clip paths and markers after a hash of their
+    coordinates: the last bits of a float (which differ between CPUs, BLAS builds and thread counts) would
+    show in the file. Rounded, and those ids renumbered in order of first appearance, the bytes are the same
+    wherever the figure is drawn. Text nodes (the words and numbers a chart shows) are never touched.
+    """
+    start = svg.index("<svg")  # not the XML declaration's version="1.0"
+    svg = svg[:start] + _SVG_TEXT_OR_NUMBER.sub(_short, svg[start:])
+    ids: dict[str, str] = {}
+    return _SVG_ID.sub(lambda m: ids.setdefault(m.group(0), f"{m.group(0)[0]}{len(ids) + 1}"), svg)
 
 
 def _titles_stay_put(fig) -> None:
-    """Skip matplotlib's search for room above each axes for its title where it would not move the title.
+    """Fix each title at the top of its axes where matplotlib's search for room above it would not move it.
 
     On every draw and every tight-bbox measurement, matplotlib lays out the y axis's tick labels once more
     (about a third of the cost of a chart) to see whether the title must move up: only when the x axis has
-    ticks or its label on top, or the y axis's offset text ("1e6") is written where the title is. For an axes
-    with neither, and no twins or child axes, the title stays at the top of the axes, where it is anyway.
+    ticks or its label on top, or the y axis's offset text ("1e6") is written where the title is, or the axes
+    has twins or child axes. For an axes with none of these the title stays at the top of the axes (y = 1)
+    anyway; setting that position through ``set_title(..., y=1.0)`` (matplotlib's public way to place a title
+    by hand) skips the search. The title's text and style are kept as they were.
     """
+    from matplotlib.text import Text
+
     for ax in fig.axes:
-        # matplotlib's own tests (Axes._update_title_position), in the same terms
         if (ax.xaxis.get_ticks_position() in ("top", "unknown") or ax.xaxis.get_label_position() == "top"
-                or ax.child_axes or len(ax._twinned_axes.get_siblings(ax)) > 1
-                or len(fig._align_label_groups["title"].get_siblings(ax)) > 1
-                or any(t.get_position()[1] != 1.0 for t in (ax.title, ax._left_title, ax._right_title))):
+                or ax.child_axes or len(ax.get_shared_x_axes().get_siblings(ax)) > 1
+                or len(ax.get_shared_y_axes().get_siblings(ax)) > 1
+                or ax.title.get_position()[1] != 1.0):
             continue
         fmt = ax.yaxis.get_major_formatter()
         fmt.set_locs(ax.yaxis.get_majorticklocs())  # as drawing does: decides the offset text
         if fmt.get_offset():
             continue
-        ax._autotitlepos = False
+        kept = Text()
+        kept.update_from(ax.title)
+        ax.set_title(ax.get_title(), y=1.0)
+        ax.title.update_from(kept)
 
 
-@contextlib.contextmanager
-def _ticks_laid_out_once(fig):
-    """Within one draw and its measurement, each axis works out its ticks once.
+def _ticks_worked_out_once(fig) -> None:
+    """Each axis's major ticks and labels, worked out once and fixed (``FixedLocator``/``FixedFormatter``).
 
-    matplotlib recomputes an axis's ticks (locator, formatter, one Text per label) every time it is asked for
-    them, and measures their labels again each time: several times while drawing (the axis, its label's
-    position, its siblings) and again when the drawn figure is measured. Between those calls nothing that
-    decides them changes (no layout engine moves the axes; the figure's size and dpi are fixed), so the
-    first answer is reused.
+    matplotlib asks an axis's locator and formatter for its ticks every time it lays the axis out: several
+    times while the figure is measured and again while it is drawn. Nothing that decides them changes in
+    between (the figure is finished; its size and limits are fixed), so they are worked out here once, with
+    the axis's own locator and formatter, and set as fixed ticks: the same positions and the same labels.
+    Axes whose formatter writes an offset or multiplier ("1e6") keep their own.
     """
-    axes = [axis for ax in fig.axes for axis in ax._axis_map.values()]
-    for axis in axes:
-        ticks: list = []
-        boxes: dict = {}
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
-        def update_ticks(axis=axis, ticks=ticks):
-            if not ticks:
-                ticks.append(type(axis)._update_ticks(axis))
-            return ticks[0]
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if isinstance(axis.get_major_locator(), (NullLocator, FixedLocator)):
+                continue
+            locs = axis.get_majorticklocs()
+            fmt = axis.get_major_formatter()
+            labels = fmt.format_ticks(locs)
+            if fmt.get_offset():
+                continue
+            axis.set_major_locator(FixedLocator(locs))
+            axis.set_major_formatter(FixedFormatter(labels))
 
-        def ticklabel_bboxes(these, renderer, axis=axis, boxes=boxes):  # so are their labels' extents
-            key = (id(these), len(these), id(renderer))
-            if key not in boxes:
-                boxes[key] = (these, type(axis)._get_ticklabel_bboxes(axis, these, renderer))
-            return boxes[key][1]
 
-        axis._update_ticks, axis._get_ticklabel_bboxes = update_ticks, ticklabel_bboxes
-    try:
-        yield
-    finally:
-        for axis in axes:
-            del axis._update_ticks, axis._get_ticklabel_bboxes
+@functools.lru_cache(maxsize=16)
+def _measuring_renderer(w_in: float, h_in: float):
+    """matplotlib's SVG renderer for a figure size, kept to measure every figure of that size.
+
+    It only measures (nothing is drawn on it): kept, its cache of text extents carries over from figure to
+    figure, and most labels ("0", "20", "Number", the quarters) recur on every chart.
+    """
+    from matplotlib.backends.backend_svg import RendererSVG
+
+    return RendererSVG(w_in * 72, h_in * 72, io.StringIO())
 
 
 def svg_bytes(fig) -> bytes:
     """The figure as SVG, cropped to what is drawn (as ``savefig(bbox_inches="tight")``), drawn once.
 
-    ``savefig(bbox_inches="tight")`` draws a figure twice: once to measure it, once to write it. Here it is
-    drawn once, on matplotlib's SVG renderer, and then measured with the same renderer (whose text
-    measurements are cached, so measuring costs little); the SVG's viewBox is then set to the measured
-    box plus the usual 0.1-inch margin, with a white background under it. This halves the cost of a figure
-    and gives the same picture (tests/test_report.py compares the two).
+    ``savefig(bbox_inches="tight")`` draws a figure twice: once (without output) to lay it out and measure
+    it, once to write it. Here the drawn extent is measured without drawing (``Figure.get_tightbbox`` with
+    matplotlib's SVG renderer, at SVG's 72 dpi, as savefig measures) and handed to ``savefig`` as the box to
+    write, so the figure is drawn once. Public matplotlib API only (tests/test_no_private_matplotlib.py).
+    The SVG is then written at a fixed precision (:func:`fixed_precision_svg`). The figure is taken as
+    finished: its ticks are fixed as they are (:func:`_ticks_worked_out_once`).
     """
     import matplotlib
-    from matplotlib.backends.backend_mixed import MixedModeRenderer
-    from matplotlib.backends.backend_svg import RendererSVG
-
-    class _Unclipped(RendererSVG):
-        """matplotlib's SVG renderer clips lines to the canvas, which here is the figure before cropping: a
-        legend's line keys below or beside the figure would be cut away. The viewBox crops instead."""
-
-        def _convert_path(self, path, transform=None, clip=None, simplify=None, sketch=None):
-            return super()._convert_path(path, transform, None, simplify, sketch)
 
     _titles_stay_put(fig)
+    _ticks_worked_out_once(fig)
     fh = io.StringIO()
-    dpi = fig.dpi
-    fig.dpi = 72  # SVG units are points, as matplotlib's print_svg does
-    try:
-        with _ticks_laid_out_once(fig), matplotlib.rc_context({"svg.hashsalt": "dapp_eval", "svg.fonttype": "none"}):
+    with matplotlib.rc_context({"svg.hashsalt": "dapp_eval", "svg.fonttype": "none"}):
+        dpi = fig.get_dpi()
+        fig.set_dpi(72)  # SVG units are points, as matplotlib's print_svg does
+        try:
             w_in, h_in = fig.get_size_inches()
-            renderer = MixedModeRenderer(fig, w_in, h_in, dpi, _Unclipped(w_in * 72, h_in * 72, fh, image_dpi=dpi,
-                                                                         metadata={"Date": None, "Creator": None}))
-            fig.draw(renderer)
-            renderer.finalize()
-            box = fig.get_tightbbox(renderer).padded(_PAD_INCHES)
-    finally:
-        fig.dpi = dpi
-    x0, y0, w, h = box.x0 * 72, (h_in - box.y1) * 72, box.width * 72, box.height * 72
-    size = f'width="{w:.2f}pt" height="{h:.2f}pt" viewBox="{x0:.2f} {y0:.2f} {w:.2f} {h:.2f}"'
-    svg, n = _SVG_SIZE.subn(size, fh.getvalue(), count=1)
-    if n != 1:  # pragma: no cover - matplotlib changed its SVG header
-        raise RuntimeError("unexpected SVG header from matplotlib; cannot crop the figure")
-    start = svg.index(">", svg.index("<svg")) + 1  # the background: matplotlib's covers the uncropped figure only
-    svg = svg[:start] + f'\n <rect x="{x0:.2f}" y="{y0:.2f}" width="{w:.2f}" height="{h:.2f}" fill="#ffffff"/>' + svg[start:]
-    return svg.encode("utf-8")
+            box = fig.get_tightbbox(_measuring_renderer(float(w_in), float(h_in))).padded(_PAD_INCHES)
+        finally:
+            fig.set_dpi(dpi)
+        fig.savefig(fh, format="svg", bbox_inches=box, facecolor="white",
+                    metadata={"Date": None, "Creator": None})
+    return fixed_precision_svg(fh.getvalue()).encode("utf-8")

@@ -33,9 +33,24 @@ TABLE = ("referrals", "referrals_in_period", "starts", "starts_in_period", "comp
          "risk_score_change", "partner_feels_safer", "police_before", "police_after", "marac_before", "marac_after",
          "cost_per_referral", "cost_per_start", "cost_per_completion")
 
+
+def table_codes(plan) -> tuple[str, ...]:
+    """The figures of page 1's headline table: :data:`TABLE` and those the plan adds (``headlines.extra``)."""
+    extra = list((plan.get("headlines") or {}).get("extra") or [])
+    unknown = [c for c in extra if c not in REGISTRY]
+    if unknown:
+        raise ValueError(f"analysis plan: headlines.extra names unknown figure(s) {unknown}; known: "
+                         f"{', '.join(REGISTRY)}")
+    return tuple(TABLE) + tuple(c for c in dict.fromkeys(extra) if c not in TABLE)
+
+
 #: proportions of two counts of people (recomputed from the published counts)
 _PROPORTIONS = ("completion_rate_followed", "reliable_risk_reduction", "partner_feels_safer", "police_before",
-                "police_after", "marac_before", "marac_after")
+                "police_after", "marac_before", "marac_after", "children_cp_plan_at_referral",
+                "children_cp_plan_12_months", "partner_support_covers_programme", "partner_safety_plan",
+                "proven_reoffending_rate", "utilisation", "agency_positive_change")
+#: counts of people in what may be a small group (suppressed like any count of people, not throughput)
+_PEOPLE_COUNTS = ("under_18_referrals", "children_affected", "waiting_high_risk")
 _DENOMINATOR = {"cost_per_referral": "referrals_in_period", "cost_per_start": "starts_in_period",
                 "cost_per_completion": "completions_in_period"}
 #: the page-1 caption under each card's value: the denominator in words
@@ -50,6 +65,12 @@ _DEN_WORDS = {
     "marac_before": "people with a full year of records", "marac_after": "people with a full year of records",
     "cost_per_referral": "referrals in the contract period", "cost_per_start": "starts in the contract period",
     "cost_per_completion": "completions in the contract period",
+    "under_18_referrals": "referrals", "children_affected": "children",
+    "children_cp_plan_at_referral": "children with a known plan", "children_cp_plan_12_months":
+        "children with a known plan", "partner_support_covers_programme": "supported (ex-)partners",
+    "partner_safety_plan": "supported (ex-)partners", "proven_reoffending_rate": "people who completed",
+    "utilisation": "places offered", "agency_positive_change": "referring-agency ratings",
+    "waiting_high_risk": "referrals waiting",
 }
 HIDDEN_TEXT = "hidden (small numbers)"
 #: the technical-annex part that holds the missing-exit-score sensitivity analyses (sections/risk.py)
@@ -96,7 +117,7 @@ def figures(release, site: str | None):
 
     def run():
         res = headlines.headline_figures(release.data, site=site, plan=release.plan, alpha=release.alpha,
-                                         codes=list(TABLE))
+                                         codes=list(table_codes(release.plan)))
         _prime(release, site, res.model)
         return res
 
@@ -132,7 +153,7 @@ def _publish_row(dc, r: pd.Series, alpha: float, period_cost: float | None) -> d
     if pd.isna(r["value"]):
         return out
     if f == "count":
-        v = _count(dc, r["value"], "throughput")
+        v = _count(dc, r["value"], "people" if code in _PEOPLE_COUNTS else "throughput")
         out.update(value=v if v is not None else np.nan, n_numerator=v if v is not None else np.nan,
                    hidden=v is None)
         return out
@@ -225,7 +246,7 @@ def _published(page, scope):
         v, n = s.loc[code, "value"], s.loc[den, "value"]
         period_cost[code] = float(v * n) if pd.notna(v) and pd.notna(n) and n else None
     rows = []
-    for code in TABLE:
+    for code in table_codes(page.plan):
         r = s.loc[code].copy()
         r["code"] = code
         row = _publish_row(page.dc, r, page.alpha, period_cost.get(code))

@@ -19,11 +19,11 @@ def build(page) -> dict:
     pub = H.published(page)
     periods = {} if isinstance(pub, Exception) else dict(zip(pub["code"], pub["period"]))
     defs = []
-    for r in definitions(list(H.TABLE)).itertuples(index=False):
+    shown = H.table_codes(page.plan)
+    # every figure of the registry is defined: page 1's table first, then the rest (the sections quote them)
+    for r in definitions([*shown, *(c for c in REGISTRY if c not in shown)]).itertuples(index=False):
         defs.append({"anchor": f"def-{r.code.replace('_', '-')}", "name": r.name, "definition": r.definition,
                      "numerator": r.numerator, "denominator": r.denominator,
                      "period": periods.get(r.code) or r.period, "quote": r.how_to_quote})
-    extra = [c for c in REGISTRY if c not in H.TABLE]
-    assert not extra, f"headline figures missing from the report's table: {extra}"
     g = glossary(level=page.level)
     return {"defs": defs, "glossary": list(zip(g["term"], g["definition"]))}

@@ -1,0 +1,65 @@
+"""Referrals, starts and completions by group, published and compared (equality, strands, districts).
+
+One helper for every section that shows :func:`dapp_eval.equality.profile`:
+small groups are merged under the disclosure rules (never dropped), the table
+goes through the page's disclosure control, and the groups that start or
+complete less than everyone else are named from the *published* counts, so
+the sentences tell no more than the table.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ... import formatting as fmt
+
+_COUNTS = ("n_referred", "n_resolved", "n_started", "n_left", "n_completed")
+
+
+def _num(v) -> float:
+    return pd.to_numeric(str(v).replace(",", ""), errors="coerce")
+
+
+def publish(page, summary: pd.DataFrame, *, caption: str, name: str) -> tuple[list, pd.DataFrame]:
+    """(blocks, published table) for a profile summary: merged, protected, with start and completion rates."""
+    t = summary.copy()
+    merged = page.dc.merge_small(t, by=["characteristic"], level="group", add=_COUNTS, name=caption)
+    merged["prop_started"] = merged["n_started"] / merged["n_resolved"].where(merged["n_resolved"] > 0)
+    merged["prop_completed"] = merged["n_completed"] / merged["n_left"].where(merged["n_left"] > 0)
+    shown = page.dc.table(merged, name=caption, kind="people", label_cols=["label", "group"],
+                          pairs={"n_started": "n_resolved", "n_completed": "n_left"})
+    block = page.shown_table(shown.drop(columns=["characteristic"]).rename(columns={"label": "variable"}),
+                             caption=caption, csv_name=page.csv_name(name))
+    return [block], shown
+
+
+def named(page, shown: pd.DataFrame, *, what: str) -> list:
+    """Sentences naming the groups that start or complete less than everyone else (published counts only)."""
+    from ...equality import NOT_DISCLOSED, compare_groups
+
+    nums = shown[["characteristic", "label", "group"]].copy()
+    for c in ("n_resolved", "n_started", "n_left", "n_completed"):
+        nums[c] = shown[c].map(_num)
+    cmp = compare_groups(nums, alpha=page.alpha)
+    label = dict(zip(shown["characteristic"], shown["label"]))
+    # a comparison is named only when both sides' published counts and complements are large enough to publish
+    # their rates (so a sentence never shows a rate the table withholds, nor one worked out from a hidden part)
+    big = cmp[["k", "n", "k_rest", "n_rest"]].assign(c=cmp["n"] - cmp["k"], c_rest=cmp["n_rest"] - cmp["k_rest"])
+    enough = (big >= page.dc.threshold).all(axis=1)
+    low = cmp[cmp["lower"] & enough & ~cmp["group"].isin(NOT_DISCLOSED)]
+    level = page.level
+    if low.empty:
+        return [page.p(f"No {what} starts or completes less than everyone else by more than chance would explain "
+                       f"(each group against all others, {level} intervals made simultaneous over the groups of "
+                       "each characteristic, from the published counts).")]
+    out = [page.p(f"These {what}s start or complete less than everyone else, by more than chance would explain "
+                  f"(difference with a {level} interval made simultaneous over the groups of the characteristic, "
+                  "from the published counts):")]
+    for r in low.itertuples(index=False):
+        rate = "started, of those no longer waiting" if r.measure == "start" else "completed, of those who left"
+        out.append(page.p(
+            f"{label.get(r.characteristic, '')}: {r.group}. {fmt.percent(r.estimate)} {rate} "
+            f"({level} CI {fmt.percent(r.ci_lower)} to {fmt.percent(r.ci_upper)}) against {fmt.percent(r.rest)} "
+            f"of everyone else; difference {fmt.percentage_points(100 * r.difference)} "
+            f"({100 * r.difference_ci_lower:+.0f} to {100 * r.difference_ci_upper:+.0f})."))
+    return out

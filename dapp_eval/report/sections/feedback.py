@@ -1,0 +1,33 @@
+"""Structured feedback: ratings of change by the person, the (ex-)partner and the referring agency, by wave."""
+
+from __future__ import annotations
+
+TITLE = "Feedback: ratings of change"
+PLACEMENT = "body"
+_INF = {"perpetrator": "Person on the programme", "partner": "(Ex-)partner", "referring_agency": "Referring agency"}
+_WAVE = {"exit": "At exit", "follow_up": "At follow-up"}
+_ITEM = {"behaviour_change": "Change in behaviour", "understanding": "Understanding of domestic abuse",
+         "feels_safer": "Feeling safer", "relationship": "Relationship", "children": "Impact on the children"}
+
+
+def build(page) -> dict:
+    from ... import delivery
+
+    res = page.get("v2_feedback", lambda: delivery.feedback(page.data, alpha=page.alpha))
+    if isinstance(res, Exception):
+        return {"blocks": [page.na("Feedback", str(res))]}
+    if res.summary.empty:
+        return {"blocks": [page.p("The feedback table holds no ratings.")]}
+    out = [page.p("Ratings of change on a five-point scale (much worse, worse, no change, better, much better) by "
+                  "who gave them and when. Only ratings are held, never free text. Those who answer are not a random "
+                  "sample: people who complete, and their (ex-)partners, answer more often.")]
+    s = res.summary.copy()
+    s["informant"] = s["informant"].map(_INF)
+    s["wave"] = s["wave"].map(_WAVE)
+    s["item"] = s["item"].map(_ITEM)
+    # only the share rating better: the other categories and the mean rating, beside rounded counts, could
+    # pin a small count (found by the release's disclosure audit)
+    s = s[["informant", "wave", "item", "n", "n_better", "estimate", "ci_lower", "ci_upper"]]
+    out.append(page.table(s, caption=f"Share rating change as better or much better (Wilson {page.ci_label})",
+                          name="feedback", label_cols=["informant", "wave", "item"], pairs={"n_better": "n"}))
+    return {"blocks": out}

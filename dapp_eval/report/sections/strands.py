@@ -1,0 +1,26 @@
+"""Results by programme strand (programme_name): referrals, starts and completions of each course a site runs."""
+
+from __future__ import annotations
+
+from . import _groups
+
+TITLE = "Results by programme strand"
+PLACEMENT = "body"
+
+
+def build(page) -> dict:
+    from ... import equality
+
+    res = page.get("strand_profile", lambda: equality.profile(page.data, by="programme_name"))
+    if isinstance(res, Exception):
+        return {"blocks": [page.na("Programme strands", "the data do not record which programme (strand) each "
+                                   "referral was for (programme name is empty)")]}
+    named = res.summary[res.summary["group"] != "Not recorded"]
+    if len(named) < 2:
+        return {"blocks": [page.p("The data hold one programme strand only, so there is nothing to split by.")]}
+    out = [page.p("Where a site runs more than one course (for example a 24-week group and a fathering course), "
+                  "each strand's referrals, starts and completions. Strands take on different people and run for "
+                  "different lengths, so a difference is a question to ask, not a ranking.")]
+    blocks, shown = _groups.publish(page, res.summary, caption="Referrals, starts and completions by programme strand",
+                                    name="strands")
+    return {"blocks": out + blocks + _groups.named(page, shown, what="strand")}

@@ -1,0 +1,24 @@
+"""The waiting list at the data extract date, by risk band, highest risk first."""
+
+from __future__ import annotations
+
+TITLE = "Waiting list by risk"
+PLACEMENT = "body"
+
+
+def build(page) -> dict:
+    from ... import delivery
+
+    res = page.get("v2_waiting_list", lambda: delivery.waiting_list(page.data))
+    if isinstance(res, Exception):
+        return {"blocks": [page.na("Waiting list by risk", str(res))]}
+    if res.meta["n_waiting"] == 0:
+        return {"blocks": [page.p("No one was waiting for an assessment or a place at the data extract date.")]}
+    out = [page.p("People waiting at the data extract date for an assessment or a place, by risk, highest first, "
+                  "so that the list can be prioritised by assessed risk. The band is the referring agency's risk "
+                  "level where recorded, otherwise the practitioner's intake risk score (DASH 14 or more high, 10 "
+                  "to 13 medium).")]
+    out.append(page.table(res.summary, caption="Waiting list at the extract date by risk band", name="waiting_list",
+                          label_cols=["risk_band", "basis"],
+                          dependent={"n_awaiting_assessment": [], "n_awaiting_start": []}))
+    return {"blocks": out}
