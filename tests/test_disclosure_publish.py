@@ -31,6 +31,7 @@ def test_interval_recomputed_at_the_plans_alpha(alpha):
     dc = DisclosureControl(alpha=alpha)
     shown = dc.table(_table([632, 300], [789, 412], alpha), name="t", pairs={"n_completed": "n"})
     lo, hi = wilson_ci(np.array([630, 300]), np.array([790, 410]), alpha=alpha)
+    # the same Wilson formula on the same published counts: last-bit rounding only
     assert shown["ci_lower"].astype(float).tolist() == pytest.approx(lo.tolist(), abs=1e-12)
     assert shown["ci_upper"].astype(float).tolist() == pytest.approx(hi.tolist(), abs=1e-12)
     assert shown["estimate"].astype(float).tolist() == pytest.approx([630 / 790, 300 / 410])
@@ -93,6 +94,7 @@ def test_curve_steps_each_stand_for_the_threshold(seed, n, threshold, alpha):
     d = km["n_at_risk"].to_numpy() * -np.diff(np.r_[1.0, km["estimate"].to_numpy()]) / np.r_[
         1.0, km["estimate"].to_numpy()[:-1]].clip(1e-300)
     d = d[d > 1e-9]
+    # events worked back from a product-limit curve of up to a few hundred steps: float error ~1e-10
     assert np.allclose(d, np.round(d), atol=1e-6)
     cif = cif_from_steps(steps, alpha=alpha)
     assert set(cif["cause"]) <= {"a", "b"}

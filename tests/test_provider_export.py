@@ -72,8 +72,6 @@ def test_validate_and_the_notebooks_first_cell_through_the_evaluation_file(expor
     assert len(data.referrals) == 2000 and data.source == str(export)
 
 
-@pytest.mark.xfail(reason="issue #26: the release's disclosure audit refuses the load log's unrounded counts "
-                          "(values recoded by the column map); remove this mark when #26 lands", strict=False)
 def test_the_release_renders_from_the_export(export, tmp_path):
     shutil.copy(EXAMPLE / "map.yaml", tmp_path / "map.yaml")
     ev = tmp_path / "evaluation.yaml"

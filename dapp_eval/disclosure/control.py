@@ -571,7 +571,9 @@ class DisclosureControl:
                 if kind_r == "rate" and {"ci_lower", "ci_upper"} <= set(out.columns):
                     # the rate's interval moves with it (same relative width): it is not computed from the
                     # true count alone, and scaled it no longer pins it
-                    f = np.array(new, dtype=float) / true_rate[at]
+                    num, den = np.array(new, dtype=float), np.asarray(true_rate[at], dtype=float)
+                    # a true rate of 0 gives no scale: its interval is not published (as before, without 0/0)
+                    f = np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
                     for c in ("ci_lower", "ci_upper"):
                         out.loc[at, c] = pd.to_numeric(out.loc[at, c], errors="coerce").to_numpy(dtype=float) * f
                 out.loc[at, d] = new

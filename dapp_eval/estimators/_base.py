@@ -86,7 +86,13 @@ class EstimatorResults:
 
     @property
     def bse(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.cov_params.to_numpy())), index=self.params.index, name="std_error")
+        """Standard errors; missing (so no interval) where the estimated variance is not positive.
+
+        A sandwich variance from very few clusters can come out negative; its square root is not a
+        standard error, and taking it would only print a warning at the user.
+        """
+        var = np.diag(self.cov_params.to_numpy()).astype(float)
+        return pd.Series(np.sqrt(np.where(var >= 0, var, np.nan)), index=self.params.index, name="std_error")
 
     @property
     def exog_names(self) -> list[str]:
