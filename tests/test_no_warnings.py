@@ -34,3 +34,16 @@ def test_small_release_prints_no_warning(tmp_path, capfd, referrals, sites, seed
     assert [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught] == []
     out, err = capfd.readouterr()
     assert "Warning" not in err and "Warning" not in out
+
+
+def test_one_month_release_prints_no_warning(tmp_path, capfd):
+    """A one-month period of a 4-site programme: the mixed model's deviance is infinite where it is singular
+    (Brent's search stepped through inf - inf) and a ratio column held an infinite value; both used to warn."""
+    folder = tmp_path / "data"
+    synthetic.generate(folder, referrals=600, sites=4, seed=11)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        render_release(folder, tmp_path / "out", progress=False, jobs=1, periods=[("2024-06-01", "2024-06-30")])
+    assert [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught] == []
+    out, err = capfd.readouterr()
+    assert "Warning" not in err and "Warning" not in out

@@ -139,6 +139,8 @@ def _merged_label(levels: list[str]) -> str:
 def _half_unit(y: np.ndarray) -> float:
     """Half a unit of the last decimal a column was rounded to (0 if it was not rounded to 0-6 decimals)."""
     y = y[~np.isnan(y)]
+    if len(y) and not np.all(np.isfinite(y)):
+        return 0.0  # an infinite value (a ratio over 0) is not a rounded number
     for d in range(7):
         if len(y) and np.all(np.abs(y - np.round(y, d)) < 1e-9):
             return 0.5 * 10.0 ** (-d)

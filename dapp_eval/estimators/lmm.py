@@ -395,16 +395,18 @@ class RandomInterceptLMM:
         i = int(np.argmin(vals))
         if i == 0:
             # optimum at or near the boundary: refine on [0, grid[1]]
-            res = optimize.minimize_scalar(f, bounds=(0.0, grid[1]), method="bounded",
-                                           options={"xatol": 1e-12})
+            with np.errstate(invalid="ignore", over="ignore"):  # f is inf where the model is singular
+                res = optimize.minimize_scalar(f, bounds=(0.0, grid[1]), method="bounded",
+                                               options={"xatol": 1e-12})
             # snap to the boundary unless the interior point is better beyond rounding noise
             return (res.x, res.fun) if res.fun < vals[0] - 1e-9 else (0.0, vals[0])
         lo = np.log(grid[i - 1]) if i > 1 else np.log(grid[1]) - 3.0
         hi = np.log(grid[min(i + 1, len(grid) - 1)])
         if i == len(grid) - 1:
             hi = np.log(grid[-1]) + 5.0
-        res = optimize.minimize_scalar(lambda u: f(np.exp(u)), bracket=None, bounds=(lo, hi),
-                                       method="bounded", options={"xatol": self.tol})
+        with np.errstate(invalid="ignore", over="ignore"):  # f is inf where the model is singular: Brent steps away
+            res = optimize.minimize_scalar(lambda u: f(np.exp(u)), bracket=None, bounds=(lo, hi),
+                                           method="bounded", options={"xatol": self.tol})
         t = float(np.exp(res.x))
         if vals[0] < res.fun:
             return 0.0, vals[0]
