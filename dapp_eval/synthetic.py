@@ -72,6 +72,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from . import schema
+from .synthetic_v2 import _bool, _dates  # the column builders both generators use
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -478,22 +479,6 @@ def _choice(rng: np.random.Generator, probs: dict[str, float], n: int) -> np.nda
 def _randint(rng: np.random.Generator, lo_hi: list[int] | tuple[int, int], n: int) -> np.ndarray:
     lo, hi = lo_hi
     return rng.integers(lo, hi + 1, size=n)
-
-
-def _dates(days: np.ndarray) -> pd.Series:
-    """Day numbers (float, NaN = missing) -> datetime64[ns] Series."""
-    arr = np.asarray(days, dtype=float)
-    out = np.full(arr.shape, np.datetime64("NaT"), dtype="datetime64[D]")
-    ok = ~np.isnan(arr)
-    out[ok] = arr[ok].astype(np.int64).astype("datetime64[D]")
-    return pd.Series(out.astype("datetime64[ns]"))
-
-
-def _bool(values: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
-    s = pd.array(np.asarray(values, dtype=bool), dtype="boolean")
-    if missing is not None:
-        s[np.asarray(missing, dtype=bool)] = pd.NA
-    return pd.Series(s)
 
 
 def _int(values: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:

@@ -68,7 +68,7 @@ def quarter_starts(first: pd.Timestamp, last: pd.Timestamp) -> list[pd.Timestamp
 
 
 def _dates(days: np.ndarray) -> pd.Series:
-    """Day numbers since 1970-01-01 (float, NaN = missing) -> datetime64[ns] Series (as the version-1 generator)."""
+    """Day numbers since 1970-01-01 (float, NaN = missing) -> datetime64[ns] Series (both generators use it)."""
     arr = np.asarray(days, dtype=float)
     out = np.full(arr.shape, np.datetime64("NaT"), dtype="datetime64[D]")
     ok = ~np.isnan(arr)
