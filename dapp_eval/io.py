@@ -1674,9 +1674,12 @@ def _in_providers_words(problems: pd.DataFrame, cmap: ColumnMap, files: dict[str
                 problems.at[i, "rule"])
     missing = problems["rule"].str.fullmatch(r"required table (sites|referrals) is missing from the folder")
     if missing.any():
-        here = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
-        found = f"the folder holds {', '.join(here[:6])}{' ...' if len(here) > 6 else ''}" if here else \
-            "the folder holds no readable files (.csv, .xlsx, .sav, .dta, .parquet)"
+        # counted by kind, never named: a provider's file name can name a person
+        kinds = pd.Series([p.suffix.lower() for p in folder.iterdir()
+                           if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES], dtype=object).value_counts()
+        found = ("the folder holds " + ", ".join(f"{n} {k} file{'s' if n != 1 else ''}"
+                                                 for k, n in sorted(kinds.items())) if len(kinds) else
+                 "the folder holds no readable files (.csv, .xlsx, .sav, .dta, .parquet)")
         for i in np.flatnonzero(missing.to_numpy()):
             tname = problems.at[i, "rule"].split()[2]
             how = (f"; {found}, none of them named {tname}.csv or given for {tname} by the column map. For a "

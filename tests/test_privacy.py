@@ -441,3 +441,14 @@ def test_cli_pseudonymise_refuses_a_short_key_without_traceback(export, tmp_path
 def test_cli_pseudonymise_missing_key_file(export, tmp_path, capsys):
     assert main(["pseudonymise", str(export), str(tmp_path / "out"), "--key-file", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_missing_table_message_counts_the_folders_files_without_naming_them(tmp_path):
+    """A provider's file can be named after a person: the refusal says what kinds of file it found, not their names."""
+    (tmp_path / "Referrals Jane Example.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (tmp_path / "notes Jane.xlsx").write_bytes(b"not a workbook")
+    with pytest.raises(DataValidationError) as err:
+        load_programme(tmp_path)
+    text = str(err.value) + " ".join(err.value.problems["rule"].astype(str))
+    assert "Jane" not in text and "Example" not in text
+    assert "1 .csv file, 1 .xlsx file" in text
