@@ -352,6 +352,7 @@ def _att_steps(t, y, lo, hi, start):
 
 
 def _att_finish(ax, tab, result, xmax, title, *, outside_legend=False, subtitle=None):
+    xmax = xmax if xmax > 0 else 1.0  # every step at time 0: a unit axis, not a singular one
     ax.set_xlim(-0.04 * xmax, xmax * 1.04)
     ax.set_ylim(0, 1.0)
     ax.grid(alpha=0.25, linewidth=0.6)

@@ -809,7 +809,8 @@ def wave_model(data, *, behaviour: str = "physical_violence", cov_struct: str = 
         raise ValueError("cov_struct must be 'independence' or 'exchangeable'")
     fr = _wave_frame(data, wave_months, offered_only)
     long, sv, info = fr["long"], fr["sv"], fr["info"]
-    t1, p_respond, coef_table = _fit_response(fr, behaviour)
+    with np.errstate(over="ignore"):  # a separated response model: probabilities of 0 or 1, checked below
+        t1, p_respond, coef_table = _fit_response(fr, behaviour)
     with np.errstate(divide="ignore"):  # a fitted response probability of 0 only where nobody responded
         weight = np.where(fr["responded"] == 1, 1.0 / p_respond, np.nan)
     gee = fr["gee"]
@@ -833,8 +834,13 @@ def wave_model(data, *, behaviour: str = "physical_violence", cov_struct: str = 
     clusters = gee["_cluster"].to_numpy()[keep]
     n_obs = {w: int(c) for w, c in zip(WAVES, np.bincount(wave, minlength=len(WAVES)))}
     n_clusters = len(np.unique(clusters))
+    w = df["weight"].to_numpy(dtype=float)
+    if not (np.isfinite(w).all() and (w > 0).all()):
+        raise AnalysisError("the model of who answers the surveys separates the answers completely (a response "
+                            "probability of 0 for someone who answered), so no inverse-probability weights exist "
+                            "and the wave models are not fitted")
     res_u, waves = _gee_fit(y, wave, clusters, None, cov_struct)
-    res_w, _ = _gee_fit(y, wave, clusters, df["weight"].to_numpy(dtype=float), cov_struct)
+    res_w, _ = _gee_fit(y, wave, clusters, w, cov_struct)
     rows, change, coefs = [], [], []
     for fit, res in (("unweighted", res_u), ("weighted", res_w)):
         r, c = _gee_rows(res, waves, n_obs, n_clusters, fit, alpha)

@@ -212,12 +212,14 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
             # it was read from) and render again, rather than refuse the whole release
             new = []
             for x in result.leaks:
-                if x.report not in by_file:
-                    continue
-                rel, site = by_file[x.report]
-                key = (site, x.table.removesuffix(" (page)"))
-                if key not in rel.withheld and not any(r is rel and k == key for r, k in new):
-                    new.append((rel, key))
+                if x.report == WORKBOOK:  # a sheet of the workbook: withhold the page table it repeats
+                    found = _workbook_sources(tmp / WORKBOOK, x.table, by_file)
+                else:
+                    found = [(*by_file[x.report], x.table.removesuffix(" (page)"))] if x.report in by_file else []
+                for rel, site, table in found:
+                    key = (site, table)
+                    if key not in rel.withheld and not any(r is rel and k == key for r, k in new):
+                        new.append((rel, key))
             if not new or attempt == _MAX_WITHHOLD_ROUNDS:
                 raise DisclosureAuditError(result)
             for rel, key in new:
@@ -225,6 +227,40 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _workbook_sources(path: Path, sheet: str, by_file: dict) -> list[tuple]:
+    """The page tables a workbook sheet repeats, as (release, site, table key), from its contents sheet.
+
+    A sheet lists the report it came from and its CSV name (``s03_risk_missing.csv``); a table identical in
+    several reports is one sheet ("also in"), so it is withheld from every page whose CSV has that name.
+    """
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True)
+    try:
+        rows = list(wb["Contents"].iter_rows(values_only=True))
+    finally:
+        wb.close()
+    head = [str(h or "").lower() for h in rows[0]] if rows else []
+    col = {name: head.index(name) for name in ("sheet", "csv file", "also in") if name in head}
+    if "sheet" not in col or "csv file" not in col:
+        return []
+    out = []
+    for r in rows[1:]:
+        if str(r[col["sheet"]]) != sheet:
+            continue
+        csv = str(r[col["csv file"]] or "").removesuffix(".csv")
+        shared = "also in" in col and bool(r[col["also in"]])
+        for rel, site in by_file.values():
+            prefix = slug(site or "all") + "_"
+            key = csv[len(prefix):] if csv.startswith(prefix) else None
+            if key is not None:
+                out.append((rel, site, key))
+        if shared and out:  # the same table on other pages: withheld there too
+            key = out[0][2]
+            out += [(rel, site, key) for rel, site in by_file.values() if (rel, site, key) not in out]
+    return out
 
 
 #: how many times a release is rendered again with more tables withheld before it is refused
