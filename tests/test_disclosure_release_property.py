@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dapp_eval.disclosure.audit import audit_release, decode_release
@@ -84,6 +84,10 @@ def test_a_generated_export_renders_and_passes_the_audit(tmp_path_factory, case)
 @pytest.mark.slow
 @settings(max_examples=25, **_SETTINGS)
 @given(case=cases(max_referrals=5000))
+# found by this sweep: a leak only the workbook showed refused the release, and a separated response model
+# crashed the wave model
+@example(case={"referrals": 1156, "sites": 5, "seed": 5, "scenario": "no_effect", "threshold": 5, "alpha": 0.01,
+               "period": "month", "subset": False})
 def test_generated_exports_render_and_pass_the_audit_sweep(tmp_path_factory, case):
     _check(tmp_path_factory.mktemp("case"), case)
 
