@@ -41,7 +41,7 @@ from .schema import TABLES
 
 __all__ = ["identifier_problems", "scan_column", "mask_identifiers", "looks_identifying", "norm_name",
            "name_rule", "ID_COLUMNS", "FLAG_WORDS", "IDENTIFIER_RULES", "header_problems", "looks_like_name",
-           "parse_dates", "as_text", "scan_table", "is_flag"]
+           "parse_dates", "as_text", "scan_table", "is_flag", "name_looks_identifying", "shown_name"]
 
 #: contract columns that hold pseudonymous identifiers (hashed by pseudonymise)
 ID_COLUMNS = ("participant_id", "referral_id", "partner_id", "incident_id", "event_id")
@@ -592,6 +592,53 @@ def _headerish(columns) -> list[str]:
                 if h:
                     kinds[k] = "identifier"
     return kinds
+
+
+#: words of the contract's column names: a header made of them ("Abuse Types") is a column's name, not a person's
+_COLUMN_WORDS = frozenset(part for t in TABLES.values() for c in t.columns for part in c.name.split("_"))
+
+
+def name_looks_identifying(text: str) -> str | None:
+    """What a provider's file, sheet or column name looks like when it could identify someone (``None`` when
+    it may be shown): it holds an identifier the cell rules find (an NHS or phone number, an e-mail address, a
+    postcode, a date, ...), or two to four capitalised words in a row that read like a person's name.
+
+    A message may name the provider's own file, sheet or column (the provider reads it on their own terminal),
+    unless the name itself looks like this; it is then named by position (see :func:`shown_name`).
+
+    >>> [name_looks_identifying(t) for t in ["Client Ref", "Abuse Types", "Referrals Jane Doe.csv",
+    ...                                      "07700 900123", "NHS Number", "dob 03-03-1985"]]
+    [None, None, "a person's name", 'an identifier', None, 'a date']
+    """
+    text = str(text).strip()
+    stem = re.sub(r"\.(csv|xlsx|sav|dta|parquet)$", "", text, flags=re.I)
+    spaced = re.sub(r"[_]+", " ", stem)
+    kinds = [k for k in _headerish([stem, spaced, *re.split(r"[\s_(),;]+", stem)]) if k in ("date", "identifier")]
+    if kinds:
+        return "a date" if "date" in kinds else "an identifier"
+    words = [w for w in re.split(r"[\s_(),;.]+", spaced) if w]
+    for size in (2, 3, 4):
+        for i in range(len(words) - size + 1):
+            part = words[i:i + size]
+            if all(w.lower() not in _COLUMN_WORDS for w in part) and _name_like_text(" ".join(part)):
+                return "a person's name"
+    if len(words) == 1 and re.match(rf"^{_TITLE} ", spaced):
+        return "a person's name"
+    return None
+
+
+def shown_name(text: str, *, what: str = "column", position: int | None = None) -> str:
+    """A provider's name as a message may show it: as written, or by position when it looks identifying.
+
+    >>> shown_name("Client Ref"), shown_name("John Smith", position=7)
+    ("'Client Ref'", "column 7 (its header looks like a person's name; not shown)")
+    """
+    looks = name_looks_identifying(text)
+    if looks is None:
+        return repr(str(text)) if what == "column" else str(text)
+    where = f"{what} {position}" if position is not None else f"a {what}"
+    noun = "header" if what == "column" else "name"
+    return f"{where} (its {noun} looks like {looks}; not shown)"
 
 
 def header_problems(columns, *, file: str) -> pd.DataFrame:

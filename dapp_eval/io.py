@@ -42,7 +42,14 @@ import numpy as np
 import pandas as pd
 
 from .errors import PROBLEM_COLUMNS, AnalysisError, DataValidationError
-from .identifiers import HIDDEN, header_problems, identifier_problems, looks_identifying
+from .identifiers import (
+    HIDDEN,
+    header_problems,
+    identifier_problems,
+    looks_identifying,
+    name_looks_identifying,
+    shown_name,
+)
 from .optional import require
 from .schema import TABLES, Column, Table
 
@@ -1148,7 +1155,7 @@ def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cm
         probs.add(fname, 1, c, "", "required column is missing from the header")
     extra = [c for c in raw.columns if c not in table.names]
     if extra:
-        log.append({"file": fname, "note": f"extra columns kept: {', '.join(extra)}", "n": len(extra)})
+        log.append({"file": fname, "note": f"extra columns kept: {_shown_names(extra)}", "n": len(extra)})
     out = {}
     typed_factors = {} if typed_factors is None else typed_factors
     date_format = tmap.date_format or cmap.date_format
@@ -1616,20 +1623,36 @@ def validate_tables(raw_tables: dict[str, pd.DataFrame], *, files: dict[str, str
     return typed, problems, pd.DataFrame(log, columns=["file", "note", "n"])
 
 
-def _source_label(path: Path, sheet) -> str:
-    """How messages name where a table came from: the file, and the workbook sheet when there is one."""
+def _source_label(path: Path, sheet, table: str = "") -> str:
+    """How messages name where a table came from: the file, and the workbook sheet when there is one; a file or
+    sheet whose name looks like an identifier is named by what it holds and where, never by its name."""
+    looks = name_looks_identifying(path.name)
+    fname = path.name if looks is None else (f"the {table} table's {path.suffix.lower()} file (its name looks like "
+                                              f"{looks}; not shown)")
     if path.suffix.lower() != ".xlsx":
-        return path.name
-    if sheet is None or sheet == 0:
+        return fname
+    names: list[str] = []
+    if not isinstance(sheet, int) or sheet is None:
         try:
             from openpyxl import load_workbook
 
-            sheet = load_workbook(path, read_only=True).sheetnames[0 if sheet is None else sheet]
+            names = load_workbook(path, read_only=True).sheetnames
         except Exception:  # an unreadable workbook is reported by the reader
-            return path.name
-    elif isinstance(sheet, int):
-        return f"{path.name}, sheet {sheet + 1}"
-    return f"{path.name}, sheet {sheet}"
+            return fname
+    at = 0 if sheet is None else sheet if isinstance(sheet, int) else names.index(sheet) if sheet in names else None
+    name = sheet if isinstance(sheet, str) else names[at] if names and at is not None and at < len(names) else None
+    if name is None:
+        return f"{fname}, sheet {at + 1}"
+    looks = name_looks_identifying(name)
+    if looks is None:
+        return f"{fname}, sheet {name}"
+    where = f"sheet {at + 1}" if at is not None else "a sheet"
+    return f"{fname}, {where} (its name looks like {looks}; not shown)"
+
+
+def _shown_names(columns) -> str:
+    """Provider column names for the load log, each masked when it looks like an identifier."""
+    return ", ".join(str(c) if name_looks_identifying(c) is None else shown_name(c) for c in columns)
 
 
 def _segment_row(segments: list[tuple[str, int]], row: int) -> tuple[str, int]:
@@ -1640,6 +1663,19 @@ def _segment_row(segments: list[tuple[str, int]], row: int) -> tuple[str, int]:
             return label, row - start + 2
         start += n
     return segments[-1][0], row - start + 2 + segments[-1][1]
+
+
+def _provider_column(col, tmap: TableMap, table: Table):
+    """A problem's column as the provider knows it: their header with the contract's name in brackets; a header
+    that looks like an identifier is not shown."""
+    if not isinstance(col, str) or not col:
+        return col
+    if col in table.names:
+        prov = tmap.provider_name(col)
+        if not prov:
+            return col
+        return f"{prov} [{col}]" if name_looks_identifying(prov) is None else f"{shown_name(prov)} [{col}]"
+    return col if name_looks_identifying(col) is None else shown_name(col)
 
 
 def _in_providers_words(problems: pd.DataFrame, cmap: ColumnMap, files: dict[str, str],
@@ -1655,10 +1691,9 @@ def _in_providers_words(problems: pd.DataFrame, cmap: ColumnMap, files: dict[str
             continue
         tmap = cmap.for_table(name)
         col = problems.at[i, "column"]
-        if isinstance(col, str) and col and col in TABLES[name].names:
-            prov = tmap.provider_name(col)
-            if prov:
-                problems.at[i, "column"] = f"{prov} [{col}]"
+        problems.at[i, "column"] = _provider_column(col, tmap, TABLES[name])
+        if problems.at[i, "value"] == col and problems.at[i, "column"] != col:  # a header repeated as the value
+            problems.at[i, "value"] = ""
         multi = tmap.multi.get(col) if isinstance(col, str) else None
         if multi is not None:
             problems.at[i, "rule"] = problems.at[i, "rule"].replace(
@@ -1687,6 +1722,138 @@ def _in_providers_words(problems: pd.DataFrame, cmap: ColumnMap, files: dict[str
                    "TODOs and name it in evaluation.yaml (column_map:) or pass --column-map map.yaml")
             problems.at[i, "rule"] = problems.at[i, "rule"] + how
     return problems
+
+
+@dataclass
+class _Export:
+    """What reading an export's files gives, before validation (see :func:`_read_export`)."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # table -> cells as read, provider's columns
+    files: dict[str, str] = field(default_factory=dict)  # table -> where it was read from, as messages name it
+    segments: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # stacked table -> (label, rows)
+    factors: dict[str, list[_Factor]] = field(default_factory=dict)  # a one-file CSV table's columns, encoded
+    notes: list[dict] = field(default_factory=list)  # load-log rows (file, note, n)
+    problems: list[pd.DataFrame] = field(default_factory=list)
+    paths: set[Path] = field(default_factory=set)  # every file read
+    failed: set[str] = field(default_factory=set)  # tables with a problem reading one of their files
+
+    def problem_frame(self) -> pd.DataFrame:
+        parts = [p for p in self.problems if len(p)]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PROBLEM_COLUMNS)
+
+
+class _Hashing:
+    """The input hash, computed in a second thread (hashlib releases the GIL) while the files are parsed."""
+
+    def __init__(self, pool: ThreadPoolExecutor | None):
+        self.pool = pool
+        self.hasher = hashlib.sha256()
+        self.seen: set[Path] = set()
+
+    def bytes_of(self, p: Path) -> bytes | None:
+        """A CSV file's bytes (its reader takes them), after handing every new file to the hash."""
+        if p.suffix.lower() != ".csv" and (self.pool is None or p in self.seen):
+            return None
+        try:
+            data = p.read_bytes()
+        except OSError:
+            return None  # _read_raw reports why
+        if self.pool is not None and p not in self.seen:
+            self.seen.add(p)
+            self.pool.submit(self.hasher.update, p.name.encode())
+            self.pool.submit(self.hasher.update, data)
+        return data if p.suffix.lower() == ".csv" else None
+
+
+def _drop_unread(raw: pd.DataFrame, tmap: TableMap, fac: list, label: str, notes: list) -> pd.DataFrame:
+    """Leave out the columns the map drops (those a derivation reads are read for it and dropped later)."""
+    needed = _derive_inputs(tmap)
+    dropped = [c for c in raw.columns if c in tmap.drop and c not in needed]
+    if not dropped:
+        return raw
+    attrs = dict(raw.attrs)
+    if fac and len(fac) == raw.shape[1]:
+        fac[:] = [f for c, f in zip(raw.columns, fac) if c not in tmap.drop]
+    raw = raw.drop(columns=dropped)
+    raw.attrs.update(attrs)
+    notes.append({"file": label, "note": f"columns not read (drop: in the column map): {_shown_names(dropped)}",
+                  "n": len(dropped)})
+    return raw
+
+
+def _read_source(ex: _Export, name: str, p: Path, sheet, tmap: TableMap, hashing: _Hashing,
+                 fac: list | None) -> tuple[pd.DataFrame | None, str]:
+    """One file (or workbook sheet) of a table, its problems and notes recorded under its label."""
+    data = hashing.bytes_of(p)
+    found: list[dict] = []
+    file_notes: list[str] = []
+    label = _source_label(p, sheet, name)
+    one = TableMap(file=tmap.file, sheet=sheet, columns=tmap.columns)
+    raw = _read_raw(p, one, found, file_notes, fac, data)
+    ex.paths.add(p)
+    if found:
+        fr = pd.DataFrame(found, columns=PROBLEM_COLUMNS)
+        fr["file"] = fr["file"].replace(p.name, label)
+        ex.problems.append(fr)
+        ex.failed.add(name)
+    ex.notes.extend({"file": label, "note": note, "n": 1} for note in file_notes)
+    if raw is not None and tmap.drop:
+        raw = _drop_unread(raw, tmap, fac if fac is not None else [], label, ex.notes)
+    return raw, label
+
+
+def _read_table(ex: _Export, folder: Path, name: str, tmap: TableMap, hashing: _Hashing,
+                allow_outside: bool) -> None:
+    """Read a table from its file(s): stacked in the map's order when ``files:`` names several."""
+    try:
+        sources = _find_sources(folder, TABLES[name], tmap, allow_outside=allow_outside)
+    except DataValidationError as exc:
+        ex.problems.append(exc.problems)
+        return
+    if not sources:
+        return
+    fac: list[_Factor] = []
+    read = [_read_source(ex, name, p, sheet, tmap, hashing, fac if len(sources) == 1 else None)
+            for p, sheet in sources]
+    parts = [r for r, _label in read]
+    labels = [lab for _r, lab in read]
+    if len(sources) == 1:
+        ex.factors[name] = fac
+    ex.files[name] = " + ".join(labels)
+    if any(r is None for r in parts):
+        return
+    if len(parts) == 1:
+        ex.tables[name] = parts[0]
+        return
+    ex.tables[name] = pd.concat([r.reset_index(drop=True) for r in parts], ignore_index=True, sort=False).fillna("")
+    ex.segments[name] = [(lab, len(r)) for lab, r in zip(labels, parts)]
+
+
+def _read_export(folder: Path, cmap: ColumnMap, *, allow_outside: bool = False,
+                 pool: ThreadPoolExecutor | None = None) -> tuple[_Export, _Hashing]:
+    """Every contract table of a folder, read through the column map (files, sheets, drop), and the input
+    hash (SHA-256 over every file's name and bytes; computed in ``pool`` when one is given)."""
+    ex = _Export()
+    hashing = _Hashing(pool)
+    for name in TABLES:
+        _read_table(ex, folder, name, cmap.for_table(name), hashing, allow_outside)
+    return ex, hashing
+
+
+def _folder(path: str | Path) -> Path:
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataValidationError(pd.DataFrame([{
+            "file": str(folder), "row": None, "column": "", "value": "",
+            "rule": "data folder does not exist (or is not a folder)"}]))
+    return folder
+
+
+def _the_map(folder: Path, column_map) -> ColumnMap:
+    """The column map given, or the folder's own ``column_map.yaml``."""
+    if column_map is None and (folder / "column_map.yaml").exists():
+        column_map = folder / "column_map.yaml"
+    return column_map if isinstance(column_map, ColumnMap) else read_column_map(column_map)
 
 
 def read_export(path: str | Path, *, column_map: str | Path | dict | ColumnMap | None = None,
@@ -1721,33 +1888,10 @@ def read_export(path: str | Path, *, column_map: str | Path | dict | ColumnMap |
     >>> files["referrals"], len(tables["referrals"]), problems.empty
     ('referrals.csv', 2000, True)
     """
-    folder = Path(path)
-    if not folder.is_dir():
-        raise DataValidationError(pd.DataFrame([{
-            "file": str(folder), "row": None, "column": "", "value": "",
-            "rule": "data folder does not exist (or is not a folder)"}]))
-    if column_map is None and (folder / "column_map.yaml").exists():
-        column_map = folder / "column_map.yaml"
-    cmap = column_map if isinstance(column_map, ColumnMap) else read_column_map(column_map)
-    tables: dict[str, pd.DataFrame] = {}
-    files: dict[str, str] = {}
-    problems: list[dict] = []
-    for name, table in TABLES.items():
-        tmap = cmap.for_table(name)
-        try:
-            p = _find_file(folder, table, tmap, allow_outside=allow_outside)
-        except DataValidationError as exc:
-            problems.extend(exc.problems.to_dict("records"))
-            continue
-        if p is None:
-            continue
-        found: list[dict] = []
-        raw = _read_raw(p, tmap, found, [])
-        files[name] = p.name
-        problems.extend(found)
-        if raw is not None and not found:
-            tables[name] = raw
-    return tables, files, pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+    folder = _folder(path)
+    ex, _hash = _read_export(folder, _the_map(folder, column_map), allow_outside=allow_outside)
+    tables = {name: raw for name, raw in ex.tables.items() if name not in ex.failed}
+    return tables, ex.files, ex.problem_frame()
 
 
 def load_programme(path: str | Path, *, column_map: str | Path | dict | None = None,
@@ -1791,121 +1935,26 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
     >>> len(data.referrals)
     2000
     """
-    folder = Path(path)
-    if not folder.is_dir():
-        raise DataValidationError(pd.DataFrame([{
-            "file": str(folder), "row": None, "column": "", "value": "",
-            "rule": "data folder does not exist (or is not a folder)"}]))
-    if column_map is None and (folder / "column_map.yaml").exists():
-        column_map = folder / "column_map.yaml"
-    cmap = read_column_map(column_map)
-    raw_tables: dict[str, pd.DataFrame] = {}
-    files: dict[str, str] = {}
-    hasher = hashlib.sha256()
-    read_problems: list[pd.DataFrame] = []
-    notes: list[dict] = []
-    factors: dict[str, list[_Factor]] = {}
-    # the input hash is computed in a second thread (hashlib releases the GIL) while the files are parsed;
-    # every file found is hashed, which differs from hashing only the files read when one cannot be read,
-    # but then the load fails and the hash is never used
-    segments: dict[str, list[tuple[str, int]]] = {}  # table -> (file label, rows) of each file stacked into it
-    hashed: set[Path] = set()
-    with ThreadPoolExecutor(max_workers=1) as hashing:
-        for name, table in TABLES.items():
-            tmap = cmap.for_table(name)
-            try:
-                sources = _find_sources(folder, table, tmap, allow_outside=allow_outside)
-            except DataValidationError as exc:
-                read_problems.append(exc.problems)
-                continue
-            if not sources:
-                continue
-            parts: list[pd.DataFrame | None] = []
-            labels: list[str] = []
-            for p, sheet in sources:
-                data = None
-                if p.suffix.lower() == ".csv" or p not in hashed:
-                    try:
-                        data = p.read_bytes()
-                    except OSError:
-                        data = None  # _read_raw reports why
-                    else:
-                        if p not in hashed:
-                            hashed.add(p)
-                            hashing.submit(hasher.update, p.name.encode())
-                            hashing.submit(hasher.update, data)
-                found: list[dict] = []
-                file_notes: list[str] = []
-                fac: list[_Factor] = []
-                label = _source_label(p, sheet)
-                one = TableMap(file=tmap.file, sheet=sheet, columns=tmap.columns)
-                raw = _read_raw(p, one, found, file_notes, fac if len(sources) == 1 else None,
-                                data if p.suffix.lower() == ".csv" else None)
-                del data
-                if found:
-                    fr = pd.DataFrame(found, columns=PROBLEM_COLUMNS)
-                    fr["file"] = fr["file"].replace(p.name, label)
-                    read_problems.append(fr)
-                notes.extend({"file": label, "note": note, "n": 1} for note in file_notes)
-                if raw is not None and tmap.drop:
-                    # a dropped column a derivation needs is read for it, then dropped (in _check_table)
-                    needed = _derive_inputs(tmap)
-                    dropped = [c for c in raw.columns if c in tmap.drop and c not in needed]
-                    if dropped:
-                        attrs = dict(raw.attrs)
-                        if fac and len(fac) == raw.shape[1]:
-                            fac[:] = [f for c, f in zip(raw.columns, fac) if c not in tmap.drop]
-                        raw = raw.drop(columns=dropped)
-                        raw.attrs.update(attrs)
-                        notes.append({"file": label, "note": f"columns not read (drop: in the column map): "
-                                                            f"{', '.join(dropped)}", "n": len(dropped)})
-                parts.append(raw)
-                labels.append(label)
-                if len(sources) == 1:
-                    factors[name] = fac
-            files[name] = labels[0] if len(labels) == 1 else " + ".join(labels)
-            if any(r is None for r in parts):
-                continue
-            if len(parts) == 1:
-                raw_tables[name] = parts[0]
-            else:
-                raw_tables[name] = pd.concat([r.reset_index(drop=True) for r in parts], ignore_index=True,
-                                             sort=False).fillna("")
-                segments[name] = [(lab, len(r)) for lab, r in zip(labels, parts)]
-    for name in list(raw_tables):
-        # a header row holding values (a file saved without it): refused, and the table is checked no further, so
-        # that no other message repeats its "column names"
-        heads = header_problems(raw_tables[name].columns, file=files[name])
-        if len(heads):
-            read_problems.append(heads)
-            del raw_tables[name]
-            factors.pop(name, None)
+    folder = _folder(path)
+    cmap = _the_map(folder, column_map)
+    # every file found is hashed, which differs from hashing only the files read when one cannot be read, but
+    # then the load fails and the hash is never used
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ex, hashing = _read_export(folder, cmap, allow_outside=allow_outside, pool=pool)
+    _refuse_value_headers(ex)
     if check_identifiers:
-        for name, raw in raw_tables.items():
-            tmap = cmap.for_table(name)
-            renamed = raw.copy(deep=False)  # new labels, same data
-            renamed.columns = [tmap.columns.get(c, c) for c in raw.columns]
-            distinct = [(f.codes, f.uniq, f.arrow) for f in factors.get(name, [])] or None
-            multi = [c for c in tmap.multi if c in renamed.columns]
-            for c in multi:  # multi-select cells are checked part by part, as the map splits and recodes them
-                renamed[c] = recode(_cells(_as_object(renamed[c]))[0], None, tmap.multi[c])[0]
-                distinct = None  # the reader's distinct cells no longer describe this column
-            found = identifier_problems(renamed, file=files[name], table=name, allow=cmap.allow_columns,
-                                        numbers=cmap.number_columns, _distinct=distinct, recode=tmap.values)
-            if len(found):
-                read_problems.append(found)
-        raw = renamed = None  # do not hold the last table through validation
-    unread = [f"required table {name} is missing from the folder" for name in files if name not in raw_tables]
-    typed, problems, log = validate_tables(raw_tables, files=files, column_map=cmap, _factors=factors)
+        _scan_identifiers(ex, cmap)
+    unread = [f"required table {name} is missing from the folder" for name in ex.files if name not in ex.tables]
+    typed, problems, log = validate_tables(ex.tables, files=ex.files, column_map=cmap, _factors=ex.factors)
     if unread and len(problems):  # the file is there but could not be read: that problem is already listed
         problems = problems[~problems["rule"].isin(unread)].reset_index(drop=True)
-    if notes:
-        log = pd.concat([pd.DataFrame(notes, columns=["file", "note", "n"]), log], ignore_index=True)
-    if read_problems:
-        problems = pd.concat([*[p for p in read_problems if len(p)], problems], ignore_index=True)
+    if ex.notes:
+        log = pd.concat([pd.DataFrame(ex.notes, columns=["file", "note", "n"]), log], ignore_index=True)
+    if ex.problems:
+        problems = pd.concat([*[p for p in ex.problems if len(p)], problems], ignore_index=True)
         problems["row"] = pd.to_numeric(problems["row"], errors="coerce").astype("Int64")
     if len(problems):
-        raise DataValidationError(_in_providers_words(problems, cmap, files, segments, folder))
+        raise DataValidationError(_in_providers_words(problems, cmap, ex.files, ex.segments, folder))
     for df in typed.values():
         del df["_row"]  # in place: these frames are ours, and dropping would copy every column
     sites = typed["sites"]
@@ -1913,5 +1962,33 @@ def load_programme(path: str | Path, *, column_map: str | Path | dict | None = N
         # sites in site_id order, whatever order the file lists them in: every page, by-site table and
         # chart then comes out in the same order from a re-sorted export
         typed["sites"] = sites.sort_values("site_id", kind="mergesort").reset_index(drop=True)
-    return ProgrammeData(**typed, source=str(path), load_log=log, input_hash=hasher.hexdigest(),
-                         files={name: label for name, label in files.items() if name in typed})
+    return ProgrammeData(**typed, source=str(path), load_log=log, input_hash=hashing.hasher.hexdigest(),
+                         files={name: label for name, label in ex.files.items() if name in typed})
+
+
+def _refuse_value_headers(ex: _Export) -> None:
+    """A header row holding values (a file saved without it) is refused, and its table checked no further, so
+    that no other message repeats its "column names"."""
+    for name in list(ex.tables):
+        heads = header_problems(ex.tables[name].columns, file=ex.files[name])
+        if len(heads):
+            ex.problems.append(heads)
+            del ex.tables[name]
+            ex.factors.pop(name, None)
+
+
+def _scan_identifiers(ex: _Export, cmap: ColumnMap) -> None:
+    """Refuse tables holding direct identifiers, by column name or in any cell (multi-select cells part by part,
+    as the map splits and recodes them)."""
+    for name, raw in ex.tables.items():
+        tmap = cmap.for_table(name)
+        renamed = raw.copy(deep=False)  # new labels, same data
+        renamed.columns = [tmap.columns.get(c, c) for c in raw.columns]
+        distinct = [(f.codes, f.uniq, f.arrow) for f in ex.factors.get(name, [])] or None
+        for c in [c for c in tmap.multi if c in renamed.columns]:
+            renamed[c] = recode(_cells(_as_object(renamed[c]))[0], None, tmap.multi[c])[0]
+            distinct = None  # the reader's distinct cells no longer describe this column
+        found = identifier_problems(renamed, file=ex.files[name], table=name, allow=cmap.allow_columns,
+                                    numbers=cmap.number_columns, _distinct=distinct, recode=tmap.values)
+        if len(found):
+            ex.problems.append(found)
