@@ -143,6 +143,8 @@ def _find_file(folder: Path, table: Table, tmap: TableMap, *, allow_outside: boo
 
 
 _STRIPPED = "_dapp_eval_cells_stripped"  # DataFrame.attrs flag set by _read_csv
+#: DataFrame.attrs entry: the provider's column positions (1-based) of a table read with columns dropped
+POSITIONS = "_dapp_eval_column_positions"
 _SPACE = re.compile(r"[^\S\r\n]")
 _PADDED = re.compile(r"(?:^|,)[^\S\r\n]|[^\S\r\n](?:,|\r?$)", re.M)
 _CSV_OPTS = dict(dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c",
@@ -1772,6 +1774,7 @@ def _drop_unread(raw: pd.DataFrame, tmap: TableMap, fac: list, label: str, notes
     if not dropped:
         return raw
     attrs = dict(raw.attrs)
+    attrs[POSITIONS] = [k + 1 for k, c in enumerate(raw.columns) if c not in dropped]
     if fac and len(fac) == raw.shape[1]:
         fac[:] = [f for c, f in zip(raw.columns, fac) if c not in tmap.drop]
     raw = raw.drop(columns=dropped)

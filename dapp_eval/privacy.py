@@ -67,7 +67,7 @@ from .identifiers import (
     parse_dates,
     scan_table,
 )
-from .io import _inside, read_column_map, read_export, validate_tables
+from .io import POSITIONS, _derive_inputs, _inside, _read_export, _the_map, validate_tables
 from .schema import TABLES
 
 __all__ = ["identifier_problems", "pseudonymise", "ID_COLUMNS", "pseudonym", "keygen", "LOG_NAME", "uniqueness",
@@ -196,11 +196,14 @@ def _refuse(file: str, column: str, rule: str) -> ValueError:
     return ValueError(f"{where}: {rule}; nothing was written")
 
 
-def _label(col: str, k: int, *, shown: bool) -> str:
-    """How the log names a provider column: its header when the header says what it is (a contract name, an
-    allowed column, a name the identifier rules recognise), else its position, so that a header holding
-    data never reaches the log."""
-    return str(col) if shown else f"column {k + 1} (header not shown)"
+def _label(col: str, k: int, *, shown: bool, what: str | None = None, positions=None) -> str:
+    """How the log names a provider column: by its header only when the column map allows it by name (it is
+    then written under that name); else by its position in the provider's table and what its header says,
+    so that no header text (which can itself be a name or a number) reaches the copy."""
+    if shown:
+        return str(col)
+    at = positions[k] if positions is not None and k < len(positions) else k + 1
+    return f"column {at} (header not shown{': it says ' + what if what else ''})"
 
 
 def _hits_text(hits) -> str:
@@ -258,12 +261,15 @@ def _pseudonymise_table(raw: pd.DataFrame, table: str, tmap, cmap, key: bytes, r
                       else f"column {k + 1} appears more than once in the header")
     contract = [t in spec.names for t in target]
     allowed = {norm_name(a) for a in cmap.allow_columns}
-    # contract columns: the loader's own parsing (column map's value maps, date format), checked cell by cell
-    sub = raw.loc[:, contract]
-    typed_all, _problems, _log = validate_tables({table: sub}, files={table: fname}, column_map=cmap)
+    # contract columns and what the map derives from: the loader's own parsing (value maps, multi-select
+    # rules, derived columns, date format), checked cell by cell
+    inputs = _derive_inputs(tmap)
+    read = [c or str(p) in inputs or t in inputs for p, t, c in zip(raw.columns, target, contract)]
+    typed_all, _problems, _log = validate_tables({table: raw.loc[:, read]}, files={table: fname}, column_map=cmap)
     typed = typed_all[table].drop(columns="_row")
-    named = sub.copy(deep=False)
+    named = raw.loc[:, contract].copy(deep=False)
     named.columns = [t for t, c in zip(target, contract) if c]
+    derived = [c for c in tmap.derive if c in spec.names and c not in named]
     _type_failures(table, named, typed, fname)
     keep_rows = typed.index  # trailing blank rows are left out, as the loader leaves them out
     checked = named[[c for c in named.columns if c not in ID_COLUMNS]]
@@ -274,10 +280,10 @@ def _pseudonymise_table(raw: pd.DataFrame, table: str, tmap, cmap, key: bytes, r
                                               "dropped, so correct these cells in the export and run again")
     out: dict[str, pd.Series] = {}
     for col in spec.columns:
-        if col.name not in named:
+        if col.name not in named and col.name not in derived:
             continue
         if col.name in ID_COLUMNS:
-            text = as_text(named[col.name])
+            text = as_text(named[col.name] if col.name in named else typed[col.name].reindex(raw.index))
             filled = text != ""
             hashed = text.copy()
             hashed[filled] = text[filled].map(lambda v, p=_PREFIXES[col.name]: pseudonym(v, key, prefix=p))
@@ -290,7 +296,7 @@ def _pseudonymise_table(raw: pd.DataFrame, table: str, tmap, cmap, key: bytes, r
     has_age = "age" in out
     date_format = tmap.date_format or cmap.date_format
     ref_col = "referral_date" if "referral_date" in named else None
-    extras = [(k, c) for k, (c, is_c) in enumerate(zip(raw.columns, contract)) if not is_c]
+    extras = [(k, c) for k, (c, is_c) in enumerate(zip(raw.columns, contract)) if not is_c and c not in tmap.drop]
     ext_frame = raw[[c for _k, c in extras]] if extras else pd.DataFrame(index=raw.index)
     numbers = {norm_name(a) for a in cmap.number_columns}
     kinds = ["number" if norm_name(c) in numbers else None for _k, c in extras]
@@ -302,7 +308,7 @@ def _pseudonymise_table(raw: pd.DataFrame, table: str, tmap, cmap, key: bytes, r
         filled = text != ""
         n = norm_name(col)
         what = name_rule(col, values)
-        label = _label(col, k, shown=what is not None or n in allowed)
+        label = _label(col, k, shown=n in allowed, what=what, positions=raw.attrs.get(POSITIONS))
         if what == "a date of birth":
             if ref_col is not None and not has_age:
                 born = parse_dates(text, date_format, serial=True)
@@ -648,19 +654,20 @@ def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Pat
                              "(force=True) to replace it whole")
         if column_map is None and (in_dir / "column_map.yaml").exists():
             column_map = in_dir / "column_map.yaml"
-        cmap = read_column_map(column_map)
-        raw_tables, files, problems = read_export(in_dir, column_map=cmap, allow_outside=allow_outside)
+        cmap = _the_map(in_dir, column_map)
+        ex, _hashing = _read_export(in_dir, cmap, allow_outside=allow_outside)
+        raw_tables, files, problems = ex.tables, ex.files, ex.problem_frame()
         if len(problems):
-            table_of = {f: t for t, f in files.items()}
+            table_of = {part: t for t, f in files.items() for part in f.split(" + ")}
             first = problems.iloc[0]
             where = f"{table_of[first['file']]} table" if first["file"] in table_of else "the column map"
             row = f", row {int(first['row'])}" if pd.notna(first["row"]) else ""
             raise ValueError(f"{len(problems)} problem(s) reading the export, nothing was written; first: the "
                              f"{where}{row}: {first['rule']}. Run `dapp-eval validate` on the export for the full "
                              "list")
-        used = {files[t] for t in raw_tables} | ({Path(column_map).name} if isinstance(column_map, (str, Path))
-                                                  and _inside(in_dir, Path(column_map)) else set())
-        others = [p for p in in_dir.iterdir() if p.name not in used]
+        used = {p.resolve() for p in ex.paths} | ({Path(column_map).resolve()} if isinstance(column_map, (str, Path))
+                                                   else {(in_dir / "column_map.yaml").resolve()})
+        others = [p for p in in_dir.iterdir() if p.resolve() not in used]
         n_dirs = sum(p.is_dir() for p in others)
         if len(others) - n_dirs:
             run.note("(other files)", "", "not copied: not a table of the data contract (names not shown)",
