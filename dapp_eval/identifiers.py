@@ -631,14 +631,14 @@ def shown_name(text: str, *, what: str = "column", position: int | None = None) 
     """A provider's name as a message may show it: as written, or by position when it looks identifying.
 
     >>> shown_name("Client Ref"), shown_name("John Smith", position=7)
-    ("'Client Ref'", "column 7 (its header looks like a person's name; not shown)")
+    ("'Client Ref'", "column 7 (header not shown: looks like a person's name)")
     """
     looks = name_looks_identifying(text)
     if looks is None:
         return repr(str(text)) if what == "column" else str(text)
     where = f"{what} {position}" if position is not None else f"a {what}"
     noun = "header" if what == "column" else "name"
-    return f"{where} (its {noun} looks like {looks}; not shown)"
+    return f"{where} ({noun} not shown: looks like {looks})"
 
 
 def header_problems(columns, *, file: str) -> pd.DataFrame:

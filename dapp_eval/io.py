@@ -1629,8 +1629,7 @@ def _source_label(path: Path, sheet, table: str = "") -> str:
     """How messages name where a table came from: the file, and the workbook sheet when there is one; a file or
     sheet whose name looks like an identifier is named by what it holds and where, never by its name."""
     looks = name_looks_identifying(path.name)
-    fname = path.name if looks is None else (f"the {table} table's {path.suffix.lower()} file (its name looks like "
-                                              f"{looks}; not shown)")
+    fname = path.name if looks is None else f"the {table} table's {path.suffix.lower()} file (name not shown: looks like {looks})"
     if path.suffix.lower() != ".xlsx":
         return fname
     names: list[str] = []
@@ -1649,7 +1648,7 @@ def _source_label(path: Path, sheet, table: str = "") -> str:
     if looks is None:
         return f"{fname}, sheet {name}"
     where = f"sheet {at + 1}" if at is not None else "a sheet"
-    return f"{fname}, {where} (its name looks like {looks}; not shown)"
+    return f"{fname}, {where} (name not shown: looks like {looks})"
 
 
 def _shown_names(columns) -> str:
