@@ -146,7 +146,9 @@ def partner_support(data, *, alpha: float = 0.05) -> AnalysisResult:
         {"measure": "weeks_supported", "n": int(closed.sum()), "mean": float(weeks.mean()),
          "median": float(weeks.median())},
     ])
-    reasons = ps["closed_reason"].astype(object).fillna("still supported").value_counts()
+    # most frequent first, equal counts by name: not in the order the rows happen to come in
+    reasons = ps["closed_reason"].astype(object).fillna("still supported").value_counts().sort_index()
+    reasons = reasons.sort_values(ascending=False, kind="mergesort")
     closed_t = pd.DataFrame({"closed_reason": reasons.index.astype(str), "n": reasons.to_numpy().astype(int)})
     meta = make_meta(n_in=len(ps), excluded={}, unit="supported (ex-)partners", alpha=alpha,
                      method="proportions with Wilson intervals; support covers the programme when it had not "
