@@ -1388,177 +1388,256 @@ def _take(values: pd.Series, at: np.ndarray, index) -> pd.Series:
     return pd.Series(values.array.take(at, allow_fill=True), index=index)
 
 
-def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _Problems,
-                  factors: dict[str, dict[str, _Factor]] | None = None) -> None:
-    sites = tabs["sites"]
-    ref = tabs["referrals"]
-    fs, fr = files["sites"], files["referrals"]
-    keys = _Keys(tabs, dict(factors or {}))
-    keys.prefetch([(t, c, parent, pcol) for t, tab in tabs.items() for c, parent, pcol in TABLES[t].foreign_keys
-                   if parent in tabs and c in tab and pcol in tabs[parent]])
+class _Cross:
+    """The validated tables of a folder, for the rules between tables (see :data:`_CROSS_CHECKS`)."""
 
-    def mask_rule(df, fname, column, mask, rule, value_col=None):
+    def __init__(self, tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _Problems,
+                 factors: dict[str, dict[str, _Factor]] | None):
+        self.tabs, self.files, self.probs = tabs, files, probs
+        self.sites, self.ref = tabs["sites"], tabs["referrals"]
+        self.keys = _Keys(tabs, dict(factors or {}))
+        self.keys.prefetch([(t, c, parent, pcol) for t, tab in tabs.items()
+                            for c, parent, pcol in TABLES[t].foreign_keys
+                            if parent in tabs and c in tab and pcol in tabs[parent]])
+
+    def rule(self, tname: str, column: str, mask, rule: str, value_col: str | None = None,
+             df: pd.DataFrame | None = None) -> None:
+        """Report the rows of table ``tname`` (or of ``df``, a part of it) where ``mask`` holds."""
+        df = self.tabs[tname] if df is None else df
         mask = np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)
-        probs.add_mask(fname, df["_row"], column, df[value_col or column], mask, rule)
+        self.probs.add_mask(self.files[tname], df["_row"], column, df[value_col or column], mask, rule)
 
-    # sites: dates in order
-    if {"period_start", "period_end"} <= set(sites):
-        mask_rule(sites, fs, "period_end", sites["period_end"] < sites["period_start"], "period_end is before period_start")
-    if {"period_end", "data_extract_date"} <= set(sites):
-        mask_rule(sites, fs, "data_extract_date", sites["data_extract_date"] < sites["period_end"],
-                  "data_extract_date is before period_end")
-    # foreign keys
-    for tname, tab in tabs.items():
+    def has(self, tname: str, *cols: str) -> bool:
+        return tname in self.tabs and set(cols) <= set(self.tabs[tname])
+
+    @cached_property
+    def ref_site(self) -> np.ndarray | None:
+        """Each referral's site row (-1 when none)."""
+        if self.has("referrals", "site_id") and self.has("sites", "site_id"):
+            return self.keys.match("referrals", "site_id", "sites", "site_id")
+        return None
+
+    @cached_property
+    def ref_extract(self) -> pd.Series | None:
+        """Each referral's site's data_extract_date."""
+        if self.has("sites", "site_id", "data_extract_date") and self.has("referrals", "referral_id", "site_id"):
+            return _take(self.sites["data_extract_date"], self.ref_site, self.ref.index)
+        return None
+
+    def by_referral(self, tname: str, values: pd.Series) -> pd.Series:
+        """A referral's value for each row of ``tname`` (through its referral_id)."""
+        at = self.keys.match(tname, "referral_id", "referrals", "referral_id")
+        return _take(values, at, self.tabs[tname].index)
+
+
+def _site_dates(cx: _Cross) -> None:
+    s = cx.sites
+    if cx.has("sites", "period_start", "period_end"):
+        cx.rule("sites", "period_end", s["period_end"] < s["period_start"], "period_end is before period_start")
+    if cx.has("sites", "period_end", "data_extract_date"):
+        cx.rule("sites", "data_extract_date", s["data_extract_date"] < s["period_end"],
+                "data_extract_date is before period_end")
+
+
+def _foreign_keys(cx: _Cross) -> None:
+    for tname, tab in cx.tabs.items():
         for col, parent, pcol in TABLES[tname].foreign_keys:
-            if parent not in tabs or col not in tab or pcol not in tabs[parent]:
+            if parent not in cx.tabs or col not in tab or pcol not in cx.tabs[parent]:
                 continue
             # a missing parent key matches nothing, because missing child keys are not orphans anyway
-            orphan = (keys.factor(tname, col).codes >= 0) & (keys.match(tname, col, parent, pcol) < 0)
-            mask_rule(tab, files[tname], col, orphan, f"no matching {pcol} in {files[parent]} (orphan foreign key)")
-    # referrals against their site
-    ref_site = keys.match("referrals", "site_id", "sites", "site_id") if "site_id" in ref and "site_id" in sites \
-        else None
-    needed = {"site_id", "referral_date"}
-    if needed <= set(ref) and {"site_id", "period_end", "data_extract_date"} <= set(sites):
-        pend = _take(sites["period_end"], ref_site, ref.index)
-        extract = _take(sites["data_extract_date"], ref_site, ref.index)
-        mask_rule(ref, fr, "referral_date", ref["referral_date"] > pend, "referral_date is after the site's period_end")
-        for c in ("assessment_date", "start_date", "exit_date"):
-            if c in ref:
-                mask_rule(ref, fr, c, ref[c] > extract, "date is after the site's data_extract_date")
-    # every later record against its referral's (or its person's) extract date
-    ref_ex = None
-    if {"site_id", "data_extract_date"} <= set(sites) and {"referral_id", "site_id"} <= set(ref):
-        ref_ex = _take(sites["data_extract_date"], ref_site, ref.index)  # each referral's site's extract date
-        later = [("sessions", "session_date"), ("risk_assessments", "assessment_date"),
-                 ("partner_surveys", "survey_date")]
-        for tname, c in later:
-            tab = tabs.get(tname)
-            if tab is not None and {c, "referral_id"} <= set(tab):
-                ex = _take(ref_ex, keys.match(tname, "referral_id", "referrals", "referral_id"), tab.index)
-                mask_rule(tab, files[tname], c, tab[c] > ex, "date is after the site's data_extract_date")
-        inc = tabs.get("incidents")
-        if inc is not None and "participant_id" in inc and "participant_id" in ref:
-            pf = keys.factor("referrals", "participant_id")
-            latest = pd.Series(ref_ex.to_numpy()).groupby(pf.codes).max()  # per person: the latest of their sites
-            latest = latest[latest.index >= 0]
-            per_value = pd.Series(pd.NaT, index=range(len(pf.uniq)), dtype="datetime64[ns]")
-            per_value.iloc[latest.index.to_numpy()] = latest.to_numpy()
-            # the person's first referral row stands for the person: look the value up by its code
-            at = keys.match("incidents", "participant_id", "referrals", "participant_id")
-            code = np.append(pf.codes, -1)[at]
-            ex = _take(per_value, code, inc.index)
-            for c in ("incident_date", "outcome_date"):
-                if c in inc:
-                    mask_rule(inc, files["incidents"], c, inc[c] > ex,
-                              "date is after the data_extract_date of the person's sites")
-    ses0 = tabs.get("sessions")
-    if ses0 is not None and not len(ses0) and "start_date" in ref and ref["start_date"].notna().any():
-        probs.add(files["sessions"], None, "", "", f"the file has a header but no rows, while "
-                  f"{int(ref['start_date'].notna().sum())} referrals have a start_date: the attendance log is "
-                  "missing; export it again (or delete the file if the programme keeps no attendance)")
-    # referral date order
-    order = [("assessment_date", "referral_date"), ("start_date", "assessment_date"), ("start_date", "referral_date"),
-             ("exit_date", "referral_date"), ("exit_date", "assessment_date"), ("exit_date", "start_date")]
-    for later, earlier in order:
+            orphan = (cx.keys.factor(tname, col).codes >= 0) & (cx.keys.match(tname, col, parent, pcol) < 0)
+            cx.rule(tname, col, orphan, f"no matching {pcol} in {cx.files[parent]} (orphan foreign key)")
+
+
+def _referrals_within_site(cx: _Cross) -> None:
+    ref = cx.ref
+    if not (cx.has("referrals", "site_id", "referral_date")
+            and cx.has("sites", "site_id", "period_end", "data_extract_date")):
+        return
+    pend = _take(cx.sites["period_end"], cx.ref_site, ref.index)
+    extract = _take(cx.sites["data_extract_date"], cx.ref_site, ref.index)
+    cx.rule("referrals", "referral_date", ref["referral_date"] > pend, "referral_date is after the site's period_end")
+    for c in ("assessment_date", "start_date", "exit_date"):
+        if c in ref:
+            cx.rule("referrals", c, ref[c] > extract, "date is after the site's data_extract_date")
+
+
+def _records_within_extract(cx: _Cross) -> None:
+    """Every later record against its referral's site's extract date."""
+    if cx.ref_extract is None:
+        return
+    for tname, c in (("sessions", "session_date"), ("risk_assessments", "assessment_date"),
+                     ("partner_surveys", "survey_date")):
+        if cx.has(tname, c, "referral_id"):
+            tab = cx.tabs[tname]
+            cx.rule(tname, c, tab[c] > cx.by_referral(tname, cx.ref_extract),
+                    "date is after the site's data_extract_date")
+
+
+def _incidents_within_extract(cx: _Cross) -> None:
+    """Incidents against the latest extract date of the person's sites."""
+    if cx.ref_extract is None or not cx.has("incidents", "participant_id") or "participant_id" not in cx.ref:
+        return
+    inc = cx.tabs["incidents"]
+    pf = cx.keys.factor("referrals", "participant_id")
+    latest = pd.Series(cx.ref_extract.to_numpy()).groupby(pf.codes).max()  # per person: the latest of their sites
+    latest = latest[latest.index >= 0]
+    per_value = pd.Series(pd.NaT, index=range(len(pf.uniq)), dtype="datetime64[ns]")
+    per_value.iloc[latest.index.to_numpy()] = latest.to_numpy()
+    # the person's first referral row stands for the person: look the value up by its code
+    at = cx.keys.match("incidents", "participant_id", "referrals", "participant_id")
+    ex = _take(per_value, np.append(pf.codes, -1)[at], inc.index)
+    for c in ("incident_date", "outcome_date"):
+        if c in inc:
+            cx.rule("incidents", c, inc[c] > ex, "date is after the data_extract_date of the person's sites")
+
+
+def _attendance_log_present(cx: _Cross) -> None:
+    ses, ref = cx.tabs.get("sessions"), cx.ref
+    if ses is not None and not len(ses) and "start_date" in ref and ref["start_date"].notna().any():
+        cx.probs.add(cx.files["sessions"], None, "", "", f"the file has a header but no rows, while "
+                     f"{int(ref['start_date'].notna().sum())} referrals have a start_date: the attendance log is "
+                     "missing; export it again (or delete the file if the programme keeps no attendance)")
+
+
+_DATE_ORDER = (("assessment_date", "referral_date"), ("start_date", "assessment_date"),
+               ("start_date", "referral_date"), ("exit_date", "referral_date"),
+               ("exit_date", "assessment_date"), ("exit_date", "start_date"))
+
+
+def _referral_date_order(cx: _Cross) -> None:
+    ref = cx.ref
+    for later, earlier in _DATE_ORDER:
         if later in ref and earlier in ref:
-            mask_rule(ref, fr, later, ref[later] < ref[earlier], f"{later} is before {earlier}")
-    # consistency rules
-    if {"exit_date", "exit_reason"} <= set(ref):
-        mask_rule(ref, fr, "exit_reason", ref["exit_date"].notna() & ref["exit_reason"].isna(),
-                  "exit_date is given but exit_reason is empty (both or neither)")
-        mask_rule(ref, fr, "exit_date", ref["exit_date"].isna() & ref["exit_reason"].notna(),
-                  "exit_reason is given but exit_date is empty (both or neither)", value_col="exit_reason")
-    if {"exit_reason", "assessment_outcome"} <= set(ref):
-        mask_rule(ref, fr, "exit_reason", (ref["exit_reason"] == "unsuitable") & (ref["assessment_outcome"] != "unsuitable"),
-                  "exit_reason 'unsuitable' requires assessment_outcome 'unsuitable'")
-    if {"assessment_outcome", "start_date"} <= set(ref):
-        mask_rule(ref, fr, "start_date", (ref["assessment_outcome"] == "unsuitable") & ref["start_date"].notna(),
-                  "assessment_outcome 'unsuitable' allows no start_date")
-    if {"assessment_outcome", "assessment_date"} <= set(ref):
-        mask_rule(ref, fr, "assessment_outcome", ref["assessment_outcome"].notna() & ref["assessment_date"].isna(),
-                  "assessment_outcome is given but assessment_date is empty")
-    if {"exit_reason", "start_date"} <= set(ref):
-        mask_rule(ref, fr, "start_date", ref["exit_reason"].isin(["completed", "dropped_out", "excluded"]) & ref["start_date"].isna(),
-                  "exit_reason completed/dropped_out/excluded requires a start_date", value_col="exit_reason")
-        for reason in ("declined_to_start",):
-            mask_rule(ref, fr, "start_date", (ref["exit_reason"] == reason) & ref["start_date"].notna(),
-                      "exit_reason 'declined_to_start' allows no start_date")
-    if {"exit_reason", "assessment_date"} <= set(ref):
-        mask_rule(ref, fr, "assessment_date", (ref["exit_reason"] == "declined_assessment") & ref["assessment_date"].notna(),
-                  "exit_reason 'declined_assessment' allows no assessment_date")
-    if {"start_date", "assessment_date"} <= set(ref):
-        mask_rule(ref, fr, "assessment_date", ref["start_date"].notna() & ref["assessment_date"].isna(),
-                  "start_date is given but assessment_date is empty (a programme starts after assessment)")
-    _v2_checks(tabs, files, keys, mask_rule, ref_ex)
-    # sessions within their episode
-    ses = tabs.get("sessions")
-    if ses is not None and {"referral_id", "session_date", "attended"} <= set(ses) and "referral_id" in ref:
-        at = keys.match("sessions", "referral_id", "referrals", "referral_id")  # the referral's first row
-        att = ses["attended"].fillna(False).astype(bool)
-        start = _take(ref["start_date"], at, ses.index) if "start_date" in ref else None
-        end = _take(ref["exit_date"], at, ses.index) if "exit_date" in ref else None
-        if ref_ex is not None:
-            site_end = _take(ref_ex, at, ses.index)
-            end = end.fillna(site_end) if end is not None else site_end
-        if start is not None:
-            mask_rule(ses, files["sessions"], "session_date", att & start.isna() & (at >= 0),
-                      "attended session, but the referral has no start_date")
-            mask_rule(ses, files["sessions"], "session_date", att & (ses["session_date"] < start),
-                      "attended session before the referral's start_date")
-        if end is not None:
-            mask_rule(ses, files["sessions"], "session_date", att & (ses["session_date"] > end),
-                      "attended session after the referral's exit_date (or the extract date if still open)")
-    # risk scores within the instrument's range
-    ra = tabs.get("risk_assessments")
-    if ra is not None and {"instrument", "score"} <= set(ra):
-        for inst, grp in ra.groupby("instrument", dropna=True):
-            rng = _instrument_range(inst)
-            if rng is None:
-                mask_rule(grp, files["risk_assessments"], "instrument", pd.Series(True, index=grp.index),
-                          "instrument is not in the registry (register it with dapp_eval.risk.register_instrument)")
-                continue
-            lo, hi = rng
-            mask_rule(grp, files["risk_assessments"], "score", (grp["score"] < lo) | (grp["score"] > hi),
-                      f"score outside the range of {inst} ({lo:g}..{hi:g})")
-        if {"referral_id", "assessment_date"} <= set(ra) and {"referral_id", "referral_date"} <= set(ref):
-            rd = _take(ref["referral_date"], keys.match("risk_assessments", "referral_id", "referrals", "referral_id"),
-                       ra.index)
-            mask_rule(ra, files["risk_assessments"], "assessment_date", ra["assessment_date"] < rd - pd.Timedelta(days=92),
-                      "risk assessment more than 3 months before the referral_date")
+            cx.rule("referrals", later, ref[later] < ref[earlier], f"{later} is before {earlier}")
 
 
-def _v2_checks(tabs, files, keys, mask_rule, ref_ex) -> None:
-    """Rules between the columns of contract version 2's tables and their referral or site."""
-    ref = tabs["referrals"]
-    ps = tabs.get("partner_support")
-    if ps is not None and {"support_start", "support_end"} <= set(ps):
-        fp = files["partner_support"]
-        mask_rule(ps, fp, "support_end", ps["support_end"] < ps["support_start"], "support_end is before support_start")
-        if "closed_reason" in ps:
-            mask_rule(ps, fp, "closed_reason", ps["support_end"].notna() & ps["closed_reason"].isna(),
-                      "support_end is given but closed_reason is empty (both or neither)")
-            mask_rule(ps, fp, "support_end", ps["support_end"].isna() & ps["closed_reason"].notna(),
-                      "closed_reason is given but support_end is empty (both or neither)", value_col="closed_reason")
-        if {"referral_id", "referral_date"} <= set(ref) and "referral_id" in ps:
-            rd = _take(ref["referral_date"], keys.match("partner_support", "referral_id", "referrals", "referral_id"),
-                       ps.index)
-            mask_rule(ps, fp, "support_start", ps["support_start"] < rd - pd.Timedelta(days=92),
-                      "partner support started more than 3 months before the referral_date")
-            if ref_ex is not None:
-                ex = _take(ref_ex, keys.match("partner_support", "referral_id", "referrals", "referral_id"), ps.index)
-                for c in ("support_start", "support_end"):
-                    mask_rule(ps, fp, c, ps[c] > ex, "date is after the site's data_extract_date")
-    cap = tabs.get("capacity")
-    if cap is not None and {"places_offered", "places_filled"} <= set(cap):
-        mask_rule(cap, files["capacity"], "places_filled", cap["places_filled"] > cap["places_offered"],
-                  "places_filled is more than places_offered")
-        given = cap[["groups_run", "places_offered", "places_filled", "staff_fte"]].notna().any(axis=1)
-        if {"site_id", "quarter_start"} <= set(cap) and given.any():
-            twice = given & cap[given].duplicated(["site_id", "quarter_start"]).reindex(cap.index, fill_value=False)
-            mask_rule(cap, files["capacity"], "places_offered", twice,
-                      "groups, places and staff are given on more than one row of this site and quarter "
-                      "(give them once; the other funders' rows leave them empty)")
+#: consistency rules within a referral: (columns needed, column reported, the rows that break it, rule, value shown)
+_REFERRAL_RULES = (
+    (("exit_date", "exit_reason"), "exit_reason", lambda r: r["exit_date"].notna() & r["exit_reason"].isna(),
+     "exit_date is given but exit_reason is empty (both or neither)", None),
+    (("exit_date", "exit_reason"), "exit_date", lambda r: r["exit_date"].isna() & r["exit_reason"].notna(),
+     "exit_reason is given but exit_date is empty (both or neither)", "exit_reason"),
+    (("exit_reason", "assessment_outcome"), "exit_reason",
+     lambda r: (r["exit_reason"] == "unsuitable") & (r["assessment_outcome"] != "unsuitable"),
+     "exit_reason 'unsuitable' requires assessment_outcome 'unsuitable'", None),
+    (("assessment_outcome", "start_date"), "start_date",
+     lambda r: (r["assessment_outcome"] == "unsuitable") & r["start_date"].notna(),
+     "assessment_outcome 'unsuitable' allows no start_date", None),
+    (("assessment_outcome", "assessment_date"), "assessment_outcome",
+     lambda r: r["assessment_outcome"].notna() & r["assessment_date"].isna(),
+     "assessment_outcome is given but assessment_date is empty", None),
+    (("exit_reason", "start_date"), "start_date",
+     lambda r: r["exit_reason"].isin(["completed", "dropped_out", "excluded"]) & r["start_date"].isna(),
+     "exit_reason completed/dropped_out/excluded requires a start_date", "exit_reason"),
+    (("exit_reason", "start_date"), "start_date",
+     lambda r: (r["exit_reason"] == "declined_to_start") & r["start_date"].notna(),
+     "exit_reason 'declined_to_start' allows no start_date", None),
+    (("exit_reason", "assessment_date"), "assessment_date",
+     lambda r: (r["exit_reason"] == "declined_assessment") & r["assessment_date"].notna(),
+     "exit_reason 'declined_assessment' allows no assessment_date", None),
+    (("start_date", "assessment_date"), "assessment_date",
+     lambda r: r["start_date"].notna() & r["assessment_date"].isna(),
+     "start_date is given but assessment_date is empty (a programme starts after assessment)", None),
+)
+
+
+def _referral_consistency(cx: _Cross) -> None:
+    for needed, column, broken, rule, shown in _REFERRAL_RULES:
+        if cx.has("referrals", *needed):
+            cx.rule("referrals", column, broken(cx.ref), rule, value_col=shown)
+
+
+def _partner_support(cx: _Cross) -> None:
+    """Rules between partner support's columns and its referral or site (contract version 2)."""
+    if not cx.has("partner_support", "support_start", "support_end"):
+        return
+    ps = cx.tabs["partner_support"]
+    cx.rule("partner_support", "support_end", ps["support_end"] < ps["support_start"],
+            "support_end is before support_start")
+    if "closed_reason" in ps:
+        cx.rule("partner_support", "closed_reason", ps["support_end"].notna() & ps["closed_reason"].isna(),
+                "support_end is given but closed_reason is empty (both or neither)")
+        cx.rule("partner_support", "support_end", ps["support_end"].isna() & ps["closed_reason"].notna(),
+                "closed_reason is given but support_end is empty (both or neither)", value_col="closed_reason")
+    if not (cx.has("referrals", "referral_id", "referral_date") and "referral_id" in ps):
+        return
+    rd = cx.by_referral("partner_support", cx.ref["referral_date"])
+    cx.rule("partner_support", "support_start", ps["support_start"] < rd - pd.Timedelta(days=92),
+            "partner support started more than 3 months before the referral_date")
+    if cx.ref_extract is not None:
+        ex = cx.by_referral("partner_support", cx.ref_extract)
+        for c in ("support_start", "support_end"):
+            cx.rule("partner_support", c, ps[c] > ex, "date is after the site's data_extract_date")
+
+
+def _capacity(cx: _Cross) -> None:
+    if not cx.has("capacity", "places_offered", "places_filled"):
+        return
+    cap = cx.tabs["capacity"]
+    cx.rule("capacity", "places_filled", cap["places_filled"] > cap["places_offered"],
+            "places_filled is more than places_offered")
+    given = cap[["groups_run", "places_offered", "places_filled", "staff_fte"]].notna().any(axis=1)
+    if {"site_id", "quarter_start"} <= set(cap) and given.any():
+        twice = given & cap[given].duplicated(["site_id", "quarter_start"]).reindex(cap.index, fill_value=False)
+        cx.rule("capacity", "places_offered", twice,
+                "groups, places and staff are given on more than one row of this site and quarter "
+                "(give them once; the other funders' rows leave them empty)")
+
+
+def _sessions_within_episode(cx: _Cross) -> None:
+    if not cx.has("sessions", "referral_id", "session_date", "attended") or "referral_id" not in cx.ref:
+        return
+    ses, ref = cx.tabs["sessions"], cx.ref
+    at = cx.keys.match("sessions", "referral_id", "referrals", "referral_id")  # the referral's first row
+    att = ses["attended"].fillna(False).astype(bool)
+    start = _take(ref["start_date"], at, ses.index) if "start_date" in ref else None
+    end = _take(ref["exit_date"], at, ses.index) if "exit_date" in ref else None
+    if cx.ref_extract is not None:
+        site_end = _take(cx.ref_extract, at, ses.index)
+        end = end.fillna(site_end) if end is not None else site_end
+    if start is not None:
+        cx.rule("sessions", "session_date", att & start.isna() & (at >= 0),
+                "attended session, but the referral has no start_date")
+        cx.rule("sessions", "session_date", att & (ses["session_date"] < start),
+                "attended session before the referral's start_date")
+    if end is not None:
+        cx.rule("sessions", "session_date", att & (ses["session_date"] > end),
+                "attended session after the referral's exit_date (or the extract date if still open)")
+
+
+def _risk_scores(cx: _Cross) -> None:
+    """Risk scores within their instrument's range, and not long before the referral."""
+    if not cx.has("risk_assessments", "instrument", "score"):
+        return
+    ra = cx.tabs["risk_assessments"]
+    for inst, grp in ra.groupby("instrument", dropna=True):
+        rng = _instrument_range(inst)
+        if rng is None:
+            cx.rule("risk_assessments", "instrument", pd.Series(True, index=grp.index),
+                    "instrument is not in the registry (register it with dapp_eval.risk.register_instrument)", df=grp)
+            continue
+        lo, hi = rng
+        cx.rule("risk_assessments", "score", (grp["score"] < lo) | (grp["score"] > hi),
+                f"score outside the range of {inst} ({lo:g}..{hi:g})", df=grp)
+    if cx.has("risk_assessments", "referral_id", "assessment_date") and cx.has("referrals", "referral_id",
+                                                                                "referral_date"):
+        rd = cx.by_referral("risk_assessments", cx.ref["referral_date"])
+        cx.rule("risk_assessments", "assessment_date", ra["assessment_date"] < rd - pd.Timedelta(days=92),
+                "risk assessment more than 3 months before the referral_date")
+
+
+#: the rules between tables, in the order their problems are reported
+_CROSS_CHECKS = (_site_dates, _foreign_keys, _referrals_within_site, _records_within_extract,
+                 _incidents_within_extract, _attendance_log_present, _referral_date_order, _referral_consistency,
+                 _partner_support, _capacity, _sessions_within_episode, _risk_scores)
+
+
+def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _Problems,
+                  factors: dict[str, dict[str, _Factor]] | None = None) -> None:
+    cx = _Cross(tabs, files, probs, factors)
+    for check in _CROSS_CHECKS:
+        check(cx)
 
 
 def validate_tables(raw_tables: dict[str, pd.DataFrame], *, files: dict[str, str] | None = None,
