@@ -201,17 +201,29 @@ def _read_csv(path: Path, problems: list, notes: list, factors: list | None = No
     a cell holding a line break (a stray quote merged lines) and NUL characters are reported.
     ``data``: the file's bytes, when the caller has read them already.
     """
-    import csv
-    import io as _io
-
     fname = path.name
     raw_bytes = path.read_bytes() if data is None else data
     df = _read_ascii(raw_bytes, factors)
     if df is not None:
         return df
     text = _decode_csv(raw_bytes, fname, problems, notes)
-    if text is None:
+    first_line = None if text is None else _first_line(text, fname, problems, notes)
+    if first_line is None:
         return None
+    quoted = '"' in text
+    if not quoted:
+        df = _read_plain(text, raw_bytes, first_line, factors)
+        if df is not None:
+            return df
+    df = _read_records(text, fname, problems)
+    if df is not None and quoted:
+        _line_breaks_in_cells(df, fname, problems)
+    return df
+
+
+def _first_line(text: str, fname: str, problems: list, notes: list) -> str | None:
+    """The header line, or None (with the problem recorded) when the file is empty, starts blank or is not
+    comma-separated."""
     if not text or text.isspace():
         problems.append(_file_problem(fname, 1, "file is empty: it needs at least a header row"))
         return None
@@ -229,33 +241,57 @@ def _read_csv(path: Path, problems: list, notes: list, factors: list | None = No
                 problems.append(_file_problem(fname, 1, f"the header splits on {word}s, not commas ({word}-delimited "
                                                         "file): save it as comma-separated 'CSV UTF-8'"))
                 return None
-    quoted = '"' in text
-    df = None
-    if not quoted:
-        header = first_line.split(",")
-        made: list[_Factor] = []
-        # plain UTF-8 (no byte-order mark, no NUL removed): the bytes are the text, no need to encode it again
-        same = not raw_bytes.startswith((b"\xef\xbb\xbf", *_UTF16_BOMS)) and b"\x00" not in raw_bytes
-        df = _read_unquoted(text, len(header), made, raw_bytes if same else None)
-        if df is None:
-            with warnings.catch_warnings():
-                # a first data row longer than the header must not silently become an index or lose cells
-                warnings.simplefilter("error", pd.errors.ParserWarning)
-                try:
-                    df = pd.read_csv(_io.StringIO(text), **_CSV_OPTS)
-                except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError):
-                    df = None
-        # no quotes, and no row longer than the header (the parser would have refused it): equal comma
-        # counts then mean that every row has exactly the header's width
-        if df is not None and text.count(",") == (df.shape[1] - 1) * (len(df) + 1):
-            if len(header) == df.shape[1]:
-                df.columns = _header_names(header)
-            # no cell starts or ends with white space: the validator can skip stripping every cell
-            df.attrs[_STRIPPED] = not _has_padded_cell(text)
-            if factors is not None and len(made) == df.shape[1]:
-                factors.extend(made)
-            return df
-    # slow path: count the fields of every record with the csv module, then parse to the widest record
+    return first_line
+
+
+def _read_plain(text: str, raw_bytes: bytes, first_line: str, factors: list | None) -> pd.DataFrame | None:
+    """A file without quotes whose every row is as wide as the header, read fast; None when it is not one."""
+    import io as _io
+
+    header = first_line.split(",")
+    made: list[_Factor] = []
+    # plain UTF-8 (no byte-order mark, no NUL removed): the bytes are the text, no need to encode it again
+    same = not raw_bytes.startswith((b"\xef\xbb\xbf", *_UTF16_BOMS)) and b"\x00" not in raw_bytes
+    df = _read_unquoted(text, len(header), made, raw_bytes if same else None)
+    if df is None:
+        with warnings.catch_warnings():
+            # a first data row longer than the header must not silently become an index or lose cells
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            try:
+                df = pd.read_csv(_io.StringIO(text), **_CSV_OPTS)
+            except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError):
+                return None
+    # no quotes, and no row longer than the header (the parser would have refused it): equal comma
+    # counts then mean that every row has exactly the header's width
+    if text.count(",") != (df.shape[1] - 1) * (len(df) + 1):
+        return None
+    if len(header) == df.shape[1]:
+        df.columns = _header_names(header)
+    # no cell starts or ends with white space: the validator can skip stripping every cell
+    df.attrs[_STRIPPED] = not _has_padded_cell(text)
+    if factors is not None and len(made) == df.shape[1]:
+        factors.extend(made)
+    return df
+
+
+def _parser_problem(fname: str, exc: Exception) -> dict:
+    msg = str(exc)
+    m = re.search(r"row (\d+)", msg)
+    row = int(m.group(1)) + 1 if m else None
+    if "EOF inside string" in msg:
+        rule = ("a quote (\") opened in this row is never closed, so the rest of the file would be one cell; "
+                "check the quoting")
+    else:
+        rule = f"CSV cannot be parsed ({msg.strip()}); check quoting and the number of fields per row"
+    return _file_problem(fname, row, rule)
+
+
+def _read_records(text: str, fname: str, problems: list) -> pd.DataFrame | None:
+    """The slow path: count the fields of every record with the csv module, then parse to the widest record;
+    rows of another width than the header's are reported."""
+    import csv
+    import io as _io
+
     try:
         widths = [len(rec) for rec in csv.reader(_io.StringIO(text, newline=""))]
         header = next(csv.reader(_io.StringIO(text, newline="")))
@@ -266,15 +302,7 @@ def _read_csv(path: Path, problems: list, notes: list, factors: list | None = No
     try:
         df = pd.read_csv(_io.StringIO(text), header=None, names=list(range(max(widths))), **_CSV_OPTS)
     except pd.errors.ParserError as exc:
-        msg = str(exc)
-        m = re.search(r"row (\d+)", msg)
-        row = int(m.group(1)) + 1 if m else None
-        if "EOF inside string" in msg:
-            rule = ("a quote (\") opened in this row is never closed, so the rest of the file would be one cell; "
-                    "check the quoting")
-        else:
-            rule = f"CSV cannot be parsed ({msg.strip()}); check quoting and the number of fields per row"
-        problems.append(_file_problem(fname, row, rule))
+        problems.append(_parser_problem(fname, exc))
         return None
     if len(df) != len(widths):
         problems.append(_file_problem(fname, None, "the rows of this CSV cannot be counted reliably (stray quotes or "
@@ -282,25 +310,32 @@ def _read_csv(path: Path, problems: list, notes: list, factors: list | None = No
         return None
     df = df.iloc[1:, :width].reset_index(drop=True)
     df.columns = _header_names(header)
-    widths = np.asarray(widths[1:])
-    odd = np.flatnonzero(widths != width)
-    if len(odd):
-        cells = df.iloc[odd]
-        blank = cells.apply(lambda c: c.str.strip().eq(""), axis=0).all(axis=1).to_numpy()
-        odd = odd[~blank]
-        rule = (f"row has {{}} but the header has {width}: a delimiter is missing or extra, "
-                "or a value holding a comma is not in quotes")
-        _capped(problems, [_file_problem(fname, int(i) + 2, rule.format(f"{w} field{'s' if w != 1 else ''}"))
-                           for i, w in
-                           zip(odd[: _MAX_PROBLEMS_PER_RULE + 1], widths[odd[: _MAX_PROBLEMS_PER_RULE + 1]])],
-                len(odd), fname, "", "row has the wrong number of fields")
-    if quoted:
-        for j, col in enumerate(df.columns):
-            hit = np.flatnonzero(df.iloc[:, j].str.contains("[\r\n]", regex=True).to_numpy())
-            rule = "cell contains a line break: a stray or unbalanced quote (\") may have merged lines; check the quoting"
-            _capped(problems, [_file_problem(fname, int(i) + 2, rule, column=str(col))
-                               for i in hit[: _MAX_PROBLEMS_PER_RULE + 1]], len(hit), fname, str(col), rule)
+    _odd_widths(df, np.asarray(widths[1:]), width, fname, problems)
     return df
+
+
+def _odd_widths(df: pd.DataFrame, widths: np.ndarray, width: int, fname: str, problems: list) -> None:
+    """Rows (not blank) with another number of fields than the header."""
+    odd = np.flatnonzero(widths != width)
+    if not len(odd):
+        return
+    cells = df.iloc[odd]
+    blank = cells.apply(lambda c: c.str.strip().eq(""), axis=0).all(axis=1).to_numpy()
+    odd = odd[~blank]
+    rule = (f"row has {{}} but the header has {width}: a delimiter is missing or extra, "
+            "or a value holding a comma is not in quotes")
+    shown = odd[: _MAX_PROBLEMS_PER_RULE + 1]
+    _capped(problems, [_file_problem(fname, int(i) + 2, rule.format(f"{w} field{'s' if w != 1 else ''}"))
+                       for i, w in zip(shown, widths[shown])],
+            len(odd), fname, "", "row has the wrong number of fields")
+
+
+def _line_breaks_in_cells(df: pd.DataFrame, fname: str, problems: list) -> None:
+    rule = "cell contains a line break: a stray or unbalanced quote (\") may have merged lines; check the quoting"
+    for j, col in enumerate(df.columns):
+        hit = np.flatnonzero(df.iloc[:, j].str.contains("[\r\n]", regex=True).to_numpy())
+        _capped(problems, [_file_problem(fname, int(i) + 2, rule, column=str(col))
+                           for i in hit[: _MAX_PROBLEMS_PER_RULE + 1]], len(hit), fname, str(col), rule)
 
 
 _ASCII_SPACE = (" ", "\t", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")  # str.isspace() in ASCII, but \r \n
