@@ -724,93 +724,126 @@ def _per_distinct(text: pd.Series, fn) -> pd.Series:
 _INT_LIMIT = 2.0 ** 53  # beyond this a float no longer holds every whole number exactly
 
 
+@dataclass
+class _Cells:
+    """One column's cells being parsed: the raw cells, their stripped text and blank mask, and where problems go."""
+
+    col: Column
+    raw: pd.Series
+    text: pd.Series
+    blank: np.ndarray
+    rows: pd.Series
+    fname: str
+    probs: Any  # _Problems or _Recorder
+
+    def bad(self, mask, rule: str) -> None:
+        self.probs.add_mask(self.fname, self.rows, self.col.name, self.raw, mask, rule)
+
+
+def _parse_str(c: _Cells, date_format: str | None) -> pd.Series:
+    return _where(c.text, ~c.blank).astype(object)
+
+
+def _parse_enum(c: _Cells, date_format: str | None) -> pd.Series:
+    canon = {v.lower(): v for v in c.col.values}
+    low = _per_distinct(c.text, lambda u: u.str.lower().map(canon))
+    c.bad(~c.blank & low.isna().to_numpy(), f"value not allowed; use one of: {', '.join(c.col.values)}")
+    return _where(low, ~c.blank).astype(object)
+
+
+def _parse_set(c: _Cells, date_format: str | None) -> pd.Series:
+    parts = _per_distinct(c.text, lambda u: u.str.lower().str.replace(r"\s*;\s*", ";", regex=True))
+    allowed = set(c.col.values)
+    good = [u for u in parts.unique() if all(p in allowed for p in u.split(";") if p != "")]
+    ok = parts.isin(good).to_numpy()
+    c.bad(~c.blank & ~ok, f"';'-separated values must come from: {', '.join(c.col.values)}")
+    return _where(parts, ~c.blank).astype(object)
+
+
+def _parse_bool(c: _Cells, date_format: str | None) -> pd.Series:
+    low = _per_distinct(c.text, lambda u: u.str.lower())
+    true = low.isin(TRUE_WORDS).to_numpy()
+    false = low.isin(FALSE_WORDS).to_numpy()
+    c.bad(~c.blank & ~true & ~false, "not a yes/no value; use true/false (or yes/no, y/n, 1/0)")
+    out = pd.array(true, dtype="boolean")
+    out[~true & ~false] = pd.NA
+    return pd.Series(out, index=c.raw.index)
+
+
+def _whole_numbers(c: _Cells, num: pd.Series) -> pd.Series:
+    """A whole-number column's numbers: too large or fractional ones reported and emptied."""
+    huge = (num.abs() > _INT_LIMIT).to_numpy()
+    c.bad(huge, "number too large for a whole-number column")
+    num = _where(num, ~huge)
+    frac = num.notna().to_numpy() & (num.fillna(0) % 1 != 0).to_numpy()
+    c.bad(frac, "not a whole number")
+    return _where(num, ~frac)
+
+
+def _parse_number(c: _Cells, date_format: str | None) -> pd.Series:
+    kind, col = c.col.kind, c.col
+    num = _where(_per_distinct(c.text, lambda u: pd.to_numeric(u, errors="coerce").astype(float)), ~c.blank)
+    num = _where(num, np.isfinite(num.to_numpy()))  # 'inf', '1e400': not a number anyone typed on purpose
+    c.bad(~c.blank & num.isna().to_numpy(), f"not a number ({'whole number' if kind == 'int' else 'number'} expected)")
+    if kind == "int":
+        num = _whole_numbers(c, num)
+    if col.min is not None:
+        c.bad((num < col.min).to_numpy(), f"value below the allowed minimum {col.min:g}")
+    if col.max is not None:
+        c.bad((num > col.max).to_numpy(), f"value above the allowed maximum {col.max:g}")
+    return num.round().astype("Int64") if kind == "int" else num
+
+
+def _native_mask(raw: pd.Series) -> np.ndarray:
+    """Cells that are dates already (read from Excel, SPSS, Stata or Parquet), not text."""
+    if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
+        return np.zeros(len(raw), dtype=bool)
+    return raw.map(lambda v: not isinstance(v, str) and (
+        isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "year"))).to_numpy(dtype=bool)
+
+
+def _bad_dates(c: _Cells, bad: np.ndarray, fmt: str) -> None:
+    partial = c.text.str.match(_PARTIAL_DATE).to_numpy(dtype=bool)
+    c.bad(bad & partial, "partial date (month or year only): enter the full date; dapp_eval never guesses the day")
+    fmt_hint = fmt.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
+    hint = f"not a valid date in the format {fmt_hint}"
+    if fmt == "%Y-%m-%d":
+        hint += " (for UK dates DD/MM/YYYY set date_format: \"%d/%m/%Y\" in the column map)"
+    c.bad(bad & ~partial, hint)
+
+
+def _parse_date(c: _Cells, date_format: str | None) -> pd.Series:
+    is_ts = _native_mask(c.raw)
+    fmt = date_format or "%Y-%m-%d"
+    try:
+        parsed = pd.to_datetime(_where(c.text, ~c.blank & ~is_ts), format=fmt, errors="coerce")
+    except (ValueError, TypeError) as exc:
+        c.probs.add(c.fname, None, c.col.name, fmt, f"date_format {fmt!r} in the column map cannot be used ({exc})")
+        return pd.Series(pd.NaT, index=c.raw.index, dtype="datetime64[ns]")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    parsed = parsed.astype("datetime64[ns]")
+    if is_ts.any():
+        parsed = parsed.where(~is_ts, _native_dates(c.raw, is_ts))
+    bad = ~c.blank & parsed.isna().to_numpy()
+    if bad.any():
+        _bad_dates(c, bad, fmt)
+    return parsed
+
+
+_PARSERS = {"str": _parse_str, "enum": _parse_enum, "set": _parse_set, "bool": _parse_bool, "int": _parse_number,
+            "float": _parse_number, "date": _parse_date}
+
+
 def _parse_column(col: Column, raw: pd.Series, rows: pd.Series, fname: str, date_format: str | None,
                   probs: _Problems, cells: tuple[pd.Series, np.ndarray] | None = None) -> pd.Series:
     """Convert raw cells to the column's type, recording every failure."""
     text, blank = cells if cells is not None else _cells(raw)
     if not col.nullable:
         probs.add_mask(fname, rows, col.name, raw, blank, "required value is missing")
-    kind = col.kind
-    if kind == "str":
-        return _where(text, ~blank).astype(object)
-
-    if kind in ("enum", "set"):
-        if kind == "enum":
-            canon = {v.lower(): v for v in col.values}
-            low = _per_distinct(text, lambda u: u.str.lower().map(canon))
-            bad = ~blank & low.isna().to_numpy()
-            probs.add_mask(fname, rows, col.name, raw, bad,
-                           f"value not allowed; use one of: {', '.join(col.values)}")
-            return _where(low, ~blank).astype(object)
-        parts = _per_distinct(text, lambda u: u.str.lower().str.replace(r"\s*;\s*", ";", regex=True))
-        allowed = set(col.values)
-        good = [u for u in parts.unique() if all(p in allowed for p in u.split(";") if p != "")]
-        ok = parts.isin(good).to_numpy()
-        probs.add_mask(fname, rows, col.name, raw, ~blank & ~ok,
-                       f"';'-separated values must come from: {', '.join(col.values)}")
-        return _where(parts, ~blank).astype(object)
-
-    if kind == "bool":
-        low = _per_distinct(text, lambda u: u.str.lower())
-        true = low.isin(TRUE_WORDS).to_numpy()
-        false = low.isin(FALSE_WORDS).to_numpy()
-        probs.add_mask(fname, rows, col.name, raw, ~blank & ~true & ~false,
-                       "not a yes/no value; use true/false (or yes/no, y/n, 1/0)")
-        out = pd.array(true, dtype="boolean")
-        out[~true & ~false] = pd.NA
-        return pd.Series(out, index=raw.index)
-
-    if kind in ("int", "float"):
-        num = _where(_per_distinct(text, lambda u: pd.to_numeric(u, errors="coerce").astype(float)), ~blank)
-        num = _where(num, np.isfinite(num.to_numpy()))  # 'inf', '1e400': not a number anyone typed on purpose
-        bad_type = ~blank & num.isna().to_numpy()
-        probs.add_mask(fname, rows, col.name, raw, bad_type, f"not a number ({'whole number' if kind == 'int' else 'number'} expected)")
-        if kind == "int":
-            huge = (num.abs() > _INT_LIMIT).to_numpy()
-            probs.add_mask(fname, rows, col.name, raw, huge, "number too large for a whole-number column")
-            num = _where(num, ~huge)
-            frac = num.notna().to_numpy() & (num.fillna(0) % 1 != 0).to_numpy()
-            probs.add_mask(fname, rows, col.name, raw, frac, "not a whole number")
-            num = _where(num, ~frac)
-        if col.min is not None:
-            probs.add_mask(fname, rows, col.name, raw, (num < col.min).to_numpy(),
-                           f"value below the allowed minimum {col.min:g}")
-        if col.max is not None:
-            probs.add_mask(fname, rows, col.name, raw, (num > col.max).to_numpy(),
-                           f"value above the allowed maximum {col.max:g}")
-        if kind == "int":
-            return num.round().astype("Int64")
-        return num
-
-    if kind == "date":
-        if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
-            is_ts = np.zeros(len(raw), dtype=bool)
-        else:
-            is_ts = raw.map(lambda v: not isinstance(v, str) and (
-                isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "year"))).to_numpy(dtype=bool)
-        fmt = date_format or "%Y-%m-%d"
-        try:
-            parsed = pd.to_datetime(_where(text, ~blank & ~is_ts), format=fmt, errors="coerce")
-        except (ValueError, TypeError) as exc:
-            probs.add(fname, None, col.name, fmt, f"date_format {fmt!r} in the column map cannot be used ({exc})")
-            return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_localize(None)
-        parsed = parsed.astype("datetime64[ns]")
-        if is_ts.any():
-            parsed = parsed.where(~is_ts, _native_dates(raw, is_ts))
-        bad = ~blank & parsed.isna().to_numpy()
-        if bad.any():
-            partial = text.str.match(_PARTIAL_DATE).to_numpy(dtype=bool)
-            probs.add_mask(fname, rows, col.name, raw, bad & partial,
-                           "partial date (month or year only): enter the full date; dapp_eval never guesses the day")
-            fmt_hint = fmt.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
-            hint = f"not a valid date in the format {fmt_hint}"
-            if fmt == "%Y-%m-%d":
-                hint += " (for UK dates DD/MM/YYYY set date_format: \"%d/%m/%Y\" in the column map)"
-            probs.add_mask(fname, rows, col.name, raw, bad & ~partial, hint)
-        return parsed
-    raise ValueError(f"unknown column kind {kind}")  # pragma: no cover
+    if col.kind not in _PARSERS:  # pragma: no cover
+        raise ValueError(f"unknown column kind {col.kind}")
+    return _PARSERS[col.kind](_Cells(col, raw, text, blank, rows, fname, probs), date_format)
 
 
 class _Recorder:
