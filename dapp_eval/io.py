@@ -1182,89 +1182,127 @@ def _blank_cells(raw: pd.DataFrame, stripped: bool, facs: dict[str, _Factor]) ->
     return cells
 
 
-def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cmap: ColumnMap,
-                 probs: _Problems, log: list, factors: list[_Factor] | None = None,
-                 typed_factors: dict[str, _Factor] | None = None) -> pd.DataFrame | None:
-    stripped = bool(raw.attrs.get(_STRIPPED))
-    raw, facs = _header(raw, tmap, fname, probs, factors)
-    # spreadsheet row numbers: header is row 1
-    rows = pd.Series(np.arange(2, len(raw) + 2), index=raw.index)
-    if tmap.derive:
-        raw, _derive_problems = _derive(raw, tmap, cmap, fname, probs, log, rows)
-        for c in tmap.derive:
-            facs.pop(c, None)
-        used = [c for c in raw.columns if c in tmap.drop]
-        if used:
-            raw = raw.drop(columns=used)
-    cells = _blank_cells(raw, stripped, facs)  # stripped text and blank mask, computed once
-    # trailing blank rows are tolerated (and logged); blank rows inside the data are problems
-    if len(raw):
-        all_blank = np.ones(len(raw), dtype=bool)
-        for _text, blank in cells.values():
-            all_blank &= blank
-        filled = np.flatnonzero(~all_blank)
-        n_trailing = len(raw) - (int(filled[-1]) + 1 if len(filled) else 0)
-        if n_trailing:
-            log.append({"file": fname, "note": "trailing blank rows ignored", "n": n_trailing})
-            n = len(raw) - n_trailing
-            raw = raw.iloc[:n]
-            rows = rows.iloc[:n]
-            all_blank = all_blank[:n]
-            cells = {c: (None if text is None else text.iloc[:n], blank[:n]) for c, (text, blank) in cells.items()}
-            facs = {c: f.take(n) for c, f in facs.items()}
-        for r in rows[all_blank].tolist():
-            probs.add(fname, r, "", "", "blank row inside the data: delete it or fill it in")
-    if not len(raw):
+def _apply_derive(raw: pd.DataFrame, tmap: TableMap, cmap: ColumnMap, fname: str, probs: _Problems, log: list,
+                  rows: pd.Series, facs: dict[str, _Factor]) -> pd.DataFrame:
+    """The map's derived columns, then the dropped columns they were read from left out."""
+    raw, _n_bad = _derive(raw, tmap, cmap, fname, probs, log, rows)
+    for c in tmap.derive:
+        facs.pop(c, None)
+    used = [c for c in raw.columns if c in tmap.drop]
+    return raw.drop(columns=used) if used else raw
+
+
+@dataclass
+class _Rows:
+    """A table's rows while it is checked: cells, spreadsheet row numbers, per-column (text, blank), factors."""
+
+    raw: pd.DataFrame
+    rows: pd.Series
+    cells: dict[str, tuple]
+    facs: dict[str, _Factor]
+
+
+def _trailing_blank_rows(t: _Rows, fname: str, probs: _Problems, log: list) -> _Rows:
+    """Trailing blank rows are tolerated (and logged); blank rows inside the data are problems."""
+    if not len(t.raw):
+        return t
+    all_blank = np.ones(len(t.raw), dtype=bool)
+    for _text, blank in t.cells.values():
+        all_blank &= blank
+    filled = np.flatnonzero(~all_blank)
+    n_trailing = len(t.raw) - (int(filled[-1]) + 1 if len(filled) else 0)
+    if n_trailing:
+        log.append({"file": fname, "note": "trailing blank rows ignored", "n": n_trailing})
+        n = len(t.raw) - n_trailing
+        t = _Rows(t.raw.iloc[:n], t.rows.iloc[:n],
+                  {c: (None if text is None else text.iloc[:n], blank[:n]) for c, (text, blank) in t.cells.items()},
+                  {c: f.take(n) for c, f in t.facs.items()})
+        all_blank = all_blank[:n]
+    for r in t.rows[all_blank].tolist():
+        probs.add(fname, r, "", "", "blank row inside the data: delete it or fill it in")
+    return t
+
+
+def _header_and_rows(table: Table, t: _Rows, fname: str, probs: _Problems, log: list) -> list[str]:
+    """A table without data rows, required columns missing from the header; the extra columns (logged)."""
+    if not len(t.raw):
         if table.name in ("sites", "referrals"):
             probs.add(fname, None, "", "", "the file has a header but no data rows: every analysis needs "
                                            f"{table.name}; export the data again")
         else:
             log.append({"file": fname, "note": "header only: the file holds no records", "n": 0})
-    missing = [c.name for c in table.columns if c.required and c.name not in raw.columns]
-    for c in missing:
+    for c in [c.name for c in table.columns if c.required and c.name not in t.raw.columns]:
         probs.add(fname, 1, c, "", "required column is missing from the header")
-    extra = [c for c in raw.columns if c not in table.names]
+    extra = [c for c in t.raw.columns if c not in table.names]
     if extra:
         log.append({"file": fname, "note": f"extra columns kept: {_shown_names(extra)}", "n": len(extra)})
-    out = {}
-    typed_factors = {} if typed_factors is None else typed_factors
-    date_format = tmap.date_format or cmap.date_format
-    for col in table.columns:
-        if col.name not in raw.columns:
-            continue
-        series = raw[col.name]
-        col_cells = cells[col.name]
-        fac = facs.get(col.name)
-        if col.name in tmap.values or col.name in tmap.multi:
-            series = _as_object(series)
-            if col_cells[0] is None:
-                col_cells = _cells(series, stripped)
-            new, n_changed = recode(col_cells[0], tmap.values.get(col.name), tmap.multi.get(col.name))
-            if n_changed:
-                series = new
-                col_cells = _cells(series)
-                fac = None
-                how = "split and recoded" if col.name in tmap.multi else "recoded"
-                log.append({"file": fname, "note": f"{col.name}: values {how} by the column map", "n": n_changed})
-        if fac is not None and len(raw):
-            out[col.name], tfac = _parse_factored(col, series, rows, fname, date_format, probs, fac, stripped, log)
-            if tfac is not None:
-                typed_factors[col.name] = tfac
-            continue
-        series = _as_object(series)
-        if col_cells[0] is None:
-            col_cells = _cells(series, stripped)
-        out[col.name] = _parse_column(col, series, rows, fname, date_format, probs, col_cells)
-        _log_normalised(col, series, col_cells, out[col.name], fname, stripped, log)
-    df = pd.DataFrame(out, index=raw.index, copy=False)  # copy=False: the columns are not copied into blocks
+    return extra
+
+
+def _recoded(col: Column, series: pd.Series, col_cells: tuple, tmap: TableMap, stripped: bool, fname: str,
+             log: list) -> tuple[pd.Series, tuple, bool]:
+    """A column after the map's value map or multi-select rule; whether its cells changed."""
+    series = _as_object(series)
+    if col_cells[0] is None:
+        col_cells = _cells(series, stripped)
+    new, n_changed = recode(col_cells[0], tmap.values.get(col.name), tmap.multi.get(col.name))
+    if not n_changed:
+        return series, col_cells, False
+    how = "split and recoded" if col.name in tmap.multi else "recoded"
+    log.append({"file": fname, "note": f"{col.name}: values {how} by the column map", "n": n_changed})
+    return new, _cells(new), True
+
+
+def _typed_column(col: Column, t: _Rows, tmap: TableMap, date_format: str | None, fname: str, probs: _Problems,
+                  log: list, stripped: bool, typed_factors: dict) -> pd.Series:
+    """One contract column parsed to its type (through its distinct cells when the reader encoded it)."""
+    series, col_cells, fac = t.raw[col.name], t.cells[col.name], t.facs.get(col.name)
+    if col.name in tmap.values or col.name in tmap.multi:
+        series, col_cells, changed = _recoded(col, series, col_cells, tmap, stripped, fname, log)
+        fac = None if changed else fac
+    if fac is not None and len(t.raw):
+        out, tfac = _parse_factored(col, series, t.rows, fname, date_format, probs, fac, stripped, log)
+        if tfac is not None:
+            typed_factors[col.name] = tfac
+        return out
+    series = _as_object(series)
+    if col_cells[0] is None:
+        col_cells = _cells(series, stripped)
+    out = _parse_column(col, series, t.rows, fname, date_format, probs, col_cells)
+    _log_normalised(col, series, col_cells, out, fname, stripped, log)
+    return out
+
+
+def _typed_frame(table: Table, t: _Rows, out: dict, extra: list[str]) -> pd.DataFrame:
+    """The typed columns, the extra ones as read, absent optional ones empty, in contract order; ``_row``."""
+    df = pd.DataFrame(out, index=t.raw.index, copy=False)  # copy=False: the columns are not copied into blocks
     for c in extra:
-        df[c] = _as_object(raw[c])
+        df[c] = _as_object(t.raw[c])
     absent = [col for col in table.columns if col.name not in df and not col.required]
     for col in absent:
         df[col.name] = pd.Series([None] * len(df), index=df.index, dtype=_dtype(col))
     if absent:  # contract order, whichever optional columns the export has; extra columns after them
         df = df[[c.name for c in table.columns if c.name in df] + extra]
-    df["_row"] = rows.to_numpy()
+    df["_row"] = t.rows.to_numpy()
+    return df
+
+
+def _check_table(table: Table, raw: pd.DataFrame, fname: str, tmap: TableMap, cmap: ColumnMap,
+                 probs: _Problems, log: list, factors: list[_Factor] | None = None,
+                 typed_factors: dict[str, _Factor] | None = None) -> pd.DataFrame | None:
+    stripped = bool(raw.attrs.get(_STRIPPED))
+    raw, facs = _header(raw, tmap, fname, probs, factors)
+    rows = pd.Series(np.arange(2, len(raw) + 2), index=raw.index)  # spreadsheet row numbers: header is row 1
+    if tmap.derive:
+        raw = _apply_derive(raw, tmap, cmap, fname, probs, log, rows, facs)
+    t = _Rows(raw, rows, _blank_cells(raw, stripped, facs), facs)  # stripped text and blank mask, computed once
+    t = _trailing_blank_rows(t, fname, probs, log)
+    extra = _header_and_rows(table, t, fname, probs, log)
+    typed_factors = {} if typed_factors is None else typed_factors
+    date_format = tmap.date_format or cmap.date_format
+    out = {col.name: _typed_column(col, t, tmap, date_format, fname, probs, log, stripped, typed_factors)
+           for col in table.columns if col.name in t.raw.columns}
+    df = _typed_frame(table, t, out, extra)
     _check_keys(table, df, fname, probs, typed_factors)
     return df
 
