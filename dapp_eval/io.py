@@ -503,6 +503,42 @@ def _capped(problems: list, rows: list[dict], n: int, fname: str, column: str, r
                                                    "problem not listed)", column=column))
 
 
+def _missing_sheet(path: Path, sheet: str, names: list[str]) -> dict:
+    """The map names a sheet the workbook lacks: its sheets are listed (those whose names look like an
+    identifier by position only)."""
+    near = [n for n in names if n.strip().lower() == sheet.strip().lower()]
+    listed = ", ".join(n if name_looks_identifying(n) is None else shown_name(n, what="sheet", position=k + 1)
+                       for k, n in enumerate(names))
+    return _file_problem(path.name, None, f"the column map names sheet '{sheet}', which is not in this workbook "
+                                          f"(its sheets: {listed})" + (f"; did you mean '{near[0]}'?" if near else ""))
+
+
+def _read_sheet(path: Path, tmap: TableMap, problems: list) -> pd.DataFrame | None:
+    """The workbook sheet the map names (the first when it names none)."""
+    sheet = tmap.sheet if tmap.sheet is not None else 0
+    if isinstance(sheet, str):
+        from openpyxl import load_workbook
+
+        names = load_workbook(path, read_only=True).sheetnames
+        if sheet not in names:
+            problems.append(_missing_sheet(path, sheet, names))
+            return None
+    return pd.read_excel(path, sheet_name=sheet, dtype=object)
+
+
+def _read_other(path: Path, suffix: str) -> pd.DataFrame:
+    """An SPSS, Stata or Parquet file's cells (value labels applied; no other metadata)."""
+    if suffix == ".sav":
+        import pyreadstat
+
+        return pyreadstat.read_sav(str(path), apply_value_formats=True)[0]
+    if suffix == ".dta":
+        return pd.read_stata(path, convert_categoricals=True)
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    raise ValueError(suffix)  # pragma: no cover - guarded by _find_file
+
+
 def _read_raw(path: Path, tmap: TableMap, problems: list | None = None, notes: list | None = None,
               factors: list | None = None, data: bytes | None = None) -> pd.DataFrame | None:
     """Read a file with every cell as it stands (strings for text formats).
@@ -520,29 +556,9 @@ def _read_raw(path: Path, tmap: TableMap, problems: list | None = None, notes: l
     try:
         if suffix == ".csv":
             return _read_csv(path, problems, notes, factors, data)
-        if suffix == ".xlsx":
-            sheet = tmap.sheet if tmap.sheet is not None else 0
-            if isinstance(sheet, str):
-                from openpyxl import load_workbook
-
-                names = load_workbook(path, read_only=True).sheetnames
-                if sheet not in names:
-                    near = [n for n in names if n.strip().lower() == sheet.strip().lower()]
-                    problems.append(_file_problem(path.name, None, f"the column map names sheet '{sheet}', which is "
-                                                  f"not in this workbook (its sheets: {', '.join(names)})"
-                                                  + (f"; did you mean '{near[0]}'?" if near else "")))
-                    return None
-            df = pd.read_excel(path, sheet_name=sheet, dtype=object)
-        elif suffix == ".sav":
-            import pyreadstat
-
-            df, _meta = pyreadstat.read_sav(str(path), apply_value_formats=True)
-        elif suffix == ".dta":
-            df = pd.read_stata(path, convert_categoricals=True)
-        elif suffix == ".parquet":
-            df = pd.read_parquet(path)
-        else:  # pragma: no cover - guarded by _find_file
-            raise ValueError(suffix)
+        df = _read_sheet(path, tmap, problems) if suffix == ".xlsx" else _read_other(path, suffix)
+        if df is None:
+            return None
     except OSError as exc:
         problems.append(_file_problem(path.name, None, f"file cannot be read ({exc.strerror or exc})"))
         return None
