@@ -48,6 +48,7 @@ import secrets
 import shutil
 import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -244,128 +245,213 @@ def _type_failures(table: str, raw: pd.DataFrame, typed: pd.DataFrame, fname: st
                                            "export, or map the values with the column map, and run again")
 
 
-def _pseudonymise_table(raw: pd.DataFrame, table: str, tmap, cmap, key: bytes, run: _Run) -> pd.DataFrame:
-    """Allow-list one table: hash IDs, check and write contract columns, convert DOB/postcode, keep allowed extras."""
-    fname = f"{table}.csv"
-    spec = TABLES[table]
+def _contract_target(raw: pd.DataFrame, tmap, spec, fname: str) -> list[str]:
+    """Each provider column's contract name (its own name when the map does not rename it); a header row of
+    values, or two columns becoming one, stop the run."""
     heads = header_problems(raw.columns, file=fname)
     if len(heads):
         raise _refuse(fname, "", heads["rule"].iloc[0])
-    raw = raw.copy(deep=False)
-    raw.index = pd.RangeIndex(len(raw))
     target = [str(tmap.columns.get(c, c)).strip() for c in raw.columns]  # provider column -> contract name
     dup = pd.Index(target).duplicated()
     if dup.any():
         k = int(np.flatnonzero(dup)[0])
         raise _refuse(fname, "", f"two columns of the export become column {target[k]!r}" if target[k] in spec.names
                       else f"column {k + 1} appears more than once in the header")
-    contract = [t in spec.names for t in target]
-    allowed = {norm_name(a) for a in cmap.allow_columns}
-    # contract columns and what the map derives from: the loader's own parsing (value maps, multi-select
-    # rules, derived columns, date format), checked cell by cell
-    inputs = _derive_inputs(tmap)
-    read = [c or str(p) in inputs or t in inputs for p, t, c in zip(raw.columns, target, contract)]
-    typed_all, _problems, _log = validate_tables({table: raw.loc[:, read]}, files={table: fname}, column_map=cmap)
-    typed = typed_all[table].drop(columns="_row")
-    named = raw.loc[:, contract].copy(deep=False)
-    named.columns = [t for t, c in zip(target, contract) if c]
-    derived = [c for c in tmap.derive if c in spec.names and c not in named]
-    _type_failures(table, named, typed, fname)
-    keep_rows = typed.index  # trailing blank rows are left out, as the loader leaves them out
-    checked = named[[c for c in named.columns if c not in ID_COLUMNS]]
-    found = identifier_problems(checked, file=fname, table=table, recode=tmap.values)
+    return target
+
+
+class _Copy:
+    """One table being copied: the provider's cells, the contract columns as the loader types them, and the
+    columns written so far."""
+
+    def __init__(self, raw: pd.DataFrame, table: str, tmap, cmap, key: bytes, run: _Run):
+        self.fname, self.table, self.spec = f"{table}.csv", table, TABLES[table]
+        self.tmap, self.cmap, self.key, self.run = tmap, cmap, key, run
+        raw = raw.copy(deep=False)
+        raw.index = pd.RangeIndex(len(raw))
+        self.raw = raw
+        target = _contract_target(raw, tmap, self.spec, self.fname)
+        self.contract = [t in self.spec.names for t in target]
+        # contract columns and what the map derives from: the loader's own parsing (value maps, multi-select
+        # rules, derived columns, date format), checked cell by cell
+        inputs = _derive_inputs(tmap)
+        read = [c or str(p) in inputs or t in inputs for p, t, c in zip(raw.columns, target, self.contract)]
+        typed, _problems, _log = validate_tables({table: raw.loc[:, read]}, files={table: self.fname}, column_map=cmap)
+        self.typed = typed[table].drop(columns="_row")
+        self.named = raw.loc[:, self.contract].copy(deep=False)
+        self.named.columns = [t for t, c in zip(target, self.contract) if c]
+        self.derived = [c for c in tmap.derive if c in self.spec.names and c not in self.named]
+        self.keep_rows = self.typed.index  # trailing blank rows are left out, as the loader leaves them out
+        self.out: dict[str, pd.Series] = {}
+        self.allowed = {norm_name(a) for a in cmap.allow_columns}
+        self.date_format = tmap.date_format or cmap.date_format
+        self.ref_dates = None  # the referral dates a column of dates of birth is checked against
+
+    def note(self, column, action, n) -> None:
+        self.run.note(self.fname, column, action, n)
+
+    def dropped(self, label: str, why: str) -> None:
+        self.note(label, f"dropped ({why})", len(self.keep_rows))
+
+
+def _refuse_identifiers(t: _Copy) -> None:
+    """A contract column cannot be dropped: a cell of the wrong type or one that looks like an identifier stops
+    the run."""
+    _type_failures(t.table, t.named, t.typed, t.fname)
+    checked = t.named[[c for c in t.named.columns if c not in ID_COLUMNS]]
+    found = identifier_problems(checked, file=t.fname, table=t.table, recode=t.tmap.values)
     if len(found):
         first = found.iloc[0]
-        raise _refuse(fname, first["column"], f"{first['rule'].split(';')[0]}: this contract column cannot be "
-                                              "dropped, so correct these cells in the export and run again")
-    out: dict[str, pd.Series] = {}
-    for col in spec.columns:
-        if col.name not in named and col.name not in derived:
+        raise _refuse(t.fname, first["column"], f"{first['rule'].split(';')[0]}: this contract column cannot be "
+                                                "dropped, so correct these cells in the export and run again")
+
+
+def _hashed(text: pd.Series, key: bytes, prefix: str) -> tuple[pd.Series, pd.Series]:
+    filled = text != ""
+    hashed = text.copy()
+    hashed[filled] = text[filled].map(lambda v: pseudonym(v, key, prefix=prefix))
+    return hashed, filled
+
+
+def _copy_contract(t: _Copy) -> None:
+    """Contract ID columns hashed, the others written in the contract's form."""
+    for col in t.spec.columns:
+        if col.name not in t.named and col.name not in t.derived:
             continue
         if col.name in ID_COLUMNS:
-            text = as_text(named[col.name] if col.name in named else typed[col.name].reindex(raw.index))
-            filled = text != ""
-            hashed = text.copy()
-            hashed[filled] = text[filled].map(lambda v, p=_PREFIXES[col.name]: pseudonym(v, key, prefix=p))
-            out[col.name] = hashed
-            run.note(fname, col.name, "replaced by keyed hash (HMAC-SHA256)", filled.sum())
+            text = as_text(t.named[col.name] if col.name in t.named else t.typed[col.name].reindex(t.raw.index))
+            t.out[col.name], filled = _hashed(text, t.key, _PREFIXES[col.name])
+            t.note(col.name, "replaced by keyed hash (HMAC-SHA256)", filled.sum())
         else:
-            out[col.name] = _contract_text(col, typed[col.name]).reindex(raw.index, fill_value="")
-            run.note(fname, col.name, "checked against its contract type and copied", (out[col.name] != "").sum())
-    # columns outside the contract
-    has_age = "age" in out
-    date_format = tmap.date_format or cmap.date_format
-    ref_col = "referral_date" if "referral_date" in named else None
-    extras = [(k, c) for k, (c, is_c) in enumerate(zip(raw.columns, contract)) if not is_c and c not in tmap.drop]
-    ext_frame = raw[[c for _k, c in extras]] if extras else pd.DataFrame(index=raw.index)
-    numbers = {norm_name(a) for a in cmap.number_columns}
+            t.out[col.name] = _contract_text(col, t.typed[col.name]).reindex(t.raw.index, fill_value="")
+            t.note(col.name, "checked against its contract type and copied", (t.out[col.name] != "").sum())
+
+
+@dataclass
+class _Extra:
+    """A column outside the contract: its cells, normalised name, what its name says, how the log names it,
+    and what the content scan found in it."""
+
+    col: str
+    values: pd.Series
+    text: pd.Series
+    name: str
+    what: str | None
+    label: str
+    scan: list
+
+
+def _as_age(t: _Copy, x: _Extra) -> bool:
+    """A column named as a date of birth becomes age at referral (once, when the table has a referral date
+    and no age), and is dropped."""
+    if x.what != "a date of birth":
+        return False
+    if "referral_date" in t.named and "age" not in t.out:
+        born = parse_dates(x.text, t.date_format, serial=True)
+        age = _age(born, parse_dates(as_text(t.named["referral_date"]), t.date_format))
+        age = age.where((age >= 0) & (age <= 120))
+        t.out["age"] = age.astype(str).replace("<NA>", "").astype(object)
+        t.note(x.label, "converted to age at referral (column age)", age.notna().sum())
+        unusable = (x.text != "") & age.isna()
+        if unusable.any():
+            t.note(x.label, "age left empty: date of birth or referral date not a full date", unusable.sum())
+        t.dropped(x.label, "date of birth")
+    else:
+        why = "an age column is already present" if "age" in t.out else "no referral date in this table"
+        t.dropped(x.label, f"date of birth; not converted to age: {why}")
+    return True
+
+
+def _dob_lookalike(t: _Copy, x: _Extra) -> bool:
+    """Dates that imply adults' ages, under a name that does not say so: dropped, never turned into age."""
+    if x.what is not None or _dob_hits(x.values, t.ref_dates, str(x.col)) is None:
+        return False
+    t.dropped(x.label, "its dates look like dates of birth; only a column named as a date of birth is converted "
+                       "to age")
+    return True
+
+
+def _as_district(t: _Copy, x: _Extra) -> bool:
+    """A postcode becomes its district (outward code)."""
+    if x.what != "a postcode":
+        return False
+    compact = x.text.str.upper().str.replace(r"\s+", "", regex=True)
+    district = compact.str.extract(r"^([A-Z]{1,2}\d[A-Z\d]?)\d[A-Z]{2}$")[0]
+    district = district.fillna(compact.where(compact.str.match(_DISTRICT))).fillna("")
+    t.out["postcode_district"] = district
+    t.note(x.label, "coarsened to postcode district (column postcode_district)", (district != "").sum())
+    lost = (compact != "") & (district == "")
+    if lost.any():
+        t.note(x.label, "emptied: not a UK postcode", lost.sum())
+    return True
+
+
+def _not_allowed(t: _Copy, x: _Extra) -> bool:
+    if x.name in t.allowed:
+        return False
+    why = (f"column looks like {x.what}" if x.what is not None else _hits_text(x.scan) if x.scan
+           else "not in the data contract; list it under allow_columns in the column map to keep it")
+    t.dropped(x.label, why)
+    return True
+
+
+def _hashed_reference(t: _Copy, x: _Extra) -> bool:
+    """An allowed column named like a person's or case's reference is hashed, never copied."""
+    if not _PERSON_ID.search(x.name):
+        return False
+    t.out[x.name], filled = _hashed(x.text, t.key, "X")
+    t.note(x.label, "replaced by keyed hash (HMAC-SHA256; allowed reference column)", filled.sum())
+    return True
+
+
+def _flagged_cells(t: _Copy, x: _Extra) -> bool:
+    if x.scan:
+        t.dropped(x.label, f"allowed by name, but {_hits_text(x.scan)}")
+        return True
+    formula = x.text.str.contains(_FORMULA)
+    if formula.any():
+        t.dropped(x.label, f"allowed by name, but {int(formula.sum())} value(s) start like a spreadsheet formula; "
+                           f"first in row {int(formula.to_numpy().argmax()) + 2}")
+        return True
+    return False
+
+
+def _kept(t: _Copy, x: _Extra) -> bool:
+    t.out[x.name] = x.text
+    t.note(x.label, "kept (allowed by the column map; no cell looks like an identifier)", (x.text != "").sum())
+    return True
+
+
+#: what happens to a column outside the contract: the first step that takes it
+_EXTRA_STEPS = (_as_age, _dob_lookalike, _as_district, _not_allowed, _hashed_reference, _flagged_cells, _kept)
+
+
+def _copy_extras(t: _Copy) -> None:
+    """Columns outside the contract, in the provider's order (an age column is recognised whatever its place)."""
+    extras = [(k, c) for k, (c, is_c) in enumerate(zip(t.raw.columns, t.contract))
+              if not is_c and c not in t.tmap.drop]
+    if not extras:
+        return
+    numbers = {norm_name(a) for a in t.cmap.number_columns}
     kinds = ["number" if norm_name(c) in numbers else None for _k, c in extras]
-    scans = dict(zip([c for _k, c in extras], scan_table(ext_frame, kinds=kinds))) if extras else {}
-    ref_dates = _ref_dates(named) if extras else None
-    for k, col in extras:
-        values = raw[col]
-        text = as_text(values)
-        filled = text != ""
-        n = norm_name(col)
-        what = name_rule(col, values)
-        label = _label(col, k, shown=n in allowed, what=what, positions=raw.attrs.get(POSITIONS))
-        if what == "a date of birth":
-            if ref_col is not None and not has_age:
-                born = parse_dates(text, date_format, serial=True)
-                age = _age(born, parse_dates(as_text(named[ref_col]), date_format))
-                age = age.where((age >= 0) & (age <= 120))
-                out["age"] = age.astype(str).replace("<NA>", "").astype(object)
-                has_age = True
-                run.note(fname, label, "converted to age at referral (column age)", age.notna().sum())
-                unusable = filled & age.isna()
-                if unusable.any():
-                    run.note(fname, label, "age left empty: date of birth or referral date not a full date",
-                             unusable.sum())
-                run.note(fname, label, "dropped (date of birth)", len(keep_rows))
-            else:
-                why = "an age column is already present" if has_age else "no referral date in this table"
-                run.note(fname, label, f"dropped (date of birth; not converted to age: {why})", len(keep_rows))
-            continue
-        if what is None and _dob_hits(values, ref_dates, str(col)) is not None:
-            # dates that imply adults' ages, under a name that does not say so: dropped, never turned into age
-            run.note(fname, label, "dropped (its dates look like dates of birth; only a column named as a date of "
-                                   "birth is converted to age)", len(keep_rows))
-            continue
-        if what == "a postcode":
-            compact = text.str.upper().str.replace(r"\s+", "", regex=True)
-            district = compact.str.extract(r"^([A-Z]{1,2}\d[A-Z\d]?)\d[A-Z]{2}$")[0]
-            district = district.fillna(compact.where(compact.str.match(_DISTRICT))).fillna("")
-            new = "postcode_district"
-            out[new] = district
-            run.note(fname, label, f"coarsened to postcode district (column {new})", (district != "").sum())
-            lost = (compact != "") & (district == "")
-            if lost.any():
-                run.note(fname, label, "emptied: not a UK postcode", lost.sum())
-            continue
-        if n not in allowed:
-            why = (f"column looks like {what}" if what is not None else _hits_text(scans[col]) if scans[col]
-                   else "not in the data contract; list it under allow_columns in the column map to keep it")
-            run.note(fname, label, f"dropped ({why})", len(keep_rows))
-            continue
-        if _PERSON_ID.search(n):
-            hashed = text.copy()
-            hashed[filled] = text[filled].map(lambda v: pseudonym(v, key, prefix="X"))
-            out[n] = hashed
-            run.note(fname, label, "replaced by keyed hash (HMAC-SHA256; allowed reference column)", filled.sum())
-            continue
-        if scans[col]:
-            run.note(fname, label, f"dropped (allowed by name, but {_hits_text(scans[col])})", len(keep_rows))
-            continue
-        formula = text.str.contains(_FORMULA)
-        if formula.any():
-            run.note(fname, label, f"dropped (allowed by name, but {int(formula.sum())} value(s) start like a "
-                                   f"spreadsheet formula; first in row {int(formula.to_numpy().argmax()) + 2})",
-                     len(keep_rows))
-            continue
-        out[n] = text
-        run.note(fname, label, "kept (allowed by the column map; no cell looks like an identifier)", filled.sum())
-    df = pd.DataFrame(out, index=raw.index)
-    return df.loc[keep_rows]
+    scans = scan_table(t.raw[[c for _k, c in extras]], kinds=kinds)
+    t.ref_dates = _ref_dates(t.named)
+    positions = t.raw.attrs.get(POSITIONS)
+    for (k, col), scan in zip(extras, scans):
+        values = t.raw[col]
+        n, what = norm_name(col), name_rule(col, values)
+        x = _Extra(col, values, as_text(values), n, what,
+                   _label(col, k, shown=n in t.allowed, what=what, positions=positions), scan)
+        next(step for step in _EXTRA_STEPS if step(t, x))
+
+
+def _pseudonymise_table(raw: pd.DataFrame, table: str, tmap, cmap, key: bytes, run: _Run) -> pd.DataFrame:
+    """Allow-list one table: hash IDs, check and write contract columns, convert DOB/postcode, keep allowed extras."""
+    t = _Copy(raw, table, tmap, cmap, key, run)
+    _refuse_identifiers(t)
+    _copy_contract(t)
+    _copy_extras(t)
+    return pd.DataFrame(t.out, index=t.raw.index).loc[t.keep_rows]
 
 
 # ---------------------------------------------------------------------------
