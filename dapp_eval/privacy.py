@@ -518,72 +518,93 @@ def _band(age: pd.Series) -> pd.Series:
         lambda v: "" if pd.isna(v) else str(int(v))).astype(object)
 
 
-def _coarsen(tables: dict[str, pd.DataFrame], mode: str, key: bytes, shift_days: int, run: _Run) -> None:
-    """Coarsen the quasi-identifiers of the written tables, in place (see :func:`pseudonymise`)."""
-    ref = tables.get("referrals")
-    person_of_ref = dict(zip(ref["referral_id"], ref["participant_id"])) if ref is not None and {
-        "referral_id", "participant_id"} <= set(ref) else {}
+def _site_limits(tables: dict[str, pd.DataFrame]) -> dict[str, dict]:
+    """Per site: its period end and extract date (no shifted date may pass them)."""
     sites = tables.get("sites")
     limits = {}
     if sites is not None and "site_id" in sites:
         for c in ("period_end", "data_extract_date"):
             if c in sites:
                 limits[c] = dict(zip(sites["site_id"], pd.to_datetime(sites[c], errors="coerce")))
-    if mode == "shift":
-        # each person's own offset in -shift_days..shift_days, from the key: intervals within a person are kept
-        people = pd.Series(sorted(set(person_of_ref.values()) | set(
-            tables["incidents"]["participant_id"] if "incidents" in tables and "participant_id" in tables[
-                "incidents"] else [])))
-        offset = {p: _keyed_int(key, "shift:" + p) % (2 * shift_days + 1) - shift_days for p in people if p}
-        # never past the site's period end (referral) or extract date (every date): the offset is cut back
-        room: dict[str, int] = {}
+    return limits
 
-        def cap(persons, dates, limit):
-            gap = (limit - dates).dt.days
-            for p, g in zip(persons, gap):
-                if p and pd.notna(g):
-                    room[p] = min(room.get(p, 10 ** 6), int(g))
 
-        site_of_ref = dict(zip(ref["referral_id"], ref["site_id"])) if ref is not None else {}
-        for tname, df in tables.items():
-            if tname == "sites":
-                continue
-            persons, site = _persons(tname, df, person_of_ref, site_of_ref, ref)
-            for col in _date_columns(tname, df):
-                d = pd.to_datetime(df[col], errors="coerce")
-                if "data_extract_date" in limits:
-                    cap(persons, d, site.map(limits["data_extract_date"]))
-                if tname == "referrals" and col == "referral_date" and "period_end" in limits:
-                    cap(persons, d, site.map(limits["period_end"]))
-        offset = {p: min(o, room.get(p, o)) for p, o in offset.items()}
+def _person_offsets(tables: dict[str, pd.DataFrame], key: bytes, shift_days: int, person_of_ref: dict) -> dict:
+    """Each person's own offset in -shift_days..shift_days, from the key (intervals within a person are kept),
+    cut back so that no date passes its site's period end (referral) or extract date (every date)."""
+    ref = tables.get("referrals")
+    inc = tables.get("incidents")
+    people = sorted(set(person_of_ref.values()) | set(inc["participant_id"] if inc is not None and "participant_id"
+                                                      in inc else []))
+    offset = {p: _keyed_int(key, "shift:" + p) % (2 * shift_days + 1) - shift_days for p in people if p}
+    limits = _site_limits(tables)
+    room: dict[str, int] = {}
+
+    def cap(persons, dates, limit):
+        gap = (limit - dates).dt.days
+        for p, g in zip(persons, gap):
+            if p and pd.notna(g):
+                room[p] = min(room.get(p, 10 ** 6), int(g))
+
+    site_of_ref = dict(zip(ref["referral_id"], ref["site_id"])) if ref is not None else {}
+    for tname, df in tables.items():
+        if tname == "sites":
+            continue
+        persons, site = _persons(tname, df, person_of_ref, site_of_ref, ref)
+        for col in _date_columns(tname, df):
+            d = pd.to_datetime(df[col], errors="coerce")
+            if "data_extract_date" in limits:
+                cap(persons, d, site.map(limits["data_extract_date"]))
+            if tname == "referrals" and col == "referral_date" and "period_end" in limits:
+                cap(persons, d, site.map(limits["period_end"]))
+    return {p: min(o, room.get(p, o)) for p, o in offset.items()}
+
+
+def _coarsen_dates(tables: dict[str, pd.DataFrame], mode: str, offset: dict, person_of_ref: dict) -> int:
+    """Every date of a person's records to its month's first day, or moved by the person's offset; how many."""
+    ref = tables.get("referrals")
     n_dates = 0
     for tname, df in tables.items():
         if tname == "sites":
             continue
-        persons, _site = _persons(tname, df, person_of_ref, {}, ref) if mode == "shift" else (None, None)
+        persons = _persons(tname, df, person_of_ref, {}, ref)[0] if mode == "shift" else None
         for col in _date_columns(tname, df):
             d = pd.to_datetime(df[col], errors="coerce")
             if mode == "month":
                 new = d.dt.to_period("M").dt.start_time
             else:
-                days = pd.to_timedelta(persons.map(offset).fillna(0).astype(int).to_numpy(), unit="D")
-                new = d + days
+                new = d + pd.to_timedelta(persons.map(offset).fillna(0).astype(int).to_numpy(), unit="D")
             df[col] = new.dt.strftime("%Y-%m-%d").fillna("").astype(object)
             n_dates += int(d.notna().sum())
+    return n_dates
+
+
+def _band_ages(ref: pd.DataFrame, mode: str, run: _Run) -> None:
+    """Ages banded; with months, an age that still makes a referral unique on site + month + band emptied."""
+    ref["age"] = _band(ref["age"])
+    run.note("referrals.csv", "age", "banded (14-17, 18-24, 25-34, ..., 65+; written as the band's lower bound)",
+             (ref["age"] != "").sum())
+    if mode == "month" and {"site_id", "referral_date"} <= set(ref):
+        # local suppression
+        size = ref.groupby(["site_id", "referral_date", "age"], sort=False)["age"].transform("size")
+        alone = (size == 1) & (ref["age"] != "")
+        ref.loc[alone, "age"] = ""
+        run.note("referrals.csv", "age", "emptied where site + month + age band was still unique "
+                                         "(local suppression)", alone.sum())
+
+
+def _coarsen(tables: dict[str, pd.DataFrame], mode: str, key: bytes, shift_days: int, run: _Run) -> None:
+    """Coarsen the quasi-identifiers of the written tables, in place (see :func:`pseudonymise`)."""
+    ref = tables.get("referrals")
+    person_of_ref = dict(zip(ref["referral_id"], ref["participant_id"])) if ref is not None and {
+        "referral_id", "participant_id"} <= set(ref) else {}
+    offset = _person_offsets(tables, key, shift_days, person_of_ref) if mode == "shift" else {}
+    n_dates = _coarsen_dates(tables, mode, offset, person_of_ref)
     run.note("(all tables)", "(dates)", "reduced to the first day of their month" if mode == "month" else
              f"moved by each person's keyed offset of up to {shift_days} days (intervals within a person kept; "
              "never past the site's period end or extract date)", n_dates)
     if ref is not None and "age" in ref:
-        ref["age"] = _band(ref["age"])
-        run.note("referrals.csv", "age", "banded (14-17, 18-24, 25-34, ..., 65+; written as the band's lower bound)",
-                 (ref["age"] != "").sum())
-        if mode == "month" and {"site_id", "referral_date"} <= set(ref):
-            # local suppression: an age that still makes a referral unique on site + month + band is emptied
-            size = ref.groupby(["site_id", "referral_date", "age"], sort=False)["age"].transform("size")
-            alone = (size == 1) & (ref["age"] != "")
-            ref.loc[alone, "age"] = ""
-            run.note("referrals.csv", "age", "emptied where site + month + age band was still unique "
-                                             "(local suppression)", alone.sum())
+        _band_ages(ref, mode, run)
 
 
 def _date_columns(tname: str, df: pd.DataFrame) -> list[str]:
