@@ -747,93 +747,25 @@ def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Pat
     run = _Run()
     tmp: Path | None = None
     try:
-        if coarsen not in (None, "month", "shift"):
-            raise ValueError("coarsen must be 'month' or 'shift'")
-        if not in_dir.is_dir():
-            raise FileNotFoundError(f"input folder {in_dir} does not exist")
-        if out_dir.resolve() == in_dir.resolve():
-            raise ValueError("write the pseudonymised copy to a different folder than the input")
-        if _inside(out_dir, in_dir):
-            raise ValueError("the input folder lies inside the output folder: choose an output folder elsewhere")
-        key = _read_key(key_file, in_dir=in_dir, out_dir=out_dir)
-        if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not force:
-            raise ValueError(f"the output folder {out_dir} is not empty: choose a new folder, or pass --force "
-                             "(force=True) to replace it whole")
-        if column_map is None and (in_dir / "column_map.yaml").exists():
-            column_map = in_dir / "column_map.yaml"
+        key = _check_places(in_dir, out_dir, key_file, coarsen, force)
         cmap = _the_map(in_dir, column_map)
-        ex, _hashing = _read_export(in_dir, cmap, allow_outside=allow_outside)
-        raw_tables, files, problems = ex.tables, ex.files, ex.problem_frame()
-        if len(problems):
-            table_of = {part: t for t, f in files.items() for part in f.split(" + ")}
-            first = problems.iloc[0]
-            where = f"{table_of[first['file']]} table" if first["file"] in table_of else "the column map"
-            row = f", row {int(first['row'])}" if pd.notna(first["row"]) else ""
-            raise ValueError(f"{len(problems)} problem(s) reading the export, nothing was written; first: the "
-                             f"{where}{row}: {first['rule']}. Run `dapp-eval validate` on the export for the full "
-                             "list")
-        used = {p.resolve() for p in ex.paths} | ({Path(column_map).resolve()} if isinstance(column_map, (str, Path))
-                                                   else {(in_dir / "column_map.yaml").resolve()})
-        others = [p for p in in_dir.iterdir() if p.resolve() not in used]
-        n_dirs = sum(p.is_dir() for p in others)
-        if len(others) - n_dirs:
-            run.note("(other files)", "", "not copied: not a table of the data contract (names not shown)",
-                     len(others) - n_dirs)
-        if n_dirs:
-            run.note("(subfolders)", "", "not copied: only the files of the input folder are read", n_dirs)
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+        ex = _read_for_copy(in_dir, cmap, allow_outside)
+        _note_other_files(in_dir, ex, column_map, run)
         clean: dict[str, pd.DataFrame] = {}
         for table in TABLES:
-            if table in raw_tables:
-                clean[table] = _pseudonymise_table(raw_tables.pop(table), table, cmap.for_table(table), cmap, key,
-                                                   run)
-        before = uniqueness(clean["referrals"]) if "referrals" in clean else {}
-        pattern_before = pattern_uniqueness(clean["incidents"]) if "incidents" in clean else (0, 0)
+            if table in ex.tables:
+                clean[table] = _pseudonymise_table(ex.tables.pop(table), table, cmap.for_table(table), cmap, key, run)
+        k_anon = _KAnonymity(clean)
         if coarsen:
             _coarsen(clean, coarsen, key, shift_days, run)
             for table in clean:
                 clean[table] = _shuffle(clean[table], key, table)
             run.note("(all tables)", "(rows)", "put in a keyed random order", sum(len(d) for d in clean.values()))
-        after = uniqueness(clean["referrals"]) if "referrals" in clean else {}
-        pattern_after = pattern_uniqueness(clean["incidents"]) if "incidents" in clean else (0, 0)
-        for label, (n, total) in before.items():
-            run.note("referrals.csv", "(k-anonymity)", f"unique on {label}: {100 * n / max(total, 1):.1f}% of "
-                                                      f"{total} referrals{' before coarsening' if coarsen else ''}", n)
-            if coarsen:
-                m = after[label][0]
-                run.note("referrals.csv", "(k-anonymity)", f"unique on {label}: {100 * m / max(total, 1):.1f}% of "
-                                                          f"{total} referrals after coarsening ({coarsen})", m)
-        if pattern_before[1]:
-            for when, (n, total) in (("before", pattern_before), ("after", pattern_after))[:2 if coarsen else 1]:
-                run.note("incidents.csv", "(k-anonymity)", f"people unique on their incident dates and types: "
-                                                          f"{100 * n / total:.1f}% of {total}"
-                                                          f"{f' {when} coarsening' if coarsen else ''}", n)
-        extras = sorted({c for t, df in clean.items() for c in df.columns if c not in TABLES[t].names
-                         and c not in ("age", "postcode_district")})
-        numbers = [c for c in extras if c in {norm_name(a) for a in cmap.number_columns}]
-        for table, df in clean.items():
-            df.to_csv(tmp / f"{table}.csv", index=False, lineterminator="\n")
-        if extras or any("postcode_district" in df for df in clean.values()):
-            allow = extras + (["postcode_district"] if any("postcode_district" in df for df in clean.values()) else [])
-            spec = {"allow_columns": allow} | ({"number_columns": numbers} if numbers else {})
-            (tmp / "column_map.yaml").write_text(
-                "# written by dapp-eval pseudonymise: the copy is in contract form; these extra columns were "
-                "allowed\n" + yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-            run.note("column_map.yaml", "", "written: the extra columns kept (allow_columns)", len(allow))
-        log_df = run.frame()
-        log_df.to_csv(tmp / LOG_NAME, index=False, lineterminator="\n")
-        (tmp / "pseudonymisation_note.json").write_text(json.dumps({
-            "method": "HMAC-SHA256 keyed hash, first 64 bits written as 16 consonants, per-column prefix",
-            "kept": "contract columns (checked against their types), age from a date of birth, postcode "
-                    "districts, allowed extra columns that passed the content scan",
-            "coarsened": coarsen or "no",
-            "k_anonymity": {label: {"unique_before": before[label][0], "unique_after": after[label][0],
-                                    "records": before[label][1]} for label in before},
-            "incident_patterns": {"unique_before": pattern_before[0], "unique_after": pattern_after[0],
-                                  "people": pattern_before[1]},
-            "key": "not stored here; keep the key file separate from the data and the reports",
-        }, indent=2) + "\n")
+        k_anon.after(clean)
+        k_anon.note(run, coarsen)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+        log_df = _write_copy(tmp, clean, cmap, run, k_anon, coarsen)
         _replace(tmp, out_dir)
         tmp = None
         return log_df
@@ -842,6 +774,121 @@ def pseudonymise(in_dir: str | Path, out_dir: str | Path, *, key_file: str | Pat
             shutil.rmtree(tmp, ignore_errors=True)
         _write_failed_log(out_dir, exc, run)
         raise
+
+
+def _check_places(in_dir: Path, out_dir: Path, key_file, coarsen, force: bool) -> bytes:
+    """The arguments' checks before anything is read: the folders, the key (returned) and ``coarsen``."""
+    if coarsen not in (None, "month", "shift"):
+        raise ValueError("coarsen must be 'month' or 'shift'")
+    if not in_dir.is_dir():
+        raise FileNotFoundError(f"input folder {in_dir} does not exist")
+    if out_dir.resolve() == in_dir.resolve():
+        raise ValueError("write the pseudonymised copy to a different folder than the input")
+    if _inside(out_dir, in_dir):
+        raise ValueError("the input folder lies inside the output folder: choose an output folder elsewhere")
+    key = _read_key(key_file, in_dir=in_dir, out_dir=out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not force:
+        raise ValueError(f"the output folder {out_dir} is not empty: choose a new folder, or pass --force "
+                         "(force=True) to replace it whole")
+    return key
+
+
+def _read_for_copy(in_dir: Path, cmap, allow_outside: bool):
+    """The export read as the loader reads it; any problem reading it stops the run (named by contract table)."""
+    ex, _hashing = _read_export(in_dir, cmap, allow_outside=allow_outside)
+    problems = ex.problem_frame()
+    if len(problems):
+        table_of = {part: t for t, f in ex.files.items() for part in f.split(" + ")}
+        first = problems.iloc[0]
+        where = f"{table_of[first['file']]} table" if first["file"] in table_of else "the column map"
+        row = f", row {int(first['row'])}" if pd.notna(first["row"]) else ""
+        raise ValueError(f"{len(problems)} problem(s) reading the export, nothing was written; first: the "
+                         f"{where}{row}: {first['rule']}. Run `dapp-eval validate` on the export for the full "
+                         "list")
+    return ex
+
+
+def _note_other_files(in_dir: Path, ex, column_map, run: _Run) -> None:
+    """Files and subfolders of the input that are not copied, counted (never named)."""
+    used = {p.resolve() for p in ex.paths} | ({Path(column_map).resolve()} if isinstance(column_map, (str, Path))
+                                               else {(in_dir / "column_map.yaml").resolve()})
+    others = [p for p in in_dir.iterdir() if p.resolve() not in used]
+    n_dirs = sum(p.is_dir() for p in others)
+    if len(others) - n_dirs:
+        run.note("(other files)", "", "not copied: not a table of the data contract (names not shown)",
+                 len(others) - n_dirs)
+    if n_dirs:
+        run.note("(subfolders)", "", "not copied: only the files of the input folder are read", n_dirs)
+
+
+class _KAnonymity:
+    """Shares of referrals unique on quasi-identifiers, and of people unique on their incidents, before and
+    after coarsening."""
+
+    def __init__(self, clean: dict[str, pd.DataFrame]):
+        self.before = uniqueness(clean["referrals"]) if "referrals" in clean else {}
+        self.pattern_before = pattern_uniqueness(clean["incidents"]) if "incidents" in clean else (0, 0)
+
+    def after(self, clean: dict[str, pd.DataFrame]) -> None:
+        self.after_ = uniqueness(clean["referrals"]) if "referrals" in clean else {}
+        self.pattern_after = pattern_uniqueness(clean["incidents"]) if "incidents" in clean else (0, 0)
+
+    def note(self, run: _Run, coarsen: str | None) -> None:
+        for label, (n, total) in self.before.items():
+            run.note("referrals.csv", "(k-anonymity)", f"unique on {label}: {100 * n / max(total, 1):.1f}% of "
+                                                      f"{total} referrals{' before coarsening' if coarsen else ''}", n)
+            if coarsen:
+                m = self.after_[label][0]
+                run.note("referrals.csv", "(k-anonymity)", f"unique on {label}: {100 * m / max(total, 1):.1f}% of "
+                                                          f"{total} referrals after coarsening ({coarsen})", m)
+        if not self.pattern_before[1]:
+            return
+        for when, (n, total) in (("before", self.pattern_before), ("after", self.pattern_after))[:2 if coarsen else 1]:
+            run.note("incidents.csv", "(k-anonymity)", f"people unique on their incident dates and types: "
+                                                      f"{100 * n / total:.1f}% of {total}"
+                                                      f"{f' {when} coarsening' if coarsen else ''}", n)
+
+    def summary(self) -> dict:
+        return {"k_anonymity": {label: {"unique_before": self.before[label][0],
+                                        "unique_after": self.after_[label][0], "records": self.before[label][1]}
+                                for label in self.before},
+                "incident_patterns": {"unique_before": self.pattern_before[0],
+                                      "unique_after": self.pattern_after[0], "people": self.pattern_before[1]}}
+
+
+def _write_allowed_map(tmp: Path, clean: dict[str, pd.DataFrame], cmap, run: _Run) -> None:
+    """A column map listing the extra columns kept, when there are any (the copy is otherwise in contract form)."""
+    extras = sorted({c for t, df in clean.items() for c in df.columns if c not in TABLES[t].names
+                     and c not in ("age", "postcode_district")})
+    districts = any("postcode_district" in df for df in clean.values())
+    if not extras and not districts:
+        return
+    numbers = [c for c in extras if c in {norm_name(a) for a in cmap.number_columns}]
+    allow = extras + (["postcode_district"] if districts else [])
+    spec = {"allow_columns": allow} | ({"number_columns": numbers} if numbers else {})
+    (tmp / "column_map.yaml").write_text(
+        "# written by dapp-eval pseudonymise: the copy is in contract form; these extra columns were "
+        "allowed\n" + yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    run.note("column_map.yaml", "", "written: the extra columns kept (allow_columns)", len(allow))
+
+
+def _write_copy(tmp: Path, clean: dict[str, pd.DataFrame], cmap, run: _Run, k_anon: _KAnonymity,
+                coarsen: str | None) -> pd.DataFrame:
+    """The contract CSVs, the allowed columns' map, the log and a note of the method; the log is returned."""
+    for table, df in clean.items():
+        df.to_csv(tmp / f"{table}.csv", index=False, lineterminator="\n")
+    _write_allowed_map(tmp, clean, cmap, run)
+    log_df = run.frame()
+    log_df.to_csv(tmp / LOG_NAME, index=False, lineterminator="\n")
+    (tmp / "pseudonymisation_note.json").write_text(json.dumps({
+        "method": "HMAC-SHA256 keyed hash, first 64 bits written as 16 consonants, per-column prefix",
+        "kept": "contract columns (checked against their types), age from a date of birth, postcode "
+                "districts, allowed extra columns that passed the content scan",
+        "coarsened": coarsen or "no",
+        **k_anon.summary(),
+        "key": "not stored here; keep the key file separate from the data and the reports",
+    }, indent=2) + "\n")
+    return log_df
 
 
 def _replace(tmp: Path, out_dir: Path) -> None:
