@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -787,6 +788,102 @@ def _column_kinds(df: pd.DataFrame, table: str | None, numbers: set) -> list:
 _CONTRACT_NAMES = {"site_name", "programme_name", "instrument"}
 
 
+class _Scan:
+    """A table being scanned for identifiers (see :func:`identifier_problems`)."""
+
+    def __init__(self, df: pd.DataFrame, file: str, table: str | None, allowed: set[str], recode: dict,
+                 distinct: list | None):
+        self.df, self.file, self.allowed, self.recode, self.distinct = df, file, allowed, recode, distinct
+        self.contract = set(TABLES[table].names) if table in TABLES else _ALL_CONTRACT
+        self.columns = {c.name: c for c in TABLES[table].columns} if table in TABLES else {}
+        self._ref = None
+
+    @property
+    def ref_dates(self):
+        if self._ref is None:
+            self._ref = _ref_dates(self.df)
+        return self._ref
+
+    def problem(self, c: _ScanColumn, row: int, rule: str, value: str = "(hidden)") -> dict:
+        return {"file": self.file, "row": row, "column": str(c.col), "value": value, "rule": rule}
+
+
+@dataclass
+class _ScanColumn:
+    j: int
+    col: Any
+    name: str
+    values: pd.Series
+    hits: list
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many
+
+
+def _by_name(t: _Scan, c: _ScanColumn) -> list[dict]:
+    """A column outside the contract and the allowed ones, named as an identifier."""
+    if c.name in t.contract or c.name in t.allowed:
+        return []
+    what = name_rule(c.col, c.values)
+    if what is None:
+        return []
+    return [t.problem(c, 1, f"column looks like {what} (a direct identifier){_way_out('name')}", value=str(c.col))]
+
+
+def _by_content(t: _Scan, c: _ScanColumn) -> list[dict]:
+    kind = "id" if c.name in ID_COLUMNS else "content"
+    return [t.problem(c, first + 2, f"{count} value{_plural(count, '', 's')} look{_plural(count, 's', '')} like "
+                                    f"{what} (direct identifiers; first in row {first + 2}){_way_out(kind)}")
+            for what, count, first in c.hits]
+
+
+def _names_in_codes(t: _Scan, c: _ScanColumn) -> list[dict]:
+    """A code column's values that are no allowed code and read like a person's name."""
+    spec = t.columns.get(c.name)
+    if spec is None or spec.kind not in ("enum", "set"):
+        return []
+    named = _code_name_hits(c.values, spec.values, t.recode.get(c.name))
+    if named is None:
+        return []
+    count, first = named
+    return [t.problem(c, first + 2, f"{count} value{_plural(count, '', 's')} {_plural(count, 'is', 'are')} no allowed "
+                                    f"code and read{_plural(count, 's', '')} like a personal name (first in row "
+                                    f"{first + 2}; not shown); allowed: {', '.join(spec.values)}")]
+
+
+def _formulas(t: _Scan, c: _ScanColumn) -> list[dict]:
+    """Cells of a contract text column that start like a spreadsheet formula."""
+    if c.name not in _CONTRACT_TEXT:
+        return []
+    codes, uniq = _uniques(c.values) if t.distinct is None else (t.distinct[c.j][0],
+                                                                 pd.Series(t.distinct[c.j][1], dtype=object))
+    formula = _cell_mask(codes, uniq.str.contains(_FORMULA).to_numpy(dtype=bool))
+    if not formula.any():
+        return []
+    first = int(np.argmax(formula))
+    return [t.problem(c, first + 2, f"{int(formula.sum())} value(s) look like spreadsheet formulas "
+                                    f"(first in row {first + 2}){_way_out('formula')}")]
+
+
+def _dates_of_birth(t: _Scan, c: _ScanColumn) -> list[dict]:
+    """A date column outside the contract whose dates imply adults' ages."""
+    if c.name in t.contract:
+        return []
+    dob = _dob_hits(c.values, t.ref_dates, str(c.col))
+    if dob is None:
+        return []
+    return [t.problem(c, dob[1] + 2, f"dates imply adults' ages for {dob[0]} rows: the column looks like dates of "
+                                     f"birth (direct identifiers; first in row {dob[1] + 2}); drop it, or name it as "
+                                     "a date of birth (DOB) and run `dapp-eval pseudonymise IN OUT --key-file KEY`, "
+                                     "which turns a date of birth into age at referral")]
+
+
+#: the checks of one column, in order; after a finding of a final one the column is checked no further
+_COLUMN_CHECKS = (_by_name, _by_content, _names_in_codes, _formulas, _dates_of_birth)
+_FINAL_CHECKS = (_by_name, _by_content, _names_in_codes)
+
+
 def identifier_problems(df: pd.DataFrame, *, file: str, table: str | None = None,
                         allow: tuple[str, ...] | list[str] = (), _distinct: list | None = None,
                         recode: dict | None = None, numbers: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
@@ -844,62 +941,17 @@ def identifier_problems(df: pd.DataFrame, *, file: str, table: str | None = None
     heads = header_problems(df.columns, file=file)
     if len(heads):
         return heads
-    contract = set(TABLES[table].names) if table in TABLES else _ALL_CONTRACT
-    columns = {c.name: c for c in TABLES[table].columns} if table in TABLES else {}
-    allowed = {norm_name(a) for a in allow}
-    rows = []
-    ref = None
     df = df.copy(deep=False)  # positions as the index; the data are not copied
     df.index = pd.RangeIndex(len(df))
-    allowed |= {norm_name(a) for a in numbers}
     scans = scan_table(df, _distinct, kinds=_column_kinds(df, table, {norm_name(a) for a in numbers}))
-    if _distinct is None or len(_distinct) != df.shape[1]:
-        _distinct = None
+    t = _Scan(df, file, table, {norm_name(a) for a in (*allow, *numbers)}, recode or {},
+              _distinct if _distinct is not None and len(_distinct) == df.shape[1] else None)
+    rows = []
     for j, col in enumerate(df.columns):
-        n = norm_name(col)
-        values = df.iloc[:, j]
-        in_contract = n in contract
-        if not in_contract and n not in allowed:
-            what = name_rule(col, values)
-            if what is not None:
-                rows.append({"file": file, "row": 1, "column": str(col), "value": str(col),
-                             "rule": f"column looks like {what} (a direct identifier){_way_out('name')}"})
-                continue
-        hits = scans[j]
-        for what, count, first in hits:
-            kind = "id" if n in ID_COLUMNS else "content"
-            rows.append({"file": file, "row": first + 2, "column": str(col), "value": "(hidden)",
-                         "rule": f"{count} value{'s' if count != 1 else ''} look{'s' if count == 1 else ''} like "
-                                 f"{what} (direct identifiers; first in row {first + 2}){_way_out(kind)}"})
-        if hits:
-            continue
-        spec = columns.get(n)
-        if spec is not None and spec.kind in ("enum", "set"):
-            named = _code_name_hits(values, spec.values, (recode or {}).get(n))
-            if named is not None:
-                count, first = named
-                rows.append({"file": file, "row": first + 2, "column": str(col), "value": "(hidden)",
-                             "rule": f"{count} value{'s' if count != 1 else ''} {'is' if count == 1 else 'are'} no "
-                                     f"allowed code and read{'s' if count == 1 else ''} like a personal name (first in "
-                                     f"row {first + 2}; not shown); allowed: {', '.join(spec.values)}"})
-                continue
-        if n in _CONTRACT_TEXT:
-            codes, uniq = _uniques(values) if _distinct is None else (_distinct[j][0], pd.Series(_distinct[j][1],
-                                                                                               dtype=object))
-            formula = _cell_mask(codes, uniq.str.contains(_FORMULA).to_numpy(dtype=bool))
-            if formula.any():
-                first = int(np.argmax(formula))
-                rows.append({"file": file, "row": first + 2, "column": str(col), "value": "(hidden)",
-                             "rule": f"{int(formula.sum())} value(s) look like spreadsheet formulas "
-                                     f"(first in row {first + 2}){_way_out('formula')}"})
-        if not in_contract:
-            if ref is None:
-                ref = _ref_dates(df)
-            dob = _dob_hits(values, ref, str(col))
-            if dob is not None:
-                rows.append({"file": file, "row": dob[1] + 2, "column": str(col), "value": "(hidden)",
-                             "rule": f"dates imply adults' ages for {dob[0]} rows: the column looks like dates of "
-                                     f"birth (direct identifiers; first in row {dob[1] + 2}); drop it, or name it as "
-                                     "a date of birth (DOB) and run `dapp-eval pseudonymise IN OUT --key-file KEY`, "
-                                     "which turns a date of birth into age at referral"})
+        c = _ScanColumn(j, col, norm_name(col), df.iloc[:, j], scans[j])
+        for check in _COLUMN_CHECKS:
+            found = check(t, c)
+            rows += found
+            if found and check in _FINAL_CHECKS:
+                break
     return pd.DataFrame(rows, columns=["file", "row", "column", "value", "rule"])

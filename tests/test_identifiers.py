@@ -295,6 +295,11 @@ def test_nothing_identifying_reaches_out_and_out_validates(tmp_path):
     assert data.referrals["keyworker_code"].fillna("").tolist() == ["K1", "K2", "K1", "", "K3"]
     assert data.referrals["age"].tolist()[:2] == [33, 27]  # born 1989-04-04, referred 2023-04-03
     actions = dict(zip(log.loc[log["file"] == "referrals.csv", "column"], log.loc[log["file"] == "referrals.csv", "action"]))
+    # a dropped column is named by its position in the provider's file, never by its header
+    header = (raw / "referrals.csv").read_text().splitlines()[0].split(",")
+    for h in ("client", "notes", "crime_no"):
+        label = next(c for c in actions if c.startswith(f"column {header.index(h) + 1} (header not shown"))
+        actions[h] = actions.pop(label)
     assert actions["client"].startswith("dropped (column looks like a person's name")
     assert actions["notes"].startswith("dropped (column looks like free text")
     assert actions["crime_no"].startswith("dropped (column looks like a police or court reference")
