@@ -559,22 +559,17 @@ def _code_name_hits(values: pd.Series, allowed: tuple[str, ...], recode=None) ->
     return int(cells.sum()), int(np.argmax(cells))
 
 
-def _headerish(columns) -> list[str]:
-    """Per header cell, why it is a value rather than a column name ('' when it reads as a name): a number,
-    a date, or an identifier (one pass over all the cells; a header without a digit, '@' or a URL's dot
-    needs no date parsing)."""
-    cols = list(columns)
-    kinds = [""] * len(cols)
-    texts = []
-    for k, col in enumerate(cols):
-        if isinstance(col, (int, float, np.integer, np.floating)) and not isinstance(col, bool):
-            kinds[k] = "number"
-        elif hasattr(col, "year") and hasattr(col, "month"):
-            kinds[k] = "date"
-        texts.append(str(col).strip())
-    for k, t in enumerate(texts):  # a yes/no word is a value, never a column's name
-        if not kinds[k] and t.lower() in ("true", "false", "yes", "no", "y", "n"):
-            kinds[k] = "yes/no value"
+def _native_kind(col) -> str:
+    """'number' or 'date' for a header cell that is a number or date itself (as a workbook gives it)."""
+    if isinstance(col, (int, float, np.integer, np.floating)) and not isinstance(col, bool):
+        return "number"
+    if hasattr(col, "year") and hasattr(col, "month"):
+        return "date"
+    return ""
+
+
+def _digit_kinds(texts: list[str], kinds: list[str]) -> None:
+    """Header cells with a digit: plain numbers, then dates (parsed once, together)."""
     digits = [k for k, t in enumerate(texts) if not kinds[k] and re.search(r"[0-9]", t)]
     for k in digits:
         if re.fullmatch(r"[-+]?\d+([.,]\d+)?", texts[k]):
@@ -585,10 +580,22 @@ def _headerish(columns) -> list[str]:
         for k, ok in zip(todo, parsed.notna().tolist()):
             if ok:
                 kinds[k] = "date"
+
+
+def _headerish(columns) -> list[str]:
+    """Per header cell, why it is a value rather than a column name ('' when it reads as a name): a number,
+    a date, or an identifier (one pass over all the cells; a header without a digit, '@' or a URL's dot
+    needs no date parsing)."""
+    cols = list(columns)
+    kinds = [_native_kind(c) for c in cols]
+    texts = [str(c).strip() for c in cols]
+    for k, t in enumerate(texts):  # a yes/no word is a value, never a column's name
+        if not kinds[k] and t.lower() in ("true", "false", "yes", "no", "y", "n"):
+            kinds[k] = "yes/no value"
+    _digit_kinds(texts, kinds)
     rest = [k for k, t in enumerate(texts) if not kinds[k]]
     if rest:  # a header that reads like a name ("Home Address") is a header; an NHS number is not
-        hits = _hits([texts[k] for k in rest])
-        for m in hits.values():
+        for m in _hits([texts[k] for k in rest]).values():
             for k, h in zip(rest, m.tolist()):
                 if h:
                     kinds[k] = "identifier"
