@@ -272,64 +272,80 @@ def _derive_part(chk: _Checker, base: tuple, table, spec: dict, cols: dict[str, 
                           "Days Waiting]}})")
             continue
         name, args = next(iter(op.items()))
-        if name in ("add_days", "add_weeks"):
-            if not (isinstance(args, list) and len(args) == 2 and isinstance(args[0], str)
-                    and isinstance(args[1], (str, int, float))):
-                chk.add(path + (name,), f"{name} takes [date column, number column or number]")
-                continue
-            if by_name[cname].kind != "date":
-                chk.add(path + (name,), f"{name} gives a date, but {cname} is not a date column")
-                continue
-        elif name == "copy" and not isinstance(args, str):
-            chk.add(path + (name,), "copy takes one column name")
-            continue
-        elif name == "value" and not _scalar(args):
-            chk.add(path + (name,), "value takes one value (a word, number or true/false)")
+        wrong = _derive_args(name, args, by_name[cname])
+        if wrong:
+            chk.add(path + (name,), wrong)
             continue
         derive[cname] = {name: args}
     return derive
 
 
+def _derive_args(name: str, args, col) -> str | None:
+    """What is wrong with a derivation's arguments (None when nothing)."""
+    if name in ("add_days", "add_weeks"):
+        if not (isinstance(args, list) and len(args) == 2 and isinstance(args[0], str)
+                and isinstance(args[1], (str, int, float))):
+            return f"{name} takes [date column, number column or number]"
+        if col.kind != "date":
+            return f"{name} gives a date, but {col.name} is not a date column"
+    elif name == "copy" and not isinstance(args, str):
+        return "copy takes one column name"
+    elif name == "value" and not _scalar(args):
+        return "value takes one value (a word, number or true/false)"
+    return None
+
+
+def _name_list(chk: _Checker, base: tuple, spec: dict, key: str) -> tuple[str, ...]:
+    raw = spec.get(key) or []
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(x, (str, int)) for x in raw):
+        chk.add(base + (key,), f"{key} must be a list of provider column names")
+        raw = []
+    return tuple(str(x) for x in raw)
+
+
+def _files_part(chk: _Checker, base: tuple, spec: dict) -> list[tuple[str, str | int | None]]:
+    """files: several files (or sheets) stacked into one table."""
+    files: list[tuple[str, str | int | None]] = []
+    if "files" not in spec:
+        return files
+    if spec.get("file"):
+        chk.add(base + ("files",), "give either file or files, not both")
+    raw_files = spec.get("files")
+    if not isinstance(raw_files, list) or not raw_files:
+        chk.add(base + ("files",), "files must be a list of file names (or {file: ..., sheet: ...})")
+        raw_files = []
+    for i, f in enumerate(raw_files):
+        if isinstance(f, str):
+            files.append((f, spec.get("sheet")))
+        elif isinstance(f, dict) and isinstance(f.get("file"), str) and set(f) <= {"file", "sheet"}:
+            files.append((f["file"], f.get("sheet", spec.get("sheet"))))
+        else:
+            chk.add(base + ("files", i), "each entry of files is a file name or {file: NAME, sheet: SHEET}")
+    return files
+
+
+#: a table's single settings: (key, accepted when, message when not)
+_SETTINGS = (
+    ("file", lambda v: isinstance(v, str), "file must be one file name (use files: for several)"),
+    ("sheet", lambda v: isinstance(v, (str, int)), "sheet must be a sheet name or its position (0 = first)"),
+    ("date_format", lambda v: isinstance(v, str) and "%" in v,
+     "date_format is written with % codes, e.g. \"%d/%m/%Y\""),
+)
+
+
 def _where_part(chk: _Checker, base: tuple, spec: dict) -> dict[str, Any]:
     """drop/keep lists, file or files, sheet and date_format."""
-    lists = {}
-    for key in ("drop", "keep"):
-        raw = spec.get(key) or []
-        if isinstance(raw, str):
-            raw = [raw]
-        if not isinstance(raw, list) or not all(isinstance(x, (str, int)) for x in raw):
-            chk.add(base + (key,), f"{key} must be a list of provider column names")
-            raw = []
-        lists[key] = tuple(str(x) for x in raw)
-    files: list[tuple[str, str | int | None]] = []
-    if "files" in spec:
-        if spec.get("file"):
-            chk.add(base + ("files",), "give either file or files, not both")
-        raw_files = spec.get("files")
-        if not isinstance(raw_files, list) or not raw_files:
-            chk.add(base + ("files",), "files must be a list of file names (or {file: ..., sheet: ...})")
-            raw_files = []
-        for i, f in enumerate(raw_files):
-            if isinstance(f, str):
-                files.append((f, spec.get("sheet")))
-            elif isinstance(f, dict) and isinstance(f.get("file"), str) and set(f) <= {"file", "sheet"}:
-                files.append((f["file"], f.get("sheet", spec.get("sheet"))))
-            else:
-                chk.add(base + ("files", i), "each entry of files is a file name or {file: NAME, sheet: SHEET}")
-    file = spec.get("file")
-    if file is not None and not isinstance(file, str):
-        chk.add(base + ("file",), "file must be one file name (use files: for several)")
-        file = None
-    sheet = spec.get("sheet")
-    if sheet is not None and not isinstance(sheet, (str, int)):
-        chk.add(base + ("sheet",), "sheet must be a sheet name or its position (0 = first)")
-        sheet = None
-    date_format = spec.get("date_format")
-    if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
-        chk.add(base + ("date_format",), "date_format is written with % codes, e.g. \"%d/%m/%Y\"")
-        date_format = None
-    return dict(file=file, sheet=sheet, date_format=date_format, files=files, drop=lists["drop"],
-                keep=lists["keep"])
+    out: dict[str, Any] = {"drop": _name_list(chk, base, spec, "drop"), "keep": _name_list(chk, base, spec, "keep")}
+    out["files"] = _files_part(chk, base, spec)
+    for key, ok, rule in _SETTINGS:
+        value = spec.get(key)
+        if value is not None and not ok(value):
+            chk.add(base + (key,), rule)
+            value = None
+        out[key] = value
+    return out
 
 
 def _table_spec(chk: _Checker, tname: str, spec: dict) -> TableMap | None:
@@ -434,6 +450,17 @@ def read_column_map(path: str | Path | dict | None) -> ColumnMap:
     for k in raw:
         if k not in _TOP_KEYS:
             chk.add((k,), f"unknown key '{k}' (known: {', '.join(_TOP_KEYS)})" + _suggest(k, _TOP_KEYS))
+    tables = _tables_part(chk, raw)
+    allow, numbers, date_format = _top_settings(chk, raw)
+    if chk.problems:
+        raise DataValidationError(pd.DataFrame(chk.problems))
+    kept = tuple(str(a) for a in allow) + tuple(k for tm in tables.values() for k in tm.keep)
+    return ColumnMap(tables=tables, date_format=date_format, allow_columns=kept, number_columns=numbers,
+                     source=source)
+
+
+def _tables_part(chk: _Checker, raw: dict) -> dict[str, TableMap]:
+    """tables: one checked entry per contract table."""
     tables: dict[str, TableMap] = {}
     traw = raw.get("tables") or {}
     if not isinstance(traw, dict):
@@ -450,12 +477,7 @@ def read_column_map(path: str | Path | dict | None) -> ColumnMap:
         tm = _table_spec(chk, tname, spec or {})
         if tm is not None:
             tables[tname] = tm
-    allow, numbers, date_format = _top_settings(chk, raw)
-    if chk.problems:
-        raise DataValidationError(pd.DataFrame(chk.problems))
-    kept = tuple(str(a) for a in allow) + tuple(k for tm in tables.values() for k in tm.keep)
-    return ColumnMap(tables=tables, date_format=date_format, allow_columns=kept, number_columns=numbers,
-                     source=source)
+    return tables
 
 
 # ---------------------------------------------------------------------------
