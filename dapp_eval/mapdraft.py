@@ -556,51 +556,73 @@ def _where_lines(s: _Source) -> list[str]:
     return out
 
 
+def _where_text(s: _Source, *, file_word: str = "file ") -> str:
+    """Where a source is, as the draft's comments name it."""
+    return f"{file_word}'{s.file}'" + (f", sheet '{s.sheet}'" if s.sheet else "")
+
+
+def _section(name: str, lines: list[str]) -> list[str]:
+    """A map section (``columns:``, ``values:``, ``derive:``) with its lines, or nothing when it has none."""
+    return [f"    {name}:", *lines] if lines else []
+
+
+def _todo_example(s: _Source, col: Column, unplaced: list[str]) -> str:
+    """An example derivation for a required column the export lacks (a date from a day or week count)."""
+    if col.kind == "date":
+        counts = [h for h in unplaced if s.shapes[h][0] == "number" and re.search(r"day|week|wait", h, re.I)]
+        dates = sorted((c for c, _ in s.columns.values() if c.endswith("_date")), key=lambda c: c != "referral_date")
+        if counts and dates:
+            unit = "add_weeks" if "week" in counts[0].lower() else "add_days"
+            return f"{col.name}: {{{unit}: [{dates[0]}, {counts[0]}]}}"
+    return f"{col.name}: {{value: ...}}"
+
+
 def _table_block(s: _Source) -> list[str]:
     """The draft's lines for one file or sheet placed as a contract table."""
-    out: list[str] = []
     table = TABLES[s.table]
-    where = f"file '{s.file}'" + (f", sheet '{s.sheet}'" if s.sheet else "")
-    out.append(f"  {s.table}:   # {where}: {s.why}")
-    out.extend(_where_lines(s))
-    renamed = [(h, c, why) for h, (c, why) in s.columns.items() if h != c]
-    if renamed:
-        out.append("    columns:")
-        for h, c, why in renamed:
-            out.append(f"      {_yaml_str(h)}: {c}   # {why}")
+    out = [f"  {s.table}:   # {_where_text(s)}: {s.why}", *_where_lines(s)]
+    out += _section("columns", [f"      {_yaml_str(h)}: {c}   # {why}" for h, (c, why) in s.columns.items() if h != c])
     vlines: list[str] = []
     for h, (c, _) in s.columns.items():
         col = next(x for x in table.columns if x.name == c)
         if col.kind in ("enum", "set", "bool"):
             _values_block(s, h, col, vlines)
-    if vlines:
-        out.append("    values:")
-        out.extend(vlines)
+    out += _section("values", vlines)
     have = {c for c, _ in s.columns.values()}
-    missing = [c for c in table.columns if c.name not in have and c.required]
     dlines: list[str] = []
-    left = _derive_block(s, missing, dlines)
-    if dlines:
-        out.append("    derive:")
-        out.extend(dlines)
+    left = _derive_block(s, [c for c in table.columns if c.name not in have and c.required], dlines)
+    out += _section("derive", dlines)
     unplaced = [str(h) for h in s.frame.columns if str(h) not in s.columns]
-    for col in left:
-        example = f"{col.name}: {{value: ...}}"
-        if col.kind == "date":
-            counts = [h for h in unplaced if s.shapes[h][0] == "number"
-                      and re.search(r"day|week|wait", h, re.I)]
-            dates = sorted((c for c, _ in s.columns.values() if c.endswith("_date")), key=lambda c: c != "referral_date")
-            if counts and dates:
-                unit = "add_weeks" if "week" in counts[0].lower() else "add_days"
-                example = f"{col.name}: {{{unit}: [{dates[0]}, {counts[0]}]}}"
-        out.append(f"    # TODO: no column found for {col.name} ({col.description}); map a column under columns:, "
-                   f"or derive it under derive: (e.g. {example})")
+    out += [f"    # TODO: no column found for {col.name} ({col.description}); map a column under columns:, "
+            f"or derive it under derive: (e.g. {_todo_example(s, col, unplaced)})" for col in left]
     if unplaced:
         out.append("    drop:   # TODO: not contract columns, so not read (move a name to keep: to carry it "
                    "as an extra column)")
-        for h in unplaced:
-            out.append(f"      - {_yaml_str(h)}")
+        out += [f"      - {_yaml_str(h)}" for h in unplaced]
     return out
+
+
+def _header_lines(export: Path, sources: list[_Source]) -> list[str]:
+    """The draft's opening comments and its date format."""
+    fmt, fmt_why = _date_format([s for s in sources if s.table in TABLES])
+    out = [f"# Column map drafted by `dapp-eval map {export}`: check every guess, fill in every TODO.",
+           "# A TODO left in place is refused by `dapp-eval validate`, which names its line.",
+           "# Guide: docs/column-maps.md. Name this file in evaluation.yaml (column_map:).", ""]
+    if fmt and fmt != "%Y-%m-%d":
+        out.append(f'date_format: "{fmt}"   # {fmt_why}')
+    elif fmt:
+        out.append(f"# dates are ISO (YYYY-MM-DD): {fmt_why}")
+    return out
+
+
+def _unplaced_lines(sources: list[_Source], skipped: list[str]) -> list[str]:
+    """TODOs for files that matched no table, required tables not found, and files not read."""
+    placed = {s.table for s in sources if s.table in TABLES}
+    out = [f"# TODO: {_where_text(s, file_word='')} matched no contract table; add it under tables: if it holds one"
+           for s in sources if s.table is None]
+    out += [f"# TODO: no file or sheet found for the required table {t}" for t in TABLES
+            if t not in placed and not TABLES[t].optional]
+    return out + [f"# TODO: {msg}" for msg in skipped]
 
 
 def draft_map(export: str | Path) -> str:
@@ -629,25 +651,9 @@ def draft_map(export: str | Path) -> str:
     for s in sources:
         if s.table in TABLES:
             _place_columns(s)
-    fmt, fmt_why = _date_format([s for s in sources if s.table in TABLES])
-    out = [f"# Column map drafted by `dapp-eval map {export}`: check every guess, fill in every TODO.",
-           "# A TODO left in place is refused by `dapp-eval validate`, which names its line.",
-           "# Guide: docs/column-maps.md. Name this file in evaluation.yaml (column_map:).", ""]
-    if fmt and fmt != "%Y-%m-%d":
-        out.append(f'date_format: "{fmt}"   # {fmt_why}')
-    elif fmt:
-        out.append(f"# dates are ISO (YYYY-MM-DD): {fmt_why}")
+    out = _header_lines(export, sources)
     out.append("tables:")
-    placed = {s.table for s in sources if s.table in TABLES}
     for s in sorted((s for s in sources if s.table in TABLES), key=lambda s: list(TABLES).index(s.table)):
         out.extend(_table_block(s))
-    for s in sources:
-        if s.table is None:
-            where = f"'{s.file}'" + (f", sheet '{s.sheet}'" if s.sheet else "")
-            out.append(f"# TODO: {where} matched no contract table; add it under tables: if it holds one")
-    for t in TABLES:
-        if t not in placed and not TABLES[t].optional:
-            out.append(f"# TODO: no file or sheet found for the required table {t}")
-    for msg in skipped:
-        out.append(f"# TODO: {msg}")
+    out += _unplaced_lines(sources, skipped)
     return "\n".join(out) + "\n"
