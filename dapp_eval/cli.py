@@ -227,8 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"dapp_eval {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    _add_validate_and_map(sub)
+    for add in (_add_validate_and_map, _add_synth, _add_report, _add_audit, _add_pseudonymise, _add_keygen, _add_bench,
+                _add_simulate):
+        add(sub)
+    return p
 
+
+def _add_synth(sub) -> None:
     s = sub.add_parser("synth", help="write a synthetic programme data folder")
     s.add_argument("--out", required=True)
     s.add_argument("--referrals", type=int, default=2000)
@@ -239,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no_effect: completing changes no outcome (any before/after fall is regression to the mean)")
     s.set_defaults(func=_cmd_synth)
 
+
+def _add_report(sub) -> None:
     r = sub.add_parser("report", help="render the commissioner reports: HTML per site and overall, tables.xlsx, index")
     r.add_argument("data_dir", nargs="?", default=None, help="data folder (default: the evaluation file's data:)")
     r.add_argument("--config", default=None, help="evaluation.yaml: data, column map, plan, comparators, threshold, "
@@ -257,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_report)
 
+
+def _add_audit(sub) -> None:
     au = sub.add_parser("audit", help="try to work back hidden counts from a rendered release; exit 1 if any can")
     au.add_argument("folder")
     au.add_argument("--threshold", type=int, default=10, help="threshold of reports that do not state one")
@@ -264,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--limit", type=int, default=50, help="list at most this many recovered counts")
     au.set_defaults(func=_cmd_audit)
 
+
+def _add_pseudonymise(sub) -> None:
     ps = sub.add_parser("pseudonymise", help="write an allow-listed copy: keyed pseudonyms, contract columns only")
     ps.add_argument("input", nargs="?", default=None)
     ps.add_argument("output", nargs="?", default=None)
@@ -281,10 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--shift-days", type=int, default=30, help="largest offset of --coarsen shift (default 30)")
     ps.set_defaults(func=_cmd_pseudonymise)
 
+
+def _add_keygen(sub) -> None:
     kg = sub.add_parser("keygen", help="write a new pseudonymisation key (32 random bytes, mode 0600)")
     kg.add_argument("key_file")
     kg.set_defaults(func=_cmd_keygen)
 
+
+def _add_bench(sub) -> None:
     b = sub.add_parser("bench", help="time every stage on synthetic data of several sizes")
     b.add_argument("--referrals", default="1000,10000,100000")
     b.add_argument("--json", default=None)
@@ -297,8 +312,6 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeat", type=int, default=3,
                    help="passes at each size; each stage reports its fastest (default 3)")
     b.set_defaults(func=_cmd_bench)
-    _add_simulate(sub)
-    return p
 
 
 def _add_simulate(sub) -> None:

@@ -121,6 +121,20 @@ def _paths(raw: dict, base: Path, fname: str, lines: dict, problems: list) -> di
     return resolved
 
 
+def _plan(plan, base: Path, fname: str, lines: dict, problems: list):
+    """plan: a file (resolved against the evaluation file's folder) or the plan's settings."""
+    if isinstance(plan, str) and plan:
+        plan = base / Path(plan).expanduser() if not Path(plan).expanduser().is_absolute() else Path(plan)
+        if not plan.exists():
+            problems.append(_problem(fname, lines.get(("plan",)), "plan", f"plan: {plan} does not exist"))
+        return plan
+    if plan is not None and not isinstance(plan, dict):
+        problems.append(_problem(fname, lines.get(("plan",)), "plan", "plan must be a file name or the plan's "
+                                                                      "settings (title:, primary:, ...)"))
+        return None
+    return plan
+
+
 def open_evaluation(path: str | Path = "evaluation.yaml") -> Evaluation:
     """Read an evaluation file (``evaluation.yaml``) and resolve its paths against its folder.
 
@@ -172,15 +186,7 @@ def open_evaluation(path: str | Path = "evaluation.yaml") -> Evaluation:
                                      f"{', '.join(EVALUATION_KEYS)})" + (f"; did you mean '{close[0]}'?" if close else "")))
     base = path.parent
     resolved = _paths(raw, base, fname, lines, problems)
-    plan = raw.get("plan")
-    if isinstance(plan, str) and plan:
-        plan = base / Path(plan).expanduser() if not Path(plan).expanduser().is_absolute() else Path(plan)
-        if not plan.exists():
-            problems.append(_problem(fname, lines.get(("plan",)), "plan", f"plan: {plan} does not exist"))
-    elif plan is not None and not isinstance(plan, dict):
-        problems.append(_problem(fname, lines.get(("plan",)), "plan", "plan must be a file name or the plan's "
-                                                                      "settings (title:, primary:, ...)"))
-        plan = None
+    plan = _plan(raw.get("plan"), base, fname, lines, problems)
     threshold = raw.get("threshold")
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1):
         problems.append(_problem(fname, lines.get(("threshold",)), "threshold", "threshold must be a whole number "
