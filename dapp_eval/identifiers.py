@@ -603,7 +603,12 @@ def _headerish(columns) -> list[str]:
 
 
 #: words of the contract's column names: a header made of them ("Abuse Types") is a column's name, not a person's
-_COLUMN_WORDS = frozenset(part for t in TABLES.values() for c in t.columns for part in c.name.split("_"))
+_COLUMN_WORDS = frozenset({part for t in TABLES.values() for c in t.columns for part in c.name.split("_")} | set("""
+    budget yearly monthly weekly annual annually total totals cost costs amount funding fund notes comments comment
+    since title mode linked reported proven received route result results stage tool assessor format planned target
+    completers extracted project household categories category history identity heritage accepted closure closed
+    person people worker workers manager team teams office region area contract contracts export extract report
+    reports sheet data info information details summary count counts level levels flag flags status yes no""".split()))
 
 
 def name_looks_identifying(text: str) -> str | None:
