@@ -113,6 +113,15 @@ def test_planted_export_from_map_draft_to_release(tmp_path, capsys):
     assert main(["report", str(clean), "--out", str(tmp_path / "release"), "--site", site, "--quiet"]) == 0
     said.append(capsys.readouterr())
     _clean(_everything(tmp_path / "release"))
+    # a release straight from the export (through the map): no file, sheet or header name of the input
+    assert main(["report", str(export), "--column-map", str(tmp_path / "map.yaml"), "--out",
+                 str(tmp_path / "release_raw"), "--site", site, "--quiet"]) == 0
+    said.append(capsys.readouterr())
+    published = _everything(tmp_path / "release_raw")
+    _clean(published)
+    for name in ("Client Name", "Mobile", "NHS Number", "Keyworker", "Case Notes", "Days Waiting", BOOK, "Referrals"
+                 " Jane", "sheet"):
+        assert name not in published, name
     _clean("\n".join(s.out + s.err for s in said))
     assert "Client Name" not in _everything(tmp_path / "clean2")  # not even the header the map dropped
 

@@ -17,6 +17,11 @@ def _plain_note(note: str) -> str:
     note = str(note)
     if note.startswith("extra columns kept"):
         return "extra columns kept (not used)"
+    if note.startswith("columns not read"):  # the provider's headers of the columns the map drops
+        return "columns not read (drop: in the column map)"
+    derived = re.match(r"^(\w+): (derived as|copied from) ", note)
+    if derived:  # a derivation names the provider's columns it reads
+        return f"{derived.group(1)}: derived by the column map"
     return re.sub(r"\s*\([^()]*\)\s*$", "", note) if "yes/no values read" in note else note
 
 
