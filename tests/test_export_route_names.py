@@ -120,7 +120,7 @@ def test_planted_export_from_map_draft_to_release(tmp_path, capsys):
     published = _everything(tmp_path / "release_raw")
     _clean(published)
     for name in ("Client Name", "Mobile", "NHS Number", "Keyworker", "Case Notes", "Days Waiting", BOOK, "Referrals"
-                 " Jane", "sheet"):
+                 " Jane", "sheet Referrals", "sheet 6"):
         assert name not in published, name
     _clean("\n".join(s.out + s.err for s in said))
     assert "Client Name" not in _everything(tmp_path / "clean2")  # not even the header the map dropped
