@@ -32,7 +32,7 @@ Outcomes (causes of exit), kept separate
     ``other_exit`` (``moved_away``, ``custody``, ``other``); open episodes are
     ``censored``.
 
-The estimators live in :mod:`dapp_eval.survival` and reproduce R's
+The estimators live in :mod:`dapp_eval.estimators.survival` and reproduce R's
 ``survival`` and ``cmprsk`` to 1e-6 (see ``tests/reference/``).
 """
 
@@ -885,7 +885,7 @@ def fine_gray(data, *, covariates=None, cause: str = "dropped_out", exit_time: s
     AnalysisResult
         ``summary`` columns ``term, estimate`` (log subdistribution HR),
         ``std_error`` (crr's sandwich), ``hr, ci_lower, ci_upper, p_value, n,
-        n_events``; ``model`` is a :class:`dapp_eval.survival.FineGrayResult`.
+        n_events``; ``model`` is a :class:`dapp_eval.estimators.survival.FineGrayResult`.
         Standard errors do not account for repeat episodes of one person.
 
     Examples
@@ -983,7 +983,7 @@ def rmst(data, *, by: str | None = None, horizon_days: float | None = None, exit
     censored); its restricted mean up to ``horizon_days`` is the area under
     the all-cause Kaplan-Meier curve. The standard error is the Greenwood-type
     formula R's ``print(survfit(...), rmean=)`` uses (see
-    :func:`dapp_eval.survival.rmst`; lifelines' RMST "variance" is not a
+    :func:`dapp_eval.estimators.survival.rmst`; lifelines' RMST "variance" is not a
     sampling variance).
 
     Parameters

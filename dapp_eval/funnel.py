@@ -174,7 +174,7 @@ _CASCADE_METHOD = (
 # ---------------------------------------------------------------------------
 
 
-# Wilson interval shared with the other modules (dapp_eval.stats)
+# Wilson interval shared with the other modules (dapp_eval.estimators.proportions)
 
 
 def _episodes(data) -> pd.DataFrame:
@@ -588,7 +588,7 @@ def waiting_times(data, *, stage: str = "referral_to_assessment", by: str | None
     counted as a zero wait.
 
     The cumulative incidence of each outcome is the Aalen-Johansen estimate
-    (:func:`dapp_eval.survival.aalen_johansen`).  The median wait is the first
+    (:func:`dapp_eval.estimators.survival.aalen_johansen`).  The median wait is the first
     time the cumulative incidence of the event (assessment / start) reaches
     0.5; its confidence interval inverts the pointwise band (lower limit: the
     first time the upper band reaches 0.5; upper limit: the first time the

@@ -35,7 +35,7 @@ Analyses
 --------
 :func:`change`              pre/post change, effect sizes, reliable change
 :func:`band_transitions`    risk band table, exact McNemar for high risk
-:func:`trajectory`          linear mixed model over all timepoints (:mod:`dapp_eval.lmm`)
+:func:`trajectory`          linear mixed model over all timepoints (:mod:`dapp_eval.estimators.lmm`)
 :func:`high_risk_trajectory` binomial GEE for high-risk status
 :func:`missing_exit`        complete case vs IPW vs multiple imputation, tipping point
 :func:`holm`, :func:`label_tests`  multiplicity (primary vs Holm-adjusted secondary tests)
@@ -93,7 +93,7 @@ _INFORMANTS = ("practitioner", "partner", "self")
 def wilson_interval(count, nobs, *, alpha: float = 0.05) -> tuple[float, float]:
     """Wilson score interval for one proportion as two floats (NaN when ``nobs == 0``).
 
-    A scalar front end to :func:`dapp_eval.stats.wilson_ci`.
+    A scalar front end to :func:`dapp_eval.estimators.proportions.wilson_ci`.
 
     Examples
     --------
@@ -763,7 +763,7 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
     """Scores over all timepoints: linear mixed model with a random intercept per referral.
 
     Model: ``score ~ timepoint + site_id + (1 | referral_id)`` fitted by exact
-    REML (:class:`dapp_eval.lmm.RandomInterceptLMM`, equal to lme4's
+    REML (:class:`dapp_eval.estimators.lmm.RandomInterceptLMM`, equal to lme4's
     ``lmer(..., REML = TRUE)``); with five or more sites the site enters as a
     random intercept instead (``score ~ timepoint + (1 | site_id/referral_id)``).
     Everyone with at least one score contributes, which is valid if missing
@@ -798,7 +798,7 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
         estimate, std_error, df, ci_lower, ci_upper, p_value, n`` (scores at
         that timepoint). ``tables``: ``fixed_effects``,
         ``variance_components``, ``counts``. ``model``: the fitted
-        :class:`~dapp_eval.lmm.RandomInterceptLMM`.
+        :class:`~dapp_eval.estimators.lmm.RandomInterceptLMM`.
 
     Examples
     --------
@@ -871,7 +871,7 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
                "score ~ timepoint" + (" + site_id" if "site_id" in terms else "") + " + (1 | referral_id)")
     meta = make_meta(
         n_in=n_ref, excluded={}, alpha=alpha, unit="referrals with a score",
-        method=(f"Linear mixed model {formula}, exact REML (lme4-equivalent; dapp_eval.lmm). Estimated "
+        method=(f"Linear mixed model {formula}, exact REML (lme4-equivalent; dapp_eval.estimators.lmm). Estimated "
                 f"marginal means by timepoint"
                 + (f" averaging the site effects with {emm_weights} weights" if "site_id" in terms else "")
                 + f"; {'Satterthwaite' if df == 'satterthwaite' else 'asymptotic normal'} degrees of freedom. "
