@@ -905,8 +905,8 @@ def fine_gray(data, *, covariates=None, cause: str = "dropped_out", exit_time: s
     if not (ep["outcome"] == cause).any():
         raise AnalysisError(f"no '{cause}' exits among the {len(ep)} episodes with complete covariates")
     fit = sv.fine_gray(ep["time_days"].to_numpy(), ep["outcome"].to_numpy(), X, cause_of_interest=cause,
-                       censored=CENSORED)
-    summary = fit.summary(alpha)
+                       censored=CENSORED, alpha=alpha)
+    summary = fit.summary
     summary["n"] = fit.n
     summary["n_events"] = fit.n_events
     meta = make_meta(

@@ -862,7 +862,7 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
     summary = summary[["statistic", "timepoint", "estimate", "std_error", "df", "ci_lower", "ci_upper",
                        "test_statistic", "p_value", "n"]]
     summary["population"] = "all referrals with at least one score (missing at random assumed)"
-    fixed = model.summary(alpha=alpha, df=df)
+    fixed = model.fixed_effects(alpha=alpha, df=df)
     vc = model.variance_components_.copy()
     n_ref = n_scored
     n_per = pd.Series(per_referral).value_counts().sort_index()

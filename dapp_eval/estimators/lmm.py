@@ -56,6 +56,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from dapp_eval.results import check_alpha
+
 __all__ = ["RandomInterceptLMM", "design_matrix"]
 
 _LOG2PI = np.log(2 * np.pi)
@@ -197,9 +199,14 @@ class RandomInterceptLMM:
     (True, ['person', 'residual'])
     """
 
-    def __init__(self, *, site_effect: bool = False, tol: float = 1e-11):
+    def __init__(self, *, site_effect: bool = False, tol: float = 1e-11, alpha: float = 0.05,
+                 df: str = "satterthwaite"):
         self.site_effect = bool(site_effect)
         self.tol = float(tol)
+        self.alpha = check_alpha(alpha)
+        if df not in ("satterthwaite", "asymptotic"):
+            raise ValueError("df must be 'satterthwaite' or 'asymptotic'")
+        self.df = df
 
     # ------------------------------------------------------------------ fit
     def fit(self, y, X, groups, sites=None, *, names: Sequence[str] | None = None) -> RandomInterceptLMM:
@@ -570,11 +577,41 @@ class RandomInterceptLMM:
             "p_value": pval, "ci_lower": est - crit * se, "ci_upper": est + crit * se,
         })
 
-    def summary(self, *, alpha: float = 0.05, df: str = "satterthwaite") -> pd.DataFrame:
-        """Fixed-effects table (one row per coefficient), as ``summary(lmerTest::lmer(...))``."""
-        return self.contrast(np.eye(len(self.params_)), names=self.exog_names_, alpha=alpha, df=df)
+    def fixed_effects(self, *, alpha: float | None = None, df: str | None = None) -> pd.DataFrame:
+        """Fixed-effects table (one row per coefficient), as ``summary(lmerTest::lmer(...))``.
 
-    def conf_int(self, alpha: float = 0.05, *, df: str = "satterthwaite") -> pd.DataFrame:
+        At the model's ``alpha`` and ``df`` unless given.
+        """
+        a = self.alpha if alpha is None else check_alpha(alpha)
+        return self.contrast(np.eye(len(self.params_)), names=self.exog_names_, alpha=a, df=df or self.df)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Fixed-effects table at the model's ``alpha`` and ``df`` (see :meth:`fixed_effects`)."""
+        return self.fixed_effects()
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.summary
+
+    @property
+    def params(self) -> pd.Series:
+        """Fixed effects (``params_``)."""
+        return self.params_
+
+    @property
+    def estimate(self) -> pd.Series:
+        return self.params_
+
+    @property
+    def bse(self) -> pd.Series:
+        return self.bse_
+
+    @property
+    def n_obs(self) -> int:
+        return self.n_obs_
+
+    def conf_int(self, alpha: float | None = None, *, df: str | None = None) -> pd.DataFrame:
         """Wald confidence intervals of the fixed effects (columns ``ci_lower``, ``ci_upper``)."""
-        s = self.summary(alpha=alpha, df=df)
+        s = self.fixed_effects(alpha=alpha, df=df)
         return s.set_index("term")[["ci_lower", "ci_upper"]]

@@ -17,6 +17,7 @@ from scipy import stats
 
 from dapp_eval.results import check_alpha
 
+from ._results import Estimate, TableResult
 from .effect_sizes import cohens_dz, hedges_gav
 
 __all__ = ["paired_change", "paired_t", "reliable_change_index", "wilcoxon_signed_rank"]
@@ -60,8 +61,8 @@ def paired_t(before, after, *, alpha: float = 0.05) -> dict[str, float]:
         crit = stats.t.ppf(1 - alpha / 2, n - 1)
         t = d.mean() / se
         out.update(ci_lower=float(d.mean() - crit * se), ci_upper=float(d.mean() + crit * se), statistic=float(t),
-                   p_value=float(2 * stats.t.sf(abs(t), n - 1)))
-    return out
+                   p_value=float(2 * stats.t.sf(abs(t), n - 1)), std_error=float(se))
+    return Estimate(out, alpha=alpha, n_obs=n, name="mean_change")
 
 
 def wilcoxon_signed_rank(before, after) -> dict[str, float]:
@@ -82,13 +83,15 @@ def wilcoxon_signed_rank(before, after) -> dict[str, float]:
     d = x2 - x1
     nz = d[d != 0]
     if len(nz) == 0:
-        return dict(statistic=0.0, p_value=1.0, n=len(d), n_nonzero=0)
+        return Estimate(dict(statistic=0.0, p_value=1.0, n=len(d), n_nonzero=0), alpha=0.05, n_obs=len(d),
+                        name="signed-rank V")
     ranks = stats.rankdata(np.abs(nz))
     v = float(ranks[nz > 0].sum())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         w = stats.wilcoxon(nz, zero_method="wilcox", correction=True, method="approx")
-    return dict(statistic=v, p_value=float(w.pvalue), n=len(d), n_nonzero=len(nz))
+    return Estimate(dict(statistic=v, p_value=float(w.pvalue), n=len(d), n_nonzero=len(nz)), alpha=0.05,
+                    n_obs=len(d), name="signed-rank V")
 
 
 def reliable_change_index(before, after, *, s_diff: float | None = None, sd: float | None = None,
@@ -143,4 +146,5 @@ def paired_change(before, after, *, alpha: float = 0.05) -> pd.DataFrame:
         dict(statistic="hedges_gav", estimate=g[0], ci_lower=g[1], ci_upper=g[2], n=n),
     ]
     cols = ["statistic", "estimate", "ci_lower", "ci_upper", "test_statistic", "df", "p_value", "n"]
-    return pd.DataFrame(rows).reindex(columns=cols)
+    return TableResult.from_table(pd.DataFrame(rows).reindex(columns=cols), alpha=check_alpha(alpha), n_obs=n,
+                                  kind="paired change", key=["statistic"])

@@ -23,7 +23,7 @@ stopped), as ``survival::bladder2`` and ``survival::cgd`` do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from scipy import stats
 from dapp_eval.results import check_alpha
 
 from ._base import EstimatorResults, design_from_formula
+from ._results import Curve
 
 __all__ = ["MCFResult", "mcf", "rate_model"]
 
@@ -128,6 +129,21 @@ class MCFResult:
                              "n_events": self.n_events.to_numpy(), "estimate": self.estimate.to_numpy(),
                              "std_error": self.bse.to_numpy(), "ci_lower": ci["ci_lower"].to_numpy(),
                              "ci_upper": ci["ci_upper"].to_numpy()})
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The table the analyses read: :attr:`summary` (one row per event time)."""
+        return self.summary
+
+    def with_alpha(self, alpha: float) -> MCFResult:
+        """The same curve with pointwise intervals at level ``1 - alpha``."""
+        return replace(self, alpha=check_alpha(alpha))
+
+    def plot(self, ax=None, **kwargs):
+        """Draw the mean cumulative function as a step with its pointwise band; returns the Axes."""
+        curve = Curve.from_table(self.summary, alpha=self.alpha, n_obs=self.n_obs,
+                                 kind="mean cumulative function", key=["time"])
+        return curve.plot(ax=ax, **kwargs)
 
     def at(self, times) -> pd.DataFrame:
         """The step function (estimate, SE, interval, at risk) at ``times`` (0 before the first event)."""
@@ -430,7 +446,7 @@ def rate_model(formula: str, data: pd.DataFrame, *, start: str, stop: str, event
         method=("proportional rates model on (start, stop] data, " + ties.capitalize() + " ties, "
                 + ("robust SE clustered by subject (LWYY)" if variance == "robust" else
                    "model-based SE (Andersen-Gill)")),
-        n_obs=int(s.size),
+        n_obs=int(s.size), alpha=alpha,
         info={"n_events": int(d.sum()), "n_subjects": int(code.max()) + 1, "loglik": ll,
               "rate_ratios": pd.Series(np.exp(b), index=idx),
               "se_model": pd.Series(np.sqrt(np.diag(naive)), index=idx),

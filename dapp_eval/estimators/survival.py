@@ -23,13 +23,15 @@ estimators reproduce R to 1e-6 (``tests/reference/attrition_reference.R``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from dapp_eval.results import check_alpha
+
+from ._results import Curve, Estimate, TableResult, wald_interval
 
 __all__ = [
     "aalen_johansen",
@@ -304,11 +306,13 @@ def aalen_johansen(time, cause, *, censored=0, causes=None, alpha: float = 0.05,
             "n_censored": ncens.astype(int), "estimate": f, "variance": var,
             "std_error": se, "ci_lower": lo, "ci_upper": hi,
         }))
-    if not rows:
-        return pd.DataFrame(columns=["cause", "time", "n_at_risk", "n_event", "n_event_any",
-                                     "n_censored", "estimate", "variance", "std_error",
-                                     "ci_lower", "ci_upper"])
-    return pd.concat(rows, ignore_index=True)
+    if rows:
+        tab = pd.concat(rows, ignore_index=True)
+    else:
+        tab = pd.DataFrame(columns=["cause", "time", "n_at_risk", "n_event", "n_event_any", "n_censored",
+                                    "estimate", "variance", "std_error", "ci_lower", "ci_upper"])
+    return Curve.from_table(tab, alpha=alpha, n_obs=t.size, kind="Aalen-Johansen cumulative incidence",
+                            key=["cause", "time"])
 
 
 # ---------------------------------------------------------------------------
@@ -463,7 +467,8 @@ def grays_test(time, cause, group, *, censored=0, causes=None, strata=None,
         else:
             stat, p = np.nan, np.nan
         out.append({"cause": k, "statistic": stat, "df": ng - 1, "p_value": p, "n": int(t.size)})
-    return pd.DataFrame(out, columns=["cause", "statistic", "df", "p_value", "n"])
+    tab = pd.DataFrame(out, columns=["cause", "statistic", "df", "p_value", "n"])
+    return TableResult.from_table(tab, alpha=0.05, n_obs=t.size, kind="Gray's test", key=["cause"])
 
 
 # ---------------------------------------------------------------------------
@@ -513,11 +518,12 @@ def kaplan_meier(time, event, *, alpha: float = 0.05, conf_type: str = "log-log"
     # as survfit: no interval once the curve has reached zero
     lo = np.where(s > 0, lo, np.nan)
     hi = np.where(s > 0, hi, np.nan)
-    return pd.DataFrame({
+    tab = pd.DataFrame({
         "time": ut, "n_at_risk": rs.astype(int), "n_event": d.astype(int),
         "n_censored": counts[:, 1].astype(int), "estimate": s, "std_error": se,
         "ci_lower": lo, "ci_upper": hi,
     })
+    return Curve.from_table(tab, alpha=alpha, n_obs=t.size, kind="Kaplan-Meier", key=["time"])
 
 
 def logrank_test(time, event, group) -> dict:
@@ -563,11 +569,11 @@ def logrank_test(time, event, group) -> dict:
     Vs = V[: ng - 1, : ng - 1]
     stat = float(oe @ np.linalg.pinv(Vs) @ oe)
     df = int(np.linalg.matrix_rank(Vs))
-    return {
+    return Estimate({
         "statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df)),
         "table": pd.DataFrame({"group": levels, "n": np.bincount(gc, minlength=ng),
                                "observed": obs, "expected": exp_}),
-    }
+    }, alpha=0.05, n_obs=t.size, name="log-rank")
 
 
 def rmst(time, event, *, horizon: float, alpha: float = 0.05) -> dict:
@@ -617,8 +623,8 @@ def rmst(time, event, *, horizon: float, alpha: float = 0.05) -> dict:
     var = float(np.sum(right ** 2 * hh))
     se = float(np.sqrt(var))
     z = stats.norm.ppf(1 - alpha / 2)
-    return {"estimate": est, "std_error": se, "ci_lower": est - z * se, "ci_upper": est + z * se,
-            "horizon": horizon, "n": int(t.size)}
+    return Estimate({"estimate": est, "std_error": se, "ci_lower": est - z * se, "ci_upper": est + z * se,
+                     "horizon": horizon, "n": int(t.size)}, alpha=alpha, n_obs=t.size, name="rmst")
 
 
 # ---------------------------------------------------------------------------
@@ -809,19 +815,51 @@ class FineGrayResult:
     n: int
     n_events: int
     extra: dict = field(default_factory=dict)
+    alpha: float = 0.05
 
-    def summary(self, alpha: float = 0.05) -> pd.DataFrame:
+    @property
+    def params(self) -> pd.Series:
+        """Log subdistribution hazard ratios (``params_``)."""
+        return self.params_.rename("estimate")
+
+    @property
+    def estimate(self) -> pd.Series:
+        return self.params
+
+    @property
+    def bse(self) -> pd.Series:
+        return self.standard_errors_.rename("std_error")
+
+    @property
+    def n_obs(self) -> int:
+        return self.n
+
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
+        """Wald intervals of the log subdistribution hazard ratios (``ci_lower``, ``ci_upper``)."""
+        a = check_alpha(self.alpha if alpha is None else alpha)
+        lo, hi = wald_interval(self.params_.to_numpy(), self.standard_errors_.to_numpy(), a)
+        return pd.DataFrame({"ci_lower": lo, "ci_upper": hi}, index=self.params_.index)
+
+    def with_alpha(self, alpha: float) -> FineGrayResult:
+        """The same fit with intervals at level ``1 - alpha``."""
+        return replace(self, alpha=check_alpha(alpha))
+
+    @property
+    def summary(self) -> pd.DataFrame:
         """Tidy table: ``term, estimate, std_error, hr, ci_lower, ci_upper, p_value``
-        (``ci_*`` are for the subdistribution hazard ratio ``hr``)."""
-        alpha = check_alpha(alpha)
-        z = stats.norm.ppf(1 - alpha / 2)
+        (``ci_*`` are for the subdistribution hazard ratio ``hr``, at ``alpha``)."""
         b = self.params_.to_numpy()
         se = self.standard_errors_.to_numpy()
+        ci = self.conf_int()
         return pd.DataFrame({
             "term": self.params_.index, "estimate": b, "std_error": se, "hr": np.exp(b),
-            "ci_lower": np.exp(b - z * se), "ci_upper": np.exp(b + z * se),
+            "ci_lower": np.exp(ci["ci_lower"].to_numpy()), "ci_upper": np.exp(ci["ci_upper"].to_numpy()),
             "p_value": 2 * stats.norm.sf(np.abs(b / se)),
         })
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.summary
 
     def predict_cif(self, x) -> pd.DataFrame:
         """Cumulative incidence ``1 - exp(-exp(x'b) Lambda0(t))`` at the event times
@@ -942,7 +980,7 @@ class _FGData:
 
 
 def fine_gray(time, cause, covariates, *, cause_of_interest=1, censored=0, gtol: float = 1e-9,
-              max_iter: int = 50, init=None) -> FineGrayResult:
+              max_iter: int = 50, init=None, alpha: float = 0.05) -> FineGrayResult:
     """Fine-Gray proportional subdistribution hazards model (as ``cmprsk::crr``).
 
     Maximises the inverse-probability-of-censoring weighted partial likelihood
@@ -967,6 +1005,8 @@ def fine_gray(time, cause, covariates, *, cause_of_interest=1, censored=0, gtol:
         estimate is the root to machine precision).
     init : array-like, optional
         Starting values (default zeros).
+    alpha : float, default 0.05
+        Level of the intervals in ``summary`` and ``conf_int()``.
 
     Returns
     -------
@@ -983,6 +1023,7 @@ def fine_gray(time, cause, covariates, *, cause_of_interest=1, censored=0, gtol:
     >>> fit.converged
     True
     """
+    alpha = check_alpha(alpha)
     t = _as_time(time)
     c = _as_labels(cause, t.size, "cause")
     if isinstance(covariates, pd.DataFrame):
@@ -1049,6 +1090,7 @@ def fine_gray(time, cause, covariates, *, cause_of_interest=1, censored=0, gtol:
         baseline_jumps_=fg.d / S0,
         n=int(t.size),
         n_events=int(is_fail.sum()),
+        alpha=alpha,
     )
 
 
@@ -1133,7 +1175,7 @@ def cox(formula: str, data: pd.DataFrame, *, duration: str, event: str, cluster=
         params=pd.Series(beta, index=idx, name="estimate"), cov_params=pd.DataFrame(V, index=idx, columns=idx),
         method="Cox proportional hazards, Efron ties, " + ("cluster-robust (Lin-Wei) SE" if cl is not None
                                                            else "model-based SE"),
-        n_obs=len(t), model=cph,
+        n_obs=len(t), model=cph, alpha=alpha,
         info={"n_events": int(e.sum()), "se_naive": pd.Series(np.sqrt(np.diag(naive)), index=idx),
               "hazard_ratios": pd.Series(np.exp(beta), index=idx),
               "n_clusters": None if cl is None else int(pd.Series(cl).nunique())},

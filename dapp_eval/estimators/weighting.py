@@ -278,7 +278,7 @@ def weighted_outcome(y, treat, weights, *, scale: str = "difference", alpha: flo
     res = EstimatorResults(
         params=pd.Series(b, index=idx, name="estimate"), cov_params=pd.DataFrame(V, index=idx, columns=idx),
         method=("weighted difference in means" if scale == "difference" else "weighted ratio of means (log link)")
-        + ", HC0 sandwich SE (weights treated as known)", n_obs=n,
+        + ", HC0 sandwich SE (weights treated as known)", n_obs=n, alpha=alpha,
         info={"mean_treated": m1, "mean_comparison": m0, "scale": scale})
     if scale == "ratio":
         ci = res.conf_int(alpha).loc["treat"]
