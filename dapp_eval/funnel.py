@@ -390,14 +390,15 @@ def _stage_notes(ep: pd.DataFrame, stage: pd.Series) -> dict[str, int]:
 def _with_stage(ep: pd.DataFrame, data=None) -> pd.DataFrame:
     """``ep`` (from :func:`_episodes`) with its ``stage``; derived once per ProgrammeData (like its episodes),
     as every funnel analysis of a report needs it."""
-    cache = None if data is None or isinstance(data, pd.DataFrame) else getattr(data, "__dict__", None)
-    stage = cache.get("_funnel_stage") if cache is not None else None
-    if stage is None or not stage.index.equals(ep.index):
+    def compute() -> pd.Series:
         ext = ep["data_extract_date"] if "data_extract_date" in ep and "exit_date" in ep and "referral_date" in ep \
             else None
-        stage = derive_stage(ep, ext)
-        if cache is not None:
-            cache["_funnel_stage"] = stage
+        return derive_stage(ep, ext)
+
+    derived = None if data is None or isinstance(data, pd.DataFrame) else getattr(data, "derived", None)
+    stage = compute() if derived is None else derived.get(("funnel", "stage"), compute)
+    if not stage.index.equals(ep.index):  # the data's episodes were not the frame given: derive for this one
+        stage = compute()
     ep = ep.copy(deep=False)  # a new column on a shallow copy: the caller's frame is left as it was
     ep["stage"] = stage.copy()  # (a copy of the codes: nothing cached can be changed from outside)
     return ep

@@ -139,16 +139,14 @@ def _check_wave(wave: str, name: str) -> str:
 
 
 def _derived(data, key, fn):
-    """``fn()``, computed once per data object (like ``ProgrammeData.episodes``).
+    """``fn()``, computed once per data object: a table of ``data.derived`` (``ProgrammeData`` owns them).
 
     The report asks for the same intermediate tables (survey answers as numbers, the due
     (link, wave) grid) once per behaviour and view; they depend only on the data. Callers
     get a copy, so nothing cached can be changed from outside.
     """
-    cache = data.__dict__.setdefault("_safety_derived", {})
-    if key not in cache:
-        cache[key] = fn()
-    return cache[key]
+    derived = getattr(data, "derived", None)
+    return fn() if derived is None else derived.get(("safety", *key), fn)
 
 
 def _surveys(data, extra: Sequence[str] = ()) -> pd.DataFrame:
