@@ -24,6 +24,8 @@ import math
 import re
 from collections.abc import Iterable
 
+from .results import format_p
+
 __all__ = [
     "PLAIN_NAMES", "count", "csv_header_rows", "code_row_below", "read_published_csv", "find_code_names", "find_raw_proportions", "format_value", "gbp", "in_n_in_10",
     "long_date", "p_value", "percent", "percentage_points", "plain_columns", "plain_name", "plain_table",
@@ -160,7 +162,7 @@ def long_date(x) -> str:
 
 
 def p_value(x) -> str:
-    """A p-value as a reader sees it: "< 0.001" below 0.001, else three decimals.
+    """A p-value as a reader sees it (:func:`dapp_eval.results.format_p`): "< 0.001" below 0.001, else three decimals.
 
     Examples
     --------
@@ -170,9 +172,7 @@ def p_value(x) -> str:
     v = _number(x)
     if v is None:
         return NA_TEXT if not isinstance(x, str) else x
-    if not 0 <= v <= 1:
-        raise ValueError(f"a p-value lies between 0 and 1, got {x!r}")
-    return "< 0.001" if v < 0.001 else f"{v:.3f}"
+    return format_p(v)
 
 
 def in_n_in_10(x) -> str:

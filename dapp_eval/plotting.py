@@ -263,6 +263,8 @@ def plot_costs(result, ax=None):
 
 import numpy as np  # noqa: E402
 
+from .results import format_p  # noqa: E402
+
 
 def _ci(result) -> str:
     """'95% CI' at the level the result was computed at (its ``meta['alpha']``)."""
@@ -289,9 +291,8 @@ def _att_text(v):
 
 
 def _att_pfmt(p):
-    if p != p:
-        return "n/a"
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+    """'p = 0.048' / 'p < 0.001' (the package's one p-value format), 'p n/a' when missing."""
+    return format_p(p, prefix=True, missing="p n/a")
 
 
 def _att_axes(ax, n_rows, risk_table_on):
@@ -468,7 +469,7 @@ def plot_cumulative_incidence(result, ax=None, *, outcomes=None, groups=None, ci
     tests = result.tables.get("tests")
     subtitle = None
     if show_p and tests is not None and len(tests):
-        txt = "; ".join(f"{_ATT_OUTCOME_LABELS.get(r.outcome, r.outcome).lower()} p {_att_pfmt(r.p_value)}"
+        txt = "; ".join(f"{_ATT_OUTCOME_LABELS.get(r.outcome, r.outcome).lower()} {_att_pfmt(r.p_value)}"
                         for r in tests.itertuples() if r.outcome in outcomes)
         subtitle = f"Gray's test: {txt}"
     _att_finish(ax, tab, result, xmax, title or getattr(result, "title", "Cumulative incidence"),
@@ -523,7 +524,7 @@ def plot_km(result, ax=None, *, groups=None, ci=True, risk_table_on=True, show_p
     tests = result.tables.get("tests")
     subtitle = None
     if show_p and tests is not None and len(tests):
-        subtitle = f"log-rank test of dropout: p {_att_pfmt(float(tests['p_value'].iloc[0]))}"
+        subtitle = f"log-rank test of dropout: {_att_pfmt(float(tests['p_value'].iloc[0]))}"
     if full:
         ax.text(0.01, 0.02, "Overstates dropout: completers are censored", transform=ax.transAxes, fontsize=7.5,
                 style="italic", va="bottom")
