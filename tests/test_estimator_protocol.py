@@ -59,7 +59,7 @@ CALLS = {
     "hedges_gav": lambda a: est.hedges_gav(BEFORE, AFTER, alpha=a),
     "paired_t": lambda a: est.paired_t(BEFORE, AFTER, alpha=a),
     "wilcoxon_signed_rank": lambda a: est.wilcoxon_signed_rank(BEFORE, AFTER),
-    "paired_change": lambda a: est.paired_change(BEFORE, AFTER, alpha=a),
+    "paired_score_change": lambda a: est.paired_score_change(BEFORE, AFTER, alpha=a),
     "rubin": lambda a: est.rubin([1.0, 1.2, 0.8], [0.04, 0.05, 0.03], df_complete=50, alpha=a),
 }
 # tests without an interval: their level is the default, whatever alpha the caller has in mind
@@ -118,7 +118,7 @@ def test_protocol(name, alpha):
         plt.close(ax.figure)
 
 
-@pytest.mark.parametrize("name", sorted(set(CALLS) - TESTS - CURVES - {"paired_change"}))
+@pytest.mark.parametrize("name", sorted(set(CALLS) - TESTS - CURVES - {"paired_score_change"}))
 def test_conf_int_at_another_level_is_the_estimator_at_that_level(name):
     """``conf_int(alpha)`` at another level equals refitting at that level: the level is not a label only."""
     at_05, at_10 = CALLS[name](0.05), CALLS[name](0.1)
@@ -143,3 +143,12 @@ def test_old_return_styles_still_work():
     # wilson interval: params are the proportions, the Wald SE sqrt(p(1-p)/n)
     w = est.wilson_ci(6, 15)
     assert w.params.iloc[0] == pytest.approx(0.4) and w.bse.iloc[0] == pytest.approx(np.sqrt(0.4 * 0.6 / 15))
+
+
+def test_old_paired_change_name_warns_and_is_the_score_change():
+    """One deprecation cycle: the estimator's old name (the same as safety.paired_change, another analysis)."""
+    from dapp_eval.estimators import paired
+
+    with pytest.warns(DeprecationWarning, match="paired_score_change"):
+        old = paired.paired_change
+    assert old is est.paired_score_change

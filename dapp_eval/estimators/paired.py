@@ -20,7 +20,7 @@ from dapp_eval.results import check_alpha
 from ._results import Estimate, TableResult
 from .effect_sizes import cohens_dz, hedges_gav
 
-__all__ = ["paired_change", "paired_t", "reliable_change_index", "wilcoxon_signed_rank"]
+__all__ = ["paired_score_change", "paired_t", "reliable_change_index", "wilcoxon_signed_rank"]
 
 
 def _pair(before, after) -> tuple[np.ndarray, np.ndarray]:
@@ -119,8 +119,11 @@ def reliable_change_index(before, after, *, s_diff: float | None = None, sd: flo
     return (x2 - x1) / s_diff
 
 
-def paired_change(before, after, *, alpha: float = 0.05) -> pd.DataFrame:
-    """Tidy summary of a paired change: t-test, Wilcoxon, Cohen's d_z and Hedges' g_av.
+def paired_score_change(before, after, *, alpha: float = 0.05) -> TableResult:
+    """Tidy summary of a paired change in a score: t-test, Wilcoxon, Cohen's d_z and Hedges' g_av.
+
+    (For yes/no answers of the same people at two waves see :func:`dapp_eval.safety.paired_change`:
+    Newcombe interval and exact McNemar test.)
 
     One row per ``statistic`` (``mean_change``, ``median_change``,
     ``cohens_dz``, ``hedges_gav``) with ``estimate``, ``ci_lower``,
@@ -128,7 +131,7 @@ def paired_change(before, after, *, alpha: float = 0.05) -> pd.DataFrame:
 
     Examples
     --------
-    >>> paired_change([10, 12, 9, 14, 11], [8, 11, 9, 10, 12])["statistic"].tolist()
+    >>> paired_score_change([10, 12, 9, 14, 11], [8, 11, 9, 10, 12])["statistic"].tolist()
     ['mean_change', 'median_change', 'cohens_dz', 'hedges_gav']
     """
     x1, x2 = _pair(before, after)
@@ -148,3 +151,14 @@ def paired_change(before, after, *, alpha: float = 0.05) -> pd.DataFrame:
     cols = ["statistic", "estimate", "ci_lower", "ci_upper", "test_statistic", "df", "p_value", "n"]
     return TableResult.from_table(pd.DataFrame(rows).reindex(columns=cols), alpha=check_alpha(alpha), n_obs=n,
                                   kind="paired change", key=["statistic"])
+
+
+def __getattr__(name: str):
+    # the old name, kept for one release (it read like dapp_eval.safety.paired_change, which is another analysis)
+    if name == "paired_change":
+        import warnings
+
+        warnings.warn("dapp_eval.estimators.paired_change is now paired_score_change; the old name goes in 0.3",
+                      DeprecationWarning, stacklevel=2)
+        return paired_score_change
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
