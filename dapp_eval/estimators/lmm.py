@@ -146,6 +146,61 @@ def _gram(Z: np.ndarray, block: int = 256) -> np.ndarray:
     return out
 
 
+def _design_inputs(y, X, names) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Response and fixed-effects design as finite float arrays, with the column names."""
+    if isinstance(X, pd.DataFrame):
+        names = list(X.columns) if names is None else list(names)
+        X = X.to_numpy(dtype=float)
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float).ravel()
+    if X.ndim != 2 or X.shape[0] != y.shape[0]:
+        raise ValueError("X must be 2-D with one row per observation of y")
+    names = [f"x{j}" for j in range(X.shape[1])] if names is None else list(names)
+    if len(names) != X.shape[1]:
+        raise ValueError("names must have one entry per column of X")
+    if not (np.isfinite(y).all() and np.isfinite(X).all()):
+        raise ValueError("y and X must be finite (drop missing scores before fitting)")
+    return y, X, names
+
+
+def _check_identifiable(X: np.ndarray, n: int, p: int, n_groups: int) -> None:
+    """Refuse designs whose fixed effects or variance components cannot be estimated (as lme4 does)."""
+    if np.linalg.matrix_rank(X) < p:
+        raise ValueError("the fixed-effects design X is rank deficient (a level with no observations?)")
+    if n - p <= 0:
+        raise ValueError("too few observations for the number of fixed effects")
+    if n_groups >= n:
+        raise ValueError(
+            f"the person and residual variances cannot be told apart: no group has two observations "
+            f"({n_groups} groups for {n} observations). lme4 refuses this too ('number of levels of each "
+            "grouping factor must be < number of observations'); fit an ordinary linear model instead")
+
+
+def _site_sums(sites, gid: np.ndarray, n_groups: int, kidx: np.ndarray, K: int, Gs: np.ndarray):
+    """Per-site sums of the person sums by group size (for ``(1 | site/id)``): ``(R, cnt, n_sites)``."""
+    if sites is None:
+        raise ValueError("site_effect=True needs site labels")
+    n, q = len(gid), Gs.shape[1]
+    sid, slabels = pd.factorize(pd.Series(np.asarray(sites)), sort=False)
+    if (sid < 0).any():
+        raise ValueError("sites has missing labels")
+    n_sites = len(slabels)
+    if n_sites >= n:
+        raise ValueError(f"the site and residual variances cannot be told apart: {n_sites} sites for {n} "
+                         "observations (lme4: 'number of levels of each grouping factor must be < number "
+                         "of observations')")
+    gsite = np.full(n_groups, -1)
+    gsite[gid] = sid
+    if (gsite[gid] != sid).any():
+        raise ValueError("persons must be nested in sites: a person appears in more than one site")
+    sk = gsite * K + kidx
+    R = np.column_stack(
+        [np.bincount(sk, weights=Gs[:, j], minlength=n_sites * K) for j in range(q)]
+    ).reshape(n_sites, K, q)
+    cnt = np.bincount(sk, minlength=n_sites * K).reshape(n_sites, K).astype(float)
+    return R, cnt, n_sites
+
+
 class RandomInterceptLMM:
     """Random-intercept linear mixed model fitted by exact REML.
 
@@ -232,32 +287,13 @@ class RandomInterceptLMM:
         -------
         self
         """
-        if isinstance(X, pd.DataFrame):
-            names = list(X.columns) if names is None else list(names)
-            X = X.to_numpy(dtype=float)
-        X = np.asarray(X, dtype=float)
-        y = np.asarray(y, dtype=float).ravel()
-        if X.ndim != 2 or X.shape[0] != y.shape[0]:
-            raise ValueError("X must be 2-D with one row per observation of y")
+        y, X, names = _design_inputs(y, X, names)
         n, p = X.shape
-        names = [f"x{j}" for j in range(p)] if names is None else list(names)
-        if len(names) != p:
-            raise ValueError("names must have one entry per column of X")
-        if not (np.isfinite(y).all() and np.isfinite(X).all()):
-            raise ValueError("y and X must be finite (drop missing scores before fitting)")
         gid, glabels = pd.factorize(pd.Series(np.asarray(groups)), sort=False)
         if (gid < 0).any():
             raise ValueError("groups has missing labels")
         n_groups = len(glabels)
-        if np.linalg.matrix_rank(X) < p:
-            raise ValueError("the fixed-effects design X is rank deficient (a level with no observations?)")
-        if n - p <= 0:
-            raise ValueError("too few observations for the number of fixed effects")
-        if n_groups >= n:
-            raise ValueError(
-                f"the person and residual variances cannot be told apart: no group has two observations "
-                f"({n_groups} groups for {n} observations). lme4 refuses this too ('number of levels of each "
-                "grouping factor must be < number of observations'); fit an ordinary linear model instead")
+        _check_identifiable(X, n, p, n_groups)
 
         Z = np.column_stack([X, y])
         q = p + 1
@@ -272,25 +308,7 @@ class RandomInterceptLMM:
         count_k = np.bincount(kidx, minlength=K).astype(float)
 
         if self.site_effect:
-            if sites is None:
-                raise ValueError("site_effect=True needs site labels")
-            sid, slabels = pd.factorize(pd.Series(np.asarray(sites)), sort=False)
-            if (sid < 0).any():
-                raise ValueError("sites has missing labels")
-            n_sites = len(slabels)
-            if n_sites >= n:
-                raise ValueError(f"the site and residual variances cannot be told apart: {n_sites} sites for {n} "
-                                 "observations (lme4: 'number of levels of each grouping factor must be < number "
-                                 "of observations')")
-            gsite = np.full(n_groups, -1)
-            gsite[gid] = sid
-            if (gsite[gid] != sid).any():
-                raise ValueError("persons must be nested in sites: a person appears in more than one site")
-            sk = gsite * K + kidx
-            R = np.column_stack(
-                [np.bincount(sk, weights=Gs[:, j], minlength=n_sites * K) for j in range(q)]
-            ).reshape(n_sites, K, q)
-            cnt = np.bincount(sk, minlength=n_sites * K).reshape(n_sites, K).astype(float)
+            R, cnt, n_sites = _site_sums(sites, gid, n_groups, kidx, K, Gs)
         else:
             n_sites = 0 if sites is None else len(pd.unique(np.asarray(sites)))
             R = cnt = None

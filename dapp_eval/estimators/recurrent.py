@@ -346,6 +346,47 @@ class _CPCox:
         return resid
 
 
+def _rate_design(formula: str, data: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+    """Covariates of the right-hand side ``formula`` (no intercept: it is absorbed by the baseline rate)."""
+    rhs = formula.split("~", 1)
+    if len(rhs) != 2 or rhs[0].strip():
+        raise ValueError("the rate-model formula must be a right-hand side such as '~ x + age'; give the interval "
+                         "and event columns as start=, stop=, event=")
+    for col in columns:
+        if col not in data.columns:
+            raise KeyError(f"column '{col}' is not in the data")
+    _, X, names, _ = design_from_formula(f"{columns[1]} ~ {rhs[1]}", data, extra=columns)
+    if names and names[0] == "Intercept":
+        X, names = X[:, 1:], names[1:]
+    if not names:
+        raise ValueError("the rate model needs at least one covariate")
+    return X, names
+
+
+def _newton(cp: _CPCox, X: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, float]:
+    """Maximise the partial likelihood by Newton-Raphson with step-halving: ``(estimate, log-likelihood)``."""
+    b = np.zeros(X.shape[1])
+    ll = cp.loglik(b)
+    for _ in range(max_iter):
+        t = cp.terms(b)
+        grad = np.sum(X[cp.d], axis=0) - np.sum(t["mean"], axis=0)
+        step = np.linalg.solve(t["info"], grad)
+        new = b + step
+        ll_new = cp.loglik(new)
+        halvings = 0
+        # step-halving only on a real decrease, not on rounding of a log-likelihood summed over many rows
+        while ll_new < ll - 1e-10 * max(1.0, abs(ll)) and halvings < 30:
+            step /= 2
+            new = b + step
+            ll_new = cp.loglik(new)
+            halvings += 1
+        b, ll = new, ll_new
+        if np.max(np.abs(step)) < tol:
+            return b, ll
+    raise ValueError(f"the rate model did not converge in {max_iter} Newton steps (a covariate may separate "
+                     "people with and without events)")
+
+
 def rate_model(formula: str, data: pd.DataFrame, *, start: str, stop: str, event: str, id: str,
                variance: str = "robust", ties: str = "efron", alpha: float = 0.05, tol: float = 1e-10,
                max_iter: int = 50) -> EstimatorResults:
@@ -394,45 +435,14 @@ def rate_model(formula: str, data: pd.DataFrame, *, start: str, stop: str, event
         raise ValueError(f"variance must be 'robust' (LWYY) or 'model' (Andersen-Gill), got {variance!r}")
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
-    rhs = formula.split("~", 1)
-    if len(rhs) != 2 or rhs[0].strip():
-        raise ValueError("the rate-model formula must be a right-hand side such as '~ x + age'; give the interval "
-                         "and event columns as start=, stop=, event=")
-    for col in (start, stop, event, id):
-        if col not in data.columns:
-            raise KeyError(f"column '{col}' is not in the data")
-    _, X, names, _ = design_from_formula(f"{stop} ~ {rhs[1]}", data, extra=(start, stop, event, id))
-    if names and names[0] == "Intercept":
-        X, names = X[:, 1:], names[1:]
-    if not names:
-        raise ValueError("the rate model needs at least one covariate")
+    X, names = _rate_design(formula, data, (start, stop, event, id))
     s, e, d, code = _counting_process(data[start], data[stop], data[event], data[id])
     if (d > 1).any():
         raise ValueError(f"'{event}' must be 0 or 1 in the rate model (one row per event)")
     if d.sum() == 0:
         raise ValueError(f"no events in '{event}': the rate model needs at least one")
     cp = _CPCox(s, e, d, X, ties)
-    b = np.zeros(X.shape[1])
-    ll = cp.loglik(b)
-    for _ in range(max_iter):
-        t = cp.terms(b)
-        grad = np.sum(X[cp.d], axis=0) - np.sum(t["mean"], axis=0)
-        step = np.linalg.solve(t["info"], grad)
-        new = b + step
-        ll_new = cp.loglik(new)
-        halvings = 0
-        # step-halving only on a real decrease, not on rounding of a log-likelihood summed over many rows
-        while ll_new < ll - 1e-10 * max(1.0, abs(ll)) and halvings < 30:
-            step /= 2
-            new = b + step
-            ll_new = cp.loglik(new)
-            halvings += 1
-        b, ll = new, ll_new
-        if np.max(np.abs(step)) < tol:
-            break
-    else:
-        raise ValueError(f"the rate model did not converge in {max_iter} Newton steps (a covariate may separate "
-                         "people with and without events)")
+    b, ll = _newton(cp, X, tol, max_iter)
     info = cp.terms(b)["info"]
     naive = np.linalg.inv(info)
     dfb = cp.score_residuals(b) @ naive

@@ -205,6 +205,28 @@ def _risk_table(t: np.ndarray, codes: np.ndarray, n_codes: int):
 # ---------------------------------------------------------------------------
 
 
+def _cause_codes(c: np.ndarray, censored, causes) -> tuple[list, dict, np.ndarray]:
+    """Causes to report, the code of every cause (observed or asked for) and each row's code.
+
+    Censored rows get the code ``len(code_of)`` (one past the causes).
+    """
+    ccodes, cuniq = _distinct(c)
+    is_cens = _is_value(ccodes, cuniq, censored)
+    observed = _sorted_label_values(c[~is_cens])
+    if causes is None:
+        causes = observed
+    else:
+        causes = list(causes)
+        if censored in causes:
+            raise ValueError(f"causes must not include the censoring code {censored!r}")
+    all_causes = list(dict.fromkeys(list(observed) + list(causes)))
+    code_of = {k: i for i, k in enumerate(all_causes)}
+    ncode = len(all_causes)
+    lut = np.array([ncode if bool(u == censored) else code_of.get(u, -1) for u in cuniq], dtype=int)
+    codes = lut[ccodes] if cuniq else np.zeros(0, dtype=int)
+    return causes, code_of, codes
+
+
 def aalen_johansen(time, cause, *, censored=0, causes=None, alpha: float = 0.05,
                    conf_type: str = "log-log") -> pd.DataFrame:
     """Aalen-Johansen cumulative incidence of each cause, with exact tie handling.
@@ -253,21 +275,8 @@ def aalen_johansen(time, cause, *, censored=0, causes=None, alpha: float = 0.05,
     alpha = check_alpha(alpha)
     _check_conf_type(conf_type)
     t = _as_time(time)
-    c = _as_labels(cause, t.size, "cause")
-    ccodes, cuniq = _distinct(c)
-    is_cens = _is_value(ccodes, cuniq, censored)
-    observed = _sorted_label_values(c[~is_cens])
-    if causes is None:
-        causes = observed
-    else:
-        causes = list(causes)
-        if censored in causes:
-            raise ValueError(f"causes must not include the censoring code {censored!r}")
-    all_causes = list(dict.fromkeys(list(observed) + list(causes)))
-    code_of = {k: i for i, k in enumerate(all_causes)}
-    ncode = len(all_causes)
-    lut = np.array([ncode if bool(u == censored) else code_of.get(u, -1) for u in cuniq], dtype=int)
-    codes = lut[ccodes] if cuniq else np.zeros(0, dtype=int)
+    causes, code_of, codes = _cause_codes(_as_labels(cause, t.size, "cause"), censored, causes)
+    ncode = len(code_of)
     ut, rs, counts = _risk_table(t, codes, ncode + 1)
     nd = counts[:, :ncode].sum(axis=1)
     ncens = counts[:, ncode]
@@ -979,6 +988,49 @@ class _FGData:
         return infl.T @ infl, infl
 
 
+def _fg_covariates(covariates, n: int) -> tuple[np.ndarray, list[str]]:
+    """Covariates as a finite 2-D float array with one row per observation, and their names."""
+    if isinstance(covariates, pd.DataFrame):
+        names = [str(x) for x in covariates.columns]
+        X = covariates.to_numpy(dtype=float)
+    else:
+        X = np.asarray(covariates, dtype=float)
+        if X.ndim == 1:
+            X = X[:, None]
+        names = [f"x{i + 1}" for i in range(X.shape[1])]
+    if X.shape[0] != n:
+        raise ValueError(f"covariates must have one row per observation ({n}), got {X.shape[0]}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("covariates contain missing or infinite values")
+    return X, names
+
+
+def _fg_newton(fg: _FGData, b: np.ndarray, gtol: float, max_iter: int) -> tuple[np.ndarray, bool, int]:
+    """``crr``'s Newton-Raphson with step-halving: ``(estimate, converged, iterations)``."""
+    it = 0
+    for it in range(max_iter + 1):
+        lik, score, hess = fg.objective(b)
+        if np.max(np.abs(score) * np.maximum(np.abs(b), 1)) < max(abs(lik), 1) * gtol:
+            return b, True, it
+        if it == max_iter:
+            break
+        sc = -np.linalg.solve(hess, score)
+        bn = b + sc
+        fbn = fg.objective(bn, with_derivs=False)
+        i = 0
+        while not np.isfinite(fbn) or fbn > lik + 1e-4 * float(sc @ score):
+            i += 1
+            sc = sc * 0.5
+            bn = b + sc
+            fbn = fg.objective(bn, with_derivs=False)
+            if i > 20:
+                break
+        if i > 20:
+            break
+        b = bn
+    return b, False, it
+
+
 def fine_gray(time, cause, covariates, *, cause_of_interest=1, censored=0, gtol: float = 1e-9,
               max_iter: int = 50, init=None, alpha: float = 0.05) -> FineGrayResult:
     """Fine-Gray proportional subdistribution hazards model (as ``cmprsk::crr``).
@@ -1026,18 +1078,7 @@ def fine_gray(time, cause, covariates, *, cause_of_interest=1, censored=0, gtol:
     alpha = check_alpha(alpha)
     t = _as_time(time)
     c = _as_labels(cause, t.size, "cause")
-    if isinstance(covariates, pd.DataFrame):
-        names = [str(x) for x in covariates.columns]
-        X = covariates.to_numpy(dtype=float)
-    else:
-        X = np.asarray(covariates, dtype=float)
-        if X.ndim == 1:
-            X = X[:, None]
-        names = [f"x{i + 1}" for i in range(X.shape[1])]
-    if X.shape[0] != t.size:
-        raise ValueError(f"covariates must have one row per observation ({t.size}), got {X.shape[0]}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError("covariates contain missing or infinite values")
+    X, names = _fg_covariates(covariates, t.size)
     is_cens = np.array([x == censored for x in c], dtype=bool)
     is_fail = np.array([x == cause_of_interest for x in c], dtype=bool)
     if not is_fail.any():
@@ -1047,31 +1088,8 @@ def fine_gray(time, cause, covariates, *, cause_of_interest=1, censored=0, gtol:
     t, status, X = t[order], status[order], X[order]
     G = _censoring_km_minus(t, status == 0)
     fg = _FGData(t, status, X, G)
-    p = X.shape[1]
-    b = np.zeros(p) if init is None else np.asarray(init, dtype=float).copy()
-    converged = False
-    it = 0
-    for it in range(max_iter + 1):
-        lik, score, hess = fg.objective(b)
-        if np.max(np.abs(score) * np.maximum(np.abs(b), 1)) < max(abs(lik), 1) * gtol:
-            converged = True
-            break
-        if it == max_iter:
-            break
-        sc = -np.linalg.solve(hess, score)
-        bn = b + sc
-        fbn = fg.objective(bn, with_derivs=False)
-        i = 0
-        while not np.isfinite(fbn) or fbn > lik + 1e-4 * float(sc @ score):
-            i += 1
-            sc = sc * 0.5
-            bn = b + sc
-            fbn = fg.objective(bn, with_derivs=False)
-            if i > 20:
-                break
-        if i > 20:
-            break
-        b = bn
+    b0 = np.zeros(X.shape[1]) if init is None else np.asarray(init, dtype=float).copy()
+    b, converged, it = _fg_newton(fg, b0, gtol, max_iter)
     lik, score, hess = fg.objective(b)
     middle, infl = fg.sandwich_middle(b)
     hinv = np.linalg.inv(hess)
