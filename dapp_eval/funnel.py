@@ -1226,6 +1226,24 @@ def _cost_notes(df: pd.DataFrame) -> list[str]:
     return notes
 
 
+def _programme_cost_row(df: pd.DataFrame) -> dict:
+    """The programme total of the site rows of :func:`costs` (a cost only when every site has one)."""
+    same = df["period_years"].nunique() == 1
+    tot = {"group": "all", "period_start": df["period_start"].min(), "period_end": df["period_end"].max(),
+           "period_years": float(df["period_years"].iloc[0]) if same else np.nan}
+    for c in ("n_referrals", "n_started", "n_completed", "n_carried_over"):
+        tot[c] = int(df[c].sum())
+    all_cost = df["annual_cost_gbp"].notna().all()
+    tot["annual_cost_gbp"] = float(df["annual_cost_gbp"].sum()) if all_cost else np.nan
+    tot["period_cost_gbp"] = float(df["period_cost_gbp"].sum()) if all_cost else np.nan
+    all_target = df["target_completions_period"].notna().all()
+    tot["target_completions_period"] = float(df["target_completions_period"].sum()) if all_target else np.nan
+    tot["cost_per_target_completion"] = (tot["period_cost_gbp"] / tot["target_completions_period"]
+                                         if all_cost and all_target and tot["target_completions_period"] > 0
+                                         else np.nan)
+    return tot
+
+
 def costs(data, *, by: str | None = "site_id") -> AnalysisResult:
     """Cost per referral, per start and per completion over each site's period.
 
@@ -1300,19 +1318,7 @@ def costs(data, *, by: str | None = "site_id") -> AnalysisResult:
         })
     df = pd.DataFrame(site_rows)
     if len(df):
-        same = df["period_years"].nunique() == 1
-        tot = {"group": "all", "period_start": df["period_start"].min(), "period_end": df["period_end"].max(),
-               "period_years": float(df["period_years"].iloc[0]) if same else np.nan}
-        for c in ("n_referrals", "n_started", "n_completed", "n_carried_over"):
-            tot[c] = int(df[c].sum())
-        all_cost = df["annual_cost_gbp"].notna().all()
-        tot["annual_cost_gbp"] = float(df["annual_cost_gbp"].sum()) if all_cost else np.nan
-        tot["period_cost_gbp"] = float(df["period_cost_gbp"].sum()) if all_cost else np.nan
-        all_target = df["target_completions_period"].notna().all()
-        tot["target_completions_period"] = float(df["target_completions_period"].sum()) if all_target else np.nan
-        tot["cost_per_target_completion"] = (tot["period_cost_gbp"] / tot["target_completions_period"]
-                                             if all_cost and all_target and tot["target_completions_period"] > 0
-                                             else np.nan)
+        tot = _programme_cost_row(df)
         df = pd.concat([df, pd.DataFrame([tot])], ignore_index=True) if by == "site_id" else pd.DataFrame([tot])
     notes = _cost_notes(df)
     df["note"] = notes
