@@ -161,6 +161,44 @@ def _tables(data) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     raise TypeError("expected a ProgrammeData (dapp_eval.io.load_programme) or a risk_assessments DataFrame")
 
 
+def _instrument_mask(ra: pd.DataFrame, inst: Instrument, informant: str) -> pd.Series:
+    """Rows of the instrument and informant (a table without those columns holds DASH scores only)."""
+    mask = pd.Series(True, index=ra.index)
+    if "instrument" in ra.columns:
+        mask &= _as_text(ra["instrument"]) == inst.name
+    elif inst.name != "DASH":
+        raise AnalysisError("risk_assessments has no 'instrument' column, so only DASH scores can be assumed")
+    if "informant" in ra.columns:
+        mask &= _as_text(ra["informant"]) == informant
+    return mask
+
+
+def _checked_scores(score: pd.Series, inst: Instrument) -> pd.Series:
+    """The scores as floats, refused when missing or outside the instrument's range."""
+    score = pd.to_numeric(score, errors="coerce").astype(float)
+    if score.isna().any():
+        raise AnalysisError(f"risk_assessments column 'score': {int(score.isna().sum())} missing or "
+                            f"non-numeric {inst.name} scores")
+    bad = (score < inst.min_score) | (score > inst.max_score)
+    if bad.any():
+        raise AnalysisError(f"risk_assessments column 'score': {int(bad.sum())} {inst.name} scores outside "
+                            f"{inst.min_score:g}-{inst.max_score:g} (e.g. {score[bad].iloc[0]:g})")
+    return score
+
+
+def _check_one_score_per_timepoint(rows: pd.DataFrame, inst: Instrument, informant: str):
+    """Refuse two scores of one referral at one timepoint; returns the distinct referral_ids and timepoints."""
+    # (referral_id, timepoint) pairs as one integer key: a duplicated() on ints, not on two object columns
+    (rc, runiq), (tc, tuniq) = pd.factorize(rows["referral_id"]), pd.factorize(rows["timepoint"])
+    dup = pd.Series(rc.astype(np.int64) * (int(tc.max()) + 2 if len(tc) else 1) + tc, index=rows.index).duplicated()
+    if dup.any():
+        r = rows.loc[dup].iloc[0]
+        raise AnalysisError(f"risk_assessments: referral {r['referral_id']} has two {inst.name} "
+                            f"({informant}) scores at timepoint '{r['timepoint']}'; the key is "
+                            "(referral_id, timepoint, instrument, informant)")
+    return runiq, tuniq
+
+
 def _select(ra: pd.DataFrame, inst: Instrument, informant: str, info: dict | None = None) -> tuple[pd.DataFrame, int]:
     """Rows of one instrument and informant, checked. Returns (rows, n rows of other instrument/informant).
 
@@ -173,34 +211,14 @@ def _select(ra: pd.DataFrame, inst: Instrument, informant: str, info: dict | Non
         raise AnalysisError(f"risk_assessments lacks the column(s) {', '.join(missing)}")
     if informant not in _INFORMANTS:
         raise ValueError(f"informant must be one of {_INFORMANTS}, got {informant!r}")
-    mask = pd.Series(True, index=ra.index)
-    if "instrument" in ra.columns:
-        mask &= _as_text(ra["instrument"]) == inst.name
-    elif inst.name != "DASH":
-        raise AnalysisError("risk_assessments has no 'instrument' column, so only DASH scores can be assumed")
-    if "informant" in ra.columns:
-        mask &= _as_text(ra["informant"]) == informant
+    mask = _instrument_mask(ra, inst, informant)
     rows = ra.loc[mask].copy()
     if rows.empty:
         raise AnalysisError(f"no {inst.name} scores with informant '{informant}' in risk_assessments")
-    rows["score"] = pd.to_numeric(rows["score"], errors="coerce").astype(float)
-    if rows["score"].isna().any():
-        raise AnalysisError(f"risk_assessments column 'score': {int(rows['score'].isna().sum())} missing or "
-                            f"non-numeric {inst.name} scores")
-    bad = (rows["score"] < inst.min_score) | (rows["score"] > inst.max_score)
-    if bad.any():
-        raise AnalysisError(f"risk_assessments column 'score': {int(bad.sum())} {inst.name} scores outside "
-                            f"{inst.min_score:g}-{inst.max_score:g} (e.g. {rows.loc[bad, 'score'].iloc[0]:g})")
+    rows["score"] = _checked_scores(rows["score"], inst)
     if pd.api.types.infer_dtype(rows["timepoint"], skipna=False) != "string":
         rows["timepoint"] = rows["timepoint"].astype(str)
-    # (referral_id, timepoint) pairs as one integer key: a duplicated() on ints, not on two object columns
-    (rc, runiq), (tc, tuniq) = pd.factorize(rows["referral_id"]), pd.factorize(rows["timepoint"])
-    dup = pd.Series(rc.astype(np.int64) * (int(tc.max()) + 2 if len(tc) else 1) + tc, index=rows.index).duplicated()
-    if dup.any():
-        r = rows.loc[dup].iloc[0]
-        raise AnalysisError(f"risk_assessments: referral {r['referral_id']} has two {inst.name} "
-                            f"({informant}) scores at timepoint '{r['timepoint']}'; the key is "
-                            "(referral_id, timepoint, instrument, informant)")
+    runiq, tuniq = _check_one_score_per_timepoint(rows, inst, informant)
     if info is not None:
         info["timepoints"] = set(tuniq)
     if pd.api.types.infer_dtype(rows["referral_id"], skipna=False) != "string":  # (text already: nothing to do)
