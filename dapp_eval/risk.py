@@ -446,6 +446,31 @@ def _primary_name(primary: str | None) -> str | None:
     return aliases[primary]
 
 
+def _change_group_rows(label, sub: pd.DataFrame, pm: np.ndarray, floor: np.ndarray, inst: Instrument,
+                       alpha: float) -> list[dict[str, Any]]:
+    """One group's rows of :func:`change`: who has one score and why, then the paired statistics."""
+    reasons = sub.loc[~pm, "why_one_score"].value_counts().sort_index()
+    rows = [dict(group=label, statistic="n_with_a_score", n=len(sub), n_total=len(sub)),
+            dict(group=label, statistic="n_one_score", n=int((~pm).sum()), n_total=len(sub))]
+    rows += [dict(group=label, statistic=f"one_score: {why}", n=int(k), n_total=len(sub)) for why, k in reasons.items()]
+    x1 = sub.loc[pm, "score_from"].to_numpy(float)
+    x2 = sub.loc[pm, "score_to"].to_numpy(float)
+    return rows + [dict(group=label, **r) for r in _paired_rows(x1, x2, floor[pm], inst, alpha)]
+
+
+def _change_population(statistic: pd.Series, from_: str, to: str) -> np.ndarray:
+    """Whom each statistic of :func:`change` counts."""
+    paired_pop = f"people with both {_a(from_)} and {_a(to)} score (complete cases; not only completers)"
+    return np.select(
+        [statistic.str.startswith(("n_with", "n_one", "one_score")),
+         statistic.eq("clinically_significant_improvement"),
+         statistic.eq("reliably_improved_of_could")],
+        [f"referrals with {_a(from_)} or {to} score",
+         f"{paired_pop}, in the clinical range at {from_}",
+         f"{paired_pop}, whose {from_} score left room for a reliable improvement"],
+        default=paired_pop)
+
+
 def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake", to: str = "exit",
            by: str | None = None, informant: str = "practitioner", sd: float | None = None,
            reliability: float | None = None, primary: str | None = "mean_change",
@@ -523,17 +548,7 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
 
     out_rows: list[dict[str, Any]] = []
     for label, gmask in _group_keys(wide, by):
-        sub = wide[gmask]
-        pm = paired[gmask]
-        reasons = sub.loc[~pm, "why_one_score"].value_counts().sort_index()
-        out_rows.append(dict(group=label, statistic="n_with_a_score", n=len(sub), n_total=len(sub)))
-        out_rows.append(dict(group=label, statistic="n_one_score", n=int((~pm).sum()), n_total=len(sub)))
-        for why, k in reasons.items():
-            out_rows.append(dict(group=label, statistic=f"one_score: {why}", n=int(k), n_total=len(sub)))
-        x1 = sub.loc[pm, "score_from"].to_numpy(float)
-        x2 = sub.loc[pm, "score_to"].to_numpy(float)
-        for r in _paired_rows(x1, x2, floor[gmask][pm], inst, alpha):
-            out_rows.append(dict(group=label, **r))
+        out_rows += _change_group_rows(label, wide[gmask], paired[gmask], floor[gmask], inst, alpha)
     summary = pd.DataFrame(out_rows)
     for c in ("estimate", "ci_lower", "ci_upper", "p_value", "test_statistic", "df"):
         if c not in summary:
@@ -541,15 +556,7 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
     for c in ("test",):
         if c not in summary:
             summary[c] = None
-    paired_pop = f"people with both {_a(from_)} and {_a(to)} score (complete cases; not only completers)"
-    summary["population"] = np.select(
-        [summary["statistic"].str.startswith(("n_with", "n_one", "one_score")),
-         summary["statistic"].eq("clinically_significant_improvement"),
-         summary["statistic"].eq("reliably_improved_of_could")],
-        [f"referrals with {_a(from_)} or {to} score",
-         f"{paired_pop}, in the clinical range at {from_}",
-         f"{paired_pop}, whose {from_} score left room for a reliable improvement"],
-        default=paired_pop)
+    summary["population"] = _change_population(summary["statistic"], from_, to)
     pmask = None
     if primary_stat is not None:
         pmask = ((summary["group"] == "all") & (summary["statistic"] == primary_stat)).to_numpy()
