@@ -24,10 +24,8 @@ import math
 import re
 from collections.abc import Iterable
 
-from .results import format_p
-
 __all__ = [
-    "PLAIN_NAMES", "count", "csv_header_rows", "code_row_below", "read_published_csv", "find_code_names", "find_raw_proportions", "format_value", "gbp", "in_n_in_10",
+    "PLAIN_NAMES", "P_FLOOR", "count", "format_p", "csv_header_rows", "code_row_below", "read_published_csv", "find_code_names", "find_raw_proportions", "format_value", "gbp", "in_n_in_10",
     "long_date", "p_value", "percent", "percentage_points", "plain_columns", "plain_name", "plain_table",
     "plain_text", "sig", "weeks",
 ]
@@ -161,8 +159,38 @@ def long_date(x) -> str:
     return f"{x.day} {x:%B %Y}"
 
 
+#: p-values below this are shown as "< 0.001"
+P_FLOOR = 0.001
+
+
+def format_p(x: object, *, prefix: bool = False, missing: str = "") -> str:
+    """The one p-value format of the package: three decimals, "< 0.001" below 0.001.
+
+    Tables, notebooks, figures and the release all show p-values through this
+    function. ``prefix=True`` gives the form for running text and figure
+    notes: "p = 0.048", "p < 0.001". A missing value gives ``missing``.
+
+    Examples
+    --------
+    >>> format_p(0.0482), format_p(0.5), format_p(3.1e-26), format_p(float("nan"))
+    ('0.048', '0.500', '< 0.001', '')
+    >>> format_p(0.0482, prefix=True), format_p(0.0002, prefix=True)
+    ('p = 0.048', 'p < 0.001')
+    """
+    if x is None or type(x).__name__ == "NAType":  # (pandas' NA: this module imports no pandas at load)
+        return missing
+    v = float(x)
+    if math.isnan(v):
+        return missing
+    if not 0 <= v <= 1:
+        raise ValueError(f"a p-value lies between 0 and 1, got {x!r}")
+    if v < P_FLOOR:
+        return f"p < {P_FLOOR}" if prefix else f"< {P_FLOOR}"
+    return f"p = {v:.3f}" if prefix else f"{v:.3f}"
+
+
 def p_value(x) -> str:
-    """A p-value as a reader sees it (:func:`dapp_eval.results.format_p`): "< 0.001" below 0.001, else three decimals.
+    """A p-value as a reader sees it (:func:`format_p`): "< 0.001" below 0.001, else three decimals.
 
     Examples
     --------

@@ -263,7 +263,7 @@ def plot_costs(result, ax=None):
 
 import numpy as np  # noqa: E402
 
-from .results import format_p  # noqa: E402
+from .formatting import format_p  # noqa: E402
 
 
 def _ci(result) -> str:
@@ -396,6 +396,26 @@ def _as_curve_result(result, *, outcome_col: str | None, title: str):
     return result, True
 
 
+def _mark_half_crossing(ax, t, y, colour, marker) -> None:
+    """Mark where a cumulative incidence curve first reaches 50% (dotted guides and a marker)."""
+    hit = np.flatnonzero(y >= 0.5)
+    if hit.size:
+        tm = t[hit[0]]
+        ax.plot([tm, tm], [0, 0.5], color=colour, linestyle=":", linewidth=0.9)
+        ax.plot([0, tm], [0.5, 0.5], color="grey", linestyle=":", linewidth=0.7)
+        ax.plot([tm], [0.5], marker=marker, color=colour, markersize=4)
+
+
+def _outcomes_with_exits(result, full: bool) -> list:
+    """The outcomes a cumulative incidence figure draws by default: those with at least one exit."""
+    s = result.summary
+    if not full:
+        return list(dict.fromkeys(s["outcome"]))
+    det = result.tables.get("detail", s)
+    return [o for o in _ATT_OUTCOME_LABELS if (det.loc[det["outcome"] == o, "n_event"].sum()
+                                               if "n_event" in det else 1) > 0]
+
+
 def plot_cumulative_incidence(result, ax=None, *, outcomes=None, groups=None, ci=True, risk_table_on=True,
                               show_p=True, show_medians=True, title=None):
     """Cumulative incidence of programme exits (survminer style).
@@ -432,12 +452,8 @@ def plot_cumulative_incidence(result, ax=None, *, outcomes=None, groups=None, ci
     result, full = _as_curve_result(result, outcome_col="cause", title="Cumulative incidence")
     risk_table_on = risk_table_on and full
     s = result.summary
-    det = result.tables.get("detail", s)
-    if outcomes is None and not full:
-        outcomes = list(dict.fromkeys(s["outcome"]))
     if outcomes is None:
-        outcomes = [o for o in _ATT_OUTCOME_LABELS if (det.loc[det["outcome"] == o, "n_event"].sum()
-                                                       if "n_event" in det else 1) > 0]
+        outcomes = _outcomes_with_exits(result, full)
     all_groups = list(dict.fromkeys(s["group"]))
     groups = all_groups if groups is None else list(groups)
     ax, tab = _att_axes(ax, len(groups), risk_table_on)
@@ -458,12 +474,7 @@ def plot_cumulative_incidence(result, ax=None, *, outcomes=None, groups=None, ci
             if ci:
                 ax.fill_between(t, lo, hi, step="post", color=colour, alpha=0.12, linewidth=0)
             if show_medians:
-                hit = np.flatnonzero(y >= 0.5)
-                if hit.size:
-                    tm = t[hit[0]]
-                    ax.plot([tm, tm], [0, 0.5], color=colour, linestyle=":", linewidth=0.9)
-                    ax.plot([0, tm], [0.5, 0.5], color="grey", linestyle=":", linewidth=0.7)
-                    ax.plot([tm], [0.5], marker=MARKERS[k % len(MARKERS)], color=colour, markersize=4)
+                _mark_half_crossing(ax, t, y, colour, MARKERS[k % len(MARKERS)])
     ax.set_ylabel("Cumulative incidence")
     xmax = float(s["time_days"].max()) if len(s) else 1.0
     tests = result.tables.get("tests")
@@ -1116,6 +1127,16 @@ def _as_frame(result):
     return result.summary if hasattr(result, "summary") else result
 
 
+def _sites_and_overall(df, overall, estimate: str):
+    """The site rows, and the all-sites value (given, else the ``site_id == "all"`` row's estimate)."""
+    if "site_id" in df and (df["site_id"] == "all").any():
+        all_row = df[df["site_id"] == "all"].iloc[0]
+        if overall is None:
+            overall = all_row[estimate]
+        df = df[df["site_id"] != "all"]
+    return df, overall
+
+
 def dot_whisker(table, ax=None, *, estimate="estimate", lower="ci_lower", upper="ci_upper", label="site_name",
                 group="programme_model", overall=None, overall_label="All sites", percent=True, xlabel=None,
                 title=None):
@@ -1143,12 +1164,7 @@ def dot_whisker(table, ax=None, *, estimate="estimate", lower="ci_lower", upper=
     import pandas as pd
     from matplotlib.ticker import PercentFormatter
 
-    df = _as_frame(table).copy()
-    if "site_id" in df and (df["site_id"] == "all").any():
-        all_row = df[df["site_id"] == "all"].iloc[0]
-        if overall is None:
-            overall = all_row[estimate]
-        df = df[df["site_id"] != "all"]
+    df, overall = _sites_and_overall(_as_frame(table).copy(), overall, estimate)
     missing = [c for c in (estimate, lower, upper, label) if c not in df]
     if missing:
         raise ValueError(f"dot_whisker: the table has no column(s) {missing}")

@@ -27,11 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .formatting import P_FLOOR, format_p
+
 __all__ = ["AnalysisResult", "DerivedTables", "P_FLOOR", "check_alpha", "format_p", "format_sig", "level_text", "make_meta",
            "stable_digits"]
-
-#: p-values below this are shown as "< 0.001"
-P_FLOOR = 0.001
 
 
 def check_alpha(alpha: float) -> float:
@@ -132,30 +131,6 @@ def format_sig(x: Any, sig: int = 3) -> str:
     if decimals <= 0:
         return str(int(r))
     return f"{r:.{decimals}f}"
-
-
-def format_p(x: Any, *, prefix: bool = False, missing: str = "") -> str:
-    """The one p-value format of the package: three decimals, "< 0.001" below 0.001.
-
-    Tables, notebooks, figures and the release all show p-values through this
-    function. ``prefix=True`` gives the form for running text and figure
-    notes: "p = 0.048", "p < 0.001". A missing value gives ``missing``.
-
-    Examples
-    --------
-    >>> format_p(0.0482), format_p(0.5), format_p(3.1e-26), format_p(float("nan"))
-    ('0.048', '0.500', '< 0.001', '')
-    >>> format_p(0.0482, prefix=True), format_p(0.0002, prefix=True)
-    ('p = 0.048', 'p < 0.001')
-    """
-    if x is None or x is pd.NA or (isinstance(x, (float, np.floating)) and math.isnan(x)):
-        return missing
-    v = float(x)
-    if not 0 <= v <= 1:
-        raise ValueError(f"a p-value lies between 0 and 1, got {x!r}")
-    if v < P_FLOOR:
-        return f"p < {P_FLOOR}" if prefix else f"< {P_FLOOR}"
-    return f"p = {v:.3f}" if prefix else f"{v:.3f}"
 
 
 def _is_p_column(name: str) -> bool:

@@ -3,7 +3,7 @@
 The three places that used to format p-values each their own way
 (``results.stable_digits``: 2 significant digits; ``formatting.p_value``: 3
 decimals; ``report.format.publish_value``: a rounded number shown as "0.72"
-beside "0.479", and "<0.001") all go through :func:`dapp_eval.results.format_p`.
+beside "0.479", and "<0.001") all go through :func:`dapp_eval.formatting.format_p`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dapp_eval.formatting import p_value
+from dapp_eval.formatting import format_p, p_value
 from dapp_eval.plotting import _att_pfmt
 from dapp_eval.report.format import publish_value
-from dapp_eval.results import format_p, stable_digits
+from dapp_eval.results import stable_digits
 
 ROOT = Path(__file__).resolve().parents[1]
 P_TEXT = re.compile(r"^(< 0\.001|0\.\d{3}|1\.000)$")

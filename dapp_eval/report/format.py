@@ -7,7 +7,7 @@ p-value or an interval) gives byte-identical files.
 
 Rules (the same as the page has always shown):
 
-- p-values (columns ``p_*``): as :func:`dapp_eval.results.format_p` writes them everywhere in the
+- p-values (columns ``p_*``): as :func:`dapp_eval.formatting.format_p` writes them everywhere in the
   package: 3 decimals ("0.720"), ``< 0.001`` below that;
 - whole numbers: as integers;
 - other numbers: 3 significant digits below 1 in absolute value, else 1 decimal.
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..results import P_FLOOR, format_p
+from ..formatting import P_FLOOR, format_p
 
 __all__ = ["publish_value", "publish_frame", "fmt_cell", "pct", "slug", "spreadsheet_safe", "csv_bytes",
            "P_FLOOR"]

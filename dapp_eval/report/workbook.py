@@ -50,7 +50,7 @@ SHORTHAND = {
     "< 0.001": "a p-value below 0.001",
     "[x]": "not available",
 }
-_MARKER = re.compile(r"^(<\d[\d,]*(\.\d+)?|< 0\.001|\[[a-z]\]|n/a)$")  # "< 0.001": results.format_p
+_MARKER = re.compile(r"^(<\d[\d,]*(\.\d+)?|< 0\.001|\[[a-z]\]|n/a)$")  # "< 0.001": formatting.format_p
 _NUM = r"[-+]?£?\d[\d,]*(?:\.\d+)?"
 _UNIT_WORDS = "percentage points|weeks|days|points|sessions|months"
 _SINGLE = re.compile(rf"^(?P<v>{_NUM})(?P<pct>%)?(?: (?P<unit>{_UNIT_WORDS}))?$")
