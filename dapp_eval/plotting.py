@@ -1209,6 +1209,33 @@ def dot_whisker(table, ax=None, *, estimate="estimate", lower="ci_lower", upper=
     return ax
 
 
+def _spc_rows(df, measure):
+    """The rows of one measure (the only one, or ``measure``), renumbered."""
+    if "measure" in df:
+        measures = list(dict.fromkeys(df["measure"]))
+        if measure is None and len(measures) > 1:
+            raise ValueError(f"spc_chart: the table holds several measures {measures}; pass measure=")
+        df = df[df["measure"] == (measure or measures[0])]
+    if df.empty:
+        raise ValueError(f"spc_chart: no rows for measure {measure!r}")
+    return df.reset_index(drop=True)
+
+
+def _spc_point_kind(partial: bool, special: bool, direction, higher_is_better) -> tuple:
+    """How a quarter's dot is drawn: hollow when partial, a coloured triangle when special cause, else plain."""
+    if partial:
+        return (("marker", "o"), ("s", 40), ("facecolor", "white"), ("edgecolor", MDC_COLOURS["common"]),
+                ("zorder", 3))
+    if not special:
+        return (("marker", "o"), ("s", 30), ("color", MDC_COLOURS["common"]), ("zorder", 3))
+    high = str(direction).startswith("high")
+    if higher_is_better is None:
+        colour = MDC_COLOURS["neither"]
+    else:
+        colour = MDC_COLOURS["improvement" if high == bool(higher_is_better) else "concern"]
+    return (("marker", "^" if high else "v"), ("s", 80), ("color", colour), ("edgecolor", "black"), ("zorder", 4))
+
+
 def spc_chart(result, ax=None, *, measure=None, higher_is_better=None, title=None, percent=None):
     """Statistical process control chart in NHS England "Making Data Count" style.
 
@@ -1238,15 +1265,7 @@ def spc_chart(result, ax=None, *, measure=None, higher_is_better=None, title=Non
     from matplotlib.lines import Line2D
     from matplotlib.ticker import PercentFormatter
 
-    df = _as_frame(result)
-    if "measure" in df:
-        measures = list(dict.fromkeys(df["measure"]))
-        if measure is None and len(measures) > 1:
-            raise ValueError(f"spc_chart: the table holds several measures {measures}; pass measure=")
-        df = df[df["measure"] == (measure or measures[0])]
-    if df.empty:
-        raise ValueError(f"spc_chart: no rows for measure {measure!r}")
-    df = df.reset_index(drop=True)
+    df = _spc_rows(_as_frame(result), measure)
     ax = new_axes(ax, figsize=(8, 4))
     x = list(range(len(df)))
     v = pd_to_numeric(df["value"])
@@ -1260,22 +1279,9 @@ def spc_chart(result, ax=None, *, measure=None, higher_is_better=None, title=Non
     direction = df["direction"] if "direction" in df else pd.Series("", index=df.index)
     points: dict[tuple, list] = {}  # one scatter per kind of point (a collection per point is slow to draw)
     for i in x:
-        if pd.isna(v.iloc[i]):
-            continue
-        if partial.iloc[i]:
-            kind = (("marker", "o"), ("s", 40), ("facecolor", "white"), ("edgecolor", MDC_COLOURS["common"]),
-                    ("zorder", 3))
-        elif special.iloc[i]:
-            high = str(direction.iloc[i]).startswith("high")
-            if higher_is_better is None:
-                colour = MDC_COLOURS["neither"]
-            else:
-                colour = MDC_COLOURS["improvement" if high == bool(higher_is_better) else "concern"]
-            kind = (("marker", "^" if high else "v"), ("s", 80), ("color", colour), ("edgecolor", "black"),
-                    ("zorder", 4))
-        else:
-            kind = (("marker", "o"), ("s", 30), ("color", MDC_COLOURS["common"]), ("zorder", 3))
-        points.setdefault(kind, []).append(i)
+        if not pd.isna(v.iloc[i]):
+            kind = _spc_point_kind(bool(partial.iloc[i]), bool(special.iloc[i]), direction.iloc[i], higher_is_better)
+            points.setdefault(kind, []).append(i)
     for kind, at in points.items():
         ax.scatter(at, [v.iloc[i] for i in at], **dict(kind))
     ax.set_xticks(x)
