@@ -108,6 +108,20 @@ class AttritionPlan(_Section):
     #: "auto" (the data's 95th centile of exit-recording delay), a number of days, or None (no lag rule)
     recording_lag: str | float | None = "auto"
 
+    def completion_args(self, *, recording_lag: str | float | None = "plan") -> dict[str, Any]:
+        """The arguments of :func:`dapp_eval.attrition.completion_rate` that this plan sets.
+
+        The one translation of the plan's attrition settings into arguments. ``recording_lag``: a value
+        already resolved by the caller (e.g. "auto" resolved once on the whole release), else the plan's.
+
+        Examples
+        --------
+        >>> AttritionPlan().completion_args(recording_lag=21.0)
+        {'grace_weeks': 4, 'exit_time': 'last_session', 'recording_lag': 21.0}
+        """
+        lag = self.recording_lag if recording_lag == "plan" else recording_lag
+        return {"grace_weeks": self.grace_weeks, "exit_time": self.exit_time, "recording_lag": lag}
+
 
 @dataclass(frozen=True, eq=False)
 class RiskPlan(_Section):

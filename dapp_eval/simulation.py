@@ -351,7 +351,7 @@ def _row(estimand, method, est, lo, hi, *, se=None, n=np.nan, note=""):
 
 
 def _attrition_rows(data, a) -> list[dict]:
-    """Completion rate and dropout Cox estimates with and without the recording-lag rule."""
+    """Completion rate and dropout Cox estimates with and without the recording-lag rule (``a``: an AttritionPlan)."""
     from . import attrition
     from .errors import AnalysisError
 
@@ -360,8 +360,7 @@ def _attrition_rows(data, a) -> list[dict]:
                        ("recording-lag rule (auto: 95th centile)", {"recording_lag": "auto"}),
                        ("exit_date time scale", {"recording_lag": None, "exit_time": "exit_date"})):
         try:
-            cr = attrition.completion_rate(data, grace_weeks=a["grace_weeks"],
-                                           **{"exit_time": a["exit_time"], **kw}).summary
+            cr = attrition.completion_rate(data, **{**a.completion_args(), **kw}).summary
             r = cr[cr["basis"].str.startswith("pooled")].iloc[0] if cr["basis"].str.startswith("pooled").any() \
                 else cr.iloc[0]
             rows.append(_row("completion_rate", method, r["estimate"], r["ci_lower"], r["ci_upper"], n=r["n"]))
@@ -386,7 +385,7 @@ def analyse(data, tables: dict) -> tuple[list[dict], dict]:
     Returns the estimate rows and the populations analysed (for :func:`true_values`).
     """
     from . import headlines
-    from .plan import DEFAULT_PLAN
+    from .plan import DEFAULT_PLAN, AnalysisPlan
 
     rows: list[dict] = []
     hf = headlines.headline_figures(data, plan=DEFAULT_PLAN)
@@ -397,7 +396,7 @@ def analyse(data, tables: dict) -> tuple[list[dict], dict]:
         if pd.notna(r["value"]):
             rows.append(_row(code, "headline (default plan)", r["value"], r["ci_lower"], r["ci_upper"],
                              n=r["n_denominator"]))
-    rows += _attrition_rows(data, DEFAULT_PLAN["attrition"])
+    rows += _attrition_rows(data, AnalysisPlan().attrition)
     ba = hf.model.get("before_after")
     persons = pd.DataFrame(columns=["prior_da_police_contact", "exit_reason", "exposure_before", "exposure_after"])
     if ba is not None:
