@@ -108,6 +108,15 @@ def _is_value(codes: np.ndarray, uniq: list, value) -> np.ndarray:
     return np.array([bool(u == value) for u in uniq], dtype=bool)[codes] if uniq else np.zeros(len(codes), bool)
 
 
+def _group_codes(g: np.ndarray, test: str) -> tuple[list, np.ndarray]:
+    """The sorted group levels of a test comparing groups (at least two), and each row's level index."""
+    levels = _sorted_label_values(g)
+    if len(levels) < 2:
+        raise ValueError(f"group must have at least two distinct values for {test}")
+    codes, uniq = _distinct(g)
+    return levels, np.array([levels.index(u) for u in uniq], dtype=int)[codes]
+
+
 def _sorted_label_values(values) -> list:
     vals = list(pd.unique(pd.Series(values, dtype=object)))
     try:
@@ -451,12 +460,8 @@ def grays_test(time, cause, group, *, censored=0, causes=None, strata=None,
         _as_labels(strata, t.size, "strata"), sort=True)[0]
     ccodes, cuniq = _distinct(c)
     is_cens = _is_value(ccodes, cuniq, censored)
-    glevels = _sorted_label_values(g)
+    glevels, gcode = _group_codes(g, "Gray's test")
     ng = len(glevels)
-    if ng < 2:
-        raise ValueError("group must have at least two distinct values for Gray's test")
-    gc, guniq = _distinct(g)
-    gcode = np.array([glevels.index(u) for u in guniq], dtype=int)[gc]
     if causes is None:
         causes = _sorted_label_values(c[~is_cens])
     order = np.argsort(t, kind="stable")
@@ -553,12 +558,8 @@ def logrank_test(time, event, group) -> dict:
     t = _as_time(time)
     e = _as_event(event, t.size)
     g = _as_labels(group, t.size, "group")
-    levels = _sorted_label_values(g)
+    levels, gc = _group_codes(g, "the log-rank test")
     ng = len(levels)
-    if ng < 2:
-        raise ValueError("group must have at least two distinct values for the log-rank test")
-    gcodes, guniq = _distinct(g)
-    gc = np.array([levels.index(u) for u in guniq], dtype=int)[gcodes]
     ut, inv = np.unique(t, return_inverse=True)
     dg = np.zeros((ut.size, ng))
     ng_t = np.zeros((ut.size, ng))
