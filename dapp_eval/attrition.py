@@ -32,7 +32,7 @@ Outcomes (causes of exit), kept separate
     ``other_exit`` (``moved_away``, ``custody``, ``other``); open episodes are
     ``censored``.
 
-The estimators live in :mod:`dapp_eval.survival` and reproduce R's
+The estimators live in :mod:`dapp_eval.estimators.survival` and reproduce R's
 ``survival`` and ``cmprsk`` to 1e-6 (see ``tests/reference/``).
 """
 
@@ -181,17 +181,7 @@ def _build_episodes(data, exit_time: str, recording_lag=None):
     reason = ep["exit_reason"]
     drop(reason.isin(_PRESTART_REASONS), "pre-start exit reason with a start_date")
     closed = ep["exit_reason"].notna()
-    no_sessions = getattr(data, "sessions", None) is None
-    if exit_time == "last_session":
-        exit_at = ep["last_attended_date"].where(closed)
-        fallback = closed & exit_at.isna() & ep["exit_date"].notna()
-        exit_at = exit_at.where(~fallback, ep["exit_date"])
-        notes["n_exit_date_fallback"] = int(fallback.sum())
-        if no_sessions:
-            notes["exit_time_note"] = "no sessions table: exit_date used for every closed episode"
-    else:
-        exit_at = ep["exit_date"].where(closed)
-    ep["exit_at"] = exit_at
+    ep["exit_at"] = _exit_at(ep, closed, exit_time, getattr(data, "sessions", None) is None, notes)
     drop(closed & ep["exit_at"].isna(), "closed episode without an exit date")
     if lag > 0:
         cut = pd.to_timedelta(lag, unit="D")
@@ -215,13 +205,29 @@ def _build_episodes(data, exit_time: str, recording_lag=None):
     ep["outcome"] = ep["exit_reason"].map(_REASON_TO_OUTCOME).where(closed, CENSORED)
     drop(ep["outcome"].isna(), "unrecognised exit_reason")
     ep = ep.reset_index(drop=True)
-    # covariates on the coding of the synthetic generator (truth.json)
+    _add_covariates(ep)
+    return ep, n_in, excluded, notes
+
+
+def _exit_at(ep: pd.DataFrame, closed: pd.Series, exit_time: str, no_sessions: bool, notes: dict) -> pd.Series:
+    """When each closed episode ended: its last attended session (else exit_date) or its exit_date."""
+    if exit_time != "last_session":
+        return ep["exit_date"].where(closed)
+    exit_at = ep["last_attended_date"].where(closed)
+    fallback = closed & exit_at.isna() & ep["exit_date"].notna()
+    notes["n_exit_date_fallback"] = int(fallback.sum())
+    if no_sessions:
+        notes["exit_time_note"] = "no sessions table: exit_date used for every closed episode"
+    return exit_at.where(~fallback, ep["exit_date"])
+
+
+def _add_covariates(ep: pd.DataFrame) -> None:
+    """The model covariates, on the coding of the synthetic generator (truth.json)."""
     ep["age_per_10y"] = pd.to_numeric(ep["age"], errors="coerce").astype(float) / 10.0
     emp = ep["employment"].astype("object")
     ep["unemployed"] = np.where(emp.isna(), np.nan, (emp == "unemployed").astype(float))
     ep["wait_days"] = _days(ep["start_date"], ep["assessment_date"])
     ep["wait_per_30d"] = ep["wait_days"] / 30.0
-    return ep, n_in, excluded, notes
 
 
 def _require_exits(ep: pd.DataFrame, what: str) -> None:
@@ -885,7 +891,7 @@ def fine_gray(data, *, covariates=None, cause: str = "dropped_out", exit_time: s
     AnalysisResult
         ``summary`` columns ``term, estimate`` (log subdistribution HR),
         ``std_error`` (crr's sandwich), ``hr, ci_lower, ci_upper, p_value, n,
-        n_events``; ``model`` is a :class:`dapp_eval.survival.FineGrayResult`.
+        n_events``; ``model`` is a :class:`dapp_eval.estimators.survival.FineGrayResult`.
         Standard errors do not account for repeat episodes of one person.
 
     Examples
@@ -905,8 +911,8 @@ def fine_gray(data, *, covariates=None, cause: str = "dropped_out", exit_time: s
     if not (ep["outcome"] == cause).any():
         raise AnalysisError(f"no '{cause}' exits among the {len(ep)} episodes with complete covariates")
     fit = sv.fine_gray(ep["time_days"].to_numpy(), ep["outcome"].to_numpy(), X, cause_of_interest=cause,
-                       censored=CENSORED)
-    summary = fit.summary(alpha)
+                       censored=CENSORED, alpha=alpha)
+    summary = fit.summary
     summary["n"] = fit.n
     summary["n_events"] = fit.n_events
     meta = make_meta(
@@ -983,7 +989,7 @@ def rmst(data, *, by: str | None = None, horizon_days: float | None = None, exit
     censored); its restricted mean up to ``horizon_days`` is the area under
     the all-cause Kaplan-Meier curve. The standard error is the Greenwood-type
     formula R's ``print(survfit(...), rmean=)`` uses (see
-    :func:`dapp_eval.survival.rmst`; lifelines' RMST "variance" is not a
+    :func:`dapp_eval.estimators.survival.rmst`; lifelines' RMST "variance" is not a
     sampling variance).
 
     Parameters

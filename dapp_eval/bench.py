@@ -194,6 +194,40 @@ def _passes(folder: Path, n: int, *, sites: int, seed: int, repeat: int) -> tupl
     return best.pop("generation"), best, data
 
 
+def _scaling(results: list[dict], generation: dict) -> dict:
+    """Growth exponent of every stage (and of generation) between each two consecutive sizes."""
+    scaling = {}
+    for a, b in zip(results, results[1:]):
+        key = f"{a['referrals']}->{b['referrals']}"
+        scaling[key] = {}
+        timed = {"generation": (generation[str(a["referrals"])], generation[str(b["referrals"])])}
+        timed.update({name: (a["stages"][name], b["stages"][name]) for name in b["stages"] if name in a["stages"]})
+        for name, (va, vb) in timed.items():
+            if va["seconds"] > 0 and vb["seconds"] > 0:
+                scaling[key][name] = round(math.log(vb["seconds"] / va["seconds"])
+                                           / math.log(b["referrals"] / a["referrals"]), 3)
+    return scaling
+
+
+def _echo_default_release(default_release, default: dict, echo: Callable[[str], None]) -> None:
+    for name, v in default.items():
+        target = RELEASE_TARGETS_S.get(name)
+        note = f"  (target {target:g} s: {'met' if v['seconds'] < target else 'MISSED'})" if target else ""
+        echo(f"{str(default_release):>18}: {name:<22} {v['seconds']:8.3f} s {v['peak_mb']:8.0f} MB{note}")
+        if "parts" in v:
+            echo(" " * 20 + "of which " + ", ".join(f"{k} {t:.1f} s" for k, t in v["parts"].items()))
+
+
+def _echo_growth(scaling: dict, growth: dict, results: list[dict], echo: Callable[[str], None]) -> None:
+    for key, exps in scaling.items():
+        echo(f"scaling exponents {key}: " + ", ".join(f"{k} {v:.2f}" for k, v in exps.items()))
+    if growth:
+        big = sorted(r["referrals"] for r in results)[-2:]
+        echo(f"growth between the two largest sizes ({big[0]} -> {big[1]}; target <= n^{GROWTH_TARGET:g}):")
+        for name, v in growth.items():
+            echo(f"           {name:<22} n^{v:.2f}  {'met' if v <= GROWTH_TARGET else 'ABOVE TARGET'}")
+
+
 def run_bench(sizes: list[int], *, json_path: str | Path | None = None, seed: int = 1, sites: int = 5,
               render: bool = True, echo: Callable[[str], None] = print,
               default_release: str | Path | None = None, release: bool = True, repeat: int = 3) -> dict:
@@ -272,36 +306,16 @@ def run_bench(sizes: list[int], *, json_path: str | Path | None = None, seed: in
             for name, v in stages.items():
                 echo(f"           {name:<22} {v['seconds']:8.3f} s {v['peak_mb']:8.0f} MB"
                      f"{_target_note(n, name, v['seconds'])}")
-    scaling = {}
-    for a, b in zip(results, results[1:]):
-        key = f"{a['referrals']}->{b['referrals']}"
-        scaling[key] = {}
-        timed = {"generation": (generation[str(a["referrals"])], generation[str(b["referrals"])])}
-        timed.update({name: (a["stages"][name], b["stages"][name]) for name in b["stages"] if name in a["stages"]})
-        for name, (va, vb) in timed.items():
-            if va["seconds"] > 0 and vb["seconds"] > 0:
-                scaling[key][name] = round(math.log(vb["seconds"] / va["seconds"])
-                                           / math.log(b["referrals"] / a["referrals"]), 3)
+    scaling = _scaling(results, generation)
     growth = growth_exponents(results, generation)
     out = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
            "date": time.strftime("%Y-%m-%d"), "sizes": results, "generation": generation, "scaling": scaling,
            "growth": growth, "targets": {"by_size": {str(k): v for k, v in TARGETS.items()},
                                          "growth_exponent": GROWTH_TARGET}}
     if default_release is not None:
-        for name, v in default.items():
-            target = RELEASE_TARGETS_S.get(name)
-            note = f"  (target {target:g} s: {'met' if v['seconds'] < target else 'MISSED'})" if target else ""
-            echo(f"{str(default_release):>18}: {name:<22} {v['seconds']:8.3f} s {v['peak_mb']:8.0f} MB{note}")
-            if "parts" in v:
-                echo(" " * 20 + "of which " + ", ".join(f"{k} {t:.1f} s" for k, t in v["parts"].items()))
+        _echo_default_release(default_release, default, echo)
         out["report_default"] = default
-    for key, exps in scaling.items():
-        echo(f"scaling exponents {key}: " + ", ".join(f"{k} {v:.2f}" for k, v in exps.items()))
-    if growth:
-        big = sorted(r["referrals"] for r in results)[-2:]
-        echo(f"growth between the two largest sizes ({big[0]} -> {big[1]}; target <= n^{GROWTH_TARGET:g}):")
-        for name, v in growth.items():
-            echo(f"           {name:<22} n^{v:.2f}  {'met' if v <= GROWTH_TARGET else 'ABOVE TARGET'}")
+    _echo_growth(scaling, growth, results, echo)
     if json_path:
         Path(json_path).write_text(json.dumps(out, indent=2) + "\n")
     return out

@@ -860,6 +860,21 @@ def _lwyy_completed(rows_all: pd.DataFrame, alpha: float, fits: dict) -> list[di
              "note": "LWYY proportional rates model, robust SE clustered by person; descriptive, not causal"}]
 
 
+def _followed_since_exit(persons: pd.DataFrame, excluded: dict) -> pd.DataFrame:
+    """The people followed from their exit date, with ``days`` of follow-up; the others counted in ``excluded``."""
+    no_exit = persons["exit_date"].isna()
+    excluded["no exit date yet (still attending)"] = int(no_exit.sum())
+    p = persons[~no_exit]
+    late = p["incident_data_from"].notna() & (p["incident_data_from"] > p["exit_date"]) \
+        if "incident_data_from" in p else pd.Series(False, index=p.index)
+    excluded["linked incident data start after exit"] = int(late.sum())
+    p = p[~late].reset_index(drop=True)
+    p["days"] = (p["data_extract_date"] - p["exit_date"]).dt.days.astype(float)
+    after_extract = p["days"] < 0
+    excluded["exit date after the data extract date"] = int(after_extract.sum())
+    return p[~after_extract].reset_index(drop=True)
+
+
 def recurrent_contacts(data, *, outcome="police", population: str = "started", by: str | None = "group",
                        timeline_months: Sequence[float] = (0, 3, 6, 12, 18, 24), proven: bool = False,
                        alpha: float = 0.05) -> AnalysisResult:
@@ -910,17 +925,7 @@ def recurrent_contacts(data, *, outcome="police", population: str = "started", b
     alpha = check_alpha(alpha)
     name, types = _outcome_types(outcome)
     persons, n_in, excluded = _persons(data, population)
-    no_exit = persons["exit_date"].isna()
-    excluded["no exit date yet (still attending)"] = int(no_exit.sum())
-    p = persons[~no_exit]
-    late = p["incident_data_from"].notna() & (p["incident_data_from"] > p["exit_date"]) \
-        if "incident_data_from" in p else pd.Series(False, index=p.index)
-    excluded["linked incident data start after exit"] = int(late.sum())
-    p = p[~late].reset_index(drop=True)
-    p["days"] = (p["data_extract_date"] - p["exit_date"]).dt.days.astype(float)
-    after_extract = p["days"] < 0
-    excluded["exit date after the data extract date"] = int(after_extract.sum())
-    p = p[~after_extract].reset_index(drop=True)
+    p = _followed_since_exit(persons, excluded)
     if by is not None and by not in p.columns:
         raise ValueError(f"by={by!r} is not a referral, site or derived column")
     if len(p) == 0:

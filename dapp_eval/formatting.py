@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 
 __all__ = [
-    "PLAIN_NAMES", "count", "csv_header_rows", "code_row_below", "read_published_csv", "find_code_names", "find_raw_proportions", "format_value", "gbp", "in_n_in_10",
+    "PLAIN_NAMES", "P_FLOOR", "count", "format_p", "csv_header_rows", "code_row_below", "read_published_csv", "find_code_names", "find_raw_proportions", "format_value", "gbp", "in_n_in_10",
     "long_date", "p_value", "percent", "percentage_points", "plain_columns", "plain_name", "plain_table",
     "plain_text", "sig", "weeks",
 ]
@@ -159,8 +159,38 @@ def long_date(x) -> str:
     return f"{x.day} {x:%B %Y}"
 
 
+#: p-values below this are shown as "< 0.001"
+P_FLOOR = 0.001
+
+
+def format_p(x: object, *, prefix: bool = False, missing: str = "") -> str:
+    """The one p-value format of the package: three decimals, "< 0.001" below 0.001.
+
+    Tables, notebooks, figures and the release all show p-values through this
+    function. ``prefix=True`` gives the form for running text and figure
+    notes: "p = 0.048", "p < 0.001". A missing value gives ``missing``.
+
+    Examples
+    --------
+    >>> format_p(0.0482), format_p(0.5), format_p(3.1e-26), format_p(float("nan"))
+    ('0.048', '0.500', '< 0.001', '')
+    >>> format_p(0.0482, prefix=True), format_p(0.0002, prefix=True)
+    ('p = 0.048', 'p < 0.001')
+    """
+    if x is None or type(x).__name__ == "NAType":  # (pandas' NA: this module imports no pandas at load)
+        return missing
+    v = float(x)
+    if math.isnan(v):
+        return missing
+    if not 0 <= v <= 1:
+        raise ValueError(f"a p-value lies between 0 and 1, got {x!r}")
+    if v < P_FLOOR:
+        return f"p < {P_FLOOR}" if prefix else f"< {P_FLOOR}"
+    return f"p = {v:.3f}" if prefix else f"{v:.3f}"
+
+
 def p_value(x) -> str:
-    """A p-value as a reader sees it: "< 0.001" below 0.001, else three decimals.
+    """A p-value as a reader sees it (:func:`format_p`): "< 0.001" below 0.001, else three decimals.
 
     Examples
     --------
@@ -170,9 +200,7 @@ def p_value(x) -> str:
     v = _number(x)
     if v is None:
         return NA_TEXT if not isinstance(x, str) else x
-    if not 0 <= v <= 1:
-        raise ValueError(f"a p-value lies between 0 and 1, got {x!r}")
-    return "< 0.001" if v < 0.001 else f"{v:.3f}"
+    return format_p(v)
 
 
 def in_n_in_10(x) -> str:
@@ -443,6 +471,41 @@ def plain_columns(columns: Iterable[str]) -> list[str]:
     return [plain_name(c) for c in columns]
 
 
+def _default_format(c, col) -> str:
+    """The format of a column not listed in ``formats``: by its code name, else by its type."""
+    import pandas as pd
+
+    if c == "n" or str(c).startswith("n_"):
+        return "count"
+    if str(c).startswith("p_value") or c == "p_adjusted":
+        return "p_value"
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return "date"
+    if pd.api.types.is_bool_dtype(col):
+        return "bool"
+    return "sig" if pd.api.types.is_numeric_dtype(col) else "text"
+
+
+def _plain_text_cell(v) -> str:
+    if not isinstance(v, str):
+        return "" if _missing(v) else str(v)
+    return _words(v, plain_text(v))
+
+
+def _yes_no(v) -> str:
+    return "yes" if v is True or v == 1 else "no" if v is False or v == 0 else NA_TEXT
+
+
+#: cell formatters of :func:`plain_table` beyond :func:`format_value`'s
+_CELL_FORMATS = {"text": _plain_text_cell, "date": lambda v: long_date(v), "p_value": lambda v: p_value(v),
+                 "bool": _yes_no, "sig": lambda v: sig(v, 3)}
+
+
+def _plain_cells(col, f: str) -> list[str]:
+    fmt = _CELL_FORMATS.get(f)
+    return [fmt(v) if fmt else format_value(v, f) for v in col]
+
+
 def plain_table(df, formats: dict[str, str] | None = None, *, keep_codes: bool = False):
     """A table as a reader sees it: plain-word headers, every cell formatted as text.
 
@@ -475,34 +538,7 @@ def plain_table(df, formats: dict[str, str] | None = None, *, keep_codes: bool =
     formats = dict(formats or {})
     out = pd.DataFrame(index=df.index)
     for c in df.columns:
-        col = df[c]
-        f = formats.get(c)
-        if f is None:
-            if c == "n" or str(c).startswith("n_"):
-                f = "count"
-            elif str(c).startswith("p_value") or c == "p_adjusted":
-                f = "p_value"
-            elif pd.api.types.is_datetime64_any_dtype(col):
-                f = "date"
-            elif pd.api.types.is_bool_dtype(col):
-                f = "bool"
-            elif pd.api.types.is_numeric_dtype(col):
-                f = "sig"
-            else:
-                f = "text"
-        if f == "text":
-            out[c] = [plain_text(str(v)) if isinstance(v, str) else ("" if _missing(v) else str(v)) for v in col]
-            out[c] = [_words(v, t) if isinstance(v, str) else t for v, t in zip(col, out[c])]
-        elif f == "date":
-            out[c] = [long_date(v) for v in col]
-        elif f == "p_value":
-            out[c] = [p_value(v) for v in col]
-        elif f == "bool":
-            out[c] = ["yes" if v is True or v == 1 else "no" if v is False or v == 0 else NA_TEXT for v in col]
-        elif f == "sig":
-            out[c] = [sig(v, 3) for v in col]
-        else:
-            out[c] = [format_value(v, f) for v in col]
+        out[c] = _plain_cells(df[c], formats.get(c) or _default_format(c, df[c]))
     headers = plain_columns(df.columns)
     if keep_codes:
         out.columns = pd.MultiIndex.from_arrays([headers, list(df.columns)])

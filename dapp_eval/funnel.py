@@ -174,7 +174,7 @@ _CASCADE_METHOD = (
 # ---------------------------------------------------------------------------
 
 
-# Wilson interval shared with the other modules (dapp_eval.stats)
+# Wilson interval shared with the other modules (dapp_eval.estimators.proportions)
 
 
 def _episodes(data) -> pd.DataFrame:
@@ -390,14 +390,15 @@ def _stage_notes(ep: pd.DataFrame, stage: pd.Series) -> dict[str, int]:
 def _with_stage(ep: pd.DataFrame, data=None) -> pd.DataFrame:
     """``ep`` (from :func:`_episodes`) with its ``stage``; derived once per ProgrammeData (like its episodes),
     as every funnel analysis of a report needs it."""
-    cache = None if data is None or isinstance(data, pd.DataFrame) else getattr(data, "__dict__", None)
-    stage = cache.get("_funnel_stage") if cache is not None else None
-    if stage is None or not stage.index.equals(ep.index):
+    def compute() -> pd.Series:
         ext = ep["data_extract_date"] if "data_extract_date" in ep and "exit_date" in ep and "referral_date" in ep \
             else None
-        stage = derive_stage(ep, ext)
-        if cache is not None:
-            cache["_funnel_stage"] = stage
+        return derive_stage(ep, ext)
+
+    derived = None if data is None or isinstance(data, pd.DataFrame) else getattr(data, "derived", None)
+    stage = compute() if derived is None else derived.get(("funnel", "stage"), compute)
+    if not stage.index.equals(ep.index):  # the data's episodes were not the frame given: derive for this one
+        stage = compute()
     ep = ep.copy(deep=False)  # a new column on a shallow copy: the caller's frame is left as it was
     ep["stage"] = stage.copy()  # (a copy of the codes: nothing cached can be changed from outside)
     return ep
@@ -588,7 +589,7 @@ def waiting_times(data, *, stage: str = "referral_to_assessment", by: str | None
     counted as a zero wait.
 
     The cumulative incidence of each outcome is the Aalen-Johansen estimate
-    (:func:`dapp_eval.survival.aalen_johansen`).  The median wait is the first
+    (:func:`dapp_eval.estimators.survival.aalen_johansen`).  The median wait is the first
     time the cumulative incidence of the event (assessment / start) reaches
     0.5; its confidence interval inverts the pointwise band (lower limit: the
     first time the upper band reaches 0.5; upper limit: the first time the
@@ -1225,6 +1226,24 @@ def _cost_notes(df: pd.DataFrame) -> list[str]:
     return notes
 
 
+def _programme_cost_row(df: pd.DataFrame) -> dict:
+    """The programme total of the site rows of :func:`costs` (a cost only when every site has one)."""
+    same = df["period_years"].nunique() == 1
+    tot = {"group": "all", "period_start": df["period_start"].min(), "period_end": df["period_end"].max(),
+           "period_years": float(df["period_years"].iloc[0]) if same else np.nan}
+    for c in ("n_referrals", "n_started", "n_completed", "n_carried_over"):
+        tot[c] = int(df[c].sum())
+    all_cost = df["annual_cost_gbp"].notna().all()
+    tot["annual_cost_gbp"] = float(df["annual_cost_gbp"].sum()) if all_cost else np.nan
+    tot["period_cost_gbp"] = float(df["period_cost_gbp"].sum()) if all_cost else np.nan
+    all_target = df["target_completions_period"].notna().all()
+    tot["target_completions_period"] = float(df["target_completions_period"].sum()) if all_target else np.nan
+    tot["cost_per_target_completion"] = (tot["period_cost_gbp"] / tot["target_completions_period"]
+                                         if all_cost and all_target and tot["target_completions_period"] > 0
+                                         else np.nan)
+    return tot
+
+
 def costs(data, *, by: str | None = "site_id") -> AnalysisResult:
     """Cost per referral, per start and per completion over each site's period.
 
@@ -1299,19 +1318,7 @@ def costs(data, *, by: str | None = "site_id") -> AnalysisResult:
         })
     df = pd.DataFrame(site_rows)
     if len(df):
-        same = df["period_years"].nunique() == 1
-        tot = {"group": "all", "period_start": df["period_start"].min(), "period_end": df["period_end"].max(),
-               "period_years": float(df["period_years"].iloc[0]) if same else np.nan}
-        for c in ("n_referrals", "n_started", "n_completed", "n_carried_over"):
-            tot[c] = int(df[c].sum())
-        all_cost = df["annual_cost_gbp"].notna().all()
-        tot["annual_cost_gbp"] = float(df["annual_cost_gbp"].sum()) if all_cost else np.nan
-        tot["period_cost_gbp"] = float(df["period_cost_gbp"].sum()) if all_cost else np.nan
-        all_target = df["target_completions_period"].notna().all()
-        tot["target_completions_period"] = float(df["target_completions_period"].sum()) if all_target else np.nan
-        tot["cost_per_target_completion"] = (tot["period_cost_gbp"] / tot["target_completions_period"]
-                                             if all_cost and all_target and tot["target_completions_period"] > 0
-                                             else np.nan)
+        tot = _programme_cost_row(df)
         df = pd.concat([df, pd.DataFrame([tot])], ignore_index=True) if by == "site_id" else pd.DataFrame([tot])
     notes = _cost_notes(df)
     df["note"] = notes

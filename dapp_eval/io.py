@@ -51,6 +51,7 @@ from .identifiers import (
     shown_name,
 )
 from .optional import require
+from .results import DerivedTables
 from .schema import TABLES, Column, Table
 
 __all__ = ["ProgrammeData", "load_programme", "read_column_map", "read_export", "validate_tables", "SUPPORTED_SUFFIXES"]
@@ -1020,6 +1021,11 @@ class ProgrammeData:
             out.append({"table": name, "file": self.files.get(name, t.filename), "present": df is not None,
                         "n_rows": 0 if df is None else len(df), "n_columns": 0 if df is None else df.shape[1]})
         return pd.DataFrame(out)
+
+    @cached_property
+    def derived(self) -> DerivedTables:
+        """Tables the analyses derive from this data (funnel stages, survey frames), each computed once."""
+        return DerivedTables()
 
     @cached_property
     def episodes(self) -> pd.DataFrame:

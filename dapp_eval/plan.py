@@ -108,6 +108,20 @@ class AttritionPlan(_Section):
     #: "auto" (the data's 95th centile of exit-recording delay), a number of days, or None (no lag rule)
     recording_lag: str | float | None = "auto"
 
+    def completion_args(self, *, recording_lag: str | float | None = "plan") -> dict[str, Any]:
+        """The arguments of :func:`dapp_eval.attrition.completion_rate` that this plan sets.
+
+        The one translation of the plan's attrition settings into arguments. ``recording_lag``: a value
+        already resolved by the caller (e.g. "auto" resolved once on the whole release), else the plan's.
+
+        Examples
+        --------
+        >>> AttritionPlan().completion_args(recording_lag=21.0)
+        {'grace_weeks': 4, 'exit_time': 'last_session', 'recording_lag': 21.0}
+        """
+        lag = self.recording_lag if recording_lag == "plan" else recording_lag
+        return {"grace_weeks": self.grace_weeks, "exit_time": self.exit_time, "recording_lag": lag}
+
 
 @dataclass(frozen=True, eq=False)
 class RiskPlan(_Section):
@@ -283,6 +297,24 @@ def _check_choices(raw: dict) -> None:
             raise ValueError(f"analysis plan: safety.{w} must be one of {list(WAVES)}")
 
 
+def _period(period) -> tuple[str, str] | None:
+    """The plan's ``period`` as two ISO dates, FROM not after TO (``None``: all the data)."""
+    if period is None:
+        return None
+    if isinstance(period, str | bytes) or len(period) != 2:
+        raise ValueError("analysis plan: period must be [FROM, TO]")
+    period = (_date_text(period[0], "period FROM"), _date_text(period[1], "period TO"))
+    if period[0] > period[1]:
+        raise ValueError("analysis plan: period FROM must not be after TO")
+    return period
+
+
+def _check_followup(f: dict) -> None:
+    for key in ("window_months", "proven_lag_months"):
+        if _number(f[key], f"followup.{key}", int) < (1 if key == "window_months" else 0):
+            raise ValueError(f"analysis plan: followup.{key} must be {'>= 1' if key == 'window_months' else '>= 0'}")
+
+
 def _build(raw: dict) -> AnalysisPlan:
     _check_choices(raw)
     threshold = _number(raw["threshold"], "threshold", int)
@@ -291,21 +323,13 @@ def _build(raw: dict) -> AnalysisPlan:
     alpha = _number(raw["alpha"], "alpha", float)
     if not 0 < alpha < 0.5:
         raise ValueError("analysis plan: alpha must be between 0 and 0.5 (0.05 gives 95% intervals)")
-    period = raw["period"]
-    if period is not None:
-        if isinstance(period, str | bytes) or len(period) != 2:
-            raise ValueError("analysis plan: period must be [FROM, TO]")
-        period = (_date_text(period[0], "period FROM"), _date_text(period[1], "period TO"))
-        if period[0] > period[1]:
-            raise ValueError("analysis plan: period FROM must not be after TO")
+    period = _period(raw["period"])
     a = raw["attrition"]
     grace = _number(a["grace_weeks"], "attrition.grace_weeks", float)
     if grace < 0:
         raise ValueError("analysis plan: attrition.grace_weeks must be >= 0")
     f = raw["followup"]
-    for key in ("window_months", "proven_lag_months"):
-        if _number(f[key], f"followup.{key}", int) < (1 if key == "window_months" else 0):
-            raise ValueError(f"analysis plan: followup.{key} must be {'>= 1' if key == 'window_months' else '>= 0'}")
+    _check_followup(f)
     lag = _recording_lag(a.get("recording_lag", "auto"))
     completers_only = raw["headlines"]["completers_only"]
     if not isinstance(completers_only, bool):

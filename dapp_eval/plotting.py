@@ -263,6 +263,8 @@ def plot_costs(result, ax=None):
 
 import numpy as np  # noqa: E402
 
+from .formatting import format_p  # noqa: E402
+
 
 def _ci(result) -> str:
     """'95% CI' at the level the result was computed at (its ``meta['alpha']``)."""
@@ -289,9 +291,8 @@ def _att_text(v):
 
 
 def _att_pfmt(p):
-    if p != p:
-        return "n/a"
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+    """'p = 0.048' / 'p < 0.001' (the package's one p-value format), 'p n/a' when missing."""
+    return format_p(p, prefix=True, missing="p n/a")
 
 
 def _att_axes(ax, n_rows, risk_table_on):
@@ -395,6 +396,26 @@ def _as_curve_result(result, *, outcome_col: str | None, title: str):
     return result, True
 
 
+def _mark_half_crossing(ax, t, y, colour, marker) -> None:
+    """Mark where a cumulative incidence curve first reaches 50% (dotted guides and a marker)."""
+    hit = np.flatnonzero(y >= 0.5)
+    if hit.size:
+        tm = t[hit[0]]
+        ax.plot([tm, tm], [0, 0.5], color=colour, linestyle=":", linewidth=0.9)
+        ax.plot([0, tm], [0.5, 0.5], color="grey", linestyle=":", linewidth=0.7)
+        ax.plot([tm], [0.5], marker=marker, color=colour, markersize=4)
+
+
+def _outcomes_with_exits(result, full: bool) -> list:
+    """The outcomes a cumulative incidence figure draws by default: those with at least one exit."""
+    s = result.summary
+    if not full:
+        return list(dict.fromkeys(s["outcome"]))
+    det = result.tables.get("detail", s)
+    return [o for o in _ATT_OUTCOME_LABELS if (det.loc[det["outcome"] == o, "n_event"].sum()
+                                               if "n_event" in det else 1) > 0]
+
+
 def plot_cumulative_incidence(result, ax=None, *, outcomes=None, groups=None, ci=True, risk_table_on=True,
                               show_p=True, show_medians=True, title=None):
     """Cumulative incidence of programme exits (survminer style).
@@ -431,12 +452,8 @@ def plot_cumulative_incidence(result, ax=None, *, outcomes=None, groups=None, ci
     result, full = _as_curve_result(result, outcome_col="cause", title="Cumulative incidence")
     risk_table_on = risk_table_on and full
     s = result.summary
-    det = result.tables.get("detail", s)
-    if outcomes is None and not full:
-        outcomes = list(dict.fromkeys(s["outcome"]))
     if outcomes is None:
-        outcomes = [o for o in _ATT_OUTCOME_LABELS if (det.loc[det["outcome"] == o, "n_event"].sum()
-                                                       if "n_event" in det else 1) > 0]
+        outcomes = _outcomes_with_exits(result, full)
     all_groups = list(dict.fromkeys(s["group"]))
     groups = all_groups if groups is None else list(groups)
     ax, tab = _att_axes(ax, len(groups), risk_table_on)
@@ -457,18 +474,13 @@ def plot_cumulative_incidence(result, ax=None, *, outcomes=None, groups=None, ci
             if ci:
                 ax.fill_between(t, lo, hi, step="post", color=colour, alpha=0.12, linewidth=0)
             if show_medians:
-                hit = np.flatnonzero(y >= 0.5)
-                if hit.size:
-                    tm = t[hit[0]]
-                    ax.plot([tm, tm], [0, 0.5], color=colour, linestyle=":", linewidth=0.9)
-                    ax.plot([0, tm], [0.5, 0.5], color="grey", linestyle=":", linewidth=0.7)
-                    ax.plot([tm], [0.5], marker=MARKERS[k % len(MARKERS)], color=colour, markersize=4)
+                _mark_half_crossing(ax, t, y, colour, MARKERS[k % len(MARKERS)])
     ax.set_ylabel("Cumulative incidence")
     xmax = float(s["time_days"].max()) if len(s) else 1.0
     tests = result.tables.get("tests")
     subtitle = None
     if show_p and tests is not None and len(tests):
-        txt = "; ".join(f"{_ATT_OUTCOME_LABELS.get(r.outcome, r.outcome).lower()} p {_att_pfmt(r.p_value)}"
+        txt = "; ".join(f"{_ATT_OUTCOME_LABELS.get(r.outcome, r.outcome).lower()} {_att_pfmt(r.p_value)}"
                         for r in tests.itertuples() if r.outcome in outcomes)
         subtitle = f"Gray's test: {txt}"
     _att_finish(ax, tab, result, xmax, title or getattr(result, "title", "Cumulative incidence"),
@@ -523,7 +535,7 @@ def plot_km(result, ax=None, *, groups=None, ci=True, risk_table_on=True, show_p
     tests = result.tables.get("tests")
     subtitle = None
     if show_p and tests is not None and len(tests):
-        subtitle = f"log-rank test of dropout: p {_att_pfmt(float(tests['p_value'].iloc[0]))}"
+        subtitle = f"log-rank test of dropout: {_att_pfmt(float(tests['p_value'].iloc[0]))}"
     if full:
         ax.text(0.01, 0.02, "Overstates dropout: completers are censored", transform=ax.transAxes, fontsize=7.5,
                 style="italic", va="bottom")
@@ -1115,6 +1127,16 @@ def _as_frame(result):
     return result.summary if hasattr(result, "summary") else result
 
 
+def _sites_and_overall(df, overall, estimate: str):
+    """The site rows, and the all-sites value (given, else the ``site_id == "all"`` row's estimate)."""
+    if "site_id" in df and (df["site_id"] == "all").any():
+        all_row = df[df["site_id"] == "all"].iloc[0]
+        if overall is None:
+            overall = all_row[estimate]
+        df = df[df["site_id"] != "all"]
+    return df, overall
+
+
 def dot_whisker(table, ax=None, *, estimate="estimate", lower="ci_lower", upper="ci_upper", label="site_name",
                 group="programme_model", overall=None, overall_label="All sites", percent=True, xlabel=None,
                 title=None):
@@ -1142,12 +1164,7 @@ def dot_whisker(table, ax=None, *, estimate="estimate", lower="ci_lower", upper=
     import pandas as pd
     from matplotlib.ticker import PercentFormatter
 
-    df = _as_frame(table).copy()
-    if "site_id" in df and (df["site_id"] == "all").any():
-        all_row = df[df["site_id"] == "all"].iloc[0]
-        if overall is None:
-            overall = all_row[estimate]
-        df = df[df["site_id"] != "all"]
+    df, overall = _sites_and_overall(_as_frame(table).copy(), overall, estimate)
     missing = [c for c in (estimate, lower, upper, label) if c not in df]
     if missing:
         raise ValueError(f"dot_whisker: the table has no column(s) {missing}")
@@ -1192,6 +1209,33 @@ def dot_whisker(table, ax=None, *, estimate="estimate", lower="ci_lower", upper=
     return ax
 
 
+def _spc_rows(df, measure):
+    """The rows of one measure (the only one, or ``measure``), renumbered."""
+    if "measure" in df:
+        measures = list(dict.fromkeys(df["measure"]))
+        if measure is None and len(measures) > 1:
+            raise ValueError(f"spc_chart: the table holds several measures {measures}; pass measure=")
+        df = df[df["measure"] == (measure or measures[0])]
+    if df.empty:
+        raise ValueError(f"spc_chart: no rows for measure {measure!r}")
+    return df.reset_index(drop=True)
+
+
+def _spc_point_kind(partial: bool, special: bool, direction, higher_is_better) -> tuple:
+    """How a quarter's dot is drawn: hollow when partial, a coloured triangle when special cause, else plain."""
+    if partial:
+        return (("marker", "o"), ("s", 40), ("facecolor", "white"), ("edgecolor", MDC_COLOURS["common"]),
+                ("zorder", 3))
+    if not special:
+        return (("marker", "o"), ("s", 30), ("color", MDC_COLOURS["common"]), ("zorder", 3))
+    high = str(direction).startswith("high")
+    if higher_is_better is None:
+        colour = MDC_COLOURS["neither"]
+    else:
+        colour = MDC_COLOURS["improvement" if high == bool(higher_is_better) else "concern"]
+    return (("marker", "^" if high else "v"), ("s", 80), ("color", colour), ("edgecolor", "black"), ("zorder", 4))
+
+
 def spc_chart(result, ax=None, *, measure=None, higher_is_better=None, title=None, percent=None):
     """Statistical process control chart in NHS England "Making Data Count" style.
 
@@ -1221,15 +1265,7 @@ def spc_chart(result, ax=None, *, measure=None, higher_is_better=None, title=Non
     from matplotlib.lines import Line2D
     from matplotlib.ticker import PercentFormatter
 
-    df = _as_frame(result)
-    if "measure" in df:
-        measures = list(dict.fromkeys(df["measure"]))
-        if measure is None and len(measures) > 1:
-            raise ValueError(f"spc_chart: the table holds several measures {measures}; pass measure=")
-        df = df[df["measure"] == (measure or measures[0])]
-    if df.empty:
-        raise ValueError(f"spc_chart: no rows for measure {measure!r}")
-    df = df.reset_index(drop=True)
+    df = _spc_rows(_as_frame(result), measure)
     ax = new_axes(ax, figsize=(8, 4))
     x = list(range(len(df)))
     v = pd_to_numeric(df["value"])
@@ -1243,22 +1279,9 @@ def spc_chart(result, ax=None, *, measure=None, higher_is_better=None, title=Non
     direction = df["direction"] if "direction" in df else pd.Series("", index=df.index)
     points: dict[tuple, list] = {}  # one scatter per kind of point (a collection per point is slow to draw)
     for i in x:
-        if pd.isna(v.iloc[i]):
-            continue
-        if partial.iloc[i]:
-            kind = (("marker", "o"), ("s", 40), ("facecolor", "white"), ("edgecolor", MDC_COLOURS["common"]),
-                    ("zorder", 3))
-        elif special.iloc[i]:
-            high = str(direction.iloc[i]).startswith("high")
-            if higher_is_better is None:
-                colour = MDC_COLOURS["neither"]
-            else:
-                colour = MDC_COLOURS["improvement" if high == bool(higher_is_better) else "concern"]
-            kind = (("marker", "^" if high else "v"), ("s", 80), ("color", colour), ("edgecolor", "black"),
-                    ("zorder", 4))
-        else:
-            kind = (("marker", "o"), ("s", 30), ("color", MDC_COLOURS["common"]), ("zorder", 3))
-        points.setdefault(kind, []).append(i)
+        if not pd.isna(v.iloc[i]):
+            kind = _spc_point_kind(bool(partial.iloc[i]), bool(special.iloc[i]), direction.iloc[i], higher_is_better)
+            points.setdefault(kind, []).append(i)
     for kind, at in points.items():
         ax.scatter(at, [v.iloc[i] for i in at], **dict(kind))
     ax.set_xticks(x)

@@ -27,7 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["AnalysisResult", "check_alpha", "level_text", "format_sig", "make_meta", "stable_digits"]
+from .formatting import P_FLOOR, format_p
+
+__all__ = ["AnalysisResult", "DerivedTables", "P_FLOOR", "check_alpha", "format_p", "format_sig", "level_text", "make_meta",
+           "stable_digits"]
 
 
 def check_alpha(alpha: float) -> float:
@@ -93,7 +96,7 @@ def make_meta(
 
 # Columns shown at a fixed precision, whatever their magnitude: likelihood-type
 # criteria are determined to about 1e-6 relative by their optimiser, so one
-# decimal is stable; p-values are shown to 2 significant digits or as "< 0.001".
+# decimal is stable; p-values are shown by :func:`format_p` (three decimals or "< 0.001").
 _ONE_DECIMAL = {"loglik", "log_likelihood", "llf", "reml", "reml_criterion", "aic", "bic", "deviance"}
 
 
@@ -130,12 +133,6 @@ def format_sig(x: Any, sig: int = 3) -> str:
     return f"{r:.{decimals}f}"
 
 
-def _format_p(x: Any) -> str:
-    if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)):
-        return ""
-    return "< 0.001" if float(x) < 0.001 else format_sig(x, 2)
-
-
 def _is_p_column(name: str) -> bool:
     n = name.lower()
     return n in {"p", "p_value", "p_adjusted", "pvalue"} or n.startswith("p_value") or n.startswith("p_adj")
@@ -144,8 +141,8 @@ def _is_p_column(name: str) -> bool:
 def stable_digits(df: pd.DataFrame, *, sig: int = 3) -> pd.DataFrame:
     """A copy of ``df`` for display, showing only the digits the methods determine.
 
-    Floats become text at ``sig`` significant digits, p-values at 2 significant
-    digits or "< 0.001", likelihood-type criteria at one decimal; integer and
+    Floats become text at ``sig`` significant digits, p-values as
+    :func:`format_p` writes them (three decimals or "< 0.001"), likelihood-type criteria at one decimal; integer and
     text columns are left as they are. Use it to show results in notebooks and
     anywhere an output is stored and compared (nbval), so that a different BLAS
     kernel or thread count cannot change what is shown. Keep computing with the
@@ -166,7 +163,7 @@ def stable_digits(df: pd.DataFrame, *, sig: int = 3) -> pd.DataFrame:
         name = str(col)
         vals = s.to_numpy(dtype=float, na_value=np.nan)
         if _is_p_column(name):
-            out[col] = [_format_p(v) for v in vals]
+            out[col] = [format_p(v) for v in vals]
         elif name.lower() in _ONE_DECIMAL:
             out[col] = ["" if math.isnan(v) else f"{v:.1f}" for v in vals]
         elif (name == "n" or name.startswith("n_")) and np.all(np.isnan(vals) | (vals == np.round(vals))):
@@ -174,6 +171,44 @@ def stable_digits(df: pd.DataFrame, *, sig: int = 3) -> pd.DataFrame:
         else:
             out[col] = [format_sig(v, sig) for v in vals]
     return out
+
+
+class DerivedTables:
+    """Tables the analyses derive from one data object, each computed once.
+
+    A :class:`~dapp_eval.io.ProgrammeData` owns one (its ``derived``
+    property): the report asks for the same intermediate tables (the funnel
+    stage of every referral, survey answers as numbers, the due (link, wave)
+    grid) once per analysis and view, and they depend only on the data. The
+    analyses that compute them name each by a key; :meth:`get` returns the
+    cached table (callers copy what they change).
+
+    Examples
+    --------
+    >>> d = DerivedTables()
+    >>> d.get(("stage",), lambda: [1, 2]) is d.get(("stage",), lambda: [3])
+    True
+    >>> ("stage",) in d, len(d)
+    (True, 1)
+    """
+
+    def __init__(self) -> None:
+        self._tables: dict[tuple, Any] = {}
+
+    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """The table named ``key``, computed by ``compute()`` the first time it is asked for."""
+        if key not in self._tables:
+            self._tables[key] = compute()
+        return self._tables[key]
+
+    def __contains__(self, key: tuple) -> bool:
+        return key in self._tables
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def __repr__(self) -> str:
+        return f"DerivedTables({len(self)} tables)"
 
 
 @dataclass

@@ -35,7 +35,7 @@ Analyses
 --------
 :func:`change`              pre/post change, effect sizes, reliable change
 :func:`band_transitions`    risk band table, exact McNemar for high risk
-:func:`trajectory`          linear mixed model over all timepoints (:mod:`dapp_eval.lmm`)
+:func:`trajectory`          linear mixed model over all timepoints (:mod:`dapp_eval.estimators.lmm`)
 :func:`high_risk_trajectory` binomial GEE for high-risk status
 :func:`missing_exit`        complete case vs IPW vs multiple imputation, tipping point
 :func:`holm`, :func:`label_tests`  multiplicity (primary vs Holm-adjusted secondary tests)
@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -93,7 +93,7 @@ _INFORMANTS = ("practitioner", "partner", "self")
 def wilson_interval(count, nobs, *, alpha: float = 0.05) -> tuple[float, float]:
     """Wilson score interval for one proportion as two floats (NaN when ``nobs == 0``).
 
-    A scalar front end to :func:`dapp_eval.stats.wilson_ci`.
+    A scalar front end to :func:`dapp_eval.estimators.proportions.wilson_ci`.
 
     Examples
     --------
@@ -161,6 +161,44 @@ def _tables(data) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     raise TypeError("expected a ProgrammeData (dapp_eval.io.load_programme) or a risk_assessments DataFrame")
 
 
+def _instrument_mask(ra: pd.DataFrame, inst: Instrument, informant: str) -> pd.Series:
+    """Rows of the instrument and informant (a table without those columns holds DASH scores only)."""
+    mask = pd.Series(True, index=ra.index)
+    if "instrument" in ra.columns:
+        mask &= _as_text(ra["instrument"]) == inst.name
+    elif inst.name != "DASH":
+        raise AnalysisError("risk_assessments has no 'instrument' column, so only DASH scores can be assumed")
+    if "informant" in ra.columns:
+        mask &= _as_text(ra["informant"]) == informant
+    return mask
+
+
+def _checked_scores(score: pd.Series, inst: Instrument) -> pd.Series:
+    """The scores as floats, refused when missing or outside the instrument's range."""
+    score = pd.to_numeric(score, errors="coerce").astype(float)
+    if score.isna().any():
+        raise AnalysisError(f"risk_assessments column 'score': {int(score.isna().sum())} missing or "
+                            f"non-numeric {inst.name} scores")
+    bad = (score < inst.min_score) | (score > inst.max_score)
+    if bad.any():
+        raise AnalysisError(f"risk_assessments column 'score': {int(bad.sum())} {inst.name} scores outside "
+                            f"{inst.min_score:g}-{inst.max_score:g} (e.g. {score[bad].iloc[0]:g})")
+    return score
+
+
+def _check_one_score_per_timepoint(rows: pd.DataFrame, inst: Instrument, informant: str):
+    """Refuse two scores of one referral at one timepoint; returns the distinct referral_ids and timepoints."""
+    # (referral_id, timepoint) pairs as one integer key: a duplicated() on ints, not on two object columns
+    (rc, runiq), (tc, tuniq) = pd.factorize(rows["referral_id"]), pd.factorize(rows["timepoint"])
+    dup = pd.Series(rc.astype(np.int64) * (int(tc.max()) + 2 if len(tc) else 1) + tc, index=rows.index).duplicated()
+    if dup.any():
+        r = rows.loc[dup].iloc[0]
+        raise AnalysisError(f"risk_assessments: referral {r['referral_id']} has two {inst.name} "
+                            f"({informant}) scores at timepoint '{r['timepoint']}'; the key is "
+                            "(referral_id, timepoint, instrument, informant)")
+    return runiq, tuniq
+
+
 def _select(ra: pd.DataFrame, inst: Instrument, informant: str, info: dict | None = None) -> tuple[pd.DataFrame, int]:
     """Rows of one instrument and informant, checked. Returns (rows, n rows of other instrument/informant).
 
@@ -173,34 +211,14 @@ def _select(ra: pd.DataFrame, inst: Instrument, informant: str, info: dict | Non
         raise AnalysisError(f"risk_assessments lacks the column(s) {', '.join(missing)}")
     if informant not in _INFORMANTS:
         raise ValueError(f"informant must be one of {_INFORMANTS}, got {informant!r}")
-    mask = pd.Series(True, index=ra.index)
-    if "instrument" in ra.columns:
-        mask &= _as_text(ra["instrument"]) == inst.name
-    elif inst.name != "DASH":
-        raise AnalysisError("risk_assessments has no 'instrument' column, so only DASH scores can be assumed")
-    if "informant" in ra.columns:
-        mask &= _as_text(ra["informant"]) == informant
+    mask = _instrument_mask(ra, inst, informant)
     rows = ra.loc[mask].copy()
     if rows.empty:
         raise AnalysisError(f"no {inst.name} scores with informant '{informant}' in risk_assessments")
-    rows["score"] = pd.to_numeric(rows["score"], errors="coerce").astype(float)
-    if rows["score"].isna().any():
-        raise AnalysisError(f"risk_assessments column 'score': {int(rows['score'].isna().sum())} missing or "
-                            f"non-numeric {inst.name} scores")
-    bad = (rows["score"] < inst.min_score) | (rows["score"] > inst.max_score)
-    if bad.any():
-        raise AnalysisError(f"risk_assessments column 'score': {int(bad.sum())} {inst.name} scores outside "
-                            f"{inst.min_score:g}-{inst.max_score:g} (e.g. {rows.loc[bad, 'score'].iloc[0]:g})")
+    rows["score"] = _checked_scores(rows["score"], inst)
     if pd.api.types.infer_dtype(rows["timepoint"], skipna=False) != "string":
         rows["timepoint"] = rows["timepoint"].astype(str)
-    # (referral_id, timepoint) pairs as one integer key: a duplicated() on ints, not on two object columns
-    (rc, runiq), (tc, tuniq) = pd.factorize(rows["referral_id"]), pd.factorize(rows["timepoint"])
-    dup = pd.Series(rc.astype(np.int64) * (int(tc.max()) + 2 if len(tc) else 1) + tc, index=rows.index).duplicated()
-    if dup.any():
-        r = rows.loc[dup].iloc[0]
-        raise AnalysisError(f"risk_assessments: referral {r['referral_id']} has two {inst.name} "
-                            f"({informant}) scores at timepoint '{r['timepoint']}'; the key is "
-                            "(referral_id, timepoint, instrument, informant)")
+    runiq, tuniq = _check_one_score_per_timepoint(rows, inst, informant)
     if info is not None:
         info["timepoints"] = set(tuniq)
     if pd.api.types.infer_dtype(rows["referral_id"], skipna=False) != "string":  # (text already: nothing to do)
@@ -428,6 +446,31 @@ def _primary_name(primary: str | None) -> str | None:
     return aliases[primary]
 
 
+def _change_group_rows(label, sub: pd.DataFrame, pm: np.ndarray, floor: np.ndarray, inst: Instrument,
+                       alpha: float) -> list[dict[str, Any]]:
+    """One group's rows of :func:`change`: who has one score and why, then the paired statistics."""
+    reasons = sub.loc[~pm, "why_one_score"].value_counts().sort_index()
+    rows = [dict(group=label, statistic="n_with_a_score", n=len(sub), n_total=len(sub)),
+            dict(group=label, statistic="n_one_score", n=int((~pm).sum()), n_total=len(sub))]
+    rows += [dict(group=label, statistic=f"one_score: {why}", n=int(k), n_total=len(sub)) for why, k in reasons.items()]
+    x1 = sub.loc[pm, "score_from"].to_numpy(float)
+    x2 = sub.loc[pm, "score_to"].to_numpy(float)
+    return rows + [dict(group=label, **r) for r in _paired_rows(x1, x2, floor[pm], inst, alpha)]
+
+
+def _change_population(statistic: pd.Series, from_: str, to: str) -> np.ndarray:
+    """Whom each statistic of :func:`change` counts."""
+    paired_pop = f"people with both {_a(from_)} and {_a(to)} score (complete cases; not only completers)"
+    return np.select(
+        [statistic.str.startswith(("n_with", "n_one", "one_score")),
+         statistic.eq("clinically_significant_improvement"),
+         statistic.eq("reliably_improved_of_could")],
+        [f"referrals with {_a(from_)} or {to} score",
+         f"{paired_pop}, in the clinical range at {from_}",
+         f"{paired_pop}, whose {from_} score left room for a reliable improvement"],
+        default=paired_pop)
+
+
 def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake", to: str = "exit",
            by: str | None = None, informant: str = "practitioner", sd: float | None = None,
            reliability: float | None = None, primary: str | None = "mean_change",
@@ -505,17 +548,7 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
 
     out_rows: list[dict[str, Any]] = []
     for label, gmask in _group_keys(wide, by):
-        sub = wide[gmask]
-        pm = paired[gmask]
-        reasons = sub.loc[~pm, "why_one_score"].value_counts().sort_index()
-        out_rows.append(dict(group=label, statistic="n_with_a_score", n=len(sub), n_total=len(sub)))
-        out_rows.append(dict(group=label, statistic="n_one_score", n=int((~pm).sum()), n_total=len(sub)))
-        for why, k in reasons.items():
-            out_rows.append(dict(group=label, statistic=f"one_score: {why}", n=int(k), n_total=len(sub)))
-        x1 = sub.loc[pm, "score_from"].to_numpy(float)
-        x2 = sub.loc[pm, "score_to"].to_numpy(float)
-        for r in _paired_rows(x1, x2, floor[gmask][pm], inst, alpha):
-            out_rows.append(dict(group=label, **r))
+        out_rows += _change_group_rows(label, wide[gmask], paired[gmask], floor[gmask], inst, alpha)
     summary = pd.DataFrame(out_rows)
     for c in ("estimate", "ci_lower", "ci_upper", "p_value", "test_statistic", "df"):
         if c not in summary:
@@ -523,15 +556,7 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
     for c in ("test",):
         if c not in summary:
             summary[c] = None
-    paired_pop = f"people with both {_a(from_)} and {_a(to)} score (complete cases; not only completers)"
-    summary["population"] = np.select(
-        [summary["statistic"].str.startswith(("n_with", "n_one", "one_score")),
-         summary["statistic"].eq("clinically_significant_improvement"),
-         summary["statistic"].eq("reliably_improved_of_could")],
-        [f"referrals with {_a(from_)} or {to} score",
-         f"{paired_pop}, in the clinical range at {from_}",
-         f"{paired_pop}, whose {from_} score left room for a reliable improvement"],
-        default=paired_pop)
+    summary["population"] = _change_population(summary["statistic"], from_, to)
     pmask = None
     if primary_stat is not None:
         pmask = ((summary["group"] == "all") & (summary["statistic"] == primary_stat)).to_numpy()
@@ -763,7 +788,7 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
     """Scores over all timepoints: linear mixed model with a random intercept per referral.
 
     Model: ``score ~ timepoint + site_id + (1 | referral_id)`` fitted by exact
-    REML (:class:`dapp_eval.lmm.RandomInterceptLMM`, equal to lme4's
+    REML (:class:`dapp_eval.estimators.lmm.RandomInterceptLMM`, equal to lme4's
     ``lmer(..., REML = TRUE)``); with five or more sites the site enters as a
     random intercept instead (``score ~ timepoint + (1 | site_id/referral_id)``).
     Everyone with at least one score contributes, which is valid if missing
@@ -798,7 +823,7 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
         estimate, std_error, df, ci_lower, ci_upper, p_value, n`` (scores at
         that timepoint). ``tables``: ``fixed_effects``,
         ``variance_components``, ``counts``. ``model``: the fitted
-        :class:`~dapp_eval.lmm.RandomInterceptLMM`.
+        :class:`~dapp_eval.estimators.lmm.RandomInterceptLMM`.
 
     Examples
     --------
@@ -862,7 +887,7 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
     summary = summary[["statistic", "timepoint", "estimate", "std_error", "df", "ci_lower", "ci_upper",
                        "test_statistic", "p_value", "n"]]
     summary["population"] = "all referrals with at least one score (missing at random assumed)"
-    fixed = model.summary(alpha=alpha, df=df)
+    fixed = model.fixed_effects(alpha=alpha, df=df)
     vc = model.variance_components_.copy()
     n_ref = n_scored
     n_per = pd.Series(per_referral).value_counts().sort_index()
@@ -871,7 +896,7 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
                "score ~ timepoint" + (" + site_id" if "site_id" in terms else "") + " + (1 | referral_id)")
     meta = make_meta(
         n_in=n_ref, excluded={}, alpha=alpha, unit="referrals with a score",
-        method=(f"Linear mixed model {formula}, exact REML (lme4-equivalent; dapp_eval.lmm). Estimated "
+        method=(f"Linear mixed model {formula}, exact REML (lme4-equivalent; dapp_eval.estimators.lmm). Estimated "
                 f"marginal means by timepoint"
                 + (f" averaging the site effects with {emm_weights} weights" if "site_id" in terms else "")
                 + f"; {'Satterthwaite' if df == 'satterthwaite' else 'asymptotic normal'} degrees of freedom. "
@@ -1040,8 +1065,263 @@ def _full_rank(X: pd.DataFrame, rows: np.ndarray | None = None) -> list[str]:
     return [X.columns[j] for j in keep]
 
 
-class _MissingExitState(SimpleNamespace):
-    """The values that the methods of :func:`missing_exit` hand on to each other."""
+#: fitted probabilities of an exit score below this are raised to it before weighting
+_PH_FLOOR = 0.01
+
+
+@dataclass(frozen=True)
+class _MissingExitData:
+    """The population of :func:`missing_exit` and what every method of it reads.
+
+    ``x1``, ``x2``: intake and exit scores (exit NaN where missing); ``obs``: has an exit score;
+    ``X``: attrition model design (full rank), ``Xfull``: all candidate columns (the imputation model
+    keeps those of full rank among the observed).
+    """
+
+    inst: Instrument
+    alpha: float
+    to: str
+    x1: np.ndarray
+    x2: np.ndarray
+    obs: np.ndarray
+    X: pd.DataFrame
+    Xfull: pd.DataFrame
+    pop_label: str
+    predictors: list[str]
+    unmodelled: list[str]
+
+    @property
+    def n(self) -> int:
+        return len(self.x1)
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.obs.sum())
+
+    @property
+    def z(self) -> float:
+        return float(stats.norm.ppf(1 - self.alpha / 2))
+
+    @property
+    def sign(self) -> int:
+        return -1 if self.inst.higher_is_worse else 1
+
+    def reliably_improved(self, change: np.ndarray) -> np.ndarray:
+        """1 where a change is a reliable improvement (Jacobson-Truax at the result's level), else 0."""
+        return (self.sign * change / self.inst.s_diff >= self.z).astype(float)
+
+
+def _mx_population(wide: pd.DataFrame, from_: str, population: str) -> tuple[pd.DataFrame, dict[str, int], str]:
+    """The people the sensitivity analyses speak for, and who was left out and why."""
+    excluded: dict[str, int] = {}
+    keep = wide["score_from"].notna()
+    excluded[f"no {from_} score"] = int((~keep).sum())
+    pop_label = f"all with {_a(from_)} score"
+    if population == "starters":
+        started = wide["start_date"].notna()
+        excluded["never started the programme"] = int((keep & ~started).sum())
+        keep &= started
+        open_ = wide["exit_reason"].isna()
+        excluded["still open (exit not yet due)"] = int((keep & open_).sum())
+        keep &= ~open_
+        pop_label = "all starters (closed episodes)"
+    pop = wide[keep].reset_index(drop=True)
+    if "site_id" not in pop.columns:
+        pop["site_id"] = "all"
+    pop["site_id"] = pop["site_id"].astype("object").where(pop["site_id"].notna(), "missing").astype(str)
+    return pop, excluded, pop_label
+
+
+def _mx_model_order(pop: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
+    """Rows in an order made of what the models use.
+
+    The imputation's random draws go to the people with a missing exit score in row order: an order made of
+    what the models use (never the ID text, never the input's row order) draws the same numbers for the same
+    people when IDs are renamed or rows shuffled; rows equal on every key are interchangeable in every model,
+    so their order cannot move a result.
+    """
+    order = [c for c in ("site_id", "score_from", "score_to", "exit_reason", *covariates) if c in pop.columns]
+    return pop.sort_values(order, kind="mergesort", na_position="last").reset_index(drop=True)
+
+
+def _mx_design(pop: pd.DataFrame, inst: Instrument, alpha: float, to: str, covariates: Sequence[str],
+               pop_label: str, by_exit: bool) -> _MissingExitData:
+    """The models' designs (intake score, site, how the episode ended when ``by_exit``, covariates)."""
+    obs = pop["score_to"].notna().to_numpy()
+    if int(obs.sum()) < 3:
+        raise AnalysisError(f"only {int(obs.sum())} referral(s) in the population have {_a(to)} score; "
+                            "too few to model")
+    sites = sorted(pop["site_id"].unique())
+    covs = list(covariates)
+    unmodelled: list[str] = []
+    if by_exit:
+        pop["exit_group"] = _exit_group(pop["exit_reason"])
+        covs = ["exit_group"] + covs
+        seen = set(pop.loc[pop["score_to"].notna(), "exit_group"])
+        unmodelled = sorted(set(pop["exit_group"]) - seen)
+    Xfull = _covariate_matrix(pop, covs, len(sites) > 1, sites)
+    predictors = ["intake score"] + (["site"] if len(sites) > 1 else []) + [
+        "how the episode ended" if c == "exit_group" else c for c in covs]
+    return _MissingExitData(inst=inst, alpha=alpha, to=to, x1=pop["score_from"].to_numpy(float),
+                            x2=pop["score_to"].to_numpy(float), obs=obs, X=Xfull[_full_rank(Xfull)], Xfull=Xfull,
+                            pop_label=pop_label, predictors=predictors, unmodelled=unmodelled)
+
+
+def _mx_complete_case(d: _MissingExitData) -> list[dict[str, Any]]:
+    """Complete-case analysis of the change: mean change (t interval) and reliable improvement (Wilson)."""
+    n_obs = d.n_obs
+    d_cc = (d.x2 - d.x1)[d.obs]
+    tcrit = stats.t.ppf(1 - d.alpha / 2, n_obs - 1)
+    se = d_cc.std(ddof=1) / math.sqrt(n_obs)
+    cc = dict(method="complete case", population=f"completers (with {_a(d.to)} score)",
+              assumption="missing completely at random: completers are like all starters")
+    imp_cc = d.reliably_improved(d_cc)
+    lo, hi = wilson_interval(imp_cc.sum(), n_obs, alpha=d.alpha)
+    return [
+        dict(cc, statistic="mean_change", estimate=d_cc.mean(), std_error=se,
+             ci_lower=d_cc.mean() - tcrit * se, ci_upper=d_cc.mean() + tcrit * se,
+             p_value=2 * stats.t.sf(abs(d_cc.mean() / se), n_obs - 1) if se > 0 else np.nan,
+             n=n_obs, n_observed=n_obs),
+        dict(cc, statistic="reliably_improved", estimate=imp_cc.mean(),
+             std_error=math.sqrt(imp_cc.mean() * (1 - imp_cc.mean()) / n_obs), ci_lower=lo, ci_upper=hi,
+             n=n_obs, n_observed=n_obs),
+    ]
+
+
+def _mx_ipw(d: _MissingExitData):
+    """Inverse probability of attrition weighting (logistic model of having an exit score).
+
+    Returns the two rows, the attrition model, its weight summary and its coefficients.
+    """
+    import statsmodels.api as sm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        glm = sm.GLM(d.obs.astype(float), d.X, family=sm.families.Binomial()).fit()
+    ph = np.asarray(glm.fittedvalues, dtype=float)
+    n_trunc = int((ph < _PH_FLOOR).sum())
+    wo = (d.obs.mean() / np.maximum(ph, _PH_FLOOR))[d.obs]
+    ess = wo.sum() ** 2 / (wo**2).sum()
+    ipw_assump = ("missing at random given the " + ", ".join(d.predictors)
+                  + "; attrition model correctly specified; every starter had a chance of an exit score")
+    d_cc = (d.x2 - d.x1)[d.obs]
+    rows = []
+    for stat, val in (("mean_change", d_cc), ("reliably_improved", d.reliably_improved(d_cc))):
+        est = float((wo * val).sum() / wo.sum())
+        se = float(math.sqrt((wo**2 * (val - est) ** 2).sum()) / wo.sum())
+        rows.append(dict(method="inverse probability of attrition weighting", population=d.pop_label,
+                         assumption=ipw_assump, statistic=stat, estimate=est, std_error=se,
+                         ci_lower=est - d.z * se, ci_upper=est + d.z * se,
+                         p_value=2 * stats.norm.sf(abs(est / se)) if stat == "mean_change" and se > 0 else np.nan,
+                         n=d.n, n_observed=d.n_obs))
+    weights_tab = pd.DataFrame([{"n_observed": d.n_obs, "n_population": d.n, "weight_min": wo.min(),
+                                 "weight_max": wo.max(), "weight_mean": wo.mean(),
+                                 "effective_sample_size": ess, "n_probabilities_truncated_at_0.01": n_trunc}])
+    attr = pd.DataFrame({"term": d.X.columns, "estimate": glm.params.to_numpy(), "std_error": glm.bse.to_numpy()})
+    return rows, glm, weights_tab, attr
+
+
+def _mx_draws(d: _MissingExitData, Xi: pd.DataFrame, m: int, seed: int) -> list[np.ndarray]:
+    """``m`` proper draws of the missing exit scores from a normal linear regression (Rubin's method)."""
+    rng = np.random.default_rng(seed)
+    Xo = Xi.to_numpy(float)[d.obs]
+    Xm = Xi.to_numpy(float)[~d.obs]
+    yo = d.x2[d.obs]
+    k = Xo.shape[1]
+    if d.n_obs <= k:
+        raise AnalysisError("too few referrals with an exit score for the imputation model")
+    XtX_inv = np.linalg.inv(Xo.T @ Xo)
+    bhat = XtX_inv @ Xo.T @ yo
+    resid = yo - Xo @ bhat
+    rss = float(resid @ resid)
+    chol = np.linalg.cholesky(XtX_inv)
+    draws = []  # (imputed exit scores for the missing) per imputation
+    for _ in range(m):
+        sigma2 = rss / rng.chisquare(d.n_obs - k)
+        beta = bhat + math.sqrt(sigma2) * chol @ rng.standard_normal(k)
+        draws.append(Xm @ beta + rng.normal(0.0, math.sqrt(sigma2), len(Xm)))
+    return draws
+
+
+def _mx_multiple_imputation(d: _MissingExitData, m: int, seed: int):
+    """Multiple imputation (normal linear regression, proper draws).
+
+    Returns the two rows, the imputation model's design and ``pooled(delta, stat)``: Rubin's rules over the
+    imputations with the imputed scores shifted by ``delta`` points towards worse.
+    """
+    Xi = d.Xfull[_full_rank(d.Xfull, d.obs)]
+    draws = _mx_draws(d, Xi, m, seed)
+    mi_assump = ("missing at random given the " + ", ".join(d.predictors)
+                 + "; exit scores follow a linear-normal model")
+    n = d.n
+
+    def pooled(delta: float, stat: str) -> dict[str, float]:
+        q, u = [], []
+        for dr in draws:
+            xx = d.x2.copy()
+            xx[~d.obs] = dr - d.sign * delta
+            change = xx - d.x1
+            if stat == "mean_change":
+                q.append(change.mean())
+                u.append(change.var(ddof=1) / n)
+            else:
+                imp = d.reliably_improved(change)
+                q.append(imp.mean())
+                u.append(imp.mean() * (1 - imp.mean()) / n)
+        return rubin(q, u, df_complete=n - 1, alpha=d.alpha)
+
+    rows = []
+    for stat in ("mean_change", "reliably_improved"):
+        r = pooled(0.0, stat)
+        rows.append(dict(method="multiple imputation", population=d.pop_label, assumption=mi_assump,
+                         statistic=stat, estimate=r["estimate"], std_error=r["std_error"], df=r["df"],
+                         ci_lower=r["ci_lower"], ci_upper=r["ci_upper"],
+                         p_value=r["p_value"] if stat == "mean_change" else np.nan, n=n, n_observed=d.n_obs,
+                         fraction_missing_information=r["fmi"]))
+    return rows, Xi, pooled
+
+
+def _mx_tipping_point(d: _MissingExitData, pooled, deltas) -> tuple[pd.DataFrame, float, str]:
+    """Tipping point: the shift of the imputed scores at which the interval of the mean change reaches zero.
+
+    Returns the delta grid, the tipping shift (NaN when there is none) and a note saying why.
+    """
+    inst = d.inst
+    if deltas is None:
+        deltas = np.arange(0, inst.max_score - inst.min_score + 0.25, 0.5)
+    deltas = np.asarray(sorted(set(float(x) for x in deltas)))
+    tip_rows = []
+    for dl in deltas:
+        r = pooled(dl, "mean_change")
+        tip_rows.append(dict(delta=dl, estimate=r["estimate"], ci_lower=r["ci_lower"], ci_upper=r["ci_upper"],
+                             p_value=r["p_value"]))
+    tipping = pd.DataFrame(tip_rows)
+    base = pooled(0.0, "mean_change")
+    # the MAR conclusion: a significant change in the 'better' direction?
+    better = base["ci_upper"] < 0 if inst.higher_is_worse else base["ci_lower"] > 0
+    level = 100 * (1 - d.alpha)
+    if d.n_obs == d.n:
+        return tipping, np.nan, "no missing exit scores: nothing to tip"
+    if not better:
+        return tipping, np.nan, (f"under missing at random the {level:g}% interval already includes no change (or "
+                                 "worsening); there is no favourable conclusion to overturn")
+
+    def gap(dl):
+        r = pooled(dl, "mean_change")
+        return r["ci_upper"] if inst.higher_is_worse else -r["ci_lower"]
+
+    hi_d = next((dl for dl in deltas if dl > 0 and gap(dl) >= 0), None)
+    if hi_d is None:
+        span = inst.max_score - inst.min_score
+        hi_d = next((f * span for f in (2, 4, 8, 16) if gap(f * span) >= 0), None)
+    if hi_d is None:
+        return tipping, np.nan, "the conclusion holds for every shift tried"
+    lo_d = max([dl for dl in deltas if dl < hi_d and gap(dl) < 0] + [0.0])
+    tip_delta = float(optimize.brentq(gap, lo_d, hi_d, xtol=1e-8))
+    return tipping, tip_delta, (
+        f"the missing {d.to} scores would have to be {tip_delta:.2f} points "
+        f"{'higher (worse)' if inst.higher_is_worse else 'lower (worse)'} on average than similar "
+        f"completers' for the {level:g}% interval of the mean change to reach zero")
 
 
 def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str = "practitioner",
@@ -1124,8 +1404,6 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
     >>> mc["estimate"].round(2).tolist()  # complete case, IPW, multiple imputation
     [-3.61, -3.2, -3.19]
     """
-    import statsmodels.api as sm
-
     alpha = check_alpha(alpha)
     if m < 2:
         raise ValueError("m (number of imputations) must be at least 2")
@@ -1137,269 +1415,18 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
     _check_timepoint(from_, rows, "from_")
     _check_timepoint(to, rows, "to")
     wide = _wide(rows, ep, from_, to)
-    n_in = len(wide)
-    excluded: dict[str, int] = {}
-    keep = wide["score_from"].notna()
-    excluded[f"no {from_} score"] = int((~keep).sum())
-    pop_label = f"all with {_a(from_)} score"
-    if ep is not None and population == "starters":
-        started = wide["start_date"].notna()
-        excluded["never started the programme"] = int((keep & ~started).sum())
-        keep &= started
-        open_ = wide["exit_reason"].isna()
-        excluded["still open (exit not yet due)"] = int((keep & open_).sum())
-        keep &= ~open_
-        pop_label = "all starters (closed episodes)"
-    pop = wide[keep].reset_index(drop=True)
-    if "site_id" not in pop.columns:
-        pop["site_id"] = "all"
-    pop["site_id"] = pop["site_id"].astype("object").where(pop["site_id"].notna(), "missing").astype(str)
-    # the imputation's random draws go to the people with a missing exit score in row order: put the rows in
-    # an order made of what the models use (never the ID text, never the input's row order), so renaming
-    # IDs or shuffling rows draws the same numbers for the same people; rows equal on every key are
-    # interchangeable in every model below, so their order cannot move a result
-    order = [c for c in ("site_id", "score_from", "score_to", "exit_reason", *covariates) if c in pop.columns]
-    pop = pop.sort_values(order, kind="mergesort", na_position="last").reset_index(drop=True)
-    obs = pop["score_to"].notna().to_numpy()
-    n, n_obs = len(pop), int(obs.sum())
-    if n_obs < 3:
-        raise AnalysisError(f"only {n_obs} referral(s) in the population have {_a(to)} score; too few to model")
-    sites = sorted(pop["site_id"].unique())
-    covs = list(covariates)
-    unmodelled: list[str] = []
-    if condition_on_exit and "exit_reason" in pop.columns and population == "starters" and ep is not None:
-        pop["exit_group"] = _exit_group(pop["exit_reason"])
-        covs = ["exit_group"] + covs
-        seen = set(pop.loc[pop["score_to"].notna(), "exit_group"])
-        unmodelled = sorted(set(pop["exit_group"]) - seen)
-    Xfull = _covariate_matrix(pop, covs, len(sites) > 1, sites)
-    X = Xfull[_full_rank(Xfull)]
-    predictors = ["intake score"] + (["site"] if len(sites) > 1 else []) + [
-        "how the episode ended" if c == "exit_group" else c for c in covs]
-    x1 = pop["score_from"].to_numpy(float)
-    x2 = pop["score_to"].to_numpy(float)
-    level = 100 * (1 - alpha)
-    zc = stats.norm.ppf(1 - alpha / 2)
-    s_diff = inst.s_diff
-    sign = -1 if inst.higher_is_worse else 1
-    ztr = stats.norm.ppf(1 - alpha / 2)
-    out: list[dict[str, Any]] = []
-    st = _MissingExitState(X=X, Xfull=Xfull, alpha=alpha, covariates=covariates, deltas=deltas,
-        excluded=excluded, from_=from_, informant=informant, inst=inst, level=level, m=m, n=n, n_in=n_in,
-        n_obs=n_obs, obs=obs, out=out, pop_label=pop_label, predictors=predictors, s_diff=s_diff,
-        seed=seed, sign=sign, sm=sm, to=to, unmodelled=unmodelled, x1=x1, x2=x2, zc=zc, ztr=ztr)
-    _mx_complete_case(st)
-    _mx_ipw(st)
-    _mx_multiple_imputation(st)
-    return _mx_tipping_point(st)
-
-
-def _mx_complete_case(st: _MissingExitState) -> None:
-    """Complete-case analysis of the change."""
-    alpha = st.alpha
-    n_obs = st.n_obs
-    obs = st.obs
-    out = st.out
-    s_diff = st.s_diff
-    sign = st.sign
-    to = st.to
-    x1 = st.x1
-    x2 = st.x2
-    ztr = st.ztr
-    d_cc = (x2 - x1)[obs]
-    tcrit = stats.t.ppf(1 - alpha / 2, n_obs - 1)
-    se = d_cc.std(ddof=1) / math.sqrt(n_obs)
-    out.append(dict(method="complete case", population=f"completers (with {_a(to)} score)",
-                    assumption="missing completely at random: completers are like all starters",
-                    statistic="mean_change", estimate=d_cc.mean(), std_error=se,
-                    ci_lower=d_cc.mean() - tcrit * se, ci_upper=d_cc.mean() + tcrit * se,
-                    p_value=2 * stats.t.sf(abs(d_cc.mean() / se), n_obs - 1) if se > 0 else np.nan,
-                    n=n_obs, n_observed=n_obs))
-    imp_cc = (sign * d_cc / s_diff >= ztr).astype(float)
-    lo, hi = wilson_interval(imp_cc.sum(), n_obs, alpha=alpha)
-    out.append(dict(method="complete case", population=f"completers (with {_a(to)} score)",
-                    assumption="missing completely at random: completers are like all starters",
-                    statistic="reliably_improved", estimate=imp_cc.mean(),
-                    std_error=math.sqrt(imp_cc.mean() * (1 - imp_cc.mean()) / n_obs), ci_lower=lo, ci_upper=hi,
-                    n=n_obs, n_observed=n_obs))
-    st.d_cc = d_cc
-    st.imp_cc = imp_cc
-
-
-def _mx_ipw(st: _MissingExitState) -> None:
-    """Inverse probability of attrition weighting (logistic model of having an exit score)."""
-    X = st.X
-    d_cc = st.d_cc
-    imp_cc = st.imp_cc
-    n = st.n
-    n_obs = st.n_obs
-    obs = st.obs
-    out = st.out
-    pop_label = st.pop_label
-    predictors = st.predictors
-    sm = st.sm
-    zc = st.zc
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        glm = sm.GLM(obs.astype(float), X, family=sm.families.Binomial()).fit()
-    ph = np.asarray(glm.fittedvalues, dtype=float)
-    ph_floor = 0.01
-    n_trunc = int((ph < ph_floor).sum())
-    ph = np.maximum(ph, ph_floor)
-    w = obs.mean() / ph
-    wo = w[obs]
-    ess = wo.sum() ** 2 / (wo**2).sum()
-    ipw_assump = ("missing at random given the " + ", ".join(predictors)
-                  + "; attrition model correctly specified; every starter had a chance of an exit score")
-    for stat, val in (("mean_change", d_cc), ("reliably_improved", imp_cc)):
-        est = float((wo * val).sum() / wo.sum())
-        se = float(math.sqrt((wo**2 * (val - est) ** 2).sum()) / wo.sum())
-        out.append(dict(method="inverse probability of attrition weighting", population=pop_label,
-                        assumption=ipw_assump, statistic=stat, estimate=est, std_error=se,
-                        ci_lower=est - zc * se, ci_upper=est + zc * se,
-                        p_value=2 * stats.norm.sf(abs(est / se)) if stat == "mean_change" and se > 0 else np.nan,
-                        n=n, n_observed=n_obs))
-    weights_tab = pd.DataFrame([{"n_observed": n_obs, "n_population": n, "weight_min": wo.min(),
-                                 "weight_max": wo.max(), "weight_mean": wo.mean(),
-                                 "effective_sample_size": ess, "n_probabilities_truncated_at_0.01": n_trunc}])
-    attr = pd.DataFrame({"term": X.columns, "estimate": glm.params.to_numpy(), "std_error": glm.bse.to_numpy()})
-    st.attr = attr
-    st.glm = glm
-    st.ph_floor = ph_floor
-    st.stat = stat
-    st.weights_tab = weights_tab
-
-
-def _mx_multiple_imputation(st: _MissingExitState) -> None:
-    """Multiple imputation (normal linear regression, proper draws)."""
-    Xfull = st.Xfull
-    alpha = st.alpha
-    m = st.m
-    n = st.n
-    n_obs = st.n_obs
-    obs = st.obs
-    out = st.out
-    pop_label = st.pop_label
-    predictors = st.predictors
-    s_diff = st.s_diff
-    seed = st.seed
-    sign = st.sign
-    stat = st.stat
-    x1 = st.x1
-    x2 = st.x2
-    ztr = st.ztr
-    rng = np.random.default_rng(seed)
-    Xi = Xfull[_full_rank(Xfull, obs)]
-    Xo = Xi.to_numpy(float)[obs]
-    Xm = Xi.to_numpy(float)[~obs]
-    yo = x2[obs]
-    k = Xo.shape[1]
-    if n_obs <= k:
-        raise AnalysisError("too few referrals with an exit score for the imputation model")
-    XtX_inv = np.linalg.inv(Xo.T @ Xo)
-    bhat = XtX_inv @ Xo.T @ yo
-    resid = yo - Xo @ bhat
-    rss = float(resid @ resid)
-    chol = np.linalg.cholesky(XtX_inv)
-    draws = []  # (imputed exit scores for the missing) per imputation
-    for _ in range(m):
-        sigma2 = rss / rng.chisquare(n_obs - k)
-        beta = bhat + math.sqrt(sigma2) * chol @ rng.standard_normal(k)
-        draws.append(Xm @ beta + rng.normal(0.0, math.sqrt(sigma2), len(Xm)))
-    mi_assump = ("missing at random given the " + ", ".join(predictors)
-                 + "; exit scores follow a linear-normal model")
-
-    def pooled(delta: float, stat: str) -> dict[str, float]:
-        q, u = [], []
-        for dr in draws:
-            xx = x2.copy()
-            xx[~obs] = dr - sign * delta
-            d = xx - x1
-            if stat == "mean_change":
-                q.append(d.mean())
-                u.append(d.var(ddof=1) / n)
-            else:
-                imp = (sign * d / s_diff >= ztr).astype(float)
-                q.append(imp.mean())
-                u.append(imp.mean() * (1 - imp.mean()) / n)
-        return rubin(q, u, df_complete=n - 1, alpha=alpha)
-
-    for stat in ("mean_change", "reliably_improved"):
-        r = pooled(0.0, stat)
-        out.append(dict(method="multiple imputation", population=pop_label, assumption=mi_assump,
-                        statistic=stat, estimate=r["estimate"], std_error=r["std_error"], df=r["df"],
-                        ci_lower=r["ci_lower"], ci_upper=r["ci_upper"],
-                        p_value=r["p_value"] if stat == "mean_change" else np.nan, n=n, n_observed=n_obs,
-                        fraction_missing_information=r["fmi"]))
-    st.Xi = Xi
-    st.pooled = pooled
-
-
-def _mx_tipping_point(st: _MissingExitState):
-    """Tipping point (delta adjustment of the imputed scores) and the assembled result."""
-    X = st.X
-    Xi = st.Xi
-    alpha = st.alpha
-    attr = st.attr
-    covariates = st.covariates
-    deltas = st.deltas
-    excluded = st.excluded
-    from_ = st.from_
-    glm = st.glm
-    informant = st.informant
-    inst = st.inst
-    level = st.level
-    m = st.m
-    n = st.n
-    n_in = st.n_in
-    n_obs = st.n_obs
-    out = st.out
-    ph_floor = st.ph_floor
-    pooled = st.pooled
-    pop_label = st.pop_label
-    predictors = st.predictors
-    seed = st.seed
-    to = st.to
-    unmodelled = st.unmodelled
-    weights_tab = st.weights_tab
-    if deltas is None:
-        deltas = np.arange(0, inst.max_score - inst.min_score + 0.25, 0.5)
-    deltas = np.asarray(sorted(set(float(x) for x in deltas)))
-    tip_rows = []
-    for dl in deltas:
-        r = pooled(dl, "mean_change")
-        tip_rows.append(dict(delta=dl, estimate=r["estimate"], ci_lower=r["ci_lower"], ci_upper=r["ci_upper"],
-                             p_value=r["p_value"]))
-    tipping = pd.DataFrame(tip_rows)
-    base = pooled(0.0, "mean_change")
-    # the MAR conclusion: a significant change in the 'better' direction?
-    better = base["ci_upper"] < 0 if inst.higher_is_worse else base["ci_lower"] > 0
-    tip_delta, tip_note = np.nan, ""
-    if n_obs == n:
-        tip_note = "no missing exit scores: nothing to tip"
-    elif not better:
-        tip_note = (f"under missing at random the {level:g}% interval already includes no change (or worsening); "
-                    "there is no favourable conclusion to overturn")
-    else:
-        def gap(dl):
-            r = pooled(dl, "mean_change")
-            return r["ci_upper"] if inst.higher_is_worse else -r["ci_lower"]
-
-        hi_d = next((dl for dl in deltas if dl > 0 and gap(dl) >= 0), None)
-        if hi_d is None:
-            span = inst.max_score - inst.min_score
-            hi_d = next((f * span for f in (2, 4, 8, 16) if gap(f * span) >= 0), None)
-        if hi_d is None:
-            tip_note = "the conclusion holds for every shift tried"
-        else:
-            lo_d = max([dl for dl in deltas if dl < hi_d and gap(dl) < 0] + [0.0])
-            tip_delta = float(optimize.brentq(gap, lo_d, hi_d, xtol=1e-8))
-            tip_note = (f"the missing {to} scores would have to be {tip_delta:.2f} points "
-                        f"{'higher (worse)' if inst.higher_is_worse else 'lower (worse)'} on average than similar "
-                        f"completers' for the {level:g}% interval of the mean change to reach zero")
-    out.append(dict(method="tipping point (delta-adjusted multiple imputation)", population=pop_label,
-                    assumption="missing not at random: imputed exit scores shifted by delta points",
-                    statistic="tipping_point_delta", estimate=tip_delta, n=n, n_observed=n_obs, note=tip_note))
+    pop, excluded, pop_label = _mx_population(wide, from_, population if ep is not None else "intake")
+    pop = _mx_model_order(pop, covariates)
+    d = _mx_design(pop, inst, alpha, to, covariates, pop_label,
+                   condition_on_exit and "exit_reason" in pop.columns and population == "starters" and ep is not None)
+    out = _mx_complete_case(d)
+    ipw_rows, glm, weights_tab, attr = _mx_ipw(d)
+    mi_rows, Xi, pooled = _mx_multiple_imputation(d, m, seed)
+    tipping, tip_delta, tip_note = _mx_tipping_point(d, pooled, deltas)
+    out += ipw_rows + mi_rows + [dict(
+        method="tipping point (delta-adjusted multiple imputation)", population=pop_label,
+        assumption="missing not at random: imputed exit scores shifted by delta points",
+        statistic="tipping_point_delta", estimate=tip_delta, n=d.n, n_observed=d.n_obs, note=tip_note)]
     summary = pd.DataFrame(out)
     for c in ("df", "fraction_missing_information", "note"):
         if c not in summary:
@@ -1407,19 +1434,19 @@ def _mx_tipping_point(st: _MissingExitState):
     summary["n"] = summary["n"].astype("Int64")
     summary["n_observed"] = summary["n_observed"].astype("Int64")
     meta = make_meta(
-        n_in=n_in, excluded=excluded, alpha=alpha, unit="referrals with a score",
+        n_in=len(wide), excluded=excluded, alpha=alpha, unit="referrals with a score",
         method=(f"Change in {inst.name} ({informant}) {from_} -> {to} with missing {to} scores handled three ways "
                 f"(complete case; inverse probability of attrition weighting with stabilised weights from a "
-                f"logistic model, probabilities truncated at {ph_floor}, sandwich SE treating weights as known "
+                f"logistic model, probabilities truncated at {_PH_FLOOR}, sandwich SE treating weights as known "
                 f"(conservative); multiple imputation by normal linear regression, m = {m}, seed {seed}, "
                 f"Rubin's rules, Barnard-Rubin df) and a delta-adjusted tipping-point analysis. Reliable "
                 f"improvement: change beyond {inst.rc_threshold(alpha):.2f} points (Jacobson-Truax). Neither "
                 "'all starters' nor 'completers' is intention-to-treat: there is no control arm."),
         instrument=inst.name, informant=informant, from_=from_, to=to, m=m, seed=seed,
-        covariates=list(covariates), predictors=predictors, attrition_model_terms=list(X.columns),
-        imputation_model_terms=list(Xi.columns), exit_groups_without_any_exit_score=unmodelled,
-        population=pop_label, n_population=n, n_observed=n_obs,
-        n_missing=n - n_obs, tipping_point_delta=tip_delta, tipping_note=tip_note,
+        covariates=list(covariates), predictors=d.predictors, attrition_model_terms=list(d.X.columns),
+        imputation_model_terms=list(Xi.columns), exit_groups_without_any_exit_score=d.unmodelled,
+        population=pop_label, n_population=d.n, n_observed=d.n_obs,
+        n_missing=d.n - d.n_obs, tipping_point_delta=tip_delta, tipping_note=tip_note,
     )
     return AnalysisResult(summary=summary, meta=meta, model=glm,
                           tables={"tipping": tipping, "weights": weights_tab, "attrition_model": attr},

@@ -139,16 +139,14 @@ def _check_wave(wave: str, name: str) -> str:
 
 
 def _derived(data, key, fn):
-    """``fn()``, computed once per data object (like ``ProgrammeData.episodes``).
+    """``fn()``, computed once per data object: a table of ``data.derived`` (``ProgrammeData`` owns them).
 
     The report asks for the same intermediate tables (survey answers as numbers, the due
     (link, wave) grid) once per behaviour and view; they depend only on the data. Callers
     get a copy, so nothing cached can be changed from outside.
     """
-    cache = data.__dict__.setdefault("_safety_derived", {})
-    if key not in cache:
-        cache[key] = fn()
-    return cache[key]
+    derived = getattr(data, "derived", None)
+    return fn() if derived is None else derived.get(("safety", *key), fn)
 
 
 def _surveys(data, extra: Sequence[str] = ()) -> pd.DataFrame:
@@ -875,6 +873,32 @@ def wave_model(data, *, behaviour: str = "physical_violence", cov_struct: str = 
     )
 
 
+def _gee_view_rows(data, b: str, role: str, baseline: str, followup: str, alpha: float) -> list[dict]:
+    """The unweighted and weighted GEE views of one behaviour's change (none where a fit is not estimable)."""
+    try:
+        wm = wave_model(data, behaviour=b, alpha=alpha)
+    except AnalysisError:
+        return []
+    if "fit" not in wm.summary or "fit" not in wm.change:  # too few answers for either fit (e.g. one month)
+        return []
+    rows = []
+    for fit in ("unweighted", "weighted"):
+        s = wm.summary[wm.summary["fit"] == fit].set_index("wave")
+        wch = wm.change
+        if len(wch) == 0:  # one wave answered: no change rows (and no columns) to read
+            continue
+        ch = wch[(wch["fit"] == fit) & (wch["wave"] == followup)]
+        if baseline not in s.index or followup not in s.index or len(ch) == 0:
+            continue
+        rows.append({"behaviour": b, "role": role,
+                     "view": "unweighted GEE" if fit == "unweighted" else "weighted GEE",
+                     "n_baseline": int(s.loc[baseline, "n_obs"]), "n_followup": int(s.loc[followup, "n_obs"]),
+                     "prop_baseline": s.loc[baseline, "estimate"], "prop_followup": s.loc[followup, "estimate"],
+                     "estimate": float(ch["estimate"].iloc[0]), "ci_lower": float(ch["ci_lower"].iloc[0]),
+                     "ci_upper": float(ch["ci_upper"].iloc[0]), "p_value": float(ch["p_value"].iloc[0])})
+    return rows
+
+
 def change_views(data, *, baseline: str = "T1", followup: str = "T4",
                  behaviours: Sequence[str] | None = None, primary: str = "physical_violence",
                  wave_models: bool = True, alpha: float = 0.05) -> AnalysisResult:
@@ -930,26 +954,7 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
                          "estimate": pr["estimate"], "ci_lower": pr["ci_lower"], "ci_upper": pr["ci_upper"],
                          "p_value": pr["p_value"]})
         if wave_models:
-            try:
-                wm = wave_model(data, behaviour=b, alpha=alpha)
-            except AnalysisError:
-                continue
-            if "fit" not in wm.summary or "fit" not in wm.change:  # too few answers for either fit (e.g. one month)
-                continue
-            for fit in ("unweighted", "weighted"):
-                s = wm.summary[wm.summary["fit"] == fit].set_index("wave")
-                wch = wm.change
-                if len(wch) == 0:  # one wave answered: no change rows (and no columns) to read
-                    continue
-                ch = wch[(wch["fit"] == fit) & (wch["wave"] == followup)]
-                if baseline not in s.index or followup not in s.index or len(ch) == 0:
-                    continue
-                rows.append({"behaviour": b, "role": _role(b, primary),
-                             "view": "unweighted GEE" if fit == "unweighted" else "weighted GEE",
-                             "n_baseline": int(s.loc[baseline, "n_obs"]), "n_followup": int(s.loc[followup, "n_obs"]),
-                             "prop_baseline": s.loc[baseline, "estimate"], "prop_followup": s.loc[followup, "estimate"],
-                             "estimate": float(ch["estimate"].iloc[0]), "ci_lower": float(ch["ci_lower"].iloc[0]),
-                             "ci_upper": float(ch["ci_upper"].iloc[0]), "p_value": float(ch["p_value"].iloc[0])})
+            rows += _gee_view_rows(data, b, _role(b, primary), baseline, followup, alpha)
     summary = pd.DataFrame(rows)
     if not np.isfinite(summary["estimate"].astype(float)).any():
         n_b = int(prev.loc[prev["wave"] == baseline, "n_responses"].max()) if (prev["wave"] == baseline).any() else 0
@@ -1204,6 +1209,34 @@ def _fmt_pp(est, lo, hi, n, what, conf) -> str:
     return f"{what}: {est:+.1f} percentage points ({conf} {lo:+.1f} to {hi:+.1f}; {n} paired (ex-)partners)"
 
 
+def _space_for_action_measure(add, data, baseline: str, followup: str, alpha: float, conf: str) -> None:
+    """Mirabal measure 2 from the space-for-action scale, among (ex-)partners answering both waves."""
+    sfa = space_for_action(data, baseline=baseline, followup=followup, alpha=alpha).summary
+    ch = sfa[sfa["measure"] == "paired change"].iloc[0]
+    if ch["n"] > 0:
+        add(2, "partner_surveys.csv: space_for_action (0-100)", "measured",
+            f"space for action, mean change {baseline} to {followup}: {ch['estimate']:+.1f} points "
+            f"({conf} {ch['ci_lower']:+.1f} to {ch['ci_upper']:+.1f}; {int(ch['n'])} paired (ex-)partners)",
+            ch["estimate"], ch["ci_lower"], ch["ci_upper"], int(ch["n"]))
+    else:
+        add(2, "partner_surveys.csv: space_for_action", f"no (ex-)partner answered both {baseline} and {followup}")
+
+
+def _child_protection_measure(add, data, alpha: float, conf: str) -> None:
+    """Mirabal measure 6 from linked children's services records (12 months before referral vs after exit)."""
+    from . import followup as _fu
+
+    try:
+        ba = _fu.before_after(data, outcomes=("childrens_services",), alpha=alpha).summary
+        chg = ba[(ba["measure"] == "any incident") & (ba["period"] == "change")].iloc[0]
+        add(6, "incidents.csv: child_protection records (12 months before referral vs after exit)", "measured",
+            f"people with children's services involvement: {chg['estimate']:+.1f} percentage points "
+            f"({conf} {chg['ci_lower']:+.1f} to {chg['ci_upper']:+.1f}; {int(chg['n'])} people)",
+            chg["estimate"], chg["ci_lower"], chg["ci_upper"], int(chg["n"]))
+    except AnalysisError as err:
+        add(6, "incidents.csv: child_protection records", f"not estimable: {err}")
+
+
 def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primary: str = "physical_violence",
                      alpha: float = 0.05) -> AnalysisResult:
     """The six Project Mirabal measures of success, each with the data that inform it.
@@ -1243,15 +1276,7 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
 
     add(1, "no relationship-quality items in the data contract", NOT_MEASURED)
     if has_sv:
-        sfa = space_for_action(data, baseline=baseline, followup=followup, alpha=alpha).summary
-        ch = sfa[sfa["measure"] == "paired change"].iloc[0]
-        if ch["n"] > 0:
-            add(2, "partner_surveys.csv: space_for_action (0-100)", "measured",
-                f"space for action, mean change {baseline} to {followup}: {ch['estimate']:+.1f} points "
-                f"({conf} {ch['ci_lower']:+.1f} to {ch['ci_upper']:+.1f}; {int(ch['n'])} paired (ex-)partners)",
-                ch["estimate"], ch["ci_lower"], ch["ci_upper"], int(ch["n"]))
-        else:
-            add(2, "partner_surveys.csv: space_for_action", f"no (ex-)partner answered both {baseline} and {followup}")
+        _space_for_action_measure(add, data, baseline, followup, alpha, conf)
         no_pairs = f"no (ex-)partner answered both {baseline} and {followup}"
         try:
             pc = paired_change(data, baseline=baseline, followup=followup, primary=primary, alpha=alpha).summary
@@ -1289,17 +1314,7 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
         else:
             add(6, "partner_surveys.csv: child_exposed", no_pairs)
     if has_inc:
-        from . import followup as _fu
-
-        try:
-            ba = _fu.before_after(data, outcomes=("childrens_services",), alpha=alpha).summary
-            chg = ba[(ba["measure"] == "any incident") & (ba["period"] == "change")].iloc[0]
-            add(6, "incidents.csv: child_protection records (12 months before referral vs after exit)", "measured",
-                f"people with children's services involvement: {chg['estimate']:+.1f} percentage points "
-                f"({conf} {chg['ci_lower']:+.1f} to {chg['ci_upper']:+.1f}; {int(chg['n'])} people)",
-                chg["estimate"], chg["ci_lower"], chg["ci_upper"], int(chg["n"]))
-        except AnalysisError as err:
-            add(6, "incidents.csv: child_protection records", f"not estimable: {err}")
+        _child_protection_measure(add, data, alpha, conf)
     if not has_sv and not has_inc:
         add(6, "neither partner_surveys.csv nor incidents.csv is in this folder", NOT_MEASURED)
     summary = pd.DataFrame(rows)

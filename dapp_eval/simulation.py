@@ -350,31 +350,17 @@ def _row(estimand, method, est, lo, hi, *, se=None, n=np.nan, note=""):
             "ci_lower": float(lo), "ci_upper": float(hi), "n": float(n), "note": note}
 
 
-def analyse(data, tables: dict) -> tuple[list[dict], dict]:
-    """Every method on one generated programme.
-
-    Returns the estimate rows and the populations analysed (for :func:`true_values`).
-    """
-    from . import attrition, headlines
+def _attrition_rows(data, a) -> list[dict]:
+    """Completion rate and dropout Cox estimates with and without the recording-lag rule (``a``: an AttritionPlan)."""
+    from . import attrition
     from .errors import AnalysisError
-    from .plan import DEFAULT_PLAN
 
     rows: list[dict] = []
-    hf = headlines.headline_figures(data, plan=DEFAULT_PLAN)
-    s = hf.summary.set_index("code")
-    for code in ("completion_rate", "reliable_risk_reduction", "risk_score_change", "partner_feels_safer",
-                 "police_before", "police_after", "marac_before", "marac_after"):
-        r = s.loc[code]
-        if pd.notna(r["value"]):
-            rows.append(_row(code, "headline (default plan)", r["value"], r["ci_lower"], r["ci_upper"],
-                             n=r["n_denominator"]))
-    a = DEFAULT_PLAN["attrition"]
     for method, kw in (("no recording-lag rule", {"recording_lag": None}),
                        ("recording-lag rule (auto: 95th centile)", {"recording_lag": "auto"}),
                        ("exit_date time scale", {"recording_lag": None, "exit_time": "exit_date"})):
         try:
-            cr = attrition.completion_rate(data, grace_weeks=a["grace_weeks"],
-                                           **{"exit_time": a["exit_time"], **kw}).summary
+            cr = attrition.completion_rate(data, **{**a.completion_args(), **kw}).summary
             r = cr[cr["basis"].str.startswith("pooled")].iloc[0] if cr["basis"].str.startswith("pooled").any() \
                 else cr.iloc[0]
             rows.append(_row("completion_rate", method, r["estimate"], r["ci_lower"], r["ci_upper"], n=r["n"]))
@@ -390,6 +376,27 @@ def analyse(data, tables: dict) -> tuple[list[dict], dict]:
                                  c["estimate"] + _Z * c["std_error"], se=c["std_error"], n=c["n"]))
         except AnalysisError:
             pass
+    return rows
+
+
+def analyse(data, tables: dict) -> tuple[list[dict], dict]:
+    """Every method on one generated programme.
+
+    Returns the estimate rows and the populations analysed (for :func:`true_values`).
+    """
+    from . import headlines
+    from .plan import DEFAULT_PLAN, AnalysisPlan
+
+    rows: list[dict] = []
+    hf = headlines.headline_figures(data, plan=DEFAULT_PLAN)
+    s = hf.summary.set_index("code")
+    for code in ("completion_rate", "reliable_risk_reduction", "risk_score_change", "partner_feels_safer",
+                 "police_before", "police_after", "marac_before", "marac_after"):
+        r = s.loc[code]
+        if pd.notna(r["value"]):
+            rows.append(_row(code, "headline (default plan)", r["value"], r["ci_lower"], r["ci_upper"],
+                             n=r["n_denominator"]))
+    rows += _attrition_rows(data, AnalysisPlan().attrition)
     ba = hf.model.get("before_after")
     persons = pd.DataFrame(columns=["prior_da_police_contact", "exit_reason", "exposure_before", "exposure_after"])
     if ba is not None:

@@ -127,15 +127,8 @@ def _outcomes(st):
             np.isin(reason, _NOT_STARTED_EXITS))
 
 
-def _people(st, rng, par, truth, new) -> None:
-    """Protected characteristics, district and complex needs per person; risk level and strand per referral."""
-    n, n_people, person, roots = st.n, st.n_people, st.person, st.roots
-    ref = st.tables["referrals"]
-    _, completed, left_early, not_started = _outcomes(st)
-
-    # -- people: protected characteristics, district, complex needs -----------------------------------------
-    root = roots  # each person's first referral (index into the referrals)
-    grp = np.where(completed[root], "completed", np.where(left_early[root], "left_early", "other"))
+def _identity(rng, par, grp: np.ndarray, n_people: int):
+    """Disability (by how the first referral ended), religion and sexual orientation per person."""
     u = rng.random(n_people)
     dy = par["disability_yes"]
     p_yes = np.select([grp == "completed", grp == "left_early"], [dy["completed"], dy["left_early"]], dy["other"])
@@ -145,7 +138,11 @@ def _people(st, rng, par, truth, new) -> None:
                                    "no"))).astype(object)
     religion = _choice(rng, par["religion"], n_people)
     orientation = _choice(rng, par["sexual_orientation"], n_people)
-    site_of_person = st.site[root]
+    return disability, religion, orientation
+
+
+def _district(rng, st, par, site_of_person: np.ndarray, n_people: int) -> np.ndarray:
+    """Each person's district: a place of their site and a district word (some missing)."""
     dw = np.asarray(par["district_weights"], dtype=float)
     d_idx = rng.choice(len(dw), size=n_people, p=dw / dw.sum())
     places = st.par["place_names"]
@@ -153,24 +150,56 @@ def _people(st, rng, par, truth, new) -> None:
                      dtype=object)  # one name per (site, district word): people take theirs by position
     district = names[site_of_person * len(par["district_words"]) + d_idx]
     district[rng.random(n_people) < par["district_missing"]] = None
-    p_int = np.where(not_started[root], par["interpreter_needed"]["not_started"], par["interpreter_needed"]["other"])
+    return district
+
+
+def _language(rng, par, not_started: np.ndarray, n_people: int):
+    """Interpreter needed (more often among those who never started) and first language."""
+    p_int = np.where(not_started, par["interpreter_needed"]["not_started"], par["interpreter_needed"]["other"])
     interpreter = rng.random(n_people) < p_int
     lang_int = _choice(rng, par["interpreter_languages"], n_people)
     other_lang = rng.random(n_people) < par["other_language_if_no_interpreter"]
     lang_other = _choice(rng, par["interpreter_languages"], n_people)
     language = np.where(interpreter, lang_int, np.where(other_lang, lang_other, "english")).astype(object)
+    return interpreter, language
+
+
+def _needs(rng, par, n_people: int):
+    """Adverse childhood experiences (gamma-Poisson, capped at 10; some missing) and mental health need."""
     ag = par["aces_gamma"]
     aces = np.minimum(rng.poisson(rng.gamma(ag["shape"], ag["scale"], size=n_people)), 10).astype(float)
     aces[rng.random(n_people) < par["aces_missing"]] = np.nan
     mh = rng.random(n_people) < par["mental_health"]["p"]
     mh_missing = rng.random(n_people) < par["mental_health"]["missing"]
-    # -- referrals: risk level given by the referrer, programme strand ----------------------------------------
+    return aces, mh, mh_missing
+
+
+def _risk_level_and_strand(rng, st, par, n: int):
+    """Per referral: the referrer's risk level and the programme strand (a second strand at group sites)."""
     risk_level = _choice(rng, par["referral_risk_level"], n)
     risk_level[rng.random(n) < par["referral_risk_level_missing"]] = None
     word = np.array([m["programme_word"] for m in st.mspec], dtype=object)[st.site]
     strand = par["second_strand"]
     second = (np.array(st.models, dtype=object)[st.site] == "group24") & (rng.random(n) < strand["share"])
     programme = np.where(second, strand["name"], word).astype(object)
+    return risk_level, programme
+
+
+def _people(st, rng, par, truth, new) -> None:
+    """Protected characteristics, district and complex needs per person; risk level and strand per referral."""
+    n, n_people, person, roots = st.n, st.n_people, st.person, st.roots
+    ref = st.tables["referrals"]
+    _, completed, left_early, not_started = _outcomes(st)
+
+    # -- people: protected characteristics, district, complex needs -----------------------------------------
+    root = roots  # each person's first referral (index into the referrals)
+    grp = np.where(completed[root], "completed", np.where(left_early[root], "left_early", "other"))
+    # (the order of these calls is the order of the draws: keep it, the data are fixed for a seed)
+    disability, religion, orientation = _identity(rng, par, grp, n_people)
+    district = _district(rng, st, par, st.site[root], n_people)
+    interpreter, language = _language(rng, par, not_started[root], n_people)
+    aces, mh, mh_missing = _needs(rng, par, n_people)
+    risk_level, programme = _risk_level_and_strand(rng, st, par, n)
 
     ref = ref.copy()
     ref["programme_name"] = programme

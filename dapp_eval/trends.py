@@ -91,7 +91,54 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 # the four Making Data Count rules side by side, each a short block, so they can be read against NHS guidance
-def special_causes(values, centre, lower, upper, lower_2sigma, upper_2sigma) -> pd.DataFrame:  # noqa: C901
+def _flag(i: int, text: str, side: str, texts: list[list[str]], high: np.ndarray, low: np.ndarray) -> None:
+    """Point ``i`` is a special cause on ``side`` ("high" or "low"), for the reason ``text``."""
+    texts[i].append(text)
+    (high if side == "high" else low)[i] = True
+
+
+def _shift_rule(x, c, texts, high, low) -> np.ndarray:
+    """Shift: a run of SHIFT_RUN or more points on one side of the centre line."""
+    shift = np.zeros(len(x), bool)
+    for side, mask, word in (("high", x > c, "above"), ("low", x < c, "below")):
+        for s, e in _runs(mask):
+            if e - s >= SHIFT_RUN:
+                shift[s:e] = True
+                for i in range(s, e):
+                    _flag(i, f"one of {e - s} quarters in a row {word} the average", side, texts, high, low)
+    return shift
+
+
+def _trend_rule(x, texts, high, low) -> np.ndarray:
+    """Trend: TREND_RUN or more points in a row each rising (or each falling)."""
+    trend = np.zeros(len(x), bool)
+    d = np.diff(x)
+    for side, mask, word in (("high", d > 0, "rising"), ("low", d < 0, "falling")):
+        # a run of m consecutive increases covers m + 1 points
+        for s, e in _runs(mask):
+            if e - s + 1 >= TREND_RUN:
+                trend[s:e + 1] = True
+                for i in range(s, e + 1):
+                    _flag(i, f"one of {e - s + 1} quarters in a row each {word}", side, texts, high, low)
+    return trend
+
+
+def _two_of_three_rule(x, lo2, hi2, texts, high, low) -> np.ndarray:
+    """Two of three points in a row beyond two sigma on the same side (each such point flagged once)."""
+    k = len(x)
+    two3 = np.zeros(k, bool)
+    for side, beyond, word in (("high", x > hi2, "upper"), ("low", x < lo2, "lower")):
+        for s in range(max(k - 2, 0)):
+            if beyond[s:s + 3].sum() < 2:
+                continue
+            for i in range(s, s + 3):
+                if beyond[i] and not two3[i]:
+                    two3[i] = True
+                    _flag(i, f"2 of 3 quarters in a row close to the {word} limit", side, texts, high, low)
+    return two3
+
+
+def special_causes(values, centre, lower, upper, lower_2sigma, upper_2sigma) -> pd.DataFrame:
     """Apply the four MDC special-cause rules to points in time order (all of them complete).
 
     Parameters
@@ -127,36 +174,9 @@ def special_causes(values, centre, lower, upper, lower_2sigma, upper_2sigma) -> 
         if below[i]:
             texts[i].append("below the lower process limit")
 
-    shift = np.zeros(k, bool)
-    for side, mask, word in (("high", x > c, "above"), ("low", x < c, "below")):
-        for s, e in _runs(mask):
-            if e - s >= SHIFT_RUN:
-                shift[s:e] = True
-                for i in range(s, e):
-                    texts[i].append(f"one of {e - s} quarters in a row {word} the average")
-                    (high if side == "high" else low)[i] = True
-
-    trend = np.zeros(k, bool)
-    d = np.diff(x)
-    for side, mask, word in (("high", d > 0, "rising"), ("low", d < 0, "falling")):
-        # a run of m consecutive increases covers m + 1 points
-        for s, e in _runs(mask):
-            if e - s + 1 >= TREND_RUN:
-                trend[s:e + 1] = True
-                for i in range(s, e + 1):
-                    texts[i].append(f"one of {e - s + 1} quarters in a row each {word}")
-                    (high if side == "high" else low)[i] = True
-
-    two3 = np.zeros(k, bool)
-    for side, beyond, word in (("high", x > hi2, "upper"), ("low", x < lo2, "lower")):
-        for s in range(max(k - 2, 0)):
-            win = beyond[s:s + 3]
-            if win.sum() >= 2:
-                for i in range(s, s + 3):
-                    if beyond[i] and not two3[i]:
-                        two3[i] = True
-                        texts[i].append(f"2 of 3 quarters in a row close to the {word} limit")
-                        (high if side == "high" else low)[i] = True
+    shift = _shift_rule(x, c, texts, high, low)
+    trend = _trend_rule(x, texts, high, low)
+    two3 = _two_of_three_rule(x, lo2, hi2, texts, high, low)
     sc = above | below | shift | trend | two3
     direction = np.where(high & ~low, "high", np.where(low & ~high, "low", np.where(high & low, "high and low", "")))
     return pd.DataFrame({
@@ -297,7 +317,62 @@ def _fy_period(dates: pd.Series) -> pd.Series:
 
 
 # the four charts are assembled in one readable sequence (one block each)
-def quarterly_spc(data, *, plan: dict | None = None) -> AnalysisResult:  # noqa: PLR0915
+def _completion_chart(data, plan, tp, quarters, cover_partial, cover_reason, base, not_charted) -> pd.DataFrame:
+    """p-chart of completion within planned length + grace, by quarter of starting (complete cohorts only)."""
+    from . import attrition
+
+    a = plan["attrition"]
+    ep = attrition.episode_times(data, exit_time=a["exit_time"]).tables["episodes"]
+    k = int(ep["planned"].isna().sum())
+    if k:
+        not_charted["completion: started episodes without a planned length"] = k
+    ep = ep[ep["planned"].notna()]
+    horizon = (ep["planned"].astype(float) + float(a["grace_weeks"])) * 7.0
+    ext = ep["site_id"].map(data.sites.set_index("site_id")["data_extract_date"])
+    followed = (ext - ep["start_date"]).dt.days >= horizon
+    done = (ep["outcome"] == "completed") & (ep["time_days"] <= horizon)
+    q = _fy_period(ep["start_date"])
+    n_q = q.value_counts().reindex(quarters, fill_value=0).to_numpy(float)
+    done_q = q[done].value_counts().reindex(quarters, fill_value=0).to_numpy(float)
+    unfollowed_q = q[~followed].value_counts().reindex(quarters, fill_value=0).to_numpy()
+    incomplete = unfollowed_q > 0
+    part = cover_partial | incomplete
+    reason = np.where(incomplete, "some people who started in this quarter have not yet reached their planned "
+                                  "length + grace", cover_reason)
+    ch = p_chart(done_q, n_q, partial=part, labels=tp["quarter"])
+    # an incomplete cohort's proportion is biased (the early completers are in, the rest not yet): not shown
+    ch.loc[incomplete, ["value", "n_numerator"]] = np.nan
+    ch["partial_reason"] = reason
+    return _finish(ch, "completion", base)
+
+
+def _risk_reduction_chart(data, plan, tp, quarters, cover_partial, cover_reason, not_charted):
+    """p-chart of reliable risk reduction by quarter of leaving (None when there is nothing to chart)."""
+    from . import risk
+
+    r = plan["risk"]
+    try:
+        ch_r = risk.change(data, instrument=r["instrument"], from_=r["from"], to=r["to"],
+                           informant=r["informant"]).tables["changes"]
+    except AnalysisError:
+        ch_r = None
+    if ch_r is None or not len(ch_r):
+        return None
+    exit_q = _fy_period(ch_r["referral_id"].map(data.referrals.set_index("referral_id")["exit_date"]))
+    k = int(exit_q.isna().sum())
+    if k:
+        not_charted["reliable risk reduction: people assessed twice who have no exit date yet"] = k
+    rel = ch_r["reliable_change"] == "reliably improved"
+    n_r = exit_q.value_counts().reindex(quarters, fill_value=0).to_numpy(float)
+    k_r = exit_q[rel.to_numpy()].value_counts().reindex(quarters, fill_value=0).to_numpy(float)
+    if not (n_r[~cover_partial] > 0).any():
+        return None
+    ch = p_chart(k_r, n_r, partial=cover_partial, labels=tp["quarter"])
+    ch["partial_reason"] = cover_reason
+    return ch
+
+
+def quarterly_spc(data, *, plan: dict | None = None) -> AnalysisResult:
     """Quarterly SPC charts of referrals, starts, completion and reliable risk reduction.
 
     Parameters
@@ -336,7 +411,7 @@ def quarterly_spc(data, *, plan: dict | None = None) -> AnalysisResult:  # noqa:
     >>> res.summary.query("measure == 'referrals' and quarter == '2023/24 Q1'")["value"].tolist()
     [242.0]
     """
-    from . import attrition, funnel, risk
+    from . import funnel
     from .plan import as_plan
 
     plan = as_plan(plan)
@@ -359,50 +434,12 @@ def quarterly_spc(data, *, plan: dict | None = None) -> AnalysisResult:  # noqa:
         parts.append(_finish(ch, code, base))
 
     # completion within planned length + grace, by quarter of starting
-    a = plan["attrition"]
-    ep = attrition.episode_times(data, exit_time=a["exit_time"]).tables["episodes"]
     not_charted: dict[str, int] = {}
-    k = int(ep["planned"].isna().sum())
-    if k:
-        not_charted["completion: started episodes without a planned length"] = k
-    ep = ep[ep["planned"].notna()]
-    horizon = (ep["planned"].astype(float) + float(a["grace_weeks"])) * 7.0
-    ext = ep["site_id"].map(data.sites.set_index("site_id")["data_extract_date"])
-    followed = (ext - ep["start_date"]).dt.days >= horizon
-    done = (ep["outcome"] == "completed") & (ep["time_days"] <= horizon)
-    q = _fy_period(ep["start_date"])
-    n_q = q.value_counts().reindex(quarters, fill_value=0).to_numpy(float)
-    done_q = q[done].value_counts().reindex(quarters, fill_value=0).to_numpy(float)
-    unfollowed_q = q[~followed].value_counts().reindex(quarters, fill_value=0).to_numpy()
-    incomplete = unfollowed_q > 0
-    part = cover_partial | incomplete
-    reason = np.where(incomplete, "some people who started in this quarter have not yet reached their planned "
-                                  "length + grace", cover_reason)
-    ch = p_chart(done_q, n_q, partial=part, labels=tp["quarter"])
-    # an incomplete cohort's proportion is biased (the early completers are in, the rest not yet): not shown
-    ch.loc[incomplete, ["value", "n_numerator"]] = np.nan
-    ch["partial_reason"] = reason
-    parts.append(_finish(ch, "completion", base))
-
+    parts.append(_completion_chart(data, plan, tp, quarters, cover_partial, cover_reason, base, not_charted))
     # reliable risk reduction, by quarter of leaving
-    r = plan["risk"]
-    try:
-        ch_r = risk.change(data, instrument=r["instrument"], from_=r["from"], to=r["to"],
-                           informant=r["informant"]).tables["changes"]
-    except AnalysisError:
-        ch_r = None
-    if ch_r is not None and len(ch_r):
-        exit_q = _fy_period(ch_r["referral_id"].map(data.referrals.set_index("referral_id")["exit_date"]))
-        k = int(exit_q.isna().sum())
-        if k:
-            not_charted["reliable risk reduction: people assessed twice who have no exit date yet"] = k
-        rel = ch_r["reliable_change"] == "reliably improved"
-        n_r = exit_q.value_counts().reindex(quarters, fill_value=0).to_numpy(float)
-        k_r = exit_q[rel.to_numpy()].value_counts().reindex(quarters, fill_value=0).to_numpy(float)
-        if (n_r[~cover_partial] > 0).any():
-            ch = p_chart(k_r, n_r, partial=cover_partial, labels=tp["quarter"])
-            ch["partial_reason"] = cover_reason
-            parts.append(_finish(ch, "reliable_risk_reduction", base))
+    ch = _risk_reduction_chart(data, plan, tp, quarters, cover_partial, cover_reason, not_charted)
+    if ch is not None:
+        parts.append(_finish(ch, "reliable_risk_reduction", base))
 
     summary = pd.concat(parts, ignore_index=True)[_COLUMNS]
     n_complete = summary[~summary["partial"]].groupby("measure").size()

@@ -164,7 +164,7 @@ def test_paired_tests_match_t_test_and_wilcox_test(ref):
     rw = ref["sleep_wilcoxon"].loc["V"]
     assert w["statistic"] == rw["estimate"]
     assert w["p_value"] == pytest.approx(rw["p_value"], rel=1e-10)  # normal approximation, same formula
-    tab = paired.paired_change(x1, x2)
+    tab = paired.paired_score_change(x1, x2)
     assert tab.set_index("statistic").loc["mean_change", "p_value"] == pytest.approx(r["p_value"], rel=1e-10)
 
 

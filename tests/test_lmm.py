@@ -75,7 +75,7 @@ def test_matches_lme4_reml(key, fixture, ref, request):
                                          ("lmm_random_site", "random_site_fit")])
 def test_satterthwaite_df_matches_lmertest(key, fixture, ref, request):
     m = request.getfixturevalue(fixture)
-    s = m.summary()
+    s = m.summary
     # numerical derivatives: our central differences (step 1e-4 * max(|phi|, 0.1)) against lmerTest's
     # numDeriv Hessian/Jacobian of the REML deviance in (theta, sigma); they differ by 2.5e-5 and the
     # difference moves with BLAS/CPU (issue #13 failed at rtol=2e-5), so about 1e-4 is what is determined

@@ -216,7 +216,7 @@ def test_fine_gray_agrees_with_crr_defaults_too(R, tied):
 
 def test_fine_gray_summary_and_prediction(tied):
     fit = sv.fine_gray(tied["time"], tied["cause"], tied[["x1"]])
-    s = fit.summary()
+    s = fit.summary
     assert list(s.columns) == ["term", "estimate", "std_error", "hr", "ci_lower", "ci_upper", "p_value"]
     assert s.loc[0, "ci_lower"] < s.loc[0, "hr"] < s.loc[0, "ci_upper"]
     pred = fit.predict_cif([0.0])

@@ -26,7 +26,7 @@ from .gee import GEEResults, gee
 from .its import newey_west, segmented_regression
 from .lmm import RandomInterceptLMM, design_matrix
 from .matching import greedy_match
-from .paired import paired_change, paired_t, reliable_change_index, wilcoxon_signed_rank
+from .paired import paired_score_change, paired_t, reliable_change_index, wilcoxon_signed_rank
 from .proportions import holm, mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
 from .recurrent import MCFResult, mcf, rate_model
 from .sensitivity import evalues_hr, evalues_rr
@@ -61,7 +61,7 @@ __all__ = [
     "newcombe_diff_ci",
     "newcombe_paired_ci",
     "newey_west",
-    "paired_change",
+    "paired_score_change",
     "paired_t",
     "reliable_change_index",
     "rate_model",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -83,6 +83,21 @@ class EstimatorResults:
     n_obs: int = 0
     info: dict[str, Any] = field(default_factory=dict)
     model: Any = None
+    alpha: float = 0.05
+
+    @property
+    def estimate(self) -> pd.Series:
+        """The estimates (``params``), under the name the tidy tables use."""
+        return self.params
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The table the analyses read: :attr:`summary`."""
+        return self.summary
+
+    def with_alpha(self, alpha: float):
+        """The same fit with intervals (``summary``, ``conf_int()``) at level ``1 - alpha``."""
+        return replace(self, alpha=check_alpha(alpha))
 
     @property
     def bse(self) -> pd.Series:
@@ -108,9 +123,9 @@ class EstimatorResults:
         p = 2 * (stats.norm.sf(t) if not np.isfinite(self.df) else stats.t.sf(t, self.df))
         return pd.Series(p, index=self.params.index, name="p_value")
 
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald intervals: DataFrame indexed by term with ``ci_lower``, ``ci_upper``."""
-        alpha = check_alpha(alpha)
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
+        """Wald intervals (at the result's ``alpha`` unless given): indexed by term, ``ci_lower``, ``ci_upper``."""
+        alpha = check_alpha(self.alpha if alpha is None else alpha)
         q = stats.norm.ppf(1 - alpha / 2) if not np.isfinite(self.df) else stats.t.ppf(1 - alpha / 2, self.df)
         se = self.bse
         return pd.DataFrame({"ci_lower": self.params - q * se, "ci_upper": self.params + q * se})

@@ -126,6 +126,33 @@ def _nb_alpha_weighted(y, X, offset, w) -> float:
     return float(np.exp(optimize.brentq(score, lo, hi, xtol=1e-14, rtol=1e-14, maxiter=500)))
 
 
+def _count_inputs(y, X, offset, freq_weights):
+    """Counts, design, offset and frequency weights as float arrays, checked."""
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    if (y < 0).any() or not np.isfinite(y).all():
+        raise ValueError("counts must be finite and non-negative")
+    off = None if offset is None else np.asarray(offset, dtype=float)
+    if off is not None and not np.isfinite(off).all():
+        raise ValueError("offset must be finite (log of a positive exposure)")
+    w = None
+    if freq_weights is not None:
+        w = np.asarray(freq_weights, dtype=float)
+        if w.shape != (len(X),) or not np.isfinite(w).all() or (w <= 0).any() or (w != np.round(w)).any():
+            raise ValueError("freq_weights must be one positive whole number per row")
+    return y, X, off, w
+
+
+def _cluster_codes(cluster, n: int) -> np.ndarray:
+    """Integer cluster codes (every row its own cluster without ``cluster``)."""
+    if cluster is None:
+        return np.arange(n)
+    cser = pd.Series(np.asarray(cluster))
+    if cser.isna().any():
+        raise ValueError(f"cluster has {int(cser.isna().sum())} missing labels")
+    return pd.factorize(cser)[0]
+
+
 def fit_count_model(y, X, *, family: str = "poisson", offset=None, cluster=None, cov_type: str = "HC1",
                     names=None, freq_weights=None) -> CountModelResults:
     """Array interface of :func:`count_model` (``X`` includes the intercept column).
@@ -144,33 +171,16 @@ def fit_count_model(y, X, *, family: str = "poisson", offset=None, cluster=None,
         raise ValueError(f"family must be 'poisson' or 'negbin', got {family!r}")
     if cov_type not in _COV_TYPES:
         raise ValueError(f"cov_type must be one of {_COV_TYPES}, got {cov_type!r}")
-    y = np.asarray(y, dtype=float)
-    X = np.asarray(X, dtype=float)
+    y, X, off, w = _count_inputs(y, X, offset, freq_weights)
     n, p = X.shape
     names = list(names) if names is not None else [f"x{j}" for j in range(p)]
-    if (y < 0).any() or not np.isfinite(y).all():
-        raise ValueError("counts must be finite and non-negative")
-    off = None if offset is None else np.asarray(offset, dtype=float)
-    if off is not None and not np.isfinite(off).all():
-        raise ValueError("offset must be finite (log of a positive exposure)")
-    w = None
-    if freq_weights is not None:
-        w = np.asarray(freq_weights, dtype=float)
-        if w.shape != (n,) or not np.isfinite(w).all() or (w <= 0).any() or (w != np.round(w)).any():
-            raise ValueError("freq_weights must be one positive whole number per row")
     nb_alpha = np.nan
     if family == "poisson":
         fam = sm.families.Poisson()
     else:
         nb_alpha = nb_dispersion(y, X, off, freq_weights=w)
         fam = sm.families.NegativeBinomial(alpha=nb_alpha)
-    if cluster is None:
-        groups = np.arange(n)
-    else:
-        cser = pd.Series(np.asarray(cluster))
-        if cser.isna().any():
-            raise ValueError(f"cluster has {int(cser.isna().sum())} missing labels")
-        groups = pd.factorize(cser)[0]
+    groups = _cluster_codes(cluster, n)
     if w is not None:
         return _fit_weighted(y, X, fam, off, w, groups, cluster is not None, cov_type, names, family, nb_alpha)
     kw: dict = {"cov_type": "nonrobust"}

@@ -14,6 +14,8 @@ from scipy import optimize, stats
 
 from dapp_eval.results import check_alpha
 
+from ._results import Estimate, TupleResult
+
 __all__ = ["cohens_dz", "hedges_gav", "rubin", "smd", "smd_binary", "smd_from_moments"]
 
 
@@ -58,6 +60,11 @@ def cohens_dz(diff, *, alpha: float = 0.05) -> tuple[float, float, float]:
     """
     alpha = check_alpha(alpha)
     d = np.asarray(diff, dtype=float)
+    vals = _cohens_dz(d, alpha)
+    return TupleResult(vals, estimate=vals[0], n_obs=len(d), alpha=alpha, interval=lambda a: _cohens_dz(d, a))
+
+
+def _cohens_dz(d: np.ndarray, alpha: float) -> tuple[float, float, float]:
     n = len(d)
     if n < 2 or not d.std(ddof=1) > 0:
         return (np.nan, np.nan, np.nan)
@@ -95,6 +102,12 @@ def hedges_gav(before, after, *, alpha: float = 0.05) -> tuple[float, float, flo
     alpha = check_alpha(alpha)
     x1 = np.asarray(before, dtype=float)
     x2 = np.asarray(after, dtype=float)
+    vals = _hedges_gav(x1, x2, alpha)
+    return TupleResult(vals, estimate=vals[0], n_obs=len(x1), alpha=alpha,
+                       interval=lambda a: _hedges_gav(x1, x2, a))
+
+
+def _hedges_gav(x1: np.ndarray, x2: np.ndarray, alpha: float) -> tuple[float, float, float]:
     n = len(x1)
     d = x2 - x1
     if n < 3 or not d.std(ddof=1) > 0:
@@ -124,6 +137,7 @@ def rubin(estimates, variances, *, df_complete: float = np.inf, alpha: float = 0
     >>> round(r["estimate"], 3), round(r["std_error"], 4), round(r["df"], 2)
     (1.0, 0.3055, 4.72)
     """
+    alpha = check_alpha(alpha)
     q = np.asarray(estimates, dtype=float)
     u = np.asarray(variances, dtype=float)
     m = len(q)
@@ -149,7 +163,7 @@ def rubin(estimates, variances, *, df_complete: float = np.inf, alpha: float = 0
     fmi = (r + 2 / (df + 3)) / (r + 1) if np.isfinite(df) else lam
     out = dict(estimate=qbar, std_error=se, df=df, ci_lower=qbar - crit * se, ci_upper=qbar + crit * se,
                p_value=p, within=ubar, between=b, fmi=fmi)
-    return {k: float(v) for k, v in out.items()}
+    return Estimate({k: float(v) for k, v in out.items()}, alpha=alpha, n_obs=m, name="pooled")
 
 
 def smd_from_moments(m1, s1, m2, s2) -> float:

@@ -56,6 +56,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from dapp_eval.results import check_alpha
+
 __all__ = ["RandomInterceptLMM", "design_matrix"]
 
 _LOG2PI = np.log(2 * np.pi)
@@ -144,6 +146,61 @@ def _gram(Z: np.ndarray, block: int = 256) -> np.ndarray:
     return out
 
 
+def _design_inputs(y, X, names) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Response and fixed-effects design as finite float arrays, with the column names."""
+    if isinstance(X, pd.DataFrame):
+        names = list(X.columns) if names is None else list(names)
+        X = X.to_numpy(dtype=float)
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float).ravel()
+    if X.ndim != 2 or X.shape[0] != y.shape[0]:
+        raise ValueError("X must be 2-D with one row per observation of y")
+    names = [f"x{j}" for j in range(X.shape[1])] if names is None else list(names)
+    if len(names) != X.shape[1]:
+        raise ValueError("names must have one entry per column of X")
+    if not (np.isfinite(y).all() and np.isfinite(X).all()):
+        raise ValueError("y and X must be finite (drop missing scores before fitting)")
+    return y, X, names
+
+
+def _check_identifiable(X: np.ndarray, n: int, p: int, n_groups: int) -> None:
+    """Refuse designs whose fixed effects or variance components cannot be estimated (as lme4 does)."""
+    if np.linalg.matrix_rank(X) < p:
+        raise ValueError("the fixed-effects design X is rank deficient (a level with no observations?)")
+    if n - p <= 0:
+        raise ValueError("too few observations for the number of fixed effects")
+    if n_groups >= n:
+        raise ValueError(
+            f"the person and residual variances cannot be told apart: no group has two observations "
+            f"({n_groups} groups for {n} observations). lme4 refuses this too ('number of levels of each "
+            "grouping factor must be < number of observations'); fit an ordinary linear model instead")
+
+
+def _site_sums(sites, gid: np.ndarray, n_groups: int, kidx: np.ndarray, K: int, Gs: np.ndarray):
+    """Per-site sums of the person sums by group size (for ``(1 | site/id)``): ``(R, cnt, n_sites)``."""
+    if sites is None:
+        raise ValueError("site_effect=True needs site labels")
+    n, q = len(gid), Gs.shape[1]
+    sid, slabels = pd.factorize(pd.Series(np.asarray(sites)), sort=False)
+    if (sid < 0).any():
+        raise ValueError("sites has missing labels")
+    n_sites = len(slabels)
+    if n_sites >= n:
+        raise ValueError(f"the site and residual variances cannot be told apart: {n_sites} sites for {n} "
+                         "observations (lme4: 'number of levels of each grouping factor must be < number "
+                         "of observations')")
+    gsite = np.full(n_groups, -1)
+    gsite[gid] = sid
+    if (gsite[gid] != sid).any():
+        raise ValueError("persons must be nested in sites: a person appears in more than one site")
+    sk = gsite * K + kidx
+    R = np.column_stack(
+        [np.bincount(sk, weights=Gs[:, j], minlength=n_sites * K) for j in range(q)]
+    ).reshape(n_sites, K, q)
+    cnt = np.bincount(sk, minlength=n_sites * K).reshape(n_sites, K).astype(float)
+    return R, cnt, n_sites
+
+
 class RandomInterceptLMM:
     """Random-intercept linear mixed model fitted by exact REML.
 
@@ -197,9 +254,14 @@ class RandomInterceptLMM:
     (True, ['person', 'residual'])
     """
 
-    def __init__(self, *, site_effect: bool = False, tol: float = 1e-11):
+    def __init__(self, *, site_effect: bool = False, tol: float = 1e-11, alpha: float = 0.05,
+                 df: str = "satterthwaite"):
         self.site_effect = bool(site_effect)
         self.tol = float(tol)
+        self.alpha = check_alpha(alpha)
+        if df not in ("satterthwaite", "asymptotic"):
+            raise ValueError("df must be 'satterthwaite' or 'asymptotic'")
+        self.df = df
 
     # ------------------------------------------------------------------ fit
     def fit(self, y, X, groups, sites=None, *, names: Sequence[str] | None = None) -> RandomInterceptLMM:
@@ -225,32 +287,13 @@ class RandomInterceptLMM:
         -------
         self
         """
-        if isinstance(X, pd.DataFrame):
-            names = list(X.columns) if names is None else list(names)
-            X = X.to_numpy(dtype=float)
-        X = np.asarray(X, dtype=float)
-        y = np.asarray(y, dtype=float).ravel()
-        if X.ndim != 2 or X.shape[0] != y.shape[0]:
-            raise ValueError("X must be 2-D with one row per observation of y")
+        y, X, names = _design_inputs(y, X, names)
         n, p = X.shape
-        names = [f"x{j}" for j in range(p)] if names is None else list(names)
-        if len(names) != p:
-            raise ValueError("names must have one entry per column of X")
-        if not (np.isfinite(y).all() and np.isfinite(X).all()):
-            raise ValueError("y and X must be finite (drop missing scores before fitting)")
         gid, glabels = pd.factorize(pd.Series(np.asarray(groups)), sort=False)
         if (gid < 0).any():
             raise ValueError("groups has missing labels")
         n_groups = len(glabels)
-        if np.linalg.matrix_rank(X) < p:
-            raise ValueError("the fixed-effects design X is rank deficient (a level with no observations?)")
-        if n - p <= 0:
-            raise ValueError("too few observations for the number of fixed effects")
-        if n_groups >= n:
-            raise ValueError(
-                f"the person and residual variances cannot be told apart: no group has two observations "
-                f"({n_groups} groups for {n} observations). lme4 refuses this too ('number of levels of each "
-                "grouping factor must be < number of observations'); fit an ordinary linear model instead")
+        _check_identifiable(X, n, p, n_groups)
 
         Z = np.column_stack([X, y])
         q = p + 1
@@ -265,25 +308,7 @@ class RandomInterceptLMM:
         count_k = np.bincount(kidx, minlength=K).astype(float)
 
         if self.site_effect:
-            if sites is None:
-                raise ValueError("site_effect=True needs site labels")
-            sid, slabels = pd.factorize(pd.Series(np.asarray(sites)), sort=False)
-            if (sid < 0).any():
-                raise ValueError("sites has missing labels")
-            n_sites = len(slabels)
-            if n_sites >= n:
-                raise ValueError(f"the site and residual variances cannot be told apart: {n_sites} sites for {n} "
-                                 "observations (lme4: 'number of levels of each grouping factor must be < number "
-                                 "of observations')")
-            gsite = np.full(n_groups, -1)
-            gsite[gid] = sid
-            if (gsite[gid] != sid).any():
-                raise ValueError("persons must be nested in sites: a person appears in more than one site")
-            sk = gsite * K + kidx
-            R = np.column_stack(
-                [np.bincount(sk, weights=Gs[:, j], minlength=n_sites * K) for j in range(q)]
-            ).reshape(n_sites, K, q)
-            cnt = np.bincount(sk, minlength=n_sites * K).reshape(n_sites, K).astype(float)
+            R, cnt, n_sites = _site_sums(sites, gid, n_groups, kidx, K, Gs)
         else:
             n_sites = 0 if sites is None else len(pd.unique(np.asarray(sites)))
             R = cnt = None
@@ -570,11 +595,41 @@ class RandomInterceptLMM:
             "p_value": pval, "ci_lower": est - crit * se, "ci_upper": est + crit * se,
         })
 
-    def summary(self, *, alpha: float = 0.05, df: str = "satterthwaite") -> pd.DataFrame:
-        """Fixed-effects table (one row per coefficient), as ``summary(lmerTest::lmer(...))``."""
-        return self.contrast(np.eye(len(self.params_)), names=self.exog_names_, alpha=alpha, df=df)
+    def fixed_effects(self, *, alpha: float | None = None, df: str | None = None) -> pd.DataFrame:
+        """Fixed-effects table (one row per coefficient), as ``summary(lmerTest::lmer(...))``.
 
-    def conf_int(self, alpha: float = 0.05, *, df: str = "satterthwaite") -> pd.DataFrame:
+        At the model's ``alpha`` and ``df`` unless given.
+        """
+        a = self.alpha if alpha is None else check_alpha(alpha)
+        return self.contrast(np.eye(len(self.params_)), names=self.exog_names_, alpha=a, df=df or self.df)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Fixed-effects table at the model's ``alpha`` and ``df`` (see :meth:`fixed_effects`)."""
+        return self.fixed_effects()
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.summary
+
+    @property
+    def params(self) -> pd.Series:
+        """Fixed effects (``params_``)."""
+        return self.params_
+
+    @property
+    def estimate(self) -> pd.Series:
+        return self.params_
+
+    @property
+    def bse(self) -> pd.Series:
+        return self.bse_
+
+    @property
+    def n_obs(self) -> int:
+        return self.n_obs_
+
+    def conf_int(self, alpha: float | None = None, *, df: str | None = None) -> pd.DataFrame:
         """Wald confidence intervals of the fixed effects (columns ``ci_lower``, ``ci_upper``)."""
-        s = self.summary(alpha=alpha, df=df)
+        s = self.fixed_effects(alpha=alpha, df=df)
         return s.set_index("term")[["ci_lower", "ci_upper"]]

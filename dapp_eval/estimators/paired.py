@@ -17,9 +17,10 @@ from scipy import stats
 
 from dapp_eval.results import check_alpha
 
+from ._results import Estimate, TableResult
 from .effect_sizes import cohens_dz, hedges_gav
 
-__all__ = ["paired_change", "paired_t", "reliable_change_index", "wilcoxon_signed_rank"]
+__all__ = ["paired_score_change", "paired_t", "reliable_change_index", "wilcoxon_signed_rank"]
 
 
 def _pair(before, after) -> tuple[np.ndarray, np.ndarray]:
@@ -60,8 +61,8 @@ def paired_t(before, after, *, alpha: float = 0.05) -> dict[str, float]:
         crit = stats.t.ppf(1 - alpha / 2, n - 1)
         t = d.mean() / se
         out.update(ci_lower=float(d.mean() - crit * se), ci_upper=float(d.mean() + crit * se), statistic=float(t),
-                   p_value=float(2 * stats.t.sf(abs(t), n - 1)))
-    return out
+                   p_value=float(2 * stats.t.sf(abs(t), n - 1)), std_error=float(se))
+    return Estimate(out, alpha=alpha, n_obs=n, name="mean_change")
 
 
 def wilcoxon_signed_rank(before, after) -> dict[str, float]:
@@ -82,13 +83,15 @@ def wilcoxon_signed_rank(before, after) -> dict[str, float]:
     d = x2 - x1
     nz = d[d != 0]
     if len(nz) == 0:
-        return dict(statistic=0.0, p_value=1.0, n=len(d), n_nonzero=0)
+        return Estimate(dict(statistic=0.0, p_value=1.0, n=len(d), n_nonzero=0), alpha=0.05, n_obs=len(d),
+                        name="signed-rank V")
     ranks = stats.rankdata(np.abs(nz))
     v = float(ranks[nz > 0].sum())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         w = stats.wilcoxon(nz, zero_method="wilcox", correction=True, method="approx")
-    return dict(statistic=v, p_value=float(w.pvalue), n=len(d), n_nonzero=len(nz))
+    return Estimate(dict(statistic=v, p_value=float(w.pvalue), n=len(d), n_nonzero=len(nz)), alpha=0.05,
+                    n_obs=len(d), name="signed-rank V")
 
 
 def reliable_change_index(before, after, *, s_diff: float | None = None, sd: float | None = None,
@@ -116,8 +119,11 @@ def reliable_change_index(before, after, *, s_diff: float | None = None, sd: flo
     return (x2 - x1) / s_diff
 
 
-def paired_change(before, after, *, alpha: float = 0.05) -> pd.DataFrame:
-    """Tidy summary of a paired change: t-test, Wilcoxon, Cohen's d_z and Hedges' g_av.
+def paired_score_change(before, after, *, alpha: float = 0.05) -> TableResult:
+    """Tidy summary of a paired change in a score: t-test, Wilcoxon, Cohen's d_z and Hedges' g_av.
+
+    (For yes/no answers of the same people at two waves see :func:`dapp_eval.safety.paired_change`:
+    Newcombe interval and exact McNemar test.)
 
     One row per ``statistic`` (``mean_change``, ``median_change``,
     ``cohens_dz``, ``hedges_gav``) with ``estimate``, ``ci_lower``,
@@ -125,7 +131,7 @@ def paired_change(before, after, *, alpha: float = 0.05) -> pd.DataFrame:
 
     Examples
     --------
-    >>> paired_change([10, 12, 9, 14, 11], [8, 11, 9, 10, 12])["statistic"].tolist()
+    >>> paired_score_change([10, 12, 9, 14, 11], [8, 11, 9, 10, 12])["statistic"].tolist()
     ['mean_change', 'median_change', 'cohens_dz', 'hedges_gav']
     """
     x1, x2 = _pair(before, after)
@@ -143,4 +149,16 @@ def paired_change(before, after, *, alpha: float = 0.05) -> pd.DataFrame:
         dict(statistic="hedges_gav", estimate=g[0], ci_lower=g[1], ci_upper=g[2], n=n),
     ]
     cols = ["statistic", "estimate", "ci_lower", "ci_upper", "test_statistic", "df", "p_value", "n"]
-    return pd.DataFrame(rows).reindex(columns=cols)
+    return TableResult.from_table(pd.DataFrame(rows).reindex(columns=cols), alpha=check_alpha(alpha), n_obs=n,
+                                  kind="paired change", key=["statistic"])
+
+
+def __getattr__(name: str):
+    # the old name, kept for one release (it read like dapp_eval.safety.paired_change, which is another analysis)
+    if name == "paired_change":
+        import warnings
+
+        warnings.warn("dapp_eval.estimators.paired_change is now paired_score_change; the old name goes in 0.3",
+                      DeprecationWarning, stacklevel=2)
+        return paired_score_change
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,6 +13,8 @@ from scipy import stats
 
 from dapp_eval.results import check_alpha
 
+from ._results import TupleResult
+
 __all__ = ["holm", "mcnemar_exact", "newcombe_diff_ci", "newcombe_paired_ci", "wilson_ci"]
 
 
@@ -28,7 +30,9 @@ def wilson_ci(x, n, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    lower, upper : numpy.ndarray
+    TupleResult
+        ``(lower, upper)`` (numpy arrays) as a tuple; ``params`` are the
+        proportions ``x / n`` and ``conf_int(alpha)`` recomputes the interval.
 
     Examples
     --------
@@ -39,6 +43,13 @@ def wilson_ci(x, n, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     alpha = check_alpha(alpha)
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, x / np.where(n > 0, n, 1.0), np.nan)
+    return TupleResult(_wilson(x, n, alpha), estimate=p, n_obs=n, alpha=alpha,
+                       interval=lambda a: _wilson(x, n, a), std_error=np.sqrt(p * (1 - p) / np.where(n > 0, n, np.nan)))
+
+
+def _wilson(x: np.ndarray, n: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     z = stats.norm.ppf(1 - alpha / 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = x / n
@@ -101,7 +112,13 @@ def newcombe_paired_ci(n11, n12, n21, n22, *, alpha: float = 0.05):
     (-0.0621, -0.1186, -0.0046)
     """
     alpha = check_alpha(alpha)
-    n11, n12, n21, n22 = (float(x) for x in (n11, n12, n21, n22))
+    cells = tuple(float(x) for x in (n11, n12, n21, n22))
+    vals = _newcombe_paired(*cells, alpha)
+    return TupleResult(vals, estimate=vals[0], n_obs=int(sum(cells)), alpha=alpha,
+                       interval=lambda a: _newcombe_paired(*cells, a))
+
+
+def _newcombe_paired(n11: float, n12: float, n21: float, n22: float, alpha: float) -> tuple[float, float, float]:
     n = n11 + n12 + n21 + n22
     if n == 0:
         return np.nan, np.nan, np.nan
@@ -141,6 +158,12 @@ def newcombe_diff_ci(k1, n1, k2, n2, *, alpha: float = 0.05):
     (0.2, 0.0524, 0.3339)
     """
     alpha = check_alpha(alpha)
+    vals = _newcombe_diff(k1, n1, k2, n2, alpha)
+    return TupleResult(vals, estimate=vals[0], n_obs=int(n1 + n2), alpha=alpha,
+                       interval=lambda a: _newcombe_diff(k1, n1, k2, n2, a))
+
+
+def _newcombe_diff(k1, n1, k2, n2, alpha: float) -> tuple[float, float, float]:
     if n1 == 0 or n2 == 0:
         return np.nan, np.nan, np.nan
     p1, p2 = k1 / n1, k2 / n2

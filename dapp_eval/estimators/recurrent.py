@@ -23,7 +23,7 @@ stopped), as ``survival::bladder2`` and ``survival::cgd`` do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from scipy import stats
 from dapp_eval.results import check_alpha
 
 from ._base import EstimatorResults, design_from_formula
+from ._results import Curve
 
 __all__ = ["MCFResult", "mcf", "rate_model"]
 
@@ -128,6 +129,21 @@ class MCFResult:
                              "n_events": self.n_events.to_numpy(), "estimate": self.estimate.to_numpy(),
                              "std_error": self.bse.to_numpy(), "ci_lower": ci["ci_lower"].to_numpy(),
                              "ci_upper": ci["ci_upper"].to_numpy()})
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The table the analyses read: :attr:`summary` (one row per event time)."""
+        return self.summary
+
+    def with_alpha(self, alpha: float) -> MCFResult:
+        """The same curve with pointwise intervals at level ``1 - alpha``."""
+        return replace(self, alpha=check_alpha(alpha))
+
+    def plot(self, ax=None, **kwargs):
+        """Draw the mean cumulative function as a step with its pointwise band; returns the Axes."""
+        curve = Curve.from_table(self.summary, alpha=self.alpha, n_obs=self.n_obs,
+                                 kind="mean cumulative function", key=["time"])
+        return curve.plot(ax=ax, **kwargs)
 
     def at(self, times) -> pd.DataFrame:
         """The step function (estimate, SE, interval, at risk) at ``times`` (0 before the first event)."""
@@ -330,6 +346,47 @@ class _CPCox:
         return resid
 
 
+def _rate_design(formula: str, data: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+    """Covariates of the right-hand side ``formula`` (no intercept: it is absorbed by the baseline rate)."""
+    rhs = formula.split("~", 1)
+    if len(rhs) != 2 or rhs[0].strip():
+        raise ValueError("the rate-model formula must be a right-hand side such as '~ x + age'; give the interval "
+                         "and event columns as start=, stop=, event=")
+    for col in columns:
+        if col not in data.columns:
+            raise KeyError(f"column '{col}' is not in the data")
+    _, X, names, _ = design_from_formula(f"{columns[1]} ~ {rhs[1]}", data, extra=columns)
+    if names and names[0] == "Intercept":
+        X, names = X[:, 1:], names[1:]
+    if not names:
+        raise ValueError("the rate model needs at least one covariate")
+    return X, names
+
+
+def _newton(cp: _CPCox, X: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, float]:
+    """Maximise the partial likelihood by Newton-Raphson with step-halving: ``(estimate, log-likelihood)``."""
+    b = np.zeros(X.shape[1])
+    ll = cp.loglik(b)
+    for _ in range(max_iter):
+        t = cp.terms(b)
+        grad = np.sum(X[cp.d], axis=0) - np.sum(t["mean"], axis=0)
+        step = np.linalg.solve(t["info"], grad)
+        new = b + step
+        ll_new = cp.loglik(new)
+        halvings = 0
+        # step-halving only on a real decrease, not on rounding of a log-likelihood summed over many rows
+        while ll_new < ll - 1e-10 * max(1.0, abs(ll)) and halvings < 30:
+            step /= 2
+            new = b + step
+            ll_new = cp.loglik(new)
+            halvings += 1
+        b, ll = new, ll_new
+        if np.max(np.abs(step)) < tol:
+            return b, ll
+    raise ValueError(f"the rate model did not converge in {max_iter} Newton steps (a covariate may separate "
+                     "people with and without events)")
+
+
 def rate_model(formula: str, data: pd.DataFrame, *, start: str, stop: str, event: str, id: str,
                variance: str = "robust", ties: str = "efron", alpha: float = 0.05, tol: float = 1e-10,
                max_iter: int = 50) -> EstimatorResults:
@@ -378,45 +435,14 @@ def rate_model(formula: str, data: pd.DataFrame, *, start: str, stop: str, event
         raise ValueError(f"variance must be 'robust' (LWYY) or 'model' (Andersen-Gill), got {variance!r}")
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
-    rhs = formula.split("~", 1)
-    if len(rhs) != 2 or rhs[0].strip():
-        raise ValueError("the rate-model formula must be a right-hand side such as '~ x + age'; give the interval "
-                         "and event columns as start=, stop=, event=")
-    for col in (start, stop, event, id):
-        if col not in data.columns:
-            raise KeyError(f"column '{col}' is not in the data")
-    _, X, names, _ = design_from_formula(f"{stop} ~ {rhs[1]}", data, extra=(start, stop, event, id))
-    if names and names[0] == "Intercept":
-        X, names = X[:, 1:], names[1:]
-    if not names:
-        raise ValueError("the rate model needs at least one covariate")
+    X, names = _rate_design(formula, data, (start, stop, event, id))
     s, e, d, code = _counting_process(data[start], data[stop], data[event], data[id])
     if (d > 1).any():
         raise ValueError(f"'{event}' must be 0 or 1 in the rate model (one row per event)")
     if d.sum() == 0:
         raise ValueError(f"no events in '{event}': the rate model needs at least one")
     cp = _CPCox(s, e, d, X, ties)
-    b = np.zeros(X.shape[1])
-    ll = cp.loglik(b)
-    for _ in range(max_iter):
-        t = cp.terms(b)
-        grad = np.sum(X[cp.d], axis=0) - np.sum(t["mean"], axis=0)
-        step = np.linalg.solve(t["info"], grad)
-        new = b + step
-        ll_new = cp.loglik(new)
-        halvings = 0
-        # step-halving only on a real decrease, not on rounding of a log-likelihood summed over many rows
-        while ll_new < ll - 1e-10 * max(1.0, abs(ll)) and halvings < 30:
-            step /= 2
-            new = b + step
-            ll_new = cp.loglik(new)
-            halvings += 1
-        b, ll = new, ll_new
-        if np.max(np.abs(step)) < tol:
-            break
-    else:
-        raise ValueError(f"the rate model did not converge in {max_iter} Newton steps (a covariate may separate "
-                         "people with and without events)")
+    b, ll = _newton(cp, X, tol, max_iter)
     info = cp.terms(b)["info"]
     naive = np.linalg.inv(info)
     dfb = cp.score_residuals(b) @ naive
@@ -430,7 +456,7 @@ def rate_model(formula: str, data: pd.DataFrame, *, start: str, stop: str, event
         method=("proportional rates model on (start, stop] data, " + ties.capitalize() + " ties, "
                 + ("robust SE clustered by subject (LWYY)" if variance == "robust" else
                    "model-based SE (Andersen-Gill)")),
-        n_obs=int(s.size),
+        n_obs=int(s.size), alpha=alpha,
         info={"n_events": int(d.sum()), "n_subjects": int(code.max()) + 1, "loglik": ll,
               "rate_ratios": pd.Series(np.exp(b), index=idx),
               "se_model": pd.Series(np.sqrt(np.diag(naive)), index=idx),

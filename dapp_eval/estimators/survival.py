@@ -23,13 +23,15 @@ estimators reproduce R to 1e-6 (``tests/reference/attrition_reference.R``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from dapp_eval.results import check_alpha
+
+from ._results import Curve, Estimate, TableResult, wald_interval
 
 __all__ = [
     "aalen_johansen",
@@ -104,6 +106,15 @@ def _distinct(values: np.ndarray) -> tuple[np.ndarray, list]:
 def _is_value(codes: np.ndarray, uniq: list, value) -> np.ndarray:
     """``values == value`` elementwise, from :func:`_distinct`'s output."""
     return np.array([bool(u == value) for u in uniq], dtype=bool)[codes] if uniq else np.zeros(len(codes), bool)
+
+
+def _group_codes(g: np.ndarray, test: str) -> tuple[list, np.ndarray]:
+    """The sorted group levels of a test comparing groups (at least two), and each row's level index."""
+    levels = _sorted_label_values(g)
+    if len(levels) < 2:
+        raise ValueError(f"group must have at least two distinct values for {test}")
+    codes, uniq = _distinct(g)
+    return levels, np.array([levels.index(u) for u in uniq], dtype=int)[codes]
 
 
 def _sorted_label_values(values) -> list:
@@ -203,6 +214,28 @@ def _risk_table(t: np.ndarray, codes: np.ndarray, n_codes: int):
 # ---------------------------------------------------------------------------
 
 
+def _cause_codes(c: np.ndarray, censored, causes) -> tuple[list, dict, np.ndarray]:
+    """Causes to report, the code of every cause (observed or asked for) and each row's code.
+
+    Censored rows get the code ``len(code_of)`` (one past the causes).
+    """
+    ccodes, cuniq = _distinct(c)
+    is_cens = _is_value(ccodes, cuniq, censored)
+    observed = _sorted_label_values(c[~is_cens])
+    if causes is None:
+        causes = observed
+    else:
+        causes = list(causes)
+        if censored in causes:
+            raise ValueError(f"causes must not include the censoring code {censored!r}")
+    all_causes = list(dict.fromkeys(list(observed) + list(causes)))
+    code_of = {k: i for i, k in enumerate(all_causes)}
+    ncode = len(all_causes)
+    lut = np.array([ncode if bool(u == censored) else code_of.get(u, -1) for u in cuniq], dtype=int)
+    codes = lut[ccodes] if cuniq else np.zeros(0, dtype=int)
+    return causes, code_of, codes
+
+
 def aalen_johansen(time, cause, *, censored=0, causes=None, alpha: float = 0.05,
                    conf_type: str = "log-log") -> pd.DataFrame:
     """Aalen-Johansen cumulative incidence of each cause, with exact tie handling.
@@ -251,21 +284,8 @@ def aalen_johansen(time, cause, *, censored=0, causes=None, alpha: float = 0.05,
     alpha = check_alpha(alpha)
     _check_conf_type(conf_type)
     t = _as_time(time)
-    c = _as_labels(cause, t.size, "cause")
-    ccodes, cuniq = _distinct(c)
-    is_cens = _is_value(ccodes, cuniq, censored)
-    observed = _sorted_label_values(c[~is_cens])
-    if causes is None:
-        causes = observed
-    else:
-        causes = list(causes)
-        if censored in causes:
-            raise ValueError(f"causes must not include the censoring code {censored!r}")
-    all_causes = list(dict.fromkeys(list(observed) + list(causes)))
-    code_of = {k: i for i, k in enumerate(all_causes)}
-    ncode = len(all_causes)
-    lut = np.array([ncode if bool(u == censored) else code_of.get(u, -1) for u in cuniq], dtype=int)
-    codes = lut[ccodes] if cuniq else np.zeros(0, dtype=int)
+    causes, code_of, codes = _cause_codes(_as_labels(cause, t.size, "cause"), censored, causes)
+    ncode = len(code_of)
     ut, rs, counts = _risk_table(t, codes, ncode + 1)
     nd = counts[:, :ncode].sum(axis=1)
     ncens = counts[:, ncode]
@@ -304,11 +324,13 @@ def aalen_johansen(time, cause, *, censored=0, causes=None, alpha: float = 0.05,
             "n_censored": ncens.astype(int), "estimate": f, "variance": var,
             "std_error": se, "ci_lower": lo, "ci_upper": hi,
         }))
-    if not rows:
-        return pd.DataFrame(columns=["cause", "time", "n_at_risk", "n_event", "n_event_any",
-                                     "n_censored", "estimate", "variance", "std_error",
-                                     "ci_lower", "ci_upper"])
-    return pd.concat(rows, ignore_index=True)
+    if rows:
+        tab = pd.concat(rows, ignore_index=True)
+    else:
+        tab = pd.DataFrame(columns=["cause", "time", "n_at_risk", "n_event", "n_event_any", "n_censored",
+                                    "estimate", "variance", "std_error", "ci_lower", "ci_upper"])
+    return Curve.from_table(tab, alpha=alpha, n_obs=t.size, kind="Aalen-Johansen cumulative incidence",
+                            key=["cause", "time"])
 
 
 # ---------------------------------------------------------------------------
@@ -438,12 +460,8 @@ def grays_test(time, cause, group, *, censored=0, causes=None, strata=None,
         _as_labels(strata, t.size, "strata"), sort=True)[0]
     ccodes, cuniq = _distinct(c)
     is_cens = _is_value(ccodes, cuniq, censored)
-    glevels = _sorted_label_values(g)
+    glevels, gcode = _group_codes(g, "Gray's test")
     ng = len(glevels)
-    if ng < 2:
-        raise ValueError("group must have at least two distinct values for Gray's test")
-    gc, guniq = _distinct(g)
-    gcode = np.array([glevels.index(u) for u in guniq], dtype=int)[gc]
     if causes is None:
         causes = _sorted_label_values(c[~is_cens])
     order = np.argsort(t, kind="stable")
@@ -463,7 +481,8 @@ def grays_test(time, cause, group, *, censored=0, causes=None, strata=None,
         else:
             stat, p = np.nan, np.nan
         out.append({"cause": k, "statistic": stat, "df": ng - 1, "p_value": p, "n": int(t.size)})
-    return pd.DataFrame(out, columns=["cause", "statistic", "df", "p_value", "n"])
+    tab = pd.DataFrame(out, columns=["cause", "statistic", "df", "p_value", "n"])
+    return TableResult.from_table(tab, alpha=0.05, n_obs=t.size, kind="Gray's test", key=["cause"])
 
 
 # ---------------------------------------------------------------------------
@@ -513,11 +532,12 @@ def kaplan_meier(time, event, *, alpha: float = 0.05, conf_type: str = "log-log"
     # as survfit: no interval once the curve has reached zero
     lo = np.where(s > 0, lo, np.nan)
     hi = np.where(s > 0, hi, np.nan)
-    return pd.DataFrame({
+    tab = pd.DataFrame({
         "time": ut, "n_at_risk": rs.astype(int), "n_event": d.astype(int),
         "n_censored": counts[:, 1].astype(int), "estimate": s, "std_error": se,
         "ci_lower": lo, "ci_upper": hi,
     })
+    return Curve.from_table(tab, alpha=alpha, n_obs=t.size, kind="Kaplan-Meier", key=["time"])
 
 
 def logrank_test(time, event, group) -> dict:
@@ -538,12 +558,8 @@ def logrank_test(time, event, group) -> dict:
     t = _as_time(time)
     e = _as_event(event, t.size)
     g = _as_labels(group, t.size, "group")
-    levels = _sorted_label_values(g)
+    levels, gc = _group_codes(g, "the log-rank test")
     ng = len(levels)
-    if ng < 2:
-        raise ValueError("group must have at least two distinct values for the log-rank test")
-    gcodes, guniq = _distinct(g)
-    gc = np.array([levels.index(u) for u in guniq], dtype=int)[gcodes]
     ut, inv = np.unique(t, return_inverse=True)
     dg = np.zeros((ut.size, ng))
     ng_t = np.zeros((ut.size, ng))
@@ -563,11 +579,11 @@ def logrank_test(time, event, group) -> dict:
     Vs = V[: ng - 1, : ng - 1]
     stat = float(oe @ np.linalg.pinv(Vs) @ oe)
     df = int(np.linalg.matrix_rank(Vs))
-    return {
+    return Estimate({
         "statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df)),
         "table": pd.DataFrame({"group": levels, "n": np.bincount(gc, minlength=ng),
                                "observed": obs, "expected": exp_}),
-    }
+    }, alpha=0.05, n_obs=t.size, name="log-rank")
 
 
 def rmst(time, event, *, horizon: float, alpha: float = 0.05) -> dict:
@@ -617,8 +633,8 @@ def rmst(time, event, *, horizon: float, alpha: float = 0.05) -> dict:
     var = float(np.sum(right ** 2 * hh))
     se = float(np.sqrt(var))
     z = stats.norm.ppf(1 - alpha / 2)
-    return {"estimate": est, "std_error": se, "ci_lower": est - z * se, "ci_upper": est + z * se,
-            "horizon": horizon, "n": int(t.size)}
+    return Estimate({"estimate": est, "std_error": se, "ci_lower": est - z * se, "ci_upper": est + z * se,
+                     "horizon": horizon, "n": int(t.size)}, alpha=alpha, n_obs=t.size, name="rmst")
 
 
 # ---------------------------------------------------------------------------
@@ -809,19 +825,51 @@ class FineGrayResult:
     n: int
     n_events: int
     extra: dict = field(default_factory=dict)
+    alpha: float = 0.05
 
-    def summary(self, alpha: float = 0.05) -> pd.DataFrame:
+    @property
+    def params(self) -> pd.Series:
+        """Log subdistribution hazard ratios (``params_``)."""
+        return self.params_.rename("estimate")
+
+    @property
+    def estimate(self) -> pd.Series:
+        return self.params
+
+    @property
+    def bse(self) -> pd.Series:
+        return self.standard_errors_.rename("std_error")
+
+    @property
+    def n_obs(self) -> int:
+        return self.n
+
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
+        """Wald intervals of the log subdistribution hazard ratios (``ci_lower``, ``ci_upper``)."""
+        a = check_alpha(self.alpha if alpha is None else alpha)
+        lo, hi = wald_interval(self.params_.to_numpy(), self.standard_errors_.to_numpy(), a)
+        return pd.DataFrame({"ci_lower": lo, "ci_upper": hi}, index=self.params_.index)
+
+    def with_alpha(self, alpha: float) -> FineGrayResult:
+        """The same fit with intervals at level ``1 - alpha``."""
+        return replace(self, alpha=check_alpha(alpha))
+
+    @property
+    def summary(self) -> pd.DataFrame:
         """Tidy table: ``term, estimate, std_error, hr, ci_lower, ci_upper, p_value``
-        (``ci_*`` are for the subdistribution hazard ratio ``hr``)."""
-        alpha = check_alpha(alpha)
-        z = stats.norm.ppf(1 - alpha / 2)
+        (``ci_*`` are for the subdistribution hazard ratio ``hr``, at ``alpha``)."""
         b = self.params_.to_numpy()
         se = self.standard_errors_.to_numpy()
+        ci = self.conf_int()
         return pd.DataFrame({
             "term": self.params_.index, "estimate": b, "std_error": se, "hr": np.exp(b),
-            "ci_lower": np.exp(b - z * se), "ci_upper": np.exp(b + z * se),
+            "ci_lower": np.exp(ci["ci_lower"].to_numpy()), "ci_upper": np.exp(ci["ci_upper"].to_numpy()),
             "p_value": 2 * stats.norm.sf(np.abs(b / se)),
         })
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.summary
 
     def predict_cif(self, x) -> pd.DataFrame:
         """Cumulative incidence ``1 - exp(-exp(x'b) Lambda0(t))`` at the event times
@@ -941,8 +989,51 @@ class _FGData:
         return infl.T @ infl, infl
 
 
+def _fg_covariates(covariates, n: int) -> tuple[np.ndarray, list[str]]:
+    """Covariates as a finite 2-D float array with one row per observation, and their names."""
+    if isinstance(covariates, pd.DataFrame):
+        names = [str(x) for x in covariates.columns]
+        X = covariates.to_numpy(dtype=float)
+    else:
+        X = np.asarray(covariates, dtype=float)
+        if X.ndim == 1:
+            X = X[:, None]
+        names = [f"x{i + 1}" for i in range(X.shape[1])]
+    if X.shape[0] != n:
+        raise ValueError(f"covariates must have one row per observation ({n}), got {X.shape[0]}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("covariates contain missing or infinite values")
+    return X, names
+
+
+def _fg_newton(fg: _FGData, b: np.ndarray, gtol: float, max_iter: int) -> tuple[np.ndarray, bool, int]:
+    """``crr``'s Newton-Raphson with step-halving: ``(estimate, converged, iterations)``."""
+    it = 0
+    for it in range(max_iter + 1):
+        lik, score, hess = fg.objective(b)
+        if np.max(np.abs(score) * np.maximum(np.abs(b), 1)) < max(abs(lik), 1) * gtol:
+            return b, True, it
+        if it == max_iter:
+            break
+        sc = -np.linalg.solve(hess, score)
+        bn = b + sc
+        fbn = fg.objective(bn, with_derivs=False)
+        i = 0
+        while not np.isfinite(fbn) or fbn > lik + 1e-4 * float(sc @ score):
+            i += 1
+            sc = sc * 0.5
+            bn = b + sc
+            fbn = fg.objective(bn, with_derivs=False)
+            if i > 20:
+                break
+        if i > 20:
+            break
+        b = bn
+    return b, False, it
+
+
 def fine_gray(time, cause, covariates, *, cause_of_interest=1, censored=0, gtol: float = 1e-9,
-              max_iter: int = 50, init=None) -> FineGrayResult:
+              max_iter: int = 50, init=None, alpha: float = 0.05) -> FineGrayResult:
     """Fine-Gray proportional subdistribution hazards model (as ``cmprsk::crr``).
 
     Maximises the inverse-probability-of-censoring weighted partial likelihood
@@ -967,6 +1058,8 @@ def fine_gray(time, cause, covariates, *, cause_of_interest=1, censored=0, gtol:
         estimate is the root to machine precision).
     init : array-like, optional
         Starting values (default zeros).
+    alpha : float, default 0.05
+        Level of the intervals in ``summary`` and ``conf_int()``.
 
     Returns
     -------
@@ -983,20 +1076,10 @@ def fine_gray(time, cause, covariates, *, cause_of_interest=1, censored=0, gtol:
     >>> fit.converged
     True
     """
+    alpha = check_alpha(alpha)
     t = _as_time(time)
     c = _as_labels(cause, t.size, "cause")
-    if isinstance(covariates, pd.DataFrame):
-        names = [str(x) for x in covariates.columns]
-        X = covariates.to_numpy(dtype=float)
-    else:
-        X = np.asarray(covariates, dtype=float)
-        if X.ndim == 1:
-            X = X[:, None]
-        names = [f"x{i + 1}" for i in range(X.shape[1])]
-    if X.shape[0] != t.size:
-        raise ValueError(f"covariates must have one row per observation ({t.size}), got {X.shape[0]}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError("covariates contain missing or infinite values")
+    X, names = _fg_covariates(covariates, t.size)
     is_cens = np.array([x == censored for x in c], dtype=bool)
     is_fail = np.array([x == cause_of_interest for x in c], dtype=bool)
     if not is_fail.any():
@@ -1006,31 +1089,8 @@ def fine_gray(time, cause, covariates, *, cause_of_interest=1, censored=0, gtol:
     t, status, X = t[order], status[order], X[order]
     G = _censoring_km_minus(t, status == 0)
     fg = _FGData(t, status, X, G)
-    p = X.shape[1]
-    b = np.zeros(p) if init is None else np.asarray(init, dtype=float).copy()
-    converged = False
-    it = 0
-    for it in range(max_iter + 1):
-        lik, score, hess = fg.objective(b)
-        if np.max(np.abs(score) * np.maximum(np.abs(b), 1)) < max(abs(lik), 1) * gtol:
-            converged = True
-            break
-        if it == max_iter:
-            break
-        sc = -np.linalg.solve(hess, score)
-        bn = b + sc
-        fbn = fg.objective(bn, with_derivs=False)
-        i = 0
-        while not np.isfinite(fbn) or fbn > lik + 1e-4 * float(sc @ score):
-            i += 1
-            sc = sc * 0.5
-            bn = b + sc
-            fbn = fg.objective(bn, with_derivs=False)
-            if i > 20:
-                break
-        if i > 20:
-            break
-        b = bn
+    b0 = np.zeros(X.shape[1]) if init is None else np.asarray(init, dtype=float).copy()
+    b, converged, it = _fg_newton(fg, b0, gtol, max_iter)
     lik, score, hess = fg.objective(b)
     middle, infl = fg.sandwich_middle(b)
     hinv = np.linalg.inv(hess)
@@ -1049,6 +1109,7 @@ def fine_gray(time, cause, covariates, *, cause_of_interest=1, censored=0, gtol:
         baseline_jumps_=fg.d / S0,
         n=int(t.size),
         n_events=int(is_fail.sum()),
+        alpha=alpha,
     )
 
 
@@ -1133,7 +1194,7 @@ def cox(formula: str, data: pd.DataFrame, *, duration: str, event: str, cluster=
         params=pd.Series(beta, index=idx, name="estimate"), cov_params=pd.DataFrame(V, index=idx, columns=idx),
         method="Cox proportional hazards, Efron ties, " + ("cluster-robust (Lin-Wei) SE" if cl is not None
                                                            else "model-based SE"),
-        n_obs=len(t), model=cph,
+        n_obs=len(t), model=cph, alpha=alpha,
         info={"n_events": int(e.sum()), "se_naive": pd.Series(np.sqrt(np.diag(naive)), index=idx),
               "hazard_ratios": pd.Series(np.exp(beta), index=idx),
               "n_clusters": None if cl is None else int(pd.Series(cl).nunique())},

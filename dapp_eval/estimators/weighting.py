@@ -47,6 +47,16 @@ def effective_sample_size(w) -> float:
     return float(w.sum() ** 2 / np.sum(w**2)) if w.size and np.sum(w**2) > 0 else 0.0
 
 
+def _covariates(X, names) -> tuple[np.ndarray, list[str]]:
+    """Covariates as a 2-D float array and their names (a DataFrame's columns, else ``x0, x1, ...``)."""
+    if isinstance(X, pd.DataFrame) and names is None:
+        names = list(X.columns)
+    Xa = np.asarray(X, dtype=float)
+    if Xa.ndim == 1:
+        Xa = Xa[:, None]
+    return Xa, [f"x{j}" for j in range(Xa.shape[1])] if names is None else list(names)
+
+
 def _as_treat(treat, n) -> np.ndarray:
     t = np.asarray(treat, dtype=float)
     if t.shape != (n,):
@@ -94,13 +104,8 @@ def att_weights(X, treat, *, trim: float | None = None, names=None) -> Estimator
     """
     import statsmodels.api as sm
 
-    if isinstance(X, pd.DataFrame):
-        names = list(X.columns) if names is None else list(names)
-    Xa = np.asarray(X, dtype=float)
-    if Xa.ndim == 1:
-        Xa = Xa[:, None]
+    Xa, names = _covariates(X, names)
     n, p = Xa.shape
-    names = [f"x{j}" for j in range(p)] if names is None else list(names)
     if not np.isfinite(Xa).all():
         raise ValueError("covariates must be finite (fill or flag missing values first)")
     t = _as_treat(treat, n)
@@ -188,13 +193,8 @@ def balance_table(X, treat, weights, *, binary=None, names=None) -> pd.DataFrame
     >>> tab[["covariate", "diff_before", "diff_after"]].round(3).values.tolist()
     [['age', 0.5, 0.667], ['employed', 0.667, 0.667]]
     """
-    if isinstance(X, pd.DataFrame):
-        names = list(X.columns) if names is None else list(names)
-    Xa = np.asarray(X, dtype=float)
-    if Xa.ndim == 1:
-        Xa = Xa[:, None]
+    Xa, names = _covariates(X, names)
     n, p = Xa.shape
-    names = [f"x{j}" for j in range(p)] if names is None else list(names)
     t = _as_treat(treat, n) == 1
     w = np.asarray(weights, dtype=float)
     if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any():
@@ -278,7 +278,7 @@ def weighted_outcome(y, treat, weights, *, scale: str = "difference", alpha: flo
     res = EstimatorResults(
         params=pd.Series(b, index=idx, name="estimate"), cov_params=pd.DataFrame(V, index=idx, columns=idx),
         method=("weighted difference in means" if scale == "difference" else "weighted ratio of means (log link)")
-        + ", HC0 sandwich SE (weights treated as known)", n_obs=n,
+        + ", HC0 sandwich SE (weights treated as known)", n_obs=n, alpha=alpha,
         info={"mean_treated": m1, "mean_comparison": m0, "scale": scale})
     if scale == "ratio":
         ci = res.conf_int(alpha).loc["treat"]

@@ -7,7 +7,8 @@ p-value or an interval) gives byte-identical files.
 
 Rules (the same as the page has always shown):
 
-- p-values (columns ``p_*``): 3 decimals, ``<0.001`` below that;
+- p-values (columns ``p_*``): as :func:`dapp_eval.formatting.format_p` writes them everywhere in the
+  package: 3 decimals ("0.720"), ``< 0.001`` below that;
 - whole numbers: as integers;
 - other numbers: 3 significant digits below 1 in absolute value, else 1 decimal.
 
@@ -27,11 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..formatting import P_FLOOR, format_p
+
 __all__ = ["publish_value", "publish_frame", "fmt_cell", "pct", "slug", "spreadsheet_safe", "csv_bytes",
            "P_FLOOR"]
 
-#: p-values below this are published as "<0.001"
-P_FLOOR = 0.001
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^-?\d{1,3}(,\d{3})*(\.\d+)?$|^-?\d+(\.\d+)?$")
 
@@ -52,9 +53,9 @@ def publish_value(v: Any, col: Any = "") -> Any:
     Examples
     --------
     >>> publish_value(0.0123456), publish_value(12.3456), publish_value(3.0), publish_value(0.00004, "p_value")
-    (0.0123, 12.3, 3, '<0.001')
-    >>> publish_value(0.04567, "p_adjusted"), publish_value("[c]"), publish_value(float("nan"))
-    (0.046, '[c]', None)
+    (0.0123, 12.3, 3, '< 0.001')
+    >>> publish_value(0.04567, "p_adjusted"), publish_value(0.72, "p_value"), publish_value(float("nan"))
+    ('0.046', '0.720', None)
     """
     if _is_missing(v):
         return None
@@ -67,7 +68,7 @@ def publish_value(v: Any, col: Any = "") -> Any:
         if math.isinf(f):
             return f
         if is_p_column(col):
-            return f"<{P_FLOOR}" if f < P_FLOOR else round(f, 3)
+            return format_p(f)
         if f.is_integer() and abs(f) < 1e15:
             return int(f)
         out = float(f"{f:.3g}") if abs(f) < 1 else round(f, 1)
@@ -88,8 +89,8 @@ def fmt_cell(v: Any) -> str:
 
     Examples
     --------
-    >>> fmt_cell(1234), fmt_cell(0.0123), fmt_cell(12345.7), fmt_cell(None), fmt_cell("<0.001")
-    ('1,234', '0.0123', '12,345.7', '', '<0.001')
+    >>> fmt_cell(1234), fmt_cell(0.0123), fmt_cell(12345.7), fmt_cell(None), fmt_cell("< 0.001")
+    ('1,234', '0.0123', '12,345.7', '', '< 0.001')
     """
     if _is_missing(v):
         return ""

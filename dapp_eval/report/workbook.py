@@ -11,7 +11,7 @@ Laid out as the ONS / GOV.UK guidance on releasing statistics in spreadsheets as
   there is one convention), money is in pounds with a ``£`` format; figures the page writes as text
   ("81%", "£937", "64% to 77%") are stored as the numbers they show, an interval in two columns;
 - the shorthand ``<10`` (a count below the small-number threshold), ``[c]`` (withheld to protect it) and
-  ``<0.001`` never in a numeric column: the cell is left empty and the shorthand is in the column's
+  ``< 0.001`` never in a numeric column: the cell is left empty and the shorthand is in the column's
   ``note`` column beside it;
 - a table shown identically in several reports (the comparison of sites) is one sheet, listed once with
   every report it appears in.
@@ -47,10 +47,10 @@ NOTE_SUFFIX = " note"
 SHORTHAND = {
     "<threshold": "a count below the small-number threshold (e.g. <10), not published",
     "[c]": "confidential: withheld because it would reveal a small count",
-    "<0.001": "a p-value below 0.001",
+    "< 0.001": "a p-value below 0.001",
     "[x]": "not available",
 }
-_MARKER = re.compile(r"^(<\d[\d,]*(\.\d+)?|\[[a-z]\]|n/a)$")
+_MARKER = re.compile(r"^(<\d[\d,]*(\.\d+)?|< 0\.001|\[[a-z]\]|n/a)$")  # "< 0.001": formatting.format_p
 _NUM = r"[-+]?£?\d[\d,]*(?:\.\d+)?"
 _UNIT_WORDS = "percentage points|weeks|days|points|sessions|months"
 _SINGLE = re.compile(rf"^(?P<v>{_NUM})(?P<pct>%)?(?: (?P<unit>{_UNIT_WORDS}))?$")
