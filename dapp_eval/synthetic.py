@@ -650,11 +650,9 @@ def simulate(*, referrals: int = 2000, sites: int = 5, years: int = 2, seed: int
 
 def _sim_calendar(st: _SimState) -> None:
     """Calendar."""
-    par = st.par
-    years = st.years
-    cal = par["calendar"]
+    cal = st.par["calendar"]
     p_start = date.fromisoformat(cal["period_start"])
-    p_end = _add_years(p_start, int(years)) - timedelta(days=1)
+    p_end = _add_years(p_start, int(st.years)) - timedelta(days=1)
     extract = p_end + timedelta(days=cal["extract_lag_days"])
     inc_from = _add_years(p_start, -cal["incident_history_years"])
     d_ps, d_pe, d_ex, d_if = _day(p_start), _day(p_end), _day(extract), _day(inc_from)
@@ -667,18 +665,15 @@ def _sim_calendar(st: _SimState) -> None:
 
 def _sim_sites(st: _SimState) -> None:
     """Sites."""
-    par = st.par
-    rngs = st.rngs
-    sites = st.sites
-    rs = rngs["sites"]
-    models = _site_models(int(sites), par["site_cycle"])
+    rs = st.rngs["sites"]
+    models = _site_models(int(st.sites), st.par["site_cycle"])
     k = len(models)
-    mspec = [par["models"][m] for m in models]
+    mspec = [st.par["models"][m] for m in models]
     weights = np.array([s["volume_weight"] for s in mspec]) * rs.uniform(0.8, 1.2, size=k)
     weights = weights / weights.sum()
-    load = np.array([par["load_factors"][i % len(par["load_factors"])] for i in range(k)])
+    load = np.array([st.par["load_factors"][i % len(st.par["load_factors"])] for i in range(k)])
     weekday = rs.integers(0, 5, size=k)  # Monday..Friday session day
-    places = par["place_names"]
+    places = st.par["place_names"]
     site_ids = _ids("S", k, width=2)
     site_names = []
     for i, s in enumerate(mspec):
@@ -696,33 +691,25 @@ def _sim_sites(st: _SimState) -> None:
 
 def _sim_referrals(st: _SimState) -> None:
     """Referral dates, sites, repeat episodes."""
-    cal = st.cal
-    d_pe = st.d_pe
-    d_ps = st.d_ps
-    k = st.k
-    n = st.n
-    par = st.par
-    rngs = st.rngs
-    weights = st.weights
-    rr = rngs["referrals"]
-    site = rr.choice(k, size=n, p=weights)
-    carry = rr.random(n) < cal["carryover_share"]
+    rr = st.rngs["referrals"]
+    site = rr.choice(st.k, size=st.n, p=st.weights)
+    carry = rr.random(st.n) < st.cal["carryover_share"]
     ref_day = np.where(
         carry,
-        rr.integers(d_ps - cal["carryover_days"], d_ps, size=n),
-        rr.integers(d_ps, d_pe + 1, size=n),
+        rr.integers(st.d_ps - st.cal["carryover_days"], st.d_ps, size=st.n),
+        rr.integers(st.d_ps, st.d_pe + 1, size=st.n),
     ).astype(np.int64)
-    order = np.lexsort((rr.random(n), site, ref_day))
+    order = np.lexsort((rr.random(st.n), site, ref_day))
     site, ref_day = site[order], ref_day[order]
 
-    rpar = par["referrals"]
+    rpar = st.par["referrals"]
     n_earlier = np.searchsorted(ref_day, ref_day - rpar["repeat_min_gap_days"], side="right")
     eligible = n_earlier > 0
     p_rep = min(1.0, rpar["repeat_share"] / max(eligible.mean(), 1e-9))
-    is_repeat = eligible & (rr.random(n) < p_rep)
-    parent = np.where(is_repeat, np.floor(rr.random(n) * n_earlier).astype(np.int64), -1)
-    same_site = is_repeat & (rr.random(n) < rpar["repeat_same_site"])
-    root = np.arange(n)
+    is_repeat = eligible & (rr.random(st.n) < p_rep)
+    parent = np.where(is_repeat, np.floor(rr.random(st.n) * n_earlier).astype(np.int64), -1)
+    same_site = is_repeat & (rr.random(st.n) < rpar["repeat_same_site"])
+    root = np.arange(st.n)
     while True:  # follow repeat chains (parents are always earlier)
         new_root = np.where(is_repeat, root[np.maximum(parent, 0)], root)
         new_site = np.where(same_site, site[np.maximum(parent, 0)], site)
@@ -743,34 +730,26 @@ def _sim_referrals(st: _SimState) -> None:
 
 def _sim_people(st: _SimState) -> None:
     """People."""
-    cal = st.cal
-    n_people = st.n_people
-    par = st.par
-    ref_day = st.ref_day
-    rngs = st.rngs
-    roots = st.roots
-    rpar = st.rpar
-    years = st.years
-    rp = rngs["people"]
-    p_gender = _choice(rp, rpar["gender"], n_people)
-    p_eth = _choice(rp, rpar["ethnicity"], n_people)
-    p_emp = _choice(rp, rpar["employment"], n_people)
-    p_prior = rp.random(n_people) < rpar["prior_da_police_contact"]["p"]
-    p_subst = rp.random(n_people) < rpar["substance_misuse"]["p"]
-    p_children = rp.choice(len(rpar["n_children_probs"]), size=n_people, p=rpar["n_children_probs"])
-    a = rpar["age"]
-    age_first = a["min"] + rp.gamma(a["gamma_shape"], a["gamma_scale"], size=n_people)
-    young = rp.random(n_people) < a["under18_share"]
+    rp = st.rngs["people"]
+    p_gender = _choice(rp, st.rpar["gender"], st.n_people)
+    p_eth = _choice(rp, st.rpar["ethnicity"], st.n_people)
+    p_emp = _choice(rp, st.rpar["employment"], st.n_people)
+    p_prior = rp.random(st.n_people) < st.rpar["prior_da_police_contact"]["p"]
+    p_subst = rp.random(st.n_people) < st.rpar["substance_misuse"]["p"]
+    p_children = rp.choice(len(st.rpar["n_children_probs"]), size=st.n_people, p=st.rpar["n_children_probs"])
+    a = st.rpar["age"]
+    age_first = a["min"] + rp.gamma(a["gamma_shape"], a["gamma_scale"], size=st.n_people)
+    young = rp.random(st.n_people) < a["under18_share"]
     # cap so that nobody is older than a["max"] at a later repeat referral
-    age_cap = a["max"] + 0.99 - (int(years) + cal["carryover_days"] / 365.25)
-    age_first = np.where(young, rp.uniform(16, 18, size=n_people), np.minimum(age_first, age_cap))
-    first_ref = ref_day[roots]
+    age_cap = a["max"] + 0.99 - (int(st.years) + st.cal["carryover_days"] / 365.25)
+    age_first = np.where(young, rp.uniform(16, 18, size=st.n_people), np.minimum(age_first, age_cap))
+    first_ref = st.ref_day[st.roots]
     birth_day = first_ref - np.floor(age_first * 365.25).astype(np.int64)
-    frailty = rp.gamma(par["incidents"]["frailty_gamma_shape"], 1 / par["incidents"]["frailty_gamma_shape"],
-                       size=n_people)
-    age_missing_p = rp.random(n_people) < a["missing"]
-    prior_missing_p = rp.random(n_people) < rpar["prior_da_police_contact"]["missing"]
-    subst_missing_p = rp.random(n_people) < rpar["substance_misuse"]["missing"]
+    frailty = rp.gamma(st.par["incidents"]["frailty_gamma_shape"], 1 / st.par["incidents"]["frailty_gamma_shape"],
+                       size=st.n_people)
+    age_missing_p = rp.random(st.n_people) < a["missing"]
+    prior_missing_p = rp.random(st.n_people) < st.rpar["prior_da_police_contact"]["missing"]
+    subst_missing_p = rp.random(st.n_people) < st.rpar["substance_misuse"]["missing"]
     st.age_missing_p = age_missing_p
     st.birth_day = birth_day
     st.frailty = frailty
@@ -787,29 +766,19 @@ def _sim_people(st: _SimState) -> None:
 
 def _sim_referral_characteristics(st: _SimState) -> None:
     """Referral-level characteristics."""
-    birth_day = st.birth_day
-    n = st.n
-    p_emp = st.p_emp
-    p_gender = st.p_gender
-    p_prior = st.p_prior
-    p_subst = st.p_subst
-    person = st.person
-    ref_day = st.ref_day
-    rp = st.rp
-    rpar = st.rpar
-    age = np.floor((ref_day - birth_day[person]) / 365.25).astype(np.int64)
+    age = np.floor((st.ref_day - st.birth_day[st.person]) / 365.25).astype(np.int64)
     age = np.clip(age, 16, 100)
-    gender = p_gender[person]
-    prior = p_prior[person]
-    subst = p_subst[person]
-    unemployed = p_emp[person] == "unemployed"
-    source = _choice(rp, rpar["referral_source"], n)
-    relation = _choice(rp, rpar["relationship_to_victim"], n)
-    abuse_names = list(rpar["abuse_types"])
-    abuse = rp.random((n, len(abuse_names))) < np.array(list(rpar["abuse_types"].values()))
+    gender = st.p_gender[st.person]
+    prior = st.p_prior[st.person]
+    subst = st.p_subst[st.person]
+    unemployed = st.p_emp[st.person] == "unemployed"
+    source = _choice(st.rp, st.rpar["referral_source"], st.n)
+    relation = _choice(st.rp, st.rpar["relationship_to_victim"], st.n)
+    abuse_names = list(st.rpar["abuse_types"])
+    abuse = st.rp.random((st.n, len(abuse_names))) < np.array(list(st.rpar["abuse_types"].values()))
     abuse[~abuse.any(axis=1), abuse_names.index("emotional")] = True
-    abuse_missing = rp.random(n) < rpar["abuse_types_missing"]
-    abuse_str = np.full(n, "", dtype=object)
+    abuse_missing = st.rp.random(st.n) < st.rpar["abuse_types_missing"]
+    abuse_str = np.full(st.n, "", dtype=object)
     for j, name in enumerate(abuse_names):
         sep = np.where(abuse_str == "", "", ";")
         abuse_str = np.where(abuse[:, j], abuse_str + sep + name, abuse_str)
@@ -827,34 +796,27 @@ def _sim_referral_characteristics(st: _SimState) -> None:
 
 def _sim_assessment_stage(st: _SimState) -> None:
     """Assessment stage."""
-    d_ex = st.d_ex
-    mspec = st.mspec
-    n = st.n
-    par = st.par
-    ref_day = st.ref_day
-    rngs = st.rngs
-    site = st.site
-    rf = rngs["funnel"]
-    fp = par["funnel"]
-    wait_mean = np.array([s["assessment_wait_mean_days"] for s in mspec])[site]
-    resolve_day = ref_day + fp["assessment_min_days"] + np.round(rf.exponential(wait_mean)).astype(np.int64)
-    declined_assess = rf.random(n) < fp["p_declined_assessment"]
-    unsuitable_draw = rf.random(n) < fp["p_unsuitable"]
-    declines_start = rf.random(n) < fp["p_declined_to_start"]
-    ready_extra = np.round(rf.exponential(fp["ready_mean_extra_days"], size=n)).astype(np.int64)
-    decline_lag = _randint(rf, fp["decline_record_days"], n)
-    resolved = resolve_day <= d_ex
+    rf = st.rngs["funnel"]
+    fp = st.par["funnel"]
+    wait_mean = np.array([s["assessment_wait_mean_days"] for s in st.mspec])[st.site]
+    resolve_day = st.ref_day + fp["assessment_min_days"] + np.round(rf.exponential(wait_mean)).astype(np.int64)
+    declined_assess = rf.random(st.n) < fp["p_declined_assessment"]
+    unsuitable_draw = rf.random(st.n) < fp["p_unsuitable"]
+    declines_start = rf.random(st.n) < fp["p_declined_to_start"]
+    ready_extra = np.round(rf.exponential(fp["ready_mean_extra_days"], size=st.n)).astype(np.int64)
+    decline_lag = _randint(rf, fp["decline_record_days"], st.n)
+    resolved = resolve_day <= st.d_ex
 
-    nan = np.full(n, np.nan)
+    nan = np.full(st.n, np.nan)
     assess_day = np.where(resolved & ~declined_assess, resolve_day, np.nan)
     assessed = ~np.isnan(assess_day)
     unsuitable = assessed & unsuitable_draw
     suitable = assessed & ~unsuitable_draw
-    outcome = np.full(n, None, dtype=object)
+    outcome = np.full(st.n, None, dtype=object)
     outcome[unsuitable] = "unsuitable"
     outcome[suitable] = "suitable"
     exit_day = nan.copy()
-    exit_reason = np.full(n, None, dtype=object)
+    exit_reason = np.full(st.n, None, dtype=object)
     m = resolved & declined_assess
     exit_day[m] = resolve_day[m]
     exit_reason[m] = "declined_assessment"
@@ -862,12 +824,12 @@ def _sim_assessment_stage(st: _SimState) -> None:
     exit_reason[unsuitable] = "unsuitable"
 
     # planned sessions (site value; one-to-one sites override per referral)
-    planned_site = np.array([s["planned_sessions"] for s in mspec])
-    planned = planned_site[site].astype(np.int64)
-    override = np.full(n, np.nan)
-    for s_i, s in enumerate(mspec):
+    planned_site = np.array([s["planned_sessions"] for s in st.mspec])
+    planned = planned_site[st.site].astype(np.int64)
+    override = np.full(st.n, np.nan)
+    for s_i, s in enumerate(st.mspec):
         if "planned_override" in s:
-            mm = suitable & (site == s_i)
+            mm = suitable & (st.site == s_i)
             po = s["planned_override"]
             override[mm] = rf.choice(po["values"], size=int(mm.sum()), p=po["probs"])
     planned = np.where(np.isnan(override), planned, override).astype(np.int64)
@@ -889,47 +851,30 @@ def _sim_assessment_stage(st: _SimState) -> None:
 
 def _sim_waiting_list(st: _SimState) -> None:
     """Waiting list: weekly capacity of starts per site."""
-    assess_day = st.assess_day
-    cal = st.cal
-    d_ex = st.d_ex
-    d_pe = st.d_pe
-    d_ps = st.d_ps
-    decline_lag = st.decline_lag
-    declines_start = st.declines_start
-    exit_day = st.exit_day
-    exit_reason = st.exit_reason
-    fp = st.fp
-    k = st.k
-    load = st.load
-    nan = st.nan
-    ready_extra = st.ready_extra
-    site = st.site
-    suitable = st.suitable
-    weekday = st.weekday
-    non_decl_share = (1 - fp["p_declined_assessment"]) * (1 - fp["p_unsuitable"]) * (1 - fp["p_declined_to_start"])
-    span_weeks = (d_pe - (d_ps - cal["carryover_days"] * cal["carryover_share"])) / 7
-    n_site = np.bincount(site, minlength=k)
-    capacity = np.maximum(n_site * non_decl_share / span_weeks / load, 0.05)
-    ready_day = assess_day + fp["ready_min_days"] + ready_extra
-    offer_day = nan.copy()
-    first_slot = np.zeros(k, dtype=np.int64)
-    for s_i in range(k):
-        idx = np.flatnonzero(suitable & (site == s_i))
-        d0 = d_ps - cal["carryover_days"]
-        d0 += (int(weekday[s_i]) - (date(1970, 1, 1).weekday() + d0) % 7) % 7  # first session weekday
+    non_decl_share = (1 - st.fp["p_declined_assessment"]) * (1 - st.fp["p_unsuitable"]) * (1 - st.fp["p_declined_to_start"])
+    span_weeks = (st.d_pe - (st.d_ps - st.cal["carryover_days"] * st.cal["carryover_share"])) / 7
+    n_site = np.bincount(st.site, minlength=st.k)
+    capacity = np.maximum(n_site * non_decl_share / span_weeks / st.load, 0.05)
+    ready_day = st.assess_day + st.fp["ready_min_days"] + st.ready_extra
+    offer_day = st.nan.copy()
+    first_slot = np.zeros(st.k, dtype=np.int64)
+    for s_i in range(st.k):
+        idx = np.flatnonzero(st.suitable & (st.site == s_i))
+        d0 = st.d_ps - st.cal["carryover_days"]
+        d0 += (int(st.weekday[s_i]) - (date(1970, 1, 1).weekday() + d0) % 7) % 7  # first session weekday
         first_slot[s_i] = d0
         if len(idx) == 0:
             continue
-        n_weeks = (d_ex - d0) // 7 + 1
+        n_weeks = (st.d_ex - d0) // 7 + 1
         cum = np.floor(capacity[s_i] * np.arange(n_weeks + 1) + 0.5).astype(np.int64)
         caps = np.diff(cum)
-        offer_day[idx] = _queue(ready_day[idx], declines_start[idx], d0, caps)
+        offer_day[idx] = _queue(ready_day[idx], st.declines_start[idx], d0, caps)
 
-    decl = suitable & declines_start & ~np.isnan(offer_day)
-    dday = offer_day + decline_lag
-    m = decl & (dday <= d_ex)
-    exit_day[m] = dday[m]
-    exit_reason[m] = "declined_to_start"
+    decl = st.suitable & st.declines_start & ~np.isnan(offer_day)
+    dday = offer_day + st.decline_lag
+    m = decl & (dday <= st.d_ex)
+    st.exit_day[m] = dday[m]
+    st.exit_reason[m] = "declined_to_start"
     st.capacity = capacity
     st.first_slot = first_slot
     st.offer_day = offer_day
@@ -937,37 +882,23 @@ def _sim_waiting_list(st: _SimState) -> None:
 
 def _sim_programme_exits(st: _SimState) -> None:
     """Programme: attendance and competing exits."""
-    age = st.age
-    assess_day = st.assess_day
-    d_ex = st.d_ex
-    declines_start = st.declines_start
-    n = st.n
-    nan = st.nan
-    offer_day = st.offer_day
-    par = st.par
-    planned = st.planned
-    prior = st.prior
-    rngs = st.rngs
-    subst = st.subst
-    suitable = st.suitable
-    unemployed = st.unemployed
-    rg = rngs["programme"]
-    att = par["attendance"]
-    ex = par["exits"]
-    offered = suitable & ~declines_start & ~np.isnan(offer_day)
-    first_missed = np.minimum(rg.geometric(att["p_first_attended"], size=n) - 1, att["max_first_missed"])
-    start_sched = offer_day + 7 * first_missed
-    started = offered & (start_sched <= d_ex)
+    rg = st.rngs["programme"]
+    att = st.par["attendance"]
+    ex = st.par["exits"]
+    offered = st.suitable & ~st.declines_start & ~np.isnan(st.offer_day)
+    first_missed = np.minimum(rg.geometric(att["p_first_attended"], size=st.n) - 1, att["max_first_missed"])
+    start_sched = st.offer_day + 7 * first_missed
+    started = offered & (start_sched <= st.d_ex)
     S = np.flatnonzero(started)
     ms = len(S)
-    start_day = nan.copy()
+    start_day = st.nan.copy()
     start_day[S] = start_sched[S]
     f = first_missed[S] + 1  # session number of the first attended session
-    P = planned[S]
-    wait30 = (start_day[S] - assess_day[S]) / 30.0
+    P = st.planned[S]
+    wait30 = (start_day[S] - st.assess_day[S]) / 30.0
     beta = ex["dropout_log_hr"]
-    lin = (beta["age_per_10y"] * (age[S] - ex["reference_age"]) / 10 + beta["unemployed"] * unemployed[S]
-           + beta["substance_misuse"] * subst[S] + beta["prior_da_police_contact"] * prior[S]
+    lin = (beta["age_per_10y"] * (st.age[S] - ex["reference_age"]) / 10 + beta["unemployed"] * st.unemployed[S]
+           + beta["substance_misuse"] * st.subst[S] + beta["prior_da_police_contact"] * st.prior[S]
            + beta["wait_per_30d"] * wait30)
     h_drop = ex["dropout_baseline_per_week"] * np.exp(lin)
     other_names = list(ex["other_exits_per_week"])
@@ -1002,40 +933,26 @@ def _sim_programme_exits(st: _SimState) -> None:
 
 def _sim_sessions(st: _SimState) -> None:
     """Sessions attended and exits recorded."""
-    P = st.P
-    S = st.S
-    att = st.att
-    bound = st.bound
-    cause = st.cause
-    d_ex = st.d_ex
-    ex = st.ex
-    exit_day = st.exit_day
-    exit_reason = st.exit_reason
-    f = st.f
-    is_comp = st.is_comp
-    ms = st.ms
-    offer_day = st.offer_day
-    rngs = st.rngs
-    rsn = rngs["sessions"]
-    owner, pos = _expand(P)
+    rsn = st.rngs["sessions"]
+    owner, pos = _expand(st.P)
     k_num = pos + 1
-    attend = rsn.random(len(owner)) < att["p_attend"]
-    attend &= k_num >= f[owner]
-    attend |= k_num == f[owner]
-    attend |= is_comp[owner] & (k_num == P[owner])
-    attend &= k_num <= bound[owner]
-    offs = _segment_starts(P)
-    last_k = np.maximum.reduceat(np.where(attend, k_num, 0), offs) if ms else np.zeros(0, dtype=np.int64)
-    slot0 = offer_day[S].astype(np.int64)
+    attend = rsn.random(len(owner)) < st.att["p_attend"]
+    attend &= k_num >= st.f[owner]
+    attend |= k_num == st.f[owner]
+    attend |= st.is_comp[owner] & (k_num == st.P[owner])
+    attend &= k_num <= st.bound[owner]
+    offs = _segment_starts(st.P)
+    last_k = np.maximum.reduceat(np.where(attend, k_num, 0), offs) if st.ms else np.zeros(0, dtype=np.int64)
+    slot0 = st.offer_day[st.S].astype(np.int64)
     last_day = slot0 + 7 * (last_k - 1)
-    lag = np.zeros(ms, dtype=np.int64)
-    for reason, lohi in ex["record_lag_days"].items():
-        mm = cause == reason
+    lag = np.zeros(st.ms, dtype=np.int64)
+    for reason, lohi in st.ex["record_lag_days"].items():
+        mm = st.cause == reason
         lag[mm] = _randint(rsn, lohi, int(mm.sum()))
     prog_exit = last_day + lag
-    closed = prog_exit <= d_ex
-    exit_day[S[closed]] = prog_exit[closed]
-    exit_reason[S[closed]] = cause[closed]
+    closed = prog_exit <= st.d_ex
+    st.exit_day[st.S[closed]] = prog_exit[closed]
+    st.exit_reason[st.S[closed]] = st.cause[closed]
     st.attend = attend
     st.closed = closed
     st.k_num = k_num
@@ -1048,49 +965,32 @@ def _sim_sessions(st: _SimState) -> None:
 
 def _sim_sessions_table(st: _SimState) -> None:
     """Sessions table."""
-    S = st.S
-    attend = st.attend
-    closed = st.closed
-    d_ex = st.d_ex
-    k_num = st.k_num
-    ms = st.ms
-    mspec = st.mspec
-    owner = st.owner
-    prog_exit = st.prog_exit
-    rsn = st.rsn
-    site = st.site
-    slot0 = st.slot0
-    sess_day = slot0[owner] + 7 * (k_num - 1)
-    limit = np.where(closed, prog_exit, d_ex)
-    keep = sess_day <= limit[owner]
-    sess_type_site = np.array([s["programme_model"] for s in mspec], dtype=object)[site[S]]
-    o2o_person = rsn.random(ms) < np.array([s.get("one_to_one_share", 0.0) for s in mspec])[site[S]]
-    every = np.array([s.get("one_to_one_every", 0) for s in mspec])[site[S]]
-    is_o2o = o2o_person[owner] | (sess_type_site[owner] == "one_to_one")
-    is_o2o |= (sess_type_site[owner] == "mixed") & (k_num % np.maximum(every[owner], 1) == 0)
+    sess_day = st.slot0[st.owner] + 7 * (st.k_num - 1)
+    limit = np.where(st.closed, st.prog_exit, st.d_ex)
+    keep = sess_day <= limit[st.owner]
+    sess_type_site = np.array([s["programme_model"] for s in st.mspec], dtype=object)[st.site[st.S]]
+    o2o_person = st.rsn.random(st.ms) < np.array([s.get("one_to_one_share", 0.0) for s in st.mspec])[st.site[st.S]]
+    every = np.array([s.get("one_to_one_every", 0) for s in st.mspec])[st.site[st.S]]
+    is_o2o = o2o_person[st.owner] | (sess_type_site[st.owner] == "one_to_one")
+    is_o2o |= (sess_type_site[st.owner] == "mixed") & (st.k_num % np.maximum(every[st.owner], 1) == 0)
     sessions = pd.DataFrame({
         "referral_id": None,  # filled below
-        "session_number": pd.array(k_num[keep], dtype="Int64"),
+        "session_number": pd.array(st.k_num[keep], dtype="Int64"),
         "session_date": _dates(sess_day[keep]),
         "session_type": np.where(is_o2o[keep], "one_to_one", "group").astype(object),
-        "attended": pd.array(attend[keep], dtype="boolean"),
+        "attended": pd.array(st.attend[keep], dtype="boolean"),
     })
-    sess_owner = S[owner[keep]]
+    sess_owner = st.S[st.owner[keep]]
     st.sess_owner = sess_owner
     st.sessions = sessions
 
 
 def _sim_identifiers(st: _SimState) -> None:
     """Identifiers."""
-    n = st.n
-    n_people = st.n_people
-    person = st.person
-    sess_owner = st.sess_owner
-    sessions = st.sessions
-    ref_ids = _ids("R", n)
-    part_ids = _ids("P", n_people)
-    pid = part_ids[person]
-    sessions["referral_id"] = ref_ids[sess_owner]
+    ref_ids = _ids("R", st.n)
+    part_ids = _ids("P", st.n_people)
+    pid = part_ids[st.person]
+    st.sessions["referral_id"] = ref_ids[st.sess_owner]
     st.part_ids = part_ids
     st.pid = pid
     st.ref_ids = ref_ids
@@ -1098,24 +998,15 @@ def _sim_identifiers(st: _SimState) -> None:
 
 def _sim_partners(st: _SimState) -> None:
     """Partners."""
-    gender = st.gender
-    is_repeat = st.is_repeat
-    n = st.n
-    par = st.par
-    parent = st.parent
-    ref_ids = st.ref_ids
-    relation = st.relation
-    rngs = st.rngs
-    suitable = st.suitable
-    pp = par["partners"]
-    rpt = rngs["partners"]
-    has_partner = suitable & (rpt.random(n) < pp["p_any_partner"])
-    second = has_partner & (rpt.random(n) < pp["p_second_partner"])
-    reuse = is_repeat & has_partner & (rpt.random(n) < pp["p_repeat_same_partner"])
-    reuse &= has_partner[np.maximum(parent, 0)]
-    code = np.arange(n)
+    pp = st.par["partners"]
+    rpt = st.rngs["partners"]
+    has_partner = st.suitable & (rpt.random(st.n) < pp["p_any_partner"])
+    second = has_partner & (rpt.random(st.n) < pp["p_second_partner"])
+    reuse = st.is_repeat & has_partner & (rpt.random(st.n) < pp["p_repeat_same_partner"])
+    reuse &= has_partner[np.maximum(st.parent, 0)]
+    code = np.arange(st.n)
     while True:
-        new = np.where(reuse, code[np.maximum(parent, 0)], code)
+        new = np.where(reuse, code[np.maximum(st.parent, 0)], code)
         if np.array_equal(new, code):
             break
         code = new
@@ -1123,19 +1014,19 @@ def _sim_partners(st: _SimState) -> None:
     r_first = np.flatnonzero(has_partner)
     r_second = np.flatnonzero(second)
     pr_ref = np.concatenate([r_first, r_second])
-    pr_code = np.concatenate([code[r_first], n + r_second])
+    pr_code = np.concatenate([code[r_first], st.n + r_second])
     uniq_codes, pr_pidx = np.unique(pr_code, return_inverse=True)
     # partner-level gender, drawn once per partner given the perpetrator's gender
-    code_owner = np.where(uniq_codes < n, uniq_codes, uniq_codes - n)
+    code_owner = np.where(uniq_codes < st.n, uniq_codes, uniq_codes - st.n)
     n_partners = len(uniq_codes)
     u_gender = np.empty(n_partners, dtype=object)
-    gcond = gender[code_owner]
+    gcond = st.gender[code_owner]
     for g, probs in pp["gender_by_perpetrator_gender"].items():
         mm = gcond == g
         u_gender[mm] = _choice(rpt, probs, int(mm.sum()))
-    rel = relation[pr_ref].copy()
+    rel = st.relation[pr_ref].copy()
     is_sec = np.arange(len(pr_ref)) >= len(r_first)
-    rel[is_sec] = np.where(relation[pr_ref[is_sec]] == "ex_partner", "partner", "ex_partner")
+    rel[is_sec] = np.where(st.relation[pr_ref[is_sec]] == "ex_partner", "partner", "ex_partner")
     offered_sup = rpt.random(len(pr_ref)) < pp["p_support_offered"]
     acc = _choice(rpt, pp["support_accepted_if_offered"], len(pr_ref))
     acc_true = offered_sup & (acc == "true")
@@ -1148,7 +1039,7 @@ def _sim_partners(st: _SimState) -> None:
     partner_ids = _ids("PTN", n_partners)[rank]
     partners = pd.DataFrame({
         "partner_id": partner_ids[pr_pidx],
-        "referral_id": ref_ids[pr_ref],
+        "referral_id": st.ref_ids[pr_ref],
         "relationship": rel.astype(object),
         "gender": u_gender[pr_pidx],
         "support_offered": _bool(offered_sup),
@@ -1168,64 +1059,46 @@ def _sim_partners(st: _SimState) -> None:
 
 def _sim_latent_outcome(st: _SimState) -> None:
     """Latent outcome per referral (for outcome models)."""
-    S = st.S
-    cause = st.cause
-    n = st.n
-    outcome_group = np.full(n, None, dtype=object)  # completed / dropped_out / ... for starters
-    outcome_group[S] = cause
+    outcome_group = np.full(st.n, None, dtype=object)  # completed / dropped_out / ... for starters
+    outcome_group[st.S] = st.cause
     completer = outcome_group == "completed"
     st.completer = completer
 
 
 def _sim_dash(st: _SimState) -> None:
     """Risk assessments (DASH)."""
-    P = st.P
-    S = st.S
-    assess_day = st.assess_day
-    assessed = st.assessed
-    cause = st.cause
-    closed = st.closed
-    d_ex = st.d_ex
-    is_comp = st.is_comp
-    last_k = st.last_k
-    ms = st.ms
-    n = st.n
-    par = st.par
-    prog_exit = st.prog_exit
-    rngs = st.rngs
-    slot0 = st.slot0
-    rk = par["risk"]
-    rrk = rngs["risk"]
+    rk = st.par["risk"]
+    rrk = st.rngs["risk"]
     sem = rk["observed_sd"] * math.sqrt(1 - rk["reliability"])
     true_sd = rk["observed_sd"] * math.sqrt(rk["reliability"])
-    z_dash = rrk.standard_normal(n)
+    z_dash = rrk.standard_normal(st.n)
     t_true = rk["intake_mean"] + true_sd * z_dash
-    delta = np.zeros(n)
-    if ms:
-        mu = np.array([rk["change_mean"][c] for c in cause])
-        delta[S] = mu + rk["change_sd"] * rrk.standard_normal(ms)
+    delta = np.zeros(st.n)
+    if st.ms:
+        mu = np.array([rk["change_mean"][c] for c in st.cause])
+        delta[st.S] = mu + rk["change_sd"] * rrk.standard_normal(st.ms)
     risk_parts = []
 
     def _score(latent: np.ndarray, sd: float) -> np.ndarray:
         return np.clip(np.round(latent + sd * rrk.standard_normal(len(latent))), 0, 24)
 
-    ia = np.flatnonzero(assessed)
-    risk_parts.append((ia, assess_day[ia], "intake", "practitioner", _score(t_true[ia], sem)))
-    mid_k = np.ceil(P / 2).astype(np.int64)
-    mid_day = slot0 + 7 * (mid_k - 1)
-    mm = (last_k >= mid_k) & (mid_day <= d_ex) & (rrk.random(ms) < rk["p_midpoint"])
-    i_mid = S[mm]
+    ia = np.flatnonzero(st.assessed)
+    risk_parts.append((ia, st.assess_day[ia], "intake", "practitioner", _score(t_true[ia], sem)))
+    mid_k = np.ceil(st.P / 2).astype(np.int64)
+    mid_day = st.slot0 + 7 * (mid_k - 1)
+    mm = (st.last_k >= mid_k) & (mid_day <= st.d_ex) & (rrk.random(st.ms) < rk["p_midpoint"])
+    i_mid = st.S[mm]
     risk_parts.append((i_mid, mid_day[mm].astype(float), "midpoint", "practitioner",
                        _score(t_true[i_mid] + rk["midpoint_fraction_of_change"] * delta[i_mid], sem)))
-    p_exit = np.array([rk["p_exit"][c] for c in cause]) if ms else np.zeros(0)
-    me = closed & (rrk.random(ms) < p_exit)
-    i_exit = S[me]
-    risk_parts.append((i_exit, prog_exit[me].astype(float), "exit", "practitioner",
+    p_exit = np.array([rk["p_exit"][c] for c in st.cause]) if st.ms else np.zeros(0)
+    me = st.closed & (rrk.random(st.ms) < p_exit)
+    i_exit = st.S[me]
+    risk_parts.append((i_exit, st.prog_exit[me].astype(float), "exit", "practitioner",
                        _score(t_true[i_exit] + delta[i_exit], sem)))
-    p_fu = np.where(is_comp, rk["p_follow_up"]["completed"], rk["p_follow_up"]["other_exits"])
-    fu_day = prog_exit + _randint(rrk, rk["follow_up_days"], ms)
-    mf = closed & (fu_day <= d_ex) & (rrk.random(ms) < p_fu)
-    i_fu = S[mf]
+    p_fu = np.where(st.is_comp, rk["p_follow_up"]["completed"], rk["p_follow_up"]["other_exits"])
+    fu_day = st.prog_exit + _randint(rrk, rk["follow_up_days"], st.ms)
+    mf = st.closed & (fu_day <= st.d_ex) & (rrk.random(st.ms) < p_fu)
+    i_fu = st.S[mf]
     risk_parts.append((i_fu, fu_day[mf].astype(float), "follow_up", "practitioner",
                        _score(t_true[i_fu] + rk["follow_up_fraction_of_change"] * delta[i_fu], sem)))
     st._score = _score
@@ -1243,52 +1116,35 @@ def _sim_dash(st: _SimState) -> None:
 
 def _sim_partner_dash(st: _SimState) -> None:
     """Partner-informed DASH (referrals with a partner who accepted support)."""
-    _score = st._score
-    acc_true = st.acc_true
-    assess_day = st.assess_day
-    assessed = st.assessed
-    d_ex = st.d_ex
-    delta = st.delta
-    i_exit = st.i_exit
-    me = st.me
-    n = st.n
-    nan = st.nan
-    pr_ref = st.pr_ref
-    prog_exit = st.prog_exit
-    ref_ids = st.ref_ids
-    risk_parts = st.risk_parts
-    rk = st.rk
-    rrk = st.rrk
-    t_true = st.t_true
-    pi = rk["partner_informed"]
-    ref_acc = np.zeros(n, dtype=bool)
-    ref_acc[pr_ref[acc_true]] = True
-    p_int_day = assess_day + _randint(rrk, pi["intake_delay_days"], n)
-    m_pi = ref_acc & assessed & (p_int_day <= d_ex) & (rrk.random(n) < pi["p_intake_if_support_accepted"])
+    pi = st.rk["partner_informed"]
+    ref_acc = np.zeros(st.n, dtype=bool)
+    ref_acc[st.pr_ref[st.acc_true]] = True
+    p_int_day = st.assess_day + _randint(st.rrk, pi["intake_delay_days"], st.n)
+    m_pi = ref_acc & st.assessed & (p_int_day <= st.d_ex) & (st.rrk.random(st.n) < pi["p_intake_if_support_accepted"])
     i_pi = np.flatnonzero(m_pi)
-    risk_parts.append((i_pi, p_int_day[i_pi], "intake", "partner", _score(t_true[i_pi] + pi["offset"], pi["noise_sd"])))
-    has_exit = np.zeros(n, dtype=bool)
-    has_exit[i_exit] = True
-    exit_day_by_ref = nan.copy()
-    exit_day_by_ref[i_exit] = prog_exit[me]
-    m_pe = m_pi & has_exit & (rrk.random(n) < pi["p_exit_if_intake_and_exit"])
+    st.risk_parts.append((i_pi, p_int_day[i_pi], "intake", "partner", st._score(st.t_true[i_pi] + pi["offset"], pi["noise_sd"])))
+    has_exit = np.zeros(st.n, dtype=bool)
+    has_exit[st.i_exit] = True
+    exit_day_by_ref = st.nan.copy()
+    exit_day_by_ref[st.i_exit] = st.prog_exit[st.me]
+    m_pe = m_pi & has_exit & (st.rrk.random(st.n) < pi["p_exit_if_intake_and_exit"])
     i_pe = np.flatnonzero(m_pe)
-    risk_parts.append((i_pe, exit_day_by_ref[i_pe], "exit", "partner",
-                       _score(t_true[i_pe] + pi["offset"] + pi["fraction_of_change"] * delta[i_pe], pi["noise_sd"])))
+    st.risk_parts.append((i_pe, exit_day_by_ref[i_pe], "exit", "partner",
+                       st._score(st.t_true[i_pe] + pi["offset"] + pi["fraction_of_change"] * st.delta[i_pe], pi["noise_sd"])))
     tp_rank = {t: i for i, t in enumerate(schema.TIMEPOINTS)}
     inf_rank = {t: i for i, t in enumerate(schema.INFORMANTS)}
-    r_idx = np.concatenate([p[0] for p in risk_parts]).astype(np.int64)
-    r_day = np.concatenate([p[1] for p in risk_parts])
-    r_tp = np.concatenate([np.full(len(p[0]), p[2], dtype=object) for p in risk_parts])
-    r_inf = np.concatenate([np.full(len(p[0]), p[3], dtype=object) for p in risk_parts])
-    r_score = np.concatenate([p[4] for p in risk_parts]).astype(float)
+    r_idx = np.concatenate([p[0] for p in st.risk_parts]).astype(np.int64)
+    r_day = np.concatenate([p[1] for p in st.risk_parts])
+    r_tp = np.concatenate([np.full(len(p[0]), p[2], dtype=object) for p in st.risk_parts])
+    r_inf = np.concatenate([np.full(len(p[0]), p[3], dtype=object) for p in st.risk_parts])
+    r_score = np.concatenate([p[4] for p in st.risk_parts]).astype(float)
     r_ord = np.lexsort((np.array([inf_rank[x] for x in r_inf], dtype=np.int64),
                         np.array([tp_rank[x] for x in r_tp], dtype=np.int64), r_idx))
     risk = pd.DataFrame({
-        "referral_id": ref_ids[r_idx[r_ord]],
+        "referral_id": st.ref_ids[r_idx[r_ord]],
         "assessment_date": _dates(r_day[r_ord]),
         "timepoint": r_tp[r_ord],
-        "instrument": np.full(len(r_ord), rk["instrument"], dtype=object),
+        "instrument": np.full(len(r_ord), st.rk["instrument"], dtype=object),
         "score": r_score[r_ord],
         "informant": r_inf[r_ord],
     })
@@ -1299,25 +1155,17 @@ def _sim_partner_dash(st: _SimState) -> None:
 
 def _sim_survey_population(st: _SimState) -> None:
     """Partner surveys (Mirabal-style waves)."""
-    completer = st.completer
-    offered_sup = st.offered_sup
-    par = st.par
-    pr_pidx = st.pr_pidx
-    pr_ref = st.pr_ref
-    rngs = st.rngs
-    started = st.started
-    z_dash = st.z_dash
-    sv = par["surveys"]
-    rsv = rngs["surveys"]
+    sv = st.par["surveys"]
+    rsv = st.rngs["surveys"]
     waves = list(schema.WAVES)
-    elig = started[pr_ref] & offered_sup
-    e_ref = pr_ref[elig]
-    e_pidx = pr_pidx[elig]
+    elig = st.started[st.pr_ref] & st.offered_sup
+    e_ref = st.pr_ref[elig]
+    e_pidx = st.pr_pidx[elig]
     ne = len(e_ref)
     rho = sv["latent_correlation"]
     w_dash = sv["latent_weight_on_dash"]
-    u = w_dash * z_dash[e_ref] + math.sqrt(1 - w_dash**2) * rsv.standard_normal(ne)
-    e_comp = completer[e_ref]
+    u = w_dash * st.z_dash[e_ref] + math.sqrt(1 - w_dash**2) * rsv.standard_normal(ne)
+    e_comp = st.completer[e_ref]
     frac = sv["non_completer_fraction_of_change"]
     st.e_comp = e_comp
     st.e_pidx = e_pidx
@@ -1333,49 +1181,37 @@ def _sim_survey_population(st: _SimState) -> None:
 
 def _sim_survey_waves(st: _SimState) -> None:
     """Partner survey waves."""
-    d_ex = st.d_ex
-    e_comp = st.e_comp
-    e_pidx = st.e_pidx
-    e_ref = st.e_ref
-    frac = st.frac
-    ne = st.ne
-    rho = st.rho
-    rsv = st.rsv
-    start_day = st.start_day
-    sv = st.sv
-    u = st.u
-    waves = st.waves
     items = list(schema.SURVEY_BEHAVIOURS)
     surv_rows = []
     share_due: dict[str, tuple[float | None, int]] = {}
-    for wi, w in enumerate(waves):
-        lo, hi = sv["wave_offset_days"][w]
-        s_day = start_day[e_ref] + rsv.integers(lo, hi + 1, size=ne)
-        due = s_day <= d_ex
-        share_due[w] = (float(e_comp[due].mean()) if due.any() else None, int(due.sum()))
-        r_prob = np.where(e_comp, sv["response"]["completer"][w], sv["response"]["non_completer"][w])
-        resp = due & (rsv.random(ne) < r_prob)
+    for wi, w in enumerate(st.waves):
+        lo, hi = st.sv["wave_offset_days"][w]
+        s_day = st.start_day[st.e_ref] + st.rsv.integers(lo, hi + 1, size=st.ne)
+        due = s_day <= st.d_ex
+        share_due[w] = (float(st.e_comp[due].mean()) if due.any() else None, int(due.sum()))
+        r_prob = np.where(st.e_comp, st.sv["response"]["completer"][w], st.sv["response"]["non_completer"][w])
+        resp = due & (st.rsv.random(st.ne) < r_prob)
         cols: dict[str, Any] = {}
         for it in items:
-            prev = _survey_prevalence(sv, it, wi, e_comp, frac)
-            z = rho * u + math.sqrt(1 - rho**2) * rsv.standard_normal(ne)
+            prev = _survey_prevalence(st.sv, it, wi, st.e_comp, st.frac)
+            z = st.rho * st.u + math.sqrt(1 - st.rho**2) * st.rsv.standard_normal(st.ne)
             val = z > norm.ppf(1 - prev)
-            miss = rsv.random(ne) < sv["item_missing"]
+            miss = st.rsv.random(st.ne) < st.sv["item_missing"]
             cols[it] = (val, miss)
-        cum_c = np.cumsum(sv["feels_safe_completer"][w])[:-1]
-        cum_1 = np.cumsum(sv["feels_safe_completer"]["T1"])[:-1]
-        cum = np.where(e_comp[:, None], cum_c[None, :], (cum_1 + frac * (cum_c - cum_1))[None, :])
-        z = -(rho * u + math.sqrt(1 - rho**2) * rsv.standard_normal(ne))
+        cum_c = np.cumsum(st.sv["feels_safe_completer"][w])[:-1]
+        cum_1 = np.cumsum(st.sv["feels_safe_completer"]["T1"])[:-1]
+        cum = np.where(st.e_comp[:, None], cum_c[None, :], (cum_1 + st.frac * (cum_c - cum_1))[None, :])
+        z = -(st.rho * st.u + math.sqrt(1 - st.rho**2) * st.rsv.standard_normal(st.ne))
         safe = 1 + (z[:, None] > norm.ppf(cum)).sum(axis=1)
-        cols["feels_safe"] = (safe, rsv.random(ne) < sv["item_missing"])
-        m_c = sv["space_for_action_mean_completer"]
-        mean = np.where(e_comp, m_c[wi], m_c[0] + frac * (m_c[wi] - m_c[0]))
-        z = rho * u + math.sqrt(1 - rho**2) * rsv.standard_normal(ne)
-        sfa = np.round(np.clip(mean - sv["space_for_action_sd"] * z, 0, 100), 1)
-        cols["space_for_action"] = (sfa, rsv.random(ne) < sv["item_missing"])
+        cols["feels_safe"] = (safe, st.rsv.random(st.ne) < st.sv["item_missing"])
+        m_c = st.sv["space_for_action_mean_completer"]
+        mean = np.where(st.e_comp, m_c[wi], m_c[0] + st.frac * (m_c[wi] - m_c[0]))
+        z = st.rho * st.u + math.sqrt(1 - st.rho**2) * st.rsv.standard_normal(st.ne)
+        sfa = np.round(np.clip(mean - st.sv["space_for_action_sd"] * z, 0, 100), 1)
+        cols["space_for_action"] = (sfa, st.rsv.random(st.ne) < st.sv["item_missing"])
         keep_w = np.flatnonzero(resp)
         part = {
-            "_ref": e_ref[keep_w], "_pidx": e_pidx[keep_w], "_wave": np.full(len(keep_w), wi),
+            "_ref": st.e_ref[keep_w], "_pidx": st.e_pidx[keep_w], "_wave": np.full(len(keep_w), wi),
             "_day": s_day[keep_w],
         }
         for c, (val, miss) in cols.items():
@@ -1388,59 +1224,38 @@ def _sim_survey_waves(st: _SimState) -> None:
 
 def _sim_surveys_table(st: _SimState) -> None:
     """Partner surveys table."""
-    e_comp = st.e_comp
-    e_ref = st.e_ref
-    items = st.items
-    partner_ids = st.partner_ids
-    rank = st.rank
-    ref_ids = st.ref_ids
-    share_due = st.share_due
-    surv_rows = st.surv_rows
-    waves = st.waves
-    s_ref = np.concatenate([p["_ref"] for p in surv_rows]).astype(np.int64)
-    s_pidx = np.concatenate([p["_pidx"] for p in surv_rows]).astype(np.int64)
-    s_pid = partner_ids[s_pidx]
-    s_wave = np.concatenate([p["_wave"] for p in surv_rows]).astype(np.int64)
-    s_day = np.concatenate([p["_day"] for p in surv_rows]).astype(float)
-    s_ord = np.lexsort((s_wave, rank[s_pidx], s_ref))
+    s_ref = np.concatenate([p["_ref"] for p in st.surv_rows]).astype(np.int64)
+    s_pidx = np.concatenate([p["_pidx"] for p in st.surv_rows]).astype(np.int64)
+    s_pid = st.partner_ids[s_pidx]
+    s_wave = np.concatenate([p["_wave"] for p in st.surv_rows]).astype(np.int64)
+    s_day = np.concatenate([p["_day"] for p in st.surv_rows]).astype(float)
+    s_ord = np.lexsort((s_wave, st.rank[s_pidx], s_ref))
     surveys = pd.DataFrame({
         "partner_id": s_pid[s_ord],
-        "referral_id": ref_ids[s_ref[s_ord]],
-        "wave": np.asarray(waves, dtype=object)[s_wave[s_ord]],
+        "referral_id": st.ref_ids[s_ref[s_ord]],
+        "wave": np.asarray(st.waves, dtype=object)[s_wave[s_ord]],
         "survey_date": _dates(s_day[s_ord]),
     })
-    for c in [*items, "feels_safe", "space_for_action"]:
-        val = np.concatenate([p[c][0] for p in surv_rows])[s_ord]
-        miss = np.concatenate([p[c][1] for p in surv_rows])[s_ord]
+    for c in [*st.items, "feels_safe", "space_for_action"]:
+        val = np.concatenate([p[c][0] for p in st.surv_rows])[s_ord]
+        miss = np.concatenate([p[c][1] for p in st.surv_rows])[s_ord]
         if c == "feels_safe":
             surveys[c] = _int(val.astype(float), miss)
         elif c == "space_for_action":
             surveys[c] = np.where(miss, np.nan, val.astype(float))
         else:
             surveys[c] = _bool(val, miss)
-    survey_info = (e_ref, e_comp, share_due)
+    survey_info = (st.e_ref, st.e_comp, st.share_due)
     st.survey_info = survey_info
     st.surveys = surveys
 
 
 def _sim_incidents(st: _SimState) -> None:
     """Incidents."""
-    d_ex = st.d_ex
-    d_if = st.d_if
-    exit_day = st.exit_day
-    exit_reason = st.exit_reason
-    frailty = st.frailty
-    n_people = st.n_people
-    p_prior = st.p_prior
-    par = st.par
-    part_ids = st.part_ids
-    person = st.person
-    ref_day = st.ref_day
-    rngs = st.rngs
     incidents, inc_truth = _incidents(
-        rngs["incidents"], par["incidents"], person=person, n_people=n_people, ref_day=ref_day,
-        exit_day=exit_day, exit_reason=exit_reason, frailty=frailty, prior_person=p_prior,
-        d_from=d_if, d_extract=d_ex, part_ids=part_ids,
+        st.rngs["incidents"], st.par["incidents"], person=st.person, n_people=st.n_people, ref_day=st.ref_day,
+        exit_day=st.exit_day, exit_reason=st.exit_reason, frailty=st.frailty, prior_person=st.p_prior,
+        d_from=st.d_if, d_extract=st.d_ex, part_ids=st.part_ids,
     )
     st.inc_truth = inc_truth
     st.incidents = incidents
@@ -1448,97 +1263,55 @@ def _sim_incidents(st: _SimState) -> None:
 
 def _sim_referrals_table(st: _SimState) -> None:
     """Referrals table."""
-    abuse_str = st.abuse_str
-    age = st.age
-    age_missing_p = st.age_missing_p
-    assess_day = st.assess_day
-    d_ex = st.d_ex
-    d_if = st.d_if
-    d_pe = st.d_pe
-    d_ps = st.d_ps
-    exit_day = st.exit_day
-    exit_reason = st.exit_reason
-    gender = st.gender
-    incidents = st.incidents
-    k = st.k
-    mspec = st.mspec
-    n = st.n
-    outcome = st.outcome
-    override = st.override
-    p_children = st.p_children
-    p_emp = st.p_emp
-    p_eth = st.p_eth
-    par = st.par
-    partners = st.partners
-    person = st.person
-    pid = st.pid
-    planned_site = st.planned_site
-    prior = st.prior
-    prior_missing_p = st.prior_missing_p
-    ref_day = st.ref_day
-    ref_ids = st.ref_ids
-    relation = st.relation
-    risk = st.risk
-    sessions = st.sessions
-    site = st.site
-    site_ids = st.site_ids
-    site_names = st.site_names
-    source = st.source
-    start_day = st.start_day
-    subst = st.subst
-    subst_missing_p = st.subst_missing_p
-    surveys = st.surveys
-    weights = st.weights
-    years = st.years
     referrals_df = pd.DataFrame({
-        "referral_id": ref_ids,
-        "participant_id": pid,
-        "site_id": site_ids[site],
-        "referral_date": _dates(ref_day.astype(float)),
-        "referral_source": source,
-        "programme_name": pd.Series([None] * n, dtype=object),
-        "planned_sessions": _int(override),
-        "gender": gender,
-        "age": _int(age.astype(float), age_missing_p[person]),
-        "ethnicity": p_eth[person],
-        "employment": p_emp[person],
-        "prior_da_police_contact": _bool(prior, prior_missing_p[person]),
-        "substance_misuse": _bool(subst, subst_missing_p[person]),
-        "relationship_to_victim": relation,
-        "abuse_types": abuse_str,
-        "n_children": _int(p_children[person].astype(float)),
-        "assessment_date": _dates(assess_day),
-        "assessment_outcome": outcome,
-        "start_date": _dates(start_day),
-        "exit_date": _dates(exit_day),
-        "exit_reason": exit_reason,
+        "referral_id": st.ref_ids,
+        "participant_id": st.pid,
+        "site_id": st.site_ids[st.site],
+        "referral_date": _dates(st.ref_day.astype(float)),
+        "referral_source": st.source,
+        "programme_name": pd.Series([None] * st.n, dtype=object),
+        "planned_sessions": _int(st.override),
+        "gender": st.gender,
+        "age": _int(st.age.astype(float), st.age_missing_p[st.person]),
+        "ethnicity": st.p_eth[st.person],
+        "employment": st.p_emp[st.person],
+        "prior_da_police_contact": _bool(st.prior, st.prior_missing_p[st.person]),
+        "substance_misuse": _bool(st.subst, st.subst_missing_p[st.person]),
+        "relationship_to_victim": st.relation,
+        "abuse_types": st.abuse_str,
+        "n_children": _int(st.p_children[st.person].astype(float)),
+        "assessment_date": _dates(st.assess_day),
+        "assessment_outcome": st.outcome,
+        "start_date": _dates(st.start_day),
+        "exit_date": _dates(st.exit_day),
+        "exit_reason": st.exit_reason,
     })
 
-    exp_annual = n * weights / int(years)
+    exp_annual = st.n * st.weights / int(st.years)
     sites_df = pd.DataFrame({
-        "site_id": site_ids,
-        "site_name": np.asarray(site_names, dtype=object),
-        "programme_model": np.asarray([s["programme_model"] for s in mspec], dtype=object),
-        "planned_sessions": pd.array(planned_site, dtype="Int64"),
+        "site_id": st.site_ids,
+        "site_name": np.asarray(st.site_names, dtype=object),
+        "programme_model": np.asarray([s["programme_model"] for s in st.mspec], dtype=object),
+        "planned_sessions": pd.array(st.planned_site, dtype="Int64"),
         "annual_cost_gbp": np.round(
-            (np.array([s["cost_fixed_gbp"] for s in mspec]) + np.array([s["cost_per_referral_gbp"] for s in mspec])
+            (np.array([s["cost_fixed_gbp"] for s in st.mspec]) + np.array([s["cost_per_referral_gbp"] for s in st.mspec])
              * exp_annual) / 100) * 100.0,
         "target_completions": pd.array(
-            np.maximum(np.round(par["target_completions_per_referral"] * exp_annual), 1).astype(np.int64), dtype="Int64"),
-        "period_start": _dates(np.full(k, d_ps, dtype=float)),
-        "period_end": _dates(np.full(k, d_pe, dtype=float)),
-        "data_extract_date": _dates(np.full(k, d_ex, dtype=float)),
-        "incident_data_from": _dates(np.full(k, d_if, dtype=float)),
+            np.maximum(np.round(st.par["target_completions_per_referral"] * exp_annual), 1).astype(np.int64), dtype="Int64"),
+        "period_start": _dates(np.full(st.k, st.d_ps, dtype=float)),
+        "period_end": _dates(np.full(st.k, st.d_pe, dtype=float)),
+        "data_extract_date": _dates(np.full(st.k, st.d_ex, dtype=float)),
+        "incident_data_from": _dates(np.full(st.k, st.d_if, dtype=float)),
     })
 
     tables = {
         "sites": sites_df,
         "referrals": referrals_df,
-        "sessions": sessions,
-        "risk_assessments": risk,
-        "partners": partners,
-        "partner_surveys": surveys,
-        "incidents": incidents,
+        "sessions": st.sessions,
+        "risk_assessments": st.risk,
+        "partners": st.partners,
+        "partner_surveys": st.surveys,
+        "incidents": st.incidents,
     }
     for name, df in tables.items():
         tables[name] = df[[c for c in schema.TABLES[name].names if c in df]].reset_index(drop=True)
@@ -1554,50 +1327,17 @@ def _sim_contract_v2(st: _SimState) -> None:
 
 def _sim_truth(st: _SimState):
     """Truth."""
-    P = st.P
-    S = st.S
-    capacity = st.capacity
-    cause = st.cause
-    d_ex = st.d_ex
-    d_if = st.d_if
-    d_pe = st.d_pe
-    d_ps = st.d_ps
-    ex = st.ex
-    f = st.f
-    first_slot = st.first_slot
-    h_drop = st.h_drop
-    h_other = st.h_other
-    inc_truth = st.inc_truth
-    is_repeat = st.is_repeat
-    k = st.k
-    load = st.load
-    models = st.models
-    mspec = st.mspec
-    n = st.n
-    n_people = st.n_people
-    par = st.par
-    risk_ids = st.risk_ids
-    scenario = st.scenario
-    seed = st.seed
-    sem = st.sem
-    site_ids = st.site_ids
-    survey_info = st.survey_info
-    tables = st.tables
-    true_sd = st.true_sd
-    wait30 = st.wait30
-    weights = st.weights
-    years = st.years
     truth = _truth(
-        par=par, scenario=scenario, seed=int(seed), n=n, sites=k, years=int(years), tables=tables,
-        models=models, mspec=mspec, site_ids=site_ids, weights=weights, load=load, capacity=capacity,
-        first_slot=first_slot, dates=(d_ps, d_pe, d_ex, d_if), started=dict(
-            S=S, cause=cause, f=f, P=P, h_drop=h_drop, h_excl=ex["excluded_per_week"], h_oth=h_other.sum(),
-            wait30=wait30),
-        risk_ids=risk_ids, survey_info=survey_info, inc_truth=inc_truth, sem=sem, true_sd=true_sd,
-        n_people=n_people, is_repeat=is_repeat,
+        par=st.par, scenario=st.scenario, seed=int(st.seed), n=st.n, sites=st.k, years=int(st.years), tables=st.tables,
+        models=st.models, mspec=st.mspec, site_ids=st.site_ids, weights=st.weights, load=st.load, capacity=st.capacity,
+        first_slot=st.first_slot, dates=(st.d_ps, st.d_pe, st.d_ex, st.d_if), started=dict(
+            S=st.S, cause=st.cause, f=st.f, P=st.P, h_drop=st.h_drop, h_excl=st.ex["excluded_per_week"], h_oth=st.h_other.sum(),
+            wait30=st.wait30),
+        risk_ids=st.risk_ids, survey_info=st.survey_info, inc_truth=st.inc_truth, sem=st.sem, true_sd=st.true_sd,
+        n_people=st.n_people, is_repeat=st.is_repeat,
     )
     truth["contract_v2"] = _jsonable(st.truth_v2)
-    return SyntheticProgramme(tables=tables, truth=truth)
+    return SyntheticProgramme(tables=st.tables, truth=truth)
 
 
 def _queue(ready: np.ndarray, declines: np.ndarray, first_slot: int, caps: np.ndarray) -> np.ndarray:
@@ -1767,91 +1507,10 @@ def _truth(*, par, scenario, seed, n, sites, years, tables, models, mspec, site_
     p_complete = np.exp(-h_all * (P - f)) if len(S) else np.zeros(0)
     p_drop = (started["h_drop"] / h_all) * (1 - p_complete) if len(S) else np.zeros(0)
 
-    # risk: realised change by exit group among intake/exit practitioner pairs
-    r_idx, r_tp, r_inf, r_score = risk_ids
-    rci = 1.96 * math.sqrt(2) * sem
-    prac = r_inf == "practitioner"
-    intake = pd.Series(r_score[prac & (r_tp == "intake")], index=r_idx[prac & (r_tp == "intake")])
-    exit_s = pd.Series(r_score[prac & (r_tp == "exit")], index=r_idx[prac & (r_tp == "exit")])
-    pair = pd.DataFrame({"intake": intake}).join(pd.DataFrame({"exit": exit_s}), how="inner")
-    grp = ref["exit_reason"].to_numpy()[pair.index.to_numpy()]
-    pair["change"] = pair["exit"] - pair["intake"]
-    pair["group"] = grp
-    realised = {}
-    for g, sub in pair.groupby("group", sort=True):
-        realised[g] = {
-            "n": len(sub),
-            "mean_change": _round(sub["change"].mean()),
-            "share_reliable_improvement": _round((sub["change"] <= -rci).mean()),
-            "share_reliable_deterioration": _round((sub["change"] >= rci).mean()),
-        }
-    expected_rel = {
-        g: _round(norm.cdf((-rci - mu) / math.sqrt(rk["change_sd"] ** 2 + 2 * sem**2)))
-        for g, mu in rk["change_mean"].items()
-    }
-    mc = _risk_change_expectations(rk, sem, true_sd, rci)
-    intake_all = r_score[prac & (r_tp == "intake")]
-    bands = {
-        "standard_below_10": _round((intake_all < 10).mean()) if len(intake_all) else None,
-        "medium_10_13": _round(((intake_all >= 10) & (intake_all <= 13)).mean()) if len(intake_all) else None,
-        "high_14_plus": _round((intake_all >= 14).mean()) if len(intake_all) else None,
-    }
-    expected_bands = {
-        "standard_below_10": _round(norm.cdf((9.5 - rk["intake_mean"]) / rk["observed_sd"])),
-        "medium_10_13": _round(norm.cdf((13.5 - rk["intake_mean"]) / rk["observed_sd"])
-                               - norm.cdf((9.5 - rk["intake_mean"]) / rk["observed_sd"])),
-        "high_14_plus": _round(1 - norm.cdf((13.5 - rk["intake_mean"]) / rk["observed_sd"])),
-    }
-
-    # surveys: true prevalences by group and wave, and the mixtures
-    e_ref, e_comp, share_due = survey_info
-    frac = sv["non_completer_fraction_of_change"]
-    items = list(schema.SURVEY_BEHAVIOURS)
-    share_c = float(e_comp.mean()) if len(e_comp) else 0.0
-    prev = {"completer": {}, "non_completer": {}, "all_partners": {}, "respondents": {}}
-    for it in items:
-        for key in prev:
-            prev[key][it] = {}
-        for wi, w in enumerate(schema.WAVES):
-            pc = float(_survey_prevalence(sv, it, wi, True, frac))
-            pn = float(_survey_prevalence(sv, it, wi, False, frac))
-            rc, rn = sv["response"]["completer"][w], sv["response"]["non_completer"][w]
-            prev["completer"][it][w] = _round(pc)
-            prev["non_completer"][it][w] = _round(pn)
-            sh = share_due[w][0]
-            if sh is None:
-                prev["all_partners"][it][w] = prev["respondents"][it][w] = None
-                continue
-            prev["all_partners"][it][w] = _round(sh * pc + (1 - sh) * pn)
-            den = sh * rc + (1 - sh) * rn
-            prev["respondents"][it][w] = _round((sh * rc * pc + (1 - sh) * rn * pn) / den)
-    fs = {"completer": {}, "non_completer": {}}
-    sfa = {"completer": {}, "non_completer": {}}
-    t1 = np.asarray(sv["feels_safe_completer"]["T1"])
-    m_c = sv["space_for_action_mean_completer"]
-    for wi, w in enumerate(schema.WAVES):
-        pc = np.asarray(sv["feels_safe_completer"][w])
-        fs["completer"][w] = [_round(x) for x in pc]
-        fs["non_completer"][w] = [_round(x) for x in t1 + frac * (pc - t1)]
-        for g, mean in (("completer", m_c[wi]), ("non_completer", m_c[0] + frac * (m_c[wi] - m_c[0]))):
-            sfa[g][w] = {"latent_mean": _round(mean), "expected_mean_after_clipping": _round(
-                _clipped_normal_mean(mean, sv["space_for_action_sd"], 0, 100))}
-
-    inc_rr = {
-        g: _round(m / ip["multiplier"]["before_referral_12m"]) for g, m in ip["multiplier"]["after_exit"].items()
-    }
-    mean_person_mult = par["referrals"]["prior_da_police_contact"]["p"] * ip["prior_contact_multiplier"] + (
-        1 - par["referrals"]["prior_da_police_contact"]["p"])
-    cal = ip["base_rate_per_person_year"]
-    callout_rate = cal["police_callout"]
-    record_rates = {
-        "police_callout": callout_rate,
-        "da_crime": cal["da_crime"] + callout_rate * ip["p_crime_given_callout"],
-        "arrest": callout_rate * (ip["p_crime_given_callout"] * ip["p_arrest_given_callout_crime"]
-                                  + (1 - ip["p_crime_given_callout"]) * ip["p_arrest_given_callout_no_crime"]),
-        "marac_referral": cal["marac_referral"],
-        "child_protection": cal["child_protection"],
-    }
+    rci, realised, expected_rel, mc, bands, expected_bands = _truth_risk(ref, risk_ids, rk, sem, true_sd)
+    share_c, prev, fs, sfa = _truth_surveys(sv, survey_info)
+    share_due = survey_info[2]
+    inc_rr, mean_person_mult, cal, record_rates = _truth_incident_rates(par)
 
     achieved = _funnel_conversions(ref)
     truth = {
@@ -2013,6 +1672,108 @@ def _truth(*, par, scenario, seed, n, sites, years, tables, models, mspec, site_
         "parameters": par,
     }
     return _jsonable(truth)
+
+
+def _truth_risk(ref, risk_ids, rk, sem, true_sd):
+    """Risk truth: realised change by exit group among intake/exit practitioner pairs, and the expected
+    shares (reliable improvement, intake bands) under the model."""
+    r_idx, r_tp, r_inf, r_score = risk_ids
+    rci = 1.96 * math.sqrt(2) * sem
+    prac = r_inf == "practitioner"
+    intake = pd.Series(r_score[prac & (r_tp == "intake")], index=r_idx[prac & (r_tp == "intake")])
+    exit_s = pd.Series(r_score[prac & (r_tp == "exit")], index=r_idx[prac & (r_tp == "exit")])
+    pair = pd.DataFrame({"intake": intake}).join(pd.DataFrame({"exit": exit_s}), how="inner")
+    grp = ref["exit_reason"].to_numpy()[pair.index.to_numpy()]
+    pair["change"] = pair["exit"] - pair["intake"]
+    pair["group"] = grp
+    realised = {}
+    for g, sub in pair.groupby("group", sort=True):
+        realised[g] = {
+            "n": len(sub),
+            "mean_change": _round(sub["change"].mean()),
+            "share_reliable_improvement": _round((sub["change"] <= -rci).mean()),
+            "share_reliable_deterioration": _round((sub["change"] >= rci).mean()),
+        }
+    expected_rel = {
+        g: _round(norm.cdf((-rci - mu) / math.sqrt(rk["change_sd"] ** 2 + 2 * sem**2)))
+        for g, mu in rk["change_mean"].items()
+    }
+    mc = _risk_change_expectations(rk, sem, true_sd, rci)
+    intake_all = r_score[prac & (r_tp == "intake")]
+    bands = {
+        "standard_below_10": _round((intake_all < 10).mean()) if len(intake_all) else None,
+        "medium_10_13": _round(((intake_all >= 10) & (intake_all <= 13)).mean()) if len(intake_all) else None,
+        "high_14_plus": _round((intake_all >= 14).mean()) if len(intake_all) else None,
+    }
+    expected_bands = {
+        "standard_below_10": _round(norm.cdf((9.5 - rk["intake_mean"]) / rk["observed_sd"])),
+        "medium_10_13": _round(norm.cdf((13.5 - rk["intake_mean"]) / rk["observed_sd"])
+                               - norm.cdf((9.5 - rk["intake_mean"]) / rk["observed_sd"])),
+        "high_14_plus": _round(1 - norm.cdf((13.5 - rk["intake_mean"]) / rk["observed_sd"])),
+    }
+
+    return rci, realised, expected_rel, mc, bands, expected_bands
+
+
+def _truth_surveys(sv, survey_info):
+    """Survey truth: prevalences by group and wave, the mixtures over partners due and over respondents,
+    the feels-safe distributions and space for action."""
+    e_ref, e_comp, share_due = survey_info
+    frac = sv["non_completer_fraction_of_change"]
+    items = list(schema.SURVEY_BEHAVIOURS)
+    share_c = float(e_comp.mean()) if len(e_comp) else 0.0
+    prev = {"completer": {}, "non_completer": {}, "all_partners": {}, "respondents": {}}
+    for it in items:
+        for key in prev:
+            prev[key][it] = {}
+        for wi, w in enumerate(schema.WAVES):
+            pc = float(_survey_prevalence(sv, it, wi, True, frac))
+            pn = float(_survey_prevalence(sv, it, wi, False, frac))
+            rc, rn = sv["response"]["completer"][w], sv["response"]["non_completer"][w]
+            prev["completer"][it][w] = _round(pc)
+            prev["non_completer"][it][w] = _round(pn)
+            sh = share_due[w][0]
+            if sh is None:
+                prev["all_partners"][it][w] = prev["respondents"][it][w] = None
+                continue
+            prev["all_partners"][it][w] = _round(sh * pc + (1 - sh) * pn)
+            den = sh * rc + (1 - sh) * rn
+            prev["respondents"][it][w] = _round((sh * rc * pc + (1 - sh) * rn * pn) / den)
+    fs = {"completer": {}, "non_completer": {}}
+    sfa = {"completer": {}, "non_completer": {}}
+    t1 = np.asarray(sv["feels_safe_completer"]["T1"])
+    m_c = sv["space_for_action_mean_completer"]
+    for wi, w in enumerate(schema.WAVES):
+        pc = np.asarray(sv["feels_safe_completer"][w])
+        fs["completer"][w] = [_round(x) for x in pc]
+        fs["non_completer"][w] = [_round(x) for x in t1 + frac * (pc - t1)]
+        for g, mean in (("completer", m_c[wi]), ("non_completer", m_c[0] + frac * (m_c[wi] - m_c[0]))):
+            sfa[g][w] = {"latent_mean": _round(mean), "expected_mean_after_clipping": _round(
+                _clipped_normal_mean(mean, sv["space_for_action_sd"], 0, 100))}
+
+    return share_c, prev, fs, sfa
+
+
+def _truth_incident_rates(par):
+    """Incident truth: rate ratios after exit, the population mean prior-contact factor and the
+    background record rates per person-year."""
+    ip = par["incidents"]
+    inc_rr = {
+        g: _round(m / ip["multiplier"]["before_referral_12m"]) for g, m in ip["multiplier"]["after_exit"].items()
+    }
+    mean_person_mult = par["referrals"]["prior_da_police_contact"]["p"] * ip["prior_contact_multiplier"] + (
+        1 - par["referrals"]["prior_da_police_contact"]["p"])
+    cal = ip["base_rate_per_person_year"]
+    callout_rate = cal["police_callout"]
+    record_rates = {
+        "police_callout": callout_rate,
+        "da_crime": cal["da_crime"] + callout_rate * ip["p_crime_given_callout"],
+        "arrest": callout_rate * (ip["p_crime_given_callout"] * ip["p_arrest_given_callout_crime"]
+                                  + (1 - ip["p_crime_given_callout"]) * ip["p_arrest_given_callout_no_crime"]),
+        "marac_referral": cal["marac_referral"],
+        "child_protection": cal["child_protection"],
+    }
+    return inc_rr, mean_person_mult, cal, record_rates
 
 
 def _risk_change_expectations(rk: dict, sem: float, true_sd: float, rci: float) -> dict[str, dict[str, float]]:
