@@ -1375,9 +1375,9 @@ def _survey_prevalence(sv: dict, item: str, wave_index: int, completer: np.ndarr
 
 # one pass of the incident process: the windows share the per-person draws and their order fixes the bytes of
 # data_synthetic/, so the function stays whole (71 statements, limit 60)
-def _incidents(rng, ip, *, person, n_people, ref_day, exit_day, exit_reason, frailty, prior_person,  # noqa: PLR0915
-               d_from, d_extract, part_ids):
-    """Linked records by person: piecewise-constant Poisson rates."""
+def _rate_segments(ip, *, person, n_people, ref_day, exit_day, exit_reason, d_from, d_extract):
+    """Each person's time cut at the change points of the incident rate (background, the 12 months before
+    a referral, referral to exit, after exit): the segments' person, start day, multiplier and length."""
     mult = ip["multiplier"]
     n = len(ref_day)
     # change points: (person, day, multiplier); the most recent one applies
@@ -1409,7 +1409,12 @@ def _incidents(rng, ip, *, person, n_people, ref_day, exit_day, exit_reason, fra
     seg_end[:-1] = np.where(cp_person[1:] == cp_person[:-1], cp_day[1:], d_extract + 1)
     seg_end[-1] = d_extract + 1
     seg_len = np.clip(np.minimum(seg_end, d_extract + 1) - cp_day, 0, None)
-    person_mult = frailty * np.where(prior_person, ip["prior_contact_multiplier"], 1.0)
+    return cp_person, cp_day, cp_mult, seg_len
+
+
+def _draw_records(rng, ip, cp_person, cp_day, cp_mult, seg_len, person_mult):
+    """Poisson records per segment and type; a call-out may lead to a crime and an arrest record that
+    share its event. Returns lists of person, day, type and event arrays, one entry per draw."""
     base = ip["base_rate_per_person_year"]
     rec_person, rec_day, rec_type, rec_event = [], [], [], []
     event_counter = 0
@@ -1434,6 +1439,18 @@ def _incidents(rng, ip, *, person, n_people, ref_day, exit_day, exit_reason, fra
                 rec_day.append(day[flag])
                 rec_type.append(np.full(int(flag.sum()), nm, dtype=object))
                 rec_event.append(ev[flag])
+    return rec_person, rec_day, rec_type, rec_event
+
+
+def _incidents(rng, ip, *, person, n_people, ref_day, exit_day, exit_reason, frailty, prior_person,
+               d_from, d_extract, part_ids):
+    """Linked records by person: piecewise-constant Poisson rates."""
+    cp_person, cp_day, cp_mult, seg_len = _rate_segments(
+        ip, person=person, n_people=n_people, ref_day=ref_day, exit_day=exit_day, exit_reason=exit_reason,
+        d_from=d_from, d_extract=d_extract)
+    person_mult = frailty * np.where(prior_person, ip["prior_contact_multiplier"], 1.0)
+    rec_person, rec_day, rec_type, rec_event = _draw_records(rng, ip, cp_person, cp_day, cp_mult, seg_len,
+                                                             person_mult)
     pers = np.concatenate(rec_person)
     day = np.concatenate(rec_day)
     typ = np.concatenate(rec_type)
