@@ -80,7 +80,8 @@ def test_column_mapped_export_renders_quietly_and_is_spreadsheet_safe(mapped_exp
     cap = capsys.readouterr()
     assert cap.err == "", cap.err  # no kernel, setuptools or library warnings
     assert [ln.rsplit("/", 1)[-1] for ln in cap.out.split()] == [
-        "report_all_sites.html", "report_s05.html", "tables.xlsx", "index.html"]
+        "report_all_sites.html", "report_all_sites_annex.html", "report_s05.html", "report_s05_annex.html",
+        "tables.xlsx", "index.html"]
     page = (out / "report_s05.html").read_text(encoding="utf-8")
     # every CSV download: no text cell a spreadsheet would run
     for name, text in _csvs(page):

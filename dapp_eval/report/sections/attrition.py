@@ -69,13 +69,15 @@ def build(page) -> dict:
             data = page.curve_table(safe_km.summary, time_col="time_days", group_cols=("group", "outcome"),
                                     step=28, unit="days_since_start", name="km_chart_data",
                                     caption="Kaplan-Meier retention every 28 days (the data of the chart)")
-            out.append(page.figure(ax, data=data, alt="Kaplan-Meier curve of staying in the programme, treating "
-                                   "completion as censoring, so it overstates dropout: "
-                                   + page.curve_ends(safe_km.summary, time_col="time_days", label_col="outcome")
-                                   + " (where the curve stops).",
-                                   caption="Kaplan-Meier retention (dropout as the event). Shown only for "
-                                           "comparison: it treats completers as if they might still drop out, "
-                                           "so it overstates dropout."))
+            fig = page.figure(ax, data=data, alt="Kaplan-Meier curve of staying in the programme, treating "
+                              "completion as censoring, so it overstates dropout: "
+                              + page.curve_ends(safe_km.summary, time_col="time_days", label_col="outcome")
+                              + " (where the curve stops).",
+                              caption="Kaplan-Meier retention (dropout as the event). Shown only for comparison: it "
+                                      "treats completers as if they might still drop out, so it overstates dropout.")
+            out += page.annex("Kaplan-Meier retention, for comparison", [fig],
+                              what="the Kaplan-Meier retention curve (it overstates dropout; shown only for "
+                                   "comparison)")
     rm = page.get("rmst", lambda: attrition.rmst(page.data, by=None, exit_time=a["exit_time"], alpha=page.alpha))
     if isinstance(rm, Exception):
         out.append(page.na("Restricted mean time in programme", str(rm)))

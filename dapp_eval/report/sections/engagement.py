@@ -99,6 +99,7 @@ def build(page) -> dict:
             tp_pub = publish_result(tp, page.dc, kind="throughput", label_cols=["group", "quarter"])
             out.append(page.figure(tp_pub.plot(), alt="Bar chart of referrals, starts and completions per quarter, "
                                    "with the contract target where given; the numbers are in the table above.", caption="Throughput by quarter."))
+    k = len(out)  # attendance ratios and the full Table 1 go to the technical annex
     att = page.get("attendance", lambda: funnel.attendance(page.data, by=None, alpha=page.alpha))
     if isinstance(att, Exception):
         out.append(page.na("Attendance", str(att)))
@@ -107,7 +108,6 @@ def build(page) -> dict:
         out.append(page.table(att.summary.drop(columns=["group"], errors="ignore"),
                                caption=f"Sessions attended (ratio with {page.ci_label})", name="attendance",
                                label_cols=["measure"] if "measure" in att.summary else None))
-    k = len(out)  # the full Table 1 goes to the technical annex
     t1 = page.get("table1", lambda: funnel.baseline_table(page.data, by="completion_status"))
     if isinstance(t1, Exception):
         out.append(page.na("Baseline profile by completion status", str(t1)))
@@ -134,6 +134,7 @@ def build(page) -> dict:
                                name="table1", margins=[["variable", "group"], ["variable", "level"]],
                                pairs={"n": "n_group"}, label_cols=["variable", "level", "group"],
                                group_all=["variable", "level"], keep=("n_group",), own_values=("mean", "sd")))
-    out[k:] = page.annex("Who completes: Table 1 in full", out[k:],
-                         what="the baseline characteristics of people who completed and people who left early")
+    out[k:] = page.annex("Attendance, and who completes: Table 1 in full", out[k:],
+                         what="sessions attended, and the baseline characteristics of people who completed and "
+                              "people who left early")
     return {"blocks": out[1:]}

@@ -84,8 +84,8 @@ def build(page) -> dict:
     protection = how_figures_are_protected(page.dc.threshold, page.dc.base)
     pub = H.published(page)
     if isinstance(pub, Exception):
-        return {"verdict": [], "cards": [], "mirabal": [], "table": None, "protection": protection,
-                "na": str(pub), "site": page.site, "level": page.level}
+        return {"verdict": [], "cards": [], "table": None, "protection": protection,
+                "na": str(pub), "site": page.site, "level": page.level, "more": []}
     every = None
     if page.site is not None:
         every = H.published(page, site=None)
@@ -99,9 +99,23 @@ def build(page) -> dict:
     mm = mirabal_measures(_verdict_input(pub, None, {}).assign(value=lambda d: d["value"].astype(float)))
     mirabal = [{"no": int(r.measure_no), "measure": r.measure, "can": r.can_say, "cannot": r.cannot_say}
                for r in mm.itertuples(index=False)]
-    return {"verdict": list(ver["text"]), "cards": cards, "mirabal": mirabal, "protection": protection,
-            "table": _headline_table(page, pub, every), "na": "", "site": page.site, "level": page.level,
-            "which": _which_to_quote(by)}
+    table = _headline_table(page, pub, every)
+    # the full measures and the full protection box are analyst's reading: in the technical annex, linked
+    more = page.annex(MIRABAL_TITLE, [{"kind": "mirabal", "rows": mirabal}], what="what these data can and cannot say "
+                      "about each of Project Mirabal's six measures of success")
+    more += page.annex("How figures are protected, in full", [page.p(protection)],
+                       what="how figures are protected, in full")
+    return {"verdict": list(ver["text"]), "cards": cards, "protection": _short_protection(protection),
+            "table": table, "na": "", "site": page.site, "level": page.level, "which": _which_to_quote(by),
+            "more": more}
+
+
+MIRABAL_TITLE = "Project Mirabal's measures of success: what these data can and cannot say"
+
+
+def _short_protection(full: str) -> str:
+    """The first three sentences of the protection box (threshold, rounding, consistency)."""
+    return ". ".join(full.split(". ")[1:4]) + "."
 
 
 def _which_to_quote(by: pd.DataFrame) -> str:
