@@ -16,7 +16,7 @@ than counted as failures (:func:`dapp_eval.attrition.completion_rate`; for
 a site running several planned lengths, the pooled row at the longest). Two
 other completion numbers exist for other purposes and carry their own names:
 
-- ``completion_rate_followed`` ("completion rate among people followed to the
+- ``completion_rate_followed`` ("share completed among people followed to the
   end"): the same horizon, but only among people who started at least that
   long before the extract date; a plain binomial proportion, used by the
   funnel plot of sites (:func:`dapp_eval.compare.site_funnel`);
@@ -113,7 +113,7 @@ REGISTRY: dict[str, HeadlineFigure] = {f.code: f for f in [
         "completions to starts: it counts people still attending as not completing.",
         "percent", higher_is_better=True),
     HeadlineFigure(
-        "completion_rate_followed", "Completion rate among people followed to the end",
+        "completion_rate_followed", "Share completed among people followed to the end",
         "people who completed within their planned length + 4 weeks",
         "people who started at least their planned length + 4 weeks before the extract date",
         "people who started early enough to have been followed to the end of their planned length + 4 weeks",
