@@ -617,3 +617,33 @@ def test_figure_svg_is_written_at_fixed_precision_with_numbered_ids():
                    '<path id="m2" d="M 0 0"/><text x="1.23">p = 0.123456</text></svg>')
     # a value a hair either side of the same 2-decimal number gives the same bytes
     assert fixed_precision_svg(svg.replace("30.100000000000001", "30.099999999999998")) == out
+
+
+def test_a_site_page_calls_its_gap_against_the_other_sites_with_the_funnel_limits(rendered):
+    """Issue 29: on a site's page each headline figure beside the other sites combined, called against the one
+    named limits (the funnel plot's 99.8% control limits), worked out from the counts the release publishes."""
+    from dapp_eval.compare import wilson_limits
+    from dapp_eval.report.sections._gap import _Z998
+
+    v = _visible(rendered["report_s05.html"])
+    (t,) = [t for t in v.tables if t["caption"].startswith("This site against the other sites combined")]
+    rows = {r[0]: dict(zip(t["head"], r)) for r in t["rows"]}
+    share = rows["Share completed among people followed to the end"]
+    # the same share from the funnel table of the all-sites page (published counts)
+    (f,) = [f for f in _visible(rendered["report_all_sites.html"]).tables if f["caption"].startswith(
+        "Completion within planned length + grace by site")]
+    recs = [dict(zip(f["head"], r)) for r in f["rows"]]
+    num = {r["Site"] if "Site" in r else r[f["head"][0]]: r for r in recs}
+    mine = [r for r in recs if "S05" in " ".join(r.values())]
+    assert len(mine) == 1
+    k, n = (float(mine[0][c].replace(",", "")) for c in (f["head"][4], f["head"][3]))
+    ks = sum(float(r[f["head"][4]].replace(",", "")) for r in recs)
+    ns = sum(float(r[f["head"][3]].replace(",", "")) for r in recs)
+    assert share["This site"] == f"{100 * k / n:.0f}%" and share["Other sites combined"] == f"{100 * (ks - k) / (ns - n):.0f}%"
+    lo, hi = (float(x[0]) for x in wilson_limits(ks / ns, [n], _Z998))
+    beyond = not lo <= k / n <= hi
+    assert share["Called"].endswith("beyond chance") == beyond and "99.8% control limits" in share["Called"]
+    assert len(num) == 5
+    for html in (rendered["report_s05.html"], rendered["report_all_sites.html"]):
+        assert "95% limit<" not in html and "99.8% limit<" not in html  # the funnel positions use the same name
+    assert 'href="#site-gap"' in rendered["report_s05.html"]  # page 1 links to it

@@ -18,6 +18,33 @@ from ..format import pct
 TITLE = 'Comparison of sites'
 PLACEMENT = 'body'
 
+def _position(v) -> str:
+    """A funnel position named as the page names the limits: a site stands out only beyond the 99.8% control limits."""
+    v = str(v)
+    if v.startswith(("above 99.8%", "below 99.8%")):
+        return f"{v.split()[0]} the 99.8% control limits: beyond chance"
+    if v.startswith(("above", "below")):
+        return f"{v.split()[0]} the {v.split()[1]} limits, inside the 99.8% control limits"
+    return "inside the limits" if v.startswith("inside") else v
+
+
+def _gap(page, funnel_shown: pd.DataFrame) -> list:
+    """On a site's page: each headline figure against the other sites combined, called against the limits."""
+    if page.site is None:
+        return []
+    from ... import headlines
+    from ._gap import site_gap
+    from ._headlines import figures
+
+    full = page.full_data
+    done = {sid: figures(page.release, sid) for sid in [*full.sites["site_id"], None]}
+    sc = page.get_full("site_comparison", lambda: headlines.site_comparison(full, plan=page.plan, alpha=page.alpha,
+                                                                            figures=done))
+    mix = {} if isinstance(sc, Exception) else dict(zip(sc.tables["case_mix"]["outcome"],
+                                                        sc.tables["case_mix"]["case_mix"]))
+    hidden = funnel_shown[["n", "n_completed"]].isin([page.dc.marker, "[c]"]).any().any()
+    return site_gap(page, None if hidden else funnel_shown, sc, mix)
+
 
 def _published_funnel(fp, shown: pd.DataFrame, alpha: float):
     """The funnel plot's result redrawn from the published table: each site at its published size and
@@ -62,13 +89,15 @@ def build(page) -> dict:
                   "length plus the grace period, among those who started long enough before the extract date "
                   "for that to be known, against the number of such people. Sites inside the dashed lines differ "
                   "from the pooled rate by no more than chance would produce; a site outside the dotted lines "
-                  "(99.8%) stands out. Sites run different models (24-week and 10-week groups, one-to-one work), "
+                  "(the 99.8% control limits) stands out: its gap is beyond chance. Sites run different models (24-week and 10-week groups, one-to-one work), "
                   "so differences also reflect who they take on and how long their programme is."))
     cols = ["site_id", "site_name", "programme_model", "n", "n_completed", "n_recent", "estimate", "ci_lower",
             "ci_upper", "position"]
     shown = page.dc.table(fp.summary[cols], name="Completion by site", pairs={"n_completed": "n"},
                           label_cols=["site_id", "site_name", "programme_model", "position"],
                           dependent={"n_recent": []})
+    shown["position"] = shown["position"].map(_position)
+    out[1:1] = _gap(page, shown)
     if not shown[["n", "n_completed"]].isin([page.dc.marker, "[c]"]).any().any():
         pub = _published_funnel(fp, shown, page.alpha)
         pooled = pub.tables["limits"]["pooled"].iloc[0]
