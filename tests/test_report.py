@@ -647,3 +647,20 @@ def test_a_site_page_calls_its_gap_against_the_other_sites_with_the_funnel_limit
     for html in (rendered["report_s05.html"], rendered["report_all_sites.html"]):
         assert "95% limit<" not in html and "99.8% limit<" not in html  # the funnel positions use the same name
     assert 'href="#site-gap"' in rendered["report_s05.html"]  # page 1 links to it
+
+
+def test_a_site_whose_figure_is_withheld_stays_on_the_site_charts_marked_withheld(rendered):
+    """Issue 29: the partners and police charts by site dropped the sites whose figure is withheld."""
+    import base64
+
+    v = _visible(rendered["report_all_sites.html"])
+    html = rendered["report_all_sites.html"]
+    for figure in ("Partners feeling safer", "Police involvement a year on"):
+        (t,) = [t for t in v.tables if t["caption"] == f"{figure} by site, with 95% confidence intervals"]
+        hidden = [r[0] for r in t["rows"] if r[2] in ("[c]", "<10")]
+        fig = html[html.index(f'alt="Dot-and-whisker chart of {figure.lower()}'):]
+        fig = fig[:fig.index("</figure>")]
+        svg = base64.b64decode(re.search(r'base64,([^"]+)"', fig).group(1)).decode()
+        assert svg.count("withheld: too few people to publish safely") == len(hidden), figure
+        for site in hidden:
+            assert site in fig[fig.index("Withheld, with too few people"):], (figure, site)

@@ -173,23 +173,27 @@ def _headline_comparison(page) -> list:
         out.append(page.h3(name))
         drawn = num[num["estimate"].notna()]
         if len(drawn[drawn["site_id"] != "all"]):
-            def draw(drawn=drawn, name=name):
+            def draw(num=num, name=name):
                 from ..context import figure_uri
 
-                return figure_uri(drawn.assign(site_name=drawn["site_name"].str.replace(" (synthetic)", "",
-                                                                                              regex=False))
-                                      .pipe(_dot_whisker, title=name, level=page.level))
+                # every site is on the chart: one whose figure is withheld is marked so, never left out
+                return figure_uri(num.assign(site_name=num["site_name"].str.replace(" (synthetic)", "", regex=False))
+                                  .pipe(_dot_whisker, title=name, level=page.level))
             svg = page.release.memo(f"site_comparison_{code}_svg", draw)
             sites_ = drawn[drawn["site_id"] != "all"]
             hi, lo = sites_.loc[sites_["estimate"].idxmax()], sites_.loc[sites_["estimate"].idxmin()]
             every = drawn.loc[drawn["site_id"] == "all", "estimate"]
+            withheld = num.loc[num["estimate"].isna() & (num["site_id"] != "all"), "site_name"].tolist()
             alt = (f"Dot-and-whisker chart of {name.lower()} by site with {page.level} confidence intervals: highest "
                    f"{hi['site_name']} at {fmt.percent(hi['estimate'])}, lowest {lo['site_name']} at "
                    f"{fmt.percent(lo['estimate'])}"
-                   + (f"; all sites {fmt.percent(every.iloc[0])}" if len(every) else "") + ".")
-            out.append(page.figure(svg, alt=alt, caption=f"{name} by site (dots) with {page.level} confidence intervals "
-                                   "(lines); the dashed line is all sites; the marker shape shows the programme model.",
-                                   data=table))
+                   + (f"; all sites {fmt.percent(every.iloc[0])}" if len(every) else "")
+                   + (f"; withheld (too few people to publish safely): {', '.join(withheld)}" if withheld else "")
+                   + ".")
+            note = (f" Withheld, with too few people to publish safely: {', '.join(withheld)}." if withheld else "")
+            out.append(page.figure(svg, alt=alt, caption=f"{name} by site (dots) with {page.level} confidence "
+                                   "intervals (lines); the dashed line is all sites; the marker shape shows the "
+                                   "programme model." + note, data=table))
         else:
             out.append(table)
         out.append(page.p(f"Case mix: {fmt.plain_text(mix.get(code, ''))}", cls="note"))
@@ -199,5 +203,9 @@ def _headline_comparison(page) -> list:
 def _dot_whisker(df, *, title, level):
     from ...plotting import dot_whisker
 
-    return dot_whisker(df, title=title, xlabel=f"Percentage with {level} confidence interval")
+    ax = dot_whisker(df, title=title, xlabel=f"Percentage with {level} confidence interval")
+    for t in ax.texts:  # a row without a figure: withheld by disclosure control here, not missing data
+        if t.get_text() == "not available":
+            t.set_text("withheld: too few people to publish safely")
+    return ax
 
