@@ -272,16 +272,7 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
                 return [out / n for n in names]
             # the backstop found a count worked back: withhold the tables it was read from (each in the report
             # it was read from) and render again, rather than refuse the whole release
-            new = []
-            for x in result.leaks:
-                if x.report == WORKBOOK:  # a sheet of the workbook: withhold the page table it repeats
-                    found = _workbook_sources(tmp / WORKBOOK, x.table, by_file)
-                else:
-                    found = [(*by_file[x.report], x.table.removesuffix(" (page)"))] if x.report in by_file else []
-                for rel, site, table in found:
-                    key = (site, table)
-                    if key not in rel.withheld and not any(r is rel and k == key for r, k in new):
-                        new.append((rel, key))
+            new = _to_withhold(result, tmp, by_file)
             if not new or attempt == _MAX_WITHHOLD_ROUNDS:
                 raise DisclosureAuditError(result)
             for rel, key in new:
@@ -289,6 +280,21 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _to_withhold(result, tmp: Path, by_file: dict) -> list[tuple]:
+    """The (release, (site, table)) pairs the audit's leaks were read from, not withheld yet."""
+    new = []
+    for x in result.leaks:
+        if x.report == WORKBOOK:  # a sheet of the workbook: withhold the page table it repeats
+            found = _workbook_sources(tmp / WORKBOOK, x.table, by_file)
+        else:
+            found = [(*by_file[x.report], x.table.removesuffix(" (page)"))] if x.report in by_file else []
+        for rel, site, table in found:
+            key = (site, table)
+            if key not in rel.withheld and not any(r is rel and k == key for r, k in new):
+                new.append((rel, key))
+    return new
 
 
 def _workbook_sources(path: Path, sheet: str, by_file: dict) -> list[tuple]:
