@@ -18,7 +18,7 @@ SECTION_TITLES = ["At a glance", "Engagement: from referral to completion", "Tre
                   "Police, MARAC and children", "Equality monitoring: who is referred, starts and completes",
                   "Results by programme strand", "Referrals and completion by district",
                   "Children in the families referred", "Partner support", "Proven reoffending",
-                  "Capacity, utilisation and funding", "Waiting list by risk", "Feedback: ratings of change",
+                  "Value for money, capacity and funding", "Waiting list by risk", "Feedback: ratings of change",
                   "Comparison of sites", "About this report"]
 #: the sections of the technical annex, a page of its own beside each report
 ANNEX_TITLES = ["Technical detail of the results", "Methods and caveats", "Analysis plan", "Appendix: data quality",
@@ -664,3 +664,21 @@ def test_a_site_whose_figure_is_withheld_stays_on_the_site_charts_marked_withhel
         assert svg.count("withheld: too few people to publish safely") == len(hidden), figure
         for site in hidden:
             assert site in fig[fig.index("Withheld, with too few people"):], (figure, site)
+
+
+def test_value_for_money_gives_costs_per_outcome_from_published_counts_and_says_no_benchmark(rendered):
+    """Issue 29: cost per completion and per referral beside any benchmark (none supplied here, and the page says
+    how to add one), and a cost per outcome labelled as an illustration: the period cost over the published count."""
+    from dapp_eval import funnel, load_programme
+
+    html = rendered["report_all_sites.html"].replace("&#39;", "'")
+    v = _visible(rendered["report_all_sites.html"])
+    (t,) = [t for t in v.tables if t["caption"].startswith("Costs per referral, completion and outcome")]
+    rows = {r[0]: dict(zip(t["head"], r)) for r in t["rows"]}
+    head = {r[0]: dict(zip(h["head"], r)) for h in [_headline_table(v)] for r in h["rows"]}
+    assert rows["Cost per completion"]["Cost"] == head["Cost per completion"]["Value"]
+    assert rows["Cost per completion"]["Benchmark"] == "none supplied"
+    period_cost = float(funnel.costs(load_programme(SYNTHETIC), by=None).summary["period_cost_gbp"].sum())
+    k = float(head["Reliable reduction in risk"]["Number counted"].replace(",", ""))
+    assert rows["Cost per person with a reliable reduction in risk (illustration)"]["Cost"] == f"£{period_cost / k:,.0f}"
+    assert "No benchmark was supplied" in html and "--comparators" in html and 'href="#value-for-money"' in html

@@ -112,6 +112,8 @@ def build(page) -> dict:
                       "about each of Project Mirabal's six measures of success")
     more += page.annex("How figures are protected, in full", [page.p(protection)],
                        what="how figures are protected, in full")
+    more.insert(0, {"kind": "more", "text": "Value for money: costs per outcome, and how to add a benchmark",
+                    "href": "#value-for-money", "title": "Value for money, capacity and funding"})
     if page.site is not None and page.full_data.sites["site_id"].nunique() > 1:
         more.insert(0, {"kind": "more", "text": "Is this site's gap real? Each figure against the other sites "
                         "combined, called beyond chance or not", "href": "#site-gap", "title": "Comparison of sites"})
