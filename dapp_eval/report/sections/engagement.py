@@ -88,10 +88,12 @@ def _wait(page, stage: str, title: str) -> list:
         data = page.curve_table(cif, time_col="time", group_cols=("cause",), step=4, unit="weeks",
                                 caption=f"{title}: cumulative incidence every 4 weeks (the data of the chart)",
                                 name=f"wait_{stage}_chart_data")
-        out.append(page.figure(safe.plot(), data=data, alt=f"Cumulative incidence curves of the {title.lower()}"
+        out += page.annex(f"{title}: cumulative incidence", [page.figure(
+            safe.plot(), data=data, alt=f"Cumulative incidence curves of the {title.lower()}"
                                " (stopped where fewer people than the threshold remain): "
                                + page.curve_ends(cif, time_col="time", label_col="cause", unit="weeks") + ".",
-                               caption=f"{title}: cumulative incidence, with competing exits."))
+                               caption=f"{title}: cumulative incidence, with competing exits.")],
+            what="the chart of the wait, with the people who left before it ended (competing exits)")
     return out
 
 
@@ -123,14 +125,17 @@ def _throughput(page) -> list:
         out.append(page.h3("Throughput by quarter"))
         t = tp.summary[tp.summary["group"] == "all"].drop(columns=["group", "quarter_start", "quarter_end"],
                                                              errors="ignore")
-        out.append(page.table(t, caption="Referrals, starts and completions by financial quarter "
-                               "(partial = quarter not fully covered by the data)",
-                               name="throughput", kind="throughput", label_cols=["quarter"]))
-        if not page.dc.strict:
-            # bars drawn from the published (rounded) counts, never the true ones
+        table = page.table(t, caption="Referrals, starts and completions by financial quarter "
+                           "(partial = quarter not fully covered by the data)",
+                           name="throughput", kind="throughput", label_cols=["quarter"])
+        if page.dc.strict or table["kind"] != "table":
+            out.append(table)
+        else:
+            # bars drawn from the published (rounded) counts, never the true ones; the table is the chart's data
             tp_pub = publish_result(tp, page.dc, kind="throughput", label_cols=["group", "quarter"])
             out.append(page.figure(tp_pub.plot(), alt="Bar chart of referrals, starts and completions per quarter, "
-                                   "with the contract target where given; the numbers are in the table above.", caption="Throughput by quarter."))
+                                   "with the contract target where given; the numbers are in the table of its data.",
+                                   caption="Throughput by quarter.", data=table))
     return out
 
 
