@@ -70,7 +70,7 @@ def _value(raw, fmt_name: str):
 
 
 # one validation step per field of each entry, in the order the error messages report them
-def load_comparators(source: str | Path | dict | list | None) -> pd.DataFrame:  # noqa: C901
+def load_comparators(source: str | Path | dict | list | None) -> pd.DataFrame:
     """Read and check a comparators file; an empty table when there is none.
 
     Parameters
@@ -94,23 +94,9 @@ def load_comparators(source: str | Path | dict | list | None) -> pd.DataFrame:  
     >>> load_comparators(None).empty
     True
     """
-    from .headlines import REGISTRY
-
     if source is None:
         return pd.DataFrame(columns=COMPARATOR_COLUMNS)
-    file = "comparators.yaml"
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        file = path.name
-        if not path.exists():
-            raise FileNotFoundError(f"comparators file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise DataValidationError(pd.DataFrame([{"file": file, "row": "", "column": "", "value": "",
-                                                     "rule": f"not valid YAML: {exc}".splitlines()[0]}])) from None
-    else:
-        raw = source
+    raw, file = _read_source(source)
     entries = raw.get("comparators", None) if isinstance(raw, dict) else raw
     problems: list[dict] = []
     if raw is None or entries is None:
@@ -123,44 +109,68 @@ def load_comparators(source: str | Path | dict | list | None) -> pd.DataFrame:  
         def bad(col, rule, value="", i=i):
             problems.append({"file": file, "row": i, "column": col, "value": value, "rule": rule})
 
-        if not isinstance(e, dict):
-            bad("", "each entry must be a mapping with figure, value, source and year")
-            continue
-        for k in sorted(set(e) - set(_FIELDS)):
-            bad(k, f"unknown field (known: {', '.join(_FIELDS)})")
-        code = e.get("figure")
-        if code in (None, ""):
-            bad("figure", "figure is required (a headline figure code, e.g. completion_rate)")
-        elif code not in REGISTRY:
-            bad("figure", f"not a headline figure code; known: {', '.join(REGISTRY)}", str(code))
-        src = e.get("source")
-        if src is None or not str(src).strip():
-            bad("source", "source is required: where the figure was published")
-        year = e.get("year")
-        if year in (None, ""):
-            bad("year", "year is required")
-        else:
-            try:
-                y = int(str(year))
-                if not 1900 <= y <= 2100:
-                    raise ValueError
-            except ValueError:
-                bad("year", "year must be a four-digit year", str(year))
-                y = None
-        if code in REGISTRY:
-            value, err = _value(e.get("value"), REGISTRY[code].format)
-            if err:
-                bad("value", err, str(e.get("value", "")))
-        else:
-            value = None
-        if not any(p["row"] == i for p in problems):
-            f = REGISTRY[code].format
-            rows.append({"figure": code, "name": REGISTRY[code].name, "value": value,
-                         "value_text": fmt.format_value(value, f), "source": str(src).strip(), "year": y,
-                         "note": str(e.get("note") or "").strip()})
+        row = _entry(e, bad)
+        if row is not None and not any(p["row"] == i for p in problems):
+            rows.append(row)
     if problems:
         raise DataValidationError(pd.DataFrame(problems))
     return pd.DataFrame(rows, columns=COMPARATOR_COLUMNS)
+
+
+def _read_source(source) -> tuple:
+    """The parsed content of a comparators file (or the content passed), and the file's name for messages."""
+    if not isinstance(source, (str, Path)):
+        return source, "comparators.yaml"
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"comparators file not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")), path.name
+    except yaml.YAMLError as exc:
+        raise DataValidationError(pd.DataFrame([{"file": path.name, "row": "", "column": "", "value": "",
+                                                 "rule": f"not valid YAML: {exc}".splitlines()[0]}])) from None
+
+
+def _year(year, bad) -> int | None:
+    if year in (None, ""):
+        bad("year", "year is required")
+        return None
+    try:
+        y = int(str(year))
+    except ValueError:
+        y = None
+    if y is None or not 1900 <= y <= 2100:
+        bad("year", "year must be a four-digit year", str(year))
+        return None
+    return y
+
+
+def _entry(e, bad) -> dict | None:
+    """One entry checked (each problem reported through ``bad``): the row of the table, or None."""
+    from .headlines import REGISTRY
+
+    if not isinstance(e, dict):
+        bad("", "each entry must be a mapping with figure, value, source and year")
+        return None
+    for k in sorted(set(e) - set(_FIELDS)):
+        bad(k, f"unknown field (known: {', '.join(_FIELDS)})")
+    code = e.get("figure")
+    if code in (None, ""):
+        bad("figure", "figure is required (a headline figure code, e.g. completion_rate)")
+    elif code not in REGISTRY:
+        bad("figure", f"not a headline figure code; known: {', '.join(REGISTRY)}", str(code))
+    src = e.get("source")
+    if src is None or not str(src).strip():
+        bad("source", "source is required: where the figure was published")
+    y = _year(e.get("year"), bad)
+    if code not in REGISTRY:
+        return None
+    value, err = _value(e.get("value"), REGISTRY[code].format)
+    if err:
+        bad("value", err, str(e.get("value", "")))
+    return {"figure": code, "name": REGISTRY[code].name, "value": value,
+            "value_text": fmt.format_value(value, REGISTRY[code].format), "source": str(src).strip(), "year": y,
+            "note": str(e.get("note") or "").strip()}
 
 
 def attach_comparators(headlines: pd.DataFrame, comparators: pd.DataFrame) -> pd.DataFrame:

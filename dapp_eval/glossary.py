@@ -39,9 +39,20 @@ GLOSSARY: dict[str, str] = {
                          "period.",
     "Cost per start": "The programme's cost over the contract period divided by the people who started the "
                       "programme in that period.",
+    "Cost per outcome (illustration)": "The programme's cost over the contract period divided by the number of "
+                                       "people with a given outcome (a reliable reduction in risk, or an "
+                                       "(ex-)partner feeling safer). An illustration only: the people counted "
+                                       "are not limited to the contract period, the outcome is not known for "
+                                       "everyone, and without a comparison group some of it would have happened "
+                                       "anyway.",
     "Cost per targeted completion": "The programme's yearly cost divided by the yearly number of completions the "
                                     "contract targets: what a completion would cost if the target were met. "
                                     "Compare it with the cost per completion actually achieved.",
+    "Benchmark (comparator)": "A published figure from another programme or a national source, shown beside the "
+                              "programme's own with its source and year. None is shipped: a commissioner adds them "
+                              "in a comparators file (dapp-eval report --comparators comparators.yaml).",
+    "Period cost": "The programme's yearly cost times the length of the contract period in years: what the "
+                   "costs per referral, start, completion and outcome divide.",
     "Cox model": "A model of how quickly something happens (here, leaving the programme) that compares groups "
                  "through hazard ratios while allowing for other characteristics. 'Cause-specific' means one way "
                  "of leaving at a time, with the other ways ending a person's follow-up.",
@@ -190,6 +201,9 @@ TECHNICAL_TERMS: dict[str, str] = {
     r"\bcost per referral\b": "Cost per referral",
     r"\bcost per start\b": "Cost per start",
     r"\bcost per target(?:ed)? completion\b": "Cost per targeted completion",
+    r"\bcost per (?:person with|partner|\(ex-\)partner|outcome)": "Cost per outcome (illustration)",
+    r"\bperiod cost\b": "Period cost",
+    r"\bbenchmark|\bcomparators? file\b": "Benchmark (comparator)",
     r"\bCox\b": "Cox model",
     r"Cohen's d|Hedges' g|\beffect size": "Effect size (Cohen's d, Hedges' g)",
     r"\bGEE\b|generali[sz]ed estimating equation": "Generalised estimating equations (GEE)",

@@ -16,7 +16,7 @@ than counted as failures (:func:`dapp_eval.attrition.completion_rate`; for
 a site running several planned lengths, the pooled row at the longest). Two
 other completion numbers exist for other purposes and carry their own names:
 
-- ``completion_rate_followed`` ("completion rate among people followed to the
+- ``completion_rate_followed`` ("share completed among people followed to the
   end"): the same horizon, but only among people who started at least that
   long before the extract date; a plain binomial proportion, used by the
   funnel plot of sites (:func:`dapp_eval.compare.site_funnel`);
@@ -113,7 +113,7 @@ REGISTRY: dict[str, HeadlineFigure] = {f.code: f for f in [
         "completions to starts: it counts people still attending as not completing.",
         "percent", higher_is_better=True),
     HeadlineFigure(
-        "completion_rate_followed", "Completion rate among people followed to the end",
+        "completion_rate_followed", "Share completed among people followed to the end",
         "people who completed within their planned length + 4 weeks",
         "people who started at least their planned length + 4 weeks before the extract date",
         "people who started early enough to have been followed to the end of their planned length + 4 weeks",
@@ -530,9 +530,33 @@ def _prop(code, k, n, period, note=""):
     return _row(code, k / n, float(lo), float(hi), k, n, period=period, note=note)
 
 
+def _v2_reoffending(data, alpha, sources):
+    from . import reoffending
+
+    sources["proven_reoffending"] = ro = reoffending.proven_reoffending(data, alpha=alpha)
+    r = ro.summary.set_index("cohort").loc["completed"]
+    per = "people who completed, one year after leaving plus six months for the caution or conviction"
+    if not r["meets_minimum"]:
+        return [_row("proven_reoffending_rate", den=r["n"], period=per,
+                     note=f"cohort under {reoffending.MIN_COHORT} (the Justice Data Lab minimum): not reported")]
+    return [_prop("proven_reoffending_rate", int(r["n_reoffenders"]), int(r["n"]), per)]
+
+
+def _v2_agencies(data, alpha, extract_text, sources):
+    from . import delivery
+
+    sources["feedback"] = fb = delivery.feedback(data, alpha=alpha)
+    s = fb.summary
+    r = s[(s["informant"] == "referring_agency") & (s["wave"] == "exit") & (s["item"] == "behaviour_change")]
+    if r.empty:
+        return [_row("agency_positive_change", note="no referring agency rated behaviour at exit")]
+    return [_prop("agency_positive_change", int(r["n_better"].iloc[0]), int(r["n"].iloc[0]),
+                  f"ratings at exit up to {extract_text}")]
+
+
 def _v2(data, alpha, extract_text, sources):
     """The figures of contract version 2; each is 'not available' with the reason when the data lack it."""
-    from . import delivery, equality, families, reoffending
+    from . import delivery, equality, families
 
     out = []
     period = f"referrals up to {extract_text}"
@@ -560,29 +584,11 @@ def _v2(data, alpha, extract_text, sources):
                 for c, m in (("partner_support_covers_programme", "covers_programme"),
                              ("partner_safety_plan", "safety_plan"))]
 
-    def reoffend():
-        sources["proven_reoffending"] = ro = reoffending.proven_reoffending(data, alpha=alpha)
-        r = ro.summary.set_index("cohort").loc["completed"]
-        per = "people who completed, one year after leaving plus six months for the caution or conviction"
-        if not r["meets_minimum"]:
-            return [_row("proven_reoffending_rate", den=r["n"], period=per,
-                         note=f"cohort under {reoffending.MIN_COHORT} (the Justice Data Lab minimum): not reported")]
-        return [_prop("proven_reoffending_rate", int(r["n_reoffenders"]), int(r["n"]), per)]
-
     def places():
         sources["capacity"] = cap = delivery.capacity(data)
         s = cap.summary
         return [_prop("utilisation", int(s["n_places_filled"].sum()), int(s["n_places_offered"].sum()),
                       "the quarters in the capacity table")]
-
-    def agencies():
-        sources["feedback"] = fb = delivery.feedback(data, alpha=alpha)
-        s = fb.summary
-        r = s[(s["informant"] == "referring_agency") & (s["wave"] == "exit") & (s["item"] == "behaviour_change")]
-        if r.empty:
-            return [_row("agency_positive_change", note="no referring agency rated behaviour at exit")]
-        return [_prop("agency_positive_change", int(r["n_better"].iloc[0]), int(r["n"].iloc[0]),
-                      f"ratings at exit up to {extract_text}")]
 
     def waiting():
         sources["waiting_list"] = wl = delivery.waiting_list(data)
@@ -592,9 +598,9 @@ def _v2(data, alpha, extract_text, sources):
 
     out += guarded(["children_affected", "children_cp_plan_at_referral", "children_cp_plan_12_months"], kids)
     out += guarded(["partner_support_covers_programme", "partner_safety_plan"], support)
-    out += guarded(["proven_reoffending_rate"], reoffend)
+    out += guarded(["proven_reoffending_rate"], lambda: _v2_reoffending(data, alpha, sources))
     out += guarded(["utilisation"], places)
-    out += guarded(["agency_positive_change"], agencies)
+    out += guarded(["agency_positive_change"], lambda: _v2_agencies(data, alpha, extract_text, sources))
     out += guarded(["waiting_high_risk"], waiting)
     return out
 
@@ -826,6 +832,46 @@ def _size(d: float) -> str:
             else "a small difference" if d >= SMD_FLAG else "a negligible difference")
 
 
+def _by_site(data, sites, given: dict, plan, alpha: float) -> tuple[list, dict, dict]:
+    """Each scope's headline outcomes (sites, then all sites: None), its police figure before referral and its
+    feeling-safe result; a result in ``given`` with every code needed is used as it is."""
+    parts, pb, fs = [], {}, {}
+    codes = [*SITE_OUTCOMES, "police_before"]
+    for sid in [*sites.index, None]:
+        res = given.get(sid)
+        if not isinstance(res, AnalysisResult) or not set(codes) <= set(res.summary["code"]):
+            res = headline_figures(data, site=sid, plan=plan, alpha=alpha, codes=codes)
+        hf = res.summary
+        fs[sid] = res.model.get("feeling_safe")
+        pb[sid] = hf.loc[hf["code"] == "police_before", "value"].iloc[0]
+        hf = hf[hf["code"] != "police_before"].copy()
+        hf["site_id"] = sid if sid is not None else "all"
+        hf["site_name"] = sites.loc[sid, "site_name"] if sid is not None else "All sites"
+        hf["programme_model"] = (str(sites.loc[sid, "programme_model"]).replace("_", "-") if sid is not None
+                                 else ", ".join(sorted({str(m).replace("_", "-") for m in sites["programme_model"]})))
+        parts.append(hf)
+    return parts, pb, fs
+
+
+def _risk_mix(data, r: dict, names, mix_text: str) -> str:
+    """The case-mix sentence of reliable risk reduction: the intake score by site."""
+    from . import risk
+
+    try:
+        ch = risk.change(data, instrument=r["instrument"], from_=r["from"], to=r["to"],
+                         informant=r["informant"]).tables["changes"]
+        g = ch.groupby("site_id")["score_from"].agg(["mean", "std"])
+        lo, hi = _range_text(g["mean"], names, as_pct=False)
+        d = _smd_cont(g["mean"].max(), g.loc[g["mean"].idxmax(), "std"], g["mean"].min(),
+                      g.loc[g["mean"].idxmin(), "std"])
+        return (
+            f"Risk at intake {'differs' if abs(d) >= SMD_FLAG else 'is similar'}: the average {r['instrument']} score at intake among people assessed twice "
+            f"ranges from {lo} to {hi} (standardised difference {d:.2f}, {_size(d)}); people who start with a lower score have "
+            "less room to show a reliable reduction. " + mix_text)
+    except AnalysisError as exc:
+        return f"Case mix not available: {exc}"
+
+
 def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05,
                     figures: Mapping | None = None) -> AnalysisResult:
     """Each headline outcome by site, with 95% CIs, programme model and a case-mix sentence.
@@ -861,28 +907,12 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
     >>> sc.summary.query("outcome == 'reliable_risk_reduction' and site_id == 'S02'")["value_text"].iloc[0]
     '24% (95% CI 16% to 34%)'
     """
-    from . import risk
     from .plan import as_plan
 
     alpha = check_alpha(alpha)
     plan = as_plan(plan)
     sites = data.sites.set_index("site_id")
-    parts, pb, fs = [], {}, {}
-    codes = [*SITE_OUTCOMES, "police_before"]
-    given = dict(figures or {})
-    for sid in [*sites.index, None]:
-        res = given.get(sid)
-        if not isinstance(res, AnalysisResult) or not set(codes) <= set(res.summary["code"]):
-            res = headline_figures(data, site=sid, plan=plan, alpha=alpha, codes=codes)
-        hf = res.summary
-        fs[sid] = res.model.get("feeling_safe")
-        pb[sid] = hf.loc[hf["code"] == "police_before", "value"].iloc[0]
-        hf = hf[hf["code"] != "police_before"].copy()
-        hf["site_id"] = sid if sid is not None else "all"
-        hf["site_name"] = sites.loc[sid, "site_name"] if sid is not None else "All sites"
-        hf["programme_model"] = (str(sites.loc[sid, "programme_model"]).replace("_", "-") if sid is not None
-                                 else ", ".join(sorted({str(m).replace("_", "-") for m in sites["programme_model"]})))
-        parts.append(hf)
+    parts, pb, fs = _by_site(data, sites, dict(figures or {}), plan, alpha)
     s = pd.concat(parts, ignore_index=True).rename(columns={"code": "outcome", "value": "estimate",
                                                             "n_denominator": "n"})
     s = s[["outcome", "name", "site_id", "site_name", "programme_model", "estimate", "ci_lower", "ci_upper",
@@ -914,20 +944,7 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
             f"Sites run different programmes ({', '.join(models)}; {planned.min()} to {planned.max()} planned weekly "
             "sessions): a longer programme gives more time to leave early, so completion rates are not like for "
             "like. " + mix_text)
-    r = plan["risk"]
-    try:
-        ch = risk.change(data, instrument=r["instrument"], from_=r["from"], to=r["to"],
-                         informant=r["informant"]).tables["changes"]
-        g = ch.groupby("site_id")["score_from"].agg(["mean", "std"])
-        lo, hi = _range_text(g["mean"], names, as_pct=False)
-        d = _smd_cont(g["mean"].max(), g.loc[g["mean"].idxmax(), "std"], g["mean"].min(),
-                      g.loc[g["mean"].idxmin(), "std"])
-        notes["reliable_risk_reduction"] = (
-            f"Risk at intake {'differs' if abs(d) >= SMD_FLAG else 'is similar'}: the average {r['instrument']} score at intake among people assessed twice "
-            f"ranges from {lo} to {hi} (standardised difference {d:.2f}, {_size(d)}); people who start with a lower score have "
-            "less room to show a reliable reduction. " + mix_text)
-    except AnalysisError as exc:
-        notes["reliable_risk_reduction"] = f"Case mix not available: {exc}"
+    notes["reliable_risk_reduction"] = _risk_mix(data, plan["risk"], names, mix_text)
     sp = plan["safety"]
     base = {}
     for sid in sites.index:

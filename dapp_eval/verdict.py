@@ -9,8 +9,11 @@ always agree. The wording is cautious where the evidence is:
   figure whose interval spans at most 10 percentage points is stated plainly;
   up to 25 points is "roughly", with the range; wider, or fewer than
   :data:`FEW` people, is "too few people to be sure");
-- what kind of evidence: with no comparison group (the usual design), every
-  change carries "some of this may have happened anyway".
+- what kind of evidence: with no comparison group (the usual design), the
+  opening paragraph says so once (each paragraph says it when there is no
+  opening paragraph);
+- one completion figure: the completion rate is never put beside a ratio of
+  counts (completions / starts), and its horizon is named as computed.
 
 :func:`mirabal_measures` says, for each of Project Mirabal's six measures of
 success, what these data can and cannot say.
@@ -21,17 +24,19 @@ Examples
 >>> h = pd.DataFrame([{"code": "reliable_risk_reduction", "value": 0.288, "ci_lower": 0.254,
 ...                    "ci_upper": 0.324, "n_numerator": 186, "n_denominator": 646, "note": ""}])
 >>> print(verdict_paragraphs(h).set_index("topic").loc["risk", "text"])
-Risk: a reliable reduction in risk for about 3 in 10 of those assessed twice (29%, 95% CI 25% to 32%; 646 people); no comparison group, so some of this may have happened anyway.
+Risk: a reliable reduction in risk for about 3 in 10 of those assessed twice (29%, 95% CI 25% to 32%; 646 people).
 """
 
 from __future__ import annotations
+
+import re
 
 import pandas as pd
 
 from . import formatting as fmt
 from .results import check_alpha, level_text
 
-__all__ = ["FEW", "MIRABAL", "certainty", "mirabal_measures", "verdict_paragraphs"]
+__all__ = ["FEW", "MIRABAL", "certainty", "completion_horizon", "mirabal_measures", "verdict_paragraphs"]
 
 #: below this many people a figure is always "too few to be sure"
 FEW = 30
@@ -218,72 +223,87 @@ def verdict_paragraphs(headlines: pd.DataFrame, *, comparison_group: bool = Fals
     Completion: about 8 in 10 people who started completed the programme within its planned length plus 4 weeks (81%, 95% CI 78% to 84%; 922 people).
     """
     rows = _rows(headlines, check_alpha(alpha))
-    anyway = ("" if comparison_group else "; no comparison group, so some of this may have happened anyway")
     out = []
     short = _in_short(rows, comparison_group)
     if short:
         out.append(("in_short", short))
-
-    if "completion_rate" in rows:
-        r = rows["completion_rate"]
-        if _ok(r):
-            text = (f"Completion: {_share(r)} people who started completed the programme within its planned length "
-                    f"plus 4 weeks ({_pct_ci(r)}; {_people(r)}).{_hedge(r)}{_beside(r)}")
-            counts = [rows.get(c) for c in ("referrals", "starts", "completions")]
-            if all(_ok(c) for c in counts):
-                text += (f" In all, {fmt.count(counts[0]['value'])} people were referred, "
-                         f"{fmt.count(counts[1]['value'])} started and {fmt.count(counts[2]['value'])} completed.")
-        else:
-            text = _not_available("Completion", r)
-        out.append(("engagement", text))
-
-    if "reliable_risk_reduction" in rows:
-        r = rows["reliable_risk_reduction"]
-        if _ok(r):
-            text = (f"Risk: a reliable reduction in risk for {_share(r)} of those assessed twice ({_pct_ci(r)}; "
-                    f"{_people(r)}){anyway}.{_hedge(r)}{_beside(r)}")
-        else:
-            text = _not_available("Risk", r)
-        out.append(("risk", text))
-
-    if "partner_feels_safer" in rows:
-        r = rows["partner_feels_safer"]
-        if _ok(r):
-            text = (f"Safety: {_share(r)} (ex-)partners who answered both the first survey and the one about a year "
-                    f"later said they felt safer ({_pct_ci(r)}; {_people(r)}){anyway}. (Ex-)partners who answer "
-                    f"follow-up surveys may not be typical of all (ex-)partners.{_hedge(r)}{_beside(r)}")
-        else:
-            text = _not_available("Safety", r)
-        out.append(("safety", text))
-
-    if "police_after" in rows:
-        a, b = rows["police_after"], rows.get("police_before")
-        if _ok(a) and _ok(b):
-            direction = ("fell" if a["value"] < b["value"] else "rose" if a["value"] > b["value"]
-                         else "was unchanged")
-            text = (f"Police involvement {direction} from {fmt.percent(b['value'])} in the year before referral to "
-                    f"{fmt.percent(a['value'])}{_ci_only(a)} in the year after leaving the programme, among the "
-                    f"{_people(a)} with a full year of linked records. Referral often follows a crisis, so part of "
-                    f"{'this fall' if direction == 'fell' else 'any change'} would have happened anyway"
-                    f"{'' if comparison_group else ', and there is no comparison group'}.{_hedge(a)}{_beside(a)}")
-        elif _ok(a):
-            text = (f"Police involvement a year on: {_pct_ci(a)} ({_people(a)}){anyway}.{_hedge(a)}{_beside(a)}")
-        else:
-            text = _not_available("Police involvement a year on", a)
-        out.append(("police", text))
-
-    if "cost_per_completion" in rows:
-        r = rows["cost_per_completion"]
-        if _ok(r):
-            per_ref = rows.get("cost_per_referral")
-            extra = f" and {fmt.gbp(per_ref['value'])} per referral" if _ok(per_ref) else ""
-            text = (f"Cost: over the contract period the programme cost {fmt.gbp(r['value'])} per completion{extra}. "
-                    "This is the cost of running the programme divided by completions, not a cost per good "
-                    f"outcome.{_beside(r)}")
-        else:
-            text = _not_available("Cost", r)
-        out.append(("cost", text))
+    # the opening paragraph says once that there is no comparison group; without it, each paragraph says so
+    anyway = "" if comparison_group or short else "; no comparison group, so some of this may have happened anyway"
+    for topic, code, write in _TOPICS:
+        if code in rows:
+            out.append((topic, write(rows, anyway, comparison_group)))
     return pd.DataFrame(out, columns=["topic", "text"])
+
+
+def completion_horizon(r) -> str:
+    """How the completion rate's horizon reads: 'within its planned length plus 4 weeks', or, for a scope whose
+    planned lengths differ (pooled at the longest), 'within 28 weeks of starting (...)'."""
+    period, note = str(r.get("period") or ""), str(r.get("note") or "")
+    m = re.search(r"followed to (\d+) weeks", period)
+    if "pooled" in note and m:
+        return (f"within {m.group(1)} weeks of starting (the longest planned length plus 4 weeks; the sites' "
+                "planned lengths differ, so one horizon is used for all)")
+    return "within its planned length plus 4 weeks"
+
+
+def _completion_text(rows: dict, anyway: str, comparison_group: bool) -> str:
+    r = rows["completion_rate"]
+    if not _ok(r):
+        return _not_available("Completion", r)
+    # the rate alone: a ratio of counts (completions / starts) beside it would read as a second completion rate
+    return (f"Completion: {_share(r)} people who started completed the programme {completion_horizon(r)} "
+            f"({_pct_ci(r)}; {_people(r)}).{_hedge(r)}{_beside(r)}")
+
+
+def _risk_text(rows: dict, anyway: str, comparison_group: bool) -> str:
+    r = rows["reliable_risk_reduction"]
+    if not _ok(r):
+        return _not_available("Risk", r)
+    return (f"Risk: a reliable reduction in risk for {_share(r)} of those assessed twice ({_pct_ci(r)}; "
+            f"{_people(r)}){anyway}.{_hedge(r)}{_beside(r)}")
+
+
+def _safety_text(rows: dict, anyway: str, comparison_group: bool) -> str:
+    r = rows["partner_feels_safer"]
+    if not _ok(r):
+        return _not_available("Safety", r)
+    return (f"Safety: {_share(r)} (ex-)partners who answered both the first survey and the one about a year later "
+            f"said they felt safer ({_pct_ci(r)}; {_people(r)}){anyway}. Those who answer follow-up surveys may not "
+            f"be typical of all (ex-)partners.{_hedge(r)}{_beside(r)}")
+
+
+def _police_text(rows: dict, anyway: str, comparison_group: bool) -> str:
+    a, b = rows["police_after"], rows.get("police_before")
+    if _ok(a) and _ok(b):
+        direction = "fell" if a["value"] < b["value"] else "rose" if a["value"] > b["value"] else "was unchanged"
+        return (f"Police involvement {direction} from {fmt.percent(b['value'])} in the year before referral to "
+                f"{fmt.percent(a['value'])}{_ci_only(a)} in the year after leaving the programme, among the "
+                f"{_people(a)} with a full year of linked records. Referral often follows a crisis, so part of "
+                f"{'this fall' if direction == 'fell' else 'any change'} would have happened anyway"
+                f"{'' if comparison_group else ', and there is no comparison group'}."
+                f"{_hedge(a)}{_beside(a)}")
+    if _ok(a):
+        return f"Police involvement a year on: {_pct_ci(a)} ({_people(a)}){anyway}.{_hedge(a)}{_beside(a)}"
+    return _not_available("Police involvement a year on", a)
+
+
+def _cost_text(rows: dict, anyway: str, comparison_group: bool) -> str:
+    r = rows["cost_per_completion"]
+    if not _ok(r):
+        return _not_available("Cost", r)
+    per_ref = rows.get("cost_per_referral")
+    extra = f" and {fmt.gbp(per_ref['value'])} per referral" if _ok(per_ref) else ""
+    supplied = bool(r.get("comparators")) or bool((per_ref or {}).get("comparators"))
+    bench = ("" if supplied else " No benchmark was supplied, so the report cannot say whether this is good value; "
+             "a published cost can be added in a comparators file (dapp-eval report --comparators).")
+    return (f"Cost: over the contract period the programme cost {fmt.gbp(r['value'])} per completion{extra}: the "
+            f"cost of running it divided by completions, not a cost per good outcome.{_beside(r)}{bench}")
+
+
+#: the verdict's paragraphs after the opening one: (topic, headline code that must be present, writer)
+_TOPICS = (("engagement", "completion_rate", _completion_text), ("risk", "reliable_risk_reduction", _risk_text),
+           ("safety", "partner_feels_safer", _safety_text), ("police", "police_after", _police_text),
+           ("cost", "cost_per_completion", _cost_text))
 
 
 def mirabal_measures(headlines: pd.DataFrame) -> pd.DataFrame:

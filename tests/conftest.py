@@ -138,7 +138,7 @@ def render_pages(folder: Path, out: Path, *, base: int) -> Path:
     from dapp_eval.io import load_programme
     from dapp_eval.plan import load_plan
     from dapp_eval.report.context import Page, Release
-    from dapp_eval.report.render import render_page
+    from dapp_eval.report.render import annex_name, render_pages
 
     out.mkdir(parents=True)
     release = Release(load_programme(folder), load_plan(), synthetic=True)
@@ -147,7 +147,9 @@ def render_pages(folder: Path, out: Path, *, base: int) -> Path:
             page = Page(release, site)
             page.dc = DisclosureControl(threshold=10, round_at_risk=base)
             name = "report_all_sites.html" if site is None else f"report_{site.lower()}.html"
-            (out / name).write_text(render_page(page), encoding="utf-8")
+            html, annex = render_pages(page, name=name)
+            (out / name).write_text(html, encoding="utf-8")
+            (out / annex_name(name)).write_text(annex, encoding="utf-8")
     return out
 
 

@@ -387,11 +387,11 @@ def test_report_renders_with_reasons(cases, case):
     import matplotlib.pyplot as plt
 
     from dapp_eval.report.context import Page, Release
-    from dapp_eval.report.render import render_page
+    from dapp_eval.report.render import render_pages
 
     release = Release(cases(case), load_plan())  # one release for its pages, as `dapp-eval report` renders them
     for site in [None, *SITE_REPORTS.get(case, [])]:
-        page = render_page(Page(release, site))
+        page = "".join(render_pages(Page(release, site)))  # the report and its technical annex
         plt.close("all")
         text = _visible_text(page)
         for title in ("At a glance", "Engagement", "Retention and attrition", "Risk reduction", "Methods and caveats",
@@ -410,7 +410,7 @@ def test_report_survives_a_model_that_cannot_be_fitted(cases):
     """On ten referrals the Cox model cannot be fitted; the report says so and goes on."""
     import matplotlib.pyplot as plt
 
-    page = ReportBuilder(cases("tiny"), site=None, plan=load_plan()).page()
+    page = "".join(ReportBuilder(cases("tiny"), site=None, plan=load_plan()).pages())  # report + its annex
     plt.close("all")
     text = _visible_text(page)
     m = re.search(r"Dropout model: not available\.\s*([^\n]*)", text)

@@ -221,7 +221,7 @@ def s05_pages(synthetic_data):
             assert plan == load_plan()  # 10 is the default: the page of the default plan
             small = synthetic_data.subset(sites=["S05"])
             rb = ReportBuilder(small, site="S05", plan=plan, strict=strict, synthetic=True, full_data=synthetic_data)
-            pages[strict] = rb, rb.page()
+            pages[strict] = rb, "".join(rb.pages())  # the report and its technical annex
         return pages[strict]
 
     return page

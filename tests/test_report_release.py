@@ -80,7 +80,8 @@ def test_column_mapped_export_renders_quietly_and_is_spreadsheet_safe(mapped_exp
     cap = capsys.readouterr()
     assert cap.err == "", cap.err  # no kernel, setuptools or library warnings
     assert [ln.rsplit("/", 1)[-1] for ln in cap.out.split()] == [
-        "report_all_sites.html", "report_s05.html", "tables.xlsx", "index.html"]
+        "report_all_sites.html", "report_all_sites_annex.html", "report_s05.html", "report_s05_annex.html",
+        "tables.xlsx", "index.html"]
     page = (out / "report_s05.html").read_text(encoding="utf-8")
     # every CSV download: no text cell a spreadsheet would run
     for name, text in _csvs(page):
@@ -125,8 +126,9 @@ def test_workbook_lists_every_published_table(tmp_path):
 
     paths = render_release(SYNTHETIC, tmp_path / "out", sites=["S03"], overall=False, progress=False)
     page = paths[0].read_text(encoding="utf-8")
-    csvs = list(_csvs(page))
-    wb = load_workbook(paths[1])
+    # the report and its technical annex (the tables the body moved there) are the page's tables
+    csvs = list(_csvs(page + paths[1].read_text(encoding="utf-8")))
+    wb = load_workbook(paths[-2])
     assert wb.sheetnames[:2] == ["Notes", "Contents"]
     contents = list(wb["Contents"].iter_rows(min_row=2, values_only=True))
     # one sheet per table (a table shown twice on the page is one sheet), each listed on the contents sheet
@@ -140,7 +142,7 @@ def test_workbook_lists_every_published_table(tmp_path):
     from dapp_eval.formatting import read_published_csv
 
     first_csv = read_published_csv(csvs[0][1])
-    sheet = pd.read_excel(paths[1], sheet_name="S03 headline figures")
+    sheet = pd.read_excel(paths[-2], sheet_name="S03 headline figures")
     assert sheet["Figure"].tolist() == first_csv["Figure"].tolist()
 
 
@@ -184,7 +186,7 @@ def test_release_is_byte_identical_across_thread_counts(tmp_path):
         digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())})
     # two renders in two processes: also the "same data, same bytes" check
     assert digests[0] == digests[1]
-    assert set(digests[0]) == {"report_s05.html", "tables.xlsx", "index.html"}
+    assert set(digests[0]) == {"report_s05.html", "report_s05_annex.html", "tables.xlsx", "index.html"}
     page = (tmp_path / "t1" / "report_s05.html").read_text(encoding="utf-8")
     assert len(page) > 100_000 and "<h2>At a glance" in page
     # no render timestamp in the page

@@ -500,12 +500,32 @@ def _notes_merged(header: list[str], body: list[list[str]]) -> tuple[list[str], 
     return [header[j] for j in keep], [[r[j] for j in keep] for r in rows]
 
 
+def _merge_annexes(reports: list[_Report]) -> list[_Report]:
+    """A report's technical annex (``report_x_annex.html``, its own page) is read as part of the report
+    (``report_x.html``): its tables and text join the report's, so every relation within a report (a funnel
+    table in the annex, its conversions in the body) and across reports (a site's pages against all sites')
+    is tried as if the two were one page. An annex without its report stands alone."""
+    by_file = {r.file: r for r in reports}
+    out = []
+    for r in reports:
+        base = by_file.get(r.file.removesuffix("_annex.html") + ".html") if r.file.endswith("_annex.html") else None
+        if base is None:
+            out.append(r)
+            continue
+        for key, t in r.tables.items():
+            base.tables.setdefault(key, t)
+        base.text += r.text
+        base.captions = {**r.captions, **base.captions}
+    return out
+
+
 def decode_release(path, *, threshold: int = 10) -> list[_Report]:
     """Every report (HTML page or workbook) of a release folder with its published tables and page text."""
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: not a release folder")
-    reports = [_read_report(p, threshold) for p in sorted(path.glob("*.html")) if p.name != "index.html"]
+    reports = _merge_annexes([_read_report(p, threshold) for p in sorted(path.glob("*.html"))
+                              if p.name != "index.html"])
     for x in sorted(path.glob("*.xlsx")):
         reports.append(_read_workbook(x, threshold, list(reports)))
     return reports

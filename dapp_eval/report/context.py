@@ -281,7 +281,8 @@ class Page:
                 plt.close(ax_or_fig if hasattr(ax_or_fig, "savefig") else ax_or_fig.figure)
             return data
         uri = ax_or_fig if isinstance(ax_or_fig, str) else figure_uri(ax_or_fig)
-        return {"kind": "figure", "alt": alt, "caption": caption, "src": uri, "data": data}
+        return {"kind": "figure", "alt": alt, "caption": caption, "src": uri, "data": data,
+                "mobile_px": mobile_width(uri)}
 
     def curve_table(self, df: pd.DataFrame, *, time_col: str, group_cols: tuple[str, ...], step: float,
                     unit: str, caption: str, name: str) -> dict:
@@ -430,6 +431,26 @@ def _display_rows(pub: pd.DataFrame):
 
 def _numberish(v: str) -> bool:
     return bool(re.match(r"^[<\d.,%\-–£ \[\]c]*$", v))
+
+
+#: the smallest chart text a phone shows (CSS px): a chart is drawn at least wide enough for it (report.css)
+MIN_CHART_TEXT_PX = 12
+#: phone screens the charts are fitted to: a chart narrower than this at 12 px text simply fills the screen
+PHONE_PX = 370
+
+
+def mobile_width(uri: str) -> int | None:
+    """The width (CSS px) at which a chart's smallest text is :data:`MIN_CHART_TEXT_PX`, or None when the
+    chart fits a phone screen (:data:`PHONE_PX`) at that size; read from the SVG's width and font sizes."""
+    if not uri.startswith("data:image/svg+xml;base64,"):
+        return None
+    svg = base64.b64decode(uri.split(",", 1)[1]).decode("utf-8", "replace")
+    width = re.search(r'<svg[^>]*\bwidth="([\d.]+)pt"', svg)
+    sizes = [float(x) for x in re.findall(r"font(?:-size)?:\s*(?:[a-z]+ )*([\d.]+)px", svg)]
+    if not width or not sizes:
+        return None
+    px = int(np.ceil(MIN_CHART_TEXT_PX * float(width.group(1)) / min(sizes)))
+    return px if px > PHONE_PX else None
 
 
 def figure_uri(ax_or_fig) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import multiprocessing
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -32,7 +33,7 @@ from .sections import REGISTRY as SECTION_REGISTRY
 from .sections import load as load_section
 from .workbook import WorkbookBuilder
 
-__all__ = ["render_release", "render_reports", "render_page", "render_section", "ReportBuilder"]
+__all__ = ["render_release", "render_reports", "render_page", "render_pages", "render_section", "ReportBuilder"]
 
 _HERE = Path(__file__).parent
 WORKBOOK = "tables.xlsx"
@@ -58,14 +59,35 @@ def _figure_settings():
     return matplotlib.rc_context({"svg.hashsalt": "dapp_eval", "svg.fonttype": "none"})
 
 
+#: rows a table in the body of a report may have; a longer one is moved to the technical annex (the workbook
+#: and its CSV have every row), and the body keeps a line linking to it
+BODY_ROWS = 12
+
+
 def render_section(page: Page, name: str) -> str:
     """HTML of one section of a page."""
     from markupsafe import Markup
 
     mod = load_section(name)
     ctx = mod.build(page)
+    if mod.PLACEMENT == "body" and "blocks" in ctx:
+        ctx["blocks"] = _long_to_annex(page, ctx["blocks"])
     return Markup(_env().get_template(f"sections/{name}.html.j2").render(
         section_id=name.replace("_", "-"), title=mod.TITLE, placement=mod.PLACEMENT, **ctx))
+
+
+def _long_to_annex(page: Page, blocks: list) -> list:
+    """A body table of more than :data:`BODY_ROWS` rows goes to the annex, and so does a chart whose data
+    table is that long (a curve over time: the analyst's detail); the body keeps a line linking to each."""
+    out = []
+    for b in blocks:
+        if b.get("kind") == "table" and b["n_rows"] > BODY_ROWS:
+            out += page.annex(b["caption"], [b], what=f"the full table ({b['n_rows']} rows; also in the workbook)")
+        elif b.get("kind") == "figure" and (b.get("data") or {}).get("n_rows", 0) > BODY_ROWS:
+            out += page.annex(b["caption"].rstrip("."), [b], what="the chart and the data it draws")
+        else:
+            out.append(b)
+    return out
 
 
 def _footer(data: ProgrammeData) -> str:
@@ -73,24 +95,63 @@ def _footer(data: ProgrammeData) -> str:
             "... (the full hash is in About this report).")
 
 
+def annex_name(report: str) -> str:
+    """The file of a report's technical annex: ``report_s01.html`` -> ``report_s01_annex.html``."""
+    return report.removesuffix(".html") + "_annex.html"
+
+
 def render_page(page: Page, rendered: dict | None = None) -> str:
-    """The complete, self-contained HTML page of one report.
+    """The complete, self-contained HTML page of one report (its technical annex: :func:`render_pages`).
 
     ``rendered`` holds the HTML of sections already rendered elsewhere (whose additions to the page
     it has absorbed); the other sections are rendered here.
     """
+    return render_pages(page, rendered)[0]
+
+
+def render_pages(page: Page, rendered: dict | None = None, *, name: str | None = None) -> tuple[str, str]:
+    """The report of one scope and its technical annex, two self-contained pages linked to each other.
+
+    The report holds the commissioner's sections; the annex (``annex_name(name)``) holds the sections placed
+    ``"annex"`` (the technical detail the body moved there, methods, plan, data quality, disclosure log,
+    definitions). "About this report" ends both, so each names its scope, period and threshold.
+    """
     from markupsafe import Markup
 
     rendered = rendered or {}
+    name = name or _report_name(page.site, "")
     parts: dict[str, list] = {"top": [], "body": [], "annex": []}
     with _figure_settings():
-        for name in SECTION_REGISTRY:
-            mod = load_section(name)
-            html = Markup(rendered[name]) if name in rendered else render_section(page, name)
-            parts[mod.PLACEMENT].append({"id": name.replace("_", "-"), "title": mod.TITLE, "html": html})
-    return _env().get_template("report.html.j2").render(
-        title=page.title, css=_css(), synthetic=page.synthetic, home=True, footer=_footer(page.data),
-        top=[s["html"] for s in parts["top"]], body=parts["body"], annex=parts["annex"])
+        for sec in SECTION_REGISTRY:
+            mod = load_section(sec)
+            html = Markup(rendered[sec]) if sec in rendered else render_section(page, sec)
+            parts[mod.PLACEMENT].append({"id": sec.replace("_", "-"), "title": mod.TITLE, "html": html})
+    about = [s for s in parts["annex"] if s["id"] == "about"]
+    annex = [s for s in parts["annex"] if s["id"] != "about"]
+    common = {"css": _css(), "synthetic": page.synthetic, "home": True, "footer": _footer(page.data)}
+    main = _env().get_template("report.html.j2").render(
+        title=page.title, top=[s["html"] for s in parts["top"]], body=parts["body"], end=about,
+        annex_href=annex_name(name), annex=annex, **common)
+    extra = _env().get_template("annex.html.j2").render(
+        title=f"Technical annex: {page.title}", heading=f"Technical annex: {page.title}", report_href=name,
+        annex=annex, end=about, **common)
+    return _cross_link(main, extra, name)
+
+
+_HREF = re.compile(r'href="#([^"]+)"')
+_ID = re.compile(r' id="([^"]+)"')
+
+
+def _cross_link(main: str, annex: str, name: str) -> tuple[str, str]:
+    """A link to an anchor that is on the other page of the pair points to that page."""
+    ids = set(_ID.findall(main)), set(_ID.findall(annex))
+    files = (annex_name(name), name)
+
+    def fix(html: str, own: set, other: set, file: str) -> str:
+        return _HREF.sub(lambda m: f'href="{file}#{m.group(1)}"' if m.group(1) not in own and m.group(1) in other
+                         else m.group(0), html)
+
+    return fix(main, ids[0], ids[1], files[0]), fix(annex, ids[1], ids[0], files[1])
 
 
 def _index(plan: dict, links: list[dict], *, synthetic: bool, data: ProgrammeData) -> str:
@@ -200,7 +261,8 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
     clock.lap("headline_figures")
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    by_file = {_report_name(site, suffix): (rel, site) for rel, suffix, site in targets}
+    by_file = {name: (rel, site) for rel, suffix, site in targets
+               for name in (_report_name(site, suffix), annex_name(_report_name(site, suffix)))}
     for attempt in range(_MAX_WITHHOLD_ROUNDS + 1):
         tmp, names, result = _write_release(targets, releases, data, synthetic, jobs=jobs, progress=progress,
                                             clock=clock, out=out)
@@ -210,16 +272,7 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
                 return [out / n for n in names]
             # the backstop found a count worked back: withhold the tables it was read from (each in the report
             # it was read from) and render again, rather than refuse the whole release
-            new = []
-            for x in result.leaks:
-                if x.report == WORKBOOK:  # a sheet of the workbook: withhold the page table it repeats
-                    found = _workbook_sources(tmp / WORKBOOK, x.table, by_file)
-                else:
-                    found = [(*by_file[x.report], x.table.removesuffix(" (page)"))] if x.report in by_file else []
-                for rel, site, table in found:
-                    key = (site, table)
-                    if key not in rel.withheld and not any(r is rel and k == key for r, k in new):
-                        new.append((rel, key))
+            new = _to_withhold(result, tmp, by_file)
             if not new or attempt == _MAX_WITHHOLD_ROUNDS:
                 raise DisclosureAuditError(result)
             for rel, key in new:
@@ -227,6 +280,21 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _to_withhold(result, tmp: Path, by_file: dict) -> list[tuple]:
+    """The (release, (site, table)) pairs the audit's leaks were read from, not withheld yet."""
+    new = []
+    for x in result.leaks:
+        if x.report == WORKBOOK:  # a sheet of the workbook: withhold the page table it repeats
+            found = _workbook_sources(tmp / WORKBOOK, x.table, by_file)
+        else:
+            found = [(*by_file[x.report], x.table.removesuffix(" (page)"))] if x.report in by_file else []
+        for rel, site, table in found:
+            key = (site, table)
+            if key not in rel.withheld and not any(r is rel and k == key for r, k in new):
+                new.append((rel, key))
+    return new
 
 
 def _workbook_sources(path: Path, sheet: str, by_file: dict) -> list[tuple]:
@@ -278,16 +346,17 @@ def _write_release(targets, releases, data, synthetic, *, jobs, progress, clock,
         # each page's tables go into the workbook as the page arrives, while the workers render the next ones
         book = WorkbookBuilder(title=f"{plan['title']}: all published tables")
         pages = _render_pages(targets, jobs=jobs)
-        for (rel, suffix, site), (html, scope, page_tables) in tqdm(
+        for (rel, suffix, site), (html, annex, scope, page_tables) in tqdm(
                 zip(targets, pages), total=len(targets), desc="Rendering reports", unit="report",
                 disable=not progress, leave=False):
             name = _report_name(site, suffix)
             (tmp / name).write_text(html, encoding="utf-8")
-            names.append(name)
+            (tmp / annex_name(name)).write_text(annex, encoding="utf-8")
+            names += [name, annex_name(name)]
             book.add(page_tables)
             period = rel.plan["period"]
-            links.append({"href": name, "label": scope + (f", referrals {period[0]} to {period[1]}"
-                                                          if period and suffix else "")})
+            links.append({"href": name, "annex": annex_name(name),
+                          "label": scope + (f", referrals {period[0]} to {period[1]}" if period and suffix else "")})
         clock.lap("pages")
         stamp = _dt.datetime.combine(data.sites["data_extract_date"].max().date(), _dt.time())
         book.save(tmp / WORKBOOK, stamp=stamp)
@@ -301,7 +370,6 @@ def _write_release(targets, releases, data, synthetic, *, jobs, progress, clock,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return tmp, names, result
-    return [out / n for n in names]
 
 
 class _Clock:
@@ -322,9 +390,9 @@ _UNITS: list = []  # (page number, section names): what one worker task renders
 
 
 def _render_one(i: int):
-    rel, _suffix, site = _TARGETS[i]
+    rel, suffix, site = _TARGETS[i]
     page = Page(rel, site)
-    return render_page(page), page.scope, page.tables
+    return (*render_pages(page, name=_report_name(site, suffix)), page.scope, page.tables)
 
 
 def _render_unit(j: int) -> list:
@@ -416,7 +484,7 @@ _LONGEST_FIRST = ("safety", "followup", "engagement", "risk", "sites", "attritio
 
 
 def _render_pages(targets: list, *, jobs: int | None):
-    """Render every page, yielding (HTML, scope, published tables) in order.
+    """Render every page, yielding (report HTML, annex HTML, scope, published tables) in order.
 
     With ``jobs`` > 1 the independent sections of every page (:func:`sections.independent`) are rendered
     one per task in forked worker processes, each on its own copy of its page; here, each page absorbs
@@ -444,7 +512,7 @@ def _render_pages(targets: list, *, jobs: int | None):
                                  mp_context=multiprocessing.get_context("fork")) as ex:
             futures = [ex.submit(_render_unit, j) for j in range(len(_UNITS))]
             try:
-                for i, (rel, _suffix, site) in enumerate(targets):
+                for i, (rel, suffix, site) in enumerate(targets):
                     got = {name: (html, changes) for (k, _names), fut in zip(_UNITS, futures) if k == i
                            for name, html, changes in fut.result()}
                     page, rendered = Page(rel, site), {}
@@ -452,7 +520,8 @@ def _render_pages(targets: list, *, jobs: int | None):
                         html, changes = got[name]
                         page.absorb(changes)
                         rendered[name] = html
-                    yield render_page(page, rendered), page.scope, page.tables
+                    yield (*render_pages(page, rendered, name=_report_name(site, suffix)), page.scope,
+                           page.tables)
             except BaseException:  # an error (or Ctrl-C): do not wait for the sections not yet started
                 ex.shutdown(cancel_futures=True)
                 raise
@@ -568,3 +637,7 @@ class ReportBuilder:
     def page(self) -> str:
         """The whole page."""
         return render_page(self._page)
+
+    def pages(self) -> tuple[str, str]:
+        """The whole page and its technical annex page."""
+        return render_pages(self._page)

@@ -171,58 +171,65 @@ def sheet_columns(frame, headers: Sequence[str] | None = None) -> list[SheetColu
     out: list[SheetColumn] = []
     for j, (code, head) in enumerate(zip(codes, headers)):
         raw = frame.iloc[:, j].tolist()
-        parsed = []
-        for i, v in enumerate(raw):
-            if v is None or (isinstance(v, float) and v != v) or v == "":
-                parsed.append(("empty", None))
-            elif isinstance(v, bool):
-                parsed.append(("text", v))
-            elif isinstance(v, (int, float)):
-                parsed.append(("number", _number_cell(v, units[i][j])))
-            elif isinstance(v, str) and units and units[i][j] in ("percent", "proportion", "gbp"):
-                parsed.append(("number", _number_cell(v, units[i][j])))
-            else:
-                parsed.append(_parse_text(str(v)))
-        kinds = {k for k, _ in parsed} - {"empty"}
-        n_text = sum(k == "text" for k, _ in parsed)
-        if n_text and 2 * n_text <= sum(k in ("number", "range") for k, _ in parsed):
-            # a few words among figures ('hidden (small numbers)'): they are notes, not values
-            parsed = [("marker", x) if k == "text" else (k, x) for k, x in parsed]
-            kinds = (kinds - {"text"}) | {"marker"}
+        parsed, kinds = _parse_column(raw, [u[j] for u in units] if units else [])
         if "text" in kinds or not kinds or ("range" in kinds and "number" in kinds):
             col = SheetColumn(head, code, [_Cell(spreadsheet_safe(v)) for v in raw])
             col.width = min(60, max([len(head)] + [len(str(v)) for v in raw if v is not None]) + 2)
             out.append(col)
             continue
-        has_notes = "marker" in kinds
-        if "range" in kinds:
-            base = _proportion_code(re.sub(r"\d+(\.\d+)?% CI", "ci", code))
-            lo_code, hi_code = ("ci_lower", "ci_upper") if base == "ci" else (f"{base}_lower", f"{base}_upper")
-            lo = SheetColumn(f"{head}: lower", lo_code)
-            hi = SheetColumn(f"{head}: upper", hi_code)
-            note = SheetColumn(f"{head}: note", code + NOTE_SUFFIX)
-            for k, x in parsed:
-                lo.cells.append(x[0] if k == "range" else _Cell())
-                hi.cells.append(x[1] if k == "range" else _Cell())
-                note.cells.append(_Cell(x if k == "marker" else None))
-            group = [lo, hi]
+        out += _number_columns(head, code, parsed, kinds, percent_col=any(u[j] == "percent" for u in units))
+    return out
+
+
+def _parse_column(raw: list, units: list) -> tuple[list, set]:
+    """Each cell of one column as (kind, value): empty, text, number, range (an interval) or marker (a note)."""
+    parsed = []
+    for i, v in enumerate(raw):
+        if v is None or (isinstance(v, float) and v != v) or v == "":
+            parsed.append(("empty", None))
+        elif isinstance(v, bool):
+            parsed.append(("text", v))
+        elif isinstance(v, (int, float)):
+            parsed.append(("number", _number_cell(v, units[i])))
+        elif isinstance(v, str) and units and units[i] in ("percent", "proportion", "gbp"):
+            parsed.append(("number", _number_cell(v, units[i])))
         else:
-            cells = [x if k == "number" else _Cell() for k, x in parsed]
-            percent_col = any(u[j] == "percent" for u in units)  # the page's percentages, stored as proportions
-            main = SheetColumn(head, _proportion_code(code) if percent_col else code, cells)
-            note = SheetColumn(f"{head}: note", code + NOTE_SUFFIX,
-                               [_Cell(x if k == "marker" else None) for k, x in parsed])
-            group = [main]
-        varying = {c.unit or "number" for col in group for c in col.cells if c.value is not None}
-        out.extend(group)
-        if has_notes:
-            out.append(note)
-        if len(varying) > 1 and len(group) == 1:  # figures in different units (headline figures): say each one's
-            # (an interval is in the unit of the figure it belongs to)
-            words = {"proportion": "proportion (shown as %)", "gbp": "£", "number": "number"}
-            out.append(SheetColumn(f"{head}: unit", f"{code} unit",
-                                   [_Cell(words.get(c.unit or "number", c.unit) if c.value is not None else None)
-                                    for c in group[0].cells]))
+            parsed.append(_parse_text(str(v)))
+    kinds = {k for k, _ in parsed} - {"empty"}
+    n_text = sum(k == "text" for k, _ in parsed)
+    if n_text and 2 * n_text <= sum(k in ("number", "range") for k, _ in parsed):
+        # a few words among figures ('hidden (small numbers)'): they are notes, not values
+        parsed = [("marker", x) if k == "text" else (k, x) for k, x in parsed]
+        kinds = (kinds - {"text"}) | {"marker"}
+    return parsed, kinds
+
+
+def _number_columns(head: str, code: str, parsed: list, kinds: set, *, percent_col: bool) -> list[SheetColumn]:
+    """A column of figures: the numbers (an interval as lower and upper), then its notes and units if any."""
+    if "range" in kinds:
+        base = _proportion_code(re.sub(r"\d+(\.\d+)?% CI", "ci", code))
+        lo_code, hi_code = ("ci_lower", "ci_upper") if base == "ci" else (f"{base}_lower", f"{base}_upper")
+        lo = SheetColumn(f"{head}: lower", lo_code)
+        hi = SheetColumn(f"{head}: upper", hi_code)
+        for k, x in parsed:
+            lo.cells.append(x[0] if k == "range" else _Cell())
+            hi.cells.append(x[1] if k == "range" else _Cell())
+        group = [lo, hi]
+    else:
+        # the page's percentages are stored as proportions
+        group = [SheetColumn(head, _proportion_code(code) if percent_col else code,
+                             [x if k == "number" else _Cell() for k, x in parsed])]
+    out = list(group)
+    if "marker" in kinds:
+        out.append(SheetColumn(f"{head}: note", code + NOTE_SUFFIX,
+                               [_Cell(x if k == "marker" else None) for k, x in parsed]))
+    varying = {c.unit or "number" for col in group for c in col.cells if c.value is not None}
+    if len(varying) > 1 and len(group) == 1:  # figures in different units (headline figures): say each one's
+        # (an interval is in the unit of the figure it belongs to)
+        words = {"proportion": "proportion (shown as %)", "gbp": "£", "number": "number"}
+        out.append(SheetColumn(f"{head}: unit", f"{code} unit",
+                               [_Cell(words.get(c.unit or "number", c.unit) if c.value is not None else None)
+                                for c in group[0].cells]))
     return out
 
 

@@ -54,7 +54,8 @@ def named(page, shown: pd.DataFrame, *, what: str) -> list:
                        "each characteristic, from the published counts).")]
     out = [page.p(f"These {what}s start or complete less than everyone else, by more than chance would explain "
                   f"(difference with a {level} interval made simultaneous over the groups of the characteristic, "
-                  "from the published counts):")]
+                  "from the published counts). 'Completed, of those who left' is a plain share of the people who "
+                  "have left; unlike the completion rate, it leaves out people still attending:")]
     for r in low.itertuples(index=False):
         rate = "started, of those no longer waiting" if r.measure == "start" else "completed, of those who left"
         out.append(page.p(

@@ -9,12 +9,8 @@ TITLE = 'Retention and attrition'
 PLACEMENT = 'body'
 
 
-def build(page) -> dict:
-    from ... import attrition, plotting
-
-    a = page.plan["attrition"]
-    out = [None,
-           page.p("Time runs from the first attended session. An episode ends at its last attended session "
+def _intro(page, a) -> list:
+    return [page.p("Time runs from the first attended session. An episode ends at its last attended session "
               if a["exit_time"] == "last_session" else
               "Time runs from the first attended session. An episode ends at its recorded exit date "
               "(the plan chose exit_date)."),
@@ -25,12 +21,37 @@ def build(page) -> dict:
                  " less the recording lag (dropping out is recorded weeks after the last session, so people "
                  "who have stopped coming would otherwise look still attending).")
               )]
+
+
+def build(page) -> dict:
+    from ... import attrition
+
+    a = page.plan["attrition"]
+    out = [None, *_intro(page, a)]
     ci = page.get("cif", lambda: attrition.cumulative_incidence(page.data, by=None, exit_time=a["exit_time"],
                                                                    alpha=page.alpha,
                                                                    recording_lag=R.recording_lag(page)))
     if isinstance(ci, Exception):
         return {"blocks": out[1:] + [page.na("Cumulative incidence", str(ci))]}
-    # redrawn from rounded cumulative exits: each step stands for at least the threshold (disclosure.curves)
+    out += _cif_figure(page, ci)
+    out += _completion_table(page)
+    out += _km(page, a)
+    out += _rmst(page, a)
+    k = len(out)  # models and tests of assumptions go to the technical annex
+    out += _dropout_model(page, a)
+    out += _compare_models(page, a)
+    out[k:] = page.annex("Dropout model and tests", out[k:],
+                         what="who drops out (Cox model), its proportional-hazards check (Schoenfeld residuals) and "
+                              "the log-rank and Gray's tests of programme models")
+    return {"blocks": out[1:]}
+
+
+def _cif_figure(page, ci) -> list:
+    """The cumulative incidence of each exit, redrawn from rounded cumulative exits (each step stands for at
+    least the threshold: disclosure.curves)."""
+    from ... import plotting
+
+    out = []
     safe = protect_cif_result(ci, page.dc, name="cumulative incidence of exits")
     n_exits = ci.tables["detail"].groupby("outcome")["n_event"].sum()
     drawn = page.dc.drawable(n_exits.to_dict(), name="cumulative incidence of exits", what="exit type")
@@ -45,6 +66,11 @@ def build(page) -> dict:
                                + " (where the curves stop). The chart's data are in the table after it.",
                                data=data, caption="Cumulative incidence of each exit (Aalen-Johansen), with numbers at "
                                        "risk (rounded to 5) and cumulative exits."))
+    return out
+
+
+def _completion_table(page) -> list:
+    out = []
     comp = R.completion(page)
     if isinstance(comp, Exception):
         out.append(page.na("Completion rate", str(comp)))
@@ -58,6 +84,14 @@ def build(page) -> dict:
                                # disclosure (issue 15): the planned length and horizon name the row: never [c]
                                name="completion_rate", label_cols=["planned_sessions", "basis", "horizon_days"],
                                pairs={"n_completed": "n"}, dependent={"n_open": []}))
+    return out
+
+
+def _km(page, a) -> list:
+    """Kaplan-Meier retention, for comparison only (it overstates dropout): in the annex."""
+    from ... import attrition, plotting
+
+    out = []
     km = page.get("km", lambda: attrition.retention_km(page.data, by=None, exit_time=a["exit_time"],
                                                          alpha=page.alpha))
     if isinstance(km, Exception):
@@ -69,20 +103,36 @@ def build(page) -> dict:
             data = page.curve_table(safe_km.summary, time_col="time_days", group_cols=("group", "outcome"),
                                     step=28, unit="days_since_start", name="km_chart_data",
                                     caption="Kaplan-Meier retention every 28 days (the data of the chart)")
-            out.append(page.figure(ax, data=data, alt="Kaplan-Meier curve of staying in the programme, treating "
-                                   "completion as censoring, so it overstates dropout: "
-                                   + page.curve_ends(safe_km.summary, time_col="time_days", label_col="outcome")
-                                   + " (where the curve stops).",
-                                   caption="Kaplan-Meier retention (dropout as the event). Shown only for "
-                                           "comparison: it treats completers as if they might still drop out, "
-                                           "so it overstates dropout."))
+            fig = page.figure(ax, data=data, alt="Kaplan-Meier curve of staying in the programme, treating "
+                              "completion as censoring, so it overstates dropout: "
+                              + page.curve_ends(safe_km.summary, time_col="time_days", label_col="outcome")
+                              + " (where the curve stops).",
+                              caption="Kaplan-Meier retention (dropout as the event). Shown only for comparison: it "
+                                      "treats completers as if they might still drop out, so it overstates dropout.")
+            out += page.annex("Kaplan-Meier retention, for comparison", [fig],
+                              what="the Kaplan-Meier retention curve (it overstates dropout; shown only for "
+                                   "comparison)")
+    return out
+
+
+def _rmst(page, a) -> list:
+    from ... import attrition
+
+    out = []
     rm = page.get("rmst", lambda: attrition.rmst(page.data, by=None, exit_time=a["exit_time"], alpha=page.alpha))
     if isinstance(rm, Exception):
         out.append(page.na("Restricted mean time in programme", str(rm)))
     if not isinstance(rm, Exception):
         out.append(page.table(rm.summary, caption="Restricted mean time in programme (days) up to the horizon",
                                name="rmst", label_cols=["group"]))
-    k = len(out)  # models and tests of assumptions go to the technical annex
+    return out
+
+
+def _dropout_model(page, a) -> list:
+    """Who drops out: the cause-specific Cox model and its proportional-hazards check."""
+    from ... import attrition
+
+    out = []
     cox = page.get("cox", lambda: attrition.dropout_cox(page.data, exit_time=a["exit_time"], alpha=page.alpha,
                                                         recording_lag=R.recording_lag(page)))
     if isinstance(cox, Exception):
@@ -111,6 +161,14 @@ def build(page) -> dict:
                 out.append(page.shown_table(cox.tables["ph_test"], caption="Proportional-hazards check (Schoenfeld "
                                       "residuals); small p-values flag a hazard ratio that changes over time",
                                       csv_name=page.csv_name("ph_test")))
+    return out
+
+
+def _compare_models(page, a) -> list:
+    """Do exits differ by programme model (all-sites page only)."""
+    from ... import attrition
+
+    out = []
     if page.site is None and page.data.sites["site_id"].nunique() > 1:
         cg = page.get("compare_model", lambda: attrition.compare_groups(page.data, by="programme_model",
                                                                         exit_time=a["exit_time"]))
@@ -123,7 +181,4 @@ def build(page) -> dict:
             out.append(page.p("Programmes of different lengths complete at different times, so a difference in "
                           "completion between models mostly reflects their length (10 vs 24 weeks, or "
                           "individual plans), not how well they work.", "note"))
-    out[k:] = page.annex("Dropout model and tests", out[k:],
-                         what="who drops out (Cox model), its proportional-hazards check (Schoenfeld residuals) and "
-                              "the log-rank and Gray's tests of programme models")
-    return {"blocks": out[1:]}
+    return out

@@ -14,12 +14,29 @@ PLACEMENT = 'body'
 
 
 def build(page) -> dict:
-    from ... import funnel, plotting
-
-    out = [None]
     res = R.funnel_cascade(page)
     if isinstance(res, Exception):
         return {"blocks": [page.na("Funnel", str(res))]}
+    out = _flow(page, res)
+    for stage, title in (("referral_to_assessment", "Wait from referral to assessment"),
+                         ("assessment_to_start", "Wait from assessment to start")):
+        out += _wait(page, stage, title)
+    out += _waiting_list(page)
+    out += _throughput(page)
+    k = len(out)  # attendance ratios and the full Table 1 go to the technical annex
+    out += _attendance(page)
+    out += _table1(page)
+    out[k:] = page.annex("Attendance, and who completes: Table 1 in full", out[k:],
+                         what="sessions attended, and the baseline characteristics of people who completed and "
+                              "people who left early")
+    return {"blocks": out}
+
+
+def _flow(page, res) -> list:
+    """The participant flow: people at each stage, the flow diagram and the conversion at each step."""
+    from ... import plotting
+
+    out = []
     out.append(page.p("Every referral is placed in exactly one stage, derived from its case record. "
                   "Conversion rates are taken among cases that have reached a decision at that step; "
                   "cases still open are shown beside them and never counted as failures."))
@@ -44,34 +61,46 @@ def build(page) -> dict:
     out.append(page.table(conv, caption=f"Conversion at each step (proportion with {page.level} Wilson CI)",
                            name="funnel_conversion", pairs={"n_converted": "n_resolved"},
                            label_cols=["conversion"], dependent={"n_open": []}))
-    for stage, title in (("referral_to_assessment", "Wait from referral to assessment"),
-                         ("assessment_to_start", "Wait from assessment to start")):
-        w = R.wait(page, stage)
-        if isinstance(w, Exception):
-            out.append(page.na(title, str(w)))
-            continue
-        cols = ["n", "n_event", "n_competing", "n_censored", "estimate", "ci_lower", "ci_upper",
-                "median_observed_events"]
-        t = w.summary[[c for c in cols if c in w.summary]].rename(columns={
-            "estimate": "median_weeks", "median_observed_events": "median_among_those_with_event"})
-        out.append(page.h3(title))
-        out.append(page.table(t, caption=f"{title} (weeks; competing risks, people still waiting censored)",
-                               name=f"wait_{stage}", label_cols=[],
-                               row_margins=[["n_event", "n_competing", "n_censored"]],
-                               dependent={"n_censored": [], "n_competing": []}))
-        # redrawn from rounded cumulative counts: each step stands for at least the threshold (disclosure.curves)
-        safe = copy.copy(w)
-        safe.tables = {"cif": protect_cif_table(w.tables["cif"], page.dc, name=f"{title} curves",
-                                                causes=w.meta.get("causes"))}
-        if len(safe.tables["cif"]):
-            cif = safe.tables["cif"]
-            data = page.curve_table(cif, time_col="time", group_cols=("cause",), step=4, unit="weeks",
-                                    caption=f"{title}: cumulative incidence every 4 weeks (the data of the chart)",
-                                    name=f"wait_{stage}_chart_data")
-            out.append(page.figure(safe.plot(), data=data, alt=f"Cumulative incidence curves of the {title.lower()}"
-                                   " (stopped where fewer people than the threshold remain): "
-                                   + page.curve_ends(cif, time_col="time", label_col="cause", unit="weeks") + ".",
-                                   caption=f"{title}: cumulative incidence, with competing exits."))
+    return out
+
+
+def _wait(page, stage: str, title: str) -> list:
+    """One wait (competing risks): its table and its curves, redrawn from rounded cumulative counts."""
+    out = []
+    w = R.wait(page, stage)
+    if isinstance(w, Exception):
+        return [page.na(title, str(w))]
+    cols = ["n", "n_event", "n_competing", "n_censored", "estimate", "ci_lower", "ci_upper",
+            "median_observed_events"]
+    t = w.summary[[c for c in cols if c in w.summary]].rename(columns={
+        "estimate": "median_weeks", "median_observed_events": "median_among_those_with_event"})
+    out.append(page.h3(title))
+    out.append(page.table(t, caption=f"{title} (weeks; competing risks, people still waiting censored)",
+                           name=f"wait_{stage}", label_cols=[],
+                           row_margins=[["n_event", "n_competing", "n_censored"]],
+                           dependent={"n_censored": [], "n_competing": []}))
+    # redrawn from rounded cumulative counts: each step stands for at least the threshold (disclosure.curves)
+    safe = copy.copy(w)
+    safe.tables = {"cif": protect_cif_table(w.tables["cif"], page.dc, name=f"{title} curves",
+                                            causes=w.meta.get("causes"))}
+    if len(safe.tables["cif"]):
+        cif = safe.tables["cif"]
+        data = page.curve_table(cif, time_col="time", group_cols=("cause",), step=4, unit="weeks",
+                                caption=f"{title}: cumulative incidence every 4 weeks (the data of the chart)",
+                                name=f"wait_{stage}_chart_data")
+        out += page.annex(f"{title}: cumulative incidence", [page.figure(
+            safe.plot(), data=data, alt=f"Cumulative incidence curves of the {title.lower()}"
+                               " (stopped where fewer people than the threshold remain): "
+                               + page.curve_ends(cif, time_col="time", label_col="cause", unit="weeks") + ".",
+                               caption=f"{title}: cumulative incidence, with competing exits.")],
+            what="the chart of the wait, with the people who left before it ended (competing exits)")
+    return out
+
+
+def _waiting_list(page) -> list:
+    from ... import funnel
+
+    out = []
     wl = page.get("waiting_list", lambda: funnel.waiting_list(page.data, by=None))
     if isinstance(wl, Exception):
         out.append(page.na("Waiting list at the extract date", str(wl)))
@@ -84,6 +113,11 @@ def build(page) -> dict:
                                name="waiting_list", label_cols=["list"],
                                dependent={"n_waiting": ["median_weeks", "q1_weeks", "q3_weeks"],
                                           "n_over_threshold": [], "n_referred": []}))
+    return out
+
+
+def _throughput(page) -> list:
+    out = []
     tp = R.throughput(page)
     if isinstance(tp, Exception):
         out.append(page.na("Throughput by quarter", str(tp)))
@@ -91,14 +125,24 @@ def build(page) -> dict:
         out.append(page.h3("Throughput by quarter"))
         t = tp.summary[tp.summary["group"] == "all"].drop(columns=["group", "quarter_start", "quarter_end"],
                                                              errors="ignore")
-        out.append(page.table(t, caption="Referrals, starts and completions by financial quarter "
-                               "(partial = quarter not fully covered by the data)",
-                               name="throughput", kind="throughput", label_cols=["quarter"]))
-        if not page.dc.strict:
-            # bars drawn from the published (rounded) counts, never the true ones
+        table = page.table(t, caption="Referrals, starts and completions by financial quarter "
+                           "(partial = quarter not fully covered by the data)",
+                           name="throughput", kind="throughput", label_cols=["quarter"])
+        if page.dc.strict or table["kind"] != "table":
+            out.append(table)
+        else:
+            # bars drawn from the published (rounded) counts, never the true ones; the table is the chart's data
             tp_pub = publish_result(tp, page.dc, kind="throughput", label_cols=["group", "quarter"])
             out.append(page.figure(tp_pub.plot(), alt="Bar chart of referrals, starts and completions per quarter, "
-                                   "with the contract target where given; the numbers are in the table above.", caption="Throughput by quarter."))
+                                   "with the contract target where given; the numbers are in the table of its data.",
+                                   caption="Throughput by quarter.", data=table))
+    return out
+
+
+def _attendance(page) -> list:
+    from ... import funnel
+
+    out = []
     att = page.get("attendance", lambda: funnel.attendance(page.data, by=None, alpha=page.alpha))
     if isinstance(att, Exception):
         out.append(page.na("Attendance", str(att)))
@@ -107,7 +151,14 @@ def build(page) -> dict:
         out.append(page.table(att.summary.drop(columns=["group"], errors="ignore"),
                                caption=f"Sessions attended (ratio with {page.ci_label})", name="attendance",
                                label_cols=["measure"] if "measure" in att.summary else None))
-    k = len(out)  # the full Table 1 goes to the technical annex
+    return out
+
+
+def _table1(page) -> list:
+    """Table 1: baseline characteristics by completion status (small levels merged, never withheld)."""
+    from ... import funnel
+
+    out = []
     t1 = page.get("table1", lambda: funnel.baseline_table(page.data, by="completion_status"))
     if isinstance(t1, Exception):
         out.append(page.na("Baseline profile by completion status", str(t1)))
@@ -134,6 +185,4 @@ def build(page) -> dict:
                                name="table1", margins=[["variable", "group"], ["variable", "level"]],
                                pairs={"n": "n_group"}, label_cols=["variable", "level", "group"],
                                group_all=["variable", "level"], keep=("n_group",), own_values=("mean", "sd")))
-    out[k:] = page.annex("Who completes: Table 1 in full", out[k:],
-                         what="the baseline characteristics of people who completed and people who left early")
-    return {"blocks": out[1:]}
+    return out

@@ -56,6 +56,7 @@ def build(page) -> dict:
                                name="repeat_marac", label_cols=[c for c in rk if rm.summary[c].dtype == object],
                                pairs={"n_repeat": "n_marac", "n_people_repeat": "n_people_marac"},
                                group_all=["_block"], keep=("n",), drop=("_block",)))
+    k = len(out)  # completers against non-completers, and every police contact: the technical annex
     cc = page.get("completers", lambda: followup.compare_completers(page.data, alpha=page.alpha))
     if isinstance(cc, Exception):
         out.append(page.na("Completers and non-completers", str(cc)))
@@ -87,6 +88,9 @@ def build(page) -> dict:
                                    + " (where the curves stop).",
                                    caption="Time to first police incident after leaving (Kaplan-Meier)."))
     out += _recurrent(page, followup)
+    out[k:] = page.annex("Completers and non-completers; police contacts over time", out[k:],
+                         what="police involvement of completers against non-completers (descriptive), time to the "
+                              "first police incident and every police contact since leaving")
     return {"blocks": out[1:]}
 
 

@@ -45,7 +45,6 @@ def _published_views(v: pd.DataFrame, prow: pd.DataFrame, pvrow: pd.DataFrame, s
 def build(page) -> dict:
     from ... import safety
 
-    sp = page.plan["safety"]
     out = [None,
            page.p("Reported by (ex-)partners in surveys at the start (T1) and about 3, 6 and 12 months later "
               "(T2-T4), about the last 3 months. Percentages are of the people who answered each wave; the "
@@ -54,6 +53,26 @@ def build(page) -> dict:
                                                           alpha=page.alpha))
     if isinstance(pv, Exception):
         return {"blocks": out[1:] + [page.na("Partner surveys", str(pv))]}
+    blocks, pv_shown = _prevalence(page, pv)
+    out += blocks
+    out += _paired_and_views(page, pv_shown)
+    out += _feeling_safe(page)
+    k = len(out)  # survey response (the basis of the non-response weighting) goes to the technical annex
+    out += _response(page)
+    out[k:] = page.annex("Survey response and weighting", out[k:],
+                         what="who answered each survey wave, the basis of the weighting for non-response")
+    out += _support(page)
+    k = len(out)  # page 1 says what the data can say about each measure; the table in full is in the annex
+    out += _mirabal(page)
+    out[k:] = page.annex("Project Mirabal's measures in full", out[k:],
+                         what="the evidence on each of Project Mirabal's six measures, with its numbers")
+    return {"blocks": out[1:]}
+
+
+def _prevalence(page, pv) -> tuple[list, pd.DataFrame]:
+    """Behaviours reported at each wave (all who answered): the table, and the chart of the behaviours whose
+    counts are all published."""
+    out = []
     keep = [c for c in ("wave", "behaviour", "label", "role", "n_answered", "n_reporting", "estimate", "ci_lower",
                         "ci_upper") if c in pv.summary]
     pv_shown = page.dc.table(pv.summary[keep], name="Behaviours reported by (ex-)partners",
@@ -71,6 +90,17 @@ def build(page) -> dict:
                                caption="Reported behaviours by wave (all respondents)"
                                        + (f"; {left_out} behaviour(s) with small numbers not drawn."
                                           if left_out else ".")))
+    return out, pv_shown
+
+
+def _paired_and_views(page, pv_shown: pd.DataFrame) -> list:
+    """The paired change among (ex-)partners who answered both waves, then the three views of the primary
+    outcome (shown only when every cell they are built on is published)."""
+    from ... import safety
+
+    sp = page.plan["safety"]
+    out = []
+    prow = pvrow = None
     pc = page.get("safety_paired", lambda: safety.paired_change(
         page.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
         primary=page.plan["primary"]["safety"], alpha=page.alpha))
@@ -121,6 +151,11 @@ def build(page) -> dict:
                             "not shown: built on counts hidden elsewhere")
             out.append(page.p("The side-by-side views of the primary outcome are not shown: they are built on counts "
                           "that are below the small-number threshold.", "note"))
+    return out
+
+
+def _feeling_safe(page) -> list:
+    out = []
     fs = R.feeling_safe(page)
     if isinstance(fs, Exception):
         out.append(page.na("Feeling safe", str(fs)))
@@ -136,7 +171,13 @@ def build(page) -> dict:
             out.append(page.figure(publish_result(fs, page.dc, pairs={"n": "n_answered"}).plot(), alt="Stacked bars of how safe (ex-)partners feel at each wave, "
                                    "from not safe at all to very safe.", caption="How safe (ex-)partners feel, "
                                    "by wave."))
-    k = len(out)  # survey response (the basis of the non-response weighting) goes to the technical annex
+    return out
+
+
+def _response(page) -> list:
+    from ... import safety
+
+    out = []
     rr = page.get("response", lambda: safety.response_rates(page.data, alpha=page.alpha))
     if isinstance(rr, Exception):
         out.append(page.na("Survey response", str(rr)))
@@ -150,15 +191,27 @@ def build(page) -> dict:
         out.append(page.table(rr.summary[rk], caption="Survey response by wave and programme status",
                                name="safety_response", label_cols=["wave", "status_label"],
                                pairs={"n_answered": "n_expected"}))
-    out[k:] = page.annex("Survey response and weighting", out[k:],
-                         what="who answered each survey wave, the basis of the weighting for non-response")
+    return out
+
+
+def _support(page) -> list:
+    from ... import safety
+
+    out = []
     ps = page.get("support", lambda: safety.partner_support(page.data, alpha=page.alpha))
     if isinstance(ps, Exception):
         out.append(page.na("Partner support", str(ps)))
     if not isinstance(ps, Exception):
         out.append(page.table(ps.summary, caption="Support for (ex-)partners and children in the families",
                                name="partner_support", label_cols=["measure"], pairs={"n": "n_of"}))
-    k = len(out)  # page 1 says what the data can say about each measure; the table in full is in the annex
+    return out
+
+
+def _mirabal(page) -> list:
+    from ... import safety
+
+    sp = page.plan["safety"]
+    out = []
     mm = page.get("mirabal", lambda: safety.mirabal_measures(
         page.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
         primary=page.plan["primary"]["safety"], alpha=page.alpha))
@@ -171,8 +224,6 @@ def build(page) -> dict:
         out.append(page.table(mm.summary[mk], caption="What this data can and cannot say about each measure",
                                name="mirabal_measures", label_cols=["measure", "informed_by", "status"],
                                dependent={"n": ["headline"]}))
-    out[k:] = page.annex("Project Mirabal's measures in full", out[k:],
-                         what="the evidence on each of Project Mirabal's six measures, with its numbers")
-    return {"blocks": out[1:]}
+    return out
 
 

@@ -18,6 +18,33 @@ from ..format import pct
 TITLE = 'Comparison of sites'
 PLACEMENT = 'body'
 
+def _position(v) -> str:
+    """A funnel position named as the page names the limits: a site stands out only beyond the 99.8% control limits."""
+    v = str(v)
+    if v.startswith(("above 99.8%", "below 99.8%")):
+        return f"{v.split()[0]} the 99.8% control limits: beyond chance"
+    if v.startswith(("above", "below")):
+        return f"{v.split()[0]} the {v.split()[1]} limits, inside the 99.8% control limits"
+    return "inside the limits" if v.startswith("inside") else v
+
+
+def _gap(page, funnel_shown: pd.DataFrame) -> list:
+    """On a site's page: each headline figure against the other sites combined, called against the limits."""
+    if page.site is None:
+        return []
+    from ... import headlines
+    from ._gap import site_gap
+    from ._headlines import figures
+
+    full = page.full_data
+    done = {sid: figures(page.release, sid) for sid in [*full.sites["site_id"], None]}
+    sc = page.get_full("site_comparison", lambda: headlines.site_comparison(full, plan=page.plan, alpha=page.alpha,
+                                                                            figures=done))
+    mix = {} if isinstance(sc, Exception) else dict(zip(sc.tables["case_mix"]["outcome"],
+                                                        sc.tables["case_mix"]["case_mix"]))
+    hidden = funnel_shown[["n", "n_completed"]].isin([page.dc.marker, "[c]"]).any().any()
+    return site_gap(page, None if hidden else funnel_shown, sc, mix)
+
 
 def _published_funnel(fp, shown: pd.DataFrame, alpha: float):
     """The funnel plot's result redrawn from the published table: each site at its published size and
@@ -62,13 +89,15 @@ def build(page) -> dict:
                   "length plus the grace period, among those who started long enough before the extract date "
                   "for that to be known, against the number of such people. Sites inside the dashed lines differ "
                   "from the pooled rate by no more than chance would produce; a site outside the dotted lines "
-                  "(99.8%) stands out. Sites run different models (24-week and 10-week groups, one-to-one work), "
+                  "(the 99.8% control limits) stands out: its gap is beyond chance. Sites run different models (24-week and 10-week groups, one-to-one work), "
                   "so differences also reflect who they take on and how long their programme is."))
     cols = ["site_id", "site_name", "programme_model", "n", "n_completed", "n_recent", "estimate", "ci_lower",
             "ci_upper", "position"]
     shown = page.dc.table(fp.summary[cols], name="Completion by site", pairs={"n_completed": "n"},
                           label_cols=["site_id", "site_name", "programme_model", "position"],
                           dependent={"n_recent": []})
+    shown["position"] = shown["position"].map(_position)
+    out[1:1] = _gap(page, shown)
     if not shown[["n", "n_completed"]].isin([page.dc.marker, "[c]"]).any().any():
         pub = _published_funnel(fp, shown, page.alpha)
         pooled = pub.tables["limits"]["pooled"].iloc[0]
@@ -144,23 +173,27 @@ def _headline_comparison(page) -> list:
         out.append(page.h3(name))
         drawn = num[num["estimate"].notna()]
         if len(drawn[drawn["site_id"] != "all"]):
-            def draw(drawn=drawn, name=name):
+            def draw(num=num, name=name):
                 from ..context import figure_uri
 
-                return figure_uri(drawn.assign(site_name=drawn["site_name"].str.replace(" (synthetic)", "",
-                                                                                              regex=False))
-                                      .pipe(_dot_whisker, title=name, level=page.level))
+                # every site is on the chart: one whose figure is withheld is marked so, never left out
+                return figure_uri(num.assign(site_name=num["site_name"].str.replace(" (synthetic)", "", regex=False))
+                                  .pipe(_dot_whisker, title=name, level=page.level))
             svg = page.release.memo(f"site_comparison_{code}_svg", draw)
             sites_ = drawn[drawn["site_id"] != "all"]
             hi, lo = sites_.loc[sites_["estimate"].idxmax()], sites_.loc[sites_["estimate"].idxmin()]
             every = drawn.loc[drawn["site_id"] == "all", "estimate"]
+            withheld = num.loc[num["estimate"].isna() & (num["site_id"] != "all"), "site_name"].tolist()
             alt = (f"Dot-and-whisker chart of {name.lower()} by site with {page.level} confidence intervals: highest "
                    f"{hi['site_name']} at {fmt.percent(hi['estimate'])}, lowest {lo['site_name']} at "
                    f"{fmt.percent(lo['estimate'])}"
-                   + (f"; all sites {fmt.percent(every.iloc[0])}" if len(every) else "") + ".")
-            out.append(page.figure(svg, alt=alt, caption=f"{name} by site (dots) with {page.level} confidence intervals "
-                                   "(lines); the dashed line is all sites; the marker shape shows the programme model.",
-                                   data=table))
+                   + (f"; all sites {fmt.percent(every.iloc[0])}" if len(every) else "")
+                   + (f"; withheld (too few people to publish safely): {', '.join(withheld)}" if withheld else "")
+                   + ".")
+            note = (f" Withheld, with too few people to publish safely: {', '.join(withheld)}." if withheld else "")
+            out.append(page.figure(svg, alt=alt, caption=f"{name} by site (dots) with {page.level} confidence "
+                                   "intervals (lines); the dashed line is all sites; the marker shape shows the "
+                                   "programme model." + note, data=table))
         else:
             out.append(table)
         out.append(page.p(f"Case mix: {fmt.plain_text(mix.get(code, ''))}", cls="note"))
@@ -170,5 +203,9 @@ def _headline_comparison(page) -> list:
 def _dot_whisker(df, *, title, level):
     from ...plotting import dot_whisker
 
-    return dot_whisker(df, title=title, xlabel=f"Percentage with {level} confidence interval")
+    ax = dot_whisker(df, title=title, xlabel=f"Percentage with {level} confidence interval")
+    for t in ax.texts:  # a row without a figure: withheld by disclosure control here, not missing data
+        if t.get_text() == "not available":
+            t.set_text("withheld: too few people to publish safely")
+    return ax
 

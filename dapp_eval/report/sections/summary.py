@@ -33,7 +33,7 @@ def _comparators(page) -> dict[str, str]:
 
 def _verdict_input(pub: pd.DataFrame, every: pd.DataFrame | None, comps: dict) -> pd.DataFrame:
     """The published figures in the shape verdict_paragraphs reads (hidden figures as not available)."""
-    v = pub[["code", "value", "ci_lower", "ci_upper", "n_numerator", "n_denominator", "note"]].copy()
+    v = pub[["code", "value", "ci_lower", "ci_upper", "n_numerator", "n_denominator", "note", "period"]].copy()
     if every is not None:
         v["all_sites_value"] = v["code"].map(every.set_index("code")["value"])
     v["comparators"] = v["code"].map(lambda c: comps.get(c, ""))
@@ -50,13 +50,20 @@ def _card(page, row, every_row, comps: dict, police_before=None) -> dict:
             "value": value, "value_text": row["value_text"], "ci_text": row["ci_text"],
             "denominator": row["n_text"], "reading": REGISTRY[code].definition, "all_sites": "",
             "comparator": comps.get(code, ""), "population": row.get("population", ""),
-            "completers": row.get("completers_text", ""), "sensitivity": None}
+            "completers": row.get("completers_text", ""), "sensitivity": None,
+            # page 1 is short: the card's name links to its definition (numerator, denominator, period) in the annex
+            "short": True}
     if code in ("reliable_risk_reduction", "risk_score_change") and not row["hidden"] and pd.notna(row["value"]):
         from ..format import slug
 
         card["sensitivity"] = {"href": "#annex-" + slug(H.RISK_ANNEX_TITLE).replace("_", "-"),
                                "text": "How people without an exit score could change this (sensitivity analyses, "
                                        "technical annex)"}
+    if code == "completion_rate" and "pooled" in str(row.get("note", "")):
+        from ...verdict import completion_horizon
+
+        # the scope's definition as computed: one horizon for every planned length
+        card["population"] = f"{card['population']}; completed {completion_horizon(row)}".lstrip("; ")
     if every_row is not None:
         card["all_sites"] = f"All sites: {H.full_text(every_row)}"
     page.kpis.append(card)
@@ -84,8 +91,8 @@ def build(page) -> dict:
     protection = how_figures_are_protected(page.dc.threshold, page.dc.base)
     pub = H.published(page)
     if isinstance(pub, Exception):
-        return {"verdict": [], "cards": [], "mirabal": [], "table": None, "protection": protection,
-                "na": str(pub), "site": page.site, "level": page.level}
+        return {"verdict": [], "cards": [], "table": None, "protection": protection,
+                "na": str(pub), "site": page.site, "level": page.level, "more": []}
     every = None
     if page.site is not None:
         every = H.published(page, site=None)
@@ -99,9 +106,28 @@ def build(page) -> dict:
     mm = mirabal_measures(_verdict_input(pub, None, {}).assign(value=lambda d: d["value"].astype(float)))
     mirabal = [{"no": int(r.measure_no), "measure": r.measure, "can": r.can_say, "cannot": r.cannot_say}
                for r in mm.itertuples(index=False)]
-    return {"verdict": list(ver["text"]), "cards": cards, "mirabal": mirabal, "protection": protection,
-            "table": _headline_table(page, pub, every), "na": "", "site": page.site, "level": page.level,
-            "which": _which_to_quote(by)}
+    table = _headline_table(page, pub, every)
+    # the full measures and the full protection box are analyst's reading: in the technical annex, linked
+    more = page.annex(MIRABAL_TITLE, [{"kind": "mirabal", "rows": mirabal}], what="what these data can and cannot say "
+                      "about each of Project Mirabal's six measures of success")
+    more += page.annex("How figures are protected, in full", [page.p(protection)],
+                       what="how figures are protected, in full")
+    more.insert(0, {"kind": "more", "text": "Value for money: costs per outcome, and how to add a benchmark",
+                    "href": "#value-for-money", "title": "Value for money, capacity and funding"})
+    if page.site is not None and page.full_data.sites["site_id"].nunique() > 1:
+        more.insert(0, {"kind": "more", "text": "Is this site's gap real? Each figure against the other sites "
+                        "combined, called beyond chance or not", "href": "#site-gap", "title": "Comparison of sites"})
+    return {"verdict": list(ver["text"]), "cards": cards, "protection": _short_protection(protection),
+            "table": table, "na": "", "site": page.site, "level": page.level, "which": _which_to_quote(by),
+            "more": more}
+
+
+MIRABAL_TITLE = "Project Mirabal's measures of success: what these data can and cannot say"
+
+
+def _short_protection(full: str) -> str:
+    """The first three sentences of the protection box (threshold, rounding, consistency)."""
+    return ". ".join(full.split(". ")[1:4]) + "."
 
 
 def _which_to_quote(by: pd.DataFrame) -> str:
@@ -110,8 +136,7 @@ def _which_to_quote(by: pd.DataFrame) -> str:
     if pd.isna(c["value"]) or pd.isna(cp["value"]) or np.isclose(c["value"], cp["value"]):
         return ("Each figure is defined once, at the end of this report; quote the completion rate for how many "
                 "people complete.")
-    return (f"Two completion counts are published under different names: {c['value_text']} completions in all "
-            f"(every referral in the data, up to the extract date) and {cp['value_text']} completions in the "
-            "contract period (the basis of the costs). Quote 'completions' for the programme's throughput and "
-            "'completions in the contract period' beside the costs or a contract target; for how many people "
-            "complete, quote the completion rate.")
+    return (f"Two completion counts have different names: {c['value_text']} completions in all (up to the extract "
+            f"date) and {cp['value_text']} completions in the contract period (the basis of the costs). Quote "
+            "'completions' for the programme's throughput and 'completions in the contract period' beside the costs "
+            "or a contract target; for how many people complete, quote the completion rate.")

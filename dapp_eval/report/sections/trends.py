@@ -166,6 +166,29 @@ def _its_blocks(page, rows: list, change: str) -> list:
 # ---------------------------------------------------------------------------
 
 
+def _published_years(page, r: dict, label: str, is_p: bool) -> dict | None:
+    """The two years' figures and their difference worked again from the published (rounded) counts, or None
+    when a year's count is too small to publish."""
+    from ... import yearly
+
+    if is_p:
+        this = page.dc.proportion(r["k_this"], r["n_this"], name="This year against last",
+                                  label=f"{label} {r['this_year']}", alpha=page.alpha)
+        last = page.dc.proportion(r["k_last"], r["n_last"], name="This year against last",
+                                  label=f"{label} {r['last_year']}", alpha=page.alpha)
+        if this is None or last is None:
+            return None
+        r.update(yearly.compare(*(int(x.replace(",", "")) for x in (this["k"], this["n"], last["k"], last["n"])),
+                                kind="proportion", alpha=page.alpha))
+        return r
+    k1 = page.dc.rounded(r["k_this"], kind="throughput")
+    k0 = page.dc.rounded(r["k_last"], kind="throughput")
+    if k1 is None or k0 is None:
+        return None
+    r.update(yearly.compare(k1, None, k0, None, kind="count", alpha=page.alpha))
+    return r
+
+
 def _year_on_year(page, published: dict) -> list:
     """Each measure's latest financial year beside the one before (:func:`dapp_eval.yearly.year_on_year`).
 
@@ -191,23 +214,7 @@ def _year_on_year(page, published: dict) -> list:
         except AnalysisError as exc:
             rows.append(_row(label, reading=f"not compared: {exc}"))
             continue
-        if is_p:
-            this = page.dc.proportion(r["k_this"], r["n_this"], name="This year against last",
-                                      label=f"{label} {r['this_year']}", alpha=page.alpha)
-            last = page.dc.proportion(r["k_last"], r["n_last"], name="This year against last",
-                                      label=f"{label} {r['last_year']}", alpha=page.alpha)
-            if this is None or last is None:
-                r = None
-            else:  # from the published (rounded) counts
-                r.update(yearly.compare(*(int(x.replace(",", "")) for x in (this["k"], this["n"], last["k"], last["n"])),
-                                        kind="proportion", alpha=page.alpha))
-        else:
-            k1 = page.dc.rounded(r["k_this"], kind="throughput")
-            k0 = page.dc.rounded(r["k_last"], kind="throughput")
-            if k1 is None or k0 is None:
-                r = None
-            else:
-                r.update(yearly.compare(k1, None, k0, None, kind="count", alpha=page.alpha))
+        r = _published_years(page, r, label, is_p)
         if r is None:
             rows.append(_row(label, reading="not published: too few people"))
             continue

@@ -1,0 +1,103 @@
+"""A site's gap, called: each headline figure of one site against the other sites combined (issue 29).
+
+Worked out from published counts only (the funnel table's and the side-by-side tables' rounded counts, after
+the page's disclosure control), so the gap table repeats nothing the release does not already show. A gap
+is "beyond chance" only when the site lies outside the 99.8% control limits around the all-sites figure at
+the site's size: the funnel plot's outer limits, named the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ... import formatting as fmt
+from ...headlines import REGISTRY, SITE_OUTCOMES
+
+#: the one name of the limits a site's gap is called against (the funnel plot's outer limits)
+LIMITS = "the 99.8% control limits"
+_Z998 = 3.090232306167813  # the two-sided 99.8% normal quantile, as compare.site_funnel's outer limits
+
+
+def _num(col: pd.Series) -> pd.Series:
+    return pd.to_numeric(col.astype(str).str.replace(",", ""), errors="coerce")
+
+
+def gap_row(name: str, site: str, ks: pd.Series, ns: pd.Series, ids: pd.Series) -> dict | None:
+    """One figure's row from published counts by site (``ks`` of ``ns``), or None when a count is withheld."""
+    from ...compare import wilson_limits
+
+    ks, ns = _num(ks).to_numpy(), _num(ns).to_numpy()
+    mine = (ids == site).to_numpy()
+    if not mine.any() or np.isnan(ks).any() or np.isnan(ns).any() or (ns <= 0).any():
+        return None
+    k, n = ks[mine].sum(), ns[mine].sum()
+    k_rest, n_rest = ks[~mine].sum(), ns[~mine].sum()
+    if n_rest <= 0:
+        return None
+    p0 = ks.sum() / ns.sum()
+    lo, hi = (float(x[0]) for x in wilson_limits(p0, [n], _Z998))
+    est = k / n
+    called = (f"above {LIMITS}: beyond chance" if est > hi else f"below {LIMITS}: beyond chance" if est < lo
+              else f"inside {LIMITS}: no clear difference")
+    return {"Figure": name, "This site": fmt.percent(est), "Other sites combined": fmt.percent(k_rest / n_rest),
+            "Difference": fmt.percentage_points(100 * (est - k_rest / n_rest)), "Called": called,
+            "_beyond": est > hi or est < lo}
+
+
+def _outcome_rows(page, sc) -> list[dict]:
+    """Risk, partners and police: from the side-by-side tables as the all-sites page publishes them (the same
+    table through the same disclosure control); withheld when any site's figure there is withheld."""
+    cols = ["outcome", "site_id", "site_name", "programme_model", "estimate", "ci_lower", "ci_upper", "n_numerator",
+            "n"]
+    rows = []
+    for code in SITE_OUTCOMES:
+        if code == "completion_rate":
+            continue  # an estimate that follows people still attending: compared through the funnel's share
+        t = sc.summary.loc[sc.summary["outcome"] == code, cols].reset_index(drop=True)
+        shown = page.dc.table(t, name=f"Sites side by side: {REGISTRY[code].name}", kind="people",
+                              pairs={"n_numerator": "n"}, label_cols=["outcome", "site_id", "site_name",
+                                                                       "programme_model"])
+        shown = shown[shown["site_id"] != "all"]
+        r = None
+        if _num(shown["estimate"]).notna().all():
+            r = gap_row(REGISTRY[code].name, page.site, shown["n_numerator"], shown["n"], shown["site_id"])
+        rows.append(r or {"Figure": REGISTRY[code].name, "This site": "withheld", "Other sites combined": "",
+                          "Difference": "", "Called": "withheld: a site's figure is too small to publish",
+                          "_beyond": False})
+    return rows
+
+
+def site_gap(page, funnel_shown: pd.DataFrame | None, sc, mix: dict) -> list:
+    """The blocks of the gap section on a site's page (empty on the all-sites page)."""
+    if page.site is None:
+        return []
+    rows = []
+    if funnel_shown is not None:
+        r = gap_row(REGISTRY["completion_rate_followed"].name, page.site, funnel_shown["n_completed"],
+                    funnel_shown["n"], funnel_shown["site_id"])
+        if r:
+            rows.append(r)
+    if sc is not None and not isinstance(sc, Exception):
+        rows += _outcome_rows(page, sc)
+    if not rows:
+        return []
+    table = pd.DataFrame(rows)
+    beyond = table.loc[table.pop("_beyond"), "Figure"].tolist()
+    site = page.data.sites.iloc[0]
+    model = fmt.plain_text(str(site["programme_model"]).replace("_", "-"))
+    out = [{"kind": "h3id", "id": "site-gap", "text": "This site against the other sites combined"},
+           page.p(f"Each headline figure of this site beside the other sites combined, from the published counts. "
+                  f"A gap is called beyond chance only when the site lies outside {LIMITS} around the all-sites "
+                  f"figure (the funnel plot's outer limits); inside them, chance alone could produce it. The "
+                  f"completion row uses the funnel plot's share (people followed to the end), not the completion "
+                  f"rate, which is an estimate and cannot be added up across sites."),
+           page.shown_table(table, caption="This site against the other sites combined, called against "
+                                           f"{LIMITS}", csv_name=page.csv_name("site_gap"))]
+    reason = (f"This site runs a {model} programme of {int(site['planned_sessions'])} planned sessions; "
+              "programmes of different lengths and models take on different people and give more or less time "
+              "to leave early, so a gap may reflect case mix rather than quality.")
+    said = [fmt.plain_text(mix[c]) for c in ("completion_rate", *SITE_OUTCOMES) if c in mix and mix[c]][:1]
+    out.append(page.p(("Beyond chance: " + ", ".join(beyond).lower() + ". " if beyond else
+                       "No gap is beyond chance. ") + reason + (f" Case mix: {said[0]}" if said else ""), "note"))
+    return out
