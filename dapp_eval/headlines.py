@@ -328,19 +328,28 @@ def _completers_only(k: int, n: int, alpha: float) -> dict:
             "completers_n_numerator": k, "completers_n_denominator": n}
 
 
-def _value_text(r: pd.Series, level: str) -> str:
-    f = REGISTRY[r["code"]].format
-    if pd.isna(r["value"]):
-        return "not available"
-    v = fmt.format_value(r["value"], f)
-    if pd.notna(r["ci_lower"]) and pd.notna(r["ci_upper"]):
-        lo, hi = fmt.format_value(r["ci_lower"], f), fmt.format_value(r["ci_upper"], f)
+def value_ci_texts(value, lower, upper, f: str, level: str) -> tuple[str, str]:
+    """A headline figure's value and interval as text, in the figure's format ``f``; ``level`` names the
+    interval ("95% CI"). The interval text is "" when there is none; a time whose upper limit was not
+    reached reads "from ... weeks (upper limit not reached)". The one formatter of a headline figure: the
+    figures table and the report's cards both use it."""
+    if pd.isna(value):
+        return "not available", ""
+    v = fmt.format_value(value, f)
+    if pd.notna(lower) and pd.notna(upper):
         if f == "points":
-            lo, hi = f"{r['ci_lower']:+.1f}", f"{r['ci_upper']:+.1f}"
-        elif f == "weeks":
-            lo = f"{r['ci_lower']:.1f}"
-        return f"{v} ({level} CI {lo} to {hi})"
-    return v
+            return v, f"{level} {lower:+.1f} to {upper:+.1f}"
+        if f == "weeks":
+            return v, f"{level} {lower:.1f} to {fmt.weeks(upper)}"
+        return v, f"{level} {fmt.format_value(lower, f)} to {fmt.format_value(upper, f)}"
+    if f == "weeks" and pd.notna(lower):
+        return v, f"{level} from {lower:.1f} weeks (upper limit not reached)"
+    return v, ""
+
+
+def _value_text(r: pd.Series, level: str) -> str:
+    v, ci = value_ci_texts(r["value"], r["ci_lower"], r["ci_upper"], REGISTRY[r["code"]].format, f"{level} CI")
+    return f"{v} ({ci})" if pd.notna(r["ci_lower"]) and pd.notna(r["ci_upper"]) else v
 
 
 def _errors_as_rows(codes, fn):

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ... import formatting as fmt
 from ...disclosure import protect_counts
-from ...headlines import MIXED_POPULATION, REGISTRY, population_text
+from ...headlines import MIXED_POPULATION, REGISTRY, population_text, value_ci_texts
 from ...results import level_text
 
 #: the cards of page 1, in order (each a headline figure code; the police card shows the year before too)
@@ -199,17 +199,7 @@ def _texts(row: dict, alpha: float = 0.05) -> dict:
         return {"value_text": HIDDEN_TEXT, "ci_text": "", "n_text": ""}
     if pd.isna(row["value"]):
         return {"value_text": "not available", "ci_text": "", "n_text": ""}
-    v = fmt.format_value(row["value"], f)
-    ci = ""
-    if pd.notna(row["ci_lower"]) and pd.notna(row["ci_upper"]):
-        if f == "points":
-            ci = f"{level} {row['ci_lower']:+.1f} to {row['ci_upper']:+.1f}"
-        elif f == "weeks":
-            ci = f"{level} {row['ci_lower']:.1f} to {fmt.weeks(row['ci_upper'])}"
-        else:
-            ci = f"{level} {fmt.format_value(row['ci_lower'], f)} to {fmt.format_value(row['ci_upper'], f)}"
-    elif f == "weeks" and pd.notna(row["ci_lower"]):
-        ci = f"{level} from {row['ci_lower']:.1f} weeks (upper limit not reached)"
+    v, ci = value_ci_texts(row["value"], row["ci_lower"], row["ci_upper"], f, level)
     k, n = row["n_numerator"], row["n_denominator"]
     words = _DEN_WORDS[code]
     if f == "count":
