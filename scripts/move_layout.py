@@ -160,6 +160,25 @@ SPECIAL_EDITS = [
     # the accounting test lists analysis modules by short name; the package attribute loads the new path
     ("tests/test_accounting.py", 'importlib.import_module(f"dapp_eval.{mod_name}")',
      'getattr(importlib.import_module("dapp_eval"), mod_name)'),
+    # the data-layer test reads each data module's source by short name: at its new path, and a
+    # `dapp_eval.data.<module>` import counts as <module>
+    ("tests/test_data_layer.py", 'tree = ast.parse((PACKAGE / f"{module}.py").read_text())',
+     'path = PACKAGE / "data" / f"{module}.py"\n'
+     '    tree = ast.parse((path if path.exists() else PACKAGE / f"{module}.py").read_text())'),
+    ("tests/test_data_layer.py",
+     '        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dapp_eval."):\n'
+     '            found.add(node.module.split(".")[1])',
+     '        elif isinstance(node, ast.ImportFrom) and node.module == "dapp_eval.data":\n'
+     '            found |= {a.name for a in node.names}\n'
+     '        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dapp_eval."):\n'
+     '            parts = node.module.split(".")\n'
+     '            found.add(parts[2] if parts[1] == "data" else parts[1])'),
+    # the old import paths warn by design, and `pytest --doctest-modules dapp_eval` imports them while collecting
+    ("pyproject.toml", '  "ignore::DeprecationWarning:jupyter_client.*",\n',
+     '  "ignore::DeprecationWarning:jupyter_client.*",\n'
+     '  # the old import paths (shims, removed in 0.3) warn by design; collecting doctests imports them\n'
+     '  # (tests/test_shims.py checks the warning; tests/test_layers.py that nothing imports them)\n'
+     '  "ignore:dapp_eval\\\\.\\\\w+ is deprecated and will be removed in dapp_eval 0\\\\.3:DeprecationWarning",\n'),
 ]
 
 
@@ -586,12 +605,9 @@ def main() -> int:
         left = leftovers(mapping)
         print("\n".join(left) if left else "move_layout --check: nothing left to move or rewrite")
         return 1 if left else 0
-    if run("git", "status", "--porcelain", "--untracked-files=no").strip() and not args.allow_dirty:
-        raise MoveError("the tree has uncommitted changes (commit them, or --allow-dirty)")
     unplaced = unplaced_modules()
     if unplaced:
         raise MoveError(f"modules the placement table does not place: {unplaced}; add them to PLACEMENT or KEEP")
-    check_layer_tests_known()
     t0 = time.perf_counter()
     notes: list[str] = []
     moves = pending_moves(notes)
@@ -600,6 +616,9 @@ def main() -> int:
         print("\n".join(notes))
         print("move_layout: every module is already in its folder; nothing to do")
         return 0
+    if run("git", "status", "--porcelain", "--untracked-files=no").strip() and not args.allow_dirty:
+        raise MoveError("the tree has uncommitted changes (commit them, or --allow-dirty)")
+    check_layer_tests_known()
 
     # 1. relative -> absolute (at the old locations)
     for path in sorted(Path(PKG).rglob("*.py")):
@@ -615,6 +634,7 @@ def main() -> int:
     summary["created"] = write_package_inits()
 
     # 3. references (+ the package's lazy attributes, exact special edits)
+    missed: list[str] = []
     update_package_init({**{o: PLACEMENT[o] for o in moves}, **OLD_SHIMS})
     rw = Rewriter({**{o: PLACEMENT[o] for o in moves}, **OLD_SHIMS})
     for path in rewrite_candidates():
@@ -625,7 +645,7 @@ def main() -> int:
         if p.exists() and old in p.read_text(encoding="utf-8"):
             p.write_text(p.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
         else:
-            notes.append(f"special edit not needed in {file}: {old!r} not found")
+            missed.append(f"special edit not made (text not found; make it by hand): {file}: {old[:60]!r}")
 
     # 4. shims at the old paths
     shims = {o: n for o, n in PLACEMENT.items() if dst_path(n).exists() and n != f"dapp_eval.{o}"} | OLD_SHIMS
@@ -646,11 +666,14 @@ def main() -> int:
         print(f"{key}: {len(items)}")
         for item in items:
             print(f"  {item}")
-    left = leftovers(mapping)
+    left = leftovers(mapping) + missed
     print(f"move_layout: {len(summary['moved'])} modules moved, {len(summary['rewritten'])} files rewritten, "
           f"{len(summary['shims'])} shims written, in {seconds:.1f} s; left behind: {len(left)}")
     for item in left:
         print(f"  LEFT: {item}")
+    if not left:
+        print("next: the test suite, `make report` (git status shows no change under reports/), then\n"
+              "  git commit -m 'Move the modules into the folders of their floors (scripts/move_layout.py, issue 30)'")
     return 1 if left else 0
 
 
