@@ -13,7 +13,7 @@ from dapp_eval.errors import DataValidationError
 from dapp_eval.io import load_programme
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dapp_eval"
-DATA_LAYER = {"errors", "results", "optional", "schema", "instruments", "identifiers", "io", "privacy", "quality",
+DATA_LAYER = {"errors", "results", "formatting", "optional", "schema", "instruments", "identifiers", "io", "privacy", "quality",
               "mapping", "evaluation", "mapdraft", "plan"}
 
 
