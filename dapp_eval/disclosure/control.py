@@ -11,9 +11,11 @@ dapp_eval has always used:
    (default 5; halves go up). The rounded value depends only on the true
    value, so one cell has one published value everywhere it appears in the
    release, in every table, report and period. The programme's own
-   throughput (referrals, starts, completions; ``kind="throughput"``) is not
-   suppressed unless ``strict``, but it is rounded like every other count
-   (a positive throughput count is never shown as 0: 1 to 7 show as 5).
+   throughput (referrals, starts, completions; ``kind="throughput"``) is
+   rounded and suppressed like every other count: a count from 1 to 9 shown
+   as 5 or 10 would say more than ``<10`` (issue 26: a one-month release
+   printed a month's 3 referrals as 5). ``kind="throughput"`` only exempts
+   its rows from the complement and zero rules (a programme's own flow).
 3. **Derived figures.** A proportion, percentage or cost ratio that is one
    count divided by another (found by checking the numbers, not by name) is
    recomputed from the published counts, and a Wilson interval around it is
@@ -287,11 +289,11 @@ class DisclosureControl:
         --------
         >>> dc = DisclosureControl()
         >>> dc.rounded(7), dc.rounded(7, kind="throughput"), dc.rounded(212)
-        (None, 5, 210)
+        (None, None, 210)
         """
         if n is None or pd.isna(n):
             return None
-        if self.is_small(n) and (kind == "people" or self.strict):
+        if self.is_small(n):  # throughput too: 1-9 shown as 5 or 10 says more than '<10' (issue 26)
             return None
         return round_count(n, self.base, keep_positive=True)
 
@@ -449,7 +451,7 @@ class DisclosureControl:
                         and pd.api.types.is_numeric_dtype(out[c])]
         ratios = self._find_ratios(out, vals, counts, derived_cols)
 
-        small = {c: (((vals[c] > 0) & (vals[c] < self.threshold)).to_numpy() & ~throughput) for c in counts}
+        small = {c: ((vals[c] > 0) & (vals[c] < self.threshold)).to_numpy() for c in counts}
         # a total row (all / any / total) beside a suppressed part is withheld too: with the part's rounded
         # siblings and the same quantities elsewhere in the release (the funnel, the waiting times) it can pin
         # the part exactly (found by the audit on the shipped data: 'any' = awaiting assessment + awaiting start)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ...disclosure.curves import protect_persons_km_result
 from ...disclosure.publish import publish_result
+from ...disclosure.roles import Count, Derived, Label, Model, Proportion, publish
 from . import _results as R
 
 TITLE = "Police, MARAC and children's services after the programme"
@@ -66,10 +68,13 @@ def build(page) -> dict:
                                            "descriptive, not an effect of completing."), "note"))
         ck = [c for c in cc.summary.columns if c not in ("note",)]
         # the difference rows add the groups up, so one hidden count hides the whole table's counts
-        out.append(page.table(cc.summary[ck].assign(_block=1), caption="Completers vs non-completers: any police "
-                               "involvement and rates (not a causal comparison)", name="followup_completers",
-                               label_cols=[c for c in ck if cc.summary[c].dtype == object],
-                               pairs={"n_with_incident": "n"}, group_all=["_block"], drop=("_block",)))
+        caption = "Completers vs non-completers: any police involvement and rates (not a causal comparison)"
+        if page.is_withheld(caption, page.csv_name("followup_completers")):
+            out.append(page.withheld_block(caption))
+        else:
+            t = cc.summary[ck].reset_index(drop=True)
+            out.append(page.shown_table(publish(t, completers_roles(t, page.dc), page.dc, name=caption),
+                                        caption=caption, csv_name=page.csv_name("followup_completers")))
     tti = page.get("time_to_incident", lambda: followup.time_to_incident(page.data, alpha=page.alpha))
     if isinstance(tti, Exception):
         out.append(page.na("Time to first police incident after leaving", str(tti)))
@@ -88,6 +93,51 @@ def build(page) -> dict:
                                    caption="Time to first police incident after leaving (Kaplan-Meier)."))
     out += _recurrent(page, followup)
     return {"blocks": out[1:]}
+
+
+def _rates(pub: pd.DataFrame, true: pd.DataFrame) -> pd.DataFrame:
+    """Incidents per person-year from the published number of incidents (the person-years are not a count)."""
+    ev = pd.to_numeric(true["n_events"], errors="coerce").to_numpy(dtype=float)
+    rate = pd.to_numeric(true["estimate"], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        py = np.where(rate > 0, ev / rate, np.nan)
+        new = np.where(pub["n_events"].to_numpy(dtype=float) == 0, 0.0, pub["n_events"].to_numpy(dtype=float) / py)
+    return pd.DataFrame({"estimate": new})
+
+
+def _difference(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Completers minus non-completers after leaving: Newcombe's interval and Fisher's test on published counts."""
+    from scipy import stats as st
+
+    from ...estimators.proportions import newcombe_diff_ci
+
+    after = pub[(pub["period"] == "after") & (pub["measure"] == "any incident")].set_index("group")
+    res = (np.nan,) * 4
+    if {"completed", "did_not_complete"} <= set(after.index):
+        kc, nc = after.loc["completed", ["n_with_incident", "n"]].astype(float)
+        kd, nd = after.loc["did_not_complete", ["n_with_incident", "n"]].astype(float)
+        shown = pd.to_numeric(after["estimate"], errors="coerce").notna().all()  # both proportions published
+        if shown and not np.isnan([kc, nc, kd, nd]).any() and nc > 0 and nd > 0:
+            d, lo, hi = newcombe_diff_ci(kc, nc, kd, nd, alpha=alpha)
+            p = float(st.fisher_exact([[kc, nc - kc], [kd, nd - kd]])[1])
+            res = (100 * d, 100 * lo, 100 * hi, p)
+    return pd.DataFrame([res] * len(pub), columns=["estimate", "ci_lower", "ci_upper", "p_value"])
+
+
+def completers_roles(t: pd.DataFrame, dc) -> list:
+    """What each column of the completers table is (issue 26: its estimates inverted to the true counts)."""
+    any_inc = (t["measure"] == "any incident").to_numpy()
+    rate = (t["measure"] == "incidents per person-year").to_numpy()
+    diff = t["group"].astype(str).str.contains(" - ").to_numpy()
+    model = t["group"].astype(str).str.contains(" / ").to_numpy()
+    sizes = t.loc[(t["period"] == "after") & any_inc, "n"]
+    groups_ok = len(sizes) == 2 and bool((pd.to_numeric(sizes, errors="coerce") >= dc.threshold).all())
+    stats_cols = ("estimate", "ci_lower", "ci_upper", "p_value")
+    return [Label("group", "group_label", "period", "measure"), Count("n", "n_with_incident", "n_events"),
+            Proportion("n_with_incident", "n", rows=any_inc),
+            Derived(("estimate",), lambda pub: _rates(pub, t), inputs=("n", "n_events"), rows=rate),
+            Derived(stats_cols, lambda pub: _difference(pub, dc.alpha), rows=diff, hidden_ok=True),
+            Model(stats_cols, events="n_events" if groups_ok else 0, rows=model)]
 
 
 def _recurrent(page, followup) -> list:

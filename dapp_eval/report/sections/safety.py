@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ...disclosure.publish import publish_result
+from ...disclosure.roles import Count, Derived, Label, publish
 from . import _results as R
 
 TITLE = 'Safety of (ex-)partners and children'
@@ -40,6 +42,50 @@ def _published_views(v: pd.DataFrame, prow: pd.DataFrame, pvrow: pd.DataFrame, s
                 if c in pr.index:
                     v.loc[i, c] = float(pr[c])
     return v
+
+
+def _paired_cells(d: pd.DataFrame) -> pd.DataFrame:
+    """The paired 2x2 table each row implies (from whichever counts it is given: true or published)."""
+    return pd.DataFrame({"both": d["n_yes_baseline"] - d["n_stopped"], "stopped": d["n_stopped"],
+                         "started": d["n_started"],
+                         "neither": d["n_pairs"] - d["n_yes_baseline"] - d["n_started"]})
+
+
+def _paired_stats(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Change in percentage points, Newcombe's interval and the exact McNemar p, from the published 2x2."""
+    from ...estimators.proportions import mcnemar_exact, newcombe_paired_ci
+
+    rows = []
+    for _, c in _paired_cells(pub).iterrows():
+        if c.isna().any() or (c < 0).any() or c.sum() <= 0:
+            rows.append((np.nan, np.nan, np.nan, np.nan))
+            continue
+        d, lo, hi = newcombe_paired_ci(c["both"], c["started"], c["stopped"], c["neither"], alpha=alpha)
+        rows.append((100 * d, 100 * lo, 100 * hi, mcnemar_exact(int(c["stopped"]), int(c["started"]))))
+    return pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper", "p_value"])
+
+
+def _holm_published(pub: pd.DataFrame) -> pd.DataFrame:
+    from ...estimators.proportions import holm
+
+    p = pd.to_numeric(pub["p_value"], errors="coerce").to_numpy(dtype=float)
+    sec = (pub["role"] == "secondary").to_numpy()
+    adj = p.copy()  # a p-value not shown counts as 1 among the tests (conservative: never as if absent)
+    adj[sec] = holm(np.where(np.isnan(p[sec]), 1.0, p[sec]))
+    adj[np.isnan(p)] = np.nan  # a row whose own p-value is not shown shows no adjusted one
+    return pd.DataFrame({"p_adjusted": adj})
+
+
+def paired_roles(cols, alpha: float) -> list:
+    """What each column of the paired-change table is: its statistics come from the published 2x2 cells and
+    are withheld when a cell is from 1 to threshold - 1 (issue 26: they gave a hidden 'started' back)."""
+    counts = ("n_pairs", "n_yes_baseline", "n_yes_followup", "n_stopped", "n_started")
+    stats_cols = tuple(c for c in ("estimate", "ci_lower", "ci_upper", "p_value") if c in cols)
+    roles = [Label(*[c for c in ("behaviour", "label", "role") if c in cols]), Count(*counts),
+             Derived(stats_cols, lambda pub: _paired_stats(pub, alpha), inputs=counts, small=_paired_cells)]
+    if "p_adjusted" in cols:
+        roles.append(Derived(("p_adjusted",), _holm_published, hidden_ok=True))
+    return roles
 
 
 def build(page) -> dict:
@@ -82,13 +128,8 @@ def build(page) -> dict:
                           "n_started", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted")
               if c in pc.summary]
 
-        def cells(d):  # the paired 2x2 table each row implies
-            return pd.DataFrame({"both": d["n_yes_baseline"] - d["n_stopped"], "stopped": d["n_stopped"],
-                                 "started": d["n_started"],
-                                 "neither": d["n_pairs"] - d["n_yes_baseline"] - d["n_started"]})
-
-        pc_shown = page.dc.table(pc.summary[ck], name="Paired change in reported behaviours",
-                                 label_cols=["behaviour", "label", "role"], row_cells=cells, keep=("n_pairs",))
+        pc_shown = publish(pc.summary[ck], paired_roles(ck, page.dc.alpha), page.dc,
+                           name="Paired change in reported behaviours")
         out.append(page.shown_table(pc_shown.drop(columns=["behaviour"]),
                               caption=f"Paired change {sp['baseline_wave']} to {sp['followup_wave']} among "
                                       "(ex-)partners who answered both (percentage points; exact McNemar; the "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ... import formatting as fmt
+from ...disclosure.roles import Count, Derived, Label, Value, publish
 from ...headlines import REGISTRY, SITE_OUTCOMES
 from ..context import figure_uri
 from ..format import pct
@@ -88,9 +89,35 @@ def build(page) -> dict:
         cols = [c for c in ("group", "annual_cost_gbp", "period_years", "period_cost_gbp", "n_referrals",
                             "n_started", "n_completed", "cost_per_referral", "cost_per_start",
                             "cost_per_completion", "cost_per_target_completion", "note") if c in cs.summary]
-        out.append(page.table(cs.summary[cols], caption="Costs by site (GBP; whole-period ratios)",
-                               name="costs_by_site", kind="throughput", label_cols=["group", "note"]))
+        caption = "Costs by site (GBP; whole-period ratios)"
+        if page.is_withheld(caption, page.csv_name("costs_by_site")):
+            out.append(page.withheld_block(caption))
+        else:
+            out.append(page.shown_table(publish(cs.summary[cols], cost_roles(cols), page.dc, name=caption),
+                                        caption=caption, csv_name=page.csv_name("costs_by_site")))
     return {"blocks": out[1:]}
+
+
+def _per_person(pub: pd.DataFrame) -> pd.DataFrame:
+    """Costs per referral, start and completion: the period's cost over the published count."""
+    out = pd.DataFrame(index=pub.index)
+    cost = pd.to_numeric(pub["period_cost_gbp"], errors="coerce")
+    for c, n in (("cost_per_referral", "n_referrals"), ("cost_per_start", "n_started"),
+                 ("cost_per_completion", "n_completed")):
+        den = pub[n].where(pub[n] > 0)
+        out[c] = cost / den
+    return out
+
+
+def cost_roles(cols) -> list:
+    """What each column of the costs table is: costs per person divide by the published counts (issue 26)."""
+    per = [(c, n) for c, n in (("cost_per_referral", "n_referrals"), ("cost_per_start", "n_started"),
+                                ("cost_per_completion", "n_completed")) if c in cols]
+    return [Label(*[c for c in ("group", "note") if c in cols]),
+            Count(*[c for c in ("n_referrals", "n_started", "n_completed") if c in cols]),
+            Value(*[c for c in ("annual_cost_gbp", "period_years", "period_cost_gbp", "cost_per_target_completion")
+                    if c in cols]),
+            *[Derived((c,), _per_person, inputs=(n,)) for c, n in per]]
 
 
 def _headline_comparison(page) -> list:
