@@ -269,3 +269,24 @@ def test_proportion_role_zero_rule_and_alpha():
     assert shown.loc[1, "estimate"] == pytest.approx(635 / 790)
     assert shown.loc[1, "ci_lower"] == pytest.approx(float(lo)) and shown.loc[1, "ci_upper"] == pytest.approx(float(hi))
     assert not math.isclose(shown.loc[1, "estimate"], 633 / 789)
+
+
+def test_mcf_steps_count_nothing_below_the_threshold():
+    """The mean cumulative function's steps are contacts / number followed: the attacker multiplied each step
+    by the number followed and got 1-9 contacts. Redrawn, every step stands for a multiple of the threshold
+    (the first for threshold - threshold // 2), from the rounded numbers followed."""
+    from dapp_eval import followup, load_programme
+    from dapp_eval.disclosure.curves import protect_mcf_result
+
+    res = followup.recurrent_contacts(load_programme(REPORTS.parent / "data_synthetic"))
+    dc = DisclosureControl()
+    safe = protect_mcf_result(res, dc, name="mcf")
+    assert len(safe.tables["persons"]) == 0 and len(safe.tables["rows"]) == 0
+    for _, c in safe.tables["curves"].groupby("group"):
+        c = c.sort_values("days")
+        jumps = np.diff(c["estimate"].to_numpy()) * c["n_at_risk"].to_numpy()[1:]
+        contacts = np.round(jumps[jumps > 1e-12], 6)
+        assert len(contacts)
+        cum = np.cumsum(contacts)
+        assert np.allclose((cum - 5) % 10, 0), cum  # 5, 15, 25 ...: the midpoints of each 10
+        assert (c["n_at_risk"] % 5 == 0).all() and (c["n_at_risk"] >= dc.threshold).all()

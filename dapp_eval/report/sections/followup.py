@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...disclosure.curves import protect_persons_km_result
+from ...disclosure.curves import protect_mcf_result, protect_persons_km_result
 from ...disclosure.publish import publish_result
-from ...disclosure.roles import Count, Derived, Label, Model, Proportion, publish
+from ...disclosure.roles import Count, Derived, Label, Model, Proportion, Value, publish
 from . import _results as R
 
 TITLE = "Police, MARAC and children's services after the programme"
@@ -146,16 +146,23 @@ def _recurrent(page, followup) -> list:
     if isinstance(rc, Exception):
         return [page.na("Police contacts since leaving", str(rc))]
     out = [page.h3("Police contacts since leaving (every contact, not only the first)")]
-    # the curve is cut where fewer than the threshold are still followed, as the Kaplan-Meier curve is
-    safe = page.dc.km_persons_result(rc, name="police contacts since leaving (mean cumulative function)")
+    # redrawn from rounded cumulative contacts and ends of follow-up, as the Kaplan-Meier curves are (issue 26:
+    # the steps of the true mean cumulative function are 1 / number followed, so they counted the contacts)
+    safe = protect_mcf_result(rc, page.dc, name="police contacts since leaving (mean cumulative function)")
     keep = [c for c in ("group", "months", "n_at_risk", "n_events", "estimate", "ci_lower", "ci_upper")
             if c in safe.summary]
     per = "contacts per person (mean)"  # a mean count, not a proportion: the page must not show it as a percentage
     tab = safe.summary[keep].rename(columns={"n_at_risk": "n_followed"}).assign(measure=per)
-    out.append(page.table(tab, caption="Mean number of police contacts per person since leaving, "
-                          f"by exit group (people still followed, contacts by then, {page.level} CI allowing for "
-                          "repeat contacts of one person)", name="recurrent_contacts",
-                          label_cols=["group", "months", "measure"]))
+    caption = ("Mean number of police contacts per person since leaving, by exit group (people still followed, "
+               f"contacts by then; {page.level} CI from the rounded counts, which does not allow for repeat "
+               "contacts of one person)")
+    if page.is_withheld(caption, page.csv_name("recurrent_contacts")):
+        out.append(page.withheld_block(caption))
+    else:
+        roles = [Label("group", "months", "measure"), Count("n_followed", "n_events"),
+                 Value("estimate", "ci_lower", "ci_upper")]  # read off the curve redrawn from rounded counts
+        out.append(page.shown_table(publish(tab, roles, page.dc, name=caption), caption=caption,
+                                    csv_name=page.csv_name("recurrent_contacts")))
     if len(safe.tables["curves"]):
         data = page.curve_table(safe.tables["curves"].assign(measure=per), time_col="days",
                                 group_cols=("group", "measure"), step=30,
