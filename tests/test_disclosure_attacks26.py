@@ -144,8 +144,8 @@ def _attack_paired(row: pd.Series) -> set[tuple[int, int]]:
 def test_paired_safety_row_derived_from_published_cells(started):
     """(b): the paired row's Newcombe interval and McNemar p come from the published 2x2 (a hidden 'started'
     withholds them); the attacker's search finds only the published cells."""
-    from dapp_eval.report.sections.safety import paired_roles
     from dapp_eval.disclosure.roles import publish
+    from dapp_eval.report.sections.safety import paired_roles
 
     t = _paired_summary(started)
     dc = DisclosureControl(alpha=0.1)
@@ -226,8 +226,8 @@ def test_small_throughput_count_is_withheld_not_rounded():
 
 def test_first_referral_date_published_as_month_only():
     """(f): the day of the earliest referral is one person's date; the release names its month only."""
-    from dapp_eval import load_programme
     from dapp_eval import formatting as fmt
+    from dapp_eval import load_programme
 
     data = load_programme(REPORTS.parent / "data_synthetic")
     first = fmt.long_date(data.referrals["referral_date"].min())
