@@ -290,3 +290,14 @@ def test_mcf_steps_count_nothing_below_the_threshold():
         cum = np.cumsum(contacts)
         assert np.allclose((cum - 5) % 10, 0), cum  # 5, 15, 25 ...: the midpoints of each 10
         assert (c["n_at_risk"] % 5 == 0).all() and (c["n_at_risk"] >= dc.threshold).all()
+
+
+def test_publish_an_empty_table():
+    """A period with no one in a group gives an empty table: published empty, not a traceback."""
+    from dapp_eval.disclosure.roles import Count, Label, Proportion, publish
+
+    t = pd.DataFrame({"g": pd.Series([], dtype=object), "n": pd.Series([], dtype=float),
+                      "n_total": pd.Series([], dtype=float), "estimate": pd.Series([], dtype=float)})
+    shown = publish(t, [Label("g"), Count("n", "n_total"), Proportion("n", "n_total", ci=None)],
+                    DisclosureControl(), name="t")
+    assert len(shown) == 0 and list(shown.columns) == list(t.columns)

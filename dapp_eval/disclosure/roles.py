@@ -269,7 +269,7 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
     pub = t.copy()
     pub[counts] = published_numbers(shown, counts)
     out.attrs["name"] = name
-    out.attrs["labels"] = (t[labels].astype(str).agg(" / ".join, axis=1).tolist() if labels
+    out.attrs["labels"] = ([" / ".join(map(str, r)) for r in t[labels].itertuples(index=False)] if labels
                            else [str(i) for i in range(len(t))])
     s = _State(true=t, out=out, pub=pub, dc=dc)
     for r in roles:
