@@ -374,3 +374,19 @@ def test_disjoint_periods_add_up_to_their_union(tmp_path):
     # the halves alone (no union published) give nothing back
     del pages["report_s01_y.html"]
     assert audit_release(_release(tmp_path / "b", pages)).ok
+
+
+def test_shown_at_threshold_t_means_at_least_t(tmp_path):
+    """A count shown as a number at threshold T is at least T: at threshold 7 a true 7 rounded to 5 could only
+    be 7 (issue 26). The audit uses the rule; the control now shows such a count as 10 (7 to 12)."""
+    t = pd.DataFrame({"outcome": ["completed", "dropped out"], "n": [64, 7]})
+    old = t.assign(n=["65", "5"])  # rounded to the nearest 5 without the rule
+    res, leaks = _leaks(_release(tmp_path / "old", {"report_s01.html": _page("S01", {"exits": old}, threshold=7,
+                                                                               rounded=True)}))
+    assert any(x[4] == 7 and x[2] == "dropped out" for x in leaks), res.text()
+    dc = DisclosureControl(threshold=7)
+    new = dc.table(t, name="exits")
+    assert new["n"].tolist() == ["65", "10"]
+    res = audit_release(_release(tmp_path / "new", {"report_s01.html": _page("S01", {"exits": new}, threshold=7,
+                                                                             rounded=True)}), threshold=7)
+    assert res.ok, res.text()

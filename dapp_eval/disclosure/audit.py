@@ -516,6 +516,9 @@ def decode_release(path, *, threshold: int = 10) -> list[_Report]:
 # ---------------------------------------------------------------------------
 
 
+AT_LEAST_T = "shown at threshold T means at least T"
+
+
 class _Cells:
     def __init__(self, rounded: bool, base: int):
         self.rounded, self.base = rounded, base
@@ -544,9 +547,9 @@ class _Cells:
         if not self.rounded or v == 0 or v % self.base:
             return (v, v, True, False)  # a count that is not a multiple of the base was not rounded
         h = self.base // 2
-        if v == self.base:
-            return (1.0, float(self.base + h), False, False)
-        return (max(0.0, v - h), v + h, False, False)
+        lo, hi = (1.0, float(self.base + h)) if v == self.base else (max(0.0, v - h), v + h)
+        # shown as a number at threshold T: at least T (smaller counts are suppressed)
+        return (max(lo, float(threshold)) if threshold <= hi else lo, hi, False, False)
 
     def add(self, key, text, threshold, meta):
         iv = self.interval(text, threshold)
@@ -559,6 +562,8 @@ class _Cells:
         self.hidden.append(iv[3])
         self.meta.append(meta)
         self.index[key] = i
+        if iv[0] == iv[1] and not iv[2] and not iv[3]:  # a rounded count only one true value can give
+            self.pinned_by[i] = (AT_LEAST_T, f"shown as a number at threshold {threshold}, so at least {threshold}")
         return i
 
 
@@ -692,7 +697,7 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
         attack, how = cells.pinned_by.get(i, ("", ""))
         if not attack:
             continue
-        if lo == hi and 1 <= lo <= thr - 1:
+        if lo == hi and (1 <= lo <= thr - 1 or attack == AT_LEAST_T):
             leaks.append(Leak(attack, rep, table, row, col, text, int(lo), how))
         elif cells.hidden[i] and 1 <= lo and hi <= thr - 1 and hi - lo <= 2:
             narrowed.append(Leak(attack, rep, table, row, col, text, int(lo), f"between {int(lo)} and {int(hi)}"))

@@ -395,7 +395,25 @@ class DisclosureControl:
             return None
         if self.is_small(n):  # throughput too: 1-9 shown as 5 or 10 says more than '<10' (issue 26)
             return None
-        return round_count(n, self.base, keep_positive=True)
+        return self.published_count(n)
+
+    def published_count(self, n) -> int:
+        """A count of at least the threshold, rounded: never to a value below the threshold.
+
+        A count shown as a number is at least the threshold (smaller ones are suppressed), so a rounded
+        value below it pins the count: at threshold 7 a true 7 rounds to 5, and 5 can then only be 7. Such a
+        count is shown as the first multiple of the base at or above the threshold instead (10 at threshold
+        7 stands for 7 to 12).
+
+        Examples
+        --------
+        >>> [DisclosureControl(threshold=t).published_count(n) for t, n in ((7, 7), (12, 12), (10, 12), (5, 6))]
+        [10, 15, 10, 5]
+        """
+        v = round_count(n, self.base, keep_positive=True)
+        if float(n) >= self.threshold and v < self.threshold:
+            v = int(np.ceil(self.threshold / self.base)) * self.base
+        return v
 
     def count(self, n, *, name: str = "annotation", label: str = "", kind: str = "people") -> str:
         """Format one count for text or a figure annotation: ``<10`` if small, else rounded.
@@ -585,7 +603,7 @@ class DisclosureControl:
             if w.small[c][~total_row].any():
                 w.total_hidden[c] = total_row & (w.vals[c] > 0).to_numpy() & ~w.small[c]
         w.pub = {c: [None if (w.small[c][i] or w.total_hidden[c][i] or pd.isna(v))
-                     else float(round_count(v, self.base, keep_positive=True))
+                     else float(self.published_count(v))
                      for i, v in enumerate(w.vals[c])] for c in w.counts}
         for c in w.counts:
             for i in np.flatnonzero(w.small[c]):
