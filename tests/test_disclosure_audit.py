@@ -390,3 +390,17 @@ def test_shown_at_threshold_t_means_at_least_t(tmp_path):
     res = audit_release(_release(tmp_path / "new", {"report_s01.html": _page("S01", {"exits": new}, threshold=7,
                                                                              rounded=True)}), threshold=7)
     assert res.ok, res.text()
+
+
+def test_text_drawn_in_an_svg_chart_is_read(tmp_path):
+    """Issue 26: 44 chart labels carried unrounded counts ('n = 528') beside tables that said 530; the audit
+    now decodes every SVG chart and reads its text as page text."""
+    def svg(label):
+        doc = f'<svg xmlns="http://www.w3.org/2000/svg"><g><text x="1" y="2">before</text><text x="1" y="9">{label}</text></g></svg>'
+        return f'<figure><img alt="chart" src="data:image/svg+xml;base64,{base64.b64encode(doc.encode()).decode()}"></figure>'
+
+    res = audit_release(_release(tmp_path / "a", {"report_s01.html": _page(
+        "S01", {"exits": _protect(_drop_table(4))}, rounded=True, extra=svg("(n = 43 people)"))}))
+    assert [(x.value, x.attack) for x in res.leaks] == [(43, "page text")], res.text()
+    assert audit_release(_release(tmp_path / "b", {"report_s01.html": _page(
+        "S01", {"exits": _protect(_drop_table(4))}, rounded=True, extra=svg("(n = 45 people)"))})).ok

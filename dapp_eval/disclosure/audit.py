@@ -84,6 +84,23 @@ __all__ = ["audit_release", "AuditResult", "Leak", "decode_release", "PublishedT
 
 INF = math.inf
 _CSV = re.compile(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"')
+_SVG = re.compile(r'src="data:image/svg\+xml;base64,([^"]+)"')
+_SVG_TEXT = re.compile(r"<text\b[^>]*>(.*?)</text>", re.S)
+
+
+def _chart_text(text: str) -> list[str]:
+    """The words and numbers drawn in each SVG chart of a page (labels, annotations, at-risk rows), one
+    string per chart: an attacker reads them as page text."""
+    out = []
+    for data in _SVG.findall(text):
+        try:
+            svg = base64.b64decode(data).decode("utf-8", "replace")
+        except ValueError:
+            continue
+        words = [_html.unescape(re.sub(r"<[^>]+>", "", t)).strip() for t in _SVG_TEXT.findall(svg)]
+        if any(words):
+            out.append(" ".join(w for w in words if w))
+    return out
 
 
 def _is_count(col) -> bool:
@@ -357,7 +374,7 @@ def _read_report(path: Path, default_threshold: int) -> _Report:
     period = f"{per.group(1)} to {per.group(2)}" if per else "all"
     stated = re.search(r"every other count is rounded to the nearest (\d+)", " ".join(parser.text), re.I)
     rep = _Report(path.name, scope, threshold, period, base=int(stated.group(1)) if stated else None,
-                  programme=prog.strip(), text=parser.text)
+                  programme=prog.strip(), text=parser.text + _chart_text(text))
     prefix = "all" if scope == "all" else _slug(scope)
     by_csv = {}
     for name, data in csvs:
