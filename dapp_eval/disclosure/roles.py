@@ -189,6 +189,8 @@ def _apply_proportion(s: _State, r: Proportion) -> None:
     if r.ci:
         s.put(r.ci[0], m, r.scale * np.asarray(lo, dtype=float), withhold)
         s.put(r.ci[1], m, r.scale * np.asarray(hi, dtype=float), withhold)
+    if r.rows is None:
+        return  # its numerator and denominator went to the count step as a pair: logged there
     for i in np.flatnonzero(m & withhold):
         s.dc.record(s.out.attrs.get("name", "table"), s.out.attrs["labels"][i], r.estimate,
                     "computed from a count not published, a small complement, or none/all of a small group")
