@@ -77,7 +77,8 @@ def main() -> None:
     ax.set_xlabel("largest published count of the row (group size, log scale)")
     ax.set_ylabel("estimate (%)")
     ax.legend(frameon=False, fontsize=8, loc="center right")
-    ax.set_title(f"Shares in the shipped data's release for {PERIOD[0]} to {PERIOD[1]}: before, 0% and 100% of small groups were published", fontsize=9)
+    ax.set_title(f"Shares in the shipped data's release for {PERIOD[0]} to {PERIOD[1]}:\n"
+                 "before the zero rule, 0% and 100% of small groups were published", fontsize=9)
     fig.tight_layout()
     out = ROOT / "docs" / "disclosure_zero_rule_before_after.png"
     fig.savefig(out, dpi=110, metadata={"Software": None})

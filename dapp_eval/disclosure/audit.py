@@ -250,23 +250,33 @@ class _TableParser(HTMLParser):
         elif tag == "table":
             self._flush()
             self._cur = {"caption": "", "rows": [], "csv": None}
-        elif self._cur is not None and tag == "tr":
-            self._row = []
-        elif self._cur is not None and tag in ("td", "th"):
-            self._cell = []
-        elif self._cur is not None and tag == "caption":
-            self._in_caption = True
-        elif tag == "a" and self.tables and self._cur is None:
+        elif self._cur is not None:
+            self._table_tag(tag, attrs)
+        elif tag == "a" and self.tables:
             d = dict(attrs)
             if d.get("download") and self.tables[-1]["csv"] is None:
                 self.tables[-1]["csv"] = d["download"]
         elif tag == "img":
-            alt = dict(attrs).get("alt")
-            if alt:
-                self._flush()
-                self.text.append(" ".join(alt.split()))
-        elif self._cur is None and tag in self._BLOCKS:
+            self._alt_text(dict(attrs).get("alt"))
+        elif tag in self._BLOCKS:
             self._flush()
+
+    def _table_tag(self, tag, attrs):
+        """A row, cell or caption opening inside a table."""
+        if tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "caption":
+            self._in_caption = True
+        elif tag == "img":
+            self._alt_text(dict(attrs).get("alt"))
+
+    def _alt_text(self, alt):
+        """An image's alt text is page text (a block of its own)."""
+        if alt:
+            self._flush()
+            self.text.append(" ".join(alt.split()))
 
     def handle_endtag(self, tag):
         if tag in ("script", "style"):
@@ -406,6 +416,35 @@ def _read_report(path: Path, default_threshold: int) -> _Report:
     return rep
 
 
+_XNS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _xlsx_value(c, shared: list[str]) -> str:
+    """One cell's value as text: shared and inline strings, booleans, whole numbers without '.0'."""
+    t = c.get("t", "n")
+    if t == "inlineStr":
+        return "".join(x.text or "" for x in c.iter(f"{_XNS}t"))
+    x = c.find(f"{_XNS}v")
+    v = "" if x is None or x.text is None else x.text
+    if t == "s" and v:
+        return shared[int(v)]
+    if t == "b" and v:
+        return "True" if v == "1" else "False"
+    if t == "n" and v:
+        f = float(v)
+        return str(int(f)) if f.is_integer() and abs(f) < 1e15 else v
+    return v
+
+
+def _xlsx_row(row, shared: list[str]) -> list[str]:
+    vals: dict[int, str] = {}
+    for c in row.iter(f"{_XNS}c"):
+        col = _xlsx_col(c.get("r", ""))
+        vals[col if col is not None else len(vals)] = _xlsx_value(c, shared)
+    width = max(vals) + 1 if vals else 0
+    return [vals.get(i, "") for i in range(width)]
+
+
 def _xlsx_sheets(path: Path) -> dict[str, list[list[str]]]:
     """Every sheet of an .xlsx as rows of text (values as written; a small reader, no styles or dates)."""
     ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -423,27 +462,7 @@ def _xlsx_sheets(path: Path) -> dict[str, list[list[str]]]:
             target = target.lstrip("/") if target.startswith("/") else "xl/" + target
             if target not in names:
                 continue
-            rows = []
-            for row in ET.fromstring(z.read(target)).iter(f"{ns}row"):
-                vals: dict[int, str] = {}
-                for c in row.iter(f"{ns}c"):
-                    col = _xlsx_col(c.get("r", ""))
-                    t = c.get("t", "n")
-                    if t == "inlineStr":
-                        v = "".join(x.text or "" for x in c.iter(f"{ns}t"))
-                    else:
-                        x = c.find(f"{ns}v")
-                        v = "" if x is None or x.text is None else x.text
-                        if t == "s" and v:
-                            v = shared[int(v)]
-                        elif t == "b" and v:
-                            v = "True" if v == "1" else "False"
-                        elif t == "n" and v:
-                            f = float(v)
-                            v = str(int(f)) if f.is_integer() and abs(f) < 1e15 else v
-                    vals[col if col is not None else len(vals)] = v
-                width = max(vals) + 1 if vals else 0
-                rows.append([vals.get(i, "") for i in range(width)])
+            rows = [_xlsx_row(row, shared) for row in ET.fromstring(z.read(target)).iter(f"{_XNS}row")]
             out[sh.get("name")] = rows
     return out
 
@@ -458,6 +477,26 @@ def _xlsx_col(ref: str) -> int | None:
     return n - 1
 
 
+def _contents(contents: list[list[str]]) -> dict[str, dict]:
+    """The contents sheet: per sheet name, its row (report, csv file, column codes ...)."""
+    head = next((i for i, r in enumerate(contents) if r[:1] == ["sheet"]), None)
+    if head is None:
+        return {}
+    rows = (dict(zip(contents[head], r)) for r in contents[head + 1:])
+    return {d["sheet"]: d for d in rows if d.get("sheet")}
+
+
+def _sheet_table(rows: list[list[str]], d: dict) -> tuple[list[str], list[list[str]]]:
+    """A sheet's header (the column codes) and body rows."""
+    if d.get("column codes"):  # one header row of words; the codes are on the contents sheet
+        header = [c.strip() for c in d["column codes"].split(";")]
+        return _notes_merged(header, [(r + [""] * len(header))[:len(header)] for r in rows[1:]
+                                      if any(v != "" for v in r)])
+    skip = 3 if len(rows) > 2 and code_row_below(*(_trim(r) for r in rows[1:3])) else 2  # title, header rows
+    header = _trim(rows[skip - 1])  # the code names, where the sheet has plain and code rows
+    return header, [(r + [""] * len(header))[:len(header)] for r in rows[skip:] if any(v != "" for v in r)]
+
+
 def _read_workbook(path: Path, threshold: int, reports: list[_Report]) -> _Report:
     """The release workbook: each sheet is tied, through its contents sheet, to the report and table it repeats.
 
@@ -466,15 +505,7 @@ def _read_workbook(path: Path, threshold: int, reports: list[_Report]) -> _Repor
     """
     rep = _Report(path.name, "workbook", threshold, "all")
     sheets = _xlsx_sheets(path)
-    contents = sheets.get("Contents", [])
-    head = next((i for i, r in enumerate(contents) if r[:1] == ["sheet"]), None)
-    meta = {}
-    if head is not None:
-        cols = contents[head]
-        for r in contents[head + 1:]:
-            d = dict(zip(cols, r))
-            if d.get("sheet"):
-                meta[d["sheet"]] = d
+    meta = _contents(sheets.get("Contents", []))
     by_programme: dict[str, list[_Report]] = defaultdict(list)
     for r in reports:
         if r.programme:
@@ -483,14 +514,7 @@ def _read_workbook(path: Path, threshold: int, reports: list[_Report]) -> _Repor
         if name in ("Contents", "Notes") or len(rows) < 2:
             continue
         d = meta.get(name, {})
-        if d.get("column codes"):  # one header row of words; the codes are on the contents sheet
-            header = [c.strip() for c in d["column codes"].split(";")]
-            header, body = _notes_merged(header, [(r + [""] * len(header))[:len(header)] for r in rows[1:]
-                                                  if any(v != "" for v in r)])
-        else:  # a title row, then the header (plain and code rows)
-            skip = 3 if len(rows) > 2 and code_row_below(*(_trim(r) for r in rows[1:3])) else 2
-            header = _trim(rows[skip - 1])  # the code names, where the sheet has plain and code rows
-            body = [(r + [""] * len(header))[:len(header)] for r in rows[skip:] if any(v != "" for v in r)]
+        header, body = _sheet_table(rows, d)
         csv_name = str(d.get("csv file", "")).removesuffix(".csv")
         found = [(x, k) for x in by_programme.get(str(d.get("report", "")).lower(), [])
                  for k, t in x.tables.items() if t.source == "csv" and csv_name.endswith(k)]
