@@ -404,3 +404,12 @@ def test_text_drawn_in_an_svg_chart_is_read(tmp_path):
     assert [(x.value, x.attack) for x in res.leaks] == [(43, "page text")], res.text()
     assert audit_release(_release(tmp_path / "b", {"report_s01.html": _page(
         "S01", {"exits": _protect(_drop_table(4))}, rounded=True, extra=svg("(n = 45 people)"))})).ok
+
+
+def test_a_programme_name_with_numbers_is_not_a_count():
+    """'Healthy Relationships 1-2-1' beside 'Partners feeling safer' in a chart is not '1 partners' (the release
+    sweep found a 6-site release refused for it once chart text was read)."""
+    from dapp_eval.disclosure.audit import _text_counts
+
+    assert _text_counts("Westmere Healthy Relationships 1-2-1 Partners feeling safer") == []
+    assert [c for c, *_ in _text_counts("n = 43 people; 4 of 60 people were excluded")] == [43, 4, 60]

@@ -90,16 +90,17 @@ _SVG_TEXT = re.compile(r"<text\b[^>]*>(.*?)</text>", re.S)
 
 def _chart_text(text: str) -> list[str]:
     """The words and numbers drawn in each SVG chart of a page (labels, annotations, at-risk rows), one
-    string per chart: an attacker reads them as page text."""
+    string per text element: an attacker reads them as page text."""
     out = []
     for data in _SVG.findall(text):
         try:
             svg = base64.b64decode(data).decode("utf-8", "replace")
         except ValueError:
             continue
-        words = [_html.unescape(re.sub(r"<[^>]+>", "", t)).strip() for t in _SVG_TEXT.findall(svg)]
-        if any(words):
-            out.append(" ".join(w for w in words if w))
+        # each text element is a block of its own: labels drawn apart are not one phrase ('... 1-2-1' and
+        # 'Partners feeling safer' read together as '1 partners' by the release sweep)
+        out += [w for w in (" ".join(_html.unescape(re.sub(r"<[^>]+>", "", t)).split())
+                            for t in _SVG_TEXT.findall(svg)) if w]
     return out
 
 
@@ -805,6 +806,9 @@ def _text_counts(text: str, labels=()) -> list[tuple[int, str, str]]:
                     continue  # "fewer than 10 people": a rule, not a count
                 if text[max(0, m.start(g) - 1):m.start(g)] == "<":
                     continue  # "<8 people": the suppression marker at threshold 8, not a count of 8
+                if text[max(0, m.start(g) - 1):m.start(g)] == "-" and m.start(g) >= 2 \
+                        and text[m.start(g) - 2].isalnum():
+                    continue  # the end of a name such as "1-2-1", not a count
                 if m.start(g) not in seen:  # "n = 33 people" is one count
                     seen.add(m.start(g))
                     out.append((int(m.group(g).replace(",", "")), words, phrase))
