@@ -186,7 +186,7 @@ def _apply_proportion(s: _State, r: Proportion) -> None:
         est = r.scale * k / n
         lo, hi = wilson_ci(np.nan_to_num(k), np.where(n > 0, n, 1), alpha=s.dc.alpha)
     s.put(r.estimate, m, est, withhold)
-    if r.ci:
+    if r.ci and all(c in s.out.columns for c in r.ci):
         s.put(r.ci[0], m, r.scale * np.asarray(lo, dtype=float), withhold)
         s.put(r.ci[1], m, r.scale * np.asarray(hi, dtype=float), withhold)
     if r.rows is None:
