@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import figures_not_drawn
 
 
@@ -66,3 +64,61 @@ def test_cox_exclusion_counts_are_protected(release_a, folder_a):
     assert int(r["start_date"].isna().sum()) % 5 != 0  # the folder tests something: the true count is not a multiple of 5
     for what, v in pairs:
         assert _protected(v), f"{what}: {v} printed in clear"
+
+
+def _blocks_rows(release, section: str, caption_part: str, site=None):
+    from dapp_eval.report.context import Page
+    from dapp_eval.report.sections import load
+
+    page = Page(release, site)
+    with figures_not_drawn():
+        ctx = load(section).build(page)
+    blocks = list(ctx["blocks"]) + [b for part in page.annex_parts for b in part["blocks"]]
+    for bl in blocks:
+        if isinstance(bl, dict) and bl.get("kind") == "table" and caption_part in str(bl.get("caption", "")):
+            cols = [c["name"] for c in bl["columns"]]
+            rows = [[c["text"] for c in (r["cells"] if isinstance(r, dict) else r)] for r in bl["rows"]]
+            return pd.DataFrame(rows, columns=cols)
+    return None
+
+
+def test_mirabal_headlines_count_only_published_pairs(release_a):
+    """Item 2: the Mirabal table printed exact paired n (58, 57, 56, 110) beside a change from the true 2x2."""
+    t = _blocks_rows(release_a, "safety", "What this data can and cannot say")
+    assert t is not None
+    heads = [h for h in t.iloc[:, 4] if "paired" in h or "people" in h]
+    assert heads
+    for h in heads:
+        for n in re.findall(r"; ([\d,]+) (?:paired|people)", h):
+            assert _protected(n), h
+    # a change shown for a behaviour is the one of the published paired table (derived from published cells)
+    pc = _blocks_rows(release_a, "safety", "Paired change")
+    shown_changes = {c for c in pc["Estimate"]} if pc is not None and "Estimate" in pc else set()
+    for h in heads:
+        m = re.search(r": ([+-]\d+\.\d) percentage points", h)
+        if m and "children's services" not in h:
+            assert any(abs(float(m.group(1)) - float(v)) < 0.051 for v in shown_changes
+                       if re.fullmatch(r"-?\d+(\.\d+)?", str(v))), h
+
+
+def test_before_after_change_is_derived_from_rounded_cells(release_a):
+    """Item 3: change in pp x N gave started - stopped exactly (-30.0 x 110 = -33), and the interval pinned both."""
+    t = _blocks_rows(release_a, "followup", "12 months before referral vs 12 months after leaving")
+    ch = t[(t["Measure"] == "any incident") & (t["Period"] == "change")]
+    assert len(ch)
+    for _, r in ch.iterrows():
+        if r["Estimate"] in ("[c]", "") or r["Estimate"].startswith("<"):
+            continue
+        diff = float(r["Estimate"]) * float(r["Number of people"].replace(",", "")) / 100
+        assert abs(diff - 5 * round(diff / 5)) < 0.2, (r["Label"], r["Estimate"])  # rounded started - stopped
+
+
+def test_paired_change_from_published_cells_withholds_small_discordant_pairs():
+    from dapp_eval.disclosure import DisclosureControl
+    from dapp_eval.report.sections._publish import published_paired_change
+
+    dc = DisclosureControl()
+    assert published_paired_change(dc, 110, 58, 39, 6, 0.05) is None  # 6 newly involved: a small cell
+    pub = published_paired_change(dc, 110, 58, 39, 16, 0.05)
+    assert pub["n"] == 110 and pub["estimate"] == pytest.approx(100 * (15 - 40) / 110)
+    assert published_paired_change(dc, 15, 15, 0, 0, 0.05) is None  # all of a group below the zero minimum

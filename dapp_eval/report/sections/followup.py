@@ -9,9 +9,41 @@ from ...disclosure.curves import protect_mcf_result, protect_persons_km_result
 from ...disclosure.publish import publish_result
 from ...disclosure.roles import Count, Derived, Label, Model, Proportion, Value, publish
 from . import _results as R
+from ._publish import change_cells, published_paired_change
 
 TITLE = "Police, MARAC and children's services after the programme"
 PLACEMENT = 'body'
+
+
+def changes_from_published(summary: pd.DataFrame, shown: pd.DataFrame, dc, alpha: float) -> pd.DataFrame:
+    """The 'any incident' change rows (percentage points, Newcombe paired interval, McNemar p and Holm p)
+    recomputed from the published 2x2 table of each outcome (issue 26: the change x N and its interval pinned
+    the discordant pairs, 39 stopped and 6 newly involved); withheld where that table may not be shown."""
+    from ...estimators.proportions import holm
+
+    shown = shown.copy()
+    is_change = ((shown["measure"] == "any incident") & (shown["period"] == "change")).to_numpy()
+    cols = [c for c in ("estimate", "ci_lower", "ci_upper", "p_value") if c in shown]
+    for i in np.flatnonzero(is_change):
+        if str(shown["estimate"].iloc[i]) in (dc.marker, "[c]"):
+            continue
+        pub = published_paired_change(dc, *change_cells(summary, shown["label"].iloc[i]), alpha)
+        for c in cols:
+            shown[c] = shown[c].astype(object)
+            shown.iloc[i, shown.columns.get_loc(c)] = "[c]" if pub is None else pub[c]
+        if pub is None:
+            dc.record("12 months before referral vs 12 months after leaving", shown["label"].iloc[i], "estimate",
+                      "change built on a small or unpublished 2x2 cell")
+    if "p_adjusted" in shown and "role" in shown:
+        p = pd.to_numeric(shown["p_value"], errors="coerce").to_numpy(dtype=float)
+        sec = is_change & (shown["role"] == "secondary").to_numpy()
+        adj = np.where(is_change, p, np.nan)
+        adj[sec] = holm(np.where(np.isnan(p[sec]), 1.0, p[sec]))
+        adj[np.isnan(p)] = np.nan
+        old = shown["p_adjusted"].astype(object)
+        shown["p_adjusted"] = [("[c]" if str(o) in (dc.marker, "[c]") or (ch and a != a) else a) if ch else o
+                               for o, a, ch in zip(old, adj, is_change)]
+    return shown
 
 
 def build(page) -> dict:
@@ -32,6 +64,7 @@ def build(page) -> dict:
     ba_shown = page.dc.table(ba.summary[keep], name="12 months before referral vs 12 months after leaving",
                              label_cols=["label", "measure", "period", "model"],
                              pairs={"n_with_incident": "n"}, group_all=["label"], keep=("n",))
+    ba_shown = changes_from_published(ba.summary, ba_shown, page.dc, page.alpha)
     out.append(page.shown_table(ba_shown, caption="12 months before referral vs 12 months after leaving (unit column: "
                           "proportions with Wilson CI, percentage points, rates per person-year, rate ratios; "
                           "secondary outcomes Holm-adjusted)", csv_name=page.csv_name("followup_before_after")))

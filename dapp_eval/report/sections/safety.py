@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -86,6 +88,63 @@ def paired_roles(cols, alpha: float) -> list:
     if "p_adjusted" in cols:
         roles.append(Derived(("p_adjusted",), _holm_published, hidden_ok=True))
     return roles
+
+
+def _pp_headline(old: str, pub: dict | None, conf: str, what: str = "paired (ex-)partners") -> str:
+    if pub is None:
+        return old.split(": ")[0] + ": not shown (built on numbers below the small-number threshold)"
+    return (f"{old.split(': ')[0]}: {pub['estimate']:+.1f} percentage points ({conf} {pub['ci_lower']:+.1f} to "
+            f"{pub['ci_upper']:+.1f}; {pub['n']:,} {what})")
+
+
+def _row_of(pc_shown, behaviour: str, marker: str) -> dict | None:
+    """A published paired-change row as numbers (None where any of its figures is withheld)."""
+    if pc_shown is None:
+        return None
+    r = pc_shown[pc_shown["behaviour"] == behaviour]
+    if len(r) != 1 or r[["n_pairs", "estimate", "ci_lower", "ci_upper"]].isin([marker, "[c]"]).any().any():
+        return None
+    r = r.iloc[0]
+    return {"n": int(_num(r["n_pairs"])), "estimate": float(r["estimate"]), "ci_lower": float(r["ci_lower"]),
+            "ci_upper": float(r["ci_upper"])}
+
+
+def mirabal_from_published(page, mm: pd.DataFrame, pc_shown) -> pd.DataFrame:
+    """The Mirabal headlines with every number taken from a published table (issue 26: the paired n and the
+    Newcombe change from the true 2x2 table gave T1, T4, stopped and started back, hidden cells included).
+
+    Behaviours: the published paired-change row; children's services: the change from the published 2x2
+    table of the before/after comparison; feeling very safe (whose 2x2 table is not published): no change
+    shown here; space for action: a mean over the pairs, shown when they are at least the threshold."""
+    from ... import followup
+    from ...results import level_text
+    from ._publish import change_cells, published_paired_change
+
+    conf = f"{level_text(page.alpha)} CI"
+    mm = mm.copy()
+    measured = mm["status"] == "measured"
+    for i in mm.index[measured]:
+        src, head = str(mm.at[i, "informed_by"]), str(mm.at[i, "headline"])
+        if "space_for_action" in src:  # a mean change over the pairs: the number of pairs as published
+            n = page.dc.count(mm.at[i, "n"], name="Project Mirabal measures", label="space for action")
+            mm.at[i, "headline"] = re.sub(r"; [\d,]+ paired", f"; {n} paired", head)
+            continue
+        if "feels_safe" in src:
+            mm.at[i, "headline"] = (head.split(": ")[0] + ": the change is not shown here; each wave's share "
+                                    "feeling very safe is in the table of feeling safe")
+        elif "child_exposed" in src or "primary outcome" in src:
+            b = "child_exposed" if "child_exposed" in src else page.plan["primary"]["safety"]
+            pub = _row_of(pc_shown, b, page.dc.marker)
+            mm.at[i, "headline"] = _pp_headline(head, pub, conf)
+            mm.at[i, "n"] = pd.NA if pub is None else mm.at[i, "n"]
+        elif "incidents.csv" in src:
+            ba = page.get("mirabal_before_after", lambda: followup.before_after(
+                page.data, outcomes=("childrens_services",), alpha=page.alpha))
+            lab = ba.summary["label"].iloc[0]
+            pub = published_paired_change(page.dc, *change_cells(ba.summary, lab), page.alpha)
+            mm.at[i, "headline"] = _pp_headline(head, pub, conf, "people")
+            mm.at[i, "n"] = pd.NA if pub is None else mm.at[i, "n"]
+    return mm
 
 
 def build(page) -> dict:
@@ -206,10 +265,11 @@ def build(page) -> dict:
     if isinstance(mm, Exception):
         out.append(page.na("Project Mirabal's six measures", str(mm)))
     if not isinstance(mm, Exception):
-        mk = [c for c in ("measure_no", "measure", "informed_by", "status", "headline", "n") if c in mm.summary]
+        mm_pub = mirabal_from_published(page, mm.summary, None if isinstance(pc, Exception) else pc_shown)
+        mk = [c for c in ("measure_no", "measure", "informed_by", "status", "headline", "n") if c in mm_pub]
         out.append(page.h3("Project Mirabal's six measures of success"))
         # the headline is text built from the numbers, so it is hidden with its count
-        out.append(page.table(mm.summary[mk], caption="What this data can and cannot say about each measure",
+        out.append(page.table(mm_pub[mk], caption="What this data can and cannot say about each measure",
                                name="mirabal_measures", label_cols=["measure", "informed_by", "status"],
                                dependent={"n": ["headline"]}))
     out[k:] = page.annex("Project Mirabal's measures in full", out[k:],
