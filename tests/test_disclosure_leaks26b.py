@@ -122,3 +122,33 @@ def test_paired_change_from_published_cells_withholds_small_discordant_pairs():
     pub = published_paired_change(dc, 110, 58, 39, 16, 0.05)
     assert pub["n"] == 110 and pub["estimate"] == pytest.approx(100 * (15 - 40) / 110)
     assert published_paired_change(dc, 15, 15, 0, 0, 0.05) is None  # all of a group below the zero minimum
+
+
+def test_counts_in_sentences_are_the_published_counts(tmp_path):
+    """Item 5: a one-site, one-year release printed '82 people referred; never started 53; ...' in the Mirabal
+    note and '26 survey(s) answered at T1' beside wave tables showing 25."""
+    from dapp_eval.io import load_programme
+    from dapp_eval.plan import load_plan
+    from dapp_eval.report.context import Release
+    from dapp_eval.synthetic import generate
+
+    folder = tmp_path / "data"
+    generate(folder, referrals=90, sites=1, seed=9102, years=1)
+    release = Release(load_programme(folder), load_plan(), synthetic=True)
+    text = _section(release, "safety")
+    printed = re.findall(r"(\d[\d,]*) (?:people referred|survey\(s\))", text)
+    printed += re.findall(r"(?:never started the programme|extract date|no after-exit window): (\d+)", text)
+    assert printed, "the release prints the reasons this test reads"
+    for v in printed:
+        assert _protected(v), f"{v} printed in a sentence"
+
+
+def test_natural_frequency_and_names_are_not_counts():
+    """Item 8: 'roughly 7 in 10 people' is a share in words (its 10 is not a count shown at threshold 12), and
+    '1-2-1' in a programme's name is not an unrounded count."""
+    from dapp_eval.disclosure.audit import _text_counts
+
+    assert _text_counts("Completion: roughly 7 in 10 people who started") == []
+    assert _text_counts("about 1 in 4 partners felt safer") == []
+    assert _text_counts("Healthy Relationships 1-2-1 partners feeling safer") == []
+    assert [c for c, *_ in _text_counts("Completion: 33 people who started; n = 12")] == [12, 33]

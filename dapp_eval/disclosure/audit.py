@@ -785,6 +785,8 @@ _TEXT_COUNT = [
 ]
 
 
+#: "7 in 10 people", "1 in 4": a natural frequency (a share in words), its 10 is not a count of people
+_IN_N = re.compile(r"\d\s+in\s+$", re.I)
 _BOUND = re.compile(r"(?:fewer than|less than|more than|at least|at most|below|under|over|above)\s+$", re.I)
 
 
@@ -804,6 +806,8 @@ def _text_counts(text: str, labels=()) -> list[tuple[int, str, str]]:
             for g in (1, 2) if k == 1 else (2,) if k == 3 else (1,):
                 if _BOUND.search(text[max(0, m.start(g) - 16):m.start(g)]):
                     continue  # "fewer than 10 people": a rule, not a count
+                if _IN_N.search(text[max(0, m.start(g) - 12):m.start(g)]):
+                    continue  # "7 in 10 people": a natural frequency, not a count of 10
                 if text[max(0, m.start(g) - 1):m.start(g)] == "<":
                     continue  # "<8 people": the suppression marker at threshold 8, not a count of 8
                 if text[max(0, m.start(g) - 1):m.start(g)] == "-" and m.start(g) >= 2 \

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ...disclosure.publish import publish_result
 from ...disclosure.roles import Count, Derived, Label, publish
+from ...disclosure.text import protect_counts
 from . import _results as R
 
 TITLE = 'Safety of (ex-)partners and children'
@@ -123,6 +124,8 @@ def mirabal_from_published(page, mm: pd.DataFrame, pc_shown) -> pd.DataFrame:
     conf = f"{level_text(page.alpha)} CI"
     mm = mm.copy()
     measured = mm["status"] == "measured"
+    # a reason such as "not estimable: ... (82 people referred; never started the programme: 53)" prints counts
+    mm["status"] = [s if m else protect_counts(str(s), page.dc) for s, m in zip(mm["status"], measured)]
     for i in mm.index[measured]:
         src, head = str(mm.at[i, "informed_by"]), str(mm.at[i, "headline"])
         if "space_for_action" in src:  # a mean change over the pairs: the number of pairs as published
