@@ -152,3 +152,27 @@ def test_natural_frequency_and_names_are_not_counts():
     assert _text_counts("about 1 in 4 partners felt safer") == []
     assert _text_counts("Healthy Relationships 1-2-1 partners feeling safer") == []
     assert [c for c, *_ in _text_counts("Completion: 33 people who started; n = 12")] == [12, 33]
+
+
+@pytest.mark.parametrize("pairs,started,yes_base,yes_fol", [(15, 0, 12, 12), (15, 0, 0, 0), (18, 0, 18, 10),
+                                                             (12, 3, 12, 15)])
+def test_zero_rule_in_the_paired_table(pairs, started, yes_base, yes_fol):
+    """Item 6: a site of 15 pairs published 'started 0' and 'at the later survey 0': none or all of a group
+    below twice the threshold is withheld like a small count, and every statistic built on it."""
+    from dapp_eval.disclosure import DisclosureControl
+    from dapp_eval.disclosure.roles import publish
+    from dapp_eval.report.sections.safety import PAIRED_ZERO_RULE, paired_roles
+
+    yes_fol = min(yes_fol, pairs)
+    stopped = yes_base - (yes_fol - started)
+    t = pd.DataFrame({"behaviour": ["b"], "label": ["B"], "role": ["primary"], "n_pairs": [pairs],
+                      "n_yes_baseline": [yes_base], "n_yes_followup": [yes_fol], "n_stopped": [stopped],
+                      "n_started": [started], "estimate": [1.0], "ci_lower": [0.0], "ci_upper": [2.0],
+                      "p_value": [0.5]})
+    dc = DisclosureControl()
+    shown = publish(t, paired_roles(list(t.columns), 0.05), dc, name="paired", pairs=PAIRED_ZERO_RULE).iloc[0]
+    for c in PAIRED_ZERO_RULE:
+        v = t[c].iloc[0]
+        if v == 0 or v == pairs:
+            assert str(shown[c]) in (dc.marker, "[c]"), (c, shown[c])
+    assert all(str(shown[c]) in (dc.marker, "[c]") for c in ("estimate", "ci_lower", "ci_upper", "p_value"))

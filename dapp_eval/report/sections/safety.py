@@ -79,6 +79,12 @@ def _holm_published(pub: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"p_adjusted": adj})
 
 
+#: every count of the paired table is a part of its pairs: "0 started" or "all reported it at T4" among
+#: fewer than twice the threshold pairs is withheld like a small count (the zero rule; issue 26: a site of 15
+#: pairs showed 'started 0' and 'at the later survey 0'), and the statistics built on it with it
+PAIRED_ZERO_RULE = {c: "n_pairs" for c in ("n_yes_baseline", "n_yes_followup", "n_stopped", "n_started")}
+
+
 def paired_roles(cols, alpha: float) -> list:
     """What each column of the paired-change table is: its statistics come from the published 2x2 cells and
     are withheld when a cell is from 1 to threshold - 1 (issue 26: they gave a hidden 'started' back)."""
@@ -191,7 +197,7 @@ def build(page) -> dict:
               if c in pc.summary]
 
         pc_shown = publish(pc.summary[ck], paired_roles(ck, page.dc.alpha), page.dc,
-                           name="Paired change in reported behaviours")
+                           name="Paired change in reported behaviours", pairs=PAIRED_ZERO_RULE)
         out.append(page.shown_table(pc_shown.drop(columns=["behaviour"]),
                               caption=f"Paired change {sp['baseline_wave']} to {sp['followup_wave']} among "
                                       "(ex-)partners who answered both (percentage points; exact McNemar; the "
