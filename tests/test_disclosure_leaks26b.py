@@ -176,3 +176,27 @@ def test_zero_rule_in_the_paired_table(pairs, started, yes_base, yes_fol):
         if v == 0 or v == pairs:
             assert str(shown[c]) in (dc.marker, "[c]"), (c, shown[c])
     assert all(str(shown[c]) in (dc.marker, "[c]") for c in ("estimate", "ci_lower", "ci_upper", "p_value"))
+
+
+@pytest.mark.parametrize("site", [None, "S01"])
+def test_table1_smd_from_published_counts(release_a, site):
+    """Item 4: Table 1's SMDs came from the true shares; with the levels summing to the group they gave hidden
+    counts back. Shown SMDs are those of the published counts, and none for a variable with a hidden count."""
+    from dapp_eval.estimators.effect_sizes import smd_binary
+
+    t = _blocks_rows(release_a, "engagement", "Table 1", site)
+    smd_col, n_col, g_col = "Largest standardised difference", "Number of people", "Number in the group"
+    checked = 0
+    for var, block in t.groupby("Characteristic", sort=False):
+        shares = block[block["Level"] != "Average"]
+        hidden = shares[n_col].str.startswith("<").any() or shares[n_col].isin(["[c]"]).any()
+        for _lev, rows in shares.groupby("Level", sort=False):
+            shown = [v for v in rows[smd_col] if re.fullmatch(r"-?\d+(\.\d+)?", v)]
+            if not shown:
+                continue
+            assert not hidden, f"{var}: an SMD is shown beside a hidden count"
+            p = (rows[n_col].str.replace(",", "").astype(float) / rows[g_col].str.replace(",", "").astype(float)).to_numpy()
+            want = max(abs(smd_binary(a, b)) for i, a in enumerate(p) for b in p[i + 1:])
+            assert float(shown[0]) == pytest.approx(want, abs=0.0051), (var, _lev)
+            checked += 1
+    assert checked
