@@ -200,3 +200,29 @@ def test_table1_smd_from_published_counts(release_a, site):
             assert float(shown[0]) == pytest.approx(want, abs=0.0051), (var, _lev)
             checked += 1
     assert checked
+
+
+def test_case_mix_sentence_from_published_counts(release_a):
+    """Item 4: the site comparison's referral-mix sentence printed shares and the largest standardised
+    difference of the true counts. Each printed share is a published count over a published site size."""
+    from dapp_eval import funnel
+    from dapp_eval.disclosure import DisclosureControl
+    from dapp_eval.estimators.effect_sizes import smd_binary
+
+    text = _section(release_a, "sites")
+    m = re.search(r"the share referred by (.+?) ranges from (\d+)% \((.+?)\) to (\d+)% \((.+?)\) \(standardised "
+                  r"difference (\d\.\d\d)", text)
+    assert m, "the case-mix sentence is on the page"
+    bt = funnel.baseline_table(release_a.data, by="site_id", variables=["referral_source"]).summary
+    bt = bt[bt["level"] != "missing"]
+    dc = DisclosureControl()
+    names = release_a.data.sites.set_index("site_name")["site_id"]
+    shares = {}
+    for lo_hi, name in ((m.group(2), m.group(3)), (m.group(4), m.group(5))):
+        rows = bt[bt["group"] == names[name]]
+        pub = [dc.rounded(k) / dc.rounded(n) for k, n in zip(rows["n"], rows["n_group"])
+               if dc.rounded(k) is not None and dc.rounded(n)]
+        assert any(round(100 * p) == int(lo_hi) for p in pub), (name, lo_hi)
+        shares[name] = [p for p in pub if round(100 * p) == int(lo_hi)]
+    d = [abs(smd_binary(a, b)) for a in shares[m.group(3)] for b in shares[m.group(5)]]
+    assert any(abs(x - float(m.group(6))) < 0.006 for x in d) or float(m.group(6)) >= min(d) - 0.006

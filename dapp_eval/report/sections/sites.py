@@ -8,6 +8,9 @@ published (protected) values.
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pandas as pd
 
 from ... import formatting as fmt
@@ -120,6 +123,50 @@ def cost_roles(cols) -> list:
             *[Derived((c,), _per_person, inputs=(n,)) for c, n in per]]
 
 
+#: the referral-mix sentence of the case-mix notes, as the analysis words it from the true shares
+_MIX = re.compile(r"Referral sources (?:differ|are similar) between sites: .*?difference in case mix\)\.", re.S)
+
+
+def _published_shares(mix: pd.DataFrame, dc) -> pd.DataFrame:
+    """Each site's share of each referral source from the published counts (NaN where a count is not shown,
+    or is none or all of a group below the zero-rule minimum)."""
+    def pub(r):
+        k, n = dc.rounded(r["n"]), dc.rounded(r["n_group"])
+        if k is None or n is None or n <= 0 or dc._zero_small(r["n"], r["n_group"]):
+            return np.nan
+        return k / n
+
+    return mix.assign(share=mix.apply(pub, axis=1))
+
+
+def published_mix_sentence(mix: pd.DataFrame | None, sites: pd.DataFrame, dc) -> str:
+    """The referral-mix sentence with the shares and the standardised difference of the *published* counts
+    (issue 26: the sentence's percentages and SMD, from the true shares, gave hidden counts back)."""
+    from ... import formatting as fmt
+    from ...estimators.effect_sizes import smd_binary
+    from ...headlines import SMD_FLAG, _size
+
+    if mix is None or not len(mix):
+        return ""
+    sh = _published_shares(mix[mix["level"] != "missing"], dc)
+    full = sh.groupby("level")["share"].apply(lambda v: v.notna().all() and len(v) > 1)
+    sh = sh[sh["level"].isin(full[full].index)]
+    if sh.empty:
+        return ("Referral sources by site are not compared here: some of their counts are below the "
+                "small-number threshold.")
+    lev = sh.groupby("level")["share"].agg(lambda p: p.max() - p.min()).idxmax()
+    p = sh[sh["level"] == lev].set_index("group")["share"]
+    d = max(abs(smd_binary(a, b)) for i, a in enumerate(p) for b in p.iloc[i + 1:])
+    names = sites.set_index("site_id")["site_name"]
+    lo, hi = (f"{fmt.percent(p[g], 0)} ({names.get(g, g)})" for g in (p.idxmin(), p.idxmax()))
+    source = fmt.plain_name(str(lev))
+    source = source if source[:2].isupper() else source[0].lower() + source[1:]
+    verb = "differ" if d >= SMD_FLAG else "are similar"
+    return (f"Referral sources {verb} between sites: the share referred by {source} ranges from {lo} to {hi} "
+            f"(standardised difference {d:.2f}, {_size(d)}; above {SMD_FLAG} is usually taken as a real "
+            f"difference in case mix; shares and difference from the published counts).")
+
+
 def _headline_comparison(page) -> list:
     """Table by site and a dot-and-whisker chart for each headline outcome, with its case-mix sentence."""
     from ... import headlines
@@ -132,7 +179,9 @@ def _headline_comparison(page) -> list:
                                                                             figures=done))
     if isinstance(sc, Exception):
         return [page.na("Sites side by side", str(sc))]
-    mix = dict(zip(sc.tables["case_mix"]["outcome"], sc.tables["case_mix"]["case_mix"]))
+    mix_sentence = published_mix_sentence(sc.tables.get("referral_mix"), full.sites, page.dc)
+    mix = {o: _MIX.sub(lambda _m: mix_sentence, str(t))
+           for o, t in zip(sc.tables["case_mix"]["outcome"], sc.tables["case_mix"]["case_mix"])}
     out = [page.h3("Sites side by side on the headline outcomes"),
            page.p(f"Each outcome by site, with its {page.level} confidence interval and the all-sites figure, computed exactly "
                   "as on each site's own report. Intervals that overlap widely mean the data cannot tell the sites "
