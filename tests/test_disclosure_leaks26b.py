@@ -226,3 +226,24 @@ def test_case_mix_sentence_from_published_counts(release_a):
         shares[name] = [p for p in pub if round(100 * p) == int(lo_hi)]
     d = [abs(smd_binary(a, b)) for a in shares[m.group(3)] for b in shares[m.group(5)]]
     assert any(abs(x - float(m.group(6))) < 0.006 for x in d) or float(m.group(6)) >= min(d) - 0.006
+
+
+def test_periods_that_tile_another_are_refused(folder_a, tmp_path, capsys):
+    """Item 7: two halves of a year and the year in one release: the three rounding bands of each count
+    (H1 + H2 = year, for every site and all sites) left one integer solution (277 referrals published as
+    275; a site's 23 + 28 = 51). The release is refused at the command line with a plain message naming the
+    rule; overlapping periods that do not tile one another still render."""
+    from dapp_eval.cli import main
+    from dapp_eval.disclosure.release import check_periods
+
+    rc = main(["report", str(folder_a), "--out", str(tmp_path / "out"), "--quiet",
+               "--period", "2023-01-01", "2023-06-30", "--period", "2023-07-01", "2023-12-31",
+               "--period", "2023-01-01", "2023-12-31"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "made up of the other periods" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    check_periods([("2023-01-01", "2023-06-30"), ("2023-01-01", "2023-12-31")])
+    check_periods([("2023-01-01", "2023-06-30"), ("2023-07-02", "2023-12-31"), ("2023-01-01", "2023-12-31")])
+    with pytest.raises(ValueError, match="made up of"):
+        check_periods([("2023-01-01", "2023-03-31"), ("2023-04-01", "2023-06-30"), ("2023-07-01", "2023-12-31"),
+                       ("2023-01-01", "2023-12-31")])
