@@ -247,3 +247,19 @@ def test_periods_that_tile_another_are_refused(folder_a, tmp_path, capsys):
     with pytest.raises(ValueError, match="made up of"):
         check_periods([("2023-01-01", "2023-03-31"), ("2023-04-01", "2023-06-30"), ("2023-07-01", "2023-12-31"),
                        ("2023-01-01", "2023-12-31")])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threshold", [12, 7])
+def test_six_site_release_renders_at_thresholds_12_and_7(tmp_path_factory, threshold):
+    """Item 8, end to end: the 2,200-referral, 6-site folder (seed 9103) was refused at --threshold 12 ('7 in
+    10 people' read as a count of 10) and at --threshold 7 (the '1' of 'Healthy Relationships 1-2-1')."""
+    from dapp_eval.report.render import render_release
+    from dapp_eval.synthetic import generate
+
+    folder = tmp_path_factory.mktemp(f"c{threshold}") / "data"
+    generate(folder, referrals=2200, sites=6, seed=9103)
+    with figures_not_drawn():
+        paths = render_release(folder, tmp_path_factory.mktemp(f"c{threshold}_out") / "out", progress=False,
+                               threshold=threshold)
+    assert any(str(p).endswith("report_all_sites.html") for p in paths)
