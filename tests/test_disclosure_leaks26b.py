@@ -197,6 +197,7 @@ def test_table1_smd_from_published_counts(release_a, site):
             assert not hidden, f"{var}: an SMD is shown beside a hidden count"
             p = (rows[n_col].str.replace(",", "").astype(float) / rows[g_col].str.replace(",", "").astype(float)).to_numpy()
             want = max(abs(smd_binary(a, b)) for i, a in enumerate(p) for b in p[i + 1:])
+            # the table prints the SMD to 2 decimals: half a unit of the last digit, and a hair for float error
             assert float(shown[0]) == pytest.approx(want, abs=0.0051), (var, _lev)
             checked += 1
     assert checked
