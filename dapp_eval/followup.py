@@ -474,7 +474,7 @@ def _any_rows(yb, ya, alpha):
     rows.append({"measure": "any incident", "period": "change", "model": "Newcombe paired; exact McNemar",
                  "n": n, "n_with_incident": np.nan, "estimate": 100 * d, "ci_lower": 100 * lo,
                  "ci_upper": 100 * hi, "p_value": mcnemar_exact(stopped, started) if n else np.nan,
-                 "unit": "percentage points"})
+                 "unit": "percentage points", "n_stopped": stopped, "n_started": started})
     return rows
 
 
@@ -507,7 +507,7 @@ def _rate_rows(yb, ya, eb, ea, pid, alpha):
 
 
 _BA_COLS = ["outcome", "label", "role", "measure", "period", "model", "unit", "n", "n_with_incident", "n_events",
-            "person_years", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted", "note"]
+            "person_years", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted", "note", "n_stopped", "n_started"]
 
 
 def before_after(data, *, design: str = "commissioner",

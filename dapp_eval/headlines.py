@@ -710,7 +710,8 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
     lag = resolve_recording_lag(data, plan["attrition"].get("recording_lag"))
     extract_text = fmt.long_date(sub.sites["data_extract_date"].max())
     first = sub.referrals["referral_date"].min()
-    first_text = fmt.long_date(first) if pd.notna(first) else "n/a"
+    # the month only: the day of the first referral is one person's date (issue 26)
+    first_text = f"{pd.Timestamp(first):%B %Y}" if pd.notna(first) else "n/a"
     sources: dict[str, AnalysisResult] = {}
     runners = {
         "counts": lambda: _counts(sub, alpha, extract_text, first_text, sources),

@@ -64,10 +64,10 @@ def main() -> None:
                 print(f"{case}: REFUSED, {len(exc.result.leaks)} counts worked back")
                 continue
             share = withheld_share(out)
-            worst = max((wh / tot if tot else 0.0) for tot, wh, _ in share.values())
             tables = sum(t for _, _, t in share.values())
-            print(f"{case}: written; tables withheld {tables}; count cells withheld: worst report "
-                  f"{100 * worst:.1f}%, all sites {100 * share['report_all_sites.html'][1] / max(1, share['report_all_sites.html'][0]):.1f}%")
+            per = ", ".join(f"{name.removeprefix('report_').removesuffix('.html')} {100 * wh / max(1, tot):.1f}%"
+                            for name, (tot, wh, _) in sorted(share.items()))
+            print(f"{case}: written; tables withheld {tables}; count cells withheld: {per}")
 
 
 if __name__ == "__main__":

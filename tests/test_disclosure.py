@@ -146,24 +146,25 @@ def test_block_suppression_hides_what_describes_the_block_not_a_sibling_percenta
     assert out["pct"].iloc[0] == pytest.approx(100 * 40 / 75)
 
 
-def test_exempt_rows_are_rounded_not_suppressed_unless_strict():
+def test_exempt_rows_small_counts_withheld_too():
     t = pd.DataFrame({"stage": ["referred", "declined", "waiting", "started"], "parent": ["", "referred", "referred",
                                                                                         "referred"],
                       "n": [41, 5, 21, 4]})
     out = DisclosureControl().table(t, name="t", margins=["parent"], exempt=t["stage"].isin(["referred", "started"]))
-    assert out["n"].tolist() == ["40", "<10", "20", "5"]
+    # issue 26 (f): a small throughput count is withheld like any other (5 would say 1-7: more than '<10')
+    assert out["n"].tolist() == ["40", "<10", "20", "<10"]
     strict = DisclosureControl(strict=True).table(t, name="t", margins=["parent"],
                                                   exempt=t["stage"].isin(["referred", "started"]))
     assert strict["n"].tolist() == ["40", "<10", "20", "<10"]   # strict: starts are not exempt
 
 
-def test_throughput_published_rounded_unless_strict():
+def test_throughput_small_counts_withheld():
     t = pd.DataFrame({"quarter": ["Q1", "Q2", "Q3"], "n_referrals": [4, 1, 0]})
-    # a positive throughput count is never shown as 0
-    assert DisclosureControl().table(t, name="t", kind="throughput")["n_referrals"].tolist() == ["5", "5", "0"]
+    # issue 26 (f): a small throughput count is withheld, not shown as 5 or 10
+    assert DisclosureControl().table(t, name="t", kind="throughput")["n_referrals"].tolist() == ["<10", "<10", "0"]
     assert DisclosureControl(strict=True).table(t, name="t", kind="throughput")["n_referrals"].tolist() == [
         "<10", "<10", "0"]
-    assert DisclosureControl().count(4, kind="throughput") == "5"
+    assert DisclosureControl().count(4, kind="throughput") == "<10"
     assert DisclosureControl(strict=True).count(4, kind="throughput") == "<10"
 
 

@@ -374,3 +374,42 @@ def test_disjoint_periods_add_up_to_their_union(tmp_path):
     # the halves alone (no union published) give nothing back
     del pages["report_s01_y.html"]
     assert audit_release(_release(tmp_path / "b", pages)).ok
+
+
+def test_shown_at_threshold_t_means_at_least_t(tmp_path):
+    """A count shown as a number at threshold T is at least T: at threshold 7 a true 7 rounded to 5 could only
+    be 7 (issue 26). The audit uses the rule; the control now shows such a count as 10 (7 to 12)."""
+    t = pd.DataFrame({"outcome": ["completed", "dropped out"], "n": [64, 7]})
+    old = t.assign(n=["65", "5"])  # rounded to the nearest 5 without the rule
+    res, leaks = _leaks(_release(tmp_path / "old", {"report_s01.html": _page("S01", {"exits": old}, threshold=7,
+                                                                               rounded=True)}))
+    assert any(x[4] == 7 and x[2] == "dropped out" for x in leaks), res.text()
+    dc = DisclosureControl(threshold=7)
+    new = dc.table(t, name="exits")
+    assert new["n"].tolist() == ["65", "10"]
+    res = audit_release(_release(tmp_path / "new", {"report_s01.html": _page("S01", {"exits": new}, threshold=7,
+                                                                             rounded=True)}), threshold=7)
+    assert res.ok, res.text()
+
+
+def test_text_drawn_in_an_svg_chart_is_read(tmp_path):
+    """Issue 26: 44 chart labels carried unrounded counts ('n = 528') beside tables that said 530; the audit
+    now decodes every SVG chart and reads its text as page text."""
+    def svg(label):
+        doc = f'<svg xmlns="http://www.w3.org/2000/svg"><g><text x="1" y="2">before</text><text x="1" y="9">{label}</text></g></svg>'
+        return f'<figure><img alt="chart" src="data:image/svg+xml;base64,{base64.b64encode(doc.encode()).decode()}"></figure>'
+
+    res = audit_release(_release(tmp_path / "a", {"report_s01.html": _page(
+        "S01", {"exits": _protect(_drop_table(4))}, rounded=True, extra=svg("(n = 43 people)"))}))
+    assert [(x.value, x.attack) for x in res.leaks] == [(43, "page text")], res.text()
+    assert audit_release(_release(tmp_path / "b", {"report_s01.html": _page(
+        "S01", {"exits": _protect(_drop_table(4))}, rounded=True, extra=svg("(n = 45 people)"))})).ok
+
+
+def test_a_programme_name_with_numbers_is_not_a_count():
+    """'Healthy Relationships 1-2-1' beside 'Partners feeling safer' in a chart is not '1 partners' (the release
+    sweep found a 6-site release refused for it once chart text was read)."""
+    from dapp_eval.disclosure.audit import _text_counts
+
+    assert _text_counts("Westmere Healthy Relationships 1-2-1 Partners feeling safer") == []
+    assert [c for c, *_ in _text_counts("n = 43 people; 4 of 60 people were excluded")] == [43, 4, 60]

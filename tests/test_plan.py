@@ -54,8 +54,10 @@ def test_strict_suppresses_small_throughput_counts(synthetic_data):
     lax = ReportBuilder(synthetic_data.subset(sites=["S05"]), site="S05", plan=plan, synthetic=True)
     strict = ReportBuilder(synthetic_data.subset(sites=["S05"]), site="S05", plan=plan, strict=True, synthetic=True)
     lax_html, strict_html = lax.section("engagement"), strict.section("engagement")
-    assert strict_html.count("&lt;10") > lax_html.count("&lt;10")
-    # referrals, starts and completions are throughput: published in the ordinary report, whatever their size
+    # issue 26 (f): a small throughput count is withheld in the ordinary report too (shown as 5 or 10 it said
+    # more than '<10'); --strict adds the complement rules to the throughput rows
+    assert strict_html.count("&lt;10") >= lax_html.count("&lt;10")
+    # referrals, starts and completions are throughput: published in the ordinary report (S05's are large)
     flow = lax.dc.log[lax.dc.log["table"] == "Participant flow"]
     assert not flow["row"].isin(["Referred", "Started", "Completed"]).any()
     assert flow["row"].isin(["Awaiting assessment", "Excluded"]).any()   # exits and waits describe people

@@ -84,6 +84,24 @@ __all__ = ["audit_release", "AuditResult", "Leak", "decode_release", "PublishedT
 
 INF = math.inf
 _CSV = re.compile(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"')
+_SVG = re.compile(r'src="data:image/svg\+xml;base64,([^"]+)"')
+_SVG_TEXT = re.compile(r"<text\b[^>]*>(.*?)</text>", re.S)
+
+
+def _chart_text(text: str) -> list[str]:
+    """The words and numbers drawn in each SVG chart of a page (labels, annotations, at-risk rows), one
+    string per text element: an attacker reads them as page text."""
+    out = []
+    for data in _SVG.findall(text):
+        try:
+            svg = base64.b64decode(data).decode("utf-8", "replace")
+        except ValueError:
+            continue
+        # each text element is a block of its own: labels drawn apart are not one phrase ('... 1-2-1' and
+        # 'Partners feeling safer' read together as '1 partners' by the release sweep)
+        out += [w for w in (" ".join(_html.unescape(re.sub(r"<[^>]+>", "", t)).split())
+                            for t in _SVG_TEXT.findall(svg)) if w]
+    return out
 
 
 def _is_count(col) -> bool:
@@ -233,23 +251,33 @@ class _TableParser(HTMLParser):
         elif tag == "table":
             self._flush()
             self._cur = {"caption": "", "rows": [], "csv": None}
-        elif self._cur is not None and tag == "tr":
-            self._row = []
-        elif self._cur is not None and tag in ("td", "th"):
-            self._cell = []
-        elif self._cur is not None and tag == "caption":
-            self._in_caption = True
-        elif tag == "a" and self.tables and self._cur is None:
+        elif self._cur is not None:
+            self._table_tag(tag, attrs)
+        elif tag == "a" and self.tables:
             d = dict(attrs)
             if d.get("download") and self.tables[-1]["csv"] is None:
                 self.tables[-1]["csv"] = d["download"]
         elif tag == "img":
-            alt = dict(attrs).get("alt")
-            if alt:
-                self._flush()
-                self.text.append(" ".join(alt.split()))
-        elif self._cur is None and tag in self._BLOCKS:
+            self._alt_text(dict(attrs).get("alt"))
+        elif tag in self._BLOCKS:
             self._flush()
+
+    def _table_tag(self, tag, attrs):
+        """A row, cell or caption opening inside a table."""
+        if tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "caption":
+            self._in_caption = True
+        elif tag == "img":
+            self._alt_text(dict(attrs).get("alt"))
+
+    def _alt_text(self, alt):
+        """An image's alt text is page text (a block of its own)."""
+        if alt:
+            self._flush()
+            self.text.append(" ".join(alt.split()))
 
     def handle_endtag(self, tag):
         if tag in ("script", "style"):
@@ -357,7 +385,7 @@ def _read_report(path: Path, default_threshold: int) -> _Report:
     period = f"{per.group(1)} to {per.group(2)}" if per else "all"
     stated = re.search(r"every other count is rounded to the nearest (\d+)", " ".join(parser.text), re.I)
     rep = _Report(path.name, scope, threshold, period, base=int(stated.group(1)) if stated else None,
-                  programme=prog.strip(), text=parser.text)
+                  programme=prog.strip(), text=parser.text + _chart_text(text))
     prefix = "all" if scope == "all" else _slug(scope)
     by_csv = {}
     for name, data in csvs:
@@ -389,6 +417,35 @@ def _read_report(path: Path, default_threshold: int) -> _Report:
     return rep
 
 
+_XNS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _xlsx_value(c, shared: list[str]) -> str:
+    """One cell's value as text: shared and inline strings, booleans, whole numbers without '.0'."""
+    t = c.get("t", "n")
+    if t == "inlineStr":
+        return "".join(x.text or "" for x in c.iter(f"{_XNS}t"))
+    x = c.find(f"{_XNS}v")
+    v = "" if x is None or x.text is None else x.text
+    if t == "s" and v:
+        return shared[int(v)]
+    if t == "b" and v:
+        return "True" if v == "1" else "False"
+    if t == "n" and v:
+        f = float(v)
+        return str(int(f)) if f.is_integer() and abs(f) < 1e15 else v
+    return v
+
+
+def _xlsx_row(row, shared: list[str]) -> list[str]:
+    vals: dict[int, str] = {}
+    for c in row.iter(f"{_XNS}c"):
+        col = _xlsx_col(c.get("r", ""))
+        vals[col if col is not None else len(vals)] = _xlsx_value(c, shared)
+    width = max(vals) + 1 if vals else 0
+    return [vals.get(i, "") for i in range(width)]
+
+
 def _xlsx_sheets(path: Path) -> dict[str, list[list[str]]]:
     """Every sheet of an .xlsx as rows of text (values as written; a small reader, no styles or dates)."""
     ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -406,27 +463,7 @@ def _xlsx_sheets(path: Path) -> dict[str, list[list[str]]]:
             target = target.lstrip("/") if target.startswith("/") else "xl/" + target
             if target not in names:
                 continue
-            rows = []
-            for row in ET.fromstring(z.read(target)).iter(f"{ns}row"):
-                vals: dict[int, str] = {}
-                for c in row.iter(f"{ns}c"):
-                    col = _xlsx_col(c.get("r", ""))
-                    t = c.get("t", "n")
-                    if t == "inlineStr":
-                        v = "".join(x.text or "" for x in c.iter(f"{ns}t"))
-                    else:
-                        x = c.find(f"{ns}v")
-                        v = "" if x is None or x.text is None else x.text
-                        if t == "s" and v:
-                            v = shared[int(v)]
-                        elif t == "b" and v:
-                            v = "True" if v == "1" else "False"
-                        elif t == "n" and v:
-                            f = float(v)
-                            v = str(int(f)) if f.is_integer() and abs(f) < 1e15 else v
-                    vals[col if col is not None else len(vals)] = v
-                width = max(vals) + 1 if vals else 0
-                rows.append([vals.get(i, "") for i in range(width)])
+            rows = [_xlsx_row(row, shared) for row in ET.fromstring(z.read(target)).iter(f"{_XNS}row")]
             out[sh.get("name")] = rows
     return out
 
@@ -441,6 +478,26 @@ def _xlsx_col(ref: str) -> int | None:
     return n - 1
 
 
+def _contents(contents: list[list[str]]) -> dict[str, dict]:
+    """The contents sheet: per sheet name, its row (report, csv file, column codes ...)."""
+    head = next((i for i, r in enumerate(contents) if r[:1] == ["sheet"]), None)
+    if head is None:
+        return {}
+    rows = (dict(zip(contents[head], r)) for r in contents[head + 1:])
+    return {d["sheet"]: d for d in rows if d.get("sheet")}
+
+
+def _sheet_table(rows: list[list[str]], d: dict) -> tuple[list[str], list[list[str]]]:
+    """A sheet's header (the column codes) and body rows."""
+    if d.get("column codes"):  # one header row of words; the codes are on the contents sheet
+        header = [c.strip() for c in d["column codes"].split(";")]
+        return _notes_merged(header, [(r + [""] * len(header))[:len(header)] for r in rows[1:]
+                                      if any(v != "" for v in r)])
+    skip = 3 if len(rows) > 2 and code_row_below(*(_trim(r) for r in rows[1:3])) else 2  # title, header rows
+    header = _trim(rows[skip - 1])  # the code names, where the sheet has plain and code rows
+    return header, [(r + [""] * len(header))[:len(header)] for r in rows[skip:] if any(v != "" for v in r)]
+
+
 def _read_workbook(path: Path, threshold: int, reports: list[_Report]) -> _Report:
     """The release workbook: each sheet is tied, through its contents sheet, to the report and table it repeats.
 
@@ -449,15 +506,7 @@ def _read_workbook(path: Path, threshold: int, reports: list[_Report]) -> _Repor
     """
     rep = _Report(path.name, "workbook", threshold, "all")
     sheets = _xlsx_sheets(path)
-    contents = sheets.get("Contents", [])
-    head = next((i for i, r in enumerate(contents) if r[:1] == ["sheet"]), None)
-    meta = {}
-    if head is not None:
-        cols = contents[head]
-        for r in contents[head + 1:]:
-            d = dict(zip(cols, r))
-            if d.get("sheet"):
-                meta[d["sheet"]] = d
+    meta = _contents(sheets.get("Contents", []))
     by_programme: dict[str, list[_Report]] = defaultdict(list)
     for r in reports:
         if r.programme:
@@ -466,14 +515,7 @@ def _read_workbook(path: Path, threshold: int, reports: list[_Report]) -> _Repor
         if name in ("Contents", "Notes") or len(rows) < 2:
             continue
         d = meta.get(name, {})
-        if d.get("column codes"):  # one header row of words; the codes are on the contents sheet
-            header = [c.strip() for c in d["column codes"].split(";")]
-            header, body = _notes_merged(header, [(r + [""] * len(header))[:len(header)] for r in rows[1:]
-                                                  if any(v != "" for v in r)])
-        else:  # a title row, then the header (plain and code rows)
-            skip = 3 if len(rows) > 2 and code_row_below(*(_trim(r) for r in rows[1:3])) else 2
-            header = _trim(rows[skip - 1])  # the code names, where the sheet has plain and code rows
-            body = [(r + [""] * len(header))[:len(header)] for r in rows[skip:] if any(v != "" for v in r)]
+        header, body = _sheet_table(rows, d)
         csv_name = str(d.get("csv file", "")).removesuffix(".csv")
         found = [(x, k) for x in by_programme.get(str(d.get("report", "")).lower(), [])
                  for k, t in x.tables.items() if t.source == "csv" and csv_name.endswith(k)]
@@ -536,6 +578,9 @@ def decode_release(path, *, threshold: int = 10) -> list[_Report]:
 # ---------------------------------------------------------------------------
 
 
+AT_LEAST_T = "shown at threshold T means at least T"
+
+
 class _Cells:
     def __init__(self, rounded: bool, base: int):
         self.rounded, self.base = rounded, base
@@ -564,9 +609,9 @@ class _Cells:
         if not self.rounded or v == 0 or v % self.base:
             return (v, v, True, False)  # a count that is not a multiple of the base was not rounded
         h = self.base // 2
-        if v == self.base:
-            return (1.0, float(self.base + h), False, False)
-        return (max(0.0, v - h), v + h, False, False)
+        lo, hi = (1.0, float(self.base + h)) if v == self.base else (max(0.0, v - h), v + h)
+        # shown as a number at threshold T: at least T (smaller counts are suppressed)
+        return (max(lo, float(threshold)) if threshold <= hi else lo, hi, False, False)
 
     def add(self, key, text, threshold, meta):
         iv = self.interval(text, threshold)
@@ -579,6 +624,8 @@ class _Cells:
         self.hidden.append(iv[3])
         self.meta.append(meta)
         self.index[key] = i
+        if iv[0] == iv[1] and not iv[2] and not iv[3]:  # a rounded count only one true value can give
+            self.pinned_by[i] = (AT_LEAST_T, f"shown as a number at threshold {threshold}, so at least {threshold}")
         return i
 
 
@@ -712,7 +759,7 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
         attack, how = cells.pinned_by.get(i, ("", ""))
         if not attack:
             continue
-        if lo == hi and 1 <= lo <= thr - 1:
+        if lo == hi and (1 <= lo <= thr - 1 or attack == AT_LEAST_T):
             leaks.append(Leak(attack, rep, table, row, col, text, int(lo), how))
         elif cells.hidden[i] and 1 <= lo and hi <= thr - 1 and hi - lo <= 2:
             narrowed.append(Leak(attack, rep, table, row, col, text, int(lo), f"between {int(lo)} and {int(hi)}"))
@@ -758,6 +805,8 @@ _TEXT_COUNT = [
 ]
 
 
+#: "7 in 10 people", "1 in 4": a natural frequency (a share in words), its 10 is not a count of people
+_IN_N = re.compile(r"\d\s+in\s+$", re.I)
 _BOUND = re.compile(r"(?:fewer than|less than|more than|at least|at most|below|under|over|above)\s+$", re.I)
 
 
@@ -777,8 +826,13 @@ def _text_counts(text: str, labels=()) -> list[tuple[int, str, str]]:
             for g in (1, 2) if k == 1 else (2,) if k == 3 else (1,):
                 if _BOUND.search(text[max(0, m.start(g) - 16):m.start(g)]):
                     continue  # "fewer than 10 people": a rule, not a count
+                if _IN_N.search(text[max(0, m.start(g) - 12):m.start(g)]):
+                    continue  # "7 in 10 people": a natural frequency, not a count of 10
                 if text[max(0, m.start(g) - 1):m.start(g)] == "<":
                     continue  # "<8 people": the suppression marker at threshold 8, not a count of 8
+                if text[max(0, m.start(g) - 1):m.start(g)] == "-" and m.start(g) >= 2 \
+                        and text[m.start(g) - 2].isalnum():
+                    continue  # the end of a name such as "1-2-1", not a count
                 if m.start(g) not in seen:  # "n = 33 people" is one count
                     seen.add(m.start(g))
                     out.append((int(m.group(g).replace(",", "")), words, phrase))

@@ -11,9 +11,11 @@ dapp_eval has always used:
    (default 5; halves go up). The rounded value depends only on the true
    value, so one cell has one published value everywhere it appears in the
    release, in every table, report and period. The programme's own
-   throughput (referrals, starts, completions; ``kind="throughput"``) is not
-   suppressed unless ``strict``, but it is rounded like every other count
-   (a positive throughput count is never shown as 0: 1 to 7 show as 5).
+   throughput (referrals, starts, completions; ``kind="throughput"``) is
+   rounded and suppressed like every other count: a count from 1 to 9 shown
+   as 5 or 10 would say more than ``<10`` (issue 26: a one-month release
+   printed a month's 3 referrals as 5). ``kind="throughput"`` only exempts
+   its rows from the complement and zero rules (a programme's own flow).
 3. **Derived figures.** A proportion, percentage or cost ratio that is one
    count divided by another (found by checking the numbers, not by name) is
    recomputed from the published counts, and a Wilson interval around it is
@@ -145,6 +147,106 @@ def _half_unit(y: np.ndarray) -> float:
         if len(y) and np.all(np.abs(y - np.round(y, d)) < 1e-9):
             return 0.5 * 10.0 ** (-d)
     return 0.0
+
+
+def _ratio_of_counts(y, h, vals, counts, n_rows) -> tuple | None:
+    """``("pair", a, b, scale)`` if ``y`` is count a / count b of each row, ``("root", a, a, scale)`` if it is
+    count a / its first row (as a share or a percentage), else None."""
+    for scale in (1.0, 100.0):
+        if h > 0.005 * scale:
+            continue
+        for a in counts:
+            for b in (b for b in counts if b != a):
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    r = scale * vals[a] / vals[b]
+                both = int((np.isfinite(r) & ~np.isnan(y)).sum())
+                if _close(y, r, atol=h) and both >= (2 if n_rows > 2 else 1):
+                    return ("pair", a, b, scale)
+            if n_rows > 1 and vals[a][0] > 0 and _close(y, scale * vals[a] / vals[a][0], atol=h) \
+                    and (~np.isnan(y)).sum() > 1:
+                return ("root", a, a, scale)
+    return None
+
+
+def _inverse_ratio(d, y, h, nums, vals, counts) -> tuple | None:
+    """``("inverse", x, b, 1.0)`` if ``y`` is another derived column x / count b (a cost per completion)."""
+    for x in (x for x in nums if x != d):
+        for b in counts:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = nums[x] / vals[b]
+            if _close(y, r, atol=h):
+                return ("inverse", x, b, 1.0)
+    return None
+
+
+_STATS_COLS = {"estimate", "rate", "ci_lower", "ci_upper", "p_value", "p_adjusted"}
+
+
+def _rate_of(d, nums, vals, counts, derived_cols, ratio) -> tuple | None:
+    """``("rate", a, x, 1.0)`` if ``d`` is count a / a non-count column x on the rows ``ratio`` (a ratio of
+    two counts found for ``d``) does not cover."""
+    y = nums[d]
+    h = _half_unit(y)
+    taken = np.zeros(len(y), dtype=bool)
+    if ratio is not None and ratio[0] == "pair":
+        taken = ~np.isnan(vals[ratio[1]]) & ~np.isnan(vals[ratio[2]])
+    for a in counts:
+        for x in (x for x in derived_cols if x != d and x not in _STATS_COLS):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = np.where(taken, np.nan, vals[a] / nums[x])
+            if np.isfinite(r).any() and _close(y, r, tol=1e-3, atol=h):
+                return ("rate", a, x, 1.0)
+    return None
+
+
+def _sums(rows: pd.DataFrame, across: list, add: list) -> pd.DataFrame:
+    """The ``add`` counts of ``rows`` summed (per value of ``across``)."""
+    return rows.groupby(across, sort=False, dropna=False)[add].sum() if across else rows[add].sum().to_frame().T
+
+
+def _merged_rows(rows: pd.DataFrame, columns: list, *, by, level, label, across, add, ratios) -> pd.DataFrame:
+    """One row (per value of ``across``) standing for the merged levels ``rows``: counts summed, values the
+    same in every merged row kept, others empty, ``ratios`` recomputed."""
+    others = [c for c in columns if c not in (*by, level, *add)]
+    parts = [rows] if not across else [r for _, r in rows.groupby(across, sort=False, dropna=False)]
+    keep_cols = [c for c in others if c in across or (c not in set(ratios) and all(
+        r[c].nunique(dropna=False) == 1 for r in parts))]  # the same in every merged row: kept
+    new = _sums(rows, across, add).reset_index() if across else _sums(rows, across, add)
+    first_of = rows.drop_duplicates(across) if across else rows.iloc[:1]
+    for c in keep_cols:
+        if c not in across:
+            new[c] = first_of[c].to_numpy()
+    for c in by:
+        new[c] = rows[c].iloc[0]
+    new[level] = label
+    for c in others:
+        if c not in new:
+            new[c] = np.nan
+    for col, (a, b, scale) in ratios.items():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new[col] = scale * new[a].astype(float) / new[b].astype(float)
+    return new
+
+
+@dataclass
+class _Work:
+    """One table on its way through :meth:`DisclosureControl.table`: what each policy step reads and marks."""
+
+    out: pd.DataFrame
+    counts: list
+    labels: pd.Series
+    vals: dict
+    throughput: np.ndarray
+    derived_cols: list
+    ratios: dict
+    hide: dict                     # column -> rows whose value is withheld ('[c]')
+    row_hidden: np.ndarray         # rows whose computed values are withheld
+    small: dict = field(default_factory=dict)         # count column -> rows below the threshold
+    total_hidden: dict = field(default_factory=dict)  # count column -> rows withheld for another reason
+    pub: dict = field(default_factory=dict)           # count column -> published value per row (None: not shown)
+    n_pub: int = 0
+    n_round: int = 0
+    n_with: int = 0
 
 
 @dataclass
@@ -287,13 +389,31 @@ class DisclosureControl:
         --------
         >>> dc = DisclosureControl()
         >>> dc.rounded(7), dc.rounded(7, kind="throughput"), dc.rounded(212)
-        (None, 5, 210)
+        (None, None, 210)
         """
         if n is None or pd.isna(n):
             return None
-        if self.is_small(n) and (kind == "people" or self.strict):
+        if self.is_small(n):  # throughput too: 1-9 shown as 5 or 10 says more than '<10' (issue 26)
             return None
-        return round_count(n, self.base, keep_positive=True)
+        return self.published_count(n)
+
+    def published_count(self, n) -> int:
+        """A count of at least the threshold, rounded: never to a value below the threshold.
+
+        A count shown as a number is at least the threshold (smaller ones are suppressed), so a rounded
+        value below it pins the count: at threshold 7 a true 7 rounds to 5, and 5 can then only be 7. Such a
+        count is shown as the first multiple of the base at or above the threshold instead (10 at threshold
+        7 stands for 7 to 12).
+
+        Examples
+        --------
+        >>> [DisclosureControl(threshold=t).published_count(n) for t, n in ((7, 7), (12, 12), (10, 12), (5, 6))]
+        [10, 15, 10, 5]
+        """
+        v = round_count(n, self.base, keep_positive=True)
+        if float(n) >= self.threshold and v < self.threshold:
+            v = int(np.ceil(self.threshold / self.base)) * self.base
+        return v
 
     def count(self, n, *, name: str = "annotation", label: str = "", kind: str = "people") -> str:
         """Format one count for text or a figure annotation: ``<10`` if small, else rounded.
@@ -433,6 +553,23 @@ class DisclosureControl:
             suppressed count show ``[c]``; simple ratios of counts are
             recomputed from the published counts.
         """
+        w = self._start(df, kind=kind, exempt=exempt, label_cols=label_cols)
+        self._suppress(w, name)
+        self._complement_rule(w, name, pairs)
+        self._implied_cell_rule(w, name, row_cells)
+        self._dependent_rule(w, dependent)
+        if group_all:
+            self._block_rule(w, group_all, keep, own_values)
+        for d in w.derived_cols:
+            if d not in own_values:
+                w.hide[d] |= w.row_hidden
+        for d, spec in w.ratios.items():
+            self._recompute_ratio(w, df, d.split("\x00")[0], spec)
+        return self._finish(w, name)
+
+    # -- the policy steps of :meth:`table`, in order ---------------------------------------------------------
+    def _start(self, df: pd.DataFrame, *, kind: str, exempt, label_cols) -> _Work:
+        """The table's counts as numbers, its row labels, throughput rows and derived columns (with ratios)."""
         out = df.copy().reset_index(drop=True)
         counts = count_columns(out)
         if label_cols is None:
@@ -447,176 +584,203 @@ class DisclosureControl:
                 throughput = np.asarray(pd.Series(exempt).fillna(False), dtype=bool)
         derived_cols = [c for c in out.columns if c not in counts and c not in label_cols
                         and pd.api.types.is_numeric_dtype(out[c])]
-        ratios = self._find_ratios(out, vals, counts, derived_cols)
+        return _Work(out=out, counts=counts, labels=labels, vals=vals, throughput=throughput,
+                     derived_cols=derived_cols, ratios=self._find_ratios(out, vals, counts, derived_cols),
+                     hide={c: np.zeros(len(out), dtype=bool) for c in out.columns},
+                     row_hidden=np.zeros(len(out), dtype=bool))
 
-        small = {c: (((vals[c] > 0) & (vals[c] < self.threshold)).to_numpy() & ~throughput) for c in counts}
+    def _suppress(self, w: _Work, name: str) -> None:
+        """Primary suppression (1 .. threshold-1), total rows beside a suppressed part, rounding of the rest."""
+        w.small = {c: ((w.vals[c] > 0) & (w.vals[c] < self.threshold)).to_numpy() for c in w.counts}
         # a total row (all / any / total) beside a suppressed part is withheld too: with the part's rounded
         # siblings and the same quantities elsewhere in the release (the funnel, the waiting times) it can pin
         # the part exactly (found by the audit on the shipped data: 'any' = awaiting assessment + awaiting start)
-        total_row = (labels.astype(str).str.strip().str.lower().str.fullmatch(r"(all|any|total|overall)")
-                     .to_numpy() & ~throughput) if len(out) > 2 else np.zeros(len(out), dtype=bool)
-        total_hidden = {c: np.zeros(len(out), dtype=bool) for c in counts}
-        for c in counts:
-            if small[c][~total_row].any():
-                total_hidden[c] = total_row & (vals[c] > 0).to_numpy() & ~small[c]
-        pub = {c: [None if (small[c][i] or total_hidden[c][i] or pd.isna(v))
-                   else float(round_count(v, self.base, keep_positive=True))
-                   for i, v in enumerate(vals[c])] for c in counts}
-        hide = {c: np.zeros(len(out), dtype=bool) for c in out.columns}  # cells to withhold, column by column
-        n_pub = n_round = n_with = 0
-        for c in counts:
-            for i in np.flatnonzero(small[c]):
-                self.record(name, labels[i], c, f"count below {self.threshold}")
-            for i in np.flatnonzero(total_hidden[c]):
-                self.record(name, labels[i], c, "total of a part below the threshold")
-            n_with += int(small[c].sum() + total_hidden[c].sum())
-            ok = [p is not None for p in pub[c]]
-            n_pub += int(sum(ok))
-            n_round += int(sum(1 for i, p in enumerate(pub[c]) if p is not None and p != vals[c][i]))
+        n = len(w.out)
+        total_row = (w.labels.astype(str).str.strip().str.lower().str.fullmatch(r"(all|any|total|overall)")
+                     .to_numpy() & ~w.throughput) if n > 2 else np.zeros(n, dtype=bool)
+        w.total_hidden = {c: np.zeros(n, dtype=bool) for c in w.counts}
+        for c in w.counts:
+            if w.small[c][~total_row].any():
+                w.total_hidden[c] = total_row & (w.vals[c] > 0).to_numpy() & ~w.small[c]
+        w.pub = {c: [None if (w.small[c][i] or w.total_hidden[c][i] or pd.isna(v))
+                     else float(self.published_count(v))
+                     for i, v in enumerate(w.vals[c])] for c in w.counts}
+        for c in w.counts:
+            for i in np.flatnonzero(w.small[c]):
+                self.record(name, w.labels[i], c, f"count below {self.threshold}")
+            for i in np.flatnonzero(w.total_hidden[c]):
+                self.record(name, w.labels[i], c, "total of a part below the threshold")
+            w.n_with += int(w.small[c].sum() + w.total_hidden[c].sum())
+            w.n_pub += int(sum(p is not None for p in w.pub[c]))
+            w.n_round += int(sum(1 for i, p in enumerate(w.pub[c]) if p is not None and p != w.vals[c][i]))
 
-        row_hidden = np.zeros(len(out), dtype=bool)
+    def _hide_row(self, w: _Work, name: str, i: int, column: str, reason: str) -> None:
+        if not w.row_hidden[i]:
+            self.record(name, w.labels[i], column, reason)
+        w.row_hidden[i] = True
+
+    def _complement_rule(self, w: _Work, name: str, pairs: dict | None) -> None:
+        """A small complement (denominator - numerator) hides the row's computed values; so does "none" or
+        "all" of a group below :attr:`zero_minimum` (the zero rule), which withholds the count too."""
         for num, den in (pairs or {}).items():
-            if num in vals and den in vals:
-                comp = vals[den] - vals[num]
-                bad = (((comp > 0) & (comp < self.threshold)).to_numpy() & ~throughput)
-                for i in np.flatnonzero(bad):
-                    if not row_hidden[i]:
-                        self.record(name, labels[i], num, f"complement ({den} - {num}) below {self.threshold}: "
-                                    "computed values hidden")
-                    row_hidden[i] = True
-                # the zero rule: "none" or "all" of a group smaller than twice the threshold is treated as small
-                zero = (((vals[num] == 0) | (comp == 0)) & (vals[den] > 0) & (vals[den] < self.zero_minimum)
-                        ).to_numpy() & ~throughput
-                for i in np.flatnonzero(zero):
-                    if not row_hidden[i]:
-                        self.record(name, labels[i], num, f"none or all of a group below {self.zero_minimum}: "
-                                    "computed values hidden")
-                    row_hidden[i] = True
-                    if pub[num][i] is not None and not small[num][i]:
-                        total_hidden[num][i] = True  # the count itself says "none" or "all": withheld too
-                        pub[num][i] = None
-                        n_with += 1
-                        n_pub -= 1
-        if row_cells is not None:
-            cells = row_cells(out.assign(**vals)).astype(float)
-            bad = (((cells > 0) & (cells < self.threshold)).any(axis=1)).to_numpy() & ~throughput
+            if num not in w.vals or den not in w.vals:
+                continue
+            comp = w.vals[den] - w.vals[num]
+            bad = ((comp > 0) & (comp < self.threshold)).to_numpy() & ~w.throughput
             for i in np.flatnonzero(bad):
-                if not row_hidden[i]:
-                    self.record(name, labels[i], "row", "a count implied by this row is below the threshold: "
-                                "computed values hidden")
-                row_hidden[i] = True
-        for c in counts:
-            deps = (dependent or {}).get(c, derived_cols)
-            rows = small[c] | total_hidden[c]
-            for d in deps:
-                if d in hide:
-                    hide[d] |= rows
-        if group_all:
-            # a block with a suppressed count: values that describe the whole block (the same in each of its rows,
-            # like an SMD, or on a row with no counts of its own, like a before/after change) are hidden; a row's
-            # own percentage or mean over at least the threshold is kept (it is not hidden for a small sibling)
-            own = [c for c in counts if c not in keep]
-            for _, idx in out.groupby([out[g] for g in group_all], dropna=False, sort=False).groups.items():
-                idx = list(idx)
-                if not any(small[c][i] for i in idx for c in counts):
-                    continue
-                for i in idx:
-                    if own and all(pd.isna(vals[c][i]) for c in own):
-                        row_hidden[i] = True
-                if len(idx) > 1:
-                    for d in (d for d in derived_cols if d not in own_values):
-                        v = out.loc[idx, d]
-                        if v.notna().all() and v.nunique() == 1:
-                            hide[d][idx] = True
-        for d in derived_cols:
-            if d not in own_values:
-                hide[d] |= row_hidden
+                self._hide_row(w, name, i, num, f"complement ({den} - {num}) below {self.threshold}: "
+                               "computed values hidden")
+            zero = (((w.vals[num] == 0) | (comp == 0)) & (w.vals[den] > 0) & (w.vals[den] < self.zero_minimum)
+                    ).to_numpy() & ~w.throughput
+            for i in np.flatnonzero(zero):
+                self._hide_row(w, name, i, num, f"none or all of a group below {self.zero_minimum}: "
+                               "computed values hidden")
+                if w.pub[num][i] is not None and not w.small[num][i]:
+                    w.total_hidden[num][i] = True  # the count itself says "none" or "all": withheld too
+                    w.pub[num][i] = None
+                    w.n_with += 1
+                    w.n_pub -= 1
 
-        # ratios of counts: recomputed from what is published, so they tell no more than the counts
-        for d, (kind_r, a, b, scale) in ratios.items():
-            d = d.split("\x00")[0]  # a column may hold a ratio of counts in some rows and a rate in others
-            newv = []
-            if kind_r == "rate":
-                true_rate = pd.to_numeric(out[d], errors="coerce").to_numpy(dtype=float)
-            for i in range(len(out)):
-                j = 0 if kind_r == "root" else i
-                if kind_r == "rate":
-                    x, y = pub[a][i], pd.to_numeric(out.loc[i, b], errors="coerce")
-                    if pd.isna(vals[a][i]) or pd.isna(y) or pd.isna(true_rate[i]):
-                        newv.append("keep")
-                    elif x is None:
-                        newv.append(None)
-                    else:
-                        newv.append(x / y if y else np.nan)
-                    continue
-                if (kind_r != "inverse" and pd.isna(vals[a][i])) or pd.isna(vals[b][j]):
-                    newv.append("keep")  # a row without these counts (e.g. a change row): not this ratio
-                    continue
-                x = pub[a][i] if kind_r != "inverse" else pd.to_numeric(out.loc[i, a], errors="coerce")
-                y = pub[b][j]
-                if x is None or y is None:
-                    newv.append(None)
-                elif pd.isna(x) or y == 0:
-                    newv.append(np.nan)
-                else:
-                    newv.append(scale * x / y)
-            at, new = [], []  # the recomputed values, set in one assignment
-            for i, v in enumerate(newv):
-                if isinstance(v, str):
-                    continue
-                if v is None:
-                    hide[d][i] = True
-                elif not hide[d][i]:
-                    at.append(i)
-                    new.append(v)
-            if at:
-                if kind_r == "rate" and {"ci_lower", "ci_upper"} <= set(out.columns):
-                    # the rate's interval moves with it (same relative width): it is not computed from the
-                    # true count alone, and scaled it no longer pins it
-                    num, den = np.array(new, dtype=float), np.asarray(true_rate[at], dtype=float)
-                    # a true rate of 0 gives no scale: its interval is not published (as before, without 0/0)
-                    f = np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
-                    for c in ("ci_lower", "ci_upper"):
-                        out.loc[at, c] = pd.to_numeric(out.loc[at, c], errors="coerce").to_numpy(dtype=float) * f
-                out.loc[at, d] = new
-            if kind_r == "pair" and scale == 1 and {"ci_lower", "ci_upper"} <= set(out.columns):
-                # an interval of the true counts would give them back (at any level): the interval of a
-                # proportion that is this ratio is recomputed from the published counts, at the plan's level
-                ci_lo = pd.to_numeric(df["ci_lower"], errors="coerce").to_numpy(dtype=float)
-                ci_hi = pd.to_numeric(df["ci_upper"], errors="coerce").to_numpy(dtype=float)
-                wilson = False
-                for lev in dict.fromkeys((self.alpha, 0.05)):
-                    w_lo, w_hi = _wilson(vals[a].to_numpy(), vals[b].to_numpy(), lev)
-                    wilson = wilson or (_close(ci_lo, w_lo, 1e-4) and _close(ci_hi, w_hi, 1e-4))
-                if not (wilson or d == "estimate"):
-                    continue
-                at = [i for i in range(len(out)) if not (hide[d][i] or pub[a][i] is None or pub[b][i] is None)]
-                if at and not wilson:
-                    # another interval of this proportion (clustered, exact ...): kept, moved with the estimate
-                    # by the same factor (its method stays; it is no longer centred on the true counts)
-                    true = pd.to_numeric(df[d], errors="coerce").to_numpy(dtype=float)[at]
-                    new = pd.to_numeric(out.loc[at, d], errors="coerce").to_numpy(dtype=float)
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        f = np.where(true > 0, new / true, 1.0)
-                    for c in ("ci_lower", "ci_upper"):
-                        v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)[at] * f
-                        out.loc[at, c] = np.clip(v, 0.0, 1.0)
-                elif at:
-                    lo, hi = _wilson(np.array([pub[a][i] for i in at]), np.array([pub[b][i] for i in at]),
-                                     self.alpha)
-                    out.loc[at, "ci_lower"] = [float(x) for x in lo]
-                    out.loc[at, "ci_upper"] = [float(x) for x in hi]
+    def _implied_cell_rule(self, w: _Work, name: str, row_cells) -> None:
+        """A row with an implied cell (e.g. of a paired 2x2 table) below the threshold: values hidden."""
+        if row_cells is None:
+            return
+        cells = row_cells(w.out.assign(**w.vals)).astype(float)
+        bad = ((cells > 0) & (cells < self.threshold)).any(axis=1).to_numpy() & ~w.throughput
+        for i in np.flatnonzero(bad):
+            self._hide_row(w, name, i, "row", "a count implied by this row is below the threshold: "
+                           "computed values hidden")
 
-        n_derived = int(sum(hide[d].sum() for d in derived_cols if d in hide))
-        self._tally(name, published=n_pub, rounded=n_round, withheld=n_with, derived=n_derived)
-        for c in counts:
-            out[c] = [self.marker if small[c][i] else HIDDEN if total_hidden[c][i] else ("" if p is None else f"{int(p):,}")
-                      for i, p in enumerate(pub[c])]
+    @staticmethod
+    def _dependent_rule(w: _Work, dependent: dict | None) -> None:
+        """Values computed from a withheld count are withheld (by default every derived column of its row)."""
+        for c in w.counts:
+            rows = w.small[c] | w.total_hidden[c]
+            for d in (dependent or {}).get(c, w.derived_cols):
+                if d in w.hide:
+                    w.hide[d] |= rows
+
+    def _block_rule(self, w: _Work, group_all: list[str], keep: tuple, own_values: tuple) -> None:
+        """A block with a suppressed count: values that describe the whole block are hidden.
+
+        Values the same in each of its rows (an SMD), or on a row with no counts of its own (a before/after
+        change); a row's own percentage or mean over at least the threshold is kept.
+        """
+        own = [c for c in w.counts if c not in keep]
+        groups = w.out.groupby([w.out[g] for g in group_all], dropna=False, sort=False).groups
+        for idx in (list(i) for i in groups.values()):
+            if not any(w.small[c][i] for i in idx for c in w.counts):
+                continue
+            for i in idx:
+                if own and all(pd.isna(w.vals[c][i]) for c in own):
+                    w.row_hidden[i] = True
+            if len(idx) > 1:
+                for d in (d for d in w.derived_cols if d not in own_values):
+                    v = w.out.loc[idx, d]
+                    if v.notna().all() and v.nunique() == 1:
+                        w.hide[d][idx] = True
+
+    def _ratio_values(self, w: _Work, d: str, spec: tuple) -> list:
+        """Each row's ratio recomputed from published counts: a number, None (withheld) or 'keep' (not one)."""
+        kind_r, a, b, scale = spec
+        if kind_r == "rate":
+            true_rate = pd.to_numeric(w.out[d], errors="coerce").to_numpy(dtype=float)
+            return [self._rate_value(w, i, a, b, true_rate[i]) for i in range(len(w.out))]
+        newv = []
+        for i in range(len(w.out)):
+            j = 0 if kind_r == "root" else i
+            if (kind_r != "inverse" and pd.isna(w.vals[a][i])) or pd.isna(w.vals[b][j]):
+                newv.append("keep")  # a row without these counts (e.g. a change row): not this ratio
+                continue
+            x = w.pub[a][i] if kind_r != "inverse" else pd.to_numeric(w.out.loc[i, a], errors="coerce")
+            y = w.pub[b][j]
+            if x is None or y is None:
+                newv.append(None)
+            elif pd.isna(x) or y == 0:
+                newv.append(np.nan)
+            else:
+                newv.append(scale * x / y)
+        return newv
+
+    @staticmethod
+    def _rate_value(w: _Work, i: int, a: str, b: str, true_rate: float):
+        x, y = w.pub[a][i], pd.to_numeric(w.out.loc[i, b], errors="coerce")
+        if pd.isna(w.vals[a][i]) or pd.isna(y) or pd.isna(true_rate):
+            return "keep"
+        if x is None:
+            return None
+        return x / y if y else np.nan
+
+    def _recompute_ratio(self, w: _Work, df: pd.DataFrame, d: str, spec: tuple) -> None:
+        """Ratios of counts: recomputed from what is published, so they tell no more than the counts."""
+        kind_r, a, b, scale = spec
+        at, new = [], []  # the recomputed values, set in one assignment
+        for i, v in enumerate(self._ratio_values(w, d, spec)):
+            if isinstance(v, str):
+                continue
+            if v is None:
+                w.hide[d][i] = True
+            elif not w.hide[d][i]:
+                at.append(i)
+                new.append(v)
+        if at:
+            if kind_r == "rate" and {"ci_lower", "ci_upper"} <= set(w.out.columns):
+                self._scale_rate_interval(w, d, at, new)
+            w.out.loc[at, d] = new
+        if kind_r == "pair" and scale == 1 and {"ci_lower", "ci_upper"} <= set(w.out.columns):
+            self._proportion_interval(w, df, d, a, b)
+
+    @staticmethod
+    def _scale_rate_interval(w: _Work, d: str, at: list, new: list) -> None:
+        """The rate's interval moves with it (same relative width): scaled, it no longer pins the count."""
+        true_rate = pd.to_numeric(w.out[d], errors="coerce").to_numpy(dtype=float)
+        num, den = np.array(new, dtype=float), np.asarray(true_rate[at], dtype=float)
+        # a true rate of 0 gives no scale: its interval is not published (as before, without 0/0)
+        f = np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
+        for c in ("ci_lower", "ci_upper"):
+            w.out.loc[at, c] = pd.to_numeric(w.out.loc[at, c], errors="coerce").to_numpy(dtype=float) * f
+
+    def _proportion_interval(self, w: _Work, df: pd.DataFrame, d: str, a: str, b: str) -> None:
+        """An interval of the true counts gives them back (at any level): a Wilson interval of this proportion
+        is recomputed from the published counts at the plan's level; another interval (clustered, exact ...)
+        is kept and moved with the estimate by the same factor."""
+        ci_lo = pd.to_numeric(df["ci_lower"], errors="coerce").to_numpy(dtype=float)
+        ci_hi = pd.to_numeric(df["ci_upper"], errors="coerce").to_numpy(dtype=float)
+        wilson = False
+        for lev in dict.fromkeys((self.alpha, 0.05)):
+            w_lo, w_hi = _wilson(w.vals[a].to_numpy(), w.vals[b].to_numpy(), lev)
+            wilson = wilson or (_close(ci_lo, w_lo, 1e-4) and _close(ci_hi, w_hi, 1e-4))
+        if not (wilson or d == "estimate"):
+            return
+        at = [i for i in range(len(w.out)) if not (w.hide[d][i] or w.pub[a][i] is None or w.pub[b][i] is None)]
+        if not at:
+            return
+        if not wilson:
+            true = pd.to_numeric(df[d], errors="coerce").to_numpy(dtype=float)[at]
+            new = pd.to_numeric(w.out.loc[at, d], errors="coerce").to_numpy(dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                f = np.where(true > 0, new / true, 1.0)
+            for c in ("ci_lower", "ci_upper"):
+                v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)[at] * f
+                w.out.loc[at, c] = np.clip(v, 0.0, 1.0)
+            return
+        lo, hi = _wilson(np.array([w.pub[a][i] for i in at]), np.array([w.pub[b][i] for i in at]), self.alpha)
+        w.out.loc[at, "ci_lower"] = [float(x) for x in lo]
+        w.out.loc[at, "ci_upper"] = [float(x) for x in hi]
+
+    def _finish(self, w: _Work, name: str) -> pd.DataFrame:
+        """Tally the table, write counts as text ('<10', '[c]' or the rounded count) and hide withheld values."""
+        out = w.out
+        n_derived = int(sum(w.hide[d].sum() for d in w.derived_cols if d in w.hide))
+        self._tally(name, published=w.n_pub, rounded=w.n_round, withheld=w.n_with, derived=n_derived)
+        for c in w.counts:
+            out[c] = [self.marker if w.small[c][i] else HIDDEN if w.total_hidden[c][i]
+                      else ("" if p is None else f"{int(p):,}") for i, p in enumerate(w.pub[c])]
         for c in out.columns:
-            if c in counts or not hide[c].any():
+            if c in w.counts or not w.hide[c].any():
                 continue
             out[c] = out[c].astype(object)
-            out.loc[hide[c], c] = HIDDEN
+            out.loc[w.hide[c], c] = HIDDEN
         return out
 
     @staticmethod
@@ -626,7 +790,8 @@ class DisclosureControl:
         Returns ``{column: (kind, numerator, denominator, scale)}`` with kind
         ``pair`` (count / count of the same row), ``root`` (count / the same
         column's first row, e.g. % of referred) or ``inverse`` (a non-count
-        column / a count, e.g. cost per completion).
+        column / a count, e.g. cost per completion); ``{column + "\\x00rate": ("rate", ...)}`` for a count
+        over a column that is not a count, on rows no ratio of counts covers.
         """
         found = {}
         vals = {c: vals[c].to_numpy(dtype=float) for c in counts}
@@ -639,73 +804,18 @@ class DisclosureControl:
             h = _half_unit(y)
             if h >= 0.5 or pd.api.types.is_bool_dtype(out[d]):
                 continue  # whole numbers and flags are not ratios of counts
-            done = False
-            for scale in (1.0, 100.0):
-                if h > 0.005 * scale:
-                    continue
-                for a in counts:
-                    for b in counts:
-                        if a == b:
-                            continue
-                        with np.errstate(invalid="ignore", divide="ignore"):
-                            r = scale * vals[a] / vals[b]
-                        both = int((np.isfinite(r) & ~np.isnan(y)).sum())
-                        if _close(y, r, atol=h) and both >= (2 if len(out) > 2 else 1):
-                            found[d] = ("pair", a, b, scale)
-                            done = True
-                            break
-                    if done:
-                        break
-                    if len(out) > 1 and vals[a][0] > 0:
-                        r = scale * vals[a] / vals[a][0]
-                        if _close(y, r, atol=h) and (~np.isnan(y)).sum() > 1:
-                            found[d] = ("root", a, a, scale)
-                            done = True
-                            break
-                if done:
-                    break
-            if done:
-                continue
-            for x in derived_cols:
-                if x == d:
-                    continue
-                for b in counts:
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        r = nums[x] / vals[b]
-                    if _close(y, r, atol=h):
-                        found[d] = ("inverse", x, b, 1.0)
-                        done = True
-                        break
-                if done:
-                    break
+            hit = _ratio_of_counts(y, h, vals, counts, len(out)) or _inverse_ratio(d, y, h, nums, vals, counts)
+            if hit:
+                found[d] = hit
         # a rate: a count over a column that is not a count (incidents per person-year), on rows no ratio of
         # counts covers (a table may hold proportions in some rows and rates in others): rate x person-years
         # gave the true count back (0.337 x 109.9 = 37, published as 35)
-        rates = {}
-        stats_cols = {"estimate", "rate", "ci_lower", "ci_upper", "p_value", "p_adjusted"}
         for d in [c for c in derived_cols if c in ("estimate", "rate")]:
-            y = nums[d]
-            h = _half_unit(y)
-            if np.isnan(y).all() or pd.api.types.is_bool_dtype(out[d]):
+            if np.isnan(nums[d]).all() or pd.api.types.is_bool_dtype(out[d]):
                 continue
-            taken = np.zeros(len(y), dtype=bool)
-            if d in found:
-                kind_r, a, b, scale = found[d]
-                if kind_r == "pair":
-                    taken = ~np.isnan(vals[a]) & ~np.isnan(vals[b])
-            for a in counts:
-                for x in derived_cols:
-                    if x == d or x in stats_cols:
-                        continue
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        r = vals[a] / nums[x]
-                    r = np.where(taken, np.nan, r)
-                    if np.isfinite(r).any() and _close(y, r, tol=1e-3, atol=h):
-                        rates[d] = ("rate", a, x, 1.0)
-                        break
-                if d in rates:
-                    break
-        found.update({f"{d}\x00rate": v for d, v in rates.items()})
+            hit = _rate_of(d, nums, vals, counts, derived_cols, found.get(d))
+            if hit:
+                found[f"{d}\x00rate"] = hit
         return found
 
     # -- global recoding -----------------------------------------------------------------
@@ -738,50 +848,15 @@ class DisclosureControl:
         mask = np.ones(len(df), dtype=bool) if where is None else np.asarray(where, dtype=bool)
         across, add = list(across), list(add)
         out = []
-
-        def small(frame) -> bool:
-            v = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-            return bool(((v > 0) & (v < self.threshold)).any())
-
-        def sums(rows):
-            return rows.groupby(across, sort=False, dropna=False)[add].sum() if across else rows[add].sum().to_frame().T
-
         for key, idx in df.groupby(by, sort=False, dropna=False).indices.items():
             g = df.iloc[idx]
-            if not mask[idx].all():
-                out.append(g)
-                continue
-            levels = list(dict.fromkeys(g[level]))
-            merged = [lev for lev in levels if small(g.loc[g[level] == lev, add])]
+            merged = self._levels_to_merge(g, level, across, add) if mask[idx].all() else []
             if len(merged) < 2:
                 out.append(g)
                 continue
-            rest = [lev for lev in levels if lev not in merged]
-            while len(rest) > 2 and small(sums(g[g[level].isin(merged)])):
-                nxt = min(rest, key=lambda lev: float(g.loc[g[level] == lev, add].to_numpy(dtype=float).min()))
-                merged.append(nxt)
-                rest.remove(nxt)
-            merged = [lev for lev in levels if lev in merged]
             label = _merged_label([str(x) for x in merged])
-            rows = g[g[level].isin(merged)]
-            others = [c for c in g.columns if c not in (*by, level, *add)]
-            parts = [rows] if not across else [r for _, r in rows.groupby(across, sort=False, dropna=False)]
-            keep_cols = [c for c in others if c in across or (c not in set(ratios or {}) and all(
-                r[c].nunique(dropna=False) == 1 for r in parts))]  # the same in every merged row: kept
-            new = sums(rows).reset_index() if across else sums(rows)
-            first_of = rows.drop_duplicates(across) if across else rows.iloc[:1]
-            for c in keep_cols:
-                if c not in across:
-                    new[c] = first_of[c].to_numpy()
-            for c in by:
-                new[c] = rows[c].iloc[0]
-            new[level] = label
-            for c in others:
-                if c not in new:
-                    new[c] = np.nan
-            for col, (a, b, scale) in (ratios or {}).items():
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    new[col] = scale * new[a].astype(float) / new[b].astype(float)
+            new = _merged_rows(g[g[level].isin(merged)], list(g.columns), by=by, level=level, label=label,
+                               across=across, add=add, ratios=ratios or {})
             first = int(np.flatnonzero(g[level].isin(merged).to_numpy())[0])
             keep = g[~g[level].isin(merged)]
             before = keep[keep.index < g.index[first]]
@@ -790,6 +865,24 @@ class DisclosureControl:
             tag = " / ".join(map(str, key if isinstance(key, tuple) else (key,)))
             self.record(name, tag, level, f"levels merged so that they need not be withheld: {label}")
         return pd.concat(out, ignore_index=True) if out else df.copy()
+
+    def _any_small(self, frame: pd.DataFrame) -> bool:
+        v = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        return bool(((v > 0) & (v < self.threshold)).any())
+
+    def _levels_to_merge(self, g: pd.DataFrame, level: str, across: list, add: list) -> list:
+        """The small levels of one block, with the next smallest added while their sum is still small (in
+        the block's order); fewer than two small levels: nothing to merge."""
+        levels = list(dict.fromkeys(g[level]))
+        merged = [lev for lev in levels if self._any_small(g.loc[g[level] == lev, add])]
+        if len(merged) < 2:
+            return []
+        rest = [lev for lev in levels if lev not in merged]
+        while len(rest) > 2 and self._any_small(_sums(g[g[level].isin(merged)], across, add)):
+            nxt = min(rest, key=lambda lev: float(g.loc[g[level] == lev, add].to_numpy(dtype=float).min()))
+            merged.append(nxt)
+            rest.remove(nxt)
+        return [lev for lev in levels if lev in merged]
 
     # -- curves ---------------------------------------------------------------------
     def curve(self, df: pd.DataFrame, *, name: str, at_risk_col: str = "n_at_risk",

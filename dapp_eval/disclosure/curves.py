@@ -352,3 +352,70 @@ def protect_cif_table(det: pd.DataFrame, dc, *, name: str, cause_col: str = "cau
                                        "estimate": cut["estimate"].to_numpy(), "ci_lower": cut["ci_lower"].to_numpy(),
                                        "ci_upper": cut["ci_upper"].to_numpy()}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+
+
+def _mcf_steps(rows: pd.DataFrame, days: np.ndarray, dc) -> pd.DataFrame:
+    """A mean cumulative function rebuilt from rounded cumulative events and rounded ends of follow-up.
+
+    Events (contacts) do not end anyone's follow-up: the number followed at t is the published number of
+    people less the rounded number whose follow-up ended before t.
+    """
+    ev = rows.loc[rows["event"] > 0].groupby("stop")["event"].sum()
+    ends = pd.Series(days).value_counts()
+    t = np.union1d(ev.index.to_numpy(dtype=float), ends.index.to_numpy(dtype=float))
+    d = np.diff(np.r_[0, round_cumulative(np.cumsum(ev.reindex(t).fillna(0).to_numpy()), dc.threshold)])
+    c = np.diff(np.r_[0, round_cumulative(np.cumsum(ends.reindex(t).fillna(0).to_numpy()), dc.threshold)])
+    n0 = max(round_count(len(days), dc.base, keep_positive=True), int(c.sum()))
+    y = n0 - np.r_[0, np.cumsum(c)[:-1]]
+    from scipy import stats
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = np.cumsum(np.where(y > 0, d / np.maximum(y, 1), 0.0))
+        se = np.sqrt(np.cumsum(np.where(y > 0, d / np.maximum(y, 1) ** 2, 0.0)))
+        z = stats.norm.ppf(1 - dc.alpha / 2)
+        f = np.where(est > 0, np.exp(z * se / np.where(est > 0, est, 1.0)), 1.0)
+    out = pd.DataFrame({"days": t, "n_at_risk": y, "n_events": np.cumsum(d), "estimate": est, "std_error": se,
+                        "ci_lower": est / f, "ci_upper": est * f})
+    return pd.concat([pd.DataFrame({"days": [0.0], "n_at_risk": [n0], "n_events": [0], "estimate": [0.0],
+                                    "std_error": [0.0], "ci_lower": [0.0], "ci_upper": [0.0]}),
+                      out[out["days"] > 0]], ignore_index=True)
+
+
+def protect_mcf_result(res, dc, *, name: str):
+    """A copy of :func:`dapp_eval.followup.recurrent_contacts`'s result redrawn from rounded counts.
+
+    Per group, the cumulative number of contacts and of ends of follow-up are rounded as the Kaplan-Meier
+    curves are (each step stands for the threshold number of contacts); the mean cumulative function, its
+    (Poisson, log) interval at the plan's alpha, the numbers followed and the contacts by each time point
+    come from them. The interval no longer allows for repeat contacts of one person (the robust variance
+    needs the people). Each curve stops where fewer than the threshold are still followed; the people and
+    their rows stay out of what is drawn.
+    """
+    import copy
+
+    persons, rows = res.tables["persons"], res.tables["rows"]
+    curves, summ = [], []
+    for g, s in res.summary.groupby(res.summary.columns[0], sort=False):
+        days = persons.loc[persons["group"] == g, "days"].dropna().to_numpy(dtype=float)
+        if len(days) < dc.threshold:
+            dc.record(name, str(g), "curve", f"group with fewer than {dc.threshold} people not drawn")
+            continue
+        steps = _mcf_steps(rows[rows["group"] == g], days, dc)
+        cut = _cut(steps, dc.threshold)
+        if len(cut) < len(steps):
+            dc.record(name, str(g), "curve", f"curve stopped where fewer than {dc.threshold} are still followed")
+        curves.append(cut.assign(group=g))
+        idx = np.searchsorted(cut["days"].to_numpy(), s["days"].to_numpy(), side="right") - 1
+        ok = (idx >= 0) & (s["days"].to_numpy() <= float(cut["days"].max()))
+        row = s.loc[ok].copy()
+        for col in ("n_at_risk", "n_events", "estimate", "ci_lower", "ci_upper"):
+            row[col] = cut[col].to_numpy()[idx[ok]]
+        summ.append(row)
+    out = copy.copy(res)
+    tables = dict(res.tables)
+    cols = ["group", "days", "n_at_risk", "n_events", "estimate", "std_error", "ci_lower", "ci_upper"]
+    tables["curves"] = pd.concat(curves, ignore_index=True)[cols] if curves else res.tables["curves"].iloc[:0]
+    tables["persons"], tables["rows"] = persons.iloc[:0], rows.iloc[:0]
+    out.tables = tables
+    out.summary = pd.concat(summ, ignore_index=True) if summ else res.summary.iloc[:0]
+    return out

@@ -74,9 +74,10 @@ def protected_sentence(shown: pd.DataFrame, *, threshold: int = 10, base: int = 
 
 _PEOPLE_WORDS = (r"people|persons?|participants?|referrals?|men|women|partners?|victims?|survivors?|"
                  r"perpetrators?|completers?|starters?|children|families|cases|completions|starts|dropouts|exits|"
-                 r"respondents?|responses|events?")
+                 r"respondents?|responses|events?|surveys?|survey\(s\)")
 _COUNT_IN_TEXT = re.compile(
-    r"(?<![\w.,£$/-])(\d{1,3}(?:,\d{3})+|\d+)(?=\s+(?:" + _PEOPLE_WORDS + r")\b)"   # 111 people referred
+    r"(?<![\w.,£$/-])(\d{1,3}(?:,\d{3})+|\d+)(?=\s+(?:" + _PEOPLE_WORDS + r")(?!\w))"  # 111 people referred
+    r"|(?<=\band )(\d{1,3}(?:,\d{3})+|\d+)(?=\s+at\s+T\d\b)"                       # (26 at T1) and 0 at T4
     r"|(?<=\bn = )(\d{1,3}(?:,\d{3})+|\d+)(?![\d.%])"                                # n = 33
     r"|(?<=: )(\d{1,3}(?:,\d{3})+|\d+)(?=\s*(?:[;)]|$))",                              # still attending: 4)
     re.I)

@@ -23,7 +23,7 @@ from pathlib import Path
 from .. import __version__
 from ..disclosure import check_threshold
 from ..disclosure.audit import audit_release
-from ..disclosure.release import DisclosureAuditError
+from ..disclosure.release import DisclosureAuditError, check_periods
 from ..errors import AnalysisError
 from ..io import ProgrammeData, load_programme
 from ..plan import load_plan
@@ -243,6 +243,7 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
         from ..comparators import load_comparators
 
         comp = load_comparators(comparators)  # every problem in the file at once, before anything is rendered
+    check_periods(periods)  # disjoint periods that make up another asked for: refused (issue 26)
     variants = [tuple(p) for p in periods] if periods else [None]
     releases = []
     for period in variants:

@@ -148,7 +148,9 @@ def _dropout_model(page, a) -> list:
         if not page.dc.model_allowed(n_ev, name="Dropout hazard ratios", what="dropouts"):
             out.append(page.na("Dropout model", page.dc.withheld_reason("dropouts")))
         else:
-            excl = "; ".join(f"{k}: {v}" for k, v in cox.meta.get("excluded", {}).items())
+            # issue 26: the exclusions are counts of people, published like every other (rounded, or <T)
+            excl = "; ".join(f"{k}: {page.dc.count(v, name='Dropout hazard ratios', label=k)}"
+                             for k, v in cox.meta.get("excluded", {}).items())
             if n_ev < 10 * n_terms:
                 out.append(page.p(f"Caution: {page.dc.count(n_ev, name='Dropout hazard ratios', label='dropouts')} dropouts for {n_terms} terms is fewer than the 10 events per term "
                               "a model like this needs; the hazard ratios below are unstable and may be "

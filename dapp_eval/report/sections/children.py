@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from ...disclosure.roles import Count, Label, Proportion
+from ._publish import role_table
+
 TITLE = "Children in the families referred"
 PLACEMENT = "body"
 _GROUP = {"all": "All children", "completed": "Parent completed", "did not complete": "Parent did not complete"}
@@ -43,6 +46,9 @@ def build(page) -> dict:
         out.append(page.p("Too few children have both plans recorded to publish the plans without risk of "
                           "identifying them.", "note"))
     else:
-        out.append(page.table(s, caption="Children's services plans at referral and 12 months later (same "
-                                         "children)", name="children_plans", label_cols=["measure"]))
+        roles = [Label("measure"), Count("n_children", "n_at_referral", "n_at_12_months"),
+                 Proportion("n_at_referral", "n_children", estimate="prop_at_referral", ci=None),
+                 Proportion("n_at_12_months", "n_children", estimate="prop_at_12_months", ci=None)]
+        out.append(role_table(page, s, roles, caption="Children's services plans at referral and 12 months later "
+                              "(same children)", name="children_plans"))
     return {"blocks": out}

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+import pandas as pd
+
 from ...disclosure.curves import protect_cif_table
 from ...disclosure.publish import publish_result
 from ..context import THROUGHPUT_STAGES
@@ -11,6 +14,31 @@ from . import _results as R
 
 TITLE = 'Engagement: from referral to completion'
 PLACEMENT = 'body'
+
+
+def smd_from_published(shown: pd.DataFrame, categorical, dc) -> pd.DataFrame:
+    """The largest standardised difference of each categorical level from the *published* counts and group
+    sizes (issue 26: SMDs of the true proportions, with the levels summing to the group, gave hidden counts
+    back); withheld when any count of the variable is not shown."""
+    from ...disclosure.roles import published_numbers
+    from ...estimators.effect_sizes import smd_binary
+
+    if "smd_max_abs" not in shown or "n_group" not in shown:
+        return shown
+    shown = shown.copy()
+    shown["smd_max_abs"] = shown["smd_max_abs"].astype(object)
+    num = published_numbers(shown, ["n", "n_group"])
+    cat = pd.Series(np.asarray(categorical, dtype=bool), index=shown.index)
+    hidden_var = set(shown.loc[cat & num["n"].isna(), "variable"])
+    for (var, _lev), idx in shown[cat].groupby(["variable", "level"], sort=False).groups.items():
+        if var in hidden_var or num.loc[idx, ["n", "n_group"]].isna().any().any() or (num.loc[idx, "n_group"] <= 0).any():
+            shown.loc[idx, "smd_max_abs"] = "[c]"
+            continue
+        p = (num.loc[idx, "n"] / num.loc[idx, "n_group"]).clip(0, 1).to_numpy()
+        d = [abs(smd_binary(a, b)) for i, a in enumerate(p) for b in p[i + 1:]]
+        d = [x for x in d if np.isfinite(x)]
+        shown.loc[idx, "smd_max_abs"] = round(max(d), 2) if d else np.nan
+    return shown
 
 
 def build(page) -> dict:
@@ -181,8 +209,14 @@ def _table1(page) -> list:
             if c in tab:
                 tab[c] = tab[c].round(2)
         # an SMD describes both groups of a level: it is hidden with any of the level's cells
-        out.append(page.table(tab, caption="Baseline characteristics by completion status (Table 1)",
-                               name="table1", margins=[["variable", "group"], ["variable", "level"]],
-                               pairs={"n": "n_group"}, label_cols=["variable", "level", "group"],
-                               group_all=["variable", "level"], keep=("n_group",), own_values=("mean", "sd")))
+        caption = "Baseline characteristics by completion status (Table 1)"
+        if page.is_withheld(caption, page.csv_name("table1")):
+            out.append(page.withheld_block(caption))
+        else:
+            shown = page.dc.table(tab, name=caption, margins=[["variable", "group"], ["variable", "level"]],
+                                  pairs={"n": "n_group"}, label_cols=["variable", "level", "group"],
+                                  group_all=["variable", "level"], keep=("n_group",), own_values=("mean", "sd"))
+            categorical = (s["level"] != "mean").to_numpy()  # a share of each level (binary, categorical, missing)
+            shown = smd_from_published(shown, categorical, page.dc)
+            out.append(page.shown_table(shown, caption=caption, csv_name=page.csv_name("table1")))
     return out

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from ...disclosure.roles import Count, Label, Proportion
+from ._publish import role_table
+
 TITLE = "Feedback: ratings of change"
 PLACEMENT = "body"
 _INF = {"perpetrator": "Person on the programme", "partner": "(Ex-)partner", "referring_agency": "Referring agency"}
@@ -28,6 +31,7 @@ def build(page) -> dict:
     # only the share rating better: the other categories and the mean rating, beside rounded counts, could
     # pin a small count (found by the release's disclosure audit)
     s = s[["informant", "wave", "item", "n", "n_better", "estimate", "ci_lower", "ci_upper"]]
-    out.append(page.table(s, caption=f"Share rating change as better or much better (Wilson {page.ci_label})",
-                          name="feedback", label_cols=["informant", "wave", "item"], pairs={"n_better": "n"}))
+    roles = [Label("informant", "wave", "item"), Count("n", "n_better"), Proportion("n_better", "n")]
+    out.append(role_table(page, s, roles, caption=f"Share rating change as better or much better (Wilson "
+                          f"{page.ci_label})", name="feedback"))
     return {"blocks": out}

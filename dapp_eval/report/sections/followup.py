@@ -3,13 +3,47 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from ...disclosure.curves import protect_persons_km_result
+from ...disclosure.curves import protect_mcf_result, protect_persons_km_result
 from ...disclosure.publish import publish_result
+from ...disclosure.roles import Count, Derived, Label, Model, Proportion, Value, publish
 from . import _results as R
+from ._publish import change_cells, published_paired_change
 
 TITLE = "Police, MARAC and children's services after the programme"
 PLACEMENT = 'body'
+
+
+def changes_from_published(summary: pd.DataFrame, shown: pd.DataFrame, dc, alpha: float) -> pd.DataFrame:
+    """The 'any incident' change rows (percentage points, Newcombe paired interval, McNemar p and Holm p)
+    recomputed from the published 2x2 table of each outcome (issue 26: the change x N and its interval pinned
+    the discordant pairs, 39 stopped and 6 newly involved); withheld where that table may not be shown."""
+    from ...estimators.proportions import holm
+
+    shown = shown.copy()
+    is_change = ((shown["measure"] == "any incident") & (shown["period"] == "change")).to_numpy()
+    cols = [c for c in ("estimate", "ci_lower", "ci_upper", "p_value") if c in shown]
+    for i in np.flatnonzero(is_change):
+        if str(shown["estimate"].iloc[i]) in (dc.marker, "[c]"):
+            continue
+        pub = published_paired_change(dc, *change_cells(summary, shown["label"].iloc[i]), alpha)
+        for c in cols:
+            shown[c] = shown[c].astype(object)
+            shown.iloc[i, shown.columns.get_loc(c)] = "[c]" if pub is None else pub[c]
+        if pub is None:
+            dc.record("12 months before referral vs 12 months after leaving", shown["label"].iloc[i], "estimate",
+                      "change built on a small or unpublished 2x2 cell")
+    if "p_adjusted" in shown and "role" in shown:
+        p = pd.to_numeric(shown["p_value"], errors="coerce").to_numpy(dtype=float)
+        sec = is_change & (shown["role"] == "secondary").to_numpy()
+        adj = np.where(is_change, p, np.nan)
+        adj[sec] = holm(np.where(np.isnan(p[sec]), 1.0, p[sec]))
+        adj[np.isnan(p)] = np.nan
+        old = shown["p_adjusted"].astype(object)
+        shown["p_adjusted"] = [("[c]" if str(o) in (dc.marker, "[c]") or (ch and a != a) else a) if ch else o
+                               for o, a, ch in zip(old, adj, is_change)]
+    return shown
 
 
 def build(page) -> dict:
@@ -30,6 +64,7 @@ def build(page) -> dict:
     ba_shown = page.dc.table(ba.summary[keep], name="12 months before referral vs 12 months after leaving",
                              label_cols=["label", "measure", "period", "model"],
                              pairs={"n_with_incident": "n"}, group_all=["label"], keep=("n",))
+    ba_shown = changes_from_published(ba.summary, ba_shown, page.dc, page.alpha)
     out.append(page.shown_table(ba_shown, caption="12 months before referral vs 12 months after leaving (unit column: "
                           "proportions with Wilson CI, percentage points, rates per person-year, rate ratios; "
                           "secondary outcomes Holm-adjusted)", csv_name=page.csv_name("followup_before_after")))
@@ -67,10 +102,13 @@ def build(page) -> dict:
                                            "descriptive, not an effect of completing."), "note"))
         ck = [c for c in cc.summary.columns if c not in ("note",)]
         # the difference rows add the groups up, so one hidden count hides the whole table's counts
-        out.append(page.table(cc.summary[ck].assign(_block=1), caption="Completers vs non-completers: any police "
-                               "involvement and rates (not a causal comparison)", name="followup_completers",
-                               label_cols=[c for c in ck if cc.summary[c].dtype == object],
-                               pairs={"n_with_incident": "n"}, group_all=["_block"], drop=("_block",)))
+        caption = "Completers vs non-completers: any police involvement and rates (not a causal comparison)"
+        if page.is_withheld(caption, page.csv_name("followup_completers")):
+            out.append(page.withheld_block(caption))
+        else:
+            t = cc.summary[ck].reset_index(drop=True)
+            out.append(page.shown_table(publish(t, completers_roles(t, page.dc), page.dc, name=caption),
+                                        caption=caption, csv_name=page.csv_name("followup_completers")))
     tti = page.get("time_to_incident", lambda: followup.time_to_incident(page.data, alpha=page.alpha))
     if isinstance(tti, Exception):
         out.append(page.na("Time to first police incident after leaving", str(tti)))
@@ -94,22 +132,74 @@ def build(page) -> dict:
     return {"blocks": out[1:]}
 
 
+def _rates(pub: pd.DataFrame, true: pd.DataFrame) -> pd.DataFrame:
+    """Incidents per person-year from the published number of incidents (the person-years are not a count)."""
+    ev = pd.to_numeric(true["n_events"], errors="coerce").to_numpy(dtype=float)
+    rate = pd.to_numeric(true["estimate"], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        py = np.where(rate > 0, ev / rate, np.nan)
+        new = np.where(pub["n_events"].to_numpy(dtype=float) == 0, 0.0, pub["n_events"].to_numpy(dtype=float) / py)
+    return pd.DataFrame({"estimate": new})
+
+
+def _difference(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Completers minus non-completers after leaving: Newcombe's interval and Fisher's test on published counts."""
+    from scipy import stats as st
+
+    from ...estimators.proportions import newcombe_diff_ci
+
+    after = pub[(pub["period"] == "after") & (pub["measure"] == "any incident")].set_index("group")
+    res = (np.nan,) * 4
+    if {"completed", "did_not_complete"} <= set(after.index):
+        kc, nc = after.loc["completed", ["n_with_incident", "n"]].astype(float)
+        kd, nd = after.loc["did_not_complete", ["n_with_incident", "n"]].astype(float)
+        shown = pd.to_numeric(after["estimate"], errors="coerce").notna().all()  # both proportions published
+        if shown and not np.isnan([kc, nc, kd, nd]).any() and nc > 0 and nd > 0:
+            d, lo, hi = newcombe_diff_ci(kc, nc, kd, nd, alpha=alpha)
+            p = float(st.fisher_exact([[kc, nc - kc], [kd, nd - kd]])[1])
+            res = (100 * d, 100 * lo, 100 * hi, p)
+    return pd.DataFrame([res] * len(pub), columns=["estimate", "ci_lower", "ci_upper", "p_value"])
+
+
+def completers_roles(t: pd.DataFrame, dc) -> list:
+    """What each column of the completers table is (issue 26: its estimates inverted to the true counts)."""
+    any_inc = (t["measure"] == "any incident").to_numpy()
+    rate = (t["measure"] == "incidents per person-year").to_numpy()
+    diff = t["group"].astype(str).str.contains(" - ").to_numpy()
+    model = t["group"].astype(str).str.contains(" / ").to_numpy()
+    sizes = t.loc[(t["period"] == "after") & any_inc, "n"]
+    groups_ok = len(sizes) == 2 and bool((pd.to_numeric(sizes, errors="coerce") >= dc.threshold).all())
+    stats_cols = ("estimate", "ci_lower", "ci_upper", "p_value")
+    return [Label("group", "group_label", "period", "measure"), Count("n", "n_with_incident", "n_events"),
+            Proportion("n_with_incident", "n", rows=any_inc),
+            Derived(("estimate",), lambda pub: _rates(pub, t), inputs=("n", "n_events"), rows=rate),
+            Derived(stats_cols, lambda pub: _difference(pub, dc.alpha), rows=diff, hidden_ok=True),
+            Model(stats_cols, events="n_events" if groups_ok else 0, rows=model)]
+
+
 def _recurrent(page, followup) -> list:
     """Police contacts since leaving, every contact: mean cumulative number per person by exit group."""
     rc = page.get("recurrent_contacts", lambda: followup.recurrent_contacts(page.data, alpha=page.alpha))
     if isinstance(rc, Exception):
         return [page.na("Police contacts since leaving", str(rc))]
     out = [page.h3("Police contacts since leaving (every contact, not only the first)")]
-    # the curve is cut where fewer than the threshold are still followed, as the Kaplan-Meier curve is
-    safe = page.dc.km_persons_result(rc, name="police contacts since leaving (mean cumulative function)")
+    # redrawn from rounded cumulative contacts and ends of follow-up, as the Kaplan-Meier curves are (issue 26:
+    # the steps of the true mean cumulative function are 1 / number followed, so they counted the contacts)
+    safe = protect_mcf_result(rc, page.dc, name="police contacts since leaving (mean cumulative function)")
     keep = [c for c in ("group", "months", "n_at_risk", "n_events", "estimate", "ci_lower", "ci_upper")
             if c in safe.summary]
     per = "contacts per person (mean)"  # a mean count, not a proportion: the page must not show it as a percentage
     tab = safe.summary[keep].rename(columns={"n_at_risk": "n_followed"}).assign(measure=per)
-    out.append(page.table(tab, caption="Mean number of police contacts per person since leaving, "
-                          f"by exit group (people still followed, contacts by then, {page.level} CI allowing for "
-                          "repeat contacts of one person)", name="recurrent_contacts",
-                          label_cols=["group", "months", "measure"]))
+    caption = ("Mean number of police contacts per person since leaving, by exit group (people still followed, "
+               f"contacts by then; {page.level} CI from the rounded counts, which does not allow for repeat "
+               "contacts of one person)")
+    if page.is_withheld(caption, page.csv_name("recurrent_contacts")):
+        out.append(page.withheld_block(caption))
+    else:
+        roles = [Label("group", "months", "measure"), Count("n_followed", "n_events"),
+                 Value("estimate", "ci_lower", "ci_upper")]  # read off the curve redrawn from rounded counts
+        out.append(page.shown_table(publish(tab, roles, page.dc, name=caption), caption=caption,
+                                    csv_name=page.csv_name("recurrent_contacts")))
     if len(safe.tables["curves"]):
         data = page.curve_table(safe.tables["curves"].assign(measure=per), time_col="days",
                                 group_cols=("group", "measure"), step=30,

@@ -3,12 +3,66 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ...disclosure.publish import publish_result
+from ...disclosure.roles import Count, Derived, Label, Proportion, Summary, publish
 from . import _results as R
 
 TITLE = 'Risk reduction'
 PLACEMENT = 'body'
+
+
+_PROPORTION_STATS = ("reliably_improved", "any_improvement", "no_reliable_change", "reliably_worse",
+                     "could_improve_reliably", "reliably_improved_of_could", "clinically_significant_improvement")
+
+
+def _sign_test(pub: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """The exact binomial test of reliable improvements vs deteriorations, from the published counts.
+
+    A hidden count of deteriorations (1 to threshold - 1) is taken at threshold - 1, the value that gives the
+    largest p-value: the test then reads nothing from the true count.
+    """
+    from scipy import stats as st
+
+    s = pub.set_index("statistic")["n"] if "statistic" in pub else pd.Series(dtype=float)
+    imp = s.get("reliably_improved", np.nan)
+    wor = s.get("reliably_worse", np.nan)
+    wor = threshold - 1 if pd.isna(wor) and "reliably_worse" in s.index else wor
+    p = np.nan
+    if pd.notna(imp) and pd.notna(wor) and imp + wor > 0:
+        p = float(st.binomtest(int(imp), int(imp + wor)).pvalue)
+    return pd.DataFrame({"p_value": np.full(len(pub), p)})
+
+
+def _holm_published(pub: pd.DataFrame) -> pd.DataFrame:
+    """Holm over the published p-values of the secondary rows (the primary keeps its own)."""
+    from ...estimators.proportions import holm
+
+    p = pd.to_numeric(pub["p_value"], errors="coerce").to_numpy(dtype=float)
+    role = pub["role"].astype(str).to_numpy() if "role" in pub else np.array([""] * len(pub))
+    sec = np.char.startswith(role.astype(str), "secondary")
+    adj = np.where(role == "primary", p, np.nan)
+    adj[sec] = holm(np.where(np.isnan(p[sec]), 1.0, p[sec]))  # a p-value not shown counts as 1
+    adj[np.isnan(p)] = np.nan
+    return pd.DataFrame({"p_value_holm": adj})
+
+
+def risk_change_roles(t: pd.DataFrame, threshold: int) -> list:
+    """What each column of the risk-change table is (issue 26: no estimate from a true count)."""
+    prop = t["statistic"].isin(_PROPORTION_STATS).to_numpy()
+    labels = [c for c in ("statistic", "role", "population", "_margin") if c in t]
+    stats_cols = tuple(c for c in ("estimate", "ci_lower", "ci_upper", "p_value") if c in t)
+    roles = [Label(*labels), Count(*[c for c in ("n", "n_total") if c in t]),
+             Proportion("n", "n_total", rows=prop),
+             Summary(stats_cols, n="n", rows=~prop)]  # means, medians and effect sizes of the people paired
+    if "p_value" in t:
+        roles.append(Derived(("p_value",), lambda pub: _sign_test(pub, threshold), hidden_ok=True,
+                             rows=(t["statistic"] == "reliably_improved").to_numpy()))
+    if "p_value_holm" in t:
+        roles.append(Derived(("p_value_holm",), _holm_published, hidden_ok=True))
+    return roles
+
 
 
 def build(page) -> dict:
@@ -34,10 +88,13 @@ def build(page) -> dict:
     # the three reliable-change categories add up to the people paired: one margin
     rc = t["statistic"].isin(["reliably_improved", "no_reliable_change", "reliably_worse"])
     t["_margin"] = np.where(rc, "reliable change", t.index.astype(str))
-    out.append(page.table(t, caption=f"Change in {r['instrument']} score, {r['from']} to {r['to']} "
-                           "(negative = lower risk)", name="risk_change",
-                           label_cols=[c for c in ("statistic", "role", "population", "_margin") if c in t],
-                           pairs={"n": "n_total"}, margins=["_margin"], drop=("_margin",)))
+    caption = (f"Change in {r['instrument']} score, {r['from']} to {r['to']} (negative = lower risk)")
+    if page.is_withheld(caption, page.csv_name("risk_change")):
+        out.append(page.withheld_block(caption))
+    else:
+        shown = publish(t, risk_change_roles(t, page.dc.threshold), page.dc, name=caption)
+        out.append(page.shown_table(shown.drop(columns=["_margin"]), caption=caption,
+                                    csv_name=page.csv_name("risk_change")))
     bt = page.get("bands", lambda: risk.band_transitions(page.data, instrument=r["instrument"], from_=r["from"],
                                                          to=r["to"], informant=r["informant"], alpha=page.alpha))
     if isinstance(bt, Exception):

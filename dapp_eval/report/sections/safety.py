@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pandas as pd
 
 from ...disclosure.publish import publish_result
+from ...disclosure.roles import Count, Derived, Label, publish
+from ...disclosure.text import protect_counts
 from . import _results as R
 
 TITLE = 'Safety of (ex-)partners and children'
@@ -40,6 +45,115 @@ def _published_views(v: pd.DataFrame, prow: pd.DataFrame, pvrow: pd.DataFrame, s
                 if c in pr.index:
                     v.loc[i, c] = float(pr[c])
     return v
+
+
+def _paired_cells(d: pd.DataFrame) -> pd.DataFrame:
+    """The paired 2x2 table each row implies (from whichever counts it is given: true or published)."""
+    return pd.DataFrame({"both": d["n_yes_baseline"] - d["n_stopped"], "stopped": d["n_stopped"],
+                         "started": d["n_started"],
+                         "neither": d["n_pairs"] - d["n_yes_baseline"] - d["n_started"]})
+
+
+def _paired_stats(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Change in percentage points, Newcombe's interval and the exact McNemar p, from the published 2x2."""
+    from ...estimators.proportions import mcnemar_exact, newcombe_paired_ci
+
+    rows = []
+    for _, c in _paired_cells(pub).iterrows():
+        if c.isna().any() or (c < 0).any() or c.sum() <= 0:
+            rows.append((np.nan, np.nan, np.nan, np.nan))
+            continue
+        d, lo, hi = newcombe_paired_ci(c["both"], c["started"], c["stopped"], c["neither"], alpha=alpha)
+        rows.append((100 * d, 100 * lo, 100 * hi, mcnemar_exact(int(c["stopped"]), int(c["started"]))))
+    return pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper", "p_value"])
+
+
+def _holm_published(pub: pd.DataFrame) -> pd.DataFrame:
+    from ...estimators.proportions import holm
+
+    p = pd.to_numeric(pub["p_value"], errors="coerce").to_numpy(dtype=float)
+    sec = (pub["role"] == "secondary").to_numpy()
+    adj = p.copy()  # a p-value not shown counts as 1 among the tests (conservative: never as if absent)
+    adj[sec] = holm(np.where(np.isnan(p[sec]), 1.0, p[sec]))
+    adj[np.isnan(p)] = np.nan  # a row whose own p-value is not shown shows no adjusted one
+    return pd.DataFrame({"p_adjusted": adj})
+
+
+#: every count of the paired table is a part of its pairs: "0 started" or "all reported it at T4" among
+#: fewer than twice the threshold pairs is withheld like a small count (the zero rule; issue 26: a site of 15
+#: pairs showed 'started 0' and 'at the later survey 0'), and the statistics built on it with it
+PAIRED_ZERO_RULE = {c: "n_pairs" for c in ("n_yes_baseline", "n_yes_followup", "n_stopped", "n_started")}
+
+
+def paired_roles(cols, alpha: float) -> list:
+    """What each column of the paired-change table is: its statistics come from the published 2x2 cells and
+    are withheld when a cell is from 1 to threshold - 1 (issue 26: they gave a hidden 'started' back)."""
+    counts = ("n_pairs", "n_yes_baseline", "n_yes_followup", "n_stopped", "n_started")
+    stats_cols = tuple(c for c in ("estimate", "ci_lower", "ci_upper", "p_value") if c in cols)
+    roles = [Label(*[c for c in ("behaviour", "label", "role") if c in cols]), Count(*counts),
+             Derived(stats_cols, lambda pub: _paired_stats(pub, alpha), inputs=counts, small=_paired_cells)]
+    if "p_adjusted" in cols:
+        roles.append(Derived(("p_adjusted",), _holm_published, hidden_ok=True))
+    return roles
+
+
+def _pp_headline(old: str, pub: dict | None, conf: str, what: str = "paired (ex-)partners") -> str:
+    if pub is None:
+        return old.split(": ")[0] + ": not shown (built on numbers below the small-number threshold)"
+    return (f"{old.split(': ')[0]}: {pub['estimate']:+.1f} percentage points ({conf} {pub['ci_lower']:+.1f} to "
+            f"{pub['ci_upper']:+.1f}; {pub['n']:,} {what})")
+
+
+def _row_of(pc_shown, behaviour: str, marker: str) -> dict | None:
+    """A published paired-change row as numbers (None where any of its figures is withheld)."""
+    if pc_shown is None:
+        return None
+    r = pc_shown[pc_shown["behaviour"] == behaviour]
+    if len(r) != 1 or r[["n_pairs", "estimate", "ci_lower", "ci_upper"]].isin([marker, "[c]"]).any().any():
+        return None
+    r = r.iloc[0]
+    return {"n": int(_num(r["n_pairs"])), "estimate": float(r["estimate"]), "ci_lower": float(r["ci_lower"]),
+            "ci_upper": float(r["ci_upper"])}
+
+
+def mirabal_from_published(page, mm: pd.DataFrame, pc_shown) -> pd.DataFrame:
+    """The Mirabal headlines with every number taken from a published table (issue 26: the paired n and the
+    Newcombe change from the true 2x2 table gave T1, T4, stopped and started back, hidden cells included).
+
+    Behaviours: the published paired-change row; children's services: the change from the published 2x2
+    table of the before/after comparison; feeling very safe (whose 2x2 table is not published): no change
+    shown here; space for action: a mean over the pairs, shown when they are at least the threshold."""
+    from ... import followup
+    from ...results import level_text
+    from ._publish import change_cells, published_paired_change
+
+    conf = f"{level_text(page.alpha)} CI"
+    mm = mm.copy()
+    measured = mm["status"] == "measured"
+    # a reason such as "not estimable: ... (82 people referred; never started the programme: 53)" prints counts
+    mm["status"] = [s if m else protect_counts(str(s), page.dc) for s, m in zip(mm["status"], measured)]
+    for i in mm.index[measured]:
+        src, head = str(mm.at[i, "informed_by"]), str(mm.at[i, "headline"])
+        if "space_for_action" in src:  # a mean change over the pairs: the number of pairs as published
+            n = page.dc.count(mm.at[i, "n"], name="Project Mirabal measures", label="space for action")
+            mm.at[i, "headline"] = re.sub(r"; [\d,]+ paired", f"; {n} paired", head)
+            continue
+        if "feels_safe" in src:
+            mm.at[i, "headline"] = (head.split(": ")[0] + ": the change is not shown here; each wave's share "
+                                    "feeling very safe is in the table of feeling safe")
+        elif "child_exposed" in src or "primary outcome" in src:
+            b = "child_exposed" if "child_exposed" in src else page.plan["primary"]["safety"]
+            pub = _row_of(pc_shown, b, page.dc.marker)
+            mm.at[i, "headline"] = _pp_headline(head, pub, conf)
+            mm.at[i, "n"] = pd.NA if pub is None else mm.at[i, "n"]
+        elif "incidents.csv" in src:
+            ba = page.get("mirabal_before_after", lambda: followup.before_after(
+                page.data, outcomes=("childrens_services",), alpha=page.alpha))
+            lab = ba.summary["label"].iloc[0]
+            pub = published_paired_change(page.dc, *change_cells(ba.summary, lab), page.alpha)
+            mm.at[i, "headline"] = _pp_headline(head, pub, conf, "people")
+            mm.at[i, "n"] = pd.NA if pub is None else mm.at[i, "n"]
+    return mm
 
 
 def build(page) -> dict:
@@ -112,13 +226,8 @@ def _paired_and_views(page, pv_shown: pd.DataFrame) -> list:
                           "n_started", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted")
               if c in pc.summary]
 
-        def cells(d):  # the paired 2x2 table each row implies
-            return pd.DataFrame({"both": d["n_yes_baseline"] - d["n_stopped"], "stopped": d["n_stopped"],
-                                 "started": d["n_started"],
-                                 "neither": d["n_pairs"] - d["n_yes_baseline"] - d["n_started"]})
-
-        pc_shown = page.dc.table(pc.summary[ck], name="Paired change in reported behaviours",
-                                 label_cols=["behaviour", "label", "role"], row_cells=cells, keep=("n_pairs",))
+        pc_shown = publish(pc.summary[ck], paired_roles(ck, page.dc.alpha), page.dc,
+                           name="Paired change in reported behaviours", pairs=PAIRED_ZERO_RULE)
         out.append(page.shown_table(pc_shown.drop(columns=["behaviour"]),
                               caption=f"Paired change {sp['baseline_wave']} to {sp['followup_wave']} among "
                                       "(ex-)partners who answered both (percentage points; exact McNemar; the "
@@ -218,10 +327,11 @@ def _mirabal(page) -> list:
     if isinstance(mm, Exception):
         out.append(page.na("Project Mirabal's six measures", str(mm)))
     if not isinstance(mm, Exception):
-        mk = [c for c in ("measure_no", "measure", "informed_by", "status", "headline", "n") if c in mm.summary]
+        mm_pub = mirabal_from_published(page, mm.summary, None if isinstance(pc, Exception) else pc_shown)
+        mk = [c for c in ("measure_no", "measure", "informed_by", "status", "headline", "n") if c in mm_pub]
         out.append(page.h3("Project Mirabal's six measures of success"))
         # the headline is text built from the numbers, so it is hidden with its count
-        out.append(page.table(mm.summary[mk], caption="What this data can and cannot say about each measure",
+        out.append(page.table(mm_pub[mk], caption="What this data can and cannot say about each measure",
                                name="mirabal_measures", label_cols=["measure", "informed_by", "status"],
                                dependent={"n": ["headline"]}))
     return out

@@ -8,9 +8,13 @@ published (protected) values.
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pandas as pd
 
 from ... import formatting as fmt
+from ...disclosure.roles import Count, Derived, Label, Value, publish
 from ...headlines import REGISTRY, SITE_OUTCOMES
 from ..context import figure_uri
 from ..format import pct
@@ -117,9 +121,79 @@ def build(page) -> dict:
         cols = [c for c in ("group", "annual_cost_gbp", "period_years", "period_cost_gbp", "n_referrals",
                             "n_started", "n_completed", "cost_per_referral", "cost_per_start",
                             "cost_per_completion", "cost_per_target_completion", "note") if c in cs.summary]
-        out.append(page.table(cs.summary[cols], caption="Costs by site (GBP; whole-period ratios)",
-                               name="costs_by_site", kind="throughput", label_cols=["group", "note"]))
+        caption = "Costs by site (GBP; whole-period ratios)"
+        if page.is_withheld(caption, page.csv_name("costs_by_site")):
+            out.append(page.withheld_block(caption))
+        else:
+            out.append(page.shown_table(publish(cs.summary[cols], cost_roles(cols), page.dc, name=caption),
+                                        caption=caption, csv_name=page.csv_name("costs_by_site")))
     return {"blocks": out[1:]}
+
+
+def _per_person(pub: pd.DataFrame) -> pd.DataFrame:
+    """Costs per referral, start and completion: the period's cost over the published count."""
+    out = pd.DataFrame(index=pub.index)
+    cost = pd.to_numeric(pub["period_cost_gbp"], errors="coerce")
+    for c, n in (("cost_per_referral", "n_referrals"), ("cost_per_start", "n_started"),
+                 ("cost_per_completion", "n_completed")):
+        den = pub[n].where(pub[n] > 0)
+        out[c] = cost / den
+    return out
+
+
+def cost_roles(cols) -> list:
+    """What each column of the costs table is: costs per person divide by the published counts (issue 26)."""
+    per = [(c, n) for c, n in (("cost_per_referral", "n_referrals"), ("cost_per_start", "n_started"),
+                                ("cost_per_completion", "n_completed")) if c in cols]
+    return [Label(*[c for c in ("group", "note") if c in cols]),
+            Count(*[c for c in ("n_referrals", "n_started", "n_completed") if c in cols]),
+            Value(*[c for c in ("annual_cost_gbp", "period_years", "period_cost_gbp", "cost_per_target_completion")
+                    if c in cols]),
+            *[Derived((c,), _per_person, inputs=(n,)) for c, n in per]]
+
+
+#: the referral-mix sentence of the case-mix notes, as the analysis words it from the true shares
+_MIX = re.compile(r"Referral sources (?:differ|are similar) between sites: .*?difference in case mix\)\.", re.S)
+
+
+def _published_shares(mix: pd.DataFrame, dc) -> pd.DataFrame:
+    """Each site's share of each referral source from the published counts (NaN where a count is not shown,
+    or is none or all of a group below the zero-rule minimum)."""
+    def pub(r):
+        k, n = dc.rounded(r["n"]), dc.rounded(r["n_group"])
+        if k is None or n is None or n <= 0 or dc._zero_small(r["n"], r["n_group"]):
+            return np.nan
+        return k / n
+
+    return mix.assign(share=mix.apply(pub, axis=1))
+
+
+def published_mix_sentence(mix: pd.DataFrame | None, sites: pd.DataFrame, dc) -> str:
+    """The referral-mix sentence with the shares and the standardised difference of the *published* counts
+    (issue 26: the sentence's percentages and SMD, from the true shares, gave hidden counts back)."""
+    from ... import formatting as fmt
+    from ...estimators.effect_sizes import smd_binary
+    from ...headlines import SMD_FLAG, _size
+
+    if mix is None or not len(mix):
+        return ""
+    sh = _published_shares(mix[mix["level"] != "missing"], dc)
+    full = sh.groupby("level")["share"].apply(lambda v: v.notna().all() and len(v) > 1)
+    sh = sh[sh["level"].isin(full[full].index)]
+    if sh.empty:
+        return ("Referral sources by site are not compared here: some of their counts are below the "
+                "small-number threshold.")
+    lev = sh.groupby("level")["share"].agg(lambda p: p.max() - p.min()).idxmax()
+    p = sh[sh["level"] == lev].set_index("group")["share"]
+    d = max(abs(smd_binary(a, b)) for i, a in enumerate(p) for b in p.iloc[i + 1:])
+    names = sites.set_index("site_id")["site_name"]
+    lo, hi = (f"{fmt.percent(p[g], 0)} ({names.get(g, g)})" for g in (p.idxmin(), p.idxmax()))
+    source = fmt.plain_name(str(lev))
+    source = source if source[:2].isupper() else source[0].lower() + source[1:]
+    verb = "differ" if d >= SMD_FLAG else "are similar"
+    return (f"Referral sources {verb} between sites: the share referred by {source} ranges from {lo} to {hi} "
+            f"(standardised difference {d:.2f}, {_size(d)}; above {SMD_FLAG} is usually taken as a real "
+            f"difference in case mix; shares and difference from the published counts).")
 
 
 def _headline_comparison(page) -> list:
@@ -134,7 +208,9 @@ def _headline_comparison(page) -> list:
                                                                             figures=done))
     if isinstance(sc, Exception):
         return [page.na("Sites side by side", str(sc))]
-    mix = dict(zip(sc.tables["case_mix"]["outcome"], sc.tables["case_mix"]["case_mix"]))
+    mix_sentence = published_mix_sentence(sc.tables.get("referral_mix"), full.sites, page.dc)
+    mix = {o: _MIX.sub(lambda _m: mix_sentence, str(t))
+           for o, t in zip(sc.tables["case_mix"]["outcome"], sc.tables["case_mix"]["case_mix"])}
     out = [page.h3("Sites side by side on the headline outcomes"),
            page.p(f"Each outcome by site, with its {page.level} confidence interval and the all-sites figure, computed exactly "
                   "as on each site's own report. Intervals that overlap widely mean the data cannot tell the sites "

@@ -1,0 +1,283 @@
+"""One publication step: a table declares what each column is, and every derived value comes from published counts.
+
+:func:`publish` takes a result table and a list of column *roles*:
+
+- :class:`Label` - text that names a row (never changed);
+- :class:`Count` - a count of people (suppressed below the threshold, every other rounded);
+- :class:`Proportion` - an estimate (and its Wilson interval, at the release's alpha) that is a numerator
+  count over a denominator count of the same row: recomputed from the *published* counts, withheld when
+  either is hidden, when the complement is small, or when "none" or "all" of a small group (the zero rule);
+- :class:`Derived` - any other statistic of counts, with the function that derives it: the function is
+  called with the published counts (NaN where hidden), never the true ones;
+- :class:`Summary` - a mean, median or SD over the people of a count column: shown only when that count is
+  at least the threshold (a mean of 4 people describes those 4);
+- :class:`Value` - a figure that is not about people (a cost, a period in years): shown as it is;
+- :class:`Model` - model output (coefficients, intervals, p-values) with its number of events: shown only
+  when there are at least ``threshold`` events.
+
+Each role may cover only some rows (``rows``, a boolean mask or a function of the table). Every cell of a
+non-count column that holds a value must be covered by a role: an undeclared column is an error, so nothing
+reaches a page by accident. No heuristic on column names or values is used.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from dapp_eval.disclosure import DisclosureControl
+>>> t = pd.DataFrame({"group": ["A", "B"], "n": [23, 48], "n_total": [50, 50], "estimate": [0.46, 0.96]})
+>>> roles = [Label("group"), Count("n", "n_total"), Proportion("n", "n_total", estimate="estimate")]
+>>> publish(t, roles, DisclosureControl(), name="demo")[["n", "estimate"]].values.tolist()
+[['25', 0.5], ['50', '[c]']]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .control import HIDDEN, DisclosureControl
+
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "publish", "published_numbers"]
+
+
+def _mask(rows, df: pd.DataFrame) -> np.ndarray:
+    if rows is None:
+        return np.ones(len(df), dtype=bool)
+    m = rows(df) if callable(rows) else rows
+    return np.asarray(pd.Series(m).fillna(False), dtype=bool)
+
+
+@dataclass(frozen=True)
+class Label:
+    """Columns of text that name a row."""
+
+    cols: tuple[str, ...]
+
+    def __init__(self, *cols: str):
+        object.__setattr__(self, "cols", tuple(cols))
+
+
+@dataclass(frozen=True)
+class Count:
+    """Columns that count people (``kind="throughput"`` kept for the log only: small counts are withheld)."""
+
+    cols: tuple[str, ...]
+
+    def __init__(self, *cols: str):
+        object.__setattr__(self, "cols", tuple(cols))
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """``estimate = scale * numerator / denominator`` with its Wilson interval, from the published counts."""
+
+    numerator: str
+    denominator: str
+    estimate: str = "estimate"
+    ci: tuple[str, str] | None = ("ci_lower", "ci_upper")
+    scale: float = 1.0
+    rows: object = None
+
+    @property
+    def cols(self) -> tuple[str, ...]:
+        return (self.estimate, *(self.ci or ()))
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Columns computed by ``fn(published) -> DataFrame`` (those columns) from the published counts.
+
+    ``published`` is the table with every count column replaced by its published number (NaN where not
+    shown) and every other column as published so far (roles are applied in order). ``inputs`` are the
+    counts it reads: where one is hidden, the derived cells are withheld (``[c]``) unless ``hidden_ok``.
+    ``small`` are count columns whose true value, when from 1 to threshold - 1, withholds the row's
+    derived cells (a small implied cell, e.g. a discordant pair count).
+    """
+
+    cols: tuple[str, ...]
+    fn: Callable[[pd.DataFrame], pd.DataFrame]
+    inputs: tuple[str, ...] = ()
+    rows: object = None
+    small: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    hidden_ok: bool = False
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A mean, median, SD ... over the people counted in ``n``: shown only when ``n`` is at least the threshold."""
+
+    cols: tuple[str, ...]
+    n: str
+    rows: object = None
+
+
+@dataclass(frozen=True)
+class Model:
+    """Model output: shown only with at least ``threshold`` events (column ``events``, or a number)."""
+
+    cols: tuple[str, ...]
+    events: str | float
+    rows: object = None
+
+
+@dataclass(frozen=True)
+class Value:
+    """Figures that are not about people (a cost in GBP, a period in years, a planned length): shown as they are."""
+
+    cols: tuple[str, ...]
+
+    def __init__(self, *cols: str):
+        object.__setattr__(self, "cols", tuple(cols))
+
+
+@dataclass
+class _State:
+    true: pd.DataFrame
+    out: pd.DataFrame
+    pub: pd.DataFrame
+    dc: DisclosureControl
+    covered: dict = field(default_factory=dict)
+    hidden: int = 0
+
+    def cover(self, col: str, m: np.ndarray) -> None:
+        self.covered[col] = self.covered.get(col, np.zeros(len(self.out), dtype=bool)) | m
+
+    def put(self, col: str, m: np.ndarray, values, withhold: np.ndarray) -> None:
+        """Set ``col`` on rows ``m`` to ``values`` (aligned to all rows), ``[c]`` where ``withhold``."""
+        vals = pd.Series(np.asarray(values, dtype=object), index=self.out.index)
+        self.out[col] = self.out[col].astype(object)
+        keep = m & ~withhold
+        self.out.loc[keep, col] = vals[keep].map(lambda v: np.nan if v is None else v)
+        self.out.loc[m & withhold, col] = HIDDEN
+        self.pub[col] = self.out[col]
+        self.hidden += int((m & withhold & self.true[col].notna().to_numpy()).sum())
+        self.cover(col, m)
+
+
+def published_numbers(shown: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """The published counts of ``cols`` as numbers (NaN where suppressed or withheld)."""
+    out = pd.DataFrame(index=shown.index)
+    for c in cols:
+        out[c] = pd.to_numeric(shown[c].astype(str).str.replace(",", ""), errors="coerce")
+    return out
+
+
+def _small(dc: DisclosureControl, v) -> np.ndarray:
+    v = pd.to_numeric(pd.Series(v), errors="coerce").to_numpy(dtype=float)
+    return (v > 0) & (v < dc.threshold)
+
+
+def _apply_proportion(s: _State, r: Proportion) -> None:
+    from ..estimators.proportions import wilson_ci
+
+    m = _mask(r.rows, s.true)
+    t = s.true
+    k_true = pd.to_numeric(t[r.numerator], errors="coerce").to_numpy(dtype=float)
+    n_true = pd.to_numeric(t[r.denominator], errors="coerce").to_numpy(dtype=float)
+    k, n = s.pub[r.numerator].to_numpy(dtype=float), s.pub[r.denominator].to_numpy(dtype=float)
+    comp = n_true - k_true
+    zero = ((k_true == 0) | (comp == 0)) & (n_true > 0) & (n_true < s.dc.zero_minimum)
+    withhold = np.isnan(k) | np.isnan(n) | (n <= 0) | _small(s.dc, comp) | zero | (k > n)
+    withhold &= ~(np.isnan(k_true) | np.isnan(n_true))  # a row without these counts: not this proportion
+    m = m & ~(np.isnan(k_true) | np.isnan(n_true))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        est = r.scale * k / n
+        lo, hi = wilson_ci(np.nan_to_num(k), np.where(n > 0, n, 1), alpha=s.dc.alpha)
+    s.put(r.estimate, m, est, withhold)
+    if r.ci and all(c in s.out.columns for c in r.ci):
+        s.put(r.ci[0], m, r.scale * np.asarray(lo, dtype=float), withhold)
+        s.put(r.ci[1], m, r.scale * np.asarray(hi, dtype=float), withhold)
+    if r.rows is None:
+        return  # its numerator and denominator went to the count step as a pair: logged there
+    for i in np.flatnonzero(m & withhold):
+        s.dc.record(s.out.attrs.get("name", "table"), s.out.attrs["labels"][i], r.estimate,
+                    "computed from a count not published, a small complement, or none/all of a small group")
+
+
+def _apply_derived(s: _State, r: Derived) -> None:
+    m = _mask(r.rows, s.true)
+    vals = r.fn(s.pub.copy())
+    withhold = np.zeros(len(s.out), dtype=bool)
+    if not r.hidden_ok:
+        for c in r.inputs:
+            withhold |= s.pub[c].isna().to_numpy() & s.true[c].notna().to_numpy()
+    if r.small is not None:
+        cells = r.small(s.true.copy())
+        withhold |= np.asarray(cells.apply(lambda col: _small(s.dc, col)).any(axis=1), dtype=bool)
+        withhold |= np.asarray((cells < 0).any(axis=1), dtype=bool)
+        pub_cells = r.small(s.pub.copy())
+        withhold |= np.asarray((pub_cells < 0).any(axis=1), dtype=bool)  # published cells that do not add up
+    for c in r.cols:
+        s.put(c, m, vals[c].to_numpy(), withhold | ~np.isfinite(pd.to_numeric(vals[c], errors="coerce")
+                                                                .to_numpy(dtype=float)) & s.true[c].notna().to_numpy())
+
+
+def _apply_summary(s: _State, r: Summary) -> None:
+    m = _mask(r.rows, s.true)
+    n = pd.to_numeric(s.true[r.n], errors="coerce").to_numpy(dtype=float)
+    withhold = np.isnan(n) | (n < s.dc.threshold)
+    for c in r.cols:
+        s.put(c, m, s.true[c].to_numpy(dtype=object), withhold & s.true[c].notna().to_numpy())
+
+
+def _apply_model(s: _State, r: Model) -> None:
+    m = _mask(r.rows, s.true)
+    ev = (pd.to_numeric(s.true[r.events], errors="coerce").to_numpy(dtype=float) if isinstance(r.events, str)
+          else np.full(len(s.true), float(r.events)))
+    withhold = np.isnan(ev) | (ev < s.dc.threshold)
+    for c in r.cols:
+        s.put(c, m, s.true[c].to_numpy(dtype=object), withhold & s.true[c].notna().to_numpy())
+
+
+def _apply_value(s: _State, r: Value) -> None:
+    for c in r.cols:
+        s.cover(c, np.ones(len(s.out), dtype=bool))
+
+
+_APPLY = {Value: _apply_value, Proportion: _apply_proportion, Derived: _apply_derived, Summary: _apply_summary, Model: _apply_model}
+
+
+def _check_declared(df: pd.DataFrame, roles, covered: dict, plain: set) -> None:
+    for c in df.columns:
+        if c in plain:
+            continue
+        m = covered.get(c, np.zeros(len(df), dtype=bool))
+        left = df[c].notna().to_numpy() & ~m
+        if left.any():
+            raise ValueError(f"publish: column {c!r} has values in rows no role declares (row {int(np.argmax(left))})")
+
+
+def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: str,
+            pairs: dict[str, str] | None = None) -> pd.DataFrame:
+    """The table as published under ``dc``'s policy: counts protected, every other column from its role.
+
+    ``pairs`` (numerator -> denominator) are passed to the count step so that a count saying "none" or
+    "all" of a small group is withheld with its proportion (the zero rule); :class:`Proportion` roles add
+    theirs.
+    """
+    t = df.reset_index(drop=True).copy()
+    labels = [c for r in roles if isinstance(r, Label) for c in r.cols]
+    counts = [c for r in roles if isinstance(r, Count) for c in r.cols]
+    pairs = dict(pairs or {})
+    for r in roles:
+        if isinstance(r, Proportion) and r.rows is None:
+            pairs.setdefault(r.numerator, r.denominator)
+    shown = dc.table(t[labels + counts], name=name, label_cols=labels, pairs=pairs or None)
+    out = t.copy()
+    for c in counts:
+        out[c] = shown[c]
+    pub = t.copy()
+    pub[counts] = published_numbers(shown, counts)
+    out.attrs["name"] = name
+    out.attrs["labels"] = ([" / ".join(map(str, r)) for r in t[labels].itertuples(index=False)] if labels
+                           else [str(i) for i in range(len(t))])
+    s = _State(true=t, out=out, pub=pub, dc=dc)
+    for r in roles:
+        if type(r) in _APPLY:
+            _APPLY[type(r)](s, r)
+    _check_declared(t, roles, s.covered, set(labels) | set(counts))
+    dc._tally(name, derived=s.hidden)
+    out.attrs.clear()
+    return out
