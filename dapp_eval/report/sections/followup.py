@@ -57,6 +57,46 @@ def build(page) -> dict:
     out.append(page.p("Only people whose whole window is covered by the linked records count; the others are "
                   "reported as not yet eligible (see the data-quality appendix), never as having no incidents. "
                   "Records of one event count once.", "note"))
+    out += _before_after(page, ba)
+    rm = page.get("repeat_marac", lambda: followup.repeat_marac(page.data, alpha=page.alpha))
+    if isinstance(rm, Exception):
+        out.append(page.na("Repeat MARAC cases", str(rm)))
+    if not isinstance(rm, Exception):
+        rk = [c for c in rm.summary.columns if c != "note"]
+        out.append(page.table(rm.summary[rk].assign(_block=1), caption="Repeat MARAC cases (a new MARAC "
+                               "referral within 12 months of the previous one, as SafeLives defines it)",
+                               name="repeat_marac", label_cols=[c for c in rk if rm.summary[c].dtype == object],
+                               pairs={"n_repeat": "n_marac", "n_people_repeat": "n_people_marac"},
+                               group_all=["_block"], keep=("n",), drop=("_block",)))
+    k = len(out)  # completers against non-completers, and every police contact: the technical annex
+    out += _completers(page, followup)
+    tti = page.get("time_to_incident", lambda: followup.time_to_incident(page.data, alpha=page.alpha))
+    if isinstance(tti, Exception):
+        out.append(page.na("Time to first police incident after leaving", str(tti)))
+    if not isinstance(tti, Exception):
+        # redrawn from rounded cumulative incidents and censorings (disclosure.curves)
+        safe = protect_persons_km_result(tti, page.dc, name="time to first police incident after exit")
+        if len(safe.tables["curves"]):
+            data = page.curve_table(safe.tables["curves"], time_col="days", group_cols=("group",), step=30,
+                                    unit="days_since_leaving", name="time_to_incident_chart_data",
+                                    caption="Share with no police incident since leaving, every 30 days (the data "
+                                            "of the chart)")
+            out.append(page.figure(safe.plot(), data=data, alt="Kaplan-Meier curves of the share with no police "
+                                   "incident since leaving the programme: "
+                                   + page.curve_ends(safe.tables["curves"], time_col="days", label_col="group")
+                                   + " (where the curves stop).",
+                                   caption="Time to first police incident after leaving (Kaplan-Meier)."))
+    out += _recurrent(page, followup)
+    out[k:] = page.annex("Completers and non-completers; police contacts over time", out[k:],
+                         what="police involvement of completers against non-completers (descriptive), time to the "
+                              "first police incident and every police contact since leaving")
+    return {"blocks": out[1:]}
+
+
+def _before_after(page, ba) -> list:
+    """The 12 months before referral against the 12 months after leaving: the table (changes from the
+    published cells) and the chart of the outcomes whose counts are all published."""
+    out = []
     keep = [c for c in ("label", "measure", "period", "model", "unit", "role", "n", "n_with_incident", "n_events",
                         "person_years", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted")
             if c in ba.summary]
@@ -81,17 +121,12 @@ def build(page) -> dict:
                                "are in the table above.",
                                caption="Any involvement before vs after (commissioner design)"
                                        + ("; outcomes with small numbers not drawn." if blocked else ".")))
-    rm = page.get("repeat_marac", lambda: followup.repeat_marac(page.data, alpha=page.alpha))
-    if isinstance(rm, Exception):
-        out.append(page.na("Repeat MARAC cases", str(rm)))
-    if not isinstance(rm, Exception):
-        rk = [c for c in rm.summary.columns if c != "note"]
-        out.append(page.table(rm.summary[rk].assign(_block=1), caption="Repeat MARAC cases (a new MARAC "
-                               "referral within 12 months of the previous one, as SafeLives defines it)",
-                               name="repeat_marac", label_cols=[c for c in rk if rm.summary[c].dtype == object],
-                               pairs={"n_repeat": "n_marac", "n_people_repeat": "n_people_marac"},
-                               group_all=["_block"], keep=("n",), drop=("_block",)))
-    k = len(out)  # completers against non-completers, and every police contact: the technical annex
+    return out
+
+
+def _completers(page, followup) -> list:
+    """Completers against non-completers (descriptive), published through the publication step."""
+    out = []
     cc = page.get("completers", lambda: followup.compare_completers(page.data, alpha=page.alpha))
     if isinstance(cc, Exception):
         out.append(page.na("Completers and non-completers", str(cc)))
@@ -109,27 +144,7 @@ def build(page) -> dict:
             t = cc.summary[ck].reset_index(drop=True)
             out.append(page.shown_table(publish(t, completers_roles(t, page.dc), page.dc, name=caption),
                                         caption=caption, csv_name=page.csv_name("followup_completers")))
-    tti = page.get("time_to_incident", lambda: followup.time_to_incident(page.data, alpha=page.alpha))
-    if isinstance(tti, Exception):
-        out.append(page.na("Time to first police incident after leaving", str(tti)))
-    if not isinstance(tti, Exception):
-        # redrawn from rounded cumulative incidents and censorings (disclosure.curves)
-        safe = protect_persons_km_result(tti, page.dc, name="time to first police incident after exit")
-        if len(safe.tables["curves"]):
-            data = page.curve_table(safe.tables["curves"], time_col="days", group_cols=("group",), step=30,
-                                    unit="days_since_leaving", name="time_to_incident_chart_data",
-                                    caption="Share with no police incident since leaving, every 30 days (the data "
-                                            "of the chart)")
-            out.append(page.figure(safe.plot(), data=data, alt="Kaplan-Meier curves of the share with no police "
-                                   "incident since leaving the programme: "
-                                   + page.curve_ends(safe.tables["curves"], time_col="days", label_col="group")
-                                   + " (where the curves stop).",
-                                   caption="Time to first police incident after leaving (Kaplan-Meier)."))
-    out += _recurrent(page, followup)
-    out[k:] = page.annex("Completers and non-completers; police contacts over time", out[k:],
-                         what="police involvement of completers against non-completers (descriptive), time to the "
-                              "first police incident and every police contact since leaving")
-    return {"blocks": out[1:]}
+    return out
 
 
 def _rates(pub: pd.DataFrame, true: pd.DataFrame) -> pd.DataFrame:

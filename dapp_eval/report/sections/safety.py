@@ -169,7 +169,8 @@ def build(page) -> dict:
         return {"blocks": out[1:] + [page.na("Partner surveys", str(pv))]}
     blocks, pv_shown = _prevalence(page, pv)
     out += blocks
-    out += _paired_and_views(page, pv_shown)
+    blocks, pc_shown = _paired_and_views(page, pv_shown)
+    out += blocks
     out += _feeling_safe(page)
     k = len(out)  # survey response (the basis of the non-response weighting) goes to the technical annex
     out += _response(page)
@@ -177,7 +178,7 @@ def build(page) -> dict:
                          what="who answered each survey wave, the basis of the weighting for non-response")
     out += _support(page)
     k = len(out)  # page 1 says what the data can say about each measure; the table in full is in the annex
-    out += _mirabal(page)
+    out += _mirabal(page, pc_shown)
     out[k:] = page.annex("Project Mirabal's measures in full", out[k:],
                          what="the evidence on each of Project Mirabal's six measures, with its numbers")
     return {"blocks": out[1:]}
@@ -207,14 +208,15 @@ def _prevalence(page, pv) -> tuple[list, pd.DataFrame]:
     return out, pv_shown
 
 
-def _paired_and_views(page, pv_shown: pd.DataFrame) -> list:
+def _paired_and_views(page, pv_shown: pd.DataFrame) -> tuple[list, pd.DataFrame | None]:
     """The paired change among (ex-)partners who answered both waves, then the three views of the primary
-    outcome (shown only when every cell they are built on is published)."""
+    outcome (shown only when every cell they are built on is published); also the published paired table
+    (None when the analysis could not run), which the Mirabal measures read."""
     from ... import safety
 
     sp = page.plan["safety"]
     out = []
-    prow = pvrow = None
+    prow = pvrow = pc_shown = None
     pc = page.get("safety_paired", lambda: safety.paired_change(
         page.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
         primary=page.plan["primary"]["safety"], alpha=page.alpha))
@@ -260,7 +262,7 @@ def _paired_and_views(page, pv_shown: pd.DataFrame) -> list:
                             "not shown: built on counts hidden elsewhere")
             out.append(page.p("The side-by-side views of the primary outcome are not shown: they are built on counts "
                           "that are below the small-number threshold.", "note"))
-    return out
+    return out, pc_shown
 
 
 def _feeling_safe(page) -> list:
@@ -316,7 +318,7 @@ def _support(page) -> list:
     return out
 
 
-def _mirabal(page) -> list:
+def _mirabal(page, pc_shown: pd.DataFrame | None) -> list:
     from ... import safety
 
     sp = page.plan["safety"]
@@ -327,7 +329,7 @@ def _mirabal(page) -> list:
     if isinstance(mm, Exception):
         out.append(page.na("Project Mirabal's six measures", str(mm)))
     if not isinstance(mm, Exception):
-        mm_pub = mirabal_from_published(page, mm.summary, None if isinstance(pc, Exception) else pc_shown)
+        mm_pub = mirabal_from_published(page, mm.summary, pc_shown)
         mk = [c for c in ("measure_no", "measure", "informed_by", "status", "headline", "n") if c in mm_pub]
         out.append(page.h3("Project Mirabal's six measures of success"))
         # the headline is text built from the numbers, so it is hidden with its count
