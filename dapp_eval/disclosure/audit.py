@@ -711,15 +711,38 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
         value from 1 to threshold - 1.
     """
     reports = decode_release(path, threshold=threshold)
+    base = _rounding_base(reports, base)
+    cells = _published_cells(reports, base)
+    eqs, ratio_hyps = _all_relations(reports, cells)
+    relations = defaultdict(int)
+    for a, *_ in eqs:
+        relations[a] += 1
+    relations["percentage x denominator"] = len(ratio_hyps)
+    _propagate(cells, eqs, ratio_hyps)
+    leaks, narrowed = _pinned_cells(cells)
+    by_attack = defaultdict(int)
+    for x in leaks:
+        by_attack[x.attack] += 1
+    return AuditResult(str(path), cells.rounded, base, len(reports), sum(len(r.tables) for r in reports),
+                       len(cells.lo), int(sum(cells.hidden)), leaks, narrowed, dict(relations), dict(by_attack))
+
+
+def _rounding_base(reports: list[_Report], base: int | None) -> int:
+    """The rounding base: the one asked for, else the one the pages state, else 5 if nearly every count is a multiple of 5."""
+    if base is not None:
+        return base
+    stated = {r.base for r in reports if r.base}
+    if len(stated) == 1:
+        return stated.pop()
     positive = [int(v) for r in reports for t in r.tables.values()
                 for j, c in enumerate(t.columns) if _is_count(c)
                 for v in (row[j].replace(",", "") for row in t.rows) if v.isdigit() and int(v) > 0]
-    stated = {r.base for r in reports if r.base}
-    if base is None and len(stated) == 1:
-        base = stated.pop()
-    if base is None:
-        mult = sum(v % 5 == 0 for v in positive)
-        base = 5 if positive and len(positive) >= 5 and mult / len(positive) > 0.9 else 1
+    mult = sum(v % 5 == 0 for v in positive)
+    return 5 if positive and len(positive) >= 5 and mult / len(positive) > 0.9 else 1
+
+
+def _published_cells(reports: list[_Report], base: int) -> _Cells:
+    """Every count cell of every published table, as the interval of true values it can stand for."""
     cells = _Cells(rounded=base > 1, base=base)
     for r in reports:
         for key, t in r.tables.items():
@@ -730,6 +753,11 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
                 for i, row in enumerate(t.rows):
                     v = row[j]
                     cells.add((r.file, key, labels[i], c), v, r.threshold, (r.file, key, labels[i], c, v, r.threshold))
+    return cells
+
+
+def _all_relations(reports: list[_Report], cells: _Cells) -> tuple[list, list]:
+    """Every relation an attacker can write between published cells, and every ratio they can pair with counts."""
     eqs: list[tuple[str, str, dict[int, float], str]] = []   # (attack, kind "eq"/"ge", coefs, description)
     _relations_across_reports(reports, cells, eqs)
     _relations_across_outputs(reports, cells, eqs)
@@ -743,13 +771,11 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
     for r in reports:
         for key, t in r.tables.items():
             ratio_hyps += _ratio_hypotheses(r, key, t, cells)
+    return eqs, ratio_hyps
 
-    relations = defaultdict(int)
-    for a, *_ in eqs:
-        relations[a] += 1
-    relations["percentage x denominator"] = len(ratio_hyps)
-    _propagate(cells, eqs, ratio_hyps)
 
+def _pinned_cells(cells: _Cells) -> tuple[list[Leak], list[Leak]]:
+    """The leaks (counts worked back to one small value) and the hidden counts narrowed to a span of at most 3."""
     leaks, narrowed = _unrounded(cells), []
     for i, meta in enumerate(cells.meta):
         if cells.exact[i]:
@@ -763,11 +789,7 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
             leaks.append(Leak(attack, rep, table, row, col, text, int(lo), how))
         elif cells.hidden[i] and 1 <= lo and hi <= thr - 1 and hi - lo <= 2:
             narrowed.append(Leak(attack, rep, table, row, col, text, int(lo), f"between {int(lo)} and {int(hi)}"))
-    by_attack = defaultdict(int)
-    for x in leaks:
-        by_attack[x.attack] += 1
-    return AuditResult(str(path), cells.rounded, base, len(reports), sum(len(r.tables) for r in reports),
-                       len(cells.lo), int(sum(cells.hidden)), leaks, narrowed, dict(relations), dict(by_attack))
+    return leaks, narrowed
 
 
 def _unrounded(cells: _Cells) -> list[Leak]:
