@@ -911,9 +911,38 @@ def _relations_across_outputs(reports, cells: _Cells, eqs) -> None:
 
 
 def _relations_across_reports(reports, cells: _Cells, eqs):
+    """Relations between reports: sites add up to the overall report; other thresholds and periods hold the same counts."""
     index_by_table: dict[tuple[str, str], dict] = {}
     for (rep, k, lab, col), i in cells.index.items():
         index_by_table.setdefault((rep, k), {})[(lab, col)] = i
+    _overall_minus_sites(reports, index_by_table, eqs)
+    _across_thresholds(reports, index_by_table, eqs)
+    _across_covering_periods(reports, index_by_table, eqs)
+    _across_period_partitions(reports, index_by_table, eqs)
+
+
+def _minus_sum(i: int, members) -> dict[int, float]:
+    """Coefficients of cell i minus the sum of the member cells (a member listed twice counts twice)."""
+    coefs = {i: 1.0}
+    for m in members:
+        coefs[m] = coefs.get(m, 0.0) - 1.0
+    return coefs
+
+
+def _listed_sites(o: _Report) -> set:
+    """The site ids the overall report lists in its site funnel or its costs by site."""
+    listed = set()
+    for k in ("site_funnel", "costs_by_site"):
+        if k in o.tables:
+            f = o.tables[k]
+            col = "site_id" if "site_id" in f.columns else ("group" if "group" in f.columns else None)
+            if col:
+                listed |= {s for s in f.col(col) if re.fullmatch(r"[A-Za-z]\w*", str(s)) and s != "all"}
+    return listed
+
+
+def _overall_minus_sites(reports, index_by_table, eqs) -> None:
+    """The overall report's count is the sum of the site reports' counts (at least it, if not every site is published)."""
     families: dict[tuple, list[_Report]] = defaultdict(list)
     for r in reports:
         if r.scope != "workbook":
@@ -924,31 +953,29 @@ def _relations_across_reports(reports, cells: _Cells, eqs):
         if not overall or not sites:
             continue
         o = overall[0]
-        listed = set()
-        for k in ("site_funnel", "costs_by_site"):
-            if k in o.tables:
-                f = o.tables[k]
-                col = "site_id" if "site_id" in f.columns else ("group" if "group" in f.columns else None)
-                if col:
-                    listed |= {s for s in f.col(col) if re.fullmatch(r"[A-Za-z]\w*", str(s)) and s != "all"}
+        listed = _listed_sites(o)
         complete = bool(listed) and listed <= {s.scope for s in sites}
         for key, t in o.tables.items():
             if not all(key in s.tables for s in sites):
                 continue
             if all(s.tables[key].columns == t.columns and s.tables[key].rows == t.rows for s in sites):
                 continue  # the same table in every report (comparison of sites): not additive
-            oc = index_by_table.get((o.file, key), {})
-            scs = [index_by_table.get((s.file, key), {}) for s in sites]
-            for cell_key, i in oc.items():
-                members = [sc.get(cell_key) for sc in scs]
-                if any(m is None for m in members):
-                    continue
-                coefs = {i: 1.0}
-                for m in members:
-                    coefs[m] = coefs.get(m, 0.0) - 1.0
-                desc = f"all sites minus the {len(sites)} site reports, {key} '{cell_key[0]}' {cell_key[1]}"
-                eqs.append(("across reports", "eq" if complete else "ge", coefs, desc))
-    # the same scope, period and table at another threshold is the same count
+            _site_sums(key, index_by_table.get((o.file, key), {}),
+                       [index_by_table.get((s.file, key), {}) for s in sites], complete, eqs)
+
+
+def _site_sums(key: str, oc: dict, scs: list[dict], complete: bool, eqs) -> None:
+    """One table's cells: the overall cell minus the same cell of every site report."""
+    for cell_key, i in oc.items():
+        members = [sc.get(cell_key) for sc in scs]
+        if any(m is None for m in members):
+            continue
+        desc = f"all sites minus the {len(scs)} site reports, {key} '{cell_key[0]}' {cell_key[1]}"
+        eqs.append(("across reports", "eq" if complete else "ge", _minus_sum(i, members), desc))
+
+
+def _across_thresholds(reports, index_by_table, eqs) -> None:
+    """The same scope, period and table at another threshold is the same count."""
     by_scope: dict[tuple, list[_Report]] = defaultdict(list)
     for r in reports:
         by_scope[(r.scope, r.period)].append(r)
@@ -961,7 +988,10 @@ def _relations_across_reports(reports, cells: _Cells, eqs):
                 for ck in set(ac) & set(bc):
                     eqs.append(("across thresholds", "eq", {ac[ck]: 1.0, bc[ck]: -1.0},
                                 f"{key} '{ck[0]}' {ck[1]} at thresholds {a.threshold} and {b.threshold}"))
-    # a report of the same scope over a referral period that covers another's holds at least its counts
+
+
+def _across_covering_periods(reports, index_by_table, eqs) -> None:
+    """A report of the same scope over a referral period that covers another's holds at least its counts."""
     # (the whole data covers every period; 2023-01-01 to 2025-03-31 covers 2024-01-01 to 2024-12-31)
     for a, b in itertools.permutations([r for r in reports if r.scope != "workbook"], 2):
         if a.scope != b.scope or a.period == b.period or not _covers(a.period, b.period):
@@ -971,8 +1001,11 @@ def _relations_across_reports(reports, cells: _Cells, eqs):
             for ck in set(wc) & set(pc):
                 eqs.append(("across periods", "ge", {wc[ck]: 1.0, pc[ck]: -1.0},
                             f"{key} '{ck[0]}' {ck[1]}: {a.period} covers {b.period}"))
-    # disjoint periods that follow each other and make up a published period add up to it (an attacker
-    # assumes it of every count; a relation the published numbers contradict is dropped)
+
+
+def _across_period_partitions(reports, index_by_table, eqs) -> None:
+    """Disjoint periods that follow each other and make up a published period add up to it."""
+    # (an attacker assumes it of every count; a relation the published numbers contradict is dropped)
     for whole, chain in _partitions(reports):
         for key in set(whole.tables).intersection(*(set(r.tables) for r in chain)):
             wc = index_by_table.get((whole.file, key), {})
@@ -981,10 +1014,7 @@ def _relations_across_reports(reports, cells: _Cells, eqs):
                 members = [pc.get(ck) for pc in pcs]
                 if any(m is None for m in members):
                     continue
-                coefs = {i: 1.0}
-                for m in members:
-                    coefs[m] = coefs.get(m, 0.0) - 1.0
-                eqs.append(("across periods", "eq", coefs, f"{key} '{ck[0]}' {ck[1]}: {whole.period} = "
+                eqs.append(("across periods", "eq", _minus_sum(i, members), f"{key} '{ck[0]}' {ck[1]}: {whole.period} = "
                             + " + ".join(r.period for r in chain)))
 
 
