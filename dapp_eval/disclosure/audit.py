@@ -1062,91 +1062,129 @@ def _covers(outer: str, inner: str) -> bool:
     return a0 <= b0 and b1 <= a1
 
 
-def _relations_within_table(r: _Report, key: str, df: PublishedTable, cells: _Cells, eqs):
-    labels = _row_labels(df)
-    counts = [c for c in df.columns if _is_count(c)]
-    idx = {(labels[i], c): cells.index.get((r.file, key, labels[i], c)) for i in range(len(df)) for c in counts}
+class _TableRelations:
+    """One published table's count cells by (row label, column), and the relations found among them."""
 
-    def add(coefs, desc, kind="eq"):
+    def __init__(self, r: _Report, key: str, df: PublishedTable, cells: _Cells, eqs):
+        self.r, self.key, self.df, self.cells, self.eqs = r, key, df, cells, eqs
+        self.labels = _row_labels(df)
+        self.counts = [c for c in df.columns if _is_count(c)]
+        self.idx = {(self.labels[i], c): cells.index.get((r.file, key, self.labels[i], c))
+                    for i in range(len(df)) for c in self.counts}
+
+    def cell(self, row: int, col: str):
+        """The cell index of row number ``row`` in count column ``col`` (None if not a published count)."""
+        return self.idx[(self.labels[row], col)]
+
+    def add(self, coefs, desc, kind="eq"):
+        """Record a row-and-column-totals relation when every cell in it is published."""
         if None not in coefs and len(coefs) > 1:
-            eqs.append(("row and column totals", kind, coefs, f"{r.file} {key}: {desc}"))
+            self.eqs.append(("row and column totals", kind, coefs, f"{self.r.file} {self.key}: {desc}"))
 
-    # flow tables: an intermediate stage is the sum of the stages under it
-    lev = df.col("level") if "level" in df.columns else []
-    if lev and set(lev) <= {"intermediate", "terminal"} and "intermediate" in set(lev):
-        for i, v in enumerate(lev):
-            if v != "intermediate":
+
+def _relations_within_table(r: _Report, key: str, df: PublishedTable, cells: _Cells, eqs):
+    """Relations inside one table: flow stages, total rows, block sums and competing-risks columns."""
+    tr = _TableRelations(r, key, df, cells, eqs)
+    _flow_stage_sums(tr)
+    _total_rows(tr)
+    _block_sums(tr)
+    _competing_risks_sums(tr)
+
+
+def _flow_stages(lev: list) -> list[tuple[int, list[int]]]:
+    """(intermediate row, the rows under it up to the next intermediate one) in a flow table's levels."""
+    out = []
+    for i, v in enumerate(lev):
+        if v != "intermediate":
+            continue
+        j = i + 1
+        kids = []
+        while j < len(lev):
+            kids.append(j)
+            if lev[j] == "intermediate":
+                break
+            j += 1
+        if kids:
+            out.append((i, kids))
+    return out
+
+
+def _flow_stage_sums(tr: _TableRelations) -> None:
+    """Flow tables: an intermediate stage is the sum of the stages under it."""
+    lev = tr.df.col("level") if "level" in tr.df.columns else []
+    if not (lev and set(lev) <= {"intermediate", "terminal"} and "intermediate" in set(lev)):
+        return
+    for i, kids in _flow_stages(lev):
+        for c in tr.counts:
+            ids = [tr.cell(i, c)] + [tr.cell(k, c) for k in kids]
+            if None in ids:
                 continue
-            j = i + 1
-            kids = []
-            while j < len(lev):
-                kids.append(j)
-                if lev[j] == "intermediate":
-                    break
-                j += 1
-            if kids:
-                for c in counts:
-                    ids = [idx[(labels[i], c)]] + [idx[(labels[k], c)] for k in kids]
-                    if None in ids:
-                        continue
-                    coefs = {ids[0]: 1.0}
-                    for k in ids[1:]:
-                        coefs[k] = coefs.get(k, 0.0) - 1.0
-                    add(coefs, f"'{labels[i]}' = sum of the {len(kids)} stages under it")
-    # a total row
-    for i, lab in enumerate(labels):
-        if re.fullmatch(r"(all|any|total|overall)( .*)?", lab.strip().lower()) and len(df) > 2:
-            for c in counts:
-                ids = [idx[(labels[k], c)] for k in range(len(df))]
+            tr.add(_minus_sum(ids[0], ids[1:]), f"'{tr.labels[i]}' = sum of the {len(kids)} stages under it")
+
+
+def _total_rows(tr: _TableRelations) -> None:
+    """A total row ('all', 'any', 'total', 'overall') is the sum of the other rows."""
+    for i, lab in enumerate(tr.labels):
+        if re.fullmatch(r"(all|any|total|overall)( .*)?", lab.strip().lower()) and len(tr.df) > 2:
+            for c in tr.counts:
+                ids = [tr.cell(k, c) for k in range(len(tr.df))]
                 if None in ids:
                     continue
-                coefs = {ids[i]: 1.0}
-                for k, x in enumerate(ids):
-                    if k != i:
-                        coefs[x] = coefs.get(x, 0.0) - 1.0
-                add(coefs, f"'{lab}' = sum of the other rows ({c})")
-    # a count constant over a block of rows is the sum of another count over the block
-    text_cols = _text_columns(df)
+                tr.add(_minus_sum(ids[i], [x for k, x in enumerate(ids) if k != i]),
+                       f"'{lab}' = sum of the other rows ({c})")
+
+
+def _block_sums(tr: _TableRelations) -> None:
+    """A count constant over a block of rows is the sum of another count over the block."""
+    text_cols = _text_columns(tr.df)
     for drop in text_cols:
         block_cols = [c for c in text_cols if c != drop]
         if not block_cols:
             continue
         groups: dict[tuple, list[int]] = {}
-        for i, row in enumerate(df.rows):
+        for i, row in enumerate(tr.df.rows):
             groups.setdefault(tuple(row[j] for j in block_cols), []).append(i)
         blocks = [rows for rows in groups.values() if len(rows) >= 2]
-        for d in counts:
-            dj = df.columns.index(d)
-            if not blocks or any(len({df.rows[k][dj] for k in rows}) != 1 for rows in blocks):
+        for d in tr.counts:
+            dj = tr.df.columns.index(d)
+            if not blocks or any(len({tr.df.rows[k][dj] for k in rows}) != 1 for rows in blocks):
                 continue
-            for c in [c for c in counts if c != d]:
-                hyp = []
-                for rows in blocks:
-                    ids = [idx[(labels[k], c)] for k in rows]
-                    top = idx[(labels[rows[0]], d)]
-                    if None in ids or top is None:
-                        continue
-                    coefs = {top: 1.0}
-                    for x in ids:
-                        coefs[x] = coefs.get(x, 0.0) - 1.0
-                    hyp.append(coefs)
-                # a guess about the table's structure holds in every block or in none, and the attacker
-                # needs to see it hold exactly in one block (or know it: n_group is a documented denominator)
-                seen = any(all(cells.exact[j] for j in h) and sum(c * cells.lo[j] for j, c in h.items()) == 0
-                           for h in hyp)
-                # ... unless d is one value over the whole table (two groups of equal published size): then the
-                # blocks it is constant over are a coincidence, and which rows it sums is not known
-                known = d in KNOWN_DENOMINATORS and len({row[dj] for row in df.rows}) > 1
-                if hyp and (seen or known) and all(_consistent(cells, h, "eq") for h in hyp):
-                    for h in hyp:
-                        add(h, f"{d} of each block of {', '.join(df.columns[j] for j in block_cols)} = sum of {c}")
-    # n = n_event + n_competing + n_censored (competing-risks tables)
-    parts = [c for c in ("n_event", "n_competing", "n_censored") if c in counts]
-    if "n" in counts and len(parts) == 3:
-        for i in range(len(df)):
-            ids = [idx[(labels[i], "n")]] + [idx[(labels[i], c)] for c in parts]
+            for c in [c for c in tr.counts if c != d]:
+                _block_sum_hypothesis(tr, blocks, block_cols, d, c)
+
+
+def _block_sum_hypothesis(tr: _TableRelations, blocks, block_cols, d: str, c: str) -> None:
+    """Count d of each block = sum of count c over the block, kept if the attacker can see or know it holds."""
+    dj = tr.df.columns.index(d)
+    cells = tr.cells
+    hyp = []
+    for rows in blocks:
+        ids = [tr.cell(k, c) for k in rows]
+        top = tr.cell(rows[0], d)
+        if None in ids or top is None:
+            continue
+        hyp.append(_minus_sum(top, ids))
+    # a guess about the table's structure holds in every block or in none, and the attacker
+    # needs to see it hold exactly in one block (or know it: n_group is a documented denominator)
+    seen = any(all(cells.exact[j] for j in h) and sum(c * cells.lo[j] for j, c in h.items()) == 0
+               for h in hyp)
+    # ... unless d is one value over the whole table (two groups of equal published size): then the
+    # blocks it is constant over are a coincidence, and which rows it sums is not known
+    known = d in KNOWN_DENOMINATORS and len({row[dj] for row in tr.df.rows}) > 1
+    if hyp and (seen or known) and all(_consistent(cells, h, "eq") for h in hyp):
+        for h in hyp:
+            tr.add(h, f"{d} of each block of {', '.join(tr.df.columns[j] for j in block_cols)} = sum of {c}")
+
+
+def _competing_risks_sums(tr: _TableRelations) -> None:
+    """Competing-risks tables: n = n_event + n_competing + n_censored."""
+    parts = [c for c in ("n_event", "n_competing", "n_censored") if c in tr.counts]
+    if "n" in tr.counts and len(parts) == 3:
+        for i in range(len(tr.df)):
+            ids = [tr.cell(i, "n")] + [tr.cell(i, c) for c in parts]
             if None not in ids:
-                add({ids[0]: 1.0, ids[1]: -1.0, ids[2]: -1.0, ids[3]: -1.0}, "n = n_event + n_competing + n_censored")
+                tr.add({ids[0]: 1.0, ids[1]: -1.0, ids[2]: -1.0, ids[3]: -1.0},
+                       "n = n_event + n_competing + n_censored")
 
 
 #: the funnel stage whose people are still open at each conversion step
