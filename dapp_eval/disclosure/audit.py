@@ -1195,68 +1195,102 @@ _OPEN = {"assessed_of_referred": "awaiting assessment", "started_of_accepted": "
 KNOWN_DENOMINATORS = ("n_group",)
 
 
+class _FunnelLinks:
+    """A report's funnel stages by name, and the relations other tables' counts have with them."""
+
+    def __init__(self, r: _Report, funnel: str, cells: _Cells, eqs):
+        self.r, self.funnel, self.cells, self.eqs = r, funnel, cells, eqs
+        self.stage = {}
+        for lab in _row_labels(r.tables[funnel]):
+            self.stage.setdefault(lab.split(" / ")[0].strip().lower(), lab)
+
+    def cell(self, table, label, col):
+        """The cell index of a count in one of the report's tables (None if not published)."""
+        return self.cells.index.get((self.r.file, table, label, col))
+
+    def find(self, word):
+        """The funnel's n for the stage named (or starting with) ``word``."""
+        lab = self.stage.get(word) or next((v for k, v in self.stage.items() if k.startswith(word)), None)
+        return self.cell(self.funnel, lab, "n") if lab else None
+
+    def add(self, coefs, desc):
+        """Record a denominators-and-conversions relation when every cell in it is published."""
+        if None not in coefs and len(coefs) > 1:
+            self.eqs.append(("denominators and conversions", "eq", coefs, f"{self.r.file}: {desc}"))
+
+    def table(self, suffix):
+        """The report's table whose key ends with ``suffix``, or None."""
+        return next((k for k in self.r.tables if k.endswith(suffix)), None)
+
+
 def _relations_between_tables(r: _Report, cells: _Cells, eqs):
+    """Relations between a report's funnel and its conversion, waiting-time, waiting-list and throughput tables."""
     funnel = next((k for k in r.tables if k.endswith("funnel_counts")), None)
     if funnel is None:
         return
-    flabels = _row_labels(r.tables[funnel])
-    stage = {}
-    for lab in flabels:
-        stage.setdefault(lab.split(" / ")[0].strip().lower(), lab)
-    def cell(table, label, col):
-        return cells.index.get((r.file, table, label, col))
+    fl = _FunnelLinks(r, funnel, cells, eqs)
+    _conversion_denominators(fl)
+    _waiting_time_counts(fl)
+    _waiting_list_counts(fl)
+    _throughput_referrals(fl)
 
-    def find(word):
-        lab = stage.get(word) or next((v for k, v in stage.items() if k.startswith(word)), None)
-        return cell(funnel, lab, "n") if lab else None
 
-    def add(coefs, desc):
-        if None not in coefs and len(coefs) > 1:
-            eqs.append(("denominators and conversions", "eq", coefs, f"{r.file}: {desc}"))
+def _conversion_denominators(fl: _FunnelLinks) -> None:
+    """Conversion rows: n_resolved + n_open = the earlier stage, n_converted = the later, n_open = the stage still open."""
+    conv = fl.table("funnel_conversion")
+    if not conv:
+        return
+    for lab in _row_labels(fl.r.tables[conv]):
+        m = re.fullmatch(r"(\w+?)_of_(\w+)", lab.split(" / ")[0])
+        if not m:
+            continue
+        num, den = fl.find(m.group(1)), fl.find(m.group(2))
+        res, opn, cv = fl.cell(conv, lab, "n_resolved"), fl.cell(conv, lab, "n_open"), fl.cell(conv, lab, "n_converted")
+        if den is not None and res is not None and opn is not None:
+            fl.add({den: 1.0, res: -1.0, opn: -1.0}, f"{lab}: n_resolved + n_open = {m.group(2)}")
+        if num is not None and cv is not None:
+            fl.add({num: 1.0, cv: -1.0}, f"{lab}: n_converted = {m.group(1)}")
+        still = _OPEN.get(m.group(0))
+        if still and opn is not None and fl.find(still) is not None:
+            fl.add({fl.find(still): 1.0, opn: -1.0}, f"{lab}: n_open = {still}")
 
-    conv = next((k for k in r.tables if k.endswith("funnel_conversion")), None)
-    if conv:
-        clabels = _row_labels(r.tables[conv])
-        for lab in clabels:
-            m = re.fullmatch(r"(\w+?)_of_(\w+)", lab.split(" / ")[0])
-            if not m:
-                continue
-            num, den = find(m.group(1)), find(m.group(2))
-            res, opn, cv = cell(conv, lab, "n_resolved"), cell(conv, lab, "n_open"), cell(conv, lab, "n_converted")
-            if den is not None and res is not None and opn is not None:
-                add({den: 1.0, res: -1.0, opn: -1.0}, f"{lab}: n_resolved + n_open = {m.group(2)}")
-            if num is not None and cv is not None:
-                add({num: 1.0, cv: -1.0}, f"{lab}: n_converted = {m.group(1)}")
-            still = _OPEN.get(m.group(0))
-            if still and opn is not None and find(still) is not None:
-                add({find(still): 1.0, opn: -1.0}, f"{lab}: n_open = {still}")
+
+def _waiting_time_counts(fl: _FunnelLinks) -> None:
+    """Waiting-time tables: n, n_event and n_censored are funnel stages."""
     waits = {"wait_referral_to_assessment": ("referred", "assessed", "awaiting assessment"),
              "wait_assessment_to_start": ("accepted", "started", "awaiting start")}
     for k, (den, ev, waiting) in waits.items():
-        key = next((t for t in r.tables if t.endswith(k)), None)
+        key = fl.table(k)
         if key is None:
             continue
-        lab = _row_labels(r.tables[key])[0]
-        add({find(den): 1.0, cell(key, lab, "n"): -1.0}, f"{k}: n = {den}")
-        add({find(ev): 1.0, cell(key, lab, "n_event"): -1.0}, f"{k}: n_event = {ev}")
-        add({find(waiting): 1.0, cell(key, lab, "n_censored"): -1.0}, f"{k}: n_censored = {waiting}")
-    wl = next((t for t in r.tables if t.endswith("waiting_list")), None)
-    if wl:
-        for lab in _row_labels(r.tables[wl]):
-            w = lab.split(" / ")[0].replace("_", " ")
-            if w in stage:
-                add({find(w): 1.0, cell(wl, lab, "n_waiting"): -1.0}, f"waiting list {w} = funnel stage")
-            add({find("referred"): 1.0, cell(wl, lab, "n_referred"): -1.0}, "waiting list n_referred = referred")
-    tp = next((t for t in r.tables if t.endswith("throughput")), None)
-    if tp:
-        tl = _row_labels(r.tables[tp])
-        for col, st in (("n_referrals", "referred"),):
-            ids = [cell(tp, lab, col) for lab in tl]
-            if None not in ids and find(st) is not None:
-                coefs = {find(st): 1.0}
-                for x in ids:
-                    coefs[x] = coefs.get(x, 0.0) - 1.0
-                add(coefs, f"sum of quarterly {col} = {st}")
+        lab = _row_labels(fl.r.tables[key])[0]
+        fl.add({fl.find(den): 1.0, fl.cell(key, lab, "n"): -1.0}, f"{k}: n = {den}")
+        fl.add({fl.find(ev): 1.0, fl.cell(key, lab, "n_event"): -1.0}, f"{k}: n_event = {ev}")
+        fl.add({fl.find(waiting): 1.0, fl.cell(key, lab, "n_censored"): -1.0}, f"{k}: n_censored = {waiting}")
+
+
+def _waiting_list_counts(fl: _FunnelLinks) -> None:
+    """Waiting list: n_waiting of a stage is that funnel stage, n_referred is the referred stage."""
+    wl = fl.table("waiting_list")
+    if not wl:
+        return
+    for lab in _row_labels(fl.r.tables[wl]):
+        w = lab.split(" / ")[0].replace("_", " ")
+        if w in fl.stage:
+            fl.add({fl.find(w): 1.0, fl.cell(wl, lab, "n_waiting"): -1.0}, f"waiting list {w} = funnel stage")
+        fl.add({fl.find("referred"): 1.0, fl.cell(wl, lab, "n_referred"): -1.0}, "waiting list n_referred = referred")
+
+
+def _throughput_referrals(fl: _FunnelLinks) -> None:
+    """Throughput: the quarterly referrals add up to the funnel's referred."""
+    tp = fl.table("throughput")
+    if not tp:
+        return
+    tl = _row_labels(fl.r.tables[tp])
+    for col, st in (("n_referrals", "referred"),):
+        ids = [fl.cell(tp, lab, col) for lab in tl]
+        if None not in ids and fl.find(st) is not None:
+            fl.add(_minus_sum(fl.find(st), ids), f"sum of quarterly {col} = {st}")
 
 
 def _ratio_hypotheses(r: _Report, key: str, df: PublishedTable, cells: _Cells):
