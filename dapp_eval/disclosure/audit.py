@@ -1300,26 +1300,11 @@ def _ratio_hypotheses(r: _Report, key: str, df: PublishedTable, cells: _Cells):
     if not counts:
         return []
     out = []
-    nums = {}
-    for j, d in enumerate(df.columns):
-        if _is_count(d):
-            continue
-        v = [_number(row[j]) for row in df.rows]
-        present = [x for x in v if x is not None]
-        if not present or min(present) < 0:
-            continue
-        nums[d] = (j, v, max(present))
-    for d, (j, v, vmax) in nums.items():
+    for d, (j, v, vmax) in _ratio_columns(df).items():
         scale = 100.0 if ("pct" in str(d).lower() or "%" in str(d)) else 1.0
         if vmax > scale * 1.0000001:
             continue
-        cand = []
-        for a in counts:
-            for b in counts:
-                if a != b:
-                    cand.append((a, b, "row"))
-            cand.append((a, a, "root"))
-        for a, b, how in cand:
+        for a, b, how in _count_pairs(counts):
             # "% of the first row" shows itself as 100% (or 1) in the first row; without that, guessing that a
             # column (a CI bound, say) is a count over the first row's count is a coincidence, not evidence
             if how == "root" and (v[0] is None or abs(v[0] - scale) > _decimals(df.rows[0][j].rstrip("%"))):
@@ -1337,6 +1322,31 @@ def _ratio_hypotheses(r: _Report, key: str, df: PublishedTable, cells: _Cells):
             if hyp:
                 out.append(hyp)
     return out
+
+
+def _ratio_columns(df: PublishedTable) -> dict:
+    """Non-count columns holding non-negative numbers: column -> (position, numbers by row, largest number)."""
+    nums = {}
+    for j, d in enumerate(df.columns):
+        if _is_count(d):
+            continue
+        v = [_number(row[j]) for row in df.rows]
+        present = [x for x in v if x is not None]
+        if not present or min(present) < 0:
+            continue
+        nums[d] = (j, v, max(present))
+    return nums
+
+
+def _count_pairs(counts: list) -> list[tuple]:
+    """(numerator, denominator, how) guesses: a count over another in its row, or over its own first row."""
+    cand = []
+    for a in counts:
+        for b in counts:
+            if a != b:
+                cand.append((a, b, "row"))
+        cand.append((a, a, "root"))
+    return cand
 
 
 # -- propagation ---------------------------------------------------------------
@@ -1384,31 +1394,14 @@ def _consistent(cells, coefs, kind) -> bool:
 
 
 def _ratio_step(cells: _Cells, hyps) -> bool:
+    """Narrow each numerator to the counts that, over some possible denominator, round to the published ratio."""
     changed = False
     for hyp in hyps:
         # a ratio that is exactly the ratio of the published (rounded) counts tells nothing more
         if cells.rounded and all(_ratio_of_published(cells, ni, di, p, h) for ni, di, p, h, _ in hyp):
             continue
-        results = []
-        ok = True
-        for ni, di, p, h, how in hyp:
-            if math.isinf(cells.hi[di]) or cells.hi[di] - cells.lo[di] > 200:
-                results.append(None)
-                continue
-            nums = set()
-            for den in range(int(cells.lo[di]), int(cells.hi[di]) + 1):
-                if den <= 0:
-                    continue
-                k_lo = max(cells.lo[ni], math.ceil((p - h) * den - 1e-9))
-                k_hi = min(cells.hi[ni], math.floor((p + h) * den + 1e-9))
-                for k in range(int(k_lo), int(k_hi) + 1) if not math.isinf(k_hi) else []:
-                    if abs(k / den - p) <= h + 1e-12:
-                        nums.add(k)
-            if not nums:
-                ok = False
-                break
-            results.append((ni, min(nums), max(nums), how))
-        if not ok:
+        results = _ratio_numerators(cells, hyp)
+        if results is None:
             continue  # the published numbers contradict this guess
         for x in results:
             if x is None:
@@ -1417,6 +1410,35 @@ def _ratio_step(cells: _Cells, hyps) -> bool:
             if _tighten(cells, ni, lo, hi, "percentage x denominator", how) == "changed":
                 changed = True
     return changed
+
+
+def _ratio_numerators(cells: _Cells, hyp) -> list | None:
+    """(cell, lowest, highest numerator, how) per ratio of a guess (None where the denominator is too loose);
+    None if some ratio no numerator can give."""
+    results = []
+    for ni, di, p, h, how in hyp:
+        if math.isinf(cells.hi[di]) or cells.hi[di] - cells.lo[di] > 200:
+            results.append(None)
+            continue
+        nums = _numerators_giving(cells, ni, di, p, h)
+        if not nums:
+            return None
+        results.append((ni, min(nums), max(nums), how))
+    return results
+
+
+def _numerators_giving(cells: _Cells, ni: int, di: int, p: float, h: float) -> set:
+    """Every numerator in cell ni's bounds that over a denominator in cell di's bounds gives p to within h."""
+    nums = set()
+    for den in range(int(cells.lo[di]), int(cells.hi[di]) + 1):
+        if den <= 0:
+            continue
+        k_lo = max(cells.lo[ni], math.ceil((p - h) * den - 1e-9))
+        k_hi = min(cells.hi[ni], math.floor((p + h) * den + 1e-9))
+        for k in range(int(k_lo), int(k_hi) + 1) if not math.isinf(k_hi) else []:
+            if abs(k / den - p) <= h + 1e-12:
+                nums.add(k)
+    return nums
 
 
 def _ratio_of_published(cells, ni, di, p, h) -> bool:
