@@ -16,6 +16,7 @@ from ... import formatting as fmt
 from ...disclosure import how_figures_are_protected
 from ...headlines import REGISTRY
 from . import _headlines as H
+from .trends import YEAR_ANCHOR
 
 TITLE = "At a glance"
 PLACEMENT = "body"
@@ -112,7 +113,10 @@ def build(page) -> dict:
                       "about each of Project Mirabal's six measures of success")
     more += page.annex("How figures are protected, in full", [page.p(protection)],
                        what="how figures are protected, in full")
-    more.insert(0, {"kind": "more", "text": "Value for money: costs per outcome, and how to add a benchmark",
+    more.insert(0, {"kind": "more", "text": "Is it improving this year? Each measure's latest year against the "
+                    "year before, in a plain sentence (higher, lower, or no clear change)",
+                    "href": f"#{YEAR_ANCHOR}", "title": "This year against last"})
+    more.insert(1, {"kind": "more", "text": "Value for money: costs per outcome, and how to add a benchmark",
                     "href": "#value-for-money", "title": "Value for money, capacity and funding"})
     if page.site is not None and page.full_data.sites["site_id"].nunique() > 1:
         more.insert(0, {"kind": "more", "text": "Is this site's gap real? Each figure against the other sites "
