@@ -233,7 +233,10 @@ def test_this_year_against_last_is_worked_from_the_published_quarters(release):
 
     page = next(p for p in release if p.name == "report_s03.html").read_text(encoding="utf-8")
     trends = page[page.index("<h2>Trends by quarter"):page.index("<h2>Retention and attrition")]
-    block = trends[trends.index("<h3>This year against last</h3>"):]
+    block = trends[trends.index('<h3 id="this-year-against-last">This year against last</h3>'):]
+    # page 1 links to it, and its first line answers the question in plain words
+    assert 'href="#this-year-against-last"' in page[:page.index("<h2>Trends by quarter")]
+    assert re.sub(r"<[^>]+>", "", block).split("\n")[2].startswith("Is it improving this year? ")
     assert "Statistical process control chart" not in block  # a block of its own, after the charts
     csvs = _published_csvs(page)
     # (a signed figure is quoted in the CSV, as any text a spreadsheet could run: "'+6")
@@ -266,3 +269,24 @@ def test_this_year_against_last_is_worked_from_the_published_quarters(release):
     words = _html.unescape(re.sub(r"<[^>]+>", " ", block))
     assert f"Referrals received: {r['this']:,.0f} in {r['this_year']} against {r['last']:,.0f} in {r['last_year']}" \
         in words
+
+
+@pytest.mark.parametrize("scope", ["all", "s03"])
+def test_partners_fewer_answers_later_is_explained_from_the_published_counts(release, scope):
+    """Issue 29: answers fall from the first survey to the last; beside the chart the page says why (not yet due,
+    not answered, not eligible), quoting the counts of the published behaviours table (its primary row)."""
+    name = "all_sites" if scope == "all" else scope
+    page = next(p for p in release if p.name == f"report_{name}.html").read_text(encoding="utf-8")
+    annex = next(p for p in release if p.name == f"report_{name}_annex.html").read_text(encoding="utf-8")
+    pv = _published_csvs(annex)[f"{scope}_safety_prevalence.csv"]
+    prim = pv[pv["role"] == "primary"].set_index("wave")["n_answered"]
+    waves = [w for w in ("T1", "T2", "T3", "T4") if w in prim.index]
+    safety = page[page.index("<h2>Safety of (ex-)partners"):]
+    text = _html.unescape(re.sub(r"<[^>]+>", "", safety))
+    assert (f"Why fewer answers at later surveys: {prim[waves[0]]} (ex-)partners answered at {waves[0]} and "
+            f"{prim[waves[-1]]} at {waves[-1]}.") in text
+    said = text[text.index("Why fewer answers"):].split("\n")[0]
+    assert all(w in said for w in ("Not yet due", "Not answered", "Not eligible"))
+    # beside the chart of the behaviours: right after it, before the paired change
+    assert safety.index("Reported behaviours by wave") < safety.index("Why fewer answers") \
+        < safety.index("Paired change")

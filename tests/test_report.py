@@ -408,7 +408,8 @@ def test_each_headline_card_has_the_value_of_its_table_and_csv(rendered, name):
         assert f'<dt id="{card["anchor"]}">{figure}</dt>' in annex.replace("&#39;", "'"), figure
     # the figures with a second base carry their own names; the page says which to quote
     assert {"Completions", "Completions in the contract period", "Completion rate"} <= set(table)
-    assert "Quote 'completions' for the programme's throughput" in html.replace("&#39;", "'")
+    said = html.replace("&#39;", "'")
+    assert "in the contract period (the basis of the costs)" in said and "quote the completion rate" in said
 
 
 def test_a_site_card_shows_the_all_sites_figure_of_the_overall_report(rendered):
@@ -418,8 +419,9 @@ def test_a_site_card_shows_the_all_sites_figure_of_the_overall_report(rendered):
 
 
 def test_site_comparison_shows_each_sites_own_headline_value(rendered):
-    """The overall report's site-by-site tables quote S05 exactly as S05's own cards do."""
-    v = _visible(rendered["report_all_sites.html"])
+    """The overall report's site-by-site tables quote S05 exactly as S05's own cards do (the completion rate in the
+    body, the other outcomes in the technical annex)."""
+    v = _visible(rendered["report_all_sites.html"] + rendered["report_all_sites_annex.html"])
     cards = _cards(rendered["report_s05.html"])
     for figure in ("Completion rate", "Reliable reduction in risk", "Partners feeling safer",
                    "Police involvement a year on"):
@@ -431,8 +433,10 @@ def test_site_comparison_shows_each_sites_own_headline_value(rendered):
         assert card == shown or (card.startswith("hidden") and s05[figure] == "[c]"), (figure, card, shown)
         assert "All sites" in rows
     html = rendered["report_all_sites.html"]
-    assert html.count("Dot-and-whisker chart of") == 4
-    assert html.count("<p class=\"note\">Case mix: ") == 4
+    annex = rendered["report_all_sites_annex.html"]
+    assert html.count("Dot-and-whisker chart of") == 1 and annex.count("Dot-and-whisker chart of") == 3
+    assert html.count("<p class=\"note\">Case mix: ") == 1 and annex.count("<p class=\"note\">Case mix: ") == 3
+    assert 'href="report_all_sites_annex.html#annex-sites-side-by-side-the-other-headline-outcomes"' in html
 
 
 #: columns whose cells are not rates (model statistics and effect sizes keep their decimals)
@@ -653,8 +657,9 @@ def test_a_site_whose_figure_is_withheld_stays_on_the_site_charts_marked_withhel
     """Issue 29: the partners and police charts by site dropped the sites whose figure is withheld."""
     import base64
 
-    v = _visible(rendered["report_all_sites.html"])
-    html = rendered["report_all_sites.html"]
+    # these two charts are in the technical annex of the overall report (the body keeps the completion rate)
+    v = _visible(rendered["report_all_sites_annex.html"])
+    html = rendered["report_all_sites_annex.html"]
     for figure in ("Partners feeling safer", "Police involvement a year on"):
         (t,) = [t for t in v.tables if t["caption"] == f"{figure} by site, with 95% confidence intervals"]
         hidden = [r[0] for r in t["rows"] if r[2] in ("[c]", "<10")]

@@ -169,11 +169,15 @@ def build(page) -> dict:
         return {"blocks": out[1:] + [page.na("Partner surveys", str(pv))]}
     blocks, pv_shown = _prevalence(page, pv)
     out += blocks
+    beside_figure = len(out)  # why later surveys have fewer answers goes here, once the response table is published
     blocks, pc_shown = _paired_and_views(page, pv_shown)
     out += blocks
     out += _feeling_safe(page)
     k = len(out)  # survey response (the basis of the non-response weighting) goes to the technical annex
-    out += _response(page)
+    response, rr_shown = _response(page)
+    out += response
+    out.insert(beside_figure, _why_fewer(page, pv_shown, rr_shown))
+    k += 1
     out[k:] = page.annex("Survey response and weighting", out[k:],
                          what="who answered each survey wave, the basis of the weighting for non-response")
     out += _support(page)
@@ -285,24 +289,73 @@ def _feeling_safe(page) -> list:
     return out
 
 
-def _response(page) -> list:
+def _response(page) -> tuple[list, pd.DataFrame | None]:
+    """The survey response blocks, and the response table as published (None when it is not)."""
     from ... import safety
 
-    out = []
     rr = page.get("response", lambda: safety.response_rates(page.data, alpha=page.alpha))
     if isinstance(rr, Exception):
-        out.append(page.na("Survey response", str(rr)))
-    if not isinstance(rr, Exception):
-        out.append(page.h3("Who answered?"))
-        out.append(page.p("(Ex-)partners of people who left the programme early answer less often, so later waves "
-                      "over-represent completers' families. The weighted model above adjusts for this, on the assumption that, "
-                      "within the groups its response model uses, those who answered are like those who did not.", "note"))
-        rk = [c for c in ("wave", "status_label", "n_expected", "n_answered", "estimate", "ci_lower", "ci_upper")
-              if c in rr.summary]
-        out.append(page.table(rr.summary[rk], caption="Survey response by wave and programme status",
-                               name="safety_response", label_cols=["wave", "status_label"],
-                               pairs={"n_answered": "n_expected"}))
-    return out
+        return [page.na("Survey response", str(rr))], None
+    out = [page.h3("Who answered?"),
+           page.p("(Ex-)partners of people who left the programme early answer less often, so later waves "
+                  "over-represent completers' families. The weighted model above adjusts for this, on the assumption "
+                  "that, within the groups its response model uses, those who answered are like those who did not.",
+                  "note")]
+    rk = [c for c in ("wave", "status_label", "n_expected", "n_answered", "estimate", "ci_lower", "ci_upper")
+          if c in rr.summary]
+    caption, csv_name = "Survey response by wave and programme status", page.csv_name("safety_response")
+    if page.is_withheld(caption, csv_name):
+        return out + [page.withheld_block(caption)], None
+    shown = page.dc.table(rr.summary[rk], name=caption, label_cols=["wave", "status_label"],
+                          pairs={"n_answered": "n_expected"})
+    return out + [page.shown_table(shown, caption=caption, csv_name=csv_name)], shown
+
+
+def _published_by_wave(shown: pd.DataFrame | None, col: str) -> dict[str, float]:
+    """A published count summed over the rows of each wave; a wave with any count withheld is left out."""
+    if shown is None or col not in shown:
+        return {}
+    x = pd.to_numeric(shown[col].astype(str).str.replace(",", ""), errors="coerce")
+    return {w: float(v.sum()) for w, v in x.groupby(shown["wave"].astype(str), sort=False) if v.notna().all()}
+
+
+def _offered_only(page) -> bool:
+    """Whether only (ex-)partners offered partner support count as due a survey (the response analysis says)."""
+    from ... import safety
+
+    rr = page.get("response", lambda: safety.response_rates(page.data, alpha=page.alpha))
+    return not isinstance(rr, Exception) and bool(rr.meta.get("offered_only"))
+
+
+def _why_fewer(page, pv_shown: pd.DataFrame, rr_shown: pd.DataFrame | None) -> dict:
+    """Beside the chart: why later surveys have fewer answers, in plain words, from published counts only
+    (the behaviours table's and the response table's counts as printed)."""
+    from ... import formatting as fmt
+    from ...safety import WAVE_MONTHS
+
+    prim = page.plan["primary"]["safety"]
+    rows = pv_shown[pv_shown["behaviour"] == prim] if "behaviour" in pv_shown else pv_shown.iloc[0:0]
+    answered = _published_by_wave(rows, "n_answered")
+    waves = [w for w in WAVE_MONTHS if w in answered]
+    first, last = (waves[0], waves[-1]) if waves else ("the first survey", "the last")
+    text = (f"Why fewer answers at later surveys: {fmt.count(answered[first])} (ex-)partners answered at {first} "
+            f"and {fmt.count(answered[last])} at {last}. " if len(waves) > 1 else "Why fewer answers at later "
+            "surveys: ")
+    months = [str(m) for m in WAVE_MONTHS.values() if m]
+    text += ("Three things lower the later numbers. Not yet due: the later surveys are asked "
+             + ", ".join(months[:-1]) + f" and {months[-1]} months after the programme starts, so the "
+             "(ex-)partners of people who started less than a year before the extract date were not yet due "
+             "the last survey. Not answered: some (ex-)partners who were due did not answer. Not eligible: only "
+             "(ex-)partners of people who started the programme"
+             + (", and offered partner support, are surveyed." if _offered_only(page) else ", are surveyed."))
+    due = _published_by_wave(rr_shown, "n_expected")
+    got = _published_by_wave(rr_shown, "n_answered")
+    if first in due and last in due and first in got and last in got:
+        text += (f" In the published response table, about {fmt.count(due[first])} were due the {first} survey and "
+                 f"about {fmt.count(due[last])} the {last} survey; about {fmt.count(got[first])} and "
+                 f"{fmt.count(got[last])} of them answered.")
+    return page.p(text + " Percentages are of those who answered; the weighted model in the technical annex "
+                  "allows for who did not.")
 
 
 def _support(page) -> list:

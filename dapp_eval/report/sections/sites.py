@@ -219,6 +219,7 @@ def _headline_comparison(page) -> list:
                   "differs.")]
     cols = ["outcome", "site_id", "site_name", "programme_model", "estimate", "ci_lower", "ci_upper", "n_numerator",
             "n"]
+    k = len(out)
     for code in SITE_OUTCOMES:
         t = sc.summary.loc[sc.summary["outcome"] == code, cols].reset_index(drop=True)
         # completion is an estimate that allows for people still attending, not numerator / denominator
@@ -273,6 +274,11 @@ def _headline_comparison(page) -> list:
         else:
             out.append(table)
         out.append(page.p(f"Case mix: {fmt.plain_text(mix.get(code, ''))}", cls="note"))
+        if code == SITE_OUTCOMES[0]:
+            k = len(out)  # the body keeps the completion rate; the other outcomes by site are one click away
+    out[k:] = page.annex("Sites side by side: the other headline outcomes", out[k:],
+                         what="risk reduction, partners feeling safer and police involvement by site, each with its "
+                              "chart, table and case mix")
     return out
 
 

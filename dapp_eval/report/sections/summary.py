@@ -16,6 +16,7 @@ from ... import formatting as fmt
 from ...disclosure import how_figures_are_protected
 from ...headlines import REGISTRY
 from . import _headlines as H
+from .trends import YEAR_ANCHOR
 
 TITLE = "At a glance"
 PLACEMENT = "body"
@@ -112,12 +113,19 @@ def build(page) -> dict:
                       "about each of Project Mirabal's six measures of success")
     more += page.annex("How figures are protected, in full", [page.p(protection)],
                        what="how figures are protected, in full")
-    more.insert(0, {"kind": "more", "text": "Value for money: costs per outcome, and how to add a benchmark",
-                    "href": "#value-for-money", "title": "Value for money, capacity and funding"})
+    more = [dict(more[0], text="What these data can and cannot say on each of Project Mirabal's measures",
+                 title="technical annex"), dict(more[1], text="How figures are protected", title="in full")]
+    more.insert(0, {"kind": "more", "text": "Is it improving this year? Higher, lower or no clear change",
+                    "href": f"#{YEAR_ANCHOR}", "title": "This year against last"})
+    more.insert(1, {"kind": "more", "text": "Value for money", "href": "#value-for-money",
+                    "title": "costs per outcome, and how to add a benchmark"})
     if page.site is not None and page.full_data.sites["site_id"].nunique() > 1:
-        more.insert(0, {"kind": "more", "text": "Is this site's gap real? Each figure against the other sites "
-                        "combined, called beyond chance or not", "href": "#site-gap", "title": "Comparison of sites"})
-    return {"verdict": list(ver["text"]), "cards": cards, "protection": _short_protection(protection),
+        more.insert(0, {"kind": "more", "text": "Is this site's gap real?", "href": "#site-gap",
+                        "title": "each figure against the other sites combined"})
+    # page 1 stays short (issue 29: about 600 words): the verdict in short and the cost are read first; the sentence
+    # on each figure, with its caveats, is one click away (the cards below give the same figures)
+    short = ver["topic"].isin(["in_short", "cost"])
+    return {"verdict": list(ver.loc[short, "text"]), "verdict_more": list(ver.loc[~short, "text"]), "cards": cards, "protection": _short_protection(protection),
             "table": table, "na": "", "site": page.site, "level": page.level, "which": _which_to_quote(by),
             "more": more}
 
@@ -126,8 +134,8 @@ MIRABAL_TITLE = "Project Mirabal's measures of success: what these data can and 
 
 
 def _short_protection(full: str) -> str:
-    """The first three sentences of the protection box (threshold, rounding, consistency)."""
-    return ". ".join(full.split(". ")[1:4]) + "."
+    """The first two sentences of the protection box (threshold, rounding); the rest is linked."""
+    return ". ".join(full.split(". ")[1:3]) + "."
 
 
 def _which_to_quote(by: pd.DataFrame) -> str:
@@ -136,7 +144,6 @@ def _which_to_quote(by: pd.DataFrame) -> str:
     if pd.isna(c["value"]) or pd.isna(cp["value"]) or np.isclose(c["value"], cp["value"]):
         return ("Each figure is defined once, at the end of this report; quote the completion rate for how many "
                 "people complete.")
-    return (f"Two completion counts have different names: {c['value_text']} completions in all (up to the extract "
-            f"date) and {cp['value_text']} completions in the contract period (the basis of the costs). Quote "
-            "'completions' for the programme's throughput and 'completions in the contract period' beside the costs "
-            "or a contract target; for how many people complete, quote the completion rate.")
+    return (f"Two completion counts: {c['value_text']} completions in all (to the extract date) and "
+            f"{cp['value_text']} in the contract period (the basis of the costs). For how many people complete, "
+            "quote the completion rate.")

@@ -166,6 +166,10 @@ def _its_blocks(page, rows: list, change: str) -> list:
 # ---------------------------------------------------------------------------
 
 
+#: the anchor of the block; page 1 links to it
+YEAR_ANCHOR = "this-year-against-last"
+
+
 def _published_years(page, r: dict, label: str, is_p: bool) -> dict | None:
     """The two years' figures and their difference worked again from the published (rounded) counts, or None
     when a year's count is too small to publish."""
@@ -239,9 +243,11 @@ def _year_on_year(page, published: dict) -> list:
              "people); 'beyond chance' means the interval leaves out no change. The charts above ask whether any "
              "quarter is unusual; this asks whether the year differs from the last. Neither says why. The difference is "
              "worked out before rounding, so it may differ by one from the gap between the rounded figures.")
-    blocks = [page.h3("This year against last"), page.p(intro)]
+    # the plain answer first (page 1 links here: "Is it improving this year?"), the method after it
+    blocks = [{"kind": "h3id", "id": YEAR_ANCHOR, "text": "This year against last"}]
     if sentences:
-        blocks.append(page.p(". ".join(sentences) + "."))
+        blocks.append(page.p("Is it improving this year? " + ". ".join(sentences) + "."))
+    blocks.append(page.p(intro, cls="note"))
     table = pd.DataFrame(rows, columns=["Measure", "Quarters compared", "Last year", "Last year's figure", "This year",
                                         "This year's figure", "Difference", page.ci_label, "Reading"])
     blocks.append(page.shown_table(table, caption="This year against last: each measure's latest "
