@@ -80,7 +80,7 @@ import pandas as pd
 
 from ..formatting import code_row_below
 
-__all__ = ["audit_release", "AuditResult", "Leak", "decode_release", "PublishedTable"]
+__all__ = ["audit_release", "AuditResult", "Leak", "decode_release", "ReadTable"]
 
 INF = math.inf
 _CSV = re.compile(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"')
@@ -109,8 +109,9 @@ def _is_count(col) -> bool:
 
 
 @dataclass
-class PublishedTable:
-    """One table as published: which report, its name without the scope prefix, its header and text cells."""
+class ReadTable:
+    """One published table as the audit reads it back from a page, CSV or workbook sheet: which report, its
+    name without the scope prefix, its header and text cells (the page-side table is report.context.PublishedTable)."""
 
     report: str
     name: str
@@ -138,7 +139,7 @@ class _Report:
     scope: str                       # "all" or a site id
     threshold: int
     period: str                      # "all" or "FROM to TO"
-    tables: dict[str, PublishedTable] = field(default_factory=dict)
+    tables: dict[str, ReadTable] = field(default_factory=dict)
     base: int | None = None          # rounding base the page states ("rounded to the nearest 5")
     programme: str = ""              # the page's "Programme" (how the workbook names it)
     text: list[str] = field(default_factory=list)        # page text, block by block (alt text included)
@@ -394,7 +395,7 @@ def _read_report(path: Path, default_threshold: int) -> _Report:
             continue
         key = _html.unescape(name).removesuffix(".csv")
         key = key[len(prefix) + 1:] if key.startswith(prefix + "_") else key
-        rep.tables[key] = PublishedTable(path.name, key, parsed[0], parsed[1], "csv")
+        rep.tables[key] = ReadTable(path.name, key, parsed[0], parsed[1], "csv")
         by_csv[_html.unescape(name)] = key
     for t in parser.tables:
         if not t["rows"] or t["caption"].strip().lower().startswith("about this report"):
@@ -413,7 +414,7 @@ def _read_report(path: Path, default_threshold: int) -> _Report:
             key = f"{key} (page)"
         else:
             key = _slug(t["caption"])[:60]
-        rep.tables.setdefault(key, PublishedTable(path.name, key, header, body, "html"))
+        rep.tables.setdefault(key, ReadTable(path.name, key, header, body, "html"))
     return rep
 
 
@@ -523,7 +524,7 @@ def _read_workbook(path: Path, threshold: int, reports: list[_Report]) -> _Repor
             continue  # repeats a table of a report exactly
         if len(found) == 1:  # (reports of several periods share names: then the sheet stands alone)
             rep.links.append((found[0][0].file, found[0][1], name))
-        rep.tables[name] = PublishedTable(path.name, name, header, body, "xlsx")
+        rep.tables[name] = ReadTable(path.name, name, header, body, "xlsx")
     return rep
 
 
@@ -644,7 +645,7 @@ def _number(text: str) -> float | None:
 _NOT_LABEL = re.compile(r"|\[c\]|True|False|<\d+")
 
 
-def _text_columns(t: PublishedTable) -> list[int]:
+def _text_columns(t: ReadTable) -> list[int]:
     """Label columns (by position): not counts, no number in them, and some real text (not only '', '[c]' or '<10')."""
     if "text_cols" in t._cache:
         return t._cache["text_cols"]
@@ -661,7 +662,7 @@ def _text_columns(t: PublishedTable) -> list[int]:
     return out
 
 
-def _row_labels(t: PublishedTable) -> list[str]:
+def _row_labels(t: ReadTable) -> list[str]:
     if "labels" in t._cache:
         return t._cache["labels"]
     text_cols = _text_columns(t)
@@ -1065,7 +1066,7 @@ def _covers(outer: str, inner: str) -> bool:
 class _TableRelations:
     """One published table's count cells by (row label, column), and the relations found among them."""
 
-    def __init__(self, r: _Report, key: str, df: PublishedTable, cells: _Cells, eqs):
+    def __init__(self, r: _Report, key: str, df: ReadTable, cells: _Cells, eqs):
         self.r, self.key, self.df, self.cells, self.eqs = r, key, df, cells, eqs
         self.labels = _row_labels(df)
         self.counts = [c for c in df.columns if _is_count(c)]
@@ -1082,7 +1083,7 @@ class _TableRelations:
             self.eqs.append(("row and column totals", kind, coefs, f"{self.r.file} {self.key}: {desc}"))
 
 
-def _relations_within_table(r: _Report, key: str, df: PublishedTable, cells: _Cells, eqs):
+def _relations_within_table(r: _Report, key: str, df: ReadTable, cells: _Cells, eqs):
     """Relations inside one table: flow stages, total rows, block sums and competing-risks columns."""
     tr = _TableRelations(r, key, df, cells, eqs)
     _flow_stage_sums(tr)
@@ -1293,7 +1294,7 @@ def _throughput_referrals(fl: _FunnelLinks) -> None:
             fl.add(_minus_sum(fl.find(st), ids), f"sum of quarterly {col} = {st}")
 
 
-def _ratio_hypotheses(r: _Report, key: str, df: PublishedTable, cells: _Cells):
+def _ratio_hypotheses(r: _Report, key: str, df: ReadTable, cells: _Cells):
     """(num cell, den cell, value, half-precision, scale) for every ratio an attacker can pair with counts."""
     labels = _row_labels(df)
     counts = [c for c in df.columns if _is_count(c)]
@@ -1324,7 +1325,7 @@ def _ratio_hypotheses(r: _Report, key: str, df: PublishedTable, cells: _Cells):
     return out
 
 
-def _ratio_columns(df: PublishedTable) -> dict:
+def _ratio_columns(df: ReadTable) -> dict:
     """Non-count columns holding non-negative numbers: column -> (position, numbers by row, largest number)."""
     nums = {}
     for j, d in enumerate(df.columns):
