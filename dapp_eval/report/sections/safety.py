@@ -156,6 +156,14 @@ def mirabal_from_published(page, mm: pd.DataFrame, pc_shown) -> pd.DataFrame:
     return mm
 
 
+def _wave_args(page) -> dict:
+    """The plan's safety settings as the arguments of the paired analyses (baseline and follow-up waves,
+    primary outcome, the plan's alpha)."""
+    sp = page.plan["safety"]
+    return {"baseline": sp["baseline_wave"], "followup": sp["followup_wave"],
+            "primary": page.plan["primary"]["safety"], "alpha": page.alpha}
+
+
 def build(page) -> dict:
     from ... import safety
 
@@ -222,8 +230,7 @@ def _paired_and_views(page, pv_shown: pd.DataFrame) -> tuple[list, pd.DataFrame 
     out = []
     prow = pvrow = pc_shown = None
     pc = page.get("safety_paired", lambda: safety.paired_change(
-        page.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
-        primary=page.plan["primary"]["safety"], alpha=page.alpha))
+        page.data, **_wave_args(page)))
     primary_visible = False
     if isinstance(pc, Exception):
         out.append(page.na("Paired change", str(pc)))
@@ -247,8 +254,7 @@ def _paired_and_views(page, pv_shown: pd.DataFrame) -> tuple[list, pd.DataFrame 
         primary_visible = (len(prow) == 1 and not prow.isin([page.dc.marker, "[c]"]).any().any()
                            and len(pvrow) == 2 and not pvrow.isin([page.dc.marker, "[c]"]).any().any())
     cv = page.get("change_views", lambda: safety.change_views(
-        page.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
-        primary=page.plan["primary"]["safety"], alpha=page.alpha))
+        page.data, **_wave_args(page)))
     if isinstance(cv, Exception):
         out.append(page.na("Three views of the change", str(cv)))
     if not isinstance(cv, Exception):
@@ -374,11 +380,9 @@ def _support(page) -> list:
 def _mirabal(page, pc_shown: pd.DataFrame | None) -> list:
     from ... import safety
 
-    sp = page.plan["safety"]
     out = []
     mm = page.get("mirabal", lambda: safety.mirabal_measures(
-        page.data, baseline=sp["baseline_wave"], followup=sp["followup_wave"],
-        primary=page.plan["primary"]["safety"], alpha=page.alpha))
+        page.data, **_wave_args(page)))
     if isinstance(mm, Exception):
         out.append(page.na("Project Mirabal's six measures", str(mm)))
     if not isinstance(mm, Exception):
