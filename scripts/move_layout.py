@@ -593,18 +593,87 @@ def leftovers(mapping: dict[str, str]) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------------------
 
-def main() -> int:
+def _parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="exit 1 if anything is left to move or rewrite")
     ap.add_argument("--allow-dirty", action="store_true", help="run on a tree with uncommitted changes")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def _check_only(mapping: dict) -> int:
+    """--check: what is left to move or rewrite (exit 1 if anything)."""
+    left = leftovers(mapping)
+    print("\n".join(left) if left else "move_layout --check: nothing left to move or rewrite")
+    return 1 if left else 0
+
+
+def _absolutise_and_move(moves: dict, summary: dict) -> None:
+    """Steps 1-2: relative imports made absolute at the old locations, then `git mv`."""
+    for path in sorted(Path(PKG).rglob("*.py")):
+        if absolutise(path):
+            summary["relative imports made absolute in"].append(str(path))
+    for old, new in moves.items():
+        src, dst = src_path(old), dst_path(new)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        run("git", "mv", str(src), str(dst))
+        summary["moved"].append(f"{src} -> {dst}")
+    summary["created"] = write_package_inits()
+
+
+def _rewrite_references(moves: dict, summary: dict) -> list[str]:
+    """Step 3: every reference to an old path (and the package's lazy attributes, the exact special edits);
+    returns the special edits that found no text."""
+    missed: list[str] = []
+    update_package_init({**{o: PLACEMENT[o] for o in moves}, **OLD_SHIMS})
+    rw = Rewriter({**{o: PLACEMENT[o] for o in moves}, **OLD_SHIMS})
+    for path in rewrite_candidates():
+        if rewrite_file(path, rw):
+            summary["rewritten"].append(str(path))
+    for file, old, new in SPECIAL_EDITS:
+        p = Path(file)
+        if p.exists() and old in p.read_text(encoding="utf-8"):
+            p.write_text(p.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+        else:
+            missed.append(f"special edit not made (text not found; make it by hand): {file}: {old[:60]!r}")
+    return missed
+
+
+def _shims_tests_and_order(summary: dict) -> None:
+    """Steps 4-6: shims at the old paths, the layer and shim tests, import order; everything staged."""
+    shims = {o: n for o, n in PLACEMENT.items() if dst_path(n).exists() and n != f"dapp_eval.{o}"} | OLD_SHIMS
+    for old, new in sorted(shims.items()):
+        write_shim(old, new)
+        summary["shims"].append(f"dapp_eval/{old}.py -> {new}")
+    write_tests(shims)
+    subprocess.run([sys.executable, "-m", "ruff", "check", "--fix", "--select", "I", "--quiet", "dapp_eval",
+                    "tests", "scripts", "examples", "docs"], check=False)
+    run("git", "add", "-u")
+
+
+def _report(notes: list[str], summary: dict, left: list[str], seconds: float) -> int:
+    for note in notes:
+        print(f"note: {note}")
+    for key, items in summary.items():
+        print(f"{key}: {len(items)}")
+        for item in items:
+            print(f"  {item}")
+    print(f"move_layout: {len(summary['moved'])} modules moved, {len(summary['rewritten'])} files rewritten, "
+          f"{len(summary['shims'])} shims written, in {seconds:.1f} s; left behind: {len(left)}")
+    for item in left:
+        print(f"  LEFT: {item}")
+    if not left:
+        print("next: the test suite, `make report` (git status shows no change under reports/), then\n"
+              "  git commit -m 'Move the modules into the folders of their floors (scripts/move_layout.py, issue 30)'")
+    return 1 if left else 0
+
+
+def main() -> int:
+    args = _parse_args()
     if not Path(PKG, "__init__.py").exists() or not Path("pyproject.toml").exists():
         raise MoveError("run from the repository root")
     mapping = {**{o: n for o, n in PLACEMENT.items()}, **OLD_SHIMS}
     if args.check:
-        left = leftovers(mapping)
-        print("\n".join(left) if left else "move_layout --check: nothing left to move or rewrite")
-        return 1 if left else 0
+        return _check_only(mapping)
     unplaced = unplaced_modules()
     if unplaced:
         raise MoveError(f"modules the placement table does not place: {unplaced}; add them to PLACEMENT or KEEP")
@@ -619,62 +688,10 @@ def main() -> int:
     if run("git", "status", "--porcelain", "--untracked-files=no").strip() and not args.allow_dirty:
         raise MoveError("the tree has uncommitted changes (commit them, or --allow-dirty)")
     check_layer_tests_known()
-
-    # 1. relative -> absolute (at the old locations)
-    for path in sorted(Path(PKG).rglob("*.py")):
-        if absolutise(path):
-            summary["relative imports made absolute in"].append(str(path))
-
-    # 2. git mv
-    for old, new in moves.items():
-        src, dst = src_path(old), dst_path(new)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        run("git", "mv", str(src), str(dst))
-        summary["moved"].append(f"{src} -> {dst}")
-    summary["created"] = write_package_inits()
-
-    # 3. references (+ the package's lazy attributes, exact special edits)
-    missed: list[str] = []
-    update_package_init({**{o: PLACEMENT[o] for o in moves}, **OLD_SHIMS})
-    rw = Rewriter({**{o: PLACEMENT[o] for o in moves}, **OLD_SHIMS})
-    for path in rewrite_candidates():
-        if rewrite_file(path, rw):
-            summary["rewritten"].append(str(path))
-    for file, old, new in SPECIAL_EDITS:
-        p = Path(file)
-        if p.exists() and old in p.read_text(encoding="utf-8"):
-            p.write_text(p.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
-        else:
-            missed.append(f"special edit not made (text not found; make it by hand): {file}: {old[:60]!r}")
-
-    # 4. shims at the old paths
-    shims = {o: n for o, n in PLACEMENT.items() if dst_path(n).exists() and n != f"dapp_eval.{o}"} | OLD_SHIMS
-    for old, new in sorted(shims.items()):
-        write_shim(old, new)
-        summary["shims"].append(f"dapp_eval/{old}.py -> {new}")
-
-    # 5. tests, 6. import order
-    write_tests(shims)
-    subprocess.run([sys.executable, "-m", "ruff", "check", "--fix", "--select", "I", "--quiet", "dapp_eval",
-                    "tests", "scripts", "examples", "docs"], check=False)
-    run("git", "add", "-u")
-    seconds = time.perf_counter() - t0
-
-    for note in notes:
-        print(f"note: {note}")
-    for key, items in summary.items():
-        print(f"{key}: {len(items)}")
-        for item in items:
-            print(f"  {item}")
-    left = leftovers(mapping) + missed
-    print(f"move_layout: {len(summary['moved'])} modules moved, {len(summary['rewritten'])} files rewritten, "
-          f"{len(summary['shims'])} shims written, in {seconds:.1f} s; left behind: {len(left)}")
-    for item in left:
-        print(f"  LEFT: {item}")
-    if not left:
-        print("next: the test suite, `make report` (git status shows no change under reports/), then\n"
-              "  git commit -m 'Move the modules into the folders of their floors (scripts/move_layout.py, issue 30)'")
-    return 1 if left else 0
+    _absolutise_and_move(moves, summary)
+    missed = _rewrite_references(moves, summary)
+    _shims_tests_and_order(summary)
+    return _report(notes, summary, leftovers(mapping) + missed, time.perf_counter() - t0)
 
 
 if __name__ == "__main__":
