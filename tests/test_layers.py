@@ -125,42 +125,26 @@ def test_nothing_imports_upwards():
     assert not bad, "upward imports:\n" + "\n".join(sorted(bad))
 
 
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Modules reachable from ``start`` by one or more imports (within the graph)."""
+    seen: set[str] = set()
+    todo = [w for w in graph.get(start, ()) if w in graph]
+    while todo:
+        v = todo.pop()
+        if v not in seen:
+            seen.add(v)
+            todo.extend(w for w in graph.get(v, ()) if w in graph)
+    return seen
+
+
 def _cycles(graph: dict[str, set[str]]) -> list[set[str]]:
-    """Strongly connected components with more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on: set[str] = set()
+    """Strongly connected components with more than one module: the modules that reach each other."""
+    reach = {v: _reachable(graph, v) for v in graph}
     out: list[set[str]] = []
-    counter = [0]
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on.add(v)
-        for w in graph.get(v, ()):
-            if w not in graph:
-                continue
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = set()
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.add(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(comp)
-
     for v in graph:
-        if v not in index:
-            visit(v)
+        comp = {w for w in reach[v] if v in reach[w]} | {v}
+        if len(comp) > 1 and comp not in out:
+            out.append(comp)
     return out
 
 
