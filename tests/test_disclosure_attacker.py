@@ -44,90 +44,162 @@ def _range(text: str, threshold: int) -> tuple[int, int] | None:
     return n - 2, n + 2
 
 
-def attack(folder) -> list[tuple]:
-    """Cells of a release pinned to a value from 1 to T-1: (report, table, row, column, value)."""
-    reports = [r for r in decode_release(folder) if r.scope != "workbook"]
-    cells, lo, hi, thr, exact = {}, [], [], [], []
+def _is_count(col) -> bool:
+    return col == "n" or str(col).startswith("n_")
 
-    def cell(r, key, i, col):
+
+def _labels(t) -> list[str]:
+    """Each row's label: its text columns joined (what matches a row across reports)."""
+    txt = [j for j, c in enumerate(t.columns) if not _is_count(c)]
+    return [" / ".join(row[j] for j in txt) for row in t.rows]
+
+
+def _sum_relation(total: int, parts: list[int]) -> dict[int, float]:
+    """total - sum(parts) = 0, as coefficients by cell."""
+    coefs = {total: 1.0}
+    for m in parts:
+        coefs[m] = coefs.get(m, 0.0) - 1.0
+    return coefs
+
+
+class _Cells:
+    """The count cells the attacker reasons about: one integer variable each, in the range its text allows."""
+
+    def __init__(self):
+        self.index, self.lo, self.hi, self.thr, self.exact = {}, [], [], [], []
+
+    def __call__(self, r, key, i, col) -> int | None:
+        """The variable of cell (report, table, row, column); None if the cell says nothing."""
         k = (r.file, key, i, col)
-        if k in cells:
-            return cells[k]
+        if k in self.index:
+            return self.index[k]
         t = r.tables[key]
         rng = _range(t.rows[i][t.columns.index(col)], r.threshold)
         if rng is None:
             return None
-        cells[k] = len(lo)
-        lo.append(rng[0])
-        hi.append(rng[1])
-        thr.append(r.threshold)
-        exact.append(rng[0] == rng[1])
-        return cells[k]
+        self.index[k] = len(self.lo)
+        self.lo.append(rng[0])
+        self.hi.append(rng[1])
+        self.thr.append(r.threshold)
+        self.exact.append(rng[0] == rng[1])
+        return self.index[k]
 
-    def labels(t):
-        txt = [j for j, c in enumerate(t.columns) if not (c == "n" or str(c).startswith("n_"))]
-        return [" / ".join(row[j] for j in txt) for row in t.rows]
+    def names(self) -> dict[int, tuple]:
+        return {v: k for k, v in self.index.items()}
 
-    rels = []  # (coefficients, right-hand side 0)
+
+# relations: all-sites cell = sum of the same cell in every site's report
+
+
+def _all_and_sites(group):
+    """The all-sites report and the site reports of one (period, threshold), if every listed site is there."""
+    alls = [r for r in group if r.scope == "all"]
+    sites = [r for r in group if r.scope != "all"]
+    if not alls or not sites:
+        return None
+    a = alls[0]
+    listed = set()
+    if "site_funnel" in a.tables and "site_id" in a.tables["site_funnel"].columns:
+        listed = set(a.tables["site_funnel"].col("site_id"))
+    if not listed or listed != {s.scope for s in sites}:
+        return None  # the attacker needs every site's report
+    return a, sites
+
+
+def _site_members(cells, sites, key, col, lab, site_labels) -> list | None:
+    """The cell labelled ``lab`` in each site's table (None if some site's table lacks the row or column)."""
+    members = []
+    for s, lab_s in zip(sites, site_labels):
+        if lab not in lab_s or col not in s.tables[key].columns:
+            return None
+        members.append(cells(s, key, lab_s.index(lab), col))
+    return members
+
+
+def _table_sums(cells, a, sites, key) -> list[dict]:
+    """Each count cell of an all-sites table = the same row and column summed over the sites' tables."""
+    t = a.tables[key]
+    site_labels = [_labels(s.tables[key]) for s in sites]
+    rels = []
+    for col in [c for c in t.columns if _is_count(c)]:
+        for i, lab in enumerate(_labels(t)):
+            members = _site_members(cells, sites, key, col, lab, site_labels)
+            if members is None:
+                continue
+            ia = cells(a, key, i, col)
+            if ia is not None and None not in members:
+                rels.append(_sum_relation(ia, members))
+    return rels
+
+
+def _site_sum_relations(cells, reports) -> list[dict]:
     fam = defaultdict(list)
     for r in reports:
         fam[(r.period, r.threshold)].append(r)
+    rels = []
     for group in fam.values():
-        alls = [r for r in group if r.scope == "all"]
-        sites = [r for r in group if r.scope != "all"]
-        if not alls or not sites:
+        found = _all_and_sites(group)
+        if found is None:
             continue
-        a = alls[0]
-        listed = set()
-        if "site_funnel" in a.tables and "site_id" in a.tables["site_funnel"].columns:
-            listed = set(a.tables["site_funnel"].col("site_id"))
-        if not listed or listed != {s.scope for s in sites}:
-            continue  # the attacker needs every site's report
+        a, sites = found
         for key, t in a.tables.items():
             if t.source != "csv" or not all(key in s.tables for s in sites):
                 continue
             if all(s.tables[key].rows == t.rows for s in sites):
                 continue  # a table every report shows the same (comparison of sites)
-            la = labels(t)
-            ls = [labels(s.tables[key]) for s in sites]
-            for col in [c for c in t.columns if c == "n" or str(c).startswith("n_")]:
-                for i, lab in enumerate(la):
-                    members = []
-                    for s, lab_s in zip(sites, ls):
-                        if lab not in lab_s or col not in s.tables[key].columns:
-                            break
-                        members.append(cell(s, key, lab_s.index(lab), col))
-                    else:
-                        ia = cell(a, key, i, col)
-                        if ia is not None and None not in members:
-                            coefs = {ia: 1.0}
-                            for m in members:
-                                coefs[m] = coefs.get(m, 0.0) - 1.0
-                            rels.append(coefs)
+            rels.extend(_table_sums(cells, a, sites, key))
+    return rels
+
+
+# relations within one table
+
+
+def _waiting_relations(cells, r, key, t) -> list[dict]:
+    """n = n_event + n_competing + n_censored in a waiting table."""
+    cols = ("n", "n_event", "n_competing", "n_censored")
+    if not set(cols) <= set(t.columns):
+        return []
+    rels = []
+    for i in range(len(t.rows)):
+        ids = [cells(r, key, i, c) for c in cols]
+        if None not in ids:
+            rels.append(_sum_relation(ids[0], ids[1:]))
+    return rels
+
+
+def _funnel_relations(cells, r, key, t) -> list[dict]:
+    """An intermediate funnel stage is the sum of the stages under it."""
+    cols = t.columns
+    if not {"stage", "level", "parent", "n"} <= set(cols):
+        return []
+    st, lv, pa = cols.index("stage"), cols.index("level"), cols.index("parent")
+    rels = []
+    for i, row in enumerate(t.rows):
+        if row[lv] != "intermediate":
+            continue
+        kids = [j for j, x in enumerate(t.rows) if x[pa] == row[st]]
+        ids = [cells(r, key, i, "n")] + [cells(r, key, j, "n") for j in kids]
+        if kids and None not in ids:
+            rels.append(_sum_relation(ids[0], ids[1:]))
+    return rels
+
+
+def _table_relations(cells, reports) -> list[dict]:
+    rels = []
     for r in reports:
         for key, t in r.tables.items():
-            if t.source != "csv":
-                continue
-            cols = t.columns
-            if {"n", "n_event", "n_competing", "n_censored"} <= set(cols):
-                for i in range(len(t.rows)):
-                    ids = [cell(r, key, i, c) for c in ("n", "n_event", "n_competing", "n_censored")]
-                    if None not in ids:
-                        rels.append({ids[0]: 1.0, ids[1]: -1.0, ids[2]: -1.0, ids[3]: -1.0})
-            if {"stage", "level", "parent", "n"} <= set(cols):
-                st, lv, pa = cols.index("stage"), cols.index("level"), cols.index("parent")
-                for i, row in enumerate(t.rows):
-                    if row[lv] != "intermediate":
-                        continue
-                    kids = [j for j, x in enumerate(t.rows) if x[pa] == row[st]]
-                    ids = [cell(r, key, i, "n")] + [cell(r, key, j, "n") for j in kids]
-                    if kids and None not in ids:
-                        coefs = {ids[0]: 1.0}
-                        for m in ids[1:]:
-                            coefs[m] = coefs.get(m, 0.0) - 1.0
-                        rels.append(coefs)
-    # connected groups of relations, each solved on its own
-    parent = list(range(len(lo)))
+            if t.source == "csv":
+                rels.extend(_waiting_relations(cells, r, key, t))
+                rels.extend(_funnel_relations(cells, r, key, t))
+    return rels
+
+
+# solving
+
+
+def _connected_groups(rels, n_cells) -> list[list[int]]:
+    """The relations split into groups that share no cell (union-find over cells)."""
+    parent = list(range(n_cells))
 
     def find(x):
         while parent[x] != x:
@@ -142,29 +214,46 @@ def attack(folder) -> list[tuple]:
     groups = defaultdict(list)
     for k, coefs in enumerate(rels):
         groups[find(next(iter(coefs)))].append(k)
-    names = {v: k for k, v in cells.items()}
+    return list(groups.values())
+
+
+def _pinned(cells, rels) -> list[tuple[int, int]]:
+    """(cell, value) for every inexact cell of this connected group whose smallest and largest values agree."""
+    var = sorted({v for coefs in rels for v in coefs})
+    pos = {v: j for j, v in enumerate(var)}
+    a = np.zeros((len(rels), len(var)))
+    for row, coefs in enumerate(rels):
+        for v, c in coefs.items():
+            a[row, pos[v]] += c
+    cons = LinearConstraint(a, 0, 0)
+    bounds = Bounds([cells.lo[v] for v in var], [cells.hi[v] for v in var])
+    out = []
+    for v in var:
+        if cells.exact[v]:
+            continue
+        c = np.zeros(len(var))
+        c[pos[v]] = 1.0
+        low = milp(c, constraints=cons, bounds=bounds, integrality=np.ones(len(var)))
+        high = milp(-c, constraints=cons, bounds=bounds, integrality=np.ones(len(var)))
+        if low.status != 0 or high.status != 0:
+            continue  # the relations do not hold for this release (the attacker guessed wrong)
+        vmin, vmax = round(low.fun), round(-high.fun)
+        if vmin == vmax:
+            out.append((v, vmin))
+    return out
+
+
+def attack(folder) -> list[tuple]:
+    """Cells of a release pinned to a value from 1 to T-1: (report, table, row, column, value)."""
+    reports = [r for r in decode_release(folder) if r.scope != "workbook"]
+    cells = _Cells()
+    rels = _site_sum_relations(cells, reports) + _table_relations(cells, reports)
+    names = cells.names()
     leaks = []
-    for rel_ids in groups.values():
-        var = sorted({v for k in rel_ids for v in rels[k]})
-        pos = {v: j for j, v in enumerate(var)}
-        a = np.zeros((len(rel_ids), len(var)))
-        for row, k in enumerate(rel_ids):
-            for v, c in rels[k].items():
-                a[row, pos[v]] += c
-        cons = LinearConstraint(a, 0, 0)
-        bounds = Bounds([lo[v] for v in var], [hi[v] for v in var])
-        for v in var:
-            if exact[v]:
-                continue
-            c = np.zeros(len(var))
-            c[pos[v]] = 1.0
-            low = milp(c, constraints=cons, bounds=bounds, integrality=np.ones(len(var)))
-            high = milp(-c, constraints=cons, bounds=bounds, integrality=np.ones(len(var)))
-            if low.status != 0 or high.status != 0:
-                continue  # the relations do not hold for this release (the attacker guessed wrong)
-            vmin, vmax = round(low.fun), round(-high.fun)
-            if vmin == vmax and 1 <= vmin <= thr[v] - 1:
-                leaks.append((*names[v], vmin))
+    for rel_ids in _connected_groups(rels, len(cells.lo)):
+        for v, value in _pinned(cells, [rels[k] for k in rel_ids]):
+            if 1 <= value <= cells.thr[v] - 1:
+                leaks.append((*names[v], value))
     return leaks
 
 

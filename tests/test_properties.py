@@ -114,6 +114,145 @@ def _pick(seq, i):
     return seq[i % len(seq)] if seq else None
 
 
+# Byte-level corruptions: (data, *choices) -> the file's new bytes, or None to leave it as it is.
+
+
+def _cut_multibyte(data: bytes) -> bytes:
+    """Cut in the middle of a multi-byte character (one is added to the first data row if there is none)."""
+    if not re.search(rb"[\xc0-\xff]", data):
+        rows = _rows(data)
+        if rows and len(rows) > 1 and rows[1]:
+            rows[1][-1] = rows[1][-1] + "\u00e9\u00e9"
+            data = _unrows(rows)
+    m = re.search(rb"[\xc0-\xff]", data)
+    return data[: m.start() + 1] if m else data[:-1]
+
+
+def _truncate(data: bytes, pos: int) -> bytes:
+    """Empty file, header only, a cut multi-byte character, or a cut anywhere."""
+    mode, pos = pos % 5, pos // 5
+    if mode == 0:
+        return b""
+    if mode == 1:
+        return data.split(b"\n", 1)[0] + b"\n"  # header only
+    if mode == 2:
+        return _cut_multibyte(data)
+    return data[: pos % max(len(data), 1)]
+
+
+def _inject(data: bytes, pos: int, t: int) -> bytes:
+    """A stray delimiter, quote, line break, NUL or BOM anywhere in the file."""
+    token = _pick(TOKENS, t).encode("utf-8")
+    at = pos % (len(data) + 1)
+    return data[:at] + token + data[at:]
+
+
+def _encode(data: bytes, e: int) -> bytes | None:
+    """Re-saved in another encoding, with non-ASCII text in a cell (site_name in sites.csv)."""
+    enc, text = _pick(ENCODINGS, e)
+    rows = _rows(data)
+    if rows is None:
+        return None
+    if len(rows) > 1 and rows[1]:
+        rows[1][min(1, len(rows[1]) - 1)] = text
+    return _unrows(rows).decode("utf-8").encode(enc, errors="replace")
+
+
+_BYTE_CORRUPTIONS = {"truncate": _truncate, "inject": _inject, "encode": _encode}
+
+
+# Row-level corruptions: (header, body, *choices) -> the file's new rows, or None to leave it as it is.
+# ``body`` may be changed in place.
+
+
+def _blank(header, body, r, c):
+    if not body:
+        return None
+    row = _pick(body, r)
+    if row:
+        row[c % len(row)] = ""
+    return [header, *body]
+
+
+def _junk(header, body, r, c, j):
+    if not body:
+        return None
+    row = _pick(body, r)
+    if row:
+        row[c % len(row)] = _pick(JUNK, j)
+    return [header, *body]
+
+
+def _swap_cells(header, body, r, c1, c2):
+    """Two cells of one row: types swapped."""
+    if not body:
+        return None
+    row = _pick(body, r)
+    if row:
+        a, b = c1 % len(row), c2 % len(row)
+        row[a], row[b] = row[b], row[a]
+    return [header, *body]
+
+
+def _shuffle_dates(header, body, a, b):
+    """Two date cells of the file, any rows / columns."""
+    cells = [(i, j) for i, row in enumerate(body) for j, v in enumerate(row) if _DATE.match(v)]
+    if cells:
+        (i1, j1), (i2, j2) = _pick(cells, a), _pick(cells, b)
+        body[i1][j1], body[i2][j2] = body[i2][j2], body[i1][j1]
+    return [header, *body]
+
+
+def _dup_row(header, body, r, where):
+    if not body:
+        return None
+    i = r % len(body)
+    body.insert(i + 1 + where % (len(body) - i), list(body[i]))
+    return [header, *body]
+
+
+def _delete_row(header, body, r):
+    if not body:
+        return None
+    del body[r % len(body)]
+    return [header, *body]
+
+
+def _drop_col(header, body, c):
+    if not header:
+        return None
+    j = c % len(header)
+    return [[v for k, v in enumerate(row) if k != j] for row in [header, *body]]
+
+
+def _rename_col(header, body, c, n):
+    if not header:
+        return None
+    header[c % len(header)] = _pick(NEW_NAMES, n)
+    return [header, *body]
+
+
+def _extra_col(header, body, v):
+    """A column the contract does not know, some of its values personal."""
+    value = _pick(["x", "", "AB1 2CD", "someone@example.org", "07700 900123", "Smith", "1;2"], v)
+    return [[*header, "notes"], *[[*row, value] for row in body]]
+
+
+_ROW_CORRUPTIONS = {"blank": _blank, "junk": _junk, "swap_cells": _swap_cells, "shuffle_dates": _shuffle_dates,
+                    "dup_row": _dup_row, "delete_row": _delete_row, "drop_col": _drop_col,
+                    "rename_col": _rename_col, "extra_col": _extra_col}
+
+
+def _corrupt_rows(data: bytes, kind: str, args) -> bytes | None:
+    """Parse the CSV, apply a row-level corruption, write it back (None: leave the file as it is)."""
+    rows = _rows(data)
+    corrupt = _ROW_CORRUPTIONS.get(kind)
+    if not rows or corrupt is None:
+        return None
+    new = corrupt(rows[0], rows[1:], *args)
+    return None if new is None else _unrows(new)
+
+
 def apply(files: dict[str, bytes], op: tuple) -> dict[str, bytes]:
     """Apply one corruption (a tuple of a kind and integer choices) to a copy of ``files``."""
     files = dict(files)
@@ -121,89 +260,15 @@ def apply(files: dict[str, bytes], op: tuple) -> dict[str, bytes]:
     name = _pick(sorted(files), fi)
     if name is None:
         return files
-    data = files[name]
     if kind == "delete_file":
         del files[name]
         return files
-    if kind == "truncate":
-        (pos,) = args
-        mode, pos = pos % 5, pos // 5
-        if mode == 0:
-            files[name] = b""
-        elif mode == 1:
-            files[name] = data.split(b"\n", 1)[0] + b"\n"  # header only
-        elif mode == 2:  # cut in the middle of a multi-byte character (added if there is none)
-            if not re.search(rb"[\xc0-\xff]", data):
-                rows = _rows(data)
-                if rows and len(rows) > 1 and rows[1]:
-                    rows[1][-1] = rows[1][-1] + "\u00e9\u00e9"
-                    data = _unrows(rows)
-            m = re.search(rb"[\xc0-\xff]", data)
-            files[name] = data[: m.start() + 1] if m else data[:-1]
-        else:
-            files[name] = data[: pos % max(len(data), 1)]
-        return files
-    if kind == "inject":
-        pos, t = args
-        token = _pick(TOKENS, t).encode("utf-8")
-        at = pos % (len(data) + 1)
-        files[name] = data[:at] + token + data[at:]
-        return files
-    if kind == "encode":
-        (e,) = args
-        enc, text = _pick(ENCODINGS, e)
-        rows = _rows(data)
-        if rows is None:
-            return files
-        if len(rows) > 1 and rows[1]:
-            rows[1][min(1, len(rows[1]) - 1)] = text  # non-ASCII text in a cell (site_name in sites.csv)
-        files[name] = _unrows(rows).decode("utf-8").encode(enc, errors="replace")
-        return files
-    rows = _rows(data)
-    if not rows:
-        return files
-    header, body = rows[0], rows[1:]
-    width = len(header)
-    if kind in ("blank", "junk") and body:
-        r, c, *j = args
-        row = _pick(body, r)
-        if row:
-            row[c % len(row)] = "" if kind == "blank" else _pick(JUNK, j[0])
-    elif kind == "swap_cells" and body:  # two cells of one row: types swapped
-        r, c1, c2 = args
-        row = _pick(body, r)
-        if row:
-            a, b = c1 % len(row), c2 % len(row)
-            row[a], row[b] = row[b], row[a]
-    elif kind == "shuffle_dates":  # two date cells of the file, any rows / columns
-        a, b = args
-        cells = [(i, j) for i, row in enumerate(body) for j, v in enumerate(row) if _DATE.match(v)]
-        if cells:
-            (i1, j1), (i2, j2) = _pick(cells, a), _pick(cells, b)
-            body[i1][j1], body[i2][j2] = body[i2][j2], body[i1][j1]
-    elif kind == "dup_row" and body:
-        r, where = args
-        i = r % len(body)
-        body.insert(i + 1 + where % (len(body) - i), list(body[i]))
-    elif kind == "delete_row" and body:
-        (r,) = args
-        del body[r % len(body)]
-    elif kind == "drop_col" and width:
-        (c,) = args
-        j = c % width
-        rows = [[v for k, v in enumerate(row) if k != j] for row in [header, *body]]
-        return {**files, name: _unrows(rows)}
-    elif kind == "rename_col" and width:
-        c, n = args
-        header[c % width] = _pick(NEW_NAMES, n)
-    elif kind == "extra_col":
-        (v,) = args
-        value = _pick(["x", "", "AB1 2CD", "someone@example.org", "07700 900123", "Smith", "1;2"], v)
-        rows = [[*header, "notes"], *[[*row, value] for row in body]]
-        return {**files, name: _unrows(rows)}
+    if kind in _BYTE_CORRUPTIONS:
+        new = _BYTE_CORRUPTIONS[kind](files[name], *args)
     else:
-        return files
-    files[name] = _unrows([header, *body])
+        new = _corrupt_rows(files[name], kind, args)
+    if new is not None:
+        files[name] = new
     return files
 
 

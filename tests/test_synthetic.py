@@ -57,104 +57,158 @@ def parse(raw: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return out
 
 
-def contract_problems(folder: Path) -> list[str]:
-    """Check every rule of the data contract with plain pandas; return the broken ones."""
-    bad: list[str] = []
+class Problems(list):
+    """The broken contract rules found so far, each as '<rule>: <n> rows'."""
 
-    def check(ok, msg):
+    def check(self, ok, msg):
         n_bad = int((~np.asarray(ok, dtype=bool)).sum())
         if n_bad:
-            bad.append(f"{msg}: {n_bad} rows")
+            self.append(f"{msg}: {n_bad} rows")
 
+
+def check_encoding(folder: Path, bad: Problems) -> None:
+    """UTF-8, LF line endings, a final newline."""
     for name, t in schema.TABLES.items():
         text = (folder / t.filename).read_bytes()
-        check([b"\r" not in text], f"{name}: CR line ending")
+        bad.check([b"\r" not in text], f"{name}: CR line ending")
         text.decode("utf-8")
-        check([text.endswith(b"\n")], f"{name}: no final newline")
-    raw = read_raw(folder)
+        bad.check([text.endswith(b"\n")], f"{name}: no final newline")
+
+
+def check_kind(where: str, c, v: pd.Series, bad: Problems) -> None:
+    """The filled cells ``v`` of one column have the text form of its kind."""
+    if c.kind == "date":
+        bad.check(v.str.match(ISO), f"{where}: not ISO")
+    elif c.kind == "bool":
+        bad.check(v.isin(["true", "false"]), f"{where}: not true/false")
+    elif c.kind == "enum":
+        bad.check(v.isin(c.values), f"{where}: value not allowed")
+    elif c.kind == "set":
+        bad.check(v.str.split(";").map(lambda xs: set(xs) <= set(c.values) and len(xs) == len(set(xs))),
+                  f"{where}: bad set")
+    elif c.kind == "int":
+        bad.check(v.str.fullmatch(r"-?\d+"), f"{where}: not a whole number")
+
+
+def check_range(where: str, c, v: pd.Series, bad: Problems) -> None:
+    """Numbers lie within the column's min and max."""
+    if c.kind not in ("int", "float") or not len(v):
+        return
+    x = pd.to_numeric(v)
+    if c.min is not None:
+        bad.check(x >= c.min, f"{where}: below min")
+    if c.max is not None:
+        bad.check(x <= c.max, f"{where}: above max")
+
+
+def check_column(name: str, c, s: pd.Series, bad: Problems) -> None:
+    """One column's rules: required, kind, range, unique."""
+    where = f"{name}.{c.name}"
+    filled = s != ""
+    if not c.nullable:
+        bad.check(filled, f"{where}: missing required value")
+    check_kind(where, c, s[filled], bad)
+    check_range(where, c, s[filled], bad)
+    if c.unique:
+        bad.check(~s.duplicated(), f"{where}: duplicated")
+
+
+def check_tables(raw: dict[str, pd.DataFrame], bad: Problems) -> None:
+    """Per table: column order, every column's rules, the key, the foreign keys."""
     for name, df in raw.items():
         t = schema.TABLES[name]
-        check([list(df.columns) == t.names], f"{name}: columns not in schema order")
+        bad.check([list(df.columns) == t.names], f"{name}: columns not in schema order")
         for c in t.columns:
-            s = df[c.name]
-            filled = s != ""
-            if not c.nullable:
-                check(filled, f"{name}.{c.name}: missing required value")
-            v = s[filled]
-            if c.kind == "date":
-                check(v.str.match(ISO), f"{name}.{c.name}: not ISO")
-            elif c.kind == "bool":
-                check(v.isin(["true", "false"]), f"{name}.{c.name}: not true/false")
-            elif c.kind == "enum":
-                check(v.isin(c.values), f"{name}.{c.name}: value not allowed")
-            elif c.kind == "set":
-                check(v.str.split(";").map(lambda xs, c=c: set(xs) <= set(c.values) and len(xs) == len(set(xs))),
-                      f"{name}.{c.name}: bad set")
-            elif c.kind == "int":
-                check(v.str.fullmatch(r"-?\d+"), f"{name}.{c.name}: not a whole number")
-            if c.kind in ("int", "float") and len(v):
-                x = pd.to_numeric(v)
-                if c.min is not None:
-                    check(x >= c.min, f"{name}.{c.name}: below min")
-                if c.max is not None:
-                    check(x <= c.max, f"{name}.{c.name}: above max")
-            if c.unique:
-                check(~s.duplicated(), f"{name}.{c.name}: duplicated")
+            check_column(name, c, df[c.name], bad)
         if t.key:
-            check(~df.duplicated(list(t.key)), f"{name}: duplicate key {t.key}")
+            bad.check(~df.duplicated(list(t.key)), f"{name}: duplicate key {t.key}")
         for col, other, ocol in t.foreign_keys:
-            check(df[col].isin(raw[other][ocol]), f"{name}.{col}: orphan")
-    d = parse(raw)
-    s, r = d["sites"], d["referrals"]
-    check(s["period_start"] <= s["period_end"], "sites: period_start > period_end")
-    check(s["data_extract_date"] >= s["period_end"], "sites: extract before period_end")
-    ref = r.merge(s, on="site_id", how="left", suffixes=("", "_site"))
+            bad.check(df[col].isin(raw[other][ocol]), f"{name}.{col}: orphan")
+
+
+def check_sites(s: pd.DataFrame, bad: Problems) -> None:
+    bad.check(s["period_start"] <= s["period_end"], "sites: period_start > period_end")
+    bad.check(s["data_extract_date"] >= s["period_end"], "sites: extract before period_end")
+
+
+def check_referral_dates(ref: pd.DataFrame, bad: Problems) -> None:
+    """Referral dates in the period, nothing after the extract, the pathway's dates in order."""
     ext = ref["data_extract_date"]
-    check(ref["referral_date"] <= ref["period_end"], "referral after period_end")
+    bad.check(ref["referral_date"] <= ref["period_end"], "referral after period_end")
     for c in ("referral_date", "assessment_date", "start_date", "exit_date"):
-        check(ref[c].isna() | (ref[c] <= ext), f"referrals.{c} after extract")
-    check(ref["assessment_date"].isna() | (ref["assessment_date"] >= ref["referral_date"]), "assessment < referral")
-    check(ref["start_date"].isna() | (ref["start_date"] >= ref["assessment_date"]), "start < assessment")
-    check(ref["start_date"].isna() | ref["assessment_outcome"].eq("suitable"), "start without suitable assessment")
+        bad.check(ref[c].isna() | (ref[c] <= ext), f"referrals.{c} after extract")
+    bad.check(ref["assessment_date"].isna() | (ref["assessment_date"] >= ref["referral_date"]), "assessment < referral")
+    bad.check(ref["start_date"].isna() | (ref["start_date"] >= ref["assessment_date"]), "start < assessment")
+    bad.check(ref["start_date"].isna() | ref["assessment_outcome"].eq("suitable"), "start without suitable assessment")
     for c in ("referral_date", "assessment_date", "start_date"):
-        check(ref["exit_date"].isna() | ref[c].isna() | (ref["exit_date"] >= ref[c]), f"exit_date < {c}")
-    check(ref["exit_date"].isna() == ref["exit_reason"].isna(), "exit_date / exit_reason not both or neither")
+        bad.check(ref["exit_date"].isna() | ref[c].isna() | (ref["exit_date"] >= ref[c]), f"exit_date < {c}")
+
+
+def check_referral_outcomes(ref: pd.DataFrame, bad: Problems) -> None:
+    """Exit reasons and assessment outcomes agree with the dates recorded."""
+    bad.check(ref["exit_date"].isna() == ref["exit_reason"].isna(), "exit_date / exit_reason not both or neither")
     reason = ref["exit_reason"]
-    check(~reason.eq("unsuitable") | ref["assessment_outcome"].eq("unsuitable"), "unsuitable exit without outcome")
-    check(~ref["assessment_outcome"].eq("unsuitable") | ref["start_date"].isna(), "unsuitable with a start")
-    check(~reason.isin(schema.STARTED_EXITS) | ref["start_date"].notna(), "started exit without start_date")
-    check(~reason.eq("declined_assessment") | ref["assessment_date"].isna(), "declined assessment with a date")
-    check(ref["assessment_outcome"].isna() == ref["assessment_date"].isna(), "outcome without assessment date")
-    # sessions: attended between start and exit (or extract); nothing after extract
-    se = d["sessions"].merge(ref[["referral_id", "start_date", "exit_date", "data_extract_date"]], on="referral_id")
+    bad.check(~reason.eq("unsuitable") | ref["assessment_outcome"].eq("unsuitable"), "unsuitable exit without outcome")
+    bad.check(~ref["assessment_outcome"].eq("unsuitable") | ref["start_date"].isna(), "unsuitable with a start")
+    bad.check(~reason.isin(schema.STARTED_EXITS) | ref["start_date"].notna(), "started exit without start_date")
+    bad.check(~reason.eq("declined_assessment") | ref["assessment_date"].isna(), "declined assessment with a date")
+    bad.check(ref["assessment_outcome"].isna() == ref["assessment_date"].isna(), "outcome without assessment date")
+
+
+def check_sessions(sessions: pd.DataFrame, ref: pd.DataFrame, bad: Problems) -> None:
+    """Attended between start and exit (or extract); nothing after extract; start is the first attended."""
+    se = sessions.merge(ref[["referral_id", "start_date", "exit_date", "data_extract_date"]], on="referral_id")
     end = se["exit_date"].fillna(se["data_extract_date"])
     att = se["attended"].astype(bool)
-    check(~att | ((se["session_date"] >= se["start_date"]) & (se["session_date"] <= end)), "attended outside episode")
-    check(se["session_date"] <= se["data_extract_date"], "session after extract")
-    check(se["start_date"].notna(), "sessions of a referral that never started")
+    bad.check(~att | ((se["session_date"] >= se["start_date"]) & (se["session_date"] <= end)),
+              "attended outside episode")
+    bad.check(se["session_date"] <= se["data_extract_date"], "session after extract")
+    bad.check(se["start_date"].notna(), "sessions of a referral that never started")
     first_att = se[att].groupby("referral_id")["session_date"].min()
     st = ref.set_index("referral_id")["start_date"].dropna()
-    check(first_att.reindex(st.index) == st, "start_date is not the first attended session")
-    # dated child tables never pass the extract date
+    bad.check(first_att.reindex(st.index) == st, "start_date is not the first attended session")
+
+
+def check_child_tables(d: dict[str, pd.DataFrame], ref: pd.DataFrame, bad: Problems) -> None:
+    """Dated child tables never pass the extract date; DASH scores are whole numbers 0-24."""
     ex_by_ref = ref.set_index("referral_id")["data_extract_date"]
     for name, col in (("risk_assessments", "assessment_date"), ("partner_surveys", "survey_date")):
         x = d[name]
-        check(x[col] <= x["referral_id"].map(ex_by_ref), f"{name}.{col} after extract")
+        bad.check(x[col] <= x["referral_id"].map(ex_by_ref), f"{name}.{col} after extract")
     ra = d["risk_assessments"]
-    check(ra["instrument"].eq("DASH") & ra["score"].between(0, 24) & (ra["score"] % 1 == 0), "DASH out of range")
-    inc = d["incidents"]
+    bad.check(ra["instrument"].eq("DASH") & ra["score"].between(0, 24) & (ra["score"] % 1 == 0), "DASH out of range")
+
+
+def check_incidents(inc: pd.DataFrame, ref: pd.DataFrame, bad: Problems) -> None:
+    """Incidents within the person's data window; outcomes only on crimes; events hang together."""
     ex_by_p = ref.groupby("participant_id")["data_extract_date"].max()
     from_by_p = ref.groupby("participant_id")["incident_data_from"].min()
-    check(inc["incident_date"] <= inc["participant_id"].map(ex_by_p), "incident after extract")
-    check(inc["incident_date"] >= inc["participant_id"].map(from_by_p), "incident before incident_data_from")
-    check(inc["outcome_date"].isna() | (inc["outcome_date"] <= inc["participant_id"].map(ex_by_p)), "outcome late")
-    check(inc["outcome_date"].isna() | inc["incident_type"].eq("da_crime"), "outcome_date on a non-crime")
+    bad.check(inc["incident_date"] <= inc["participant_id"].map(ex_by_p), "incident after extract")
+    bad.check(inc["incident_date"] >= inc["participant_id"].map(from_by_p), "incident before incident_data_from")
+    bad.check(inc["outcome_date"].isna() | (inc["outcome_date"] <= inc["participant_id"].map(ex_by_p)), "outcome late")
+    bad.check(inc["outcome_date"].isna() | inc["incident_type"].eq("da_crime"), "outcome_date on a non-crime")
     ev = inc.groupby("event_id")
-    check(ev["incident_date"].nunique() == 1, "one event on several dates")
-    check(ev["participant_id"].nunique() == 1, "one event for several people")
+    bad.check(ev["incident_date"].nunique() == 1, "one event on several dates")
+    bad.check(ev["participant_id"].nunique() == 1, "one event for several people")
     alone = ev["incident_id"].transform("size") == 1
-    check(~alone | (inc["event_id"] == inc["incident_id"]), "single-record event id differs from incident id")
-    return bad
+    bad.check(~alone | (inc["event_id"] == inc["incident_id"]), "single-record event id differs from incident id")
+
+
+def contract_problems(folder: Path) -> list[str]:
+    """Check every rule of the data contract with plain pandas; return the broken ones."""
+    bad = Problems()
+    check_encoding(folder, bad)
+    raw = read_raw(folder)
+    check_tables(raw, bad)
+    d = parse(raw)
+    check_sites(d["sites"], bad)
+    ref = d["referrals"].merge(d["sites"], on="site_id", how="left", suffixes=("", "_site"))
+    check_referral_dates(ref, bad)
+    check_referral_outcomes(ref, bad)
+    check_sessions(d["sessions"], ref, bad)
+    check_child_tables(d, ref, bad)
+    check_incidents(d["incidents"], ref, bad)
+    return list(bad)
 
 
 def conversions(referrals: pd.DataFrame) -> dict[str, tuple[int, int]]:

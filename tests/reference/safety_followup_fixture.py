@@ -57,83 +57,180 @@ def _status(reason, started):
     return "other_exit"
 
 
+def _person(rng, programme):
+    """One person's characteristics, shared by all their referrals."""
+    gender = rng.choice(["male", "female", "unknown"], p=[0.9, 0.08, 0.02])
+    age = int(rng.integers(18, 66)) if rng.random() > 0.03 else None
+    eth = rng.choice(["white_british", "white_other", "asian", "black", "mixed", "other", "unknown"],
+                     p=[0.6, 0.1, 0.1, 0.1, 0.04, 0.03, 0.03])
+    emp = rng.choice(["employed", "unemployed", "other", "unknown"], p=[0.45, 0.4, 0.1, 0.05])
+    prior = None if rng.random() < 0.05 else bool(rng.random() < (0.5 if programme else 0.65))
+    subst = None if rng.random() < 0.05 else bool(rng.random() < 0.3)
+    n_child = int(rng.poisson(1.2))
+    return {"gender": gender, "age": age, "ethnicity": eth, "employment": emp,
+            "prior_da_police_contact": prior, "substance_misuse": subst, "n_children": n_child}
+
+
+def _referral_dates(rng, start, end, p_repeat):
+    """Yield the person's referral dates: one, or a repeat 200-400 days later if that falls in the period.
+
+    A generator, so the repeat's date is drawn after the first referral's own draws (the fixture's order).
+    """
+    span = (end - start).days
+    n_ref = 2 if rng.random() < p_repeat else 1
+    ref_date = start + pd.Timedelta(days=int(rng.integers(0, span - 200 if n_ref == 2 else span)))
+    yield ref_date
+    if n_ref == 2:
+        ref_date = ref_date + pd.Timedelta(days=int(rng.integers(200, 400)))
+        if ref_date <= end:
+            yield ref_date
+
+
+def _after_start(rng, sd):
+    """How a started place ends: completed, dropped out, excluded, another exit, or still attending."""
+    w = rng.random()
+    if w < 0.50:
+        return {"exit_date": sd + pd.Timedelta(days=168 + int(rng.integers(0, 21))), "exit_reason": "completed"}
+    if w < 0.80:
+        return {"exit_date": sd + pd.Timedelta(days=int(rng.integers(7, 150))), "exit_reason": "dropped_out"}
+    if w < 0.84:
+        return {"exit_date": sd + pd.Timedelta(days=int(rng.integers(7, 150))), "exit_reason": "excluded"}
+    if w < 0.90:
+        return {"exit_date": sd + pd.Timedelta(days=int(rng.integers(7, 150))),
+                "exit_reason": str(rng.choice(["moved_away", "custody", "other"]))}
+    return {}  # still attending at the extract date (no exit)
+
+
+def _after_assessment(rng, ad):
+    """Assessed: unsuitable, suitable but declined to start, or started (then `_after_start`)."""
+    v = rng.random()
+    if v < 0.08:
+        return {"assessment_outcome": "unsuitable", "exit_date": ad + pd.Timedelta(days=1), "exit_reason": "unsuitable"}
+    if v < 0.23:
+        return {"assessment_outcome": "suitable", "exit_date": ad + pd.Timedelta(days=20),
+                "exit_reason": "declined_to_start"}
+    sd = ad + pd.Timedelta(days=int(rng.integers(7, 60)))
+    return {"assessment_outcome": "suitable", "start_date": sd, **_after_start(rng, sd)}
+
+
+def _pathway(rng, ref_date, programme):
+    """Assessment, start and exit fields for one referral."""
+    u = rng.random()
+    if not programme:  # comparison cohort: referred, never offered a place
+        return {"assessment_date": ref_date + pd.Timedelta(days=10), "assessment_outcome": "suitable",
+                "exit_date": ref_date + pd.Timedelta(days=40), "exit_reason": "declined_to_start"}
+    if u < 0.10:
+        return {"exit_date": ref_date + pd.Timedelta(days=14), "exit_reason": "declined_assessment"}
+    ad = ref_date + pd.Timedelta(days=int(rng.integers(7, 40)))
+    return {"assessment_date": ad, **_after_assessment(rng, ad)}
+
+
 def make_referrals(rng, n_people, sites, prefix, period, *, programme=True, p_repeat=0.08):
     rows = []
     start, end = period
-    span = (end - start).days
     k = 0
     for i in range(n_people):
         pid = f"{prefix}P{i + 1:04d}"
         site = sites[rng.integers(len(sites))]
-        gender = rng.choice(["male", "female", "unknown"], p=[0.9, 0.08, 0.02])
-        age = int(rng.integers(18, 66)) if rng.random() > 0.03 else None
-        eth = rng.choice(["white_british", "white_other", "asian", "black", "mixed", "other", "unknown"],
-                         p=[0.6, 0.1, 0.1, 0.1, 0.04, 0.03, 0.03])
-        emp = rng.choice(["employed", "unemployed", "other", "unknown"], p=[0.45, 0.4, 0.1, 0.05])
-        prior = None if rng.random() < 0.05 else bool(rng.random() < (0.5 if programme else 0.65))
-        subst = None if rng.random() < 0.05 else bool(rng.random() < 0.3)
-        n_child = int(rng.poisson(1.2))
-        n_ref = 2 if rng.random() < p_repeat else 1
-        ref_date = start + pd.Timedelta(days=int(rng.integers(0, span - 200 if n_ref == 2 else span)))
-        for j in range(n_ref):
-            if j == 1:
-                ref_date = ref_date + pd.Timedelta(days=int(rng.integers(200, 400)))
-                if ref_date > end:
-                    break
+        person = _person(rng, programme)
+        for ref_date in _referral_dates(rng, start, end, p_repeat):
             k += 1
             row = {"referral_id": f"{prefix}R{k:04d}", "participant_id": pid, "site_id": site,
                    "referral_date": ref_date,
                    "referral_source": rng.choice(["childrens_social_care", "police", "probation", "court", "self",
                                                   "health", "other"], p=[0.5, 0.15, 0.1, 0.05, 0.1, 0.05, 0.05]),
-                   "gender": gender, "age": age, "ethnicity": eth, "employment": emp,
-                   "prior_da_police_contact": prior, "substance_misuse": subst,
+                   "gender": person["gender"], "age": person["age"], "ethnicity": person["ethnicity"],
+                   "employment": person["employment"],
+                   "prior_da_police_contact": person["prior_da_police_contact"],
+                   "substance_misuse": person["substance_misuse"],
                    "relationship_to_victim": rng.choice(["partner", "ex_partner"], p=[0.6, 0.4]),
                    "abuse_types": ";".join(sorted(rng.choice(["physical", "emotional", "verbal", "coercive_control"],
                                                              size=2, replace=False))),
-                   "n_children": n_child, "assessment_date": pd.NaT, "assessment_outcome": "",
+                   "n_children": person["n_children"], "assessment_date": pd.NaT, "assessment_outcome": "",
                    "start_date": pd.NaT, "exit_date": pd.NaT, "exit_reason": ""}
-            u = rng.random()
-            if not programme:  # comparison cohort: referred, never offered a place
-                row.update(assessment_date=ref_date + pd.Timedelta(days=10), assessment_outcome="suitable",
-                           exit_date=ref_date + pd.Timedelta(days=40), exit_reason="declined_to_start")
-            elif u < 0.10:
-                row.update(exit_date=ref_date + pd.Timedelta(days=14), exit_reason="declined_assessment")
-            else:
-                ad = ref_date + pd.Timedelta(days=int(rng.integers(7, 40)))
-                row["assessment_date"] = ad
-                v = rng.random()
-                if v < 0.08:
-                    row.update(assessment_outcome="unsuitable", exit_date=ad + pd.Timedelta(days=1),
-                               exit_reason="unsuitable")
-                elif v < 0.23:
-                    row.update(assessment_outcome="suitable", exit_date=ad + pd.Timedelta(days=20),
-                               exit_reason="declined_to_start")
-                else:
-                    sd = ad + pd.Timedelta(days=int(rng.integers(7, 60)))
-                    row.update(assessment_outcome="suitable", start_date=sd)
-                    w = rng.random()
-                    if w < 0.50:
-                        row.update(exit_date=sd + pd.Timedelta(days=168 + int(rng.integers(0, 21))),
-                                   exit_reason="completed")
-                    elif w < 0.80:
-                        row.update(exit_date=sd + pd.Timedelta(days=int(rng.integers(7, 150))),
-                                   exit_reason="dropped_out")
-                    elif w < 0.84:
-                        row.update(exit_date=sd + pd.Timedelta(days=int(rng.integers(7, 150))),
-                                   exit_reason="excluded")
-                    elif w < 0.90:
-                        row.update(exit_date=sd + pd.Timedelta(days=int(rng.integers(7, 150))),
-                                   exit_reason=str(rng.choice(["moved_away", "custody", "other"])))
-                    # else still attending at the extract date (no exit)
+            row.update(_pathway(rng, ref_date, programme))
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+class _Ids:
+    """Running incident and event numbers, shared by every kind of incident in one cohort."""
+
+    def __init__(self, prefix):
+        self.prefix, self.k, self.ev = prefix, 0, 0
+
+    def incident(self):
+        self.k += 1
+        return f"{self.prefix}I{self.k:05d}"
+
+    def event(self):
+        self.ev += 1
+        return f"{self.prefix}E{self.ev:05d}"
+
+
+def _incident(iid, eid, pid, date, typ, outcome=pd.NaT):
+    return {"incident_id": iid, "event_id": eid, "participant_id": pid, "incident_date": date,
+            "incident_type": typ, "outcome_date": outcome}
+
+
+def _police_linked(rng, ids, pid, t, eid):
+    """The crime record (with a charge date some of the time) and arrest that may follow a call-out."""
+    rows = []
+    if rng.random() < 0.5:
+        iid = ids.incident()
+        od = t + pd.Timedelta(days=int(rng.integers(30, 300))) if rng.random() < 0.6 else pd.NaT
+        if pd.notna(od) and od > EXTRACT:
+            od = pd.NaT
+        rows.append(_incident(iid, eid, pid, t, "da_crime", od))
+    if rng.random() < 0.3:
+        iid = ids.incident()
+        rows.append(_incident(iid, eid, pid, t + pd.Timedelta(days=int(rng.integers(0, 2))), "arrest"))
+    return rows
+
+
+def _police_incidents(rng, ids, pid, idx, lo, frailty, mult, after_from):
+    """Police call-outs (a crisis before referral, a programme effect after exit) and what follows them."""
+    rows = []
+    t = lo
+    while True:
+        base = 1.1 * frailty
+        if idx["referral_date"] - pd.Timedelta(days=90) <= t < idx["referral_date"]:
+            base *= 3  # crisis before referral
+        elif t >= after_from:
+            base *= mult
+        t = t + pd.Timedelta(days=max(1, int(min(rng.exponential(365 / base), 20000))))
+        if t > EXTRACT:
+            return rows
+        eid = ids.event()
+        iid = ids.incident()
+        eid = eid if rng.random() > 0.1 else ""
+        rows.append(_incident(iid, eid, pid, t, "police_callout"))
+        if eid:
+            rows.extend(_police_linked(rng, ids, pid, t, eid))
+
+
+def _agency_incidents(rng, ids, pid, typ, rate, lo, mult, after_from):
+    """MARAC referrals (with clustering: repeats) or child-protection events at ``rate`` a year."""
+    rows = []
+    t = lo
+    while True:
+        r = rate * (mult if t >= after_from else 1.0)
+        t = t + pd.Timedelta(days=max(1, int(min(rng.exponential(365 / r), 20000))))
+        if t > EXTRACT:
+            return rows
+        eid = ids.event()
+        rows.append(_incident(ids.incident(), eid, pid, t, typ))
+        if typ == "marac_referral" and rng.random() < 0.3:
+            t2 = t + pd.Timedelta(days=int(rng.integers(30, 200)))
+            if t2 <= EXTRACT:
+                eid = ids.event()
+                rows.append(_incident(ids.incident(), eid, pid, t2, typ))
 
 
 def make_incidents(rng, ref, sites_df, prefix, *, effect=True):
     data_from = sites_df.set_index("site_id")["incident_data_from"]
     rows = []
-    k = 0
-    ev = 0
+    ids = _Ids(prefix)
     for pid, g in ref.groupby("participant_id", sort=True):
         g = g.sort_values("referral_date")
         first = g.iloc[0]
@@ -146,59 +243,10 @@ def make_incidents(rng, ref, sites_df, prefix, *, effect=True):
         mult = {"completed": 0.45, "dropped_out": 0.8, "other_exit": 0.8, "ongoing": 0.6,
                 "not_started": 0.9}[status] if effect else 0.85
         after_from = idx["exit_date"] if pd.notna(idx["exit_date"]) else idx["referral_date"]
-        t = lo
-        while True:
-            base = 1.1 * frailty
-            if idx["referral_date"] - pd.Timedelta(days=90) <= t < idx["referral_date"]:
-                base *= 3  # crisis before referral
-            elif t >= after_from:
-                base *= mult
-            t = t + pd.Timedelta(days=max(1, int(min(rng.exponential(365 / base), 20000))))
-            if t > EXTRACT:
-                break
-            ev += 1
-            eid = f"{prefix}E{ev:05d}"
-            k += 1
-            rows.append({"incident_id": f"{prefix}I{k:05d}", "event_id": eid if rng.random() > 0.1 else "",
-                         "participant_id": pid, "incident_date": t, "incident_type": "police_callout",
-                         "outcome_date": pd.NaT})
-            if rows[-1]["event_id"] == "":
-                continue
-            if rng.random() < 0.5:
-                k += 1
-                od = t + pd.Timedelta(days=int(rng.integers(30, 300))) if rng.random() < 0.6 else pd.NaT
-                if pd.notna(od) and od > EXTRACT:
-                    od = pd.NaT
-                rows.append({"incident_id": f"{prefix}I{k:05d}", "event_id": eid, "participant_id": pid,
-                             "incident_date": t, "incident_type": "da_crime", "outcome_date": od})
-            if rng.random() < 0.3:
-                k += 1
-                rows.append({"incident_id": f"{prefix}I{k:05d}", "event_id": eid, "participant_id": pid,
-                             "incident_date": t + pd.Timedelta(days=int(rng.integers(0, 2))),
-                             "incident_type": "arrest", "outcome_date": pd.NaT})
-        # MARAC referrals (with clustering: repeats) and child protection
+        rows.extend(_police_incidents(rng, ids, pid, idx, lo, frailty, mult, after_from))
         for typ, rate in (("marac_referral", 0.25), ("child_protection", 0.3 if first["n_children"] > 0 else 0.0)):
-            if rate == 0:
-                continue
-            t = lo
-            while True:
-                r = rate * frailty * (mult if t >= after_from else 1.0)
-                t = t + pd.Timedelta(days=max(1, int(min(rng.exponential(365 / r), 20000))))
-                if t > EXTRACT:
-                    break
-                ev += 1
-                k += 1
-                rows.append({"incident_id": f"{prefix}I{k:05d}", "event_id": f"{prefix}E{ev:05d}",
-                             "participant_id": pid, "incident_date": t, "incident_type": typ,
-                             "outcome_date": pd.NaT})
-                if typ == "marac_referral" and rng.random() < 0.3:
-                    t2 = t + pd.Timedelta(days=int(rng.integers(30, 200)))
-                    if t2 <= EXTRACT:
-                        ev += 1
-                        k += 1
-                        rows.append({"incident_id": f"{prefix}I{k:05d}", "event_id": f"{prefix}E{ev:05d}",
-                                     "participant_id": pid, "incident_date": t2, "incident_type": typ,
-                                     "outcome_date": pd.NaT})
+            if rate:
+                rows.extend(_agency_incidents(rng, ids, pid, typ, rate * frailty, lo, mult, after_from))
     return pd.DataFrame(rows)
 
 
