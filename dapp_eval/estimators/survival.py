@@ -345,8 +345,50 @@ def _crst(y: np.ndarray, m: np.ndarray, ig: np.ndarray, ng: int, rho: float):
         return _crst_loop(y, m, ig, ng, rho)
 
 
-# a line-by-line port of cmprsk's Fortran crstm, kept in its shape so that it can be checked against it
-def _crst_loop(y, m, ig, ng, rho):  # noqa: PLR0915
+def _crst_a_c(ok, rs, skmm, tr, fb, fm, nd1, c, iu):
+    """crstm's matrix a at one time and the running sum c (both symmetric, filled from their upper
+    triangles as the Fortran does)."""
+    ng = c.shape[0]
+    t1 = np.where(ok, rs / skmm, 0.0)
+    a = np.zeros((ng, ng))
+    a[np.diag_indices(ng)] = np.where(ok, fb * t1 * (1 - t1 / tr), 0.0)
+    off = -fb * np.outer(t1, np.where(ok, rs / skmm, 0.0)) / tr
+    a[iu] = off[iu]
+    cu = np.triu(c) + np.triu(a) * nd1 / (tr * (1 - fm))
+    c = cu + np.triu(cu, 1).T
+    a = np.triu(a) + np.triu(a, 1).T
+    return a, c
+
+
+def _crst_cause_terms(a, c, skm, skmm, f, nd1, tr, ok, rs_ok):
+    """crstm's variance terms at a time with events of the cause tested (its ``nd1 > 0`` block): the
+    increments of v3, v2 and v."""
+    ng1 = c.shape[0] - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t4 = np.where(skm > 0, 1 - (1 - f) / skm, 1.0)
+        t5 = 1 - (nd1 - 1) / (tr * skmm - 1) if nd1 > 1 else np.ones(c.shape[0])
+        t3 = np.where(ok, t5 * skmm * nd1 / (tr * rs_ok), 0.0)
+    T1 = a[:ng1, :] - t4 * c[:ng1, :]
+    return t4 * t4 * t3, T1 * t4 * t3, (T1 * t3) @ T1.T
+
+
+def _crst_other_terms(c, skm, skmm, f, d2, rs, rs_ok):
+    """crstm's variance terms at a time with events of the competing causes (its ``nd2 > 0`` block): the
+    increments of v3, v2 (subtracted) and v."""
+    ng1 = c.shape[0] - 1
+    okk = (skm > 0) & (d2 > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t4 = np.where(okk, (1 - f) / skm, 0.0)
+        t5 = np.where(d2 > 1, 1 - (d2 - 1) / (rs - 1), 1.0)
+        t3 = np.where(okk, t5 * skmm ** 2 * d2 / rs_ok ** 2, 0.0)
+    T1 = t4 * c[:ng1, :]
+    return t4 * t4 * t3, T1 * t4 * t3, (T1 * t3) @ T1.T
+
+
+# a port of cmprsk's Fortran crstm, kept in its shape (its matrix update and two variance blocks as the
+# three functions above)
+# so that it can be checked against it
+def _crst_loop(y, m, ig, ng, rho):
     n = y.size
     ng1 = ng - 1
     rs = np.bincount(ig, minlength=ng).astype(float)
@@ -378,35 +420,19 @@ def _crst_loop(y, m, ig, ng, rho):  # noqa: PLR0915
             tq = np.sum(np.where(ok, rs * (1 - f1m) / skmm, 0.0))
             f = fm + nd1 / tr
             fb = (1 - fm) ** rho
-            t1 = np.where(ok, rs / skmm, 0.0)
-            a = np.zeros((ng, ng))
-            a[np.diag_indices(ng)] = np.where(ok, fb * t1 * (1 - t1 / tr), 0.0)
-            off = -fb * np.outer(t1, np.where(ok, rs / skmm, 0.0)) / tr
-            a[iu] = off[iu]
-            cu = np.triu(c) + np.triu(a) * nd1 / (tr * (1 - fm))
-            c = cu + np.triu(cu, 1).T
-            a = np.triu(a) + np.triu(a, 1).T
+            a, c = _crst_a_c(ok, rs, skmm, tr, fb, fm, nd1, c, iu)
             s += np.where(ok[:ng1], fb * (d[1, :ng1] - nd1 * rs[:ng1] * (1 - f1m[:ng1])
                                             / (skmm[:ng1] * tq)), 0.0)
             if nd1 > 0:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    t4 = np.where(skm > 0, 1 - (1 - f) / skm, 1.0)
-                    t5 = 1 - (nd1 - 1) / (tr * skmm - 1) if nd1 > 1 else np.ones(ng)
-                    t3 = np.where(ok, t5 * skmm * nd1 / (tr * rs_ok), 0.0)
-                v3 += t4 * t4 * t3
-                T1 = a[:ng1, :] - t4 * c[:ng1, :]
-                v2 += T1 * t4 * t3
-                v += (T1 * t3) @ T1.T
+                dv3, dv2, dv = _crst_cause_terms(a, c, skm, skmm, f, nd1, tr, ok, rs_ok)
+                v3 += dv3
+                v2 += dv2
+                v += dv
             if nd2 > 0:
-                okk = (skm > 0) & (d[2] > 0)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    t4 = np.where(okk, (1 - f) / skm, 0.0)
-                    t5 = np.where(d[2] > 1, 1 - (d[2] - 1) / (rs - 1), 1.0)
-                    t3 = np.where(okk, t5 * skmm ** 2 * d[2] / rs_ok ** 2, 0.0)
-                v3 += t4 * t4 * t3
-                T1 = t4 * c[:ng1, :]
-                v2 -= T1 * t4 * t3
-                v += (T1 * t3) @ T1.T
+                dv3, dv2, dv = _crst_other_terms(c, skm, skmm, f, d[2], rs, rs_ok)
+                v3 += dv3
+                v2 -= dv2
+                v += dv
         if lu >= n:
             break
         rs -= np.bincount(ig[ll:lu], minlength=ng)
