@@ -131,7 +131,7 @@ def measure(fn: Callable[[], object]) -> tuple[object, float, float]:
 
 
 def _stages() -> list[tuple[str, Callable]]:
-    from . import attrition, followup, funnel, risk, safety
+    from dapp_eval.analyses import attrition, followup, funnel, risk, safety
 
     return [
         ("derive_episodes", lambda d: d.episodes),
@@ -156,7 +156,7 @@ RELEASE_TARGETS_S = {"render_one_site": 3.0, "render_release": 15.0}
 
 
 def _render_stages(folder: Path, out: Path, site: str, release: bool = True) -> dict:
-    from .report import render_release
+    from dapp_eval.report import render_release
 
     stages = {}
     _, s, mb = measure(lambda: render_release(folder, out / "one", sites=[site], overall=False, progress=False))
@@ -173,8 +173,8 @@ def _render_stages(folder: Path, out: Path, site: str, release: bool = True) -> 
 def _passes(folder: Path, n: int, *, sites: int, seed: int, repeat: int) -> tuple[dict, dict, object]:
     """Generation and every analysis stage, ``repeat`` passes from nothing (a new folder, a new load):
     (generation, stages, the last pass's data), each with its fastest pass and largest peak."""
-    from .io import load_programme
-    from .synthetic import generate
+    from dapp_eval.data.io import load_programme
+    from dapp_eval.synthetic import generate
 
     runs: dict[str, list] = {}  # stage -> [(seconds, peak MB)] over the passes
     data = None
@@ -272,7 +272,7 @@ def run_bench(sizes: list[int], *, json_path: str | Path | None = None, seed: in
     >>> sorted(out["sizes"][0])
     ['analysis_total_s', 'peak_memory_mb', 'referrals', 'stages']
     """
-    from .io import load_programme
+    from dapp_eval.data.io import load_programme
 
     results = []
     generation = {}
@@ -280,7 +280,7 @@ def run_bench(sizes: list[int], *, json_path: str | Path | None = None, seed: in
     if default_release is not None:
         # first, while the process is as small as `dapp-eval report` would be (after the large sizes the pages'
         # worker processes are forked from a process that has held gigabytes, which costs them time)
-        from .report.render import _warm_up
+        from dapp_eval.report.render import _warm_up
 
         _warm_up()  # the imports a page needs (as the size loop's analyses would have done): not timed
         with tempfile.TemporaryDirectory() as tmp:

@@ -22,8 +22,8 @@ import contextlib
 import sys
 from pathlib import Path
 
-from . import __version__
-from .optional import MissingExtraError
+from dapp_eval import __version__
+from dapp_eval.optional import MissingExtraError
 
 __all__ = ["main"]
 
@@ -31,7 +31,7 @@ __all__ = ["main"]
 def _from_config(args, *, folder: str = "folder") -> None:
     """Fill the arguments not given on the command line from ``--config evaluation.yaml``."""
     if getattr(args, "config", None):
-        from .evaluation import open_evaluation
+        from dapp_eval.data.evaluation import open_evaluation
 
         ev = open_evaluation(args.config)
         args.evaluation = ev
@@ -69,7 +69,7 @@ def _print_problems(problems, args, screen: int = 30) -> None:
     """Every problem counted by file, column and rule, then the first few rows; the full list via --csv."""
     import pandas as pd
 
-    from .errors import DataValidationError
+    from dapp_eval.errors import DataValidationError
 
     further = problems["rule"].str.extract(r"\(further (\d+) rows? with this problem not listed\)$")[0]
     extra = pd.to_numeric(further, errors="coerce").fillna(0).astype(int)
@@ -96,8 +96,8 @@ def _print_problems(problems, args, screen: int = 30) -> None:
 
 
 def _cmd_validate(args) -> int:
-    from .errors import DataValidationError
-    from .io import load_programme
+    from dapp_eval.data.io import load_programme
+    from dapp_eval.errors import DataValidationError
 
     _from_config(args)
     try:
@@ -115,7 +115,7 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_map(args) -> int:
-    from .mapdraft import draft_map
+    from dapp_eval.data.mapdraft import draft_map
 
     if args.export is None:
         _from_config(args, folder="export")
@@ -124,7 +124,7 @@ def _cmd_map(args) -> int:
 
 
 def _cmd_synth(args) -> int:
-    from .synthetic import generate
+    from dapp_eval.synthetic import generate
 
     generate(args.out, referrals=args.referrals, sites=args.sites, seed=args.seed, years=args.years,
              scenario=args.scenario)
@@ -133,7 +133,7 @@ def _cmd_synth(args) -> int:
 
 
 def _cmd_pseudonymise(args) -> int:
-    from .privacy import pseudonymise
+    from dapp_eval.data.privacy import pseudonymise
 
     _from_config(args, folder="input")
     if args.output is None or args.key_file is None:
@@ -153,7 +153,7 @@ def _cmd_pseudonymise(args) -> int:
 
 
 def _cmd_keygen(args) -> int:
-    from .privacy import keygen
+    from dapp_eval.data.privacy import keygen
 
     path = keygen(args.key_file)
     print(f"New key written to {path} (32 random bytes, readable by you only). Keep it apart from the data and "
@@ -162,7 +162,7 @@ def _cmd_keygen(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .report import render_release
+    from dapp_eval.report import render_release
 
     _from_config(args, folder="data_dir")
     if args.out is None:
@@ -179,7 +179,7 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_audit(args) -> int:
-    from .disclosure.audit import audit_release
+    from dapp_eval.disclosure.audit import audit_release
 
     res = audit_release(args.folder, threshold=args.threshold)
     print(res.text(limit=args.limit))
@@ -190,7 +190,7 @@ def _cmd_audit(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from .bench import run_bench
+    from dapp_eval.bench import run_bench
 
     sizes = [int(s) for s in str(args.referrals).split(",") if s.strip()]
     run_bench(sizes, json_path=args.json, seed=args.seed, render=not args.no_render, release=not args.no_release,
@@ -201,7 +201,7 @@ def _cmd_bench(args) -> int:
 
 
 def _cmd_simulate(args) -> int:
-    from .simulation import simulate_command
+    from dapp_eval.simulation import simulate_command
 
     return simulate_command(args)
 
@@ -315,7 +315,7 @@ def _add_bench(sub) -> None:
 
 
 def _add_simulate(sub) -> None:
-    from .simulation import add_arguments
+    from dapp_eval.simulation import add_arguments
 
     sm = sub.add_parser("simulate", help="simulation study of the headline figures: bias, SEs and coverage with "
                                          "Monte Carlo SEs (docs/validation.md; about 30 minutes at the defaults)")
@@ -326,7 +326,7 @@ def _add_simulate(sub) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dapp-eval`` command."""
     args = build_parser().parse_args(argv)
-    from .errors import DataValidationError
+    from dapp_eval.errors import DataValidationError
 
     try:
         return int(args.func(args) or 0)

@@ -1,99 +1,17 @@
-"""Data-quality summaries of a loaded programme folder.
+"""Old import path: :mod:`dapp_eval.quality` is now :mod:`dapp_eval.data.quality`.
 
-Used by ``notebooks/01_data_quality.ipynb`` and the report's data-quality
-appendix: table sizes, what the loader tolerated, missing values per column,
-date coverage per site.
+Deprecated in 0.2 (issue 30), removed in 0.3: import :mod:`dapp_eval.data.quality` instead. Every name of the
+new module (private helpers included) is reachable from here meanwhile.
 """
 
-from __future__ import annotations
+import warnings
 
-import pandas as pd
+import dapp_eval.data.quality as _module
+from dapp_eval.data.quality import *  # noqa: F403
 
-from .io import ProgrammeData
-from .results import AnalysisResult, make_meta
-from .schema import TABLES, V2_REFERRAL_COLUMNS
-
-__all__ = ["data_quality", "missingness", "coverage"]
+warnings.warn("dapp_eval.quality is deprecated and will be removed in dapp_eval 0.3; import dapp_eval.data.quality instead",
+              DeprecationWarning, stacklevel=2)
 
 
-def missingness(data: ProgrammeData) -> pd.DataFrame:
-    """Empty cells per contract column of every table present.
-
-    Returns
-    -------
-    DataFrame
-        table, column, n_rows, n_missing, pct_missing, nullable (whether the
-        contract allows an empty cell there). A referral column of contract
-        version 2 that is empty in every row (a version-1 export) is left out.
-
-    Examples
-    --------
-    >>> from dapp_eval import load_programme
-    >>> data = load_programme("data_synthetic")
-    >>> m = missingness(data)
-    >>> int(m.query("table == 'referrals' and column == 'referral_id'")["n_missing"].iloc[0])
-    0
-    """
-    rows = []
-    for name, df in data.tables().items():
-        for col in TABLES[name].columns:
-            if col.name not in df:
-                continue
-            n_missing = int(df[col.name].isna().sum())
-            if name == "referrals" and col.name in V2_REFERRAL_COLUMNS and n_missing == len(df):
-                continue  # an optional item of contract version 2 the data do not hold (the sections say so)
-            rows.append({"table": name, "column": col.name, "n_rows": len(df), "n_missing": n_missing,
-                         "pct_missing": 100.0 * n_missing / len(df) if len(df) else float("nan"),
-                         "nullable": col.nullable})
-    return pd.DataFrame(rows)
-
-
-def coverage(data: ProgrammeData) -> pd.DataFrame:
-    """Per site: period, extract date, referrals and the span of referral dates.
-
-    Examples
-    --------
-    >>> from dapp_eval import load_programme
-    >>> coverage(load_programme("data_synthetic")).shape[0] >= 1
-    True
-    """
-    ref = data.referrals
-    agg = ref.groupby("site_id").agg(n_referrals=("referral_id", "size"),
-                                     first_referral=("referral_date", "min"),
-                                     last_referral=("referral_date", "max"),
-                                     n_participants=("participant_id", "nunique"))
-    cols = ["site_id", "site_name", "programme_model", "period_start", "period_end", "data_extract_date"]
-    out = data.sites[cols].merge(agg, left_on="site_id", right_index=True, how="left")
-    out["n_referrals"] = out["n_referrals"].fillna(0).astype(int)
-    out["n_participants"] = out["n_participants"].fillna(0).astype(int)
-    return out
-
-
-def data_quality(data: ProgrammeData) -> AnalysisResult:
-    """Summary of a validated folder: sizes, tolerated irregularities, missingness, coverage.
-
-    Parameters
-    ----------
-    data : ProgrammeData
-
-    Returns
-    -------
-    AnalysisResult
-        ``summary`` = table sizes; ``tables`` holds ``load_log``,
-        ``missingness`` and ``coverage``.
-
-    Examples
-    --------
-    >>> from dapp_eval import load_programme
-    >>> dq = data_quality(load_programme("data_synthetic"))
-    >>> list(dq.summary.columns)
-    ['table', 'file', 'present', 'n_rows', 'n_columns']
-    """
-    sizes = data.sizes()
-    n_in = int(sizes["n_rows"].sum())
-    meta = make_meta(n_in=n_in, method="validation against data contract v1; every row kept", unit="rows",
-                     source=data.source, input_hash=data.input_hash)
-    return AnalysisResult(
-        summary=sizes, meta=meta, title="Data quality",
-        tables={"load_log": data.load_log, "missingness": missingness(data), "coverage": coverage(data)},
-    )
+def __getattr__(name):
+    return getattr(_module, name)

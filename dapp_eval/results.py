@@ -12,7 +12,7 @@ An analysis returns an :class:`AnalysisResult` (or a subclass) carrying
 ``model``
     the underlying lifelines / statsmodels object where there is one.
 
-``plot(ax=None)`` draws the standard figure through :mod:`dapp_eval.plotting`
+``plot(ax=None)`` draws the standard figure through :mod:`dapp_eval.analyses.plotting`
 and returns the Axes.
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .formatting import P_FLOOR, format_p
+from dapp_eval.formatting import P_FLOOR, format_p
 
 __all__ = ["AnalysisResult", "DerivedTables", "P_FLOOR", "check_alpha", "format_p", "format_sig", "level_text", "make_meta",
            "stable_digits"]
@@ -176,7 +176,7 @@ def stable_digits(df: pd.DataFrame, *, sig: int = 3) -> pd.DataFrame:
 class DerivedTables:
     """Tables the analyses derive from one data object, each computed once.
 
-    A :class:`~dapp_eval.io.ProgrammeData` owns one (its ``derived``
+    A :class:`~dapp_eval.data.io.ProgrammeData` owns one (its ``derived``
     property): the report asks for the same intermediate tables (the funnel
     stage of every referral, survey answers as numbers, the due (link, wave)
     grid) once per analysis and view, and they depend only on the data. The

@@ -15,9 +15,9 @@ Estimands
     mixture (the people assessed twice are mostly completers), the truth is the mixture actually
     analysed, and the completers-only truth is given beside it (``true_completers``).
 Methods
-    :func:`analyse`: the functions the report calls (:func:`dapp_eval.headlines.headline_figures`
+    :func:`analyse`: the functions the report calls (:func:`dapp_eval.commissioner.headlines.headline_figures`
     with the default plan), plus the completion rate and dropout Cox model with and without the
-    recording-lag rule (:mod:`dapp_eval.attrition`), and the two before/after rate-ratio models.
+    recording-lag rule (:mod:`dapp_eval.analyses.attrition`), and the two before/after rate-ratio models.
 Performance measures
     :func:`performance`: bias, empirical SE, model SE, relative error in the model SE, mean squared
     error and coverage, each with its Monte Carlo SE, by the formulas of rsimsum's
@@ -352,8 +352,8 @@ def _row(estimand, method, est, lo, hi, *, se=None, n=np.nan, note=""):
 
 def _attrition_rows(data, a) -> list[dict]:
     """Completion rate and dropout Cox estimates with and without the recording-lag rule (``a``: an AttritionPlan)."""
-    from . import attrition
-    from .errors import AnalysisError
+    from dapp_eval.analyses import attrition
+    from dapp_eval.errors import AnalysisError
 
     rows: list[dict] = []
     for method, kw in (("no recording-lag rule", {"recording_lag": None}),
@@ -384,8 +384,8 @@ def analyse(data, tables: dict) -> tuple[list[dict], dict]:
 
     Returns the estimate rows and the populations analysed (for :func:`true_values`).
     """
-    from . import headlines
-    from .plan import DEFAULT_PLAN, AnalysisPlan
+    from dapp_eval.commissioner import headlines
+    from dapp_eval.data.plan import DEFAULT_PLAN, AnalysisPlan
 
     rows: list[dict] = []
     hf = headlines.headline_figures(data, plan=DEFAULT_PLAN)
@@ -431,8 +431,8 @@ def analyse(data, tables: dict) -> tuple[list[dict], dict]:
 
 def replicate(scenario: Scenario, seed: int) -> pd.DataFrame:
     """One replication: generate, analyse, attach the truth. Warnings are counted, not shown."""
-    from . import synthetic
-    from .io import ProgrammeData
+    from dapp_eval import synthetic
+    from dapp_eval.data.io import ProgrammeData
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

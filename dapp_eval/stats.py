@@ -1,13 +1,17 @@
-"""Old import path for the proportion helpers, now in :mod:`dapp_eval.estimators.proportions`.
+"""Old import path: :mod:`dapp_eval.stats` is now :mod:`dapp_eval.estimators.proportions`.
 
-Examples
---------
->>> from dapp_eval.stats import wilson_ci
->>> lo, hi = wilson_ci(6, 15)
->>> round(float(lo), 4), round(float(hi), 4)
-(0.1982, 0.6425)
+Deprecated in 0.2 (issue 30), removed in 0.3: import :mod:`dapp_eval.estimators.proportions` instead. Every name of the
+new module (private helpers included) is reachable from here meanwhile.
 """
 
-from .estimators.proportions import holm, wilson_ci
+import warnings
 
-__all__ = ["wilson_ci", "holm"]
+import dapp_eval.estimators.proportions as _module
+from dapp_eval.estimators.proportions import *  # noqa: F403
+
+warnings.warn("dapp_eval.stats is deprecated and will be removed in dapp_eval 0.3; import dapp_eval.estimators.proportions instead",
+              DeprecationWarning, stacklevel=2)
+
+
+def __getattr__(name):
+    return getattr(_module, name)

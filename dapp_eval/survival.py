@@ -1,11 +1,16 @@
 """Old import path: :mod:`dapp_eval.survival` is now :mod:`dapp_eval.estimators.survival`.
 
-Kept so that existing code keeps working: every name of the new module
-(private helpers included) is reachable from here.
+Deprecated in 0.2 (issue 30), removed in 0.3: import :mod:`dapp_eval.estimators.survival` instead. Every name of the
+new module (private helpers included) is reachable from here meanwhile.
 """
 
-from .estimators import survival as _module
-from .estimators.survival import *  # noqa: F403
+import warnings
+
+import dapp_eval.estimators.survival as _module
+from dapp_eval.estimators.survival import *  # noqa: F403
+
+warnings.warn("dapp_eval.survival is deprecated and will be removed in dapp_eval 0.3; import dapp_eval.estimators.survival instead",
+              DeprecationWarning, stacklevel=2)
 
 
 def __getattr__(name):

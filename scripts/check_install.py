@@ -36,7 +36,7 @@ def main(pins: list[str]) -> None:
     if brought:
         _fail(f"installed without extras, yet present: {brought}")
     import dapp_eval
-    from dapp_eval import funnel
+    from dapp_eval.analyses import funnel
 
     data = dapp_eval.load_programme(Path(__file__).resolve().parents[1] / "data_synthetic")
     if funnel.cascade(data).summary.empty:

@@ -19,8 +19,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from dapp_eval import headlines, plotting, trends
-from dapp_eval.io import load_programme
+from dapp_eval.analyses import plotting, trends
+from dapp_eval.commissioner import headlines
+from dapp_eval.data.io import load_programme
 
 
 def main() -> None:

@@ -18,10 +18,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from dapp_eval import attrition
+from dapp_eval.analyses import attrition
+from dapp_eval.data.io import load_programme
 from dapp_eval.disclosure import DisclosureControl
 from dapp_eval.disclosure.curves import protect_km_result
-from dapp_eval.io import load_programme
 
 ROOT = Path(__file__).resolve().parents[1]
 

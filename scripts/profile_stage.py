@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from dapp_eval.bench import _stages
-from dapp_eval.io import load_programme
+from dapp_eval.data.io import load_programme
 from dapp_eval.synthetic import generate
 
 

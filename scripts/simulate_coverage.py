@@ -2,7 +2,7 @@
 
 Generates ``--reps`` synthetic programmes with :func:`dapp_eval.synthetic.simulate`
 (seeds ``--seed0``, ``--seed0 + 1``, ...), fits
-:func:`dapp_eval.attrition.dropout_cox` to each and reports, per coefficient,
+:func:`dapp_eval.analyses.attrition.dropout_cox` to each and reports, per coefficient,
 the true log hazard ratio (``truth.json``: ``dropout_log_hr``), the mean
 estimate, bias, empirical SD, mean cluster-robust and model-based standard
 errors, and the coverage of the 95% intervals (with its Monte Carlo standard
@@ -32,8 +32,9 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dapp_eval import attrition, synthetic
-from dapp_eval.io import ProgrammeData
+from dapp_eval import synthetic
+from dapp_eval.analyses import attrition
+from dapp_eval.data.io import ProgrammeData
 from dapp_eval.simulation import performance
 
 

@@ -87,7 +87,7 @@ def mini_folder(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def synthetic_data():
     """The shipped synthetic programme, loaded once per test session."""
-    from dapp_eval.io import load_programme
+    from dapp_eval.data.io import load_programme
 
     if not (SYNTHETIC / "referrals.csv").exists():
         pytest.skip("data_synthetic/ has not been generated")
@@ -134,9 +134,9 @@ def figures_not_drawn():
 def render_pages(folder: Path, out: Path, *, base: int) -> Path:
     """Every page of a 3-site release, from one load and one set of results as ``dapp-eval report`` does,
     with counts rounded to ``base`` (1: exact, to show what rounding protects against); charts not drawn."""
+    from dapp_eval.data.io import load_programme
+    from dapp_eval.data.plan import load_plan
     from dapp_eval.disclosure import DisclosureControl
-    from dapp_eval.io import load_programme
-    from dapp_eval.plan import load_plan
     from dapp_eval.report.context import Page, Release
     from dapp_eval.report.render import annex_name, render_pages
 

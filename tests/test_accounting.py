@@ -41,7 +41,8 @@ import pandas as pd
 import pytest
 from conftest import REFERENCE
 
-from dapp_eval import attrition, compare, followup, funnel, quality, risk, safety
+from dapp_eval.analyses import attrition, compare, followup, funnel, risk, safety
+from dapp_eval.data import quality
 from dapp_eval.results import AnalysisResult
 
 MODULES = ("funnel", "attrition", "risk", "safety", "followup", "compare", "quality")
@@ -52,7 +53,7 @@ NOT_ANALYSES = {"attrition.design_matrix", "safety.newcombe_paired_ci", "safety.
 @functools.lru_cache(maxsize=1)
 def comparison_cohort():
     """The comparison folder used for followup.matched_comparison (500 people, police records)."""
-    from dapp_eval.io import load_programme
+    from dapp_eval.data.io import load_programme
 
     return load_programme(REFERENCE / "followup_comparison_fixture")
 
@@ -202,7 +203,7 @@ def public_analyses() -> set[str]:
     """'module.function' for every public function of the analysis modules that returns AnalysisResult."""
     found, unannotated = set(), set()
     for mod_name in MODULES:
-        mod = importlib.import_module(f"dapp_eval.{mod_name}")
+        mod = getattr(importlib.import_module("dapp_eval"), mod_name)
         names = set(getattr(mod, "__all__", ())) | {
             n for n, f in inspect.getmembers(mod, inspect.isfunction)
             if f.__module__ == mod.__name__ and not n.startswith("_")}

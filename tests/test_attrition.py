@@ -1,4 +1,4 @@
-"""dapp_eval.attrition: episode times, competing exits, dropout models, figures.
+"""dapp_eval.analyses.attrition: episode times, competing exits, dropout models, figures.
 
 A small hand-made programme checks every rule of the time scale against
 numbers worked out by hand; a generated synthetic programme checks the models
@@ -20,10 +20,10 @@ import pandas as pd
 import pytest
 from conftest import SYNTHETIC
 
-from dapp_eval import attrition as at
-from dapp_eval import survival as sv
+from dapp_eval.analyses import attrition as at
+from dapp_eval.data.io import load_programme
 from dapp_eval.errors import AnalysisError
-from dapp_eval.io import load_programme
+from dapp_eval.estimators import survival as sv
 
 HEADER = ("referral_id,participant_id,site_id,referral_date,referral_source,programme_name,planned_sessions,gender,"
           "age,ethnicity,employment,prior_da_police_contact,substance_misuse,relationship_to_victim,abuse_types,"

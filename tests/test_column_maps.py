@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from dapp_eval import load_programme, open_evaluation
 from dapp_eval.cli import main
+from dapp_eval.data.mapping import MultiSelect, read_column_map, recode
 from dapp_eval.errors import DataValidationError
-from dapp_eval.mapping import MultiSelect, read_column_map, recode
 
 
 def _problems(call):
@@ -39,7 +39,7 @@ def test_yes_and_no_stay_words_in_a_map():
     # the YAML text form: Yes/No keys are text, true/false values are booleans
     import yaml
 
-    from dapp_eval.mapping import _MapLoader
+    from dapp_eval.data.mapping import _MapLoader
     assert yaml.load("{Yes: true, No: false, on: off}", Loader=_MapLoader) == {"Yes": True, "No": False, "on": "off"}
 
 
@@ -190,7 +190,7 @@ def test_report_refusals_are_counted_like_validate_with_no_python_words(tmp_path
 
 
 def test_the_draft_never_writes_a_rare_value_it_does_not_know(tmp_path):
-    from dapp_eval.mapdraft import draft_map
+    from dapp_eval.data.mapdraft import draft_map
 
     folder = tmp_path / "export"
     folder.mkdir()

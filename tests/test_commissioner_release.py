@@ -167,8 +167,8 @@ def test_release_workbook_reads_as_numbers_in_pandas(release):
 
 
 def test_every_listed_technical_term_has_a_plain_definition():
+    from dapp_eval.commissioner.glossary import GLOSSARY, TECHNICAL_TERMS, glossary, terms_used
     from dapp_eval.formatting import find_code_names
-    from dapp_eval.glossary import GLOSSARY, TECHNICAL_TERMS, glossary, terms_used
 
     assert set(TECHNICAL_TERMS.values()) <= set(GLOSSARY)
     # the terms a commissioner met undefined (issue 29), each found by the list and defined
@@ -197,7 +197,7 @@ def _page_text(html: str) -> tuple[str, str]:
 
 
 def test_every_technical_term_used_on_a_page_is_in_its_glossary(release):
-    from dapp_eval.glossary import terms_used
+    from dapp_eval.commissioner.glossary import terms_used
 
     for path in release:
         if path.suffix != ".html" or path.name in ("index.html",) or path.name.endswith("_annex.html"):
@@ -229,7 +229,7 @@ def _published_csvs(html: str) -> dict[str, pd.DataFrame]:
 
 
 def test_this_year_against_last_is_worked_from_the_published_quarters(release):
-    from dapp_eval.yearly import compare, year_on_year
+    from dapp_eval.analyses.yearly import compare, year_on_year
 
     page = next(p for p in release if p.name == "report_s03.html").read_text(encoding="utf-8")
     trends = page[page.index("<h2>Trends by quarter"):page.index("<h2>Retention and attrition")]

@@ -1,9 +1,9 @@
-"""comparators.yaml (dapp_eval.comparators): user-supplied only, checked, errors name file/row/field."""
+"""comparators.yaml (dapp_eval.commissioner.comparators): user-supplied only, checked, errors name file/row/field."""
 
 import pandas as pd
 import pytest
 
-from dapp_eval.comparators import attach_comparators, load_comparators
+from dapp_eval.commissioner.comparators import attach_comparators, load_comparators
 from dapp_eval.errors import DataValidationError
 
 

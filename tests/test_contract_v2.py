@@ -12,11 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dapp_eval import delivery, equality, families, headlines, load_programme, reoffending, synthetic
+from dapp_eval import load_programme, synthetic
+from dapp_eval.analyses import delivery, equality, families, reoffending
+from dapp_eval.commissioner import headlines
+from dapp_eval.data.schema import CONTRACT_VERSION, TABLES, V2_REFERRAL_COLUMNS, V2_TABLES
 from dapp_eval.disclosure import DisclosureControl
 from dapp_eval.errors import DataValidationError
-from dapp_eval.schema import CONTRACT_VERSION, TABLES, V2_REFERRAL_COLUMNS, V2_TABLES
-from dapp_eval.stats import wilson_ci
+from dapp_eval.estimators.proportions import wilson_ci
 
 SYNTHETIC = Path(__file__).resolve().parents[1] / "data_synthetic"
 #: sha256 of the version-1 tables of the shipped folder before contract version 2 (referrals: its version-1
@@ -326,7 +328,7 @@ def test_feedback_against_the_truth(synthetic_data, truth):
 
 
 def test_waiting_list_matches_the_funnel(synthetic_data):
-    from dapp_eval import funnel
+    from dapp_eval.analyses import funnel
 
     w = delivery.waiting_list(synthetic_data)
     c = funnel.cascade(synthetic_data, by=None).tables["counts"].set_index("stage")["n"]
@@ -339,8 +341,8 @@ def test_waiting_list_matches_the_funnel(synthetic_data):
 # -- headline registry -----------------------------------------------------------------------------------------
 
 def test_v2_figures_are_registered_and_match_their_analyses(synthetic_data, truth):
-    from dapp_eval.glossary import GLOSSARY
-    from dapp_eval.plan import DEFAULT_PLAN
+    from dapp_eval.commissioner.glossary import GLOSSARY
+    from dapp_eval.data.plan import DEFAULT_PLAN
     from dapp_eval.report.sections import _headlines as H
 
     h = headlines.headline_figures(synthetic_data, codes=list(headlines.V2_FIGURES)).summary.set_index("code")
@@ -375,7 +377,7 @@ def test_subset_keeps_the_new_tables_of_its_sites_and_period(synthetic_data):
 
 
 def test_plan_puts_a_v2_figure_on_page_one_through_disclosure_control(synthetic_data):
-    from dapp_eval.plan import load_plan
+    from dapp_eval.data.plan import load_plan
     from dapp_eval.report.context import Page, Release
     from dapp_eval.report.sections import _headlines as H
 
@@ -393,8 +395,8 @@ def test_plan_puts_a_v2_figure_on_page_one_through_disclosure_control(synthetic_
 
 
 def test_reoffending_section_shows_a_supplied_matched_comparison(synthetic_data):
-    from dapp_eval.comparators import load_comparators
-    from dapp_eval.plan import load_plan
+    from dapp_eval.commissioner.comparators import load_comparators
+    from dapp_eval.data.plan import load_plan
     from dapp_eval.report.context import Page, Release
     from dapp_eval.report.sections import reoffending as section
 
@@ -445,7 +447,7 @@ def test_every_v2_analysis_is_listed():
 
 def test_column_map_draft_places_the_v2_tables(tmp_path):
     """`dapp-eval map` on a version-2 export names a file for each new table, with no TODO for them."""
-    from dapp_eval.mapdraft import draft_map
+    from dapp_eval.data.mapdraft import draft_map
 
     for name in TABLES:
         shutil.copy(SYNTHETIC / f"{name}.csv", tmp_path / f"{name}.csv")

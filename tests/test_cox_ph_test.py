@@ -13,8 +13,8 @@ import pytest
 from lifelines import CoxPHFitter
 from lifelines.statistics import proportional_hazard_test
 
-from dapp_eval import attrition
-from dapp_eval import survival as sv
+from dapp_eval.analyses import attrition
+from dapp_eval.estimators import survival as sv
 
 
 def _fit(df):
@@ -82,7 +82,7 @@ def test_efron_terms_match_a_loop_over_death_times(tied):
 
 
 def test_dropout_cox_ph_table_is_lifelines(tmp_path):
-    from dapp_eval.io import load_programme
+    from dapp_eval.data.io import load_programme
     from dapp_eval.synthetic import generate
 
     generate(tmp_path, referrals=1500, sites=3, seed=4)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import MINI, write_folder
 
-from dapp_eval import risk
+from dapp_eval.analyses import risk
+from dapp_eval.data.io import load_programme
 from dapp_eval.errors import DataValidationError
-from dapp_eval.io import load_programme
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dapp_eval"
 DATA_LAYER = {"errors", "results", "formatting", "optional", "schema", "instruments", "identifiers", "io", "privacy", "quality",
@@ -19,15 +19,19 @@ DATA_LAYER = {"errors", "results", "formatting", "optional", "schema", "instrume
 
 def _imports(module: str) -> set[str]:
     """dapp_eval modules that ``module`` imports, at the top or inside a function."""
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    path = PACKAGE / "data" / f"{module}.py"
+    tree = ast.parse((path if path.exists() else PACKAGE / f"{module}.py").read_text())
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             found.add((node.module or "").split(".")[0])
             if not node.module:
                 found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module == "dapp_eval.data":
+            found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dapp_eval."):
-            found.add(node.module.split(".")[1])
+            parts = node.module.split(".")
+            found.add(parts[2] if parts[1] == "data" else parts[1])
     return found
 
 

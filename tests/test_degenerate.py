@@ -26,12 +26,12 @@ from conftest import write_folder
 from test_accounting import CALLS, check_meta
 
 from dapp_eval import synthetic
+from dapp_eval.data.io import load_programme
+from dapp_eval.data.plan import load_plan
+from dapp_eval.data.schema import V2_TABLES
 from dapp_eval.errors import AnalysisError
-from dapp_eval.io import load_programme
-from dapp_eval.plan import load_plan
 from dapp_eval.report import ReportBuilder
 from dapp_eval.results import AnalysisResult
-from dapp_eval.schema import V2_TABLES
 
 matplotlib.use("Agg")
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import pandas as pd
 from conftest import SYNTHETIC
 
-from dapp_eval import attrition, funnel, risk, safety
-from dapp_eval.io import load_programme
+from dapp_eval.analyses import attrition, funnel, risk, safety
+from dapp_eval.data.io import load_programme
 
 
 def test_result_tables_are_identical_on_reload():

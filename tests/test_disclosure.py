@@ -76,7 +76,7 @@ def test_complement_rule_hides_the_percentage_not_the_counts():
 
 
 def test_percentages_and_wilson_intervals_recomputed_from_published_counts():
-    from dapp_eval.stats import wilson_ci
+    from dapp_eval.estimators.proportions import wilson_ci
 
     lo, hi = wilson_ci(np.array([176, 24]), np.array([208, 36]))
     t = pd.DataFrame({"conversion": ["a", "b"], "n_converted": [176, 24], "n_resolved": [208, 36],
@@ -211,7 +211,7 @@ def test_count_columns_by_name():
 def s05_pages(synthetic_data):
     """strict -> (ReportBuilder, page) of the smallest site, S05, at the plan's threshold of 10: each page is
     rendered once for the tests below."""
-    from dapp_eval.plan import load_plan
+    from dapp_eval.data.plan import load_plan
     from dapp_eval.report import ReportBuilder
 
     pages = {}

@@ -275,7 +275,8 @@ def test_mcf_steps_count_nothing_below_the_threshold():
     """The mean cumulative function's steps are contacts / number followed: the attacker multiplied each step
     by the number followed and got 1-9 contacts. Redrawn, every step stands for a multiple of the threshold
     (the first for threshold - threshold // 2), from the rounded numbers followed."""
-    from dapp_eval import followup, load_programme
+    from dapp_eval import load_programme
+    from dapp_eval.analyses import followup
     from dapp_eval.disclosure.curves import protect_mcf_result
 
     res = followup.recurrent_contacts(load_programme(REPORTS.parent / "data_synthetic"))

@@ -25,8 +25,8 @@ def folder_a(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def release_a(folder_a):
-    from dapp_eval.io import load_programme
-    from dapp_eval.plan import load_plan
+    from dapp_eval.data.io import load_programme
+    from dapp_eval.data.plan import load_plan
     from dapp_eval.report.context import Release
 
     return Release(load_programme(folder_a), load_plan(), synthetic=True)
@@ -127,8 +127,8 @@ def test_paired_change_from_published_cells_withholds_small_discordant_pairs():
 def test_counts_in_sentences_are_the_published_counts(tmp_path):
     """Item 5: a one-site, one-year release printed '82 people referred; never started 53; ...' in the Mirabal
     note and '26 survey(s) answered at T1' beside wave tables showing 25."""
-    from dapp_eval.io import load_programme
-    from dapp_eval.plan import load_plan
+    from dapp_eval.data.io import load_programme
+    from dapp_eval.data.plan import load_plan
     from dapp_eval.report.context import Release
     from dapp_eval.synthetic import generate
 
@@ -206,7 +206,7 @@ def test_table1_smd_from_published_counts(release_a, site):
 def test_case_mix_sentence_from_published_counts(release_a):
     """Item 4: the site comparison's referral-mix sentence printed shares and the largest standardised
     difference of the true counts. Each printed share is a published count over a published site size."""
-    from dapp_eval import funnel
+    from dapp_eval.analyses import funnel
     from dapp_eval.disclosure import DisclosureControl
     from dapp_eval.estimators.effect_sizes import smd_binary
 

@@ -18,7 +18,7 @@ def release_exact(three_sites, tmp_path_factory):
 def test_the_audit_recovers_true_counts_from_table_by_table_suppression(release_exact, three_sites):
     """Without rounding the attack works, and every funnel count it recovers is the true one."""
     import dapp_eval
-    from dapp_eval import funnel
+    from dapp_eval.analyses import funnel
 
     res = audit_release(release_exact)
     assert not res.ok

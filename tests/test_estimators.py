@@ -184,7 +184,7 @@ def test_survival_plots_take_estimator_curves():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dapp_eval import plotting
+    from dapp_eval.analyses import plotting
     from dapp_eval.estimators import aalen_johansen, kaplan_meier
 
     t = np.array([1.0, 2, 3, 4, 5, 6, 7, 8])

@@ -23,10 +23,10 @@ import pytest
 from conftest import ROOT
 
 from dapp_eval.cli import main
+from dapp_eval.data.identifiers import name_looks_identifying, shown_name
+from dapp_eval.data.io import load_programme
+from dapp_eval.data.privacy import keygen
 from dapp_eval.errors import DataValidationError
-from dapp_eval.identifiers import name_looks_identifying, shown_name
-from dapp_eval.io import load_programme
-from dapp_eval.privacy import keygen
 from dapp_eval.synthetic import generate
 
 NAMES = ["Aisha Okafor", "Tomasz Wisniewski", "Gareth Pryce", "Niamh Doherty"]

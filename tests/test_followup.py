@@ -1,4 +1,4 @@
-"""dapp_eval.followup against R (glm poisson + sandwich::vcovCL, MASS::glm.nb, sandwich::vcovHC,
+"""dapp_eval.analyses.followup against R (glm poisson + sandwich::vcovCL, MASS::glm.nb, sandwich::vcovHC,
 survival::survfit), an independent R re-derivation of windows and event counts, hand-built cases and
 the synthetic generator's truth.json.
 
@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 from conftest import HAND_BASE, REFERENCE, SYNTHETIC, write_folder
 
-from dapp_eval import followup
+from dapp_eval.analyses import followup
+from dapp_eval.data.io import load_programme
 from dapp_eval.errors import AnalysisError
-from dapp_eval.io import load_programme
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

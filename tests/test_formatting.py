@@ -140,7 +140,7 @@ def test_every_code_of_the_01_report_has_plain_words():
 
 
 def test_every_data_contract_value_with_an_underscore_has_plain_words():
-    from dapp_eval import schema
+    from dapp_eval.data import schema
 
     values = [v for name in ("PROGRAMME_MODELS", "REFERRAL_SOURCES", "ETHNICITIES", "RELATIONSHIPS", "ABUSE_TYPES",
                              "EXIT_REASONS", "TIMEPOINTS", "SURVEY_BEHAVIOURS", "INCIDENT_TYPES")

@@ -1,4 +1,4 @@
-"""Tests for dapp_eval.funnel: stages, cascade, waiting times, waiting list,
+"""Tests for dapp_eval.analyses.funnel: stages, cascade, waiting times, waiting list,
 throughput, attendance, baseline table and costs.
 
 References: closed forms worked by hand in the comments; Wilson intervals
@@ -24,10 +24,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dapp_eval import funnel
+from dapp_eval.analyses import funnel
+from dapp_eval.data.io import load_programme
 from dapp_eval.errors import AnalysisError
-from dapp_eval.io import load_programme
-from dapp_eval.survival import step_at
+from dapp_eval.estimators.survival import step_at
 
 plt.switch_backend("Agg")
 

@@ -1,4 +1,4 @@
-"""Headline figures (dapp_eval.headlines): one definition, one value, the same as the analyses give."""
+"""Headline figures (dapp_eval.commissioner.headlines): one definition, one value, the same as the analyses give."""
 
 import json
 
@@ -8,9 +8,11 @@ import pytest
 from conftest import SYNTHETIC
 from scipy import stats
 
-from dapp_eval import attrition, formatting, funnel, headlines
+from dapp_eval import formatting
+from dapp_eval.analyses import attrition, funnel
+from dapp_eval.commissioner import headlines
+from dapp_eval.data.io import load_programme
 from dapp_eval.errors import AnalysisError
-from dapp_eval.io import load_programme
 
 
 def wilson(k, n, alpha=0.05):
@@ -178,7 +180,7 @@ def test_site_comparison_case_mix_sentences(sc, synthetic_data):
         assert formatting.find_code_names(text) == [], (o, text)
         assert "standardised difference" in text, o
     # the intake-risk range quoted is the one in the risk analysis (mean intake DASH among people assessed twice)
-    from dapp_eval import risk
+    from dapp_eval.analyses import risk
 
     means = risk.change(synthetic_data).tables["changes"].groupby("site_id")["score_from"].mean()
     assert f"{means.min():.1f}" in cm["reliable_risk_reduction"]
@@ -202,7 +204,7 @@ def test_definitions_table_lists_every_figure():
 
 
 def test_every_published_column_has_plain_words(hf, sc, synthetic_data):
-    from dapp_eval import trends
+    from dapp_eval.analyses import trends
 
     s2 = headlines.site_and_all_sites(synthetic_data, site="S02", codes=["police_after"]).summary
     cols = [*hf.reset_index().columns, *sc.summary.columns, *sc.tables["case_mix"].columns,

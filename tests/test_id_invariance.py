@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from conftest import SYNTHETIC
 
-from dapp_eval import attrition, load_programme, risk
+from dapp_eval import load_programme
+from dapp_eval.analyses import attrition, risk
 
 ID_COLUMNS = {"referral_id": "Q", "participant_id": "Z", "partner_id": "W", "incident_id": "K", "event_id": "K"}
 

@@ -27,9 +27,9 @@ from conftest import MINI, write_folder
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from dapp_eval.data.io import load_programme
+from dapp_eval.data.privacy import pseudonymise
 from dapp_eval.errors import DataValidationError
-from dapp_eval.io import load_programme
-from dapp_eval.privacy import pseudonymise
 
 PROFILE = settings(derandomize=True, database=None, deadline=None, print_blob=True,
                    phases=(Phase.explicit, Phase.generate), suppress_health_check=[HealthCheck.too_slow])

@@ -12,10 +12,10 @@ import pytest
 from conftest import MINI, write_folder
 
 from dapp_eval.cli import main
+from dapp_eval.data.identifiers import identifier_problems, mask_identifiers, name_rule, scan_column
+from dapp_eval.data.io import load_programme
+from dapp_eval.data.privacy import keygen, pseudonymise
 from dapp_eval.errors import DataValidationError
-from dapp_eval.identifiers import identifier_problems, mask_identifiers, name_rule, scan_column
-from dapp_eval.io import load_programme
-from dapp_eval.privacy import keygen, pseudonymise
 
 KEY = "0f3c9a7e5b2d4c18a6e0b7f1d2c3e4a5"
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from conftest import MINI, write_folder
 
+from dapp_eval.data.io import load_programme, read_column_map
 from dapp_eval.errors import DataValidationError
-from dapp_eval.io import load_programme, read_column_map
 
 
 def broken(tmp_path, file, old, new, count=1):

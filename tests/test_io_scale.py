@@ -14,8 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from dapp_eval.errors import DataValidationError
-from dapp_eval.io import (
+from dapp_eval.data.io import (
     TableMap,
     _duplicates,
     _encode,
@@ -23,7 +22,8 @@ from dapp_eval.io import (
     load_programme,
     validate_tables,
 )
-from dapp_eval.schema import TABLES
+from dapp_eval.data.schema import TABLES
+from dapp_eval.errors import DataValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_CELLS = ["", "xx", "2023-13-40", "2023-05", "-5", "1.5", "MALE", "Y", "ORPHAN9", "inf", "99999", "TRUE",

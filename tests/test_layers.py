@@ -1,8 +1,12 @@
-"""The package's import graph keeps its layers: data <- estimators <- analyses <- disclosure <- report <- cli.
+"""The package's folders are its floors: data <- estimators <- analyses <- commissioner <- disclosure <- report/cli.
 
-An AST walk over dapp_eval/ (every import statement, including those inside
-functions): each module belongs to a layer and may import only from its own
-layer or the ones below; the module-level graph has no cycles.
+An AST walk over dapp_eval/ (every import statement, including those inside functions): each module
+belongs to the layer of its folder (or, at the top level, of its own name) and may import only from its
+own layer or the ones below; synthetic/ sits beside data/ and imports only data/ and the shared types;
+inside analyses/ and commissioner/ a module imports only from lower floors; nothing imports an old
+import path (a deprecation shim); the module-level graph has no cycles.
+
+Written by scripts/move_layout.py (issue 30); the floors were derived from the imports at the move.
 """
 
 import ast
@@ -14,48 +18,39 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "dapp_eval"
 
-# layer of each top-level module or subpackage of dapp_eval
-LAYERS = {
-    # shared types
-    "errors": 0, "results": 0, "optional": 0,
-    # wording and number formats for readers, and the glossary: no data, no statistics
-    "formatting": 0, "glossary": 0,
-    # data: contract, instrument registry, loading, privacy, quality, analysis plan
-    "schema": 1, "instruments": 1, "identifiers": 1, "io": 1, "privacy": 1, "quality": 1, "plan": 1,
-    # column maps, their draft from an export, and the evaluation file
-    "mapping": 1, "mapdraft": 1, "evaluation": 1,
-    # estimators (and the old import paths that re-export them)
-    "estimators": 2, "survival": 2, "lmm": 2, "stats": 2,
-    # figures: take estimator or analysis outputs
-    "plotting": 3,
-    # analyses: programme logic
-    "episodes": 4, "funnel": 4, "attrition": 4, "risk": 4, "safety": 4, "followup": 4, "compare": 4,
-    # commissioner figures built from the analyses: headline registry, site comparison, SPC trends, verdict wording,
-    # user-supplied comparators (checked against the headline registry)
-    "headlines": 4, "trends": 4, "verdict": 4, "comparators": 4, "yearly": 4,
-    # analyses of data contract version 2 (issue 32)
-    "equality": 4, "families": 4, "reoffending": 4, "delivery": 4,
-    # statistical disclosure control of what is published; the synthetic-data generator
-    "disclosure": 5, "synthetic": 5, "synthetic_v2": 5,
-    # the release: pages, workbook, index (published through the disclosure layer)
-    "report": 6,
-    # tools and entry points; the simulation study of the headline figures (generator + analyses)
-    "bench": 7, "cli": 7, "simulation": 7,
+# top-level modules: shared types and reader-facing formats (0), tools and entry points (7)
+TOP_LAYERS = {
+    "errors": 0, "results": 0, "optional": 0, "formatting": 0, "bench": 7, "cli": 7,
+    "simulation": 7,
 }
+# folders: data and the synthetic generators beside it (1), estimators (2), analyses (3),
+# commissioner content (4), disclosure control (5), the release (6)
+FOLDERS = {
+    "data": 1, "synthetic": 1, "estimators": 2, "analyses": 3, "commissioner": 4, "disclosure": 5,
+    "report": 6,
+}
+# old import paths: deprecation shims (removed in 0.3); above everything, so nothing may import them
+SHIMS = (
+    "attrition", "comparators", "compare", "delivery", "episodes", "equality", "evaluation", "families",
+    "followup", "funnel", "glossary", "headlines", "identifiers", "instruments", "io", "lmm",
+    "mapdraft", "mapping", "plan", "plotting", "privacy", "quality", "reoffending", "risk",
+    "safety", "schema", "stats", "survival", "synthetic_v2", "trends", "verdict", "yearly",
+)
+LAYERS = {**TOP_LAYERS, **FOLDERS, **dict.fromkeys(SHIMS, 8)}
+SHARED = {name for name, layer in TOP_LAYERS.items() if layer == 0}
 KNOWN_CYCLES: list[set[str]] = []
 
-# floors inside the analyses (layer 4): a module may import only from lower floors, never from its own
-# floor or a higher one (so two modules of one floor never import each other, in either direction)
-ANALYSIS_FLOORS = {
-    "episodes": 0,
-    "funnel": 1, "attrition": 1,
-    # contract version 2's analyses read episodes only
-    "equality": 1, "families": 1, "reoffending": 1, "delivery": 1,
-    "risk": 2, "followup": 2,
-    # compare weights a comparison cohort on follow-up outcomes (compare.weighted_comparison reads followup)
-    "safety": 3, "trends": 3, "yearly": 3, "compare": 3,
-    "headlines": 4,
-    "verdict": 5, "comparators": 5,
+# floors inside a folder: a module may import only from lower floors of its folder, never from its own floor
+# or a higher one (so two modules of one floor never import each other, in either direction)
+FLOORS = {
+    "analyses": {
+        "episodes": 0, "plotting": 0, "attrition": 1, "delivery": 1, "equality": 1, "families": 1,
+        "funnel": 1, "reoffending": 1, "followup": 2, "risk": 2, "compare": 3, "safety": 3,
+        "trends": 3, "yearly": 3,
+    },
+    "commissioner": {
+        "glossary": 0, "headlines": 0, "comparators": 1, "verdict": 1,
+    },
 }
 
 
@@ -104,7 +99,14 @@ def _graph() -> dict[str, set[str]]:
 
 
 def _component(mod: str) -> str:
+    """The folder (or top-level module) a module belongs to."""
     return mod.split(".")[1] if mod.count(".") >= 1 else ""
+
+
+def _in_folder(mod: str, folder: str) -> str:
+    """The module's name inside the folder ('' if it is not in it, or is the folder's __init__)."""
+    prefix = f"dapp_eval.{folder}."
+    return mod[len(prefix):].split(".")[0] if mod.startswith(prefix) else ""
 
 
 def test_every_module_has_a_layer():
@@ -123,6 +125,24 @@ def test_nothing_imports_upwards():
             if dc in LAYERS and LAYERS[dc] > LAYERS[c]:
                 bad.append(f"{mod} (layer {LAYERS[c]}) imports {d} (layer {LAYERS[dc]})")
     assert not bad, "upward imports:\n" + "\n".join(sorted(bad))
+
+
+def test_nothing_imports_an_old_path():
+    # the shims warn; the package itself uses the new paths only
+    bad = sorted(f"{m} imports {d}" for m, deps in _graph().items() for d in deps
+                 if _component(d) in SHIMS and _component(m) not in SHIMS)
+    assert not bad, "imports of deprecated paths:\n" + "\n".join(bad)
+
+
+def test_synthetic_sits_beside_data():
+    # the generators write data in the contract's form: they read data/ (the contract) and nothing above it,
+    # and nothing in data/ reads them
+    g = _graph()
+    above = sorted(f"{m} imports {d}" for m, deps in g.items() if _component(m) == "synthetic" for d in deps
+                   if _component(d) not in {"data", "synthetic", *SHARED})
+    assert not above, "\n".join(above)
+    assert not [d for m, deps in g.items() if _component(m) == "data" for d in deps if _component(d) == "synthetic"]
+    assert any(_component(d) == "data" for m, deps in g.items() if _component(m) == "synthetic" for d in deps)
 
 
 def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
@@ -158,26 +178,30 @@ def test_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
 
 
-def test_analyses_import_only_from_lower_floors():
-    assert set(ANALYSIS_FLOORS) == {name for name, layer in LAYERS.items() if layer == 4}
+@pytest.mark.parametrize("folder", sorted(FLOORS))
+def test_folder_imports_only_from_lower_floors(folder):
+    floors = FLOORS[folder]
+    g = _graph()
+    assert set(floors) == {_in_folder(m, folder) for m in g if _in_folder(m, folder)}, \
+        f"give every module of {folder}/ a floor in tests/test_layers.py (and only those)"
     bad = []
-    for mod, deps in _graph().items():
-        c = _component(mod)
+    for mod, deps in g.items():
+        c = _in_folder(mod, folder)
         for d in deps:
-            dc = _component(d)
-            if c in ANALYSIS_FLOORS and dc in ANALYSIS_FLOORS and dc != c and ANALYSIS_FLOORS[dc] >= ANALYSIS_FLOORS[c]:
-                bad.append(f"{mod} (floor {ANALYSIS_FLOORS[c]}) imports {d} (floor {ANALYSIS_FLOORS[dc]})")
-    assert not bad, "analyses importing sideways or upwards:\n" + "\n".join(sorted(bad))
+            dc = _in_folder(d, folder)
+            if c and dc and dc != c and floors[dc] >= floors[c]:
+                bad.append(f"{mod} (floor {floors[c]}) imports {d} (floor {floors[dc]})")
+    assert not bad, f"{folder}/ importing sideways or upwards:\n" + "\n".join(sorted(bad))
 
 
 def test_followup_and_safety_import_in_one_direction_only():
-    # followup (floor 2) no longer imports safety; safety's Mirabal measures (floor 3) read followup's
-    # before/after table, and that is the only direction
+    # followup no longer imports safety; safety's Mirabal measures read followup's before/after table,
+    # and that is the only direction
     g = _graph()
-    assert "dapp_eval.safety" not in g["dapp_eval.followup"]
-    assert "dapp_eval.followup" in g["dapp_eval.safety"]
-    assert ANALYSIS_FLOORS["followup"] < ANALYSIS_FLOORS["safety"]
-    assert "dapp_eval.risk" not in g["dapp_eval.io"]
+    assert "dapp_eval.analyses.safety" not in g["dapp_eval.analyses.followup"]
+    assert "dapp_eval.analyses.followup" in g["dapp_eval.analyses.safety"]
+    assert FLOORS["analyses"]["followup"] < FLOORS["analyses"]["safety"]
+    assert "dapp_eval.analyses.risk" not in g["dapp_eval.data.io"]
 
 
 def test_every_layer_entry_is_a_module():
@@ -196,8 +220,9 @@ def test_disclosure_sits_below_the_report():
 
 
 @pytest.mark.parametrize("stmt", ["import dapp_eval",
-                                  "import dapp_eval.risk, dapp_eval.safety, dapp_eval.followup, "
-                                  "dapp_eval.funnel, dapp_eval.attrition, dapp_eval.estimators"])
+                                  "import dapp_eval.analyses.risk, dapp_eval.analyses.safety, "
+                                  "dapp_eval.analyses.followup, dapp_eval.analyses.funnel, "
+                                  "dapp_eval.analyses.attrition, dapp_eval.estimators"])
 def test_import_does_not_load_pyplot(stmt):
     code = f"import sys; {stmt}; print('matplotlib.pyplot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

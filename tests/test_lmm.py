@@ -1,4 +1,4 @@
-"""dapp_eval.lmm: exact REML against lme4 / lmerTest / emmeans references and closed forms.
+"""dapp_eval.estimators.lmm: exact REML against lme4 / lmerTest / emmeans references and closed forms.
 
 References: tests/reference/risk_reference.json, made by risk_reference.R from
 risk_lmm_data.csv (written by risk_make_data.py).
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from conftest import REFERENCE
 
-from dapp_eval.lmm import RandomInterceptLMM, design_matrix
+from dapp_eval.estimators.lmm import RandomInterceptLMM, design_matrix
 
 TPS = ["intake", "midpoint", "exit"]
 

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dapp_eval import compare, followup, trends
+from dapp_eval.analyses import compare, followup, trends
+from dapp_eval.data.io import load_programme
+from dapp_eval.data.plan import DEFAULT_PLAN, load_plan
 from dapp_eval.estimators import sensitivity, weighting
-from dapp_eval.io import load_programme
-from dapp_eval.plan import DEFAULT_PLAN, load_plan
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
 

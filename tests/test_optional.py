@@ -21,7 +21,7 @@ def test_report_without_the_report_extra_names_it():
     out = _run("import sys; sys.modules['jinja2'] = None\n"
                "import dapp_eval\n"
                "data = dapp_eval.load_programme('data_synthetic')\n"  # the library itself works
-               "print(dapp_eval.funnel.cascade(data).summary.shape[0] > 0)\n"
+               "print(dapp_eval.analyses.funnel.cascade(data).summary.shape[0] > 0)\n"
                "try:\n    import dapp_eval.report\n"
                "except ImportError as err:\n    print(type(err).__name__, err)\n")
     assert out.returncode == 0, out.stderr

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dapp_eval.analyses.plotting import _att_pfmt
 from dapp_eval.formatting import format_p, p_value
-from dapp_eval.plotting import _att_pfmt
 from dapp_eval.report.format import publish_value
 from dapp_eval.results import stable_digits
 

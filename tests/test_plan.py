@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from conftest import SYNTHETIC
 
-from dapp_eval.plan import DEFAULT_PLAN, load_plan
+from dapp_eval.data.plan import DEFAULT_PLAN, load_plan
 from dapp_eval.report import ReportBuilder
 
 
@@ -43,7 +43,7 @@ def test_period_restricts_referrals_and_is_printed():
     assert len(dates) == expected and expected > 0
     assert dates.min() >= pd.Timestamp("2024-04-01") and dates.max() <= pd.Timestamp("2024-09-30")
     assert "received 2024-04-01 to 2024-09-30" in rb.section("title")
-    from dapp_eval import funnel
+    from dapp_eval.analyses import funnel
 
     counts = funnel.cascade(rb.data).counts  # the page's data: the funnel starts from the period's referrals
     assert int(counts.loc[counts["stage"] == "referred", "n"].iloc[0]) == expected
@@ -68,7 +68,7 @@ def test_strict_suppresses_small_throughput_counts(synthetic_data):
 def test_plan_is_typed_frozen_and_read_once():
     import dataclasses
 
-    from dapp_eval.plan import AnalysisPlan, as_plan
+    from dapp_eval.data.plan import AnalysisPlan, as_plan
 
     plan = load_plan({"alpha": 0.1, "attrition": {"grace_weeks": 6}, "period": ["2024-04-01", "2025-03-31"]})
     assert isinstance(plan, AnalysisPlan)

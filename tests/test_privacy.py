@@ -10,10 +10,10 @@ import pytest
 from conftest import MINI, SYNTHETIC, write_folder
 
 from dapp_eval.cli import main
+from dapp_eval.data.io import load_programme
+from dapp_eval.data.privacy import identifier_problems, pseudonym, pseudonymise
+from dapp_eval.data.schema import TABLES
 from dapp_eval.errors import DataValidationError
-from dapp_eval.io import load_programme
-from dapp_eval.privacy import identifier_problems, pseudonym, pseudonymise
-from dapp_eval.schema import TABLES
 
 KEY = "0f3c9a7e5b2d4c18a6e0b7f1d2c3e4a5"
 OTHER_KEY = "a-completely-different-secret-key-42"

@@ -29,9 +29,9 @@ from hypothesis import HealthCheck, Phase, assume, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
+from dapp_eval.data.io import ProgrammeData, load_programme
+from dapp_eval.data.schema import TABLES
 from dapp_eval.errors import PROBLEM_COLUMNS, DataValidationError
-from dapp_eval.io import ProgrammeData, load_programme
-from dapp_eval.schema import TABLES
 
 # one fixed profile for every test here: the same cases on every run and machine
 LOADER_PROFILE = settings(

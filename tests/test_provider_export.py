@@ -17,8 +17,8 @@ from conftest import ROOT, SYNTHETIC
 
 from dapp_eval import load_programme, open_evaluation
 from dapp_eval.cli import main
-from dapp_eval.mapdraft import draft_map
-from dapp_eval.schema import V2_REFERRAL_COLUMNS, V2_TABLES
+from dapp_eval.data.mapdraft import draft_map
+from dapp_eval.data.schema import V2_REFERRAL_COLUMNS, V2_TABLES
 
 EXAMPLE = ROOT / "examples" / "provider_export"
 

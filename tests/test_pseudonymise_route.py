@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dapp_eval.cli import main
+from dapp_eval.data.identifiers import identifier_problems, looks_identifying, name_rule, scan_column
+from dapp_eval.data.io import load_programme
+from dapp_eval.data.privacy import pseudonym, pseudonymise, uniqueness
 from dapp_eval.errors import DataValidationError
-from dapp_eval.identifiers import identifier_problems, looks_identifying, name_rule, scan_column
-from dapp_eval.io import load_programme
-from dapp_eval.privacy import pseudonym, pseudonymise, uniqueness
 from dapp_eval.synthetic import generate
 
 KEY = "0f3c9a7e5b2d4c18a6e0b7f1d2c3e4a5"

@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dapp_eval import attrition, headlines
+from dapp_eval.analyses import attrition
+from dapp_eval.commissioner import headlines
+from dapp_eval.data.io import ProgrammeData
+from dapp_eval.data.plan import load_plan
 from dapp_eval.estimators import survival as sv
 from dapp_eval.estimators.proportions import wilson_ci
-from dapp_eval.io import ProgrammeData
-from dapp_eval.plan import load_plan
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from conftest import ROOT, SYNTHETIC
 
-from dapp_eval.plan import load_plan
+from dapp_eval.data.plan import load_plan
 from dapp_eval.report import ReportBuilder, render_reports
 
 SECTION_TITLES = ["At a glance", "Engagement: from referral to completion", "Trends by quarter",
@@ -541,7 +541,7 @@ def test_trends_section_has_the_four_spc_charts_with_their_data(rendered):
 
 
 def test_comparators_the_user_supplies_are_shown_with_their_source(synthetic_data, tmp_path):
-    from dapp_eval.comparators import load_comparators
+    from dapp_eval.commissioner.comparators import load_comparators
     from dapp_eval.errors import DataValidationError
 
     rb = ReportBuilder(synthetic_data, site=None, plan=load_plan(), synthetic=True)
@@ -626,7 +626,7 @@ def test_figure_svg_is_written_at_fixed_precision_with_numbered_ids():
 def test_a_site_page_calls_its_gap_against_the_other_sites_with_the_funnel_limits(rendered):
     """Issue 29: on a site's page each headline figure beside the other sites combined, called against the one
     named limits (the funnel plot's 99.8% control limits), worked out from the counts the release publishes."""
-    from dapp_eval.compare import wilson_limits
+    from dapp_eval.analyses.compare import wilson_limits
     from dapp_eval.report.sections._gap import _Z998
 
     v = _visible(rendered["report_s05.html"])
@@ -674,7 +674,8 @@ def test_a_site_whose_figure_is_withheld_stays_on_the_site_charts_marked_withhel
 def test_value_for_money_gives_costs_per_outcome_from_published_counts_and_says_no_benchmark(rendered):
     """Issue 29: cost per completion and per referral beside any benchmark (none supplied here, and the page says
     how to add one), and a cost per outcome labelled as an illustration: the period cost over the published count."""
-    from dapp_eval import funnel, load_programme
+    from dapp_eval import load_programme
+    from dapp_eval.analyses import funnel
 
     html = rendered["report_all_sites.html"].replace("&#39;", "'")
     v = _visible(rendered["report_all_sites.html"])

@@ -1,4 +1,4 @@
-"""dapp_eval.risk against R references (t.test, wilcox.test, binom.test, prop.test, lme4/emmeans, geepack,
+"""dapp_eval.analyses.risk against R references (t.test, wilcox.test, binom.test, prop.test, lme4/emmeans, geepack,
 mice::pool.scalar, glm), closed forms, and the synthetic generator's truth.json.
 
 References: tests/reference/risk_reference.json, made by risk_reference.R from risk_paired_data.csv and
@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 from conftest import MINI, REFERENCE, SYNTHETIC, write_folder
 
-from dapp_eval import risk
+from dapp_eval.analyses import risk
+from dapp_eval.data.io import load_programme
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators import effect_sizes
-from dapp_eval.io import load_programme
 
 matplotlib.use("Agg")
 
@@ -490,7 +490,7 @@ def test_synthetic_mi_recovers_all_starters_truth(synthetic_data, truth):
 
 
 def test_plots_return_axes(paired_res, lmm_ra, missing_res):
-    from dapp_eval import plotting
+    from dapp_eval.analyses import plotting
 
     for ax in (paired_res.plot(), plotting.plot_reliable_change(paired_res),
                risk.band_transitions(paired_res.changes.melt(

@@ -1,4 +1,4 @@
-"""dapp_eval.safety against R (stats::prop.test, binom.test, p.adjust, glm, geepack::geeglm), published
+"""dapp_eval.analyses.safety against R (stats::prop.test, binom.test, p.adjust, glm, geepack::geeglm), published
 worked examples, closed forms and the synthetic generator's truth.json.
 
 References: tests/reference/safety_reference_*.csv, made by safety_reference.R from the fixture folder
@@ -19,9 +19,9 @@ from conftest import HAND_BASE, REFERENCE, SYNTHETIC, write_folder
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from dapp_eval import safety
+from dapp_eval.analyses import safety
+from dapp_eval.data.io import load_programme
 from dapp_eval.errors import AnalysisError
-from dapp_eval.io import load_programme
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

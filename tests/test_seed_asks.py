@@ -13,10 +13,10 @@ import pytest
 from seed_asks import SEED_ASKS
 
 from dapp_eval import load_programme
-from dapp_eval.plan import load_plan
+from dapp_eval.data.plan import load_plan
+from dapp_eval.data.schema import TABLES, V2_REFERRAL_COLUMNS, V2_TABLES
 from dapp_eval.report import sections
 from dapp_eval.report.context import Page, Release
-from dapp_eval.schema import TABLES, V2_REFERRAL_COLUMNS, V2_TABLES
 
 NEW_SECTIONS = ("equality", "strands", "districts", "children", "partner_support", "reoffending", "capacity",
                 "waiting_list", "feedback")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dapp_eval.stats import holm, wilson_ci
+from dapp_eval.estimators.proportions import holm, wilson_ci
 
 
 def test_holm_closed_form():

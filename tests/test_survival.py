@@ -1,4 +1,4 @@
-"""dapp_eval.survival against stored R output (survival 3.5-3, cmprsk 2.2-11).
+"""dapp_eval.estimators.survival against stored R output (survival 3.5-3, cmprsk 2.2-11).
 
 The numbers come from tests/reference/attrition_reference.R (run it with
 ``Rscript tests/reference/attrition_reference.R`` from the repository root);
@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lifelines import CoxPHFitter
 
-from dapp_eval import survival as sv
+from dapp_eval.estimators import survival as sv
 
 # Absolute tolerance against R, the spec's 1e-6. Exact (non-iterative) algorithms -- Aalen-Johansen,
 # Gray's test, Kaplan-Meier, log-rank, RMST, the sandwich at R's coefficients -- agree to ~1e-14 (float

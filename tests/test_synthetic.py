@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dapp_eval import schema, synthetic
+from dapp_eval import synthetic
+from dapp_eval.data import schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "data_synthetic"
@@ -38,7 +39,7 @@ def read_raw(folder: Path) -> dict[str, pd.DataFrame]:
 
 
 def parse(raw: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Parse raw text tables with the contract's types (independently of dapp_eval.io)."""
+    """Parse raw text tables with the contract's types (independently of dapp_eval.data.io)."""
     out = {}
     for name, df in raw.items():
         t = schema.TABLES[name]
@@ -323,9 +324,9 @@ def test_other_arguments_obey_the_contract(tmp_path, kwargs):
 
 
 def test_loader_accepts_it_with_the_same_types(tmp_path):
-    io = importlib.import_module("dapp_eval.io")
+    io = importlib.import_module("dapp_eval.data.io")
     if not hasattr(io, "load_programme"):
-        pytest.skip("dapp_eval.io.load_programme not available yet")
+        pytest.skip("dapp_eval.data.io.load_programme not available yet")
     prog = synthetic.simulate(referrals=500, sites=5, seed=9)
     synthetic.write_programme(prog.tables, tmp_path, truth=prog.truth)
     data = io.load_programme(tmp_path)

@@ -1,10 +1,10 @@
-"""SPC charts (dapp_eval.trends) against hand-computed closed forms and the MDC rules."""
+"""SPC charts (dapp_eval.analyses.trends) against hand-computed closed forms and the MDC rules."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from dapp_eval import trends
+from dapp_eval.analyses import trends
 from dapp_eval.errors import AnalysisError
 
 
@@ -134,7 +134,7 @@ def spc(synthetic_data):
 
 
 def test_quarterly_spc_counts_equal_throughput(spc, synthetic_data):
-    from dapp_eval import funnel
+    from dapp_eval.analyses import funnel
 
     tp = funnel.throughput(synthetic_data, by=None, freq="fy_quarter").summary
     s = spc.summary
@@ -157,7 +157,7 @@ def test_quarterly_spc_marks_the_quarter_holding_the_extract_date(spc, synthetic
 
 
 def test_quarterly_spc_completion_uses_only_complete_cohorts(spc, synthetic_data):
-    from dapp_eval import attrition
+    from dapp_eval.analyses import attrition
 
     s = spc.summary[spc.summary["measure"] == "completion"]
     complete = s[~s["partial"]]
@@ -178,7 +178,7 @@ def test_quarterly_spc_completion_uses_only_complete_cohorts(spc, synthetic_data
 
 
 def test_quarterly_spc_risk_counts_match_the_risk_analysis(spc, synthetic_data):
-    from dapp_eval import risk
+    from dapp_eval.analyses import risk
 
     s = spc.summary[spc.summary["measure"] == "reliable_risk_reduction"]
     rc = risk.change(synthetic_data).summary.set_index("statistic").loc["reliably_improved"]
@@ -193,7 +193,7 @@ def test_spc_chart_marks_special_causes_by_shape_and_partial_quarters_hollow():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dapp_eval import plotting
+    from dapp_eval.analyses import plotting
 
     vals = [20, 21, 19, 20, 22, 20, 19, 21, 20, 40, 5]
     ch = trends.xmr(vals, partial=[False] * 10 + [True], labels=[f"Q{i}" for i in range(11)])
@@ -237,7 +237,7 @@ def test_quarterly_spc_plot_per_measure(spc):
 def test_dot_whisker_all_sites_line_and_shapes_by_model():
     import matplotlib.pyplot as plt
 
-    from dapp_eval import plotting
+    from dapp_eval.analyses import plotting
 
     t = pd.DataFrame({"site_id": ["A", "B", "C", "all"], "site_name": ["Site A", "Site B", "Site C", "All sites"],
                       "programme_model": ["group", "group", "one-to-one", "group, one-to-one"],
@@ -309,7 +309,7 @@ def test_describe_says_what_each_chart_shows_in_plain_words(spc):
 def test_people_left_out_of_a_chart_are_counted(tmp_path, synthetic_data):
     from conftest import MINI, write_folder
 
-    from dapp_eval.io import load_programme
+    from dapp_eval.data.io import load_programme
 
     assert trends.quarterly_spc(synthetic_data).meta["not_charted"] == {}
     files = dict(MINI)

@@ -1,9 +1,10 @@
-"""Verdict wording (dapp_eval.verdict) and glossary: fixed inputs, exact expected sentences."""
+"""Verdict wording (dapp_eval.commissioner.verdict) and glossary: fixed inputs, exact expected sentences."""
 
 import pandas as pd
 import pytest
 
-from dapp_eval import formatting, glossary, verdict
+from dapp_eval import formatting
+from dapp_eval.commissioner import glossary, verdict
 
 
 def fig(code, value, lo=None, hi=None, k=None, n=None, note="", **extra):

@@ -1,4 +1,4 @@
-"""This year against last (dapp_eval.yearly, issue 29): closed-form numbers and properties."""
+"""This year against last (dapp_eval.analyses.yearly, issue 29): closed-form numbers and properties."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dapp_eval.analyses.yearly import READINGS, year_on_year
 from dapp_eval.errors import AnalysisError
-from dapp_eval.yearly import READINGS, year_on_year
 
 
 def _quarters(rows):

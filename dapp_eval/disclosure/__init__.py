@@ -11,7 +11,7 @@
   under protected tables, and ``protect_counts`` for messages that print counts.
 """
 
-from .control import (
+from dapp_eval.disclosure.control import (
     HIDDEN,
     SUPPRESSED,
     THRESHOLD_FLOOR,
@@ -20,7 +20,12 @@ from .control import (
     count_columns,
     round_count,
 )
-from .text import HOW_FIGURES_ARE_PROTECTED, how_figures_are_protected, protect_counts, protected_sentence
+from dapp_eval.disclosure.text import (
+    HOW_FIGURES_ARE_PROTECTED,
+    how_figures_are_protected,
+    protect_counts,
+    protected_sentence,
+)
 
 __all__ = ["DisclosureControl", "count_columns", "round_count", "SUPPRESSED", "HIDDEN", "THRESHOLD_FLOOR",
            "check_threshold",
@@ -30,7 +35,7 @@ __all__ = ["DisclosureControl", "count_columns", "round_count", "SUPPRESSED", "H
 
 def __getattr__(name):  # the audit reads HTML/workbooks: load it only when asked for
     if name in ("audit_release", "AuditResult"):
-        from . import audit
+        from dapp_eval.disclosure import audit
 
         return getattr(audit, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

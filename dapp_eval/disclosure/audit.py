@@ -78,7 +78,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..formatting import code_row_below
+from dapp_eval.formatting import code_row_below
 
 __all__ = ["audit_release", "AuditResult", "Leak", "decode_release", "ReadTable"]
 

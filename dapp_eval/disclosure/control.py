@@ -113,7 +113,7 @@ def round_count(n, base: int = 5, *, keep_positive: bool = False) -> int:
 
 def _wilson(x, n, alpha=0.05):
     """The package's one Wilson interval (estimators.proportions), applied to published counts."""
-    from ..estimators.proportions import wilson_ci
+    from dapp_eval.estimators.proportions import wilson_ci
 
     return wilson_ci(x, n, alpha=alpha)
 

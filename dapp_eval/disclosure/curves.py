@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .control import round_count
+from dapp_eval.disclosure.control import round_count
 
 __all__ = ["round_cumulative", "protected_steps", "pseudo_data", "km_from_steps", "cif_from_steps", "km_steps",
            "at_risk_table"]
@@ -127,7 +127,7 @@ def pseudo_data(steps: pd.DataFrame, causes: list[str]) -> tuple[np.ndarray, np.
 
 def km_from_steps(steps: pd.DataFrame, cause: str, *, alpha: float) -> pd.DataFrame:
     """Kaplan-Meier of one cause (the others censored) from rounded steps: ``time, n_at_risk, estimate, ci_*``."""
-    from ..estimators.survival import kaplan_meier
+    from dapp_eval.estimators.survival import kaplan_meier
 
     causes = [c.removeprefix("n_event_") for c in steps.columns if c.startswith("n_event_")]
     t, code = pseudo_data(steps, causes)
@@ -139,7 +139,7 @@ def km_from_steps(steps: pd.DataFrame, cause: str, *, alpha: float) -> pd.DataFr
 
 def cif_from_steps(steps: pd.DataFrame, *, alpha: float) -> pd.DataFrame:
     """Aalen-Johansen cumulative incidence of every cause from rounded steps (``cause, time, n_at_risk, ...``)."""
-    from ..estimators.survival import aalen_johansen
+    from dapp_eval.estimators.survival import aalen_johansen
 
     causes = [c.removeprefix("n_event_") for c in steps.columns if c.startswith("n_event_")]
     t, code = pseudo_data(steps, causes)
@@ -194,7 +194,7 @@ def _cut(curve: pd.DataFrame, threshold: int) -> pd.DataFrame:
 
 
 def protect_cif_result(res, dc, *, name: str):
-    """A copy of :func:`dapp_eval.attrition.cumulative_incidence`'s result redrawn from rounded counts.
+    """A copy of :func:`dapp_eval.analyses.attrition.cumulative_incidence`'s result redrawn from rounded counts.
 
     ``summary`` (the curves), ``tables["detail"]`` and ``tables["at_risk"]`` are rebuilt per group from
     the rounded cumulative exits of each kind and censorings; each curve stops where fewer than the
@@ -278,7 +278,7 @@ def protect_km_result(res, dc, *, name: str, cum_col: str = "n_cum_dropped_out")
 
 
 def protect_persons_km_result(res, dc, *, name: str):
-    """A copy of :func:`dapp_eval.followup.time_to_incident`'s result redrawn from rounded counts.
+    """A copy of :func:`dapp_eval.analyses.followup.time_to_incident`'s result redrawn from rounded counts.
 
     Per group, the events and censorings of ``tables["persons"]`` (``days``, ``event``) are rounded as
     cumulative counts; ``tables["curves"]`` and the at-risk numbers of ``summary`` come from them. A group
@@ -382,7 +382,7 @@ def _mcf_steps(rows: pd.DataFrame, days: np.ndarray, dc) -> pd.DataFrame:
 
 
 def protect_mcf_result(res, dc, *, name: str):
-    """A copy of :func:`dapp_eval.followup.recurrent_contacts`'s result redrawn from rounded counts.
+    """A copy of :func:`dapp_eval.analyses.followup.recurrent_contacts`'s result redrawn from rounded counts.
 
     Per group, the cumulative number of contacts and of ends of follow-up are rounded as the Kaplan-Meier
     curves are (each step stands for the threshold number of contacts); the mean cumulative function, its

@@ -21,7 +21,7 @@ import copy
 import numpy as np
 import pandas as pd
 
-from .control import HIDDEN, SUPPRESSED, DisclosureControl, count_columns
+from dapp_eval.disclosure.control import HIDDEN, SUPPRESSED, DisclosureControl, count_columns
 
 __all__ = ["published_values", "publish_result"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..errors import AnalysisError
-from .audit import AuditResult, audit_release
+from dapp_eval.disclosure.audit import AuditResult, audit_release
+from dapp_eval.errors import AnalysisError
 
 __all__ = ["publish_release", "DisclosureAuditError", "check_periods"]
 

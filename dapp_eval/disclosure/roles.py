@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .control import HIDDEN, DisclosureControl
+from dapp_eval.disclosure.control import HIDDEN, DisclosureControl
 
 __all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "publish", "published_numbers"]
 
@@ -170,7 +170,7 @@ def _small(dc: DisclosureControl, v) -> np.ndarray:
 
 
 def _apply_proportion(s: _State, r: Proportion) -> None:
-    from ..estimators.proportions import wilson_ci
+    from dapp_eval.estimators.proportions import wilson_ci
 
     m = _mask(r.rows, s.true)
     t = s.true

@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from .control import HIDDEN, SUPPRESSED, count_columns
+from dapp_eval.disclosure.control import HIDDEN, SUPPRESSED, count_columns
 
 __all__ = ["HOW_FIGURES_ARE_PROTECTED", "how_figures_are_protected", "protected_sentence", "protect_counts"]
 

@@ -4,8 +4,8 @@ Nothing in this subpackage knows the programme data model: every function
 takes arrays or a DataFrame with column names you choose, in the statsmodels
 idiom (formula strings and ``data=``; results with ``params``, ``bse``,
 ``conf_int(alpha)`` and a tidy ``summary``). The analysis modules
-(:mod:`dapp_eval.attrition`, :mod:`dapp_eval.risk`, :mod:`dapp_eval.safety`,
-:mod:`dapp_eval.followup`, :mod:`dapp_eval.funnel`) call these and add only
+(:mod:`dapp_eval.analyses.attrition`, :mod:`dapp_eval.analyses.risk`, :mod:`dapp_eval.analyses.safety`,
+:mod:`dapp_eval.analyses.followup`, :mod:`dapp_eval.analyses.funnel`) call these and add only
 the programme logic. Each estimator is checked against R in
 ``tests/reference/`` (the R script that made each number is kept there).
 
@@ -19,19 +19,38 @@ Modules: :mod:`~dapp_eval.estimators.survival`, :mod:`~dapp_eval.estimators.lmm`
 (interrupted time series with Newey-West SE).
 """
 
-from ._base import EstimatorResults
-from .counts import CountModelResults, count_model
-from .effect_sizes import cohens_dz, hedges_gav, rubin, smd, smd_binary, smd_from_moments
-from .gee import GEEResults, gee
-from .its import newey_west, segmented_regression
-from .lmm import RandomInterceptLMM, design_matrix
-from .matching import greedy_match
-from .paired import paired_score_change, paired_t, reliable_change_index, wilcoxon_signed_rank
-from .proportions import holm, mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
-from .recurrent import MCFResult, mcf, rate_model
-from .sensitivity import evalues_hr, evalues_rr
-from .survival import aalen_johansen, cox, fine_gray, grays_test, kaplan_meier, logrank_test, rmst
-from .weighting import att_weights, balance_table, weighted_outcome
+from dapp_eval.estimators._base import EstimatorResults
+from dapp_eval.estimators.counts import CountModelResults, count_model
+from dapp_eval.estimators.effect_sizes import cohens_dz, hedges_gav, rubin, smd, smd_binary, smd_from_moments
+from dapp_eval.estimators.gee import GEEResults, gee
+from dapp_eval.estimators.its import newey_west, segmented_regression
+from dapp_eval.estimators.lmm import RandomInterceptLMM, design_matrix
+from dapp_eval.estimators.matching import greedy_match
+from dapp_eval.estimators.paired import (
+    paired_score_change,
+    paired_t,
+    reliable_change_index,
+    wilcoxon_signed_rank,
+)
+from dapp_eval.estimators.proportions import (
+    holm,
+    mcnemar_exact,
+    newcombe_diff_ci,
+    newcombe_paired_ci,
+    wilson_ci,
+)
+from dapp_eval.estimators.recurrent import MCFResult, mcf, rate_model
+from dapp_eval.estimators.sensitivity import evalues_hr, evalues_rr
+from dapp_eval.estimators.survival import (
+    aalen_johansen,
+    cox,
+    fine_gray,
+    grays_test,
+    kaplan_meier,
+    logrank_test,
+    rmst,
+)
+from dapp_eval.estimators.weighting import att_weights, balance_table, weighted_outcome
 
 __all__ = [
     "CountModelResults",

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._base import EstimatorResults, _column, design_from_formula
+from dapp_eval.estimators._base import EstimatorResults, _column, design_from_formula
 
 __all__ = ["CountModelResults", "count_model", "fit_count_model", "nb_dispersion"]
 

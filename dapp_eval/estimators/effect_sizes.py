@@ -12,9 +12,8 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
+from dapp_eval.estimators._results import Estimate, TupleResult
 from dapp_eval.results import check_alpha
-
-from ._results import Estimate, TupleResult
 
 __all__ = ["cohens_dz", "hedges_gav", "rubin", "smd", "smd_binary", "smd_from_moments"]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._base import EstimatorResults
+from dapp_eval.estimators._base import EstimatorResults
 
 __all__ = ["newey_west", "segmented_regression", "default_lag"]
 

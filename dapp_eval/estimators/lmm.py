@@ -1,6 +1,6 @@
 """Fast exact REML for random-intercept linear mixed models.
 
-The repeated-measures model of :mod:`dapp_eval.risk` is
+The repeated-measures model of :mod:`dapp_eval.analyses.risk` is
 
 .. math::
 

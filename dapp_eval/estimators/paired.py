@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from dapp_eval.estimators._results import Estimate, TableResult
+from dapp_eval.estimators.effect_sizes import cohens_dz, hedges_gav
 from dapp_eval.results import check_alpha
-
-from ._results import Estimate, TableResult
-from .effect_sizes import cohens_dz, hedges_gav
 
 __all__ = ["paired_score_change", "paired_t", "reliable_change_index", "wilcoxon_signed_rank"]
 
@@ -122,7 +121,7 @@ def reliable_change_index(before, after, *, s_diff: float | None = None, sd: flo
 def paired_score_change(before, after, *, alpha: float = 0.05) -> TableResult:
     """Tidy summary of a paired change in a score: t-test, Wilcoxon, Cohen's d_z and Hedges' g_av.
 
-    (For yes/no answers of the same people at two waves see :func:`dapp_eval.safety.paired_change`:
+    (For yes/no answers of the same people at two waves see :func:`dapp_eval.analyses.safety.paired_change`:
     Newcombe interval and exact McNemar test.)
 
     One row per ``statistic`` (``mean_change``, ``median_change``,
@@ -154,7 +153,7 @@ def paired_score_change(before, after, *, alpha: float = 0.05) -> TableResult:
 
 
 def __getattr__(name: str):
-    # the old name, kept for one release (it read like dapp_eval.safety.paired_change, which is another analysis)
+    # the old name, kept for one release (it read like dapp_eval.analyses.safety.paired_change, which is another analysis)
     if name == "paired_change":
         import warnings
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from dapp_eval.estimators._results import TupleResult
 from dapp_eval.results import check_alpha
-
-from ._results import TupleResult
 
 __all__ = ["holm", "mcnemar_exact", "newcombe_diff_ci", "newcombe_paired_ci", "wilson_ci"]
 

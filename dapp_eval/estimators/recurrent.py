@@ -29,10 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from dapp_eval.estimators._base import EstimatorResults, design_from_formula
+from dapp_eval.estimators._results import Curve
 from dapp_eval.results import check_alpha
-
-from ._base import EstimatorResults, design_from_formula
-from ._results import Curve
 
 __all__ = ["MCFResult", "mcf", "rate_model"]
 

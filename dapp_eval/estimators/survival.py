@@ -2,8 +2,8 @@
 
 This module knows nothing about programme data: it takes arrays of times,
 causes, groups and covariates and returns tidy DataFrames or small result
-objects. :mod:`dapp_eval.attrition` builds these arrays from a
-:class:`~dapp_eval.io.ProgrammeData` folder.
+objects. :mod:`dapp_eval.analyses.attrition` builds these arrays from a
+:class:`~dapp_eval.data.io.ProgrammeData` folder.
 
 Ties are handled exactly and deterministically (no random jitter): all events
 at one time are processed together and observations censored at a tied time
@@ -29,9 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from dapp_eval.estimators._results import Curve, Estimate, TableResult, wald_interval
 from dapp_eval.results import check_alpha
-
-from ._results import Curve, Estimate, TableResult, wald_interval
 
 __all__ = [
     "aalen_johansen",
@@ -1184,7 +1183,7 @@ def cox(formula: str, data: pd.DataFrame, *, duration: str, event: str, cluster=
 
     from lifelines import CoxPHFitter
 
-    from ._base import EstimatorResults, _column, design_from_formula
+    from dapp_eval.estimators._base import EstimatorResults, _column, design_from_formula
 
     alpha = check_alpha(alpha)
     rhs = formula.split("~", 1)

@@ -28,9 +28,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from dapp_eval.estimators._base import EstimatorResults
 from dapp_eval.results import check_alpha
-
-from ._base import EstimatorResults
 
 __all__ = ["att_weights", "balance_table", "weighted_outcome", "effective_sample_size"]
 

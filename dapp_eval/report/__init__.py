@@ -29,10 +29,10 @@ and ``"<name>"`` in ``sections.REGISTRY``.
 
 from __future__ import annotations
 
-from ..optional import require
-from .context import THROUGHPUT_STAGES, Page, Release
-from .format import pct
-from .render import ReportBuilder, render_page, render_release, render_reports, render_section
+from dapp_eval.optional import require
+from dapp_eval.report.context import THROUGHPUT_STAGES, Page, Release
+from dapp_eval.report.format import pct
+from dapp_eval.report.render import ReportBuilder, render_page, render_release, render_reports, render_section
 
 for _module in ("jinja2", "markupsafe", "tqdm"):  # the report extra: say so plainly if it is missing
     require(_module, extra="report", purpose="dapp_eval.report (the HTML report)")

@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..disclosure import DisclosureControl, protect_counts, protected_sentence
-from ..errors import AnalysisError
-from ..formatting import PLAIN_NAMES, gbp, percent, plain_name, plain_text
-from ..io import ProgrammeData
-from ..plan import AnalysisPlan, as_plan
-from .format import csv_bytes, fmt_cell, publish_frame, slug
+from dapp_eval.data.io import ProgrammeData
+from dapp_eval.data.plan import AnalysisPlan, as_plan
+from dapp_eval.disclosure import DisclosureControl, protect_counts, protected_sentence
+from dapp_eval.errors import AnalysisError
+from dapp_eval.formatting import PLAIN_NAMES, gbp, percent, plain_name, plain_text
+from dapp_eval.report.format import csv_bytes, fmt_cell, publish_frame, slug
 
 __all__ = ["Release", "Page", "PublishedTable"]
 
@@ -62,7 +62,7 @@ class Release:
     strict: bool = False
     synthetic: bool = False
     label: str = ""
-    #: published figures the user supplies to show beside the programme's (dapp_eval.comparators.load_comparators)
+    #: published figures the user supplies to show beside the programme's (dapp_eval.commissioner.comparators.load_comparators)
     comparators: pd.DataFrame | None = None
     #: tables withheld from this release, as (site or None, table key): the release's backstop audit found that,
     #: read with the rest of the release, they would give back a count below the threshold
@@ -311,7 +311,7 @@ class Page:
     def curve_ends(df: pd.DataFrame, *, time_col: str, label_col: str, scale: float = 1.0, unit: str = "days",
                    complement: bool = False) -> str:
         """A sentence-part with where each drawn curve ends: 'completed 69% by 180 days, ...'."""
-        from .format import pct
+        from dapp_eval.report.format import pct
 
         parts = []
         for label, g in df.groupby(label_col, sort=False):

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..formatting import P_FLOOR, format_p
+from dapp_eval.formatting import P_FLOOR, format_p
 
 __all__ = ["publish_value", "publish_frame", "fmt_cell", "pct", "slug", "spreadsheet_safe", "csv_bytes",
            "P_FLOOR"]
@@ -151,7 +151,7 @@ def csv_bytes(published: pd.DataFrame) -> bytes:
     import csv
     import io as _io
 
-    from ..formatting import csv_header_rows
+    from dapp_eval.formatting import csv_header_rows
 
     safe = published.apply(lambda col: col.map(spreadsheet_safe)) if len(published) else published
     head = _io.StringIO()

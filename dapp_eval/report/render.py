@@ -20,18 +20,18 @@ from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
-from .. import __version__
-from ..disclosure import check_threshold
-from ..disclosure.audit import audit_release
-from ..disclosure.release import DisclosureAuditError, check_periods
-from ..errors import AnalysisError
-from ..io import ProgrammeData, load_programme
-from ..plan import load_plan
-from .context import Page, Release
-from .format import slug
-from .sections import REGISTRY as SECTION_REGISTRY
-from .sections import load as load_section
-from .workbook import WorkbookBuilder
+from dapp_eval import __version__
+from dapp_eval.data.io import ProgrammeData, load_programme
+from dapp_eval.data.plan import load_plan
+from dapp_eval.disclosure import check_threshold
+from dapp_eval.disclosure.audit import audit_release
+from dapp_eval.disclosure.release import DisclosureAuditError, check_periods
+from dapp_eval.errors import AnalysisError
+from dapp_eval.report.context import Page, Release
+from dapp_eval.report.format import slug
+from dapp_eval.report.sections import REGISTRY as SECTION_REGISTRY
+from dapp_eval.report.sections import load as load_section
+from dapp_eval.report.workbook import WorkbookBuilder
 
 __all__ = ["render_release", "render_reports", "render_page", "render_pages", "render_section", "ReportBuilder"]
 
@@ -205,7 +205,7 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
         Pages rendered at once, in worker processes (default: one per CPU core; 1 renders in this process).
     comparators : str, Path, dict or list, optional
         Published figures to show beside the programme's, each labelled with its source and year
-        (a ``comparators.yaml``; see :func:`dapp_eval.comparators.load_comparators`). None are shipped.
+        (a ``comparators.yaml``; see :func:`dapp_eval.commissioner.comparators.load_comparators`). None are shipped.
     timings : dict, optional
         Filled with the wall seconds of each stage: ``load_validate``, ``headline_figures`` (every scope's,
         computed before the pages), ``pages``, ``workbook_index``, ``audit`` (``dapp-eval bench`` reports them).
@@ -240,7 +240,7 @@ def render_release(data_dir: str | Path, out: str | Path, *, sites: list[str] | 
     synthetic = (Path(data_dir) / "truth.json").exists()
     comp = None
     if comparators is not None:
-        from ..comparators import load_comparators
+        from dapp_eval.commissioner.comparators import load_comparators
 
         comp = load_comparators(comparators)  # every problem in the file at once, before anything is rendered
     check_periods(periods)  # disjoint periods that make up another asked for: refused (issue 26)
@@ -421,7 +421,7 @@ def _warm_up() -> None:
     import statsmodels.api  # noqa: F401
     import tqdm.auto  # noqa: F401
 
-    from .. import attrition, followup, funnel, plotting, risk, safety  # noqa: F401
+    from dapp_eval.analyses import attrition, followup, funnel, plotting, risk, safety  # noqa: F401
 
     env = _env()
     for name in SECTION_REGISTRY:
@@ -433,7 +433,7 @@ def _warm_up() -> None:
 def _figures_of(i: int):
     import dataclasses
 
-    from .sections._headlines import figures
+    from dapp_eval.report.sections._headlines import figures
 
     rel, site, page_of_its_own = _TARGETS[i]
     res = figures(rel, site)
@@ -453,7 +453,7 @@ def _forking(jobs: int | None, n: int) -> int:
 def _headline_figures(targets: list, *, jobs: int | None, pages_of: list = ()) -> None:
     """The headline figures of each (release, scope), computed in worker processes and kept in each release
     (with the analyses behind them for the scopes among the pages ``pages_of``)."""
-    from .sections._headlines import adopt, figures
+    from dapp_eval.report.sections._headlines import adopt, figures
 
     global _TARGETS
     if _forking(jobs, len(targets)) <= 1:
@@ -493,7 +493,7 @@ def _render_pages(targets: list, *, jobs: int | None):
     renders the rest. Every page's HTML is the same whichever process renders what
     (tests/test_report.py compares the two ways byte for byte).
     """
-    from .sections import independent
+    from dapp_eval.report.sections import independent
 
     global _TARGETS, _UNITS
     n = len(targets)
@@ -567,7 +567,7 @@ class ReportBuilder:
     site : str or None
         ``None`` for the whole programme.
     plan : dict
-        From :func:`dapp_eval.plan.load_plan`.
+        From :func:`dapp_eval.data.plan.load_plan`.
     strict : bool
         Suppress throughput counts too.
     synthetic : bool

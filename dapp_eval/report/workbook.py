@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..formatting import csv_header_rows
-from .context import PublishedTable, cell_units
-from .format import spreadsheet_safe
+from dapp_eval.formatting import csv_header_rows
+from dapp_eval.report.context import PublishedTable, cell_units
+from dapp_eval.report.format import spreadsheet_safe
 
 __all__ = ["WorkbookBuilder", "write_workbook", "sheet_columns", "NOTE_SUFFIX", "SHORTHAND"]
 

@@ -1,4 +1,4 @@
-# Reference numbers for dapp_eval.survival / dapp_eval.attrition.
+# Reference numbers for dapp_eval.estimators.survival / dapp_eval.analyses.attrition.
 #
 # Run from the repository root:
 #     Rscript tests/reference/attrition_reference.R

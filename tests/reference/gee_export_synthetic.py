@@ -4,8 +4,8 @@ Run from the project root (before tests/reference/gee_reference.R):
     .venv/bin/python tests/reference/gee_export_synthetic.py
 """
 
-from dapp_eval import safety
-from dapp_eval.io import load_programme
+from dapp_eval.analyses import safety
+from dapp_eval.data.io import load_programme
 
 res = safety.wave_model(load_programme("data_synthetic"), behaviour="physical_violence")
 gd = res.tables["gee_data"]

@@ -1,5 +1,5 @@
 # Timing of lme4 on 100,000 episodes x 3 timepoints (unbalanced: 10% of midpoints and
-# 25% of exits missing; 20 sites), for comparison with dapp_eval.lmm (see the note in
+# 25% of exits missing; 20 sites), for comparison with dapp_eval.estimators.lmm (see the note in
 # tests/reference/risk_lmm_timing.txt). The data are made by the snippet in that note.
 suppressPackageStartupMessages(library(lme4))
 args <- commandArgs(TRUE)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dapp_eval import followup, safety
-from dapp_eval.io import load_programme
+from dapp_eval.analyses import followup, safety
+from dapp_eval.data.io import load_programme
 
 HERE = Path(__file__).resolve().parent
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ... import formatting as fmt
-from ...headlines import REGISTRY, SITE_OUTCOMES
+from dapp_eval import formatting as fmt
+from dapp_eval.commissioner.headlines import REGISTRY, SITE_OUTCOMES
 
 #: the one name of the limits a site's gap is called against (the funnel plot's outer limits)
 LIMITS = "the 99.8% control limits"
@@ -25,7 +25,7 @@ def _num(col: pd.Series) -> pd.Series:
 
 def gap_row(name: str, site: str, ks: pd.Series, ns: pd.Series, ids: pd.Series) -> dict | None:
     """One figure's row from published counts by site (``ks`` of ``ns``), or None when a count is withheld."""
-    from ...compare import wilson_limits
+    from dapp_eval.analyses.compare import wilson_limits
 
     ks, ns = _num(ks).to_numpy(), _num(ns).to_numpy()
     mine = (ids == site).to_numpy()

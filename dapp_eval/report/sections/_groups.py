@@ -1,6 +1,6 @@
 """Referrals, starts and completions by group, published and compared (equality, strands, districts).
 
-One helper for every section that shows :func:`dapp_eval.equality.profile`:
+One helper for every section that shows :func:`dapp_eval.analyses.equality.profile`:
 small groups are merged under the disclosure rules (never dropped), the table
 goes through the page's disclosure control, and the groups that start or
 complete less than everyone else are named from the *published* counts, so
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ... import formatting as fmt
+from dapp_eval import formatting as fmt
 
 _COUNTS = ("n_referred", "n_resolved", "n_started", "n_left", "n_completed")
 
@@ -35,7 +35,7 @@ def publish(page, summary: pd.DataFrame, *, caption: str, name: str) -> tuple[li
 
 def named(page, shown: pd.DataFrame, *, what: str) -> list:
     """Sentences naming the groups that start or complete less than everyone else (published counts only)."""
-    from ...equality import NOT_DISCLOSED, compare_groups
+    from dapp_eval.analyses.equality import NOT_DISCLOSED, compare_groups
 
     nums = shown[["characteristic", "label", "group"]].copy()
     for c in ("n_resolved", "n_started", "n_left", "n_completed"):

@@ -1,6 +1,6 @@
 """The headline figures as one page publishes them: one value per figure, after disclosure control.
 
-:func:`published` turns :func:`dapp_eval.headlines.headline_figures` into the
+:func:`published` turns :func:`dapp_eval.commissioner.headlines.headline_figures` into the
 rows every part of a page quotes (the "At a glance" cards, the verdict, the
 headline table and its CSV, the workbook): counts rounded (or hidden) by the
 page's disclosure control, proportions of two counts recomputed from the
@@ -18,10 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ... import formatting as fmt
-from ...disclosure import protect_counts
-from ...headlines import MIXED_POPULATION, REGISTRY, population_text, value_ci_texts
-from ...results import level_text
+from dapp_eval import formatting as fmt
+from dapp_eval.commissioner.headlines import MIXED_POPULATION, REGISTRY, population_text, value_ci_texts
+from dapp_eval.disclosure import protect_counts
+from dapp_eval.results import level_text
 
 #: the cards of page 1, in order (each a headline figure code; the police card shows the year before too)
 CARDS = ("referrals", "starts", "completions", "completion_rate", "wait_to_start", "reliable_risk_reduction",
@@ -113,7 +113,7 @@ def _population_texts(dc, code: str, s_row: pd.Series, alpha: float, hidden: boo
 
 def figures(release, site: str | None):
     """``headline_figures`` for one scope, once per release (an AnalysisError is returned, not raised)."""
-    from ... import headlines
+    from dapp_eval.commissioner import headlines
 
     def run():
         res = headlines.headline_figures(release.data, site=site, plan=release.plan, alpha=release.alpha,

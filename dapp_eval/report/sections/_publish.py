@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...disclosure.roles import publish
+from dapp_eval.disclosure.roles import publish
 
 
 def role_table(page, df, roles, *, caption: str, name: str, drop: tuple = ()) -> dict:
@@ -26,7 +26,7 @@ def published_paired_change(dc, n, yes_before, stopped, started, alpha: float) -
     """
     import numpy as np
 
-    from ...estimators.proportions import mcnemar_exact, newcombe_paired_ci
+    from dapp_eval.estimators.proportions import mcnemar_exact, newcombe_paired_ci
 
     true = [n, yes_before, stopped, started]
     if any(v is None or v != v for v in true) or n <= 0:

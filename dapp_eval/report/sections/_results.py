@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 def funnel_cascade(page):
-    from ... import funnel
+    from dapp_eval.analyses import funnel
 
     return page.get("cascade", lambda: funnel.cascade(page.data, by=None, alpha=page.alpha))
 
@@ -22,26 +22,26 @@ def counts(page) -> dict[str, int]:
 
 
 def wait(page, stage: str):
-    from ... import funnel
+    from dapp_eval.analyses import funnel
 
     return page.get(f"wait_{stage}", lambda: funnel.waiting_times(page.data, stage=stage, unit="weeks",
                                                                    alpha=page.alpha))
 
 
 def throughput(page):
-    from ... import funnel
+    from dapp_eval.analyses import funnel
 
     return page.get("throughput", lambda: funnel.throughput(page.data, by=None, freq="fy_quarter"))
 
 
 def costs(page):
-    from ... import funnel
+    from dapp_eval.analyses import funnel
 
     return page.get("costs", lambda: funnel.costs(page.data, by=None))
 
 
 def completion(page, by=None):
-    from ... import attrition
+    from dapp_eval.analyses import attrition
 
     a = page.plan["attrition"]
     return page.get(f"completion_{by}", lambda: attrition.completion_rate(
@@ -51,14 +51,14 @@ def completion(page, by=None):
 
 def recording_lag(page) -> float:
     """The plan's recording lag in days, "auto" resolved once on the release's data (all sites)."""
-    from ... import attrition
+    from dapp_eval.analyses import attrition
 
     return page.release.result(None, "recording_lag", lambda: attrition.resolve_recording_lag(
         page.release.data, page.plan["attrition"].get("recording_lag")))
 
 
 def risk_change(page):
-    from ... import risk
+    from dapp_eval.analyses import risk
 
     r = page.plan["risk"]
     return page.get("risk_change", lambda: risk.change(page.data, instrument=r["instrument"], from_=r["from"],
@@ -67,7 +67,7 @@ def risk_change(page):
 
 
 def missing_exit(page):
-    from ... import risk
+    from dapp_eval.analyses import risk
 
     r = page.plan["risk"]
     return page.get("missing_exit", lambda: risk.missing_exit(page.data, instrument=r["instrument"],
@@ -76,7 +76,7 @@ def missing_exit(page):
 
 
 def feeling_safe(page):
-    from ... import safety
+    from dapp_eval.analyses import safety
 
     sp = page.plan["safety"]
     return page.get("feeling_safe", lambda: safety.feeling_safe(page.data, baseline=sp["baseline_wave"],
@@ -84,7 +84,7 @@ def feeling_safe(page):
 
 
 def before_after(page):
-    from ... import followup
+    from dapp_eval.analyses import followup
 
     days = round(page.plan["followup"]["window_months"] * 365.25 / 12)
     return page.get("before_after", lambda: followup.before_after(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ... import __version__
-from ...formatting import long_date
+from dapp_eval import __version__
+from dapp_eval.formatting import long_date
 
 TITLE = "About this report"
 PLACEMENT = "annex"  # page 1 starts with the verdict; the record of what this is comes last

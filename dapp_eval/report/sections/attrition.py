@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ...disclosure.curves import protect_cif_result, protect_km_result
-from . import _results as R
+from dapp_eval.disclosure.curves import protect_cif_result, protect_km_result
+from dapp_eval.report.sections import _results as R
 
 TITLE = 'Retention and attrition'
 PLACEMENT = 'body'
@@ -24,7 +24,7 @@ def _intro(page, a) -> list:
 
 
 def build(page) -> dict:
-    from ... import attrition
+    from dapp_eval.analyses import attrition
 
     a = page.plan["attrition"]
     out = [None, *_intro(page, a)]
@@ -49,7 +49,7 @@ def build(page) -> dict:
 def _cif_figure(page, ci) -> list:
     """The cumulative incidence of each exit, redrawn from rounded cumulative exits (each step stands for at
     least the threshold: disclosure.curves)."""
-    from ... import plotting
+    from dapp_eval.analyses import plotting
 
     out = []
     safe = protect_cif_result(ci, page.dc, name="cumulative incidence of exits")
@@ -89,7 +89,7 @@ def _completion_table(page) -> list:
 
 def _km(page, a) -> list:
     """Kaplan-Meier retention, for comparison only (it overstates dropout): in the annex."""
-    from ... import attrition, plotting
+    from dapp_eval.analyses import attrition, plotting
 
     out = []
     km = page.get("km", lambda: attrition.retention_km(page.data, by=None, exit_time=a["exit_time"],
@@ -116,7 +116,7 @@ def _km(page, a) -> list:
 
 
 def _rmst(page, a) -> list:
-    from ... import attrition
+    from dapp_eval.analyses import attrition
 
     out = []
     rm = page.get("rmst", lambda: attrition.rmst(page.data, by=None, exit_time=a["exit_time"], alpha=page.alpha))
@@ -130,7 +130,7 @@ def _rmst(page, a) -> list:
 
 def _dropout_model(page, a) -> list:
     """Who drops out: the cause-specific Cox model and its proportional-hazards check."""
-    from ... import attrition
+    from dapp_eval.analyses import attrition
 
     out = []
     cox = page.get("cox", lambda: attrition.dropout_cox(page.data, exit_time=a["exit_time"], alpha=page.alpha,
@@ -168,7 +168,7 @@ def _dropout_model(page, a) -> list:
 
 def _compare_models(page, a) -> list:
     """Do exits differ by programme model (all-sites page only)."""
-    from ... import attrition
+    from dapp_eval.analyses import attrition
 
     out = []
     if page.site is None and page.data.sites["site_id"].nunique() > 1:

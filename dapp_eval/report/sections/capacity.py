@@ -12,7 +12,7 @@ _FUNDER = {"home_office": "Home Office", "pcc": "Police and crime commissioner",
 
 
 def build(page) -> dict:
-    from ... import delivery
+    from dapp_eval.analyses import delivery
 
     value = value_for_money(page)
     res = page.get("v2_capacity", lambda: delivery.capacity(page.data))
@@ -48,9 +48,9 @@ def _comparator_text(page) -> dict[str, str]:
 def value_for_money(page) -> list:
     """Cost per referral and per completion beside any published benchmark, and a cost per outcome as an
     illustration: the period cost (money, not people) divided by the published count of people with the outcome."""
-    from ... import funnel
-    from ...formatting import gbp
-    from . import _headlines as H
+    from dapp_eval.analyses import funnel
+    from dapp_eval.formatting import gbp
+    from dapp_eval.report.sections import _headlines as H
 
     pub = H.published(page)
     costs = page.get("costs_all", lambda: funnel.costs(page.data, by=None))
@@ -81,5 +81,5 @@ def value_for_money(page) -> list:
         out.append(page.p("No benchmark was supplied, so this report cannot say whether these costs are good value. "
                           "To show a published figure beside them (another programme's cost per completion, with "
                           "its source and year), list it in a comparators file and render with dapp-eval report "
-                          "--comparators comparators.yaml (see dapp_eval.comparators).", "note"))
+                          "--comparators comparators.yaml (see dapp_eval.commissioner.comparators).", "note"))
     return out

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ...disclosure.roles import Count, Label, Proportion
-from ._publish import role_table
+from dapp_eval.disclosure.roles import Count, Label, Proportion
+from dapp_eval.report.sections._publish import role_table
 
 TITLE = "Children in the families referred"
 PLACEMENT = "body"
@@ -15,7 +15,7 @@ _MEASURE = {"child_protection_plan": "On a child protection plan", "any_plan": "
 
 
 def build(page) -> dict:
-    from ... import families
+    from dapp_eval.analyses import families
 
     res = page.get("v2_children", lambda: families.children(page.data, alpha=page.alpha))
     if isinstance(res, Exception):

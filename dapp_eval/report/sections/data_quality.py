@@ -32,7 +32,7 @@ def _published_log(log: pd.DataFrame) -> pd.DataFrame:
     contract name and publishes the counts through disclosure control (issue 26)."""
     from pathlib import PurePath
 
-    from ...schema import TABLES
+    from dapp_eval.data.schema import TABLES
 
     def file(f):
         stem = PurePath(str(f)).stem
@@ -45,7 +45,7 @@ def _published_log(log: pd.DataFrame) -> pd.DataFrame:
 
 
 def build(page) -> dict:
-    from ...quality import data_quality
+    from dapp_eval.data.quality import data_quality
 
     dq = data_quality(page.data)
     out = [None,

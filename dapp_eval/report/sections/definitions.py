@@ -7,9 +7,9 @@ how to quote it; page 1's cards link here (``#def-<figure>``).
 
 from __future__ import annotations
 
-from ...glossary import glossary
-from ...headlines import REGISTRY, definitions
-from . import _headlines as H
+from dapp_eval.commissioner.glossary import glossary
+from dapp_eval.commissioner.headlines import REGISTRY, definitions
+from dapp_eval.report.sections import _headlines as H
 
 TITLE = "Definitions and glossary"
 PLACEMENT = "annex"

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ... import formatting as fmt
-from . import _groups
+from dapp_eval import formatting as fmt
+from dapp_eval.report.sections import _groups
 
 TITLE = "Referrals and completion by district"
 PLACEMENT = "body"
 
 
 def build(page) -> dict:
-    from ... import equality
+    from dapp_eval.analyses import equality
 
     res = page.get("district_profile", lambda: equality.profile(page.data, by="district"))
     if isinstance(res, Exception):

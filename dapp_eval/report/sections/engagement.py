@@ -7,10 +7,10 @@ import copy
 import numpy as np
 import pandas as pd
 
-from ...disclosure.curves import protect_cif_table
-from ...disclosure.publish import publish_result
-from ..context import THROUGHPUT_STAGES
-from . import _results as R
+from dapp_eval.disclosure.curves import protect_cif_table
+from dapp_eval.disclosure.publish import publish_result
+from dapp_eval.report.context import THROUGHPUT_STAGES
+from dapp_eval.report.sections import _results as R
 
 TITLE = 'Engagement: from referral to completion'
 PLACEMENT = 'body'
@@ -20,8 +20,8 @@ def smd_from_published(shown: pd.DataFrame, categorical, dc) -> pd.DataFrame:
     """The largest standardised difference of each categorical level from the *published* counts and group
     sizes (issue 26: SMDs of the true proportions, with the levels summing to the group, gave hidden counts
     back); withheld when any count of the variable is not shown."""
-    from ...disclosure.roles import published_numbers
-    from ...estimators.effect_sizes import smd_binary
+    from dapp_eval.disclosure.roles import published_numbers
+    from dapp_eval.estimators.effect_sizes import smd_binary
 
     if "smd_max_abs" not in shown or "n_group" not in shown:
         return shown
@@ -62,7 +62,7 @@ def build(page) -> dict:
 
 def _flow(page, res) -> list:
     """The participant flow: people at each stage, the flow diagram and the conversion at each step."""
-    from ... import plotting
+    from dapp_eval.analyses import plotting
 
     out = []
     out.append(page.p("Every referral is placed in exactly one stage, derived from its case record. "
@@ -126,7 +126,7 @@ def _wait(page, stage: str, title: str) -> list:
 
 
 def _waiting_list(page) -> list:
-    from ... import funnel
+    from dapp_eval.analyses import funnel
 
     out = []
     wl = page.get("waiting_list", lambda: funnel.waiting_list(page.data, by=None))
@@ -168,7 +168,7 @@ def _throughput(page) -> list:
 
 
 def _attendance(page) -> list:
-    from ... import funnel
+    from dapp_eval.analyses import funnel
 
     out = []
     att = page.get("attendance", lambda: funnel.attendance(page.data, by=None, alpha=page.alpha))
@@ -184,7 +184,7 @@ def _attendance(page) -> list:
 
 def _table1(page) -> list:
     """Table 1: baseline characteristics by completion status (small levels merged, never withheld)."""
-    from ... import funnel
+    from dapp_eval.analyses import funnel
 
     out = []
     t1 = page.get("table1", lambda: funnel.baseline_table(page.data, by="completion_status"))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from . import _groups
+from dapp_eval.report.sections import _groups
 
 TITLE = "Equality monitoring: who is referred, starts and completes"
 PLACEMENT = "body"
 
 
 def build(page) -> dict:
-    from ... import equality
+    from dapp_eval.analyses import equality
 
     res = page.get("equality_profile", lambda: equality.profile(page.data))
     if isinstance(res, Exception):

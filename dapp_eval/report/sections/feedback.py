@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ...disclosure.roles import Count, Label, Proportion
-from ._publish import role_table
+from dapp_eval.disclosure.roles import Count, Label, Proportion
+from dapp_eval.report.sections._publish import role_table
 
 TITLE = "Feedback: ratings of change"
 PLACEMENT = "body"
@@ -14,7 +14,7 @@ _ITEM = {"behaviour_change": "Change in behaviour", "understanding": "Understand
 
 
 def build(page) -> dict:
-    from ... import delivery
+    from dapp_eval.analyses import delivery
 
     res = page.get("v2_feedback", lambda: delivery.feedback(page.data, alpha=page.alpha))
     if isinstance(res, Exception):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...disclosure.curves import protect_mcf_result, protect_persons_km_result
-from ...disclosure.publish import publish_result
-from ...disclosure.roles import Count, Derived, Label, Model, Proportion, Value, publish
-from . import _results as R
-from ._publish import change_cells, published_paired_change
+from dapp_eval.disclosure.curves import protect_mcf_result, protect_persons_km_result
+from dapp_eval.disclosure.publish import publish_result
+from dapp_eval.disclosure.roles import Count, Derived, Label, Model, Proportion, Value, publish
+from dapp_eval.report.sections import _results as R
+from dapp_eval.report.sections._publish import change_cells, published_paired_change
 
 TITLE = "Police, MARAC and children's services after the programme"
 PLACEMENT = 'body'
@@ -19,7 +19,7 @@ def changes_from_published(summary: pd.DataFrame, shown: pd.DataFrame, dc, alpha
     """The 'any incident' change rows (percentage points, Newcombe paired interval, McNemar p and Holm p)
     recomputed from the published 2x2 table of each outcome (issue 26: the change x N and its interval pinned
     the discordant pairs, 39 stopped and 6 newly involved); withheld where that table may not be shown."""
-    from ...estimators.proportions import holm
+    from dapp_eval.estimators.proportions import holm
 
     shown = shown.copy()
     is_change = ((shown["measure"] == "any incident") & (shown["period"] == "change")).to_numpy()
@@ -47,7 +47,7 @@ def changes_from_published(summary: pd.DataFrame, shown: pd.DataFrame, dc, alpha
 
 
 def build(page) -> dict:
-    from ... import followup
+    from dapp_eval.analyses import followup
 
     out = [None]
     ba = R.before_after(page)
@@ -161,7 +161,7 @@ def _difference(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Completers minus non-completers after leaving: Newcombe's interval and Fisher's test on published counts."""
     from scipy import stats as st
 
-    from ...estimators.proportions import newcombe_diff_ci
+    from dapp_eval.estimators.proportions import newcombe_diff_ci
 
     after = pub[(pub["period"] == "after") & (pub["measure"] == "any incident")].set_index("group")
     res = (np.nan,) * 4
@@ -234,7 +234,7 @@ def _recurrent(page, followup) -> list:
 
 def _ends(curves) -> str:
     """Where each drawn MCF curve ends: 'completed 64 contacts per 100 people by 655 days; ...'."""
-    from ...followup import GROUP_LABELS
+    from dapp_eval.analyses.followup import GROUP_LABELS
 
     parts = []
     for g, d in curves.groupby("group", sort=False):

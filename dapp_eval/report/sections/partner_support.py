@@ -16,7 +16,7 @@ _CLOSED = {"completed": "Support completed", "disengaged": "Disengaged", "declin
 
 
 def build(page) -> dict:
-    from ... import families
+    from dapp_eval.analyses import families
 
     res = page.get("v2_partner_support", lambda: families.partner_support(page.data, alpha=page.alpha))
     if isinstance(res, Exception):

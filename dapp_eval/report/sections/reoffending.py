@@ -8,7 +8,7 @@ _COHORT = {"completed": "People who completed", "started": "Everyone who started
 
 
 def build(page) -> dict:
-    from ... import reoffending
+    from dapp_eval.analyses import reoffending
 
     res = page.get("proven_reoffending", lambda: reoffending.proven_reoffending(page.data, alpha=page.alpha))
     if isinstance(res, Exception):

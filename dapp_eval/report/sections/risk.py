@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...disclosure.publish import publish_result
-from ...disclosure.roles import Count, Derived, Label, Proportion, Summary, publish
-from . import _results as R
+from dapp_eval.disclosure.publish import publish_result
+from dapp_eval.disclosure.roles import Count, Derived, Label, Proportion, Summary, publish
+from dapp_eval.report.sections import _results as R
 
 TITLE = 'Risk reduction'
 PLACEMENT = 'body'
@@ -37,7 +37,7 @@ def _sign_test(pub: pd.DataFrame, threshold: int) -> pd.DataFrame:
 
 def _holm_published(pub: pd.DataFrame) -> pd.DataFrame:
     """Holm over the published p-values of the secondary rows (the primary keeps its own)."""
-    from ...estimators.proportions import holm
+    from dapp_eval.estimators.proportions import holm
 
     p = pd.to_numeric(pub["p_value"], errors="coerce").to_numpy(dtype=float)
     role = pub["role"].astype(str).to_numpy() if "role" in pub else np.array([""] * len(pub))
@@ -66,7 +66,7 @@ def risk_change_roles(t: pd.DataFrame, threshold: int) -> list:
 
 
 def build(page) -> dict:
-    from ... import risk
+    from dapp_eval.analyses import risk
 
     r = page.plan["risk"]
     out = [None,

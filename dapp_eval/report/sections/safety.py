@@ -7,10 +7,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from ...disclosure.publish import publish_result
-from ...disclosure.roles import Count, Derived, Label, publish
-from ...disclosure.text import protect_counts
-from . import _results as R
+from dapp_eval.disclosure.publish import publish_result
+from dapp_eval.disclosure.roles import Count, Derived, Label, publish
+from dapp_eval.disclosure.text import protect_counts
+from dapp_eval.report.sections import _results as R
 
 TITLE = 'Safety of (ex-)partners and children'
 PLACEMENT = 'body'
@@ -24,7 +24,7 @@ def _published_views(v: pd.DataFrame, prow: pd.DataFrame, pvrow: pd.DataFrame, s
     """The 'three views' rows of the primary outcome with the two views built on counts recomputed from the
     published counts: all respondents (proportions and Newcombe interval from the published prevalence table)
     and paired respondents (the paired table's published row); the model rows are model outputs."""
-    from ...estimators.proportions import newcombe_diff_ci
+    from dapp_eval.estimators.proportions import newcombe_diff_ci
 
     v = v.copy().reset_index(drop=True)
     base = pvrow[pvrow["wave"] == sp["baseline_wave"]].iloc[0]
@@ -56,7 +56,7 @@ def _paired_cells(d: pd.DataFrame) -> pd.DataFrame:
 
 def _paired_stats(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Change in percentage points, Newcombe's interval and the exact McNemar p, from the published 2x2."""
-    from ...estimators.proportions import mcnemar_exact, newcombe_paired_ci
+    from dapp_eval.estimators.proportions import mcnemar_exact, newcombe_paired_ci
 
     rows = []
     for _, c in _paired_cells(pub).iterrows():
@@ -69,7 +69,7 @@ def _paired_stats(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
 
 
 def _holm_published(pub: pd.DataFrame) -> pd.DataFrame:
-    from ...estimators.proportions import holm
+    from dapp_eval.estimators.proportions import holm
 
     p = pd.to_numeric(pub["p_value"], errors="coerce").to_numpy(dtype=float)
     sec = (pub["role"] == "secondary").to_numpy()
@@ -123,9 +123,9 @@ def mirabal_from_published(page, mm: pd.DataFrame, pc_shown) -> pd.DataFrame:
     Behaviours: the published paired-change row; children's services: the change from the published 2x2
     table of the before/after comparison; feeling very safe (whose 2x2 table is not published): no change
     shown here; space for action: a mean over the pairs, shown when they are at least the threshold."""
-    from ... import followup
-    from ...results import level_text
-    from ._publish import change_cells, published_paired_change
+    from dapp_eval.analyses import followup
+    from dapp_eval.report.sections._publish import change_cells, published_paired_change
+    from dapp_eval.results import level_text
 
     conf = f"{level_text(page.alpha)} CI"
     mm = mm.copy()
@@ -165,7 +165,7 @@ def _wave_args(page) -> dict:
 
 
 def build(page) -> dict:
-    from ... import safety
+    from dapp_eval.analyses import safety
 
     out = [None,
            page.p("Reported by (ex-)partners in surveys at the start (T1) and about 3, 6 and 12 months later "
@@ -224,7 +224,7 @@ def _paired_and_views(page, pv_shown: pd.DataFrame) -> tuple[list, pd.DataFrame 
     """The paired change among (ex-)partners who answered both waves, then the three views of the primary
     outcome (shown only when every cell they are built on is published); also the published paired table
     (None when the analysis could not run), which the Mirabal measures read."""
-    from ... import safety
+    from dapp_eval.analyses import safety
 
     sp = page.plan["safety"]
     out = []
@@ -297,7 +297,7 @@ def _feeling_safe(page) -> list:
 
 def _response(page) -> tuple[list, pd.DataFrame | None]:
     """The survey response blocks, and the response table as published (None when it is not)."""
-    from ... import safety
+    from dapp_eval.analyses import safety
 
     rr = page.get("response", lambda: safety.response_rates(page.data, alpha=page.alpha))
     if isinstance(rr, Exception):
@@ -327,7 +327,7 @@ def _published_by_wave(shown: pd.DataFrame | None, col: str) -> dict[str, float]
 
 def _offered_only(page) -> bool:
     """Whether only (ex-)partners offered partner support count as due a survey (the response analysis says)."""
-    from ... import safety
+    from dapp_eval.analyses import safety
 
     rr = page.get("response", lambda: safety.response_rates(page.data, alpha=page.alpha))
     return not isinstance(rr, Exception) and bool(rr.meta.get("offered_only"))
@@ -336,8 +336,8 @@ def _offered_only(page) -> bool:
 def _why_fewer(page, pv_shown: pd.DataFrame, rr_shown: pd.DataFrame | None) -> dict:
     """Beside the chart: why later surveys have fewer answers, in plain words, from published counts only
     (the behaviours table's and the response table's counts as printed)."""
-    from ... import formatting as fmt
-    from ...safety import WAVE_MONTHS
+    from dapp_eval import formatting as fmt
+    from dapp_eval.analyses.safety import WAVE_MONTHS
 
     prim = page.plan["primary"]["safety"]
     rows = pv_shown[pv_shown["behaviour"] == prim] if "behaviour" in pv_shown else pv_shown.iloc[0:0]
@@ -365,7 +365,7 @@ def _why_fewer(page, pv_shown: pd.DataFrame, rr_shown: pd.DataFrame | None) -> d
 
 
 def _support(page) -> list:
-    from ... import safety
+    from dapp_eval.analyses import safety
 
     out = []
     ps = page.get("support", lambda: safety.partner_support(page.data, alpha=page.alpha))
@@ -378,7 +378,7 @@ def _support(page) -> list:
 
 
 def _mirabal(page, pc_shown: pd.DataFrame | None) -> list:
-    from ... import safety
+    from dapp_eval.analyses import safety
 
     out = []
     mm = page.get("mirabal", lambda: safety.mirabal_measures(

@@ -1,6 +1,6 @@
 """Comparison of sites: each headline outcome side by side (overall report), funnel plot, costs by site.
 
-The side-by-side comparison (:func:`dapp_eval.headlines.site_comparison`) is
+The side-by-side comparison (:func:`dapp_eval.commissioner.headlines.site_comparison`) is
 computed once per release, on the overall report only; its table goes through
 the page's disclosure control and the dot-and-whisker charts draw the
 published (protected) values.
@@ -13,11 +13,11 @@ import re
 import numpy as np
 import pandas as pd
 
-from ... import formatting as fmt
-from ...disclosure.roles import Count, Derived, Label, Value, publish
-from ...headlines import REGISTRY, SITE_OUTCOMES
-from ..context import figure_uri
-from ..format import pct
+from dapp_eval import formatting as fmt
+from dapp_eval.commissioner.headlines import REGISTRY, SITE_OUTCOMES
+from dapp_eval.disclosure.roles import Count, Derived, Label, Value, publish
+from dapp_eval.report.context import figure_uri
+from dapp_eval.report.format import pct
 
 TITLE = 'Comparison of sites'
 PLACEMENT = 'body'
@@ -36,9 +36,9 @@ def _gap(page, funnel_shown: pd.DataFrame) -> list:
     """On a site's page: each headline figure against the other sites combined, called against the limits."""
     if page.site is None:
         return []
-    from ... import headlines
-    from ._gap import site_gap
-    from ._headlines import figures
+    from dapp_eval.commissioner import headlines
+    from dapp_eval.report.sections._gap import site_gap
+    from dapp_eval.report.sections._headlines import figures
 
     full = page.full_data
     done = {sid: figures(page.release, sid) for sid in [*full.sites["site_id"], None]}
@@ -58,7 +58,7 @@ def _published_funnel(fp, shown: pd.DataFrame, alpha: float):
     import numpy as np
     from scipy import stats
 
-    from ...compare import wilson_limits
+    from dapp_eval.analyses.compare import wilson_limits
 
     out = copy.copy(fp)
     s = fp.summary.copy()
@@ -78,7 +78,7 @@ def _published_funnel(fp, shown: pd.DataFrame, alpha: float):
 
 
 def build(page) -> dict:
-    from ... import compare, funnel
+    from dapp_eval.analyses import compare, funnel
 
     out = [None]
     full = page.full_data
@@ -171,9 +171,9 @@ def _published_shares(mix: pd.DataFrame, dc) -> pd.DataFrame:
 def published_mix_sentence(mix: pd.DataFrame | None, sites: pd.DataFrame, dc) -> str:
     """The referral-mix sentence with the shares and the standardised difference of the *published* counts
     (issue 26: the sentence's percentages and SMD, from the true shares, gave hidden counts back)."""
-    from ... import formatting as fmt
-    from ...estimators.effect_sizes import smd_binary
-    from ...headlines import SMD_FLAG, _size
+    from dapp_eval import formatting as fmt
+    from dapp_eval.commissioner.headlines import SMD_FLAG, _size
+    from dapp_eval.estimators.effect_sizes import smd_binary
 
     if mix is None or not len(mix):
         return ""
@@ -198,8 +198,8 @@ def published_mix_sentence(mix: pd.DataFrame | None, sites: pd.DataFrame, dc) ->
 
 def _headline_comparison(page) -> list:
     """Table by site and a dot-and-whisker chart for each headline outcome, with its case-mix sentence."""
-    from ... import headlines
-    from ._headlines import figures
+    from dapp_eval.commissioner import headlines
+    from dapp_eval.report.sections._headlines import figures
 
     full = page.full_data
     # each site's headline figures as its own page computed them (once per release; see render.py)
@@ -251,7 +251,7 @@ def _headline_comparison(page) -> list:
         drawn = num[num["estimate"].notna()]
         if len(drawn[drawn["site_id"] != "all"]):
             def draw(num=num, name=name):
-                from ..context import figure_uri
+                from dapp_eval.report.context import figure_uri
 
                 # every site is on the chart: one whose figure is withheld is marked so, never left out
                 return figure_uri(num.assign(site_name=num["site_name"].str.replace(" (synthetic)", "", regex=False))
@@ -283,7 +283,7 @@ def _headline_comparison(page) -> list:
 
 
 def _dot_whisker(df, *, title, level):
-    from ...plotting import dot_whisker
+    from dapp_eval.analyses.plotting import dot_whisker
 
     ax = dot_whisker(df, title=title, xlabel=f"Percentage with {level} confidence interval")
     for t in ax.texts:  # a row without a figure: withheld by disclosure control here, not missing data

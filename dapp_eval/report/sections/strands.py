@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from . import _groups
+from dapp_eval.report.sections import _groups
 
 TITLE = "Results by programme strand"
 PLACEMENT = "body"
 
 
 def build(page) -> dict:
-    from ... import equality
+    from dapp_eval.analyses import equality
 
     res = page.get("strand_profile", lambda: equality.profile(page.data, by="programme_name"))
     if isinstance(res, Exception):

@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ... import formatting as fmt
-from ...disclosure import how_figures_are_protected
-from ...headlines import REGISTRY
-from . import _headlines as H
-from .trends import YEAR_ANCHOR
+from dapp_eval import formatting as fmt
+from dapp_eval.commissioner.headlines import REGISTRY
+from dapp_eval.disclosure import how_figures_are_protected
+from dapp_eval.report.sections import _headlines as H
+from dapp_eval.report.sections.trends import YEAR_ANCHOR
 
 TITLE = "At a glance"
 PLACEMENT = "body"
@@ -55,13 +55,13 @@ def _card(page, row, every_row, comps: dict, police_before=None) -> dict:
             # page 1 is short: the card's name links to its definition (numerator, denominator, period) in the annex
             "short": True}
     if code in ("reliable_risk_reduction", "risk_score_change") and not row["hidden"] and pd.notna(row["value"]):
-        from ..format import slug
+        from dapp_eval.report.format import slug
 
         card["sensitivity"] = {"href": "#annex-" + slug(H.RISK_ANNEX_TITLE).replace("_", "-"),
                                "text": "How people without an exit score could change this (sensitivity analyses, "
                                        "technical annex)"}
     if code == "completion_rate" and "pooled" in str(row.get("note", "")):
-        from ...verdict import completion_horizon
+        from dapp_eval.commissioner.verdict import completion_horizon
 
         # the scope's definition as computed: one horizon for every planned length
         card["population"] = f"{card['population']}; completed {completion_horizon(row)}".lstrip("; ")
@@ -87,7 +87,7 @@ def _headline_table(page, pub: pd.DataFrame, every: pd.DataFrame | None) -> dict
 
 
 def build(page) -> dict:
-    from ...verdict import mirabal_measures, verdict_paragraphs
+    from dapp_eval.commissioner.verdict import mirabal_measures, verdict_paragraphs
 
     protection = how_figures_are_protected(page.dc.threshold, page.dc.base)
     pub = H.published(page)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ...formatting import long_date
-from .about import _scope_note
+from dapp_eval.formatting import long_date
+from dapp_eval.report.sections.about import _scope_note
 
 TITLE = "Title"
 PLACEMENT = "top"  # before the contents list; its heading is the page's <h1>

@@ -1,9 +1,9 @@
 """Trends for contract management: quarterly statistical process control (SPC) charts.
 
-The quarterly series come from :func:`dapp_eval.trends.quarterly_spc`; their
+The quarterly series come from :func:`dapp_eval.analyses.trends.quarterly_spc`; their
 counts pass through the page's disclosure control first, and each chart (its
 average line, limits and special-cause flags) is recomputed from the
-published counts with :func:`dapp_eval.trends.xmr` / :func:`~dapp_eval.trends.p_chart`,
+published counts with :func:`dapp_eval.analyses.trends.xmr` / :func:`~dapp_eval.analyses.trends.p_chart`,
 so nothing drawn carries more than the published table beside it. A p-chart
 with a hidden quarter is not drawn.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ... import formatting as fmt
-from ...errors import AnalysisError
+from dapp_eval import formatting as fmt
+from dapp_eval.errors import AnalysisError
 
 TITLE = "Trends by quarter"
 PLACEMENT = "body"
@@ -22,7 +22,7 @@ PLACEMENT = "body"
 
 def _published_chart(page, g: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """(chart recomputed from published counts or None, the published table) for one measure."""
-    from ... import trends
+    from dapp_eval.analyses import trends
 
     code, chart = g["measure"].iloc[0], g["chart"].iloc[0]
     t = g[["quarter", "partial", "n_numerator", "n_denominator"]].reset_index(drop=True)
@@ -77,7 +77,7 @@ def _display(ch: pd.DataFrame | None, shown: pd.DataFrame, g: pd.DataFrame, is_p
 
 
 def build(page) -> dict:
-    from ... import trends
+    from dapp_eval.analyses import trends
 
     res = page.get("quarterly_spc", lambda: trends.quarterly_spc(page.data, plan=page.plan))
     if isinstance(res, Exception):
@@ -126,8 +126,8 @@ def build(page) -> dict:
 
 
 def _svg(ch, better):
-    from ...plotting import spc_chart
-    from ..context import figure_uri
+    from dapp_eval.analyses.plotting import spc_chart
+    from dapp_eval.report.context import figure_uri
 
     return figure_uri(spc_chart(ch, higher_is_better=better))
 
@@ -138,7 +138,7 @@ def _its_blocks(page, rows: list, change: str) -> list:
     if not rows:
         return out + [page.p("No chart could be drawn, so no series is tested for a change.", cls="note")]
     df = pd.DataFrame(rows)
-    from ... import trends
+    from dapp_eval.analyses import trends
 
     is_p = df["measure"].map(lambda c: trends.MEASURES.get(c, ("", "", None))[1] == "p-chart").to_numpy()
     scale = np.where(is_p, 100.0, 1.0)
@@ -173,7 +173,7 @@ YEAR_ANCHOR = "this-year-against-last"
 def _published_years(page, r: dict, label: str, is_p: bool) -> dict | None:
     """The two years' figures and their difference worked again from the published (rounded) counts, or None
     when a year's count is too small to publish."""
-    from ... import yearly
+    from dapp_eval.analyses import yearly
 
     if is_p:
         this = page.dc.proportion(r["k_this"], r["n_this"], name="This year against last",
@@ -194,13 +194,13 @@ def _published_years(page, r: dict, label: str, is_p: bool) -> dict | None:
 
 
 def _year_on_year(page, published: dict) -> list:
-    """Each measure's latest financial year beside the one before (:func:`dapp_eval.yearly.year_on_year`).
+    """Each measure's latest financial year beside the one before (:func:`dapp_eval.analyses.yearly.year_on_year`).
 
     Worked from the quarterly counts as published beside the charts (after the page's disclosure control);
     each year's proportion goes through ``page.dc.proportion`` and each count through ``page.dc.rounded``,
     and the figures, the difference and its interval are computed from those published counts.
     """
-    from ... import trends, yearly
+    from dapp_eval.analyses import trends, yearly
 
     rows, sentences = [], []
     for code, (g, shown) in published.items():

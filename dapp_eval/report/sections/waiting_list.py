@@ -7,7 +7,7 @@ PLACEMENT = "body"
 
 
 def build(page) -> dict:
-    from ... import delivery
+    from dapp_eval.analyses import delivery
 
     res = page.get("v2_waiting_list", lambda: delivery.waiting_list(page.data))
     if isinstance(res, Exception):

@@ -1,7 +1,7 @@
 """Synthetic programme data with known true parameters.
 
 The generator writes a complete programme data folder in the form of the data
-contract (:mod:`dapp_eval.schema`): ``sites.csv``, ``referrals.csv``,
+contract (:mod:`dapp_eval.data.schema`): ``sites.csv``, ``referrals.csv``,
 ``sessions.csv``, ``risk_assessments.csv``, ``partners.csv``,
 ``partner_surveys.csv`` and ``incidents.csv``, plus ``truth.json`` (every
 parameter the data were drawn from, so analyses can be checked against the
@@ -71,8 +71,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from . import schema
-from .synthetic_v2 import _bool, _dates  # the column builders both generators use
+from dapp_eval.data import schema
+from dapp_eval.synthetic.v2 import _bool, _dates  # the column builders both generators use
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -560,7 +560,7 @@ class SyntheticProgramme:
     tables : dict of str to DataFrame
         One DataFrame per contract table (``sites``, ``referrals``, ...), with
         contract column names and order and the dtypes of
-        :func:`dapp_eval.io.load_programme` (dates ``datetime64[ns]``,
+        :func:`dapp_eval.data.io.load_programme` (dates ``datetime64[ns]``,
         booleans ``boolean``, whole numbers ``Int64``).
     truth : dict
         True parameters, calibration targets and row counts (``truth.json``).
@@ -1320,7 +1320,7 @@ def _sim_referrals_table(st: _SimState) -> None:
 
 def _sim_contract_v2(st: _SimState) -> None:
     """Contract version 2: new referral columns and tables, from a random stream of their own."""
-    from .synthetic_v2 import simulate_v2
+    from dapp_eval.synthetic.v2 import simulate_v2
 
     st.truth_v2 = simulate_v2(st)
 
@@ -2025,7 +2025,7 @@ def generate(out_dir: str | Path | None = None, *, referrals: int = 2000, sites:
     Returns
     -------
     dict of str to DataFrame
-        The tables, with the dtypes of :func:`dapp_eval.io.load_programme`.
+        The tables, with the dtypes of :func:`dapp_eval.data.io.load_programme`.
 
     Examples
     --------
@@ -2178,7 +2178,7 @@ def data_dictionary(truth: dict[str, Any]) -> str:
         "years={years}, seed={seed}, scenario='{scenario}')`); the same command always rewrites identical "
         "files.".format(**a),
         "",
-        "The folder follows the dapp_eval data contract (`shared/spec/data-contract.md`, `dapp_eval/schema.py`): "
+        "The folder follows the dapp_eval data contract (`shared/spec/data-contract.md`, `dapp_eval/data/schema.py`): "
         "UTF-8, ISO dates, `true`/`false`, empty cells for missing values. `truth.json` holds every parameter "
         "the data were drawn from (true hazard ratios, prevalences, rates), so analyses can be checked "
         "against the truth.",
