@@ -264,3 +264,94 @@ def test_six_site_release_renders_at_thresholds_12_and_7(tmp_path_factory, thres
         paths = render_release(folder, tmp_path_factory.mktemp(f"c{threshold}_out") / "out", progress=False,
                                threshold=threshold)
     assert any(str(p).endswith("report_all_sites.html") for p in paths)
+
+
+# -- third attack round (final code of this session): person-years, rate ratios, the complete-case share ----------
+
+YEAR = 365 / 365.25  # person-years of one person followed for a whole 365-day window
+
+
+def _num(v) -> float:
+    v = str(v).replace(",", "").replace("%", "")
+    return float(v) if re.fullmatch(r"-?\d+(\.\d+)?", v) else float("nan")
+
+
+def _half_unit(v) -> float:
+    """Half a unit of the last digit shown ('1.1' -> 0.05, '0.334' -> 0.0005)."""
+    v = str(v).replace(",", "").replace("%", "")
+    return 0.5 * 10 ** -(len(v.split(".")[1]) if "." in v else 0)
+
+
+def test_person_years_and_rate_ratios_are_those_of_published_counts(release_a):
+    """Person-years 140.9 gave 141 people (140.9 / (365 / 365.25)) beside a published 140, and the rate ratio
+    0.244 gave the numbers of incidents (47 after / 193 before) beside a published 45 and 195."""
+    t = _blocks_rows(release_a, "followup", "12 months before referral vs 12 months after leaving")
+    rates = t[t["Measure"] == "incidents per person-year"]
+    assert len(rates)
+    for _, r in rates.iterrows():
+        py, n = _num(r["Person-years followed"]), _num(r["Number of people"])
+        if py == py and n == n:
+            assert round(py / YEAR) == n, (r["Label"], py, n)  # the person-years of the published people
+            ev, est = _num(r["Number of incidents"]), _num(r["Estimate"])
+            if ev == ev and est == est and ev > 0:  # the rate of the published incidents, to its digits
+                assert abs(est - ev / py) <= _half_unit(r["Estimate"]) + 1e-9, (r["Label"], est, ev, py)
+    for label, g in t.groupby("Label", sort=False):
+        ratio = g[g["Measure"].str.startswith("rate ratio")]
+        ev = {p: _num(v) for p, v in zip(g.loc[g["Measure"] == "incidents per person-year", "Period"],
+                                         g.loc[g["Measure"] == "incidents per person-year", "Number of incidents"])}
+        for est in ratio["Estimate"]:
+            if _num(est) == _num(est) and ev.get("before", 0) > 0 and ev.get("after") == ev.get("after"):
+                assert abs(_num(est) - ev["after"] / ev["before"]) <= _half_unit(est) + 1e-9, (label, est, ev)
+
+
+def test_completers_rates_give_back_only_the_published_people(release_a):
+    """The completers' after-exit rate 0.556 from 20 published incidents gave 35.97 person-years: 36 people."""
+    t = _blocks_rows(release_a, "followup", "Completers vs non-completers")
+    assert t is not None
+    rates = t[t["Measure"] == "incidents per person-year"]
+    checked = 0
+    for _, r in rates.iterrows():
+        est, ev, n = _num(r["Estimate"]), _num(r["Number of incidents"]), _num(r["Number of people"])
+        if est == est and ev == ev and n == n and est > 0:
+            # the people implied by the rate, to its shown digits, include the published number
+            h = _half_unit(r["Estimate"])
+            assert ev / (est + h) / YEAR - 0.5 <= n <= ev / max(est - h, 1e-9) / YEAR + 0.5, (r["Period"], est, ev, n)
+            checked += 1
+    assert checked
+
+
+def _block_csv(release, section: str, caption_part: str) -> pd.DataFrame:
+    """The CSV a page table carries (every digit the workbook has)."""
+    import base64
+    import io
+
+    from dapp_eval.report.context import Page
+    from dapp_eval.report.sections import load
+
+    page = Page(release, None)
+    with figures_not_drawn():
+        ctx = load(section).build(page)
+    blocks = list(ctx["blocks"]) + [b for part in page.annex_parts for b in part["blocks"]]
+    for bl in blocks:
+        if isinstance(bl, dict) and bl.get("kind") == "table" and caption_part in str(bl.get("caption", "")):
+            raw = base64.b64decode(bl["csv_uri"].split(",", 1)[1])
+            return pd.read_csv(io.BytesIO(raw), dtype=str, skiprows=[0])  # row 1: plain names; row 2: codes
+    raise AssertionError(f"no table {caption_part!r}")
+
+
+def test_complete_case_share_is_a_proportion_of_published_counts(release_a):
+    """The missing-data table's complete-case 'reliably improved' share and Wilson interval came from the true
+    counts: 0.292 (0.149 to 0.492) could only be 7 of 24, beside a published 25 and '<10'."""
+    from dapp_eval.estimators.proportions import wilson_ci
+
+    t = _block_csv(release_a, "risk", "Complete-case, weighted and imputed")
+    row = t[(t["method"] == "complete case") & (t["statistic"] == "reliably_improved")]
+    assert len(row) == 1
+    r = row.iloc[0]
+    n, est = _num(r["n_observed"]), _num(r["estimate"])
+    assert n == n and int(n) % 5 == 0
+    if est == est:  # shown: k / n with k and n published (multiples of 5), its Wilson interval from them
+        k = round(est * n / 5) * 5
+        lo, hi = wilson_ci(k, int(n), alpha=0.05)
+        for shown, want in ((est, k / n), (_num(r["ci_lower"]), lo), (_num(r["ci_upper"]), hi)):
+            assert abs(shown - want) <= _half_unit(shown) * 2 + 1e-9, (shown, want)

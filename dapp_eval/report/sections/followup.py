@@ -105,6 +105,7 @@ def _before_after(page, ba) -> list:
                              label_cols=["label", "measure", "period", "model"],
                              pairs={"n_with_incident": "n"}, group_all=["label"], keep=("n",))
     ba_shown = changes_from_published(ba.summary, ba_shown, page.dc, page.alpha)
+    ba_shown = rates_from_published(ba.summary, ba_shown, page.dc)
     out.append(page.shown_table(ba_shown, caption="12 months before referral vs 12 months after leaving (unit column: "
                           "proportions with Wilson CI, percentage points, rates per person-year, rate ratios; "
                           "secondary outcomes Holm-adjusted)", csv_name=page.csv_name("followup_before_after")))
@@ -147,12 +148,77 @@ def _completers(page, followup) -> list:
     return out
 
 
+def rates_from_published(summary: pd.DataFrame, shown: pd.DataFrame, dc) -> pd.DataFrame:
+    """Incidents per person-year, their person-years and the rate ratios from the published counts.
+
+    The person-years are those of the published number of people (mean follow-up per person x published
+    n); each rate is published incidents / those person-years; a rate ratio is the ratio of the published
+    rates. Intervals keep their width on the log scale (the model's, from the true data). Issue 26: the
+    true person-years gave the number of people back (140.9 = 141 x 365/365.25), and the true rate ratio
+    the numbers of incidents (0.244 = 47 / 193 beside 45 and 195).
+    """
+    true = summary.reset_index(drop=True)
+    out = shown.reset_index(drop=True).copy()
+    if len(out) != len(true) or "person_years" not in out:
+        return shown
+    n_t, n_p, ev_p = num(true, "n"), num(out, "n"), num(out, "n_events")
+    py_t, est_t = num(true, "person_years"), num(true, "estimate")
+    is_rate = (true["measure"] == "incidents per person-year").to_numpy()
+    is_ratio = true["measure"].astype(str).str.startswith("rate ratio").to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        py_p = py_t * n_p / n_t
+        rate_p = np.where(ev_p == 0, 0.0, ev_p / py_p)
+    published_rate = {}
+    for i in np.flatnonzero(is_rate):
+        key = (true["label"].iloc[i], true["period"].iloc[i])
+        ok = np.isfinite(rate_p[i]) and np.isfinite(py_p[i])
+        published_rate[key] = rate_p[i] if ok else np.nan
+        _put_rate(out, i, rate_p[i] if ok else None, est_t[i], true, py_p[i] if ok else None)
+    for i in np.flatnonzero(is_ratio):
+        label = true["label"].iloc[i]
+        before, after = published_rate.get((label, "before"), np.nan), published_rate.get((label, "after"), np.nan)
+        rr = after / before if before and np.isfinite(before) and np.isfinite(after) else None
+        _put_rate(out, i, rr, est_t[i], true, None)
+    if (out["person_years"].astype(str) == "[c]").any() or any(np.isnan(v) for v in published_rate.values()):
+        dc.record("12 months before referral vs 12 months after leaving", "", "estimate",
+                  "rates and rate ratios from published counts; withheld where a count is not published")
+    return out
+
+
+def num(df: pd.DataFrame, c: str) -> np.ndarray:
+    """Column ``c`` as numbers (a published "1,234" read as 1234; "[c]" and "<10" as NaN)."""
+    return pd.to_numeric(df[c].astype(str).str.replace(",", ""), errors="coerce").to_numpy(float)
+
+
+def _put_rate(out: pd.DataFrame, i: int, value, true_value: float, true: pd.DataFrame, py) -> None:
+    """Row ``i``'s estimate (and interval, scaled on the log scale), or ``[c]`` when ``value`` is None."""
+    cols = [c for c in ("estimate", "ci_lower", "ci_upper") if c in out]
+    for c in cols + ["person_years"]:
+        out[c] = out[c].astype(object)
+    if value is None:
+        for c in cols:
+            out.iloc[i, out.columns.get_loc(c)] = "[c]"
+        if pd.notna(true["person_years"].iloc[i]):
+            out.iloc[i, out.columns.get_loc("person_years")] = "[c]"
+        return
+    scale = value / true_value if true_value else np.nan
+    out.iloc[i, out.columns.get_loc("estimate")] = value
+    for c in cols[1:]:
+        t = pd.to_numeric(true[c].iloc[i], errors="coerce")
+        out.iloc[i, out.columns.get_loc(c)] = t * scale if np.isfinite(scale) and pd.notna(t) else t
+    if py is not None:
+        out.iloc[i, out.columns.get_loc("person_years")] = py
+
+
 def _rates(pub: pd.DataFrame, true: pd.DataFrame) -> pd.DataFrame:
     """Incidents per person-year from the published number of incidents (the person-years are not a count)."""
     ev = pd.to_numeric(true["n_events"], errors="coerce").to_numpy(dtype=float)
     rate = pd.to_numeric(true["estimate"], errors="coerce").to_numpy(dtype=float)
+    n_true = pd.to_numeric(true["n"], errors="coerce").to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        py = np.where(rate > 0, ev / rate, np.nan)
+        # the person-years of the published number of people (the true person-years, with the published
+        # rate, gave the number of people back: 35.97 person-years = 36 people)
+        py = np.where(rate > 0, ev / rate, np.nan) * pub["n"].to_numpy(dtype=float) / n_true
         new = np.where(pub["n_events"].to_numpy(dtype=float) == 0, 0.0, pub["n_events"].to_numpy(dtype=float) / py)
     return pd.DataFrame({"estimate": new})
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from dapp_eval.disclosure.publish import publish_result
-from dapp_eval.disclosure.roles import Count, Derived, Label, Proportion, Summary, publish
+from dapp_eval.disclosure.roles import Count, Derived, Label, Model, Proportion, Summary, publish
 from dapp_eval.report.sections import _results as R
 
 TITLE = 'Risk reduction'
@@ -139,14 +139,32 @@ def build(page) -> dict:
         out.append(page.h3("People without an exit score"))
         mk = [c for c in ("method", "statistic", "population", "assumption", "estimate", "ci_lower", "ci_upper",
                           "n", "n_observed") if c in me.summary]
-        out.append(page.table(me.summary[mk], caption="Complete-case, weighted and imputed estimates side by "
-                               "side, with the assumption each makes, and the tipping point",
-                               name="risk_missing", label_cols=[c for c in ("method", "statistic", "population",
-                                                                            "assumption") if c in mk],
-                               dependent={"n": [], "n_observed": []}))
+        out.append(_missing_exit_table(page, me.summary[mk]))
     out[k:] = page.annex("Risk: mixed model and missing exit scores", out[k:],
                          what="the mixed model of every timepoint and the sensitivity analyses for people without an "
                               "exit score (weighting for attrition, multiple imputation, tipping point)")
     return {"blocks": out[1:]}
 
 
+
+
+def _missing_exit_table(page, t: pd.DataFrame) -> dict:
+    """Complete-case, weighted and imputed estimates through the publication step: the complete-case share
+    reliably improved is a proportion of published counts (its estimate and Wilson interval from the true
+    counts gave them back); the other estimates are model outputs over the people observed."""
+    caption = ("Complete-case, weighted and imputed estimates side by side, with the assumption each makes, and "
+               "the tipping point")
+    if page.is_withheld(caption, page.csv_name("risk_missing")):
+        return page.withheld_block(caption)
+    t = t.reset_index(drop=True).copy()
+    cc = (t["method"] == "complete case") & (t["statistic"] == "reliably_improved")
+    est = pd.to_numeric(t["estimate"], errors="coerce")
+    t["n_improved"] = (est * pd.to_numeric(t["n_observed"], errors="coerce")).round().where(cc)
+    labels = [c for c in ("method", "statistic", "population", "assumption") if c in t]
+    stats = tuple(c for c in ("estimate", "ci_lower", "ci_upper") if c in t)
+    roles = [Label(*labels), Count("n", "n_observed", "n_improved"),
+             Proportion("n_improved", "n_observed", rows=cc),
+             Model(stats, events="n_observed", rows=~cc)]
+    shown = publish(t, roles, page.dc, name=caption)
+    return page.shown_table(shown.drop(columns=["n_improved"]), caption=caption,
+                            csv_name=page.csv_name("risk_missing"))
