@@ -850,9 +850,11 @@ def dropout_cox(data, *, covariates=None, cause: str = "dropped_out", exit_time:
                                         ep["participant_id"].astype(str).to_numpy())
     se = np.sqrt(np.diag(robust))
     z = stats.norm.ppf(1 - alpha / 2)
+    with np.errstate(over="ignore"):  # a near-separated covariate: its interval runs to infinity, said as such
+        hr, lo, hi = np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se)
     summary = pd.DataFrame({
-        "term": terms, "estimate": beta, "std_error": se, "hr": np.exp(beta),
-        "ci_lower": np.exp(beta - z * se), "ci_upper": np.exp(beta + z * se),
+        "term": terms, "estimate": beta, "std_error": se, "hr": hr,
+        "ci_lower": lo, "ci_upper": hi,
         "p_value": 2 * stats.norm.sf(np.abs(beta / se)), "std_error_naive": np.sqrt(np.diag(naive)),
         "n": len(ep), "n_events": int(event.sum()),
     })
