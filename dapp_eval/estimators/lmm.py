@@ -506,15 +506,10 @@ class RandomInterceptLMM:
         p = self._suff["p"]
         return phi[nt] ** 2 * np.linalg.inv(M[:p, :p])
 
-    def _satterthwaite_parts(self):
-        if self._hess is not None:
-            return self._hess
-        phi0 = np.append(self.theta_, np.sqrt(self.sigma2_))
+    @staticmethod
+    def _hessian(f, f0, phi0, h, H):
+        """Central-difference Hessian of the deviance ``f`` at ``phi0`` (steps ``h``), filled into ``H``."""
         k = len(phi0)
-        h = 1e-4 * np.maximum(np.abs(phi0), 0.1)
-        f = self._varpar_deviance
-        H = np.empty((k, k))
-        f0 = f(phi0)
         for i in range(k):
             ei = np.zeros(k)
             ei[i] = h[i]
@@ -525,6 +520,19 @@ class RandomInterceptLMM:
                 H[i, j] = H[j, i] = (
                     f(phi0 + ei + ej) - f(phi0 + ei - ej) - f(phi0 - ei + ej) + f(phi0 - ei - ej)
                 ) / (4 * h[i] * h[j])
+        return H
+
+    def _satterthwaite_parts(self):
+        if self._hess is not None:
+            return self._hess
+        phi0 = np.append(self.theta_, np.sqrt(self.sigma2_))
+        k = len(phi0)
+        h = 1e-4 * np.maximum(np.abs(phi0), 0.1)
+        f = self._varpar_deviance
+        H = np.empty((k, k))
+        f0 = f(phi0)
+        with np.errstate(invalid="ignore", over="ignore"):  # a step into an infinite deviance gives NaN, caught below
+            H = self._hessian(f, f0, phi0, h, H)
         try:
             A = 2.0 * np.linalg.inv(H)
         except np.linalg.LinAlgError:

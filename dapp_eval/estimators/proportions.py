@@ -42,10 +42,11 @@ def wilson_ci(x, n, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     alpha = check_alpha(alpha)
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):  # no people, or counts that do not fit: NaN
         p = np.where(n > 0, x / np.where(n > 0, n, 1.0), np.nan)
+        se = np.sqrt(p * (1 - p) / np.where(n > 0, n, np.nan))
     return TupleResult(_wilson(x, n, alpha), estimate=p, n_obs=n, alpha=alpha,
-                       interval=lambda a: _wilson(x, n, a), std_error=np.sqrt(p * (1 - p) / np.where(n > 0, n, np.nan)))
+                       interval=lambda a: _wilson(x, n, a), std_error=se)
 
 
 def _wilson(x: np.ndarray, n: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
