@@ -225,6 +225,10 @@ class AnalysisResult:
         Underlying fitted model.
     tables : dict of str to DataFrame
         Further named tables (e.g. ``at_risk``, ``changes``).
+    roles : dict of str to list
+        What each column of a table is (``"summary"`` or a name of ``tables``), as
+        :mod:`dapp_eval.columns` declarations: the release publishes a table only
+        through these (:func:`dapp_eval.disclosure.roles.publish`).
     """
 
     summary: pd.DataFrame
@@ -232,6 +236,7 @@ class AnalysisResult:
     model: Any = None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     title: str = "dapp_eval result"
+    roles: dict[str, list] = field(default_factory=dict)
     _plotter: Callable[..., Any] | None = field(default=None, repr=False)
 
     def plot(self, ax=None, **kwargs):

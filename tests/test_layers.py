@@ -20,7 +20,7 @@ PKG = Path(__file__).resolve().parents[1] / "dapp_eval"
 
 # top-level modules: shared types and reader-facing formats (0), tools and entry points (7)
 TOP_LAYERS = {
-    "errors": 0, "results": 0, "optional": 0, "formatting": 0, "bench": 7, "cli": 7,
+    "errors": 0, "results": 0, "columns": 0, "optional": 0, "formatting": 0, "bench": 7, "cli": 7,
     "simulation": 7,
 }
 # folders: data and the synthetic generators beside it (1), estimators (2), analyses (3),

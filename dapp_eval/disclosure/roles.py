@@ -31,105 +31,19 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from dapp_eval.columns import Count, Derived, Label, Model, Proportion, Summary, Value, row_mask
 from dapp_eval.disclosure.control import HIDDEN, DisclosureControl
 
 __all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "publish", "published_numbers"]
 
 
-def _mask(rows, df: pd.DataFrame) -> np.ndarray:
-    if rows is None:
-        return np.ones(len(df), dtype=bool)
-    m = rows(df) if callable(rows) else rows
-    return np.asarray(pd.Series(m).fillna(False), dtype=bool)
-
-
-@dataclass(frozen=True)
-class Label:
-    """Columns of text that name a row."""
-
-    cols: tuple[str, ...]
-
-    def __init__(self, *cols: str):
-        object.__setattr__(self, "cols", tuple(cols))
-
-
-@dataclass(frozen=True)
-class Count:
-    """Columns that count people (``kind="throughput"`` kept for the log only: small counts are withheld)."""
-
-    cols: tuple[str, ...]
-
-    def __init__(self, *cols: str):
-        object.__setattr__(self, "cols", tuple(cols))
-
-
-@dataclass(frozen=True)
-class Proportion:
-    """``estimate = scale * numerator / denominator`` with its Wilson interval, from the published counts."""
-
-    numerator: str
-    denominator: str
-    estimate: str = "estimate"
-    ci: tuple[str, str] | None = ("ci_lower", "ci_upper")
-    scale: float = 1.0
-    rows: object = None
-
-    @property
-    def cols(self) -> tuple[str, ...]:
-        return (self.estimate, *(self.ci or ()))
-
-
-@dataclass(frozen=True)
-class Derived:
-    """Columns computed by ``fn(published) -> DataFrame`` (those columns) from the published counts.
-
-    ``published`` is the table with every count column replaced by its published number (NaN where not
-    shown) and every other column as published so far (roles are applied in order). ``inputs`` are the
-    counts it reads: where one is hidden, the derived cells are withheld (``[c]``) unless ``hidden_ok``.
-    ``small`` are count columns whose true value, when from 1 to threshold - 1, withholds the row's
-    derived cells (a small implied cell, e.g. a discordant pair count).
-    """
-
-    cols: tuple[str, ...]
-    fn: Callable[[pd.DataFrame], pd.DataFrame]
-    inputs: tuple[str, ...] = ()
-    rows: object = None
-    small: Callable[[pd.DataFrame], pd.DataFrame] | None = None
-    hidden_ok: bool = False
-
-
-@dataclass(frozen=True)
-class Summary:
-    """A mean, median, SD ... over the people counted in ``n``: shown only when ``n`` is at least the threshold."""
-
-    cols: tuple[str, ...]
-    n: str
-    rows: object = None
-
-
-@dataclass(frozen=True)
-class Model:
-    """Model output: shown only with at least ``threshold`` events (column ``events``, or a number)."""
-
-    cols: tuple[str, ...]
-    events: str | float
-    rows: object = None
-
-
-@dataclass(frozen=True)
-class Value:
-    """Figures that are not about people (a cost in GBP, a period in years, a planned length): shown as they are."""
-
-    cols: tuple[str, ...]
-
-    def __init__(self, *cols: str):
-        object.__setattr__(self, "cols", tuple(cols))
+_mask = row_mask
 
 
 @dataclass

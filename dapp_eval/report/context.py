@@ -230,6 +230,39 @@ class Page:
         shown = self.dc.table(df, name=caption, kind=kind, **dc_kw)
         return self.shown_table(shown.drop(columns=list(drop)), caption=caption, csv_name=self.csv_name(name))
 
+    def publish(self, result, *, caption: str, name: str, table: str = "summary", roles=None, rows=None,
+                drop: tuple = ()) -> dict:
+        """The table block of an analysis's table, published through the release's one publication step.
+
+        ``result`` is an :class:`~dapp_eval.results.AnalysisResult` (its ``table``, declared by
+        ``result.roles[table]``) or a DataFrame with ``roles`` given. ``rows`` (a boolean mask or function of
+        the table) picks rows before publishing; ``drop`` removes columns from the page (the CSV too).
+        Withheld tables become their sentence.
+        """
+        from dapp_eval.disclosure.roles import publish
+
+        df, roles = self.declared(result, table, roles)
+        if rows is not None:
+            df = df[rows(df) if callable(rows) else rows]
+        csv = self.csv_name(name)
+        if self.is_withheld(caption, csv):
+            return self.withheld_block(caption)
+        shown = publish(df, roles, self.dc, name=caption)
+        return self.shown_table(shown.drop(columns=list(drop)), caption=caption, csv_name=csv)
+
+    @staticmethod
+    def declared(result, table: str = "summary", roles=None) -> tuple[pd.DataFrame, list]:
+        """A result's table and the roles its analysis declared for it (or ``roles``, given with a DataFrame)."""
+        if isinstance(result, pd.DataFrame):
+            if roles is None:
+                raise ValueError("a DataFrame is published with its column roles (roles=...)")
+            return result, list(roles)
+        df = result.summary if table == "summary" else result.tables[table]
+        roles = roles if roles is not None else result.roles.get(table)
+        if roles is None:
+            raise ValueError(f"{result.title}: table {table!r} declares no column roles (AnalysisResult.roles)")
+        return df, list(roles)
+
     def table_key(self, caption: str, csv_name: str | None) -> tuple[str, str]:
         """How the audit names a table of this page: its CSV name without the scope, and its caption's slug."""
         name = csv_name or slug(caption)

@@ -1,0 +1,120 @@
+"""What each column of a result table is: the declarations the release's publication step reads.
+
+An analysis says, beside each table it returns (``AnalysisResult.roles``), what every column holds:
+
+- :class:`Label` - text that names a row (never changed);
+- :class:`Count` - a count of people (suppressed below the threshold, every other rounded);
+- :class:`Proportion` - ``numerator / denominator`` of the same row, with its Wilson interval;
+- :class:`Derived` - any other statistic of counts, with the function that derives it from counts;
+- :class:`Summary` - a mean, median or SD over the people of a count column;
+- :class:`Model` - model output with its number of events;
+- :class:`Value` - a figure that is not about people (a cost in GBP, a period in years).
+
+These are plain declarations with no policy in them: :func:`dapp_eval.disclosure.roles.publish` applies
+the release's policy (threshold, rounding, alpha, the zero rule) to them. They live at the bottom of the
+package so that analyses can declare them without importing the disclosure layer above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Role", "row_mask"]
+
+
+def row_mask(rows, df: pd.DataFrame) -> np.ndarray:
+    """The rows a role covers: all (``None``), a boolean mask, or a function of the table."""
+    if rows is None:
+        return np.ones(len(df), dtype=bool)
+    m = rows(df) if callable(rows) else rows
+    return np.asarray(pd.Series(m).fillna(False), dtype=bool)
+
+
+@dataclass(frozen=True)
+class Label:
+    """Columns of text that name a row."""
+
+    cols: tuple[str, ...]
+
+    def __init__(self, *cols: str):
+        object.__setattr__(self, "cols", tuple(cols))
+
+
+@dataclass(frozen=True)
+class Count:
+    """Columns that count people (``kind="throughput"`` kept for the log only: small counts are withheld)."""
+
+    cols: tuple[str, ...]
+
+    def __init__(self, *cols: str):
+        object.__setattr__(self, "cols", tuple(cols))
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """``estimate = scale * numerator / denominator`` with its Wilson interval, from the published counts."""
+
+    numerator: str
+    denominator: str
+    estimate: str = "estimate"
+    ci: tuple[str, str] | None = ("ci_lower", "ci_upper")
+    scale: float = 1.0
+    rows: object = None
+
+    @property
+    def cols(self) -> tuple[str, ...]:
+        return (self.estimate, *(self.ci or ()))
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Columns computed by ``fn(published) -> DataFrame`` (those columns) from the published counts.
+
+    ``published`` is the table with every count column replaced by its published number (NaN where not
+    shown) and every other column as published so far (roles are applied in order). ``inputs`` are the
+    counts it reads: where one is hidden, the derived cells are withheld (``[c]``) unless ``hidden_ok``.
+    ``small`` are count columns whose true value, when from 1 to threshold - 1, withholds the row's
+    derived cells (a small implied cell, e.g. a discordant pair count).
+    """
+
+    cols: tuple[str, ...]
+    fn: Callable[[pd.DataFrame], pd.DataFrame]
+    inputs: tuple[str, ...] = ()
+    rows: object = None
+    small: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    hidden_ok: bool = False
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A mean, median, SD ... over the people counted in ``n``: shown only when ``n`` is at least the threshold."""
+
+    cols: tuple[str, ...]
+    n: str
+    rows: object = None
+
+
+@dataclass(frozen=True)
+class Model:
+    """Model output: shown only with at least ``threshold`` events (column ``events``, or a number)."""
+
+    cols: tuple[str, ...]
+    events: str | float
+    rows: object = None
+
+
+@dataclass(frozen=True)
+class Value:
+    """Figures that are not about people (a cost in GBP, a period in years, a planned length): shown as they are."""
+
+    cols: tuple[str, ...]
+
+    def __init__(self, *cols: str):
+        object.__setattr__(self, "cols", tuple(cols))
+
+
+Role = Label | Count | Proportion | Derived | Summary | Model | Value
