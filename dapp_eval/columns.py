@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Role", "row_mask"]
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "Role", "row_mask"]
 
 
 def row_mask(rows, df: pd.DataFrame) -> np.ndarray:
@@ -117,4 +117,20 @@ class Value:
         object.__setattr__(self, "cols", tuple(cols))
 
 
-Role = Label | Count | Proportion | Derived | Summary | Model | Value
+@dataclass(frozen=True)
+class Merge:
+    """Before publishing, merge the small levels of ``level`` within each block of rows sharing ``by``.
+
+    Global recoding (sdcMicro ``groupAndRename``): levels with a count (``add``) from 1 to threshold - 1
+    in any row of ``across`` are merged into one level named after them, so that they need not be
+    withheld. ``where`` limits merging to some rows (mutually exclusive categories only).
+    """
+
+    by: tuple[str, ...]
+    level: str
+    across: tuple[str, ...] = ()
+    add: tuple[str, ...] = ("n",)
+    where: object = None
+
+
+Role = Label | Count | Proportion | Derived | Summary | Model | Value | Merge

@@ -12,6 +12,7 @@
 - :class:`Summary` - a mean, median or SD over the people of a count column: shown only when that count is
   at least the threshold (a mean of 4 people describes those 4);
 - :class:`Value` - a figure that is not about people (a cost, a period in years): shown as it is;
+- :class:`Merge` - (applied first) small levels of a category merged into one, not withheld;
 - :class:`Model` - model output (coefficients, intervals, p-values) with its number of events: shown only
   when there are at least ``threshold`` events.
 
@@ -37,10 +38,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dapp_eval.columns import Count, Derived, Label, Model, Proportion, Summary, Value, row_mask
+from dapp_eval.columns import Count, Derived, Label, Merge, Model, Proportion, Summary, Value, row_mask
 from dapp_eval.disclosure.control import HIDDEN, DisclosureControl
 
-__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "publish", "published_numbers"]
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "publish", "published_numbers"]
 
 
 _mask = row_mask
@@ -172,6 +173,11 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
     theirs.
     """
     t = df.reset_index(drop=True).copy()
+    for r in roles:
+        if isinstance(r, Merge):
+            where = None if r.where is None else row_mask(r.where, t)
+            t = dc.merge_small(t, by=list(r.by), level=r.level, across=tuple(r.across), add=tuple(r.add),
+                               where=where, name=name)
     labels = [c for r in roles if isinstance(r, Label) for c in r.cols]
     counts = [c for r in roles if isinstance(r, Count) for c in r.cols]
     pairs = dict(pairs or {})
