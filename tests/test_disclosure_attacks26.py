@@ -11,6 +11,7 @@ the true counts differ from their rounded values.
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -304,3 +305,27 @@ def test_publish_an_empty_table():
     shown = publish(t, [Label("g"), Count("n", "n_total"), Proportion("n", "n_total", ci=None)],
                     DisclosureControl(), name="t")
     assert len(shown) == 0 and list(shown.columns) == list(t.columns)
+
+
+def test_mcf_draws_a_vertex_only_where_a_rounded_count_moves():
+    """An outside attacker read every vertex of the mean cumulative function's path as a person's end of
+    follow-up or a contact day (40 curves, 0 vertices unmatched), flat stretches included. Redrawn, a curve
+    has a point only where its rounded contacts or rounded ends of follow-up move: at most one per threshold
+    of each, on generated data the release never shipped."""
+    from dapp_eval import load_programme
+    from dapp_eval.analyses import followup
+    from dapp_eval.disclosure.curves import protect_mcf_result
+    from dapp_eval.synthetic import generate
+
+    for seed, t in ((4711, 10), (4712, 7)):
+        folder = Path(tempfile.mkdtemp()) / "d"
+        generate(folder, referrals=260, sites=1, seed=seed)
+        res = followup.recurrent_contacts(load_programme(folder))
+        dc = DisclosureControl(threshold=t)
+        safe = protect_mcf_result(res, dc, name="mcf")
+        for g, c in safe.tables["curves"].groupby("group"):
+            persons = res.tables["persons"]
+            n_people = int((persons["group"] == g).sum())
+            n_contacts = int(res.tables["rows"].loc[res.tables["rows"]["group"] == g, "event"].sum())
+            assert len(c) - 1 <= n_people // t + n_contacts // t + 2, (g, len(c), n_people, n_contacts)
+            assert n_people + n_contacts > 3 * (n_people // t + n_contacts // t + 2)  # the bound can fail

@@ -376,6 +376,9 @@ def _mcf_steps(rows: pd.DataFrame, days: np.ndarray, dc) -> pd.DataFrame:
         f = np.where(est > 0, np.exp(z * se / np.where(est > 0, est, 1.0)), 1.0)
     out = pd.DataFrame({"days": t, "n_at_risk": y, "n_events": np.cumsum(d), "estimate": est, "std_error": se,
                         "ci_lower": est / f, "ci_upper": est * f})
+    # only the times where a rounded count moves: a row at every true time would draw a vertex at each
+    # person's end of follow-up and each contact day, flat or not (found by an outside attack, issue 26)
+    out = out[(d > 0) | (c > 0)]
     return pd.concat([pd.DataFrame({"days": [0.0], "n_at_risk": [n0], "n_events": [0], "estimate": [0.0],
                                     "std_error": [0.0], "ci_lower": [0.0], "ci_upper": [0.0]}),
                       out[out["days"] > 0]], ignore_index=True)
