@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "Role", "row_mask"]
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "CurveAt", "Role", "row_mask"]
 
 
 def row_mask(rows, df: pd.DataFrame) -> np.ndarray:
@@ -133,4 +133,23 @@ class Merge:
     where: object = None
 
 
-Role = Label | Count | Proportion | Derived | Summary | Model | Value | Merge
+@dataclass(frozen=True)
+class CurveAt:
+    """``cols`` (estimate, lower, upper) read off a cumulative-incidence curve at the time in column ``at``.
+
+    The curve is rebuilt from rounded cumulative counts before it is read (each step stands for the threshold
+    number of people: :func:`dapp_eval.disclosure.curves.protected_steps`), so the value is computed from
+    protected counts, never from the people. ``steps(row)`` gives a row's per-time counts, a DataFrame with
+    ``time``, one column per cause (events at that time) and ``censored``; ``n`` is the count column of the
+    people the curve starts from; ``cause`` the cause read.
+    """
+
+    cols: tuple[str, ...]
+    steps: Callable[[pd.Series], pd.DataFrame]
+    cause: str
+    at: str
+    n: str
+    rows: object = None
+
+
+Role = Label | Count | Proportion | Derived | Summary | Model | Value | Merge | CurveAt

@@ -149,3 +149,36 @@ def test_other_interval_of_a_proportion_moves_with_it():
     s = DisclosureControl().table(t, name="t", pairs={"n_completed": "n"})
     f = np.array([630 / 790, 300 / 410]) / (t["estimate"].to_numpy())
     assert s["ci_lower"].astype(float).tolist() == pytest.approx(((t["estimate"] - 0.05).to_numpy() * f).tolist())
+
+
+def test_curve_value_is_read_off_the_curve_rebuilt_from_rounded_counts():
+    """An outside attacker found completion rates equal to the Aalen-Johansen estimate of the true data (0.682
+    = the true curve, n 61, 32 completions). Through :class:`CurveAt` the value is read off the curve rebuilt
+    from rounded cumulative counts: with no one censored before the horizon it is (rounded completions) /
+    (published people), never the true share."""
+    import numpy as np
+    import pandas as pd
+
+    from dapp_eval.columns import Count, CurveAt, Label, Value
+    from dapp_eval.disclosure import DisclosureControl
+    from dapp_eval.disclosure.roles import publish
+
+    rng = np.random.default_rng(26)
+    for threshold in (7, 10, 12):
+        n = int(rng.integers(40, 120))
+        done = int(rng.integers(threshold, n - threshold))
+        steps = pd.DataFrame({"time": [30.0, 60.0, 200.0], "completed": [0, done, 0],
+                              "dropped": [n - done, 0, 0], "censored": [0, 0, 0]})
+        t = pd.DataFrame({"group": ["A"], "horizon_days": [100.0], "n": [n], "estimate": [done / n],
+                          "ci_lower": [0.1], "ci_upper": [0.9]})
+        roles = [Label("group"), Value("horizon_days"), Count("n"),
+                 CurveAt(("estimate", "ci_lower", "ci_upper"), steps=lambda row, s=steps: s, cause="completed",
+                         at="horizon_days", n="n")]
+        dc = DisclosureControl(threshold=threshold)
+        shown = publish(t, roles, dc, name="completion")
+        m = threshold
+        rounded_done = int(np.ceil(done / m) * m - m // 2)
+        rounded_drop = int(np.ceil((n - done) / m) * m - m // 2)
+        n0 = max(int(shown.loc[0, "n"]), rounded_done + rounded_drop)
+        assert float(shown.loc[0, "estimate"]) == pytest.approx(rounded_done / n0)
+        assert 0 < float(shown.loc[0, "ci_lower"]) < float(shown.loc[0, "estimate"]) < float(shown.loc[0, "ci_upper"])

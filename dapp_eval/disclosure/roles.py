@@ -13,6 +13,7 @@
   at least the threshold (a mean of 4 people describes those 4);
 - :class:`Value` - a figure that is not about people (a cost, a period in years): shown as it is;
 - :class:`Merge` - (applied first) small levels of a category merged into one, not withheld;
+- :class:`CurveAt` - a value read off a curve at a time, the curve rebuilt from rounded counts;
 - :class:`Model` - model output (coefficients, intervals, p-values) with its number of events: shown only
   when there are at least ``threshold`` events.
 
@@ -38,10 +39,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dapp_eval.columns import Count, Derived, Label, Merge, Model, Proportion, Summary, Value, row_mask
+from dapp_eval.columns import (
+    Count,
+    CurveAt,
+    Derived,
+    Label,
+    Merge,
+    Model,
+    Proportion,
+    Summary,
+    Value,
+    row_mask,
+)
 from dapp_eval.disclosure.control import HIDDEN, DisclosureControl
 
-__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "publish", "published_numbers"]
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "CurveAt", "curve_value_at", "publish", "published_numbers"]
 
 
 _mask = row_mask
@@ -146,12 +158,57 @@ def _apply_model(s: _State, r: Model) -> None:
         s.put(c, m, s.true[c].to_numpy(dtype=object), withhold & s.true[c].notna().to_numpy())
 
 
+def curve_value_at(steps: pd.DataFrame, *, cause: str, at: float, n_total, dc: DisclosureControl) -> tuple:
+    """(estimate, lower, upper) of ``cause``'s cumulative incidence at ``at``, read off the curve rebuilt from
+    rounded cumulative counts (:func:`dapp_eval.disclosure.curves.protected_steps`) at ``dc``'s threshold and
+    alpha. Where the log-log interval is undefined (0% or 100%), the Wilson interval on the curve's people.
+
+    Examples
+    --------
+    >>> st = pd.DataFrame({"time": [10.0, 20.0, 30.0], "done": [12, 3, 20], "other": [4, 0, 1],
+    ...                    "censored": [0, 2, 8]})
+    >>> [round(v, 3) for v in curve_value_at(st, cause="done", at=25, n_total=50, dc=DisclosureControl())]
+    [0.3, 0.18, 0.43]
+    """
+    from dapp_eval.disclosure.curves import cif_from_steps, protected_steps
+    from dapp_eval.estimators.proportions import wilson_ci
+
+    causes = [c for c in steps.columns if c not in ("time", "censored")]
+    ps = protected_steps(steps["time"].to_numpy(dtype=float), {c: steps[c].to_numpy() for c in causes},
+                         steps["censored"].to_numpy(), int(n_total), min_count=dc.threshold, base=dc.base)
+    cif = cif_from_steps(ps, alpha=dc.alpha)
+    cif = cif[(cif["cause"] == cause) & (cif["time"] <= at)]
+    if cif.empty:
+        return 0.0, np.nan, np.nan
+    est, lo, hi = (float(cif[c].iloc[-1]) for c in ("estimate", "ci_lower", "ci_upper"))
+    est = min(max(est, 0.0), 1.0)
+    if not (np.isfinite(lo) and np.isfinite(hi)) or est <= 0 or est >= 1:
+        n0 = int(ps["n_at_risk"].iloc[0])
+        lo, hi = (float(v) for v in wilson_ci(round(est * n0), n0, alpha=dc.alpha))
+    return est, lo, hi
+
+
+def _apply_curve(s: _State, r: CurveAt) -> None:
+    m = _mask(r.rows, s.true)
+    vals = np.full((len(s.true), len(r.cols)), np.nan)
+    for i in np.flatnonzero(m):
+        row = s.true.iloc[i]
+        n = pd.to_numeric(pd.Series([row[r.n]]), errors="coerce").iloc[0]
+        if pd.isna(n) or n <= 0:
+            continue
+        vals[i, :] = curve_value_at(r.steps(row), cause=r.cause, at=float(row[r.at]), n_total=n, dc=s.dc)[
+            : len(r.cols)]
+    hidden = s.pub[r.n].isna().to_numpy() & s.true[r.n].notna().to_numpy()
+    for j, c in enumerate(r.cols):
+        s.put(c, m, vals[:, j], hidden | (np.isnan(vals[:, j]) & s.true[c].notna().to_numpy()))
+
+
 def _apply_value(s: _State, r: Value) -> None:
     for c in r.cols:
         s.cover(c, np.ones(len(s.out), dtype=bool))
 
 
-_APPLY = {Value: _apply_value, Proportion: _apply_proportion, Derived: _apply_derived, Summary: _apply_summary, Model: _apply_model}
+_APPLY = {Value: _apply_value, CurveAt: _apply_curve, Proportion: _apply_proportion, Derived: _apply_derived, Summary: _apply_summary, Model: _apply_model}
 
 
 def _check_declared(df: pd.DataFrame, roles, covered: dict, plain: set) -> None:
