@@ -145,7 +145,7 @@ def test_paired_safety_row_derived_from_published_cells(started):
     """(b): the paired row's Newcombe interval and McNemar p come from the published 2x2 (a hidden 'started'
     withholds them); the attacker's search finds only the published cells."""
     from dapp_eval.disclosure.roles import publish
-    from dapp_eval.report.sections.safety import paired_roles
+    from dapp_eval.analyses.safety import paired_roles
 
     t = _paired_summary(started)
     dc = DisclosureControl(alpha=0.1)

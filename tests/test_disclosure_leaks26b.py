@@ -161,7 +161,7 @@ def test_zero_rule_in_the_paired_table(pairs, started, yes_base, yes_fol):
     below twice the threshold is withheld like a small count, and every statistic built on it."""
     from dapp_eval.disclosure import DisclosureControl
     from dapp_eval.disclosure.roles import publish
-    from dapp_eval.report.sections.safety import PAIRED_ZERO_RULE, paired_roles
+    from dapp_eval.analyses.safety import PAIRED_ZERO_RULE, paired_roles
 
     yes_fol = min(yes_fol, pairs)
     stopped = yes_base - (yes_fol - started)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -632,6 +633,7 @@ def before_after(data, *, design: str = "commissioner",
                      if no_from else "")
     return AnalysisResult(summary=summary, meta=meta, model=fits,
                           tables={"persons": persons, "eligibility": elig_tab},
+                          roles={"summary": before_after_roles(summary, alpha, by)},
                           title=f"Incidents before and after ({design} design)",
                           _plotter=plotting.plot_before_after)
 
@@ -1331,3 +1333,116 @@ def matched_comparison(data, comparison, *, outcome="police", covariates: Sequen
                                                       participant_id=both["participant_id"].to_numpy(),
                                                       cohort=both["cohort"].to_numpy())},
                           title="Programme vs matched comparison cohort", _plotter=plotting.plot_balance)
+
+
+# ---------------------------------------------------------------------------
+# what each column of the before/after table is (read by the release's publication step)
+# ---------------------------------------------------------------------------
+
+
+def _num(df: pd.DataFrame, c: str) -> pd.Series:
+    return pd.to_numeric(df[c], errors="coerce").astype(float)
+
+
+def _period_value(d: pd.DataFrame, col: str, measure: str, period: str, keys: list) -> pd.Series:
+    """Each row's ``col`` from the row of the same outcome (``keys``) with ``measure`` and ``period``."""
+    src = d[(d["measure"] == measure) & (d["period"] == period)]
+    look = dict(zip(map(tuple, src[keys].astype(str).to_numpy()), _num(src, col)))
+    return pd.Series([look.get(k, np.nan) for k in map(tuple, d[keys].astype(str).to_numpy())], index=d.index)
+
+
+def _ba_cells(d: pd.DataFrame, keys: list) -> pd.DataFrame:
+    """The 2x2 table (before x after any incident) each 'change' row stands for; NaN on the other rows."""
+    change = ((d["measure"] == "any incident") & (d["period"] == "change")).to_numpy()
+    yes_before = _period_value(d, "n_with_incident", "any incident", "before", keys)
+    cells = pd.DataFrame({"n_pairs": _num(d, "n"), "n_yes_baseline": yes_before,
+                          "n_stopped": _num(d, "n_stopped"), "n_started": _num(d, "n_started")})
+    return cells.where(pd.Series(change, index=d.index), np.nan)
+
+
+def _ba_changes(pub: pd.DataFrame, keys: list, alpha: float) -> pd.DataFrame:
+    """Change in percentage points, Newcombe's paired interval and the exact McNemar p of each outcome, from
+    its published 2x2 table (issue 26: the change x N and its interval pinned the discordant pairs)."""
+    from dapp_eval.analyses.safety import paired_cells, paired_stats
+
+    cells = _ba_cells(pub, keys)
+    out = paired_stats(cells.fillna(-1), alpha)  # a row without a table gives a negative cell: NaN
+    bad = cells.isna().any(axis=1).to_numpy()
+    out.loc[bad] = np.nan
+    out.loc[(paired_cells(cells) < 0).any(axis=1).to_numpy()] = np.nan
+    return out.set_axis(pub.index)
+
+
+def _ba_small(d: pd.DataFrame, keys: list) -> pd.DataFrame:
+    from dapp_eval.analyses.safety import paired_cells
+
+    return paired_cells(_ba_cells(d, keys))
+
+
+def _ba_rates(pub: pd.DataFrame, true: pd.DataFrame, keys: list) -> pd.DataFrame:
+    """Person-years, incidents per person-year and rate ratios from the published counts.
+
+    The person-years are those of the published number of people (mean follow-up per person x published
+    n); each rate is published incidents / those person-years; a rate ratio is the ratio of the published
+    rates, and its p-value the model's, shown with its rates. Intervals keep their width on the log scale
+    (the model's). Issue 26: the true person-years gave the number of people back (140.9 = 141 x
+    365/365.25), and the true rate ratio the numbers of incidents (0.244 = 47 / 193 beside 45 and 195).
+    """
+    n_t, n_p, ev_p = _num(true, "n"), _num(pub, "n"), _num(pub, "n_events")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        py = _num(true, "person_years") * n_p / n_t
+        rate = pd.Series(np.where(ev_p == 0, 0.0, ev_p / py), index=pub.index)
+    is_rate = (true["measure"] == "incidents per person-year").to_numpy()
+    rate = rate.where(is_rate, np.nan)
+    before = _period_value(true.assign(_r=rate), "_r", "incidents per person-year", "before", keys)
+    after = _period_value(true.assign(_r=rate), "_r", "incidents per person-year", "after", keys)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        est = pd.Series(np.where(is_rate, rate, after / before), index=pub.index)
+    scale = est / _num(true, "estimate")
+    out = pd.DataFrame({"person_years": py.where(is_rate, np.nan), "estimate": est,
+                        "ci_lower": _num(true, "ci_lower") * scale, "ci_upper": _num(true, "ci_upper") * scale,
+                        "p_value": _num(true, "p_value").where(np.isfinite(est), np.nan)})
+    out.loc[~np.isfinite(est).to_numpy()] = np.nan
+    return out
+
+
+def before_after_roles(summary: pd.DataFrame, alpha: float, by: str | None = None) -> list:
+    """What each column of :func:`before_after`'s summary is.
+
+    Proportions of the published counts; the change from each outcome's published 2x2 table (withheld with
+    a discordant cell from 1 to threshold - 1); person-years, rates and rate ratios from the published
+    numbers of people and incidents.
+    """
+    from dapp_eval.columns import Count, Derived, Label, Proportion
+
+    keys = [c for c in (by, "outcome", "label") if c]
+    change = ((summary["measure"] == "any incident") & (summary["period"] == "change")).to_numpy()
+    rates = summary["measure"].astype(str).str.startswith(("incidents per", "rate ratio")).to_numpy()
+    stats_cols = ("estimate", "ci_lower", "ci_upper", "p_value")
+    roles = [Label(*keys, "role", "measure", "period", "model", "unit", "note"),
+             Count("n", "n_with_incident", "n_events", "n_stopped", "n_started"),
+             Proportion("n_with_incident", "n"),
+             Derived(stats_cols, partial(_ba_changes, keys=keys, alpha=alpha), rows=change,
+                     small=partial(_ba_small, keys=keys)),
+             Derived(("person_years", *stats_cols), partial(_ba_rates, true=summary.reset_index(drop=True), keys=keys),
+                     rows=rates, hidden_ok=True)]
+    if "p_adjusted" in summary:
+        roles.append(Derived(("p_adjusted",), partial(_ba_holm, by=by), rows=change, hidden_ok=True))
+    return roles
+
+
+def _ba_holm(pub: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """Holm over the published p-values of the secondary outcomes' changes (within each ``by`` group); a
+    p-value not shown counts as 1 among the tests; a row whose own p-value is not shown shows none."""
+    from dapp_eval.estimators.proportions import holm
+
+    p = _num(pub, "p_value")
+    change = (pub["measure"] == "any incident") & (pub["period"] == "change")
+    adj = pd.Series(np.nan, index=pub.index)
+    for _, g in (pub[change].groupby(by, dropna=False) if by else [(None, pub[change])]):
+        pg = p[g.index]
+        sec = (g["role"] == "secondary").to_numpy()
+        a = pg.to_numpy(dtype=float).copy()
+        a[sec] = holm(np.where(np.isnan(a[sec]), 1.0, a[sec]))
+        adj[g.index] = a
+    return pd.DataFrame({"p_adjusted": adj.where(p.notna(), np.nan)})

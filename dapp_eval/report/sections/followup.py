@@ -6,44 +6,12 @@ import numpy as np
 import pandas as pd
 
 from dapp_eval.disclosure.curves import protect_mcf_result, protect_persons_km_result
-from dapp_eval.disclosure.publish import publish_result
 from dapp_eval.disclosure.roles import Count, Derived, Label, Model, Proportion, Value, publish
 from dapp_eval.report.sections import _results as R
-from dapp_eval.report.sections._publish import change_cells, published_paired_change
+from dapp_eval.report.sections._publish import chart_result, numbers, publish_table
 
 TITLE = "Police, MARAC and children's services after the programme"
 PLACEMENT = 'body'
-
-
-def changes_from_published(summary: pd.DataFrame, shown: pd.DataFrame, dc, alpha: float) -> pd.DataFrame:
-    """The 'any incident' change rows (percentage points, Newcombe paired interval, McNemar p and Holm p)
-    recomputed from the published 2x2 table of each outcome (issue 26: the change x N and its interval pinned
-    the discordant pairs, 39 stopped and 6 newly involved); withheld where that table may not be shown."""
-    from dapp_eval.estimators.proportions import holm
-
-    shown = shown.copy()
-    is_change = ((shown["measure"] == "any incident") & (shown["period"] == "change")).to_numpy()
-    cols = [c for c in ("estimate", "ci_lower", "ci_upper", "p_value") if c in shown]
-    for i in np.flatnonzero(is_change):
-        if str(shown["estimate"].iloc[i]) in (dc.marker, "[c]"):
-            continue
-        pub = published_paired_change(dc, *change_cells(summary, shown["label"].iloc[i]), alpha)
-        for c in cols:
-            shown[c] = shown[c].astype(object)
-            shown.iloc[i, shown.columns.get_loc(c)] = "[c]" if pub is None else pub[c]
-        if pub is None:
-            dc.record("12 months before referral vs 12 months after leaving", shown["label"].iloc[i], "estimate",
-                      "change built on a small or unpublished 2x2 cell")
-    if "p_adjusted" in shown and "role" in shown:
-        p = pd.to_numeric(shown["p_value"], errors="coerce").to_numpy(dtype=float)
-        sec = is_change & (shown["role"] == "secondary").to_numpy()
-        adj = np.where(is_change, p, np.nan)
-        adj[sec] = holm(np.where(np.isnan(p[sec]), 1.0, p[sec]))
-        adj[np.isnan(p)] = np.nan
-        old = shown["p_adjusted"].astype(object)
-        shown["p_adjusted"] = [("[c]" if str(o) in (dc.marker, "[c]") or (ch and a != a) else a) if ch else o
-                               for o, a, ch in zip(old, adj, is_change)]
-    return shown
 
 
 def build(page) -> dict:
@@ -94,29 +62,24 @@ def build(page) -> dict:
 
 
 def _before_after(page, ba) -> list:
-    """The 12 months before referral against the 12 months after leaving: the table (changes from the
-    published cells) and the chart of the outcomes whose counts are all published."""
+    """The 12 months before referral against the 12 months after leaving: the table (every statistic from
+    the published counts, as the analysis declares) and the chart of the outcomes whose counts are all
+    published, drawn from that published table."""
     out = []
-    keep = [c for c in ("label", "measure", "period", "model", "unit", "role", "n", "n_with_incident", "n_events",
-                        "person_years", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted")
-            if c in ba.summary]
-    # one block per outcome: if any count of it is hidden, its change and ratio rows are hidden too
-    ba_shown = page.dc.table(ba.summary[keep], name="12 months before referral vs 12 months after leaving",
-                             label_cols=["label", "measure", "period", "model"],
-                             pairs={"n_with_incident": "n"}, group_all=["label"], keep=("n",))
-    ba_shown = changes_from_published(ba.summary, ba_shown, page.dc, page.alpha)
-    ba_shown = rates_from_published(ba.summary, ba_shown, page.dc)
-    out.append(page.shown_table(ba_shown, caption="12 months before referral vs 12 months after leaving (unit column: "
-                          "proportions with Wilson CI, percentage points, rates per person-year, rate ratios; "
-                          "secondary outcomes Holm-adjusted)", csv_name=page.csv_name("followup_before_after")))
-    blocked = set(ba_shown.loc[ba_shown["n_with_incident"].isin([page.dc.marker, "[c]"])
-                               | ba_shown["n_events"].isin([page.dc.marker, "[c]"]), "label"])
-    if len(blocked) < ba_shown["label"].nunique():
-        import copy
-
-        vis = copy.copy(ba)
-        vis.summary = ba.summary[~ba.summary["label"].isin(blocked)]
-        vis = publish_result(vis, page.dc, pairs={"n_with_incident": "n"})  # drawn from published values
+    drop = [c for c in ba.summary.columns if c in ("outcome", "note", "n_stopped", "n_started")]
+    block, shown = publish_table(page, ba, caption="12 months before referral vs 12 months after leaving (unit "
+                                 "column: proportions with Wilson CI, percentage points, rates per person-year, rate "
+                                 "ratios; secondary outcomes Holm-adjusted)", name="followup_before_after",
+                                 drop=tuple(drop))
+    out.append(block)
+    if shown is None:
+        return out
+    pub = numbers(shown)
+    counts = pub[["n_with_incident", "n_events"]]
+    blocked = set(shown.loc[(counts.isna() & ba.summary[["n_with_incident", "n_events"]].reset_index(drop=True)
+                             .notna()).any(axis=1), "label"])
+    if len(blocked) < shown["label"].nunique():
+        vis = chart_result(ba, shown[~shown["label"].isin(blocked)].reset_index(drop=True))
         out.append(page.figure(vis.plot(), alt="Share of people with police, MARAC and children's services "
                                "involvement in the year before referral and the year after leaving; the numbers "
                                "are in the table above.",
@@ -146,68 +109,6 @@ def _completers(page, followup) -> list:
             out.append(page.shown_table(publish(t, completers_roles(t, page.dc), page.dc, name=caption),
                                         caption=caption, csv_name=page.csv_name("followup_completers")))
     return out
-
-
-def rates_from_published(summary: pd.DataFrame, shown: pd.DataFrame, dc) -> pd.DataFrame:
-    """Incidents per person-year, their person-years and the rate ratios from the published counts.
-
-    The person-years are those of the published number of people (mean follow-up per person x published
-    n); each rate is published incidents / those person-years; a rate ratio is the ratio of the published
-    rates. Intervals keep their width on the log scale (the model's, from the true data). Issue 26: the
-    true person-years gave the number of people back (140.9 = 141 x 365/365.25), and the true rate ratio
-    the numbers of incidents (0.244 = 47 / 193 beside 45 and 195).
-    """
-    true = summary.reset_index(drop=True)
-    out = shown.reset_index(drop=True).copy()
-    if len(out) != len(true) or "person_years" not in out:
-        return shown
-    n_t, n_p, ev_p = num(true, "n"), num(out, "n"), num(out, "n_events")
-    py_t, est_t = num(true, "person_years"), num(true, "estimate")
-    is_rate = (true["measure"] == "incidents per person-year").to_numpy()
-    is_ratio = true["measure"].astype(str).str.startswith("rate ratio").to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        py_p = py_t * n_p / n_t
-        rate_p = np.where(ev_p == 0, 0.0, ev_p / py_p)
-    published_rate = {}
-    for i in np.flatnonzero(is_rate):
-        key = (true["label"].iloc[i], true["period"].iloc[i])
-        ok = np.isfinite(rate_p[i]) and np.isfinite(py_p[i])
-        published_rate[key] = rate_p[i] if ok else np.nan
-        _put_rate(out, i, rate_p[i] if ok else None, est_t[i], true, py_p[i] if ok else None)
-    for i in np.flatnonzero(is_ratio):
-        label = true["label"].iloc[i]
-        before, after = published_rate.get((label, "before"), np.nan), published_rate.get((label, "after"), np.nan)
-        rr = after / before if before and np.isfinite(before) and np.isfinite(after) else None
-        _put_rate(out, i, rr, est_t[i], true, None)
-    if (out["person_years"].astype(str) == "[c]").any() or any(np.isnan(v) for v in published_rate.values()):
-        dc.record("12 months before referral vs 12 months after leaving", "", "estimate",
-                  "rates and rate ratios from published counts; withheld where a count is not published")
-    return out
-
-
-def num(df: pd.DataFrame, c: str) -> np.ndarray:
-    """Column ``c`` as numbers (a published "1,234" read as 1234; "[c]" and "<10" as NaN)."""
-    return pd.to_numeric(df[c].astype(str).str.replace(",", ""), errors="coerce").to_numpy(float)
-
-
-def _put_rate(out: pd.DataFrame, i: int, value, true_value: float, true: pd.DataFrame, py) -> None:
-    """Row ``i``'s estimate (and interval, scaled on the log scale), or ``[c]`` when ``value`` is None."""
-    cols = [c for c in ("estimate", "ci_lower", "ci_upper") if c in out]
-    for c in cols + ["person_years"]:
-        out[c] = out[c].astype(object)
-    if value is None:
-        for c in cols:
-            out.iloc[i, out.columns.get_loc(c)] = "[c]"
-        if pd.notna(true["person_years"].iloc[i]):
-            out.iloc[i, out.columns.get_loc("person_years")] = "[c]"
-        return
-    scale = value / true_value if true_value else np.nan
-    out.iloc[i, out.columns.get_loc("estimate")] = value
-    for c in cols[1:]:
-        t = pd.to_numeric(true[c].iloc[i], errors="coerce")
-        out.iloc[i, out.columns.get_loc(c)] = t * scale if np.isfinite(scale) and pd.notna(t) else t
-    if py is not None:
-        out.iloc[i, out.columns.get_loc("person_years")] = py
 
 
 def _rates(pub: pd.DataFrame, true: pd.DataFrame) -> pd.DataFrame:
