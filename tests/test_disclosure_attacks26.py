@@ -164,7 +164,7 @@ def test_completers_difference_and_rates_from_published_counts():
     """(c): each proportion is its published counts' own; a group below the threshold hides its rows and the
     model (the rate ratio then says nothing about a handful of people)."""
     from dapp_eval.disclosure.roles import publish
-    from dapp_eval.report.sections.followup import completers_roles
+    from dapp_eval.analyses.followup import completers_roles
 
     rows = []
     for grp, n, k, ev, py in (("completed", 223, 141, 337, 220.0), ("did_not_complete", 8, 4, 9, 6.0)):
@@ -179,7 +179,7 @@ def test_completers_difference_and_rates_from_published_counts():
                  "measure": "rate ratio", "n": 231, "n_with_incident": np.nan, "n_events": 346, "estimate": 0.9,
                  "ci_lower": 0.5, "ci_upper": 1.6, "p_value": 0.7})
     t = pd.DataFrame(rows)
-    shown = publish(t, completers_roles(t, DisclosureControl()), DisclosureControl(), name="completers")
+    shown = publish(t, completers_roles(t, 0.05), DisclosureControl(), name="completers")
     assert shown.loc[0, "estimate"] == pytest.approx(140 / 225)          # published 140 of 225, not 141/223
     # published incidents / the person-years of the published people (the true 220 person-years with the
     # published rate gave the 223 people back)

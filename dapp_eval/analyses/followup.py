@@ -709,8 +709,21 @@ def repeat_marac(data, *, design: str = "commissioner", before=None, after=None,
                              "previous MARAC referral; repeat rate = repeats / MARAC referrals in the window "
                              "(Wilson interval, referrals treated as independent)."),
                      design=design, caveat=CAVEATS[design], windows=persons.attrs["windows"])
-    return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, title="Repeat MARAC referrals (SafeLives)",
-                          tables={"marac_events": m})
+    summary = pd.DataFrame(rows)
+    return AnalysisResult(summary=summary, meta=meta, title="Repeat MARAC referrals (SafeLives)",
+                          tables={"marac_events": m}, roles={"summary": _repeat_marac_roles(summary.columns, by)})
+
+
+#: the counts of a repeat MARAC row that are parts of its MARAC referrals (and people referred to MARAC)
+REPEAT_PARTS = ("n_repeat", "n_people_marac", "n_people_repeat", "n_lookback_incomplete")
+
+
+def _repeat_marac_roles(cols, by: str | None) -> list:
+    """The repeat rate is a proportion of the published repeats and MARAC referrals."""
+    from dapp_eval.columns import Count, Label, Proportion
+
+    return [Label(*[c for c in (by, "period", "note") if c and c in cols]),
+            Count("n", "n_marac", *REPEAT_PARTS), Proportion("n_repeat", "n_marac")]
 
 
 # ---------------------------------------------------------------------------
@@ -1086,6 +1099,7 @@ def compare_completers(data, *, outcome="police", before=None, after=None, prove
                      windows=persons.attrs["windows"])
     return AnalysisResult(summary=summary, meta=meta, model=fits, tables={"persons": elig},
                           title="Completers vs non-completers (not a causal comparison)",
+                          roles={"summary": completers_roles(summary, alpha)},
                           _plotter=plotting.plot_compare_completers)
 
 
@@ -1446,3 +1460,77 @@ def _ba_holm(pub: pd.DataFrame, by: str | None) -> pd.DataFrame:
         a[sec] = holm(np.where(np.isnan(a[sec]), 1.0, a[sec]))
         adj[g.index] = a
     return pd.DataFrame({"p_adjusted": adj.where(p.notna(), np.nan)})
+
+
+# ---------------------------------------------------------------------------
+# what each column of the completers table is
+# ---------------------------------------------------------------------------
+
+
+def _group_any(d: pd.DataFrame, col: str) -> pd.Series:
+    """Each row's ``col`` from the 'any incident' row of its group and period."""
+    return pd.Series([_lookup_any(d, col, g, p) for g, p in zip(d["group"], d["period"])], index=d.index)
+
+
+def _lookup_any(d: pd.DataFrame, col: str, group, period) -> float:
+    r = d[(d["group"] == group) & (d["period"] == period) & (d["measure"] == "any incident")]
+    return float(pd.to_numeric(r[col], errors="coerce").iloc[0]) if len(r) == 1 else np.nan
+
+
+def completer_rates(pub: pd.DataFrame, true: pd.DataFrame) -> pd.DataFrame:
+    """Incidents per person-year: the published incidents over the person-years of the published people of
+    the group (mean follow-up per person x the published number; the true person-years, with the published
+    rate, gave the number of people back: 35.97 person-years = 36 people)."""
+    ev_t, rate_t = _num(true, "n_events"), _num(true, "estimate")
+    n_t, n_p = _group_any(true, "n"), _group_any(pub, "n")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        py = np.where(rate_t > 0, ev_t / rate_t, np.nan) * n_p / n_t
+        ev_p = _num(pub, "n_events")
+        new = np.where(ev_p == 0, 0.0, ev_p / py)
+    return pd.DataFrame({"estimate": new}, index=pub.index)
+
+
+def completer_difference(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Completers minus non-completers after leaving: Newcombe's interval and Fisher's test on the published
+    counts of the two groups (NaN where either group's counts or proportion are not published)."""
+    cols = ["estimate", "ci_lower", "ci_upper", "p_value"]
+    vals = [_lookup_any(pub, c, g, "after") for g in ("completed", "did_not_complete")
+            for c in ("n_with_incident", "n", "estimate")]
+    kc, nc, _, kd, nd, _ = vals  # both proportions published too (a withheld one withholds the difference)
+    res = (np.nan,) * 4
+    if not np.isnan(vals).any() and nc > 0 and nd > 0:
+        d, lo, hi = newcombe_diff_ci(kc, nc, kd, nd, alpha=alpha)
+        p = float(stats.fisher_exact([[kc, nc - kc], [kd, nd - kd]])[1])
+        res = (100 * d, 100 * lo, 100 * hi, p)
+    return pd.DataFrame([res] * len(pub), columns=cols, index=pub.index)
+
+
+def _groups_published(pub: pd.DataFrame) -> pd.DataFrame:
+    """The model rows' figures as published so far, withheld unless both groups' sizes are published."""
+    cols = ["estimate", "ci_lower", "ci_upper", "p_value"]
+    ok = all(np.isfinite(_lookup_any(pub, "n", g, "after")) for g in ("completed", "did_not_complete"))
+    out = pub[cols].apply(pd.to_numeric, errors="coerce")
+    return out if ok else out * np.nan
+
+
+def completers_roles(summary: pd.DataFrame, alpha: float) -> list:
+    """What each column of :func:`compare_completers`'s summary is (issue 26: its estimates inverted to the
+    true counts): proportions and rates of the published counts, the difference from the published counts
+    of both groups, the rate ratios model outputs shown with enough incidents and both groups published."""
+    from dapp_eval.columns import Count, Derived, Label, Model, Proportion
+
+    measure = summary["measure"].astype(str)
+    group = summary["group"].astype(str)
+    any_inc = (measure == "any incident").to_numpy()
+    rate = (measure == "incidents per person-year").to_numpy()
+    diff = group.str.contains(" - ").to_numpy()
+    model = group.str.contains(" / ").to_numpy()
+    stats_cols = ("estimate", "ci_lower", "ci_upper", "p_value")
+    labels = [c for c in ("group", "group_label", "period", "measure", "note") if c in summary]
+    return [Label(*labels), Count("n", "n_with_incident", "n_events"),
+            Proportion("n_with_incident", "n", rows=any_inc),
+            Derived(("estimate",), partial(completer_rates, true=summary.reset_index(drop=True)),
+                    inputs=("n_events",), rows=rate),
+            Derived(stats_cols, partial(completer_difference, alpha=alpha), rows=diff, hidden_ok=True),
+            Model(stats_cols, events="n_events", rows=model),
+            Derived(stats_cols, _groups_published, rows=model, hidden_ok=True)]

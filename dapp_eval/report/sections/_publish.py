@@ -8,10 +8,13 @@ import copy
 import numpy as np
 import pandas as pd
 
-#: a table is broken down by a second variable (behaviour, status) only where its group holds at least this
-#: many times the threshold people (as published): a behaviour reported by 1 in 10 is then expected to reach
-#: the threshold; below it, the breakdown would be mostly small cells (issue 26: withheld share)
+#: a comparison is broken down by a second variable (behaviour, risk band) only where its group holds at least
+#: this many times the threshold people (as published): a change or move seen in 1 in 10 is then expected to
+#: reach the threshold; below it, the breakdown would be mostly small cells (issue 26: withheld share)
 BREAKDOWN_MINIMUM = 10
+#: a survey wave is broken down by behaviour or answer only where at least this many times the threshold
+#: answered (as published): a share of 1 in 5 is then expected to reach the threshold
+WAVE_MINIMUM = 5
 
 
 def role_table(page, df, roles, *, caption: str, name: str, drop: tuple = ()) -> dict:
@@ -20,11 +23,13 @@ def role_table(page, df, roles, *, caption: str, name: str, drop: tuple = ()) ->
 
 
 def publish_table(page, result, *, caption: str, name: str, table: str = "summary", roles=None, rows=None,
-                  drop: tuple = (), pairs: dict | None = None) -> tuple[dict, pd.DataFrame | None]:
+                  drop: tuple = (), pairs: dict | None = None,
+                  margins: list | None = None) -> tuple[dict, pd.DataFrame | None]:
     """:meth:`Page.publish`, also returning the published table (None when the release withholds it), so
     that a chart or sentence beside the table reads the same published numbers.
 
-    ``pairs`` (numerator -> denominator) add counts to the zero rule that no :class:`Proportion` declares.
+    ``pairs`` (numerator -> denominator) add counts to the zero rule that no :class:`Proportion` declares;
+    ``margins`` go to the count step's secondary suppression (:func:`dapp_eval.disclosure.roles.publish`).
     """
     from dapp_eval.disclosure.roles import publish
 
@@ -34,7 +39,7 @@ def publish_table(page, result, *, caption: str, name: str, table: str = "summar
     csv = page.csv_name(name)
     if page.is_withheld(caption, csv):
         return page.withheld_block(caption), None
-    shown = publish(df, roles, page.dc, name=caption, pairs=pairs)
+    shown = publish(df, roles, page.dc, name=caption, pairs=pairs, margins=margins)
     return page.shown_table(shown.drop(columns=list(drop)), caption=caption, csv_name=csv), shown
 
 

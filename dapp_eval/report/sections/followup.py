@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 from dapp_eval.disclosure.curves import protect_mcf_result, protect_persons_km_result
-from dapp_eval.disclosure.roles import Count, Derived, Label, Model, Proportion, Value, publish
+from dapp_eval.disclosure.roles import Count, Label, Value, publish
 from dapp_eval.report.sections import _results as R
-from dapp_eval.report.sections._publish import chart_result, numbers, publish_table
+from dapp_eval.report.sections._publish import chart_result, numbers, publish_table, published_count
 
 TITLE = "Police, MARAC and children's services after the programme"
 PLACEMENT = 'body'
@@ -30,12 +30,7 @@ def build(page) -> dict:
     if isinstance(rm, Exception):
         out.append(page.na("Repeat MARAC cases", str(rm)))
     if not isinstance(rm, Exception):
-        rk = [c for c in rm.summary.columns if c != "note"]
-        out.append(page.table(rm.summary[rk].assign(_block=1), caption="Repeat MARAC cases (a new MARAC "
-                               "referral within 12 months of the previous one, as SafeLives defines it)",
-                               name="repeat_marac", label_cols=[c for c in rk if rm.summary[c].dtype == object],
-                               pairs={"n_repeat": "n_marac", "n_people_repeat": "n_people_marac"},
-                               group_all=["_block"], keep=("n",), drop=("_block",)))
+        out.append(_repeat_marac(page, rm))
     k = len(out)  # completers against non-completers, and every police contact: the technical annex
     out += _completers(page, followup)
     tti = page.get("time_to_incident", lambda: followup.time_to_incident(page.data, alpha=page.alpha))
@@ -59,6 +54,23 @@ def build(page) -> dict:
                          what="police involvement of completers against non-completers (descriptive), time to the "
                               "first police incident and every police contact since leaving")
     return {"blocks": out[1:]}
+
+
+def _repeat_marac(page, rm) -> dict:
+    """Repeat MARAC cases by period; a period with fewer than the zero-rule minimum MARAC referrals (as
+    published) shows its referrals only, not broken down into repeats and people (they would be a handful)."""
+    from dapp_eval.analyses.followup import REPEAT_PARTS
+
+    t = rm.summary.reset_index(drop=True).copy()
+    few = np.array([not published_count(page, float(v), name="MARAC referrals") >= page.dc.zero_minimum
+                    for v in t["n_marac"]], dtype=bool)
+    t[list(REPEAT_PARTS)] = t[list(REPEAT_PARTS)].astype(float)
+    t.loc[few, [*REPEAT_PARTS, "estimate", "ci_lower", "ci_upper"]] = np.nan
+    return publish_table(page, t, roles=rm.roles["summary"], caption="Repeat MARAC cases (a new MARAC referral "
+                         "within 12 months of the previous one, as SafeLives defines it; a period with fewer than "
+                         f"{page.dc.zero_minimum} MARAC referrals is not broken down)", name="repeat_marac",
+                         drop=tuple(c for c in ("note",) if c in t),
+                         pairs={"n_people_repeat": "n_people_marac"})[0]
 
 
 def _before_after(page, ba) -> list:
@@ -89,74 +101,38 @@ def _before_after(page, ba) -> list:
 
 
 def _completers(page, followup) -> list:
-    """Completers against non-completers (descriptive), published through the publication step."""
-    out = []
+    """Completers against non-completers (descriptive), published through the roles the analysis declares;
+    shown only where both groups are at least the threshold (as published)."""
     cc = page.get("completers", lambda: followup.compare_completers(page.data, alpha=page.alpha))
     if isinstance(cc, Exception):
-        out.append(page.na("Completers and non-completers", str(cc)))
-    if not isinstance(cc, Exception):
-        out.append(page.h3("Completers and non-completers (aligned windows since referral)"))
-        out.append(page.p(cc.meta.get("caveat", "People who complete differ from people who leave early in ways "
-                                           "that also affect their later behaviour, so this comparison is "
-                                           "descriptive, not an effect of completing."), "note"))
-        ck = [c for c in cc.summary.columns if c not in ("note",)]
-        # the difference rows add the groups up, so one hidden count hides the whole table's counts
-        caption = "Completers vs non-completers: any police involvement and rates (not a causal comparison)"
-        if page.is_withheld(caption, page.csv_name("followup_completers")):
-            out.append(page.withheld_block(caption))
-        else:
-            t = cc.summary[ck].reset_index(drop=True)
-            out.append(page.shown_table(publish(t, completers_roles(t, page.dc), page.dc, name=caption),
-                                        caption=caption, csv_name=page.csv_name("followup_completers")))
+        return [page.na("Completers and non-completers", str(cc))]
+    out = [page.h3("Completers and non-completers (aligned windows since referral)"),
+           page.p(cc.meta.get("caveat", "People who complete differ from people who leave early in ways that also "
+                                         "affect their later behaviour, so this comparison is descriptive, not an "
+                                         "effect of completing."), "note")]
+    sizes = cc.summary.loc[(cc.summary["measure"] == "any incident") & (cc.summary["period"] == "after"), "n"]
+    shown = [published_count(page, float(v), name="completers and non-completers") for v in sizes]
+    if len(shown) != 2 or not all(v >= page.dc.threshold for v in shown):
+        out.append(page.p("Completers and non-completers are not compared here: one of the two groups has fewer "
+                          f"than {page.dc.threshold} people, too few for a comparison.", "note"))
+        return out
+    out.append(page.publish(_one_figure_once(cc.summary), roles=cc.roles["summary"], caption="Completers vs "
+                            "non-completers: any police involvement and rates (not a causal comparison)",
+                            name="followup_completers", drop=tuple(c for c in ("note",) if c in cc.summary)))
     return out
 
 
-def _rates(pub: pd.DataFrame, true: pd.DataFrame) -> pd.DataFrame:
-    """Incidents per person-year from the published number of incidents (the person-years are not a count)."""
-    ev = pd.to_numeric(true["n_events"], errors="coerce").to_numpy(dtype=float)
-    rate = pd.to_numeric(true["estimate"], errors="coerce").to_numpy(dtype=float)
-    n_true = pd.to_numeric(true["n"], errors="coerce").to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # the person-years of the published number of people (the true person-years, with the published
-        # rate, gave the number of people back: 35.97 person-years = 36 people)
-        py = np.where(rate > 0, ev / rate, np.nan) * pub["n"].to_numpy(dtype=float) / n_true
-        new = np.where(pub["n_events"].to_numpy(dtype=float) == 0, 0.0, pub["n_events"].to_numpy(dtype=float) / py)
-    return pd.DataFrame({"estimate": new})
-
-
-def _difference(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Completers minus non-completers after leaving: Newcombe's interval and Fisher's test on published counts."""
-    from scipy import stats as st
-
-    from dapp_eval.estimators.proportions import newcombe_diff_ci
-
-    after = pub[(pub["period"] == "after") & (pub["measure"] == "any incident")].set_index("group")
-    res = (np.nan,) * 4
-    if {"completed", "did_not_complete"} <= set(after.index):
-        kc, nc = after.loc["completed", ["n_with_incident", "n"]].astype(float)
-        kd, nd = after.loc["did_not_complete", ["n_with_incident", "n"]].astype(float)
-        shown = pd.to_numeric(after["estimate"], errors="coerce").notna().all()  # both proportions published
-        if shown and not np.isnan([kc, nc, kd, nd]).any() and nc > 0 and nd > 0:
-            d, lo, hi = newcombe_diff_ci(kc, nc, kd, nd, alpha=alpha)
-            p = float(st.fisher_exact([[kc, nc - kc], [kd, nd - kd]])[1])
-            res = (100 * d, 100 * lo, 100 * hi, p)
-    return pd.DataFrame([res] * len(pub), columns=["estimate", "ci_lower", "ci_upper", "p_value"])
-
-
-def completers_roles(t: pd.DataFrame, dc) -> list:
-    """What each column of the completers table is (issue 26: its estimates inverted to the true counts)."""
-    any_inc = (t["measure"] == "any incident").to_numpy()
-    rate = (t["measure"] == "incidents per person-year").to_numpy()
-    diff = t["group"].astype(str).str.contains(" - ").to_numpy()
-    model = t["group"].astype(str).str.contains(" / ").to_numpy()
-    sizes = t.loc[(t["period"] == "after") & any_inc, "n"]
-    groups_ok = len(sizes) == 2 and bool((pd.to_numeric(sizes, errors="coerce") >= dc.threshold).all())
-    stats_cols = ("estimate", "ci_lower", "ci_upper", "p_value")
-    return [Label("group", "group_label", "period", "measure"), Count("n", "n_with_incident", "n_events"),
-            Proportion("n_with_incident", "n", rows=any_inc),
-            Derived(("estimate",), lambda pub: _rates(pub, t), inputs=("n", "n_events"), rows=rate),
-            Derived(stats_cols, lambda pub: _difference(pub, dc.alpha), rows=diff, hidden_ok=True),
-            Model(stats_cols, events="n_events" if groups_ok else 0, rows=model)]
+def _one_figure_once(summary: pd.DataFrame) -> pd.DataFrame:
+    """The completers table with each count shown once: the number of people on the 'any incident' rows, the
+    number of incidents on the rate rows, and no sums of the two groups on the comparison rows (they add
+    nothing the group rows do not show)."""
+    t = summary.reset_index(drop=True).copy()
+    measure, group = t["measure"].astype(str), t["group"].astype(str)
+    compare = group.str.contains(" - | / ", regex=True)
+    t.loc[(measure == "incidents per person-year") | compare, "n"] = pd.NA
+    t.loc[measure == "any incident", "n_events"] = pd.NA
+    t.loc[compare, "n_with_incident"] = pd.NA
+    return t
 
 
 def _recurrent(page, followup) -> list:

@@ -13,6 +13,7 @@ from dapp_eval.disclosure.text import protect_counts
 from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._publish import (
     BREAKDOWN_MINIMUM,
+    WAVE_MINIMUM,
     chart_result,
     numbers,
     publish_table,
@@ -159,21 +160,33 @@ def build(page) -> dict:
     return {"blocks": out[1:]}
 
 
-def _by_behaviour(page, summary: pd.DataFrame) -> pd.DataFrame:
-    """The prevalence table with each wave broken down by behaviour only where at least BREAKDOWN_MINIMUM x
-    threshold surveys were returned (as published); a smaller wave is one row: the surveys returned."""
-    minimum = BREAKDOWN_MINIMUM * page.dc.threshold
+def _by_wave(page, summary: pd.DataFrame, *, size: str, what: str, fill: dict) -> pd.DataFrame:
+    """``summary`` with each survey wave broken down (by behaviour, by answer) only where at least
+    WAVE_MINIMUM x threshold answered (``size``, as published); a smaller wave is one row holding that number
+    (``fill`` names its label columns)."""
+    minimum = WAVE_MINIMUM * page.dc.threshold
     parts = []
     for wave, g in summary.groupby("wave", sort=False):
-        returned = float(g["n_responses"].max())
-        if published_count(page, returned, name=f"surveys returned at {wave}") >= minimum:
+        answered = float(pd.to_numeric(g[size], errors="coerce").max())
+        if published_count(page, answered, name=f"answered at {wave}") >= minimum:
             parts.append(g)
             continue
         row = {c: np.nan for c in summary.columns}
-        row.update(wave=wave, behaviour=ALL_BEHAVIOURS, label=f"not broken down by behaviour (fewer than {minimum} "
-                   "surveys returned)", role="", n_responses=returned, n_answered=returned)
-        parts.append(pd.DataFrame([row]).astype({c: object for c in ("n_answered", "n_missing", "n_reporting")}))
+        row.update(fill, wave=wave, **{size: answered})
+        row[list(fill)[-1]] = f"not broken down by {what} (fewer than {minimum} answered)"
+        parts.append(pd.DataFrame([row]))
     return pd.concat(parts, ignore_index=True)
+
+
+def _by_behaviour(page, summary: pd.DataFrame) -> pd.DataFrame:
+    """The prevalence table, a small wave one row: the surveys returned (shown as answered)."""
+    t = summary.assign(n_answered=np.where(summary["behaviour"].notna(), summary["n_answered"], np.nan))
+    t = _by_wave(page, t.assign(_returned=t["n_responses"]), size="_returned", what="behaviour",
+                 fill={"behaviour": ALL_BEHAVIOURS, "role": "", "label": ""})
+    small = t["behaviour"] == ALL_BEHAVIOURS
+    for c in ("n_answered", "n_responses"):
+        t.loc[small, c] = t.loc[small, "_returned"]
+    return t.drop(columns="_returned")
 
 
 def _prevalence(page, pv) -> tuple[list, pd.DataFrame]:
@@ -286,8 +299,9 @@ def _feeling_safe(page) -> list:
         out.append(page.na("Feeling safe", str(fs)))
     if fs is not None and not isinstance(fs, Exception):
         out.append(page.h3("Feeling safe"))
-        out.append(page.publish(fs, table="headline", caption="Feeling 'very safe' and 'not safe at all', by wave",
-                                name="feeling_safe_headline"))
+        head = _by_wave(page, fs.tables["headline"], size="n_answered", what="answer", fill={"measure": ""})
+        out.append(page.publish(head, roles=fs.roles["headline"], caption="Feeling 'very safe' and 'not safe at "
+                                "all', by wave", name="feeling_safe_headline"))
         from dapp_eval.disclosure.roles import publish
 
         levels = publish(fs.summary, fs.roles["summary"], quiet(page.dc), name="feeling safe levels")
@@ -299,11 +313,12 @@ def _feeling_safe(page) -> list:
 
 
 def _response_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Response by wave for three groups: completed, still attending, and everyone who left without completing
-    (dropped out, excluded or another reason: one group rather than several small ones)."""
-    left = ~summary["status_label"].isin(["completed", "still attending"])
-    t = summary.assign(status_label=summary["status_label"].where(~left, "left without completing"),
-                       programme_status=summary["programme_status"].where(~left, "left"))
+    """Response by wave for two groups: completed, and everyone else (left without completing, for any reason,
+    or still attending): one group rather than several small ones, the comparison the weighting rests on."""
+    other = summary["status_label"] != "completed"
+    t = summary.assign(status_label=summary["status_label"].where(~other, "not completed (left early or still "
+                                                                          "attending)"),
+                       programme_status=summary["programme_status"].where(~other, "not completed"))
     keys = ["wave", "programme_status", "status_label"]
     t = t.groupby(keys, sort=False)[["n_expected", "n_answered", "n_not_answered"]].sum().reset_index()
     return t.assign(estimate=np.nan, ci_lower=np.nan, ci_upper=np.nan)
