@@ -310,8 +310,13 @@ def test_completers_rates_give_back_only_the_published_people(release_a):
     assert t is not None
     rates = t[t["Measure"] == "incidents per person-year"]
     checked = 0
-    for _, r in rates.iterrows():
-        est, ev, n = _num(r["Estimate"]), _num(r["Number of incidents"]), _num(r["Number of people"])
+    # each count is shown once (issue 26, withheld share): the people are on the group's 'any incident' row
+    group = t.iloc[:, 0]
+    people = {(g, p): _num(n) for g, p, n, m in zip(group, t["Period"], t["Number of people"], t["Measure"])
+              if m == "any incident"}
+    for i, r in rates.iterrows():
+        est, ev = _num(r["Estimate"]), _num(r["Number of incidents"])
+        n = people.get((group[i], r["Period"]), float("nan"))
         if est == est and ev == ev and n == n and est > 0:
             # the people implied by the rate, to its shown digits, include the published number
             h = _half_unit(r["Estimate"])
