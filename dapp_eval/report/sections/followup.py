@@ -69,7 +69,9 @@ def _repeat_marac(page, rm) -> dict:
     return publish_table(page, t, roles=rm.roles["summary"], caption="Repeat MARAC cases (a new MARAC referral "
                          "within 12 months of the previous one, as SafeLives defines it; a period with fewer than "
                          f"{page.dc.zero_minimum} MARAC referrals is not broken down)", name="repeat_marac",
-                         drop=tuple(c for c in ("note",) if c in t),
+                         # the people referred to MARAC are in the before/after table; people with a repeat are
+                         # not shown beside the cases (the audit read the case rate as theirs)
+                         drop=tuple(c for c in ("note", "n_people_marac", "n_people_repeat") if c in t),
                          pairs={"n_people_repeat": "n_people_marac"})[0]
 
 
