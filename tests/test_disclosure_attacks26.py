@@ -144,8 +144,8 @@ def _attack_paired(row: pd.Series) -> set[tuple[int, int]]:
 def test_paired_safety_row_derived_from_published_cells(started):
     """(b): the paired row's Newcombe interval and McNemar p come from the published 2x2 (a hidden 'started'
     withholds them); the attacker's search finds only the published cells."""
-    from dapp_eval.disclosure.roles import publish
     from dapp_eval.analyses.safety import paired_roles
+    from dapp_eval.disclosure.roles import publish
 
     t = _paired_summary(started)
     dc = DisclosureControl(alpha=0.1)
@@ -163,8 +163,8 @@ def test_paired_safety_row_derived_from_published_cells(started):
 def test_completers_difference_and_rates_from_published_counts():
     """(c): each proportion is its published counts' own; a group below the threshold hides its rows and the
     model (the rate ratio then says nothing about a handful of people)."""
-    from dapp_eval.disclosure.roles import publish
     from dapp_eval.analyses.followup import completers_roles
+    from dapp_eval.disclosure.roles import publish
 
     rows = []
     for grp, n, k, ev, py in (("completed", 223, 141, 337, 220.0), ("did_not_complete", 8, 4, 9, 6.0)):

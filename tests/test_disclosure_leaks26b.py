@@ -159,9 +159,9 @@ def test_natural_frequency_and_names_are_not_counts():
 def test_zero_rule_in_the_paired_table(pairs, started, yes_base, yes_fol):
     """Item 6: a site of 15 pairs published 'started 0' and 'at the later survey 0': none or all of a group
     below twice the threshold is withheld like a small count, and every statistic built on it."""
+    from dapp_eval.analyses.safety import PAIRED_ZERO_RULE, paired_roles
     from dapp_eval.disclosure import DisclosureControl
     from dapp_eval.disclosure.roles import publish
-    from dapp_eval.analyses.safety import PAIRED_ZERO_RULE, paired_roles
 
     yes_fol = min(yes_fol, pairs)
     stopped = yes_base - (yes_fol - started)

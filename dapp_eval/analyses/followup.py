@@ -871,8 +871,17 @@ def _lwyy_completed(rows_all: pd.DataFrame, alpha: float, fits: dict) -> list[di
     ci = fit.conf_int(alpha).loc["completed"]
     return [{"measure": measure, "estimate": float(np.exp(fit.params["completed"])),
              "ci_lower": float(np.exp(ci["ci_lower"])), "ci_upper": float(np.exp(ci["ci_upper"])),
-             "p_value": float(fit.pvalues["completed"]),
+             "p_value": float(fit.pvalues["completed"]), "n_events": int(counts.min()),
              "note": "LWYY proportional rates model, robust SE clustered by person; descriptive, not causal"}]
+
+
+def _rate_ratio_roles() -> list:
+    """The LWYY rate ratio: model output, shown when each group has at least ``threshold`` contacts
+    (``n_events``, the smaller group's)."""
+    from dapp_eval.columns import Count, Label, Model
+
+    return [Label("measure", "note"), Count("n_events"),
+            Model(("estimate", "ci_lower", "ci_upper", "p_value"), events="n_events")]
 
 
 def _followed_since_exit(persons: pd.DataFrame, excluded: dict) -> pd.DataFrame:
@@ -996,6 +1005,7 @@ def recurrent_contacts(data, *, outcome="police", population: str = "started", b
     return AnalysisResult(summary=summary_df, meta=meta, model=fits,
                           tables={"curves": curves_df, "persons": p.drop(columns=["_all"], errors="ignore"),
                                   "rows": rows_all, "rate_ratio": pd.DataFrame(rr_rows)},
+                          roles={"rate_ratio": _rate_ratio_roles()},
                           title=f"{label} since leaving: mean number per person",
                           _plotter=plotting.plot_recurrent_contacts)
 

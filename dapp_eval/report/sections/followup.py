@@ -8,7 +8,7 @@ import pandas as pd
 from dapp_eval.disclosure.curves import protect_mcf_result, protect_persons_km_result
 from dapp_eval.disclosure.roles import Count, Label, Value, publish
 from dapp_eval.report.sections import _results as R
-from dapp_eval.report.sections._publish import chart_result, numbers, publish_table, published_count
+from dapp_eval.report.sections._publish import chart_result, numbers, publish_table, published_count, quiet
 
 TITLE = "Police, MARAC and children's services after the programme"
 PLACEMENT = 'body'
@@ -172,8 +172,11 @@ def _recurrent(page, followup) -> list:
                                caption="Police contacts since leaving: mean cumulative number per person "
                                        f"(mean cumulative function, {page.level} CI)."))
     rr = rc.tables.get("rate_ratio")
-    if rr is not None and len(rr) and np.isfinite(rr["estimate"].iloc[0]):
-        out.append(page.p(_ratio_sentence(rr.iloc[0], page.level) + " " + str(rc.meta.get("caveat", "")), "note"))
+    if rr is not None and len(rr) and "n_events" in rr:
+        # the model's ratio in words, as published: withheld unless each group has the threshold's contacts
+        pub = numbers(publish(rr, rc.roles["rate_ratio"], quiet(page.dc), name="rate ratio since leaving")).iloc[0]
+        if np.isfinite(pub[["estimate", "ci_lower", "ci_upper"]].to_numpy(dtype=float)).all():
+            out.append(page.p(_ratio_sentence(pub, page.level) + " " + str(rc.meta.get("caveat", "")), "note"))
     return out
 
 
