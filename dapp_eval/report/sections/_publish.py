@@ -131,3 +131,29 @@ def change_cells(summary, label) -> tuple:
     ch = rows.loc["change"]
     return (float(ch["n"]), float(rows.loc["before", "n_with_incident"]), float(ch["n_stopped"]),
             float(ch["n_started"]))
+
+
+def renamed(df: pd.DataFrame, roles: list, mapping: dict[str, str]) -> tuple[pd.DataFrame, list]:
+    """``df`` with columns renamed for the page (``mapping``), and its roles declaring the same columns under
+    their new names (the publication step is unchanged: only the names are)."""
+    import dataclasses
+
+    def new(c):
+        return mapping.get(c, c) if isinstance(c, str) else c
+
+    out = []
+    for r in roles:
+        changes = {}
+        for f in dataclasses.fields(r):
+            v = getattr(r, f.name)
+            if f.name in ("cols", "inputs", "by", "across", "add") and isinstance(v, tuple):
+                changes[f.name] = tuple(new(c) for c in v)
+            elif f.name in ("numerator", "denominator", "estimate", "n", "events", "level"):
+                changes[f.name] = new(v)
+            elif f.name == "ci" and v is not None:
+                changes[f.name] = tuple(new(c) for c in v)
+        r2 = object.__new__(type(r))
+        for f in dataclasses.fields(r):
+            object.__setattr__(r2, f.name, changes.get(f.name, getattr(r, f.name)))
+        out.append(r2)
+    return df.rename(columns=mapping), out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dapp_eval.columns import Label, Merge
 from dapp_eval.disclosure.roles import publish
-from dapp_eval.report.sections._publish import count_text, numbers, quiet
+from dapp_eval.report.sections._publish import count_text, numbers, quiet, renamed
 
 TITLE = "Children in the families referred"
 PLACEMENT = "body"
@@ -38,13 +38,15 @@ def build(page) -> dict:
                       "the programme, and parents who complete differ from those who do not, so this describes what "
                       "happened; it does not measure the programme's effect."))
     s = s[s["group"] == _GROUP["all"]].reset_index(drop=True)
+    s, roles = renamed(s, res.roles["summary"], {"n": "n_children", "estimate_at_referral": "prop_at_referral",
+                                                 "estimate_at_12_months": "prop_at_12_months"})
     caption = "Children's services plans at referral and 12 months later (same children)"
-    shown = publish(s, res.roles["summary"], quiet(page.dc), name=caption)
-    if numbers(shown)[["n", "n_at_referral", "n_at_12_months"]].isna().any(axis=None):
+    shown = publish(s, roles, quiet(page.dc), name=caption)
+    if numbers(shown)[["n_children", "n_at_referral", "n_at_12_months"]].isna().any(axis=None):
         # a handful of children: the counts beside each other (and other pages) could identify them
         out.append(page.p("Too few children have both plans recorded to publish the plans without risk of "
                           "identifying them.", "note"))
     else:
-        out.append(page.publish(s, roles=res.roles["summary"], caption=caption, name="children_plans",
+        out.append(page.publish(s, roles=roles, caption=caption, name="children_plans",
                                 drop=("group", "difference", "difference_ci_lower", "difference_ci_upper")))
     return {"blocks": out}

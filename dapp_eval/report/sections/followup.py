@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from dapp_eval.disclosure.curves import protect_mcf_result, protect_persons_km_result
-from dapp_eval.disclosure.roles import Count, Label, Value, publish
+from dapp_eval.disclosure.roles import Count, Derived, Label, publish
 from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._publish import chart_result, numbers, publish_table, published_count, quiet
 
@@ -146,6 +146,10 @@ def _recurrent(page, followup) -> list:
     # redrawn from rounded cumulative contacts and ends of follow-up, as the Kaplan-Meier curves are (issue 26:
     # the steps of the true mean cumulative function are 1 / number followed, so they counted the contacts)
     safe = protect_mcf_result(rc, page.dc, name="police contacts since leaving (mean cumulative function)")
+    safe, few = _without_small_groups(page, rc, safe)
+    if few:
+        out.append(page.p(f"Not shown over time: {', '.join(few)} (fewer than {page.dc.zero_minimum} people followed "
+                          "from leaving, too few for a curve).", "note"))
     keep = [c for c in ("group", "months", "n_at_risk", "n_events", "estimate", "ci_lower", "ci_upper")
             if c in safe.summary]
     per = "contacts per person (mean)"  # a mean count, not a proportion: the page must not show it as a percentage
@@ -156,8 +160,9 @@ def _recurrent(page, followup) -> list:
     if page.is_withheld(caption, page.csv_name("recurrent_contacts")):
         out.append(page.withheld_block(caption))
     else:
+        # read off the curve redrawn from rounded counts; not shown beside a number of contacts not published
         roles = [Label("group", "months", "measure"), Count("n_followed", "n_events"),
-                 Value("estimate", "ci_lower", "ci_upper")]  # read off the curve redrawn from rounded counts
+                 Derived(("estimate", "ci_lower", "ci_upper"), _as_published, inputs=("n_followed", "n_events"))]
         out.append(page.shown_table(publish(tab, roles, page.dc, name=caption), caption=caption,
                                     csv_name=page.csv_name("recurrent_contacts")))
     if len(safe.tables["curves"]):
@@ -178,6 +183,30 @@ def _recurrent(page, followup) -> list:
         if np.isfinite(pub[["estimate", "ci_lower", "ci_upper"]].to_numpy(dtype=float)).all():
             out.append(page.p(_ratio_sentence(pub, page.level) + " " + str(rc.meta.get("caveat", "")), "note"))
     return out
+
+
+def _as_published(pub: pd.DataFrame) -> pd.DataFrame:
+    """Values that are already published (read off a curve redrawn from rounded counts), kept as they are."""
+    return pub[["estimate", "ci_lower", "ci_upper"]].apply(pd.to_numeric, errors="coerce")
+
+
+def _without_small_groups(page, rc, safe):
+    """The protected curves without the exit groups of fewer than the zero-rule minimum people followed from
+    leaving (as published): every step of such a curve is a handful of people. Also the groups left out."""
+    import copy
+
+    from dapp_eval.analyses.followup import GROUP_LABELS
+
+    start = rc.summary[rc.summary["months"] == 0].groupby("group", sort=False)["n_at_risk"].max()
+    few = [g for g, n in start.items()
+           if not published_count(page, float(n), name="people followed from leaving") >= page.dc.zero_minimum]
+    if not few:
+        return safe, []
+    out = copy.copy(safe)
+    out.summary = safe.summary[~safe.summary["group"].isin(few)].reset_index(drop=True)
+    out.tables = {**safe.tables, "curves": safe.tables["curves"][~safe.tables["curves"]["group"].isin(few)]
+                  .reset_index(drop=True)}
+    return out, [GROUP_LABELS.get(g, g) for g in few]
 
 
 def _ends(curves) -> str:

@@ -97,9 +97,10 @@ def mirabal_from_published(page, mm: pd.DataFrame, pc_shown) -> pd.DataFrame:
     for i in mm.index[measured]:
         src, head = str(mm.at[i, "informed_by"]), str(mm.at[i, "headline"])
         if "space_for_action" in src:  # a mean change over the pairs: the number of pairs as published
+            # a mean over fewer pairs than the threshold describes those few: not shown (as a Summary role)
             n = published_count(page, mm.at[i, "n"], name="Project Mirabal measures: space for action")
-            shown = f"{n:,.0f}" if np.isfinite(n) else f"fewer than {page.dc.threshold}"
-            mm.at[i, "headline"] = re.sub(r"; [\d,]+ paired", f"; {shown} paired", head)
+            mm.at[i, "headline"] = (re.sub(r"; [\d,]+ paired", f"; {n:,.0f} paired", head) if n >= page.dc.threshold
+                                    else _pp_headline(head, None, conf))
             mm.at[i, "n"] = n if np.isfinite(n) else pd.NA
             continue
         if "feels_safe" in src:
