@@ -1364,6 +1364,25 @@ def matched_comparison(data, comparison, *, outcome="police", covariates: Sequen
 # ---------------------------------------------------------------------------
 
 
+def paired_cells(d: pd.DataFrame) -> pd.DataFrame:
+    """The paired 2x2 table each row implies (from whichever counts it is given: true or published)."""
+    return pd.DataFrame({"both": d["n_yes_baseline"] - d["n_stopped"], "stopped": d["n_stopped"],
+                         "started": d["n_started"],
+                         "neither": d["n_pairs"] - d["n_yes_baseline"] - d["n_started"]})
+
+
+def paired_stats(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Change in percentage points, Newcombe's interval and the exact McNemar p, from the (published) 2x2."""
+    rows = []
+    for _, c in paired_cells(pub).iterrows():
+        if c.isna().any() or (c < 0).any() or c.sum() <= 0:
+            rows.append((np.nan, np.nan, np.nan, np.nan))
+            continue
+        d, lo, hi = newcombe_paired_ci(c["both"], c["started"], c["stopped"], c["neither"], alpha=alpha)
+        rows.append((100 * d, 100 * lo, 100 * hi, mcnemar_exact(int(c["stopped"]), int(c["started"]))))
+    return pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper", "p_value"])
+
+
 def _num(df: pd.DataFrame, c: str) -> pd.Series:
     return pd.to_numeric(df[c], errors="coerce").astype(float)
 
@@ -1387,8 +1406,6 @@ def _ba_cells(d: pd.DataFrame, keys: list) -> pd.DataFrame:
 def _ba_changes(pub: pd.DataFrame, keys: list, alpha: float) -> pd.DataFrame:
     """Change in percentage points, Newcombe's paired interval and the exact McNemar p of each outcome, from
     its published 2x2 table (issue 26: the change x N and its interval pinned the discordant pairs)."""
-    from dapp_eval.analyses.safety import paired_cells, paired_stats
-
     cells = _ba_cells(pub, keys)
     out = paired_stats(cells.fillna(-1), alpha)  # a row without a table gives a negative cell: NaN
     bad = cells.isna().any(axis=1).to_numpy()
@@ -1398,8 +1415,6 @@ def _ba_changes(pub: pd.DataFrame, keys: list, alpha: float) -> pd.DataFrame:
 
 
 def _ba_small(d: pd.DataFrame, keys: list) -> pd.DataFrame:
-    from dapp_eval.analyses.safety import paired_cells
-
     return paired_cells(_ba_cells(d, keys))
 
 

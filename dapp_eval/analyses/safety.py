@@ -48,6 +48,7 @@ from dapp_eval.analyses.episodes import episodes as _episodes
 from dapp_eval.analyses.episodes import holm_secondary as _holm
 from dapp_eval.analyses.episodes import programme_status
 from dapp_eval.analyses.episodes import require_table as _require
+from dapp_eval.analyses.followup import paired_cells, paired_stats
 from dapp_eval.data.schema import SURVEY_BEHAVIOURS, WAVES
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.gee import fit_gee
@@ -1341,25 +1342,6 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
 # ---------------------------------------------------------------------------
 # what each column of the tables is (read by the release's publication step)
 # ---------------------------------------------------------------------------
-
-
-def paired_cells(d: pd.DataFrame) -> pd.DataFrame:
-    """The paired 2x2 table each row implies (from whichever counts it is given: true or published)."""
-    return pd.DataFrame({"both": d["n_yes_baseline"] - d["n_stopped"], "stopped": d["n_stopped"],
-                         "started": d["n_started"],
-                         "neither": d["n_pairs"] - d["n_yes_baseline"] - d["n_started"]})
-
-
-def paired_stats(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Change in percentage points, Newcombe's interval and the exact McNemar p, from the (published) 2x2."""
-    rows = []
-    for _, c in paired_cells(pub).iterrows():
-        if c.isna().any() or (c < 0).any() or c.sum() <= 0:
-            rows.append((np.nan, np.nan, np.nan, np.nan))
-            continue
-        d, lo, hi = newcombe_paired_ci(c["both"], c["started"], c["stopped"], c["neither"], alpha=alpha)
-        rows.append((100 * d, 100 * lo, 100 * hi, mcnemar_exact(int(c["stopped"]), int(c["started"]))))
-    return pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper", "p_value"])
 
 
 def holm_published(pub: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,14 @@ import pandas as pd
 from dapp_eval.disclosure.curves import protect_mcf_result, protect_persons_km_result
 from dapp_eval.disclosure.roles import Count, Derived, Label, publish
 from dapp_eval.report.sections import _results as R
-from dapp_eval.report.sections._publish import chart_result, numbers, publish_table, published_count, quiet
+from dapp_eval.report.sections._publish import (
+    chart_result,
+    count_text,
+    numbers,
+    publish_table,
+    published_count,
+    quiet,
+)
 
 TITLE = "Police, MARAC and children's services after the programme"
 PLACEMENT = 'body'
@@ -31,6 +38,7 @@ def build(page) -> dict:
         out.append(page.na("Repeat MARAC cases", str(rm)))
     if not isinstance(rm, Exception):
         out.append(_repeat_marac(page, rm))
+        out += _lookback_note(page, rm)
     k = len(out)  # completers against non-completers, and every police contact: the technical annex
     out += _completers(page, followup)
     tti = page.get("time_to_incident", lambda: followup.time_to_incident(page.data, alpha=page.alpha))
@@ -56,6 +64,17 @@ def build(page) -> dict:
     return {"blocks": out[1:]}
 
 
+def _lookback_note(page, rm) -> list:
+    """First-time MARAC referrals within 12 months of the start of the linked data (whether they were repeats
+    cannot be known), in words, as published; nothing when there are none."""
+    n = float(pd.to_numeric(rm.summary["n_lookback_incomplete"], errors="coerce").sum())
+    if not n > 0:
+        return []
+    return [page.p(f"{count_text(page, n, name='MARAC referrals of unknown repeat status')} MARAC referrals fall "
+                   "within 12 months of the start of the linked records: whether they were repeats cannot be known, "
+                   "so they count as first referrals.", "note")]
+
+
 def _repeat_marac(page, rm) -> dict:
     """Repeat MARAC cases by period; a period with fewer than the zero-rule minimum MARAC referrals (as
     published) shows its referrals only, not broken down into repeats and people (they would be a handful)."""
@@ -69,9 +88,11 @@ def _repeat_marac(page, rm) -> dict:
     return publish_table(page, t, roles=rm.roles["summary"], caption="Repeat MARAC cases (a new MARAC referral "
                          "within 12 months of the previous one, as SafeLives defines it; a period with fewer than "
                          f"{page.dc.zero_minimum} MARAC referrals is not broken down)", name="repeat_marac",
-                         # the people referred to MARAC are in the before/after table; people with a repeat are
-                         # not shown beside the cases (the audit read the case rate as theirs)
-                         drop=tuple(c for c in ("note", "n_people_marac", "n_people_repeat") if c in t),
+                         # the people referred to MARAC are in the before/after table; people with a repeat and
+                         # the referrals whose status cannot be known are not shown beside the cases (the audit
+                         # read the case rate as theirs) but in words
+                         drop=tuple(c for c in ("note", "n_people_marac", "n_people_repeat", "n_lookback_incomplete")
+                                    if c in t),
                          pairs={"n_people_repeat": "n_people_marac"})[0]
 
 
