@@ -145,8 +145,8 @@ def _attack_paired(row: pd.Series) -> set[tuple[int, int]]:
 def test_paired_safety_row_derived_from_published_cells(started):
     """(b): the paired row's Newcombe interval and McNemar p come from the published 2x2 (a hidden 'started'
     withholds them); the attacker's search finds only the published cells."""
+    from dapp_eval.analyses.safety import paired_roles
     from dapp_eval.disclosure.roles import publish
-    from dapp_eval.report.sections.safety import paired_roles
 
     t = _paired_summary(started)
     dc = DisclosureControl(alpha=0.1)
@@ -164,8 +164,8 @@ def test_paired_safety_row_derived_from_published_cells(started):
 def test_completers_difference_and_rates_from_published_counts():
     """(c): each proportion is its published counts' own; a group below the threshold hides its rows and the
     model (the rate ratio then says nothing about a handful of people)."""
+    from dapp_eval.analyses.followup import completers_roles
     from dapp_eval.disclosure.roles import publish
-    from dapp_eval.report.sections.followup import completers_roles
 
     rows = []
     for grp, n, k, ev, py in (("completed", 223, 141, 337, 220.0), ("did_not_complete", 8, 4, 9, 6.0)):
@@ -180,7 +180,7 @@ def test_completers_difference_and_rates_from_published_counts():
                  "measure": "rate ratio", "n": 231, "n_with_incident": np.nan, "n_events": 346, "estimate": 0.9,
                  "ci_lower": 0.5, "ci_upper": 1.6, "p_value": 0.7})
     t = pd.DataFrame(rows)
-    shown = publish(t, completers_roles(t, DisclosureControl()), DisclosureControl(), name="completers")
+    shown = publish(t, completers_roles(t, 0.05), DisclosureControl(), name="completers")
     assert shown.loc[0, "estimate"] == pytest.approx(140 / 225)          # published 140 of 225, not 141/223
     # published incidents / the person-years of the published people (the true 220 person-years with the
     # published rate gave the 223 people back)

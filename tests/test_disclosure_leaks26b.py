@@ -159,9 +159,9 @@ def test_natural_frequency_and_names_are_not_counts():
 def test_zero_rule_in_the_paired_table(pairs, started, yes_base, yes_fol):
     """Item 6: a site of 15 pairs published 'started 0' and 'at the later survey 0': none or all of a group
     below twice the threshold is withheld like a small count, and every statistic built on it."""
+    from dapp_eval.analyses.safety import PAIRED_ZERO_RULE, paired_roles
     from dapp_eval.disclosure import DisclosureControl
     from dapp_eval.disclosure.roles import publish
-    from dapp_eval.report.sections.safety import PAIRED_ZERO_RULE, paired_roles
 
     yes_fol = min(yes_fol, pairs)
     stopped = yes_base - (yes_fol - started)
@@ -310,8 +310,13 @@ def test_completers_rates_give_back_only_the_published_people(release_a):
     assert t is not None
     rates = t[t["Measure"] == "incidents per person-year"]
     checked = 0
-    for _, r in rates.iterrows():
-        est, ev, n = _num(r["Estimate"]), _num(r["Number of incidents"]), _num(r["Number of people"])
+    # each count is shown once (issue 26, withheld share): the people are on the group's 'any incident' row
+    group = t.iloc[:, 0]
+    people = {(g, p): _num(n) for g, p, n, m in zip(group, t["Period"], t["Number of people"], t["Measure"])
+              if m == "any incident"}
+    for i, r in rates.iterrows():
+        est, ev = _num(r["Estimate"]), _num(r["Number of incidents"])
+        n = people.get((group[i], r["Period"]), float("nan"))
         if est == est and ev == ev and n == n and est > 0:
             # the people implied by the rate, to its shown digits, include the published number
             h = _half_unit(r["Estimate"])

@@ -26,6 +26,7 @@ import pandas as pd
 
 from dapp_eval.analyses.episodes import programme_status
 from dapp_eval.analyses.episodes import require_table as _require
+from dapp_eval.columns import Count, Derived, Label, Proportion, Summary
 from dapp_eval.data.schema import CHILD_AGE_BANDS, CHILD_PLANS
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.proportions import newcombe_paired_ci, wilson_ci
@@ -37,6 +38,22 @@ PLAN_LABELS = {"none": "No plan", "child_in_need": "Child in need plan", "child_
                "looked_after": "Looked after", "not_recorded": "Not recorded"}
 AGE_LABELS = {"under_5": "Under 5", "5_to_10": "5 to 10", "11_to_15": "11 to 15", "16_to_17": "16 to 17"}
 _ON_PLAN = ("child_in_need", "child_protection", "looked_after")
+
+
+def _children_roles() -> list:
+    """The plans table: shares of the published counts; the paired difference needs the discordant cells,
+    which the table does not hold, so it is not derived from published counts and is withheld."""
+    diff = ("difference", "difference_ci_lower", "difference_ci_upper")
+    return [Label("measure", "group"), Count("n", "n_at_referral", "n_at_12_months"),
+            Proportion("n_at_referral", "n", estimate="estimate_at_referral", ci=None),
+            Proportion("n_at_12_months", "n", estimate="estimate_at_12_months", ci=None),
+            Derived(diff, _not_derivable)]
+
+
+def _not_derivable(pub: pd.DataFrame) -> pd.DataFrame:
+    """The paired difference and its interval: not derivable from the published counts (withheld)."""
+    diff = ["difference", "difference_ci_lower", "difference_ci_upper"]
+    return pd.DataFrame(np.nan, index=pub.index, columns=diff)
 
 
 def _prop_row(measure: str, k: int, n: int, alpha: float, **extra) -> dict:
@@ -101,6 +118,7 @@ def children(data, *, alpha: float = 0.05) -> AnalysisResult:
                      n_plan_known=int(known.sum()), n_referrals=len(ref))
     return AnalysisResult(summary=summary, meta=meta, tables={"age_bands": pd.DataFrame(age_rows),
                                                                "transitions": trans},
+                          roles={"summary": _children_roles(), "age_bands": [Label("age_band"), Count("n")]},
                           title="Children: plans at referral and 12 months later")
 
 
@@ -155,4 +173,7 @@ def partner_support(data, *, alpha: float = 0.05) -> AnalysisResult:
                             "closed before the perpetrator's exit date",
                      n_supported=len(ps), n_started_and_left=int(left.sum()))
     return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, tables={"contacts": contacts, "closed": closed_t},
+                          roles={"summary": [Label("measure"), Count("n_yes", "n"), Proportion("n_yes", "n")],
+                                 "contacts": [Label("measure"), Count("n"), Summary(("mean", "median"), n="n")],
+                                 "closed": [Label("closed_reason"), Count("n")]},
                           title="Partner support")

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -632,6 +633,7 @@ def before_after(data, *, design: str = "commissioner",
                      if no_from else "")
     return AnalysisResult(summary=summary, meta=meta, model=fits,
                           tables={"persons": persons, "eligibility": elig_tab},
+                          roles={"summary": before_after_roles(summary, alpha, by)},
                           title=f"Incidents before and after ({design} design)",
                           _plotter=plotting.plot_before_after)
 
@@ -707,8 +709,21 @@ def repeat_marac(data, *, design: str = "commissioner", before=None, after=None,
                              "previous MARAC referral; repeat rate = repeats / MARAC referrals in the window "
                              "(Wilson interval, referrals treated as independent)."),
                      design=design, caveat=CAVEATS[design], windows=persons.attrs["windows"])
-    return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, title="Repeat MARAC referrals (SafeLives)",
-                          tables={"marac_events": m})
+    summary = pd.DataFrame(rows)
+    return AnalysisResult(summary=summary, meta=meta, title="Repeat MARAC referrals (SafeLives)",
+                          tables={"marac_events": m}, roles={"summary": _repeat_marac_roles(summary.columns, by)})
+
+
+#: the counts of a repeat MARAC row that are parts of its MARAC referrals (and people referred to MARAC)
+REPEAT_PARTS = ("n_repeat", "n_people_marac", "n_people_repeat", "n_lookback_incomplete")
+
+
+def _repeat_marac_roles(cols, by: str | None) -> list:
+    """The repeat rate is a proportion of the published repeats and MARAC referrals."""
+    from dapp_eval.columns import Count, Label, Proportion
+
+    return [Label(*[c for c in (by, "period", "note") if c and c in cols]),
+            Count("n", "n_marac", *REPEAT_PARTS), Proportion("n_repeat", "n_marac")]
 
 
 # ---------------------------------------------------------------------------
@@ -856,8 +871,17 @@ def _lwyy_completed(rows_all: pd.DataFrame, alpha: float, fits: dict) -> list[di
     ci = fit.conf_int(alpha).loc["completed"]
     return [{"measure": measure, "estimate": float(np.exp(fit.params["completed"])),
              "ci_lower": float(np.exp(ci["ci_lower"])), "ci_upper": float(np.exp(ci["ci_upper"])),
-             "p_value": float(fit.pvalues["completed"]),
+             "p_value": float(fit.pvalues["completed"]), "n_events": int(counts.min()),
              "note": "LWYY proportional rates model, robust SE clustered by person; descriptive, not causal"}]
+
+
+def _rate_ratio_roles() -> list:
+    """The LWYY rate ratio: model output, shown when each group has at least ``threshold`` contacts
+    (``n_events``, the smaller group's)."""
+    from dapp_eval.columns import Count, Label, Model
+
+    return [Label("measure", "note"), Count("n_events"),
+            Model(("estimate", "ci_lower", "ci_upper", "p_value"), events="n_events")]
 
 
 def _followed_since_exit(persons: pd.DataFrame, excluded: dict) -> pd.DataFrame:
@@ -981,6 +1005,7 @@ def recurrent_contacts(data, *, outcome="police", population: str = "started", b
     return AnalysisResult(summary=summary_df, meta=meta, model=fits,
                           tables={"curves": curves_df, "persons": p.drop(columns=["_all"], errors="ignore"),
                                   "rows": rows_all, "rate_ratio": pd.DataFrame(rr_rows)},
+                          roles={"rate_ratio": _rate_ratio_roles()},
                           title=f"{label} since leaving: mean number per person",
                           _plotter=plotting.plot_recurrent_contacts)
 
@@ -1084,6 +1109,7 @@ def compare_completers(data, *, outcome="police", before=None, after=None, prove
                      windows=persons.attrs["windows"])
     return AnalysisResult(summary=summary, meta=meta, model=fits, tables={"persons": elig},
                           title="Completers vs non-completers (not a causal comparison)",
+                          roles={"summary": completers_roles(summary, alpha)},
                           _plotter=plotting.plot_compare_completers)
 
 
@@ -1331,3 +1357,205 @@ def matched_comparison(data, comparison, *, outcome="police", covariates: Sequen
                                                       participant_id=both["participant_id"].to_numpy(),
                                                       cohort=both["cohort"].to_numpy())},
                           title="Programme vs matched comparison cohort", _plotter=plotting.plot_balance)
+
+
+# ---------------------------------------------------------------------------
+# what each column of the before/after table is (read by the release's publication step)
+# ---------------------------------------------------------------------------
+
+
+def paired_cells(d: pd.DataFrame) -> pd.DataFrame:
+    """The paired 2x2 table each row implies (from whichever counts it is given: true or published)."""
+    return pd.DataFrame({"both": d["n_yes_baseline"] - d["n_stopped"], "stopped": d["n_stopped"],
+                         "started": d["n_started"],
+                         "neither": d["n_pairs"] - d["n_yes_baseline"] - d["n_started"]})
+
+
+def paired_stats(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Change in percentage points, Newcombe's interval and the exact McNemar p, from the (published) 2x2."""
+    rows = []
+    for _, c in paired_cells(pub).iterrows():
+        if c.isna().any() or (c < 0).any() or c.sum() <= 0:
+            rows.append((np.nan, np.nan, np.nan, np.nan))
+            continue
+        d, lo, hi = newcombe_paired_ci(c["both"], c["started"], c["stopped"], c["neither"], alpha=alpha)
+        rows.append((100 * d, 100 * lo, 100 * hi, mcnemar_exact(int(c["stopped"]), int(c["started"]))))
+    return pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper", "p_value"])
+
+
+def _num(df: pd.DataFrame, c: str) -> pd.Series:
+    return pd.to_numeric(df[c], errors="coerce").astype(float)
+
+
+def _period_value(d: pd.DataFrame, col: str, measure: str, period: str, keys: list) -> pd.Series:
+    """Each row's ``col`` from the row of the same outcome (``keys``) with ``measure`` and ``period``."""
+    src = d[(d["measure"] == measure) & (d["period"] == period)]
+    look = dict(zip(map(tuple, src[keys].astype(str).to_numpy()), _num(src, col)))
+    return pd.Series([look.get(k, np.nan) for k in map(tuple, d[keys].astype(str).to_numpy())], index=d.index)
+
+
+def _ba_cells(d: pd.DataFrame, keys: list) -> pd.DataFrame:
+    """The 2x2 table (before x after any incident) each 'change' row stands for; NaN on the other rows."""
+    change = ((d["measure"] == "any incident") & (d["period"] == "change")).to_numpy()
+    yes_before = _period_value(d, "n_with_incident", "any incident", "before", keys)
+    cells = pd.DataFrame({"n_pairs": _num(d, "n"), "n_yes_baseline": yes_before,
+                          "n_stopped": _num(d, "n_stopped"), "n_started": _num(d, "n_started")})
+    return cells.where(pd.Series(change, index=d.index), np.nan)
+
+
+def _ba_changes(pub: pd.DataFrame, keys: list, alpha: float) -> pd.DataFrame:
+    """Change in percentage points, Newcombe's paired interval and the exact McNemar p of each outcome, from
+    its published 2x2 table (issue 26: the change x N and its interval pinned the discordant pairs)."""
+    cells = _ba_cells(pub, keys)
+    out = paired_stats(cells.fillna(-1), alpha)  # a row without a table gives a negative cell: NaN
+    bad = cells.isna().any(axis=1).to_numpy()
+    out.loc[bad] = np.nan
+    out.loc[(paired_cells(cells) < 0).any(axis=1).to_numpy()] = np.nan
+    return out.set_axis(pub.index)
+
+
+def _ba_small(d: pd.DataFrame, keys: list) -> pd.DataFrame:
+    return paired_cells(_ba_cells(d, keys))
+
+
+def _ba_rates(pub: pd.DataFrame, true: pd.DataFrame, keys: list) -> pd.DataFrame:
+    """Person-years, incidents per person-year and rate ratios from the published counts.
+
+    The person-years are those of the published number of people (mean follow-up per person x published
+    n); each rate is published incidents / those person-years; a rate ratio is the ratio of the published
+    rates, and its p-value the model's, shown with its rates. Intervals keep their width on the log scale
+    (the model's). Issue 26: the true person-years gave the number of people back (140.9 = 141 x
+    365/365.25), and the true rate ratio the numbers of incidents (0.244 = 47 / 193 beside 45 and 195).
+    """
+    n_t, n_p, ev_p = _num(true, "n"), _num(pub, "n"), _num(pub, "n_events")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        py = _num(true, "person_years") * n_p / n_t
+        rate = pd.Series(np.where(ev_p == 0, 0.0, ev_p / py), index=pub.index)
+    is_rate = (true["measure"] == "incidents per person-year").to_numpy()
+    rate = rate.where(is_rate, np.nan)
+    before = _period_value(true.assign(_r=rate), "_r", "incidents per person-year", "before", keys)
+    after = _period_value(true.assign(_r=rate), "_r", "incidents per person-year", "after", keys)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        est = pd.Series(np.where(is_rate, rate, after / before), index=pub.index)
+    scale = est / _num(true, "estimate")
+    out = pd.DataFrame({"person_years": py.where(is_rate, np.nan), "estimate": est,
+                        "ci_lower": _num(true, "ci_lower") * scale, "ci_upper": _num(true, "ci_upper") * scale,
+                        "p_value": _num(true, "p_value").where(np.isfinite(est), np.nan)})
+    out.loc[~np.isfinite(est).to_numpy()] = np.nan
+    return out
+
+
+def before_after_roles(summary: pd.DataFrame, alpha: float, by: str | None = None) -> list:
+    """What each column of :func:`before_after`'s summary is.
+
+    Proportions of the published counts; the change from each outcome's published 2x2 table (withheld with
+    a discordant cell from 1 to threshold - 1); person-years, rates and rate ratios from the published
+    numbers of people and incidents.
+    """
+    from dapp_eval.columns import Count, Derived, Label, Proportion
+
+    keys = [c for c in (by, "outcome", "label") if c]
+    change = ((summary["measure"] == "any incident") & (summary["period"] == "change")).to_numpy()
+    rates = summary["measure"].astype(str).str.startswith(("incidents per", "rate ratio")).to_numpy()
+    stats_cols = ("estimate", "ci_lower", "ci_upper", "p_value")
+    roles = [Label(*keys, "role", "measure", "period", "model", "unit", "note"),
+             Count("n", "n_with_incident", "n_events", "n_stopped", "n_started"),
+             Proportion("n_with_incident", "n"),
+             Derived(stats_cols, partial(_ba_changes, keys=keys, alpha=alpha), rows=change,
+                     small=partial(_ba_small, keys=keys)),
+             Derived(("person_years", *stats_cols), partial(_ba_rates, true=summary.reset_index(drop=True), keys=keys),
+                     rows=rates, hidden_ok=True)]
+    if "p_adjusted" in summary:
+        roles.append(Derived(("p_adjusted",), partial(_ba_holm, by=by), rows=change, hidden_ok=True))
+    return roles
+
+
+def _ba_holm(pub: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """Holm over the published p-values of the secondary outcomes' changes (within each ``by`` group); a
+    p-value not shown counts as 1 among the tests; a row whose own p-value is not shown shows none."""
+    from dapp_eval.estimators.proportions import holm
+
+    p = _num(pub, "p_value")
+    change = (pub["measure"] == "any incident") & (pub["period"] == "change")
+    adj = pd.Series(np.nan, index=pub.index)
+    for _, g in (pub[change].groupby(by, dropna=False) if by else [(None, pub[change])]):
+        pg = p[g.index]
+        sec = (g["role"] == "secondary").to_numpy()
+        a = pg.to_numpy(dtype=float).copy()
+        a[sec] = holm(np.where(np.isnan(a[sec]), 1.0, a[sec]))
+        adj[g.index] = a
+    return pd.DataFrame({"p_adjusted": adj.where(p.notna(), np.nan)})
+
+
+# ---------------------------------------------------------------------------
+# what each column of the completers table is
+# ---------------------------------------------------------------------------
+
+
+def _group_any(d: pd.DataFrame, col: str) -> pd.Series:
+    """Each row's ``col`` from the 'any incident' row of its group and period."""
+    return pd.Series([_lookup_any(d, col, g, p) for g, p in zip(d["group"], d["period"])], index=d.index)
+
+
+def _lookup_any(d: pd.DataFrame, col: str, group, period) -> float:
+    r = d[(d["group"] == group) & (d["period"] == period) & (d["measure"] == "any incident")]
+    return float(pd.to_numeric(r[col], errors="coerce").iloc[0]) if len(r) == 1 else np.nan
+
+
+def completer_rates(pub: pd.DataFrame, true: pd.DataFrame) -> pd.DataFrame:
+    """Incidents per person-year: the published incidents over the person-years of the published people of
+    the group (mean follow-up per person x the published number; the true person-years, with the published
+    rate, gave the number of people back: 35.97 person-years = 36 people)."""
+    ev_t, rate_t = _num(true, "n_events"), _num(true, "estimate")
+    n_t, n_p = _group_any(true, "n"), _group_any(pub, "n")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        py = np.where(rate_t > 0, ev_t / rate_t, np.nan) * n_p / n_t
+        ev_p = _num(pub, "n_events")
+        new = np.where(ev_p == 0, 0.0, ev_p / py)
+    return pd.DataFrame({"estimate": new}, index=pub.index)
+
+
+def completer_difference(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Completers minus non-completers after leaving: Newcombe's interval and Fisher's test on the published
+    counts of the two groups (NaN where either group's counts or proportion are not published)."""
+    cols = ["estimate", "ci_lower", "ci_upper", "p_value"]
+    vals = [_lookup_any(pub, c, g, "after") for g in ("completed", "did_not_complete")
+            for c in ("n_with_incident", "n", "estimate")]
+    kc, nc, _, kd, nd, _ = vals  # both proportions published too (a withheld one withholds the difference)
+    res = (np.nan,) * 4
+    if not np.isnan(vals).any() and nc > 0 and nd > 0:
+        d, lo, hi = newcombe_diff_ci(kc, nc, kd, nd, alpha=alpha)
+        p = float(stats.fisher_exact([[kc, nc - kc], [kd, nd - kd]])[1])
+        res = (100 * d, 100 * lo, 100 * hi, p)
+    return pd.DataFrame([res] * len(pub), columns=cols, index=pub.index)
+
+
+def _groups_published(pub: pd.DataFrame) -> pd.DataFrame:
+    """The model rows' figures as published so far, withheld unless both groups' sizes are published."""
+    cols = ["estimate", "ci_lower", "ci_upper", "p_value"]
+    ok = all(np.isfinite(_lookup_any(pub, "n", g, "after")) for g in ("completed", "did_not_complete"))
+    out = pub[cols].apply(pd.to_numeric, errors="coerce")
+    return out if ok else out * np.nan
+
+
+def completers_roles(summary: pd.DataFrame, alpha: float) -> list:
+    """What each column of :func:`compare_completers`'s summary is (issue 26: its estimates inverted to the
+    true counts): proportions and rates of the published counts, the difference from the published counts
+    of both groups, the rate ratios model outputs shown with enough incidents and both groups published."""
+    from dapp_eval.columns import Count, Derived, Label, Model, Proportion
+
+    measure = summary["measure"].astype(str)
+    group = summary["group"].astype(str)
+    any_inc = (measure == "any incident").to_numpy()
+    rate = (measure == "incidents per person-year").to_numpy()
+    diff = group.str.contains(" - ").to_numpy()
+    model = group.str.contains(" / ").to_numpy()
+    stats_cols = ("estimate", "ci_lower", "ci_upper", "p_value")
+    labels = [c for c in ("group", "group_label", "period", "measure", "note") if c in summary]
+    return [Label(*labels), Count("n", "n_with_incident", "n_events"),
+            Proportion("n_with_incident", "n", rows=any_inc),
+            Derived(("estimate",), partial(completer_rates, true=summary.reset_index(drop=True)),
+                    inputs=("n_events",), rows=rate),
+            Derived(stats_cols, partial(completer_difference, alpha=alpha), rows=diff, hidden_ok=True),
+            Model(stats_cols, events="n_events", rows=model),
+            Derived(stats_cols, _groups_published, rows=model, hidden_ok=True)]

@@ -122,4 +122,23 @@ def proven_reoffending(data, *, window_days: int = 365, lag_days: int = 183, alp
                             f"window end + {lag_days} days) committed within {window_days} days of leaving the "
                             f"programme; each person once (index referral); cohorts under {min_cohort} withheld",
                      window_days=window_days, lag_days=lag_days, min_cohort=min_cohort)
-    return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, title="Proven reoffending (Justice Data Lab form)")
+    return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, title="Proven reoffending (Justice Data Lab form)",
+                          roles={"summary": _roles()})
+
+
+def _ratios(pub: pd.DataFrame) -> pd.DataFrame:
+    """Offences per person and per reoffender, from the published counts."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({"frequency": pub["n_offences"] / pub["n"],
+                             "offences_per_reoffender": pub["n_offences"] / pub["n_reoffenders"]})
+
+
+def _roles() -> list:
+    """Shares, frequencies and offences per reoffender from the published counts; the mean days to the first
+    offence over the reoffenders, shown when they are at least the threshold."""
+    from dapp_eval.columns import Count, Derived, Label, Proportion, Summary
+
+    return [Label("cohort", "meets_minimum"), Count("n", "n_reoffenders", "n_offences"),
+            Proportion("n_reoffenders", "n"),
+            Derived(("frequency", "offences_per_reoffender"), _ratios, inputs=("n", "n_reoffenders", "n_offences")),
+            Summary(("mean_days_to_first",), n="n_reoffenders")]

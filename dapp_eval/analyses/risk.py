@@ -47,6 +47,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,7 @@ from scipy import optimize, stats
 
 from dapp_eval.analyses import plotting
 from dapp_eval.analyses.episodes import sorted_codes as _sorted_codes
+from dapp_eval.columns import Count, Label
 from dapp_eval.data.instruments import Instrument, get_instrument, instruments, register_instrument
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.effect_sizes import cohens_dz, hedges_gav, rubin
@@ -747,6 +749,8 @@ def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str 
         instrument=inst.name, informant=informant, from_=from_, to=to,
     )
     return AnalysisResult(summary=summary, meta=meta, tables={"transitions": long, "matrix": mat},
+                          roles={"summary": band_roles(summary, alpha),
+                                 "transitions": [Label("band_from", "band_to"), Count("n")]},
                           title=f"{inst.name} risk bands: {from_} to {to}",
                           _plotter=plotting.plot_band_transitions)
 
@@ -913,6 +917,7 @@ def trajectory(data, *, instrument: str | Instrument = "DASH", informant: str = 
     )
     return AnalysisResult(summary=summary, meta=meta, model=model,
                           tables={"fixed_effects": fixed, "variance_components": vc, "counts": counts_tab},
+                          roles={"summary": trajectory_roles(summary.columns)},
                           title=f"{inst.name} ({informant}) by timepoint: linear mixed model",
                           _plotter=plotting.plot_risk_trajectory)
 
@@ -1452,3 +1457,110 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
                           tables={"tipping": tipping, "weights": weights_tab, "attrition_model": attr},
                           title=f"Missing {to} {inst.name} scores: sensitivity analyses",
                           _plotter=plotting.plot_missing_exit)
+
+
+# ---------------------------------------------------------------------------
+# what each column of the tables is (read by the release's publication step)
+# ---------------------------------------------------------------------------
+
+PROPORTION_STATS = ("reliably_improved", "any_improvement", "no_reliable_change", "reliably_worse",
+                    "could_improve_reliably", "reliably_improved_of_could", "clinically_significant_improvement")
+
+
+def _sign_test(pub: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """The exact binomial test of reliable improvements vs deteriorations, from the published counts.
+
+    A hidden count of deteriorations (1 to threshold - 1) is taken at threshold - 1, the value that gives the
+    largest p-value: the test then reads nothing from the true count.
+    """
+    s = pub.set_index("statistic")["n"] if "statistic" in pub else pd.Series(dtype=float)
+    imp = s.get("reliably_improved", np.nan)
+    wor = s.get("reliably_worse", np.nan)
+    wor = threshold - 1 if pd.isna(wor) and "reliably_worse" in s.index else wor
+    p = np.nan
+    if pd.notna(imp) and pd.notna(wor) and imp + wor > 0:
+        p = float(stats.binomtest(int(imp), int(imp + wor)).pvalue)
+    return pd.DataFrame({"p_value": np.full(len(pub), p)}, index=pub.index)
+
+
+def _holm_published(pub: pd.DataFrame) -> pd.DataFrame:
+    """Holm over the published p-values of the secondary rows (the primary keeps its own)."""
+    p = pd.to_numeric(pub["p_value"], errors="coerce").to_numpy(dtype=float)
+    role = pub["role"].astype(str).to_numpy() if "role" in pub else np.array([""] * len(pub))
+    sec = np.char.startswith(role.astype(str), "secondary")
+    adj = np.where(role == "primary", p, np.nan)
+    adj[sec] = holm(np.where(np.isnan(p[sec]), 1.0, p[sec]))  # a p-value not shown counts as 1
+    adj[np.isnan(p)] = np.nan
+    return pd.DataFrame({"p_value_holm": adj}, index=pub.index)
+
+
+def _is_share(t: pd.DataFrame) -> np.ndarray:
+    return t["statistic"].isin(PROPORTION_STATS).to_numpy()
+
+
+def _is_not_share(t: pd.DataFrame) -> np.ndarray:
+    return ~_is_share(t)
+
+
+def _is_reliably_improved(t: pd.DataFrame) -> np.ndarray:
+    return (t["statistic"] == "reliably_improved").to_numpy()
+
+
+def risk_change_roles(t: pd.DataFrame, threshold: int) -> list:
+    """What each column of :func:`risk_change`'s table (rows of one group) is: shares of the published counts;
+    means, medians and effect sizes over the people paired (shown with at least ``threshold`` of them); the
+    sign test from the published counts (issue 26: no estimate from a true count)."""
+    from dapp_eval.columns import Count, Derived, Label, Proportion, Summary
+
+    labels = [c for c in ("statistic", "role", "population", "_margin", "_reason") if c in t]
+    stats_cols = tuple(c for c in ("estimate", "ci_lower", "ci_upper", "p_value") if c in t)
+    roles = [Label(*labels), Count(*[c for c in ("n", "n_total") if c in t]),
+             Proportion("n", "n_total", rows=_is_share),
+             Summary(stats_cols, n="n", rows=_is_not_share)]
+    if "p_value" in t:
+        roles.append(Derived(("p_value",), partial(_sign_test, threshold=threshold), hidden_ok=True,
+                             rows=_is_reliably_improved))
+    if "p_value_holm" in t:
+        roles.append(Derived(("p_value_holm",), _holm_published, hidden_ok=True))
+    return roles
+
+
+def _discordant(d: pd.DataFrame) -> pd.DataFrame:
+    return d[["n_left", "n_entered"]].apply(pd.to_numeric, errors="coerce").astype(float)
+
+
+def _mcnemar_published(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Share of band changers who left the high band, its exact interval and the exact McNemar p, from the
+    published numbers who left and entered the high band."""
+    cells = _discordant(pub)
+    rows = []
+    for b, c in cells.itertuples(index=False):
+        if np.isnan(b) or np.isnan(c) or b + c <= 0:
+            rows.append((np.nan,) * 4)
+            continue
+        res = stats.binomtest(int(b), int(b + c))
+        ci = res.proportion_ci(confidence_level=1 - alpha, method="exact")
+        rows.append((b / (b + c), ci.low, ci.high, float(res.pvalue)))
+    return pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper", "p_value"], index=pub.index)
+
+
+def band_roles(summary: pd.DataFrame, alpha: float) -> list:
+    """The band summary: shares of published counts; the McNemar row from the published discordant counts
+    (withheld when one is from 1 to threshold - 1)."""
+    from dapp_eval.columns import Count, Derived, Label, Proportion
+
+    mc = (summary["statistic"] == "mcnemar_exact").to_numpy()
+    return [Label(*[c for c in ("statistic", "population", "test") if c in summary]),
+            Count("n", "n_total", "n_left", "n_entered"), Proportion("n", "n_total", rows=~mc),
+            Derived(("estimate", "ci_lower", "ci_upper", "p_value"), partial(_mcnemar_published, alpha=alpha),
+                    inputs=("n_left", "n_entered"), rows=mc, small=_discordant)]
+
+
+def trajectory_roles(cols) -> list:
+    """The mixed model's estimated means and differences: model output over the scores at each timepoint."""
+    from dapp_eval.columns import Count, Label, Model
+
+    stats_cols = tuple(c for c in ("estimate", "std_error", "df", "ci_lower", "ci_upper", "test_statistic",
+                                   "p_value") if c in cols)
+    return [Label(*[c for c in ("statistic", "timepoint", "population") if c in cols]), Count("n"),
+            Model(stats_cols, events="n")]

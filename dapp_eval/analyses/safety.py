@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,7 @@ from dapp_eval.analyses.episodes import episodes as _episodes
 from dapp_eval.analyses.episodes import holm_secondary as _holm
 from dapp_eval.analyses.episodes import programme_status
 from dapp_eval.analyses.episodes import require_table as _require
+from dapp_eval.analyses.followup import paired_cells, paired_stats
 from dapp_eval.data.schema import SURVEY_BEHAVIOURS, WAVES
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.gee import fit_gee
@@ -264,7 +266,10 @@ def prevalence(data, *, by: str | None = None, behaviours: Sequence[str] | None 
         alpha=alpha, unit="survey responses", primary=primary, by=by,
     )
     return AnalysisResult(summary=summary, meta=meta, title="(Ex-)partner reports by survey wave",
-                          _plotter=plotting.plot_prevalence)
+                          _plotter=plotting.plot_prevalence,
+                          roles={"summary": _proportion_roles(
+                              [*keys, "behaviour", "label", "role"],
+                              ("n_responses", "n_answered", "n_missing", "n_reporting"), "n_reporting", "n_answered")})
 
 
 # ---------------------------------------------------------------------------
@@ -395,7 +400,7 @@ def paired_change(data, *, baseline: str = "T1", followup: str = "T4",
         primary=primary,
     )
     return AnalysisResult(summary=summary, meta=meta, title=f"Paired change {baseline} to {followup}",
-                          _plotter=plotting.plot_paired_change)
+                          _plotter=plotting.plot_paired_change, roles={"summary": paired_roles(summary.columns, alpha)})
 
 
 # ---------------------------------------------------------------------------
@@ -670,6 +675,9 @@ def response_rates(data, *, wave_months: dict[str, float] | None = None, offered
     )
     return AnalysisResult(summary=summary, meta=meta, title="Survey response by wave",
                           tables={"composition": pd.DataFrame(comp), "tests": pd.DataFrame(tests)},
+                          roles={"summary": _proportion_roles(["wave", "programme_status", "status_label"],
+                                                              ("n_expected", "n_answered", "n_not_answered"),
+                                                              "n_answered", "n_expected")},
                           _plotter=plotting.plot_response_rates)
 
 
@@ -1069,6 +1077,10 @@ def feeling_safe(data, *, baseline: str = "T1", followup: str = "T4", alpha: flo
     )
     return AnalysisResult(summary=summary, meta=meta, title="How safe (ex-)partners feel, by wave",
                           tables={"headline": headline, "paired": pd.DataFrame(paired), "pairs": pairs},
+                          roles={"summary": _proportion_roles(["wave", "level", "label"], ("n_answered", "n_missing", "n"),
+                                                              "n", "n_answered"),
+                                 "headline": _proportion_roles(["wave", "measure"], ("n_answered", "n"), "n",
+                                                               "n_answered")},
                           _plotter=plotting.plot_feeling_safe)
 
 
@@ -1186,7 +1198,8 @@ def partner_support(data, *, alpha: float = 0.05) -> AnalysisResult:
                              "from their first started referral; Wilson intervals."),
                      n_unique_partners=n_partners)
     return AnalysisResult(summary=summary, meta=meta, title="Partner support and children",
-                          _plotter=plotting.plot_partner_support)
+                          _plotter=plotting.plot_partner_support,
+                          roles={"summary": _proportion_roles(["measure"], ("n", "n_of"), "n", "n_of")})
 
 
 # ---------------------------------------------------------------------------
@@ -1324,3 +1337,53 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
                             "linked records; measures without data in the contract are marked.",
                      baseline=baseline, followup=followup, primary=primary)
     return AnalysisResult(summary=summary, meta=meta, title="Project Mirabal measures of success")
+
+
+# ---------------------------------------------------------------------------
+# what each column of the tables is (read by the release's publication step)
+# ---------------------------------------------------------------------------
+
+
+def holm_published(pub: pd.DataFrame) -> pd.DataFrame:
+    """Holm over the published p-values of the secondary rows; a p-value not shown counts as 1 among the
+    tests (never as if absent) and a row whose own p-value is not shown shows no adjusted one."""
+    from dapp_eval.estimators.proportions import holm
+
+    p = pd.to_numeric(pub["p_value"], errors="coerce").to_numpy(dtype=float)
+    sec = (pub["role"] == "secondary").to_numpy()
+    adj = p.copy()
+    adj[sec] = holm(np.where(np.isnan(p[sec]), 1.0, p[sec]))
+    adj[np.isnan(p)] = np.nan
+    return pd.DataFrame({"p_adjusted": adj})
+
+
+#: every count of the paired table is a part of its pairs: "0 started" or "all reported it at T4" among
+#: fewer than twice the threshold pairs is withheld like a small count (the zero rule), and the statistics
+#: built on it with it
+PAIRED_ZERO_RULE = {c: "n_pairs" for c in ("n_yes_baseline", "n_yes_followup", "n_stopped", "n_started")}
+
+
+def paired_roles(cols, alpha: float) -> list:
+    """What each column of a paired-change table is: its statistics come from the published 2x2 cells and
+    are withheld when a cell is from 1 to threshold - 1 (issue 26: they gave a hidden 'started' back)."""
+    from dapp_eval.columns import Count, Derived, Label, Proportion
+
+    counts = tuple(c for c in ("n_pairs", "n_missing_item", "n_yes_baseline", "n_yes_followup", "n_stopped",
+                               "n_started") if c in cols)
+    cells = ("n_pairs", "n_yes_baseline", "n_yes_followup", "n_stopped", "n_started")
+    stats_cols = tuple(c for c in ("estimate", "ci_lower", "ci_upper", "p_value") if c in cols)
+    roles = [Label(*[c for c in ("behaviour", "label", "role", "baseline", "followup") if c in cols]),
+             Count(*counts),
+             Derived(stats_cols, partial(paired_stats, alpha=alpha), inputs=cells, small=paired_cells)]
+    roles += [Proportion(k, "n_pairs", estimate=e, ci=None)
+              for k, e in (("n_yes_baseline", "prop_baseline"), ("n_yes_followup", "prop_followup")) if e in cols]
+    if "p_adjusted" in cols:
+        roles.append(Derived(("p_adjusted",), holm_published, hidden_ok=True))
+    return roles
+
+
+def _proportion_roles(keys, counts, numerator: str, denominator: str) -> list:
+    from dapp_eval.columns import Count, Label, Proportion
+
+    return [Label(*keys), Count(*counts), Proportion(numerator, denominator)]
+

@@ -222,12 +222,13 @@ def _check_declared(df: pd.DataFrame, roles, covered: dict, plain: set) -> None:
 
 
 def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: str,
-            pairs: dict[str, str] | None = None) -> pd.DataFrame:
+            pairs: dict[str, str] | None = None, margins: list | None = None) -> pd.DataFrame:
     """The table as published under ``dc``'s policy: counts protected, every other column from its role.
 
     ``pairs`` (numerator -> denominator) are passed to the count step so that a count saying "none" or
     "all" of a small group is withheld with its proportion (the zero rule); :class:`Proportion` roles add
-    theirs.
+    theirs. ``margins`` (lists of label columns whose rows add up to totals published elsewhere, e.g. the
+    rows and columns of a cross-table) are passed to the count step's secondary suppression.
     """
     t = df.reset_index(drop=True).copy()
     for r in roles:
@@ -241,7 +242,7 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
     for r in roles:
         if isinstance(r, Proportion) and r.rows is None:
             pairs.setdefault(r.numerator, r.denominator)
-    shown = dc.table(t[labels + counts], name=name, label_cols=labels, pairs=pairs or None)
+    shown = dc.table(t[labels + counts], name=name, label_cols=labels, pairs=pairs or None, margins=margins)
     out = t.copy()
     for c in counts:
         out[c] = shown[c]

@@ -1,6 +1,20 @@
-"""A table published through :func:`dapp_eval.disclosure.roles.publish` (declared column roles) as a page block."""
+"""Tables published through :func:`dapp_eval.disclosure.roles.publish` (declared column roles) as page blocks,
+and the published numbers that charts and sentences read (never a result's true counts)."""
 
 from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+
+#: a comparison is broken down by a second variable (behaviour, risk band) only where its group holds at least
+#: this many times the threshold people (as published): a change or move seen in 1 in 10 is then expected to
+#: reach the threshold; below it, the breakdown would be mostly small cells (issue 26: withheld share)
+BREAKDOWN_MINIMUM = 10
+#: a survey wave is broken down by behaviour or answer only where at least this many times the threshold
+#: answered (as published): a share of 1 in 5 is then expected to reach the threshold
+WAVE_MINIMUM = 5
 
 
 def role_table(page, df, roles, *, caption: str, name: str, drop: tuple = ()) -> dict:
@@ -8,35 +22,105 @@ def role_table(page, df, roles, *, caption: str, name: str, drop: tuple = ()) ->
     return page.publish(df, roles=roles, caption=caption, name=name, drop=drop)
 
 
+def publish_table(page, result, *, caption: str, name: str, table: str = "summary", roles=None, rows=None,
+                  drop: tuple = (), pairs: dict | None = None,
+                  margins: list | None = None) -> tuple[dict, pd.DataFrame | None]:
+    """:meth:`Page.publish`, also returning the published table (None when the release withholds it), so
+    that a chart or sentence beside the table reads the same published numbers.
+
+    ``pairs`` (numerator -> denominator) add counts to the zero rule that no :class:`Proportion` declares;
+    ``margins`` go to the count step's secondary suppression (:func:`dapp_eval.disclosure.roles.publish`).
+    """
+    from dapp_eval.disclosure.roles import publish
+
+    df, roles = page.declared(result, table, roles)
+    if rows is not None:
+        df = df[rows(df) if callable(rows) else rows]
+    csv = page.csv_name(name)
+    if page.is_withheld(caption, csv):
+        return page.withheld_block(caption), None
+    shown = publish(df, roles, page.dc, name=caption, pairs=pairs, margins=margins)
+    return page.shown_table(shown.drop(columns=list(drop)), caption=caption, csv_name=csv), shown
+
+
+def numbers(shown: pd.DataFrame) -> pd.DataFrame:
+    """A published table with every published number as a number: NaN where a cell is ``<T`` or ``[c]``;
+    text columns kept as they are."""
+    out = shown.copy()
+    for c in out.columns:
+        col = out[c]
+        if col.dtype != object:
+            continue
+        text = col.astype(str).str.replace(",", "", regex=False).str.strip()
+        num = pd.to_numeric(text, errors="coerce")
+        hidden = text.str.startswith("<") | (text == "[c]")
+        if (num.notna() | hidden | col.isna()).all():
+            out[c] = num.astype(float)
+    return out
+
+
+def chart_result(res, shown: pd.DataFrame, table: str = "summary"):
+    """A copy of ``res`` whose ``table`` is the published table (as numbers) and that holds no other table,
+    for its plotter: the chart draws only published values."""
+    out = copy.copy(res)
+    pub = numbers(shown)
+    if table == "summary":
+        out.summary, out.tables = pub, {}
+    else:
+        out.tables = {table: pub}
+    return out
+
+
+def quiet(dc):
+    """A control with ``dc``'s policy that logs nothing (numbers worked out for a sentence, published elsewhere)."""
+    from dapp_eval.disclosure import DisclosureControl
+
+    return DisclosureControl(threshold=dc.threshold, strict=dc.strict, round_at_risk=dc.base, alpha=dc.alpha)
+
+
+def published_count(page, value, *, name: str) -> float:
+    """One count as published under the page's policy (NaN where it is not shown)."""
+    from dapp_eval.columns import Count, Label
+    from dapp_eval.disclosure.roles import publish
+
+    t = pd.DataFrame({"what": [name], "n": [value]})
+    return float(numbers(publish(t, [Label("what"), Count("n")], quiet(page.dc), name=name))["n"].iloc[0])
+
+
+def count_text(page, value, *, name: str) -> str:
+    """A count for a sentence, as published ("about 120"; "fewer than 10"; "an unpublished number")."""
+    from dapp_eval import formatting as fmt
+
+    v = published_count(page, value, name=name)
+    if np.isfinite(v):
+        return fmt.count(v)
+    return f"fewer than {page.dc.threshold}" if 0 < float(value) < page.dc.threshold else "an unpublished number"
+
+
 def published_paired_change(dc, n, yes_before, stopped, started, alpha: float) -> dict | None:
     """Change in percentage points, Newcombe's paired interval and the exact McNemar p from the *published*
     2x2 table of a before/after (or T1/T4) comparison, or None where the table may not be shown.
 
-    ``n`` and ``yes_before`` are true counts; every cell is taken as published (rounded): the pairs, those
-    with the event before, the discordant pairs (issue 26: the change x N and its interval gave the true
-    discordant pairs back). Withheld when a discordant pair count is from 1 to threshold - 1, when a
-    published cell is negative (the rounded cells do not add up), or under the zero rule (a 0 or a
-    complement of 0 among fewer than twice the threshold).
+    The 2x2 table goes through the publication step with the paired table's roles
+    (:func:`dapp_eval.analyses.safety.paired_roles`): every cell is rounded, the statistics are withheld
+    when a discordant cell is from 1 to threshold - 1, when the published cells do not add up, or under the
+    zero rule.
     """
-    import numpy as np
+    from dapp_eval.analyses.safety import PAIRED_ZERO_RULE, paired_roles
+    from dapp_eval.disclosure.roles import publish
 
-    from dapp_eval.estimators.proportions import mcnemar_exact, newcombe_paired_ci
-
-    true = [n, yes_before, stopped, started]
-    if any(v is None or v != v for v in true) or n <= 0:
+    if any(v is None or v != v for v in (n, yes_before, stopped, started)) or n <= 0:
         return None
-    if any(dc.is_small(v) for v in true) or n < dc.zero_minimum:
-        return None  # a small cell, or a group so small that a 0 or all in it says something of everyone
-    pub = [dc.rounded(v) for v in true]
-    if any(v is None for v in pub):
+    t = pd.DataFrame({"behaviour": ["change"], "n_pairs": [n], "n_yes_baseline": [yes_before],
+                      "n_yes_followup": [yes_before - stopped + started], "n_stopped": [stopped],
+                      "n_started": [started], "estimate": [0.0], "ci_lower": [0.0], "ci_upper": [0.0],
+                      "p_value": [0.0]})
+    pub = numbers(publish(t, paired_roles(t.columns, alpha), quiet(dc), name="paired change",
+                          pairs=PAIRED_ZERO_RULE)).iloc[0]
+    if pub[["n_pairs", "estimate", "ci_lower", "ci_upper"]].isna().any():
         return None
-    pn, pb, ps, pst = pub
-    cells = (pb - ps, pst, ps, pn - pb - pst)  # both, started, stopped, neither
-    if min(cells) < 0 or pn <= 0:
-        return None
-    d, lo, hi = newcombe_paired_ci(*cells, alpha=alpha)
-    return {"n": pn, "estimate": 100 * float(d), "ci_lower": 100 * float(lo), "ci_upper": 100 * float(hi),
-            "p_value": float(mcnemar_exact(int(ps), int(pst))) if ps + pst > 0 else float(np.nan)}
+    return {"n": pub["n_pairs"], "estimate": float(pub["estimate"]), "ci_lower": float(pub["ci_lower"]),
+            "ci_upper": float(pub["ci_upper"]), "p_value": float(pub["p_value"])}
 
 
 def change_cells(summary, label) -> tuple:
@@ -47,3 +131,29 @@ def change_cells(summary, label) -> tuple:
     ch = rows.loc["change"]
     return (float(ch["n"]), float(rows.loc["before", "n_with_incident"]), float(ch["n_stopped"]),
             float(ch["n_started"]))
+
+
+def renamed(df: pd.DataFrame, roles: list, mapping: dict[str, str]) -> tuple[pd.DataFrame, list]:
+    """``df`` with columns renamed for the page (``mapping``), and its roles declaring the same columns under
+    their new names (the publication step is unchanged: only the names are)."""
+    import dataclasses
+
+    def new(c):
+        return mapping.get(c, c) if isinstance(c, str) else c
+
+    out = []
+    for r in roles:
+        changes = {}
+        for f in dataclasses.fields(r):
+            v = getattr(r, f.name)
+            if f.name in ("cols", "inputs", "by", "across", "add") and isinstance(v, tuple):
+                changes[f.name] = tuple(new(c) for c in v)
+            elif f.name in ("numerator", "denominator", "estimate", "n", "events", "level"):
+                changes[f.name] = new(v)
+            elif f.name == "ci" and v is not None:
+                changes[f.name] = tuple(new(c) for c in v)
+        r2 = object.__new__(type(r))
+        for f in dataclasses.fields(r):
+            object.__setattr__(r2, f.name, changes.get(f.name, getattr(r, f.name)))
+        out.append(r2)
+    return df.rename(columns=mapping), out

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dapp_eval.disclosure.roles import Count, Label, Proportion
-from dapp_eval.report.sections._publish import role_table
+from dapp_eval.columns import Label, Merge
+from dapp_eval.disclosure.roles import publish
+from dapp_eval.report.sections._publish import count_text, numbers, quiet, renamed
 
 TITLE = "Children in the families referred"
 PLACEMENT = "body"
@@ -21,34 +22,31 @@ def build(page) -> dict:
     if isinstance(res, Exception):
         return {"blocks": [page.na("Children", str(res))]}
     m = res.meta
-    count = page.dc.count
-    out = [page.p(f"{count(m['n_children'], name='Children')} children were in the families of "
-                  f"{count(m['n_referrals_with_children'], name='Children')} referrals (each child counted once, "
-                  "however often the parent was referred).")]
-    ages = page.dc.merge_small(res.tables["age_bands"].rename(columns={"n": "n_children"}).assign(_block=1),
-                               by=["_block"], level="age_band", add=("n_children",),
-                               name="Children by age band at referral")
-    out.append(page.table(ages, caption="Children by age band at referral", name="children_age",
-                          label_cols=["age_band"], drop=("_block",)))
+    out = [page.p(f"{count_text(page, m['n_children'], name='children')} children were in the families of "
+                  f"{count_text(page, m['n_referrals_with_children'], name='referrals with children')} referrals "
+                  "(each child counted once, however often the parent was referred).")]
+    # small age bands merged into one, not withheld
+    roles = [*res.roles["age_bands"], Label("_block"), Merge(by=("_block",), level="age_band")]
+    out.append(page.publish(res.tables["age_bands"].assign(_block="all"), roles=roles,
+                            caption="Children by age band at referral", name="children_age", drop=("_block",)))
     s = res.summary.copy()
     s["group"] = s["group"].map(_GROUP)
     s["measure"] = s["measure"].map(_MEASURE)
-    s = s[["measure", "group", "n", "n_at_referral", "n_at_12_months", "estimate_at_referral",
-           "estimate_at_12_months"]].rename(columns={"estimate_at_referral": "prop_at_referral",
-                                                     "estimate_at_12_months": "prop_at_12_months"})
+
     out.append(page.p("Plans at referral and 12 months later, for the same children (those referred at least a year "
                       "before the data were taken, with both plans recorded). Plans change for many reasons besides "
                       "the programme, and parents who complete differ from those who do not, so this describes what "
                       "happened; it does not measure the programme's effect."))
-    s = s[s["group"] == _GROUP["all"]].drop(columns="group").rename(columns={"n": "n_children"})
-    small = s[["n_children", "n_at_referral", "n_at_12_months"]].apply(lambda c: c.map(page.dc.is_small)).any(axis=None)
-    if small:  # a handful of children: the counts beside each other (and other pages) could identify them
+    s = s[s["group"] == _GROUP["all"]].reset_index(drop=True)
+    s, roles = renamed(s, res.roles["summary"], {"n": "n_children", "estimate_at_referral": "prop_at_referral",
+                                                 "estimate_at_12_months": "prop_at_12_months"})
+    caption = "Children's services plans at referral and 12 months later (same children)"
+    shown = publish(s, roles, quiet(page.dc), name=caption)
+    if numbers(shown)[["n_children", "n_at_referral", "n_at_12_months"]].isna().any(axis=None):
+        # a handful of children: the counts beside each other (and other pages) could identify them
         out.append(page.p("Too few children have both plans recorded to publish the plans without risk of "
                           "identifying them.", "note"))
     else:
-        roles = [Label("measure"), Count("n_children", "n_at_referral", "n_at_12_months"),
-                 Proportion("n_at_referral", "n_children", estimate="prop_at_referral", ci=None),
-                 Proportion("n_at_12_months", "n_children", estimate="prop_at_12_months", ci=None)]
-        out.append(role_table(page, s, roles, caption="Children's services plans at referral and 12 months later "
-                              "(same children)", name="children_plans"))
+        out.append(page.publish(s, roles=roles, caption=caption, name="children_plans",
+                                drop=("group", "difference", "difference_ci_lower", "difference_ci_upper")))
     return {"blocks": out}

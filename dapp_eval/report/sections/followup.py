@@ -6,44 +6,19 @@ import numpy as np
 import pandas as pd
 
 from dapp_eval.disclosure.curves import protect_mcf_result, protect_persons_km_result
-from dapp_eval.disclosure.publish import publish_result
-from dapp_eval.disclosure.roles import Count, Derived, Label, Model, Proportion, Value, publish
+from dapp_eval.disclosure.roles import Count, Derived, Label, publish
 from dapp_eval.report.sections import _results as R
-from dapp_eval.report.sections._publish import change_cells, published_paired_change
+from dapp_eval.report.sections._publish import (
+    chart_result,
+    count_text,
+    numbers,
+    publish_table,
+    published_count,
+    quiet,
+)
 
 TITLE = "Police, MARAC and children's services after the programme"
 PLACEMENT = 'body'
-
-
-def changes_from_published(summary: pd.DataFrame, shown: pd.DataFrame, dc, alpha: float) -> pd.DataFrame:
-    """The 'any incident' change rows (percentage points, Newcombe paired interval, McNemar p and Holm p)
-    recomputed from the published 2x2 table of each outcome (issue 26: the change x N and its interval pinned
-    the discordant pairs, 39 stopped and 6 newly involved); withheld where that table may not be shown."""
-    from dapp_eval.estimators.proportions import holm
-
-    shown = shown.copy()
-    is_change = ((shown["measure"] == "any incident") & (shown["period"] == "change")).to_numpy()
-    cols = [c for c in ("estimate", "ci_lower", "ci_upper", "p_value") if c in shown]
-    for i in np.flatnonzero(is_change):
-        if str(shown["estimate"].iloc[i]) in (dc.marker, "[c]"):
-            continue
-        pub = published_paired_change(dc, *change_cells(summary, shown["label"].iloc[i]), alpha)
-        for c in cols:
-            shown[c] = shown[c].astype(object)
-            shown.iloc[i, shown.columns.get_loc(c)] = "[c]" if pub is None else pub[c]
-        if pub is None:
-            dc.record("12 months before referral vs 12 months after leaving", shown["label"].iloc[i], "estimate",
-                      "change built on a small or unpublished 2x2 cell")
-    if "p_adjusted" in shown and "role" in shown:
-        p = pd.to_numeric(shown["p_value"], errors="coerce").to_numpy(dtype=float)
-        sec = is_change & (shown["role"] == "secondary").to_numpy()
-        adj = np.where(is_change, p, np.nan)
-        adj[sec] = holm(np.where(np.isnan(p[sec]), 1.0, p[sec]))
-        adj[np.isnan(p)] = np.nan
-        old = shown["p_adjusted"].astype(object)
-        shown["p_adjusted"] = [("[c]" if str(o) in (dc.marker, "[c]") or (ch and a != a) else a) if ch else o
-                               for o, a, ch in zip(old, adj, is_change)]
-    return shown
 
 
 def build(page) -> dict:
@@ -62,12 +37,8 @@ def build(page) -> dict:
     if isinstance(rm, Exception):
         out.append(page.na("Repeat MARAC cases", str(rm)))
     if not isinstance(rm, Exception):
-        rk = [c for c in rm.summary.columns if c != "note"]
-        out.append(page.table(rm.summary[rk].assign(_block=1), caption="Repeat MARAC cases (a new MARAC "
-                               "referral within 12 months of the previous one, as SafeLives defines it)",
-                               name="repeat_marac", label_cols=[c for c in rk if rm.summary[c].dtype == object],
-                               pairs={"n_repeat": "n_marac", "n_people_repeat": "n_people_marac"},
-                               group_all=["_block"], keep=("n",), drop=("_block",)))
+        out.append(_repeat_marac(page, rm))
+        out += _lookback_note(page, rm)
     k = len(out)  # completers against non-completers, and every police contact: the technical annex
     out += _completers(page, followup)
     tti = page.get("time_to_incident", lambda: followup.time_to_incident(page.data, alpha=page.alpha))
@@ -93,30 +64,57 @@ def build(page) -> dict:
     return {"blocks": out[1:]}
 
 
-def _before_after(page, ba) -> list:
-    """The 12 months before referral against the 12 months after leaving: the table (changes from the
-    published cells) and the chart of the outcomes whose counts are all published."""
-    out = []
-    keep = [c for c in ("label", "measure", "period", "model", "unit", "role", "n", "n_with_incident", "n_events",
-                        "person_years", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted")
-            if c in ba.summary]
-    # one block per outcome: if any count of it is hidden, its change and ratio rows are hidden too
-    ba_shown = page.dc.table(ba.summary[keep], name="12 months before referral vs 12 months after leaving",
-                             label_cols=["label", "measure", "period", "model"],
-                             pairs={"n_with_incident": "n"}, group_all=["label"], keep=("n",))
-    ba_shown = changes_from_published(ba.summary, ba_shown, page.dc, page.alpha)
-    ba_shown = rates_from_published(ba.summary, ba_shown, page.dc)
-    out.append(page.shown_table(ba_shown, caption="12 months before referral vs 12 months after leaving (unit column: "
-                          "proportions with Wilson CI, percentage points, rates per person-year, rate ratios; "
-                          "secondary outcomes Holm-adjusted)", csv_name=page.csv_name("followup_before_after")))
-    blocked = set(ba_shown.loc[ba_shown["n_with_incident"].isin([page.dc.marker, "[c]"])
-                               | ba_shown["n_events"].isin([page.dc.marker, "[c]"]), "label"])
-    if len(blocked) < ba_shown["label"].nunique():
-        import copy
+def _lookback_note(page, rm) -> list:
+    """First-time MARAC referrals within 12 months of the start of the linked data (whether they were repeats
+    cannot be known), in words, as published; nothing when there are none."""
+    n = float(pd.to_numeric(rm.summary["n_lookback_incomplete"], errors="coerce").sum())
+    if not n > 0:
+        return []
+    return [page.p(f"{count_text(page, n, name='MARAC referrals of unknown repeat status')} MARAC referrals fall "
+                   "within 12 months of the start of the linked records: whether they were repeats cannot be known, "
+                   "so they count as first referrals.", "note")]
 
-        vis = copy.copy(ba)
-        vis.summary = ba.summary[~ba.summary["label"].isin(blocked)]
-        vis = publish_result(vis, page.dc, pairs={"n_with_incident": "n"})  # drawn from published values
+
+def _repeat_marac(page, rm) -> dict:
+    """Repeat MARAC cases by period; a period with fewer than the zero-rule minimum MARAC referrals (as
+    published) shows its referrals only, not broken down into repeats and people (they would be a handful)."""
+    from dapp_eval.analyses.followup import REPEAT_PARTS
+
+    t = rm.summary.reset_index(drop=True).copy()
+    few = np.array([not published_count(page, float(v), name="MARAC referrals") >= page.dc.zero_minimum
+                    for v in t["n_marac"]], dtype=bool)
+    t[list(REPEAT_PARTS)] = t[list(REPEAT_PARTS)].astype(float)
+    t.loc[few, [*REPEAT_PARTS, "estimate", "ci_lower", "ci_upper"]] = np.nan
+    return publish_table(page, t, roles=rm.roles["summary"], caption="Repeat MARAC cases (a new MARAC referral "
+                         "within 12 months of the previous one, as SafeLives defines it; a period with fewer than "
+                         f"{page.dc.zero_minimum} MARAC referrals is not broken down)", name="repeat_marac",
+                         # the people referred to MARAC are in the before/after table; people with a repeat and
+                         # the referrals whose status cannot be known are not shown beside the cases (the audit
+                         # read the case rate as theirs) but in words
+                         drop=tuple(c for c in ("note", "n_people_marac", "n_people_repeat", "n_lookback_incomplete")
+                                    if c in t),
+                         pairs={"n_people_repeat": "n_people_marac"})[0]
+
+
+def _before_after(page, ba) -> list:
+    """The 12 months before referral against the 12 months after leaving: the table (every statistic from
+    the published counts, as the analysis declares) and the chart of the outcomes whose counts are all
+    published, drawn from that published table."""
+    out = []
+    drop = [c for c in ba.summary.columns if c in ("outcome", "note", "n_stopped", "n_started")]
+    block, shown = publish_table(page, ba, caption="12 months before referral vs 12 months after leaving (unit "
+                                 "column: proportions with Wilson CI, percentage points, rates per person-year, rate "
+                                 "ratios; secondary outcomes Holm-adjusted)", name="followup_before_after",
+                                 drop=tuple(drop))
+    out.append(block)
+    if shown is None:
+        return out
+    pub = numbers(shown)
+    counts = pub[["n_with_incident", "n_events"]]
+    blocked = set(shown.loc[(counts.isna() & ba.summary[["n_with_incident", "n_events"]].reset_index(drop=True)
+                             .notna()).any(axis=1), "label"])
+    if len(blocked) < shown["label"].nunique():
+        vis = chart_result(ba, shown[~shown["label"].isin(blocked)].reset_index(drop=True))
         out.append(page.figure(vis.plot(), alt="Share of people with police, MARAC and children's services "
                                "involvement in the year before referral and the year after leaving; the numbers "
                                "are in the table above.",
@@ -126,136 +124,38 @@ def _before_after(page, ba) -> list:
 
 
 def _completers(page, followup) -> list:
-    """Completers against non-completers (descriptive), published through the publication step."""
-    out = []
+    """Completers against non-completers (descriptive), published through the roles the analysis declares;
+    shown only where both groups are at least the threshold (as published)."""
     cc = page.get("completers", lambda: followup.compare_completers(page.data, alpha=page.alpha))
     if isinstance(cc, Exception):
-        out.append(page.na("Completers and non-completers", str(cc)))
-    if not isinstance(cc, Exception):
-        out.append(page.h3("Completers and non-completers (aligned windows since referral)"))
-        out.append(page.p(cc.meta.get("caveat", "People who complete differ from people who leave early in ways "
-                                           "that also affect their later behaviour, so this comparison is "
-                                           "descriptive, not an effect of completing."), "note"))
-        ck = [c for c in cc.summary.columns if c not in ("note",)]
-        # the difference rows add the groups up, so one hidden count hides the whole table's counts
-        caption = "Completers vs non-completers: any police involvement and rates (not a causal comparison)"
-        if page.is_withheld(caption, page.csv_name("followup_completers")):
-            out.append(page.withheld_block(caption))
-        else:
-            t = cc.summary[ck].reset_index(drop=True)
-            out.append(page.shown_table(publish(t, completers_roles(t, page.dc), page.dc, name=caption),
-                                        caption=caption, csv_name=page.csv_name("followup_completers")))
+        return [page.na("Completers and non-completers", str(cc))]
+    out = [page.h3("Completers and non-completers (aligned windows since referral)"),
+           page.p(cc.meta.get("caveat", "People who complete differ from people who leave early in ways that also "
+                                         "affect their later behaviour, so this comparison is descriptive, not an "
+                                         "effect of completing."), "note")]
+    sizes = cc.summary.loc[(cc.summary["measure"] == "any incident") & (cc.summary["period"] == "after"), "n"]
+    shown = [published_count(page, float(v), name="completers and non-completers") for v in sizes]
+    if len(shown) != 2 or not all(v >= page.dc.threshold for v in shown):
+        out.append(page.p("Completers and non-completers are not compared here: one of the two groups has fewer "
+                          f"than {page.dc.threshold} people, too few for a comparison.", "note"))
+        return out
+    out.append(page.publish(_one_figure_once(cc.summary), roles=cc.roles["summary"], caption="Completers vs "
+                            "non-completers: any police involvement and rates (not a causal comparison)",
+                            name="followup_completers", drop=tuple(c for c in ("note",) if c in cc.summary)))
     return out
 
 
-def rates_from_published(summary: pd.DataFrame, shown: pd.DataFrame, dc) -> pd.DataFrame:
-    """Incidents per person-year, their person-years and the rate ratios from the published counts.
-
-    The person-years are those of the published number of people (mean follow-up per person x published
-    n); each rate is published incidents / those person-years; a rate ratio is the ratio of the published
-    rates. Intervals keep their width on the log scale (the model's, from the true data). Issue 26: the
-    true person-years gave the number of people back (140.9 = 141 x 365/365.25), and the true rate ratio
-    the numbers of incidents (0.244 = 47 / 193 beside 45 and 195).
-    """
-    true = summary.reset_index(drop=True)
-    out = shown.reset_index(drop=True).copy()
-    if len(out) != len(true) or "person_years" not in out:
-        return shown
-    n_t, n_p, ev_p = num(true, "n"), num(out, "n"), num(out, "n_events")
-    py_t, est_t = num(true, "person_years"), num(true, "estimate")
-    is_rate = (true["measure"] == "incidents per person-year").to_numpy()
-    is_ratio = true["measure"].astype(str).str.startswith("rate ratio").to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        py_p = py_t * n_p / n_t
-        rate_p = np.where(ev_p == 0, 0.0, ev_p / py_p)
-    published_rate = {}
-    for i in np.flatnonzero(is_rate):
-        key = (true["label"].iloc[i], true["period"].iloc[i])
-        ok = np.isfinite(rate_p[i]) and np.isfinite(py_p[i])
-        published_rate[key] = rate_p[i] if ok else np.nan
-        _put_rate(out, i, rate_p[i] if ok else None, est_t[i], true, py_p[i] if ok else None)
-    for i in np.flatnonzero(is_ratio):
-        label = true["label"].iloc[i]
-        before, after = published_rate.get((label, "before"), np.nan), published_rate.get((label, "after"), np.nan)
-        rr = after / before if before and np.isfinite(before) and np.isfinite(after) else None
-        _put_rate(out, i, rr, est_t[i], true, None)
-    if (out["person_years"].astype(str) == "[c]").any() or any(np.isnan(v) for v in published_rate.values()):
-        dc.record("12 months before referral vs 12 months after leaving", "", "estimate",
-                  "rates and rate ratios from published counts; withheld where a count is not published")
-    return out
-
-
-def num(df: pd.DataFrame, c: str) -> np.ndarray:
-    """Column ``c`` as numbers (a published "1,234" read as 1234; "[c]" and "<10" as NaN)."""
-    return pd.to_numeric(df[c].astype(str).str.replace(",", ""), errors="coerce").to_numpy(float)
-
-
-def _put_rate(out: pd.DataFrame, i: int, value, true_value: float, true: pd.DataFrame, py) -> None:
-    """Row ``i``'s estimate (and interval, scaled on the log scale), or ``[c]`` when ``value`` is None."""
-    cols = [c for c in ("estimate", "ci_lower", "ci_upper") if c in out]
-    for c in cols + ["person_years"]:
-        out[c] = out[c].astype(object)
-    if value is None:
-        for c in cols:
-            out.iloc[i, out.columns.get_loc(c)] = "[c]"
-        if pd.notna(true["person_years"].iloc[i]):
-            out.iloc[i, out.columns.get_loc("person_years")] = "[c]"
-        return
-    scale = value / true_value if true_value else np.nan
-    out.iloc[i, out.columns.get_loc("estimate")] = value
-    for c in cols[1:]:
-        t = pd.to_numeric(true[c].iloc[i], errors="coerce")
-        out.iloc[i, out.columns.get_loc(c)] = t * scale if np.isfinite(scale) and pd.notna(t) else t
-    if py is not None:
-        out.iloc[i, out.columns.get_loc("person_years")] = py
-
-
-def _rates(pub: pd.DataFrame, true: pd.DataFrame) -> pd.DataFrame:
-    """Incidents per person-year from the published number of incidents (the person-years are not a count)."""
-    ev = pd.to_numeric(true["n_events"], errors="coerce").to_numpy(dtype=float)
-    rate = pd.to_numeric(true["estimate"], errors="coerce").to_numpy(dtype=float)
-    n_true = pd.to_numeric(true["n"], errors="coerce").to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # the person-years of the published number of people (the true person-years, with the published
-        # rate, gave the number of people back: 35.97 person-years = 36 people)
-        py = np.where(rate > 0, ev / rate, np.nan) * pub["n"].to_numpy(dtype=float) / n_true
-        new = np.where(pub["n_events"].to_numpy(dtype=float) == 0, 0.0, pub["n_events"].to_numpy(dtype=float) / py)
-    return pd.DataFrame({"estimate": new})
-
-
-def _difference(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Completers minus non-completers after leaving: Newcombe's interval and Fisher's test on published counts."""
-    from scipy import stats as st
-
-    from dapp_eval.estimators.proportions import newcombe_diff_ci
-
-    after = pub[(pub["period"] == "after") & (pub["measure"] == "any incident")].set_index("group")
-    res = (np.nan,) * 4
-    if {"completed", "did_not_complete"} <= set(after.index):
-        kc, nc = after.loc["completed", ["n_with_incident", "n"]].astype(float)
-        kd, nd = after.loc["did_not_complete", ["n_with_incident", "n"]].astype(float)
-        shown = pd.to_numeric(after["estimate"], errors="coerce").notna().all()  # both proportions published
-        if shown and not np.isnan([kc, nc, kd, nd]).any() and nc > 0 and nd > 0:
-            d, lo, hi = newcombe_diff_ci(kc, nc, kd, nd, alpha=alpha)
-            p = float(st.fisher_exact([[kc, nc - kc], [kd, nd - kd]])[1])
-            res = (100 * d, 100 * lo, 100 * hi, p)
-    return pd.DataFrame([res] * len(pub), columns=["estimate", "ci_lower", "ci_upper", "p_value"])
-
-
-def completers_roles(t: pd.DataFrame, dc) -> list:
-    """What each column of the completers table is (issue 26: its estimates inverted to the true counts)."""
-    any_inc = (t["measure"] == "any incident").to_numpy()
-    rate = (t["measure"] == "incidents per person-year").to_numpy()
-    diff = t["group"].astype(str).str.contains(" - ").to_numpy()
-    model = t["group"].astype(str).str.contains(" / ").to_numpy()
-    sizes = t.loc[(t["period"] == "after") & any_inc, "n"]
-    groups_ok = len(sizes) == 2 and bool((pd.to_numeric(sizes, errors="coerce") >= dc.threshold).all())
-    stats_cols = ("estimate", "ci_lower", "ci_upper", "p_value")
-    return [Label("group", "group_label", "period", "measure"), Count("n", "n_with_incident", "n_events"),
-            Proportion("n_with_incident", "n", rows=any_inc),
-            Derived(("estimate",), lambda pub: _rates(pub, t), inputs=("n", "n_events"), rows=rate),
-            Derived(stats_cols, lambda pub: _difference(pub, dc.alpha), rows=diff, hidden_ok=True),
-            Model(stats_cols, events="n_events" if groups_ok else 0, rows=model)]
+def _one_figure_once(summary: pd.DataFrame) -> pd.DataFrame:
+    """The completers table with each count shown once: the number of people on the 'any incident' rows, the
+    number of incidents on the rate rows, and no sums of the two groups on the comparison rows (they add
+    nothing the group rows do not show)."""
+    t = summary.reset_index(drop=True).copy()
+    measure, group = t["measure"].astype(str), t["group"].astype(str)
+    compare = group.str.contains(" - | / ", regex=True)
+    t.loc[(measure == "incidents per person-year") | compare, "n"] = pd.NA
+    t.loc[measure == "any incident", "n_events"] = pd.NA
+    t.loc[compare, "n_with_incident"] = pd.NA
+    return t
 
 
 def _recurrent(page, followup) -> list:
@@ -267,6 +167,10 @@ def _recurrent(page, followup) -> list:
     # redrawn from rounded cumulative contacts and ends of follow-up, as the Kaplan-Meier curves are (issue 26:
     # the steps of the true mean cumulative function are 1 / number followed, so they counted the contacts)
     safe = protect_mcf_result(rc, page.dc, name="police contacts since leaving (mean cumulative function)")
+    safe, few = _without_small_groups(page, rc, safe)
+    if few:
+        out.append(page.p(f"Not shown over time: {', '.join(few)} (fewer than {page.dc.zero_minimum} people followed "
+                          "from leaving, too few for a curve).", "note"))
     keep = [c for c in ("group", "months", "n_at_risk", "n_events", "estimate", "ci_lower", "ci_upper")
             if c in safe.summary]
     per = "contacts per person (mean)"  # a mean count, not a proportion: the page must not show it as a percentage
@@ -277,8 +181,9 @@ def _recurrent(page, followup) -> list:
     if page.is_withheld(caption, page.csv_name("recurrent_contacts")):
         out.append(page.withheld_block(caption))
     else:
+        # read off the curve redrawn from rounded counts; not shown beside a number of contacts not published
         roles = [Label("group", "months", "measure"), Count("n_followed", "n_events"),
-                 Value("estimate", "ci_lower", "ci_upper")]  # read off the curve redrawn from rounded counts
+                 Derived(("estimate", "ci_lower", "ci_upper"), _as_published, inputs=("n_followed", "n_events"))]
         out.append(page.shown_table(publish(tab, roles, page.dc, name=caption), caption=caption,
                                     csv_name=page.csv_name("recurrent_contacts")))
     if len(safe.tables["curves"]):
@@ -293,9 +198,36 @@ def _recurrent(page, followup) -> list:
                                caption="Police contacts since leaving: mean cumulative number per person "
                                        f"(mean cumulative function, {page.level} CI)."))
     rr = rc.tables.get("rate_ratio")
-    if rr is not None and len(rr) and np.isfinite(rr["estimate"].iloc[0]):
-        out.append(page.p(_ratio_sentence(rr.iloc[0], page.level) + " " + str(rc.meta.get("caveat", "")), "note"))
+    if rr is not None and len(rr) and "n_events" in rr:
+        # the model's ratio in words, as published: withheld unless each group has the threshold's contacts
+        pub = numbers(publish(rr, rc.roles["rate_ratio"], quiet(page.dc), name="rate ratio since leaving")).iloc[0]
+        if np.isfinite(pub[["estimate", "ci_lower", "ci_upper"]].to_numpy(dtype=float)).all():
+            out.append(page.p(_ratio_sentence(pub, page.level) + " " + str(rc.meta.get("caveat", "")), "note"))
     return out
+
+
+def _as_published(pub: pd.DataFrame) -> pd.DataFrame:
+    """Values that are already published (read off a curve redrawn from rounded counts), kept as they are."""
+    return pub[["estimate", "ci_lower", "ci_upper"]].apply(pd.to_numeric, errors="coerce")
+
+
+def _without_small_groups(page, rc, safe):
+    """The protected curves without the exit groups of fewer than the zero-rule minimum people followed from
+    leaving (as published): every step of such a curve is a handful of people. Also the groups left out."""
+    import copy
+
+    from dapp_eval.analyses.followup import GROUP_LABELS
+
+    start = rc.summary[rc.summary["months"] == 0].groupby("group", sort=False)["n_at_risk"].max()
+    few = [g for g, n in start.items()
+           if not published_count(page, float(n), name="people followed from leaving") >= page.dc.zero_minimum]
+    if not few:
+        return safe, []
+    out = copy.copy(safe)
+    out.summary = safe.summary[~safe.summary["group"].isin(few)].reset_index(drop=True)
+    out.tables = {**safe.tables, "curves": safe.tables["curves"][~safe.tables["curves"]["group"].isin(few)]
+                  .reset_index(drop=True)}
+    return out, [GROUP_LABELS.get(g, g) for g in few]
 
 
 def _ends(curves) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dapp_eval.columns import Label, Merge
+
 TITLE = "Partner support"
 PLACEMENT = "body"
 _MEASURE = {"accepted": "Accepted support, of (ex-)partners offered it",
@@ -26,15 +28,16 @@ def build(page) -> dict:
                   "whether support lasted until the perpetrator left the programme.")]
     s = res.summary.copy()
     s["measure"] = s["measure"].map(_MEASURE)
-    out.append(page.table(s, caption=f"Partner support: take-up, safety plans and duration (Wilson {page.ci_label})",
-                          name="partner_support", label_cols=["measure"], pairs={"n_yes": "n"}))
+    out.append(page.publish(s, roles=res.roles["summary"], caption="Partner support: take-up, safety plans and "
+                            f"duration (Wilson {page.ci_label})", name="partner_support"))
     c = res.tables["contacts"].copy()
     c["measure"] = c["measure"].map(_NUMBER)
-    out.append(page.table(c, caption="Contacts, sessions and weeks of support", name="partner_support_contacts",
-                          label_cols=["measure"], own_values=("mean", "median")))
+    out.append(page.publish(c, roles=res.roles["contacts"], caption="Contacts, sessions and weeks of support",
+                            name="partner_support_contacts"))
     cl = res.tables["closed"].copy()
     cl["closed_reason"] = cl["closed_reason"].map(_CLOSED)
-    cl = page.dc.merge_small(cl.assign(_block=1), by=["_block"], level="closed_reason", name="Why partner support closed")
-    out.append(page.table(cl, caption="Why partner support closed", name="partner_support_closed",
-                          label_cols=["closed_reason"], drop=("_block",)))
+    # small reasons merged into one, not withheld (one block: every reason is a part of the supported)
+    roles = [*res.roles["closed"], Label("_block"), Merge(by=("_block",), level="closed_reason")]
+    out.append(page.publish(cl.assign(_block="all"), roles=roles, caption="Why partner support closed",
+                            name="partner_support_closed", drop=("_block",)))
     return {"blocks": out}

@@ -25,12 +25,12 @@ def build(page) -> dict:
     for r in small.itertuples(index=False):
         out.append(page.p(f"{_COHORT[r.cohort]}: not reported, the cohort is under {m['min_cohort']} people "
                           "(the Justice Data Lab minimum).", "note"))
-    s = s[s["meets_minimum"]].drop(columns="meets_minimum")
+    s = s[s["meets_minimum"]]
     if len(s):
         s["cohort"] = s["cohort"].map(_COHORT)
-        out.append(page.table(s, caption="Proven reoffending within one year of leaving (six-month lag; Wilson "
-                                         f"{page.ci_label})", name="proven_reoffending", label_cols=["cohort"],
-                              pairs={"n_reoffenders": "n"}))
+        out.append(page.publish(s, roles=res.roles["summary"], caption="Proven reoffending within one year of "
+                                f"leaving (six-month lag; Wilson {page.ci_label})", name="proven_reoffending",
+                                drop=("meets_minimum",)))
     comp = getattr(page.release, "comparators", None)
     rows = [] if comp is None else list(comp[comp["figure"] == "proven_reoffending_rate"].itertuples(index=False))
     if rows:

@@ -7,13 +7,24 @@ import re
 import numpy as np
 import pandas as pd
 
-from dapp_eval.disclosure.publish import publish_result
-from dapp_eval.disclosure.roles import Count, Derived, Label, publish
+from dapp_eval.analyses.safety import PAIRED_ZERO_RULE
+from dapp_eval.columns import Count, Derived, Label, Model
 from dapp_eval.disclosure.text import protect_counts
 from dapp_eval.report.sections import _results as R
+from dapp_eval.report.sections._publish import (
+    BREAKDOWN_MINIMUM,
+    WAVE_MINIMUM,
+    chart_result,
+    numbers,
+    publish_table,
+    published_count,
+    quiet,
+)
 
 TITLE = 'Safety of (ex-)partners and children'
 PLACEMENT = 'body'
+#: the label of a survey wave's one row when it is not broken down by behaviour
+ALL_BEHAVIOURS = "(all)"
 
 
 def _num(v) -> float:
@@ -47,56 +58,6 @@ def _published_views(v: pd.DataFrame, prow: pd.DataFrame, pvrow: pd.DataFrame, s
     return v
 
 
-def _paired_cells(d: pd.DataFrame) -> pd.DataFrame:
-    """The paired 2x2 table each row implies (from whichever counts it is given: true or published)."""
-    return pd.DataFrame({"both": d["n_yes_baseline"] - d["n_stopped"], "stopped": d["n_stopped"],
-                         "started": d["n_started"],
-                         "neither": d["n_pairs"] - d["n_yes_baseline"] - d["n_started"]})
-
-
-def _paired_stats(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Change in percentage points, Newcombe's interval and the exact McNemar p, from the published 2x2."""
-    from dapp_eval.estimators.proportions import mcnemar_exact, newcombe_paired_ci
-
-    rows = []
-    for _, c in _paired_cells(pub).iterrows():
-        if c.isna().any() or (c < 0).any() or c.sum() <= 0:
-            rows.append((np.nan, np.nan, np.nan, np.nan))
-            continue
-        d, lo, hi = newcombe_paired_ci(c["both"], c["started"], c["stopped"], c["neither"], alpha=alpha)
-        rows.append((100 * d, 100 * lo, 100 * hi, mcnemar_exact(int(c["stopped"]), int(c["started"]))))
-    return pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper", "p_value"])
-
-
-def _holm_published(pub: pd.DataFrame) -> pd.DataFrame:
-    from dapp_eval.estimators.proportions import holm
-
-    p = pd.to_numeric(pub["p_value"], errors="coerce").to_numpy(dtype=float)
-    sec = (pub["role"] == "secondary").to_numpy()
-    adj = p.copy()  # a p-value not shown counts as 1 among the tests (conservative: never as if absent)
-    adj[sec] = holm(np.where(np.isnan(p[sec]), 1.0, p[sec]))
-    adj[np.isnan(p)] = np.nan  # a row whose own p-value is not shown shows no adjusted one
-    return pd.DataFrame({"p_adjusted": adj})
-
-
-#: every count of the paired table is a part of its pairs: "0 started" or "all reported it at T4" among
-#: fewer than twice the threshold pairs is withheld like a small count (the zero rule; issue 26: a site of 15
-#: pairs showed 'started 0' and 'at the later survey 0'), and the statistics built on it with it
-PAIRED_ZERO_RULE = {c: "n_pairs" for c in ("n_yes_baseline", "n_yes_followup", "n_stopped", "n_started")}
-
-
-def paired_roles(cols, alpha: float) -> list:
-    """What each column of the paired-change table is: its statistics come from the published 2x2 cells and
-    are withheld when a cell is from 1 to threshold - 1 (issue 26: they gave a hidden 'started' back)."""
-    counts = ("n_pairs", "n_yes_baseline", "n_yes_followup", "n_stopped", "n_started")
-    stats_cols = tuple(c for c in ("estimate", "ci_lower", "ci_upper", "p_value") if c in cols)
-    roles = [Label(*[c for c in ("behaviour", "label", "role") if c in cols]), Count(*counts),
-             Derived(stats_cols, lambda pub: _paired_stats(pub, alpha), inputs=counts, small=_paired_cells)]
-    if "p_adjusted" in cols:
-        roles.append(Derived(("p_adjusted",), _holm_published, hidden_ok=True))
-    return roles
-
-
 def _pp_headline(old: str, pub: dict | None, conf: str, what: str = "paired (ex-)partners") -> str:
     if pub is None:
         return old.split(": ")[0] + ": not shown (built on numbers below the small-number threshold)"
@@ -104,15 +65,16 @@ def _pp_headline(old: str, pub: dict | None, conf: str, what: str = "paired (ex-
             f"{pub['ci_upper']:+.1f}; {pub['n']:,} {what})")
 
 
-def _row_of(pc_shown, behaviour: str, marker: str) -> dict | None:
+def _row_of(pc_shown, behaviour: str) -> dict | None:
     """A published paired-change row as numbers (None where any of its figures is withheld)."""
     if pc_shown is None:
         return None
-    r = pc_shown[pc_shown["behaviour"] == behaviour]
-    if len(r) != 1 or r[["n_pairs", "estimate", "ci_lower", "ci_upper"]].isin([marker, "[c]"]).any().any():
+    r = numbers(pc_shown[pc_shown["behaviour"] == behaviour])
+    cols = ["n_pairs", "estimate", "ci_lower", "ci_upper"]
+    if len(r) != 1 or r[cols].isna().any(axis=None):
         return None
     r = r.iloc[0]
-    return {"n": int(_num(r["n_pairs"])), "estimate": float(r["estimate"]), "ci_lower": float(r["ci_lower"]),
+    return {"n": int(r["n_pairs"]), "estimate": float(r["estimate"]), "ci_lower": float(r["ci_lower"]),
             "ci_upper": float(r["ci_upper"])}
 
 
@@ -135,15 +97,18 @@ def mirabal_from_published(page, mm: pd.DataFrame, pc_shown) -> pd.DataFrame:
     for i in mm.index[measured]:
         src, head = str(mm.at[i, "informed_by"]), str(mm.at[i, "headline"])
         if "space_for_action" in src:  # a mean change over the pairs: the number of pairs as published
-            n = page.dc.count(mm.at[i, "n"], name="Project Mirabal measures", label="space for action")
-            mm.at[i, "headline"] = re.sub(r"; [\d,]+ paired", f"; {n} paired", head)
+            # a mean over fewer pairs than the threshold describes those few: not shown (as a Summary role)
+            n = published_count(page, mm.at[i, "n"], name="Project Mirabal measures: space for action")
+            mm.at[i, "headline"] = (re.sub(r"; [\d,]+ paired", f"; {n:,.0f} paired", head) if n >= page.dc.threshold
+                                    else _pp_headline(head, None, conf))
+            mm.at[i, "n"] = n if np.isfinite(n) else pd.NA
             continue
         if "feels_safe" in src:
             mm.at[i, "headline"] = (head.split(": ")[0] + ": the change is not shown here; each wave's share "
                                     "feeling very safe is in the table of feeling safe")
         elif "child_exposed" in src or "primary outcome" in src:
             b = "child_exposed" if "child_exposed" in src else page.plan["primary"]["safety"]
-            pub = _row_of(pc_shown, b, page.dc.marker)
+            pub = _row_of(pc_shown, b)
             mm.at[i, "headline"] = _pp_headline(head, pub, conf)
             mm.at[i, "n"] = pd.NA if pub is None else mm.at[i, "n"]
         elif "incidents.csv" in src:
@@ -196,23 +161,54 @@ def build(page) -> dict:
     return {"blocks": out[1:]}
 
 
+def _by_wave(page, summary: pd.DataFrame, *, size: str, what: str, fill: dict) -> pd.DataFrame:
+    """``summary`` with each survey wave broken down (by behaviour, by answer) only where at least
+    WAVE_MINIMUM x threshold answered (``size``, as published); a smaller wave is one row holding that number
+    (``fill`` names its label columns)."""
+    minimum = WAVE_MINIMUM * page.dc.threshold
+    parts = []
+    for wave, g in summary.groupby("wave", sort=False):
+        answered = float(pd.to_numeric(g[size], errors="coerce").max())
+        if published_count(page, answered, name=f"answered at {wave}") >= minimum:
+            parts.append(g)
+            continue
+        row = {c: np.nan for c in summary.columns}
+        row.update(fill, wave=wave, **{size: answered})
+        row[list(fill)[-1]] = f"not broken down by {what} (fewer than {minimum} answered)"
+        parts.append(pd.DataFrame([row]))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _by_behaviour(page, summary: pd.DataFrame) -> pd.DataFrame:
+    """The prevalence table, a small wave one row: the surveys returned (shown as answered)."""
+    t = summary.assign(n_answered=np.where(summary["behaviour"].notna(), summary["n_answered"], np.nan))
+    t = _by_wave(page, t.assign(_returned=t["n_responses"]), size="_returned", what="behaviour",
+                 fill={"behaviour": ALL_BEHAVIOURS, "role": "", "label": ""})
+    small = t["behaviour"] == ALL_BEHAVIOURS
+    for c in ("n_answered", "n_responses"):
+        t.loc[small, c] = t.loc[small, "_returned"]
+    return t.drop(columns="_returned")
+
+
 def _prevalence(page, pv) -> tuple[list, pd.DataFrame]:
     """Behaviours reported at each wave (all who answered): the table, and the chart of the behaviours whose
-    counts are all published."""
-    out = []
-    keep = [c for c in ("wave", "behaviour", "label", "role", "n_answered", "n_reporting", "estimate", "ci_lower",
-                        "ci_upper") if c in pv.summary]
-    pv_shown = page.dc.table(pv.summary[keep], name="Behaviours reported by (ex-)partners",
-                             label_cols=["wave", "label", "role", "behaviour"], pairs={"n_reporting": "n_answered"})
-    out.append(page.shown_table(pv_shown.drop(columns=["behaviour"]), caption="Behaviours reported by (ex-)partners, by "
-                          f"wave (all who answered; Wilson {page.ci_label})", csv_name=page.csv_name("safety_prevalence")))
-    hidden = pv_shown["n_reporting"].isin([page.dc.marker, "[c]"])
-    safe_behaviours = [b for b in dict.fromkeys(pv_shown["behaviour"])
+    counts are all published, drawn from that table."""
+    t = _by_behaviour(page, pv.summary)
+    block, pv_shown = publish_table(page, t, roles=pv.roles["summary"], caption="Behaviours reported by "
+                                    f"(ex-)partners, by wave (all who answered; Wilson {page.ci_label})",
+                                    name="safety_prevalence", drop=("behaviour", "n_responses", "n_missing"))
+    out = [block]
+    if pv_shown is None:
+        return out, t.iloc[0:0]
+    pub = numbers(pv_shown)
+    broken = pv_shown["behaviour"] != ALL_BEHAVIOURS
+    hidden = pub["n_reporting"].isna() & broken
+    safe_behaviours = [b for b in dict.fromkeys(pv_shown.loc[broken, "behaviour"])
                        if not hidden[pv_shown["behaviour"] == b].any()]
     if safe_behaviours:
-        left_out = len(set(pv_shown["behaviour"])) - len(safe_behaviours)
-        pv_pub = publish_result(pv, page.dc, pairs={"n_reporting": "n_answered"})  # bars and labels: published values
-        out.append(page.figure(pv_pub.plot(behaviours=safe_behaviours), alt="Share of (ex-)partners reporting each "
+        left_out = pv_shown.loc[broken, "behaviour"].nunique() - len(safe_behaviours)
+        vis = chart_result(pv, pv_shown[broken].reset_index(drop=True))
+        out.append(page.figure(vis.plot(behaviours=safe_behaviours), alt="Share of (ex-)partners reporting each "
                                "behaviour at each survey wave, with confidence intervals; the numbers are in the table above.",
                                caption="Reported behaviours by wave (all respondents)"
                                        + (f"; {left_out} behaviour(s) with small numbers not drawn."
@@ -220,58 +216,80 @@ def _prevalence(page, pv) -> tuple[list, pd.DataFrame]:
     return out, pv_shown
 
 
+def _paired_table(page, pc) -> tuple[dict, pd.DataFrame | None]:
+    """The paired-change table, broken down by behaviour where at least BREAKDOWN_MINIMUM x threshold
+    (ex-)partners answered both waves (as published); otherwise a note saying so."""
+    sp = page.plan["safety"]
+    minimum = BREAKDOWN_MINIMUM * page.dc.threshold
+    n_pairs = published_count(page, float(pc.summary["n_pairs"].max()), name="paired (ex-)partners")
+    if not n_pairs >= minimum:
+        page.dc.record("Paired change in reported behaviours", "", "table",
+                       f"not broken down by behaviour: fewer than {minimum} pairs")
+        return page.p(f"Paired change {sp['baseline_wave']} to {sp['followup_wave']}: fewer than {minimum} "
+                      "(ex-)partners answered both surveys here, too few for a comparison behaviour by behaviour "
+                      "(most of its cells would be below the small-number threshold); the report on all sites "
+                      "has it.", "note"), None
+    drop = tuple(c for c in ("behaviour", "baseline", "followup", "n_missing_item", "prop_baseline", "prop_followup")
+                 if c in pc.summary)
+    return publish_table(page, pc, caption=f"Paired change {sp['baseline_wave']} to {sp['followup_wave']} among "
+                         "(ex-)partners who answered both (percentage points; exact McNemar; the primary outcome "
+                         "unadjusted, secondary outcomes Holm-adjusted)", name="safety_paired", drop=drop,
+                         pairs=PAIRED_ZERO_RULE)
+
+
+def _views_roles(v: pd.DataFrame, events: float) -> list:
+    """The three views: the first two rebuilt from published counts (kept as published), the model views
+    model outputs shown with at least ``threshold`` people reporting the behaviour at the later wave."""
+    stats_cols = tuple(c for c in ("prop_baseline", "prop_followup", "estimate", "ci_lower", "ci_upper", "p_value")
+                       if c in v)
+    from_counts = v["view"].isin(["all respondents", "paired respondents"]).to_numpy()
+    return [Label(*[c for c in ("view", "label", "role") if c in v]), Count("n_baseline", "n_followup"),
+            Derived(stats_cols, lambda pub: pub[list(stats_cols)], inputs=("n_baseline", "n_followup"),
+                    rows=from_counts),
+            Model(stats_cols, events=events, rows=~from_counts)]
+
+
 def _paired_and_views(page, pv_shown: pd.DataFrame) -> tuple[list, pd.DataFrame | None]:
     """The paired change among (ex-)partners who answered both waves, then the three views of the primary
     outcome (shown only when every cell they are built on is published); also the published paired table
-    (None when the analysis could not run), which the Mirabal measures read."""
+    (None when it is not shown), which the Mirabal measures read."""
     from dapp_eval.analyses import safety
 
     sp = page.plan["safety"]
+    prim = page.plan["primary"]["safety"]
     out = []
-    prow = pvrow = pc_shown = None
-    pc = page.get("safety_paired", lambda: safety.paired_change(
-        page.data, **_wave_args(page)))
+    pc_shown = None
     primary_visible = False
+    pc = page.get("safety_paired", lambda: safety.paired_change(page.data, **_wave_args(page)))
     if isinstance(pc, Exception):
         out.append(page.na("Paired change", str(pc)))
-    if not isinstance(pc, Exception):
-        ck = [c for c in ("behaviour", "label", "role", "n_pairs", "n_yes_baseline", "n_yes_followup", "n_stopped",
-                          "n_started", "estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted")
-              if c in pc.summary]
-
-        pc_shown = publish(pc.summary[ck], paired_roles(ck, page.dc.alpha), page.dc,
-                           name="Paired change in reported behaviours", pairs=PAIRED_ZERO_RULE)
-        out.append(page.shown_table(pc_shown.drop(columns=["behaviour"]),
-                              caption=f"Paired change {sp['baseline_wave']} to {sp['followup_wave']} among "
-                                      "(ex-)partners who answered both (percentage points; exact McNemar; the "
-                                      "primary outcome unadjusted, secondary outcomes Holm-adjusted)",
-                              csv_name=page.csv_name("safety_paired")))
-        prim = page.plan["primary"]["safety"]
+    else:
+        block, pc_shown = _paired_table(page, pc)
+        out.append(block)
+    if pc_shown is not None:
         prow = pc_shown[pc_shown["behaviour"] == prim]
         pvrow = pv_shown[(pv_shown["behaviour"] == prim) & pv_shown["wave"].isin([sp["baseline_wave"],
                                                                                  sp["followup_wave"]])]
         # every cell of the paired row published (a hidden 'started' hid its 2x2 table: the views must not show it)
-        primary_visible = (len(prow) == 1 and not prow.isin([page.dc.marker, "[c]"]).any().any()
-                           and len(pvrow) == 2 and not pvrow.isin([page.dc.marker, "[c]"]).any().any())
-    cv = page.get("change_views", lambda: safety.change_views(
-        page.data, **_wave_args(page)))
+        primary_visible = (len(prow) == 1 and not numbers(prow).drop(columns="p_adjusted", errors="ignore")
+                           .select_dtypes("number").isna().any(axis=None)
+                           and len(pvrow) == 2 and not numbers(pvrow).select_dtypes("number").isna().any(axis=None))
+    cv = page.get("change_views", lambda: safety.change_views(page.data, **_wave_args(page)))
     if isinstance(cv, Exception):
         out.append(page.na("Three views of the change", str(cv)))
-    if not isinstance(cv, Exception):
-        prim = page.plan["primary"]["safety"]
-        if primary_visible:
-            v = _published_views(cv.summary[cv.summary["behaviour"] == prim], prow, pvrow, sp, page.alpha)
-            vk = [c for c in v.columns if c not in ("behaviour",)]
-            # disclosure (issue 15): the numbers of respondents are counts of people, rounded like every other
-            out.append(page.table(v[vk], caption="Three views of the primary outcome side by side: all "
-                                  "respondents, paired respondents, and models unweighted and weighted for "
-                                  "non-response (proportions 0-1; change in percentage points)",
-                                  name="safety_views"))
-        else:
-            page.dc.record("Three views of the primary outcome", prim, "table",
-                            "not shown: built on counts hidden elsewhere")
-            out.append(page.p("The side-by-side views of the primary outcome are not shown: they are built on counts "
-                          "that are below the small-number threshold.", "note"))
+    elif primary_visible:
+        v = _published_views(cv.summary[cv.summary["behaviour"] == prim], prow, pvrow, sp, page.alpha)
+        v = v.drop(columns=["behaviour"])
+        kf = float(numbers(pvrow[pvrow["wave"] == sp["followup_wave"]])["n_reporting"].iloc[0])
+        out.append(page.publish(v, roles=_views_roles(v, kf), caption="Three views of the primary outcome side by "
+                                "side: all respondents, paired respondents, and models unweighted and weighted for "
+                                "non-response (proportions 0-1; change in percentage points)", name="safety_views"))
+    else:
+        page.dc.record("Three views of the primary outcome", prim, "table",
+                       "not shown: built on counts hidden elsewhere")
+        out.append(page.p("The side-by-side views of the primary outcome are not shown: they are built on counts "
+                          "that are below the small-number threshold, or on a comparison not broken down here.",
+                          "note"))
     return out, pc_shown
 
 
@@ -282,17 +300,29 @@ def _feeling_safe(page) -> list:
         out.append(page.na("Feeling safe", str(fs)))
     if fs is not None and not isinstance(fs, Exception):
         out.append(page.h3("Feeling safe"))
-        out.append(page.table(fs.tables["headline"], caption="Feeling 'very safe' and 'not safe at all', by "
-                               "wave", name="feeling_safe_headline", pairs={"n": "n_answered"},
-                               label_cols=[c for c in fs.tables["headline"].columns
-                                           if fs.tables["headline"][c].dtype == object]))
-        levels = fs.summary
-        if not any(page.dc.is_small(v) or page.dc.is_small(a - v)
-                   for v, a in zip(levels["n"].fillna(0), levels["n_answered"].fillna(0))):
-            out.append(page.figure(publish_result(fs, page.dc, pairs={"n": "n_answered"}).plot(), alt="Stacked bars of how safe (ex-)partners feel at each wave, "
-                                   "from not safe at all to very safe.", caption="How safe (ex-)partners feel, "
-                                   "by wave."))
+        head = _by_wave(page, fs.tables["headline"], size="n_answered", what="answer", fill={"measure": ""})
+        out.append(page.publish(head, roles=fs.roles["headline"], caption="Feeling 'very safe' and 'not safe at "
+                                "all', by wave", name="feeling_safe_headline"))
+        from dapp_eval.disclosure.roles import publish
+
+        levels = publish(fs.summary, fs.roles["summary"], quiet(page.dc), name="feeling safe levels")
+        if not numbers(levels)[["n", "n_answered", "estimate"]].isna().any(axis=None):
+            out.append(page.figure(chart_result(fs, levels).plot(), alt="Stacked bars of how safe (ex-)partners "
+                                   "feel at each wave, from not safe at all to very safe.",
+                                   caption="How safe (ex-)partners feel, by wave."))
     return out
+
+
+def _response_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Response by wave for two groups: completed, and everyone else (left without completing, for any reason,
+    or still attending): one group rather than several small ones, the comparison the weighting rests on."""
+    other = summary["status_label"] != "completed"
+    t = summary.assign(status_label=summary["status_label"].where(~other, "not completed (left early or still "
+                                                                          "attending)"),
+                       programme_status=summary["programme_status"].where(~other, "not completed"))
+    keys = ["wave", "programme_status", "status_label"]
+    t = t.groupby(keys, sort=False)[["n_expected", "n_answered", "n_not_answered"]].sum().reset_index()
+    return t.assign(estimate=np.nan, ci_lower=np.nan, ci_upper=np.nan)
 
 
 def _response(page) -> tuple[list, pd.DataFrame | None]:
@@ -307,14 +337,10 @@ def _response(page) -> tuple[list, pd.DataFrame | None]:
                   "over-represent completers' families. The weighted model above adjusts for this, on the assumption "
                   "that, within the groups its response model uses, those who answered are like those who did not.",
                   "note")]
-    rk = [c for c in ("wave", "status_label", "n_expected", "n_answered", "estimate", "ci_lower", "ci_upper")
-          if c in rr.summary]
-    caption, csv_name = "Survey response by wave and programme status", page.csv_name("safety_response")
-    if page.is_withheld(caption, csv_name):
-        return out + [page.withheld_block(caption)], None
-    shown = page.dc.table(rr.summary[rk], name=caption, label_cols=["wave", "status_label"],
-                          pairs={"n_answered": "n_expected"})
-    return out + [page.shown_table(shown, caption=caption, csv_name=csv_name)], shown
+    block, shown = publish_table(page, _response_table(rr.summary), roles=rr.roles["summary"],
+                                 caption="Survey response by wave and programme status", name="safety_response",
+                                 drop=("programme_status", "n_not_answered"))
+    return out + [block], shown
 
 
 def _published_by_wave(shown: pd.DataFrame | None, col: str) -> dict[str, float]:
@@ -340,7 +366,8 @@ def _why_fewer(page, pv_shown: pd.DataFrame, rr_shown: pd.DataFrame | None) -> d
     from dapp_eval.analyses.safety import WAVE_MONTHS
 
     prim = page.plan["primary"]["safety"]
-    rows = pv_shown[pv_shown["behaviour"] == prim] if "behaviour" in pv_shown else pv_shown.iloc[0:0]
+    rows = (pv_shown[pv_shown["behaviour"].isin([prim, ALL_BEHAVIOURS])] if "behaviour" in pv_shown
+            else pv_shown.iloc[0:0])
     answered = _published_by_wave(rows, "n_answered")
     waves = [w for w in WAVE_MONTHS if w in answered]
     first, last = (waves[0], waves[-1]) if waves else ("the first survey", "the last")
@@ -367,14 +394,10 @@ def _why_fewer(page, pv_shown: pd.DataFrame, rr_shown: pd.DataFrame | None) -> d
 def _support(page) -> list:
     from dapp_eval.analyses import safety
 
-    out = []
     ps = page.get("support", lambda: safety.partner_support(page.data, alpha=page.alpha))
     if isinstance(ps, Exception):
-        out.append(page.na("Partner support", str(ps)))
-    if not isinstance(ps, Exception):
-        out.append(page.table(ps.summary, caption="Support for (ex-)partners and children in the families",
-                               name="partner_support", label_cols=["measure"], pairs={"n": "n_of"}))
-    return out
+        return [page.na("Partner support", str(ps))]
+    return [page.publish(ps, caption="Support for (ex-)partners and children in the families", name="partner_support")]
 
 
 def _mirabal(page, pc_shown: pd.DataFrame | None) -> list:
@@ -389,10 +412,8 @@ def _mirabal(page, pc_shown: pd.DataFrame | None) -> list:
         mm_pub = mirabal_from_published(page, mm.summary, pc_shown)
         mk = [c for c in ("measure_no", "measure", "informed_by", "status", "headline", "n") if c in mm_pub]
         out.append(page.h3("Project Mirabal's six measures of success"))
-        # the headline is text built from the numbers, so it is hidden with its count
-        out.append(page.table(mm_pub[mk], caption="What this data can and cannot say about each measure",
-                               name="mirabal_measures", label_cols=["measure", "informed_by", "status"],
-                               dependent={"n": ["headline"]}))
+        # every number in a headline was read from a published table above (mirabal_from_published)
+        roles = [Label(*[c for c in mk if c != "n"]), Count("n")]
+        out.append(page.publish(mm_pub[mk], roles=roles, caption="What this data can and cannot say about each "
+                                "measure", name="mirabal_measures"))
     return out
-
-
