@@ -184,6 +184,15 @@ def _complements(t: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"this": t["n_of_this"] - t["n_this"], "last": t["n_of_last"] - t["n_last"]}).fillna(0)
 
 
+def _count_rows(t: pd.DataFrame) -> pd.Series:
+    """Rows of a count (no denominator) that has years to compare."""
+    return t["n_of_this"].isna() & t["n_this"].notna()
+
+
+def _compared_rows(t: pd.DataFrame) -> pd.Series:
+    return t["n_this"].notna()
+
+
 def year_table(series: dict, *, alpha: float = 0.05) -> tuple[pd.DataFrame, list]:
     """This year against last for several measures, as one table to publish, with its columns' roles.
 
@@ -220,8 +229,7 @@ def year_table(series: dict, *, alpha: float = 0.05) -> tuple[pd.DataFrame, list
     roles = [Label("measure", "this_year", "last_year", "quarters", "note"), Count(*counts), Value("alpha"),
              Proportion("n_this", "n_of_this", estimate="this", ci=None),
              Proportion("n_last", "n_of_last", estimate="last", ci=None),
-             Derived(("this", "last"), _from_published, inputs=("n_this", "n_last"),
-                     rows=lambda t: t["n_of_this"].isna() & t["n_this"].notna()),
+             Derived(("this", "last"), _from_published, inputs=("n_this", "n_last"), rows=_count_rows),
              Derived(("difference", "ci_lower", "ci_upper"), _from_published, inputs=counts, small=_complements,
-                     rows=lambda t: t["n_this"].notna())]
+                     rows=_compared_rows)]
     return out, roles

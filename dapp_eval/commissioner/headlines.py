@@ -44,11 +44,13 @@ import pandas as pd
 from scipy import stats
 
 from dapp_eval import formatting as fmt
+from dapp_eval.columns import Count, Label, Model, Proportion
 from dapp_eval.errors import AnalysisError
 from dapp_eval.results import AnalysisResult, check_alpha, level_text, make_meta
 
 __all__ = ["HeadlineFigure", "REGISTRY", "SITE_OUTCOMES", "MIXED_POPULATION", "V2_FIGURES", "definitions",
-           "headline_figures", "population_text", "site_and_all_sites", "site_comparison"]
+           "headline_figures", "population_text", "site_and_all_sites", "site_comparison", "SITE_COLUMNS",
+           "site_roles", "MIX_WORDS"]
 
 
 @dataclass(frozen=True)
@@ -853,7 +855,7 @@ def _by_site(data, sites, given: dict, plan, alpha: float) -> tuple[list, dict, 
             res = headline_figures(data, site=sid, plan=plan, alpha=alpha, codes=codes)
         hf = res.summary
         fs[sid] = res.model.get("feeling_safe")
-        pb[sid] = hf.loc[hf["code"] == "police_before", "value"].iloc[0]
+        pb[sid] = hf.loc[hf["code"] == "police_before", ["n_numerator", "n_denominator"]].iloc[0].tolist()
         hf = hf[hf["code"] != "police_before"].copy()
         hf["site_id"] = sid if sid is not None else "all"
         hf["site_name"] = sites.loc[sid, "site_name"] if sid is not None else "All sites"
@@ -880,6 +882,57 @@ def _risk_mix(data, r: dict, names, mix_text: str) -> str:
             "less room to show a reliable reduction. " + mix_text)
     except AnalysisError as exc:
         return f"Case mix not available: {exc}"
+
+
+#: the columns of :func:`site_comparison`'s summary a release publishes (value_text and note are the true
+#: figures in words: never published; a page words the published figures itself)
+SITE_COLUMNS = ["outcome", "site_id", "site_name", "programme_model", "estimate", "ci_lower", "ci_upper",
+                "n_numerator", "n"]
+
+
+def _fewer(t: pd.DataFrame) -> pd.Series:
+    """The fewer of a completion rate's completions and other outcomes: its 'events' for the publication step."""
+    return np.minimum(t["n_numerator"], t["n"] - t["n_numerator"])
+
+
+def site_roles() -> list:
+    """The roles of :data:`SITE_COLUMNS`: each outcome a proportion of its counts, but the completion rate, an
+    estimate that follows people still attending (withheld when its completions or other outcomes are few)."""
+    return [Label("outcome", "site_id", "site_name", "programme_model"), Count("n_numerator", "n"),
+            Proportion("n_numerator", "n", rows=_other_rows),
+            Model(("estimate", "ci_lower", "ci_upper"), events=_fewer, rows=_completion_rows)]
+
+
+def _completion_rows(t: pd.DataFrame) -> pd.Series:
+    return t["outcome"] == "completion_rate"
+
+
+def _other_rows(t: pd.DataFrame) -> pd.Series:
+    return t["outcome"] != "completion_rate"
+
+
+#: the case-mix figures by site (``tables["mix_counts"]``), as the sentences name them
+MIX_WORDS = {"not_safe_at_all": "At the first survey, the share of (ex-)partners who felt 'not safe at all'",
+             "police_before": "Police involvement in the year before referral"}
+
+
+def _mix_counts(sites, fs: dict, pb: dict, sp) -> tuple[pd.DataFrame, list]:
+    """The counts behind the case-mix ranges, by site: the (ex-)partners 'not safe at all' at the first survey
+    of those who answered it, and the people with police involvement the year before of those with records."""
+    rows = []
+    for sid in sites.index:
+        f = fs.get(sid)
+        r = (f.summary[(f.summary["wave"] == sp["baseline_wave"]) & (f.summary["level"] == 1)]
+             if f is not None else pd.DataFrame())
+        if len(r):
+            rows.append({"what": "not_safe_at_all", "site_id": sid, "n_numerator": float(r["n"].iloc[0]),
+                         "n": float(r["n_answered"].iloc[0])})
+        k, n = pb.get(sid, (np.nan, np.nan))
+        rows.append({"what": "police_before", "site_id": sid, "n_numerator": float(k), "n": float(n)})
+    t = pd.DataFrame(rows, columns=["what", "site_id", "n_numerator", "n"])
+    t["share"] = t["n_numerator"] / t["n"].where(t["n"] > 0)
+    return t, [Label("what", "site_id"), Count("n_numerator", "n"),
+               Proportion("n_numerator", "n", estimate="share", ci=None)]
 
 
 def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05,
@@ -932,7 +985,8 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
 
     # case mix, per outcome, from the analyses' own baseline figures
     names = sites["site_name"]
-    mix_text, mix_table = _referral_mix_sentence(data)
+    _, mix_table = _referral_mix_sentence(data)
+    mix_text = ""  # the referral mix by site is worded by the release from its published counts (tables["referral_mix"])
     notes = {}
     planned = sites["planned_sessions"].astype(int)
     models = sorted({str(m).replace("_", "-") for m in sites["programme_model"]})
@@ -955,22 +1009,12 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
             "sessions): a longer programme gives more time to leave early, so completion rates are not like for "
             "like. " + mix_text)
     notes["reliable_risk_reduction"] = _risk_mix(data, plan["risk"], names, mix_text)
-    sp = plan["safety"]
-    base = {}
-    for sid in sites.index:
-        f = fs.get(sid)
-        row = f.summary[(f.summary["wave"] == sp["baseline_wave"]) & (f.summary["level"] == 1)] if f else []
-        base[sid] = float(row["estimate"].iloc[0]) if len(row) else np.nan
-    lo, hi = _range_text(pd.Series(base, dtype=float), names)
-    notes["partner_feels_safer"] = (
-        (f"At the first survey, the share of (ex-)partners who felt 'not safe at all' ranges from {lo} to {hi}; "
-         if lo else "") + "only (ex-)partners who answered both surveys are counted, and who answers may differ "
-        "between sites. " + mix_text)
-    lo, hi = _range_text(pd.Series({k: v for k, v in pb.items() if k is not None}, dtype=float), names)
-    notes["police_after"] = (
-        (f"Police involvement in the year before referral ranges from {lo} to {hi}; " if lo else "")
-        + "sites that start higher have more room to fall, and part of any fall would have happened anyway "
-        "(regression to the mean). " + mix_text)
+    # the ranges of these two (tables["mix_counts"]) are worded by the release from its published counts
+    notes["partner_feels_safer"] = ("Only (ex-)partners who answered both surveys are counted, and who answers "
+                                    "may differ between sites. " + mix_text)
+    notes["police_after"] = ("Sites that start higher have more room to fall, and part of any fall would have "
+                             "happened anyway (regression to the mean). " + mix_text)
+    mix_counts, mix_roles = _mix_counts(sites, fs, {k: v for k, v in pb.items() if k is not None}, plan["safety"])
     case_mix = pd.DataFrame({"outcome": list(SITE_OUTCOMES), "case_mix": [notes[o].strip() for o in SITE_OUTCOMES]})
     meta = make_meta(n_in=len(data.referrals), excluded={}, unit="referrals", alpha=alpha,
                      method="each site's headline figures (headline_figures per site) side by side; case mix from "
@@ -979,7 +1023,9 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
                      case_mix=dict(zip(case_mix["outcome"], case_mix["case_mix"])))
     from dapp_eval.analyses import plotting
 
-    return AnalysisResult(summary=s, meta=meta, tables={"case_mix": case_mix, "referral_mix": mix_table},
+    return AnalysisResult(summary=s, meta=meta, tables={"case_mix": case_mix, "referral_mix": mix_table,
+                                                        "mix_counts": mix_counts},
+                          roles={"summary": site_roles(), "mix_counts": mix_roles},
                           title="Comparison of sites on the headline outcomes", _plotter=_plot_outcome(plotting))
 
 
