@@ -36,6 +36,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -44,13 +45,13 @@ import pandas as pd
 from scipy import stats
 
 from dapp_eval import formatting as fmt
-from dapp_eval.columns import Count, Label, Model, Proportion
+from dapp_eval.columns import Count, Derived, Label, Model, Proportion, Summary, Value
 from dapp_eval.errors import AnalysisError
 from dapp_eval.results import AnalysisResult, check_alpha, level_text, make_meta
 
 __all__ = ["HeadlineFigure", "REGISTRY", "SITE_OUTCOMES", "MIXED_POPULATION", "V2_FIGURES", "definitions",
            "headline_figures", "population_text", "site_and_all_sites", "site_comparison", "SITE_COLUMNS",
-           "site_roles", "MIX_WORDS"]
+           "site_roles", "MIX_WORDS", "PROPORTIONS", "PEOPLE_COUNTS", "COST_DENOMINATORS", "to_publish"]
 
 
 @dataclass(frozen=True)
@@ -1036,3 +1037,123 @@ def _plot_outcome(plotting):
         return plotting.dot_whisker(t, ax=ax, **kw)
 
     return plot
+
+
+# ---------------------------------------------------------------------------
+# the headline figures as a table to publish: what each column is (issue 26)
+# ---------------------------------------------------------------------------
+
+#: figures that are a proportion of two counts of people (worked out again from the published counts)
+PROPORTIONS = ("completion_rate_followed", "reliable_risk_reduction", "partner_feels_safer", "police_before",
+               "police_after", "marac_before", "marac_after", "children_cp_plan_at_referral",
+               "children_cp_plan_12_months", "partner_support_covers_programme", "partner_safety_plan",
+               "proven_reoffending_rate", "utilisation", "agency_positive_change")
+#: counts of people in what may be a small group
+PEOPLE_COUNTS = ("under_18_referrals", "children_affected", "waiting_high_risk")
+#: each cost per person and the count it divides the period's cost by
+COST_DENOMINATORS = {"cost_per_referral": "referrals_in_period", "cost_per_start": "starts_in_period",
+                     "cost_per_completion": "completions_in_period"}
+
+
+def _kind(code: str) -> str:
+    """How a figure is published: a count, a proportion of counts, an estimated rate, a cost per person, or a
+    summary (a median, a mean change) of the people in its denominator."""
+    f = REGISTRY[code].format
+    return ("count" if f == "count" else "proportion" if code in PROPORTIONS else
+            "estimate" if code == "completion_rate" else "cost" if f == "gbp" else "summary")
+
+
+def _rows_of(kind: str):
+    return functools.partial(_kind_rows, kind=kind)
+
+
+def _kind_rows(t: pd.DataFrame, kind: str) -> pd.Series:
+    return t["kind"] == kind
+
+
+def _percent_rows(t: pd.DataFrame, percent: bool) -> pd.Series:
+    return t["code"].map(lambda c: REGISTRY[c].format == "percent") == percent
+
+
+def _mixed_rows(t: pd.DataFrame) -> pd.Series:
+    return t["code"].isin(MIXED_POPULATION)
+
+
+def _count_value(pub: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"value": pub["n_value"]}, index=pub.index)
+
+
+def _cost_value(pub: pd.DataFrame) -> pd.DataFrame:
+    """The period's cost (not about people) over the published count it is per."""
+    n = pd.to_numeric(pub["n_denominator"], errors="coerce")
+    return pd.DataFrame({"value": (pd.to_numeric(pub["period_cost"], errors="coerce") / n.where(n > 0)).round(2)},
+                        index=pub.index)
+
+
+def to_publish(summary: pd.DataFrame, codes: Sequence[str]) -> tuple[pd.DataFrame, list]:
+    """The figures ``codes`` of :func:`headline_figures`'s summary as one table to publish, with its roles.
+
+    Each figure's counts are count columns (``n_value`` the count a count figure is; ``n_numerator``,
+    ``n_denominator``; the population's and the completers-only counts); its value is, by kind, the published
+    count, a proportion of the published counts, the estimated completion rate (shown only when its
+    completions and other outcomes are both at least the threshold), the period's cost over the published
+    count, or a summary of at least the threshold people. Pass ``pairs={"n_numerator": "n_denominator"}``
+    to the publication step so that a count saying "none" or "all" of a small group is withheld.
+
+    Examples
+    --------
+    >>> t, roles = to_publish(pd.DataFrame({"code": ["referrals", "police_after"], "value": [212.0, 8 / 35],
+    ...                                     "ci_lower": [np.nan, 0.1], "ci_upper": [np.nan, 0.4],
+    ...                                     "n_numerator": [212.0, 8.0], "n_denominator": [np.nan, 35.0]}),
+    ...                       ["referrals", "police_after"])
+    >>> t[["code", "kind", "n_value", "n_numerator"]].values.tolist()
+    [['referrals', 'count', 212.0, nan], ['police_after', 'proportion', nan, 8.0]]
+    """
+    s = summary.set_index("code")
+    rows = []
+    for code in codes:
+        r = s.loc[code]
+        kind = _kind(code)
+        get = lambda c, r=r: float(r[c]) if c in r.index and pd.notna(r[c]) else np.nan  # noqa: E731
+        row = {"code": code, "kind": kind, "n_value": get("value") if kind == "count" else np.nan,
+               "n_numerator": np.nan if kind == "count" else get("n_numerator"), "n_denominator": get("n_denominator"),
+               "value": np.nan if kind == "count" else get("value"), "ci_lower": get("ci_lower"),
+               "ci_upper": get("ci_upper"), "period_cost": np.nan,
+               "n_population": get("n_population"), "n_population_completed": get("n_population_completed"),
+               "population_share": np.nan, **{c: get(c) for c in _COMPLETERS}}
+        if kind == "cost":
+            n = s.loc[COST_DENOMINATORS[code], "value"]
+            row["period_cost"] = float(r["value"] * n) if pd.notna(r["value"]) and pd.notna(n) and n else np.nan
+            row["n_denominator"] = float(n) if pd.notna(n) else np.nan
+            row["value"] = np.nan if pd.isna(row["period_cost"]) else row["value"]
+        if kind == "count" and pd.isna(row["n_value"]):
+            row["value"] = np.nan
+        rows.append(row)
+    t = pd.DataFrame(rows)
+    t["population_share"] = t["n_population_completed"] / t["n_population"].where(t["n_population"] > 0)
+    counts = ("n_value", "n_numerator", "n_denominator", "n_population", "n_population_completed",
+              "completers_n_numerator", "completers_n_denominator")
+    estimate = ("value", "ci_lower", "ci_upper")
+    completers = ("completers_value", "completers_ci_lower", "completers_ci_upper")
+    return t, [
+        Label("code", "kind"), Count(*counts), Value("period_cost"),
+        Derived(("value",), _count_value, inputs=("n_value",), rows=_rows_of("count")),
+        Proportion("n_numerator", "n_denominator", estimate="value", ci=("ci_lower", "ci_upper"),
+                   rows=_rows_of("proportion")),
+        Model(estimate, events=_fewer_of_figure, rows=_rows_of("estimate")),
+        Derived(("value",), _cost_value, inputs=("n_denominator",), rows=_rows_of("cost")),
+        Summary(estimate, n="n_denominator", rows=_rows_of("summary")),
+        Proportion("n_population_completed", "n_population", estimate="population_share", ci=None, rows=_mixed_rows),
+        Proportion("completers_n_numerator", "completers_n_denominator", estimate="completers_value",
+                   ci=("completers_ci_lower", "completers_ci_upper"),
+                   rows=functools.partial(_percent_rows, percent=True)),
+        Summary(completers, n="completers_n_denominator", rows=functools.partial(_percent_rows, percent=False))]
+
+
+_COMPLETERS = ("completers_value", "completers_ci_lower", "completers_ci_upper", "completers_n_numerator",
+               "completers_n_denominator")
+
+
+def _fewer_of_figure(t: pd.DataFrame) -> pd.Series:
+    """An estimated completion rate's 'events': the fewer of its completions and its other outcomes."""
+    return np.minimum(t["n_numerator"], t["n_denominator"] - t["n_numerator"])
