@@ -502,12 +502,14 @@ def _period_label(quarter: str, period: str) -> str:
     return fy if period == "year" else f"{fy} H{1 + (int(q[1]) - 1) // 2}"
 
 
-def by_period(g: pd.DataFrame, period: str = "quarter") -> tuple[pd.DataFrame, list]:
+def by_period(g: pd.DataFrame, period: str = "quarter", *, leave_out=()) -> tuple[pd.DataFrame, list]:
     """One chart's counts (rows of :func:`quarterly_spc`'s summary for one measure) by ``period``, and the
     roles of the table's columns for the publication step.
 
     A half-year or year is partial when any of its quarters is; a proportion's numerator is missing when any
-    of its quarters' cohorts is not complete yet (as for the quarter itself). Columns: ``period``,
+    of its quarters' cohorts is not complete yet (as for the quarter itself). A half-year or year made only of
+    quarters in ``leave_out`` (the part quarters at the ends of the data: a month before the contract period,
+    a month before the extract date) is left out: a year's chart has no use for a month of it. Columns: ``period``,
     ``partial``, ``partial_reason``, ``period_start``, ``n_numerator`` and, for a p-chart, ``n_denominator``
     and ``value`` (the proportion, recomputed from the published counts when published).
 
@@ -528,9 +530,12 @@ def by_period(g: pd.DataFrame, period: str = "quarter") -> tuple[pd.DataFrame, l
     den = t["n_denominator"] if is_p else pd.Series(np.nan, index=t.index)
     # a cohort not complete yet: the quarter's numerator is not known (quarterly_spc leaves it out)
     open_q = t["n_numerator"].isna() & (den.fillna(0) > 0)
-    t = t.assign(period=[_period_label(q, period) for q in t["quarter"]], _open=open_q)
+    t = t.assign(period=[_period_label(q, period) for q in t["quarter"]], _open=open_q,
+                 _end=t["quarter"].isin(list(leave_out)) & (period != "quarter"))
     rows = []
     for label, p in t.groupby("period", sort=False):
+        if p["_end"].all():
+            continue
         reasons = [r for r in dict.fromkeys(p["partial_reason"].fillna("").astype(str)) if r]
         rows.append({"period": label, "partial": bool(p["partial"].astype(bool).any()),
                      "partial_reason": "; ".join(reasons), "period_start": p["quarter_start"].min(),

@@ -65,12 +65,14 @@ def _p_chart(num: pd.DataFrame, shown: pd.DataFrame, t: pd.DataFrame) -> pd.Data
     return ch
 
 
-def _published_chart(page, g: pd.DataFrame, period: str) -> tuple[pd.DataFrame | None, pd.DataFrame, pd.DataFrame]:
-    """(chart from the published counts or None, the published table, the table by period) for one measure."""
+def _published_chart(page, g: pd.DataFrame, period: str, ends=()) -> tuple[pd.DataFrame | None, pd.DataFrame,
+                                                                           pd.DataFrame]:
+    """(chart from the published counts or None, the published table, the table by period) for one measure;
+    ``ends`` are the part quarters at the ends of the data, left out of a chart by half-year or year."""
     from dapp_eval.analyses import trends
 
     code, chart = g["measure"].iloc[0], g["chart"].iloc[0]
-    t, roles = trends.by_period(g, period)
+    t, roles = trends.by_period(g, period, leave_out=ends)
     shown = publish(t, roles, page.dc, name=f"Trends: {g['name'].iloc[0]}")
     counts = ["n_numerator"] + (["n_denominator"] if chart == "p-chart" else [])
     num = published_numbers(shown, counts)
@@ -114,10 +116,11 @@ def _period_note(page, period: str, chart: str) -> str:
     what = "people in its denominators" if chart == "p-chart" else "of this count"
     return (f" By {_WORD[period]}, not quarter: this chart has on average fewer than {need} {what} a quarter, so "
             f"quarters would be too small to publish. The period was chosen from that number alone, before any "
-            f"figure was looked at.")
+            f"figure was looked at. A {_WORD[period]} holding only a part quarter at either end of the data is "
+            "left out.")
 
 
-def _measure_blocks(page, g: pd.DataFrame, period: str, its: list) -> list:
+def _measure_blocks(page, g: pd.DataFrame, period: str, its: list, ends=()) -> list:
     """The heading, chart (or note) and data table of one measure."""
     from dapp_eval.analyses import trends
 
@@ -126,7 +129,7 @@ def _measure_blocks(page, g: pd.DataFrame, period: str, its: list) -> list:
     is_p = chart == "p-chart"
     out = [page.h3(name)]
     try:
-        ch, shown, t = _published_chart(page, g, period)
+        ch, shown, t = _published_chart(page, g, period, ends)
     except AnalysisError as exc:
         return out + [page.na(name, str(exc))]
     table = page.shown_table(_display(ch, shown, t, is_p, period), caption=f"{name}: the data of the chart",
@@ -173,8 +176,12 @@ def build(page) -> dict:
     change = page.plan.trends.change_date
     its: list = []
     periods = _periods(page, res)
-    for code, g in res.summary.groupby("measure", sort=False):
-        out += _measure_blocks(page, g.reset_index(drop=True), periods[code], its)
+    s = res.summary
+    # the part quarters at the ends of the data (outside the period start .. extract date): the same for every
+    # measure, read off the referrals chart (a calendar fact, not a figure)
+    ends = s.loc[(s["measure"] == "referrals") & s["partial"].astype(bool), "quarter"].tolist()
+    for code, g in s.groupby("measure", sort=False):
+        out += _measure_blocks(page, g.reset_index(drop=True), periods[code], its, ends)
     out += _year_on_year(page, res)
     if change:
         out += _its_blocks(page, its, change)
