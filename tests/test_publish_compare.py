@@ -54,6 +54,8 @@ def _dc() -> DisclosureControl:
 
 def _wilson_candidates(lo: float, hi: float, n: int) -> set[int]:
     """Every k whose Wilson interval at alpha 0.1 with this n is the published one (the attacker's inversion)."""
+    # the published interval is the float Wilson gives (same formula): 1e-9 only absorbs printing, while two
+    # neighbouring k at n <= 5,000 give bounds at least 1e-5 apart
     return {k for k in range(n + 1) if np.allclose(wilson_ci(k, n, alpha=ALPHA), (lo, hi), atol=1e-9)}
 
 
@@ -75,7 +77,8 @@ def _attack_proportions(shown: pd.DataFrame, true: pd.DataFrame, k: str, n: str,
         kt, nt = true[k].iloc[i], true[n].iloc[i]
         if kt != kp or nt != np_:
             differ += 1
-            assert e != pytest.approx(kt / nt, abs=1e-12) or kt * np_ == kp * nt  # not the true share
+            # not the true share (equal only when the two fractions are the same number: checked exactly)
+            assert e != pytest.approx(kt / nt, abs=1e-12) or kt * np_ == kp * nt
     return differ
 
 
@@ -94,6 +97,7 @@ def test_funnel_table_points_limits_and_positions_come_from_published_counts(dat
     p0 = pub["n_completed"].sum() / pub["n"].sum()
     z = 1.6448536269514722  # alpha 0.1
     lo, hi = compare.wilson_limits(p0, pub["n"], z)
+    # the same formula on the same published numbers: equal to float rounding (1e-12)
     np.testing.assert_allclose(shown["limit_inner_lower"].astype(float), lo, atol=1e-12)
     np.testing.assert_allclose(shown["limit_inner_upper"].astype(float), hi, atol=1e-12)
     # ... and not those of the true counts where they differ
