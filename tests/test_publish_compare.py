@@ -146,6 +146,14 @@ def test_case_mix_ranges_are_published_shares(data, plan, page):
         assert f"from {fmt.percent(share.min(), 0)} (" in mix[code] and f"to {fmt.percent(share.max(), 0)} (" in mix[code]
     # the analysis's own sentences carry no share of people: the release words them from what it publishes
     assert all("%" not in str(x) for x in sc.tables["case_mix"]["case_mix"])
+    # the intake score by site: a mean of the people assessed twice, shown only when they are at least the
+    # threshold (a mean of 4 people describes those 4)
+    ri = sc.tables["risk_intake"]
+    m = ri["mean"]
+    assert f"from {m.min():.1f} (" in mix["reliable_risk_reduction"] and f"to {m.max():.1f} (" in mix["reliable_risk_reduction"]
+    cut = int(ri["n"].min()) + 1
+    few = publish(ri, sc.roles["risk_intake"], DisclosureControl(threshold=cut, alpha=ALPHA), name="intake")
+    assert (few.loc[(ri["n"] < cut).to_numpy(), ["mean", "sd"]] == "[c]").all().all()
 
 
 def test_trend_charts_draw_the_published_counts(data, plan, page):

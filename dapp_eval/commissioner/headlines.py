@@ -866,23 +866,20 @@ def _by_site(data, sites, given: dict, plan, alpha: float) -> tuple[list, dict, 
     return parts, pb, fs
 
 
-def _risk_mix(data, r: dict, names, mix_text: str) -> str:
-    """The case-mix sentence of reliable risk reduction: the intake score by site."""
+def _risk_intake(data, r: dict) -> tuple[pd.DataFrame, list]:
+    """The intake risk score by site among people assessed twice (``n``, ``mean``, ``sd``), with its roles: a
+    mean and SD describe the people counted in ``n`` and are shown only when they are at least the threshold."""
     from dapp_eval.analyses import risk
 
     try:
         ch = risk.change(data, instrument=r["instrument"], from_=r["from"], to=r["to"],
                          informant=r["informant"]).tables["changes"]
-        g = ch.groupby("site_id")["score_from"].agg(["mean", "std"])
-        lo, hi = _range_text(g["mean"], names, as_pct=False)
-        d = _smd_cont(g["mean"].max(), g.loc[g["mean"].idxmax(), "std"], g["mean"].min(),
-                      g.loc[g["mean"].idxmin(), "std"])
-        return (
-            f"Risk at intake {'differs' if abs(d) >= SMD_FLAG else 'is similar'}: the average {r['instrument']} score at intake among people assessed twice "
-            f"ranges from {lo} to {hi} (standardised difference {d:.2f}, {_size(d)}); people who start with a lower score have "
-            "less room to show a reliable reduction. " + mix_text)
-    except AnalysisError as exc:
-        return f"Case mix not available: {exc}"
+        g = ch.groupby("site_id")["score_from"].agg(["size", "mean", "std"]).reset_index()
+    except AnalysisError:
+        g = pd.DataFrame(columns=["site_id", "size", "mean", "std"])
+    t = pd.DataFrame({"site_id": g["site_id"], "n": g["size"].astype(float), "mean": g["mean"].astype(float),
+                      "sd": g["std"].astype(float)})
+    return t, [Label("site_id"), Count("n"), Summary(("mean", "sd"), n="n")]
 
 
 #: the columns of :func:`site_comparison`'s summary a release publishes (value_text and note are the true
@@ -985,7 +982,6 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
     s = s.sort_values(["_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
 
     # case mix, per outcome, from the analyses' own baseline figures
-    names = sites["site_name"]
     _, mix_table = _referral_mix_sentence(data)
     mix_text = ""  # the referral mix by site is worded by the release from its published counts (tables["referral_mix"])
     notes = {}
@@ -1009,7 +1005,10 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
             f"Sites run different programmes ({', '.join(models)}; {planned.min()} to {planned.max()} planned weekly "
             "sessions): a longer programme gives more time to leave early, so completion rates are not like for "
             "like. " + mix_text)
-    notes["reliable_risk_reduction"] = _risk_mix(data, plan["risk"], names, mix_text)
+    # the intake score by site (tables["risk_intake"]) is worded by the release from its published means
+    notes["reliable_risk_reduction"] = ("People who start with a lower score have less room to show a reliable "
+                                        "reduction. " + mix_text)
+    risk_intake, intake_roles = _risk_intake(data, plan["risk"])
     # the ranges of these two (tables["mix_counts"]) are worded by the release from its published counts
     notes["partner_feels_safer"] = ("Only (ex-)partners who answered both surveys are counted, and who answers "
                                     "may differ between sites. " + mix_text)
@@ -1025,8 +1024,8 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
     from dapp_eval.analyses import plotting
 
     return AnalysisResult(summary=s, meta=meta, tables={"case_mix": case_mix, "referral_mix": mix_table,
-                                                        "mix_counts": mix_counts},
-                          roles={"summary": site_roles(), "mix_counts": mix_roles},
+                                                        "mix_counts": mix_counts, "risk_intake": risk_intake},
+                          roles={"summary": site_roles(), "mix_counts": mix_roles, "risk_intake": intake_roles},
                           title="Comparison of sites on the headline outcomes", _plotter=_plot_outcome(plotting))
 
 

@@ -217,13 +217,37 @@ def _published_ranges(page, sc) -> dict[str, str]:
     return out
 
 
+def _published_intake(page, sc) -> str:
+    """The intake risk score by site, from the published means and SDs (each of at least the threshold people)."""
+    from dapp_eval.commissioner.headlines import SMD_FLAG, _size
+    from dapp_eval.estimators.effect_sizes import smd_from_moments
+
+    t = sc.tables.get("risk_intake")
+    if t is None or len(t) < 2:
+        return ""
+    shown = publish(t, sc.roles["risk_intake"], page.dc, name="Risk at intake by site (case mix)")
+    m, sd = (pd.to_numeric(shown[c], errors="coerce") for c in ("mean", "sd"))
+    instrument = page.plan["risk"]["instrument"]
+    if m.isna().any() or sd.isna().any():
+        return (f"The average {instrument} score at intake is not compared by site here: at some sites it rests "
+                "on too few people to publish.")
+    hi, lo = int(m.idxmax()), int(m.idxmin())
+    d = smd_from_moments(m[hi], sd[hi], m[lo], sd[lo])
+    names = page.full_data.sites.set_index("site_id")["site_name"]
+    ids = t["site_id"].to_numpy()
+    return (f"Risk at intake {'differs' if abs(d) >= SMD_FLAG else 'is similar'}: the average {instrument} score "
+            f"at intake among people assessed twice ranges from {m[lo]:.1f} ({names.get(ids[lo], ids[lo])}) to "
+            f"{m[hi]:.1f} ({names.get(ids[hi], ids[hi])}) (standardised difference {d:.2f}, {_size(d)}).")
+
+
 def case_mix(page, sc) -> dict[str, str]:
     """Each outcome's case-mix sentence: the comparison's words, with the ranges and the referral mix as the
     release publishes them (worked out once per page)."""
     def make():
         ranges = _published_ranges(page, sc)
         mix_sentence = published_mix_sentence(sc.tables.get("referral_mix"), page.full_data.sites, page.dc)
-        lead = {"partner_feels_safer": ranges.get("not_safe_at_all", ""), "police_after": ranges.get("police_before", "")}
+        lead = {"partner_feels_safer": ranges.get("not_safe_at_all", ""), "police_after": ranges.get("police_before", ""),
+                "reliable_risk_reduction": _published_intake(page, sc)}
         return {o: " ".join(x for x in (lead.get(o, ""), str(t), mix_sentence) if x)
                 for o, t in zip(sc.tables["case_mix"]["outcome"], sc.tables["case_mix"]["case_mix"])}
 
