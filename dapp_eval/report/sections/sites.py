@@ -100,7 +100,11 @@ def build(page) -> dict:
     shown = publish(df, roles, page.dc, name="Completion by site")[cols]
     shown["position"] = shown["position"].map(_position)
     out[1:1] = _gap(page, shown)
-    if not published_numbers(shown, ["n", "n_completed"]).isna().any().any():
+    caption = (f"Completion within planned length + grace by site, cohorts with complete follow-up ({page.level} "
+               "Wilson CI) and position in the funnel plot")
+    # the chart draws the table's numbers: a table the release withholds takes its chart with it
+    drawn = not page.is_withheld(caption, page.csv_name("site_funnel"))
+    if drawn and not published_numbers(shown, ["n", "n_completed"]).isna().any().any():
         pub = _published_funnel(fp, shown, page.alpha)
         pooled = pub.tables["limits"]["pooled"].iloc[0]
         svg = page.release.memo("site_funnel_svg", lambda: figure_uri(pub.plot()))
@@ -109,9 +113,7 @@ def build(page) -> dict:
                                f"({pct(pooled)}); each site's position is in the table below.",
                                caption=f"Completion by site (pooled proportion "
                                        f"{pct(pooled)}); markers show the programme model."))
-    out.append(page.shown_table(shown, caption="Completion within planned length + grace by site, cohorts with complete "
-                          f"follow-up ({page.level} Wilson CI) and position in the funnel plot",
-                          csv_name=page.csv_name("site_funnel")))
+    out.append(page.shown_table(shown, caption=caption, csv_name=page.csv_name("site_funnel")))
     cs = page.get_full("costs_by_site", lambda: funnel.costs(full, by="site_id"))
     if isinstance(cs, Exception):
         out.append(page.na("Costs by site", str(cs)))
