@@ -100,10 +100,11 @@ class Summary:
 
 @dataclass(frozen=True)
 class Model:
-    """Model output: shown only with at least ``threshold`` events (column ``events``, or a number)."""
+    """Model output: shown only with at least ``threshold`` events (column ``events``, a number, or a function
+    of the table giving each row's events, e.g. the fewer of two outcomes of an estimated rate)."""
 
     cols: tuple[str, ...]
-    events: str | float
+    events: str | float | Callable[[pd.DataFrame], object]
     rows: object = None
 
 

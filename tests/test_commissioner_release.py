@@ -228,8 +228,14 @@ def _published_csvs(html: str) -> dict[str, pd.DataFrame]:
             for name, data in re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html)}
 
 
-def test_this_year_against_last_is_worked_from_the_published_quarters(release):
+def test_this_year_against_last_is_worked_from_the_published_years(release):
+    """Each year's count is published once (rounded or withheld) and every figure, the difference and its
+    interval are worked from those published counts (issue 26: before, from the published quarters, whose
+    sums carried every quarter's rounding; the test follows the deliberate change)."""
+    from dapp_eval import load_programme
+    from dapp_eval.analyses import trends as tr
     from dapp_eval.analyses.yearly import compare, year_on_year
+    from dapp_eval.disclosure import DisclosureControl
 
     page = next(p for p in release if p.name == "report_s03.html").read_text(encoding="utf-8")
     trends = page[page.index("<h2>Trends by quarter"):page.index("<h2>Retention and attrition")]
@@ -243,32 +249,31 @@ def test_this_year_against_last_is_worked_from_the_published_quarters(release):
     yoy = csvs["s03_year_on_year.csv"].apply(lambda c: c.str.removeprefix("'")).set_index("Measure")
     assert set(yoy["Reading"]) <= {"higher than last year, beyond chance", "lower than last year, beyond chance",
                                    "no clear change"} | {r for r in yoy["Reading"] if r.startswith("not ")}
-    # completion: from the counts published beside its chart (complete quarters with a value), by hand
-    q = csvs["s03_trend_completion.csv"]
-    q = q.assign(partial=q["Part quarter"] != "no",
-                 n_numerator=pd.to_numeric(q["n_numerator"].where(q["Value"] != ""), errors="coerce"),
-                 n_denominator=pd.to_numeric(q["n_denominator"], errors="coerce"))
-    q = q.rename(columns={"Quarter": "quarter"})
-    r = year_on_year(q, kind="proportion", alpha=0.05)
+    spc = tr.quarterly_spc(load_programme(SYNTHETIC).subset(sites=["S03"])).summary
+    dc = DisclosureControl()
+    # completion: each year's true count, rounded by hand, then Newcombe's interval of the rounded counts
+    g = spc[spc["measure"] == "completion"]
+    r = year_on_year(g[["quarter", "partial", "n_numerator", "n_denominator"]], kind="proportion")
+    k1, n1, k0, n0 = (dc.published_count(r[c]) for c in ("k_this", "n_this", "k_last", "n_last"))
+    c = compare(k1, n1, k0, n0, kind="proportion")
     row = yoy.loc["Completion within the planned length + grace"]
     assert (row["Last year"], row["This year"]) == (r["last_year"], r["this_year"])
     assert row["Quarters compared"] == f"{r['quarters']} of each year"
-    assert row["This year's figure"] == f"{100 * r['this']:.0f}%" and row["Last year's figure"] == f"{100 * r['last']:.0f}%"
-    assert row["Difference"] == f"{100 * r['difference']:+.0f} percentage points"
-    assert row["95% CI"] == f"{100 * r['ci_lower']:+.0f} to {100 * r['ci_upper']:+.0f} percentage points"
-    assert row["Reading"] == r["reading"]
-    # referrals: the published quarterly counts, Poisson difference
-    q = csvs["s03_trend_referrals.csv"].rename(columns={"Quarter": "quarter"})
-    q = q.assign(partial=q["Part quarter"] != "no", n_numerator=pd.to_numeric(q["Number"].str.replace(",", "")),
-                 n_denominator=float("nan"))
-    r = year_on_year(q, kind="count")
+    assert row["This year's figure"] == f"{100 * k1 / n1:.0f}%" and row["Last year's figure"] == f"{100 * k0 / n0:.0f}%"
+    assert row["Difference"] == f"{100 * c['difference']:+.0f} percentage points"
+    assert row["95% CI"] == f"{100 * c['ci_lower']:+.0f} to {100 * c['ci_upper']:+.0f} percentage points"
+    assert row["Reading"] == c["reading"]
+    # referrals: each year's count published (a multiple of 5), the Poisson difference of the published counts
+    g = spc[spc["measure"] == "referrals"].assign(n_denominator=float("nan"))
+    r = year_on_year(g[["quarter", "partial", "n_numerator", "n_denominator"]], kind="count")
+    k1, k0 = dc.published_count(r["k_this"]), dc.published_count(r["k_last"])
+    c = compare(k1, None, k0, None, kind="count")
     row = yoy.loc["Referrals received"]
-    assert row["Difference"] == f"{r['difference']:+,.0f}" and row["Reading"] == r["reading"]
-    assert r == {**r, **compare(r["k_this"], None, r["k_last"], None, kind="count")}
+    assert (row["This year's figure"], row["Last year's figure"]) == (f"{k1:,}", f"{k0:,}")
+    assert row["Difference"] == f"{c['difference']:+,.0f}" and row["Reading"] == c["reading"]
     # the sentence above the table says the same
     words = _html.unescape(re.sub(r"<[^>]+>", " ", block))
-    assert f"Referrals received: {r['this']:,.0f} in {r['this_year']} against {r['last']:,.0f} in {r['last_year']}" \
-        in words
+    assert f"Referrals received: {k1:,} in {r['this_year']} against {k0:,} in {r['last_year']}" in words
 
 
 @pytest.mark.parametrize("scope", ["all", "s03"])

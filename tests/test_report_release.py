@@ -207,16 +207,18 @@ def test_trend_chart_with_a_withheld_denominator_is_not_drawn_from_it():
     g = pd.DataFrame({"measure": "completion", "chart": "p-chart", "name": "Completion",
                       "quarter": ["2023 Q2", "2023 Q3", "2023 Q4", "2024 Q1"], "partial": False,
                       "n_numerator": [40, 3, 45, 50], "n_denominator": [60, 60, 62, 70],
-                      "value": [40 / 60, 3 / 60, 45 / 62, 50 / 70]})
-    chart, shown = _published_chart(SimpleNamespace(dc=DisclosureControl()), g)
+                      "value": [40 / 60, 3 / 60, 45 / 62, 50 / 70], "partial_reason": "",
+                      "quarter_start": pd.to_datetime(["2023-07-01", "2023-10-01", "2024-01-01", "2024-04-01"])})
+    chart, shown, _ = _published_chart(SimpleNamespace(dc=DisclosureControl()), g, "quarter")
     assert chart is None  # a complete quarter is withheld: limits would describe a hidden count
     assert shown["n_denominator"].tolist()[1] == "60" and shown["n_numerator"].tolist()[1] == "<10"
     # the same quarter as a part quarter is simply left off the chart
-    chart, _ = _published_chart(SimpleNamespace(dc=DisclosureControl()), g.assign(partial=[False, True, False, False]))
+    chart, _, _ = _published_chart(SimpleNamespace(dc=DisclosureControl()), g.assign(partial=[False, True, False, False]),
+                                   "quarter")
     assert chart is not None and pd.isna(chart["value"].iloc[1]) and chart["value"].notna().sum() == 3
     # a quarter of 7 with 0 events: both withheld, the quarter is left off the chart
     z = g.assign(n_numerator=[40, 0, 45, 50], n_denominator=[60, 7, 62, 70], value=[40 / 60, 0.0, 45 / 62, 50 / 70])
-    chart, shown = _published_chart(SimpleNamespace(dc=DisclosureControl()), z)
+    chart, shown, _ = _published_chart(SimpleNamespace(dc=DisclosureControl()), z, "quarter")
     assert shown["n_denominator"].tolist()[1] == "<10" and shown["n_numerator"].tolist()[1] == "[c]"
     assert chart is not None and pd.isna(chart["value"].iloc[1]) and chart["value"].notna().sum() == 3
 

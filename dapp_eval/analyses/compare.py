@@ -22,15 +22,18 @@ complete). People who started later are counted in ``n_recent`` and left out.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from dapp_eval.columns import Count, Derived, Label, Proportion
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.proportions import wilson_ci
 from dapp_eval.results import AnalysisResult, check_alpha, level_text, make_meta
 
-__all__ = ["site_funnel", "weighted_comparison", "wilson_limits"]
+__all__ = ["site_funnel", "weighted_comparison", "wilson_limits", "funnel_positions", "funnel_roles"]
 
 
 def wilson_limits(p0: float, n, z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -46,6 +49,50 @@ def wilson_limits(p0: float, n, z: float) -> tuple[np.ndarray, np.ndarray]:
     centre = (p0 + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z * np.sqrt(p0 * (1 - p0) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
     return centre - half, centre + half
+
+
+_LIMITS = ["limit_inner_lower", "limit_inner_upper", "limit_outer_lower", "limit_outer_upper"]
+
+
+def funnel_positions(counts: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Each site's funnel limits at its size and its position against them, from the counts ``n`` and
+    ``n_completed`` (the published ones, in a release): the pooled proportion is theirs too.
+
+    A row whose counts are missing (not published) has none; when any site's count is missing, the pooled
+    proportion is not known and no row has a position.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"n": [100.0, 100.0, 400.0], "n_completed": [40.0, 75.0, 200.0]})
+    >>> funnel_positions(t)["position"].tolist()
+    ['below 95% limit', 'above 99.8% limit', 'inside limits']
+    """
+    n = pd.to_numeric(counts["n"], errors="coerce").to_numpy(float)
+    k = pd.to_numeric(counts["n_completed"], errors="coerce").to_numpy(float)
+    out = pd.DataFrame(np.nan, index=counts.index, columns=[*_LIMITS, "position"]).astype(object)
+    if np.isnan(n).any() or np.isnan(k).any() or n.sum() <= 0:
+        return out.assign(**{c: np.nan for c in _LIMITS})
+    p0 = k.sum() / n.sum()
+    z_in, z_out = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(0.999)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        li, ui = wilson_limits(p0, np.where(n > 0, n, np.nan), z_in)
+        lo, uo = wilson_limits(p0, np.where(n > 0, n, np.nan), z_out)
+        est = np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
+    inner = level_text(alpha)
+    pos = np.select([n <= 0, est > uo, est < lo, est > ui, est < li],
+                    ["no episodes with complete follow-up", "above 99.8% limit", "below 99.8% limit",
+                     f"above {inner} limit", f"below {inner} limit"], "inside limits")
+    return pd.DataFrame({"limit_inner_lower": li, "limit_inner_upper": ui, "limit_outer_lower": lo,
+                         "limit_outer_upper": uo, "position": pos}, index=counts.index)
+
+
+def funnel_roles(alpha: float) -> list:
+    """The roles of :func:`site_funnel`'s summary: the proportion, the limits and the position are all worked
+    out again from the published counts (a site's exact point gave its counts back, issue 26)."""
+    return [Label("site_id", "site_name", "programme_model"), Count("n", "n_completed", "n_recent"),
+            Proportion("n_completed", "n"),
+            Derived((*_LIMITS, "position"), functools.partial(funnel_positions, alpha=alpha),
+                    inputs=("n", "n_completed"))]
 
 
 def site_funnel(data, *, alpha: float = 0.05, grace_weeks: float = 4,
@@ -110,25 +157,9 @@ def site_funnel(data, *, alpha: float = 0.05, grace_weeks: float = 4,
     per["estimate"], per["ci_lower"], per["ci_upper"] = est, lo_i, hi_i
     z95, z998 = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(0.999)
     inner = level_text(alpha)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per["limit_inner_lower"], per["limit_inner_upper"] = wilson_limits(p0, n, z95)
-        per["limit_outer_lower"], per["limit_outer_upper"] = wilson_limits(p0, n, z998)
-
-    def position(r):
-        if r["n"] == 0:
-            return "no episodes with complete follow-up"
-        e = r["estimate"]
-        if e > r["limit_outer_upper"]:
-            return "above 99.8% limit"
-        if e < r["limit_outer_lower"]:
-            return "below 99.8% limit"
-        if e > r["limit_inner_upper"]:
-            return f"above {inner} limit"
-        if e < r["limit_inner_lower"]:
-            return f"below {inner} limit"
-        return "inside limits"
-
-    per["position"] = per.apply(position, axis=1)
+    pos = funnel_positions(per, alpha)
+    for c in pos.columns:
+        per[c] = pos[c].to_numpy()
     grid = np.unique(np.round(np.geomspace(max(1, per["n"][per["n"] > 0].min() / 2), max(per["n"].max() * 1.3, 10),
                                            120)))
     l95, u95 = wilson_limits(p0, grid, z95)
@@ -144,7 +175,7 @@ def site_funnel(data, *, alpha: float = 0.05, grace_weeks: float = 4,
     from dapp_eval.analyses import plotting
 
     return AnalysisResult(summary=per, meta=meta, tables={"limits": limits}, title="Comparison of sites",
-                          _plotter=plotting.plot_site_funnel)
+                          roles={"summary": funnel_roles(alpha)}, _plotter=plotting.plot_site_funnel)
 
 
 # ---------------------------------------------------------------------------

@@ -38,14 +38,17 @@ Examples
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
+from dapp_eval.columns import Count, Label, Proportion, Value
 from dapp_eval.errors import AnalysisError
 from dapp_eval.results import AnalysisResult, make_meta
 
-__all__ = ["E2", "RULES", "MEASURES", "MIN_POINTS", "describe", "interrupted_time_series", "its_rows", "p_chart",
-           "quarterly_spc", "special_causes", "xmr"]
+__all__ = ["E2", "RULES", "MEASURES", "MIN_POINTS", "PERIODS", "MIN_SIZE", "by_period", "chart_sizes", "choose_period", "not_charted", "describe",
+           "interrupted_time_series", "its_rows", "p_chart", "quarterly_spc", "special_causes", "xmr"]
 
 #: XmR scaling constant: 3 / d2 with d2 = 1.128 for moving ranges of two points
 E2 = 2.66
@@ -458,6 +461,126 @@ def quarterly_spc(data, *, plan: dict | None = None) -> AnalysisResult:
                           _plotter=plotting.spc_chart)
 
 
+# ---------------------------------------------------------------------------
+# the period a chart uses: quarters, or half-years or years where the numbers are small
+# ---------------------------------------------------------------------------
+
+#: the periods a chart may use, finest first, with the quarters each holds
+PERIODS: dict[str, int] = {"quarter": 1, "half-year": 2, "year": 4}
+#: a chart uses the finest period whose average size is at least this many times the release's threshold:
+#: a proportion's numerator and its complement are then both expected above the threshold for any
+#: proportion from 20% to 80%; a count is expected at twice the threshold
+MIN_SIZE: dict[str, int] = {"p-chart": 5, "XmR": 2}
+
+
+def choose_period(total: float, n_quarters: int, threshold: int, chart: str) -> str:
+    """The finest period (``quarter``, ``half-year``, ``year``) whose average size reaches ``MIN_SIZE``.
+
+    ``total`` is the chart's size as published (the people in its denominators, or the count itself, over
+    its ``n_quarters`` complete quarters): the period is decided from the size alone, before any value of the
+    chart is looked at, so that nothing is published or coarsened because of what a period's figure is.
+
+    Examples
+    --------
+    >>> choose_period(400, 8, 10, "p-chart"), choose_period(400, 8, 10, "XmR"), choose_period(120, 8, 10, "p-chart")
+    ('quarter', 'quarter', 'year')
+    >>> choose_period(200, 8, 10, "p-chart")
+    'half-year'
+    """
+    need = MIN_SIZE[chart] * int(threshold)
+    for name, q in PERIODS.items():
+        if n_quarters > 0 and total * q / n_quarters >= need:
+            return name
+    return "year"
+
+
+def _period_label(quarter: str, period: str) -> str:
+    """'2023/24 Q3' as the label of its half-year ('2023/24 H2') or year ('2023/24')."""
+    fy, _, q = str(quarter).partition(" ")
+    if period == "quarter" or not q.startswith("Q"):
+        return str(quarter)
+    return fy if period == "year" else f"{fy} H{1 + (int(q[1]) - 1) // 2}"
+
+
+def by_period(g: pd.DataFrame, period: str = "quarter", *, leave_out=()) -> tuple[pd.DataFrame, list]:
+    """One chart's counts (rows of :func:`quarterly_spc`'s summary for one measure) by ``period``, and the
+    roles of the table's columns for the publication step.
+
+    A half-year or year is partial when any of its quarters is; a proportion's numerator is missing when any
+    of its quarters' cohorts is not complete yet (as for the quarter itself). A half-year or year made only of
+    quarters in ``leave_out`` (the part quarters at the ends of the data: a month before the contract period,
+    a month before the extract date) is left out: a year's chart has no use for a month of it. Columns: ``period``,
+    ``partial``, ``partial_reason``, ``period_start``, ``n_numerator`` and, for a p-chart, ``n_denominator``
+    and ``value`` (the proportion, recomputed from the published counts when published).
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"quarter": ["2023/24 Q1", "2023/24 Q2", "2023/24 Q3"], "chart": "p-chart",
+    ...                   "quarter_start": pd.to_datetime(["2023-04-01", "2023-07-01", "2023-10-01"]),
+    ...                   "partial": [False, False, True], "partial_reason": ["", "", "extract"],
+    ...                   "n_numerator": [3.0, 4.0, np.nan], "n_denominator": [10.0, 12.0, 9.0]})
+    >>> t, roles = by_period(g, "half-year")
+    >>> t[["period", "partial", "n_numerator", "n_denominator"]].values.tolist()
+    [['2023/24 H1', False, 7.0, 22.0], ['2023/24 H2', True, nan, 9.0]]
+    """
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {list(PERIODS)}, got {period!r}")
+    is_p = str(g["chart"].iloc[0]) == "p-chart"
+    t = g.reset_index(drop=True)
+    den = t["n_denominator"] if is_p else pd.Series(np.nan, index=t.index)
+    # a cohort not complete yet: the quarter's numerator is not known (quarterly_spc leaves it out)
+    open_q = t["n_numerator"].isna() & (den.fillna(0) > 0)
+    t = t.assign(period=[_period_label(q, period) for q in t["quarter"]], _open=open_q,
+                 _end=t["quarter"].isin(list(leave_out)) & (period != "quarter"))
+    rows = []
+    for label, p in t.groupby("period", sort=False):
+        if p["_end"].all():
+            continue
+        reasons = [r for r in dict.fromkeys(p["partial_reason"].fillna("").astype(str)) if r]
+        rows.append({"period": label, "partial": bool(p["partial"].astype(bool).any()),
+                     "partial_reason": "; ".join(reasons), "period_start": p["quarter_start"].min(),
+                     "n_numerator": np.nan if p["_open"].any() else float(p["n_numerator"].fillna(0).sum()),
+                     "n_denominator": float(p["n_denominator"].sum()) if is_p else np.nan})
+    out = pd.DataFrame(rows)
+    roles = [Label("period", "partial_reason"), Value("partial", "period_start"), Count("n_numerator")]
+    if is_p:
+        out["value"] = out["n_numerator"] / out["n_denominator"].where(out["n_denominator"] > 0)
+        roles += [Count("n_denominator"), Proportion("n_numerator", "n_denominator", estimate="value", ci=None)]
+    else:
+        out = out.drop(columns="n_denominator")
+    return out, roles
+
+
+def chart_sizes(summary: pd.DataFrame) -> tuple[pd.DataFrame, list]:
+    """Each chart's size over its complete quarters (the people in a p-chart's denominators, or the count of an
+    XmR chart), to publish before its period is chosen (:func:`choose_period`), with the table's roles.
+
+    >>> t, _ = chart_sizes(xmr([12, 14, 9], partial=[False, False, True]).assign(measure="referrals", chart="XmR",
+    ...                                                                          n_numerator=[12, 14, 9]))
+    >>> t.values.tolist()
+    [['referrals', 'XmR', 26.0, 2]]
+    """
+    rows = []
+    for code, g in summary.groupby("measure", sort=False):
+        chart = str(g["chart"].iloc[0])
+        done = ~g["partial"].astype(bool)
+        col = "n_denominator" if chart == "p-chart" else "n_numerator"
+        rows.append({"measure": code, "chart": chart, "n_size": float(g.loc[done, col].fillna(0).sum()),
+                     "quarters": int(done.sum())})
+    return pd.DataFrame(rows), [Label("measure", "chart"), Count("n_size"), Value("quarters")]
+
+
+def not_charted(meta: dict) -> tuple[pd.DataFrame, list]:
+    """The people left out of a chart, and why (``meta["not_charted"]``), as a table to publish with its roles.
+
+    >>> not_charted({"not_charted": {"no exit date": 12}})[0].values.tolist()
+    [['no exit date', 12]]
+    """
+    items = dict(meta.get("not_charted") or {})
+    return (pd.DataFrame({"reason": list(items), "n": list(items.values())}, columns=["reason", "n"]),
+            [Label("reason"), Count("n")])
+
+
 def _finish(ch: pd.DataFrame, code: str, base: pd.DataFrame) -> pd.DataFrame:
     name, chart, _ = MEASURES[code]
     ch = ch.copy()
@@ -467,13 +590,15 @@ def _finish(ch: pd.DataFrame, code: str, base: pd.DataFrame) -> pd.DataFrame:
     return ch
 
 
-def describe(summary: pd.DataFrame) -> pd.DataFrame:
+def describe(summary: pd.DataFrame, unit: str = "quarter") -> pd.DataFrame:
     """One plain-English sentence per chart: what the chart shows and any unusual variation.
 
     Parameters
     ----------
     summary : DataFrame
         ``quarterly_spc(...).summary`` (or one chart of it with ``measure`` and ``name`` columns).
+    unit : str
+        The chart's period (``quarter``, ``half-year`` or ``year``: :func:`choose_period`), as the text names it.
 
     Returns
     -------
@@ -521,6 +646,8 @@ def describe(summary: pd.DataFrame) -> pd.DataFrame:
         if len(complete) < MIN_POINTS:
             text += (f" Making Data Count advises at least {MIN_POINTS} points before limits are fixed: treat these "
                      "limits as provisional.")
+        if unit != "quarter":  # the rules and counts above are worded for quarters
+            text = re.sub(r"\bquarter", unit, text)
         rows.append({"measure": code, "name": name, "text": text})
     return pd.DataFrame(rows, columns=["measure", "name", "text"])
 

@@ -37,11 +37,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from dapp_eval.columns import Count, Derived, Label, Proportion, Value
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.proportions import newcombe_diff_ci, wilson_ci
 from dapp_eval.results import check_alpha
 
-__all__ = ["year_on_year", "compare", "READINGS"]
+__all__ = ["year_on_year", "compare", "READINGS", "year_table", "reading"]
 
 #: the three plain readings of a year-on-year difference
 READINGS = ("higher than last year, beyond chance", "lower than last year, beyond chance", "no clear change")
@@ -150,3 +151,85 @@ def compare(k_this, n_this, k_last, n_last, *, kind: str, alpha: float = 0.05) -
     out.update(difference=float(d), ci_lower=float(lo), ci_upper=float(hi), beyond_chance=beyond,
                reading=READINGS[0] if beyond and d > 0 else READINGS[1] if beyond else READINGS[2])
     return out
+
+
+def reading(difference: float, lower: float, upper: float) -> str:
+    """The plain reading of a difference and its interval (one of :data:`READINGS`).
+
+    >>> reading(0.1, 0.02, 0.2), reading(-3, -5, 1)
+    ('higher than last year, beyond chance', 'no clear change')
+    """
+    beyond = bool(lower > 0 or upper < 0)
+    return READINGS[0] if beyond and difference > 0 else READINGS[1] if beyond else READINGS[2]
+
+
+def _from_published(pub: pd.DataFrame) -> pd.DataFrame:
+    """Each year's figure, the difference and its interval, from the published counts (NaN where hidden)."""
+    rows = []
+    for r in pub.itertuples(index=False):
+        is_p = pd.notna(r.n_of_this) or pd.notna(r.n_of_last)
+        vals = [r.n_this, r.n_last] + ([r.n_of_this, r.n_of_last] if is_p else [])
+        if any(pd.isna(v) for v in vals) or (is_p and min(r.n_of_this, r.n_of_last) <= 0):
+            rows.append({"this": np.nan, "last": np.nan, "difference": np.nan, "ci_lower": np.nan,
+                         "ci_upper": np.nan})
+            continue
+        c = compare(r.n_this, r.n_of_this, r.n_last, r.n_of_last, kind="proportion" if is_p else "count",
+                    alpha=float(r.alpha))
+        rows.append({k: c[k] for k in ("this", "last", "difference", "ci_lower", "ci_upper")})
+    return pd.DataFrame(rows, index=pub.index)
+
+
+def _complements(t: pd.DataFrame) -> pd.DataFrame:
+    """The people of each year's proportion who are not in its numerator (a small one withholds the row)."""
+    return pd.DataFrame({"this": t["n_of_this"] - t["n_this"], "last": t["n_of_last"] - t["n_last"]}).fillna(0)
+
+
+def _count_rows(t: pd.DataFrame) -> pd.Series:
+    """Rows of a count (no denominator) that has years to compare."""
+    return t["n_of_this"].isna() & t["n_this"].notna()
+
+
+def _compared_rows(t: pd.DataFrame) -> pd.Series:
+    return t["n_this"].notna()
+
+
+def year_table(series: dict, *, alpha: float = 0.05) -> tuple[pd.DataFrame, list]:
+    """This year against last for several measures, as one table to publish, with its columns' roles.
+
+    ``series`` maps a measure's label to ``(quarters, kind)`` as :func:`year_on_year` takes them, with the
+    *true* quarterly counts: the quarters compared are those complete in both years (decided by the calendar
+    and the cohorts' follow-up, never by whether a quarter's count is small). Each year's count is then
+    published as one count, and each year's figure, the difference and its interval are computed from the
+    published counts by the publication step. A measure with nothing to compare has its reason in ``note``.
+
+    Examples
+    --------
+    >>> q = pd.DataFrame({"quarter": ["2023/24 Q1", "2024/25 Q1"], "partial": [False, False],
+    ...                   "n_numerator": [40, 52], "n_denominator": [np.nan, np.nan]})
+    >>> t, roles = year_table({"Referrals": (q, "count")})
+    >>> t[["measure", "n_this", "n_last", "quarters"]].values.tolist()
+    [['Referrals', 52.0, 40.0, 'Q1']]
+    """
+    rows = []
+    for label, (q, kind) in series.items():
+        row = {"measure": label, "this_year": "", "last_year": "", "quarters": "", "note": "", "n_this": np.nan,
+               "n_last": np.nan, "n_of_this": np.nan, "n_of_last": np.nan, "alpha": alpha}
+        try:
+            r = year_on_year(q, kind=kind, alpha=alpha)
+        except AnalysisError as exc:
+            row["note"] = f"not compared: {exc}"
+        else:
+            row.update(this_year=r["this_year"], last_year=r["last_year"], quarters=r["quarters"],
+                       n_this=r["k_this"], n_last=r["k_last"], n_of_this=r["n_this"], n_of_last=r["n_last"])
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    for c in ("this", "last", "difference", "ci_lower", "ci_upper"):
+        out[c] = np.nan
+    counts = ("n_this", "n_last", "n_of_this", "n_of_last")
+    roles = [Label("measure", "this_year", "last_year", "quarters", "note"), Count(*counts), Value("alpha"),
+             Proportion("n_this", "n_of_this", estimate="this", ci=None),
+             Proportion("n_last", "n_of_last", estimate="last", ci=None),
+             Derived(("this", "last"), _from_published, inputs=("n_this", "n_last"), rows=_count_rows),
+             Derived(("difference", "ci_lower", "ci_upper"), _from_published, inputs=counts, small=_complements,
+                     rows=_compared_rows)]
+    return out, roles

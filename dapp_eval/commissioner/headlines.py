@@ -36,6 +36,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -44,11 +45,13 @@ import pandas as pd
 from scipy import stats
 
 from dapp_eval import formatting as fmt
+from dapp_eval.columns import Count, Derived, Label, Model, Proportion, Summary, Value
 from dapp_eval.errors import AnalysisError
 from dapp_eval.results import AnalysisResult, check_alpha, level_text, make_meta
 
 __all__ = ["HeadlineFigure", "REGISTRY", "SITE_OUTCOMES", "MIXED_POPULATION", "V2_FIGURES", "definitions",
-           "headline_figures", "population_text", "site_and_all_sites", "site_comparison"]
+           "headline_figures", "population_text", "site_and_all_sites", "site_comparison", "SITE_COLUMNS",
+           "site_roles", "MIX_WORDS", "PROPORTIONS", "PEOPLE_COUNTS", "COST_DENOMINATORS", "to_publish"]
 
 
 @dataclass(frozen=True)
@@ -853,7 +856,7 @@ def _by_site(data, sites, given: dict, plan, alpha: float) -> tuple[list, dict, 
             res = headline_figures(data, site=sid, plan=plan, alpha=alpha, codes=codes)
         hf = res.summary
         fs[sid] = res.model.get("feeling_safe")
-        pb[sid] = hf.loc[hf["code"] == "police_before", "value"].iloc[0]
+        pb[sid] = hf.loc[hf["code"] == "police_before", ["n_numerator", "n_denominator"]].iloc[0].tolist()
         hf = hf[hf["code"] != "police_before"].copy()
         hf["site_id"] = sid if sid is not None else "all"
         hf["site_name"] = sites.loc[sid, "site_name"] if sid is not None else "All sites"
@@ -863,23 +866,71 @@ def _by_site(data, sites, given: dict, plan, alpha: float) -> tuple[list, dict, 
     return parts, pb, fs
 
 
-def _risk_mix(data, r: dict, names, mix_text: str) -> str:
-    """The case-mix sentence of reliable risk reduction: the intake score by site."""
+def _risk_intake(data, r: dict) -> tuple[pd.DataFrame, list]:
+    """The intake risk score by site among people assessed twice (``n``, ``mean``, ``sd``), with its roles: a
+    mean and SD describe the people counted in ``n`` and are shown only when they are at least the threshold."""
     from dapp_eval.analyses import risk
 
     try:
         ch = risk.change(data, instrument=r["instrument"], from_=r["from"], to=r["to"],
                          informant=r["informant"]).tables["changes"]
-        g = ch.groupby("site_id")["score_from"].agg(["mean", "std"])
-        lo, hi = _range_text(g["mean"], names, as_pct=False)
-        d = _smd_cont(g["mean"].max(), g.loc[g["mean"].idxmax(), "std"], g["mean"].min(),
-                      g.loc[g["mean"].idxmin(), "std"])
-        return (
-            f"Risk at intake {'differs' if abs(d) >= SMD_FLAG else 'is similar'}: the average {r['instrument']} score at intake among people assessed twice "
-            f"ranges from {lo} to {hi} (standardised difference {d:.2f}, {_size(d)}); people who start with a lower score have "
-            "less room to show a reliable reduction. " + mix_text)
-    except AnalysisError as exc:
-        return f"Case mix not available: {exc}"
+        g = ch.groupby("site_id")["score_from"].agg(["size", "mean", "std"]).reset_index()
+    except AnalysisError:
+        g = pd.DataFrame(columns=["site_id", "size", "mean", "std"])
+    t = pd.DataFrame({"site_id": g["site_id"], "n": g["size"].astype(float), "mean": g["mean"].astype(float),
+                      "sd": g["std"].astype(float)})
+    return t, [Label("site_id"), Count("n"), Summary(("mean", "sd"), n="n")]
+
+
+#: the columns of :func:`site_comparison`'s summary a release publishes (value_text and note are the true
+#: figures in words: never published; a page words the published figures itself)
+SITE_COLUMNS = ["outcome", "site_id", "site_name", "programme_model", "estimate", "ci_lower", "ci_upper",
+                "n_numerator", "n"]
+
+
+def _fewer(t: pd.DataFrame) -> pd.Series:
+    """The fewer of a completion rate's completions and other outcomes: its 'events' for the publication step."""
+    return np.minimum(t["n_numerator"], t["n"] - t["n_numerator"])
+
+
+def site_roles() -> list:
+    """The roles of :data:`SITE_COLUMNS`: each outcome a proportion of its counts, but the completion rate, an
+    estimate that follows people still attending (withheld when its completions or other outcomes are few)."""
+    return [Label("outcome", "site_id", "site_name", "programme_model"), Count("n_numerator", "n"),
+            Proportion("n_numerator", "n", rows=_other_rows),
+            Model(("estimate", "ci_lower", "ci_upper"), events=_fewer, rows=_completion_rows)]
+
+
+def _completion_rows(t: pd.DataFrame) -> pd.Series:
+    return t["outcome"] == "completion_rate"
+
+
+def _other_rows(t: pd.DataFrame) -> pd.Series:
+    return t["outcome"] != "completion_rate"
+
+
+#: the case-mix figures by site (``tables["mix_counts"]``), as the sentences name them
+MIX_WORDS = {"not_safe_at_all": "At the first survey, the share of (ex-)partners who felt 'not safe at all'",
+             "police_before": "Police involvement in the year before referral"}
+
+
+def _mix_counts(sites, fs: dict, pb: dict, sp) -> tuple[pd.DataFrame, list]:
+    """The counts behind the case-mix ranges, by site: the (ex-)partners 'not safe at all' at the first survey
+    of those who answered it, and the people with police involvement the year before of those with records."""
+    rows = []
+    for sid in sites.index:
+        f = fs.get(sid)
+        r = (f.summary[(f.summary["wave"] == sp["baseline_wave"]) & (f.summary["level"] == 1)]
+             if f is not None else pd.DataFrame())
+        if len(r):
+            rows.append({"what": "not_safe_at_all", "site_id": sid, "n_numerator": float(r["n"].iloc[0]),
+                         "n": float(r["n_answered"].iloc[0])})
+        k, n = pb.get(sid, (np.nan, np.nan))
+        rows.append({"what": "police_before", "site_id": sid, "n_numerator": float(k), "n": float(n)})
+    t = pd.DataFrame(rows, columns=["what", "site_id", "n_numerator", "n"])
+    t["share"] = t["n_numerator"] / t["n"].where(t["n"] > 0)
+    return t, [Label("what", "site_id"), Count("n_numerator", "n"),
+               Proportion("n_numerator", "n", estimate="share", ci=None)]
 
 
 def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05,
@@ -931,8 +982,8 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
     s = s.sort_values(["_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
 
     # case mix, per outcome, from the analyses' own baseline figures
-    names = sites["site_name"]
-    mix_text, mix_table = _referral_mix_sentence(data)
+    _, mix_table = _referral_mix_sentence(data)
+    mix_text = ""  # the referral mix by site is worded by the release from its published counts (tables["referral_mix"])
     notes = {}
     planned = sites["planned_sessions"].astype(int)
     models = sorted({str(m).replace("_", "-") for m in sites["programme_model"]})
@@ -954,23 +1005,16 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
             f"Sites run different programmes ({', '.join(models)}; {planned.min()} to {planned.max()} planned weekly "
             "sessions): a longer programme gives more time to leave early, so completion rates are not like for "
             "like. " + mix_text)
-    notes["reliable_risk_reduction"] = _risk_mix(data, plan["risk"], names, mix_text)
-    sp = plan["safety"]
-    base = {}
-    for sid in sites.index:
-        f = fs.get(sid)
-        row = f.summary[(f.summary["wave"] == sp["baseline_wave"]) & (f.summary["level"] == 1)] if f else []
-        base[sid] = float(row["estimate"].iloc[0]) if len(row) else np.nan
-    lo, hi = _range_text(pd.Series(base, dtype=float), names)
-    notes["partner_feels_safer"] = (
-        (f"At the first survey, the share of (ex-)partners who felt 'not safe at all' ranges from {lo} to {hi}; "
-         if lo else "") + "only (ex-)partners who answered both surveys are counted, and who answers may differ "
-        "between sites. " + mix_text)
-    lo, hi = _range_text(pd.Series({k: v for k, v in pb.items() if k is not None}, dtype=float), names)
-    notes["police_after"] = (
-        (f"Police involvement in the year before referral ranges from {lo} to {hi}; " if lo else "")
-        + "sites that start higher have more room to fall, and part of any fall would have happened anyway "
-        "(regression to the mean). " + mix_text)
+    # the intake score by site (tables["risk_intake"]) is worded by the release from its published means
+    notes["reliable_risk_reduction"] = ("People who start with a lower score have less room to show a reliable "
+                                        "reduction. " + mix_text)
+    risk_intake, intake_roles = _risk_intake(data, plan["risk"])
+    # the ranges of these two (tables["mix_counts"]) are worded by the release from its published counts
+    notes["partner_feels_safer"] = ("Only (ex-)partners who answered both surveys are counted, and who answers "
+                                    "may differ between sites. " + mix_text)
+    notes["police_after"] = ("Sites that start higher have more room to fall, and part of any fall would have "
+                             "happened anyway (regression to the mean). " + mix_text)
+    mix_counts, mix_roles = _mix_counts(sites, fs, {k: v for k, v in pb.items() if k is not None}, plan["safety"])
     case_mix = pd.DataFrame({"outcome": list(SITE_OUTCOMES), "case_mix": [notes[o].strip() for o in SITE_OUTCOMES]})
     meta = make_meta(n_in=len(data.referrals), excluded={}, unit="referrals", alpha=alpha,
                      method="each site's headline figures (headline_figures per site) side by side; case mix from "
@@ -979,7 +1023,9 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
                      case_mix=dict(zip(case_mix["outcome"], case_mix["case_mix"])))
     from dapp_eval.analyses import plotting
 
-    return AnalysisResult(summary=s, meta=meta, tables={"case_mix": case_mix, "referral_mix": mix_table},
+    return AnalysisResult(summary=s, meta=meta, tables={"case_mix": case_mix, "referral_mix": mix_table,
+                                                        "mix_counts": mix_counts, "risk_intake": risk_intake},
+                          roles={"summary": site_roles(), "mix_counts": mix_roles, "risk_intake": intake_roles},
                           title="Comparison of sites on the headline outcomes", _plotter=_plot_outcome(plotting))
 
 
@@ -990,3 +1036,123 @@ def _plot_outcome(plotting):
         return plotting.dot_whisker(t, ax=ax, **kw)
 
     return plot
+
+
+# ---------------------------------------------------------------------------
+# the headline figures as a table to publish: what each column is (issue 26)
+# ---------------------------------------------------------------------------
+
+#: figures that are a proportion of two counts of people (worked out again from the published counts)
+PROPORTIONS = ("completion_rate_followed", "reliable_risk_reduction", "partner_feels_safer", "police_before",
+               "police_after", "marac_before", "marac_after", "children_cp_plan_at_referral",
+               "children_cp_plan_12_months", "partner_support_covers_programme", "partner_safety_plan",
+               "proven_reoffending_rate", "utilisation", "agency_positive_change")
+#: counts of people in what may be a small group
+PEOPLE_COUNTS = ("under_18_referrals", "children_affected", "waiting_high_risk")
+#: each cost per person and the count it divides the period's cost by
+COST_DENOMINATORS = {"cost_per_referral": "referrals_in_period", "cost_per_start": "starts_in_period",
+                     "cost_per_completion": "completions_in_period"}
+
+
+def _kind(code: str) -> str:
+    """How a figure is published: a count, a proportion of counts, an estimated rate, a cost per person, or a
+    summary (a median, a mean change) of the people in its denominator."""
+    f = REGISTRY[code].format
+    return ("count" if f == "count" else "proportion" if code in PROPORTIONS else
+            "estimate" if code == "completion_rate" else "cost" if f == "gbp" else "summary")
+
+
+def _rows_of(kind: str):
+    return functools.partial(_kind_rows, kind=kind)
+
+
+def _kind_rows(t: pd.DataFrame, kind: str) -> pd.Series:
+    return t["kind"] == kind
+
+
+def _percent_rows(t: pd.DataFrame, percent: bool) -> pd.Series:
+    return t["code"].map(lambda c: REGISTRY[c].format == "percent") == percent
+
+
+def _mixed_rows(t: pd.DataFrame) -> pd.Series:
+    return t["code"].isin(MIXED_POPULATION)
+
+
+def _count_value(pub: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"value": pub["n_value"]}, index=pub.index)
+
+
+def _cost_value(pub: pd.DataFrame) -> pd.DataFrame:
+    """The period's cost (not about people) over the published count it is per."""
+    n = pd.to_numeric(pub["n_denominator"], errors="coerce")
+    return pd.DataFrame({"value": (pd.to_numeric(pub["period_cost"], errors="coerce") / n.where(n > 0)).round(2)},
+                        index=pub.index)
+
+
+def to_publish(summary: pd.DataFrame, codes: Sequence[str]) -> tuple[pd.DataFrame, list]:
+    """The figures ``codes`` of :func:`headline_figures`'s summary as one table to publish, with its roles.
+
+    Each figure's counts are count columns (``n_value`` the count a count figure is; ``n_numerator``,
+    ``n_denominator``; the population's and the completers-only counts); its value is, by kind, the published
+    count, a proportion of the published counts, the estimated completion rate (shown only when its
+    completions and other outcomes are both at least the threshold), the period's cost over the published
+    count, or a summary of at least the threshold people. Pass ``pairs={"n_numerator": "n_denominator"}``
+    to the publication step so that a count saying "none" or "all" of a small group is withheld.
+
+    Examples
+    --------
+    >>> t, roles = to_publish(pd.DataFrame({"code": ["referrals", "police_after"], "value": [212.0, 8 / 35],
+    ...                                     "ci_lower": [np.nan, 0.1], "ci_upper": [np.nan, 0.4],
+    ...                                     "n_numerator": [212.0, 8.0], "n_denominator": [np.nan, 35.0]}),
+    ...                       ["referrals", "police_after"])
+    >>> t[["code", "kind", "n_value", "n_numerator"]].values.tolist()
+    [['referrals', 'count', 212.0, nan], ['police_after', 'proportion', nan, 8.0]]
+    """
+    s = summary.set_index("code")
+    rows = []
+    for code in codes:
+        r = s.loc[code]
+        kind = _kind(code)
+        get = lambda c, r=r: float(r[c]) if c in r.index and pd.notna(r[c]) else np.nan  # noqa: E731
+        row = {"code": code, "kind": kind, "n_value": get("value") if kind == "count" else np.nan,
+               "n_numerator": np.nan if kind == "count" else get("n_numerator"), "n_denominator": get("n_denominator"),
+               "value": np.nan if kind == "count" else get("value"), "ci_lower": get("ci_lower"),
+               "ci_upper": get("ci_upper"), "period_cost": np.nan,
+               "n_population": get("n_population"), "n_population_completed": get("n_population_completed"),
+               "population_share": np.nan, **{c: get(c) for c in _COMPLETERS}}
+        if kind == "cost":
+            n = s.loc[COST_DENOMINATORS[code], "value"]
+            row["period_cost"] = float(r["value"] * n) if pd.notna(r["value"]) and pd.notna(n) and n else np.nan
+            row["n_denominator"] = float(n) if pd.notna(n) else np.nan
+            row["value"] = np.nan if pd.isna(row["period_cost"]) else row["value"]
+        if kind == "count" and pd.isna(row["n_value"]):
+            row["value"] = np.nan
+        rows.append(row)
+    t = pd.DataFrame(rows)
+    t["population_share"] = t["n_population_completed"] / t["n_population"].where(t["n_population"] > 0)
+    counts = ("n_value", "n_numerator", "n_denominator", "n_population", "n_population_completed",
+              "completers_n_numerator", "completers_n_denominator")
+    estimate = ("value", "ci_lower", "ci_upper")
+    completers = ("completers_value", "completers_ci_lower", "completers_ci_upper")
+    return t, [
+        Label("code", "kind"), Count(*counts), Value("period_cost"),
+        Derived(("value",), _count_value, inputs=("n_value",), rows=_rows_of("count")),
+        Proportion("n_numerator", "n_denominator", estimate="value", ci=("ci_lower", "ci_upper"),
+                   rows=_rows_of("proportion")),
+        Model(estimate, events=_fewer_of_figure, rows=_rows_of("estimate")),
+        Derived(("value",), _cost_value, inputs=("n_denominator",), rows=_rows_of("cost")),
+        Summary(estimate, n="n_denominator", rows=_rows_of("summary")),
+        Proportion("n_population_completed", "n_population", estimate="population_share", ci=None, rows=_mixed_rows),
+        Proportion("completers_n_numerator", "completers_n_denominator", estimate="completers_value",
+                   ci=("completers_ci_lower", "completers_ci_upper"),
+                   rows=functools.partial(_percent_rows, percent=True)),
+        Summary(completers, n="completers_n_denominator", rows=functools.partial(_percent_rows, percent=False))]
+
+
+_COMPLETERS = ("completers_value", "completers_ci_lower", "completers_ci_upper", "completers_n_numerator",
+               "completers_n_denominator")
+
+
+def _fewer_of_figure(t: pd.DataFrame) -> pd.Series:
+    """An estimated completion rate's 'events': the fewer of its completions and its other outcomes."""
+    return np.minimum(t["n_numerator"], t["n_denominator"] - t["n_numerator"])

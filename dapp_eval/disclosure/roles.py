@@ -137,8 +137,17 @@ def _apply_derived(s: _State, r: Derived) -> None:
         pub_cells = r.small(s.pub.copy())
         withhold |= np.asarray((pub_cells < 0).any(axis=1), dtype=bool)  # published cells that do not add up
     for c in r.cols:
-        s.put(c, m, vals[c].to_numpy(), withhold | ~np.isfinite(pd.to_numeric(vals[c], errors="coerce")
-                                                                .to_numpy(dtype=float)) & s.true[c].notna().to_numpy())
+        s.put(c, m, vals[c].to_numpy(), withhold | _missing(vals[c]) & s.true[c].notna().to_numpy())
+
+
+def _missing(v: pd.Series) -> np.ndarray:
+    """Values a derivation could not give: not a finite number and not a text (a derived label is text).
+
+    >>> _missing(pd.Series([1.0, np.nan, "inside limits", None])).tolist()
+    [False, True, False, True]
+    """
+    text = v.map(lambda x: isinstance(x, str)).to_numpy(dtype=bool)
+    return ~np.isfinite(pd.to_numeric(v, errors="coerce").to_numpy(dtype=float)) & ~text
 
 
 def _apply_summary(s: _State, r: Summary) -> None:
@@ -151,8 +160,9 @@ def _apply_summary(s: _State, r: Summary) -> None:
 
 def _apply_model(s: _State, r: Model) -> None:
     m = _mask(r.rows, s.true)
-    ev = (pd.to_numeric(s.true[r.events], errors="coerce").to_numpy(dtype=float) if isinstance(r.events, str)
+    ev = (r.events(s.true.copy()) if callable(r.events) else s.true[r.events] if isinstance(r.events, str)
           else np.full(len(s.true), float(r.events)))
+    ev = pd.to_numeric(pd.Series(np.asarray(ev, dtype=object)), errors="coerce").to_numpy(dtype=float)
     withhold = np.isnan(ev) | (ev < s.dc.threshold)
     for c in r.cols:
         s.put(c, m, s.true[c].to_numpy(dtype=object), withhold & s.true[c].notna().to_numpy())

@@ -45,19 +45,25 @@ def gap_row(name: str, site: str, ks: pd.Series, ns: pd.Series, ids: pd.Series) 
             "_beyond": est > hi or est < lo}
 
 
+def published_outcome(page, sc, code: str) -> pd.DataFrame:
+    """One outcome's rows of the side-by-side comparison (sites and all sites) as the release publishes them,
+    through the one publication step with the roles the comparison declares (the same on every page)."""
+    from dapp_eval.commissioner.headlines import SITE_COLUMNS
+    from dapp_eval.disclosure.roles import publish
+
+    t = sc.summary.loc[sc.summary["outcome"] == code, SITE_COLUMNS].reset_index(drop=True)
+    return publish(t, sc.roles["summary"], page.dc, name=f"Sites side by side: {REGISTRY[code].name}",
+                   pairs={"n_numerator": "n"})
+
+
 def _outcome_rows(page, sc) -> list[dict]:
     """Risk, partners and police: from the side-by-side tables as the all-sites page publishes them (the same
-    table through the same disclosure control); withheld when any site's figure there is withheld."""
-    cols = ["outcome", "site_id", "site_name", "programme_model", "estimate", "ci_lower", "ci_upper", "n_numerator",
-            "n"]
+    table through the same publication step); withheld when any site's figure there is withheld."""
     rows = []
     for code in SITE_OUTCOMES:
         if code == "completion_rate":
             continue  # an estimate that follows people still attending: compared through the funnel's share
-        t = sc.summary.loc[sc.summary["outcome"] == code, cols].reset_index(drop=True)
-        shown = page.dc.table(t, name=f"Sites side by side: {REGISTRY[code].name}", kind="people",
-                              pairs={"n_numerator": "n"}, label_cols=["outcome", "site_id", "site_name",
-                                                                       "programme_model"])
+        shown = published_outcome(page, sc, code)
         shown = shown[shown["site_id"] != "all"]
         r = None
         if _num(shown["estimate"]).notna().all():

@@ -2,11 +2,14 @@
 
 :func:`published` turns :func:`dapp_eval.commissioner.headlines.headline_figures` into the
 rows every part of a page quotes (the "At a glance" cards, the verdict, the
-headline table and its CSV, the workbook): counts rounded (or hidden) by the
-page's disclosure control, proportions of two counts recomputed from the
-published counts with their Wilson interval, costs per person recomputed from
-the published denominators. A figure is formatted once, here, and every
-other place copies the text.
+headline table and its CSV, the workbook). The figures go through the
+release's one publication step with the roles
+:func:`dapp_eval.commissioner.headlines.to_publish` declares: counts rounded
+(or hidden), proportions of two counts recomputed from the published counts
+with their Wilson interval at the plan's alpha, costs per person from the
+published denominators, the share who completed and the completers-only
+figure likewise. A figure is formatted once, here, and every other place
+copies the text.
 
 The figures are computed once per release and scope; the analyses they come
 from are put into the release cache under the keys the body sections use
@@ -44,15 +47,6 @@ def table_codes(plan) -> tuple[str, ...]:
     return tuple(TABLE) + tuple(c for c in dict.fromkeys(extra) if c not in TABLE)
 
 
-#: proportions of two counts of people (recomputed from the published counts)
-_PROPORTIONS = ("completion_rate_followed", "reliable_risk_reduction", "partner_feels_safer", "police_before",
-                "police_after", "marac_before", "marac_after", "children_cp_plan_at_referral",
-                "children_cp_plan_12_months", "partner_support_covers_programme", "partner_safety_plan",
-                "proven_reoffending_rate", "utilisation", "agency_positive_change")
-#: counts of people in what may be a small group (suppressed like any count of people, not throughput)
-_PEOPLE_COUNTS = ("under_18_referrals", "children_affected", "waiting_high_risk")
-_DENOMINATOR = {"cost_per_referral": "referrals_in_period", "cost_per_start": "starts_in_period",
-                "cost_per_completion": "completions_in_period"}
 #: the page-1 caption under each card's value: the denominator in words
 _DEN_WORDS = {
     "referrals": "referrals received", "starts": "people who started", "completions": "completions",
@@ -77,37 +71,37 @@ HIDDEN_TEXT = "hidden (small numbers)"
 RISK_ANNEX_TITLE = "Risk: mixed model and missing exit scores"
 
 
-def _population_texts(dc, code: str, s_row: pd.Series, alpha: float, hidden: bool, completers_only: bool) -> dict:
-    """Who the figure is about (with the share who completed, from published counts) and the completers-only figure."""
+def _num(v) -> float:
+    """A published cell as a number (NaN where withheld or empty)."""
+    return float(v) if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) else np.nan
+
+
+def _population_texts(code: str, pub: pd.Series, level: str, hidden: bool, completers_only: bool) -> dict:
+    """Who the figure is about (with the published share who completed) and the completers-only figure, from the
+    figure's published row."""
     out = {"population": "", "completers_text": ""}
     if hidden:
         return out
-    k, n = s_row.get("n_population_completed", np.nan), s_row.get("n_population", np.nan)
-    if code in MIXED_POPULATION and pd.notna(n) and n:
-        p = dc.proportion(k, n, name="headline figures", label=f"{code}: share who completed", alpha=alpha)
-        out["population"] = (population_text(code, float(str(p["k"]).replace(",", "")),
-                                             float(str(p["n"]).replace(",", "")))
-                             if p is not None else population_text(code, k, n, share_shown=False))
+    share = _num(pub["population_share"])
+    if code in MIXED_POPULATION and pd.notna(pub["n_population"]) and str(pub["n_population"]) not in ("", "0"):
+        out["population"] = (population_text(code, share, 1.0) if pd.notna(share)
+                             else population_text(code, 1, 1, share_shown=False))
     else:
         out["population"] = population_text(code)
-    cv, cn = s_row.get("completers_value", np.nan), s_row.get("completers_n_denominator", np.nan)
-    if not completers_only or pd.isna(cv) or pd.isna(cn):
+    if not completers_only or pd.isna(pub["completers_n_denominator"]):
         return out
-    level = f"{100 * (1 - alpha):g}% CI"
     f = REGISTRY[code].format
-    if f == "percent":
-        p = dc.proportion(s_row["completers_n_numerator"], cn, name="headline figures",
-                          label=f"{code}: completers only", alpha=alpha)
-        if p is None:
-            out["completers_text"] = "Completers only: hidden (small numbers)"
-        else:
-            out["completers_text"] = (f"Completers only: {fmt.format_value(p['estimate'], f)} ({level} "
-                                      f"{fmt.format_value(p['ci_lower'], f)} to {fmt.format_value(p['ci_upper'], f)}; "
-                                      f"{p['k']} of {p['n']})")
-    elif not dc.is_small(cn):
-        out["completers_text"] = (f"Completers only: {fmt.format_value(cv, f)} ({level} "
-                                  f"{s_row['completers_ci_lower']:+.1f} to {s_row['completers_ci_upper']:+.1f}; "
-                                  f"n = {fmt.count(dc.rounded(cn))})")
+    v, lo, hi = (_num(pub[c]) for c in ("completers_value", "completers_ci_lower", "completers_ci_upper"))
+    if any(pd.isna(x) for x in (v, lo, hi)):
+        out["completers_text"] = ("Completers only: hidden (small numbers)"
+                                  if str(pub["completers_value"]) == "[c]" or f == "percent" else "")
+    elif f == "percent":
+        out["completers_text"] = (f"Completers only: {fmt.format_value(v, f)} ({level} {fmt.format_value(lo, f)} to "
+                                  f"{fmt.format_value(hi, f)}; {pub['completers_n_numerator']} of "
+                                  f"{pub['completers_n_denominator']})")
+    else:
+        out["completers_text"] = (f"Completers only: {fmt.format_value(v, f)} ({level} {lo:+.1f} to {hi:+.1f}; "
+                                  f"n = {pub['completers_n_denominator']})")
     return out
 
 
@@ -141,55 +135,29 @@ def _prime(release, site, sources: dict) -> None:
             release._cache.setdefault((site, key), sources[src])
 
 
-def _count(dc, v, kind):
-    return None if v is None or pd.isna(v) else dc.rounded(v, kind=kind)
-
-
-def _publish_row(dc, r: pd.Series, alpha: float, period_cost: float | None) -> dict:
-    """One figure after disclosure control: value, interval and counts as published (NaN = not shown)."""
-    code, f = r["code"], REGISTRY[r["code"]].format
-    out = {"code": code, "value": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "n_numerator": np.nan,
-           "n_denominator": np.nan, "hidden": False}
-    if pd.isna(r["value"]):
-        return out
-    if f == "count":
-        v = _count(dc, r["value"], "people" if code in _PEOPLE_COUNTS else "throughput")
-        out.update(value=v if v is not None else np.nan, n_numerator=v if v is not None else np.nan,
-                   hidden=v is None)
-        return out
-    if code in _PROPORTIONS:
-        p = dc.proportion(r["n_numerator"], r["n_denominator"], name="headline figures", label=code, alpha=alpha)
-        if p is None:
-            out["hidden"] = True
-            return out
-        k, n = (int(str(p[x]).replace(",", "")) for x in ("k", "n"))
-        out.update(value=p["estimate"], ci_lower=p["ci_lower"], ci_upper=p["ci_upper"], n_numerator=k,
-                   n_denominator=n)
-        return out
-    if code == "completion_rate":
-        k, n = r["n_numerator"], r["n_denominator"]
-        if dc.is_small(k) or dc.is_small(n - k):
-            out["hidden"] = True
-            return out
-        # an estimate that follows people still attending: no numerator is shown, so that no one divides
-        # completions by starts (the plain ratio the registry says not to quote)
-        out.update(value=r["value"], ci_lower=r["ci_lower"], ci_upper=r["ci_upper"],
-                   n_denominator=dc.rounded(n, kind="throughput"))
-        return out
-    if f == "gbp":
-        n = _count(dc, r["n_denominator"], "throughput")
-        if not n or period_cost is None:
-            out["hidden"] = not n
-            return out
-        out.update(value=round(period_cost / n, 2), n_denominator=n)
-        return out
-    # a median wait or an average change: an estimate about people; shown when its group is not small
-    n = r["n_denominator"]
-    if dc.is_small(n):
-        out["hidden"] = True
-        return out
-    out.update(value=r["value"], ci_lower=r["ci_lower"], ci_upper=r["ci_upper"], n_denominator=dc.rounded(n))
+def _figure_row(code: str, pub: pd.Series) -> dict:
+    """One figure as published: value, interval and counts as numbers (NaN = not shown), and whether it is
+    hidden (its value, or the count it is, withheld)."""
+    kind = pub["kind"]
+    value = _num(pub["value"])
+    hidden = str(pub["value"]) == "[c]" or (kind == "count" and str(pub["n_value"]).startswith("<"))
+    out = {"code": code, "value": value, "ci_lower": _num(pub["ci_lower"]), "ci_upper": _num(pub["ci_upper"]),
+           "n_numerator": _count_of(pub["n_value"] if kind == "count" else pub["n_numerator"]),
+           "n_denominator": _count_of(pub["n_denominator"]), "hidden": bool(hidden)}
+    if hidden:
+        out.update(value=np.nan, ci_lower=np.nan, ci_upper=np.nan, n_numerator=np.nan, n_denominator=np.nan)
+    elif kind in ("estimate", "cost", "summary"):
+        # an estimate that follows people still attending shows no numerator, so that no one divides completions
+        # by starts (the plain ratio the registry says not to quote); a cost or a summary has none
+        out["n_numerator"] = np.nan
+    if kind == "count":
+        out["n_denominator"] = np.nan
     return out
+
+
+def _count_of(v) -> float:
+    """A published count as a number (NaN where withheld)."""
+    return float(str(v).replace(",", "")) if str(v).replace(",", "").replace(".", "").isdigit() else np.nan
 
 
 def _texts(row: dict, alpha: float = 0.05) -> dict:
@@ -225,23 +193,24 @@ def published(page, site: str | None = "page") -> pd.DataFrame | Exception:
 
 
 def _published(page, scope):
+    from dapp_eval.commissioner.headlines import to_publish
+    from dapp_eval.disclosure.roles import publish
+
     res = figures(page.release, scope)
     if isinstance(res, Exception):
         return res
     if scope == page.site:
         page.used.setdefault(f"{scope}/headline_figures", res)
+    codes = table_codes(page.plan)
+    t, roles = to_publish(res.summary, codes)
+    shown = publish(t, roles, page.dc, name="headline figures", pairs={"n_numerator": "n_denominator"})
     s = res.summary.set_index("code")
-    period_cost = {}
-    for code, den in _DENOMINATOR.items():
-        v, n = s.loc[code, "value"], s.loc[den, "value"]
-        period_cost[code] = float(v * n) if pd.notna(v) and pd.notna(n) and n else None
+    level = f"{level_text(page.alpha)} CI"
     rows = []
-    for code in table_codes(page.plan):
-        r = s.loc[code].copy()
-        r["code"] = code
-        row = _publish_row(page.dc, r, page.alpha, period_cost.get(code))
+    for code, pub in zip(codes, (r for _, r in shown.iterrows())):
+        row = _figure_row(code, pub)
         row.update(_texts(row, page.alpha))
-        row.update(_population_texts(page.dc, code, s.loc[code], page.alpha, bool(row["hidden"]),
+        row.update(_population_texts(code, pub, level, bool(row["hidden"]),
                                      bool(page.plan["headlines"]["completers_only"])))
         row.update(name=REGISTRY[code].name, period=fmt.plain_text(str(s.loc[code, "period"])),
                    # an analysis's message may print counts ("221 people referred; never started: 127")

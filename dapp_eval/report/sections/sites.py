@@ -1,21 +1,20 @@
 """Comparison of sites: each headline outcome side by side (overall report), funnel plot, costs by site.
 
 The side-by-side comparison (:func:`dapp_eval.commissioner.headlines.site_comparison`) is
-computed once per release, on the overall report only; its table goes through
-the page's disclosure control and the dot-and-whisker charts draw the
-published (protected) values.
+computed once per release, on the overall report only; its tables go through
+the release's one publication step (with the roles the analyses declare), and
+every chart point, label, range and case-mix sentence is read from the
+published tables.
 """
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pandas as pd
 
 from dapp_eval import formatting as fmt
 from dapp_eval.commissioner.headlines import REGISTRY, SITE_OUTCOMES
-from dapp_eval.disclosure.roles import Count, Derived, Label, Value, publish
+from dapp_eval.disclosure.roles import Count, Derived, Label, Proportion, Value, publish, published_numbers
 from dapp_eval.report.context import figure_uri
 from dapp_eval.report.format import pct
 
@@ -44,9 +43,8 @@ def _gap(page, funnel_shown: pd.DataFrame) -> list:
     done = {sid: figures(page.release, sid) for sid in [*full.sites["site_id"], None]}
     sc = page.get_full("site_comparison", lambda: headlines.site_comparison(full, plan=page.plan, alpha=page.alpha,
                                                                             figures=done))
-    mix = {} if isinstance(sc, Exception) else dict(zip(sc.tables["case_mix"]["outcome"],
-                                                        sc.tables["case_mix"]["case_mix"]))
-    hidden = funnel_shown[["n", "n_completed"]].isin([page.dc.marker, "[c]"]).any().any()
+    mix = {} if isinstance(sc, Exception) else case_mix(page, sc)
+    hidden = published_numbers(funnel_shown, ["n", "n_completed"]).isna().any().any()
     return site_gap(page, None if hidden else funnel_shown, sc, mix)
 
 
@@ -97,12 +95,16 @@ def build(page) -> dict:
                   "so differences also reflect who they take on and how long their programme is."))
     cols = ["site_id", "site_name", "programme_model", "n", "n_completed", "n_recent", "estimate", "ci_lower",
             "ci_upper", "position"]
-    shown = page.dc.table(fp.summary[cols], name="Completion by site", pairs={"n_completed": "n"},
-                          label_cols=["site_id", "site_name", "programme_model", "position"],
-                          dependent={"n_recent": []})
+    df, roles = page.declared(fp)
+    # the points, the pooled rate, the limits and each site's position: all from the published counts
+    shown = publish(df, roles, page.dc, name="Completion by site")[cols]
     shown["position"] = shown["position"].map(_position)
     out[1:1] = _gap(page, shown)
-    if not shown[["n", "n_completed"]].isin([page.dc.marker, "[c]"]).any().any():
+    caption = (f"Completion within planned length + grace by site, cohorts with complete follow-up ({page.level} "
+               "Wilson CI) and position in the funnel plot")
+    # the chart draws the table's numbers: a table the release withholds takes its chart with it
+    drawn = not page.is_withheld(caption, page.csv_name("site_funnel"))
+    if drawn and not published_numbers(shown, ["n", "n_completed"]).isna().any().any():
         pub = _published_funnel(fp, shown, page.alpha)
         pooled = pub.tables["limits"]["pooled"].iloc[0]
         svg = page.release.memo("site_funnel_svg", lambda: figure_uri(pub.plot()))
@@ -111,9 +113,7 @@ def build(page) -> dict:
                                f"({pct(pooled)}); each site's position is in the table below.",
                                caption=f"Completion by site (pooled proportion "
                                        f"{pct(pooled)}); markers show the programme model."))
-    out.append(page.shown_table(shown, caption="Completion within planned length + grace by site, cohorts with complete "
-                          f"follow-up ({page.level} Wilson CI) and position in the funnel plot",
-                          csv_name=page.csv_name("site_funnel")))
+    out.append(page.shown_table(shown, caption=caption, csv_name=page.csv_name("site_funnel")))
     cs = page.get_full("costs_by_site", lambda: funnel.costs(full, by="site_id"))
     if isinstance(cs, Exception):
         out.append(page.na("Costs by site", str(cs)))
@@ -152,20 +152,15 @@ def cost_roles(cols) -> list:
             *[Derived((c,), _per_person, inputs=(n,)) for c, n in per]]
 
 
-#: the referral-mix sentence of the case-mix notes, as the analysis words it from the true shares
-_MIX = re.compile(r"Referral sources (?:differ|are similar) between sites: .*?difference in case mix\)\.", re.S)
-
-
 def _published_shares(mix: pd.DataFrame, dc) -> pd.DataFrame:
-    """Each site's share of each referral source from the published counts (NaN where a count is not shown,
-    or is none or all of a group below the zero-rule minimum)."""
-    def pub(r):
-        k, n = dc.rounded(r["n"]), dc.rounded(r["n_group"])
-        if k is None or n is None or n <= 0 or dc._zero_small(r["n"], r["n_group"]):
-            return np.nan
-        return k / n
-
-    return mix.assign(share=mix.apply(pub, axis=1))
+    """Each site's share of each referral source from the published counts (NaN where not published: a count
+    below the threshold, a small complement, or none or all of a small group)."""
+    t = mix[["level", "group", "n", "n_group"]].reset_index(drop=True)
+    t = t.assign(share=t["n"] / t["n_group"].where(t["n_group"] > 0))
+    pub = publish(t, [Label("level", "group"), Count("n", "n_group"), Proportion("n", "n_group", estimate="share",
+                                                                                  ci=None)],
+                  dc, name="Referral sources by site (case mix)")
+    return t.assign(share=pd.to_numeric(pub["share"], errors="coerce").to_numpy())
 
 
 def published_mix_sentence(mix: pd.DataFrame | None, sites: pd.DataFrame, dc) -> str:
@@ -196,9 +191,75 @@ def published_mix_sentence(mix: pd.DataFrame | None, sites: pd.DataFrame, dc) ->
             f"difference in case mix; shares and difference from the published counts).")
 
 
+def _published_ranges(page, sc) -> dict[str, str]:
+    """The case-mix ranges by site (partners 'not safe at all' at the first survey; police involvement the year
+    before), each from the published shares of the comparison's ``mix_counts``: one sentence per figure."""
+    from dapp_eval.commissioner.headlines import MIX_WORDS
+
+    t = sc.tables.get("mix_counts")
+    if t is None or t.empty:
+        return {}
+    shown = publish(t, sc.roles["mix_counts"], page.dc, name="Case mix by site")
+    share = pd.to_numeric(shown["share"], errors="coerce")
+    names = page.full_data.sites.set_index("site_id")["site_name"]
+    out = {}
+    for what, words in MIX_WORDS.items():
+        m = (t["what"] == what).to_numpy()
+        if not m.any():
+            continue
+        v = share[m]
+        if v.isna().any() or len(v) < 2:
+            out[what] = (f"{words} is not compared by site here: at some sites it rests on too few people to "
+                         "publish.")
+            continue
+        ids = t.loc[m, "site_id"].to_numpy()
+        lo, hi = int(np.argmin(v.to_numpy())), int(np.argmax(v.to_numpy()))
+        out[what] = (f"{words} ranges from {fmt.percent(v.iloc[lo], 0)} ({names.get(ids[lo], ids[lo])}) to "
+                     f"{fmt.percent(v.iloc[hi], 0)} ({names.get(ids[hi], ids[hi])}), from the published counts.")
+    return out
+
+
+def _published_intake(page, sc) -> str:
+    """The intake risk score by site, from the published means and SDs (each of at least the threshold people)."""
+    from dapp_eval.commissioner.headlines import SMD_FLAG, _size
+    from dapp_eval.estimators.effect_sizes import smd_from_moments
+
+    t = sc.tables.get("risk_intake")
+    if t is None or len(t) < 2:
+        return ""
+    shown = publish(t, sc.roles["risk_intake"], page.dc, name="Risk at intake by site (case mix)")
+    m, sd = (pd.to_numeric(shown[c], errors="coerce") for c in ("mean", "sd"))
+    instrument = page.plan["risk"]["instrument"]
+    if m.isna().any() or sd.isna().any():
+        return (f"The average {instrument} score at intake is not compared by site here: at some sites it rests "
+                "on too few people to publish.")
+    hi, lo = int(m.idxmax()), int(m.idxmin())
+    d = smd_from_moments(m[hi], sd[hi], m[lo], sd[lo])
+    names = page.full_data.sites.set_index("site_id")["site_name"]
+    ids = t["site_id"].to_numpy()
+    return (f"Risk at intake {'differs' if abs(d) >= SMD_FLAG else 'is similar'}: the average {instrument} score "
+            f"at intake among people assessed twice ranges from {m[lo]:.1f} ({names.get(ids[lo], ids[lo])}) to "
+            f"{m[hi]:.1f} ({names.get(ids[hi], ids[hi])}) (standardised difference {d:.2f}, {_size(d)}).")
+
+
+def case_mix(page, sc) -> dict[str, str]:
+    """Each outcome's case-mix sentence: the comparison's words, with the ranges and the referral mix as the
+    release publishes them (worked out once per page)."""
+    def make():
+        ranges = _published_ranges(page, sc)
+        mix_sentence = published_mix_sentence(sc.tables.get("referral_mix"), page.full_data.sites, page.dc)
+        lead = {"partner_feels_safer": ranges.get("not_safe_at_all", ""), "police_after": ranges.get("police_before", ""),
+                "reliable_risk_reduction": _published_intake(page, sc)}
+        return {o: " ".join(x for x in (lead.get(o, ""), str(t), mix_sentence) if x)
+                for o, t in zip(sc.tables["case_mix"]["outcome"], sc.tables["case_mix"]["case_mix"])}
+
+    return page.keep("site_case_mix", make)
+
+
 def _headline_comparison(page) -> list:
     """Table by site and a dot-and-whisker chart for each headline outcome, with its case-mix sentence."""
     from dapp_eval.commissioner import headlines
+    from dapp_eval.report.sections._gap import published_outcome
     from dapp_eval.report.sections._headlines import figures
 
     full = page.full_data
@@ -208,30 +269,18 @@ def _headline_comparison(page) -> list:
                                                                             figures=done))
     if isinstance(sc, Exception):
         return [page.na("Sites side by side", str(sc))]
-    mix_sentence = published_mix_sentence(sc.tables.get("referral_mix"), full.sites, page.dc)
-    mix = {o: _MIX.sub(lambda _m: mix_sentence, str(t))
-           for o, t in zip(sc.tables["case_mix"]["outcome"], sc.tables["case_mix"]["case_mix"])}
+    mix = case_mix(page, sc)
     out = [page.h3("Sites side by side on the headline outcomes"),
            page.p(f"Each outcome by site, with its {page.level} confidence interval and the all-sites figure, computed exactly "
                   "as on each site's own report. Intervals that overlap widely mean the data cannot tell the sites "
                   "apart. Sites run different programmes and take on different people, so a difference is a "
                   "question to ask, not a ranking; the sentence under each chart says how the sites' case mix "
                   "differs.")]
-    cols = ["outcome", "site_id", "site_name", "programme_model", "estimate", "ci_lower", "ci_upper", "n_numerator",
-            "n"]
     k = len(out)
     for code in SITE_OUTCOMES:
-        t = sc.summary.loc[sc.summary["outcome"] == code, cols].reset_index(drop=True)
-        # completion is an estimate that allows for people still attending, not numerator / denominator
-        kind = "throughput" if code == "completion_rate" else "people"
-        shown = page.dc.table(t, name=f"Sites side by side: {REGISTRY[code].name}", kind=kind,
-                              pairs={"n_numerator": "n"}, label_cols=["outcome", "site_id", "site_name",
-                                                                       "programme_model"])
-        if code == "completion_rate":  # hidden when the completers or the others are few, as on the cards
-            few = t.apply(lambda r: page.dc.is_small(r["n_numerator"]) or page.dc.is_small(r["n"] - r["n_numerator"]),
-                          axis=1)
-            shown[["estimate", "ci_lower", "ci_upper"]] = shown[["estimate", "ci_lower", "ci_upper"]].astype(object)
-            shown.loc[few.to_numpy(), ["estimate", "ci_lower", "ci_upper"]] = "[c]"
+        # completion is an estimate that allows for people still attending, not numerator / denominator: withheld
+        # when its completers or the others are few, as on the cards (the roles site_comparison declares)
+        shown = published_outcome(page, sc, code)
         num = shown.copy()
         for c in ("estimate", "ci_lower", "ci_upper"):
             num[c] = pd.to_numeric(num[c], errors="coerce")

@@ -1,11 +1,12 @@
-"""Trends for contract management: quarterly statistical process control (SPC) charts.
+"""Trends for contract management: statistical process control (SPC) charts by quarter, half-year or year.
 
-The quarterly series come from :func:`dapp_eval.analyses.trends.quarterly_spc`; their
-counts pass through the page's disclosure control first, and each chart (its
-average line, limits and special-cause flags) is recomputed from the
-published counts with :func:`dapp_eval.analyses.trends.xmr` / :func:`~dapp_eval.analyses.trends.p_chart`,
-so nothing drawn carries more than the published table beside it. A p-chart
-with a hidden quarter is not drawn.
+The series come from :func:`dapp_eval.analyses.trends.quarterly_spc`. Each chart's period is decided first,
+from the chart's size as published (:func:`~dapp_eval.analyses.trends.choose_period`): quarters where the
+numbers allow, half-years or years at a small site, never by looking at a period's figure. The counts by
+period (:func:`~dapp_eval.analyses.trends.by_period`, which declares their roles) pass through the release's
+one publication step, and each chart (its points, average line, limits and special-cause flags) is computed
+from the published table with :func:`~dapp_eval.analyses.trends.xmr` / :func:`~dapp_eval.analyses.trends.p_chart`,
+so nothing drawn carries more than the published table beside it. A p-chart with a hidden period is not drawn.
 """
 
 from __future__ import annotations
@@ -14,51 +15,78 @@ import numpy as np
 import pandas as pd
 
 from dapp_eval import formatting as fmt
+from dapp_eval.disclosure.roles import publish, published_numbers
 from dapp_eval.errors import AnalysisError
 
 TITLE = "Trends by quarter"
 PLACEMENT = "body"
 
+#: the word a period is named by in the page's text and tables
+_WORD = {"quarter": "quarter", "half-year": "half-year", "year": "financial year"}
 
-def _published_chart(page, g: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
-    """(chart recomputed from published counts or None, the published table) for one measure."""
+
+def _periods(page, res) -> dict[str, str]:
+    """Each measure's period, chosen from its size as published (never from the values it will show)."""
+    from dapp_eval.analyses import trends
+
+    t, roles = trends.chart_sizes(res.summary)
+    shown = publish(t, roles, page.dc, name="Trends: size of each chart")
+    size = published_numbers(shown, ["n_size"])["n_size"].fillna(0)
+    return {m: trends.choose_period(float(n), int(q), page.dc.threshold, c)
+            for m, c, n, q in zip(t["measure"], t["chart"], size, t["quarters"])}
+
+
+def _xmr_chart(num: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
+    from dapp_eval.analyses import trends
+
+    return trends.xmr(num["n_numerator"].to_numpy(float), partial=t["partial"].to_numpy(bool), labels=t["period"])
+
+
+def _p_chart(num: pd.DataFrame, shown: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame | None:
+    """The p-chart of the published counts, or None when a complete period's figure is withheld."""
+    from dapp_eval.analyses import trends
+
+    k, n = num["n_numerator"].copy(), num["n_denominator"]
+    partial = t["partial"].to_numpy(bool)
+    # a cohort not complete yet has no figure (its numerator is not known: nothing is withheld)
+    open_p = (t["n_numerator"].isna() & (t["n_denominator"].fillna(0) > 0)).to_numpy()
+    value = pd.to_numeric(shown["value"], errors="coerce")
+    # withheld: a figure not published (a count below the threshold, a small complement, none or all of a
+    # small group); a period whose denominator is withheld too is left off the chart altogether
+    hidden = (value.isna() & n.notna() & (n > 0)).to_numpy() & ~open_p
+    if (hidden & ~partial).any() or ((n - k) < 0).any():
+        return None
+    skip = open_p | hidden | n.isna().to_numpy()
+    k[skip] = np.nan
+    with np.errstate(invalid="ignore"):
+        ch = trends.p_chart(k.fillna(0).to_numpy(float), n.fillna(0).to_numpy(float), partial=partial | skip,
+                            labels=t["period"])
+    ch.loc[skip, "value"] = np.nan
+    return ch
+
+
+def _published_chart(page, g: pd.DataFrame, period: str, ends=()) -> tuple[pd.DataFrame | None, pd.DataFrame,
+                                                                           pd.DataFrame]:
+    """(chart from the published counts or None, the published table, the table by period) for one measure;
+    ``ends`` are the part quarters at the ends of the data, left out of a chart by half-year or year."""
     from dapp_eval.analyses import trends
 
     code, chart = g["measure"].iloc[0], g["chart"].iloc[0]
-    t = g[["quarter", "partial", "n_numerator", "n_denominator"]].reset_index(drop=True)
-    partial = t["partial"].astype(bool).to_numpy()
-    if chart == "XmR":
-        shown = page.dc.table(t[["quarter", "partial", "n_numerator"]], name=f"Trends: {g['name'].iloc[0]}", kind="throughput",
-                              label_cols=["quarter"])
-        x = pd.to_numeric(shown["n_numerator"], errors="coerce").to_numpy(float)
-        ch = trends.xmr(x, partial=partial, labels=t["quarter"])
-    else:
-        shown = page.dc.table(t, name=f"Trends: {g['name'].iloc[0]}", pairs={"n_numerator": "n_denominator"},
-                              label_cols=["quarter"])
-        k = pd.to_numeric(shown["n_numerator"], errors="coerce")
-        n = pd.to_numeric(shown["n_denominator"], errors="coerce")
-        # a quarter whose cohort is not complete yet has no value (quarterly_spc leaves it out)
-        open_q = g["value"].isna().to_numpy() & (g["n_denominator"].fillna(0).to_numpy() > 0)
-        k[open_q] = np.nan
-        # hidden: a quarter whose published numerator or denominator is withheld (a count below the threshold)
-        # (a quarter with both withheld is left off the chart: nothing of it is drawn or enters the limits)
-        hidden = ((k.isna() & n.notna() & (n > 0)) | (n.isna() & k.notna())).to_numpy() & ~open_q
-        if (hidden & ~partial).any() or ((n - k) < 0).any():
-            return None, shown  # a complete quarter is hidden: its limits would describe hidden counts
-        open_q = open_q | hidden  # a hidden part quarter is not drawn (part quarters are outside the limits anyway)
-        k[open_q] = np.nan
-        with np.errstate(invalid="ignore"):
-            ch = trends.p_chart(k.fillna(0).to_numpy(float), n.fillna(0).to_numpy(float),
-                                partial=partial | open_q, labels=t["quarter"])
-        ch.loc[open_q, "value"] = np.nan
-    ch["measure"], ch["name"], ch["chart"] = code, g["name"].iloc[0], chart
-    return ch, shown
+    t, roles = trends.by_period(g, period, leave_out=ends)
+    shown = publish(t, roles, page.dc, name=f"Trends: {g['name'].iloc[0]}")
+    counts = ["n_numerator"] + (["n_denominator"] if chart == "p-chart" else [])
+    num = published_numbers(shown, counts)
+    ch = _xmr_chart(num, t) if chart == "XmR" else _p_chart(num, shown, t)
+    if ch is not None:
+        ch["measure"], ch["name"], ch["chart"] = code, g["name"].iloc[0], chart
+    return ch, shown, t
 
 
-def _display(ch: pd.DataFrame | None, shown: pd.DataFrame, g: pd.DataFrame, is_p: bool) -> pd.DataFrame:
-    reason = g["partial_reason"].fillna("").to_numpy()
-    out = pd.DataFrame({"Quarter": shown["quarter"],
-                        "Part quarter": ["yes: " + r if p else "no" for p, r in zip(g["partial"].astype(bool), reason)]})
+def _display(ch: pd.DataFrame | None, shown: pd.DataFrame, t: pd.DataFrame, is_p: bool, period: str) -> pd.DataFrame:
+    word = _WORD[period]
+    reasons = t["partial_reason"].str.replace("quarter", word, regex=False)
+    out = pd.DataFrame({word[0].upper() + word[1:]: shown["period"],
+                        f"Part {word}": ["yes: " + r if p else "no" for p, r in zip(t["partial"], reasons)]})
     if is_p:
         out["n_numerator"] = shown["n_numerator"]
         out["n_denominator"] = shown["n_denominator"]
@@ -73,7 +101,62 @@ def _display(ch: pd.DataFrame | None, shown: pd.DataFrame, g: pd.DataFrame, is_p
         out["Lower process limit"] = [f(v) if pd.notna(v) else "" for v in ch["lower_limit"]]
         out["Upper process limit"] = [f(v) if pd.notna(v) else "" for v in ch["upper_limit"]]
         out["Unusual variation"] = [t if s else "" for s, t in zip(ch["special_cause"], ch["special_cause_text"])]
+    elif is_p:  # a period with no one in it has no figure (nothing withheld)
+        out["Value"] = ["" if n == 0 else fmt.percent(v) if isinstance(v, float) and pd.notna(v)
+                        else v if isinstance(v, str) else "" for v, n in zip(shown["value"], t["n_denominator"])]
     return out
+
+
+def _period_note(page, period: str, chart: str) -> str:
+    from dapp_eval.analyses import trends
+
+    if period == "quarter":
+        return ""
+    need = trends.MIN_SIZE[chart] * page.dc.threshold
+    what = "people in its denominators" if chart == "p-chart" else "of this count"
+    return (f" By {_WORD[period]}, not quarter: this chart has on average fewer than {need} {what} a quarter, so "
+            f"quarters would be too small to publish. The period was chosen from that number alone, before any "
+            f"figure was looked at. A {_WORD[period]} holding only a part quarter at either end of the data is "
+            "left out.")
+
+
+def _measure_blocks(page, g: pd.DataFrame, period: str, its: list, ends=()) -> list:
+    """The heading, chart (or note) and data table of one measure."""
+    from dapp_eval.analyses import trends
+
+    code = g["measure"].iloc[0]
+    name, chart, better = trends.MEASURES[code]
+    is_p = chart == "p-chart"
+    out = [page.h3(name)]
+    try:
+        ch, shown, t = _published_chart(page, g, period, ends)
+    except AnalysisError as exc:
+        return out + [page.na(name, str(exc))]
+    table = page.shown_table(_display(ch, shown, t, is_p, period), caption=f"{name}: the data of the chart",
+                             csv_name=page.csv_name(f"trend_{code}"))
+    note = _period_note(page, period, chart)
+    if ch is None:
+        return out + [page.p(f"The chart is not drawn: some {_WORD[period]}s have too few people to publish; the "
+                             f"table shows what can be published.{note}", cls="note"), table]
+    change = page.plan.trends.change_date
+    if change and period == "quarter":  # fitted to the published values, as the chart is
+        its += trends.its_rows(ch["value"], t["period_start"], ch["partial"], change, code=code,
+                               alpha=page.alpha, labels=t["period"])
+    sentence = trends.describe(ch, unit=_WORD[period])["text"].iloc[0]
+    svg = page.release.memo(f"spc_{page.site}_{code}", lambda ch=ch, better=better: _svg(ch, better))
+    return out + [page.figure(svg, alt=f"Statistical process control chart. {sentence}",
+                              caption=sentence + note, data=table)]
+
+
+def _not_charted(page, res) -> list:
+    from dapp_eval.analyses import trends
+
+    t, roles = trends.not_charted(res.meta)
+    if t.empty:
+        return []
+    shown = publish(t, roles, page.dc, name="trends")
+    return [page.p("Not charted: " + "; ".join(f"{k} ({v})" for k, v in zip(shown["reason"], shown["n"])) + ".",
+                   cls="note")]
 
 
 def build(page) -> dict:
@@ -87,41 +170,22 @@ def build(page) -> dict:
                   "quarters usually vary. A quarter is marked as unusual (a triangle) when one of these rules "
                   "holds: " + "; ".join(trends.RULES.values()) + ". Unusual variation is a reason to ask what "
                   "changed, not proof of a cause. A part quarter (hollow circle, labelled 'part') is shown but "
-                  "left out of the average and the limits, because its figure is incomplete.")]
+                  "left out of the average and the limits, because its figure is incomplete. Where a chart has "
+                  "too few people a quarter to publish quarters, it is drawn by half-year or by financial year "
+                  "instead, chosen from the number of people alone.")]
     change = page.plan.trends.change_date
-    its = []
-    published = {}  # each measure's published quarterly counts, for this year against last
-    for code, g in res.summary.groupby("measure", sort=False):
-        g = g.reset_index(drop=True)
-        name, chart, better = trends.MEASURES[code]
-        is_p = chart == "p-chart"
-        out.append(page.h3(name))
-        try:
-            ch, shown = _published_chart(page, g)
-        except AnalysisError as exc:
-            out.append(page.na(name, str(exc)))
-            continue
-        published[code] = (g, shown)
-        table = page.shown_table(_display(ch, shown, g, is_p), caption=f"{name}: the data of the chart",
-                                 csv_name=page.csv_name(f"trend_{code}"))
-        if ch is None:
-            out.append(page.p("The chart is not drawn: some quarters have too few people to publish; the table "
-                              "shows what can be published.", cls="note"))
-            out.append(table)
-            continue
-        if change:  # fitted to the published values, as the chart is
-            its += trends.its_rows(ch["value"], g["quarter_start"], ch["partial"], change, code=code,
-                                   alpha=page.alpha, labels=g["quarter"])
-        sentence = trends.describe(ch)["text"].iloc[0]
-        svg = page.release.memo(f"spc_{page.site}_{code}", lambda ch=ch, better=better: _svg(ch, better))
-        out.append(page.figure(svg, alt=f"Statistical process control chart. {sentence}",
-                               caption=sentence, data=table))
-    out += _year_on_year(page, published)
+    its: list = []
+    periods = _periods(page, res)
+    s = res.summary
+    # the part quarters at the ends of the data (outside the period start .. extract date): the same for every
+    # measure, read off the referrals chart (a calendar fact, not a figure)
+    ends = s.loc[(s["measure"] == "referrals") & s["partial"].astype(bool), "quarter"].tolist()
+    for code, g in s.groupby("measure", sort=False):
+        out += _measure_blocks(page, g.reset_index(drop=True), periods[code], its, ends)
+    out += _year_on_year(page, res)
     if change:
         out += _its_blocks(page, its, change)
-    if res.meta.get("not_charted"):
-        out.append(page.p("Not charted: " + "; ".join(f"{k} ({page.dc.count(v, name='trends', label=k)})"
-                                                    for k, v in res.meta["not_charted"].items()) + ".", cls="note"))
+    out += _not_charted(page, res)
     return {"blocks": out}
 
 
@@ -170,79 +234,39 @@ def _its_blocks(page, rows: list, change: str) -> list:
 YEAR_ANCHOR = "this-year-against-last"
 
 
-def _published_years(page, r: dict, label: str, is_p: bool) -> dict | None:
-    """The two years' figures and their difference worked again from the published (rounded) counts, or None
-    when a year's count is too small to publish."""
-    from dapp_eval.analyses import yearly
+def _year_on_year(page, res) -> list:
+    """Each measure's latest financial year beside the one before (:func:`dapp_eval.analyses.yearly.year_table`).
 
-    if is_p:
-        this = page.dc.proportion(r["k_this"], r["n_this"], name="This year against last",
-                                  label=f"{label} {r['this_year']}", alpha=page.alpha)
-        last = page.dc.proportion(r["k_last"], r["n_last"], name="This year against last",
-                                  label=f"{label} {r['last_year']}", alpha=page.alpha)
-        if this is None or last is None:
-            return None
-        r.update(yearly.compare(*(int(x.replace(",", "")) for x in (this["k"], this["n"], last["k"], last["n"])),
-                                kind="proportion", alpha=page.alpha))
-        return r
-    k1 = page.dc.rounded(r["k_this"], kind="throughput")
-    k0 = page.dc.rounded(r["k_last"], kind="throughput")
-    if k1 is None or k0 is None:
-        return None
-    r.update(yearly.compare(k1, None, k0, None, kind="count", alpha=page.alpha))
-    return r
-
-
-def _year_on_year(page, published: dict) -> list:
-    """Each measure's latest financial year beside the one before (:func:`dapp_eval.analyses.yearly.year_on_year`).
-
-    Worked from the quarterly counts as published beside the charts (after the page's disclosure control);
-    each year's proportion goes through ``page.dc.proportion`` and each count through ``page.dc.rounded``,
-    and the figures, the difference and its interval are computed from those published counts.
+    The quarters compared are those complete in both years; each year's count is published as one count,
+    and the figures, the difference and its interval are computed from the published counts.
     """
     from dapp_eval.analyses import trends, yearly
 
-    rows, sentences = [], []
-    for code, (g, shown) in published.items():
+    series = {}
+    for code, g in res.summary.groupby("measure", sort=False):
         name, chart, _better = trends.MEASURES[code]
         is_p = chart == "p-chart"
-        q = pd.DataFrame({"quarter": shown["quarter"], "partial": g["partial"].astype(bool).to_numpy(),
-                          "n_numerator": pd.to_numeric(shown["n_numerator"], errors="coerce"),
-                          "n_denominator": (pd.to_numeric(shown["n_denominator"], errors="coerce")
-                                            if is_p else np.nan)})
-        if is_p:  # a cohort not complete yet has no value (quarterly_spc leaves it out)
-            q.loc[g["value"].isna().to_numpy(), "n_numerator"] = np.nan
-        label = name.split(",")[0]
-        try:
-            r = yearly.year_on_year(q, kind="proportion" if is_p else "count", alpha=page.alpha)
-        except AnalysisError as exc:
-            rows.append(_row(label, reading=f"not compared: {exc}"))
-            continue
-        r = _published_years(page, r, label, is_p)
-        if r is None:
-            rows.append(_row(label, reading="not published: too few people"))
-            continue
-        span = f"{r['quarters']} of each year"
-        if is_p:
-            vals = (fmt.percent(r["last"]), fmt.percent(r["this"]))
-            diff = fmt.percentage_points(100 * r["difference"])
-            ci = (f"{fmt.percentage_points(100 * r['ci_lower']).split()[0]} to "
-                  f"{fmt.percentage_points(100 * r['ci_upper'])}")
-        else:
-            vals = (f"{r['last']:,.0f}", f"{r['this']:,.0f}")
-            diff = f"{r['difference']:+,.0f}"
-            ci = f"{r['ci_lower']:+,.0f} to {r['ci_upper']:+,.0f}"
-        rows.append(_row(label, span, r["last_year"], vals[0], r["this_year"], vals[1], diff, ci, r["reading"]))
-        sentences.append(f"{label}: {vals[1]} in {r['this_year']} against {vals[0]} in {r['last_year']} "
-                         f"({r['quarters']}), {r['reading']}")
-    if not rows:
+        q = g[["quarter", "partial", "n_numerator", "n_denominator"]].reset_index(drop=True)
+        if not is_p:
+            q["n_denominator"] = np.nan
+        series[name.split(",")[0]] = (q, "proportion" if is_p else "count")
+    if not series:
         return []
+    t, roles = yearly.year_table(series, alpha=page.alpha)
+    shown = publish(t, roles, page.dc, name="This year against last")
+    rows, sentences = [], []
+    for r, pub in zip(t.itertuples(index=False), shown.itertuples(index=False)):
+        row, sentence = _year_row(r, pub)
+        rows.append(row)
+        if sentence:
+            sentences.append(sentence)
     intro = (f"Each measure's latest financial year beside the year before, over the same quarters: a quarter "
-             f"counts when it is complete, and published, in both years. The difference has a {page.ci_label} "
-             "(Newcombe's method for percentages; for counts, allowing for chance variation in the number of "
-             "people); 'beyond chance' means the interval leaves out no change. The charts above ask whether any "
-             "quarter is unusual; this asks whether the year differs from the last. Neither says why. The difference is "
-             "worked out before rounding, so it may differ by one from the gap between the rounded figures.")
+             f"counts when it is complete in both years. Each year's figure is published as one count (rounded, "
+             f"or withheld when small), and the difference and its {page.ci_label} are worked out from the "
+             "published counts (Newcombe's method for percentages; for counts, allowing for chance variation in "
+             "the number of people); 'beyond chance' means the interval leaves out no change. The charts above "
+             "ask whether any period is unusual; this asks whether the year differs from the last. Neither says "
+             "why.")
     # the plain answer first (page 1 links here: "Is it improving this year?"), the method after it
     blocks = [{"kind": "h3id", "id": YEAR_ANCHOR, "text": "This year against last"}]
     if sentences:
@@ -254,6 +278,33 @@ def _year_on_year(page, published: dict) -> list:
                                    "financial year beside the year before, over the same quarters",
                                    csv_name=page.csv_name("year_on_year")))
     return blocks
+
+
+def _num(v) -> float:
+    return v if isinstance(v, float) else np.nan
+
+
+def _year_row(r, pub) -> tuple[list, str]:
+    """A row of the table and the sentence (or "") from one measure's published row."""
+    from dapp_eval.analyses import yearly
+
+    if r.note:
+        return _row(r.measure, reading=r.note), ""
+    d, lo, hi, this, last = (_num(getattr(pub, c)) for c in ("difference", "ci_lower", "ci_upper", "this", "last"))
+    if any(pd.isna(v) for v in (d, lo, hi, this, last)):
+        return _row(r.measure, reading="not published: too few people"), ""
+    if pd.notna(r.n_of_this):
+        vals = (fmt.percent(last), fmt.percent(this))
+        diff = fmt.percentage_points(100 * d)
+        ci = f"{fmt.percentage_points(100 * lo).split()[0]} to {fmt.percentage_points(100 * hi)}"
+    else:
+        vals = (f"{last:,.0f}", f"{this:,.0f}")
+        diff = f"{d:+,.0f}"
+        ci = f"{lo:+,.0f} to {hi:+,.0f}"
+    reading = yearly.reading(d, lo, hi)
+    return (_row(r.measure, f"{r.quarters} of each year", r.last_year, vals[0], r.this_year, vals[1], diff, ci,
+                 reading),
+            f"{r.measure}: {vals[1]} in {r.this_year} against {vals[0]} in {r.last_year} ({r.quarters}), {reading}")
 
 
 def _row(label: str, *cells: str, reading: str = "") -> list:
