@@ -49,14 +49,18 @@ structure, plus the arithmetic of percentages:
     exactly the ratio of the published counts carries nothing more and is
     skipped.
 
-All relations are combined by interval constraint propagation (each relation
-bounds each of its cells by the others, repeated until nothing changes), the
-way audits of suppressed tables bound hidden cells. A relation that the
-published numbers contradict is dropped (a wrong guess of the attacker).
+All relations are first combined by interval constraint propagation (each
+relation bounds each of its cells by the others, repeated until nothing
+changes), the way audits of suppressed tables bound hidden cells; a relation
+that the published numbers contradict is dropped (a wrong guess of the
+attacker). Then one integer program per group of linked cells
+(:mod:`dapp_eval.disclosure.audit_milp`) holds every relation at once, over
+whole numbers: the lowest and highest value of each cell not published
+exactly decide whether it is pinned.
 
 **Leak.** A cell that is not published exactly (suppressed or rounded) whose
-interval shrinks to a single value from 1 to T-1. The audit fails if any
-cell leaks. Narrowing a hidden count to a few values (say 1 or 2) is listed
+interval shrinks to a single positive value. The audit fails if any cell
+leaks. Narrowing a hidden count to a few values (say 1 or 2) is listed
 as "narrowed" but not counted as a leak: rounding guarantees at most that.
 """
 
@@ -78,9 +82,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from dapp_eval.disclosure.audit_milp import pinned_by_milp
 from dapp_eval.formatting import code_row_below
 
-__all__ = ["audit_release", "AuditResult", "Leak", "decode_release", "ReadTable"]
+__all__ = ["audit_release", "audit_reports", "AuditResult", "Leak", "decode_release", "ReadTable"]
 
 INF = math.inf
 _CSV = re.compile(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"')
@@ -149,7 +154,7 @@ class _Report:
 
 @dataclass
 class Leak:
-    """A hidden or rounded count pinned to a value from 1 to threshold - 1."""
+    """A hidden or rounded count pinned to one positive value (or a chart that shows an unpublished count)."""
 
     attack: str
     report: str
@@ -185,6 +190,7 @@ class AuditResult:
     narrowed: list[Leak]
     relations: dict[str, int]
     recovered_by_attack: dict[str, int]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -200,10 +206,11 @@ class AuditResult:
         head = (f"Disclosure audit of {self.path}: {self.n_reports} reports, {self.n_tables} tables, "
                 f"{self.n_count_cells} count cells ({self.n_hidden} hidden), counts "
                 + (f"rounded to {self.base}" if self.rounded else "published exactly") + ".\n"
-                + "Relations tried: " + ", ".join(f"{k} {v}" for k, v in self.relations.items()) + ".\n")
+                + "Relations tried: " + ", ".join(f"{k} {v}" for k, v in self.relations.items()) + ".\n"
+                + "".join(f"Note: {x}.\n" for x in self.notes))
         if self.ok:
-            return head + (f"PASS: no hidden or rounded count can be worked back to a value from 1 to the "
-                           f"threshold minus 1 ({len(self.narrowed)} narrowed to 2-3 values).")
+            return head + (f"PASS: no hidden or rounded count can be worked back to a single value "
+                           f"({len(self.narrowed)} hidden counts narrowed to 2-3 values).")
         lines = [str(x) for x in self.leaks[:limit]]
         more = f"\n... and {len(self.leaks) - limit} more" if len(self.leaks) > limit else ""
         return (head + f"FAIL: {len(self.leaks)} counts can be worked back ("
@@ -709,9 +716,13 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
     -------
     AuditResult
         ``ok`` is False if any suppressed or rounded count can be pinned to a
-        value from 1 to threshold - 1.
+        single positive value.
     """
-    reports = decode_release(path, threshold=threshold)
+    return audit_reports(decode_release(path, threshold=threshold), path=str(path), base=base)
+
+
+def audit_reports(reports: list[_Report], *, path: str = "release", base: int | None = None) -> AuditResult:
+    """The attack of :func:`audit_release` on reports already read (``decode_release``, or made by hand in tests)."""
     base = _rounding_base(reports, base)
     cells = _published_cells(reports, base)
     eqs, ratio_hyps = _all_relations(reports, cells)
@@ -719,13 +730,27 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
     for a, *_ in eqs:
         relations[a] += 1
     relations["percentage x denominator"] = len(ratio_hyps)
-    _propagate(cells, eqs, ratio_hyps)
+    live = _propagate(cells, eqs, ratio_hyps)
+    notes = _integer_program(cells, live)
     leaks, narrowed = _pinned_cells(cells)
     by_attack = defaultdict(int)
     for x in leaks:
         by_attack[x.attack] += 1
-    return AuditResult(str(path), cells.rounded, base, len(reports), sum(len(r.tables) for r in reports),
-                       len(cells.lo), int(sum(cells.hidden)), leaks, narrowed, dict(relations), dict(by_attack))
+    return AuditResult(path, cells.rounded, base, len(reports), sum(len(r.tables) for r in reports),
+                       len(cells.lo), int(sum(cells.hidden)), leaks, narrowed, dict(relations), dict(by_attack),
+                       notes)
+
+
+INTEGER_PROGRAM = "integer program"
+
+
+def _integer_program(cells: _Cells, live) -> list[str]:
+    """Pin the cells that every relation together (one integer program per linked group) leaves one value."""
+    pins, notes = pinned_by_milp(len(cells.lo), cells.lo, cells.hi, cells.exact, live)
+    for i, (v, how) in pins.items():
+        cells.lo[i] = cells.hi[i] = float(v)
+        cells.pinned_by[i] = (INTEGER_PROGRAM, how)
+    return notes
 
 
 def _rounding_base(reports: list[_Report], base: int | None) -> int:
@@ -786,7 +811,8 @@ def _pinned_cells(cells: _Cells) -> tuple[list[Leak], list[Leak]]:
         attack, how = cells.pinned_by.get(i, ("", ""))
         if not attack:
             continue
-        if lo == hi and (1 <= lo <= thr - 1 or attack == AT_LEAST_T):
+        # an exact count worked back: a small one, or a rounded (or complementarily hidden) one at any size
+        if lo == hi and (lo >= 1 or attack == AT_LEAST_T):
             leaks.append(Leak(attack, rep, table, row, col, text, int(lo), how))
         elif cells.hidden[i] and 1 <= lo and hi <= thr - 1 and hi - lo <= 2:
             narrowed.append(Leak(attack, rep, table, row, col, text, int(lo), f"between {int(lo)} and {int(hi)}"))
@@ -1473,4 +1499,4 @@ def _propagate(cells: _Cells, eqs, ratio_hyps, max_passes: int = 30):
         changed |= _ratio_step(cells, ratio_hyps)
         if not changed:
             break
-    return cells
+    return live
