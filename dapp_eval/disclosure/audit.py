@@ -82,6 +82,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from dapp_eval.disclosure.audit_charts import ChartRead, chart_leaks, read_charts
 from dapp_eval.disclosure.audit_milp import pinned_by_milp
 from dapp_eval.formatting import code_row_below
 
@@ -150,6 +151,7 @@ class _Report:
     text: list[str] = field(default_factory=list)        # page text, block by block (alt text included)
     captions: dict[str, str] = field(default_factory=dict)  # caption -> table key
     links: list[tuple[str, str, str]] = field(default_factory=list)  # workbook: (report file, table, sheet)
+    charts: list[ChartRead] = field(default_factory=list)  # the page's SVG charts, read back
 
 
 @dataclass
@@ -393,7 +395,7 @@ def _read_report(path: Path, default_threshold: int) -> _Report:
     period = f"{per.group(1)} to {per.group(2)}" if per else "all"
     stated = re.search(r"every other count is rounded to the nearest (\d+)", " ".join(parser.text), re.I)
     rep = _Report(path.name, scope, threshold, period, base=int(stated.group(1)) if stated else None,
-                  programme=prog.strip(), text=parser.text + _chart_text(text))
+                  programme=prog.strip(), text=parser.text + _chart_text(text), charts=read_charts(text))
     prefix = "all" if scope == "all" else _slug(scope)
     by_csv = {}
     for name, data in csvs:
@@ -565,6 +567,7 @@ def _merge_annexes(reports: list[_Report]) -> list[_Report]:
         for key, t in r.tables.items():
             base.tables.setdefault(key, t)
         base.text += r.text
+        base.charts += r.charts
         base.captions = {**r.captions, **base.captions}
     return out
 
@@ -733,6 +736,9 @@ def audit_reports(reports: list[_Report], *, path: str = "release", base: int | 
     live = _propagate(cells, eqs, ratio_hyps)
     notes = _integer_program(cells, live)
     leaks, narrowed = _pinned_cells(cells)
+    chart_found, chart_notes = _charts(reports, cells)
+    leaks += chart_found
+    notes += chart_notes
     by_attack = defaultdict(int)
     for x in leaks:
         by_attack[x.attack] += 1
@@ -742,6 +748,39 @@ def audit_reports(reports: list[_Report], *, path: str = "release", base: int | 
 
 
 INTEGER_PROGRAM = "integer program"
+CHARTS = "charts read from the SVG"
+
+
+def _published_numbers(r: _Report) -> list[tuple[float, float]]:
+    """Every number a report prints (table cells, page text, chart text), with half a unit of its last digit."""
+    out = []
+    texts = [v for t in r.tables.values() for row in t.rows for v in row]
+    texts += [w for block in r.text for w in re.findall(r"\d[\d,]*(?:\.\d+)?", block)]
+    for v in texts:
+        x = _number(v)
+        if x is not None:
+            out.append((x, _decimals(v.strip().rstrip("%"))))
+    return out
+
+
+def _charts(reports: list[_Report], cells: _Cells) -> tuple[list[Leak], list[str]]:
+    """Counts the charts of each report show that the page does not publish, and curve steps of too few people."""
+    largest: dict[str, float] = defaultdict(float)
+    for i, meta in enumerate(cells.meta):
+        if not math.isinf(cells.hi[i]):
+            largest[meta[0]] = max(largest[meta[0]], cells.hi[i] + cells.base)
+    leaks, notes = [], []
+    for r in reports:
+        if not r.charts:
+            continue
+        for chart, what, label, value, why in chart_leaks(r.charts, _published_numbers(r), threshold=r.threshold,
+                                                          largest=largest[r.file]):
+            leaks.append(Leak(CHARTS, r.file, chart, label, what, "drawn, not published", math.ceil(value), why))
+        skipped = sum(bool(c.notes) for c in r.charts)
+        if skipped:
+            notes.append(f"{r.file}: {skipped} of {len(r.charts)} charts partly not read (no numeric linear axis, "
+                         "or an increasing curve whose steps the chart alone does not give)")
+    return leaks, notes
 
 
 def _integer_program(cells: _Cells, live) -> list[str]:
