@@ -20,7 +20,8 @@ What counts as a leak (:func:`chart_leaks`):
   whole number (to the chart's precision), is positive, and is none of the numbers the page publishes
   (table cells, page and chart text, within their printed precision);
 * **a curve step of too few people**: a step of ``d / n`` with at most ``N`` people ever at risk (``N`` the
-  largest number the page or chart prints, an upper bound on the number who started) stands for at most
+  largest count the page publishes, plus the rounding, or a larger number the chart prints outside its tick
+  labels, such as an at-risk row: an upper bound on the number who started) stands for at most
   ``N d / n`` people; below ``T - T // 2`` (the smallest step of the midpoint-rounded curves the release
   draws, OpenSAFELY's method, ``disclosure.curves``) it shows a step of fewer people than any protected
   curve has.
@@ -79,6 +80,7 @@ class ChartRead:
     values: list = field(default_factory=list)           # (what, label, value, tolerance) on count axes
     steps: list = field(default_factory=list)            # (label, fraction d/n, its tolerance)
     numbers: list = field(default_factory=list)          # numbers printed in the chart's text
+    labels: list = field(default_factory=list)           # ... outside its tick labels (at-risk rows, legends)
     notes: list = field(default_factory=list)
 
 
@@ -251,8 +253,12 @@ def read_charts(page_html: str) -> list[ChartRead]:
         except (ValueError, ET.ParseError):
             chart.notes.append(f"{chart.chart}: not a readable SVG, not read")
             continue
-        chart.numbers = [float(x) for t in root.iter(f"{_NS}text")
-                         for x in _NUMBER.findall("".join(t.itertext()).replace(",", ""))]
+        ticks = {id(t) for g in root.iter(f"{_NS}g") if re.match(r"[xy]tick_", str(g.get("id", "")))
+                 for t in g.iter(f"{_NS}text")}
+        for t in root.iter(f"{_NS}text"):
+            found = [float(x) for x in _NUMBER.findall("".join(t.itertext()).replace(",", ""))]
+            chart.numbers += found
+            chart.labels += found if id(t) not in ticks else []
         for axes in root.iter(f"{_NS}g"):
             if str(axes.get("id", "")).startswith("axes_"):
                 _AxesReader(axes, chart).read()
@@ -293,7 +299,7 @@ def chart_leaks(charts: list[ChartRead], published: list[tuple[float, float]], *
                         "the page does not publish"))
         smallest = threshold - threshold // 2
         for label, frac, tol in c.steps:
-            n_max = max([largest] + shown)
+            n_max = max([largest] + c.labels)
             if (frac + tol) * n_max < smallest - 1e-9:
                 out.append((c.chart, "curve step", label, (frac + tol) * n_max,
                             f"a step of {frac:.4g} of those at risk, with at most {n_max:g} at risk, stands for "

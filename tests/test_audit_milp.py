@@ -1,0 +1,273 @@
+"""Issue 26: the audit's integer program over all relations, and its reading of charts from their SVG.
+
+* A release of three sites over three disjoint periods and their union (each count rounded to 5, small ones
+  hidden) where interval propagation pins nothing but one integer program over the site sums and the period
+  sums pins 8 counts, each to its true value.
+* A bar chart drawn from true counts beside a rounded table is reported (each bar's true count); the same
+  chart drawn from the published counts passes.
+* A Kaplan-Meier curve drawn from the data, one person a step, is reported; drawn in steps of 5 people (the
+  smallest step of the release's protected curves at threshold 10) it passes.
+* The shipped release and newly generated ones (new seeds, 1-8 sites) have no leak, and their charts are read.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dapp_eval.disclosure.audit import CHARTS, INTEGER_PROGRAM, ReadTable, _Report, audit_release, audit_reports
+from dapp_eval.disclosure.audit_charts import read_charts
+from dapp_eval.disclosure.audit_milp import pinned_by_milp
+from dapp_eval.disclosure.control import DisclosureControl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shown(n: int, threshold: int = 10) -> str:
+    """A count as the release publishes it: '<T' if small, else rounded (never below T)."""
+    v = DisclosureControl(threshold=threshold).rounded(n)
+    return "0" if n == 0 else f"<{threshold}" if v is None else str(v)
+
+
+# -- one integer program -------------------------------------------------------------------------------
+
+#: true referrals of 3 sites in 3 disjoint periods (found by searching random grids for one where the
+#: integer program pins counts that interval propagation does not)
+GRID = [[9, 2, 9], [19, 18, 10], [15, 18, 24]]
+PERIODS = ["2024-01-01 to 2024-04-30", "2024-05-01 to 2024-08-31", "2024-09-01 to 2024-12-31"]
+YEAR = "2024-01-01 to 2024-12-31"
+
+
+def _grid_reports(grid):
+    """Reports of each site and of all sites, for each period and the year: one count (referred) each."""
+    truth, reports = {}, []
+    sites = [f"S0{k + 1}" for k in range(len(grid))]
+    for scope, row in [("all", [sum(c) for c in zip(*grid)])] + list(zip(sites, grid)):
+        for period, n in list(zip(PERIODS, row)) + [(YEAR, sum(row))]:
+            file = f"report_{scope}_{period[:10]}_{period[-10:]}.html"
+            tables = {"referrals": ReadTable(file, "referrals", ["stage", "n"], [["referred", _shown(n)]])}
+            if scope == "all":  # the overall report lists its sites: the site reports add up to it
+                tables["site_funnel"] = ReadTable(file, "site_funnel", ["site_id"], [[s] for s in sites])
+            reports.append(_Report(file, scope, 10, period, tables=tables, base=5))
+            truth[file] = n
+    return reports, truth
+
+
+def test_integer_program_pins_what_propagation_does_not():
+    reports, truth = _grid_reports(GRID)
+    res = audit_reports(reports, path="three periods")
+    assert not res.ok
+    # interval propagation alone pinned nothing: every leak is the integer program's ...
+    assert {x.attack for x in res.leaks} == {INTEGER_PROGRAM}
+    # ... and each is the true count (8 of the 16 counts, hidden '<10' and rounded ones alike)
+    assert sorted((x.report, x.value) for x in res.leaks) == sorted((x.report, truth[x.report]) for x in res.leaks)
+    assert len(res.leaks) == 8
+    assert {x.published for x in res.leaks} == {"<10", "20", "45", "55"}
+
+
+def test_integer_program_leaves_a_release_without_joint_pins_alone():
+    # the same structure with other counts: nothing is pinned, so nothing is reported
+    reports, _ = _grid_reports([[30, 41, 52], [63, 25, 37], [48, 59, 26]])
+    assert audit_reports(reports, path="three periods").ok
+
+
+def test_milp_parity_beyond_intervals():
+    # x + y = 3, y + z = 3, x + z = 4 (whole numbers, each 0..9): every interval alone is 0..3, the three
+    # relations together give x = 2, y = 1, z = 2
+    eqs = [("t", "eq", {0: 1.0, 1: 1.0, 3: -1.0}, "x + y = a"), ("t", "eq", {1: 1.0, 2: 1.0, 4: -1.0}, "y + z = b"),
+           ("t", "eq", {0: 1.0, 2: 1.0, 5: -1.0}, "x + z = c")]
+    lo, hi = [0, 0, 0, 3, 3, 4], [9, 9, 9, 3, 3, 4]
+    pins, notes = pinned_by_milp(6, lo, hi, [False, False, False, True, True, True], eqs)
+    assert {c: v for c, (v, _) in pins.items()} == {0: 2, 1: 1, 2: 2}
+    assert not notes
+
+
+def test_milp_contradiction_is_left_to_propagation():
+    eqs = [("t", "eq", {0: 1.0, 1: -1.0}, "x = y"), ("t", "eq", {0: 1.0, 1: 1.0, 2: -1.0}, "x + y = 3")]
+    pins, notes = pinned_by_milp(3, [0, 0, 3], [5, 5, 3], [False, False, True], eqs)
+    assert pins == {} and len(notes) == 1
+
+
+def test_random_grids_pins_are_true_values():
+    """Over random site-by-period grids, whatever the integer program pins is the true count."""
+    n_pinned = 0
+    for seed in range(150):
+        rng = random.Random(seed)
+        grid = [[rng.randint(0, 14) for _ in PERIODS] for _ in range(rng.choice([2, 3]))]
+        reports, truth = _grid_reports(grid)
+        res = audit_reports(reports, path="grid")
+        for x in res.leaks:
+            assert x.value == truth[x.report]
+        n_pinned += len(res.leaks)
+    assert n_pinned > 0
+
+
+# -- charts --------------------------------------------------------------------------------------------
+
+
+def _svg_img(fig, alt: str) -> str:
+    from dapp_eval.report.context import svg_bytes
+
+    data = base64.b64encode(svg_bytes(fig)).decode()
+    return f'<figure><img alt="{alt}" src="data:image/svg+xml;base64,{data}"></figure>'
+
+
+def _page(tables: dict[str, pd.DataFrame], extra: str, threshold: int = 10) -> str:
+    about = ('<table class="dt"><caption>About this report</caption><tbody><tr><th>Programme</th><td>all sites</td>'
+             '</tr><tr><th>Referrals in scope</th><td>all referrals in the data</td></tr><tr><th>Small-number '
+             f'threshold</th><td>counts below {threshold} are hidden</td></tr></tbody></table>')
+    body = [about, "<p>Every other count is rounded to the nearest 5.</p>"]
+    for name, df in tables.items():
+        data = base64.b64encode(df.to_csv(index=False).encode()).decode()
+        body.append(f'<table class="dt"><caption>{name}</caption></table><div class="dl"><a download="all_{name}.csv" '
+                    f'href="data:text/csv;base64,{data}">csv</a></div>')
+    return "<html><body>" + "".join(body) + extra + "</body></html>"
+
+
+def _release(tmp_path: Path, html: str) -> Path:
+    out = tmp_path / "release"
+    out.mkdir()
+    (out / "report_all_sites.html").write_text(html, encoding="utf-8")
+    return out
+
+
+QUARTERS = ["2024/25 Q1", "2024/25 Q2", "2024/25 Q3", "2024/25 Q4"]
+TRUE = [88, 43, 27, 61]
+
+
+def _bar_chart(heights):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.bar(range(4), heights)
+    ax.set_xticks(range(4), QUARTERS)
+    ax.set_ylabel("People referred")
+    return fig
+
+
+@pytest.mark.parametrize("drawn", ["true", "published"])
+def test_bar_chart_drawn_from_true_counts_is_reported(tmp_path, drawn):
+    import matplotlib.pyplot as plt
+
+    published = [int(_shown(n)) for n in TRUE]
+    table = pd.DataFrame({"quarter": QUARTERS, "n_referrals": published})
+    fig = _bar_chart(TRUE if drawn == "true" else published)
+    html = _page({"throughput": table}, _svg_img(fig, "Bar chart of referrals per quarter"))
+    plt.close(fig)
+    res = audit_release(_release(tmp_path, html))
+    charts = [x for x in res.leaks if x.attack == CHARTS]
+    if drawn == "true":
+        assert sorted(x.value for x in charts) == sorted(TRUE)
+        assert {x.row for x in charts} == set(QUARTERS)
+        assert all(x.column == "bar height" for x in charts)
+    else:
+        assert res.ok, res.text()
+
+
+def test_bar_heights_read_to_the_unit():
+    import matplotlib.pyplot as plt
+
+    fig = _bar_chart(TRUE)
+    charts = read_charts(_svg_img(fig, "bars"))
+    plt.close(fig)
+    heights = [(lab, v) for what, lab, v, tol in charts[0].values if what == "bar height"]
+    assert [lab for lab, _ in heights] == QUARTERS
+    assert np.allclose([v for _, v in heights], TRUE, atol=0.05)
+
+
+def _km_chart(at_risk_drops: list[tuple[float, int]], n: int):
+    """A Kaplan-Meier curve falling by d of those at risk at each time (nobody censored)."""
+    import matplotlib.pyplot as plt
+
+    t, s, left, surv = [0.0], [1.0], n, 1.0
+    for time, d in at_risk_drops:
+        surv *= 1 - d / left
+        left -= d
+        t.append(time)
+        s.append(surv)
+    t.append(200.0)
+    s.append(surv)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.step(t, s, where="post")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("Days since start")
+    ax.set_ylabel("Still attending")
+    return fig
+
+
+@pytest.mark.parametrize("step", [1, 5])
+def test_kaplan_meier_step_of_one_person_is_reported(tmp_path, step):
+    import matplotlib.pyplot as plt
+
+    n = 30
+    drops = [(7.0 * (k + 1), step) for k in range(15 // step)]
+    fig = _km_chart(drops, n)
+    table = pd.DataFrame({"group": ["started"], "n": [_shown(n)]})
+    html = _page({"retention": table}, _svg_img(fig, "Kaplan-Meier curve of staying in the programme"))
+    plt.close(fig)
+    res = audit_release(_release(tmp_path, html))
+    steps = [x for x in res.leaks if x.column == "curve step"]
+    if step == 1:
+        assert len(steps) == 15, res.text()
+        assert all(x.value < 5 for x in steps)
+    else:
+        assert res.ok, res.text()
+
+
+def test_a_chart_without_numeric_ticks_is_noted_not_judged(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.bar([0, 1], [7, 3])
+    ax.set_xticks([])
+    ax.set_yticks([])
+    html = _page({"t": pd.DataFrame({"group": ["a"], "n": ["10"]})}, _svg_img(fig, "no ticks"))
+    plt.close(fig)
+    res = audit_release(_release(tmp_path, html))
+    assert res.ok
+    assert any("charts partly not read" in n for n in res.notes)
+
+
+# -- shipped and generated releases -----------------------------------------------------------------------
+
+
+def test_shipped_release_has_no_leak_and_its_charts_are_read():
+    res = audit_release(ROOT / "reports")
+    assert res.ok, res.text()
+    html = (ROOT / "reports" / "report_all_sites.html").read_text(encoding="utf-8")
+    charts = read_charts(html)
+    bars = [v for c in charts for what, _, v, _ in c.values if what == "bar height"]
+    assert len(bars) >= 20  # the quarterly throughput chart is read bar by bar ...
+    annex = read_charts((ROOT / "reports" / "report_all_sites_annex.html").read_text(encoding="utf-8"))
+    assert sum(len(c.steps) for c in annex) >= 10  # ... and the Kaplan-Meier curves step by step
+
+
+def _generated(tmp_path, referrals, sites, seed, threshold=None):
+    from dapp_eval.report import render_release
+    from dapp_eval.synthetic import generate
+
+    data, out = tmp_path / "data", tmp_path / "out"
+    generate(data, referrals=referrals, sites=sites, seed=seed)
+    render_release(data, out, threshold=threshold, progress=False)  # refuses (raises) if its audit finds a leak
+    return out
+
+
+@pytest.mark.parametrize("referrals, sites, seed", [(120, 1, 9101), (900, 3, 9102)])
+def test_generated_releases_render_and_pass(tmp_path, referrals, sites, seed):
+    out = _generated(tmp_path, referrals, sites, seed)
+    res = audit_release(out)
+    assert res.ok, res.text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("referrals, sites, seed, threshold", [
+    (60, 1, 9201, 5), (400, 2, 9202, 10), (1500, 4, 9203, 12), (2500, 6, 9204, 20), (3000, 8, 9205, 7)])
+def test_more_generated_releases_render_and_pass(tmp_path, referrals, sites, seed, threshold):
+    out = _generated(tmp_path, referrals, sites, seed, threshold)
+    res = audit_release(out)
+    assert res.ok, res.text()
