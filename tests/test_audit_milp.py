@@ -20,7 +20,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dapp_eval.disclosure.audit import CHARTS, INTEGER_PROGRAM, ReadTable, _Report, audit_release, audit_reports
+from dapp_eval.disclosure.audit import (
+    CHARTS,
+    INTEGER_PROGRAM,
+    ReadTable,
+    _Report,
+    audit_release,
+    audit_reports,
+)
 from dapp_eval.disclosure.audit_charts import read_charts
 from dapp_eval.disclosure.audit_milp import pinned_by_milp
 from dapp_eval.disclosure.control import DisclosureControl
@@ -271,3 +278,19 @@ def test_more_generated_releases_render_and_pass(tmp_path, referrals, sites, see
     out = _generated(tmp_path, referrals, sites, seed, threshold)
     res = audit_release(out)
     assert res.ok, res.text()
+
+
+def test_every_published_count_lies_in_the_interval_the_audit_reads():
+    """The bounds the integer program starts from hold the truth: for every count and threshold 5-20, the
+    interval the audit reads from the published text contains the count (at threshold 7 a 7 is shown as
+    10, so '10' stands for 7 to 12, not 8 to 12)."""
+    from dapp_eval.disclosure.audit import _Cells
+
+    cells = _Cells(rounded=True, base=5)
+    for t in range(5, 21):
+        for n in range(0, 60):
+            lo, hi, *_ = cells.interval(_shown(n, t), t)
+            assert lo <= n <= hi, (t, n, _shown(n, t), lo, hi)
+    assert cells.interval("10", 7)[:2] == (7.0, 12.0)
+    assert cells.interval("15", 12)[:2] == (12.0, 17.0)
+    assert cells.interval("10", 10)[:2] == (10.0, 12.0)

@@ -621,6 +621,10 @@ class _Cells:
             return (v, v, True, False)  # a count that is not a multiple of the base was not rounded
         h = self.base // 2
         lo, hi = (1.0, float(self.base + h)) if v == self.base else (max(0.0, v - h), v + h)
+        if v == math.ceil(threshold / self.base) * self.base:
+            # a count of T or more that rounds below T is shown as the first multiple of the base at or above
+            # T (control.published_count: at threshold 7, a 7 is shown as 10), so that value starts at T
+            lo = min(lo, float(threshold))
         # shown as a number at threshold T: at least T (smaller counts are suppressed)
         return (max(lo, float(threshold)) if threshold <= hi else lo, hi, False, False)
 
