@@ -8,17 +8,18 @@ values. From them the audit reads:
 ``bars``
     the height of each rectangle (its top minus its base, in data units);
 ``points``
-    each marker of a scatter (its x and y), each end of an error bar, each vertex of a plotted line that is
-    not a step curve;
+    each marker of a scatter (its x and y: the points of an SPC chart, a funnel plot's sites);
 ``steps``
     each drop of a step curve that falls from the top of its scale (Kaplan-Meier): a drop from s to s'
     is the fraction ``d / n = 1 - s' / s`` of the ``n`` people still at risk.
 
 What counts as a leak (:func:`chart_leaks`):
 
-* **a count drawn from unpublished numbers**: a bar height or a coordinate on a count axis that reads as a
-  whole number (to the chart's precision), is positive, and is none of the numbers the page publishes
-  (table cells, page and chart text, within their printed precision);
+* **a count drawn from unpublished numbers**: a bar height or a point's coordinate on a count axis that
+  reads as a whole number (to the chart's precision), is positive, and is none of the numbers the page
+  publishes (table cells, page and chart text, within their printed precision). Judged only where the marks
+  of a kind are counts: 3 or more, 80% of them whole numbers (lines, error bars, control limits and other
+  values that are not counts are not judged: one of them is a whole number by chance too often);
 * **a curve step of too few people**: a step of ``d / n`` with at most ``N`` people ever at risk (``N`` the
   largest count the page publishes, plus the rounding, or a larger number the chart prints outside its tick
   labels, such as an at-risk row: an upper bound on the number who started) stands for at most
@@ -197,11 +198,6 @@ class _AxesReader:
                     self._add("point x", self.x, lab, self.x.value(px))
                 if self.y is not None:
                     self._add("point y", self.y, lab, self.y.value(py))
-        for g in _direct(self.axes, "LineCollection_"):
-            for p in g.iter(f"{_NS}path"):
-                for px, py in _vertices(p.get("d")) or []:
-                    if self.y is not None:
-                        self._add("error bar end", self.y, _nearest_tick(self.xticks, px), self.y.value(py))
 
     def _lines(self) -> None:
         for g in _direct(self.axes, "line2d_"):
@@ -211,9 +207,6 @@ class _AxesReader:
                 continue
             if len(pts) >= 3 and _is_step(pts):
                 self._steps(pts)
-                continue
-            for px, py in pts:
-                self._add("line vertex", self.y, _nearest_tick(self.xticks, px), self.y.value(py))
 
     def _steps(self, pts) -> None:
         """The relative drops of a step curve that falls from the top of its scale (1 or 100)."""
@@ -278,6 +271,30 @@ def _explained(v: float, tol: float, published: list[tuple[float, float]]) -> bo
     return False
 
 
+def _whole(v: float, tol: float) -> bool:
+    return tol <= 0.2 and abs(v - round(v)) <= tol
+
+
+def _unpublished_counts(c: ChartRead, published: list) -> list[tuple]:
+    """The whole numbers a chart's bars or points show that the page does not publish.
+
+    Judged only where the marks are counts: at least 3 marks of a kind (bar heights, point x, point y), 80%
+    of them whole numbers to the chart's precision (a value that is not a count is a whole number by chance
+    about once in 7 at the usual precision; 80% of 3 or more by chance is rare)."""
+    out = []
+    for what in sorted({w for w, *_ in c.values}):
+        marks = [(lab, v, tol) for w, lab, v, tol in c.values if w == what and v >= 0.5]
+        whole = [(lab, v, tol) for lab, v, tol in marks if _whole(v, tol)]
+        if len(marks) < 3 or len(whole) < 0.8 * len(marks):
+            continue
+        for lab, v, tol in whole:
+            if _explained(v, tol, published) or any(abs(v - x) <= tol for x in c.numbers):
+                continue
+            out.append((c.chart, what, lab, round(v), "chart drawn from unpublished numbers: a whole number "
+                        "the page does not publish"))
+    return out
+
+
 def chart_leaks(charts: list[ChartRead], published: list[tuple[float, float]], *, threshold: int,
                 largest: float) -> list[tuple[str, str, str, float, str]]:
     """(chart, what, label, value, why) of each count a chart shows that the page does not publish, and each
@@ -289,14 +306,7 @@ def chart_leaks(charts: list[ChartRead], published: list[tuple[float, float]], *
     published = sorted(published)
     out = []
     for c in charts:
-        shown = sorted(set(c.numbers))
-        for what, label, v, tol in c.values:
-            if tol > 0.2 or v < 0.5 or abs(v - round(v)) > tol:
-                continue  # not readable as a whole number, or none
-            if _explained(v, tol, published) or any(abs(v - x) <= tol for x in shown):
-                continue
-            out.append((c.chart, what, label, round(v), "chart drawn from unpublished numbers: a whole number "
-                        "the page does not publish"))
+        out += _unpublished_counts(c, published)
         smallest = threshold - threshold // 2
         for label, frac, tol in c.steps:
             n_max = max([largest] + c.labels)
