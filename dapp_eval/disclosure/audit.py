@@ -738,8 +738,9 @@ def audit_reports(reports: list[_Report], *, path: str = "release", base: int | 
         relations[a] += 1
     relations["percentage x denominator"] = len(ratio_hyps)
     live = _propagate(cells, eqs, ratio_hyps)
-    notes = _integer_program(cells, live)
+    notes = _integer_program(cells, live, relations)
     leaks, narrowed = _pinned_cells(cells)
+    relations["chart marks read from the SVG"] = sum(len(c.values) + len(c.steps) for r in reports for c in r.charts)
     chart_found, chart_notes = _charts(reports, cells)
     leaks += chart_found
     notes += chart_notes
@@ -787,9 +788,11 @@ def _charts(reports: list[_Report], cells: _Cells) -> tuple[list[Leak], list[str
     return leaks, notes
 
 
-def _integer_program(cells: _Cells, live) -> list[str]:
+def _integer_program(cells: _Cells, live, relations: dict) -> list[str]:
     """Pin the cells that every relation together (one integer program per linked group) leaves one value."""
-    pins, notes = pinned_by_milp(len(cells.lo), cells.lo, cells.hi, cells.exact, live)
+    stats = {"integer programs": 0}
+    pins, notes = pinned_by_milp(len(cells.lo), cells.lo, cells.hi, cells.exact, live, stats)
+    relations["integer programs (groups of linked cells)"] = stats["integer programs"]
     for i, (v, how) in pins.items():
         cells.lo[i] = cells.hi[i] = float(v)
         cells.pinned_by[i] = (INTEGER_PROGRAM, how)

@@ -140,7 +140,8 @@ def _propagation_is_exact(group) -> bool:
     return unit and (len(group) == 1 or pairs)
 
 
-def pinned_by_milp(n_cells: int, lo, hi, exact, eqs) -> tuple[dict[int, tuple[int, str]], list[str]]:
+def pinned_by_milp(n_cells: int, lo, hi, exact, eqs, stats: dict | None = None
+                   ) -> tuple[dict[int, tuple[int, str]], list[str]]:
     """Cells (not published exactly, not already a single value) that the relations together pin.
 
     Parameters
@@ -153,6 +154,8 @@ def pinned_by_milp(n_cells: int, lo, hi, exact, eqs) -> tuple[dict[int, tuple[in
         Whether a cell was published exactly.
     eqs : list of (attack, kind, coefs, description)
         The relations the published numbers do not contradict.
+    stats : dict, optional
+        Filled with the number of programs written ("integer programs") and solved ("solves").
 
     Returns
     -------
@@ -167,6 +170,9 @@ def pinned_by_milp(n_cells: int, lo, hi, exact, eqs) -> tuple[dict[int, tuple[in
             continue
         prog = IntegerProgram(cells, group, lo, hi)
         pins = prog.pinned(cand)
+        if stats is not None:
+            stats["integer programs"] = stats.get("integer programs", 0) + 1
+            stats["solves"] = stats.get("solves", 0) + prog.n_solved
         if pins is None:
             notes.append(f"a group of {len(cells)} cells and {len(group)} relations has no whole-number solution "
                          "(a guess about the tables' structure is wrong); left to interval propagation")
