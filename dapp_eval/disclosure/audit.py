@@ -1223,11 +1223,12 @@ def _block_sums(tr: _TableRelations) -> None:
             if not blocks or any(len({tr.df.rows[k][dj] for k in rows}) != 1 for rows in blocks):
                 continue
             for c in [c for c in tr.counts if c != d]:
-                _block_sum_hypothesis(tr, blocks, block_cols, d, c)
+                _block_sum_hypothesis(tr, blocks, (drop, block_cols), d, c)
 
 
-def _block_sum_hypothesis(tr: _TableRelations, blocks, block_cols, d: str, c: str) -> None:
+def _block_sum_hypothesis(tr: _TableRelations, blocks, cols: tuple, d: str, c: str) -> None:
     """Count d of each block = sum of count c over the block, kept if the attacker can see or know it holds."""
+    drop, block_cols = cols
     dj = tr.df.columns.index(d)
     cells = tr.cells
     hyp = []
@@ -1242,8 +1243,10 @@ def _block_sum_hypothesis(tr: _TableRelations, blocks, block_cols, d: str, c: st
     seen = any(all(cells.exact[j] for j in h) and sum(c * cells.lo[j] for j, c in h.items()) == 0
                for h in hyp)
     # ... unless d is one value over the whole table (two groups of equal published size): then the
-    # blocks it is constant over are a coincidence, and which rows it sums is not known
-    known = d in KNOWN_DENOMINATORS and len({row[dj] for row in tr.df.rows}) > 1
+    # blocks it is constant over are a coincidence, and which rows it sums is not known. It is known only
+    # over the rows it is documented to sum (n_group: the levels of one variable, not the variables of one
+    # level, whose blocks n_group is often constant over too)
+    known = (KNOWN_DENOMINATORS.get(d) == tr.df.columns[drop] and len({row[dj] for row in tr.df.rows}) > 1)
     if hyp and (seen or known) and all(_consistent(cells, h, "eq") for h in hyp):
         for h in hyp:
             tr.add(h, f"{d} of each block of {', '.join(tr.df.columns[j] for j in block_cols)} = sum of {c}")
@@ -1264,8 +1267,9 @@ def _competing_risks_sums(tr: _TableRelations) -> None:
 _OPEN = {"assessed_of_referred": "awaiting assessment", "started_of_accepted": "awaiting start",
          "completed_of_started": "still attending"}
 
-#: count columns documented as the sum of another count over a block of rows (Table 1)
-KNOWN_DENOMINATORS = ("n_group",)
+#: count columns documented as the sum of another count over a block of rows, and the column summed over
+#: (Table 1: n_group is the sum of n over the levels of a variable, a missing level included)
+KNOWN_DENOMINATORS = {"n_group": "level"}
 
 
 class _FunnelLinks:
