@@ -985,13 +985,29 @@ def _relations_across_outputs(reports, cells: _Cells, eqs) -> None:
 
 def _relations_across_reports(reports, cells: _Cells, eqs):
     """Relations between reports: sites add up to the overall report; other thresholds and periods hold the same counts."""
+    curves = {(r.file, k) for r in reports for k, t in r.tables.items() if _rebuilt_curve(t)}
     index_by_table: dict[tuple[str, str], dict] = {}
     for (rep, k, lab, col), i in cells.index.items():
-        index_by_table.setdefault((rep, k), {})[(lab, col)] = i
+        if (rep, k) not in curves:
+            index_by_table.setdefault((rep, k), {})[(lab, col)] = i
     _overall_minus_sites(reports, index_by_table, eqs)
     _across_thresholds(reports, index_by_table, eqs)
     _across_covering_periods(reports, index_by_table, eqs)
     _across_period_partitions(reports, index_by_table, eqs)
+
+
+#: columns of a curve's table over time (a time column and the numbers followed or at risk)
+_CURVE_TIME = {"months", "time", "time_days", "days", "weeks", "day"}
+_CURVE_RISK = {"n_followed", "n_at_risk"}
+
+
+def _rebuilt_curve(t: ReadTable) -> bool:
+    """Whether a table is a curve over time whose counts are rebuilt from rounded cumulative counts
+    (``disclosure.curves``: the numbers followed come from the published total, the cumulative counts are
+    rounded to midpoints of multiples of the threshold). Its counts are not the true counts rounded, so they
+    do not add up across sites, thresholds or periods: such relations would pin numbers no one has."""
+    cols = set(t.columns)
+    return bool(cols & _CURVE_TIME) and bool(cols & _CURVE_RISK)
 
 
 def _minus_sum(i: int, members) -> dict[int, float]:
@@ -1381,7 +1397,7 @@ def _ratio_hypotheses(r: _Report, key: str, df: ReadTable, cells: _Cells):
         scale = 100.0 if ("pct" in str(d).lower() or "%" in str(d)) else 1.0
         if vmax > scale * 1.0000001:
             continue
-        for a, b, how in _count_pairs(counts):
+        for a, b, how in _count_pairs(counts, _named_numerator(d, counts)):
             # "% of the first row" shows itself as 100% (or 1) in the first row; without that, guessing that a
             # column (a CI bound, say) is a count over the first row's count is a coincidence, not evidence
             if how == "root" and (v[0] is None or abs(v[0] - scale) > _decimals(df.rows[0][j].rstrip("%"))):
@@ -1415,10 +1431,23 @@ def _ratio_columns(df: ReadTable) -> dict:
     return nums
 
 
-def _count_pairs(counts: list) -> list[tuple]:
-    """(numerator, denominator, how) guesses: a count over another in its row, or over its own first row."""
+def _named_numerator(ratio_col: str, counts: list) -> str | None:
+    """The count a ratio column names as its numerator ('prop_completed' is n_completed over something), or None.
+
+    The attacker reads the headers: a guess that pairs prop_completed with n_left / n_started is not one
+    an attacker would make, and with wide rounding bands such a pairing fits by chance (0.667 = 28 / 42)
+    and pins a count wrongly."""
+    m = re.fullmatch(r"(?:prop|pct|share|rate|proportion)_(\w+?)(?:_pct)?", str(ratio_col))
+    if m and f"n_{m.group(1)}" in counts:
+        return f"n_{m.group(1)}"
+    return None
+
+
+def _count_pairs(counts: list, numerator: str | None = None) -> list[tuple]:
+    """(numerator, denominator, how) guesses: a count over another in its row, or over its own first row
+    (only the named numerator, when the ratio's header names one)."""
     cand = []
-    for a in counts:
+    for a in [numerator] if numerator else counts:
         for b in counts:
             if a != b:
                 cand.append((a, b, "row"))
