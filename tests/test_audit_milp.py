@@ -294,3 +294,108 @@ def test_every_published_count_lies_in_the_interval_the_audit_reads():
     assert cells.interval("10", 7)[:2] == (7.0, 12.0)
     assert cells.interval("15", 12)[:2] == (12.0, 17.0)
     assert cells.interval("10", 10)[:2] == (10.0, 12.0)
+
+
+# -- relations an attacker would not write (each pinned a number no one has, found by the wide sweep) ----
+
+
+def _one_report(tables: dict, threshold: int, scope: str = "all", file: str = "report_all_sites.html"):
+    return _Report(file, scope, threshold, "all", base=5,
+                   tables={k: ReadTable(file, k, cols, rows) for k, (cols, rows) in tables.items()})
+
+
+def test_a_ratio_pairs_with_the_count_its_header_names():
+    # prop_completed is n_completed / n_left (20 / 30); read as n_left / n_started it fits 28 / 42 and
+    # pinned n_left to 28 (false); read as its header says, it pins the true 20 and 30
+    cols = ["variable", "group", "n_started", "n_left", "n_completed", "prop_completed"]
+    rep = _one_report({"strands": (cols, [["Programme strand", "Steps", "40", "30", "20", "0.667"]])}, 6)
+    res = audit_reports([rep])
+    assert {(x.column, x.value) for x in res.leaks} <= {("n_left", 30), ("n_completed", 20)}
+    assert all("n_started" not in x.how for x in res.leaks)
+
+
+def test_rebuilt_curve_counts_are_not_summed_across_sites():
+    # numbers followed at 6 months, rebuilt from each report's own rounded counts: 105 for all sites and
+    # 20 + 20 + 50 + 25 for the sites do not add up, and summing them pinned 107, 18, 18, 48 and 23
+    cols = ["group", "months", "n_followed", "n_events"]
+    sites = ["S01", "S02", "S03", "S04"]
+    reps = [_one_report({"recurrent_contacts": (cols, [["completed", "6", "105", "20"]]),
+                         "site_funnel": (["site_id"], [[s] for s in sites])}, 6)]
+    for s, n in zip(sites, ["20", "20", "50", "25"]):
+        reps.append(_one_report({"recurrent_contacts": (cols, [["completed", "6", n, "<6"]])}, 6,
+                                scope=s, file=f"report_{s.lower()}.html"))
+    assert audit_reports(reps).ok
+
+
+#: Table 1 of a release at threshold 9 (240 referrals, 3 sites, seed 3105): two variables of the completers
+TABLE1 = {
+    "all": [
+        ["prior_da_police_contact", "yes", "completed", "45", "75"],
+        ["prior_da_police_contact", "yes", "not_completed", "10", "20"],
+        ["prior_da_police_contact", "no", "completed", "30", "75"],
+        ["prior_da_police_contact", "no", "not_completed", "<9", "20"],
+        ["prior_da_police_contact", "missing", "completed", "<9", "75"],
+        ["prior_da_police_contact", "missing", "not_completed", "<9", "20"],
+        ["substance_misuse", "yes", "completed", "15", "75"],
+        ["substance_misuse", "yes", "not_completed", "10", "20"],
+        ["substance_misuse", "no", "completed", "55", "75"],
+        ["substance_misuse", "no", "not_completed", "10", "20"],
+        ["substance_misuse", "missing", "completed", "<9", "75"],
+        ["substance_misuse", "missing", "not_completed", "<9", "20"],
+    ],
+    "S01": [
+        ["prior_da_police_contact", "yes", "completed", "15", "25"],
+        ["prior_da_police_contact", "yes", "not_completed", "<9", "10"],
+        ["prior_da_police_contact", "no", "completed", "10", "25"],
+        ["prior_da_police_contact", "no", "not_completed", "<9", "10"],
+        ["prior_da_police_contact", "missing", "completed", "0", "25"],
+        ["prior_da_police_contact", "missing", "not_completed", "<9", "10"],
+        ["substance_misuse", "yes", "completed", "<9", "25"],
+        ["substance_misuse", "yes", "not_completed", "<9", "10"],
+        ["substance_misuse", "no", "completed", "20", "25"],
+        ["substance_misuse", "no", "not_completed", "<9", "10"],
+        ["substance_misuse", "missing", "completed", "<9", "25"],
+        ["substance_misuse", "missing", "not_completed", "<9", "10"],
+    ],
+    "S02": [
+        ["prior_da_police_contact", "yes", "completed", "20", "30"],
+        ["prior_da_police_contact", "yes", "not_completed", "<9", "<9"],
+        ["prior_da_police_contact", "no", "completed", "10", "30"],
+        ["prior_da_police_contact", "no", "not_completed", "<9", "<9"],
+        ["prior_da_police_contact", "missing", "completed", "<9", "30"],
+        ["prior_da_police_contact", "missing", "not_completed", "[c]", "<9"],
+        ["substance_misuse", "yes", "completed", "<9", "30"],
+        ["substance_misuse", "yes", "not_completed", "<9", "<9"],
+        ["substance_misuse", "no", "completed", "20", "30"],
+        ["substance_misuse", "no", "not_completed", "<9", "<9"],
+        ["substance_misuse", "missing", "completed", "<9", "30"],
+        ["substance_misuse", "missing", "not_completed", "[c]", "<9"],
+    ],
+    "S03": [
+        ["prior_da_police_contact", "yes", "completed", "10", "15"],
+        ["prior_da_police_contact", "yes", "not_completed", "<9", "<9"],
+        ["prior_da_police_contact", "no", "completed", "<9", "15"],
+        ["prior_da_police_contact", "no", "not_completed", "[c]", "<9"],
+        ["substance_misuse", "yes", "completed", "<9", "15"],
+        ["substance_misuse", "yes", "not_completed", "<9", "<9"],
+        ["substance_misuse", "no", "completed", "15", "15"],
+        ["substance_misuse", "no", "not_completed", "<9", "<9"],
+    ],
+}
+
+
+def test_n_group_sums_over_the_levels_of_a_variable_not_over_variables():
+    # n_group (15 at S03) is constant over the rows of one level of two variables too; summing n over those
+    # ('n_group of each block of level, group') pinned S03's hidden 'no / completed' police count to 4 and 6
+    # more counts with it (false); n_group is the sum over the levels of one variable
+    cols = ["variable", "level", "group", "n", "n_group"]
+    reps = []
+    for scope, rows in TABLE1.items():
+        file = "report_all_sites.html" if scope == "all" else f"report_{scope.lower()}.html"
+        tables = {"table1": (cols, rows)}
+        if scope == "all":
+            tables["site_funnel"] = (["site_id"], [[s] for s in TABLE1 if s != "all"])
+        reps.append(_one_report(tables, 9, scope=scope, file=file))
+    res = audit_reports(reps)
+    assert not any("block of level, group" in x.how for x in res.leaks)
+    assert res.ok, res.text()
