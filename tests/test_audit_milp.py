@@ -399,3 +399,18 @@ def test_n_group_sums_over_the_levels_of_a_variable_not_over_variables():
     res = audit_reports(reps)
     assert not any("block of level, group" in x.how for x in res.leaks)
     assert res.ok, res.text()
+
+
+def test_a_ratio_is_paired_only_when_one_pairing_fits():
+    # threshold 12: estimate = n_converted / n_resolved (15 / 25 = 0.6), but n_open / n_converted fits too
+    # (7 / 12 = 0.58); a CI bound is no ratio of counts, though ci_upper = n / n_participants fitted 0.92.
+    # Chosen by the attacker, such pairings pinned 'n_open' to 7 and 'n' to 12 (false: 4 and 13 in the data)
+    conv = (["conversion", "n_converted", "n_resolved", "n_open", "estimate", "ci_lower", "ci_upper"],
+            [["started_of_accepted", "15", "25", "<12", "0.6", "0.407", "0.766"],
+             ["started_of_referred", "15", "30", "<12", "0.5", "0.332", "0.668"]])
+    att = (["measure", "estimate", "se", "ci_lower", "ci_upper", "n", "n_participants", "n_sessions_attended",
+            "n_sessions_denominator"], [["attended_of_scheduled", "0.854", "0.0334", "0.788", "0.92", "15", "15",
+                                         "205", "240"]])
+    res = audit_reports([_one_report({"funnel_conversion": conv, "attendance": att}, 12)])
+    assert not any("ci_upper" in x.how or "n_open / n_converted" in x.how for x in res.leaks)
+    assert res.ok, res.text()

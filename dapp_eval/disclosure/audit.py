@@ -1388,7 +1388,6 @@ def _throughput_referrals(fl: _FunnelLinks) -> None:
 
 def _ratio_hypotheses(r: _Report, key: str, df: ReadTable, cells: _Cells):
     """(num cell, den cell, value, half-precision, scale) for every ratio an attacker can pair with counts."""
-    labels = _row_labels(df)
     counts = [c for c in df.columns if _is_count(c)]
     if not counts:
         return []
@@ -1397,31 +1396,49 @@ def _ratio_hypotheses(r: _Report, key: str, df: ReadTable, cells: _Cells):
         scale = 100.0 if ("pct" in str(d).lower() or "%" in str(d)) else 1.0
         if vmax > scale * 1.0000001:
             continue
-        for a, b, how in _count_pairs(counts, _named_numerator(d, counts)):
-            # "% of the first row" shows itself as 100% (or 1) in the first row; without that, guessing that a
-            # column (a CI bound, say) is a count over the first row's count is a coincidence, not evidence
-            if how == "root" and (v[0] is None or abs(v[0] - scale) > _decimals(df.rows[0][j].rstrip("%"))):
-                continue
-            hyp = []
-            for i in range(len(df)):
-                if v[i] is None:
-                    continue
-                ni = cells.index.get((r.file, key, labels[i], a))
-                di = cells.index.get((r.file, key, labels[0 if how == "root" else i], b))
-                if ni is None or di is None:
-                    continue
-                hyp.append((ni, di, v[i] / scale, _decimals(df.rows[i][j].rstrip("%")) / scale,
-                            f"{key} '{labels[i]}': {d} = {a} / {b if how == 'row' else b + ' of the first row'}"))
-            if hyp:
-                out.append(hyp)
+        found = [h for pair in _count_pairs(counts, _named_numerator(d, counts))
+                 if (h := _pairing((r, key, df, cells), (d, j, v, scale), pair))]
+        # the attacker knows which counts a ratio is made of only if one pairing fits the published numbers:
+        # with rounding bands several often fit (0.6 = 15 / 25 = n_converted / n_resolved, and 7 / 12 =
+        # n_open / n_converted), and a pairing chosen among them pins numbers no one has
+        fits = [h for h in found if _ratio_numerators(cells, h) is not None]
+        if len(fits) == 1:
+            out.append(fits[0])
     return out
+
+
+def _pairing(where: tuple, col: tuple, pair: tuple) -> list:
+    """The rows of one guess that ratio column ``col`` is count a over count b (of its row, or of the first row)."""
+    r, key, df, cells = where
+    d, j, v, scale = col
+    a, b, how = pair
+    # "% of the first row" shows itself as 100% (or 1) in the first row; without that, guessing that a
+    # column (a CI bound, say) is a count over the first row's count is a coincidence, not evidence
+    if how == "root" and (v[0] is None or abs(v[0] - scale) > _decimals(df.rows[0][j].rstrip("%"))):
+        return []
+    labels = _row_labels(df)
+    hyp = []
+    for i in range(len(df)):
+        if v[i] is None:
+            continue
+        ni = cells.index.get((r.file, key, labels[i], a))
+        di = cells.index.get((r.file, key, labels[0 if how == "root" else i], b))
+        if ni is None or di is None:
+            continue
+        hyp.append((ni, di, v[i] / scale, _decimals(df.rows[i][j].rstrip("%")) / scale,
+                    f"{key} '{labels[i]}': {d} = {a} / {b if how == 'row' else b + ' of the first row'}"))
+    return hyp
+
+
+#: columns that are not a ratio of two counts, whatever numbers they hold: interval bounds, standard errors
+_NOT_A_RATIO = re.compile(r"(?:^|_)(?:ci|se|sd|lower|upper|lcl|ucl|low|high|p|p_value|smd\w*)(?:_|$)", re.I)
 
 
 def _ratio_columns(df: ReadTable) -> dict:
     """Non-count columns holding non-negative numbers: column -> (position, numbers by row, largest number)."""
     nums = {}
     for j, d in enumerate(df.columns):
-        if _is_count(d):
+        if _is_count(d) or _NOT_A_RATIO.search(str(d)):
             continue
         v = [_number(row[j]) for row in df.rows]
         present = [x for x in v if x is not None]
