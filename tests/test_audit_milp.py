@@ -414,3 +414,17 @@ def test_a_ratio_is_paired_only_when_one_pairing_fits():
     res = audit_reports([_one_report({"funnel_conversion": conv, "attendance": att}, 12)])
     assert not any("ci_upper" in x.how or "n_open / n_converted" in x.how for x in res.leaks)
     assert res.ok, res.text()
+
+
+def test_a_curve_table_rebuilt_from_rounded_counts_is_not_attacked():
+    # mean contacts per person at threshold 9: the cumulative contacts are rounded to midpoints of multiples
+    # of 9 (any 1-9 is 5), so 0.25 x 20 = 5 is the protected value, not a count of anyone; read as a '<9'
+    # beside its ratio, it was 'worked back' to 5
+    cols = ["group", "months", "n_followed", "n_events", "estimate", "ci_lower", "ci_upper", "measure"]
+    mean = "contacts per person (mean)"
+    rows = [["completed", "0", "25", "0", "0.0", "0.0", "0.0", mean],
+            ["completed", "3", "20", "<9", "0.25", "0.104", "0.601", mean],
+            ["completed", "6", "20", "<9", "0.25", "0.104", "0.601", mean],
+            ["did_not_complete", "12", "10", "<9", "0.556", "0.231", "1.3", mean]]
+    res = audit_reports([_one_report({"recurrent_contacts": (cols, rows)}, 9)])
+    assert res.ok, res.text()

@@ -818,6 +818,8 @@ def _published_cells(reports: list[_Report], base: int) -> _Cells:
     cells = _Cells(rounded=base > 1, base=base)
     for r in reports:
         for key, t in r.tables.items():
+            if _rebuilt_curve(t):
+                continue  # counts rebuilt from rounded cumulative counts: no interval around a true count
             labels = _row_labels(t)
             for j, c in enumerate(t.columns):
                 if not _is_count(c):
@@ -1004,8 +1006,10 @@ _CURVE_RISK = {"n_followed", "n_at_risk"}
 def _rebuilt_curve(t: ReadTable) -> bool:
     """Whether a table is a curve over time whose counts are rebuilt from rounded cumulative counts
     (``disclosure.curves``: the numbers followed come from the published total, the cumulative counts are
-    rounded to midpoints of multiples of the threshold). Its counts are not the true counts rounded, so they
-    do not add up across sites, thresholds or periods: such relations would pin numbers no one has."""
+    rounded to midpoints of multiples of the threshold). Its counts are not the true counts rounded: they do
+    not add up across sites, thresholds or periods, and the estimate beside them gives back the protected
+    value (5 for any 1-9 at threshold 9), not a true count. The audit reads such a curve from its chart (its
+    steps); its table's counts are not attacked."""
     cols = set(t.columns)
     return bool(cols & _CURVE_TIME) and bool(cols & _CURVE_RISK)
 
