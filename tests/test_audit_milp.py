@@ -428,3 +428,23 @@ def test_a_curve_table_rebuilt_from_rounded_counts_is_not_attacked():
             ["did_not_complete", "12", "10", "<9", "0.556", "0.231", "1.3", mean]]
     res = audit_reports([_one_report({"recurrent_contacts": (cols, rows)}, 9)])
     assert res.ok, res.text()
+
+
+def test_a_shaded_band_across_the_axes_is_no_bar(tmp_path):
+    # the throughput chart shades part quarters with axvspan: a rectangle as tall as the axis, 189 here
+    # (a whole number the page does not print) was read as a bar and refused a release of 1,200 referrals
+    import matplotlib.pyplot as plt
+
+    published = [int(_shown(n)) for n in TRUE]
+    fig = _bar_chart(published)
+    ax = fig.axes[0]
+    ax.axvspan(-0.5, 0.5, color="#DDDDDD", alpha=0.5, linewidth=0, zorder=0)
+    ax.axvspan(2.5, 3.5, color="#DDDDDD", alpha=0.5, linewidth=0, zorder=0)
+    ax.axhspan(40, 57, color="#EEEEEE", zorder=0)  # a target band, 17 high
+    ax.set_ylim(0, 189)
+    table = pd.DataFrame({"quarter": QUARTERS, "n_referrals": published})
+    html = _page({"throughput": table}, _svg_img(fig, "Bar chart of referrals per quarter"))
+    plt.close(fig)
+    charts = read_charts(html)
+    assert sorted(round(v) for w, _, v, _ in charts[0].values if w == "bar height") == sorted(published)
+    assert audit_release(_release(tmp_path, html)).ok

@@ -183,11 +183,21 @@ class _AxesReader:
             if not pts or len(pts) < 4 or pts == self.frame:
                 continue
             xs, ys = {x for x, _ in pts}, {y for _, y in pts}
-            if len(xs) != 2 or len(ys) != 2:
-                continue  # not an axis-aligned rectangle
+            if len(xs) != 2 or len(ys) != 2 or self._span(xs, ys):
+                continue  # not an axis-aligned rectangle, or a band across the whole axes (no bar)
             if self.y is not None:
                 self._add("bar height", self.y, _nearest_tick(self.xticks, sum(xs) / 2),
                           abs(self.y.value(min(ys)) - self.y.value(max(ys))))
+
+    def _span(self, xs: set, ys: set) -> bool:
+        """Whether a rectangle spans the axes from edge to edge (axvspan, axhspan: a shaded period or a target
+        band, whose height is the axis's range or a target, not a count drawn)."""
+        if not self.frame:
+            return False
+        fx, fy = [x for x, _ in self.frame], [y for _, y in self.frame]
+        tall = abs(min(ys) - min(fy)) <= 2 * PX and abs(max(ys) - max(fy)) <= 2 * PX
+        wide = abs(min(xs) - min(fx)) <= 2 * PX and abs(max(xs) - max(fx)) <= 2 * PX
+        return tall or wide
 
     def _points(self) -> None:
         for g in _direct(self.axes, "PathCollection_"):
