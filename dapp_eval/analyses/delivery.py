@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from dapp_eval.analyses.episodes import require_table as _require
+from dapp_eval.columns import Count, Label, Merge, Summary
 from dapp_eval.data.schema import FEEDBACK_INFORMANTS, FEEDBACK_ITEMS, FEEDBACK_WAVES
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.proportions import wilson_ci
@@ -182,4 +183,10 @@ def waiting_list(data) -> AnalysisResult:
                      unit="referrals", method="referrals with no exit and no start, awaiting assessment or a place; "
                      "band from the referrer's risk level, else the practitioner's intake DASH (14+ high, 10-13 "
                      "medium)", n_waiting=int(waiting.sum()))
-    return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, title="Waiting list by risk band")
+    counts = ("n_waiting", "n_awaiting_assessment", "n_awaiting_start")
+    # bands of a handful of people are merged ("Medium or Standard"), never withheld; a median over fewer
+    # people than the threshold is not shown
+    roles = [Merge(by=(), level="risk_band", add=counts), Label("risk_band", "basis"), Count(*counts),
+             Summary(("median_weeks_waiting",), n="n_waiting")]
+    return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, title="Waiting list by risk band",
+                          roles={"summary": roles})

@@ -42,6 +42,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,6 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from dapp_eval.analyses import plotting
+from dapp_eval.columns import Count, Derived, Label, Merge, Proportion, Summary
 from dapp_eval.data.schema import EXIT_REASONS
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.effect_sizes import smd_binary, smd_from_moments
@@ -1017,7 +1019,40 @@ def _status(ep: pd.DataFrame, by: str) -> tuple[pd.Series, dict[str, int], list[
     return g.where(~drop), counts, order
 
 
-def _baseline_rows(ep: pd.DataFrame, variables: list[str], groups: dict[str, pd.DataFrame]) -> list[dict]:
+def _pool_rare(indicators: dict[str, pd.Series], groups: dict[str, pd.DataFrame], below: int | None) -> dict:
+    """A multiple-response variable's rare answers pooled into one answer "a, b or c" (had any of them).
+
+    An answer held by 1 to ``below - 1`` people of some group joins the others like it, and the next rarest
+    joins them while the pooled answer is still that rare (a person counts once: the union, not the sum).
+
+    Examples
+    --------
+    >>> ind = {t: pd.Series(v) for t, v in {"a": [1, 1, 1, 0], "b": [0, 1, 0, 0], "c": [0, 0, 0, 1]}.items()}
+    >>> list(_pool_rare({k: v.astype(bool) for k, v in ind.items()}, {"all": pd.DataFrame(index=range(4))}, 3))
+    ['a', 'b or c']
+    """
+    if not below:
+        return indicators
+
+    def rare(ind: pd.Series) -> bool:
+        return any(0 < int(ind.loc[sub.index].sum()) < below for sub in groups.values())
+
+    pool = [t for t, ind in indicators.items() if rare(ind)]
+    rest = sorted((t for t in indicators if t not in pool), key=lambda t: int(indicators[t].sum()))
+    if not pool or len(indicators) < 2:
+        return indicators
+    union = functools.reduce(lambda a, b: a | b, (indicators[t] for t in pool))
+    while rest and (len(pool) < 2 or rare(union)):
+        pool.append(rest.pop(0))
+        union = union | indicators[pool[-1]]
+    names = [t for t in indicators if t in pool]
+    out = {t: ind for t, ind in indicators.items() if t not in pool}
+    out[", ".join(names[:-1]) + " or " + names[-1]] = union
+    return out
+
+
+def _baseline_rows(ep: pd.DataFrame, variables: list[str], groups: dict[str, pd.DataFrame],
+                   pool_below: int | None = None) -> list[dict]:
     """One row per variable, level and group: n, n_group, pct (and mean, sd for continuous variables)."""
     rows = []
     # each group's rows as positions in ep, looked up once (not a label lookup per level and group)
@@ -1049,6 +1084,7 @@ def _baseline_rows(ep: pd.DataFrame, variables: list[str], groups: dict[str, pd.
                           for t in present}
             if (s == "").any():
                 indicators["missing"] = s == ""
+            indicators = _pool_rare(indicators, groups, pool_below)
             kind = "set"
         else:
             if var in _BOOLEAN:
@@ -1098,8 +1134,8 @@ def _smd_columns(summary: pd.DataFrame, order: list[str]) -> tuple[pd.DataFrame,
     return summary, smd
 
 
-def baseline_table(data, *, by: str = "completion_status",
-                   variables: Sequence[str] | None = None) -> AnalysisResult:
+def baseline_table(data, *, by: str = "completion_status", variables: Sequence[str] | None = None,
+                   min_group: int | None = None, pool_below: int | None = None) -> AnalysisResult:
     """Baseline profile ("Table 1") by group, with standardised mean differences.
 
     Parameters
@@ -1118,6 +1154,13 @@ def baseline_table(data, *, by: str = "completion_status",
         Subset of ``age``, ``n_children``, ``gender``, ``ethnicity``,
         ``employment``, ``prior_da_police_contact``, ``substance_misuse``,
         ``referral_source``, ``relationship_to_victim``, ``abuse_types``.
+    min_group : int, optional
+        With ``completion_status`` or ``start_status``, a group of fewer people than this is not compared:
+        the table then describes everyone in the population as one group (``meta["split"]`` False), since
+        nearly every level of a group that small is a handful of people (a small site).
+    pool_below : int, optional
+        Answers of ``abuse_types`` (a multiple-response variable) held by 1 to ``pool_below - 1`` people of
+        a group are pooled into one answer (:func:`_pool_rare`).
 
     Returns
     -------
@@ -1172,9 +1215,14 @@ def baseline_table(data, *, by: str = "completion_status",
                                else "no one accepted has yet started or left before starting"))
     ep, grp = ep[keep], grp[keep]
     order = [g for g in order if (grp == g).any()] or order
+    split = not (min_group and by in ("completion_status", "start_status")
+                 and any((grp == g).sum() < min_group for g in order))
+    if not split:
+        whole = {"completion_status": "started and left", "start_status": "accepted"}[by]
+        grp, order = pd.Series(whole, index=grp.index, dtype=object), [whole]
     groups = {g: ep[grp == g] for g in order}
 
-    rows = _baseline_rows(ep, variables, groups)
+    rows = _baseline_rows(ep, variables, groups, pool_below)
     summary = pd.DataFrame(rows, columns=["variable", "kind", "level", "group", "n", "n_group", "pct", "mean", "sd"])
 
     summary, smd = _smd_columns(summary, order)
@@ -1188,9 +1236,54 @@ def baseline_table(data, *, by: str = "completion_status",
         method += (" Completion status among people who started and whose episode is closed: completed vs not "
                    "completed (dropped out, excluded, other exit); still attending excluded.")
     meta = make_meta(n_in=n_in, excluded=excluded, method=method, alpha=0.05, unit="referrals", by=by,
-                     groups=order)
+                     groups=order, split=split)
     return AnalysisResult(summary=summary, meta=meta, tables={"smd": smd}, title="Baseline profile (Table 1)",
-                          _plotter=plotting.plot_smd)
+                          _plotter=plotting.plot_smd, roles={"summary": baseline_roles()})
+
+
+def baseline_roles() -> list:
+    """What each column of Table 1 is: counts of people, the % of the group, means over the row's people, and
+    SMDs derived from the published counts (and published means); small levels of a categorical or yes/no
+    characteristic are merged. ``kind`` and ``smd`` name and repeat what the other columns say."""
+    return [Merge(by=("variable",), level="level", across=("group",), where=lambda t: t["kind"].isin(
+                ["categorical", "binary"]).to_numpy()),
+            Label("variable", "kind", "level", "group"), Count("n", "n_group"),
+            Proportion("n", "n_group", estimate="pct", ci=None, scale=100.0),
+            Summary(("mean", "sd"), n="n"),
+            Derived(("smd", "smd_max_abs"), smd_published, inputs=("n", "n_group"))]
+
+
+def _num(v) -> float:
+    return pd.to_numeric(pd.Series([v]).astype(str).str.replace(",", ""), errors="coerce").iloc[0]
+
+
+def smd_published(pub: pd.DataFrame) -> pd.DataFrame:
+    """Each level's SMDs from published numbers: shares of published counts, or published means and SDs.
+
+    A level with any count (or mean) not published gets no SMD: with the others it would give the hidden
+    one back (issue 26: SMDs of the true shares, with the levels summing to the group, did).
+    """
+    out = pd.DataFrame({"smd": np.nan, "smd_max_abs": np.nan}, index=pub.index)
+    shares = pub["level"] != "mean"
+    hidden = set(pub.loc[shares & pub["n"].isna(), "variable"])  # with the group size, a share of the rest
+    for (var, _lev), idx in pub.groupby(["variable", "level"], sort=False).groups.items():
+        b = pub.loc[idx]
+        if len(b) < 2 or (var in hidden and (b["level"] != "mean").all()):
+            continue
+        if (b["level"] == "mean").all():
+            m, sd = b["mean"].map(_num).to_numpy(dtype=float), b["sd"].map(_num).to_numpy(dtype=float)
+            d = [smd_from_moments(m[i], sd[i], m[j], sd[j]) for i in range(len(b)) for j in range(i + 1, len(b))]
+        else:
+            k, n = b["n"].to_numpy(dtype=float), b["n_group"].to_numpy(dtype=float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                p = np.clip(k / np.where(n > 0, n, np.nan), 0, 1)
+            d = [smd_binary(p[i], p[j]) for i in range(len(b)) for j in range(i + 1, len(b))]
+        d = np.asarray(d, dtype=float)
+        if len(d) and np.isfinite(d).all():
+            out.loc[idx, "smd_max_abs"] = round(float(np.abs(d).max()), 2)
+            if len(b) == 2:
+                out.loc[idx, "smd"] = round(float(d[0]), 2)
+    return out
 
 
 # ---------------------------------------------------------------------------

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
-import pandas as pd
-
 from dapp_eval.disclosure.curves import protect_cif_table
 from dapp_eval.disclosure.publish import publish_result
 from dapp_eval.report.context import THROUGHPUT_STAGES
@@ -14,31 +11,6 @@ from dapp_eval.report.sections import _results as R
 
 TITLE = 'Engagement: from referral to completion'
 PLACEMENT = 'body'
-
-
-def smd_from_published(shown: pd.DataFrame, categorical, dc) -> pd.DataFrame:
-    """The largest standardised difference of each categorical level from the *published* counts and group
-    sizes (issue 26: SMDs of the true proportions, with the levels summing to the group, gave hidden counts
-    back); withheld when any count of the variable is not shown."""
-    from dapp_eval.disclosure.roles import published_numbers
-    from dapp_eval.estimators.effect_sizes import smd_binary
-
-    if "smd_max_abs" not in shown or "n_group" not in shown:
-        return shown
-    shown = shown.copy()
-    shown["smd_max_abs"] = shown["smd_max_abs"].astype(object)
-    num = published_numbers(shown, ["n", "n_group"])
-    cat = pd.Series(np.asarray(categorical, dtype=bool), index=shown.index)
-    hidden_var = set(shown.loc[cat & num["n"].isna(), "variable"])
-    for (var, _lev), idx in shown[cat].groupby(["variable", "level"], sort=False).groups.items():
-        if var in hidden_var or num.loc[idx, ["n", "n_group"]].isna().any().any() or (num.loc[idx, "n_group"] <= 0).any():
-            shown.loc[idx, "smd_max_abs"] = "[c]"
-            continue
-        p = (num.loc[idx, "n"] / num.loc[idx, "n_group"]).clip(0, 1).to_numpy()
-        d = [abs(smd_binary(a, b)) for i, a in enumerate(p) for b in p[i + 1:]]
-        d = [x for x in d if np.isfinite(x)]
-        shown.loc[idx, "smd_max_abs"] = round(max(d), 2) if d else np.nan
-    return shown
 
 
 def build(page) -> dict:
@@ -183,40 +155,33 @@ def _attendance(page) -> list:
 
 
 def _table1(page) -> list:
-    """Table 1: baseline characteristics by completion status (small levels merged, never withheld)."""
+    """Table 1: baseline characteristics by completion status (small levels merged, never withheld).
+
+    At a site where fewer than twice the threshold left without completing (or completed), nearly every
+    level of that group is a handful of people: the profile is then of everyone who started and left, not
+    split by completion status.
+    """
     from dapp_eval.analyses import funnel
 
     out = []
-    t1 = page.get("table1", lambda: funnel.baseline_table(page.data, by="completion_status"))
+    t1 = page.get("table1", lambda: funnel.baseline_table(page.data, by="completion_status",
+                                                          min_group=page.dc.zero_minimum,
+                                                          pool_below=page.dc.threshold))
     if isinstance(t1, Exception):
         out.append(page.na("Baseline profile by completion status", str(t1)))
-    if not isinstance(t1, Exception):
+        return out
+    if t1.meta.get("split", True):
         out.append(page.h3("Who completes? Baseline profile by completion status"))
         out.append(page.p("Standardised mean differences (SMD) above 0.1 in absolute value mark characteristics "
-                      "that differ between people who completed and people who left early. This describes "
-                      "who completes; it does not show that the programme caused any difference.", "note"))
-        s = t1.summary
-        # disclosure (issue 15): small levels of a categorical characteristic are merged ("black, mixed or
-        # other") rather than withheld; a mean or SD over the row's own people is never hidden for a small sibling
-        if "kind" in s:
-            s = page.dc.merge_small(s, by=["variable"], level="level", across=["group"],
-                                    where=s["kind"] == "categorical", ratios={"pct": ("n", "n_group", 100.0)},
-                                    name="Baseline characteristics by completion status (Table 1)")
-        keep = [c for c in ("variable", "level", "group", "n", "n_group", "pct", "mean", "sd", "smd_max_abs")
-                if c in s]
-        tab = s[keep].copy()
-        for c in ("pct", "mean", "sd", "smd_max_abs"):
-            if c in tab:
-                tab[c] = tab[c].round(2)
-        # an SMD describes both groups of a level: it is hidden with any of the level's cells
-        caption = "Baseline characteristics by completion status (Table 1)"
-        if page.is_withheld(caption, page.csv_name("table1")):
-            out.append(page.withheld_block(caption))
-        else:
-            shown = page.dc.table(tab, name=caption, margins=[["variable", "group"], ["variable", "level"]],
-                                  pairs={"n": "n_group"}, label_cols=["variable", "level", "group"],
-                                  group_all=["variable", "level"], keep=("n_group",), own_values=("mean", "sd"))
-            categorical = (s["level"] != "mean").to_numpy()  # a share of each level (binary, categorical, missing)
-            shown = smd_from_published(shown, categorical, page.dc)
-            out.append(page.shown_table(shown, caption=caption, csv_name=page.csv_name("table1")))
+                          "that differ between people who completed and people who left early. This describes "
+                          "who completes; it does not show that the programme caused any difference.", "note"))
+    else:
+        out.append(page.h3("Baseline profile of the people who started and left"))
+        out.append(page.p(f"Fewer than {page.dc.zero_minimum} people here completed, or fewer left without "
+                          "completing, so the profile is not split by completion status: nearly every figure of "
+                          "so small a group would describe a handful of people.", "note"))
+    # a continuous characteristic's 'missing' row is the group less the people with a value (both shown)
+    out.append(page.publish(t1, caption="Baseline characteristics by completion status (Table 1)", name="table1",
+                            rows=lambda t: ~((t["kind"] == "continuous") & (t["level"] == "missing")).to_numpy(),
+                            drop=("kind", "smd")))
     return out
