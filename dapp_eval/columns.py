@@ -123,7 +123,9 @@ class Merge:
 
     Global recoding (sdcMicro ``groupAndRename``): levels with a count (``add``) from 1 to threshold - 1
     in any row of ``across`` are merged into one level named after them, so that they need not be
-    withheld. ``where`` limits merging to some rows (mutually exclusive categories only).
+    withheld. ``where`` limits merging to some rows (mutually exclusive categories only). ``adjacent``:
+    the levels are ordered (periods) and a small one merges with a neighbour ("2023/24 Q1 to Q2").
+    ``sums`` are other columns summed over merged levels (a target per period), not tested for smallness.
     """
 
     by: tuple[str, ...]
@@ -131,6 +133,8 @@ class Merge:
     across: tuple[str, ...] = ()
     add: tuple[str, ...] = ("n",)
     where: object = None
+    adjacent: bool = False
+    sums: tuple[str, ...] = ()
 
 
 Role = Label | Count | Proportion | Derived | Summary | Model | Value | Merge

@@ -51,7 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from dapp_eval.analyses import plotting
-from dapp_eval.columns import Count, Derived, Label, Merge, Proportion, Summary
+from dapp_eval.columns import Count, Derived, Label, Merge, Proportion, Summary, Value
 from dapp_eval.data.schema import EXIT_REASONS
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.effect_sizes import smd_binary, smd_from_moments
@@ -876,7 +876,18 @@ def throughput(data, *, by: str | None = "site_id", freq: str = "quarter") -> An
               "partial: their counts are incomplete.")
     meta = make_meta(n_in=len(ep), excluded={}, method=method, alpha=0.05, unit="referrals", by=by, freq=freq)
     return AnalysisResult(summary=summary, meta=meta, title="Throughput by quarter",
-                          _plotter=plotting.plot_throughput)
+                          _plotter=plotting.plot_throughput, roles={"summary": throughput_roles(list(events))})
+
+
+def throughput_roles(counts: list[str]) -> list:
+    """Throughput's columns: counts of people per period; a period whose count is a handful of people is
+    merged with its smaller neighbour (coarser periods at a small site, never a withheld count), its target
+    summed over the quarters merged, and partial if any of them is."""
+    return [Merge(by=("group",), level="quarter", add=tuple(counts), adjacent=True,
+                  sums=("target_completions", "partial")),
+            Label("group", "quarter"), Count(*counts), Value("target_completions", "quarter_start", "quarter_end"),
+            Derived(("partial",), lambda pub: pd.DataFrame({"partial": pd.to_numeric(pub["partial"]) > 0}),
+                    hidden_ok=True)]
 
 
 # ---------------------------------------------------------------------------

@@ -821,7 +821,8 @@ class DisclosureControl:
     # -- global recoding -----------------------------------------------------------------
     def merge_small(self, df: pd.DataFrame, *, by: list[str], level: str, across: tuple[str, ...] = (),
                     add: tuple[str, ...] = ("n",), where=None, ratios: dict[str, tuple[str, str, float]] | None = None,
-                    name: str = "table", pairs: dict[str, str] | None = None) -> pd.DataFrame:
+                    name: str = "table", pairs: dict[str, str] | None = None, adjacent: bool = False,
+                    sums: tuple[str, ...] = ()) -> pd.DataFrame:
         """Merge the small levels of a categorical variable into one level, instead of withholding them.
 
         Global recoding (sdcMicro ``groupAndRename``, tau-argus recoding): within each block of rows
@@ -836,7 +837,10 @@ class DisclosureControl:
         empty, and ``ratios`` ``{column: (numerator, denominator, scale)}`` are recomputed. ``where`` (a
         boolean mask over ``df``) limits merging to some rows, e.g. the exclusion reasons of an analysis
         but not its "used" row (mutually exclusive categories only: not multiple-response variables, not
-        continuous variables' summary rows). The log lists which levels were merged (never a count).
+        continuous variables' summary rows). ``adjacent``: the levels are ordered (periods): a small level
+        merges with its smaller neighbour, repeatedly, into runs labelled "first to last" (coarser periods
+        where counts are small). ``sums`` are other columns summed over the merged levels (a target per
+        period). The log lists which levels were merged (never a count).
 
         Examples
         --------
@@ -847,7 +851,13 @@ class DisclosureControl:
         >>> one = pd.DataFrame({"variable": "gender", "level": ["male", "female", "other"], "n": [150, 30, 4]})
         >>> DisclosureControl().merge_small(one, by=["variable"], level="level")[["level", "n"]].values.tolist()
         [['male', 150], ['female or other', 34]]
+        >>> q = pd.DataFrame({"quarter": ["Q1", "Q2", "Q3", "Q4"], "n": [4, 30, 12, 3], "target": 5.0})
+        >>> DisclosureControl().merge_small(q, by=[], level="quarter", adjacent=True, sums=("target",)
+        ...                                 ).values.tolist()
+        [['Q1 to Q2', 34, 10.0], ['Q3 to Q4', 15, 10.0]]
         """
+        if adjacent:
+            return self._merge_adjacent(df, by=by, level=level, add=tuple(add), sums=tuple(sums), name=name)
         df = df.reset_index(drop=True)
         mask = np.ones(len(df), dtype=bool) if where is None else np.asarray(where, dtype=bool)
         across, add = list(across), list(add)
@@ -870,6 +880,41 @@ class DisclosureControl:
             tag = " / ".join(map(str, key if isinstance(key, tuple) else (key,))) or "all rows"
             self.record(name, tag, level, f"levels merged so that they need not be withheld: {label}")
         return pd.concat(out, ignore_index=True) if out else df.copy()
+
+    def _merge_adjacent(self, df: pd.DataFrame, *, by: list, level: str, add: tuple, sums: tuple,
+                        name: str) -> pd.DataFrame:
+        """Ordered levels (periods): each small level merged with its smaller neighbour until none is small."""
+        df = df.reset_index(drop=True)
+        blocks = df.groupby(by, sort=False, dropna=False).indices.items() if by else [((), np.arange(len(df)))]
+        out = []
+        for key, idx in blocks:
+            runs = [[i] for i in idx]  # runs of consecutive rows, merged as one level
+
+            def size(run):
+                return float(df.loc[run, list(add)].to_numpy(dtype=float).sum(axis=0).min())
+
+            def small(run):
+                return self._any_small(df.loc[run, list(add)].sum().to_frame().T)
+
+            while len(runs) > 1 and any(small(r) for r in runs):
+                j = next(i for i, r in enumerate(runs) if small(r))
+                k = j + 1 if j == 0 else j - 1 if j == len(runs) - 1 else (
+                    j - 1 if size(runs[j - 1]) <= size(runs[j + 1]) else j + 1)
+                lo, hi = min(j, k), max(j, k)
+                runs[lo:hi + 1] = [runs[lo] + runs[hi]]
+            for run in runs:
+                row = df.loc[run[0]].to_dict()
+                if len(run) > 1:
+                    row[level] = f"{df.at[run[0], level]} to {df.at[run[-1], level]}"
+                    for c in (*add, *sums):
+                        row[c] = df.loc[run, c].sum(min_count=1)
+                    for c in (c for c in df.columns if c not in (*by, level, *add, *sums)):
+                        if df.loc[run, c].nunique(dropna=False) > 1:
+                            row[c] = None
+                    tag = " / ".join(map(str, key if isinstance(key, tuple) else (key,))) or "all rows"
+                    self.record(name, tag, level, f"periods merged so that they need not be withheld: {row[level]}")
+                out.append(row)
+        return pd.DataFrame(out, columns=df.columns) if out else df.copy()
 
     def _any_small(self, frame: pd.DataFrame, pairs: dict | None = None) -> bool:
         """Whether a count of ``frame`` would be withheld: from 1 to threshold - 1, or (``pairs``, numerator ->

@@ -181,7 +181,7 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
         if isinstance(r, Merge):  # a level the zero rule would withhold is small too (merged, not withheld)
             where = None if r.where is None else row_mask(r.where, t)
             t = dc.merge_small(t, by=list(r.by), level=r.level, across=tuple(r.across), add=tuple(r.add),
-                               where=where, name=name, pairs=pairs)
+                               where=where, name=name, pairs=pairs, adjacent=r.adjacent, sums=tuple(r.sums))
     labels = [c for r in roles if isinstance(r, Label) for c in r.cols]
     counts = [c for r in roles if isinstance(r, Count) for c in r.cols]
     shown = dc.table(t[labels + counts], name=name, label_cols=labels, pairs=pairs or None)

@@ -35,3 +35,8 @@ def publish_block(page, result, *, caption: str, name: str, table: str = "summar
         return page.withheld_block(caption), None
     shown = publish(df, roles, page.dc, name=caption)
     return page.shown_table(shown.drop(columns=list(drop)), caption=caption, csv_name=csv), shown
+
+
+def numbers(shown: pd.DataFrame, cols) -> dict[str, pd.Series]:
+    """Published counts as numbers for a chart (NaN where shown as '<T' or '[c]': not drawn)."""
+    return {c: pd.to_numeric(shown[c].astype(str).str.replace(",", ""), errors="coerce") for c in cols}

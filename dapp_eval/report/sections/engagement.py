@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 
 from dapp_eval.disclosure.curves import protect_cif_table
-from dapp_eval.disclosure.publish import publish_result
 from dapp_eval.report.context import THROUGHPUT_STAGES
 from dapp_eval.report.sections import _results as R
+from dapp_eval.report.sections._counts import numbers, publish_block
 
 TITLE = 'Engagement: from referral to completion'
 PLACEMENT = 'body'
@@ -117,26 +117,26 @@ def _waiting_list(page) -> list:
 
 
 def _throughput(page) -> list:
-    out = []
+    """Referrals, starts and completions by quarter (quarters of a handful of people merged with a neighbour);
+    the bars are drawn from the published table, which is the chart's data."""
+    import copy
+
     tp = R.throughput(page)
     if isinstance(tp, Exception):
-        out.append(page.na("Throughput by quarter", str(tp)))
-    if not isinstance(tp, Exception):
-        out.append(page.h3("Throughput by quarter"))
-        t = tp.summary[tp.summary["group"] == "all"].drop(columns=["group", "quarter_start", "quarter_end"],
-                                                             errors="ignore")
-        table = page.table(t, caption="Referrals, starts and completions by financial quarter "
-                           "(partial = quarter not fully covered by the data)",
-                           name="throughput", kind="throughput", label_cols=["quarter"])
-        if page.dc.strict or table["kind"] != "table":
-            out.append(table)
-        else:
-            # bars drawn from the published (rounded) counts, never the true ones; the table is the chart's data
-            tp_pub = publish_result(tp, page.dc, kind="throughput", label_cols=["group", "quarter"])
-            out.append(page.figure(tp_pub.plot(), alt="Bar chart of referrals, starts and completions per quarter, "
-                                   "with the contract target where given; the numbers are in the table of its data.",
-                                   caption="Throughput by quarter.", data=table))
-    return out
+        return [page.na("Throughput by quarter", str(tp))]
+    table, shown = publish_block(page, tp, rows=lambda t: (t["group"] == "all").to_numpy(),
+                                 drop=("group", "quarter_start", "quarter_end"),
+                                 caption="Referrals, starts and completions by financial quarter (partial = quarter "
+                                         "not fully covered by the data; quarters of a handful of people merged)",
+                                 name="throughput")
+    out = [page.h3("Throughput by quarter")]
+    if shown is None:
+        return [*out, table]
+    drawn = copy.copy(tp)
+    drawn.summary = shown.assign(**numbers(shown, ["n_referrals", "n_starts", "n_completions"]))
+    return [*out, page.figure(drawn.plot(), alt="Bar chart of referrals, starts and completions per quarter, "
+                              "with the contract target where given; the numbers are in the table of its data.",
+                              caption="Throughput by quarter.", data=table)]
 
 
 def _attendance(page) -> list:
