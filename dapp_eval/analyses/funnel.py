@@ -51,7 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from dapp_eval.analyses import plotting
-from dapp_eval.columns import Count, Derived, Label, Merge, Proportion, Summary, Value
+from dapp_eval.columns import Count, Derived, Label, Merge, Model, Proportion, Summary, Value
 from dapp_eval.data.schema import EXIT_REASONS
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.effect_sizes import smd_binary, smd_from_moments
@@ -500,7 +500,25 @@ def cascade(data, *, by: str | None = None, alpha: float = 0.05) -> AnalysisResu
     )
     return AnalysisResult(summary=summary, meta=meta, tables={"counts": counts_df, "conversion": conv_df,
                                                               "stages": stages},
-                          title="Referral to completion funnel", _plotter=plotting.plot_funnel_flow)
+                          title="Referral to completion funnel", _plotter=plotting.plot_funnel_flow,
+                          roles={"counts": _COUNTS_ROLES, "conversion": _CONVERSION_ROLES})
+
+
+def _pct_of_referred(pub: pd.DataFrame) -> pd.DataFrame:
+    """Each stage's published count as a % of its group's published referrals."""
+    ref = pub["n"].where(pub["stage"] == "referred").groupby(pub["group"]).transform("max")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({"pct_of_referred": 100 * pub["n"] / ref.where(ref > 0)})
+
+
+#: the stage counts: people at each stage, and their share of the (published) referrals
+_COUNTS_ROLES = [Label("group", "row_type", "stage", "label", "level", "parent"), Count("n"),
+                 Derived(("pct_of_referred",), _pct_of_referred, inputs=("n",))]
+#: each conversion: converted of those resolved at the step (Wilson interval of the published counts); the
+#: people still open are shown beside it
+_CONVERSION_ROLES = [Label("group", "row_type", "conversion", "from_stage", "to_stage"),
+                     Count("n_stage", "n_resolved", "n_converted", "n_open"),
+                     Proportion("n_converted", "n_resolved")]
 
 
 # ---------------------------------------------------------------------------
@@ -698,7 +716,15 @@ def waiting_times(data, *, stage: str = "referral_to_assessment", by: str | None
                      step=stage, time_unit=unit, causes=causes)
     return AnalysisResult(summary=summary, meta=meta, tables={"cif": cif, "horizons": pd.DataFrame(hz_rows),
                                                               "data": wd},
-                          title=f"Waiting time: {stage.replace('_', ' ')}", _plotter=plotting.plot_waiting_times)
+                          title=f"Waiting time: {stage.replace('_', ' ')}", _plotter=plotting.plot_waiting_times,
+                          roles={"summary": _WAIT_ROLES})
+
+
+#: a wait's counts (people with the event, a competing exit, still waiting), its median from the curve (a
+#: model output: shown with at least the threshold of events), and the plain median among those with it
+_WAIT_ROLES = [Label("group", "step", "unit"), Count("n", "n_event", "n_competing", "n_censored", "n_observed_events"),
+               Model(("estimate", "ci_lower", "ci_upper", "median_reached"), events="n_event"),
+               Summary(("median_observed_events",), n="n_observed_events")]
 
 
 # ---------------------------------------------------------------------------
@@ -781,7 +807,17 @@ def waiting_list(data, *, by: str | None = "site_id", since: str = "referral",
                      method=method, alpha=0.05, unit="referrals", by=by,
                      note="" if waiting.any() else "nobody was waiting at the extract date: no waits to summarise")
     return AnalysisResult(summary=summary, meta=meta, title="Waiting list at the extract date",
-                          _plotter=plotting.plot_waiting_list)
+                          _plotter=plotting.plot_waiting_list, roles={"summary": _WAITING_LIST_ROLES})
+
+
+#: people waiting (the two lists merged when one is a handful of people; 'any' is both), their waits so far
+#: (shown over at least the threshold of people) and the long-wait threshold (weeks, not people)
+_WAITING_LIST_ROLES = [Merge(by=("group",), level="list", add=("n_waiting",),
+                             where=lambda t: (t["list"] != "any").to_numpy()),
+                       Label("group", "list", "since", "as_at", "as_at_varies"),
+                       Count("n_waiting", "n_referred", "n_over_threshold"),
+                       Summary(("median_weeks", "q1_weeks", "q3_weeks", "max_weeks"), n="n_waiting"),
+                       Value("threshold_weeks")]
 
 
 # ---------------------------------------------------------------------------
@@ -995,7 +1031,24 @@ def attendance(data, *, by: str | None = "site_id", alpha: float = 0.05) -> Anal
                      alpha=alpha, unit="referrals", by=by,
                      n_used_planned=int(closed_started.sum()))
     return AnalysisResult(summary=summary, meta=meta, tables={"distribution": pd.DataFrame(dist)},
-                          title="Attendance", _plotter=plotting.plot_attendance)
+                          title="Attendance", _plotter=plotting.plot_attendance,
+                          roles={"summary": attendance_roles(alpha)})
+
+
+def attendance_roles(alpha: float = 0.05) -> list:
+    """Attendance's columns: counts of episodes, people and sessions; the ratio of the published session counts
+    with its (cluster) standard error around it, so the interval is centred on the published ratio."""
+    z = float(stats.norm.ppf(1 - alpha / 2))
+
+    def ratio(pub: pd.DataFrame) -> pd.DataFrame:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            est = pub["n_sessions_attended"] / pub["n_sessions_denominator"].where(pub["n_sessions_denominator"] > 0)
+        se = pd.to_numeric(pub["se"], errors="coerce")
+        return pd.DataFrame({"estimate": est, "ci_lower": (est - z * se).clip(lower=0), "ci_upper": est + z * se})
+
+    return [Label("group", "measure"), Count("n", "n_participants", "n_sessions_attended", "n_sessions_denominator"),
+            Model(("se",), events="n"), Summary(("median_attended",), n="n"),
+            Derived(("estimate", "ci_lower", "ci_upper"), ratio, inputs=("n_sessions_attended", "n_sessions_denominator"))]
 
 
 # ---------------------------------------------------------------------------

@@ -228,6 +228,23 @@ def _merged_rows(rows: pd.DataFrame, columns: list, *, by, level, label, across,
     return new
 
 
+def _stacked(parts: list, like: pd.DataFrame) -> pd.DataFrame:
+    """The row blocks one under the other, each column of ``like``'s dtype where its values allow (an empty
+    value in a merged row is never a reason for pandas to guess another dtype)."""
+    if not parts:
+        return like.copy()
+    rows = [r for p in parts for r in p[like.columns].to_dict("records")]
+    out = pd.DataFrame(rows, columns=like.columns)
+    for c in like.columns:
+        if like[c].dtype == bool and out[c].isna().any():
+            continue  # an empty flag stays empty, never False
+        try:
+            out[c] = out[c].astype(like[c].dtype)
+        except (TypeError, ValueError):
+            pass
+    return out
+
+
 @dataclass
 class _Work:
     """One table on its way through :meth:`DisclosureControl.table`: what each policy step reads and marks."""
@@ -876,10 +893,10 @@ class DisclosureControl:
             keep = g[~g[level].isin(merged)]
             before = keep[keep.index < g.index[first]]
             after = keep[keep.index > g.index[first]]
-            out.append(pd.concat([before, new[df.columns], after]))
+            out += [before, new[df.columns], after]
             tag = " / ".join(map(str, key if isinstance(key, tuple) else (key,))) or "all rows"
             self.record(name, tag, level, f"levels merged so that they need not be withheld: {label}")
-        return pd.concat(out, ignore_index=True) if out else df.copy()
+        return _stacked(out, df)
 
     def _merge_adjacent(self, df: pd.DataFrame, *, by: list, level: str, add: tuple, sums: tuple,
                         name: str) -> pd.DataFrame:
@@ -913,8 +930,8 @@ class DisclosureControl:
                             row[c] = None
                     tag = " / ".join(map(str, key if isinstance(key, tuple) else (key,))) or "all rows"
                     self.record(name, tag, level, f"periods merged so that they need not be withheld: {row[level]}")
-                out.append(row)
-        return pd.DataFrame(out, columns=df.columns) if out else df.copy()
+                out.append(pd.DataFrame([row], columns=df.columns))
+        return _stacked(out, df)
 
     def _any_small(self, frame: pd.DataFrame, pairs: dict | None = None) -> bool:
         """Whether a count of ``frame`` would be withheld: from 1 to threshold - 1, or (``pairs``, numerator ->

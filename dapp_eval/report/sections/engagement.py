@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 
 from dapp_eval.disclosure.curves import protect_cif_table
-from dapp_eval.report.context import THROUGHPUT_STAGES
 from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._counts import numbers, publish_block
 
@@ -36,49 +35,36 @@ def _flow(page, res) -> list:
     """The participant flow: people at each stage, the flow diagram and the conversion at each step."""
     from dapp_eval.analyses import plotting
 
-    out = []
-    out.append(page.p("Every referral is placed in exactly one stage, derived from its case record. "
+    out = [page.p("Every referral is placed in exactly one stage, derived from its case record. "
                   "Conversion rates are taken among cases that have reached a decision at that step; "
-                  "cases still open are shown beside them and never counted as failures."))
-    counts = res.tables["counts"][["group", "stage", "label", "level", "parent", "n", "pct_of_referred"]].copy()
-    counts["parent"] = counts["parent"].fillna("")
-    # referrals, starts and completions are the programme's throughput (published as councils do);
-    # every other stage describes people and is suppressed, with its siblings as the margin
-    shown = page.dc.table(counts, name="Participant flow", margins=["parent"], label_cols=["label"],
-                          exempt=counts["stage"].isin(THROUGHPUT_STAGES))
-    out.append(page.shown_table(shown.drop(columns=["group", "stage", "parent"]).rename(
-        columns={"label": "stage", "pct_of_referred": "% of referred"}),
-        caption="Participant flow: people at each stage", csv_name=page.csv_name("funnel_counts")))
-    ref, st, co = (page.dc.count(R.counts(page).get(k, 0), name="Participant flow", label=k, kind="throughput")
-                   for k in ("referred", "started", "completed"))
-    out.append(page.figure(plotting.plot_funnel_flow(shown), alt="Participant flow diagram from referral to "
-                           f"completion: {ref} referred, {st} started, {co} completed; the number at every stage "
-                           "and exit is in the "
-                           "table above (small numbers hidden).", caption="Participant flow (CONSORT-style)."))
-    conv = res.tables["conversion"]
-    conv = conv[[c for c in ("conversion", "n_converted", "n_resolved", "n_open", "estimate", "ci_lower",
-                             "ci_upper") if c in conv]]
-    out.append(page.table(conv, caption=f"Conversion at each step (proportion with {page.level} Wilson CI)",
-                           name="funnel_conversion", pairs={"n_converted": "n_resolved"},
-                           label_cols=["conversion"], dependent={"n_open": []}))
+                  "cases still open are shown beside them and never counted as failures.")]
+    table, shown = publish_block(page, res, table="counts", caption="Participant flow: people at each stage",
+                                 name="funnel_counts", drop=("group", "row_type", "stage", "parent"),
+                                 rename={"label": "stage", "pct_of_referred": "% of referred"})
+    out.append(table)
+    if shown is not None:
+        n = dict(zip(shown["stage"], shown["n"]))
+        out.append(page.figure(plotting.plot_funnel_flow(shown), alt="Participant flow diagram from referral to "
+                               f"completion: {n.get('referred', 'n/a')} referred, {n.get('started', 'n/a')} started, "
+                               f"{n.get('completed', 'n/a')} completed; the number at every stage and exit is in the "
+                               "table above (small numbers hidden).", caption="Participant flow (CONSORT-style)."))
+    out.append(page.publish(res, table="conversion", name="funnel_conversion",
+                            caption=f"Conversion at each step (proportion with {page.level} Wilson CI)",
+                            drop=("group", "row_type", "from_stage", "to_stage", "n_stage")))
     return out
 
 
 def _wait(page, stage: str, title: str) -> list:
     """One wait (competing risks): its table and its curves, redrawn from rounded cumulative counts."""
-    out = []
     w = R.wait(page, stage)
     if isinstance(w, Exception):
         return [page.na(title, str(w))]
-    cols = ["n", "n_event", "n_competing", "n_censored", "estimate", "ci_lower", "ci_upper",
-            "median_observed_events"]
-    t = w.summary[[c for c in cols if c in w.summary]].rename(columns={
-        "estimate": "median_weeks", "median_observed_events": "median_among_those_with_event"})
-    out.append(page.h3(title))
-    out.append(page.table(t, caption=f"{title} (weeks; competing risks, people still waiting censored)",
-                           name=f"wait_{stage}", label_cols=[],
-                           row_margins=[["n_event", "n_competing", "n_censored"]],
-                           dependent={"n_censored": [], "n_competing": []}))
+    out = [page.h3(title)]
+    block, _ = publish_block(page, w, caption=f"{title} (weeks; competing risks, people still waiting censored)",
+                             name=f"wait_{stage}", drop=("group", "step", "unit", "median_reached", "n_observed_events"),
+                             rename={"estimate": "median_weeks",
+                                     "median_observed_events": "median_among_those_with_event"})
+    out.append(block)
     # redrawn from rounded cumulative counts: each step stands for at least the threshold (disclosure.curves)
     safe = copy.copy(w)
     safe.tables = {"cif": protect_cif_table(w.tables["cif"], page.dc, name=f"{title} curves",
@@ -100,26 +86,18 @@ def _wait(page, stage: str, title: str) -> list:
 def _waiting_list(page) -> list:
     from dapp_eval.analyses import funnel
 
-    out = []
     wl = page.get("waiting_list", lambda: funnel.waiting_list(page.data, by=None))
     if isinstance(wl, Exception):
-        out.append(page.na("Waiting list at the extract date", str(wl)))
-    if not isinstance(wl, Exception):
-        out.append(page.h3("Waiting list at the extract date"))
-        keep = [c for c in ("list", "n_waiting", "n_referred", "median_weeks", "q1_weeks", "q3_weeks",
-                            "n_over_threshold", "threshold_weeks") if c in wl.summary]
-        out.append(page.table(wl.summary[keep], caption="People waiting at the data extract date and how long "
-                               "they had waited so far (weeks; the longest single wait is not shown)",
-                               name="waiting_list", label_cols=["list"],
-                               dependent={"n_waiting": ["median_weeks", "q1_weeks", "q3_weeks"],
-                                          "n_over_threshold": [], "n_referred": []}))
-    return out
+        return [page.na("Waiting list at the extract date", str(wl))]
+    return [page.h3("Waiting list at the extract date"),
+            page.publish(wl, caption="People waiting at the data extract date and how long they had waited so far "
+                         "(weeks; the longest single wait is not shown)", name="waiting_list",
+                         drop=("group", "since", "max_weeks", "as_at", "as_at_varies"))]
 
 
 def _throughput(page) -> list:
     """Referrals, starts and completions by quarter (quarters of a handful of people merged with a neighbour);
     the bars are drawn from the published table, which is the chart's data."""
-    import copy
 
     tp = R.throughput(page)
     if isinstance(tp, Exception):
@@ -142,16 +120,12 @@ def _throughput(page) -> list:
 def _attendance(page) -> list:
     from dapp_eval.analyses import funnel
 
-    out = []
     att = page.get("attendance", lambda: funnel.attendance(page.data, by=None, alpha=page.alpha))
     if isinstance(att, Exception):
-        out.append(page.na("Attendance", str(att)))
-    if not isinstance(att, Exception):
-        out.append(page.h3("Attendance"))
-        out.append(page.table(att.summary.drop(columns=["group"], errors="ignore"),
-                               caption=f"Sessions attended (ratio with {page.ci_label})", name="attendance",
-                               label_cols=["measure"] if "measure" in att.summary else None))
-    return out
+        return [page.na("Attendance", str(att))]
+    return [page.h3("Attendance"),
+            page.publish(att, caption=f"Sessions attended (ratio with {page.ci_label})", name="attendance",
+                         drop=("group",))]
 
 
 def _table1(page) -> list:
