@@ -812,8 +812,11 @@ def waiting_list(data, *, by: str | None = "site_id", since: str = "referral",
 
 #: people waiting (the two lists merged when one is a handful of people; 'any' is both), their waits so far
 #: (shown over at least the threshold of people) and the long-wait threshold (weeks, not people)
-_WAITING_LIST_ROLES = [Merge(by=("group",), level="list", add=("n_waiting",),
-                             where=lambda t: (t["list"] != "any").to_numpy()),
+def _not_any(t: pd.DataFrame) -> np.ndarray:
+    return (t["list"] != "any").to_numpy()
+
+
+_WAITING_LIST_ROLES = [Merge(by=("group",), level="list", add=("n_waiting",), where=_not_any),
                        Label("group", "list", "since", "as_at", "as_at_varies"),
                        Count("n_waiting", "n_referred", "n_over_threshold"),
                        Summary(("median_weeks", "q1_weeks", "q3_weeks", "max_weeks"), n="n_waiting"),
@@ -922,8 +925,12 @@ def throughput_roles(counts: list[str]) -> list:
     return [Merge(by=("group",), level="quarter", add=tuple(counts), adjacent=True,
                   sums=("target_completions", "partial")),
             Label("group", "quarter"), Count(*counts), Value("target_completions", "quarter_start", "quarter_end"),
-            Derived(("partial",), lambda pub: pd.DataFrame({"partial": pd.to_numeric(pub["partial"]) > 0}),
-                    hidden_ok=True)]
+            Derived(("partial",), _any_partial, hidden_ok=True)]
+
+
+def _any_partial(pub: pd.DataFrame) -> pd.DataFrame:
+    """A period merged from quarters is partial when any of them is."""
+    return pd.DataFrame({"partial": pd.to_numeric(pub["partial"]) > 0})
 
 
 # ---------------------------------------------------------------------------
@@ -1035,17 +1042,18 @@ def attendance(data, *, by: str | None = "site_id", alpha: float = 0.05) -> Anal
                           roles={"summary": attendance_roles(alpha)})
 
 
+def _attendance_ratio(pub: pd.DataFrame, z: float) -> pd.DataFrame:
+    """Sessions attended over sessions scheduled or planned (published counts), +/- z standard errors."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        est = pub["n_sessions_attended"] / pub["n_sessions_denominator"].where(pub["n_sessions_denominator"] > 0)
+    se = pd.to_numeric(pub["se"], errors="coerce")
+    return pd.DataFrame({"estimate": est, "ci_lower": (est - z * se).clip(lower=0), "ci_upper": est + z * se})
+
+
 def attendance_roles(alpha: float = 0.05) -> list:
     """Attendance's columns: counts of episodes, people and sessions; the ratio of the published session counts
     with its (cluster) standard error around it, so the interval is centred on the published ratio."""
-    z = float(stats.norm.ppf(1 - alpha / 2))
-
-    def ratio(pub: pd.DataFrame) -> pd.DataFrame:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            est = pub["n_sessions_attended"] / pub["n_sessions_denominator"].where(pub["n_sessions_denominator"] > 0)
-        se = pd.to_numeric(pub["se"], errors="coerce")
-        return pd.DataFrame({"estimate": est, "ci_lower": (est - z * se).clip(lower=0), "ci_upper": est + z * se})
-
+    ratio = functools.partial(_attendance_ratio, z=float(stats.norm.ppf(1 - alpha / 2)))
     return [Label("group", "measure"), Count("n", "n_participants", "n_sessions_attended", "n_sessions_denominator"),
             Model(("se",), events="n"), Summary(("median_attended",), n="n"),
             Derived(("estimate", "ci_lower", "ci_upper"), ratio, inputs=("n_sessions_attended", "n_sessions_denominator"))]
@@ -1305,12 +1313,16 @@ def baseline_table(data, *, by: str = "completion_status", variables: Sequence[s
                           _plotter=plotting.plot_smd, roles={"summary": baseline_roles()})
 
 
+def _exclusive_levels(t: pd.DataFrame) -> np.ndarray:
+    """Rows of characteristics whose levels exclude each other (categorical, yes/no): these may be merged."""
+    return t["kind"].isin(["categorical", "binary"]).to_numpy()
+
+
 def baseline_roles() -> list:
     """What each column of Table 1 is: counts of people, the % of the group, means over the row's people, and
     SMDs derived from the published counts (and published means); small levels of a categorical or yes/no
     characteristic are merged. ``kind`` and ``smd`` name and repeat what the other columns say."""
-    return [Merge(by=("variable",), level="level", across=("group",), where=lambda t: t["kind"].isin(
-                ["categorical", "binary"]).to_numpy()),
+    return [Merge(by=("variable",), level="level", across=("group",), where=_exclusive_levels),
             Label("variable", "kind", "level", "group"), Count("n", "n_group"),
             Proportion("n", "n_group", estimate="pct", ci=None, scale=100.0),
             Summary(("mean", "sd"), n="n"),

@@ -114,9 +114,13 @@ def published_sizes(dq: AnalysisResult) -> pd.DataFrame:
 
 #: what each column of the load-log table a report publishes is (cells or rows cleaned or recoded: counts)
 LOAD_LOG_ROLES = [Label("table", "note"), Count("n")]
+def _reasons(t: pd.DataFrame):
+    return (t["rows"] != "used").to_numpy()
+
+
 #: the rows each analysis used and why it left others out: exclusion reasons of an analysis that are a
 #: handful of rows are merged into one reason ("a, b or c"), never withheld (its 'used' row stays apart)
-EXCLUSION_ROLES = [Merge(by=("analysis",), level="rows", where=lambda t: (t["rows"] != "used").to_numpy()),
+EXCLUSION_ROLES = [Merge(by=("analysis",), level="rows", where=_reasons),
                    Label("analysis", "unit", "rows"), Count("n_in", "n")]
 
 

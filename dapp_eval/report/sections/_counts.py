@@ -16,6 +16,8 @@ def published_counts(page, counts: dict, *, name: str, roles: list | None = None
     """``{column: published text}`` of ``counts`` (a dict of counts of people), published as one row."""
     from dapp_eval.disclosure.roles import publish
 
+    if not counts:
+        return {}
     row = pd.DataFrame([{k: (pd.NA if v is None else v) for k, v in counts.items()}])
     shown = publish(row, roles or [Count(*counts)], page.dc, name=name).iloc[0]
     return {k: ("n/a" if pd.isna(counts[k]) else str(shown[k])) for k in counts}
