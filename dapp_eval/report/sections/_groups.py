@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dapp_eval import formatting as fmt
+from dapp_eval.report.sections._counts import publish_block
 
 
 def _num(v) -> float:
@@ -21,15 +22,9 @@ def _num(v) -> float:
 def publish(page, res, *, caption: str, name: str) -> tuple[list, pd.DataFrame]:
     """(blocks, published table) of a profile result: merged, protected, with start and completion rates
     (its analysis declares the roles: :func:`dapp_eval.analyses.equality.profile_roles`)."""
-    from dapp_eval.disclosure.roles import publish as publish_table
-
-    df, roles = page.declared(res)
-    if page.is_withheld(caption, page.csv_name(name)):
-        return [page.withheld_block(caption)], df.iloc[:0]
-    shown = publish_table(df, roles, page.dc, name=caption)
-    block = page.shown_table(shown.drop(columns=["characteristic"]).rename(columns={"label": "variable"}),
-                             caption=caption, csv_name=page.csv_name(name))
-    return [block], shown
+    block, shown = publish_block(page, res, caption=caption, name=name, drop=("characteristic",),
+                                 rename={"label": "variable"})
+    return [block], (shown if shown is not None else res.summary.iloc[:0])
 
 
 def named(page, shown: pd.DataFrame, *, what: str) -> list:
