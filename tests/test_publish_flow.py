@@ -173,6 +173,7 @@ def test_table1_shares_and_smds_are_of_published_counts(data, sites):
             if lev == "mean" or smd.empty or len(b) != 2:
                 continue
             p = (b["n"].map(_num) / b["n_group"].map(_num)).to_numpy()
+            # the SMD is rounded to 2 decimals in the analysis: half a unit of the last digit, and a hair
             assert float(smd.iloc[0]) == pytest.approx(abs(smd_binary(p[0], p[1])), abs=0.0051)
     assert checked > 100 and recovered == 0
 
@@ -260,7 +261,9 @@ def test_conversion_intervals_are_of_published_counts_at_the_plans_alpha(data, s
                 continue
             k_pub, n_pub = _num(shown.at[i, "n_converted"]), _num(shown.at[i, "n_resolved"])
             w = wilson_ci(k_pub, n_pub, alpha=0.1)
+            # the same function on the same numbers: equal up to float summation order
             assert (lo, hi) == pytest.approx((float(w[0]), float(w[1])), abs=1e-9)
+            # the attacker reads the interval as the page prints it (3 decimals): half a unit of the last one
             matches = [(k, n) for n in range(int(n_pub) - 2, int(n_pub) + 3)
                        for k in range(int(k_pub) - 2, min(n, int(k_pub) + 2) + 1)
                        if np.allclose(wilson_ci(k, n, alpha=0.1), (lo, hi), atol=5e-4)]

@@ -512,7 +512,7 @@ def _pct_of_referred(pub: pd.DataFrame) -> pd.DataFrame:
 
 
 #: the stage counts: people at each stage, and their share of the (published) referrals
-_COUNTS_ROLES = [Label("group", "row_type", "stage", "label", "level", "parent"), Count("n"),
+_COUNTS_ROLES = [Label("label"), Value("group", "row_type", "stage", "level", "parent"), Count("n"),
                  Derived(("pct_of_referred",), _pct_of_referred, inputs=("n",))]
 #: each conversion: converted of those resolved at the step (Wilson interval of the published counts); the
 #: people still open are shown beside it
@@ -1100,8 +1100,10 @@ def _pool_rare(indicators: dict[str, pd.Series], groups: dict[str, pd.DataFrame]
     Examples
     --------
     >>> ind = {t: pd.Series(v) for t, v in {"a": [1, 1, 1, 0], "b": [0, 1, 0, 0], "c": [0, 0, 0, 1]}.items()}
-    >>> list(_pool_rare({k: v.astype(bool) for k, v in ind.items()}, {"all": pd.DataFrame(index=range(4))}, 3))
+    >>> list(_pool_rare({k: v.astype(bool) for k, v in ind.items()}, {"all": pd.DataFrame(index=range(4))}, 2))
     ['a', 'b or c']
+    >>> list(_pool_rare({k: v.astype(bool) for k, v in ind.items()}, {"all": pd.DataFrame(index=range(4))}, 3))
+    ['a, b or c']
     """
     if not below:
         return indicators

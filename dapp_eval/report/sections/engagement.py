@@ -144,6 +144,7 @@ def _table1(page) -> list:
     if isinstance(t1, Exception):
         out.append(page.na("Baseline profile by completion status", str(t1)))
         return out
+    caption = "Baseline characteristics by completion status (Table 1)"
     if t1.meta.get("split", True):
         out.append(page.h3("Who completes? Baseline profile by completion status"))
         out.append(page.p("Standardised mean differences (SMD) above 0.1 in absolute value mark characteristics "
@@ -154,8 +155,9 @@ def _table1(page) -> list:
         out.append(page.p(f"Fewer than {page.dc.zero_minimum} people here completed, or fewer left without "
                           "completing, so the profile is not split by completion status: nearly every figure of "
                           "so small a group would describe a handful of people.", "note"))
+        caption = "Baseline characteristics of the people who started and left (Table 1)"
     # a continuous characteristic's 'missing' row is the group less the people with a value (both shown)
-    out.append(page.publish(t1, caption="Baseline characteristics by completion status (Table 1)", name="table1",
+    out.append(page.publish(t1, caption=caption, name="table1",
                             rows=lambda t: ~((t["kind"] == "continuous") & (t["level"] == "missing")).to_numpy(),
                             drop=("kind", "smd")))
     return out
