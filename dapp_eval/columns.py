@@ -124,7 +124,9 @@ class Merge:
 
     Global recoding (sdcMicro ``groupAndRename``): levels with a count (``add``) from 1 to threshold - 1
     in any row of ``across`` are merged into one level named after them, so that they need not be
-    withheld. ``where`` limits merging to some rows (mutually exclusive categories only).
+    withheld. ``where`` limits merging to some rows (mutually exclusive categories only). ``adjacent``:
+    the levels are ordered (periods) and a small one merges with a neighbour ("2023/24 Q1 to Q2").
+    ``sums`` are other columns summed over merged levels (a target per period), not tested for smallness.
     """
 
     by: tuple[str, ...]
@@ -132,6 +134,8 @@ class Merge:
     across: tuple[str, ...] = ()
     add: tuple[str, ...] = ("n",)
     where: object = None
+    adjacent: bool = False
+    sums: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

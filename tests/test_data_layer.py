@@ -13,7 +13,7 @@ from dapp_eval.data.io import load_programme
 from dapp_eval.errors import DataValidationError
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dapp_eval"
-DATA_LAYER = {"errors", "results", "formatting", "optional", "schema", "instruments", "identifiers", "io", "privacy", "quality",
+DATA_LAYER = {"errors", "results", "columns", "formatting", "optional", "schema", "instruments", "identifiers", "io", "privacy", "quality",
               "mapping", "evaluation", "mapdraft", "plan"}
 
 

@@ -295,10 +295,12 @@ def test_merge_small_levels_instead_of_withholding_them():
     assert dc.log["reason"].tolist() == ["levels merged so that they need not be withheld: black, mixed or other"]
     shown = dc.table(m.drop(columns="smd"), name="Table 1", label_cols=["variable", "level", "group"])
     assert (shown["n"] == "<10").sum() == 0       # was 3 count cells withheld (6, 8, 7)
-    # one small level alone is left to be suppressed; merged levels still small take in the next smallest
+    # one small level alone joins the next smallest (issue 26: not left to be withheld); merged levels still
+    # small take in the next smallest
     one = t[t["level"].isin(["white", "asian", "black"])]
-    assert DisclosureControl().merge_small(one, by=["variable"], level="level", across=["group"]).equals(
-        one.reset_index(drop=True))
+    got = DisclosureControl().merge_small(one, by=["variable"], level="level", across=["group"])
+    assert got[["level", "n"]].values.tolist() == [["white", 436], ["white", 102], ["asian or black", 118],
+                                                   ["asian or black", 36]]
     four = pd.DataFrame({"v": "x", "level": ["a", "b", "c", "d", "e"], "n": [50, 40, 30, 3, 2]})
     got = DisclosureControl().merge_small(four, by=["v"], level="level")
     assert got[["level", "n"]].values.tolist() == [["a", 50], ["b", 40], ["c, d or e", 35]]  # d or e alone: 5

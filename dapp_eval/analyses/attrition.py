@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from dapp_eval.columns import Count, Derived, Label, Model, Summary, Value
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators import survival as sv
 from dapp_eval.estimators.proportions import wilson_ci
@@ -456,8 +457,20 @@ def cumulative_incidence(data, *, by: str | None = None, exit_time: str = "last_
                           _plotter=plotting.plot_cumulative_incidence)
 
 
+def _strata(planned: pd.Series, min_group: int | None) -> list[tuple]:
+    """(planned length, basis) of a group's rows: one per planned length and the pooled one, or the pooled one
+    alone where a planned length has fewer than ``min_group`` people."""
+    lengths = sorted(planned.unique())
+    strata = [(p, "planned length" if len(lengths) == 1 else "split by planned length") for p in lengths]
+    if len(lengths) > 1:
+        strata.append((max(lengths), "pooled (longest planned length)"))
+        if min_group and (planned.value_counts() < min_group).any():
+            strata = strata[-1:]
+    return strata
+
+
 def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit_time: str = "last_session",
-                    alpha: float = 0.05, recording_lag=None) -> AnalysisResult:
+                    alpha: float = 0.05, recording_lag=None, min_group: int | None = None) -> AnalysisResult:
     """Completion rate as the cumulative incidence of completion at the planned length.
 
     The rate is ``F_completed(t*)`` with ``t* = (planned sessions + grace_weeks)
@@ -478,6 +491,9 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
     recording_lag : "auto", float or None
         Follow every episode only to the extract date minus this many days (see the module notes;
         the analysis plan's ``attrition.recording_lag``). None: to the extract date.
+    min_group : int, optional
+        Where a group's planned lengths differ and one of them was planned for fewer people than this, the
+        group is not split by planned length: only its pooled row is given (a small site).
 
     Returns
     -------
@@ -518,10 +534,7 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
     rows = []
     wilson_groups: list[str] = []
     for g in _sorted(groups):
-        lengths = sorted(ep.loc[groups == g, "planned"].unique())
-        strata = [(p, "planned length" if len(lengths) == 1 else "split by planned length") for p in lengths]
-        if len(lengths) > 1:
-            strata.append((max(lengths), "pooled (longest planned length)"))
+        strata = _strata(ep.loc[groups == g, "planned"], min_group)
         for planned, basis in strata:
             sub = ep[(groups == g) & (ep["planned"] == planned)] if basis != "pooled (longest planned length)" \
                 else ep[groups == g]
@@ -562,7 +575,35 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
         meta["ci_note"] = (f"{', '.join(sorted(set(wilson_groups)))}: the estimate is 0% or 100%, where the log-log "
                            "interval is undefined; the Wilson interval on the people whose outcome at the horizon "
                            "is known is given instead")
-    return AnalysisResult(summary=summary, meta=meta, title="Completion rate (cumulative incidence at planned length)")
+    return AnalysisResult(summary=summary, meta=meta, title="Completion rate (cumulative incidence at planned length)",
+                          roles={"summary": COMPLETION_ROLES})
+
+
+def _known_cells(t: pd.DataFrame) -> pd.DataFrame:
+    """People whose outcome at the horizon is known: completed by it, and not (the rate's two cells)."""
+    k = pd.to_numeric(t["n_completed_by_horizon"], errors="coerce")
+    return pd.DataFrame({"k": k, "rest": pd.to_numeric(t["n_followed_to_horizon"], errors="coerce") - k})
+
+
+def _curve_values(pub: pd.DataFrame) -> pd.DataFrame:
+    """The rate and its interval as the curve gives them (withheld by the rule of :data:`COMPLETION_ROLES`)."""
+    return pub[["estimate", "ci_lower", "ci_upper"]]
+
+
+def _raw_ratio(pub: pd.DataFrame) -> pd.DataFrame:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({"raw_ratio": pub["n_completed"] / pub["n"].where(pub["n"] > 0)})
+
+
+#: the completion rate is a curve's value at the horizon (a model output): shown only when the people who
+#: completed by then, and those known not to have, are each at least the threshold (where nobody is still
+#: open, the rate times the group would give the count back); the raw ratio is of the published counts
+COMPLETION_ROLES = [Label("group", "planned_sessions", "basis"), Value("horizon_days"),
+                    Count("n", "n_completed", "n_completed_by_horizon", "n_open", "n_followed_to_horizon"),
+                    Derived(("estimate", "ci_lower", "ci_upper"),
+                            _curve_values, small=_known_cells,
+                            inputs=("n", "n_completed_by_horizon", "n_followed_to_horizon")),
+                    Derived(("raw_ratio",), _raw_ratio, inputs=("n", "n_completed"))]
 
 
 # ---------------------------------------------------------------------------
@@ -874,8 +915,13 @@ def dropout_cox(data, *, covariates=None, cause: str = "dropped_out", exit_time:
         exit_time=exit_time, cause=cause, n_clusters=int(ep["participant_id"].nunique()),
         dropped_terms=dropped, covariate_coding={k: v for k, v in _COVARIATE_DOC.items() if k in terms},
         **notes)
+    n_ev = float(summary["n_events"].iloc[0]) if "n_events" in summary and len(summary) else 0.0
+    roles = {"summary": [Label("term"), Count("n", "n_events"),
+                         Model(("estimate", "std_error", "hr", "ci_lower", "ci_upper", "p_value", "std_error_naive"),
+                               events="n_events")],
+             "ph_test": [Label("term", "method"), Model(("statistic", "p_value"), events=n_ev)]}
     return AnalysisResult(summary=summary, meta=meta, model=cph, tables={"ph_test": ph_tab},
-                          title=f"Cause-specific Cox model: {cause.replace('_', ' ')}")
+                          title=f"Cause-specific Cox model: {cause.replace('_', ' ')}", roles=roles)
 
 
 def fine_gray(data, *, covariates=None, cause: str = "dropped_out", exit_time: str = "last_session",
@@ -980,7 +1026,9 @@ def compare_groups(data, *, by: str = "site_id", exit_time: str = "last_session"
                      exit_time=exit_time, by=by, **notes)
     return AnalysisResult(summary=pd.DataFrame(rows), meta=meta,
                           tables={"observed_expected": pd.concat(oe, ignore_index=True)},
-                          title=f"Exits compared across {by}")
+                          title=f"Exits compared across {by}",
+                          roles={"summary": [Label("test", "outcome"), Count("n"), Value("df"),
+                                             Model(("statistic", "p_value"), events="n")]})
 
 
 def rmst(data, *, by: str | None = None, horizon_days: float | None = None, exit_time: str = "last_session",
@@ -1056,4 +1104,6 @@ def rmst(data, *, by: str | None = None, horizon_days: float | None = None, exit
                              "survival print(survfit, rmean=); " + _method_time(exit_time)),
                      exit_time=exit_time, by=by, horizon_days=float(horizon_days), **notes)
     return AnalysisResult(summary=summary, meta=meta, tables=tables,
-                          title=f"Restricted mean time in programme (up to {horizon_days:g} days)")
+                          title=f"Restricted mean time in programme (up to {horizon_days:g} days)",
+                          roles={"summary": [Label("group"), Value("horizon_days"), Count("n"),
+                                             Summary(("estimate", "std_error", "ci_lower", "ci_upper"), n="n")]})

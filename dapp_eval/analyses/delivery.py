@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from dapp_eval.analyses.episodes import require_table as _require
+from dapp_eval.columns import Count, Derived, Label, Merge, Summary, Value
 from dapp_eval.data.schema import FEEDBACK_INFORMANTS, FEEDBACK_ITEMS, FEEDBACK_WAVES
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.proportions import wilson_ci
@@ -90,7 +91,30 @@ def capacity(data) -> AnalysisResult:
                      method="sums per quarter; utilisation = places filled / places offered",
                      n_sites=int(cap["site_id"].nunique()), n_quarters=int(c["quarter"].nunique()))
     return AnalysisResult(summary=summary, meta=meta, tables={"by_site": by_site, "funding": fund},
-                          title="Capacity, utilisation and funding by quarter")
+                          title="Capacity, utilisation and funding by quarter", roles=_CAPACITY_ROLES)
+
+
+def _utilisation(pub: pd.DataFrame) -> pd.DataFrame:
+    """Places filled over places offered, of the published counts."""
+    off = pub["n_places_offered"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({"prop_filled": pub["n_places_filled"] / off.where(off > 0)})
+
+
+#: places offered and filled are counts (filled places are people attending); utilisation is their ratio as
+#: published; groups run, staff and money are not people; funding by funder is money only. A quarter of a
+#: handful of places is merged with its smaller neighbour (groups run and funding summed over the two)
+_CAPACITY_ROLES = {
+    "summary": [Merge(by=(), level="quarter", add=("n_places_offered", "n_places_filled"), adjacent=True,
+                      sums=("groups_run", "funding_gbp")),
+                Label("quarter"), Count("n_places_offered", "n_places_filled"),
+                Derived(("prop_filled",), _utilisation, inputs=("n_places_offered", "n_places_filled")),
+                Value("groups_run", "staff_fte", "funding_gbp")],
+    "by_site": [Label("site_id", "quarter"), Count("n_places_offered", "n_places_filled"),
+                Derived(("prop_filled",), _utilisation, inputs=("n_places_offered", "n_places_filled")),
+                Value("groups_run", "staff_fte", "funding_gbp")],
+    "funding": [Label("funder"), Value("funding_gbp", "share")],
+}
 
 
 def feedback(data, *, alpha: float = 0.05) -> AnalysisResult:
@@ -182,4 +206,10 @@ def waiting_list(data) -> AnalysisResult:
                      unit="referrals", method="referrals with no exit and no start, awaiting assessment or a place; "
                      "band from the referrer's risk level, else the practitioner's intake DASH (14+ high, 10-13 "
                      "medium)", n_waiting=int(waiting.sum()))
-    return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, title="Waiting list by risk band")
+    counts = ("n_waiting", "n_awaiting_assessment", "n_awaiting_start")
+    # bands of a handful of people are merged ("Medium or Standard"), never withheld; a median over fewer
+    # people than the threshold is not shown
+    roles = [Merge(by=(), level="risk_band", add=counts), Label("risk_band", "basis"), Count(*counts),
+             Summary(("median_weeks_waiting",), n="n_waiting")]
+    return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, title="Waiting list by risk band",
+                          roles={"summary": roles})

@@ -47,12 +47,14 @@ import numpy as np
 import pandas as pd
 
 from dapp_eval.analyses.episodes import programme_status
+from dapp_eval.columns import Count, Label, Merge, Proportion
 from dapp_eval.data.schema import AGE_BANDS, TABLES, age_band
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.proportions import newcombe_diff_ci, wilson_ci
 from dapp_eval.results import AnalysisResult, check_alpha, make_meta
 
-__all__ = ["CHARACTERISTICS", "NOT_DISCLOSED", "COUNT_COLUMNS", "profile", "compare_groups", "under_18"]
+__all__ = ["CHARACTERISTICS", "NOT_DISCLOSED", "COUNT_COLUMNS", "profile", "profile_roles", "compare_groups",
+           "under_18", "under_18_roles"]
 
 #: characteristic -> (column of referrals.csv, plain label); ``age_band`` is derived from ``age``
 CHARACTERISTICS: dict[str, str] = {
@@ -171,10 +173,23 @@ def profile(data, *, characteristics: Sequence[str] | None = None, by: str | Non
         what = ", ".join(CHARACTERISTICS.get(c, c).lower() for c in missing)
         raise AnalysisError(f"the data do not record {what} (the columns are absent or empty in referrals.csv)")
     summary = pd.concat(parts, ignore_index=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        summary["prop_started"] = summary["n_started"] / summary["n_resolved"].where(summary["n_resolved"] > 0)
+        summary["prop_completed"] = summary["n_completed"] / summary["n_left"].where(summary["n_left"] > 0)
     meta = make_meta(n_in=len(ref), excluded={}, unit="referrals", method=(
         "counts per group; start rate = started / no longer waiting; completion rate = completed / started and "
         "left"), not_recorded=missing, protected=[c for c in cols if c in _PROTECTED])
-    return AnalysisResult(summary=summary, meta=meta, title="Equality monitoring: referrals, starts and completions")
+    return AnalysisResult(summary=summary, meta=meta, title="Equality monitoring: referrals, starts and completions",
+                          roles={"summary": profile_roles()})
+
+
+def profile_roles() -> list:
+    """What each column of :func:`profile`'s summary is: small groups of a characteristic merged (never
+    dropped), counts of referrals, and the start and completion rates of the published counts."""
+    return [Merge(by=("characteristic",), level="group", add=COUNT_COLUMNS),
+            Label("characteristic", "label", "group"), Count(*COUNT_COLUMNS),
+            Proportion("n_started", "n_resolved", estimate="prop_started", ci=None),
+            Proportion("n_completed", "n_left", estimate="prop_completed", ci=None)]
 
 
 def compare_groups(counts: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
@@ -228,6 +243,11 @@ def compare_groups(counts: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame
             "rest", "difference",
             "difference_ci_lower", "difference_ci_upper", "n_groups_compared", "lower"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def under_18_roles() -> list:
+    """:func:`under_18`'s counts as a one-row table: counts of people (referrals)."""
+    return [Count("n_under_18", "n_aged_16_17", "n_age_recorded")]
 
 
 def under_18(data) -> dict[str, int]:

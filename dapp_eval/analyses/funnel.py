@@ -42,6 +42,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,6 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from dapp_eval.analyses import plotting
+from dapp_eval.columns import Count, Derived, Label, Merge, Model, Proportion, Summary, Value
 from dapp_eval.data.schema import EXIT_REASONS
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.effect_sizes import smd_binary, smd_from_moments
@@ -498,7 +500,25 @@ def cascade(data, *, by: str | None = None, alpha: float = 0.05) -> AnalysisResu
     )
     return AnalysisResult(summary=summary, meta=meta, tables={"counts": counts_df, "conversion": conv_df,
                                                               "stages": stages},
-                          title="Referral to completion funnel", _plotter=plotting.plot_funnel_flow)
+                          title="Referral to completion funnel", _plotter=plotting.plot_funnel_flow,
+                          roles={"counts": _COUNTS_ROLES, "conversion": _CONVERSION_ROLES})
+
+
+def _pct_of_referred(pub: pd.DataFrame) -> pd.DataFrame:
+    """Each stage's published count as a % of its group's published referrals."""
+    ref = pub["n"].where(pub["stage"] == "referred").groupby(pub["group"]).transform("max")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({"pct_of_referred": 100 * pub["n"] / ref.where(ref > 0)})
+
+
+#: the stage counts: people at each stage, and their share of the (published) referrals
+_COUNTS_ROLES = [Label("label"), Value("group", "row_type", "stage", "level", "parent"), Count("n"),
+                 Derived(("pct_of_referred",), _pct_of_referred, inputs=("n",))]
+#: each conversion: converted of those resolved at the step (Wilson interval of the published counts); the
+#: people still open are shown beside it
+_CONVERSION_ROLES = [Label("group", "row_type", "conversion", "from_stage", "to_stage"),
+                     Count("n_stage", "n_resolved", "n_converted", "n_open"),
+                     Proportion("n_converted", "n_resolved")]
 
 
 # ---------------------------------------------------------------------------
@@ -696,7 +716,15 @@ def waiting_times(data, *, stage: str = "referral_to_assessment", by: str | None
                      step=stage, time_unit=unit, causes=causes)
     return AnalysisResult(summary=summary, meta=meta, tables={"cif": cif, "horizons": pd.DataFrame(hz_rows),
                                                               "data": wd},
-                          title=f"Waiting time: {stage.replace('_', ' ')}", _plotter=plotting.plot_waiting_times)
+                          title=f"Waiting time: {stage.replace('_', ' ')}", _plotter=plotting.plot_waiting_times,
+                          roles={"summary": _WAIT_ROLES})
+
+
+#: a wait's counts (people with the event, a competing exit, still waiting), its median from the curve (a
+#: model output: shown with at least the threshold of events), and the plain median among those with it
+_WAIT_ROLES = [Label("group", "step", "unit"), Count("n", "n_event", "n_competing", "n_censored", "n_observed_events"),
+               Model(("estimate", "ci_lower", "ci_upper", "median_reached"), events="n_event"),
+               Summary(("median_observed_events",), n="n_observed_events")]
 
 
 # ---------------------------------------------------------------------------
@@ -779,7 +807,20 @@ def waiting_list(data, *, by: str | None = "site_id", since: str = "referral",
                      method=method, alpha=0.05, unit="referrals", by=by,
                      note="" if waiting.any() else "nobody was waiting at the extract date: no waits to summarise")
     return AnalysisResult(summary=summary, meta=meta, title="Waiting list at the extract date",
-                          _plotter=plotting.plot_waiting_list)
+                          _plotter=plotting.plot_waiting_list, roles={"summary": _WAITING_LIST_ROLES})
+
+
+#: people waiting (the two lists merged when one is a handful of people; 'any' is both), their waits so far
+#: (shown over at least the threshold of people) and the long-wait threshold (weeks, not people)
+def _not_any(t: pd.DataFrame) -> np.ndarray:
+    return (t["list"] != "any").to_numpy()
+
+
+_WAITING_LIST_ROLES = [Merge(by=("group",), level="list", add=("n_waiting",), where=_not_any),
+                       Label("group", "list", "since", "as_at", "as_at_varies"),
+                       Count("n_waiting", "n_referred", "n_over_threshold"),
+                       Summary(("median_weeks", "q1_weeks", "q3_weeks", "max_weeks"), n="n_waiting"),
+                       Value("threshold_weeks")]
 
 
 # ---------------------------------------------------------------------------
@@ -874,7 +915,22 @@ def throughput(data, *, by: str | None = "site_id", freq: str = "quarter") -> An
               "partial: their counts are incomplete.")
     meta = make_meta(n_in=len(ep), excluded={}, method=method, alpha=0.05, unit="referrals", by=by, freq=freq)
     return AnalysisResult(summary=summary, meta=meta, title="Throughput by quarter",
-                          _plotter=plotting.plot_throughput)
+                          _plotter=plotting.plot_throughput, roles={"summary": throughput_roles(list(events))})
+
+
+def throughput_roles(counts: list[str]) -> list:
+    """Throughput's columns: counts of people per period; a period whose count is a handful of people is
+    merged with its smaller neighbour (coarser periods at a small site, never a withheld count), its target
+    summed over the quarters merged, and partial if any of them is."""
+    return [Merge(by=("group",), level="quarter", add=tuple(counts), adjacent=True,
+                  sums=("target_completions", "partial")),
+            Label("group", "quarter"), Count(*counts), Value("target_completions", "quarter_start", "quarter_end"),
+            Derived(("partial",), _any_partial, hidden_ok=True)]
+
+
+def _any_partial(pub: pd.DataFrame) -> pd.DataFrame:
+    """A period merged from quarters is partial when any of them is."""
+    return pd.DataFrame({"partial": pd.to_numeric(pub["partial"]) > 0})
 
 
 # ---------------------------------------------------------------------------
@@ -982,7 +1038,25 @@ def attendance(data, *, by: str | None = "site_id", alpha: float = 0.05) -> Anal
                      alpha=alpha, unit="referrals", by=by,
                      n_used_planned=int(closed_started.sum()))
     return AnalysisResult(summary=summary, meta=meta, tables={"distribution": pd.DataFrame(dist)},
-                          title="Attendance", _plotter=plotting.plot_attendance)
+                          title="Attendance", _plotter=plotting.plot_attendance,
+                          roles={"summary": attendance_roles(alpha)})
+
+
+def _attendance_ratio(pub: pd.DataFrame, z: float) -> pd.DataFrame:
+    """Sessions attended over sessions scheduled or planned (published counts), +/- z standard errors."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        est = pub["n_sessions_attended"] / pub["n_sessions_denominator"].where(pub["n_sessions_denominator"] > 0)
+    se = pd.to_numeric(pub["se"], errors="coerce")
+    return pd.DataFrame({"estimate": est, "ci_lower": (est - z * se).clip(lower=0), "ci_upper": est + z * se})
+
+
+def attendance_roles(alpha: float = 0.05) -> list:
+    """Attendance's columns: counts of episodes, people and sessions; the ratio of the published session counts
+    with its (cluster) standard error around it, so the interval is centred on the published ratio."""
+    ratio = functools.partial(_attendance_ratio, z=float(stats.norm.ppf(1 - alpha / 2)))
+    return [Label("group", "measure"), Count("n", "n_participants", "n_sessions_attended", "n_sessions_denominator"),
+            Model(("se",), events="n"), Summary(("median_attended",), n="n"),
+            Derived(("estimate", "ci_lower", "ci_upper"), ratio, inputs=("n_sessions_attended", "n_sessions_denominator"))]
 
 
 # ---------------------------------------------------------------------------
@@ -1017,7 +1091,42 @@ def _status(ep: pd.DataFrame, by: str) -> tuple[pd.Series, dict[str, int], list[
     return g.where(~drop), counts, order
 
 
-def _baseline_rows(ep: pd.DataFrame, variables: list[str], groups: dict[str, pd.DataFrame]) -> list[dict]:
+def _pool_rare(indicators: dict[str, pd.Series], groups: dict[str, pd.DataFrame], below: int | None) -> dict:
+    """A multiple-response variable's rare answers pooled into one answer "a, b or c" (had any of them).
+
+    An answer held by 1 to ``below - 1`` people of some group joins the others like it, and the next rarest
+    joins them while the pooled answer is still that rare (a person counts once: the union, not the sum).
+
+    Examples
+    --------
+    >>> ind = {t: pd.Series(v) for t, v in {"a": [1, 1, 1, 0], "b": [0, 1, 0, 0], "c": [0, 0, 0, 1]}.items()}
+    >>> list(_pool_rare({k: v.astype(bool) for k, v in ind.items()}, {"all": pd.DataFrame(index=range(4))}, 2))
+    ['a', 'b or c']
+    >>> list(_pool_rare({k: v.astype(bool) for k, v in ind.items()}, {"all": pd.DataFrame(index=range(4))}, 3))
+    ['a, b or c']
+    """
+    if not below:
+        return indicators
+
+    def rare(ind: pd.Series) -> bool:
+        return any(0 < int(ind.loc[sub.index].sum()) < below for sub in groups.values())
+
+    pool = [t for t, ind in indicators.items() if rare(ind)]
+    rest = sorted((t for t in indicators if t not in pool), key=lambda t: int(indicators[t].sum()))
+    if not pool or len(indicators) < 2:
+        return indicators
+    union = functools.reduce(lambda a, b: a | b, (indicators[t] for t in pool))
+    while rest and (len(pool) < 2 or rare(union)):
+        pool.append(rest.pop(0))
+        union = union | indicators[pool[-1]]
+    names = [t for t in indicators if t in pool]
+    out = {t: ind for t, ind in indicators.items() if t not in pool}
+    out[", ".join(names[:-1]) + " or " + names[-1]] = union
+    return out
+
+
+def _baseline_rows(ep: pd.DataFrame, variables: list[str], groups: dict[str, pd.DataFrame],
+                   pool_below: int | None = None) -> list[dict]:
     """One row per variable, level and group: n, n_group, pct (and mean, sd for continuous variables)."""
     rows = []
     # each group's rows as positions in ep, looked up once (not a label lookup per level and group)
@@ -1049,6 +1158,7 @@ def _baseline_rows(ep: pd.DataFrame, variables: list[str], groups: dict[str, pd.
                           for t in present}
             if (s == "").any():
                 indicators["missing"] = s == ""
+            indicators = _pool_rare(indicators, groups, pool_below)
             kind = "set"
         else:
             if var in _BOOLEAN:
@@ -1098,8 +1208,8 @@ def _smd_columns(summary: pd.DataFrame, order: list[str]) -> tuple[pd.DataFrame,
     return summary, smd
 
 
-def baseline_table(data, *, by: str = "completion_status",
-                   variables: Sequence[str] | None = None) -> AnalysisResult:
+def baseline_table(data, *, by: str = "completion_status", variables: Sequence[str] | None = None,
+                   min_group: int | None = None, pool_below: int | None = None) -> AnalysisResult:
     """Baseline profile ("Table 1") by group, with standardised mean differences.
 
     Parameters
@@ -1118,6 +1228,13 @@ def baseline_table(data, *, by: str = "completion_status",
         Subset of ``age``, ``n_children``, ``gender``, ``ethnicity``,
         ``employment``, ``prior_da_police_contact``, ``substance_misuse``,
         ``referral_source``, ``relationship_to_victim``, ``abuse_types``.
+    min_group : int, optional
+        With ``completion_status`` or ``start_status``, a group of fewer people than this is not compared:
+        the table then describes everyone in the population as one group (``meta["split"]`` False), since
+        nearly every level of a group that small is a handful of people (a small site).
+    pool_below : int, optional
+        Answers of ``abuse_types`` (a multiple-response variable) held by 1 to ``pool_below - 1`` people of
+        a group are pooled into one answer (:func:`_pool_rare`).
 
     Returns
     -------
@@ -1172,9 +1289,14 @@ def baseline_table(data, *, by: str = "completion_status",
                                else "no one accepted has yet started or left before starting"))
     ep, grp = ep[keep], grp[keep]
     order = [g for g in order if (grp == g).any()] or order
+    split = not (min_group and by in ("completion_status", "start_status")
+                 and any((grp == g).sum() < min_group for g in order))
+    if not split:
+        whole = {"completion_status": "started and left", "start_status": "accepted"}[by]
+        grp, order = pd.Series(whole, index=grp.index, dtype=object), [whole]
     groups = {g: ep[grp == g] for g in order}
 
-    rows = _baseline_rows(ep, variables, groups)
+    rows = _baseline_rows(ep, variables, groups, pool_below)
     summary = pd.DataFrame(rows, columns=["variable", "kind", "level", "group", "n", "n_group", "pct", "mean", "sd"])
 
     summary, smd = _smd_columns(summary, order)
@@ -1188,9 +1310,58 @@ def baseline_table(data, *, by: str = "completion_status",
         method += (" Completion status among people who started and whose episode is closed: completed vs not "
                    "completed (dropped out, excluded, other exit); still attending excluded.")
     meta = make_meta(n_in=n_in, excluded=excluded, method=method, alpha=0.05, unit="referrals", by=by,
-                     groups=order)
+                     groups=order, split=split)
     return AnalysisResult(summary=summary, meta=meta, tables={"smd": smd}, title="Baseline profile (Table 1)",
-                          _plotter=plotting.plot_smd)
+                          _plotter=plotting.plot_smd, roles={"summary": baseline_roles()})
+
+
+def _exclusive_levels(t: pd.DataFrame) -> np.ndarray:
+    """Rows of characteristics whose levels exclude each other (categorical, yes/no): these may be merged."""
+    return t["kind"].isin(["categorical", "binary"]).to_numpy()
+
+
+def baseline_roles() -> list:
+    """What each column of Table 1 is: counts of people, the % of the group, means over the row's people, and
+    SMDs derived from the published counts (and published means); small levels of a categorical or yes/no
+    characteristic are merged. ``kind`` and ``smd`` name and repeat what the other columns say."""
+    return [Merge(by=("variable",), level="level", across=("group",), where=_exclusive_levels),
+            Label("variable", "kind", "level", "group"), Count("n", "n_group"),
+            Proportion("n", "n_group", estimate="pct", ci=None, scale=100.0),
+            Summary(("mean", "sd"), n="n"),
+            Derived(("smd", "smd_max_abs"), smd_published, inputs=("n", "n_group"))]
+
+
+def _num(v) -> float:
+    return pd.to_numeric(pd.Series([v]).astype(str).str.replace(",", ""), errors="coerce").iloc[0]
+
+
+def smd_published(pub: pd.DataFrame) -> pd.DataFrame:
+    """Each level's SMDs from published numbers: shares of published counts, or published means and SDs.
+
+    A level with any count (or mean) not published gets no SMD: with the others it would give the hidden
+    one back (issue 26: SMDs of the true shares, with the levels summing to the group, did).
+    """
+    out = pd.DataFrame({"smd": np.nan, "smd_max_abs": np.nan}, index=pub.index)
+    shares = pub["level"] != "mean"
+    hidden = set(pub.loc[shares & pub["n"].isna(), "variable"])  # with the group size, a share of the rest
+    for (var, _lev), idx in pub.groupby(["variable", "level"], sort=False).groups.items():
+        b = pub.loc[idx]
+        if len(b) < 2 or (var in hidden and (b["level"] != "mean").all()):
+            continue
+        if (b["level"] == "mean").all():
+            m, sd = b["mean"].map(_num).to_numpy(dtype=float), b["sd"].map(_num).to_numpy(dtype=float)
+            d = [smd_from_moments(m[i], sd[i], m[j], sd[j]) for i in range(len(b)) for j in range(i + 1, len(b))]
+        else:
+            k, n = b["n"].to_numpy(dtype=float), b["n_group"].to_numpy(dtype=float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                p = np.clip(k / np.where(n > 0, n, np.nan), 0, 1)
+            d = [smd_binary(p[i], p[j]) for i in range(len(b)) for j in range(i + 1, len(b))]
+        d = np.asarray(d, dtype=float)
+        if len(d) and np.isfinite(d).all():
+            out.loc[idx, "smd_max_abs"] = round(float(np.abs(d).max()), 2)
+            if len(b) == 2:
+                out.loc[idx, "smd"] = round(float(d[0]), 2)
+    return out
 
 
 # ---------------------------------------------------------------------------

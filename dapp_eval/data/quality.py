@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dapp_eval.columns import Count, Label, Merge, Value
 from dapp_eval.data.io import ProgrammeData
 from dapp_eval.data.schema import TABLES, V2_REFERRAL_COLUMNS
 from dapp_eval.results import AnalysisResult, make_meta
@@ -96,4 +97,47 @@ def data_quality(data: ProgrammeData) -> AnalysisResult:
     return AnalysisResult(
         summary=sizes, meta=meta, title="Data quality",
         tables={"load_log": data.load_log, "missingness": missingness(data), "coverage": coverage(data)},
+        roles={"summary": [Label("table"), Count("n_rows"), Value("n_columns", "present", "file")]},
     )
+
+
+#: the sizes a report publishes: rows of each table of people or their records (counts), and its number of
+#: columns (not people: named ``columns`` so that no reader takes it for a count)
+SIZE_ROLES = [Label("table"), Count("n_rows"), Value("columns")]
+
+
+def published_sizes(dq: AnalysisResult) -> pd.DataFrame:
+    """The sizes of the tables of people (not sites), without the input's file names."""
+    s = dq.summary
+    return s.loc[s["table"] != "sites", ["table", "n_rows", "n_columns"]].rename(columns={"n_columns": "columns"})
+
+
+#: what each column of the load-log table a report publishes is (cells or rows cleaned or recoded: counts)
+LOAD_LOG_ROLES = [Label("table", "note"), Count("n")]
+def _reasons(t: pd.DataFrame):
+    return (t["rows"] != "used").to_numpy()
+
+
+#: the rows each analysis used and why it left others out: exclusion reasons of an analysis that are a
+#: handful of rows are merged into one reason ("a, b or c"), never withheld (its 'used' row stays apart)
+EXCLUSION_ROLES = [Merge(by=("analysis",), level="rows", where=_reasons),
+                   Label("analysis", "unit", "rows"), Count("n_in", "n")]
+
+
+def exclusions(results) -> pd.DataFrame:
+    """The rows each analysis used and left out (with the reason), from the results' ``meta``.
+
+    One row per analysis title, unit and reason (an analysis shown twice is listed once); lists of
+    measures (not people) are left out.
+    """
+    rows = []
+    for res in results:
+        if isinstance(res, Exception) or not hasattr(res, "meta"):
+            continue
+        m = res.meta
+        for item, n in [("used", m.get("n_used")), *m.get("excluded", {}).items()]:
+            rows.append({"analysis": res.title, "unit": m.get("unit", "rows"), "n_in": m.get("n_in"),
+                         "rows": item, "n": n})
+    ex = pd.DataFrame(rows, columns=["analysis", "unit", "n_in", "rows", "n"])
+    ex = ex[ex["unit"] != "Mirabal measures"]
+    return ex.drop_duplicates(ignore_index=True)

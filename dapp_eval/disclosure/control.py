@@ -228,6 +228,23 @@ def _merged_rows(rows: pd.DataFrame, columns: list, *, by, level, label, across,
     return new
 
 
+def _stacked(parts: list, like: pd.DataFrame) -> pd.DataFrame:
+    """The row blocks one under the other, each column of ``like``'s dtype where its values allow (an empty
+    value in a merged row is never a reason for pandas to guess another dtype)."""
+    if not parts:
+        return like.copy()
+    rows = [r for p in parts for r in p[like.columns].to_dict("records")]
+    out = pd.DataFrame(rows, columns=like.columns)
+    for c in like.columns:
+        if like[c].dtype == bool and out[c].isna().any():
+            continue  # an empty flag stays empty, never False
+        try:
+            out[c] = out[c].astype(like[c].dtype)
+        except (TypeError, ValueError):
+            pass
+    return out
+
+
 @dataclass
 class _Work:
     """One table on its way through :meth:`DisclosureControl.table`: what each policy step reads and marks."""
@@ -821,21 +838,26 @@ class DisclosureControl:
     # -- global recoding -----------------------------------------------------------------
     def merge_small(self, df: pd.DataFrame, *, by: list[str], level: str, across: tuple[str, ...] = (),
                     add: tuple[str, ...] = ("n",), where=None, ratios: dict[str, tuple[str, str, float]] | None = None,
-                    name: str = "table") -> pd.DataFrame:
+                    name: str = "table", pairs: dict[str, str] | None = None, adjacent: bool = False,
+                    sums: tuple[str, ...] = ()) -> pd.DataFrame:
         """Merge the small levels of a categorical variable into one level, instead of withholding them.
 
         Global recoding (sdcMicro ``groupAndRename``, tau-argus recoding): within each block of rows
         sharing ``by`` (one variable of a Table 1, say), a level is small when one of its ``add``
         counts is from 1 to ``threshold - 1`` in any of its rows (one per value of ``across``, e.g.
-        the group). When at least two levels are small they are merged into one level named after
-        them ("black, mixed or other"), whose counts are the sums; while the merged level is still
-        small and more than two other levels remain, the next smallest level joins it. Columns that
-        identify a row (``across``, ``n_group``) are kept; values that described a single level (means,
-        SMDs) are left empty, and ``ratios`` ``{column: (numerator, denominator, scale)}`` are
-        recomputed. One small level alone is left for :meth:`table` to suppress. ``where`` (a boolean
-        mask over ``df``) limits merging to some rows (mutually exclusive categories only: not
-        multiple-response variables, not continuous variables' summary rows). The log lists which
-        levels were merged (never a count).
+        the group), or when a ``pairs`` numerator says "none" or "all" of a group smaller than
+        :attr:`zero_minimum` (the zero rule would withhold it). The small levels are merged into one
+        level named after them ("black, mixed or other"), whose counts are the sums; while the merged
+        level is still small, the next smallest level joins it. A single small level joins the next
+        smallest level the same way (it is not left to be withheld). Columns that identify a row
+        (``across``, ``n_group``) are kept; values that described a single level (means, SMDs) are left
+        empty, and ``ratios`` ``{column: (numerator, denominator, scale)}`` are recomputed. ``where`` (a
+        boolean mask over ``df``) limits merging to some rows, e.g. the exclusion reasons of an analysis
+        but not its "used" row (mutually exclusive categories only: not multiple-response variables, not
+        continuous variables' summary rows). ``adjacent``: the levels are ordered (periods): a small level
+        merges with its smaller neighbour, repeatedly, into runs labelled "first to last" (coarser periods
+        where counts are small). ``sums`` are other columns summed over the merged levels (a target per
+        period). The log lists which levels were merged (never a count).
 
         Examples
         --------
@@ -843,14 +865,24 @@ class DisclosureControl:
         ...                   "n": [120, 40, 6, 8], "n_group": 174})
         >>> DisclosureControl().merge_small(t, by=["variable"], level="level")[["level", "n"]].values.tolist()
         [['white', 120], ['asian', 40], ['black or mixed', 14]]
+        >>> one = pd.DataFrame({"variable": "gender", "level": ["male", "female", "other"], "n": [150, 30, 4]})
+        >>> DisclosureControl().merge_small(one, by=["variable"], level="level")[["level", "n"]].values.tolist()
+        [['male', 150], ['female or other', 34]]
+        >>> q = pd.DataFrame({"quarter": ["Q1", "Q2", "Q3", "Q4"], "n": [4, 30, 12, 3], "target": 5.0})
+        >>> DisclosureControl().merge_small(q, by=[], level="quarter", adjacent=True, sums=("target",)
+        ...                                 ).values.tolist()
+        [['Q1 to Q2', 34, 10.0], ['Q3 to Q4', 15, 10.0]]
         """
+        if adjacent:
+            return self._merge_adjacent(df, by=by, level=level, add=tuple(add), sums=tuple(sums), name=name)
         df = df.reset_index(drop=True)
         mask = np.ones(len(df), dtype=bool) if where is None else np.asarray(where, dtype=bool)
         across, add = list(across), list(add)
         out = []
-        for key, idx in df.groupby(by, sort=False, dropna=False).indices.items():
+        blocks = df.groupby(by, sort=False, dropna=False).indices.items() if by else [((), np.arange(len(df)))]
+        for key, idx in blocks:
             g = df.iloc[idx]
-            merged = self._levels_to_merge(g, level, across, add) if mask[idx].all() else []
+            merged = self._levels_to_merge(g[mask[idx]], level, across, add, pairs or {})
             if len(merged) < 2:
                 out.append(g)
                 continue
@@ -861,24 +893,80 @@ class DisclosureControl:
             keep = g[~g[level].isin(merged)]
             before = keep[keep.index < g.index[first]]
             after = keep[keep.index > g.index[first]]
-            out.append(pd.concat([before, new[df.columns], after]))
-            tag = " / ".join(map(str, key if isinstance(key, tuple) else (key,)))
+            out += [before, new[df.columns], after]
+            tag = " / ".join(map(str, key if isinstance(key, tuple) else (key,))) or "all rows"
             self.record(name, tag, level, f"levels merged so that they need not be withheld: {label}")
-        return pd.concat(out, ignore_index=True) if out else df.copy()
+        return _stacked(out, df)
 
-    def _any_small(self, frame: pd.DataFrame) -> bool:
+    def _merge_adjacent(self, df: pd.DataFrame, *, by: list, level: str, add: tuple, sums: tuple,
+                        name: str) -> pd.DataFrame:
+        """Ordered levels (periods): each small level merged with its smaller neighbour until none is small."""
+        df = df.reset_index(drop=True)
+        blocks = df.groupby(by, sort=False, dropna=False).indices.items() if by else [((), np.arange(len(df)))]
+        out = []
+        for key, idx in blocks:
+            runs = [[i] for i in idx]  # runs of consecutive rows, merged as one level
+
+            def size(run):
+                return float(df.loc[run, list(add)].to_numpy(dtype=float).sum(axis=0).min())
+
+            def small(run):
+                return self._any_small(df.loc[run, list(add)].sum().to_frame().T)
+
+            while len(runs) > 1 and any(small(r) for r in runs):
+                j = next(i for i, r in enumerate(runs) if small(r))
+                k = j + 1 if j == 0 else j - 1 if j == len(runs) - 1 else (
+                    j - 1 if size(runs[j - 1]) <= size(runs[j + 1]) else j + 1)
+                lo, hi = min(j, k), max(j, k)
+                runs[lo:hi + 1] = [runs[lo] + runs[hi]]
+            for run in runs:
+                row = df.loc[run[0]].to_dict()
+                if len(run) > 1:
+                    row[level] = f"{df.at[run[0], level]} to {df.at[run[-1], level]}"
+                    for c in (*add, *sums):
+                        row[c] = df.loc[run, c].sum(min_count=1)
+                    for c in (c for c in df.columns if c not in (*by, level, *add, *sums)):
+                        if df.loc[run, c].nunique(dropna=False) > 1:
+                            row[c] = None
+                    tag = " / ".join(map(str, key if isinstance(key, tuple) else (key,))) or "all rows"
+                    self.record(name, tag, level, f"periods merged so that they need not be withheld: {row[level]}")
+                out.append(pd.DataFrame([row], columns=df.columns))
+        return _stacked(out, df)
+
+    def _any_small(self, frame: pd.DataFrame, pairs: dict | None = None) -> bool:
+        """Whether a count of ``frame`` would be withheld: from 1 to threshold - 1, or (``pairs``, numerator ->
+        denominator) a numerator or complement of 0 in a group below :attr:`zero_minimum`."""
         v = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-        return bool(((v > 0) & (v < self.threshold)).any())
+        if ((v > 0) & (v < self.threshold)).any():
+            return True
+        for num, den in (pairs or {}).items():
+            if num in frame and den in frame:
+                k = pd.to_numeric(frame[num], errors="coerce").to_numpy(dtype=float)
+                n = pd.to_numeric(frame[den], errors="coerce").to_numpy(dtype=float)
+                if (((k == 0) | (k == n)) & (n > 0) & (n < self.zero_minimum)).any():
+                    return True
+        return False
 
-    def _levels_to_merge(self, g: pd.DataFrame, level: str, across: list, add: list) -> list:
+    def _levels_to_merge(self, g: pd.DataFrame, level: str, across: list, add: list, pairs: dict) -> list:
         """The small levels of one block, with the next smallest added while their sum is still small (in
-        the block's order); fewer than two small levels: nothing to merge."""
+        the block's order); nothing to merge when no level is small or the block has one level."""
+        pairs = {k: v for k, v in pairs.items() if k in add and v in g}
+        cols = list(dict.fromkeys([*add, *pairs.values()]))
         levels = list(dict.fromkeys(g[level]))
-        merged = [lev for lev in levels if self._any_small(g.loc[g[level] == lev, add])]
-        if len(merged) < 2:
+        merged = [lev for lev in levels if self._any_small(g.loc[g[level] == lev, cols], pairs)]
+        if not merged or len(levels) < 2:
             return []
         rest = [lev for lev in levels if lev not in merged]
-        while len(rest) > 2 and self._any_small(_sums(g[g[level].isin(merged)], across, add)):
+
+        def still_small() -> bool:
+            rows = g[g[level].isin(merged)]
+            summed = _sums(rows, across, add).reset_index(drop=True)
+            for den in (d for d in pairs.values() if d not in add):  # a group size: the same in every level
+                summed[den] = (rows.groupby(across, sort=False, dropna=False)[den].first().to_numpy() if across
+                               else rows[den].iloc[:1].to_numpy())
+            return self._any_small(summed, pairs)
+
+        while rest and (len(merged) < 2 or still_small()):
             nxt = min(rest, key=lambda lev: float(g.loc[g[level] == lev, add].to_numpy(dtype=float).min()))
             merged.append(nxt)
             rest.remove(nxt)

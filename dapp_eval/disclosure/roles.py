@@ -29,6 +29,9 @@ Examples
 >>> roles = [Label("group"), Count("n", "n_total"), Proportion("n", "n_total", estimate="estimate")]
 >>> publish(t, roles, DisclosureControl(), name="demo")[["n", "estimate"]].values.tolist()
 [['25', 0.5], ['50', '[c]']]
+>>> publish(pd.DataFrame({"missing age": [3], "dropouts": [12]}), [Count("missing age", "dropouts")],
+...         DisclosureControl(), name="demo").values.tolist()   # a count is a count, whatever its name
+[['<10', '10']]
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from dapp_eval.columns import (
     Value,
     row_mask,
 )
-from dapp_eval.disclosure.control import HIDDEN, DisclosureControl
+from dapp_eval.disclosure.control import HIDDEN, DisclosureControl, count_columns
 
 __all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "CurveAt", "curve_value_at", "publish", "published_numbers"]
 
@@ -241,23 +244,26 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
     rows and columns of a cross-table) are passed to the count step's secondary suppression.
     """
     t = df.reset_index(drop=True).copy()
-    for r in roles:
-        if isinstance(r, Merge):
-            where = None if r.where is None else row_mask(r.where, t)
-            t = dc.merge_small(t, by=list(r.by), level=r.level, across=tuple(r.across), add=tuple(r.add),
-                               where=where, name=name)
-    labels = [c for r in roles if isinstance(r, Label) for c in r.cols]
-    counts = [c for r in roles if isinstance(r, Count) for c in r.cols]
     pairs = dict(pairs or {})
     for r in roles:
         if isinstance(r, Proportion) and r.rows is None:
             pairs.setdefault(r.numerator, r.denominator)
-    shown = dc.table(t[labels + counts], name=name, label_cols=labels, pairs=pairs or None, margins=margins)
+    for r in roles:
+        if isinstance(r, Merge):  # a level the zero rule would withhold is small too (merged, not withheld)
+            where = None if r.where is None else row_mask(r.where, t)
+            t = dc.merge_small(t, by=list(r.by), level=r.level, across=tuple(r.across), add=tuple(r.add),
+                               where=where, name=name, pairs=pairs, adjacent=r.adjacent, sums=tuple(r.sums))
+    labels = [c for r in roles if isinstance(r, Label) for c in r.cols]
+    counts = [c for r in roles if isinstance(r, Count) for c in r.cols]
+    # the count step knows counts by name (n, n_*): a Count column named otherwise goes through it as one too
+    alias = {c: c if count_columns(pd.DataFrame(columns=[c])) else f"n_count_{i}" for i, c in enumerate(counts)}
+    shown = dc.table(t[labels + counts].rename(columns=alias), name=name, label_cols=labels,
+                     pairs={alias.get(k, k): alias.get(v, v) for k, v in pairs.items()} or None, margins=margins)
     out = t.copy()
     for c in counts:
-        out[c] = shown[c]
+        out[c] = shown[alias[c]]
     pub = t.copy()
-    pub[counts] = published_numbers(shown, counts)
+    pub[counts] = published_numbers(out, counts)
     out.attrs["name"] = name
     out.attrs["labels"] = ([" / ".join(map(str, r)) for r in t[labels].itertuples(index=False)] if labels
                            else [str(i) for i in range(len(t))])

@@ -2,7 +2,7 @@
 
 One helper for every section that shows :func:`dapp_eval.analyses.equality.profile`:
 small groups are merged under the disclosure rules (never dropped), the table
-goes through the page's disclosure control, and the groups that start or
+goes through the release's publication step, and the groups that start or
 complete less than everyone else are named from the *published* counts, so
 the sentences tell no more than the table.
 """
@@ -12,31 +12,27 @@ from __future__ import annotations
 import pandas as pd
 
 from dapp_eval import formatting as fmt
-
-_COUNTS = ("n_referred", "n_resolved", "n_started", "n_left", "n_completed")
+from dapp_eval.report.sections._counts import publish_block
 
 
 def _num(v) -> float:
     return pd.to_numeric(str(v).replace(",", ""), errors="coerce")
 
 
-def publish(page, summary: pd.DataFrame, *, caption: str, name: str) -> tuple[list, pd.DataFrame]:
-    """(blocks, published table) for a profile summary: merged, protected, with start and completion rates."""
-    t = summary.copy()
-    merged = page.dc.merge_small(t, by=["characteristic"], level="group", add=_COUNTS, name=caption)
-    merged["prop_started"] = merged["n_started"] / merged["n_resolved"].where(merged["n_resolved"] > 0)
-    merged["prop_completed"] = merged["n_completed"] / merged["n_left"].where(merged["n_left"] > 0)
-    shown = page.dc.table(merged, name=caption, kind="people", label_cols=["label", "group"],
-                          pairs={"n_started": "n_resolved", "n_completed": "n_left"})
-    block = page.shown_table(shown.drop(columns=["characteristic"]).rename(columns={"label": "variable"}),
-                             caption=caption, csv_name=page.csv_name(name))
-    return [block], shown
+def publish(page, res, *, caption: str, name: str) -> tuple[list, pd.DataFrame]:
+    """(blocks, published table) of a profile result: merged, protected, with start and completion rates
+    (its analysis declares the roles: :func:`dapp_eval.analyses.equality.profile_roles`)."""
+    block, shown = publish_block(page, res, caption=caption, name=name, drop=("characteristic",),
+                                 rename={"label": "variable"})
+    return [block], (shown if shown is not None else res.summary.iloc[:0])
 
 
 def named(page, shown: pd.DataFrame, *, what: str) -> list:
     """Sentences naming the groups that start or complete less than everyone else (published counts only)."""
     from dapp_eval.analyses.equality import NOT_DISCLOSED, compare_groups
 
+    if shown.empty:  # the table is withheld: nothing to compare
+        return []
     nums = shown[["characteristic", "label", "group"]].copy()
     for c in ("n_resolved", "n_started", "n_left", "n_completed"):
         nums[c] = shown[c].map(_num)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dapp_eval import __version__
 from dapp_eval.formatting import long_date
+from dapp_eval.report.sections._counts import published_counts
 
 TITLE = "About this report"
 PLACEMENT = "annex"  # page 1 starts with the verdict; the record of what this is comes last
@@ -15,7 +16,7 @@ def _scope_note(page) -> str:
     before = int((ref["referral_date"] < start).sum())
     if not before:
         return "all referrals in the data"
-    before = page.dc.count(before, name="title", label="carried over", kind="throughput")
+    before = published_counts(page, {"n_carried_over": before}, name="title")["n_carried_over"]
     return (f"all referrals in the data, including {before} received before the period start and carried "
             "over into it (costs count only what falls inside the period; quarters it does not fully cover are "
             "marked partial)")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from dapp_eval.disclosure.curves import protect_cif_result, protect_km_result
 from dapp_eval.report.sections import _results as R
+from dapp_eval.report.sections._counts import publish_block, published_counts
 
 TITLE = 'Retention and attrition'
 PLACEMENT = 'body'
@@ -48,13 +51,15 @@ def build(page) -> dict:
 
 def _cif_figure(page, ci) -> list:
     """The cumulative incidence of each exit, redrawn from rounded cumulative exits (each step stands for at
-    least the threshold: disclosure.curves)."""
+    least the threshold: disclosure.curves); an exit of fewer people than the threshold is not drawn (read from
+    the published number of each exit)."""
     from dapp_eval.analyses import plotting
 
     out = []
     safe = protect_cif_result(ci, page.dc, name="cumulative incidence of exits")
-    n_exits = ci.tables["detail"].groupby("outcome")["n_event"].sum()
-    drawn = page.dc.drawable(n_exits.to_dict(), name="cumulative incidence of exits", what="exit type")
+    exits = published_counts(page, ci.tables["detail"].groupby("outcome", sort=False)["n_event"].sum().to_dict(),
+                             name="cumulative incidence of exits")
+    drawn = [o for o, v in exits.items() if _number(v) >= page.dc.threshold]
     if len(safe.summary) and drawn:
         ax = plotting.plot_cumulative_incidence(safe, show_p=False, outcomes=drawn)
         drawn_curves = safe.summary[safe.summary["outcome"].isin(drawn)]
@@ -69,22 +74,26 @@ def _cif_figure(page, ci) -> list:
     return out
 
 
+def _number(v) -> float:
+    x = pd.to_numeric(str(v).replace(",", ""), errors="coerce")
+    return float(x) if pd.notna(x) else float("nan")
+
+
 def _completion_table(page) -> list:
-    out = []
-    comp = R.completion(page)
+    """The completion rate by planned length (only the pooled rate where a planned length is a small group)."""
+    from dapp_eval.analyses import attrition
+
+    a = page.plan["attrition"]
+    comp = page.get("completion_table", lambda: attrition.completion_rate(
+        page.data, grace_weeks=a["grace_weeks"], exit_time=a["exit_time"], alpha=page.alpha,
+        recording_lag=R.recording_lag(page), min_group=page.dc.zero_minimum))
     if isinstance(comp, Exception):
-        out.append(page.na("Completion rate", str(comp)))
-    if not isinstance(comp, Exception):
-        cols = ["planned_sessions", "basis", "horizon_days", "n", "n_completed", "n_open", "estimate",
-                "ci_lower", "ci_upper"]
-        # the plain ratio of completions to starts is not published: it is not the completion rate (it counts
-        # people still attending as failures), and as a ratio of two rounded counts it can pin a small count
-        out.append(page.table(comp.summary[cols], caption="Completion rate: cumulative incidence of completion "
-                               "at the planned length plus grace period",
-                               # disclosure (issue 15): the planned length and horizon name the row: never [c]
-                               name="completion_rate", label_cols=["planned_sessions", "basis", "horizon_days"],
-                               pairs={"n_completed": "n"}, dependent={"n_open": []}))
-    return out
+        return [page.na("Completion rate", str(comp))]
+    # the plain ratio of completions to starts is not published: it is not the completion rate (it counts
+    # people still attending as failures)
+    return [page.publish(comp, caption="Completion rate: cumulative incidence of completion at the planned length "
+                         "plus grace period", name="completion_rate",
+                         drop=("group", "n_completed_by_horizon", "n_followed_to_horizon", "raw_ratio"))]
 
 
 def _km(page, a) -> list:
@@ -118,51 +127,43 @@ def _km(page, a) -> list:
 def _rmst(page, a) -> list:
     from dapp_eval.analyses import attrition
 
-    out = []
     rm = page.get("rmst", lambda: attrition.rmst(page.data, by=None, exit_time=a["exit_time"], alpha=page.alpha))
     if isinstance(rm, Exception):
-        out.append(page.na("Restricted mean time in programme", str(rm)))
-    if not isinstance(rm, Exception):
-        out.append(page.table(rm.summary, caption="Restricted mean time in programme (days) up to the horizon",
-                               name="rmst", label_cols=["group"]))
-    return out
+        return [page.na("Restricted mean time in programme", str(rm))]
+    return [page.publish(rm, caption="Restricted mean time in programme (days) up to the horizon", name="rmst")]
 
 
 def _dropout_model(page, a) -> list:
-    """Who drops out: the cause-specific Cox model and its proportional-hazards check."""
+    """Who drops out: the cause-specific Cox model and its proportional-hazards check (shown only with at least
+    the threshold of dropouts: the published table withholds the model otherwise)."""
     from dapp_eval.analyses import attrition
 
-    out = []
     cox = page.get("cox", lambda: attrition.dropout_cox(page.data, exit_time=a["exit_time"], alpha=page.alpha,
                                                         recording_lag=R.recording_lag(page)))
     if isinstance(cox, Exception):
-        out.append(page.na("Dropout model", str(cox)))
-    else:
-        out.append(page.h3("Who drops out? Cause-specific Cox model of dropout"))
-        out.append(page.p("Hazard ratios above 1 mean a higher rate of dropping out. Standard errors allow for "
-                      "people referred more than once. This describes risk factors; it does not explain why "
-                      "people leave.", "note"))
-        cols = ["term", "hr", "ci_lower", "ci_upper", "p_value", "n", "n_events"]
-        n_ev = int(cox.summary["n_events"].iloc[0]) if "n_events" in cox.summary else 0
-        n_terms = len(cox.summary)
-        if not page.dc.model_allowed(n_ev, name="Dropout hazard ratios", what="dropouts"):
-            out.append(page.na("Dropout model", page.dc.withheld_reason("dropouts")))
-        else:
-            # issue 26: the exclusions are counts of people, published like every other (rounded, or <T)
-            excl = "; ".join(f"{k}: {page.dc.count(v, name='Dropout hazard ratios', label=k)}"
-                             for k, v in cox.meta.get("excluded", {}).items())
-            if n_ev < 10 * n_terms:
-                out.append(page.p(f"Caution: {page.dc.count(n_ev, name='Dropout hazard ratios', label='dropouts')} dropouts for {n_terms} terms is fewer than the 10 events per term "
-                              "a model like this needs; the hazard ratios below are unstable and may be "
-                              "exaggerated.", "note"))
-            out.append(page.table(cox.summary[[c for c in cols if c in cox.summary]],
-                                   caption=f"Dropout hazard ratios ({page.ci_label}, cluster-robust); episodes left out: "
-                                           + (excl or "none"), name="dropout_cox",
-                                   label_cols=["term"], dependent={"n": [], "n_events": []}))
-            if "ph_test" in cox.tables:
-                out.append(page.shown_table(cox.tables["ph_test"], caption="Proportional-hazards check (Schoenfeld "
-                                      "residuals); small p-values flag a hazard ratio that changes over time",
-                                      csv_name=page.csv_name("ph_test")))
+        return [page.na("Dropout model", str(cox))]
+    out = [page.h3("Who drops out? Cause-specific Cox model of dropout"),
+           page.p("Hazard ratios above 1 mean a higher rate of dropping out. Standard errors allow for "
+                  "people referred more than once. This describes risk factors; it does not explain why "
+                  "people leave.", "note")]
+    excl = published_counts(page, cox.meta.get("excluded", {}), name="Dropout hazard ratios")
+    cols = [c for c in ("term", "hr", "ci_lower", "ci_upper", "p_value", "n", "n_events") if c in cox.summary]
+    caption = (f"Dropout hazard ratios ({page.ci_label}, cluster-robust); episodes left out: "
+               + ("; ".join(f"{k}: {v}" for k, v in excl.items()) or "none"))
+    block, shown = publish_block(page, cox, caption=caption, name="dropout_cox",
+                                 drop=tuple(c for c in cox.summary if c not in cols))
+    if shown is not None and len(shown) and (shown["hr"].astype(str) == "[c]").all():
+        return [*out, page.na("Dropout model", f"Not shown: fewer than {page.dc.threshold} dropouts, so the model "
+                              "would describe a handful of people and could identify them.")]
+    n_ev = _number(shown["n_events"].iloc[0]) if shown is not None and len(shown) else float("nan")
+    if n_ev == n_ev and n_ev < 10 * len(shown):
+        out.append(page.p(f"Caution: about {shown['n_events'].iloc[0]} dropouts for {len(shown)} terms is fewer "
+                          "than the 10 events per term a model like this needs; the hazard ratios below are "
+                          "unstable and may be exaggerated.", "note"))
+    out.append(block)
+    if "ph_test" in cox.tables:
+        out.append(page.publish(cox, table="ph_test", name="ph_test", caption="Proportional-hazards check "
+                                "(Schoenfeld residuals); small p-values flag a hazard ratio that changes over time"))
     return out
 
 
@@ -170,17 +171,14 @@ def _compare_models(page, a) -> list:
     """Do exits differ by programme model (all-sites page only)."""
     from dapp_eval.analyses import attrition
 
-    out = []
-    if page.site is None and page.data.sites["site_id"].nunique() > 1:
-        cg = page.get("compare_model", lambda: attrition.compare_groups(page.data, by="programme_model",
-                                                                        exit_time=a["exit_time"]))
-        if isinstance(cg, Exception):
-            out.append(page.na("Comparison of programme models", str(cg)))
-        if not isinstance(cg, Exception):
-            out.append(page.table(cg.summary, caption="Do exits differ by programme model? Log-rank and "
-                                   "Gray's tests", name="compare_model", label_cols=["test", "outcome"],
-                                   dependent={"n": []}))
-            out.append(page.p("Programmes of different lengths complete at different times, so a difference in "
-                          "completion between models mostly reflects their length (10 vs 24 weeks, or "
-                          "individual plans), not how well they work.", "note"))
-    return out
+    if page.site is not None or page.data.sites["site_id"].nunique() <= 1:
+        return []
+    cg = page.get("compare_model", lambda: attrition.compare_groups(page.data, by="programme_model",
+                                                                    exit_time=a["exit_time"]))
+    if isinstance(cg, Exception):
+        return [page.na("Comparison of programme models", str(cg))]
+    return [page.publish(cg, caption="Do exits differ by programme model? Log-rank and Gray's tests",
+                         name="compare_model"),
+            page.p("Programmes of different lengths complete at different times, so a difference in "
+                   "completion between models mostly reflects their length (10 vs 24 weeks, or "
+                   "individual plans), not how well they work.", "note")]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dapp_eval.columns import Label
+from dapp_eval.report.sections._counts import publish_block
+
 TITLE = "Value for money, capacity and funding"
 PLACEMENT = "body"
 _FUNDER = {"home_office": "Home Office", "pcc": "Police and crime commissioner", "local_authority": "Local authority",
@@ -21,15 +24,12 @@ def build(page) -> dict:
     out = [*value, page.h3("Capacity and utilisation"), page.p("Places offered and filled each quarter (financial years), with the groups run, staff in "
                   "full-time equivalents and funding. High utilisation alongside a waiting list means people wait "
                   "because the programme is full.")]
-    # places filled are people attending: a handful is suppressed like any count of people, and the row's
-    # other figures with it (on a tiny site a ratio of two small counts can equal the groups run: audit, 6 sites)
-    out.append(page.table(res.summary, caption="Places, utilisation, groups, staff and funding by quarter",
-                          name="capacity", kind="people", label_cols=["quarter"]))
-    f = res.tables["funding"].copy()
-    f["funder"] = f["funder"].map(_FUNDER)
-    out.append(page.shown_table(f.rename(columns={"share": "prop_of_funding"}),
-                                caption="Funding by funder over the quarters recorded",
-                                csv_name=page.csv_name("funding")))
+    # places filled are people attending: a handful is suppressed like any count of people, and the
+    # utilisation computed from it with it
+    out.append(page.publish(res, caption="Places, utilisation, groups, staff and funding by quarter", name="capacity"))
+    f = res.tables["funding"].assign(funder=lambda t: t["funder"].map(_FUNDER))
+    out.append(publish_block(page, f, roles=res.roles["funding"], caption="Funding by funder over the quarters "
+                             "recorded", name="funding", rename={"share": "prop_of_funding"})[0])
     return {"blocks": out}
 
 
@@ -71,8 +71,9 @@ def value_for_money(page) -> list:
                      "Benchmark": "", "What it is": "period cost divided by the published number of people with "
                      "the outcome" if shown else "not shown: the number of people is too small to publish"})
     out = [{"kind": "h3id", "id": "value-for-money", "text": "Value for money"},
-           page.shown_table(pd.DataFrame(rows), caption="Costs per referral, completion and outcome, with any "
-                            "published benchmark", csv_name=page.csv_name("value_for_money")),
+           page.publish(pd.DataFrame(rows), roles=[Label("Measure", "Cost", "Benchmark", "What it is")],
+                        caption="Costs per referral, completion and outcome, with any published benchmark",
+                        name="value_for_money"),
            page.p("The costs per outcome are an illustration, not a price of results: the people counted are not "
                   "limited to the contract period, the outcome is known only for people assessed twice or "
                   "(ex-)partners who answered both surveys, and without a comparison group some of it would have "

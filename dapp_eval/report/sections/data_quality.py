@@ -45,7 +45,14 @@ def _published_log(log: pd.DataFrame) -> pd.DataFrame:
 
 
 def build(page) -> dict:
-    from dapp_eval.data.quality import data_quality
+    from dapp_eval.data.quality import (
+        EXCLUSION_ROLES,
+        LOAD_LOG_ROLES,
+        SIZE_ROLES,
+        data_quality,
+        exclusions,
+        published_sizes,
+    )
 
     dq = data_quality(page.data)
     out = [None,
@@ -55,11 +62,9 @@ def build(page) -> dict:
     # named after a person reached every page); rows of a file of people or their records are rounded like
     # every other count (the programme's throughput: not suppressed); the sites table lists sites, not people,
     # so its rows are published as they are (rounded, 7 sites of 1 row each were pinned by the all-sites sum)
-    sizes = dq.summary.drop(columns=["file"], errors="ignore")
-    people = sizes[sizes["table"] != "sites"].rename(columns={"n_columns": "columns"})
-    out.append(page.table(people, caption="Rows in each input table", name="data_quality_sizes", kind="throughput",
-                          label_cols=["table"]))
-    n_sites = sizes.loc[sizes["table"] == "sites", "n_rows"]
+    out.append(page.publish(published_sizes(dq), roles=SIZE_ROLES, caption="Rows in each input table",
+                            name="data_quality_sizes"))
+    n_sites = dq.summary.loc[dq.summary["table"] == "sites", "n_rows"]
     if len(n_sites):
         out.append(page.p(f"The sites table lists {int(n_sites.iloc[0])} site(s) (sites, not people).", "note"))
     log = dq.tables["load_log"]
@@ -70,29 +75,11 @@ def build(page) -> dict:
         ll = pd.DataFrame({"table": [names.get(f, "other input file") for f in log["file"]],
                            "note": [_plain_note(x) for x in log["note"]], "n": log["n"].astype(int)})
         ll = ll.groupby(["table", "note"], sort=False, as_index=False)["n"].sum()
-        out.append(page.table(ll, caption="Irregularities tolerated on loading (cells or rows)",
-                              name="data_quality_load_log", label_cols=["table", "note"]))
-    rows = []
-    for res in page.used.values():
-        if isinstance(res, Exception) or not hasattr(res, "meta"):
-            continue
-        m = res.meta
-        items = [("used", m.get("n_used"))] + list(m.get("excluded", {}).items())
-        for item, n in items:
-            rows.append({"analysis": res.title, "unit": m.get("unit", "rows"), "n_in": m.get("n_in"),
-                         "rows": item, "n": n})
-    if rows:
-        # disclosure (issue 15): rare exit reasons are merged rather than withheld; the Mirabal measures are
-        # a list of measures, not people (their 'n' is how many measures, which no rule needs to hide)
-        ex = pd.DataFrame(rows)
-        ex = ex[ex["unit"] != "Mirabal measures"]
-        ex = page.dc.merge_small(ex.assign(_reason=ex["analysis"] + ex["rows"].astype(str).str.replace(
-                                     r"left: .*$", "left", regex=True)),
-                                 by=["_reason"], level="rows", across=["analysis"],
-                                 where=ex["rows"].astype(str).str.contains("left: "),
-                                 name="data_quality_exclusions").drop(columns="_reason")
-        # per analysis, used + every exclusion adds up to n_in: one margin
-        out.append(page.table(ex, caption="Rows used by each analysis and why others were not",
-                               name="data_quality_exclusions", margins=["analysis"],
-                               label_cols=["analysis", "unit", "rows"]))
+        out.append(page.publish(ll, roles=LOAD_LOG_ROLES, caption="Irregularities tolerated on loading (cells or rows)",
+                                name="data_quality_load_log"))
+    ex = exclusions(page.used.values())
+    if len(ex):
+        # per analysis, used + every exclusion adds up to n_in; rare reasons are merged, not withheld
+        out.append(page.publish(ex, roles=EXCLUSION_ROLES, caption="Rows used by each analysis and why others "
+                                "were not", name="data_quality_exclusions"))
     return {"blocks": out[1:]}

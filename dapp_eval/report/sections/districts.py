@@ -21,7 +21,7 @@ def build(page) -> dict:
     out = [page.p("Where referrals come from and how many of them start and complete, by the district of the "
                   "person's home, so that a commissioner covering several areas can see where reach or completion "
                   "is low. Small districts are merged with each other.")]
-    blocks, shown = _groups.publish(page, res.summary, caption="Referrals, starts and completions by district",
+    blocks, shown = _groups.publish(page, res, caption="Referrals, starts and completions by district",
                                     name="districts")
     n = shown["n_referred"].map(lambda v: pd.to_numeric(str(v).replace(",", ""), errors="coerce"))
     if n.notna().any() and n.sum() > 0:

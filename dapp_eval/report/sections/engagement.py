@@ -4,41 +4,12 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
-import pandas as pd
-
 from dapp_eval.disclosure.curves import protect_cif_table
-from dapp_eval.disclosure.publish import publish_result
-from dapp_eval.report.context import THROUGHPUT_STAGES
 from dapp_eval.report.sections import _results as R
+from dapp_eval.report.sections._counts import numbers, publish_block
 
 TITLE = 'Engagement: from referral to completion'
 PLACEMENT = 'body'
-
-
-def smd_from_published(shown: pd.DataFrame, categorical, dc) -> pd.DataFrame:
-    """The largest standardised difference of each categorical level from the *published* counts and group
-    sizes (issue 26: SMDs of the true proportions, with the levels summing to the group, gave hidden counts
-    back); withheld when any count of the variable is not shown."""
-    from dapp_eval.disclosure.roles import published_numbers
-    from dapp_eval.estimators.effect_sizes import smd_binary
-
-    if "smd_max_abs" not in shown or "n_group" not in shown:
-        return shown
-    shown = shown.copy()
-    shown["smd_max_abs"] = shown["smd_max_abs"].astype(object)
-    num = published_numbers(shown, ["n", "n_group"])
-    cat = pd.Series(np.asarray(categorical, dtype=bool), index=shown.index)
-    hidden_var = set(shown.loc[cat & num["n"].isna(), "variable"])
-    for (var, _lev), idx in shown[cat].groupby(["variable", "level"], sort=False).groups.items():
-        if var in hidden_var or num.loc[idx, ["n", "n_group"]].isna().any().any() or (num.loc[idx, "n_group"] <= 0).any():
-            shown.loc[idx, "smd_max_abs"] = "[c]"
-            continue
-        p = (num.loc[idx, "n"] / num.loc[idx, "n_group"]).clip(0, 1).to_numpy()
-        d = [abs(smd_binary(a, b)) for i, a in enumerate(p) for b in p[i + 1:]]
-        d = [x for x in d if np.isfinite(x)]
-        shown.loc[idx, "smd_max_abs"] = round(max(d), 2) if d else np.nan
-    return shown
 
 
 def build(page) -> dict:
@@ -64,49 +35,36 @@ def _flow(page, res) -> list:
     """The participant flow: people at each stage, the flow diagram and the conversion at each step."""
     from dapp_eval.analyses import plotting
 
-    out = []
-    out.append(page.p("Every referral is placed in exactly one stage, derived from its case record. "
+    out = [page.p("Every referral is placed in exactly one stage, derived from its case record. "
                   "Conversion rates are taken among cases that have reached a decision at that step; "
-                  "cases still open are shown beside them and never counted as failures."))
-    counts = res.tables["counts"][["group", "stage", "label", "level", "parent", "n", "pct_of_referred"]].copy()
-    counts["parent"] = counts["parent"].fillna("")
-    # referrals, starts and completions are the programme's throughput (published as councils do);
-    # every other stage describes people and is suppressed, with its siblings as the margin
-    shown = page.dc.table(counts, name="Participant flow", margins=["parent"], label_cols=["label"],
-                          exempt=counts["stage"].isin(THROUGHPUT_STAGES))
-    out.append(page.shown_table(shown.drop(columns=["group", "stage", "parent"]).rename(
-        columns={"label": "stage", "pct_of_referred": "% of referred"}),
-        caption="Participant flow: people at each stage", csv_name=page.csv_name("funnel_counts")))
-    ref, st, co = (page.dc.count(R.counts(page).get(k, 0), name="Participant flow", label=k, kind="throughput")
-                   for k in ("referred", "started", "completed"))
-    out.append(page.figure(plotting.plot_funnel_flow(shown), alt="Participant flow diagram from referral to "
-                           f"completion: {ref} referred, {st} started, {co} completed; the number at every stage "
-                           "and exit is in the "
-                           "table above (small numbers hidden).", caption="Participant flow (CONSORT-style)."))
-    conv = res.tables["conversion"]
-    conv = conv[[c for c in ("conversion", "n_converted", "n_resolved", "n_open", "estimate", "ci_lower",
-                             "ci_upper") if c in conv]]
-    out.append(page.table(conv, caption=f"Conversion at each step (proportion with {page.level} Wilson CI)",
-                           name="funnel_conversion", pairs={"n_converted": "n_resolved"},
-                           label_cols=["conversion"], dependent={"n_open": []}))
+                  "cases still open are shown beside them and never counted as failures.")]
+    table, shown = publish_block(page, res, table="counts", caption="Participant flow: people at each stage",
+                                 name="funnel_counts", drop=("group", "row_type", "stage", "parent"),
+                                 rename={"label": "stage", "pct_of_referred": "% of referred"})
+    out.append(table)
+    if shown is not None:
+        n = dict(zip(shown["stage"], shown["n"]))
+        out.append(page.figure(plotting.plot_funnel_flow(shown), alt="Participant flow diagram from referral to "
+                               f"completion: {n.get('referred', 'n/a')} referred, {n.get('started', 'n/a')} started, "
+                               f"{n.get('completed', 'n/a')} completed; the number at every stage and exit is in the "
+                               "table above (small numbers hidden).", caption="Participant flow (CONSORT-style)."))
+    out.append(page.publish(res, table="conversion", name="funnel_conversion",
+                            caption=f"Conversion at each step (proportion with {page.level} Wilson CI)",
+                            drop=("group", "row_type", "from_stage", "to_stage", "n_stage")))
     return out
 
 
 def _wait(page, stage: str, title: str) -> list:
     """One wait (competing risks): its table and its curves, redrawn from rounded cumulative counts."""
-    out = []
     w = R.wait(page, stage)
     if isinstance(w, Exception):
         return [page.na(title, str(w))]
-    cols = ["n", "n_event", "n_competing", "n_censored", "estimate", "ci_lower", "ci_upper",
-            "median_observed_events"]
-    t = w.summary[[c for c in cols if c in w.summary]].rename(columns={
-        "estimate": "median_weeks", "median_observed_events": "median_among_those_with_event"})
-    out.append(page.h3(title))
-    out.append(page.table(t, caption=f"{title} (weeks; competing risks, people still waiting censored)",
-                           name=f"wait_{stage}", label_cols=[],
-                           row_margins=[["n_event", "n_competing", "n_censored"]],
-                           dependent={"n_censored": [], "n_competing": []}))
+    out = [page.h3(title)]
+    block, _ = publish_block(page, w, caption=f"{title} (weeks; competing risks, people still waiting censored)",
+                             name=f"wait_{stage}", drop=("group", "step", "unit", "median_reached", "n_observed_events"),
+                             rename={"estimate": "median_weeks",
+                                     "median_observed_events": "median_among_those_with_event"})
+    out.append(block)
     # redrawn from rounded cumulative counts: each step stands for at least the threshold (disclosure.curves)
     safe = copy.copy(w)
     safe.tables = {"cif": protect_cif_table(w.tables["cif"], page.dc, name=f"{title} curves",
@@ -128,95 +86,78 @@ def _wait(page, stage: str, title: str) -> list:
 def _waiting_list(page) -> list:
     from dapp_eval.analyses import funnel
 
-    out = []
     wl = page.get("waiting_list", lambda: funnel.waiting_list(page.data, by=None))
     if isinstance(wl, Exception):
-        out.append(page.na("Waiting list at the extract date", str(wl)))
-    if not isinstance(wl, Exception):
-        out.append(page.h3("Waiting list at the extract date"))
-        keep = [c for c in ("list", "n_waiting", "n_referred", "median_weeks", "q1_weeks", "q3_weeks",
-                            "n_over_threshold", "threshold_weeks") if c in wl.summary]
-        out.append(page.table(wl.summary[keep], caption="People waiting at the data extract date and how long "
-                               "they had waited so far (weeks; the longest single wait is not shown)",
-                               name="waiting_list", label_cols=["list"],
-                               dependent={"n_waiting": ["median_weeks", "q1_weeks", "q3_weeks"],
-                                          "n_over_threshold": [], "n_referred": []}))
-    return out
+        return [page.na("Waiting list at the extract date", str(wl))]
+    return [page.h3("Waiting list at the extract date"),
+            page.publish(wl, caption="People waiting at the data extract date and how long they had waited so far "
+                         "(weeks; the longest single wait is not shown)", name="waiting_list",
+                         drop=("group", "since", "max_weeks", "as_at", "as_at_varies"))]
 
 
 def _throughput(page) -> list:
-    out = []
+    """Referrals, starts and completions by quarter (quarters of a handful of people merged with a neighbour);
+    the bars are drawn from the published table, which is the chart's data."""
+
     tp = R.throughput(page)
     if isinstance(tp, Exception):
-        out.append(page.na("Throughput by quarter", str(tp)))
-    if not isinstance(tp, Exception):
-        out.append(page.h3("Throughput by quarter"))
-        t = tp.summary[tp.summary["group"] == "all"].drop(columns=["group", "quarter_start", "quarter_end"],
-                                                             errors="ignore")
-        table = page.table(t, caption="Referrals, starts and completions by financial quarter "
-                           "(partial = quarter not fully covered by the data)",
-                           name="throughput", kind="throughput", label_cols=["quarter"])
-        if page.dc.strict or table["kind"] != "table":
-            out.append(table)
-        else:
-            # bars drawn from the published (rounded) counts, never the true ones; the table is the chart's data
-            tp_pub = publish_result(tp, page.dc, kind="throughput", label_cols=["group", "quarter"])
-            out.append(page.figure(tp_pub.plot(), alt="Bar chart of referrals, starts and completions per quarter, "
-                                   "with the contract target where given; the numbers are in the table of its data.",
-                                   caption="Throughput by quarter.", data=table))
-    return out
+        return [page.na("Throughput by quarter", str(tp))]
+    table, shown = publish_block(page, tp, rows=lambda t: (t["group"] == "all").to_numpy(),
+                                 drop=("group", "quarter_start", "quarter_end"),
+                                 caption="Referrals, starts and completions by financial quarter (partial = quarter "
+                                         "not fully covered by the data; quarters of a handful of people merged)",
+                                 name="throughput")
+    out = [page.h3("Throughput by quarter")]
+    if shown is None:
+        return [*out, table]
+    drawn = copy.copy(tp)
+    drawn.summary = shown.assign(**numbers(shown, ["n_referrals", "n_starts", "n_completions"]))
+    return [*out, page.figure(drawn.plot(), alt="Bar chart of referrals, starts and completions per quarter, "
+                              "with the contract target where given; the numbers are in the table of its data.",
+                              caption="Throughput by quarter.", data=table)]
 
 
 def _attendance(page) -> list:
     from dapp_eval.analyses import funnel
 
-    out = []
     att = page.get("attendance", lambda: funnel.attendance(page.data, by=None, alpha=page.alpha))
     if isinstance(att, Exception):
-        out.append(page.na("Attendance", str(att)))
-    if not isinstance(att, Exception):
-        out.append(page.h3("Attendance"))
-        out.append(page.table(att.summary.drop(columns=["group"], errors="ignore"),
-                               caption=f"Sessions attended (ratio with {page.ci_label})", name="attendance",
-                               label_cols=["measure"] if "measure" in att.summary else None))
-    return out
+        return [page.na("Attendance", str(att))]
+    return [page.h3("Attendance"),
+            page.publish(att, caption=f"Sessions attended (ratio with {page.ci_label})", name="attendance",
+                         drop=("group",))]
 
 
 def _table1(page) -> list:
-    """Table 1: baseline characteristics by completion status (small levels merged, never withheld)."""
+    """Table 1: baseline characteristics by completion status (small levels merged, never withheld).
+
+    At a site where fewer than twice the threshold left without completing (or completed), nearly every
+    level of that group is a handful of people: the profile is then of everyone who started and left, not
+    split by completion status.
+    """
     from dapp_eval.analyses import funnel
 
     out = []
-    t1 = page.get("table1", lambda: funnel.baseline_table(page.data, by="completion_status"))
+    t1 = page.get("table1", lambda: funnel.baseline_table(page.data, by="completion_status",
+                                                          min_group=page.dc.zero_minimum,
+                                                          pool_below=page.dc.threshold))
     if isinstance(t1, Exception):
         out.append(page.na("Baseline profile by completion status", str(t1)))
-    if not isinstance(t1, Exception):
+        return out
+    caption = "Baseline characteristics by completion status (Table 1)"
+    if t1.meta.get("split", True):
         out.append(page.h3("Who completes? Baseline profile by completion status"))
         out.append(page.p("Standardised mean differences (SMD) above 0.1 in absolute value mark characteristics "
-                      "that differ between people who completed and people who left early. This describes "
-                      "who completes; it does not show that the programme caused any difference.", "note"))
-        s = t1.summary
-        # disclosure (issue 15): small levels of a categorical characteristic are merged ("black, mixed or
-        # other") rather than withheld; a mean or SD over the row's own people is never hidden for a small sibling
-        if "kind" in s:
-            s = page.dc.merge_small(s, by=["variable"], level="level", across=["group"],
-                                    where=s["kind"] == "categorical", ratios={"pct": ("n", "n_group", 100.0)},
-                                    name="Baseline characteristics by completion status (Table 1)")
-        keep = [c for c in ("variable", "level", "group", "n", "n_group", "pct", "mean", "sd", "smd_max_abs")
-                if c in s]
-        tab = s[keep].copy()
-        for c in ("pct", "mean", "sd", "smd_max_abs"):
-            if c in tab:
-                tab[c] = tab[c].round(2)
-        # an SMD describes both groups of a level: it is hidden with any of the level's cells
-        caption = "Baseline characteristics by completion status (Table 1)"
-        if page.is_withheld(caption, page.csv_name("table1")):
-            out.append(page.withheld_block(caption))
-        else:
-            shown = page.dc.table(tab, name=caption, margins=[["variable", "group"], ["variable", "level"]],
-                                  pairs={"n": "n_group"}, label_cols=["variable", "level", "group"],
-                                  group_all=["variable", "level"], keep=("n_group",), own_values=("mean", "sd"))
-            categorical = (s["level"] != "mean").to_numpy()  # a share of each level (binary, categorical, missing)
-            shown = smd_from_published(shown, categorical, page.dc)
-            out.append(page.shown_table(shown, caption=caption, csv_name=page.csv_name("table1")))
+                          "that differ between people who completed and people who left early. This describes "
+                          "who completes; it does not show that the programme caused any difference.", "note"))
+    else:
+        out.append(page.h3("Baseline profile of the people who started and left"))
+        out.append(page.p(f"Fewer than {page.dc.zero_minimum} people here completed, or fewer left without "
+                          "completing, so the profile is not split by completion status: nearly every figure of "
+                          "so small a group would describe a handful of people.", "note"))
+        caption = "Baseline characteristics of the people who started and left (Table 1)"
+    # a continuous characteristic's 'missing' row is the group less the people with a value (both shown)
+    out.append(page.publish(t1, caption=caption, name="table1",
+                            rows=lambda t: ~((t["kind"] == "continuous") & (t["level"] == "missing")).to_numpy(),
+                            drop=("kind", "smd")))
     return out

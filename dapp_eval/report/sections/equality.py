@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dapp_eval.report.sections import _groups
+from dapp_eval.report.sections._counts import published_counts
 
 TITLE = "Equality monitoring: who is referred, starts and completes"
 PLACEMENT = "body"
@@ -19,15 +20,14 @@ def build(page) -> dict:
                   "share who started among those no longer waiting, and the share who completed among those who "
                   "started and have left (people still attending are not counted, so this is simpler than the "
                   "headline completion rate). Small groups are merged with each other, never dropped.")]
-    blocks, shown = _groups.publish(page, res.summary, caption="Referrals, starts and completions by characteristic",
+    blocks, shown = _groups.publish(page, res, caption="Referrals, starts and completions by characteristic",
                                     name="equality_profile")
     out += blocks
     out += _groups.named(page, shown, what="group")
-    u = equality.under_18(page.data)
-    out.append(page.p(f"Referrals of people aged under 18: {page.dc.count(u['n_under_18'], name='Under-18 referrals')}"
-                      f" (aged 16 or 17: {page.dc.count(u['n_aged_16_17'], name='Under-18 referrals')}), of "
-                      f"{page.dc.count(u['n_age_recorded'], name='Under-18 referrals', kind='throughput')} referrals "
-                      "with an age recorded."))
+    u = published_counts(page, equality.under_18(page.data), roles=equality.under_18_roles(),
+                         name="Under-18 referrals")
+    out.append(page.p(f"Referrals of people aged under 18: {u['n_under_18']} (aged 16 or 17: {u['n_aged_16_17']}), "
+                      f"of {u['n_age_recorded']} referrals with an age recorded."))
     missing = [equality.CHARACTERISTICS[c].lower() for c in res.meta["not_recorded"]]
     if missing:
         out.append(page.p("Not shown, because the data do not record them (the columns are absent or empty): "

@@ -21,6 +21,6 @@ def build(page) -> dict:
     out = [page.p("Where a site runs more than one course (for example a 24-week group and a fathering course), "
                   "each strand's referrals, starts and completions. Strands take on different people and run for "
                   "different lengths, so a difference is a question to ask, not a ranking.")]
-    blocks, shown = _groups.publish(page, res.summary, caption="Referrals, starts and completions by programme strand",
+    blocks, shown = _groups.publish(page, res, caption="Referrals, starts and completions by programme strand",
                                     name="strands")
     return {"blocks": out + blocks + _groups.named(page, shown, what="strand")}
