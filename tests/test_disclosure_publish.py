@@ -182,3 +182,39 @@ def test_curve_value_is_read_off_the_curve_rebuilt_from_rounded_counts():
         n0 = max(int(shown.loc[0, "n"]), rounded_done + rounded_drop)
         assert float(shown.loc[0, "estimate"]) == pytest.approx(rounded_done / n0)
         assert 0 < float(shown.loc[0, "ci_lower"]) < float(shown.loc[0, "estimate"]) < float(shown.loc[0, "ci_upper"])
+
+
+def test_completion_rate_table_and_card_are_read_off_the_protected_curve(tmp_path):
+    """The completion rate (table and headline card) is the value of the completion curve rebuilt from rounded
+    counts, on a generated folder: never the Aalen-Johansen estimate of the people themselves."""
+    from dapp_eval import load_programme
+    from dapp_eval.analyses import attrition
+    from dapp_eval.commissioner.headlines import headline_figures, to_publish
+    from dapp_eval.disclosure.roles import curve_value_at, publish
+    from dapp_eval.synthetic import generate
+
+    generate(tmp_path / "d", referrals=700, sites=2, seed=90210)
+    data = load_programme(tmp_path / "d")
+    dc = DisclosureControl(threshold=7, alpha=0.1)
+    res = attrition.completion_rate(data, by="site_id")
+    shown = publish(res.summary, res.roles["summary"], dc, name="completion")
+    ct = res.tables["curve_counts"]
+    checked = 0
+    for i, r in res.summary.iterrows():
+        if shown.loc[i, "estimate"] == "[c]":
+            continue
+        own = (ct["group"] == str(r["group"])) & (ct["planned_sessions"] == r["planned_sessions"]) & \
+            (ct["basis"] == r["basis"])
+        want = curve_value_at(ct.loc[own, ["time", "completed", "other", "censored"]], cause="completed",
+                              at=r["horizon_days"], n_total=r["n"], dc=dc)
+        assert float(shown.loc[i, "estimate"]) == pytest.approx(want[0])
+        assert float(shown.loc[i, "estimate"]) != pytest.approx(float(r["estimate"]), abs=1e-9)
+        checked += 1
+    assert checked >= 2
+    hf = headline_figures(data, codes=["completion_rate"])
+    t, roles = to_publish(hf.summary, ["completion_rate"], curves={"completion_rate": hf.model["completion_curve"]})
+    card = publish(t, roles, dc, name="headline figures", pairs={"n_numerator": "n_denominator"})
+    steps, horizon = hf.model["completion_curve"]
+    want = curve_value_at(steps, cause="completed", at=horizon, n_total=hf.summary.loc[0, "n_denominator"], dc=dc)
+    assert float(card.loc[0, "value"]) == pytest.approx(want[0])
+    assert float(card.loc[0, "value"]) != pytest.approx(float(hf.summary.loc[0, "value"]), abs=1e-9)

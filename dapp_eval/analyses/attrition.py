@@ -38,13 +38,14 @@ The estimators live in :mod:`dapp_eval.estimators.survival` and reproduce R's
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dapp_eval.columns import Count, Derived, Label, Model, Summary, Value
+from dapp_eval.columns import Count, CurveAt, Derived, Label, Model, Summary, Value
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators import survival as sv
 from dapp_eval.estimators.proportions import wilson_ci
@@ -532,6 +533,7 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
     _require_exits(ep, "the completion rate")
     groups = _groups(ep, by)
     rows = []
+    steps: dict[tuple, pd.DataFrame] = {}
     wilson_groups: list[str] = []
     for g in _sorted(groups):
         strata = _strata(ep.loc[groups == g, "planned"], min_group)
@@ -556,6 +558,7 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
                 wilson_groups.append(str(g))
             n = len(sub)
             n_comp = int((sub["outcome"] == "completed").sum())
+            steps[(str(g), int(planned), basis)] = curve_counts(sub["time_days"], sub["outcome"])
             rows.append({
                 "group": g, "planned_sessions": int(planned), "basis": basis, "horizon_days": horizon,
                 "estimate": est, "ci_lower": lo, "ci_upper": hi, "n": n, "n_completed": n_comp,
@@ -576,7 +579,13 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
                            "interval is undefined; the Wilson interval on the people whose outcome at the horizon "
                            "is known is given instead")
     return AnalysisResult(summary=summary, meta=meta, title="Completion rate (cumulative incidence at planned length)",
-                          roles={"summary": COMPLETION_ROLES})
+                          tables={"curve_counts": _curve_count_table(steps)}, roles={"summary": completion_roles(steps)})
+
+
+def _curve_count_table(steps: dict) -> pd.DataFrame:
+    """Every row's per-time counts (see :func:`curve_counts`) in one table keyed by the summary's labels."""
+    parts = [st.assign(group=k[0], planned_sessions=k[1], basis=k[2]) for k, st in steps.items()]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def _known_cells(t: pd.DataFrame) -> pd.DataFrame:
@@ -585,25 +594,44 @@ def _known_cells(t: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"k": k, "rest": pd.to_numeric(t["n_followed_to_horizon"], errors="coerce") - k})
 
 
-def _curve_values(pub: pd.DataFrame) -> pd.DataFrame:
-    """The rate and its interval as the curve gives them (withheld by the rule of :data:`COMPLETION_ROLES`)."""
-    return pub[["estimate", "ci_lower", "ci_upper"]]
-
-
 def _raw_ratio(pub: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         return pd.DataFrame({"raw_ratio": pub["n_completed"] / pub["n"].where(pub["n"] > 0)})
 
 
-#: the completion rate is a curve's value at the horizon (a model output): shown only when the people who
-#: completed by then, and those known not to have, are each at least the threshold (where nobody is still
-#: open, the rate times the group would give the count back); the raw ratio is of the published counts
-COMPLETION_ROLES = [Label("group", "planned_sessions", "basis"), Value("horizon_days"),
-                    Count("n", "n_completed", "n_completed_by_horizon", "n_open", "n_followed_to_horizon"),
-                    Derived(("estimate", "ci_lower", "ci_upper"),
-                            _curve_values, small=_known_cells,
-                            inputs=("n", "n_completed_by_horizon", "n_followed_to_horizon")),
-                    Derived(("raw_ratio",), _raw_ratio, inputs=("n", "n_completed"))]
+def curve_counts(time, outcome) -> pd.DataFrame:
+    """Per distinct time, the number of each exit (``completed``, ``other``) and of those still open (censored):
+    the counts a cumulative-incidence curve is made of (no person's row)."""
+    t = pd.Series(np.asarray(time, dtype=float))
+    o = pd.Series(np.asarray(outcome, dtype=object))
+    kind = np.where(o == "completed", "completed", np.where(o == CENSORED, "censored", "other"))
+    tab = pd.crosstab(t, kind)
+    tab = tab.reindex(columns=["completed", "other", "censored"], fill_value=0).sort_index()
+    return tab.rename_axis(None, axis=1).reset_index(names="time")
+
+
+def _row_steps(steps: dict, row) -> pd.DataFrame:
+    return steps[(str(row["group"]), int(row["planned_sessions"]), row["basis"])]
+
+
+def _published_rate(pub: pd.DataFrame) -> pd.DataFrame:
+    """The rate and interval as :class:`CurveAt` read them off the protected curve (withheld here by the small
+    rule of :func:`completion_roles`)."""
+    return pub[["estimate", "ci_lower", "ci_upper"]]
+
+
+def completion_roles(steps: dict) -> list:
+    """Roles of :func:`completion_rate`'s summary: the rate is read off the completion curve rebuilt from rounded
+    cumulative counts (:class:`~dapp_eval.columns.CurveAt`: the true curve's value gave the people back), and
+    shown only when those completed by the horizon and those known not to have are each at least the
+    threshold; the raw ratio is of the published counts."""
+    return [Label("group", "planned_sessions", "basis"), Value("horizon_days"),
+            Count("n", "n_completed", "n_completed_by_horizon", "n_open", "n_followed_to_horizon"),
+            CurveAt(("estimate", "ci_lower", "ci_upper"), steps=functools.partial(_row_steps, steps),
+                    cause="completed", at="horizon_days", n="n"),
+            Derived(("estimate", "ci_lower", "ci_upper"), _published_rate, small=_known_cells,
+                    inputs=("n", "n_completed_by_horizon", "n_followed_to_horizon")),
+            Derived(("raw_ratio",), _raw_ratio, inputs=("n", "n_completed"))]
 
 
 # ---------------------------------------------------------------------------

@@ -45,7 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from dapp_eval import formatting as fmt
-from dapp_eval.columns import Count, Derived, Label, Model, Proportion, Summary, Value
+from dapp_eval.columns import Count, CurveAt, Derived, Label, Model, Proportion, Summary, Value
 from dapp_eval.errors import AnalysisError
 from dapp_eval.results import AnalysisResult, check_alpha, level_text, make_meta
 
@@ -406,6 +406,11 @@ def _completion(data, plan, alpha, extract_text, sources, lag):
             else f"up to {extract_text}")
     notes = [n for n in ("" if not pooled.any() else "several planned lengths: pooled, at the longest",
                          res.meta.get("ci_note", "")) if n]
+    ct = res.tables["curve_counts"]
+    own = (ct["group"] == str(r["group"])) & (ct["planned_sessions"] == int(r["planned_sessions"])) & \
+        (ct["basis"] == r["basis"])
+    sources["completion_curve"] = (ct.loc[own, ["time", "completed", "other", "censored"]].reset_index(drop=True),
+                                   float(r["horizon_days"]))
     return [_row("completion_rate", r["estimate"], r["ci_lower"], r["ci_upper"], r["n_completed_by_horizon"],
                  r["n"], period=f"people who started {upto}, each followed to {weeks:.0f} weeks "
                                  f"after starting ({int(r['planned_sessions'])} weekly sessions + "
@@ -1089,14 +1094,17 @@ def _cost_value(pub: pd.DataFrame) -> pd.DataFrame:
                         index=pub.index)
 
 
-def to_publish(summary: pd.DataFrame, codes: Sequence[str]) -> tuple[pd.DataFrame, list]:
+def to_publish(summary: pd.DataFrame, codes: Sequence[str], curves: dict | None = None) -> tuple[pd.DataFrame, list]:
     """The figures ``codes`` of :func:`headline_figures`'s summary as one table to publish, with its roles.
 
     Each figure's counts are count columns (``n_value`` the count a count figure is; ``n_numerator``,
     ``n_denominator``; the population's and the completers-only counts); its value is, by kind, the published
     count, a proportion of the published counts, the estimated completion rate (shown only when its
     completions and other outcomes are both at least the threshold), the period's cost over the published
-    count, or a summary of at least the threshold people. Pass ``pairs={"n_numerator": "n_denominator"}``
+    count, or a summary of at least the threshold people. ``curves`` (code -> (per-time counts of its curve, as
+    :func:`dapp_eval.analyses.attrition.curve_counts` gives them, and the time read); ``headline_figures(...)
+    .model["completion_curve"]`` for the completion rate): an estimate with a curve is read off the curve rebuilt from
+    rounded counts at its ``horizon_days`` (:class:`~dapp_eval.columns.CurveAt`), not the true curve. Pass ``pairs={"n_numerator": "n_denominator"}``
     to the publication step so that a count saying "none" or "all" of a small group is withheld.
 
     Examples
@@ -1119,7 +1127,7 @@ def to_publish(summary: pd.DataFrame, codes: Sequence[str]) -> tuple[pd.DataFram
                "value": np.nan if kind == "count" else get("value"), "ci_lower": get("ci_lower"),
                "ci_upper": get("ci_upper"), "period_cost": np.nan,
                "n_population": get("n_population"), "n_population_completed": get("n_population_completed"),
-               "population_share": np.nan, **{c: get(c) for c in _COMPLETERS}}
+               "population_share": np.nan, "horizon_days": (curves or {}).get(code, (None, np.nan))[1], **{c: get(c) for c in _COMPLETERS}}
         if kind == "cost":
             n = s.loc[COST_DENOMINATORS[code], "value"]
             row["period_cost"] = float(r["value"] * n) if pd.notna(r["value"]) and pd.notna(n) and n else np.nan
@@ -1135,11 +1143,11 @@ def to_publish(summary: pd.DataFrame, codes: Sequence[str]) -> tuple[pd.DataFram
     estimate = ("value", "ci_lower", "ci_upper")
     completers = ("completers_value", "completers_ci_lower", "completers_ci_upper")
     return t, [
-        Label("code", "kind"), Count(*counts), Value("period_cost"),
+        Label("code", "kind"), Count(*counts), Value("period_cost", "horizon_days"),
         Derived(("value",), _count_value, inputs=("n_value",), rows=_rows_of("count")),
         Proportion("n_numerator", "n_denominator", estimate="value", ci=("ci_lower", "ci_upper"),
                    rows=_rows_of("proportion")),
-        Model(estimate, events=_fewer_of_figure, rows=_rows_of("estimate")),
+        *_estimate_roles(estimate, curves or {}),
         Derived(("value",), _cost_value, inputs=("n_denominator",), rows=_rows_of("cost")),
         Summary(estimate, n="n_denominator", rows=_rows_of("summary")),
         Proportion("n_population_completed", "n_population", estimate="population_share", ci=None, rows=_mixed_rows),
@@ -1147,6 +1155,35 @@ def to_publish(summary: pd.DataFrame, codes: Sequence[str]) -> tuple[pd.DataFram
                    ci=("completers_ci_lower", "completers_ci_upper"),
                    rows=functools.partial(_percent_rows, percent=True)),
         Summary(completers, n="completers_n_denominator", rows=functools.partial(_percent_rows, percent=False))]
+
+
+def _estimate_roles(estimate: tuple, curves: dict) -> list:
+    """An estimate read off a curve rebuilt from rounded counts where its curve is given, else model output;
+    either shown only when its completions and other outcomes are both at least the threshold."""
+    with_curve = functools.partial(_curve_rows, codes=tuple(curves))
+    return [CurveAt(estimate, steps=functools.partial(_curve_of_code, curves), cause="completed", at="horizon_days",
+                    n="n_denominator", rows=with_curve),
+            Derived(estimate, _estimate_values, small=_estimate_cells, inputs=("n_numerator", "n_denominator"),
+                    rows=with_curve),
+            Model(estimate, events=_fewer_of_figure, rows=functools.partial(_curve_rows, codes=tuple(curves),
+                                                                             without=True))]
+
+
+def _curve_rows(t: pd.DataFrame, codes: tuple, without: bool = False) -> pd.Series:
+    return (t["kind"] == "estimate") & (t["code"].isin(codes) != without)
+
+
+def _curve_of_code(curves: dict, row) -> pd.DataFrame:
+    return curves[row["code"]][0]
+
+
+def _estimate_values(pub: pd.DataFrame) -> pd.DataFrame:
+    return pub[["value", "ci_lower", "ci_upper"]]
+
+
+def _estimate_cells(t: pd.DataFrame) -> pd.DataFrame:
+    k = pd.to_numeric(t["n_numerator"], errors="coerce")
+    return pd.DataFrame({"k": k, "rest": pd.to_numeric(t["n_denominator"], errors="coerce") - k})
 
 
 _COMPLETERS = ("completers_value", "completers_ci_lower", "completers_ci_upper", "completers_n_numerator",

@@ -202,7 +202,8 @@ def _published(page, scope):
     if scope == page.site:
         page.used.setdefault(f"{scope}/headline_figures", res)
     codes = table_codes(page.plan)
-    t, roles = to_publish(res.summary, codes)
+    t, roles = to_publish(res.summary, codes, curves={"completion_rate": res.model["completion_curve"]}
+                          if "completion_curve" in (res.model or {}) else None)
     shown = publish(t, roles, page.dc, name="headline figures", pairs={"n_numerator": "n_denominator"})
     s = res.summary.set_index("code")
     level = f"{level_text(page.alpha)} CI"
