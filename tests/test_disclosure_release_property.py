@@ -75,6 +75,7 @@ def _check(tmp_path, case):
     assert paths and all(p.exists() for p in paths)
     res = audit_release(out, threshold=case["threshold"])
     assert res.ok, res.text(limit=5)
+    print(f"case rendered and passed: {case}", flush=True)  # the sweep's progress, seen with pytest -s
     t = case["threshold"]
     for r in decode_release(out, threshold=t):
         for key, tab in r.tables.items():

@@ -49,14 +49,18 @@ structure, plus the arithmetic of percentages:
     exactly the ratio of the published counts carries nothing more and is
     skipped.
 
-All relations are combined by interval constraint propagation (each relation
-bounds each of its cells by the others, repeated until nothing changes), the
-way audits of suppressed tables bound hidden cells. A relation that the
-published numbers contradict is dropped (a wrong guess of the attacker).
+All relations are first combined by interval constraint propagation (each
+relation bounds each of its cells by the others, repeated until nothing
+changes), the way audits of suppressed tables bound hidden cells; a relation
+that the published numbers contradict is dropped (a wrong guess of the
+attacker). Then one integer program per group of linked cells
+(:mod:`dapp_eval.disclosure.audit_milp`) holds every relation at once, over
+whole numbers: the lowest and highest value of each cell not published
+exactly decide whether it is pinned.
 
 **Leak.** A cell that is not published exactly (suppressed or rounded) whose
-interval shrinks to a single value from 1 to T-1. The audit fails if any
-cell leaks. Narrowing a hidden count to a few values (say 1 or 2) is listed
+interval shrinks to a single positive value. The audit fails if any cell
+leaks. Narrowing a hidden count to a few values (say 1 or 2) is listed
 as "narrowed" but not counted as a leak: rounding guarantees at most that.
 """
 
@@ -78,9 +82,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from dapp_eval.disclosure.audit_charts import ChartRead, chart_leaks, read_charts
+from dapp_eval.disclosure.audit_flow import RATIO_DENOMINATORS, add_flow_relations
+from dapp_eval.disclosure.audit_milp import pinned_by_milp
 from dapp_eval.formatting import code_row_below
 
-__all__ = ["audit_release", "AuditResult", "Leak", "decode_release", "ReadTable"]
+__all__ = ["audit_release", "audit_reports", "AuditResult", "Leak", "decode_release", "ReadTable"]
 
 INF = math.inf
 _CSV = re.compile(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"')
@@ -145,11 +152,12 @@ class _Report:
     text: list[str] = field(default_factory=list)        # page text, block by block (alt text included)
     captions: dict[str, str] = field(default_factory=dict)  # caption -> table key
     links: list[tuple[str, str, str]] = field(default_factory=list)  # workbook: (report file, table, sheet)
+    charts: list[ChartRead] = field(default_factory=list)  # the page's SVG charts, read back
 
 
 @dataclass
 class Leak:
-    """A hidden or rounded count pinned to a value from 1 to threshold - 1."""
+    """A hidden or rounded count pinned to one positive value (or a chart that shows an unpublished count)."""
 
     attack: str
     report: str
@@ -185,6 +193,7 @@ class AuditResult:
     narrowed: list[Leak]
     relations: dict[str, int]
     recovered_by_attack: dict[str, int]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -200,10 +209,11 @@ class AuditResult:
         head = (f"Disclosure audit of {self.path}: {self.n_reports} reports, {self.n_tables} tables, "
                 f"{self.n_count_cells} count cells ({self.n_hidden} hidden), counts "
                 + (f"rounded to {self.base}" if self.rounded else "published exactly") + ".\n"
-                + "Relations tried: " + ", ".join(f"{k} {v}" for k, v in self.relations.items()) + ".\n")
+                + "Relations tried: " + ", ".join(f"{k} {v}" for k, v in self.relations.items()) + ".\n"
+                + "".join(f"Note: {x}.\n" for x in self.notes))
         if self.ok:
-            return head + (f"PASS: no hidden or rounded count can be worked back to a value from 1 to the "
-                           f"threshold minus 1 ({len(self.narrowed)} narrowed to 2-3 values).")
+            return head + (f"PASS: no hidden or rounded count can be worked back to a single value "
+                           f"({len(self.narrowed)} hidden counts narrowed to 2-3 values).")
         lines = [str(x) for x in self.leaks[:limit]]
         more = f"\n... and {len(self.leaks) - limit} more" if len(self.leaks) > limit else ""
         return (head + f"FAIL: {len(self.leaks)} counts can be worked back ("
@@ -386,7 +396,7 @@ def _read_report(path: Path, default_threshold: int) -> _Report:
     period = f"{per.group(1)} to {per.group(2)}" if per else "all"
     stated = re.search(r"every other count is rounded to the nearest (\d+)", " ".join(parser.text), re.I)
     rep = _Report(path.name, scope, threshold, period, base=int(stated.group(1)) if stated else None,
-                  programme=prog.strip(), text=parser.text + _chart_text(text))
+                  programme=prog.strip(), text=parser.text + _chart_text(text), charts=read_charts(text))
     prefix = "all" if scope == "all" else _slug(scope)
     by_csv = {}
     for name, data in csvs:
@@ -558,6 +568,7 @@ def _merge_annexes(reports: list[_Report]) -> list[_Report]:
         for key, t in r.tables.items():
             base.tables.setdefault(key, t)
         base.text += r.text
+        base.charts += r.charts
         base.captions = {**r.captions, **base.captions}
     return out
 
@@ -592,6 +603,7 @@ class _Cells:
         self.meta: list[tuple] = []      # (report, table, row label, column, text, threshold)
         self.index: dict[tuple, int] = {}
         self.pinned_by: dict[int, tuple[str, str]] = {}
+        self.unpublished: set[int] = set()  # counts no table shows (audit_flow's stages): never a leak
 
     def interval(self, text: str, threshold: int):
         t = text.strip().replace(",", "")
@@ -611,6 +623,10 @@ class _Cells:
             return (v, v, True, False)  # a count that is not a multiple of the base was not rounded
         h = self.base // 2
         lo, hi = (1.0, float(self.base + h)) if v == self.base else (max(0.0, v - h), v + h)
+        if v == math.ceil(threshold / self.base) * self.base:
+            # a count of T or more that rounds below T is shown as the first multiple of the base at or above
+            # T (control.published_count: at threshold 7, a 7 is shown as 10), so that value starts at T
+            lo = min(lo, float(threshold))
         # shown as a number at threshold T: at least T (smaller counts are suppressed)
         return (max(lo, float(threshold)) if threshold <= hi else lo, hi, False, False)
 
@@ -709,9 +725,13 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
     -------
     AuditResult
         ``ok`` is False if any suppressed or rounded count can be pinned to a
-        value from 1 to threshold - 1.
+        single positive value.
     """
-    reports = decode_release(path, threshold=threshold)
+    return audit_reports(decode_release(path, threshold=threshold), path=str(path), base=base)
+
+
+def audit_reports(reports: list[_Report], *, path: str = "release", base: int | None = None) -> AuditResult:
+    """The attack of :func:`audit_release` on reports already read (``decode_release``, or made by hand in tests)."""
     base = _rounding_base(reports, base)
     cells = _published_cells(reports, base)
     eqs, ratio_hyps = _all_relations(reports, cells)
@@ -719,13 +739,67 @@ def audit_release(path, *, threshold: int = 10, base: int | None = None) -> Audi
     for a, *_ in eqs:
         relations[a] += 1
     relations["percentage x denominator"] = len(ratio_hyps)
-    _propagate(cells, eqs, ratio_hyps)
+    live = _propagate(cells, eqs, ratio_hyps)
+    notes = _integer_program(cells, live, relations)
     leaks, narrowed = _pinned_cells(cells)
+    relations["chart marks read from the SVG"] = sum(len(c.values) + len(c.steps) for r in reports for c in r.charts)
+    chart_found, chart_notes = _charts(reports, cells)
+    leaks += chart_found
+    notes += chart_notes
     by_attack = defaultdict(int)
     for x in leaks:
         by_attack[x.attack] += 1
-    return AuditResult(str(path), cells.rounded, base, len(reports), sum(len(r.tables) for r in reports),
-                       len(cells.lo), int(sum(cells.hidden)), leaks, narrowed, dict(relations), dict(by_attack))
+    return AuditResult(path, cells.rounded, base, len(reports), sum(len(r.tables) for r in reports),
+                       len(cells.lo) - len(cells.unpublished), int(sum(cells.hidden)), leaks, narrowed, dict(relations), dict(by_attack),
+                       notes)
+
+
+INTEGER_PROGRAM = "integer program"
+CHARTS = "charts read from the SVG"
+
+
+def _published_numbers(r: _Report) -> list[tuple[float, float]]:
+    """Every number a report prints (table cells, page text, chart text), with half a unit of its last digit."""
+    out = []
+    texts = [v for t in r.tables.values() for row in t.rows for v in row]
+    texts += [w for block in r.text for w in re.findall(r"\d[\d,]*(?:\.\d+)?", block)]
+    for v in texts:
+        x = _number(v)
+        if x is not None:
+            out.append((x, _decimals(v.strip().rstrip("%"))))
+    return out
+
+
+def _charts(reports: list[_Report], cells: _Cells) -> tuple[list[Leak], list[str]]:
+    """Counts the charts of each report show that the page does not publish, and curve steps of too few people."""
+    largest: dict[str, float] = defaultdict(float)
+    for i, meta in enumerate(cells.meta):
+        if not math.isinf(cells.hi[i]):
+            largest[meta[0]] = max(largest[meta[0]], cells.hi[i] + cells.base)
+    leaks, notes = [], []
+    for r in reports:
+        if not r.charts:
+            continue
+        for chart, what, label, value, why in chart_leaks(r.charts, _published_numbers(r), threshold=r.threshold,
+                                                          largest=largest[r.file]):
+            leaks.append(Leak(CHARTS, r.file, chart, label, what, "drawn, not published", math.ceil(value), why))
+        skipped = sum(bool(c.notes) for c in r.charts)
+        if skipped:
+            notes.append(f"{r.file}: {skipped} of {len(r.charts)} charts partly not read (no numeric linear axis, "
+                         "or an increasing curve whose steps the chart alone does not give)")
+    return leaks, notes
+
+
+def _integer_program(cells: _Cells, live, relations: dict) -> list[str]:
+    """Pin the cells that every relation together (one integer program per linked group) leaves one value."""
+    stats = {"integer programs": 0}
+    known = [e or i in cells.unpublished for i, e in enumerate(cells.exact)]  # not candidates for a pin
+    pins, notes = pinned_by_milp(len(cells.lo), cells.lo, cells.hi, known, live, stats)
+    relations["integer programs (groups of linked cells)"] = stats["integer programs"]
+    for i, (v, how) in pins.items():
+        cells.lo[i] = cells.hi[i] = float(v)
+        cells.pinned_by[i] = (INTEGER_PROGRAM, how)
+    return notes
 
 
 def _rounding_base(reports: list[_Report], base: int | None) -> int:
@@ -768,6 +842,7 @@ def _all_relations(reports: list[_Report], cells: _Cells) -> tuple[list, list]:
         for key, t in r.tables.items():
             _relations_within_table(r, key, t, cells, eqs)
         _relations_between_tables(r, cells, eqs)
+    add_flow_relations(reports, cells, eqs, row_labels=_row_labels, listed_sites=_listed_sites)
     ratio_hyps = []
     for r in reports:
         for key, t in r.tables.items():
@@ -779,14 +854,16 @@ def _pinned_cells(cells: _Cells) -> tuple[list[Leak], list[Leak]]:
     """The leaks (counts worked back to one small value) and the hidden counts narrowed to a span of at most 3."""
     leaks, narrowed = _unrounded(cells), []
     for i, meta in enumerate(cells.meta):
-        if cells.exact[i]:
+        if cells.exact[i] or i in cells.unpublished:
             continue
         rep, table, row, col, text, thr = meta
         lo, hi = cells.lo[i], cells.hi[i]
         attack, how = cells.pinned_by.get(i, ("", ""))
         if not attack:
             continue
-        if lo == hi and (1 <= lo <= thr - 1 or attack == AT_LEAST_T):
+        # an exact count worked back: a small one, or a rounded (or complementarily hidden) one at any size;
+        # a '[c]' worked back to 0 too (it tells that no one in the group did it, as the attacker read it)
+        if lo == hi and (lo >= 1 or attack == AT_LEAST_T or cells.hidden[i]):
             leaks.append(Leak(attack, rep, table, row, col, text, int(lo), how))
         elif cells.hidden[i] and 1 <= lo and hi <= thr - 1 and hi - lo <= 2:
             narrowed.append(Leak(attack, rep, table, row, col, text, int(lo), f"between {int(lo)} and {int(hi)}"))
@@ -913,13 +990,29 @@ def _relations_across_outputs(reports, cells: _Cells, eqs) -> None:
 
 def _relations_across_reports(reports, cells: _Cells, eqs):
     """Relations between reports: sites add up to the overall report; other thresholds and periods hold the same counts."""
+    curves = {(r.file, k) for r in reports for k, t in r.tables.items() if _rebuilt_curve(t)}
     index_by_table: dict[tuple[str, str], dict] = {}
     for (rep, k, lab, col), i in cells.index.items():
-        index_by_table.setdefault((rep, k), {})[(lab, col)] = i
+        if (rep, k) not in curves:
+            index_by_table.setdefault((rep, k), {})[(lab, col)] = i
     _overall_minus_sites(reports, index_by_table, eqs)
     _across_thresholds(reports, index_by_table, eqs)
     _across_covering_periods(reports, index_by_table, eqs)
     _across_period_partitions(reports, index_by_table, eqs)
+
+
+#: columns of a curve's table over time (a time column and the numbers followed or at risk)
+_CURVE_TIME = {"months", "time", "time_days", "days", "weeks", "day"}
+_CURVE_RISK = {"n_followed", "n_at_risk"}
+
+
+def _rebuilt_curve(t: ReadTable) -> bool:
+    """Whether a table is a curve over time whose counts are rebuilt from rounded cumulative counts
+    (``disclosure.curves``: the numbers followed come from the published total, the cumulative counts are
+    rounded to midpoints of multiples of the threshold). Its counts are not the true counts rounded, so they
+    do not add up across sites, thresholds or periods: such relations would pin numbers no one has."""
+    cols = set(t.columns)
+    return bool(cols & _CURVE_TIME) and bool(cols & _CURVE_RISK)
 
 
 def _minus_sum(i: int, members) -> dict[int, float]:
@@ -1151,11 +1244,12 @@ def _block_sums(tr: _TableRelations) -> None:
             if not blocks or any(len({tr.df.rows[k][dj] for k in rows}) != 1 for rows in blocks):
                 continue
             for c in [c for c in tr.counts if c != d]:
-                _block_sum_hypothesis(tr, blocks, block_cols, d, c)
+                _block_sum_hypothesis(tr, blocks, (drop, block_cols), d, c)
 
 
-def _block_sum_hypothesis(tr: _TableRelations, blocks, block_cols, d: str, c: str) -> None:
+def _block_sum_hypothesis(tr: _TableRelations, blocks, cols: tuple, d: str, c: str) -> None:
     """Count d of each block = sum of count c over the block, kept if the attacker can see or know it holds."""
+    drop, block_cols = cols
     dj = tr.df.columns.index(d)
     cells = tr.cells
     hyp = []
@@ -1170,8 +1264,10 @@ def _block_sum_hypothesis(tr: _TableRelations, blocks, block_cols, d: str, c: st
     seen = any(all(cells.exact[j] for j in h) and sum(c * cells.lo[j] for j, c in h.items()) == 0
                for h in hyp)
     # ... unless d is one value over the whole table (two groups of equal published size): then the
-    # blocks it is constant over are a coincidence, and which rows it sums is not known
-    known = d in KNOWN_DENOMINATORS and len({row[dj] for row in tr.df.rows}) > 1
+    # blocks it is constant over are a coincidence, and which rows it sums is not known. It is known only
+    # over the rows it is documented to sum (n_group: the levels of one variable, not the variables of one
+    # level, whose blocks n_group is often constant over too)
+    known = (KNOWN_DENOMINATORS.get(d) == tr.df.columns[drop] and len({row[dj] for row in tr.df.rows}) > 1)
     if hyp and (seen or known) and all(_consistent(cells, h, "eq") for h in hyp):
         for h in hyp:
             tr.add(h, f"{d} of each block of {', '.join(tr.df.columns[j] for j in block_cols)} = sum of {c}")
@@ -1192,8 +1288,9 @@ def _competing_risks_sums(tr: _TableRelations) -> None:
 _OPEN = {"assessed_of_referred": "awaiting assessment", "started_of_accepted": "awaiting start",
          "completed_of_started": "still attending"}
 
-#: count columns documented as the sum of another count over a block of rows (Table 1)
-KNOWN_DENOMINATORS = ("n_group",)
+#: count columns documented as the sum of another count over a block of rows, and the column summed over
+#: (Table 1: n_group is the sum of n over the levels of a variable, a missing level included)
+KNOWN_DENOMINATORS = {"n_group": "level"}
 
 
 class _FunnelLinks:
@@ -1305,7 +1402,7 @@ def _ratio_hypotheses(r: _Report, key: str, df: ReadTable, cells: _Cells):
         scale = 100.0 if ("pct" in str(d).lower() or "%" in str(d)) else 1.0
         if vmax > scale * 1.0000001:
             continue
-        for a, b, how in _count_pairs(counts):
+        for a, b, how in _count_pairs(counts, _named_numerator(d, counts), RATIO_DENOMINATORS.get(d)):
             # "% of the first row" shows itself as 100% (or 1) in the first row; without that, guessing that a
             # column (a CI bound, say) is a count over the first row's count is a coincidence, not evidence
             if how == "root" and (v[0] is None or abs(v[0] - scale) > _decimals(df.rows[0][j].rstrip("%"))):
@@ -1339,10 +1436,26 @@ def _ratio_columns(df: ReadTable) -> dict:
     return nums
 
 
-def _count_pairs(counts: list) -> list[tuple]:
-    """(numerator, denominator, how) guesses: a count over another in its row, or over its own first row."""
+def _named_numerator(ratio_col: str, counts: list) -> str | None:
+    """The count a ratio column names as its numerator ('prop_completed' is n_completed over something), or None.
+
+    The attacker reads the headers: a guess that pairs prop_completed with n_left / n_started is not one
+    an attacker would make, and with wide rounding bands such a pairing fits by chance (0.667 = 28 / 42)
+    and pins a count wrongly."""
+    m = re.fullmatch(r"(?:prop|pct|share|rate|proportion)_(\w+?)(?:_pct)?", str(ratio_col))
+    if m and f"n_{m.group(1)}" in counts:
+        return f"n_{m.group(1)}"
+    return None
+
+
+def _count_pairs(counts: list, numerator: str | None = None, denominator: str | None = None) -> list[tuple]:
+    """(numerator, denominator, how) guesses: a count over another in its row, or over its own first row
+    (only the named numerator, when the ratio's header names one; only the documented denominator, when the
+    contract gives one: 'Completed, of those who left' is n_completed / n_left, never / n_started)."""
+    if numerator and denominator in counts:
+        return [(numerator, denominator, "row")]
     cand = []
-    for a in counts:
+    for a in [numerator] if numerator else counts:
         for b in counts:
             if a != b:
                 cand.append((a, b, "row"))
@@ -1473,4 +1586,4 @@ def _propagate(cells: _Cells, eqs, ratio_hyps, max_passes: int = 30):
         changed |= _ratio_step(cells, ratio_hyps)
         if not changed:
             break
-    return cells
+    return live
