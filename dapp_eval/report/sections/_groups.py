@@ -12,19 +12,48 @@ from __future__ import annotations
 import pandas as pd
 
 from dapp_eval import formatting as fmt
-from dapp_eval.report.sections._counts import publish_block
+from dapp_eval.report.sections import _results as R
 
 
 def _num(v) -> float:
     return pd.to_numeric(str(v).replace(",", ""), errors="coerce")
 
 
+def flow_totals(page) -> dict[str, float]:
+    """The totals every group profile adds up to, from the participant flow as the page publishes it (the
+    flow published again, deterministically, on a copy of the release's log: it is logged once, by engagement)."""
+    import copy
+
+    from dapp_eval.analyses import flow_published as fp
+    from dapp_eval.disclosure.roles import publish
+
+    res = R.funnel_cascade(page)
+    if isinstance(res, Exception):
+        return fp.profile_totals(None)
+    flow, roles = page.declared(res, "flow")
+    return page.keep("flow_totals", lambda: fp.profile_totals(publish(flow, roles, copy.deepcopy(page.dc),
+                                                                          name="participant flow")))
+
+
 def publish(page, res, *, caption: str, name: str) -> tuple[list, pd.DataFrame]:
     """(blocks, published table) of a profile result: merged, protected, with start and completion rates
-    (its analysis declares the roles: :func:`dapp_eval.analyses.equality.profile_roles`)."""
-    block, shown = publish_block(page, res, caption=caption, name=name, drop=("characteristic",),
-                                 rename={"label": "variable"})
-    return [block], (shown if shown is not None else res.summary.iloc[:0])
+    (its analysis declares the roles: :func:`dapp_eval.analyses.equality.profile_roles`). Within each
+    characteristic the largest group is the published total less the other groups
+    (:func:`dapp_eval.analyses.flow_published.derive_largest_group`): the groups add up to the flow's published
+    totals exactly, and no characteristic tells anything of the totals (issue 26)."""
+    from dapp_eval.analyses import flow_published as fp
+    from dapp_eval.disclosure.roles import publish as publish_table
+
+    caption = f"{caption} (in each characteristic, the largest group is the total less the other groups)"
+    df, roles = page.declared(res)
+    csv = page.csv_name(name)
+    if page.is_withheld(caption, csv):
+        return [page.withheld_block(caption)], res.summary.iloc[:0]
+    shown = fp.derive_largest_group(publish_table(df, roles, page.dc, name=caption), flow_totals(page),
+                                    zero_minimum=page.dc.zero_minimum)
+    block = page.shown_table(shown.drop(columns=["characteristic"]).rename(columns={"label": "variable"}),
+                             caption=caption, csv_name=csv)
+    return [block], shown
 
 
 def named(page, shown: pd.DataFrame, *, what: str) -> list:
