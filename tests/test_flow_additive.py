@@ -87,6 +87,12 @@ def _check_additive(flow, conv, prof) -> int:
     waiting, _ = fp.waiting_counts(flow, ["awaiting_assessment", "awaiting_start", "any"])
     if "[c]" not in waiting:
         assert waiting[2] == waiting[0] + waiting[1]
+    return checked + _check_profile(flow, prof)
+
+
+def _check_profile(flow, prof) -> int:
+    """The groups of each characteristic add up to the flow's published totals exactly."""
+    checked = 0
     totals = fp.profile_totals(flow)
     for _, g in prof.groupby("characteristic"):
         for c, t in totals.items():

@@ -44,7 +44,7 @@ from dapp_eval.analyses.funnel import INTERMEDIATE_STAGES, STAGE_LABELS, STAGES
 from dapp_eval.columns import Count, Derived, Label, Merge, Value
 from dapp_eval.estimators.proportions import wilson_ci
 
-__all__ = ["FLOW_ROLES", "flow_table", "stage_value", "conversion_table", "CONVERSION_ROLES", "wait_counts",
+__all__ = ["derive_largest_group", "derive_largest_band", "profile_totals", "DERIVED_GROUP", "FLOW_ROLES", "flow_table", "stage_value", "conversion_table", "CONVERSION_ROLES", "wait_counts",
            "waiting_counts", "DERIVED_NOTE"]
 
 #: what the page says about the derived counts
@@ -276,20 +276,44 @@ def derive_largest_group(shown: pd.DataFrame, totals: dict[str, float], *, zero_
     ['g', 'a (the total less the other groups)', 105, 90, 50, 40, '[c]', 0.5555555555555556, '[c]']
     """
     out = shown.copy().astype(object)
-    cols = list(_PROFILE_TOTALS)
-    nums = out[cols].apply(_numbers)
     for _, idx in out.groupby("characteristic", sort=False).indices.items():
-        top = idx[int(np.nanargmax(nums["n_referred"].to_numpy()[idx]))] if nums["n_referred"].iloc[idx].notna().any() \
-            else idx[0]
-        rest = [i for i in idx if i != top]
-        for c in cols:
-            v = totals[c] - nums[c].iloc[rest].sum(min_count=0)
-            ok = np.isfinite(v) and nums[c].iloc[rest].notna().all() and v >= 0
-            out.iat[top, out.columns.get_loc(c)] = int(v) if ok else "[c]"
-        d = {c: pd.to_numeric(out.iat[top, out.columns.get_loc(c)], errors="coerce") for c in cols}
+        top = _derive_block(out, list(idx), totals, label="group")
+        d = {c: pd.to_numeric(out.iat[top, out.columns.get_loc(c)], errors="coerce") for c in totals}
         if "prop_started" in out:
             out.iat[top, out.columns.get_loc("prop_started")] = _rate(d["n_started"], d["n_resolved"], zero_minimum)
         if "prop_completed" in out:
             out.iat[top, out.columns.get_loc("prop_completed")] = _rate(d["n_completed"], d["n_left"], zero_minimum)
-        out.iat[top, out.columns.get_loc("group")] = f"{out.iat[top, out.columns.get_loc('group')]} {DERIVED_GROUP}"
+    return out
+
+
+def _derive_block(out: pd.DataFrame, idx: list, totals: dict[str, float], *, label: str) -> int:
+    """In the rows ``idx`` of ``out``, the row largest in the first of ``totals``'s columns becomes the total
+    less the other rows (``[c]`` where one of them or the total is not published), labelled so; its position."""
+    cols = list(totals)
+    nums = out[cols].apply(_numbers)
+    first = nums[cols[0]].to_numpy()[idx]
+    top = idx[int(np.nanargmax(first))] if np.isfinite(first).any() else idx[0]
+    rest = [i for i in idx if i != top]
+    for c in cols:
+        v = totals[c] - nums[c].iloc[rest].sum(min_count=0)
+        ok = np.isfinite(v) and nums[c].iloc[rest].notna().all() and v >= 0
+        out.iat[top, out.columns.get_loc(c)] = int(v) if ok else "[c]"
+    out.iat[top, out.columns.get_loc(label)] = f"{out.iat[top, out.columns.get_loc(label)]} {DERIVED_GROUP}"
+    return top
+
+
+def derive_largest_band(shown: pd.DataFrame, pub: pd.DataFrame | None) -> pd.DataFrame:
+    """The waiting list by risk band with the largest band's people the flow's published people waiting (for
+    an assessment or a place) less the other bands: the bands add up to the flow exactly.
+
+    >>> shown = pd.DataFrame({"risk_band": ["High", "Medium"], "n_waiting": ["20", "35"]})
+    >>> flow = pd.DataFrame({"stage": ["awaiting_assessment", "awaiting_start"], "level": "terminal",
+    ...                      "parent": ["referred", "accepted"], "n": ["40", "15"]})
+    >>> derive_largest_band(shown, flow)["n_waiting"].tolist()
+    ['20', 35]
+    """
+    out = shown.copy().astype(object)
+    total = float("nan") if pub is None else stage_value(pub, ("awaiting_assessment", "awaiting_start"))
+    if len(out):
+        _derive_block(out, list(range(len(out))), {"n_waiting": total}, label="risk_band")
     return out

@@ -19,20 +19,25 @@ def _num(v) -> float:
     return pd.to_numeric(str(v).replace(",", ""), errors="coerce")
 
 
-def flow_totals(page) -> dict[str, float]:
-    """The totals every group profile adds up to, from the participant flow as the page publishes it (the
-    flow published again, deterministically, on a copy of the release's log: it is logged once, by engagement)."""
+def published_flow(page) -> pd.DataFrame | None:
+    """The participant flow as the page publishes it (published again, deterministically, on a copy of the
+    release's log: it is logged once, by the engagement section); None if there is none."""
     import copy
 
-    from dapp_eval.analyses import flow_published as fp
     from dapp_eval.disclosure.roles import publish
 
     res = R.funnel_cascade(page)
     if isinstance(res, Exception):
-        return fp.profile_totals(None)
+        return None
     flow, roles = page.declared(res, "flow")
-    return page.keep("flow_totals", lambda: fp.profile_totals(publish(flow, roles, copy.deepcopy(page.dc),
-                                                                          name="participant flow")))
+    return page.keep("published_flow", lambda: publish(flow, roles, copy.deepcopy(page.dc), name="participant flow"))
+
+
+def flow_totals(page) -> dict[str, float]:
+    """The totals every group profile adds up to, from the participant flow as the page publishes it."""
+    from dapp_eval.analyses import flow_published as fp
+
+    return fp.profile_totals(published_flow(page))
 
 
 def publish(page, res, *, caption: str, name: str) -> tuple[list, pd.DataFrame]:
@@ -49,11 +54,25 @@ def publish(page, res, *, caption: str, name: str) -> tuple[list, pd.DataFrame]:
     csv = page.csv_name(name)
     if page.is_withheld(caption, csv):
         return [page.withheld_block(caption)], res.summary.iloc[:0]
-    shown = fp.derive_largest_group(publish_table(df, roles, page.dc, name=caption), flow_totals(page),
+    totals = flow_totals(page)
+    shown = fp.derive_largest_group(publish_table(df, roles, page.dc, name=caption), totals,
                                     zero_minimum=page.dc.zero_minimum)
-    block = page.shown_table(shown.drop(columns=["characteristic"]).rename(columns={"label": "variable"}),
-                             caption=caption, csv_name=csv)
-    return [block], shown
+    # a count whose total the flow does not publish (its people still waiting or attending are merged with an
+    # exit) cannot add up to a published total: that column, and the rate it is the denominator of, are left out
+    gone = [c for c, v in totals.items() if not pd.notna(v) and c in ("n_resolved", "n_left")]
+    rates = {"n_resolved": "prop_started", "n_left": "prop_completed"}
+    drop = ["characteristic", *gone, *(rates[c] for c in gone if rates[c] in shown)]
+    block = page.shown_table(shown.drop(columns=drop).rename(columns={"label": "variable"}), caption=caption,
+                             csv_name=csv)
+    if not gone:
+        return [block], shown
+    what = {"n_resolved": "the people no longer waiting (and the start rate)",
+            "n_left": "the people who have left (and the share of them who completed)"}
+    note = page.p("Not shown here: " + " and ".join(what[c] for c in gone) + ", because the participant flow "
+                  "merges a handful of people still waiting or attending with those who left, so these counts could "
+                  "not add up to a published total." + (" The all-sites report shows them." if page.site else ""),
+                  "note")
+    return [block, note], shown
 
 
 def named(page, shown: pd.DataFrame, *, what: str) -> list:
