@@ -13,6 +13,7 @@ import pandas as pd
 
 from dapp_eval import formatting as fmt
 from dapp_eval.report.sections import _results as R
+from dapp_eval.report.sections._counts import publish_block
 
 
 def _num(v) -> float:
@@ -45,25 +46,20 @@ def publish(page, res, *, caption: str, name: str) -> tuple[list, pd.DataFrame]:
     (its analysis declares the roles: :func:`dapp_eval.analyses.equality.profile_roles`). Within each
     characteristic the largest group is the published total less the other groups
     (:func:`dapp_eval.analyses.flow_published.derive_largest_group`): the groups add up to the flow's published
-    totals exactly, and no characteristic tells anything of the totals (issue 26)."""
+    totals exactly, and no characteristic tells anything of the totals (issue 26). A count whose total the flow
+    does not publish (its people still waiting or attending merged with an exit) cannot add up to a published
+    total: that column, and the rate it is the denominator of, are left out with a sentence."""
     from dapp_eval.analyses import flow_published as fp
-    from dapp_eval.disclosure.roles import publish as publish_table
 
-    caption = f"{caption} (in each characteristic, the largest group is the total less the other groups)"
-    df, roles = page.declared(res)
-    csv = page.csv_name(name)
-    if page.is_withheld(caption, csv):
-        return [page.withheld_block(caption)], res.summary.iloc[:0]
     totals = flow_totals(page)
-    shown = fp.derive_largest_group(publish_table(df, roles, page.dc, name=caption), totals,
-                                    zero_minimum=page.dc.zero_minimum)
-    # a count whose total the flow does not publish (its people still waiting or attending are merged with an
-    # exit) cannot add up to a published total: that column, and the rate it is the denominator of, are left out
-    gone = [c for c, v in totals.items() if not pd.notna(v) and c in ("n_resolved", "n_left")]
+    gone = [c for c in ("n_resolved", "n_left") if not pd.notna(totals[c])]
     rates = {"n_resolved": "prop_started", "n_left": "prop_completed"}
-    drop = ["characteristic", *gone, *(rates[c] for c in gone if rates[c] in shown)]
-    block = page.shown_table(shown.drop(columns=drop).rename(columns={"label": "variable"}), caption=caption,
-                             csv_name=csv)
+    block, shown = publish_block(page, res, caption=f"{caption} (in each characteristic, the largest group is the "
+                                 "total less the other groups)", name=name, rename={"label": "variable"},
+                                 then=lambda t: fp.derive_largest_group(t, totals, zero_minimum=page.dc.zero_minimum),
+                                 drop=("characteristic", *gone, *(rates[c] for c in gone)))
+    if shown is None:
+        return [block], res.summary.iloc[:0]
     if not gone:
         return [block], shown
     what = {"n_resolved": "the people no longer waiting (and the start rate)",

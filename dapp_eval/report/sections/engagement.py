@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import pandas as pd
+
 from dapp_eval.disclosure.curves import protect_cif_table
 from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._counts import numbers, publish_block
@@ -89,42 +91,41 @@ def _wait(page, stage: str, title: str, flow) -> list:
 def _wait_block(page, w, stage: str, title: str, flow) -> dict:
     """A wait's table: its median (from the curve), and its people as sums of the published flow."""
     from dapp_eval.analyses import flow_published as fp
-    from dapp_eval.disclosure.roles import publish
 
-    caption = f"{title} (weeks; competing risks, people still waiting censored; people from the participant flow)"
-    csv = page.csv_name(f"wait_{stage}")
-    if page.is_withheld(caption, csv):
-        return page.withheld_block(caption)
-    df, roles = page.declared(w)
-    shown = publish(df, roles, page.dc, name=caption)
-    counts = fp.wait_counts(flow, stage)
-    shown = shown.drop(columns=["group", "step", "unit", "median_reached", "n_observed_events", "n", "n_event",
-                                "n_competing", "n_censored"]).assign(**{c: [v] * len(shown) for c, v in counts.items()})
-    shown = shown.rename(columns={"estimate": "median_weeks", "median_observed_events": "median_among_those_with_event"})
-    return page.shown_table(shown[[*counts, *[c for c in shown.columns if c not in counts]]], caption=caption,
-                            csv_name=csv)
+    def people(shown):
+        counts = fp.wait_counts(flow, stage)
+        rest = shown.drop(columns=["n", "n_event", "n_competing", "n_censored"])
+        return pd.concat([pd.DataFrame({c: [v] * len(shown) for c, v in counts.items()}, index=shown.index), rest],
+                         axis=1)
+
+    block, _ = publish_block(page, w, caption=f"{title} (weeks; competing risks, people still waiting censored; "
+                             "people from the participant flow)", name=f"wait_{stage}", then=people,
+                             drop=("group", "step", "unit", "median_reached", "n_observed_events"),
+                             rename={"estimate": "median_weeks",
+                                     "median_observed_events": "median_among_those_with_event"})
+    return block
 
 
 def _waiting_list(page, flow) -> list:
     from dapp_eval.analyses import flow_published as fp
     from dapp_eval.analyses import funnel
-    from dapp_eval.disclosure.roles import publish
 
     wl = page.get("waiting_list", lambda: funnel.waiting_list(page.data, by=None))
     if isinstance(wl, Exception):
         return [page.na("Waiting list at the extract date", str(wl))]
-    caption = ("People waiting at the data extract date and how long they had waited so far (weeks; the longest "
-               "single wait is not shown; people waiting and referred from the participant flow)")
-    csv = page.csv_name("waiting_list")
-    if page.is_withheld(caption, csv):
-        return [page.h3("Waiting list at the extract date"), page.withheld_block(caption)]
-    df, roles = page.declared(wl)
-    shown = publish(df, roles, page.dc, name=caption)
-    waiting, referred = fp.waiting_counts(flow, list(shown["list"].astype(str)))
-    shown = shown.drop(columns=["group", "since", "max_weeks", "as_at", "as_at_varies", "n_waiting", "n_referred"])
-    shown.insert(1, "waiting", waiting)
-    shown.insert(2, "referred", referred)
-    return [page.h3("Waiting list at the extract date"), page.shown_table(shown, caption=caption, csv_name=csv)]
+
+    def from_flow(shown):
+        waiting, referred = fp.waiting_counts(flow, list(shown["list"].astype(str)))
+        out = shown.drop(columns=["n_waiting", "n_referred"])
+        out.insert(2, "waiting", waiting)
+        out.insert(3, "referred", referred)
+        return out
+
+    block, _ = publish_block(page, wl, caption="People waiting at the data extract date and how long they had waited "
+                             "so far (weeks; the longest single wait is not shown; people waiting and referred from "
+                             "the participant flow)", name="waiting_list", then=from_flow,
+                             drop=("group", "since", "max_weeks", "as_at", "as_at_varies"))
+    return [page.h3("Waiting list at the extract date"), block]
 
 
 def _throughput(page) -> list:

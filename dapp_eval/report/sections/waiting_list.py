@@ -28,13 +28,11 @@ def _table(page, res) -> dict:
     (:func:`dapp_eval.analyses.flow_published.derive_largest_band`); the split between the two lists is the
     flow's, not repeated by band (an independent split of the same people would narrow the flow's counts)."""
     from dapp_eval.analyses import flow_published as fp
-    from dapp_eval.disclosure.roles import publish
+    from dapp_eval.report.sections._counts import publish_block
     from dapp_eval.report.sections._groups import published_flow
 
-    caption = "Waiting list at the extract date by risk band (the largest band is the total less the other bands)"
-    csv = page.csv_name("waiting_list")
-    if page.is_withheld(caption, csv):
-        return page.withheld_block(caption)
-    df, roles = page.declared(res)
-    shown = publish(df, roles, page.dc, name=caption).drop(columns=["n_awaiting_assessment", "n_awaiting_start"])
-    return page.shown_table(fp.derive_largest_band(shown, published_flow(page)), caption=caption, csv_name=csv)
+    block, _ = publish_block(page, res, caption="Waiting list at the extract date by risk band (the largest band is "
+                             "the total less the other bands)", name="waiting_list",
+                             then=lambda shown: fp.derive_largest_band(shown, published_flow(page)),
+                             drop=("n_awaiting_assessment", "n_awaiting_start"))
+    return block
