@@ -44,7 +44,7 @@ from dapp_eval.analyses.funnel import INTERMEDIATE_STAGES, STAGE_LABELS, STAGES
 from dapp_eval.columns import Count, Derived, Label, Merge, Value
 from dapp_eval.estimators.proportions import wilson_ci
 
-__all__ = ["derive_largest_group", "derive_largest_band", "profile_totals", "DERIVED_GROUP", "FLOW_ROLES", "flow_table", "stage_value", "conversion_table", "CONVERSION_ROLES", "wait_counts",
+__all__ = ["derive_largest_group", "derive_largest_band", "derive_completion_rows", "profile_totals", "DERIVED_GROUP", "FLOW_ROLES", "flow_table", "stage_value", "conversion_table", "CONVERSION_ROLES", "wait_counts",
            "waiting_counts", "DERIVED_NOTE"]
 
 #: what the page says about the derived counts
@@ -300,6 +300,18 @@ def _derive_block(out: pd.DataFrame, idx: list, totals: dict[str, float], *, lab
         out.iat[top, out.columns.get_loc(c)] = int(v) if ok else "[c]"
     out.iat[top, out.columns.get_loc(label)] = f"{out.iat[top, out.columns.get_loc(label)]} {DERIVED_GROUP}"
     return top
+
+
+def derive_completion_rows(shown: pd.DataFrame, pub: pd.DataFrame | None) -> pd.DataFrame:
+    """The completion-rate table (rows by planned length, or one pooled row) with the largest row's people
+    started, completed and still attending the flow's published numbers less the other rows: the rows add up
+    to the flow exactly (an independent rounding of the same people would narrow the flow's counts)."""
+    out = shown.copy().astype(object)
+    totals = {c: float("nan") if pub is None else stage_value(pub, (s,))
+              for c, s in (("n", "started"), ("n_completed", "completed"), ("n_open", "still_attending"))}
+    if len(out):
+        _derive_block(out, list(range(len(out))), totals, label="basis")
+    return out
 
 
 def derive_largest_band(shown: pd.DataFrame, pub: pd.DataFrame | None) -> pd.DataFrame:
