@@ -35,4 +35,3 @@ def test_the_audit_recovers_true_counts_from_table_by_table_suppression(release_
         if leak.table == "funnel_counts" and leak.row.split(" / ")[0] in truth[leak.report]:  # not a merged row
             assert truth[leak.report][leak.row.split(" / ")[0]] == leak.value, str(leak)
             checked += 1
-    assert checked >= 0  # the flow's final stages are few now; every one recovered is the true count
