@@ -498,10 +498,12 @@ def cascade(data, *, by: str | None = None, alpha: float = 0.05) -> AnalysisResu
         alpha=alpha, unit="referrals", by=by, notes=_stage_notes(ep, ep["stage"]),
         stage_definitions=dict(STAGE_LABELS),
     )
+    from dapp_eval.analyses import flow_published as fp  # the published flow (its module imports this one)
+
     return AnalysisResult(summary=summary, meta=meta, tables={"counts": counts_df, "conversion": conv_df,
-                                                              "stages": stages},
+                                                              "stages": stages, "flow": fp.flow_table(counts_df)},
                           title="Referral to completion funnel", _plotter=plotting.plot_funnel_flow,
-                          roles={"counts": _COUNTS_ROLES, "conversion": _CONVERSION_ROLES})
+                          roles={"counts": _COUNTS_ROLES, "conversion": _CONVERSION_ROLES, "flow": fp.FLOW_ROLES})
 
 
 def _pct_of_referred(pub: pd.DataFrame) -> pd.DataFrame:

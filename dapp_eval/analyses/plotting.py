@@ -193,7 +193,9 @@ def plot_throughput(result, ax=None, *, group="all"):
                 label="Target completions per quarter")
     for xi, partial in zip(x, df["partial"]):
         if partial:
-            ax.axvspan(xi - 0.5, xi + 0.5, color="#DDDDDD", alpha=0.5, linewidth=0, zorder=0)
+            # a band over the axes' height (not a rectangle patch: its height is the axis range, not a count)
+            ax.fill_between([xi - 0.5, xi + 0.5], 0, 1, transform=ax.get_xaxis_transform(), color="#DDDDDD",
+                            alpha=0.5, linewidth=0, zorder=0)
     ax.set_xticks(x)
     ax.set_xticklabels(df["quarter"], rotation=45, ha="right")
     ax.set_ylabel("Number")

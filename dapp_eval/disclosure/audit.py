@@ -82,7 +82,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from dapp_eval.analyses.flow_published import DERIVED_GROUP
 from dapp_eval.disclosure.audit_charts import ChartRead, chart_leaks, read_charts
+from dapp_eval.disclosure.audit_flow import RATIO_DENOMINATORS, add_flow_relations
 from dapp_eval.disclosure.audit_milp import pinned_by_milp
 from dapp_eval.formatting import code_row_below
 
@@ -602,6 +604,7 @@ class _Cells:
         self.meta: list[tuple] = []      # (report, table, row label, column, text, threshold)
         self.index: dict[tuple, int] = {}
         self.pinned_by: dict[int, tuple[str, str]] = {}
+        self.unpublished: set[int] = set()  # counts no table shows (audit_flow's stages): never a leak
 
     def interval(self, text: str, threshold: int):
         t = text.strip().replace(",", "")
@@ -748,7 +751,7 @@ def audit_reports(reports: list[_Report], *, path: str = "release", base: int | 
     for x in leaks:
         by_attack[x.attack] += 1
     return AuditResult(path, cells.rounded, base, len(reports), sum(len(r.tables) for r in reports),
-                       len(cells.lo), int(sum(cells.hidden)), leaks, narrowed, dict(relations), dict(by_attack),
+                       len(cells.lo) - len(cells.unpublished), int(sum(cells.hidden)), leaks, narrowed, dict(relations), dict(by_attack),
                        notes)
 
 
@@ -791,7 +794,8 @@ def _charts(reports: list[_Report], cells: _Cells) -> tuple[list[Leak], list[str
 def _integer_program(cells: _Cells, live, relations: dict) -> list[str]:
     """Pin the cells that every relation together (one integer program per linked group) leaves one value."""
     stats = {"integer programs": 0}
-    pins, notes = pinned_by_milp(len(cells.lo), cells.lo, cells.hi, cells.exact, live, stats)
+    known = [e or i in cells.unpublished for i, e in enumerate(cells.exact)]  # not candidates for a pin
+    pins, notes = pinned_by_milp(len(cells.lo), cells.lo, cells.hi, known, live, stats)
     relations["integer programs (groups of linked cells)"] = stats["integer programs"]
     for i, (v, how) in pins.items():
         cells.lo[i] = cells.hi[i] = float(v)
@@ -826,6 +830,8 @@ def _published_cells(reports: list[_Report], base: int) -> _Cells:
                     continue
                 for i, row in enumerate(t.rows):
                     v = row[j]
+                    if DERIVED_GROUP in labels[i]:
+                        continue  # the published total less the other groups: an identity of published cells
                     cells.add((r.file, key, labels[i], c), v, r.threshold, (r.file, key, labels[i], c, v, r.threshold))
     return cells
 
@@ -841,6 +847,7 @@ def _all_relations(reports: list[_Report], cells: _Cells) -> tuple[list, list]:
         for key, t in r.tables.items():
             _relations_within_table(r, key, t, cells, eqs)
         _relations_between_tables(r, cells, eqs)
+    add_flow_relations(reports, cells, eqs, row_labels=_row_labels, listed_sites=_listed_sites)
     ratio_hyps = []
     for r in reports:
         for key, t in r.tables.items():
@@ -852,15 +859,16 @@ def _pinned_cells(cells: _Cells) -> tuple[list[Leak], list[Leak]]:
     """The leaks (counts worked back to one small value) and the hidden counts narrowed to a span of at most 3."""
     leaks, narrowed = _unrounded(cells), []
     for i, meta in enumerate(cells.meta):
-        if cells.exact[i]:
+        if cells.exact[i] or i in cells.unpublished:
             continue
         rep, table, row, col, text, thr = meta
         lo, hi = cells.lo[i], cells.hi[i]
         attack, how = cells.pinned_by.get(i, ("", ""))
         if not attack:
             continue
-        # an exact count worked back: a small one, or a rounded (or complementarily hidden) one at any size
-        if lo == hi and (lo >= 1 or attack == AT_LEAST_T):
+        # an exact count worked back: a small one, or a rounded (or complementarily hidden) one at any size;
+        # a '[c]' worked back to 0 too (it tells that no one in the group did it, as the attacker read it)
+        if lo == hi and (lo >= 1 or attack == AT_LEAST_T or cells.hidden[i]):
             leaks.append(Leak(attack, rep, table, row, col, text, int(lo), how))
         elif cells.hidden[i] and 1 <= lo and hi <= thr - 1 and hi - lo <= 2:
             narrowed.append(Leak(attack, rep, table, row, col, text, int(lo), f"between {int(lo)} and {int(hi)}"))
@@ -1400,7 +1408,7 @@ def _ratio_hypotheses(r: _Report, key: str, df: ReadTable, cells: _Cells):
         scale = 100.0 if ("pct" in str(d).lower() or "%" in str(d)) else 1.0
         if vmax > scale * 1.0000001:
             continue
-        found = [h for pair in _count_pairs(counts, _named_numerator(d, counts))
+        found = [h for pair in _count_pairs(counts, _named_numerator(d, counts), RATIO_DENOMINATORS.get(d))
                  if (h := _pairing((r, key, df, cells), (d, j, v, scale), pair))]
         # the attacker knows which counts a ratio is made of only if one pairing fits the published numbers:
         # with rounding bands several often fit (0.6 = 15 / 25 = n_converted / n_resolved, and 7 / 12 =
@@ -1464,9 +1472,12 @@ def _named_numerator(ratio_col: str, counts: list) -> str | None:
     return None
 
 
-def _count_pairs(counts: list, numerator: str | None = None) -> list[tuple]:
+def _count_pairs(counts: list, numerator: str | None = None, denominator: str | None = None) -> list[tuple]:
     """(numerator, denominator, how) guesses: a count over another in its row, or over its own first row
-    (only the named numerator, when the ratio's header names one)."""
+    (only the named numerator, when the ratio's header names one; only the documented denominator, when the
+    contract gives one: 'Completed, of those who left' is n_completed / n_left, never / n_started)."""
+    if numerator and denominator in counts:
+        return [(numerator, denominator, "row")]
     cand = []
     for a in [numerator] if numerator else counts:
         for b in counts:

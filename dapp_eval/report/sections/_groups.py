@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dapp_eval import formatting as fmt
+from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._counts import publish_block
 
 
@@ -19,12 +20,55 @@ def _num(v) -> float:
     return pd.to_numeric(str(v).replace(",", ""), errors="coerce")
 
 
+def published_flow(page) -> pd.DataFrame | None:
+    """The participant flow as the page publishes it (published again, deterministically, on a copy of the
+    release's log: it is logged once, by the engagement section); None if there is none."""
+    import copy
+
+    from dapp_eval.disclosure.roles import publish
+
+    res = R.funnel_cascade(page)
+    if isinstance(res, Exception):
+        return None
+    flow, roles = page.declared(res, "flow")
+    return page.keep("published_flow", lambda: publish(flow, roles, copy.deepcopy(page.dc), name="participant flow"))
+
+
+def flow_totals(page) -> dict[str, float]:
+    """The totals every group profile adds up to, from the participant flow as the page publishes it."""
+    from dapp_eval.analyses import flow_published as fp
+
+    return fp.profile_totals(published_flow(page))
+
+
 def publish(page, res, *, caption: str, name: str) -> tuple[list, pd.DataFrame]:
     """(blocks, published table) of a profile result: merged, protected, with start and completion rates
-    (its analysis declares the roles: :func:`dapp_eval.analyses.equality.profile_roles`)."""
-    block, shown = publish_block(page, res, caption=caption, name=name, drop=("characteristic",),
-                                 rename={"label": "variable"})
-    return [block], (shown if shown is not None else res.summary.iloc[:0])
+    (its analysis declares the roles: :func:`dapp_eval.analyses.equality.profile_roles`). Within each
+    characteristic the largest group is the published total less the other groups
+    (:func:`dapp_eval.analyses.flow_published.derive_largest_group`): the groups add up to the flow's published
+    totals exactly, and no characteristic tells anything of the totals (issue 26). A count whose total the flow
+    does not publish (its people still waiting or attending merged with an exit) cannot add up to a published
+    total: that column, and the rate it is the denominator of, are left out with a sentence."""
+    from dapp_eval.analyses import flow_published as fp
+
+    totals = flow_totals(page)
+    gone = [c for c in ("n_resolved", "n_left") if not pd.notna(totals[c])]
+    rates = {"n_resolved": "prop_started", "n_left": "prop_completed"}
+    block, shown = publish_block(page, res, caption=f"{caption} (in each characteristic, the largest group is the "
+                                 "total less the other groups)", name=name, rename={"label": "variable"},
+                                 then=lambda t: fp.derive_largest_group(t, totals, zero_minimum=page.dc.zero_minimum),
+                                 drop=("characteristic", *gone, *(rates[c] for c in gone)))
+    if shown is None:
+        return [block], res.summary.iloc[:0]
+    if not gone:
+        return [block], shown
+    what = {"n_resolved": "the people no longer waiting (and the start rate)",
+            "n_left": "the people who have left (and the share of them who completed)"}
+    note = page.p("Not shown here: " + " and ".join(what[c] for c in gone) + ", because the participant flow "
+                  "merges a handful of people still waiting or attending with those who left, so these counts could "
+                  "not add up to a published total." + (" The all-sites report shows them." if page.site else ""),
+                  "note")
+    return [block, note], shown
 
 
 def named(page, shown: pd.DataFrame, *, what: str) -> list:

@@ -91,9 +91,16 @@ def _completion_table(page) -> list:
         return [page.na("Completion rate", str(comp))]
     # the plain ratio of completions to starts is not published: it is not the completion rate (it counts
     # people still attending as failures)
-    return [page.publish(comp, caption="Completion rate: cumulative incidence of completion at the planned length "
-                         "plus grace period", name="completion_rate",
-                         drop=("group", "n_completed_by_horizon", "n_followed_to_horizon", "raw_ratio"))]
+    # people started, completed and still attending are the participant flow's published numbers (the largest
+    # row the flow's less the other rows): the table adds up to the flow exactly (analyses.flow_published)
+    from dapp_eval.analyses import flow_published as fp
+    from dapp_eval.report.sections._groups import published_flow
+
+    block, _ = publish_block(page, comp, caption="Completion rate: cumulative incidence of completion at the planned "
+                             "length plus grace period (people from the participant flow)", name="completion_rate",
+                             then=lambda shown: fp.derive_completion_rows(shown, published_flow(page)),
+                             drop=("group", "n_completed_by_horizon", "n_followed_to_horizon", "raw_ratio"))
+    return [block]
 
 
 def _km(page, a) -> list:

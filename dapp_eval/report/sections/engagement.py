@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import pandas as pd
+
 from dapp_eval.disclosure.curves import protect_cif_table
 from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._counts import numbers, publish_block
@@ -16,11 +18,11 @@ def build(page) -> dict:
     res = R.funnel_cascade(page)
     if isinstance(res, Exception):
         return {"blocks": [page.na("Funnel", str(res))]}
-    out = _flow(page, res)
+    out, flow = _flow(page, res)
     for stage, title in (("referral_to_assessment", "Wait from referral to assessment"),
                          ("assessment_to_start", "Wait from assessment to start")):
-        out += _wait(page, stage, title)
-    out += _waiting_list(page)
+        out += _wait(page, stage, title, flow)
+    out += _waiting_list(page, flow)
     out += _throughput(page)
     k = len(out)  # attendance ratios and the full Table 1 go to the technical annex
     out += _attendance(page)
@@ -31,39 +33,42 @@ def build(page) -> dict:
     return {"blocks": out}
 
 
-def _flow(page, res) -> list:
-    """The participant flow: people at each stage, the flow diagram and the conversion at each step."""
+def _flow(page, res) -> tuple[list, object]:
+    """The participant flow: people at each final stage (a base of protected counts), every total and
+    conversion their published sum (analyses.flow_published), the flow diagram and the conversions."""
+    from dapp_eval.analyses import flow_published as fp
     from dapp_eval.analyses import plotting
 
     out = [page.p("Every referral is placed in exactly one stage, derived from its case record. "
                   "Conversion rates are taken among cases that have reached a decision at that step; "
-                  "cases still open are shown beside them and never counted as failures.")]
-    table, shown = publish_block(page, res, table="counts", caption="Participant flow: people at each stage",
-                                 name="funnel_counts", drop=("group", "row_type", "stage", "parent"),
+                  "cases still open are shown beside them and never counted as failures."),
+           page.p(fp.DERIVED_NOTE, "note")]
+    table, shown = publish_block(page, res, table="flow", caption="Participant flow: people at each stage",
+                                 name="funnel_counts", drop=("group", "stage", "level", "parent"),
                                  rename={"label": "stage", "pct_of_referred": "% of referred"})
     out.append(table)
-    if shown is not None:
-        n = dict(zip(shown["stage"], shown["n"]))
-        out.append(page.figure(plotting.plot_funnel_flow(shown), alt="Participant flow diagram from referral to "
-                               f"completion: {n.get('referred', 'n/a')} referred, {n.get('started', 'n/a')} started, "
-                               f"{n.get('completed', 'n/a')} completed; the number at every stage and exit is in the "
-                               "table above (small numbers hidden).", caption="Participant flow (CONSORT-style)."))
-    out.append(page.publish(res, table="conversion", name="funnel_conversion",
-                            caption=f"Conversion at each step (proportion with {page.level} Wilson CI)",
-                            drop=("group", "row_type", "from_stage", "to_stage", "n_stage")))
-    return out
+    if shown is None:
+        return out, None
+    drawn = shown.assign(n=[t if str(n) in ("", "nan") else n for n, t in zip(shown["n"], shown["total"])])
+    n = dict(zip(drawn["stage"], drawn["n"]))
+    out.append(page.figure(plotting.plot_funnel_flow(drawn), alt="Participant flow diagram from referral to "
+                           f"completion: {n.get('referred', 'n/a')} referred, {n.get('started', 'n/a')} started, "
+                           f"{n.get('completed', 'n/a')} completed; the number at every stage and exit is in the "
+                           "table above (small numbers hidden).", caption="Participant flow (CONSORT-style)."))
+    conv = fp.conversion_table(shown, alpha=page.dc.alpha, zero_minimum=page.dc.zero_minimum)
+    out.append(page.publish(conv, roles=fp.CONVERSION_ROLES, name="funnel_conversion",
+                            caption=f"Conversion at each step (proportion with {page.level} Wilson CI; the numbers "
+                                    "are sums of the published stages)"))
+    return out, shown
 
 
-def _wait(page, stage: str, title: str) -> list:
+def _wait(page, stage: str, title: str, flow) -> list:
     """One wait (competing risks): its table and its curves, redrawn from rounded cumulative counts."""
     w = R.wait(page, stage)
     if isinstance(w, Exception):
         return [page.na(title, str(w))]
     out = [page.h3(title)]
-    block, _ = publish_block(page, w, caption=f"{title} (weeks; competing risks, people still waiting censored)",
-                             name=f"wait_{stage}", drop=("group", "step", "unit", "median_reached", "n_observed_events"),
-                             rename={"estimate": "median_weeks",
-                                     "median_observed_events": "median_among_those_with_event"})
+    block = _wait_block(page, w, stage, title, flow)
     out.append(block)
     # redrawn from rounded cumulative counts: each step stands for at least the threshold (disclosure.curves)
     safe = copy.copy(w)
@@ -83,16 +88,44 @@ def _wait(page, stage: str, title: str) -> list:
     return out
 
 
-def _waiting_list(page) -> list:
+def _wait_block(page, w, stage: str, title: str, flow) -> dict:
+    """A wait's table: its median (from the curve), and its people as sums of the published flow."""
+    from dapp_eval.analyses import flow_published as fp
+
+    def people(shown):
+        counts = fp.wait_counts(flow, stage)
+        rest = shown.drop(columns=["n", "n_event", "n_competing", "n_censored"])
+        return pd.concat([pd.DataFrame({c: [v] * len(shown) for c, v in counts.items()}, index=shown.index), rest],
+                         axis=1)
+
+    block, _ = publish_block(page, w, caption=f"{title} (weeks; competing risks, people still waiting censored; "
+                             "people from the participant flow)", name=f"wait_{stage}", then=people,
+                             drop=("group", "step", "unit", "median_reached", "n_observed_events"),
+                             rename={"estimate": "median_weeks",
+                                     "median_observed_events": "median_among_those_with_event"})
+    return block
+
+
+def _waiting_list(page, flow) -> list:
+    from dapp_eval.analyses import flow_published as fp
     from dapp_eval.analyses import funnel
 
     wl = page.get("waiting_list", lambda: funnel.waiting_list(page.data, by=None))
     if isinstance(wl, Exception):
         return [page.na("Waiting list at the extract date", str(wl))]
-    return [page.h3("Waiting list at the extract date"),
-            page.publish(wl, caption="People waiting at the data extract date and how long they had waited so far "
-                         "(weeks; the longest single wait is not shown)", name="waiting_list",
-                         drop=("group", "since", "max_weeks", "as_at", "as_at_varies"))]
+
+    def from_flow(shown):
+        waiting, referred = fp.waiting_counts(flow, list(shown["list"].astype(str)))
+        out = shown.drop(columns=["n_waiting", "n_referred"])
+        out.insert(2, "waiting", waiting)
+        out.insert(3, "referred", referred)
+        return out
+
+    block, _ = publish_block(page, wl, caption="People waiting at the data extract date and how long they had waited "
+                             "so far (weeks; the longest single wait is not shown; people waiting and referred from "
+                             "the participant flow)", name="waiting_list", then=from_flow,
+                             drop=("group", "since", "max_weeks", "as_at", "as_at_varies"))
+    return [page.h3("Waiting list at the extract date"), block]
 
 
 def _throughput(page) -> list:

@@ -14,9 +14,25 @@ def build(page) -> dict:
         return {"blocks": [page.na("Waiting list by risk", str(res))]}
     if res.meta["n_waiting"] == 0:  # a zero is published as it is: 'none' identifies nobody
         return {"blocks": [page.p("No one was waiting for an assessment or a place at the data extract date.")]}
-    block = page.publish(res, caption="Waiting list at the extract date by risk band", name="waiting_list")
+    block = _table(page, res)
     return {"blocks": [page.p("People waiting at the data extract date for an assessment or a place, by risk, "
                               "highest first, so that the list can be prioritised by assessed risk. The band is the "
                               "referring agency's risk level where recorded, otherwise the practitioner's intake "
                               "risk score (DASH 14 or more high, 10 to 13 medium). Bands of a handful of people are "
-                              "merged."), block]}
+                              "merged. The largest band is the participant flow's people waiting less the other "
+                              "bands, so that the bands add up to the flow exactly."), block]}
+
+
+def _table(page, res) -> dict:
+    """The bands' people waiting (published), the largest band the flow's people waiting less the other bands
+    (:func:`dapp_eval.analyses.flow_published.derive_largest_band`); the split between the two lists is the
+    flow's, not repeated by band (an independent split of the same people would narrow the flow's counts)."""
+    from dapp_eval.analyses import flow_published as fp
+    from dapp_eval.report.sections._counts import publish_block
+    from dapp_eval.report.sections._groups import published_flow
+
+    block, _ = publish_block(page, res, caption="Waiting list at the extract date by risk band (the largest band is "
+                             "the total less the other bands)", name="waiting_list",
+                             then=lambda shown: fp.derive_largest_band(shown, published_flow(page)),
+                             drop=("n_awaiting_assessment", "n_awaiting_start"))
+    return block

@@ -1,0 +1,331 @@
+"""The participant flow protected by construction: one base set of counts, every other count an identity of them.
+
+Each count of the participant flow is rounded to a multiple of the rounding base on its own. Where one
+table's count is an exact identity of others (``Referred`` is the sum of its stages; a conversion's
+``n_resolved`` is the earlier stage less the people still open; a wait's ``n`` is a stage of the funnel),
+publishing it rounded on its own gives each of them a band of +-2 around its true value, and an integer
+program over all the identities intersects those bands and pins exact counts (issue 26: 38 counts pinned by
+an outside attacker). This module publishes the flow the way additive tables are published in official
+statistics (controlled, additive tables): a **base** of independently protected counts, the flow's terminal
+stages (people in exactly one stage each), and every other count **derived from the published base** by the
+identity that defines it. A derived count is then an identity of published numbers: it tells nothing the
+base does not, and an attacker's relation ``parent = sum of its stages`` holds among the published numbers
+themselves (it adds no band).
+
+- Terminal stages of a handful of people are merged with their siblings (``Merge``: "Declined assessment or
+  other exit before assessment"), so that a parent is almost always a sum of published numbers. Where a
+  merged stage is still a handful, it is shown as ``<T`` and every total above it is withheld (``[c]``).
+- The intermediate stages (referred, assessed, accepted, started) are published in the column ``total``: the
+  sum of the published stages under them. Derived counts are never published in a count column (``n``,
+  ``n_*``), so that no reader takes them for independently rounded counts.
+- Conversions, the waits' people, and the waiting list's lists are computed from the published flow (see
+  :func:`stage_value`), with the Wilson interval of the published counts.
+
+Examples
+--------
+>>> import pandas as pd
+>>> pub = pd.DataFrame({"stage": ["referred", "declined_assessment", "awaiting_assessment",
+...                                "exited_before_assessment", "assessed"] + [None],
+...                     "level": ["intermediate", "terminal", "terminal", "terminal", "intermediate", "terminal"],
+...                     "parent": [None, "referred", "referred", "referred", "referred", "assessed"],
+...                     "n": [None, "20", "15", "0", None, "400"], "total": ["435", None, None, None, "400", None]})
+>>> stage_value(pub, ("awaiting_assessment",)), stage_value(pub, ("declined_assessment", "awaiting_assessment"))
+(15.0, 35.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from dapp_eval.analyses.funnel import INTERMEDIATE_STAGES, STAGE_LABELS, STAGES
+from dapp_eval.columns import Count, Derived, Label, Merge, Value
+from dapp_eval.estimators.proportions import wilson_ci
+
+__all__ = ["derive_largest_group", "derive_largest_band", "derive_completion_rows", "profile_totals", "DERIVED_GROUP", "FLOW_ROLES", "flow_table", "stage_value", "conversion_table", "CONVERSION_ROLES", "wait_counts",
+           "waiting_counts", "DERIVED_NOTE"]
+
+#: what the page says about the derived counts
+DERIVED_NOTE = ("Only the people at each final stage (column n) are counted and rounded on their own; every total "
+                "(column total), every conversion and every count of the waits and the waiting list is the sum of "
+                "those published numbers, so that they add up exactly and carry nothing of their own. Stages of a "
+                "handful of people are merged with a neighbouring stage.")
+
+#: the intermediate stages whose terminal stages' parents are each intermediate stage or below it
+_BELOW = {"referred": ("referred", "assessed", "accepted", "started"), "assessed": ("assessed", "accepted", "started"),
+          "accepted": ("accepted", "started"), "started": ("started",)}
+_PARENT = {"declined_assessment": "referred", "awaiting_assessment": "referred", "exited_before_assessment": "referred",
+           "unsuitable": "assessed", "declined_to_start": "accepted", "awaiting_start": "accepted",
+           "exited_before_start": "accepted", "still_attending": "started", "completed": "started",
+           "dropped_out": "started", "excluded": "started", "other_exit": "started"}
+
+
+def flow_table(counts: pd.DataFrame) -> pd.DataFrame:
+    """The funnel's stage rows (``cascade``'s ``counts``) as the flow is published: ``n`` on terminal rows
+    only, ``total`` on intermediate rows."""
+    t = counts[["group", "stage", "label", "level", "parent", "n"]].copy()
+    inter = (t["level"] == "intermediate").to_numpy()
+    t["total"] = t["n"].where(inter)
+    t["n"] = t["n"].where(~inter)
+    t["pct_of_referred"] = np.nan
+    return t
+
+
+def _numbers(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s.astype(str).str.replace(",", ""), errors="coerce")
+
+
+def _totals(pub: pd.DataFrame) -> pd.DataFrame:
+    """Each intermediate stage: the sum of the published terminal rows under it (NaN if one is hidden)."""
+    n = _numbers(pub["n"])
+    out = pd.Series(np.nan, index=pub.index, dtype=float)
+    term = pub["level"] == "terminal"
+    for i in pub.index[pub["level"] == "intermediate"]:
+        under = term & (pub["group"] == pub.at[i, "group"]) & pub["parent"].isin(_BELOW.get(pub.at[i, "stage"], ()))
+        out[i] = n[under].sum(min_count=1) if n[under].notna().all() else np.nan
+    return pd.DataFrame({"total": [int(v) if np.isfinite(v) else np.nan for v in out]}, index=pub.index, dtype=object)
+
+
+def _pct(pub: pd.DataFrame) -> pd.DataFrame:
+    """Each row's published number as a % of its group's published referrals."""
+    v = _numbers(pub["n"]).fillna(_numbers(pub["total"]))
+    ref = _numbers(pub["total"]).where(pub["stage"] == "referred").groupby(pub["group"]).transform("max")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({"pct_of_referred": 100 * v / ref.where(ref > 0)})
+
+
+def _terminal(t: pd.DataFrame) -> np.ndarray:
+    return (t["level"] == "terminal").to_numpy()
+
+
+def _intermediate(t: pd.DataFrame) -> np.ndarray:
+    return (t["level"] == "intermediate").to_numpy()
+
+
+_OPEN = ("awaiting_assessment", "awaiting_start", "still_attending")
+
+
+def _exits(t: pd.DataFrame) -> np.ndarray:
+    """Terminal stages that are exits (not people still waiting or attending, nor completers): merged among
+    themselves first, so that a conversion's people still open, and the completers, stay apart where they are
+    not a handful themselves."""
+    return ((t["level"] == "terminal") & ~t["stage"].isin((*_OPEN, "completed"))).to_numpy()
+
+
+#: the flow: terminal stages counted (a handful merged with a sibling exit first, then with any sibling),
+#: intermediate stages their published sums
+FLOW_ROLES = [Merge(by=("group", "parent"), level="label", add=("n",), where=_exits),
+              Merge(by=("group", "parent"), level="label", add=("n",), where=_terminal),
+              Label("label"), Value("group", "stage", "level", "parent"), Count("n"),
+              Derived(("total",), _totals, rows=_intermediate, hidden_ok=True),
+              Derived(("pct_of_referred",), _pct, hidden_ok=True)]
+
+
+def _covered(pub: pd.DataFrame) -> list[tuple[frozenset, float]]:
+    """(terminal stages, published number) of each terminal row: a merged row covers its parent's terminal
+    stages that are not shown on their own."""
+    n = _numbers(pub["n"])
+    term = pub[pub["level"] == "terminal"]
+    out = []
+    for parent, rows in term.groupby("parent", sort=False):
+        own = set(rows["stage"].dropna())
+        rest = frozenset(s for s, p in _PARENT.items() if p == parent and s not in own)
+        for i, st in rows["stage"].items():
+            out.append((frozenset([st]) if isinstance(st, str) else rest, float(n[i])))
+    return out
+
+
+def stage_value(pub: pd.DataFrame, stages: Sequence[str]) -> float:
+    """The sum of the published rows that make up exactly the terminal ``stages`` (intermediate names allowed);
+    NaN when one of them is hidden or merged with a stage outside ``stages``."""
+    want = set()
+    for s in stages:
+        want |= set(INTERMEDIATE_STAGES.get(s, (s,)))
+    total, got = 0.0, set()
+    for cover, v in _covered(pub):
+        if cover & want:
+            if not cover <= want or np.isnan(v):
+                return float("nan")
+            total += v
+            got |= cover
+    return total if got == want else float("nan")
+
+
+# conversion: (earlier stage, later stage, stages still open at the step)
+_CONVERSIONS = {
+    "assessed_of_referred": ("referred", "assessed", ("awaiting_assessment",)),
+    "accepted_of_assessed": ("assessed", "accepted", ()),
+    "started_of_accepted": ("accepted", "started", ("awaiting_start",)),
+    "completed_of_started": ("started", "completed", ("still_attending",)),
+    "started_of_referred": ("referred", "started", ("awaiting_assessment", "awaiting_start")),
+    "completed_of_referred": ("referred", "completed", ("awaiting_assessment", "awaiting_start", "still_attending")),
+}
+
+
+def _minus(total: float, open_: Sequence[str], pub: pd.DataFrame) -> tuple[float, float]:
+    """(people still open, people resolved): the open stages' published sum, and the stage less it."""
+    if not open_:
+        return 0.0, total
+    o = stage_value(pub, open_)
+    return o, total - o
+
+
+def conversion_table(pub: pd.DataFrame, *, alpha: float, zero_minimum: int) -> pd.DataFrame:
+    """Each conversion computed from the published flow ``pub`` (one group): converted of those resolved at
+    the step, with the Wilson interval of those published numbers; ``[c]`` where a number it needs is not
+    published, and the rate also where it says "none" or "all" of fewer than ``zero_minimum`` people."""
+    rows = []
+    for code, (den, num, open_) in _CONVERSIONS.items():
+        conv = stage_value(pub, (num,))
+        opn, res = _minus(stage_value(pub, (den,)), open_, pub)
+        est = lo = hi = float("nan")
+        ok = np.isfinite(conv) and np.isfinite(res) and res > 0
+        if ok and not (res < zero_minimum and conv in (0, res)):
+            est = conv / res
+            lo, hi = (float(x) for x in wilson_ci(conv, res, alpha=alpha))
+        rows.append({"conversion": code, "resolved": res, "converted": conv, "open": opn,
+                     "estimate": est, "ci_lower": lo, "ci_upper": hi})
+    return _marked(pd.DataFrame(rows), ["resolved", "converted", "open", "estimate", "ci_lower", "ci_upper"])
+
+
+def _marked(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """Whole numbers as integers and ``[c]`` for a value not published."""
+    out = df.copy()
+    for c in cols:
+        out[c] = [("[c]" if not np.isfinite(v) else int(v) if float(v).is_integer() and c not in
+                   ("estimate", "ci_lower", "ci_upper") else v) for v in df[c].astype(float)]
+    return out
+
+
+#: the conversions are computed from published numbers only (conversion_table): published as they are
+CONVERSION_ROLES = [Label("conversion"), Value("resolved", "converted", "open", "estimate", "ci_lower", "ci_upper")]
+
+# wait -> (people waiting, reached the step, left another way, still waiting)
+_WAITS = {
+    "referral_to_assessment": (("referred",), ("assessed",), ("declined_assessment", "exited_before_assessment"),
+                               ("awaiting_assessment",)),
+    "assessment_to_start": (("accepted",), ("started",), ("declined_to_start", "exited_before_start"),
+                            ("awaiting_start",)),
+}
+WAIT_COLUMNS = ("people", "reached_step", "left_another_way", "still_waiting")
+
+
+def wait_counts(pub: pd.DataFrame | None, stage: str) -> dict[str, object]:
+    """A wait's people, from the published flow (``[c]`` where not published)."""
+    vals = [float("nan") if pub is None else stage_value(pub, s) for s in _WAITS[stage]]
+    return {c: ("[c]" if not np.isfinite(v) else int(v)) for c, v in zip(WAIT_COLUMNS, vals)}
+
+
+_LISTS = {"awaiting_assessment": ("awaiting_assessment",), "awaiting_start": ("awaiting_start",),
+          "any": ("awaiting_assessment", "awaiting_start")}
+
+
+def waiting_counts(pub: pd.DataFrame | None, lists: Sequence[str]) -> tuple[list, object]:
+    """(people waiting on each list, referrals) from the published flow; a merged list ("awaiting assessment
+    or awaiting start") is the sum of the two."""
+    out = []
+    for code in lists:
+        stages = _LISTS.get(code, tuple(s for s in ("awaiting_assessment", "awaiting_start") if s in str(code)))
+        v = float("nan") if pub is None or not stages else stage_value(pub, stages)
+        out.append("[c]" if not np.isfinite(v) else int(v))
+    ref = float("nan") if pub is None else stage_value(pub, ("referred",))
+    return out, ("[c]" if not np.isfinite(ref) else int(ref))
+
+
+assert set(_PARENT) == set(STAGES) and set(STAGE_LABELS) >= set(_PARENT)
+
+
+#: how a group profile's row derived from the published totals is named (the audit reads no band into it)
+DERIVED_GROUP = "(the total less the other groups)"
+#: a profile's count -> (stages added, stages taken away) of the published flow
+_PROFILE_TOTALS = {"n_referred": (("referred",), ()),
+                   "n_resolved": (("referred",), ("awaiting_assessment", "awaiting_start")),
+                   "n_started": (("started",), ()), "n_left": (("started",), ("still_attending",)),
+                   "n_completed": (("completed",), ())}
+
+
+def profile_totals(pub: pd.DataFrame | None) -> dict[str, float]:
+    """The totals a group profile's groups add up to, from the published flow (NaN where not published)."""
+    out = {}
+    for col, (plus, minus) in _PROFILE_TOTALS.items():
+        if pub is None:
+            out[col] = float("nan")
+            continue
+        out[col] = stage_value(pub, plus) - (stage_value(pub, minus) if minus else 0.0)
+    return out
+
+
+def _rate(k: float, n: float, zero_minimum: int) -> object:
+    if not (np.isfinite(k) and np.isfinite(n)) or n <= 0 or (n < zero_minimum and k in (0, n)) or k > n:
+        return "[c]"
+    return k / n
+
+
+def derive_largest_group(shown: pd.DataFrame, totals: dict[str, float], *, zero_minimum: int) -> pd.DataFrame:
+    """A published group profile in which, within each characteristic, the largest group's counts are the
+    published total less the other groups' published counts (labelled so), so that the groups add up to the
+    published total exactly and no characteristic tells anything about the total that the flow does not.
+
+    >>> shown = pd.DataFrame({"characteristic": "g", "group": ["a", "b"], "n_referred": ["100", "20"],
+    ...                       "n_resolved": ["90", "20"], "n_started": ["50", "10"], "n_left": ["40", "10"],
+    ...                       "n_completed": ["30", "<10"], "prop_started": [0.55, 0.5], "prop_completed": [0.75, "[c]"]})
+    >>> t = {"n_referred": 125.0, "n_resolved": 110.0, "n_started": 60.0, "n_left": 50.0, "n_completed": 35.0}
+    >>> derive_largest_group(shown, t, zero_minimum=20).iloc[0].tolist()
+    ['g', 'a (the total less the other groups)', 105, 90, 50, 40, '[c]', 0.5555555555555556, '[c]']
+    """
+    out = shown.copy().astype(object)
+    for _, idx in out.groupby("characteristic", sort=False).indices.items():
+        top = _derive_block(out, list(idx), totals, label="group")
+        d = {c: pd.to_numeric(out.iat[top, out.columns.get_loc(c)], errors="coerce") for c in totals}
+        if "prop_started" in out:
+            out.iat[top, out.columns.get_loc("prop_started")] = _rate(d["n_started"], d["n_resolved"], zero_minimum)
+        if "prop_completed" in out:
+            out.iat[top, out.columns.get_loc("prop_completed")] = _rate(d["n_completed"], d["n_left"], zero_minimum)
+    return out
+
+
+def _derive_block(out: pd.DataFrame, idx: list, totals: dict[str, float], *, label: str) -> int:
+    """In the rows ``idx`` of ``out``, the row largest in the first of ``totals``'s columns becomes the total
+    less the other rows (``[c]`` where one of them or the total is not published), labelled so; its position."""
+    cols = list(totals)
+    nums = out[cols].apply(_numbers)
+    first = nums[cols[0]].to_numpy()[idx]
+    top = idx[int(np.nanargmax(first))] if np.isfinite(first).any() else idx[0]
+    rest = [i for i in idx if i != top]
+    for c in cols:
+        v = totals[c] - nums[c].iloc[rest].sum(min_count=0)
+        ok = np.isfinite(v) and nums[c].iloc[rest].notna().all() and v >= 0
+        out.iat[top, out.columns.get_loc(c)] = int(v) if ok else "[c]"
+    out.iat[top, out.columns.get_loc(label)] = f"{out.iat[top, out.columns.get_loc(label)]} {DERIVED_GROUP}"
+    return top
+
+
+def derive_completion_rows(shown: pd.DataFrame, pub: pd.DataFrame | None) -> pd.DataFrame:
+    """The completion-rate table (rows by planned length, or one pooled row) with the largest row's people
+    started, completed and still attending the flow's published numbers less the other rows: the rows add up
+    to the flow exactly (an independent rounding of the same people would narrow the flow's counts)."""
+    out = shown.copy().astype(object)
+    totals = {c: float("nan") if pub is None else stage_value(pub, (s,))
+              for c, s in (("n", "started"), ("n_completed", "completed"), ("n_open", "still_attending"))}
+    if len(out):
+        _derive_block(out, list(range(len(out))), totals, label="basis")
+    return out
+
+
+def derive_largest_band(shown: pd.DataFrame, pub: pd.DataFrame | None) -> pd.DataFrame:
+    """The waiting list by risk band with the largest band's people the flow's published people waiting (for
+    an assessment or a place) less the other bands: the bands add up to the flow exactly.
+
+    >>> shown = pd.DataFrame({"risk_band": ["High", "Medium"], "n_waiting": ["20", "35"]})
+    >>> flow = pd.DataFrame({"stage": ["awaiting_assessment", "awaiting_start"], "level": "terminal",
+    ...                      "parent": ["referred", "accepted"], "n": ["40", "15"]})
+    >>> derive_largest_band(shown, flow)["n_waiting"].tolist()
+    ['20', 35]
+    """
+    out = shown.copy().astype(object)
+    total = float("nan") if pub is None else stage_value(pub, ("awaiting_assessment", "awaiting_start"))
+    if len(out):
+        _derive_block(out, list(range(len(out))), {"n_waiting": total}, label="risk_band")
+    return out
