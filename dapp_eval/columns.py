@@ -146,13 +146,13 @@ class CurveAt:
     number of people: :func:`dapp_eval.disclosure.curves.protected_steps`), so the value is computed from
     protected counts, never from the people. ``steps(row)`` gives a row's per-time counts, a DataFrame with
     ``time``, one column per cause (events at that time) and ``censored``; ``n`` is the count column of the
-    people the curve starts from; ``cause`` the cause read.
+    people the curve starts from; ``cause`` the cause read; ``at`` a column, or a function of the row.
     """
 
     cols: tuple[str, ...]
     steps: Callable[[pd.Series], pd.DataFrame]
     cause: str
-    at: str
+    at: str | Callable[[pd.Series], float]
     n: str
     rows: object = None
 

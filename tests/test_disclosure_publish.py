@@ -208,6 +208,7 @@ def test_completion_rate_table_and_card_are_read_off_the_protected_curve(tmp_pat
         want = curve_value_at(ct.loc[own, ["time", "completed", "other", "censored"]], cause="completed",
                               at=r["horizon_days"], n_total=r["n"], dc=dc)
         assert float(shown.loc[i, "estimate"]) == pytest.approx(want[0])
+        # abs=1e-9: a different number, not a rounding of the same one (the true curve's value to float precision)
         assert float(shown.loc[i, "estimate"]) != pytest.approx(float(r["estimate"]), abs=1e-9)
         checked += 1
     assert checked >= 2
@@ -217,4 +218,5 @@ def test_completion_rate_table_and_card_are_read_off_the_protected_curve(tmp_pat
     steps, horizon = hf.model["completion_curve"]
     want = curve_value_at(steps, cause="completed", at=horizon, n_total=hf.summary.loc[0, "n_denominator"], dc=dc)
     assert float(card.loc[0, "value"]) == pytest.approx(want[0])
+    # abs=1e-9: a different number, not the true curve's value to float precision
     assert float(card.loc[0, "value"]) != pytest.approx(float(hf.summary.loc[0, "value"]), abs=1e-9)

@@ -44,7 +44,7 @@ KNOWN_CYCLES: list[set[str]] = []
 # or a higher one (so two modules of one floor never import each other, in either direction)
 FLOORS = {
     "analyses": {
-        "episodes": 0, "plotting": 0, "attrition": 1, "delivery": 1, "equality": 1, "families": 1,
+        "episodes": 0, "plotting": 0, "flow_published": 0, "attrition": 1, "delivery": 1, "equality": 1, "families": 1,
         "funnel": 1, "reoffending": 1, "followup": 2, "risk": 2, "compare": 3, "safety": 3,
         "trends": 3, "yearly": 3,
     },

@@ -40,9 +40,74 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from dapp_eval.analyses.funnel import INTERMEDIATE_STAGES, STAGE_LABELS, STAGES
 from dapp_eval.columns import Count, Derived, Label, Merge, Value
 from dapp_eval.estimators.proportions import wilson_ci
+
+#: terminal stages, in funnel order; every referral is in exactly one
+STAGES: tuple[str, ...] = (
+    "declined_assessment",
+    "awaiting_assessment",
+    "exited_before_assessment",
+    "unsuitable",
+    "declined_to_start",
+    "awaiting_start",
+    "exited_before_start",
+    "still_attending",
+    "completed",
+    "dropped_out",
+    "excluded",
+    "other_exit",
+)
+
+#: intermediate stages as unions of terminal stages
+INTERMEDIATE_STAGES: dict[str, tuple[str, ...]] = {
+    "referred": STAGES,
+    "assessed": STAGES[3:],
+    "accepted": STAGES[4:],
+    "started": STAGES[7:],
+}
+
+#: every stage's parent stage (None for referred), in display order
+STAGE_PARENT = {
+    "referred": None,
+    "declined_assessment": "referred",
+    "awaiting_assessment": "referred",
+    "exited_before_assessment": "referred",
+    "assessed": "referred",
+    "unsuitable": "assessed",
+    "accepted": "assessed",
+    "declined_to_start": "accepted",
+    "awaiting_start": "accepted",
+    "exited_before_start": "accepted",
+    "started": "accepted",
+    "still_attending": "started",
+    "completed": "started",
+    "dropped_out": "started",
+    "excluded": "started",
+    "other_exit": "started",
+}
+
+#: every stage (intermediate and terminal) in display order
+FUNNEL_ORDER: tuple[str, ...] = tuple(STAGE_PARENT)
+
+STAGE_LABELS: dict[str, str] = {
+    "referred": "Referred",
+    "declined_assessment": "Declined assessment",
+    "awaiting_assessment": "Awaiting assessment",
+    "exited_before_assessment": "Other exit before assessment",
+    "assessed": "Assessed",
+    "unsuitable": "Assessed as unsuitable",
+    "accepted": "Accepted (suitable)",
+    "declined_to_start": "Declined to start",
+    "awaiting_start": "Awaiting start",
+    "exited_before_start": "Other exit before starting",
+    "started": "Started",
+    "still_attending": "Still attending",
+    "completed": "Completed",
+    "dropped_out": "Dropped out",
+    "excluded": "Excluded by the programme",
+    "other_exit": "Other exit after starting (moved away, custody, other)",
+}
 
 __all__ = ["derive_largest_group", "derive_largest_band", "derive_completion_rows", "profile_totals", "DERIVED_GROUP", "FLOW_ROLES", "flow_table", "stage_value", "conversion_table", "CONVERSION_ROLES", "wait_counts",
            "waiting_counts", "DERIVED_NOTE"]

@@ -50,7 +50,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from dapp_eval.analyses import flow_published as fp
 from dapp_eval.analyses import plotting
+from dapp_eval.analyses.flow_published import FUNNEL_ORDER, INTERMEDIATE_STAGES, STAGE_LABELS, STAGES
+from dapp_eval.analyses.flow_published import STAGE_PARENT as _PARENT
 from dapp_eval.columns import Count, Derived, Label, Merge, Model, Proportion, Summary, Value
 from dapp_eval.data.schema import EXIT_REASONS
 from dapp_eval.errors import AnalysisError
@@ -74,71 +77,6 @@ __all__ = [
     "baseline_table",
     "costs",
 ]
-
-#: terminal stages, in funnel order; every referral is in exactly one
-STAGES: tuple[str, ...] = (
-    "declined_assessment",
-    "awaiting_assessment",
-    "exited_before_assessment",
-    "unsuitable",
-    "declined_to_start",
-    "awaiting_start",
-    "exited_before_start",
-    "still_attending",
-    "completed",
-    "dropped_out",
-    "excluded",
-    "other_exit",
-)
-
-#: intermediate stages as unions of terminal stages
-INTERMEDIATE_STAGES: dict[str, tuple[str, ...]] = {
-    "referred": STAGES,
-    "assessed": STAGES[3:],
-    "accepted": STAGES[4:],
-    "started": STAGES[7:],
-}
-
-_PARENT = {
-    "referred": None,
-    "declined_assessment": "referred",
-    "awaiting_assessment": "referred",
-    "exited_before_assessment": "referred",
-    "assessed": "referred",
-    "unsuitable": "assessed",
-    "accepted": "assessed",
-    "declined_to_start": "accepted",
-    "awaiting_start": "accepted",
-    "exited_before_start": "accepted",
-    "started": "accepted",
-    "still_attending": "started",
-    "completed": "started",
-    "dropped_out": "started",
-    "excluded": "started",
-    "other_exit": "started",
-}
-
-#: every stage (intermediate and terminal) in display order
-FUNNEL_ORDER: tuple[str, ...] = tuple(_PARENT)
-
-STAGE_LABELS: dict[str, str] = {
-    "referred": "Referred",
-    "declined_assessment": "Declined assessment",
-    "awaiting_assessment": "Awaiting assessment",
-    "exited_before_assessment": "Other exit before assessment",
-    "assessed": "Assessed",
-    "unsuitable": "Assessed as unsuitable",
-    "accepted": "Accepted (suitable)",
-    "declined_to_start": "Declined to start",
-    "awaiting_start": "Awaiting start",
-    "exited_before_start": "Other exit before starting",
-    "started": "Started",
-    "still_attending": "Still attending",
-    "completed": "Completed",
-    "dropped_out": "Dropped out",
-    "excluded": "Excluded by the programme",
-    "other_exit": "Other exit after starting (moved away, custody, other)",
-}
 
 _OPEN_STAGES = ("awaiting_assessment", "awaiting_start", "still_attending")
 _OTHER_REASONS = ("moved_away", "custody", "other")
@@ -498,8 +436,6 @@ def cascade(data, *, by: str | None = None, alpha: float = 0.05) -> AnalysisResu
         alpha=alpha, unit="referrals", by=by, notes=_stage_notes(ep, ep["stage"]),
         stage_definitions=dict(STAGE_LABELS),
     )
-    from dapp_eval.analyses import flow_published as fp  # the published flow (its module imports this one)
-
     return AnalysisResult(summary=summary, meta=meta, tables={"counts": counts_df, "conversion": conv_df,
                                                               "stages": stages, "flow": fp.flow_table(counts_df)},
                           title="Referral to completion funnel", _plotter=plotting.plot_funnel_flow,

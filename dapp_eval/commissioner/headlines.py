@@ -850,10 +850,11 @@ def _size(d: float) -> str:
             else "a small difference" if d >= SMD_FLAG else "a negligible difference")
 
 
-def _by_site(data, sites, given: dict, plan, alpha: float) -> tuple[list, dict, dict]:
-    """Each scope's headline outcomes (sites, then all sites: None), its police figure before referral and its
-    feeling-safe result; a result in ``given`` with every code needed is used as it is."""
-    parts, pb, fs = [], {}, {}
+def _by_site(data, sites, given: dict, plan, alpha: float) -> tuple[list, dict, dict, dict]:
+    """Each scope's headline outcomes (sites, then all sites: None), its police figure before referral, its
+    feeling-safe result and its completion curve's counts ("all" for all sites); a result in ``given`` with every
+    code needed is used as it is."""
+    parts, pb, fs, curves = [], {}, {}, {}
     codes = [*SITE_OUTCOMES, "police_before"]
     for sid in [*sites.index, None]:
         res = given.get(sid)
@@ -861,6 +862,8 @@ def _by_site(data, sites, given: dict, plan, alpha: float) -> tuple[list, dict, 
             res = headline_figures(data, site=sid, plan=plan, alpha=alpha, codes=codes)
         hf = res.summary
         fs[sid] = res.model.get("feeling_safe")
+        if res.model.get("completion_curve") is not None:
+            curves["all" if sid is None else str(sid)] = res.model["completion_curve"]
         pb[sid] = hf.loc[hf["code"] == "police_before", ["n_numerator", "n_denominator"]].iloc[0].tolist()
         hf = hf[hf["code"] != "police_before"].copy()
         hf["site_id"] = sid if sid is not None else "all"
@@ -868,7 +871,7 @@ def _by_site(data, sites, given: dict, plan, alpha: float) -> tuple[list, dict, 
         hf["programme_model"] = (str(sites.loc[sid, "programme_model"]).replace("_", "-") if sid is not None
                                  else ", ".join(sorted({str(m).replace("_", "-") for m in sites["programme_model"]})))
         parts.append(hf)
-    return parts, pb, fs
+    return parts, pb, fs, curves
 
 
 def _risk_intake(data, r: dict) -> tuple[pd.DataFrame, list]:
@@ -898,12 +901,38 @@ def _fewer(t: pd.DataFrame) -> pd.Series:
     return np.minimum(t["n_numerator"], t["n"] - t["n_numerator"])
 
 
-def site_roles() -> list:
+def site_roles(curves: dict | None = None) -> list:
     """The roles of :data:`SITE_COLUMNS`: each outcome a proportion of its counts, but the completion rate, an
-    estimate that follows people still attending (withheld when its completions or other outcomes are few)."""
+    estimate that follows people still attending: read off the completion curve rebuilt from rounded counts
+    where ``curves`` (site id or "all" -> (per-time counts, horizon)) has the site's, else model output; either
+    withheld when its completions or other outcomes are few."""
+    curves = dict(curves or {})
+    with_curve = functools.partial(_curve_site_rows, sites=tuple(curves))
     return [Label("outcome", "site_id", "site_name", "programme_model"), Count("n_numerator", "n"),
             Proportion("n_numerator", "n", rows=_other_rows),
-            Model(("estimate", "ci_lower", "ci_upper"), events=_fewer, rows=_completion_rows)]
+            CurveAt(("estimate", "ci_lower", "ci_upper"), steps=functools.partial(_site_curve, curves, 0),
+                    cause="completed", at=functools.partial(_site_curve, curves, 1), n="n", rows=with_curve),
+            Derived(("estimate", "ci_lower", "ci_upper"), _site_estimates, small=_site_cells, inputs=("n_numerator", "n"),
+                    rows=with_curve),
+            Model(("estimate", "ci_lower", "ci_upper"), events=_fewer,
+                  rows=functools.partial(_curve_site_rows, sites=tuple(curves), without=True))]
+
+
+def _curve_site_rows(t: pd.DataFrame, sites: tuple, without: bool = False) -> pd.Series:
+    return _completion_rows(t) & (t["site_id"].astype(str).isin(sites) != without)
+
+
+def _site_curve(curves: dict, part: int, row):
+    return curves[str(row["site_id"])][part]
+
+
+def _site_estimates(pub: pd.DataFrame) -> pd.DataFrame:
+    return pub[["estimate", "ci_lower", "ci_upper"]]
+
+
+def _site_cells(t: pd.DataFrame) -> pd.DataFrame:
+    k = pd.to_numeric(t["n_numerator"], errors="coerce")
+    return pd.DataFrame({"k": k, "rest": pd.to_numeric(t["n"], errors="coerce") - k})
 
 
 def _completion_rows(t: pd.DataFrame) -> pd.Series:
@@ -978,7 +1007,7 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
     alpha = check_alpha(alpha)
     plan = as_plan(plan)
     sites = data.sites.set_index("site_id")
-    parts, pb, fs = _by_site(data, sites, dict(figures or {}), plan, alpha)
+    parts, pb, fs, curves = _by_site(data, sites, dict(figures or {}), plan, alpha)
     s = pd.concat(parts, ignore_index=True).rename(columns={"code": "outcome", "value": "estimate",
                                                             "n_denominator": "n"})
     s = s[["outcome", "name", "site_id", "site_name", "programme_model", "estimate", "ci_lower", "ci_upper",
@@ -1030,7 +1059,7 @@ def site_comparison(data, *, plan: dict | str | None = None, alpha: float = 0.05
 
     return AnalysisResult(summary=s, meta=meta, tables={"case_mix": case_mix, "referral_mix": mix_table,
                                                         "mix_counts": mix_counts, "risk_intake": risk_intake},
-                          roles={"summary": site_roles(), "mix_counts": mix_roles, "risk_intake": intake_roles},
+                          roles={"summary": site_roles(curves), "mix_counts": mix_roles, "risk_intake": intake_roles},
                           title="Comparison of sites on the headline outcomes", _plotter=_plot_outcome(plotting))
 
 

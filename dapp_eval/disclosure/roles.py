@@ -209,7 +209,8 @@ def _apply_curve(s: _State, r: CurveAt) -> None:
         n = pd.to_numeric(pd.Series([row[r.n]]), errors="coerce").iloc[0]
         if pd.isna(n) or n <= 0:
             continue
-        vals[i, :] = curve_value_at(r.steps(row), cause=r.cause, at=float(row[r.at]), n_total=n, dc=s.dc)[
+        at = r.at(row) if callable(r.at) else float(row[r.at])
+        vals[i, :] = curve_value_at(r.steps(row), cause=r.cause, at=at, n_total=n, dc=s.dc)[
             : len(r.cols)]
     hidden = s.pub[r.n].isna().to_numpy() & s.true[r.n].notna().to_numpy()
     for j, c in enumerate(r.cols):
