@@ -222,14 +222,6 @@ class Page:
         # disclosure (issue 15): an analysis's reason may print counts ("111 people referred; still attending: 4")
         return {"kind": "na", "what": what, "why": protect_counts(str(why), self.dc)}
 
-    def table(self, df: pd.DataFrame, *, caption: str, name: str, kind: str = "people", drop: tuple = (),
-              **dc_kw) -> dict:
-        """Pass a table through disclosure control and publish it (the CSV carries the suppressed table)."""
-        if self.is_withheld(caption, self.csv_name(name)):
-            return self.withheld_block(caption)
-        shown = self.dc.table(df, name=caption, kind=kind, **dc_kw)
-        return self.shown_table(shown.drop(columns=list(drop)), caption=caption, csv_name=self.csv_name(name))
-
     def publish(self, result, *, caption: str, name: str, table: str = "summary", roles=None, rows=None,
                 drop: tuple = ()) -> dict:
         """The table block of an analysis's table, published through the release's one publication step.
