@@ -246,6 +246,15 @@ def test_integer_program_pins_nothing(four_sites):
     assert _attack(four_sites) == []
 
 
+def _adds_up_and_pins_nothing(tmp_path_factory, referrals, sites, seed):
+    folder = tmp_path_factory.mktemp("flowc")
+    generate(folder, referrals=referrals, sites=sites, seed=seed)
+    scopes = _scopes(folder)
+    for v in scopes.values():
+        _check_additive(*v[:3])
+    assert _attack(scopes) == []
+
+
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason="known (issue 26): the throughput quarters are rounded on their own, so "
                    "'quarters add up to the flow's completions' can pin a count (found at 300 referrals, 3 sites, "
@@ -254,24 +263,14 @@ def test_integer_program_pins_nothing(four_sites):
           derandomize=True)
 @given(referrals=st.integers(60, 1500), sites=st.integers(1, 8), seed=st.integers(1, 10**6))
 def test_generated_programmes_add_up_and_pin_nothing(tmp_path_factory, referrals, sites, seed):
-    folder = tmp_path_factory.mktemp("flowc")
-    generate(folder, referrals=referrals, sites=sites, seed=seed)
-    scopes = _scopes(folder)
-    for v in scopes.values():
-        _check_additive(*v[:3])
-    assert _attack(scopes) == []
+    _adds_up_and_pins_nothing(tmp_path_factory, referrals, sites, seed)
 
 
 @settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate],
           derandomize=True)
 @given(referrals=st.integers(80, 400), sites=st.integers(1, 3), seed=st.integers(1, 10**6))
 def test_a_small_sample_of_programmes(tmp_path_factory, referrals, sites, seed):
-    folder = tmp_path_factory.mktemp("flowc")
-    generate(folder, referrals=referrals, sites=sites, seed=seed)
-    scopes = _scopes(folder)
-    for v in scopes.values():
-        _check_additive(*v[:3])
-    assert _attack(scopes) == []
+    _adds_up_and_pins_nothing(tmp_path_factory, referrals, sites, seed)
 
 
 def _rounded_on_their_own(folder):

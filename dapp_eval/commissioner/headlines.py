@@ -912,7 +912,8 @@ def site_roles(curves: dict | None = None) -> list:
             Proportion("n_numerator", "n", rows=_other_rows),
             CurveAt(("estimate", "ci_lower", "ci_upper"), steps=functools.partial(_site_curve, curves, 0),
                     cause="completed", at=functools.partial(_site_curve, curves, 1), n="n", rows=with_curve),
-            Derived(("estimate", "ci_lower", "ci_upper"), _site_estimates, small=_site_cells, inputs=("n_numerator", "n"),
+            Derived(("estimate", "ci_lower", "ci_upper"), functools.partial(_published, cols=("estimate", "ci_lower", "ci_upper")),
+                    small=functools.partial(_known_cells, den="n"), inputs=("n_numerator", "n"),
                     rows=with_curve),
             Model(("estimate", "ci_lower", "ci_upper"), events=_fewer,
                   rows=functools.partial(_curve_site_rows, sites=tuple(curves), without=True))]
@@ -926,13 +927,6 @@ def _site_curve(curves: dict, part: int, row):
     return curves[str(row["site_id"])][part]
 
 
-def _site_estimates(pub: pd.DataFrame) -> pd.DataFrame:
-    return pub[["estimate", "ci_lower", "ci_upper"]]
-
-
-def _site_cells(t: pd.DataFrame) -> pd.DataFrame:
-    k = pd.to_numeric(t["n_numerator"], errors="coerce")
-    return pd.DataFrame({"k": k, "rest": pd.to_numeric(t["n"], errors="coerce") - k})
 
 
 def _completion_rows(t: pd.DataFrame) -> pd.Series:
@@ -1192,7 +1186,7 @@ def _estimate_roles(estimate: tuple, curves: dict) -> list:
     with_curve = functools.partial(_curve_rows, codes=tuple(curves))
     return [CurveAt(estimate, steps=functools.partial(_curve_of_code, curves), cause="completed", at="horizon_days",
                     n="n_denominator", rows=with_curve),
-            Derived(estimate, _estimate_values, small=_estimate_cells, inputs=("n_numerator", "n_denominator"),
+            Derived(estimate, functools.partial(_published, cols=estimate), small=_known_cells, inputs=("n_numerator", "n_denominator"),
                     rows=with_curve),
             Model(estimate, events=_fewer_of_figure, rows=functools.partial(_curve_rows, codes=tuple(curves),
                                                                              without=True))]
@@ -1206,13 +1200,15 @@ def _curve_of_code(curves: dict, row) -> pd.DataFrame:
     return curves[row["code"]][0]
 
 
-def _estimate_values(pub: pd.DataFrame) -> pd.DataFrame:
-    return pub[["value", "ci_lower", "ci_upper"]]
+def _published(pub: pd.DataFrame, cols: tuple) -> pd.DataFrame:
+    """Columns as published so far (an estimate a :class:`CurveAt` role read off the protected curve)."""
+    return pub[list(cols)]
 
 
-def _estimate_cells(t: pd.DataFrame) -> pd.DataFrame:
+def _known_cells(t: pd.DataFrame, den: str = "n_denominator") -> pd.DataFrame:
+    """An estimate's two cells, its completions and its other outcomes (small ones withhold it)."""
     k = pd.to_numeric(t["n_numerator"], errors="coerce")
-    return pd.DataFrame({"k": k, "rest": pd.to_numeric(t["n_denominator"], errors="coerce") - k})
+    return pd.DataFrame({"k": k, "rest": pd.to_numeric(t[den], errors="coerce") - k})
 
 
 _COMPLETERS = ("completers_value", "completers_ci_lower", "completers_ci_upper", "completers_n_numerator",
