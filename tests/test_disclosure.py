@@ -321,3 +321,16 @@ def test_a_mean_over_enough_people_is_not_hidden_for_a_small_complement():
     small = t.assign(n=[8, 7], n_group=[15, 15])
     assert DisclosureControl().table(small, name="t1", own_values=("mean", "sd"),
                                      label_cols=["variable", "level", "group"]).loc[0, "mean"] == "[c]"
+
+
+def test_a_huge_ratio_is_read_quietly_as_no_rounded_number():
+    """A separated model's ratio of about 1e305 overflowed numpy's rounding (a RuntimeWarning in a release test)."""
+    import warnings
+
+    from dapp_eval.disclosure.control import _half_unit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _half_unit(np.array([1.5e305, 2.0])) == 0.5
+        assert _half_unit(np.array([0.25, 1.5, np.nan])) == 0.005
+        assert _half_unit(np.array([0.1234567891])) == 0.0

@@ -144,7 +144,9 @@ def _half_unit(y: np.ndarray) -> float:
     if len(y) and not np.all(np.isfinite(y)):
         return 0.0  # an infinite value (a ratio over 0) is not a rounded number
     for d in range(7):
-        if len(y) and np.all(np.abs(y - np.round(y, d)) < 1e-9):
+        with np.errstate(over="ignore", invalid="ignore"):  # a huge ratio (a separated model) is no rounded number
+            close = np.abs(y - np.round(y, d)) < 1e-9
+        if len(y) and np.all(close):
             return 0.5 * 10.0 ** (-d)
     return 0.0
 
