@@ -449,3 +449,17 @@ def test_a_shaded_band_across_the_axes_is_no_bar(tmp_path):
     charts = read_charts(html)
     assert sorted(round(v) for w, _, v, _ in charts[0].values if w == "bar height") == sorted(published)
     assert audit_release(_release(tmp_path, html)).ok
+
+
+def test_a_control_charts_centre_line_is_not_read_as_each_periods_ratio():
+    # the centre line (67% = 50 / 75 over the periods) fits one period's own counts only by chance: 24 / 36
+    # inside a published 25 / 35 pinned 24 (a four-year release of 300 referrals, 3 sites, withheld for it)
+    cols = ["Financial year", "Part financial year", "n_numerator", "n_denominator", "Value", "Average",
+            "Lower process limit", "Upper process limit"]
+    rows = [["2023/24", "no", "25", "40", "0.625", "0.6667", "0.4431", "0.8902"],
+            ["2024/25", "no", "25", "35", "0.7143", "0.6667", "0.4276", "0.9057"]]
+    res = audit_reports([_one_report({"trend_completion": (cols, rows)}, 10)])
+    assert res.ok, res.text()
+    # the same numbers as the period's own ratio do pin it (the control)
+    rows[1][4] = "0.6667"
+    assert not audit_reports([_one_report({"trend_completion": (cols, rows)}, 10)]).ok

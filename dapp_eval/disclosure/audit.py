@@ -1442,8 +1442,11 @@ def _pairing(where: tuple, col: tuple, pair: tuple) -> list:
     return hyp
 
 
-#: columns that are not a ratio of two counts, whatever numbers they hold: interval bounds, standard errors
-_NOT_A_RATIO = re.compile(r"(?:^|_)(?:ci|se|sd|lower|upper|lcl|ucl|low|high|p|p_value|smd\w*)(?:_|$)", re.I)
+#: columns that are not a ratio of two counts, whatever numbers they hold: interval bounds, standard errors,
+#: and a control chart's centre line and process limits ("Average", "Lower process limit": one number over
+#: all the periods, which fits a period's own counts only by chance: 0.667 = 24 / 36 inside a published 25 / 35)
+_NOT_A_RATIO = re.compile(r"(?:^|[_ ])(?:ci|se|sd|lower|upper|lcl|ucl|low|high|p|p_value|smd\w*|average|centre|"
+                          r"center|process)(?:[_ ]|$)", re.I)
 
 
 def _ratio_columns(df: ReadTable) -> dict:
