@@ -83,8 +83,8 @@ RULES = [
     ("referrals.csv", "2023-05-08,suitable,2023-05-15,2023-05-22,dropped_out", "2023-05-08,suitable,,2023-05-22,dropped_out",
      "referrals.csv", 3, "start_date", "requires a start_date"),
     ("referrals.csv", "R5,P1,S2,2024-01-02", "R5,P1,S2,2024-04-02", "referrals.csv", 6, "referral_date", "after the site's period_end"),
-    ("sites.csv", "2023-04-01,2024-03-31,2024-04-30,2021", "2023-04-01,2024-03-31,2024-03-30,2021",
-     "sites.csv", 2, "data_extract_date", "before period_end"),
+    ("sites.csv", "2023-04-01,2024-03-31,2024-04-30,2021", "2023-04-01,2024-03-31,2023-03-30,2021",
+     "sites.csv", 2, "data_extract_date", "before period_start"),
     ("sites.csv", "group,24,", "group,0,", "sites.csv", 2, "planned_sessions", "below the allowed minimum 1"),
     ("sessions.csv", "R1,3,2023-05-01,group,true", "R1,3,2023-05-08,group,true", "sessions.csv", 4, "session_date",
      "after the referral's exit_date"),
@@ -269,3 +269,19 @@ def test_subset_filters_child_tables(mini_folder):
     assert sub.referrals["referral_id"].tolist() == ["R4", "R5"]
     assert len(sub.sessions) == 0
     assert sub.incidents["participant_id"].tolist() == ["P1", "P1"]
+
+
+def test_a_monthly_extract_is_read_as_ending_the_period_at_its_extract_date(tmp_path):
+    """An extract taken while the contract year runs (period_end 2024-03-31, extracted 2024-01-31) validates;
+    the period is read to the extract date and the load log says so (it was refused: 'before period_end')."""
+    folder = broken(tmp_path, "sites.csv", "2024-03-31,2024-04-30,2021", "2024-03-31,2024-01-31,2021")
+    data = load_programme(folder)
+    s = data.sites.set_index("site_id")
+    assert s.loc["S1", "period_end"] == pd.Timestamp("2024-01-31")
+    assert s.loc["S2", "period_end"] == pd.Timestamp("2024-03-31")  # its extract is after its period: as given
+    note = data.load_log[data.load_log["note"].str.contains("read as ending at the extract date")]
+    assert note[["file", "n"]].values.tolist() == [["sites.csv", 1]]
+    # a referral received after the extract date is not in the extract: still an error, named as the period's end
+    late = broken(tmp_path / "late", "sites.csv", "one_to_one,12,,,2023-04-01,2024-03-31,2024-04-30,",
+                  "one_to_one,12,,,2023-04-01,2024-03-31,2023-12-31,")
+    assert_problem(problems_of(late), "referrals.csv", 6, "referral_date", "after the site's period_end")

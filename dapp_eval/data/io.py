@@ -1520,8 +1520,9 @@ class _Cross:
     """The validated tables of a folder, for the rules between tables (see :data:`_CROSS_CHECKS`)."""
 
     def __init__(self, tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _Problems,
-                 factors: dict[str, dict[str, _Factor]] | None):
+                 factors: dict[str, dict[str, _Factor]] | None, log: list | None = None):
         self.tabs, self.files, self.probs = tabs, files, probs
+        self.log = [] if log is None else log  # load-log rows (file, note, n): what was read, not refused
         self.sites, self.ref = tabs["sites"], tabs["referrals"]
         self.keys = _Keys(tabs, dict(factors or {}))
         self.keys.prefetch([(t, c, parent, pcol) for t, tab in tabs.items()
@@ -1562,9 +1563,18 @@ def _site_dates(cx: _Cross) -> None:
     s = cx.sites
     if cx.has("sites", "period_start", "period_end"):
         cx.rule("sites", "period_end", s["period_end"] < s["period_start"], "period_end is before period_start")
+    if cx.has("sites", "period_start", "data_extract_date"):
+        cx.rule("sites", "data_extract_date", s["data_extract_date"] < s["period_start"],
+                "data_extract_date is before period_start (the extract holds none of the period)")
     if cx.has("sites", "period_end", "data_extract_date"):
-        cx.rule("sites", "data_extract_date", s["data_extract_date"] < s["period_end"],
-                "data_extract_date is before period_end")
+        # an extract taken while the period still runs (a monthly extract of the contract year): the period is
+        # read as ending at the extract date, said in the load log; nothing after the extract can be in it
+        early = (s["data_extract_date"] < s["period_end"]).fillna(False).to_numpy(dtype=bool)
+        if early.any():
+            s.loc[early, "period_end"] = s.loc[early, "data_extract_date"]
+            cx.log.append({"file": cx.files["sites"], "note": "period_end after data_extract_date (an extract taken "
+                           "while the period runs): the period is read as ending at the extract date",
+                           "n": int(early.sum())})
 
 
 def _foreign_keys(cx: _Cross) -> None:
@@ -1762,8 +1772,8 @@ _CROSS_CHECKS = (_site_dates, _foreign_keys, _referrals_within_site, _records_wi
 
 
 def _cross_checks(tabs: dict[str, pd.DataFrame], files: dict[str, str], probs: _Problems,
-                  factors: dict[str, dict[str, _Factor]] | None = None) -> None:
-    cx = _Cross(tabs, files, probs, factors)
+                  factors: dict[str, dict[str, _Factor]] | None = None, log: list | None = None) -> None:
+    cx = _Cross(tabs, files, probs, factors, log)
     for check in _CROSS_CHECKS:
         check(cx)
 
@@ -1822,7 +1832,7 @@ def validate_tables(raw_tables: dict[str, pd.DataFrame], *, files: dict[str, str
             typed[name] = out
             typed_factors[name] = tfacs
     if "sites" in typed and "referrals" in typed:
-        _cross_checks(typed, files, probs, typed_factors)
+        _cross_checks(typed, files, probs, typed_factors, log)
     problems = probs.frame()
     if len(problems):
         problems["_order"] = problems["file"].map({f: i for i, f in enumerate(files.values())}).fillna(99)
