@@ -322,6 +322,29 @@ def test_flow_alt_text_and_figure_read_published_counts(folder, data):
     assert m.group(3) == _dc().count(int(n["completed"]))
 
 
+def test_headline_counts_are_the_flows_published_totals(data, sites):
+    """The headline referrals, starts and completions of every scope (a site's page shows its own and all
+    sites') are the participant flow's published totals: rounded again on their own they were a second
+    rounding of the same people (a headline 55 beside the flow's 60 narrowed the people who started to 56-57)."""
+    from dapp_eval.analyses import flow_published as fp
+    from dapp_eval.data.plan import load_plan
+    from dapp_eval.report.context import Page, Release
+    from dapp_eval.report.sections import _groups, _headlines
+
+    release = Release(data, load_plan(None, alpha=0.1), synthetic=True)
+    checked = 0
+    for site in sites:
+        page = Page(release, site)
+        flow = _groups.published_flow(page)
+        pub = _headlines.published(page).set_index("code")
+        for code, stage in (("referrals", "referred"), ("starts", "started"), ("completions", "completed")):
+            want = fp.stage_value(flow, (stage,))
+            got = pub.loc[code, "value"]
+            assert (np.isnan(want) and bool(pub.loc[code, "hidden"])) or got == want, (site, code, got, want)
+            checked += np.isfinite(want)
+    assert checked >= 3 * len(sites) - 2
+
+
 # -- throughput: coarser periods, bars of published counts ------------------------------------------------------
 
 def test_throughput_merges_small_quarters_with_a_neighbour(data, sites):
