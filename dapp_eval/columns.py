@@ -127,6 +127,9 @@ class Merge:
     withheld. ``where`` limits merging to some rows (mutually exclusive categories only). ``adjacent``:
     the levels are ordered (periods) and a small one merges with a neighbour ("2023/24 Q1 to Q2").
     ``sums`` are other columns summed over merged levels (a target per period), not tested for smallness.
+    ``group_size``: a function of the table giving each row's group (the people a block's levels share out,
+    such as a stage's parent): in a group smaller than the zero minimum, a level of nobody or of everybody
+    is small too, since it says "none" or "all" of them (the zero rule, applied by merging).
     """
 
     by: tuple[str, ...]
@@ -136,6 +139,7 @@ class Merge:
     where: object = None
     adjacent: bool = False
     sums: tuple[str, ...] = ()
+    group_size: object = None
 
 
 @dataclass(frozen=True)

@@ -521,3 +521,31 @@ def test_adjacent_merge_keeps_order_and_sums(sizes, threshold):
     spans = [q.split(" to ") for q in m["q"]]
     flat = list(itertools.chain.from_iterable([s[0], s[-1]] for s in spans))
     assert [int(x[1:]) for x in flat] == sorted(int(x[1:]) for x in flat)
+
+
+def test_a_small_flow_says_neither_none_nor_all():
+    """A month's extract of one small site: 9 referred, all assessed, accepted and started, all 9 completed.
+    Exact zeros beside 'Completed 10' told a reader that every starter completed (an outside attacker); now a
+    stage of nobody or everybody in a group under the zero minimum merges like a small one, and one left
+    with no sibling to merge with ('Assessed as unsuitable' beside the intermediate 'Accepted') is withheld."""
+    from dapp_eval.analyses import flow_published as fp
+    from dapp_eval.disclosure.roles import publish
+
+    n = {"referred": 9, "assessed": 9, "accepted": 9, "started": 9, "completed": 9}
+    rows = [{"group": "all", "stage": s, "label": fp.STAGE_LABELS[s], "parent": p,
+             "level": "intermediate" if s in fp.INTERMEDIATE_STAGES else "terminal", "n": n.get(s, 0)}
+            for s, p in fp.STAGE_PARENT.items()]
+    dc = DisclosureControl(threshold=7)
+    pub = publish(fp.flow_table(pd.DataFrame(rows)), fp.FLOW_ROLES, dc, name="flow")
+    term = pub[pub["level"] == "terminal"]
+    shown = dict(zip(term["label"], term["n"].astype(str)))
+    assert "Completed" not in shown  # merged with the exits and those still attending
+    started = [v for k, v in shown.items() if "Completed" in k]
+    assert started == ["10"]
+    assert shown["Assessed as unsuitable"] == "[c]"
+    assert all(v != "0" for v in shown.values()), shown
+    # the same flow at 30 people: zeros are published (a group of at least the zero minimum)
+    big = [dict(r, n=30 if r["n"] else 0) for r in rows]
+    pub = publish(fp.flow_table(pd.DataFrame(big)), fp.FLOW_ROLES, dc, name="flow")
+    term = pub[pub["level"] == "terminal"]
+    assert dict(zip(term["label"], term["n"].astype(str)))["Completed"] == "30"

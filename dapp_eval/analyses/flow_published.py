@@ -179,10 +179,17 @@ def _exits(t: pd.DataFrame) -> np.ndarray:
     return ((t["level"] == "terminal") & ~t["stage"].isin((*_OPEN, "completed"))).to_numpy()
 
 
+def _parent_total(t: pd.DataFrame) -> np.ndarray:
+    """Each row's parent's people (the true total of the intermediate stage it belongs to; NaN at the top), for
+    the zero rule of the merges: in a small group a stage of nobody or everybody is merged like a small one."""
+    totals = {(g, s): v for g, s, v in zip(t["group"], t["stage"], t["total"])}
+    return np.array([totals.get((g, p), np.nan) for g, p in zip(t["group"], t["parent"])], dtype=float)
+
+
 #: the flow: terminal stages counted (a handful merged with a sibling exit first, then with any sibling),
 #: intermediate stages their published sums
-FLOW_ROLES = [Merge(by=("group", "parent"), level="label", add=("n",), where=_exits),
-              Merge(by=("group", "parent"), level="label", add=("n",), where=_terminal),
+FLOW_ROLES = [Merge(by=("group", "parent"), level="label", add=("n",), where=_exits, group_size=_parent_total),
+              Merge(by=("group", "parent"), level="label", add=("n",), where=_terminal, group_size=_parent_total),
               Label("label"), Value("group", "stage", "level", "parent"), Count("n"),
               Derived(("total",), _totals, rows=_intermediate, hidden_ok=True),
               Derived(("pct_of_referred",), _pct, hidden_ok=True)]

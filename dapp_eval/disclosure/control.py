@@ -841,7 +841,7 @@ class DisclosureControl:
     def merge_small(self, df: pd.DataFrame, *, by: list[str], level: str, across: tuple[str, ...] = (),
                     add: tuple[str, ...] = ("n",), where=None, ratios: dict[str, tuple[str, str, float]] | None = None,
                     name: str = "table", pairs: dict[str, str] | None = None, adjacent: bool = False,
-                    sums: tuple[str, ...] = ()) -> pd.DataFrame:
+                    sums: tuple[str, ...] = (), group_size=None) -> pd.DataFrame:
         """Merge the small levels of a categorical variable into one level, instead of withholding them.
 
         Global recoding (sdcMicro ``groupAndRename``, tau-argus recoding): within each block of rows
@@ -884,7 +884,10 @@ class DisclosureControl:
         blocks = df.groupby(by, sort=False, dropna=False).indices.items() if by else [((), np.arange(len(df)))]
         for key, idx in blocks:
             g = df.iloc[idx]
-            merged = self._levels_to_merge(g[mask[idx]], level, across, add, pairs or {})
+            # group_size (each row's group: the people a block's levels share out, e.g. a stage's parent): in a
+            # group smaller than the zero minimum a level of nobody or of everybody is small too ("none"/"all")
+            whole = None if group_size is None else float(np.asarray(group_size, dtype=float)[idx[0]])
+            merged = self._levels_to_merge(g[mask[idx]], level, across, add, pairs or {}, whole=whole)
             if len(merged) < 2:
                 out.append(g)
                 continue
@@ -949,13 +952,23 @@ class DisclosureControl:
                     return True
         return False
 
-    def _levels_to_merge(self, g: pd.DataFrame, level: str, across: list, add: list, pairs: dict) -> list:
+    def _levels_to_merge(self, g: pd.DataFrame, level: str, across: list, add: list, pairs: dict,
+                         whole: float | None = None) -> list:
         """The small levels of one block, with the next smallest added while their sum is still small (in
-        the block's order); nothing to merge when no level is small or the block has one level."""
+        the block's order); nothing to merge when no level is small or the block has one level. ``whole``:
+        the block's people, when its levels are one group (a 0 or all of fewer than the zero minimum is small)."""
         pairs = {k: v for k, v in pairs.items() if k in add and v in g}
         cols = list(dict.fromkeys([*add, *pairs.values()]))
         levels = list(dict.fromkeys(g[level]))
-        merged = [lev for lev in levels if self._any_small(g.loc[g[level] == lev, cols], pairs)]
+
+        def none_or_all(rows) -> bool:
+            if whole is None or not (0 < whole < self.zero_minimum):
+                return False
+            k = float(pd.to_numeric(rows[add[0]], errors="coerce").sum())
+            return k in (0.0, whole)
+
+        merged = [lev for lev in levels if self._any_small(g.loc[g[level] == lev, cols], pairs)
+                  or none_or_all(g[g[level] == lev])]
         if not merged or len(levels) < 2:
             return []
         rest = [lev for lev in levels if lev not in merged]
@@ -966,7 +979,7 @@ class DisclosureControl:
             for den in (d for d in pairs.values() if d not in add):  # a group size: the same in every level
                 summed[den] = (rows.groupby(across, sort=False, dropna=False)[den].first().to_numpy() if across
                                else rows[den].iloc[:1].to_numpy())
-            return self._any_small(summed, pairs)
+            return self._any_small(summed, pairs) or none_or_all(rows)
 
         while rest and (len(merged) < 2 or still_small()):
             nxt = min(rest, key=lambda lev: float(g.loc[g[level] == lev, add].to_numpy(dtype=float).min()))

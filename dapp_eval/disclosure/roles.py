@@ -235,6 +235,23 @@ def _check_declared(df: pd.DataFrame, roles, covered: dict, plain: set) -> None:
             raise ValueError(f"publish: column {c!r} has values in rows no role declares (row {int(np.argmax(left))})")
 
 
+def _zero_rule_after_merge(t: pd.DataFrame, out: pd.DataFrame, pub: pd.DataFrame, roles, dc, counts) -> None:
+    """A level left saying "none" or "all" of a group smaller than the zero minimum after merging (it had no
+    sibling of its kind to merge with: "Assessed as unsuitable 0" beside the intermediate "Accepted") is
+    withheld ('[c]'), unless it is its group's only row (then it says nothing)."""
+    for r in roles:
+        if not (isinstance(r, Merge) and r.group_size is not None):
+            continue
+        size = np.asarray(r.group_size(t), dtype=float)
+        alone = t.groupby(list(r.by), sort=False, dropna=False)[r.level].transform("size").to_numpy() == 1
+        for c in (c for c in r.add if c in counts):
+            k = pd.to_numeric(t[c], errors="coerce").to_numpy(dtype=float)
+            bad = (size > 0) & (size < dc.zero_minimum) & ((k == 0) | (k == size)) & ~alone
+            if bad.any():
+                out.loc[bad, c] = "[c]"
+                pub.loc[bad, c] = np.nan
+
+
 def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: str,
             pairs: dict[str, str] | None = None, margins: list | None = None) -> pd.DataFrame:
     """The table as published under ``dc``'s policy: counts protected, every other column from its role.
@@ -253,7 +270,8 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
         if isinstance(r, Merge):  # a level the zero rule would withhold is small too (merged, not withheld)
             where = None if r.where is None else row_mask(r.where, t)
             t = dc.merge_small(t, by=list(r.by), level=r.level, across=tuple(r.across), add=tuple(r.add),
-                               where=where, name=name, pairs=pairs, adjacent=r.adjacent, sums=tuple(r.sums))
+                               where=where, name=name, pairs=pairs, adjacent=r.adjacent, sums=tuple(r.sums),
+                               group_size=None if r.group_size is None else r.group_size(t))
     labels = [c for r in roles if isinstance(r, Label) for c in r.cols]
     counts = [c for r in roles if isinstance(r, Count) for c in r.cols]
     # the count step knows counts by name (n, n_*): a Count column named otherwise goes through it as one too
@@ -265,6 +283,7 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
         out[c] = shown[alias[c]]
     pub = t.copy()
     pub[counts] = published_numbers(out, counts)
+    _zero_rule_after_merge(t, out, pub, roles, dc, counts)
     out.attrs["name"] = name
     out.attrs["labels"] = ([" / ".join(map(str, r)) for r in t[labels].itertuples(index=False)] if labels
                            else [str(i) for i in range(len(t))])
