@@ -198,3 +198,19 @@ def test_published_median_is_a_vertex_of_the_protected_curve(n, threshold, alpha
     moved = steps.loc[(steps["n_event_done"] + steps["n_event_other"]) > 0, "time"]
     for c in ("ci_lower", "ci_upper"):  # the band moves only where a rounded step of some exit is
         assert np.isnan(pub[c]) or pub[c] in set(moved)
+
+
+def test_curve_readings_do_not_read_the_true_estimates(data):
+    """The published median, its interval and the restricted mean do not change when the analysis's own
+    (true-data) values are replaced: they come from the rounded counts only."""
+    from dapp_eval.analyses import attrition, funnel
+
+    dc = DisclosureControl()
+    w = funnel.waiting_times(data, stage="assessment_to_start", by="site_id", unit="weeks")
+    r = attrition.rmst(data, by="site_id")
+    for res, cols in ((w, ["estimate", "ci_lower", "ci_upper", "median_observed_events"]),
+                      (r, ["estimate", "std_error", "ci_lower", "ci_upper"])):
+        shown = publish(res.summary, res.roles["summary"], dc, name="t")
+        junk = publish(res.summary.assign(**{c: 999.0 for c in cols}), res.roles["summary"], dc, name="t")
+        pd.testing.assert_frame_equal(shown[cols], junk[cols])
+        assert not (shown[cols] == 999.0).any().any()
