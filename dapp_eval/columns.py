@@ -8,7 +8,9 @@ An analysis says, beside each table it returns (``AnalysisResult.roles``), what 
 - :class:`Derived` - any other statistic of counts, with the function that derives it from counts;
 - :class:`Summary` - a mean, median or SD over the people of a count column;
 - :class:`Model` - model output with its number of events;
-- :class:`Value` - a figure that is not about people (a cost in GBP, a period in years).
+- :class:`Value` - a figure that is not about people (a cost in GBP, a period in years);
+- :class:`CurveAt`, :class:`CurveQuantile`, :class:`CurveArea` - a value, a quantile (a median wait) or the
+  area up to a horizon (a restricted mean) read off a curve rebuilt from rounded counts.
 
 These are plain declarations with no policy in them: :func:`dapp_eval.disclosure.roles.publish` applies
 the release's policy (threshold, rounding, alpha, the zero rule) to them. They live at the bottom of the
@@ -23,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "CurveAt", "Role", "row_mask"]
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "CurveAt", "CurveQuantile",
+           "CurveArea", "Role", "row_mask"]
 
 
 def row_mask(rows, df: pd.DataFrame) -> np.ndarray:
@@ -161,4 +164,47 @@ class CurveAt:
     rows: object = None
 
 
-Role = Label | Count | Proportion | Derived | Summary | Model | Value | Merge | CurveAt
+@dataclass(frozen=True)
+class CurveQuantile:
+    """``cols`` (estimate, lower, upper) the first times a curve rebuilt from rounded counts reaches ``level``.
+
+    The curve is ``cause``'s cumulative incidence (Aalen-Johansen, the other causes competing) rebuilt from
+    rounded cumulative counts (:func:`dapp_eval.disclosure.curves.protected_steps`) and stopped where fewer than
+    the threshold remain at risk: the curve a release draws. The estimate is the first time it reaches ``level``,
+    the interval the first times its pointwise upper and lower limits do (NaN: not reached). ``among=True``
+    reads instead the ``level`` quantile of the times of ``cause`` among those with it (the rounded people each
+    step of the curve stands for): the first time their rounded cumulative count reaches ``level`` of its
+    total. ``steps(row)``, ``cause`` and ``n`` as for :class:`CurveAt`; ``events`` a count column (or a function
+    of the table) whose true value below the threshold withholds the row (as :class:`Model`); ``reached`` a
+    column set to whether the estimate was reached on the published curve.
+    """
+
+    cols: tuple[str, ...]
+    steps: Callable[[pd.Series], pd.DataFrame]
+    cause: str
+    n: str
+    level: float = 0.5
+    among: bool = False
+    events: str | Callable[[pd.DataFrame], object] | None = None
+    reached: str | None = None
+    rows: object = None
+
+
+@dataclass(frozen=True)
+class CurveArea:
+    """``cols`` (estimate, std_error, lower, upper): the area up to ``horizon`` under the Kaplan-Meier curve of
+    leaving by any cause, rebuilt from rounded counts (a restricted mean time), with its Greenwood-type standard
+    error from the rebuilt numbers at risk and events (as :func:`dapp_eval.estimators.survival.rmst`).
+
+    ``steps(row)`` gives a row's per-time counts (``time``, one column per cause, ``censored``); ``horizon`` a
+    column or a function of the row; ``n`` the count column of the people the curve starts from.
+    """
+
+    cols: tuple[str, ...]
+    steps: Callable[[pd.Series], pd.DataFrame]
+    horizon: str | Callable[[pd.Series], float]
+    n: str
+    rows: object = None
+
+
+Role = Label | Count | Proportion | Derived | Summary | Model | Value | Merge | CurveAt | CurveQuantile | CurveArea

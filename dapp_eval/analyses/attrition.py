@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dapp_eval.columns import Count, CurveAt, Derived, Label, Model, Summary, Value
+from dapp_eval.columns import Count, CurveArea, CurveAt, Derived, Label, Model, Value
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators import survival as sv
 from dapp_eval.estimators.proportions import wilson_ci
@@ -1106,9 +1106,10 @@ def rmst(data, *, by: str | None = None, horizon_days: float | None = None, exit
             raise AnalysisError("no planned_sessions to set the default horizon; give horizon_days")
         horizon_days = (float(planned.max()) + 4.0) * 7.0
     groups = _groups(ep, by)
-    rows = []
+    rows, steps = [], {}
     for g in _sorted(groups):
         sub = ep[groups == g]
+        steps[str(g)] = _exit_counts(sub)
         r = sv.rmst(sub["time_days"], sub["outcome"] != CENSORED, horizon=horizon_days, alpha=alpha)
         rows.append({"group": g, "horizon_days": float(horizon_days), "estimate": r["estimate"],
                      "std_error": r["std_error"], "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"],
@@ -1133,5 +1134,23 @@ def rmst(data, *, by: str | None = None, horizon_days: float | None = None, exit
                      exit_time=exit_time, by=by, horizon_days=float(horizon_days), **notes)
     return AnalysisResult(summary=summary, meta=meta, tables=tables,
                           title=f"Restricted mean time in programme (up to {horizon_days:g} days)",
-                          roles={"summary": [Label("group"), Value("horizon_days"), Count("n"),
-                                             Summary(("estimate", "std_error", "ci_lower", "ci_upper"), n="n")]})
+                          roles={"summary": rmst_roles(steps)})
+
+
+def _exit_counts(sub: pd.DataFrame) -> pd.DataFrame:
+    """Per distinct time, the number leaving (any exit) and still open (censored): the all-exits curve's counts."""
+    c = curve_counts(sub["time_days"], sub["outcome"])
+    return pd.DataFrame({"time": c["time"], "exit": c["completed"] + c["other"], "censored": c["censored"]})
+
+
+def _group_steps(steps: dict, row) -> pd.DataFrame:
+    return steps[str(row["group"])]
+
+
+def rmst_roles(steps: dict) -> list:
+    """Roles of :func:`rmst`'s summary: the restricted mean and its standard error are the area under the
+    all-exits Kaplan-Meier curve rebuilt from rounded cumulative counts (:class:`~dapp_eval.columns.CurveArea`),
+    never the true curve's, whose area and Greenwood sum are functions of every person's exit time."""
+    return [Label("group"), Value("horizon_days"), Count("n"),
+            CurveArea(("estimate", "std_error", "ci_lower", "ci_upper"), steps=functools.partial(_group_steps, steps),
+                      horizon="horizon_days", n="n")]

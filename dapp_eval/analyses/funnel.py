@@ -54,7 +54,7 @@ from dapp_eval.analyses import flow_published as fp
 from dapp_eval.analyses import plotting
 from dapp_eval.analyses.flow_published import FUNNEL_ORDER, INTERMEDIATE_STAGES, STAGE_LABELS, STAGES
 from dapp_eval.analyses.flow_published import STAGE_PARENT as _PARENT
-from dapp_eval.columns import Count, Derived, Label, Merge, Model, Proportion, Summary, Value
+from dapp_eval.columns import Count, CurveQuantile, Derived, Label, Merge, Model, Proportion, Summary, Value
 from dapp_eval.data.schema import EXIT_REASONS
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.effect_sizes import smd_binary, smd_from_moments
@@ -577,7 +577,8 @@ def waiting_times(data, *, stage: str = "referral_to_assessment", by: str | None
         (median wait), ``ci_lower``, ``ci_upper``, ``median_reached``,
         ``median_observed_events`` and ``n_observed_events``.
         ``tables``: ``cif`` (the Aalen-Johansen curves per group and cause),
-        ``horizons``, ``data`` (time and cause per referral).
+        ``horizons``, ``data`` (time and cause per referral), ``curve_counts`` (per group and time, the
+        number ending the wait each way and still waiting: :func:`wait_counts`).
 
     Examples
     --------
@@ -603,8 +604,9 @@ def waiting_times(data, *, stage: str = "referral_to_assessment", by: str | None
     causes = [event, *dict.fromkeys(_WAIT_STAGES[stage][3].values())]
     if by is not None:
         wd[by] = ep.loc[wd.index, by].to_numpy()
-    rows, curves, hz_rows = [], [], []
+    rows, curves, hz_rows, steps = [], [], [], {}
     for label, sub in _group_frames(wd, by):
+        steps[str(label)] = wait_counts(sub["time"], sub["cause"], causes)
         n_event = int((sub["cause"] == event).sum())
         n_comp = int(sub["cause"].isin(causes[1:]).sum())
         n_cens = int((sub["cause"] == "censored").sum())
@@ -652,17 +654,38 @@ def waiting_times(data, *, stage: str = "referral_to_assessment", by: str | None
     )
     meta = make_meta(n_in=len(ep), excluded=excluded, method=method, alpha=alpha, unit="referrals", by=by,
                      step=stage, time_unit=unit, causes=causes)
+    counts = (pd.concat([c.assign(group=g) for g, c in steps.items()], ignore_index=True) if steps
+              else pd.DataFrame(columns=["time", *causes, "censored", "group"]))
     return AnalysisResult(summary=summary, meta=meta, tables={"cif": cif, "horizons": pd.DataFrame(hz_rows),
-                                                              "data": wd},
+                                                              "data": wd, "curve_counts": counts},
                           title=f"Waiting time: {stage.replace('_', ' ')}", _plotter=plotting.plot_waiting_times,
-                          roles={"summary": _WAIT_ROLES})
+                          roles={"summary": wait_roles(steps, event)})
 
 
-#: a wait's counts (people with the event, a competing exit, still waiting), its median from the curve (a
-#: model output: shown with at least the threshold of events), and the plain median among those with it
-_WAIT_ROLES = [Label("group", "step", "unit"), Count("n", "n_event", "n_competing", "n_censored", "n_observed_events"),
-               Model(("estimate", "ci_lower", "ci_upper", "median_reached"), events="n_event"),
-               Summary(("median_observed_events",), n="n_observed_events")]
+def wait_counts(time, cause, causes: Sequence[str]) -> pd.DataFrame:
+    """Per distinct time, the number ending the wait each way (``causes``) and still waiting (``censored``): the
+    counts a wait's cumulative-incidence curve is made of (no person's row)."""
+    tab = pd.crosstab(pd.Series(np.asarray(time, dtype=float)), pd.Series(np.asarray(cause, dtype=object)))
+    tab = tab.reindex(columns=[*causes, "censored"], fill_value=0).sort_index()
+    return tab.rename_axis(None, axis=1).reset_index(names="time")
+
+
+def _group_steps(steps: dict, row) -> pd.DataFrame:
+    return steps[str(row["group"])]
+
+
+def wait_roles(steps: dict, event: str) -> list:
+    """Roles of :func:`waiting_times`'s summary: a wait's counts (people with the event, a competing exit, still
+    waiting); its median and interval read off the curve of ``event`` rebuilt from rounded cumulative counts (the
+    curve a release draws: :class:`~dapp_eval.columns.CurveQuantile`), withheld with fewer than the threshold of
+    events; the plain median among those with the event, read off the same rounded counts."""
+    of_group = functools.partial(_group_steps, steps)
+    return [Label("group", "step", "unit"),
+            Count("n", "n_event", "n_competing", "n_censored", "n_observed_events"),
+            CurveQuantile(("estimate", "ci_lower", "ci_upper"), steps=of_group, cause=event, n="n", events="n_event",
+                          reached="median_reached"),
+            CurveQuantile(("median_observed_events",), steps=of_group, cause=event, n="n", among=True,
+                          events="n_observed_events")]
 
 
 # ---------------------------------------------------------------------------

@@ -45,7 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from dapp_eval import formatting as fmt
-from dapp_eval.columns import Count, CurveAt, Derived, Label, Model, Proportion, Summary, Value
+from dapp_eval.columns import Count, CurveAt, CurveQuantile, Derived, Label, Model, Proportion, Summary, Value
 from dapp_eval.errors import AnalysisError
 from dapp_eval.results import AnalysisResult, check_alpha, level_text, make_meta
 
@@ -439,9 +439,15 @@ def _wait(data, alpha, extract_text, sources):
     sources["waiting_times"] = res = funnel.waiting_times(data, stage="assessment_to_start", unit="weeks",
                                                           alpha=alpha)
     r = res.summary.iloc[0]
-    note = "" if r["median_reached"] else "fewer than half had started by the extract date: median not reached"
+    ct = res.tables["curve_counts"]
+    sources["wait_curve"] = (ct[ct["group"] == str(r["group"])].drop(columns="group").reset_index(drop=True), np.nan)
+    note = "" if r["median_reached"] else MEDIAN_NOT_REACHED
     return [_row("wait_to_start", r["estimate"], r["ci_lower"], r["ci_upper"], den=r["n"],
                  period=f"people accepted up to {extract_text}", note=note)]
+
+
+#: the note of a median wait not reached (on the published curve, where a page publishes it)
+MEDIAN_NOT_REACHED = "fewer than half had started by the extract date: median not reached"
 
 
 def _risk(data, plan, alpha, extract_text, sources):
@@ -1077,6 +1083,8 @@ PROPORTIONS = ("completion_rate_followed", "reliable_risk_reduction", "partner_f
                "proven_reoffending_rate", "utilisation", "agency_positive_change")
 #: counts of people in what may be a small group
 PEOPLE_COUNTS = ("under_18_referrals", "children_affected", "waiting_high_risk")
+#: medians read off a curve (figure code -> the cause whose cumulative incidence reaches one half)
+CURVE_MEDIANS = {"wait_to_start": "started"}
 #: each cost per person and the count it divides the period's cost by
 COST_DENOMINATORS = {"cost_per_referral": "referrals_in_period", "cost_per_start": "starts_in_period",
                      "cost_per_completion": "completions_in_period"}
@@ -1087,7 +1095,8 @@ def _kind(code: str) -> str:
     summary (a median, a mean change) of the people in its denominator."""
     f = REGISTRY[code].format
     return ("count" if f == "count" else "proportion" if code in PROPORTIONS else
-            "estimate" if code == "completion_rate" else "cost" if f == "gbp" else "summary")
+            "estimate" if code == "completion_rate" else "median" if code in CURVE_MEDIANS else
+            "cost" if f == "gbp" else "summary")
 
 
 def _rows_of(kind: str):
@@ -1171,6 +1180,7 @@ def to_publish(summary: pd.DataFrame, codes: Sequence[str], curves: dict | None 
         Proportion("n_numerator", "n_denominator", estimate="value", ci=("ci_lower", "ci_upper"),
                    rows=_rows_of("proportion")),
         *_estimate_roles(estimate, curves or {}),
+        *_median_roles(estimate, curves or {}),
         Derived(("value",), _cost_value, inputs=("n_denominator",), rows=_rows_of("cost")),
         Summary(estimate, n="n_denominator", rows=_rows_of("summary")),
         Proportion("n_population_completed", "n_population", estimate="population_share", ci=None, rows=_mixed_rows),
@@ -1192,8 +1202,31 @@ def _estimate_roles(estimate: tuple, curves: dict) -> list:
                                                                              without=True))]
 
 
-def _curve_rows(t: pd.DataFrame, codes: tuple, without: bool = False) -> pd.Series:
-    return (t["kind"] == "estimate") & (t["code"].isin(codes) != without)
+def _curve_rows(t: pd.DataFrame, codes: tuple, without: bool = False, kind: str = "estimate") -> pd.Series:
+    return (t["kind"] == kind) & (t["code"].isin(codes) != without)
+
+
+def _median_roles(estimate: tuple, curves: dict) -> list:
+    """A median read off its curve rebuilt from rounded counts (the wait's table reads the same), withheld with
+    fewer than the threshold of events; with no curve given, withheld (never the true curve's median)."""
+    out = []
+    for code, cause in CURVE_MEDIANS.items():
+        if code in curves:
+            out.append(CurveQuantile(estimate, steps=functools.partial(_curve_of_code, curves), cause=cause,
+                                     n="n_denominator", events=functools.partial(_curve_events, curves, code, cause),
+                                     rows=functools.partial(_curve_rows, codes=(code,), kind="median")))
+    return [*out, Derived(estimate, _not_read, rows=functools.partial(_curve_rows, codes=tuple(curves), without=True,
+                                                                      kind="median"))]
+
+
+def _curve_events(curves: dict, code: str, cause: str, t: pd.DataFrame) -> pd.Series:
+    """The number of ``cause`` events on ``code``'s curve, in its row (NaN in the others)."""
+    return pd.Series(np.where(t["code"] == code, float(curves[code][0][cause].sum()), np.nan), index=t.index)
+
+
+def _not_read(pub: pd.DataFrame) -> pd.DataFrame:
+    """A median whose curve was not given: not published."""
+    return pd.DataFrame({c: np.nan for c in ("value", "ci_lower", "ci_upper")}, index=pub.index)
 
 
 def _curve_of_code(curves: dict, row) -> pd.DataFrame:

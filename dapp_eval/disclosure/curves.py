@@ -33,7 +33,7 @@ import pandas as pd
 from dapp_eval.disclosure.control import round_count
 
 __all__ = ["round_cumulative", "protected_steps", "pseudo_data", "km_from_steps", "cif_from_steps", "km_steps",
-           "at_risk_table"]
+           "at_risk_table", "steps_of_counts", "published_cif", "cif_quantile", "event_quantile", "km_area"]
 
 
 def round_cumulative(x, min_count: int) -> np.ndarray:
@@ -185,6 +185,72 @@ def at_risk_table(steps: pd.DataFrame, ticks, *, group: str, cum_names: dict) ->
             row[col] = int(sum(steps.loc[t <= tick, f"n_event_{k}"].sum() for k in causes))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def steps_of_counts(counts: pd.DataFrame, n_total, *, min_count: int, base: int = 5) -> pd.DataFrame:
+    """:func:`protected_steps` of a per-time count table (``time``, one column per cause, ``censored``)."""
+    causes = [c for c in counts.columns if c not in ("time", "censored")]
+    return protected_steps(counts["time"].to_numpy(dtype=float), {c: counts[c].to_numpy() for c in causes},
+                           counts["censored"].to_numpy(), int(n_total), min_count=min_count, base=base)
+
+
+def published_cif(steps: pd.DataFrame, cause: str, *, threshold: int, alpha: float) -> pd.DataFrame:
+    """``cause``'s cumulative incidence from rounded steps, stopped where fewer than ``threshold`` remain at risk:
+    the curve a release draws (``time, n_at_risk, estimate, ci_lower, ci_upper``)."""
+    cif = cif_from_steps(steps, alpha=alpha)
+    return _cut(cif[cif["cause"] == cause].sort_values("time", kind="stable"), threshold).reset_index(drop=True)
+
+
+def _first_time(curve: pd.DataFrame, col: str, level: float) -> float:
+    hit = curve.loc[curve[col].to_numpy(dtype=float) >= level - 1e-12, "time"]
+    return float(hit.iloc[0]) if len(hit) else np.nan
+
+
+def cif_quantile(steps: pd.DataFrame, cause: str, *, threshold: int, alpha: float, level: float = 0.5) -> tuple:
+    """(estimate, lower, upper): the first times the published curve of ``cause`` (:func:`published_cif`) and its
+    upper and lower limits reach ``level`` (NaN: not reached on the published curve).
+
+    Examples
+    --------
+    >>> s = protected_steps([1, 2, 3, 4], {"done": [10, 10, 20, 5], "left": [3, 0, 2, 0]}, [0, 0, 5, 5], 60,
+    ...                     min_count=10)
+    >>> cif_quantile(s, "done", threshold=10, alpha=0.05)[0]
+    3.0
+    """
+    cif = published_cif(steps, cause, threshold=threshold, alpha=alpha)
+    return (_first_time(cif, "estimate", level), _first_time(cif, "ci_upper", level),
+            _first_time(cif, "ci_lower", level))
+
+
+def event_quantile(steps: pd.DataFrame, cause: str, level: float = 0.5) -> float:
+    """The ``level`` quantile of the times of ``cause`` among the rounded people the steps stand for: the first
+    time their rounded cumulative count reaches ``level`` of its total (NaN when there are none).
+
+    >>> event_quantile(protected_steps([1, 2, 3], {"done": [4, 10, 30]}, [0, 0, 6], 50, min_count=10), "done")
+    3.0
+    """
+    d = steps[f"n_event_{cause}"].to_numpy(dtype=float)
+    if d.sum() <= 0:
+        return np.nan
+    hit = np.flatnonzero(np.cumsum(d) >= level * d.sum() - 1e-9)
+    return float(steps["time"].to_numpy(dtype=float)[hit[0]])
+
+
+def km_area(steps: pd.DataFrame, horizon: float, *, alpha: float) -> dict:
+    """The area up to ``horizon`` under the Kaplan-Meier curve of leaving by any cause rebuilt from rounded steps,
+    with its Greenwood-type standard error from the rebuilt numbers at risk and events
+    (:func:`dapp_eval.estimators.survival.rmst` applied to the rounded people the steps stand for).
+
+    >>> s = protected_steps([2, 4, 6, 8], {"exit": [10, 10, 10, 10]}, [0, 0, 0, 0], 40, min_count=10)
+    >>> round(km_area(s, 10, alpha=0.05)["estimate"], 6)  # exits of 5, 10, 10, 10 of 40: 2 * (1 + .875 + .625 + ...)
+    6.0
+    """
+    from dapp_eval.estimators.survival import rmst
+
+    causes = [c.removeprefix("n_event_") for c in steps.columns if c.startswith("n_event_")]
+    t, code = pseudo_data(steps, causes)
+    r = rmst(t, code > 0, horizon=horizon, alpha=alpha)
+    return {k: float(r[k]) for k in ("estimate", "std_error", "ci_lower", "ci_upper")}
 
 
 def _cut(curve: pd.DataFrame, threshold: int) -> pd.DataFrame:

@@ -14,6 +14,8 @@
 - :class:`Value` - a figure that is not about people (a cost, a period in years): shown as it is;
 - :class:`Merge` - (applied first) small levels of a category merged into one, not withheld;
 - :class:`CurveAt` - a value read off a curve at a time, the curve rebuilt from rounded counts;
+- :class:`CurveQuantile` - the first time that curve reaches a level (a median wait and its interval);
+- :class:`CurveArea` - the area under that curve up to a horizon (a restricted mean), with its standard error;
 - :class:`Model` - model output (coefficients, intervals, p-values) with its number of events: shown only
   when there are at least ``threshold`` events.
 
@@ -44,7 +46,9 @@ import pandas as pd
 
 from dapp_eval.columns import (
     Count,
+    CurveArea,
     CurveAt,
+    CurveQuantile,
     Derived,
     Label,
     Merge,
@@ -56,7 +60,8 @@ from dapp_eval.columns import (
 )
 from dapp_eval.disclosure.control import HIDDEN, DisclosureControl, count_columns
 
-__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "CurveAt", "curve_value_at", "publish", "published_numbers"]
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "CurveAt", "CurveQuantile",
+           "CurveArea", "curve_value_at", "curve_quantile", "curve_area", "publish", "published_numbers"]
 
 
 _mask = row_mask
@@ -203,18 +208,97 @@ def curve_value_at(steps: pd.DataFrame, *, cause: str, at: float, n_total, dc: D
 
 def _apply_curve(s: _State, r: CurveAt) -> None:
     m = _mask(r.rows, s.true)
+
+    def read(row, n):
+        at = r.at(row) if callable(r.at) else float(row[r.at])
+        return curve_value_at(r.steps(row), cause=r.cause, at=at, n_total=n, dc=s.dc)
+
+    vals = _read_curves(s, r, m, read)
+    _put_read(s, r, m, vals, _n_hidden(s, r.n)[:, None] | np.isnan(vals))
+
+
+def curve_quantile(steps: pd.DataFrame, *, cause: str, n_total, dc: DisclosureControl, level: float = 0.5,
+                   among: bool = False) -> tuple:
+    """(estimate, lower, upper) of the first times ``cause``'s cumulative incidence, rebuilt from rounded cumulative
+    counts at ``dc``'s threshold and alpha and stopped where fewer than the threshold remain at risk (the curve a
+    release draws), and its pointwise upper and lower limits reach ``level``; NaN where not reached. With
+    ``among``, the ``level`` quantile of the times of ``cause`` among the rounded people with it (no interval).
+
+    Examples
+    --------
+    >>> st = pd.DataFrame({"time": [1.0, 2.0, 3.0, 4.0], "done": [12, 3, 20, 9], "other": [4, 0, 1, 0],
+    ...                    "censored": [0, 2, 8, 1]})
+    >>> curve_quantile(st, cause="done", n_total=60, dc=DisclosureControl())
+    (3.0, 3.0, 4.0)
+    """
+    from dapp_eval.disclosure.curves import cif_quantile, event_quantile, steps_of_counts
+
+    ps = steps_of_counts(steps, n_total, min_count=dc.threshold, base=dc.base)
+    if among:
+        return event_quantile(ps, cause, level), np.nan, np.nan
+    return cif_quantile(ps, cause, threshold=dc.threshold, alpha=dc.alpha, level=level)
+
+
+def curve_area(steps: pd.DataFrame, *, horizon: float, n_total, dc: DisclosureControl) -> tuple:
+    """(estimate, std_error, lower, upper): the restricted mean up to ``horizon`` under the Kaplan-Meier curve of
+    leaving by any cause, rebuilt from rounded cumulative counts (:func:`dapp_eval.disclosure.curves.km_area`)."""
+    from dapp_eval.disclosure.curves import km_area, steps_of_counts
+
+    r = km_area(steps_of_counts(steps, n_total, min_count=dc.threshold, base=dc.base), horizon, alpha=dc.alpha)
+    return r["estimate"], r["std_error"], r["ci_lower"], r["ci_upper"]
+
+
+def _true_n(row: pd.Series, col: str) -> float:
+    n = pd.to_numeric(pd.Series([row[col]]), errors="coerce").iloc[0]
+    return float(n) if pd.notna(n) else np.nan
+
+
+def _read_curves(s: _State, r, m: np.ndarray, read) -> np.ndarray:
+    """``read(row, n)`` (a tuple of ``len(r.cols)`` values) for every row of ``m`` with people (NaN else)."""
     vals = np.full((len(s.true), len(r.cols)), np.nan)
     for i in np.flatnonzero(m):
         row = s.true.iloc[i]
-        n = pd.to_numeric(pd.Series([row[r.n]]), errors="coerce").iloc[0]
-        if pd.isna(n) or n <= 0:
-            continue
-        at = r.at(row) if callable(r.at) else float(row[r.at])
-        vals[i, :] = curve_value_at(r.steps(row), cause=r.cause, at=at, n_total=n, dc=s.dc)[
-            : len(r.cols)]
-    hidden = s.pub[r.n].isna().to_numpy() & s.true[r.n].notna().to_numpy()
+        n = _true_n(row, r.n)
+        if np.isfinite(n) and n > 0:
+            vals[i, :] = read(row, n)[: len(r.cols)]
+    return vals
+
+
+def _put_read(s: _State, r, m: np.ndarray, vals: np.ndarray, withhold: np.ndarray) -> None:
+    """Curve readings into ``r.cols``: withheld (``[c]``) where ``withhold`` (all rows, or one column per value),
+    else the reading (NaN: not reached)."""
+    w = withhold if withhold.ndim == 2 else np.repeat(withhold[:, None], len(r.cols), axis=1)
     for j, c in enumerate(r.cols):
-        s.put(c, m, vals[:, j], hidden | (np.isnan(vals[:, j]) & s.true[c].notna().to_numpy()))
+        s.put(c, m, vals[:, j], w[:, j] & s.true[c].notna().to_numpy())
+
+
+def _n_hidden(s: _State, col: str) -> np.ndarray:
+    return s.pub[col].isna().to_numpy() & s.true[col].notna().to_numpy()
+
+
+def _apply_quantile(s: _State, r: CurveQuantile) -> None:
+    m = _mask(r.rows, s.true)
+    vals = _read_curves(s, r, m, lambda row, n: curve_quantile(r.steps(row), cause=r.cause, n_total=n, dc=s.dc,
+                                                                level=r.level, among=r.among))
+    withhold = _n_hidden(s, r.n)
+    if r.events is not None:
+        ev = r.events(s.true.copy()) if callable(r.events) else s.true[r.events]
+        ev = pd.to_numeric(pd.Series(np.asarray(ev, dtype=object)), errors="coerce").to_numpy(dtype=float)
+        withhold = withhold | np.isnan(ev) | (ev < s.dc.threshold)
+    _put_read(s, r, m, vals, withhold)
+    if r.reached is not None:
+        s.put(r.reached, m, np.isfinite(vals[:, 0]), withhold & s.true[r.reached].notna().to_numpy())
+
+
+def _apply_area(s: _State, r: CurveArea) -> None:
+    m = _mask(r.rows, s.true)
+
+    def read(row, n):
+        horizon = r.horizon(row) if callable(r.horizon) else float(row[r.horizon])
+        return curve_area(r.steps(row), horizon=horizon, n_total=n, dc=s.dc)
+
+    vals = _read_curves(s, r, m, read)
+    _put_read(s, r, m, vals, _n_hidden(s, r.n) | (np.isnan(vals[:, 0]) & m))
 
 
 def _apply_value(s: _State, r: Value) -> None:
@@ -222,7 +306,8 @@ def _apply_value(s: _State, r: Value) -> None:
         s.cover(c, np.ones(len(s.out), dtype=bool))
 
 
-_APPLY = {Value: _apply_value, CurveAt: _apply_curve, Proportion: _apply_proportion, Derived: _apply_derived, Summary: _apply_summary, Model: _apply_model}
+_APPLY = {Value: _apply_value, CurveAt: _apply_curve, CurveQuantile: _apply_quantile, CurveArea: _apply_area,
+          Proportion: _apply_proportion, Derived: _apply_derived, Summary: _apply_summary, Model: _apply_model}
 
 
 def _check_declared(df: pd.DataFrame, roles, covered: dict, plain: set) -> None:

@@ -146,7 +146,7 @@ def _figure_row(code: str, pub: pd.Series) -> dict:
            "n_denominator": _count_of(pub["n_denominator"]), "hidden": bool(hidden)}
     if hidden:
         out.update(value=np.nan, ci_lower=np.nan, ci_upper=np.nan, n_numerator=np.nan, n_denominator=np.nan)
-    elif kind in ("estimate", "cost", "summary"):
+    elif kind in ("estimate", "cost", "summary", "median"):
         # an estimate that follows people still attending shows no numerator, so that no one divides completions
         # by starts (the plain ratio the registry says not to quote); a cost or a summary has none
         out["n_numerator"] = np.nan
@@ -202,8 +202,7 @@ def _published(page, scope):
     if scope == page.site:
         page.used.setdefault(f"{scope}/headline_figures", res)
     codes = table_codes(page.plan)
-    t, roles = to_publish(res.summary, codes, curves={"completion_rate": res.model["completion_curve"]}
-                          if "completion_curve" in (res.model or {}) else None)
+    t, roles = to_publish(res.summary, codes, curves=curves_of(res.model))
     shown = _flow_counts(page, res, publish(t, roles, page.dc, name="headline figures",
                                             pairs={"n_numerator": "n_denominator"}))
     s = res.summary.set_index("code")
@@ -215,9 +214,7 @@ def _published(page, scope):
         row.update(_population_texts(code, pub, level, bool(row["hidden"]),
                                      bool(page.plan["headlines"]["completers_only"])))
         row.update(name=REGISTRY[code].name, period=fmt.plain_text(str(s.loc[code, "period"])),
-                   # an analysis's message may print counts ("221 people referred; never started: 127")
-                   note=(protect_counts(str(s.loc[code, "note"]), page.dc) if not row["hidden"]
-                         else "too few people to publish safely"))
+                   note=_note(code, row, str(s.loc[code, "note"]), page.dc))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -248,6 +245,27 @@ def _flow_counts(page, res, shown: pd.DataFrame) -> pd.DataFrame:
             shown.at[shown.index[i], "n_value"] = shown.at[shown.index[i], "value"] = (
                 float(v) if np.isfinite(v) else "[c]")
     return shown
+
+
+#: the sources of figures read off a curve rebuilt from rounded counts (figure code -> key of its curve's counts
+#: in ``headline_figures(...).model``)
+CURVE_SOURCES = {"completion_rate": "completion_curve", "wait_to_start": "wait_curve"}
+
+
+def curves_of(model: dict | None) -> dict:
+    """The curves (per-time counts, time read) of the figures read off a curve, from a ``headline_figures`` model."""
+    return {code: model[key] for code, key in CURVE_SOURCES.items() if key in (model or {})}
+
+
+def _note(code: str, row: dict, note: str, dc) -> str:
+    """A figure's note as published: a median says "not reached" when it is not reached on the published curve."""
+    from dapp_eval.commissioner.headlines import CURVE_MEDIANS, MEDIAN_NOT_REACHED
+
+    if row["hidden"]:
+        return "too few people to publish safely"
+    if code in CURVE_MEDIANS:
+        return MEDIAN_NOT_REACHED if pd.isna(row["value"]) else ""
+    return protect_counts(note, dc)  # an analysis's message may print counts ("221 people referred; never ...")
 
 
 def full_text(row) -> str:
