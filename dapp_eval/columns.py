@@ -94,11 +94,16 @@ class Derived:
 
 @dataclass(frozen=True)
 class Summary:
-    """A mean, median, SD ... over the people counted in ``n``: shown only when ``n`` is at least the threshold."""
+    """A mean, median, SD ... over the people counted in ``n``: shown only when ``n`` is at least the threshold.
+
+    ``grain``: the columns are order statistics of a time (a median or quartile of weeks waiting) and are shown
+    in whole units of ``grain`` (rounded down): a median of an odd number of people, or a quartile, is one
+    person's exact time, which with the extract date gives that person's referral date."""
 
     cols: tuple[str, ...]
     n: str
     rows: object = None
+    grain: float | None = None
 
 
 @dataclass(frozen=True)

@@ -220,3 +220,17 @@ def test_completion_rate_table_and_card_are_read_off_the_protected_curve(tmp_pat
     assert float(card.loc[0, "value"]) == pytest.approx(want[0])
     # abs=1e-9: a different number, not the true curve's value to float precision
     assert float(card.loc[0, "value"]) != pytest.approx(float(hf.summary.loc[0, "value"]), abs=1e-9)
+
+
+def test_order_statistics_of_a_time_are_shown_in_whole_units():
+    """A waiting list's median and quartiles were one person's exact wait (8.7 weeks = 61 days: with the extract
+    date, that person's referral date); with ``grain`` they are shown in whole weeks, rounded down."""
+    from dapp_eval.columns import Count, Label, Summary
+    from dapp_eval.disclosure.roles import publish
+
+    t = pd.DataFrame({"list": ["any", "few"], "n_waiting": [23, 4], "median_weeks": [8.714, 3.2],
+                      "q1_weeks": [4.0, 1.0]})
+    roles = [Label("list"), Count("n_waiting"), Summary(("median_weeks", "q1_weeks"), n="n_waiting", grain=1.0)]
+    pub = publish(t, roles, DisclosureControl(threshold=10), name="waiting list")
+    assert pub.loc[0, ["median_weeks", "q1_weeks"]].tolist() == [8.0, 4.0]
+    assert pub.loc[1, "median_weeks"] == "[c]"

@@ -210,6 +210,6 @@ def waiting_list(data) -> AnalysisResult:
     # bands of a handful of people are merged ("Medium or Standard"), never withheld; a median over fewer
     # people than the threshold is not shown
     roles = [Merge(by=(), level="risk_band", add=counts), Label("risk_band", "basis"), Count(*counts),
-             Summary(("median_weeks_waiting",), n="n_waiting")]
+             Summary(("median_weeks_waiting",), n="n_waiting", grain=1.0)]
     return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, title="Waiting list by risk band",
                           roles={"summary": roles})

@@ -163,7 +163,11 @@ def _apply_summary(s: _State, r: Summary) -> None:
     n = pd.to_numeric(s.true[r.n], errors="coerce").to_numpy(dtype=float)
     withhold = np.isnan(n) | (n < s.dc.threshold)
     for c in r.cols:
-        s.put(c, m, s.true[c].to_numpy(dtype=object), withhold & s.true[c].notna().to_numpy())
+        v = s.true[c].to_numpy(dtype=object)
+        if r.grain:
+            x = pd.to_numeric(s.true[c], errors="coerce").to_numpy(dtype=float)
+            v = np.where(np.isfinite(x), np.floor(x / r.grain + 1e-9) * r.grain, x)
+        s.put(c, m, v, withhold & s.true[c].notna().to_numpy())
 
 
 def _apply_model(s: _State, r: Model) -> None:
