@@ -7,6 +7,8 @@ An analysis says, beside each table it returns (``AnalysisResult.roles``), what 
 - :class:`Proportion` - ``numerator / denominator`` of the same row, with its Wilson interval;
 - :class:`Derived` - any other statistic of counts, with the function that derives it from counts;
 - :class:`Summary` - a mean, median or SD over the people of a count column;
+- :class:`AtPublishedN` - a statistic whose value depends on how many people there are (a t-interval, a
+  p-value, a small-sample correction), computed at the published count, never the true one;
 - :class:`Model` - model output with its number of events;
 - :class:`Value` - a figure that is not about people (a cost in GBP, a period in years).
 
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "CurveAt", "Role", "row_mask"]
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "AtPublishedN", "Model", "Value", "Merge", "CurveAt", "Role", "row_mask"]
 
 
 def row_mask(rows, df: pd.DataFrame) -> np.ndarray:
@@ -99,6 +101,27 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class AtPublishedN:
+    """Statistics of the people counted in ``n`` that depend on how many they are, computed at the PUBLISHED n.
+
+    ``fn(stats, n_pub, alpha) -> DataFrame`` (the columns ``cols``) is called with ``stats``, the table's rows
+    with every count column removed (it cannot read a true count), ``n_pub``, the published ``n`` (NaN where
+    hidden), and the release's alpha: a t-interval is ``mean -/+ t(1 - alpha/2, n_pub - 1) sd / sqrt(n_pub)``,
+    a p-value uses ``n_pub``, an effect size's interval too. Shown only where ``n`` is published and at least
+    the threshold. ``inputs`` are columns of sufficient statistics (SDs) ``fn`` reads: never published (they
+    are blanked). A value ``fn`` cannot give (NaN) where the table had one is withheld (``[c]``): a statistic
+    that cannot be computed at the published n (a rank test, whose statistic is a sum over the true people)
+    is not published.
+    """
+
+    cols: tuple[str, ...]
+    fn: Callable[[pd.DataFrame, np.ndarray, float], pd.DataFrame]
+    n: str
+    inputs: tuple[str, ...] = ()
+    rows: object = None
+
+
+@dataclass(frozen=True)
 class Model:
     """Model output: shown only with at least ``threshold`` events (column ``events``, a number, or a function
     of the table giving each row's events, e.g. the fewer of two outcomes of an estimated rate)."""
@@ -157,4 +180,4 @@ class CurveAt:
     rows: object = None
 
 
-Role = Label | Count | Proportion | Derived | Summary | Model | Value | Merge | CurveAt
+Role = Label | Count | Proportion | Derived | Summary | AtPublishedN | Model | Value | Merge | CurveAt

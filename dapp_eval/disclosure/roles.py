@@ -11,6 +11,8 @@
   called with the published counts (NaN where hidden), never the true ones;
 - :class:`Summary` - a mean, median or SD over the people of a count column: shown only when that count is
   at least the threshold (a mean of 4 people describes those 4);
+- :class:`AtPublishedN` - a statistic that depends on how many people there are (t-interval, p-value, effect
+  size interval), computed by its function at the *published* count, the function never seeing a true count;
 - :class:`Value` - a figure that is not about people (a cost, a period in years): shown as it is;
 - :class:`Merge` - (applied first) small levels of a category merged into one, not withheld;
 - :class:`CurveAt` - a value read off a curve at a time, the curve rebuilt from rounded counts;
@@ -43,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from dapp_eval.columns import (
+    AtPublishedN,
     Count,
     CurveAt,
     Derived,
@@ -56,7 +59,7 @@ from dapp_eval.columns import (
 )
 from dapp_eval.disclosure.control import HIDDEN, DisclosureControl, count_columns
 
-__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "CurveAt", "curve_value_at", "publish", "published_numbers"]
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "AtPublishedN", "Model", "Value", "Merge", "CurveAt", "curve_value_at", "publish", "published_numbers"]
 
 
 _mask = row_mask
@@ -70,6 +73,7 @@ class _State:
     dc: DisclosureControl
     covered: dict = field(default_factory=dict)
     hidden: int = 0
+    counts: tuple = ()
 
     def cover(self, col: str, m: np.ndarray) -> None:
         self.covered[col] = self.covered.get(col, np.zeros(len(self.out), dtype=bool)) | m
@@ -161,6 +165,23 @@ def _apply_summary(s: _State, r: Summary) -> None:
         s.put(c, m, s.true[c].to_numpy(dtype=object), withhold & s.true[c].notna().to_numpy())
 
 
+def _apply_at_published_n(s: _State, r: AtPublishedN) -> None:
+    """Statistics computed at the published n by a function that is handed no true count (issue 26, F1b: a
+    t-interval, p-value and Cohen's d_z at the true n gave the true n back from its rounding band)."""
+    m = _mask(r.rows, s.true)
+    n_pub = s.pub[r.n].to_numpy(dtype=float)
+    stats = s.true.drop(columns=[c for c in s.counts if c in s.true.columns]).copy()
+    vals = r.fn(stats, n_pub.copy(), s.dc.alpha)
+    withhold = np.isnan(n_pub) | (n_pub < s.dc.threshold)
+    for c in r.cols:
+        v = vals[c].to_numpy(dtype=object)
+        s.put(c, m, v, (withhold | _missing(vals[c])) & s.true[c].notna().to_numpy())
+    for c in r.inputs:  # sufficient statistics: read, never published
+        s.out[c] = np.nan
+        s.pub[c] = np.nan
+        s.cover(c, np.ones(len(s.out), dtype=bool))
+
+
 def _apply_model(s: _State, r: Model) -> None:
     m = _mask(r.rows, s.true)
     ev = (r.events(s.true.copy()) if callable(r.events) else s.true[r.events] if isinstance(r.events, str)
@@ -222,7 +243,7 @@ def _apply_value(s: _State, r: Value) -> None:
         s.cover(c, np.ones(len(s.out), dtype=bool))
 
 
-_APPLY = {Value: _apply_value, CurveAt: _apply_curve, Proportion: _apply_proportion, Derived: _apply_derived, Summary: _apply_summary, Model: _apply_model}
+_APPLY = {Value: _apply_value, AtPublishedN: _apply_at_published_n, CurveAt: _apply_curve, Proportion: _apply_proportion, Derived: _apply_derived, Summary: _apply_summary, Model: _apply_model}
 
 
 def _check_declared(df: pd.DataFrame, roles, covered: dict, plain: set) -> None:
@@ -268,7 +289,7 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
     out.attrs["name"] = name
     out.attrs["labels"] = ([" / ".join(map(str, r)) for r in t[labels].itertuples(index=False)] if labels
                            else [str(i) for i in range(len(t))])
-    s = _State(true=t, out=out, pub=pub, dc=dc)
+    s = _State(true=t, out=out, pub=pub, dc=dc, counts=tuple(counts))
     for r in roles:
         if type(r) in _APPLY:
             _APPLY[type(r)](s, r)

@@ -69,13 +69,14 @@ def build(page) -> dict:
 def _risk_change(page, res) -> dict:
     """The change in score, through the roles the analysis module declares; rare reasons why people have one
     score (mutually exclusive, parts of those with one score) merged rather than withheld (Merge)."""
-    from dapp_eval.analyses.risk import risk_change_roles
+    from dapp_eval.analyses.risk import MOMENT_COLS, risk_change_roles, with_moments
 
     r = page.plan["risk"]
     s = res.summary
     keep = [c for c in ("statistic", "estimate", "ci_lower", "ci_upper", "p_value", "p_value_holm", "role", "n",
                         "n_total", "population") if c in s]
     t = (s[s["group"] == "all"][keep] if "group" in s else s[keep]).reset_index(drop=True)
+    t = with_moments(t, res.tables["changes"])  # intervals and p-values at the published n (issue 26, F1b)
     one = t["statistic"].str.startswith("one_score: ").to_numpy()
     # the three reliable-change categories add up to the people paired: one margin
     rc = t["statistic"].isin(["reliably_improved", "no_reliable_change", "reliably_worse"])
@@ -83,7 +84,8 @@ def _risk_change(page, res) -> dict:
                  _margin=np.where(rc, "reliable change", t.index.astype(str)))
     roles = [*risk_change_roles(t, page.dc.threshold), Merge(by=("_reason",), level="statistic", where=one)]
     caption = f"Change in {r['instrument']} score, {r['from']} to {r['to']} (negative = lower risk)"
-    return page.publish(t, roles=roles, caption=caption, name="risk_change", drop=("_margin", "_reason"))
+    return page.publish(t, roles=roles, caption=caption, name="risk_change",
+                        drop=("_margin", "_reason", *MOMENT_COLS))
 
 
 #: bands below the top one, merged where a page has few people with both scores
