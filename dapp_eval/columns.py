@@ -9,6 +9,7 @@ An analysis says, beside each table it returns (``AnalysisResult.roles``), what 
 - :class:`Summary` - a mean, median or SD over the people of a count column;
 - :class:`AtPublishedN` - a statistic whose value depends on how many people there are (a t-interval, a
   p-value, a small-sample correction), computed at the published count, never the true one;
+- :class:`Events` - a count of events (incidents, contacts) among the people of a group;
 - :class:`Model` - model output with its number of events;
 - :class:`Value` - a figure that is not about people (a cost in GBP, a period in years).
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "AtPublishedN", "Model", "Value", "Merge", "CurveAt", "Role", "row_mask"]
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "AtPublishedN", "Events", "Model", "Value", "Merge", "CurveAt", "Role", "row_mask"]
 
 
 def row_mask(rows, df: pd.DataFrame) -> np.ndarray:
@@ -122,6 +123,23 @@ class AtPublishedN:
 
 
 @dataclass(frozen=True)
+class Events:
+    """A count of events (incidents, contacts, MARAC referrals) among the ``n`` people of a group.
+
+    Published as a count (it need not be declared a :class:`Count` too), and withheld (``[c]``) where it is 0
+    in a group smaller than the zero minimum ("none of them had one" is the zero rule's "none"), and wherever
+    the count of people it implies is withheld: ``people`` (a column of the row, or a function of the table
+    giving each row's count of people with an event) is read in the true and in the published table, and a
+    count of people not published withholds the events beside it (0 incidents means 0 people).
+    """
+
+    col: str
+    n: str | Callable[[pd.DataFrame], object]
+    people: str | Callable[[pd.DataFrame], object] | None = None
+    rows: object = None
+
+
+@dataclass(frozen=True)
 class Model:
     """Model output: shown only with at least ``threshold`` events (column ``events``, a number, or a function
     of the table giving each row's events, e.g. the fewer of two outcomes of an estimated rate)."""
@@ -180,4 +198,4 @@ class CurveAt:
     rows: object = None
 
 
-Role = Label | Count | Proportion | Derived | Summary | AtPublishedN | Model | Value | Merge | CurveAt
+Role = Label | Count | Proportion | Derived | Summary | AtPublishedN | Events | Model | Value | Merge | CurveAt

@@ -45,7 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from dapp_eval import formatting as fmt
-from dapp_eval.columns import Count, CurveAt, Derived, Label, Model, Proportion, Summary, Value
+from dapp_eval.columns import AtPublishedN, Count, CurveAt, Derived, Label, Model, Proportion, Summary, Value
 from dapp_eval.errors import AnalysisError
 from dapp_eval.results import AnalysisResult, check_alpha, level_text, make_meta
 
@@ -468,15 +468,17 @@ def _risk(data, plan, alpha, extract_text, sources):
         if len(d) > 1:
             half = float(stats.t.ppf(1 - alpha / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
             comp_mean = {"completers_value": float(d.mean()), "completers_ci_lower": float(d.mean()) - half,
-                         "completers_ci_upper": float(d.mean()) + half, "completers_n_denominator": len(d)}
+                         "completers_ci_upper": float(d.mean()) + half, "completers_n_denominator": len(d),
+                         "completers_value_sd": float(d.std(ddof=1))}
     if "reliably_improved" in row.index:
         ri = row.loc["reliably_improved"]
         out.append(_row("reliable_risk_reduction", ri["estimate"], ri["ci_lower"], ri["ci_upper"], ri["n"],
                         ri["n_total"], period=period, **pop, **comp_rel))
     if "mean_change" in row.index:
         mc = row.loc["mean_change"]
+        sd = float(ch["change"].astype(float).std(ddof=1)) if ch is not None and len(ch) > 1 else np.nan
         out.append(_row("risk_score_change", mc["estimate"], mc["ci_lower"], mc["ci_upper"], den=mc["n"],
-                        period=period, **pop, **comp_mean))
+                        period=period, value_sd=sd, **pop, **comp_mean))
     return out
 
 
@@ -1150,7 +1152,8 @@ def to_publish(summary: pd.DataFrame, codes: Sequence[str], curves: dict | None 
                "value": np.nan if kind == "count" else get("value"), "ci_lower": get("ci_lower"),
                "ci_upper": get("ci_upper"), "period_cost": np.nan,
                "n_population": get("n_population"), "n_population_completed": get("n_population_completed"),
-               "population_share": np.nan, "horizon_days": (curves or {}).get(code, (None, np.nan))[1], **{c: get(c) for c in _COMPLETERS}}
+               "population_share": np.nan, "horizon_days": (curves or {}).get(code, (None, np.nan))[1],
+               **{c: get(c) for c in (*_COMPLETERS, *_MEAN_SDS)}}
         if kind == "cost":
             n = s.loc[COST_DENOMINATORS[code], "value"]
             row["period_cost"] = float(r["value"] * n) if pd.notna(r["value"]) and pd.notna(n) and n else np.nan
@@ -1172,12 +1175,49 @@ def to_publish(summary: pd.DataFrame, codes: Sequence[str], curves: dict | None 
                    rows=_rows_of("proportion")),
         *_estimate_roles(estimate, curves or {}),
         Derived(("value",), _cost_value, inputs=("n_denominator",), rows=_rows_of("cost")),
-        Summary(estimate, n="n_denominator", rows=_rows_of("summary")),
+        Summary(estimate, n="n_denominator", rows=_summary_rows),
+        AtPublishedN(estimate, functools.partial(_mean_at_n, cols=estimate, sd="value_sd"), n="n_denominator",
+                     inputs=("value_sd",), rows=_mean_rows),
         Proportion("n_population_completed", "n_population", estimate="population_share", ci=None, rows=_mixed_rows),
         Proportion("completers_n_numerator", "completers_n_denominator", estimate="completers_value",
                    ci=("completers_ci_lower", "completers_ci_upper"),
                    rows=functools.partial(_percent_rows, percent=True)),
-        Summary(completers, n="completers_n_denominator", rows=functools.partial(_percent_rows, percent=False))]
+        Summary(completers, n="completers_n_denominator", rows=_completers_summary_rows),
+        AtPublishedN(completers, functools.partial(_mean_at_n, cols=completers, sd="completers_value_sd"),
+                     n="completers_n_denominator", inputs=("completers_value_sd",), rows=_completers_mean_rows)]
+
+
+#: headline means published with a t-interval at the published n (issue 26, F1b), and the column of their SD
+MEAN_FIGURES = ("risk_score_change",)
+_MEAN_SDS = ("value_sd", "completers_value_sd")
+
+
+def _mean_rows(t: pd.DataFrame) -> pd.Series:
+    return (t["kind"] == "summary") & t["code"].isin(MEAN_FIGURES)
+
+
+def _summary_rows(t: pd.DataFrame) -> pd.Series:
+    return (t["kind"] == "summary") & ~t["code"].isin(MEAN_FIGURES)
+
+
+def _completers_mean_rows(t: pd.DataFrame) -> pd.Series:
+    return _percent_rows(t, percent=False) & t["code"].isin(MEAN_FIGURES)
+
+
+def _completers_summary_rows(t: pd.DataFrame) -> pd.Series:
+    return _percent_rows(t, percent=False) & ~t["code"].isin(MEAN_FIGURES)
+
+
+def _mean_at_n(stats_: pd.DataFrame, n_pub: np.ndarray, alpha: float, cols: tuple, sd: str) -> pd.DataFrame:
+    """A mean and its t-interval at the published n (the role hands no true count)."""
+    from dapp_eval.estimators.paired import t_summary_at
+
+    rows = []
+    for mean, s_, n in zip(pd.to_numeric(stats_[cols[0]], errors="coerce"),
+                           pd.to_numeric(stats_[sd], errors="coerce"), n_pub):
+        r = t_summary_at(mean, s_, n, alpha=alpha)
+        rows.append((mean, r["ci_lower"], r["ci_upper"]))
+    return pd.DataFrame(rows, columns=list(cols), index=stats_.index)
 
 
 def _estimate_roles(estimate: tuple, curves: dict) -> list:

@@ -13,6 +13,8 @@
   at least the threshold (a mean of 4 people describes those 4);
 - :class:`AtPublishedN` - a statistic that depends on how many people there are (t-interval, p-value, effect
   size interval), computed by its function at the *published* count, the function never seeing a true count;
+- :class:`Events` - a count of events (applied right after the counts): withheld where 0 in a group under the
+  zero minimum, and wherever the count of people it implies is withheld;
 - :class:`Value` - a figure that is not about people (a cost, a period in years): shown as it is;
 - :class:`Merge` - (applied first) small levels of a category merged into one, not withheld;
 - :class:`CurveAt` - a value read off a curve at a time, the curve rebuilt from rounded counts;
@@ -49,6 +51,7 @@ from dapp_eval.columns import (
     Count,
     CurveAt,
     Derived,
+    Events,
     Label,
     Merge,
     Model,
@@ -59,7 +62,7 @@ from dapp_eval.columns import (
 )
 from dapp_eval.disclosure.control import HIDDEN, DisclosureControl, count_columns
 
-__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "AtPublishedN", "Model", "Value", "Merge", "CurveAt", "curve_value_at", "publish", "published_numbers"]
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "AtPublishedN", "Events", "Model", "Value", "Merge", "CurveAt", "curve_value_at", "publish", "published_numbers"]
 
 
 _mask = row_mask
@@ -159,7 +162,7 @@ def _missing(v: pd.Series) -> np.ndarray:
 
 def _apply_summary(s: _State, r: Summary) -> None:
     m = _mask(r.rows, s.true)
-    n = pd.to_numeric(s.true[r.n], errors="coerce").to_numpy(dtype=float)
+    n = _people_of(r.n, s.true)
     withhold = np.isnan(n) | (n < s.dc.threshold)
     for c in r.cols:
         s.put(c, m, s.true[c].to_numpy(dtype=object), withhold & s.true[c].notna().to_numpy())
@@ -180,6 +183,32 @@ def _apply_at_published_n(s: _State, r: AtPublishedN) -> None:
         s.out[c] = np.nan
         s.pub[c] = np.nan
         s.cover(c, np.ones(len(s.out), dtype=bool))
+
+
+def _people_of(people, df: pd.DataFrame) -> np.ndarray:
+    v = pd.Series(np.asarray(people(df.copy()) if callable(people) else df[people], dtype=object))
+    return pd.to_numeric(v.map(lambda x: np.nan if x is None or x is pd.NA else x),
+                         errors="coerce").to_numpy(dtype=float)
+
+
+def _apply_events(s: _State, r: Events) -> None:
+    """Issue 26, F1: a published 0 incidents beside a hidden number of people with an incident said "none of
+    them". A count of events is withheld where it is 0 in a group under the zero minimum, and wherever the
+    count of people it implies is withheld."""
+    m = _mask(r.rows, s.true)
+    ev = pd.to_numeric(s.true[r.col], errors="coerce").to_numpy(dtype=float)
+    n = _people_of(r.n, s.true)
+    withhold = (ev == 0) & (n > 0) & (n < s.dc.zero_minimum)
+    if r.people is not None:
+        withhold |= ~np.isnan(_people_of(r.people, s.true)) & np.isnan(_people_of(r.people, s.pub))
+    withhold &= m & ~np.isnan(ev) & s.pub[r.col].notna().to_numpy()
+    s.out[r.col] = s.out[r.col].astype(object)
+    s.out.loc[withhold, r.col] = HIDDEN
+    s.pub.loc[withhold, r.col] = np.nan
+    s.hidden += int(withhold.sum())
+    for i in np.flatnonzero(withhold):
+        s.dc.record(s.out.attrs.get("name", "table"), s.out.attrs["labels"][i], r.col,
+                    "events of none of a small group, or beside a count of people not published")
 
 
 def _apply_model(s: _State, r: Model) -> None:
@@ -277,6 +306,7 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
                                where=where, name=name, pairs=pairs, adjacent=r.adjacent, sums=tuple(r.sums))
     labels = [c for r in roles if isinstance(r, Label) for c in r.cols]
     counts = [c for r in roles if isinstance(r, Count) for c in r.cols]
+    counts += [r.col for r in roles if isinstance(r, Events) and r.col not in counts]
     # the count step knows counts by name (n, n_*): a Count column named otherwise goes through it as one too
     alias = {c: c if count_columns(pd.DataFrame(columns=[c])) else f"n_count_{i}" for i, c in enumerate(counts)}
     shown = dc.table(t[labels + counts].rename(columns=alias), name=name, label_cols=labels,
@@ -290,6 +320,9 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
     out.attrs["labels"] = ([" / ".join(map(str, r)) for r in t[labels].itertuples(index=False)] if labels
                            else [str(i) for i in range(len(t))])
     s = _State(true=t, out=out, pub=pub, dc=dc, counts=tuple(counts))
+    for r in roles:  # counts of events first: every role after reads them as published
+        if isinstance(r, Events):
+            _apply_events(s, r)
     for r in roles:
         if type(r) in _APPLY:
             _APPLY[type(r)](s, r)
