@@ -49,12 +49,21 @@ class Label:
 
 @dataclass(frozen=True)
 class Count:
-    """Columns that count people (``kind="throughput"`` kept for the log only: small counts are withheld)."""
+    """Columns that count people (``kind="throughput"`` kept for the log only: small counts are withheld).
+
+    ``total``: the size of the group each count is part of, for the zero rule (a 0, or a count equal to its
+    group, in a group smaller than the zero minimum says "none" or "all" of it and is withheld like a small
+    count): ``"sum"`` (the rows of the table are the parts of one group: a distribution, a cross-table; the
+    total is the column's sum), a column of the row (the group's size), or a function of the table giving
+    each row's group size. ``None``: no group declared.
+    """
 
     cols: tuple[str, ...]
+    total: str | Callable[[pd.DataFrame], object] | None = None
 
-    def __init__(self, *cols: str):
+    def __init__(self, *cols: str, total: str | Callable[[pd.DataFrame], object] | None = None):
         object.__setattr__(self, "cols", tuple(cols))
+        object.__setattr__(self, "total", total)
 
 
 @dataclass(frozen=True)

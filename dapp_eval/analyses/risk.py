@@ -750,7 +750,7 @@ def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str 
     )
     return AnalysisResult(summary=summary, meta=meta, tables={"transitions": long, "matrix": mat},
                           roles={"summary": band_roles(summary, alpha),
-                                 "transitions": [Label("band_from", "band_to"), Count("n")]},
+                                 "transitions": [Label("band_from", "band_to"), Count("n", total="sum")]},
                           title=f"{inst.name} risk bands: {from_} to {to}",
                           _plotter=plotting.plot_band_transitions)
 

@@ -191,6 +191,42 @@ def _people_of(people, df: pd.DataFrame) -> np.ndarray:
                          errors="coerce").to_numpy(dtype=float)
 
 
+def _group_totals(r: Count, c: str, true: pd.DataFrame) -> np.ndarray:
+    if r.total == "sum":
+        return np.full(len(true), float(pd.to_numeric(true[c], errors="coerce").sum()))
+    return _people_of(r.total, true)
+
+
+def _apply_count_zero_rule(s: _State, r: Count) -> None:
+    """Issue 26, F2: a 0 (or a count equal to its group) in a group smaller than the zero minimum says "none"
+    (or "all") of that group, and is withheld like a small count."""
+    for c in r.cols:
+        if c == r.total:
+            continue
+        v = pd.to_numeric(s.true[c], errors="coerce").to_numpy(dtype=float)
+        total = _group_totals(r, c, s.true)
+        withhold = ((v == 0) | (v == total)) & (total > 0) & (total < s.dc.zero_minimum)
+        withhold &= s.pub[c].notna().to_numpy()
+        s.out[c] = s.out[c].astype(object)
+        s.out.loc[withhold, c] = HIDDEN
+        s.pub.loc[withhold, c] = np.nan
+        s.hidden += int(withhold.sum())
+        for i in np.flatnonzero(withhold):
+            s.dc.record(s.out.attrs.get("name", "table"), s.out.attrs["labels"][i], c,
+                        f"none or all of a group of fewer than {s.dc.zero_minimum}")
+
+
+def _apply_count_rules(s: _State, roles) -> None:
+    """After the count step, before any role reads the counts: the zero rule of declared groups, then the
+    counts of events."""
+    for r in roles:
+        if isinstance(r, Count) and r.total is not None:
+            _apply_count_zero_rule(s, r)
+    for r in roles:
+        if isinstance(r, Events):
+            _apply_events(s, r)
+
+
 def _apply_events(s: _State, r: Events) -> None:
     """Issue 26, F1: a published 0 incidents beside a hidden number of people with an incident said "none of
     them". A count of events is withheld where it is 0 in a group under the zero minimum, and wherever the
@@ -320,9 +356,7 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
     out.attrs["labels"] = ([" / ".join(map(str, r)) for r in t[labels].itertuples(index=False)] if labels
                            else [str(i) for i in range(len(t))])
     s = _State(true=t, out=out, pub=pub, dc=dc, counts=tuple(counts))
-    for r in roles:  # counts of events first: every role after reads them as published
-        if isinstance(r, Events):
-            _apply_events(s, r)
+    _apply_count_rules(s, roles)
     for r in roles:
         if type(r) in _APPLY:
             _APPLY[type(r)](s, r)
