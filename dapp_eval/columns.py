@@ -90,7 +90,9 @@ class Derived:
     shown) and every other column as published so far (roles are applied in order). ``inputs`` are the
     counts it reads: where one is hidden, the derived cells are withheld (``[c]``) unless ``hidden_ok``.
     ``small`` are count columns whose true value, when from 1 to threshold - 1, withholds the row's
-    derived cells (a small implied cell, e.g. a discordant pair count).
+    derived cells (a small implied cell, e.g. a discordant pair count). ``group``: the count column of the
+    people those cells split; a ``small`` cell of 0 in a group under the zero minimum (none or all of a small
+    group: an estimate of 0 or 1) withholds the row's derived cells too (the zero rule).
     """
 
     cols: tuple[str, ...]
@@ -99,6 +101,7 @@ class Derived:
     rows: object = None
     small: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     hidden_ok: bool = False
+    group: str | None = None
 
 
 @dataclass(frozen=True)

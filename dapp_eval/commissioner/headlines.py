@@ -412,7 +412,7 @@ def _completion(data, plan, alpha, extract_text, sources, lag):
     sources["completion_curve"] = (ct.loc[own, ["time", "completed", "other", "censored"]].reset_index(drop=True),
                                    float(r["horizon_days"]))
     return [_row("completion_rate", r["estimate"], r["ci_lower"], r["ci_upper"], r["n_completed_by_horizon"],
-                 r["n"], period=f"people who started {upto}, each followed to {weeks:.0f} weeks "
+                 r["n"], n_known=r["n_followed_to_horizon"], period=f"people who started {upto}, each followed to {weeks:.0f} weeks "
                                  f"after starting ({int(r['planned_sessions'])} weekly sessions + "
                                  f"{a['grace_weeks']:g} weeks)",
                  note="; ".join(notes))]
@@ -625,7 +625,10 @@ def _v2(data, alpha, extract_text, sources):
 
 
 _POP_COLS = ["n_population", "n_population_completed", "completers_value", "completers_ci_lower",
-             "completers_ci_upper", "completers_n_numerator", "completers_n_denominator"]
+             "completers_ci_upper", "completers_n_numerator", "completers_n_denominator",
+             # read by the publication step, never published: a mean's SD (its interval at the published n) and
+             # the completion rate's people whose outcome at the horizon is known (the table's own small rule)
+             "value_sd", "completers_value_sd", "n_known"]
 
 
 def population_text(code: str, k=np.nan, n=np.nan, *, share_shown: bool = True) -> str:
@@ -915,7 +918,7 @@ def site_roles(curves: dict | None = None) -> list:
             CurveAt(("estimate", "ci_lower", "ci_upper"), steps=functools.partial(_site_curve, curves, 0),
                     cause="completed", at=functools.partial(_site_curve, curves, 1), n="n", rows=with_curve),
             Derived(("estimate", "ci_lower", "ci_upper"), functools.partial(_published, cols=("estimate", "ci_lower", "ci_upper")),
-                    small=functools.partial(_known_cells, den="n"), inputs=("n_numerator", "n"),
+                    small=functools.partial(_known_cells, den="n"), inputs=("n_numerator", "n"), group="n",
                     rows=with_curve),
             Model(("estimate", "ci_lower", "ci_upper"), events=_fewer,
                   rows=functools.partial(_curve_site_rows, sites=tuple(curves), without=True))]
@@ -1153,7 +1156,7 @@ def to_publish(summary: pd.DataFrame, codes: Sequence[str], curves: dict | None 
                "ci_upper": get("ci_upper"), "period_cost": np.nan,
                "n_population": get("n_population"), "n_population_completed": get("n_population_completed"),
                "population_share": np.nan, "horizon_days": (curves or {}).get(code, (None, np.nan))[1],
-               **{c: get(c) for c in (*_COMPLETERS, *_MEAN_SDS)}}
+               "n_known": get("n_known"), **{c: get(c) for c in (*_COMPLETERS, *_MEAN_SDS)}}
         if kind == "cost":
             n = s.loc[COST_DENOMINATORS[code], "value"]
             row["period_cost"] = float(r["value"] * n) if pd.notna(r["value"]) and pd.notna(n) and n else np.nan
@@ -1165,7 +1168,7 @@ def to_publish(summary: pd.DataFrame, codes: Sequence[str], curves: dict | None 
     t = pd.DataFrame(rows)
     t["population_share"] = t["n_population_completed"] / t["n_population"].where(t["n_population"] > 0)
     counts = ("n_value", "n_numerator", "n_denominator", "n_population", "n_population_completed",
-              "completers_n_numerator", "completers_n_denominator")
+              "completers_n_numerator", "completers_n_denominator", "n_known")
     estimate = ("value", "ci_lower", "ci_upper")
     completers = ("completers_value", "completers_ci_lower", "completers_ci_upper")
     return t, [
@@ -1226,8 +1229,10 @@ def _estimate_roles(estimate: tuple, curves: dict) -> list:
     with_curve = functools.partial(_curve_rows, codes=tuple(curves))
     return [CurveAt(estimate, steps=functools.partial(_curve_of_code, curves), cause="completed", at="horizon_days",
                     n="n_denominator", rows=with_curve),
-            Derived(estimate, functools.partial(_published, cols=estimate), small=_known_cells, inputs=("n_numerator", "n_denominator"),
-                    rows=with_curve),
+            # the completion-rate table's own rule (issue 26, F4: the card and the table disagreed): the same
+            # two cells, completed by the horizon and known not to have, and the same zero rule
+            Derived(estimate, functools.partial(_published, cols=estimate), small=_card_known_cells,
+                    inputs=("n_numerator", "n_denominator"), rows=with_curve, group="n_denominator"),
             Model(estimate, events=_fewer_of_figure, rows=functools.partial(_curve_rows, codes=tuple(curves),
                                                                              without=True))]
 
@@ -1243,6 +1248,17 @@ def _curve_of_code(curves: dict, row) -> pd.DataFrame:
 def _published(pub: pd.DataFrame, cols: tuple) -> pd.DataFrame:
     """Columns as published so far (an estimate a :class:`CurveAt` role read off the protected curve)."""
     return pub[list(cols)]
+
+
+def _card_known_cells(t: pd.DataFrame) -> pd.DataFrame:
+    """The completion-rate card's two cells, as the completion-rate table reads them (people whose outcome at
+    the horizon is known), where the figure carries them; else completions and the rest of its people."""
+    from dapp_eval.analyses.attrition import completion_known_cells
+
+    if "n_known" in t and t["n_known"].notna().any():
+        return completion_known_cells(t.assign(n_known=t["n_known"].fillna(t["n_denominator"])),
+                                      k="n_numerator", known="n_known")
+    return _known_cells(t)
 
 
 def _known_cells(t: pd.DataFrame, den: str = "n_denominator") -> pd.DataFrame:

@@ -146,8 +146,19 @@ def _apply_derived(s: _State, r: Derived) -> None:
         withhold |= np.asarray((cells < 0).any(axis=1), dtype=bool)
         pub_cells = r.small(s.pub.copy())
         withhold |= np.asarray((pub_cells < 0).any(axis=1), dtype=bool)  # published cells that do not add up
+        withhold |= _zero_of_small_group(s, r, cells)
     for c in r.cols:
         s.put(c, m, vals[c].to_numpy(), withhold | _missing(vals[c]) & s.true[c].notna().to_numpy())
+
+
+def _zero_of_small_group(s: _State, r: Derived, cells: pd.DataFrame) -> np.ndarray:
+    """Issue 26, F4: an implied cell of 0 in a group under the zero minimum ("all completed") is the zero rule's
+    "none" or "all", withheld wherever the same cells are read (the headline card and the table)."""
+    if r.group is None:
+        return np.zeros(len(s.out), dtype=bool)
+    g = _people_of(r.group, s.true)
+    zero = cells.apply(lambda c: pd.to_numeric(c, errors="coerce").astype("float64")).to_numpy(dtype=float) == 0
+    return zero.any(axis=1) & (g > 0) & (g < s.dc.zero_minimum)
 
 
 def _missing(v: pd.Series) -> np.ndarray:

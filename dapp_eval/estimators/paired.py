@@ -74,6 +74,7 @@ def t_summary_at(mean: float, sd: float, n: float, *, alpha: float = 0.05, null:
     (-4.468, 0.1328)
     """
     alpha = check_alpha(alpha)
+    mean, sd, n = (float(v) if v is not None and not pd.isna(v) else np.nan for v in (mean, sd, n))
     out = dict(ci_lower=np.nan, ci_upper=np.nan, p_value=np.nan)
     if not (np.isfinite(n) and n >= 2 and np.isfinite(sd) and sd >= 0 and np.isfinite(mean)):
         return out

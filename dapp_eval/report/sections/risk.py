@@ -140,8 +140,8 @@ def _missing_exit_table(page, t: pd.DataFrame) -> dict:
     stats = tuple(c for c in ("estimate", "ci_lower", "ci_upper") if c in t)
     # the complete-case mean change is a t-interval over the people observed: at the published n (issue 26, F1b)
     mean = ((t["method"] == "complete case") & (t["statistic"] == "mean_change")).to_numpy()
-    t["_sd"] = (pd.to_numeric(t.get("std_error"), errors="coerce")
-                * np.sqrt(pd.to_numeric(t["n_observed"], errors="coerce"))).where(mean)
+    t["_sd"] = (pd.to_numeric(t.get("std_error"), errors="coerce").astype(float)
+                * np.sqrt(pd.to_numeric(t["n_observed"], errors="coerce").astype(float))).where(mean)
     roles = [Label(*labels), Count("n", "n_observed", "n_improved"),
              Proportion("n_improved", "n_observed", rows=cc),
              AtPublishedN(stats, _cc_mean_at_n, n="n_observed", inputs=("_sd",), rows=mean),
