@@ -23,12 +23,19 @@ from dapp_eval.disclosure.roles import Count, Events, Label, publish, published_
 from dapp_eval.report.format import publish_value
 
 
+class _Folders(dict):
+    """The generated folders by seed (a short repr: hypothesis prints the arguments of a failing example)."""
+
+    def __repr__(self) -> str:
+        return f"<generated folders {sorted(self)}>"
+
+
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     from dapp_eval.data.io import load_programme
     from dapp_eval.synthetic import generate
 
-    out = {}
+    out = _Folders()
     for referrals, sites, seed in ((90, 3, 7101), (160, 4, 7102), (60, 1, 7103)):
         f = tmp_path_factory.mktemp(f"riskn{seed}") / "data"
         generate(f, referrals=referrals, sites=sites, seed=seed)
@@ -106,9 +113,11 @@ def test_risk_change_statistics_are_those_of_the_published_n(folders, seed, alph
         se = d.std(ddof=1) / math.sqrt(n)
         q = stats.t.ppf(1 - alpha / 2, n - 1)
         assert float(mc["ci_lower"]) == pytest.approx(d.mean() - q * se, abs=1e-9)
+        # the same formula evaluated twice (scipy's t): floating-point noise only
         assert float(mc["p_value"]) == pytest.approx(2 * stats.t.sf(abs(d.mean()) / se, n - 1), rel=1e-9)
         dz_hat = d.mean() / d.std(ddof=1)
         lo, hi = _nct_ncp_interval(dz_hat * math.sqrt(n), n - 1, alpha)
+        # the same root-finding (estimator's brentq, xtol far below 1e-9) on the same inputs
         assert float(dz["ci_lower"]) == pytest.approx(lo / math.sqrt(n), abs=1e-9)
         assert float(dz["ci_upper"]) == pytest.approx(hi / math.sqrt(n), abs=1e-9)
         assert shown.loc["median_change", "p_value"] == "[c]"  # a sum of ranks over the true people: withheld
@@ -308,6 +317,7 @@ def test_card_and_table_publish_the_same_completion_rate(folders, threshold):
                 continue
             assert (card["value"] == "[c]") == (row["estimate"] == "[c]"), (site, card["value"], row["estimate"])
             if row["estimate"] != "[c]":
+                # one read of one protected curve: identical but for last-bit rounding
                 assert float(card["value"]) == pytest.approx(float(row["estimate"]), abs=1e-12)
                 assert float(card["ci_lower"]) == pytest.approx(float(row["ci_lower"]), abs=1e-12)
             n_checked += 1

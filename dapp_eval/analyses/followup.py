@@ -37,6 +37,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,9 @@ from dapp_eval.estimators.effect_sizes import smd
 from dapp_eval.estimators.matching import greedy_match as _greedy_match
 from dapp_eval.estimators.proportions import mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
 from dapp_eval.results import AnalysisResult, check_alpha, make_meta
+
+if TYPE_CHECKING:
+    from dapp_eval.columns import Events
 
 __all__ = [
     "OUTCOMES",
@@ -1462,7 +1466,7 @@ def any_incident_value(t: pd.DataFrame, col: str, keys: Sequence[str]) -> np.nda
     return np.array([look.get(tuple(k), np.nan) for k in t[cols].astype(str).itertuples(index=False)], dtype=float)
 
 
-def events_role(keys: Sequence[str]):
+def events_role(keys: Sequence[str]) -> Events:
     """The number of incidents of a rate row: withheld where 0 in a small group, and beside a number of people
     with an incident (its 'any incident' row) that is not published (issue 26, F1)."""
     from dapp_eval.columns import Events
