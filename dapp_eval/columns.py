@@ -7,6 +7,9 @@ An analysis says, beside each table it returns (``AnalysisResult.roles``), what 
 - :class:`Proportion` - ``numerator / denominator`` of the same row, with its Wilson interval;
 - :class:`Derived` - any other statistic of counts, with the function that derives it from counts;
 - :class:`Summary` - a mean, median or SD over the people of a count column;
+- :class:`AtPublishedN` - a statistic whose value depends on how many people there are (a t-interval, a
+  p-value, a small-sample correction), computed at the published count, never the true one;
+- :class:`Events` - a count of events (incidents, contacts) among the people of a group;
 - :class:`Model` - model output with its number of events;
 - :class:`Value` - a figure that is not about people (a cost in GBP, a period in years);
 - :class:`CurveAt`, :class:`CurveQuantile`, :class:`CurveArea` - a value, a quantile (a median wait) or the
@@ -25,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "CurveAt", "CurveQuantile",
-           "CurveArea", "Role", "row_mask"]
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "AtPublishedN", "Events", "Model", "Value", "Merge",
+           "CurveAt", "CurveQuantile", "CurveArea", "Role", "row_mask"]
 
 
 def row_mask(rows, df: pd.DataFrame) -> np.ndarray:
@@ -49,12 +52,21 @@ class Label:
 
 @dataclass(frozen=True)
 class Count:
-    """Columns that count people (``kind="throughput"`` kept for the log only: small counts are withheld)."""
+    """Columns that count people (``kind="throughput"`` kept for the log only: small counts are withheld).
+
+    ``total``: the size of the group each count is part of, for the zero rule (a 0, or a count equal to its
+    group, in a group smaller than the zero minimum says "none" or "all" of it and is withheld like a small
+    count): ``"sum"`` (the rows of the table are the parts of one group: a distribution, a cross-table; the
+    total is the column's sum), a column of the row (the group's size), or a function of the table giving
+    each row's group size. ``None``: no group declared.
+    """
 
     cols: tuple[str, ...]
+    total: str | Callable[[pd.DataFrame], object] | None = None
 
-    def __init__(self, *cols: str):
+    def __init__(self, *cols: str, total: str | Callable[[pd.DataFrame], object] | None = None):
         object.__setattr__(self, "cols", tuple(cols))
+        object.__setattr__(self, "total", total)
 
 
 @dataclass(frozen=True)
@@ -81,7 +93,9 @@ class Derived:
     shown) and every other column as published so far (roles are applied in order). ``inputs`` are the
     counts it reads: where one is hidden, the derived cells are withheld (``[c]``) unless ``hidden_ok``.
     ``small`` are count columns whose true value, when from 1 to threshold - 1, withholds the row's
-    derived cells (a small implied cell, e.g. a discordant pair count).
+    derived cells (a small implied cell, e.g. a discordant pair count). ``group``: the count column of the
+    people those cells split; a ``small`` cell of 0 in a group under the zero minimum (none or all of a small
+    group: an estimate of 0 or 1) withholds the row's derived cells too (the zero rule).
     """
 
     cols: tuple[str, ...]
@@ -90,6 +104,7 @@ class Derived:
     rows: object = None
     small: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     hidden_ok: bool = False
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,44 @@ class Summary:
     n: str
     rows: object = None
     grain: float | None = None
+
+
+@dataclass(frozen=True)
+class AtPublishedN:
+    """Statistics of the people counted in ``n`` that depend on how many they are, computed at the PUBLISHED n.
+
+    ``fn(stats, n_pub, alpha) -> DataFrame`` (the columns ``cols``) is called with ``stats``, the table's rows
+    with every count column removed (it cannot read a true count), ``n_pub``, the published ``n`` (NaN where
+    hidden), and the release's alpha: a t-interval is ``mean -/+ t(1 - alpha/2, n_pub - 1) sd / sqrt(n_pub)``,
+    a p-value uses ``n_pub``, an effect size's interval too. Shown only where ``n`` is published and at least
+    the threshold. ``inputs`` are columns of sufficient statistics (SDs) ``fn`` reads: never published (they
+    are blanked). A value ``fn`` cannot give (NaN) where the table had one is withheld (``[c]``): a statistic
+    that cannot be computed at the published n (a rank test, whose statistic is a sum over the true people)
+    is not published.
+    """
+
+    cols: tuple[str, ...]
+    fn: Callable[[pd.DataFrame, np.ndarray, float], pd.DataFrame]
+    n: str
+    inputs: tuple[str, ...] = ()
+    rows: object = None
+
+
+@dataclass(frozen=True)
+class Events:
+    """A count of events (incidents, contacts, MARAC referrals) among the ``n`` people of a group.
+
+    Published as a count (it need not be declared a :class:`Count` too), and withheld (``[c]``) where it is 0
+    in a group smaller than the zero minimum ("none of them had one" is the zero rule's "none"), and wherever
+    the count of people it implies is withheld: ``people`` (a column of the row, or a function of the table
+    giving each row's count of people with an event) is read in the true and in the published table, and a
+    count of people not published withholds the events beside it (0 incidents means 0 people).
+    """
+
+    col: str
+    n: str | Callable[[pd.DataFrame], object]
+    people: str | Callable[[pd.DataFrame], object] | None = None
+    rows: object = None
 
 
 @dataclass(frozen=True)
@@ -212,4 +265,5 @@ class CurveArea:
     rows: object = None
 
 
-Role = Label | Count | Proportion | Derived | Summary | Model | Value | Merge | CurveAt | CurveQuantile | CurveArea
+Role = (Label | Count | Proportion | Derived | Summary | AtPublishedN | Events | Model | Value | Merge | CurveAt
+        | CurveQuantile | CurveArea)

@@ -376,6 +376,8 @@ PLAIN_NAMES: dict[str, str] = {
     "n_population_completed": "Of whom completed the programme", "completers_value": "Completers only",
     "completers_ci_lower": "Completers only: lower limit", "completers_ci_upper": "Completers only: upper limit",
     "completers_n_numerator": "Completers only: number counted", "completers_n_denominator": "Completers only: out of",
+    "value_sd": "Standard deviation", "completers_value_sd": "Completers only: standard deviation",
+    "n_known": "People whose outcome at the planned length is known",
     "baseline_wave": "First survey", "followup_wave": "Later survey", "window_months": "Follow-up window (months)",
     "proven_lag_months": "Lag for proven outcomes (months)",
     # data contract tables and values (schema.py)

@@ -588,10 +588,20 @@ def _curve_count_table(steps: dict) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def _known_cells(t: pd.DataFrame) -> pd.DataFrame:
-    """People whose outcome at the horizon is known: completed by it, and not (the rate's two cells)."""
-    k = pd.to_numeric(t["n_completed_by_horizon"], errors="coerce")
-    return pd.DataFrame({"k": k, "rest": pd.to_numeric(t["n_followed_to_horizon"], errors="coerce") - k})
+def completion_known_cells(t: pd.DataFrame, k: str = "n_completed_by_horizon",
+                           known: str = "n_followed_to_horizon") -> pd.DataFrame:
+    """People whose outcome at the horizon is known: completed by it, and not (the rate's two cells). The one
+    definition the completion-rate table and the headline card both withhold by (issue 26, F4).
+
+    >>> t = pd.DataFrame({"n_completed_by_horizon": [9, 3], "n_followed_to_horizon": [9, 20]})
+    >>> completion_known_cells(t).values.tolist()
+    [[9.0, 0.0], [3.0, 17.0]]
+    """
+    kk = pd.to_numeric(t[k], errors="coerce").astype(float)
+    return pd.DataFrame({"k": kk, "rest": pd.to_numeric(t[known], errors="coerce").astype(float) - kk})
+
+
+_known_cells = completion_known_cells
 
 
 def _raw_ratio(pub: pd.DataFrame) -> pd.DataFrame:
@@ -629,8 +639,8 @@ def completion_roles(steps: dict) -> list:
             Count("n", "n_completed", "n_completed_by_horizon", "n_open", "n_followed_to_horizon"),
             CurveAt(("estimate", "ci_lower", "ci_upper"), steps=functools.partial(_row_steps, steps),
                     cause="completed", at="horizon_days", n="n"),
-            Derived(("estimate", "ci_lower", "ci_upper"), _published_rate, small=_known_cells,
-                    inputs=("n", "n_completed_by_horizon", "n_followed_to_horizon")),
+            Derived(("estimate", "ci_lower", "ci_upper"), _published_rate, small=completion_known_cells,
+                    inputs=("n", "n_completed_by_horizon", "n_followed_to_horizon"), group="n"),
             Derived(("raw_ratio",), _raw_ratio, inputs=("n", "n_completed"))]
 
 

@@ -118,7 +118,7 @@ def children(data, *, alpha: float = 0.05) -> AnalysisResult:
                      n_plan_known=int(known.sum()), n_referrals=len(ref))
     return AnalysisResult(summary=summary, meta=meta, tables={"age_bands": pd.DataFrame(age_rows),
                                                                "transitions": trans},
-                          roles={"summary": _children_roles(), "age_bands": [Label("age_band"), Count("n")]},
+                          roles={"summary": _children_roles(), "age_bands": [Label("age_band"), Count("n", total="sum")]},
                           title="Children: plans at referral and 12 months later")
 
 

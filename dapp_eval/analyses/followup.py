@@ -37,6 +37,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,9 @@ from dapp_eval.estimators.effect_sizes import smd
 from dapp_eval.estimators.matching import greedy_match as _greedy_match
 from dapp_eval.estimators.proportions import mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
 from dapp_eval.results import AnalysisResult, check_alpha, make_meta
+
+if TYPE_CHECKING:
+    from dapp_eval.columns import Events
 
 __all__ = [
     "OUTCOMES",
@@ -720,10 +724,11 @@ REPEAT_PARTS = ("n_repeat", "n_people_marac", "n_people_repeat", "n_lookback_inc
 
 def _repeat_marac_roles(cols, by: str | None) -> list:
     """The repeat rate is a proportion of the published repeats and MARAC referrals."""
-    from dapp_eval.columns import Count, Label, Proportion
+    from dapp_eval.columns import Count, Events, Label, Proportion
 
     return [Label(*[c for c in (by, "period", "note") if c and c in cols]),
-            Count("n", "n_marac", *REPEAT_PARTS), Proportion("n_repeat", "n_marac")]
+            Count("n", "n_marac", *REPEAT_PARTS), Events("n_marac", n="n", people="n_people_marac"),
+            Proportion("n_repeat", "n_marac")]
 
 
 # ---------------------------------------------------------------------------
@@ -1445,6 +1450,32 @@ def _ba_rates(pub: pd.DataFrame, true: pd.DataFrame, keys: list) -> pd.DataFrame
     return out
 
 
+def any_incident_value(t: pd.DataFrame, col: str, keys: Sequence[str]) -> np.ndarray:
+    """Each row's ``col`` on the 'any incident' row of the same ``keys`` and period (NaN where none): the
+    number of people a count of incidents implies, or the size of its group.
+
+    >>> t = pd.DataFrame({"label": ["a", "a", "a"], "period": ["after"] * 3, "n": [9, None, None],
+    ...                   "measure": ["any incident", "incidents per person-year", "rate ratio"]})
+    >>> any_incident_value(t, "n", ["label"]).tolist()
+    [9.0, 9.0, 9.0]
+    """
+    cols = [*keys, "period"]
+    anyr = t[t["measure"] == "any incident"]
+    look = {tuple(k): v for k, v in zip(anyr[cols].astype(str).itertuples(index=False),
+                                        pd.to_numeric(anyr[col], errors="coerce").astype("float64"))}
+    return np.array([look.get(tuple(k), np.nan) for k in t[cols].astype(str).itertuples(index=False)], dtype=float)
+
+
+def events_role(keys: Sequence[str]) -> Events:
+    """The number of incidents of a rate row: withheld where 0 in a small group, and beside a number of people
+    with an incident (its 'any incident' row) that is not published (issue 26, F1)."""
+    from dapp_eval.columns import Events
+
+    keys = tuple(keys)
+    return Events("n_events", n=partial(any_incident_value, col="n", keys=keys),
+                  people=partial(any_incident_value, col="n_with_incident", keys=keys))
+
+
 def before_after_roles(summary: pd.DataFrame, alpha: float, by: str | None = None) -> list:
     """What each column of :func:`before_after`'s summary is.
 
@@ -1459,7 +1490,7 @@ def before_after_roles(summary: pd.DataFrame, alpha: float, by: str | None = Non
     rates = summary["measure"].astype(str).str.startswith(("incidents per", "rate ratio")).to_numpy()
     stats_cols = ("estimate", "ci_lower", "ci_upper", "p_value")
     roles = [Label(*keys, "role", "measure", "period", "model", "unit", "note"),
-             Count("n", "n_with_incident", "n_events", "n_stopped", "n_started"),
+             Count("n", "n_with_incident", "n_events", "n_stopped", "n_started"), events_role(keys),
              Proportion("n_with_incident", "n"),
              Derived(stats_cols, partial(_ba_changes, keys=keys, alpha=alpha), rows=change,
                      small=partial(_ba_small, keys=keys)),
@@ -1552,7 +1583,7 @@ def completers_roles(summary: pd.DataFrame, alpha: float) -> list:
     model = group.str.contains(" / ").to_numpy()
     stats_cols = ("estimate", "ci_lower", "ci_upper", "p_value")
     labels = [c for c in ("group", "group_label", "period", "measure", "note") if c in summary]
-    return [Label(*labels), Count("n", "n_with_incident", "n_events"),
+    return [Label(*labels), Count("n", "n_with_incident", "n_events"), events_role(("group",)),
             Proportion("n_with_incident", "n", rows=any_inc),
             Derived(("estimate",), partial(completer_rates, true=summary.reset_index(drop=True)),
                     inputs=("n_events",), rows=rate),

@@ -750,7 +750,7 @@ def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str 
     )
     return AnalysisResult(summary=summary, meta=meta, tables={"transitions": long, "matrix": mat},
                           roles={"summary": band_roles(summary, alpha),
-                                 "transitions": [Label("band_from", "band_to"), Count("n")]},
+                                 "transitions": [Label("band_from", "band_to"), Count("n", total="sum")]},
                           title=f"{inst.name} risk bands: {from_} to {to}",
                           _plotter=plotting.plot_band_transitions)
 
@@ -1506,23 +1506,100 @@ def _is_reliably_improved(t: pd.DataFrame) -> np.ndarray:
     return (t["statistic"] == "reliably_improved").to_numpy()
 
 
+#: the rows of :func:`change` whose interval, p-value or small-sample correction depends on the number paired
+AT_N_STATS = ("mean_from", "mean_to", "mean_change", "median_change", "cohens_dz", "hedges_gav")
+#: the columns of sufficient statistics :func:`with_moments` adds (read at the published n, never published)
+MOMENT_COLS = ("_mean", "_sd", "_sav")
+
+
+def with_moments(t: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
+    """``t`` (rows of :func:`change` for the people in ``changes``) with the means and SDs its statistics are
+    computed from: ``_sd`` of the scores (``mean_from``, ``mean_to``) or of the changes (``mean_change``,
+    ``cohens_dz``, ``hedges_gav``), ``_mean`` the mean change and ``_sav`` the average of the two SDs
+    (``hedges_gav``). They let :func:`paired_at_n` recompute each interval at the published number paired."""
+    x1 = pd.to_numeric(changes["score_from"], errors="coerce").to_numpy(float)
+    x2 = pd.to_numeric(changes["score_to"], errors="coerce").to_numpy(float)
+    d = x2 - x1
+    n = len(d)
+
+    def sd(x):
+        return float(x.std(ddof=1)) if n > 1 else np.nan
+
+    mean_d = float(d.mean()) if n else np.nan
+    moments = {"mean_from": (np.nan, sd(x1), np.nan), "mean_to": (np.nan, sd(x2), np.nan),
+               "mean_change": (mean_d, sd(d), np.nan), "cohens_dz": (mean_d, sd(d), np.nan),
+               "hedges_gav": (mean_d, sd(d), (sd(x1) + sd(x2)) / 2)}
+    out = t.copy()
+    for j, c in enumerate(MOMENT_COLS):
+        out[c] = [moments.get(st, (np.nan,) * 3)[j] for st in out["statistic"]]
+    return out
+
+
+def _at_n_row(st: str, row: pd.Series, n: float, alpha: float) -> tuple[float, float, float, float]:
+    from dapp_eval.estimators.effect_sizes import cohens_dz_at, hedges_gav_at
+    from dapp_eval.estimators.paired import t_summary_at
+
+    est = float(pd.to_numeric(row.get("estimate"), errors="coerce"))
+    if st in ("mean_from", "mean_to", "mean_change"):
+        r = t_summary_at(est, row["_sd"], n, alpha=alpha)
+        return est, r["ci_lower"], r["ci_upper"], r["p_value"] if st == "mean_change" else np.nan
+    if st == "cohens_dz":
+        return (*cohens_dz_at(est, n, alpha=alpha), np.nan)
+    if st == "hedges_gav":
+        return (*hedges_gav_at(row["_mean"], row["_sd"], row["_sav"], n, alpha=alpha), np.nan)
+    # median_change: the median describes the people; its Wilcoxon p-value is a sum of ranks over the true
+    # number paired, which no published n can stand in for: not published
+    return est, np.nan, np.nan, np.nan
+
+
+def paired_at_n(stats_: pd.DataFrame, n_pub: np.ndarray, alpha: float) -> pd.DataFrame:
+    """The paired statistics at the published number paired ``n_pub`` (issue 26, F1b): t-intervals
+    ``mean -/+ t(1 - alpha/2, n_pub - 1) sd / sqrt(n_pub)``, the paired t-test p-value, Cohen's d_z's and Hedges'
+    g_av's noncentral-t intervals (and g_av's correction J(n_pub - 1)) - all at ``n_pub``; the Wilcoxon p-value
+    withheld. The means, the median, the SDs and d_z = mean / SD describe the people and do not move."""
+    rows = [_at_n_row(st, r, n, alpha) for (_, r), st, n in zip(stats_.iterrows(), stats_["statistic"], n_pub)]
+    return pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper", "p_value"], index=stats_.index)
+
+
+def _is_at_n(t: pd.DataFrame) -> np.ndarray:
+    return t["statistic"].isin(AT_N_STATS).to_numpy()
+
+
+def _is_plain_summary(t: pd.DataFrame) -> np.ndarray:
+    return ~_is_share(t) & ~_is_at_n(t)
+
+
 def risk_change_roles(t: pd.DataFrame, threshold: int) -> list:
     """What each column of :func:`risk_change`'s table (rows of one group) is: shares of the published counts;
-    means, medians and effect sizes over the people paired (shown with at least ``threshold`` of them); the
-    sign test from the published counts (issue 26: no estimate from a true count)."""
-    from dapp_eval.columns import Count, Derived, Label, Proportion, Summary
+    means, intervals, p-values and effect sizes at the published number paired (:class:`AtPublishedN`, read
+    from the moments :func:`with_moments` adds); the sign test from the published counts (issue 26: no
+    estimate from a true count)."""
+    from dapp_eval.columns import AtPublishedN, Count, Derived, Label, Proportion, Summary
 
     labels = [c for c in ("statistic", "role", "population", "_margin", "_reason") if c in t]
     stats_cols = tuple(c for c in ("estimate", "ci_lower", "ci_upper", "p_value") if c in t)
     roles = [Label(*labels), Count(*[c for c in ("n", "n_total") if c in t]),
-             Proportion("n", "n_total", rows=_is_share),
-             Summary(stats_cols, n="n", rows=_is_not_share)]
+             Proportion("n", "n_total", rows=_is_share)]
+    if all(c in t for c in MOMENT_COLS):
+        roles += [Summary(stats_cols, n="n", rows=_is_plain_summary),
+                  AtPublishedN(stats_cols, paired_at_n, n="n", inputs=MOMENT_COLS, rows=_is_at_n)]
+    else:  # without the moments the n-dependent statistics cannot be put at the published n: withheld
+        roles += [Summary(stats_cols, n="n", rows=_is_plain_summary),
+                  AtPublishedN(stats_cols, _withheld_at_n, n="n", rows=_is_at_n)]
     if "p_value" in t:
         roles.append(Derived(("p_value",), partial(_sign_test, threshold=threshold), hidden_ok=True,
                              rows=_is_reliably_improved))
     if "p_value_holm" in t:
         roles.append(Derived(("p_value_holm",), _holm_published, hidden_ok=True))
     return roles
+
+
+def _withheld_at_n(stats_: pd.DataFrame, n_pub: np.ndarray, alpha: float) -> pd.DataFrame:
+    """The means and medians only (no interval or p-value: no moments to put them at the published n)."""
+    out = pd.DataFrame(np.nan, index=stats_.index, columns=["estimate", "ci_lower", "ci_upper", "p_value"])
+    plain = stats_["statistic"].isin(["mean_from", "mean_to", "mean_change", "median_change", "cohens_dz"])
+    out.loc[plain, "estimate"] = pd.to_numeric(stats_.loc[plain, "estimate"], errors="coerce")
+    return out
 
 
 def _discordant(d: pd.DataFrame) -> pd.DataFrame:

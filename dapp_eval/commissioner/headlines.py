@@ -45,7 +45,18 @@ import pandas as pd
 from scipy import stats
 
 from dapp_eval import formatting as fmt
-from dapp_eval.columns import Count, CurveAt, CurveQuantile, Derived, Label, Model, Proportion, Summary, Value
+from dapp_eval.columns import (
+    AtPublishedN,
+    Count,
+    CurveAt,
+    CurveQuantile,
+    Derived,
+    Label,
+    Model,
+    Proportion,
+    Summary,
+    Value,
+)
 from dapp_eval.errors import AnalysisError
 from dapp_eval.results import AnalysisResult, check_alpha, level_text, make_meta
 
@@ -412,7 +423,7 @@ def _completion(data, plan, alpha, extract_text, sources, lag):
     sources["completion_curve"] = (ct.loc[own, ["time", "completed", "other", "censored"]].reset_index(drop=True),
                                    float(r["horizon_days"]))
     return [_row("completion_rate", r["estimate"], r["ci_lower"], r["ci_upper"], r["n_completed_by_horizon"],
-                 r["n"], period=f"people who started {upto}, each followed to {weeks:.0f} weeks "
+                 r["n"], n_known=r["n_followed_to_horizon"], period=f"people who started {upto}, each followed to {weeks:.0f} weeks "
                                  f"after starting ({int(r['planned_sessions'])} weekly sessions + "
                                  f"{a['grace_weeks']:g} weeks)",
                  note="; ".join(notes))]
@@ -474,15 +485,17 @@ def _risk(data, plan, alpha, extract_text, sources):
         if len(d) > 1:
             half = float(stats.t.ppf(1 - alpha / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
             comp_mean = {"completers_value": float(d.mean()), "completers_ci_lower": float(d.mean()) - half,
-                         "completers_ci_upper": float(d.mean()) + half, "completers_n_denominator": len(d)}
+                         "completers_ci_upper": float(d.mean()) + half, "completers_n_denominator": len(d),
+                         "completers_value_sd": float(d.std(ddof=1))}
     if "reliably_improved" in row.index:
         ri = row.loc["reliably_improved"]
         out.append(_row("reliable_risk_reduction", ri["estimate"], ri["ci_lower"], ri["ci_upper"], ri["n"],
                         ri["n_total"], period=period, **pop, **comp_rel))
     if "mean_change" in row.index:
         mc = row.loc["mean_change"]
+        sd = float(ch["change"].astype(float).std(ddof=1)) if ch is not None and len(ch) > 1 else np.nan
         out.append(_row("risk_score_change", mc["estimate"], mc["ci_lower"], mc["ci_upper"], den=mc["n"],
-                        period=period, **pop, **comp_mean))
+                        period=period, value_sd=sd, **pop, **comp_mean))
     return out
 
 
@@ -629,7 +642,10 @@ def _v2(data, alpha, extract_text, sources):
 
 
 _POP_COLS = ["n_population", "n_population_completed", "completers_value", "completers_ci_lower",
-             "completers_ci_upper", "completers_n_numerator", "completers_n_denominator"]
+             "completers_ci_upper", "completers_n_numerator", "completers_n_denominator",
+             # read by the publication step, never published: a mean's SD (its interval at the published n) and
+             # the completion rate's people whose outcome at the horizon is known (the table's own small rule)
+             "value_sd", "completers_value_sd", "n_known"]
 
 
 def population_text(code: str, k=np.nan, n=np.nan, *, share_shown: bool = True) -> str:
@@ -919,7 +935,7 @@ def site_roles(curves: dict | None = None) -> list:
             CurveAt(("estimate", "ci_lower", "ci_upper"), steps=functools.partial(_site_curve, curves, 0),
                     cause="completed", at=functools.partial(_site_curve, curves, 1), n="n", rows=with_curve),
             Derived(("estimate", "ci_lower", "ci_upper"), functools.partial(_published, cols=("estimate", "ci_lower", "ci_upper")),
-                    small=functools.partial(_known_cells, den="n"), inputs=("n_numerator", "n"),
+                    small=functools.partial(_known_cells, den="n"), inputs=("n_numerator", "n"), group="n",
                     rows=with_curve),
             Model(("estimate", "ci_lower", "ci_upper"), events=_fewer,
                   rows=functools.partial(_curve_site_rows, sites=tuple(curves), without=True))]
@@ -1159,7 +1175,8 @@ def to_publish(summary: pd.DataFrame, codes: Sequence[str], curves: dict | None 
                "value": np.nan if kind == "count" else get("value"), "ci_lower": get("ci_lower"),
                "ci_upper": get("ci_upper"), "period_cost": np.nan,
                "n_population": get("n_population"), "n_population_completed": get("n_population_completed"),
-               "population_share": np.nan, "horizon_days": (curves or {}).get(code, (None, np.nan))[1], **{c: get(c) for c in _COMPLETERS}}
+               "population_share": np.nan, "horizon_days": (curves or {}).get(code, (None, np.nan))[1],
+               "n_known": get("n_known"), **{c: get(c) for c in (*_COMPLETERS, *_MEAN_SDS)}}
         if kind == "cost":
             n = s.loc[COST_DENOMINATORS[code], "value"]
             row["period_cost"] = float(r["value"] * n) if pd.notna(r["value"]) and pd.notna(n) and n else np.nan
@@ -1171,7 +1188,7 @@ def to_publish(summary: pd.DataFrame, codes: Sequence[str], curves: dict | None 
     t = pd.DataFrame(rows)
     t["population_share"] = t["n_population_completed"] / t["n_population"].where(t["n_population"] > 0)
     counts = ("n_value", "n_numerator", "n_denominator", "n_population", "n_population_completed",
-              "completers_n_numerator", "completers_n_denominator")
+              "completers_n_numerator", "completers_n_denominator", "n_known")
     estimate = ("value", "ci_lower", "ci_upper")
     completers = ("completers_value", "completers_ci_lower", "completers_ci_upper")
     return t, [
@@ -1182,12 +1199,49 @@ def to_publish(summary: pd.DataFrame, codes: Sequence[str], curves: dict | None 
         *_estimate_roles(estimate, curves or {}),
         *_median_roles(estimate, curves or {}),
         Derived(("value",), _cost_value, inputs=("n_denominator",), rows=_rows_of("cost")),
-        Summary(estimate, n="n_denominator", rows=_rows_of("summary")),
+        Summary(estimate, n="n_denominator", rows=_summary_rows),
+        AtPublishedN(estimate, functools.partial(_mean_at_n, cols=estimate, sd="value_sd"), n="n_denominator",
+                     inputs=("value_sd",), rows=_mean_rows),
         Proportion("n_population_completed", "n_population", estimate="population_share", ci=None, rows=_mixed_rows),
         Proportion("completers_n_numerator", "completers_n_denominator", estimate="completers_value",
                    ci=("completers_ci_lower", "completers_ci_upper"),
                    rows=functools.partial(_percent_rows, percent=True)),
-        Summary(completers, n="completers_n_denominator", rows=functools.partial(_percent_rows, percent=False))]
+        Summary(completers, n="completers_n_denominator", rows=_completers_summary_rows),
+        AtPublishedN(completers, functools.partial(_mean_at_n, cols=completers, sd="completers_value_sd"),
+                     n="completers_n_denominator", inputs=("completers_value_sd",), rows=_completers_mean_rows)]
+
+
+#: headline means published with a t-interval at the published n (issue 26, F1b), and the column of their SD
+MEAN_FIGURES = ("risk_score_change",)
+_MEAN_SDS = ("value_sd", "completers_value_sd")
+
+
+def _mean_rows(t: pd.DataFrame) -> pd.Series:
+    return (t["kind"] == "summary") & t["code"].isin(MEAN_FIGURES)
+
+
+def _summary_rows(t: pd.DataFrame) -> pd.Series:
+    return (t["kind"] == "summary") & ~t["code"].isin(MEAN_FIGURES)
+
+
+def _completers_mean_rows(t: pd.DataFrame) -> pd.Series:
+    return _percent_rows(t, percent=False) & t["code"].isin(MEAN_FIGURES)
+
+
+def _completers_summary_rows(t: pd.DataFrame) -> pd.Series:
+    return _percent_rows(t, percent=False) & ~t["code"].isin(MEAN_FIGURES)
+
+
+def _mean_at_n(stats_: pd.DataFrame, n_pub: np.ndarray, alpha: float, cols: tuple, sd: str) -> pd.DataFrame:
+    """A mean and its t-interval at the published n (the role hands no true count)."""
+    from dapp_eval.estimators.paired import t_summary_at
+
+    rows = []
+    for mean, s_, n in zip(pd.to_numeric(stats_[cols[0]], errors="coerce"),
+                           pd.to_numeric(stats_[sd], errors="coerce"), n_pub):
+        r = t_summary_at(mean, s_, n, alpha=alpha)
+        rows.append((mean, r["ci_lower"], r["ci_upper"]))
+    return pd.DataFrame(rows, columns=list(cols), index=stats_.index)
 
 
 def _estimate_roles(estimate: tuple, curves: dict) -> list:
@@ -1196,8 +1250,10 @@ def _estimate_roles(estimate: tuple, curves: dict) -> list:
     with_curve = functools.partial(_curve_rows, codes=tuple(curves))
     return [CurveAt(estimate, steps=functools.partial(_curve_of_code, curves), cause="completed", at="horizon_days",
                     n="n_denominator", rows=with_curve),
-            Derived(estimate, functools.partial(_published, cols=estimate), small=_known_cells, inputs=("n_numerator", "n_denominator"),
-                    rows=with_curve),
+            # the completion-rate table's own rule (issue 26, F4: the card and the table disagreed): the same
+            # two cells, completed by the horizon and known not to have, and the same zero rule
+            Derived(estimate, functools.partial(_published, cols=estimate), small=_card_known_cells,
+                    inputs=("n_numerator", "n_denominator"), rows=with_curve, group="n_denominator"),
             Model(estimate, events=_fewer_of_figure, rows=functools.partial(_curve_rows, codes=tuple(curves),
                                                                              without=True))]
 
@@ -1236,6 +1292,17 @@ def _curve_of_code(curves: dict, row) -> pd.DataFrame:
 def _published(pub: pd.DataFrame, cols: tuple) -> pd.DataFrame:
     """Columns as published so far (an estimate a :class:`CurveAt` role read off the protected curve)."""
     return pub[list(cols)]
+
+
+def _card_known_cells(t: pd.DataFrame) -> pd.DataFrame:
+    """The completion-rate card's two cells, as the completion-rate table reads them (people whose outcome at
+    the horizon is known), where the figure carries them; else completions and the rest of its people."""
+    from dapp_eval.analyses.attrition import completion_known_cells
+
+    if "n_known" in t and t["n_known"].notna().any():
+        return completion_known_cells(t.assign(n_known=t["n_known"].fillna(t["n_denominator"])),
+                                      k="n_numerator", known="n_known")
+    return _known_cells(t)
 
 
 def _known_cells(t: pd.DataFrame, den: str = "n_denominator") -> pd.DataFrame:

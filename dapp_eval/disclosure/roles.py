@@ -11,6 +11,10 @@
   called with the published counts (NaN where hidden), never the true ones;
 - :class:`Summary` - a mean, median or SD over the people of a count column: shown only when that count is
   at least the threshold (a mean of 4 people describes those 4);
+- :class:`AtPublishedN` - a statistic that depends on how many people there are (t-interval, p-value, effect
+  size interval), computed by its function at the *published* count, the function never seeing a true count;
+- :class:`Events` - a count of events (applied right after the counts): withheld where 0 in a group under the
+  zero minimum, and wherever the count of people it implies is withheld;
 - :class:`Value` - a figure that is not about people (a cost, a period in years): shown as it is;
 - :class:`Merge` - (applied first) small levels of a category merged into one, not withheld;
 - :class:`CurveAt` - a value read off a curve at a time, the curve rebuilt from rounded counts;
@@ -45,11 +49,13 @@ import numpy as np
 import pandas as pd
 
 from dapp_eval.columns import (
+    AtPublishedN,
     Count,
     CurveArea,
     CurveAt,
     CurveQuantile,
     Derived,
+    Events,
     Label,
     Merge,
     Model,
@@ -60,8 +66,9 @@ from dapp_eval.columns import (
 )
 from dapp_eval.disclosure.control import HIDDEN, DisclosureControl, count_columns
 
-__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "Model", "Value", "Merge", "CurveAt", "CurveQuantile",
-           "CurveArea", "curve_value_at", "curve_quantile", "curve_area", "publish", "published_numbers"]
+__all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "AtPublishedN", "Events", "Model", "Value", "Merge",
+           "CurveAt", "CurveQuantile", "CurveArea", "curve_value_at", "curve_quantile", "curve_area", "publish",
+           "published_numbers"]
 
 
 _mask = row_mask
@@ -75,6 +82,7 @@ class _State:
     dc: DisclosureControl
     covered: dict = field(default_factory=dict)
     hidden: int = 0
+    counts: tuple = ()
 
     def cover(self, col: str, m: np.ndarray) -> None:
         self.covered[col] = self.covered.get(col, np.zeros(len(self.out), dtype=bool)) | m
@@ -144,8 +152,19 @@ def _apply_derived(s: _State, r: Derived) -> None:
         withhold |= np.asarray((cells < 0).any(axis=1), dtype=bool)
         pub_cells = r.small(s.pub.copy())
         withhold |= np.asarray((pub_cells < 0).any(axis=1), dtype=bool)  # published cells that do not add up
+        withhold |= _zero_of_small_group(s, r, cells)
     for c in r.cols:
         s.put(c, m, vals[c].to_numpy(), withhold | _missing(vals[c]) & s.true[c].notna().to_numpy())
+
+
+def _zero_of_small_group(s: _State, r: Derived, cells: pd.DataFrame) -> np.ndarray:
+    """Issue 26, F4: an implied cell of 0 in a group under the zero minimum ("all completed") is the zero rule's
+    "none" or "all", withheld wherever the same cells are read (the headline card and the table)."""
+    if r.group is None:
+        return np.zeros(len(s.out), dtype=bool)
+    g = _people_of(r.group, s.true)
+    zero = cells.apply(lambda c: pd.to_numeric(c, errors="coerce").astype("float64")).to_numpy(dtype=float) == 0
+    return zero.any(axis=1) & (g > 0) & (g < s.dc.zero_minimum)
 
 
 def _missing(v: pd.Series) -> np.ndarray:
@@ -160,7 +179,7 @@ def _missing(v: pd.Series) -> np.ndarray:
 
 def _apply_summary(s: _State, r: Summary) -> None:
     m = _mask(r.rows, s.true)
-    n = pd.to_numeric(s.true[r.n], errors="coerce").to_numpy(dtype=float)
+    n = _people_of(r.n, s.true)
     withhold = np.isnan(n) | (n < s.dc.threshold)
     for c in r.cols:
         v = s.true[c].to_numpy(dtype=object)
@@ -168,6 +187,85 @@ def _apply_summary(s: _State, r: Summary) -> None:
             x = pd.to_numeric(s.true[c], errors="coerce").to_numpy(dtype=float)
             v = np.where(np.isfinite(x), np.floor(x / r.grain + 1e-9) * r.grain, x)
         s.put(c, m, v, withhold & s.true[c].notna().to_numpy())
+
+
+def _apply_at_published_n(s: _State, r: AtPublishedN) -> None:
+    """Statistics computed at the published n by a function that is handed no true count (issue 26, F1b: a
+    t-interval, p-value and Cohen's d_z at the true n gave the true n back from its rounding band)."""
+    m = _mask(r.rows, s.true)
+    n_pub = s.pub[r.n].to_numpy(dtype=float)
+    stats = s.true.drop(columns=[c for c in s.counts if c in s.true.columns]).copy()
+    vals = r.fn(stats, n_pub.copy(), s.dc.alpha)
+    withhold = np.isnan(n_pub) | (n_pub < s.dc.threshold)
+    for c in r.cols:
+        v = vals[c].to_numpy(dtype=object)
+        s.put(c, m, v, (withhold | _missing(vals[c])) & s.true[c].notna().to_numpy())
+    for c in r.inputs:  # sufficient statistics: read, never published
+        s.out[c] = np.nan
+        s.pub[c] = np.nan
+        s.cover(c, np.ones(len(s.out), dtype=bool))
+
+
+def _people_of(people, df: pd.DataFrame) -> np.ndarray:
+    v = pd.Series(np.asarray(people(df.copy()) if callable(people) else df[people], dtype=object))
+    return pd.to_numeric(v.map(lambda x: np.nan if x is None or x is pd.NA else x),
+                         errors="coerce").to_numpy(dtype=float)
+
+
+def _group_totals(r: Count, c: str, true: pd.DataFrame) -> np.ndarray:
+    if r.total == "sum":
+        return np.full(len(true), float(pd.to_numeric(true[c], errors="coerce").sum()))
+    return _people_of(r.total, true)
+
+
+def _apply_count_zero_rule(s: _State, r: Count) -> None:
+    """Issue 26, F2: a 0 (or a count equal to its group) in a group smaller than the zero minimum says "none"
+    (or "all") of that group, and is withheld like a small count."""
+    for c in r.cols:
+        if c == r.total:
+            continue
+        v = pd.to_numeric(s.true[c], errors="coerce").to_numpy(dtype=float)
+        total = _group_totals(r, c, s.true)
+        withhold = ((v == 0) | (v == total)) & (total > 0) & (total < s.dc.zero_minimum)
+        withhold &= s.pub[c].notna().to_numpy()
+        s.out[c] = s.out[c].astype(object)
+        s.out.loc[withhold, c] = HIDDEN
+        s.pub.loc[withhold, c] = np.nan
+        s.hidden += int(withhold.sum())
+        for i in np.flatnonzero(withhold):
+            s.dc.record(s.out.attrs.get("name", "table"), s.out.attrs["labels"][i], c,
+                        f"none or all of a group of fewer than {s.dc.zero_minimum}")
+
+
+def _apply_count_rules(s: _State, roles) -> None:
+    """After the count step, before any role reads the counts: the zero rule of declared groups, then the
+    counts of events."""
+    for r in roles:
+        if isinstance(r, Count) and r.total is not None:
+            _apply_count_zero_rule(s, r)
+    for r in roles:
+        if isinstance(r, Events):
+            _apply_events(s, r)
+
+
+def _apply_events(s: _State, r: Events) -> None:
+    """Issue 26, F1: a published 0 incidents beside a hidden number of people with an incident said "none of
+    them". A count of events is withheld where it is 0 in a group under the zero minimum, and wherever the
+    count of people it implies is withheld."""
+    m = _mask(r.rows, s.true)
+    ev = pd.to_numeric(s.true[r.col], errors="coerce").to_numpy(dtype=float)
+    n = _people_of(r.n, s.true)
+    withhold = (ev == 0) & (n > 0) & (n < s.dc.zero_minimum)
+    if r.people is not None:
+        withhold |= ~np.isnan(_people_of(r.people, s.true)) & np.isnan(_people_of(r.people, s.pub))
+    withhold &= m & ~np.isnan(ev) & s.pub[r.col].notna().to_numpy()
+    s.out[r.col] = s.out[r.col].astype(object)
+    s.out.loc[withhold, r.col] = HIDDEN
+    s.pub.loc[withhold, r.col] = np.nan
+    s.hidden += int(withhold.sum())
+    for i in np.flatnonzero(withhold):
+        s.dc.record(s.out.attrs.get("name", "table"), s.out.attrs["labels"][i], r.col,
+                    "events of none of a small group, or beside a count of people not published")
 
 
 def _apply_model(s: _State, r: Model) -> None:
@@ -310,8 +408,9 @@ def _apply_value(s: _State, r: Value) -> None:
         s.cover(c, np.ones(len(s.out), dtype=bool))
 
 
-_APPLY = {Value: _apply_value, CurveAt: _apply_curve, CurveQuantile: _apply_quantile, CurveArea: _apply_area,
-          Proportion: _apply_proportion, Derived: _apply_derived, Summary: _apply_summary, Model: _apply_model}
+_APPLY = {Value: _apply_value, AtPublishedN: _apply_at_published_n, CurveAt: _apply_curve, CurveQuantile: _apply_quantile,
+          CurveArea: _apply_area, Proportion: _apply_proportion, Derived: _apply_derived, Summary: _apply_summary,
+          Model: _apply_model}
 
 
 def _check_declared(df: pd.DataFrame, roles, covered: dict, plain: set) -> None:
@@ -363,6 +462,7 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
                                group_size=None if r.group_size is None else r.group_size(t))
     labels = [c for r in roles if isinstance(r, Label) for c in r.cols]
     counts = [c for r in roles if isinstance(r, Count) for c in r.cols]
+    counts += [r.col for r in roles if isinstance(r, Events) and r.col not in counts]
     # the count step knows counts by name (n, n_*): a Count column named otherwise goes through it as one too
     alias = {c: c if count_columns(pd.DataFrame(columns=[c])) else f"n_count_{i}" for i, c in enumerate(counts)}
     shown = dc.table(t[labels + counts].rename(columns=alias), name=name, label_cols=labels,
@@ -376,7 +476,8 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
     out.attrs["name"] = name
     out.attrs["labels"] = ([" / ".join(map(str, r)) for r in t[labels].itertuples(index=False)] if labels
                            else [str(i) for i in range(len(t))])
-    s = _State(true=t, out=out, pub=pub, dc=dc)
+    s = _State(true=t, out=out, pub=pub, dc=dc, counts=tuple(counts))
+    _apply_count_rules(s, roles)
     for r in roles:
         if type(r) in _APPLY:
             _APPLY[type(r)](s, r)

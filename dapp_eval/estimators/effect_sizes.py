@@ -15,7 +15,7 @@ from scipy import optimize, stats
 from dapp_eval.estimators._results import Estimate, TupleResult
 from dapp_eval.results import check_alpha
 
-__all__ = ["cohens_dz", "hedges_gav", "rubin", "smd", "smd_binary", "smd_from_moments"]
+__all__ = ["cohens_dz", "cohens_dz_at", "hedges_gav", "hedges_gav_at", "rubin", "smd", "smd_binary", "smd_from_moments"]
 
 
 def _nct_ncp_interval(t: float, df: float, alpha: float) -> tuple[float, float]:
@@ -119,6 +119,40 @@ def _hedges_gav(x1: np.ndarray, x2: np.ndarray, alpha: float) -> tuple[float, fl
     lo, hi = _nct_ncp_interval(t, n - 1, alpha)
     scale = d.std(ddof=1) / (math.sqrt(n) * sav)
     return (float(J * d.mean() / sav), float(J * lo * scale), float(J * hi * scale))
+
+
+def cohens_dz_at(dz: float, n: float, *, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Cohen's d_z with its noncentral-t interval at a given number of pairs ``n`` (e.g. a published, rounded
+    count): the interval of :func:`cohens_dz` with ``n`` in place of the number of differences.
+
+    >>> [round(v, 3) for v in cohens_dz_at(-1.0, 8)]
+    [-1.0, -1.84, -0.115]
+    """
+    alpha = check_alpha(alpha)
+    if not (np.isfinite(dz) and np.isfinite(n) and n >= 2):
+        return (np.nan, np.nan, np.nan)
+    lo, hi = _nct_ncp_interval(dz * math.sqrt(n), n - 1, alpha)
+    return (float(dz), float(lo / math.sqrt(n)), float(hi / math.sqrt(n)))
+
+
+def hedges_gav_at(mean: float, sd_diff: float, sd_av: float, n: float, *,
+                  alpha: float = 0.05) -> tuple[float, float, float]:
+    """Hedges' g_av and its interval from the mean change, the SD of the changes, the average of the two SDs and
+    a given number of pairs ``n`` (e.g. a published count): :func:`hedges_gav` with ``n`` in place of the pairs.
+
+    >>> x1, x2 = np.array([10, 12, 9, 14, 11, 13.]), np.array([8, 11, 9, 10, 7, 12.])
+    >>> d = x2 - x1
+    >>> at = hedges_gav_at(d.mean(), d.std(ddof=1), (x1.std(ddof=1) + x2.std(ddof=1)) / 2, 6)
+    >>> np.allclose(at, hedges_gav(x1, x2))
+    True
+    """
+    alpha = check_alpha(alpha)
+    if not (np.isfinite(n) and n >= 3 and sd_diff > 0 and sd_av > 0):
+        return (np.nan, np.nan, np.nan)
+    J = _hedges_j(n - 1)
+    lo, hi = _nct_ncp_interval(mean / (sd_diff / math.sqrt(n)), n - 1, alpha)
+    scale = sd_diff / (math.sqrt(n) * sd_av)
+    return (float(J * mean / sd_av), float(J * lo * scale), float(J * hi * scale))
 
 
 def rubin(estimates, variances, *, df_complete: float = np.inf, alpha: float = 0.05) -> dict[str, float]:

@@ -19,7 +19,7 @@ from dapp_eval.estimators._results import Estimate, TableResult
 from dapp_eval.estimators.effect_sizes import cohens_dz, hedges_gav
 from dapp_eval.results import check_alpha
 
-__all__ = ["paired_score_change", "paired_t", "reliable_change_index", "wilcoxon_signed_rank"]
+__all__ = ["paired_score_change", "paired_t", "reliable_change_index", "t_summary_at", "wilcoxon_signed_rank"]
 
 
 def _pair(before, after) -> tuple[np.ndarray, np.ndarray]:
@@ -62,6 +62,28 @@ def paired_t(before, after, *, alpha: float = 0.05) -> dict[str, float]:
         out.update(ci_lower=float(d.mean() - crit * se), ci_upper=float(d.mean() + crit * se), statistic=float(t),
                    p_value=float(2 * stats.t.sf(abs(t), n - 1)), std_error=float(se))
     return Estimate(out, alpha=alpha, n_obs=n, name="mean_change")
+
+
+def t_summary_at(mean: float, sd: float, n: float, *, alpha: float = 0.05, null: float = 0.0) -> dict[str, float]:
+    """The t-interval of a mean and the p-value of the one-sample t-test against ``null`` at a given number of
+    people ``n`` (e.g. a published, rounded count): SE = sd / sqrt(n), df = n - 1. NaN where n < 2 or sd is not
+    positive (the p-value only: the interval of a mean with no variation is the mean itself).
+
+    >>> r = t_summary_at(-1.75, 1.707825127659933, 4)
+    >>> round(r["ci_lower"], 3), round(r["p_value"], 4)
+    (-4.468, 0.1328)
+    """
+    alpha = check_alpha(alpha)
+    mean, sd, n = (float(v) if v is not None and not pd.isna(v) else np.nan for v in (mean, sd, n))
+    out = dict(ci_lower=np.nan, ci_upper=np.nan, p_value=np.nan)
+    if not (np.isfinite(n) and n >= 2 and np.isfinite(sd) and sd >= 0 and np.isfinite(mean)):
+        return out
+    se = sd / math.sqrt(n)
+    crit = stats.t.ppf(1 - alpha / 2, n - 1)
+    out.update(ci_lower=float(mean - crit * se), ci_upper=float(mean + crit * se))
+    if se > 0:
+        out["p_value"] = float(2 * stats.t.sf(abs((mean - null) / se), n - 1))
+    return out
 
 
 def wilcoxon_signed_rank(before, after) -> dict[str, float]:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from dapp_eval.disclosure.curves import protect_mcf_result, protect_persons_km_result
-from dapp_eval.disclosure.roles import Count, Derived, Label, publish
+from dapp_eval.disclosure.roles import Count, Derived, Events, Label, publish
 from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._publish import (
     chart_result,
@@ -182,7 +182,7 @@ def _recurrent(page, followup) -> list:
         out.append(page.withheld_block(caption))
     else:
         # read off the curve redrawn from rounded counts; not shown beside a number of contacts not published
-        roles = [Label("group", "months", "measure"), Count("n_followed", "n_events"),
+        roles = [Label("group", "months", "measure"), Count("n_followed", "n_events"), Events("n_events", n="n_followed"),
                  Derived(("estimate", "ci_lower", "ci_upper"), _as_published, inputs=("n_followed", "n_events"))]
         out.append(page.shown_table(publish(tab, roles, page.dc, name=caption), caption=caption,
                                     csv_name=page.csv_name("recurrent_contacts")))

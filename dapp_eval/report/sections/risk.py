@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dapp_eval.columns import Count, Label, Merge, Model, Proportion
+from dapp_eval.columns import AtPublishedN, Count, Label, Merge, Model, Proportion
 from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._publish import (
     BREAKDOWN_MINIMUM,
@@ -56,7 +56,7 @@ def build(page) -> dict:
     if not isinstance(me, Exception):
         out.append(page.h3("People without an exit score"))
         mk = [c for c in ("method", "statistic", "population", "assumption", "estimate", "ci_lower", "ci_upper",
-                          "n", "n_observed") if c in me.summary]
+                          "n", "n_observed", "std_error") if c in me.summary]
         out.append(_missing_exit_table(page, me.summary[mk]))
     out[k:] = page.annex("Risk: mixed model and missing exit scores", out[k:],
                          what="the mixed model of every timepoint and the sensitivity analyses for people without an "
@@ -69,13 +69,14 @@ def build(page) -> dict:
 def _risk_change(page, res) -> dict:
     """The change in score, through the roles the analysis module declares; rare reasons why people have one
     score (mutually exclusive, parts of those with one score) merged rather than withheld (Merge)."""
-    from dapp_eval.analyses.risk import risk_change_roles
+    from dapp_eval.analyses.risk import MOMENT_COLS, risk_change_roles, with_moments
 
     r = page.plan["risk"]
     s = res.summary
     keep = [c for c in ("statistic", "estimate", "ci_lower", "ci_upper", "p_value", "p_value_holm", "role", "n",
                         "n_total", "population") if c in s]
     t = (s[s["group"] == "all"][keep] if "group" in s else s[keep]).reset_index(drop=True)
+    t = with_moments(t, res.tables["changes"])  # intervals and p-values at the published n (issue 26, F1b)
     one = t["statistic"].str.startswith("one_score: ").to_numpy()
     # the three reliable-change categories add up to the people paired: one margin
     rc = t["statistic"].isin(["reliably_improved", "no_reliable_change", "reliably_worse"])
@@ -83,7 +84,8 @@ def _risk_change(page, res) -> dict:
                  _margin=np.where(rc, "reliable change", t.index.astype(str)))
     roles = [*risk_change_roles(t, page.dc.threshold), Merge(by=("_reason",), level="statistic", where=one)]
     caption = f"Change in {r['instrument']} score, {r['from']} to {r['to']} (negative = lower risk)"
-    return page.publish(t, roles=roles, caption=caption, name="risk_change", drop=("_margin", "_reason"))
+    return page.publish(t, roles=roles, caption=caption, name="risk_change",
+                        drop=("_margin", "_reason", *MOMENT_COLS))
 
 
 #: bands below the top one, merged where a page has few people with both scores
@@ -136,7 +138,24 @@ def _missing_exit_table(page, t: pd.DataFrame) -> dict:
     t["n_improved"] = (est * pd.to_numeric(t["n_observed"], errors="coerce")).round().where(cc)
     labels = [c for c in ("method", "statistic", "population", "assumption") if c in t]
     stats = tuple(c for c in ("estimate", "ci_lower", "ci_upper") if c in t)
+    # the complete-case mean change is a t-interval over the people observed: at the published n (issue 26, F1b)
+    mean = ((t["method"] == "complete case") & (t["statistic"] == "mean_change")).to_numpy()
+    t["_sd"] = (pd.to_numeric(t.get("std_error"), errors="coerce").astype(float)
+                * np.sqrt(pd.to_numeric(t["n_observed"], errors="coerce").astype(float))).where(mean)
     roles = [Label(*labels), Count("n", "n_observed", "n_improved"),
              Proportion("n_improved", "n_observed", rows=cc),
-             Model(stats, events="n_observed", rows=~cc)]
-    return page.publish(t, roles=roles, caption=caption, name="risk_missing", drop=("n_improved",))
+             AtPublishedN(stats, _cc_mean_at_n, n="n_observed", inputs=("_sd",), rows=mean),
+             Model(stats, events="n_observed", rows=~cc & ~mean)]
+    t = t.drop(columns=[c for c in ("std_error",) if c in t])
+    return page.publish(t, roles=roles, caption=caption, name="risk_missing", drop=("n_improved", "_sd"))
+
+
+def _cc_mean_at_n(stats_: pd.DataFrame, n_pub: np.ndarray, alpha: float) -> pd.DataFrame:
+    """The complete-case mean change and its t-interval at the published number observed."""
+    from dapp_eval.estimators.paired import t_summary_at
+
+    rows = []
+    for mean, sd, n in zip(pd.to_numeric(stats_["estimate"], errors="coerce"), stats_["_sd"], n_pub):
+        r = t_summary_at(mean, sd, n, alpha=alpha)
+        rows.append((mean, r["ci_lower"], r["ci_upper"]))
+    return pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper"], index=stats_.index)
