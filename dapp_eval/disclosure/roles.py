@@ -171,10 +171,13 @@ def _apply_model(s: _State, r: Model) -> None:
         s.put(c, m, s.true[c].to_numpy(dtype=object), withhold & s.true[c].notna().to_numpy())
 
 
-def curve_value_at(steps: pd.DataFrame, *, cause: str, at: float, n_total, dc: DisclosureControl) -> tuple:
+def curve_value_at(steps: pd.DataFrame, *, cause: str, at: float, n_total, dc: DisclosureControl,
+                   grain: float | None = None) -> tuple:
     """(estimate, lower, upper) of ``cause``'s cumulative incidence at ``at``, read off the curve rebuilt from
     rounded cumulative counts (:func:`dapp_eval.disclosure.curves.protected_steps`) at ``dc``'s threshold and
-    alpha. Where the log-log interval is undefined (0% or 100%), the Wilson interval on the curve's people.
+    alpha, on the time grid the release draws it on (``grain``, default one week of days in the programme:
+    :data:`~dapp_eval.disclosure.curves.GRAIN_PROGRAMME_DAYS`). Where the log-log interval is undefined (0% or
+    100%), the Wilson interval on the curve's people.
 
     Examples
     --------
@@ -183,12 +186,13 @@ def curve_value_at(steps: pd.DataFrame, *, cause: str, at: float, n_total, dc: D
     >>> [round(v, 3) for v in curve_value_at(st, cause="done", at=25, n_total=50, dc=DisclosureControl())]
     [0.3, 0.18, 0.43]
     """
-    from dapp_eval.disclosure.curves import cif_from_steps, protected_steps
+    from dapp_eval.disclosure.curves import GRAIN_PROGRAMME_DAYS, cif_from_steps, protected_steps
     from dapp_eval.estimators.proportions import wilson_ci
 
     causes = [c for c in steps.columns if c not in ("time", "censored")]
     ps = protected_steps(steps["time"].to_numpy(dtype=float), {c: steps[c].to_numpy() for c in causes},
-                         steps["censored"].to_numpy(), int(n_total), min_count=dc.threshold, base=dc.base)
+                         steps["censored"].to_numpy(), int(n_total), min_count=dc.threshold,
+                         grain=GRAIN_PROGRAMME_DAYS if grain is None else grain, base=dc.base)
     cif = cif_from_steps(ps, alpha=dc.alpha)
     cif = cif[(cif["cause"] == cause) & (cif["time"] <= at)]
     if cif.empty:
