@@ -173,12 +173,21 @@ def test_grid_times_put_each_time_at_the_end_of_its_interval():
         grid_times([1.0], 0)
 
 
-def test_protected_steps_put_events_before_censorings_within_an_interval():
-    """A censoring on day 8 before an event on day 12 are both at day 14: the event counts among the 40
-    at risk (life table), and no step stands at day 8 or 12."""
+def test_protected_steps_keep_events_before_censorings_within_an_interval():
+    """Life-table order (waits, follow-up): a censoring on day 8 and an event on day 12 both go to day 14, and
+    the event counts among the 40 at risk; no step stands at day 8 or 12."""
     s = protected_steps([8, 12], {"x": [0, 5]}, [5, 0], 40, min_count=10, grain=7)
     assert s["time"].tolist() == [14.0]
     assert s[["n_event_x", "n_censored", "n_at_risk"]].iloc[0].tolist() == [5, 35, 40]
+
+
+def test_time_in_programme_puts_censorings_at_the_start_of_their_week():
+    """Censorings on days 8-13 (people still attending) and completions on day 14 (the last weekly session):
+    with ``censor_start`` the censorings go to day 7 and the completions stay at day 14, so the true order is
+    kept (the censored are not counted at risk for the completions) and no step stands at a person's day."""
+    s = protected_steps([8, 12, 14], {"x": [0, 0, 15]}, [3, 2, 0], 40, min_count=10, grain=7, censor_start=True)
+    assert s["time"].tolist() == [7.0, 14.0]
+    assert s[["n_event_x", "n_censored", "n_at_risk"]].values.tolist() == [[0, 5, 40], [15, 20, 35]]
 
 
 def test_protected_km_equals_the_true_km_at_grid_points_where_rounding_changes_nothing():
@@ -193,7 +202,7 @@ def test_protected_km_equals_the_true_km_at_grid_points_where_rounding_changes_n
                                                       "time_days": true["time"], "n_at_risk": true["n_at_risk"],
                                                       "estimate": true["estimate"]}), tables={}, meta={})
     safe = protect_km_result(res, DisclosureControl(threshold=10), name="km").summary
-    assert safe["time_days"].tolist() == [7.0, 14.0, 21.0, 42.0][: len(safe)]
+    assert safe["time_days"].tolist() == [7.0, 14.0, 35.0]  # dropouts' weeks; censorings at their week's start
     for day, want in ((7, 35 / 40), (14, 25 / 40), (21, 25 / 40)):
         got = float(safe.loc[safe["time_days"] <= day, "estimate"].iloc[-1])
         assert got == pytest.approx(want, abs=1e-12)
@@ -223,7 +232,7 @@ def test_protected_cif_and_completion_rate_equal_the_true_aalen_johansen_at_grid
     res = types.SimpleNamespace(summary=det.iloc[:0], tables={"detail": det}, meta={})
     safe = protect_cif_result(res, dc, name="cif").summary
     done = safe[safe["outcome"] == "completed"]
-    assert set(done["time_days"]) <= {56.0, 70.0, 77.0, 126.0}  # the other exits' week, then completions' weeks
+    assert set(done["time_days"]) <= {56.0, 70.0, 77.0, 119.0}  # exits at their week's end, censorings at its start
     for day, want_day in ((63, 0.0), (70, 5 / 60), (77, 15 / 60)):
         assert float(done.loc[done["time_days"] <= day, "estimate"].iloc[-1]) == pytest.approx(want_day, abs=1e-12)
         assert float(true.loc[(true["cause"] == 1) & (true["time"] <= day), "estimate"].iloc[-1]) == \

@@ -192,7 +192,7 @@ def curve_value_at(steps: pd.DataFrame, *, cause: str, at: float, n_total, dc: D
     causes = [c for c in steps.columns if c not in ("time", "censored")]
     ps = protected_steps(steps["time"].to_numpy(dtype=float), {c: steps[c].to_numpy() for c in causes},
                          steps["censored"].to_numpy(), int(n_total), min_count=dc.threshold,
-                         grain=GRAIN_PROGRAMME_DAYS if grain is None else grain, base=dc.base)
+                         grain=GRAIN_PROGRAMME_DAYS if grain is None else grain, base=dc.base, censor_start=True)
     cif = cif_from_steps(ps, alpha=dc.alpha)
     cif = cif[(cif["cause"] == cause) & (cif["time"] <= at)]
     if cif.empty:
