@@ -206,6 +206,7 @@ def test_protected_km_equals_the_true_km_at_grid_points_where_rounding_changes_n
     for day, want in ((7, 35 / 40), (14, 25 / 40), (21, 25 / 40)):
         got = float(safe.loc[safe["time_days"] <= day, "estimate"].iloc[-1])
         assert got == pytest.approx(want, abs=1e-12)
+        # closed form: ratios of small integers, so only float rounding (~1e-16) separates them
         assert float(true.loc[true["time"] <= day, "estimate"].iloc[-1]) == pytest.approx(want, abs=1e-12)
 
 
@@ -221,12 +222,14 @@ def test_protected_cif_and_completion_rate_equal_the_true_aalen_johansen_at_grid
     code = np.r_[[1] * 15, [2] * 5, [0] * 40]
     true = aalen_johansen(t, code, censored=0, causes=[1, 2])
     want = float(true.loc[(true["cause"] == 1) & (true["time"] <= 77), "estimate"].iloc[-1])
+    # closed form: ratios of small integers, so only float rounding (~1e-16) separates them
     assert want == pytest.approx(15 / 60, abs=1e-12)
     counts = pd.DataFrame({"time": np.unique(t)})
     for j, name in ((1, "completed"), (2, "other"), (0, "censored")):
         counts[name] = [int(((t == u) & (code == j)).sum()) for u in counts["time"]]
     dc = DisclosureControl(threshold=10)
     est, _, _ = curve_value_at(counts, cause="completed", at=77, n_total=60, dc=dc)
+    # closed form: ratios of small integers, so only float rounding (~1e-16) separates them
     assert est == pytest.approx(15 / 60, abs=1e-12)
     det = _detail(t, code, time_col="time_days", cause_col="outcome", names=("completed", "other"))
     res = types.SimpleNamespace(summary=det.iloc[:0], tables={"detail": det}, meta={})
@@ -235,6 +238,7 @@ def test_protected_cif_and_completion_rate_equal_the_true_aalen_johansen_at_grid
     assert set(done["time_days"]) <= {56.0, 70.0, 77.0, 119.0}  # exits at their week's end, censorings at its start
     for day, want_day in ((63, 0.0), (70, 5 / 60), (77, 15 / 60)):
         assert float(done.loc[done["time_days"] <= day, "estimate"].iloc[-1]) == pytest.approx(want_day, abs=1e-12)
+        # closed form: ratios of small integers, so only float rounding (~1e-16) separates them
         assert float(true.loc[(true["cause"] == 1) & (true["time"] <= day), "estimate"].iloc[-1]) == \
             pytest.approx(want_day, abs=1e-12)
 
@@ -253,6 +257,7 @@ def test_protected_mcf_equals_the_true_mean_cumulative_function_at_whole_months(
     safe = protect_mcf_result(res, DisclosureControl(threshold=10), name="mcf")
     c = safe.tables["curves"]
     assert (c["days"] / MONTH).tolist()[:3] == [0.0, 1.0, 2.0]
+    # closed form: ratios of small integers, so only float rounding (~1e-16) separates them
     assert c["estimate"].tolist()[:3] == pytest.approx([0.0, 5 / 20, 15 / 20], abs=1e-12)
     by_month = safe.summary.set_index("months")["estimate"]
     assert by_month[1] == pytest.approx(5 / 20) and by_month[2] == pytest.approx(15 / 20)
