@@ -234,7 +234,9 @@ class CurveQuantile:
     step of the curve stands for): the first time their rounded cumulative count reaches ``level`` of its
     total. ``steps(row)``, ``cause`` and ``n`` as for :class:`CurveAt`; ``events`` a count column (or a function
     of the table) whose true value below the threshold withholds the row (as :class:`Model`); ``reached`` a
-    column set to whether the estimate was reached on the published curve.
+    column set to whether the estimate was reached on the published curve. ``grain``: the time grid the curve
+    is drawn on, in the steps' unit (one week: 7 for days, 1 for weeks; see
+    :mod:`dapp_eval.disclosure.curves`), so that the quantile is a grid point of the curve the release draws.
     """
 
     cols: tuple[str, ...]
@@ -245,6 +247,7 @@ class CurveQuantile:
     among: bool = False
     events: str | Callable[[pd.DataFrame], object] | None = None
     reached: str | None = None
+    grain: float = 7.0
     rows: object = None
 
 
@@ -255,13 +258,15 @@ class CurveArea:
     error from the rebuilt numbers at risk and events (as :func:`dapp_eval.estimators.survival.rmst`).
 
     ``steps(row)`` gives a row's per-time counts (``time``, one column per cause, ``censored``); ``horizon`` a
-    column or a function of the row; ``n`` the count column of the people the curve starts from.
+    column or a function of the row; ``n`` the count column of the people the curve starts from; ``grain`` the
+    time grid in days (one week: time in the programme).
     """
 
     cols: tuple[str, ...]
     steps: Callable[[pd.Series], pd.DataFrame]
     horizon: str | Callable[[pd.Series], float]
     n: str
+    grain: float = 7.0
     rows: object = None
 
 

@@ -272,7 +272,8 @@ PLAIN_NAMES: dict[str, str] = {
     "quarter": "Quarter", "quarter_start": "Quarter starts", "quarter_end": "Quarter ends",
     "partial": "Part quarter",
     "hr": "Hazard ratio", "se": "Standard error", "days_since_start": "Days since starting",
-    "days_since_leaving": "Days since leaving", "n_baseline": "Number at the first survey",
+    "days_since_leaving": "Days since leaving", "months_since_leaving": "Months since leaving",
+    "n_baseline": "Number at the first survey",
     "n_followup": "Number at the later survey", "prop_baseline": "Share at the first survey",
     "prop_followup": "Share at the later survey", "view": "View", "group_1": "Group", "group_2": "Compared with",
     # funnel / engagement

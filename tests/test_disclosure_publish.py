@@ -79,7 +79,7 @@ def test_curve_steps_each_stand_for_the_threshold(seed, n, threshold, alpha):
     times = np.unique(t)
     ev = {k: np.array([np.sum((t == u) & (cause == j)) for u in times]) for j, k in ((1, "a"), (2, "b"))}
     cens = np.array([np.sum((t == u) & (cause == 0)) for u in times])
-    steps = protected_steps(times, ev, cens, n, min_count=threshold)
+    steps = protected_steps(times, ev, cens, n, min_count=threshold, grain=1)
     n0 = int(np.floor(n / 5 + 0.5) * 5)
     start = int(steps["n_at_risk"].iloc[0])
     assert start >= n0  # the published number, or the sum of the rounded exits where that is larger

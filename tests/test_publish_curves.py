@@ -34,12 +34,13 @@ def data(tmp_path_factory):
     return load_programme(folder)
 
 
-def _steps(time, cause, causes: list, n: int, dc) -> pd.DataFrame:
-    """Rounded per-time counts of a curve, from the people's (time, cause) ('censored' for those still open)."""
+def _steps(time, cause, causes: list, n: int, dc, *, grain: float, censor_start: bool = False) -> pd.DataFrame:
+    """Rounded per-time counts of a curve on the release's time grid, from the people's (time, cause)
+    ('censored' for those still open)."""
     tab = pd.crosstab(pd.Series(np.asarray(time, float)), pd.Series(np.asarray(cause, object)))
     tab = tab.reindex(columns=[*causes, "censored"], fill_value=0).sort_index()
     return protected_steps(tab.index.to_numpy(), {c: tab[c].to_numpy() for c in causes}, tab["censored"].to_numpy(),
-                           n, min_count=dc.threshold, base=dc.round_at_risk)
+                           n, min_count=dc.threshold, grain=grain, base=dc.round_at_risk, censor_start=censor_start)
 
 
 def _drawn(steps: pd.DataFrame, cause: str, dc) -> pd.DataFrame:
@@ -71,7 +72,7 @@ def test_wait_median_is_the_first_time_the_protected_curve_reaches_one_half(data
     wd = w.tables["data"]
     for g, row in w.summary.set_index("group").iterrows():
         sub = wd if g == "all" else wd[wd["site_id"] == g]
-        steps = _steps(sub["time"], sub["cause"], w.meta["causes"], len(sub), dc)
+        steps = _steps(sub["time"], sub["cause"], w.meta["causes"], len(sub), dc, grain=1.0)  # weeks
         curve = _drawn(steps, EVENT[stage], dc)
         pub = shown.loc[g]
         if row["n_event"] < threshold:
@@ -136,7 +137,7 @@ def test_rmst_is_the_area_under_the_protected_all_exits_curve(data, threshold):
     for g, row in r.summary.set_index("group").iterrows():
         sub = ep[ep["site_id"] == g]
         cause = np.where(sub["outcome"] == attrition.CENSORED, "censored", "exit")
-        steps = _steps(sub["time_days"], cause, ["exit"], len(sub), dc)
+        steps = _steps(sub["time_days"], cause, ["exit"], len(sub), dc, grain=7.0, censor_start=True)
         km = km_from_steps(steps, "exit", alpha=dc.alpha)
         km = km[km["time"] <= row["horizon_days"]]
         t, s = km["time"].to_numpy(), km["estimate"].to_numpy()
@@ -179,14 +180,14 @@ def test_published_median_is_a_vertex_of_the_protected_curve(n, threshold, alpha
                          "estimate": [1.0], "ci_lower": [1.0], "ci_upper": [1.0]})
     roles = [Label("group"), Count("n", "n_event"),
              CurveQuantile(("estimate", "ci_lower", "ci_upper"), steps=lambda row: counts, cause="done", n="n",
-                           events="n_event")]
+                           events="n_event", grain=1.0)]
     dc = DisclosureControl(threshold=threshold, alpha=alpha)
     pub = publish(true, roles, dc, name="generated").iloc[0]
     if true.loc[0, "n_event"] < threshold:
         assert pub["estimate"] == "[c]"
         return
     steps = protected_steps(counts["time"].to_numpy(), {c: counts[c].to_numpy() for c in ("done", "other")},
-                            counts["censored"].to_numpy(), n, min_count=threshold, base=5)
+                            counts["censored"].to_numpy(), n, min_count=threshold, grain=1.0, base=5)
     curve = _drawn(steps, "done", dc)
     assert _same(pub["estimate"], _first(curve, "estimate"))
     if np.isnan(pub["estimate"]):

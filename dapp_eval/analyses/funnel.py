@@ -659,7 +659,7 @@ def waiting_times(data, *, stage: str = "referral_to_assessment", by: str | None
     return AnalysisResult(summary=summary, meta=meta, tables={"cif": cif, "horizons": pd.DataFrame(hz_rows),
                                                               "data": wd, "curve_counts": counts},
                           title=f"Waiting time: {stage.replace('_', ' ')}", _plotter=plotting.plot_waiting_times,
-                          roles={"summary": wait_roles(steps, event)})
+                          roles={"summary": wait_roles(steps, event, unit)})
 
 
 def wait_counts(time, cause, causes: Sequence[str]) -> pd.DataFrame:
@@ -674,18 +674,19 @@ def _group_steps(steps: dict, row) -> pd.DataFrame:
     return steps[str(row["group"])]
 
 
-def wait_roles(steps: dict, event: str) -> list:
+def wait_roles(steps: dict, event: str, unit: str = "weeks") -> list:
     """Roles of :func:`waiting_times`'s summary: a wait's counts (people with the event, a competing exit, still
     waiting); its median and interval read off the curve of ``event`` rebuilt from rounded cumulative counts (the
     curve a release draws: :class:`~dapp_eval.columns.CurveQuantile`), withheld with fewer than the threshold of
     events; the plain median among those with the event, read off the same rounded counts."""
     of_group = functools.partial(_group_steps, steps)
+    grain = 1.0 if unit == "weeks" else 7.0  # the curve is drawn by whole weeks (disclosure.curves.wait_grain)
     return [Label("group", "step", "unit"),
             Count("n", "n_event", "n_competing", "n_censored", "n_observed_events"),
             CurveQuantile(("estimate", "ci_lower", "ci_upper"), steps=of_group, cause=event, n="n", events="n_event",
-                          reached="median_reached"),
+                          reached="median_reached", grain=grain),
             CurveQuantile(("median_observed_events",), steps=of_group, cause=event, n="n", among=True,
-                          events="n_observed_events")]
+                          events="n_observed_events", grain=grain)]
 
 
 # ---------------------------------------------------------------------------

@@ -1270,6 +1270,7 @@ def _median_roles(estimate: tuple, curves: dict) -> list:
         if code in curves:
             out.append(CurveQuantile(estimate, steps=functools.partial(_curve_of_code, curves), cause=cause,
                                      n="n_denominator", events=functools.partial(_curve_events, curves, code, cause),
+                                     grain=1.0,  # the wait's curve is in weeks, drawn by whole weeks
                                      rows=functools.partial(_curve_rows, codes=(code,), kind="median")))
     return [*out, Derived(estimate, _not_read, rows=functools.partial(_curve_rows, codes=tuple(curves), without=True,
                                                                       kind="median"))]

@@ -40,7 +40,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-__all__ = ["ChartRead", "read_charts", "chart_leaks"]
+__all__ = ["ChartRead", "read_charts", "chart_leaks", "step_vertex_times"]
 
 _NS = "{http://www.w3.org/2000/svg}"
 _XLINK = "{http://www.w3.org/1999/xlink}href"
@@ -238,6 +238,31 @@ def _is_step(pts) -> bool:
     vertical = sum(1 for (x0, y0), (x1, y1) in segs if x0 == x1 and y0 != y1)
     flat = sum(1 for (x0, y0), (x1, y1) in segs if y0 == y1)
     return vertical >= 1 and vertical + flat == len(segs)
+
+
+def step_vertex_times(svg: str) -> list[tuple[str, list[float], float]]:
+    """(x axis label, x of every vertex, tolerance) of each step curve of a chart's SVG, in the x axis's units,
+    read as an outside attacker reads them (a curve redrawn on a time grid has every vertex on it:
+    :mod:`dapp_eval.disclosure.curves`). Axes without a linear numeric x axis are skipped, and so are points
+    outside the axes' frame (where matplotlib cut a line at the edge of the figure: not a point of the data)."""
+    out = []
+    for axes in ET.fromstring(svg).iter(f"{_NS}g"):
+        if not str(axes.get("id", "")).startswith("axes_"):
+            continue
+        label = _axis_label(axes, "x")
+        x = _axis(axes, "x", label)
+        patches = _direct(axes, "patch_")
+        frame = _vertices(patches[0].find(f"{_NS}path").get("d")) if patches else None
+        if x is None or not frame:
+            continue
+        lo, hi = min(px for px, _ in frame) - PX, max(px for px, _ in frame) + PX
+        for g in _direct(axes, "line2d_"):
+            p = g.find(f"{_NS}path")
+            pts = _vertices(p.get("d")) if p is not None else None
+            if pts and len(pts) >= 3 and _is_step(pts):
+                xs = [x.value(px) for px, _ in pts if lo <= px <= hi]
+                out.append((label, xs, max((x.tol(v) for v in xs), default=0.0)))
+    return out
 
 
 def read_charts(page_html: str) -> list[ChartRead]:

@@ -23,6 +23,28 @@ method here is OpenSAFELY's ``kaplan-meier-function`` (``round_km``,
 
 The band does not allow for the rounding. See ``docs/disclosure.md`` for a
 before/after figure.
+
+**Time grid.** Rounding the counts protects the step heights, not where the
+steps are: a curve drawn at the true times has a vertex at each time a rounded
+count moves, which is a real person's day (an outside attack read 264 of 264
+exit dates off the vertices of the police-contacts curve, and 985 of 985
+individual waits off the wait curves). So before rounding, every time is moved
+to the end of its interval of a coarse grid ``0, g, 2g, ...`` (``ceil``; a time
+already on the grid stays), events before censorings within an interval (the
+life-table order), and the curve is drawn on the grid only: a vertex then says
+"the rounded count moved within this interval", never a person's day.
+Time in the programme is the exception for censorings: they go to the *start*
+of their week (``censor_start``), because completions and dropouts at the last
+attended session fall on the weekly grid, so the true order of an event and a
+censoring is then kept exactly. In the life-table order the people still
+attending on days 57-62 were counted at risk for the completions of day 63,
+and the shipped S03 completion rate fell from 86% to 82% (true 86.1%); with
+censorings at the start of their week it is 85.8%, as without a grid. Waits
+and follow-up after leaving have events on any day, so neither order is exact
+there and the life-table order is kept. The
+grain ``g`` is a parameter of every function here, with a default per kind of
+curve (:data:`GRAIN_PROGRAMME_DAYS`, :data:`GRAIN_WAIT_WEEKS`,
+:data:`GRAIN_FOLLOWUP_DAYS`).
 """
 
 from __future__ import annotations
@@ -32,8 +54,63 @@ import pandas as pd
 
 from dapp_eval.disclosure.control import round_count
 
-__all__ = ["round_cumulative", "protected_steps", "pseudo_data", "km_from_steps", "cif_from_steps", "km_steps",
+__all__ = ["GRAIN_PROGRAMME_DAYS", "GRAIN_WAIT_WEEKS", "GRAIN_FOLLOWUP_DAYS", "wait_grain", "grid_times",
+           "round_cumulative", "protected_steps", "pseudo_data", "km_from_steps", "cif_from_steps", "km_steps",
            "at_risk_table", "steps_of_counts", "published_cif", "cif_quantile", "event_quantile", "km_area"]
+
+
+#: Time in the programme (days): one week. Sessions are weekly, planned lengths and grace periods are whole
+#: weeks (so the completion horizon is a grid point), and the at-risk ticks are multiples of a week.
+GRAIN_PROGRAMME_DAYS = 7.0
+#: Waits published in weeks: one week (the wait tables, medians and chart axes are in weeks).
+GRAIN_WAIT_WEEKS = 1.0
+#: Follow-up after leaving (days): one average month, 365.25 / 12 = 30.4375 days (exact in binary), so that the
+#: grid points are the whole months of the charts' "months since leaving" axis and of the 3, 6, 12... month rows.
+GRAIN_FOLLOWUP_DAYS = 365.25 / 12
+
+
+def wait_grain(unit: str) -> float:
+    """The grain of a wait curve whose times are in ``unit`` ("weeks" or "days"): one week either way.
+
+    >>> wait_grain("weeks"), wait_grain("days")
+    (1.0, 7.0)
+    """
+    return GRAIN_WAIT_WEEKS if unit == "weeks" else GRAIN_PROGRAMME_DAYS
+
+
+def grid_times(time, grain: float, *, end: bool = True) -> np.ndarray:
+    """Each time moved to the end (``end``) or the start of its interval of the grid ``0, grain, 2 * grain, ...``
+    (a time on the grid stays where it is).
+
+    Examples
+    --------
+    >>> grid_times([0, 1, 6.5, 7, 7.01, 13], 7).tolist()
+    [0.0, 7.0, 7.0, 7.0, 14.0, 14.0]
+    >>> grid_times([0, 1, 6.5, 7, 7.01, 13], 7, end=False).tolist()
+    [0.0, 0.0, 0.0, 7.0, 7.0, 7.0]
+    >>> (grid_times([1, 365, 366], 365.25 / 12) / (365.25 / 12)).tolist()  # whole months
+    [1.0, 12.0, 13.0]
+    """
+    g = float(grain)
+    if not g > 0:
+        raise ValueError(f"a curve's time grain must be positive, got {grain!r}")
+    x = np.asarray(time, dtype=float) / g
+    k = np.ceil(x - 1e-9) if end else np.floor(x + 1e-9)  # the tolerance keeps a time on the grid where it is
+    return np.maximum(k, 0.0) * g
+
+
+def _gridded(time, counts: dict, grain: float, *, starts: tuple = ()) -> tuple[np.ndarray, dict]:
+    """The distinct grid times and each count summed over the times moved to each of them: to the end of their
+    interval, but the counts named in ``starts`` (censorings) to its start."""
+    t = np.asarray(time, dtype=float)
+    ends, begins = grid_times(t, grain), grid_times(t, grain, end=False)
+    u = np.unique(np.concatenate([begins if k in starts else ends for k in counts] or [ends]))
+    out = {k: np.bincount(np.searchsorted(u, begins if k in starts else ends), weights=np.asarray(v, dtype=float),
+                          minlength=len(u)) for k, v in counts.items()}
+    used = np.sum([np.abs(v) for v in out.values()], axis=0) > 0 if out else np.zeros(len(u), dtype=bool)
+    if len(u) and not used.any():
+        used[-1] = True  # nothing happens at all: one (empty) time, as before the grid
+    return u[used], {k: v[used] for k, v in out.items()}
 
 
 def round_cumulative(x, min_count: int) -> np.ndarray:
@@ -49,8 +126,9 @@ def round_cumulative(x, min_count: int) -> np.ndarray:
     return np.where(x > 0, np.ceil(x / m) * m - m // 2, 0).astype(int)
 
 
-def protected_steps(time, events: dict, censored, n_total: int, *, min_count: int, base: int = 5) -> pd.DataFrame:
-    """Per-time counts of a curve, rebuilt from rounded cumulative counts.
+def protected_steps(time, events: dict, censored, n_total: int, *, min_count: int, grain: float,
+                    base: int = 5, censor_start: bool = False) -> pd.DataFrame:
+    """Per-time counts of a curve on a time grid, rebuilt from rounded cumulative counts.
 
     Parameters
     ----------
@@ -65,22 +143,36 @@ def protected_steps(time, events: dict, censored, n_total: int, *, min_count: in
         rounded exits alone add up to more (a small group), the curve starts from their sum.
     min_count : int
         The threshold: each step of the rebuilt curve stands for this many people.
+    grain : float
+        The width of the time grid (in the unit of ``time``; no default, so that no curve is drawn at the
+        true times by omission: see :data:`GRAIN_PROGRAMME_DAYS` and the others). Each time moves to the
+        end of its interval (:func:`grid_times`) before the counts are rounded; at one grid time, events
+        count before censorings.
     base : int
         The rounding base of published counts (``n_total`` is published rounded to it).
+    censor_start : bool
+        Move censorings to the start of their interval instead (time in the programme: its events fall on
+        the weekly grid, and this keeps the true order of events and censorings).
 
     Returns
     -------
     DataFrame
-        ``time``, ``n_event_<cause>`` for each cause, ``n_censored`` (rounded per-time counts; the people
-        left at the end are censored at the last time) and ``n_at_risk`` (rebuilt).
+        ``time`` (grid times), ``n_event_<cause>`` for each cause, ``n_censored`` (rounded per-time counts;
+        the people left at the end are censored at the last time) and ``n_at_risk`` (rebuilt).
 
     Examples
     --------
-    >>> s = protected_steps([1, 2, 3, 4], {"dropped": [1, 2, 0, 9]}, [0, 3, 0, 1], 40, min_count=10)
+    >>> s = protected_steps([1, 2, 3, 4], {"dropped": [1, 2, 0, 9]}, [0, 3, 0, 1], 40, min_count=10, grain=1)
     >>> s[["time", "n_event_dropped", "n_censored", "n_at_risk"]].astype(int).values.tolist()
-    [[1, 5, 0, 40], [2, 0, 5, 35], [3, 0, 0, 30], [4, 10, 20, 30]]
+    [[1, 5, 0, 40], [2, 0, 5, 35], [4, 10, 20, 30]]
+    >>> s = protected_steps([1, 2, 3, 4], {"dropped": [1, 2, 0, 9]}, [0, 3, 0, 1], 40, min_count=10, grain=2)
+    >>> s[["time", "n_event_dropped", "n_censored", "n_at_risk"]].astype(int).values.tolist()
+    [[2, 5, 5, 40], [4, 10, 20, 30]]
     """
-    t = np.asarray(time, dtype=float)
+    t, counts = _gridded(time, {**{("event", k): d for k, d in events.items()}, "censored": censored}, grain,
+                         starts=("censored",) if censor_start else ())
+    events = {k[1]: v for k, v in counts.items() if k != "censored"}
+    censored = counts["censored"]
     out = pd.DataFrame({"time": t})
     total = np.zeros(len(t), dtype=int)
     for k, d in events.items():
@@ -187,11 +279,13 @@ def at_risk_table(steps: pd.DataFrame, ticks, *, group: str, cum_names: dict) ->
     return pd.DataFrame(rows)
 
 
-def steps_of_counts(counts: pd.DataFrame, n_total, *, min_count: int, base: int = 5) -> pd.DataFrame:
+def steps_of_counts(counts: pd.DataFrame, n_total, *, min_count: int, grain: float, base: int = 5,
+                    censor_start: bool = False) -> pd.DataFrame:
     """:func:`protected_steps` of a per-time count table (``time``, one column per cause, ``censored``)."""
     causes = [c for c in counts.columns if c not in ("time", "censored")]
     return protected_steps(counts["time"].to_numpy(dtype=float), {c: counts[c].to_numpy() for c in causes},
-                           counts["censored"].to_numpy(), int(n_total), min_count=min_count, base=base)
+                           counts["censored"].to_numpy(), int(n_total), min_count=min_count, grain=grain, base=base,
+                           censor_start=censor_start)
 
 
 def published_cif(steps: pd.DataFrame, cause: str, *, threshold: int, alpha: float) -> pd.DataFrame:
@@ -213,7 +307,7 @@ def cif_quantile(steps: pd.DataFrame, cause: str, *, threshold: int, alpha: floa
     Examples
     --------
     >>> s = protected_steps([1, 2, 3, 4], {"done": [10, 10, 20, 5], "left": [3, 0, 2, 0]}, [0, 0, 5, 5], 60,
-    ...                     min_count=10)
+    ...                     min_count=10, grain=1)
     >>> cif_quantile(s, "done", threshold=10, alpha=0.05)[0]
     3.0
     """
@@ -226,7 +320,8 @@ def event_quantile(steps: pd.DataFrame, cause: str, level: float = 0.5) -> float
     """The ``level`` quantile of the times of ``cause`` among the rounded people the steps stand for: the first
     time their rounded cumulative count reaches ``level`` of its total (NaN when there are none).
 
-    >>> event_quantile(protected_steps([1, 2, 3], {"done": [4, 10, 30]}, [0, 0, 6], 50, min_count=10), "done")
+    >>> s = protected_steps([1, 2, 3], {"done": [4, 10, 30]}, [0, 0, 6], 50, min_count=10, grain=1)
+    >>> event_quantile(s, "done")
     3.0
     """
     d = steps[f"n_event_{cause}"].to_numpy(dtype=float)
@@ -241,7 +336,7 @@ def km_area(steps: pd.DataFrame, horizon: float, *, alpha: float) -> dict:
     with its Greenwood-type standard error from the rebuilt numbers at risk and events
     (:func:`dapp_eval.estimators.survival.rmst` applied to the rounded people the steps stand for).
 
-    >>> s = protected_steps([2, 4, 6, 8], {"exit": [10, 10, 10, 10]}, [0, 0, 0, 0], 40, min_count=10)
+    >>> s = protected_steps([2, 4, 6, 8], {"exit": [10, 10, 10, 10]}, [0, 0, 0, 0], 40, min_count=10, grain=2)
     >>> round(km_area(s, 10, alpha=0.05)["estimate"], 6)  # exits of 5, 10, 10, 10 of 40: 2 * (1 + .875 + .625 + ...)
     6.0
     """
@@ -259,12 +354,12 @@ def _cut(curve: pd.DataFrame, threshold: int) -> pd.DataFrame:
     return curve.iloc[: int(np.flatnonzero(small)[0])] if small.any() else curve
 
 
-def protect_cif_result(res, dc, *, name: str):
+def protect_cif_result(res, dc, *, name: str, grain: float = GRAIN_PROGRAMME_DAYS):
     """A copy of :func:`dapp_eval.analyses.attrition.cumulative_incidence`'s result redrawn from rounded counts.
 
     ``summary`` (the curves), ``tables["detail"]`` and ``tables["at_risk"]`` are rebuilt per group from
-    the rounded cumulative exits of each kind and censorings; each curve stops where fewer than the
-    threshold remain at risk (logged).
+    the rounded cumulative exits of each kind and censorings on a time grid of ``grain`` days; each curve
+    stops where fewer than the threshold remain at risk (logged).
     """
     import copy
 
@@ -278,7 +373,7 @@ def protect_cif_result(res, dc, *, name: str):
         cens = d.groupby("time_days")["n_censored"].first().reindex(wide.index).fillna(0)
         n0 = int(d.sort_values("time_days")["n_at_risk"].iloc[0])
         steps = protected_steps(wide.index.to_numpy(), {o: wide[o].to_numpy() for o in outcomes}, cens.to_numpy(),
-                                n0, min_count=dc.threshold, base=dc.base)
+                                n0, min_count=dc.threshold, grain=grain, base=dc.base, censor_start=True)
         cif = cif_from_steps(steps, alpha=dc.alpha).rename(columns={"cause": "outcome", "time": "time_days"})
         cif.insert(0, "group", g)
         kept = []
@@ -312,16 +407,17 @@ def protect_cif_result(res, dc, *, name: str):
     return out
 
 
-def protect_km_result(res, dc, *, name: str, cum_col: str = "n_cum_dropped_out"):
+def protect_km_result(res, dc, *, name: str, cum_col: str = "n_cum_dropped_out", grain: float = GRAIN_PROGRAMME_DAYS):
     """A copy of a Kaplan-Meier result (``summary`` with ``n_at_risk`` and ``estimate`` per time) redrawn
-    from rounded counts, with its ``at_risk`` table rebuilt."""
+    from rounded counts on a time grid of ``grain`` days, with its ``at_risk`` table rebuilt."""
     import copy
 
     at = res.tables.get("at_risk")
     curves, risk = [], []
     for (g, o), s in res.summary.groupby(["group", "outcome"], sort=False):
         t, d, c, n0 = km_steps(s)
-        steps = protected_steps(t, {"event": d}, c, n0, min_count=dc.threshold, base=dc.base)
+        steps = protected_steps(t, {"event": d}, c, n0, min_count=dc.threshold, grain=grain, base=dc.base,
+                                censor_start=True)
         km = km_from_steps(steps, "event", alpha=dc.alpha).rename(columns={"time": "time_days"})
         cut = _cut(km, dc.threshold)
         if len(cut) < len(km):
@@ -343,12 +439,13 @@ def protect_km_result(res, dc, *, name: str, cum_col: str = "n_cum_dropped_out")
     return out
 
 
-def protect_persons_km_result(res, dc, *, name: str):
+def protect_persons_km_result(res, dc, *, name: str, grain: float = GRAIN_FOLLOWUP_DAYS):
     """A copy of :func:`dapp_eval.analyses.followup.time_to_incident`'s result redrawn from rounded counts.
 
-    Per group, the events and censorings of ``tables["persons"]`` (``days``, ``event``) are rounded as
-    cumulative counts; ``tables["curves"]`` and the at-risk numbers of ``summary`` come from them. A group
-    of fewer than the threshold is not drawn.
+    Per group, the events and censorings of ``tables["persons"]`` (``days``, ``event``) are moved to a time
+    grid of ``grain`` days and rounded as cumulative counts; ``tables["curves"]`` and the at-risk numbers and
+    estimates of ``summary`` (read at its months, :func:`_reading_days`) come from them. A group of fewer
+    than the threshold is not drawn.
     """
     import copy
 
@@ -361,20 +458,22 @@ def protect_persons_km_result(res, dc, *, name: str):
             continue
         ev = p.groupby("days")["event"].agg(["sum", "count"])
         steps = protected_steps(ev.index.to_numpy(), {"event": ev["sum"].to_numpy()},
-                                (ev["count"] - ev["sum"]).to_numpy(), len(p), min_count=dc.threshold, base=dc.base)
+                                (ev["count"] - ev["sum"]).to_numpy(), len(p), min_count=dc.threshold, grain=grain,
+                                base=dc.base)
         km = km_from_steps(steps, "event", alpha=dc.alpha).rename(columns={"time": "days"})
         cut = _cut(km, dc.threshold)
         if len(cut) < len(km):
             dc.record(name, str(g), "curve", f"curve stopped where fewer than {dc.threshold} remain at risk")
         curves.append(cut.assign(group=g)[["group", "days", "estimate", "ci_lower", "ci_upper"]])
-        tab = at_risk_table(steps, s["days"].to_numpy(), group=g, cum_names={"n_events": ["event"]})
+        at = _reading_days(s, grain)
+        tab = at_risk_table(steps, at, group=g, cum_names={"n_events": ["event"]})
         end = float(cut["days"].max()) if len(cut) else -1.0
-        keep = (tab["n_at_risk"].to_numpy() >= dc.threshold) & (s["days"].to_numpy() <= max(end, 0.0))
+        keep = (tab["n_at_risk"].to_numpy() >= dc.threshold) & (at <= max(end, 0.0))
         row = s.loc[keep].copy()
         row["n_at_risk"] = tab.loc[keep, "n_at_risk"].to_numpy()
         row["n_events"] = tab.loc[keep, "n_events"].to_numpy()
-        row["n_censored"] = [int(steps.loc[steps["time"] <= t, "n_censored"].sum()) for t in row["days"]]
-        idx = np.searchsorted(cut["days"].to_numpy(), row["days"].to_numpy(), side="right") - 1
+        row["n_censored"] = [int(steps.loc[steps["time"] <= t, "n_censored"].sum()) for t in at[keep]]
+        idx = np.searchsorted(cut["days"].to_numpy(), at[keep], side="right") - 1
         for col in ("estimate", "ci_lower", "ci_upper"):
             row[col] = np.where(idx >= 0, cut[col].to_numpy()[np.maximum(idx, 0)], 1.0)
         summ.append(row)
@@ -389,10 +488,12 @@ def protect_persons_km_result(res, dc, *, name: str):
 
 
 def protect_cif_table(det: pd.DataFrame, dc, *, name: str, cause_col: str = "cause", time_col: str = "time",
-                      group_col: str = "group", causes: list | None = None) -> pd.DataFrame:
+                      group_col: str = "group", causes: list | None = None,
+                      grain: float = GRAIN_WAIT_WEEKS) -> pd.DataFrame:
     """An Aalen-Johansen detail table (``group, cause, time, n_at_risk, n_event, n_censored ...``) redrawn
-    from rounded cumulative counts: ``group, cause, time, n_at_risk, n_event, estimate, ci_lower, ci_upper``,
-    each curve stopped where fewer than the threshold remain at risk (logged)."""
+    from rounded cumulative counts on a time grid of ``grain`` (default: one week, for waits in weeks;
+    :func:`wait_grain`): ``group, cause, time, n_at_risk, n_event, estimate, ci_lower, ci_upper``, each curve
+    stopped where fewer than the threshold remain at risk (logged)."""
     cols = [group_col, cause_col, time_col, "n_at_risk", "n_event", "estimate", "ci_lower", "ci_upper"]
     if det is None or len(det) == 0 or group_col not in det:
         return pd.DataFrame(columns=cols)  # nothing to draw (no one reached the end of the wait)
@@ -404,7 +505,7 @@ def protect_cif_table(det: pd.DataFrame, dc, *, name: str, cause_col: str = "cau
         cens = d.groupby(time_col)["n_censored"].first().reindex(wide.index).fillna(0)
         n0 = int(d.sort_values(time_col)["n_at_risk"].iloc[0])
         steps = protected_steps(wide.index.to_numpy(), {str(c): wide[c].to_numpy() for c in causes},
-                                cens.to_numpy(), n0, min_count=dc.threshold, base=dc.base)
+                                cens.to_numpy(), n0, min_count=dc.threshold, grain=grain, base=dc.base)
         cif = cif_from_steps(steps, alpha=dc.alpha)
         by_time = steps.set_index("time")
         for c, cc in cif.groupby("cause", sort=False):
@@ -420,14 +521,35 @@ def protect_cif_table(det: pd.DataFrame, dc, *, name: str, cause_col: str = "cau
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
 
 
-def _mcf_steps(rows: pd.DataFrame, days: np.ndarray, dc) -> pd.DataFrame:
-    """A mean cumulative function rebuilt from rounded cumulative events and rounded ends of follow-up.
+def _series_on_grid(counts: pd.Series, grain: float, *, end: bool = True) -> pd.Series:
+    """Counts indexed by time, summed over the times moved to each grid time (:func:`grid_times`)."""
+    t, v = _gridded(counts.index.to_numpy(dtype=float), {0: counts.to_numpy(dtype=float)}, grain,
+                    starts=() if end else (0,))
+    return pd.Series(v[0], index=t)
+
+
+def _reading_days(summary: pd.DataFrame, grain: float) -> np.ndarray:
+    """The grid times at which a follow-up summary's rows read a gridded curve: each row's ``months`` in days
+    (the rows' ``days`` are whole days, half a day off the month), moved down onto the grid.
+
+    >>> _reading_days(pd.DataFrame({"months": [0, 3, 12], "days": [0.0, 91.0, 365.0]}), 365.25 / 12).tolist()
+    [0.0, 91.3125, 365.25]
+    """
+    t = (summary["months"].to_numpy(dtype=float) * (365.25 / 12) if "months" in summary
+         else summary["days"].to_numpy(dtype=float))
+    return np.floor(t / float(grain) + 1e-9) * float(grain)
+
+
+def _mcf_steps(rows: pd.DataFrame, days: np.ndarray, dc, grain: float) -> pd.DataFrame:
+    """A mean cumulative function rebuilt from rounded cumulative events and rounded ends of follow-up, both
+    moved to the end of their interval of a time grid of ``grain`` days first (contacts before ends of
+    follow-up within an interval, as :func:`protected_steps`).
 
     Events (contacts) do not end anyone's follow-up: the number followed at t is the published number of
     people less the rounded number whose follow-up ended before t.
     """
-    ev = rows.loc[rows["event"] > 0].groupby("stop")["event"].sum()
-    ends = pd.Series(days).value_counts()
+    ev = _series_on_grid(rows.loc[rows["event"] > 0].groupby("stop")["event"].sum(), grain)
+    ends = _series_on_grid(pd.Series(days).value_counts(), grain)
     t = np.union1d(ev.index.to_numpy(dtype=float), ends.index.to_numpy(dtype=float))
     d = np.diff(np.r_[0, round_cumulative(np.cumsum(ev.reindex(t).fillna(0).to_numpy()), dc.threshold)])
     c = np.diff(np.r_[0, round_cumulative(np.cumsum(ends.reindex(t).fillna(0).to_numpy()), dc.threshold)])
@@ -450,11 +572,11 @@ def _mcf_steps(rows: pd.DataFrame, days: np.ndarray, dc) -> pd.DataFrame:
                       out[out["days"] > 0]], ignore_index=True)
 
 
-def protect_mcf_result(res, dc, *, name: str):
+def protect_mcf_result(res, dc, *, name: str, grain: float = GRAIN_FOLLOWUP_DAYS):
     """A copy of :func:`dapp_eval.analyses.followup.recurrent_contacts`'s result redrawn from rounded counts.
 
-    Per group, the cumulative number of contacts and of ends of follow-up are rounded as the Kaplan-Meier
-    curves are (each step stands for the threshold number of contacts); the mean cumulative function, its
+    Per group, the contacts and ends of follow-up are moved to a time grid of ``grain`` days and their
+    cumulative numbers rounded as the Kaplan-Meier curves are (each step stands for the threshold number of contacts); the mean cumulative function, its
     (Poisson, log) interval at the plan's alpha, the numbers followed and the contacts by each time point
     come from them. The interval no longer allows for repeat contacts of one person (the robust variance
     needs the people). Each curve stops where fewer than the threshold are still followed; the people and
@@ -469,13 +591,14 @@ def protect_mcf_result(res, dc, *, name: str):
         if len(days) < dc.threshold:
             dc.record(name, str(g), "curve", f"group with fewer than {dc.threshold} people not drawn")
             continue
-        steps = _mcf_steps(rows[rows["group"] == g], days, dc)
+        steps = _mcf_steps(rows[rows["group"] == g], days, dc, grain)
         cut = _cut(steps, dc.threshold)
         if len(cut) < len(steps):
             dc.record(name, str(g), "curve", f"curve stopped where fewer than {dc.threshold} are still followed")
         curves.append(cut.assign(group=g))
-        idx = np.searchsorted(cut["days"].to_numpy(), s["days"].to_numpy(), side="right") - 1
-        ok = (idx >= 0) & (s["days"].to_numpy() <= float(cut["days"].max()))
+        at = _reading_days(s, grain)
+        idx = np.searchsorted(cut["days"].to_numpy(), at, side="right") - 1
+        ok = (idx >= 0) & (at <= float(cut["days"].max()))
         row = s.loc[ok].copy()
         for col in ("n_at_risk", "n_events", "estimate", "ci_lower", "ci_upper"):
             row[col] = cut[col].to_numpy()[idx[ok]]

@@ -278,10 +278,13 @@ def _apply_model(s: _State, r: Model) -> None:
         s.put(c, m, s.true[c].to_numpy(dtype=object), withhold & s.true[c].notna().to_numpy())
 
 
-def curve_value_at(steps: pd.DataFrame, *, cause: str, at: float, n_total, dc: DisclosureControl) -> tuple:
+def curve_value_at(steps: pd.DataFrame, *, cause: str, at: float, n_total, dc: DisclosureControl,
+                   grain: float | None = None) -> tuple:
     """(estimate, lower, upper) of ``cause``'s cumulative incidence at ``at``, read off the curve rebuilt from
     rounded cumulative counts (:func:`dapp_eval.disclosure.curves.protected_steps`) at ``dc``'s threshold and
-    alpha. Where the log-log interval is undefined (0% or 100%), the Wilson interval on the curve's people.
+    alpha, on the time grid the release draws it on (``grain``, default one week of days in the programme:
+    :data:`~dapp_eval.disclosure.curves.GRAIN_PROGRAMME_DAYS`). Where the log-log interval is undefined (0% or
+    100%), the Wilson interval on the curve's people.
 
     Examples
     --------
@@ -290,12 +293,13 @@ def curve_value_at(steps: pd.DataFrame, *, cause: str, at: float, n_total, dc: D
     >>> [round(v, 3) for v in curve_value_at(st, cause="done", at=25, n_total=50, dc=DisclosureControl())]
     [0.3, 0.18, 0.43]
     """
-    from dapp_eval.disclosure.curves import cif_from_steps, protected_steps
+    from dapp_eval.disclosure.curves import GRAIN_PROGRAMME_DAYS, cif_from_steps, protected_steps
     from dapp_eval.estimators.proportions import wilson_ci
 
     causes = [c for c in steps.columns if c not in ("time", "censored")]
     ps = protected_steps(steps["time"].to_numpy(dtype=float), {c: steps[c].to_numpy() for c in causes},
-                         steps["censored"].to_numpy(), int(n_total), min_count=dc.threshold, base=dc.base)
+                         steps["censored"].to_numpy(), int(n_total), min_count=dc.threshold,
+                         grain=GRAIN_PROGRAMME_DAYS if grain is None else grain, base=dc.base, censor_start=True)
     cif = cif_from_steps(ps, alpha=dc.alpha)
     cif = cif[(cif["cause"] == cause) & (cif["time"] <= at)]
     if cif.empty:
@@ -320,7 +324,7 @@ def _apply_curve(s: _State, r: CurveAt) -> None:
 
 
 def curve_quantile(steps: pd.DataFrame, *, cause: str, n_total, dc: DisclosureControl, level: float = 0.5,
-                   among: bool = False) -> tuple:
+                   among: bool = False, grain: float = 1.0) -> tuple:
     """(estimate, lower, upper) of the first times ``cause``'s cumulative incidence, rebuilt from rounded cumulative
     counts at ``dc``'s threshold and alpha and stopped where fewer than the threshold remain at risk (the curve a
     release draws), and its pointwise upper and lower limits reach ``level``; NaN where not reached. With
@@ -335,18 +339,20 @@ def curve_quantile(steps: pd.DataFrame, *, cause: str, n_total, dc: DisclosureCo
     """
     from dapp_eval.disclosure.curves import cif_quantile, event_quantile, steps_of_counts
 
-    ps = steps_of_counts(steps, n_total, min_count=dc.threshold, base=dc.base)
+    ps = steps_of_counts(steps, n_total, min_count=dc.threshold, grain=grain, base=dc.base)
     if among:
         return event_quantile(ps, cause, level), np.nan, np.nan
     return cif_quantile(ps, cause, threshold=dc.threshold, alpha=dc.alpha, level=level)
 
 
-def curve_area(steps: pd.DataFrame, *, horizon: float, n_total, dc: DisclosureControl) -> tuple:
+def curve_area(steps: pd.DataFrame, *, horizon: float, n_total, dc: DisclosureControl, grain: float = 7.0) -> tuple:
     """(estimate, std_error, lower, upper): the restricted mean up to ``horizon`` under the Kaplan-Meier curve of
     leaving by any cause, rebuilt from rounded cumulative counts (:func:`dapp_eval.disclosure.curves.km_area`)."""
     from dapp_eval.disclosure.curves import km_area, steps_of_counts
 
-    r = km_area(steps_of_counts(steps, n_total, min_count=dc.threshold, base=dc.base), horizon, alpha=dc.alpha)
+    # time in the programme: censorings at the start of their week (completions fall on the weekly grid points)
+    ps = steps_of_counts(steps, n_total, min_count=dc.threshold, grain=grain, base=dc.base, censor_start=True)
+    r = km_area(ps, horizon, alpha=dc.alpha)
     return r["estimate"], r["std_error"], r["ci_lower"], r["ci_upper"]
 
 
@@ -381,7 +387,7 @@ def _n_hidden(s: _State, col: str) -> np.ndarray:
 def _apply_quantile(s: _State, r: CurveQuantile) -> None:
     m = _mask(r.rows, s.true)
     vals = _read_curves(s, r, m, lambda row, n: curve_quantile(r.steps(row), cause=r.cause, n_total=n, dc=s.dc,
-                                                                level=r.level, among=r.among))
+                                                                level=r.level, among=r.among, grain=r.grain))
     withhold = _n_hidden(s, r.n)
     if r.events is not None:
         ev = r.events(s.true.copy()) if callable(r.events) else s.true[r.events]
@@ -397,7 +403,7 @@ def _apply_area(s: _State, r: CurveArea) -> None:
 
     def read(row, n):
         horizon = r.horizon(row) if callable(r.horizon) else float(row[r.horizon])
-        return curve_area(r.steps(row), horizon=horizon, n_total=n, dc=s.dc)
+        return curve_area(r.steps(row), horizon=horizon, n_total=n, dc=s.dc, grain=r.grain)
 
     vals = _read_curves(s, r, m, read)
     _put_read(s, r, m, vals, _n_hidden(s, r.n) | (np.isnan(vals[:, 0]) & m))

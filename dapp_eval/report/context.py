@@ -310,11 +310,12 @@ class Page:
                 "mobile_px": mobile_width(uri)}
 
     def curve_table(self, df: pd.DataFrame, *, time_col: str, group_cols: tuple[str, ...], step: float,
-                    unit: str, caption: str, name: str) -> dict:
+                    unit: str, caption: str, name: str, scale: float = 1.0) -> dict:
         """The data a (protected) step curve draws, read off every ``step`` time units, as a table block.
 
         The curve is a step function: its value at t is that of the last step at or before t. Only the
-        estimate and its interval are listed (no counts), up to where the drawn curve stops.
+        estimate and its interval are listed (no counts), up to where the drawn curve stops. The times are
+        listed divided by ``scale`` (days read every month of 365.25 / 12 days, listed as months).
         """
         rows = []
         gcols = [g for g in group_cols if g in df]
@@ -328,7 +329,7 @@ class Page:
                 if before.empty:  # the curve starts later
                     continue
                 r = before.iloc[-1]
-                rows.append({**dict(zip(gcols, key)), unit: t - step, "estimate": r["estimate"],
+                rows.append({**dict(zip(gcols, key)), unit: (t - step) / scale, "estimate": r["estimate"],
                              "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"]})
         return self.shown_table(pd.DataFrame(rows), caption=caption, csv_name=self.csv_name(name))
 

@@ -6,7 +6,7 @@ import copy
 
 import pandas as pd
 
-from dapp_eval.disclosure.curves import protect_cif_table
+from dapp_eval.disclosure.curves import protect_cif_table, wait_grain
 from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._counts import numbers, publish_block
 
@@ -73,7 +73,7 @@ def _wait(page, stage: str, title: str, flow) -> list:
     # redrawn from rounded cumulative counts: each step stands for at least the threshold (disclosure.curves)
     safe = copy.copy(w)
     safe.tables = {"cif": protect_cif_table(w.tables["cif"], page.dc, name=f"{title} curves",
-                                            causes=w.meta.get("causes"))}
+                                            causes=w.meta.get("causes"), grain=wait_grain(w.meta.get("time_unit")))}
     if len(safe.tables["cif"]):
         cif = safe.tables["cif"]
         data = page.curve_table(cif, time_col="time", group_cols=("cause",), step=4, unit="weeks",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dapp_eval.disclosure.curves import protect_mcf_result, protect_persons_km_result
+from dapp_eval.disclosure.curves import GRAIN_FOLLOWUP_DAYS, protect_mcf_result, protect_persons_km_result
 from dapp_eval.disclosure.roles import Count, Derived, Events, Label, publish
 from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._publish import (
@@ -48,13 +48,16 @@ def build(page) -> dict:
         # redrawn from rounded cumulative incidents and censorings (disclosure.curves)
         safe = protect_persons_km_result(tti, page.dc, name="time to first police incident after exit")
         if len(safe.tables["curves"]):
-            data = page.curve_table(safe.tables["curves"], time_col="days", group_cols=("group",), step=30,
-                                    unit="days_since_leaving", name="time_to_incident_chart_data",
-                                    caption="Share with no police incident since leaving, every 30 days (the data "
+            # read every month: the curve's grid (disclosure.curves.GRAIN_FOLLOWUP_DAYS) and the chart's axis
+            data = page.curve_table(safe.tables["curves"], time_col="days", group_cols=("group",),
+                                    step=GRAIN_FOLLOWUP_DAYS, scale=GRAIN_FOLLOWUP_DAYS,
+                                    unit="months_since_leaving", name="time_to_incident_chart_data",
+                                    caption="Share with no police incident since leaving, every month (the data "
                                             "of the chart)")
             out.append(page.figure(safe.plot(), data=data, alt="Kaplan-Meier curves of the share with no police "
                                    "incident since leaving the programme: "
-                                   + page.curve_ends(safe.tables["curves"], time_col="days", label_col="group")
+                                   + page.curve_ends(safe.tables["curves"], time_col="days", label_col="group",
+                                                     scale=GRAIN_FOLLOWUP_DAYS, unit="months")
                                    + " (where the curves stop).",
                                    caption="Time to first police incident after leaving (Kaplan-Meier)."))
     out += _recurrent(page, followup)
@@ -188,9 +191,10 @@ def _recurrent(page, followup) -> list:
                                     csv_name=page.csv_name("recurrent_contacts")))
     if len(safe.tables["curves"]):
         data = page.curve_table(safe.tables["curves"].assign(measure=per), time_col="days",
-                                group_cols=("group", "measure"), step=30,
-                                unit="days_since_leaving", name="recurrent_contacts_chart_data",
-                                caption="Mean number of police contacts per person since leaving, every 30 days "
+                                group_cols=("group", "measure"), step=GRAIN_FOLLOWUP_DAYS,
+                                scale=GRAIN_FOLLOWUP_DAYS, unit="months_since_leaving",
+                                name="recurrent_contacts_chart_data",
+                                caption="Mean number of police contacts per person since leaving, every month "
                                         "(the data of the chart)")
         out.append(page.figure(safe.plot(), data=data, alt="Step curves of the mean cumulative number of police "
                                "contacts per person since leaving the programme, by exit group: "
@@ -231,14 +235,14 @@ def _without_small_groups(page, rc, safe):
 
 
 def _ends(curves) -> str:
-    """Where each drawn MCF curve ends: 'completed 64 contacts per 100 people by 655 days; ...'."""
+    """Where each drawn MCF curve ends: 'completed 64 contacts per 100 people by 22 months; ...' (its grid)."""
     from dapp_eval.analyses.followup import GROUP_LABELS
 
     parts = []
     for g, d in curves.groupby("group", sort=False):
         last = d.sort_values("days").iloc[-1]
         parts.append(f"{GROUP_LABELS.get(g, g)} {100 * last['estimate']:.0f} contacts per 100 people by "
-                     f"{last['days']:.0f} days")
+                     f"{last['days'] / GRAIN_FOLLOWUP_DAYS:.0f} months")
     return "; ".join(parts)
 
 
