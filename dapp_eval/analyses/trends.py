@@ -609,7 +609,9 @@ def from_published_quarters(g: pd.DataFrame, published: pd.DataFrame, period: st
 def throughput_period(g: pd.DataFrame, published: pd.DataFrame, period: str, *, leave_out=()) -> str:
     """The period of an XmR count read off the published throughput: ``period`` (chosen from its size) or,
     where merged throughput quarters straddle so many of its periods that fewer than 2 complete ones are left,
-    the next coarser period that has 2 (``period`` if none has). Decided from the published merges alone.
+    the nearest coarser period that has 2, else the nearest finer one (its counts are the throughput's own
+    published quarters: nothing smaller is published); ``period`` if none has. Decided from the published
+    merges alone.
 
     >>> g = pd.DataFrame({"measure": "referrals", "chart": "XmR", "quarter": [f"2023/24 Q{i}" for i in (1, 2, 3, 4)]
     ...                   + [f"2024/25 Q{i}" for i in (1, 2, 3, 4)], "partial": False, "partial_reason": "",
@@ -619,9 +621,15 @@ def throughput_period(g: pd.DataFrame, published: pd.DataFrame, period: str, *, 
     ...                                 "2024/25 Q2 to 2024/25 Q3", "2024/25 Q4"], "n_referrals": [60, 20, 20, 40, 20]})
     >>> throughput_period(g, pub, "quarter"), throughput_period(g, pub, "half-year")
     ('quarter', 'year')
+    >>> pub["quarter"] = ["2023/24 Q1", "2023/24 Q2 to 2023/24 Q3", "2023/24 Q4 to 2024/25 Q1", "2024/25 Q2",
+    ...                   "2024/25 Q3 to 2024/25 Q4"]
+    >>> throughput_period(g, pub, "half-year")
+    'quarter'
+
     """
     names = list(PERIODS)
-    for name in names[names.index(period):]:
+    i = names.index(period)
+    for name in names[i:] + names[:i][::-1]:
         t = from_published_quarters(g, published, name, leave_out=leave_out)
         if int((~t["partial"] & np.isfinite(t["n_numerator"].astype(float))).sum()) >= 2:
             return name

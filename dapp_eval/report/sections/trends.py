@@ -141,11 +141,16 @@ def _display(ch: pd.DataFrame | None, shown: pd.DataFrame, t: pd.DataFrame, is_p
     return out
 
 
-def _period_note(page, period: str, chart: str) -> str:
+def _period_note(page, period: str, chart: str, code: str = "") -> str:
     from dapp_eval.analyses import trends
 
     if period == "quarter":
         return ""
+    if code in trends.FROM_THROUGHPUT:
+        return (f" By {_WORD[period]}, not quarter: this chart is read from the throughput table, where quarters "
+                "of a handful of people are merged with a neighbour; the period was chosen from its size and those "
+                f"merges alone, before any figure was looked at. A {_WORD[period]} holding only a part quarter at "
+                "either end of the data is left out.")
     need = trends.MIN_SIZE[chart] * page.dc.threshold
     what = "people in its denominators" if chart == "p-chart" else "of this count"
     return (f" By {_WORD[period]}, not quarter: this chart has on average fewer than {need} {what} a quarter, so "
@@ -168,7 +173,7 @@ def _measure_blocks(page, g: pd.DataFrame, period: str, its: list, ends=()) -> l
         return out + [page.na(name, str(exc))]
     table = page.shown_table(_display(ch, shown, t, is_p, period), caption=f"{name}: the data of the chart",
                              csv_name=page.csv_name(f"trend_{code}"))
-    note = _period_note(page, period, chart)
+    note = _period_note(page, period, chart, code)
     if ch is None:
         return out + [page.p(f"The chart is not drawn: some {_WORD[period]}s have too few people to publish; the "
                              f"table shows what can be published.{note}", cls="note"), table]
