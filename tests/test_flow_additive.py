@@ -365,3 +365,31 @@ def test_quarters_add_up_to_the_flow_and_pin_nothing(tmp_path_factory, referrals
 @given(**_QUARTER_CASES)
 def test_quarters_add_up_to_the_flow_and_pin_nothing_wide(tmp_path_factory, referrals, sites, threshold, seed):
     _quarters_add_up_and_pin_nothing(tmp_path_factory, referrals, sites, threshold, seed)
+
+
+def test_trend_counts_are_read_off_the_published_quarters(tmp_path):
+    """The trends' referrals and starts (XmR charts) are sums of the throughput's published quarters, never
+    rounded again: at every period, a period's count is the sum of the published rows inside it, and the
+    periods a merged row straddles have no count (and are marked part periods, left out of the limits)."""
+    from dapp_eval.analyses import trends
+
+    generate(tmp_path, referrals=260, sites=1, seed=77)
+    data = load_programme(tmp_path)
+    flow, _conv, _prof, quarters = _published(data, DisclosureControl())
+    spc = trends.quarterly_spc(data).summary
+    assert quarters["quarter"].str.contains(" to ").any()  # a programme small enough to merge quarters
+    for measure, col in trends.FROM_THROUGHPUT.items():
+        g = spc[spc["measure"] == measure].reset_index(drop=True)
+        rows = {q: _num(v) for q, v in zip(quarters["quarter"], quarters[col])}
+        for period in trends.PERIODS:
+            t = trends.from_published_quarters(g, quarters, period)
+            for label, v, part in zip(t["period"], t["n_numerator"], t["partial"]):
+                inside = [k for k in rows if all(trends._period_label(q, period) == label for q in k.split(" to "))]
+                if np.isfinite(v):
+                    assert v == sum(rows[k] for k in inside)
+                else:
+                    assert part
+        whole = trends.from_published_quarters(g, quarters, "quarter")["n_numerator"]
+        singles = [v for k, v in rows.items() if " to " not in k]
+        assert sorted(whole.dropna().tolist()) == sorted(singles)
+        assert sum(rows.values()) == fp.stage_value(flow, (_QUARTER_STAGES[col],))
