@@ -270,7 +270,7 @@ PLAIN_NAMES: dict[str, str] = {
     "outcome": "Outcome", "period": "Period", "unit": "Unit", "level": "Level", "variable": "Characteristic",
     "population": "People included", "test": "Test", "test_statistic": "Test statistic", "df": "Degrees of freedom",
     "quarter": "Quarter", "quarter_start": "Quarter starts", "quarter_end": "Quarter ends",
-    "partial": "Part quarter",
+    "partial": "Part quarter", "from_totals": "Derived from the participant flow",
     "hr": "Hazard ratio", "se": "Standard error", "days_since_start": "Days since starting",
     "days_since_leaving": "Days since leaving", "months_since_leaving": "Months since leaving",
     "n_baseline": "Number at the first survey",

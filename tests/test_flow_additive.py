@@ -48,15 +48,15 @@ def _published(data, dc):
     tp = funnel.throughput(data, by=None, freq="fy_quarter")
     quarters = publish(tp.summary[tp.summary["group"] == "all"], tp.roles["summary"], copy.deepcopy(dc), name="tp")
     return (flow, conv, fp.derive_largest_group(shown, fp.profile_totals(flow), zero_minimum=dc.zero_minimum),
-            quarters)
+            fp.derive_largest_quarter(quarters, flow))
 
 
-def _scopes(folder):
+def _scopes(folder, threshold: int = T):
     data = load_programme(folder)
     sites = sorted(data.referrals["site_id"].dropna().unique())
-    out = {"all": _published(data, DisclosureControl())}
+    out = {"all": _published(data, DisclosureControl(threshold=threshold))}
     for s in sites:
-        out[s] = _published(data.subset(sites=[s]), DisclosureControl())
+        out[s] = _published(data.subset(sites=[s]), DisclosureControl(threshold=threshold))
     return out
 
 
@@ -124,18 +124,19 @@ def test_derived_counts_are_never_in_a_count_column(four_sites):
 # --------------------------------------------------------------------------------------------------
 
 
-def _band(text: str) -> tuple[float, float] | None:
+def _band(text: str, threshold: int = T) -> tuple[float, float] | None:
     t = str(text).replace(",", "").strip()
-    if t == f"<{T}":
-        return (1, T - 1)
+    if t == f"<{threshold}":
+        return (1, threshold - 1)
     v = _num(t)
     if not np.isfinite(v):
         return None
-    return (0, 0) if v == 0 else (max(v - 2, T), v + 2)
+    return (0, 0) if v == 0 else (max(v - 2, threshold), v + 2)
 
 
 class _Program:
-    def __init__(self):
+    def __init__(self, threshold: int = T):
+        self.threshold = threshold
         self.idx: dict = {}
         self.rows: list = []   # (coefs, lo, hi)
         self.cells: list = []  # variables that stand for a published count
@@ -146,7 +147,9 @@ class _Program:
     def rel(self, coefs: dict, lo: float, hi: float) -> None:
         self.rows.append((coefs, lo, hi))
 
-    def bounds(self, key, band) -> None:
+    def bounds(self, key, text) -> None:
+        """The published text's band for ``key`` (a published 0 is exact)."""
+        band = _band(text, self.threshold)
         if band is not None:
             self.rel({self.var(key): 1.0}, *band)
             if band[0] < band[1]:  # a published 0 is exact: nothing to pin
@@ -174,14 +177,16 @@ class _Program:
 
 
 def _covers(flow: pd.DataFrame):
-    """(terminal stages, published text) of each terminal row; a merged row covers its parent's stages not
-    shown on their own (its label names them)."""
+    """(terminal stages, published text) of each terminal row; a merged row covers the stages its label
+    names, among its parent's stages not shown on their own (two merged rows under one parent, "Still
+    attending or Completed" and "Dropped out, Excluded ... or Other exit", each cover their own)."""
     term = flow[flow["level"] == "terminal"]
     for parent, rows in term.groupby("parent", sort=False):
         own = set(rows["stage"].dropna())
-        rest = frozenset(s for s in funnel.STAGES if fp._PARENT[s] == parent and s not in own)
+        rest = [s for s in funnel.STAGES if fp._PARENT[s] == parent and s not in own]
         for i, stage in rows["stage"].items():
-            yield (frozenset([stage]) if isinstance(stage, str) else rest), str(rows.at[i, "n"])
+            named = frozenset(s for s in rest if fp.STAGE_LABELS[s] in str(rows.at[i, "label"]))
+            yield (frozenset([stage]) if isinstance(stage, str) else named), str(rows.at[i, "n"])
 
 
 def _flow_relations(p: _Program, u: str, flow: pd.DataFrame) -> None:
@@ -189,7 +194,7 @@ def _flow_relations(p: _Program, u: str, flow: pd.DataFrame) -> None:
     sums of these published numbers: no band of their own)."""
     for cover, text in _covers(flow):
         key = (u, "flow", tuple(sorted(cover)))
-        p.bounds(key, _band(text))
+        p.bounds(key, text)
         p.rel({p.var(key): 1.0, **{p.var((u, s)): -1.0 for s in cover}}, 0, 0)
 
 
@@ -206,7 +211,7 @@ def _profile_relations(p: _Program, u: str, prof: pd.DataFrame) -> None:
                 key = (u, ch, k, c)
                 coefs[p.var(key)] = 1.0
                 if fp.DERIVED_GROUP not in grp:  # the derived group is an identity of published numbers
-                    p.bounds(key, _band(text))
+                    p.bounds(key, text)
             for s in plus:
                 coefs[p.var((u, s))] = coefs.get(p.var((u, s)), 0) - 1.0
             for s in minus:
@@ -223,15 +228,16 @@ def _throughput_relations(p: _Program, u: str, quarters: pd.DataFrame) -> None:
     for col, stages in (("n_referrals", funnel.STAGES), ("n_starts", funnel.INTERMEDIATE_STAGES["started"]),
                         ("n_completions", ("completed",))):
         coefs = {}
-        for k, text in enumerate(quarters[col]):
+        for k, (text, derived) in enumerate(zip(quarters[col], quarters["from_totals"])):
             key = (u, "tp", col, k)
-            p.bounds(key, _band(text))
+            if not fp.derived_cell(derived, col):  # the derived quarter is an identity of published numbers
+                p.bounds(key, text)
             coefs[p.var(key)] = 1.0
         p.rel({**coefs, **{p.var((u, s)): -1.0 for s in stages}}, 0, 0)
 
 
-def _attack(scopes: dict) -> list:
-    p = _Program()
+def _attack(scopes: dict, threshold: int = T) -> list:
+    p = _Program(threshold)
     for u, (flow, _conv, prof, quarters) in scopes.items():
         _flow_relations(p, u, flow)
         _profile_relations(p, u, prof)
@@ -256,14 +262,18 @@ def _adds_up_and_pins_nothing(tmp_path_factory, referrals, sites, seed):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="known (issue 26): the throughput quarters are rounded on their own, so "
-                   "'quarters add up to the flow's completions' can pin a count (found at 300 referrals, 3 sites, "
-                   "seed 412649); the release's backstop audit withholds the flow there")
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate],
           derandomize=True)
 @given(referrals=st.integers(60, 1500), sites=st.integers(1, 8), seed=st.integers(1, 10**6))
 def test_generated_programmes_add_up_and_pin_nothing(tmp_path_factory, referrals, sites, seed):
     _adds_up_and_pins_nothing(tmp_path_factory, referrals, sites, seed)
+
+
+@pytest.mark.slow
+def test_the_case_once_pinned_through_the_quarters(tmp_path_factory):
+    """Found by a random draw when each quarter was rounded on its own: 'the quarters add up to the flow's
+    completions' pinned a count (the release's backstop audit then withheld the flow in every report)."""
+    _adds_up_and_pins_nothing(tmp_path_factory, 300, 3, 412649)
 
 
 @settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate],
@@ -295,10 +305,94 @@ def test_the_same_program_pins_counts_when_totals_are_rounded_on_their_own(tmp_p
     for u, (stages, prof) in old.items():
         for stage, text in zip(stages["stage"], stages["n"]):
             key = (u, "stage", stage)
-            p.bounds(key, _band(text))
+            p.bounds(key, text)
             p.rel({p.var(key): 1.0, **{p.var((u, s)): -1.0 for s in funnel.INTERMEDIATE_STAGES.get(stage, (stage,))}},
                   0, 0)
         _profile_relations(p, u, prof)
     for s in funnel.STAGES:
         p.rel({p.var(("all", s)): 1.0, **{p.var((u, s)): -1.0 for u in old if u != "all"}}, 0, 0)
     assert len(p.pinned()) >= 1
+
+
+# --------------------------------------------------------------------------------------------------
+# the throughput quarters: published by construction (analyses.flow_published.derive_largest_quarter)
+# --------------------------------------------------------------------------------------------------
+
+_QUARTER_STAGES = {"n_referrals": "referred", "n_starts": "started", "n_completions": "completed"}
+
+
+def _check_quarters(flow: pd.DataFrame, quarters: pd.DataFrame) -> int:
+    """Each count's quarters add up EXACTLY to the flow's published total, one quarter of each count is the
+    derived one (and named so), and no published quarter is withheld where the flow's total is published;
+    return how many counts were checked."""
+    checked = 0
+    for col, stage in _QUARTER_STAGES.items():
+        derived = [fp.derived_cell(d, col) for d in quarters["from_totals"]]
+        assert sum(derived) == 1, (col, quarters)
+        total = fp.stage_value(flow, (stage,))
+        vals = quarters[col].map(_num)
+        if np.isfinite(total):
+            assert vals.notna().all(), (col, quarters)
+            assert vals.sum() == total, (col, quarters, total)
+            checked += 1
+        else:
+            assert not np.isfinite(vals[derived].iloc[0])
+    return checked
+
+
+def _quarters_add_up_and_pin_nothing(tmp_path_factory, referrals, sites, threshold, seed):
+    folder = tmp_path_factory.mktemp("flowq")
+    generate(folder, referrals=referrals, sites=sites, seed=seed)
+    scopes = _scopes(folder, threshold)
+    checked = sum(_check_quarters(v[0], v[3]) for v in scopes.values())
+    # a folder of a few hundred referrals publishes at least its referrals (a tiny site may publish no total)
+    assert checked >= 1 or referrals < 300
+    assert _attack(scopes, threshold) == []
+
+
+_QUARTER_CASES = dict(referrals=st.integers(20, 3000), sites=st.integers(1, 8), threshold=st.integers(5, 20),
+                      seed=st.integers(1, 10**6))
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate],
+          derandomize=True)
+@given(referrals=st.integers(20, 500), sites=st.integers(1, 3), threshold=st.integers(5, 20),
+       seed=st.integers(1, 10**6))
+def test_quarters_add_up_to_the_flow_and_pin_nothing(tmp_path_factory, referrals, sites, threshold, seed):
+    _quarters_add_up_and_pin_nothing(tmp_path_factory, referrals, sites, threshold, seed)
+
+
+@pytest.mark.slow
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate],
+          derandomize=True)
+@given(**_QUARTER_CASES)
+def test_quarters_add_up_to_the_flow_and_pin_nothing_wide(tmp_path_factory, referrals, sites, threshold, seed):
+    _quarters_add_up_and_pin_nothing(tmp_path_factory, referrals, sites, threshold, seed)
+
+
+def test_trend_counts_are_read_off_the_published_quarters(tmp_path):
+    """The trends' referrals and starts (XmR charts) are sums of the throughput's published quarters, never
+    rounded again: at every period, a period's count is the sum of the published rows inside it, and the
+    periods a merged row straddles have no count (and are marked part periods, left out of the limits)."""
+    from dapp_eval.analyses import trends
+
+    generate(tmp_path, referrals=260, sites=1, seed=77)
+    data = load_programme(tmp_path)
+    flow, _conv, _prof, quarters = _published(data, DisclosureControl())
+    spc = trends.quarterly_spc(data).summary
+    assert quarters["quarter"].str.contains(" to ").any()  # a programme small enough to merge quarters
+    for measure, col in trends.FROM_THROUGHPUT.items():
+        g = spc[spc["measure"] == measure].reset_index(drop=True)
+        rows = {q: _num(v) for q, v in zip(quarters["quarter"], quarters[col])}
+        for period in trends.PERIODS:
+            t = trends.from_published_quarters(g, quarters, period)
+            for label, v, part in zip(t["period"], t["n_numerator"], t["partial"]):
+                inside = [k for k in rows if all(trends._period_label(q, period) == label for q in k.split(" to "))]
+                if np.isfinite(v):
+                    assert v == sum(rows[k] for k in inside)
+                else:
+                    assert part
+        whole = trends.from_published_quarters(g, quarters, "quarter")["n_numerator"]
+        singles = [v for k, v in rows.items() if " to " not in k]
+        assert sorted(whole.dropna().tolist()) == sorted(singles)
+        assert sum(rows.values()) == fp.stage_value(flow, (_QUARTER_STAGES[col],))

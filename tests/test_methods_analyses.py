@@ -138,16 +138,20 @@ def test_release_shows_recurrent_contacts_and_its_only_with_a_change_date(tmp_pa
     plan.write_text("trends:\n  change_date: 2024-04-01\n", encoding="utf-8")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing of the new methods may reach the user as a warning
-        with_date = render_release(SYNTHETIC, tmp_path / "dated", sites=["S02"], overall=False, progress=False,
+        with_date = render_release(SYNTHETIC, tmp_path / "dated", sites=["S02"], overall=True, progress=False,
                                    plan_path=plan)
     # the report and its technical annex together
     html = "".join(p.read_text(encoding="utf-8") for p in with_date if p.name.startswith("report_s02"))
     assert "Police contacts since leaving (every contact, not only the first)" in html
     assert "Before and after the planned change date (2024-04-01)" in html
     assert "Repeat police contacts" in html and "Before and after a change" in html  # the methods annex
-    csvs = dict(re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html))
-    its = base64.b64decode(csvs["s02_trend_interrupted_time_series.csv"]).decode("utf-8")
+    # the step change is estimated where the quarters before and after the date are complete: all sites (a
+    # site's referrals and starts are read off its throughput table, whose early quarters are merged)
+    overall = "".join(p.read_text(encoding="utf-8") for p in with_date if p.name.startswith("report_all_sites"))
+    csvs = dict(re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', overall))
+    its = base64.b64decode(csvs["all_trend_interrupted_time_series.csv"]).decode("utf-8")
     assert "step change at the change quarter" in its and "2024/25 Q1" in its
+    csvs = dict(re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html))
     assert "s02_recurrent_contacts.csv" in csvs and "s02_recurrent_contacts_chart_data.csv" in csvs
     plain = render_release(SYNTHETIC, tmp_path / "plain", sites=["S02"], overall=False, progress=False)
     html = next(p for p in plain if p.name == "report_s02.html").read_text(encoding="utf-8")

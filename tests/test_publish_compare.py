@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from dapp_eval.data.plan import load_plan
 from dapp_eval.disclosure import DisclosureControl
 from dapp_eval.disclosure.roles import publish, published_numbers
+from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.proportions import wilson_ci
 
 ALPHA = 0.1
@@ -162,17 +163,26 @@ def test_trend_charts_draw_the_published_counts(data, plan, page):
 
     res = trends.quarterly_spc(data, plan=plan)
     moved = 0
-    for _code, g in res.summary.groupby("measure", sort=False):
+    for code, g in res.summary.groupby("measure", sort=False):
         g = g.reset_index(drop=True)
+        drawn_periods = 0
         for period in trends.PERIODS:
-            ch, shown, t = _published_chart(page, g, period)
+            try:
+                ch, shown, t = _published_chart(page, g, period)
+            except AnalysisError:
+                # a count read off the throughput table: a period its merged quarters straddle has no count,
+                # and a period with fewer than 2 complete ones has no chart (the section picks one that has)
+                assert code in trends.FROM_THROUGHPUT
+                continue
+            drawn_periods += 1
             counts = ["n_numerator"] + (["n_denominator"] if g["chart"].iloc[0] == "p-chart" else [])
             pub = published_numbers(shown, counts)
             if g["chart"].iloc[0] == "XmR":  # the bars are the published counts, not the true ones
                 drawn = ch["value"].to_numpy(float)
                 ok = ~np.isnan(pub["n_numerator"].to_numpy())
                 np.testing.assert_array_equal(drawn[ok], pub["n_numerator"].to_numpy()[ok])
-                moved += int((drawn[ok] != t["n_numerator"].to_numpy()[ok]).sum())
+                true = trends.by_period(g, period)[0]["n_numerator"].to_numpy()  # the unpublished counts
+                moved += int((drawn[ok] != true[ok]).sum())
                 continue
             _attack_proportions(shown, t, "n_numerator", "n_denominator", "value")
             if ch is not None:
@@ -182,6 +192,7 @@ def test_trend_charts_draw_the_published_counts(data, plan, page):
                 # the average line is the published pooled rate of the complete periods drawn
                 use = ok & ~ch["partial"].to_numpy(bool)
                 assert ch["centre"].iloc[0] == pytest.approx(pub["n_numerator"][use].sum() / pub["n_denominator"][use].sum())
+        assert drawn_periods >= 1
     assert moved > 0
 
 

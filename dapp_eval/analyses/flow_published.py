@@ -35,6 +35,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -109,7 +110,7 @@ STAGE_LABELS: dict[str, str] = {
     "other_exit": "Other exit after starting (moved away, custody, other)",
 }
 
-__all__ = ["derive_largest_group", "derive_largest_band", "derive_completion_rows", "profile_totals", "DERIVED_GROUP", "FLOW_ROLES", "flow_table", "stage_value", "conversion_table", "CONVERSION_ROLES", "wait_counts",
+__all__ = ["derive_largest_quarter", "derived_cell", "DERIVED_QUARTER", "derive_largest_group", "derive_largest_band", "derive_completion_rows", "profile_totals", "DERIVED_GROUP", "FLOW_ROLES", "flow_table", "stage_value", "conversion_table", "CONVERSION_ROLES", "wait_counts",
            "waiting_counts", "DERIVED_NOTE"]
 
 #: what the page says about the derived counts
@@ -401,3 +402,68 @@ def derive_largest_band(shown: pd.DataFrame, pub: pd.DataFrame | None) -> pd.Dat
     if len(out):
         _derive_block(out, list(range(len(out))), {"n_waiting": total}, label="risk_band")
     return out
+
+
+#: how a throughput quarter's count derived from the flow's published totals is marked (in the column
+#: ``from_totals``, naming the counts derived: the audit reads no band into them)
+DERIVED_QUARTER = "the total less the other quarters"
+#: a throughput count -> the stage of the published flow its quarters add up to
+_QUARTER_TOTALS = {"n_referrals": "referred", "n_starts": "started", "n_completions": "completed"}
+
+
+def derive_largest_quarter(shown: pd.DataFrame, pub: pd.DataFrame | None) -> pd.DataFrame:
+    """The published throughput (one group's quarters, handfuls already merged with a neighbour) in which,
+    for each count, the quarter largest in it is the flow's published total less the other quarters'
+    published counts (``[c]`` where one of them or the total is not published, or the difference is
+    negative). The column ``from_totals`` names, in that quarter's row, the counts derived. The quarters then
+    add up to the flow's published referrals, starts and completions exactly, and no quarter's rounding
+    narrows the flow's counts (each count rounded on its own gave "the quarters add up to the total" a band
+    of its own, and an integer program pinned counts: issue 26).
+
+    >>> shown = pd.DataFrame({"quarter": ["Q1", "Q2", "Q3"], "n_referrals": ["40", "55", "30"],
+    ...                       "n_starts": ["10", "20", "25"], "n_completions": ["0", "10", "15"]})
+    >>> flow = pd.DataFrame({"stage": list(STAGES), "level": "terminal", "parent": [_PARENT[s] for s in STAGES],
+    ...                      "n": ["10", "0", "0", "10", "0", "30", "0", "0", "25", "15", "0", "0"]})
+    >>> out = derive_largest_quarter(shown, flow)
+    >>> out[["n_referrals", "n_starts", "n_completions"]].values.tolist()
+    [['40', '10', '0'], [20, '20', '10'], ['30', 10, 15]]
+    >>> out["from_totals"].tolist()
+    ['', 'referrals: the total less the other quarters', 'starts, completions: the total less the other quarters']
+    """
+    out = shown.copy().astype(object)
+    out["from_totals"] = ""
+    if not len(out):
+        return out
+    nums = out[list(_QUARTER_TOTALS)].apply(_numbers)
+    derived: dict[int, list[str]] = {}
+    for col, stage in _QUARTER_TOTALS.items():
+        total = float("nan") if pub is None else stage_value(pub, (stage,))
+        vals = nums[col].to_numpy(dtype=float)
+        top = int(np.nanargmax(vals)) if np.isfinite(vals).any() else 0
+        rest = np.delete(vals, top)
+        v = total - rest.sum()
+        ok = np.isfinite(v) and np.isfinite(rest).all() and v >= 0
+        out.iat[top, out.columns.get_loc(col)] = int(v) if ok else "[c]"
+        derived.setdefault(top, []).append(col.removeprefix("n_"))
+    for top, words in derived.items():
+        out.iat[top, out.columns.get_loc("from_totals")] = f"{', '.join(words)}: {DERIVED_QUARTER}"
+    return out
+
+
+def derived_cell(label: str, column: str) -> bool:
+    """Whether the published cell of row ``label`` (the audit's row label: the row's text cells joined by
+    " / ") and ``column`` is an identity of other published numbers (no rounding band of its own): a
+    group profile's largest group (:data:`DERIVED_GROUP`), or a throughput quarter's count that its
+    ``from_totals`` cell names (:func:`derive_largest_quarter`).
+
+    >>> derived_cell("2024/25 Q2 / False / referrals, completions: " + DERIVED_QUARTER, "n_completions")
+    True
+    >>> derived_cell("2024/25 Q2 / False / referrals, completions: " + DERIVED_QUARTER, "n_starts")
+    False
+    """
+    if DERIVED_GROUP in label:
+        return True
+    part = next((p for p in label.split(" / ") if DERIVED_QUARTER in p), None)
+    if part is None or not column.startswith("n_"):
+        return False
+    return column.removeprefix("n_") in re.findall(r"[a-z]+", part.split(":")[0])

@@ -47,7 +47,8 @@ from dapp_eval.columns import Count, Label, Proportion, Value
 from dapp_eval.errors import AnalysisError
 from dapp_eval.results import AnalysisResult, make_meta
 
-__all__ = ["E2", "RULES", "MEASURES", "MIN_POINTS", "PERIODS", "MIN_SIZE", "by_period", "chart_sizes", "choose_period", "not_charted", "describe",
+__all__ = ["E2", "RULES", "MEASURES", "FROM_THROUGHPUT", "MIN_POINTS", "PERIODS", "MIN_SIZE", "by_period",
+           "from_published_quarters", "published_size", "throughput_period", "chart_sizes", "choose_period", "not_charted", "describe",
            "interrupted_time_series", "its_rows", "p_chart", "quarterly_spc", "special_causes", "xmr"]
 
 #: XmR scaling constant: 3 / d2 with d2 = 1.128 for moving ranges of two points
@@ -549,6 +550,107 @@ def by_period(g: pd.DataFrame, period: str = "quarter", *, leave_out=()) -> tupl
     else:
         out = out.drop(columns="n_denominator")
     return out, roles
+
+
+#: XmR measures that count the throughput table's people (analyses.funnel.throughput): read off its
+#: published table, never published again (two roundings of the same quarters narrow each other's counts)
+FROM_THROUGHPUT: dict[str, str] = {"referrals": "n_referrals", "starts": "n_starts"}
+
+
+def _spans(quarters: list[str], published: pd.DataFrame, col: str) -> list[tuple[frozenset, float]]:
+    """(quarters, published number) of each row of a published table of quarters, a merged row
+    ('2022/23 Q4 to 2023/24 Q2') standing for every quarter from its first to its last."""
+    pos = {q: i for i, q in enumerate(quarters)}
+    nums = pd.to_numeric(published[col].astype(str).str.replace(",", ""), errors="coerce")
+    out = []
+    for label, v in zip(published["quarter"].astype(str), nums):
+        first, _, last = label.partition(" to ")
+        a, b = pos.get(first), pos.get(last or first)
+        span = frozenset(quarters[a:b + 1]) if a is not None and b is not None else frozenset()
+        out.append((span, float(v)))
+    return out
+
+
+def from_published_quarters(g: pd.DataFrame, published: pd.DataFrame, period: str, *, leave_out=()) -> pd.DataFrame:
+    """:func:`by_period` for an XmR count of the throughput (:data:`FROM_THROUGHPUT`), each period's count the
+    sum of the *published* throughput rows that make it up: an identity of published numbers, never rounded
+    again. A period that a merged throughput row straddles (or with a row withheld) has no count (NaN): it is
+    marked partial, so it is drawn nowhere and left out of the limits.
+
+    >>> g = pd.DataFrame({"measure": "referrals", "chart": "XmR", "quarter": ["2023/24 Q1", "2023/24 Q2",
+    ...                   "2023/24 Q3", "2023/24 Q4"], "quarter_start": pd.to_datetime(["2023-04-01", "2023-07-01",
+    ...                   "2023-10-01", "2024-01-01"]), "partial": False, "partial_reason": "",
+    ...                   "n_numerator": [4.0, 30.0, 41.0, 38.0], "n_denominator": np.nan})
+    >>> pub = pd.DataFrame({"quarter": ["2023/24 Q1 to 2023/24 Q2", "2023/24 Q3", "2023/24 Q4"],
+    ...                     "n_referrals": ["35", 40, "40"]})
+    >>> from_published_quarters(g, pub, "quarter")[["period", "partial", "n_numerator"]].values.tolist()
+    [['2023/24 Q1', True, nan], ['2023/24 Q2', True, nan], ['2023/24 Q3', False, 40.0], ['2023/24 Q4', False, 40.0]]
+    >>> from_published_quarters(g, pub, "half-year")["n_numerator"].tolist()
+    [35.0, 80.0]
+    """
+    t, _ = by_period(g, period, leave_out=leave_out)
+    quarters = g["quarter"].astype(str).tolist()
+    spans = _spans(quarters, published, FROM_THROUGHPUT[str(g["measure"].iloc[0])])
+    vals, merged = [], []
+    for label in t["period"]:
+        want = frozenset(q for q in quarters if _period_label(q, period) == label)
+        inside = [(s, v) for s, v in spans if s and s <= want]
+        ok = frozenset().union(*(s for s, _ in inside)) == want and all(np.isfinite(v) for _, v in inside)
+        vals.append(float(sum(v for _, v in inside)) if ok else np.nan)
+        merged.append(not ok)
+    reason = "merged with a neighbouring quarter in the throughput table (a handful of people in one of them)"
+    t["n_numerator"] = vals
+    t["partial_reason"] = [("; ".join(x for x in (r, reason) if x) if m else r)
+                           for r, m in zip(t["partial_reason"], merged)]
+    t["partial"] = t["partial"].astype(bool) | np.array(merged, dtype=bool)
+    return t
+
+
+def throughput_period(g: pd.DataFrame, published: pd.DataFrame, period: str, *, leave_out=()) -> str:
+    """The period of an XmR count read off the published throughput: ``period`` (chosen from its size) or,
+    where merged throughput quarters straddle so many of its periods that fewer than 2 complete ones are left,
+    the nearest coarser period that has 2, else the nearest finer one (its counts are the throughput's own
+    published quarters: nothing smaller is published); ``period`` if none has. Decided from the published
+    merges alone.
+
+    >>> g = pd.DataFrame({"measure": "referrals", "chart": "XmR", "quarter": [f"2023/24 Q{i}" for i in (1, 2, 3, 4)]
+    ...                   + [f"2024/25 Q{i}" for i in (1, 2, 3, 4)], "partial": False, "partial_reason": "",
+    ...                   "quarter_start": pd.date_range("2023-04-01", periods=8, freq="QS"), "n_numerator": 20.0,
+    ...                   "n_denominator": np.nan})
+    >>> pub = pd.DataFrame({"quarter": ["2023/24 Q1 to 2023/24 Q3", "2023/24 Q4", "2024/25 Q1",
+    ...                                 "2024/25 Q2 to 2024/25 Q3", "2024/25 Q4"], "n_referrals": [60, 20, 20, 40, 20]})
+    >>> throughput_period(g, pub, "quarter"), throughput_period(g, pub, "half-year")
+    ('quarter', 'year')
+    >>> pub["quarter"] = ["2023/24 Q1", "2023/24 Q2 to 2023/24 Q3", "2023/24 Q4 to 2024/25 Q1", "2024/25 Q2",
+    ...                   "2024/25 Q3 to 2024/25 Q4"]
+    >>> throughput_period(g, pub, "half-year")
+    'quarter'
+
+    """
+    names = list(PERIODS)
+    i = names.index(period)
+    for name in names[i:] + names[:i][::-1]:
+        t = from_published_quarters(g, published, name, leave_out=leave_out)
+        if int((~t["partial"] & np.isfinite(t["n_numerator"].astype(float))).sum()) >= 2:
+            return name
+    return period
+
+
+def published_size(g: pd.DataFrame, published: pd.DataFrame) -> float:
+    """An XmR count of the throughput's size over its complete quarters, from the published throughput (what
+    :func:`choose_period` needs, from published numbers only): a merged row counts for the share of its
+    quarters that are complete.
+
+    >>> g = pd.DataFrame({"measure": "starts", "quarter": ["2023/24 Q1", "2023/24 Q2", "2023/24 Q3"],
+    ...                   "partial": [True, False, False]})
+    >>> published_size(g, pd.DataFrame({"quarter": ["2023/24 Q1 to 2023/24 Q2", "2023/24 Q3"],
+    ...                                 "n_starts": ["20", "[c]"]}))
+    10.0
+    """
+    quarters = g["quarter"].astype(str).tolist()
+    done = frozenset(q for q, p in zip(quarters, g["partial"].astype(bool)) if not p)
+    spans = _spans(quarters, published, FROM_THROUGHPUT[str(g["measure"].iloc[0])])
+    return float(sum(v * len(s & done) / len(s) for s, v in spans if s and np.isfinite(v)))
 
 
 def chart_sizes(summary: pd.DataFrame) -> tuple[pd.DataFrame, list]:

@@ -82,7 +82,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dapp_eval.analyses.flow_published import DERIVED_GROUP
+from dapp_eval.analyses.flow_published import derived_cell
 from dapp_eval.disclosure.audit_charts import ChartRead, chart_leaks, read_charts
 from dapp_eval.disclosure.audit_flow import RATIO_DENOMINATORS, add_flow_relations
 from dapp_eval.disclosure.audit_milp import pinned_by_milp
@@ -830,8 +830,8 @@ def _published_cells(reports: list[_Report], base: int) -> _Cells:
                     continue
                 for i, row in enumerate(t.rows):
                     v = row[j]
-                    if DERIVED_GROUP in labels[i]:
-                        continue  # the published total less the other groups: an identity of published cells
+                    if derived_cell(labels[i], c):
+                        continue  # the published total less the other groups or quarters: an identity of published cells
                     cells.add((r.file, key, labels[i], c), v, r.threshold, (r.file, key, labels[i], c, v, r.threshold))
     return cells
 

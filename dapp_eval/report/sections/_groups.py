@@ -34,6 +34,33 @@ def published_flow(page) -> pd.DataFrame | None:
     return page.keep("published_flow", lambda: publish(flow, roles, copy.deepcopy(page.dc), name="participant flow"))
 
 
+#: the throughput table's caption and CSV name (engagement section): the trends section reads its published
+#: quarters, and draws nothing from them when the release withholds it
+THROUGHPUT_CAPTION = ("Referrals, starts and completions by financial quarter (partial = quarter not fully covered by "
+                      "the data; quarters of a handful of people merged; in each count the largest quarter is the "
+                      "total less the other quarters)")
+THROUGHPUT_NAME = "throughput"
+
+
+def published_throughput(page) -> pd.DataFrame | None:
+    """The throughput by quarter as the page publishes it (all groups' row only; handfuls merged, the largest
+    quarter of each count the participant flow's total less the others:
+    :func:`dapp_eval.analyses.flow_published.derive_largest_quarter`), published again deterministically on
+    a copy of the release's log; None if there is none or the release withholds it."""
+    import copy
+
+    from dapp_eval.analyses import flow_published as fp
+    from dapp_eval.disclosure.roles import publish
+
+    res = R.throughput(page)
+    if isinstance(res, Exception) or page.is_withheld(THROUGHPUT_CAPTION, page.csv_name(THROUGHPUT_NAME)):
+        return None
+    df, roles = page.declared(res)
+    df = df[(df["group"] == "all").to_numpy()]
+    return page.keep("published_throughput", lambda: fp.derive_largest_quarter(
+        publish(df, roles, copy.deepcopy(page.dc), name=THROUGHPUT_CAPTION), published_flow(page)))
+
+
 def flow_totals(page) -> dict[str, float]:
     """The totals every group profile adds up to, from the participant flow as the page publishes it."""
     from dapp_eval.analyses import flow_published as fp

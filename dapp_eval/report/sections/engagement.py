@@ -130,16 +130,19 @@ def _waiting_list(page, flow) -> list:
 
 def _throughput(page) -> list:
     """Referrals, starts and completions by quarter (quarters of a handful of people merged with a neighbour);
-    the bars are drawn from the published table, which is the chart's data."""
+    in each count the largest quarter is the participant flow's published total less the other quarters
+    (:func:`dapp_eval.analyses.flow_published.derive_largest_quarter`), so that the quarters add up to the flow
+    exactly; the bars are drawn from the published table, which is the chart's data."""
+    from dapp_eval.analyses import flow_published as fp
+    from dapp_eval.report.sections._groups import THROUGHPUT_CAPTION, THROUGHPUT_NAME, published_flow
 
     tp = R.throughput(page)
     if isinstance(tp, Exception):
         return [page.na("Throughput by quarter", str(tp))]
     table, shown = publish_block(page, tp, rows=lambda t: (t["group"] == "all").to_numpy(),
-                                 drop=("group", "quarter_start", "quarter_end"),
-                                 caption="Referrals, starts and completions by financial quarter (partial = quarter "
-                                         "not fully covered by the data; quarters of a handful of people merged)",
-                                 name="throughput")
+                                 drop=("group", "quarter_start", "quarter_end"), caption=THROUGHPUT_CAPTION,
+                                 name=THROUGHPUT_NAME,
+                                 then=lambda shown: fp.derive_largest_quarter(shown, published_flow(page)))
     out = [page.h3("Throughput by quarter")]
     if shown is None:
         return [*out, table]

@@ -58,8 +58,10 @@ def build(page) -> dict:
          "another site's report or another period. Percentages of counts are computed from the rounded counts; "
          f"values computed from a hidden count are shown as '[c]'; models with fewer than {page.dc.threshold} "
          f"events are not shown. Curves stop where fewer than {page.dc.threshold} people remain at risk and "
-         "numbers at risk are rounded. Referrals, starts and completions are the programme's own throughput: "
-         "rounded, but not hidden when small (unless the report is strict). Before a release is written, a "
+         "numbers at risk are rounded. Referrals, starts and completions by quarter: a quarter of a handful of "
+         "people is merged with a neighbouring quarter, and in each count the largest quarter is the participant "
+         "flow's total less the other quarters, so that the quarters add up to the flow exactly. Before a release "
+         "is written, a "
          "built-in attacker (dapp-eval audit) tries to work back every hidden count and stops the release if it "
          "can."),
     ]

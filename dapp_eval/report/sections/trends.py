@@ -1,6 +1,9 @@
 """Trends for contract management: statistical process control (SPC) charts by quarter, half-year or year.
 
-The series come from :func:`dapp_eval.analyses.trends.quarterly_spc`. Each chart's period is decided first,
+The series come from :func:`dapp_eval.analyses.trends.quarterly_spc`. The counts of the throughput (referrals,
+starts) are read off the throughput table as the page publishes it (its merged quarters, and its largest
+quarter the participant flow's total less the others): the same people are never rounded twice by quarter,
+which would narrow each other's counts (issue 26). Each chart's period is decided first,
 from the chart's size as published (:func:`~dapp_eval.analyses.trends.choose_period`): quarters where the
 numbers allow, half-years or years at a small site, never by looking at a period's figure. The counts by
 period (:func:`~dapp_eval.analyses.trends.by_period`, which declares their roles) pass through the release's
@@ -25,15 +28,28 @@ PLACEMENT = "body"
 _WORD = {"quarter": "quarter", "half-year": "half-year", "year": "financial year"}
 
 
-def _periods(page, res) -> dict[str, str]:
-    """Each measure's period, chosen from its size as published (never from the values it will show)."""
+def _periods(page, res, ends=()) -> dict[str, str]:
+    """Each measure's period, chosen from its size as published (never from the values it will show); the
+    throughput's counts (referrals, starts) from the throughput table as published, not published again, by
+    a coarser period where its merged quarters straddle too many (``trends.throughput_period``)."""
     from dapp_eval.analyses import trends
+    from dapp_eval.report.sections._groups import published_throughput
 
     t, roles = trends.chart_sizes(res.summary)
-    shown = publish(t, roles, page.dc, name="Trends: size of each chart")
-    size = published_numbers(shown, ["n_size"])["n_size"].fillna(0)
-    return {m: trends.choose_period(float(n), int(q), page.dc.threshold, c)
-            for m, c, n, q in zip(t["measure"], t["chart"], size, t["quarters"])}
+    ours = t["measure"].isin(list(trends.FROM_THROUGHPUT)).to_numpy()
+    shown = publish(t[~ours], roles, page.dc, name="Trends: size of each chart")
+    size = published_numbers(shown, ["n_size"])["n_size"].fillna(0).reindex(t.index)
+    tp = published_throughput(page)
+    for i in t.index[ours]:
+        g = res.summary[res.summary["measure"] == t.at[i, "measure"]]
+        size[i] = 0.0 if tp is None else trends.published_size(g, tp)
+    out = {m: trends.choose_period(float(n), int(q), page.dc.threshold, c)
+           for m, c, n, q in zip(t["measure"], t["chart"], size, t["quarters"])}
+    for m in t.loc[ours, "measure"]:
+        if tp is not None:
+            g = res.summary[res.summary["measure"] == m].reset_index(drop=True)
+            out[m] = trends.throughput_period(g, tp, out[m], leave_out=ends)
+    return out
 
 
 def _xmr_chart(num: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
@@ -65,6 +81,21 @@ def _p_chart(num: pd.DataFrame, shown: pd.DataFrame, t: pd.DataFrame) -> pd.Data
     return ch
 
 
+def _from_throughput(page, g: pd.DataFrame, period: str, ends=()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(table by period, shown table) of a count of the throughput (referrals, starts): each period the sum of
+    the throughput's published quarters in it (:func:`~dapp_eval.analyses.trends.from_published_quarters`),
+    ``[c]`` where a merged quarter straddles it or the release withholds the throughput table."""
+    from dapp_eval.analyses import trends
+    from dapp_eval.report.sections._groups import published_throughput
+
+    tp = published_throughput(page)
+    if tp is None:
+        raise AnalysisError("the throughput table is withheld or not available, and this chart is read from it")
+    t = trends.from_published_quarters(g, tp, period, leave_out=ends)
+    shown = t.assign(n_numerator=[int(v) if np.isfinite(v) else "[c]" for v in t["n_numerator"]])
+    return t, shown
+
+
 def _published_chart(page, g: pd.DataFrame, period: str, ends=()) -> tuple[pd.DataFrame | None, pd.DataFrame,
                                                                            pd.DataFrame]:
     """(chart from the published counts or None, the published table, the table by period) for one measure;
@@ -72,8 +103,11 @@ def _published_chart(page, g: pd.DataFrame, period: str, ends=()) -> tuple[pd.Da
     from dapp_eval.analyses import trends
 
     code, chart = g["measure"].iloc[0], g["chart"].iloc[0]
-    t, roles = trends.by_period(g, period, leave_out=ends)
-    shown = publish(t, roles, page.dc, name=f"Trends: {g['name'].iloc[0]}")
+    if code in trends.FROM_THROUGHPUT:
+        t, shown = _from_throughput(page, g, period, ends)
+    else:
+        t, roles = trends.by_period(g, period, leave_out=ends)
+        shown = publish(t, roles, page.dc, name=f"Trends: {g['name'].iloc[0]}")
     counts = ["n_numerator"] + (["n_denominator"] if chart == "p-chart" else [])
     num = published_numbers(shown, counts)
     ch = _xmr_chart(num, t) if chart == "XmR" else _p_chart(num, shown, t)
@@ -107,11 +141,16 @@ def _display(ch: pd.DataFrame | None, shown: pd.DataFrame, t: pd.DataFrame, is_p
     return out
 
 
-def _period_note(page, period: str, chart: str) -> str:
+def _period_note(page, period: str, chart: str, code: str = "") -> str:
     from dapp_eval.analyses import trends
 
     if period == "quarter":
         return ""
+    if code in trends.FROM_THROUGHPUT:
+        return (f" By {_WORD[period]}, not quarter: this chart is read from the throughput table, where quarters "
+                "of a handful of people are merged with a neighbour; the period was chosen from its size and those "
+                f"merges alone, before any figure was looked at. A {_WORD[period]} holding only a part quarter at "
+                "either end of the data is left out.")
     need = trends.MIN_SIZE[chart] * page.dc.threshold
     what = "people in its denominators" if chart == "p-chart" else "of this count"
     return (f" By {_WORD[period]}, not quarter: this chart has on average fewer than {need} {what} a quarter, so "
@@ -134,7 +173,7 @@ def _measure_blocks(page, g: pd.DataFrame, period: str, its: list, ends=()) -> l
         return out + [page.na(name, str(exc))]
     table = page.shown_table(_display(ch, shown, t, is_p, period), caption=f"{name}: the data of the chart",
                              csv_name=page.csv_name(f"trend_{code}"))
-    note = _period_note(page, period, chart)
+    note = _period_note(page, period, chart, code)
     if ch is None:
         return out + [page.p(f"The chart is not drawn: some {_WORD[period]}s have too few people to publish; the "
                              f"table shows what can be published.{note}", cls="note"), table]
@@ -175,11 +214,11 @@ def build(page) -> dict:
                   "instead, chosen from the number of people alone.")]
     change = page.plan.trends.change_date
     its: list = []
-    periods = _periods(page, res)
     s = res.summary
     # the part quarters at the ends of the data (outside the period start .. extract date): the same for every
     # measure, read off the referrals chart (a calendar fact, not a figure)
     ends = s.loc[(s["measure"] == "referrals") & s["partial"].astype(bool), "quarter"].tolist()
+    periods = _periods(page, res, ends)
     for code, g in s.groupby("measure", sort=False):
         out += _measure_blocks(page, g.reset_index(drop=True), periods[code], its, ends)
     out += _year_on_year(page, res)
