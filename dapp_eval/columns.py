@@ -188,6 +188,9 @@ class Merge:
     withheld. ``where`` limits merging to some rows (mutually exclusive categories only). ``adjacent``:
     the levels are ordered (periods) and a small one merges with a neighbour ("2023/24 Q1 to Q2").
     ``sums`` are other columns summed over merged levels (a target per period), not tested for smallness.
+    ``named``: the block's levels are fixed (every one is a row, of 0 people too: the flow's stages), so the
+    merged row names them; otherwise (levels from the data: who is in the group) it is labelled "other groups"
+    whoever is there, since naming the merged levels says which are present.
     ``group_size``: a function of the table giving each row's group (the people a block's levels share out,
     such as a stage's parent): in a group smaller than the zero minimum, a level of nobody or of everybody
     is small too, since it says "none" or "all" of them (the zero rule, applied by merging).
@@ -201,6 +204,7 @@ class Merge:
     adjacent: bool = False
     sums: tuple[str, ...] = ()
     group_size: object = None
+    named: bool = False
 
 
 @dataclass(frozen=True)

@@ -286,7 +286,7 @@ def test_merge_small_levels_instead_of_withholding_them():
     t["pct"] = 100 * t["n"] / t["n_group"]
     dc = DisclosureControl()
     m = dc.merge_small(t, by=["variable"], level="level", across=["group"], ratios={"pct": ("n", "n_group", 100.0)},
-                       name="Table 1")
+                       name="Table 1", named=True)
     merged = m[m["level"] == "black, mixed or other"]
     assert merged["n"].tolist() == [52, 14] and merged["n_group"].tolist() == [586, 146]
     assert merged["pct"].round(6).tolist() == [round(100 * 52 / 586, 6), round(100 * 14 / 146, 6)]
@@ -298,14 +298,14 @@ def test_merge_small_levels_instead_of_withholding_them():
     # one small level alone joins the next smallest (issue 26: not left to be withheld); merged levels still
     # small take in the next smallest
     one = t[t["level"].isin(["white", "asian", "black"])]
-    got = DisclosureControl().merge_small(one, by=["variable"], level="level", across=["group"])
+    got = DisclosureControl().merge_small(one, by=["variable"], level="level", across=["group"], named=True)
     assert got[["level", "n"]].values.tolist() == [["white", 436], ["white", 102], ["asian or black", 118],
                                                    ["asian or black", 36]]
     four = pd.DataFrame({"v": "x", "level": ["a", "b", "c", "d", "e"], "n": [50, 40, 30, 3, 2]})
-    got = DisclosureControl().merge_small(four, by=["v"], level="level")
+    got = DisclosureControl().merge_small(four, by=["v"], level="level", named=True)
     assert got[["level", "n"]].values.tolist() == [["a", 50], ["b", 40], ["c, d or e", 35]]  # d or e alone: 5
     five = pd.DataFrame({"v": "x", "level": ["a", "b", "c", "d", "e", "f"], "n": [50, 40, 30, 20, 3, 2]})
-    got = DisclosureControl().merge_small(five, by=["v"], level="level")
+    got = DisclosureControl().merge_small(five, by=["v"], level="level", named=True)
     assert got[["level", "n"]].values.tolist() == [["a", 50], ["b", 40], ["c", 30], ["d, e or f", 25]]
 
 
@@ -334,3 +334,25 @@ def test_a_huge_ratio_is_read_quietly_as_no_rounded_number():
         assert _half_unit(np.array([1.5e305, 2.0])) == 0.5
         assert _half_unit(np.array([0.25, 1.5, np.nan])) == 0.005
         assert _half_unit(np.array([0.1234567891])) == 0.0
+
+
+
+def test_a_merged_label_does_not_say_which_levels_are_present():
+    """A merged row named after its levels ('sikh or hindu') said that at least one Sikh person was in the group,
+    and a level missing from it that no one was (an outside attacker matched 350 of 350 sets of levels): the
+    label of levels that come from the data is the same whoever is there."""
+    dc = DisclosureControl(threshold=7)
+    a = pd.DataFrame({"v": "religion", "level": ["christian", "none", "sikh", "hindu"], "n": [40, 30, 3, 4]})
+    b = pd.DataFrame({"v": "religion", "level": ["christian", "none", "jewish", "buddhist"], "n": [40, 30, 2, 6]})
+    la = dc.merge_small(a, by=["v"], level="level")["level"].tolist()
+    lb = dc.merge_small(b, by=["v"], level="level")["level"].tolist()
+    assert la == lb == ["christian", "none", "other groups, each too few to show"]
+    assert not dc.log["reason"].str.contains("sikh|hindu|jewish").any()
+    # a group whose every level is small: one row, whatever its levels
+    tiny = pd.DataFrame({"v": "gender", "level": ["male"], "n": [5]})
+    small = pd.DataFrame({"v": "gender", "level": ["male", "female"], "n": [3, 2]})
+    assert dc.merge_small(small, by=["v"], level="level")["level"].tolist() == [
+        "all groups together (each too few to show)"]
+    assert dc.merge_small(tiny, by=["v"], level="level")["level"].tolist() == [
+        "all groups together (each too few to show)"]
+    assert dc.merge_small(tiny.assign(n=50), by=["v"], level="level")["level"].tolist() == ["male"]  # 50: allowed

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from dapp_eval.columns import Count, Label, Merge
 from dapp_eval.disclosure import DisclosureControl
+from dapp_eval.disclosure.control import MERGED_ALL, MERGED_OTHER
 from dapp_eval.disclosure.roles import publish
 from dapp_eval.estimators.proportions import wilson_ci
 
@@ -76,7 +77,8 @@ def _true_merged(df: pd.DataFrame, roles: list, dc: DisclosureControl) -> pd.Dat
         if isinstance(r, Merge):
             where = None if r.where is None else row_mask(r.where, t)
             t = dc.merge_small(t, by=list(r.by), level=r.level, across=tuple(r.across), add=tuple(r.add),
-                               where=where, pairs=pairs, adjacent=r.adjacent, sums=tuple(r.sums))
+                               where=where, pairs=pairs, adjacent=r.adjacent, sums=tuple(r.sums),
+                               group_size=None if r.group_size is None else r.group_size(t), named=r.named)
     return t
 
 
@@ -236,10 +238,12 @@ def test_equality_profile_rates_and_merges_do_not_give_counts_back(data, sites):
                 cands = _candidates(round(p, 3), _num(shown.at[i, n]), 3)
                 truth = (int(true.at[i, k]), int(true.at[i, n]))
                 assert not (cands == {truth} and truth != (_num(shown.at[i, k]), _num(shown.at[i, n])))
-        # merged groups are the sums of their groups: every group of the data appears in a published label
+        # merged groups are the sums of their groups; a label is a group of the data shown on its own, or the
+        # merged row's, which names no group (naming them said which are present)
+        generic = {MERGED_OTHER, MERGED_ALL}
         for ch, g in r.summary.groupby("characteristic"):
-            names = " | ".join(shown.loc[shown["characteristic"] == ch, "group"])
-            assert all(str(x) in names for x in g["group"])
+            labels = set(shown.loc[shown["characteristic"] == ch, "group"])
+            assert labels <= set(map(str, g["group"])) | generic, labels - set(map(str, g["group"]))
             assert true.loc[true["characteristic"] == ch, "n_referred"].sum() == g["n_referred"].sum()
     assert checked > 200
 
@@ -502,10 +506,14 @@ def test_merge_leaves_no_small_level_while_two_levels_remain(sizes, threshold):
     remains only when it is the whole block."""
     t = pd.DataFrame({"v": "x", "level": [f"g{i}" for i in range(len(sizes))], "n": sizes})
     dc = DisclosureControl(threshold=threshold)
-    m = dc.merge_small(t, by=["v"], level="level")
+    m = dc.merge_small(t, by=["v"], level="level", named=True)
     assert m["n"].sum() == sum(sizes)
     names = " ".join(m["level"])
     assert all(g in names for g in t["level"])
+    # unnamed (levels from the data): the same merge, labels that name no merged level
+    u = DisclosureControl(threshold=threshold).merge_small(t, by=["v"], level="level")
+    assert u["n"].tolist() == m["n"].tolist()
+    assert set(u["level"]) <= set(t["level"]) | {MERGED_OTHER, MERGED_ALL}
     small = m[(m["n"] > 0) & (m["n"] < threshold)]
     assert small.empty or len(m) == 1
 

@@ -189,8 +189,10 @@ def _parent_total(t: pd.DataFrame) -> np.ndarray:
 
 #: the flow: terminal stages counted (a handful merged with a sibling exit first, then with any sibling),
 #: intermediate stages their published sums
-FLOW_ROLES = [Merge(by=("group", "parent"), level="label", add=("n",), where=_exits, group_size=_parent_total),
-              Merge(by=("group", "parent"), level="label", add=("n",), where=_terminal, group_size=_parent_total),
+FLOW_ROLES = [Merge(by=("group", "parent"), level="label", add=("n",), where=_exits, group_size=_parent_total,
+                    named=True),
+              Merge(by=("group", "parent"), level="label", add=("n",), where=_terminal, group_size=_parent_total,
+                    named=True),
               Label("label"), Value("group", "stage", "level", "parent"), Count("n"),
               Derived(("total",), _totals, rows=_intermediate, hidden_ok=True),
               Derived(("pct_of_referred",), _pct, hidden_ok=True)]

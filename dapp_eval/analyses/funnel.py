@@ -778,7 +778,7 @@ def _not_any(t: pd.DataFrame) -> np.ndarray:
     return (t["list"] != "any").to_numpy()
 
 
-_WAITING_LIST_ROLES = [Merge(by=("group",), level="list", add=("n_waiting",), where=_not_any),
+_WAITING_LIST_ROLES = [Merge(by=("group",), level="list", add=("n_waiting",), where=_not_any, named=True),
                        Label("group", "list", "since", "as_at", "as_at_varies"),
                        Count("n_waiting", "n_referred", "n_over_threshold"),
                        Summary(("median_weeks", "q1_weeks", "q3_weeks", "max_weeks"), n="n_waiting",

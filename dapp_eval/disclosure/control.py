@@ -125,6 +125,22 @@ def _close(a, b, tol=1e-6, atol=0.0) -> bool:
     return bool(ok.any()) and bool(np.all(np.abs(a[ok] - b[ok]) <= atol + tol * np.maximum(1, np.abs(b[ok]))))
 
 
+#: the label of merged levels of a category whose levels come from the data (who is in the group): never the
+#: names of the levels merged, which would say which of them are present (a merged "Sikh or Hindu" row says
+#: that at least one Sikh person is in the group, and an absent level's name says that no one is)
+MERGED_OTHER = "other groups, each too few to show"
+MERGED_ALL = "all groups together (each too few to show)"
+
+
+def _other_label(levels: list[str], every: bool) -> str:
+    """The label of merged levels that does not depend on which levels are present: levels sharing a prefix
+    ('left: custody', 'left: other') keep it ('left: other groups, each too few to show')."""
+    prefix = _merged_label(levels).split(": ")[0] + ": " if len(levels) > 1 and ": " in levels[0] else ""
+    if prefix and not all(lev.startswith(prefix) for lev in levels):
+        prefix = ""
+    return prefix + (MERGED_ALL if every else MERGED_OTHER)
+
+
 def _merged_label(levels: list[str]) -> str:
     """'black, mixed or other'; levels sharing a prefix ('left: custody', 'left: other') keep it once."""
     common = levels[0]
@@ -841,7 +857,7 @@ class DisclosureControl:
     def merge_small(self, df: pd.DataFrame, *, by: list[str], level: str, across: tuple[str, ...] = (),
                     add: tuple[str, ...] = ("n",), where=None, ratios: dict[str, tuple[str, str, float]] | None = None,
                     name: str = "table", pairs: dict[str, str] | None = None, adjacent: bool = False,
-                    sums: tuple[str, ...] = (), group_size=None) -> pd.DataFrame:
+                    sums: tuple[str, ...] = (), group_size=None, named: bool = False) -> pd.DataFrame:
         """Merge the small levels of a categorical variable into one level, instead of withholding them.
 
         Global recoding (sdcMicro ``groupAndRename``, tau-argus recoding): within each block of rows
@@ -866,10 +882,12 @@ class DisclosureControl:
         >>> t = pd.DataFrame({"variable": "ethnicity", "level": ["white", "asian", "black", "mixed"],
         ...                   "n": [120, 40, 6, 8], "n_group": 174})
         >>> DisclosureControl().merge_small(t, by=["variable"], level="level")[["level", "n"]].values.tolist()
-        [['white', 120], ['asian', 40], ['black or mixed', 14]]
+        [['white', 120], ['asian', 40], ['other groups, each too few to show', 14]]
+        >>> DisclosureControl().merge_small(t, by=["variable"], level="level", named=True)["level"].tolist()
+        ['white', 'asian', 'black or mixed']
         >>> one = pd.DataFrame({"variable": "gender", "level": ["male", "female", "other"], "n": [150, 30, 4]})
         >>> DisclosureControl().merge_small(one, by=["variable"], level="level")[["level", "n"]].values.tolist()
-        [['male', 150], ['female or other', 34]]
+        [['male', 150], ['other groups, each too few to show', 34]]
         >>> q = pd.DataFrame({"quarter": ["Q1", "Q2", "Q3", "Q4"], "n": [4, 30, 12, 3], "target": 5.0})
         >>> DisclosureControl().merge_small(q, by=[], level="quarter", adjacent=True, sums=("target",)
         ...                                 ).values.tolist()
@@ -889,9 +907,12 @@ class DisclosureControl:
             whole = None if group_size is None else float(np.asarray(group_size, dtype=float)[idx[0]])
             merged = self._levels_to_merge(g[mask[idx]], level, across, add, pairs or {}, whole=whole)
             if len(merged) < 2:
-                out.append(g)
+                out.append(g if named or not self._one_small_level(g, level, add) else g.assign(**{level: MERGED_ALL}))
                 continue
-            label = _merged_label([str(x) for x in merged])
+            # named: the block's levels are fixed (every stage of the flow is a row, of 0 people too), so naming
+            # the merged ones says nothing about who is there; otherwise the label is the same whoever is there
+            label = (_merged_label([str(x) for x in merged]) if named
+                     else _other_label([str(x) for x in merged], every=len(merged) == g[level].nunique()))
             new = _merged_rows(g[g[level].isin(merged)], list(g.columns), by=by, level=level, label=label,
                                across=across, add=add, ratios=ratios or {})
             first = int(np.flatnonzero(g[level].isin(merged).to_numpy())[0])
@@ -951,6 +972,11 @@ class DisclosureControl:
                 if (((k == 0) | (k == n)) & (n > 0) & (n < self.zero_minimum)).any():
                     return True
         return False
+
+    def _one_small_level(self, g: pd.DataFrame, level: str, add) -> bool:
+        """A block whose only level holds fewer than the zero minimum: its name says "all of them are ..."."""
+        return (len(add) > 0 and g[level].nunique() == 1
+                and float(pd.to_numeric(g[add[0]], errors="coerce").sum()) < self.zero_minimum)
 
     def _levels_to_merge(self, g: pd.DataFrame, level: str, across: list, add: list, pairs: dict,
                          whole: float | None = None) -> list:

@@ -218,6 +218,16 @@ def _group_totals(r: Count, c: str, true: pd.DataFrame) -> np.ndarray:
     return _people_of(r.total, true)
 
 
+def _hide(s: _State, col: str, withhold: np.ndarray, reason: str) -> None:
+    """Withhold (``[c]``) the cells of ``col`` where ``withhold``, after the count step, and log each one."""
+    s.out[col] = s.out[col].astype(object)
+    s.out.loc[withhold, col] = HIDDEN
+    s.pub.loc[withhold, col] = np.nan
+    s.hidden += int(withhold.sum())
+    for i in np.flatnonzero(withhold):
+        s.dc.record(s.out.attrs.get("name", "table"), s.out.attrs["labels"][i], col, reason)
+
+
 def _apply_count_zero_rule(s: _State, r: Count) -> None:
     """Issue 26, F2: a 0 (or a count equal to its group) in a group smaller than the zero minimum says "none"
     (or "all") of that group, and is withheld like a small count."""
@@ -228,18 +238,27 @@ def _apply_count_zero_rule(s: _State, r: Count) -> None:
         total = _group_totals(r, c, s.true)
         withhold = ((v == 0) | (v == total)) & (total > 0) & (total < s.dc.zero_minimum)
         withhold &= s.pub[c].notna().to_numpy()
-        s.out[c] = s.out[c].astype(object)
-        s.out.loc[withhold, c] = HIDDEN
-        s.pub.loc[withhold, c] = np.nan
-        s.hidden += int(withhold.sum())
-        for i in np.flatnonzero(withhold):
-            s.dc.record(s.out.attrs.get("name", "table"), s.out.attrs["labels"][i], c,
-                        f"none or all of a group of fewer than {s.dc.zero_minimum}")
+        _hide(s, c, withhold, f"none or all of a group of fewer than {s.dc.zero_minimum}")
+
+
+def _apply_merge_zero_rule(s: _State, r: Merge) -> None:
+    """A level left saying "none" or "all" of a group smaller than the zero minimum after merging (it had no
+    sibling of its kind to merge with: "Assessed as unsuitable 0" beside the intermediate "Accepted") is
+    withheld, unless it is its group's only row (then it says nothing)."""
+    size = np.asarray(r.group_size(s.true), dtype=float)
+    alone = s.true.groupby(list(r.by), sort=False, dropna=False)[r.level].transform("size").to_numpy() == 1
+    for c in (c for c in r.add if c in s.counts):
+        k = pd.to_numeric(s.true[c], errors="coerce").to_numpy(dtype=float)
+        bad = (size > 0) & (size < s.dc.zero_minimum) & ((k == 0) | (k == size)) & ~alone
+        _hide(s, c, bad & s.pub[c].notna().to_numpy(), f"none or all of a group of fewer than {s.dc.zero_minimum}")
 
 
 def _apply_count_rules(s: _State, roles) -> None:
-    """After the count step, before any role reads the counts: the zero rule of declared groups, then the
-    counts of events."""
+    """After the count step, before any role reads the counts: the zero rule of merged groups and of declared
+    groups, then the counts of events."""
+    for r in roles:
+        if isinstance(r, Merge) and r.group_size is not None:
+            _apply_merge_zero_rule(s, r)
     for r in roles:
         if isinstance(r, Count) and r.total is not None:
             _apply_count_zero_rule(s, r)
@@ -259,13 +278,7 @@ def _apply_events(s: _State, r: Events) -> None:
     if r.people is not None:
         withhold |= ~np.isnan(_people_of(r.people, s.true)) & np.isnan(_people_of(r.people, s.pub))
     withhold &= m & ~np.isnan(ev) & s.pub[r.col].notna().to_numpy()
-    s.out[r.col] = s.out[r.col].astype(object)
-    s.out.loc[withhold, r.col] = HIDDEN
-    s.pub.loc[withhold, r.col] = np.nan
-    s.hidden += int(withhold.sum())
-    for i in np.flatnonzero(withhold):
-        s.dc.record(s.out.attrs.get("name", "table"), s.out.attrs["labels"][i], r.col,
-                    "events of none of a small group, or beside a count of people not published")
+    _hide(s, r.col, withhold, "events of none of a small group, or beside a count of people not published")
 
 
 def _apply_model(s: _State, r: Model) -> None:
@@ -429,23 +442,6 @@ def _check_declared(df: pd.DataFrame, roles, covered: dict, plain: set) -> None:
             raise ValueError(f"publish: column {c!r} has values in rows no role declares (row {int(np.argmax(left))})")
 
 
-def _zero_rule_after_merge(t: pd.DataFrame, out: pd.DataFrame, pub: pd.DataFrame, roles, dc, counts) -> None:
-    """A level left saying "none" or "all" of a group smaller than the zero minimum after merging (it had no
-    sibling of its kind to merge with: "Assessed as unsuitable 0" beside the intermediate "Accepted") is
-    withheld ('[c]'), unless it is its group's only row (then it says nothing)."""
-    for r in roles:
-        if not (isinstance(r, Merge) and r.group_size is not None):
-            continue
-        size = np.asarray(r.group_size(t), dtype=float)
-        alone = t.groupby(list(r.by), sort=False, dropna=False)[r.level].transform("size").to_numpy() == 1
-        for c in (c for c in r.add if c in counts):
-            k = pd.to_numeric(t[c], errors="coerce").to_numpy(dtype=float)
-            bad = (size > 0) & (size < dc.zero_minimum) & ((k == 0) | (k == size)) & ~alone
-            if bad.any():
-                out.loc[bad, c] = "[c]"
-                pub.loc[bad, c] = np.nan
-
-
 def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: str,
             pairs: dict[str, str] | None = None, margins: list | None = None) -> pd.DataFrame:
     """The table as published under ``dc``'s policy: counts protected, every other column from its role.
@@ -465,7 +461,7 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
             where = None if r.where is None else row_mask(r.where, t)
             t = dc.merge_small(t, by=list(r.by), level=r.level, across=tuple(r.across), add=tuple(r.add),
                                where=where, name=name, pairs=pairs, adjacent=r.adjacent, sums=tuple(r.sums),
-                               group_size=None if r.group_size is None else r.group_size(t))
+                               group_size=None if r.group_size is None else r.group_size(t), named=r.named)
     labels = [c for r in roles if isinstance(r, Label) for c in r.cols]
     counts = [c for r in roles if isinstance(r, Count) for c in r.cols]
     counts += [r.col for r in roles if isinstance(r, Events) and r.col not in counts]
@@ -478,7 +474,6 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
         out[c] = shown[alias[c]]
     pub = t.copy()
     pub[counts] = published_numbers(out, counts)
-    _zero_rule_after_merge(t, out, pub, roles, dc, counts)
     out.attrs["name"] = name
     out.attrs["labels"] = ([" / ".join(map(str, r)) for r in t[labels].itertuples(index=False)] if labels
                            else [str(i) for i in range(len(t))])
