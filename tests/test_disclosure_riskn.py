@@ -339,3 +339,18 @@ def test_all_completed_in_a_small_group_is_hidden_in_both():
              Derived(("estimate",), lambda p: p[["estimate"]], small=cells, group="n")]
     shown = publish(t, roles, DisclosureControl(threshold=5), name="t")
     assert shown["estimate"].tolist() == ["[c]", 0.66]
+
+
+def test_a_share_of_none_or_all_of_few_paired_is_withheld():
+    """Attack a8 N1: 'reliably worse 0' and 'reliably improved 0' of 3 people assessed twice said that none of them
+    changed reliably; a share's count of 0 or of everyone among fewer than the zero minimum is withheld."""
+    from dapp_eval.analyses.risk import PROPORTION_STATS, risk_change_roles
+    from dapp_eval.disclosure.roles import publish
+
+    stats_ = list(PROPORTION_STATS)[:2]
+    t = pd.DataFrame({"statistic": stats_ * 2, "n": [0, 8, 0, 30], "n_total": [8, 8, 40, 40],
+                      "estimate": [0.0, 1.0, 0.0, 0.75]})
+    pub = publish(t, risk_change_roles(t, 5), DisclosureControl(threshold=5), name="risk change")
+    assert pub.loc[:1, "n"].astype(str).tolist() == ["[c]", "[c]"]
+    assert pub.loc[:1, "estimate"].astype(str).tolist() == ["[c]", "[c]"]
+    assert pub.loc[2:, "n"].astype(str).tolist() == ["0", "30"]  # 40 paired: a 0 is allowed

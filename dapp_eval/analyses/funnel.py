@@ -780,7 +780,8 @@ def _not_any(t: pd.DataFrame) -> np.ndarray:
 
 _WAITING_LIST_ROLES = [Merge(by=("group",), level="list", add=("n_waiting",), where=_not_any, named=True),
                        Label("group", "list", "since", "as_at", "as_at_varies"),
-                       Count("n_waiting", "n_referred", "n_over_threshold"),
+                       Count("n_waiting", "n_referred"),
+                       Count("n_over_threshold", total="n_waiting"),  # none or all of a few waiting: withheld
                        Summary(("median_weeks", "q1_weeks", "q3_weeks", "max_weeks"), n="n_waiting",
                                grain=1.0),
                        Value("threshold_weeks")]

@@ -1578,7 +1578,10 @@ def risk_change_roles(t: pd.DataFrame, threshold: int) -> list:
 
     labels = [c for c in ("statistic", "role", "population", "_margin", "_reason") if c in t]
     stats_cols = tuple(c for c in ("estimate", "ci_lower", "ci_upper", "p_value") if c in t)
-    roles = [Label(*labels), Count(*[c for c in ("n", "n_total") if c in t]),
+    # a share's count of 0 (or of everyone) among fewer paired than the zero minimum says "none" (or "all") of
+    # them: withheld like a small count (issue 26, attack a8 N1: "reliably worse 0" of 3 people)
+    roles = [Label(*labels), Count(*[c for c in ("n", "n_total") if c in t],
+                                   total="n_total" if "n_total" in t else None),
              Proportion("n", "n_total", rows=_is_share)]
     if all(c in t for c in MOMENT_COLS):
         roles += [Summary(stats_cols, n="n", rows=_is_plain_summary),

@@ -12,7 +12,12 @@ def build(page) -> dict:
     res = page.get("v2_waiting_list", lambda: delivery.waiting_list(page.data))
     if isinstance(res, Exception):
         return {"blocks": [page.na("Waiting list by risk", str(res))]}
-    if res.meta["n_waiting"] == 0:  # a zero is published as it is: 'none' identifies nobody
+    if res.meta["n_waiting"] == 0:
+        # a zero is published as it is where the referrals are many; among fewer than the zero minimum, "no one
+        # was waiting" says something of every one of them (the zero rule; attack a8 N2: a site of 5 referrals)
+        if len(page.data.referrals) < page.dc.zero_minimum:
+            return {"blocks": [page.na("Waiting list by risk", "Not shown: too few people were referred to publish "
+                                       "the waiting list safely.")]}
         return {"blocks": [page.p("No one was waiting for an assessment or a place at the data extract date.")]}
     block = _table(page, res)
     return {"blocks": [page.p("People waiting at the data extract date for an assessment or a place, by risk, "
