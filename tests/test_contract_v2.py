@@ -17,6 +17,7 @@ from dapp_eval.analyses import delivery, equality, families, reoffending
 from dapp_eval.commissioner import headlines
 from dapp_eval.data.schema import CONTRACT_VERSION, TABLES, V2_REFERRAL_COLUMNS, V2_TABLES
 from dapp_eval.disclosure import DisclosureControl
+from dapp_eval.disclosure.control import MERGED_ALL, MERGED_OTHER
 from dapp_eval.errors import DataValidationError
 from dapp_eval.estimators.proportions import wilson_ci
 
@@ -174,7 +175,11 @@ def test_small_groups_are_merged_never_dropped(sizes):
                       "n_completed": sizes})
     m = DisclosureControl().merge_small(t, by=["characteristic"], level="group", add=tuple(t.columns[3:]))
     assert m["n_referred"].sum() == sum(sizes)
-    merged_names = " ".join(m["group"])
+    # a group shown on its own keeps its name; merged ones are "other groups" whoever is in them (issue 26)
+    assert set(m["group"]) <= set(t["group"]) | {MERGED_OTHER, MERGED_ALL}
+    named = DisclosureControl().merge_small(t, by=["characteristic"], level="group", add=tuple(t.columns[3:]),
+                                            named=True)
+    merged_names = " ".join(named["group"])
     for g in t["group"]:
         assert g in merged_names
 

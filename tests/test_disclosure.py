@@ -346,13 +346,13 @@ def test_a_merged_label_does_not_say_which_levels_are_present():
     b = pd.DataFrame({"v": "religion", "level": ["christian", "none", "jewish", "buddhist"], "n": [40, 30, 2, 6]})
     la = dc.merge_small(a, by=["v"], level="level")["level"].tolist()
     lb = dc.merge_small(b, by=["v"], level="level")["level"].tolist()
-    assert la == lb == ["christian", "none", "other groups, each too few to show"]
+    assert la == lb == ["christian", "none", "other groups (merged so that none is too small to show)"]
     assert not dc.log["reason"].str.contains("sikh|hindu|jewish").any()
     # a group whose every level is small: one row, whatever its levels
     tiny = pd.DataFrame({"v": "gender", "level": ["male"], "n": [5]})
     small = pd.DataFrame({"v": "gender", "level": ["male", "female"], "n": [3, 2]})
     assert dc.merge_small(small, by=["v"], level="level")["level"].tolist() == [
-        "all groups together (each too few to show)"]
+        "all groups together (merged so that none is too small to show)"]
     assert dc.merge_small(tiny, by=["v"], level="level")["level"].tolist() == [
-        "all groups together (each too few to show)"]
+        "all groups together (merged so that none is too small to show)"]
     assert dc.merge_small(tiny.assign(n=50), by=["v"], level="level")["level"].tolist() == ["male"]  # 50: allowed

@@ -128,13 +128,13 @@ def _close(a, b, tol=1e-6, atol=0.0) -> bool:
 #: the label of merged levels of a category whose levels come from the data (who is in the group): never the
 #: names of the levels merged, which would say which of them are present (a merged "Sikh or Hindu" row says
 #: that at least one Sikh person is in the group, and an absent level's name says that no one is)
-MERGED_OTHER = "other groups, each too few to show"
-MERGED_ALL = "all groups together (each too few to show)"
+MERGED_OTHER = "other groups (merged so that none is too small to show)"
+MERGED_ALL = "all groups together (merged so that none is too small to show)"
 
 
 def _other_label(levels: list[str], every: bool) -> str:
     """The label of merged levels that does not depend on which levels are present: levels sharing a prefix
-    ('left: custody', 'left: other') keep it ('left: other groups, each too few to show')."""
+    ('left: custody', 'left: other') keep it ('left: other groups (merged so that none is too small to show)')."""
     prefix = _merged_label(levels).split(": ")[0] + ": " if len(levels) > 1 and ": " in levels[0] else ""
     if prefix and not all(lev.startswith(prefix) for lev in levels):
         prefix = ""
@@ -882,12 +882,12 @@ class DisclosureControl:
         >>> t = pd.DataFrame({"variable": "ethnicity", "level": ["white", "asian", "black", "mixed"],
         ...                   "n": [120, 40, 6, 8], "n_group": 174})
         >>> DisclosureControl().merge_small(t, by=["variable"], level="level")[["level", "n"]].values.tolist()
-        [['white', 120], ['asian', 40], ['other groups, each too few to show', 14]]
+        [['white', 120], ['asian', 40], ['other groups (merged so that none is too small to show)', 14]]
         >>> DisclosureControl().merge_small(t, by=["variable"], level="level", named=True)["level"].tolist()
         ['white', 'asian', 'black or mixed']
         >>> one = pd.DataFrame({"variable": "gender", "level": ["male", "female", "other"], "n": [150, 30, 4]})
         >>> DisclosureControl().merge_small(one, by=["variable"], level="level")[["level", "n"]].values.tolist()
-        [['male', 150], ['other groups, each too few to show', 34]]
+        [['male', 150], ['other groups (merged so that none is too small to show)', 34]]
         >>> q = pd.DataFrame({"quarter": ["Q1", "Q2", "Q3", "Q4"], "n": [4, 30, 12, 3], "target": 5.0})
         >>> DisclosureControl().merge_small(q, by=[], level="quarter", adjacent=True, sums=("target",)
         ...                                 ).values.tolist()
@@ -907,7 +907,11 @@ class DisclosureControl:
             whole = None if group_size is None else float(np.asarray(group_size, dtype=float)[idx[0]])
             merged = self._levels_to_merge(g[mask[idx]], level, across, add, pairs or {}, whole=whole)
             if len(merged) < 2:
-                out.append(g if named or not self._one_small_level(g, level, add) else g.assign(**{level: MERGED_ALL}))
+                # a small group's only level names what everybody is; relabelled only where the whole block is the
+                # category (a block with other rows, ``where``, keeps its level names: roles may select by them)
+                whole_block = bool(mask[idx].all())
+                out.append(g if named or not whole_block or not self._one_small_level(g, level, add)
+                           else g.assign(**{level: MERGED_ALL}))
                 continue
             # named: the block's levels are fixed (every stage of the flow is a row, of 0 people too), so naming
             # the merged ones says nothing about who is there; otherwise the label is the same whoever is there
