@@ -371,3 +371,19 @@ def test_synthetic_paired_change_recovers_truth(synth):
     assert ((s["ci_lower"] <= truth) & (truth <= s["ci_upper"])).all(), s.assign(truth=truth)
     prim = safety.paired_change(data).summary.iloc[0]
     assert prim["ci_lower"] <= truth[0] <= prim["ci_upper"]
+
+
+def test_a_separated_fits_covariance_gives_an_empty_interval_quietly():
+    """A one-month, 8-site extract's GEE fit came back with infinite robust variances: g' cov g printed
+    'RuntimeWarning: invalid value encountered in matmul' on the user's terminal. The interval is now empty."""
+    import warnings
+
+    import numpy as np
+
+    from dapp_eval.analyses.safety import _quad, _se
+
+    cov = np.array([[np.inf, -np.inf], [-np.inf, np.inf]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(_se(_quad(np.array([1.0, 1.0]), cov)))
+        assert _se(_quad(np.array([1.0, 0.0]), np.array([[4.0, 0.0], [0.0, 1.0]]))) == 2.0

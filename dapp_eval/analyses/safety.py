@@ -712,6 +712,13 @@ def _se(variance) -> float:
     return float(np.sqrt(v)) if np.isfinite(v) and v > 0 else np.nan
 
 
+def _quad(g: np.ndarray, cov: np.ndarray) -> float:
+    """``g' cov g`` quietly: a separated fit's robust covariance holds infinities (inf - inf gives NaN, and
+    :func:`_se` then leaves the interval empty instead of printing a RuntimeWarning)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return float(g @ cov @ g)
+
+
 def _gee_rows(res, waves, n_obs: dict, n_clusters: int, fit: str, alpha: float):
     z = _z(alpha)
     params = np.asarray(res.params)
@@ -724,7 +731,7 @@ def _gee_rows(res, waves, n_obs: dict, n_clusters: int, fit: str, alpha: float):
         if j > 0:
             g[j] = 1.0
         eta = g @ params
-        se = _se(g @ cov @ g)
+        se = _se(_quad(g, cov))
         p = float(special.expit(eta))
         row = {"fit": fit, "label": _FIT_LABELS[fit], "wave": w,
                "n_obs": n_obs[w], "n_clusters": n_clusters,
@@ -741,7 +748,7 @@ def _gee_rows(res, waves, n_obs: dict, n_clusters: int, fit: str, alpha: float):
             grad[0] = p * (1 - p) - p0 * (1 - p0)
             grad[j] = p * (1 - p)
             d = p - p0
-            sd = _se(grad @ cov @ grad)
+            sd = _se(_quad(grad, cov))
             change.append({"fit": fit, "label": _FIT_LABELS[fit], "baseline": waves[0], "wave": w,
                            "estimate": 100 * d, "ci_lower": 100 * (d - z * sd), "ci_upper": 100 * (d + z * sd),
                            "p_value": row["p_value"]})

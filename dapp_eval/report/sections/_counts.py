@@ -24,13 +24,15 @@ def published_counts(page, counts: dict, *, name: str, roles: list | None = None
 
 
 def publish_block(page, result, *, caption: str, name: str, table: str = "summary", roles: list | None = None,
-                  rows=None, drop: tuple = (), rename: dict | None = None,
-                  then=None) -> tuple[dict, pd.DataFrame | None]:
+                  rows=None, drop: tuple = (), rename: dict | None = None, then=None,
+                  pairs: dict | None = None, margins: list | None = None) -> tuple[dict, pd.DataFrame | None]:
     """``(block, published table)``: :meth:`Page.publish` that also hands back the published frame, for a
     chart or a sentence drawn from it (published once). The frame is None when the table is withheld.
     ``rename`` renames columns on the page (after publishing; the roles name the analysis's columns).
     ``then`` (published frame -> frame) derives columns from published numbers only (e.g. the participant
-    flow's sums) before the page shows the table; the frame handed back is the one shown."""
+    flow's sums) before the page shows the table; the frame handed back is the one shown. ``pairs`` and
+    ``margins`` go to :func:`dapp_eval.disclosure.roles.publish` (the zero rule's extra pairs, secondary
+    suppression's margins)."""
     from dapp_eval.disclosure.roles import publish
 
     df, roles = page.declared(result, table, roles)
@@ -39,7 +41,7 @@ def publish_block(page, result, *, caption: str, name: str, table: str = "summar
     csv = page.csv_name(name)
     if page.is_withheld(caption, csv):
         return page.withheld_block(caption), None
-    shown = publish(df, roles, page.dc, name=caption)
+    shown = publish(df, roles, page.dc, name=caption, pairs=pairs, margins=margins)
     if then is not None:
         shown = then(shown)
     page_table = shown.drop(columns=list(drop)).rename(columns=rename or {})

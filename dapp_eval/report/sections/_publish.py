@@ -31,16 +31,10 @@ def publish_table(page, result, *, caption: str, name: str, table: str = "summar
     ``pairs`` (numerator -> denominator) add counts to the zero rule that no :class:`Proportion` declares;
     ``margins`` go to the count step's secondary suppression (:func:`dapp_eval.disclosure.roles.publish`).
     """
-    from dapp_eval.disclosure.roles import publish
+    from dapp_eval.report.sections._counts import publish_block
 
-    df, roles = page.declared(result, table, roles)
-    if rows is not None:
-        df = df[rows(df) if callable(rows) else rows]
-    csv = page.csv_name(name)
-    if page.is_withheld(caption, csv):
-        return page.withheld_block(caption), None
-    shown = publish(df, roles, page.dc, name=caption, pairs=pairs, margins=margins)
-    return page.shown_table(shown.drop(columns=list(drop)), caption=caption, csv_name=csv), shown
+    return publish_block(page, result, caption=caption, name=name, table=table, roles=roles, rows=rows, drop=drop,
+                         pairs=pairs, margins=margins)
 
 
 def numbers(shown: pd.DataFrame) -> pd.DataFrame:
