@@ -1055,8 +1055,14 @@ def _status(ep: pd.DataFrame, by: str) -> tuple[pd.Series, dict[str, int], list[
     return g.where(~drop), counts, order
 
 
+#: the label of a multiple-response variable's pooled rare answers, whichever they are
+POOLED_ANSWERS = "other answers (pooled so that none is too small to show)"
+ALL_ANSWERS = "any answer (pooled so that none is too small to show)"
+
+
 def _pool_rare(indicators: dict[str, pd.Series], groups: dict[str, pd.DataFrame], below: int | None) -> dict:
-    """A multiple-response variable's rare answers pooled into one answer "a, b or c" (had any of them).
+    """A multiple-response variable's rare answers pooled into one answer (had any of them), labelled the same
+    whichever answers it pools (:data:`POOLED_ANSWERS`).
 
     An answer held by 1 to ``below - 1`` people of some group joins the others like it, and the next rarest
     joins them while the pooled answer is still that rare (a person counts once: the union, not the sum).
@@ -1065,9 +1071,9 @@ def _pool_rare(indicators: dict[str, pd.Series], groups: dict[str, pd.DataFrame]
     --------
     >>> ind = {t: pd.Series(v) for t, v in {"a": [1, 1, 1, 0], "b": [0, 1, 0, 0], "c": [0, 0, 0, 1]}.items()}
     >>> list(_pool_rare({k: v.astype(bool) for k, v in ind.items()}, {"all": pd.DataFrame(index=range(4))}, 2))
-    ['a', 'b or c']
+    ['a', 'other answers (pooled so that none is too small to show)']
     >>> list(_pool_rare({k: v.astype(bool) for k, v in ind.items()}, {"all": pd.DataFrame(index=range(4))}, 3))
-    ['a, b or c']
+    ['any answer (pooled so that none is too small to show)']
     """
     if not below:
         return indicators
@@ -1083,9 +1089,10 @@ def _pool_rare(indicators: dict[str, pd.Series], groups: dict[str, pd.DataFrame]
     while rest and (len(pool) < 2 or rare(union)):
         pool.append(rest.pop(0))
         union = union | indicators[pool[-1]]
-    names = [t for t in indicators if t in pool]
     out = {t: ind for t, ind in indicators.items() if t not in pool}
-    out[", ".join(names[:-1]) + " or " + names[-1]] = union
+    # never named after the answers pooled: the names said which answers the group's people gave (issue 26, an
+    # outside attacker read one person's whole abuse profile off "coercive_control, physical or verbal")
+    out[POOLED_ANSWERS if out else ALL_ANSWERS] = union
     return out
 
 
