@@ -56,12 +56,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         after_dir, before_dir = Path(tmp) / "after", Path(tmp) / "before"
         render_release(ROOT / "data_synthetic", after_dir, progress=False, periods=[PERIOD])
-        rule = DisclosureControl.zero_minimum
-        DisclosureControl.zero_minimum = property(lambda self: 0)  # the release as it was without the rule
+        rule = DisclosureControl.zero_minimum, DisclosureControl.zero_rule_minimum
+        # the release as it was without the rule
+        DisclosureControl.zero_minimum = DisclosureControl.zero_rule_minimum = property(lambda self: 0)
         try:
             render_release(ROOT / "data_synthetic", before_dir, progress=False, periods=[PERIOD])
         finally:
-            DisclosureControl.zero_minimum = rule
+            DisclosureControl.zero_minimum, DisclosureControl.zero_rule_minimum = rule
         before, after = estimates(before_dir), estimates(after_dir)
     shown = [(n, _num(e)) for e, n in after.values() if _num(e) is not None and n and 0 <= _num(e) <= 1]
     gone = [(before[k][1], _num(before[k][0])) for k in before

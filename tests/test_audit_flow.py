@@ -181,12 +181,14 @@ def test_throughput_and_waiting_list_tie_to_the_stages_even_without_the_funnel()
                          "n_open": ["<10"]})
     leaks = _leaks([_hand_report("r.html", "all", {"throughput": tp, "funnel_conversion": conv})])
     assert leaks[("funnel_conversion", "completed_of_started", "n_open")] == 65 - 58
-    wl = pd.DataFrame({"risk_band": ["High", "Medium"], "n_waiting": ["<10", "12"],
+    # ('<10' is 0 to 9: a 0 of the zero rule is shown so too) Medium's 13 needs 4 awaiting start, all there are
+    wl = pd.DataFrame({"risk_band": ["High", "Medium"], "n_waiting": ["<10", "13"],
                        "n_awaiting_assessment": ["0", "<10"], "n_awaiting_start": ["<10", "<10"]})
     wait = pd.DataFrame({"n": ["105"], "n_event": ["65"], "n_competing": ["36"], "n_censored": ["<10"]})
     leaks = _leaks([_hand_report("r.html", "all", {"waiting_list": wl, "wait_assessment_to_start": wait})])
-    assert leaks[("waiting_list", "High", "n_waiting")] == leaks[("waiting_list", "High", "n_awaiting_start")]
+    assert leaks[("waiting_list", "High", "n_waiting")] == leaks[("waiting_list", "High", "n_awaiting_start")] == 0
     assert leaks[("wait_assessment_to_start", "0", "n_censored")] == 4
+    assert leaks[("waiting_list", "Medium", "n_awaiting_start")] == 4
 
 
 def test_sites_add_up_through_the_stages():

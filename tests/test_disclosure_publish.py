@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dapp_eval.disclosure import DisclosureControl, check_threshold
+from dapp_eval.disclosure.control import ZERO_OR_FEW
 from dapp_eval.disclosure.curves import (
     cif_from_steps,
     km_from_steps,
@@ -41,8 +42,11 @@ def test_zero_rule_hides_none_or_all_of_a_small_group():
     dc = DisclosureControl()
     t = _table([15, 0, 30], [15, 14, 30], 0.05)  # all of 15, none of 14: below twice the threshold (20)
     shown = dc.table(t, name="t", pairs={"n_completed": "n"})
-    assert shown.loc[0, "estimate"] == "[c]" and shown.loc[0, "n_completed"] == "[c]"
-    assert shown.loc[1, "estimate"] == "[c]" and shown.loc[1, "n_completed"] == "[c]"
+    # all of 15: the proportion is withheld; the count is rounded like any other (15 of 15 and 13 of 17 look alike)
+    assert shown.loc[0, "estimate"] == "[c]" and shown.loc[0, "n_completed"] == "15"
+    # none of 14: the 0 is shown as a count below the threshold, like a few
+    assert shown.loc[1, "estimate"] == "[c]" and shown.loc[1, "n_completed"] == "<10"
+    assert set(dc.log["reason"]) == {"count below 10", ZERO_OR_FEW}  # no reason of its own for "none or all"
     assert shown.loc[2, "n_completed"] == "30"  # all of 30: at least twice the threshold, published
     assert dc.proportion(15, 15) is None and dc.proportion(0, 12) is None
     assert dc.proportion(0, 40)["k"] == "0"

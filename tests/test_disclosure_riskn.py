@@ -183,16 +183,17 @@ def test_no_count_of_events_says_what_the_hidden_people_count_hides(n, k, extra,
     if people_hidden:
         assert ev_hidden
     if events == 0 and n < dc.zero_minimum:
-        assert ev_hidden and shown.loc[1, "n_events"] == "[c]"
+        assert ev_hidden and shown.loc[1, "n_events"] == f"<{threshold}"  # shown like any small count
     if not people_hidden and (events >= threshold or (events == 0 and n >= dc.zero_minimum)):
         assert not ev_hidden  # nothing withheld that need not be
 
 
 def test_a7_before_after_case_zero_incidents_beside_hidden_none():
     # A: 5 people (true 6) followed a year after leaving, none with police involvement: '[c]' beside 'n_events 0'
+    # (now both 0s are shown as counts below the threshold, like a few)
     pairs = {"n_with_incident": "n"}
     shown = publish(_events_table(6, 0, 0), _events_roles(), DisclosureControl(threshold=5), name="ba", pairs=pairs)
-    assert shown.loc[0, "n_with_incident"] == "[c]" and shown.loc[1, "n_events"] == "[c]"
+    assert shown.loc[0, "n_with_incident"] == "<5" and shown.loc[1, "n_events"] == "<5"
     # 40 people, none: the zero rule does not apply, and the 0 incidents say nothing hidden
     shown = publish(_events_table(40, 0, 0), _events_roles(), DisclosureControl(threshold=5), name="ba", pairs=pairs)
     assert shown.loc[1, "n_events"] == "0"
@@ -206,7 +207,7 @@ def test_recurrent_contacts_zero_in_a_small_group_is_withheld():
     shown = publish(t, [Label("group", "months"), Count("n_followed"), Events("n_events", n="n_followed")],
                     dc, name="rc")
     assert dc.zero_minimum == 10
-    assert shown["n_events"].tolist() == ["0", "0", "[c]"]  # 16 >= 10: shown; 9: withheld
+    assert shown["n_events"].tolist() == ["0", "0", "<5"]  # 16 >= 10: shown; 9: withheld, as a small count
 
 
 def test_repeat_marac_period_with_no_referral_in_a_small_group():
@@ -217,7 +218,7 @@ def test_repeat_marac_period_with_no_referral_in_a_small_group():
                       "n_lookback_incomplete": [np.nan, np.nan], "estimate": np.nan, "ci_lower": np.nan,
                       "ci_upper": np.nan})
     shown = publish(t, _repeat_marac_roles(t.columns, None), DisclosureControl(threshold=5), name="rm")
-    assert shown["n_marac"].tolist() == ["[c]", "<5"]
+    assert shown["n_marac"].tolist() == ["<5", "<5"]  # the 0 of 6 people looks like the 2
 
 
 def test_before_after_release_table_on_generated_data(folders):
@@ -245,14 +246,20 @@ def test_before_after_release_table_on_generated_data(folders):
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(cells=st.lists(st.integers(0, 12), min_size=2, max_size=5), threshold=st.sampled_from([5, 7, 10]))
 def test_zero_rule_for_declared_groups(cells, threshold):
-    """F2: a 0 or a count equal to the group's total, in a group under the zero minimum, is withheld."""
+    """F2: a 0 in a group under the zero minimum is withheld, shown like any count below the threshold (so the
+    marker never tells "none" from "a few"); a count of everybody is rounded like any other (its proportion is
+    withheld by the complement rule)."""
     dc = DisclosureControl(threshold=threshold)
     t = pd.DataFrame({"level": [f"l{i}" for i in range(len(cells))], "n": cells})
     shown = publish(t, [Label("level"), Count("n", total="sum")], dc, name="dist")
     total = sum(cells)
     for v, s in zip(cells, shown["n"]):
-        if 0 < total < dc.zero_minimum and (v == 0 or v == total):
-            assert s == "[c]" or (0 < v < threshold and s == f"<{threshold}")
+        if 0 < total < dc.zero_minimum and v == 0:
+            assert s == f"<{threshold}"
+        if 0 < v < threshold:
+            assert s == f"<{threshold}"
+        if v >= threshold:
+            assert s == f"{dc.published_count(v):,}"  # "all" of a small group too: rounded, never a marker
         if total >= dc.zero_minimum and v == 0:
             assert s == "0"  # a 0 of a large group is not withheld
 
@@ -264,10 +271,10 @@ def test_a7_risk_bands_and_children_age_cases():
     from dapp_eval.analyses import families, risk  # noqa: F401  (the roles the analyses declare)
 
     shown = publish(bands, [Label("band_from", "band_to"), Count("n", total="sum")], dc, name="bands")
-    assert shown["n"].tolist() == ["<7", "[c]", "[c]", "[c]"]
+    assert shown["n"].tolist() == ["<7", "<7", "<7", "<7"]
     ages = pd.DataFrame({"age_band": ["Under 5, 11 to 15 or 16 to 17", "5 to 10"], "n": [10, 0]})
     shown = publish(ages, [Label("age_band"), Count("n", total="sum")], dc, name="ages")
-    assert shown["n"].tolist() == ["[c]", "[c]"]
+    assert shown["n"].tolist() == ["10", "<7"]  # all 10 in one group: rounded; the 0 looks like a few
 
 
 def test_analyses_declare_the_groups(folders):
@@ -351,6 +358,6 @@ def test_a_share_of_none_or_all_of_few_paired_is_withheld():
     t = pd.DataFrame({"statistic": stats_ * 2, "n": [0, 8, 0, 30], "n_total": [8, 8, 40, 40],
                       "estimate": [0.0, 1.0, 0.0, 0.75]})
     pub = publish(t, risk_change_roles(t, 5), DisclosureControl(threshold=5), name="risk change")
-    assert pub.loc[:1, "n"].astype(str).tolist() == ["[c]", "[c]"]
+    assert pub.loc[:1, "n"].astype(str).tolist() == ["<5", "10"]  # 0 shown as few; 8 of 8 rounded
     assert pub.loc[:1, "estimate"].astype(str).tolist() == ["[c]", "[c]"]
     assert pub.loc[2:, "n"].astype(str).tolist() == ["0", "30"]  # 40 paired: a 0 is allowed

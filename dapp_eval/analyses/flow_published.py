@@ -184,7 +184,16 @@ def _parent_total(t: pd.DataFrame) -> np.ndarray:
     """Each row's parent's people (the true total of the intermediate stage it belongs to; NaN at the top), for
     the zero rule of the merges: in a small group a stage of nobody or everybody is merged like a small one."""
     totals = {(g, s): v for g, s, v in zip(t["group"], t["stage"], t["total"])}
-    return np.array([totals.get((g, p), np.nan) for g, p in zip(t["group"], t["parent"])], dtype=float)
+    up = dict(zip(t["stage"], t["parent"]))
+
+    def people(g, p) -> float:
+        # a parent of nobody ("Started 0") is itself "none" of its own parent: its stages' 0s say so too, so
+        # the group they are "none" of is the nearest stage above with people in it
+        while totals.get((g, p)) == 0 and isinstance(up.get(p), str):
+            p = up[p]
+        return totals.get((g, p), np.nan)
+
+    return np.array([people(g, p) for g, p in zip(t["group"], t["parent"])], dtype=float)
 
 
 #: the flow: terminal stages counted (a handful merged with a sibling exit first, then with any sibling),

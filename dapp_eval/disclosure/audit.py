@@ -611,7 +611,7 @@ class _Cells:
         if t == "":
             return None
         if t == f"<{threshold}" or re.fullmatch(r"<\d+", t):
-            return (1.0, float(int(t[1:]) - 1), False, True)
+            return (0.0, float(int(t[1:]) - 1), False, True)  # a 0 of the zero rule is shown so too
         if t == "[c]":
             return (0.0, INF, False, True)
         try:

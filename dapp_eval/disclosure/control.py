@@ -79,6 +79,11 @@ def check_threshold(threshold) -> int:
 SUPPRESSED = "<{t}"
 #: marker shown in place of a value hidden because it is computed from a suppressed count
 HIDDEN = "[c]"
+#: the one reason logged for values hidden by a small complement or by the zero rule (a reason of its own for
+#: "none or all" would tell a reader which hidden row it is)
+ZERO_OR_FEW = "a count or its complement below the threshold, or none or all of a small group: computed values hidden"
+#: the one reason logged for a count of at least the threshold withheld because of a small one
+WITH_SMALL = "withheld with a count below the threshold (it would give that count back)"
 
 
 def count_columns(df: pd.DataFrame) -> list[str]:
@@ -315,6 +320,10 @@ class DisclosureControl:
     round_at_risk: int = 5
     #: the plan's alpha: intervals recomputed from published counts are at this level (1 - alpha)
     alpha: float = 0.05
+    #: the report for all sites of a release that also has site reports: a 0 (or "all") there is a 0 (or "all")
+    #: at every site, whose group may be small, so the zero rule applies to groups of any size
+    #: (:attr:`zero_rule_minimum`)
+    carries_down: bool = False
     _log: list[dict] = field(default_factory=list, repr=False)
     _cells: dict = field(default_factory=dict, repr=False)
 
@@ -339,6 +348,24 @@ class DisclosureControl:
         nothing is shown only because it came out 0% or 100%.
         """
         return 2 * self.threshold
+
+    @property
+    def zero_rule_minimum(self) -> float:
+        """The group size below which a 0 or an "all" is treated like a small count: :attr:`zero_minimum`, or
+        (:attr:`carries_down`, the all-sites report) any group, because the same 0 then holds at every site.
+
+        Examples
+        --------
+        >>> DisclosureControl().zero_rule_minimum, DisclosureControl(carries_down=True).zero_rule_minimum
+        (20, inf)
+        """
+        return float("inf") if self.carries_down else self.zero_minimum
+
+    def same_policy(self) -> DisclosureControl:
+        """A control with this one's policy and an empty log (numbers worked out again for a chart or a
+        sentence, published elsewhere)."""
+        return DisclosureControl(threshold=self.threshold, strict=self.strict, round_at_risk=self.base,
+                                 alpha=self.alpha, carries_down=self.carries_down)
 
     # -- what readers and the log see ------------------------------------------
     @property
@@ -501,7 +528,7 @@ class DisclosureControl:
         """A numerator or complement of 0 in a group below :attr:`zero_minimum` (treated as a small count)."""
         if k is None or n is None or pd.isna(k) or pd.isna(n) or float(n) <= 0:
             return False
-        return float(n) < self.zero_minimum and (float(k) == 0 or float(n) - float(k) == 0)
+        return float(n) < self.zero_rule_minimum and (float(k) == 0 or float(n) - float(k) == 0)
 
     def model_allowed(self, n_events, *, name: str, what: str = "events") -> bool:
         """Whether a model (hazard ratios, odds ratios ...) may be published: at least ``threshold`` events.
@@ -591,6 +618,7 @@ class DisclosureControl:
         w = self._start(df, kind=kind, exempt=exempt, label_cols=label_cols)
         self._suppress(w, name)
         self._complement_rule(w, name, pairs)
+        self._hide_totals(w, name)
         self._implied_cell_rule(w, name, row_cells)
         self._dependent_rule(w, dependent)
         if group_all:
@@ -625,29 +653,41 @@ class DisclosureControl:
                      row_hidden=np.zeros(len(out), dtype=bool))
 
     def _suppress(self, w: _Work, name: str) -> None:
-        """Primary suppression (1 .. threshold-1), total rows beside a suppressed part, rounding of the rest."""
+        """Primary suppression (1 .. threshold-1) and rounding of the rest."""
         w.small = {c: ((w.vals[c] > 0) & (w.vals[c] < self.threshold)).to_numpy() for c in w.counts}
-        # a total row (all / any / total) beside a suppressed part is withheld too: with the part's rounded
-        # siblings and the same quantities elsewhere in the release (the funnel, the waiting times) it can pin
-        # the part exactly (found by the audit on the shipped data: 'any' = awaiting assessment + awaiting start)
         n = len(w.out)
-        total_row = (w.labels.astype(str).str.strip().str.lower().str.fullmatch(r"(all|any|total|overall)")
-                     .to_numpy() & ~w.throughput) if n > 2 else np.zeros(n, dtype=bool)
         w.total_hidden = {c: np.zeros(n, dtype=bool) for c in w.counts}
-        for c in w.counts:
-            if w.small[c][~total_row].any():
-                w.total_hidden[c] = total_row & (w.vals[c] > 0).to_numpy() & ~w.small[c]
-        w.pub = {c: [None if (w.small[c][i] or w.total_hidden[c][i] or pd.isna(v))
-                     else float(self.published_count(v))
+        w.pub = {c: [None if (w.small[c][i] or pd.isna(v)) else float(self.published_count(v))
                      for i, v in enumerate(w.vals[c])] for c in w.counts}
         for c in w.counts:
             for i in np.flatnonzero(w.small[c]):
                 self.record(name, w.labels[i], c, f"count below {self.threshold}")
-            for i in np.flatnonzero(w.total_hidden[c]):
-                self.record(name, w.labels[i], c, "total of a part below the threshold")
-            w.n_with += int(w.small[c].sum() + w.total_hidden[c].sum())
+            w.n_with += int(w.small[c].sum())
             w.n_pub += int(sum(p is not None for p in w.pub[c]))
             w.n_round += int(sum(1 for i, p in enumerate(w.pub[c]) if p is not None and p != w.vals[c][i]))
+
+    def _hide_totals(self, w: _Work, name: str) -> None:
+        """A total row (all / any / total) beside a suppressed part is withheld too: with the part's rounded
+        siblings and the same quantities elsewhere in the release (the funnel, the waiting times) it can pin
+        the part exactly (found by the audit on the shipped data: 'any' = awaiting assessment + awaiting start).
+        Run after every rule that shows a count as small (a 0 of the zero rule too)."""
+        n = len(w.out)
+        if n <= 2:
+            return
+        total_row = (w.labels.astype(str).str.strip().str.lower().str.fullmatch(r"(all|any|total|overall)")
+                     .to_numpy() & ~w.throughput)
+        for c in w.counts:
+            if not w.small[c][~total_row].any():
+                continue
+            for i in np.flatnonzero(total_row & (w.vals[c] > 0).to_numpy() & ~w.small[c] & ~w.total_hidden[c]):
+                if w.pub[c][i] is None:
+                    continue
+                w.total_hidden[c][i] = True
+                w.pub[c][i] = None
+                w.n_with += 1
+                w.n_pub -= 1
+                w.n_round -= int(self.published_count(w.vals[c][i]) != w.vals[c][i])
+                self.record(name, w.labels[i], c, WITH_SMALL)
 
     def _hide_row(self, w: _Work, name: str, i: int, column: str, reason: str) -> None:
         if not w.row_hidden[i]:
@@ -656,25 +696,30 @@ class DisclosureControl:
 
     def _complement_rule(self, w: _Work, name: str, pairs: dict | None) -> None:
         """A small complement (denominator - numerator) hides the row's computed values; so does "none" or
-        "all" of a group below :attr:`zero_minimum` (the zero rule), which withholds the count too."""
+        "all" of a group below :attr:`zero_rule_minimum` (the zero rule), whose count of 0 is shown as a small
+        count. One reason is logged for both, and a withheld 0 looks like any count below the threshold, so
+        that neither the markers nor the log tell "none" or "all" from "a few"."""
         for num, den in (pairs or {}).items():
             if num not in w.vals or den not in w.vals:
                 continue
             comp = w.vals[den] - w.vals[num]
-            bad = ((comp > 0) & (comp < self.threshold)).to_numpy() & ~w.throughput
-            for i in np.flatnonzero(bad):
-                self._hide_row(w, name, i, num, f"complement ({den} - {num}) below {self.threshold}: "
-                               "computed values hidden")
-            zero = (((w.vals[num] == 0) | (comp == 0)) & (w.vals[den] > 0) & (w.vals[den] < self.zero_minimum)
-                    ).to_numpy() & ~w.throughput
-            for i in np.flatnonzero(zero):
-                self._hide_row(w, name, i, num, f"none or all of a group below {self.zero_minimum}: "
-                               "computed values hidden")
-                if w.pub[num][i] is not None and not w.small[num][i]:
-                    w.total_hidden[num][i] = True  # the count itself says "none" or "all": withheld too
-                    w.pub[num][i] = None
-                    w.n_with += 1
-                    w.n_pub -= 1
+            few = ((comp > 0) & (comp < self.threshold)).to_numpy()
+            zero = (((w.vals[num] == 0) | (comp == 0)) & (w.vals[den] > 0)
+                    & (w.vals[den] < self.zero_rule_minimum)).to_numpy()
+            for i in np.flatnonzero((few | zero) & ~w.throughput):
+                self._hide_row(w, name, i, num, ZERO_OR_FEW)
+            for i in np.flatnonzero(zero & ~w.throughput & (w.vals[num] == 0).to_numpy()):
+                self._withhold_zero(w, name, i, num)
+
+    def _withhold_zero(self, w: _Work, name: str, i: int, col: str) -> None:
+        """A published 0 that says "none of a small group": shown and logged as a count below the threshold."""
+        if w.pub[col][i] is None or w.small[col][i]:
+            return
+        w.small[col][i] = True
+        w.pub[col][i] = None
+        w.n_with += 1
+        w.n_pub -= 1
+        self.record(name, w.labels[i], col, f"count below {self.threshold}")
 
     def _implied_cell_rule(self, w: _Work, name: str, row_cells) -> None:
         """A row with an implied cell (e.g. of a paired 2x2 table) below the threshold: values hidden."""
@@ -973,14 +1018,14 @@ class DisclosureControl:
             if num in frame and den in frame:
                 k = pd.to_numeric(frame[num], errors="coerce").to_numpy(dtype=float)
                 n = pd.to_numeric(frame[den], errors="coerce").to_numpy(dtype=float)
-                if (((k == 0) | (k == n)) & (n > 0) & (n < self.zero_minimum)).any():
+                if (((k == 0) | (k == n)) & (n > 0) & (n < self.zero_rule_minimum)).any():
                     return True
         return False
 
     def _one_small_level(self, g: pd.DataFrame, level: str, add) -> bool:
         """A block whose only level holds fewer than the zero minimum: its name says "all of them are ..."."""
         return (len(add) > 0 and g[level].nunique() == 1
-                and float(pd.to_numeric(g[add[0]], errors="coerce").sum()) < self.zero_minimum)
+                and float(pd.to_numeric(g[add[0]], errors="coerce").sum()) < self.zero_rule_minimum)
 
     def _levels_to_merge(self, g: pd.DataFrame, level: str, across: list, add: list, pairs: dict,
                          whole: float | None = None) -> list:
@@ -992,7 +1037,7 @@ class DisclosureControl:
         levels = list(dict.fromkeys(g[level]))
 
         def none_or_all(rows) -> bool:
-            if whole is None or not (0 < whole < self.zero_minimum):
+            if whole is None or not (0 < whole < self.zero_rule_minimum):
                 return False
             k = float(pd.to_numeric(rows[add[0]], errors="coerce").sum())
             return k in (0.0, whole)

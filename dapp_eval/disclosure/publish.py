@@ -51,7 +51,7 @@ def published_values(df: pd.DataFrame, dc: DisclosureControl, **table_kw) -> pd.
     >>> published_values(t, DisclosureControl(), label_cols=["quarter"])["n"].tolist()
     [25.0, nan]
     """
-    quiet = DisclosureControl(threshold=dc.threshold, strict=dc.strict, round_at_risk=dc.base, alpha=dc.alpha)
+    quiet = dc.same_policy()
     shown = quiet.table(df, name="chart", **table_kw)
     out = shown.copy()
     marker = SUPPRESSED.format(t=dc.threshold)

@@ -64,7 +64,7 @@ from dapp_eval.columns import (
     Value,
     row_mask,
 )
-from dapp_eval.disclosure.control import HIDDEN, DisclosureControl, count_columns
+from dapp_eval.disclosure.control import HIDDEN, WITH_SMALL, DisclosureControl, count_columns
 
 __all__ = ["Label", "Count", "Proportion", "Derived", "Summary", "AtPublishedN", "Events", "Model", "Value", "Merge",
            "CurveAt", "CurveQuantile", "CurveArea", "curve_value_at", "curve_quantile", "curve_area", "publish",
@@ -121,7 +121,7 @@ def _apply_proportion(s: _State, r: Proportion) -> None:
     n_true = pd.to_numeric(t[r.denominator], errors="coerce").to_numpy(dtype=float)
     k, n = s.pub[r.numerator].to_numpy(dtype=float), s.pub[r.denominator].to_numpy(dtype=float)
     comp = n_true - k_true
-    zero = ((k_true == 0) | (comp == 0)) & (n_true > 0) & (n_true < s.dc.zero_minimum)
+    zero = ((k_true == 0) | (comp == 0)) & (n_true > 0) & (n_true < s.dc.zero_rule_minimum)
     withhold = np.isnan(k) | np.isnan(n) | (n <= 0) | _small(s.dc, comp) | zero | (k > n)
     withhold &= ~(np.isnan(k_true) | np.isnan(n_true))  # a row without these counts: not this proportion
     m = m & ~(np.isnan(k_true) | np.isnan(n_true))
@@ -164,7 +164,7 @@ def _zero_of_small_group(s: _State, r: Derived, cells: pd.DataFrame) -> np.ndarr
         return np.zeros(len(s.out), dtype=bool)
     g = _people_of(r.group, s.true)
     zero = cells.apply(lambda c: pd.to_numeric(c, errors="coerce").astype("float64")).to_numpy(dtype=float) == 0
-    return zero.any(axis=1) & (g > 0) & (g < s.dc.zero_minimum)
+    return zero.any(axis=1) & (g > 0) & (g < s.dc.zero_rule_minimum)
 
 
 def _missing(v: pd.Series) -> np.ndarray:
@@ -218,39 +218,47 @@ def _group_totals(r: Count, c: str, true: pd.DataFrame) -> np.ndarray:
     return _people_of(r.total, true)
 
 
-def _hide(s: _State, col: str, withhold: np.ndarray, reason: str) -> None:
-    """Withhold (``[c]``) the cells of ``col`` where ``withhold``, after the count step, and log each one."""
+def _hide(s: _State, col: str, withhold: np.ndarray) -> None:
+    """Withhold the published counts of ``col`` where ``withhold``, after the count step: a count below the
+    threshold (a 0 of the zero rule) is shown and logged like any small count (``<T``), a larger one like a
+    total beside a small part (``[c]``), so that neither the marker nor the log tells "none" from "a few"."""
+    v = pd.to_numeric(s.true[col], errors="coerce").to_numpy(dtype=float)
+    withhold = withhold & s.pub[col].notna().to_numpy()
+    small = withhold & (v < s.dc.threshold)
     s.out[col] = s.out[col].astype(object)
-    s.out.loc[withhold, col] = HIDDEN
+    s.out.loc[small, col] = s.dc.marker
+    s.out.loc[withhold & ~small, col] = HIDDEN
+    rounded = int((withhold & (s.pub[col].to_numpy(dtype=float) != v)).sum())
     s.pub.loc[withhold, col] = np.nan
-    s.hidden += int(withhold.sum())
+    s.dc._tally(s.out.attrs.get("name", "table"), published=-int(withhold.sum()), withheld=int(withhold.sum()),
+                rounded=-rounded)
     for i in np.flatnonzero(withhold):
-        s.dc.record(s.out.attrs.get("name", "table"), s.out.attrs["labels"][i], col, reason)
+        s.dc.record(s.out.attrs.get("name", "table"), s.out.attrs["labels"][i], col,
+                    f"count below {s.dc.threshold}" if small[i] else WITH_SMALL)
+
+
+def _none_of_small(s: _State, v: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Issue 26, F2: a 0 in a group smaller than the zero rule's minimum says "none of them" and is shown as a
+    small count. ("All of them" is a count of at least the threshold when the group is: it stays, rounded, and
+    the proportion it would give is withheld by its role, as it is for a complement of a few.)"""
+    return (v == 0) & (group > 0) & (group < s.dc.zero_rule_minimum)
 
 
 def _apply_count_zero_rule(s: _State, r: Count) -> None:
-    """Issue 26, F2: a 0 (or a count equal to its group) in a group smaller than the zero minimum says "none"
-    (or "all") of that group, and is withheld like a small count."""
     for c in r.cols:
         if c == r.total:
             continue
         v = pd.to_numeric(s.true[c], errors="coerce").to_numpy(dtype=float)
-        total = _group_totals(r, c, s.true)
-        withhold = ((v == 0) | (v == total)) & (total > 0) & (total < s.dc.zero_minimum)
-        withhold &= s.pub[c].notna().to_numpy()
-        _hide(s, c, withhold, f"none or all of a group of fewer than {s.dc.zero_minimum}")
+        _hide(s, c, _none_of_small(s, v, _group_totals(r, c, s.true)))
 
 
 def _apply_merge_zero_rule(s: _State, r: Merge) -> None:
-    """A level left saying "none" or "all" of a group smaller than the zero minimum after merging (it had no
-    sibling of its kind to merge with: "Assessed as unsuitable 0" beside the intermediate "Accepted") is
-    withheld, unless it is its group's only row (then it says nothing)."""
+    """A level left holding 0 of a group smaller than the zero minimum after merging (it had no sibling of its
+    kind to merge with: "Assessed as unsuitable 0" beside the intermediate "Accepted"; "Started 0" of a few
+    accepted) is shown as a small count."""
     size = np.asarray(r.group_size(s.true), dtype=float)
-    alone = s.true.groupby(list(r.by), sort=False, dropna=False)[r.level].transform("size").to_numpy() == 1
     for c in (c for c in r.add if c in s.counts):
-        k = pd.to_numeric(s.true[c], errors="coerce").to_numpy(dtype=float)
-        bad = (size > 0) & (size < s.dc.zero_minimum) & ((k == 0) | (k == size)) & ~alone
-        _hide(s, c, bad & s.pub[c].notna().to_numpy(), f"none or all of a group of fewer than {s.dc.zero_minimum}")
+        _hide(s, c, _none_of_small(s, pd.to_numeric(s.true[c], errors="coerce").to_numpy(dtype=float), size))
 
 
 def _apply_count_rules(s: _State, roles) -> None:
@@ -274,11 +282,10 @@ def _apply_events(s: _State, r: Events) -> None:
     m = _mask(r.rows, s.true)
     ev = pd.to_numeric(s.true[r.col], errors="coerce").to_numpy(dtype=float)
     n = _people_of(r.n, s.true)
-    withhold = (ev == 0) & (n > 0) & (n < s.dc.zero_minimum)
+    withhold = _none_of_small(s, ev, n)
     if r.people is not None:
         withhold |= ~np.isnan(_people_of(r.people, s.true)) & np.isnan(_people_of(r.people, s.pub))
-    withhold &= m & ~np.isnan(ev) & s.pub[r.col].notna().to_numpy()
-    _hide(s, r.col, withhold, "events of none of a small group, or beside a count of people not published")
+    _hide(s, r.col, withhold & m & ~np.isnan(ev))
 
 
 def _apply_model(s: _State, r: Model) -> None:

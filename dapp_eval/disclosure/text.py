@@ -20,8 +20,10 @@ HOW_FIGURES_ARE_PROTECTED = (
     "counts; the intervals do not allow for the rounding, so for small groups they are a little too narrow. "
     "Curves over time are redrawn from rounded numbers of exits counted by whole weeks (whole months after "
     "leaving the programme), so that each step stands for at least {threshold} people and none falls on any "
-    "one person's date. 'None' or 'all' of a group of fewer than {zero_minimum} people is treated like a "
-    "small count. A value marked '[c]' is not shown because it is calculated from a count below {threshold}; "
+    "one person's date. A 0 that would say 'none' of a small group (fewer than {zero_minimum} people, or any "
+    "group in the report for all sites, because a 0 there is a 0 at every site) is shown as '<{threshold}' "
+    "too, and no percentage is shown for 'none' or 'all' of such a group. A value marked '[c]' is not shown "
+    "because it is calculated from a count below {threshold} or would give one back; "
     "a model fitted to fewer than {threshold} events is not shown at all. This release uses a threshold of "
     "{threshold}: releases of the same data at different thresholds must not both be published, because "
     "together they show which counts are exactly {threshold_less_one}."
@@ -50,7 +52,7 @@ def protected_sentence(shown: pd.DataFrame, *, threshold: int = 10, base: int = 
     --------
     >>> t = pd.DataFrame({"group": ["a", "b"], "n": ["<10", "45"], "estimate": ["[c]", 0.4]})
     >>> protected_sentence(t)
-    "Counts are rounded to the nearest 5; '<10' marks a count from 1 to 9, and '[c]' a value calculated from one."
+    "Counts are rounded to the nearest 5; '<10' marks a count below 10, and '[c]' a value calculated from one."
     >>> protected_sentence(pd.DataFrame({"n": ["0"]}))
     ''
     """
@@ -64,7 +66,7 @@ def protected_sentence(shown: pd.DataFrame, *, threshold: int = 10, base: int = 
     if rounded:
         parts.append(f"Counts are rounded to the nearest {base}")
     if small:
-        parts.append(f"'{marker}' marks a count from 1 to {threshold - 1}"
+        parts.append(f"'{marker}' marks a count below {threshold}"
                      + (f", and '{HIDDEN}' a value calculated from one" if derived else ""))
     elif derived:
         parts.append(f"'{HIDDEN}' marks a value calculated from a count below {threshold}")

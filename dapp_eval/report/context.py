@@ -128,7 +128,9 @@ class Page:
         self.alpha = release.alpha
         self.level = release.level            # '95%': every label reads the plan's level from here
         self.ci_label = f"{self.level} CI"
-        self.dc = DisclosureControl(threshold=int(self.plan["threshold"]), strict=release.strict, alpha=self.alpha)
+        # the report for all sites of a release with site reports: its zeros hold at every site (the zero rule)
+        self.dc = DisclosureControl(threshold=int(self.plan["threshold"]), strict=release.strict, alpha=self.alpha,
+                                    carries_down=site is None and release.data.sites["site_id"].nunique() > 1)
         self.synthetic = release.synthetic
         self.full_data = release.data
         self.kpis: list[dict] = []

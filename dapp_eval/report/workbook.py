@@ -45,7 +45,8 @@ NOTE_SUFFIX = " note"
 
 #: the shorthand a published cell may hold instead of a number, and what each means (ONS conventions)
 SHORTHAND = {
-    "<threshold": "a count below the small-number threshold (e.g. <10), not published",
+    "<threshold": "a count below the small-number threshold (e.g. <10; a 0 that would say 'none' of a small group "
+                  "too), not published",
     "[c]": "confidential: withheld because it would reveal a small count",
     "< 0.001": "a p-value below 0.001",
     "[x]": "not available",

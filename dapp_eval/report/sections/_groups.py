@@ -83,7 +83,7 @@ def publish(page, res, *, caption: str, name: str) -> tuple[list, pd.DataFrame]:
     rates = {"n_resolved": "prop_started", "n_left": "prop_completed"}
     block, shown = publish_block(page, res, caption=f"{caption} (in each characteristic, the largest group is the "
                                  "total less the other groups)", name=name, rename={"label": "variable"},
-                                 then=lambda t: fp.derive_largest_group(t, totals, zero_minimum=page.dc.zero_minimum),
+                                 then=lambda t: fp.derive_largest_group(t, totals, zero_minimum=page.dc.zero_rule_minimum),
                                  drop=("characteristic", *gone, *(rates[c] for c in gone)))
     if shown is None:
         return [block], res.summary.iloc[:0]

@@ -67,9 +67,7 @@ def chart_result(res, shown: pd.DataFrame, table: str = "summary"):
 
 def quiet(dc):
     """A control with ``dc``'s policy that logs nothing (numbers worked out for a sentence, published elsewhere)."""
-    from dapp_eval.disclosure import DisclosureControl
-
-    return DisclosureControl(threshold=dc.threshold, strict=dc.strict, round_at_risk=dc.base, alpha=dc.alpha)
+    return dc.same_policy()
 
 
 def published_count(page, value, *, name: str) -> float:

@@ -55,7 +55,7 @@ def _flow(page, res) -> tuple[list, object]:
                            f"completion: {n.get('referred', 'n/a')} referred, {n.get('started', 'n/a')} started, "
                            f"{n.get('completed', 'n/a')} completed; the number at every stage and exit is in the "
                            "table above (small numbers hidden).", caption="Participant flow (CONSORT-style)."))
-    conv = fp.conversion_table(shown, alpha=page.dc.alpha, zero_minimum=page.dc.zero_minimum)
+    conv = fp.conversion_table(shown, alpha=page.dc.alpha, zero_minimum=page.dc.zero_rule_minimum)
     out.append(page.publish(conv, roles=fp.CONVERSION_ROLES, name="funnel_conversion",
                             caption=f"Conversion at each step (proportion with {page.level} Wilson CI; the numbers "
                                     "are sums of the published stages)"))

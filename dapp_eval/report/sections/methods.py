@@ -53,10 +53,11 @@ def build(page) -> dict:
          "'p-value (adjusted for several outcomes, Holm)'). Model coefficients, band summaries and alternative views of the primary outcome are "
          "descriptive and not adjusted."),
         ("Small numbers", f"Counts from 1 to {page.dc.threshold - 1} describing people are shown as "
-         f"'{page.dc.marker}', and every other count is rounded to the nearest {page.dc.base}, the same way in "
+         f"'{page.dc.marker}' (so is a 0 that would say 'none' of a group of fewer than {page.dc.zero_minimum} "
+         "people, or of any group in the report for all sites), and every other count is rounded to the nearest {page.dc.base}, the same way in "
          "every table and report (the method OpenSAFELY uses), so no hidden count can be worked out from a total, "
          "another site's report or another period. Percentages of counts are computed from the rounded counts; "
-         f"values computed from a hidden count are shown as '[c]'; models with fewer than {page.dc.threshold} "
+         f"values computed from a hidden count, and counts that would give one back, are shown as '[c]'; models with fewer than {page.dc.threshold} "
          f"events are not shown. Curves stop where fewer than {page.dc.threshold} people remain at risk and "
          "numbers at risk are rounded. Referrals, starts and completions by quarter: a quarter of a handful of "
          "people is merged with a neighbouring quarter, and in each count the largest quarter is the participant "

@@ -1,0 +1,159 @@
+"""Issue 26, seventh round: a withheld count's marker and its logged reason never tell "none" from "a few".
+
+Attack a8 read "none or all of a small group" at a 5-referral site from the marker (`[c]` for a 0 of the zero
+rule, `<T` for a count of a few) and from the disclosure log's per-table reasons. Attack a10 read every site's
+"nobody awaiting start" from the all-sites flow's 0 in a large group, and "nobody started" from a site flow's
+"Started 0" under a small "Accepted". These tests generate tables and flows of every size around the
+thresholds and check the published markers against the true values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dapp_eval.columns import Count, Label, Proportion
+from dapp_eval.disclosure import DisclosureControl
+from dapp_eval.disclosure.control import WITH_SMALL, ZERO_OR_FEW
+from dapp_eval.disclosure.roles import publish
+
+#: every reason a count or value may be logged with: none of them names "none" or "all"
+_REASONS = {ZERO_OR_FEW, WITH_SMALL}
+
+
+def _reasons_ok(dc: DisclosureControl) -> bool:
+    return all(r in _REASONS or r.startswith(("count below", "levels merged", "computed from a count not"))
+               for r in dc.log["reason"])
+
+
+def _check_markers(true: np.ndarray, shown: pd.Series, dc: DisclosureControl) -> None:
+    """A count below the threshold is shown as a number only when it is a 0 allowed by the rule; every other
+    count below the threshold shows '<T'; '[c]' only ever stands for a count of at least the threshold."""
+    for v, s in zip(true, shown.astype(str)):
+        if s == "[c]":
+            assert v >= dc.threshold, (v, s)
+        elif 0 < v < dc.threshold:
+            assert s == dc.marker, (v, s)
+        elif s == dc.marker:
+            assert v < dc.threshold, (v, s)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(cells=st.lists(st.integers(0, 30), min_size=2, max_size=6), threshold=st.integers(5, 20),
+       carries=st.booleans())
+def test_a_zero_of_the_rule_looks_like_a_few(cells, threshold, carries):
+    dc = DisclosureControl(threshold=threshold, carries_down=carries)
+    t = pd.DataFrame({"level": [f"l{i}" for i in range(len(cells))], "n": cells, "n_total": sum(cells),
+                      "estimate": np.array(cells) / max(sum(cells), 1)})
+    shown = publish(t, [Label("level"), Count("n", "n_total", total="n_total"),
+                        Proportion("n", "n_total", estimate="estimate")], dc, name="dist")
+    _check_markers(np.array(cells), shown["n"], dc)
+    total = sum(cells)
+    for v, s, e in zip(cells, shown["n"].astype(str), shown["estimate"].astype(str)):
+        if v == 0 and 0 < total < dc.zero_rule_minimum:
+            assert s == dc.marker  # none of a small group (of any group, in the all-sites report)
+        if 0 < total < dc.zero_rule_minimum and v in (0, total):
+            assert e == "[c]"  # no 0% or 100% of such a group, whatever the value
+        if v == 0 and total >= dc.zero_rule_minimum:
+            assert s == "0"
+    assert _reasons_ok(dc)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(n=st.integers(1, 45), k=st.integers(0, 45), extra=st.integers(0, 20), threshold=st.integers(5, 12))
+def test_events_markers(n, k, extra, threshold):
+    k = min(k, n)
+    events = k + extra if k else 0
+    from dapp_eval.analyses.followup import events_role
+
+    t = pd.DataFrame({"label": ["police"] * 2, "period": ["after"] * 2,
+                      "measure": ["any incident", "incidents per person-year"],
+                      "n": [n, n], "n_with_incident": [k, np.nan], "n_events": [np.nan, events]})
+    dc = DisclosureControl(threshold=threshold)
+    shown = publish(t, [Label("label", "period", "measure"), Count("n", "n_with_incident"),
+                        events_role(["label"])], dc, name="ba", pairs={"n_with_incident": "n"})
+    _check_markers(np.array([k]), shown["n_with_incident"].iloc[:1], dc)
+    _check_markers(np.array([events]), shown["n_events"].iloc[1:], dc)
+    assert _reasons_ok(dc)
+
+
+def _flow(n: dict, threshold: int, carries: bool = False) -> pd.DataFrame:
+    from dapp_eval.analyses import flow_published as fp
+
+    rows = [{"group": "all", "stage": s, "label": fp.STAGE_LABELS[s], "parent": p,
+             "level": "intermediate" if s in fp.INTERMEDIATE_STAGES else "terminal", "n": n.get(s, 0)}
+            for s, p in fp.STAGE_PARENT.items()]
+    t = pd.DataFrame(rows)
+    for inter, kids in (("started", ("still_attending", "completed", "dropped_out", "excluded", "other_exit")),
+                        ("accepted", ("declined_to_start", "awaiting_start", "exited_before_start", "started")),
+                        ("assessed", ("unsuitable", "accepted")),
+                        ("referred", ("declined_assessment", "awaiting_assessment", "exited_before_assessment",
+                                      "assessed"))):
+        t.loc[t["stage"] == inter, "n"] = int(t.loc[t["stage"].isin(kids), "n"].sum())
+    dc = DisclosureControl(threshold=threshold, carries_down=carries)
+    from dapp_eval.disclosure.roles import publish as pub
+
+    return pub(fp.flow_table(t), fp.FLOW_ROLES, dc, name="flow"), t, dc
+
+
+def test_a_parent_of_nobody_under_a_small_group_is_not_shown_as_0():
+    """a10 A2 (H, S05, one month): 2 accepted, both declined to start: 'Started 0' and its stages' 0s said that
+    nobody accepted started. The stages' group is the nearest stage above with people (Accepted)."""
+    shown, _, _ = _flow({"declined_assessment": 3, "unsuitable": 2, "declined_to_start": 2}, 10)
+    started = shown.loc[shown["stage"] == "started"]
+    assert started["total"].astype(str).tolist() != ["0"]
+    under = shown[shown["parent"] == "started"]
+    assert "0" not in under["n"].astype(str).tolist()
+    # the same flow with 40 accepted, 20 declining: a 0 started of 40 is published (a group of at least 20)
+    shown, _, _ = _flow({"declined_assessment": 3, "unsuitable": 2, "declined_to_start": 40}, 10)
+    assert shown.loc[shown["stage"] == "started", "total"].astype(str).tolist() == ["0"]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(sizes=st.lists(st.integers(0, 25), min_size=12, max_size=12), threshold=st.integers(5, 15),
+       carries=st.booleans())
+def test_no_flow_stage_shows_0_of_a_small_group(sizes, threshold, carries):
+    stages = ["declined_assessment", "awaiting_assessment", "exited_before_assessment", "unsuitable",
+              "declined_to_start", "awaiting_start", "exited_before_start", "still_attending", "completed",
+              "dropped_out", "excluded", "other_exit"]
+    shown, true, dc = _flow(dict(zip(stages, sizes)), threshold, carries)
+    people = dict(zip(true["stage"], true["n"]))
+    parent = dict(zip(true["stage"], true["parent"]))
+    for _, row in shown.iterrows():
+        if row["level"] != "terminal" or not isinstance(row["stage"], str) or str(row["n"]) != "0":
+            continue
+        up = parent[row["stage"]]
+        while people[up] == 0 and isinstance(parent.get(up), str):
+            up = parent[up]
+        assert people[up] == 0 or people[up] >= dc.zero_rule_minimum, (row["label"], people[up])
+    assert _reasons_ok(dc)
+
+
+@pytest.mark.parametrize("carries", [False, True])
+def test_the_all_sites_report_treats_every_zero_as_none_of_a_small_group(carries):
+    """a10 A2: the all-sites flow's 'Awaiting start 0' (of 1,000 accepted) said that at every one of eight sites
+    no accepted person was waiting: a 0 at all sites is a 0 at each site, where the group may be small."""
+    n = {"declined_assessment": 300, "unsuitable": 200, "declined_to_start": 150, "exited_before_start": 40,
+         "still_attending": 100, "completed": 500, "dropped_out": 200, "excluded": 30, "other_exit": 25}
+    shown, _, dc = _flow(n, 10, carries)
+    zeros = shown[shown["n"].astype(str) == "0"]
+    if carries:
+        assert zeros.empty
+        assert dc.zero_rule_minimum == float("inf")
+    else:
+        assert set(zeros["stage"]) == {"awaiting_assessment", "exited_before_assessment", "awaiting_start"}
+
+
+def test_the_page_for_all_sites_carries_down_and_a_site_page_does_not(tmp_path):
+    from dapp_eval.data.io import load_programme
+    from dapp_eval.report.context import Page, Release
+    from dapp_eval.synthetic import generate
+
+    generate(tmp_path / "d", referrals=120, sites=2, seed=8811)
+    rel = Release(load_programme(tmp_path / "d"), {"threshold": 10})
+    assert Page(rel, None).dc.carries_down and not Page(rel, "S01").dc.carries_down
+    generate(tmp_path / "one", referrals=60, sites=1, seed=8812)
+    assert not Page(Release(load_programme(tmp_path / "one"), {"threshold": 10}), None).dc.carries_down
