@@ -320,9 +320,9 @@ class DisclosureControl:
     round_at_risk: int = 5
     #: the plan's alpha: intervals recomputed from published counts are at this level (1 - alpha)
     alpha: float = 0.05
-    #: the report for all sites of a release that also has site reports: a 0 (or "all") there is a 0 (or "all")
-    #: at every site, whose group may be small, so the zero rule applies to groups of any size
-    #: (:attr:`zero_rule_minimum`)
+    #: a report of a release of several sites: a 0 (or "all") for all sites is a 0 (or "all") at every site, whose
+    #: group may be small, so the zero rule applies to groups of any size (:attr:`zero_rule_minimum`), in the site
+    #: reports too (their published 0s would otherwise add up to the all-sites report's hidden one)
     carries_down: bool = False
     _log: list[dict] = field(default_factory=list, repr=False)
     _cells: dict = field(default_factory=dict, repr=False)
@@ -352,7 +352,7 @@ class DisclosureControl:
     @property
     def zero_rule_minimum(self) -> float:
         """The group size below which a 0 or an "all" is treated like a small count: :attr:`zero_minimum`, or
-        (:attr:`carries_down`, the all-sites report) any group, because the same 0 then holds at every site.
+        (:attr:`carries_down`, a release of several sites) any group, because a 0 for all sites holds at every site.
 
         Examples
         --------

@@ -21,7 +21,7 @@ HOW_FIGURES_ARE_PROTECTED = (
     "Curves over time are redrawn from rounded numbers of exits counted by whole weeks (whole months after "
     "leaving the programme), so that each step stands for at least {threshold} people and none falls on any "
     "one person's date. A 0 that would say 'none' of a small group (fewer than {zero_minimum} people, or any "
-    "group in the report for all sites, because a 0 there is a 0 at every site) is shown as '<{threshold}' "
+    "group in a release of several sites, because a 0 for all sites is a 0 at every site) is shown as '<{threshold}' "
     "too, and no percentage is shown for 'none' or 'all' of such a group. A value marked '[c]' is not shown "
     "because it is calculated from a count below {threshold} or would give one back; "
     "a model fitted to fewer than {threshold} events is not shown at all. This release uses a threshold of "

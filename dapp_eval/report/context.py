@@ -128,9 +128,11 @@ class Page:
         self.alpha = release.alpha
         self.level = release.level            # '95%': every label reads the plan's level from here
         self.ci_label = f"{self.level} CI"
-        # the report for all sites of a release with site reports: its zeros hold at every site (the zero rule)
+        # a release with several sites: the all-sites report's zeros hold at every site, so every report of the
+        # release shows a 0 of people as a small count (the zero rule for groups of any size); a site report too,
+        # or its published 0s would add up to the all-sites report's hidden one
         self.dc = DisclosureControl(threshold=int(self.plan["threshold"]), strict=release.strict, alpha=self.alpha,
-                                    carries_down=site is None and release.data.sites["site_id"].nunique() > 1)
+                                    carries_down=release.data.sites["site_id"].nunique() > 1)
         self.synthetic = release.synthetic
         self.full_data = release.data
         self.kpis: list[dict] = []
