@@ -113,12 +113,18 @@ class Summary:
 
     ``grain``: the columns are order statistics of a time (a median or quartile of weeks waiting) and are shown
     in whole units of ``grain`` (rounded down): a median of an odd number of people, or a quartile, is one
-    person's exact time, which with the extract date gives that person's referral date."""
+    person's exact time, which with the extract date gives that person's referral date.
+
+    ``moments``: ``(mean, sd)`` (``sd`` may be None), columns among ``cols`` holding a mean and SD of whole-number
+    values (scores, counts of children, contacts): shown as the mean and SD of the *rounded* sum and sum of squares
+    at the *published* n (:func:`dapp_eval.estimators.paired.protected_moments`). The true mean and SD pin the true
+    n (a mean of 9.4 at a published 5 is 66 / 7, and with its SD the sum of squares, attack a11 B1-B10)."""
 
     cols: tuple[str, ...]
     n: str
     rows: object = None
     grain: float | None = None
+    moments: tuple = ()
 
 
 @dataclass(frozen=True)

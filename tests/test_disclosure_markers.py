@@ -159,3 +159,42 @@ def test_every_page_of_a_release_of_several_sites_carries_down(tmp_path):
     assert Page(rel, None).dc.carries_down and Page(rel, "S01").dc.carries_down
     generate(tmp_path / "one", referrals=60, sites=1, seed=8812)
     assert not Page(Release(load_programme(tmp_path / "one"), {"threshold": 10}), None).dc.carries_down
+
+
+def _fits(n: int, mean: float, sd: float, hm: float, hs: float) -> bool:
+    """a11's test of one candidate n (scripts/means_n.py, table1_sd.py): whole-number values of n people with an
+    integer sum S and sum of squares Q (of S's parity) shown as ``mean`` and ``sd`` at steps ``hm``, ``hs``."""
+    import math
+
+    for s_ in range(math.floor((mean - hm) * n) - 1, math.ceil((mean + hm) * n) + 2):
+        if abs(round(s_ / n / hm) * hm - mean) > 1e-9:
+            continue
+        lo, hi = max(sd - hs / 2, 0.0), sd + hs / 2
+        for q in range(math.floor(lo * lo * (n - 1) + s_ * s_ / n) - 2, math.ceil(hi * hi * (n - 1) + s_ * s_ / n) + 3):
+            var = (q - s_ * s_ / n) / (n - 1)
+            if (q - s_) % 2 == 0 and var >= 0 and abs(round(math.sqrt(var) / hs) * hs - sd) <= 1e-9:
+                return True
+    return False
+
+
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(values=st.lists(st.integers(0, 30), min_size=5, max_size=45), threshold=st.integers(5, 12))
+def test_a_mean_and_sd_do_not_tell_the_rounded_n(values, threshold):
+    """a11 B1/B10: the true mean (0.1) and SD (3 figures) of whole numbers beside a rounded n fitted one n of the
+    band (9.4 beside 5 is 66 / 7). As published, the mean and SD fit every n of the published count's band."""
+    from dapp_eval.estimators.paired import _step, protected_moments
+
+    n = len(values)
+    if n < threshold:
+        return
+    dc = DisclosureControl(threshold=threshold)
+    n_pub = dc.published_count(n)
+    x = np.array(values, dtype=float)
+    m, sd = (float(v[0]) for v in protected_moments([x.mean()], [x.std(ddof=1)], [n_pub]))
+    n_lo = max(n_pub - 4, 2)
+    hm = _step(max(0.1, 1 / n_lo))
+    hs = _step(max(hm, 1 / (max(x.std(ddof=1), 0.25) * (n_lo - 1))))
+    assert abs(m - x.mean()) <= hm / 2 + 1e-9 and abs(sd - x.std(ddof=1)) <= hs / 2 + 1e-9
+    band = [k for k in range(threshold, n_pub + 3) if dc.published_count(k) == n_pub]
+    assert n in band
+    assert all(_fits(k, m, sd, hm, hs) for k in band), (n, band, m, sd)

@@ -109,13 +109,18 @@ def test_risk_change_statistics_are_those_of_the_published_n(folders, seed, alph
             continue
         d = (ch["score_to"] - ch["score_from"]).to_numpy(float)
         n = int(n_pub)
-        # closed forms at the published n
-        se = d.std(ddof=1) / math.sqrt(n)
+        # closed forms at the published n, of the mean and SD as published (a11: the true ones pin n)
+        from dapp_eval.estimators.paired import protected_moments
+
+        m_pub, sd_pub = (float(v[0]) for v in protected_moments([d.mean()], [d.std(ddof=1)], [n]))
+        assert float(mc["estimate"]) == pytest.approx(m_pub, abs=1e-12)
+        assert abs(m_pub - d.mean()) <= 0.25 + 1e-9 and abs(sd_pub - d.std(ddof=1)) <= 0.5 + 1e-9
+        se = sd_pub / math.sqrt(n)
         q = stats.t.ppf(1 - alpha / 2, n - 1)
-        assert float(mc["ci_lower"]) == pytest.approx(d.mean() - q * se, abs=1e-9)
+        assert float(mc["ci_lower"]) == pytest.approx(m_pub - q * se, abs=1e-9)
         # the same formula evaluated twice (scipy's t): floating-point noise only
-        assert float(mc["p_value"]) == pytest.approx(2 * stats.t.sf(abs(d.mean()) / se, n - 1), rel=1e-9)
-        dz_hat = d.mean() / d.std(ddof=1)
+        assert float(mc["p_value"]) == pytest.approx(2 * stats.t.sf(abs(m_pub) / se, n - 1), rel=1e-9)
+        dz_hat = m_pub / sd_pub
         lo, hi = _nct_ncp_interval(dz_hat * math.sqrt(n), n - 1, alpha)
         # the same root-finding (estimator's brentq, xtol far below 1e-9) on the same inputs
         assert float(dz["ci_lower"]) == pytest.approx(lo / math.sqrt(n), abs=1e-9)
@@ -282,7 +287,7 @@ def test_analyses_declare_the_groups(folders):
 
     data = folders[7103]
     bt = risk.band_transitions(data)
-    assert any(getattr(r, "total", None) == "sum" for r in bt.roles["transitions"])
+    assert any(getattr(r, "total", None) is risk.band_group for r in bt.roles["transitions"])
     ch = families.children(data) if hasattr(families, "children") else None
     if ch is not None:
         assert any(getattr(r, "total", None) == "sum" for r in ch.roles["age_bands"])

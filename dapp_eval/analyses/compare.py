@@ -86,10 +86,18 @@ def funnel_positions(counts: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
                          "limit_outer_upper": uo, "position": pos}, index=counts.index)
 
 
+def site_starters(t: pd.DataFrame) -> pd.Series:
+    """A site's starters: those followed to the horizon and those started too recently."""
+    return pd.to_numeric(t["n"], errors="coerce") + pd.to_numeric(t["n_recent"], errors="coerce")
+
+
 def funnel_roles(alpha: float) -> list:
     """The roles of :func:`site_funnel`'s summary: the proportion, the limits and the position are all worked
     out again from the published counts (a site's exact point gave its counts back, issue 26)."""
-    return [Label("site_id", "site_name", "programme_model"), Count("n", "n_completed", "n_recent"),
+    # those started too recently are a part of the site's starters (a11 B8: "0 too recent" at a site of a few
+    # starters said that every one of them had left)
+    return [Label("site_id", "site_name", "programme_model"), Count("n", "n_completed"),
+            Count("n_recent", total=site_starters),
             Proportion("n_completed", "n"),
             Derived((*_LIMITS, "position"), functools.partial(funnel_positions, alpha=alpha),
                     inputs=("n", "n_completed"))]

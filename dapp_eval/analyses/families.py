@@ -174,7 +174,7 @@ def partner_support(data, *, alpha: float = 0.05) -> AnalysisResult:
                      n_supported=len(ps), n_started_and_left=int(left.sum()))
     return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, tables={"contacts": contacts, "closed": closed_t},
                           roles={"summary": [Label("measure"), Count("n_yes", "n"), Proportion("n_yes", "n")],
-                                 "contacts": [Label("measure"), Count("n"), Summary(("mean",), n="n"),
+                                 "contacts": [Label("measure"), Count("n"), Summary(("mean",), n="n", moments=("mean",)),
                                               Summary(("median",), n="n", grain=1.0)],
                                  "closed": [Label("closed_reason"), Count("n")]},
                           title="Partner support")

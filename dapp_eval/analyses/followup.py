@@ -1583,7 +1583,9 @@ def completers_roles(summary: pd.DataFrame, alpha: float) -> list:
     model = group.str.contains(" / ").to_numpy()
     stats_cols = ("estimate", "ci_lower", "ci_upper", "p_value")
     labels = [c for c in ("group", "group_label", "period", "measure", "note") if c in summary]
-    return [Label(*labels), Count("n", "n_with_incident", "n_events"), events_role(("group",)),
+    # the people with an incident are a part of the group's n (the zero rule: a7 read "none of the 6 completers
+    # had police involvement" from a 0 beside a group published as 5)
+    return [Label(*labels), Count("n", "n_events"), Count("n_with_incident", total="n"), events_role(("group",)),
             Proportion("n_with_incident", "n", rows=any_inc),
             Derived(("estimate",), partial(completer_rates, true=summary.reset_index(drop=True)),
                     inputs=("n_events",), rows=rate),

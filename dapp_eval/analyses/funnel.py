@@ -1298,7 +1298,7 @@ def baseline_roles() -> list:
     return [Merge(by=("variable",), level="level", across=("group",), where=_exclusive_levels),
             Label("variable", "kind", "level", "group"), Count("n", "n_group"),
             Proportion("n", "n_group", estimate="pct", ci=None, scale=100.0),
-            Summary(("mean", "sd"), n="n"),
+            Summary(("mean", "sd"), n="n", moments=("mean", "sd")),
             Derived(("smd", "smd_max_abs"), smd_published, inputs=("n", "n_group"))]
 
 

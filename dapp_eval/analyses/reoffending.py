@@ -141,4 +141,4 @@ def _roles() -> list:
     return [Label("cohort", "meets_minimum"), Count("n", "n_reoffenders", "n_offences"),
             Proportion("n_reoffenders", "n"),
             Derived(("frequency", "offences_per_reoffender"), _ratios, inputs=("n", "n_reoffenders", "n_offences")),
-            Summary(("mean_days_to_first",), n="n_reoffenders")]
+            Summary(("mean_days_to_first",), n="n_reoffenders", moments=("mean_days_to_first",))]

@@ -750,9 +750,19 @@ def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str 
     )
     return AnalysisResult(summary=summary, meta=meta, tables={"transitions": long, "matrix": mat},
                           roles={"summary": band_roles(summary, alpha),
-                                 "transitions": [Label("band_from", "band_to"), Count("n", total="sum")]},
+                                 "transitions": [Label("band_from", "band_to"), Count("n", total=band_group)]},
                           title=f"{inst.name} risk bands: {from_} to {to}",
                           _plotter=plotting.plot_band_transitions)
+
+
+def band_group(t: pd.DataFrame) -> pd.Series:
+    """Each band transition's group: the people in its band at the start (a "below high -> high 0" of 6 people
+    below high said "none of them", whatever the table's total; a11 B9).
+
+    >>> band_group(pd.DataFrame({"band_from": ["low", "low", "high"], "n": [6, 0, 30]})).tolist()
+    [6, 6, 30]
+    """
+    return pd.to_numeric(t["n"], errors="coerce").groupby(t["band_from"]).transform("sum")
 
 
 # ---------------------------------------------------------------------------
@@ -1541,22 +1551,37 @@ def _at_n_row(st: str, row: pd.Series, n: float, alpha: float) -> tuple[float, f
 
     est = float(pd.to_numeric(row.get("estimate"), errors="coerce"))
     if st in ("mean_from", "mean_to", "mean_change"):
-        r = t_summary_at(est, row["_sd"], n, alpha=alpha)
-        return est, r["ci_lower"], r["ci_upper"], r["p_value"] if st == "mean_change" else np.nan
+        mean, sd = _published_moments(est, row["_sd"], n)
+        r = t_summary_at(mean, sd, n, alpha=alpha)
+        return mean, r["ci_lower"], r["ci_upper"], r["p_value"] if st == "mean_change" else np.nan
+    # effect sizes from the mean and SDs as published (a11 B11: d_z to 3 figures from the true moments gave the
+    # sum of squared changes, and with it the true number paired)
+    mean, sd = _published_moments(row["_mean"], row["_sd"], n)
     if st == "cohens_dz":
-        return (*cohens_dz_at(est, n, alpha=alpha), np.nan)
+        return (*cohens_dz_at(mean / sd if sd > 0 else np.nan, n, alpha=alpha), np.nan)
     if st == "hedges_gav":
-        return (*hedges_gav_at(row["_mean"], row["_sd"], row["_sav"], n, alpha=alpha), np.nan)
+        return (*hedges_gav_at(mean, sd, _published_moments(row["_mean"], row["_sav"], n)[1], n, alpha=alpha),
+                np.nan)
     # median_change: the median describes the people; its Wilcoxon p-value is a sum of ranks over the true
     # number paired, which no published n can stand in for: not published
     return est, np.nan, np.nan, np.nan
+
+
+def _published_moments(mean, sd, n) -> tuple[float, float]:
+    """A mean and SD of whole-number scores as published beside the published n
+    (:func:`dapp_eval.estimators.paired.protected_moments`)."""
+    from dapp_eval.estimators.paired import protected_moments
+
+    m, s_ = protected_moments([float(mean)], [float(sd)], [float(n)])
+    return float(m[0]), float(s_[0])
 
 
 def paired_at_n(stats_: pd.DataFrame, n_pub: np.ndarray, alpha: float) -> pd.DataFrame:
     """The paired statistics at the published number paired ``n_pub`` (issue 26, F1b): t-intervals
     ``mean -/+ t(1 - alpha/2, n_pub - 1) sd / sqrt(n_pub)``, the paired t-test p-value, Cohen's d_z's and Hedges'
     g_av's noncentral-t intervals (and g_av's correction J(n_pub - 1)) - all at ``n_pub``; the Wilcoxon p-value
-    withheld. The means, the median, the SDs and d_z = mean / SD describe the people and do not move."""
+    withheld. The means and SDs are those of :func:`dapp_eval.estimators.paired.protected_moments` at ``n_pub``
+    (shown to a step no finer than the published n allows), and d_z and g_av are computed from them."""
     rows = [_at_n_row(st, r, n, alpha) for (_, r), st, n in zip(stats_.iterrows(), stats_["statistic"], n_pub)]
     return pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper", "p_value"], index=stats_.index)
 

@@ -909,7 +909,7 @@ def _risk_intake(data, r: dict) -> tuple[pd.DataFrame, list]:
         g = pd.DataFrame(columns=["site_id", "size", "mean", "std"])
     t = pd.DataFrame({"site_id": g["site_id"], "n": g["size"].astype(float), "mean": g["mean"].astype(float),
                       "sd": g["std"].astype(float)})
-    return t, [Label("site_id"), Count("n"), Summary(("mean", "sd"), n="n")]
+    return t, [Label("site_id"), Count("n"), Summary(("mean", "sd"), n="n", moments=("mean", "sd"))]
 
 
 #: the columns of :func:`site_comparison`'s summary a release publishes (value_text and note are the true
@@ -1234,11 +1234,12 @@ def _completers_summary_rows(t: pd.DataFrame) -> pd.Series:
 
 def _mean_at_n(stats_: pd.DataFrame, n_pub: np.ndarray, alpha: float, cols: tuple, sd: str) -> pd.DataFrame:
     """A mean and its t-interval at the published n (the role hands no true count)."""
-    from dapp_eval.estimators.paired import t_summary_at
+    from dapp_eval.estimators.paired import protected_moments, t_summary_at
 
     rows = []
-    for mean, s_, n in zip(pd.to_numeric(stats_[cols[0]], errors="coerce"),
-                           pd.to_numeric(stats_[sd], errors="coerce"), n_pub):
+    means, sds = protected_moments(pd.to_numeric(stats_[cols[0]], errors="coerce"),
+                                   pd.to_numeric(stats_[sd], errors="coerce"), n_pub)
+    for mean, s_, n in zip(means, sds, n_pub):
         r = t_summary_at(mean, s_, n, alpha=alpha)
         rows.append((mean, r["ci_lower"], r["ci_upper"]))
     return pd.DataFrame(rows, columns=list(cols), index=stats_.index)

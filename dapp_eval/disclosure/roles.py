@@ -177,12 +177,33 @@ def _missing(v: pd.Series) -> np.ndarray:
     return ~np.isfinite(pd.to_numeric(v, errors="coerce").to_numpy(dtype=float)) & ~text
 
 
+def _summary_moments(s: _State, r: Summary) -> dict:
+    """The ``moments`` columns of a Summary, coarsened for the published n
+    (:func:`dapp_eval.estimators.paired.protected_moments`)."""
+    if not r.moments:
+        return {}
+    mean_c, sd_c = (tuple(r.moments) + (None,))[:2]
+    mean = pd.to_numeric(s.true[mean_c], errors="coerce").to_numpy(dtype=float)
+    sd = (pd.to_numeric(s.true[sd_c], errors="coerce").to_numpy(dtype=float) if sd_c
+          else np.full(len(mean), 1.0))
+    from dapp_eval.estimators.paired import protected_moments
+
+    m, sd_pub = protected_moments(mean, sd, _people_of(r.n, s.pub), s.dc.base)
+    return {mean_c: m, **({sd_c: sd_pub} if sd_c else {})}
+
+
 def _apply_summary(s: _State, r: Summary) -> None:
     m = _mask(r.rows, s.true)
     n = _people_of(r.n, s.true)
     withhold = np.isnan(n) | (n < s.dc.threshold)
+    moments = _summary_moments(s, r)
+    if moments:
+        withhold = withhold | np.isnan(_people_of(r.n, s.pub))
     for c in r.cols:
         v = s.true[c].to_numpy(dtype=object)
+        if c in moments:
+            s.put(c, m, moments[c], (withhold | np.isnan(moments[c])) & s.true[c].notna().to_numpy())
+            continue
         if r.grain:
             x = pd.to_numeric(s.true[c], errors="coerce").to_numpy(dtype=float)
             v = np.where(np.isfinite(x), np.floor(x / r.grain + 1e-9) * r.grain, x)

@@ -19,7 +19,8 @@ from dapp_eval.estimators._results import Estimate, TableResult
 from dapp_eval.estimators.effect_sizes import cohens_dz, hedges_gav
 from dapp_eval.results import check_alpha
 
-__all__ = ["paired_score_change", "paired_t", "reliable_change_index", "t_summary_at", "wilcoxon_signed_rank"]
+__all__ = ["paired_score_change", "paired_t", "protected_moments", "reliable_change_index", "t_summary_at",
+           "wilcoxon_signed_rank"]
 
 
 def _pair(before, after) -> tuple[np.ndarray, np.ndarray]:
@@ -183,3 +184,40 @@ def __getattr__(name: str):
                       DeprecationWarning, stacklevel=2)
         return paired_score_change
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def _step(at_least: float) -> float:
+    return next((h for h in _STEPS if h >= at_least - 1e-12), _STEPS[-1])
+
+
+def protected_moments(mean, sd, n_pub, base: int = 5, display: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """A mean and SD of people's whole-number values (scores, children, contacts) as published beside a rounded
+    n: each rounded to a step coarse enough that every n of the published count's rounding band fits it.
+
+    With whole numbers, a mean is a sum over n: shown to 0.1 beside a published 5 (3 to 7 people), 9.4 fits
+    only 66 / 7 (attack a11, B1), and an SD adds the sum of squares (B10: each person's number of children).
+    Multiples of 1/n fall in every window at least 1/n wide, so the mean is shown in steps of at least
+    1 / (the band's smallest n, taken as n_pub - base + 1); the sum of squares (whose parity is the sum's) moves the variance in steps of
+    2 / (n - 1), so the SD in steps of at least 1 / (SD x (n - 1)). Steps are 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
+    1 ... and never finer than ``display``. NaN where ``n_pub`` is not published.
+
+    Examples
+    --------
+    >>> m, sd = protected_moments([9.43, 9.43, 2.2], [2.63, 2.63, 0.837], [5.0, 40.0, 5.0])
+    >>> [round(float(x), 2) for x in m], [round(float(x), 2) for x in sd]
+    ([9.5, 9.4, 2.0], [2.5, 2.6, 0.0])
+    """
+    mean, sd = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float)
+    # the smallest n a published count can stand for: n_pub - 2, or the threshold where a count of the threshold
+    # or more that would round below it is shown as the first multiple of the base above it (at most base - 1)
+    n_lo = np.maximum(np.asarray(n_pub, dtype=float) - (base - 1), 2.0)
+    out_m, out_sd = np.full(len(mean), np.nan), np.full(len(mean), np.nan)
+    for i in np.flatnonzero(np.isfinite(n_lo)):
+        hm = _step(max(display, 1.0 / n_lo[i]))
+        hs = _step(max(hm, 1.0 / (max(sd[i], 0.25) * (n_lo[i] - 1)))) if np.isfinite(sd[i]) else np.nan
+        out_m[i] = np.round(mean[i] / hm) * hm
+        out_sd[i] = np.round(sd[i] / hs) * hs if np.isfinite(hs) else np.nan
+    return out_m, out_sd

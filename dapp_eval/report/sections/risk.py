@@ -152,10 +152,12 @@ def _missing_exit_table(page, t: pd.DataFrame) -> dict:
 
 def _cc_mean_at_n(stats_: pd.DataFrame, n_pub: np.ndarray, alpha: float) -> pd.DataFrame:
     """The complete-case mean change and its t-interval at the published number observed."""
-    from dapp_eval.estimators.paired import t_summary_at
+    from dapp_eval.estimators.paired import protected_moments, t_summary_at
 
     rows = []
-    for mean, sd, n in zip(pd.to_numeric(stats_["estimate"], errors="coerce"), stats_["_sd"], n_pub):
+    means, sds = protected_moments(pd.to_numeric(stats_["estimate"], errors="coerce"),
+                                   pd.to_numeric(stats_["_sd"], errors="coerce"), n_pub)
+    for mean, sd, n in zip(means, sds, n_pub):
         r = t_summary_at(mean, sd, n, alpha=alpha)
         rows.append((mean, r["ci_lower"], r["ci_upper"]))
     return pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper"], index=stats_.index)
