@@ -90,10 +90,14 @@ class _State:
     def put(self, col: str, m: np.ndarray, values, withhold: np.ndarray) -> None:
         """Set ``col`` on rows ``m`` to ``values`` (aligned to all rows), ``[c]`` where ``withhold``."""
         vals = pd.Series(np.asarray(values, dtype=object), index=self.out.index)
-        self.out[col] = self.out[col].astype(object)
+        # set in the column's object array and assigned once (two .loc assignments per column cost more than
+        # the rest of publishing a small table); the values are those .loc set
+        cells = self.out[col].astype(object).to_numpy(copy=True)
         keep = m & ~withhold
-        self.out.loc[keep, col] = vals[keep].map(lambda v: np.nan if v is None else v)
-        self.out.loc[m & withhold, col] = HIDDEN
+        if keep.any():
+            cells[keep] = vals[keep].map(lambda v: np.nan if v is None else v).to_numpy()
+        cells[m & withhold] = HIDDEN
+        self.out[col] = cells
         self.pub[col] = self.out[col]
         self.hidden += int((m & withhold & self.true[col].notna().to_numpy()).sum())
         self.cover(col, m)
