@@ -105,10 +105,8 @@ class _State:
 
 def published_numbers(shown: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     """The published counts of ``cols`` as numbers (NaN where suppressed or withheld)."""
-    out = pd.DataFrame(index=shown.index)
-    for c in cols:
-        out[c] = pd.to_numeric(shown[c].astype(str).str.replace(",", ""), errors="coerce")
-    return out
+    return pd.DataFrame({c: pd.to_numeric(shown[c].astype(str).str.replace(",", ""), errors="coerce") for c in cols},
+                        index=shown.index, columns=list(dict.fromkeys(cols)))
 
 
 def _small(dc: DisclosureControl, v) -> np.ndarray:
@@ -470,7 +468,8 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
     counts = [c for r in roles if isinstance(r, Count) for c in r.cols]
     counts += [r.col for r in roles if isinstance(r, Events) and r.col not in counts]
     # the count step knows counts by name (n, n_*): a Count column named otherwise goes through it as one too
-    alias = {c: c if count_columns(pd.DataFrame(columns=[c])) else f"n_count_{i}" for i, c in enumerate(counts)}
+    named = set(count_columns(pd.DataFrame(columns=counts)))
+    alias = {c: c if c in named else f"n_count_{i}" for i, c in enumerate(counts)}
     shown = dc.table(t[labels + counts].rename(columns=alias), name=name, label_cols=labels,
                      pairs={alias.get(k, k): alias.get(v, v) for k, v in pairs.items()} or None, margins=margins)
     out = t.copy()
