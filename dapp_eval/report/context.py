@@ -242,6 +242,26 @@ class Page:
         shown = publish(df, roles, self.dc, name=caption)
         return self.shown_table(shown.drop(columns=list(drop)), caption=caption, csv_name=csv)
 
+    def publish_once(self, key, fn: Callable[[DisclosureControl], pd.DataFrame]) -> pd.DataFrame:
+        """``fn(dc)``, a table published into ``dc``, published once per release where it is the same on every page
+        (the all-sites headline figures, the sites side by side): each page gets a copy of the published table and,
+        in its disclosure log, what publishing it logged, as if it had been published on the page.
+
+        Publishing reads nothing of the control but its policy, so the table and its log are those the page's own
+        control would give (the same threshold, strictness, rounding base and alpha: part of the key).
+        """
+        dc = self.dc
+        policy = (dc.threshold, dc.strict, dc.base, dc.alpha)
+
+        def run():
+            own = DisclosureControl(threshold=dc.threshold, strict=dc.strict, round_at_risk=dc.base, alpha=dc.alpha)
+            start = own.mark()
+            return fn(own), own.changes_since(start)
+
+        shown, changes = self.release.memo(("published once", policy, key), run)
+        dc.absorb(changes)
+        return shown.copy()
+
     @staticmethod
     def declared(result, table: str = "summary", roles=None) -> tuple[pd.DataFrame, list]:
         """A result's table and the roles its analysis declared for it (or ``roles``, given with a DataFrame)."""
