@@ -217,6 +217,14 @@ def _rate_of(d, nums, vals, counts, derived_cols, ratio) -> tuple | None:
     return None
 
 
+def _as_numbers(frame: pd.DataFrame) -> np.ndarray:
+    """``frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)``; a frame of numbers (the usual case:
+    asked of every level of every merged block) is read as it is, without a Series made per column."""
+    if all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes):
+        return frame.to_numpy(dtype=float)
+    return frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+
+
 def _sums(rows: pd.DataFrame, across: list, add: list) -> pd.DataFrame:
     """The ``add`` counts of ``rows`` summed (per value of ``across``)."""
     return rows.groupby(across, sort=False, dropna=False)[add].sum() if across else rows[add].sum().to_frame().T
@@ -981,7 +989,7 @@ class DisclosureControl:
     def _any_small(self, frame: pd.DataFrame, pairs: dict | None = None) -> bool:
         """Whether a count of ``frame`` would be withheld: from 1 to threshold - 1, or (``pairs``, numerator ->
         denominator) a numerator or complement of 0 in a group below :attr:`zero_minimum`."""
-        v = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        v = _as_numbers(frame)
         if ((v > 0) & (v < self.threshold)).any():
             return True
         for num, den in (pairs or {}).items():
