@@ -89,17 +89,17 @@ class _State:
 
     def put(self, col: str, m: np.ndarray, values, withhold: np.ndarray) -> None:
         """Set ``col`` on rows ``m`` to ``values`` (aligned to all rows), ``[c]`` where ``withhold``."""
-        vals = pd.Series(np.asarray(values, dtype=object), index=self.out.index)
         # set in the column's object array and assigned once (two .loc assignments per column cost more than
-        # the rest of publishing a small table); the values are those .loc set
+        # the rest of publishing a small table); the values are those .loc set (Series.map's, one dtype inferred)
         cells = self.out[col].astype(object).to_numpy(copy=True)
         keep = m & ~withhold
         if keep.any():
-            cells[keep] = vals[keep].map(lambda v: np.nan if v is None else v).to_numpy()
+            kept = pd.Series(np.broadcast_to(np.asarray(values, dtype=object), keep.shape)[keep])
+            cells[keep] = kept.map(lambda v: np.nan if v is None else v).to_numpy()
         cells[m & withhold] = HIDDEN
         self.out[col] = cells
         self.pub[col] = self.out[col]
-        self.hidden += int((m & withhold & self.true[col].notna().to_numpy()).sum())
+        self.hidden += int((m & withhold & pd.notna(self.true[col].to_numpy())).sum())
         self.cover(col, m)
 
 
