@@ -222,6 +222,14 @@ def _rate_of(d, nums, vals, counts, derived_cols, ratio) -> tuple | None:
     return None
 
 
+def _as_numbers(frame: pd.DataFrame) -> np.ndarray:
+    """``frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)``; a frame of numbers (the usual case:
+    asked of every level of every merged block) is read as it is, without a Series made per column."""
+    if all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes):
+        return frame.to_numpy(dtype=float)
+    return frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+
+
 def _sums(rows: pd.DataFrame, across: list, add: list) -> pd.DataFrame:
     """The ``add`` counts of ``rows`` summed (per value of ``across``)."""
     return rows.groupby(across, sort=False, dropna=False)[add].sum() if across else rows[add].sum().to_frame().T
@@ -253,10 +261,16 @@ def _merged_rows(rows: pd.DataFrame, columns: list, *, by, level, label, across,
 
 def _stacked(parts: list, like: pd.DataFrame) -> pd.DataFrame:
     """The row blocks one under the other, each column of ``like``'s dtype where its values allow (an empty
-    value in a merged row is never a reason for pandas to guess another dtype)."""
+    value in a merged row is never a reason for pandas to guess another dtype).
+
+    A part is a frame, or an array of positions of rows of ``like`` kept as they are (their records are read
+    from ``like`` once: the same values as the rows' own frame gives, without making a frame per block).
+    """
     if not parts:
         return like.copy()
-    rows = [r for p in parts for r in p[like.columns].to_dict("records")]
+    own = like.to_dict("records") if any(isinstance(p, np.ndarray) for p in parts) else []
+    rows = [r for p in parts
+            for r in ([own[i] for i in p] if isinstance(p, np.ndarray) else p[like.columns].to_dict("records"))]
     out = pd.DataFrame(rows, columns=like.columns)
     for c in like.columns:
         if like[c].dtype == bool and out[c].isna().any():
@@ -955,7 +969,7 @@ class DisclosureControl:
                 # a small group's only level names what everybody is; relabelled only where the whole block is the
                 # category (a block with other rows, ``where``, keeps its level names: roles may select by them)
                 whole_block = bool(mask[idx].all())
-                out.append(g if named or not whole_block or not self._one_small_level(g, level, add)
+                out.append(idx if named or not whole_block or not self._one_small_level(g, level, add)
                            else g.assign(**{level: MERGED_ALL}))
                 continue
             # named: the block's levels are fixed (every stage of the flow is a row, of 0 people too), so naming
@@ -968,7 +982,7 @@ class DisclosureControl:
             keep = g[~g[level].isin(merged)]
             before = keep[keep.index < g.index[first]]
             after = keep[keep.index > g.index[first]]
-            out += [before, new[df.columns], after]
+            out += [before.index.to_numpy(), new[df.columns], after.index.to_numpy()]  # rows of df: positions
             tag = " / ".join(map(str, key if isinstance(key, tuple) else (key,))) or "all rows"
             self.record(name, tag, level, f"levels merged so that they need not be withheld: {label}")
         return _stacked(out, df)
@@ -980,20 +994,7 @@ class DisclosureControl:
         blocks = df.groupby(by, sort=False, dropna=False).indices.items() if by else [((), np.arange(len(df)))]
         out = []
         for key, idx in blocks:
-            runs = [[i] for i in idx]  # runs of consecutive rows, merged as one level
-
-            def size(run):
-                return float(df.loc[run, list(add)].to_numpy(dtype=float).sum(axis=0).min())
-
-            def small(run):
-                return self._any_small(df.loc[run, list(add)].sum().to_frame().T)
-
-            while len(runs) > 1 and any(small(r) for r in runs):
-                j = next(i for i, r in enumerate(runs) if small(r))
-                k = j + 1 if j == 0 else j - 1 if j == len(runs) - 1 else (
-                    j - 1 if size(runs[j - 1]) <= size(runs[j + 1]) else j + 1)
-                lo, hi = min(j, k), max(j, k)
-                runs[lo:hi + 1] = [runs[lo] + runs[hi]]
+            runs = self._adjacent_runs(df, idx, list(add))
             for run in runs:
                 row = df.loc[run[0]].to_dict()
                 if len(run) > 1:
@@ -1008,10 +1009,32 @@ class DisclosureControl:
                 out.append(pd.DataFrame([row], columns=df.columns))
         return _stacked(out, df)
 
+    def _adjacent_runs(self, df: pd.DataFrame, idx, add: list) -> list:
+        """Runs of consecutive rows ``idx`` of ``df``, each merged as one level: a small run is merged with its
+        smaller neighbour until none is small."""
+        runs = [[i] for i in idx]
+        seen: dict = {}  # run -> whether it is small (asked again of every run each time two are merged)
+
+        def size(run):
+            return float(df.loc[run, add].to_numpy(dtype=float).sum(axis=0).min())
+
+        def small(run):
+            if tuple(run) not in seen:
+                seen[tuple(run)] = self._any_small(df.loc[run, add].sum().to_frame().T)
+            return seen[tuple(run)]
+
+        while len(runs) > 1 and any(small(r) for r in runs):
+            j = next(i for i, r in enumerate(runs) if small(r))
+            k = j + 1 if j == 0 else j - 1 if j == len(runs) - 1 else (
+                j - 1 if size(runs[j - 1]) <= size(runs[j + 1]) else j + 1)
+            lo, hi = min(j, k), max(j, k)
+            runs[lo:hi + 1] = [runs[lo] + runs[hi]]
+        return runs
+
     def _any_small(self, frame: pd.DataFrame, pairs: dict | None = None) -> bool:
         """Whether a count of ``frame`` would be withheld: from 1 to threshold - 1, or (``pairs``, numerator ->
         denominator) a numerator or complement of 0 in a group below :attr:`zero_minimum`."""
-        v = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        v = _as_numbers(frame)
         if ((v > 0) & (v < self.threshold)).any():
             return True
         for num, den in (pairs or {}).items():

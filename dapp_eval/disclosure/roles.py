@@ -89,22 +89,24 @@ class _State:
 
     def put(self, col: str, m: np.ndarray, values, withhold: np.ndarray) -> None:
         """Set ``col`` on rows ``m`` to ``values`` (aligned to all rows), ``[c]`` where ``withhold``."""
-        vals = pd.Series(np.asarray(values, dtype=object), index=self.out.index)
-        self.out[col] = self.out[col].astype(object)
+        # set in the column's object array and assigned once (two .loc assignments per column cost more than
+        # the rest of publishing a small table); the values are those .loc set (Series.map's, one dtype inferred)
+        cells = self.out[col].astype(object).to_numpy(copy=True)
         keep = m & ~withhold
-        self.out.loc[keep, col] = vals[keep].map(lambda v: np.nan if v is None else v)
-        self.out.loc[m & withhold, col] = HIDDEN
+        if keep.any():
+            kept = pd.Series(np.broadcast_to(np.asarray(values, dtype=object), keep.shape)[keep])
+            cells[keep] = kept.map(lambda v: np.nan if v is None else v).to_numpy()
+        cells[m & withhold] = HIDDEN
+        self.out[col] = cells
         self.pub[col] = self.out[col]
-        self.hidden += int((m & withhold & self.true[col].notna().to_numpy()).sum())
+        self.hidden += int((m & withhold & pd.notna(self.true[col].to_numpy())).sum())
         self.cover(col, m)
 
 
 def published_numbers(shown: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     """The published counts of ``cols`` as numbers (NaN where suppressed or withheld)."""
-    out = pd.DataFrame(index=shown.index)
-    for c in cols:
-        out[c] = pd.to_numeric(shown[c].astype(str).str.replace(",", ""), errors="coerce")
-    return out
+    return pd.DataFrame({c: pd.to_numeric(shown[c].astype(str).str.replace(",", ""), errors="coerce") for c in cols},
+                        index=shown.index, columns=list(dict.fromkeys(cols)))
 
 
 def _small(dc: DisclosureControl, v) -> np.ndarray:
@@ -494,7 +496,8 @@ def publish(df: pd.DataFrame, roles: Sequence, dc: DisclosureControl, *, name: s
     counts = [c for r in roles if isinstance(r, Count) for c in r.cols]
     counts += [r.col for r in roles if isinstance(r, Events) and r.col not in counts]
     # the count step knows counts by name (n, n_*): a Count column named otherwise goes through it as one too
-    alias = {c: c if count_columns(pd.DataFrame(columns=[c])) else f"n_count_{i}" for i, c in enumerate(counts)}
+    named = set(count_columns(pd.DataFrame(columns=counts)))
+    alias = {c: c if c in named else f"n_count_{i}" for i, c in enumerate(counts)}
     shown = dc.table(t[labels + counts].rename(columns=alias), name=name, label_cols=labels,
                      pairs={alias.get(k, k): alias.get(v, v) for k, v in pairs.items()} or None, margins=margins)
     out = t.copy()

@@ -246,6 +246,26 @@ class Page:
         shown = publish(df, roles, self.dc, name=caption)
         return self.shown_table(shown.drop(columns=list(drop)), caption=caption, csv_name=csv)
 
+    def publish_once(self, key, fn: Callable[[DisclosureControl], pd.DataFrame]) -> pd.DataFrame:
+        """``fn(dc)``, a table published into ``dc``, published once per release where it is the same on every page
+        (the all-sites headline figures, the sites side by side): each page gets a copy of the published table and,
+        in its disclosure log, what publishing it logged, as if it had been published on the page.
+
+        Publishing reads nothing of the control but its policy, so the table and its log are those the page's own
+        control would give (the same threshold, strictness, rounding base and alpha: part of the key).
+        """
+        dc = self.dc
+        policy = (dc.threshold, dc.strict, dc.base, dc.alpha)
+
+        def run():
+            own = DisclosureControl(threshold=dc.threshold, strict=dc.strict, round_at_risk=dc.base, alpha=dc.alpha)
+            start = own.mark()
+            return fn(own), own.changes_since(start)
+
+        shown, changes = self.release.memo(("published once", policy, key), run)
+        dc.absorb(changes)
+        return shown.copy()
+
     @staticmethod
     def declared(result, table: str = "summary", roles=None) -> tuple[pd.DataFrame, list]:
         """A result's table and the roles its analysis declared for it (or ``roles``, given with a DataFrame)."""
@@ -410,6 +430,18 @@ def _as_percent(v: float) -> str:
     return percent(v, 1 if 0 < abs(v) < 0.1 else 0)
 
 
+def _rows(pub: pd.DataFrame):
+    """Each row as ``{column: value}``, the values those of ``pub.iterrows()`` (the rows of ``pub.values``) without
+    a Series made per row (a page's tables have thousands of rows in all). A table whose column names repeat is
+    read by ``iterrows`` (a repeated name selects several values)."""
+    if not pub.columns.is_unique:
+        yield from (r for _, r in pub.iterrows())
+        return
+    cols = list(pub.columns)
+    for v in pub.values:
+        yield dict(zip(cols, v))
+
+
 def cell_units(pub: pd.DataFrame):
     """The unit of each numeric cell of a published table, row by row, as the page reads it.
 
@@ -424,7 +456,7 @@ def cell_units(pub: pd.DataFrame):
     pct_cols = [c for c in pub.columns if str(c).startswith("pct") or "%" in str(c)]  # already percentages
     gbp_cols = [c for c in pub.columns if str(c).startswith("cost_") or str(c).endswith("_gbp")]
     label_cols = [c for c in pub.columns[:1].tolist() + list(_LABEL_COLS) if c in pub.columns]
-    for _, r in pub.iterrows():
+    for r in _rows(pub):
         label = " ".join(str(r[c]) for c in label_cols if isinstance(r[c], str))
         vals = [x for x in (_num(r[c]) for c in rate_cols) if x is not None]
         is_rate = bool(vals) and all(0 <= x <= 1 for x in vals) and not _NOT_RATE.search(label)
@@ -444,7 +476,7 @@ def cell_units(pub: pd.DataFrame):
 
 def _display_rows(pub: pd.DataFrame):
     """Each row's cells as the page shows them: code values in plain words, proportions as percentages."""
-    for (_, r), units in zip(pub.iterrows(), cell_units(pub)):
+    for r, units in zip(_rows(pub), cell_units(pub)):
         out = []
         for c, unit in zip(pub.columns, units):
             x = _num(r[c])

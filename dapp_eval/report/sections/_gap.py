@@ -52,8 +52,8 @@ def published_outcome(page, sc, code: str) -> pd.DataFrame:
     from dapp_eval.disclosure.roles import publish
 
     t = sc.summary.loc[sc.summary["outcome"] == code, SITE_COLUMNS].reset_index(drop=True)
-    return publish(t, sc.roles["summary"], page.dc, name=f"Sites side by side: {REGISTRY[code].name}",
-                   pairs={"n_numerator": "n"})
+    return page.publish_once(("sites side by side", id(sc), code), lambda dc: publish(
+        t, sc.roles["summary"], dc, name=f"Sites side by side: {REGISTRY[code].name}", pairs={"n_numerator": "n"}))
 
 
 def _outcome_rows(page, sc) -> list[dict]:

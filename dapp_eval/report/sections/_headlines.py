@@ -203,8 +203,9 @@ def _published(page, scope):
         page.used.setdefault(f"{scope}/headline_figures", res)
     codes = table_codes(page.plan)
     t, roles = to_publish(res.summary, codes, curves=curves_of(res.model))
-    shown = _flow_counts(page, res, publish(t, roles, page.dc, name="headline figures",
-                                            pairs={"n_numerator": "n_denominator"}))
+    # the same on every page that shows this scope's figures: published once per release
+    shown = page.publish_once(("headline figures", id(res)), lambda dc: _flow_counts(page, res, publish(
+        t, roles, dc, name="headline figures", pairs={"n_numerator": "n_denominator"})))
     s = res.summary.set_index("code")
     level = f"{level_text(page.alpha)} CI"
     rows = []
@@ -228,16 +229,15 @@ def _flow_counts(page, res, shown: pd.DataFrame) -> pd.DataFrame:
     it is published (its totals are sums of its protected stages): a headline count rounded again on its own
     gave a second rounding of the same people (55 beside the flow's 60 narrowed the people who started to 56
     or 57). A total the flow withholds is withheld here."""
-    import copy
-
     from dapp_eval.analyses import flow_published as fp
     from dapp_eval.disclosure.roles import publish
+    from dapp_eval.report.sections._publish import quiet
 
     cascade = (res.model or {}).get("cascade")
     if cascade is None or "flow" not in getattr(cascade, "tables", {}):
         return shown
     flow, roles = page.declared(cascade, "flow")
-    pub = publish(flow, roles, copy.deepcopy(page.dc), name="participant flow")
+    pub = publish(flow, roles, quiet(page.dc), name="participant flow")  # read here, published (and logged) elsewhere
     shown = shown.copy()
     for i, code in enumerate(shown["code"]):
         if code in _FLOW_STAGES:

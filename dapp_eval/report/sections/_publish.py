@@ -45,11 +45,13 @@ def numbers(shown: pd.DataFrame) -> pd.DataFrame:
         col = out[c]
         if col.dtype != object:
             continue
-        text = col.astype(str).str.replace(",", "", regex=False).str.strip()
+        # the text of each cell as str.replace / str.strip make it, cell by cell (the .str accessor's own
+        # functions, without a Series per step: a page reads hundreds of tables this way)
+        text = np.array([t.replace(",", "").strip() for t in col.astype(str).to_numpy()], dtype=object)
         num = pd.to_numeric(text, errors="coerce")
-        hidden = text.str.startswith("<") | (text == "[c]")
-        if (num.notna() | hidden | col.isna()).all():
-            out[c] = num.astype(float)
+        hidden = np.array([t.startswith("<") or t == "[c]" for t in text], dtype=bool)
+        if (~pd.isna(num) | hidden | col.isna().to_numpy()).all():
+            out[c] = pd.Series(num, index=col.index).astype(float)
     return out
 
 
