@@ -194,7 +194,39 @@ def test_a_mean_and_sd_do_not_tell_the_rounded_n(values, threshold):
     n_lo = max(n_pub - 4, 2)
     hm = _step(max(0.1, 1 / n_lo))
     hs = _step(max(hm, 1 / (max(x.std(ddof=1), 0.25) * (n_lo - 1))))
+    if not np.isfinite(sd):  # an SD that would show 0 is not shown (everyone the same value)
+        assert round(x.std(ddof=1) / hs) == 0
+        sd, hs = 0.0, 2 * hs  # the attacker then knows only that it is under half a step
+    # the release rounds to its step: within half a step of the true values
     assert abs(m - x.mean()) <= hm / 2 + 1e-9 and abs(sd - x.std(ddof=1)) <= hs / 2 + 1e-9
     band = [k for k in range(threshold, n_pub + 3) if dc.published_count(k) == n_pub]
     assert n in band
     assert all(_fits(k, m, sd, hm, hs) for k in band), (n, band, m, sd)
+
+
+def test_a_group_of_nobody_is_none_of_the_tables_largest_group():
+    """a12 C1: 'in the clinical range at intake 0' of 3 people assessed twice said that none of them was; a group
+    total of 0 is 'none' of the table's largest group."""
+    t = pd.DataFrame({"statistic": ["n_paired", "clinical"], "n": [3, 0], "n_total": [3, 0]})
+    shown = publish(t, [Label("statistic"), Count("n", "n_total", total="n_total")], DisclosureControl(), name="rc")
+    assert shown["n_total"].tolist() == ["<10", "<10"] and shown["n"].tolist() == ["<10", "<10"]
+    big = pd.DataFrame({"statistic": ["n_paired", "clinical"], "n": [40, 0], "n_total": [40, 0]})
+    shown = publish(big, [Label("statistic"), Count("n", "n_total", total="n_total")], DisclosureControl(), name="rc")
+    assert shown["n_total"].tolist() == ["40", "0"]
+
+
+def test_table1_never_drops_an_empty_group_alone():
+    """a12 C2: with nobody left without completing, Table 1 showed only 'completed': everyone completed. A group
+    under the minimum, an empty one included, means one 'started and left' column."""
+    import tempfile
+    from pathlib import Path
+
+    from dapp_eval.analyses import funnel
+    from dapp_eval.data.io import load_programme
+    from dapp_eval.synthetic import generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(Path(tmp) / "d", referrals=80, sites=1, seed=8813)
+        data = load_programme(Path(tmp) / "d")
+    res = funnel.baseline_table(data, min_group=10_000)
+    assert set(res.summary["group"]) == {"started and left"}

@@ -778,10 +778,17 @@ def _not_any(t: pd.DataFrame) -> np.ndarray:
     return (t["list"] != "any").to_numpy()
 
 
+def _waiting_group(t: pd.DataFrame) -> pd.Series:
+    """The people a count of long waits is part of: those waiting, or, where nobody is, those referred (the 0s
+    then say "none of the referrals is waiting"; a12 C3)."""
+    waiting = pd.to_numeric(t["n_waiting"], errors="coerce")
+    return waiting.where(waiting > 0, pd.to_numeric(t["n_referred"], errors="coerce"))
+
+
 _WAITING_LIST_ROLES = [Merge(by=("group",), level="list", add=("n_waiting",), where=_not_any, named=True),
                        Label("group", "list", "since", "as_at", "as_at_varies"),
-                       Count("n_waiting", "n_referred"),
-                       Count("n_over_threshold", total="n_waiting"),  # none or all of a few waiting: withheld
+                       Count("n_referred"), Count("n_waiting", total="n_referred"),
+                       Count("n_over_threshold", total=_waiting_group),  # none or all of a few waiting: withheld
                        Summary(("median_weeks", "q1_weeks", "q3_weeks", "max_weeks"), n="n_waiting",
                                grain=1.0),
                        Value("threshold_weeks")]
@@ -1259,9 +1266,11 @@ def baseline_table(data, *, by: str = "completion_status", variables: Sequence[s
                             + ("nobody who started has completed or left yet" if by == "completion_status"
                                else "no one accepted has yet started or left before starting"))
     ep, grp = ep[keep], grp[keep]
-    order = [g for g in order if (grp == g).any()] or order
+    # an empty group is a group under min_group too: dropping it first left "completed" alone, which said that
+    # everyone who left completed (a12 C2)
     split = not (min_group and by in ("completion_status", "start_status")
                  and any((grp == g).sum() < min_group for g in order))
+    order = [g for g in order if (grp == g).any()] or order
     if not split:
         whole = {"completion_status": "started and left", "start_status": "accepted"}[by]
         grp, order = pd.Series(whole, index=grp.index, dtype=object), [whole]

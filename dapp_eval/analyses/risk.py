@@ -757,12 +757,15 @@ def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str 
 
 def band_group(t: pd.DataFrame) -> pd.Series:
     """Each band transition's group: the people in its band at the start (a "below high -> high 0" of 6 people
-    below high said "none of them", whatever the table's total; a11 B9).
+    below high said "none of them", whatever the table's total; a11 B9), or, where that band is empty, everyone
+    in the table (an empty band's 0s say that none of them started in it; a12 C1).
 
-    >>> band_group(pd.DataFrame({"band_from": ["low", "low", "high"], "n": [6, 0, 30]})).tolist()
-    [6, 6, 30]
+    >>> band_group(pd.DataFrame({"band_from": ["low", "low", "high", "high"], "n": [6, 0, 0, 0]})).tolist()
+    [6, 6, 6, 6]
     """
-    return pd.to_numeric(t["n"], errors="coerce").groupby(t["band_from"]).transform("sum")
+    n = pd.to_numeric(t["n"], errors="coerce")
+    band = n.groupby(t["band_from"]).transform("sum")
+    return band.where(band > 0, n.sum())
 
 
 # ---------------------------------------------------------------------------

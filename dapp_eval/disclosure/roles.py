@@ -269,10 +269,13 @@ def _none_of_small(s: _State, v: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 def _apply_count_zero_rule(s: _State, r: Count) -> None:
     for c in r.cols:
-        if c == r.total:
-            continue
         v = pd.to_numeric(s.true[c], errors="coerce").to_numpy(dtype=float)
-        _hide(s, c, _none_of_small(s, v, _group_totals(r, c, s.true)))
+        group = _group_totals(r, c, s.true)
+        # a group of 0 is itself "none" of the table's largest group, and so are its 0s (a12 C1: "in the clinical
+        # range at intake 0" of 3 people assessed twice)
+        largest = np.nanmax(group) if np.isfinite(group).any() else np.nan
+        group = np.where(group == 0, largest, group)
+        _hide(s, c, _none_of_small(s, v, np.full(len(v), largest) if c == r.total else group))
 
 
 def _apply_merge_zero_rule(s: _State, r: Merge) -> None:

@@ -202,13 +202,13 @@ def protected_moments(mean, sd, n_pub, base: int = 5, display: float = 0.1) -> t
     Multiples of 1/n fall in every window at least 1/n wide, so the mean is shown in steps of at least
     1 / (the band's smallest n, taken as n_pub - base + 1); the sum of squares (whose parity is the sum's) moves the variance in steps of
     2 / (n - 1), so the SD in steps of at least 1 / (SD x (n - 1)). Steps are 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
-    1 ... and never finer than ``display``. NaN where ``n_pub`` is not published.
+    1 ... and never finer than ``display``. NaN where ``n_pub`` is not published, and an SD that would show 0.
 
     Examples
     --------
     >>> m, sd = protected_moments([9.43, 9.43, 2.2], [2.63, 2.63, 0.837], [5.0, 40.0, 5.0])
     >>> [round(float(x), 2) for x in m], [round(float(x), 2) for x in sd]
-    ([9.5, 9.4, 2.0], [2.5, 2.6, 0.0])
+    ([9.5, 9.4, 2.0], [2.5, 2.6, nan])
     """
     mean, sd = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float)
     # the smallest n a published count can stand for: n_pub - 2, or the threshold where a count of the threshold
@@ -220,4 +220,7 @@ def protected_moments(mean, sd, n_pub, base: int = 5, display: float = 0.1) -> t
         hs = _step(max(hm, 1.0 / (max(sd[i], 0.25) * (n_lo[i] - 1)))) if np.isfinite(sd[i]) else np.nan
         out_m[i] = np.round(mean[i] / hm) * hm
         out_sd[i] = np.round(sd[i] / hs) * hs if np.isfinite(hs) else np.nan
+    # an SD shown as 0 says that everyone has the same value ("all of them have 2 children"), whether it is 0
+    # or was rounded to 0 (a12: 0.0 shown for a true 0.837): not shown
+    out_sd[out_sd == 0] = np.nan
     return out_m, out_sd

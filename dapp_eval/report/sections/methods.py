@@ -54,7 +54,8 @@ def build(page) -> dict:
          "descriptive and not adjusted."),
         ("Small numbers", f"Counts from 1 to {page.dc.threshold - 1} describing people are shown as "
          f"'{page.dc.marker}' (so is a 0 that would say 'none' of a group of fewer than {page.dc.zero_minimum} "
-         "people, or of any group in a release of several sites), and every other count is rounded to the nearest {page.dc.base}, the same way in "
+         "people, or of any group in a release of several sites), and every other count is rounded to the nearest "
+         f"{page.dc.base}, the same way in "
          "every table and report (the method OpenSAFELY uses), so no hidden count can be worked out from a total, "
          "another site's report or another period. Percentages of counts are computed from the rounded counts; "
          f"values computed from a hidden count, and counts that would give one back, are shown as '[c]'; models with fewer than {page.dc.threshold} "

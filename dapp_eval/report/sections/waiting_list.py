@@ -12,13 +12,15 @@ def build(page) -> dict:
     res = page.get("v2_waiting_list", lambda: delivery.waiting_list(page.data))
     if isinstance(res, Exception):
         return {"blocks": [page.na("Waiting list by risk", str(res))]}
-    if res.meta["n_waiting"] == 0:
-        # a zero is published as it is where the referrals are many; among fewer than the zero minimum, "no one
-        # was waiting" says something of every one of them (the zero rule; attack a8 N2: a site of 5 referrals)
-        if len(page.data.referrals) < page.dc.zero_minimum:
-            return {"blocks": [page.na("Waiting list by risk", "Not shown: too few people were referred to publish "
-                                       "the waiting list safely.")]}
+    n = res.meta["n_waiting"]
+    if n == 0 and len(page.data.referrals) >= page.dc.zero_rule_minimum:
         return {"blocks": [page.p("No one was waiting for an assessment or a place at the data extract date.")]}
+    if n < page.dc.threshold:
+        # a 0 is published as it is only where the referrals are many (and in a release of one site: in one of
+        # several, a 0 is a 0 at every site); otherwise "no one was waiting" says something of every one of them
+        # (the zero rule; a8 N2: a site of 5 referrals; a12 C3), so it reads as a few waiting do
+        return {"blocks": [page.na("Waiting list by risk", f"Not shown: fewer than {page.dc.threshold} people were "
+                                   "waiting at the data extract date, too few to show by risk safely.")]}
     block = _table(page, res)
     return {"blocks": [page.p("People waiting at the data extract date for an assessment or a place, by risk, "
                               "highest first, so that the list can be prioritised by assessed risk. The band is the "
