@@ -1065,8 +1065,9 @@ class DisclosureControl:
             k = float(pd.to_numeric(rows[add[0]], errors="coerce").sum())
             return k in (0.0, whole)
 
-        merged = [lev for lev in levels if self._any_small(g.loc[g[level] == lev, cols], pairs)
-                  or none_or_all(g[g[level] == lev])]
+        at = g[level].to_numpy()
+        sub = g[cols]  # selected once; each level masks it (a selection per level cost ~2.5% of a release)
+        merged = [lev for lev in levels if self._any_small(sub[at == lev], pairs) or none_or_all(g[at == lev])]
         if not merged or len(levels) < 2:
             return []
         rest = [lev for lev in levels if lev not in merged]
