@@ -230,3 +230,20 @@ def test_table1_never_drops_an_empty_group_alone():
         data = load_programme(Path(tmp) / "d")
     res = funnel.baseline_table(data, min_group=10_000)
     assert set(res.summary["group"]) == {"started and left"}
+
+
+def test_a_one_site_release_shows_the_same_all_sites_cards_as_the_full_release(tmp_path):
+    """The perf review's find: without the curves and the participant flow, a one-site release's all-sites cards
+    were rounded on their own (920 starts beside the full release's 925: a second rounding of the same people)."""
+    from pathlib import Path
+
+    from dapp_eval.disclosure.audit import decode_release
+    from dapp_eval.report import render_release
+
+    root = Path(__file__).resolve().parents[1]
+    render_release(root / "data_synthetic", tmp_path / "one", sites=["S02"], overall=False, progress=False)
+
+    def cards(folder):
+        return next(r for r in decode_release(folder) if r.file == "report_s02.html").tables["headline_figures"].rows
+
+    assert cards(tmp_path / "one") == cards(root / "reports")

@@ -440,8 +440,26 @@ def _figures_of(i: int):
     if page_of_its_own or isinstance(res, Exception):
         return res
     # the analyses behind them serve the body of that scope's own page only: not sent back when it has
-    # none (the programme's, for one site's report: at a million referrals, gigabytes to copy between processes)
-    return dataclasses.replace(res, model={})
+    # none (the programme's, for one site's report: at a million referrals, gigabytes to copy between processes),
+    # except what the published cards read: the curves they are read off and the participant flow whose totals
+    # they show (without them a one-site release's all-sites cards were rounded on their own: 920 starts beside
+    # the full release's 925, a second rounding of the same people)
+    return dataclasses.replace(res, model=_card_inputs(res.model))
+
+
+def _card_inputs(model: dict) -> dict:
+    """The parts of a headline figures' model its published cards read (curves, the participant flow)."""
+    import copy
+
+    from dapp_eval.report.sections._headlines import CURVE_SOURCES
+
+    out = {k: model[k] for k in CURVE_SOURCES.values() if k in (model or {})}
+    cascade = (model or {}).get("cascade")
+    if cascade is not None and "flow" in getattr(cascade, "tables", {}):
+        slim = copy.copy(cascade)
+        slim.tables = {"flow": cascade.tables["flow"]}
+        out["cascade"] = slim
+    return out
 
 
 def _forking(jobs: int | None, n: int) -> int:
