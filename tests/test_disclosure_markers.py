@@ -247,3 +247,13 @@ def test_a_one_site_release_shows_the_same_all_sites_cards_as_the_full_release(t
         return next(r for r in decode_release(folder) if r.file == "report_s02.html").tables["headline_figures"].rows
 
     assert cards(tmp_path / "one") == cards(root / "reports")
+
+
+def test_the_audit_reads_no_ratio_in_groups_run_staff_or_money():
+    """A generated release (200 referrals, 3 sites, threshold 6): a quarter's 1 group run beside 6 of 6 places
+    filled was read as filled / offered, pinned both, and withheld the capacity table; an attacker reading the
+    header reads a number of groups."""
+    from dapp_eval.disclosure.audit import _NOT_A_RATIO
+
+    assert all(_NOT_A_RATIO.search(c) for c in ("groups_run", "Groups run", "staff_fte", "funding_gbp"))
+    assert not any(_NOT_A_RATIO.search(c) for c in ("prop_filled", "estimate", "pct", "% of referred"))

@@ -1445,8 +1445,10 @@ def _pairing(where: tuple, col: tuple, pair: tuple) -> list:
 #: columns that are not a ratio of two counts, whatever numbers they hold: interval bounds, standard errors,
 #: and a control chart's centre line and process limits ("Average", "Lower process limit": one number over
 #: all the periods, which fits a period's own counts only by chance: 0.667 = 24 / 36 inside a published 25 / 35)
+#: and what the header says is not about people: groups run, staff, money (a quarter's 1 group run beside 6 of 6
+#: places filled read as filled / offered and withheld a capacity table in a generated release)
 _NOT_A_RATIO = re.compile(r"(?:^|[_ ])(?:ci|se|sd|lower|upper|lcl|ucl|low|high|p|p_value|smd\w*|average|centre|"
-                          r"center|process)(?:[_ ]|$)", re.I)
+                          r"center|process|groups|fte|gbp|funding)(?:[_ ]|$)", re.I)
 
 
 def _ratio_columns(df: ReadTable) -> dict:
