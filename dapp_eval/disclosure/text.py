@@ -77,12 +77,13 @@ def protected_sentence(shown: pd.DataFrame, *, threshold: int = 10, base: int = 
 
 _PEOPLE_WORDS = (r"people|persons?|participants?|referrals?|men|women|partners?|victims?|survivors?|"
                  r"perpetrators?|completers?|starters?|children|families|cases|completions|starts|dropouts|exits|"
-                 r"respondents?|responses|events?|surveys?|survey\(s\)")
+                 r"respondents?|responses|events?|surveys?|survey\(s\)|episodes?|leavers?")
 _COUNT_IN_TEXT = re.compile(
     r"(?<![\w.,£$/-])(\d{1,3}(?:,\d{3})+|\d+)(?=\s+(?:" + _PEOPLE_WORDS + r")(?!\w))"  # 111 people referred
     r"|(?<=\band )(\d{1,3}(?:,\d{3})+|\d+)(?=\s+at\s+T\d\b)"                       # (26 at T1) and 0 at T4
     r"|(?<=\bn = )(\d{1,3}(?:,\d{3})+|\d+)(?![\d.%])"                                # n = 33
-    r"|(?<=: )(\d{1,3}(?:,\d{3})+|\d+)(?=\s*(?:[;)]|$))",                              # still attending: 4)
+    r"|(?<=: )(\d{1,3}(?:,\d{3})+|\d+)(?=\s*(?:[;)]|$))"                               # still attending: 4)
+    r"|(?<=\()(\d{1,3}(?:,\d{3})+|\d+)(?=\))",                                     # complete covariates (4)
     re.I)
 _BOUND_BEFORE = re.compile(r"(?:fewer than|less than|more than|at least|at most|below|under|over|above)\s+$", re.I)
 
@@ -101,6 +102,8 @@ def protect_counts(text: str, dc) -> str:
     'no one is eligible yet (110 people referred; still attending: <10)'
     >>> protect_counts("fewer than 10 events; n = 33", DisclosureControl())
     'fewer than 10 events; n = 35'
+    >>> protect_counts("too few episodes with complete covariates (4); no exits among the 9 episodes", DisclosureControl())
+    'too few episodes with complete covariates (<10); no exits among the <10 episodes'
     """
     def sub(m):
         if _BOUND_BEFORE.search(text[max(0, m.start() - 16):m.start()]):

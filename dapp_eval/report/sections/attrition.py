@@ -140,6 +140,13 @@ def _rmst(page, a) -> list:
     return [page.publish(rm, caption="Restricted mean time in programme (days) up to the horizon", name="rmst")]
 
 
+#: why a model is not shown, whatever the reason (a reason of its own would say how many people, which
+#: characteristic everyone shares, or which exit nobody had)
+MODEL_NOT_SHOWN = ("Not shown: the model cannot be fitted safely to these data (too few people or events, or "
+                   "characteristics that do not vary enough); with fewer than {t} events a model would describe "
+                   "a handful of people.")
+
+
 def _dropout_model(page, a) -> list:
     """Who drops out: the cause-specific Cox model and its proportional-hazards check (shown only with at least
     the threshold of dropouts: the published table withholds the model otherwise)."""
@@ -147,8 +154,11 @@ def _dropout_model(page, a) -> list:
 
     cox = page.get("cox", lambda: attrition.dropout_cox(page.data, exit_time=a["exit_time"], alpha=page.alpha,
                                                         recording_lag=R.recording_lag(page)))
-    if isinstance(cox, Exception):
-        return [page.na("Dropout model", str(cox))]
+    if isinstance(cox, Exception) or cox.meta.get("dropped_terms"):
+        # the model's own reason names how many episodes there were, which covariates did not vary (everyone the
+        # same) and which exits there were none of (a13 E1, D2: "4 episodes ... on 4 terms" at a site shown '<5';
+        # a Cox table without "substance misuse" at a site where none had it): one sentence for every reason
+        return [page.na("Dropout model", MODEL_NOT_SHOWN.format(t=page.dc.threshold))]
     out = [page.h3("Who drops out? Cause-specific Cox model of dropout"),
            page.p("Hazard ratios above 1 mean a higher rate of dropping out. Standard errors allow for "
                   "people referred more than once. This describes risk factors; it does not explain why "
@@ -183,7 +193,7 @@ def _compare_models(page, a) -> list:
     cg = page.get("compare_model", lambda: attrition.compare_groups(page.data, by="programme_model",
                                                                     exit_time=a["exit_time"]))
     if isinstance(cg, Exception):
-        return [page.na("Comparison of programme models", str(cg))]
+        return [page.na("Comparison of programme models", MODEL_NOT_SHOWN.format(t=page.dc.threshold))]
     return [page.publish(cg, caption="Do exits differ by programme model? Log-rank and Gray's tests",
                          name="compare_model"),
             page.p("Programmes of different lengths complete at different times, so a difference in "
