@@ -257,3 +257,25 @@ def test_the_audit_reads_no_ratio_in_groups_run_staff_or_money():
 
     assert all(_NOT_A_RATIO.search(c) for c in ("groups_run", "Groups run", "staff_fte", "funding_gbp"))
     assert not any(_NOT_A_RATIO.search(c) for c in ("prop_filled", "estimate", "pct", "% of referred"))
+
+
+def test_a_table_published_once_per_release_keeps_the_pages_zero_rule(tmp_path):
+    """a13 D1, D7: the headline cards, published once per release, were published under a control without the
+    release's zero rule for several sites: 'MARAC referral a year on 0% (0 of 20)' and '100% (10 of 10)'."""
+    from dapp_eval.data.io import load_programme
+    from dapp_eval.report.context import Page, Release
+    from dapp_eval.synthetic import generate
+
+    generate(tmp_path / "d", referrals=120, sites=2, seed=8814)
+    page = Page(Release(load_programme(tmp_path / "d"), {"threshold": 10}), "S01")
+    t = pd.DataFrame({"what": ["none", "all"], "n": [0, 30], "n_total": [30, 30], "estimate": [0.0, 1.0]})
+    roles = [Label("what"), Count("n", "n_total"), Proportion("n", "n_total", estimate="estimate")]
+    seen = []
+
+    def fn(dc):
+        seen.append(dc.carries_down)
+        return publish(t, roles, dc, name="cards")
+
+    shown = page.publish_once("cards", fn)
+    assert seen == [True]
+    assert shown["n"].tolist() == ["<10", "30"] and shown["estimate"].tolist() == ["[c]", "[c]"]

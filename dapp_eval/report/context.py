@@ -252,13 +252,13 @@ class Page:
         in its disclosure log, what publishing it logged, as if it had been published on the page.
 
         Publishing reads nothing of the control but its policy, so the table and its log are those the page's own
-        control would give (the same threshold, strictness, rounding base and alpha: part of the key).
+        control would give (the same threshold, strictness, rounding base, alpha and zero rule: part of the key).
         """
         dc = self.dc
-        policy = (dc.threshold, dc.strict, dc.base, dc.alpha)
+        policy = (dc.threshold, dc.strict, dc.base, dc.alpha, dc.carries_down)
 
         def run():
-            own = DisclosureControl(threshold=dc.threshold, strict=dc.strict, round_at_risk=dc.base, alpha=dc.alpha)
+            own = dc.same_policy()  # the whole policy (a13: without carries_down, "0 of 20" and "10 of 10" were shown)
             start = own.mark()
             return fn(own), own.changes_since(start)
 
