@@ -480,7 +480,9 @@ def test_counts_in_text_are_published_whatever_their_name(data):
     page = Page(Release(data, load_plan(None)), None)
     got = published_counts(page, {"missing age": 3, "dropouts": 12, "never started": 0, "n_x": 212},
                            name="caption")
-    assert got == {"missing age": "<10", "dropouts": "10", "never started": "0", "n_x": "210"}
+    # a 0 of people is a small count in a release of several sites (a 0 for all sites is one at every site)
+    zero = "<10" if page.dc.carries_down else "0"
+    assert got == {"missing age": "<10", "dropouts": "10", "never started": zero, "n_x": "210"}
     shown = publish(pd.DataFrame({"reason": ["a"], "people": [7]}), [Label("reason"), Count("people")], _dc(),
                     name="t")
     assert shown["people"].tolist() == ["<10"]

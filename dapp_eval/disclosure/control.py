@@ -668,7 +668,11 @@ class DisclosureControl:
 
     def _suppress(self, w: _Work, name: str) -> None:
         """Primary suppression (1 .. threshold-1) and rounding of the rest."""
-        w.small = {c: ((w.vals[c] > 0) & (w.vals[c] < self.threshold)).to_numpy() for c in w.counts}
+        # in a release of several sites every 0 of people is a small count (a 0 for all sites is a 0 at every site;
+        # a13 D6: "used 0" in the data-quality appendix beside a waiting list shown '<10')
+        low = 0 if self.carries_down else 1
+        w.small = {c: ((w.vals[c] >= low) & (w.vals[c] < self.threshold)).to_numpy() & ~w.throughput
+                   | ((w.vals[c] > 0) & (w.vals[c] < self.threshold)).to_numpy() for c in w.counts}
         n = len(w.out)
         w.total_hidden = {c: np.zeros(n, dtype=bool) for c in w.counts}
         w.pub = {c: [None if (w.small[c][i] or pd.isna(v)) else float(self.published_count(v))
