@@ -258,7 +258,9 @@ def _events(data, types: Sequence[str]) -> pd.DataFrame:
 
 
 def _no_one(what: str, n_in: int, excluded: dict[str, int]) -> AnalysisError:
-    why = "; ".join(f"{k}: {v}" for k, v in excluded.items() if v)
+    # every reason, of nobody too: a reason left out when nobody had it said "none" of them (a13 D5: no "still
+    # attending" at a site told that every starter there had left)
+    why = "; ".join(f"{k}: {v}" for k, v in excluded.items())
     return AnalysisError(f"{what} ({n_in} people referred" + (f"; {why})" if why else ")"))
 
 

@@ -502,11 +502,13 @@ class DisclosureControl:
         '55'
         >>> DisclosureControl().count(1947, kind="throughput")
         '1,945'
+        >>> DisclosureControl(carries_down=True).count(0)   # a release of several sites: a 0 is a small count
+        '<10'
         """
         if n is None or pd.isna(n):
             return "n/a"
         v = self.rounded(n, kind=kind)
-        if v is None:
+        if v is None or (self.carries_down and kind == "people" and float(n) == 0):  # a 0 for all sites: small
             self.record(name, label, "count", f"count below {self.threshold}")
             self._tally(name, withheld=1)
             return self.marker
