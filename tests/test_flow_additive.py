@@ -127,7 +127,7 @@ def test_derived_counts_are_never_in_a_count_column(four_sites):
 def _band(text: str, threshold: int = T) -> tuple[float, float] | None:
     t = str(text).replace(",", "").strip()
     if t == f"<{threshold}":
-        return (1, threshold - 1)
+        return (0, threshold - 1)  # a 0 of the zero rule is shown as '<T' too
     v = _num(t)
     if not np.isfinite(v):
         return None
