@@ -279,3 +279,27 @@ def test_a_table_published_once_per_release_keeps_the_pages_zero_rule(tmp_path):
     shown = page.publish_once("cards", fn)
     assert seen == [True]
     assert shown["n"].tolist() == ["<10", "30"] and shown["estimate"].tolist() == ["[c]", "[c]"]
+
+
+def test_feedback_rows_are_the_releases_not_the_sites(tmp_path):
+    """a13 D3: a feedback row left out where nobody at a site rated ('referring agency, at follow-up') said that
+    none of them did. Every report gives the rows of the whole release's data, of nobody too."""
+    from dapp_eval.analyses import delivery
+    from dapp_eval.data.io import load_programme
+    from dapp_eval.synthetic import generate
+
+    generate(tmp_path / "d", referrals=300, sites=2, seed=8815)
+    data = load_programme(tmp_path / "d")
+    rows = delivery.feedback_rows(data)
+    assert rows and len(set(rows)) == len(rows)
+    site = data.subset(sites=[sorted(data.sites["site_id"])[0]])
+    gone = rows[0]
+    fb = site.feedback
+    site.feedback = fb[~((fb["informant"] == gone[0]) & (fb["wave"] == gone[1]) & (fb["item"] == gone[2]))]
+    res = delivery.feedback(site, rows=rows)
+    got = res.summary.set_index(["informant", "wave", "item"])
+    assert len(got) == len(rows) and got.loc[gone, "n"] == 0
+    shown = publish(res.summary[["informant", "wave", "item", "n", "n_better", "estimate"]],
+                    [Label("informant", "wave", "item"), Count("n", "n_better"), Proportion("n_better", "n")],
+                    DisclosureControl(carries_down=True), name="feedback")
+    assert shown.loc[res.summary.index[(res.summary["n"] == 0).to_numpy()][0], "n"] == "<10"

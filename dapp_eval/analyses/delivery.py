@@ -117,8 +117,12 @@ _CAPACITY_ROLES = {
 }
 
 
-def feedback(data, *, alpha: float = 0.05) -> AnalysisResult:
+def feedback(data, *, alpha: float = 0.05, rows=None) -> AnalysisResult:
     """Share rating change as better (4 or 5) by informant, wave and item, with Wilson intervals.
+
+    ``rows``: the (informant, wave, item) rows to give whether or not anyone here gave that rating (a release
+    gives every report the rows of its whole data: a row left out where nobody rated said "none of them",
+    attack a13 D3); by default those rated here.
 
     Returns
     -------
@@ -139,9 +143,15 @@ def feedback(data, *, alpha: float = 0.05) -> AnalysisResult:
     agg = g.groupby(["informant", "wave", "item"], sort=False).agg(
         n=("r", "size"), n_better=("better", "sum"), n_no_change=("same", "sum"), n_worse=("worse", "sum"),
         mean_rating=("r", "mean"))
+    wanted = set(agg.index) if rows is None else set(map(tuple, rows))
     rows = []
     for key in ((i, w, t) for i in FEEDBACK_INFORMANTS for w in FEEDBACK_WAVES for t in FEEDBACK_ITEMS):
+        if key not in wanted:
+            continue
         if key not in agg.index:
+            rows.append({"informant": key[0], "wave": key[1], "item": key[2], "n": 0, "n_better": 0,
+                         "n_no_change": 0, "n_worse": 0, "estimate": np.nan, "ci_lower": np.nan,
+                         "ci_upper": np.nan, "mean_rating": np.nan})
             continue
         a = agg.loc[key]
         n, k = int(a["n"]), int(a["n_better"])
@@ -153,6 +163,15 @@ def feedback(data, *, alpha: float = 0.05) -> AnalysisResult:
                      method="share of ratings of 4 or 5 (better, much better) on a 1-5 scale, Wilson intervals",
                      n_referrals=int(fb["referral_id"].nunique()))
     return AnalysisResult(summary=pd.DataFrame(rows), meta=meta, title="Structured feedback by informant and wave")
+
+
+def feedback_rows(data) -> list[tuple]:
+    """The (informant, wave, item) rows somebody rated in ``data`` (for :func:`feedback`'s ``rows``)."""
+    fb = getattr(data, "feedback", None)
+    if fb is None or not len(fb):
+        return []
+    ok = pd.to_numeric(fb["rating"], errors="coerce").notna()
+    return sorted(set(zip(fb["informant"][ok], fb["wave"][ok], fb["item"][ok])))
 
 
 _BANDS = ("high", "medium", "standard")

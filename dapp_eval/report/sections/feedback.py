@@ -16,7 +16,9 @@ _ITEM = {"behaviour_change": "Change in behaviour", "understanding": "Understand
 def build(page) -> dict:
     from dapp_eval.analyses import delivery
 
-    res = page.get("v2_feedback", lambda: delivery.feedback(page.data, alpha=page.alpha))
+    # the rows of the whole release's data on every page (a row of nobody at one site said "none of them")
+    rows = page.release.memo("feedback rows", lambda: delivery.feedback_rows(page.full_data))
+    res = page.get("v2_feedback", lambda: delivery.feedback(page.data, alpha=page.alpha, rows=rows))
     if isinstance(res, Exception):
         return {"blocks": [page.na("Feedback", str(res))]}
     if res.summary.empty:
