@@ -303,3 +303,17 @@ def test_feedback_rows_are_the_releases_not_the_sites(tmp_path):
                     [Label("informant", "wave", "item"), Count("n", "n_better"), Proportion("n_better", "n")],
                     DisclosureControl(carries_down=True), name="feedback")
     assert shown.loc[res.summary.index[(res.summary["n"] == 0).to_numpy()][0], "n"] == "<10"
+
+
+def test_an_empty_risk_band_is_none_of_the_tables_largest_group():
+    """a12 C1 through the shared zero rule: 'high -> below high 0' and 'high -> high 0' beside 3 people below
+    high said that none of them was high at intake; the empty band's group of 0 is read as the largest group."""
+    from dapp_eval.analyses.risk import band_group
+
+    t = pd.DataFrame({"band_from": ["below", "below", "high", "high"], "band_to": ["below", "high", "below", "high"],
+                      "n": [3, 0, 0, 0]})
+    shown = publish(t, [Label("band_from", "band_to"), Count("n", total=band_group)], DisclosureControl(), name="b")
+    assert shown["n"].tolist() == ["<10"] * 4
+    t["n"] = [40, 0, 0, 0]  # 40 below high: a 0 of 40 is published
+    shown = publish(t, [Label("band_from", "band_to"), Count("n", total=band_group)], DisclosureControl(), name="b")
+    assert shown["n"].tolist() == ["40", "0", "0", "0"]

@@ -757,15 +757,13 @@ def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str 
 
 def band_group(t: pd.DataFrame) -> pd.Series:
     """Each band transition's group: the people in its band at the start (a "below high -> high 0" of 6 people
-    below high said "none of them", whatever the table's total; a11 B9), or, where that band is empty, everyone
-    in the table (an empty band's 0s say that none of them started in it; a12 C1).
+    below high said "none of them", whatever the table's total; a11 B9). An empty band's 0s are "none" of the
+    table's largest group: the zero rule of :class:`~dapp_eval.columns.Count` reads a group of 0 so (a12 C1).
 
     >>> band_group(pd.DataFrame({"band_from": ["low", "low", "high", "high"], "n": [6, 0, 0, 0]})).tolist()
-    [6, 6, 6, 6]
+    [6, 6, 0, 0]
     """
-    n = pd.to_numeric(t["n"], errors="coerce")
-    band = n.groupby(t["band_from"]).transform("sum")
-    return band.where(band > 0, n.sum())
+    return pd.to_numeric(t["n"], errors="coerce").groupby(t["band_from"]).transform("sum")
 
 
 # ---------------------------------------------------------------------------
