@@ -1200,14 +1200,14 @@ def to_publish(summary: pd.DataFrame, codes: Sequence[str], curves: dict | None 
         *_median_roles(estimate, curves or {}),
         Derived(("value",), _cost_value, inputs=("n_denominator",), rows=_rows_of("cost")),
         Summary(estimate, n="n_denominator", rows=_summary_rows),
-        AtPublishedN(estimate, functools.partial(_mean_at_n, cols=estimate, sd="value_sd"), n="n_denominator",
+        AtPublishedN(estimate, functools.partial(mean_at_published_n, cols=estimate, sd="value_sd"), n="n_denominator",
                      inputs=("value_sd",), rows=_mean_rows),
         Proportion("n_population_completed", "n_population", estimate="population_share", ci=None, rows=_mixed_rows),
         Proportion("completers_n_numerator", "completers_n_denominator", estimate="completers_value",
                    ci=("completers_ci_lower", "completers_ci_upper"),
                    rows=functools.partial(_percent_rows, percent=True)),
         Summary(completers, n="completers_n_denominator", rows=_completers_summary_rows),
-        AtPublishedN(completers, functools.partial(_mean_at_n, cols=completers, sd="completers_value_sd"),
+        AtPublishedN(completers, functools.partial(mean_at_published_n, cols=completers, sd="completers_value_sd"),
                      n="completers_n_denominator", inputs=("completers_value_sd",), rows=_completers_mean_rows)]
 
 
@@ -1232,8 +1232,10 @@ def _completers_summary_rows(t: pd.DataFrame) -> pd.Series:
     return _percent_rows(t, percent=False) & ~t["code"].isin(MEAN_FIGURES)
 
 
-def _mean_at_n(stats_: pd.DataFrame, n_pub: np.ndarray, alpha: float, cols: tuple, sd: str) -> pd.DataFrame:
-    """A mean and its t-interval at the published n (the role hands no true count)."""
+def mean_at_published_n(stats_: pd.DataFrame, n_pub: np.ndarray, alpha: float, cols: tuple, sd: str) -> pd.DataFrame:
+    """A mean (``cols[0]``, of whole numbers, SD ``sd``) and its t-interval (``cols[1:]``) at the published n, from
+    the mean and SD as published beside it (:func:`dapp_eval.estimators.paired.protected_moments`); for
+    :class:`~dapp_eval.columns.AtPublishedN` (the role hands no true count)."""
     from dapp_eval.estimators.paired import protected_moments, t_summary_at
 
     rows = []

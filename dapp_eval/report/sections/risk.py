@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
 from dapp_eval.columns import AtPublishedN, Count, Label, Merge, Model, Proportion
+from dapp_eval.commissioner.headlines import mean_at_published_n
 from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._publish import (
     BREAKDOWN_MINIMUM,
@@ -126,6 +129,10 @@ def _bands(page) -> list:
     return out
 
 
+#: the complete-case mean change and its t-interval at the published number observed (the headline means' rule)
+_CC_MEAN_AT_N = functools.partial(mean_at_published_n, cols=("estimate", "ci_lower", "ci_upper"), sd="_sd")
+
+
 def _missing_exit_table(page, t: pd.DataFrame) -> dict:
     """Complete-case, weighted and imputed estimates through the publication step: the complete-case share
     reliably improved is a proportion of published counts (its estimate and Wilson interval from the true
@@ -144,20 +151,7 @@ def _missing_exit_table(page, t: pd.DataFrame) -> dict:
                 * np.sqrt(pd.to_numeric(t["n_observed"], errors="coerce").astype(float))).where(mean)
     roles = [Label(*labels), Count("n", "n_observed", "n_improved"),
              Proportion("n_improved", "n_observed", rows=cc),
-             AtPublishedN(stats, _cc_mean_at_n, n="n_observed", inputs=("_sd",), rows=mean),
+             AtPublishedN(stats, _CC_MEAN_AT_N, n="n_observed", inputs=("_sd",), rows=mean),
              Model(stats, events="n_observed", rows=~cc & ~mean)]
     t = t.drop(columns=[c for c in ("std_error",) if c in t])
     return page.publish(t, roles=roles, caption=caption, name="risk_missing", drop=("n_improved", "_sd"))
-
-
-def _cc_mean_at_n(stats_: pd.DataFrame, n_pub: np.ndarray, alpha: float) -> pd.DataFrame:
-    """The complete-case mean change and its t-interval at the published number observed."""
-    from dapp_eval.estimators.paired import protected_moments, t_summary_at
-
-    rows = []
-    means, sds = protected_moments(pd.to_numeric(stats_["estimate"], errors="coerce"),
-                                   pd.to_numeric(stats_["_sd"], errors="coerce"), n_pub)
-    for mean, sd, n in zip(means, sds, n_pub):
-        r = t_summary_at(mean, sd, n, alpha=alpha)
-        rows.append((mean, r["ci_lower"], r["ci_upper"]))
-    return pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper"], index=stats_.index)
