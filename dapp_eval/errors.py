@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["DataValidationError", "AnalysisError", "PROBLEM_COLUMNS"]
+__all__ = ["DataValidationError", "AnalysisError", "NobodyError", "PROBLEM_COLUMNS"]
 
 PROBLEM_COLUMNS = ["file", "row", "column", "value", "rule"]
 
@@ -54,4 +54,13 @@ class AnalysisError(ValueError):
 
     The message says in plain words what is missing (for example "no
     partner_surveys table in this folder" or "all episodes are censored").
+    """
+
+
+class NobodyError(AnalysisError):
+    """An analysis of a group with nobody in it (no pairs, no one due to answer): there is nothing to estimate.
+
+    A report shows it as it shows a group of a few people (a note that the numbers are too small), never as
+    "none of them": in a release of several sites, a site's "no (ex-)partner answered both surveys" said
+    something about every one of its few partners (issue 26). Used directly, the message says what is missing.
     """

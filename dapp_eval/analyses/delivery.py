@@ -133,7 +133,7 @@ def feedback(data, *, alpha: float = 0.05, rows=None) -> AnalysisResult:
     """
     alpha = check_alpha(alpha)
     fb = _require(data, "feedback", " (contract version 2: feedback.csv, structured ratings of change)")
-    if not len(fb):
+    if not data.folder_rows("feedback"):  # a site's part may be empty: the analysis of nobody (issue 26)
         raise AnalysisError("feedback.csv holds no rows: the data record no ratings")
     r = pd.to_numeric(fb["rating"], errors="coerce")
     ok = r.notna().to_numpy()

@@ -84,13 +84,14 @@ _WORDS = {
 }
 
 
-def _values(ref: pd.DataFrame, col: str) -> pd.Series | None:
-    """The groups of one characteristic in plain words ('Not recorded' when empty); None if never recorded."""
+def _values(ref: pd.DataFrame, col: str, *, listed: bool = False) -> pd.Series | None:
+    """The groups of one characteristic in plain words ('Not recorded' when empty); None if never recorded
+    (or, ``listed``, if the column is absent: a column present but empty is then all 'Not recorded')."""
     if col == "age_band":
-        if "age" not in ref or ref["age"].isna().all():
+        if "age" not in ref or (ref["age"].isna().all() and not listed):
             return None
         return ref["age"].map(age_band).fillna("Not recorded")
-    if col not in ref or ref[col].isna().all():
+    if col not in ref or (ref[col].isna().all() and not listed):
         return None
     s = ref[col]
     if isinstance(s.dtype, pd.BooleanDtype) or s.dtype == bool:
@@ -115,7 +116,8 @@ def _order(col: str, groups: Sequence[str]) -> list[str]:
     return [g for g in order if g in set(groups)] + sorted(g for g in groups if g not in order)
 
 
-def profile(data, *, characteristics: Sequence[str] | None = None, by: str | None = None) -> AnalysisResult:
+def profile(data, *, characteristics: Sequence[str] | None = None, by: str | None = None,
+            recorded: Sequence[str] = ()) -> AnalysisResult:
     """Referrals, starts and completions per group of each characteristic (or of one column ``by``).
 
     Parameters
@@ -125,6 +127,11 @@ def profile(data, *, characteristics: Sequence[str] | None = None, by: str | Non
         Keys of :data:`CHARACTERISTICS` (default: all of them).
     by : str, optional
         One column of referrals.csv instead (``"district"``, ``"programme_name"``), groups largest first.
+    recorded : sequence of str, optional
+        Characteristics to list even where this data never record them (all 'Not recorded'): a release gives
+        every site's report the characteristics recorded anywhere in its data, since a row missing at one site
+        said "nobody's value is recorded there" (issue 26, attack a15 F4). By default a characteristic whose
+        column is empty is left out (``meta["not_recorded"]``).
 
     Returns
     -------
@@ -153,7 +160,7 @@ def profile(data, *, characteristics: Sequence[str] | None = None, by: str | Non
     for col in cols:
         if by is None and col not in CHARACTERISTICS:
             raise ValueError(f"unknown characteristic {col!r}; known: {', '.join(CHARACTERISTICS)}")
-        groups = _values(ref, col)
+        groups = _values(ref, col, listed=col in recorded)
         if groups is None:
             missing.append(col)
             continue
@@ -262,3 +269,8 @@ def under_18(data) -> dict[str, int]:
     age = pd.to_numeric(data.referrals["age"], errors="coerce")
     return {"n_under_18": int((age < 18).sum()), "n_aged_16_17": int(age.between(16, 17).sum()),
             "n_age_recorded": int(age.notna().sum())}
+
+
+def recorded_characteristics(data) -> list[str]:
+    """The characteristics of :data:`CHARACTERISTICS` that ``data`` record for at least one referral."""
+    return [c for c in CHARACTERISTICS if _values(data.referrals, c) is not None]

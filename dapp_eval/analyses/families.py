@@ -27,7 +27,7 @@ import pandas as pd
 from dapp_eval.analyses.episodes import programme_status
 from dapp_eval.analyses.episodes import require_table as _require
 from dapp_eval.columns import Count, Derived, Label, Proportion, Summary
-from dapp_eval.data.schema import CHILD_AGE_BANDS, CHILD_PLANS
+from dapp_eval.data.schema import CHILD_AGE_BANDS, CHILD_PLANS, SUPPORT_CLOSED
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.proportions import newcombe_paired_ci, wilson_ci
 from dapp_eval.results import AnalysisResult, check_alpha, make_meta
@@ -79,7 +79,7 @@ def children(data, *, alpha: float = 0.05) -> AnalysisResult:
     """
     alpha = check_alpha(alpha)
     ch = _require(data, "children", " (contract version 2: children.csv, one row per child and referral)")
-    if not len(ch):
+    if not data.folder_rows("children"):  # a site's or period's part of it may be empty: the analysis of nobody
         raise AnalysisError("children.csv holds no rows: the data record no children")
     ref = data.referrals.set_index("referral_id")
     status = programme_status(data.referrals).set_axis(data.referrals["referral_id"])
@@ -138,11 +138,11 @@ def partner_support(data, *, alpha: float = 0.05) -> AnalysisResult:
     """
     alpha = check_alpha(alpha)
     ps = _require(data, "partner_support", " (contract version 2: partner_support.csv)")
-    if not len(ps):
+    if not data.folder_rows("partner_support"):
         raise AnalysisError("partner_support.csv holds no rows: the data record no partner support")
     rows = []
     prt = data.partners
-    if prt is not None and len(prt):
+    if prt is not None and data.folder_rows("partners"):  # a site's part may be empty: the row of nobody
         offered = prt["support_offered"].fillna(False).astype(bool)
         acc = prt.loc[offered, "support_accepted"].fillna(False).astype(bool)
         rows.append(_prop_row("accepted", int(acc.sum()), int(offered.sum()), alpha))
@@ -165,7 +165,9 @@ def partner_support(data, *, alpha: float = 0.05) -> AnalysisResult:
          "median": float(weeks.median())},
     ])
     # most frequent first, equal counts by name: not in the order the rows happen to come in
-    reasons = ps["closed_reason"].astype(object).fillna("still supported").value_counts().sort_index()
+    # every reason, of nobody too (a reason missing at one site said "no one's support there ended so")
+    reasons = ps["closed_reason"].astype(object).fillna("still supported").value_counts()
+    reasons = reasons.reindex(sorted({*SUPPORT_CLOSED, "still supported", *reasons.index}), fill_value=0)
     reasons = reasons.sort_values(ascending=False, kind="mergesort")
     closed_t = pd.DataFrame({"closed_reason": reasons.index.astype(str), "n": reasons.to_numpy().astype(int)})
     meta = make_meta(n_in=len(ps), excluded={}, unit="supported (ex-)partners", alpha=alpha,

@@ -211,11 +211,7 @@ def _add_windows(persons: pd.DataFrame, design: str, before, after, lag: int) ->
             (p["after_end"] + lag * day) > p["data_extract_date"],
             data_from.notna() & (p["before_start"] < data_from),
         ],
-        [
-            "no exit date yet (still attending): no after-exit window",
-            "not yet eligible: follow-up window not complete at the extract date",
-            "before window not covered: incident data start later",
-        ],
+        list(INELIGIBLE_REASONS),
         default="",
     )
     p["ineligible_reason"] = reasons
@@ -224,6 +220,12 @@ def _add_windows(persons: pd.DataFrame, design: str, before, after, lag: int) ->
     p["exposure_after"] = (after[1] - after[0]) / _YEAR
     p.attrs["windows"] = {"before": before, "after": after}
     return p
+
+
+#: why a person has no before/after windows, in the order they are checked; every one is listed, of nobody too
+INELIGIBLE_REASONS = ("no exit date yet (still attending): no after-exit window",
+                      "not yet eligible: follow-up window not complete at the extract date",
+                      "before window not covered: incident data start later")
 
 
 def _event_ids(inc: pd.DataFrame) -> pd.Series:
@@ -320,8 +322,11 @@ def _prepare(data, *, design, outcomes, before, after, population, proven, lag_d
             persons[f"n_{name}_{period}"] = n.astype("Int64").where(eligible, pd.NA)
     if len(persons) == 0:
         raise _no_one(f"no one in the follow-up population ('{population}')", n_in, excluded)
-    for reason, k in persons.loc[~persons["eligible"], "ineligible_reason"].value_counts().items():
-        excluded[reason] = int(k)
+    # every reason, of nobody too (a15 F2: "still attending" listed only where someone was said "everyone at
+    # this site has left")
+    found = persons.loc[~persons["eligible"], "ineligible_reason"].value_counts()
+    for reason in INELIGIBLE_REASONS:
+        excluded[reason] = int(found.get(reason, 0))
     no_from = sorted(set(persons.loc[persons["incident_data_from"].isna(), "site_id"])) \
         if "incident_data_from" in persons else []
     return persons, n_in, excluded, names, lag, no_from

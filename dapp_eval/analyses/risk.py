@@ -106,8 +106,20 @@ def wilson_interval(count, nobs, *, alpha: float = 0.05) -> tuple[float, float]:
     return (float(lo), float(hi))
 
 
+#: the statistics of :func:`change` that carry a test (paired t, Wilcoxon signed-rank, exact sign test)
+TESTED_STATS = ("mean_change", "median_change", "reliably_improved")
+
+
+def _holm_of_computed(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values over the tests that could be computed (NaN stays NaN)."""
+    out = np.full(len(p), np.nan)
+    ok = ~np.isnan(p)
+    out[ok] = holm(p[ok])
+    return out
+
+
 def label_tests(summary: pd.DataFrame, *, primary: pd.Series | np.ndarray | None,
-                p_col: str = "p_value") -> pd.DataFrame:
+                p_col: str = "p_value", tested: pd.Series | np.ndarray | None = None) -> pd.DataFrame:
     """Label rows as primary / secondary / descriptive and Holm-adjust the secondary tests.
 
     Parameters
@@ -118,6 +130,9 @@ def label_tests(summary: pd.DataFrame, *, primary: pd.Series | np.ndarray | None
         Rows holding the domain's single primary test (at most one row).
     p_col : str
         Name of the p-value column.
+    tested : boolean mask, optional
+        Rows that carry a test by design: secondary even where the test could not be computed (too few
+        people), so that a row's role never says how many it describes. By default, rows with a p-value.
 
     Returns
     -------
@@ -137,11 +152,11 @@ def label_tests(summary: pd.DataFrame, *, primary: pd.Series | np.ndarray | None
     prim = np.zeros(len(out), bool) if primary is None else np.asarray(primary, dtype=bool)
     if prim.sum() > 1:
         raise ValueError("a domain declares one primary outcome; the mask selects several rows")
-    has_p = ~np.isnan(p)
+    has_p = ~np.isnan(p) if tested is None else np.asarray(tested, dtype=bool)
     sec = has_p & ~prim
     role = np.where(prim, "primary", np.where(sec, "secondary (Holm-adjusted)", "descriptive"))
     adj = np.full(len(out), np.nan)
-    adj[sec] = holm(p[sec])
+    adj[sec] = holm(p[sec]) if tested is None else _holm_of_computed(p[sec])
     adj[prim] = p[prim]
     out["role"] = role
     out["p_value_holm"] = adj
@@ -243,6 +258,16 @@ def _check_timepoint(tp: str, rows: pd.DataFrame, what: str, seen: set | None = 
         raise AnalysisError(f"no scores at timepoint '{tp}' ({what}); timepoints present: {', '.join(known)}")
 
 
+def _check_pair(data, rows: pd.DataFrame, from_: str, to: str, seen: set | None = None) -> None:
+    """Refuse a folder without scores at ``from_`` or ``to``. A site's (or a period's) part of a folder without
+    them is analysed as nobody paired, shown like a few: "no scores at 'exit' here" said so of every person there
+    (issue 26, attack a15 F3)."""
+    if getattr(data, "loaded_rows", None) is not None:
+        return
+    _check_timepoint(from_, rows, "from_", seen)
+    _check_timepoint(to, rows, "to", seen)
+
+
 def _join_episodes(left: pd.DataFrame, ep: pd.DataFrame, cols: list[str], validate: str) -> pd.DataFrame:
     """``left`` with episode columns ``cols`` by referral_id (as a left merge on the ids as text), by position:
     one hash lookup per row instead of a merge's factorisation of both sides and a copy of the episodes."""
@@ -316,6 +341,27 @@ def _counted(reasons: pd.Series) -> dict[str, int]:
     return dict(sorted(((str(k), int(v)) for k, v in vc.items()), key=lambda kv: (-kv[1], kv[0])))
 
 
+_STILL_OPEN = "still open (exit not yet due)"
+
+
+def _exit_label(r: str) -> str:
+    return ("completed but no exit score recorded" if r == "completed" else "dropped out" if r == "dropped_out"
+            else f"left: {str(r).replace('_', ' ')}")
+
+
+def one_score_reasons(from_: str, to: str) -> list[str]:
+    """Every reason :func:`_why_one_score` can give, sorted: a group's table lists each, of nobody too (a reason
+    missing at one site said "no one here left that way"; issue 26).
+
+    >>> one_score_reasons("intake", "exit")[:2]
+    ['exit score only (no intake score)', 'intake score only: completed but no exit score recorded']
+    """
+    from dapp_eval.data.schema import EXIT_REASONS
+
+    return sorted([f"{to} score only (no {from_} score)", f"{from_} score only: {_STILL_OPEN}",
+                   *(f"{from_} score only: {_exit_label(r)}" for r in EXIT_REASONS)])
+
+
 def _why_one_score(wide: pd.DataFrame, from_: str, to: str) -> pd.Series:
     """Reason label for each referral lacking one of the two scores (None when paired)."""
     has_f = wide["score_from"].notna()
@@ -325,10 +371,8 @@ def _why_one_score(wide: pd.DataFrame, from_: str, to: str) -> pd.Series:
     only_f = has_f & ~has_t
     if "exit_reason" in wide.columns:
         er = wide["exit_reason"].astype("object")
-        labels = {r: ("completed but no exit score recorded" if r == "completed" else
-                      "dropped out" if r == "dropped_out" else f"left: {str(r).replace('_', ' ')}")
-                  for r in er.dropna().unique()}  # one label per distinct reason, not per row
-        lab = er.map(labels).where(er.notna(), "still open (exit not yet due)")
+        labels = {r: _exit_label(r) for r in er.dropna().unique()}  # one label per distinct reason, not per row
+        lab = er.map(labels).where(er.notna(), _STILL_OPEN)
         reason[only_f] = (f"{from_} score only: " + lab[only_f]).astype(object)
     else:
         reason[only_f] = f"{from_} score only (reason unknown: no referral data)"
@@ -364,8 +408,13 @@ def _paired_rows(x1: np.ndarray, x2: np.ndarray, floor: np.ndarray, inst: Instru
     n = len(x1)
     d = x2 - x1
     rows: list[dict[str, Any]] = [dict(statistic="n_paired", n=n, n_total=n)]
-    if n == 0:
-        return rows
+    if n == 0:  # every row, of nobody: a report shows them like rows of a few (issue 26)
+        stats_ = ["mean_from", "mean_to", "mean_change", "median_change", "cohens_dz", "hedges_gav"]
+        shares = ["reliably_improved", "any_improvement", "no_reliable_change", "reliably_worse",
+                  "could_improve_reliably", "reliably_improved_of_could"]
+        shares += ["clinically_significant_improvement"] if inst.clinical_cutoff is not None else []
+        return rows + [dict(statistic=st, estimate=np.nan, n=0, n_total=0) for st in stats_] + \
+            [_prop_row(st, 0, 0, alpha) for st in shares]
     crit = stats.t.ppf(1 - alpha / 2, n - 1) if n > 1 else np.nan
     for stat, x in (("mean_from", x1), ("mean_to", x2)):
         se = x.std(ddof=1) / math.sqrt(n) if n > 1 else np.nan
@@ -449,9 +498,11 @@ def _primary_name(primary: str | None) -> str | None:
 
 
 def _change_group_rows(label, sub: pd.DataFrame, pm: np.ndarray, floor: np.ndarray, inst: Instrument,
-                       alpha: float) -> list[dict[str, Any]]:
-    """One group's rows of :func:`change`: who has one score and why, then the paired statistics."""
-    reasons = sub.loc[~pm, "why_one_score"].value_counts().sort_index()
+                       alpha: float, every: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """One group's rows of :func:`change`: who has one score and why (each reason of ``every``, of nobody too),
+    then the paired statistics."""
+    found = sub.loc[~pm, "why_one_score"].value_counts()
+    reasons = found.reindex(sorted({*every, *found.index}), fill_value=0)
     rows = [dict(group=label, statistic="n_with_a_score", n=len(sub), n_total=len(sub)),
             dict(group=label, statistic="n_one_score", n=int((~pm).sum()), n_total=len(sub))]
     rows += [dict(group=label, statistic=f"one_score: {why}", n=int(k), n_total=len(sub)) for why, k in reasons.items()]
@@ -536,8 +587,7 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
     ra, ep = _tables(data)
     info: dict = {}
     rows, n_other = _select(ra, inst, informant, info)
-    _check_timepoint(from_, rows, "from_", info["timepoints"])
-    _check_timepoint(to, rows, "to", info["timepoints"])
+    _check_pair(data, rows, from_, to, info["timepoints"])
     # only the episode columns change() reads (all of them when ``by`` is not one: its error lists them)
     need = None if by is not None and ep is not None and by not in ep.columns else \
         ["participant_id", "site_id", "exit_reason", *([by] if by else [])]
@@ -550,7 +600,8 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
 
     out_rows: list[dict[str, Any]] = []
     for label, gmask in _group_keys(wide, by):
-        out_rows += _change_group_rows(label, wide[gmask], paired[gmask], floor[gmask], inst, alpha)
+        out_rows += _change_group_rows(label, wide[gmask], paired[gmask], floor[gmask], inst, alpha,
+                                       every=one_score_reasons(from_, to) if "exit_reason" in wide else ())
     summary = pd.DataFrame(out_rows)
     for c in ("estimate", "ci_lower", "ci_upper", "p_value", "test_statistic", "df"):
         if c not in summary:
@@ -562,7 +613,9 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
     pmask = None
     if primary_stat is not None:
         pmask = ((summary["group"] == "all") & (summary["statistic"] == primary_stat)).to_numpy()
-    summary = label_tests(summary, primary=pmask)
+    # the role of each statistic by design (a Wilcoxon test of one pair is not computable; its row is still a
+    # secondary test: a role that changed with the number paired said how many there were; issue 26)
+    summary = label_tests(summary, primary=pmask, tested=summary["statistic"].isin(TESTED_STATS).to_numpy())
     cols = ["group", "statistic", "estimate", "ci_lower", "ci_upper", "p_value", "n", "n_total", "test",
             "test_statistic", "df", "role", "p_value_holm", "population"]
     summary = summary[cols]
@@ -698,15 +751,15 @@ def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str 
         raise AnalysisError(f"instrument {inst.name} defines no high-risk band")
     ra, ep = _tables(data)
     rows, _ = _select(ra, inst, informant)
-    _check_timepoint(from_, rows, "from_")
-    _check_timepoint(to, rows, "to")
+    _check_pair(data, rows, from_, to)
     wide = _wide(rows, ep, from_, to)
     wide["why_one_score"] = _why_one_score(wide, from_, to)
     pw = wide[wide["why_one_score"].isna()]
     labels = [b[0] for b in inst.bands]
     bf = pd.Categorical(inst.band_of(pw["score_from"]), categories=labels, ordered=True)
     bt = pd.Categorical(inst.band_of(pw["score_to"]), categories=labels, ordered=True)
-    tab = pd.crosstab(bf, bt, dropna=False).reindex(index=labels, columns=labels, fill_value=0)
+    tab = (pd.crosstab(bf, bt, dropna=False).reindex(index=labels, columns=labels, fill_value=0) if len(pw)
+           else pd.DataFrame(0, index=pd.Index(labels), columns=pd.Index(labels)))  # nobody paired: every cell 0
     tab.index.name, tab.columns.name = f"band_{from_}", f"band_{to}"
     long = tab.stack().rename("n").reset_index()
     long.columns = ["band_from", "band_to", "n"]
@@ -1428,8 +1481,7 @@ def missing_exit(data, *, instrument: str | Instrument = "DASH", informant: str 
     inst = get_instrument(instrument)
     ra, ep = _tables(data)
     rows, _ = _select(ra, inst, informant)
-    _check_timepoint(from_, rows, "from_")
-    _check_timepoint(to, rows, "to")
+    _check_pair(data, rows, from_, to)
     wide = _wide(rows, ep, from_, to)
     pop, excluded, pop_label = _mx_population(wide, from_, population if ep is not None else "intake")
     pop = _mx_model_order(pop, covariates)
@@ -1565,7 +1617,24 @@ def _at_n_row(st: str, row: pd.Series, n: float, alpha: float) -> tuple[float, f
                 np.nan)
     # median_change: the median describes the people; its Wilcoxon p-value is a sum of ranks over the true
     # number paired, which no published n can stand in for: not published
-    return est, np.nan, np.nan, np.nan
+    return whole_median(est), np.nan, np.nan, np.nan
+
+
+def whole_median(m: float) -> float:
+    """A median of whole-number changes as published: to a whole number, halves up.
+
+    The median of n whole numbers ends in .5 only when n is even, so a median to the half said whether the
+    number paired was odd or even (attack a13 C4: 11 of 11 raw medians; x.5 narrowed a published 15 to 14 or
+    16). Rounded, a published m may be m itself or m - 1/2, whatever n is. A median that is not a whole or half
+    number (scores that are not whole numbers) is left as it is.
+
+    >>> whole_median(-2.5), whole_median(-2.0), whole_median(3.5), whole_median(0.25)
+    (-2.0, -2.0, 4.0, 0.25)
+    """
+    m = float(m)
+    if not np.isfinite(m) or (2 * m) != np.floor(2 * m):
+        return m
+    return float(np.floor(m + 0.5))
 
 
 def _published_moments(mean, sd, n) -> tuple[float, float]:
@@ -1628,6 +1697,8 @@ def _withheld_at_n(stats_: pd.DataFrame, n_pub: np.ndarray, alpha: float) -> pd.
     out = pd.DataFrame(np.nan, index=stats_.index, columns=["estimate", "ci_lower", "ci_upper", "p_value"])
     plain = stats_["statistic"].isin(["mean_from", "mean_to", "mean_change", "median_change", "cohens_dz"])
     out.loc[plain, "estimate"] = pd.to_numeric(stats_.loc[plain, "estimate"], errors="coerce")
+    median = (stats_["statistic"] == "median_change").to_numpy()
+    out.loc[median, "estimate"] = [whole_median(v) for v in out.loc[median, "estimate"]]
     return out
 
 

@@ -50,7 +50,7 @@ from dapp_eval.analyses.episodes import programme_status
 from dapp_eval.analyses.episodes import require_table as _require
 from dapp_eval.analyses.followup import paired_cells, paired_stats
 from dapp_eval.data.schema import SURVEY_BEHAVIOURS, WAVES
-from dapp_eval.errors import AnalysisError
+from dapp_eval.errors import AnalysisError, NobodyError
 from dapp_eval.estimators.gee import fit_gee
 from dapp_eval.estimators.proportions import mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
 from dapp_eval.results import AnalysisResult, check_alpha, level_text, make_meta
@@ -181,8 +181,10 @@ def _surveys_uncached(data, extra: Sequence[str]) -> pd.DataFrame:
     return sv
 
 
-def _require_answers(sv: pd.DataFrame) -> None:
-    if len(sv) == 0:
+def _require_answers(sv: pd.DataFrame, data) -> None:
+    """Refuse a folder whose partner_surveys.csv is empty; a site's (or period's) empty part of it is analysed
+    as nobody, every wave shown like a small count (issue 26: a missing wave said "no survey at this site")."""
+    if len(sv) == 0 and not data.folder_rows("partner_surveys"):
         raise AnalysisError("partner_surveys.csv has no rows: no (ex-)partner has answered a survey yet")
 
 
@@ -240,10 +242,11 @@ def prevalence(data, *, by: str | None = None, behaviours: Sequence[str] | None 
     alpha = check_alpha(alpha)
     behaviours = _check_behaviours(behaviours, primary)
     sv = _surveys(data, [by] if by else [])
-    _require_answers(sv)
+    _require_answers(sv, data)
     keys = ["wave"] + ([by] if by else [])
     rows = []
-    for key, g in sv.groupby(keys, observed=True, sort=True):
+    # every wave, answered or not: a wave missing from a site's table said "nobody answered it" (issue 26, a15 F1)
+    for key, g in sv.groupby(keys, observed=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         for b in behaviours:
             col = g[b]
@@ -380,9 +383,10 @@ def paired_change(data, *, baseline: str = "T1", followup: str = "T4",
     sv = _surveys(data)
     link = _link_codes(data)
     wide = _wide(sv, link, baseline, followup, behaviours)
-    if len(wide) == 0:
+    if len(wide) == 0 and getattr(data, "loaded_rows", None) is None:
+        # the folder: said so. A site's (or period's) part: the rows of nobody paired, shown like a few (issue 26)
         _, only = _link_accounting(sv, link, baseline, followup)
-        raise AnalysisError(f"no (ex-)partner answered both {baseline} and {followup}, so there is no paired change ("
+        raise NobodyError(f"no (ex-)partner answered both {baseline} and {followup}, so there is no paired change ("
                             + "; ".join(f"{k}: {v}" for k, v in only.items()) + ")")
     rows = []
     for b in behaviours:
@@ -632,7 +636,7 @@ def response_rates(data, *, wave_months: dict[str, float] | None = None, offered
     alpha = check_alpha(alpha)
     long, _, info = _due_links(data, wave_months, offered_only)
     if len(long) == 0:
-        raise AnalysisError(
+        raise NobodyError(
             f"no (ex-)partner was due to answer a survey by the extract date ({info['n_links']} links in "
             f"partners.csv; referral never started: {info['n_links_not_started']}; not offered support: "
             f"{info['n_links_not_offered']}; waves not yet due: {info['n_link_waves_not_due']})")
@@ -675,10 +679,14 @@ def response_rates(data, *, wave_months: dict[str, float] | None = None, offered
     )
     return AnalysisResult(summary=summary, meta=meta, title="Survey response by wave",
                           tables={"composition": pd.DataFrame(comp), "tests": pd.DataFrame(tests)},
-                          roles={"summary": _proportion_roles(["wave", "programme_status", "status_label"],
-                                                              ("n_expected", "n_answered", "n_not_answered"),
-                                                              "n_answered", "n_expected")},
-                          _plotter=plotting.plot_response_rates)
+                          roles={"summary": response_roles()}, _plotter=plotting.plot_response_rates)
+
+
+def response_roles() -> list:
+    """What each column of :func:`response_rates`'s summary is (also for a table of nobody due)."""
+    return _proportion_roles(["wave", "programme_status", "status_label"], ("n_expected", "n_answered",
+                                                                             "n_not_answered"),
+                             "n_answered", "n_expected")
 
 
 # ---------------------------------------------------------------------------
@@ -971,10 +979,11 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
         if wave_models:
             rows += _gee_view_rows(data, b, _role(b, primary), baseline, followup, alpha)
     summary = pd.DataFrame(rows)
-    if not np.isfinite(summary["estimate"].astype(float)).any():
+    # a folder with nothing to estimate: said so; a site's (or period's) part: its views of nobody (issue 26)
+    if not np.isfinite(summary["estimate"].astype(float)).any() and getattr(data, "loaded_rows", None) is None:
         n_b = int(prev.loc[prev["wave"] == baseline, "n_responses"].max()) if (prev["wave"] == baseline).any() else 0
         n_f = int(prev.loc[prev["wave"] == followup, "n_responses"].max()) if (prev["wave"] == followup).any() else 0
-        raise AnalysisError(f"no change from {baseline} to {followup} can be estimated: {n_b} survey(s) answered at "
+        raise NobodyError(f"no change from {baseline} to {followup} can be estimated: {n_b} survey(s) answered at "
                             f"{baseline} and {n_f} at {followup}; every view needs answers at both waves")
     summary.insert(1, "label", summary["behaviour"].map(BEHAVIOUR_LABELS))
     if paired is not None:
@@ -1036,9 +1045,9 @@ def feeling_safe(data, *, baseline: str = "T1", followup: str = "T4", alpha: flo
     _check_wave(baseline, "baseline")
     _check_wave(followup, "followup")
     sv = _surveys(data)
-    _require_answers(sv)
+    _require_answers(sv, data)
     rows, head = [], []
-    for w, g in sv.groupby("wave", observed=True, sort=True):
+    for w, g in sv.groupby("wave", observed=False, sort=True):  # every wave, answered or not (issue 26)
         x = g["feels_safe"].dropna()
         n = len(x)
         for lev in range(1, 6):
@@ -1112,9 +1121,9 @@ def space_for_action(data, *, baseline: str = "T1", followup: str = "T4", alpha:
     """
     alpha = check_alpha(alpha)
     sv = _surveys(data)
-    _require_answers(sv)
+    _require_answers(sv, data)
     rows = []
-    for w, g in sv.groupby("wave", observed=True, sort=True):
+    for w, g in sv.groupby("wave", observed=False, sort=True):  # every wave, answered or not (issue 26)
         x = g["space_for_action"].dropna().to_numpy()
         rows.append({"wave": str(w), "measure": "mean", **_mean_ci(x, alpha), "p_value": np.nan})
     wide = _wide(sv, _link_codes(data), baseline, followup, ["space_for_action"]).dropna()
@@ -1238,8 +1247,9 @@ def _space_for_action_measure(add, data, baseline: str, followup: str, alpha: fl
             f"space for action, mean change {baseline} to {followup}: {ch['estimate']:+.1f} points "
             f"({conf} {ch['ci_lower']:+.1f} to {ch['ci_upper']:+.1f}; {int(ch['n'])} paired (ex-)partners)",
             ch["estimate"], ch["ci_lower"], ch["ci_upper"], int(ch["n"]))
-    else:
-        add(2, "partner_surveys.csv: space_for_action", f"no (ex-)partner answered both {baseline} and {followup}")
+    else:  # measured, of nobody: a report shows it like a measure of a few (issue 26: "no one answered both")
+        add(2, "partner_surveys.csv: space_for_action (0-100)", "measured",
+            f"space for action, mean change {baseline} to {followup}: no (ex-)partner answered both", n=0)
 
 
 def _child_protection_measure(add, data, alpha: float, conf: str) -> None:
@@ -1285,7 +1295,7 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
     alpha = check_alpha(alpha)
     conf = f"{level_text(alpha)} CI"
     surveys = getattr(data, "partner_surveys", None)
-    has_sv = surveys is not None and len(surveys) > 0
+    has_sv = surveys is not None and data.folder_rows("partner_surveys") > 0  # a site's part may be empty
     has_inc = getattr(data, "incidents", None) is not None
     rows = []
 
@@ -1297,6 +1307,8 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
     add(1, "no relationship-quality items in the data contract", NOT_MEASURED)
     if has_sv:
         _space_for_action_measure(add, data, baseline, followup, alpha, conf)
+        # a measure of no pairs is still measured, with n 0: a report shows it like a measure of a few pairs (a
+        # reason of its own, "no (ex-)partner answered both", said so of a site's few partners; issue 26)
         no_pairs = f"no (ex-)partner answered both {baseline} and {followup}"
         try:
             pc = paired_change(data, baseline=baseline, followup=followup, primary=primary, alpha=alpha).summary
@@ -1309,7 +1321,8 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
                         f"{BEHAVIOUR_LABELS[primary].lower()}, {baseline} to {followup}", conf),
                 pr["estimate"], pr["ci_lower"], pr["ci_upper"], int(pr["n_pairs"]))
         else:
-            add(3, f"partner_surveys.csv: {primary} (primary outcome) and the other behaviours", no_pairs)
+            add(3, f"partner_surveys.csv: {primary} (primary outcome) and the other behaviours", "measured",
+                f"{BEHAVIOUR_LABELS[primary].lower()}, {baseline} to {followup}: {no_pairs}", n=0)
         fs = feeling_safe(data, baseline=baseline, followup=followup, alpha=alpha).paired
         vs = fs[fs["measure"].str.startswith("very safe")].iloc[0]
         if vs["n_pairs"] > 0:
@@ -1317,7 +1330,7 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
                 _fmt_pp(vs["estimate"], vs["ci_lower"], vs["ci_upper"], int(vs["n_pairs"]), "feeling very safe", conf),
                 vs["estimate"], vs["ci_lower"], vs["ci_upper"], int(vs["n_pairs"]))
         else:
-            add(3, "partner_surveys.csv: feels_safe (1-5)", no_pairs)
+            add(3, "partner_surveys.csv: feels_safe (1-5)", "measured", f"feeling very safe: {no_pairs}", n=0)
     else:
         where = "has no rows yet" if surveys is not None else "is not in this folder"
         add(2, f"partner_surveys.csv {where}", NOT_MEASURED)
@@ -1332,7 +1345,8 @@ def mirabal_measures(data, *, baseline: str = "T1", followup: str = "T4", primar
                         f"children seeing or hearing abuse, {baseline} to {followup}", conf),
                 ce["estimate"], ce["ci_lower"], ce["ci_upper"], int(ce["n_pairs"]))
         else:
-            add(6, "partner_surveys.csv: child_exposed", no_pairs)
+            add(6, "partner_surveys.csv: child_exposed", "measured",
+                f"children seeing or hearing abuse, {baseline} to {followup}: {no_pairs}", n=0)
     if has_inc:
         _child_protection_measure(add, data, alpha, conf)
     if not has_sv and not has_inc:

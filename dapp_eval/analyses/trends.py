@@ -360,8 +360,10 @@ def _risk_reduction_chart(data, plan, tp, quarters, cover_partial, cover_reason,
                            informant=r["informant"]).tables["changes"]
     except AnalysisError:
         ch_r = None
-    if ch_r is None or not len(ch_r):
+    if ch_r is None:
         return None
+    # nobody assessed twice here (a site's part of the data): the chart of nobody, whose quarters are too small to
+    # show, as for a few people (a chart missing at one site said "no one here was assessed twice"; issue 26)
     exit_q = _fy_period(ch_r["referral_id"].map(data.referrals.set_index("referral_id")["exit_date"]))
     k = int(exit_q.isna().sum())
     if k:
@@ -370,8 +372,14 @@ def _risk_reduction_chart(data, plan, tp, quarters, cover_partial, cover_reason,
     n_r = exit_q.value_counts().reindex(quarters, fill_value=0).to_numpy(float)
     k_r = exit_q[rel.to_numpy()].value_counts().reindex(quarters, fill_value=0).to_numpy(float)
     if not (n_r[~cover_partial] > 0).any():
-        return None
-    ch = p_chart(k_r, n_r, partial=cover_partial, labels=tp["quarter"])
+        if not getattr(data, "loaded_rows", None):
+            return None
+        # a site's part with nobody to chart: its quarters of nobody, no limits (published like a few)
+        ch = pd.DataFrame({"quarter": tp["quarter"].to_numpy(), "partial": cover_partial, "value": np.nan,
+                           "n_numerator": k_r, "n_denominator": n_r}).reindex(columns=_COLUMNS)
+        ch["partial"] = cover_partial
+    else:
+        ch = p_chart(k_r, n_r, partial=cover_partial, labels=tp["quarter"])
     ch["partial_reason"] = cover_reason
     return ch
 

@@ -514,7 +514,10 @@ def _safety(data, plan, alpha, extract_text, sources):
     r = p.iloc[0]
     n, k = int(r["n_pairs"]), int(r["n_safer"])
     if n == 0:
-        return [_row("partner_feels_safer", den=0, period=period, note="no (ex-)partner answered both surveys")]
+        if getattr(data, "loaded_rows", None) is None:  # the whole folder: said so
+            return [_row("partner_feels_safer", den=0, period=period, note="no (ex-)partner answered both surveys")]
+        # a site's (or period's) part: the figure of nobody, published like one of a few (issue 26)
+        return [_row("partner_feels_safer", num=0, den=0, period=period)]
     lo, hi = wilson_ci(k, n, alpha=alpha)
     pairs = fs.tables.get("pairs")
     ids = pairs["referral_id"] if pairs is not None else []
@@ -907,6 +910,9 @@ def _risk_intake(data, r: dict) -> tuple[pd.DataFrame, list]:
         g = ch.groupby("site_id")["score_from"].agg(["size", "mean", "std"]).reset_index()
     except AnalysisError:
         g = pd.DataFrame(columns=["site_id", "size", "mean", "std"])
+    # every site, of nobody assessed twice too (a site missing from the table said so; issue 26)
+    g = g.set_index("site_id").reindex(list(data.sites["site_id"])).rename_axis("site_id").reset_index()
+    g["size"] = pd.to_numeric(g["size"], errors="coerce").fillna(0)
     t = pd.DataFrame({"site_id": g["site_id"], "n": g["size"].astype(float), "mean": g["mean"].astype(float),
                       "sd": g["std"].astype(float)})
     return t, [Label("site_id"), Count("n"), Summary(("mean", "sd"), n="n", moments=("mean", "sd"))]

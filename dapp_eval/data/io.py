@@ -996,6 +996,27 @@ class ProgrammeData:
     input_hash: str = ""
     #: table -> where it was read from (file, and sheet for a workbook), as messages name it
     files: dict[str, str] = field(default_factory=dict)
+    #: rows of each table in the folder as loaded, before :meth:`subset` took a part of it (see :meth:`folder_rows`)
+    loaded_rows: dict[str, int] | None = field(default=None, repr=False)
+
+    def folder_rows(self, name: str) -> int:
+        """Rows of table ``name`` in the folder as loaded, whichever sites or period this data is a part of.
+
+        An analysis says a table "holds no rows" only when the folder's does: a site (or a period) whose part of
+        a table is empty gets the analysis of nobody, published like a small count, since "the data record no
+        children at this site" says something about every person there (issue 26: zeros of people).
+
+        Examples
+        --------
+        >>> from dapp_eval import load_programme
+        >>> data = load_programme("data_synthetic")
+        >>> data.folder_rows("children") == len(data.children) == data.subset(sites=["S01"]).folder_rows("children")
+        True
+        """
+        if self.loaded_rows is not None:
+            return int(self.loaded_rows.get(name, 0))
+        df = getattr(self, name)
+        return 0 if df is None else len(df)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables present, in contract order."""
@@ -1122,6 +1143,7 @@ class ProgrammeData:
             feedback=filt(self.feedback, "referral_id", rid),
             source=f"{self.source} [{label}]",
             load_log=self.load_log, input_hash=self.input_hash, files=self.files,
+            loaded_rows={name: self.folder_rows(name) for name in TABLES},
         )
 
     def __repr__(self) -> str:

@@ -726,6 +726,8 @@ class DisclosureControl:
             few = ((comp > 0) & (comp < self.threshold)).to_numpy()
             zero = (((w.vals[num] == 0) | (comp == 0)) & (w.vals[den] > 0)
                     & (w.vals[den] < self.zero_rule_minimum)).to_numpy()
+            if self.carries_down:  # 0 of 0 is logged as 1 of 1 is (a log without the reason said "nobody")
+                zero |= ((w.vals[den] == 0) & w.vals[num].notna()).to_numpy()
             for i in np.flatnonzero((few | zero) & ~w.throughput):
                 self._hide_row(w, name, i, num, ZERO_OR_FEW)
             for i in np.flatnonzero(zero & ~w.throughput & (w.vals[num] == 0).to_numpy()):
@@ -1066,6 +1068,10 @@ class DisclosureControl:
         levels = list(dict.fromkeys(g[level]))
 
         def none_or_all(rows) -> bool:
+            if add and self.carries_down and float(pd.to_numeric(rows[add[0]], errors="coerce").sum()) == 0:
+                # a level of nobody, in a release whose every 0 of people is small: merged like a level of a few
+                # (a level of 0 left standing beside one merged elsewhere said "nobody here is ..."; issue 26)
+                return True
             if whole is None or not (0 < whole < self.zero_rule_minimum):
                 return False
             k = float(pd.to_numeric(rows[add[0]], errors="coerce").sum())

@@ -99,7 +99,9 @@ class _State:
         cells[m & withhold] = HIDDEN
         self.out[col] = cells
         self.pub[col] = self.out[col]
-        self.hidden += int((m & withhold & pd.notna(self.true[col].to_numpy())).sum())
+        # every cell shown withheld is counted (and so logged), one the data could not give too: the log said
+        # "computed values hidden" beside one person and not beside nobody (issue 26)
+        self.hidden += int((m & withhold).sum())
         self.cover(col, m)
 
 
@@ -155,8 +157,19 @@ def _apply_derived(s: _State, r: Derived) -> None:
         pub_cells = r.small(s.pub.copy())
         withhold |= np.asarray((pub_cells < 0).any(axis=1), dtype=bool)  # published cells that do not add up
         withhold |= _zero_of_small_group(s, r, cells)
+    # a value missing in a row whose counts are withheld is withheld too: blank there (a Holm p-value of a test
+    # of nobody) beside '[c]' (of one person) told 0 from a few (issue 26)
+    hidden_row = _counts_hidden(s)
     for c in r.cols:
-        s.put(c, m, vals[c].to_numpy(), withhold | _missing(vals[c]) & s.true[c].notna().to_numpy())
+        s.put(c, m, vals[c].to_numpy(), withhold | _missing(vals[c]) & (s.true[c].notna().to_numpy() | hidden_row))
+
+
+def _counts_hidden(s: _State) -> np.ndarray:
+    """Rows with a count of the table withheld (shown as '<T' or '[c]')."""
+    out = np.zeros(len(s.out), dtype=bool)
+    for c in s.counts:
+        out |= s.pub[c].isna().to_numpy() & s.true[c].notna().to_numpy()
+    return out
 
 
 def _zero_of_small_group(s: _State, r: Derived, cells: pd.DataFrame) -> np.ndarray:
@@ -204,12 +217,14 @@ def _apply_summary(s: _State, r: Summary) -> None:
     for c in r.cols:
         v = s.true[c].to_numpy(dtype=object)
         if c in moments:
-            s.put(c, m, moments[c], (withhold | np.isnan(moments[c])) & s.true[c].notna().to_numpy())
+            s.put(c, m, moments[c], withhold | (np.isnan(moments[c]) & s.true[c].notna().to_numpy()))
             continue
         if r.grain:
             x = pd.to_numeric(s.true[c], errors="coerce").to_numpy(dtype=float)
             v = np.where(np.isfinite(x), np.floor(x / r.grain + 1e-9) * r.grain, x)
-        s.put(c, m, v, withhold & s.true[c].notna().to_numpy())
+        # every cell of a withheld row is withheld, a statistic the data could not give too: a blank beside a
+        # '[c]' said "n is 0 or 1" (no SD, no interval), a15/S05 (issue 26)
+        s.put(c, m, v, withhold)
 
 
 def _apply_at_published_n(s: _State, r: AtPublishedN) -> None:
@@ -222,7 +237,7 @@ def _apply_at_published_n(s: _State, r: AtPublishedN) -> None:
     withhold = np.isnan(n_pub) | (n_pub < s.dc.threshold)
     for c in r.cols:
         v = vals[c].to_numpy(dtype=object)
-        s.put(c, m, v, (withhold | _missing(vals[c])) & s.true[c].notna().to_numpy())
+        s.put(c, m, v, withhold | (_missing(vals[c]) & s.true[c].notna().to_numpy()))
     for c in r.inputs:  # sufficient statistics: read, never published
         s.out[c] = np.nan
         s.pub[c] = np.nan
@@ -320,8 +335,8 @@ def _apply_model(s: _State, r: Model) -> None:
           else np.full(len(s.true), float(r.events)))
     ev = pd.to_numeric(pd.Series(np.asarray(ev, dtype=object)), errors="coerce").to_numpy(dtype=float)
     withhold = np.isnan(ev) | (ev < s.dc.threshold)
-    for c in r.cols:
-        s.put(c, m, s.true[c].to_numpy(dtype=object), withhold & s.true[c].notna().to_numpy())
+    for c in r.cols:  # a row of too few events: every cell withheld, one the model could not give too (issue 26)
+        s.put(c, m, s.true[c].to_numpy(dtype=object), withhold)
 
 
 def curve_value_at(steps: pd.DataFrame, *, cause: str, at: float, n_total, dc: DisclosureControl,

@@ -88,7 +88,8 @@ def count_text(page, value, *, name: str) -> str:
     v = published_count(page, value, name=name)
     if np.isfinite(v):
         return fmt.count(v)
-    return f"fewer than {page.dc.threshold}" if 0 < float(value) < page.dc.threshold else "an unpublished number"
+    # a 0 not shown is "fewer than T", as in the tables ('<T' is 0 to T - 1): "an unpublished number" said "none"
+    return f"fewer than {page.dc.threshold}" if 0 <= float(value) < page.dc.threshold else "an unpublished number"
 
 
 def published_paired_change(dc, n, yes_before, stopped, started, alpha: float) -> dict | None:

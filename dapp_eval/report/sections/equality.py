@@ -12,7 +12,10 @@ PLACEMENT = "body"
 def build(page) -> dict:
     from dapp_eval.analyses import equality
 
-    res = page.get("equality_profile", lambda: equality.profile(page.data))
+    # the characteristics recorded anywhere in the release, at every site (issue 26: a row missing at one site said
+    # that nobody's value was recorded there)
+    recorded = page.release.memo("recorded characteristics", lambda: equality.recorded_characteristics(page.full_data))
+    res = page.get("equality_profile", lambda: equality.profile(page.data, recorded=recorded))
     if isinstance(res, Exception):
         return {"blocks": [page.na("Equality monitoring", str(res))]}
     out = [page.p("A public body has to show that its service reaches and serves every group (the public sector "

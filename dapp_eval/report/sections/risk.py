@@ -19,6 +19,12 @@ from dapp_eval.report.sections._publish import (
 )
 
 TITLE = 'Risk reduction'
+#: a site's mixed model not fitted, for any reason: one sentence (its own reasons, "no referral has two scores",
+#: said something of every person scored there; issue 26)
+_NO_SITE_MISSING = ("too few people here with an exit score for the models of those without one; the report on "
+                    "all sites has them")
+_NO_SITE_MODEL = ("too few scores here for a model of all timepoints (people need scores at two or more "
+                  "timepoints); the report on all sites has it")
 PLACEMENT = 'body'
 
 
@@ -40,8 +46,9 @@ def build(page) -> dict:
     tr = page.get("trajectory", lambda: risk.trajectory(page.data, instrument=r["instrument"],
                                                          informant=r["informant"], alpha=page.alpha))
     if isinstance(tr, Exception):
-        out.append(page.na("Mixed model of all timepoints", str(tr)))
+        out.append(page.na("Mixed model of all timepoints", str(tr) if page.site is None else _NO_SITE_MODEL))
     if not isinstance(tr, Exception):
+        tr = _every_timepoint(tr, _release_timepoints(page, r))
         out.append(page.h3("All timepoints: mixed model"))
         out.append(page.p("A linear mixed model with a random intercept per person uses every score, including "
                       "people seen only at some timepoints; estimated means by timepoint are shown.", "note"))
@@ -55,7 +62,7 @@ def build(page) -> dict:
                                caption="Estimated mean score by timepoint (mixed model)."))
     me = R.missing_exit(page)
     if isinstance(me, Exception):
-        out.append(page.na("People without an exit score", str(me)))
+        out.append(page.na("People without an exit score", str(me) if page.site is None else _NO_SITE_MISSING))
     if not isinstance(me, Exception):
         out.append(page.h3("People without an exit score"))
         mk = [c for c in ("method", "statistic", "population", "assumption", "estimate", "ci_lower", "ci_upper",
@@ -155,3 +162,39 @@ def _missing_exit_table(page, t: pd.DataFrame) -> dict:
              Model(stats, events="n_observed", rows=~cc & ~mean)]
     t = t.drop(columns=[c for c in ("std_error",) if c in t])
     return page.publish(t, roles=roles, caption=caption, name="risk_missing", drop=("n_improved", "_sd"))
+
+
+def _release_timepoints(page, r: dict) -> list[str]:
+    """The timepoints with scores of the plan's instrument and informant anywhere in the release's data."""
+    from dapp_eval.analyses.risk import TIMEPOINT_ORDER
+
+    ra = page.full_data.risk_assessments
+    if ra is None:
+        return []
+    rows = ra[(ra["instrument"] == r["instrument"]) & (ra["informant"] == r["informant"])]
+    seen = set(rows["timepoint"].unique())
+    return [t for t in TIMEPOINT_ORDER if t in seen] + sorted(seen - set(TIMEPOINT_ORDER))
+
+
+def _every_timepoint(tr, timepoints: list[str]):
+    """The mixed model's result with a row of nobody (n 0, no estimate) for each of the release's timepoints with
+    no score here: a timepoint missing from a site's table said "no one here was scored at follow-up" (issue 26,
+    attack a13 D4)."""
+    import copy
+
+    s = tr.summary
+    have = set(s["timepoint"])
+    missing = [t for t in timepoints if t not in have]
+    if not missing:
+        return tr
+    base = s.loc[s["statistic"] != "emm", "statistic"].iloc[0] if (s["statistic"] != "emm").any() else None
+    rows = [{"statistic": st, "timepoint": t, "n": 0, "population": s["population"].iloc[0]}
+            for st in ("emm", base) if st is not None for t in missing]
+    order = {t: i for i, t in enumerate(timepoints)}
+    out = pd.concat([s, pd.DataFrame(rows)], ignore_index=True)
+    out["n"] = out["n"].astype("Int64")
+    out = out.assign(_s=(out["statistic"] != "emm").astype(int), _t=out["timepoint"].map(order))
+    out = out.sort_values(["_s", "_t"], kind="mergesort").drop(columns=["_s", "_t"]).reset_index(drop=True)
+    tr = copy.copy(tr)
+    tr.summary = out
+    return tr

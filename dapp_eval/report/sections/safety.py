@@ -7,9 +7,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from dapp_eval.analyses.safety import PAIRED_ZERO_RULE
+from dapp_eval.analyses.safety import PAIRED_ZERO_RULE, WAVES
 from dapp_eval.columns import Count, Derived, Label, Model
 from dapp_eval.disclosure.text import protect_counts
+from dapp_eval.errors import NobodyError
 from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._publish import (
     BREAKDOWN_MINIMUM,
@@ -221,7 +222,9 @@ def _paired_table(page, pc) -> tuple[dict, pd.DataFrame | None]:
     (ex-)partners answered both waves (as published); otherwise a note saying so."""
     sp = page.plan["safety"]
     minimum = BREAKDOWN_MINIMUM * page.dc.threshold
-    n_pairs = published_count(page, float(pc.summary["n_pairs"].max()), name="paired (ex-)partners")
+    # no pairs (NobodyError): the note a few pairs get, never "no (ex-)partner answered both" (issue 26)
+    n_pairs = 0.0 if isinstance(pc, NobodyError) else published_count(page, float(pc.summary["n_pairs"].max()),
+                                                                       name="paired (ex-)partners")
     if not n_pairs >= minimum:
         page.dc.record("Paired change in reported behaviours", "", "table",
                        f"not broken down by behaviour: fewer than {minimum} pairs")
@@ -261,7 +264,7 @@ def _paired_and_views(page, pv_shown: pd.DataFrame) -> tuple[list, pd.DataFrame 
     pc_shown = None
     primary_visible = False
     pc = page.get("safety_paired", lambda: safety.paired_change(page.data, **_wave_args(page)))
-    if isinstance(pc, Exception):
+    if isinstance(pc, Exception) and not isinstance(pc, NobodyError):
         out.append(page.na("Paired change", str(pc)))
     else:
         block, pc_shown = _paired_table(page, pc)
@@ -275,7 +278,7 @@ def _paired_and_views(page, pv_shown: pd.DataFrame) -> tuple[list, pd.DataFrame 
                            .select_dtypes("number").isna().any(axis=None)
                            and len(pvrow) == 2 and not numbers(pvrow).select_dtypes("number").isna().any(axis=None))
     cv = page.get("change_views", lambda: safety.change_views(page.data, **_wave_args(page)))
-    if isinstance(cv, Exception):
+    if isinstance(cv, Exception) and not isinstance(cv, NobodyError):
         out.append(page.na("Three views of the change", str(cv)))
     elif primary_visible:
         v = _published_views(cv.summary[cv.summary["behaviour"] == prim], prow, pvrow, sp, page.alpha)
@@ -313,15 +316,22 @@ def _feeling_safe(page) -> list:
     return out
 
 
+_NOT_COMPLETED = "not completed (left early or still attending)"
+
+
 def _response_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Response by wave for two groups: completed, and everyone else (left without completing, for any reason,
-    or still attending): one group rather than several small ones, the comparison the weighting rests on."""
+    or still attending): one group rather than several small ones, the comparison the weighting rests on.
+
+    Every wave and both groups, whoever was due: a row left out where nobody was due said "no partner of a
+    completer here" (issue 26, attack a15 F7)."""
     other = summary["status_label"] != "completed"
-    t = summary.assign(status_label=summary["status_label"].where(~other, "not completed (left early or still "
-                                                                          "attending)"),
-                       programme_status=summary["programme_status"].where(~other, "not completed"))
-    keys = ["wave", "programme_status", "status_label"]
-    t = t.groupby(keys, sort=False)[["n_expected", "n_answered", "n_not_answered"]].sum().reset_index()
+    t = summary.assign(programme_status=summary["programme_status"].where(~other, "not completed"))
+    counts = ["n_expected", "n_answered", "n_not_answered"]
+    t = t.groupby(["wave", "programme_status"], sort=False)[counts].sum()
+    grid = pd.MultiIndex.from_product([list(WAVES), ["completed", "not completed"]], names=["wave", "programme_status"])
+    t = t.reindex(grid, fill_value=0).astype(int).reset_index()
+    t.insert(2, "status_label", t["programme_status"].map({"completed": "completed", "not completed": _NOT_COMPLETED}))
     return t.assign(estimate=np.nan, ci_lower=np.nan, ci_upper=np.nan)
 
 
@@ -330,14 +340,20 @@ def _response(page) -> tuple[list, pd.DataFrame | None]:
     from dapp_eval.analyses import safety
 
     rr = page.get("response", lambda: safety.response_rates(page.data, alpha=page.alpha))
-    if isinstance(rr, Exception):
+    if isinstance(rr, NobodyError):  # nobody due here: every row of nobody, shown like a few (issue 26)
+        summary = pd.DataFrame(columns=["wave", "programme_status", "status_label", "n_expected", "n_answered",
+                                        "n_not_answered"])
+        roles = safety.response_roles()
+    elif isinstance(rr, Exception):
         return [page.na("Survey response", str(rr))], None
+    else:
+        summary, roles = rr.summary, rr.roles["summary"]
     out = [page.h3("Who answered?"),
            page.p("(Ex-)partners of people who left the programme early answer less often, so later waves "
                   "over-represent completers' families. The weighted model above adjusts for this, on the assumption "
                   "that, within the groups its response model uses, those who answered are like those who did not.",
                   "note")]
-    block, shown = publish_table(page, _response_table(rr.summary), roles=rr.roles["summary"],
+    block, shown = publish_table(page, _response_table(summary), roles=roles,
                                  caption="Survey response by wave and programme status", name="safety_response",
                                  drop=("programme_status", "n_not_answered"))
     return out + [block], shown

@@ -282,10 +282,14 @@ def _year_on_year(page, res) -> list:
     from dapp_eval.analyses import trends, yearly
 
     series = {}
-    for code, g in res.summary.groupby("measure", sort=False):
-        name, chart, _better = trends.MEASURES[code]
+    cols = ["quarter", "partial", "n_numerator", "n_denominator"]
+    by_measure = dict(tuple(res.summary.groupby("measure", sort=False)))
+    # every measure, of nobody too: a row missing at one site said "no one here has an exit risk score" (issue 26,
+    # attack a15 F3); with no quarter to compare, its row says "not compared", as where the counts are small
+    for code, (name, chart, _better) in trends.MEASURES.items():
+        g = by_measure.get(code, pd.DataFrame(columns=cols))
         is_p = chart == "p-chart"
-        q = g[["quarter", "partial", "n_numerator", "n_denominator"]].reset_index(drop=True)
+        q = g[cols].reset_index(drop=True)
         if not is_p:
             q["n_denominator"] = np.nan
         series[name.split(",")[0]] = (q, "proportion" if is_p else "count")

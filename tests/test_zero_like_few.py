@@ -1,0 +1,107 @@
+"""Issue 26, shape of a release: a site with nobody who has X reads like a site with one who has X.
+
+Outside attacks (a13, a15) read "none" facts about a site's few people from what a page left out: a survey wave
+missing from a table, a reason listed only where someone had it, "children.csv holds no rows" where another site's
+page showed a table of '<10', a risk timepoint without rows, a characteristic without its row. In a release of
+several sites every 0 of people is published like a small count; the page must not say it another way.
+
+Each case takes one site of a multi-site release and makes two versions of its data that differ only in one fact:
+nobody at the site has X, or exactly one person has. The site's page (body and annex) is rendered in both, every
+number is blanked, and the two texts must be the same: nothing on the page, its shape included, tells 0 from 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from functools import lru_cache
+
+import pandas as pd
+import pytest
+
+from dapp_eval.data.io import load_programme
+from dapp_eval.data.plan import load_plan
+from dapp_eval.report.context import Page, Release
+from dapp_eval.report.render import render_pages
+
+SITE = "S02"
+PERIOD = ("2023-07-01", "2023-12-31")
+
+
+@lru_cache(maxsize=1)
+def _base():
+    return load_programme("data_synthetic").subset(period=PERIOD)
+
+
+def _page_text(data) -> str:
+    rel = Release(data, load_plan(None, period=list(PERIOD)))
+    html = "".join(render_pages(Page(rel, SITE), name="report_s02.html"))
+    html = re.sub(r"<svg.*?</svg>", "<svg/>", html, flags=re.S)  # chart geometry follows the rounded counts
+    html = re.sub(r"data:[^\"']+", "data:", html)
+    text = re.sub(r"<[^>]+>", " ", html)
+    text = re.sub(r"&lt;\d+|<\d+|\[c\]", "#", text)
+    text = re.sub(r"[-+−]?\d[\d,]*(\.\d+)?%?", "#", text)
+    return re.sub(r"\s+", " ", text)
+
+
+def _site_rows(df: pd.DataFrame, data, key: str = "referral_id") -> pd.Series:
+    ids = set(data.referrals.loc[data.referrals["site_id"] == SITE, "referral_id"])
+    return df[key].isin(ids)
+
+
+def _keep_one(data, table: str, rows: pd.Series):
+    """(nobody, one): ``data`` with the site's rows of ``table`` that ``rows`` marks removed, or all but one."""
+    df = getattr(data, table)
+    idx = df.index[rows.to_numpy()]
+    assert len(idx) >= 2, f"the base data need at least two such rows of {table} at {SITE}"
+    none_ = dataclasses.replace(data, **{table: df.drop(index=idx).reset_index(drop=True)})
+    one = dataclasses.replace(data, **{table: df.drop(index=idx[1:]).reset_index(drop=True)})
+    return none_, one
+
+
+def _children(data):
+    return _keep_one(data, "children", _site_rows(data.children, data))
+
+
+def _partner_support(data):
+    return _keep_one(data, "partner_support", _site_rows(data.partner_support, data))
+
+
+def _feedback(data):
+    return _keep_one(data, "feedback", _site_rows(data.feedback, data))
+
+
+def _surveys_t4(data):
+    sv = data.partner_surveys
+    return _keep_one(data, "partner_surveys", _site_rows(sv, data) & (sv["wave"] == "T4"))
+
+
+def _all_surveys(data):
+    return _keep_one(data, "partner_surveys", _site_rows(data.partner_surveys, data))
+
+
+def _exit_scores(data):
+    ra = data.risk_assessments
+    return _keep_one(data, "risk_assessments", _site_rows(ra, data) & (ra["timepoint"] == "exit"))
+
+
+def _follow_up_scores(data):
+    ra = data.risk_assessments
+    return _keep_one(data, "risk_assessments", _site_rows(ra, data) & (ra["timepoint"] == "follow_up"))
+
+
+CASES = {"children": _children, "partner support": _partner_support, "feedback": _feedback,
+         "T4 surveys": _surveys_t4, "every survey": _all_surveys, "exit risk scores": _exit_scores,
+         "follow-up risk scores": _follow_up_scores}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_site_with_nobody_reads_like_a_site_with_one(case):
+    none_, one = CASES[case](_base())
+    a, b = _page_text(none_), _page_text(one)
+    if a != b:
+        wa, wb = a.split(" "), b.split(" ")
+        i = next(i for i, (x, y) in enumerate(zip(wa, wb)) if x != y)
+        pytest.fail(f"{case}: the page of nobody differs from the page of one at word {i}:\n"
+                    f"  nobody: ...{' '.join(wa[max(0, i - 25):i + 25])}...\n"
+                    f"  one:    ...{' '.join(wb[max(0, i - 25):i + 25])}...")
