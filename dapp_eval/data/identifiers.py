@@ -707,8 +707,9 @@ def parse_dates(text: pd.Series, extra_format: str | None = None, *, serial: boo
         todo = out.isna() & text.str.fullmatch(r"\d{1,5}(\.0+)?")
         if todo.any():
             days = pd.to_numeric(text[todo], errors="coerce")
-            days = days.where((days >= 1) & (days <= 60000))
-            out[todo] = _EXCEL_EPOCH + pd.to_timedelta(days, unit="D")
+            days = days[(days >= 1) & (days <= 60000)]  # only these, as int64: given a float NaN, pandas 2.x
+            # rounds uninitialised memory and may warn "overflow encountered in multiply"
+            out[days.index] = _EXCEL_EPOCH + pd.to_timedelta(days.astype(np.int64), unit="D")
     return out
 
 

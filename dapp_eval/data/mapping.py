@@ -553,6 +553,40 @@ def _dates(text: pd.Series, fmt: str | None) -> pd.Series:
     return out
 
 
+#: the first and last days a derived date may fall on, whatever its time of day: pandas holds dates from
+#: 1677-09-21 00:12:43 to 2262-04-11 23:47:16
+_FIRST_DAY = pd.Timestamp.min.ceil("D")
+_LAST_DAY = pd.Timestamp.max.floor("D") - pd.Timedelta(days=1)
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def _day_number(day: pd.Timestamp) -> int:
+    return day.value // _NS_PER_DAY
+
+
+def _plus_days(base: pd.Series, days: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """``base`` moved by ``days`` rounded to whole days (half to even), NaT where either is blank; and the rows
+    whose number of days is infinite or moves the date outside the dates pandas can hold (left NaT).
+
+    Counted in whole days (int64 numpy dates), never through ``pd.to_timedelta`` of floats: given floats with
+    NaN, pandas 2.x (``cast_from_unit_vectorized``) rounds the fractional part of each NaN row from
+    uninitialised memory to 14 decimals; the result is right, but "overflow encountered in multiply" is warned
+    whenever that memory holds a huge number, which depends on what was allocated before (in the pseudonymiser,
+    on the key).  An infinite or huge number of days raised OverflowError or OutOfBoundsDatetime there, and a
+    move of more than 106751 days (292 years) cannot be a nanosecond timedelta even where the date it gives can.
+    """
+    whole = days.round().to_numpy(dtype=float)
+    known = base.notna().to_numpy() & ~np.isnan(whole)
+    # days from 1970 and time of day, floored in int64 (numpy's cast of datetime64[ns] to [D] wraps a time of
+    # 1677-09-21 round to 2262-04-11)
+    day0, time_of_day = np.divmod(base.to_numpy(dtype="datetime64[ns]").view(np.int64), _NS_PER_DAY)
+    landed = np.where(known, day0, 0) + np.where(known, whole, 0.0)  # in float: an infinity cannot wrap
+    fits = known & (landed >= _day_number(_FIRST_DAY)) & (landed <= _day_number(_LAST_DAY))
+    out = pd.Series(pd.NaT, index=base.index, dtype="datetime64[ns]")
+    out[fits] = (landed[fits].astype(np.int64) * _NS_PER_DAY + time_of_day[fits]).view("datetime64[ns]")
+    return out, known & ~fits
+
+
 def derive_columns(raw: pd.DataFrame, tmap: TableMap, date_format: str | None,
                    ) -> tuple[pd.DataFrame, list[str], list[tuple[str, np.ndarray, str]]]:
     """Add the map's derived contract columns to a table whose columns carry contract names.
@@ -593,8 +627,11 @@ def derive_columns(raw: pd.DataFrame, tmap: TableMap, date_format: str | None,
                 bad.append((amount, np.zeros(len(raw), dtype=bool), ""))
         else:
             num = pd.Series(float(amount), index=raw.index)
-        days = num * (7 if name == "add_weeks" else 1)
-        res = base + pd.to_timedelta(days.round(), unit="D")
+        res, too_far = _plus_days(base, num * (7 if name == "add_weeks" else 1))
+        if too_far.any():
+            bad.append((amount if isinstance(amount, str) else date_col, too_far,
+                        f"too many days to move a date by (it would fall outside {_FIRST_DAY:%Y}-{_LAST_DAY:%Y}), "
+                        f"so {cname} cannot be derived from it"))
         raw[cname] = pd.Series(res.astype(object).where(res.notna(), ""), index=raw.index, dtype=object)
         notes.append(f"{cname}: derived as {date_col} + {amount} {'weeks' if name == 'add_weeks' else 'days'}")
     return raw, notes, [b for b in bad if b[2]]
