@@ -78,6 +78,9 @@ def make_meta(
     >>> m["n_used"]
     7
     """
+    # every reason asked about, of nobody too, for the data-quality appendix: a reason listed only where someone had
+    # it said "nobody here had it" (issue 26); ``excluded`` keeps the reasons that excluded someone
+    reasons = [str(k) for k in (excluded or {})]
     excluded = {k: int(v) for k, v in (excluded or {}).items() if int(v) != 0}
     n_used = int(n_in) - sum(excluded.values())
     if n_used < 0:
@@ -86,6 +89,7 @@ def make_meta(
         "n_in": int(n_in),
         "n_used": n_used,
         "excluded": excluded,
+        "reasons": reasons,
         "unit": unit,
         "method": method,
         "alpha": float(alpha),

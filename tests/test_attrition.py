@@ -128,7 +128,9 @@ def test_episode_covariates_follow_truth_coding(hand):
     ep = at.episode_times(hand).episodes.set_index("referral_id")
     X, excluded, dropped = at.design_matrix(ep.reset_index(), programme_model=True)
     # R6 has prior_da_police_contact missing -> excluded; employment 'unknown' codes as 0 (truth.json)
-    assert excluded == {"missing prior_da_police_contact": 1}
+    # every covariate's reason is listed, of nobody too (issue 26: a caption naming only those that occur said "none")
+    assert {k: v for k, v in excluded.items() if v} == {"missing prior_da_police_contact": 1}
+    assert set(excluded) == {f"missing {c}" for c in at.DEFAULT_COVARIATES}
     full = ep.reset_index()
     assert X.loc[full.index[full["referral_id"] == "R2"][0], "unemployed"] == 1.0
     # closed forms; pytest.approx's default rel=1e-6 is ample

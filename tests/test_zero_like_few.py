@@ -90,9 +90,33 @@ def _follow_up_scores(data):
     return _keep_one(data, "risk_assessments", _site_rows(ra, data) & (ra["timepoint"] == "follow_up"))
 
 
+def _drop_referrals(data, ids: set):
+    """``data`` without the referrals ``ids`` and every row of theirs (a participant's incidents go with the last
+    referral of theirs left)."""
+    ref = data.referrals[~data.referrals["referral_id"].isin(ids)].reset_index(drop=True)
+    keep_r, keep_p = set(ref["referral_id"]), set(ref["participant_id"])
+    out = {"referrals": ref}
+    for name in ("sessions", "risk_assessments", "partners", "partner_surveys", "children", "partner_support",
+                 "feedback"):
+        df = getattr(data, name)
+        if df is not None:
+            out[name] = df[df["referral_id"].isin(keep_r)].reset_index(drop=True)
+    if data.incidents is not None:
+        out["incidents"] = data.incidents[data.incidents["participant_id"].isin(keep_p)].reset_index(drop=True)
+    return dataclasses.replace(data, **out)
+
+
+def _starters(data):
+    """Nobody at the site started the programme, or one did (the others who started are left out)."""
+    ref = data.referrals
+    started = ref.loc[(ref["site_id"] == SITE) & ref["start_date"].notna(), "referral_id"].tolist()
+    assert len(started) >= 2
+    return _drop_referrals(data, set(started)), _drop_referrals(data, set(started[1:]))
+
+
 CASES = {"children": _children, "partner support": _partner_support, "feedback": _feedback,
          "T4 surveys": _surveys_t4, "every survey": _all_surveys, "exit risk scores": _exit_scores,
-         "follow-up risk scores": _follow_up_scores}
+         "follow-up risk scores": _follow_up_scores, "starters": _starters}
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -46,7 +46,7 @@ import pandas as pd
 from scipy import stats
 
 from dapp_eval.columns import Count, CurveArea, CurveAt, Derived, Label, Model, Value
-from dapp_eval.errors import AnalysisError
+from dapp_eval.errors import AnalysisError, NobodyError
 from dapp_eval.estimators import survival as sv
 from dapp_eval.estimators.proportions import wilson_ci
 from dapp_eval.results import AnalysisResult, check_alpha, make_meta
@@ -172,11 +172,11 @@ def _build_episodes(data, exit_time: str, recording_lag=None):
     excluded: dict[str, int] = {}
     notes: dict[str, object] = {}
 
-    def drop(mask, reason):
+    def drop(mask, reason):  # every reason, of nobody too (issue 26, a16 F6)
         nonlocal ep
         k = int(mask.sum())
+        excluded[reason] = excluded.get(reason, 0) + k
         if k:
-            excluded[reason] = excluded.get(reason, 0) + k
             ep = ep[~mask]
 
     drop(ep["start_date"].isna(), "never started (no start_date)")
@@ -419,7 +419,7 @@ def cumulative_incidence(data, *, by: str | None = None, exit_time: str = "last_
     alpha = check_alpha(alpha)
     ep, n_in, excluded, notes = _build_episodes(data, exit_time, recording_lag)
     if ep.empty:
-        raise AnalysisError("no started episodes: cumulative incidence needs at least one start_date")
+        raise NobodyError("no started episodes: cumulative incidence needs at least one start_date")
     _require_exits(ep, "the cumulative incidence of exits")
     groups = _groups(ep, by)
     parts = []
@@ -529,7 +529,7 @@ def completion_rate(data, *, by: str | None = None, grace_weeks: float = 4, exit
         excluded["no planned_sessions"] = k
         ep = ep[ep["planned"].notna()].reset_index(drop=True)
     if ep.empty:
-        raise AnalysisError("no started episodes with a planned number of sessions")
+        raise NobodyError("no started episodes with a planned number of sessions")
     _require_exits(ep, "the completion rate")
     groups = _groups(ep, by)
     rows = []
@@ -683,7 +683,7 @@ def retention_km(data, *, by: str | None = None, exit_time: str = "last_session"
     alpha = check_alpha(alpha)
     ep, n_in, excluded, notes = _build_episodes(data, exit_time)
     if ep.empty:
-        raise AnalysisError("no started episodes (no referral has a start_date): nothing to follow in programme")
+        raise NobodyError("no started episodes (no referral has a start_date): nothing to follow in programme")
     _require_exits(ep, "Kaplan-Meier retention")
     groups = _groups(ep, by)
     parts, comp = [], []
@@ -772,11 +772,10 @@ def design_matrix(ep: pd.DataFrame, covariates=None, *, programme_model: bool = 
     X = pd.DataFrame(cols, index=ep.index)
     excluded: dict[str, int] = {}
     keep = pd.Series(True, index=ep.index)
-    for c in covariates:
-        miss = keep & X[c].isna()
-        if miss.any():
-            excluded[f"missing {c}"] = int(miss.sum())
-            keep &= ~miss
+    for c in covariates:  # every covariate's reason, of nobody too (a caption naming only those that occur said
+        miss = keep & X[c].isna()  # "no one here is missing age"; attack a16 F6)
+        excluded[f"missing {c}"] = int(miss.sum())
+        keep &= ~miss
     X = X[keep]
     if programme_model and "programme_model" in ep:
         pm = ep.loc[keep, "programme_model"].astype("object")
@@ -792,7 +791,7 @@ def design_matrix(ep: pd.DataFrame, covariates=None, *, programme_model: bool = 
 def _model_frame(data, covariates, exit_time, programme_model=True, recording_lag=None):
     ep, n_in, excluded, notes = _build_episodes(data, exit_time, recording_lag)
     if ep.empty:
-        raise AnalysisError("no started episodes (no referral has a start_date): a regression model of exits needs "
+        raise NobodyError("no started episodes (no referral has a start_date): a regression model of exits needs "
                             "started episodes")
     X, ex2, dropped = design_matrix(ep, covariates, programme_model=programme_model)
     for k, v in ex2.items():
@@ -1108,7 +1107,7 @@ def rmst(data, *, by: str | None = None, horizon_days: float | None = None, exit
     alpha = check_alpha(alpha)
     ep, n_in, excluded, notes = _build_episodes(data, exit_time)
     if ep.empty:
-        raise AnalysisError("no started episodes (no referral has a start_date): no time in programme to average")
+        raise NobodyError("no started episodes (no referral has a start_date): no time in programme to average")
     _require_exits(ep, "the restricted mean time in programme")
     if horizon_days is None:
         planned = ep["planned"].dropna()

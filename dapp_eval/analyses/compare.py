@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from dapp_eval.columns import Count, Derived, Label, Proportion
-from dapp_eval.errors import AnalysisError
+from dapp_eval.errors import AnalysisError, NobodyError
 from dapp_eval.estimators.proportions import wilson_ci
 from dapp_eval.results import AnalysisResult, check_alpha, level_text, make_meta
 
@@ -156,7 +156,7 @@ def site_funnel(data, *, alpha: float = 0.05, grace_weeks: float = 4,
     per = per.reset_index()
     total_n = int(per["n"].sum())
     if total_n == 0:
-        raise AnalysisError("no site has started episodes with complete follow-up (planned length + grace before "
+        raise NobodyError("no site has started episodes with complete follow-up (planned length + grace before "
                             "the extract date): the completion funnel plot needs at least one")
     p0 = per["n_completed"].sum() / total_n
     n = per["n"].to_numpy(float)

@@ -320,7 +320,8 @@ def _prepare(data, *, design, outcomes, before, after, population, proven, lag_d
             n = counts.get(f"n_{name}_{period}", pd.Series([], dtype=int))
             # people whose windows are not fully covered get no count (never a zero)
             persons[f"n_{name}_{period}"] = n.astype("Int64").where(eligible, pd.NA)
-    if len(persons) == 0:
+    if len(persons) == 0 and getattr(data, "loaded_rows", None) is None:
+        # the folder: said so. A site's (or period's) part: nobody eligible, as where a few started (issue 26)
         raise _no_one(f"no one in the follow-up population ('{population}')", n_in, excluded)
     # every reason, of nobody too (a15 F2: "still attending" listed only where someone was said "everyone at
     # this site has left")
@@ -600,7 +601,9 @@ def before_after(data, *, design: str = "commissioner",
         data, design=design, outcomes=outcomes, before=before, after=after, population=population,
         proven=proven, lag_days=lag_days)
     elig = persons[persons["eligible"]]
-    if len(elig) == 0:
+    if len(elig) == 0 and getattr(data, "loaded_rows", None) is None:
+        # the folder: said so. A site's (or period's) part: the comparison of nobody, shown as one of a few (a
+        # site's "no one is eligible" said so of its few starters; issue 26)
         raise _no_one("no one is eligible for the before/after comparison yet", n_in, excluded)
     if by is not None and by not in elig.columns:
         raise ValueError(f"by={by!r} is not a referral, site or derived column ('group', 'programme_status')")

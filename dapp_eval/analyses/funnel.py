@@ -613,7 +613,9 @@ def waiting_times(data, *, stage: str = "referral_to_assessment", by: str | None
         row = {"group": label, "step": stage, "unit": unit, "n": len(sub), "n_event": n_event,
                "n_competing": n_comp, "n_censored": n_cens}
         ev_times = sub.loc[sub["cause"] == event, "time"]
-        if len(sub) == 0 or n_event == 0:
+        # nobody reached the step but some left another way: their curves still (a wait without them said "no
+        # one here started"; issue 26); the median is then not reached
+        if len(sub) == 0 or (n_event == 0 and n_comp == 0):
             curve = pd.DataFrame(columns=["time", "cause", "estimate", "ci_lower", "ci_upper"])
             row.update(estimate=np.nan, ci_lower=np.nan, ci_upper=np.nan, median_reached=False)
         else:
@@ -1023,11 +1025,36 @@ def _attendance_ratio(pub: pd.DataFrame, z: float) -> pd.DataFrame:
 
 def attendance_roles(alpha: float = 0.05) -> list:
     """Attendance's columns: counts of episodes, people and sessions; the ratio of the published session counts
-    with its (cluster) standard error around it, so the interval is centred on the published ratio."""
+    with its (cluster) standard error around it, so the interval is centred on the published ratio.
+
+    Planned sessions are people x planned length: their count, rounded to 5, gave the number of people back
+    exactly (attack a16 F2: 11 of 13), and the sessions attended beside the ratio to planned gave it too. The
+    ratio to planned (a model output over the people counted, shown where they are at least the threshold) is
+    published without its session counts (:func:`attendance_published`)."""
     ratio = functools.partial(_attendance_ratio, z=float(stats.norm.ppf(1 - alpha / 2)))
     return [Label("group", "measure"), Count("n", "n_participants", "n_sessions_attended", "n_sessions_denominator"),
             Model(("se",), events="n"), Summary(("median_attended",), n="n"),
-            Derived(("estimate", "ci_lower", "ci_upper"), ratio, inputs=("n_sessions_attended", "n_sessions_denominator"))]
+            Derived(("estimate", "ci_lower", "ci_upper"), ratio, inputs=("n_sessions_attended", "n_sessions_denominator"),
+                    rows=_of_scheduled),
+            Model(("estimate", "ci_lower", "ci_upper"), events="n", rows=_of_planned)]
+
+
+def _of_scheduled(t: pd.DataFrame) -> np.ndarray:
+    return (t["measure"] != "attended_of_planned").to_numpy()
+
+
+def _of_planned(t: pd.DataFrame) -> np.ndarray:
+    return (t["measure"] == "attended_of_planned").to_numpy()
+
+
+def attendance_published(summary: pd.DataFrame) -> pd.DataFrame:
+    """:func:`attendance`'s summary as a report publishes it: the ratio to planned sessions without its session
+    counts (see :func:`attendance_roles`)."""
+    out = summary.copy()
+    planned = _of_planned(out)
+    for c in ("n_sessions_attended", "n_sessions_denominator"):
+        out[c] = out[c].astype("Int64").mask(planned)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -1370,9 +1397,8 @@ def _cost_notes(df: pd.DataFrame) -> list[str]:
                             else "no annual_cost_gbp")
             else:
                 note.append("no annual_cost_gbp given for this site")
-        for c, what in (("n_referrals", "referrals"), ("n_started", "starts"), ("n_completed", "completions")):
-            if r[c] == 0 and pd.notna(r["period_cost_gbp"]):
-                note.append(f"no {what} in the period")
+        # a cost per start of nobody is missing without a note of its own: "no starts in the period" said so of
+        # every person referred to a site (issue 26); a report withholds it as it does a cost per few starts
         notes.append("; ".join(note))
     return notes
 

@@ -635,7 +635,7 @@ def response_rates(data, *, wave_months: dict[str, float] | None = None, offered
     """
     alpha = check_alpha(alpha)
     long, _, info = _due_links(data, wave_months, offered_only)
-    if len(long) == 0:
+    if len(long) == 0 and getattr(data, "loaded_rows", None) is None:  # a site's part: the response of nobody
         raise NobodyError(
             f"no (ex-)partner was due to answer a survey by the extract date ({info['n_links']} links in "
             f"partners.csv; referral never started: {info['n_links_not_started']}; not offered support: "
@@ -986,8 +986,9 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
         raise NobodyError(f"no change from {baseline} to {followup} can be estimated: {n_b} survey(s) answered at "
                             f"{baseline} and {n_f} at {followup}; every view needs answers at both waves")
     summary.insert(1, "label", summary["behaviour"].map(BEHAVIOUR_LABELS))
-    if paired is not None:
-        n_links, links_excluded = paired.meta["n_in"], paired.meta["excluded"]
+    if paired is not None:  # every reason, of nobody too (issue 26)
+        n_links = paired.meta["n_in"]
+        links_excluded = {k: paired.meta["excluded"].get(k, 0) for k in paired.meta.get("reasons", [])}
     else:
         sv_all = _surveys(data)
         n_links, links_excluded = _link_accounting(sv_all, _link_codes(data), baseline, followup)

@@ -343,11 +343,25 @@ def _completion_chart(data, plan, tp, quarters, cover_partial, cover_reason, bas
     part = cover_partial | incomplete
     reason = np.where(incomplete, "some people who started in this quarter have not yet reached their planned "
                                   "length + grace", cover_reason)
-    ch = p_chart(done_q, n_q, partial=part, labels=tp["quarter"])
+    ch = _p_chart_of_part(done_q, n_q, part, tp["quarter"])
     # an incomplete cohort's proportion is biased (the early completers are in, the rest not yet): not shown
     ch.loc[incomplete, ["value", "n_numerator"]] = np.nan
     ch["partial_reason"] = reason
     return _finish(ch, "completion", base)
+
+
+def _p_chart_of_part(k: np.ndarray, n: np.ndarray, partial: np.ndarray, labels: pd.Series) -> pd.DataFrame:
+    """:func:`p_chart`, or, with nobody in any complete quarter, the quarters of nobody without limits: a site's
+    chart of nobody is published like one of a few (its quarters too small to show), never left out (a chart or a
+    whole section missing at one site said "no one here started"; issue 26)."""
+    if (n[~np.asarray(partial, dtype=bool)] > 0).any():
+        return p_chart(k, n, partial=partial, labels=labels)
+    ch = pd.DataFrame({"quarter": np.asarray(labels), "value": np.nan, "n_numerator": k,
+                       "n_denominator": n}).reindex(columns=_COLUMNS)
+    ch["partial"] = np.asarray(partial, dtype=bool)
+    for c in ("outside_limits", "shift", "trend", "two_of_three", "special_cause"):
+        ch[c] = False
+    return ch.drop(columns=["measure", "name", "chart", "quarter_start", "quarter_end", "partial_reason"])
 
 
 def _risk_reduction_chart(data, plan, tp, quarters, cover_partial, cover_reason, not_charted):
@@ -371,15 +385,9 @@ def _risk_reduction_chart(data, plan, tp, quarters, cover_partial, cover_reason,
     rel = ch_r["reliable_change"] == "reliably improved"
     n_r = exit_q.value_counts().reindex(quarters, fill_value=0).to_numpy(float)
     k_r = exit_q[rel.to_numpy()].value_counts().reindex(quarters, fill_value=0).to_numpy(float)
-    if not (n_r[~cover_partial] > 0).any():
-        if not getattr(data, "loaded_rows", None):
-            return None
-        # a site's part with nobody to chart: its quarters of nobody, no limits (published like a few)
-        ch = pd.DataFrame({"quarter": tp["quarter"].to_numpy(), "partial": cover_partial, "value": np.nan,
-                           "n_numerator": k_r, "n_denominator": n_r}).reindex(columns=_COLUMNS)
-        ch["partial"] = cover_partial
-    else:
-        ch = p_chart(k_r, n_r, partial=cover_partial, labels=tp["quarter"])
+    if not (n_r[~cover_partial] > 0).any() and not getattr(data, "loaded_rows", None):
+        return None
+    ch = _p_chart_of_part(k_r, n_r, cover_partial, tp["quarter"])
     ch["partial_reason"] = cover_reason
     return ch
 

@@ -57,7 +57,7 @@ from dapp_eval.columns import (
     Summary,
     Value,
 )
-from dapp_eval.errors import AnalysisError
+from dapp_eval.errors import AnalysisError, NobodyError
 from dapp_eval.results import AnalysisResult, check_alpha, level_text, make_meta
 
 __all__ = ["HeadlineFigure", "REGISTRY", "SITE_OUTCOMES", "MIXED_POPULATION", "V2_FIGURES", "definitions",
@@ -367,9 +367,13 @@ def _value_text(r: pd.Series, level: str) -> str:
 
 
 def _errors_as_rows(codes, fn):
-    """Run ``fn`` (returning rows); an analysis that cannot run gives 'not available' rows with the reason."""
+    """Run ``fn`` (returning rows); an analysis that cannot run gives 'not available' rows with the reason, and
+    one of nobody (:class:`~dapp_eval.errors.NobodyError`) the figures of nobody, published like figures of a few
+    (a card saying "no started episodes" at one site said so of everyone referred there; issue 26)."""
     try:
         return fn()
+    except NobodyError:
+        return [_row(c, num=0, den=0) for c in codes]
     except AnalysisError as exc:
         return [_row(c, note=str(exc)) for c in codes]
 
@@ -406,8 +410,11 @@ def _completion(data, plan, alpha, extract_text, sources, lag):
     from dapp_eval.analyses import attrition
 
     a = plan["attrition"]
-    sources["completion_rate"] = res = attrition.completion_rate(
-        data, by=None, grace_weeks=a["grace_weeks"], exit_time=a["exit_time"], alpha=alpha, recording_lag=lag)
+    try:
+        sources["completion_rate"] = res = attrition.completion_rate(
+            data, by=None, grace_weeks=a["grace_weeks"], exit_time=a["exit_time"], alpha=alpha, recording_lag=lag)
+    except NobodyError:
+        return [_completion_of_nobody(data, a, extract_text, lag)]
     s = res.summary
     pooled = s["basis"].str.startswith("pooled")
     r = s[pooled].iloc[0] if pooled.any() else s.iloc[0]
@@ -429,19 +436,34 @@ def _completion(data, plan, alpha, extract_text, sources, lag):
                  note="; ".join(notes))]
 
 
+def _completion_of_nobody(data, a: dict, extract_text: str, lag) -> dict:
+    """The completion rate of a site's part where nobody started: its figure of nobody, with the population
+    worded as where a few started (the longest planned length here), published like a figure of a few."""
+    planned = pd.to_numeric(data.sites["planned_sessions"], errors="coerce").max()
+    lag = float(lag or 0)
+    upto = (f"up to {lag:g} days before {extract_text} (the delay in recording that someone has left)" if lag
+            else f"up to {extract_text}")
+    period = (f"people who started {upto}, each followed to {planned + a['grace_weeks']:.0f} weeks after starting "
+              f"({int(planned)} weekly sessions + {a['grace_weeks']:g} weeks)") if pd.notna(planned) else ""
+    return _row("completion_rate", num=0, den=0, n_known=0, period=period)
+
+
 def _completion_followed(data, plan, alpha, extract_text, sources):
     from dapp_eval.analyses import compare
 
     a = plan["attrition"]
-    sources["site_funnel"] = res = compare.site_funnel(data, alpha=alpha, grace_weeks=a["grace_weeks"], exit_time=a["exit_time"])
+    period = f"people who started at least their planned length + {a['grace_weeks']:g} weeks before {extract_text}"
+    try:
+        sources["site_funnel"] = res = compare.site_funnel(data, alpha=alpha, grace_weeks=a["grace_weeks"],
+                                                           exit_time=a["exit_time"])
+    except NobodyError:  # nobody followed to the end here: the figure of nobody, published like one of a few
+        return [_row("completion_rate_followed", num=0, den=0, period=period)]
     s = res.summary
     k, n = int(s["n_completed"].sum()), int(s["n"].sum())
     from dapp_eval.estimators.proportions import wilson_ci
 
     lo, hi = wilson_ci(k, n, alpha=alpha)
-    return [_row("completion_rate_followed", k / n, float(lo), float(hi), k, n,
-                 period=f"people who started at least their planned length + {a['grace_weeks']:g} weeks before "
-                        f"{extract_text}")]
+    return [_row("completion_rate_followed", k / n, float(lo), float(hi), k, n, period=period)]
 
 
 def _wait(data, alpha, extract_text, sources):

@@ -135,7 +135,9 @@ def exclusions(results) -> pd.DataFrame:
         if isinstance(res, Exception) or not hasattr(res, "meta"):
             continue
         m = res.meta
-        for item, n in [("used", m.get("n_used")), *m.get("excluded", {}).items()]:
+        excluded = m.get("excluded", {})
+        every = {**{k: 0 for k in m.get("reasons", ())}, **excluded}  # every reason, of nobody too (issue 26)
+        for item, n in [("used", m.get("n_used")), *every.items()]:
             rows.append({"analysis": res.title, "unit": m.get("unit", "rows"), "n_in": m.get("n_in"),
                          "rows": item, "n": n})
     ex = pd.DataFrame(rows, columns=["analysis", "unit", "n_in", "rows", "n"])

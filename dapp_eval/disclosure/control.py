@@ -1028,7 +1028,11 @@ class DisclosureControl:
 
         def small(run):
             if tuple(run) not in seen:
-                seen[tuple(run)] = self._any_small(df.loc[run, add].sum().to_frame().T)
+                sums = df.loc[run, add].sum().to_frame().T
+                # in a release of several sites a period of nobody is small too, merged as one of a few (a
+                # quarter of 0 left standing said "no one started here then"; issue 26)
+                seen[tuple(run)] = self._any_small(sums) or (self.carries_down
+                                                             and bool((_as_numbers(sums) == 0).any()))
             return seen[tuple(run)]
 
         while len(runs) > 1 and any(small(r) for r in runs):

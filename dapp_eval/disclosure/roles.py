@@ -437,8 +437,8 @@ def _put_read(s: _State, r, m: np.ndarray, vals: np.ndarray, withhold: np.ndarra
     """Curve readings into ``r.cols``: withheld (``[c]``) where ``withhold`` (all rows, or one column per value),
     else the reading (NaN: not reached)."""
     w = withhold if withhold.ndim == 2 else np.repeat(withhold[:, None], len(r.cols), axis=1)
-    for j, c in enumerate(r.cols):
-        s.put(c, m, vals[:, j], w[:, j] & s.true[c].notna().to_numpy())
+    for j, c in enumerate(r.cols):  # withheld, a reading of nobody too (blank beside '[c]' said "none"; issue 26)
+        s.put(c, m, vals[:, j], w[:, j])
 
 
 def _n_hidden(s: _State, col: str) -> np.ndarray:

@@ -222,6 +222,23 @@ class Page:
         return [{"kind": "more", "text": f"Technical detail: {what}, in the technical annex", "href": f"#{anchor}",
                  "title": title}]
 
+    def few_started(self) -> bool:
+        """Whether fewer people started the programme here than the threshold (none included).
+
+        Sections about the people who started (retention, follow-up after leaving, attendance) then show one
+        sentence (:meth:`few_started_block`) instead of tables of '<T' cells whose shape, and the analyses'
+        own reasons ("no started episodes"), told a site of nobody from a site of a few (issue 26)."""
+        ref = self.data.referrals
+        return int(ref["start_date"].notna().sum()) < self.dc.threshold
+
+    def few_started_block(self, what: str) -> dict:
+        """The sentence in place of a section about starters where fewer than the threshold started."""
+        self.dc.record(what, "", "section", f"not shown: fewer than {self.dc.threshold} people started")
+        where = " here; the report on all sites has it" if self.site is not None else ""
+        return {"kind": "na", "what": what,
+                "why": f"fewer than {self.dc.threshold} people started the programme{where}: too few to publish "
+                       "this without risk of identifying them."}
+
     def na(self, what: str, why: str) -> dict:
         # disclosure (issue 15): an analysis's reason may print counts ("111 people referred; still attending: 4")
         return {"kind": "na", "what": what, "why": protect_counts(str(why), self.dc)}

@@ -31,6 +31,8 @@ def build(page) -> dict:
 
     a = page.plan["attrition"]
     out = [None, *_intro(page, a)]
+    if page.few_started():
+        return {"blocks": out[1:] + [page.few_started_block("Retention and attrition")]}
     ci = page.get("cif", lambda: attrition.cumulative_incidence(page.data, by=None, exit_time=a["exit_time"],
                                                                    alpha=page.alpha,
                                                                    recording_lag=R.recording_lag(page)))
@@ -163,7 +165,9 @@ def _dropout_model(page, a) -> list:
            page.p("Hazard ratios above 1 mean a higher rate of dropping out. Standard errors allow for "
                   "people referred more than once. This describes risk factors; it does not explain why "
                   "people leave.", "note")]
-    excl = published_counts(page, cox.meta.get("excluded", {}), name="Dropout hazard ratios")
+    # every reason, of nobody too (a caption naming only those that occur said "no one here is missing age")
+    every = {**{k: 0 for k in cox.meta.get("reasons", [])}, **cox.meta.get("excluded", {})}
+    excl = published_counts(page, every, name="Dropout hazard ratios")
     cols = [c for c in ("term", "hr", "ci_lower", "ci_upper", "p_value", "n", "n_events") if c in cox.summary]
     caption = (f"Dropout hazard ratios ({page.ci_label}, cluster-robust); episodes left out: "
                + ("; ".join(f"{k}: {v}" for k, v in excl.items()) or "none"))

@@ -25,8 +25,11 @@ def build(page) -> dict:
     out += _waiting_list(page, flow)
     out += _throughput(page)
     k = len(out)  # attendance ratios and the full Table 1 go to the technical annex
-    out += _attendance(page)
-    out += _table1(page)
+    if page.few_started():  # of nobody or of a few, one sentence (issue 26)
+        out.append(page.few_started_block("Attendance and baseline profile of the people who started"))
+    else:
+        out += _attendance(page)
+        out += _table1(page)
     out[k:] = page.annex("Attendance, and who completes: Table 1 in full", out[k:],
                          what="sessions attended, and the baseline characteristics of people who completed and "
                               "people who left early")
@@ -161,8 +164,10 @@ def _attendance(page) -> list:
     if isinstance(att, Exception):
         return [page.na("Attendance", str(att))]
     return [page.h3("Attendance"),
-            page.publish(att, caption=f"Sessions attended (ratio with {page.ci_label})", name="attendance",
-                         drop=("group",))]
+            page.publish(funnel.attendance_published(att.summary), roles=att.roles["summary"],
+                         caption=f"Sessions attended (ratio with {page.ci_label}; the ratio to planned sessions "
+                                 "without its session counts, which are a multiple of the people)",
+                         name="attendance", drop=("group",))]
 
 
 def _table1(page) -> list:

@@ -25,6 +25,8 @@ def build(page) -> dict:
     from dapp_eval.analyses import followup
 
     out = [None]
+    if page.few_started():
+        return {"blocks": [page.few_started_block("Follow-up")]}
     ba = R.before_after(page)
     if isinstance(ba, Exception):
         return {"blocks": [page.na("Follow-up", str(ba))]}
