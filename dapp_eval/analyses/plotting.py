@@ -361,7 +361,9 @@ def _att_finish(ax, tab, result, xmax, title, *, outside_legend=False, subtitle=
     ax.grid(alpha=0.25, linewidth=0.6)
     for s in ("top", "right"):
         ax.spines[s].set_visible(False)
-    if outside_legend:
+    if not ax.get_legend_handles_labels()[1]:
+        pass  # no curve drawn (each was of none or few): no legend
+    elif outside_legend:
         ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
         ax.legend(frameon=False, fontsize=8, loc="upper left")

@@ -61,7 +61,8 @@ def _cif_figure(page, ci) -> list:
     safe = protect_cif_result(ci, page.dc, name="cumulative incidence of exits")
     exits = published_counts(page, ci.tables["detail"].groupby("outcome", sort=False)["n_event"].sum().to_dict(),
                              name="cumulative incidence of exits")
-    drawn = [o for o, v in exits.items() if _number(v) >= page.dc.threshold]
+    drawn = [o for o, v in exits.items() if _number(v) >= page.dc.threshold
+             and o in set(safe.summary["outcome"])]  # a curve of none or few is not in the redrawn result
     if len(safe.summary) and drawn:
         ax = plotting.plot_cumulative_incidence(safe, show_p=False, outcomes=drawn)
         drawn_curves = safe.summary[safe.summary["outcome"].isin(drawn)]
