@@ -689,7 +689,9 @@ def repeat_marac(data, *, design: str = "commissioner", before=None, after=None,
     persons, n_in, excluded, _, _, _ = _prepare(data, design=design, outcomes=(), before=before, after=after,
                                                 population=population, proven=False, lag_days=0)
     elig = persons[persons["eligible"]]
-    if len(elig) == 0:
+    if len(elig) == 0 and getattr(data, "loaded_rows", None) is None:
+        # the folder: said so. A site's (or period's) part: the count of nobody, shown like one of a few (a
+        # site's "no one is eligible" beside another's table said 0 against 1; attack a17 G2)
         raise _no_one("no one is eligible for the repeat MARAC count yet", n_in, excluded)
     ev = _events(data, ("marac_referral",)).sort_values(["participant_id", "event_date", "event_id"])
     ev["prev_date"] = ev.groupby("participant_id")["event_date"].shift()

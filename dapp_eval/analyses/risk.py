@@ -334,11 +334,13 @@ def _a(word: str) -> str:
     return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
 
-def _counted(reasons: pd.Series) -> dict[str, int]:
+def _counted(reasons: pd.Series, every: Sequence[str] = ()) -> dict[str, int]:
     """Reason -> rows, most frequent first and equal counts in alphabetical order (never in the order the
-    rows happened to come in, so shuffled input publishes the same table)."""
+    rows happened to come in, so shuffled input publishes the same table); each reason of ``every`` too, of
+    nobody (issue 26)."""
     vc = reasons.value_counts()
-    return dict(sorted(((str(k), int(v)) for k, v in vc.items()), key=lambda kv: (-kv[1], kv[0])))
+    counts = {**{str(k): 0 for k in every}, **{str(k): int(v) for k, v in vc.items()}}
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 _STILL_OPEN = "still open (exit not yet due)"
@@ -638,7 +640,8 @@ def change(data, *, instrument: str | Instrument = "DASH", from_: str = "intake"
     changes = ch[list(dict.fromkeys(keep))].reset_index(drop=True)
     one = wide.loc[~paired, ["referral_id", "score_from", "score_to", "why_one_score"]].reset_index(drop=True)
 
-    excluded = _counted(wide.loc[~paired, "why_one_score"])
+    # every reason, of nobody too (a17 G3: a lone reason named at a site said every other one was 0 there)
+    excluded = _counted(wide.loc[~paired, "why_one_score"], every=one_score_reasons(from_, to))
     allrow = summary[summary["group"] == "all"].set_index("statistic")
     level = 100 * (1 - alpha)
     headline = _headline(allrow, inst, informant, from_, to, level, excluded)
@@ -675,7 +678,7 @@ def _headline(allrow: pd.DataFrame, inst: Instrument, informant: str, from_: str
     reasons: dict[str, int] = {}
     for why, k in excluded.items():
         reasons[_coarse_reason(why)] = reasons.get(_coarse_reason(why), 0) + int(k)
-    reasons = dict(sorted(reasons.items(), key=lambda kv: -kv[1]))
+    reasons = dict(sorted(((k, v) for k, v in reasons.items() if v), key=lambda kv: -kv[1]))  # a researcher's line
     word = "reduction" if inst.higher_is_worse else "improvement"
     mc = allrow.loc["mean_change"]
     txt = (f"{int(r['n'])} of {int(r['n_total'])} ({100 * r['estimate']:.0f}%, {level:g}% CI "
@@ -793,7 +796,7 @@ def band_transitions(data, *, instrument: str | Instrument = "DASH", from_: str 
     for col in ("n", "n_total", "n_left", "n_entered"):
         summary[col] = summary[col].astype("Int64")
     summary["population"] = f"people with both {_a(from_)} and {_a(to)} score (complete cases; not only completers)"
-    excluded = _counted(wide.loc[wide["why_one_score"].notna(), "why_one_score"])
+    excluded = _counted(wide.loc[wide["why_one_score"].notna(), "why_one_score"], every=one_score_reasons(from_, to))
     meta = make_meta(
         n_in=len(wide), excluded=excluded, alpha=alpha, unit="referrals with a score",
         method=(f"{inst.name} bands ({'; '.join(f'{lab} >= {lo:g}' for lab, lo in inst.bands)}) at {from_} and "

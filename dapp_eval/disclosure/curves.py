@@ -54,7 +54,7 @@ import pandas as pd
 
 from dapp_eval.disclosure.control import round_count
 
-__all__ = ["says_none", "GRAIN_PROGRAMME_DAYS", "GRAIN_WAIT_WEEKS", "GRAIN_FOLLOWUP_DAYS", "wait_grain", "grid_times",
+__all__ = ["too_few_events", "GRAIN_PROGRAMME_DAYS", "GRAIN_WAIT_WEEKS", "GRAIN_FOLLOWUP_DAYS", "wait_grain", "grid_times",
            "round_cumulative", "protected_steps", "pseudo_data", "km_from_steps", "cif_from_steps", "km_steps",
            "at_risk_table", "steps_of_counts", "published_cif", "cif_quantile", "event_quantile", "km_area"]
 
@@ -354,21 +354,19 @@ def _cut(curve: pd.DataFrame, threshold: int) -> pd.DataFrame:
     return curve.iloc[: int(np.flatnonzero(small)[0])] if small.any() else curve
 
 
-def says_none(curve: pd.DataFrame, start: float, n0: float, dc) -> bool:
-    """Whether a redrawn curve is flat at its start value (1 for a survival curve, 0 for a cumulative incidence)
-    everywhere it is drawn, in a group whose "none" the zero rule hides (any group of a release of several sites;
-    else a group below the zero minimum): drawn, it would say that nobody had the event (attack a16 F7: "1.0 at 3
-    months, the only point" of 5 non-completers). Such a curve is not drawn, as a curve of a few is not.
+def too_few_events(n_events: float, dc) -> bool:
+    """Whether a curve has fewer events than the threshold (none included): it is not drawn.
+
+    A curve of nobody is flat at its start (1 for survival, 0 for a cumulative incidence) and said that nobody
+    had the event (attack a16 F7: "1.0 at 3 months" of 5 non-completers); not drawing it alone told 0 from a
+    few (a17 G5: the retention chart missing at a site of 0 dropouts, drawn at one of 2). So no curve of fewer
+    than the threshold of events is drawn, as the counts beside it show '<T' for 0 and for a few alike.
 
     >>> from dapp_eval.disclosure.control import DisclosureControl
-    >>> c = pd.DataFrame({"estimate": [1.0, 1.0]})
-    >>> says_none(c, 1.0, 5, DisclosureControl(threshold=5)), says_none(c, 1.0, 50, DisclosureControl(threshold=5))
-    (True, False)
+    >>> too_few_events(0, DisclosureControl()), too_few_events(9, DisclosureControl()), too_few_events(10, DisclosureControl())
+    (True, True, False)
     """
-    if not len(curve):
-        return False
-    flat = bool(np.allclose(pd.to_numeric(curve["estimate"], errors="coerce").to_numpy(dtype=float), start))
-    return flat and (dc.carries_down or n0 < dc.zero_rule_minimum)
+    return float(n_events) < dc.threshold
 
 
 def protect_cif_result(res, dc, *, name: str, grain: float = GRAIN_PROGRAMME_DAYS):
@@ -399,8 +397,8 @@ def protect_cif_result(res, dc, *, name: str, grain: float = GRAIN_PROGRAMME_DAY
             if len(cut) < len(c):
                 dc.record(name, f"{g} / {o}", "n_at_risk", f"curve stopped where fewer than {dc.threshold} remain "
                           "at risk")
-            if says_none(cut, 0.0, n0, dc):
-                dc.record(name, f"{g} / {o}", "curve", "curve of none or few not drawn")
+            if too_few_events(wide[o].sum(), dc):
+                dc.record(name, f"{g} / {o}", "curve", f"curve of fewer than {dc.threshold} events not drawn")
                 continue
             kept.append(cut)
         cif = pd.concat(kept) if kept else cif.iloc[:0]
@@ -442,8 +440,8 @@ def protect_km_result(res, dc, *, name: str, cum_col: str = "n_cum_dropped_out",
         cut = _cut(km, dc.threshold)
         if len(cut) < len(km):
             dc.record(name, f"{g} / {o}", "n_at_risk", f"curve stopped where fewer than {dc.threshold} remain at risk")
-        if says_none(cut, 1.0, n0, dc):
-            dc.record(name, f"{g} / {o}", "curve", "curve of none or few not drawn")
+        if too_few_events(np.sum(d), dc):
+            dc.record(name, f"{g} / {o}", "curve", f"curve of fewer than {dc.threshold} events not drawn")
             continue
         curves.append(cut.assign(group=g, outcome=o)[["group", "outcome", "time_days", "estimate", "ci_lower",
                                                        "ci_upper", "n_at_risk"]])
@@ -487,8 +485,8 @@ def protect_persons_km_result(res, dc, *, name: str, grain: float = GRAIN_FOLLOW
         cut = _cut(km, dc.threshold)
         if len(cut) < len(km):
             dc.record(name, str(g), "curve", f"curve stopped where fewer than {dc.threshold} remain at risk")
-        if says_none(cut, 1.0, len(p), dc):
-            dc.record(name, str(g), "curve", "curve of none or few not drawn")
+        if too_few_events(ev["sum"].sum(), dc):
+            dc.record(name, str(g), "curve", f"curve of fewer than {dc.threshold} events not drawn")
             continue
         curves.append(cut.assign(group=g)[["group", "days", "estimate", "ci_lower", "ci_upper"]])
         at = _reading_days(s, grain)
@@ -536,8 +534,8 @@ def protect_cif_table(det: pd.DataFrame, dc, *, name: str, cause_col: str = "cau
         by_time = steps.set_index("time")
         for c, cc in cif.groupby("cause", sort=False):
             cut = _cut(cc, dc.threshold)
-            if says_none(cut, 0.0, n0, dc):
-                dc.record(name, f"{g} / {c}", "curve", "curve of none or few not drawn")
+            if too_few_events(wide[c].sum(), dc):
+                dc.record(name, f"{g} / {c}", "curve", f"curve of fewer than {dc.threshold} events not drawn")
                 continue
             if len(cut) < len(cc):
                 dc.record(name, f"{g} / {c}", "n_at_risk", f"curve stopped where fewer than {dc.threshold} remain "
