@@ -1045,18 +1045,28 @@ def compare_groups(data, *, by: str = "site_id", exit_time: str = "last_session"
         raise AnalysisError(f"only one {by} among the started episodes: nothing to compare")
     _require_exits(ep, f"a comparison of exits across {by}")
     outs = [o for o in OUTCOMES if (ep["outcome"] == o).any()]
+    events = {o: int((ep["outcome"] == o).sum()) for o in OUTCOMES}
     rows, oe = [], []
-    for o in outs:
+    # every exit, of nobody too, each test shown only with at least the threshold of its exits (a18 H4: the
+    # table listed only the exits that occurred; a log-rank test of 1 or 2 exits said which group they were in)
+    for o in OUTCOMES:
+        if o not in outs:
+            rows.append({"test": "log-rank", "outcome": o, "statistic": np.nan, "df": groups.nunique() - 1,
+                         "p_value": np.nan, "n": len(ep), "n_events": 0})
+            continue
         lr = sv.logrank_test(ep["time_days"], ep["outcome"] == o, groups)
         rows.append({"test": "log-rank", "outcome": o, "statistic": lr["statistic"], "df": lr["df"],
-                     "p_value": lr["p_value"], "n": len(ep)})
+                     "p_value": lr["p_value"], "n": len(ep), "n_events": events[o]})
         tab = lr["table"].rename(columns={"observed": "n_observed", "expected": "expected"})
         tab.insert(1, "outcome", o)
         oe.append(tab)
     gt = sv.grays_test(ep["time_days"], ep["outcome"], groups, censored=CENSORED, causes=outs)
-    for r in gt.itertuples():
-        rows.append({"test": "Gray", "outcome": r.cause, "statistic": r.statistic, "df": r.df,
-                     "p_value": r.p_value, "n": r.n})
+    gray = {r.cause: r for r in gt.itertuples()}
+    for o in OUTCOMES:
+        r = gray.get(o)
+        rows.append({"test": "Gray", "outcome": o, "statistic": r.statistic if r else np.nan,
+                     "df": r.df if r else groups.nunique() - 1, "p_value": r.p_value if r else np.nan,
+                     "n": r.n if r else len(ep), "n_events": events[o]})
     meta = make_meta(n_in=n_in, excluded=excluded, unit="referrals",
                      method=("log-rank test of each cause-specific hazard (other exits censored) and Gray's test of "
                              f"each cumulative incidence across {by}; " + _method_time(exit_time)),
@@ -1064,8 +1074,8 @@ def compare_groups(data, *, by: str = "site_id", exit_time: str = "last_session"
     return AnalysisResult(summary=pd.DataFrame(rows), meta=meta,
                           tables={"observed_expected": pd.concat(oe, ignore_index=True)},
                           title=f"Exits compared across {by}",
-                          roles={"summary": [Label("test", "outcome"), Count("n"), Value("df"),
-                                             Model(("statistic", "p_value"), events="n")]})
+                          roles={"summary": [Label("test", "outcome"), Count("n", "n_events"), Value("df"),
+                                             Model(("statistic", "p_value"), events="n_events")]})
 
 
 def rmst(data, *, by: str | None = None, horizon_days: float | None = None, exit_time: str = "last_session",

@@ -117,7 +117,7 @@ def _order(col: str, groups: Sequence[str]) -> list[str]:
 
 
 def profile(data, *, characteristics: Sequence[str] | None = None, by: str | None = None,
-            recorded: Sequence[str] = ()) -> AnalysisResult:
+            recorded: Sequence[str] = (), every: Sequence[str] = ()) -> AnalysisResult:
     """Referrals, starts and completions per group of each characteristic (or of one column ``by``).
 
     Parameters
@@ -132,6 +132,10 @@ def profile(data, *, characteristics: Sequence[str] | None = None, by: str | Non
         every site's report the characteristics recorded anywhere in its data, since a row missing at one site
         said "nobody's value is recorded there" (issue 26, attack a15 F4). By default a characteristic whose
         column is empty is left out (``meta["not_recorded"]``).
+    every : sequence of str, optional
+        With ``by``: groups to list even where nobody here is in them (a release gives every site the programme
+        strands of its whole data: "one strand only" at a site said nobody there was referred to the other;
+        attack a18 H5).
 
     Returns
     -------
@@ -165,6 +169,8 @@ def profile(data, *, characteristics: Sequence[str] | None = None, by: str | Non
             missing.append(col)
             continue
         g = pd.DataFrame({k: v.astype(int) for k, v in flags.items()}).groupby(groups.to_numpy()).sum()
+        if by is not None and every:
+            g = g.reindex(list(dict.fromkeys([*g.index, *map(str, every)])), fill_value=0)
         if by is not None:
             g = g.sort_values("n_referred", ascending=False, kind="stable")
             order = [x for x in g.index if x != "Not recorded"] + [x for x in g.index if x == "Not recorded"]

@@ -1111,11 +1111,14 @@ def compare_completers(data, *, outcome="police", before=None, after=None, prove
             b, se = float(res.params.iloc[1]), _se(res.cov_params.iloc[1, 1])
             if not (np.isfinite(se) and abs(b) < 20 and se < 10):  # separation (no incident in a group), or no
                 b, se = np.nan, np.nan                                # usable variance: not estimable
+            # se_log: the robust standard error of the log ratio, with which a report puts the unadjusted ratio
+            # of the published rates in its interval (a18 H1: the ratio of the true rates, with 12-month windows,
+            # gave the non-completers' hidden incidents back exactly)
             rows.append({"group": "completed / did_not_complete", "group_label": "rate ratio (completed vs not)",
                          "period": "after", "measure": f"rate ratio, Poisson robust SE, {label}", "n": nc + nd,
                          "n_with_incident": np.nan, "n_events": int(y.sum()), "estimate": np.exp(b),
                          "ci_lower": np.exp(b - z * se), "ci_upper": np.exp(b + z * se),
-                         "p_value": float(2 * stats.norm.sf(abs(b / se)))})
+                         "p_value": float(2 * stats.norm.sf(abs(b / se))), "se_log": se})
     summary = pd.DataFrame(rows)
     for c_ in ("n", "n_with_incident", "n_events"):
         summary[c_] = summary[c_].astype("Int64")
@@ -1558,6 +1561,26 @@ def completer_rates(pub: pd.DataFrame, true: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"estimate": new}, index=pub.index)
 
 
+def completer_rate_ratio(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """The unadjusted rate ratio, completers over non-completers, of the published rates, in the robust interval
+    of the fitted model: exp(log(r1 / r0) -/+ z se_log) and its Wald p-value (NaN where a rate is not published).
+    The point estimate of the fit (the ratio of the true rates) is not published."""
+    cols = ["estimate", "ci_lower", "ci_upper", "p_value"]
+    rates = []
+    for g in ("completed", "did_not_complete"):
+        r = pub[(pub["group"] == g) & (pub["period"] == "after") & (pub["measure"] == "incidents per person-year")]
+        rates.append(float(pd.to_numeric(r["estimate"], errors="coerce").iloc[0]) if len(r) == 1 else np.nan)
+    se = pd.to_numeric(pub["se_log"], errors="coerce").to_numpy(dtype=float)
+    out = pd.DataFrame(np.nan, index=pub.index, columns=cols)
+    if np.isfinite(rates).all() and min(rates) > 0:
+        b = float(np.log(rates[0] / rates[1]))
+        z = float(stats.norm.ppf(1 - alpha / 2))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = pd.DataFrame({"estimate": np.exp(b), "ci_lower": np.exp(b - z * se), "ci_upper": np.exp(b + z * se),
+                                "p_value": 2 * stats.norm.sf(np.abs(b / se))}, index=pub.index)
+    return out
+
+
 def completer_difference(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Completers minus non-completers after leaving: Newcombe's interval and Fisher's test on the published
     counts of the two groups (NaN where either group's counts or proportion are not published)."""
@@ -1585,16 +1608,19 @@ def completers_roles(summary: pd.DataFrame, alpha: float) -> list:
     """What each column of :func:`compare_completers`'s summary is (issue 26: its estimates inverted to the
     true counts): proportions and rates of the published counts, the difference from the published counts
     of both groups, the rate ratios model outputs shown with enough incidents and both groups published."""
-    from dapp_eval.columns import Count, Derived, Label, Model, Proportion
+    from dapp_eval.columns import Count, Derived, Label, Model, Proportion, Value
 
     measure = summary["measure"].astype(str)
     group = summary["group"].astype(str)
     any_inc = (measure == "any incident").to_numpy()
     rate = (measure == "incidents per person-year").to_numpy()
     diff = group.str.contains(" - ").to_numpy()
-    model = group.str.contains(" / ").to_numpy()
+    ratio = group.str.contains(" / ").to_numpy()
+    unadjusted = ratio & measure.str.contains("unadjusted").to_numpy()
+    model = ratio & ~unadjusted
     stats_cols = ("estimate", "ci_lower", "ci_upper", "p_value")
     labels = [c for c in ("group", "group_label", "period", "measure", "note") if c in summary]
+    extra = [Value("se_log")] if "se_log" in summary else []  # read by the unadjusted ratio; a report drops it
     # the people with an incident are a part of the group's n (the zero rule: a7 read "none of the 6 completers
     # had police involvement" from a 0 beside a group published as 5)
     return [Label(*labels), Count("n", "n_events"), Count("n_with_incident", total="n"), events_role(("group",)),
@@ -1602,5 +1628,6 @@ def completers_roles(summary: pd.DataFrame, alpha: float) -> list:
             Derived(("estimate",), partial(completer_rates, true=summary.reset_index(drop=True)),
                     inputs=("n_events",), rows=rate),
             Derived(stats_cols, partial(completer_difference, alpha=alpha), rows=diff, hidden_ok=True),
+            *extra, Derived(stats_cols, partial(completer_rate_ratio, alpha=alpha), rows=unadjusted, hidden_ok=True),
             Model(stats_cols, events="n_events", rows=model),
-            Derived(stats_cols, _groups_published, rows=model, hidden_ok=True)]
+            Derived(stats_cols, _groups_published, rows=ratio, hidden_ok=True)]

@@ -80,7 +80,9 @@ def proven_reoffending(data, *, window_days: int = 365, lag_days: int = 183, alp
     """
     alpha = check_alpha(alpha)
     inc = _require(data, "incidents", " (linked police records with outcome_date)")
-    if "outcome_date" not in inc or inc["outcome_date"].isna().all():
+    # a site's (or period's) part with no proved offence is analysed as nobody proved, shown like a few (its own
+    # "no outcome_date" said "no proved offence here"; attack a18 H3); the whole folder without any is refused
+    if "outcome_date" not in inc or (inc["outcome_date"].isna().all() and getattr(data, "loaded_rows", None) is None):
         raise AnalysisError("the linked records hold no outcome_date (date a caution or conviction proved an "
                             "offence), so proven reoffending cannot be measured")
     persons = _index_persons(data)

@@ -146,7 +146,7 @@ def _completers(page, followup) -> list:
         return out
     out.append(page.publish(_one_figure_once(cc.summary), roles=cc.roles["summary"], caption="Completers vs "
                             "non-completers: any police involvement and rates (not a causal comparison)",
-                            name="followup_completers", drop=tuple(c for c in ("note",) if c in cc.summary)))
+                            name="followup_completers", drop=tuple(c for c in ("note", "se_log") if c in cc.summary)))
     return out
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from dapp_eval.analyses.safety import PAIRED_ZERO_RULE, WAVES
 from dapp_eval.columns import Count, Derived, Label, Model
 from dapp_eval.disclosure.text import protect_counts
-from dapp_eval.errors import NobodyError
+from dapp_eval.errors import AnalysisError, NobodyError
 from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._publish import (
     BREAKDOWN_MINIMUM,
@@ -339,7 +339,7 @@ def _response(page) -> tuple[list, pd.DataFrame | None]:
     """The survey response blocks, and the response table as published (None when it is not)."""
     from dapp_eval.analyses import safety
 
-    rr = page.get("response", lambda: safety.response_rates(page.data, alpha=page.alpha))
+    rr = page.get("response", lambda: safety.response_rates(page.data, alpha=page.alpha, offered_only=_release_offered_only(page)))
     if isinstance(rr, NobodyError):  # nobody due here: every row of nobody, shown like a few (issue 26)
         summary = pd.DataFrame(columns=["wave", "programme_status", "status_label", "n_expected", "n_answered",
                                         "n_not_answered"])
@@ -367,11 +367,26 @@ def _published_by_wave(shown: pd.DataFrame | None, col: str) -> dict[str, float]
     return {w: float(v.sum()) for w, v in x.groupby(shown["wave"].astype(str), sort=False) if v.notna().all()}
 
 
+def _release_offered_only(page) -> bool:
+    """Whether the release counts only (ex-)partners offered partner support as due a survey: decided once, from
+    the release's data, for every page (decided per site, the clause ", and offered partner support," said
+    whether anyone there had not been offered it; attack a18 H2)."""
+    from dapp_eval.analyses import safety
+
+    def decide():
+        try:
+            return bool(safety.response_rates(page.full_data, alpha=page.alpha).meta.get("offered_only"))
+        except AnalysisError:
+            return False
+
+    return page.release.memo("survey offered_only", decide)
+
+
 def _offered_only(page) -> bool:
     """Whether only (ex-)partners offered partner support count as due a survey (the response analysis says)."""
     from dapp_eval.analyses import safety
 
-    rr = page.get("response", lambda: safety.response_rates(page.data, alpha=page.alpha))
+    rr = page.get("response", lambda: safety.response_rates(page.data, alpha=page.alpha, offered_only=_release_offered_only(page)))
     return not isinstance(rr, Exception) and bool(rr.meta.get("offered_only"))
 
 
@@ -396,7 +411,7 @@ def _why_fewer(page, pv_shown: pd.DataFrame, rr_shown: pd.DataFrame | None) -> d
              "(ex-)partners of people who started less than a year before the extract date were not yet due "
              "the last survey. Not answered: some (ex-)partners who were due did not answer. Not eligible: only "
              "(ex-)partners of people who started the programme"
-             + (", and offered partner support, are surveyed." if _offered_only(page) else ", are surveyed."))
+             + (", and offered partner support, are surveyed." if _offered_only(page) else " are surveyed."))
     due = _published_by_wave(rr_shown, "n_expected")
     got = _published_by_wave(rr_shown, "n_answered")
     if first in due and last in due and first in got and last in got:
