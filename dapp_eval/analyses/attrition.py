@@ -1057,6 +1057,8 @@ def compare_groups(data, *, by: str = "site_id", exit_time: str = "last_session"
         lr = sv.logrank_test(ep["time_days"], ep["outcome"] == o, groups)
         rows.append({"test": "log-rank", "outcome": o, "statistic": lr["statistic"], "df": lr["df"],
                      "p_value": lr["p_value"], "n": len(ep), "n_events": events[o]})
+        if events[o] < 2:  # a test of one exit has 0 degrees of freedom: the design's, as for no exit (a19 C1)
+            rows[-1]["df"] = groups.nunique() - 1
         tab = lr["table"].rename(columns={"observed": "n_observed", "expected": "expected"})
         tab.insert(1, "outcome", o)
         oe.append(tab)

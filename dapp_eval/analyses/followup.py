@@ -413,7 +413,11 @@ def _se(variance) -> float:
     return float(np.sqrt(v)) if np.isfinite(v) and v > 0 else np.nan
 
 
-def _rate_models(yb, ya, eb, ea, pid, alpha, models=("poisson", "negative binomial")):
+#: the rate-ratio models of :func:`before_after`, each a row of every outcome (estimable or not)
+_RATE_MODELS = ("poisson", "negative binomial")
+
+
+def _rate_models(yb, ya, eb, ea, pid, alpha, models=_RATE_MODELS):
     """Person-period count model: rate before, after and rate ratio, clustered by person.
 
     Fitted on the distinct (count before, count after, exposures) patterns with
@@ -513,9 +517,12 @@ def _rate_rows(yb, ya, eb, ea, pid, alpha):
         lab = " (SE clustered by person)"
         rows.append({**r, "n": len(yb), "unit": "ratio", "model": r["model"] + lab})
     if note:
-        rows.append({"measure": "rate ratio (after / before)", "period": "change", "model": "", "n": len(yb),
-                     "estimate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan,
-                     "unit": "ratio", "note": note})
+        # the rows of every model, not estimable: one row of its own without a model said "no incident in one of
+        # the windows" where a few gave the fitted rows (attack a19 F2)
+        for model in _RATE_MODELS:
+            rows.append({"measure": "rate ratio (after / before)", "period": "change",
+                         "model": model + " (SE clustered by person)", "n": len(yb), "estimate": np.nan,
+                         "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan, "unit": "ratio", "note": note})
     return rows, fits
 
 
@@ -1570,7 +1577,8 @@ def completer_rate_ratio(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
     for g in ("completed", "did_not_complete"):
         r = pub[(pub["group"] == g) & (pub["period"] == "after") & (pub["measure"] == "incidents per person-year")]
         rates.append(float(pd.to_numeric(r["estimate"], errors="coerce").iloc[0]) if len(r) == 1 else np.nan)
-    se = pd.to_numeric(pub["se_log"], errors="coerce").to_numpy(dtype=float)
+    se = (pd.to_numeric(pub["se_log"], errors="coerce").to_numpy(dtype=float) if "se_log" in pub
+          else np.full(len(pub), np.nan))
     out = pd.DataFrame(np.nan, index=pub.index, columns=cols)
     if np.isfinite(rates).all() and min(rates) > 0:
         b = float(np.log(rates[0] / rates[1]))

@@ -159,9 +159,24 @@ def _missing_exit_table(page, t: pd.DataFrame) -> dict:
     roles = [Label(*labels), Count("n", "n_observed", "n_improved"),
              Proportion("n_improved", "n_observed", rows=cc),
              AtPublishedN(stats, _CC_MEAN_AT_N, n="n_observed", inputs=("_sd",), rows=mean),
-             Model(stats, events="n_observed", rows=~cc & ~mean)]
+             Model(stats, events=_sensitivity_events, rows=~cc & ~mean)]
     t = t.drop(columns=[c for c in ("std_error",) if c in t])
     return page.publish(t, roles=roles, caption=caption, name="risk_missing", drop=("n_improved", "_sd"))
+
+
+def _sensitivity_events(t: pd.DataFrame) -> np.ndarray:
+    """The 'events' a weighted or imputed estimate is shown with: none where nobody's exit score is missing (it
+    is then the complete-case figure itself, exactly: a weighted share of 0.368 was 7 of 19, attack a19 F1); for
+    a share, the fewer of the complete cases who improved and who did not (its numerator and complement, as for
+    the complete-case share); else the people observed."""
+    n = pd.to_numeric(t["n"], errors="coerce").to_numpy(dtype=float)
+    obs = pd.to_numeric(t["n_observed"], errors="coerce").to_numpy(dtype=float)
+    cc = ((t["method"] == "complete case") & (t["statistic"] == "reliably_improved")).to_numpy()
+    k = pd.to_numeric(t.loc[cc, "n_improved"], errors="coerce").to_numpy(dtype=float)
+    k = float(k[0]) if len(k) else np.nan
+    share = (t["statistic"] == "reliably_improved").to_numpy()
+    ev = np.where(share, np.minimum(k, obs - k), obs)
+    return np.where(obs < n, ev, 0.0)
 
 
 def _release_timepoints(page, r: dict) -> list[str]:
