@@ -129,3 +129,50 @@ def test_a_site_with_nobody_reads_like_a_site_with_one(case):
         pytest.fail(f"{case}: the page of nobody differs from the page of one at word {i}:\n"
                     f"  nobody: ...{' '.join(wa[max(0, i - 25):i + 25])}...\n"
                     f"  one:    ...{' '.join(wb[max(0, i - 25):i + 25])}...")
+
+
+# ---------------------------------------------------------------------------
+# the routes of the last outside attacks (a17-a19), each a unit that must not tell 0 from a few
+# ---------------------------------------------------------------------------
+
+
+def test_rate_ratio_rows_are_the_same_whether_or_not_a_window_has_an_incident():
+    """a19 F2: one blank row without a model where a window had no incident, two fitted rows where it had a few."""
+    import numpy as np
+
+    from dapp_eval.analyses.followup import _rate_rows
+
+    ones = np.ones(12)
+    pid = np.arange(12)
+    for ya in (np.zeros(12), np.r_[1, np.zeros(11)], np.r_[1, 1, 2, np.zeros(9)]):
+        rows, _ = _rate_rows(np.r_[1, 2, np.zeros(10)], ya, ones, ones, pid, 0.05)
+        ratio = [(r["model"], r["measure"]) for r in rows if r["measure"].startswith("rate ratio")]
+        assert ratio == [("poisson (SE clustered by person)", "rate ratio (after / before)"),
+                         ("negative binomial (SE clustered by person)", "rate ratio (after / before)")], ya
+
+
+def test_a_weighted_share_is_not_shown_where_it_is_the_complete_case_share():
+    """a19 F1: with nobody's exit score missing, the weighted and imputed shares are k/n exactly."""
+    from dapp_eval.report.sections.risk import _sensitivity_events
+
+    t = pd.DataFrame({"method": ["complete case", "inverse probability of attrition weighting", "multiple imputation",
+                                 "inverse probability of attrition weighting"],
+                      "statistic": ["reliably_improved", "reliably_improved", "reliably_improved", "mean_change"],
+                      "n": [19, 19, 19, 19], "n_observed": [19, 19, 19, 19], "n_improved": [7, None, None, None]})
+    assert (_sensitivity_events(t) == 0).all()  # nobody missing: no events to show them with
+    t["n"] = 30  # 11 missing: the share with the fewer of improved (7) and not (12), the mean with the observed
+    assert _sensitivity_events(t).tolist() == [7, 7, 7, 19]
+
+
+def test_every_exit_is_compared_and_a_test_of_few_exits_is_withheld():
+    """a18 H4: the comparison listed only the exits that occurred, and tested 1 or 2 of them."""
+    from dapp_eval.analyses import attrition
+    from dapp_eval.disclosure.control import DisclosureControl
+    from dapp_eval.disclosure.roles import publish
+
+    res = attrition.compare_groups(_base(), by="site_id")
+    for test in ("log-rank", "Gray"):
+        assert res.summary.loc[res.summary["test"] == test, "outcome"].tolist() == list(attrition.OUTCOMES)
+    shown = publish(res.summary, res.roles["summary"], DisclosureControl(carries_down=True), name="t")
+    few = pd.to_numeric(res.summary["n_events"]) < 10
+    assert (shown.loc[few, "statistic"] == "[c]").all() and (shown.loc[few, "p_value"] == "[c]").all()
