@@ -846,6 +846,18 @@ def _scaled_schoenfeld(cph, df: pd.DataFrame, terms: list) -> pd.DataFrame:
     return pd.DataFrame(dead.sum() * resid @ var, columns=terms, index=cph.durations.index[dead])
 
 
+def _term_events(X: pd.DataFrame, event) -> list[int]:
+    """Each term's events: for a 0/1 term, the fewer of the events with it and without it (a hazard ratio of a
+    level with one dropout has an interval that says so: attack a20 F3); for another term, all the events."""
+    ev = np.asarray(event, dtype=bool)
+    out = []
+    for c in X.columns:
+        x = pd.to_numeric(X[c], errors="coerce").to_numpy(dtype=float)
+        binary = set(np.unique(x[np.isfinite(x)])) <= {0.0, 1.0}
+        out.append(int(min((ev & (x == 1)).sum(), (ev & (x == 0)).sum())) if binary else int(ev.sum()))
+    return out
+
+
 def dropout_cox(data, *, covariates=None, cause: str = "dropped_out", exit_time: str = "last_session",
                 alpha: float = 0.05, programme_model: bool = True, recording_lag=None) -> AnalysisResult:
     """Cause-specific Cox model of dropout with cluster-robust standard errors.
@@ -934,7 +946,7 @@ def dropout_cox(data, *, covariates=None, cause: str = "dropped_out", exit_time:
         "term": terms, "estimate": beta, "std_error": se, "hr": hr,
         "ci_lower": lo, "ci_upper": hi,
         "p_value": 2 * stats.norm.sf(np.abs(beta / se)), "std_error_naive": np.sqrt(np.diag(naive)),
-        "n": len(ep), "n_events": int(event.sum()),
+        "n": len(ep), "n_events": int(event.sum()), "n_events_term": _term_events(X, event),
     })
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -953,9 +965,9 @@ def dropout_cox(data, *, covariates=None, cause: str = "dropped_out", exit_time:
         dropped_terms=dropped, covariate_coding={k: v for k, v in _COVARIATE_DOC.items() if k in terms},
         **notes)
     n_ev = float(summary["n_events"].iloc[0]) if "n_events" in summary and len(summary) else 0.0
-    roles = {"summary": [Label("term"), Count("n", "n_events"),
+    roles = {"summary": [Label("term"), Count("n", "n_events", "n_events_term"),
                          Model(("estimate", "std_error", "hr", "ci_lower", "ci_upper", "p_value", "std_error_naive"),
-                               events="n_events")],
+                               events="n_events_term")],
              "ph_test": [Label("term", "method"), Model(("statistic", "p_value"), events=n_ev)]}
     return AnalysisResult(summary=summary, meta=meta, model=cph, tables={"ph_test": ph_tab},
                           title=f"Cause-specific Cox model: {cause.replace('_', ' ')}", roles=roles)

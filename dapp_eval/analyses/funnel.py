@@ -1028,15 +1028,20 @@ def attendance_roles(alpha: float = 0.05) -> list:
     with its (cluster) standard error around it, so the interval is centred on the published ratio.
 
     Planned sessions are people x planned length: their count, rounded to 5, gave the number of people back
-    exactly (attack a16 F2: 11 of 13), and the sessions attended beside the ratio to planned gave it too. The
-    ratio to planned (a model output over the people counted, shown where they are at least the threshold) is
-    published without its session counts (:func:`attendance_published`)."""
+    exactly (attack a16 F2: 11 of 13), and so did the ratio to planned itself with the planned length on the page
+    (a20 F1). The ratio to planned is never published (withheld by its role; a report leaves its row out,
+    :func:`attendance_published`)."""
     ratio = functools.partial(_attendance_ratio, z=float(stats.norm.ppf(1 - alpha / 2)))
     return [Label("group", "measure"), Count("n", "n_participants", "n_sessions_attended", "n_sessions_denominator"),
             Model(("se",), events="n"), Summary(("median_attended",), n="n"),
             Derived(("estimate", "ci_lower", "ci_upper"), ratio, inputs=("n_sessions_attended", "n_sessions_denominator"),
                     rows=_of_scheduled),
-            Model(("estimate", "ci_lower", "ci_upper"), events="n", rows=_of_planned)]
+            Derived(("estimate", "ci_lower", "ci_upper"), _never, rows=_of_planned, hidden_ok=True)]
+
+
+def _never(pub: pd.DataFrame) -> pd.DataFrame:
+    """Nothing published (a value that would give the people back whatever the threshold)."""
+    return pd.DataFrame(np.nan, index=pub.index, columns=["estimate", "ci_lower", "ci_upper"])
 
 
 def _of_scheduled(t: pd.DataFrame) -> np.ndarray:
@@ -1048,13 +1053,11 @@ def _of_planned(t: pd.DataFrame) -> np.ndarray:
 
 
 def attendance_published(summary: pd.DataFrame) -> pd.DataFrame:
-    """:func:`attendance`'s summary as a report publishes it: the ratio to planned sessions without its session
-    counts (see :func:`attendance_roles`)."""
-    out = summary.copy()
-    planned = _of_planned(out)
-    for c in ("n_sessions_attended", "n_sessions_denominator"):
-        out[c] = out[c].astype("Int64").mask(planned)
-    return out
+    """:func:`attendance`'s summary as a report publishes it: without the ratio to planned sessions. Its
+    denominator is the people times the planned length, so its session counts (a16 F2) and the ratio itself, to
+    three figures with the planned length on the page (a20 F1: 0.614 = 162 / (11 x 24)), gave the number of
+    people back exactly."""
+    return summary[~_of_planned(summary)].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------

@@ -165,8 +165,9 @@ def _attendance(page) -> list:
         return [page.na("Attendance", str(att))]
     return [page.h3("Attendance"),
             page.publish(funnel.attendance_published(att.summary), roles=att.roles["summary"],
-                         caption=f"Sessions attended (ratio with {page.ci_label}; the ratio to planned sessions "
-                                 "without its session counts, which are a multiple of the people)",
+                         caption=f"Sessions attended of sessions scheduled (ratio with {page.ci_label}; the ratio "
+                                 "to planned sessions is not published: its denominator is the people times the "
+                                 "planned length, which would give their number back)",
                          name="attendance", drop=("group",))]
 
 
