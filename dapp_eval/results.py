@@ -280,3 +280,20 @@ class AnalysisResult:
 
     def __repr__(self) -> str:
         return f"<{self.title}: {len(self.summary)} rows; n_used={self.meta.get('n_used')}>"
+
+
+def is_part(data) -> bool:
+    """Whether ``data`` is a site's (or a period's) part of a loaded folder (``ProgrammeData.is_part``; a table
+    given instead of a folder is not). An analysis refuses a whole folder with nothing to analyse, and gives a
+    part the analysis of nobody, published like one of a few (issue 26)."""
+    return bool(getattr(data, "is_part", False))
+
+
+def every_reason(meta: dict) -> dict[str, int]:
+    """A result's exclusions, every reason it asked about included, of nobody too (``meta["reasons"]``; a reason
+    listed only where it excluded someone said "nobody here" where it did not; issue 26).
+
+    >>> every_reason(make_meta(n_in=5, excluded={"a": 0, "b": 2}, method="m"))
+    {'a': 0, 'b': 2}
+    """
+    return {**{k: 0 for k in meta.get("reasons", ())}, **meta.get("excluded", {})}

@@ -57,7 +57,7 @@ from dapp_eval.estimators.counts import fit_count_model
 from dapp_eval.estimators.effect_sizes import smd
 from dapp_eval.estimators.matching import greedy_match as _greedy_match
 from dapp_eval.estimators.proportions import mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
-from dapp_eval.results import AnalysisResult, check_alpha, make_meta
+from dapp_eval.results import AnalysisResult, check_alpha, is_part, make_meta
 
 if TYPE_CHECKING:
     from dapp_eval.columns import Events
@@ -320,7 +320,7 @@ def _prepare(data, *, design, outcomes, before, after, population, proven, lag_d
             n = counts.get(f"n_{name}_{period}", pd.Series([], dtype=int))
             # people whose windows are not fully covered get no count (never a zero)
             persons[f"n_{name}_{period}"] = n.astype("Int64").where(eligible, pd.NA)
-    if len(persons) == 0 and getattr(data, "loaded_rows", None) is None:
+    if len(persons) == 0 and not is_part(data):
         # the folder: said so. A site's (or period's) part: nobody eligible, as where a few started (issue 26)
         raise _no_one(f"no one in the follow-up population ('{population}')", n_in, excluded)
     # every reason, of nobody too (a15 F2: "still attending" listed only where someone was said "everyone at
@@ -608,7 +608,7 @@ def before_after(data, *, design: str = "commissioner",
         data, design=design, outcomes=outcomes, before=before, after=after, population=population,
         proven=proven, lag_days=lag_days)
     elig = persons[persons["eligible"]]
-    if len(elig) == 0 and getattr(data, "loaded_rows", None) is None:
+    if len(elig) == 0 and not is_part(data):
         # the folder: said so. A site's (or period's) part: the comparison of nobody, shown as one of a few (a
         # site's "no one is eligible" said so of its few starters; issue 26)
         raise _no_one("no one is eligible for the before/after comparison yet", n_in, excluded)
@@ -696,7 +696,7 @@ def repeat_marac(data, *, design: str = "commissioner", before=None, after=None,
     persons, n_in, excluded, _, _, _ = _prepare(data, design=design, outcomes=(), before=before, after=after,
                                                 population=population, proven=False, lag_days=0)
     elig = persons[persons["eligible"]]
-    if len(elig) == 0 and getattr(data, "loaded_rows", None) is None:
+    if len(elig) == 0 and not is_part(data):
         # the folder: said so. A site's (or period's) part: the count of nobody, shown like one of a few (a
         # site's "no one is eligible" beside another's table said 0 against 1; attack a17 G2)
         raise _no_one("no one is eligible for the repeat MARAC count yet", n_in, excluded)

@@ -40,7 +40,7 @@ from dapp_eval.analyses.episodes import programme_status
 from dapp_eval.analyses.episodes import require_table as _require
 from dapp_eval.errors import AnalysisError
 from dapp_eval.estimators.proportions import wilson_ci
-from dapp_eval.results import AnalysisResult, check_alpha, make_meta
+from dapp_eval.results import AnalysisResult, check_alpha, is_part, make_meta
 
 __all__ = ["MIN_COHORT", "proven_reoffending"]
 
@@ -82,7 +82,7 @@ def proven_reoffending(data, *, window_days: int = 365, lag_days: int = 183, alp
     inc = _require(data, "incidents", " (linked police records with outcome_date)")
     # a site's (or period's) part with no proved offence is analysed as nobody proved, shown like a few (its own
     # "no outcome_date" said "no proved offence here"; attack a18 H3); the whole folder without any is refused
-    if "outcome_date" not in inc or (inc["outcome_date"].isna().all() and getattr(data, "loaded_rows", None) is None):
+    if "outcome_date" not in inc or (inc["outcome_date"].isna().all() and not is_part(data)):
         raise AnalysisError("the linked records hold no outcome_date (date a caution or conviction proved an "
                             "offence), so proven reoffending cannot be measured")
     persons = _index_persons(data)

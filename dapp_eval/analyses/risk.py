@@ -63,7 +63,7 @@ from dapp_eval.estimators.effect_sizes import cohens_dz, hedges_gav, rubin
 from dapp_eval.estimators.lmm import RandomInterceptLMM, design_matrix
 from dapp_eval.estimators.paired import paired_t, reliable_change_index, wilcoxon_signed_rank
 from dapp_eval.estimators.proportions import holm, wilson_ci
-from dapp_eval.results import AnalysisResult, check_alpha, make_meta
+from dapp_eval.results import AnalysisResult, check_alpha, is_part, make_meta
 
 __all__ = [
     "Instrument",
@@ -262,7 +262,7 @@ def _check_pair(data, rows: pd.DataFrame, from_: str, to: str, seen: set | None 
     """Refuse a folder without scores at ``from_`` or ``to``. A site's (or a period's) part of a folder without
     them is analysed as nobody paired, shown like a few: "no scores at 'exit' here" said so of every person there
     (issue 26, attack a15 F3)."""
-    if getattr(data, "loaded_rows", None) is not None:
+    if is_part(data):
         return
     _check_timepoint(from_, rows, "from_", seen)
     _check_timepoint(to, rows, "to", seen)
@@ -827,13 +827,27 @@ def band_group(t: pd.DataFrame) -> pd.Series:
 # ---------------------------------------------------------------------------
 
 
+def _in_order(seen: set) -> list[str]:
+    """Timepoints in :data:`TIMEPOINT_ORDER`, then any others by name."""
+    return [t for t in TIMEPOINT_ORDER if t in seen] + sorted(seen - set(TIMEPOINT_ORDER))
+
+
+def timepoints(data, *, instrument: str | Instrument = "DASH", informant: str = "practitioner") -> list[str]:
+    """The timepoints with scores of ``instrument`` by ``informant`` in ``data``, in order (those :func:`trajectory`
+    models by default; a release lists its own at every site, of nobody too).
+
+    >>> from dapp_eval.data.io import load_programme
+    >>> timepoints(load_programme("data_synthetic"))
+    ['intake', 'midpoint', 'exit', 'follow_up']
+    """
+    rows, _ = _select(_tables(data)[0], get_instrument(instrument), informant)
+    return _in_order(set(rows["timepoint"].unique()))
+
+
 def _long(data, inst: Instrument, informant: str, timepoints: Sequence[str] | None):
     ra, ep = _tables(data)
     rows, _ = _select(ra, inst, informant)
-    seen = set(rows["timepoint"].unique())
-    present = [t for t in TIMEPOINT_ORDER if t in seen]
-    present += sorted(seen - set(present))
-    tps = list(timepoints) if timepoints is not None else present
+    tps = list(timepoints) if timepoints is not None else _in_order(set(rows["timepoint"].unique()))
     for t in tps:
         _check_timepoint(t, rows, "timepoints")
     if len(tps) < 2:

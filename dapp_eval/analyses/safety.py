@@ -53,7 +53,7 @@ from dapp_eval.data.schema import SURVEY_BEHAVIOURS, WAVES
 from dapp_eval.errors import AnalysisError, NobodyError
 from dapp_eval.estimators.gee import fit_gee
 from dapp_eval.estimators.proportions import mcnemar_exact, newcombe_diff_ci, newcombe_paired_ci, wilson_ci
-from dapp_eval.results import AnalysisResult, check_alpha, level_text, make_meta
+from dapp_eval.results import AnalysisResult, check_alpha, every_reason, is_part, level_text, make_meta
 
 __all__ = [
     "BEHAVIOUR_LABELS",
@@ -383,7 +383,7 @@ def paired_change(data, *, baseline: str = "T1", followup: str = "T4",
     sv = _surveys(data)
     link = _link_codes(data)
     wide = _wide(sv, link, baseline, followup, behaviours)
-    if len(wide) == 0 and getattr(data, "loaded_rows", None) is None:
+    if len(wide) == 0 and not is_part(data):
         # the folder: said so. A site's (or period's) part: the rows of nobody paired, shown like a few (issue 26)
         _, only = _link_accounting(sv, link, baseline, followup)
         raise NobodyError(f"no (ex-)partner answered both {baseline} and {followup}, so there is no paired change ("
@@ -635,7 +635,7 @@ def response_rates(data, *, wave_months: dict[str, float] | None = None, offered
     """
     alpha = check_alpha(alpha)
     long, _, info = _due_links(data, wave_months, offered_only)
-    if len(long) == 0 and getattr(data, "loaded_rows", None) is None:  # a site's part: the response of nobody
+    if len(long) == 0 and not is_part(data):  # a site's part: the response of nobody
         raise NobodyError(
             f"no (ex-)partner was due to answer a survey by the extract date ({info['n_links']} links in "
             f"partners.csv; referral never started: {info['n_links_not_started']}; not offered support: "
@@ -980,7 +980,7 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
             rows += _gee_view_rows(data, b, _role(b, primary), baseline, followup, alpha)
     summary = pd.DataFrame(rows)
     # a folder with nothing to estimate: said so; a site's (or period's) part: its views of nobody (issue 26)
-    if not np.isfinite(summary["estimate"].astype(float)).any() and getattr(data, "loaded_rows", None) is None:
+    if not np.isfinite(summary["estimate"].astype(float)).any() and not is_part(data):
         n_b = int(prev.loc[prev["wave"] == baseline, "n_responses"].max()) if (prev["wave"] == baseline).any() else 0
         n_f = int(prev.loc[prev["wave"] == followup, "n_responses"].max()) if (prev["wave"] == followup).any() else 0
         raise NobodyError(f"no change from {baseline} to {followup} can be estimated: {n_b} survey(s) answered at "
@@ -988,7 +988,7 @@ def change_views(data, *, baseline: str = "T1", followup: str = "T4",
     summary.insert(1, "label", summary["behaviour"].map(BEHAVIOUR_LABELS))
     if paired is not None:  # every reason, of nobody too (issue 26)
         n_links = paired.meta["n_in"]
-        links_excluded = {k: paired.meta["excluded"].get(k, 0) for k in paired.meta.get("reasons", [])}
+        links_excluded = every_reason(paired.meta)
     else:
         sv_all = _surveys(data)
         n_links, links_excluded = _link_accounting(sv_all, _link_codes(data), baseline, followup)

@@ -45,7 +45,7 @@ import pandas as pd
 
 from dapp_eval.columns import Count, Label, Proportion, Value
 from dapp_eval.errors import AnalysisError
-from dapp_eval.results import AnalysisResult, make_meta
+from dapp_eval.results import AnalysisResult, is_part, make_meta
 
 __all__ = ["E2", "RULES", "MEASURES", "FROM_THROUGHPUT", "MIN_POINTS", "PERIODS", "MIN_SIZE", "by_period",
            "from_published_quarters", "published_size", "throughput_period", "chart_sizes", "choose_period", "not_charted", "describe",
@@ -385,7 +385,7 @@ def _risk_reduction_chart(data, plan, tp, quarters, cover_partial, cover_reason,
     rel = ch_r["reliable_change"] == "reliably improved"
     n_r = exit_q.value_counts().reindex(quarters, fill_value=0).to_numpy(float)
     k_r = exit_q[rel.to_numpy()].value_counts().reindex(quarters, fill_value=0).to_numpy(float)
-    if not (n_r[~cover_partial] > 0).any() and not getattr(data, "loaded_rows", None):
+    if not (n_r[~cover_partial] > 0).any() and not is_part(data):
         return None
     ch = _p_chart_of_part(k_r, n_r, cover_partial, tp["quarter"])
     ch["partial_reason"] = cover_reason

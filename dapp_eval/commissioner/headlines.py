@@ -58,7 +58,7 @@ from dapp_eval.columns import (
     Value,
 )
 from dapp_eval.errors import AnalysisError, NobodyError
-from dapp_eval.results import AnalysisResult, check_alpha, level_text, make_meta
+from dapp_eval.results import AnalysisResult, check_alpha, is_part, level_text, make_meta
 
 __all__ = ["HeadlineFigure", "REGISTRY", "SITE_OUTCOMES", "MIXED_POPULATION", "V2_FIGURES", "definitions",
            "headline_figures", "population_text", "site_and_all_sites", "site_comparison", "SITE_COLUMNS",
@@ -536,7 +536,7 @@ def _safety(data, plan, alpha, extract_text, sources):
     r = p.iloc[0]
     n, k = int(r["n_pairs"]), int(r["n_safer"])
     if n == 0:
-        if getattr(data, "loaded_rows", None) is None:  # the whole folder: said so
+        if not is_part(data):  # the whole folder: said so
             return [_row("partner_feels_safer", den=0, period=period, note="no (ex-)partner answered both surveys")]
         # a site's (or period's) part: the figure of nobody, published like one of a few (issue 26)
         return [_row("partner_feels_safer", num=0, den=0, period=period)]

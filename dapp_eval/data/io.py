@@ -1018,6 +1018,15 @@ class ProgrammeData:
         df = getattr(self, name)
         return 0 if df is None else len(df)
 
+    @property
+    def is_part(self) -> bool:
+        """Whether this data is a site's (or a period's) part of a loaded folder (:meth:`subset`).
+
+        An analysis refuses a whole folder that holds nothing to analyse ("no scores at 'exit'"); of a part it
+        gives the analysis of nobody, which a release publishes like one of a few (issue 26).
+        """
+        return self.loaded_rows is not None
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables present, in contract order."""
         return {name: getattr(self, name) for name in TABLES if getattr(self, name) is not None}

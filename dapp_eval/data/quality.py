@@ -12,7 +12,7 @@ import pandas as pd
 from dapp_eval.columns import Count, Label, Merge, Value
 from dapp_eval.data.io import ProgrammeData
 from dapp_eval.data.schema import TABLES, V2_REFERRAL_COLUMNS
-from dapp_eval.results import AnalysisResult, make_meta
+from dapp_eval.results import AnalysisResult, every_reason, make_meta
 
 __all__ = ["data_quality", "missingness", "coverage"]
 
@@ -135,9 +135,7 @@ def exclusions(results) -> pd.DataFrame:
         if isinstance(res, Exception) or not hasattr(res, "meta"):
             continue
         m = res.meta
-        excluded = m.get("excluded", {})
-        every = {**{k: 0 for k in m.get("reasons", ())}, **excluded}  # every reason, of nobody too (issue 26)
-        for item, n in [("used", m.get("n_used")), *every.items()]:
+        for item, n in [("used", m.get("n_used")), *every_reason(m).items()]:  # of nobody too (issue 26)
             rows.append({"analysis": res.title, "unit": m.get("unit", "rows"), "n_in": m.get("n_in"),
                          "rows": item, "n": n})
     ex = pd.DataFrame(rows, columns=["analysis", "unit", "n_in", "rows", "n"])

@@ -51,3 +51,9 @@ def publish_block(page, result, *, caption: str, name: str, table: str = "summar
 def numbers(shown: pd.DataFrame, cols) -> dict[str, pd.Series]:
     """Published counts as numbers for a chart (NaN where shown as '<T' or '[c]': not drawn)."""
     return {c: pd.to_numeric(shown[c].astype(str).str.replace(",", ""), errors="coerce") for c in cols}
+
+
+def number(v) -> float:
+    """A published cell as a number ('1,234' -> 1234.0); NaN for '<10', '[c]' and other text."""
+    x = pd.to_numeric(str(v).replace(",", ""), errors="coerce")
+    return float(x) if pd.notna(x) else float("nan")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from dapp_eval.disclosure.curves import protect_cif_result, protect_km_result
 from dapp_eval.report.sections import _results as R
-from dapp_eval.report.sections._counts import publish_block, published_counts
+from dapp_eval.report.sections._counts import number, publish_block, published_counts
+from dapp_eval.results import every_reason
 
 TITLE = 'Retention and attrition'
 PLACEMENT = 'body'
@@ -61,7 +60,7 @@ def _cif_figure(page, ci) -> list:
     safe = protect_cif_result(ci, page.dc, name="cumulative incidence of exits")
     exits = published_counts(page, ci.tables["detail"].groupby("outcome", sort=False)["n_event"].sum().to_dict(),
                              name="cumulative incidence of exits")
-    drawn = [o for o, v in exits.items() if _number(v) >= page.dc.threshold
+    drawn = [o for o, v in exits.items() if number(v) >= page.dc.threshold
              and o in set(safe.summary["outcome"])]  # a curve of none or few is not in the redrawn result
     if len(safe.summary) and drawn:
         ax = plotting.plot_cumulative_incidence(safe, show_p=False, outcomes=drawn)
@@ -75,11 +74,6 @@ def _cif_figure(page, ci) -> list:
                                data=data, caption="Cumulative incidence of each exit (Aalen-Johansen), with numbers at "
                                        "risk (rounded to 5) and cumulative exits."))
     return out
-
-
-def _number(v) -> float:
-    x = pd.to_numeric(str(v).replace(",", ""), errors="coerce")
-    return float(x) if pd.notna(x) else float("nan")
 
 
 def _completion_table(page) -> list:
@@ -167,8 +161,7 @@ def _dropout_model(page, a) -> list:
                   "people referred more than once. This describes risk factors; it does not explain why "
                   "people leave.", "note")]
     # every reason, of nobody too (a caption naming only those that occur said "no one here is missing age")
-    every = {**{k: 0 for k in cox.meta.get("reasons", [])}, **cox.meta.get("excluded", {})}
-    excl = published_counts(page, every, name="Dropout hazard ratios")
+    excl = published_counts(page, every_reason(cox.meta), name="Dropout hazard ratios")
     cols = [c for c in ("term", "hr", "ci_lower", "ci_upper", "p_value", "n", "n_events") if c in cox.summary]
     caption = (f"Dropout hazard ratios ({page.ci_label}, cluster-robust); episodes left out: "
                + ("; ".join(f"{k}: {v}" for k, v in excl.items()) or "none"))
@@ -177,7 +170,7 @@ def _dropout_model(page, a) -> list:
     if shown is not None and len(shown) and (shown["hr"].astype(str) == "[c]").all():
         return [*out, page.na("Dropout model", f"Not shown: fewer than {page.dc.threshold} dropouts, so the model "
                               "would describe a handful of people and could identify them.")]
-    n_ev = _number(shown["n_events"].iloc[0]) if shown is not None and len(shown) else float("nan")
+    n_ev = number(shown["n_events"].iloc[0]) if shown is not None and len(shown) else float("nan")
     if n_ev == n_ev and n_ev < 10 * len(shown):
         out.append(page.p(f"Caution: about {shown['n_events'].iloc[0]} dropouts for {len(shown)} terms is fewer "
                           "than the 10 events per term a model like this needs; the hazard ratios below are "

@@ -8,7 +8,7 @@ import pandas as pd
 
 from dapp_eval.disclosure.curves import protect_cif_table, wait_grain
 from dapp_eval.report.sections import _results as R
-from dapp_eval.report.sections._counts import numbers, publish_block, published_counts
+from dapp_eval.report.sections._counts import numbers, publish_block
 
 TITLE = 'Engagement: from referral to completion'
 PLACEMENT = 'body'
@@ -75,9 +75,9 @@ def _wait(page, stage: str, title: str, flow) -> list:
     out.append(block)
     # redrawn from rounded cumulative counts: each step stands for at least the threshold (disclosure.curves)
     safe = copy.copy(w)
-    cif = protect_cif_table(w.tables["cif"], page.dc, name=f"{title} curves", causes=w.meta.get("causes"),
-                            grain=wait_grain(w.meta.get("time_unit")))
-    safe.tables = {"cif": cif[cif["cause"].isin(_drawn_causes(page, w, title))].reset_index(drop=True)}
+    # an end of the wait with fewer than the threshold of people (none included) has no curve: curves.too_few_events
+    safe.tables = {"cif": protect_cif_table(w.tables["cif"], page.dc, name=f"{title} curves",
+                                            causes=w.meta.get("causes"), grain=wait_grain(w.meta.get("time_unit")))}
     if len(safe.tables["cif"]):
         cif = safe.tables["cif"]
         data = page.curve_table(cif, time_col="time", group_cols=("cause",), step=4, unit="weeks",
@@ -204,21 +204,3 @@ def _table1(page) -> list:
                             rows=lambda t: ~((t["kind"] == "continuous") & (t["level"] == "missing")).to_numpy(),
                             drop=("kind", "smd")))
     return out
-
-
-def _drawn_causes(page, w, title: str) -> list:
-    """The ends of a wait whose number of people, as published, is at least the threshold: only their curves are
-    drawn. A curve of nobody (0.0 at every week) said "no one here left that way" (issue 26, attack a15 F8); a
-    curve of a few would be one rounded step; neither is drawn, as in the chart of exits from the programme."""
-    det = w.tables["cif"]
-    if det is None or not len(det):
-        return []
-    causes = list(w.meta.get("causes") or dict.fromkeys(det["cause"]))
-    totals = det.groupby("cause", sort=False)["n_event"].sum().reindex(causes, fill_value=0)
-    shown = published_counts(page, {str(c): int(v) for c, v in totals.items()}, name=f"{title} curves")
-    return [c for c in causes if _number(shown[str(c)]) >= page.dc.threshold]
-
-
-def _number(v) -> float:
-    x = pd.to_numeric(str(v).replace(",", ""), errors="coerce")
-    return float(x) if pd.notna(x) else float("nan")

@@ -48,7 +48,8 @@ def build(page) -> dict:
     if isinstance(tr, Exception):
         out.append(page.na("Mixed model of all timepoints", str(tr) if page.site is None else _NO_SITE_MODEL))
     if not isinstance(tr, Exception):
-        tr = _every_timepoint(tr, _release_timepoints(page, r))
+        tr = _every_timepoint(tr, page.release.memo("risk timepoints", lambda: risk.timepoints(
+            page.full_data, instrument=r["instrument"], informant=r["informant"])))
         out.append(page.h3("All timepoints: mixed model"))
         out.append(page.p("A linear mixed model with a random intercept per person uses every score, including "
                       "people seen only at some timepoints; estimated means by timepoint are shown.", "note"))
@@ -177,18 +178,6 @@ def _sensitivity_events(t: pd.DataFrame) -> np.ndarray:
     share = (t["statistic"] == "reliably_improved").to_numpy()
     ev = np.where(share, np.minimum(k, obs - k), obs)
     return np.where(obs < n, ev, 0.0)
-
-
-def _release_timepoints(page, r: dict) -> list[str]:
-    """The timepoints with scores of the plan's instrument and informant anywhere in the release's data."""
-    from dapp_eval.analyses.risk import TIMEPOINT_ORDER
-
-    ra = page.full_data.risk_assessments
-    if ra is None:
-        return []
-    rows = ra[(ra["instrument"] == r["instrument"]) & (ra["informant"] == r["informant"])]
-    seen = set(rows["timepoint"].unique())
-    return [t for t in TIMEPOINT_ORDER if t in seen] + sorted(seen - set(TIMEPOINT_ORDER))
 
 
 def _every_timepoint(tr, timepoints: list[str]):
