@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dapp_eval.disclosure.curves import protect_cif_result, protect_km_result
+from dapp_eval.disclosure.roles import publish
 from dapp_eval.report.sections import _results as R
 from dapp_eval.report.sections._counts import number, publish_block, published_counts
+from dapp_eval.report.sections._publish import quiet
 from dapp_eval.results import every_reason
 
 TITLE = 'Retention and attrition'
@@ -156,6 +158,11 @@ def _dropout_model(page, a) -> list:
         # same) and which exits there were none of (a13 E1, D2: "4 episodes ... on 4 terms" at a site shown '<5';
         # a Cox table without "substance misuse" at a site where none had it): one sentence for every reason
         return [page.na("Dropout model", MODEL_NOT_SHOWN.format(t=page.dc.threshold))]
+    probe = publish(*page.declared(cox), quiet(page.dc), name="dropout model")
+    if len(probe) and (probe["hr"].astype(str) == "[c]").all():
+        # the one sentence of a model not shown, whatever the reason, and no table: "fewer than T dropouts" with
+        # a table of '[c]' beside "cannot be fitted" at a site of 0 or 1 dropout told the two apart (a21 F2)
+        return [page.na("Dropout model", MODEL_NOT_SHOWN.format(t=page.dc.threshold))]
     out = [page.h3("Who drops out? Cause-specific Cox model of dropout"),
            page.p("Hazard ratios above 1 mean a higher rate of dropping out. Standard errors allow for "
                   "people referred more than once. This describes risk factors; it does not explain why "
@@ -167,9 +174,6 @@ def _dropout_model(page, a) -> list:
                + ("; ".join(f"{k}: {v}" for k, v in excl.items()) or "none"))
     block, shown = publish_block(page, cox, caption=caption, name="dropout_cox",
                                  drop=tuple(c for c in cox.summary if c not in cols))
-    if shown is not None and len(shown) and (shown["hr"].astype(str) == "[c]").all():
-        return [*out, page.na("Dropout model", f"Not shown: fewer than {page.dc.threshold} dropouts, so the model "
-                              "would describe a handful of people and could identify them.")]
     n_ev = number(shown["n_events"].iloc[0]) if shown is not None and len(shown) else float("nan")
     if n_ev == n_ev and n_ev < 10 * len(shown):
         out.append(page.p(f"Caution: about {shown['n_events'].iloc[0]} dropouts for {len(shown)} terms is fewer "
