@@ -114,9 +114,16 @@ def _starters(data):
     return _drop_referrals(data, set(started)), _drop_referrals(data, set(started[1:]))
 
 
+def _later_scores(data):
+    """Nobody at the site has a risk score after intake (so nobody has two), or one person has."""
+    ra = data.risk_assessments
+    return _keep_one(data, "risk_assessments", _site_rows(ra, data) & (ra["timepoint"] != "intake"))
+
+
 CASES = {"children": _children, "partner support": _partner_support, "feedback": _feedback,
          "T4 surveys": _surveys_t4, "every survey": _all_surveys, "exit risk scores": _exit_scores,
-         "follow-up risk scores": _follow_up_scores, "starters": _starters}
+         "follow-up risk scores": _follow_up_scores, "starters": _starters,
+         "risk scores after intake": _later_scores}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -129,6 +136,40 @@ def test_a_site_with_nobody_reads_like_a_site_with_one(case):
         pytest.fail(f"{case}: the page of nobody differs from the page of one at word {i}:\n"
                     f"  nobody: ...{' '.join(wa[max(0, i - 25):i + 25])}...\n"
                     f"  one:    ...{' '.join(wb[max(0, i - 25):i + 25])}...")
+
+
+def _keep_people(data, table: str, rows: pd.Series, k: int):
+    """``data`` with the site's rows of ``table`` that ``rows`` marks kept for ``k`` referrals only."""
+    df = getattr(data, table)
+    ids = list(dict.fromkeys(df.loc[rows.to_numpy(), "referral_id"]))
+    assert len(ids) > k, f"the base data need more than {k} such referrals at {SITE}"
+    drop = rows.to_numpy() & df["referral_id"].isin(ids[k:]).to_numpy()
+    return dataclasses.replace(data, **{table: df[~drop].reset_index(drop=True)})
+
+
+FEW = {"exit risk scores": lambda ra: ra["timepoint"] == "exit",
+       "risk scores after intake": lambda ra: ra["timepoint"] != "intake"}
+
+
+def _risk_models(text: str) -> tuple:
+    """The page's part on the mixed model and the models of missing exit scores, and how often the data-quality
+    appendix names them (the rest of the page moves with the counts of other people: reasons merged or not)."""
+    i = text.rfind("Risk: mixed model and missing exit scores")
+    part = text[i:text.index("Change in DASH score", i)]
+    return part, text.count("linear mixed model"), text.count("without an exit score")
+
+
+@pytest.mark.parametrize("case", list(FEW))
+def test_a_site_with_one_reads_like_a_site_with_threshold_less_one(case):
+    """a21 F1/F3: tables of missing exit scores shown from 3 exit scores up, and a mixed model from 1 person with
+    two scores, inside the band '<T': within the band, only the threshold decides what a page shows."""
+    base = _base()
+    ra = base.risk_assessments
+    rows = _site_rows(ra, base) & FEW[case](ra)
+    threshold = int(load_plan(None, period=list(PERIOD))["threshold"])
+    for k in (0, 1, 2, 3):
+        assert _risk_models(_page_text(_keep_people(base, "risk_assessments", rows, k))) == \
+            _risk_models(_page_text(_keep_people(base, "risk_assessments", rows, threshold - 1))), k
 
 
 # ---------------------------------------------------------------------------

@@ -148,6 +148,14 @@ class Page:
         self.used.setdefault(f"{self.site}/{key}", res)
         return res
 
+    def unlist(self, key: str) -> None:
+        """Leave the result ``key`` out of this page's data-quality appendix: an analysis a page does not show
+        lists no rows there either (its row beside a sentence at one site, and none at another where the model
+        could not be fitted, told 0 from a few; outside attack a21)."""
+        k = f"{self.site}/{key}"
+        if k in self.used:
+            self.used[k] = AnalysisError("not shown on this page")
+
     def get_full(self, key: str, fn: Callable[[], Any]):
         """A result about the whole programme (e.g. the comparison of sites), shared by every page."""
         res = self.release.result(None, key, fn)

@@ -157,11 +157,13 @@ def _dropout_model(page, a) -> list:
         # the model's own reason names how many episodes there were, which covariates did not vary (everyone the
         # same) and which exits there were none of (a13 E1, D2: "4 episodes ... on 4 terms" at a site shown '<5';
         # a Cox table without "substance misuse" at a site where none had it): one sentence for every reason
+        page.unlist("cox")
         return [page.na("Dropout model", MODEL_NOT_SHOWN.format(t=page.dc.threshold))]
     probe = publish(*page.declared(cox), quiet(page.dc), name="dropout model")
     if len(probe) and (probe["hr"].astype(str) == "[c]").all():
         # the one sentence of a model not shown, whatever the reason, and no table: "fewer than T dropouts" with
         # a table of '[c]' beside "cannot be fitted" at a site of 0 or 1 dropout told the two apart (a21 F2)
+        page.unlist("cox")  # nor a data-quality row: a21 F2 read the row there and not where it failed
         return [page.na("Dropout model", MODEL_NOT_SHOWN.format(t=page.dc.threshold))]
     out = [page.h3("Who drops out? Cause-specific Cox model of dropout"),
            page.p("Hazard ratios above 1 mean a higher rate of dropping out. Standard errors allow for "

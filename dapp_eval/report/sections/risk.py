@@ -17,14 +17,16 @@ from dapp_eval.report.sections._publish import (
     publish_table,
     published_count,
 )
+from dapp_eval.results import is_part
 
 TITLE = 'Risk reduction'
-#: a site's mixed model not fitted, for any reason: one sentence (its own reasons, "no referral has two scores",
-#: said something of every person scored there; issue 26)
-_NO_SITE_MISSING = ("too few people here with an exit score for the models of those without one; the report on "
-                    "all sites has them")
-_NO_SITE_MODEL = ("too few scores here for a model of all timepoints (people need scores at two or more "
-                  "timepoints); the report on all sites has it")
+#: a part's (a site's, a period's) model not shown, for any reason: one sentence decided by the threshold (its own
+#: reasons, "no referral has two scores", said something of every person scored there; issue 26, a21 F1/F3)
+_NO_SITE_MISSING = ("shown only where at least {t} people have an exit score and the models can be fitted to "
+                    "their data")
+_NO_SITE_MODEL = ("shown only where at least {t} people have scores at two or more timepoints and the model can be "
+                  "fitted to their data")
+_ALL_SITES_HAS_IT = "; the report on all sites has it"
 PLACEMENT = 'body'
 
 
@@ -45,9 +47,13 @@ def build(page) -> dict:
     k = len(out)  # the mixed model and the sensitivity analyses go to the technical annex
     tr = page.get("trajectory", lambda: risk.trajectory(page.data, instrument=r["instrument"],
                                                          informant=r["informant"], alpha=page.alpha))
-    if isinstance(tr, Exception):
-        out.append(page.na("Mixed model of all timepoints", str(tr) if page.site is None else _NO_SITE_MODEL))
-    if not isinstance(tr, Exception):
+    if not _model_shown(page, tr):
+        # one sentence for every reason, and no data-quality row: a sentence at a site where nobody had two
+        # scores beside a table of '[c]' where one person had told 0 from a few (outside attack a21 F1)
+        page.unlist("trajectory")
+        out.append(page.na("Mixed model of all timepoints", str(tr) if isinstance(tr, Exception) and not
+                           is_part(page.data) else _not_here(page, _NO_SITE_MODEL)))
+    else:
         tr = _every_timepoint(tr, page.release.memo("risk timepoints", lambda: risk.timepoints(
             page.full_data, instrument=r["instrument"], informant=r["informant"])))
         out.append(page.h3("All timepoints: mixed model"))
@@ -62,9 +68,13 @@ def build(page) -> dict:
                                f"{page.level} confidence intervals, from the mixed model; the numbers are in the table above.",
                                caption="Estimated mean score by timepoint (mixed model)."))
     me = R.missing_exit(page)
-    if isinstance(me, Exception):
-        out.append(page.na("People without an exit score", str(me) if page.site is None else _NO_SITE_MISSING))
-    if not isinstance(me, Exception):
+    if not _missing_shown(page, me):
+        # the threshold decides, not whether the models could be fitted: the table came back at 3 exit scores
+        # at a site shown '<5', and a sentence below 3 (outside attack a21 F3)
+        page.unlist("missing_exit")
+        out.append(page.na("People without an exit score", str(me) if isinstance(me, Exception) and not
+                           is_part(page.data) else _not_here(page, _NO_SITE_MISSING)))
+    else:
         out.append(page.h3("People without an exit score"))
         mk = [c for c in ("method", "statistic", "population", "assumption", "estimate", "ci_lower", "ci_upper",
                           "n", "n_observed", "std_error") if c in me.summary]
@@ -75,6 +85,30 @@ def build(page) -> dict:
     return {"blocks": out[1:]}
 
 
+
+
+def _model_shown(page, tr) -> bool:
+    """Whether the mixed model of all timepoints is shown: fitted, and, on a part of the folder (a site, a
+    period), with at least the threshold of people scored at two or more timepoints (what the model learns
+    change from; a threshold, not whether it could be fitted, decides, so 0 and a few read alike)."""
+    if isinstance(tr, Exception):
+        return False
+    if not is_part(page.data):
+        return True
+    multi = sum(v for k, v in tr.meta.get("n_scores_per_referral", {}).items() if int(k) >= 2)
+    return multi >= page.dc.threshold
+
+
+def _not_here(page, why: str) -> str:
+    return why.format(t=page.dc.threshold) + (_ALL_SITES_HAS_IT if page.site is not None else "")
+
+
+def _missing_shown(page, me) -> bool:
+    """Whether the analyses of missing exit scores are shown: fitted, and, on a part of the folder, with at least
+    the threshold of people with an exit score."""
+    if isinstance(me, Exception):
+        return False
+    return not is_part(page.data) or int(me.meta.get("n_observed", 0)) >= page.dc.threshold
 
 
 def _risk_change(page, res) -> dict:
