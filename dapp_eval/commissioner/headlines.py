@@ -104,7 +104,7 @@ REGISTRY: dict[str, HeadlineFigure] = {f.code: f for f in [
         "referrals_in_period", "Referrals in the contract period", "referrals received inside the contract period",
         "none (a count)", "the contract period (period start to period end)",
         "Referrals received between the period start and end; those carried over from before are not counted.",
-        "Quote with the period: 'N referrals between 1 April 2023 and 31 March 2025'.", "count", headline=False),
+        "Quote with the period: 'N referrals between' the start and the end of the contract period.", "count", headline=False),
     HeadlineFigure(
         "starts_in_period", "Starts in the contract period", "first attended sessions inside the contract period",
         "none (a count)", "the contract period",
@@ -764,8 +764,10 @@ def headline_figures(data, *, site: str | None = None, plan: dict | str | None =
     # the plan's recording lag, "auto" resolved on all sites: every site is followed to the same date
     lag = resolve_recording_lag(data, plan["attrition"].get("recording_lag"))
     extract_text = fmt.long_date(sub.sites["data_extract_date"].max())
-    first = sub.referrals["referral_date"].min()
-    # the month only: the day of the first referral is one person's date (issue 26)
+    period = plan["period"] if "period" in plan else None
+    first = pd.Timestamp(period[0]) if period else data.referrals["referral_date"].min()
+    # the month only: the day of the first referral is one person's date (issue 26); the release's, not the
+    # site's: a small site's first month was the month one of its few people was referred
     first_text = f"{pd.Timestamp(first):%B %Y}" if pd.notna(first) else "n/a"
     sources: dict[str, AnalysisResult] = {}
     runners = {

@@ -203,9 +203,10 @@ def _published(page, scope):
         page.used.setdefault(f"{scope}/headline_figures", res)
     codes = table_codes(page.plan)
     t, roles = to_publish(res.summary, codes, curves=curves_of(res.model))
+    t, gone = _period_counts_on_flow(page, scope, t)
     # the same on every page that shows this scope's figures: published once per release
-    shown = page.publish_once(("headline figures", id(res)), lambda dc: _flow_counts(page, res, publish(
-        t, roles, dc, name="headline figures", pairs={"n_numerator": "n_denominator"})))
+    shown = page.publish_once(("headline figures", id(res)), lambda dc: _withheld(_flow_counts(page, res, publish(
+        t, roles, dc, name="headline figures", pairs={"n_numerator": "n_denominator"})), gone))
     s = res.summary.set_index("code")
     level = f"{level_text(page.alpha)} CI"
     rows = []
@@ -218,6 +219,42 @@ def _published(page, scope):
                    note=_note(code, row, str(s.loc[code, "note"]), page.dc))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _period_counts_on_flow(page, scope, t: pd.DataFrame) -> pd.DataFrame:
+    """The contract period's referrals, starts and completions (and the costs per person over them) on the
+    participant flow as published (:mod:`._on_flow`): not a second rounding of the flow's people."""
+    from dapp_eval.commissioner.headlines import COST_DENOMINATORS
+    from dapp_eval.report.sections._on_flow import PERIOD_STAGES, flows, on_flow
+
+    if not t["code"].isin(list(PERIOD_STAGES)).any():
+        return t, set()
+    flow = flows(page, scope)
+    t = t.copy()
+    shown, gone = {}, set()
+    for i, code in zip(t.index, t["code"]):
+        if code in PERIOD_STAGES:
+            was = t.at[i, "n_value"]
+            shown[code] = t.at[i, "n_value"] = on_flow(page, flow, PERIOD_STAGES[code], was)
+            if pd.notna(was) and pd.isna(shown[code]):
+                gone.add(code)
+    for i, code in zip(t.index, t["code"]):
+        if code in COST_DENOMINATORS and COST_DENOMINATORS[code] in shown and pd.notna(t.at[i, "n_denominator"]):
+            t.at[i, "n_denominator"] = shown[COST_DENOMINATORS[code]]
+            if COST_DENOMINATORS[code] in gone:
+                gone.add(code)
+    return t, gone
+
+
+def _withheld(shown: pd.DataFrame, codes: set) -> pd.DataFrame:
+    """The headline figures ``codes`` shown as withheld (a contract-period count whose flow total is withheld,
+    and the costs per person over it)."""
+    from dapp_eval.report.sections._on_flow import withhold
+
+    if codes:
+        shown = shown.copy()
+        withhold(shown, ("value", "n_value", "n_denominator"), shown["code"].isin(list(codes)))
+    return shown
 
 
 #: the headline counts that are the participant flow's own totals

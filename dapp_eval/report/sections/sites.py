@@ -125,9 +125,40 @@ def build(page) -> dict:
         if page.is_withheld(caption, page.csv_name("costs_by_site")):
             out.append(page.withheld_block(caption))
         else:
-            out.append(page.shown_table(publish(cs.summary[cols], cost_roles(cols), page.dc, name=caption),
+            t, gone = _costs_on_flow(page, cs.summary[cols])
+            out.append(page.shown_table(_costs_withheld(publish(t, cost_roles(cols), page.dc, name=caption), gone),
                                         caption=caption, csv_name=page.csv_name("costs_by_site")))
     return {"blocks": out[1:]}
+
+
+def _costs_on_flow(page, t: pd.DataFrame) -> pd.DataFrame:
+    """Each site's (and the programme's) contract-period counts on its participant flow as published
+    (:mod:`._on_flow`), not a second rounding of the people the site pages' flows count."""
+    from dapp_eval.report.sections._on_flow import COST_COLUMN_STAGES, flows, on_flow
+
+    t = t.copy()
+    gone = pd.DataFrame(False, index=t.index, columns=list(COST_COLUMN_STAGES))
+    sites = set(page.full_data.sites["site_id"].astype(str))
+    for i, g in zip(t.index, t["group"].astype(str)):
+        flow = flows(page, g if g in sites else None) if g in sites or g == "all" else None
+        for col, stage in COST_COLUMN_STAGES.items():
+            if col in t:
+                was = t.at[i, col]
+                t.at[i, col] = on_flow(page, flow, stage, was)
+                gone.at[i, col] = bool(pd.notna(was) and pd.isna(t.at[i, col]))
+    return t, gone
+
+
+def _costs_withheld(shown: pd.DataFrame, gone: pd.DataFrame) -> pd.DataFrame:
+    """The costs table with each count whose flow total is withheld, and the cost per person over it, withheld."""
+    from dapp_eval.report.sections._on_flow import withhold
+
+    shown = shown.copy()
+    for col, per in (("n_referrals", "cost_per_referral"), ("n_started", "cost_per_start"),
+                     ("n_completed", "cost_per_completion")):
+        if col in gone and gone[col].any():
+            withhold(shown, (col, per), gone[col].to_numpy())
+    return shown
 
 
 def _per_person(pub: pd.DataFrame) -> pd.DataFrame:
