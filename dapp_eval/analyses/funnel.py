@@ -787,7 +787,8 @@ def _waiting_group(t: pd.DataFrame) -> pd.Series:
     return waiting.where(waiting > 0, pd.to_numeric(t["n_referred"], errors="coerce"))
 
 
-_WAITING_LIST_ROLES = [Merge(by=("group",), level="list", add=("n_waiting",), where=_not_any, named=True),
+_WAITING_LIST_ROLES = [Merge(by=("group",), level="list", add=("n_waiting",), where=_not_any, named=True,
+                             sums=("n_over_threshold",)),  # a merged row's blank said 1 against 0 (a22 F3)
                        Label("group", "list", "since", "as_at", "as_at_varies"),
                        Count("n_referred"), Count("n_waiting", total="n_referred"),
                        Count("n_over_threshold", total=_waiting_group),  # none or all of a few waiting: withheld

@@ -984,8 +984,10 @@ class DisclosureControl:
             # the merged ones says nothing about who is there; otherwise the label is the same whoever is there
             label = (_merged_label([str(x) for x in merged]) if named
                      else _other_label([str(x) for x in merged], every=len(merged) == g[level].nunique()))
+            # sums: added up too (a count kept only where the merged rows agree, blank otherwise, said 1 against
+            # 0 of long waits; outside attack a22 F3)
             new = _merged_rows(g[g[level].isin(merged)], list(g.columns), by=by, level=level, label=label,
-                               across=across, add=add, ratios=ratios or {})
+                               across=across, add=[*add, *(c for c in sums if c in g)], ratios=ratios or {})
             first = int(np.flatnonzero(g[level].isin(merged).to_numpy())[0])
             keep = g[~g[level].isin(merged)]
             before = keep[keep.index < g.index[first]]

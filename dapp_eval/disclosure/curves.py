@@ -622,7 +622,12 @@ def protect_mcf_result(res, dc, *, name: str, grain: float = GRAIN_FOLLOWUP_DAYS
         cut = _cut(steps, dc.threshold)
         if len(cut) < len(steps):
             dc.record(name, str(g), "curve", f"curve stopped where fewer than {dc.threshold} are still followed")
-        curves.append(cut.assign(group=g))
+        if too_few_events(rows.loc[rows["group"] == g, "event"].sum(), dc):
+            # a flat curve said nobody had a contact where the table said '<T' (outside attack a22 F1): a curve
+            # of fewer than the threshold of contacts is not drawn, as for the Kaplan-Meier curves
+            dc.record(name, str(g), "curve", f"group with fewer than {dc.threshold} contacts not drawn")
+        else:
+            curves.append(cut.assign(group=g))
         at = _reading_days(s, grain)
         idx = np.searchsorted(cut["days"].to_numpy(), at, side="right") - 1
         ok = (idx >= 0) & (at <= float(cut["days"].max()))

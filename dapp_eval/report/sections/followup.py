@@ -176,6 +176,10 @@ def _recurrent(page, followup) -> list:
     if few:
         out.append(page.p(f"Not shown over time: {', '.join(few)} (fewer than {page.dc.zero_minimum} people followed "
                           "from leaving, too few for a curve).", "note"))
+    undrawn = _few_contacts(safe)
+    if undrawn:
+        out.append(page.p(f"Not drawn: {', '.join(undrawn)} (fewer than {page.dc.threshold} contacts, too few for a "
+                          "curve).", "note"))
     keep = [c for c in ("group", "months", "n_at_risk", "n_events", "estimate", "ci_lower", "ci_upper")
             if c in safe.summary]
     per = "contacts per person (mean)"  # a mean count, not a proportion: the page must not show it as a percentage
@@ -212,9 +216,21 @@ def _recurrent(page, followup) -> list:
     return out
 
 
+def _few_contacts(safe) -> list[str]:
+    """The exit groups in the table whose curve is not drawn (fewer than the threshold of contacts)."""
+    from dapp_eval.analyses.followup import GROUP_LABELS
+
+    drawn = set(safe.tables["curves"]["group"])
+    return [GROUP_LABELS.get(g, g) for g in dict.fromkeys(safe.summary["group"]) if g not in drawn]
+
+
 def _as_published(pub: pd.DataFrame) -> pd.DataFrame:
     """Values that are already published (read off a curve redrawn from rounded counts), kept as they are."""
     return pub[["estimate", "ci_lower", "ci_upper"]].apply(pd.to_numeric, errors="coerce")
+
+
+#: the exit groups followed since leaving (recurrent_contacts by="group")
+RECURRENT_GROUPS = ("completed", "did_not_complete")
 
 
 def _without_small_groups(page, rc, safe):
@@ -225,6 +241,9 @@ def _without_small_groups(page, rc, safe):
     from dapp_eval.analyses.followup import GROUP_LABELS
 
     start = rc.summary[rc.summary["months"] == 0].groupby("group", sort=False)["n_at_risk"].max()
+    # every exit group, of nobody too: a group missing from the list where nobody from it was followed, and
+    # listed where one was, told 0 from a few (outside attack a22 P2)
+    start = start.reindex(list(dict.fromkeys([*RECURRENT_GROUPS, *start.index])), fill_value=0)
     few = [g for g, n in start.items()
            if not published_count(page, float(n), name="people followed from leaving") >= page.dc.zero_minimum]
     if not few:
