@@ -117,7 +117,9 @@ def _days(a: pd.Series, b: pd.Series) -> pd.Series:
 
 
 def recording_lag_days(data, *, quantile: float = 0.95) -> float:
-    """The exit-recording delay in days: a centile of ``exit_date`` minus the last attended session.
+    """The exit-recording delay in days: a centile of ``exit_date`` minus the last attended session, rounded up
+    to whole weeks (the report states it, and a high centile of a few delays is one person's delay: an outside
+    attack read one person's 32 days from a report; a22 P1).
 
     Taken over closed episodes that started and ended other than by completion (dropout, exclusion,
     other exits): those are the exits whose late recording makes a person look still attending.
@@ -127,7 +129,7 @@ def recording_lag_days(data, *, quantile: float = 0.95) -> float:
     --------
     >>> from dapp_eval.data.io import load_programme
     >>> recording_lag_days(load_programme("data_synthetic"))
-    40.0
+    42.0
     """
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must be between 0 and 1, got {quantile!r}")
@@ -140,7 +142,7 @@ def recording_lag_days(data, *, quantile: float = 0.95) -> float:
     d = d[d >= 0]
     if d.empty:
         return float("nan")
-    return float(np.ceil(np.quantile(d.to_numpy(), quantile)))
+    return float(7 * np.ceil(np.quantile(d.to_numpy(), quantile) / 7))
 
 
 def resolve_recording_lag(data, recording_lag) -> float:
