@@ -218,3 +218,50 @@ def test_every_exit_is_compared_and_a_test_of_few_exits_is_withheld():
     few = pd.to_numeric(res.summary["n_events"]) < 10
     assert few.any() and not few.all()  # the half-year has exits of a few and of many: both sides are tested
     assert (shown.loc[few, "statistic"] == "[c]").all() and (shown.loc[few, "p_value"] == "[c]").all()
+
+
+# ---------------------------------------------------------------------------
+# outside attack a22
+# ---------------------------------------------------------------------------
+
+
+def test_no_curve_of_contacts_is_drawn_from_fewer_than_the_threshold():
+    """a22 F1: a flat mean cumulative function said 0 contacts where the table said '<10'. For 0, 1 and 9
+    contacts in a group of 40 followed the group has no curve, and the table rows are kept; for 10 it has one."""
+    import copy
+
+    import numpy as np
+
+    from dapp_eval.analyses import followup
+    from dapp_eval.disclosure.control import DisclosureControl
+    from dapp_eval.disclosure.curves import protect_mcf_result
+
+    res = followup.recurrent_contacts(load_programme("data_synthetic"), alpha=0.05)
+    persons = res.tables["persons"]
+    for k, drawn in ((0, False), (1, False), (9, False), (10, True)):
+        r = copy.copy(res)
+        rows = res.tables["rows"]
+        done = rows["group"] == "completed"
+        ev = np.flatnonzero(done.to_numpy() & (rows["event"] > 0).to_numpy())
+        keep = rows["event"].copy()
+        keep.iloc[ev[k:]] = 0  # k contacts left among the completers
+        r.tables = {**res.tables, "rows": rows.assign(event=keep), "persons": persons}
+        safe = protect_mcf_result(r, DisclosureControl(), name="t")
+        assert ("completed" in set(safe.tables["curves"]["group"])) is drawn, k
+        assert "completed" in set(safe.summary["group"]), k
+
+
+def test_a_merged_waiting_list_adds_up_its_long_waits():
+    """a22 F3: the merged row kept the long-wait count only where both lists agreed: blank for 0 + 1, '<10' for 0 + 0."""
+    from dapp_eval.analyses.funnel import _WAITING_LIST_ROLES
+    from dapp_eval.disclosure.control import DisclosureControl
+    from dapp_eval.disclosure.roles import publish
+
+    for over in ((0, 0), (0, 1), (1, 1)):
+        t = pd.DataFrame({"group": "all", "list": ["awaiting_assessment", "awaiting_start", "any"], "since": "referral",
+                          "n_waiting": [2, 1, 3], "n_referred": 400, "median_weeks": [5.0, 6.0, 5.5],
+                          "q1_weeks": 4.0, "q3_weeks": 7.0, "max_weeks": 9.0,
+                          "n_over_threshold": [over[0], over[1], sum(over)], "threshold_weeks": 12,
+                          "as_at": pd.Timestamp("2026-04-30"), "as_at_varies": False})
+        shown = publish(t, _WAITING_LIST_ROLES, DisclosureControl(carries_down=True), name="t")
+        assert len(shown) == 2 and shown["n_over_threshold"].astype(str).tolist() == ["<10", "<10"], (over, shown)
