@@ -1607,9 +1607,16 @@ def completer_difference(pub: pd.DataFrame, alpha: float) -> pd.DataFrame:
 
 
 def _groups_published(pub: pd.DataFrame) -> pd.DataFrame:
-    """The model rows' figures as published so far, withheld unless both groups' sizes are published."""
+    """The model rows' figures as published so far, withheld unless both groups' sizes and both rates after
+    leaving (each with at least the threshold of incidents) are published: an adjusted ratio shown beside a
+    withheld rate said the hidden group had incidents, and roughly how many (outside attack a23 G3)."""
     cols = ["estimate", "ci_lower", "ci_upper", "p_value"]
-    ok = all(np.isfinite(_lookup_any(pub, "n", g, "after")) for g in ("completed", "did_not_complete"))
+    rates = []
+    for g in ("completed", "did_not_complete"):
+        r = pub[(pub["group"] == g) & (pub["period"] == "after") & (pub["measure"] == "incidents per person-year")]
+        rates.append(float(pd.to_numeric(r["estimate"], errors="coerce").iloc[0]) if len(r) == 1 else np.nan)
+    ok = all(np.isfinite(_lookup_any(pub, "n", g, "after")) for g in ("completed", "did_not_complete")) and \
+        bool(np.isfinite(rates).all())
     out = pub[cols].apply(pd.to_numeric, errors="coerce")
     return out if ok else out * np.nan
 
