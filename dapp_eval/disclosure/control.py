@@ -75,6 +75,22 @@ def check_threshold(threshold) -> int:
                          f"{THRESHOLD_FLOOR} or more (the default is 10).")
     return t
 
+def release_threshold(threshold, base: int = 5) -> int:
+    """The threshold a release applies: ``threshold`` raised to the next multiple of the rounding ``base``.
+
+    Between two multiples, a count from the threshold up that rounds below it is shown as the next multiple
+    (:meth:`DisclosureControl.published_count`: at 6, 6 and 7 are shown as 10), so a published 10 stands for
+    6 to 12 and two of them inside a group shown as 10 can only be 6 and 6 (outside attack a23 G1). At a
+    multiple of the base no count is moved up, and levels shown at the threshold's value, each at its lowest
+    count, never add up to the top of a total's band.
+
+    >>> [release_threshold(t) for t in (5, 6, 7, 10, 11, 15, 16, 20)]
+    [5, 10, 10, 10, 15, 15, 20, 20]
+    """
+    t, b = int(threshold), int(base)
+    return -(-t // b) * b
+
+
 #: marker shown in place of a suppressed count
 SUPPRESSED = "<{t}"
 #: marker shown in place of a value hidden because it is computed from a suppressed count

@@ -30,6 +30,7 @@ import pandas as pd
 from dapp_eval.data.io import ProgrammeData
 from dapp_eval.data.plan import AnalysisPlan, as_plan
 from dapp_eval.disclosure import DisclosureControl, protect_counts, protected_sentence
+from dapp_eval.disclosure.control import release_threshold
 from dapp_eval.errors import AnalysisError
 from dapp_eval.formatting import PLAIN_NAMES, gbp, percent, plain_name, plain_text
 from dapp_eval.report.format import csv_bytes, fmt_cell, publish_frame, slug
@@ -41,6 +42,13 @@ THROUGHPUT_STAGES = ("referred", "started", "completed")
 #: rows shown in a page table; the CSV and the workbook have them all
 MAX_ROWS = 400
 
+
+def threshold_raised(asked: int, applied: int) -> str:
+    """The words saying that the threshold asked for was raised to a multiple of the rounding base ('' if not)."""
+    if asked == applied:
+        return ""
+    return (f"; {asked} was asked for and raised to {applied}, the next multiple of 5: between two multiples, "
+            "counts rounded up to the threshold could be solved exactly")
 
 @dataclass
 class PublishedTable:
@@ -73,6 +81,13 @@ class Release:
 
     def __post_init__(self):
         self.plan = as_plan(self.plan)  # checked once; a dict from older code is read through load_plan
+        # a threshold between two multiples of the rounding base is applied as the next multiple: at 6, a count
+        # of 6 or 7 is shown as 10 (6 to 12), and two levels shown as 10 in a group shown as 10 are 6 and 6
+        # exactly (outside attack a23 G1); the page says which threshold was asked for
+        self.threshold_asked = int(self.plan["threshold"])
+        applied = release_threshold(self.threshold_asked)
+        if applied != self.threshold_asked:
+            self.plan = self.plan.replace(threshold=applied)
 
     @property
     def alpha(self) -> float:

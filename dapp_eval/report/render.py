@@ -27,7 +27,7 @@ from dapp_eval.disclosure import check_threshold
 from dapp_eval.disclosure.audit import audit_release
 from dapp_eval.disclosure.release import DisclosureAuditError, check_periods
 from dapp_eval.errors import AnalysisError
-from dapp_eval.report.context import Page, Release
+from dapp_eval.report.context import Page, Release, threshold_raised
 from dapp_eval.report.format import slug
 from dapp_eval.report.sections import REGISTRY as SECTION_REGISTRY
 from dapp_eval.report.sections import load as load_section
@@ -154,14 +154,16 @@ def _cross_link(main: str, annex: str, name: str) -> tuple[str, str]:
     return fix(main, ids[0], ids[1], files[0]), fix(annex, ids[1], ids[0], files[1])
 
 
-def _index(plan: dict, links: list[dict], *, synthetic: bool, data: ProgrammeData) -> str:
+def _index(plan: dict, links: list[dict], *, synthetic: bool, data: ProgrammeData, asked: int) -> str:
     return _env().get_template("index.html.j2").render(
         title=plan["title"], heading=plan["title"], css=_css(), synthetic=synthetic, home=False,
         footer=_footer(data), reports=links, workbook=WORKBOOK,
         intro="One report for the whole programme and one for each site. Each opens offline in any browser. "
               f"Small-number threshold of this release: {int(plan['threshold'])} (counts of people below "
-              f"{int(plan['threshold'])} are not shown; every other count is rounded to the nearest 5). Do not "
+              f"{int(plan['threshold'])} are not shown; every other count is rounded to the nearest 5)"
+              f"{threshold_raised(asked, int(plan['threshold']))}. Do not "
               "publish another release of the same data at a different threshold beside it.")
+
 
 
 def _report_name(site: str | None, suffix: str) -> str:
@@ -361,7 +363,8 @@ def _write_release(targets, releases, data, synthetic, *, jobs, progress, clock,
         clock.lap("pages")
         stamp = _dt.datetime.combine(data.sites["data_extract_date"].max().date(), _dt.time())
         book.save(tmp / WORKBOOK, stamp=stamp)
-        (tmp / "index.html").write_text(_index(plan, links, synthetic=synthetic, data=data), encoding="utf-8")
+        (tmp / "index.html").write_text(_index(plan, links, synthetic=synthetic, data=data,
+                                                   asked=releases[0][0].threshold_asked), encoding="utf-8")
         names += [WORKBOOK, "index.html"]
         clock.lap("workbook_index")
         # attack the whole release where it was written; nothing reaches OUT unless the audit passes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dapp_eval import __version__
 from dapp_eval.formatting import long_date
+from dapp_eval.report.context import threshold_raised
 from dapp_eval.report.sections._counts import published_counts
 
 TITLE = "About this report"
@@ -36,6 +37,7 @@ def build(page) -> dict:
         ("dapp_eval version", __version__),
         ("Input data (SHA-256)", d.input_hash or "n/a"),
         ("Small-number threshold", f"counts below {page.dc.threshold} are hidden"
-         + (" (strict: throughput counts too)" if page.dc.strict else "")),
+         + (" (strict: throughput counts too)" if page.dc.strict else "")
+         + threshold_raised(page.release.threshold_asked, page.dc.threshold)),
     ]
     return {"rows": rows}
