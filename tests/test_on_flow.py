@@ -81,3 +81,51 @@ def test_a_part_of_a_stage_is_the_total_less_the_rounded_rest():
     withheld = pub.assign(n=pub["n"].where(pub["stage"] != "completed", np.nan))
     assert np.isnan(on_flow(_Page, (true, withheld), "completed", 60))
     assert on_flow(_Page, (true, pub), "completed", 70) == 70  # not a part of the stage: rounded on its own
+
+
+@pytest.mark.parametrize("site", [None, "S02", "S05"])
+def test_table1_adds_up_to_the_participant_flow(site):
+    flowed, checked = _table1_on_flow(_release(), site)
+    assert checked >= (3 if site is None else 0)  # a small site's characteristics are one merged level each
+
+
+@pytest.mark.parametrize("site", [None, "S03"])
+def test_table1_group_sizes_are_the_flows_where_it_publishes_them(site):
+    """On the whole shipped folder the flow publishes both groups' sizes: Table 1 shows them."""
+    rel = Release(load_programme("data_synthetic"), load_plan(None))
+    flowed, checked = _table1_on_flow(rel, site)
+    assert flowed == 2 and checked >= 3
+
+
+def _table1_on_flow(release, site) -> tuple[int, int]:
+    """a23 G2: Table 1's levels and group sizes, rounded on their own, narrowed 9 group sizes to 2 values. Each
+    group's size is the flow's published count, and in each characteristic the levels add up to it exactly."""
+    from dapp_eval.analyses import flow_published as fp
+    from dapp_eval.report.sections import engagement
+    from dapp_eval.report.sections._groups import published_flow
+
+    page = Page(release, site)
+    engagement._table1(page)
+    t = page.tables[-1].frame
+    flow = published_flow(page)
+    n = pd.to_numeric(t["n"].astype(str).str.replace(",", ""), errors="coerce")
+    size = pd.to_numeric(t["n_group"].astype(str).str.replace(",", ""), errors="coerce")
+    flowed = 0
+    for g in t["group"].unique():
+        want = fp.stage_value(flow, fp.TABLE1_GROUPS[g])
+        if np.isfinite(want):  # NaN: the flow merges a stage of the group with one outside it (still attending)
+            assert set(size[t["group"] == g]) == {want}, (site, g)
+            flowed += 1
+        else:
+            assert size[t["group"] == g].nunique() == 1
+    # the characteristics of levels that exclude each other are those with a derived level (a multi-select
+    # one, such as the abuse types, adds up to more than the group)
+    derived = t["level"].astype(str).str.contains(fp.DERIVED_GROUP, regex=False)
+    exclusive = t["variable"].isin(set(t.loc[derived, "variable"]))
+    checked = 0
+    for (var, g), idx in t[exclusive].groupby(["variable", "group"]).groups.items():
+        assert derived[idx].sum() == 1, (site, var, g)
+        if n[idx].notna().all():
+            assert n[idx].sum() == size[idx].iloc[0], (site, var, g)
+            checked += 1
+    return flowed, checked

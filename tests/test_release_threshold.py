@@ -7,8 +7,6 @@ counts from Table 1. A release applies the next multiple of 5 and says which thr
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from dapp_eval.data.io import load_programme

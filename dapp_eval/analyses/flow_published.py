@@ -110,7 +110,7 @@ STAGE_LABELS: dict[str, str] = {
     "other_exit": "Other exit after starting (moved away, custody, other)",
 }
 
-__all__ = ["derive_largest_quarter", "derived_cell", "DERIVED_QUARTER", "derive_largest_group", "derive_largest_band", "derive_completion_rows", "profile_totals", "DERIVED_GROUP", "FLOW_ROLES", "flow_table", "stage_value", "conversion_table", "CONVERSION_ROLES", "wait_counts",
+__all__ = ["derive_largest_quarter", "derived_cell", "DERIVED_QUARTER", "derive_largest_group", "derive_largest_band", "derive_completion_rows", "derive_table1", "TABLE1_GROUPS", "profile_totals", "DERIVED_GROUP", "FLOW_ROLES", "flow_table", "stage_value", "conversion_table", "CONVERSION_ROLES", "wait_counts",
            "waiting_counts", "DERIVED_NOTE"]
 
 #: what the page says about the derived counts
@@ -384,6 +384,80 @@ def _derive_block(out: pd.DataFrame, idx: list, totals: dict[str, float], *, lab
         out.iat[top, out.columns.get_loc(c)] = int(v) if ok else "[c]"
     out.iat[top, out.columns.get_loc(label)] = f"{out.iat[top, out.columns.get_loc(label)]} {DERIVED_GROUP}"
     return top
+
+
+#: Table 1's groups (baseline_table by completion status) and the flow's terminal stages they are
+TABLE1_GROUPS = {"completed": ("completed",), "not_completed": ("dropped_out", "excluded", "other_exit"),
+                 "started and left": ("completed", "dropped_out", "excluded", "other_exit")}
+
+
+def derive_table1(shown: pd.DataFrame, pub: pd.DataFrame | None, *, threshold: int, zero_minimum: int) -> pd.DataFrame:
+    """Table 1 with each group's size the participant flow's published count of its people, and in each
+    characteristic of levels that exclude each other one level (the largest over the groups, the same in every
+    group) that size less the other levels (labelled so): the levels add up to a published total exactly. Rounded on their own, levels and group
+    sizes narrowed 9 group sizes to 2 values each (outside attack a23 G2). Shares are then recomputed from the
+    counts shown; a derived level below ``threshold`` is withheld, and with it the characteristic's shares in
+    that group.
+
+    >>> shown = pd.DataFrame({"variable": "v", "kind": "binary", "level": ["yes", "no"], "group": "completed",
+    ...                       "n": ["35", "40"], "n_group": ["70", "70"], "pct": [50.0, 57.1]})
+    >>> flow = pd.DataFrame({"stage": ["completed"], "level": "terminal", "parent": ["started"], "n": ["70"]})
+    >>> t = derive_table1(shown, flow, threshold=10, zero_minimum=20)
+    >>> t[["level", "n", "n_group"]].values.tolist(), t["pct"].astype(float).tolist()
+    ([['yes', '35', 70], ['no (the total less the other groups)', 35, 70]], [50.0, 50.0])
+    """
+    out = shown.copy().astype(object)
+    if pub is None or not len(out):
+        return out
+    for g, stages in TABLE1_GROUPS.items():
+        size = stage_value(pub, stages)
+        rows = (out["group"] == g).to_numpy()
+        if rows.any() and np.isfinite(size):
+            out.loc[rows, "n_group"] = int(size)
+    exclusive = out["kind"].isin(["categorical", "binary"]).to_numpy()
+    n = _numbers(out["n"])
+    for _, idx in out[exclusive].groupby("variable", sort=False).indices.items():
+        rows = np.flatnonzero(exclusive)[idx]
+        levels = out["level"].iloc[rows]
+        if levels.nunique() < 2:
+            continue
+        # the same level in every group (the shares of a level are compared between groups): the largest overall
+        sums = n.iloc[rows].groupby(levels.to_numpy(), sort=False).sum(min_count=1)
+        if sums.isna().all():
+            continue
+        top = sums.idxmax()
+        for _, grp in out.iloc[rows].groupby("group", sort=False).indices.items():
+            _derive_level(out, list(rows[grp]), top, threshold)
+        out.loc[out.index[rows][levels.to_numpy() == top], "level"] = f"{top} {DERIVED_GROUP}"
+    _table1_shares(out, exclusive, zero_minimum)
+    return out
+
+
+def _derive_level(out: pd.DataFrame, block: list, top, threshold: int) -> None:
+    """In the rows ``block`` (one characteristic, one group), the level ``top`` becomes the group's size less
+    the other levels (``[c]`` where one of them or the size is not published, or it is below the threshold)."""
+    size = _numbers(out["n_group"].iloc[block[:1]]).iloc[0]
+    n = _numbers(out["n"].iloc[block])
+    at = [i for i, lev in zip(block, out["level"].iloc[block]) if lev == top]
+    if not at:
+        return
+    rest = n[(out["level"].iloc[block] != top).to_numpy()]
+    v = size - rest.sum(min_count=0)
+    ok = np.isfinite(v) and rest.notna().all() and v >= threshold
+    out.iat[at[0], out.columns.get_loc("n")] = int(v) if ok else "[c]"
+
+
+def _table1_shares(out: pd.DataFrame, exclusive: np.ndarray, zero_minimum: int) -> None:
+    """Table 1's shares (%) of the counts shown, in place: withheld for a whole characteristic and group where
+    a level is not shown (with the others it gives the hidden one back), and for none or all of a small group."""
+    n, size = _numbers(out["n"]), _numbers(out["n_group"])
+    key = out["variable"].astype(str) + "\x00" + out["group"].astype(str)
+    gap = key.isin(set(key[exclusive & n.isna().to_numpy()]))
+    for i in np.flatnonzero(exclusive):
+        k, m = n.iloc[i], size.iloc[i]
+        bad = gap.iloc[i] or not (np.isfinite(k) and np.isfinite(m)) or m <= 0 or k > m or (
+            m < zero_minimum and k in (0, m))
+        out.iat[i, out.columns.get_loc("pct")] = "[c]" if bad else round(100.0 * k / m, 1)
 
 
 def derive_completion_rows(shown: pd.DataFrame, pub: pd.DataFrame | None) -> pd.DataFrame:

@@ -199,8 +199,29 @@ def _table1(page) -> list:
                           "completing, so the profile is not split by completion status: nearly every figure of "
                           "so small a group would describe a handful of people.", "note"))
         caption = "Baseline characteristics of the people who started and left (Table 1)"
-    # a continuous characteristic's 'missing' row is the group less the people with a value (both shown)
-    out.append(page.publish(t1, caption=caption, name="table1",
-                            rows=lambda t: ~((t["kind"] == "continuous") & (t["level"] == "missing")).to_numpy(),
-                            drop=("kind", "smd")))
+    # a continuous characteristic's 'missing' row is the group less the people with a value (both shown); each
+    # group's size is the participant flow's, and one level of each characteristic the size less the others
+    block, _ = publish_block(page, t1, caption=caption + " (in each characteristic, one level is the group "
+                             "less the other levels)", name="table1",
+                             rows=lambda t: ~((t["kind"] == "continuous") & (t["level"] == "missing")).to_numpy(),
+                             then=lambda shown: _table1_on_flow(page, shown), drop=("kind", "smd"))
+    out.append(block)
     return out
+
+
+def _table1_on_flow(page, shown):
+    """Table 1 adding up to the participant flow as published (:func:`flow_published.derive_table1`), with the
+    standardised differences of the counts shown."""
+    from dapp_eval.analyses import flow_published as fp
+    from dapp_eval.analyses.funnel import smd_published
+    from dapp_eval.report.sections._groups import published_flow
+
+    t = fp.derive_table1(shown, published_flow(page), threshold=page.dc.threshold,
+                         zero_minimum=page.dc.zero_rule_minimum)
+    num = t.assign(n=pd.to_numeric(t["n"].astype(str).str.replace(",", ""), errors="coerce"),
+                   n_group=pd.to_numeric(t["n_group"].astype(str).str.replace(",", ""), errors="coerce"))
+    smd = smd_published(num)
+    for c in ("smd", "smd_max_abs"):
+        if c in t:
+            t[c] = smd[c].to_numpy()
+    return t
