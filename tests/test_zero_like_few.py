@@ -265,3 +265,15 @@ def test_a_merged_waiting_list_adds_up_its_long_waits():
                           "as_at": pd.Timestamp("2026-04-30"), "as_at_varies": False})
         shown = publish(t, _WAITING_LIST_ROLES, DisclosureControl(carries_down=True), name="t")
         assert len(shown) == 2 and shown["n_over_threshold"].astype(str).tolist() == ["<10", "<10"], (over, shown)
+
+
+def test_a_period_share_of_nobody_reads_like_one_of_a_few():
+    """a24 H1: a year's share with a denominator of 0 was blank, with 1 to 9 '[c]'; both are '[c]' where the
+    denominator is withheld, and a published 0 (a one-site release's group of twice the threshold) stays blank."""
+    import numpy as np
+
+    from dapp_eval.report.sections.trends import _share_cell
+
+    assert _share_cell(np.nan, "<10") == _share_cell("[c]", "<10") == "[c]"
+    assert _share_cell(np.nan, 0) == ""
+    assert _share_cell(0.75, "20") == "75%"

@@ -135,10 +135,19 @@ def _display(ch: pd.DataFrame | None, shown: pd.DataFrame, t: pd.DataFrame, is_p
         out["Lower process limit"] = [f(v) if pd.notna(v) else "" for v in ch["lower_limit"]]
         out["Upper process limit"] = [f(v) if pd.notna(v) else "" for v in ch["upper_limit"]]
         out["Unusual variation"] = [t if s else "" for s, t in zip(ch["special_cause"], ch["special_cause_text"])]
-    elif is_p:  # a period with no one in it has no figure (nothing withheld)
-        out["Value"] = ["" if n == 0 else fmt.percent(v) if isinstance(v, float) and pd.notna(v)
-                        else v if isinstance(v, str) else "" for v, n in zip(shown["value"], t["n_denominator"])]
+    elif is_p:
+        out["Value"] = [_share_cell(v, d) for v, d in zip(shown["value"], shown["n_denominator"])]
     return out
+
+
+def _share_cell(value, denominator) -> str:
+    """A period's share as shown: withheld (``[c]``) wherever its denominator is, 0 people included (a blank for 0
+    beside ``[c]`` for a few told them apart; outside attack a24 H1); blank only for a published 0."""
+    if isinstance(value, str):
+        return value
+    if str(denominator).startswith("<"):
+        return "[c]"
+    return fmt.percent(value) if isinstance(value, float) and pd.notna(value) else ""
 
 
 def _period_note(page, period: str, chart: str, code: str = "") -> str:
