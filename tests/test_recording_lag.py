@@ -133,3 +133,16 @@ def test_headline_cards_name_their_population(data):
 def test_population_text_hides_a_small_share():
     t = headlines.population_text("police_after", 3, 8, share_shown=False)
     assert "%" not in t and "small numbers" in t
+
+
+def test_a_few_exits_give_the_fallback_lag_not_one_persons_delay(data):
+    """a24 H3: in a one-month release of 17 leavers the 95th centile was two people's 35 days. With fewer than
+    MIN_EXITS_FOR_LAG delays the lag is the fallback, whatever the delays."""
+    ep = data.episodes
+    m = ep["start_date"].notna() & ep["exit_reason"].isin(["dropped_out", "excluded", "moved_away", "custody", "other"])
+    keep_ids = set(ep.loc[m, "referral_id"].head(attrition.MIN_EXITS_FOR_LAG - 1)) | set(ep.loc[~m, "referral_id"])
+    few = data.subset(sites=list(data.sites["site_id"]))
+    few = type(few)(**{**{k: getattr(few, k) for k in few.__dataclass_fields__},
+                       "referrals": few.referrals[few.referrals["referral_id"].isin(keep_ids)].reset_index(drop=True)})
+    assert attrition.recording_lag_days(few) == attrition.FALLBACK_LAG_DAYS
+    assert attrition.recording_lag_days(data) != attrition.FALLBACK_LAG_DAYS  # many exits: estimated (42 days)

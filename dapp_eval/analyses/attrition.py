@@ -24,8 +24,9 @@ Recording lag (``recording_lag``)
     and episodes that started after it are left out (counted in
     ``meta["excluded"]``). ``recording_lag="auto"`` takes ``L`` from the data:
     the 95th centile of the recording delay (``exit_date`` minus last attended
-    session) of the exits other than completion
-    (:func:`recording_lag_days`). ``None`` or 0 switches the rule off.
+    session) of the exits other than completion, up to whole weeks, or 4 weeks
+    where there are fewer than 40 such exits (:func:`recording_lag_days`).
+    ``None`` or 0 switches the rule off.
 
 Outcomes (causes of exit), kept separate
     ``completed``, ``dropped_out``, ``excluded`` (the provider's decision) and
@@ -116,10 +117,18 @@ def _days(a: pd.Series, b: pd.Series) -> pd.Series:
     return (pd.to_datetime(a) - pd.to_datetime(b)).dt.days.astype("float")
 
 
+#: fewer closed exits other than completion than this and "auto" is :data:`FALLBACK_LAG_DAYS`: a high centile of a
+#: few delays is one person's delay (outside attack a24 H3: 35 days in a one-month release of 17 leavers)
+MIN_EXITS_FOR_LAG = 40
+#: the recording lag "auto" gives where the data hold too few exits to estimate one (4 weeks)
+FALLBACK_LAG_DAYS = 28.0
+
+
 def recording_lag_days(data, *, quantile: float = 0.95) -> float:
     """The exit-recording delay in days: a centile of ``exit_date`` minus the last attended session, rounded up
     to whole weeks (the report states it, and a high centile of a few delays is one person's delay: an outside
-    attack read one person's 32 days from a report; a22 P1).
+    attack read one person's 32 days from a report; a22 P1). With fewer than :data:`MIN_EXITS_FOR_LAG` such
+    delays it is :data:`FALLBACK_LAG_DAYS` (4 weeks), not estimated.
 
     Taken over closed episodes that started and ended other than by completion (dropout, exclusion,
     other exits): those are the exits whose late recording makes a person look still attending.
@@ -142,6 +151,8 @@ def recording_lag_days(data, *, quantile: float = 0.95) -> float:
     d = d[d >= 0]
     if d.empty:
         return float("nan")
+    if len(d) < MIN_EXITS_FOR_LAG:
+        return FALLBACK_LAG_DAYS
     return float(7 * np.ceil(np.quantile(d.to_numpy(), quantile) / 7))
 
 
