@@ -221,9 +221,10 @@ def _published(page, scope):
     return pd.DataFrame(rows)
 
 
-def _period_counts_on_flow(page, scope, t: pd.DataFrame) -> pd.DataFrame:
+def _period_counts_on_flow(page, scope, t: pd.DataFrame) -> tuple[pd.DataFrame, set]:
     """The contract period's referrals, starts and completions (and the costs per person over them) on the
-    participant flow as published (:mod:`._on_flow`): not a second rounding of the flow's people."""
+    participant flow as published (:mod:`._on_flow`): not a second rounding of the flow's people. Also the
+    figures to show as withheld (their flow total is withheld)."""
     from dapp_eval.commissioner.headlines import COST_DENOMINATORS
     from dapp_eval.report.sections._on_flow import PERIOD_STAGES, flows, on_flow
 

@@ -26,7 +26,7 @@ _NO_SITE_MISSING = ("shown only where at least {t} people have an exit score and
                     "their data")
 _NO_SITE_MODEL = ("shown only where at least {t} people have scores at two or more timepoints and the model can be "
                   "fitted to their data")
-_ALL_SITES_HAS_IT = "; the report on all sites has it"
+_ALL_SITES_HAS_IT = "; the report on all sites has {it}"
 PLACEMENT = 'body'
 
 
@@ -73,7 +73,7 @@ def build(page) -> dict:
         # at a site shown '<5', and a sentence below 3 (outside attack a21 F3)
         page.unlist("missing_exit")
         out.append(page.na("People without an exit score", str(me) if isinstance(me, Exception) and not
-                           is_part(page.data) else _not_here(page, _NO_SITE_MISSING)))
+                           is_part(page.data) else _not_here(page, _NO_SITE_MISSING, "them")))
     else:
         out.append(page.h3("People without an exit score"))
         mk = [c for c in ("method", "statistic", "population", "assumption", "estimate", "ci_lower", "ci_upper",
@@ -99,8 +99,8 @@ def _model_shown(page, tr) -> bool:
     return multi >= page.dc.threshold
 
 
-def _not_here(page, why: str) -> str:
-    return why.format(t=page.dc.threshold) + (_ALL_SITES_HAS_IT if page.site is not None else "")
+def _not_here(page, why: str, it: str = "it") -> str:
+    return why.format(t=page.dc.threshold) + (_ALL_SITES_HAS_IT.format(it=it) if page.site is not None else "")
 
 
 def _missing_shown(page, me) -> bool:

@@ -131,7 +131,7 @@ def build(page) -> dict:
     return {"blocks": out[1:]}
 
 
-def _costs_on_flow(page, t: pd.DataFrame) -> pd.DataFrame:
+def _costs_on_flow(page, t: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each site's (and the programme's) contract-period counts on its participant flow as published
     (:mod:`._on_flow`), not a second rounding of the people the site pages' flows count."""
     from dapp_eval.report.sections._on_flow import COST_COLUMN_STAGES, flows, on_flow
