@@ -277,3 +277,25 @@ def test_a_period_share_of_nobody_reads_like_one_of_a_few():
     assert _share_cell(np.nan, "<10") == _share_cell("[c]", "<10") == "[c]"
     assert _share_cell(np.nan, 0) == ""
     assert _share_cell(0.75, "20") == "75%"
+
+
+def test_incidents_beside_a_hidden_number_of_people_read_alike_whatever_their_number():
+    """a25 J2: incidents beside a hidden number of people with one were '<5' when few and '[c]' when more, so
+    '[c]' said at least 5 incidents among fewer than 5 people. They are '[c]', and logged alike, for 0, 2 and 12."""
+    from dapp_eval.analyses.followup import events_role
+    from dapp_eval.columns import Count, Label
+    from dapp_eval.disclosure.control import DisclosureControl
+    from dapp_eval.disclosure.roles import publish
+
+    shown, why = [], []
+    for events in (0, 2, 12):
+        t = pd.DataFrame({"label": "x", "period": "after", "measure": ["any incident", "incidents per person-year"],
+                          "n": [40, 40], "n_with_incident": [3 if events else 0, None],
+                          "n_events": [None, events]})
+        dc = DisclosureControl(threshold=5, carries_down=True)
+        p = publish(t, [Label("label", "period", "measure"), Count("n", "n_with_incident", "n_events"),
+                        events_role(("label",))], dc, name="t")
+        shown.append(str(p["n_events"].iloc[1]))
+        why.append(dc.summary["why"].iloc[0])
+    assert shown == ["[c]", "[c]", "[c]"], shown
+    assert len(set(why)) == 1, why

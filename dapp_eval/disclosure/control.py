@@ -420,7 +420,9 @@ class DisclosureControl:
             reasons = Counter(r["reason"] for r in self._log if r["table"] == table)
             rows.append({"table": table, "cells_published": c["published"], "cells_rounded": c["rounded"],
                          "cells_withheld": c["withheld"], "values_hidden": c["derived"],
-                         "why": "; ".join(f"{k} ({v})" for k, v in reasons.items())})
+                         # in the order of the reasons' names: the order they were first met in said which
+                         # kind came first in the table (a cell relabelled as withheld beside another, a25 J2)
+                         "why": "; ".join(f"{k} ({v})" for k, v in sorted(reasons.items()))})
         return pd.DataFrame(rows, columns=["table", "cells_published", "cells_rounded", "cells_withheld",
                                            "values_hidden", "why"])
 

@@ -256,13 +256,17 @@ def _group_totals(r: Count, c: str, true: pd.DataFrame) -> np.ndarray:
     return _people_of(r.total, true)
 
 
-def _hide(s: _State, col: str, withhold: np.ndarray) -> None:
+def _hide(s: _State, col: str, withhold: np.ndarray, beside: np.ndarray | None = None) -> None:
     """Withhold the published counts of ``col`` where ``withhold``, after the count step: a count below the
     threshold (a 0 of the zero rule) is shown and logged like any small count (``<T``), a larger one like a
-    total beside a small part (``[c]``), so that neither the marker nor the log tells "none" from "a few"."""
+    total beside a small part (``[c]``), so that neither the marker nor the log tells "none" from "a few".
+    Where ``beside`` (withheld for a hidden count beside it, whatever its own size), always ``[c]``: ``<T`` for a
+    few and ``[c]`` for more told the two apart inside a hidden row (outside attack a25 J2)."""
     v = pd.to_numeric(s.true[col], errors="coerce").to_numpy(dtype=float)
     withhold = withhold & s.pub[col].notna().to_numpy()
     small = withhold & (v < s.dc.threshold)
+    if beside is not None:
+        small &= ~beside
     s.out[col] = s.out[col].astype(object)
     s.out.loc[small, col] = s.dc.marker
     s.out.loc[withhold & ~small, col] = HIDDEN
@@ -324,9 +328,28 @@ def _apply_events(s: _State, r: Events) -> None:
     ev = pd.to_numeric(s.true[r.col], errors="coerce").to_numpy(dtype=float)
     n = _people_of(r.n, s.true)
     withhold = _none_of_small(s, ev, n)
+    beside = np.zeros(len(ev), dtype=bool)
     if r.people is not None:
-        withhold |= ~np.isnan(_people_of(r.people, s.true)) & np.isnan(_people_of(r.people, s.pub))
-    _hide(s, r.col, withhold & m & ~np.isnan(ev))
+        beside = ~np.isnan(_people_of(r.people, s.true)) & np.isnan(_people_of(r.people, s.pub))
+    ok = m & ~np.isnan(ev)
+    _hide(s, r.col, (withhold | beside) & ok, beside=beside & ok)
+    _as_beside(s, r.col, beside & ok)
+
+
+def _as_beside(s: _State, col: str, rows: np.ndarray) -> None:
+    """Counts of ``col`` already shown as small (``<T``) in ``rows``, where a hidden count beside them withholds
+    them anyway: shown and logged as withheld beside it (``[c]``), as a larger count there is, so that inside a
+    hidden row the marker does not say whether the count is below the threshold (outside attack a25 J2)."""
+    name = s.out.attrs.get("name", "table")
+    labels = s.out.attrs["labels"]
+    below = f"count below {s.dc.threshold}"
+    for i in np.flatnonzero(rows & (s.out[col].astype(str) == s.dc.marker).to_numpy()):
+        s.out.iat[i, s.out.columns.get_loc(col)] = HIDDEN
+        for entry in reversed(s.dc._log):
+            if (entry["table"], entry["row"], entry["column"]) == (name, labels[i], col):
+                if entry["reason"] == below:
+                    entry["reason"] = WITH_SMALL
+                break
 
 
 def _apply_model(s: _State, r: Model) -> None:
