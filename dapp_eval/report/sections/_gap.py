@@ -52,8 +52,27 @@ def published_outcome(page, sc, code: str) -> pd.DataFrame:
     from dapp_eval.disclosure.roles import publish
 
     t = sc.summary.loc[sc.summary["outcome"] == code, SITE_COLUMNS].reset_index(drop=True)
-    return page.publish_once(("sites side by side", id(sc), code), lambda dc: publish(
-        t, sc.roles["summary"], dc, name=f"Sites side by side: {REGISTRY[code].name}", pairs={"n_numerator": "n"}))
+    return page.publish_once(("sites side by side", id(sc), code), lambda dc: _as_on_own_page(page, code, publish(
+        t, sc.roles["summary"], dc, name=f"Sites side by side: {REGISTRY[code].name}", pairs={"n_numerator": "n"})))
+
+
+def _as_on_own_page(page, code: str, shown: pd.DataFrame) -> pd.DataFrame:
+    """The comparison with each figure withheld where its site's own page withholds it: an all-sites table
+    printed 85% for two sites whose pages hid their completion rate (outside attack a25 J4)."""
+    from dapp_eval.report.sections._headlines import published
+
+    out = shown.copy()
+    for i, sid in zip(out.index, out["site_id"].astype(str)):
+        own = published(page, None if sid == "all" else sid)
+        if isinstance(own, Exception):
+            continue
+        own = own.set_index("code")
+        if code in own.index and bool(own.loc[code, "hidden"]):
+            for c in ("estimate", "ci_lower", "ci_upper", "n_numerator"):
+                if c in out:
+                    out[c] = out[c].astype(object)
+                    out.at[i, c] = "[c]"
+    return out
 
 
 def _outcome_rows(page, sc) -> list[dict]:
