@@ -394,10 +394,10 @@ TABLE1_GROUPS = {"completed": ("completed",), "not_completed": ("dropped_out", "
 def derive_table1(shown: pd.DataFrame, pub: pd.DataFrame | None, *, threshold: int, zero_minimum: int) -> pd.DataFrame:
     """Table 1 with each group's size the participant flow's published count of its people, and in each
     characteristic of levels that exclude each other one level (the largest over the groups, the same in every
-    group) that size less the other levels (labelled so): the levels add up to a published total exactly. Rounded on their own, levels and group
-    sizes narrowed 9 group sizes to 2 values each (outside attack a23 G2). Shares are then recomputed from the
-    counts shown; a derived level below ``threshold`` is withheld, and with it the characteristic's shares in
-    that group.
+    group) that size less the other levels (labelled so): the levels add up to a published total exactly.
+    Rounded on their own, levels and group sizes narrowed 9 group sizes to 2 values each (outside attack a23
+    G2). Shares are then recomputed from the counts shown; a derived level below ``threshold`` is shown as
+    ``[c]``, and with it the characteristic's shares in that group.
 
     >>> shown = pd.DataFrame({"variable": "v", "kind": "binary", "level": ["yes", "no"], "group": "completed",
     ...                       "n": ["35", "40"], "n_group": ["70", "70"], "pct": [50.0, 57.1]})

@@ -432,6 +432,15 @@ class DisclosureControl:
 
     _record = record  # version 0.1 name, kept for callers not yet moved
 
+    def relabel(self, table: str, row, column: str, *, old: str, new: str) -> None:
+        """Give the last logged entry of one cell the reason ``new`` where it was ``old`` (a cell first withheld
+        as small, then withheld beside a hidden count whatever its size: logged as the latter)."""
+        for entry in reversed(self._log):
+            if (entry["table"], entry["row"], entry["column"]) == (table, row, column):
+                if entry["reason"] == old:
+                    entry["reason"] = new
+                return
+
     # -- the log in parts (a page's sections may be rendered in separate processes) -----------
     def mark(self) -> tuple:
         """Where the log stands now, for :meth:`changes_since`."""

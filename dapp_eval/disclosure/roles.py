@@ -345,11 +345,7 @@ def _as_beside(s: _State, col: str, rows: np.ndarray) -> None:
     below = f"count below {s.dc.threshold}"
     for i in np.flatnonzero(rows & (s.out[col].astype(str) == s.dc.marker).to_numpy()):
         s.out.iat[i, s.out.columns.get_loc(col)] = HIDDEN
-        for entry in reversed(s.dc._log):
-            if (entry["table"], entry["row"], entry["column"]) == (name, labels[i], col):
-                if entry["reason"] == below:
-                    entry["reason"] = WITH_SMALL
-                break
+        s.dc.relabel(name, labels[i], col, old=below, new=WITH_SMALL)
 
 
 def _apply_model(s: _State, r: Model) -> None:
