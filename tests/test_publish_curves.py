@@ -216,3 +216,37 @@ def test_curve_readings_do_not_read_the_true_estimates(data):
         junk = publish(res.summary.assign(**{c: 999.0 for c in cols}), res.roles["summary"], dc, name="t")
         pd.testing.assert_frame_equal(shown[cols], junk[cols])
         assert not (shown[cols] == 999.0).any().any()
+
+
+def test_no_drawn_step_where_fewer_than_the_threshold_truly_remain():
+    """a26 N1: the rounded numbers at risk stayed at the threshold after the true ones fell below it, and a step
+    at 14 months stood for one person's incident with 3 people left. Every kept step of a redrawn time-to-incident
+    curve now has at least the threshold of people truly remaining after it."""
+    import copy
+
+    import numpy as np
+
+    from dapp_eval.analyses import followup
+    from dapp_eval.data.io import load_programme
+    from dapp_eval.disclosure.control import DisclosureControl
+    from dapp_eval.disclosure.curves import GRAIN_FOLLOWUP_DAYS, grid_times, protect_persons_km_result
+
+    res = followup.time_to_incident(load_programme("data_synthetic"))
+    persons = res.tables["persons"]
+    g = persons["group"] == "did_not_complete"
+    p = persons[g].sort_values("days").reset_index(drop=True)
+    # everyone but the last 3 followed for at most a year; the last 3 much longer, one with a late incident
+    late = p.index >= len(p) - 3
+    p.loc[~late, "days"] = np.minimum(p.loc[~late, "days"], 360.0)
+    p.loc[late, "days"] = [700.0, 760.0, 800.0]
+    p.loc[late, "event"] = [False, True, False]
+    r = copy.copy(res)
+    r.tables = {**res.tables, "persons": pd.concat([persons[~g], p], ignore_index=True)}
+    dc = DisclosureControl(threshold=10)
+    safe = protect_persons_km_result(r, dc, name="t")
+    drawn = safe.tables["curves"]
+    d = drawn.loc[drawn["group"] == "did_not_complete", "days"].to_numpy()
+    ends = grid_times(p["days"].to_numpy(), GRAIN_FOLLOWUP_DAYS)
+    for t in d[d > 0]:
+        assert len(p) - (ends <= t).sum() >= dc.threshold, t
+    assert d.max() <= 366

@@ -54,7 +54,7 @@ import pandas as pd
 
 from dapp_eval.disclosure.control import round_count
 
-__all__ = ["too_few_events", "GRAIN_PROGRAMME_DAYS", "GRAIN_WAIT_WEEKS", "GRAIN_FOLLOWUP_DAYS", "wait_grain", "grid_times",
+__all__ = ["too_few_events", "followed_until", "GRAIN_PROGRAMME_DAYS", "GRAIN_WAIT_WEEKS", "GRAIN_FOLLOWUP_DAYS", "wait_grain", "grid_times",
            "round_cumulative", "protected_steps", "pseudo_data", "km_from_steps", "cif_from_steps", "km_steps",
            "at_risk_table", "steps_of_counts", "published_cif", "cif_quantile", "event_quantile", "km_area"]
 
@@ -354,6 +354,34 @@ def _cut(curve: pd.DataFrame, threshold: int) -> pd.DataFrame:
     return curve.iloc[: int(np.flatnonzero(small)[0])] if small.any() else curve
 
 
+def followed_until(time, exits, n_total: float, *, min_count: int, grain: float) -> float:
+    """The first grid time by whose end fewer than ``min_count`` people truly remain (``inf`` if never): a
+    redrawn curve keeps its rows before it. The rounded numbers at risk can stay at the threshold after the
+    true ones fall below it, and a late step then stood for one person's event (outside attack a26: a step at
+    14 months with 3 people left, an incident at 13.9 months). Every exit in an interval counts as gone by its
+    end, so a step that is kept had at least ``min_count`` people at risk throughout.
+
+    >>> followed_until([1, 2, 8, 9, 15, 16, 17], [3, 2, 1, 1, 1, 1, 1], 12, min_count=5, grain=7)  # 7, 5, 2 left
+    21.0
+    >>> followed_until([1], [1], 40, min_count=5, grain=7)
+    inf
+    """
+    t = grid_times(np.asarray(time, dtype=float), grain)
+    x = np.asarray(exits, dtype=float)
+    if not len(t):
+        return float("inf")
+    u = np.unique(t)
+    gone = np.cumsum(np.bincount(np.searchsorted(u, t), weights=x, minlength=len(u)))
+    few = float(n_total) - gone < min_count
+    return float(u[np.flatnonzero(few)[0]]) if few.any() else float("inf")
+
+
+def _truly_followed(curve: pd.DataFrame, until: float, time_col: str) -> pd.DataFrame:
+    """The rows of a redrawn curve before ``until`` (:func:`followed_until`); the first row (time 0) always."""
+    t = curve[time_col].to_numpy(dtype=float)
+    return curve[(t < until) | (t <= 0)]
+
+
 def too_few_events(n_events: float, dc) -> bool:
     """Whether a curve has fewer events than the threshold (none included): it is not drawn.
 
@@ -391,9 +419,11 @@ def protect_cif_result(res, dc, *, name: str, grain: float = GRAIN_PROGRAMME_DAY
                                 n0, min_count=dc.threshold, grain=grain, base=dc.base, censor_start=True)
         cif = cif_from_steps(steps, alpha=dc.alpha).rename(columns={"cause": "outcome", "time": "time_days"})
         cif.insert(0, "group", g)
+        until = followed_until(wide.index.to_numpy(), wide.sum(axis=1).to_numpy() + cens.to_numpy(), n0,
+                               min_count=dc.threshold, grain=grain)
         kept = []
         for o, c in cif.groupby("outcome", sort=False):
-            cut = _cut(c, dc.threshold)
+            cut = _truly_followed(_cut(c, dc.threshold), until, "time_days")
             if len(cut) < len(c):
                 dc.record(name, f"{g} / {o}", "n_at_risk", f"curve stopped where fewer than {dc.threshold} remain "
                           "at risk")
@@ -437,7 +467,9 @@ def protect_km_result(res, dc, *, name: str, cum_col: str = "n_cum_dropped_out",
         steps = protected_steps(t, {"event": d}, c, n0, min_count=dc.threshold, grain=grain, base=dc.base,
                                 censor_start=True)
         km = km_from_steps(steps, "event", alpha=dc.alpha).rename(columns={"time": "time_days"})
-        cut = _cut(km, dc.threshold)
+        until = followed_until(t, np.asarray(d, dtype=float) + np.asarray(c, dtype=float), n0,
+                               min_count=dc.threshold, grain=grain)
+        cut = _truly_followed(_cut(km, dc.threshold), until, "time_days")
         if len(cut) < len(km):
             dc.record(name, f"{g} / {o}", "n_at_risk", f"curve stopped where fewer than {dc.threshold} remain at risk")
         if too_few_events(np.sum(d), dc):
@@ -482,7 +514,9 @@ def protect_persons_km_result(res, dc, *, name: str, grain: float = GRAIN_FOLLOW
                                 (ev["count"] - ev["sum"]).to_numpy(), len(p), min_count=dc.threshold, grain=grain,
                                 base=dc.base)
         km = km_from_steps(steps, "event", alpha=dc.alpha).rename(columns={"time": "days"})
-        cut = _cut(km, dc.threshold)
+        until = followed_until(ev.index.to_numpy(), ev["count"].to_numpy(), len(p), min_count=dc.threshold,
+                               grain=grain)
+        cut = _truly_followed(_cut(km, dc.threshold), until, "days")
         if len(cut) < len(km):
             dc.record(name, str(g), "curve", f"curve stopped where fewer than {dc.threshold} remain at risk")
         if too_few_events(ev["sum"].sum(), dc):
@@ -532,8 +566,10 @@ def protect_cif_table(det: pd.DataFrame, dc, *, name: str, cause_col: str = "cau
                                 cens.to_numpy(), n0, min_count=dc.threshold, grain=grain, base=dc.base)
         cif = cif_from_steps(steps, alpha=dc.alpha)
         by_time = steps.set_index("time")
+        until = followed_until(wide.index.to_numpy(), wide.sum(axis=1).to_numpy() + cens.to_numpy(), n0,
+                               min_count=dc.threshold, grain=grain)
         for c, cc in cif.groupby("cause", sort=False):
-            cut = _cut(cc, dc.threshold)
+            cut = _truly_followed(_cut(cc, dc.threshold), until, "time")
             if too_few_events(wide[c].sum(), dc):
                 dc.record(name, f"{g} / {c}", "curve", f"curve of fewer than {dc.threshold} events not drawn")
                 continue
@@ -619,7 +655,8 @@ def protect_mcf_result(res, dc, *, name: str, grain: float = GRAIN_FOLLOWUP_DAYS
             dc.record(name, str(g), "curve", f"group with fewer than {dc.threshold} people not drawn")
             continue
         steps = _mcf_steps(rows[rows["group"] == g], days, dc, grain)
-        cut = _cut(steps, dc.threshold)
+        until = followed_until(days, np.ones(len(days)), len(days), min_count=dc.threshold, grain=grain)
+        cut = _truly_followed(_cut(steps, dc.threshold), until, "days")
         if len(cut) < len(steps):
             dc.record(name, str(g), "curve", f"curve stopped where fewer than {dc.threshold} are still followed")
         if too_few_events(rows.loc[rows["group"] == g, "event"].sum(), dc):
