@@ -33,15 +33,22 @@ def test_all_sites_report_withholds_only_small_counts(release_rounded):
     html = "".join((release_rounded / n).read_text(encoding="utf-8")
                    for n in ("report_all_sites.html", "report_all_sites_annex.html"))
     cells = small = other = 0
+    where = []
     for df in _csvs(html):
         for c in [c for c in df.columns if c == "n" or str(c).startswith("n_")]:
             v = df[c].astype(str)
             cells += int((v != "").sum())
             small += int((v == "<10").sum())
-            other += int((v == "[c]").sum())
+            # incidents beside a hidden number of people are '[c]' whatever their number (a25 J2): not counted
+            # here as secondary suppression of a count
+            other += int((v == "[c]").sum()) if c != "n_events" else 0
+            where += [(c, list(r)[:2]) for r in df[(v == "[c]").to_numpy()].itertuples(index=False)] \
+                if c != "n_events" else []
+            small += int((v == "[c]").sum()) if c == "n_events" else 0
     assert cells > 500
-    # no secondary suppression: a count is withheld only if it is from 1 to 9 (or, rarely, a total row beside one)
-    assert other <= 3, other
+    # no secondary suppression: a count is withheld only if it is from 1 to 9 (or, rarely, a total row beside one,
+    # or the count of a figure its site's own page withholds, shown beside the other sites: a25 J4)
+    assert other <= 6, (other, where)
     # measured 89 of 825 (10.8%; version 0.1 withheld 152, 18.6%): the floor set by the threshold itself on a
     # 900-referral programme, whose all-sites tables hold that many true counts from 1 to 9
     assert (small + other) / cells < 0.12, (small, other, cells)
