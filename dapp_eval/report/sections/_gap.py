@@ -59,11 +59,14 @@ def published_outcome(page, sc, code: str) -> pd.DataFrame:
 def _as_on_own_page(page, code: str, shown: pd.DataFrame) -> pd.DataFrame:
     """The comparison with each figure withheld where its site's own page withholds it: an all-sites table
     printed 85% for two sites whose pages hid their completion rate (outside attack a25 J4)."""
+    from dapp_eval.report.context import Page
     from dapp_eval.report.sections._headlines import published
 
     out = shown.copy()
     for i, sid in zip(out.index, out["site_id"].astype(str)):
-        own = published(page, None if sid == "all" else sid)
+        # read on a page of the site's own (what publishing its figures logs goes to that page, not this one: this
+        # runs once per release, on whichever page gets here first)
+        own = published(Page(page.release, None if sid == "all" else sid))
         if isinstance(own, Exception):
             continue
         own = own.set_index("code")
