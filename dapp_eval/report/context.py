@@ -155,6 +155,10 @@ class Page:
         self.used: dict[str, Any] = {}   # results this page used, in order (for the data-quality appendix)
         self.annex_parts: list[dict] = []  # technical material moved out of the body (sections/technical.py)
         self.saved: dict[str, Any] = {}  # what a section works out once for the page (e.g. the published headlines)
+        #: what publishing each table published once per release logged (:meth:`publish_once`), added to this
+        #: page's log once per table by :meth:`settle_once`, however the page's sections were shared out
+        self.once_logs: dict = {}
+        self._settled: set = set()
 
     # -- results ------------------------------------------------------------------
     def get(self, key: str, fn: Callable[[], Any]):
@@ -190,15 +194,15 @@ class Page:
     def mark(self) -> tuple:
         """Where the page's state stands now, for :meth:`changes_since`."""
         return (len(self.kpis), len(self.tables), len(self.used), len(self.annex_parts), len(self.saved),
-                self.dc.mark())
+                len(self.once_logs), self.dc.mark())
 
     def changes_since(self, mark: tuple) -> dict:
         """What sections added to the page since ``mark`` (the results used as their title and counts only)."""
-        k, t, u, a, s, d = mark
+        k, t, u, a, s, o, d = mark
         return {"kpis": self.kpis[k:], "tables": self.tables[t:],
                 "used": [(key, _used(res)) for key, res in list(self.used.items())[u:]],
                 "annex_parts": self.annex_parts[a:], "saved": list(self.saved.items())[s:],
-                "disclosure": self.dc.changes_since(d)}
+                "once": list(self.once_logs.items())[o:], "disclosure": self.dc.changes_since(d)}
 
     def absorb(self, changes: dict) -> None:
         """Add what sections rendered on another copy of this page added to it (:meth:`changes_since`)."""
@@ -209,7 +213,18 @@ class Page:
         self.annex_parts += changes["annex_parts"]
         for key, value in changes["saved"]:
             self.saved.setdefault(key, value)
+        for key, value in changes.get("once", ()):
+            self.once_logs.setdefault(key, value)
         self.dc.absorb(changes["disclosure"])
+
+    def settle_once(self) -> None:
+        """Add to this page's log what each table published once per release logged, once per table. Absorbed
+        where it was published, a table read by two sections rendered in separate processes was logged twice, and
+        the log depended on how many processes rendered the release (the shipped log differed at 1 and 2)."""
+        for key, changes in self.once_logs.items():
+            if key not in self._settled:
+                self._settled.add(key)
+                self.dc.absorb(changes)
 
     @property
     def scope(self) -> str:
@@ -303,7 +318,7 @@ class Page:
             return fn(own), own.changes_since(start)
 
         shown, changes = self.release.memo(("published once", policy, key), run)
-        dc.absorb(changes)
+        self.once_logs.setdefault(("published once", policy, key), changes)  # logged by settle_once
         return shown.copy()
 
     @staticmethod

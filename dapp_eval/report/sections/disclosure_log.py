@@ -9,6 +9,7 @@ AFTER_OTHERS = True
 
 
 def build(page) -> dict:
+    page.settle_once()  # what tables published once per release logged, once each
     log, summ = page.dc.log, page.dc.summary
     if summ.empty:
         return {"blocks": [page.p(f"No count needed protection at threshold {page.dc.threshold}.")]}
