@@ -59,23 +59,30 @@ def published_outcome(page, sc, code: str) -> pd.DataFrame:
 def _as_on_own_page(page, code: str, shown: pd.DataFrame) -> pd.DataFrame:
     """The comparison with each figure withheld where its site's own page withholds it: an all-sites table
     printed 85% for two sites whose pages hid their completion rate (outside attack a25 J4)."""
-    from dapp_eval.report.context import Page
-    from dapp_eval.report.sections._headlines import published
-
     out = shown.copy()
     for i, sid in zip(out.index, out["site_id"].astype(str)):
-        # read on a page of the site's own (what publishing its figures logs goes to that page, not this one: this
-        # runs once per release, on whichever page gets here first)
-        own = published(Page(page.release, None if sid == "all" else sid))
-        if isinstance(own, Exception):
-            continue
-        own = own.set_index("code")
-        if code in own.index and bool(own.loc[code, "hidden"]):
+        if code in _hidden_on_own_page(page, None if sid == "all" else sid):
             for c in ("estimate", "ci_lower", "ci_upper", "n_numerator"):
                 if c in out:
                     out[c] = out[c].astype(object)
                     out.at[i, c] = "[c]"
     return out
+
+
+def _hidden_on_own_page(page, scope) -> frozenset:
+    """The headline figures ``scope``'s own page withholds (once per release and policy). Read on a page of the
+    scope's own: what publishing its figures logs goes to that page, not this one (this runs inside a table
+    published once per release, on whichever page gets there first)."""
+    from dapp_eval.report.context import Page
+    from dapp_eval.report.sections._headlines import published
+
+    def read():
+        own = published(Page(page.release, scope))
+        return frozenset() if isinstance(own, Exception) else frozenset(own.loc[own["hidden"].astype(bool), "code"])
+
+    dc = page.dc
+    return page.release.memo(("hidden on own page", scope, dc.threshold, dc.strict, dc.base, dc.alpha,
+                              dc.carries_down), read)
 
 
 def _outcome_rows(page, sc) -> list[dict]:

@@ -28,12 +28,16 @@ def flows(page, site: str | None) -> tuple | None:
     from dapp_eval.disclosure.roles import publish
     from dapp_eval.report.sections._publish import quiet
 
-    cascade = page.release.result(site, "cascade", lambda: funnel.cascade(page.release.site_data(site), by=None,
-                                                                          alpha=page.alpha))
-    if isinstance(cascade, Exception) or "flow" not in getattr(cascade, "tables", {}):
-        return None
-    flow, roles = page.declared(cascade, "flow")
-    return flow, publish(flow, roles, quiet(page.dc), name="participant flow")
+    def read():
+        cascade = page.release.result(site, "cascade", lambda: funnel.cascade(page.release.site_data(site),
+                                                                              by=None, alpha=page.alpha))
+        if isinstance(cascade, Exception) or "flow" not in getattr(cascade, "tables", {}):
+            return None
+        flow, roles = page.declared(cascade, "flow")
+        return flow, publish(flow, roles, quiet(page.dc), name="participant flow")
+
+    dc = page.dc  # once per release, scope and policy
+    return page.release.memo(("flows", site, dc.threshold, dc.strict, dc.base, dc.alpha, dc.carries_down), read)
 
 
 def on_flow(page, flow: tuple | None, stage: str, n) -> float:
