@@ -299,3 +299,24 @@ def test_incidents_beside_a_hidden_number_of_people_read_alike_whatever_their_nu
         why.append(dc.summary["why"].iloc[0])
     assert shown == ["[c]", "[c]", "[c]"], shown
     assert len(set(why)) == 1, why
+
+
+def test_a_completers_model_ratio_needs_both_rates_published():
+    """a23 G3: the adjusted rate ratio was shown beside a withheld non-completers' rate, which said that group had
+    incidents and roughly how many. A model ratio is withheld unless both rates after leaving are published."""
+    import numpy as np
+
+    from dapp_eval.analyses.followup import _groups_published
+
+    def table(rate_dnc):
+        return pd.DataFrame({
+            "group": ["completed", "completed", "did_not_complete", "did_not_complete", "completed / did_not_complete"],
+            "period": ["after"] * 5,
+            "measure": ["any incident", "incidents per person-year", "any incident", "incidents per person-year",
+                        "rate ratio, Poisson robust SE, adjusted for before-window count"],
+            "n": [40, np.nan, 30, np.nan, np.nan], "estimate": [0.3, 0.5, 0.2, rate_dnc, 1.9],
+            "ci_lower": [np.nan, np.nan, np.nan, np.nan, 0.4], "ci_upper": [np.nan, np.nan, np.nan, np.nan, 8.0],
+            "p_value": [np.nan] * 4 + [0.4]})
+
+    assert _groups_published(table("[c]")).iloc[4].isna().all()
+    assert _groups_published(table(0.25)).iloc[4]["estimate"] == 1.9
